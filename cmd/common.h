@@ -1,0 +1,29 @@
+/* Shared by the commands: the common popt table and output helpers. */
+#ifndef MG_CMD_COMMON_H
+#define MG_CMD_COMMON_H
+
+#include <popt.h>
+#include <stdbool.h>
+
+#define MG_EXIT_USAGE 2
+
+struct mg_common_opts {
+	int verbose;
+	int quiet;
+	int version;
+	int dry_run;
+	int connect_timeout; /* seconds */
+};
+
+extern struct mg_common_opts mg_common;
+extern struct poptOption mg_common_popt_table[];
+
+/* Set up logging for program 'prog' from the common options. */
+void mg_cmd_init(const char *prog);
+void mg_cmd_apply_common(void);
+/* Print "prog: message" on stderr. */
+void mg_cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A usage error: message, one-line hint, exit 2. */
+void mg_cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

@@ -1,0 +1,243 @@
+/*
+ * The agent: booted by the first stage with "--boot PATH", it unlinks its
+ * image, says it is up, takes its identity from the parent's HELLO and
+ * serves until the parent goes away. Then it stops everything it started.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include "agent.h"
+#include "buf.h"
+#include "channel.h"
+#include "conn.h"
+#include "mitogen/agent.h"
+#include "mitogen/error.h"
+#include "mitogen/log.h"
+#include "mitogen/loop.h"
+#include "protocol.h"
+#include "stream.h"
+
+struct mg_agent {
+	struct mg_loop *loop;
+	struct mg_router *r;
+	struct mg_stream *parent;  /* until HELLO */
+	int image_fd;
+	struct mg_image *image;
+	uint8_t log_level;
+	bool stopping;
+	bool in_sink;
+	struct exec_svc *exec;
+	struct mg_timer *deadline;
+};
+
+const struct mg_image *mg__agent_image(struct mg_agent *a)
+{
+	if (a->image == NULL && a->image_fd >= 0) {
+		if (mg__image_from_fd(a, a->image_fd, &a->image) != 0) {
+			a->image = NULL;
+		}
+	}
+	return a->image;
+}
+
+uint8_t mg__agent_log_level(const struct mg_agent *a)
+{
+	return a->log_level;
+}
+
+bool mg__agent_stopping(const struct mg_agent *a)
+{
+	return a->stopping;
+}
+
+
+/* Log lines go to the master once the router is up. */
+static void agent_log_sink(enum mg_log_level level, const char *msg, void *data)
+{
+	struct mg_agent *a = data;
+	struct mg_buf *b;
+	size_t n;
+	const uint32_t *parents;
+
+	if (a->r == NULL || a->stopping || a->in_sink) {
+		dprintf(2, "mitogen-agent: %s\n", msg);
+		return;
+	}
+	/* Sending may log; never recurse. */
+	a->in_sink = true;
+	parents = mg__router_parents(a->r, &n);
+	b = mg__buf_new(NULL, 8192);
+	if (b == NULL) {
+		return;
+	}
+	if (mg__buf_put_u8(b, (uint8_t)level) == 0 && mg__buf_put_str(b, msg) == 0) {
+		mg__router_send(a->r, parents[n - 1], MG_H_LOG, 0, 0, b->data, b->len);
+	}
+	talloc_free(b);
+	a->in_sink = false;
+}
+
+static void on_deadline(struct mg_timer *t, void *data)
+{
+	struct mg_agent *a = data;
+
+	a->deadline = NULL;
+	mg_loop_stop(a->loop, 1);
+}
+
+static void on_parent_lost(void *data)
+{
+	struct mg_agent *a = data;
+
+	if (a->stopping) {
+		return;
+	}
+	a->stopping = true;
+	/* Stop commands and child hops; the loop runs dry once they are
+	 * reaped, or the deadline ends it. */
+	if (a->exec != NULL) {
+		mg__svc_exec_stop(a->exec);
+	}
+	mg__router_close_all(a->r, "parent lost");
+	a->deadline = mg_timer_new(a, a->loop, 3000, on_deadline, a);
+}
+
+static void on_shutdown(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	on_parent_lost(data);
+}
+
+static void reply_hello(struct mg_agent *a, const struct mg_msg *req)
+{
+	struct mg_buf *b = mg__buf_new(NULL, 4096);
+	struct utsname u;
+
+	if (b == NULL) {
+		return;
+	}
+	uname(&u);
+	if (mg__buf_put_u32(b, MG_PROTOCOL_VERSION) == 0 &&
+	    mg__buf_put_u32(b, (uint32_t)getpid()) == 0 &&
+	    mg__buf_put_u32(b, (uint32_t)getuid()) == 0 &&
+	    mg__buf_put_str(b, u.machine) == 0 &&
+	    mg__buf_put_str(b, u.nodename) == 0) {
+		mg__router_reply(a->r, req, b->data, b->len);
+	}
+	talloc_free(b);
+}
+
+static void boot_close(struct mg_stream *s, int err, const char *why, void *data)
+{
+	struct mg_agent *a = data;
+
+	mg_loop_stop(a->loop, 1);
+}
+
+/* The first frame must be HELLO: it tells us who we are. */
+static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
+{
+	struct mg_agent *a = data;
+	struct mg_hello h;
+	char name[16];
+
+	if (a->r != NULL || m->handle != MG_H_HELLO ||
+	    mg__hello_decode(a, m->data, m->len, &h) != 0 || h.version != MG_PROTOCOL_VERSION ||
+	    m->src != h.parents[0] || m->dst != h.id) {
+		dprintf(2, "mitogen-agent: bad HELLO from parent\n");
+		talloc_free(m);
+		mg_loop_stop(a->loop, 1);
+		return;
+	}
+	a->log_level = h.log_level;
+	mg_log_set_level((enum mg_log_level)h.log_level);
+	a->r = mg__router_new(a, a->loop, h.id, h.parents, h.n_parents);
+	if (a->r == NULL) {
+		talloc_free(m);
+		mg_loop_stop(a->loop, 1);
+		return;
+	}
+	mg__router_set_max_msg(a->r, h.max_msg);
+	mg__router_on_parent_lost(a->r, on_parent_lost, a);
+	mg__router_add_stream(a->r, s, h.parents[0], "parent", true);
+	a->parent = NULL;
+	mg_log_set_sink(agent_log_sink, a);
+	snprintf(name, sizeof(name), "mitogen:%u", h.id);
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+	if (mg__router_add_handler(a, a->r, MG_H_SHUTDOWN, MG_POL_PARENT, 0, true, on_shutdown, a) == NULL ||
+	    (a->exec = mg__svc_exec_init(a->r)) == NULL || mg__svc_connect_init(a, a->r) == NULL) {
+		mg_loop_stop(a->loop, 1);
+	}
+	/* m->in is the parent stream, now routed: reply through the router. */
+	m->in = NULL;
+	reply_hello(a, m);
+	talloc_free(m);
+}
+
+/* Move fd to a high number, close-on-exec, and put /dev/null in its place. */
+static int park_fd(int fd)
+{
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (nfd < 0 || null < 0) {
+		return -1;
+	}
+	dup2(null, fd);
+	close(null);
+	return nfd;
+}
+
+int mg_agent_main(int argc, char **argv)
+{
+	struct mg_agent *a;
+	int in_fd, out_fd, ret;
+
+	if (argc != 3 || strcmp(argv[1], "--boot") != 0) {
+		fprintf(stderr, "mitogen-agent: this program is started by mitogen on each hop; "
+			"it is not meant to be run by hand\n");
+		return 2;
+	}
+	a = talloc_zero(NULL, struct mg_agent);
+	if (a == NULL) {
+		return 1;
+	}
+	/* Keep our image open for the next hop, then leave nothing on disk. */
+	a->image_fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+	unlink(argv[2]);
+	if (a->image_fd < 0) {
+		a->image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	mg_log_set_ident("mitogen-agent");
+	in_fd = park_fd(0);
+	out_fd = park_fd(1);
+	a->loop = mg_loop_new(a);
+	if (in_fd < 0 || out_fd < 0 || a->loop == NULL) {
+		fprintf(stderr, "mitogen-agent: startup failed: %s\n", strerror(errno));
+		talloc_free(a);
+		return 1;
+	}
+	if (write(out_fd, MG_MARK_UP, MG_MARK_LEN) != MG_MARK_LEN) {
+		talloc_free(a);
+		return 1;
+	}
+	mg__fd_nonblock(in_fd);
+	mg__fd_nonblock(out_fd);
+	a->parent = mg__stream_new(a, a->loop, in_fd, out_fd, "parent", MG_MSG_MAX_DEFAULT);
+	if (a->parent == NULL) {
+		talloc_free(a);
+		return 1;
+	}
+	mg__stream_set_frames(a->parent, boot_msg, a);
+	mg__stream_on_close(a->parent, boot_close, a);
+	ret = mg_loop_run(a->loop);
+	mg_log_set_sink(NULL, NULL);
+	talloc_free(a);
+	return ret < 0 ? 1 : ret;
+}

@@ -1,0 +1,185 @@
+/* First stage and agent image: see boot.h and docs/PROTOCOL.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "boot.h"
+#include "config.h"
+#include "mitogen/error.h"
+
+/*
+ * The first stage. $1 is the image length, $2 a nonce for the file name.
+ * It must run under any POSIX sh (dash, bash, busybox ash), read exactly
+ * $1 bytes (GNU head reads no further; busybox head may, so the master
+ * sends nothing more until the agent is up), survive a non-blocking stdin
+ * (head fails with EAGAIN: retry), and leave no file behind: the EXIT trap
+ * removes it if anything fails before exec, and the agent unlinks it at
+ * once after. printf is a regular builtin, so a failed redirection does
+ * not end the shell.
+ */
+static const char first_stage[] =
+	"umask 077;set -C;n=$1;f=;"
+	"for d in \"${TMPDIR:-/tmp}\" /tmp /var/tmp /dev/shm;do "
+	"[ -d \"$d\" ]&&printf '' 2>/dev/null >\"$d/.mitogen-agent.$$.$2\"&&{ f=$d/.mitogen-agent.$$.$2;break;};"
+	"done;"
+	"[ -n \"$f\" ]||{ echo 'mitogen: no writable temporary directory' >&2;exit 1;};"
+	"trap 'rm -f \"$f\"' EXIT;"
+	"printf 'MITO000\\n';"
+	"head -c $n 2>/dev/null >>\"$f\";s=$(wc -c <\"$f\");"
+	"while [ $s -lt $n ];do "
+	"if head -c $((n-s)) 2>/dev/null >>\"$f\";then "
+	"[ $(wc -c <\"$f\") -gt $s ]||{ echo \"mitogen: agent image cut short ($s of $n bytes)\" >&2;exit 1;};"
+	"else sleep 0.01 2>/dev/null||sleep 1;fi;"
+	"s=$(wc -c <\"$f\");done;"
+	"chmod 700 \"$f\"&&exec \"$f\" --boot \"$f\"";
+
+char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len)
+{
+	char **argv = talloc_zero_array(mem_ctx, char *, 7);
+	struct timespec ts;
+
+	if (argv == NULL) {
+		return NULL;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	argv[0] = talloc_strdup(argv, "/bin/sh");
+	argv[1] = talloc_strdup(argv, "-c");
+	argv[2] = talloc_strdup(argv, first_stage);
+	argv[3] = talloc_strdup(argv, "mitogen-boot");
+	argv[4] = talloc_asprintf(argv, "%zu", len);
+	argv[5] = talloc_asprintf(argv, "%lx%x", (unsigned long)ts.tv_nsec, (unsigned)getpid());
+	for (int i = 0; i < 6; i++) {
+		if (argv[i] == NULL) {
+			talloc_free(argv);
+			return NULL;
+		}
+	}
+	return argv;
+}
+
+int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
+{
+	struct mg_image *img;
+	struct stat st;
+	size_t got = 0;
+
+	if (fstat(fd, &st) != 0) {
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > (64 << 20)) {
+		return -EINVAL;
+	}
+	img = talloc_zero(mem_ctx, struct mg_image);
+	if (img == NULL) {
+		return -ENOMEM;
+	}
+	img->len = (size_t)st.st_size;
+	img->data = talloc_size(img, img->len);
+	if (img->data == NULL) {
+		talloc_free(img);
+		return -ENOMEM;
+	}
+	while (got < img->len) {
+		ssize_t n = pread(fd, img->data + got, img->len - got, (off_t)got);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			int err = n < 0 ? -errno : -EIO;
+			talloc_free(img);
+			return err;
+		}
+		got += (size_t)n;
+	}
+	*_img = img;
+	return 0;
+}
+
+static int load_path(TALLOC_CTX *mem_ctx, const char *path, struct mg_image **_img)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0) {
+		return -errno;
+	}
+	ret = mg__image_from_fd(mem_ctx, fd, _img);
+	close(fd);
+	return ret;
+}
+
+int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg)
+{
+	const char *env = getenv("MITOGEN_AGENT");
+	char self[PATH_MAX];
+	ssize_t n;
+	int ret;
+
+	if (env != NULL && env[0] != '\0') {
+		ret = load_path(mem_ctx, env, _img);
+		if (ret != 0) {
+			*_errmsg = talloc_asprintf(mem_ctx, "cannot read agent %s (from MITOGEN_AGENT): %s",
+						   env, mg_strerror(ret));
+			return MG_ERR_NOAGENT;
+		}
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		char *slash;
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash != NULL && (size_t)(slash - self) + sizeof("/mitogen-agent") < sizeof(self)) {
+			strcpy(slash, "/mitogen-agent");
+			if (load_path(mem_ctx, self, _img) == 0) {
+				return 0;
+			}
+		}
+	}
+	ret = load_path(mem_ctx, MG_AGENT_PATH, _img);
+	if (ret != 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "cannot read agent %s: %s (set MITOGEN_AGENT)",
+					   MG_AGENT_PATH, mg_strerror(ret));
+		return MG_ERR_NOAGENT;
+	}
+	return 0;
+}
+
+char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word)
+{
+	const char *safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_";
+	char *out;
+
+	if (word[0] != '\0' && strspn(word, safe) == strlen(word)) {
+		return talloc_strdup(mem_ctx, word);
+	}
+	out = talloc_strdup(mem_ctx, "'");
+	for (const char *p = word; out != NULL && *p != '\0'; p++) {
+		if (*p == '\'') {
+			out = talloc_strdup_append(out, "'\\''");
+		} else {
+			out = talloc_strndup_append(out, p, 1);
+		}
+	}
+	return out != NULL ? talloc_strdup_append(out, "'") : NULL;
+}
+
+char *mg__shell_join(TALLOC_CTX *mem_ctx, const char *const *argv)
+{
+	char *out = talloc_strdup(mem_ctx, "");
+
+	for (size_t i = 0; out != NULL && argv[i] != NULL; i++) {
+		char *q = mg__shell_quote(out, argv[i]);
+		if (q == NULL) {
+			talloc_free(out);
+			return NULL;
+		}
+		out = talloc_asprintf_append(out, "%s%s", i > 0 ? " " : "", q);
+	}
+	return out;
+}

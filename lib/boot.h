@@ -1,0 +1,36 @@
+/*
+ * Booting a hop: the first-stage shell script that receives the agent
+ * image, and the image itself.
+ */
+#ifndef MG_BOOT_H
+#define MG_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <talloc.h>
+
+struct mg_image {
+	uint8_t *data;
+	size_t len;
+};
+
+/*
+ * Load the agent image to push: $MITOGEN_AGENT, else mitogen-agent beside
+ * the running program, else the installed path. MG_ERR_NOAGENT when none.
+ */
+int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg);
+/* Load the image from an open fd (an agent's own image). */
+int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img);
+
+/*
+ * The argv that boots an agent of 'len' bytes through a POSIX shell:
+ * { "/bin/sh", "-c", SCRIPT, "mitogen-boot", LEN, NONCE, NULL }.
+ */
+char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len);
+
+/* Quote one word for a POSIX shell (for --dry-run and ssh). */
+char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word);
+/* Join an argv into one shell-quoted line. */
+char *mg__shell_join(TALLOC_CTX *mem_ctx, const char *const *argv);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * Byte channels: a flow-controlled one-way pipe between an fd in one
+ * context and an fd in another, carried as messages.
+ *
+ * The sending end reads its fd only while it has credit; the receiving end
+ * grants credit back (an ACK message with a byte count) once the bytes are
+ * written to its fd, so at most 'window' bytes are in flight per channel
+ * however fast either side is. An empty DATA message is EOF. A dead
+ * message to the sender's ACK handle means the reader went away.
+ */
+#ifndef MG_CHANNEL_H
+#define MG_CHANNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "router.h"
+
+struct mg_chan_out;
+struct mg_chan_in;
+
+/* err is 0 after a clean EOF, -EPIPE when the reader went away. */
+typedef void (*mg_chan_done_fn)(void *data, int err);
+
+/*
+ * Send what 'fd' yields to (dst, handle). Credit returns on a handle
+ * owned by this object (mg__chan_out_ack_handle). 'fd' is owned and closed.
+ * Reading starts with mg__chan_out_start (once the peer's handle is known).
+ */
+struct mg_chan_out *mg__chan_out_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int fd,
+				     uint32_t dst, uint32_t window,
+				     mg_chan_done_fn done, void *data);
+uint32_t mg__chan_out_ack_handle(const struct mg_chan_out *c);
+void mg__chan_out_start(struct mg_chan_out *c, uint32_t handle);
+/* Stop reading and send EOF now (e.g. the command was told to stop). */
+void mg__chan_out_close(struct mg_chan_out *c);
+
+/*
+ * Write what arrives on a fresh handle from 'src' to 'fd' (owned, closed at
+ * EOF). Credit goes to (src, ack handle) once known.
+ */
+struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int fd,
+				   uint32_t src, mg_chan_done_fn done, void *data);
+uint32_t mg__chan_in_handle(const struct mg_chan_in *c);
+void mg__chan_in_set_ack(struct mg_chan_in *c, uint32_t ack_handle);
+/* Keep 'fd' open after EOF (the caller's own stdout). */
+void mg__chan_in_keep_fd(struct mg_chan_in *c);
+bool mg__chan_in_done(const struct mg_chan_in *c);
+
+/* Make an fd non-blocking; returns the old flags or a negative error. */
+int mg__fd_nonblock(int fd);
+
+#endif

@@ -1,0 +1,537 @@
+/* Connecting a hop: see conn.h. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <stdarg.h>
+#include "buf.h"
+#include "channel.h"
+#include "conn.h"
+#include "method.h"
+#include "mitogen/error.h"
+#include "mitogen/log.h"
+#include "protocol.h"
+#include "process.h"
+#include "stream.h"
+
+#define TAIL_LINES 10
+#define TAIL_MAX 4096
+
+struct mg_conn {
+	struct mg_router *r;
+	struct mg_loop *loop;
+	const struct mg_image *image;
+	const struct mg_method *method;
+	uint32_t id;
+	char *name;
+	pid_t pid;
+	int status;
+	bool exited;
+	bool up;
+	bool failed;
+	bool boot_eof;
+	struct mg_timer *grace;
+	struct mg_stream *stream;   /* until handed to the router */
+	struct mg_child *child;
+	struct mg_timer *timer;
+	struct mg_handler *hello;
+	int err_fd;
+	struct mg_io *err_io;
+	char *tail;                 /* last lines of output, for errors */
+	char errline[512];
+	size_t errline_len;
+	uint8_t log_level;
+	mg_conn_done_fn done;
+	void *data;
+};
+
+static void tail_add(struct mg_conn *c, const char *line, size_t n)
+{
+	char *t;
+	size_t lines = 0;
+
+	if (n == 0) {
+		return;
+	}
+	t = talloc_asprintf_append(c->tail, "%.*s\n", (int)n, line);
+	if (t == NULL) {
+		return;
+	}
+	c->tail = t;
+	/* Keep the last TAIL_LINES lines and at most TAIL_MAX bytes. */
+	for (char *p = c->tail + strlen(c->tail) - 1; p > c->tail; p--) {
+		if (p[-1] == '\n' && ++lines >= TAIL_LINES) {
+			memmove(c->tail, p, strlen(p) + 1);
+			break;
+		}
+	}
+	if (strlen(c->tail) > TAIL_MAX) {
+		char *cut = c->tail + strlen(c->tail) - TAIL_MAX;
+		memmove(c->tail, cut, strlen(cut) + 1);
+	}
+}
+
+static void conn_fail(struct mg_conn *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void conn_fail(struct mg_conn *c, int err, const char *fmt, ...)
+{
+	char *msg;
+	va_list ap;
+
+	if (c->failed || c->up) {
+		return;
+	}
+	c->failed = true;
+	va_start(ap, fmt);
+	msg = talloc_vasprintf(c, fmt, ap);
+	va_end(ap);
+	if (msg != NULL && c->tail != NULL && c->tail[0] != '\0') {
+		msg = talloc_asprintf_append(msg, "; it printed:\n%s", c->tail);
+		if (msg != NULL && msg[strlen(msg) - 1] == '\n') {
+			msg[strlen(msg) - 1] = '\0';
+		}
+	}
+	TALLOC_FREE(c->timer);
+	TALLOC_FREE(c->hello);
+	if (c->stream != NULL) {
+		mg_loop_free_later(c->loop, c->stream);
+		c->stream = NULL;
+	}
+	if (!c->exited && c->pid > 0) {
+		/* The hop leads its own session: take it all down. */
+		kill(-c->pid, SIGKILL);
+		kill(c->pid, SIGKILL);
+	}
+	c->done(c, err, msg != NULL ? msg : "out of memory", c->data);
+}
+
+static void maybe_report(struct mg_conn *c);
+
+static void on_err_readable(struct mg_io *io, unsigned events, void *data)
+{
+	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
+	char buf[4096];
+	ssize_t n = read(c->err_fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		return;
+	}
+	if (n <= 0) {
+		TALLOC_FREE(c->err_io);
+		close(c->err_fd);
+		c->err_fd = -1;
+		if (c->errline_len > 0) {
+			tail_add(c, c->errline, c->errline_len);
+			mg_info("%s: %.*s", c->name, (int)c->errline_len, c->errline);
+			c->errline_len = 0;
+		}
+		maybe_report(c);
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] == '\n' || buf[i] == '\r' || c->errline_len == sizeof(c->errline)) {
+			if (c->errline_len > 0) {
+				/* Before the agent is up this is diagnostics; after, stray output. */
+				if (c->up) {
+					mg_info("%s: %.*s", c->name, (int)c->errline_len, c->errline);
+				} else {
+					mg_debug("%s: %.*s", c->name, (int)c->errline_len, c->errline);
+				}
+				tail_add(c, c->errline, c->errline_len);
+			}
+			c->errline_len = 0;
+			if (buf[i] == '\n' || buf[i] == '\r') {
+				continue;
+			}
+		}
+		c->errline[c->errline_len++] = buf[i];
+	}
+}
+
+static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data)
+{
+	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
+
+	c->child = NULL;
+	c->exited = true;
+	c->status = status;
+	mg_debug("%s: hop process %d ended (%s %d)", c->name, (int)pid,
+		 WIFSIGNALED(status) ? "signal" : "status",
+		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	maybe_report(c);
+}
+
+static void describe_exit(struct mg_conn *c, char *buf, size_t len)
+{
+	if (!c->exited) {
+		snprintf(buf, len, "connection closed");
+	} else if (WIFSIGNALED(c->status)) {
+		snprintf(buf, len, "exited on signal %d", WTERMSIG(c->status));
+	} else {
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(c->status));
+	}
+}
+
+/* The hop's stdout ended before the agent was up: report once its stderr
+ * and exit status are in, or after a short grace period. */
+static void report_boot_failure(struct mg_conn *c)
+{
+	char how[64];
+
+	describe_exit(c, how, sizeof(how));
+	if (c->exited && WIFEXITED(c->status) && WEXITSTATUS(c->status) == 127) {
+		conn_fail(c, MG_ERR_BOOT, "hop command not found (%s)", how);
+	} else {
+		conn_fail(c, MG_ERR_BOOT, "hop %s before the agent was up", how);
+	}
+}
+
+static void on_grace(struct mg_timer *t, void *data)
+{
+	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
+
+	c->grace = NULL;
+	report_boot_failure(c);
+}
+
+static void maybe_report(struct mg_conn *c)
+{
+	if (!c->boot_eof || c->up || c->failed) {
+		return;
+	}
+	if (c->err_io == NULL && c->exited) {
+		report_boot_failure(c);
+	} else if (c->grace == NULL) {
+		c->grace = mg_timer_new(c, c->loop, 1000, on_grace, c);
+	}
+}
+
+static void boot_closed(struct mg_stream *s, int err, const char *why, void *data)
+{
+	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
+
+	c->boot_eof = true;
+	maybe_report(c);
+}
+
+static void on_timeout(struct mg_timer *t, void *data)
+{
+	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
+
+	c->timer = NULL;
+	conn_fail(c, MG_ERR_TIMEOUT, "connect timed out");
+}
+
+static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
+	struct mg_buf b;
+	uint32_t version = 0, pid = 0;
+	int ret;
+
+	c->hello = NULL;
+	if ((m->flags & MG_F_DEAD) != 0) {
+		conn_fail(c, MG_ERR_BOOT, "agent refused HELLO: %.*s", (int)m->len, (const char *)m->data);
+		return;
+	}
+	mg__buf_view(&b, m->data, m->len);
+	if (mg__buf_get_u32(&b, &version) != 0 || mg__buf_get_u32(&b, &pid) != 0) {
+		conn_fail(c, MG_ERR_PROTOCOL, "malformed HELLO reply");
+		return;
+	}
+	if (version != MG_PROTOCOL_VERSION) {
+		conn_fail(c, MG_ERR_VERSION, "agent speaks protocol %u, we speak %u",
+			  version, MG_PROTOCOL_VERSION);
+		return;
+	}
+	TALLOC_FREE(c->timer);
+	c->up = true;
+	mg_debug("%s: agent up (context %u, pid %u)", c->name, c->id, pid);
+	ret = mg__router_add_stream(c->r, c->stream, c->id, c->name, false);
+	c->stream = NULL;
+	if (ret != 0) {
+		c->done(c, ret, "cannot add route", c->data);
+		return;
+	}
+	c->done(c, 0, NULL, c->data);
+}
+
+static int send_hello(struct mg_conn *c)
+{
+	struct mg_buf *b = mg__buf_new(c, 65536);
+	const uint32_t *parents;
+	size_t n;
+	struct mg_msg m = { 0 };
+	int ret;
+
+	if (b == NULL) {
+		return -ENOMEM;
+	}
+	c->hello = mg__router_add_handler(c, c->r, 0, MG_POL_RESPONDENT, c->id, false,
+					  on_hello_reply, c);
+	if (c->hello == NULL) {
+		return -ENOMEM;
+	}
+	parents = mg__router_parents(c->r, &n);
+	if ((ret = mg__buf_put_u32(b, MG_PROTOCOL_VERSION)) != 0 ||
+	    (ret = mg__buf_put_u32(b, c->id)) != 0 ||
+	    (ret = mg__buf_put_u32(b, (uint32_t)(n + 1))) != 0 ||
+	    (ret = mg__buf_put_u32(b, mg__router_id(c->r))) != 0) {
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((ret = mg__buf_put_u32(b, parents[i])) != 0) {
+			return ret;
+		}
+	}
+	if ((ret = mg__buf_put_u32(b, mg__router_max_msg(c->r))) != 0 ||
+	    (ret = mg__buf_put_u32(b, MG_WINDOW_DEFAULT)) != 0 ||
+	    (ret = mg__buf_put_u8(b, c->log_level)) != 0 ||
+	    (ret = mg__buf_put_str(b, c->name)) != 0) {
+		return ret;
+	}
+	m.dst = c->id;
+	m.src = mg__router_id(c->r);
+	m.auth_id = m.src;
+	m.handle = MG_H_HELLO;
+	m.reply_to = mg__handler_handle(c->hello);
+	m.data = b->data;
+	m.len = b->len;
+	ret = mg__stream_send(c->stream, &m);
+	talloc_free(b);
+	return ret;
+}
+
+/* Frames from the new agent before it is routed: only the HELLO reply. */
+static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
+{
+	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
+
+	if (c->hello != NULL && m->src == c->id && m->dst == mg__router_id(c->r) &&
+	    m->handle == mg__handler_handle(c->hello) && m->auth_id == c->id) {
+		struct mg_handler *h = c->hello;
+		talloc_set_destructor(h, NULL);
+		on_hello_reply(c->r, m, c);
+		talloc_free(h);
+	} else {
+		mg_debug("%s: unexpected frame before HELLO", c->name);
+	}
+	talloc_free(m);
+}
+
+/* Raw bytes on the hop's stdout before the agent is up: markers and any
+ * noise a login shell prints. */
+static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *data)
+{
+	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
+	size_t used = 0;
+
+	while (used < n) {
+		const uint8_t *nl = memchr(p + used, '\n', n - used);
+		size_t len;
+		if (nl == NULL) {
+			/* Keep a partial line unless it is hopelessly long. */
+			if (n - used > 4096) {
+				tail_add(c, (const char *)p + used, n - used);
+				used = n;
+			}
+			break;
+		}
+		len = (size_t)(nl - (p + used)) + 1;
+		if (len == MG_MARK_LEN && memcmp(p + used, MG_MARK_STAGE1, MG_MARK_LEN) == 0) {
+			if (!c->method->eager) {
+				mg__stream_write_raw(s, c->image->data, c->image->len);
+			}
+		} else if (len == MG_MARK_LEN && memcmp(p + used, MG_MARK_UP, MG_MARK_LEN) == 0) {
+			used += len;
+			mg_trace("%s: agent started", c->name);
+			mg__stream_set_frames(s, boot_msg, c);
+			if (send_hello(c) != 0) {
+				conn_fail(c, MG_ERR_BOOT, "cannot send HELLO");
+			}
+			return used;
+		} else {
+			mg_debug("%s: stdout: %.*s", c->name, (int)len - 1, (const char *)p + used);
+			tail_add(c, (const char *)p + used, len - 1);
+		}
+		used += len;
+	}
+	return used;
+}
+
+int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, size_t image_len,
+		  char ***_argv, char **_errmsg)
+{
+	const struct mg_method *m = mg__method_find(hop->method);
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char **boot;
+	int ret;
+
+	if (m == NULL || m->build_argv == NULL) {
+		*_errmsg = talloc_asprintf(mem_ctx, "method '%s' is not implemented yet", hop->method);
+		talloc_free(tmp);
+		return -ENOSYS;
+	}
+	boot = mg__boot_argv(tmp, image_len);
+	if (boot == NULL) {
+		talloc_free(tmp);
+		return -ENOMEM;
+	}
+	ret = m->build_argv(mem_ctx, hop, (const char *const *)boot, _argv, _errmsg);
+	talloc_free(tmp);
+	return ret;
+}
+
+static int conn_destructor(struct mg_conn *c)
+{
+	if (c->err_fd >= 0) {
+		close(c->err_fd);
+	}
+	return 0;
+}
+
+pid_t mg__conn_pid(const struct mg_conn *c)
+{
+	return c->pid;
+}
+
+int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_conn_params *p,
+		   mg_conn_done_fn done, void *data, struct mg_conn **_c, char **_errmsg)
+{
+	struct mg_conn *c;
+	char **argv = NULL;
+	int sv[2] = { -1, -1 }, ev[2] = { -1, -1 };
+	int ret;
+
+	c = talloc_zero(mem_ctx, struct mg_conn);
+	if (c == NULL) {
+		return -ENOMEM;
+	}
+	c->err_fd = -1;
+	talloc_set_destructor(c, conn_destructor);
+	c->r = r;
+	c->loop = mg__router_loop(r);
+	c->image = p->image;
+	c->id = p->id;
+	c->log_level = p->log_level;
+	c->done = done;
+	c->data = data;
+	c->name = talloc_strdup(c, p->name);
+	c->tail = talloc_strdup(c, "");
+	c->method = mg__method_find(p->hop->method);
+	if (c->name == NULL || c->tail == NULL) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if ((ret = mg__conn_argv(c, p->hop, p->image->len, &argv, _errmsg)) != 0) {
+		goto fail;
+	}
+	if (mg_log_get_level() >= MG_LOG_DEBUG) {
+		char *line = mg__shell_join(c, (const char *const *)argv);
+		mg_debug("%s: running %.300s%s", c->name, line, strlen(line) > 300 ? "..." : "");
+	}
+	if ((ret = mg__socketpair(sv)) != 0 || (ret = mg__pipe(ev)) != 0) {
+		goto fail;
+	}
+	{
+		struct mg_spawn_opts so = {
+			.argv = (const char *const *)argv,
+			.search_path = true,
+			.setsid = true,
+			.stdio = { sv[1], sv[1], ev[1] },
+		};
+		ret = mg__spawn(&so, &c->pid);
+	}
+	close(sv[1]);
+	close(ev[1]);
+	sv[1] = ev[1] = -1;
+	if (ret != 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "cannot run %s: %s", argv[0], mg_strerror(ret));
+		goto fail;
+	}
+	c->err_fd = ev[0];
+	ev[0] = -1;
+	mg__fd_nonblock(c->err_fd);
+	mg__fd_nonblock(sv[0]);
+	c->stream = mg__stream_new(c, c->loop, sv[0], sv[0], c->name, mg__router_max_msg(r));
+	if (c->stream == NULL) {
+		close(sv[0]);
+		ret = -ENOMEM;
+		goto fail_spawned;
+	}
+	sv[0] = -1;
+	mg__stream_set_raw(c->stream, boot_raw, c);
+	mg__stream_on_close(c->stream, boot_closed, c);
+	c->err_io = mg_io_new(c, c->loop, c->err_fd, MG_IO_READ, on_err_readable, c);
+	c->child = mg_child_new(c, c->loop, c->pid, on_child_exit, c);
+	c->timer = mg_timer_new(c, c->loop, p->timeout_ms, on_timeout, c);
+	if (c->err_io == NULL || c->child == NULL || c->timer == NULL) {
+		ret = -ENOMEM;
+		goto fail_spawned;
+	}
+	/* The stderr reader alone must not keep a finished run alive. */
+	mg_io_set_keepalive(c->err_io, false);
+	if (c->method->eager) {
+		mg__stream_write_raw(c->stream, c->image->data, c->image->len);
+	}
+	talloc_free(argv);
+	*_c = c;
+	return 0;
+
+fail_spawned:
+	kill(-c->pid, SIGKILL);
+	waitpid(c->pid, NULL, 0);
+fail:
+	if (sv[0] >= 0) {
+		close(sv[0]);
+	}
+	if (sv[1] >= 0) {
+		close(sv[1]);
+	}
+	if (ev[0] >= 0) {
+		close(ev[0]);
+	}
+	if (ev[1] >= 0) {
+		close(ev[1]);
+	}
+	talloc_free(c);
+	return ret;
+}
+
+int mg__hello_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct mg_hello *h)
+{
+	struct mg_buf b;
+	uint32_t np;
+	int ret;
+
+	memset(h, 0, sizeof(*h));
+	mg__buf_view(&b, p, n);
+	if ((ret = mg__buf_get_u32(&b, &h->version)) != 0 ||
+	    (ret = mg__buf_get_u32(&b, &h->id)) != 0 ||
+	    (ret = mg__buf_get_u32(&b, &np)) != 0) {
+		return ret;
+	}
+	if (np == 0 || np > 1024) {
+		return MG_ERR_PROTOCOL;
+	}
+	h->parents = talloc_array(mem_ctx, uint32_t, np);
+	if (h->parents == NULL) {
+		return -ENOMEM;
+	}
+	h->n_parents = np;
+	for (uint32_t i = 0; i < np; i++) {
+		if ((ret = mg__buf_get_u32(&b, &h->parents[i])) != 0) {
+			return ret;
+		}
+	}
+	if ((ret = mg__buf_get_u32(&b, &h->max_msg)) != 0 ||
+	    (ret = mg__buf_get_u32(&b, &h->window)) != 0 ||
+	    (ret = mg__buf_get_u8(&b, &h->log_level)) != 0 ||
+	    (ret = mg__buf_get_str(&b, mem_ctx, &h->name)) != 0) {
+		return ret;
+	}
+	return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * Connecting one hop from this context: spawn the method's command, push
+ * the agent image through the first stage, exchange HELLO, and hand the
+ * stream to the router. Used by the master for first hops and by agents
+ * for the hops after them.
+ */
+#ifndef MG_CONN_H
+#define MG_CONN_H
+
+#include <stdint.h>
+#include "boot.h"
+#include "mitogen/chain.h"
+#include "router.h"
+
+struct mg_conn;
+
+/* err 0: the hop is up and routed. Otherwise errmsg says why (without the
+ * hop name). Called once, never from inside mg__conn_start. */
+typedef void (*mg_conn_done_fn)(struct mg_conn *c, int err, const char *errmsg, void *data);
+
+struct mg_conn_params {
+	const struct mg_hop *hop;
+	uint32_t id;          /* the new context's id */
+	const char *name;     /* the chain text up to and including this hop */
+	const struct mg_image *image;
+	unsigned timeout_ms;  /* covers everything up to the HELLO reply */
+	uint8_t log_level;    /* the agent's log level */
+};
+
+/* Returns 0 or a negative error with *_errmsg set on mem_ctx. The conn
+ * lives (reaping the process, logging its stderr) until freed. */
+int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_conn_params *p,
+		   mg_conn_done_fn done, void *data, struct mg_conn **_c, char **_errmsg);
+pid_t mg__conn_pid(const struct mg_conn *c);
+
+/* The argv this hop would run (for --dry-run). */
+int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, size_t image_len,
+		  char ***_argv, char **_errmsg);
+
+/* HELLO payloads (shared with the agent). */
+struct mg_hello {
+	uint32_t version;
+	uint32_t id;
+	uint32_t *parents;
+	size_t n_parents;
+	uint32_t max_msg;
+	uint32_t window;
+	uint8_t log_level;
+	char *name;
+};
+int mg__hello_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct mg_hello *h);
+
+#endif

@@ -1,0 +1,213 @@
+/* The master side of EXEC: see mitogen/exec.h and svc-exec.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "buf.h"
+#include "channel.h"
+#include "mitogen/error.h"
+#include "mitogen/exec.h"
+#include "mitogen/log.h"
+#include "protocol.h"
+#include "session.h"
+
+struct mg_exec {
+	struct mg_router *r;
+	struct mg_context *ctx;
+	uint32_t id;
+	struct mg_handler *events;
+	struct mg_chan_in *out;
+	struct mg_chan_in *err;
+	struct mg_chan_out *in;
+	uint32_t h_ctl;
+	bool started;
+	bool exited;
+	bool finished;
+	int status;
+	int outs_open;
+	int pending_signal;
+	mg_exec_cb cb;
+	void *data;
+};
+
+static void finish(struct mg_exec *e, int err, int exec_errno, const char *msg)
+{
+	struct mg_exec_result res = { 0 };
+
+	if (e->finished) {
+		return;
+	}
+	e->finished = true;
+	res.err = err;
+	res.errmsg = msg;
+	res.exec_errno = exec_errno;
+	res.wait_status = e->status;
+	TALLOC_FREE(e->events);
+	/* Stop reading our stdin; output channels have already finished or
+	 * are abandoned. */
+	TALLOC_FREE(e->in);
+	e->cb(e, &res, e->data);
+}
+
+static void maybe_done(struct mg_exec *e)
+{
+	if (e->exited && e->outs_open == 0) {
+		finish(e, 0, 0, NULL);
+	}
+}
+
+static void on_out_done(void *data, int err)
+{
+	struct mg_exec *e = talloc_get_type_abort(data, struct mg_exec);
+
+	e->outs_open--;
+	maybe_done(e);
+}
+
+static void on_in_done(void *data, int err)
+{
+}
+
+static void send_signal(struct mg_exec *e, int signo)
+{
+	uint8_t p[4];
+
+	mg__put_be32(p, (uint32_t)signo);
+	mg__router_send(e->r, e->id, e->h_ctl, 0, 0, p, 4);
+}
+
+static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct mg_exec *e = talloc_get_type_abort(data, struct mg_exec);
+	struct mg_buf b;
+	uint8_t type;
+	uint32_t v[5];
+	char *msg;
+
+	if ((m->flags & MG_F_DEAD) != 0) {
+		msg = talloc_asprintf(m, "%s: %.*s", mg_context_name(e->ctx), (int)m->len,
+				      (const char *)m->data);
+		finish(e, MG_ERR_DISCONNECTED, 0, msg != NULL ? msg : "hop lost");
+		return;
+	}
+	mg__buf_view(&b, m->data, m->len);
+	if (mg__buf_get_u8(&b, &type) != 0) {
+		return;
+	}
+	switch (type) {
+	case MG_EXEC_EV_STARTED:
+		for (int i = 0; i < 5; i++) {
+			if (mg__buf_get_u32(&b, &v[i]) != 0 || e->started) {
+				return;
+			}
+		}
+		e->started = true;
+		e->h_ctl = v[4];
+		mg__chan_in_set_ack(e->out, v[2]);
+		mg__chan_in_set_ack(e->err, v[3]);
+		if (e->in != NULL) {
+			mg__chan_out_start(e->in, v[1]);
+		} else {
+			/* No stdin: EOF at once. */
+			mg__router_send(e->r, e->id, v[1], 0, 0, NULL, 0);
+		}
+		if (e->pending_signal != 0) {
+			send_signal(e, e->pending_signal);
+		}
+		break;
+	case MG_EXEC_EV_EXITED:
+		if (mg__buf_get_u32(&b, &v[0]) != 0 || !e->started) {
+			return;
+		}
+		e->exited = true;
+		e->status = (int)v[0];
+		maybe_done(e);
+		break;
+	case MG_EXEC_EV_FAILED: {
+		char *what = NULL;
+		if (mg__buf_get_u32(&b, &v[0]) != 0 || mg__buf_get_str(&b, m, &what) != 0) {
+			return;
+		}
+		msg = talloc_asprintf(m, "%s: %s", mg_context_name(e->ctx), what != NULL ? what : "?");
+		finish(e, MG_ERR_DEAD, (int)v[0], msg != NULL ? msg : "cannot start");
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static int dup_fd(int fd)
+{
+	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
+			      const struct mg_exec_opts *opts, mg_exec_cb cb, void *data)
+{
+	struct mg_exec *e = talloc_zero(mem_ctx, struct mg_exec);
+	struct mg_buf *b = NULL;
+	uint32_t flags = opts->shell ? MG_EXEC_SHELL : 0;
+	int fd;
+
+	if (e == NULL) {
+		return NULL;
+	}
+	e->r = mg__session_router(mg__context_session(ctx));
+	e->ctx = ctx;
+	e->id = mg__context_id(ctx);
+	e->cb = cb;
+	e->data = data;
+	e->events = mg__router_add_handler(e, e->r, 0, MG_POL_RESPONDENT, e->id, true, on_event, e);
+	if (e->events == NULL) {
+		goto fail;
+	}
+	fd = dup_fd(opts->stdout_fd);
+	e->out = mg__chan_in_new(e, e->r, fd, e->id, on_out_done, e);
+	fd = dup_fd(opts->stderr_fd);
+	e->err = mg__chan_in_new(e, e->r, fd, e->id, on_out_done, e);
+	if (e->out == NULL || e->err == NULL) {
+		goto fail;
+	}
+	e->outs_open = 2;
+	if (opts->stdin_fd >= 0) {
+		fd = dup_fd(opts->stdin_fd);
+		e->in = mg__chan_out_new(e, e->r, fd, e->id, MG_WINDOW_DEFAULT, on_in_done, e);
+		if (e->in == NULL) {
+			goto fail;
+		}
+	}
+	b = mg__buf_new(e, mg__router_max_msg(e->r));
+	if (b == NULL ||
+	    mg__buf_put_u32(b, flags) != 0 ||
+	    mg__buf_put_strv(b, opts->argv) != 0 ||
+	    mg__buf_put_u32(b, mg__chan_in_handle(e->out)) != 0 ||
+	    mg__buf_put_u32(b, mg__chan_in_handle(e->err)) != 0 ||
+	    mg__buf_put_u32(b, e->in != NULL ? mg__chan_out_ack_handle(e->in) : 0) != 0 ||
+	    mg__buf_put_str(b, opts->cwd) != 0) {
+		goto fail;
+	}
+	if (mg__router_send(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events), 0,
+			    b->data, b->len) != 0) {
+		goto fail;
+	}
+	talloc_free(b);
+	return e;
+fail:
+	talloc_free(e);
+	return NULL;
+}
+
+int mg_exec_signal(struct mg_exec *e, int signo)
+{
+	if (e->finished) {
+		return 0;
+	}
+	if (!e->started) {
+		e->pending_signal = signo;
+		return 0;
+	}
+	send_signal(e, signo);
+	return 0;
+}

@@ -1,0 +1,8 @@
+/* The agent: the program every hop runs. */
+#ifndef MITOGEN_AGENT_H
+#define MITOGEN_AGENT_H
+
+/* Run the agent; returns the process exit status. */
+int mg_agent_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,25 @@
+/* Error codes: negative errno values or negative MG_ERR_* codes. */
+#ifndef MITOGEN_ERROR_H
+#define MITOGEN_ERROR_H
+
+/* Our own codes live far below any errno value. */
+#define MG_ERR_BASE 0x4d470000
+
+enum mg_err {
+	MG_ERR_PROTOCOL = -(MG_ERR_BASE + 1), /* malformed or unexpected frame */
+	MG_ERR_TOO_BIG = -(MG_ERR_BASE + 2),  /* message over the size limit */
+	MG_ERR_CHAIN = -(MG_ERR_BASE + 3),    /* hop chain does not parse */
+	MG_ERR_DEAD = -(MG_ERR_BASE + 4),     /* peer answered with a dead message */
+	MG_ERR_DISCONNECTED = -(MG_ERR_BASE + 5), /* hop lost */
+	MG_ERR_BOOT = -(MG_ERR_BASE + 6),     /* hop exited before the agent was up */
+	MG_ERR_TIMEOUT = -(MG_ERR_BASE + 7),  /* deadline passed */
+	MG_ERR_VERSION = -(MG_ERR_BASE + 8),  /* protocol version mismatch */
+	MG_ERR_POLICY = -(MG_ERR_BASE + 9),   /* refused by routing policy */
+	MG_ERR_NOAGENT = -(MG_ERR_BASE + 10), /* agent image not found */
+	MG_ERR_CANCELLED = -(MG_ERR_BASE + 11),
+};
+
+/* Text for an error code (negative errno or MG_ERR_*); never NULL. */
+const char *mg_strerror(int err);
+
+#endif

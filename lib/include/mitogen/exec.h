@@ -1,0 +1,35 @@
+/* Running a command at a chain end, its stdio carried over byte channels. */
+#ifndef MITOGEN_EXEC_H
+#define MITOGEN_EXEC_H
+
+#include <stdbool.h>
+#include <talloc.h>
+#include "mitogen/session.h"
+
+struct mg_exec;
+
+struct mg_exec_opts {
+	const char *const *argv; /* with shell, argv[0] is the whole command */
+	bool shell;              /* run argv[0] through /bin/sh -c */
+	int stdin_fd;            /* -1: /dev/null at the far end */
+	int stdout_fd;           /* fds are dup'd; the caller keeps its own */
+	int stderr_fd;
+	const char *cwd;         /* NULL: the agent's */
+};
+
+struct mg_exec_result {
+	int err;            /* 0 when the command ran and ended */
+	const char *errmsg; /* with err: why, naming the hop */
+	int wait_status;    /* as from waitpid(), when err is 0 */
+	int exec_errno;     /* when the command could not start (ENOENT...) */
+};
+
+typedef void (*mg_exec_cb)(struct mg_exec *e, const struct mg_exec_result *res, void *data);
+
+/* Start argv at 'ctx'. NULL on ENOMEM; errors after that come to cb. */
+struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
+			      const struct mg_exec_opts *opts, mg_exec_cb cb, void *data);
+/* Send 'signo' to the remote process group (queued until it started). */
+int mg_exec_signal(struct mg_exec *e, int signo);
+
+#endif

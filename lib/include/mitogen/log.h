@@ -1,0 +1,47 @@
+/* Logging: the library only logs through here; the program installs the sink. */
+#ifndef MITOGEN_LOG_H
+#define MITOGEN_LOG_H
+
+#include <stdarg.h>
+
+enum mg_log_level {
+	MG_LOG_ERROR = 0,
+	MG_LOG_WARN = 1,
+	MG_LOG_INFO = 2,
+	MG_LOG_DEBUG = 3,
+	MG_LOG_TRACE = 4,
+};
+
+typedef void (*mg_log_sink)(enum mg_log_level level, const char *msg, void *data);
+
+/* Messages above 'level' are dropped before formatting. */
+void mg_log_set_level(enum mg_log_level level);
+enum mg_log_level mg_log_get_level(void);
+/* Install the sink; NULL restores the default (stderr, "mitogen: "). */
+void mg_log_set_sink(mg_log_sink sink, void *data);
+/* Prefix used by the default sink, e.g. the program name. */
+void mg_log_set_ident(const char *ident);
+
+void mg_log(enum mg_log_level level, const char *func, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void mg_vlog(enum mg_log_level level, const char *func, int err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+#define mg__log(lvl, func, err, ...) \
+	do { if ((lvl) <= mg_log_get_level()) mg_log((lvl), (func), (err), __VA_ARGS__); } while (0)
+
+#define mg_error(...) mg__log(MG_LOG_ERROR, NULL, 0, __VA_ARGS__)
+#define mg_warn(...) mg__log(MG_LOG_WARN, NULL, 0, __VA_ARGS__)
+#define mg_info(...) mg__log(MG_LOG_INFO, NULL, 0, __VA_ARGS__)
+#define mg_debug(...) mg__log(MG_LOG_DEBUG, NULL, 0, __VA_ARGS__)
+#define mg_trace(...) mg__log(MG_LOG_TRACE, NULL, 0, __VA_ARGS__)
+#define mg_error_r(r, ...) mg__log(MG_LOG_ERROR, NULL, (r), __VA_ARGS__)
+#define mg_warn_r(r, ...) mg__log(MG_LOG_WARN, NULL, (r), __VA_ARGS__)
+#define mg_debug_r(r, ...) mg__log(MG_LOG_DEBUG, NULL, (r), __VA_ARGS__)
+#define mg_error_f(...) mg__log(MG_LOG_ERROR, __func__, 0, __VA_ARGS__)
+#define mg_debug_f(...) mg__log(MG_LOG_DEBUG, __func__, 0, __VA_ARGS__)
+#define mg_trace_f(...) mg__log(MG_LOG_TRACE, __func__, 0, __VA_ARGS__)
+#define mg_error_fr(r, ...) mg__log(MG_LOG_ERROR, __func__, (r), __VA_ARGS__)
+#define mg_debug_fr(r, ...) mg__log(MG_LOG_DEBUG, __func__, (r), __VA_ARGS__)
+
+#endif

@@ -1,0 +1,17 @@
+/* libmitogen: everything public. */
+#ifndef MITOGEN_MITOGEN_H
+#define MITOGEN_MITOGEN_H
+
+#include "mitogen/error.h"
+#include "mitogen/log.h"
+#include "mitogen/loop.h"
+#include "mitogen/chain.h"
+#include "mitogen/session.h"
+#include "mitogen/exec.h"
+#include "mitogen/run.h"
+#include "mitogen/agent.h"
+
+/* The library version, e.g. "0.1.0". */
+const char *mg_version(void);
+
+#endif

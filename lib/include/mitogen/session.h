@@ -1,0 +1,40 @@
+/*
+ * The master side: a session owns the router of context 0 and every hop it
+ * connects. Hops are shared: chains with a common prefix reuse the
+ * contexts already connected for it.
+ */
+#ifndef MITOGEN_SESSION_H
+#define MITOGEN_SESSION_H
+
+#include <talloc.h>
+#include "mitogen/chain.h"
+#include "mitogen/loop.h"
+
+struct mg_session;
+struct mg_context;
+
+/* A session on 'loop', or NULL on ENOMEM. */
+struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop);
+struct mg_loop *mg_session_loop(const struct mg_session *s);
+
+struct mg_connect_opts {
+	unsigned timeout_ms; /* per hop, including login and become; 0 = 30 s */
+};
+
+/* err 0: ctx is the end of the chain. Otherwise errmsg names the failing
+ * hop ("local/local: hop exited with status 1 before the agent was up").
+ * Called once, never from inside mg_connect. */
+typedef void (*mg_connect_cb)(struct mg_context *ctx, int err, const char *errmsg, void *data);
+
+/* Connect every hop of 'chain'. Returns 0 (cb will be called) or a
+ * negative error with *_errmsg set on mem_ctx (cb will not be called). */
+int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain *chain,
+	       const struct mg_connect_opts *opts, mg_connect_cb cb, void *data, char **_errmsg);
+
+/* The chain text that leads to 'ctx'. */
+const char *mg_context_name(const struct mg_context *ctx);
+
+/* One line per hop, "HOP: ARGV", as each hop would be started. */
+int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain, char ***_lines, char **_errmsg);
+
+#endif

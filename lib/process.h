@@ -1,0 +1,26 @@
+/* Starting child processes with chosen stdio and a clean signal state. */
+#ifndef MG_PROCESS_H
+#define MG_PROCESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct mg_spawn_opts {
+	const char *const *argv;
+	const char *const *envp; /* NULL: inherit */
+	const char *cwd;         /* NULL: inherit */
+	bool search_path;        /* look argv[0] up in PATH */
+	bool setsid;             /* new session (hop agents) */
+	bool setpgid;            /* new process group (commands) */
+	int stdio[3];            /* fds for 0, 1, 2; -1 means /dev/null */
+};
+
+/* Start a process. Returns 0 with *_pid set, or a negative errno (the
+ * exec failure itself, e.g. -ENOENT, is reported here). */
+int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid);
+
+/* Close-on-exec pipe / socketpair helpers returning a negative errno. */
+int mg__pipe(int fds[2]);
+int mg__socketpair(int fds[2]);
+
+#endif

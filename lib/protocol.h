@@ -1,0 +1,60 @@
+/*
+ * The wire protocol between contexts. docs/PROTOCOL.md is the prose
+ * description. Don't forget to bump MG_PROTOCOL_VERSION if any of this
+ * changes!
+ */
+#ifndef MG_PROTOCOL_H
+#define MG_PROTOCOL_H
+
+#include <stdint.h>
+
+#define MG_PROTOCOL_VERSION 1
+
+/*
+ * Frame header, 28 bytes, big endian:
+ *   u16 magic  u16 flags  u32 dst  u32 src  u32 auth_id  u32 handle
+ *   u32 reply_to  u32 length
+ * followed by 'length' bytes of payload.
+ */
+#define MG_MAGIC 0x4d47 /* "MG" */
+#define MG_HDR_LEN 28
+
+#define MG_F_DEAD 0x0001u /* payload is a reason; the handle's channel is closed */
+#define MG_F_ZLIB 0x0002u /* payload is zlib-compressed */
+#define MG_F_KNOWN (MG_F_DEAD | MG_F_ZLIB)
+
+/* Default and hard limits. */
+#define MG_MSG_MAX_DEFAULT (4u * 1024 * 1024)
+#define MG_CHUNK 131072u           /* read size for byte channels */
+#define MG_WINDOW_DEFAULT (1u << 21) /* bytes in flight per channel */
+
+/* Boot markers written on the hop's stdout, 8 bytes each. */
+#define MG_MARK_STAGE1 "MITO000\n" /* first stage wants the agent image */
+#define MG_MARK_UP "MITO002\n"     /* agent is up; frames follow */
+#define MG_MARK_LEN 8
+
+/* Fixed handles. Groups by hundreds. Dynamic handles start at 1000. */
+enum mg_handle {
+	/* 100: control */
+	MG_H_HELLO = 100,     /* parent->child: config; reply: child info */
+	MG_H_ADD_ROUTE = 101, /* child->parent: u32 id, str name */
+	MG_H_DEL_ROUTE = 102, /* child->parent: u32 id */
+	MG_H_LOG = 103,       /* child->master: u8 level, str context, str text */
+	MG_H_SHUTDOWN = 104,  /* parent->child: empty */
+	/* 200: hops */
+	MG_H_CONNECT = 200,   /* see svc-connect.c */
+	/* 300: services */
+	MG_H_EXEC = 300,      /* see svc-exec.c */
+	MG_H_DYNAMIC = 1000,
+};
+
+/* Exec service event types, first u8 of messages to the exec reply handle. */
+enum mg_exec_event {
+	MG_EXEC_EV_STARTED = 1, /* u32 pid, u32 h_stdin, u32 h_ctl */
+	MG_EXEC_EV_EXITED = 2,  /* u32 wait status */
+	MG_EXEC_EV_FAILED = 3,  /* i32 errno, str message */
+};
+
+#define MG_EXEC_SHELL 0x1u /* run argv[0] with /bin/sh -c */
+
+#endif

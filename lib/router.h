@@ -1,0 +1,88 @@
+/*
+ * The router: which neighbour stream leads to which context id, local
+ * handlers with policies, dead-message replies and route propagation.
+ *
+ * Trust: a context obeys only its ancestors (MG_POL_PARENT). A child can
+ * only answer handlers that expect it (MG_POL_RESPONDENT), report routes
+ * of its own subtree, and send logs. Messages between siblings are never
+ * forwarded.
+ */
+#ifndef MG_ROUTER_H
+#define MG_ROUTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "stream.h"
+
+struct mg_router;
+struct mg_handler;
+struct mg_route_watch;
+
+enum mg_policy {
+	MG_POL_PARENT = 1,     /* auth_id is this context or an ancestor */
+	MG_POL_CHILD = 2,      /* sent by the immediate child on its stream */
+	MG_POL_RESPONDENT = 3, /* src is the expected respondent */
+	MG_POL_DESCENDANT = 4, /* from anywhere in a child's subtree */
+};
+
+/* The router keeps ownership of 'msg' and frees it after the call unless
+ * the handler talloc_steal()s it. */
+typedef void (*mg_handler_fn)(struct mg_router *r, struct mg_msg *msg, void *data);
+/* Context 'id' became unreachable. */
+typedef void (*mg_route_lost_fn)(struct mg_router *r, uint32_t id, const char *why, void *data);
+
+struct mg_router *mg__router_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
+				 uint32_t my_id, const uint32_t *parent_ids, size_t n_parents);
+struct mg_loop *mg__router_loop(const struct mg_router *r);
+uint32_t mg__router_id(const struct mg_router *r);
+const uint32_t *mg__router_parents(const struct mg_router *r, size_t *_n);
+uint32_t mg__router_max_msg(const struct mg_router *r);
+void mg__router_set_max_msg(struct mg_router *r, uint32_t max);
+/* The master accepts ADD_ROUTE only for ids it announced with expect. */
+void mg__router_set_strict(struct mg_router *r, bool strict);
+int mg__router_expect(struct mg_router *r, uint32_t id, uint32_t via_id);
+
+/*
+ * Register a handler. handle 0 allocates a fresh one. Freeing the returned
+ * object unregisters it. A non-persistent handler is removed before its
+ * first call. With MG_POL_RESPONDENT, a dead message is delivered when
+ * 'respondent' becomes unreachable.
+ */
+struct mg_handler *mg__router_add_handler(TALLOC_CTX *mem_ctx, struct mg_router *r,
+					  uint32_t handle, enum mg_policy policy,
+					  uint32_t respondent, bool persist,
+					  mg_handler_fn fn, void *data);
+uint32_t mg__handler_handle(const struct mg_handler *h);
+
+/*
+ * Take over 'stream' (now owned by the router) leading to context
+ * 'remote_id'. The parent stream is the one towards the master. For a
+ * child, a route is added and ADD_ROUTE sent to the parent.
+ */
+int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t remote_id,
+			  const char *name, bool is_parent);
+/* The name recorded for context 'id', or NULL. */
+const char *mg__router_name(const struct mg_router *r, uint32_t id);
+bool mg__router_reachable(const struct mg_router *r, uint32_t id);
+/* Called when the parent stream ends (agents shut down then). */
+void mg__router_on_parent_lost(struct mg_router *r, void (*fn)(void *data), void *data);
+
+/* Watch for context 'id' becoming unreachable. Free to stop. */
+struct mg_route_watch *mg__router_watch(TALLOC_CTX *mem_ctx, struct mg_router *r,
+					uint32_t id, mg_route_lost_fn fn, void *data);
+
+/* Originate a message: src and auth_id are set to this context. Local
+ * delivery happens on the next loop iteration. Returns 0, MG_ERR_TOO_BIG
+ * or MG_ERR_DISCONNECTED (no route). */
+int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
+		    uint16_t flags, const void *data, size_t len);
+int mg__router_reply(struct mg_router *r, const struct mg_msg *req, const void *data, size_t len);
+int mg__router_reply_dead(struct mg_router *r, const struct mg_msg *req, const char *reason);
+
+/* Deliver a message that arrived on a stream (exposed for unit tests). */
+void mg__router_receive(struct mg_router *r, struct mg_msg *msg);
+
+/* Drop every stream and fail every waiter (shutdown). */
+void mg__router_close_all(struct mg_router *r, const char *why);
+
+#endif

@@ -1,0 +1,410 @@
+/*
+ * The master side of connecting chains: see mitogen/session.h.
+ *
+ * Each hop prefix ("local", "local/local") is one context, connected once:
+ * the first hop by spawning it here, later ones by asking the previous
+ * hop's agent (CONNECT). Waiters on a prefix still connecting queue up.
+ */
+#include <errno.h>
+#include <string.h>
+#include "boot.h"
+#include "buf.h"
+#include "conn.h"
+#include "mitogen/error.h"
+#include "mitogen/log.h"
+#include "protocol.h"
+#include "session.h"
+#include "svc-connect.h"
+
+#define CONNECT_TIMEOUT_DEFAULT 30000
+/* Time allowed on top of the hop's own timeout for the agent's reply. */
+#define REPLY_MARGIN_MS 5000
+
+enum ctx_state { CTX_CONNECTING, CTX_UP, CTX_FAILED };
+
+struct waiter;
+
+struct mg_context {
+	struct mg_context *next;
+	struct mg_session *s;
+	uint32_t id;
+	char *name;
+	enum ctx_state state;
+	int err;
+	char *errmsg;
+	struct mg_conn *conn;       /* first hops: the local process */
+	struct mg_handler *reply;   /* later hops: the CONNECT reply */
+	struct mg_timer *timer;
+	struct mg_route_watch *watch;
+	struct waiter *waiters;
+};
+
+struct mg_session {
+	struct mg_loop *loop;
+	struct mg_router *r;
+	struct mg_image *image;
+	char *image_err;
+	uint32_t next_id;
+	struct mg_context *contexts;
+};
+
+/* One mg_connect call walking down its chain. */
+struct waiter {
+	struct waiter *next;
+	struct mg_session *s;
+	struct mg_chain *chain;
+	size_t hop;            /* index being waited for */
+	unsigned timeout_ms;
+	mg_connect_cb cb;
+	void *data;
+	bool queued;
+};
+
+static void advance(struct waiter *w);
+
+struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop)
+{
+	struct mg_session *s = talloc_zero(mem_ctx, struct mg_session);
+
+	if (s == NULL) {
+		return NULL;
+	}
+	s->loop = loop;
+	s->next_id = 1;
+	s->r = mg__router_new(s, loop, 0, NULL, 0);
+	if (s->r == NULL) {
+		talloc_free(s);
+		return NULL;
+	}
+	mg__router_set_strict(s->r, true);
+	return s;
+}
+
+struct mg_loop *mg_session_loop(const struct mg_session *s)
+{
+	return s->loop;
+}
+
+struct mg_router *mg__session_router(const struct mg_session *s)
+{
+	return s->r;
+}
+
+uint32_t mg__context_id(const struct mg_context *ctx)
+{
+	return ctx->id;
+}
+
+struct mg_session *mg__context_session(const struct mg_context *ctx)
+{
+	return ctx->s;
+}
+
+const char *mg_context_name(const struct mg_context *ctx)
+{
+	return ctx->name;
+}
+
+static struct mg_context *find_ctx(struct mg_session *s, const char *name)
+{
+	for (struct mg_context *c = s->contexts; c != NULL; c = c->next) {
+		if (strcmp(c->name, name) == 0) {
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static void wake(void *data)
+{
+	advance(talloc_get_type_abort(data, struct waiter));
+}
+
+/* Move the context to its final state and let its waiters go on. */
+static void ctx_settle(struct mg_context *c, int err, const char *why)
+{
+	struct waiter *w, *next;
+
+	TALLOC_FREE(c->timer);
+	TALLOC_FREE(c->reply);
+	if (err != 0) {
+		c->state = CTX_FAILED;
+		c->err = err;
+		c->errmsg = talloc_asprintf(c, "%s: %s", c->name, why);
+	} else {
+		c->state = CTX_UP;
+	}
+	for (w = c->waiters; w != NULL; w = next) {
+		next = w->next;
+		w->next = NULL;
+		w->queued = false;
+		mg_loop_defer(c->s->loop, w, wake, w);
+	}
+	c->waiters = NULL;
+}
+
+static void on_lost(struct mg_router *r, uint32_t id, const char *why, void *data)
+{
+	struct mg_context *c = talloc_get_type_abort(data, struct mg_context);
+
+	if (c->state == CTX_UP) {
+		c->state = CTX_FAILED;
+		c->err = MG_ERR_DISCONNECTED;
+		c->errmsg = talloc_asprintf(c, "%s: %s", c->name, why);
+	}
+}
+
+static void on_conn_done(struct mg_conn *conn, int err, const char *errmsg, void *data)
+{
+	struct mg_context *c = talloc_get_type_abort(data, struct mg_context);
+
+	if (err != 0) {
+		mg_loop_free_later(c->s->loop, c->conn);
+		c->conn = NULL;
+	}
+	ctx_settle(c, err, errmsg);
+}
+
+static void on_connect_reply(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct mg_context *c = talloc_get_type_abort(data, struct mg_context);
+	char *why;
+
+	c->reply = NULL;
+	if ((m->flags & MG_F_DEAD) != 0) {
+		why = talloc_strndup(m, (const char *)m->data, m->len);
+		ctx_settle(c, MG_ERR_BOOT, why != NULL ? why : "connect failed");
+		return;
+	}
+	if (!mg__router_reachable(r, c->id)) {
+		ctx_settle(c, MG_ERR_PROTOCOL, "agent reported success but no route arrived");
+		return;
+	}
+	ctx_settle(c, 0, NULL);
+}
+
+static void on_reply_timeout(struct mg_timer *t, void *data)
+{
+	struct mg_context *c = talloc_get_type_abort(data, struct mg_context);
+
+	c->timer = NULL;
+	ctx_settle(c, MG_ERR_TIMEOUT, "connect timed out (no answer from the previous hop)");
+}
+
+static int load_image(struct mg_session *s, char **_errmsg, TALLOC_CTX *mem_ctx)
+{
+	char *err = NULL;
+	int ret;
+
+	if (s->image != NULL) {
+		return 0;
+	}
+	ret = mg__image_load(s, &s->image, &err);
+	if (ret != 0) {
+		*_errmsg = talloc_strdup(mem_ctx, err != NULL ? err : mg_strerror(ret));
+		talloc_free(err);
+	}
+	return ret;
+}
+
+/* Start connecting hop 'i' of the chain, whose parent (if any) is up. */
+static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent, char *name,
+				    char **_errmsg)
+{
+	struct mg_session *s = w->s;
+	const struct mg_hop *hop = &w->chain->hops[w->hop];
+	struct mg_context *c = talloc_zero(s, struct mg_context);
+	int ret;
+
+	if (c == NULL) {
+		return NULL;
+	}
+	c->s = s;
+	c->id = s->next_id++;
+	c->name = talloc_steal(c, name);
+	c->state = CTX_CONNECTING;
+	c->watch = mg__router_watch(c, s->r, c->id, on_lost, c);
+	if (c->watch == NULL) {
+		talloc_free(c);
+		return NULL;
+	}
+	if (parent == NULL) {
+		struct mg_conn_params p = {
+			.hop = hop, .id = c->id, .name = c->name, .image = s->image,
+			.timeout_ms = w->timeout_ms, .log_level = (uint8_t)mg_log_get_level(),
+		};
+		ret = mg__conn_start(c, s->r, &p, on_conn_done, c, &c->conn, _errmsg);
+	} else {
+		struct mg_buf *b = mg__buf_new(c, 1u << 20);
+		ret = -ENOMEM;
+		c->reply = mg__router_add_handler(c, s->r, 0, MG_POL_RESPONDENT, parent->id, false,
+						  on_connect_reply, c);
+		c->timer = mg_timer_new(c, s->loop, w->timeout_ms + REPLY_MARGIN_MS,
+					on_reply_timeout, c);
+		if (b != NULL && c->reply != NULL && c->timer != NULL &&
+		    (ret = mg__buf_put_u32(b, c->id)) == 0 &&
+		    (ret = mg__buf_put_u32(b, w->timeout_ms)) == 0 &&
+		    (ret = mg__buf_put_str(b, c->name)) == 0 &&
+		    (ret = mg__hop_encode(b, hop)) == 0 &&
+		    (ret = mg__router_expect(s->r, c->id, parent->id)) == 0) {
+			ret = mg__router_send(s->r, parent->id, MG_H_CONNECT,
+					      mg__handler_handle(c->reply), 0, b->data, b->len);
+		}
+		talloc_free(b);
+		if (ret != 0) {
+			*_errmsg = talloc_asprintf(w, "%s: cannot ask %s to connect: %s", name,
+						   parent->name, mg_strerror(ret));
+		}
+	}
+	if (ret != 0) {
+		if (parent == NULL) {
+			*_errmsg = talloc_asprintf(w, "%s: %s", c->name,
+						   *_errmsg != NULL ? *_errmsg : mg_strerror(ret));
+		}
+		talloc_free(c);
+		return NULL;
+	}
+	c->next = s->contexts;
+	s->contexts = c;
+	return c;
+}
+
+static void finish(struct waiter *w, struct mg_context *ctx, int err, const char *msg)
+{
+	mg_connect_cb cb = w->cb;
+	void *data = w->data;
+
+	talloc_free(w);
+	cb(ctx, err, msg, data);
+}
+
+/* Walk the chain as far as contexts are up; wait on the first that is not. */
+static void advance(struct waiter *w)
+{
+	struct mg_context *parent = NULL;
+
+	while (w->hop < w->chain->n_hops) {
+		char *name = mg_chain_prefix(NULL, w->chain, w->hop + 1);
+		struct mg_context *c;
+		char *errmsg = NULL;
+
+		if (name == NULL) {
+			finish(w, NULL, -ENOMEM, "out of memory");
+			return;
+		}
+		c = find_ctx(w->s, name);
+		if (c == NULL) {
+			c = start_ctx(w, parent, name, &errmsg);
+			if (c == NULL) {
+				char *m = talloc_asprintf(w, "%s", errmsg != NULL ? errmsg : "out of memory");
+				talloc_free(name);
+				finish(w, NULL, MG_ERR_BOOT, m != NULL ? m : "out of memory");
+				return;
+			}
+		} else {
+			talloc_free(name);
+		}
+		if (c->state == CTX_FAILED) {
+			char *m = talloc_steal(w, talloc_strdup(NULL, c->errmsg));
+			int err = c->err;
+			/* Forget it, so a later run may try again. */
+			finish(w, NULL, err, m);
+			return;
+		}
+		if (c->state == CTX_CONNECTING) {
+			if (!w->queued) {
+				w->next = c->waiters;
+				c->waiters = w;
+				w->queued = true;
+			}
+			return;
+		}
+		parent = c;
+		w->hop++;
+	}
+	finish(w, parent, 0, NULL);
+}
+
+static void first_advance(void *data)
+{
+	advance(talloc_get_type_abort(data, struct waiter));
+}
+
+int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain *chain,
+	       const struct mg_connect_opts *opts, mg_connect_cb cb, void *data, char **_errmsg)
+{
+	struct waiter *w;
+	int ret;
+
+	if (chain->n_hops == 0) {
+		*_errmsg = talloc_strdup(mem_ctx, "empty chain");
+		return MG_ERR_CHAIN;
+	}
+	if ((ret = load_image(s, _errmsg, mem_ctx)) != 0) {
+		return ret;
+	}
+	w = talloc_zero(s, struct waiter);
+	if (w == NULL) {
+		return -ENOMEM;
+	}
+	w->s = s;
+	w->chain = talloc_zero(w, struct mg_chain);
+	if (w->chain == NULL) {
+		talloc_free(w);
+		return -ENOMEM;
+	}
+	/* The chain must outlive the caller's copy: share by reference to its
+	 * hops, which the caller keeps until cb (documented contract). */
+	*w->chain = *chain;
+	w->timeout_ms = opts != NULL && opts->timeout_ms > 0 ? opts->timeout_ms : CONNECT_TIMEOUT_DEFAULT;
+	w->cb = cb;
+	w->data = data;
+	if (mg_loop_defer(s->loop, w, first_advance, w) != 0) {
+		talloc_free(w);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain, char ***_lines, char **_errmsg)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_image *img = NULL;
+	char **lines;
+	int ret;
+
+	if (tmp == NULL) {
+		return -ENOMEM;
+	}
+	if ((ret = mg__image_load(tmp, &img, _errmsg)) != 0) {
+		if (*_errmsg != NULL) {
+			*_errmsg = talloc_steal(mem_ctx, *_errmsg);
+		}
+		goto done;
+	}
+	lines = talloc_zero_array(tmp, char *, chain->n_hops + 1);
+	for (size_t i = 0; lines != NULL && i < chain->n_hops; i++) {
+		char **argv = NULL;
+		char *err = NULL;
+		ret = mg__conn_argv(tmp, &chain->hops[i], img->len, &argv, &err);
+		if (ret != 0) {
+			*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", chain->hops[i].text,
+						   err != NULL ? err : mg_strerror(ret));
+			goto done;
+		}
+		lines[i] = talloc_asprintf(lines, "%s: %s", mg_chain_prefix(tmp, chain, i + 1),
+					   mg__shell_join(tmp, (const char *const *)argv));
+		if (lines[i] == NULL) {
+			lines = NULL;
+		}
+	}
+	if (lines == NULL) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	*_lines = talloc_steal(mem_ctx, lines);
+	ret = 0;
+done:
+	talloc_free(tmp);
+	return ret;
+}

@@ -1,0 +1,514 @@
+/* Streams: see stream.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "buf.h"
+#include "mitogen/error.h"
+#include "mitogen/log.h"
+#include "protocol.h"
+#include "stream.h"
+
+#define RX_MIN (256u * 1024)
+
+struct tx_chunk {
+	struct tx_chunk *next;
+	size_t len;
+	size_t off;
+	uint8_t data[];
+};
+
+struct mg_stream {
+	struct mg_loop *loop;
+	int rfd;
+	int wfd;
+	struct mg_io *rio;
+	struct mg_io *wio;
+	char *name;
+	uint32_t max_msg;
+	uint32_t remote_id;
+
+	uint8_t *rx;
+	size_t rx_len;
+	size_t rx_alloc;
+
+	struct tx_chunk *tx_head;
+	struct tx_chunk *tx_tail;
+	size_t tx_bytes;
+
+	bool framed;
+	bool paused;
+	bool closed;
+	bool shut_wr;
+	bool in_read;
+	mg_stream_raw_cb raw_cb;
+	mg_stream_msg_cb msg_cb;
+	mg_stream_close_cb close_cb;
+	void *raw_data;
+	void *msg_data;
+	void *close_data;
+};
+
+static void update_read(struct mg_stream *s);
+
+static int stream_destructor(struct mg_stream *s)
+{
+	struct tx_chunk *c = s->tx_head;
+
+	while (c != NULL) {
+		struct tx_chunk *next = c->next;
+		talloc_free(c);
+		c = next;
+	}
+	TALLOC_FREE(s->rio);
+	TALLOC_FREE(s->wio);
+	if (s->rfd >= 0) {
+		close(s->rfd);
+	}
+	if (s->wfd >= 0 && s->wfd != s->rfd) {
+		close(s->wfd);
+	}
+	return 0;
+}
+
+void mg__msg_header(const struct mg_msg *m, uint8_t *hdr)
+{
+	hdr[0] = MG_MAGIC >> 8;
+	hdr[1] = MG_MAGIC & 0xff;
+	hdr[2] = (uint8_t)(m->flags >> 8);
+	hdr[3] = (uint8_t)m->flags;
+	mg__put_be32(hdr + 4, m->dst);
+	mg__put_be32(hdr + 8, m->src);
+	mg__put_be32(hdr + 12, m->auth_id);
+	mg__put_be32(hdr + 16, m->handle);
+	mg__put_be32(hdr + 20, m->reply_to);
+	mg__put_be32(hdr + 24, (uint32_t)m->len);
+}
+
+int mg__msg_parse_header(const uint8_t *hdr, uint32_t max, struct mg_msg *m)
+{
+	uint32_t len;
+
+	if (((hdr[0] << 8) | hdr[1]) != MG_MAGIC) {
+		return MG_ERR_PROTOCOL;
+	}
+	m->flags = (uint16_t)((hdr[2] << 8) | hdr[3]);
+	if ((m->flags & ~MG_F_KNOWN) != 0) {
+		return MG_ERR_PROTOCOL;
+	}
+	m->dst = mg__get_be32(hdr + 4);
+	m->src = mg__get_be32(hdr + 8);
+	m->auth_id = mg__get_be32(hdr + 12);
+	m->handle = mg__get_be32(hdr + 16);
+	m->reply_to = mg__get_be32(hdr + 20);
+	len = mg__get_be32(hdr + 24);
+	if (len > max) {
+		return MG_ERR_TOO_BIG;
+	}
+	m->len = len;
+	return 0;
+}
+
+static void stream_fail(struct mg_stream *s, int err, const char *why)
+{
+	if (s->closed) {
+		return;
+	}
+	s->closed = true;
+	TALLOC_FREE(s->rio);
+	TALLOC_FREE(s->wio);
+	if (s->close_cb != NULL) {
+		s->close_cb(s, err, why, s->close_data);
+	}
+}
+
+/* Parse and deliver whole frames from the receive buffer. */
+static void parse_frames(struct mg_stream *s)
+{
+	size_t off = 0;
+
+	while (!s->closed && s->framed && !s->paused && s->rx_len - off >= MG_HDR_LEN) {
+		struct mg_msg hdr = { 0 };
+		struct mg_msg *m;
+		char why[160];
+		int r;
+
+		r = mg__msg_parse_header(s->rx + off, s->max_msg, &hdr);
+		if (r == MG_ERR_TOO_BIG) {
+			snprintf(why, sizeof(why), "message too large (%u bytes, max %u)",
+				 mg__get_be32(s->rx + off + 24), s->max_msg);
+			stream_fail(s, r, why);
+			return;
+		} else if (r != 0) {
+			stream_fail(s, r, "corrupt frame (bad signature); something else is writing to the connection");
+			return;
+		}
+		if (s->rx_len - off - MG_HDR_LEN < hdr.len) {
+			/* Make room for the whole frame at once. */
+			size_t need = MG_HDR_LEN + hdr.len;
+			if (need > s->rx_alloc) {
+				memmove(s->rx, s->rx + off, s->rx_len - off);
+				s->rx_len -= off;
+				off = 0;
+				uint8_t *p = talloc_realloc(s, s->rx, uint8_t, need);
+				if (p == NULL) {
+					stream_fail(s, -ENOMEM, "out of memory");
+					return;
+				}
+				s->rx = p;
+				s->rx_alloc = need;
+			}
+			break;
+		}
+		m = talloc_zero(NULL, struct mg_msg);
+		if (m == NULL) {
+			stream_fail(s, -ENOMEM, "out of memory");
+			return;
+		}
+		*m = hdr;
+		m->in = s;
+		if (hdr.len > 0) {
+			m->data = talloc_memdup(m, s->rx + off + MG_HDR_LEN, hdr.len);
+			if (m->data == NULL) {
+				talloc_free(m);
+				stream_fail(s, -ENOMEM, "out of memory");
+				return;
+			}
+		}
+		off += MG_HDR_LEN + hdr.len;
+		s->msg_cb(s, m, s->msg_data);
+	}
+	if (off > 0 && !s->closed) {
+		memmove(s->rx, s->rx + off, s->rx_len - off);
+		s->rx_len -= off;
+	}
+}
+
+static void deliver(struct mg_stream *s)
+{
+	if (!s->framed && s->raw_cb != NULL && s->rx_len > 0) {
+		size_t used = s->raw_cb(s, s->rx, s->rx_len, s->raw_data);
+		if (s->closed) {
+			return;
+		}
+		if (used > s->rx_len) {
+			used = s->rx_len;
+		}
+		memmove(s->rx, s->rx + used, s->rx_len - used);
+		s->rx_len -= used;
+	}
+	if (s->framed) {
+		parse_frames(s);
+	}
+}
+
+static void on_read(struct mg_io *io, unsigned events, void *data)
+{
+	struct mg_stream *s = talloc_get_type_abort(data, struct mg_stream);
+	ssize_t n;
+
+	if (s->rx_alloc - s->rx_len < 4096) {
+		size_t want = s->rx_alloc < RX_MIN ? RX_MIN : s->rx_alloc * 2;
+		uint8_t *p = talloc_realloc(s, s->rx, uint8_t, want);
+		if (p == NULL) {
+			stream_fail(s, -ENOMEM, "out of memory");
+			return;
+		}
+		s->rx = p;
+		s->rx_alloc = want;
+	}
+	n = read(s->rfd, s->rx + s->rx_len, s->rx_alloc - s->rx_len);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			return;
+		}
+		/* EIO from a PTY and resets are plain disconnections. */
+		if (errno == EIO || errno == ECONNRESET) {
+			stream_fail(s, 0, "end of stream");
+		} else {
+			stream_fail(s, -errno, "read failed");
+		}
+		return;
+	}
+	if (n == 0) {
+		stream_fail(s, 0, "end of stream");
+		return;
+	}
+	s->rx_len += (size_t)n;
+	s->in_read = true;
+	deliver(s);
+	if (!s->closed) {
+		s->in_read = false;
+	}
+}
+
+static void update_read(struct mg_stream *s)
+{
+	bool want;
+
+	if (s->rio == NULL) {
+		return;
+	}
+	want = !s->paused && s->tx_bytes < MG_STREAM_TX_HIGH;
+	mg_io_set(s->rio, want ? MG_IO_READ : 0);
+}
+
+static int flush(struct mg_stream *s)
+{
+	while (s->tx_head != NULL) {
+		struct tx_chunk *c = s->tx_head;
+		ssize_t n = write(s->wfd, c->data + c->off, c->len - c->off);
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			if (errno == EAGAIN) {
+				break;
+			}
+			return -errno;
+		}
+		c->off += (size_t)n;
+		s->tx_bytes -= (size_t)n;
+		if (c->off == c->len) {
+			s->tx_head = c->next;
+			if (s->tx_head == NULL) {
+				s->tx_tail = NULL;
+			}
+			talloc_free(c);
+		}
+	}
+	if (s->wio != NULL) {
+		mg_io_set(s->wio, s->tx_head != NULL ? MG_IO_WRITE : 0);
+	}
+	if (s->tx_head == NULL && s->shut_wr) {
+		shutdown(s->wfd, SHUT_WR);
+	}
+	update_read(s);
+	return 0;
+}
+
+static void on_write(struct mg_io *io, unsigned events, void *data)
+{
+	struct mg_stream *s = talloc_get_type_abort(data, struct mg_stream);
+	int r = flush(s);
+
+	if (r != 0) {
+		stream_fail(s, r == -EPIPE ? 0 : r, "write failed");
+	}
+}
+
+struct mg_stream *mg__stream_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
+				 int rfd, int wfd, const char *name, uint32_t max_msg)
+{
+	struct mg_stream *s = talloc_zero(mem_ctx, struct mg_stream);
+
+	if (s == NULL) {
+		return NULL;
+	}
+	s->loop = loop;
+	s->rfd = rfd;
+	s->wfd = wfd;
+	s->max_msg = max_msg;
+	talloc_set_destructor(s, stream_destructor);
+	s->name = talloc_strdup(s, name);
+	s->rio = mg_io_new(s, loop, rfd, MG_IO_READ, on_read, s);
+	s->wio = mg_io_new(s, loop, wfd, 0, on_write, s);
+	if (s->name == NULL || s->rio == NULL || s->wio == NULL) {
+		talloc_free(s);
+		return NULL;
+	}
+	/* The write side alone must not keep a loop alive. */
+	mg_io_set_keepalive(s->wio, false);
+	return s;
+}
+
+void mg__stream_set_raw(struct mg_stream *s, mg_stream_raw_cb cb, void *data)
+{
+	s->framed = false;
+	s->raw_cb = cb;
+	s->raw_data = data;
+}
+
+static void deferred_parse(void *data)
+{
+	struct mg_stream *s = talloc_get_type_abort(data, struct mg_stream);
+
+	if (!s->closed) {
+		parse_frames(s);
+	}
+}
+
+void mg__stream_set_frames(struct mg_stream *s, mg_stream_msg_cb cb, void *data)
+{
+	s->framed = true;
+	s->msg_cb = cb;
+	s->msg_data = data;
+	/* Leftover bytes are parsed after the raw callback returns. */
+	if (s->rx_len > 0 && !s->in_read) {
+		mg_loop_defer(s->loop, s, deferred_parse, s);
+	}
+}
+
+void mg__stream_on_close(struct mg_stream *s, mg_stream_close_cb cb, void *data)
+{
+	s->close_cb = cb;
+	s->close_data = data;
+}
+
+void mg__stream_pause(struct mg_stream *s, bool pause)
+{
+	bool was = s->paused;
+
+	s->paused = pause;
+	update_read(s);
+	if (was && !pause && s->framed && s->rx_len > 0) {
+		mg_loop_defer(s->loop, s, deferred_parse, s);
+	}
+}
+
+static int queue(struct mg_stream *s, const uint8_t *a, size_t alen,
+		 const uint8_t *b, size_t blen)
+{
+	struct tx_chunk *c;
+
+	if (s->tx_bytes + alen + blen > MG_STREAM_TX_MAX) {
+		return -ENOBUFS;
+	}
+	c = talloc_size(s, sizeof(*c) + alen + blen);
+	if (c == NULL) {
+		return -ENOMEM;
+	}
+	talloc_set_name_const(c, "struct tx_chunk");
+	c->next = NULL;
+	c->len = alen + blen;
+	c->off = 0;
+	memcpy(c->data, a, alen);
+	if (blen > 0) {
+		memcpy(c->data + alen, b, blen);
+	}
+	if (s->tx_tail != NULL) {
+		s->tx_tail->next = c;
+	} else {
+		s->tx_head = c;
+	}
+	s->tx_tail = c;
+	s->tx_bytes += c->len;
+	mg_io_set(s->wio, MG_IO_WRITE);
+	update_read(s);
+	return 0;
+}
+
+/* Write a and b: directly when nothing is queued, the rest queued. */
+static int send2(struct mg_stream *s, const uint8_t *a, size_t alen,
+		 const uint8_t *b, size_t blen)
+{
+	size_t done = 0;
+	int r;
+
+	if (s->closed || s->wio == NULL) {
+		return MG_ERR_DISCONNECTED;
+	}
+	if (s->tx_head == NULL) {
+		struct iovec iov[2] = {
+			{ .iov_base = (void *)a, .iov_len = alen },
+			{ .iov_base = (void *)b, .iov_len = blen },
+		};
+		ssize_t n;
+		do {
+			n = writev(s->wfd, iov, blen > 0 ? 2 : 1);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0 && errno != EAGAIN) {
+			r = -errno;
+			/* Report it from the loop, not inside the caller. */
+			mg_io_set(s->wio, MG_IO_WRITE);
+			return r;
+		}
+		done = n > 0 ? (size_t)n : 0;
+	}
+	if (done >= alen + blen) {
+		return 0;
+	}
+	if (done >= alen) {
+		return queue(s, b + (done - alen), blen - (done - alen), NULL, 0);
+	}
+	r = queue(s, a + done, alen - done, b, blen);
+	if (r == -ENOBUFS) {
+		stream_fail(s, r, "peer is not reading");
+	}
+	return r;
+}
+
+int mg__stream_send(struct mg_stream *s, const struct mg_msg *m)
+{
+	uint8_t hdr[MG_HDR_LEN];
+
+	if (m->len > s->max_msg) {
+		return MG_ERR_TOO_BIG;
+	}
+	mg__msg_header(m, hdr);
+	return send2(s, hdr, sizeof(hdr), m->data, m->len);
+}
+
+int mg__stream_write_raw(struct mg_stream *s, const void *p, size_t n)
+{
+	return send2(s, p, n, NULL, 0);
+}
+
+void mg__stream_shutdown(struct mg_stream *s)
+{
+	s->shut_wr = true;
+	if (s->tx_head == NULL && !s->closed) {
+		shutdown(s->wfd, SHUT_WR);
+	}
+}
+
+size_t mg__stream_pending(const struct mg_stream *s)
+{
+	return s->tx_bytes;
+}
+
+bool mg__stream_closed(const struct mg_stream *s)
+{
+	return s->closed;
+}
+
+const char *mg__stream_name(const struct mg_stream *s)
+{
+	return s->name;
+}
+
+void mg__stream_set_name(struct mg_stream *s, const char *name)
+{
+	char *n = talloc_strdup(s, name);
+
+	if (n != NULL) {
+		talloc_free(s->name);
+		s->name = n;
+	}
+}
+
+uint32_t mg__stream_remote_id(const struct mg_stream *s)
+{
+	return s->remote_id;
+}
+
+void mg__stream_set_remote_id(struct mg_stream *s, uint32_t id)
+{
+	s->remote_id = id;
+}
+
+void mg__stream_abort(struct mg_stream *s)
+{
+	s->closed = true;
+	TALLOC_FREE(s->rio);
+	TALLOC_FREE(s->wio);
+	if (s->rfd >= 0) {
+		close(s->rfd);
+	}
+	if (s->wfd >= 0 && s->wfd != s->rfd) {
+		close(s->wfd);
+	}
+	s->rfd = s->wfd = -1;
+}

@@ -1,0 +1,73 @@
+/*
+ * Streams: one connection to a neighbour context over non-blocking fds,
+ * first in raw mode (boot markers, agent image), then framed messages.
+ * Writes go out at once when nothing is queued ("write first"); the rest
+ * is queued and flushed when the fd is writable.
+ */
+#ifndef MG_STREAM_H
+#define MG_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <talloc.h>
+#include "mitogen/loop.h"
+
+struct mg_stream;
+
+struct mg_msg {
+	uint16_t flags;
+	uint32_t dst;
+	uint32_t src;
+	uint32_t auth_id;
+	uint32_t handle;
+	uint32_t reply_to;
+	uint8_t *data; /* talloc child of the message (or NULL) */
+	size_t len;
+	struct mg_stream *in; /* arrival stream; NULL when made locally */
+};
+
+/* Raw mode: consume what is useful of p[0..n) and return how much. */
+typedef size_t (*mg_stream_raw_cb)(struct mg_stream *s, const uint8_t *p, size_t n, void *data);
+/* A whole message; the callee owns 'msg' (talloc_free it). */
+typedef void (*mg_stream_msg_cb)(struct mg_stream *s, struct mg_msg *msg, void *data);
+/* The stream ended: err is 0 on a clean EOF. Called once; the stream is
+ * no longer usable but must be freed by its owner. */
+typedef void (*mg_stream_close_cb)(struct mg_stream *s, int err, const char *why, void *data);
+
+/* Queued output above which we stop reading from the same peer. */
+#define MG_STREAM_TX_HIGH (8u << 20)
+/* Queued output above which the peer is dropped as not reading. */
+#define MG_STREAM_TX_MAX (64u << 20)
+
+/* A stream over rfd/wfd (may be equal); it owns and closes both. */
+struct mg_stream *mg__stream_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
+				 int rfd, int wfd, const char *name, uint32_t max_msg);
+void mg__stream_set_raw(struct mg_stream *s, mg_stream_raw_cb cb, void *data);
+/* Switch to frames; bytes already buffered are parsed as frames. */
+void mg__stream_set_frames(struct mg_stream *s, mg_stream_msg_cb cb, void *data);
+void mg__stream_on_close(struct mg_stream *s, mg_stream_close_cb cb, void *data);
+/* Stop or resume reading. */
+void mg__stream_pause(struct mg_stream *s, bool pause);
+
+int mg__stream_send(struct mg_stream *s, const struct mg_msg *m);
+int mg__stream_write_raw(struct mg_stream *s, const void *p, size_t n);
+/* Half-close the write side once the queue has drained. */
+void mg__stream_shutdown(struct mg_stream *s);
+/* Close the fds now, without callbacks (shutdown). */
+void mg__stream_abort(struct mg_stream *s);
+size_t mg__stream_pending(const struct mg_stream *s);
+bool mg__stream_closed(const struct mg_stream *s);
+const char *mg__stream_name(const struct mg_stream *s);
+void mg__stream_set_name(struct mg_stream *s, const char *name);
+/* The context id at the far end, 0 until known. */
+uint32_t mg__stream_remote_id(const struct mg_stream *s);
+void mg__stream_set_remote_id(struct mg_stream *s, uint32_t id);
+
+/* Encode a header into 28 bytes. */
+void mg__msg_header(const struct mg_msg *m, uint8_t *hdr);
+/* Decode and validate a header; MG_ERR_PROTOCOL on bad magic or flags,
+ * MG_ERR_TOO_BIG past max. */
+int mg__msg_parse_header(const uint8_t *hdr, uint32_t max, struct mg_msg *m);
+
+#endif

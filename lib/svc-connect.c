@@ -1,0 +1,175 @@
+/* The CONNECT service: an agent opens the next hop on its own host and
+ * pushes its own image into it. */
+#include <errno.h>
+#include <string.h>
+#include "agent.h"
+#include "conn.h"
+#include "mitogen/error.h"
+#include "mitogen/log.h"
+#include "protocol.h"
+#include "svc-connect.h"
+
+#define HOP_MAX_OPTS 256
+
+int mg__hop_encode(struct mg_buf *b, const struct mg_hop *hop)
+{
+	int ret;
+
+	if ((ret = mg__buf_put_str(b, hop->method)) != 0 ||
+	    (ret = mg__buf_put_str(b, hop->spec)) != 0 ||
+	    (ret = mg__buf_put_str(b, hop->user)) != 0 ||
+	    (ret = mg__buf_put_str(b, hop->host)) != 0 ||
+	    (ret = mg__buf_put_u32(b, (uint32_t)hop->port)) != 0 ||
+	    (ret = mg__buf_put_str(b, hop->text)) != 0 ||
+	    (ret = mg__buf_put_u32(b, (uint32_t)hop->n_opts)) != 0) {
+		return ret;
+	}
+	for (size_t i = 0; i < hop->n_opts; i++) {
+		if ((ret = mg__buf_put_str(b, hop->opts[i].key)) != 0 ||
+		    (ret = mg__buf_put_str(b, hop->opts[i].value)) != 0) {
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int mg__hop_decode(TALLOC_CTX *mem_ctx, struct mg_buf *b, struct mg_hop **_hop)
+{
+	struct mg_hop *hop = talloc_zero(mem_ctx, struct mg_hop);
+	uint32_t port, n;
+	int ret;
+
+	if (hop == NULL) {
+		return -ENOMEM;
+	}
+	if ((ret = mg__buf_get_str(b, hop, &hop->method)) != 0 ||
+	    (ret = mg__buf_get_str(b, hop, &hop->spec)) != 0 ||
+	    (ret = mg__buf_get_str(b, hop, &hop->user)) != 0 ||
+	    (ret = mg__buf_get_str(b, hop, &hop->host)) != 0 ||
+	    (ret = mg__buf_get_u32(b, &port)) != 0 ||
+	    (ret = mg__buf_get_str(b, hop, &hop->text)) != 0 ||
+	    (ret = mg__buf_get_u32(b, &n)) != 0) {
+		goto fail;
+	}
+	if (hop->method == NULL || hop->spec == NULL || hop->text == NULL ||
+	    port > 65535 || n > HOP_MAX_OPTS) {
+		ret = MG_ERR_PROTOCOL;
+		goto fail;
+	}
+	hop->port = (int)port;
+	hop->n_opts = n;
+	hop->opts = talloc_zero_array(hop, struct mg_hop_opt, n + 1);
+	if (hop->opts == NULL) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if ((ret = mg__buf_get_str(b, hop, &hop->opts[i].key)) != 0 ||
+		    (ret = mg__buf_get_str(b, hop, &hop->opts[i].value)) != 0) {
+			goto fail;
+		}
+		if (hop->opts[i].key == NULL || hop->opts[i].value == NULL) {
+			ret = MG_ERR_PROTOCOL;
+			goto fail;
+		}
+	}
+	*_hop = hop;
+	return 0;
+fail:
+	talloc_free(hop);
+	return ret;
+}
+
+struct connect_svc {
+	struct mg_agent *a;
+	struct mg_router *r;
+	TALLOC_CTX *conns; /* every hop this agent opened */
+};
+
+struct pending_connect {
+	struct connect_svc *svc;
+	struct mg_msg *req;
+};
+
+static void on_connected(struct mg_conn *c, int err, const char *errmsg, void *data)
+{
+	struct pending_connect *p = talloc_get_type_abort(data, struct pending_connect);
+	uint8_t ok = 0;
+
+	if (err != 0) {
+		mg__router_reply_dead(p->svc->r, p->req, errmsg);
+		/* The conn is done with; drop it once this callback returns. */
+		mg_loop_free_later(mg__router_loop(p->svc->r), c);
+	} else {
+		mg__router_reply(p->svc->r, p->req, &ok, 1);
+	}
+	talloc_free(p);
+}
+
+static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct connect_svc *svc = talloc_get_type_abort(data, struct connect_svc);
+	struct pending_connect *p;
+	struct mg_conn_params cp = { 0 };
+	struct mg_conn *c;
+	struct mg_buf b;
+	uint32_t id, timeout;
+	char *name = NULL, *errmsg = NULL;
+	struct mg_hop *hop = NULL;
+	int ret;
+
+	p = talloc_zero(svc, struct pending_connect);
+	if (p == NULL) {
+		mg__router_reply_dead(r, m, "out of memory");
+		return;
+	}
+	p->svc = svc;
+	p->req = talloc_steal(p, m);
+	mg__buf_view(&b, m->data, m->len);
+	if (mg__buf_get_u32(&b, &id) != 0 || mg__buf_get_u32(&b, &timeout) != 0 ||
+	    mg__buf_get_str(&b, p, &name) != 0 || name == NULL ||
+	    mg__hop_decode(p, &b, &hop) != 0) {
+		mg__router_reply_dead(r, m, "malformed CONNECT request");
+		talloc_free(p);
+		return;
+	}
+	if (mg__agent_stopping(svc->a)) {
+		mg__router_reply_dead(r, m, "agent is shutting down");
+		talloc_free(p);
+		return;
+	}
+	cp.hop = hop;
+	cp.id = id;
+	cp.name = name;
+	cp.image = mg__agent_image(svc->a);
+	cp.timeout_ms = timeout;
+	cp.log_level = mg__agent_log_level(svc->a);
+	if (cp.image == NULL) {
+		mg__router_reply_dead(r, m, "cannot read the agent's own image");
+		talloc_free(p);
+		return;
+	}
+	ret = mg__conn_start(svc->conns, r, &cp, on_connected, p, &c, &errmsg);
+	if (ret != 0) {
+		mg__router_reply_dead(r, m, errmsg != NULL ? errmsg : mg_strerror(ret));
+		talloc_free(p);
+	}
+}
+
+struct connect_svc *mg__svc_connect_init(struct mg_agent *a, struct mg_router *r)
+{
+	struct connect_svc *svc = talloc_zero(r, struct connect_svc);
+
+	if (svc == NULL) {
+		return NULL;
+	}
+	svc->a = a;
+	svc->r = r;
+	svc->conns = talloc_new(svc);
+	if (svc->conns == NULL ||
+	    mg__router_add_handler(svc, r, MG_H_CONNECT, MG_POL_PARENT, 0, true, on_connect, svc) == NULL) {
+		talloc_free(svc);
+		return NULL;
+	}
+	return svc;
+}

@@ -1,0 +1,293 @@
+/*
+ * The EXEC service: run a command in its own process group with its stdio
+ * carried over byte channels, report its status, and stop it when told or
+ * when the parent goes away.
+ *
+ * Request: u32 flags, strv argv, u32 h_stdout, u32 h_stderr, u32 h_stdin_ack,
+ *          str cwd (may be null).
+ * Events to reply_to (u8 type first): STARTED u32 pid, u32 h_stdin,
+ *          u32 h_stdout_ack, u32 h_stderr_ack, u32 h_ctl; EXITED u32 status;
+ *          FAILED i32 errno, str message.
+ * Control (h_ctl): u32 signal number, sent to the whole process group.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "agent.h"
+#include "buf.h"
+#include "channel.h"
+#include "mitogen/error.h"
+#include "mitogen/log.h"
+#include "protocol.h"
+#include "process.h"
+
+#define ARGV_MAX 65536
+#define KILL_GRACE_MS 1000
+
+struct exec_svc {
+	struct mg_router *r;
+	struct job *jobs;
+};
+
+struct job {
+	struct job *next;
+	struct job **prevp;
+	struct exec_svc *svc;
+	uint32_t master;   /* who asked */
+	uint32_t reply_to;
+	pid_t pid;
+	int status;
+	bool exited;
+	int outs_open;     /* stdout and stderr channels still sending */
+	struct mg_child *child;
+	struct mg_chan_out *out;
+	struct mg_chan_out *err;
+	struct mg_chan_in *in;
+	struct mg_handler *ctl;
+	struct mg_timer *kill_timer;
+};
+
+static void send_event(struct job *j, const void *p, size_t n)
+{
+	mg__router_send(j->svc->r, j->master, j->reply_to, 0, 0, p, n);
+}
+
+static int job_destructor(struct job *j)
+{
+	*j->prevp = j->next;
+	if (j->next != NULL) {
+		j->next->prevp = j->prevp;
+	}
+	if (!j->exited && j->pid > 0) {
+		/* Nobody will wait for it any more. */
+		kill(-j->pid, SIGKILL);
+	}
+	return 0;
+}
+
+static void job_maybe_done(struct job *j)
+{
+	uint8_t ev[5];
+
+	if (!j->exited || j->outs_open > 0) {
+		return;
+	}
+	ev[0] = MG_EXEC_EV_EXITED;
+	mg__put_be32(ev + 1, (uint32_t)j->status);
+	send_event(j, ev, sizeof(ev));
+	mg_loop_free_later(mg__router_loop(j->svc->r), j);
+}
+
+static void on_out_done(void *data, int err)
+{
+	struct job *j = talloc_get_type_abort(data, struct job);
+
+	j->outs_open--;
+	job_maybe_done(j);
+}
+
+static void on_in_done(void *data, int err)
+{
+}
+
+static void on_exit_status(struct mg_child *c, pid_t pid, int status, void *data)
+{
+	struct job *j = talloc_get_type_abort(data, struct job);
+
+	j->child = NULL;
+	j->exited = true;
+	j->status = status;
+	TALLOC_FREE(j->kill_timer);
+	mg_debug("command %d ended with wait status 0x%x", (int)pid, status);
+	job_maybe_done(j);
+}
+
+static void on_kill_timer(struct mg_timer *t, void *data)
+{
+	struct job *j = talloc_get_type_abort(data, struct job);
+
+	j->kill_timer = NULL;
+	if (!j->exited) {
+		kill(-j->pid, SIGKILL);
+	}
+}
+
+/* Signal the group, and make sure it goes away soon if the signal is
+ * ignored and the job is being stopped for good. */
+static void job_signal(struct job *j, int signo, bool for_good)
+{
+	if (j->exited) {
+		return;
+	}
+	kill(-j->pid, signo);
+	if (signo == SIGTERM || signo == SIGHUP || signo == SIGINT) {
+		kill(-j->pid, SIGCONT);
+	}
+	if (for_good && j->kill_timer == NULL) {
+		j->kill_timer = mg_timer_new(j, mg__router_loop(j->svc->r), KILL_GRACE_MS,
+					     on_kill_timer, j);
+	}
+}
+
+static void on_ctl(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct job *j = talloc_get_type_abort(data, struct job);
+	struct mg_buf b;
+	uint32_t signo;
+
+	mg__buf_view(&b, m->data, m->len);
+	if (mg__buf_get_u32(&b, &signo) != 0 || signo == 0 || signo >= 65) {
+		return;
+	}
+	job_signal(j, (int)signo, signo != SIGKILL);
+}
+
+static void send_failed(struct mg_router *r, const struct mg_msg *req, int err, const char *what)
+{
+	struct mg_buf *b = mg__buf_new(NULL, 4096);
+
+	if (b == NULL) {
+		return;
+	}
+	if (mg__buf_put_u8(b, MG_EXEC_EV_FAILED) == 0 && mg__buf_put_u32(b, (uint32_t)-err) == 0 &&
+	    mg__buf_put_str(b, what) == 0) {
+		mg__router_reply(r, req, b->data, b->len);
+	}
+	talloc_free(b);
+}
+
+static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct exec_svc *svc = talloc_get_type_abort(data, struct exec_svc);
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	uint32_t flags, h_out, h_err, h_in_ack;
+	char **argv = NULL, *cwd = NULL;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	struct mg_buf b;
+	struct job *j = NULL;
+	uint8_t ev[21];
+	int ret;
+
+	mg__buf_view(&b, m->data, m->len);
+	if (tmp == NULL || mg__buf_get_u32(&b, &flags) != 0 ||
+	    mg__buf_get_strv(&b, tmp, ARGV_MAX, &argv) != 0 ||
+	    mg__buf_get_u32(&b, &h_out) != 0 || mg__buf_get_u32(&b, &h_err) != 0 ||
+	    mg__buf_get_u32(&b, &h_in_ack) != 0 || mg__buf_get_str(&b, tmp, &cwd) != 0 ||
+	    argv[0] == NULL || m->reply_to == 0) {
+		mg__router_reply_dead(r, m, "malformed EXEC request");
+		goto out;
+	}
+	if ((flags & MG_EXEC_SHELL) != 0) {
+		char **sh = talloc_zero_array(tmp, char *, 4);
+		if (sh == NULL) {
+			goto out;
+		}
+		sh[0] = "/bin/sh";
+		sh[1] = "-c";
+		sh[2] = argv[0];
+		argv = sh;
+	}
+	if ((ret = mg__pipe(in)) != 0 || (ret = mg__pipe(out)) != 0 || (ret = mg__pipe(err)) != 0) {
+		send_failed(r, m, ret, "cannot create pipes");
+		goto out;
+	}
+	j = talloc_zero(svc, struct job);
+	if (j == NULL) {
+		goto out;
+	}
+	j->svc = svc;
+	j->master = m->src;
+	j->reply_to = m->reply_to;
+	j->next = svc->jobs;
+	if (j->next != NULL) {
+		j->next->prevp = &j->next;
+	}
+	j->prevp = &svc->jobs;
+	svc->jobs = j;
+	talloc_set_destructor(j, job_destructor);
+	{
+		struct mg_spawn_opts so = {
+			.argv = (const char *const *)argv,
+			.cwd = cwd,
+			.search_path = true,
+			.setpgid = true,
+			.stdio = { in[0], out[1], err[1] },
+		};
+		ret = mg__spawn(&so, &j->pid);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	in[0] = out[1] = err[1] = -1;
+	if (ret != 0) {
+		char *what = talloc_asprintf(tmp, "%s: %s", argv[0],
+					     ret == -ENOENT ? "command not found" : mg_strerror(ret));
+		send_failed(r, m, ret, what != NULL ? what : argv[0]);
+		TALLOC_FREE(j);
+		goto out;
+	}
+	mg_debug("started %s as %d", argv[0], (int)j->pid);
+	j->outs_open = 2;
+	j->child = mg_child_new(j, mg__router_loop(r), j->pid, on_exit_status, j);
+	j->out = mg__chan_out_new(j, r, out[0], j->master, MG_WINDOW_DEFAULT, on_out_done, j);
+	out[0] = -1;
+	j->err = mg__chan_out_new(j, r, err[0], j->master, MG_WINDOW_DEFAULT, on_out_done, j);
+	err[0] = -1;
+	j->in = mg__chan_in_new(j, r, in[1], j->master, on_in_done, j);
+	in[1] = -1;
+	j->ctl = mg__router_add_handler(j, r, 0, MG_POL_PARENT, 0, true, on_ctl, j);
+	if (j->child == NULL || j->out == NULL || j->err == NULL || j->in == NULL ||
+	    j->ctl == NULL) {
+		send_failed(r, m, -ENOMEM, "out of memory");
+		TALLOC_FREE(j);
+		goto out;
+	}
+	mg__chan_in_set_ack(j->in, h_in_ack);
+	ev[0] = MG_EXEC_EV_STARTED;
+	mg__put_be32(ev + 1, (uint32_t)j->pid);
+	mg__put_be32(ev + 5, mg__chan_in_handle(j->in));
+	mg__put_be32(ev + 9, mg__chan_out_ack_handle(j->out));
+	mg__put_be32(ev + 13, mg__chan_out_ack_handle(j->err));
+	mg__put_be32(ev + 17, mg__handler_handle(j->ctl));
+	mg__router_reply(r, m, ev, sizeof(ev));
+	/* Output may flow only after STARTED is on its way. */
+	mg__chan_out_start(j->out, h_out);
+	mg__chan_out_start(j->err, h_err);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0) {
+			close(in[i]);
+		}
+		if (out[i] >= 0) {
+			close(out[i]);
+		}
+		if (err[i] >= 0) {
+			close(err[i]);
+		}
+	}
+	talloc_free(tmp);
+}
+
+struct exec_svc *mg__svc_exec_init(struct mg_router *r)
+{
+	struct exec_svc *svc = talloc_zero(r, struct exec_svc);
+
+	if (svc == NULL) {
+		return NULL;
+	}
+	svc->r = r;
+	if (mg__router_add_handler(svc, r, MG_H_EXEC, MG_POL_PARENT, 0, true, on_exec, svc) == NULL) {
+		talloc_free(svc);
+		return NULL;
+	}
+	return svc;
+}
+
+void mg__svc_exec_stop(struct exec_svc *svc)
+{
+	for (struct job *j = svc->jobs; j != NULL; j = j->next) {
+		job_signal(j, SIGTERM, true);
+	}
+}

@@ -1,0 +1,7 @@
+#include "config.h"
+#include "mitogen/mitogen.h"
+
+const char *mg_version(void)
+{
+	return MG_VERSION;
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr, $stderr_lines: set by run_mg_sep
+#
+# Usage conventions of every command: --help, usage errors, and options kept
+# in sync between --help, the man page and the shell completions.
+
+load helpers
+
+# Long options in a --help text: only the option column of lines that start
+# with an option (popt: "  -t, --connect-timeout=SECS   text").
+function help_long_opts() {
+    grep -E '^[[:space:]]+-' <<<"$1" |
+        sed -E 's/^[[:space:]]+//; s/[[:space:]]{2,}.*$//' |
+        grep -oE -- '--[a-z][a-z0-9-]*' | sort -u
+}
+
+# Long options named in the OPTIONS section of an scdoc man page: the
+# option lines there start with '*-'.
+function man_long_opts() {
+    awk '/^# /{ in_opts = ($0 == "# OPTIONS") } in_opts && /^\*-/' "$1" |
+        grep -oE -- '--[a-z][a-z0-9-]*' | sort -u
+}
+
+# Every long option mentioned anywhere in a completion file.
+function completion_long_opts() {
+    grep -oE -- '--[a-z][a-z0-9-]*' "$1" | sort -u
+}
+
+# "a b c" (newline-separated) minus "b": what is in $1 but not in $2.
+function missing_from() {
+    comm -23 <(printf '%s\n' "$1") <(printf '%s\n' "$2") | grep -v '^$' || true
+}
+
+@test "there are commands to check" {
+    run mg_commands
+    assert "$output" =~ "mitogen-run" "mg_commands lists mitogen-run"
+}
+
+@test "--help: exit 0, usage on stdout, nothing on stderr" {
+    local cmd
+    for cmd in $(mg_commands); do
+        run_mg_sep 0 "$cmd" --help
+        assert "$output" =~ "[Uu]sage:.*$cmd" "$cmd --help: usage line on stdout"
+        assert "$stderr" == "" "$cmd --help: nothing on stderr"
+
+        run_mg_sep 0 "$cmd" -h
+        assert "$output" =~ "[Uu]sage:.*$cmd" "$cmd -h: usage line on stdout"
+    done
+}
+
+@test "--usage and --version: exit 0, stdout" {
+    local cmd
+    for cmd in $(mg_commands); do
+        run_mg_sep 0 "$cmd" --usage
+        assert "$output" =~ "$cmd" "$cmd --usage names the program"
+        assert "$stderr" == "" "$cmd --usage: nothing on stderr"
+
+        run_mg_sep 0 "$cmd" --version
+        assert "$output" =~ "[0-9]+\.[0-9]+" "$cmd --version prints a version"
+        assert "$stderr" == "" "$cmd --version: nothing on stderr"
+    done
+}
+
+@test "unknown option: exit 2, one-line hint on stderr" {
+    local cmd
+    for cmd in $(mg_commands); do
+        run_mg_sep 2 "$cmd" --no-such-option local true
+        assert "$output" == "" "$cmd: nothing on stdout for a usage error"
+        assert "${#stderr_lines[@]}" -eq 1 "$cmd: the hint is one line"
+        assert "$stderr" =~ "^$cmd: " "$cmd: the hint starts with the program name"
+        assert "$stderr" =~ "no-such-option" "$cmd: the hint names the bad option"
+    done
+}
+
+@test "missing arguments: exit 2, hint on stderr" {
+    local cmd
+    for cmd in $(mg_commands); do
+        run_mg_sep 2 "$cmd"
+        assert "$output" == "" "$cmd with no arguments: nothing on stdout"
+        assert "$stderr" =~ "^$cmd: " "$cmd with no arguments: hint on stderr"
+    done
+}
+
+@test "options agree between --help, man page and completions" {
+    local cmd man bash_comp zsh_comp help man_opts bash_opts zsh_opts miss
+    for cmd in $(mg_commands); do
+        man=$MG_SRC_DIR/man/$cmd.1.scd
+        bash_comp=$MG_SRC_DIR/completions/bash/$cmd
+        zsh_comp=$MG_SRC_DIR/completions/zsh/_$cmd
+        for f in "$man" "$bash_comp" "$zsh_comp"; do
+            [[ -f $f ]] || die "$cmd: $f is missing"
+        done
+
+        run_mg_sep 0 "$cmd" --help
+        help=$(help_long_opts "$output")
+        assert "$help" != "" "$cmd --help lists long options"
+        man_opts=$(man_long_opts "$man")
+        bash_opts=$(completion_long_opts "$bash_comp")
+        zsh_opts=$(completion_long_opts "$zsh_comp")
+
+        miss=$(missing_from "$help" "$man_opts")
+        assert "$miss" == "" "$cmd: options in --help but not in man/$cmd.1.scd"
+        miss=$(missing_from "$man_opts" "$help")
+        assert "$miss" == "" "$cmd: options in man/$cmd.1.scd OPTIONS but not in --help"
+        miss=$(missing_from "$help" "$bash_opts")
+        assert "$miss" == "" "$cmd: options in --help but not in completions/bash/$cmd"
+        miss=$(missing_from "$bash_opts" "$help")
+        assert "$miss" == "" "$cmd: options in completions/bash/$cmd but not in --help"
+        miss=$(missing_from "$help" "$zsh_opts")
+        assert "$miss" == "" "$cmd: options in --help but not in completions/zsh/_$cmd"
+        miss=$(missing_from "$zsh_opts" "$help")
+        assert "$miss" == "" "$cmd: options in completions/zsh/_$cmd but not in --help"
+    done
+}

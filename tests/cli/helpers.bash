@@ -1,0 +1,365 @@
+# -*- bash -*-
+#
+# Helpers for the mitogen bats suite (modelled on podman's test/system).
+# shellcheck disable=SC2034 # status, output, lines, stderr_lines: for the tests
+#
+# Load with 'load helpers' at the top of every tests/cli/NNN-name.bats.
+# The programs under test are found through PATH: tests/meson.build puts the
+# build's cmd/ directory first and exports MG_BUILD_DIR and MG_SRC_DIR.
+# Run by hand from the source tree: bats tests/cli (uses build/ by default).
+
+bats_require_minimum_version 1.5.0
+
+# Source tree and build tree.
+MG_SRC_DIR=${MG_SRC_DIR:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+MG_BUILD_DIR=${MG_BUILD_DIR:-$MG_SRC_DIR/build}
+export MG_SRC_DIR MG_BUILD_DIR
+case ":$PATH:" in
+*":$MG_BUILD_DIR/cmd:"*) ;;
+*) PATH=$MG_BUILD_DIR/cmd:$PATH ;;
+esac
+export PATH
+
+# The agent of this build, not an installed one, unless the caller chose.
+if [[ -z ${MITOGEN_AGENT:-} && -x $MG_BUILD_DIR/cmd/mitogen-agent ]]; then
+    export MITOGEN_AGENT=$MG_BUILD_DIR/cmd/mitogen-agent
+fi
+
+# Seconds before a command under test is killed (it then fails the test).
+MG_TIMEOUT=${MG_TIMEOUT:-20}
+
+# Prompt shown in the command log; distinguishes root.
+_MG_PROMPT='$'
+if [[ $(id -u) -eq 0 ]]; then
+    _MG_PROMPT='#'
+fi
+
+###############################################################################
+# BEGIN setup/teardown
+
+# Not named setup/teardown, so a file may define its own and still call these.
+
+#################
+#  basic_setup  #  Per-test scratch directory $MG_TMP
+#################
+function basic_setup() {
+    MG_TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/mg_bats.XXXXXX")
+    export MG_TMP
+    # No configuration of the user running the tests leaks in.
+    export XDG_CONFIG_HOME=$MG_TMP/config
+    MG_MOST_RECENT_COMMAND=
+}
+
+####################
+#  basic_teardown  #  Remove $MG_TMP
+####################
+function basic_teardown() {
+    if [[ -n ${MG_TMP:-} && -d $MG_TMP ]]; then
+        command rm -rf -- "$MG_TMP"
+    fi
+}
+
+function setup() {
+    basic_setup
+}
+
+function teardown() {
+    basic_teardown
+}
+
+# END   setup/teardown
+###############################################################################
+# BEGIN running commands
+
+# Parse an optional leading expected-status argument for run_mg*.
+# Sets _mg_expected_rc ('' = caller checks) and _mg_shift (0 or 1).
+function _mg_expected_rc() {
+    _mg_expected_rc=0
+    _mg_shift=0
+    case "$1" in
+    '?') _mg_expected_rc= ; _mg_shift=1 ;;
+    [0-9] | [1-9][0-9] | [12][0-9][0-9]) _mg_expected_rc=$1 ; _mg_shift=1 ;;
+    esac
+}
+
+# Log the command line, quoted so it can be pasted into a shell.
+function _mg_log_command() {
+    local quoted
+    printf -v quoted ' %q' "$@"
+    MG_MOST_RECENT_COMMAND=${quoted# }
+    printf '\n%s %s\n' "$_MG_PROMPT" "$MG_MOST_RECENT_COMMAND"
+}
+
+# Report and check the exit status; shared by run_mg and run_mg_sep.
+function _mg_check_status() {
+    local expected=$1
+    if [[ $status -ne 0 ]]; then
+        if [[ -z $expected ]]; then
+            echo "[ rc=$status ]"
+        elif [[ $status -eq $expected ]]; then
+            echo "[ rc=$status (expected) ]"
+        else
+            echo "[ rc=$status (** EXPECTED $expected **) ]"
+        fi
+    fi
+    # timeout(1) -v says so on stderr when it had to kill the command;
+    # mitogen-run's own --command-timeout also exits 124, so look for that.
+    if [[ $status -eq 124 || $status -eq 137 ]] &&
+        [[ ${output:-}${stderr:-} == *"timeout: sending signal"* ]]; then
+        die "command timed out after ${MG_TIMEOUT}s: $MG_MOST_RECENT_COMMAND"
+    fi
+    if [[ -n $expected && $status -ne $expected ]]; then
+        die "exit status is $status; expected $expected"
+    fi
+}
+
+############
+#  run_mg  #  Run a command under test, with timeout, using bats 'run'
+############
+#
+#   run_mg [EXPECTED_RC|'?'] PROGRAM [ARG...]
+#
+# Always use this (or run_mg_sep) to run the programs under test; never call
+# them directly. It wraps PROGRAM in timeout(1) (MG_TIMEOUT seconds), logs
+# the command line and its output (bats shows that only when a test fails),
+# and checks the exit status: 0 by default, the number given, or not at all
+# with '?'. Sets $status, $output (stdout and stderr merged) and $lines.
+# stdin is inherited: run_mg cat-like-cmd <<<"input" works.
+function run_mg() {
+    _mg_expected_rc "$@"
+    shift "$_mg_shift"
+    local expected=$_mg_expected_rc
+
+    # bats warns when a command exits 127 (BW01) unless the test said it
+    # expects a failure.
+    local bang=
+    if [[ $expected == 127 ]]; then
+        bang='!'
+    fi
+
+    _mg_log_command "$@"
+    # fd 3 is bats' own: a stray child holding it would hang bats.
+    run $bang timeout -v --kill-after=5 "$MG_TIMEOUT" "$@" 3>/dev/null
+    if [[ -n $output ]]; then
+        printf '%s\n' "$output"
+    fi
+    _mg_check_status "$expected"
+}
+
+################
+#  run_mg_sep  #  Like run_mg, with stdout and stderr kept apart
+################
+#
+#   run_mg_sep [EXPECTED_RC|'?'] PROGRAM [ARG...]
+#
+# Sets $output (stdout), $stderr, $lines and $stderr_lines, and leaves the
+# exact bytes in $MG_STDOUT_FILE and $MG_STDERR_FILE (for binary checks
+# with cmp). Trailing newlines are stripped from $output and $stderr, as
+# bats 'run' does.
+function run_mg_sep() {
+    _mg_expected_rc "$@"
+    shift "$_mg_shift"
+    local expected=$_mg_expected_rc
+    local dir=${MG_TMP:-${BATS_TEST_TMPDIR:-${BATS_TMPDIR:-/tmp}}}
+
+    MG_STDOUT_FILE=$dir/.mg-stdout
+    MG_STDERR_FILE=$dir/.mg-stderr
+    _mg_log_command "$@"
+    status=0
+    timeout -v --kill-after=5 "$MG_TIMEOUT" "$@" \
+        >"$MG_STDOUT_FILE" 2>"$MG_STDERR_FILE" 3>/dev/null || status=$?
+    output=$(cat "$MG_STDOUT_FILE")
+    stderr=$(cat "$MG_STDERR_FILE")
+    lines=()
+    stderr_lines=()
+    if [[ -n $output ]]; then
+        mapfile -t lines <<<"$output"
+        printf '%s\n' "$output"
+    fi
+    if [[ -n $stderr ]]; then
+        mapfile -t stderr_lines <<<"$stderr"
+        printf '[stderr] %s\n' "${stderr_lines[@]}"
+    fi
+    _mg_check_status "$expected"
+}
+
+# END   running commands
+###############################################################################
+# BEGIN assertions
+
+#########
+#  die  #  Abort the test with a visible message
+#########
+function die() {
+    local msg
+    printf -v msg '%s' "$*"
+    printf '#/vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\n' >&2
+    printf '#| FAIL: %s\n' "$msg" >&2
+    printf '#\\^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n' >&2
+    false
+}
+
+############
+#  assert  #  Compare two values and fail with a readable report
+############
+#
+#   assert "$actual" OP "$expected" ["what this checks"]
+#   assert "$actual" ["what this checks"]       (fails when empty)
+#
+# OP: == != (exact strings), =~ !~ (bash extended regex; the pattern is
+# NOT anchored), -eq -ne -lt -le -gt -ge (integers).
+# Please don't use the bats idiom [ x = y ]: it says nothing on failure.
+function assert() {
+    local actual=$1
+    local op=${2:-}
+    local expected=${3:-}
+    local what=
+
+    case $op in
+    '==' | '!=' | '=~' | '!~' | -eq | -ne | -lt | -le | -gt | -ge)
+        if [[ $# -lt 3 ]]; then
+            die "assert: '$op' needs a value to compare with"
+            return
+        fi
+        what=${4:-}
+        ;;
+    *)
+        # One-argument form: the value must be non-empty.
+        what=${2:-}
+        if [[ -n $actual ]]; then
+            return 0
+        fi
+        _mg_assert_fail "${what:-value is non-empty}" "$actual" "non-empty" "(anything)"
+        return
+        ;;
+    esac
+
+    local ok=
+    case $op in
+    '==') [[ $actual == "$expected" ]] && ok=1 ;;
+    '!=') [[ $actual != "$expected" ]] && ok=1 ;;
+    '=~') [[ $actual =~ $expected ]] && ok=1 ;;
+    '!~') [[ ! $actual =~ $expected ]] && ok=1 ;;
+    *)
+        if ! [[ $actual =~ ^-?[0-9]+$ ]]; then
+            _mg_assert_fail "${what:-integer comparison}" "$actual" "$op" "$expected"
+            return
+        fi
+        if ! [[ $expected =~ ^-?[0-9]+$ ]]; then
+            die "assert: '$expected' is not an integer"
+            return
+        fi
+        case $op in
+        -eq) ((actual == expected)) && ok=1 ;;
+        -ne) ((actual != expected)) && ok=1 ;;
+        -lt) ((actual < expected)) && ok=1 ;;
+        -le) ((actual <= expected)) && ok=1 ;;
+        -gt) ((actual > expected)) && ok=1 ;;
+        -ge) ((actual >= expected)) && ok=1 ;;
+        esac
+        ;;
+    esac
+    if [[ -n $ok ]]; then
+        return 0
+    fi
+    _mg_assert_fail "${what:-$op comparison}" "$actual" "$op" "$expected"
+}
+
+# Print the boxed report of a failed assert and fail.
+function _mg_assert_fail() {
+    local what=$1 actual=$2 op=$3 expected=$4
+    local -a a_lines e_lines
+    mapfile -t a_lines <<<"$actual"
+    mapfile -t e_lines <<<"$expected"
+    {
+        printf '#/vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\n'
+        printf '#|     FAIL: %s\n' "$what"
+        local label='#| expected:'
+        local l
+        case $op in
+        '!=') label='#|  must not be:' ;;
+        '=~') label='#| to match:' ;;
+        '!~') label='#| not to match:' ;;
+        -*) label="#| expected $op" ;;
+        esac
+        # Regexes are shown raw; strings quoted, so blanks are visible.
+        local efmt='%s %q\n'
+        if [[ $op == '=~' || $op == '!~' ]]; then
+            efmt='%s %s\n'
+        fi
+        for l in "${e_lines[@]}"; do
+            # shellcheck disable=SC2059
+            printf "$efmt" "$label" "$l"
+            label='#|         >'
+        done
+        label='#|   actual:'
+        for l in "${a_lines[@]}"; do
+            printf '%s %q\n' "$label" "$l"
+            label='#|         >'
+        done
+        printf '#\\^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    } >&2
+    false
+}
+
+# END   assertions
+###############################################################################
+# BEGIN skips and small tools
+
+function is_root() {
+    [[ $(id -u) -eq 0 ]]
+}
+
+#######################
+#  skip_if_not_root  #  ...with an optional reason
+#######################
+function skip_if_not_root() {
+    if ! is_root; then
+        skip "${1:-needs root}"
+    fi
+}
+
+#######################
+#  skip_if_no_program  #  PROGRAM [REASON]
+#######################
+function skip_if_no_program() {
+    if ! command -v "$1" >/dev/null 2>&1; then
+        skip "${2:-$1 is not installed}"
+    fi
+}
+
+#################
+#  mg_commands  #  The user-facing programs, one per line
+#################
+#
+# Every cmd/*.c with a main() except the agent: each must have --help, a man
+# page and completions.
+function mg_commands() {
+    local f name
+    for f in "$MG_SRC_DIR"/cmd/*.c; do
+        name=$(basename "$f" .c)
+        [[ $name == mitogen-agent ]] && continue
+        grep -Eq '^(int[[:space:]]+)?main[[:space:]]*\(' "$f" || continue
+        printf '%s\n' "$name"
+    done
+}
+
+##############
+#  safename  #  A name unique to this test, for files and processes
+##############
+function safename() {
+    printf 'mg-t%s-%s\n' "${BATS_SUITE_TEST_NUMBER:-0}" "$(tr -dc a-z0-9 </dev/urandom | head -c 8)"
+}
+
+############
+#  dprint  #  Debug output on fd 3, when MG_TEST_DEBUG names the caller
+############
+function dprint() {
+    [[ -n ${MG_TEST_DEBUG:-} ]] || return 0
+    local caller=${FUNCNAME[1]}
+    if [[ $MG_TEST_DEBUG == all || " $MG_TEST_DEBUG " == *" $caller "* ]]; then
+        printf '# %s: %s\n' "$caller" "$*" >&3
+    fi
+}
+
+# END   skips and small tools

@@ -1,0 +1,168 @@
+#!/bin/sh
+# Build mitogen-agent as a fully static, stripped executable.
+#
+#   build-agent.sh OUTPUT SRCROOT BUILDROOT INPUT.c...
+#
+# Called by cmd/meson.build (custom_target) from the build directory, so
+# relative INPUTS are relative to the current directory (or BUILDROOT).
+# Prefers musl-gcc (Debian's musl-tools) against Debian's static libtalloc.a
+# and libz.a; falls back to 'cc -static' with glibc. Also writes OUTPUT.d, a
+# make-style depfile listing every header the sources read.
+#
+# Environment (all optional): MG_AGENT_MUSL (default musl-gcc), MG_AGENT_CC
+# (the glibc fallback compiler, default cc), MG_AGENT_NO_MUSL=1 (force the
+# glibc fallback).
+# Quiet on success; on failure, a message on stderr and a non-zero status.
+
+set -eu
+
+prog=build-agent.sh
+
+die() {
+	printf '%s: %s\n' "$prog" "$*" >&2
+	exit 1
+}
+
+[ "$#" -ge 4 ] || die "usage: $prog OUTPUT SRCROOT BUILDROOT INPUT.c..."
+
+output=$1
+srcroot=$2
+buildroot=$3
+shift 3
+
+[ -d "$srcroot" ] || die "source root '$srcroot' is not a directory"
+[ -d "$buildroot" ] || die "build root '$buildroot' is not a directory"
+[ -f "$srcroot/tools/agent-compat.c" ] || die "missing $srcroot/tools/agent-compat.c"
+
+# Resolve inputs: as given, else relative to BUILDROOT. Only .c files are
+# compiled; anything else meson hands over (headers) is ignored.
+set -- "$@" --end--
+while [ "$1" != --end-- ]; do
+	f=$1
+	shift
+	case $f in
+	*.c) ;;
+	*) continue ;;
+	esac
+	if [ ! -f "$f" ] && [ -f "$buildroot/$f" ]; then
+		f=$buildroot/$f
+	fi
+	[ -f "$f" ] || die "input '$f' not found"
+	set -- "$@" "$f"
+done
+shift # --end--
+[ "$#" -gt 0 ] || die "no C sources given"
+
+triplet=$(gcc -print-multiarch 2>/dev/null || true)
+[ -n "$triplet" ] || triplet=$(cc -dumpmachine 2>/dev/null || true)
+[ -n "$triplet" ] || die "cannot determine the multiarch triplet (gcc -print-multiarch)"
+
+libdir=
+for d in "/usr/lib/$triplet" /usr/lib64 /usr/lib; do
+	if [ -f "$d/libtalloc.a" ] && [ -f "$d/libz.a" ]; then
+		libdir=$d
+		break
+	fi
+done
+[ -n "$libdir" ] || die "libtalloc.a and libz.a not found in /usr/lib/$triplet (install libtalloc-dev zlib1g-dev)"
+
+common_flags="-std=gnu11 -D_GNU_SOURCE -DMG_STATIC_AGENT -Os
+	-ffunction-sections -fdata-sections
+	-fno-asynchronous-unwind-tables -fno-unwind-tables"
+link_flags="-static -Wl,--gc-sections -s"
+
+musl=${MG_AGENT_MUSL:-musl-gcc}
+if [ "${MG_AGENT_NO_MUSL:-0}" != 1 ] && command -v "$musl" >/dev/null 2>&1; then
+	kind=musl
+	cc=$musl
+	# musl-gcc must not see glibc's /usr/include: give it private copies
+	# of the few headers it needs from there.
+	inc=$buildroot/agent-include
+	mkdir -p "$inc" || die "cannot create $inc"
+	zconf=
+	for z in "/usr/include/$triplet/zconf.h" /usr/include/zconf.h; do
+		if [ -f "$z" ]; then
+			zconf=$z
+			break
+		fi
+	done
+	[ -n "$zconf" ] || die "zconf.h not found (install zlib1g-dev)"
+	for h in /usr/include/talloc.h /usr/include/zlib.h "$zconf"; do
+		[ -f "$h" ] || die "$h not found (install libtalloc-dev zlib1g-dev)"
+		dst=$inc/$(basename "$h")
+		if ! cmp -s "$h" "$dst"; then
+			if ! { cp "$h" "$dst.tmp" && mv "$dst.tmp" "$dst"; }; then
+				die "cannot copy $h to $inc"
+			fi
+		fi
+	done
+	# Kernel UAPI headers work with musl; link them for <linux/...>.
+	for d in linux asm-generic "$triplet/asm:asm"; do
+		case $d in
+		*:*) src=/usr/include/${d%%:*} name=${d##*:} ;;
+		*) src=/usr/include/$d name=$d ;;
+		esac
+		if [ -d "$src" ] && [ ! -e "$inc/$name" ]; then
+			ln -sfn "$src" "$inc/$name" || die "cannot link $src into $inc"
+		fi
+	done
+	# lib/ holds private headers included with quotes; -iquote keeps
+	# names such as lib/spawn.h from hiding the system's <spawn.h>.
+	inc_flags="-iquote $srcroot/lib -I$srcroot/lib/include -I$buildroot -I$inc"
+	extra_src=$srcroot/tools/agent-compat.c
+	common_flags="$common_flags -U_FORTIFY_SOURCE"
+else
+	kind=glibc
+	cc=${MG_AGENT_CC:-cc}
+	command -v "$cc" >/dev/null 2>&1 || die "no compiler: neither musl-gcc nor $cc found"
+	inc_flags="-iquote $srcroot/lib -I$srcroot/lib/include -I$buildroot"
+	extra_src=
+fi
+
+tmp=$output.tmp.$$
+log=$output.log.$$
+trap 'rm -f "$tmp" "$log" "$output.d.tmp" "$output.d.tmp2"' EXIT
+trap 'exit 130' INT TERM HUP
+
+mkdir -p "$(dirname "$output")" || die "cannot create the directory of $output"
+
+# $common_flags, $inc_flags, $link_flags and $extra_src are word-split on
+# purpose; paths with spaces are not supported there.
+# shellcheck disable=SC2086
+if ! "$cc" $common_flags $inc_flags -o "$tmp" "$@" $extra_src \
+	"$libdir/libtalloc.a" "$libdir/libz.a" $link_flags >"$log" 2>&1; then
+	cat "$log" >&2
+	die "building the static agent with $cc ($kind) failed"
+fi
+# Warnings are worth seeing even on success.
+if [ -s "$log" ]; then
+	cat "$log" >&2
+fi
+
+# Depfile: one rule, OUTPUT depends on every source and header read.
+# shellcheck disable=SC2086
+if "$cc" $common_flags $inc_flags -MM -MT "$output" "$@" >"$output.d.tmp" 2>"$log"; then
+	awk -v out="$output" '
+		{ sub(/\\$/, ""); for (i = 1; i <= NF; i++) if ($i !~ /:$/) seen[$i] = 1 }
+		END { printf "%s:", out; for (f in seen) printf " \\\n %s", f; printf "\n" }
+	' "$output.d.tmp" >"$output.d.tmp2" || die "cannot write $output.d"
+	mv "$output.d.tmp2" "$output.d" || die "cannot write $output.d"
+else
+	cat "$log" >&2
+	die "computing dependencies with $cc failed"
+fi
+
+# Sanity checks: it must run anywhere, with no loader.
+if command -v file >/dev/null 2>&1; then
+	desc=$(file -b "$tmp")
+	case $desc in
+	*"statically linked"* | *"static-pie linked"*) ;;
+	*) die "$tmp is not static: $desc" ;;
+	esac
+fi
+if command -v readelf >/dev/null 2>&1 && readelf -l "$tmp" 2>/dev/null | grep -q INTERP; then
+	die "$tmp has a program interpreter (not static)"
+fi
+
+chmod 0755 "$tmp" || die "cannot chmod $tmp"
+mv -f "$tmp" "$output" || die "cannot move $tmp to $output"
