@@ -82,24 +82,25 @@ int mg__buf_put_u32(struct mg_buf *b, uint32_t v)
 
 int mg__buf_put_u64(struct mg_buf *b, uint64_t v)
 {
-	int r;
+	uint8_t p[8];
 
-	if ((r = mg__buf_put_u32(b, (uint32_t)(v >> 32))) != 0) {
-		return r;
-	}
-	return mg__buf_put_u32(b, (uint32_t)v);
+	mg__put_be32(p, (uint32_t)(v >> 32));
+	mg__put_be32(p + 4, (uint32_t)v);
+	return mg__buf_put(b, p, 8);
 }
 
 int mg__buf_put_bytes(struct mg_buf *b, const void *p, size_t n)
 {
 	int r;
 
-	if (n >= UINT32_MAX) {
+	if (n >= UINT32_MAX || n > b->max - 4) {
 		return MG_ERR_TOO_BIG;
 	}
-	if ((r = mg__buf_put_u32(b, (uint32_t)n)) != 0) {
+	/* Reserve the whole item first, so a failure leaves nothing behind. */
+	if ((r = mg__buf_reserve(b, 4 + n)) != 0) {
 		return r;
 	}
+	mg__buf_put_u32(b, (uint32_t)n);
 	return mg__buf_put(b, p, n);
 }
 
@@ -113,7 +114,7 @@ int mg__buf_put_str(struct mg_buf *b, const char *s)
 
 int mg__buf_put_strv(struct mg_buf *b, const char *const *v)
 {
-	size_t n = 0;
+	size_t n = 0, start = b->len;
 	int r;
 
 	while (v != NULL && v[n] != NULL) {
@@ -124,6 +125,7 @@ int mg__buf_put_strv(struct mg_buf *b, const char *const *v)
 	}
 	for (size_t i = 0; i < n; i++) {
 		if ((r = mg__buf_put_str(b, v[i])) != 0) {
+			b->len = start;
 			return r;
 		}
 	}

@@ -46,7 +46,8 @@ static int cfail(struct cfile *f, const char *fmt, ...)
 	msg = talloc_vasprintf(f->cfg, fmt, ap);
 	va_end(ap);
 	if (msg != NULL && f->line > 0) {
-		msg = talloc_asprintf(f->cfg, "%s:%d: %s", f->path, f->line, msg);
+		msg = talloc_asprintf(f->cfg, "%s:%d: %s", f->path, f->line,
+				      msg);
 	} else if (msg != NULL) {
 		msg = talloc_asprintf(f->cfg, "%s: %s", f->path, msg);
 	}
@@ -338,10 +339,11 @@ int mg__config_load(TALLOC_CTX *mem_ctx, struct mg__config **_cfg,
 		const char *home = getenv("HOME");
 
 		if (xdg != NULL && xdg[0] == '/') {
-			paths[0] = talloc_asprintf(cfg, "%s/mitogen/config", xdg);
+			paths[0] = talloc_asprintf(cfg, "%s/mitogen/config",
+						   xdg);
 		} else if (home != NULL && home[0] != '\0') {
-			paths[0] = talloc_asprintf(cfg, "%s/.config/mitogen/config",
-						   home);
+			paths[0] = talloc_asprintf(cfg, "%s/.config/mitogen/"
+						   "config", home);
 		}
 		paths[1] = "/etc/mitogen/config";
 	}

@@ -144,84 +144,102 @@ static int range_number(struct xctx *x, size_t *pos, size_t end,
 	return 0;
 }
 
-/* "[01-20,33]" at *pos (the '['); 'close' is the index of its ']'. */
+struct range_item {
+	long lo;
+	long hi;
+	int width; /* zero padding, from a leading zero */
+	int col;
+};
+
+/* One item of "[...]" at *pos: N or N-M; leaves *pos on the ',' or ']'. */
+static int range_item(struct xctx *x, size_t *pos, size_t close,
+		      struct range_item *it)
+{
+	const struct mg__span *in = x->in;
+	size_t start = *pos, lo_len, hi_len;
+	int r;
+
+	if ((r = range_number(x, pos, close, false, &it->lo, &lo_len)) != 0) {
+		return r;
+	}
+	it->hi = it->lo;
+	if (*pos < close && in->s[*pos] == '-') {
+		(*pos)++;
+		r = range_number(x, pos, close, true, &it->hi, &hi_len);
+		if (r != 0) {
+			return r;
+		}
+	}
+	if (it->hi < it->lo) {
+		return mg__chain_fail(x->p, in->col[start], "bad range "
+				      "%ld-%ld (the end is before the start)",
+				      it->lo, it->hi);
+	}
+	it->width = lo_len > 1 && in->s[start] == '0' ? (int)lo_len : 0;
+	it->col = in->col[start];
+	if (*pos < close && in->s[*pos] != ',') {
+		char *q = mg__chain_quote(x->p->tmp, in->s + *pos, 1);
+
+		return mg__chain_fail(x->p, in->col[*pos], "expected ',' or "
+				      "']' in '[...]', got '%s'",
+				      q != NULL ? q : "");
+	}
+	return 0;
+}
+
+/* "[01-20,33]" at *pos (the '['); 'close' is the index of its ']'. The
+ * size is known before anything is made, so "[1-999999999]" fails fast. */
 static int expand_range(struct xctx *x, size_t *pos, size_t close,
 			struct vlist *out)
 {
 	const struct mg__span *in = x->in;
-	size_t i = *pos + 1, total = 0, k = 0;
-	int r;
+	struct range_item *items;
+	size_t n_items = 1, total = 0, k = 0, i = *pos + 1;
+	int r = 0;
 
-	/* Count first, so "[1-999999999]" fails before allocating. */
-	for (int pass = 0; pass < 2; pass++) {
-		i = *pos + 1;
-		for (;;) {
-			size_t start = i, lo_len, hi_len;
-			long lo, hi;
-			int width;
-
-			if ((r = range_number(x, &i, close, false, &lo, &lo_len)) != 0) {
-				return r;
-			}
-			hi = lo;
-			hi_len = lo_len;
-			if (i < close && in->s[i] == '-') {
-				i++;
-				r = range_number(x, &i, close, true, &hi, &hi_len);
-				if (r != 0) {
-					return r;
-				}
-			}
-			if (hi < lo) {
-				return mg__chain_fail(x->p, in->col[start],
-						      "bad range %ld-%ld (the end "
-						      "is before the start)",
-						      lo, hi);
-			}
-			width = lo_len > 1 && in->s[start] == '0' ? (int)lo_len : 0;
-			if (pass == 0) {
-				total += (size_t)(hi - lo + 1);
-				if (total > MG_CHAIN_MAX_CHAINS) {
-					return mg__chain_fail(x->p, in->col[*pos],
-							      "host list expands "
-							      "to more than %d "
-							      "names",
-							      MG_CHAIN_MAX_CHAINS);
-				}
-			}
-			for (long v = lo; pass == 1 && v <= hi; v++) {
-				char buf[32];
-				int len = snprintf(buf, sizeof(buf), "%0*ld",
-						   width, v);
-				struct mg__span *o = &out->v[k++];
-
-				if (span_alloc(out->v, o, (size_t)len) == NULL) {
-					return -ENOMEM;
-				}
-				memcpy((char *)o->s, buf, (size_t)len);
-				for (int c = 0; c < len; c++) {
-					((int *)o->col)[c] = in->col[start];
-				}
-			}
-			if (i == close) {
-				break;
-			}
-			if (in->s[i] != ',') {
-				char *q = mg__chain_quote(x->p->tmp, in->s + i, 1);
-
-				return mg__chain_fail(x->p, in->col[i],
-						      "expected ',' or ']' in "
-						      "'[...]', got '%s'",
-						      q != NULL ? q : "");
-			}
-			i++;
+	for (size_t j = i; j < close; j++) {
+		n_items += in->s[j] == ',';
+	}
+	items = talloc_array(x->mem, struct range_item, n_items);
+	if (items == NULL) {
+		return -ENOMEM;
+	}
+	for (size_t j = 0; j < n_items; j++, i++) {
+		if ((r = range_item(x, &i, close, &items[j])) != 0) {
+			goto done;
 		}
-		if (pass == 0 && (r = vlist_new(x->mem, total, out)) != 0) {
-			return r;
+		total += (size_t)(items[j].hi - items[j].lo + 1);
+		if (total > MG_CHAIN_MAX_CHAINS) {
+			r = mg__chain_fail(x->p, in->col[*pos], "host list "
+					   "expands to more than %d names",
+					   MG_CHAIN_MAX_CHAINS);
+			goto done;
+		}
+	}
+	if ((r = vlist_new(x->mem, total, out)) != 0) {
+		goto done;
+	}
+	for (size_t j = 0; j < n_items; j++) {
+		for (long v = items[j].lo; v <= items[j].hi; v++) {
+			struct mg__span *o = &out->v[k++];
+			char buf[32];
+			int len;
+
+			len = snprintf(buf, sizeof(buf), "%0*ld", items[j].width, v);
+			if (span_alloc(out->v, o, (size_t)len) == NULL) {
+				r = -ENOMEM;
+				goto done;
+			}
+			memcpy((char *)o->s, buf, (size_t)len);
+			for (int c = 0; c < len; c++) {
+				((int *)o->col)[c] = items[j].col;
+			}
 		}
 	}
 	*pos = close + 1;
-	return 0;
+done:
+	talloc_free(items);
+	return r;
 }
 
 /* "{a,b,...}" at *pos (the '{'): alternatives are patterns themselves. */
@@ -321,14 +339,15 @@ static int expand_seq(struct xctx *x, size_t *pos, bool in_brace,
 		if (c == '{') {
 			r = expand_brace(x, pos, &part);
 		} else if (c == '[') {
-			size_t close;
+			size_t close = 0;
 
 			if ((r = find_close(x, *pos, &close)) != 0) {
 				return r;
 			}
 			if (memchr(in->s + *pos, ':', close - *pos) != NULL) {
 				/* "[2001:db8::1]": an address, not a list. */
-				r = vlist_literal(x, *pos, close + 1 - *pos, &part);
+				r = vlist_literal(x, *pos, close + 1 - *pos,
+						  &part);
 				*pos = close + 1;
 			} else {
 				r = expand_range(x, pos, close, &part);
@@ -338,7 +357,8 @@ static int expand_seq(struct xctx *x, size_t *pos, bool in_brace,
 		} else {
 			size_t start = *pos;
 
-			while (*pos < in->n && memchr("[]{}", in->s[*pos], 4) == NULL
+			while (*pos < in->n
+			       && memchr("[]{}", in->s[*pos], 4) == NULL
 			       && !(in_brace && in->s[*pos] == ',')) {
 				(*pos)++;
 			}

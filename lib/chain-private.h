@@ -73,6 +73,27 @@ int mg__chain_pack(TALLOC_CTX *mem_ctx, const struct mg_hop *const *hops,
 int mg__chain_hop(struct mg__chain_parser *p, struct mg_chain_list *segs,
 		  const struct mg__span *head, const struct mg__span *tail);
 
+/* A hop being built by chain-hop.c, its spec and options parsed by
+ * chain-spec.c. */
+struct mg__hop_build {
+	struct mg__chain_parser *p;
+	TALLOC_CTX *mem;            /* owns the hop's strings */
+	const struct mg_method *m;
+	struct mg_hop hop;
+	const char *kind;           /* setns */
+	bool user_from_opt;
+	bool port_from_opt;
+	int image_col;              /* column of "image=", 0 when absent */
+};
+
+/* Parse the spec (text after "method:") into b->hop. */
+int mg__chain_spec(struct mg__hop_build *b, const struct mg__span *spec);
+/* Parse the options (text after '?'); username= and port= go to
+ * hop->user and hop->port. */
+int mg__chain_opts(struct mg__hop_build *b, const struct mg__span *tail);
+/* Check that the method has what it needs (a host, a container...). */
+int mg__chain_check(struct mg__hop_build *b, const struct mg__span *spec);
+
 /* Expand the host lists ("[01-20,33]", "{a,b}") of 'in' into *_n spans in
  * written order, allocated on mem_ctx. */
 int mg__chain_expand(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx,

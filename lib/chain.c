@@ -150,12 +150,44 @@ static int empty_hop(struct mg__chain_parser *p, const char *t, size_t n,
 			      "chain after it)");
 }
 
-/* One hop starting at *pos; leaves *pos on the '/', ',' or end after it. */
+/* A bracket or brace at t[i]: push or pop the stack of open ones. */
+static int bracket(struct mg__chain_parser *p, const char *t, size_t i,
+		   size_t *stack, size_t *depth)
+{
+	char c = t[i], open = c == ']' ? '[' : '{';
+	size_t top;
+
+	if (c == '[' || c == '{') {
+		if (*depth == MG_CHAIN_MAX_NESTING) {
+			return mg__chain_fail(p, (int)i + 1, "'[' and '{' "
+					      "nested too deeply");
+		}
+		stack[(*depth)++] = i;
+		return 0;
+	}
+	if (*depth == 0) {
+		return mg__chain_fail(p, (int)i + 1, "unexpected '%c' (no '%c' "
+				      "before it)", c, open);
+	}
+	top = stack[*depth - 1];
+	if (t[top] != open) {
+		return mg__chain_fail(p, (int)i + 1, "expected '%c' to close "
+				      "the '%c' at column %zu, got '%c'",
+				      t[top] == '[' ? ']' : '}', t[top],
+				      top + 1, c);
+	}
+	(*depth)--;
+	return 0;
+}
+
+/* One hop starting at *pos; leaves *pos on the '/', ',' or end after it.
+ * After the hop's '?', brackets are plain and only '/' and ',' end it. */
 static int scan_hop(struct mg__chain_parser *p, const char *t, size_t n,
 		    size_t *pos, struct hop_range *h)
 {
 	size_t stack[MG_CHAIN_MAX_NESTING];
 	size_t depth = 0, i;
+	int r;
 
 	h->start = *pos;
 	h->has_q = false;
@@ -171,30 +203,15 @@ static int scan_hop(struct mg__chain_parser *p, const char *t, size_t n,
 			if (c == '/' || c == ',') {
 				break;
 			}
-		} else if (c == '[' || c == '{') {
-			if (depth == MG_CHAIN_MAX_NESTING) {
-				return mg__chain_fail(p, (int)i + 1, "'[' and '{' "
-						      "nested too deeply");
+			continue;
+		}
+		if (c == '[' || c == '{' || c == ']' || c == '}') {
+			if ((r = bracket(p, t, i, stack, &depth)) != 0) {
+				return r;
 			}
-			stack[depth++] = i;
-		} else if (c == ']' || c == '}') {
-			char open = c == ']' ? '[' : '{';
-
-			if (depth == 0) {
-				return mg__chain_fail(p, (int)i + 1, "unexpected "
-						      "'%c' (no '%c' before it)",
-						      c, open);
-			}
-			if (t[stack[depth - 1]] != open) {
-				return mg__chain_fail(p, (int)i + 1, "expected "
-						      "'%c' to close the '%c' at "
-						      "column %zu, got '%c'",
-						      open == '[' ? '}' : ']',
-						      t[stack[depth - 1]],
-						      stack[depth - 1] + 1, c);
-			}
-			depth--;
-		} else if (depth > 0 && (c == '/' || c == '?')) {
+			continue;
+		}
+		if (depth > 0 && (c == '/' || c == '?')) {
 			char open = t[stack[depth - 1]];
 
 			return mg__chain_fail(p, (int)stack[depth - 1] + 1,
@@ -202,10 +219,14 @@ static int scan_hop(struct mg__chain_parser *p, const char *t, size_t n,
 					      "before the '%c' at column %zu)",
 					      open, open == '[' ? ']' : '}', c,
 					      i + 1);
-		} else if (depth == 0 && c == '?') {
+		}
+		if (depth > 0) {
+			continue;
+		}
+		if (c == '?') {
 			h->has_q = true;
 			h->q = i;
-		} else if (depth == 0 && (c == '/' || c == ',')) {
+		} else if (c == '/' || c == ',') {
 			break;
 		}
 	}
@@ -485,8 +506,9 @@ static int hop_segments(struct mg__chain_parser *p, TALLOC_CTX *mem,
 			goto done;
 		}
 		if (segs->n_chains > MG_CHAIN_MAX_CHAINS) {
-			r = mg__chain_fail(p, (int)h->start + 1, "expands to more "
-					   "than %d chains", MG_CHAIN_MAX_CHAINS);
+			r = mg__chain_fail(p, (int)h->start + 1, "expands to "
+					   "more than %d chains",
+					   MG_CHAIN_MAX_CHAINS);
 			goto done;
 		}
 	}

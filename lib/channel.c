@@ -100,7 +100,7 @@ static void out_update(struct mg_chan_out *c)
 static void out_send_eof(struct mg_chan_out *c)
 {
 	if (c->started) {
-		mg__router_send(c->r, c->dst, c->handle, 0, 0, NULL, 0);
+		mg__router_send(c->r, c->dst, c->handle, mg__handler_handle(c->ack), 0, NULL, 0);
 	}
 }
 
@@ -127,7 +127,9 @@ static void on_out_readable(struct mg_io *io, unsigned events, void *data)
 		out_finish(c, 0);
 		return;
 	}
-	r = mg__router_send(c->r, c->dst, c->handle, 0, 0, c->buf, (size_t)n);
+	/* reply_to: if the reader is gone, the dead reply ends this side. */
+	r = mg__router_send(c->r, c->dst, c->handle, mg__handler_handle(c->ack), 0,
+			    c->buf, (size_t)n);
 	if (r != 0) {
 		out_finish(c, r);
 		return;
@@ -357,7 +359,7 @@ struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int
 		talloc_free(c);
 		return NULL;
 	}
-	/* Output alone must not keep the loop alive once nothing comes. */
+	/* Pending output keeps the loop alive until written. */
 	mg_io_set_keepalive(c->io, true);
 	return c;
 }

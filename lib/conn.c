@@ -312,10 +312,9 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 
 	if (c->hello != NULL && m->src == c->id && m->dst == mg__router_id(c->r) &&
 	    m->handle == mg__handler_handle(c->hello) && m->auth_id == c->id) {
-		struct mg_handler *h = c->hello;
-		talloc_set_destructor(h, NULL);
+		/* Unregister first: the reply settles the connection. */
+		TALLOC_FREE(c->hello);
 		on_hello_reply(c->r, m, c);
-		talloc_free(h);
 	} else {
 		mg_debug("%s: unexpected frame before HELLO", c->name);
 	}

@@ -244,12 +244,11 @@ static void invoke(struct mg_router *r, struct mg_msg *m)
 		return;
 	}
 	if (!h->persist) {
-		/* One-shot: unregister first, the callback may free its owner. */
-		talloc_set_destructor(h, NULL);
-		handler_destructor(h);
-		h->next = NULL;
-		h->fn(r, m, h->data);
+		/* One-shot: gone before the call, which may free its owner. */
+		mg_handler_fn fn = h->fn;
+		void *data = h->data;
 		talloc_free(h);
+		fn(r, m, data);
 		return;
 	}
 	h->fn(r, m, h->data);
@@ -381,7 +380,7 @@ static void del_route(struct mg_router *r, struct route *rt, const char *why)
 {
 	struct route **pp = &r->routes;
 	uint32_t id = rt->id;
-	uint8_t p[4];
+	struct mg_buf *b;
 
 	while (*pp != rt) {
 		pp = &(*pp)->next;
@@ -389,8 +388,12 @@ static void del_route(struct mg_router *r, struct route *rt, const char *why)
 	*pp = rt->next;
 	mg_debug("route to %u (%s) lost: %s", id, rt->name, why);
 	if (r->parent != NULL && !mg__stream_closed(r->parent)) {
-		mg__put_be32(p, id);
-		mg__router_send(r, r->parents[0], MG_H_DEL_ROUTE, 0, 0, p, 4);
+		/* Tell the master why, so its error names the real cause. */
+		b = mg__buf_new(NULL, 4096);
+		if (b != NULL && mg__buf_put_u32(b, id) == 0 && mg__buf_put_str(b, why) == 0) {
+			mg__router_send(r, r->parents[0], MG_H_DEL_ROUTE, 0, 0, b->data, b->len);
+		}
+		talloc_free(b);
 	}
 	talloc_free(rt);
 	notify_lost(r, id, why);
@@ -403,10 +406,10 @@ static void on_stream_close(struct mg_stream *s, int err, const char *why, void 
 	struct route *rt, *next;
 
 	if (err != 0) {
-		snprintf(text, sizeof(text), "%s: %s", why, mg_strerror(err));
-		mg_error("%s: %s", mg__stream_name(s), text);
+		snprintf(text, sizeof(text), "connection to %s lost: %s: %s",
+			 mg__stream_name(s), why, mg_strerror(err));
 	} else {
-		snprintf(text, sizeof(text), "connection lost");
+		snprintf(text, sizeof(text), "connection to %s lost", mg__stream_name(s));
 	}
 	for (rt = r->routes; rt != NULL; rt = next) {
 		next = rt->next;
@@ -416,6 +419,10 @@ static void on_stream_close(struct mg_stream *s, int err, const char *why, void 
 	}
 	if (s == r->parent) {
 		r->parent = NULL;
+		/* Everything above is unreachable now. */
+		for (size_t i = 0; i < r->n_parents; i++) {
+			notify_lost(r, r->parents[i], text);
+		}
 		if (r->parent_lost != NULL) {
 			r->parent_lost(r->parent_lost_data);
 		}
@@ -506,18 +513,22 @@ static void on_del_route(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_buf b;
 	struct route *rt;
+	char *why = NULL;
 	uint32_t id;
 
 	mg__buf_view(&b, m->data, m->len);
 	if (mg__buf_get_u32(&b, &id) != 0) {
 		return;
 	}
+	if (mg__buf_left(&b) > 0 && mg__buf_get_str(&b, m, &why) != 0) {
+		why = NULL;
+	}
 	rt = find_route(r, id);
 	if (rt == NULL || rt->stream != m->in || id == m->src) {
 		/* A child's own route goes only when its stream does. */
 		return;
 	}
-	del_route(r, rt, "hop disconnected");
+	del_route(r, rt, why != NULL ? why : "hop disconnected");
 }
 
 static void on_log(struct mg_router *r, struct mg_msg *m, void *data)

@@ -1,5 +1,6 @@
 /* Streams: see stream.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,6 +44,8 @@ struct mg_stream {
 	bool closed;
 	bool shut_wr;
 	bool in_read;
+	int werr;          /* a write error to report from the loop */
+	const char *wwhy;
 	mg_stream_raw_cb raw_cb;
 	mg_stream_msg_cb msg_cb;
 	mg_stream_close_cb close_cb;
@@ -292,7 +295,12 @@ static int flush(struct mg_stream *s)
 static void on_write(struct mg_io *io, unsigned events, void *data)
 {
 	struct mg_stream *s = talloc_get_type_abort(data, struct mg_stream);
-	int r = flush(s);
+	int r = s->werr != 0 ? s->werr : flush(s);
+
+	if (s->werr != 0) {
+		stream_fail(s, s->werr == -EPIPE ? 0 : s->werr, s->wwhy);
+		return;
+	}
 
 	if (r != 0) {
 		stream_fail(s, r == -EPIPE ? 0 : r, "write failed");
@@ -309,6 +317,16 @@ struct mg_stream *mg__stream_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	}
 	s->loop = loop;
 	s->rfd = rfd;
+	/* epoll watches an fd once: write through a second descriptor of
+	 * the same socket so reading and writing are watched separately. */
+	if (wfd == rfd) {
+		wfd = fcntl(rfd, F_DUPFD_CLOEXEC, 3);
+		if (wfd < 0) {
+			/* The caller still owns rfd on failure. */
+			talloc_free(s);
+			return NULL;
+		}
+	}
 	s->wfd = wfd;
 	s->max_msg = max_msg;
 	talloc_set_destructor(s, stream_destructor);
@@ -400,6 +418,27 @@ static int queue(struct mg_stream *s, const uint8_t *a, size_t alen,
 	return 0;
 }
 
+/* Report a write failure from the loop, never inside the caller's send:
+ * mark the stream unusable now and let on_write report it. */
+static void report_werr(void *data)
+{
+	struct mg_stream *s = talloc_get_type_abort(data, struct mg_stream);
+
+	stream_fail(s, s->werr == -EPIPE ? 0 : s->werr, s->wwhy);
+}
+
+static void fail_later(struct mg_stream *s, int err, const char *why)
+{
+	if (s->werr != 0) {
+		return;
+	}
+	s->werr = err;
+	s->wwhy = why;
+	if (mg_loop_defer(s->loop, s, report_werr, s) != 0 && s->wio != NULL) {
+		mg_io_set(s->wio, MG_IO_WRITE);
+	}
+}
+
 /* Write a and b: directly when nothing is queued, the rest queued. */
 static int send2(struct mg_stream *s, const uint8_t *a, size_t alen,
 		 const uint8_t *b, size_t blen)
@@ -407,7 +446,7 @@ static int send2(struct mg_stream *s, const uint8_t *a, size_t alen,
 	size_t done = 0;
 	int r;
 
-	if (s->closed || s->wio == NULL) {
+	if (s->closed || s->wio == NULL || s->werr != 0) {
 		return MG_ERR_DISCONNECTED;
 	}
 	if (s->tx_head == NULL) {
@@ -421,8 +460,7 @@ static int send2(struct mg_stream *s, const uint8_t *a, size_t alen,
 		} while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN) {
 			r = -errno;
-			/* Report it from the loop, not inside the caller. */
-			mg_io_set(s->wio, MG_IO_WRITE);
+			fail_later(s, r, "write failed");
 			return r;
 		}
 		done = n > 0 ? (size_t)n : 0;
@@ -431,11 +469,16 @@ static int send2(struct mg_stream *s, const uint8_t *a, size_t alen,
 		return 0;
 	}
 	if (done >= alen) {
-		return queue(s, b + (done - alen), blen - (done - alen), NULL, 0);
+		r = queue(s, b + (done - alen), blen - (done - alen), NULL, 0);
+		if (r == -ENOBUFS) {
+			fail_later(s, r, "peer is not reading");
+		}
+		return r;
 	}
 	r = queue(s, a + done, alen - done, b, blen);
 	if (r == -ENOBUFS) {
-		stream_fail(s, r, "peer is not reading");
+		/* Part of a frame may be out: the stream is unusable now. */
+		fail_later(s, r, "peer is not reading");
 	}
 	return r;
 }

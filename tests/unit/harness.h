@@ -52,6 +52,6 @@ static const char *t__name;
 static int t__fails;
 
 #define TESTS_BEGIN() talloc_enable_null_tracking(); printf("TAP version 13\n")
-#define TESTS_END() (printf("1..%d\n", t__count), t__fails ? 1 : 0)
+#define TESTS_END() (printf("1..%d\n", t__count), talloc_disable_null_tracking(), t__fails ? 1 : 0)
 
 #endif

@@ -388,8 +388,6 @@ static void test_strv_max_items(void)
 
 int main(void)
 {
-	int rc;
-
 	TESTS_BEGIN();
 	RUN(test_round_trip);
 	RUN(test_wire_format);
@@ -401,8 +399,5 @@ int main(void)
 	RUN(test_strv_lying_count);
 	RUN(test_embedded_nul);
 	RUN(test_strv_max_items);
-	rc = TESTS_END();
-	/* Free the NULL-tracking context too, so LeakSanitizer stays quiet. */
-	talloc_disable_null_tracking();
-	return rc;
+	return TESTS_END();
 }

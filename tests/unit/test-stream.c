@@ -833,6 +833,121 @@ static void test_shutdown_after_drain(void)
 	close(peer);
 }
 
+/* With more than MG_STREAM_TX_HIGH queued towards a peer, the stream stops
+ * reading from that peer until the queue drains. */
+static void test_tx_high_stops_reading(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(tmp);
+	struct rx rx = { .ctx = tmp, .want = 1 };
+	const size_t big = 3u << 20;
+	uint8_t *p = talloc_zero_size(tmp, big);
+	struct mg_msg m = { .dst = 7, .handle = 1, .data = p, .len = big };
+	struct mg_msg ping = { .dst = 1, .handle = 2, .data = (uint8_t *)"ping", .len = 4 };
+	struct slow sl = { .chunk = 65536 };
+	struct mg_stream *s;
+	uint8_t *f;
+	size_t n;
+	int peer;
+
+	s = stream_raw_pair(tmp, loop, 4u << 20, &rx, &peer);
+	ASSERT_PTR_NOT_NULL(s);
+	while (mg__stream_pending(s) <= MG_STREAM_TX_HIGH) {
+		ASSERT_INT_EQ(mg__stream_send(s, &m), 0);
+	}
+	f = frame(tmp, &ping, &n);
+	ASSERT_TRUE(write_all(peer, f, n));
+	run_until(loop, NULL, NULL, 50);
+	ASSERT_INT_EQ(rx.n, 0);
+	/* Drain it all: reading resumes. */
+	sl.cap = mg__stream_pending(s) + 4 * (MG_HDR_LEN + big);
+	sl.buf = talloc_size(tmp, sl.cap);
+	ASSERT_PTR_NOT_NULL(mg_io_new(tmp, loop, peer, MG_IO_READ, slow_read, &sl));
+	ASSERT_TRUE(run_until(loop, rx_has_want, &rx, 10000));
+	ASSERT_TRUE(msg_eq(rx.m[0], &ping));
+	ASSERT_INT_EQ(rx.closes, 0);
+	talloc_free(tmp);
+	close(peer);
+}
+
+/* A peer that lets MG_STREAM_TX_MAX pile up is dropped as not reading.
+ * The close callback comes from the loop, not from inside the send that
+ * overflowed (callbacks never run inside the call that caused them). */
+struct overflow {
+	struct rx rx;
+	bool in_send;
+	bool close_in_send;
+};
+
+static void overflow_close(struct mg_stream *s, int err, const char *why, void *data)
+{
+	struct overflow *o = data;
+
+	if (o->in_send) {
+		o->close_in_send = true;
+	}
+	rx_close(s, err, why, &o->rx);
+}
+
+static void test_tx_max_drops_peer(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(tmp);
+	struct overflow o = { .rx = { .ctx = tmp } };
+	const size_t big = 4u << 20;
+	uint8_t *p = talloc_zero_size(tmp, big);
+	struct mg_msg m = { .dst = 7, .handle = 1, .data = p, .len = big };
+	struct mg_stream *s;
+	int peer, r = 0, sends = 0;
+	size_t pending;
+
+	s = stream_raw_pair(tmp, loop, 4u << 20, &o.rx, &peer);
+	ASSERT_PTR_NOT_NULL(s);
+	mg__stream_on_close(s, overflow_close, &o);
+	while (r == 0 && sends < 40) {
+		o.in_send = true;
+		r = mg__stream_send(s, &m);
+		o.in_send = false;
+		sends++;
+	}
+	pending = mg__stream_pending(s);
+	run_until(loop, rx_closed, &o.rx, 2000);
+	talloc_free(tmp);
+	close(peer);
+	ASSERT_INT_NE(r, 0);
+	ASSERT_TRUE(pending <= MG_STREAM_TX_MAX);
+	ASSERT_INT_EQ(o.rx.closes, 1);
+	ASSERT_INT_NE(o.rx.err, 0);
+	ASSERT_TRUE(!o.close_in_send);
+}
+
+/* A write error (the reader of our write pipe went away while our read
+ * side stays open) must end the stream through close_cb, from the loop. */
+static void test_write_error_reported(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(tmp);
+	struct rx rx = { .ctx = tmp };
+	struct mg_msg m = { .dst = 1, .handle = 2, .data = (uint8_t *)"x", .len = 1 };
+	struct mg_stream *s;
+	int in[2], out[2], r;
+
+	ASSERT_INT_EQ(pipe2(in, O_NONBLOCK | O_CLOEXEC), 0);
+	ASSERT_INT_EQ(pipe2(out, O_NONBLOCK | O_CLOEXEC), 0);
+	s = mg__stream_new(tmp, loop, in[0], out[1], "pipes", 4096);
+	ASSERT_PTR_NOT_NULL(s);
+	mg__stream_set_frames(s, rx_msg, &rx);
+	mg__stream_on_close(s, rx_close, &rx);
+	close(out[0]);
+	r = mg__stream_send(s, &m);
+	ASSERT_INT_NE(r, 0);
+	ASSERT_INT_EQ(rx.closes, 0);
+	run_until(loop, rx_closed, &rx, 500);
+	close(in[1]);
+	talloc_free(tmp);
+	ASSERT_INT_EQ(rx.closes, 1);
+}
+
 static void test_pause_resume(void)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
@@ -893,8 +1008,6 @@ static void test_pause_in_callback(void)
 
 int main(void)
 {
-	int rc;
-
 	signal(SIGPIPE, SIG_IGN);
 	TESTS_BEGIN();
 	RUN(test_header_round_trip);
@@ -911,10 +1024,10 @@ int main(void)
 	RUN(test_eof);
 	RUN(test_large_slow_reader);
 	RUN(test_shutdown_after_drain);
+	RUN(test_tx_high_stops_reading);
+	RUN(test_tx_max_drops_peer);
+	RUN(test_write_error_reported);
 	RUN(test_pause_resume);
 	RUN(test_pause_in_callback);
-	rc = TESTS_END();
-	/* Free the NULL-tracking context too, so LeakSanitizer stays quiet. */
-	talloc_disable_null_tracking();
-	return rc;
+	return TESTS_END();
 }

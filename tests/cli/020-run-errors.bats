@@ -1,0 +1,236 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr, $stderr_lines: set by run_mg_sep
+# shellcheck disable=SC2016 # single-quoted $ are for the remote shell
+#
+# mitogen-run when things go wrong: usage errors, missing commands, lost
+# agents, and hostile or broken agents (tests/stubs/agent-*), which must
+# end in a prompt, precise error and leave nothing behind.
+
+load helpers
+
+function setup() {
+    basic_setup
+    # The first stage puts the agent image in $TMPDIR: a private one per
+    # test, to check that nothing is left there.
+    export TMPDIR=$MG_TMP/tmpdir
+    mkdir "$TMPDIR"
+    STUBS=$MG_SRC_DIR/tests/stubs
+    # Every stub sleeps this long (a unique number) once it is "up", so
+    # that a left-over stub can be found and cleaned up.
+    MG_STUB_SLEEP=30.$RANDOM$RANDOM
+    export MG_STUB_SLEEP
+    KILL_AT_TEARDOWN=()
+}
+
+function teardown() {
+    local pid
+    KILL_AT_TEARDOWN+=($(live_procs "sleep $MG_STUB_SLEEP"))
+    for pid in "${KILL_AT_TEARDOWN[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    basic_teardown
+}
+
+# Microseconds since the epoch.
+function now_us() {
+    printf '%s\n' "${EPOCHREALTIME/./}"
+}
+
+# Names in $TMPDIR (there must be none once mitogen-run is done).
+function tmpdir_leftovers() {
+    command ls -A "$TMPDIR"
+}
+
+# Live (not zombie) processes whose whole command line is exactly $1.
+function live_procs() {
+    local pid state
+    for pid in $(pgrep -f -x -- "$1"); do
+        state=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null) || continue
+        [[ -n $state && $state != Z* ]] && echo "$pid"
+    done
+    return 0
+}
+
+@test "unknown method: exit 2, column and suggestion" {
+    run_mg_sep 2 mitogen-run lcoal true
+    assert "$output" == "" "nothing on stdout"
+    assert "${#stderr_lines[@]}" -eq 1 "a one-line hint"
+    assert "$stderr" =~ "^mitogen-run: " "the hint starts with the program name"
+    assert "$stderr" =~ "'lcoal'" "the hint quotes the chain or the method"
+    assert "$stderr" =~ "column 1" "the hint names the column"
+    assert "$stderr" =~ "did you mean 'local'" "the hint suggests local"
+
+    # The same deeper in the chain.
+    run_mg_sep 2 mitogen-run local/lcoal true
+    assert "$stderr" =~ "column 7" "second hop: column 7"
+    assert "$stderr" =~ "did you mean 'local'" "second hop: suggestion"
+}
+
+@test "malformed chains: exit 2 with the column" {
+    local -A column=(
+        ['local/']=6
+        ['local//local']=7
+        ['local:x']=7
+        ['local?foo=1']=7
+    )
+    local chain
+    for chain in "${!column[@]}"; do
+        run_mg_sep 2 mitogen-run "$chain" true
+        assert "$output" == "" "$chain: nothing on stdout"
+        assert "${#stderr_lines[@]}" -eq 1 "$chain: a one-line hint"
+        assert "$stderr" =~ "^mitogen-run: chain '" "$chain: the hint quotes the chain"
+        assert "$stderr" =~ "column ${column[$chain]}:" "$chain: the hint names the column"
+    done
+    # Nothing was started for a chain that does not parse.
+    assert "$(tmpdir_leftovers)" == "" "nothing in TMPDIR"
+}
+
+@test "no TARGET or no COMMAND: exit 2" {
+    run_mg_sep 2 mitogen-run
+    assert "$output" == "" "no arguments: nothing on stdout"
+    assert "$stderr" =~ "^mitogen-run: .*TARGET" "no arguments: the hint says TARGET is missing"
+
+    run_mg_sep 2 mitogen-run local
+    assert "$stderr" =~ "^mitogen-run: .*COMMAND" "no command: the hint says COMMAND is missing"
+
+    run_mg_sep 2 mitogen-run local --
+    assert "$stderr" =~ "^mitogen-run: .*COMMAND" "only --: the hint says COMMAND is missing"
+
+    run_mg_sep 2 mitogen-run -v
+    assert "$stderr" =~ "^mitogen-run: " "only options: a hint"
+}
+
+@test "command not found: 127, with and without a shell" {
+    local cmd
+    cmd=nosuchcmd-$(safename)
+
+    run_mg_sep 127 mitogen-run --no-shell local -- "$cmd"
+    assert "$output" == "" "--no-shell: nothing on stdout"
+    assert "$stderr" == "mitogen-run: local: $cmd: command not found" \
+        "--no-shell: the error names the hop, the command and 'command not found'"
+
+    run_mg_sep 127 mitogen-run local/local -- "$cmd" some args
+    assert "$stderr" == "mitogen-run: local/local: $cmd: command not found" \
+        "argv form through two hops: the error names the whole chain"
+
+    # A shell reports it itself, and exits 127.
+    run_mg_sep 127 mitogen-run local "$cmd"
+    assert "$stderr" =~ "$cmd: .*not found" "shell form: the shell says it"
+    run_mg_sep 127 mitogen-run local/local "$cmd --flag"
+    assert "$stderr" =~ "$cmd: .*not found" "shell form, two hops"
+}
+
+@test "a file that is not executable: 126" {
+    printf '#!/bin/sh\necho should not run\n' >"$MG_TMP/noexec"
+    chmod 644 "$MG_TMP/noexec"
+
+    run_mg_sep 126 mitogen-run --no-shell local -- "$MG_TMP/noexec"
+    assert "$output" == "" "--no-shell: it did not run"
+    assert "$stderr" =~ "^mitogen-run: local: $MG_TMP/noexec: " "--no-shell: the error names hop and file"
+    assert "$stderr" =~ "[Pp]ermission denied" "--no-shell: the reason"
+
+    run_mg_sep 126 mitogen-run local/local -- "$MG_TMP/noexec" arg
+    assert "$stderr" =~ "^mitogen-run: local/local: " "argv form, two hops: the error names the chain"
+
+    run_mg_sep 126 mitogen-run local "$MG_TMP/noexec"
+    assert "$output" == "" "shell form: it did not run"
+    assert "$stderr" =~ "[Pp]ermission denied" "shell form: the shell says why"
+
+    # A directory cannot be executed either.
+    run_mg_sep 126 mitogen-run --no-shell local -- "$MG_TMP"
+}
+
+@test "agent killed while the command runs: 255 at once, the hop named" {
+    local t0 t1 sleeper="sleep 30.$RANDOM$RANDOM"
+    t0=$(now_us)
+    run_mg_sep 255 mitogen-run local/local -- sh -c "kill -9 \$PPID; $sleeper"
+    t1=$(now_us)
+    KILL_AT_TEARDOWN+=($(live_procs "$sleeper"))
+    assert "$(((t1 - t0) / 1000))" -lt 5000 "milliseconds until mitogen-run gave up"
+    assert "$stderr" =~ "^mitogen-run: local/local: " "the error names the lost hop"
+    assert "$(tmpdir_leftovers)" == "" "nothing in TMPDIR"
+
+    # The first hop is lost the same way.
+    run_mg_sep 255 mitogen-run local -- sh -c "kill -9 \$PPID; $sleeper"
+    KILL_AT_TEARDOWN+=($(live_procs "$sleeper"))
+    assert "$stderr" =~ "^mitogen-run: local: " "the error names the lost hop"
+}
+
+@test "MITOGEN_AGENT names no usable agent: 255, clear error" {
+    MITOGEN_AGENT=$MG_TMP/no-such-agent run_mg_sep 255 mitogen-run local true
+    assert "$output" == "" "nothing on stdout"
+    assert "$stderr" =~ "^mitogen-run: " "an error of mitogen-run"
+    assert "$stderr" =~ "$MG_TMP/no-such-agent" "the error names the path"
+    assert "$stderr" =~ "MITOGEN_AGENT" "the error says where the path came from"
+    assert "$stderr" =~ "No such file or directory" "the error says why"
+
+    MITOGEN_AGENT=$MG_TMP run_mg_sep 255 mitogen-run local true
+    assert "$stderr" =~ "$MG_TMP" "a directory: the error names the path"
+
+    : >"$MG_TMP/empty"
+    MITOGEN_AGENT=$MG_TMP/empty run_mg_sep 255 mitogen-run local true
+    assert "$stderr" =~ "$MG_TMP/empty" "an empty file: the error names the path"
+    assert "$(tmpdir_leftovers)" == "" "nothing in TMPDIR"
+}
+
+# Run mitogen-run with a stub agent: check_stub STUB EXPECTED_MAX_MS [OPTIONS]
+# Sets $elapsed_ms. Checks exit 255, an empty stdout, a one-hop error on
+# stderr, an empty TMPDIR and no stub left running.
+function check_stub() {
+    local stub=$1 max_ms=$2 t0 t1
+    shift 2
+    t0=$(now_us)
+    MITOGEN_AGENT=$STUBS/$stub run_mg_sep 255 mitogen-run "$@" local true
+    t1=$(now_us)
+    elapsed_ms=$(((t1 - t0) / 1000))
+    assert "$output" == "" "$stub: nothing on stdout"
+    assert "$stderr" =~ "^mitogen-run: local: " "$stub: the error names the hop"
+    assert "$elapsed_ms" -lt "$max_ms" "$stub: milliseconds until mitogen-run gave up"
+    assert "$(tmpdir_leftovers)" == "" "$stub: nothing in TMPDIR"
+    sleep 0.5
+    assert "$(live_procs "sleep $MG_STUB_SLEEP")" == "" "$stub: the fake agent was killed"
+}
+
+@test "agent writes junk after MITO002: 255, corrupt" {
+    check_stub agent-corrupt 5000
+    assert "$stderr" =~ "corrupt" "the error says the stream is corrupt"
+}
+
+@test "agent sends a 4 GiB frame header: 255, too large" {
+    check_stub agent-oversize 5000
+    assert "$stderr" =~ "too large" "the error says the message is too large"
+}
+
+@test "agent never answers HELLO: -t 2 gives up with 'timed out'" {
+    check_stub agent-silent 4000 -t 2
+    assert "$stderr" =~ "timed out" "the error says it timed out"
+    assert "$elapsed_ms" -ge 1900 "milliseconds: the timeout, not something else, ended it"
+}
+
+@test "agent fails before it is up: 255 with what it printed" {
+    check_stub agent-exit 5000
+    assert "$stderr" =~ "agent-exit stub: cannot frobnicate the widget \(deliberate failure\)" \
+        "the error carries the hop's stderr"
+    assert "$stderr" =~ "status 1" "the error gives the hop's exit status"
+}
+
+@test "stdout closed early: yes | head -1 ends at once with SIGPIPE status" {
+    MG_TIMEOUT=5 run_mg bash -c 'mitogen-run local -- yes | head -1; echo "rc=${PIPESTATUS[0]}"'
+    assert "$output" == $'y\nrc=141' "head gets one line; mitogen-run exits 141 (SIGPIPE)"
+
+    MG_TIMEOUT=5 run_mg bash -c 'mitogen-run local/local yes | head -2; echo "rc=${PIPESTATUS[0]}"'
+    assert "$output" == $'y\ny\nrc=141' "the same through two hops"
+}
+
+@test "the command stops reading stdin early: mitogen-run returns at once" {
+    local t0 t1
+    t0=$(now_us)
+    MG_TIMEOUT=10 run_mg bash -c \
+        'head -c 100000000 /dev/zero | mitogen-run local -- head -c 10 | wc -c; echo "rc=${PIPESTATUS[1]}"'
+    t1=$(now_us)
+    assert "$output" == $'10\nrc=0' "10 bytes, exit 0"
+    assert "$(((t1 - t0) / 1000))" -lt 5000 "milliseconds for the pipeline"
+}
+
+# vim: filetype=sh

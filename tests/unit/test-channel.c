@@ -1,0 +1,647 @@
+/*
+ * Unit tests for lib/channel.c: byte channels between two routers (0, the
+ * master, and its child 1) joined by a socketpair, with a pipe feeding the
+ * sending end and a pipe drained (or not) behind the receiving end.
+ *
+ * Every test runs in its own process (a crash fails that test only) and
+ * checks for talloc leaks there.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "channel.h"
+#include "mitogen/error.h"
+#include "mitogen/log.h"
+#include "mitogen/loop.h"
+#include "protocol.h"
+#include "router.h"
+#include "stream.h"
+
+/* --- process isolation --- */
+
+static void isolated(void (*body)(void))
+{
+	int status = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		T_FAIL("fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		size_t before = talloc_total_size(NULL);
+
+		alarm(30);
+		t__failed = 0;
+		body();
+		if (!t__failed && talloc_total_size(NULL) != before) {
+			printf("#   leak: %zu bytes left\n", (size_t)(talloc_total_size(NULL) - before));
+			talloc_report_full(NULL, stdout);
+			t__failed = 1;
+		}
+		fflush(stdout);
+		_exit(t__failed ? 1 : 0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	if (WIFSIGNALED(status)) {
+		T_FAIL("test process died: %s", strsignal(WTERMSIG(status)));
+	}
+	if (WEXITSTATUS(status) != 0) {
+		T_FAIL("test process failed (exit %d)", WEXITSTATUS(status));
+	}
+}
+
+#define ISOLATED(name) static void name(void) { isolated(name##_body); }
+
+/* --- loop helpers --- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+struct waiter {
+	struct mg_loop *loop;
+	bool (*pred)(void *arg);
+	void *arg;
+	uint64_t deadline;
+	struct mg_timer *t;
+};
+
+static void waiter_tick(struct mg_timer *t, void *data)
+{
+	struct waiter *w = data;
+
+	talloc_free(t);
+	w->t = NULL;
+	if ((w->pred != NULL && w->pred(w->arg)) || now_ms() >= w->deadline) {
+		mg_loop_stop(w->loop, 1);
+		return;
+	}
+	w->t = mg_timer_new(NULL, w->loop, 1, waiter_tick, w);
+}
+
+/* Run until pred(arg) holds or 'ms' pass (pred NULL: run 'ms'). */
+static bool run_until(struct mg_loop *loop, bool (*pred)(void *), void *arg, unsigned ms)
+{
+	struct waiter w = { loop, pred, arg, now_ms() + ms, NULL };
+
+	w.t = mg_timer_new(NULL, loop, 0, waiter_tick, &w);
+	mg_loop_run(loop);
+	TALLOC_FREE(w.t);
+	return pred == NULL || pred(arg);
+}
+
+/* --- two routers --- */
+
+struct net {
+	struct mg_loop *loop;
+	struct mg_router *r[2];
+	int downfd;	/* master's end of the link */
+	int upfd;	/* child's end */
+};
+
+static struct net *net_new(void)
+{
+	static const uint32_t parents[] = { 0 };
+	struct net *n = talloc_zero(NULL, struct net);
+	struct mg_stream *down, *up;
+	int sv[2];
+
+	if (n == NULL) {
+		return NULL;
+	}
+	n->loop = mg_loop_new(n);
+	n->r[0] = n->loop != NULL ? mg__router_new(n, n->loop, 0, NULL, 0) : NULL;
+	n->r[1] = n->loop != NULL ? mg__router_new(n, n->loop, 1, parents, 1) : NULL;
+	if (n->r[0] == NULL || n->r[1] == NULL ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+		talloc_free(n);
+		return NULL;
+	}
+	n->downfd = sv[0];
+	n->upfd = sv[1];
+	down = mg__stream_new(n, n->loop, sv[0], sv[0], "c1", MG_MSG_MAX_DEFAULT);
+	up = mg__stream_new(n, n->loop, sv[1], sv[1], "parent", MG_MSG_MAX_DEFAULT);
+	if (down == NULL || up == NULL ||
+	    mg__router_add_stream(n->r[1], up, 0, "parent", true) != 0 ||
+	    mg__router_add_stream(n->r[0], down, 1, "c1", false) != 0) {
+		talloc_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* --- the bytes: a position-dependent pattern --- */
+
+static uint8_t pat(size_t i)
+{
+	return (uint8_t)(i * 7 + (i >> 13) + (i >> 21));
+}
+
+/* Writes pat() into a pipe as fast as it drains, 'total' bytes, then
+ * optionally closes it. */
+struct source {
+	int fd;
+	struct mg_io *io;
+	size_t total;
+	size_t written;
+	bool close_at_end;
+	int err;
+};
+
+static void source_cb(struct mg_io *io, unsigned events, void *data)
+{
+	struct source *s = data;
+	uint8_t buf[16384];
+	size_t want = s->total - s->written;
+	ssize_t n;
+
+	if (want > sizeof(buf)) {
+		want = sizeof(buf);
+	}
+	if (want == 0) {
+		TALLOC_FREE(s->io);
+		if (s->close_at_end) {
+			close(s->fd);
+			s->fd = -1;
+		}
+		return;
+	}
+	for (size_t i = 0; i < want; i++) {
+		buf[i] = pat(s->written + i);
+	}
+	n = write(s->fd, buf, want);
+	if (n > 0) {
+		s->written += (size_t)n;
+	} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		s->err = errno;
+		TALLOC_FREE(s->io);
+	}
+}
+
+static bool source_start(TALLOC_CTX *mem_ctx, struct mg_loop *loop, struct source *s)
+{
+	s->io = mg_io_new(mem_ctx, loop, s->fd, MG_IO_WRITE, source_cb, s);
+	return s->io != NULL;
+}
+
+/* Reads a pipe, checking the pattern, until EOF. */
+struct sink {
+	int fd;
+	struct mg_io *io;
+	size_t got;
+	size_t bad_at;
+	bool eof;
+	int err;
+};
+
+static void sink_cb(struct mg_io *io, unsigned events, void *data)
+{
+	struct sink *s = data;
+	uint8_t buf[65536];
+	ssize_t n = read(s->fd, buf, sizeof(buf));
+
+	if (n > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != pat(s->got + (size_t)i) && s->bad_at == SIZE_MAX) {
+				s->bad_at = s->got + (size_t)i;
+			}
+		}
+		s->got += (size_t)n;
+	} else if (n == 0) {
+		s->eof = true;
+		TALLOC_FREE(s->io);
+	} else if (errno != EAGAIN && errno != EINTR) {
+		s->err = errno;
+		TALLOC_FREE(s->io);
+	}
+}
+
+static bool sink_start(TALLOC_CTX *mem_ctx, struct mg_loop *loop, struct sink *s)
+{
+	s->bad_at = SIZE_MAX;
+	s->io = mg_io_new(mem_ctx, loop, s->fd, MG_IO_READ, sink_cb, s);
+	return s->io != NULL;
+}
+
+/* --- channels --- */
+
+struct done {
+	int calls;
+	int err;
+};
+
+static void on_done(void *data, int err)
+{
+	struct done *d = data;
+
+	d->calls++;
+	d->err = err;
+}
+
+struct chan {
+	struct mg_chan_out *out;
+	struct mg_chan_in *in;
+	struct done dout, din;
+	int src[2];	/* src[0] is the chan_out's, src[1] the test's */
+	int dst[2];	/* dst[1] is the chan_in's, dst[0] the test's */
+};
+
+/* A channel from router 'from' to router 'to', with fresh pipes. */
+static bool chan_open(TALLOC_CTX *mem_ctx, struct net *n, uint32_t from, uint32_t to,
+		      uint32_t window, int dst_pipe_size, struct chan *c)
+{
+	if (pipe2(c->src, O_CLOEXEC | O_NONBLOCK) != 0) {
+		return false;
+	}
+	if (pipe2(c->dst, O_CLOEXEC | O_NONBLOCK) != 0) {
+		return false;
+	}
+	if (dst_pipe_size > 0 && fcntl(c->dst[1], F_SETPIPE_SZ, dst_pipe_size) < 0) {
+		return false;
+	}
+	c->in = mg__chan_in_new(mem_ctx, n->r[to], c->dst[1], from, on_done, &c->din);
+	c->out = mg__chan_out_new(mem_ctx, n->r[from], c->src[0], to, window, on_done, &c->dout);
+	if (c->in == NULL || c->out == NULL) {
+		return false;
+	}
+	mg__chan_in_set_ack(c->in, mg__chan_out_ack_handle(c->out));
+	mg__chan_out_start(c->out, mg__chan_in_handle(c->in));
+	return true;
+}
+
+static int fionread(int fd)
+{
+	int n = -1;
+
+	return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+}
+
+/* --- tests --- */
+
+struct transfer {
+	struct chan *c;
+	struct sink *sink;
+};
+
+static bool transfer_done(void *arg)
+{
+	struct transfer *t = arg;
+
+	return (t->sink->eof || t->sink->err != 0) && t->c->din.calls > 0 && t->c->dout.calls > 0;
+}
+
+/* 8 MiB of a pattern arrive intact and in order; EOF closes the output. */
+static void transfer(uint32_t from, uint32_t to)
+{
+	struct net *n = net_new();
+	struct chan c = { 0 };
+	struct source src = { .total = 8u << 20, .close_at_end = true };
+	struct sink sink = { 0 };
+	struct transfer t = { &c, &sink };
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(chan_open(n, n, from, to, MG_WINDOW_DEFAULT, 0, &c));
+	src.fd = c.src[1];
+	sink.fd = c.dst[0];
+	ASSERT_TRUE(source_start(n, n->loop, &src));
+	ASSERT_TRUE(sink_start(n, n->loop, &sink));
+	ASSERT_TRUE(run_until(n->loop, transfer_done, &t, 20000));
+	ASSERT_INT_EQ(src.err, 0);
+	ASSERT_INT_EQ(sink.err, 0);
+	ASSERT_INT_EQ(sink.got, 8u << 20);
+	ASSERT_TRUE(sink.bad_at == SIZE_MAX);
+	ASSERT_TRUE(sink.eof);
+	ASSERT_INT_EQ(c.din.calls, 1);
+	ASSERT_INT_EQ(c.din.err, 0);
+	ASSERT_INT_EQ(c.dout.calls, 1);
+	ASSERT_INT_EQ(c.dout.err, 0);
+	ASSERT_TRUE(mg__chan_in_done(c.in));
+	close(sink.fd);
+	talloc_free(c.out);
+	talloc_free(c.in);
+	talloc_free(n);
+}
+
+static void test_child_to_master_body(void)
+{
+	transfer(1, 0);
+}
+ISOLATED(test_child_to_master)
+
+static void test_master_to_child_body(void)
+{
+	transfer(0, 1);
+}
+ISOLATED(test_master_to_child)
+
+/*
+ * Flow control: the reader never drains its output pipe. Whatever the
+ * sender took from its source beyond what reached the output pipe is in
+ * flight, and must stay within the window.
+ */
+struct flow {
+	struct chan *c;
+	struct source *src;
+	size_t window;
+	size_t max_inflight;
+	size_t consumed;
+	size_t delivered;
+	bool stop_when_full;
+};
+
+/* Sample the counters; with stop_when_full, say when the window is used. */
+static bool flow_sample(void *arg)
+{
+	struct flow *f = arg;
+	int in_src = fionread(f->c->src[1]);
+	int in_dst = fionread(f->c->dst[0]);
+
+	if (in_src >= 0 && in_dst >= 0) {
+		f->consumed = f->src->written - (size_t)in_src;
+		f->delivered = (size_t)in_dst;
+		if (f->consumed - f->delivered > f->max_inflight) {
+			f->max_inflight = f->consumed - f->delivered;
+		}
+	}
+	return f->stop_when_full && f->consumed >= f->window;
+}
+
+static void test_flow_control_body(void)
+{
+	const uint32_t window = 256u << 10;
+	struct net *n = net_new();
+	struct chan c = { 0 };
+	struct source src = { .total = 64u << 20, .close_at_end = true };
+	struct sink sink = { 0 };
+	struct flow f = { &c, &src, window, 0, 0, 0, true };
+	struct transfer t = { &c, &sink };
+	int dst_size;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(chan_open(n, n, 1, 0, window, 4096, &c));
+	dst_size = fcntl(c.dst[0], F_GETPIPE_SZ);
+	ASSERT_TRUE(dst_size > 0);
+	src.fd = c.src[1];
+	ASSERT_TRUE(source_start(n, n->loop, &src));
+	/* It flows as far as the window allows... */
+	ASSERT_TRUE(run_until(n->loop, flow_sample, &f, 10000));
+	/* ...and, however long we wait, no further. */
+	f.stop_when_full = false;
+	run_until(n->loop, flow_sample, &f, 300);
+	flow_sample(&f);
+	printf("#   window %u, output pipe %d: consumed %zu, delivered %zu, max in flight %zu\n",
+	       window, dst_size, f.consumed, f.delivered, f.max_inflight);
+	ASSERT_TRUE(f.delivered > 0 && f.delivered <= (size_t)dst_size);
+	ASSERT_TRUE(f.max_inflight <= window);
+	ASSERT_TRUE(f.consumed <= window + (size_t)dst_size);
+	ASSERT_INT_GE(src.written, f.consumed + 65536);
+	ASSERT_INT_EQ(c.din.calls + c.dout.calls, 0);
+
+	/* Once the reader drains, everything arrives, in order. */
+	src.total = src.written + (1u << 20);
+	sink.fd = c.dst[0];
+	ASSERT_TRUE(sink_start(n, n->loop, &sink));
+	ASSERT_TRUE(run_until(n->loop, transfer_done, &t, 20000));
+	ASSERT_INT_EQ(sink.got, src.total);
+	ASSERT_TRUE(sink.bad_at == SIZE_MAX);
+	ASSERT_INT_EQ(c.din.err, 0);
+	ASSERT_INT_EQ(c.dout.err, 0);
+	close(sink.fd);
+	talloc_free(c.out);
+	talloc_free(c.in);
+	talloc_free(n);
+}
+ISOLATED(test_flow_control)
+
+static bool both_done(void *arg)
+{
+	struct chan *c = arg;
+
+	return c->din.calls > 0 && c->dout.calls > 0;
+}
+
+/* The reader of the output pipe goes away: the chan_in fails with EPIPE,
+ * tells the sender, and the sender stops reading its source. */
+static void test_reader_gone_body(void)
+{
+	struct net *n = net_new();
+	struct chan c = { 0 };
+	struct source src = { .total = 1u << 20 };
+	uint8_t byte = 0;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(chan_open(n, n, 1, 0, 256u << 10, 0, &c));
+	close(c.dst[0]);
+	src.fd = c.src[1];
+	ASSERT_TRUE(source_start(n, n->loop, &src));
+	ASSERT_TRUE(run_until(n->loop, both_done, &c, 5000));
+	ASSERT_INT_EQ(c.din.err, -EPIPE);
+	ASSERT_INT_EQ(c.dout.err, -EPIPE);
+	/* The source was closed by the sender: nobody reads it any more. */
+	run_until(n->loop, NULL, NULL, 20);
+	ASSERT_TRUE(write(c.src[1], &byte, 1) < 0);
+	ASSERT_INT_EQ(errno, EPIPE);
+	ASSERT_INT_EQ(c.din.calls, 1);
+	ASSERT_INT_EQ(c.dout.calls, 1);
+	close(c.src[1]);
+	talloc_free(c.out);
+	talloc_free(c.in);
+	talloc_free(n);
+}
+ISOLATED(test_reader_gone)
+
+struct got_bytes {
+	struct sink *sink;
+	size_t want;
+};
+
+static bool sink_has(void *arg)
+{
+	struct got_bytes *g = arg;
+
+	return g->sink->got >= g->want;
+}
+
+static bool sink_eof(void *arg)
+{
+	struct sink *s = arg;
+
+	return s->eof || s->err != 0;
+}
+
+/* The sending context disappears: the chan_in ends as at EOF, after
+ * writing what it had, and closes its output. */
+static void test_sender_context_lost_body(void)
+{
+	struct net *n = net_new();
+	struct chan c = { 0 };
+	struct source src = { .total = 100000 };
+	struct sink sink = { 0 };
+	struct got_bytes g = { &sink, 100000 };
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(chan_open(n, n, 1, 0, 256u << 10, 0, &c));
+	src.fd = c.src[1];
+	sink.fd = c.dst[0];
+	ASSERT_TRUE(source_start(n, n->loop, &src));
+	ASSERT_TRUE(sink_start(n, n->loop, &sink));
+	ASSERT_TRUE(run_until(n->loop, sink_has, &g, 5000));
+	ASSERT_INT_EQ(c.din.calls, 0);
+	/* The link to 1 breaks (the source is still open). */
+	ASSERT_INT_EQ(shutdown(n->downfd, SHUT_RDWR), 0);
+	ASSERT_TRUE(run_until(n->loop, sink_eof, &sink, 5000));
+	ASSERT_INT_EQ(sink.err, 0);
+	ASSERT_INT_EQ(sink.got, 100000);
+	ASSERT_TRUE(sink.bad_at == SIZE_MAX);
+	run_until(n->loop, NULL, NULL, 20);
+	ASSERT_INT_EQ(c.din.calls, 1);
+	ASSERT_INT_EQ(c.din.err, 0);
+	close(c.src[1]);
+	close(sink.fd);
+	talloc_free(c.out);
+	talloc_free(c.in);
+	talloc_free(n);
+}
+ISOLATED(test_sender_context_lost)
+
+static bool out_done(void *arg)
+{
+	return ((struct chan *)arg)->dout.calls > 0;
+}
+
+/* The receiving context disappears: the sender ends with EPIPE. */
+static void test_receiver_context_lost_body(void)
+{
+	struct net *n = net_new();
+	struct chan c = { 0 };
+	struct source src = { .total = 100000 };
+	struct sink sink = { 0 };
+	struct got_bytes g = { &sink, 100000 };
+	uint8_t byte = 0;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(chan_open(n, n, 0, 1, 256u << 10, 0, &c));
+	src.fd = c.src[1];
+	sink.fd = c.dst[0];
+	ASSERT_TRUE(source_start(n, n->loop, &src));
+	ASSERT_TRUE(sink_start(n, n->loop, &sink));
+	ASSERT_TRUE(run_until(n->loop, sink_has, &g, 5000));
+	ASSERT_INT_EQ(shutdown(n->downfd, SHUT_RDWR), 0);
+	ASSERT_TRUE(run_until(n->loop, out_done, &c, 5000));
+	ASSERT_INT_EQ(c.dout.err, -EPIPE);
+	ASSERT_TRUE(write(c.src[1], &byte, 1) < 0);
+	ASSERT_INT_EQ(errno, EPIPE);
+	close(c.src[1]);
+	close(sink.fd);
+	talloc_free(c.out);
+	talloc_free(c.in);
+	talloc_free(n);
+}
+ISOLATED(test_receiver_context_lost)
+
+/* mg__chan_out_close: stop reading, send EOF now. */
+static void test_out_close_body(void)
+{
+	struct net *n = net_new();
+	struct chan c = { 0 };
+	struct source src = { .total = 50000 };
+	struct sink sink = { 0 };
+	struct got_bytes g = { &sink, 50000 };
+	uint8_t byte = 0;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(chan_open(n, n, 1, 0, 256u << 10, 0, &c));
+	src.fd = c.src[1];
+	sink.fd = c.dst[0];
+	ASSERT_TRUE(source_start(n, n->loop, &src));
+	ASSERT_TRUE(sink_start(n, n->loop, &sink));
+	ASSERT_TRUE(run_until(n->loop, sink_has, &g, 5000));
+	mg__chan_out_close(c.out);
+	ASSERT_INT_EQ(c.dout.calls, 1);
+	ASSERT_INT_EQ(c.dout.err, 0);
+	ASSERT_TRUE(run_until(n->loop, sink_eof, &sink, 5000));
+	ASSERT_INT_EQ(sink.got, 50000);
+	ASSERT_INT_EQ(c.din.calls, 1);
+	ASSERT_INT_EQ(c.din.err, 0);
+	ASSERT_TRUE(write(c.src[1], &byte, 1) < 0);
+	ASSERT_INT_EQ(errno, EPIPE);
+	/* Once only. */
+	mg__chan_out_close(c.out);
+	ASSERT_INT_EQ(c.dout.calls, 1);
+	close(c.src[1]);
+	close(sink.fd);
+	talloc_free(c.out);
+	talloc_free(c.in);
+	talloc_free(n);
+}
+ISOLATED(test_out_close)
+
+/*
+ * docs/PROTOCOL.md section 7: "If the receiver goes away (its descriptor
+ * fails, or it is closed early), it sends a dead message to the ack handle
+ * and the sender stops reading". Freeing the chan_in is how its owner
+ * closes it early (svc-exec frees a job's channels with the job).
+ */
+static void test_in_freed_early_body(void)
+{
+	struct net *n = net_new();
+	struct chan c = { 0 };
+	struct source src = { .total = 4u << 20 };
+	struct sink sink = { 0 };
+	struct got_bytes g = { &sink, 100000 };
+	uint8_t byte = 0;
+	ssize_t w;
+	int saved;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(chan_open(n, n, 1, 0, 256u << 10, 0, &c));
+	src.fd = c.src[1];
+	sink.fd = c.dst[0];
+	ASSERT_TRUE(source_start(n, n->loop, &src));
+	ASSERT_TRUE(sink_start(n, n->loop, &sink));
+	ASSERT_TRUE(run_until(n->loop, sink_has, &g, 5000));
+	TALLOC_FREE(c.in);
+	run_until(n->loop, out_done, &c, 1000);
+	w = write(c.src[1], &byte, 1);
+	saved = errno;
+	close(c.src[1]);
+	close(sink.fd);
+	talloc_free(c.out);
+	talloc_free(n);
+	ASSERT_INT_EQ(c.dout.calls, 1);
+	ASSERT_INT_EQ(c.dout.err, -EPIPE);
+	ASSERT_TRUE(w < 0 && saved == EPIPE);
+}
+ISOLATED(test_in_freed_early)
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	mg_log_set_level(MG_LOG_ERROR);
+	TESTS_BEGIN();
+	RUN(test_child_to_master);
+	RUN(test_master_to_child);
+	RUN(test_flow_control);
+	RUN(test_reader_gone);
+	RUN(test_sender_context_lost);
+	RUN(test_receiver_context_lost);
+	RUN(test_out_close);
+	RUN(test_in_freed_early);
+	return TESTS_END();
+}
