@@ -106,6 +106,10 @@ static void on_parent_lost(void *data)
 	}
 	mg__router_close_all(a->r, "parent lost");
 	a->deadline = mg_timer_new(a, a->loop, 3000, on_deadline, a);
+	if (a->deadline != NULL) {
+		/* Only a bound: exit as soon as nothing is left to wait for. */
+		mg_timer_set_keepalive(a->deadline, false);
+	}
 }
 
 static void on_shutdown(struct mg_router *r, struct mg_msg *m, void *data)

@@ -312,12 +312,44 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 		in_flush(c);
 		return;
 	}
-	p = talloc_zero(c, struct pending);
-	if (p == NULL) {
-		in_finish(c, -ENOMEM);
-		return;
+	if (c->head == NULL) {
+		/* Nothing queued: write straight from the receive buffer. */
+		size_t done = 0;
+		while (done < m->len) {
+			ssize_t n = write(c->fd, m->data + done, m->len - done);
+			if (n < 0 && errno == EINTR) {
+				continue;
+			}
+			if (n < 0 && errno == EAGAIN) {
+				break;
+			}
+			if (n < 0) {
+				in_finish(c, -errno);
+				return;
+			}
+			done += (size_t)n;
+		}
+		c->unacked += done;
+		if (done == m->len) {
+			in_ack(c);
+			return;
+		}
+		/* Keep the rest for when the fd is writable. */
+		p = talloc_zero(c, struct pending);
+		if (p == NULL || mg__msg_keep(p, m) != 0) {
+			in_finish(c, -ENOMEM);
+			return;
+		}
+		p->msg = m;
+		p->off = done;
+	} else {
+		p = talloc_zero(c, struct pending);
+		if (p == NULL || mg__msg_keep(p, m) != 0) {
+			in_finish(c, -ENOMEM);
+			return;
+		}
+		p->msg = m;
 	}
-	p->msg = talloc_steal(p, m);
 	if (c->tail != NULL) {
 		c->tail->next = p;
 	} else {

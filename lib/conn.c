@@ -158,6 +158,8 @@ static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data
 	c->child = NULL;
 	c->exited = true;
 	c->status = status;
+	/* Whatever the hop left running in its session goes with it. */
+	mg__kill_session(pid);
 	mg_debug("%s: hop process %d ended (%s %d)", c->name, (int)pid,
 		 WIFSIGNALED(status) ? "signal" : "status",
 		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
@@ -213,6 +215,11 @@ static void boot_closed(struct mg_stream *s, int err, const char *why, void *dat
 {
 	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
 
+	if (err != 0) {
+		/* A protocol violation says more than the exit status will. */
+		conn_fail(c, err, "%s", why);
+		return;
+	}
 	c->boot_eof = true;
 	maybe_report(c);
 }
@@ -249,7 +256,7 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 	TALLOC_FREE(c->timer);
 	c->up = true;
-	mg_debug("%s: agent up (context %u, pid %u)", c->name, c->id, pid);
+	mg_info("%s: agent up (context %u, pid %u)", c->name, c->id, pid);
 	ret = mg__router_add_stream(c->r, c->stream, c->id, c->name, false);
 	c->stream = NULL;
 	if (ret != 0) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "buf.h"
 #include "channel.h"
@@ -140,7 +141,14 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 
 static int dup_fd(int fd)
 {
-	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	struct stat st;
+	int nfd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+	/* A bigger pipe means fewer, larger messages; failure is harmless. */
+	if (nfd >= 0 && fstat(nfd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		fcntl(nfd, F_SETPIPE_SZ, MG_PIPE_SIZE);
+	}
+	return nfd;
 }
 
 struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
@@ -148,7 +156,7 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 {
 	struct mg_exec *e = talloc_zero(mem_ctx, struct mg_exec);
 	struct mg_buf *b = NULL;
-	uint32_t flags = opts->shell ? MG_EXEC_SHELL : 0;
+	uint32_t flags = (opts->shell ? MG_EXEC_SHELL : 0) | (opts->stdin_fd < 0 ? MG_EXEC_NO_STDIN : 0);
 	int fd;
 
 	if (e == NULL) {

@@ -54,6 +54,7 @@ struct mg_loop {
 	struct list ios;	/* every io, to detach them if the loop goes first */
 	struct list always;	/* ios epoll refused: ready every iteration */
 	unsigned n_alive_io;	/* enabled keepalive ios */
+	unsigned n_alive_timers; /* pending keepalive timers */
 	struct ready *ready;	/* the batch being dispatched */
 	size_t nready, ready_cap;
 
@@ -91,8 +92,10 @@ struct mg_io {
 };
 
 struct mg_timer {
-	struct list entry;
+	struct mg_loop *loop;	/* NULL once the loop is gone */
+	struct list entry;	/* linked while pending */
 	uint64_t due, seq;
+	bool keepalive;
 	mg_timer_cb cb;
 	void *data;
 };
@@ -298,6 +301,10 @@ void mg_io_set(struct mg_io *io, unsigned events)
 		io->events = events;
 		return;
 	}
+	if (events == io->events) {
+		/* Callers re-assert their mask often: no syscall for that. */
+		return;
+	}
 	if (io_alive(io)) {
 		loop->n_alive_io--;
 	}
@@ -333,10 +340,29 @@ void mg_io_set_keepalive(struct mg_io *io, bool keepalive)
 
 /* timers */
 
+static bool timer_alive(const struct mg_timer *t)
+{
+	return t->keepalive && !list_empty(&t->entry);
+}
+
 static int timer_destructor(struct mg_timer *t)
 {
+	if (t->loop != NULL && timer_alive(t)) {
+		t->loop->n_alive_timers--;
+	}
 	list_remove(&t->entry);
 	return 0;
+}
+
+void mg_timer_set_keepalive(struct mg_timer *t, bool keepalive)
+{
+	if (t->loop != NULL && timer_alive(t)) {
+		t->loop->n_alive_timers--;
+	}
+	t->keepalive = keepalive;
+	if (t->loop != NULL && timer_alive(t)) {
+		t->loop->n_alive_timers++;
+	}
 }
 
 struct mg_timer *mg_timer_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
@@ -354,6 +380,9 @@ struct mg_timer *mg_timer_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	}
 	t->due = ms > UINT64_MAX - loop->now ? UINT64_MAX : loop->now + ms;
 	t->seq = loop->timer_seq++;
+	t->loop = loop;
+	t->keepalive = true;
+	loop->n_alive_timers++;
 	t->cb = cb;
 	t->data = data;
 	/* From the tail: new timers are usually the latest. */
@@ -377,6 +406,9 @@ static void run_timers(struct mg_loop *loop)
 
 		if (t->due > loop->now || t->seq >= seq_end) {
 			break;
+		}
+		if (timer_alive(t)) {
+			loop->n_alive_timers--;
 		}
 		list_remove(&t->entry);
 		t->cb(t, t->data);
@@ -774,7 +806,10 @@ static int loop_destructor(struct mg_loop *loop)
 		list_remove(&io->always_entry);
 	}
 	while (!list_empty(&loop->timers)) {
-		list_remove(loop->timers.next);
+		struct mg_timer *t = ENTRY(loop->timers.next, struct mg_timer, entry);
+
+		t->loop = NULL;
+		list_remove(&t->entry);
 	}
 	while (!list_empty(&loop->signals)) {
 		struct mg_signal *s = ENTRY(loop->signals.next, struct mg_signal, entry);
@@ -935,7 +970,7 @@ static void dispatch(struct mg_loop *loop)
 
 static bool loop_alive(const struct mg_loop *loop)
 {
-	return loop->n_alive_io > 0 || !list_empty(&loop->timers) ||
+	return loop->n_alive_io > 0 || loop->n_alive_timers > 0 ||
 	       loop->n_children > 0 || !list_empty(&loop->defers);
 }
 

@@ -1,12 +1,17 @@
 /* Process spawning through posix_spawn (vfork speed, exec errors reported
  * synchronously). */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "process.h"
+#include "protocol.h"
 
 extern char **environ;
 
@@ -17,7 +22,17 @@ int mg__pipe(int fds[2])
 
 int mg__socketpair(int fds[2])
 {
-	return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0 ? 0 : -errno;
+	int size = MG_SOCK_BUF;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+		return -errno;
+	}
+	/* Room for several chunks per wake-up; the kernel may cap it. */
+	for (int i = 0; i < 2; i++) {
+		setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	}
+	return 0;
 }
 
 int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
@@ -84,4 +99,51 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return -ret;
+}
+
+void mg__kill_session(pid_t sid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (d == NULL || sid <= 1) {
+		if (d != NULL) {
+			closedir(d);
+		}
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char path[64], buf[512], *p;
+		long pid = strtol(e->d_name, &p, 10);
+		int fd, field;
+		ssize_t n;
+
+		if (*p != '\0' || pid <= 1) {
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			continue;
+		}
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0) {
+			continue;
+		}
+		buf[n] = '\0';
+		/* Fields after the command name, which may hold spaces: state,
+		 * ppid, pgrp, session. */
+		p = strrchr(buf, ')');
+		if (p == NULL) {
+			continue;
+		}
+		for (field = 0; field < 4 && p != NULL; field++) {
+			p = strchr(p + 1, ' ');
+		}
+		if (p != NULL && strtol(p + 1, NULL, 10) == sid) {
+			kill((pid_t)pid, SIGKILL);
+		}
+	}
+	closedir(d);
 }

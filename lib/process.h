@@ -19,6 +19,9 @@ struct mg_spawn_opts {
  * exec failure itself, e.g. -ENOENT, is reported here). */
 int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid);
 
+/* SIGKILL every process left in session 'sid' (a dead hop's leftovers). */
+void mg__kill_session(pid_t sid);
+
 /* Close-on-exec pipe / socketpair helpers returning a negative errno. */
 int mg__pipe(int fds[2]);
 int mg__socketpair(int fds[2]);

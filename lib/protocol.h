@@ -25,7 +25,9 @@
 
 /* Default and hard limits. */
 #define MG_MSG_MAX_DEFAULT (4u * 1024 * 1024)
-#define MG_CHUNK 131072u           /* read size for byte channels */
+#define MG_CHUNK 262144u           /* read size for byte channels */
+#define MG_PIPE_SIZE (1 << 20)     /* pipe size asked for command stdio */
+#define MG_SOCK_BUF (1 << 20)      /* socket buffers between hops */
 #define MG_WINDOW_DEFAULT (1u << 21) /* bytes in flight per channel */
 
 /* Boot markers written on the hop's stdout, 8 bytes each. */
@@ -55,6 +57,7 @@ enum mg_exec_event {
 	MG_EXEC_EV_FAILED = 3,  /* i32 errno, str message */
 };
 
-#define MG_EXEC_SHELL 0x1u /* run argv[0] with /bin/sh -c */
+#define MG_EXEC_SHELL 0x1u    /* run argv[0] with /bin/sh -c */
+#define MG_EXEC_NO_STDIN 0x2u /* /dev/null as stdin */
 
 #endif

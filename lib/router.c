@@ -177,6 +177,7 @@ static int queue_local(struct mg_router *r, const struct mg_msg *m)
 	*c = *m;
 	c->in = NULL;
 	c->data = NULL;
+	c->borrowed = false;
 	if (m->len > 0) {
 		c->data = talloc_memdup(c, m->data, m->len);
 		if (c->data == NULL) {

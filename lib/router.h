@@ -26,7 +26,8 @@ enum mg_policy {
 };
 
 /* The router keeps ownership of 'msg' and frees it after the call unless
- * the handler talloc_steal()s it. */
+ * the handler takes it with mg__msg_keep() (its payload may be borrowed
+ * from a receive buffer). */
 typedef void (*mg_handler_fn)(struct mg_router *r, struct mg_msg *msg, void *data);
 /* Context 'id' became unreachable. */
 typedef void (*mg_route_lost_fn)(struct mg_router *r, uint32_t id, const char *why, void *data);

@@ -76,6 +76,20 @@ static int stream_destructor(struct mg_stream *s)
 	return 0;
 }
 
+int mg__msg_keep(TALLOC_CTX *mem_ctx, struct mg_msg *m)
+{
+	if (m->borrowed) {
+		uint8_t *p = talloc_memdup(m, m->data, m->len);
+		if (p == NULL) {
+			return -ENOMEM;
+		}
+		m->data = p;
+		m->borrowed = false;
+	}
+	talloc_steal(mem_ctx, m);
+	return 0;
+}
+
 void mg__msg_header(const struct mg_msg *m, uint8_t *hdr)
 {
 	hdr[0] = MG_MAGIC >> 8;
@@ -173,12 +187,9 @@ static void parse_frames(struct mg_stream *s)
 		*m = hdr;
 		m->in = s;
 		if (hdr.len > 0) {
-			m->data = talloc_memdup(m, s->rx + off + MG_HDR_LEN, hdr.len);
-			if (m->data == NULL) {
-				talloc_free(m);
-				stream_fail(s, -ENOMEM, "out of memory");
-				return;
-			}
+			/* Forwarding and most handlers need no copy. */
+			m->data = s->rx + off + MG_HDR_LEN;
+			m->borrowed = true;
 		}
 		off += MG_HDR_LEN + hdr.len;
 		s->msg_cb(s, m, s->msg_data);

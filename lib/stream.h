@@ -22,10 +22,16 @@ struct mg_msg {
 	uint32_t auth_id;
 	uint32_t handle;
 	uint32_t reply_to;
-	uint8_t *data; /* talloc child of the message (or NULL) */
+	uint8_t *data; /* talloc child of the message, or borrowed */
 	size_t len;
 	struct mg_stream *in; /* arrival stream; NULL when made locally */
+	/* Payloads that arrive on a stream point into its receive buffer and
+	 * are valid only during the callback: mg__msg_keep before keeping. */
+	bool borrowed;
 };
+
+/* Take ownership of 'm' under mem_ctx, copying a borrowed payload. */
+int mg__msg_keep(TALLOC_CTX *mem_ctx, struct mg_msg *m);
 
 /* Raw mode: consume what is useful of p[0..n) and return how much. */
 typedef size_t (*mg_stream_raw_cb)(struct mg_stream *s, const uint8_t *p, size_t n, void *data);

@@ -124,7 +124,12 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	p->svc = svc;
-	p->req = talloc_steal(p, m);
+	if (mg__msg_keep(p, m) != 0) {
+		mg__router_reply_dead(r, m, "out of memory");
+		talloc_free(p);
+		return;
+	}
+	p->req = m;
 	mg__buf_view(&b, m->data, m->len);
 	if (mg__buf_get_u32(&b, &id) != 0 || mg__buf_get_u32(&b, &timeout) != 0 ||
 	    mg__buf_get_str(&b, p, &name) != 0 || name == NULL ||

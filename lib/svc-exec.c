@@ -11,6 +11,7 @@
  * Control (h_ctl): u32 signal number, sent to the whole process group.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -100,7 +101,8 @@ static void on_exit_status(struct mg_child *c, pid_t pid, int status, void *data
 	j->exited = true;
 	j->status = status;
 	TALLOC_FREE(j->kill_timer);
-	mg_debug("command %d ended with wait status 0x%x", (int)pid, status);
+	mg_info("command %d ended (%s %d)", (int)pid, WIFSIGNALED(status) ? "signal" : "status",
+		WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	job_maybe_done(j);
 }
 
@@ -193,6 +195,10 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 		send_failed(r, m, ret, "cannot create pipes");
 		goto out;
 	}
+	/* Bigger pipes mean fewer, larger messages on a busy stream. */
+	fcntl(in[1], F_SETPIPE_SZ, MG_PIPE_SIZE);
+	fcntl(out[0], F_SETPIPE_SZ, MG_PIPE_SIZE);
+	fcntl(err[0], F_SETPIPE_SZ, MG_PIPE_SIZE / 4);
 	j = talloc_zero(svc, struct job);
 	if (j == NULL) {
 		goto out;
@@ -213,7 +219,7 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 			.cwd = cwd,
 			.search_path = true,
 			.setpgid = true,
-			.stdio = { in[0], out[1], err[1] },
+			.stdio = { (flags & MG_EXEC_NO_STDIN) != 0 ? -1 : in[0], out[1], err[1] },
 		};
 		ret = mg__spawn(&so, &j->pid);
 	}
@@ -228,7 +234,7 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 		TALLOC_FREE(j);
 		goto out;
 	}
-	mg_debug("started %s as %d", argv[0], (int)j->pid);
+	mg_info("started %s as %d", argv[0], (int)j->pid);
 	j->outs_open = 2;
 	j->child = mg_child_new(j, mg__router_loop(r), j->pid, on_exit_status, j);
 	j->out = mg__chan_out_new(j, r, out[0], j->master, MG_WINDOW_DEFAULT, on_out_done, j);

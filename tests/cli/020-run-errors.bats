@@ -25,11 +25,20 @@ function setup() {
 
 function teardown() {
     local pid
-    KILL_AT_TEARDOWN+=($(live_procs "sleep $MG_STUB_SLEEP"))
+    remember_procs "sleep $MG_STUB_SLEEP"
     for pid in "${KILL_AT_TEARDOWN[@]}"; do
         kill -KILL "$pid" 2>/dev/null || true
     done
     basic_teardown
+}
+
+# Add the live processes whose command line is exactly $1 to those
+# teardown kills (by pid).
+function remember_procs() {
+    local pid
+    for pid in $(live_procs "$1"); do
+        KILL_AT_TEARDOWN+=("$pid")
+    done
 }
 
 # Microseconds since the epoch.
@@ -146,14 +155,14 @@ function live_procs() {
     t0=$(now_us)
     run_mg_sep 255 mitogen-run local/local -- sh -c "kill -9 \$PPID; $sleeper"
     t1=$(now_us)
-    KILL_AT_TEARDOWN+=($(live_procs "$sleeper"))
+    remember_procs "$sleeper"
     assert "$(((t1 - t0) / 1000))" -lt 5000 "milliseconds until mitogen-run gave up"
     assert "$stderr" =~ "^mitogen-run: local/local: " "the error names the lost hop"
     assert "$(tmpdir_leftovers)" == "" "nothing in TMPDIR"
 
     # The first hop is lost the same way.
     run_mg_sep 255 mitogen-run local -- sh -c "kill -9 \$PPID; $sleeper"
-    KILL_AT_TEARDOWN+=($(live_procs "$sleeper"))
+    remember_procs "$sleeper"
     assert "$stderr" =~ "^mitogen-run: local: " "the error names the lost hop"
 }
 

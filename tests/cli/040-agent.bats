@@ -71,7 +71,7 @@ done'
     assert "$(command ls -A "$TMPDIR")" == "" "nothing in TMPDIR after the run"
 
     # A failed command leaves nothing either.
-    run_mg 127 mitogen-run --no-shell local/local -- nosuchcmd-$(safename)
+    run_mg 127 mitogen-run --no-shell local/local -- "nosuchcmd-$(safename)"
     assert "$(command ls -A "$TMPDIR")" == "" "nothing in TMPDIR after a failed command"
 }
 

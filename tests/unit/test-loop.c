@@ -472,6 +472,7 @@ static void test_loop_freed_first(void)
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	struct mg_loop *loop = mg_loop_new(tmp);
 	struct rec r = { .loop = loop };
+	struct mg_timer *t;
 	struct mg_io *io;
 	int p[2];
 	pid_t pid;
@@ -484,7 +485,8 @@ static void test_loop_freed_first(void)
 	}
 	io = mg_io_new(owner, loop, p[0], MG_IO_READ, count_cb, &r);
 	ASSERT_PTR_NOT_NULL(io);
-	ASSERT_PTR_NOT_NULL(mg_timer_new(owner, loop, 10, must_not_fire_cb, &r));
+	t = mg_timer_new(owner, loop, 10, must_not_fire_cb, &r);
+	ASSERT_PTR_NOT_NULL(t);
 	ASSERT_PTR_NOT_NULL(mg_signal_new(owner, loop, SIGUSR2, count_signal_cb, &r));
 	ASSERT_PTR_NOT_NULL(mg_child_new(owner, loop, pid, count_child_cb, &r));
 	ASSERT_INT_EQ(mg_loop_defer(loop, owner, must_not_defer_cb, &r), 0);
@@ -495,6 +497,7 @@ static void test_loop_freed_first(void)
 	mg_io_set(io, 0);
 	mg_io_set_keepalive(io, false);
 	ASSERT_INT_EQ(mg_io_get(io), 0);
+	mg_timer_set_keepalive(t, false);
 	talloc_free(owner);
 	waitpid(pid, NULL, 0);
 	close(p[0]);
@@ -815,6 +818,8 @@ static int run_children(TALLOC_CTX *tmp, struct mg_loop *loop, struct cctx *x)
 	x->pid[1] = fork();
 	if (x->pid[1] == 0) {
 		mg_loop_child_sigmask();
+		/* Bounded, in case the test fails before killing it. */
+		alarm(10);
 		for (;;) {
 			pause();
 		}
@@ -864,6 +869,7 @@ static void test_child(void)
 	pid = fork();
 	ASSERT_INT_GE(pid, 0);
 	if (pid == 0) {
+		alarm(10);
 		for (;;) {
 			pause();
 		}
@@ -952,6 +958,9 @@ static void test_dry(void)
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	struct mg_loop *loop = mg_loop_new(tmp);
 	struct rec r = { .loop = loop };
+	struct rec tr = { .loop = loop };
+	struct tag tag = { &tr, 1 };
+	struct mg_timer *t;
 	struct mg_io *io;
 	int p[2];
 
@@ -971,6 +980,21 @@ static void test_dry(void)
 	mg_io_set_keepalive(io, true);
 	ASSERT_INT_EQ(mg_loop_run(loop), 0);
 	ASSERT_INT_EQ(r.calls, 1);
+
+	/* A timer that does not keep the loop is not waited for... */
+	t = mg_timer_new(tmp, loop, 10, order_cb, &tag);
+	ASSERT_PTR_NOT_NULL(t);
+	mg_timer_set_keepalive(t, false);
+	ASSERT_INT_EQ(mg_loop_run(loop), 0);
+	ASSERT_INT_EQ(tr.calls, 0);
+	/* ... until it is told to, and once fired it holds nothing. */
+	mg_timer_set_keepalive(t, true);
+	ASSERT_INT_EQ(mg_loop_run(loop), 0);
+	ASSERT_INT_EQ(tr.calls, 1);
+	mg_timer_set_keepalive(t, false);
+	mg_timer_set_keepalive(t, true);
+	ASSERT_INT_EQ(mg_loop_run(loop), 0);
+	ASSERT_INT_EQ(tr.calls, 1);
 	talloc_free(tmp);
 	close(p[0]);
 	close(p[1]);
@@ -1014,6 +1038,8 @@ int main(void)
 {
 	/* A hung loop fails the whole run instead of blocking it. */
 	alarm(60);
+	/* Keep the TAP lines if the alarm or a sanitizer ends the run. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	TESTS_BEGIN();
 	RUN(test_io_read);
 	RUN(test_io_write);

@@ -941,7 +941,10 @@ static void h_keep(struct mg_router *r, struct mg_msg *m, void *data)
 	struct keeper *k = data;
 
 	k->got++;
-	k->kept = talloc_steal(k->ctx, m);
+	if (mg__msg_keep(k->ctx, m) != 0) {
+		abort();
+	}
+	k->kept = m;
 	talloc_set_destructor(k->kept, kept_destructor);
 }
 

@@ -77,7 +77,11 @@ static void rx_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	struct rx *r = data;
 
 	if (r->n < MAX_RX) {
-		r->m[r->n++] = talloc_steal(r->ctx, m);
+		/* Payloads are borrowed from the receive buffer: keep a copy. */
+		if (mg__msg_keep(r->ctx, m) != 0) {
+			abort();
+		}
+		r->m[r->n++] = m;
 	} else {
 		talloc_free(m);
 	}
@@ -267,7 +271,7 @@ static void test_send_receive(void)
 	ASSERT_INT_EQ(rb.n, 2);
 	ASSERT_TRUE(msg_eq(rb.m[0], &m));
 	ASSERT_TRUE(rb.m[0]->in == b);
-	ASSERT_TRUE(talloc_parent(rb.m[0]->data) == rb.m[0]);
+	ASSERT_TRUE(talloc_parent(rb.m[0]->data) == rb.m[0] && !rb.m[0]->borrowed);
 	ASSERT_TRUE(msg_eq(rb.m[1], &empty));
 	ASSERT_INT_EQ(ra.n, 0);
 	ASSERT_INT_EQ(ra.closes + rb.closes, 0);

@@ -59,6 +59,9 @@ void mg_io_set_keepalive(struct mg_io *io, bool keepalive);
 struct mg_timer *mg_timer_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 			      uint64_t ms, mg_timer_cb cb, void *data);
 
+/* Whether a pending timer keeps the loop alive (default true). */
+void mg_timer_set_keepalive(struct mg_timer *t, bool keepalive);
+
 /* Deliver 'signo' through the loop. It is blocked while any watcher exists. */
 struct mg_signal *mg_signal_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 				int signo, mg_signal_cb cb, void *data);
