@@ -26,7 +26,7 @@ void mg_cmd_init(const char *prog)
 	mg_log_set_ident(prog);
 }
 
-void mg_cmd_apply_common(void)
+bool mg_cmd_apply_common(void)
 {
 	int level = MG_LOG_WARN + mg_common.verbose;
 
@@ -39,8 +39,9 @@ void mg_cmd_apply_common(void)
 	mg_log_set_level((enum mg_log_level)level);
 	if (mg_common.version) {
 		printf("%s %s\n", prog_name, MG_VERSION);
-		exit(0);
+		return true;
 	}
+	return false;
 }
 
 void mg_cmd_error(const char *fmt, ...)
@@ -54,7 +55,7 @@ void mg_cmd_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-void mg_cmd_usage_error(const char *fmt, ...)
+int mg_cmd_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -63,5 +64,5 @@ void mg_cmd_usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, " (see '%s --help')\n", prog_name);
-	exit(MG_EXIT_USAGE);
+	return MG_EXIT_USAGE;
 }

@@ -20,10 +20,11 @@ extern struct poptOption mg_common_popt_table[];
 
 /* Set up logging for program 'prog' from the common options. */
 void mg_cmd_init(const char *prog);
-void mg_cmd_apply_common(void);
+/* Apply -v/-q; true when --version was printed and the program is done. */
+bool mg_cmd_apply_common(void);
 /* Print "prog: message" on stderr. */
 void mg_cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* A usage error: message, one-line hint, exit 2. */
-void mg_cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* A usage error: message and hint on one line; returns MG_EXIT_USAGE. */
+int mg_cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

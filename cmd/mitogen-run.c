@@ -9,7 +9,7 @@
 
 int main(int argc, const char **argv)
 {
-	TALLOC_CTX *tmp = talloc_new(NULL);
+	TALLOC_CTX *tmp = NULL;
 	int shell = 0, no_shell = 0, null_stdin = 0, cmd_timeout = 0, help = 0;
 	struct poptOption options[] = {
 		POPT_AUTOHELP
@@ -39,22 +39,26 @@ int main(int argc, const char **argv)
 			mg_common.verbose++;
 		}
 	}
+	/* Only now: popt's --help exits from inside the loop above. */
+	tmp = talloc_new(NULL);
 	if (rc < -1) {
-		mg_cmd_usage_error("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS), poptStrerror(rc));
+		status = mg_cmd_usage_error("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS), poptStrerror(rc));
+		goto done;
 	}
 	if (help) {
 		poptPrintHelp(pc, stdout, 0);
-		poptFreeContext(pc);
-		talloc_free(tmp);
-		return 0;
+		goto done;
 	}
-	mg_cmd_apply_common();
+	if (mg_cmd_apply_common()) {
+		goto done;
+	}
 	rest = poptGetArgs(pc);
 	while (rest != NULL && rest[n_rest] != NULL) {
 		n_rest++;
 	}
 	if (n_rest < 1) {
-		mg_cmd_usage_error("no TARGET given");
+		status = mg_cmd_usage_error("no TARGET given");
+		goto done;
 	}
 	target = rest[0];
 	rest++;
@@ -64,20 +68,25 @@ int main(int argc, const char **argv)
 		n_rest--;
 	}
 	if (n_rest < 1 && !mg_common.dry_run) {
-		mg_cmd_usage_error("no COMMAND given");
+		status = mg_cmd_usage_error("no COMMAND given");
+		goto done;
 	}
 	if (shell && no_shell) {
-		mg_cmd_usage_error("--shell and --no-shell exclude each other");
+		status = mg_cmd_usage_error("--shell and --no-shell exclude each other");
+		goto done;
 	}
 	if (mg_common.connect_timeout <= 0 || cmd_timeout < 0) {
-		mg_cmd_usage_error("timeouts must be positive numbers of seconds");
+		status = mg_cmd_usage_error("timeouts must be positive numbers of seconds");
+		goto done;
 	}
 	if (mg_chain_parse(tmp, target, &list, &errmsg) != 0) {
-		mg_cmd_usage_error("chain '%s': %s", target, errmsg);
+		status = mg_cmd_usage_error("chain '%s': %s", target, errmsg);
+		goto done;
 	}
 	if (list->n_chains != 1) {
-		mg_cmd_usage_error("'%s' names %zu targets; several targets are not supported yet",
+		status = mg_cmd_usage_error("'%s' names %zu targets; several targets are not supported yet",
 				   target, list->n_chains);
+		goto done;
 	}
 	if (mg_common.dry_run) {
 		char **lines = NULL;

@@ -41,7 +41,7 @@ enum mg_handle {
 	MG_H_HELLO = 100,     /* parent->child: config; reply: child info */
 	MG_H_ADD_ROUTE = 101, /* child->parent: u32 id, str name */
 	MG_H_DEL_ROUTE = 102, /* child->parent: u32 id */
-	MG_H_LOG = 103,       /* child->master: u8 level, str context, str text */
+	MG_H_LOG = 103,       /* agent->master: u8 level, str text */
 	MG_H_SHUTDOWN = 104,  /* parent->child: empty */
 	/* 200: hops */
 	MG_H_CONNECT = 200,   /* see svc-connect.c */
@@ -52,7 +52,7 @@ enum mg_handle {
 
 /* Exec service event types, first u8 of messages to the exec reply handle. */
 enum mg_exec_event {
-	MG_EXEC_EV_STARTED = 1, /* u32 pid, u32 h_stdin, u32 h_ctl */
+	MG_EXEC_EV_STARTED = 1, /* u32 pid, h_stdin, h_stdout_ack, h_stderr_ack, h_ctl */
 	MG_EXEC_EV_EXITED = 2,  /* u32 wait status */
 	MG_EXEC_EV_FAILED = 3,  /* i32 errno, str message */
 };

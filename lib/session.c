@@ -273,9 +273,12 @@ static void finish(struct waiter *w, struct mg_context *ctx, int err, const char
 {
 	mg_connect_cb cb = w->cb;
 	void *data = w->data;
+	/* msg may live under w: keep a copy past its end. */
+	char *copy = msg != NULL ? talloc_strdup(NULL, msg) : NULL;
 
 	talloc_free(w);
-	cb(ctx, err, msg, data);
+	cb(ctx, err, copy, data);
+	talloc_free(copy);
 }
 
 /* Walk the chain as far as contexts are up; wait on the first that is not. */
@@ -307,7 +310,6 @@ static void advance(struct waiter *w)
 		if (c->state == CTX_FAILED) {
 			char *m = talloc_steal(w, talloc_strdup(NULL, c->errmsg));
 			int err = c->err;
-			/* Forget it, so a later run may try again. */
 			finish(w, NULL, err, m);
 			return;
 		}

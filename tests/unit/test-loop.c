@@ -178,7 +178,9 @@ static void test_io_set_zero(void)
 	mg_io_set(io, MG_IO_READ);
 	ASSERT_INT_EQ(mg_loop_run(loop), 0);
 	ASSERT_INT_EQ(r.calls, 2);
-	/* Closing the other end gives HUP, reported as the enabled event. */
+	/* With nothing left to read, closing the other end gives only HUP,
+	 * reported as the enabled event. */
+	ASSERT_INT_EQ(read(p[0], &r.norder, 1), 1);
 	close(p[1]);
 	r.events = 0;
 	r.stop_at = 3;
@@ -695,6 +697,27 @@ static void stop_signal_cb(struct mg_signal *s, int signo, void *data)
 	}
 }
 
+static void stop_timer_cb(struct mg_timer *t, void *data);
+
+/* The first call frees every victim; any later call is a bug. */
+static void kill_signal_cb(struct mg_signal *s, int signo, void *data)
+{
+	struct rec *r = data;
+	size_t i;
+
+	(void)s;
+	(void)signo;
+	if (r->killed) {
+		r->fired_after_kill = true;
+		return;
+	}
+	r->calls++;
+	r->killed = true;
+	for (i = 0; i < 6; i++) {
+		TALLOC_FREE(r->victims[i]);
+	}
+}
+
 static void test_signal(void)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
@@ -723,6 +746,21 @@ static void test_signal(void)
 	ASSERT_TRUE(sig_blocked(SIGUSR1));
 	talloc_free(s2);
 	ASSERT_TRUE(!sig_blocked(SIGUSR1));
+
+	/* Two watchers of one signal, whichever runs first frees both. */
+	{
+		struct rec k = { .loop = loop };
+
+		k.victims[0] = mg_signal_new(tmp, loop, SIGUSR1, kill_signal_cb, &k);
+		k.victims[1] = mg_signal_new(tmp, loop, SIGUSR1, kill_signal_cb, &k);
+		ASSERT_PTR_NOT_NULL(k.victims[1]);
+		ASSERT_PTR_NOT_NULL(mg_timer_new(tmp, loop, 50, stop_timer_cb, &k));
+		ASSERT_INT_EQ(raise(SIGUSR1), 0);
+		ASSERT_INT_EQ(mg_loop_run(loop), 0);
+		ASSERT_INT_EQ(k.calls, 2);
+		ASSERT_TRUE(!k.fired_after_kill);
+		ASSERT_TRUE(!sig_blocked(SIGUSR1));
+	}
 
 	/* Pending when the last watcher goes: dropped, not delivered (which
 	 * would kill this process). */
@@ -883,6 +921,55 @@ static void test_child(void)
 	talloc_free(tmp);
 }
 
+static void free_next_child_cb(struct mg_child *c, pid_t pid, int status, void *data)
+{
+	struct cctx *x = data;
+
+	(void)c;
+	(void)pid;
+	(void)status;
+	x->calls[0]++;
+	TALLOC_FREE(x->guard);
+}
+
+/* Watch 'n' children that exited already; the first report frees the
+ * stop guard and the other watcher. Returns 0 if exactly one report came. */
+static int fallback_exited(TALLOC_CTX *tmp, struct mg_loop *loop, int n)
+{
+	struct cctx x = { .loop = loop };
+	struct mg_child *c[2] = { NULL, NULL };
+	struct mg_timer *guard;
+	int i, rc;
+
+	for (i = 0; i < n; i++) {
+		x.pid[i] = fork();
+		if (x.pid[i] == 0) {
+			_exit(0);
+		}
+	}
+	sleep_ms(20);
+	guard = mg_timer_new(tmp, loop, 2000, fail_stop_child_cb, &x);
+	for (i = 0; i < n; i++) {
+		c[i] = mg_child_new(tmp, loop, x.pid[i], free_next_child_cb, &x);
+	}
+	if (guard == NULL || c[n - 1] == NULL) {
+		return -1;
+	}
+	/* Ownership: the guard frees itself... */
+	x.guard = talloc_new(tmp);
+	talloc_steal(x.guard, guard);
+	if (n == 2) {
+		/* ... and the other child watcher with it. */
+		talloc_steal(x.guard, c[1]);
+	}
+	rc = mg_loop_run(loop);
+	for (i = 0; i < n; i++) {
+		waitpid(x.pid[i], NULL, WNOHANG);
+	}
+	talloc_free(c[0]);
+	return rc == 0 && x.calls[0] == 1 ? 0 : -2;
+}
+
 /* In a subprocess where pidfd_open fails with ENOSYS (seccomp): the
  * SIGCHLD fallback. Returns 0, 77 to skip, or the failed step. */
 static int fallback_main(void)
@@ -924,6 +1011,15 @@ static int fallback_main(void)
 	/* SIGCHLD was only blocked while fallback children were watched. */
 	if (sig_blocked(SIGCHLD)) {
 		return 6;
+	}
+	/* Exited before it was watched, and alone: found by the first scan,
+	 * no SIGCHLD will come. Then the first of two frees the second
+	 * during the scan. */
+	if (fallback_exited(tmp, loop, 1) != 0) {
+		return 8;
+	}
+	if (fallback_exited(tmp, loop, 2) != 0) {
+		return 9;
 	}
 	talloc_free(tmp);
 	if (sig_blocked(SIGTERM) || talloc_total_size(NULL) != before) {

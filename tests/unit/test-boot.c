@@ -1,0 +1,217 @@
+/*
+ * The first stage, run for real: /bin/sh reads the agent image from a
+ * socket, execs it, and the agent says it is up. Also with a non-blocking
+ * stdin fed in slow pieces (head then fails with EAGAIN and must retry),
+ * and with an image cut short (no file may be left behind).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "boot.h"
+#include "harness.h"
+#include "process.h"
+#include "protocol.h"
+
+static char tmpdir[] = "/tmp/mg-test-boot.XXXXXX";
+
+static int count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.' || (e->d_name[1] != '\0' && e->d_name[1] != '.')) {
+			n++;
+		}
+	}
+	if (d != NULL) {
+		closedir(d);
+	}
+	return n;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Read from fd until 'want' appears in what was read or 'ms' pass. */
+static bool wait_for(int fd, const char *want, char *buf, size_t cap, int ms)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	while (ms > 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 50) == 1) {
+			n = read(fd, buf + len, cap - 1 - len);
+			if (n <= 0) {
+				return false;
+			}
+			len += (size_t)n;
+			buf[len] = '\0';
+			if (memmem(buf, len, want, strlen(want)) != NULL) {
+				return true;
+			}
+		}
+		ms -= 50;
+	}
+	return false;
+}
+
+/* Boot the agent through the first stage; feed the image in 'pieces'
+ * with pauses, up to 'send' bytes of it. Returns the child's pid. */
+static pid_t boot(const struct mg_image *img, bool nonblock, int pieces, size_t send,
+		  int *_sock)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char **argv = mg__boot_argv(tmp, img->len);
+	int sv[2];
+	pid_t pid = -1;
+	size_t off = 0;
+
+	if (argv == NULL || mg__socketpair(sv) != 0) {
+		talloc_free(tmp);
+		return -1;
+	}
+	if (nonblock) {
+		/* The child's end: its stdin is then non-blocking too. */
+		fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
+	}
+	{
+		struct mg_spawn_opts so = {
+			.argv = (const char *const *)argv,
+			.setsid = true,
+			.stdio = { sv[1], sv[1], -1 },
+		};
+		if (mg__spawn(&so, &pid) != 0) {
+			pid = -1;
+		}
+	}
+	close(sv[1]);
+	for (int i = 0; pid > 0 && i < pieces; i++) {
+		size_t n = i == pieces - 1 ? send - off : send / (size_t)pieces;
+		size_t done = 0;
+		while (done < n) {
+			ssize_t w = write(sv[0], img->data + off + done, n - done);
+			if (w < 0 && errno == EINTR) {
+				continue;
+			}
+			if (w <= 0) {
+				break;
+			}
+			done += (size_t)w;
+		}
+		off += n;
+		sleep_ms(100);
+	}
+	*_sock = sv[0];
+	talloc_free(tmp);
+	return pid;
+}
+
+static struct mg_image *load(TALLOC_CTX *ctx)
+{
+	struct mg_image *img = NULL;
+	char *err = NULL;
+
+	if (mg__image_load(ctx, &img, &err) != 0) {
+		printf("# cannot load the agent: %s\n", err != NULL ? err : "?");
+		return NULL;
+	}
+	return img;
+}
+
+static void boot_ok(bool nonblock, int pieces)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_image *img = load(tmp);
+	char buf[4096];
+	int sock = -1, status = 0;
+	pid_t pid;
+
+	ASSERT_PTR_NOT_NULL(img);
+	pid = boot(img, nonblock, pieces, img->len, &sock);
+	ASSERT_TRUE(pid > 0);
+	ASSERT_TRUE(wait_for(sock, MG_MARK_UP, buf, sizeof(buf), 10000));
+	ASSERT_TRUE(strstr(buf, MG_MARK_STAGE1) != NULL);
+	/* The agent unlinked its image as it started. */
+	ASSERT_INT_EQ(count_files(tmpdir), 0);
+	/* No HELLO, connection closed: the agent gives up and exits. */
+	close(sock);
+	ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_INT_EQ(count_files(tmpdir), 0);
+	talloc_free(tmp);
+}
+
+static void test_boot_blocking(void)
+{
+	boot_ok(false, 1);
+}
+
+static void test_boot_nonblocking_slow(void)
+{
+	boot_ok(true, 4);
+}
+
+static void test_boot_cut_short(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_image *img = load(tmp);
+	char buf[4096];
+	int sock = -1, status = 0;
+	pid_t pid;
+
+	ASSERT_PTR_NOT_NULL(img);
+	pid = boot(img, false, 2, img->len / 2, &sock);
+	ASSERT_TRUE(pid > 0);
+	/* The master goes away half-way through the image. */
+	shutdown(sock, SHUT_WR);
+	ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+	ASSERT_TRUE(!wait_for(sock, MG_MARK_UP, buf, sizeof(buf), 200));
+	close(sock);
+	ASSERT_INT_EQ(count_files(tmpdir), 0);
+	talloc_free(tmp);
+}
+
+static void test_shell_quote(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	const char *argv[] = { "a b", "it's", "$(x)", "plain", "", NULL };
+
+	ASSERT_STR_EQ(mg__shell_join(tmp, argv), "'a b' 'it'\\''s' '$(x)' plain ''");
+	talloc_free(tmp);
+}
+
+int main(void)
+{
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (mkdtemp(tmpdir) == NULL) {
+		return 1;
+	}
+	setenv("TMPDIR", tmpdir, 1);
+	TESTS_BEGIN();
+	RUN(test_shell_quote);
+	RUN(test_boot_blocking);
+	RUN(test_boot_nonblocking_slow);
+	RUN(test_boot_cut_short);
+	rc = TESTS_END();
+	rmdir(tmpdir);
+	return rc;
+}
