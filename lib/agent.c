@@ -41,6 +41,9 @@ const struct mg_image *mg__agent_image(struct mg_agent *a)
 	if (a->image == NULL && a->image_fd >= 0) {
 		if (mg__image_from_fd(a, a->image_fd, &a->image) != 0) {
 			a->image = NULL;
+		} else {
+			/* Local hops exec it in place, even once unlinked. */
+			a->image->self = talloc_asprintf(a->image, "/proc/self/fd/%d", a->image_fd);
 		}
 	}
 	return a->image;
@@ -202,7 +205,9 @@ int mg_agent_main(int argc, char **argv)
 	struct mg_agent *a;
 	int in_fd, out_fd, ret;
 
-	if (argc != 3 || strcmp(argv[1], "--boot") != 0) {
+	bool boot = argc == 3 && strcmp(argv[1], "--boot") == 0;
+
+	if (!boot && !(argc == 2 && strcmp(argv[1], "--local") == 0)) {
 		fprintf(stderr, "mitogen-agent: this program is started by mitogen on each hop; "
 			"it is not meant to be run by hand\n");
 		return 2;
@@ -211,9 +216,13 @@ int mg_agent_main(int argc, char **argv)
 	if (a == NULL) {
 		return 1;
 	}
-	/* Keep our image open for the next hop, then leave nothing on disk. */
-	a->image_fd = open(argv[2], O_RDONLY | O_CLOEXEC);
-	unlink(argv[2]);
+	/* Keep our image open for the next hop; a pushed image leaves
+	 * nothing on disk. */
+	a->image_fd = -1;
+	if (boot) {
+		a->image_fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+		unlink(argv[2]);
+	}
 	if (a->image_fd < 0) {
 		a->image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	}

@@ -110,6 +110,10 @@ static int load_path(TALLOC_CTX *mem_ctx, const char *path, struct mg_image **_i
 	}
 	ret = mg__image_from_fd(mem_ctx, fd, _img);
 	close(fd);
+	if (ret == 0 && access(path, X_OK) == 0) {
+		/* Local hops may exec it in place. */
+		(*_img)->self = talloc_strdup(*_img, path);
+	}
 	return ret;
 }
 

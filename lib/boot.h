@@ -12,6 +12,7 @@
 struct mg_image {
 	uint8_t *data;
 	size_t len;
+	char *self; /* a path that execs this image on this host, or NULL */
 };
 
 /*

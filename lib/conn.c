@@ -32,6 +32,7 @@ struct mg_conn {
 	bool up;
 	bool failed;
 	bool boot_eof;
+	bool direct;       /* the agent was exec'd in place: no image to push */
 	struct mg_timer *grace;
 	struct mg_stream *stream;   /* until handed to the router */
 	struct mg_child *child;
@@ -348,7 +349,7 @@ static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *da
 		}
 		len = (size_t)(nl - (p + used)) + 1;
 		if (len == MG_MARK_LEN && memcmp(p + used, MG_MARK_STAGE1, MG_MARK_LEN) == 0) {
-			if (!c->method->eager) {
+			if (!c->method->eager && !c->direct) {
 				mg__stream_write_raw(s, c->image->data, c->image->len);
 			}
 		} else if (len == MG_MARK_LEN && memcmp(p + used, MG_MARK_UP, MG_MARK_LEN) == 0) {
@@ -368,25 +369,29 @@ static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *da
 	return used;
 }
 
-int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, size_t image_len,
-		  char ***_argv, char **_errmsg)
+int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
+		  char ***_argv, bool *_direct, char **_errmsg)
 {
 	const struct mg_method *m = mg__method_find(hop->method);
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	char **boot;
+	struct mg_boot_cmd boot = { 0 };
+	char **first;
 	int ret;
 
+	*_direct = false;
 	if (m == NULL || m->build_argv == NULL) {
 		*_errmsg = talloc_asprintf(mem_ctx, "method '%s' is not implemented yet", hop->method);
 		talloc_free(tmp);
 		return -ENOSYS;
 	}
-	boot = mg__boot_argv(tmp, image_len);
-	if (boot == NULL) {
+	first = mg__boot_argv(tmp, image->len);
+	if (first == NULL) {
 		talloc_free(tmp);
 		return -ENOMEM;
 	}
-	ret = m->build_argv(mem_ctx, hop, (const char *const *)boot, _argv, _errmsg);
+	boot.argv = (const char *const *)first;
+	boot.self = image->self;
+	ret = m->build_argv(mem_ctx, hop, &boot, _argv, _direct, _errmsg);
 	talloc_free(tmp);
 	return ret;
 }
@@ -412,6 +417,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	int sv[2] = { -1, -1 }, ev[2] = { -1, -1 };
 	int ret;
 
+	*_errmsg = NULL;
 	c = talloc_zero(mem_ctx, struct mg_conn);
 	if (c == NULL) {
 		return -ENOMEM;
@@ -432,7 +438,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		ret = -ENOMEM;
 		goto fail;
 	}
-	if ((ret = mg__conn_argv(c, p->hop, p->image->len, &argv, _errmsg)) != 0) {
+	if ((ret = mg__conn_argv(c, p->hop, p->image, &argv, &c->direct, _errmsg)) != 0) {
 		goto fail;
 	}
 	if (mg_log_get_level() >= MG_LOG_DEBUG) {
@@ -480,7 +486,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	}
 	/* The stderr reader alone must not keep a finished run alive. */
 	mg_io_set_keepalive(c->err_io, false);
-	if (c->method->eager) {
+	if (c->method->eager && !c->direct) {
 		mg__stream_write_raw(c->stream, c->image->data, c->image->len);
 	}
 	talloc_free(argv);
@@ -502,6 +508,10 @@ fail:
 	}
 	if (ev[1] >= 0) {
 		close(ev[1]);
+	}
+	if (*_errmsg != NULL) {
+		/* It may live under c: hand it to the caller. */
+		talloc_steal(mem_ctx, *_errmsg);
 	}
 	talloc_free(c);
 	return ret;

@@ -33,9 +33,10 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		   mg_conn_done_fn done, void *data, struct mg_conn **_c, char **_errmsg);
 pid_t mg__conn_pid(const struct mg_conn *c);
 
-/* The argv this hop would run (for --dry-run). */
-int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, size_t image_len,
-		  char ***_argv, char **_errmsg);
+/* The argv this hop would run (for --dry-run); *_direct when it execs
+ * the agent in place rather than pushing it through the first stage. */
+int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
+		  char ***_argv, bool *_direct, char **_errmsg);
 
 /* HELLO payloads (shared with the agent). */
 struct mg_hello {

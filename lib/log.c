@@ -23,7 +23,7 @@ static void *log_sink_data;
 static char log_ident[64] = "mitogen";
 
 /* A bounded output buffer; once something did not fit, nothing more is
- * added, so the text never has a hole in the middle. */
+ * added (no hole in the middle), and "..." marks the cut. */
 struct out {
 	char *buf;
 	size_t len, cap;
@@ -32,7 +32,8 @@ struct out {
 
 static void out_bytes(struct out *o, const char *s, size_t n)
 {
-	if (o->truncated || o->len + n >= o->cap) {
+	/* Room is kept for the "..." and the NUL. */
+	if (o->truncated || o->len + n + 3 >= o->cap) {
 		o->truncated = true;
 		return;
 	}
@@ -47,8 +48,9 @@ static void out_str(struct out *o, const char *s)
 
 static void out_finish(struct out *o)
 {
-	if (o->truncated && o->len >= 3) {
-		memcpy(o->buf + o->len - 3, "...", 3);
+	if (o->truncated) {
+		memcpy(o->buf + o->len, "...", 3);
+		o->len += 3;
 	}
 	o->buf[o->len] = '\0';
 }
@@ -108,7 +110,7 @@ static void out_escaped(struct out *o, const char *text)
 
 static void default_sink(enum mg_log_level level, const char *msg, void *data)
 {
-	char line[LOG_MAX + sizeof(log_ident) + 3];
+	char line[LOG_MAX + sizeof(log_ident) + 8];
 	struct out o = { line, 0, sizeof(line), false };
 	ssize_t r;
 

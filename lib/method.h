@@ -7,6 +7,11 @@
 #include <talloc.h>
 #include "mitogen/chain.h"
 
+struct mg_boot_cmd {
+	const char *const *argv; /* the first stage, as an argv */
+	const char *self;        /* a path that execs the agent image here, or NULL */
+};
+
 enum mg_spawn_mode {
 	MG_SPAWN_SOCKET, /* socketpair on fd 0/1, pipe on fd 2 */
 	MG_SPAWN_HYBRID, /* socketpair for data, a PTY as controlling tty */
@@ -24,13 +29,20 @@ struct mg_method {
 	 * without waiting for the first stage's marker. */
 	bool eager;
 	/*
-	 * Build the argv that runs 'boot' (an argv running the first stage
-	 * through /bin/sh) for 'hop'. Returns 0 or a negative error with
-	 * *_errmsg set.
+	 * Build the argv that runs boot->argv (the first stage through
+	 * /bin/sh) for 'hop'. A method that runs on this host may instead
+	 * exec boot->self directly with "--local" and set *_direct: then no
+	 * image is pushed. Returns 0 or a negative error with *_errmsg set.
 	 */
 	int (*build_argv)(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
-			  const char *const *boot, char ***_argv, char **_errmsg);
+			  const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
+			  char **_errmsg);
 };
+
+/* A boolean hop option: 1/yes/true/on or 0/no/false/off. Returns 0, or
+ * -EINVAL with *_errmsg set. */
+int mg__hop_bool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key, bool dflt,
+		 bool *_value, char **_errmsg);
 
 /* Options every method accepts. NULL-terminated. */
 extern const char *const mg__common_options[];

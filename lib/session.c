@@ -216,7 +216,9 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	struct mg_context *c = talloc_zero(s, struct mg_context);
 	int ret;
 
+	/* 'name' is ours from here on, on every path. */
 	if (c == NULL) {
+		talloc_free(name);
 		return NULL;
 	}
 	c->s = s;
@@ -299,8 +301,8 @@ static void advance(struct waiter *w)
 		if (c == NULL) {
 			c = start_ctx(w, parent, name, &errmsg);
 			if (c == NULL) {
+				/* start_ctx took 'name' and freed it. */
 				char *m = talloc_asprintf(w, "%s", errmsg != NULL ? errmsg : "out of memory");
-				talloc_free(name);
 				finish(w, NULL, MG_ERR_BOOT, m != NULL ? m : "out of memory");
 				return;
 			}
@@ -388,7 +390,8 @@ int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain, char ***_lines
 	for (size_t i = 0; lines != NULL && i < chain->n_hops; i++) {
 		char **argv = NULL;
 		char *err = NULL;
-		ret = mg__conn_argv(tmp, &chain->hops[i], img->len, &argv, &err);
+		bool direct;
+		ret = mg__conn_argv(tmp, &chain->hops[i], img, &argv, &direct, &err);
 		if (ret != 0) {
 			*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", chain->hops[i].text,
 						   err != NULL ? err : mg_strerror(ret));

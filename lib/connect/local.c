@@ -1,31 +1,50 @@
-/* local: a new agent process on the same host, started directly. */
+/*
+ * local: a new agent process on the same host. Nothing needs copying:
+ * the agent image is exec'd directly (the master's agent file, or an
+ * agent's own image through /proc/self/fd). first_stage=1 boots it through
+ * the POSIX-sh first stage instead, as remote methods do.
+ */
 #include <errno.h>
 #include "method.h"
 
-static const char *const local_options[] = { NULL };
+static const char *const local_options[] = { "first_stage", NULL };
 
-static int local_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
-			    const char *const *boot, char ***_argv, char **_errmsg)
+static char **copy_argv(TALLOC_CTX *mem_ctx, const char *const *v)
 {
 	size_t n = 0;
 	char **argv;
 
-	while (boot[n] != NULL) {
+	while (v[n] != NULL) {
 		n++;
 	}
 	argv = talloc_zero_array(mem_ctx, char *, n + 1);
-	if (argv == NULL) {
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		argv[i] = talloc_strdup(argv, boot[i]);
+	for (size_t i = 0; argv != NULL && i < n; i++) {
+		argv[i] = talloc_strdup(argv, v[i]);
 		if (argv[i] == NULL) {
-			talloc_free(argv);
-			return -ENOMEM;
+			TALLOC_FREE(argv);
 		}
 	}
-	*_argv = argv;
-	return 0;
+	return argv;
+}
+
+static int local_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
+			    const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
+			    char **_errmsg)
+{
+	bool first_stage;
+	int ret;
+
+	if ((ret = mg__hop_bool(mem_ctx, hop, "first_stage", false, &first_stage, _errmsg)) != 0) {
+		return ret;
+	}
+	*_direct = !first_stage && boot->self != NULL;
+	if (*_direct) {
+		const char *direct[] = { boot->self, "--local", NULL };
+		*_argv = copy_argv(mem_ctx, direct);
+	} else {
+		*_argv = copy_argv(mem_ctx, boot->argv);
+	}
+	return *_argv == NULL ? -ENOMEM : 0;
 }
 
 const struct mg_method mg__method_local = {

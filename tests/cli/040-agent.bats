@@ -57,7 +57,7 @@ function skip_unless_static_agent() {
 @test "no agent file on disk during or after a run" {
     # While the command runs, the image of every agent above it is already
     # unlinked: TMPDIR is empty and /proc/PID/exe says (deleted).
-    run_mg_sep mitogen-run local/local 'ls -A "$TMPDIR"; echo "--"
+    run_mg_sep mitogen-run 'local?first_stage=1/local?first_stage=1' 'ls -A "$TMPDIR"; echo "--"
 p=$PPID
 while [ "$p" -gt 1 ]; do
     case $(cat /proc/$p/comm) in
@@ -71,12 +71,17 @@ done'
     assert "$(command ls -A "$TMPDIR")" == "" "nothing in TMPDIR after the run"
 
     # A failed command leaves nothing either.
-    run_mg 127 mitogen-run --no-shell local/local -- "nosuchcmd-$(safename)"
+    run_mg 127 mitogen-run --no-shell 'local?first_stage=1/local?first_stage=1' -- "nosuchcmd-$(safename)"
     assert "$(command ls -A "$TMPDIR")" == "" "nothing in TMPDIR after a failed command"
 }
 
-@test "the agent boots from a non-blocking stdin" {
-    skip "needs a way to hand the first stage a non-blocking stdin (O_NONBLOCK pipe) from the test; not done yet"
+@test "local hops exec the agent in place, nothing copied" {
+    # Without first_stage, a local hop runs the agent file itself (the
+    # master's) or the agent's own image through /proc/self/fd.
+    run_mg_sep mitogen-run local/local 'p=$PPID; readlink /proc/$p/exe; ls -A "$TMPDIR"'
+    assert "$output" == "$(readlink -f "$MITOGEN_AGENT")" "the innermost agent runs the agent file; TMPDIR stays empty"
 }
+
+# The first stage with a non-blocking stdin is tested in tests/unit/test-boot.c.
 
 # vim: filetype=sh
