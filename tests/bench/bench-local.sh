@@ -44,13 +44,24 @@ for hops in local local/local local/local/local local/local/local/local/local; d
 	prev_m=$m
 done
 
+# Every process below PID (agents start their own sessions, so walk ppids).
+descendants() {
+	local p kids
+	kids=$(pgrep -P "$1" 2>/dev/null || true)
+	for p in $kids; do
+		echo "$p"
+		descendants "$p"
+	done
+}
+
 # Peak RSS of the master and every agent while a stream runs.
 sample_rss() { # PID_OF_MASTER OUTFILE
 	local master=$1 out=$2 max_m=0 max_a=0 p v
 	while kill -0 "$master" 2>/dev/null; do
 		v=$(awk '/VmHWM/ {print $2}' /proc/"$master"/status 2>/dev/null || echo 0)
 		((v > max_m)) && max_m=$v
-		for p in $(pgrep -f -- "--boot $TMPDIR" 2>/dev/null); do
+		for p in $(descendants "$master"); do
+			[[ $(cat /proc/"$p"/comm 2>/dev/null) == mitogen:* ]] || continue
 			v=$(awk '/VmHWM/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)
 			((v > max_a)) && max_a=$v
 		done
