@@ -18,6 +18,28 @@ enum mg_spawn_mode {
 	MG_SPAWN_PTY,    /* everything on a PTY */
 };
 
+/* A whole line of hop output that ends the boot with a message. */
+struct mg_line_error {
+	const char *re;  /* POSIX ERE, case-insensitive */
+	int err;         /* MG_ERR_* or negative errno for the result */
+	const char *msg; /* the error text (without the hop name) */
+};
+
+/*
+ * What a method watches for in a hop's output (its stderr, or its PTY)
+ * before the agent is up. Partial-line patterns match the end of output
+ * not yet ended by a newline (prompts); line patterns match whole lines
+ * (failures, so a message written in two pieces is still seen whole).
+ */
+struct mg_prompts {
+	const char *what;              /* "sudo": "sudo password is required" */
+	char *password;                /* partial-line ERE for the password prompt, or NULL */
+	char **incorrect;              /* line EREs meaning a wrong password; NULL-terminated */
+	const char *hostkey;           /* partial-line ERE: unknown host key question, or NULL */
+	bool accept_hostkey;           /* answer "yes" to it (ssh check_host_keys=accept) */
+	const struct mg_line_error *errors; /* line patterns; terminated by re == NULL */
+};
+
 struct mg_method {
 	const char *name;
 	/* Options this method accepts beyond mg__common_options; NULL-terminated. */
@@ -37,7 +59,40 @@ struct mg_method {
 	int (*build_argv)(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			  const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			  char **_errmsg);
+	/* The spawn mode for this hop when options decide it (ssh: a PTY only
+	 * with a password or check_host_keys=accept); NULL: .mode. */
+	enum mg_spawn_mode (*spawn_mode)(const struct mg_hop *hop);
+	/* Prompt and failure patterns for this hop, allocated on mem_ctx
+	 * (password_prompt= and incorrect_prompts= may change them); NULL:
+	 * the method never prompts. */
+	int (*prompts)(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
+		       struct mg_prompts **_p, char **_errmsg);
+	/* Whether this hop takes a password (password_env / password_file /
+	 * a prompt); the master resolves it before connecting. */
+	bool takes_password;
+	/* Appended to boot failures (e.g. lxc's note on its error reports). */
+	const char *eof_hint;
+	/* Work in the parent before spawning (setns: find the leader pid);
+	 * *_state is allocated on mem_ctx. NULL: nothing. */
+	int (*prepare)(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, void **_state,
+		       char **_errmsg);
+	/* Work in the child between fork and exec (setns: enter the
+	 * namespaces). Async-signal-safe only; on failure write one line to
+	 * fd 2 and return -1. NULL: nothing (and the faster posix_spawn). */
+	int (*pre_exec)(void *state);
 };
+
+/* Split a value into words like a POSIX shell (quotes and backslashes; no
+ * expansions), for list options such as ssh_args. Returns a NULL-terminated
+ * vector on mem_ctx, or NULL with *_errmsg set. */
+char **mg__split_words(TALLOC_CTX *mem_ctx, const char *value, char **_errmsg);
+/* Every value of list option 'key', each split into words, in order. */
+int mg__hop_list(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
+		 char ***_words, char **_errmsg);
+/* A copy of a NULL-terminated vector, or NULL on ENOMEM. */
+char **mg__strv_copy(TALLOC_CTX *mem_ctx, const char *const *v);
+/* Append to a NULL-terminated vector (reallocated); false on ENOMEM. */
+bool mg__strv_add(char ***v, const char *s);
 
 /* A boolean hop option: 1/yes/true/on or 0/no/false/off. Returns 0, or
  * -EINVAL with *_errmsg set. */

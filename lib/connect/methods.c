@@ -1,7 +1,5 @@
 /* The table of connection methods. */
-#include <errno.h>
 #include <string.h>
-#include <strings.h>
 #include "method.h"
 
 extern const struct mg_method mg__method_local;
@@ -51,27 +49,3 @@ const struct mg_method *mg__method_find(const char *name)
 	return NULL;
 }
 
-int mg__hop_bool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key, bool dflt,
-		 bool *_value, char **_errmsg)
-{
-	static const char *const yes[] = { "1", "yes", "true", "on", NULL };
-	static const char *const no[] = { "0", "no", "false", "off", NULL };
-	const char *v = mg_hop_opt(hop, key);
-
-	*_value = dflt;
-	if (v == NULL) {
-		return 0;
-	}
-	for (size_t i = 0; yes[i] != NULL; i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
-			*_value = true;
-			return 0;
-		}
-		if (strcasecmp(v, no[i]) == 0) {
-			*_value = false;
-			return 0;
-		}
-	}
-	*_errmsg = talloc_asprintf(mem_ctx, "option %s: expected yes or no, not '%s'", key, v);
-	return -EINVAL;
-}

@@ -1,0 +1,159 @@
+/* Helpers shared by the connection methods: option values and argv lists. */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include "method.h"
+
+char **mg__strv_copy(TALLOC_CTX *mem_ctx, const char *const *v)
+{
+	size_t n = 0;
+	char **out;
+
+	while (v != NULL && v[n] != NULL) {
+		n++;
+	}
+	out = talloc_zero_array(mem_ctx, char *, n + 1);
+	for (size_t i = 0; out != NULL && i < n; i++) {
+		out[i] = talloc_strdup(out, v[i]);
+		if (out[i] == NULL) {
+			TALLOC_FREE(out);
+		}
+	}
+	return out;
+}
+
+bool mg__strv_add(char ***v, const char *s)
+{
+	size_t n = 0;
+	char **nv;
+
+	while ((*v)[n] != NULL) {
+		n++;
+	}
+	nv = talloc_realloc(NULL, *v, char *, n + 2);
+	if (nv == NULL) {
+		return false;
+	}
+	nv[n] = talloc_strdup(nv, s);
+	nv[n + 1] = NULL;
+	*v = nv;
+	return nv[n] != NULL;
+}
+
+char **mg__split_words(TALLOC_CTX *mem_ctx, const char *value, char **_errmsg)
+{
+	char **words = talloc_zero_array(mem_ctx, char *, 1);
+	char *cur = NULL;
+	char quote = 0;
+
+	for (const char *p = value; words != NULL; p++) {
+		char ch = *p;
+
+		if (ch == '\0') {
+			if (quote != 0) {
+				*_errmsg = talloc_asprintf(mem_ctx, "unterminated %c quote in '%s'", quote, value);
+				TALLOC_FREE(words);
+				break;
+			}
+			if (cur != NULL && !mg__strv_add(&words, cur)) {
+				TALLOC_FREE(words);
+			}
+			break;
+		}
+		if (quote == '\'') {
+			if (ch == '\'') {
+				quote = 0;
+				continue;
+			}
+		} else if (quote == '"') {
+			if (ch == '"') {
+				quote = 0;
+				continue;
+			}
+			if (ch == '\\' && (p[1] == '"' || p[1] == '\\' || p[1] == '$' || p[1] == '`')) {
+				ch = *++p;
+			}
+		} else if (ch == ' ' || ch == '\t' || ch == '\n') {
+			if (cur != NULL) {
+				if (!mg__strv_add(&words, cur)) {
+					TALLOC_FREE(words);
+					break;
+				}
+				TALLOC_FREE(cur);
+			}
+			continue;
+		} else if (ch == '\'' || ch == '"') {
+			quote = ch;
+			if (cur == NULL) {
+				cur = talloc_strdup(words, "");
+			}
+			continue;
+		} else if (ch == '\\' && p[1] != '\0') {
+			ch = *++p;
+		}
+		if (cur == NULL) {
+			cur = talloc_strdup(words, "");
+		}
+		cur = talloc_strndup_append(cur, &ch, 1);
+		if (cur == NULL) {
+			TALLOC_FREE(words);
+		}
+	}
+	talloc_free(cur);
+	return words;
+}
+
+int mg__hop_list(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
+		 char ***_words, char **_errmsg)
+{
+	char **all = talloc_zero_array(mem_ctx, char *, 1);
+
+	for (size_t i = 0; all != NULL && i < hop->n_opts; i++) {
+		char **w;
+		if (strcmp(hop->opts[i].key, key) != 0) {
+			continue;
+		}
+		w = mg__split_words(all, hop->opts[i].value, _errmsg);
+		if (w == NULL) {
+			talloc_free(all);
+			return -EINVAL;
+		}
+		for (size_t j = 0; w[j] != NULL; j++) {
+			if (!mg__strv_add(&all, w[j])) {
+				talloc_free(all);
+				return -ENOMEM;
+			}
+		}
+		talloc_free(w);
+	}
+	if (all == NULL) {
+		return -ENOMEM;
+	}
+	*_words = all;
+	return 0;
+}
+
+int mg__hop_bool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key, bool dflt,
+		 bool *_value, char **_errmsg)
+{
+	static const char *const yes[] = { "1", "yes", "true", "on", NULL };
+	static const char *const no[] = { "0", "no", "false", "off", NULL };
+	const char *v = mg_hop_opt(hop, key);
+
+	*_value = dflt;
+	if (v == NULL) {
+		return 0;
+	}
+	for (size_t i = 0; yes[i] != NULL; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*_value = true;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*_value = false;
+			return 0;
+		}
+	}
+	*_errmsg = talloc_asprintf(mem_ctx, "option %s: expected yes or no, not '%s'", key, v);
+	return -EINVAL;
+}
