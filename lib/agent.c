@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/utsname.h>
+#include <termios.h>
 #include <unistd.h>
 #include "agent.h"
 #include "buf.h"
@@ -228,6 +229,14 @@ int mg_agent_main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	mg_log_set_ident("mitogen-agent");
+	/* Frames over a PTY (su) need it raw: no echo, no line editing. */
+	if (isatty(0)) {
+		struct termios t;
+		if (tcgetattr(0, &t) == 0) {
+			cfmakeraw(&t);
+			tcsetattr(0, TCSANOW, &t);
+		}
+	}
 	in_fd = park_fd(0);
 	out_fd = park_fd(1);
 	a->loop = mg_loop_new(a);

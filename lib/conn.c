@@ -14,6 +14,7 @@
 #include "mitogen/log.h"
 #include "protocol.h"
 #include "process.h"
+#include "prompt.h"
 #include "stream.h"
 
 #define TAIL_LINES 10
@@ -44,6 +45,13 @@ struct mg_conn {
 	char errline[512];
 	size_t errline_len;
 	uint8_t log_level;
+	enum mg_spawn_mode mode;
+	struct mg_prompt_engine *pe; /* NULL: the method never prompts */
+	char *password;              /* wiped when freed */
+	bool asking;
+	mg_ask_password_fn ask;
+	void *ask_data;
+	void *prepared;              /* method state for pre_exec */
 	mg_conn_done_fn done;
 	void *data;
 };
@@ -111,6 +119,119 @@ static void conn_fail(struct mg_conn *c, int err, const char *fmt, ...)
 
 static void maybe_report(struct mg_conn *c);
 
+int mg__secret_wipe_destructor(char *p)
+{
+	explicit_bzero(p, strlen(p));
+	return 0;
+}
+
+char *mg__secret_dup(TALLOC_CTX *mem_ctx, const char *s)
+{
+	char *p = talloc_strdup(mem_ctx, s);
+
+	if (p != NULL) {
+		talloc_set_destructor(p, mg__secret_wipe_destructor);
+	}
+	return p;
+}
+
+/* Write a reply to a prompt where the hop reads it: its PTY. */
+static void answer(struct mg_conn *c, const char *text)
+{
+	size_t n = strlen(text), done = 0;
+
+	if (c->mode == MG_SPAWN_PTY && c->stream != NULL) {
+		mg__stream_write_raw(c->stream, text, n);
+		mg__stream_write_raw(c->stream, "\n", 1);
+		return;
+	}
+	while (done < n + 1 && c->err_fd >= 0) {
+		ssize_t w = done < n ? write(c->err_fd, text + done, n - done) : write(c->err_fd, "\n", 1);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w <= 0) {
+			break;
+		}
+		done += (size_t)w;
+	}
+}
+
+static void on_password(void *data, const char *password, const char *err)
+{
+	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
+
+	c->asking = false;
+	if (c->failed || c->up) {
+		return;
+	}
+	if (password == NULL) {
+		conn_fail(c, -EACCES, "%s", err != NULL ? err : "no password");
+		return;
+	}
+	c->password = mg__secret_dup(c, password);
+	mg__prompt_set_have_password(c->pe, true);
+	/* The prompt is still waiting: answer it now. */
+	answer(c, c->password);
+	mg__prompt_mark_sent(c->pe);
+}
+
+static void act(struct mg_conn *c, enum mg_prompt_action a, int err, const char *msg)
+{
+	switch (a) {
+	case MG_PROMPT_SEND_PASSWORD:
+		mg_debug("%s: answering the password prompt", c->name);
+		answer(c, c->password);
+		break;
+	case MG_PROMPT_SEND_YES:
+		mg_info("%s: accepting the unknown host key", c->name);
+		answer(c, "yes");
+		break;
+	case MG_PROMPT_NEED_PASSWORD:
+		if (c->ask == NULL) {
+			conn_fail(c, -EACCES, "%s password is required (use password_env= or password_file=)",
+				  mg__prompt_what(c->pe));
+		} else if (!c->asking) {
+			c->asking = true;
+			c->ask(c->ask_data, on_password, c);
+		}
+		break;
+	case MG_PROMPT_FAIL:
+		conn_fail(c, err, "%s", msg);
+		break;
+	case MG_PROMPT_NONE:
+	default:
+		break;
+	}
+}
+
+/* A whole line of output from the hop before it is up. */
+static void scan_line(struct mg_conn *c, const char *line, size_t n)
+{
+	int err = 0;
+	const char *msg = NULL;
+
+	if (c->pe != NULL && !c->up && !c->failed) {
+		act(c, mg__prompt_line(c->pe, line, n, &err, &msg), err, msg);
+	}
+}
+
+/* Output not yet ended by a newline: prompts. True when it was acted on
+ * (the caller then drops it). */
+static bool scan_partial(struct mg_conn *c, const char *text, size_t n)
+{
+	int err = 0;
+	const char *msg = NULL;
+	enum mg_prompt_action a;
+
+	if (c->pe == NULL || c->up || c->failed || c->asking) {
+		return false;
+	}
+	a = mg__prompt_partial(c->pe, text, n, &err, &msg);
+	act(c, a, err, msg);
+	return a != MG_PROMPT_NONE;
+}
+
 static void on_err_readable(struct mg_io *io, unsigned events, void *data)
 {
 	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
@@ -142,6 +263,7 @@ static void on_err_readable(struct mg_io *io, unsigned events, void *data)
 					mg_debug("%s: %.*s", c->name, (int)c->errline_len, c->errline);
 				}
 				tail_add(c, c->errline, c->errline_len);
+				scan_line(c, c->errline, c->errline_len);
 			}
 			c->errline_len = 0;
 			if (buf[i] == '\n' || buf[i] == '\r') {
@@ -149,6 +271,10 @@ static void on_err_readable(struct mg_io *io, unsigned events, void *data)
 			}
 		}
 		c->errline[c->errline_len++] = buf[i];
+	}
+	if (c->errline_len > 0 && scan_partial(c, c->errline, c->errline_len)) {
+		tail_add(c, c->errline, c->errline_len);
+		c->errline_len = 0;
 	}
 }
 
@@ -340,8 +466,9 @@ static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *da
 		const uint8_t *nl = memchr(p + used, '\n', n - used);
 		size_t len;
 		if (nl == NULL) {
-			/* Keep a partial line unless it is hopelessly long. */
-			if (n - used > 4096) {
+			/* A prompt has no newline; otherwise keep the partial line
+			 * unless it is hopelessly long. */
+			if (scan_partial(c, (const char *)p + used, n - used) || n - used > 4096) {
 				tail_add(c, (const char *)p + used, n - used);
 				used = n;
 			}
@@ -361,8 +488,16 @@ static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *da
 			}
 			return used;
 		} else {
-			mg_debug("%s: stdout: %.*s", c->name, (int)len - 1, (const char *)p + used);
-			tail_add(c, (const char *)p + used, len - 1);
+			size_t ll = len - 1;
+			if (ll > 0 && p[used + ll - 1] == '\r') {
+				ll--;
+			}
+			mg_debug("%s: stdout: %.*s", c->name, (int)ll, (const char *)p + used);
+			tail_add(c, (const char *)p + used, ll);
+			scan_line(c, (const char *)p + used, ll);
+			if (c->failed) {
+				return n;
+			}
 		}
 		used += len;
 	}
@@ -445,7 +580,38 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		char *line = mg__shell_join(c, (const char *const *)argv);
 		mg_debug("%s: running %.300s%s", c->name, line, strlen(line) > 300 ? "..." : "");
 	}
-	if ((ret = mg__socketpair(sv)) != 0 || (ret = mg__pipe(ev)) != 0) {
+	c->mode = c->direct || c->method->spawn_mode == NULL ? c->method->mode
+							      : c->method->spawn_mode(p->hop);
+	if (!c->direct && c->method->prompts != NULL) {
+		struct mg_prompts *pr = NULL;
+		if ((ret = c->method->prompts(c, p->hop, &pr, _errmsg)) != 0 ||
+		    (ret = mg__prompt_new(c, pr, &c->pe, _errmsg)) != 0) {
+			goto fail;
+		}
+	}
+	if (p->password != NULL) {
+		c->password = mg__secret_dup(c, p->password);
+	}
+	if (c->pe != NULL) {
+		mg__prompt_set_have_password(c->pe, c->password != NULL);
+	}
+	c->ask = p->ask;
+	c->ask_data = p->ask_data;
+	if (!c->direct && c->method->prepare != NULL &&
+	    (ret = c->method->prepare(c, p->hop, &c->prepared, _errmsg)) != 0) {
+		goto fail;
+	}
+	/* Data on a socketpair; a PTY only where a prompt may appear. */
+	if (c->mode == MG_SPAWN_PTY) {
+		ret = mg__openpty(&sv[0], &sv[1], true);
+	} else {
+		ret = mg__socketpair(sv);
+		if (ret == 0) {
+			ret = c->mode == MG_SPAWN_HYBRID ? mg__openpty(&ev[0], &ev[1], false)
+							 : mg__pipe(ev);
+		}
+	}
+	if (ret != 0) {
 		goto fail;
 	}
 	{
@@ -453,12 +619,18 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 			.argv = (const char *const *)argv,
 			.search_path = true,
 			.setsid = true,
-			.stdio = { sv[1], sv[1], ev[1] },
+			.stdio = { sv[1], sv[1], c->mode == MG_SPAWN_PTY ? sv[1] : ev[1] },
+			.set_ctty = c->mode != MG_SPAWN_SOCKET,
+			.ctty = c->mode == MG_SPAWN_PTY ? sv[1] : ev[1],
+			.pre_exec = c->direct ? NULL : c->method->pre_exec,
+			.pre_exec_state = c->prepared,
 		};
 		ret = mg__spawn(&so, &c->pid);
 	}
 	close(sv[1]);
-	close(ev[1]);
+	if (ev[1] >= 0) {
+		close(ev[1]);
+	}
 	sv[1] = ev[1] = -1;
 	if (ret != 0) {
 		*_errmsg = talloc_asprintf(mem_ctx, "cannot run %s: %s", argv[0], mg_strerror(ret));
@@ -466,7 +638,9 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	}
 	c->err_fd = ev[0];
 	ev[0] = -1;
-	mg__fd_nonblock(c->err_fd);
+	if (c->err_fd >= 0) {
+		mg__fd_nonblock(c->err_fd);
+	}
 	mg__fd_nonblock(sv[0]);
 	c->stream = mg__stream_new(c, c->loop, sv[0], sv[0], c->name, mg__router_max_msg(r));
 	if (c->stream == NULL) {
@@ -477,15 +651,21 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	sv[0] = -1;
 	mg__stream_set_raw(c->stream, boot_raw, c);
 	mg__stream_on_close(c->stream, boot_closed, c);
-	c->err_io = mg_io_new(c, c->loop, c->err_fd, MG_IO_READ, on_err_readable, c);
+	if (c->err_fd >= 0) {
+		c->err_io = mg_io_new(c, c->loop, c->err_fd, MG_IO_READ, on_err_readable, c);
+		if (c->err_io == NULL) {
+			ret = -ENOMEM;
+			goto fail_spawned;
+		}
+		/* The stderr reader alone must not keep a finished run alive. */
+		mg_io_set_keepalive(c->err_io, false);
+	}
 	c->child = mg_child_new(c, c->loop, c->pid, on_child_exit, c);
 	c->timer = mg_timer_new(c, c->loop, p->timeout_ms, on_timeout, c);
-	if (c->err_io == NULL || c->child == NULL || c->timer == NULL) {
+	if (c->child == NULL || c->timer == NULL) {
 		ret = -ENOMEM;
 		goto fail_spawned;
 	}
-	/* The stderr reader alone must not keep a finished run alive. */
-	mg_io_set_keepalive(c->err_io, false);
 	if (c->method->eager && !c->direct) {
 		mg__stream_write_raw(c->stream, c->image->data, c->image->len);
 	}

@@ -18,6 +18,12 @@ struct mg_conn;
  * hop name). Called once, never from inside mg__conn_start. */
 typedef void (*mg_conn_done_fn)(struct mg_conn *c, int err, const char *errmsg, void *data);
 
+/* The answer to a password request: the password, or NULL and why not. */
+typedef void (*mg_password_cb)(void *cb_data, const char *password, const char *err);
+/* Ask for the password of the hop being connected; answer through cb,
+ * never from inside this call. */
+typedef void (*mg_ask_password_fn)(void *ask_data, mg_password_cb cb, void *cb_data);
+
 struct mg_conn_params {
 	const struct mg_hop *hop;
 	uint32_t id;          /* the new context's id */
@@ -25,7 +31,15 @@ struct mg_conn_params {
 	const struct mg_image *image;
 	unsigned timeout_ms;  /* covers everything up to the HELLO reply */
 	uint8_t log_level;    /* the agent's log level */
+	const char *password; /* for the hop's prompt, or NULL (copied, wiped after) */
+	mg_ask_password_fn ask; /* when a prompt comes and no password is known */
+	void *ask_data;
 };
+
+/* A copy of a secret that is wiped when freed. */
+char *mg__secret_dup(TALLOC_CTX *mem_ctx, const char *s);
+/* The destructor doing the wiping (for strings made elsewhere). */
+int mg__secret_wipe_destructor(char *p);
 
 /* Returns 0 or a negative error with *_errmsg set on mem_ctx. The conn
  * lives (reaping the process, logging its stderr) until freed. */

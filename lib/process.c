@@ -9,7 +9,11 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
+#include "mitogen/loop.h"
 #include "process.h"
 #include "protocol.h"
 
@@ -35,6 +39,134 @@ int mg__socketpair(int fds[2])
 	return 0;
 }
 
+int mg__openpty(int *_master, int *_slave, bool raw)
+{
+	char name[128];
+	int m, sl, err;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0) {
+		return -errno;
+	}
+	if (grantpt(m) != 0 || unlockpt(m) != 0 || ptsname_r(m, name, sizeof(name)) != 0) {
+		err = -errno;
+		close(m);
+		return err;
+	}
+	sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (sl < 0) {
+		err = -errno;
+		close(m);
+		return err;
+	}
+	if (raw) {
+		struct termios t;
+		if (tcgetattr(sl, &t) == 0) {
+			cfmakeraw(&t);
+			tcsetattr(sl, TCSANOW, &t);
+		}
+	}
+	fcntl(m, F_SETFL, fcntl(m, F_GETFL) | O_NONBLOCK);
+	*_master = m;
+	*_slave = sl;
+	return 0;
+}
+
+/* The child side of the fork path: only async-signal-safe calls. */
+static void child_exec(const struct mg_spawn_opts *opts, int errfd)
+{
+	int fds[3];
+	int err;
+
+	mg_loop_child_sigmask();
+	for (int sig = 1; sig < 65; sig++) {
+		signal(sig, SIG_DFL);
+	}
+	if (opts->setsid) {
+		setsid();
+	} else if (opts->setpgid) {
+		setpgid(0, 0);
+	}
+	if (opts->set_ctty && ioctl(opts->ctty, TIOCSCTTY, 0) != 0) {
+		goto fail;
+	}
+	/* Move the sources out of the way first: they may sit on 0..2. */
+	for (int i = 0; i < 3; i++) {
+		if (opts->stdio[i] < 0) {
+			fds[i] = open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
+		} else {
+			fds[i] = fcntl(opts->stdio[i], F_DUPFD, 10);
+		}
+		if (fds[i] < 0) {
+			goto fail;
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		if (dup2(fds[i], i) < 0) {
+			goto fail;
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		close(fds[i]);
+	}
+	if (opts->cwd != NULL && chdir(opts->cwd) != 0) {
+		goto fail;
+	}
+	if (opts->pre_exec != NULL && opts->pre_exec(opts->pre_exec_state) != 0) {
+		errno = EPERM;
+		goto fail;
+	}
+	if (opts->envp != NULL) {
+		environ = (char **)opts->envp;
+	}
+	if (opts->search_path) {
+		execvp(opts->argv[0], (char *const *)opts->argv);
+	} else {
+		execv(opts->argv[0], (char *const *)opts->argv);
+	}
+fail:
+	err = errno;
+	if (write(errfd, &err, sizeof(err)) < 0) {
+		/* Nothing more to do. */
+	}
+	_exit(127);
+}
+
+/* fork + exec, for what posix_spawn cannot do: a controlling tty, or
+ * work between fork and exec. An exec failure comes back on a pipe. */
+static int spawn_fork(const struct mg_spawn_opts *opts, pid_t *_pid)
+{
+	int ep[2], err = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(ep, O_CLOEXEC) != 0) {
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(ep[0]);
+		close(ep[1]);
+		return err;
+	}
+	if (pid == 0) {
+		close(ep[0]);
+		child_exec(opts, ep[1]);
+	}
+	close(ep[1]);
+	do {
+		n = read(ep[0], &err, sizeof(err));
+	} while (n < 0 && errno == EINTR);
+	close(ep[0]);
+	if (n == sizeof(err)) {
+		waitpid(pid, NULL, 0);
+		return -(err != 0 ? err : EIO);
+	}
+	*_pid = pid;
+	return 0;
+}
+
 int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 {
 	posix_spawn_file_actions_t fa;
@@ -42,6 +174,10 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 	sigset_t none, all;
 	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
 	int ret;
+
+	if (opts->set_ctty || opts->pre_exec != NULL) {
+		return spawn_fork(opts, _pid);
+	}
 
 	if ((ret = posix_spawn_file_actions_init(&fa)) != 0) {
 		return -ret;

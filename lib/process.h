@@ -13,6 +13,10 @@ struct mg_spawn_opts {
 	bool setsid;             /* new session (hop agents) */
 	bool setpgid;            /* new process group (commands) */
 	int stdio[3];            /* fds for 0, 1, 2; -1 means /dev/null */
+	bool set_ctty;           /* make 'ctty' the controlling tty (needs setsid) */
+	int ctty;
+	int (*pre_exec)(void *state); /* run in the child before exec (fork path) */
+	void *pre_exec_state;
 };
 
 /* Start a process. Returns 0 with *_pid set, or a negative errno (the
@@ -21,6 +25,11 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid);
 
 /* SIGKILL every process left in session 'sid' (a dead hop's leftovers). */
 void mg__kill_session(pid_t sid);
+
+/* A new PTY: *_master (non-blocking, close-on-exec) and *_slave
+ * (close-on-exec). With raw, the slave is put in raw mode so binary data
+ * passes untouched. Returns 0 or a negative errno. */
+int mg__openpty(int *_master, int *_slave, bool raw);
 
 /* Close-on-exec pipe / socketpair helpers returning a negative errno. */
 int mg__pipe(int fds[2]);

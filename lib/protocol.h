@@ -43,6 +43,7 @@ enum mg_handle {
 	MG_H_DEL_ROUTE = 102, /* child->parent: u32 id */
 	MG_H_LOG = 103,       /* agent->master: u8 level, str text */
 	MG_H_SHUTDOWN = 104,  /* parent->child: empty */
+	MG_H_PASSWORD = 105,  /* agent->master: u32 id of the hop being connected; reply: the password */
 	/* 200: hops */
 	MG_H_CONNECT = 200,   /* see svc-connect.c */
 	/* 300: services */

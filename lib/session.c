@@ -15,6 +15,8 @@
 #include "protocol.h"
 #include "session.h"
 #include "svc-connect.h"
+#include "method.h"
+#include "password.h"
 
 #define CONNECT_TIMEOUT_DEFAULT 30000
 /* Time allowed on top of the hop's own timeout for the agent's reply. */
@@ -37,6 +39,15 @@ struct mg_context {
 	struct mg_timer *timer;
 	struct mg_route_watch *watch;
 	struct waiter *waiters;
+	const struct mg_hop *hop;
+	uint32_t parent_id;         /* 0 for first hops */
+};
+
+/* Passwords typed once, reused for identical hops. */
+struct pw_cache {
+	struct pw_cache *next;
+	char *hop_text;
+	char *password;             /* wiped when freed */
 };
 
 struct mg_session {
@@ -46,6 +57,7 @@ struct mg_session {
 	char *image_err;
 	uint32_t next_id;
 	struct mg_context *contexts;
+	struct pw_cache *passwords;
 };
 
 /* One mg_connect call walking down its chain. */
@@ -62,6 +74,110 @@ struct waiter {
 
 static void advance(struct waiter *w);
 
+/* The password for context c's hop: cached, or asked on the terminal. */
+static const char *password_for(struct mg_context *c, char **_errmsg)
+{
+	struct mg_session *s = c->s;
+	struct pw_cache *pc;
+	const char *slash;
+	char *label, *pw;
+
+	for (pc = s->passwords; pc != NULL; pc = pc->next) {
+		if (strcmp(pc->hop_text, c->hop->text) == 0) {
+			return pc->password;
+		}
+	}
+	slash = strrchr(c->name, '/');
+	label = talloc_asprintf(c, "[%s on %.*s] password: ", c->hop->text,
+				slash != NULL ? (int)(slash - c->name) : 9,
+				slash != NULL ? c->name : "this host");
+	if (label == NULL) {
+		return NULL;
+	}
+	pw = mg__password_ask_tty(s, label, _errmsg);
+	talloc_free(label);
+	if (pw == NULL) {
+		return NULL;
+	}
+	pc = talloc_zero(s, struct pw_cache);
+	if (pc == NULL) {
+		talloc_free(pw);
+		return NULL;
+	}
+	pc->hop_text = talloc_strdup(pc, c->hop->text);
+	pc->password = talloc_steal(pc, pw);
+	pc->next = s->passwords;
+	s->passwords = pc;
+	return pc->password;
+}
+
+struct pending_answer {
+	mg_password_cb cb;
+	void *cb_data;
+	char *password;
+	char *err;
+};
+
+static void deliver_answer(void *data)
+{
+	struct pending_answer *a = talloc_get_type_abort(data, struct pending_answer);
+
+	a->cb(a->cb_data, a->password, a->err);
+	talloc_free(a);
+}
+
+/* A first hop's prompt came and no password was given. */
+static void ask_first_hop(void *ask_data, mg_password_cb cb, void *cb_data)
+{
+	struct mg_context *c = talloc_get_type_abort(ask_data, struct mg_context);
+	struct pending_answer *a = talloc_zero(c, struct pending_answer);
+	char *err = NULL;
+	const char *pw;
+
+	if (a == NULL) {
+		return;
+	}
+	pw = password_for(c, &err);
+	a->cb = cb;
+	a->cb_data = cb_data;
+	a->password = pw != NULL ? mg__secret_dup(a, pw) : NULL;
+	a->err = talloc_steal(a, err);
+	mg_loop_defer(c->s->loop, a, deliver_answer, a);
+}
+
+/* An agent asks for the password of a hop the master told it to connect.
+ * Only that agent, only for that hop: a hop can never fish for others. */
+static void on_password_request(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct mg_session *s = talloc_get_type_abort(data, struct mg_session);
+	struct mg_context *c;
+	struct mg_buf b;
+	char *err = NULL;
+	const char *pw;
+	uint32_t id;
+
+	mg__buf_view(&b, m->data, m->len);
+	if (mg__buf_get_u32(&b, &id) != 0) {
+		return;
+	}
+	for (c = s->contexts; c != NULL; c = c->next) {
+		if (c->id == id) {
+			break;
+		}
+	}
+	if (c == NULL || c->state != CTX_CONNECTING || c->parent_id == 0 || c->parent_id != m->src) {
+		mg__router_reply_dead(r, m, "no such pending hop");
+		return;
+	}
+	pw = password_for(c, &err);
+	if (pw == NULL) {
+		mg__router_reply_dead(r, m, err != NULL ? err : "no password");
+		talloc_free(err);
+		return;
+	}
+	mg__router_reply(r, m, pw, strlen(pw));
+}
+
 struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop)
 {
 	struct mg_session *s = talloc_zero(mem_ctx, struct mg_session);
@@ -77,6 +193,11 @@ struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop)
 		return NULL;
 	}
 	mg__router_set_strict(s->r, true);
+	if (mg__router_add_handler(s, s->r, MG_H_PASSWORD, MG_POL_DESCENDANT, 0, true,
+				   on_password_request, s) == NULL) {
+		talloc_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -214,6 +335,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	struct mg_session *s = w->s;
 	const struct mg_hop *hop = &w->chain->hops[w->hop];
 	struct mg_context *c = talloc_zero(s, struct mg_context);
+	char *password = NULL;
 	int ret;
 
 	/* 'name' is ours from here on, on every path. */
@@ -225,15 +347,28 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	c->id = s->next_id++;
 	c->name = talloc_steal(c, name);
 	c->state = CTX_CONNECTING;
+	c->hop = hop;
+	c->parent_id = parent != NULL ? parent->id : 0;
 	c->watch = mg__router_watch(c, s->r, c->id, on_lost, c);
 	if (c->watch == NULL) {
 		talloc_free(c);
 		return NULL;
 	}
+	/* A password given by option is read here, on the master's host. */
+	{
+		const struct mg_method *m = mg__method_find(hop->method);
+		if (m != NULL && m->takes_password &&
+		    (ret = mg__password_from_options(c, hop, &password, _errmsg)) != 0) {
+			*_errmsg = talloc_asprintf(w, "%s: %s", c->name, *_errmsg);
+			talloc_free(c);
+			return NULL;
+		}
+	}
 	if (parent == NULL) {
 		struct mg_conn_params p = {
 			.hop = hop, .id = c->id, .name = c->name, .image = s->image,
 			.timeout_ms = w->timeout_ms, .log_level = (uint8_t)mg_log_get_level(),
+			.password = password, .ask = ask_first_hop, .ask_data = c,
 		};
 		ret = mg__conn_start(c, s->r, &p, on_conn_done, c, &c->conn, _errmsg);
 	} else {
@@ -248,9 +383,14 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		    (ret = mg__buf_put_u32(b, w->timeout_ms)) == 0 &&
 		    (ret = mg__buf_put_str(b, c->name)) == 0 &&
 		    (ret = mg__hop_encode(b, hop)) == 0 &&
+		    (ret = mg__buf_put_str(b, password)) == 0 &&
 		    (ret = mg__router_expect(s->r, c->id, parent->id)) == 0) {
 			ret = mg__router_send(s->r, parent->id, MG_H_CONNECT,
 					      mg__handler_handle(c->reply), 0, b->data, b->len);
+		}
+		if (b != NULL) {
+			/* It may hold the password. */
+			explicit_bzero(b->data, b->len);
 		}
 		talloc_free(b);
 		if (ret != 0) {

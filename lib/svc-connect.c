@@ -89,7 +89,58 @@ struct connect_svc {
 struct pending_connect {
 	struct connect_svc *svc;
 	struct mg_msg *req;
+	uint32_t id;
+	struct mg_handler *pw_reply;
+	mg_password_cb pw_cb;
+	void *pw_cb_data;
 };
+
+static void on_password_reply(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct pending_connect *p = talloc_get_type_abort(data, struct pending_connect);
+	mg_password_cb cb = p->pw_cb;
+	void *cb_data = p->pw_cb_data;
+	/* Not under p: the callback may end the connection and free p. */
+	char *text = talloc_strndup(NULL, (const char *)m->data, m->len);
+
+	p->pw_reply = NULL;
+	/* The payload was borrowed from the receive buffer: wipe it there. */
+	explicit_bzero(m->data, m->len);
+	if (text != NULL && (m->flags & MG_F_DEAD) == 0) {
+		talloc_set_destructor(text, mg__secret_wipe_destructor);
+	}
+	if (text == NULL) {
+		cb(cb_data, NULL, "out of memory");
+	} else if ((m->flags & MG_F_DEAD) != 0) {
+		cb(cb_data, NULL, text);
+	} else {
+		cb(cb_data, text, NULL);
+	}
+	talloc_free(text);
+}
+
+/* The hop prompts and no password came with the request: ask the master,
+ * which alone may prompt a person. */
+static void ask_master(void *ask_data, mg_password_cb cb, void *cb_data)
+{
+	struct pending_connect *p = talloc_get_type_abort(ask_data, struct pending_connect);
+	const uint32_t *parents;
+	uint8_t id[4];
+	size_t n;
+
+	p->pw_cb = cb;
+	p->pw_cb_data = cb_data;
+	parents = mg__router_parents(p->svc->r, &n);
+	p->pw_reply = mg__router_add_handler(p, p->svc->r, 0, MG_POL_RESPONDENT, parents[n - 1],
+					     false, on_password_reply, p);
+	mg__put_be32(id, p->id);
+	if (p->pw_reply == NULL ||
+	    mg__router_send(p->svc->r, parents[n - 1], MG_H_PASSWORD,
+			    mg__handler_handle(p->pw_reply), 0, id, 4) != 0) {
+		TALLOC_FREE(p->pw_reply);
+		cb(cb_data, NULL, "cannot ask the master for the password");
+	}
+}
 
 static void on_connected(struct mg_conn *c, int err, const char *errmsg, void *data)
 {
@@ -114,7 +165,7 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 	struct mg_conn *c;
 	struct mg_buf b;
 	uint32_t id, timeout;
-	char *name = NULL, *errmsg = NULL;
+	char *name = NULL, *errmsg = NULL, *password = NULL;
 	struct mg_hop *hop = NULL;
 	int ret;
 
@@ -133,11 +184,21 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 	mg__buf_view(&b, m->data, m->len);
 	if (mg__buf_get_u32(&b, &id) != 0 || mg__buf_get_u32(&b, &timeout) != 0 ||
 	    mg__buf_get_str(&b, p, &name) != 0 || name == NULL ||
-	    mg__hop_decode(p, &b, &hop) != 0) {
+	    mg__hop_decode(p, &b, &hop) != 0 ||
+	    (mg__buf_left(&b) > 0 && mg__buf_get_str(&b, p, &password) != 0)) {
 		mg__router_reply_dead(r, m, "malformed CONNECT request");
 		talloc_free(p);
 		return;
 	}
+	if (password != NULL) {
+		char *secret = mg__secret_dup(p, password);
+		explicit_bzero(password, strlen(password));
+		talloc_free(password);
+		password = secret;
+	}
+	/* The request held the password: wipe our copy of it. */
+	explicit_bzero(m->data, m->len);
+	p->id = id;
 	if (mg__agent_stopping(svc->a)) {
 		mg__router_reply_dead(r, m, "agent is shutting down");
 		talloc_free(p);
@@ -149,6 +210,9 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 	cp.image = mg__agent_image(svc->a);
 	cp.timeout_ms = timeout;
 	cp.log_level = mg__agent_log_level(svc->a);
+	cp.password = password;
+	cp.ask = ask_master;
+	cp.ask_data = p;
 	if (cp.image == NULL) {
 		mg__router_reply_dead(r, m, "cannot read the agent's own image");
 		talloc_free(p);

@@ -1,7 +1,9 @@
 /* docker: [user@]container, or a throw-away container from ?image=
  * (mitogen.md 3.5). argv: docker exec --interactive [--user=USER]
  * CONTAINER BOOT, or docker run --interactive [--user=USER] --rm IMAGE BOOT.
+ * No -t: the channel is a socket, and a TTY would mangle binary data.
  */
+#include <errno.h>
 #include <stddef.h>
 #include "method.h"
 
@@ -9,11 +11,69 @@ static const char *const docker_options[] = {
 	"username", "docker_path", "image", NULL,
 };
 
+static int docker_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
+			     const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
+			     char **_errmsg)
+{
+	const char *path = mg_hop_opt(hop, "docker_path");
+	const char *image = mg_hop_opt(hop, "image");
+	char **argv;
+	bool ok;
+
+	*_direct = false;
+	if (path == NULL) {
+		path = "docker";
+	}
+	if (path[0] == '\0') {
+		*_errmsg = talloc_strdup(mem_ctx, "docker_path is empty");
+		return -EINVAL;
+	}
+	if (hop->host != NULL && image != NULL) {
+		*_errmsg = talloc_strdup(mem_ctx, "docker: give either a container or ?image=, not both");
+		return -EINVAL;
+	}
+	if ((hop->host == NULL || hop->host[0] == '\0') && (image == NULL || image[0] == '\0')) {
+		*_errmsg = talloc_strdup(mem_ctx, "docker needs a container name or ?image=");
+		return -EINVAL;
+	}
+	if (image != NULL && image[0] == '-') {
+		/* docker would read it as an option. */
+		*_errmsg = talloc_asprintf(mem_ctx, "docker: image '%s' may not begin with '-'", image);
+		return -EINVAL;
+	}
+	argv = talloc_zero_array(mem_ctx, char *, 1);
+	if (argv == NULL) {
+		return -ENOMEM;
+	}
+	ok = mg__strv_add(&argv, path)
+	     && mg__strv_add(&argv, image != NULL ? "run" : "exec")
+	     && mg__strv_add(&argv, "--interactive");
+	if (ok && hop->user != NULL) {
+		char *u = talloc_asprintf(argv, "--user=%s", hop->user);
+		ok = u != NULL && mg__strv_add(&argv, u);
+		talloc_free(u);
+	}
+	if (ok && image != NULL) {
+		ok = mg__strv_add(&argv, "--rm") && mg__strv_add(&argv, image);
+	} else if (ok) {
+		ok = mg__strv_add(&argv, hop->host);
+	}
+	for (size_t i = 0; ok && boot->argv[i] != NULL; i++) {
+		ok = mg__strv_add(&argv, boot->argv[i]);
+	}
+	if (!ok) {
+		talloc_free(argv);
+		return -ENOMEM;
+	}
+	*_argv = argv;
+	return 0;
+}
+
 const struct mg_method mg__method_docker = {
 	.name = "docker",
 	.options = docker_options,
 	.spec = MG_SPEC_CONTAINER,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,
-	.build_argv = NULL, /* not implemented yet */
+	.build_argv = docker_build_argv,
 };

@@ -2,14 +2,22 @@
  * argv: ssh [-v..|-o LogLevel ERROR] [-l USER] [-p PORT]
  * [-o IdentitiesOnly yes] [-i FILE] [-o Compression yes]
  * [-o ServerAlive*] [-o BatchMode yes] [-o StrictHostKeyChecking ...]
- * [ssh_args...] HOST BOOT.
+ * [-o ConnectTimeout N] [ssh_args...] HOST 'BOOT'.
  * The spawn mode is SOCKET; a password or check_host_keys=accept needs
- * the hybrid PTY mode, which the connection code picks.
+ * the hybrid PTY mode (ssh asks on /dev/tty), which spawn_mode reports.
  * The parser puts the user and port in hop->user and hop->port, whether
- * they were written in the spec or as ?username= / ?port=.
+ * they were written in the spec or as ?username= / ?port=, strips the
+ * brackets of an IPv6 host (ssh takes it bare) and refuses a host or user
+ * that begins with '-'.
  */
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "boot.h"
 #include "method.h"
+#include "mitogen/error.h"
 
 static const char *const ssh_options[] = {
 	"username", "port", "check_host_keys", "identity_file",
@@ -18,11 +26,290 @@ static const char *const ssh_options[] = {
 	"keepalive_enabled", "keepalive_count", "keepalive_interval", NULL,
 };
 
+enum hostkeys { HK_ENFORCE, HK_ACCEPT, HK_IGNORE };
+
+static int host_keys(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, enum hostkeys *_hk,
+		     char **_errmsg)
+{
+	const char *v = mg_hop_opt(hop, "check_host_keys");
+
+	if (v == NULL || strcmp(v, "enforce") == 0) {
+		*_hk = HK_ENFORCE;
+	} else if (strcmp(v, "accept") == 0) {
+		*_hk = HK_ACCEPT;
+	} else if (strcmp(v, "ignore") == 0) {
+		*_hk = HK_IGNORE;
+	} else {
+		*_errmsg = talloc_strdup(mem_ctx, "check_host_keys= must be accept, enforce or ignore");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool has_password(const struct mg_hop *hop)
+{
+	return mg_hop_opt(hop, "password_env") != NULL || mg_hop_opt(hop, "password_file") != NULL;
+}
+
+/* A whole number option; *_given says whether it was written at all. */
+static int hop_uint(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
+		    unsigned long dflt, unsigned long *_value, bool *_given, char **_errmsg)
+{
+	const char *v = mg_hop_opt(hop, key);
+	char *end = NULL;
+	unsigned long n;
+
+	*_value = dflt;
+	*_given = v != NULL;
+	if (v == NULL) {
+		return 0;
+	}
+	errno = 0;
+	/* strtoul would take " 5", "+5" and "-5": digits only. */
+	n = v[0] >= '0' && v[0] <= '9' ? strtoul(v, &end, 10) : 0;
+	if (end == NULL || *end != '\0' || errno != 0 || n > 1000000) {
+		*_errmsg = talloc_asprintf(mem_ctx, "option %s: expected a whole number, not '%s'",
+					   key, v);
+		return -EINVAL;
+	}
+	*_value = n;
+	return 0;
+}
+
+/*
+ * Every ssh_args value split into words, in order (what mg__hop_list
+ * does, but its error message lives on the vector it frees on failure).
+ */
+static int ssh_args(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_hop *hop,
+		    char ***_words, char **_errmsg)
+{
+	char **all = talloc_zero_array(tmp, char *, 1);
+
+	for (size_t i = 0; all != NULL && i < hop->n_opts; i++) {
+		char *err = NULL;
+		char **w;
+
+		if (strcmp(hop->opts[i].key, "ssh_args") != 0) {
+			continue;
+		}
+		w = mg__split_words(tmp, hop->opts[i].value, &err);
+		if (w == NULL) {
+			if (err == NULL) {
+				return -ENOMEM;
+			}
+			*_errmsg = talloc_asprintf(mem_ctx, "option ssh_args: %s", err);
+			return -EINVAL;
+		}
+		for (size_t j = 0; all != NULL && w[j] != NULL; j++) {
+			if (!mg__strv_add(&all, w[j])) {
+				all = NULL;
+			}
+		}
+	}
+	if (all == NULL) {
+		return -ENOMEM;
+	}
+	*_words = all;
+	return 0;
+}
+
+static bool add_opt(char ***argv, const char *opt)
+{
+	return mg__strv_add(argv, "-o") && mg__strv_add(argv, opt);
+}
+
+static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
+			  const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
+			  char **_errmsg)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	const char *ssh_path = mg_hop_opt(hop, "ssh_path");
+	const char *identity = mg_hop_opt(hop, "identity_file");
+	unsigned long debug, interval, count, timeout;
+	bool identities_only, compression, keepalive, given, ok;
+	enum hostkeys hk;
+	char **extra = NULL, **argv;
+	char *remote;
+	int ret;
+
+	*_direct = false;
+	if (tmp == NULL) {
+		return -ENOMEM;
+	}
+	if (hop->host == NULL || hop->host[0] == '\0') {
+		*_errmsg = talloc_strdup(mem_ctx, "ssh needs a host");
+		ret = -EINVAL;
+		goto done;
+	}
+	if ((ret = host_keys(mem_ctx, hop, &hk, _errmsg)) != 0 ||
+	    (ret = mg__hop_bool(mem_ctx, hop, "identities_only", true, &identities_only, _errmsg)) != 0 ||
+	    (ret = mg__hop_bool(mem_ctx, hop, "compression", true, &compression, _errmsg)) != 0 ||
+	    (ret = mg__hop_bool(mem_ctx, hop, "keepalive_enabled", true, &keepalive, _errmsg)) != 0 ||
+	    (ret = hop_uint(mem_ctx, hop, "ssh_debug_level", 0, &debug, &given, _errmsg)) != 0 ||
+	    (ret = hop_uint(mem_ctx, hop, "keepalive_interval", 15, &interval, &given, _errmsg)) != 0 ||
+	    (ret = hop_uint(mem_ctx, hop, "keepalive_count", 3, &count, &given, _errmsg)) != 0) {
+		goto done;
+	}
+	if ((ret = hop_uint(mem_ctx, hop, "connect_timeout", 0, &timeout, &given, _errmsg)) != 0) {
+		goto done;
+	}
+	if (given && timeout == 0) {
+		*_errmsg = talloc_strdup(mem_ctx, "option connect_timeout: expected at least 1 second");
+		ret = -EINVAL;
+		goto done;
+	}
+	if ((ret = ssh_args(mem_ctx, tmp, hop, &extra, _errmsg)) != 0) {
+		goto done;
+	}
+	argv = talloc_zero_array(tmp, char *, 1);
+	ok = argv != NULL && mg__strv_add(&argv, ssh_path != NULL && ssh_path[0] != '\0' ? ssh_path : "ssh");
+	if (ok && debug > 0) {
+		/* -v, -vv or -vvv: ssh caps it at 3 levels anyway. */
+		ok = mg__strv_add(&argv, debug == 1 ? "-v" : debug == 2 ? "-vv" : "-vvv");
+	} else if (ok) {
+		/* Login banners are noise before the agent is up (mitogen #307). */
+		ok = add_opt(&argv, "LogLevel ERROR");
+	}
+	if (ok && hop->user != NULL) {
+		ok = mg__strv_add(&argv, "-l") && mg__strv_add(&argv, hop->user);
+	}
+	if (ok && hop->port != 0) {
+		char port[16];
+		snprintf(port, sizeof(port), "%d", hop->port);
+		ok = mg__strv_add(&argv, "-p") && mg__strv_add(&argv, port);
+	}
+	if (ok && identities_only && (identity != NULL || has_password(hop))) {
+		ok = add_opt(&argv, "IdentitiesOnly yes");
+	}
+	if (ok && identity != NULL) {
+		ok = mg__strv_add(&argv, "-i") && mg__strv_add(&argv, identity);
+	}
+	if (ok && compression) {
+		ok = add_opt(&argv, "Compression yes");
+	}
+	if (ok && keepalive) {
+		char *a = talloc_asprintf(tmp, "ServerAliveInterval %lu", interval);
+		char *b = talloc_asprintf(tmp, "ServerAliveCountMax %lu", count);
+		ok = a != NULL && b != NULL && add_opt(&argv, a) && add_opt(&argv, b);
+	}
+	if (ok && hk != HK_ACCEPT && !has_password(hop)) {
+		/* No PTY: ssh must fail rather than wait for an answer. */
+		ok = add_opt(&argv, "BatchMode yes");
+	}
+	if (ok && hk == HK_ENFORCE) {
+		ok = add_opt(&argv, "StrictHostKeyChecking yes");
+	} else if (ok && hk == HK_ACCEPT) {
+		ok = add_opt(&argv, "StrictHostKeyChecking ask");
+	} else if (ok) {
+		ok = add_opt(&argv, "StrictHostKeyChecking no") &&
+		     add_opt(&argv, "UserKnownHostsFile /dev/null") &&
+		     add_opt(&argv, "GlobalKnownHostsFile /dev/null");
+	}
+	if (ok && timeout > 0) {
+		char *t = talloc_asprintf(tmp, "ConnectTimeout %lu", timeout);
+		ok = t != NULL && add_opt(&argv, t);
+	}
+	for (size_t i = 0; ok && extra[i] != NULL; i++) {
+		ok = mg__strv_add(&argv, extra[i]);
+	}
+	/*
+	 * ssh joins the words after the host with spaces and the remote login
+	 * shell parses the result: send one word, quoted for a POSIX shell.
+	 * The first stage holds no '!' or newline, so csh, tcsh and fish read
+	 * the same single-quoted words.
+	 */
+	remote = ok ? mg__shell_join(tmp, boot->argv) : NULL;
+	ok = remote != NULL && mg__strv_add(&argv, hop->host) && mg__strv_add(&argv, remote);
+	if (!ok) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	*_argv = talloc_steal(mem_ctx, argv);
+	ret = 0;
+done:
+	talloc_free(tmp);
+	return ret;
+}
+
+static enum mg_spawn_mode ssh_spawn_mode(const struct mg_hop *hop)
+{
+	const char *v = mg_hop_opt(hop, "check_host_keys");
+
+	if ((v != NULL && strcmp(v, "accept") == 0) || has_password(hop)) {
+		return MG_SPAWN_HYBRID;
+	}
+	/* Without a PTY, many hops cannot exhaust the ptys (mitogen #337). */
+	return MG_SPAWN_SOCKET;
+}
+
+/*
+ * A shell's own "x: Permission denied" must not end the boot (mitogen
+ * #271), so the pattern is anchored: the line starts with it, or with
+ * "user@host: " as OpenSSH writes it. The host part may hold colons
+ * (root@::1) but no blank, which a shell's "sh: 1: ..." line always has.
+ * ssh also writes "Permission denied, please try again." between password
+ * attempts.
+ */
+#define SSH_DENIED "^([^@ ]+@[^ ]+: )?permission denied"
+
+/* Whole lines of ssh's stderr that end the boot; msg NULL: the line itself
+ * is the message (ssh's own text names the host and the cause). */
+static const struct mg_line_error ssh_errors[] = {
+	{ "host key verification failed", MG_ERR_BOOT,
+	  "host key verification failed: the host key is unknown or has changed "
+	  "(check_host_keys=enforce)" },
+	{ SSH_DENIED, -EACCES, "SSH authentication is incorrect" },
+	{ "could not resolve hostname", MG_ERR_BOOT, NULL },
+	{ "connection refused", -ECONNREFUSED, "connection refused" },
+	{ "connection timed out", -ETIMEDOUT, "connection timed out" },
+	{ "operation timed out", -ETIMEDOUT, "connection timed out" },
+	{ NULL, 0, NULL },
+};
+
+static int ssh_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
+		       struct mg_prompts **_p, char **_errmsg)
+{
+	struct mg_prompts *p = talloc_zero(mem_ctx, struct mg_prompts);
+	enum hostkeys hk;
+	int ret;
+
+	if (p == NULL) {
+		return -ENOMEM;
+	}
+	if ((ret = host_keys(mem_ctx, hop, &hk, _errmsg)) != 0) {
+		talloc_free(p);
+		return ret;
+	}
+	p->what = "SSH";
+	/* "root@web1's password: ", "Password: ", "(root@web1) Password: ". */
+	p->password = talloc_strdup(p, "password:? *$");
+	p->incorrect = talloc_zero_array(p, char *, 2);
+	if (p->password == NULL || p->incorrect == NULL) {
+		talloc_free(p);
+		return -ENOMEM;
+	}
+	/* After a password was sent, a denial means it was wrong. */
+	p->incorrect[0] = talloc_strdup(p->incorrect, SSH_DENIED);
+	if (p->incorrect[0] == NULL) {
+		talloc_free(p);
+		return -ENOMEM;
+	}
+	p->hostkey = "are you sure you want to continue connecting "
+		     "\\(yes/no(/\\[fingerprint\\])?\\)\\? *$";
+	p->accept_hostkey = hk == HK_ACCEPT;
+	p->errors = ssh_errors;
+	*_p = p;
+	return 0;
+}
+
 const struct mg_method mg__method_ssh = {
 	.name = "ssh",
 	.options = ssh_options,
 	.spec = MG_SPEC_HOST,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,
-	.build_argv = NULL, /* not implemented yet */
+	.build_argv = ssh_build_argv,
+	.spawn_mode = ssh_spawn_mode,
+	.prompts = ssh_prompts,
+	.takes_password = true,
 };
