@@ -201,31 +201,22 @@ static int park_fd(int fd)
 	return nfd;
 }
 
-int mg_agent_main(int argc, char **argv)
+int mg__agent_run(int image_fd, const struct mg_image *image)
 {
 	struct mg_agent *a;
 	int in_fd, out_fd, ret;
 
-	bool boot = argc == 3 && strcmp(argv[1], "--boot") == 0;
-
-	if (!boot && !(argc == 2 && strcmp(argv[1], "--local") == 0)) {
-		fprintf(stderr, "mitogen-agent: this program is started by mitogen on each hop; "
-			"it is not meant to be run by hand\n");
-		return 2;
-	}
 	a = talloc_zero(NULL, struct mg_agent);
 	if (a == NULL) {
 		return 1;
 	}
-	/* Keep our image open for the next hop; a pushed image leaves
-	 * nothing on disk. */
-	a->image_fd = -1;
-	if (boot) {
-		a->image_fd = open(argv[2], O_RDONLY | O_CLOEXEC);
-		unlink(argv[2]);
-	}
-	if (a->image_fd < 0) {
-		a->image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	a->image_fd = image_fd;
+	if (image != NULL) {
+		/* A forked agent: its parent's image, already in memory. */
+		a->image = talloc_zero(a, struct mg_image);
+		if (a->image != NULL) {
+			*a->image = *image;
+		}
 	}
 	signal(SIGPIPE, SIG_IGN);
 	mg_log_set_ident("mitogen-agent");
@@ -262,4 +253,26 @@ int mg_agent_main(int argc, char **argv)
 	mg_log_set_sink(NULL, NULL);
 	talloc_free(a);
 	return ret < 0 ? 1 : ret;
+}
+
+int mg_agent_main(int argc, char **argv)
+{
+	bool boot = argc == 3 && strcmp(argv[1], "--boot") == 0;
+	int image_fd = -1;
+
+	if (!boot && !(argc == 2 && strcmp(argv[1], "--local") == 0)) {
+		fprintf(stderr, "mitogen-agent: this program is started by mitogen on each hop; "
+			"it is not meant to be run by hand\n");
+		return 2;
+	}
+	/* Keep our image open for the next hop; a pushed image leaves
+	 * nothing on disk. */
+	if (boot) {
+		image_fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+		unlink(argv[2]);
+	}
+	if (image_fd < 0) {
+		image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	}
+	return mg__agent_run(image_fd, NULL);
 }

@@ -7,6 +7,11 @@
 
 struct mg_agent;
 
+/* Serve as an agent on fds 0/1 until the parent goes; returns the exit
+ * status. image_fd (or -1) is this agent's own image; a forked agent gets
+ * its parent's image in memory instead. */
+int mg__agent_run(int image_fd, const struct mg_image *image);
+
 struct exec_svc;
 struct connect_svc;
 

@@ -15,6 +15,7 @@
 #include "protocol.h"
 #include "process.h"
 #include "prompt.h"
+#include "agent.h"
 #include "stream.h"
 
 #define TAIL_LINES 10
@@ -514,6 +515,13 @@ int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg
 	int ret;
 
 	*_direct = false;
+	if (m != NULL && m->fork) {
+		const char *argv[] = { "(fork of this process)", NULL };
+		talloc_free(tmp);
+		*_direct = true;
+		*_argv = mg__strv_copy(mem_ctx, argv);
+		return *_argv == NULL ? -ENOMEM : 0;
+	}
 	if (m == NULL || m->build_argv == NULL) {
 		*_errmsg = talloc_asprintf(mem_ctx, "method '%s' is not implemented yet", hop->method);
 		talloc_free(tmp);
@@ -529,6 +537,43 @@ int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg
 	ret = m->build_argv(mem_ctx, hop, &boot, _argv, _direct, _errmsg);
 	talloc_free(tmp);
 	return ret;
+}
+
+/* fork: the child becomes an agent on a fresh socketpair, in this very
+ * program image. It must not touch its parent's loop (the epoll set is
+ * shared), so everything but its new stdio is closed first. */
+static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
+{
+	int ret;
+	long maxfd;
+
+	if ((ret = mg__socketpair(sv)) != 0 || (ret = mg__pipe(ev)) != 0) {
+		return ret;
+	}
+	c->pid = fork();
+	if (c->pid < 0) {
+		return -errno;
+	}
+	if (c->pid == 0) {
+		mg_loop_child_sigmask();
+		for (int sig = 1; sig < 65; sig++) {
+			signal(sig, SIG_DFL);
+		}
+		setsid();
+		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0 || dup2(ev[1], 2) < 0) {
+			_exit(1);
+		}
+		maxfd = sysconf(_SC_OPEN_MAX);
+		for (long fd = 3; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536); fd++) {
+			close((int)fd);
+		}
+		mg_log_set_sink(NULL, NULL);
+		_exit(mg__agent_run(-1, c->image));
+	}
+	close(sv[1]);
+	close(ev[1]);
+	sv[1] = ev[1] = -1;
+	return 0;
 }
 
 static int conn_destructor(struct mg_conn *c)
@@ -572,6 +617,15 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	if (c->name == NULL || c->tail == NULL) {
 		ret = -ENOMEM;
 		goto fail;
+	}
+	if (c->method->fork) {
+		ret = spawn_fork_agent(c, sv, ev);
+		if (ret != 0) {
+			*_errmsg = talloc_asprintf(mem_ctx, "cannot fork: %s", mg_strerror(ret));
+			goto fail;
+		}
+		c->direct = true;
+		goto spawned;
 	}
 	if ((ret = mg__conn_argv(c, p->hop, p->image, &argv, &c->direct, _errmsg)) != 0) {
 		goto fail;
@@ -636,6 +690,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		*_errmsg = talloc_asprintf(mem_ctx, "cannot run %s: %s", argv[0], mg_strerror(ret));
 		goto fail;
 	}
+spawned:
 	c->err_fd = ev[0];
 	ev[0] = -1;
 	if (c->err_fd >= 0) {

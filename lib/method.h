@@ -50,6 +50,8 @@ struct mg_method {
 	/* True when no prompt can appear, so the agent image may be sent
 	 * without waiting for the first stage's marker. */
 	bool eager;
+	/* A forked copy of this process becomes the agent: no exec at all. */
+	bool fork;
 	/*
 	 * Build the argv that runs boot->argv (the first stage through
 	 * /bin/sh) for 'hop'. A method that runs on this host may instead

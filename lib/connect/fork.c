@@ -1,5 +1,8 @@
-/* fork: a forked copy of the current agent, no exec and no first
- * stage (mitogen.md 3.13).
+/*
+ * fork: a forked copy of the current process serves as the new agent, no
+ * exec and no first stage (mitogen.md 3.13). Cheap; the child starts with
+ * a copy of its parent's memory but uses none of its state: a fresh loop
+ * and router on the new socket, everything else closed.
  */
 #include <stddef.h>
 #include "method.h"
@@ -13,6 +16,5 @@ const struct mg_method mg__method_fork = {
 	.options = fork_options,
 	.spec = MG_SPEC_NONE,
 	.mode = MG_SPAWN_SOCKET,
-	.eager = false,
-	.build_argv = NULL, /* not implemented yet */
+	.fork = true,
 };

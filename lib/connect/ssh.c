@@ -252,14 +252,15 @@ static enum mg_spawn_mode ssh_spawn_mode(const struct mg_hop *hop)
  */
 #define SSH_DENIED "^([^@ ]+@[^ ]+: )?permission denied"
 
-/* Whole lines of ssh's stderr that end the boot; msg NULL: the line itself
- * is the message (ssh's own text names the host and the cause). */
+/* Whole lines of ssh's stderr that end the boot. The failure message
+ * carries the hop's last lines too, so ssh's own text (which names the
+ * host it could not resolve, say) is shown as well. */
 static const struct mg_line_error ssh_errors[] = {
 	{ "host key verification failed", MG_ERR_BOOT,
 	  "host key verification failed: the host key is unknown or has changed "
 	  "(check_host_keys=enforce)" },
 	{ SSH_DENIED, -EACCES, "SSH authentication is incorrect" },
-	{ "could not resolve hostname", MG_ERR_BOOT, NULL },
+	{ "could not resolve hostname", MG_ERR_BOOT, "could not resolve the host name" },
 	{ "connection refused", -ECONNREFUSED, "connection refused" },
 	{ "connection timed out", -ETIMEDOUT, "connection timed out" },
 	{ "operation timed out", -ETIMEDOUT, "connection timed out" },

@@ -388,14 +388,13 @@ static int ere_matches(const char *re, const char *text)
 	return r;
 }
 
-/* The first line error matching 'line': its message, "(line)" for a
- * pass-through one, or NULL. */
+/* The first line error matching 'line': its message, or NULL. */
 static const char *line_error(const struct mg_prompts *p, const char *line, int *_err)
 {
 	for (size_t i = 0; p->errors[i].re != NULL; i++) {
 		if (ere_matches(p->errors[i].re, line) == 1) {
 			*_err = p->errors[i].err;
-			return p->errors[i].msg != NULL ? p->errors[i].msg : "(line)";
+			return p->errors[i].msg;
 		}
 	}
 	return NULL;
@@ -453,8 +452,11 @@ static void test_line_errors(void)
 
 	ASSERT_PTR_NOT_NULL(h);
 	ASSERT_INT_EQ(m->prompts(ctx, h, &p, &err), 0);
+	/* Every pattern compiles, and every error has a message (the prompt
+	 * engine prints it). */
 	for (size_t i = 0; p->errors[i].re != NULL; i++) {
 		ASSERT_INT_EQ(ere_matches(p->errors[i].re, ""), 0);
+		ASSERT_PTR_NOT_NULL(p->errors[i].msg);
 	}
 
 	ASSERT_STR_EQ(line_error(p, "Host key verification failed.", &code),
@@ -476,7 +478,7 @@ static void test_line_errors(void)
 	ASSERT_PTR_NULL(line_error(p, "bash: /tmp/.mitogen-agent.1.2: Permission denied", &code));
 
 	ASSERT_STR_EQ(line_error(p, "ssh: Could not resolve hostname nosuch: Name or service "
-				 "not known", &code), "(line)");
+				 "not known", &code), "could not resolve the host name");
 	ASSERT_STR_EQ(line_error(p, "ssh: connect to host 127.0.0.1 port 1: Connection refused",
 				 &code), "connection refused");
 	ASSERT_INT_EQ(code, -ECONNREFUSED);
