@@ -34,6 +34,7 @@ struct mg_conn {
 	bool up;
 	bool failed;
 	bool boot_eof;
+	bool released;     /* the owner is done with it: go once reaped */
 	bool direct;       /* the agent was exec'd in place: no image to push */
 	struct mg_timer *grace;
 	struct mg_stream *stream;   /* until handed to the router */
@@ -288,6 +289,10 @@ static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data
 	c->status = status;
 	/* Whatever the hop left running in its session goes with it. */
 	mg__kill_session(pid);
+	if (c->released) {
+		mg_loop_free_later(c->loop, c);
+		return;
+	}
 	mg_debug("%s: hop process %d ended (%s %d)", c->name, (int)pid,
 		 WIFSIGNALED(status) ? "signal" : "status",
 		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
@@ -312,6 +317,10 @@ static void report_boot_failure(struct mg_conn *c)
 	char how[64];
 
 	describe_exit(c, how, sizeof(how));
+	if (c->method->eof_hint != NULL) {
+		/* After what the hop printed: the method's own advice. */
+		tail_add(c, c->method->eof_hint, strlen(c->method->eof_hint));
+	}
 	if (c->exited && WIFEXITED(c->status) && WEXITSTATUS(c->status) == 127) {
 		conn_fail(c, MG_ERR_BOOT, "hop command not found (%s)", how);
 	} else {
@@ -582,6 +591,14 @@ static int conn_destructor(struct mg_conn *c)
 		close(c->err_fd);
 	}
 	return 0;
+}
+
+void mg__conn_release(struct mg_conn *c)
+{
+	c->released = true;
+	if (c->exited || c->pid <= 0) {
+		mg_loop_free_later(c->loop, c);
+	}
 }
 
 pid_t mg__conn_pid(const struct mg_conn *c)

@@ -46,6 +46,9 @@ int mg__secret_wipe_destructor(char *p);
 int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_conn_params *p,
 		   mg_conn_done_fn done, void *data, struct mg_conn **_c, char **_errmsg);
 pid_t mg__conn_pid(const struct mg_conn *c);
+/* The owner is done with a failed connection: it frees itself once its
+ * process is reaped, so no zombie is left behind. */
+void mg__conn_release(struct mg_conn *c);
 
 /* The argv this hop would run (for --dry-run); *_direct when it execs
  * the agent in place rather than pushing it through the first stage. */

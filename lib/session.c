@@ -280,7 +280,7 @@ static void on_conn_done(struct mg_conn *conn, int err, const char *errmsg, void
 	struct mg_context *c = talloc_get_type_abort(data, struct mg_context);
 
 	if (err != 0) {
-		mg_loop_free_later(c->s->loop, c->conn);
+		mg__conn_release(c->conn);
 		c->conn = NULL;
 	}
 	ctx_settle(c, err, errmsg);

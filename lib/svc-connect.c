@@ -150,7 +150,7 @@ static void on_connected(struct mg_conn *c, int err, const char *errmsg, void *d
 	if (err != 0) {
 		mg__router_reply_dead(p->svc->r, p->req, errmsg);
 		/* The conn is done with; drop it once this callback returns. */
-		mg_loop_free_later(mg__router_loop(p->svc->r), c);
+		mg__conn_release(c);
 	} else {
 		mg__router_reply(p->svc->r, p->req, &ok, 1);
 	}

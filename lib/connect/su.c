@@ -1,9 +1,9 @@
 /* su: become [user] (default root); all stdio on a PTY, as BSD su
  * rejects a socket stdin (mitogen.md 3.3). argv: su USER -c 'BOOT'.
  *
- * This file also holds the prompt helpers shared by sudo, su and doas
- * (mg__ere_escape, mg__become_prompts): their prototypes are repeated in
- * sudo.c and doas.c until method.h declares them.
+ * This file also holds what sudo, su and doas share (mg__become_*): the
+ * declarations are repeated in sudo.c and doas.c until method.h holds
+ * them. mg__ere_escape is not static for the unit tests.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +28,7 @@ struct mg__become_spec {
 	const struct mg__become_error *errors; /* terminated by re == NULL */
 };
 
+extern const char mg__become_default_prompt[];
 char *mg__ere_escape(TALLOC_CTX *mem_ctx, const char *s);
 int mg__become_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *user,
 		       const struct mg__become_spec *spec, struct mg_prompts **_p,
@@ -59,6 +60,8 @@ int mg__become_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char
  */
 #define DEFAULT_PROMPT \
 	"(" PROMPT_WORDS ")[^:\n]{0,40}(:|\xef\xbc\x9a)[[:space:]]*$"
+
+const char mg__become_default_prompt[] = DEFAULT_PROMPT;
 
 char *mg__ere_escape(TALLOC_CTX *mem_ctx, const char *s)
 {
@@ -211,7 +214,7 @@ static const struct mg__become_error su_errors[] = {
 
 static const struct mg__become_spec su_spec = {
 	.what = "su",
-	.password = DEFAULT_PROMPT,
+	.password = mg__become_default_prompt,
 	.incorrect = su_incorrect,
 	.errors = su_errors,
 };

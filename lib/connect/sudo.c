@@ -1,9 +1,31 @@
 /* sudo: become [user] (default root) on the same host (mitogen.md 3.2).
  * argv: sudo -p mitogen-sudo-prompt: -u USER [-E] [-H] [-i] [-r ROLE]
  * [-t TYPE] -- BOOT; sudo_args is parsed for those flags.
+ * Short options only: sudo before 1.7.? (2013) has no long ones.
  */
-#include <stddef.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "boot.h"
 #include "method.h"
+#include "mitogen/error.h"
+
+/* Shared with su and doas; defined in su.c (see there). */
+struct mg__become_error {
+	const char *re;
+	int err;
+	const char *fmt;
+};
+struct mg__become_spec {
+	const char *what;
+	const char *password;
+	bool prompt_adds;
+	const char *const *incorrect;
+	const struct mg__become_error *errors;
+};
+int mg__become_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *user,
+		       const struct mg__become_spec *spec, struct mg_prompts **_p,
+		       char **_errmsg);
 
 static const char *const sudo_options[] = {
 	"username", "sudo_path", "sudo_args", "set_home", "preserve_env",
@@ -11,11 +33,364 @@ static const char *const sudo_options[] = {
 	"password_file", "password_prompt", "incorrect_prompts", NULL,
 };
 
+/*
+ * The prompt we make sudo print with -p, whatever its locale and sudoers'
+ * passprompt say (unless passprompt_override is set: password_prompt=
+ * then adds the text it prints).
+ */
+#define SUDO_PROMPT "mitogen-sudo-prompt:"
+
+/*
+ * sudo.ws prints the -p text as it is; sudo-rs as "[sudo: TEXT] " and its
+ * own, translated, "Password: " ("Mot de passe\u00a0: ", "密码： "). Either
+ * must end the output seen so far: once a '*' (pwfeedback) or a newline
+ * follows, the prompt was answered. The first form must not be the start
+ * of the second ("[sudo: mitogen-sudo-prompt:" read before "] ..."), or
+ * one prompt would be seen twice, and twice means a wrong password.
+ */
+#define SUDO_PROMPT_RE \
+	"(^|[^ ])" SUDO_PROMPT "$|" \
+	"\\[sudo: " SUDO_PROMPT "] [^*\n]{1,50}$"
+
+/* After a password was sent: sudo.ws, then sudo-rs. */
+static const char *const sudo_incorrect[] = {
+	"sorry, try again",
+	"sudo(-rs)?: [0-9]+ incorrect password attempts?",
+	"authentication failed, try again",
+	"incorrect authentication attempt",
+	NULL,
+};
+
+/* Texts of sudo.ws (1.8, 1.9) and sudo-rs. The messages must not say
+ * "authentication": the engine reads that as a refused password. */
+static const struct mg__become_error sudo_errors[] = {
+	{ "a terminal is required|no tty present|you must have a tty", MG_ERR_BOOT,
+	  "sudo found no terminal to read the password from" },
+	{ "is not in the sudoers file|i'm sorry .*i'm afraid i can't do that", -EACCES,
+	  "the calling user may not run sudo here (not in sudoers)" },
+	{ "is not allowed to (run|execute)|may not run ", -EACCES,
+	  "the calling user is not allowed to run commands as '%s' here (sudoers)" },
+	{ "sudo(-rs)?: a password is required|interactive authentication is required", -EACCES,
+	  "sudo password is required" },
+	{ "sudo(-rs)?: unknown user|sudo(-rs)?: user '[^']*' not found", MG_ERR_BOOT,
+	  "there is no user '%s' here" },
+	{ "account validation failure|account is locked", -EACCES,
+	  "the calling user's account is locked or expired (sudo account validation failed)" },
+	{ "you are required to change your password|password has expired", -EACCES,
+	  "the calling user's password has expired: change it first" },
+	{ NULL, 0, NULL },
+};
+
+static const struct mg__become_spec sudo_spec = {
+	.what = "sudo",
+	.password = SUDO_PROMPT_RE,
+	.prompt_adds = true,
+	.incorrect = sudo_incorrect,
+	.errors = sudo_errors,
+};
+
+/* What the hop asks of sudo: explicit options, else sudo_args. */
+struct sudo_req {
+	const char *user;
+	bool preserve_env;
+	bool set_home;
+	bool login;
+	const char *role;
+	const char *type;
+};
+
+/* The value of an option that takes one: "-uX", "-u X", "--user=X",
+ * "--user X". NULL with *_errmsg when it is missing. */
+static const char *opt_value(TALLOC_CTX *mem_ctx, const char *name, const char *inline_v,
+			     char **words, size_t *_i, char **_errmsg)
+{
+	const char *v = inline_v;
+
+	if (v == NULL) {
+		v = words[*_i + 1];
+		/* "-u -E" is a forgotten value, not a user called "-E". */
+		if (v != NULL && v[0] == '-') {
+			v = NULL;
+		}
+		if (v != NULL) {
+			(*_i)++;
+		}
+	}
+	if (v == NULL || v[0] == '\0') {
+		*_errmsg = talloc_asprintf(mem_ctx, "sudo: option %s requires an argument", name);
+		return NULL;
+	}
+	return v;
+}
+
+/*
+ * sudo_args, parsed as mitogen parses it (optparse): -E/--preserve-env,
+ * -H/--set-home, -i/--login, -r/--role, -t/--type, -u/--user; -S/--stdin
+ * and -n/--non-interactive are accepted and ignored (Ansible passes
+ * "-H -S -n": our sudo always has a terminal). Short flags may be grouped
+ * ("-HSn", "-Hualice"). Anything else is an error: silently dropping a
+ * flag would run something other than what was asked.
+ */
+static int parse_sudo_args(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, char **words,
+			   struct sudo_req *from_args, char **_errmsg)
+{
+	char **left = talloc_zero_array(tmp, char *, 1);
+	bool dashdash = false;
+
+	if (left == NULL) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; words[i] != NULL; i++) {
+		const char *w = words[i];
+
+		if (dashdash || w[0] != '-' || w[1] == '\0') {
+			if (!mg__strv_add(&left, w)) {
+				return -ENOMEM;
+			}
+			continue;
+		}
+		if (strcmp(w, "--") == 0) {
+			dashdash = true;
+			continue;
+		}
+		if (w[1] == '-') {
+			const char *name = w + 2, *eq = strchr(name, '=');
+			size_t n = eq != NULL ? (size_t)(eq - name) : strlen(name);
+			const char *inl = eq != NULL ? eq + 1 : NULL;
+			char *opt = talloc_asprintf(tmp, "--%.*s", (int)n, name);
+			bool *flag = NULL;
+			const char **value = NULL;
+
+			if (opt == NULL) {
+				return -ENOMEM;
+			}
+			if (strcmp(opt, "--preserve-env") == 0) {
+				flag = &from_args->preserve_env;
+			} else if (strcmp(opt, "--set-home") == 0) {
+				flag = &from_args->set_home;
+			} else if (strcmp(opt, "--login") == 0) {
+				flag = &from_args->login;
+			} else if (strcmp(opt, "--stdin") == 0 || strcmp(opt, "--non-interactive") == 0) {
+				flag = NULL;
+			} else if (strcmp(opt, "--role") == 0) {
+				value = &from_args->role;
+			} else if (strcmp(opt, "--type") == 0) {
+				value = &from_args->type;
+			} else if (strcmp(opt, "--user") == 0) {
+				value = &from_args->user;
+			} else {
+				*_errmsg = talloc_asprintf(mem_ctx, "sudo: unsupported option %s", opt);
+				return -EINVAL;
+			}
+			if (value == NULL && inl != NULL) {
+				/* --preserve-env=LIST (sudo 1.8.21) is not mitogen's -E. */
+				*_errmsg = talloc_asprintf(mem_ctx, "sudo: option %s takes no value", opt);
+				return -EINVAL;
+			}
+			if (flag != NULL) {
+				*flag = true;
+			} else if (value != NULL) {
+				*value = opt_value(mem_ctx, opt, inl, words, &i, _errmsg);
+				if (*value == NULL) {
+					return -EINVAL;
+				}
+			}
+			continue;
+		}
+		for (const char *c = w + 1; *c != '\0'; c++) {
+			const char **value = NULL;
+			char name[3] = { '-', *c, '\0' };
+
+			switch (*c) {
+			case 'E':
+				from_args->preserve_env = true;
+				break;
+			case 'H':
+				from_args->set_home = true;
+				break;
+			case 'i':
+				from_args->login = true;
+				break;
+			case 'S':
+			case 'n':
+				break;
+			case 'r':
+				value = &from_args->role;
+				break;
+			case 't':
+				value = &from_args->type;
+				break;
+			case 'u':
+				value = &from_args->user;
+				break;
+			default:
+				*_errmsg = talloc_asprintf(mem_ctx, "sudo: unsupported option %s", name);
+				return -EINVAL;
+			}
+			if (value != NULL) {
+				/* The rest of the group, or the next word. */
+				*value = opt_value(mem_ctx, name, c[1] != '\0' ? c + 1 : NULL, words, &i,
+						   _errmsg);
+				if (*value == NULL) {
+					return -EINVAL;
+				}
+				break;
+			}
+		}
+	}
+	if (left[0] != NULL) {
+		char *joined = mg__shell_join(tmp, (const char *const *)left);
+		*_errmsg = joined != NULL
+			? talloc_asprintf(mem_ctx, "unsupported sudo arguments: %s", joined) : NULL;
+		return joined != NULL ? -EINVAL : -ENOMEM;
+	}
+	return 0;
+}
+
+/* A boolean: the option when written (even "no"), else sudo_args. */
+static int explicit_bool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
+			 bool *_value, char **_errmsg)
+{
+	if (mg_hop_opt(hop, key) == NULL) {
+		return 0;
+	}
+	return mg__hop_bool(mem_ctx, hop, key, false, _value, _errmsg);
+}
+
+static int explicit_str(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
+			const char **_value, char **_errmsg)
+{
+	const char *v = mg_hop_opt(hop, key);
+
+	if (v == NULL) {
+		return 0;
+	}
+	if (v[0] == '\0' || v[0] == '-') {
+		*_errmsg = talloc_asprintf(mem_ctx, "option %s: expected a name, not '%s'", key, v);
+		return -EINVAL;
+	}
+	*_value = v;
+	return 0;
+}
+
+/* The request of 'hop'; strings point into hop or are allocated on tmp. */
+static int sudo_request(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_hop *hop,
+			struct sudo_req *_req, char **_errmsg)
+{
+	struct sudo_req r = { 0 };
+	char **words = NULL;
+	char *err = NULL;
+	int ret;
+
+	/* mg__hop_list puts its message on the vector it frees: keep ours. */
+	if ((ret = mg__hop_list(tmp, hop, "sudo_args", &words, &err)) != 0) {
+		if (err != NULL) {
+			*_errmsg = talloc_asprintf(mem_ctx, "option sudo_args: %s", err);
+		}
+		return ret;
+	}
+	if ((ret = parse_sudo_args(mem_ctx, tmp, words, &r, _errmsg)) != 0 ||
+	    (ret = explicit_bool(mem_ctx, hop, "preserve_env", &r.preserve_env, _errmsg)) != 0 ||
+	    (ret = explicit_bool(mem_ctx, hop, "set_home", &r.set_home, _errmsg)) != 0 ||
+	    (ret = explicit_bool(mem_ctx, hop, "login", &r.login, _errmsg)) != 0 ||
+	    (ret = explicit_str(mem_ctx, hop, "selinux_role", &r.role, _errmsg)) != 0 ||
+	    (ret = explicit_str(mem_ctx, hop, "selinux_type", &r.type, _errmsg)) != 0) {
+		return ret;
+	}
+	if (hop->user != NULL) {
+		r.user = hop->user;
+	} else if (r.user == NULL) {
+		r.user = "root";
+	}
+	*_req = r;
+	return 0;
+}
+
+static int sudo_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
+			   const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
+			   char **_errmsg)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	const char *sudo_path = mg_hop_opt(hop, "sudo_path");
+	struct sudo_req r;
+	char **argv;
+	bool ok;
+	int ret;
+
+	*_direct = false;
+	if (tmp == NULL) {
+		return -ENOMEM;
+	}
+	if (sudo_path != NULL && sudo_path[0] == '\0') {
+		*_errmsg = talloc_strdup(mem_ctx, "option sudo_path: expected a path");
+		ret = -EINVAL;
+		goto done;
+	}
+	if ((ret = sudo_request(mem_ctx, tmp, hop, &r, _errmsg)) != 0) {
+		goto done;
+	}
+	argv = talloc_zero_array(tmp, char *, 1);
+	ok = argv != NULL &&
+	     mg__strv_add(&argv, sudo_path != NULL ? sudo_path : "sudo") &&
+	     mg__strv_add(&argv, "-p") && mg__strv_add(&argv, SUDO_PROMPT) &&
+	     mg__strv_add(&argv, "-u") && mg__strv_add(&argv, r.user);
+	if (ok && r.preserve_env) {
+		ok = mg__strv_add(&argv, "-E");
+	}
+	if (ok && r.set_home) {
+		ok = mg__strv_add(&argv, "-H");
+	}
+	if (ok && r.login) {
+		ok = mg__strv_add(&argv, "-i");
+	}
+	if (ok && r.role != NULL) {
+		ok = mg__strv_add(&argv, "-r") && mg__strv_add(&argv, r.role);
+	}
+	if (ok && r.type != NULL) {
+		ok = mg__strv_add(&argv, "-t") && mg__strv_add(&argv, r.type);
+	}
+	/* "--": nothing of the first stage is read as an option of sudo. */
+	ok = ok && mg__strv_add(&argv, "--");
+	for (size_t i = 0; ok && boot->argv[i] != NULL; i++) {
+		ok = mg__strv_add(&argv, boot->argv[i]);
+	}
+	if (!ok) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	*_argv = talloc_steal(mem_ctx, argv);
+	ret = 0;
+done:
+	talloc_free(tmp);
+	return ret;
+}
+
+static int sudo_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
+			struct mg_prompts **_p, char **_errmsg)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct sudo_req r;
+	int ret;
+
+	if (tmp == NULL) {
+		return -ENOMEM;
+	}
+	/* The user named in messages may come from sudo_args. */
+	ret = sudo_request(mem_ctx, tmp, hop, &r, _errmsg);
+	if (ret == 0) {
+		ret = mg__become_prompts(mem_ctx, hop, r.user, &sudo_spec, _p, _errmsg);
+	}
+	talloc_free(tmp);
+	return ret;
+}
+
 const struct mg_method mg__method_sudo = {
 	.name = "sudo",
 	.options = sudo_options,
 	.spec = MG_SPEC_USER,
 	.mode = MG_SPAWN_HYBRID,
 	.eager = false,
-	.build_argv = NULL, /* not implemented yet */
+	.build_argv = sudo_build_argv,
+	.prompts = sudo_prompts,
+	.takes_password = true,
 };
