@@ -99,7 +99,10 @@ char **mg__split_words(TALLOC_CTX *mem_ctx, const char *value, char **_errmsg)
 			TALLOC_FREE(words);
 		}
 	}
-	talloc_free(cur);
+	/* cur is a child of words: freed with it when words went. */
+	if (words != NULL) {
+		talloc_free(cur);
+	}
 	return words;
 }
 
@@ -113,13 +116,15 @@ int mg__hop_list(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
 		if (strcmp(hop->opts[i].key, key) != 0) {
 			continue;
 		}
-		w = mg__split_words(all, hop->opts[i].value, _errmsg);
+		/* The message must outlive 'all', which goes on failure. */
+		w = mg__split_words(mem_ctx, hop->opts[i].value, _errmsg);
 		if (w == NULL) {
 			talloc_free(all);
 			return -EINVAL;
 		}
 		for (size_t j = 0; w[j] != NULL; j++) {
 			if (!mg__strv_add(&all, w[j])) {
+				talloc_free(w);
 				talloc_free(all);
 				return -ENOMEM;
 			}

@@ -306,6 +306,31 @@ static int sudo_request(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_ho
 	return 0;
 }
 
+/*
+ * sudo -i hands the command to the target's login shell as one line,
+ * backslash-escaping every byte but letters, digits, '_', '-' and '$'
+ * (sudo 1.9 leaves '$' so that variables expand): the login shell would
+ * expand the "$1" and "$f" of the first stage. So with login, the script
+ * becomes one with no '$' that rebuilds it: eval "`printf 'TEXT'`", TEXT
+ * spelling in octal every byte that printf, the quotes or the backquotes
+ * would read. eval keeps sh's $1 and $2 (the image size and the nonce).
+ */
+static char *dollar_free(TALLOC_CTX *mem_ctx, const char *script)
+{
+	char *out = talloc_strdup(mem_ctx, "eval \"`printf '");
+
+	for (const unsigned char *p = (const unsigned char *)script; out != NULL && *p != '\0'; p++) {
+		if (*p == '%') {
+			out = talloc_strdup_append_buffer(out, "%%");
+		} else if (strchr("$\\'\"`", *p) != NULL || *p < 0x20 || *p >= 0x7f) {
+			out = talloc_asprintf_append_buffer(out, "\\%03o", *p);
+		} else {
+			out = talloc_strndup_append_buffer(out, (const char *)p, 1);
+		}
+	}
+	return out != NULL ? talloc_strdup_append_buffer(out, "'`\"") : NULL;
+}
+
 static int sudo_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			   const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			   char **_errmsg)
@@ -352,7 +377,13 @@ static int sudo_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	/* "--": nothing of the first stage is read as an option of sudo. */
 	ok = ok && mg__strv_add(&argv, "--");
 	for (size_t i = 0; ok && boot->argv[i] != NULL; i++) {
-		ok = mg__strv_add(&argv, boot->argv[i]);
+		const char *w = boot->argv[i];
+
+		/* boot->argv is { "/bin/sh", "-c", SCRIPT, ... }. */
+		if (r.login && i == 2) {
+			w = dollar_free(tmp, w);
+		}
+		ok = w != NULL && mg__strv_add(&argv, w);
 	}
 	if (!ok) {
 		ret = -ENOMEM;

@@ -1,0 +1,372 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr, $stderr_lines: set by run_mg_sep
+# shellcheck disable=SC2016 # single-quoted $ are for the remote shell
+#
+# mitogen-run over ssh hops to a private sshd on 127.0.0.1 (sshd.bash):
+# the command, its status and its stdio pass through; host key checking
+# in its three modes; authentication, connection and resolution failures
+# name the hop and the cause; the argv is exactly mitogen's; passwords;
+# and the first stage survives every common login shell.
+
+load helpers
+load sshd
+
+function setup_file() {
+    start_sshd
+    # A user with a password and a key of its own, for the password tests
+    # and the login shell tests. Unique per run: a crashed run leaves no
+    # name behind that the next one trips over.
+    MG_SSH_USER=
+    MG_SSH_PASSWORD=
+    if [[ -z $MG_SSHD_SKIP ]] && command -v useradd >/dev/null && command -v chpasswd >/dev/null; then
+        MG_SSH_USER=mgssh$$
+        # Blanks and shell quotes: the password must arrive byte-exact.
+        MG_SSH_PASSWORD="p w'\"\$x-$RANDOM"
+        if useradd -m -s /bin/sh "$MG_SSH_USER" 2>/dev/null; then
+            printf '%s:%s\n' "$MG_SSH_USER" "$MG_SSH_PASSWORD" | chpasswd
+            local home
+            home=$(getent passwd "$MG_SSH_USER" | cut -d: -f6)
+            install -d -m 700 -o "$MG_SSH_USER" "$home/.ssh"
+            install -m 600 -o "$MG_SSH_USER" "$MG_SSHD_DIR/client_key.pub" "$home/.ssh/authorized_keys"
+        else
+            MG_SSH_USER=
+        fi
+    fi
+    export MG_SSH_USER MG_SSH_PASSWORD
+}
+
+function teardown_file() {
+    stop_sshd
+    if [[ -n ${MG_SSH_USER:-} ]]; then
+        userdel -r "$MG_SSH_USER" 2>/dev/null || true
+    fi
+}
+
+function teardown() {
+    # sshd's side of a failure is often the explanation.
+    if [[ -z ${BATS_TEST_COMPLETED:-} && -n ${MG_SSHD_DIR:-} && -f $MG_SSHD_DIR/sshd.log ]]; then
+        echo "# sshd.log (last lines):"
+        tail -n 15 "$MG_SSHD_DIR/sshd.log" | sed 's/^/#   /'
+    fi
+    basic_teardown
+}
+
+function need_ssh_user() {
+    need_sshd
+    if [[ -z ${MG_SSH_USER:-} ]]; then
+        skip "could not create a test user (useradd/chpasswd)"
+    fi
+}
+
+# The agent image this build pushes (helpers.bash sets MITOGEN_AGENT).
+function agent_size() {
+    stat -c %s "${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}"
+}
+
+# An ssh hop to the test sshd that trusts the known_hosts file $1 instead.
+function ssh_hop_kh() {
+    local kh=$1
+    shift
+    ssh_hop "" "ssh_args=$(mg_pct "-o UserKnownHostsFile=$kh")" "$@"
+}
+
+# The hop's canonical name as error messages start with it.
+function hop_re() {
+    printf '^mitogen-run: ssh:127\\.0\\.0\\.1:%s' "$MG_SSH_PORT"
+}
+
+@test "ssh: id -un and uname -a through one ssh hop" {
+    need_sshd
+    run_mg_sep mitogen-run "$(ssh_hop)" -- id -un
+    assert "$output" == "root" "the command runs as root at the far end"
+    assert "$stderr" == "" "nothing on stderr"
+
+    run_mg mitogen-run "$(ssh_hop root)" -- uname -a
+    assert "$output" == "$(uname -a)" "uname -a is this host's (root@ in the spec)"
+
+    run_mg mitogen-run "$(ssh_hop "" username=root)" 'echo $((6*7)) "$0"'
+    assert "$output" == "42 /bin/sh" "one word runs through the remote /bin/sh"
+}
+
+@test "ssh: exit status and signals come back" {
+    need_sshd
+    local n hop
+    hop=$(ssh_hop)
+    for n in 0 1 3 100 255; do
+        run_mg_sep "$n" mitogen-run "$hop" "exit $n"
+        assert "$stderr" == "" "exit $n: nothing on stderr"
+    done
+    run_mg_sep 143 mitogen-run "$hop" 'kill -TERM $$'
+    assert "$stderr" == "" "SIGTERM: no error of mitogen-run"
+    run_mg 137 mitogen-run "$hop" -- sh -c 'kill -KILL $$'
+}
+
+@test "ssh: stdout and stderr apart, stdin binary-safe (4 MiB)" {
+    need_sshd
+    local hop
+    hop=$(ssh_hop)
+    run_mg_sep mitogen-run "$hop" 'echo out1; echo err1 >&2; echo out2'
+    assert "$output" == $'out1\nout2' "stdout has the stdout lines only"
+    assert "$stderr" == "err1" "stderr has the stderr lines only"
+
+    head -c $((4 * 1024 * 1024 + 12345)) /dev/urandom >"$MG_TMP/in"
+    run_mg_sep mitogen-run "$hop" -- cat <"$MG_TMP/in"
+    assert "$stderr" == "" "nothing on stderr"
+    run cmp "$MG_TMP/in" "$MG_STDOUT_FILE"
+    assert "$status" -eq 0 "cat over ssh returns the same bytes (cmp: $output)"
+
+    run_mg mitogen-run "$hop" -- wc -c </dev/null
+    assert "$output" == "0" "empty stdin: immediate EOF"
+}
+
+@test "ssh/local and ssh/ssh: chains that start with ssh" {
+    need_sshd
+    local hop
+    hop=$(ssh_hop)
+
+    run_mg_sep mitogen-run "$hop/local" 'id -un; cat /proc/$PPID/comm'
+    assert "$output" == $'root\nmitogen:2' "ssh/local: the command runs below agent 2"
+    assert "$stderr" == "" "ssh/local: nothing on stderr"
+
+    # The inner ssh runs from the agent at hop 1 with that agent's
+    # environment: its -F comes from its own ssh_args.
+    run_mg_sep mitogen-run "$hop/$hop" 'id -un; cat /proc/$PPID/comm'
+    assert "$output" == $'root\nmitogen:2' "ssh/ssh: the command runs below agent 2"
+    assert "$stderr" == "" "ssh/ssh: nothing on stderr"
+
+    run_mg_sep 3 mitogen-run "$hop/$hop/local" -- sh -c 'echo deep; exit 3'
+    assert "$output" == "deep" "ssh/ssh/local: output and status"
+}
+
+@test "ssh: hostile argument strings arrive byte-exact" {
+    need_sshd
+    local -a args=(
+        'two words'
+        "it's \"quoted\""
+        '$(echo substituted) `echo too` $HOME'
+        $'line one\nline two'
+        $'non-UTF-8: \xff\xfe\x80 end'
+        ''
+        '*'
+        '!event !! history'
+        '-n'
+        '\back\slash'
+    )
+    local script='printf "[%s]" "$@"' hop chain
+    hop=$(ssh_hop)
+
+    sh -c "$script" x "${args[@]}" >"$MG_TMP/expected"
+    for chain in "$hop" "$hop/$hop"; do
+        run_mg_sep mitogen-run "$chain" -- sh -c "$script" x "${args[@]}"
+        assert "$stderr" == "" "nothing on stderr"
+        run cmp "$MG_TMP/expected" "$MG_STDOUT_FILE"
+        assert "$status" -eq 0 "argv arrives byte-exact over $chain (cmp: $output)"
+    done
+}
+
+@test "check_host_keys=enforce (the default): an unknown host key fails" {
+    need_sshd
+    local kh=$MG_TMP/known_hosts
+    : >"$kh"
+    local opt
+    for opt in "" "check_host_keys=enforce"; do
+        run_mg_sep 255 mitogen-run "$(ssh_hop_kh "$kh" $opt)" -- id -un
+        assert "$output" == "" "${opt:-default}: the command did not run"
+        assert "$stderr" =~ "$(hop_re)" "${opt:-default}: the error names the hop"
+        assert "$stderr" =~ "host key verification failed" "${opt:-default}: the cause"
+        assert "$(wc -c <"$kh")" -eq 0 "${opt:-default}: known_hosts is left alone"
+    done
+}
+
+@test "check_host_keys=enforce: a changed host key fails" {
+    need_sshd
+    local kh=$MG_TMP/known_hosts
+    ssh-keygen -q -t ed25519 -N '' -f "$MG_TMP/other" >/dev/null
+    printf '[127.0.0.1]:%s %s\n' "$MG_SSH_PORT" "$(cut -d' ' -f1,2 "$MG_TMP/other.pub")" >"$kh"
+
+    run_mg_sep 255 mitogen-run "$(ssh_hop_kh "$kh")" -- id -un
+    assert "$output" == "" "the command did not run"
+    assert "$stderr" =~ "$(hop_re)" "the error names the hop"
+    assert "$stderr" =~ "host key verification failed" "the cause"
+}
+
+@test "check_host_keys=ignore: unknown and changed keys are not checked" {
+    need_sshd
+    local kh=$MG_TMP/known_hosts
+    : >"$kh"
+    run_mg_sep mitogen-run "$(ssh_hop_kh "$kh" check_host_keys=ignore)" -- id -un
+    assert "$output" == "root" "unknown host key: connected anyway"
+    assert "$(wc -c <"$kh")" -eq 0 "ignore records nothing"
+
+    ssh-keygen -q -t ed25519 -N '' -f "$MG_TMP/other" >/dev/null
+    printf '[127.0.0.1]:%s %s\n' "$MG_SSH_PORT" "$(cut -d' ' -f1,2 "$MG_TMP/other.pub")" >"$kh"
+    run_mg mitogen-run "$(ssh_hop_kh "$kh" check_host_keys=ignore)" -- id -un
+    assert "$output" == "root" "changed host key: connected anyway"
+}
+
+@test "check_host_keys=accept: an unknown host key is accepted and recorded" {
+    need_sshd
+    local kh=$MG_TMP/known_hosts
+    : >"$kh"
+    run_mg_sep mitogen-run "$(ssh_hop_kh "$kh" check_host_keys=accept)" -- id -un
+    assert "$output" == "root" "connected after answering yes"
+    assert "$(cat "$kh")" =~ "^\\[127\\.0\\.0\\.1\\]:$MG_SSH_PORT $MG_SSH_HOST_PUB" \
+        "the host key is now in known_hosts"
+
+    # Now known: enforce accepts it, and accept asks nothing.
+    run_mg mitogen-run "$(ssh_hop_kh "$kh")" -- id -un
+    assert "$output" == "root" "enforce with the recorded key"
+    run_mg mitogen-run "$(ssh_hop_kh "$kh" check_host_keys=accept)" -- id -un
+    assert "$output" == "root" "accept with a known key"
+
+    # A changed key is never accepted, even in accept mode.
+    ssh-keygen -q -t ed25519 -N '' -f "$MG_TMP/other" >/dev/null
+    printf '[127.0.0.1]:%s %s\n' "$MG_SSH_PORT" "$(cut -d' ' -f1,2 "$MG_TMP/other.pub")" >"$kh"
+    run_mg_sep 255 mitogen-run "$(ssh_hop_kh "$kh" check_host_keys=accept)" -- id -un
+    assert "$stderr" =~ "host key verification failed" "accept: a changed key still fails"
+}
+
+@test "check_host_keys=other: refused before anything runs" {
+    run_mg_sep 255 mitogen-run "ssh:127.0.0.1?check_host_keys=sometimes" -- true
+    assert "$stderr" =~ "check_host_keys= must be accept, enforce or ignore" "the message"
+    run_mg_sep 255 mitogen-run --dry-run "ssh:127.0.0.1?check_host_keys=yes"
+    assert "$stderr" =~ "check_host_keys= must be accept, enforce or ignore" "--dry-run says so too"
+}
+
+@test "ssh: authentication failures say so" {
+    need_sshd
+    # A user sshd does not know.
+    run_mg_sep 255 mitogen-run "$(ssh_hop no-such-user-mg)" -- id -un
+    assert "$output" == "" "unknown user: the command did not run"
+    assert "$stderr" =~ "^mitogen-run: ssh:no-such-user-mg@127\\.0\\.0\\.1:$MG_SSH_PORT" \
+        "unknown user: the error names the hop"
+    assert "$stderr" =~ "SSH authentication is incorrect" "unknown user: the cause"
+
+    # root with a key that is not authorized, and no other key offered:
+    # a config without the test's IdentityFile.
+    ssh-keygen -q -t ed25519 -N '' -f "$MG_TMP/other" >/dev/null
+    printf 'UserKnownHostsFile %s\nGlobalKnownHostsFile /dev/null\n' "$MG_SSH_KNOWN_HOSTS" \
+        >"$MG_TMP/ssh_config"
+    run_mg_sep 255 mitogen-run \
+        "ssh:root@127.0.0.1:$MG_SSH_PORT?ssh_args=$(mg_pct "-F $MG_TMP/ssh_config")&identity_file=$(mg_pct "$MG_TMP/other")" \
+        -- id -un
+    assert "$stderr" =~ "SSH authentication is incorrect" "unauthorized key: the cause"
+}
+
+@test "ssh: connection refused and unresolvable host" {
+    skip_if_no_program ssh
+    skip_if_no_program ss
+    local port
+    port=$(_mg_free_port)
+    run_mg_sep 255 mitogen-run "ssh:127.0.0.1:$port?ssh_args=-F%20%2Fdev%2Fnull" -- true
+    assert "$stderr" =~ "^mitogen-run: ssh:127\\.0\\.0\\.1:$port" "refused: the error names the hop"
+    assert "$stderr" =~ "connection refused" "refused: the cause"
+
+    run_mg_sep 255 mitogen-run "ssh:no-such-host.invalid?ssh_args=-F%20%2Fdev%2Fnull" -- true
+    assert "$stderr" =~ "^mitogen-run: ssh:no-such-host\\.invalid" "unresolvable: the error names the hop"
+    assert "$stderr" =~ "could not resolve" "unresolvable: the cause"
+    assert "$stderr" =~ "no-such-host.invalid" "unresolvable: ssh's own line is shown"
+}
+
+@test "--dry-run shows the exact ssh argv" {
+    local size hop rest
+    local -a words expect inner
+    size=$(agent_size)
+
+    hop='ssh:deploy@127.0.0.1:2222?ssh_args=-F%20%2Fetc%2Fmg%20-A&identity_file=%2Fk&connect_timeout=5'
+    run_mg_sep mitogen-run --dry-run "$hop"
+    assert "$stderr" == "" "--dry-run: nothing on stderr"
+    assert "${#lines[@]}" -eq 1 "one line for one hop"
+    assert "${lines[0]}" =~ "^ssh:deploy@127\\.0\\.0\\.1:2222[?][^ ]*: ssh " "the hop, then the ssh command"
+    rest=${lines[0]#*: }
+    # The line is shell-quoted: let the shell split it back into words.
+    eval "words=($rest)"
+    expect=(ssh -o 'LogLevel ERROR' -l deploy -p 2222 -o 'IdentitiesOnly yes' -i /k
+        -o 'Compression yes' -o 'ServerAliveInterval 15' -o 'ServerAliveCountMax 3'
+        -o 'BatchMode yes' -o 'StrictHostKeyChecking yes' -o 'ConnectTimeout 5'
+        -F /etc/mg -A 127.0.0.1)
+    local n=${#expect[@]}
+    assert "${#words[@]}" -eq $((n + 1)) "ssh's words, then one word for the remote command"
+    assert "$(printf '[%s]' "${words[@]:0:n}")" == "$(printf '[%s]' "${expect[@]}")" "the ssh argv"
+    # The remote command is one word a POSIX shell splits into the boot argv.
+    eval "inner=(${words[n]})"
+    assert "${#inner[@]}" -eq 6 "the remote command has the six words of the first stage"
+    assert "${inner[0]} ${inner[1]}" == "/bin/sh -c" "run by /bin/sh -c"
+    assert "${inner[2]}" =~ "^umask 077;" "the first stage script"
+    assert "${inner[3]} ${inner[4]}" == "mitogen-boot $size" "\$0 and the image size"
+
+    # A password or check_host_keys=accept: no BatchMode, ssh may ask.
+    run_mg mitogen-run --dry-run 'ssh:h?check_host_keys=accept&compression=no&keepalive_enabled=no'
+    rest=${lines[0]#*: }
+    eval "words=($rest)"
+    expect=(ssh -o 'LogLevel ERROR' -o 'StrictHostKeyChecking ask' h)
+    assert "$(printf '[%s]' "${words[@]:0:4}")" == "$(printf '[%s]' "${expect[@]}")" "accept mode"
+    run_mg mitogen-run --dry-run 'ssh:h?password_env=X&check_host_keys=ignore&ssh_debug_level=2'
+    rest=${lines[0]#*: }
+    eval "words=($rest)"
+    expect=(ssh -vv -o 'IdentitiesOnly yes' -o 'Compression yes' -o 'ServerAliveInterval 15'
+        -o 'ServerAliveCountMax 3' -o 'StrictHostKeyChecking no' -o 'UserKnownHostsFile /dev/null'
+        -o 'GlobalKnownHostsFile /dev/null' h)
+    n=${#expect[@]}
+    assert "$(printf '[%s]' "${words[@]:0:n}")" == "$(printf '[%s]' "${expect[@]}")" "password, ignore, -vv"
+
+    # Two hops: two lines, the second with its own options.
+    run_mg mitogen-run --dry-run 'ssh:a/ssh:b:23?compression=0'
+    assert "${#lines[@]}" -eq 2 "one line per hop"
+    assert "${lines[1]}" =~ "^ssh:a/ssh:b:23[?]compression=0: ssh -o 'LogLevel ERROR' -p 23 -o 'ServerAliveInterval 15'" \
+        "hop 2: its own port and options"
+}
+
+@test "password_env and password_file: a user with a password" {
+    need_ssh_user
+    local nokey
+    nokey=$(mg_pct "-o PubkeyAuthentication=no")
+    local hop
+    hop=$(ssh_hop "$MG_SSH_USER" "password_env=MG_TEST_PW" "ssh_args=$nokey")
+
+    MG_TEST_PW=$MG_SSH_PASSWORD run_mg_sep mitogen-run "$hop" -- id -un
+    assert "$output" == "$MG_SSH_USER" "password_env: logged in as the test user"
+    assert "$stderr" == "" "password_env: nothing on stderr"
+
+    printf '%s\n' "$MG_SSH_PASSWORD" >"$MG_TMP/pw"
+    run_mg mitogen-run "$(ssh_hop "$MG_SSH_USER" "password_file=$(mg_pct "$MG_TMP/pw")" "ssh_args=$nokey")" -- id -un
+    assert "$output" == "$MG_SSH_USER" "password_file: logged in as the test user"
+
+    # The password of an inner hop: an agent asks the master for it.
+    MG_TEST_PW=$MG_SSH_PASSWORD run_mg mitogen-run "$(ssh_hop)/$hop" -- id -un
+    assert "$output" == "$MG_SSH_USER" "password_env on hop 2 of ssh/ssh"
+
+    MG_TEST_PW=wrong run_mg_sep 255 mitogen-run "$hop" -- id -un
+    assert "$output" == "" "wrong password: the command did not run"
+    assert "$stderr" =~ "^mitogen-run: ssh:$MG_SSH_USER@127\\.0\\.0\\.1:$MG_SSH_PORT" "wrong password: the hop"
+    assert "$stderr" =~ "SSH password is incorrect" "wrong password: the cause"
+
+    run_mg_sep 255 env -u MG_TEST_PW mitogen-run "$hop" -- id -un
+    assert "$stderr" =~ "MG_TEST_PW is not set" "password_env names a variable that is not set"
+
+    # Without a password option there is no PTY: BatchMode fails fast.
+    run_mg_sep 255 mitogen-run "$(ssh_hop "$MG_SSH_USER" "ssh_args=$nokey")" -- id -un
+    assert "$stderr" =~ "SSH authentication is incorrect" "no password given: authentication fails"
+}
+
+@test "login shells: the first stage survives sh, bash, zsh, mksh, tcsh, csh and fish" {
+    need_ssh_user
+    local sh path tried=0
+    local script='printf "[%s]" "$@"'
+    local -a args=("it's" '$HOME !! `x`' $'a\nb')
+    sh -c "$script" x "${args[@]}" >"$MG_TMP/expected"
+    for sh in sh bash zsh mksh tcsh csh fish; do
+        path=$(command -v "$sh") || continue
+        tried=$((tried + 1))
+        usermod -s "$path" "$MG_SSH_USER"
+        run_mg_sep mitogen-run "$(ssh_hop "$MG_SSH_USER")" -- sh -c "$script" x "${args[@]}"
+        assert "$stderr" == "" "$sh: nothing on stderr"
+        run cmp "$MG_TMP/expected" "$MG_STDOUT_FILE"
+        assert "$status" -eq 0 "$sh as the login shell: argv byte-exact (cmp: $output)"
+    done
+    usermod -s /bin/sh "$MG_SSH_USER"
+    assert "$tried" -ge 2 "at least sh and bash were tried"
+}
+
+# vim: filetype=sh

@@ -1,0 +1,191 @@
+# -*- bash -*-
+#
+# A private sshd on 127.0.0.1 for the ssh tests. Load after helpers:
+#
+#     load helpers
+#     load sshd
+#     function setup_file() { start_sshd; }
+#     function teardown_file() { stop_sshd; }
+#     @test "..." { need_sshd; run_mg mitogen-run "$(ssh_hop)" -- id -un; }
+#
+# start_sshd never fails a file: when sshd cannot run here (not root, not
+# installed) it records why in MG_SSHD_SKIP and need_sshd skips each test
+# that needs it, so tests that only build argv still run.
+#
+# The client never reads /root/.ssh or /etc/ssh/ssh_config: every ssh hop
+# passes '-F $MG_SSH_CONFIG' through ssh_args (ssh_hop does it). That also
+# holds for inner hops, whose ssh runs from an agent with the agent's
+# environment, not the test's: a HOME trick would not reach them.
+#
+# Exports:
+#   MG_SSH_PORT         the port sshd listens on (127.0.0.1 only)
+#   MG_SSH_CONFIG       client config: IdentityFile, UserKnownHostsFile
+#   MG_SSH_KNOWN_HOSTS  known_hosts with the host key for [127.0.0.1]:PORT
+#   MG_SSH_HOST_PUB     the host public key line ("ssh-ed25519 AAAA...")
+#   MG_SSH_CLIENT_KEY   the client private key (authorized for every user)
+#   MG_SSHD_DIR         where all of it lives; sshd.log is sshd's log
+
+# Percent-encode a string for a chain option value: '/' would end the
+# hop, '&' the option, ',' the chain, '%' starts a code; only letters,
+# digits and "._~-" stay as they are.
+function mg_pct() {
+    local s=$1 out= c i
+    local LC_ALL=C
+    for ((i = 0; i < ${#s}; i++)); do
+        c=${s:i:1}
+        case $c in
+        [A-Za-z0-9._~-]) out+=$c ;;
+        *) printf -v c '%%%02X' "'$c"; out+=$c ;;
+        esac
+    done
+    printf '%s\n' "$out"
+}
+
+# A port nothing listens on now.
+function _mg_free_port() {
+    local port i
+    for ((i = 0; i < 100; i++)); do
+        port=$((20000 + RANDOM % 20000))
+        if [[ -z $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then
+            printf '%s\n' "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+################
+#  start_sshd  #  Keys, configs and a daemon; call from setup_file
+################
+function start_sshd() {
+    MG_SSHD_SKIP=
+    if ! is_root; then
+        MG_SSHD_SKIP="needs root: sshd must run as root to log users in"
+    elif [[ ! -x /usr/sbin/sshd ]]; then
+        MG_SSHD_SKIP="/usr/sbin/sshd is not installed (apt-get install openssh-server)"
+    elif ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null; then
+        MG_SSHD_SKIP="ssh or ssh-keygen is not installed (apt-get install openssh-client)"
+    elif ! command -v ss >/dev/null; then
+        MG_SSHD_SKIP="ss is not installed (apt-get install iproute2)"
+    fi
+    export MG_SSHD_SKIP
+    if [[ -n $MG_SSHD_SKIP ]]; then
+        return 0
+    fi
+
+    MG_SSHD_DIR=$BATS_FILE_TMPDIR/sshd
+    mkdir -p "$MG_SSHD_DIR"
+    local d=$MG_SSHD_DIR
+    ssh-keygen -q -t ed25519 -N '' -C mg-test-host -f "$d/host_key" >/dev/null
+    ssh-keygen -q -t ed25519 -N '' -C mg-test-client -f "$d/client_key" >/dev/null
+    cp "$d/client_key.pub" "$d/authorized_keys"
+    MG_SSH_HOST_PUB=$(cut -d' ' -f1,2 "$d/host_key.pub")
+    # Debian's sshd wants its privilege separation directory.
+    mkdir -p /run/sshd
+    chmod 755 /run/sshd
+
+    local port tries
+    for ((tries = 0; tries < 10; tries++)); do
+        port=$(_mg_free_port) || break
+        # The absolute AuthorizedKeysFile works for root whatever its
+        # home; %h serves test users, who may not read $BATS_FILE_TMPDIR.
+        cat >"$d/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $port
+HostKey $d/host_key
+PidFile $d/sshd.pid
+AuthorizedKeysFile $d/authorized_keys %h/.ssh/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin yes
+StrictModes no
+PrintMotd no
+PrintLastLog no
+UseDNS no
+X11Forwarding no
+LogLevel VERBOSE
+SyslogFacility AUTH
+EOF
+        rm -f "$d/sshd.pid"
+        # sshd binds before it daemonizes: a taken port fails right here.
+        if /usr/sbin/sshd -f "$d/sshd_config" -E "$d/sshd.log"; then
+            break
+        fi
+        port=
+    done
+    if [[ -z $port ]]; then
+        MG_SSHD_SKIP="sshd did not start: $(tail -3 "$d/sshd.log" 2>/dev/null)"
+        return 0
+    fi
+    local i
+    for ((i = 0; i < 50; i++)); do
+        if [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then
+            break
+        fi
+        sleep 0.1
+    done
+
+    MG_SSH_PORT=$port
+    MG_SSH_KNOWN_HOSTS=$d/known_hosts
+    MG_SSH_CONFIG=$d/ssh_config
+    MG_SSH_CLIENT_KEY=$d/client_key
+    printf '[127.0.0.1]:%s %s\n' "$port" "$MG_SSH_HOST_PUB" >"$MG_SSH_KNOWN_HOSTS"
+    # Everything a run needs, nothing from the machine's own setup.
+    cat >"$MG_SSH_CONFIG" <<EOF
+Host *
+    IdentityFile $d/client_key
+    UserKnownHostsFile $MG_SSH_KNOWN_HOSTS
+    GlobalKnownHostsFile /dev/null
+    StrictHostKeyChecking yes
+    HashKnownHosts no
+    UpdateHostKeys no
+    CheckHostIP no
+    ControlMaster no
+    ControlPath none
+    ForwardAgent no
+    ForwardX11 no
+EOF
+    export MG_SSHD_DIR MG_SSH_PORT MG_SSH_CONFIG MG_SSH_KNOWN_HOSTS MG_SSH_HOST_PUB MG_SSH_CLIENT_KEY
+}
+
+###############
+#  stop_sshd  #  Call from teardown_file
+###############
+function stop_sshd() {
+    local pid
+    if [[ -n ${MG_SSHD_DIR:-} && -s $MG_SSHD_DIR/sshd.pid ]]; then
+        pid=$(<"$MG_SSHD_DIR/sshd.pid")
+        # The listener only: sessions of a failed test end with their clients.
+        kill "$pid" 2>/dev/null || true
+        rm -f "$MG_SSHD_DIR/sshd.pid"
+    fi
+}
+
+###############
+#  need_sshd  #  Skip this test when start_sshd could not start sshd
+###############
+function need_sshd() {
+    if [[ -n ${MG_SSHD_SKIP:-} || -z ${MG_SSH_PORT:-} ]]; then
+        skip "${MG_SSHD_SKIP:-start_sshd was not called in setup_file}"
+    fi
+}
+
+#############
+#  ssh_hop  #  An ssh hop to the test sshd: ssh_hop [USER] [OPTION=VALUE...]
+#############
+#
+# USER may be empty. Options are appended as given (values already
+# percent-encoded, see mg_pct). -F $MG_SSH_CONFIG always comes first in
+# ssh_args; further ssh_args= options add words after it.
+function ssh_hop() {
+    local user=${1:-}
+    shift || true
+    local hop="ssh:${user:+$user@}127.0.0.1:$MG_SSH_PORT?ssh_args=$(mg_pct "-F $MG_SSH_CONFIG")"
+    local o
+    for o in "$@"; do
+        hop+="&$o"
+    done
+    printf '%s\n' "$hop"
+}
