@@ -214,7 +214,9 @@ static void scan_line(struct mg_conn *c, const char *line, size_t n)
 	const char *msg = NULL;
 
 	if (c->pe != NULL && !c->up && !c->failed) {
-		act(c, mg__prompt_line(c->pe, line, n, &err, &msg), err, msg);
+		/* Not in one call: argument order is unspecified in C. */
+		enum mg_prompt_action a = mg__prompt_line(c->pe, line, n, &err, &msg);
+		act(c, a, err, msg);
 	}
 }
 

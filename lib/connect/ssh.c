@@ -76,43 +76,6 @@ static int hop_uint(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *k
 	return 0;
 }
 
-/*
- * Every ssh_args value split into words, in order (what mg__hop_list
- * does, but its error message lives on the vector it frees on failure).
- */
-static int ssh_args(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_hop *hop,
-		    char ***_words, char **_errmsg)
-{
-	char **all = talloc_zero_array(tmp, char *, 1);
-
-	for (size_t i = 0; all != NULL && i < hop->n_opts; i++) {
-		char *err = NULL;
-		char **w;
-
-		if (strcmp(hop->opts[i].key, "ssh_args") != 0) {
-			continue;
-		}
-		w = mg__split_words(tmp, hop->opts[i].value, &err);
-		if (w == NULL) {
-			if (err == NULL) {
-				return -ENOMEM;
-			}
-			*_errmsg = talloc_asprintf(mem_ctx, "option ssh_args: %s", err);
-			return -EINVAL;
-		}
-		for (size_t j = 0; all != NULL && w[j] != NULL; j++) {
-			if (!mg__strv_add(&all, w[j])) {
-				all = NULL;
-			}
-		}
-	}
-	if (all == NULL) {
-		return -ENOMEM;
-	}
-	*_words = all;
-	return 0;
-}
-
 static bool add_opt(char ***argv, const char *opt)
 {
 	return mg__strv_add(argv, "-o") && mg__strv_add(argv, opt);
@@ -158,7 +121,11 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 		ret = -EINVAL;
 		goto done;
 	}
-	if ((ret = ssh_args(mem_ctx, tmp, hop, &extra, _errmsg)) != 0) {
+	if ((ret = mg__hop_list(tmp, hop, "ssh_args", &extra, _errmsg)) != 0) {
+		/* The message lives on tmp: move it, naming the option. */
+		if (*_errmsg != NULL) {
+			*_errmsg = talloc_asprintf(mem_ctx, "option ssh_args: %s", *_errmsg);
+		}
 		goto done;
 	}
 	argv = talloc_zero_array(tmp, char *, 1);
@@ -264,7 +231,16 @@ static const struct mg_line_error ssh_errors[] = {
 	{ "connection refused", -ECONNREFUSED, "connection refused" },
 	{ "connection timed out", -ETIMEDOUT, "connection timed out" },
 	{ "operation timed out", -ETIMEDOUT, "connection timed out" },
+	{ "no route to host", -EHOSTUNREACH, "no route to host" },
+	{ "network is unreachable", -ENETUNREACH, "network is unreachable" },
 	{ NULL, 0, NULL },
+};
+
+/* With check_host_keys=accept only a changed key fails verification. */
+static const struct mg_line_error ssh_errors_accept[] = {
+	{ "host key verification failed", MG_ERR_BOOT,
+	  "host key verification failed: the host key has changed "
+	  "(check_host_keys=accept takes unknown keys only)" },
 };
 
 static int ssh_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
@@ -299,6 +275,15 @@ static int ssh_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 		     "\\(yes/no(/\\[fingerprint\\])?\\)\\? *$";
 	p->accept_hostkey = hk == HK_ACCEPT;
 	p->errors = ssh_errors;
+	if (hk == HK_ACCEPT) {
+		struct mg_line_error *e = talloc_memdup(p, ssh_errors, sizeof(ssh_errors));
+		if (e == NULL) {
+			talloc_free(p);
+			return -ENOMEM;
+		}
+		e[0] = ssh_errors_accept[0];
+		p->errors = e;
+	}
 	*_p = p;
 	return 0;
 }

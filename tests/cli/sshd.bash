@@ -29,7 +29,7 @@
 # hop, '&' the option, ',' the chain, '%' starts a code; only letters,
 # digits and "._~-" stay as they are.
 function mg_pct() {
-    local s=$1 out= c i
+    local s=$1 out='' c i
     local LC_ALL=C
     for ((i = 0; i < ${#s}; i++)); do
         c=${s:i:1}
@@ -182,7 +182,8 @@ function need_sshd() {
 function ssh_hop() {
     local user=${1:-}
     shift || true
-    local hop="ssh:${user:+$user@}127.0.0.1:$MG_SSH_PORT?ssh_args=$(mg_pct "-F $MG_SSH_CONFIG")"
+    local hop
+    hop="ssh:${user:+$user@}127.0.0.1:$MG_SSH_PORT?ssh_args=$(mg_pct "-F $MG_SSH_CONFIG")"
     local o
     for o in "$@"; do
         hop+="&$o"

@@ -487,6 +487,12 @@ static void test_line_errors(void)
 	ASSERT_INT_EQ(code, -ETIMEDOUT);
 	ASSERT_STR_EQ(line_error(p, "ssh: connect to host h port 22: Operation timed out",
 				 &code), "connection timed out");
+	ASSERT_STR_EQ(line_error(p, "ssh: connect to host 10.0.0.1 port 22: No route to host", &code),
+		      "no route to host");
+	ASSERT_INT_EQ(code, -EHOSTUNREACH);
+	ASSERT_STR_EQ(line_error(p, "ssh: connect to host 10.0.0.1 port 22: Network is unreachable",
+				 &code), "network is unreachable");
+	ASSERT_INT_EQ(code, -ENETUNREACH);
 	ASSERT_PTR_NULL(line_error(p, "Warning: Permanently added '[127.0.0.1]:2222' (ED25519) "
 				   "to the list of known hosts.", &code));
 	ASSERT_PTR_NULL(line_error(p, "debug1: Connecting to h [127.0.0.1] port 22.", &code));
@@ -500,11 +506,19 @@ static void test_prompts_accept(void)
 	const struct mg_hop *h;
 	struct mg_prompts *p = NULL;
 	char *err = NULL;
+	int code = 0;
 
 	h = hop_of(ctx, "ssh:h?check_host_keys=accept");
 	ASSERT_PTR_NOT_NULL(h);
 	ASSERT_INT_EQ(m->prompts(ctx, h, &p, &err), 0);
 	ASSERT_TRUE(p->accept_hostkey);
+	/* Only a changed key can fail verification: the message says so. */
+	ASSERT_STR_EQ(line_error(p, "Host key verification failed.", &code),
+		      "host key verification failed: the host key has changed "
+		      "(check_host_keys=accept takes unknown keys only)");
+	ASSERT_INT_EQ(code, MG_ERR_BOOT);
+	ASSERT_STR_EQ(line_error(p, "root@h: Permission denied (publickey).", &code),
+		      "SSH authentication is incorrect");
 	h = hop_of(ctx, "ssh:h?check_host_keys=ignore");
 	ASSERT_PTR_NOT_NULL(h);
 	ASSERT_INT_EQ(m->prompts(ctx, h, &p, &err), 0);
