@@ -706,7 +706,23 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	}
 	sv[1] = ev[1] = -1;
 	if (ret != 0) {
-		*_errmsg = talloc_asprintf(mem_ctx, "cannot run %s: %s", argv[0], mg_strerror(ret));
+		/* A pre-exec step says what failed on its stderr: keep it. */
+		char why[512] = "";
+		int efd = c->mode == MG_SPAWN_PTY ? sv[0] : ev[0];
+		ssize_t n = -1;
+		if (efd >= 0) {
+			mg__fd_nonblock(efd);
+			n = read(efd, why, sizeof(why) - 1);
+		}
+		while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == '\r')) {
+			n--;
+		}
+		why[n > 0 ? n : 0] = '\0';
+		if (why[0] != '\0') {
+			*_errmsg = talloc_asprintf(mem_ctx, "%s", why);
+		} else {
+			*_errmsg = talloc_asprintf(mem_ctx, "cannot run %s: %s", argv[0], mg_strerror(ret));
+		}
 		goto fail;
 	}
 spawned:

@@ -2,14 +2,1015 @@
  * KIND:[user@]CONTAINER with KIND docker, lxc, lxd or machinectl; needs
  * root at that hop (mitogen.md 3.12). hop->spec keeps the kind, hop->host
  * is the container. argv: /bin/sh -c 'BOOT; exit $?' after setns().
+ *
+ * prepare (in the parent) asks the kind's tool for the leader pid, opens
+ * /proc/PID/ns/{ipc,uts,net,pid,mnt,user} and /proc/PID/root, resolves the
+ * user from the container's own /etc/passwd and /etc/group, and builds the
+ * environment (ours with HOME, SHELL, USER and LOGNAME replaced). pre_exec
+ * (in the child, async-signal-safe) enters the namespaces, chroots, drops
+ * to the user, points environ at that environment and changes to the home
+ * directory. The environment goes through environ rather than argv
+ * because build_argv runs before prepare: it cannot know the user's home.
+ *
+ * Unlike mitogen, the chroot comes after setns(): entering a mount
+ * namespace resets the root to that namespace's root, which is not the
+ * leader's root when the container was made with chroot(2) rather than
+ * pivot_root(2). Failures that prepare can see (no tool, no pid, a dead
+ * leader, no such user, an unmapped uid) are reported from the parent.
  */
-#include <stddef.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "boot.h"
 #include "method.h"
+#include "process.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef RESOLVE_IN_ROOT
+#define RESOLVE_IN_ROOT 0x10
+#endif
+
+extern char **environ;
+
+/* The kind's tool may not answer: give up on it after this long. */
+#define SETNS_TOOL_TIMEOUT_MS 30000
+/* More tool output than this is not kept (it is only for messages). */
+#define SETNS_TOOL_OUTPUT_MAX 65536
+/* A bigger /etc/passwd or /etc/group is refused. */
+#define SETNS_FILE_MAX (16 << 20)
 
 static const char *const setns_options[] = {
 	"username", "docker_path", "lxc_path", "lxc_info_path",
 	"machinectl_path", NULL,
 };
+
+/* mitogen's order: the mount namespace after the pid one, the user
+ * namespace last (once in it, we hold no capability over namespaces that
+ * it does not own). */
+static const struct {
+	const char *name;
+	int type;
+} setns_namespaces[] = {
+	{ "ipc", CLONE_NEWIPC },
+	{ "uts", CLONE_NEWUTS },
+	{ "net", CLONE_NEWNET },
+	{ "pid", CLONE_NEWPID },
+	{ "mnt", CLONE_NEWNS },
+	{ "user", CLONE_NEWUSER },
+};
+#define SETNS_N_NS (sizeof(setns_namespaces) / sizeof(setns_namespaces[0]))
+
+struct setns_ns {
+	int fd;
+	int type;
+	char *what; /* "cannot enter the net namespace of PID 42", for errors */
+};
+
+struct setns_state {
+	struct setns_ns ns[SETNS_N_NS];
+	size_t n_ns;
+	int root_fd;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t n_groups;
+	/* The container's user namespace forbids setgroups() (rootless
+	 * containers): drop ours before entering it, set none after. */
+	bool groups_denied;
+	/* The container's own user namespace, to check ids against its maps. */
+	long userns_pid;
+	char *home;
+	char **envp;
+	/* Prebuilt error texts: the child may not format anything. */
+	char *root_what;
+	char *user_what;
+};
+
+/* A user from /etc/passwd. */
+struct setns_user {
+	char *name; /* as in /etc/passwd (the user may be given as a uid) */
+	uid_t uid;
+	gid_t gid;
+	char *home;
+	char *shell;
+};
+
+/* The tool and the line that names the pid, per kind. */
+struct setns_tool {
+	const char *kind;
+	const char *option;  /* the path option */
+	const char *dflt;    /* its default */
+	const char *verb;    /* the first argument: see setns_query_pid */
+	const char *key;     /* the line naming the pid; NULL: the whole output */
+};
+
+static const struct setns_tool setns_tools[] = {
+	{ "docker", "docker_path", "docker", "inspect", NULL },
+	{ "lxc", "lxc_info_path", "lxc-info", "-n", "PID:" },
+	{ "lxd", "lxc_path", "lxc", "info", "Pid:" },
+	{ "machinectl", "machinectl_path", "machinectl", "status", "Leader:" },
+};
+
+static const struct setns_tool *setns_tool_find(const char *kind, size_t n)
+{
+	for (size_t i = 0; i < sizeof(setns_tools) / sizeof(setns_tools[0]); i++) {
+		if (strlen(setns_tools[i].kind) == n && strncmp(setns_tools[i].kind, kind, n) == 0) {
+			return &setns_tools[i];
+		}
+	}
+	return NULL;
+}
+
+/* The tool of this hop's kind (the part of hop->spec before ':'), and its
+ * path; errors for a spec the parser would not produce. */
+static int setns_hop_tool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
+			  const struct setns_tool **_tool, const char **_path, char **_errmsg)
+{
+	const char *spec = hop->spec != NULL ? hop->spec : "";
+	const char *colon = strchr(spec, ':');
+	const struct setns_tool *t;
+	const char *path;
+
+	if (colon == NULL) {
+		*_errmsg = talloc_strdup(mem_ctx, "setns needs KIND:CONTAINER (KIND is docker, lxc, "
+					 "lxd or machinectl)");
+		return -EINVAL;
+	}
+	t = setns_tool_find(spec, (size_t)(colon - spec));
+	if (t == NULL) {
+		*_errmsg = talloc_asprintf(mem_ctx, "unsupported container kind: '%.*s'",
+					   (int)(colon - spec), spec);
+		return -EINVAL;
+	}
+	if (hop->host == NULL || hop->host[0] == '\0') {
+		*_errmsg = talloc_strdup(mem_ctx, "setns needs a container name");
+		return -EINVAL;
+	}
+	if (hop->host[0] == '-') {
+		/* The tool would read it as an option. */
+		*_errmsg = talloc_asprintf(mem_ctx, "setns: container '%s' may not begin with '-'",
+					   hop->host);
+		return -EINVAL;
+	}
+	path = mg_hop_opt(hop, t->option);
+	if (path == NULL) {
+		path = t->dflt;
+	}
+	if (path[0] == '\0') {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s is empty", t->option);
+		return -EINVAL;
+	}
+	*_tool = t;
+	*_path = path;
+	return 0;
+}
+
+static int setns_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
+			    const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
+			    char **_errmsg)
+{
+	const struct setns_tool *t;
+	const char *path;
+	char *line;
+	char **argv;
+	int ret;
+
+	*_direct = false;
+	if ((ret = setns_hop_tool(mem_ctx, hop, &t, &path, _errmsg)) != 0) {
+		return ret;
+	}
+	/* setns(CLONE_NEWPID) only moves our children into the container's
+	 * pid namespace: the boot command must run as a child of this shell,
+	 * and "; exit $?" keeps a shell from exec'ing it in place. */
+	line = mg__shell_join(mem_ctx, boot->argv);
+	if (line != NULL) {
+		line = talloc_strdup_append(line, "; exit $?");
+	}
+	argv = talloc_zero_array(mem_ctx, char *, 1);
+	if (line == NULL || argv == NULL || !mg__strv_add(&argv, "/bin/sh")
+	    || !mg__strv_add(&argv, "-c") || !mg__strv_add(&argv, line)) {
+		talloc_free(line);
+		talloc_free(argv);
+		return -ENOMEM;
+	}
+	talloc_free(line);
+	*_argv = argv;
+	return 0;
+}
+
+/* The output with trailing blanks cut, or "(no output)", for messages. */
+static const char *setns_output_text(TALLOC_CTX *mem_ctx, const char *out)
+{
+	size_t n = strlen(out);
+
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '
+			 || out[n - 1] == '\t')) {
+		n--;
+	}
+	if (n == 0) {
+		return "(no output)";
+	}
+	return talloc_strndup(mem_ctx, out, n);
+}
+
+/* A decimal pid at p, ending at a blank, '(' or the end of the line; -1
+ * when there is none. */
+static long setns_parse_number(const char *p)
+{
+	char *end;
+	long v;
+
+	while (*p == ' ' || *p == '\t') {
+		p++;
+	}
+	if (*p < '0' || *p > '9') {
+		return -1;
+	}
+	errno = 0;
+	v = strtol(p, &end, 10);
+	if (errno != 0 || v > INT_MAX) {
+		return -1;
+	}
+	if (*end != '\0' && *end != '\n' && *end != '\r' && *end != ' ' && *end != '\t'
+	    && *end != '(') {
+		return -1;
+	}
+	return v;
+}
+
+/*
+ * The leader pid in the output of the kind's tool: docker prints the pid
+ * alone; lxc-info a line "PID: n", lxc (LXD) "Pid: n" (LXD 5 and incus
+ * "PID: n"), machinectl status "Leader: n (comm)", indented. Returns the
+ * pid (0 for a stopped docker container), or -1 when there is none.
+ */
+static long setns_parse_pid(const char *kind, const char *out)
+{
+	const struct setns_tool *t = setns_tool_find(kind, strlen(kind));
+
+	if (t == NULL) {
+		return -1;
+	}
+	if (t->key == NULL) {
+		const char *p = out;
+		long v;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+			p++;
+		}
+		v = setns_parse_number(p);
+		if (v < 0) {
+			return -1;
+		}
+		/* Nothing but the number. */
+		while (*p >= '0' && *p <= '9') {
+			p++;
+		}
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+			p++;
+		}
+		return *p == '\0' ? v : -1;
+	}
+	for (const char *line = out; *line != '\0';) {
+		const char *p = line;
+		const char *nl = strchr(line, '\n');
+
+		while (*p == ' ' || *p == '\t') {
+			p++;
+		}
+		if (strncasecmp(p, t->key, strlen(t->key)) == 0) {
+			return setns_parse_number(p + strlen(t->key));
+		}
+		if (nl == NULL) {
+			break;
+		}
+		line = nl + 1;
+	}
+	return -1;
+}
+
+static long setns_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Run argv with stdout and stderr on one pipe and collect both (up to
+ * SETNS_TOOL_OUTPUT_MAX). Returns 0 with *_status and *_out, or a negative
+ * errno (the exec failure itself, or -ETIMEDOUT). */
+static int setns_run_tool(TALLOC_CTX *mem_ctx, const char *const *argv, int *_status,
+			  char **_out)
+{
+	struct mg_spawn_opts so = { 0 };
+	char *out = talloc_strdup(mem_ctx, "");
+	long deadline = setns_now_ms() + SETNS_TOOL_TIMEOUT_MS;
+	int fds[2], status = 0, ret;
+	pid_t pid;
+
+	if (out == NULL) {
+		return -ENOMEM;
+	}
+	if ((ret = mg__pipe(fds)) != 0) {
+		talloc_free(out);
+		return ret;
+	}
+	so.argv = argv;
+	so.search_path = true;
+	so.stdio[0] = -1;
+	so.stdio[1] = fds[1];
+	so.stdio[2] = fds[1];
+	ret = mg__spawn(&so, &pid);
+	close(fds[1]);
+	if (ret != 0) {
+		close(fds[0]);
+		talloc_free(out);
+		return ret;
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		char buf[4096];
+		long left = deadline - setns_now_ms();
+		ssize_t n;
+
+		if (left <= 0) {
+			ret = -ETIMEDOUT;
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+			ret = -errno;
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (pfd.revents == 0) {
+			continue;
+		}
+		n = read(fds[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			break;
+		}
+		if (strlen(out) < SETNS_TOOL_OUTPUT_MAX) {
+			/* A NUL in the output would end the text early: fine for
+			 * messages and for the parser. */
+			char *o = talloc_strndup_append(out, buf, (size_t)n);
+			if (o == NULL) {
+				ret = -ENOMEM;
+				kill(pid, SIGKILL);
+				break;
+			}
+			out = o;
+		}
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	if (ret != 0) {
+		talloc_free(out);
+		return ret;
+	}
+	*_status = status;
+	*_out = out;
+	return 0;
+}
+
+/* Ask the kind's tool for the container's leader pid. */
+static int setns_query_pid(TALLOC_CTX *mem_ctx, const struct setns_tool *t, const char *path,
+			   const char *name, long *_pid, char **_errmsg)
+{
+	const char *argv[5] = { path, t->verb, NULL, NULL, NULL };
+	char *out = NULL;
+	int status = 0, ret;
+	long pid;
+
+	if (t->key == NULL) {
+		argv[2] = "--format={{.State.Pid}}";
+		argv[3] = name;
+	} else {
+		argv[2] = name;
+	}
+	ret = setns_run_tool(mem_ctx, argv, &status, &out);
+	if (ret == -ETIMEDOUT) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s did not answer within %d seconds", path,
+					   SETNS_TOOL_TIMEOUT_MS / 1000);
+		return ret;
+	}
+	if (ret != 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "could not execute %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (WIFSIGNALED(status)) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s was killed by signal %d: %s", path,
+					   WTERMSIG(status), setns_output_text(mem_ctx, out));
+		talloc_free(out);
+		return -ESRCH;
+	}
+	if (WEXITSTATUS(status) != 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s exited with status %d: %s", path,
+					   WEXITSTATUS(status), setns_output_text(mem_ctx, out));
+		talloc_free(out);
+		return -ESRCH;
+	}
+	pid = setns_parse_pid(t->kind, out);
+	if (pid < 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "could not find PID from %s output: %s", path,
+					   setns_output_text(mem_ctx, out));
+		talloc_free(out);
+		return -ESRCH;
+	}
+	talloc_free(out);
+	if (pid == 0) {
+		/* docker's answer for a stopped container. */
+		*_errmsg = talloc_asprintf(mem_ctx, "container '%s' is not running (%s reports PID 0)",
+					   name, path);
+		return -ESRCH;
+	}
+	*_pid = pid;
+	return 0;
+}
+
+/* Open a file inside the container: absolute symlinks resolve against its
+ * root, not ours (openat2 RESOLVE_IN_ROOT; plain openat before Linux 5.6). */
+static int setns_open_in_root(int root_fd, const char *path)
+{
+	struct {
+		uint64_t flags;
+		uint64_t mode;
+		uint64_t resolve;
+	} how = { O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT };
+	int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+		fd = openat(root_fd, path, O_RDONLY | O_CLOEXEC);
+	}
+	return fd;
+}
+
+/* The whole of an open file, NUL-terminated; closes fd. */
+static int setns_read_fd(TALLOC_CTX *mem_ctx, int fd, char **_text)
+{
+	char *text;
+	size_t len = 0;
+	int ret = 0;
+
+	text = talloc_strdup(mem_ctx, "");
+	while (text != NULL) {
+		char buf[8192];
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		if (n == 0) {
+			break;
+		}
+		if (len + (size_t)n > SETNS_FILE_MAX) {
+			ret = -EFBIG;
+			break;
+		}
+		text = talloc_realloc(mem_ctx, text, char, len + (size_t)n + 1);
+		if (text != NULL) {
+			memcpy(text + len, buf, (size_t)n);
+			len += (size_t)n;
+			text[len] = '\0';
+		}
+	}
+	close(fd);
+	if (text == NULL) {
+		return -ENOMEM;
+	}
+	if (ret != 0) {
+		talloc_free(text);
+		return ret;
+	}
+	*_text = text;
+	return 0;
+}
+
+/* The whole of a file inside the container, NUL-terminated. */
+static int setns_read_in_root(TALLOC_CTX *mem_ctx, int root_fd, const char *path, char **_text)
+{
+	int fd = setns_open_in_root(root_fd, path);
+
+	if (fd < 0) {
+		return -errno;
+	}
+	return setns_read_fd(mem_ctx, fd, _text);
+}
+
+/* Split one line of a colon-separated file into at most 'max' fields
+ * (in place); returns how many. */
+static size_t setns_fields(char *line, char **f, size_t max)
+{
+	size_t n = 0;
+
+	f[n++] = line;
+	for (char *p = line; *p != '\0' && n < max; p++) {
+		if (*p == ':') {
+			*p = '\0';
+			f[n++] = p + 1;
+		}
+	}
+	return n;
+}
+
+/* A decimal id that fits an uid_t/gid_t, or -1. */
+static long long setns_parse_id(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9') {
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v >= UINT32_MAX) {
+		return -1;
+	}
+	return (long long)v;
+}
+
+/*
+ * Find 'user' in the text of an /etc/passwd: by name, else (a number)
+ * by uid. Returns 0 with *u filled (strings on mem_ctx) or -ENOENT.
+ */
+static int setns_find_user(TALLOC_CTX *mem_ctx, const char *passwd, const char *user,
+			   struct setns_user *u)
+{
+	bool numeric = setns_parse_id(user) >= 0;
+
+	for (int pass = 0; pass < (numeric ? 2 : 1); pass++) {
+		char *copy = talloc_strdup(mem_ctx, passwd);
+		char *save = NULL;
+
+		if (copy == NULL) {
+			return -ENOMEM;
+		}
+		for (char *line = strtok_r(copy, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *f[7];
+			long long uid, gid;
+
+			if (setns_fields(line, f, 7) != 7) {
+				continue;
+			}
+			if (pass == 0 ? strcmp(f[0], user) != 0 : strcmp(f[2], user) != 0) {
+				continue;
+			}
+			uid = setns_parse_id(f[2]);
+			gid = setns_parse_id(f[3]);
+			if (uid < 0 || gid < 0) {
+				continue;
+			}
+			f[6][strcspn(f[6], "\r")] = '\0';
+			u->name = talloc_strdup(mem_ctx, f[0]);
+			u->uid = (uid_t)uid;
+			u->gid = (gid_t)gid;
+			u->home = talloc_strdup(mem_ctx, f[5][0] != '\0' ? f[5] : "/");
+			u->shell = talloc_strdup(mem_ctx, f[6][0] != '\0' ? f[6] : "/bin/sh");
+			talloc_free(copy);
+			return u->name == NULL || u->home == NULL || u->shell == NULL ? -ENOMEM : 0;
+		}
+		talloc_free(copy);
+	}
+	return -ENOENT;
+}
+
+/* The groups of 'user' from the text of an /etc/group (NULL: none), its
+ * primary group first. Returns 0 with *_groups on mem_ctx, or -ENOMEM. */
+static int setns_find_groups(TALLOC_CTX *mem_ctx, const char *group, const char *user, gid_t gid,
+			     gid_t **_groups, size_t *_n)
+{
+	gid_t *groups = talloc_array(mem_ctx, gid_t, 1);
+	size_t n = 1;
+	long max = sysconf(_SC_NGROUPS_MAX);
+	char *copy, *save = NULL;
+
+	if (groups == NULL) {
+		return -ENOMEM;
+	}
+	groups[0] = gid;
+	copy = talloc_strdup(mem_ctx, group != NULL ? group : "");
+	if (copy == NULL) {
+		talloc_free(groups);
+		return -ENOMEM;
+	}
+	for (char *line = strtok_r(copy, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *f[4], *msave = NULL;
+		long long g;
+		bool member = false, seen = false;
+
+		if (setns_fields(line, f, 4) != 4 || (g = setns_parse_id(f[2])) < 0) {
+			continue;
+		}
+		f[3][strcspn(f[3], "\r")] = '\0';
+		for (char *m = strtok_r(f[3], ",", &msave); m != NULL; m = strtok_r(NULL, ",", &msave)) {
+			if (strcmp(m, user) == 0) {
+				member = true;
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (groups[i] == (gid_t)g) {
+				seen = true;
+			}
+		}
+		if (!member || seen || (max > 0 && (long)n >= max)) {
+			continue;
+		}
+		gid_t *more = talloc_realloc(mem_ctx, groups, gid_t, n + 1);
+		if (more == NULL) {
+			talloc_free(groups);
+			talloc_free(copy);
+			return -ENOMEM;
+		}
+		groups = more;
+		groups[n++] = (gid_t)g;
+	}
+	talloc_free(copy);
+	*_groups = groups;
+	*_n = n;
+	return 0;
+}
+
+/* Our environment with HOME, SHELL, USER and LOGNAME set for the user
+ * (mitogen changes just these four). */
+static char **setns_build_env(TALLOC_CTX *mem_ctx, const struct setns_user *u)
+{
+	static const char *const replaced[] = { "HOME=", "SHELL=", "USER=", "LOGNAME=", NULL };
+	const char *values[] = { u->home, u->shell, u->name, u->name };
+	char **envp = talloc_zero_array(mem_ctx, char *, 1);
+	bool ok = envp != NULL;
+
+	for (size_t i = 0; ok && environ != NULL && environ[i] != NULL; i++) {
+		bool skip = false;
+
+		for (size_t j = 0; replaced[j] != NULL; j++) {
+			if (strncmp(environ[i], replaced[j], strlen(replaced[j])) == 0) {
+				skip = true;
+			}
+		}
+		if (!skip) {
+			ok = mg__strv_add(&envp, environ[i]);
+		}
+	}
+	for (size_t j = 0; ok && replaced[j] != NULL; j++) {
+		char *v = talloc_asprintf(NULL, "%s%s", replaced[j], values[j]);
+
+		ok = v != NULL && mg__strv_add(&envp, v);
+		talloc_free(v);
+	}
+	if (!ok) {
+		talloc_free(envp);
+		return NULL;
+	}
+	return envp;
+}
+
+static int setns_state_destructor(struct setns_state *st)
+{
+	for (size_t i = 0; i < st->n_ns; i++) {
+		close(st->ns[i].fd);
+	}
+	if (st->root_fd >= 0) {
+		close(st->root_fd);
+	}
+	return 0;
+}
+
+/* A hint for the failures an unprivileged caller sees. */
+static const char *setns_root_hint(int err)
+{
+	return err == EACCES || err == EPERM ? " (setns needs root)" : "";
+}
+
+/* Whether /proc/PID/setgroups of a user namespace says "deny". */
+static bool setns_groups_denied(int dir)
+{
+	char buf[16] = { 0 };
+	int fd = openat(dir, "setgroups", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		return false;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && strncmp(buf, "deny", 4) == 0;
+}
+
+/* Open the namespaces and the root of 'pid', skipping namespaces we
+ * already share (setns into our own user namespace fails with EINVAL). */
+static int setns_open_ns(TALLOC_CTX *mem_ctx, struct setns_state *st, long pid,
+			 const char *container, char **_errmsg)
+{
+	char path[64];
+	int dir, err;
+
+	snprintf(path, sizeof(path), "/proc/%ld", pid);
+	dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0) {
+		err = errno;
+		if (err == ENOENT) {
+			*_errmsg = talloc_asprintf(mem_ctx, "the leader of container '%s' (PID %ld) is "
+						   "not running", container, pid);
+		} else {
+			*_errmsg = talloc_asprintf(mem_ctx, "cannot open %s: %s%s", path,
+						   strerror(err), setns_root_hint(err));
+		}
+		return -err;
+	}
+	for (size_t i = 0; i < SETNS_N_NS; i++) {
+		char rel[16], self[32];
+		struct stat theirs, ours;
+		int fd;
+
+		snprintf(rel, sizeof(rel), "ns/%s", setns_namespaces[i].name);
+		snprintf(self, sizeof(self), "/proc/self/ns/%s", setns_namespaces[i].name);
+		fd = openat(dir, rel, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			/* A kernel without this namespace, or the process just died. */
+			if (faccessat(dir, "stat", F_OK, 0) != 0) {
+				break;
+			}
+			continue;
+		}
+		if (fd < 0) {
+			err = errno;
+			*_errmsg = talloc_asprintf(mem_ctx, "cannot open %s/%s: %s%s", path, rel,
+						   strerror(err), setns_root_hint(err));
+			close(dir);
+			return -err;
+		}
+		if (fstat(fd, &theirs) == 0 && stat(self, &ours) == 0 && theirs.st_ino == ours.st_ino
+		    && theirs.st_dev == ours.st_dev) {
+			close(fd);
+			continue;
+		}
+		if (setns_namespaces[i].type == CLONE_NEWUSER) {
+			st->groups_denied = setns_groups_denied(dir);
+			st->userns_pid = pid;
+		}
+		st->ns[st->n_ns].fd = fd;
+		st->ns[st->n_ns].type = setns_namespaces[i].type;
+		st->ns[st->n_ns].what = talloc_asprintf(st, "cannot enter the %s namespace of PID %ld",
+							setns_namespaces[i].name, pid);
+		st->n_ns++;
+		if (st->ns[st->n_ns - 1].what == NULL) {
+			close(dir);
+			return -ENOMEM;
+		}
+	}
+	st->root_fd = openat(dir, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = errno;
+	close(dir);
+	if (st->root_fd < 0) {
+		if (err == ENOENT) {
+			*_errmsg = talloc_asprintf(mem_ctx, "the leader of container '%s' (PID %ld) is "
+						   "not running", container, pid);
+		} else {
+			*_errmsg = talloc_asprintf(mem_ctx, "cannot open %s/root: %s%s", path,
+						   strerror(err), setns_root_hint(err));
+		}
+		return -err;
+	}
+	return 0;
+}
+
+/* Whether 'id' is mapped in the text of a /proc/PID/uid_map or gid_map
+ * (lines "INSIDE OUTSIDE COUNT"). */
+static bool setns_id_mapped(const char *map, unsigned long id)
+{
+	const char *p = map;
+
+	while (*p != '\0') {
+		unsigned long inside, outside, count;
+		int used = 0;
+
+		if (sscanf(p, " %lu %lu %lu%n", &inside, &outside, &count, &used) != 3) {
+			break;
+		}
+		if (id >= inside && id - inside < count) {
+			return true;
+		}
+		p += used;
+	}
+	return false;
+}
+
+/* Refuse early a user the container's user namespace cannot represent:
+ * the child could only fail with EINVAL. */
+static int setns_check_maps(TALLOC_CTX *mem_ctx, struct setns_state *st, const char *user,
+			    const char *container, char **_errmsg)
+{
+	static const char *const maps[] = { "uid_map", "gid_map" };
+
+	for (size_t i = 0; i < 2; i++) {
+		char path[64], *text = NULL;
+		unsigned long id = i == 0 ? (unsigned long)st->uid : (unsigned long)st->gid;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%ld/%s", st->userns_pid, maps[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			/* The child will tell. */
+			continue;
+		}
+		if (setns_read_fd(mem_ctx, fd, &text) == 0 && !setns_id_mapped(text, id)) {
+			*_errmsg = talloc_asprintf(mem_ctx, "user '%s' (%s %lu) is not mapped in the user "
+						   "namespace of container '%s'", user,
+						   i == 0 ? "uid" : "gid", id, container);
+			talloc_free(text);
+			return -EINVAL;
+		}
+		talloc_free(text);
+	}
+	return 0;
+}
+
+/* The user inside the container, from its own /etc/passwd and /etc/group:
+ * our NSS knows nothing of it. */
+static int setns_resolve_user(TALLOC_CTX *mem_ctx, struct setns_state *st, const char *user,
+			      const char *container, char **_errmsg)
+{
+	struct setns_user u = { 0 };
+	char *passwd = NULL, *group = NULL;
+	int ret;
+
+	ret = setns_read_in_root(st, st->root_fd, "etc/passwd", &passwd);
+	if (ret == 0) {
+		ret = setns_find_user(st, passwd, user, &u);
+	}
+	if (ret != 0 && ret != -ENOMEM && strcmp(user, "root") == 0) {
+		/* root needs no entry: a minimal image may have no passwd. */
+		u.name = talloc_strdup(st, "root");
+		u.uid = 0;
+		u.gid = 0;
+		u.home = talloc_strdup(st, "/");
+		u.shell = talloc_strdup(st, "/bin/sh");
+		ret = u.name != NULL && u.home != NULL && u.shell != NULL ? 0 : -ENOMEM;
+	}
+	if (ret == -ENOENT && passwd != NULL) {
+		*_errmsg = talloc_asprintf(mem_ctx, "no user '%s' in /etc/passwd of container '%s'",
+					   user, container);
+		return ret;
+	}
+	if (ret != 0 && ret != -ENOMEM) {
+		*_errmsg = talloc_asprintf(mem_ctx, "cannot read /etc/passwd of container '%s' "
+					   "(looking up user '%s'): %s", container, user,
+					   strerror(-ret));
+		return ret;
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	/* No /etc/group: the primary group alone. */
+	if (setns_read_in_root(st, st->root_fd, "etc/group", &group) != 0) {
+		group = NULL;
+	}
+	if ((ret = setns_find_groups(st, group, u.name, u.gid, &st->groups, &st->n_groups)) != 0) {
+		return ret;
+	}
+	st->uid = u.uid;
+	st->gid = u.gid;
+	st->home = u.home;
+	st->envp = setns_build_env(st, &u);
+	if (st->userns_pid != 0 && (ret = setns_check_maps(mem_ctx, st, user, container, _errmsg)) != 0) {
+		return ret;
+	}
+	st->user_what = talloc_asprintf(st, "cannot switch to user '%s' (uid %u) in container '%s'",
+					user, (unsigned)u.uid, container);
+	st->root_what = talloc_asprintf(st, "cannot change root to container '%s'", container);
+	talloc_free(passwd);
+	talloc_free(group);
+	if (st->envp == NULL || st->user_what == NULL || st->root_what == NULL) {
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int setns_prepare(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, void **_state,
+			 char **_errmsg)
+{
+	const struct setns_tool *t;
+	const char *path;
+	const char *user = hop->user != NULL ? hop->user : "root";
+	struct setns_state *st;
+	long pid = 0;
+	int ret;
+
+	if ((ret = setns_hop_tool(mem_ctx, hop, &t, &path, _errmsg)) != 0) {
+		return ret;
+	}
+	if ((ret = setns_query_pid(mem_ctx, t, path, hop->host, &pid, _errmsg)) != 0) {
+		return ret;
+	}
+	st = talloc_zero(mem_ctx, struct setns_state);
+	if (st == NULL) {
+		return -ENOMEM;
+	}
+	st->root_fd = -1;
+	talloc_set_destructor(st, setns_state_destructor);
+	if ((ret = setns_open_ns(mem_ctx, st, pid, hop->host, _errmsg)) != 0
+	    || (ret = setns_resolve_user(mem_ctx, st, user, hop->host, _errmsg)) != 0) {
+		talloc_free(st);
+		return ret;
+	}
+	*_state = st;
+	return 0;
+}
+
+/* strerror may translate (and allocate); the child needs a plain table. */
+static const char *setns_errtext(int err)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+	const char *s = strerrordesc_np(err);
+	return s != NULL ? s : "Unknown error";
+#else
+	return strerror(err);
+#endif
+}
+
+/* "setns: WHAT: ERROR\n" on fd 2, with write(2) alone. */
+static void setns_child_error(const char *what, int err)
+{
+	const char *parts[] = { "setns: ", what, ": ", setns_errtext(err), "\n" };
+	char line[512];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		for (const char *p = parts[i]; *p != '\0' && n < sizeof(line) - 1; p++) {
+			line[n++] = *p;
+		}
+	}
+	if (n == sizeof(line) - 1) {
+		line[n - 1] = '\n';
+	}
+	if (write(2, line, n) < 0) {
+		/* Nowhere else to say it. */
+	}
+}
+
+/* In the child, between fork and exec: async-signal-safe calls only. */
+static int setns_pre_exec(void *state)
+{
+	struct setns_state *st = state;
+
+	if (st->groups_denied && setgroups(0, NULL) != 0) {
+		setns_child_error(st->user_what, errno);
+		return -1;
+	}
+	for (size_t i = 0; i < st->n_ns; i++) {
+		if (setns(st->ns[i].fd, st->ns[i].type) != 0) {
+			setns_child_error(st->ns[i].what, errno);
+			return -1;
+		}
+	}
+	/* After the mount namespace: entering it resets our root to that
+	 * namespace's root, which need not be the leader's (a chroot). */
+	if (fchdir(st->root_fd) != 0 || chroot(".") != 0 || chdir("/") != 0) {
+		setns_child_error(st->root_what, errno);
+		return -1;
+	}
+	if ((!st->groups_denied && setgroups(st->n_groups, st->groups) != 0)
+	    || setresgid(st->gid, st->gid, st->gid) != 0
+	    || setresuid(st->uid, st->uid, st->uid) != 0) {
+		setns_child_error(st->user_what, errno);
+		return -1;
+	}
+	/* A plain pointer store; exec then passes it on. */
+	environ = st->envp;
+	/* The home directory when the user may enter it; "/" otherwise. */
+	if (chdir(st->home) != 0) {
+		/* Stay at "/". */
+	}
+	return 0;
+}
 
 const struct mg_method mg__method_setns = {
 	.name = "setns",
@@ -17,5 +1018,7 @@ const struct mg_method mg__method_setns = {
 	.spec = MG_SPEC_CONTAINER,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,
-	.build_argv = NULL, /* not implemented yet */
+	.build_argv = setns_build_argv,
+	.prepare = setns_prepare,
+	.pre_exec = setns_pre_exec,
 };

@@ -293,7 +293,9 @@ const struct mg_method mg__method_ssh = {
 	.options = ssh_options,
 	.spec = MG_SPEC_HOST,
 	.mode = MG_SPAWN_SOCKET,
-	.eager = false,
+	/* ssh reads passwords and host-key answers from the tty, never from
+	 * stdin: the image can follow at once, saving a round trip. */
+	.eager = true,
 	.build_argv = ssh_build_argv,
 	.spawn_mode = ssh_spawn_mode,
 	.prompts = ssh_prompts,

@@ -44,10 +44,10 @@ for hops in local local/local local/local/local local/local/local/local/local; d
 	prev_m=$m
 done
 
-if python3 -c 'import mitogen' 2>/dev/null; then
+if /usr/bin/python3 -c 'import mitogen' 2>/dev/null; then
 	here=$(dirname "$0")
 	for hops in "local" "local local"; do
-		m=$(median_ms 20 python3 "$here/mitogen_py.py" $hops)
+		m=$(median_ms 20 /usr/bin/python3 "$here/mitogen_py.py" $hops)
 		printf '%-48s %8s ms\n' "Python mitogen: $hops, call(true)" "$m"
 	done
 else
