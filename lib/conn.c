@@ -168,7 +168,8 @@ static void on_password(void *data, const char *password, const char *err)
 		return;
 	}
 	if (password == NULL) {
-		conn_fail(c, -EACCES, "%s", err != NULL ? err : "no password");
+		conn_fail(c, -EACCES, "%s password is required (%s)", mg__prompt_what(c->pe),
+			  err != NULL ? err : "none was given");
 		return;
 	}
 	c->password = mg__secret_dup(c, password);

@@ -77,8 +77,8 @@ char *mg__password_ask_tty(TALLOC_CTX *mem_ctx, const char *label, char **_errms
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0) {
-		*_errmsg = talloc_strdup(mem_ctx, "a password is required and there is no terminal to ask on "
-					 "(use password_env= or password_file=)");
+		*_errmsg = talloc_strdup(mem_ctx, "there is no terminal to ask on: "
+					 "use password_env= or password_file=");
 		return NULL;
 	}
 	if (tcgetattr(fd, &old) == 0) {

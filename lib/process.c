@@ -59,10 +59,15 @@ int mg__openpty(int *_master, int *_slave, bool raw)
 		close(m);
 		return err;
 	}
-	if (raw) {
+	{
 		struct termios t;
 		if (tcgetattr(sl, &t) == 0) {
-			cfmakeraw(&t);
+			if (raw) {
+				cfmakeraw(&t);
+			}
+			/* Never echo: a password written before the prompter turns
+			 * echo off would come back into our logs. */
+			t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
 			tcsetattr(sl, TCSANOW, &t);
 		}
 	}

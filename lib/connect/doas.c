@@ -3,26 +3,9 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include "become.h"
 #include "method.h"
 #include "mitogen/error.h"
-
-/* Shared with sudo and su; defined in su.c (see there). */
-struct mg__become_error {
-	const char *re;
-	int err;
-	const char *fmt;
-};
-struct mg__become_spec {
-	const char *what;
-	const char *password;
-	bool prompt_adds;
-	const char *const *incorrect;
-	const struct mg__become_error *errors;
-};
-extern const char mg__become_default_prompt[];
-int mg__become_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *user,
-		       const struct mg__become_spec *spec, struct mg_prompts **_p,
-		       char **_errmsg);
 
 static const char *const doas_options[] = {
 	"username", "doas_path", "password_env", "password_file",

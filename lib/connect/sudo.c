@@ -1,31 +1,15 @@
 /* sudo: become [user] (default root) on the same host (mitogen.md 3.2).
  * argv: sudo -p mitogen-sudo-prompt: -u USER [-E] [-H] [-i] [-r ROLE]
  * [-t TYPE] -- BOOT; sudo_args is parsed for those flags.
- * Short options only: sudo before 1.7.? (2013) has no long ones.
+ * Short options only: sudo releases before 2013 have no long ones.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "boot.h"
+#include "become.h"
 #include "method.h"
 #include "mitogen/error.h"
-
-/* Shared with su and doas; defined in su.c (see there). */
-struct mg__become_error {
-	const char *re;
-	int err;
-	const char *fmt;
-};
-struct mg__become_spec {
-	const char *what;
-	const char *password;
-	bool prompt_adds;
-	const char *const *incorrect;
-	const struct mg__become_error *errors;
-};
-int mg__become_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *user,
-		       const struct mg__become_spec *spec, struct mg_prompts **_p,
-		       char **_errmsg);
 
 static const char *const sudo_options[] = {
 	"username", "sudo_path", "sudo_args", "set_home", "preserve_env",
@@ -279,14 +263,9 @@ static int sudo_request(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_ho
 {
 	struct sudo_req r = { 0 };
 	char **words = NULL;
-	char *err = NULL;
 	int ret;
 
-	/* mg__hop_list puts its message on the vector it frees: keep ours. */
-	if ((ret = mg__hop_list(tmp, hop, "sudo_args", &words, &err)) != 0) {
-		if (err != NULL) {
-			*_errmsg = talloc_asprintf(mem_ctx, "option sudo_args: %s", err);
-		}
+	if ((ret = mg__become_list(mem_ctx, tmp, hop, "sudo_args", &words, _errmsg)) != 0) {
 		return ret;
 	}
 	if ((ret = parse_sudo_args(mem_ctx, tmp, words, &r, _errmsg)) != 0 ||
@@ -296,6 +275,12 @@ static int sudo_request(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_ho
 	    (ret = explicit_str(mem_ctx, hop, "selinux_role", &r.role, _errmsg)) != 0 ||
 	    (ret = explicit_str(mem_ctx, hop, "selinux_type", &r.type, _errmsg)) != 0) {
 		return ret;
+	}
+	if (r.login && r.preserve_env) {
+		/* sudo.ws refuses the pair with a usage text; say it plainly. */
+		*_errmsg = talloc_strdup(mem_ctx, "sudo: login (-i) and preserve_env (-E) "
+					 "cannot be combined");
+		return -EINVAL;
 	}
 	if (hop->user != NULL) {
 		r.user = hop->user;

@@ -87,8 +87,8 @@ static void test_method(void)
 	ASSERT_PTR_NOT_NULL(m->spawn_mode);
 	ASSERT_PTR_NOT_NULL(m->prompts);
 	ASSERT_TRUE(m->takes_password);
-	/* The image waits for the first stage's marker: a prompt may come first. */
-	ASSERT_TRUE(!m->eager);
+	/* Prompts go to the tty, never to stdin: the image follows at once. */
+	ASSERT_TRUE(m->eager);
 	ASSERT_INT_EQ(m->mode, MG_SPAWN_SOCKET);
 }
 

@@ -1,0 +1,804 @@
+/* Unit tests for sudo, su and doas (lib/connect/sudo.c, su.c, doas.c): the
+ * exact argv for every option and sudo_args spelling, the errors, and the
+ * prompt, incorrect-password and failure patterns against the real texts
+ * of sudo.ws, sudo-rs, util-linux su, PAM and OpenDoas, compiled as the
+ * prompt engine compiles them. */
+#include <errno.h>
+#include <locale.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "harness.h"
+#include "boot.h"
+#include "method.h"
+#include "mitogen/chain.h"
+#include "mitogen/error.h"
+
+char *mg__ere_escape(TALLOC_CTX *mem_ctx, const char *s);
+
+static const char *const boot_argv[] = {
+	"/bin/sh", "-c", "S", "mitogen-boot", "10", "n", NULL,
+};
+
+/* The boot command as separate words (sudo, doas) and joined (su). */
+#define BOOT "[/bin/sh][-c][S][mitogen-boot][10][n]"
+#define SUDO "[sudo][-p][mitogen-sudo-prompt:]"
+
+/* The single hop of 'text', or NULL (with the parse error printed). */
+static const struct mg_hop *hop_of(TALLOC_CTX *ctx, const char *text)
+{
+	struct mg_chain_list *list = NULL;
+	char *err = NULL;
+
+	if (mg_chain_parse(ctx, text, &list, &err) != 0) {
+		printf("#   '%s': %s\n", text, err);
+		return NULL;
+	}
+	if (list->n_chains != 1 || list->chains[0].n_hops != 1) {
+		printf("#   '%s': not one hop\n", text);
+		return NULL;
+	}
+	return &list->chains[0].hops[0];
+}
+
+/* The argv vector for 'text', or NULL with *_out describing the error. */
+static char **argv_vec(TALLOC_CTX *ctx, const char *text, const char *const *words,
+		       const char **_out)
+{
+	const struct mg_hop *hop = hop_of(ctx, text);
+	const struct mg_method *m;
+	struct mg_boot_cmd boot = { .argv = words, .self = "/agent" };
+	char **argv = NULL, *err = NULL;
+	bool direct = true;
+	int r;
+
+	if (hop == NULL) {
+		*_out = "(no hop)";
+		return NULL;
+	}
+	m = mg__method_find(hop->method);
+	r = m->build_argv(ctx, hop, &boot, &argv, &direct, &err);
+	if (r != 0) {
+		*_out = talloc_asprintf(ctx, "ERR(%d): %s", r, err != NULL ? err : "(no message)");
+		return NULL;
+	}
+	if (direct) {
+		*_out = "(direct)";
+		return NULL;
+	}
+	return argv;
+}
+
+/* The argv for 'text' as "[w1][w2]...", or "ERR(code): message". */
+static const char *argv_of(TALLOC_CTX *ctx, const char *text)
+{
+	const char *out = NULL;
+	char **argv = argv_vec(ctx, text, boot_argv, &out);
+
+	if (argv == NULL) {
+		return out;
+	}
+	out = talloc_strdup(ctx, "");
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		out = talloc_asprintf(ctx, "%s[%s]", out, argv[i]);
+	}
+	return out;
+}
+
+/* The error message for 'text', or "(built)"; the code must be -EINVAL. */
+static const char *err_of(TALLOC_CTX *ctx, const char *text)
+{
+	const char *out = argv_of(ctx, text);
+
+	if (strncmp(out, "ERR(", 4) != 0) {
+		return "(built)";
+	}
+	if (strncmp(out, talloc_asprintf(ctx, "ERR(%d): ", -EINVAL), strlen("ERR(-22): ")) != 0) {
+		return out;
+	}
+	return out + strlen("ERR(-22): ");
+}
+
+/* Run argv; its stdout, or "(failed)". */
+static const char *run_out(TALLOC_CTX *ctx, char *const *argv)
+{
+	char buf[4096];
+	size_t n = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	if (pipe(fds) != 0) {
+		return "(failed)";
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (n < sizeof(buf) - 1) {
+		ssize_t r = read(fds[0], buf + n, sizeof(buf) - 1 - n);
+		if (r <= 0) {
+			break;
+		}
+		n += (size_t)r;
+	}
+	close(fds[0]);
+	buf[n] = '\0';
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		return "(failed)";
+	}
+	return talloc_strdup(ctx, buf);
+}
+
+static bool ere_match(const char *re, const char *text)
+{
+	regex_t r;
+	bool m;
+
+	/* As the prompt engine compiles them. */
+	if (regcomp(&r, re, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0) {
+		printf("#   bad pattern: %s\n", re);
+		return false;
+	}
+	m = regexec(&r, text, 0, NULL, 0) == 0;
+	regfree(&r);
+	return m;
+}
+
+static struct mg_prompts *prompts_of(TALLOC_CTX *ctx, const char *text)
+{
+	const struct mg_hop *hop = hop_of(ctx, text);
+	struct mg_prompts *p = NULL;
+	char *err = NULL;
+	int r;
+
+	if (hop == NULL) {
+		return NULL;
+	}
+	r = mg__method_find(hop->method)->prompts(ctx, hop, &p, &err);
+	if (r != 0) {
+		printf("#   '%s': prompts: %d %s\n", text, r, err != NULL ? err : "");
+		return NULL;
+	}
+	return p;
+}
+
+static const char *prompts_err(TALLOC_CTX *ctx, const char *text)
+{
+	const struct mg_hop *hop = hop_of(ctx, text);
+	struct mg_prompts *p = NULL;
+	char *err = NULL;
+
+	if (hop == NULL) {
+		return "(no hop)";
+	}
+	if (mg__method_find(hop->method)->prompts(ctx, hop, &p, &err) == 0) {
+		return "(ok)";
+	}
+	return err != NULL ? err : "(no message)";
+}
+
+static bool is_prompt(const struct mg_prompts *p, const char *partial)
+{
+	return ere_match(p->password, partial);
+}
+
+static bool is_incorrect(const struct mg_prompts *p, const char *line)
+{
+	for (size_t i = 0; p->incorrect[i] != NULL; i++) {
+		if (ere_match(p->incorrect[i], line)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The message of the first failure pattern 'line' matches, or "(none)". */
+static const char *error_for(const struct mg_prompts *p, const char *line)
+{
+	for (size_t i = 0; p->errors[i].re != NULL; i++) {
+		if (ere_match(p->errors[i].re, line)) {
+			return p->errors[i].msg;
+		}
+	}
+	return "(none)";
+}
+
+static void test_methods(void)
+{
+	static const struct {
+		const char *name;
+		enum mg_spawn_mode mode;
+	} want[] = {
+		{ "sudo", MG_SPAWN_HYBRID },
+		/* BSD su refuses a socket stdin: everything on the PTY. */
+		{ "su", MG_SPAWN_PTY },
+		{ "doas", MG_SPAWN_HYBRID },
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct mg_method *m = mg__method_find(want[i].name);
+
+		ASSERT_PTR_NOT_NULL(m);
+		ASSERT_PTR_NOT_NULL(m->build_argv);
+		ASSERT_PTR_NOT_NULL(m->prompts);
+		ASSERT_TRUE(m->takes_password);
+		/* A prompt may come before the first stage's marker. */
+		ASSERT_TRUE(!m->eager);
+		ASSERT_INT_EQ(m->mode, want[i].mode);
+		ASSERT_PTR_NULL(m->spawn_mode);
+		ASSERT_INT_EQ(m->spec, MG_SPEC_USER);
+	}
+}
+
+static void test_sudo_defaults(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+
+	/* mitogen's tested prefix: sudo -p mitogen-sudo-prompt: -u root --. */
+	ASSERT_STR_EQ(argv_of(ctx, "sudo"), SUDO "[-u][root][--]" BOOT);
+	ASSERT_STR_EQ(argv_of(ctx, "sudo:"), SUDO "[-u][root][--]" BOOT);
+	ASSERT_STR_EQ(argv_of(ctx, "sudo:alice"), SUDO "[-u][alice][--]" BOOT);
+	ASSERT_STR_EQ(argv_of(ctx, "sudo?username=bob"), SUDO "[-u][bob][--]" BOOT);
+	ASSERT_STR_EQ(argv_of(ctx, "sudo:%231001"), SUDO "[-u][#1001][--]" BOOT);
+	ASSERT_STR_EQ(argv_of(ctx, "sudo?sudo_path=%2Fopt%2Fbin%2Fsudo"),
+		      "[/opt/bin/sudo][-p][mitogen-sudo-prompt:][-u][root][--]" BOOT);
+	talloc_free(ctx);
+}
+
+static void test_sudo_options(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	const char *out = NULL;
+	char **argv;
+
+	ASSERT_STR_EQ(argv_of(ctx, "sudo?set_home=1"), SUDO "[-u][root][-H][--]" BOOT);
+	ASSERT_STR_EQ(argv_of(ctx, "sudo?preserve_env=yes"), SUDO "[-u][root][-E][--]" BOOT);
+	ASSERT_STR_EQ(argv_of(ctx, "sudo?set_home=no&preserve_env=off"),
+		      SUDO "[-u][root][--]" BOOT);
+	/* mitogen's tested prefix with SELinux role and type. */
+	ASSERT_STR_EQ(argv_of(ctx, "sudo?selinux_role=serole&selinux_type=setype"),
+		      SUDO "[-u][root][-r][serole][-t][setype][--]" BOOT);
+	/* All of them: always in this order, whatever the order written
+	 * (login and preserve_env exclude each other). */
+	ASSERT_STR_EQ(argv_of(ctx, "sudo:u?selinux_type=t&set_home=true&preserve_env=1"
+			      "&selinux_role=r"),
+		      SUDO "[-u][u][-E][-H][-r][r][-t][t][--]" BOOT);
+	argv = argv_vec(ctx, "sudo:u?selinux_type=t&login=1&set_home=true&selinux_role=r",
+			boot_argv, &out);
+	ASSERT_PTR_NOT_NULL(argv);
+	ASSERT_STR_EQ(argv[3], "-u");
+	ASSERT_STR_EQ(argv[4], "u");
+	ASSERT_STR_EQ(argv[5], "-H");
+	ASSERT_STR_EQ(argv[6], "-i");
+	ASSERT_STR_EQ(argv[7], "-r");
+	ASSERT_STR_EQ(argv[8], "r");
+	ASSERT_STR_EQ(argv[9], "-t");
+	ASSERT_STR_EQ(argv[10], "t");
+	ASSERT_STR_EQ(argv[11], "--");
+	ASSERT_STR_EQ(argv[12], "/bin/sh");
+	talloc_free(ctx);
+}
+
+static void test_sudo_args(void)
+{
+	static const struct {
+		const char *chain;
+		const char *want;
+	} cases[] = {
+		/* mitogen's tested case: long options, each with its value. */
+		{ "sudo?sudo_args=--type%20setype%20--role%20serole%20--user%20user",
+		  SUDO "[-u][user][-r][serole][-t][setype][--]" BOOT },
+		/* Ansible's default flags: -S and -n are dropped. */
+		{ "sudo?sudo_args=-H%20-S%20-n", SUDO "[-u][root][-H][--]" BOOT },
+		{ "sudo?sudo_args=-HSn", SUDO "[-u][root][-H][--]" BOOT },
+		{ "sudo?sudo_args=--stdin%20--non-interactive", SUDO "[-u][root][--]" BOOT },
+		{ "sudo?sudo_args=-E", SUDO "[-u][root][-E][--]" BOOT },
+		{ "sudo?sudo_args=--preserve-env", SUDO "[-u][root][-E][--]" BOOT },
+		{ "sudo?sudo_args=--set-home", SUDO "[-u][root][-H][--]" BOOT },
+		{ "sudo?sudo_args=-i", SUDO "[-u][root][-i][--]" },
+		{ "sudo?sudo_args=--login", SUDO "[-u][root][-i][--]" },
+		/* Values: attached, separate, after '='. */
+		{ "sudo?sudo_args=-ualice", SUDO "[-u][alice][--]" BOOT },
+		{ "sudo?sudo_args=-u%20alice", SUDO "[-u][alice][--]" BOOT },
+		{ "sudo?sudo_args=--user=alice", SUDO "[-u][alice][--]" BOOT },
+		{ "sudo?sudo_args=-Hualice", SUDO "[-u][alice][-H][--]" BOOT },
+		{ "sudo?sudo_args=-rR%20-tT", SUDO "[-u][root][-r][R][-t][T][--]" BOOT },
+		{ "sudo?sudo_args=--role=R&sudo_args=--type=T", SUDO "[-u][root][-r][R][-t][T][--]" BOOT },
+		/* A list option: repeated, quoted like shell words. */
+		{ "sudo?sudo_args=-H&sudo_args=-E", SUDO "[-u][root][-E][-H][--]" BOOT },
+		{ "sudo?sudo_args=%27-u%27%20%22bob%22", SUDO "[-u][bob][--]" BOOT },
+		{ "sudo?sudo_args=", SUDO "[-u][root][--]" BOOT },
+		/* Explicit options win over sudo_args. */
+		{ "sudo:alice?sudo_args=-u%20bob", SUDO "[-u][alice][--]" BOOT },
+		{ "sudo?username=alice&sudo_args=--user=bob", SUDO "[-u][alice][--]" BOOT },
+		{ "sudo?set_home=0&sudo_args=-H", SUDO "[-u][root][--]" BOOT },
+		{ "sudo?preserve_env=no&sudo_args=-EH", SUDO "[-u][root][-H][--]" BOOT },
+		{ "sudo?preserve_env=0&sudo_args=-iE", SUDO "[-u][root][-i][--]" },
+		{ "sudo?selinux_role=x&sudo_args=--role%20y", SUDO "[-u][root][-r][x][--]" BOOT },
+		{ "sudo?selinux_type=x&sudo_args=-ty", SUDO "[-u][root][-t][x][--]" BOOT },
+		/* The last value of a flag given twice. */
+		{ "sudo?sudo_args=-u%20a%20-u%20b", SUDO "[-u][b][--]" BOOT },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TALLOC_CTX *ctx = talloc_new(NULL);
+		const char *got = argv_of(ctx, cases[i].chain);
+
+		/* -i rewrites the script (see test_sudo_login): prefix only. */
+		if (strstr(cases[i].want, "[-i]") != NULL) {
+			if (strncmp(got, cases[i].want, strlen(cases[i].want)) != 0) {
+				printf("#   %s\n", cases[i].chain);
+			}
+			ASSERT_INT_EQ(strncmp(got, cases[i].want, strlen(cases[i].want)), 0);
+		} else {
+			if (strcmp(got, cases[i].want) != 0) {
+				printf("#   %s\n", cases[i].chain);
+			}
+			ASSERT_STR_EQ(got, cases[i].want);
+		}
+		talloc_free(ctx);
+	}
+}
+
+static void test_sudo_errors(void)
+{
+	static const struct {
+		const char *chain;
+		const char *want;
+	} cases[] = {
+		{ "sudo?sudo_args=-X", "sudo: unsupported option -X" },
+		{ "sudo?sudo_args=-HX", "sudo: unsupported option -X" },
+		{ "sudo?sudo_args=-s", "sudo: unsupported option -s" },
+		{ "sudo?sudo_args=--shell", "sudo: unsupported option --shell" },
+		{ "sudo?sudo_args=--frob=1", "sudo: unsupported option --frob" },
+		{ "sudo?sudo_args=-u", "sudo: option -u requires an argument" },
+		{ "sudo?sudo_args=-Hu", "sudo: option -u requires an argument" },
+		{ "sudo?sudo_args=--user", "sudo: option --user requires an argument" },
+		{ "sudo?sudo_args=--user=", "sudo: option --user requires an argument" },
+		{ "sudo?sudo_args=-u%20-E", "sudo: option -u requires an argument" },
+		{ "sudo?sudo_args=--role", "sudo: option --role requires an argument" },
+		{ "sudo?sudo_args=-t", "sudo: option -t requires an argument" },
+		{ "sudo?sudo_args=--preserve-env=PATH", "sudo: option --preserve-env takes no value" },
+		{ "sudo?sudo_args=--login=1", "sudo: option --login takes no value" },
+		{ "sudo?sudo_args=whoami", "unsupported sudo arguments: whoami" },
+		{ "sudo?sudo_args=-H%20id%20-u", "sudo: option -u requires an argument" },
+		{ "sudo?sudo_args=-H%20id%20x", "unsupported sudo arguments: id x" },
+		{ "sudo?sudo_args=--%20-H", "unsupported sudo arguments: -H" },
+		{ "sudo?sudo_args=-", "unsupported sudo arguments: -" },
+		{ "sudo?sudo_args=%27a%20b%27", "unsupported sudo arguments: 'a b'" },
+		{ "sudo?sudo_args=%27-H", "option sudo_args: unterminated ' quote in ''-H'" },
+		{ "sudo?set_home=maybe", "option set_home: expected yes or no, not 'maybe'" },
+		{ "sudo?login=2", "option login: expected yes or no, not '2'" },
+		{ "sudo?selinux_role=", "option selinux_role: expected a name, not ''" },
+		{ "sudo?selinux_type=-x", "option selinux_type: expected a name, not '-x'" },
+		{ "sudo?sudo_path=", "option sudo_path: expected a path" },
+		/* sudo refuses -i with -E. */
+		{ "sudo?login=1&preserve_env=1", "sudo: login (-i) and preserve_env (-E) cannot be combined" },
+		{ "sudo?sudo_args=-iE", "sudo: login (-i) and preserve_env (-E) cannot be combined" },
+		{ "sudo?login=1&sudo_args=-E", "sudo: login (-i) and preserve_env (-E) cannot be combined" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TALLOC_CTX *ctx = talloc_new(NULL);
+		const char *got = err_of(ctx, cases[i].chain);
+
+		if (strcmp(got, cases[i].want) != 0) {
+			printf("#   %s\n", cases[i].chain);
+		}
+		ASSERT_STR_EQ(got, cases[i].want);
+		/* The prompts of the hop fail the same way. */
+		if (strncmp(cases[i].chain, "sudo?sudo_path", 14) != 0) {
+			ASSERT_STR_EQ(prompts_err(ctx, cases[i].chain), cases[i].want);
+		}
+		talloc_free(ctx);
+	}
+}
+
+/*
+ * sudo -i gives the command to the login shell with '$' unescaped: the
+ * script is rewritten without '$', and must still do exactly the same.
+ */
+static void test_sudo_login(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	/* Every character class the real first stage holds, and more. */
+	const char *script = "x=1;printf '[%s]' \"$0\" \"$1\" \"$2\" \"$x\" `echo bq` "
+			     "'a\\b' \"q'q\" 100%;echo;trap 'echo \"t $x\"' EXIT";
+	const char *words[] = { "/bin/sh", "-c", script, "mitogen-boot", "123", "n0nce", NULL };
+	const char *out = NULL;
+	char **argv = argv_vec(ctx, "sudo?login=1", words, &out);
+	char **plain;
+
+	ASSERT_PTR_NOT_NULL(argv);
+	ASSERT_STR_EQ(argv[5], "-i");
+	ASSERT_STR_EQ(argv[6], "--");
+	ASSERT_STR_EQ(argv[7], "/bin/sh");
+	ASSERT_STR_EQ(argv[8], "-c");
+	ASSERT_STR_EQ(argv[10], "mitogen-boot");
+	ASSERT_STR_EQ(argv[11], "123");
+	ASSERT_STR_EQ(argv[12], "n0nce");
+	ASSERT_PTR_NULL(argv[13]);
+	/* Nothing the login shell would expand. */
+	ASSERT_PTR_NULL(strchr(argv[9], '$'));
+	ASSERT_PTR_NULL(strchr(argv[9], '\n'));
+	ASSERT_INT_EQ(strncmp(argv[9], "eval \"`printf '", 15), 0);
+	/* The same output as the original script, run by sh. */
+	ASSERT_STR_EQ(run_out(ctx, argv + 7),
+		      "[mitogen-boot][123][n0nce][1][bq][a\\b][q'q][100%]\nt 1\n");
+	ASSERT_STR_EQ(run_out(ctx, (char *const *)words),
+		      "[mitogen-boot][123][n0nce][1][bq][a\\b][q'q][100%]\nt 1\n");
+	/* Without login, the script is left alone. */
+	plain = argv_vec(ctx, "sudo?sudo_args=-H", words, &out);
+	ASSERT_PTR_NOT_NULL(plain);
+	ASSERT_STR_EQ(plain[9], script);
+	/* The real first stage survives too. */
+	{
+		char **boot = mg__boot_argv(ctx, 4);
+		char **l = argv_vec(ctx, "sudo?sudo_args=--login", (const char *const *)boot, &out);
+
+		ASSERT_PTR_NOT_NULL(l);
+		ASSERT_STR_EQ(l[5], "-i");
+		ASSERT_STR_EQ(l[7], "/bin/sh");
+		ASSERT_PTR_NULL(strchr(l[9], '$'));
+		ASSERT_STR_EQ(l[10], "mitogen-boot");
+	}
+	talloc_free(ctx);
+}
+
+static void test_su_argv(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	const char *script = "printf '[%s]' \"$0\" \"$1\" \"$2\"; echo \" it's\"";
+	const char *words[] = { "/bin/sh", "-c", script, "mitogen-boot", "77", "abc", NULL };
+	const char *out = NULL;
+	char **argv;
+	char *sh[] = { "/bin/sh", "-c", NULL, NULL };
+
+	/* mitogen's test: argv[1] is the user, argv[2] is -c. */
+	ASSERT_STR_EQ(argv_of(ctx, "su"), "[su][root][-c][/bin/sh -c S mitogen-boot 10 n]");
+	ASSERT_STR_EQ(argv_of(ctx, "su:alice"), "[su][alice][-c][/bin/sh -c S mitogen-boot 10 n]");
+	ASSERT_STR_EQ(argv_of(ctx, "su?username=bob&su_path=%2Fbin%2Fsu"),
+		      "[/bin/su][bob][-c][/bin/sh -c S mitogen-boot 10 n]");
+	ASSERT_STR_EQ(err_of(ctx, "su?su_path="), "option su_path: expected a path");
+	/* POSIX single quotes: the login shell gives sh the same words. */
+	argv = argv_vec(ctx, "su:alice", words, &out);
+	ASSERT_PTR_NOT_NULL(argv);
+	ASSERT_STR_EQ(argv[3], "/bin/sh -c 'printf '\\''[%s]'\\'' \"$0\" \"$1\" \"$2\"; "
+		      "echo \" it'\\''s\"' mitogen-boot 77 abc");
+	ASSERT_PTR_NULL(argv[4]);
+	sh[2] = argv[3];
+	ASSERT_STR_EQ(run_out(ctx, sh), "[mitogen-boot][77][abc] it's\n");
+	/* The real first stage: no newline or '!' (csh) in the command. */
+	{
+		char **boot = mg__boot_argv(ctx, 4);
+		char **a = argv_vec(ctx, "su", (const char *const *)boot, &out);
+
+		ASSERT_PTR_NOT_NULL(a);
+		ASSERT_PTR_NULL(strchr(a[3], '\n'));
+		ASSERT_PTR_NULL(strchr(a[3], '!'));
+	}
+	talloc_free(ctx);
+}
+
+static void test_doas_argv(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+
+	/* mitogen's tested prefix: [doas_path, -u, someuser, --]. */
+	ASSERT_STR_EQ(argv_of(ctx, "doas"), "[doas][-u][root][--]" BOOT);
+	ASSERT_STR_EQ(argv_of(ctx, "doas:someuser"), "[doas][-u][someuser][--]" BOOT);
+	ASSERT_STR_EQ(argv_of(ctx, "doas?username=x&doas_path=%2Fusr%2Flocal%2Fbin%2Fdoas"),
+		      "[/usr/local/bin/doas][-u][x][--]" BOOT);
+	ASSERT_STR_EQ(err_of(ctx, "doas?doas_path="), "option doas_path: expected a path");
+	talloc_free(ctx);
+}
+
+/* Users the parser must refuse before any method sees them. */
+static void test_hostile_users(void)
+{
+	static const char *const bad[] = {
+		"sudo:-u", "sudo:-oProxyCommand", "su:a;b", "su:$(id)", "doas:a%20b",
+		"sudo:`id`", "sudo:a%0Ab", "su:a|b", "doas:a&b", "sudo?username=-r",
+		"sudo:x%27y", "sudo:a%22b", "sudo:a%3Eb",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		TALLOC_CTX *ctx = talloc_new(NULL);
+		struct mg_chain_list *list = NULL;
+		char *err = NULL;
+		int r = mg_chain_parse(ctx, bad[i], &list, &err);
+
+		if (r != MG_ERR_CHAIN) {
+			printf("#   '%s' parsed\n", bad[i]);
+		}
+		ASSERT_INT_EQ(r, MG_ERR_CHAIN);
+		talloc_free(ctx);
+	}
+}
+
+static void test_ere_escape(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	const char *s = "^a.b[c]$d(e)|f*g+h?i{1}\\j";
+	char *re = mg__ere_escape(ctx, s);
+	char *anchored = talloc_asprintf(ctx, "^%s$", re);
+
+	ASSERT_TRUE(ere_match(anchored, s));
+	ASSERT_TRUE(!ere_match(anchored, "^axb[c]$d(e)|f*g+h?i{1}\\j"));
+	ASSERT_TRUE(!ere_match(re, "abcd"));
+	ASSERT_STR_EQ(mg__ere_escape(ctx, "plain text: 1"), "plain text: 1");
+	talloc_free(ctx);
+}
+
+static void check_sudo_prompts(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	struct mg_prompts *p = prompts_of(ctx, "sudo:mgtest_b");
+	struct mg_prompts *q;
+
+	ASSERT_PTR_NOT_NULL(p);
+	ASSERT_STR_EQ(p->what, "sudo");
+	ASSERT_PTR_NULL(p->hostkey);
+	/* sudo.ws prints -p as it is. */
+	ASSERT_TRUE(is_prompt(p, "mitogen-sudo-prompt:"));
+	/* sudo-rs: "[sudo: PROMPT] Password: ", translated. */
+	ASSERT_TRUE(is_prompt(p, "[sudo: mitogen-sudo-prompt:] Password: "));
+	ASSERT_TRUE(is_prompt(p, "[sudo: mitogen-sudo-prompt:] Password:"));
+	ASSERT_TRUE(is_prompt(p, "[sudo: mitogen-sudo-prompt:] Mot de passe\xc2\xa0: "));
+	ASSERT_TRUE(is_prompt(p, "[sudo: mitogen-sudo-prompt:] \xe5\xaf\x86\xe7\xa0\x81\xef\xbc\x9a "));
+	ASSERT_TRUE(is_prompt(p, "[sudo: mitogen-sudo-prompt:] \xd0\x9f\xd0\xb0\xd1\x80\xd0\xbe\xd0\xbb\xd1\x8c: "));
+	/* pwfeedback: once a '*' follows, it was answered. */
+	ASSERT_TRUE(!is_prompt(p, "[sudo: mitogen-sudo-prompt:] Password: ***"));
+	ASSERT_TRUE(!is_prompt(p, "[sudo: mitogen-sudo-prompt:] Password: *"));
+	ASSERT_TRUE(!is_prompt(p, "mitogen-sudo-prompt:***"));
+	ASSERT_TRUE(!is_prompt(p, "mitogen-sudo-prompt:*"));
+	/* ...or a newline (an empty password, answered). */
+	ASSERT_TRUE(!is_prompt(p, "mitogen-sudo-prompt:\n"));
+	ASSERT_TRUE(!is_prompt(p, "[sudo: mitogen-sudo-prompt:] Password: \n"));
+	ASSERT_TRUE(!is_prompt(p, "mitogen-sudo-prompt: something else"));
+	/* The first piece of a sudo-rs prompt is not a sudo.ws prompt. */
+	ASSERT_TRUE(!is_prompt(p, "[sudo: mitogen-sudo-prompt:"));
+	ASSERT_TRUE(!is_prompt(p, "[sudo: mitogen-sudo-prompt:] "));
+	/* At most 50 bytes after the sudo-rs prefix. */
+	ASSERT_TRUE(!is_prompt(p, "[sudo: mitogen-sudo-prompt:] "
+			       "0123456789012345678901234567890123456789012345678901: "));
+	/* Not our prompt: another program's, or sudo's own. */
+	ASSERT_TRUE(!is_prompt(p, "[sudo] password for alice: "));
+	ASSERT_TRUE(!is_prompt(p, "Password: "));
+	ASSERT_TRUE(!is_prompt(p, ""));
+
+	/* Wrong passwords: sudo.ws, then sudo-rs. */
+	ASSERT_TRUE(is_incorrect(p, "Sorry, try again."));
+	ASSERT_TRUE(is_incorrect(p, "sudo: 1 incorrect password attempt"));
+	ASSERT_TRUE(is_incorrect(p, "sudo: 3 incorrect password attempts"));
+	ASSERT_TRUE(is_incorrect(p, "sudo-rs: Authentication failed, try again."));
+	ASSERT_TRUE(is_incorrect(p, "sudo: Authentication failed, try again."));
+	ASSERT_TRUE(is_incorrect(p, "sudo-rs: Maximum 3 incorrect authentication attempts"));
+	ASSERT_TRUE(!is_incorrect(p, "mitogen-sudo-prompt:"));
+	ASSERT_TRUE(!is_incorrect(p, "MITO000"));
+	ASSERT_TRUE(!is_incorrect(p, "sudo: unable to resolve host vm: Name or service not known"));
+
+	/* Failures, with a message naming the cause. */
+	ASSERT_STR_EQ(error_for(p, "sudo: a terminal is required to read the password; either use "
+				"the -S option to read from standard input or configure an askpass helper"),
+		      "sudo found no terminal to read the password from");
+	ASSERT_STR_EQ(error_for(p, "sudo: no tty present and no askpass program specified"),
+		      "sudo found no terminal to read the password from");
+	ASSERT_STR_EQ(error_for(p, "sudo: sorry, you must have a tty to run sudo"),
+		      "sudo found no terminal to read the password from");
+	ASSERT_STR_EQ(error_for(p, "mgtest_b is not in the sudoers file.  This incident will be reported."),
+		      "the calling user may not run sudo here (not in sudoers)");
+	ASSERT_STR_EQ(error_for(p, "mgtest_b is not in the sudoers file."),
+		      "the calling user may not run sudo here (not in sudoers)");
+	ASSERT_STR_EQ(error_for(p, "sudo-rs: I'm sorry mgtest_a. I'm afraid I can't do that"),
+		      "the calling user may not run sudo here (not in sudoers)");
+	ASSERT_STR_EQ(error_for(p, "Sorry, user mgtest_c is not allowed to execute '/bin/sh -c x' "
+				"as mgtest_b on vm."),
+		      "the calling user is not allowed to run commands as 'mgtest_b' here (sudoers)");
+	ASSERT_STR_EQ(error_for(p, "sudo: a password is required"), "sudo password is required");
+	ASSERT_STR_EQ(error_for(p, "sudo-rs: interactive authentication is required"),
+		      "sudo password is required");
+	ASSERT_STR_EQ(error_for(p, "sudo: unknown user mgtest_b"), "there is no user 'mgtest_b' here");
+	ASSERT_STR_EQ(error_for(p, "sudo-rs: user 'mgtest_b' not found"),
+		      "there is no user 'mgtest_b' here");
+	ASSERT_STR_EQ(error_for(p, "sudo: account validation failure, is your account locked?"),
+		      "the calling user's account is locked or expired (sudo account validation failed)");
+	/* Not failures: noise, a shell's messages, our own markers. */
+	ASSERT_STR_EQ(error_for(p, "sudo: unable to resolve host vm: Name or service not known"), "(none)");
+	ASSERT_STR_EQ(error_for(p, "/bin/sh: 1: cannot create /tmp/x: Permission denied"), "(none)");
+	ASSERT_STR_EQ(error_for(p, "MITO000"), "(none)");
+	ASSERT_STR_EQ(error_for(p, "Sorry, try again."), "(none)");
+	/* No message mentions "authentication": the engine would take it for
+	 * a refused password. */
+	for (size_t i = 0; p->errors[i].re != NULL; i++) {
+		ASSERT_PTR_NULL(strstr(p->errors[i].msg, "authentication"));
+	}
+
+	/* The user of sudo_args is the one named. */
+	q = prompts_of(ctx, "sudo?sudo_args=-u%20carol");
+	ASSERT_PTR_NOT_NULL(q);
+	ASSERT_STR_EQ(error_for(q, "sudo: unknown user carol"), "there is no user 'carol' here");
+	q = prompts_of(ctx, "sudo");
+	ASSERT_STR_EQ(error_for(q, "sudo: unknown user root"), "there is no user 'root' here");
+
+	/* password_prompt: one more prompt (sudoers' passprompt_override),
+	 * a literal text; ours still counts. */
+	q = prompts_of(ctx, "sudo?password_prompt=%5Bsudo%5D%20password%20for%20alice:");
+	ASSERT_PTR_NOT_NULL(q);
+	ASSERT_TRUE(is_prompt(q, "[sudo] password for alice: "));
+	ASSERT_TRUE(is_prompt(q, "[SUDO] Password for alice:"));
+	ASSERT_TRUE(!is_prompt(q, "[sudo] password for alice: x"));
+	ASSERT_TRUE(!is_prompt(q, "s password for alice:"));
+	ASSERT_TRUE(is_prompt(q, "mitogen-sudo-prompt:"));
+	ASSERT_TRUE(is_prompt(q, "[sudo: mitogen-sudo-prompt:] Password: "));
+	ASSERT_STR_EQ(prompts_err(ctx, "sudo?password_prompt="),
+		      "option password_prompt: expected a prompt text");
+	/* incorrect_prompts replace the defaults, as literal texts. */
+	q = prompts_of(ctx, "sudo?incorrect_prompts=%27Nope.%20Again%27");
+	ASSERT_PTR_NOT_NULL(q);
+	ASSERT_TRUE(is_incorrect(q, "Nope. Again"));
+	ASSERT_TRUE(!is_incorrect(q, "Nopex Again"));
+	ASSERT_TRUE(!is_incorrect(q, "Sorry, try again."));
+	talloc_free(ctx);
+}
+
+static void check_su_prompts(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	struct mg_prompts *p = prompts_of(ctx, "su:mgtest_b");
+	struct mg_prompts *q;
+
+	ASSERT_PTR_NOT_NULL(p);
+	ASSERT_STR_EQ(p->what, "su");
+	/* Linux-PAM, BSD, busybox; any case. */
+	ASSERT_TRUE(is_prompt(p, "Password: "));
+	ASSERT_TRUE(is_prompt(p, "Password:"));
+	ASSERT_TRUE(is_prompt(p, "password:"));
+	ASSERT_TRUE(is_prompt(p, "PASSWORD:  "));
+	ASSERT_TRUE(is_prompt(p, "mgtest_b's Password:"));
+	ASSERT_TRUE(is_prompt(p, "Password for mgtest_b: "));
+	/* Translated: PAM's po files. */
+	ASSERT_TRUE(is_prompt(p, "Passwort: "));
+	ASSERT_TRUE(is_prompt(p, "Mot de passe : "));
+	ASSERT_TRUE(is_prompt(p, "Mot de passe\xc2\xa0: "));
+	ASSERT_TRUE(is_prompt(p, "Contrase\xc3\xb1" "a: "));
+	ASSERT_TRUE(is_prompt(p, "Senha: "));
+	ASSERT_TRUE(is_prompt(p, "Has\xc5\x82o: "));
+	ASSERT_TRUE(is_prompt(p, "\xd0\x9f\xd0\xb0\xd1\x80\xd0\xbe\xd0\xbb\xd1\x8c: "));
+	ASSERT_TRUE(is_prompt(p, "\xe5\xaf\x86\xe7\xa0\x81\xef\xbc\x9a"));
+	ASSERT_TRUE(is_prompt(p, "\xe5\xaf\x86\xe7\xa0\x81\xef\xbc\x9a "));
+	ASSERT_TRUE(is_prompt(p, "\xe3\x83\x91\xe3\x82\xb9\xe3\x83\xaf\xe3\x83\xbc\xe3\x83\x89: "));
+	/* util-linux writes "su: " and "Authentication failure" apart
+	 * (mitogen #363): the first piece is no prompt. */
+	ASSERT_TRUE(!is_prompt(p, "su: "));
+	ASSERT_TRUE(!is_prompt(p, "su: Authentication failure"));
+	ASSERT_TRUE(!is_prompt(p, "Password: x"));
+	ASSERT_TRUE(!is_prompt(p, "Password"));
+	ASSERT_TRUE(!is_prompt(p, "Last login: "));
+	ASSERT_TRUE(!is_prompt(p, "MITO000"));
+
+	ASSERT_TRUE(is_incorrect(p, "su: Authentication failure"));
+	ASSERT_TRUE(is_incorrect(p, "su: Sorry"));
+	ASSERT_TRUE(is_incorrect(p, "su: incorrect password"));
+	ASSERT_TRUE(is_incorrect(p, "3004-300 authentication is denied."));
+	ASSERT_TRUE(!is_incorrect(p, "Password: "));
+	ASSERT_TRUE(!is_incorrect(p, "su: "));
+
+	ASSERT_STR_EQ(error_for(p, "su: user mgtest_b does not exist or the user entry does not "
+				"contain all the required fields"), "there is no user 'mgtest_b' here");
+	ASSERT_STR_EQ(error_for(p, "su: unknown login: mgtest_b"), "there is no user 'mgtest_b' here");
+	ASSERT_STR_EQ(error_for(p, "This account is currently not available."),
+		      "user 'mgtest_b' has no login shell (nologin)");
+	ASSERT_STR_EQ(error_for(p, "su: Authentication failure"), "(none)");
+	ASSERT_STR_EQ(error_for(p, "/bin/sh: 1: x: Permission denied"), "(none)");
+	for (size_t i = 0; p->errors[i].re != NULL; i++) {
+		ASSERT_PTR_NULL(strstr(p->errors[i].msg, "authentication"));
+	}
+
+	/* password_prompt replaces the default, as a literal text. */
+	q = prompts_of(ctx, "su?password_prompt=Secret%3F");
+	ASSERT_PTR_NOT_NULL(q);
+	ASSERT_TRUE(is_prompt(q, "Secret?"));
+	ASSERT_TRUE(is_prompt(q, "Your secret? "));
+	ASSERT_TRUE(!is_prompt(q, "Secret"));
+	ASSERT_TRUE(!is_prompt(q, "Secre"));
+	ASSERT_TRUE(!is_prompt(q, "Password: "));
+	/* incorrect_prompts: a list of literal texts, repeated or quoted. */
+	q = prompts_of(ctx, "su?incorrect_prompts=%27wrong%20[pass]%27&incorrect_prompts=a.b");
+	ASSERT_PTR_NOT_NULL(q);
+	ASSERT_TRUE(is_incorrect(q, "su: wrong [pass]"));
+	ASSERT_TRUE(is_incorrect(q, "a.b"));
+	ASSERT_TRUE(!is_incorrect(q, "axb"));
+	ASSERT_TRUE(!is_incorrect(q, "wrong p"));
+	ASSERT_TRUE(!is_incorrect(q, "su: Authentication failure"));
+	ASSERT_STR_EQ(q->incorrect[0], "wrong \\[pass]");
+	ASSERT_STR_EQ(q->incorrect[1], "a\\.b");
+	ASSERT_PTR_NULL(q->incorrect[2]);
+	ASSERT_STR_EQ(prompts_err(ctx, "su?incorrect_prompts=%27x"),
+		      "option incorrect_prompts: unterminated ' quote in ''x'");
+	talloc_free(ctx);
+}
+
+static void check_doas_prompts(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	struct mg_prompts *p = prompts_of(ctx, "doas:alice");
+
+	ASSERT_PTR_NOT_NULL(p);
+	ASSERT_STR_EQ(p->what, "doas");
+	ASSERT_TRUE(is_prompt(p, "doas (alice@h) password: "));
+	ASSERT_TRUE(is_prompt(p, "doas (mgtest_a@vm.example.org) password: "));
+	ASSERT_TRUE(is_prompt(p, "Password:"));
+	ASSERT_TRUE(is_prompt(p, "Passwort: "));
+	ASSERT_TRUE(!is_prompt(p, "doas (alice@h) password: x"));
+	ASSERT_TRUE(!is_prompt(p, "doas: "));
+	ASSERT_TRUE(is_incorrect(p, "doas: Authentication failed"));
+	ASSERT_TRUE(is_incorrect(p, "doas: authentication failed"));
+	ASSERT_TRUE(is_incorrect(p, "doas: Authorization failed"));
+	ASSERT_TRUE(!is_incorrect(p, "doas: Operation not permitted"));
+	ASSERT_STR_EQ(error_for(p, "doas: Operation not permitted"),
+		      "the calling user is not allowed to run commands as 'alice' here (doas.conf)");
+	ASSERT_STR_EQ(error_for(p, "doas: a tty is required"),
+		      "doas found no terminal to read the password from");
+	ASSERT_STR_EQ(error_for(p, "doas: unknown user"), "there is no user 'alice' here");
+	ASSERT_STR_EQ(error_for(p, "doas: Authentication failed"), "(none)");
+	for (size_t i = 0; p->errors[i].re != NULL; i++) {
+		ASSERT_PTR_NULL(strstr(p->errors[i].msg, "authentication"));
+	}
+	p = prompts_of(ctx, "doas?password_prompt=Passphrase:&incorrect_prompts=nope");
+	ASSERT_PTR_NOT_NULL(p);
+	ASSERT_TRUE(is_prompt(p, "Passphrase: "));
+	ASSERT_TRUE(!is_prompt(p, "doas (alice@h) password: "));
+	ASSERT_TRUE(is_incorrect(p, "doas: nope"));
+	ASSERT_TRUE(!is_incorrect(p, "doas: Authentication failed"));
+	talloc_free(ctx);
+}
+
+/* The patterns hold in the C locale (bytes) and in a UTF-8 one
+ * (characters), whichever the program runs in. */
+static void test_prompts_c(void)
+{
+	setlocale(LC_ALL, "C");
+	check_sudo_prompts();
+	check_su_prompts();
+	check_doas_prompts();
+}
+
+static void test_prompts_utf8(void)
+{
+	if (setlocale(LC_ALL, "C.UTF-8") == NULL) {
+		printf("# skipped: no C.UTF-8 locale\n");
+		return;
+	}
+	check_sudo_prompts();
+	check_su_prompts();
+	check_doas_prompts();
+	setlocale(LC_ALL, "C");
+}
+
+int main(void)
+{
+	TESTS_BEGIN();
+	RUN(test_methods);
+	RUN(test_sudo_defaults);
+	RUN(test_sudo_options);
+	RUN(test_sudo_args);
+	RUN(test_sudo_errors);
+	RUN(test_sudo_login);
+	RUN(test_su_argv);
+	RUN(test_doas_argv);
+	RUN(test_hostile_users);
+	RUN(test_ere_escape);
+	RUN(test_prompts_c);
+	RUN(test_prompts_utf8);
+	return TESTS_END();
+}
