@@ -85,7 +85,7 @@ char *mg__password_ask_tty(TALLOC_CTX *mem_ctx, const char *label, char **_errms
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
 		quiet.c_lflag |= ICANON;
-		restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
+		restore = tcsetattr(fd, TCSANOW, &quiet) == 0;
 	}
 	if (write(fd, label, strlen(label)) < 0) {
 		/* The read below fails too and says so. */
@@ -95,7 +95,7 @@ char *mg__password_ask_tty(TALLOC_CTX *mem_ctx, const char *label, char **_errms
 	}
 	explicit_bzero(buf, sizeof(buf));
 	if (restore) {
-		tcsetattr(fd, TCSAFLUSH, &old);
+		tcsetattr(fd, TCSANOW, &old);
 	}
 	if (write(fd, "\n", 1) < 0) {
 		/* Cosmetic only. */
