@@ -33,6 +33,7 @@ struct mg_agent {
 	uint8_t log_level;
 	bool stopping;
 	bool in_sink;
+	bool show;         /* debug=1: the master shows our lines */
 	struct exec_svc *exec;
 	struct mg_timer *deadline;
 };
@@ -80,7 +81,8 @@ static void agent_log_sink(enum mg_log_level level, const char *msg, void *data)
 	if (b == NULL) {
 		return;
 	}
-	if (mg__buf_put_u8(b, (uint8_t)level) == 0 && mg__buf_put_str(b, msg) == 0) {
+	if (mg__buf_put_u8(b, (uint8_t)level | (a->show ? MG_LOG_SHOW : 0)) == 0 &&
+	    mg__buf_put_str(b, msg) == 0) {
 		mg__router_send(a->r, parents[n - 1], MG_H_LOG, 0, 0, b->data, b->len);
 	}
 	talloc_free(b);
@@ -163,7 +165,8 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 		return;
 	}
 	a->log_level = h.log_level;
-	mg_log_set_level((enum mg_log_level)h.log_level);
+	a->show = (h.log_level & MG_LOG_SHOW) != 0;
+	mg_log_set_level((enum mg_log_level)(h.log_level & ~MG_LOG_SHOW));
 	a->r = mg__router_new(a, a->loop, h.id, h.parents, h.n_parents);
 	if (a->r == NULL) {
 		talloc_free(m);
@@ -175,7 +178,8 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	mg__router_add_stream(a->r, s, h.parents[0], "parent", true);
 	a->parent = NULL;
 	mg_log_set_sink(agent_log_sink, a);
-	snprintf(name, sizeof(name), "mitogen:%u", h.id);
+	/* The name the parent chose (remote_name=, or mitogen:ID). */
+	snprintf(name, sizeof(name), "%s", h.name != NULL && h.name[0] != '\0' ? h.name : "mitogen");
 	prctl(PR_SET_NAME, name, 0, 0, 0);
 	if (mg__router_add_handler(a, a->r, MG_H_SHUTDOWN, MG_POL_PARENT, 0, true, on_shutdown, a) == NULL ||
 	    (a->exec = mg__svc_exec_init(a->r)) == NULL || mg__svc_connect_init(a, a->r) == NULL) {

@@ -48,6 +48,7 @@ struct mg_conn {
 	size_t errline_len;
 	uint8_t log_level;
 	enum mg_spawn_mode mode;
+	char *proc_name;             /* what the agent calls itself in ps */
 	struct mg_prompt_engine *pe; /* NULL: the method never prompts */
 	char *password;              /* wiped when freed */
 	bool asking;
@@ -437,7 +438,7 @@ static int send_hello(struct mg_conn *c)
 	if ((ret = mg__buf_put_u32(b, mg__router_max_msg(c->r))) != 0 ||
 	    (ret = mg__buf_put_u32(b, MG_WINDOW_DEFAULT)) != 0 ||
 	    (ret = mg__buf_put_u8(b, c->log_level)) != 0 ||
-	    (ret = mg__buf_put_str(b, c->name)) != 0) {
+	    (ret = mg__buf_put_str(b, c->proc_name)) != 0) {
 		return ret;
 	}
 	m.dst = c->id;
@@ -632,6 +633,20 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	c->done = done;
 	c->data = data;
 	c->name = talloc_strdup(c, p->name);
+	/* remote_name= names the agent's process; debug=1 makes it log in
+	 * detail, and the master shows those lines whatever its level. */
+	{
+		const char *rn = mg_hop_opt(p->hop, "remote_name");
+		bool debug = false;
+		c->proc_name = rn != NULL ? talloc_strdup(c, rn) : talloc_asprintf(c, "mitogen:%u", p->id);
+		if (mg__hop_bool(c, p->hop, "debug", false, &debug, _errmsg) != 0) {
+			ret = -EINVAL;
+			goto fail;
+		}
+		if (debug) {
+			c->log_level = MG_LOG_DEBUG | MG_LOG_SHOW;
+		}
+	}
 	c->tail = talloc_strdup(c, "");
 	c->method = mg__method_find(p->hop->method);
 	if (c->name == NULL || c->tail == NULL) {

@@ -51,6 +51,10 @@ enum mg_handle {
 	MG_H_DYNAMIC = 1000,
 };
 
+/* In HELLO's log level and LOG's level: show these lines whatever the
+ * master's own level is (a hop with debug=1). */
+#define MG_LOG_SHOW 0x80
+
 /* Exec service event types, first u8 of messages to the exec reply handle. */
 enum mg_exec_event {
 	MG_EXEC_EV_STARTED = 1, /* u32 pid, h_stdin, h_stdout_ack, h_stderr_ack, h_ctl */

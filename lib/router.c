@@ -549,6 +549,11 @@ static void on_log(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	name = mg__router_name(r, m->src);
+	if ((level & MG_LOG_SHOW) != 0) {
+		/* A hop with debug=1: shown whatever our own level. */
+		mg_log(MG_LOG_ERROR, NULL, 0, "%s: %s", name != NULL ? name : "?", text);
+		return;
+	}
 	if (level > MG_LOG_TRACE) {
 		level = MG_LOG_TRACE;
 	}

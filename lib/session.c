@@ -6,6 +6,7 @@
  * hop's agent (CONNECT). Waiters on a prefix still connecting queue up.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "boot.h"
 #include "buf.h"
@@ -336,6 +337,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	const struct mg_hop *hop = &w->chain->hops[w->hop];
 	struct mg_context *c = talloc_zero(s, struct mg_context);
 	char *password = NULL;
+	unsigned timeout_ms = w->timeout_ms;
 	int ret;
 
 	/* 'name' is ours from here on, on every path. */
@@ -354,6 +356,21 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		talloc_free(c);
 		return NULL;
 	}
+	/* connect_timeout= on the hop overrides -t for that hop. */
+	{
+		const char *t = mg_hop_opt(hop, "connect_timeout");
+		if (t != NULL) {
+			char *end;
+			double secs = strtod(t, &end);
+			if (end == t || *end != '\0' || !(secs > 0) || secs > 86400) {
+				*_errmsg = talloc_asprintf(w, "%s: option connect_timeout: expected seconds, not '%s'",
+							   c->name, t);
+				talloc_free(c);
+				return NULL;
+			}
+			timeout_ms = (unsigned)(secs * 1000);
+		}
+	}
 	/* A password given by option is read here, on the master's host. */
 	{
 		const struct mg_method *m = mg__method_find(hop->method);
@@ -367,7 +384,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	if (parent == NULL) {
 		struct mg_conn_params p = {
 			.hop = hop, .id = c->id, .name = c->name, .image = s->image,
-			.timeout_ms = w->timeout_ms, .log_level = (uint8_t)mg_log_get_level(),
+			.timeout_ms = timeout_ms, .log_level = (uint8_t)mg_log_get_level(),
 			.password = password, .ask = ask_first_hop, .ask_data = c,
 		};
 		ret = mg__conn_start(c, s->r, &p, on_conn_done, c, &c->conn, _errmsg);
@@ -376,11 +393,11 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		ret = -ENOMEM;
 		c->reply = mg__router_add_handler(c, s->r, 0, MG_POL_RESPONDENT, parent->id, false,
 						  on_connect_reply, c);
-		c->timer = mg_timer_new(c, s->loop, w->timeout_ms + REPLY_MARGIN_MS,
+		c->timer = mg_timer_new(c, s->loop, timeout_ms + REPLY_MARGIN_MS,
 					on_reply_timeout, c);
 		if (b != NULL && c->reply != NULL && c->timer != NULL &&
 		    (ret = mg__buf_put_u32(b, c->id)) == 0 &&
-		    (ret = mg__buf_put_u32(b, w->timeout_ms)) == 0 &&
+		    (ret = mg__buf_put_u32(b, timeout_ms)) == 0 &&
 		    (ret = mg__buf_put_str(b, c->name)) == 0 &&
 		    (ret = mg__hop_encode(b, hop)) == 0 &&
 		    (ret = mg__buf_put_str(b, password)) == 0 &&

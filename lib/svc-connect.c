@@ -209,7 +209,7 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 	cp.name = name;
 	cp.image = mg__agent_image(svc->a);
 	cp.timeout_ms = timeout;
-	cp.log_level = mg__agent_log_level(svc->a);
+	cp.log_level = mg__agent_log_level(svc->a) & ~MG_LOG_SHOW;
 	cp.password = password;
 	cp.ask = ask_master;
 	cp.ask_data = p;
