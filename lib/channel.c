@@ -47,6 +47,8 @@ struct mg_chan_in {
 	struct pending *tail;
 	bool eof;
 	bool finished;
+	mg_chan_sink_fn sink;
+	void *sink_data;
 	mg_chan_done_fn done;
 	void *data;
 };
@@ -312,6 +314,12 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 		in_flush(c);
 		return;
 	}
+	if (c->sink != NULL) {
+		c->sink(c->sink_data, m->data, m->len);
+		c->unacked += m->len;
+		in_ack(c);
+		return;
+	}
 	if (c->head == NULL) {
 		/* Nothing queued: write straight from the receive buffer. */
 		size_t done = 0;
@@ -393,6 +401,31 @@ struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int
 	}
 	/* Pending output keeps the loop alive until written. */
 	mg_io_set_keepalive(c->io, true);
+	return c;
+}
+
+struct mg_chan_in *mg__chan_in_new_sink(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t src,
+					mg_chan_sink_fn sink, void *sink_data,
+					mg_chan_done_fn done, void *data)
+{
+	struct mg_chan_in *c = talloc_zero(mem_ctx, struct mg_chan_in);
+
+	if (c == NULL) {
+		return NULL;
+	}
+	c->r = r;
+	c->fd = -1;
+	c->old_flags = -1;
+	c->src = src;
+	c->sink = sink;
+	c->sink_data = sink_data;
+	c->done = done;
+	c->data = data;
+	c->h = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, src, true, on_data, c);
+	if (c->h == NULL) {
+		talloc_free(c);
+		return NULL;
+	}
 	return c;
 }
 

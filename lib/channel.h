@@ -42,6 +42,14 @@ struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int
 				   uint32_t src, mg_chan_done_fn done, void *data);
 uint32_t mg__chan_in_handle(const struct mg_chan_in *c);
 void mg__chan_in_set_ack(struct mg_chan_in *c, uint32_t ack_handle);
+/* Bytes for a sink: consumed at once (the sink may block to apply
+ * backpressure, e.g. a blocking write to a terminal). */
+typedef void (*mg_chan_sink_fn)(void *data, const uint8_t *p, size_t n);
+/* Like mg__chan_in_new, but hand the bytes to 'sink' instead of an fd. */
+struct mg_chan_in *mg__chan_in_new_sink(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t src,
+					mg_chan_sink_fn sink, void *sink_data,
+					mg_chan_done_fn done, void *data);
+
 /* Keep 'fd' open after EOF (the caller's own stdout). */
 void mg__chan_in_keep_fd(struct mg_chan_in *c);
 bool mg__chan_in_done(const struct mg_chan_in *c);

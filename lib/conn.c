@@ -557,7 +557,7 @@ int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg
  * shared), so everything but its new stdio is closed first. */
 static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 {
-	int ret;
+	int ret, keep;
 	long maxfd;
 
 	if ((ret = mg__socketpair(sv)) != 0 || (ret = mg__pipe(ev)) != 0) {
@@ -576,9 +576,17 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0 || dup2(ev[1], 2) < 0) {
 			_exit(1);
 		}
+		/* Keep the fd an agent's image path points at (/proc/self/fd/N):
+		 * the fork's own local hops exec it. */
+		if (c->image->self == NULL ||
+		    sscanf(c->image->self, "/proc/self/fd/%d", &keep) != 1) {
+			keep = -1;
+		}
 		maxfd = sysconf(_SC_OPEN_MAX);
 		for (long fd = 3; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536); fd++) {
-			close((int)fd);
+			if (fd != keep) {
+				close((int)fd);
+			}
 		}
 		mg_log_set_sink(NULL, NULL);
 		_exit(mg__agent_run(-1, c->image));

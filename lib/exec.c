@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "buf.h"
+#include "bcast.h"
 #include "channel.h"
 #include "mitogen/error.h"
 #include "mitogen/exec.h"
@@ -21,6 +22,9 @@ struct mg_exec {
 	struct mg_chan_in *out;
 	struct mg_chan_in *err;
 	struct mg_chan_out *in;
+	struct mg_bcast_target *bcast;
+	mg_exec_sink sink;
+	void *sink_data;
 	uint32_t h_ctl;
 	bool started;
 	bool exited;
@@ -48,6 +52,10 @@ static void finish(struct mg_exec *e, int err, int exec_errno, const char *msg)
 	/* Stop reading our stdin; output channels have already finished or
 	 * are abandoned. */
 	TALLOC_FREE(e->in);
+	if (e->bcast != NULL) {
+		mg__bcast_drop(e->bcast);
+		e->bcast = NULL;
+	}
 	e->cb(e, &res, e->data);
 }
 
@@ -109,6 +117,8 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 		mg__chan_in_set_ack(e->err, v[3]);
 		if (e->in != NULL) {
 			mg__chan_out_start(e->in, v[1]);
+		} else if (e->bcast != NULL) {
+			mg__bcast_start(e->bcast, v[1]);
 		} else {
 			/* No stdin: EOF at once. */
 			mg__router_send(e->r, e->id, v[1], 0, 0, NULL, 0);
@@ -139,6 +149,20 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 }
 
+static void sink_out(void *data, const uint8_t *p, size_t n)
+{
+	struct mg_exec *e = talloc_get_type_abort(data, struct mg_exec);
+
+	e->sink(e->sink_data, 1, p, n);
+}
+
+static void sink_err(void *data, const uint8_t *p, size_t n)
+{
+	struct mg_exec *e = talloc_get_type_abort(data, struct mg_exec);
+
+	e->sink(e->sink_data, 2, p, n);
+}
+
 static int dup_fd(int fd)
 {
 	struct stat st;
@@ -156,7 +180,8 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 {
 	struct mg_exec *e = talloc_zero(mem_ctx, struct mg_exec);
 	struct mg_buf *b = NULL;
-	uint32_t flags = (opts->shell ? MG_EXEC_SHELL : 0) | (opts->stdin_fd < 0 ? MG_EXEC_NO_STDIN : 0);
+	uint32_t flags = (opts->shell ? MG_EXEC_SHELL : 0) |
+			 (opts->stdin_fd < 0 && opts->stdin_bcast == NULL ? MG_EXEC_NO_STDIN : 0);
 	int fd;
 
 	if (e == NULL) {
@@ -171,15 +196,27 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	if (e->events == NULL) {
 		goto fail;
 	}
-	fd = dup_fd(opts->stdout_fd);
-	e->out = mg__chan_in_new(e, e->r, fd, e->id, on_out_done, e);
-	fd = dup_fd(opts->stderr_fd);
-	e->err = mg__chan_in_new(e, e->r, fd, e->id, on_out_done, e);
+	if (opts->sink != NULL) {
+		e->sink = opts->sink;
+		e->sink_data = opts->sink_data;
+		e->out = mg__chan_in_new_sink(e, e->r, e->id, sink_out, e, on_out_done, e);
+		e->err = mg__chan_in_new_sink(e, e->r, e->id, sink_err, e, on_out_done, e);
+	} else {
+		fd = dup_fd(opts->stdout_fd);
+		e->out = mg__chan_in_new(e, e->r, fd, e->id, on_out_done, e);
+		fd = dup_fd(opts->stderr_fd);
+		e->err = mg__chan_in_new(e, e->r, fd, e->id, on_out_done, e);
+	}
 	if (e->out == NULL || e->err == NULL) {
 		goto fail;
 	}
 	e->outs_open = 2;
-	if (opts->stdin_fd >= 0) {
+	if (opts->stdin_bcast != NULL) {
+		e->bcast = opts->stdin_bcast;
+		if (mg__bcast_bind(e->bcast, e->id) != 0) {
+			goto fail;
+		}
+	} else if (opts->stdin_fd >= 0) {
 		fd = dup_fd(opts->stdin_fd);
 		e->in = mg__chan_out_new(e, e->r, fd, e->id, MG_WINDOW_DEFAULT, on_in_done, e);
 		if (e->in == NULL) {
@@ -192,7 +229,8 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	    mg__buf_put_strv(b, opts->argv) != 0 ||
 	    mg__buf_put_u32(b, mg__chan_in_handle(e->out)) != 0 ||
 	    mg__buf_put_u32(b, mg__chan_in_handle(e->err)) != 0 ||
-	    mg__buf_put_u32(b, e->in != NULL ? mg__chan_out_ack_handle(e->in) : 0) != 0 ||
+	    mg__buf_put_u32(b, e->in != NULL ? mg__chan_out_ack_handle(e->in)
+			    : e->bcast != NULL ? mg__bcast_ack_handle(e->bcast) : 0) != 0 ||
 	    mg__buf_put_str(b, opts->cwd) != 0) {
 		goto fail;
 	}

@@ -27,6 +27,13 @@ enum ctx_state { CTX_CONNECTING, CTX_UP, CTX_FAILED };
 
 struct waiter;
 
+/* The fan-out window of one parent (the master, or an agent): how many
+ * of its children are connecting now, and who waits for a place. */
+struct slots {
+	unsigned active;
+	struct waiter *waiting;
+};
+
 struct mg_context {
 	struct mg_context *next;
 	struct mg_session *s;
@@ -42,6 +49,9 @@ struct mg_context {
 	struct waiter *waiters;
 	const struct mg_hop *hop;
 	uint32_t parent_id;         /* 0 for first hops */
+	struct mg_context *parent;  /* NULL for first hops */
+	struct slots slots;         /* for this context's own children */
+	bool holds_slot;            /* counted in its parent's window */
 };
 
 /* Passwords typed once, reused for identical hops. */
@@ -59,6 +69,8 @@ struct mg_session {
 	uint32_t next_id;
 	struct mg_context *contexts;
 	struct pw_cache *passwords;
+	struct slots slots;         /* first hops */
+	unsigned fanout;
 };
 
 /* One mg_connect call walking down its chain. */
@@ -71,9 +83,12 @@ struct waiter {
 	mg_connect_cb cb;
 	void *data;
 	bool queued;
+	struct waiter *slot_next;   /* in a parent's queue for a place */
+	bool slot_queued;
 };
 
 static void advance(struct waiter *w);
+static void wake(void *data);
 
 /* The password for context c's hop: cached, or asked on the terminal. */
 static const char *password_for(struct mg_context *c, char **_errmsg)
@@ -188,6 +203,7 @@ struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop)
 	}
 	s->loop = loop;
 	s->next_id = 1;
+	s->fanout = 64;
 	s->r = mg__router_new(s, loop, 0, NULL, 0);
 	if (s->r == NULL) {
 		talloc_free(s);
@@ -200,6 +216,11 @@ struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop)
 		return NULL;
 	}
 	return s;
+}
+
+void mg_session_set_fanout(struct mg_session *s, unsigned fanout)
+{
+	s->fanout = fanout > 0 ? fanout : 64;
 }
 
 struct mg_loop *mg_session_loop(const struct mg_session *s)
@@ -243,10 +264,38 @@ static void wake(void *data)
 }
 
 /* Move the context to its final state and let its waiters go on. */
+static struct slots *slots_of(struct mg_session *s, struct mg_context *parent)
+{
+	return parent != NULL ? &parent->slots : &s->slots;
+}
+
+/* A child of this parent is done connecting: its place goes to the
+ * first waiter. */
+static void release_slot(struct mg_context *c)
+{
+	struct slots *sl;
+	struct waiter *w;
+
+	if (!c->holds_slot) {
+		return;
+	}
+	c->holds_slot = false;
+	sl = slots_of(c->s, c->parent);
+	sl->active--;
+	w = sl->waiting;
+	if (w != NULL) {
+		sl->waiting = w->slot_next;
+		w->slot_next = NULL;
+		w->slot_queued = false;
+		mg_loop_defer(c->s->loop, w, wake, w);
+	}
+}
+
 static void ctx_settle(struct mg_context *c, int err, const char *why)
 {
 	struct waiter *w, *next;
 
+	release_slot(c);
 	TALLOC_FREE(c->timer);
 	TALLOC_FREE(c->reply);
 	if (err != 0) {
@@ -351,6 +400,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	c->state = CTX_CONNECTING;
 	c->hop = hop;
 	c->parent_id = parent != NULL ? parent->id : 0;
+	c->parent = parent;
 	c->watch = mg__router_watch(c, s->r, c->id, on_lost, c);
 	if (c->watch == NULL) {
 		talloc_free(c);
@@ -425,6 +475,8 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	}
 	c->next = s->contexts;
 	s->contexts = c;
+	c->holds_slot = true;
+	slots_of(s, parent)->active++;
 	return c;
 }
 
@@ -456,6 +508,20 @@ static void advance(struct waiter *w)
 		}
 		c = find_ctx(w->s, name);
 		if (c == NULL) {
+			struct slots *sl = slots_of(w->s, parent);
+			if (sl->active >= w->s->fanout) {
+				/* The window of this parent is full: wait for a place. */
+				talloc_free(name);
+				if (!w->slot_queued) {
+					struct waiter **pp = &sl->waiting;
+					while (*pp != NULL) {
+						pp = &(*pp)->slot_next;
+					}
+					*pp = w;
+					w->slot_queued = true;
+				}
+				return;
+			}
 			c = start_ctx(w, parent, name, &errmsg);
 			if (c == NULL) {
 				/* start_ctx took 'name' and freed it. */

@@ -3,10 +3,16 @@
 #define MITOGEN_EXEC_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <talloc.h>
 #include "mitogen/session.h"
 
 struct mg_exec;
+struct mg_bcast_target;
+
+/* Output of a command for a sink: stream 1 or 2. */
+typedef void (*mg_exec_sink)(void *data, int stream, const uint8_t *p, size_t n);
 
 struct mg_exec_opts {
 	const char *const *argv; /* with shell, argv[0] is the whole command */
@@ -15,6 +21,9 @@ struct mg_exec_opts {
 	int stdout_fd;           /* fds are dup'd; the caller keeps its own */
 	int stderr_fd;
 	const char *cwd;         /* NULL: the agent's */
+	mg_exec_sink sink;       /* when set, output goes here, not to the fds */
+	void *sink_data;
+	struct mg_bcast_target *stdin_bcast; /* library-internal: a shared stdin */
 };
 
 struct mg_exec_result {

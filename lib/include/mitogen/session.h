@@ -16,6 +16,9 @@ struct mg_context;
 /* A session on 'loop', or NULL on ENOMEM. */
 struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop);
 struct mg_loop *mg_session_loop(const struct mg_session *s);
+/* At most 'fanout' hops connecting at once under any one parent (the
+ * master, or each gateway's agent); 0 means the default, 64. */
+void mg_session_set_fanout(struct mg_session *s, unsigned fanout);
 
 struct mg_connect_opts {
 	unsigned timeout_ms; /* per hop, including login and become; 0 = 30 s */

@@ -1,0 +1,139 @@
+/*
+ * Output of a run on many targets: "NAME: line" prefixes (readable by
+ * dshbak and clubak), plain lines, clush -b style gathering, one JSON
+ * object per target, per-target files, a one-line failure summary, a
+ * file of failed chains for a retry (-w ^FILE) and the exit status.
+ *
+ * Single-threaded: call everything from the thread that runs the loop.
+ * Writes to out_fd/err_fd block (with poll() when the fd is non-blocking)
+ * until the whole text is out, so lines of targets never mix.
+ */
+#ifndef MITOGEN_REPORT_H
+#define MITOGEN_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <talloc.h>
+#include "mitogen/chain.h"
+
+enum mg_report_mode {
+	MG_REPORT_PREFIX, /* "NAME: line" per line, never interleaved mid-line */
+	MG_REPORT_PLAIN,  /* -N: whole lines without prefix */
+	MG_REPORT_GATHER, /* -b: same stdout and same status grouped at the end */
+	MG_REPORT_JSON,   /* --json: one JSON object per line, per target */
+};
+
+struct mg_report_opts {
+	enum mg_report_mode mode;
+	int out_fd, err_fd;      /* where to print (usually 1 and 2) */
+	const char *outdir;      /* NULL, or DIR for DIR/NAME.{out,err,rc} */
+	const char *failed_file; /* NULL, or FILE for the failed chains */
+};
+
+/* How a target ended. */
+enum mg_report_outcome {
+	MG_OUTCOME_RAN = 0,         /* exit_code and signal are valid */
+	MG_OUTCOME_NOT_STARTED = 1, /* the command could not start (127/126) */
+	MG_OUTCOME_UNREACHABLE = 2, /* the chain could not be set up */
+	MG_OUTCOME_LOST = 3,        /* a hop died mid-run */
+	MG_OUTCOME_TIMEOUT = 4,     /* the command timeout (-u) fired */
+};
+
+struct mg_target_result {
+	int outcome;          /* enum mg_report_outcome */
+	int exit_code;        /* as the shell reports it (128+N for signal N) */
+	int signal;           /* 0, or the signal that ended the command */
+	uint64_t duration_ms;
+	const char *errmsg;   /* NULL when it ran; copied. One short reason
+			       * without the target's name ("connect timeout"),
+			       * so that equal reasons group in the summary. */
+};
+
+struct mg_report;
+
+/*
+ * A reporter writing to opts->out_fd / opts->err_fd (not closed by it).
+ * With opts->outdir, the directory (and missing parents) is created 0700
+ * and opened now. Returns NULL with *_errmsg (on mem_ctx) set, e.g. when
+ * the directory cannot be created; *_errmsg is NULL on ENOMEM.
+ * talloc_free() releases it and closes the files it opened.
+ */
+struct mg_report *mg_report_new(TALLOC_CTX *mem_ctx,
+				const struct mg_report_opts *opts,
+				char **_errmsg);
+
+/*
+ * Display names for 'n' chains: short, unique, with no ':', '/' or
+ * whitespace, so that "NAME: line" splits and NAME.out is a file name.
+ * A target is named after the host (container, pod, jail) of the last hop
+ * that has one ("web01" for ssh:bastion/ssh:web01/sudo). Chains without
+ * one, and targets whose names would clash, use the whole chain in the
+ * path-safe spelling (':' as '=', '/' as '+': "ssh=b1+ssh=web01+sudo",
+ * "local+local"). Identical chains get "#2", "#3"... on the later ones.
+ * Returns a vector of n names (plus a NULL) on mem_ctx, or NULL on ENOMEM.
+ */
+char **mg_report_names(TALLOC_CTX *mem_ctx, const struct mg_chain *chains,
+		       size_t n);
+
+/*
+ * Register the next target (index = number of targets added before).
+ * 'name' is from mg_report_names(); 'chain_text' is what --failed writes.
+ * Returns 0, -EINVAL for an empty name or one with '/', ':' or a control
+ * character, -EBUSY after mg_report_finish(), or -ENOMEM.
+ */
+int mg_report_add(struct mg_report *rep, const char *name,
+		  const char *chain_text);
+
+/*
+ * Output of target i on stream 1 (stdout) or 2 (stderr), in chunks of any
+ * size, binary data allowed. PREFIX/PLAIN print whole lines only: all the
+ * complete lines of a chunk go out in one write (several when over
+ * 64 KiB), a partial line waits for its end or for mg_report_done() (which
+ * adds the newline). A line over 64 KiB is printed in 64 KiB pieces, each
+ * given its own prefix and newline. GATHER keeps stdout and prints stderr
+ * as PREFIX does; JSON keeps both. With outdir, the bytes also go to
+ * NAME.out / NAME.err as they come. Output for an unknown index, an
+ * unknown stream or a target already done is ignored.
+ */
+void mg_report_output(struct mg_report *rep, size_t i, int stream,
+		      const void *p, size_t n);
+
+/*
+ * Target i ended ('r' is copied). Flushes its partial lines, closes its
+ * outdir files and writes NAME.rc (the status number and a newline), and
+ * in JSON mode prints its object. A second call for i is ignored.
+ */
+void mg_report_done(struct mg_report *rep, size_t i,
+		    const struct mg_target_result *r);
+
+/*
+ * End of run. Targets never done count as lost ("no result"). GATHER
+ * prints its groups; every mode prints on err_fd one line summing up the
+ * failures, if any ("3 of 50 failed: web07 (exit 1), web[10-12] (exit
+ * 2)", capped with "... and N more"); --failed FILE is written (empty when
+ * nothing failed). Returns 0, or the first error met during the run (a
+ * negative errno, *_errmsg set on the report naming the file or fd that
+ * could not be written); everything that could be written was. A second
+ * call returns -EALREADY.
+ */
+int mg_report_finish(struct mg_report *rep, char **_errmsg);
+
+/*
+ * The exit status for the command: 0 if every target succeeded; 255 if
+ * any target could not be reached, was lost or has no result yet; else
+ * the highest status (exit code, 128+N for a signal, 127/126 when the
+ * command could not start, 124 for a timeout without an exit code).
+ */
+int mg_report_exit_status(const struct mg_report *rep);
+
+/*
+ * Fold host names into a ClusterShell-style node set: {"web01", "web02",
+ * "web03", "web07", "db1"} gives "db1,web[01-03,07]". The last run of
+ * digits in a name is the number; names with equal text around it fold
+ * together, numbers with a leading zero only with those of the same width
+ * ("n[8,09-10]"). Sorted by text, then number; duplicates dropped.
+ * Returns a string on mem_ctx ("" for n = 0), or NULL on ENOMEM.
+ */
+char *mg_report_fold(TALLOC_CTX *mem_ctx, const char *const *names, size_t n);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * Reporter internals shared by report.c (targets, lines, files),
+ * report-finish.c (JSON, gathering, summary, --failed) and report-fold.c
+ * (names and node sets).
+ */
+#ifndef MG_REPORT_PRIVATE_H
+#define MG_REPORT_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <talloc.h>
+#include "mitogen/report.h"
+
+#define MG_REPORT_LINE_MAX 65536  /* longest line printed in one piece */
+#define MG_REPORT_BATCH 65536     /* bytes of whole lines per write */
+#define MG_REPORT_SUMMARY_MAX 300 /* summary text before "... and N more" */
+#define MG_REPORT_REASON_MAX 120  /* one error message in a header */
+
+/* A growable byte string on talloc; 'oom' sticks after a failed growth so
+ * that callers check once at the end. */
+struct mg__rbuf {
+	char *p;
+	size_t len;
+	bool oom;
+};
+
+void mg__rbuf_put(TALLOC_CTX *mem_ctx, struct mg__rbuf *b, const void *p,
+		  size_t n);
+void mg__rbuf_puts(TALLOC_CTX *mem_ctx, struct mg__rbuf *b, const char *s);
+void mg__rbuf_printf(TALLOC_CTX *mem_ctx, struct mg__rbuf *b,
+		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+struct mg__report_target {
+	size_t index;
+	char *name;
+	char *chain;
+	struct mg__rbuf part[2];  /* partial line of stdout, stderr */
+	struct mg__rbuf kept[2];  /* GATHER stdout, JSON both */
+	int file_fd[2];           /* outdir NAME.out, NAME.err, or -1 */
+	bool file_failed[2];      /* stop writing a file after an error */
+	bool done;
+	struct mg_target_result res; /* res.errmsg on the target */
+	int status;               /* shell-style status, valid when done */
+	const char *reason;       /* "" when ok, else "exit 1", the error... */
+};
+
+struct mg_report {
+	enum mg_report_mode mode;
+	int fd[2];                /* out_fd, err_fd; -1 after a write error */
+	char *outdir;
+	int dir_fd;
+	char *failed_file;
+	struct mg__report_target **t;
+	size_t n, alloc;
+	struct mg__rbuf batch;    /* lines being assembled for one write */
+	bool finished;
+	int err;                  /* first error, negative errno */
+	char *errmsg;
+};
+
+/* Write all of p (EINTR, short writes and EAGAIN handled). 0 or -errno. */
+int mg__report_write(int fd, const void *p, size_t n);
+
+/* Remember the first error of the run. */
+void mg__report_fail(struct mg_report *rep, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Write text to fd 0 (out) or 1 (err) of the report; errors remembered. */
+void mg__report_emit(struct mg_report *rep, int which, const void *p,
+		     size_t n);
+
+/* Append 'n' bytes as the contents of a JSON string (quotes included);
+ * invalid UTF-8 bytes become \u00XX. */
+void mg__report_json_str(TALLOC_CTX *mem_ctx, struct mg__rbuf *b,
+			 const char *p, size_t n);
+
+/* Print target t's JSON object line. */
+void mg__report_json(struct mg_report *rep, struct mg__report_target *t);
+
+/* The end-of-run work of mg_report_finish(): gather, summary, --failed. */
+void mg__report_gather(struct mg_report *rep);
+void mg__report_summary(struct mg_report *rep);
+void mg__report_failed_file(struct mg_report *rep);
+
+/* The summary line's text (without newline) on mem_ctx; "" when nothing
+ * failed; NULL on ENOMEM. */
+char *mg__report_summary_text(TALLOC_CTX *mem_ctx, struct mg_report *rep);
+
+#endif

@@ -1,0 +1,625 @@
+/*
+ * The reporter for runs on many targets: targets, whole-line printing,
+ * --outdir files, results and the exit status. The end of the run (JSON
+ * objects, gathering, the summary, --failed) is in report-finish.c, names
+ * and node sets in report-fold.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "report-private.h"
+
+void mg__rbuf_put(TALLOC_CTX *mem_ctx, struct mg__rbuf *b, const void *p,
+		  size_t n)
+{
+	size_t have, want;
+	char *np;
+
+	if (b->oom || n == 0) {
+		return;
+	}
+	have = b->p != NULL ? talloc_get_size(b->p) : 0;
+	/* One byte more for a NUL, so that texts can be used as strings. */
+	if (n >= SIZE_MAX / 2 - b->len) {
+		b->oom = true;
+		return;
+	}
+	if (b->len + n + 1 > have) {
+		want = have > 0 ? have : 64;
+		while (want < b->len + n + 1) {
+			want *= 2;
+		}
+		np = talloc_realloc(mem_ctx, b->p, char, want);
+		if (np == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void mg__rbuf_puts(TALLOC_CTX *mem_ctx, struct mg__rbuf *b, const char *s)
+{
+	mg__rbuf_put(mem_ctx, b, s, strlen(s));
+}
+
+void mg__rbuf_printf(TALLOC_CTX *mem_ctx, struct mg__rbuf *b,
+		     const char *fmt, ...)
+{
+	char *s;
+	va_list ap;
+
+	va_start(ap, fmt);
+	s = talloc_vasprintf(NULL, fmt, ap);
+	va_end(ap);
+	if (s == NULL) {
+		b->oom = true;
+		return;
+	}
+	mg__rbuf_puts(mem_ctx, b, s);
+	talloc_free(s);
+}
+
+int mg__report_write(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w > 0) {
+			c += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* A non-blocking fd (shared with our loop, or a
+			 * terminal set so by someone else): wait, do not spin. */
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+				return -errno;
+			}
+			continue;
+		}
+		return w < 0 ? -errno : -EIO;
+	}
+	return 0;
+}
+
+void mg__report_fail(struct mg_report *rep, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rep->err != 0) {
+		return;
+	}
+	rep->err = err;
+	va_start(ap, fmt);
+	rep->errmsg = talloc_vasprintf(rep, fmt, ap);
+	va_end(ap);
+}
+
+void mg__report_emit(struct mg_report *rep, int which, const void *p,
+		     size_t n)
+{
+	int r;
+
+	if (rep->fd[which] < 0 || n == 0) {
+		return;
+	}
+	r = mg__report_write(rep->fd[which], p, n);
+	if (r != 0) {
+		mg__report_fail(rep, r, "cannot write to %s (fd %d): %s",
+				which == 0 ? "the output" : "the error output",
+				rep->fd[which], strerror(-r));
+		/* One message is enough: the fd is dead (EPIPE, ENOSPC). */
+		rep->fd[which] = -1;
+	}
+}
+
+static int target_destructor(struct mg__report_target *t)
+{
+	for (int s = 0; s < 2; s++) {
+		if (t->file_fd[s] >= 0) {
+			close(t->file_fd[s]);
+			t->file_fd[s] = -1;
+		}
+	}
+	return 0;
+}
+
+static int report_destructor(struct mg_report *rep)
+{
+	if (rep->dir_fd >= 0) {
+		close(rep->dir_fd);
+		rep->dir_fd = -1;
+	}
+	return 0;
+}
+
+/* mkdir -p, new directories 0700: the outputs may be private. */
+static int make_dirs(char *path)
+{
+	for (char *s = path + 1; ; s++) {
+		if (*s != '/' && *s != '\0') {
+			continue;
+		}
+		char c = *s;
+
+		*s = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+			int r = -errno;
+
+			*s = c;
+			return r;
+		}
+		*s = c;
+		if (c == '\0') {
+			return 0;
+		}
+	}
+}
+
+struct mg_report *mg_report_new(TALLOC_CTX *mem_ctx,
+				const struct mg_report_opts *opts,
+				char **_errmsg)
+{
+	struct mg_report *rep;
+	char *path;
+	int r;
+
+	*_errmsg = NULL;
+	if (opts->mode < MG_REPORT_PREFIX || opts->mode > MG_REPORT_JSON) {
+		*_errmsg = talloc_asprintf(mem_ctx, "unknown report mode %d",
+					   (int)opts->mode);
+		return NULL;
+	}
+	rep = talloc_zero(mem_ctx, struct mg_report);
+	if (rep == NULL) {
+		return NULL;
+	}
+	rep->mode = opts->mode;
+	rep->fd[0] = opts->out_fd;
+	rep->fd[1] = opts->err_fd;
+	rep->dir_fd = -1;
+	talloc_set_destructor(rep, report_destructor);
+	if (opts->failed_file != NULL) {
+		rep->failed_file = talloc_strdup(rep, opts->failed_file);
+		if (rep->failed_file == NULL) {
+			goto nomem;
+		}
+	}
+	if (opts->outdir == NULL) {
+		return rep;
+	}
+	rep->outdir = talloc_strdup(rep, opts->outdir);
+	path = talloc_strdup(rep, opts->outdir);
+	if (rep->outdir == NULL || path == NULL) {
+		goto nomem;
+	}
+	if (path[0] == '\0') {
+		*_errmsg = talloc_strdup(mem_ctx, "empty --outdir");
+		talloc_free(rep);
+		return NULL;
+	}
+	r = make_dirs(path);
+	talloc_free(path);
+	if (r == 0) {
+		rep->dir_fd = open(opts->outdir,
+				   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = rep->dir_fd < 0 ? -errno : 0;
+	}
+	if (r != 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "cannot create directory "
+					   "'%s': %s", opts->outdir,
+					   strerror(-r));
+		talloc_free(rep);
+		return NULL;
+	}
+	return rep;
+nomem:
+	talloc_free(rep);
+	return NULL;
+}
+
+int mg_report_add(struct mg_report *rep, const char *name,
+		  const char *chain_text)
+{
+	struct mg__report_target *t;
+
+	if (rep->finished) {
+		return -EBUSY;
+	}
+	if (name == NULL || name[0] == '\0') {
+		return -EINVAL;
+	}
+	/* The name is a file name in --outdir and comes before ": ". */
+	for (const unsigned char *c = (const unsigned char *)name; *c != '\0';
+	     c++) {
+		if (*c == '/' || *c == ':' || *c <= ' ' || *c == 0x7f) {
+			return -EINVAL;
+		}
+	}
+	if (rep->n == rep->alloc) {
+		size_t na = rep->alloc > 0 ? rep->alloc * 2 : 16;
+		struct mg__report_target **nt;
+
+		nt = talloc_realloc(rep, rep->t, struct mg__report_target *, na);
+		if (nt == NULL) {
+			return -ENOMEM;
+		}
+		rep->t = nt;
+		rep->alloc = na;
+	}
+	t = talloc_zero(rep, struct mg__report_target);
+	if (t == NULL) {
+		return -ENOMEM;
+	}
+	t->index = rep->n;
+	t->file_fd[0] = -1;
+	t->file_fd[1] = -1;
+	talloc_set_destructor(t, target_destructor);
+	t->name = talloc_strdup(t, name);
+	t->chain = talloc_strdup(t, chain_text != NULL ? chain_text : name);
+	if (t->name == NULL || t->chain == NULL) {
+		talloc_free(t);
+		return -ENOMEM;
+	}
+	rep->t[rep->n++] = t;
+	return 0;
+}
+
+static void flush_batch(struct mg_report *rep, int s)
+{
+	if (rep->batch.oom) {
+		mg__report_fail(rep, -ENOMEM, "out of memory for output lines");
+	} else {
+		mg__report_emit(rep, s, rep->batch.p, rep->batch.len);
+	}
+	rep->batch.len = 0;
+	rep->batch.oom = false;
+	/* Do not keep a large buffer after a burst. */
+	if (rep->batch.p != NULL
+	    && talloc_get_size(rep->batch.p) > 4 * MG_REPORT_BATCH) {
+		TALLOC_FREE(rep->batch.p);
+	}
+}
+
+/* Add one line "NAME: " a b "\n" to the batch for stream s. */
+static void put_line(struct mg_report *rep, struct mg__report_target *t,
+		     int s, const char *a, size_t an, const char *b, size_t bn)
+{
+	struct mg__rbuf *o = &rep->batch;
+
+	if (rep->mode != MG_REPORT_PLAIN) {
+		mg__rbuf_puts(rep, o, t->name);
+		mg__rbuf_put(rep, o, ": ", 2);
+	}
+	mg__rbuf_put(rep, o, a, an);
+	mg__rbuf_put(rep, o, b, bn);
+	mg__rbuf_put(rep, o, "\n", 1);
+	if (o->len >= MG_REPORT_BATCH) {
+		flush_batch(rep, s);
+	}
+}
+
+/* Print the whole lines of p, keep the rest as the partial line. */
+static void lines(struct mg_report *rep, struct mg__report_target *t, int s,
+		  const char *p, size_t n)
+{
+	struct mg__rbuf *pl = &t->part[s];
+
+	while (n > 0) {
+		const char *nl = memchr(p, '\n', n);
+		size_t seg = nl != NULL ? (size_t)(nl - p) : n;
+		size_t room = MG_REPORT_LINE_MAX - pl->len;
+
+		if (seg > room) {
+			/* Too long to wait for its end: a piece of it. */
+			put_line(rep, t, s, pl->p, pl->len, p, room);
+			pl->len = 0;
+			p += room;
+			n -= room;
+		} else if (nl != NULL) {
+			put_line(rep, t, s, pl->p, pl->len, p, seg);
+			pl->len = 0;
+			p += seg + 1;
+			n -= seg + 1;
+		} else {
+			mg__rbuf_put(t, pl, p, seg);
+			if (pl->oom) {
+				mg__report_fail(rep, -ENOMEM, "out of memory "
+						"for output of %s", t->name);
+				pl->oom = false;
+			}
+			break;
+		}
+	}
+	flush_batch(rep, s);
+}
+
+static const char *const file_ext[2] = { "out", "err" };
+
+/* Open (and truncate) DIR/NAME.EXT; -1 with the error remembered. */
+static int open_file(struct mg_report *rep, struct mg__report_target *t,
+		     const char *ext)
+{
+	char *fn = talloc_asprintf(t, "%s.%s", t->name, ext);
+	int fd;
+
+	if (fn == NULL) {
+		mg__report_fail(rep, -ENOMEM, "out of memory");
+		return -1;
+	}
+	fd = openat(rep->dir_fd, fn, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+		    | O_NOFOLLOW, 0666);
+	if (fd < 0) {
+		mg__report_fail(rep, -errno, "cannot write '%s/%s': %s",
+				rep->outdir, fn, strerror(errno));
+	}
+	talloc_free(fn);
+	return fd;
+}
+
+static void file_write(struct mg_report *rep, struct mg__report_target *t,
+		       int s, const void *p, size_t n)
+{
+	int r;
+
+	if (rep->dir_fd < 0 || t->file_failed[s]) {
+		return;
+	}
+	/* Opened on first output, so that only running targets hold fds. */
+	if (t->file_fd[s] < 0) {
+		t->file_fd[s] = open_file(rep, t, file_ext[s]);
+		if (t->file_fd[s] < 0) {
+			t->file_failed[s] = true;
+			return;
+		}
+	}
+	r = mg__report_write(t->file_fd[s], p, n);
+	if (r != 0) {
+		mg__report_fail(rep, r, "cannot write '%s/%s.%s': %s",
+				rep->outdir, t->name, file_ext[s],
+				strerror(-r));
+		t->file_failed[s] = true;
+	}
+}
+
+void mg_report_output(struct mg_report *rep, size_t i, int stream,
+		      const void *p, size_t n)
+{
+	struct mg__report_target *t;
+	int s = stream - 1;
+
+	if (i >= rep->n || (stream != 1 && stream != 2) || n == 0) {
+		return;
+	}
+	t = rep->t[i];
+	if (t->done) {
+		return;
+	}
+	file_write(rep, t, s, p, n);
+	if (rep->mode == MG_REPORT_JSON
+	    || (rep->mode == MG_REPORT_GATHER && s == 0)) {
+		mg__rbuf_put(t, &t->kept[s], p, n);
+		if (t->kept[s].oom) {
+			mg__report_fail(rep, -ENOMEM, "output of %s too large "
+					"to keep", t->name);
+		}
+		return;
+	}
+	lines(rep, t, s, p, n);
+}
+
+/* The status the shell would give, 0..255. */
+static int status_of(const struct mg_target_result *r)
+{
+	int st;
+
+	switch (r->outcome) {
+	case MG_OUTCOME_RAN:
+		st = r->exit_code != 0 ? r->exit_code
+		     : (r->signal != 0 ? 128 + r->signal : 0);
+		break;
+	case MG_OUTCOME_NOT_STARTED:
+		st = r->exit_code != 0 ? r->exit_code : 127;
+		break;
+	case MG_OUTCOME_TIMEOUT:
+		st = r->exit_code != 0 ? r->exit_code : 124;
+		break;
+	default:
+		return 255;
+	}
+	return st < 0 || st > 255 ? 255 : st;
+}
+
+/* The first line of an error, printable and not too long. */
+static char *short_error(TALLOC_CTX *mem_ctx, const char *msg)
+{
+	size_t n = strcspn(msg, "\r\n");
+	char *s;
+
+	if (n > MG_REPORT_REASON_MAX) {
+		s = talloc_asprintf(mem_ctx, "%.*s...",
+				    MG_REPORT_REASON_MAX - 3, msg);
+	} else {
+		s = talloc_strndup(mem_ctx, msg, n);
+	}
+	for (char *c = s; c != NULL && *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == 0x7f) {
+			*c = ' ';
+		}
+	}
+	return s;
+}
+
+/* Why a target failed, "" when it did not. */
+static char *reason_of(TALLOC_CTX *mem_ctx, const struct mg_target_result *r,
+		       int status)
+{
+	const char *dflt;
+
+	switch (r->outcome) {
+	case MG_OUTCOME_RAN:
+		if (r->signal != 0) {
+			return talloc_asprintf(mem_ctx, "signal %d", r->signal);
+		}
+		if (status != 0) {
+			return talloc_asprintf(mem_ctx, "exit %d", status);
+		}
+		return talloc_strdup(mem_ctx, "");
+	case MG_OUTCOME_NOT_STARTED:
+		dflt = status == 126 ? "cannot execute" : "command not found";
+		break;
+	case MG_OUTCOME_UNREACHABLE:
+		dflt = "unreachable";
+		break;
+	case MG_OUTCOME_TIMEOUT:
+		dflt = "timed out";
+		break;
+	default:
+		dflt = "lost";
+		break;
+	}
+	if (r->errmsg != NULL && r->errmsg[0] != '\0') {
+		return short_error(mem_ctx, r->errmsg);
+	}
+	return talloc_strdup(mem_ctx, dflt);
+}
+
+/* Close NAME.out and NAME.err (creating them when empty), write NAME.rc. */
+static void close_files(struct mg_report *rep, struct mg__report_target *t)
+{
+	char rc[16];
+	int fd, len, r;
+
+	for (int s = 0; s < 2; s++) {
+		if (t->file_fd[s] < 0 && !t->file_failed[s]) {
+			t->file_fd[s] = open_file(rep, t, file_ext[s]);
+		}
+		if (t->file_fd[s] >= 0 && close(t->file_fd[s]) != 0
+		    && errno != EINTR) {
+			mg__report_fail(rep, -errno, "cannot write '%s/%s.%s': "
+					"%s", rep->outdir, t->name,
+					file_ext[s], strerror(errno));
+		}
+		t->file_fd[s] = -1;
+	}
+	fd = open_file(rep, t, "rc");
+	if (fd < 0) {
+		return;
+	}
+	len = snprintf(rc, sizeof(rc), "%d\n", t->status);
+	r = mg__report_write(fd, rc, (size_t)len);
+	if (close(fd) != 0 && r == 0 && errno != EINTR) {
+		r = -errno;
+	}
+	if (r != 0) {
+		mg__report_fail(rep, r, "cannot write '%s/%s.rc': %s",
+				rep->outdir, t->name, strerror(-r));
+	}
+}
+
+static void target_done(struct mg_report *rep, struct mg__report_target *t,
+			const struct mg_target_result *r)
+{
+	t->done = true;
+	t->res = *r;
+	t->res.errmsg = r->errmsg != NULL ? talloc_strdup(t, r->errmsg) : NULL;
+	t->status = status_of(r);
+	t->reason = reason_of(t, r, t->status);
+	if (t->reason == NULL || (r->errmsg != NULL && t->res.errmsg == NULL)) {
+		mg__report_fail(rep, -ENOMEM, "out of memory");
+		t->reason = "?";
+	}
+	for (int s = 0; s < 2; s++) {
+		if (t->part[s].len > 0) {
+			put_line(rep, t, s, t->part[s].p, t->part[s].len,
+				 NULL, 0);
+			flush_batch(rep, s);
+		}
+		TALLOC_FREE(t->part[s].p);
+		t->part[s].len = 0;
+	}
+	if (rep->dir_fd >= 0) {
+		close_files(rep, t);
+	}
+	if (rep->mode == MG_REPORT_JSON) {
+		mg__report_json(rep, t);
+		for (int s = 0; s < 2; s++) {
+			TALLOC_FREE(t->kept[s].p);
+			t->kept[s].len = 0;
+		}
+	}
+}
+
+void mg_report_done(struct mg_report *rep, size_t i,
+		    const struct mg_target_result *r)
+{
+	if (i >= rep->n || rep->t[i]->done || r == NULL) {
+		return;
+	}
+	target_done(rep, rep->t[i], r);
+}
+
+int mg_report_finish(struct mg_report *rep, char **_errmsg)
+{
+	const struct mg_target_result lost = {
+		.outcome = MG_OUTCOME_LOST, .exit_code = 255,
+		.errmsg = "no result",
+	};
+
+	*_errmsg = NULL;
+	if (rep->finished) {
+		return -EALREADY;
+	}
+	rep->finished = true;
+	for (size_t i = 0; i < rep->n; i++) {
+		if (!rep->t[i]->done) {
+			target_done(rep, rep->t[i], &lost);
+		}
+	}
+	if (rep->mode == MG_REPORT_GATHER) {
+		mg__report_gather(rep);
+	}
+	mg__report_summary(rep);
+	if (rep->failed_file != NULL) {
+		mg__report_failed_file(rep);
+	}
+	if (rep->err != 0) {
+		*_errmsg = rep->errmsg;
+	}
+	return rep->err;
+}
+
+int mg_report_exit_status(const struct mg_report *rep)
+{
+	int worst = 0;
+
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct mg__report_target *t = rep->t[i];
+
+		if (!t->done || t->status == 255
+		    || t->res.outcome == MG_OUTCOME_UNREACHABLE
+		    || t->res.outcome == MG_OUTCOME_LOST) {
+			return 255;
+		}
+		if (t->status > worst) {
+			worst = t->status;
+		}
+	}
+	return worst;
+}
