@@ -177,13 +177,17 @@ struct mg_report *mg_report_new(TALLOC_CTX *mem_ctx,
 				char **_errmsg)
 {
 	struct mg_report *rep;
-	char *path;
+	char *path, *dummy;
 	int r;
 
+	if (_errmsg == NULL) {
+		_errmsg = &dummy;
+	}
 	*_errmsg = NULL;
-	if (opts->mode < MG_REPORT_PREFIX || opts->mode > MG_REPORT_JSON) {
+	if (opts == NULL || opts->mode < MG_REPORT_PREFIX
+	    || opts->mode > MG_REPORT_JSON) {
 		*_errmsg = talloc_asprintf(mem_ctx, "unknown report mode %d",
-					   (int)opts->mode);
+					   opts != NULL ? (int)opts->mode : -1);
 		return NULL;
 	}
 	rep = talloc_zero(mem_ctx, struct mg_report);
@@ -239,6 +243,9 @@ int mg_report_add(struct mg_report *rep, const char *name,
 {
 	struct mg__report_target *t;
 
+	if (rep == NULL) {
+		return -EINVAL;
+	}
 	if (rep->finished) {
 		return -EBUSY;
 	}
@@ -404,7 +411,8 @@ void mg_report_output(struct mg_report *rep, size_t i, int stream,
 	struct mg__report_target *t;
 	int s = stream - 1;
 
-	if (i >= rep->n || (stream != 1 && stream != 2) || n == 0) {
+	if (rep == NULL || i >= rep->n || (stream != 1 && stream != 2)
+	    || p == NULL || n == 0) {
 		return;
 	}
 	t = rep->t[i];
@@ -569,7 +577,7 @@ static void target_done(struct mg_report *rep, struct mg__report_target *t,
 void mg_report_done(struct mg_report *rep, size_t i,
 		    const struct mg_target_result *r)
 {
-	if (i >= rep->n || rep->t[i]->done || r == NULL) {
+	if (rep == NULL || i >= rep->n || rep->t[i]->done || r == NULL) {
 		return;
 	}
 	target_done(rep, rep->t[i], r);
@@ -581,8 +589,15 @@ int mg_report_finish(struct mg_report *rep, char **_errmsg)
 		.outcome = MG_OUTCOME_LOST, .exit_code = 255,
 		.errmsg = "no result",
 	};
+	char *dummy;
 
+	if (_errmsg == NULL) {
+		_errmsg = &dummy;
+	}
 	*_errmsg = NULL;
+	if (rep == NULL) {
+		return -EINVAL;
+	}
 	if (rep->finished) {
 		return -EALREADY;
 	}
@@ -609,6 +624,9 @@ int mg_report_exit_status(const struct mg_report *rep)
 {
 	int worst = 0;
 
+	if (rep == NULL) {
+		return 255;
+	}
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct mg__report_target *t = rep->t[i];
 

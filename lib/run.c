@@ -1,18 +1,42 @@
-/* mg_run: one command on one chain, to completion. See mitogen/run.h. */
+/*
+ * mg_run: one command on every target, to completion: connect (sharing
+ * prefixes, within the fan-out window), exec, stream stdio (stdin read
+ * once and broadcast), forward signals, apply timeouts. See mitogen/run.h.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "bcast.h"
 #include "mitogen/error.h"
 #include "mitogen/exec.h"
 #include "mitogen/log.h"
+#include "mitogen/report.h"
 #include "mitogen/run.h"
+#include "protocol.h"
+#include "session.h"
 
 /* After forwarding a stop signal, wait this long before SIGKILL. */
 #define ESCALATE_MS 5000
 #define TIMEOUT_KILL_MS 2000
+
+struct run;
+
+struct target {
+	struct run *run;
+	size_t idx;
+	const struct mg_chain *chain;
+	struct mg_exec *e;
+	struct mg_bcast_target *bt;
+	struct mg_timer *cmd_timer;
+	struct mg_timer *kill_timer;
+	uint64_t start_ms;
+	bool timed_out;
+	bool done;
+};
 
 struct run {
 	TALLOC_CTX *mem_ctx;
@@ -20,47 +44,109 @@ struct run {
 	struct mg_run_result *res;
 	struct mg_loop *loop;
 	struct mg_session *s;
-	struct mg_exec *e;
-	struct mg_timer *cmd_timer;
+	struct mg_bcast *bcast;
+	struct target *t;
+	size_t n;
+	size_t n_done;
 	struct mg_timer *kill_timer;
 	int signals;
 	int last_signal;
-	bool timed_out;
-	bool done;
+	bool abandoned;
 };
 
-static void set_result(struct run *run, enum mg_run_outcome o, int code, const char *msg)
+/* Everything after "CHAIN: " of a message, for grouping reasons. */
+static const char *reason(const struct target *t, const char *msg)
 {
-	run->res->outcome = o;
-	run->res->exit_code = code;
-	run->res->errmsg = msg != NULL ? talloc_strdup(run->mem_ctx, msg) : NULL;
-	run->done = true;
-	mg_loop_stop(run->loop, 1);
+	size_t n = strlen(t->chain->text);
+
+	if (msg != NULL && strncmp(msg, t->chain->text, n) == 0 && strncmp(msg + n, ": ", 2) == 0) {
+		return msg + n + 2;
+	}
+	return msg;
+}
+
+static void target_done(struct target *t, enum mg_run_outcome o, int code, int sig, const char *msg)
+{
+	struct run *run = t->run;
+
+	if (t->done) {
+		return;
+	}
+	t->done = true;
+	TALLOC_FREE(t->cmd_timer);
+	TALLOC_FREE(t->kill_timer);
+	if (t->bt != NULL) {
+		mg__bcast_drop(t->bt);
+		t->bt = NULL;
+	}
+	if (run->opts->report != NULL) {
+		struct mg_target_result r = {
+			.outcome = (int)o, .exit_code = code, .signal = sig,
+			.duration_ms = t->start_ms > 0 ? mg_loop_now(run->loop) - t->start_ms : 0,
+			.errmsg = reason(t, msg),
+		};
+		mg_report_done(run->opts->report, t->idx, &r);
+	} else {
+		run->res->outcome = o;
+		run->res->exit_code = code;
+		run->res->errmsg = msg != NULL ? talloc_strdup(run->mem_ctx, msg) : NULL;
+	}
+	if (++run->n_done == run->n) {
+		mg_loop_stop(run->loop, 1);
+	}
 }
 
 static void on_exec_done(struct mg_exec *e, const struct mg_exec_result *r, void *data)
 {
-	struct run *run = data;
+	struct target *t = data;
 	int st = r->wait_status;
 
 	if (r->err == MG_ERR_DEAD && r->exec_errno != 0) {
-		set_result(run, MG_RUN_NOT_STARTED, r->exec_errno == ENOENT ? 127 : 126, r->errmsg);
+		target_done(t, MG_RUN_NOT_STARTED, r->exec_errno == ENOENT ? 127 : 126, 0, r->errmsg);
 	} else if (r->err != 0) {
-		set_result(run, MG_RUN_LOST, 255, r->errmsg);
-	} else if (run->timed_out) {
-		char *msg = talloc_asprintf(run->mem_ctx, "%s: timed out after %u s",
-					    run->opts->chain->text, run->opts->command_timeout_ms / 1000);
-		set_result(run, MG_RUN_TIMED_OUT, 124, msg);
+		target_done(t, MG_RUN_LOST, 255, 0, r->errmsg);
+	} else if (t->timed_out) {
+		char *msg = talloc_asprintf(t->run, "%s: timed out after %g s", t->chain->text,
+					    t->run->opts->command_timeout_ms / 1000.0);
+		target_done(t, MG_RUN_TIMED_OUT, 124, WIFSIGNALED(st) ? WTERMSIG(st) : 0, msg);
 	} else if (WIFSIGNALED(st)) {
-		set_result(run, MG_RUN_EXITED, 128 + WTERMSIG(st), NULL);
+		target_done(t, MG_RUN_EXITED, 128 + WTERMSIG(st), WTERMSIG(st), NULL);
 	} else {
-		set_result(run, MG_RUN_EXITED, WEXITSTATUS(st), NULL);
+		target_done(t, MG_RUN_EXITED, WEXITSTATUS(st), 0, NULL);
 	}
+}
+
+static void on_kill_timer(struct mg_timer *tm, void *data)
+{
+	struct target *t = data;
+
+	t->kill_timer = NULL;
+	if (t->e != NULL && !t->done) {
+		mg_exec_signal(t->e, SIGKILL);
+	}
+}
+
+static void on_cmd_timeout(struct mg_timer *tm, void *data)
+{
+	struct target *t = data;
+
+	t->cmd_timer = NULL;
+	t->timed_out = true;
+	mg_exec_signal(t->e, SIGTERM);
+	t->kill_timer = mg_timer_new(t->run, t->run->loop, TIMEOUT_KILL_MS, on_kill_timer, t);
+}
+
+static void on_output(void *data, int stream, const uint8_t *p, size_t n)
+{
+	struct target *t = data;
+
+	mg_report_output(t->run->opts->report, t->idx, stream, p, n);
 }
 
 static void on_connected(struct mg_context *ctx, int err, const char *errmsg, void *data)
 {
-	struct run *run = data;
+	struct target *t = data;
+	struct run *run = t->run;
 	struct mg_exec_opts eo = {
 		.argv = run->opts->argv,
 		.shell = run->opts->shell,
@@ -70,39 +156,42 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 	};
 
 	if (err != 0) {
-		set_result(run, MG_RUN_UNREACHABLE, 255, errmsg);
+		target_done(t, MG_RUN_UNREACHABLE, 255, 0, errmsg);
 		return;
 	}
 	if (run->signals > 0) {
-		set_result(run, MG_RUN_UNREACHABLE, 128 + run->last_signal, "interrupted");
+		target_done(t, MG_RUN_UNREACHABLE, 128 + run->last_signal, 0, "interrupted");
 		return;
 	}
-	run->e = mg_exec_start(run, ctx, &eo, on_exec_done, run);
-	if (run->e == NULL) {
+	if (run->opts->report != NULL) {
+		eo.sink = on_output;
+		eo.sink_data = t;
+	}
+	if (t->bt != NULL) {
+		eo.stdin_bcast = t->bt;
+	}
+	t->start_ms = mg_loop_now(run->loop);
+	t->e = mg_exec_start(run, ctx, &eo, on_exec_done, t);
+	if (t->e == NULL) {
 		char *msg = talloc_asprintf(run, "%s: cannot start the command", mg_context_name(ctx));
-		set_result(run, MG_RUN_LOST, 255, msg);
+		target_done(t, MG_RUN_LOST, 255, 0, msg);
+		return;
+	}
+	if (run->opts->command_timeout_ms > 0) {
+		t->cmd_timer = mg_timer_new(run, run->loop, run->opts->command_timeout_ms,
+					    on_cmd_timeout, t);
 	}
 }
 
-static void on_kill_timer(struct mg_timer *t, void *data)
+static void on_run_kill(struct mg_timer *tm, void *data)
 {
 	struct run *run = data;
 
 	run->kill_timer = NULL;
-	if (run->e != NULL) {
-		mg_exec_signal(run->e, SIGKILL);
-	}
-}
-
-static void on_cmd_timeout(struct mg_timer *t, void *data)
-{
-	struct run *run = data;
-
-	run->cmd_timer = NULL;
-	run->timed_out = true;
-	if (run->e != NULL) {
-		mg_exec_signal(run->e, SIGTERM);
-		run->kill_timer = mg_timer_new(run, run->loop, TIMEOUT_KILL_MS, on_kill_timer, run);
+	for (size_t i = 0; i < run->n; i++) {
+		if (run->t[i].e != NULL && !run->t[i].done) {
+			mg_exec_signal(run->t[i].e, SIGKILL);
+		}
 	}
 }
 
@@ -112,15 +201,34 @@ static void on_signal(struct mg_signal *sig, int signo, void *data)
 
 	run->signals++;
 	run->last_signal = signo;
-	if (run->signals > 1 || run->e == NULL) {
-		/* Second time, or nothing runs yet: give up now. Dropping the
-		 * connection makes every hop stop what it started. */
-		set_result(run, MG_RUN_LOST, 128 + signo, "interrupted");
+	if (run->signals > 1) {
+		/* Second time: give up now. Dropping the connections makes
+		 * every hop stop what it started. */
+		run->abandoned = true;
+		mg_loop_stop(run->loop, 1);
 		return;
 	}
-	mg_exec_signal(run->e, signo);
+	for (size_t i = 0; i < run->n; i++) {
+		struct target *t = &run->t[i];
+		if (!t->done && t->e != NULL) {
+			mg_exec_signal(t->e, signo);
+		}
+	}
 	if (run->kill_timer == NULL) {
-		run->kill_timer = mg_timer_new(run, run->loop, ESCALATE_MS, on_kill_timer, run);
+		run->kill_timer = mg_timer_new(run, run->loop, ESCALATE_MS, on_run_kill, run);
+	}
+}
+
+/* Targets are elements of one array: their objects hang off the run. */
+/* Targets still connecting when the run is abandoned or ends early. */
+static void fail_unfinished(struct run *run, const char *why)
+{
+	for (size_t i = 0; i < run->n; i++) {
+		if (!run->t[i].done) {
+			char *msg = talloc_asprintf(run, "%s: %s", run->t[i].chain->text, why);
+			target_done(&run->t[i], run->t[i].e != NULL ? MG_RUN_LOST : MG_RUN_UNREACHABLE,
+				    run->signals > 0 ? 128 + run->last_signal : 255, 0, msg);
+		}
 	}
 }
 
@@ -129,7 +237,6 @@ int mg_run(TALLOC_CTX *mem_ctx, const struct mg_run_opts *opts, struct mg_run_re
 	struct run *run = talloc_zero(NULL, struct run);
 	struct mg_connect_opts co = { .timeout_ms = opts->connect_timeout_ms };
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-	char *errmsg = NULL;
 	int ret;
 
 	if (run == NULL) {
@@ -139,36 +246,60 @@ int mg_run(TALLOC_CTX *mem_ctx, const struct mg_run_opts *opts, struct mg_run_re
 	run->mem_ctx = mem_ctx;
 	run->opts = opts;
 	run->res = res;
+	run->n = opts->n_chains;
 	run->loop = mg_loop_new(run);
-	if (run->loop == NULL || (run->s = mg_session_new(run, run->loop)) == NULL) {
+	run->t = talloc_zero_array(run, struct target, run->n);
+	if (run->loop == NULL || run->t == NULL || (run->s = mg_session_new(run, run->loop)) == NULL) {
 		talloc_free(run);
 		return -ENOMEM;
 	}
+	mg_session_set_fanout(run->s, opts->fanout);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		if (mg_signal_new(run, run->loop, sigs[i], on_signal, run) == NULL) {
 			talloc_free(run);
 			return -ENOMEM;
 		}
 	}
-	if (opts->command_timeout_ms > 0) {
-		run->cmd_timer = mg_timer_new(run, run->loop, opts->command_timeout_ms,
-					      on_cmd_timeout, run);
+	/* Many targets share one stdin: read it once, at the slowest pace. */
+	if (!opts->null_stdin && run->n > 1) {
+		int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+		run->bcast = fd >= 0 ? mg__bcast_new(run, mg__session_router(run->s), fd,
+						     MG_WINDOW_DEFAULT) : NULL;
+		if (run->bcast == NULL) {
+			talloc_free(run);
+			return -ENOMEM;
+		}
 	}
-	ret = mg_connect(run, run->s, opts->chain, &co, on_connected, run, &errmsg);
-	if (ret != 0) {
-		res->outcome = MG_RUN_UNREACHABLE;
-		res->exit_code = 255;
-		res->errmsg = talloc_asprintf(mem_ctx, "%s: %s", opts->chain->text,
-					      errmsg != NULL ? errmsg : mg_strerror(ret));
-		talloc_free(run);
-		return 0;
+	for (size_t i = 0; i < run->n; i++) {
+		struct target *t = &run->t[i];
+		char *errmsg = NULL;
+
+		t->run = run;
+		t->idx = i;
+		t->chain = &opts->chains[i];
+		if (run->bcast != NULL && (t->bt = mg__bcast_add(run->bcast)) == NULL) {
+			talloc_free(run);
+			return -ENOMEM;
+		}
+		ret = mg_connect(run, run->s, t->chain, &co, on_connected, t, &errmsg);
+		if (ret != 0) {
+			char *msg = talloc_asprintf(run, "%s: %s", t->chain->text,
+						    errmsg != NULL ? errmsg : mg_strerror(ret));
+			target_done(t, MG_RUN_UNREACHABLE, 255, 0, msg);
+		}
 	}
-	ret = mg_loop_run(run->loop);
-	if (!run->done) {
-		res->outcome = MG_RUN_LOST;
-		res->exit_code = 255;
-		res->errmsg = talloc_asprintf(mem_ctx, "%s: %s", opts->chain->text,
-					      ret < 0 ? mg_strerror(ret) : "stopped unexpectedly");
+	if (run->n_done < run->n) {
+		ret = mg_loop_run(run->loop);
+		if (run->n_done < run->n) {
+			fail_unfinished(run, run->abandoned ? "interrupted" :
+					ret < 0 ? mg_strerror(ret) : "stopped unexpectedly");
+		}
+	}
+	if (opts->report != NULL) {
+		res->exit_code = mg_report_exit_status(opts->report);
+		if (run->abandoned) {
+			res->exit_code = 128 + run->last_signal;
+		}
 	}
 	/* Freeing closes every hop; agents then stop what they started. */
 	talloc_free(run);

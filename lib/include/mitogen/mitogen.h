@@ -9,6 +9,8 @@
 #include "mitogen/session.h"
 #include "mitogen/exec.h"
 #include "mitogen/run.h"
+#include "mitogen/report.h"
+#include "mitogen/targets.h"
 #include "mitogen/agent.h"
 
 /* The library version, e.g. "0.1.0". */

@@ -6,7 +6,9 @@
  *
  * Single-threaded: call everything from the thread that runs the loop.
  * Writes to out_fd/err_fd block (with poll() when the fd is non-blocking)
- * until the whole text is out, so lines of targets never mix.
+ * until the whole text is out, so lines of targets never mix. A write
+ * error stops printing to that fd and is returned by mg_report_finish();
+ * the caller ignores SIGPIPE to get EPIPE rather than die.
  */
 #ifndef MITOGEN_REPORT_H
 #define MITOGEN_REPORT_H
@@ -91,7 +93,9 @@ int mg_report_add(struct mg_report *rep, const char *name,
  * 64 KiB), a partial line waits for its end or for mg_report_done() (which
  * adds the newline). A line over 64 KiB is printed in 64 KiB pieces, each
  * given its own prefix and newline. GATHER keeps stdout and prints stderr
- * as PREFIX does; JSON keeps both. With outdir, the bytes also go to
+ * as PREFIX does; JSON keeps both, in memory (talloc caps one block at
+ * 256 MiB: past that the rest is dropped and mg_report_finish() returns
+ * -ENOMEM). With outdir, the bytes also go to
  * NAME.out / NAME.err as they come. Output for an unknown index, an
  * unknown stream or a target already done is ignored.
  */
@@ -101,7 +105,13 @@ void mg_report_output(struct mg_report *rep, size_t i, int stream,
 /*
  * Target i ended ('r' is copied). Flushes its partial lines, closes its
  * outdir files and writes NAME.rc (the status number and a newline), and
- * in JSON mode prints its object. A second call for i is ignored.
+ * in JSON mode prints its object: {"target", "chain", "outcome" ("ok",
+ * "failed", "not-started", "unreachable", "lost", "timeout"), "rc" (null
+ * unless the command ran or could not start), "signal" (or null),
+ * "duration" (seconds), "stdout", "stderr", "error" (or null)}. Output
+ * bytes that are not valid UTF-8 appear as \u00XX escapes of their value:
+ * lossy, but readable and valid JSON (--outdir keeps the exact bytes).
+ * A second call for i is ignored.
  */
 void mg_report_done(struct mg_report *rep, size_t i,
 		    const struct mg_target_result *r);

@@ -17,22 +17,31 @@ enum mg_run_outcome {
 	MG_RUN_TIMED_OUT,   /* the command timeout hit (124) */
 };
 
+struct mg_report;
+
 struct mg_run_opts {
-	const struct mg_chain *chain;
+	const struct mg_chain *chains; /* the targets */
+	size_t n_chains;
 	const char *const *argv;
 	bool shell;
-	bool null_stdin;
+	bool null_stdin;             /* else stdin goes to every target */
 	unsigned connect_timeout_ms; /* 0 = 30 s */
 	unsigned command_timeout_ms; /* 0 = none */
+	unsigned fanout;             /* per parent hop; 0 = 64 */
+	/* Where output and results of many targets go. NULL (one target
+	 * only): the command's stdout and stderr are ours, raw. */
+	struct mg_report *report;
 };
 
 struct mg_run_result {
-	enum mg_run_outcome outcome;
+	enum mg_run_outcome outcome; /* one target: how it ended */
 	int exit_code;  /* what the program should exit with */
-	char *errmsg;   /* for everything but MG_RUN_EXITED */
+	char *errmsg;   /* one target: for everything but MG_RUN_EXITED */
 };
 
-/* Returns 0 with *res filled, or a negative error (ENOMEM, signals). */
+/* Returns 0 with *res filled, or a negative error (ENOMEM). With a
+ * report, per-target results went to it and exit_code follows its rules
+ * (0 all ok, 255 if any unreachable or lost, else the highest status). */
 int mg_run(TALLOC_CTX *mem_ctx, const struct mg_run_opts *opts, struct mg_run_result *res);
 
 #endif
