@@ -48,6 +48,7 @@ enum mg_handle {
 	MG_H_CONNECT = 200,   /* see svc-connect.c */
 	/* 300: services */
 	MG_H_EXEC = 300,      /* see svc-exec.c */
+	MG_H_FETCH = 301,     /* child->parent: u32 image id, u32 h_data, u32 h_meta; see images.c */
 	MG_H_DYNAMIC = 1000,
 };
 
@@ -64,5 +65,6 @@ enum mg_exec_event {
 
 #define MG_EXEC_SHELL 0x1u    /* run argv[0] with /bin/sh -c */
 #define MG_EXEC_NO_STDIN 0x2u /* /dev/null as stdin */
+#define MG_EXEC_IMAGE 0x4u    /* run a pushed program: see svc-exec.c */
 
 #endif

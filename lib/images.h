@@ -1,0 +1,37 @@
+/*
+ * Programs pushed down the tree for mitogen-exec, sent once per link: the
+ * master registers them; an agent that needs one fetches it from its
+ * parent, which serves it from its own copy (fetching it first from its
+ * own parent if needed). Each copy lives in a memfd (or an unlinked
+ * private temp file where memfd is refused), never on disk by name.
+ *
+ * FETCH (child -> parent): u32 id, u32 h_data, u32 h_meta. The parent
+ * answers on h_meta with u64 size and u32 its ack handle (or a dead
+ * message saying why), then sends the bytes on h_data as a byte channel.
+ */
+#ifndef MG_IMAGES_H
+#define MG_IMAGES_H
+
+#include <stdint.h>
+#include "router.h"
+
+struct mg_images;
+
+/* The store of this process; serves FETCH from children. */
+struct mg_images *mg__images_new(TALLOC_CTX *mem_ctx, struct mg_router *r);
+/* The master: image 'id' is the file open on fd (owned). */
+int mg__images_put(struct mg_images *im, uint32_t id, int fd, uint64_t size);
+
+/* fd: a descriptor of the whole image (owned by the store; dup it to
+ * keep it); or fd < 0 and errmsg. Called once, never from inside get. */
+typedef void (*mg_image_ready_fn)(void *data, int fd, const char *errmsg);
+/* Get image 'id' of 'size' bytes: at once from our copy, else from the
+ * parent. The request is dropped when 'owner' is freed. */
+int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_t size,
+		   mg_image_ready_fn ready, void *data);
+
+/* An anonymous executable file: a memfd, else an unlinked 0700 temp file
+ * in $TMPDIR, /tmp, /dev/shm... Returns the fd or a negative errno. */
+int mg__anon_exec_file(void);
+
+#endif
