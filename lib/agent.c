@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include "agent.h"
+#include "images.h"
 #include "buf.h"
 #include "channel.h"
 #include "conn.h"
@@ -35,6 +36,7 @@ struct mg_agent {
 	bool in_sink;
 	bool show;         /* debug=1: the master shows our lines */
 	struct exec_svc *exec;
+	struct mg_images *images;
 	struct mg_timer *deadline;
 };
 
@@ -182,7 +184,9 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	snprintf(name, sizeof(name), "%s", h.name != NULL && h.name[0] != '\0' ? h.name : "mitogen");
 	prctl(PR_SET_NAME, name, 0, 0, 0);
 	if (mg__router_add_handler(a, a->r, MG_H_SHUTDOWN, MG_POL_PARENT, 0, true, on_shutdown, a) == NULL ||
-	    (a->exec = mg__svc_exec_init(a->r)) == NULL || mg__svc_connect_init(a, a->r) == NULL) {
+	    (a->images = mg__images_new(a, a->r)) == NULL ||
+	    (a->exec = mg__svc_exec_init(a->r, a->images)) == NULL ||
+	    mg__svc_connect_init(a, a->r) == NULL) {
 		mg_loop_stop(a->loop, 1);
 	}
 	/* m->in is the parent stream, now routed: reply through the router. */

@@ -16,7 +16,8 @@ struct exec_svc;
 struct connect_svc;
 
 /* Services register their handlers on the agent's router. NULL on ENOMEM. */
-struct exec_svc *mg__svc_exec_init(struct mg_router *r);
+struct mg_images;
+struct exec_svc *mg__svc_exec_init(struct mg_router *r, struct mg_images *images);
 struct connect_svc *mg__svc_connect_init(struct mg_agent *a, struct mg_router *r);
 
 /* The agent's own image, read on first use (to push to the next hop). */

@@ -13,6 +13,7 @@
 #include "mitogen/log.h"
 #include "protocol.h"
 #include "session.h"
+#include "images.h"
 
 struct mg_exec {
 	struct mg_router *r;
@@ -181,7 +182,8 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	struct mg_exec *e = talloc_zero(mem_ctx, struct mg_exec);
 	struct mg_buf *b = NULL;
 	uint32_t flags = (opts->shell ? MG_EXEC_SHELL : 0) |
-			 (opts->stdin_fd < 0 && opts->stdin_bcast == NULL ? MG_EXEC_NO_STDIN : 0);
+			 (opts->stdin_fd < 0 && opts->stdin_bcast == NULL ? MG_EXEC_NO_STDIN : 0) |
+			 (opts->program != NULL ? MG_EXEC_IMAGE : 0);
 	int fd;
 
 	if (e == NULL) {
@@ -231,7 +233,12 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	    mg__buf_put_u32(b, mg__chan_in_handle(e->err)) != 0 ||
 	    mg__buf_put_u32(b, e->in != NULL ? mg__chan_out_ack_handle(e->in)
 			    : e->bcast != NULL ? mg__bcast_ack_handle(e->bcast) : 0) != 0 ||
-	    mg__buf_put_str(b, opts->cwd) != 0) {
+	    mg__buf_put_str(b, opts->cwd) != 0 ||
+	    mg__buf_put_strv(b, opts->env) != 0 ||
+	    (opts->program != NULL &&
+	     (mg__buf_put_u32(b, opts->program->id) != 0 ||
+	      mg__buf_put_u64(b, opts->program->size) != 0 ||
+	      mg__buf_put_u32(b, opts->program->machine) != 0))) {
 		goto fail;
 	}
 	if (mg__router_send(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events), 0,
@@ -256,4 +263,49 @@ int mg_exec_signal(struct mg_exec *e, int signo)
 	}
 	send_signal(e, signo);
 	return 0;
+}
+
+struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
+				   char **_errmsg)
+{
+	struct mg_program *p;
+	unsigned char hdr[20];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", path, mg_strerror(-errno));
+		if (fd >= 0) {
+			close(fd);
+		}
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: not a program (empty or not a regular file)", path);
+		close(fd);
+		return NULL;
+	}
+	p = talloc_zero(mem_ctx, struct mg_program);
+	if (p == NULL) {
+		close(fd);
+		return NULL;
+	}
+	p->size = (uint64_t)st.st_size;
+	/* An ELF program names its machine: e_machine, in its own byte order. */
+	if (pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+	    memcmp(hdr, "\177ELF", 4) == 0) {
+		p->machine = hdr[5] == 2 ? (uint32_t)((hdr[18] << 8) | hdr[19])
+					 : (uint32_t)((hdr[19] << 8) | hdr[18]);
+	} else if (pread(fd, hdr, 2, 0) != 2 || hdr[0] != '#' || hdr[1] != '!') {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: neither an ELF program nor a #! script", path);
+		close(fd);
+		talloc_free(p);
+		return NULL;
+	}
+	p->id = mg__session_next_program(s);
+	if (mg__images_put(mg__session_images(s), p->id, fd, p->size) != 0) {
+		talloc_free(p);
+		return NULL;
+	}
+	return p;
 }

@@ -93,6 +93,8 @@ static void fire(struct image *img)
 	while ((w = img->waiters) != NULL) {
 		img->waiters = w->next;
 		w->fired = true;
+		/* The callback may free the waiter's owner: hold it apart. */
+		talloc_steal(NULL, w);
 		w->ready(w->data, img->complete ? img->fd : -1, img->complete ? NULL : img->errmsg);
 		talloc_free(w);
 	}
@@ -201,7 +203,7 @@ static int start_fetch(struct mg_images *im, struct image *img)
 {
 	const uint32_t *parents;
 	size_t n;
-	uint8_t req[12];
+	uint8_t req[20];
 	int fd, wfd;
 
 	parents = mg__router_parents(im->r, &n);
@@ -228,6 +230,8 @@ static int start_fetch(struct mg_images *im, struct image *img)
 	mg__put_be32(req, img->id);
 	mg__put_be32(req + 4, mg__chan_in_handle(img->in));
 	mg__put_be32(req + 8, mg__handler_handle(img->meta));
+	mg__put_be32(req + 12, (uint32_t)(img->size >> 32));
+	mg__put_be32(req + 16, (uint32_t)img->size);
 	return mg__router_send(im->r, parents[0], MG_H_FETCH, 0, 0, req, sizeof(req));
 }
 
@@ -361,25 +365,32 @@ static void on_fetch(struct mg_router *r, struct mg_msg *m, void *data)
 	struct image *img;
 	struct serve *s;
 	uint32_t id;
+	uint64_t size;
+	size_t n;
 
 	s = talloc_zero(im, struct serve);
 	mg__buf_view(&b, m->data, m->len);
 	if (s == NULL || mg__buf_get_u32(&b, &id) != 0 || mg__buf_get_u32(&b, &s->h_data) != 0 ||
-	    mg__buf_get_u32(&b, &s->h_meta) != 0) {
+	    mg__buf_get_u32(&b, &s->h_meta) != 0 || mg__buf_get_u64(&b, &size) != 0) {
 		talloc_free(s);
 		return;
 	}
 	s->im = im;
 	s->child = m->src;
 	img = find(im, id);
-	if (img == NULL) {
-		/* Only programs this process holds or was told to run. */
+	mg__router_parents(r, &n);
+	if (img == NULL && n == 0) {
+		/* The master serves only the programs it registered. */
 		const char *why = "no such program";
 		mg__router_send(r, s->child, s->h_meta, 0, MG_F_DEAD, why, strlen(why));
 		talloc_free(s);
 		return;
 	}
-	if (mg__images_get(im, s, id, img->size, serve_now, s) != 0) {
+	/* An agent fetches it from its own parent first, once, and keeps it
+	 * for its other children. */
+	if (mg__images_get(im, s, id, img != NULL ? img->size : size, serve_now, s) != 0) {
+		const char *why = "cannot fetch the program here";
+		mg__router_send(r, s->child, s->h_meta, 0, MG_F_DEAD, why, strlen(why));
 		talloc_free(s);
 	}
 }

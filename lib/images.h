@@ -5,7 +5,7 @@
  * own parent if needed). Each copy lives in a memfd (or an unlinked
  * private temp file where memfd is refused), never on disk by name.
  *
- * FETCH (child -> parent): u32 id, u32 h_data, u32 h_meta. The parent
+ * FETCH (child -> parent): u32 id, u32 h_data, u32 h_meta, u64 size. The parent
  * answers on h_meta with u64 size and u32 its ack handle (or a dead
  * message saying why), then sends the bytes on h_data as a byte channel.
  */

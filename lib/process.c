@@ -114,6 +114,9 @@ static void child_exec(const struct mg_spawn_opts *opts, int errfd)
 	for (int i = 0; i < 3; i++) {
 		close(fds[i]);
 	}
+	if (opts->pass_fd > 0 && dup2(opts->pass_fd, opts->pass_fd_at) < 0) {
+		goto fail;
+	}
 	if (opts->cwd != NULL && chdir(opts->cwd) != 0) {
 		goto fail;
 	}
@@ -124,7 +127,9 @@ static void child_exec(const struct mg_spawn_opts *opts, int errfd)
 	if (opts->envp != NULL) {
 		environ = (char **)opts->envp;
 	}
-	if (opts->search_path) {
+	if (opts->path != NULL) {
+		execv(opts->path, (char *const *)opts->argv);
+	} else if (opts->search_path) {
 		execvp(opts->argv[0], (char *const *)opts->argv);
 	} else {
 		execv(opts->argv[0], (char *const *)opts->argv);
@@ -209,6 +214,10 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 			ret = posix_spawn_file_actions_adddup2(&fa, opts->stdio[i], i);
 		}
 	}
+	if (ret == 0 && opts->pass_fd > 0) {
+		/* dup2 leaves the copy open across exec (a #! script's path). */
+		ret = posix_spawn_file_actions_adddup2(&fa, opts->pass_fd, opts->pass_fd_at);
+	}
 	if (ret == 0 && opts->cwd != NULL) {
 		ret = posix_spawn_file_actions_addchdir_np(&fa, opts->cwd);
 	}
@@ -231,7 +240,9 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 	if (ret == 0) {
 		char *const *argv = (char *const *)opts->argv;
 		char *const *envp = opts->envp != NULL ? (char *const *)opts->envp : environ;
-		if (opts->search_path) {
+		if (opts->path != NULL) {
+			ret = posix_spawn(_pid, opts->path, &fa, &attr, argv, envp);
+		} else if (opts->search_path) {
 			ret = posix_spawnp(_pid, argv[0], &fa, &attr, argv, envp);
 		} else {
 			ret = posix_spawn(_pid, argv[0], &fa, &attr, argv, envp);

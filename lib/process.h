@@ -7,6 +7,9 @@
 
 struct mg_spawn_opts {
 	const char *const *argv;
+	const char *path;        /* what to exec; NULL: argv[0] */
+	int pass_fd;             /* > 0: this fd stays open in the child as pass_fd_at */
+	int pass_fd_at;
 	const char *const *envp; /* NULL: inherit */
 	const char *cwd;         /* NULL: inherit */
 	bool search_path;        /* look argv[0] up in PATH */

@@ -49,6 +49,7 @@ struct run {
 	size_t n;
 	size_t n_done;
 	struct mg_timer *kill_timer;
+	struct mg_program *program;
 	int signals;
 	int last_signal;
 	bool abandoned;
@@ -153,6 +154,9 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 		.stdin_fd = run->opts->null_stdin ? -1 : 0,
 		.stdout_fd = 1,
 		.stderr_fd = 2,
+		.env = run->opts->env,
+		.cwd = run->opts->cwd,
+		.program = run->program,
 	};
 
 	if (err != 0) {
@@ -254,6 +258,17 @@ int mg_run(TALLOC_CTX *mem_ctx, const struct mg_run_opts *opts, struct mg_run_re
 		return -ENOMEM;
 	}
 	mg_session_set_fanout(run->s, opts->fanout);
+	if (opts->program != NULL) {
+		char *errmsg = NULL;
+		run->program = mg_program_load(run, run->s, opts->program, &errmsg);
+		if (run->program == NULL) {
+			res->outcome = MG_RUN_NOT_STARTED;
+			res->exit_code = 255;
+			res->errmsg = talloc_strdup(mem_ctx, errmsg != NULL ? errmsg : "out of memory");
+			talloc_free(run);
+			return 0;
+		}
+	}
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		if (mg_signal_new(run, run->loop, sigs[i], on_signal, run) == NULL) {
 			talloc_free(run);

@@ -18,6 +18,7 @@
 #include "svc-connect.h"
 #include "method.h"
 #include "password.h"
+#include "images.h"
 
 #define CONNECT_TIMEOUT_DEFAULT 30000
 /* Time allowed on top of the hop's own timeout for the agent's reply. */
@@ -71,6 +72,8 @@ struct mg_session {
 	struct pw_cache *passwords;
 	struct slots slots;         /* first hops */
 	unsigned fanout;
+	struct mg_images *images;   /* programs for mitogen-exec */
+	uint32_t next_program;
 };
 
 /* One mg_connect call walking down its chain. */
@@ -210,6 +213,11 @@ struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop)
 		return NULL;
 	}
 	mg__router_set_strict(s->r, true);
+	s->images = mg__images_new(s, s->r);
+	if (s->images == NULL) {
+		talloc_free(s);
+		return NULL;
+	}
 	if (mg__router_add_handler(s, s->r, MG_H_PASSWORD, MG_POL_DESCENDANT, 0, true,
 				   on_password_request, s) == NULL) {
 		talloc_free(s);
@@ -226,6 +234,16 @@ void mg_session_set_fanout(struct mg_session *s, unsigned fanout)
 struct mg_loop *mg_session_loop(const struct mg_session *s)
 {
 	return s->loop;
+}
+
+struct mg_images *mg__session_images(const struct mg_session *s)
+{
+	return s->images;
+}
+
+uint32_t mg__session_next_program(struct mg_session *s)
+{
+	return ++s->next_program;
 }
 
 struct mg_router *mg__session_router(const struct mg_session *s)

@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "agent.h"
+#include "images.h"
+#include <sys/utsname.h>
 #include "buf.h"
 #include "channel.h"
 #include "mitogen/error.h"
@@ -26,10 +28,26 @@
 
 #define ARGV_MAX 65536
 #define KILL_GRACE_MS 1000
+/* Where a pushed #! script stays open for its interpreter. */
+#define SCRIPT_FD 63
 
 struct exec_svc {
 	struct mg_router *r;
+	struct mg_images *images;
 	struct job *jobs;
+};
+
+/* A request waiting for its program to arrive. */
+struct request {
+	struct exec_svc *svc;
+	struct mg_msg *m;       /* kept: the reply goes to its sender */
+	uint32_t flags, h_out, h_err, h_in_ack;
+	char **argv;
+	char *cwd;
+	char **env;             /* K=V overrides */
+	uint32_t image_id;
+	uint64_t image_size;
+	uint32_t machine;       /* ELF e_machine of the program, 0: no check */
 };
 
 struct job {
@@ -160,26 +178,150 @@ static void send_failed(struct mg_router *r, const struct mg_msg *req, int err, 
 	talloc_free(b);
 }
 
+/* The ELF machine of this host, from uname. */
+static uint32_t host_machine(const char **_name)
+{
+	static const struct { const char *uname; uint32_t em; } map[] = {
+		{ "x86_64", 62 }, { "aarch64", 183 }, { "i686", 3 }, { "i386", 3 },
+		{ "armv7l", 40 }, { "armv6l", 40 }, { "riscv64", 243 }, { "ppc64le", 21 },
+		{ "ppc64", 21 }, { "s390x", 22 }, { "mips64", 8 }, { "loongarch64", 258 },
+	};
+	static struct utsname u;
+
+	uname(&u);
+	*_name = u.machine;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (strcmp(map[i].uname, u.machine) == 0) {
+			return map[i].em;
+		}
+	}
+	return 0;
+}
+
+static void start_job(struct request *rq, int image_fd);
+
+static void on_image(void *data, int fd, const char *errmsg)
+{
+	struct request *rq = talloc_get_type_abort(data, struct request);
+
+	if (fd < 0) {
+		char *what = talloc_asprintf(rq, "%s: %s", rq->argv[0], errmsg);
+		send_failed(rq->svc->r, rq->m, -EIO, what != NULL ? what : "program transfer failed");
+		talloc_free(rq);
+		return;
+	}
+	start_job(rq, fd);
+	talloc_free(rq);
+}
+
 static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct exec_svc *svc = talloc_get_type_abort(data, struct exec_svc);
-	TALLOC_CTX *tmp = talloc_new(NULL);
-	uint32_t flags, h_out, h_err, h_in_ack;
-	char **argv = NULL, *cwd = NULL;
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	struct request *rq = talloc_zero(svc, struct request);
 	struct mg_buf b;
+
+	mg__buf_view(&b, m->data, m->len);
+	if (rq == NULL || mg__buf_get_u32(&b, &rq->flags) != 0 ||
+	    mg__buf_get_strv(&b, rq, ARGV_MAX, &rq->argv) != 0 ||
+	    mg__buf_get_u32(&b, &rq->h_out) != 0 || mg__buf_get_u32(&b, &rq->h_err) != 0 ||
+	    mg__buf_get_u32(&b, &rq->h_in_ack) != 0 || mg__buf_get_str(&b, rq, &rq->cwd) != 0 ||
+	    rq->argv[0] == NULL || m->reply_to == 0 ||
+	    (mg__buf_left(&b) > 0 && mg__buf_get_strv(&b, rq, ARGV_MAX, &rq->env) != 0) ||
+	    ((rq->flags & MG_EXEC_IMAGE) != 0 &&
+	     (mg__buf_get_u32(&b, &rq->image_id) != 0 || mg__buf_get_u64(&b, &rq->image_size) != 0 ||
+	      mg__buf_get_u32(&b, &rq->machine) != 0))) {
+		mg__router_reply_dead(r, m, "malformed EXEC request");
+		talloc_free(rq);
+		return;
+	}
+	rq->svc = svc;
+	if (mg__msg_keep(rq, m) != 0) {
+		talloc_free(rq);
+		return;
+	}
+	rq->m = m;
+	if ((rq->flags & MG_EXEC_IMAGE) == 0) {
+		start_job(rq, -1);
+		talloc_free(rq);
+		return;
+	}
+	/* Refuse a program for another machine before fetching it. */
+	{
+		const char *here;
+		uint32_t em = host_machine(&here);
+		if (rq->machine != 0 && em != 0 && rq->machine != em) {
+			char *what = talloc_asprintf(rq, "%s: built for another machine (ELF machine %u), "
+						     "this host is %s", rq->argv[0], rq->machine, here);
+			send_failed(r, m, -ENOEXEC, what != NULL ? what : "wrong machine");
+			talloc_free(rq);
+			return;
+		}
+	}
+	if (mg__images_get(svc->images, rq, rq->image_id, rq->image_size, on_image, rq) != 0) {
+		send_failed(r, m, -EIO, "cannot fetch the program");
+		talloc_free(rq);
+	}
+}
+
+/* Build the environment: ours with the request's K=V on top. */
+static char **make_env(TALLOC_CTX *mem_ctx, char **over)
+{
+	extern char **environ;
+	size_t n = 0, k = 0;
+	char **env;
+
+	if (over == NULL || over[0] == NULL) {
+		return NULL;
+	}
+	while (environ[n] != NULL) {
+		n++;
+	}
+	while (over[k] != NULL) {
+		k++;
+	}
+	env = talloc_zero_array(mem_ctx, char *, n + k + 1);
+	if (env == NULL) {
+		return NULL;
+	}
+	n = 0;
+	for (size_t i = 0; environ[i] != NULL; i++) {
+		bool replaced = false;
+		size_t len = strcspn(environ[i], "=");
+		for (size_t j = 0; over[j] != NULL && !replaced; j++) {
+			replaced = strncmp(over[j], environ[i], len) == 0 && over[j][len] == '=';
+		}
+		if (!replaced) {
+			env[n++] = environ[i];
+		}
+	}
+	for (size_t j = 0; over[j] != NULL; j++) {
+		env[n++] = over[j];
+	}
+	return env;
+}
+
+static void start_job(struct request *rq, int image_fd)
+{
+	struct exec_svc *svc = rq->svc;
+	struct mg_router *r = svc->r;
+	struct mg_msg *m = rq->m;
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	uint32_t flags = rq->flags, h_out = rq->h_out, h_err = rq->h_err, h_in_ack = rq->h_in_ack;
+	char **argv = rq->argv, *cwd = rq->cwd, **envp = make_env(tmp, rq->env);
+	char exec_path[64];
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	struct job *j = NULL;
 	uint8_t ev[21];
 	int ret;
 
-	mg__buf_view(&b, m->data, m->len);
-	if (tmp == NULL || mg__buf_get_u32(&b, &flags) != 0 ||
-	    mg__buf_get_strv(&b, tmp, ARGV_MAX, &argv) != 0 ||
-	    mg__buf_get_u32(&b, &h_out) != 0 || mg__buf_get_u32(&b, &h_err) != 0 ||
-	    mg__buf_get_u32(&b, &h_in_ack) != 0 || mg__buf_get_str(&b, tmp, &cwd) != 0 ||
-	    argv[0] == NULL || m->reply_to == 0) {
-		mg__router_reply_dead(r, m, "malformed EXEC request");
-		goto out;
+	exec_path[0] = '\0';
+	if (image_fd >= 0 && rq->machine != 0) {
+		/* fexecve by path: the kernel opens it before close-on-exec. */
+		snprintf(exec_path, sizeof(exec_path), "/proc/self/fd/%d", image_fd);
+	} else if (image_fd >= 0) {
+		/* A #! script: its interpreter opens the path after exec, so
+		 * the descriptor must stay open in the child. */
+		snprintf(exec_path, sizeof(exec_path), "/proc/self/fd/%d", SCRIPT_FD);
 	}
 	if ((flags & MG_EXEC_SHELL) != 0) {
 		char **sh = talloc_zero_array(tmp, char *, 4);
@@ -216,6 +358,10 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 	{
 		struct mg_spawn_opts so = {
 			.argv = (const char *const *)argv,
+			.path = exec_path[0] != '\0' ? exec_path : NULL,
+			.pass_fd = image_fd >= 0 && rq->machine == 0 ? image_fd : 0,
+			.pass_fd_at = SCRIPT_FD,
+			.envp = (const char *const *)envp,
 			.cwd = cwd,
 			.search_path = true,
 			.setpgid = true,
@@ -276,7 +422,7 @@ out:
 	talloc_free(tmp);
 }
 
-struct exec_svc *mg__svc_exec_init(struct mg_router *r)
+struct exec_svc *mg__svc_exec_init(struct mg_router *r, struct mg_images *images)
 {
 	struct exec_svc *svc = talloc_zero(r, struct exec_svc);
 
@@ -284,6 +430,7 @@ struct exec_svc *mg__svc_exec_init(struct mg_router *r)
 		return NULL;
 	}
 	svc->r = r;
+	svc->images = images;
 	if (mg__router_add_handler(svc, r, MG_H_EXEC, MG_POL_PARENT, 0, true, on_exec, svc) == NULL) {
 		talloc_free(svc);
 		return NULL;

@@ -10,6 +10,15 @@
 
 struct mg_exec;
 struct mg_bcast_target;
+struct mg_program;
+
+/*
+ * A local program (ELF or #! script) to run at chain ends from memory:
+ * registered with the session, sent once per link when a target asks for
+ * it. Returns NULL with *_errmsg set (unreadable, empty, too large).
+ */
+struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
+				   char **_errmsg);
 
 /* Output of a command for a sink: stream 1 or 2. */
 typedef void (*mg_exec_sink)(void *data, int stream, const uint8_t *p, size_t n);
@@ -21,6 +30,8 @@ struct mg_exec_opts {
 	int stdout_fd;           /* fds are dup'd; the caller keeps its own */
 	int stderr_fd;
 	const char *cwd;         /* NULL: the agent's */
+	const char *const *env;  /* K=V set in the command's environment, or NULL */
+	const struct mg_program *program; /* run this pushed program (argv[0] names it) */
 	mg_exec_sink sink;       /* when set, output goes here, not to the fds */
 	void *sink_data;
 	struct mg_bcast_target *stdin_bcast; /* library-internal: a shared stdin */

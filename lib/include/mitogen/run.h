@@ -28,6 +28,9 @@ struct mg_run_opts {
 	unsigned connect_timeout_ms; /* 0 = 30 s */
 	unsigned command_timeout_ms; /* 0 = none */
 	unsigned fanout;             /* per parent hop; 0 = 64 */
+	const char *const *env;      /* K=V set for the command, or NULL */
+	const char *cwd;             /* directory at the far end, or NULL */
+	const char *program;         /* mitogen-exec: this local program is argv[0] */
 	/* Where output and results of many targets go. NULL (one target
 	 * only): the command's stdout and stderr are ours, raw. */
 	struct mg_report *report;

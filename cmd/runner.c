@@ -1,0 +1,178 @@
+/* Running on targets, shared by mitogen-run and mitogen-exec. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <mitogen/mitogen.h>
+#include "common.h"
+#include "runner.h"
+
+struct mg_runner mg_runner = { .fanout = 64 };
+
+struct poptOption mg_runner_popt_table[] = {
+	{ "targets", 'w', POPT_ARG_STRING, NULL, 'w',
+	  "Targets: chains, host lists, ^FILE (one per line) or - (stdin); repeatable", "TARGETS" },
+	{ "exclude", 'x', POPT_ARG_STRING, NULL, 'x', "Leave these targets out; repeatable", "TARGETS" },
+	{ "fanout", 'f', POPT_ARG_INT, &mg_runner.fanout, 0,
+	  "At most N hops connecting at once under each parent (default 64)", "N" },
+	{ "command-timeout", 'u', POPT_ARG_INT, &mg_runner.cmd_timeout, 0,
+	  "Stop the remote command after SECS seconds (exit 124)", "SECS" },
+	{ "null-stdin", 'n', POPT_ARG_NONE, &mg_runner.null_stdin, 0, "Give the command /dev/null as stdin", NULL },
+	{ "env", 'e', POPT_ARG_STRING, NULL, 'e', "Set K=V in the command's environment; repeatable", "K=V" },
+	{ "chdir", 'C', POPT_ARG_STRING, &mg_runner.cwd, 0, "Run the command in DIR at the far end", "DIR" },
+	{ "no-prefix", 'N', POPT_ARG_NONE, &mg_runner.no_prefix, 0, "Many targets: print lines without 'target: '", NULL },
+	{ "gather", 'b', POPT_ARG_NONE, &mg_runner.gather, 0,
+	  "Many targets: group targets with the same output and status", NULL },
+	{ "json", '\0', POPT_ARG_NONE, &mg_runner.json, 0, "One JSON object per target per line", NULL },
+	{ "outdir", '\0', POPT_ARG_STRING, &mg_runner.outdir, 0, "Write DIR/TARGET.out, .err and .rc", "DIR" },
+	{ "failed", '\0', POPT_ARG_STRING, &mg_runner.failed, 0, "Write the failed targets to FILE (for -w ^FILE)", "FILE" },
+	POPT_TABLEEND
+};
+
+static void add_item(TALLOC_CTX *ctx, char ***v, const char *s)
+{
+	size_t n = 0;
+
+	while (*v != NULL && (*v)[n] != NULL) {
+		n++;
+	}
+	*v = talloc_realloc(ctx, *v, char *, n + 2);
+	(*v)[n] = talloc_strdup(*v, s);
+	(*v)[n + 1] = NULL;
+}
+
+void mg_runner_option(poptContext pc, int rc, TALLOC_CTX *tmp)
+{
+	char *arg;
+
+	if (rc != 'w' && rc != 'x' && rc != 'e') {
+		return;
+	}
+	arg = poptGetOptArg(pc);
+	add_item(tmp, rc == 'w' ? &mg_runner.includes : rc == 'x' ? &mg_runner.excludes : &mg_runner.env, arg);
+	free(arg);
+}
+
+int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, int no_shell,
+		   bool program)
+{
+	struct mg_runner *o = &mg_runner;
+	struct mg_run_opts ro = { 0 };
+	struct mg_run_result res;
+	struct mg_chain_list *list = NULL;
+	struct mg_report *report = NULL;
+	char *errmsg = NULL;
+	bool used_w = o->includes != NULL;
+
+	if (o->includes == NULL) {
+		/* No -w: the first word is the target. */
+		if (n_rest < 1) {
+			return mg_cmd_usage_error("no TARGET given");
+		}
+		add_item(tmp, &o->includes, rest[0]);
+		rest++;
+		n_rest--;
+	}
+	if (n_rest > 0 && strcmp(rest[0], "--") == 0) {
+		rest++;
+		n_rest--;
+	}
+	if (n_rest < 1 && !mg_common.dry_run) {
+		return mg_cmd_usage_error(program ? "no PROGRAM given" : "no COMMAND given");
+	}
+	if (shell && no_shell) {
+		return mg_cmd_usage_error("--shell and --no-shell exclude each other");
+	}
+	if (o->gather + o->json + o->no_prefix > 1) {
+		return mg_cmd_usage_error("-N, -b and --json exclude each other");
+	}
+	if (mg_common.connect_timeout <= 0 || o->cmd_timeout < 0 || o->fanout <= 0) {
+		return mg_cmd_usage_error("timeouts and the fan-out must be positive numbers");
+	}
+	for (size_t i = 0; o->env != NULL && o->env[i] != NULL; i++) {
+		const char *eq = strchr(o->env[i], '=');
+		if (eq == NULL || eq == o->env[i]) {
+			return mg_cmd_usage_error("-e %s: expected K=V", o->env[i]);
+		}
+	}
+	if (mg_targets_build(tmp, (const char *const *)o->includes, (const char *const *)o->excludes,
+			     &list, &errmsg) != 0) {
+		return mg_cmd_usage_error("%s", errmsg != NULL ? errmsg : "bad target");
+	}
+	if (list->n_chains == 0) {
+		return mg_cmd_usage_error("no target left to run on");
+	}
+	if (mg_common.dry_run) {
+		for (size_t c = 0; c < list->n_chains; c++) {
+			char **lines = NULL;
+			if (mg_dry_run(tmp, &list->chains[c], &lines, &errmsg) != 0) {
+				mg_cmd_error("%s", errmsg != NULL ? errmsg : "dry run failed");
+				return 255;
+			}
+			for (size_t i = 0; lines[i] != NULL; i++) {
+				printf("%s\n", lines[i]);
+			}
+		}
+		return 0;
+	}
+	ro.chains = list->chains;
+	ro.n_chains = list->n_chains;
+	ro.shell = !program && (shell || (!no_shell && n_rest == 1));
+	if (ro.shell && n_rest > 1) {
+		/* --shell with several words: join them as ssh would. */
+		char *joined = talloc_strdup(tmp, rest[0]);
+		for (int i = 1; joined != NULL && i < n_rest; i++) {
+			joined = talloc_asprintf_append(joined, " %s", rest[i]);
+		}
+		rest = (const char **)talloc_zero_array(tmp, char *, 2);
+		rest[0] = joined;
+	}
+	ro.argv = rest;
+	ro.program = program ? rest[0] : NULL;
+	ro.env = (const char *const *)o->env;
+	ro.cwd = o->cwd;
+	/* Targets read from stdin leave nothing there for the command. */
+	ro.null_stdin = o->null_stdin;
+	for (size_t i = 0; o->includes[i] != NULL; i++) {
+		if (strcmp(o->includes[i], "-") == 0) {
+			ro.null_stdin = true;
+		}
+	}
+	ro.connect_timeout_ms = (unsigned)mg_common.connect_timeout * 1000u;
+	ro.command_timeout_ms = (unsigned)o->cmd_timeout * 1000u;
+	ro.fanout = (unsigned)o->fanout;
+	/* -w means "targets": prefixed output even if only one is left. */
+	if (list->n_chains > 1 || used_w || o->gather || o->json || o->no_prefix ||
+	    o->outdir != NULL || o->failed != NULL) {
+		struct mg_report_opts rop = {
+			.mode = o->gather ? MG_REPORT_GATHER : o->json ? MG_REPORT_JSON
+			      : o->no_prefix ? MG_REPORT_PLAIN : MG_REPORT_PREFIX,
+			.out_fd = 1, .err_fd = 2, .outdir = o->outdir, .failed_file = o->failed,
+		};
+		char **names = mg_report_names(tmp, list->chains, list->n_chains);
+		report = names != NULL ? mg_report_new(tmp, &rop, &errmsg) : NULL;
+		if (report == NULL) {
+			mg_cmd_error("%s", errmsg != NULL ? errmsg : "out of memory");
+			return 255;
+		}
+		for (size_t i = 0; i < list->n_chains; i++) {
+			mg_report_add(report, names[i], list->chains[i].text);
+		}
+		ro.report = report;
+	}
+	fflush(stdout);
+	if (mg_run(tmp, &ro, &res) != 0) {
+		mg_cmd_error("out of memory");
+		return 255;
+	}
+	if (report != NULL) {
+		if (mg_report_finish(report, &errmsg) != 0) {
+			mg_cmd_error("%s", errmsg != NULL ? errmsg : "cannot write the report");
+		}
+		if (res.errmsg != NULL) {
+			mg_cmd_error("%s", res.errmsg);
+		}
+	} else if (res.errmsg != NULL) {
+		mg_cmd_error("%s", res.errmsg);
+	}
+	return res.exit_code;
+}

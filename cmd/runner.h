@@ -1,0 +1,39 @@
+/* What mitogen-run and mitogen-exec share: the target and output options,
+ * and running a command on the targets. */
+#ifndef MG_CMD_RUNNER_H
+#define MG_CMD_RUNNER_H
+
+#include <popt.h>
+#include <stdbool.h>
+#include <talloc.h>
+
+struct mg_runner {
+	int null_stdin;
+	int cmd_timeout;
+	int fanout;
+	int no_prefix;
+	int gather;
+	int json;
+	char *outdir;
+	char *failed;
+	char *cwd;
+	char **includes; /* -w */
+	char **excludes; /* -x */
+	char **env;      /* -e */
+};
+
+extern struct mg_runner mg_runner;
+extern struct poptOption mg_runner_popt_table[];
+
+/* A repeatable option seen by the popt loop (-w, -x, -e): keep it. */
+void mg_runner_option(poptContext pc, int rc, TALLOC_CTX *tmp);
+
+/*
+ * Take the target (when no -w) from the words left, then run: argv is the
+ * command (argv[0] a local program with 'program'), shell says whether
+ * argv[0] is a shell command line. Returns the exit status.
+ */
+int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, int no_shell,
+		   bool program);
+
+#endif
