@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "buf.h"
@@ -59,17 +60,19 @@ int mg__anon_exec_file(void)
 	if (fd < 0 && errno == EINVAL) {
 		fd = (int)syscall(SYS_memfd_create, "mitogen-exec", MFD_CLOEXEC);
 	}
-	if (fd >= 0 && getenv("MITOGEN_TEST_NO_MEMFD") == NULL) {
-		return fd;
-	}
 	if (fd >= 0) {
-		close(fd);
+		return fd;
 	}
 	/* Where memfd is refused: a private file, unlinked at once. */
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		const char *d = i == 0 ? getenv("TMPDIR") : dirs[i];
+		struct statvfs vfs;
 		char path[512];
 		if (d == NULL || d[0] == '\0') {
+			continue;
+		}
+		/* A noexec mount would take the file but refuse to run it. */
+		if (statvfs(d, &vfs) != 0 || (vfs.f_flag & ST_NOEXEC) != 0) {
 			continue;
 		}
 		snprintf(path, sizeof(path), "%s/.mitogen-exec.XXXXXX", d);
@@ -172,6 +175,18 @@ static void on_fetch_done(void *data, int err)
 	if (fstat(img->fd, &st) != 0 || (uint64_t)st.st_size != img->size) {
 		fetch_failed(img, "the program arrived cut short");
 		return;
+	}
+	/* Keep it read-only: a file still open for writing cannot be run
+	 * (ETXTBSY). */
+	{
+		char path[64];
+		int ro;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", img->fd);
+		ro = open(path, O_RDONLY | O_CLOEXEC);
+		if (ro >= 0) {
+			close(img->fd);
+			img->fd = ro;
+		}
 	}
 	img->complete = true;
 	mg_debug("program %u here (%llu bytes)", img->id, (unsigned long long)img->size);

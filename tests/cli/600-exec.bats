@@ -1,0 +1,108 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr: set by run_mg_sep
+# shellcheck disable=SC2016 # single-quoted $ are for the remote shell
+#
+# mitogen-exec: a local program pushed down the chain and run from memory.
+
+load helpers
+
+function setup_file() {
+    # A small C program that says where it runs from and as whom.
+    local d=$BATS_FILE_TMPDIR
+    cat >"$d/probe.c" <<'C'
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	char exe[512] = "";
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) exe[n] = 0;
+	printf("exe=%s uid=%d args=%d", exe, (int)getuid(), argc - 1);
+	for (int i = 1; i < argc; i++) printf(" [%s]", argv[i]);
+	printf("\n");
+	return 3;
+}
+C
+    if command -v cc >/dev/null; then
+        cc -o "$d/probe" "$d/probe.c"
+    fi
+}
+
+function setup() {
+    basic_setup
+    PROBE=$BATS_FILE_TMPDIR/probe
+    [[ -x $PROBE ]] || skip "needs a C compiler to build the test program"
+}
+
+function teardown() {
+    basic_teardown
+}
+
+@test "the program runs from a memfd, with its arguments and exit status" {
+    run_mg 3 mitogen-exec local/local -- "$PROBE" 'a b' "\$(x)" ''
+    assert "$output" == "exe=/memfd:mitogen-exec (deleted) uid=$(id -u) args=3 [a b] [\$(x)] []" \
+        "from memory, argv exact"
+    assert "$(command ls -A "$TMPDIR")" == "" "nothing written to TMPDIR"
+}
+
+@test "a tree of targets: the program travels once per link" {
+    run_mg_sep 3 mitogen-exec -vv -w 'local/local,local/fork,local/local/local' -- "$PROBE" x
+    assert "${#lines[@]}" -eq 3 "three targets answered"
+    # Each agent that runs it, or passes it on, fetched it exactly once:
+    # local (1), local/local (2), local/fork (3), local/local/local (4).
+    local got
+    got=$(grep -c 'program 1 here' <<<"$stderr")
+    assert "$got" -eq 4 "one fetch per link: $stderr"
+}
+
+@test "a #! script, with -e and -C" {
+    printf '#!/bin/sh\necho "script $1 E=$E in $(pwd)"\n' >"$MG_TMP/s.sh"
+    run_mg mitogen-exec -e E=42 -C / local -- "$MG_TMP/s.sh" arg
+    assert "$output" == "script arg E=42 in /" "the script ran with its interpreter"
+}
+
+@test "through sudo: the program runs as the hop's user" {
+    skip_if_not_root
+    run_mg 3 mitogen-exec local/sudo:nobody -- "$PROBE"
+    assert "$output" =~ "^exe=/memfd:mitogen-exec \\(deleted\\) uid=65534 " "as nobody, from memory"
+}
+
+@test "where memfd may not run: a private temp file, unlinked, never on a noexec mount" {
+    skip_if_not_root
+    if ! command -v unshare >/dev/null || [[ ! -e /proc/sys/vm/memfd_noexec ]]; then
+        skip "needs unshare and a kernel with vm.memfd_noexec (6.3+)"
+    fi
+    local noexec=$MG_TMP/noexec
+    mkdir -p "$noexec"
+    mount -t tmpfs -o noexec,size=16m tmpfs "$noexec"
+    # memfd_noexec is per pid namespace: 2 forbids executable memfds there.
+    run_mg 3 unshare -fp --mount-proc sh -c \
+        'echo 2 >/proc/sys/vm/memfd_noexec && TMPDIR=$1 exec mitogen-exec local -- "$2"' x "$noexec" "$PROBE"
+    umount "$noexec"
+    assert "$output" =~ "^exe=/(tmp|var/tmp|dev/shm)/\\.mitogen-exec\\.[^ ]+ \\(deleted\\) " \
+        "ran from an unlinked temp file, not from the noexec TMPDIR"
+}
+
+@test "a program for another machine is refused before it is sent" {
+    cp "$PROBE" "$MG_TMP/foreign"
+    # e_machine (offset 18, little endian) = 183, aarch64; or x86_64 on aarch64.
+    if [[ $(uname -m) == aarch64 ]]; then
+        printf '\x3e\x00' | dd of="$MG_TMP/foreign" bs=1 seek=18 conv=notrunc status=none
+    else
+        printf '\xb7\x00' | dd of="$MG_TMP/foreign" bs=1 seek=18 conv=notrunc status=none
+    fi
+    run_mg_sep 126 mitogen-exec -vv local/local -- "$MG_TMP/foreign"
+    assert "$stderr" =~ "built for another machine" "the error says why"
+    if grep -q 'program 1 here' <<<"$stderr"; then
+        die "the program was sent anyway"
+    fi
+}
+
+@test "not a program: refused at once" {
+    printf 'just text\n' >"$MG_TMP/text"
+    run_mg_sep 255 mitogen-exec local -- "$MG_TMP/text"
+    assert "$stderr" =~ "neither an ELF program nor a #! script" "clear error"
+    run_mg_sep 255 mitogen-exec local -- "$MG_TMP/missing"
+    assert "$stderr" =~ "missing: No such file" "a missing file"
+}
