@@ -700,11 +700,11 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	}
 	/* Data on a socketpair; a PTY only where a prompt may appear. */
 	if (c->mode == MG_SPAWN_PTY) {
-		ret = mg__openpty(&sv[0], &sv[1], true);
+		ret = mg__openpty(&sv[0], &sv[1], true, true);
 	} else {
 		ret = mg__socketpair(sv);
 		if (ret == 0) {
-			ret = c->mode == MG_SPAWN_HYBRID ? mg__openpty(&ev[0], &ev[1], false)
+			ret = c->mode == MG_SPAWN_HYBRID ? mg__openpty(&ev[0], &ev[1], false, true)
 							 : mg__pipe(ev);
 		}
 	}

@@ -39,7 +39,7 @@ int mg__socketpair(int fds[2])
 	return 0;
 }
 
-int mg__openpty(int *_master, int *_slave, bool raw)
+int mg__openpty(int *_master, int *_slave, bool raw, bool quiet)
 {
 	char name[128];
 	int m, sl, err;
@@ -65,9 +65,11 @@ int mg__openpty(int *_master, int *_slave, bool raw)
 			if (raw) {
 				cfmakeraw(&t);
 			}
-			/* Never echo: a password written before the prompter turns
-			 * echo off would come back into our logs. */
-			t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+			/* Prompt PTYs never echo: a password written before the
+			 * prompter turns echo off would come back into our logs. */
+			if (quiet) {
+				t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+			}
 			tcsetattr(sl, TCSANOW, &t);
 		}
 	}

@@ -31,8 +31,9 @@ void mg__kill_session(pid_t sid);
 
 /* A new PTY: *_master (non-blocking, close-on-exec) and *_slave
  * (close-on-exec). With raw, the slave is put in raw mode so binary data
- * passes untouched. Returns 0 or a negative errno. */
-int mg__openpty(int *_master, int *_slave, bool raw);
+ * passes untouched; with quiet, it never echoes (prompt PTYs, so that a
+ * password written early cannot come back). Returns 0 or a negative errno. */
+int mg__openpty(int *_master, int *_slave, bool raw, bool quiet);
 
 /* Close-on-exec pipe / socketpair helpers returning a negative errno. */
 int mg__pipe(int fds[2]);

@@ -66,5 +66,7 @@ enum mg_exec_event {
 #define MG_EXEC_SHELL 0x1u    /* run argv[0] with /bin/sh -c */
 #define MG_EXEC_NO_STDIN 0x2u /* /dev/null as stdin */
 #define MG_EXEC_IMAGE 0x4u    /* run a pushed program: see svc-exec.c */
+#define MG_EXEC_PTY 0x8u      /* on a new PTY: u32 rows, u32 cols follow */
+#define MG_EXEC_CTL_WINSIZE 0x100u /* control op: u32 rows, u32 cols */
 
 #endif

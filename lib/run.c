@@ -218,6 +218,17 @@ static void on_signal(struct mg_signal *sig, int signo, void *data)
 			mg_exec_signal(t->e, signo);
 		}
 	}
+	/* Targets still connecting will not start now. */
+	for (size_t i = 0; i < run->n; i++) {
+		struct target *t = &run->t[i];
+		if (!t->done && t->e == NULL) {
+			char *msg = talloc_asprintf(run, "%s: interrupted", t->chain->text);
+			target_done(t, MG_RUN_UNREACHABLE, 128 + signo, 0, msg);
+		}
+	}
+	if (run->n_done == run->n) {
+		return;
+	}
 	if (run->kill_timer == NULL) {
 		run->kill_timer = mg_timer_new(run, run->loop, ESCALATE_MS, on_run_kill, run);
 	}

@@ -515,6 +515,18 @@ static void advance(struct waiter *w)
 {
 	struct mg_context *parent = NULL;
 
+	/* Resuming part-way down the chain: the hop above is up already. */
+	if (w->hop > 0) {
+		char *above = mg_chain_prefix(NULL, w->chain, w->hop);
+		parent = above != NULL ? find_ctx(w->s, above) : NULL;
+		talloc_free(above);
+		if (parent == NULL || parent->state != CTX_UP) {
+			finish(w, NULL, parent != NULL ? parent->err : -ENOMEM,
+			       parent != NULL && parent->errmsg != NULL ? parent->errmsg : "hop lost");
+			return;
+		}
+	}
+
 	while (w->hop < w->chain->n_hops) {
 		char *name = mg_chain_prefix(NULL, w->chain, w->hop + 1);
 		struct mg_context *c;

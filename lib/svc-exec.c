@@ -19,6 +19,8 @@
 #include "agent.h"
 #include "images.h"
 #include <sys/utsname.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include "buf.h"
 #include "channel.h"
 #include "mitogen/error.h"
@@ -48,6 +50,7 @@ struct request {
 	uint32_t image_id;
 	uint64_t image_size;
 	uint32_t machine;       /* ELF e_machine of the program, 0: no check */
+	uint32_t rows, cols;    /* with MG_EXEC_PTY */
 };
 
 struct job {
@@ -65,6 +68,7 @@ struct job {
 	struct mg_chan_out *err;
 	struct mg_chan_in *in;
 	struct mg_handler *ctl;
+	int pty;           /* the terminal's master side (owned by j->out), or -1 */
 	struct mg_timer *kill_timer;
 };
 
@@ -158,7 +162,21 @@ static void on_ctl(struct mg_router *r, struct mg_msg *m, void *data)
 	uint32_t signo;
 
 	mg__buf_view(&b, m->data, m->len);
-	if (mg__buf_get_u32(&b, &signo) != 0 || signo == 0 || signo >= 65) {
+	if (mg__buf_get_u32(&b, &signo) != 0 || signo == 0) {
+		return;
+	}
+	if (signo == MG_EXEC_CTL_WINSIZE) {
+		/* The terminal was resized: the kernel tells the command. */
+		uint32_t rows, cols;
+		struct winsize ws = { 0 };
+		if (mg__buf_get_u32(&b, &rows) == 0 && mg__buf_get_u32(&b, &cols) == 0 && j->pty >= 0) {
+			ws.ws_row = (unsigned short)rows;
+			ws.ws_col = (unsigned short)cols;
+			ioctl(j->pty, TIOCSWINSZ, &ws);
+		}
+		return;
+	}
+	if (signo >= 65) {
 		return;
 	}
 	job_signal(j, (int)signo, signo != SIGKILL);
@@ -229,7 +247,9 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 	    (mg__buf_left(&b) > 0 && mg__buf_get_strv(&b, rq, ARGV_MAX, &rq->env) != 0) ||
 	    ((rq->flags & MG_EXEC_IMAGE) != 0 &&
 	     (mg__buf_get_u32(&b, &rq->image_id) != 0 || mg__buf_get_u64(&b, &rq->image_size) != 0 ||
-	      mg__buf_get_u32(&b, &rq->machine) != 0))) {
+	      mg__buf_get_u32(&b, &rq->machine) != 0)) ||
+	    ((rq->flags & MG_EXEC_PTY) != 0 &&
+	     (mg__buf_get_u32(&b, &rq->rows) != 0 || mg__buf_get_u32(&b, &rq->cols) != 0))) {
 		mg__router_reply_dead(r, m, "malformed EXEC request");
 		talloc_free(rq);
 		return;
@@ -310,6 +330,7 @@ static void start_job(struct request *rq, int image_fd)
 	char **argv = rq->argv, *cwd = rq->cwd, **envp = make_env(tmp, rq->env);
 	char exec_path[64];
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int pty_slave = -1;
 	struct job *j = NULL;
 	uint8_t ev[21];
 	int ret;
@@ -333,14 +354,29 @@ static void start_job(struct request *rq, int image_fd)
 		sh[2] = argv[0];
 		argv = sh;
 	}
-	if ((ret = mg__pipe(in)) != 0 || (ret = mg__pipe(out)) != 0 || (ret = mg__pipe(err)) != 0) {
-		send_failed(r, m, ret, "cannot create pipes");
-		goto out;
+	if ((flags & MG_EXEC_PTY) != 0) {
+		/* A terminal for the command: input and output both go through
+		 * its master side; stderr is merged there, its channel empty. */
+		struct winsize ws = { .ws_row = (unsigned short)rq->rows, .ws_col = (unsigned short)rq->cols };
+		if ((ret = mg__openpty(&out[0], &pty_slave, false, false)) != 0 ||
+		    (ret = mg__pipe(err)) != 0) {
+			send_failed(r, m, ret, "cannot create a terminal");
+			goto out;
+		}
+		ioctl(pty_slave, TIOCSWINSZ, &ws);
+		in[1] = fcntl(out[0], F_DUPFD_CLOEXEC, 3);
+		close(err[1]);
+		err[1] = -1;
+	} else {
+		if ((ret = mg__pipe(in)) != 0 || (ret = mg__pipe(out)) != 0 || (ret = mg__pipe(err)) != 0) {
+			send_failed(r, m, ret, "cannot create pipes");
+			goto out;
+		}
+		/* Bigger pipes mean fewer, larger messages on a busy stream. */
+		fcntl(in[1], F_SETPIPE_SZ, MG_PIPE_SIZE);
+		fcntl(out[0], F_SETPIPE_SZ, MG_PIPE_SIZE);
+		fcntl(err[0], F_SETPIPE_SZ, MG_PIPE_SIZE / 4);
 	}
-	/* Bigger pipes mean fewer, larger messages on a busy stream. */
-	fcntl(in[1], F_SETPIPE_SZ, MG_PIPE_SIZE);
-	fcntl(out[0], F_SETPIPE_SZ, MG_PIPE_SIZE);
-	fcntl(err[0], F_SETPIPE_SZ, MG_PIPE_SIZE / 4);
 	j = talloc_zero(svc, struct job);
 	if (j == NULL) {
 		goto out;
@@ -367,11 +403,29 @@ static void start_job(struct request *rq, int image_fd)
 			.setpgid = true,
 			.stdio = { (flags & MG_EXEC_NO_STDIN) != 0 ? -1 : in[0], out[1], err[1] },
 		};
+		if (pty_slave >= 0) {
+			/* Its own session, with the terminal as the controlling one. */
+			so.setpgid = false;
+			so.setsid = true;
+			so.set_ctty = true;
+			so.ctty = pty_slave;
+			so.stdio[0] = so.stdio[1] = so.stdio[2] = pty_slave;
+		}
 		ret = mg__spawn(&so, &j->pid);
 	}
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
+	if (in[0] >= 0) {
+		close(in[0]);
+	}
+	if (out[1] >= 0) {
+		close(out[1]);
+	}
+	if (err[1] >= 0) {
+		close(err[1]);
+	}
+	if (pty_slave >= 0) {
+		close(pty_slave);
+		pty_slave = -1;
+	}
 	in[0] = out[1] = err[1] = -1;
 	if (ret != 0) {
 		char *what = talloc_asprintf(tmp, "%s: %s", argv[0],
@@ -382,6 +436,7 @@ static void start_job(struct request *rq, int image_fd)
 	}
 	mg_info("started %s as %d", argv[0], (int)j->pid);
 	j->outs_open = 2;
+	j->pty = (flags & MG_EXEC_PTY) != 0 ? out[0] : -1;
 	j->child = mg_child_new(j, mg__router_loop(r), j->pid, on_exit_status, j);
 	j->out = mg__chan_out_new(j, r, out[0], j->master, MG_WINDOW_DEFAULT, on_out_done, j);
 	out[0] = -1;
@@ -408,6 +463,9 @@ static void start_job(struct request *rq, int image_fd)
 	mg__chan_out_start(j->out, h_out);
 	mg__chan_out_start(j->err, h_err);
 out:
+	if (pty_slave >= 0) {
+		close(pty_slave);
+	}
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0) {
 			close(in[i]);
