@@ -19,6 +19,8 @@ struct poptOption mg_runner_popt_table[] = {
 	{ "null-stdin", 'n', POPT_ARG_NONE, &mg_runner.null_stdin, 0, "Give the command /dev/null as stdin", NULL },
 	{ "env", 'e', POPT_ARG_STRING, NULL, 'e', "Set K=V in the command's environment; repeatable", "K=V" },
 	{ "chdir", 'C', POPT_ARG_STRING, &mg_runner.cwd, 0, "Run the command in DIR at the far end", "DIR" },
+	{ "tty", 'T', POPT_ARG_NONE, &mg_runner.tty, 0,
+	  "One target: run the command on a terminal there (interactive programs)", NULL },
 	{ "no-prefix", 'N', POPT_ARG_NONE, &mg_runner.no_prefix, 0, "Many targets: print lines without 'target: '", NULL },
 	{ "gather", 'b', POPT_ARG_NONE, &mg_runner.gather, 0,
 	  "Many targets: group targets with the same output and status", NULL },
@@ -101,6 +103,9 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	if (list->n_chains == 0) {
 		return mg_cmd_usage_error("no target left to run on");
 	}
+	if (o->tty && (list->n_chains > 1 || used_w)) {
+		return mg_cmd_usage_error("-T needs exactly one target");
+	}
 	if (mg_common.dry_run) {
 		for (size_t c = 0; c < list->n_chains; c++) {
 			char **lines = NULL;
@@ -140,6 +145,7 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	ro.connect_timeout_ms = (unsigned)mg_common.connect_timeout * 1000u;
 	ro.command_timeout_ms = (unsigned)o->cmd_timeout * 1000u;
 	ro.fanout = (unsigned)o->fanout;
+	ro.pty = o->tty;
 	/* -w means "targets": prefixed output even if only one is left. */
 	if (list->n_chains > 1 || used_w || o->gather || o->json || o->no_prefix ||
 	    o->outdir != NULL || o->failed != NULL) {

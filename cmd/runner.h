@@ -14,6 +14,7 @@ struct mg_runner {
 	int no_prefix;
 	int gather;
 	int json;
+	int tty;
 	char *outdir;
 	char *failed;
 	char *cwd;

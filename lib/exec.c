@@ -183,7 +183,8 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	struct mg_buf *b = NULL;
 	uint32_t flags = (opts->shell ? MG_EXEC_SHELL : 0) |
 			 (opts->stdin_fd < 0 && opts->stdin_bcast == NULL ? MG_EXEC_NO_STDIN : 0) |
-			 (opts->program != NULL ? MG_EXEC_IMAGE : 0);
+			 (opts->program != NULL ? MG_EXEC_IMAGE : 0) |
+			 (opts->pty ? MG_EXEC_PTY : 0);
 	int fd;
 
 	if (e == NULL) {
@@ -238,7 +239,9 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	    (opts->program != NULL &&
 	     (mg__buf_put_u32(b, opts->program->id) != 0 ||
 	      mg__buf_put_u64(b, opts->program->size) != 0 ||
-	      mg__buf_put_u32(b, opts->program->machine) != 0))) {
+	      mg__buf_put_u32(b, opts->program->machine) != 0)) ||
+	    (opts->pty &&
+	     (mg__buf_put_u32(b, opts->rows) != 0 || mg__buf_put_u32(b, opts->cols) != 0))) {
 		goto fail;
 	}
 	if (mg__router_send(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events), 0,
@@ -308,4 +311,17 @@ struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, co
 		return NULL;
 	}
 	return p;
+}
+
+int mg_exec_winsize(struct mg_exec *e, unsigned rows, unsigned cols)
+{
+	uint8_t p[12];
+
+	if (e->finished || !e->started) {
+		return 0;
+	}
+	mg__put_be32(p, MG_EXEC_CTL_WINSIZE);
+	mg__put_be32(p + 4, rows);
+	mg__put_be32(p + 8, cols);
+	return mg__router_send(e->r, e->id, e->h_ctl, 0, 0, p, sizeof(p));
 }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 #include "bcast.h"
 #include "mitogen/error.h"
@@ -50,6 +52,8 @@ struct run {
 	size_t n_done;
 	struct mg_timer *kill_timer;
 	struct mg_program *program;
+	int tty;                 /* our terminal, put in raw mode for -T, or -1 */
+	struct termios tty_saved;
 	int signals;
 	int last_signal;
 	bool abandoned;
@@ -157,7 +161,17 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 		.env = run->opts->env,
 		.cwd = run->opts->cwd,
 		.program = run->program,
+		.pty = run->opts->pty,
 	};
+	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+
+	if (run->opts->pty) {
+		if (run->tty >= 0) {
+			ioctl(run->tty, TIOCGWINSZ, &ws);
+		}
+		eo.rows = ws.ws_row;
+		eo.cols = ws.ws_col;
+	}
 
 	if (err != 0) {
 		target_done(t, MG_RUN_UNREACHABLE, 255, 0, errmsg);
@@ -197,6 +211,28 @@ static void on_run_kill(struct mg_timer *tm, void *data)
 			mg_exec_signal(run->t[i].e, SIGKILL);
 		}
 	}
+}
+
+static void on_winch(struct mg_signal *sig, int signo, void *data)
+{
+	struct run *run = data;
+	struct winsize ws;
+
+	if (run->tty >= 0 && ioctl(run->tty, TIOCGWINSZ, &ws) == 0) {
+		for (size_t i = 0; i < run->n; i++) {
+			if (run->t[i].e != NULL && !run->t[i].done) {
+				mg_exec_winsize(run->t[i].e, ws.ws_row, ws.ws_col);
+			}
+		}
+	}
+}
+
+static int run_destructor(struct run *run)
+{
+	if (run->tty >= 0) {
+		tcsetattr(run->tty, TCSADRAIN, &run->tty_saved);
+	}
+	return 0;
 }
 
 static void on_signal(struct mg_signal *sig, int signo, void *data)
@@ -269,6 +305,20 @@ int mg_run(TALLOC_CTX *mem_ctx, const struct mg_run_opts *opts, struct mg_run_re
 		return -ENOMEM;
 	}
 	mg_session_set_fanout(run->s, opts->fanout);
+	run->tty = -1;
+	talloc_set_destructor(run, run_destructor);
+	if (opts->pty && isatty(0) && tcgetattr(0, &run->tty_saved) == 0) {
+		/* Keys go to the remote terminal as they are, ^C included. */
+		struct termios raw = run->tty_saved;
+		cfmakeraw(&raw);
+		if (tcsetattr(0, TCSADRAIN, &raw) == 0) {
+			run->tty = 0;
+		}
+		if (mg_signal_new(run, run->loop, SIGWINCH, on_winch, run) == NULL) {
+			talloc_free(run);
+			return -ENOMEM;
+		}
+	}
 	if (opts->program != NULL) {
 		char *errmsg = NULL;
 		run->program = mg_program_load(run, run->s, opts->program, &errmsg);

@@ -106,3 +106,20 @@ function teardown() {
     run_mg_sep 255 mitogen-exec local -- "$MG_TMP/missing"
     assert "$stderr" =~ "missing: No such file" "a missing file"
 }
+
+@test "-T: the command gets a terminal of our size, keys pass through, the status is kept" {
+    if ! command -v script >/dev/null; then
+        skip "needs script(1) to give mitogen-run a terminal"
+    fi
+    local out
+    out=$(printf 'typed\n' | timeout 20 script -qec \
+        "stty rows 33 cols 101; mitogen-run -T local/local 'tty; stty size; read x; echo got \$x; exit 5'; echo rc=\$?" \
+        /dev/null | tr -d '\r')
+    echo "$out"
+    assert "$out" =~ "/dev/pts/" "the command runs on a terminal"
+    assert "$out" =~ "33 101" "of our terminal's size"
+    assert "$out" =~ "got typed" "what we type reaches it"
+    assert "$out" =~ "rc=5" "its exit status comes back"
+    run_mg_sep 2 mitogen-run -T -w 'local,local/local' -- true
+    assert "$stderr" =~ "-T needs exactly one target" "one target only"
+}

@@ -32,6 +32,8 @@ struct mg_exec_opts {
 	const char *cwd;         /* NULL: the agent's */
 	const char *const *env;  /* K=V set in the command's environment, or NULL */
 	const struct mg_program *program; /* run this pushed program (argv[0] names it) */
+	bool pty;                /* on a terminal at the far end (stderr merged) */
+	unsigned rows, cols;     /* its size */
 	mg_exec_sink sink;       /* when set, output goes here, not to the fds */
 	void *sink_data;
 	struct mg_bcast_target *stdin_bcast; /* library-internal: a shared stdin */
@@ -51,5 +53,7 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 			      const struct mg_exec_opts *opts, mg_exec_cb cb, void *data);
 /* Send 'signo' to the remote process group (queued until it started). */
 int mg_exec_signal(struct mg_exec *e, int signo);
+/* The local terminal was resized: resize the remote one (with pty). */
+int mg_exec_winsize(struct mg_exec *e, unsigned rows, unsigned cols);
 
 #endif

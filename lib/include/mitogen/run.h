@@ -31,6 +31,7 @@ struct mg_run_opts {
 	const char *const *env;      /* K=V set for the command, or NULL */
 	const char *cwd;             /* directory at the far end, or NULL */
 	const char *program;         /* mitogen-exec: this local program is argv[0] */
+	bool pty;                    /* one target: a terminal at the far end, ours raw */
 	/* Where output and results of many targets go. NULL (one target
 	 * only): the command's stdout and stderr are ours, raw. */
 	struct mg_report *report;
