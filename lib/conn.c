@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -578,9 +579,9 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 		}
 		/* Keep the fd an agent's image path points at (/proc/self/fd/N):
 		 * the fork's own local hops exec it. */
-		if (c->image->self == NULL ||
-		    sscanf(c->image->self, "/proc/self/fd/%d", &keep) != 1) {
-			keep = -1;
+		keep = -1;
+		if (c->image->self != NULL && strncmp(c->image->self, "/proc/self/fd/", 14) == 0) {
+			keep = (int)strtol(c->image->self + 14, NULL, 10);
 		}
 		maxfd = sysconf(_SC_OPEN_MAX);
 		for (long fd = 3; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536); fd++) {
