@@ -458,7 +458,14 @@ static int status_of(const struct mg_target_result *r)
 static char *short_error(TALLOC_CTX *mem_ctx, const char *msg)
 {
 	size_t n = strcspn(msg, "\r\n");
+	static const char tail[] = "; it printed:";
 	char *s;
+
+	/* What the hop printed is shown in full as it fails; the summary
+	 * keeps the cause alone. */
+	if (n >= sizeof(tail) - 1 && strncmp(msg + n - (sizeof(tail) - 1), tail, sizeof(tail) - 1) == 0) {
+		n -= sizeof(tail) - 1;
+	}
 
 	if (n > MG_REPORT_REASON_MAX) {
 		s = talloc_asprintf(mem_ctx, "%.*s...",
@@ -564,6 +571,24 @@ static void target_done(struct mg_report *rep, struct mg__report_target *t,
 	}
 	if (rep->dir_fd >= 0) {
 		close_files(rep, t);
+	}
+	if (rep->mode != MG_REPORT_JSON && r->errmsg != NULL) {
+		/* The whole story now, as "NAME: line" on the error output (the
+		 * summary at the end keeps only its first line). */
+		char *all = talloc_strdup(NULL, "");
+		const char *p = r->errmsg;
+		while (all != NULL && *p != '\0') {
+			size_t len = strcspn(p, "\n");
+			all = talloc_asprintf_append_buffer(all, "%s: %.*s\n", t->name, (int)len, p);
+			p += len;
+			if (*p == '\n') {
+				p++;
+			}
+		}
+		if (all != NULL) {
+			mg__report_emit(rep, 1, all, strlen(all));
+		}
+		talloc_free(all);
 	}
 	if (rep->mode == MG_REPORT_JSON) {
 		mg__report_json(rep, t);

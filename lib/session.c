@@ -300,8 +300,9 @@ static void release_slot(struct mg_context *c)
 	c->holds_slot = false;
 	sl = slots_of(c->s, c->parent);
 	sl->active--;
-	w = sl->waiting;
-	if (w != NULL) {
+	/* Wake them all: some no longer need a place (the hop they waited
+	 * to create exists now); the rest queue again in order. */
+	while ((w = sl->waiting) != NULL) {
 		sl->waiting = w->slot_next;
 		w->slot_next = NULL;
 		w->slot_queued = false;

@@ -105,7 +105,15 @@ static bool excluded(const struct mg_chain *c, const struct acc *ex, const char 
 	const char *host = last_host(c);
 
 	for (size_t i = 0; i < ex->n; i++) {
-		if (strcmp(ex->chains[i].text, c->text) == 0) {
+		const struct mg_chain *e = &ex->chains[i];
+		if (strcmp(e->text, c->text) == 0) {
+			return true;
+		}
+		/* A bare host name (it parses as ssh:NAME) removes every target
+		 * ending on that host, whatever its method. */
+		if (host != NULL && e->n_hops == 1 && strcmp(e->hops[0].method, "ssh") == 0 &&
+		    e->hops[0].user == NULL && e->hops[0].port == 0 && e->hops[0].n_opts == 0 &&
+		    e->hops[0].host != NULL && strcmp(e->hops[0].host, host) == 0) {
 			return true;
 		}
 	}

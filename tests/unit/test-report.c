@@ -382,7 +382,8 @@ static void test_partial_at_done(void)
 	/* finish() ends the target that never reported. */
 	ASSERT_INT_EQ(mg_report_finish(rep, &msg), 0);
 	ASSERT_STR_EQ(slurp(ctx, out), "w1: no newline\nw2: never done\n");
-	ASSERT_STR_EQ(slurp(ctx, err), "w1: err tail\n"
+	/* Each failure's whole message as it happens, then the summary. */
+	ASSERT_STR_EQ(slurp(ctx, err), "w1: err tail\n" "w2: no result\n"
 		      "1 of 2 failed: w2 (no result)\n");
 	ASSERT_INT_EQ(mg_report_exit_status(rep), 255);
 	close(out);
@@ -491,7 +492,8 @@ static void test_gather(void)
 		      "---------------\n"
 		      "---------------\na6 (signal 9)\n---------------\n"
 		      "no end\n");
-	ASSERT_STR_EQ(slurp(ctx, err), "a3: err\n4 of 7 failed: a3 (exit 1), "
+	ASSERT_STR_EQ(slurp(ctx, err), "a3: err\na5: connect timeout\na5: ssh: more\na7: connect timeout\na7: ssh: more\n"
+		      "4 of 7 failed: a3 (exit 1), "
 		      "a[5,7] (connect timeout), a6 (signal 9)\n");
 	ASSERT_INT_EQ(mg_report_exit_status(rep), 255);
 	close(out);
@@ -611,7 +613,7 @@ static void test_summary(void)
 		mg_report_done(rep, i, r);
 	}
 	ASSERT_INT_EQ(mg_report_finish(rep, &msg), 0);
-	ASSERT_STR_EQ(slurp(ctx, err), "5 of 50 failed: web07 (exit 1), "
+	ASSERT_STR_EQ(slurp(ctx, err), "web09: connect timeout\n5 of 50 failed: web07 (exit 1), "
 		      "web09 (connect timeout), web[10-12] (exit 2)\n");
 	ASSERT_INT_EQ(mg_report_exit_status(rep), 255);
 	close(out);
