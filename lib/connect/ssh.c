@@ -1,6 +1,7 @@
 /* ssh: OpenSSH to [user@]host[:port] (mitogen.md 3.1).
  * argv: ssh [-v..|-o LogLevel ERROR] [-l USER] [-p PORT]
- * [-o IdentitiesOnly yes] [-i FILE] [-o Compression yes]
+ * [-o IdentitiesOnly yes] [-i FILE] [-o Compression yes (compression=yes; off
+ * by default: on loopback and LAN links it costs more CPU than it saves)]
  * [-o ServerAlive*] [-o BatchMode yes] [-o StrictHostKeyChecking ...]
  * [-o ConnectTimeout N] [ssh_args...] HOST 'BOOT'.
  * The spawn mode is SOCKET; a password or check_host_keys=accept needs
@@ -106,7 +107,7 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	}
 	if ((ret = host_keys(mem_ctx, hop, &hk, _errmsg)) != 0 ||
 	    (ret = mg__hop_bool(mem_ctx, hop, "identities_only", true, &identities_only, _errmsg)) != 0 ||
-	    (ret = mg__hop_bool(mem_ctx, hop, "compression", true, &compression, _errmsg)) != 0 ||
+	    (ret = mg__hop_bool(mem_ctx, hop, "compression", false, &compression, _errmsg)) != 0 ||
 	    (ret = mg__hop_bool(mem_ctx, hop, "keepalive_enabled", true, &keepalive, _errmsg)) != 0 ||
 	    (ret = hop_uint(mem_ctx, hop, "ssh_debug_level", 0, &debug, &given, _errmsg)) != 0 ||
 	    (ret = hop_uint(mem_ctx, hop, "keepalive_interval", 15, &interval, &given, _errmsg)) != 0 ||
