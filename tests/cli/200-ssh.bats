@@ -285,8 +285,9 @@ function hop_re() {
     rest=${lines[0]#*: }
     # The line is shell-quoted: let the shell split it back into words.
     eval "words=($rest)"
+    # Compression is off by default (compression=yes turns it on).
     expect=(ssh -o 'LogLevel ERROR' -l deploy -p 2222 -o 'IdentitiesOnly yes' -i /k
-        -o 'Compression yes' -o 'ServerAliveInterval 15' -o 'ServerAliveCountMax 3'
+        -o 'ServerAliveInterval 15' -o 'ServerAliveCountMax 3'
         -o 'BatchMode yes' -o 'StrictHostKeyChecking yes' -o 'ConnectTimeout 5'
         -F /etc/mg -A 127.0.0.1)
     local n=${#expect[@]}
@@ -310,7 +311,7 @@ function hop_re() {
     run_mg mitogen-run --dry-run 'ssh:h?password_env=X&check_host_keys=ignore&ssh_debug_level=2'
     rest=${lines[0]#*: }
     eval "words=($rest)"
-    expect=(ssh -vv -o 'IdentitiesOnly yes' -o 'Compression yes' -o 'ServerAliveInterval 15'
+    expect=(ssh -vv -o 'IdentitiesOnly yes' -o 'ServerAliveInterval 15'
         -o 'ServerAliveCountMax 3' -o 'StrictHostKeyChecking no' -o 'UserKnownHostsFile /dev/null'
         -o 'GlobalKnownHostsFile /dev/null' h)
     n=${#expect[@]}

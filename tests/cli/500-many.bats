@@ -471,7 +471,11 @@ EOF
     assert "$(LC_ALL=C sort "$MG_TMP/out")" == "$(printf "%s: $n\n" c1 fork local+local local)" \
         "each target counts all the bytes"
     assert "$rss" -gt 0 "the peak RSS was measured"
-    assert "$rss" -lt $((64 * 1024)) "peak RSS of mitogen-run in KiB"
+    # AddressSanitizer's shadow memory and quarantine inflate RSS: the
+    # bound is for real builds.
+    if ! ldd "$(command -v mitogen-run)" 2>/dev/null | grep -q libasan; then
+        assert "$rss" -lt $((64 * 1024)) "peak RSS of mitogen-run in KiB"
+    fi
 }
 
 ###############################################################################
