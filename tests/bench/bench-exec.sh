@@ -45,7 +45,8 @@ median_ms() { # N command...
 }
 
 copy_run_delete() {
-	scp -q -F "$MG_SSH_CONFIG" -P "$MG_SSH_PORT" "$prog" 127.0.0.1:prog-bench &&
+	# -O: the legacy scp protocol (the test sshd has no sftp subsystem).
+	scp -O -q -F "$MG_SSH_CONFIG" -P "$MG_SSH_PORT" "$prog" 127.0.0.1:prog-bench &&
 		ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" 127.0.0.1 ./prog-bench &&
 		ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" 127.0.0.1 rm prog-bench
 }
