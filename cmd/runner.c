@@ -1,4 +1,5 @@
 /* Running on targets, shared by mitogen-run and mitogen-exec. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,4 +182,64 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 		mg_cmd_error("%s", res.errmsg);
 	}
 	return res.exit_code;
+}
+
+int mg_runner_cli(int argc, const char **argv, const char *name, const char *usage,
+		  struct poptOption *extra, int *shell, int *no_shell, bool program)
+{
+	TALLOC_CTX *tmp = NULL;
+	int help = 0;
+	struct poptOption options[] = {
+		POPT_AUTOHELP
+		{ NULL, 'h', POPT_ARG_NONE | POPT_ARGFLAG_DOC_HIDDEN, &help, 0, NULL, NULL },
+		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, mg_common_popt_table, 0, "Common options:", NULL },
+		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, mg_runner_popt_table, 0, "Targets and output:", NULL },
+		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, extra, 0, NULL, NULL },
+		POPT_TABLEEND
+	};
+	const char **rest;
+	poptContext pc;
+	int rc, n_rest = 0, status = 0;
+
+	mg_cmd_init(name);
+	signal(SIGPIPE, SIG_IGN);
+	pc = poptGetContext(name, argc, argv, options, POPT_CONTEXT_POSIXMEHARDER);
+	poptSetOtherOptionHelp(pc, usage);
+	/* tmp only once an option needs it: popt's --help exits from inside. */
+	while ((rc = poptGetNextOpt(pc)) > 0) {
+		if (tmp == NULL) {
+			tmp = talloc_new(NULL);
+		}
+		if (rc == 'v') {
+			mg_common.verbose++;
+		}
+		mg_runner_option(pc, rc, tmp);
+	}
+	if (tmp == NULL) {
+		tmp = talloc_new(NULL);
+	}
+	if (rc < -1) {
+		status = mg_cmd_usage_error("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS), poptStrerror(rc));
+		goto done;
+	}
+	if (help) {
+		poptPrintHelp(pc, stdout, 0);
+		goto done;
+	}
+	if (mg_cmd_apply_common()) {
+		goto done;
+	}
+	rest = poptGetArgs(pc);
+	while (rest != NULL && rest[n_rest] != NULL) {
+		n_rest++;
+	}
+	status = mg_runner_main(tmp, rest, n_rest, shell != NULL ? *shell : 0,
+				no_shell != NULL ? *no_shell : 0, program);
+done:
+	free(mg_runner.outdir);
+	free(mg_runner.failed);
+	free(mg_runner.cwd);
+	poptFreeContext(pc);
+	talloc_free(tmp);
+	return status;
 }

@@ -37,4 +37,9 @@ void mg_runner_option(poptContext pc, int rc, TALLOC_CTX *tmp);
 int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, int no_shell,
 		   bool program);
 
+/* The whole command line of mitogen-run / mitogen-exec: 'extra' holds the
+ * command's own options (a popt table, may be empty). */
+int mg_runner_cli(int argc, const char **argv, const char *name, const char *usage,
+		  struct poptOption *extra, int *shell, int *no_shell, bool program);
+
 #endif
