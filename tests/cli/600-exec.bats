@@ -123,3 +123,25 @@ function teardown() {
     run_mg_sep 2 mitogen-run -T -w 'local,local/local' -- true
     assert "$stderr" =~ "-T needs exactly one target" "one target only"
 }
+
+@test "-T: a resize of our terminal reaches the remote one" {
+    if ! command -v tmux >/dev/null; then
+        skip "needs tmux to resize a terminal"
+    fi
+    local sock=$MG_TMP/tmux.sock
+    tmux -S "$sock" new-session -d -s mg -x 80 -y 24 \
+        "mitogen-run -T local/local 'trap \"stty size >$MG_TMP/winch\" WINCH; stty size >$MG_TMP/start; sleep 8 & wait; sleep 8 & wait'"
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ -s $MG_TMP/start ]] && break
+        sleep 0.1
+    done
+    tmux -S "$sock" resize-window -t mg -x 100 -y 30
+    for ((i = 0; i < 50; i++)); do
+        [[ -s $MG_TMP/winch ]] && break
+        sleep 0.1
+    done
+    tmux -S "$sock" kill-server 2>/dev/null || true
+    assert "$(cat "$MG_TMP/start")" == "24 80" "the remote terminal starts at our size"
+    assert "$(cat "$MG_TMP/winch" 2>/dev/null)" == "30 100" "and follows our resize (SIGWINCH there)"
+}
