@@ -20,7 +20,9 @@
  * (head fails with EAGAIN: retry), and leave no file behind: the EXIT trap
  * removes it if anything fails before exec, and the agent unlinks it at
  * once after. printf is a regular builtin, so a failed redirection does
- * not end the shell.
+ * not end the shell. On a terminal (su), the line discipline is made raw
+ * again right before the image is asked for: whatever a login or PAM step
+ * did to it, no byte (0x0d, 0x11, 0x13...) may be translated on the way.
  */
 static const char first_stage[] =
 	"umask 077;set -C;n=$1;f=;"
@@ -29,6 +31,7 @@ static const char first_stage[] =
 	"done;"
 	"[ -n \"$f\" ]||{ echo 'mitogen: no writable temporary directory' >&2;exit 1;};"
 	"trap 'rm -f \"$f\"' EXIT;"
+	"[ -t 0 ]&&stty raw -echo 2>/dev/null;"
 	"printf 'MITO000\\n';"
 	"head -c $n 2>/dev/null >>\"$f\";s=$(wc -c <\"$f\");"
 	"while [ $s -lt $n ];do "

@@ -210,13 +210,6 @@ function stub_doas_path() {
 
 @test "su asks for the target's password" {
     need_users
-    # Known issue: once in about ten sanitizer runs, the 3.5 MB dynamic
-    # sanitizer agent pushed through su's PTY arrived damaged (sh then ran
-    # it as a script). Not reproduced in isolation; the 226 KiB static
-    # agent of the normal build runs this test every time.
-    if ldd "$(command -v mitogen-run)" 2>/dev/null | grep -q libasan; then
-        skip "sanitizer build: the large agent over su's PTY is a known rare failure (see the issue note)"
-    fi
     # root's su asks nothing: go through mgtest_a.
     MG_PW=$MG_PW_B run_mg_sep mitogen-run 'sudo:mgtest_a/su:mgtest_b?password_env=MG_PW' -- id -un
     assert "$output" == "mgtest_b" "su with password_env"

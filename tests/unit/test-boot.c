@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <termios.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -188,6 +189,74 @@ static void test_boot_cut_short(void)
 	talloc_free(tmp);
 }
 
+/* Write all of p to a non-blocking fd, waiting while it is full. */
+static bool write_all(int fd, const uint8_t *p, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(fd, p + done, n - done);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+			char sink[4096];
+			/* Keep draining what the other side prints meanwhile. */
+			if (read(fd, sink, sizeof(sink)) < 0) {
+				/* Nothing to read: fine. */
+			}
+			poll(&pf, 1, 50);
+			continue;
+		}
+		if (w <= 0) {
+			return false;
+		}
+		done += (size_t)w;
+	}
+	return true;
+}
+
+/*
+ * su's hop: the image goes through a PTY. A login or PAM step may leave
+ * its line discipline cooked (ICRNL turns 0x0d into 0x0a, IXON eats
+ * 0x11/0x13): the first stage must make it raw before asking for the
+ * image, or the agent arrives damaged.
+ */
+static void test_boot_cooked_pty(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_image *img = load(tmp);
+	char **argv;
+	struct termios t;
+	char buf[4096];
+	int m = -1, sl = -1, status = 0;
+	pid_t pid = -1;
+
+	ASSERT_PTR_NOT_NULL(img);
+	argv = mg__boot_argv(tmp, img->len);
+	ASSERT_INT_EQ(mg__openpty(&m, &sl, false, true), 0);
+	ASSERT_INT_EQ(tcgetattr(sl, &t), 0);
+	t.c_iflag |= ICRNL | IXON;
+	t.c_lflag |= ICANON;
+	ASSERT_INT_EQ(tcsetattr(sl, TCSANOW, &t), 0);
+	{
+		struct mg_spawn_opts so = {
+			.argv = (const char *const *)argv,
+			.setsid = true,
+			.set_ctty = true,
+			.ctty = sl,
+			.stdio = { sl, sl, sl },
+		};
+		ASSERT_INT_EQ(mg__spawn(&so, &pid), 0);
+	}
+	close(sl);
+	ASSERT_TRUE(wait_for(m, MG_MARK_STAGE1, buf, sizeof(buf), 10000));
+	ASSERT_TRUE(write_all(m, img->data, img->len));
+	ASSERT_TRUE(wait_for(m, MG_MARK_UP, buf, sizeof(buf), 10000));
+	close(m);
+	ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_INT_EQ(count_files(tmpdir), 0);
+	talloc_free(tmp);
+}
+
 static void test_shell_quote(void)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
@@ -211,6 +280,7 @@ int main(void)
 	RUN(test_boot_blocking);
 	RUN(test_boot_nonblocking_slow);
 	RUN(test_boot_cut_short);
+	RUN(test_boot_cooked_pty);
 	rc = TESTS_END();
 	rmdir(tmpdir);
 	return rc;
