@@ -162,3 +162,50 @@ int mg__hop_bool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
 	*_errmsg = talloc_asprintf(mem_ctx, "option %s: expected yes or no, not '%s'", key, v);
 	return -EINVAL;
 }
+
+int mg__container_check(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *method,
+			const char *path_opt, const char *dflt, bool user_ok,
+			const char **_path, char **_errmsg)
+{
+	const char *path = mg_hop_opt(hop, path_opt);
+
+	if (path == NULL) {
+		path = dflt;
+	}
+	if (path[0] == '\0') {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s is empty", path_opt);
+		return -EINVAL;
+	}
+	if (hop->host == NULL || hop->host[0] == '\0') {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s needs a container name", method);
+		return -EINVAL;
+	}
+	if (!user_ok && hop->user != NULL) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s cannot choose a user (add a sudo or su hop)",
+					   method);
+		return -EINVAL;
+	}
+	*_path = path;
+	return 0;
+}
+
+char **mg__argv_then_boot(TALLOC_CTX *mem_ctx, const char *const *words, size_t n,
+			  const struct mg_boot_cmd *boot)
+{
+	char **argv = talloc_zero_array(mem_ctx, char *, 1);
+	bool ok = argv != NULL;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		if (words[i] != NULL) {
+			ok = mg__strv_add(&argv, words[i]);
+		}
+	}
+	for (size_t i = 0; ok && boot->argv[i] != NULL; i++) {
+		ok = mg__strv_add(&argv, boot->argv[i]);
+	}
+	if (!ok) {
+		talloc_free(argv);
+		return NULL;
+	}
+	return argv;
+}

@@ -91,6 +91,20 @@ char **mg__split_words(TALLOC_CTX *mem_ctx, const char *value, char **_errmsg);
 /* Every value of list option 'key', each split into words, in order. */
 int mg__hop_list(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
 		 char ***_words, char **_errmsg);
+/*
+ * What container methods check first: the tool from option 'path_opt'
+ * (default 'dflt', not empty), a container name, and no user where the
+ * tool cannot switch users. Returns 0 with *_path set, or -EINVAL with
+ * *_errmsg ("lxd needs a container name").
+ */
+int mg__container_check(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *method,
+			const char *path_opt, const char *dflt, bool user_ok,
+			const char **_path, char **_errmsg);
+/* 'words' (NULL entries skipped up to 'n') then the boot argv: a new
+ * vector on mem_ctx, or NULL on ENOMEM. */
+char **mg__argv_then_boot(TALLOC_CTX *mem_ctx, const char *const *words, size_t n,
+			  const struct mg_boot_cmd *boot);
+
 /* A copy of a NULL-terminated vector, or NULL on ENOMEM. */
 char **mg__strv_copy(TALLOC_CTX *mem_ctx, const char *const *v);
 /* Append to a NULL-terminated vector (reallocated); false on ENOMEM. */

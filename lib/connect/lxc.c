@@ -14,42 +14,19 @@ static int lxc_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			  const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			  char **_errmsg)
 {
-	const char *path = mg_hop_opt(hop, "lxc_attach_path");
-	char **argv;
-	bool ok;
+	const char *path;
+	int ret;
 
 	*_direct = false;
-	if (path == NULL) {
-		path = "lxc-attach";
+	if ((ret = mg__container_check(mem_ctx, hop, "lxc", "lxc_attach_path", "lxc-attach", false,
+				       &path, _errmsg)) != 0) {
+		return ret;
 	}
-	if (path[0] == '\0') {
-		*_errmsg = talloc_strdup(mem_ctx, "lxc_attach_path is empty");
-		return -EINVAL;
+	{
+		const char *words[] = { path, "--clear-env", "--name", hop->host, "--" };
+		*_argv = mg__argv_then_boot(mem_ctx, words, 5, boot);
 	}
-	if (hop->host == NULL || hop->host[0] == '\0') {
-		*_errmsg = talloc_strdup(mem_ctx, "lxc needs a container name");
-		return -EINVAL;
-	}
-	if (hop->user != NULL) {
-		*_errmsg = talloc_strdup(mem_ctx, "lxc cannot choose a user (add a sudo or su hop)");
-		return -EINVAL;
-	}
-	argv = talloc_zero_array(mem_ctx, char *, 1);
-	if (argv == NULL) {
-		return -ENOMEM;
-	}
-	ok = mg__strv_add(&argv, path) && mg__strv_add(&argv, "--clear-env")
-	     && mg__strv_add(&argv, "--name") && mg__strv_add(&argv, hop->host)
-	     && mg__strv_add(&argv, "--");
-	for (size_t i = 0; ok && boot->argv[i] != NULL; i++) {
-		ok = mg__strv_add(&argv, boot->argv[i]);
-	}
-	if (!ok) {
-		talloc_free(argv);
-		return -ENOMEM;
-	}
-	*_argv = argv;
-	return 0;
+	return *_argv != NULL ? 0 : -ENOMEM;
 }
 
 const struct mg_method mg__method_lxc = {

@@ -13,43 +13,24 @@ static int podman_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			     const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			     char **_errmsg)
 {
-	const char *path = mg_hop_opt(hop, "podman_path");
-	char **argv;
-	bool ok;
+	const char *path;
+	char *user = NULL;
+	int ret;
 
 	*_direct = false;
-	if (path == NULL) {
-		path = "podman";
+	if ((ret = mg__container_check(mem_ctx, hop, "podman", "podman_path", "podman", true,
+				       &path, _errmsg)) != 0) {
+		return ret;
 	}
-	if (path[0] == '\0') {
-		*_errmsg = talloc_strdup(mem_ctx, "podman_path is empty");
-		return -EINVAL;
-	}
-	if (hop->host == NULL || hop->host[0] == '\0') {
-		*_errmsg = talloc_strdup(mem_ctx, "podman needs a container name");
-		return -EINVAL;
-	}
-	argv = talloc_zero_array(mem_ctx, char *, 1);
-	if (argv == NULL) {
+	if (hop->user != NULL && (user = talloc_asprintf(mem_ctx, "--user=%s", hop->user)) == NULL) {
 		return -ENOMEM;
 	}
-	ok = mg__strv_add(&argv, path) && mg__strv_add(&argv, "exec");
-	if (ok && hop->user != NULL) {
-		char *u = talloc_asprintf(argv, "--user=%s", hop->user);
-		ok = u != NULL && mg__strv_add(&argv, u);
-		talloc_free(u);
+	{
+		const char *words[] = { path, "exec", user, "--interactive", "--", hop->host };
+		*_argv = mg__argv_then_boot(mem_ctx, words, 6, boot);
 	}
-	ok = ok && mg__strv_add(&argv, "--interactive") && mg__strv_add(&argv, "--")
-	     && mg__strv_add(&argv, hop->host);
-	for (size_t i = 0; ok && boot->argv[i] != NULL; i++) {
-		ok = mg__strv_add(&argv, boot->argv[i]);
-	}
-	if (!ok) {
-		talloc_free(argv);
-		return -ENOMEM;
-	}
-	*_argv = argv;
-	return 0;
+	talloc_free(user);
+	return *_argv != NULL ? 0 : -ENOMEM;
 }
 
 const struct mg_method mg__method_podman = {
