@@ -52,44 +52,6 @@ char *mg__ere_escape(TALLOC_CTX *mem_ctx, const char *s)
 	return out;
 }
 
-int mg__become_list(TALLOC_CTX *mem_ctx, TALLOC_CTX *owner, const struct mg_hop *hop,
-		    const char *key, char ***_words, char **_errmsg)
-{
-	/* Not mg__hop_list: its message lives on the vector it frees. */
-	char **all = talloc_zero_array(owner, char *, 1);
-
-	for (size_t i = 0; all != NULL && i < hop->n_opts; i++) {
-		TALLOC_CTX *tmp;
-		char *err = NULL;
-		char **w;
-
-		if (strcmp(hop->opts[i].key, key) != 0) {
-			continue;
-		}
-		tmp = talloc_new(NULL);
-		w = tmp != NULL ? mg__split_words(tmp, hop->opts[i].value, &err) : NULL;
-		if (w == NULL) {
-			if (err != NULL) {
-				*_errmsg = talloc_asprintf(mem_ctx, "option %s: %s", key, err);
-			}
-			talloc_free(tmp);
-			talloc_free(all);
-			return err != NULL ? -EINVAL : -ENOMEM;
-		}
-		for (size_t j = 0; all != NULL && w[j] != NULL; j++) {
-			if (!mg__strv_add(&all, w[j])) {
-				TALLOC_FREE(all);
-			}
-		}
-		talloc_free(tmp);
-	}
-	if (all == NULL) {
-		return -ENOMEM;
-	}
-	*_words = all;
-	return 0;
-}
-
 /* "incorrect_prompts" as EREs matching the literal texts, on 'owner'; or
  * NULL with *_ret set (and *_errmsg on mem_ctx). */
 static char **user_incorrect(TALLOC_CTX *mem_ctx, TALLOC_CTX *owner, const struct mg_hop *hop,
@@ -97,7 +59,7 @@ static char **user_incorrect(TALLOC_CTX *mem_ctx, TALLOC_CTX *owner, const struc
 {
 	char **words = NULL, **out;
 
-	*_ret = mg__become_list(mem_ctx, owner, hop, "incorrect_prompts", &words, _errmsg);
+	*_ret = mg__hop_list_named(mem_ctx, owner, hop, "incorrect_prompts", &words, _errmsg);
 	if (*_ret != 0) {
 		return NULL;
 	}

@@ -25,9 +25,5 @@ char *mg__ere_escape(TALLOC_CTX *mem_ctx, const char *s);
 int mg__become_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *user,
 		       const struct mg__become_spec *spec, struct mg_prompts **_p,
 		       char **_errmsg);
-/* Every value of list option 'key' split into words, on 'owner'; a
- * message on mem_ctx. */
-int mg__become_list(TALLOC_CTX *mem_ctx, TALLOC_CTX *owner, const struct mg_hop *hop,
-		    const char *key, char ***_words, char **_errmsg);
 
 #endif

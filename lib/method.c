@@ -106,20 +106,25 @@ char **mg__split_words(TALLOC_CTX *mem_ctx, const char *value, char **_errmsg)
 	return words;
 }
 
-int mg__hop_list(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
-		 char ***_words, char **_errmsg)
+int mg__hop_list(TALLOC_CTX *mem_ctx, TALLOC_CTX *owner, const struct mg_hop *hop,
+		 const char *key, char ***_words, char **_errmsg)
 {
-	char **all = talloc_zero_array(mem_ctx, char *, 1);
+	char **all = talloc_zero_array(owner, char *, 1);
 
 	for (size_t i = 0; all != NULL && i < hop->n_opts; i++) {
+		char *err = NULL;
 		char **w;
 		if (strcmp(hop->opts[i].key, key) != 0) {
 			continue;
 		}
-		/* The message must outlive 'all', which goes on failure. */
-		w = mg__split_words(mem_ctx, hop->opts[i].value, _errmsg);
+		/* The message goes on mem_ctx: it must outlive 'all'. */
+		w = mg__split_words(mem_ctx, hop->opts[i].value, &err);
 		if (w == NULL) {
 			talloc_free(all);
+			if (err == NULL) {
+				return -ENOMEM;
+			}
+			*_errmsg = err;
 			return -EINVAL;
 		}
 		for (size_t j = 0; w[j] != NULL; j++) {
@@ -136,6 +141,19 @@ int mg__hop_list(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
 	}
 	*_words = all;
 	return 0;
+}
+
+int mg__hop_list_named(TALLOC_CTX *mem_ctx, TALLOC_CTX *owner, const struct mg_hop *hop,
+		       const char *key, char ***_words, char **_errmsg)
+{
+	char *err = NULL;
+	int ret = mg__hop_list(mem_ctx, owner, hop, key, _words, &err);
+
+	if (ret == -EINVAL) {
+		*_errmsg = talloc_asprintf(mem_ctx, "option %s: %s", key, err);
+		talloc_free(err);
+	}
+	return ret;
 }
 
 int mg__hop_bool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key, bool dflt,

@@ -88,9 +88,13 @@ struct mg_method {
  * expansions), for list options such as ssh_args. Returns a NULL-terminated
  * vector on mem_ctx, or NULL with *_errmsg set. */
 char **mg__split_words(TALLOC_CTX *mem_ctx, const char *value, char **_errmsg);
-/* Every value of list option 'key', each split into words, in order. */
-int mg__hop_list(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
-		 char ***_words, char **_errmsg);
+/* Every value of list option 'key', each split into words, in order: a
+ * vector on 'owner'; a message on mem_ctx. */
+int mg__hop_list(TALLOC_CTX *mem_ctx, TALLOC_CTX *owner, const struct mg_hop *hop,
+		 const char *key, char ***_words, char **_errmsg);
+/* The same, the message naming the option ("option ssh_args: ..."). */
+int mg__hop_list_named(TALLOC_CTX *mem_ctx, TALLOC_CTX *owner, const struct mg_hop *hop,
+		       const char *key, char ***_words, char **_errmsg);
 /*
  * What container methods check first: the tool from option 'path_opt'
  * (default 'dflt', not empty), a container name, and no user where the

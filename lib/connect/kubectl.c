@@ -66,7 +66,7 @@ static int kubectl_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 		*_errmsg = talloc_strdup(mem_ctx, "kubectl cannot choose a user (add a sudo or su hop)");
 		return -EINVAL;
 	}
-	if ((ret = mg__hop_list(mem_ctx, hop, "kubectl_args", &args, _errmsg)) != 0) {
+	if ((ret = mg__hop_list(mem_ctx, mem_ctx, hop, "kubectl_args", &args, _errmsg)) != 0) {
 		return ret;
 	}
 	argv = talloc_zero_array(mem_ctx, char *, 1);

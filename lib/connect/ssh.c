@@ -122,11 +122,7 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 		ret = -EINVAL;
 		goto done;
 	}
-	if ((ret = mg__hop_list(tmp, hop, "ssh_args", &extra, _errmsg)) != 0) {
-		/* The message lives on tmp: move it, naming the option. */
-		if (*_errmsg != NULL) {
-			*_errmsg = talloc_asprintf(mem_ctx, "option ssh_args: %s", *_errmsg);
-		}
+	if ((ret = mg__hop_list_named(mem_ctx, tmp, hop, "ssh_args", &extra, _errmsg)) != 0) {
 		goto done;
 	}
 	argv = talloc_zero_array(tmp, char *, 1);

@@ -265,7 +265,7 @@ static int sudo_request(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_ho
 	char **words = NULL;
 	int ret;
 
-	if ((ret = mg__become_list(mem_ctx, tmp, hop, "sudo_args", &words, _errmsg)) != 0) {
+	if ((ret = mg__hop_list_named(mem_ctx, tmp, hop, "sudo_args", &words, _errmsg)) != 0) {
 		return ret;
 	}
 	if ((ret = parse_sudo_args(mem_ctx, tmp, words, &r, _errmsg)) != 0 ||
