@@ -17,48 +17,8 @@
 
 #define MAX_RX 1100
 
-/* --- helpers --- */
+#include "loop-helpers.h"
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-struct waiter {
-	struct mg_loop *loop;
-	bool (*pred)(void *arg);
-	void *arg;
-	uint64_t deadline;
-	struct mg_timer *t;
-};
-
-static void waiter_tick(struct mg_timer *t, void *data)
-{
-	struct waiter *w = data;
-
-	talloc_free(t);
-	w->t = NULL;
-	if ((w->pred != NULL && w->pred(w->arg)) || now_ms() >= w->deadline) {
-		mg_loop_stop(w->loop, 1);
-		return;
-	}
-	w->t = mg_timer_new(NULL, w->loop, 1, waiter_tick, w);
-}
-
-/* Run the loop until pred(arg) holds (checked every millisecond) or 'ms'
- * pass. With pred NULL, just run for 'ms'. Returns whether pred holds. */
-static bool run_until(struct mg_loop *loop, bool (*pred)(void *), void *arg, unsigned ms)
-{
-	struct waiter w = { loop, pred, arg, now_ms() + ms, NULL };
-
-	w.t = mg_timer_new(NULL, loop, 0, waiter_tick, &w);
-	mg_loop_run(loop);
-	TALLOC_FREE(w.t);
-	return pred == NULL || pred(arg);
-}
 
 /* What one stream received. */
 struct rx {
