@@ -569,10 +569,7 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 		return -errno;
 	}
 	if (c->pid == 0) {
-		mg_loop_child_sigmask();
-		for (int sig = 1; sig < 65; sig++) {
-			signal(sig, SIG_DFL);
-		}
+		mg__child_reset_signals();
 		setsid();
 		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0 || dup2(ev[1], 2) < 0) {
 			_exit(1);

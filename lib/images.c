@@ -315,6 +315,7 @@ int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_
 
 struct serve {
 	struct mg_images *im;
+	uint32_t id;
 	uint32_t child;
 	uint32_t h_data;
 	uint32_t h_meta;
@@ -346,12 +347,7 @@ static void serve_now(void *data, int fd, const char *errmsg)
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		rfd = open(path, O_RDONLY | O_CLOEXEC);
 	}
-	img = NULL;
-	for (struct image *i = s->im->images; i != NULL; i = i->next) {
-		if (i->fd == fd) {
-			img = i;
-		}
-	}
+	img = find(s->im, s->id);
 	if (rfd < 0 || img == NULL) {
 		const char *why = "cannot read the program here";
 		mg__router_send(s->im->r, s->child, s->h_meta, 0, MG_F_DEAD, why, strlen(why));
@@ -391,6 +387,7 @@ static void on_fetch(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	s->im = im;
+	s->id = id;
 	s->child = m->src;
 	img = find(im, id);
 	mg__router_parents(r, &n);

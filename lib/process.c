@@ -79,16 +79,21 @@ int mg__openpty(int *_master, int *_slave, bool raw, bool quiet)
 	return 0;
 }
 
+void mg__child_reset_signals(void)
+{
+	mg_loop_child_sigmask();
+	for (int sig = 1; sig < 65; sig++) {
+		signal(sig, SIG_DFL);
+	}
+}
+
 /* The child side of the fork path: only async-signal-safe calls. */
 static void child_exec(const struct mg_spawn_opts *opts, int errfd)
 {
 	int fds[3];
 	int err;
 
-	mg_loop_child_sigmask();
-	for (int sig = 1; sig < 65; sig++) {
-		signal(sig, SIG_DFL);
-	}
+	mg__child_reset_signals();
 	if (opts->setsid) {
 		setsid();
 	} else if (opts->setpgid) {

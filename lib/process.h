@@ -26,6 +26,9 @@ struct mg_spawn_opts {
  * exec failure itself, e.g. -ENOENT, is reported here). */
 int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid);
 
+/* In a forked child: nothing blocked, every signal at its default. */
+void mg__child_reset_signals(void);
+
 /* SIGKILL every process left in session 'sid' (a dead hop's leftovers). */
 void mg__kill_session(pid_t sid);
 
