@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "buf.h"
+#include "idtab.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "protocol.h"
@@ -21,23 +22,25 @@ struct mg_handler {
 	void *data;
 };
 
+/* Longest context name a child may announce. */
+#define NAME_MAX_LEN 4096
+
 struct route {
-	struct route *next;
-	uint32_t id;
+	struct mg__ident link;	/* first: the table's entry */
 	struct mg_stream *stream;
 	char *name;
 };
 
+/* A CONNECT for 'id' went down 'stream': only that stream may announce it. */
 struct expect {
-	struct expect *next;
-	uint32_t id;
-	uint32_t via;
+	struct mg__ident link;
+	struct mg_stream *stream;
 };
 
 struct mg_route_watch {
-	struct mg_route_watch *next;
-	struct mg_route_watch **prevp;
-	uint32_t id;
+	struct mg__ident link;
+	struct mg_router *r;
+	bool fired;
 	mg_route_lost_fn fn;
 	void *data;
 };
@@ -48,13 +51,12 @@ struct mg_router {
 	uint32_t *parents;
 	size_t n_parents;
 	uint32_t max_msg;
-	bool strict;
 	struct mg_stream *parent;
 	struct mg_handler *handlers[N_BUCKETS];
 	uint32_t next_handle;
-	struct route *routes;
-	struct expect *expects;
-	struct mg_route_watch *watches;
+	struct mg__idtab routes;
+	struct mg__idtab expects;
+	struct mg__idtab watches;
 	struct mg_handler *builtin[3];
 	void (*parent_lost)(void *data);
 	void *parent_lost_data;
@@ -62,12 +64,7 @@ struct mg_router {
 
 static struct route *find_route(const struct mg_router *r, uint32_t id)
 {
-	for (struct route *rt = r->routes; rt != NULL; rt = rt->next) {
-		if (rt->id == id) {
-			return rt;
-		}
-	}
-	return NULL;
+	return (struct route *)mg__idtab_find(&r->routes, id);
 }
 
 static struct mg_handler *find_handler(const struct mg_router *r, uint32_t handle)
@@ -165,6 +162,49 @@ static int send_msg(struct mg_router *r, struct mg_stream *out, struct mg_msg *m
 }
 
 static void deliver_local(void *data);
+
+/*
+ * A CONNECT going down 'out' asks that child (or a context behind it) to
+ * open context 'id', the request's first u32. Remember it: only that child
+ * may announce 'id' (on_add_route). Every context does this for what it
+ * sends and forwards, so each link checks its own children, and a child
+ * cannot claim a sibling's or cousin's context. CONNECT only ever goes
+ * down: the receive path refuses it from a child.
+ */
+static void note_connect(struct mg_router *r, struct mg_stream *out, const struct mg_msg *m)
+{
+	struct mg_buf b;
+	struct expect *e;
+	uint32_t id;
+
+	if (m->handle != MG_H_CONNECT || out == r->parent || (m->flags & MG_F_DEAD) != 0) {
+		return;
+	}
+	mg__buf_view(&b, m->data, m->len);
+	if (mg__buf_get_u32(&b, &id) != 0) {
+		return;
+	}
+	e = (struct expect *)mg__idtab_find(&r->expects, id);
+	if (e == NULL) {
+		e = talloc_zero(r, struct expect);
+		if (e == NULL) {
+			return;
+		}
+		e->link.id = id;
+		mg__idtab_add(r, &r->expects, &e->link);
+	}
+	e->stream = out;
+}
+
+static int send_out(struct mg_router *r, struct mg_stream *out, struct mg_msg *m)
+{
+	int ret = send_msg(r, out, m);
+
+	if (ret == 0) {
+		note_connect(r, out, m);
+	}
+	return ret;
+}
 
 /* Queue a copy for local delivery on the next iteration. */
 static int queue_local(struct mg_router *r, const struct mg_msg *m)
@@ -287,7 +327,7 @@ int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t
 	if (out == NULL || mg__stream_closed(out)) {
 		return MG_ERR_DISCONNECTED;
 	}
-	return send_msg(r, out, &m);
+	return send_out(r, out, &m);
 }
 
 void mg__router_receive(struct mg_router *r, struct mg_msg *m)
@@ -335,7 +375,7 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 		mg__router_reply_dead(r, m, "message too large");
 		return;
 	}
-	send_msg(r, out, m);
+	send_out(r, out, m);
 }
 
 static void on_stream_msg(struct mg_stream *s, struct mg_msg *m, void *data)
@@ -348,9 +388,23 @@ static void on_stream_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	talloc_free(holder);
 }
 
+/* The first watch on 'id' not yet told, or NULL. */
+static struct mg_route_watch *unfired_watch(const struct mg_router *r, uint32_t id)
+{
+	struct mg__ident *e;
+
+	for (e = mg__idtab_find(&r->watches, id); e != NULL; e = mg__idtab_next(e)) {
+		struct mg_route_watch *w = (struct mg_route_watch *)e;
+		if (!w->fired) {
+			return w;
+		}
+	}
+	return NULL;
+}
+
 static void notify_lost(struct mg_router *r, uint32_t id, const char *why)
 {
-	struct mg_route_watch *w, *next;
+	struct mg_route_watch *w;
 
 	/* Fail every handler waiting on a reply from 'id'. */
 	for (size_t b = 0; b < N_BUCKETS; b++) {
@@ -369,24 +423,19 @@ static void notify_lost(struct mg_router *r, uint32_t id, const char *why)
 			h = hn;
 		}
 	}
-	for (w = r->watches; w != NULL; w = next) {
-		next = w->next;
-		if (w->id == id) {
-			w->fn(r, id, why, w->data);
-		}
+	/* A callback may free any watch: look again after each one. */
+	while ((w = unfired_watch(r, id)) != NULL) {
+		w->fired = true;
+		w->fn(r, id, why, w->data);
 	}
 }
 
 static void del_route(struct mg_router *r, struct route *rt, const char *why)
 {
-	struct route **pp = &r->routes;
-	uint32_t id = rt->id;
+	uint32_t id = rt->link.id;
 	struct mg_buf *b;
 
-	while (*pp != rt) {
-		pp = &(*pp)->next;
-	}
-	*pp = rt->next;
+	mg__idtab_del(&r->routes, &rt->link);
 	mg_debug("route to %u (%s) lost: %s", id, rt->name, why);
 	if (r->parent != NULL && !mg__stream_closed(r->parent)) {
 		/* Tell the master why, so its error names the real cause. */
@@ -400,11 +449,67 @@ static void del_route(struct mg_router *r, struct route *rt, const char *why)
 	notify_lost(r, id, why);
 }
 
+/* The ids of every entry of 't' whose stream is 's' (all when s is NULL),
+ * copied, so that callers may change the table while they walk them. */
+static uint32_t *ids_via(TALLOC_CTX *mem_ctx, const struct mg__idtab *t,
+			 const struct mg_stream *s, size_t *_n)
+{
+	size_t n = 0, k = 0;
+	struct mg__ident **v = mg__idtab_list(mem_ctx, t, &n);
+	uint32_t *ids = talloc_array(mem_ctx, uint32_t, n > 0 ? n : 1);
+
+	if (v == NULL || ids == NULL) {
+		*_n = 0;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* route and expect both start with their link, then the stream. */
+		const struct expect *e = (const struct expect *)v[i];
+		if (s == NULL || e->stream == s) {
+			ids[k++] = v[i]->id;
+		}
+	}
+	*_n = k;
+	return ids;
+}
+
+/* Forget every CONNECT that went down 's': it can announce nothing now. */
+static void drop_expects(struct mg_router *r, const struct mg_stream *s)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	size_t n;
+	uint32_t *ids = ids_via(tmp, &r->expects, s, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct mg__ident *e = mg__idtab_find(&r->expects, ids[i]);
+		if (e != NULL) {
+			mg__idtab_del(&r->expects, e);
+			talloc_free(e);
+		}
+	}
+	talloc_free(tmp);
+}
+
+/* Delete the routes through 's' (all when NULL); callbacks run meanwhile. */
+static void del_routes_via(struct mg_router *r, const struct mg_stream *s, const char *why)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	size_t n;
+	uint32_t *ids = ids_via(tmp, &r->routes, s, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct route *rt = find_route(r, ids[i]);
+		if (rt != NULL && (s == NULL || rt->stream == s)) {
+			del_route(r, rt, why);
+		}
+	}
+	talloc_free(tmp);
+}
+
 static void on_stream_close(struct mg_stream *s, int err, const char *why, void *data)
 {
 	struct mg_router *r = talloc_get_type_abort(data, struct mg_router);
 	char text[256];
-	struct route *rt, *next;
 
 	if (err != 0) {
 		snprintf(text, sizeof(text), "connection to %s lost: %s: %s",
@@ -412,12 +517,8 @@ static void on_stream_close(struct mg_stream *s, int err, const char *why, void 
 	} else {
 		snprintf(text, sizeof(text), "connection to %s lost", mg__stream_name(s));
 	}
-	for (rt = r->routes; rt != NULL; rt = next) {
-		next = rt->next;
-		if (rt->stream == s) {
-			del_route(r, rt, text);
-		}
-	}
+	drop_expects(r, s);
+	del_routes_via(r, s, text);
 	if (s == r->parent) {
 		r->parent = NULL;
 		/* Everything above is unreachable now. */
@@ -442,11 +543,14 @@ static int add_route(struct mg_router *r, uint32_t id, struct mg_stream *s, cons
 	if (rt == NULL) {
 		return -ENOMEM;
 	}
-	rt->id = id;
+	rt->link.id = id;
 	rt->stream = s;
 	rt->name = talloc_strdup(rt, name != NULL ? name : "");
-	rt->next = r->routes;
-	r->routes = rt;
+	if (rt->name == NULL) {
+		talloc_free(rt);
+		return -ENOMEM;
+	}
+	mg__idtab_add(r, &r->routes, &rt->link);
 	return 0;
 }
 
@@ -469,41 +573,41 @@ static int announce(struct mg_router *r, uint32_t id, const char *name)
 	return ret;
 }
 
-static bool expected(struct mg_router *r, uint32_t id, struct mg_stream *in)
+/* A child broke the routing rules: drop its hop. 'why' is a constant. */
+static void refuse_child(struct mg_stream *in, uint32_t id, const char *why)
 {
-	struct expect **pp;
-
-	if (!r->strict) {
-		return true;
-	}
-	for (pp = &r->expects; *pp != NULL; pp = &(*pp)->next) {
-		struct expect *e = *pp;
-		if (e->id == id) {
-			struct route *via = find_route(r, e->via);
-			if (via == NULL || via->stream != in) {
-				return false;
-			}
-			*pp = e->next;
-			talloc_free(e);
-			return true;
-		}
-	}
-	return false;
+	mg_warn("%s: %s (context %u): dropping that hop", mg__stream_name(in), why, id);
+	mg__stream_fail(in, MG_ERR_PROTOCOL, why);
 }
 
+/*
+ * A child announces a context behind it. Taken only when this context
+ * sent or forwarded the CONNECT for that id down that very stream, and
+ * only once: anything else is a hostile or broken child, dropped at once,
+ * so that it cannot flood the table or the log either.
+ */
 static void on_add_route(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_buf b;
-	uint32_t id;
+	struct expect *e;
+	uint32_t id = 0;
 	char *name = NULL;
 
 	mg__buf_view(&b, m->data, m->len);
-	if (mg__buf_get_u32(&b, &id) != 0 || mg__buf_get_str(&b, m, &name) != 0 || name == NULL) {
-		mg_debug("%s: malformed ADD_ROUTE", mg__stream_name(m->in));
+	if (mg__buf_get_u32(&b, &id) != 0 || mg__buf_get_str(&b, m, &name) != 0 || name == NULL ||
+	    strlen(name) > NAME_MAX_LEN) {
+		refuse_child(m->in, id, "malformed ADD_ROUTE");
 		return;
 	}
-	if (!expected(r, id, m->in) || add_route(r, id, m->in, name) != 0) {
-		mg_warn("%s: refused route to context %u", mg__stream_name(m->in), id);
+	e = (struct expect *)mg__idtab_find(&r->expects, id);
+	if (e == NULL || e->stream != m->in) {
+		refuse_child(m->in, id, "announced a context it was not asked to connect");
+		return;
+	}
+	mg__idtab_del(&r->expects, &e->link);
+	talloc_free(e);
+	if (add_route(r, id, m->in, name) != 0) {
+		refuse_child(m->in, id, "announced a context that exists already");
 		return;
 	}
 	mg_trace("route to %u (%s) via %s", id, name, mg__stream_name(m->in));
@@ -580,6 +684,11 @@ struct mg_router *mg__router_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 		}
 	}
 	r->n_parents = n_parents;
+	if (mg__idtab_init(r, &r->routes) != 0 || mg__idtab_init(r, &r->expects) != 0 ||
+	    mg__idtab_init(r, &r->watches) != 0) {
+		talloc_free(r);
+		return NULL;
+	}
 	r->builtin[0] = mg__router_add_handler(r, r, MG_H_ADD_ROUTE, MG_POL_CHILD, 0, true, on_add_route, NULL);
 	r->builtin[1] = mg__router_add_handler(r, r, MG_H_DEL_ROUTE, MG_POL_CHILD, 0, true, on_del_route, NULL);
 	r->builtin[2] = mg__router_add_handler(r, r, MG_H_LOG, MG_POL_DESCENDANT, 0, true, on_log, NULL);
@@ -614,25 +723,6 @@ uint32_t mg__router_max_msg(const struct mg_router *r)
 void mg__router_set_max_msg(struct mg_router *r, uint32_t max)
 {
 	r->max_msg = max;
-}
-
-void mg__router_set_strict(struct mg_router *r, bool strict)
-{
-	r->strict = strict;
-}
-
-int mg__router_expect(struct mg_router *r, uint32_t id, uint32_t via_id)
-{
-	struct expect *e = talloc_zero(r, struct expect);
-
-	if (e == NULL) {
-		return -ENOMEM;
-	}
-	e->id = id;
-	e->via = via_id;
-	e->next = r->expects;
-	r->expects = e;
-	return 0;
 }
 
 int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t remote_id,
@@ -677,10 +767,7 @@ void mg__router_on_parent_lost(struct mg_router *r, void (*fn)(void *data), void
 
 static int watch_destructor(struct mg_route_watch *w)
 {
-	*w->prevp = w->next;
-	if (w->next != NULL) {
-		w->next->prevp = w->prevp;
-	}
+	mg__idtab_del(&w->r->watches, &w->link);
 	return 0;
 }
 
@@ -692,29 +779,25 @@ struct mg_route_watch *mg__router_watch(TALLOC_CTX *mem_ctx, struct mg_router *r
 	if (w == NULL) {
 		return NULL;
 	}
-	w->id = id;
+	w->r = r;
+	w->link.id = id;
 	w->fn = fn;
 	w->data = data;
-	w->next = r->watches;
-	if (w->next != NULL) {
-		w->next->prevp = &w->next;
-	}
-	w->prevp = &r->watches;
-	r->watches = w;
+	mg__idtab_add(r, &r->watches, &w->link);
 	talloc_set_destructor(w, watch_destructor);
 	return w;
 }
 
 void mg__router_close_all(struct mg_router *r, const char *why)
 {
-	struct route *rt, *next;
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	size_t n;
+	struct mg__ident **v = mg__idtab_list(tmp, &r->routes, &n);
 
 	/* Close child streams now, so their agents see EOF and stop too. */
-	for (rt = r->routes; rt != NULL; rt = rt->next) {
-		mg__stream_abort(rt->stream);
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		mg__stream_abort(((struct route *)v[i])->stream);
 	}
-	for (rt = r->routes; rt != NULL; rt = next) {
-		next = rt->next;
-		del_route(r, rt, why);
-	}
+	talloc_free(tmp);
+	del_routes_via(r, NULL, why);
 }

@@ -3,8 +3,9 @@
  * handlers with policies, dead-message replies and route propagation.
  *
  * Trust: a context obeys only its ancestors (MG_POL_PARENT). A child can
- * only answer handlers that expect it (MG_POL_RESPONDENT), report routes
- * of its own subtree, and send logs. Messages between siblings are never
+ * only answer handlers that expect it (MG_POL_RESPONDENT), announce the
+ * contexts that this context sent or forwarded it a CONNECT for (each
+ * once; anything else drops the child), and send logs. Messages between siblings are never
  * forwarded.
  */
 #ifndef MG_ROUTER_H
@@ -39,9 +40,6 @@ uint32_t mg__router_id(const struct mg_router *r);
 const uint32_t *mg__router_parents(const struct mg_router *r, size_t *_n);
 uint32_t mg__router_max_msg(const struct mg_router *r);
 void mg__router_set_max_msg(struct mg_router *r, uint32_t max);
-/* The master accepts ADD_ROUTE only for ids it announced with expect. */
-void mg__router_set_strict(struct mg_router *r, bool strict);
-int mg__router_expect(struct mg_router *r, uint32_t id, uint32_t via_id);
 
 /*
  * Register a handler. handle 0 allocates a fresh one. Freeing the returned

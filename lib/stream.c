@@ -41,6 +41,7 @@ struct mg_stream {
 
 	bool framed;
 	bool paused;
+	bool rejected;	/* mg__stream_fail: deliver nothing more */
 	bool closed;
 	bool shut_wr;
 	bool in_read;
@@ -146,7 +147,8 @@ static void parse_frames(struct mg_stream *s)
 {
 	size_t off = 0;
 
-	while (!s->closed && s->framed && !s->paused && s->rx_len - off >= MG_HDR_LEN) {
+	while (!s->closed && !s->rejected && s->framed && !s->paused &&
+	       s->rx_len - off >= MG_HDR_LEN) {
 		struct mg_msg hdr = { 0 };
 		struct mg_msg *m;
 		char why[160];
@@ -448,6 +450,12 @@ static void fail_later(struct mg_stream *s, int err, const char *why)
 	if (mg_loop_defer(s->loop, s, report_werr, s) != 0 && s->wio != NULL) {
 		mg_io_set(s->wio, MG_IO_WRITE);
 	}
+}
+
+void mg__stream_fail(struct mg_stream *s, int err, const char *why)
+{
+	s->rejected = true;
+	fail_later(s, err, why);
 }
 
 /* Write a and b: directly when nothing is queued, the rest queued. */

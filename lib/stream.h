@@ -60,6 +60,10 @@ int mg__stream_send(struct mg_stream *s, const struct mg_msg *m);
 int mg__stream_write_raw(struct mg_stream *s, const void *p, size_t n);
 /* Half-close the write side once the queue has drained. */
 void mg__stream_shutdown(struct mg_stream *s);
+/* Drop the stream because the peer broke the protocol: nothing more is
+ * delivered from it, and the close callback runs from the loop with
+ * (err, why). 'why' must be a string constant. */
+void mg__stream_fail(struct mg_stream *s, int err, const char *why);
 /* Close the fds now, without callbacks (shutdown). */
 void mg__stream_abort(struct mg_stream *s);
 size_t mg__stream_pending(const struct mg_stream *s);

@@ -92,8 +92,19 @@ static const uint32_t P_1[] = { 0 };
 static const uint32_t P_2[] = { 1, 0 };
 static const uint32_t P_3[] = { 0 };
 
+/* 'from' asks 'via' (its child, or a context behind it) to connect 'id',
+ * as the master's CONNECT does: only then may 'id' be announced through
+ * that link. Nobody handles the request: its dead reply is dropped. */
+static bool ask_connect(struct net *n, uint32_t from, uint32_t via, uint32_t id)
+{
+	uint8_t p[4];
+
+	mg__put_be32(p, id);
+	return mg__router_send(n->r[from], via, MG_H_CONNECT, 0, 0, p, sizeof(p)) == 0;
+}
+
 /* The standard tree, with the master's routes to 1, 2 and 3 in place. */
-static struct net *net_new(bool strict)
+static struct net *net_new(void)
 {
 	struct net *n = talloc_zero(NULL, struct net);
 	struct reach x;
@@ -108,11 +119,8 @@ static struct net *net_new(bool strict)
 		talloc_free(n);
 		return NULL;
 	}
-	if (strict) {
-		mg__router_set_strict(n->r[0], true);
-		mg__router_expect(n->r[0], 2, 1);
-	}
-	if (!link_to(n, 0, 1, "c1") || !link_to(n, 1, 2, "c2") || !link_to(n, 0, 3, "c3")) {
+	if (!link_to(n, 0, 1, "c1") || !link_to(n, 0, 3, "c3") || !ask_connect(n, 0, 1, 2) ||
+	    !link_to(n, 1, 2, "c2")) {
 		talloc_free(n);
 		return NULL;
 	}
@@ -210,7 +218,7 @@ static void log_capture(enum mg_log_level level, const char *msg, void *data)
 /* ADD_ROUTE travels up: the master learns 2 through 1. */
 static void test_routes_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 
 	ASSERT_PTR_NOT_NULL(n);
 	ASSERT_TRUE(mg__router_reachable(n->r[0], 1));
@@ -234,7 +242,7 @@ ISOLATED(test_routes)
  * reply comes back the same way. */
 static void test_parent_handler_via_intermediary_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got at2 = { .reply = "pong" }, at0 = { 0 }, at1 = { 0 };
 	struct mg_handler *h2, *h0, *h1;
 
@@ -274,7 +282,7 @@ ISOLATED(test_parent_handler_via_intermediary)
  * dead reply. The parent's own parent still can. */
 static void test_parent_policy_refuses_child_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got at1 = { 0 }, at2 = { 0 }, at0 = { 0 }, m0 = { 0 }, r1 = { 0 };
 	struct mg_handler *h1, *h2, *h0, *hm0, *hr1;
 
@@ -319,7 +327,7 @@ ISOLATED(test_parent_policy_refuses_child)
 /* 1 -> 3 goes up to the master, which refuses to forward it down again. */
 static void test_sibling_refused_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got at3 = { 0 }, at1 = { 0 };
 	struct mg_handler *h3, *h1;
 
@@ -351,7 +359,7 @@ ISOLATED(test_sibling_refused)
 
 static void test_unknown_handle_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got g = { 0 }, l = { 0 };
 	struct mg_handler *h, *hl;
 
@@ -380,7 +388,7 @@ ISOLATED(test_unknown_handle)
 
 static void test_no_route_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got g = { 0 };
 	struct mg_handler *h;
 
@@ -402,7 +410,7 @@ ISOLATED(test_no_route)
  * belong elsewhere are dropped without reply. */
 static void test_spoofed_src_dropped_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got g = { 0 }, at1 = { 0 }, d1 = { 0 }, d3 = { 0 };
 	struct mg_handler *h, *h1, *hd1, *hd3;
 	uint32_t hh;
@@ -456,7 +464,7 @@ ISOLATED(test_spoofed_src_dropped)
 /* Same check through mg__router_receive with a hand-made message. */
 static void test_receive_reverse_path_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got g = { 0 };
 	struct mg_handler *h;
 	struct mg_msg *m;
@@ -496,90 +504,183 @@ static bool barrier(struct net *n, uint32_t from)
 	return ok;
 }
 
-/* A strict master takes routes only for ids it expects, via the expected
- * child. */
-static void test_strict_add_route_body(void)
+/* Send ADD_ROUTE for 'id' by hand on the up link of 'from'. */
+static int inject_add_route(struct net *n, uint32_t from, uint32_t id, const char *name)
 {
-	static const uint32_t p4[] = { 1, 0 }, p5[] = { 1, 0 };
-	struct net *n = net_new(true);
-	struct reach x;
+	uint8_t p[64];
+	struct mg_buf b = { .data = p, .alloc = sizeof(p), .max = sizeof(p) };
+	struct mg_msg m = { .src = from, .auth_id = from, .handle = MG_H_ADD_ROUTE };
+	size_t np;
 
-	ASSERT_PTR_NOT_NULL(n);
-	/* 2 was expected via 1 (net_new waited for it). */
-	ASSERT_TRUE(mg__router_reachable(n->r[0], 2));
-	/* 4 is not expected at all. */
-	ASSERT_TRUE(add_router(n, 4, p4, 2));
-	ASSERT_TRUE(link_to(n, 1, 4, "c4"));
-	/* 5 is expected, but behind 3, not 1. */
-	ASSERT_INT_EQ(mg__router_expect(n->r[0], 5, 3), 0);
-	ASSERT_TRUE(add_router(n, 5, p5, 2));
-	ASSERT_TRUE(link_to(n, 1, 5, "c5"));
-	ASSERT_TRUE(barrier(n, 1));
-	ASSERT_TRUE(mg__router_reachable(n->r[1], 4));
-	ASSERT_TRUE(mg__router_reachable(n->r[1], 5));
-	ASSERT_TRUE(!mg__router_reachable(n->r[0], 4));
-	ASSERT_TRUE(!mg__router_reachable(n->r[0], 5));
-	/* Unrouted, 4 cannot reach the master either: dropped on arrival. */
-	{
-		struct got g = { 0 };
-		struct mg_handler *h = handler(n, 0, MG_POL_DESCENDANT, 0, &g);
-		ASSERT_INT_EQ(mg__router_send(n->r[4], 0, mg__handler_handle(h), 0, 0, "hi", 2), 0);
-		ASSERT_TRUE(barrier(n, 1));
-		ASSERT_INT_EQ(g.n, 0);
-		talloc_free(h);
+	m.dst = mg__router_parents(n->r[from], &np)[0];
+	if (mg__buf_put_u32(&b, id) != 0 || mg__buf_put_str(&b, name) != 0) {
+		return -1;
 	}
-	/* An id expected via the right child is taken. */
-	x.r = n->r[0];
-	x.id = 6;
-	{
-		static const uint32_t p6[] = { 1, 0 };
-		ASSERT_INT_EQ(mg__router_expect(n->r[0], 6, 1), 0);
-		ASSERT_TRUE(add_router(n, 6, p6, 2));
-		ASSERT_TRUE(link_to(n, 1, 6, "c6"));
-		ASSERT_TRUE(run_until(n->loop, is_reachable, &x, 2000));
-	}
-	talloc_free(n);
+	m.data = b.data;
+	m.len = b.len;
+	return mg__stream_send(n->up[from], &m);
 }
-ISOLATED(test_strict_add_route)
 
-/* A non-strict master takes any route its children announce. */
-static void test_lax_add_route_body(void)
+/* A context announced with no CONNECT for it drops the announcing child:
+ * 1 links 4 on its own, so the master drops 1, and 2 behind it. */
+static void test_unasked_route_drops_child_body(void)
 {
 	static const uint32_t p4[] = { 1, 0 };
-	struct net *n = net_new(false);
-	struct reach x;
+	struct net *n = net_new();
+	struct reach x = { NULL, 1 };
 
 	ASSERT_PTR_NOT_NULL(n);
 	ASSERT_TRUE(add_router(n, 4, p4, 2));
 	ASSERT_TRUE(link_to(n, 1, 4, "c4"));
 	x.r = n->r[0];
-	x.id = 4;
-	ASSERT_TRUE(run_until(n->loop, is_reachable, &x, 2000));
-	ASSERT_STR_EQ(mg__router_name(n->r[0], 4), "c4");
-	/* But never for an id that exists already, or its own. */
-	{
-		uint8_t p[64];
-		struct mg_buf b;
-		struct mg_msg m = { .dst = 0, .src = 1, .auth_id = 1, .handle = MG_H_ADD_ROUTE };
-
-		b = (struct mg_buf){ .data = p, .alloc = sizeof(p), .max = sizeof(p) };
-		ASSERT_INT_EQ(mg__buf_put_u32(&b, 3), 0);
-		ASSERT_INT_EQ(mg__buf_put_str(&b, "hijack"), 0);
-		m.data = b.data;
-		m.len = b.len;
-		ASSERT_INT_EQ(mg__stream_send(n->up[1], &m), 0);
-		b.len = 0;
-		ASSERT_INT_EQ(mg__buf_put_u32(&b, 0), 0);
-		ASSERT_INT_EQ(mg__buf_put_str(&b, "hijack"), 0);
-		m.len = b.len;
-		ASSERT_INT_EQ(mg__stream_send(n->up[1], &m), 0);
-		ASSERT_TRUE(barrier(n, 1));
-		ASSERT_STR_EQ(mg__router_name(n->r[0], 3), "c3");
-		ASSERT_PTR_NULL(mg__router_name(n->r[0], 0));
-	}
+	ASSERT_TRUE(run_until(n->loop, is_unreachable, &x, 2000));
+	ASSERT_STR_CONTAINS(log_last, "not asked to connect");
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], 4));
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], 2));
+	ASSERT_TRUE(mg__router_reachable(n->r[0], 3));
 	talloc_free(n);
 }
-ISOLATED(test_lax_add_route)
+ISOLATED(test_unasked_route_drops_child)
+
+/*
+ * The take-over of issue 12: the master asks 2 (behind 1) to connect 6;
+ * 5, a sibling of 2 under the same agent 1, claims 6 first. 1 must drop 5,
+ * not route 6 to it, and still take the real announcement from 2.
+ */
+static void test_cousin_cannot_claim_body(void)
+{
+	static const uint32_t p5[] = { 1, 0 }, p6[] = { 2, 1, 0 };
+	struct net *n = net_new();
+	struct reach x = { NULL, 5 };
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(ask_connect(n, 0, 1, 5));
+	ASSERT_TRUE(add_router(n, 5, p5, 2));
+	ASSERT_TRUE(link_to(n, 1, 5, "c5"));
+	x.r = n->r[0];
+	ASSERT_TRUE(run_until(n->loop, is_reachable, &x, 2000));
+	/* The CONNECT for 6 goes 0 -> 1 -> 2; 5 claims 6 meanwhile. */
+	ASSERT_TRUE(ask_connect(n, 0, 2, 6));
+	ASSERT_TRUE(barrier(n, 2));
+	ASSERT_INT_EQ(inject_add_route(n, 5, 6, "hijack"), 0);
+	ASSERT_TRUE(run_until(n->loop, is_unreachable, &x, 2000));
+	ASSERT_TRUE(!mg__router_reachable(n->r[1], 5));
+	ASSERT_PTR_NULL(mg__router_name(n->r[1], 6));
+	ASSERT_PTR_NULL(mg__router_name(n->r[0], 6));
+	/* The real one is taken at every level. */
+	ASSERT_TRUE(add_router(n, 6, p6, 3));
+	ASSERT_TRUE(link_to(n, 2, 6, "c6"));
+	x.id = 6;
+	ASSERT_TRUE(run_until(n->loop, is_reachable, &x, 2000));
+	ASSERT_STR_EQ(mg__router_name(n->r[1], 6), "c6");
+	ASSERT_STR_EQ(mg__router_name(n->r[0], 6), "c6");
+	/* Once only: announcing it again drops 2 (and 6 behind it). */
+	ASSERT_INT_EQ(inject_add_route(n, 2, 6, "again"), 0);
+	x.r = n->r[1];
+	x.id = 2;
+	ASSERT_TRUE(run_until(n->loop, is_unreachable, &x, 2000));
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], 6));
+	ASSERT_TRUE(mg__router_reachable(n->r[0], 1));
+	talloc_free(n);
+}
+ISOLATED(test_cousin_cannot_claim)
+
+/* Claiming an existing context, its own parent's or the master's id, or
+ * sending a malformed announcement, drops the child too. */
+static void test_bad_claims_drop_child_body(void)
+{
+	static const uint32_t claims[] = { 3, 0, 1 };
+
+	for (size_t i = 0; i < 4; i++) {
+		struct net *n = net_new();
+		struct reach x = { NULL, 1 };
+
+		ASSERT_PTR_NOT_NULL(n);
+		if (i < 3) {
+			ASSERT_INT_EQ(inject_add_route(n, 1, claims[i], "hijack"), 0);
+		} else {
+			ASSERT_INT_EQ(inject(n->up[1], 0, 1, 1, MG_H_ADD_ROUTE, 0, "xy"), 0);
+		}
+		x.r = n->r[0];
+		ASSERT_TRUE(run_until(n->loop, is_unreachable, &x, 2000));
+		ASSERT_STR_EQ(mg__router_name(n->r[0], 3), "c3");
+		ASSERT_PTR_NULL(mg__router_name(n->r[0], 0));
+		talloc_free(n);
+	}
+}
+ISOLATED(test_bad_claims_drop_child)
+
+/* A watch callback may free another watch on the same id (issue 12: the
+ * loop kept a pointer to it). Whichever runs first frees the other. */
+struct freeing_watch {
+	struct mg_route_watch **other;
+	int *calls;
+};
+
+static void on_lost_free_other(struct mg_router *r, uint32_t id, const char *why, void *data)
+{
+	struct freeing_watch *f = data;
+
+	(*f->calls)++;
+	TALLOC_FREE(*f->other);
+}
+
+static void test_watch_frees_watch_body(void)
+{
+	struct net *n = net_new();
+	struct mg_route_watch *a, *b;
+	int calls = 0;
+	struct freeing_watch fa = { &b, &calls }, fb = { &a, &calls };
+	struct reach x = { NULL, 1 };
+
+	ASSERT_PTR_NOT_NULL(n);
+	a = mg__router_watch(n->ctx, n->r[0], 1, on_lost_free_other, &fa);
+	b = mg__router_watch(n->ctx, n->r[0], 1, on_lost_free_other, &fb);
+	ASSERT_TRUE(a != NULL && b != NULL);
+	ASSERT_INT_EQ(shutdown(n->downfd[1], SHUT_RDWR), 0);
+	x.r = n->r[0];
+	ASSERT_TRUE(run_until(n->loop, is_unreachable, &x, 2000));
+	ASSERT_INT_EQ(calls, 1);
+	ASSERT_TRUE((a == NULL) != (b == NULL));
+	talloc_free(a);
+	talloc_free(b);
+	talloc_free(n);
+}
+ISOLATED(test_watch_frees_watch)
+
+/* Many contexts behind one child: each announced once, all found, and
+ * all gone with that child's link (the table grows and shrinks). */
+static void test_many_routes_body(void)
+{
+	enum { N = 20000, FIRST = 100 };
+	struct net *n = net_new();
+	struct reach x = { NULL, FIRST + N - 1 };
+
+	ASSERT_PTR_NOT_NULL(n);
+	for (uint32_t id = FIRST; id < FIRST + N; id++) {
+		ASSERT_TRUE(ask_connect(n, 0, 1, id));
+	}
+	for (uint32_t id = FIRST; id < FIRST + N; id++) {
+		ASSERT_INT_EQ(inject_add_route(n, 1, id, "many"), 0);
+		if (id % 1000 == 0) {
+			run_until(n->loop, NULL, NULL, 1);
+		}
+	}
+	x.r = n->r[0];
+	ASSERT_TRUE(run_until(n->loop, is_reachable, &x, 10000));
+	for (uint32_t id = FIRST; id < FIRST + N; id++) {
+		ASSERT_TRUE(mg__router_reachable(n->r[0], id));
+	}
+	ASSERT_TRUE(mg__router_reachable(n->r[0], 3));
+	ASSERT_INT_EQ(shutdown(n->downfd[1], SHUT_RDWR), 0);
+	ASSERT_TRUE(run_until(n->loop, is_unreachable, &x, 10000));
+	for (uint32_t id = FIRST; id < FIRST + N; id++) {
+		ASSERT_TRUE(!mg__router_reachable(n->r[0], id));
+	}
+	ASSERT_TRUE(mg__router_reachable(n->r[0], 3));
+	talloc_free(n);
+}
+ISOLATED(test_many_routes)
 
 /* Losing the link to 1 loses 1 and 2: every handler waiting on either
  * gets a dead message, and watchers hear about both. */
@@ -617,7 +718,7 @@ static void on_parent_lost(void *data)
 
 static void test_respondent_lost_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got w1 = { 0 }, w2 = { 0 }, w3 = { 0 };
 	struct two_gots both = { &w1, &w2 };
 	struct mg_handler *h1, *h2, *h3;
@@ -683,7 +784,7 @@ ISOLATED(test_respondent_lost)
  * message is delivered when 'respondent' becomes unreachable"). */
 static void test_parent_lost_fails_waiters_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got w0 = { 0 };
 	struct mg_handler *h0;
 	struct mg_route_watch *wa;
@@ -708,7 +809,7 @@ ISOLATED(test_parent_lost_fails_waiters)
 /* 1 loses 2: its DEL_ROUTE takes 2 off the master's table, and only 2. */
 static void test_del_route_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got w1 = { 0 }, w2 = { 0 };
 	struct mg_handler *h1, *h2;
 	struct mg_route_watch *a, *b;
@@ -763,7 +864,7 @@ ISOLATED(test_del_route)
 /* A non-persistent handler runs once, then its handle is free. */
 static void test_one_shot_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got g = { .ctx = NULL }, dead = { 0 };
 	struct mg_handler *h, *hd, *again;
 	uint32_t hh;
@@ -817,7 +918,7 @@ static void on_reply_free_owner(struct mg_router *r, struct mg_msg *m, void *dat
 
 static void test_one_shot_frees_owner_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct request *req;
 	int calls = 0;
 
@@ -877,7 +978,7 @@ static bool keeper_got(void *arg)
 
 static void test_handler_keeps_message_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct keeper k = { 0 };
 	struct mg_handler *h;
 
@@ -1018,7 +1119,7 @@ ISOLATED(test_handle_allocation)
 
 static void test_send_too_big_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	struct got g = { 0 }, d = { 0 }, at2 = { 0 };
 	struct mg_handler *h, *hd, *h2;
 	uint8_t *p;
@@ -1126,7 +1227,7 @@ static bool log_seen(void *arg)
 
 static void test_log_forwarding_body(void)
 {
-	struct net *n = net_new(false);
+	struct net *n = net_new();
 	uint8_t p[64];
 	struct mg_buf b = { .data = p, .alloc = sizeof(p), .max = sizeof(p) };
 
@@ -1160,8 +1261,11 @@ int main(void)
 	RUN(test_no_route);
 	RUN(test_spoofed_src_dropped);
 	RUN(test_receive_reverse_path);
-	RUN(test_strict_add_route);
-	RUN(test_lax_add_route);
+	RUN(test_unasked_route_drops_child);
+	RUN(test_cousin_cannot_claim);
+	RUN(test_bad_claims_drop_child);
+	RUN(test_watch_frees_watch);
+	RUN(test_many_routes);
 	RUN(test_respondent_lost);
 	RUN(test_parent_lost_fails_waiters);
 	RUN(test_del_route);
