@@ -9,10 +9,11 @@
 #include "protocol.h"
 #include "router.h"
 
-#define N_BUCKETS 64
+#include <stddef.h>
 
 struct mg_handler {
-	struct mg_handler *next;
+	struct mg__ident link;	/* id: the handle */
+	struct mg__ident rlink;	/* id: the respondent, linked for that policy only */
 	struct mg_router *r;
 	uint32_t handle;
 	enum mg_policy policy;
@@ -52,7 +53,9 @@ struct mg_router {
 	size_t n_parents;
 	uint32_t max_msg;
 	struct mg_stream *parent;
-	struct mg_handler *handlers[N_BUCKETS];
+	bool dying;	/* being freed: its tables may be gone already */
+	struct mg__idtab handlers;	/* by handle */
+	struct mg__idtab waiting;	/* respondent handlers, by respondent */
 	uint32_t next_handle;
 	struct mg__idtab routes;
 	struct mg__idtab expects;
@@ -69,12 +72,7 @@ static struct route *find_route(const struct mg_router *r, uint32_t id)
 
 static struct mg_handler *find_handler(const struct mg_router *r, uint32_t handle)
 {
-	for (struct mg_handler *h = r->handlers[handle % N_BUCKETS]; h != NULL; h = h->next) {
-		if (h->handle == handle) {
-			return h;
-		}
-	}
-	return NULL;
+	return (struct mg_handler *)mg__idtab_find(&r->handlers, handle);
 }
 
 static bool is_ancestor(const struct mg_router *r, uint32_t id)
@@ -100,14 +98,12 @@ static struct mg_stream *route_out(const struct mg_router *r, uint32_t id)
 
 static int handler_destructor(struct mg_handler *h)
 {
-	struct mg_handler **pp = &h->r->handlers[h->handle % N_BUCKETS];
-
-	while (*pp != NULL) {
-		if (*pp == h) {
-			*pp = h->next;
-			break;
-		}
-		pp = &(*pp)->next;
+	if (h->r->dying) {
+		return 0;
+	}
+	mg__idtab_del(&h->r->handlers, &h->link);
+	if (h->policy == MG_POL_RESPONDENT) {
+		mg__idtab_del(&h->r->waiting, &h->rlink);
 	}
 	return 0;
 }
@@ -140,8 +136,12 @@ struct mg_handler *mg__router_add_handler(TALLOC_CTX *mem_ctx, struct mg_router 
 	h->persist = persist;
 	h->fn = fn;
 	h->data = data;
-	h->next = r->handlers[handle % N_BUCKETS];
-	r->handlers[handle % N_BUCKETS] = h;
+	h->link.id = handle;
+	mg__idtab_add(r, &r->handlers, &h->link);
+	if (policy == MG_POL_RESPONDENT) {
+		h->rlink.id = respondent;
+		mg__idtab_add(r, &r->waiting, &h->rlink);
+	}
 	talloc_set_destructor(h, handler_destructor);
 	return h;
 }
@@ -405,23 +405,20 @@ static struct mg_route_watch *unfired_watch(const struct mg_router *r, uint32_t 
 static void notify_lost(struct mg_router *r, uint32_t id, const char *why)
 {
 	struct mg_route_watch *w;
+	struct mg__ident *e;
 
-	/* Fail every handler waiting on a reply from 'id'. */
-	for (size_t b = 0; b < N_BUCKETS; b++) {
-		struct mg_handler *h = r->handlers[b];
-		while (h != NULL) {
-			struct mg_handler *hn = h->next;
-			if (h->policy == MG_POL_RESPONDENT && h->respondent == id) {
-				struct mg_msg dead = {
-					.flags = MG_F_DEAD, .dst = r->my_id, .src = id,
-					.auth_id = id, .handle = h->handle,
-				};
-				dead.data = (uint8_t *)why;
-				dead.len = strlen(why);
-				queue_local(r, &dead);
-			}
-			h = hn;
-		}
+	/* Fail every handler waiting on a reply from 'id' (queue_local only
+	 * queues: nothing runs meanwhile). */
+	for (e = mg__idtab_find(&r->waiting, id); e != NULL; e = mg__idtab_next(e)) {
+		const struct mg_handler *h = (const struct mg_handler *)
+			((const char *)e - offsetof(struct mg_handler, rlink));
+		struct mg_msg dead = {
+			.flags = MG_F_DEAD, .dst = r->my_id, .src = id,
+			.auth_id = id, .handle = h->handle,
+		};
+		dead.data = (uint8_t *)why;
+		dead.len = strlen(why);
+		queue_local(r, &dead);
 	}
 	/* A callback may free any watch: look again after each one. */
 	while ((w = unfired_watch(r, id)) != NULL) {
@@ -664,6 +661,14 @@ static void on_log(struct mg_router *r, struct mg_msg *m, void *data)
 	mg__log(level, NULL, 0, "%s: %s", name != NULL ? name : "?", text);
 }
 
+static int router_destructor(struct mg_router *r)
+{
+	/* Runs before its children go: their destructors must not touch the
+	 * tables, which may be freed first. */
+	r->dying = true;
+	return 0;
+}
+
 struct mg_router *mg__router_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 				 uint32_t my_id, const uint32_t *parent_ids, size_t n_parents)
 {
@@ -672,6 +677,7 @@ struct mg_router *mg__router_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	if (r == NULL) {
 		return NULL;
 	}
+	talloc_set_destructor(r, router_destructor);
 	r->loop = loop;
 	r->my_id = my_id;
 	r->max_msg = MG_MSG_MAX_DEFAULT;
@@ -685,7 +691,8 @@ struct mg_router *mg__router_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	}
 	r->n_parents = n_parents;
 	if (mg__idtab_init(r, &r->routes) != 0 || mg__idtab_init(r, &r->expects) != 0 ||
-	    mg__idtab_init(r, &r->watches) != 0) {
+	    mg__idtab_init(r, &r->watches) != 0 || mg__idtab_init(r, &r->handlers) != 0 ||
+	    mg__idtab_init(r, &r->waiting) != 0) {
 		talloc_free(r);
 		return NULL;
 	}
@@ -767,6 +774,9 @@ void mg__router_on_parent_lost(struct mg_router *r, void (*fn)(void *data), void
 
 static int watch_destructor(struct mg_route_watch *w)
 {
+	if (w->r->dying) {
+		return 0;
+	}
 	mg__idtab_del(&w->r->watches, &w->link);
 	return 0;
 }
