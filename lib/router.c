@@ -32,10 +32,13 @@ struct route {
 	char *name;
 };
 
-/* A CONNECT for 'id' went down 'stream': only that stream may announce it. */
+/* A CONNECT for 'id' went down 'stream': only that stream may announce it.
+ * A dead answer to it (the hop failed) ends the note. */
 struct expect {
 	struct mg__ident link;
 	struct mg_stream *stream;
+	struct mg__ident rlink;	/* id: the request's reply_to */
+	uint32_t requester;	/* the request's src */
 };
 
 struct mg_route_watch {
@@ -59,6 +62,7 @@ struct mg_router {
 	uint32_t next_handle;
 	struct mg__idtab routes;
 	struct mg__idtab expects;
+	struct mg__idtab expect_replies;	/* expects by reply_to */
 	struct mg__idtab watches;
 	struct mg_handler *builtin[3];
 	void (*parent_lost)(void *data);
@@ -171,6 +175,13 @@ static void deliver_local(void *data);
  * cannot claim a sibling's or cousin's context. CONNECT only ever goes
  * down: the receive path refuses it from a child.
  */
+static void forget_expect(struct mg_router *r, struct expect *e)
+{
+	mg__idtab_del(&r->expects, &e->link);
+	mg__idtab_del(&r->expect_replies, &e->rlink);
+	talloc_free(e);
+}
+
 static void note_connect(struct mg_router *r, struct mg_stream *out, const struct mg_msg *m)
 {
 	struct mg_buf b;
@@ -185,15 +196,34 @@ static void note_connect(struct mg_router *r, struct mg_stream *out, const struc
 		return;
 	}
 	e = (struct expect *)mg__idtab_find(&r->expects, id);
+	if (e != NULL) {
+		forget_expect(r, e);
+	}
+	e = talloc_zero(r, struct expect);
 	if (e == NULL) {
-		e = talloc_zero(r, struct expect);
-		if (e == NULL) {
+		return;
+	}
+	e->link.id = id;
+	e->stream = out;
+	e->rlink.id = m->reply_to;
+	e->requester = m->src;
+	mg__idtab_add(r, &r->expects, &e->link);
+	mg__idtab_add(r, &r->expect_replies, &e->rlink);
+}
+
+/* A dead message coming up from a child may answer a CONNECT that went
+ * down: that hop failed, and nothing may announce its id any more. */
+static void note_dead_reply(struct mg_router *r, const struct mg_msg *m)
+{
+	struct mg__ident *x;
+
+	for (x = mg__idtab_find(&r->expect_replies, m->handle); x != NULL; x = mg__idtab_next(x)) {
+		struct expect *e = (struct expect *)((char *)x - offsetof(struct expect, rlink));
+		if (e->requester == m->dst && e->stream == m->in) {
+			forget_expect(r, e);
 			return;
 		}
-		e->link.id = id;
-		mg__idtab_add(r, &r->expects, &e->link);
 	}
-	e->stream = out;
 }
 
 static int send_out(struct mg_router *r, struct mg_stream *out, struct mg_msg *m)
@@ -345,6 +375,9 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 				 mg__stream_name(in), m->src, m->auth_id);
 			return;
 		}
+		if ((m->flags & MG_F_DEAD) != 0) {
+			note_dead_reply(r, m);
+		}
 	} else if (m->auth_id != r->my_id && !is_ancestor(r, m->auth_id)) {
 		mg_debug("%s: dropped message from parent with bad auth_id %u",
 			 mg__stream_name(in), m->auth_id);
@@ -480,8 +513,7 @@ static void drop_expects(struct mg_router *r, const struct mg_stream *s)
 	for (size_t i = 0; i < n; i++) {
 		struct mg__ident *e = mg__idtab_find(&r->expects, ids[i]);
 		if (e != NULL) {
-			mg__idtab_del(&r->expects, e);
-			talloc_free(e);
+			forget_expect(r, (struct expect *)e);
 		}
 	}
 	talloc_free(tmp);
@@ -601,8 +633,7 @@ static void on_add_route(struct mg_router *r, struct mg_msg *m, void *data)
 		refuse_child(m->in, id, "announced a context it was not asked to connect");
 		return;
 	}
-	mg__idtab_del(&r->expects, &e->link);
-	talloc_free(e);
+	forget_expect(r, e);
 	if (add_route(r, id, m->in, name) != 0) {
 		refuse_child(m->in, id, "announced a context that exists already");
 		return;
@@ -692,7 +723,7 @@ struct mg_router *mg__router_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	r->n_parents = n_parents;
 	if (mg__idtab_init(r, &r->routes) != 0 || mg__idtab_init(r, &r->expects) != 0 ||
 	    mg__idtab_init(r, &r->watches) != 0 || mg__idtab_init(r, &r->handlers) != 0 ||
-	    mg__idtab_init(r, &r->waiting) != 0) {
+	    mg__idtab_init(r, &r->waiting) != 0 || mg__idtab_init(r, &r->expect_replies) != 0) {
 		talloc_free(r);
 		return NULL;
 	}

@@ -585,6 +585,33 @@ static void test_cousin_cannot_claim_body(void)
 }
 ISOLATED(test_cousin_cannot_claim)
 
+/* A CONNECT answered with a dead message failed: its id may no longer be
+ * announced (the note goes with the answer, not only with the link). */
+static void test_failed_connect_forgotten_body(void)
+{
+	struct net *n = net_new();
+	struct got g = { 0 };
+	struct mg_handler *h;
+	struct reach x = { NULL, 1 };
+	uint8_t p[4];
+
+	ASSERT_PTR_NOT_NULL(n);
+	h = handler(n, 0, MG_POL_RESPONDENT, 1, &g);
+	ASSERT_PTR_NOT_NULL(h);
+	mg__put_be32(p, 7);
+	/* 1 has no CONNECT service here: it answers "invalid handle". */
+	ASSERT_INT_EQ(mg__router_send(n->r[0], 1, MG_H_CONNECT, mg__handler_handle(h), 0, p, 4), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &g, 2000));
+	ASSERT_INT_EQ(g.m[0]->flags, MG_F_DEAD);
+	ASSERT_INT_EQ(inject_add_route(n, 1, 7, "late"), 0);
+	x.r = n->r[0];
+	ASSERT_TRUE(run_until(n->loop, is_unreachable, &x, 2000));
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], 7));
+	talloc_free(h);
+	talloc_free(n);
+}
+ISOLATED(test_failed_connect_forgotten)
+
 /* Claiming an existing context, its own parent's or the master's id, or
  * sending a malformed announcement, drops the child too. */
 static void test_bad_claims_drop_child_body(void)
@@ -1264,6 +1291,7 @@ int main(void)
 	RUN(test_unasked_route_drops_child);
 	RUN(test_cousin_cannot_claim);
 	RUN(test_bad_claims_drop_child);
+	RUN(test_failed_connect_forgotten);
 	RUN(test_watch_frees_watch);
 	RUN(test_many_routes);
 	RUN(test_respondent_lost);
