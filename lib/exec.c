@@ -14,6 +14,7 @@
 #include "protocol.h"
 #include "session.h"
 #include "images.h"
+#include "exec-event.h"
 
 struct mg_exec {
 	struct mg_router *r;
@@ -87,13 +88,40 @@ static void send_signal(struct mg_exec *e, int signo)
 	mg__router_send(e->r, e->id, e->h_ctl, 0, 0, p, 4);
 }
 
+int mg__exec_event_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, uint8_t *_type,
+			  uint32_t v[5], char **_what)
+{
+	struct mg_buf b;
+
+	*_what = NULL;
+	mg__buf_view(&b, p, n);
+	if (mg__buf_get_u8(&b, _type) != 0) {
+		return MG_ERR_PROTOCOL;
+	}
+	switch (*_type) {
+	case MG_EXEC_EV_STARTED:
+		for (int i = 0; i < 5; i++) {
+			if (mg__buf_get_u32(&b, &v[i]) != 0) {
+				return MG_ERR_PROTOCOL;
+			}
+		}
+		return 0;
+	case MG_EXEC_EV_EXITED:
+		return mg__buf_get_u32(&b, &v[0]) != 0 ? MG_ERR_PROTOCOL : 0;
+	case MG_EXEC_EV_FAILED:
+		return mg__buf_get_u32(&b, &v[0]) != 0 || mg__buf_get_str(&b, mem_ctx, _what) != 0
+		       ? MG_ERR_PROTOCOL : 0;
+	default:
+		return 0;
+	}
+}
+
 static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_exec *e = talloc_get_type_abort(data, struct mg_exec);
-	struct mg_buf b;
 	uint8_t type;
-	uint32_t v[5];
-	char *msg;
+	uint32_t v[5] = { 0 };
+	char *msg, *what;
 
 	if ((m->flags & MG_F_DEAD) != 0) {
 		msg = talloc_asprintf(m, "%s: %.*s", mg_context_name(e->ctx), (int)m->len,
@@ -101,16 +129,13 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 		finish(e, MG_ERR_DISCONNECTED, 0, msg != NULL ? msg : "hop lost");
 		return;
 	}
-	mg__buf_view(&b, m->data, m->len);
-	if (mg__buf_get_u8(&b, &type) != 0) {
+	if (mg__exec_event_decode(m, m->data, m->len, &type, v, &what) != 0) {
 		return;
 	}
 	switch (type) {
 	case MG_EXEC_EV_STARTED:
-		for (int i = 0; i < 5; i++) {
-			if (mg__buf_get_u32(&b, &v[i]) != 0 || e->started) {
-				return;
-			}
+		if (e->started) {
+			return;
 		}
 		e->started = true;
 		e->h_ctl = v[4];
@@ -129,7 +154,7 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 		}
 		break;
 	case MG_EXEC_EV_EXITED:
-		if (mg__buf_get_u32(&b, &v[0]) != 0 || !e->started) {
+		if (!e->started) {
 			return;
 		}
 		e->exited = true;
@@ -137,10 +162,6 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 		maybe_done(e);
 		break;
 	case MG_EXEC_EV_FAILED: {
-		char *what = NULL;
-		if (mg__buf_get_u32(&b, &v[0]) != 0 || mg__buf_get_str(&b, m, &what) != 0) {
-			return;
-		}
 		msg = talloc_asprintf(m, "%s: %s", mg_context_name(e->ctx), what != NULL ? what : "?");
 		finish(e, MG_ERR_DEAD, (int)v[0], msg != NULL ? msg : "cannot start");
 		break;
