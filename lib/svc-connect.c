@@ -80,6 +80,22 @@ fail:
 	return ret;
 }
 
+int mg__connect_decode(TALLOC_CTX *mem_ctx, const uint8_t *data, size_t len, uint32_t *_id,
+		       uint32_t *_timeout, char **_name, struct mg_hop **_hop, char **_password)
+{
+	struct mg_buf b;
+
+	*_name = *_password = NULL;
+	mg__buf_view(&b, data, len);
+	if (mg__buf_get_u32(&b, _id) != 0 || mg__buf_get_u32(&b, _timeout) != 0 ||
+	    mg__buf_get_str(&b, mem_ctx, _name) != 0 || *_name == NULL ||
+	    mg__hop_decode(mem_ctx, &b, _hop) != 0 ||
+	    (mg__buf_left(&b) > 0 && mg__buf_get_str(&b, mem_ctx, _password) != 0)) {
+		return MG_ERR_PROTOCOL;
+	}
+	return 0;
+}
+
 struct connect_svc {
 	struct mg_agent *a;
 	struct mg_router *r;
@@ -163,7 +179,6 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 	struct pending_connect *p;
 	struct mg_conn_params cp = { 0 };
 	struct mg_conn *c;
-	struct mg_buf b;
 	uint32_t id, timeout;
 	char *name = NULL, *errmsg = NULL, *password = NULL;
 	struct mg_hop *hop = NULL;
@@ -181,11 +196,7 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	p->req = m;
-	mg__buf_view(&b, m->data, m->len);
-	if (mg__buf_get_u32(&b, &id) != 0 || mg__buf_get_u32(&b, &timeout) != 0 ||
-	    mg__buf_get_str(&b, p, &name) != 0 || name == NULL ||
-	    mg__hop_decode(p, &b, &hop) != 0 ||
-	    (mg__buf_left(&b) > 0 && mg__buf_get_str(&b, p, &password) != 0)) {
+	if (mg__connect_decode(p, m->data, m->len, &id, &timeout, &name, &hop, &password) != 0) {
 		mg__router_reply_dead(r, m, "malformed CONNECT request");
 		talloc_free(p);
 		return;

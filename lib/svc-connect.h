@@ -9,5 +9,10 @@
  * dead message whose text says why. */
 int mg__hop_encode(struct mg_buf *b, const struct mg_hop *hop);
 int mg__hop_decode(TALLOC_CTX *mem_ctx, struct mg_buf *b, struct mg_hop **_hop);
+/* A whole request; the strings and the hop on mem_ctx (some may be left
+ * there on failure). *_password is NULL when none came. Returns 0 or
+ * MG_ERR_PROTOCOL. */
+int mg__connect_decode(TALLOC_CTX *mem_ctx, const uint8_t *data, size_t len, uint32_t *_id,
+		       uint32_t *_timeout, char **_name, struct mg_hop **_hop, char **_password);
 
 #endif
