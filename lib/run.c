@@ -24,6 +24,11 @@
 /* After forwarding a stop signal, wait this long before SIGKILL. */
 #define ESCALATE_MS 5000
 #define TIMEOUT_KILL_MS 2000
+/* After SIGKILL, how long a target may take to report its end before we
+ * stop waiting for it. A hop that never answers EXEC, or a program still
+ * on its way, holds SIGKILL until the command starts (mitogen/exec.h), so
+ * neither -u nor a signal may depend on the far end to finish the run. */
+#define GIVE_UP_MS 2000
 
 struct run;
 
@@ -121,6 +126,19 @@ static void on_exec_done(struct mg_exec *e, const struct mg_exec_result *r, void
 	}
 }
 
+/* SIGKILL went out GIVE_UP_MS ago and the target still did not end: it
+ * may never have started. It timed out all the same. */
+static void on_timeout_give_up(struct mg_timer *tm, void *data)
+{
+	struct target *t = data;
+	char *msg;
+
+	t->kill_timer = NULL;
+	msg = talloc_asprintf(t->run, "%s: timed out after %g s; it did not end when killed",
+			      t->chain->text, t->run->opts->command_timeout_ms / 1000.0);
+	target_done(t, MG_RUN_TIMED_OUT, 124, 0, msg);
+}
+
 static void on_kill_timer(struct mg_timer *tm, void *data)
 {
 	struct target *t = data;
@@ -128,6 +146,7 @@ static void on_kill_timer(struct mg_timer *tm, void *data)
 	t->kill_timer = NULL;
 	if (t->e != NULL && !t->done) {
 		mg_exec_signal(t->e, SIGKILL);
+		t->kill_timer = mg_timer_new(t->run, t->run->loop, GIVE_UP_MS, on_timeout_give_up, t);
 	}
 }
 
@@ -201,6 +220,17 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 	}
 }
 
+/* The targets still running got SIGKILL GIVE_UP_MS ago: give up on them
+ * as on a second signal (one that never started cannot be killed). */
+static void on_run_give_up(struct mg_timer *tm, void *data)
+{
+	struct run *run = data;
+
+	run->kill_timer = NULL;
+	run->abandoned = true;
+	mg_loop_stop(run->loop, 1);
+}
+
 static void on_run_kill(struct mg_timer *tm, void *data)
 {
 	struct run *run = data;
@@ -211,6 +241,7 @@ static void on_run_kill(struct mg_timer *tm, void *data)
 			mg_exec_signal(run->t[i].e, SIGKILL);
 		}
 	}
+	run->kill_timer = mg_timer_new(run, run->loop, GIVE_UP_MS, on_run_give_up, run);
 }
 
 static void on_winch(struct mg_signal *sig, int signo, void *data)

@@ -8,7 +8,9 @@
  * Events to reply_to (u8 type first): STARTED u32 pid, u32 h_stdin,
  *          u32 h_stdout_ack, u32 h_stderr_ack, u32 h_ctl; EXITED u32 status;
  *          FAILED i32 errno, str message.
- * Control (h_ctl): u32 signal number, sent to the whole process group.
+ * Control (h_ctl): u32 signal number, sent to the whole process group,
+ *          which is signalled until it is empty, not only until its leader
+ *          is reaped: a background member may still hold our pipes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,9 +61,11 @@ struct job {
 	struct exec_svc *svc;
 	uint32_t master;   /* who asked */
 	uint32_t reply_to;
-	pid_t pid;
+	pid_t pid;         /* also the process group's id */
 	int status;
-	bool exited;
+	bool exited;       /* the leader is reaped */
+	bool group_gone;   /* kill(-pid) said ESRCH: nobody left to signal */
+	bool stopping;     /* told to stop for good */
 	int outs_open;     /* stdout and stderr channels still sending */
 	struct mg_child *child;
 	struct mg_chan_out *out;
@@ -77,15 +81,30 @@ static void send_event(struct job *j, const void *p, size_t n)
 	mg__router_send(j->svc->r, j->master, j->reply_to, 0, 0, p, n);
 }
 
+/* Signal what is left of the job's process group. Members may outlive
+ * the leader (a background job holding our pipes), and kill(-pgid) still
+ * reaches them; once it says ESRCH the group is empty for good, and we
+ * stop before its id can name someone else's group. */
+static void group_kill(struct job *j, int signo)
+{
+	if (j->group_gone || j->pid <= 0) {
+		return;
+	}
+	if (kill(-j->pid, signo) != 0 && errno == ESRCH) {
+		j->group_gone = true;
+	}
+}
+
 static int job_destructor(struct job *j)
 {
 	*j->prevp = j->next;
 	if (j->next != NULL) {
 		j->next->prevp = j->prevp;
 	}
-	if (!j->exited && j->pid > 0) {
-		/* Nobody will wait for it any more. */
-		kill(-j->pid, SIGKILL);
+	/* Nobody will wait for it, read its output or stop it any more:
+	 * whatever of a group still running or told to stop goes now. */
+	if (!j->exited || j->outs_open > 0 || j->stopping) {
+		group_kill(j, SIGKILL);
 	}
 	return 0;
 }
@@ -122,7 +141,8 @@ static void on_exit_status(struct mg_child *c, pid_t pid, int status, void *data
 	j->child = NULL;
 	j->exited = true;
 	j->status = status;
-	TALLOC_FREE(j->kill_timer);
+	/* The kill timer stays: the rest of the group may still hold our
+	 * pipes, and EXITED waits for them. */
 	mg_info("command %d ended (%s %d)", (int)pid, WIFSIGNALED(status) ? "signal" : "status",
 		WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	job_maybe_done(j);
@@ -133,23 +153,22 @@ static void on_kill_timer(struct mg_timer *t, void *data)
 	struct job *j = talloc_get_type_abort(data, struct job);
 
 	j->kill_timer = NULL;
-	if (!j->exited) {
-		kill(-j->pid, SIGKILL);
-	}
+	group_kill(j, SIGKILL);
 }
 
 /* Signal the group, and make sure it goes away soon if the signal is
- * ignored and the job is being stopped for good. */
+ * ignored and the job is being stopped for good. The leader having
+ * exited is no reason to stop: the rest of its group counts too. */
 static void job_signal(struct job *j, int signo, bool for_good)
 {
-	if (j->exited) {
-		return;
-	}
-	kill(-j->pid, signo);
+	group_kill(j, signo);
 	if (signo == SIGTERM || signo == SIGHUP || signo == SIGINT) {
-		kill(-j->pid, SIGCONT);
+		group_kill(j, SIGCONT);
 	}
-	if (for_good && j->kill_timer == NULL) {
+	if (for_good) {
+		j->stopping = true;
+	}
+	if (for_good && !j->group_gone && j->kill_timer == NULL) {
 		j->kill_timer = mg_timer_new(j, mg__router_loop(j->svc->r), KILL_GRACE_MS,
 					     on_kill_timer, j);
 	}
