@@ -25,6 +25,15 @@
 #include "protocol.h"
 #include "stream.h"
 
+/* After losing its parent, an agent exits after this long at the latest,
+ * less STOP_STEP_MS for each hop it lies below the first: so an agent
+ * ends, killing its own stuck hops, before its parent's deadline comes
+ * and takes it down first. Never less than STOP_MIN_MS, which leaves
+ * commands their grace between SIGTERM and SIGKILL (svc-exec.c). */
+#define STOP_DEADLINE_MS 3000
+#define STOP_STEP_MS 200
+#define STOP_MIN_MS 1500
+
 struct mg_agent {
 	struct mg_loop *loop;
 	struct mg_router *r;
@@ -99,6 +108,18 @@ static void on_deadline(struct mg_timer *t, void *data)
 	mg_loop_stop(a->loop, 1);
 }
 
+static unsigned stop_deadline_ms(const struct mg_agent *a)
+{
+	size_t depth;
+	unsigned ms;
+
+	/* Our parents: the master alone for a first hop. */
+	mg__router_parents(a->r, &depth);
+	depth = depth > 0 ? depth - 1 : 0;
+	ms = STOP_DEADLINE_MS - STOP_STEP_MS * (unsigned)(depth > 8 ? 8 : depth);
+	return ms < STOP_MIN_MS ? STOP_MIN_MS : ms;
+}
+
 static void on_parent_lost(void *data)
 {
 	struct mg_agent *a = data;
@@ -108,12 +129,14 @@ static void on_parent_lost(void *data)
 	}
 	a->stopping = true;
 	/* Stop commands and child hops; the loop runs dry once they are
-	 * reaped, or the deadline ends it. */
+	 * reaped, or the deadline ends it. A hop still connecting has no
+	 * agent to stop it, and nobody wants it now. */
 	if (a->exec != NULL) {
 		mg__svc_exec_stop(a->exec);
 	}
 	mg__router_close_all(a->r, "parent lost");
-	a->deadline = mg_timer_new(a, a->loop, 3000, on_deadline, a);
+	mg__conn_kill_hops(false);
+	a->deadline = mg_timer_new(a, a->loop, stop_deadline_ms(a), on_deadline, a);
 	if (a->deadline != NULL) {
 		/* Only a bound: exit as soon as nothing is left to wait for. */
 		mg_timer_set_keepalive(a->deadline, false);
@@ -258,6 +281,9 @@ int mg__agent_run(int image_fd, const struct mg_image *image)
 	mg__stream_set_frames(a->parent, boot_msg, a);
 	mg__stream_on_close(a->parent, boot_close, a);
 	ret = mg_loop_run(a->loop);
+	/* Hops that did not end with their connection (a stuck `docker exec`,
+	 * an ssh that ignores end of input) must not outlive us. */
+	mg__conn_kill_hops(true);
 	mg_log_set_sink(NULL, NULL);
 	talloc_free(a);
 	return ret < 0 ? 1 : ret;

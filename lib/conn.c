@@ -58,7 +58,54 @@ struct mg_conn {
 	void *prepared;              /* method state for pre_exec */
 	mg_conn_done_fn done;
 	void *data;
+	struct mg_conn *live_next;   /* in live_hops while not reaped */
+	struct mg_conn **live_prevp;
 };
+
+/* Every hop process this program started and has not reaped yet: an agent
+ * that goes away takes them with it (mg__conn_kill_hops), or a stuck
+ * `docker exec` or an ssh that ignores end of input would outlive it. */
+static struct mg_conn *live_hops;
+
+static void live_link(struct mg_conn *c)
+{
+	c->live_next = live_hops;
+	if (live_hops != NULL) {
+		live_hops->live_prevp = &c->live_next;
+	}
+	c->live_prevp = &live_hops;
+	live_hops = c;
+}
+
+static void live_unlink(struct mg_conn *c)
+{
+	if (c->live_prevp == NULL) {
+		return;
+	}
+	*c->live_prevp = c->live_next;
+	if (c->live_next != NULL) {
+		c->live_next->live_prevp = c->live_prevp;
+	}
+	c->live_prevp = NULL;
+	c->live_next = NULL;
+}
+
+/* The hop leads its own session: take it all down, whatever process
+ * group each member moved to. */
+static void kill_hop(const struct mg_conn *c)
+{
+	kill(-c->pid, SIGKILL);
+	mg__kill_session(c->pid);
+}
+
+void mg__conn_kill_hops(bool all)
+{
+	for (struct mg_conn *c = live_hops; c != NULL; c = c->live_next) {
+		if (all || !c->up) {
+			kill_hop(c);
+		}
+	}
+}
 
 static void tail_add(struct mg_conn *c, const char *line, size_t n)
 {
@@ -292,6 +339,7 @@ static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data
 	c->child = NULL;
 	c->exited = true;
 	c->status = status;
+	live_unlink(c);
 	/* Whatever the hop left running in its session goes with it. */
 	mg__kill_session(pid);
 	if (c->released) {
@@ -571,6 +619,8 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 	if (c->pid == 0) {
 		mg__child_reset_signals();
 		setsid();
+		/* Our parent's hops are not ours to kill. */
+		live_hops = NULL;
 		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0 || dup2(ev[1], 2) < 0) {
 			_exit(1);
 		}
@@ -597,6 +647,7 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 
 static int conn_destructor(struct mg_conn *c)
 {
+	live_unlink(c);
 	if (c->err_fd >= 0) {
 		close(c->err_fd);
 	}
@@ -781,6 +832,7 @@ spawned:
 	if (c->method->eager && !c->direct) {
 		mg__stream_write_raw(c->stream, c->image->data, c->image->len);
 	}
+	live_link(c);
 	talloc_free(argv);
 	*_c = c;
 	return 0;

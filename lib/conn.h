@@ -50,6 +50,11 @@ pid_t mg__conn_pid(const struct mg_conn *c);
  * process is reaped, so no zombie is left behind. */
 void mg__conn_release(struct mg_conn *c);
 
+/* Kill the sessions of the hop processes started here and not yet
+ * reaped: all of them, or (all false) those whose agent is not up yet.
+ * For an agent that goes away: nobody will use or stop them after it. */
+void mg__conn_kill_hops(bool all);
+
 /* The argv this hop would run (for --dry-run); *_direct when it execs
  * the agent in place rather than pushing it through the first stage. */
 int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
