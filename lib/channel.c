@@ -42,7 +42,9 @@ struct mg_chan_in {
 	struct mg_handler *h;
 	uint32_t src;
 	uint32_t ack_handle;
-	size_t unacked;
+	size_t window;		/* what the sender may have in flight */
+	size_t inflight;	/* received and not yet credited back */
+	size_t unacked;		/* written and not yet credited back */
 	struct pending *head;
 	struct pending *tail;
 	bool eof;
@@ -239,7 +241,8 @@ static void in_finish(struct mg_chan_in *c, int err)
 	}
 	if (err != 0 && c->ack_handle != 0) {
 		/* Tell the sender to stop. */
-		mg__router_send(c->r, c->src, c->ack_handle, 0, MG_F_DEAD, "reader closed", 13);
+		const char *why = err == MG_ERR_PROTOCOL ? "rcvd too much data" : "reader closed";
+		mg__router_send(c->r, c->src, c->ack_handle, 0, MG_F_DEAD, why, strlen(why));
 	}
 	if (c->done != NULL) {
 		c->done(c->data, err);
@@ -255,6 +258,8 @@ static void in_ack(struct mg_chan_in *c)
 	}
 	mg__put_be32(p, (uint32_t)c->unacked);
 	if (mg__router_send(c->r, c->src, c->ack_handle, 0, 0, p, 4) == 0) {
+		/* Only credit actually sent lets the sender send more. */
+		c->inflight -= c->unacked;
 		c->unacked = 0;
 	}
 }
@@ -299,6 +304,29 @@ static void on_in_writable(struct mg_io *io, unsigned events, void *data)
 	in_flush(talloc_get_type_abort(data, struct mg_chan_in));
 }
 
+/*
+ * The sender went past its credit: a protocol error, never a reason to
+ * buffer more (a far end ignoring credit would fill our memory). OpenSSH
+ * says "rcvd too much data" in the same case.
+ */
+static void over_window(struct mg_chan_in *c, size_t len)
+{
+	const char *name = mg__router_name(c->r, c->src);
+	size_t past = c->inflight + len - c->window;
+
+	/* The master's owners report it as their target's error; an agent
+	 * has nobody else to say it. */
+	if (mg__router_id(c->r) != 0) {
+		mg_error("channel from context %u (%s): rcvd too much data, %zu bytes past "
+			 "its %zu-byte window", c->src, name != NULL ? name : "?", past, c->window);
+	} else {
+		mg_debug("channel from context %u: rcvd too much data, %zu bytes past its window",
+			 c->src, past);
+	}
+	/* Later frames on the handle are dropped unread (c->finished). */
+	in_finish(c, MG_ERR_PROTOCOL);
+}
+
 static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_chan_in *c = talloc_get_type_abort(data, struct mg_chan_in);
@@ -314,6 +342,13 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 		in_flush(c);
 		return;
 	}
+	/* The sender's credit is exactly the window minus what we received
+	 * and have not credited back: nothing past it may arrive. */
+	if (m->len > c->window - c->inflight) {
+		over_window(c, m->len);
+		return;
+	}
+	c->inflight += m->len;
 	if (c->sink != NULL) {
 		c->sink(c->sink_data, m->data, m->len);
 		c->unacked += m->len;
@@ -390,6 +425,7 @@ struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int
 	c->fd = fd;
 	c->old_flags = mg__fd_nonblock(fd);
 	c->src = src;
+	c->window = MG_WINDOW_DEFAULT;
 	c->done = done;
 	c->data = data;
 	talloc_set_destructor(c, in_destructor);
@@ -417,6 +453,7 @@ struct mg_chan_in *mg__chan_in_new_sink(TALLOC_CTX *mem_ctx, struct mg_router *r
 	c->fd = -1;
 	c->old_flags = -1;
 	c->src = src;
+	c->window = MG_WINDOW_DEFAULT;
 	c->sink = sink;
 	c->sink_data = sink_data;
 	c->done = done;

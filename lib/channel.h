@@ -18,7 +18,9 @@
 struct mg_chan_out;
 struct mg_chan_in;
 
-/* err is 0 after a clean EOF, -EPIPE when the reader went away. */
+/* err is 0 after a clean EOF, -EPIPE when the reader went away, and for a
+ * receiver MG_ERR_PROTOCOL when the sender went past its window ("rcvd too
+ * much data": the channel is dropped, not buffered). */
 typedef void (*mg_chan_done_fn)(void *data, int err);
 
 /*
@@ -36,7 +38,9 @@ void mg__chan_out_close(struct mg_chan_out *c);
 
 /*
  * Write what arrives on a fresh handle from 'src' to 'fd' (owned, closed at
- * EOF). Credit goes to (src, ack handle) once known.
+ * EOF). Credit goes to (src, ack handle) once known. The sender may have at
+ * most MG_WINDOW_DEFAULT bytes in flight (received, not credited back):
+ * anything past that ends the channel with MG_ERR_PROTOCOL.
  */
 struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int fd,
 				   uint32_t src, mg_chan_done_fn done, void *data);

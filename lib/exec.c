@@ -68,12 +68,34 @@ static void maybe_done(struct mg_exec *e)
 	}
 }
 
-static void on_out_done(void *data, int err)
+/* An output channel ended; 'what' names it for a protocol error. */
+static void out_done(struct mg_exec *e, const char *what, int err)
 {
-	struct mg_exec *e = talloc_get_type_abort(data, struct mg_exec);
+	char *msg;
 
 	e->outs_open--;
-	maybe_done(e);
+	if (err != MG_ERR_PROTOCOL) {
+		/* A local write error only loses output, as ssh does. */
+		maybe_done(e);
+		return;
+	}
+	/* The far end ignored its credit: fail the target rather than buffer
+	 * without bound. finish() may free e: the message is not on it. */
+	msg = talloc_asprintf(NULL, "%s: rcvd too much data on %s (more than its %u MiB "
+			      "window): protocol error, dropped", mg_context_name(e->ctx), what,
+			      MG_WINDOW_DEFAULT >> 20);
+	finish(e, MG_ERR_PROTOCOL, 0, msg != NULL ? msg : "rcvd too much data");
+	talloc_free(msg);
+}
+
+static void on_stdout_done(void *data, int err)
+{
+	out_done(talloc_get_type_abort(data, struct mg_exec), "stdout", err);
+}
+
+static void on_stderr_done(void *data, int err)
+{
+	out_done(talloc_get_type_abort(data, struct mg_exec), "stderr", err);
 }
 
 static void on_in_done(void *data, int err)
@@ -223,13 +245,13 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	if (opts->sink != NULL) {
 		e->sink = opts->sink;
 		e->sink_data = opts->sink_data;
-		e->out = mg__chan_in_new_sink(e, e->r, e->id, sink_out, e, on_out_done, e);
-		e->err = mg__chan_in_new_sink(e, e->r, e->id, sink_err, e, on_out_done, e);
+		e->out = mg__chan_in_new_sink(e, e->r, e->id, sink_out, e, on_stdout_done, e);
+		e->err = mg__chan_in_new_sink(e, e->r, e->id, sink_err, e, on_stderr_done, e);
 	} else {
 		fd = dup_fd(opts->stdout_fd);
-		e->out = mg__chan_in_new(e, e->r, fd, e->id, on_out_done, e);
+		e->out = mg__chan_in_new(e, e->r, fd, e->id, on_stdout_done, e);
 		fd = dup_fd(opts->stderr_fd);
-		e->err = mg__chan_in_new(e, e->r, fd, e->id, on_out_done, e);
+		e->err = mg__chan_in_new(e, e->r, fd, e->id, on_stderr_done, e);
 	}
 	if (e->out == NULL || e->err == NULL) {
 		goto fail;

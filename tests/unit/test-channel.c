@@ -304,9 +304,8 @@ static bool flow_sample(void *arg)
 	return f->stop_when_full && f->consumed >= f->window;
 }
 
-static void test_flow_control_body(void)
+static void flow_control(uint32_t window)
 {
-	const uint32_t window = 256u << 10;
 	struct net *n = net_new();
 	struct chan c = { 0 };
 	struct source src = { .total = 64u << 20, .close_at_end = true };
@@ -349,7 +348,20 @@ static void test_flow_control_body(void)
 	talloc_free(c.in);
 	talloc_free(n);
 }
+
+static void test_flow_control_body(void)
+{
+	flow_control(256u << 10);
+}
 ISOLATED(test_flow_control)
+
+/* A sender using the whole default window is within what the receiver
+ * accepts, to the byte: the window check never drops a legitimate one. */
+static void test_flow_control_full_window_body(void)
+{
+	flow_control(MG_WINDOW_DEFAULT);
+}
+ISOLATED(test_flow_control_full_window)
 
 static bool both_done(void *arg)
 {
@@ -552,6 +564,155 @@ static void test_in_freed_early_body(void)
 }
 ISOLATED(test_in_freed_early)
 
+/*
+ * The window, as the receiver keeps it: a sender that goes past its credit
+ * is dropped with MG_ERR_PROTOCOL, not buffered (issue 12, defect 3: a far
+ * end ignoring credit filled the master's memory). Here context 1 speaks
+ * raw DATA to a chan_in of context 0 whose output pipe nobody reads, so
+ * only the credit actually sent back lets more in.
+ */
+struct credit {
+	size_t granted;
+	int dead;
+	char reason[64];
+};
+
+static void on_credit(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct credit *k = data;
+
+	if ((m->flags & MG_F_DEAD) != 0) {
+		k->dead++;
+		snprintf(k->reason, sizeof(k->reason), "%.*s", (int)m->len, (const char *)m->data);
+		return;
+	}
+	if (m->len == 4) {
+		k->granted += (size_t)m->data[0] << 24 | (size_t)m->data[1] << 16 |
+			      (size_t)m->data[2] << 8 | m->data[3];
+	}
+}
+
+/* Send 'len' bytes of DATA from context 1 to 'handle', 1 MiB a message. */
+static void raw_send(struct net *n, uint32_t handle, uint32_t ack, size_t len)
+{
+	static uint8_t chunk[1u << 20];
+
+	while (len > 0) {
+		size_t k = len < sizeof(chunk) ? len : sizeof(chunk);
+		mg__router_send(n->r[1], 0, handle, ack, 0, chunk, k);
+		len -= k;
+	}
+}
+
+static bool done_called(void *arg)
+{
+	return ((struct done *)arg)->calls > 0;
+}
+
+static bool granted_some(void *arg)
+{
+	return ((struct credit *)arg)->granted > 0;
+}
+
+static bool got_dead(void *arg)
+{
+	return ((struct credit *)arg)->dead > 0;
+}
+
+/* No credit known (no ack handle yet): exactly the window, not a byte more. */
+static void test_window_no_credit_body(void)
+{
+	struct net *n = net_new();
+	struct done d = { 0 };
+	struct mg_chan_in *in;
+	uint32_t h;
+	int p[2];
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	ASSERT_TRUE(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0);
+	in = mg__chan_in_new(n, n->r[0], p[1], 1, on_done, &d);
+	ASSERT_PTR_NOT_NULL(in);
+	h = mg__chan_in_handle(in);
+	raw_send(n, h, 0, MG_WINDOW_DEFAULT);
+	run_until(n->loop, NULL, NULL, 200);
+	ASSERT_INT_EQ(d.calls, 0);
+	raw_send(n, h, 0, 1);
+	ASSERT_TRUE(run_until(n->loop, done_called, &d, 5000));
+	ASSERT_INT_EQ(d.err, MG_ERR_PROTOCOL);
+	/* What keeps coming is dropped unread. */
+	raw_send(n, h, 0, 4u << 20);
+	run_until(n->loop, NULL, NULL, 200);
+	ASSERT_INT_EQ(d.calls, 1);
+	close(p[0]);
+	talloc_free(n);
+}
+ISOLATED(test_window_no_credit)
+
+/* With credit flowing back: the window plus what was credited, exactly;
+ * the sender then hears "rcvd too much data" on its ack handle. */
+static void test_window_with_credit_body(void)
+{
+	struct net *n = net_new();
+	struct done d = { 0 };
+	struct credit k = { 0 };
+	struct mg_handler *ack;
+	struct mg_chan_in *in;
+	uint32_t h;
+	int p[2];
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	ASSERT_TRUE(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0);
+	in = mg__chan_in_new(n, n->r[0], p[1], 1, on_done, &d);
+	ack = mg__router_add_handler(n, n->r[1], 0, MG_POL_RESPONDENT, 0, true, on_credit, &k);
+	ASSERT_PTR_NOT_NULL(in);
+	ASSERT_PTR_NOT_NULL(ack);
+	h = mg__chan_in_handle(in);
+	mg__chan_in_set_ack(in, mg__handler_handle(ack));
+	raw_send(n, h, mg__handler_handle(ack), MG_WINDOW_DEFAULT);
+	ASSERT_TRUE(run_until(n->loop, granted_some, &k, 5000));
+	run_until(n->loop, NULL, NULL, 200);
+	/* The output pipe took some, and that much came back as credit. */
+	ASSERT_TRUE(k.granted > 0 && k.granted < MG_WINDOW_DEFAULT);
+	ASSERT_INT_EQ(d.calls, 0);
+	raw_send(n, h, mg__handler_handle(ack), k.granted);
+	run_until(n->loop, NULL, NULL, 200);
+	ASSERT_INT_EQ(d.calls, 0);
+	ASSERT_INT_EQ(k.dead, 0);
+	raw_send(n, h, mg__handler_handle(ack), 1);
+	ASSERT_TRUE(run_until(n->loop, got_dead, &k, 5000));
+	ASSERT_INT_EQ(d.calls, 1);
+	ASSERT_INT_EQ(d.err, MG_ERR_PROTOCOL);
+	ASSERT_STR_EQ(k.reason, "rcvd too much data");
+	close(p[0]);
+	talloc_free(n);
+}
+ISOLATED(test_window_with_credit)
+
+/* A sender that grants itself more than the window meets a reader that
+ * does not drain: the receiver drops the channel, the sender learns it. */
+static void test_sender_past_window_body(void)
+{
+	struct net *n = net_new();
+	struct chan c = { 0 };
+	struct source src = { .total = 32u << 20 };
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(chan_open(n, n, 1, 0, 4 * MG_WINDOW_DEFAULT, 4096, &c));
+	src.fd = c.src[1];
+	ASSERT_TRUE(source_start(n, n->loop, &src));
+	ASSERT_TRUE(run_until(n->loop, both_done, &c, 10000));
+	ASSERT_INT_EQ(c.din.err, MG_ERR_PROTOCOL);
+	ASSERT_INT_EQ(c.dout.err, -EPIPE);
+	close(c.src[1]);
+	close(c.dst[0]);
+	talloc_free(c.out);
+	talloc_free(c.in);
+	talloc_free(n);
+}
+ISOLATED(test_sender_past_window)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -560,10 +721,14 @@ int main(void)
 	RUN(test_child_to_master);
 	RUN(test_master_to_child);
 	RUN(test_flow_control);
+	RUN(test_flow_control_full_window);
 	RUN(test_reader_gone);
 	RUN(test_sender_context_lost);
 	RUN(test_receiver_context_lost);
 	RUN(test_out_close);
 	RUN(test_in_freed_early);
+	RUN(test_window_no_credit);
+	RUN(test_window_with_credit);
+	RUN(test_sender_past_window);
 	return TESTS_END();
 }
