@@ -1,14 +1,20 @@
 /* Target lists: see mitogen/targets.h. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include "chain-private.h"
 #include "method.h"
 #include "mitogen/error.h"
 #include "mitogen/targets.h"
 
+/* As many targets as one expression may give, for all of them together. */
+#define MG_TARGETS_MAX MG_CHAIN_MAX_CHAINS
+
 struct acc {
 	struct mg_chain *chains;
 	size_t n;
+	size_t alloc;
 };
 
 static int add_text(TALLOC_CTX *mem_ctx, struct acc *a, const char *text, const char *where,
@@ -23,31 +29,102 @@ static int add_text(TALLOC_CTX *mem_ctx, struct acc *a, const char *text, const 
 					   err != NULL ? err : mg_strerror(ret));
 		return ret;
 	}
-	for (size_t i = 0; i < l->n_chains; i++) {
-		struct mg_chain *c = talloc_realloc(mem_ctx, a->chains, struct mg_chain, a->n + 1);
+	/* An endless list (yes | mitogen-run -w -) must end, and early. */
+	if (l->n_chains > MG_TARGETS_MAX - a->n) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%smore than %d targets", where, MG_TARGETS_MAX);
+		return -E2BIG;
+	}
+	if (a->n + l->n_chains > a->alloc) {
+		size_t na = a->alloc > 0 ? a->alloc : 16;
+		struct mg_chain *c;
+
+		while (na < a->n + l->n_chains) {
+			na *= 2;
+		}
+		c = talloc_realloc(mem_ctx, a->chains, struct mg_chain, na);
 		if (c == NULL) {
 			return -ENOMEM;
 		}
 		a->chains = c;
+		a->alloc = na;
+	}
+	for (size_t i = 0; i < l->n_chains; i++) {
 		a->chains[a->n++] = l->chains[i];
 	}
 	return 0;
+}
+
+/*
+ * One line of f, without its newline, into buf (MG_TARGETS_LINE_MAX + 1
+ * bytes): its length, -1 at end of file, or a negative error: -E2BIG for
+ * a line too long, -EFBIG once *_total passes MG_TARGETS_FILE_MAX, -EIO.
+ * Bounded so that -w ^/dev/zero fails instead of eating all memory.
+ */
+static ssize_t read_line(FILE *f, char *buf, size_t *_total)
+{
+	size_t n = 0;
+	int ch;
+
+	while ((ch = getc_unlocked(f)) != EOF) {
+		if (++*_total > MG_TARGETS_FILE_MAX) {
+			return -EFBIG;
+		}
+		if (ch == '\n') {
+			break;
+		}
+		if (n == MG_TARGETS_LINE_MAX) {
+			return -E2BIG;
+		}
+		buf[n++] = (char)ch;
+	}
+	if (ch == EOF && ferror(f)) {
+		return -EIO;
+	}
+	if (ch == EOF && n == 0) {
+		return -1;
+	}
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+/* Why line 'lineno' of 'name' could not be read (n from read_line). */
+static char *read_error(TALLOC_CTX *mem_ctx, const char *name, unsigned lineno, ssize_t n)
+{
+	switch (n) {
+	case -E2BIG:
+		return talloc_asprintf(mem_ctx, "%s: line %u: longer than %d bytes", name, lineno,
+				       MG_TARGETS_LINE_MAX);
+	case -EFBIG:
+		return talloc_asprintf(mem_ctx, "%s: larger than %u MiB (at line %u)", name,
+				       MG_TARGETS_FILE_MAX >> 20, lineno);
+	default:
+		return talloc_asprintf(mem_ctx, "%s: line %u: read error", name, lineno);
+	}
 }
 
 /* One expression per line of f. */
 static int add_file(TALLOC_CTX *mem_ctx, struct acc *a, FILE *f, const char *name,
 		    char **_errmsg)
 {
-	char *line = NULL;
-	size_t cap = 0;
+	char *line = talloc_size(mem_ctx, MG_TARGETS_LINE_MAX + 1);
+	size_t total = 0;
 	ssize_t n;
 	unsigned lineno = 0;
 	int ret = 0;
 
-	while (ret == 0 && (n = getline(&line, &cap, f)) >= 0) {
+	if (line == NULL) {
+		return -ENOMEM;
+	}
+	while (ret == 0 && (n = read_line(f, line, &total)) >= 0) {
 		char *p = line, *where;
 		lineno++;
-		while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t')) {
+		if (memchr(line, '\0', (size_t)n) != NULL) {
+			*_errmsg = talloc_asprintf(mem_ctx, "%s: line %u: not text (a NUL byte)",
+						   name, lineno);
+			ret = -EINVAL;
+			break;
+		}
+		while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t')) {
 			p[--n] = '\0';
 		}
 		while (*p == ' ' || *p == '\t') {
@@ -58,12 +135,13 @@ static int add_file(TALLOC_CTX *mem_ctx, struct acc *a, FILE *f, const char *nam
 		}
 		where = talloc_asprintf(mem_ctx, "%s: line %u: ", name, lineno);
 		ret = where != NULL ? add_text(mem_ctx, a, p, where, _errmsg) : -ENOMEM;
+		talloc_free(where);
 	}
-	free(line);
-	if (ret == 0 && ferror(f)) {
-		ret = -EIO;
-		*_errmsg = talloc_asprintf(mem_ctx, "%s: read error", name);
+	if (ret == 0 && n < -1) {
+		ret = (int)n;
+		*_errmsg = read_error(mem_ctx, name, lineno + 1, n);
 	}
+	talloc_free(line);
 	return ret;
 }
 
@@ -126,12 +204,46 @@ static bool excluded(const struct mg_chain *c, const struct acc *ex, const char 
 	return false;
 }
 
+static int cmp_text(const void *a, const void *b)
+{
+	const struct mg_chain *x = *(const struct mg_chain *const *)a;
+	const struct mg_chain *y = *(const struct mg_chain *const *)b;
+	int c = strcmp(x->text, y->text);
+
+	return c != 0 ? c : (x < y ? -1 : x > y);
+}
+
+/* Which chains repeat an earlier one's text: sorted, not compared pairwise
+ * (100,000 targets would be 5e9 comparisons). NULL on ENOMEM. */
+static bool *later_copies(TALLOC_CTX *mem_ctx, const struct acc *a)
+{
+	const struct mg_chain **v = talloc_array(mem_ctx, const struct mg_chain *, a->n + 1);
+	bool *dup = talloc_zero_array(mem_ctx, bool, a->n + 1);
+
+	if (v == NULL || dup == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		v[i] = &a->chains[i];
+	}
+	/* Equal texts sort by position: all but the first are copies. */
+	qsort(v, a->n, sizeof(*v), cmp_text);
+	for (size_t i = 1; i < a->n; i++) {
+		if (strcmp(v[i]->text, v[i - 1]->text) == 0) {
+			dup[v[i] - a->chains] = true;
+		}
+	}
+	talloc_free(v);
+	return dup;
+}
+
 int mg_targets_build(TALLOC_CTX *mem_ctx, const char *const *includes,
 		     const char *const *excludes, struct mg_chain_list **_list, char **_errmsg)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	struct acc in = { 0 }, ex = { 0 };
 	struct mg_chain_list *out;
+	bool *dup;
 	int ret = 0;
 
 	if (tmp == NULL) {
@@ -150,17 +262,16 @@ int mg_targets_build(TALLOC_CTX *mem_ctx, const char *const *includes,
 		talloc_free(tmp);
 		return ret;
 	}
+	dup = later_copies(tmp, &in);
 	out = talloc_zero(mem_ctx, struct mg_chain_list);
-	out->chains = talloc_zero_array(out, struct mg_chain, in.n > 0 ? in.n : 1);
+	if (dup == NULL || out == NULL ||
+	    (out->chains = talloc_zero_array(out, struct mg_chain, in.n > 0 ? in.n : 1)) == NULL) {
+		talloc_free(out);
+		talloc_free(tmp);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < in.n; i++) {
-		bool dup = false;
-		if (excluded(&in.chains[i], &ex, excludes)) {
-			continue;
-		}
-		for (size_t j = 0; j < out->n_chains && !dup; j++) {
-			dup = strcmp(out->chains[j].text, in.chains[i].text) == 0;
-		}
-		if (!dup) {
+		if (!dup[i] && !excluded(&in.chains[i], &ex, excludes)) {
 			out->chains[out->n_chains++] = in.chains[i];
 		}
 	}
