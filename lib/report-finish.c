@@ -54,13 +54,12 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
  * once decoded) but keeps the text readable and every JSON parser happy;
  * use --outdir for the exact bytes.
  */
-void mg__report_json_str(TALLOC_CTX *mem_ctx, struct mg__rbuf *b,
-			 const char *p, size_t n)
+static void json_chars(TALLOC_CTX *mem_ctx, struct mg__rbuf *b,
+		       const char *p, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)p;
 	size_t i = 0, run = 0;
 
-	mg__rbuf_put(mem_ctx, b, "\"", 1);
 	while (i < n) {
 		unsigned char c = u[i];
 		const char *esc = NULL;
@@ -97,6 +96,48 @@ void mg__report_json_str(TALLOC_CTX *mem_ctx, struct mg__rbuf *b,
 		i++;
 	}
 	mg__rbuf_put(mem_ctx, b, p + i - run, run);
+}
+
+void mg__report_json_str(TALLOC_CTX *mem_ctx, struct mg__rbuf *b,
+			 const char *p, size_t n)
+{
+	mg__rbuf_put(mem_ctx, b, "\"", 1);
+	json_chars(mem_ctx, b, p, n);
+	mg__rbuf_put(mem_ctx, b, "\"", 1);
+}
+
+#define JSON_PIECE (256u << 10)
+
+/*
+ * A target's output as a JSON string, written out a piece at a time once
+ * 'b' holds a few pieces: escaping may make each byte six (\u00XX), and
+ * up to MG_REPORT_KEEP_MAX bytes of output must not need six times that
+ * in one buffer. A piece never ends inside a UTF-8 sequence (at most 3
+ * continuation bytes follow its first byte), so the text is the same as
+ * in one piece. *_emitted says whether part of 'b' went out.
+ */
+static void json_output(struct mg_report *rep, TALLOC_CTX *mem_ctx,
+			struct mg__rbuf *b, const char *p, size_t n,
+			bool *_emitted)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t i = 0;
+
+	mg__rbuf_put(mem_ctx, b, "\"", 1);
+	while (i < n) {
+		size_t end = n - i > JSON_PIECE ? i + JSON_PIECE : n;
+
+		for (int k = 0; k < 3 && end < n && (u[end] & 0xc0) == 0x80; k++) {
+			end--;
+		}
+		json_chars(mem_ctx, b, p + i, end - i);
+		i = end;
+		if (b->len >= 4 * JSON_PIECE && !b->oom) {
+			mg__report_emit(rep, 0, b->p, b->len);
+			b->len = 0;
+			*_emitted = true;
+		}
+	}
 	mg__rbuf_put(mem_ctx, b, "\"", 1);
 }
 
@@ -123,6 +164,7 @@ void mg__report_json(struct mg_report *rep, struct mg__report_target *t)
 	struct mg__rbuf b = { 0 };
 	bool has_rc = r->outcome == MG_OUTCOME_RAN
 		      || r->outcome == MG_OUTCOME_NOT_STARTED;
+	bool cut = t->cut[0] || t->cut[1], emitted = false;
 
 	if (tmp_ctx == NULL) {
 		mg__report_fail(rep, -ENOMEM, "out of memory");
@@ -146,13 +188,17 @@ void mg__report_json(struct mg_report *rep, struct mg__report_target *t)
 	mg__rbuf_printf(tmp_ctx, &b, ",\"duration\":%" PRIu64 ".%03u",
 			r->duration_ms / 1000, (unsigned)(r->duration_ms % 1000));
 	mg__rbuf_puts(tmp_ctx, &b, ",\"stdout\":");
-	mg__report_json_str(tmp_ctx, &b, t->kept[0].p, t->kept[0].len);
+	json_output(rep, tmp_ctx, &b, t->kept[0].p, t->kept[0].len, &emitted);
 	mg__rbuf_puts(tmp_ctx, &b, ",\"stderr\":");
-	mg__report_json_str(tmp_ctx, &b, t->kept[1].p, t->kept[1].len);
+	json_output(rep, tmp_ctx, &b, t->kept[1].p, t->kept[1].len, &emitted);
+	/* Only when true: the objects of whole outputs keep their keys. */
+	if (cut) {
+		mg__rbuf_puts(tmp_ctx, &b, ",\"truncated\":true");
+	}
 	mg__rbuf_puts(tmp_ctx, &b, ",\"error\":");
 	if (r->errmsg != NULL) {
 		mg__report_json_str(tmp_ctx, &b, r->errmsg, strlen(r->errmsg));
-	} else if (r->outcome != MG_OUTCOME_RAN) {
+	} else if (r->outcome != MG_OUTCOME_RAN || cut) {
 		mg__report_json_str(tmp_ctx, &b, t->reason, strlen(t->reason));
 	} else {
 		mg__rbuf_puts(tmp_ctx, &b, "null");
@@ -161,6 +207,10 @@ void mg__report_json(struct mg_report *rep, struct mg__report_target *t)
 	if (b.oom) {
 		mg__report_fail(rep, -ENOMEM, "out of memory for the JSON "
 				"object of %s", t->name);
+		if (emitted) {
+			/* End the broken line: the next object has its own. */
+			mg__report_emit(rep, 0, "\n", 1);
+		}
 	} else {
 		mg__report_emit(rep, 0, b.p, b.len);
 	}
@@ -350,7 +400,7 @@ char *mg__report_summary_text(TALLOC_CTX *mem_ctx, struct mg_report *rep)
 		goto done;
 	}
 	for (size_t i = 0; i < rep->n; i++) {
-		if (rep->t[i]->status != 0) {
+		if (mg__report_target_failed(rep->t[i])) {
 			v[nf++] = rep->t[i];
 		}
 	}
@@ -440,7 +490,7 @@ void mg__report_failed_file(struct mg_report *rep)
 	int fd, r;
 
 	for (size_t i = 0; i < rep->n; i++) {
-		if (rep->t[i]->status != 0) {
+		if (mg__report_target_failed(rep->t[i])) {
 			mg__rbuf_puts(rep, &b, rep->t[i]->chain);
 			mg__rbuf_put(rep, &b, "\n", 1);
 		}

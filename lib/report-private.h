@@ -15,6 +15,9 @@
 #define MG_REPORT_BATCH 65536     /* bytes of whole lines per write */
 #define MG_REPORT_SUMMARY_MAX 300 /* summary text before "... and N more" */
 #define MG_REPORT_REASON_MAX 120  /* one error message in a header */
+/* Bytes of one stream kept per target for -b and --json: past that it is
+ * cut, and the target fails (mitogen-run(1) documents the figure). */
+#define MG_REPORT_KEEP_MAX (64u << 20)
 
 /* A growable byte string on talloc; 'oom' sticks after a failed growth so
  * that callers check once at the end. */
@@ -36,6 +39,7 @@ struct mg__report_target {
 	char *chain;
 	struct mg__rbuf part[2];  /* partial line of stdout, stderr */
 	struct mg__rbuf kept[2];  /* GATHER stdout, JSON both */
+	bool cut[2];              /* kept[s] stopped at MG_REPORT_KEEP_MAX */
 	int file_fd[2];           /* outdir NAME.out, NAME.err, or -1 */
 	bool file_failed[2];      /* stop writing a file after an error */
 	bool done;
@@ -57,6 +61,9 @@ struct mg_report {
 	int err;                  /* first error, negative errno */
 	char *errmsg;
 };
+
+/* Whether t failed: its status, or output cut short (never when ok). */
+bool mg__report_target_failed(const struct mg__report_target *t);
 
 /* Write all of p (EINTR, short writes and EAGAIN handled). 0 or -errno. */
 int mg__report_write(int fd, const void *p, size_t n);

@@ -359,6 +359,56 @@ static void lines(struct mg_report *rep, struct mg__report_target *t, int s,
 
 static const char *const file_ext[2] = { "out", "err" };
 
+bool mg__report_target_failed(const struct mg__report_target *t)
+{
+	return t->status != 0 || t->cut[0] || t->cut[1];
+}
+
+/* "stdout over 64 MiB, cut short" for what was cut of t's streams. */
+static char *cut_text(TALLOC_CTX *mem_ctx, const struct mg__report_target *t)
+{
+	return talloc_asprintf(mem_ctx, "%s over %u MiB, cut short",
+			       t->cut[0] && t->cut[1] ? "stdout and stderr"
+			       : t->cut[0] ? "stdout" : "stderr",
+			       MG_REPORT_KEEP_MAX >> 20);
+}
+
+/*
+ * Keep output for the end of the target (-b, --json), at most
+ * MG_REPORT_KEEP_MAX bytes a stream: a far end printing without end must
+ * not fill our memory, and what is cut must not pass for the whole output.
+ */
+static void keep(struct mg_report *rep, struct mg__report_target *t, int s,
+		 const void *p, size_t n)
+{
+	size_t room = MG_REPORT_KEEP_MAX - t->kept[s].len;
+	char *cut, *line;
+
+	if (t->cut[s]) {
+		return;
+	}
+	if (n > room) {
+		n = room;
+		t->cut[s] = true;
+	}
+	mg__rbuf_put(t, &t->kept[s], p, n);
+	if (t->kept[s].oom) {
+		t->cut[s] = true;
+		mg__report_fail(rep, -ENOMEM, "output of %s too large to keep",
+				t->name);
+	}
+	if (!t->cut[s] || rep->mode == MG_REPORT_JSON) {
+		return;
+	}
+	/* -b prints errors as they happen; --json puts it in the object. */
+	cut = cut_text(NULL, t);
+	line = cut != NULL ? talloc_asprintf(cut, "%s: %s\n", t->name, cut) : NULL;
+	if (line != NULL) {
+		mg__report_emit(rep, 1, line, strlen(line));
+	}
+	talloc_free(cut);
+}
+
 /* Open (and truncate) DIR/NAME.EXT; -1 with the error remembered. */
 static int open_file(struct mg_report *rep, struct mg__report_target *t,
 		     const char *ext)
@@ -422,11 +472,7 @@ void mg_report_output(struct mg_report *rep, size_t i, int stream,
 	file_write(rep, t, s, p, n);
 	if (rep->mode == MG_REPORT_JSON
 	    || (rep->mode == MG_REPORT_GATHER && s == 0)) {
-		mg__rbuf_put(t, &t->kept[s], p, n);
-		if (t->kept[s].oom) {
-			mg__report_fail(rep, -ENOMEM, "output of %s too large "
-					"to keep", t->name);
-		}
+		keep(rep, t, s, p, n);
 		return;
 	}
 	lines(rep, t, s, p, n);
@@ -556,6 +602,12 @@ static void target_done(struct mg_report *rep, struct mg__report_target *t,
 	t->res.errmsg = r->errmsg != NULL ? talloc_strdup(t, r->errmsg) : NULL;
 	t->status = status_of(r);
 	t->reason = reason_of(t, r, t->status);
+	if (t->reason != NULL && (t->cut[0] || t->cut[1])) {
+		char *cut = cut_text(t, t);
+
+		t->reason = cut == NULL ? NULL : t->reason[0] == '\0' ? cut
+			    : talloc_asprintf(t, "%s; %s", t->reason, cut);
+	}
 	if (t->reason == NULL || (r->errmsg != NULL && t->res.errmsg == NULL)) {
 		mg__report_fail(rep, -ENOMEM, "out of memory");
 		t->reason = "?";
@@ -655,9 +707,11 @@ int mg_report_exit_status(const struct mg_report *rep)
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct mg__report_target *t = rep->t[i];
 
+		/* Output cut short (-b, --json) is not the whole result. */
 		if (!t->done || t->status == 255
 		    || t->res.outcome == MG_OUTCOME_UNREACHABLE
-		    || t->res.outcome == MG_OUTCOME_LOST) {
+		    || t->res.outcome == MG_OUTCOME_LOST
+		    || t->cut[0] || t->cut[1]) {
 			return 255;
 		}
 		if (t->status > worst) {

@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "mitogen/chain.h"
 #include "mitogen/report.h"
+#include "report-private.h"
 
 /* An anonymous temp file to print into and read back. */
 static int tmpfd(void)
@@ -948,6 +949,131 @@ static void test_nonblocking_pipe(void)
 	talloc_free(ctx);
 }
 
+/* Feed 'n' bytes of 'c' to stream 'stream' of target i, 1 MiB a call. */
+static void out_fill(struct mg_report *rep, size_t i, int stream, char c, size_t n)
+{
+	char *buf = malloc(1u << 20);
+
+	memset(buf, c, 1u << 20);
+	while (n > 0) {
+		size_t k = n < (1u << 20) ? n : (1u << 20);
+		mg_report_output(rep, i, stream, buf, k);
+		n -= k;
+	}
+	free(buf);
+}
+
+/* --json keeps at most MG_REPORT_KEEP_MAX bytes a stream, says it cut
+ * ("truncated", "error", the summary) and fails the run (issue 12). */
+static void test_json_cut(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	int out = tmpfd(), err = tmpfd();
+	struct mg_report *rep = mk(ctx, MG_REPORT_JSON, out, err, "w1 w2");
+	struct mg_target_result ok = ran(0, 0);
+	const char *s, *e;
+	char *got, *msg;
+	size_t n;
+
+	ASSERT_PTR_NOT_NULL(rep);
+	out_fill(rep, 0, 1, 'x', MG_REPORT_KEEP_MAX + 10);
+	out_str(rep, 0, 2, "warning\n");
+	out_str(rep, 1, 1, "small\n");
+	mg_report_done(rep, 0, &ok);
+	mg_report_done(rep, 1, &ok);
+	ASSERT_INT_EQ(mg_report_finish(rep, &msg), 0);
+	got = slurp_n(ctx, out, &n);
+	ASSERT_PTR_NOT_NULL(got);
+	s = strstr(got, "\"stdout\":\"");
+	ASSERT_PTR_NOT_NULL(s);
+	s += strlen("\"stdout\":\"");
+	e = strchr(s, '"');
+	ASSERT_PTR_NOT_NULL(e);
+	ASSERT_INT_EQ(e - s, MG_REPORT_KEEP_MAX);
+	ASSERT_STR_CONTAINS(e, "\",\"stderr\":\"warning\\n\",\"truncated\":true,"
+			    "\"error\":\"stdout over 64 MiB, cut short\"}\n{");
+	ASSERT_STR_CONTAINS(e, "\"stdout\":\"small\\n\",\"stderr\":\"\",\"error\":null}\n");
+	/* Only the cut object says "truncated". */
+	ASSERT_PTR_NULL(strstr(strstr(e, "truncated") + 1, "truncated"));
+	ASSERT_STR_EQ(slurp(ctx, err), "1 of 2 failed: w1 (stdout over 64 MiB, cut short)\n");
+	ASSERT_INT_EQ(mg_report_exit_status(rep), 255);
+	close(out);
+	close(err);
+	talloc_free(ctx);
+}
+
+/* A large output is escaped a piece at a time: the text is the same as in
+ * one piece, whatever UTF-8 sequence a piece boundary falls in. */
+static void test_json_pieces(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	int out = tmpfd(), err = tmpfd();
+	struct mg_report *rep = mk(ctx, MG_REPORT_JSON, out, err, "w1");
+	struct mg_target_result ok = ran(0, 0);
+	static const char unit[] = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xff\"a";
+	size_t n = 3u << 20, u = sizeof(unit) - 1;
+	char *big = talloc_array(ctx, char, n);
+	struct mg__rbuf want = { 0 };
+	const char *s;
+	char *got, *msg;
+
+	ASSERT_PTR_NOT_NULL(rep);
+	/* Shifted by one byte per copy: boundaries land in every position. */
+	for (size_t i = 0; i < n; i++) {
+		big[i] = unit[(i + i / (1u << 18)) % u];
+	}
+	mg_report_output(rep, 0, 1, big, n);
+	mg_report_done(rep, 0, &ok);
+	ASSERT_INT_EQ(mg_report_finish(rep, &msg), 0);
+	mg__rbuf_puts(ctx, &want, "\"stdout\":");
+	mg__report_json_str(ctx, &want, big, n);
+	mg__rbuf_puts(ctx, &want, ",\"stderr\":\"\",\"error\":null}\n");
+	ASSERT_TRUE(!want.oom);
+	got = slurp(ctx, out);
+	ASSERT_PTR_NOT_NULL(got);
+	s = strstr(got, "\"stdout\":");
+	ASSERT_PTR_NOT_NULL(s);
+	ASSERT_INT_EQ(strlen(s), want.len);
+	ASSERT_TRUE(memcmp(s, want.p, want.len) == 0);
+	close(out);
+	close(err);
+	talloc_free(ctx);
+}
+
+/* -b: the same limit; said on stderr as it happens and in the header. */
+static void test_gather_cut(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	int out = tmpfd(), err = tmpfd();
+	struct mg_report *rep = mk(ctx, MG_REPORT_GATHER, out, err, "w1 w2");
+	struct mg_target_result ok = ran(0, 0);
+	char *got, *msg;
+	size_t n;
+
+	ASSERT_PTR_NOT_NULL(rep);
+	out_fill(rep, 0, 1, 'x', MG_REPORT_KEEP_MAX);
+	ASSERT_STR_EQ(slurp(ctx, err), "");
+	out_fill(rep, 0, 1, 'x', 1);
+	ASSERT_STR_EQ(slurp(ctx, err), "w1: stdout over 64 MiB, cut short\n");
+	out_fill(rep, 0, 1, 'x', 5u << 20);
+	out_str(rep, 1, 1, "small\n");
+	mg_report_done(rep, 0, &ok);
+	mg_report_done(rep, 1, &ok);
+	ASSERT_INT_EQ(mg_report_finish(rep, &msg), 0);
+	got = slurp_n(ctx, out, &n);
+	ASSERT_PTR_NOT_NULL(got);
+	ASSERT_TRUE(strncmp(got, "---------------\nw1 (stdout over 64 MiB, cut short)\n"
+			    "---------------\nxxx", 68) == 0);
+	ASSERT_STR_CONTAINS(got + MG_REPORT_KEEP_MAX, "x\n---------------\nw2\n"
+			    "---------------\nsmall\n");
+	ASSERT_STR_EQ(slurp(ctx, err), "w1: stdout over 64 MiB, cut short\n"
+		      "1 of 2 failed: w1 (stdout over 64 MiB, cut short)\n");
+	ASSERT_INT_EQ(mg_report_exit_status(rep), 255);
+	close(out);
+	close(err);
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -975,5 +1101,8 @@ int main(void)
 	RUN(test_failed_file);
 	RUN(test_write_error);
 	RUN(test_nonblocking_pipe);
+	RUN(test_json_cut);
+	RUN(test_json_pieces);
+	RUN(test_gather_cut);
 	return TESTS_END();
 }
