@@ -1,0 +1,272 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr: set by run_mg_sep
+# shellcheck disable=SC2016 # single-quoted $ are for the remote shell
+#
+# -u and one signal bound the run whatever the far end does, and nothing a
+# run started outlives it (issue 12, defects 5 and 6): a hop that never
+# answers EXEC (tests/stubs/hostile/exec-silent), a program still on its
+# way, a background job holding the command's output open, and hop
+# commands that hang (tests/stubs/hostile/docker-stuck, docker-linger).
+
+load helpers
+
+function setup() {
+    basic_setup
+    export TMPDIR=$MG_TMP/tmpdir
+    mkdir "$TMPDIR"
+    HOSTILE=$MG_SRC_DIR/tests/stubs/hostile
+    # Unique arguments, so that what this test started can be found.
+    SLEEP_ARG=300.$RANDOM$RANDOM
+    export MG_STUCK_SLEEP=301.$RANDOM$RANDOM
+    export MG_STUCK_PIDFILE=$MG_TMP/stuck.pid
+    export MG_HOSTILE_PIDFILE=$MG_TMP/hostile.pid
+    MG_PID=
+}
+
+function teardown() {
+    local pid
+    # Whatever is left is ours: mitogen-run, its stubs, its sleeps.
+    if [[ -n $MG_PID ]]; then
+        kill -KILL "$MG_PID" 2>/dev/null || true
+    fi
+    for pid in $(live_procs "sleep $SLEEP_ARG") $(live_procs "sleep $MG_STUCK_SLEEP") \
+        $(our_stub "$MG_STUCK_PIDFILE" docker-) $(our_stub "$MG_HOSTILE_PIDFILE" exec-silent); do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    basic_teardown
+}
+
+# Microseconds since the epoch.
+function now_us() {
+    printf '%s\n' "${EPOCHREALTIME/./}"
+}
+
+# Live (not zombie) processes whose whole command line is exactly $1.
+function live_procs() {
+    local pid state
+    for pid in $(pgrep -f -x -- "$1"); do
+        state=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null) || continue
+        [[ -n $state && $state != Z* ]] && echo "$pid"
+    done
+    return 0
+}
+
+# The pid in file $1 if that process lives (not a zombie) and its command
+# line still holds $2 or our unique sleep: a stub this test started.
+function our_stub() {
+    local pid state cmd
+    [[ -f $1 ]] || return 0
+    pid=$(cat "$1")
+    state=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null) || return 0
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
+    if [[ -n $state && $state != Z* ]] &&
+        [[ $cmd == *"$2"* || $cmd == *"$MG_STUCK_SLEEP"* ]]; then
+        echo "$pid"
+    fi
+    return 0
+}
+
+# A chain option value, percent-encoded (a path holds '/').
+function pct() {
+    local s=$1 out='' c i
+    for ((i = 0; i < ${#s}; i++)); do
+        c=${s:i:1}
+        if [[ $c =~ ^[A-Za-z0-9._-]$ ]]; then
+            out+=$c
+        else
+            out+=$(printf '%%%02X' "'$c")
+        fi
+    done
+    printf '%s' "$out"
+}
+
+# A hop through the docker stand-in $1 of tests/stubs/hostile, behind a
+# healthy local agent.
+function behind_local() {
+    printf 'local/docker:x?docker_path=%s' "$(pct "$HOSTILE/$1")"
+}
+
+# Start a command in the background, SIGINT and SIGTERM at their default
+# dispositions, stdout and stderr to $MG_TMP/out and err. Sets MG_PID.
+function start_mg() {
+    printf '\n%s %s &\n' "$_MG_PROMPT" "$*"
+    env --default-signal=INT,TERM,QUIT,HUP "$@" >"$MG_TMP/out" 2>"$MG_TMP/err" 3>&- &
+    MG_PID=$!
+}
+
+# Wait up to $1 seconds for file $2 to exist.
+function wait_for_file() {
+    local i
+    for ((i = 0; i < $1 * 20; i++)); do
+        [[ -e $2 ]] && return 0
+        sleep 0.05
+    done
+    die "$2 did not appear within $1 s (stderr: $(cat "$MG_TMP/err"))"
+}
+
+# Wait up to $1 seconds for MG_PID to exit; sets $status and $elapsed_ms
+# (since $t0, in microseconds).
+function wait_mg() {
+    local i
+    for ((i = 0; i < $1 * 20; i++)); do
+        kill -0 "$MG_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$MG_PID" 2>/dev/null; then
+        die "pid $MG_PID still runs after $1 s (stderr: $(cat "$MG_TMP/err"))"
+        return
+    fi
+    elapsed_ms=$((($(now_us) - t0) / 1000))
+    status=0
+    wait "$MG_PID" || status=$?
+    MG_PID=
+    printf '[ rc=%s after %s ms ]\n' "$status" "$elapsed_ms"
+    sed 's/^/[stderr] /' "$MG_TMP/err"
+}
+
+# SIGKILL MG_PID, as when the master is killed, and reap it.
+function kill_mg() {
+    kill -KILL "$MG_PID"
+    wait "$MG_PID" || true
+    MG_PID=
+}
+
+# wait_until_empty SECS COMMAND [ARG...]: wait until COMMAND prints
+# nothing; print its last output otherwise.
+function wait_until_empty() {
+    local i out
+    for ((i = 0; i < $1 * 20; i++)); do
+        out=$("${@:2}")
+        [[ -z $out ]] && return 0
+        sleep 0.05
+    done
+    printf '%s\n' "$out"
+}
+
+# run_timed RC PROGRAM [ARG...]: run_mg_sep, setting $elapsed_ms.
+function run_timed() {
+    local t0
+    t0=$(now_us)
+    run_mg_sep "$@"
+    elapsed_ms=$((($(now_us) - t0) / 1000))
+}
+
+# A small #! program for mitogen-exec.
+function make_script() {
+    printf '#!/bin/sh\necho hi\n' >"$MG_TMP/prog"
+    chmod +x "$MG_TMP/prog"
+}
+
+# -u: 1 s, SIGTERM, 2 s to SIGKILL, 2 s to give up: about 5 s.
+@test "-u ends a hop that never answers EXEC: 124" {
+    MG_TIMEOUT=30 MITOGEN_AGENT=$HOSTILE/exec-silent run_timed 124 mitogen-run -u 1 local -- echo hi
+    assert "$output" == "" "nothing on stdout"
+    assert "$stderr" =~ "^mitogen-run: local: timed out after 1 s" "the error says it timed out"
+    assert "$elapsed_ms" -lt 12000 "milliseconds until -u 1 ended the run"
+
+    # The same behind a healthy agent.
+    MG_TIMEOUT=30 run_timed 124 mitogen-run -u 1 "$(behind_local docker-exec-silent)" -- echo hi
+    assert "$stderr" =~ "timed out after 1 s" "behind local: the error says it timed out"
+    assert "$elapsed_ms" -lt 12000 "behind local: milliseconds until -u 1 ended the run"
+}
+
+@test "mitogen-exec -u ends a hop that never answers EXEC: 124" {
+    make_script
+    MG_TIMEOUT=30 run_timed 124 mitogen-exec -u 1 "$(behind_local docker-exec-silent)" -- "$MG_TMP/prog"
+    assert "$stderr" =~ "timed out after 1 s" "the error says it timed out"
+    assert "$elapsed_ms" -lt 12000 "milliseconds until -u 1 ended the run"
+}
+
+# One signal: 5 s to SIGKILL, 2 s to give up.
+@test "one SIGTERM ends mitogen-run on a hop that never answers EXEC: 143" {
+    local t0
+    start_mg mitogen-run "$(behind_local docker-exec-silent)" -- echo hi
+    wait_for_file 15 "$MG_HOSTILE_PIDFILE"
+    sleep 0.5
+    t0=$(now_us)
+    kill -TERM "$MG_PID"
+    wait_mg 20
+    assert "$status" -eq 143 "mitogen-run exits 128+SIGTERM"
+    assert "$elapsed_ms" -lt 14000 "milliseconds from SIGTERM to the end"
+    assert "$(cat "$MG_TMP/err")" =~ "interrupted" "the error says it was interrupted"
+    assert "$(wait_until_empty 5 our_stub "$MG_HOSTILE_PIDFILE" exec-silent)" == "" \
+        "the hostile agent is gone"
+}
+
+@test "one SIGINT ends mitogen-exec on a hop that never answers EXEC: 130" {
+    local t0
+    make_script
+    start_mg env MITOGEN_AGENT="$HOSTILE/exec-silent" mitogen-exec local -- "$MG_TMP/prog"
+    wait_for_file 15 "$MG_HOSTILE_PIDFILE"
+    sleep 0.5
+    t0=$(now_us)
+    kill -INT "$MG_PID"
+    wait_mg 20
+    assert "$status" -eq 130 "mitogen-exec exits 128+SIGINT"
+    assert "$elapsed_ms" -lt 14000 "milliseconds from SIGINT to the end"
+}
+
+@test "mitogen-exec -u covers the program's transfer" {
+    # 3 GiB that cost nothing here (sparse) but take long to send.
+    cp /bin/true "$MG_TMP/big"
+    truncate -s 3G "$MG_TMP/big"
+    MG_TIMEOUT=60 run_timed 124 mitogen-exec -u 1 local -- "$MG_TMP/big"
+    assert "$stderr" =~ "^mitogen-exec: local: timed out after 1 s" "the error says it timed out"
+    assert "$elapsed_ms" -lt 12000 "milliseconds until -u 1 ended the run"
+}
+
+@test "-u reaches a background job that holds the output open" {
+    run_timed 124 mitogen-run -u 1 local "sleep $SLEEP_ARG & echo bg"
+    assert "$output" == "bg" "the shell's output came"
+    assert "$stderr" =~ "timed out after 1 s" "the error says it timed out"
+    assert "$elapsed_ms" -lt 8000 "milliseconds until -u 1 ended the run"
+    assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "the background sleep is gone"
+}
+
+@test "one SIGTERM reaches a background job that holds the output open" {
+    local t0
+    start_mg mitogen-run local "sleep $SLEEP_ARG & echo bg >$MG_TMP/ready"
+    wait_for_file 15 "$MG_TMP/ready"
+    t0=$(now_us)
+    kill -TERM "$MG_PID"
+    # (the status is the shell's own, which had ended before the signal)
+    wait_mg 15
+    assert "$elapsed_ms" -lt 8000 "milliseconds from SIGTERM to the end"
+    assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "the background sleep is gone"
+}
+
+@test "two SIGINTs: a background job that ignores SIGINT is not left behind" {
+    local t0
+    # A background job of sh -c ignores SIGINT.
+    start_mg mitogen-run local "sleep $SLEEP_ARG & echo bg >$MG_TMP/ready"
+    wait_for_file 15 "$MG_TMP/ready"
+    t0=$(now_us)
+    kill -INT "$MG_PID"
+    sleep 0.1
+    kill -INT "$MG_PID"
+    wait_mg 10
+    assert "$status" -eq 130 "the second SIGINT gives up at once"
+    assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "the background sleep is gone"
+}
+
+@test "SIGKILL of mitogen-run: a hop stuck while connecting goes with its agent" {
+    start_mg mitogen-run -t 60 "$(behind_local docker-stuck)" -- true
+    wait_for_file 15 "$MG_STUCK_PIDFILE"
+    assert "$(our_stub "$MG_STUCK_PIDFILE" docker-stuck)" != "" "the stuck hop runs"
+    kill_mg
+    assert "$(wait_until_empty 8 our_stub "$MG_STUCK_PIDFILE" docker-stuck)" == "" \
+        "the stuck hop is gone within 8 s"
+}
+
+@test "SIGKILL of mitogen-run: a hop that outlives its agent is killed" {
+    start_mg mitogen-run "$(behind_local docker-linger)" -- "echo up >$MG_TMP/ready; sleep $SLEEP_ARG"
+    wait_for_file 15 "$MG_TMP/ready"
+    assert "$(our_stub "$MG_STUCK_PIDFILE" docker-linger)" != "" "the hop runs"
+    kill_mg
+    assert "$(wait_until_empty 8 our_stub "$MG_STUCK_PIDFILE" docker-linger)" == "" \
+        "the lingering hop is gone within 8 s"
+    assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "the command is gone"
+}
+
+# vim: filetype=sh
