@@ -1,0 +1,81 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+#
+# Soak (issue 12): 100 targets behind one shared agent, one of them a
+# hostile hop (each stub of tests/stubs/hostile/ in turn). Every healthy
+# target must succeed, the hostile one must fail with an error naming it,
+# and the master and the shared agent must stay within bounded memory and
+# file descriptors throughout.
+
+load helpers
+load sshd # mg_pct
+
+# Bounds for the master and the shared agent, sampled while the run goes
+# on: generous for a sanitizer build, far below what a flood reaches. The
+# shared agent holds about four fds per hop it started (the stream, the
+# stderr pipe, the pidfd...): 100 hops make some 410.
+RSS_MAX_KB=${RSS_MAX_KB:-262144}
+FDS_MAX=${FDS_MAX:-800}
+
+# sample PID: "RSS_KB FDS" of a live process, or nothing.
+function sample() {
+    local rss fds
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 0
+    fds=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+    [[ -n $rss ]] && printf '%s %s\n' "$rss" "$fds"
+}
+
+# soak STANDIN [MITOGEN-RUN OPTIONS...]: 99 healthy targets and one
+# hostile one (docker_path=STANDIN) behind one local agent; sets status,
+# $out, $err, $max_rss, $max_fds.
+function soak() {
+    local standin=$1
+    shift
+    local healthy evil pid agent s
+    healthy="local/docker:h[01-99]?docker_path=$(mg_pct "$MG_SRC_DIR/tests/stubs/docker")"
+    evil="local/docker:evil?docker_path=$(mg_pct "$standin")"
+    out=$MG_TMP/out
+    err=$MG_TMP/err
+    timeout -v --kill-after=5 120 mitogen-run "$@" -w "$healthy" -w "$evil" -- echo ok \
+        >"$out" 2>"$err" </dev/null &
+    pid=$!
+    max_rss=0
+    max_fds=0
+    while kill -0 "$pid" 2>/dev/null; do
+        # timeout -> mitogen-run -> the shared local agent
+        for p in $(cat "/proc/$pid/task/"*/children 2>/dev/null); do
+            for agent in $p $(cat "/proc/$p/task/"*/children 2>/dev/null); do
+                s=$(sample "$agent")
+                [[ -n $s ]] || continue
+                (( ${s% *} > max_rss )) && max_rss=${s% *}
+                (( ${s#* } > max_fds )) && max_fds=${s#* }
+            done
+        done
+        sleep 0.2
+    done
+    status=0
+    wait "$pid" || status=$?
+    echo "# rc=$status max RSS ${max_rss} kB, max fds $max_fds" >&3
+    sed 's/^/# [stderr] /' "$err" | head -20 >&3
+}
+
+# check_soak WHAT: the assertions common to every mode.
+function check_soak() {
+    local what=$1
+    assert "$status" -ne 124 "$what: the run ended by itself"
+    assert "$status" -ne 137 "$what: the run ended by itself"
+    assert "$status" -ne 0 "$what: the hostile target failed the run"
+    assert "$(grep -c '^h[0-9][0-9]: ok$' "$out")" -eq 99 "$what: all 99 healthy targets ran"
+    assert "$(grep -c '^evil: ok$' "$out")" -eq 0 "$what: nothing ran for the hostile target"
+    assert "$(cat "$err")" =~ "1 of 100 failed: evil" "$what: the summary names the hostile target"
+    assert "$max_rss" -gt 0 "$what: the processes were sampled"
+    assert "$max_rss" -le "$RSS_MAX_KB" "$what: RSS stayed bounded (${max_rss} kB)"
+    assert "$max_fds" -le "$FDS_MAX" "$what: fds stayed bounded ($max_fds)"
+}
+
+@test "soak: 99 healthy targets and a hijacker" {
+    export MG_HOSTILE_LOG=$MG_TMP/evil.log
+    soak "$MG_SRC_DIR/tests/stubs/hostile/hijack"
+    check_soak hijack
+    assert "$(cat "$err")" =~ "not asked to connect" "the reason is given"
+}
