@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "common.h"
 #include "config.h"
 #include <mitogen/mitogen.h>
@@ -44,25 +45,63 @@ bool mg_cmd_apply_common(void)
 	return false;
 }
 
+/* "prog: MSG" as one write. Each line of MSG is escaped (it may hold
+ * what a far end printed, or a chain's bytes); with 'one_line' its
+ * newlines are escaped too, otherwise the lines after the first are
+ * indented, so that no line a far end wrote can pass for one of ours. */
+static void print_error(const char *msg, bool one_line, const char *suffix)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char *out = talloc_asprintf(tmp, "%s: ", prog_name);
+	const char *p = msg;
+
+	while (out != NULL) {
+		size_t len = one_line ? strlen(p) : strcspn(p, "\n");
+		char *line = mg_log_escape(tmp, p, len);
+		out = line != NULL ? talloc_asprintf_append_buffer(out, "%s", line) : NULL;
+		p += len;
+		if (*p == '\0') {
+			break;
+		}
+		p++;
+		out = out != NULL ? talloc_strdup_append_buffer(out, "\n  ") : NULL;
+	}
+	if (out != NULL) {
+		out = talloc_asprintf_append_buffer(out, "%s\n", suffix);
+	}
+	if (out == NULL) {
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+	} else {
+		fflush(stderr);
+		if (write(STDERR_FILENO, out, strlen(out)) < 0) {
+			/* Nowhere left to say it. */
+		}
+	}
+	talloc_free(tmp);
+}
+
 void mg_cmd_error(const char *fmt, ...)
 {
 	va_list ap;
+	char *msg;
 
-	fprintf(stderr, "%s: ", prog_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	msg = talloc_vasprintf(NULL, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	print_error(msg != NULL ? msg : "out of memory", false, "");
+	talloc_free(msg);
 }
 
 int mg_cmd_usage_error(const char *fmt, ...)
 {
 	va_list ap;
+	char *msg, *hint;
 
-	fprintf(stderr, "%s: ", prog_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	msg = talloc_vasprintf(NULL, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see '%s --help')\n", prog_name);
+	hint = talloc_asprintf(msg, " (see '%s --help')", prog_name);
+	print_error(msg != NULL ? msg : "out of memory", true, hint != NULL ? hint : "");
+	talloc_free(msg);
 	return MG_EXIT_USAGE;
 }

@@ -115,7 +115,13 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 				return 255;
 			}
 			for (size_t i = 0; lines[i] != NULL; i++) {
-				printf("%s\n", lines[i]);
+				/* A chain's decoded bytes must not reach the terminal raw. */
+				char *shown = mg_log_escape(tmp, lines[i], strlen(lines[i]));
+				if (shown == NULL) {
+					mg_cmd_error("out of memory");
+					return 255;
+				}
+				printf("%s\n", shown);
 			}
 		}
 		return 0;

@@ -1,7 +1,9 @@
 /*
  * Logging. Messages are formatted on the stack (no allocation, so logging
  * works when memory is short) and control characters are escaped, since
- * they may carry text from a remote host to the user's terminal.
+ * they may carry text from a remote host to the user's terminal. The same
+ * escaping serves every other diagnostic (mg_log_escape): one rule for
+ * what a far end may put on the user's screen.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -55,57 +57,109 @@ static void out_finish(struct out *o)
 	o->buf[o->len] = '\0';
 }
 
-/* Length of the valid, printable UTF-8 sequence at 's', or 0. C1 controls
- * (U+0080..U+009F) count as unprintable: some terminals obey them. */
-static size_t utf8_len(const unsigned char *s)
+/* Length of the valid, printable UTF-8 sequence at 's' (at most 'n'
+ * bytes), or 0. C1 controls (U+0080..U+009F) count as unprintable: some
+ * terminals obey them; so do the bidirectional overrides, which can make
+ * a line read other than it is. */
+static size_t utf8_len(const unsigned char *s, size_t n)
 {
 	uint32_t cp;
-	size_t n, i;
+	size_t len, i;
 
 	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
+		len = 2;
 		cp = s[0] & 0x1f;
 	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
+		len = 3;
 		cp = s[0] & 0x0f;
 	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
+		len = 4;
 		cp = s[0] & 0x07;
 	} else {
 		return 0;
 	}
-	for (i = 1; i < n; i++) {
+	if (len > n) {
+		return 0;
+	}
+	for (i = 1; i < len; i++) {
 		if ((s[i] & 0xc0) != 0x80) {
 			return 0;
 		}
 		cp = (cp << 6) | (s[i] & 0x3f);
 	}
-	if (cp < 0xa0 || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+	if (cp < 0xa0 || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+	    (cp >= 0x200e && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069)) {
 		return 0;
 	}
-	return n;
+	return len;
+}
+
+/* How the text at 's' (n > 0 bytes left) is shown: its bytes as they
+ * are, or one escape. Returns how many input bytes that covers; 'shown'
+ * gets what to print (*_len bytes, at most 4). */
+static size_t escape_step(const unsigned char *s, size_t n, char shown[5], size_t *_len)
+{
+	size_t u;
+
+	if (*s == '\t' || (*s >= 0x20 && *s < 0x7f)) {
+		shown[0] = (char)*s;
+		*_len = 1;
+		return 1;
+	}
+	if ((u = utf8_len(s, n)) > 0) {
+		memcpy(shown, s, u);
+		*_len = u;
+		return u;
+	}
+	if (*s == '\n' || *s == '\r') {
+		shown[0] = '\\';
+		shown[1] = *s == '\n' ? 'n' : 'r';
+		*_len = 2;
+		return 1;
+	}
+	snprintf(shown, 5, "\\x%02x", *s);
+	*_len = 4;
+	return 1;
 }
 
 static void out_escaped(struct out *o, const char *text)
 {
 	const unsigned char *s = (const unsigned char *)text;
-	char hex[5];
-	size_t n;
+	size_t left = strlen(text), used, len;
+	char shown[5];
 
-	while (*s != '\0') {
-		if (*s == '\t' || (*s >= 0x20 && *s < 0x7f)) {
-			out_bytes(o, (const char *)s, 1);
-			s++;
-		} else if ((n = utf8_len(s)) > 0) {
-			out_bytes(o, (const char *)s, n);
-			s += n;
-		} else {
-			snprintf(hex, sizeof(hex), "\\x%02x", *s);
-			out_bytes(o, hex, 4);
-			s++;
-		}
+	while (left > 0) {
+		used = escape_step(s, left, shown, &len);
+		out_bytes(o, shown, len);
+		s += used;
+		left -= used;
 	}
+}
+
+char *mg_log_escape(TALLOC_CTX *mem_ctx, const char *text, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t used, len, at = 0;
+	char shown[5];
+	/* At worst every byte becomes four. */
+	char *out = n < (SIZE_MAX - 1) / 4 ? talloc_array(mem_ctx, char, n * 4 + 1) : NULL;
+	char *fitted;
+
+	if (out == NULL) {
+		return NULL;
+	}
+	while (n > 0) {
+		used = escape_step(s, n, shown, &len);
+		memcpy(out + at, shown, len);
+		at += len;
+		s += used;
+		n -= used;
+	}
+	out[at] = '\0';
+	fitted = talloc_realloc(mem_ctx, out, char, at + 1);
+	return fitted != NULL ? fitted : out;
 }
 
 static void default_sink(enum mg_log_level level, const char *msg, void *data)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "mitogen/log.h"
 #include "report-private.h"
 
 void mg__rbuf_put(TALLOC_CTX *mem_ctx, struct mg__rbuf *b, const void *p,
@@ -505,7 +506,7 @@ static char *short_error(TALLOC_CTX *mem_ctx, const char *msg)
 {
 	size_t n = strcspn(msg, "\r\n");
 	static const char tail[] = "; it printed:";
-	char *s;
+	char *s, *shown;
 
 	/* What the hop printed is shown in full as it fails; the summary
 	 * keeps the cause alone. */
@@ -519,12 +520,10 @@ static char *short_error(TALLOC_CTX *mem_ctx, const char *msg)
 	} else {
 		s = talloc_strndup(mem_ctx, msg, n);
 	}
-	for (char *c = s; c != NULL && *c != '\0'; c++) {
-		if ((unsigned char)*c < ' ' || *c == 0x7f) {
-			*c = ' ';
-		}
-	}
-	return s;
+	/* Text from a far end must not drive the terminal. */
+	shown = s != NULL ? mg_log_escape(mem_ctx, s, strlen(s)) : NULL;
+	talloc_free(s);
+	return shown;
 }
 
 /* Why a target failed, "" when it did not. */
@@ -631,7 +630,10 @@ static void target_done(struct mg_report *rep, struct mg__report_target *t,
 		const char *p = r->errmsg;
 		while (all != NULL && *p != '\0') {
 			size_t len = strcspn(p, "\n");
-			all = talloc_asprintf_append_buffer(all, "%s: %.*s\n", t->name, (int)len, p);
+			/* Each line escaped: it may be what a far end printed. */
+			char *line = mg_log_escape(all, p, len);
+			all = line != NULL ? talloc_asprintf_append_buffer(all, "%s: %s\n", t->name, line)
+					   : NULL;
 			p += len;
 			if (*p == '\n') {
 				p++;

@@ -242,4 +242,72 @@ function check_stub() {
     assert "$(((t1 - t0) / 1000))" -lt 5000 "milliseconds for the pipeline"
 }
 
+# Fail unless $stderr holds none of the bytes that drive a terminal.
+function assert_no_raw_controls() {
+    local what=$1
+    if [[ $stderr == *$'\e'* || $stderr == *$'\a'* || $stderr == *$'\xff'* ]]; then
+        die "$what: raw ESC, BEL or 0xff on stderr: $(printf '%s' "$stderr" | od -c | head -20)"
+    fi
+}
+
+# Fail when a line of $stderr a far end wrote passes for one of ours.
+function assert_no_forged_line() {
+    local what=$1 line
+    for line in "${stderr_lines[@]}"; do
+        if [[ $line == "mitogen-run: all good"* ]]; then
+            die "$what: a forged line on stderr: $line"
+        fi
+    done
+}
+
+@test "what a hop prints before its agent is up reaches the terminal escaped" {
+    # Issue 12, defect 10: a title change, a screen clear, a forged
+    # "mitogen-run: all good" line and a byte that is no UTF-8.
+    MITOGEN_AGENT=$STUBS/hostile/agent-noise run_mg_sep 255 mitogen-run local true
+    assert_no_raw_controls "one target"
+    assert_no_forged_line "one target"
+    assert "${stderr_lines[0]}" =~ "^mitogen-run: local: hop exited with status 1 before the agent was up; it printed:" \
+        "the cause first"
+    assert "$stderr" =~ '  \\x1b]0;pwned\\x07' "the title change, escaped and indented"
+    assert "$stderr" =~ '  \\x1b\[2J' "the screen clear, escaped"
+    assert "$stderr" =~ '  mitogen-run: all good' "the forged line, indented as the hop's"
+    assert "$stderr" =~ '\\xff out' "the byte that is no UTF-8, in hexadecimal"
+
+    MITOGEN_AGENT=$STUBS/hostile/agent-noise run_mg_sep 255 mitogen-run -w 'local,local?remote_name=x' true
+    assert_no_raw_controls "two targets"
+    assert_no_forged_line "two targets"
+    assert "$stderr" =~ 'local: \\x1b]0;pwned\\x07' "two targets: escaped, behind the target's name"
+    assert "$(tail -n 1 <<<"$stderr")" =~ "^2 of 2 failed: " "two targets: the summary is a line of its own"
+}
+
+@test "an agent's log lines and error messages reach the terminal escaped" {
+    MITOGEN_AGENT=$STUBS/hostile/agent-junk run_mg_sep 126 mitogen-run local true
+    assert_no_raw_controls "one target"
+    assert_no_forged_line "one target"
+    assert "$stderr" =~ 'mitogen-run: local: log \\x1b]0;pwned\\x07\\nmitogen-run: all good\\n\\xff' \
+        "the log line: one line, escaped"
+    assert "$stderr" =~ 'mitogen-run: local: exec \\x1b]0;pwned\\x07' "the EXEC failure, escaped"
+
+    MITOGEN_AGENT=$STUBS/hostile/agent-junk run_mg_sep 126 mitogen-run -w 'local,local?remote_name=x' true
+    assert_no_raw_controls "two targets"
+    assert_no_forged_line "two targets"
+    assert "$(tail -n 1 <<<"$stderr")" =~ '^2 of 2 failed: .*\(exec \\x1b]0;pwned\\x07\)$' \
+        "two targets: the summary's reason, escaped"
+}
+
+@test "a chain with ESC, newline and 0xff: one line, escaped" {
+    run_mg_sep 2 mitogen-run $'lo\e]0;x\acal\xff\nmitogen-run: all good' true
+    assert_no_raw_controls "chain"
+    assert "${#stderr_lines[@]}" -eq 1 "a one-line message"
+    assert "$stderr" =~ "^mitogen-run: chain 'lo\\\\x1b]0;x\\\\x07cal\\\\xff\\\\nmitogen-run: all good': column 3:" \
+        "the chain, escaped"
+
+    # Decoded bytes of an option value, in a hop's error and in --dry-run.
+    run_mg_sep 255 mitogen-run 'local?debug=%1B]0;x%07%FF' true
+    assert_no_raw_controls "option value"
+    assert "$stderr" =~ "not '\\\\x1b]0;x\\\\x07\\\\xff'" "the value, escaped"
+    run_mg_sep mitogen-run --dry-run 'ssh:h?ssh_args=%1B]0;x%07'
+    stderr=$output assert_no_raw_controls "--dry-run"
+}
+
 # vim: filetype=sh

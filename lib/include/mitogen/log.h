@@ -3,6 +3,8 @@
 #define MITOGEN_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <talloc.h>
 
 enum mg_log_level {
 	MG_LOG_ERROR = 0,
@@ -21,6 +23,14 @@ enum mg_log_level mg_log_get_level(void);
 void mg_log_set_sink(mg_log_sink sink, void *data);
 /* Prefix used by the default sink, e.g. the program name. */
 void mg_log_set_ident(const char *ident);
+
+/* 'n' bytes of 'text' made safe to print on a terminal, as every log
+ * line is: printable ASCII, tab and printable UTF-8 kept; newline and
+ * carriage return as \n and \r; any other byte (controls, DEL, C1,
+ * invalid UTF-8, bidirectional overrides) as \xHH. Use it on whatever a
+ * program prints that may hold text from a far end or a chain (error
+ * messages), never on the commands' own output. NULL on ENOMEM. */
+char *mg_log_escape(TALLOC_CTX *mem_ctx, const char *text, size_t n);
 
 void mg_log(enum mg_log_level level, const char *func, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
