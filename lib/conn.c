@@ -637,6 +637,8 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 			}
 		}
 		mg_log_set_sink(NULL, NULL);
+		/* The master's environment came with the fork: no password. */
+		mg__env_scrub_self();
 		_exit(mg__agent_run(-1, c->image));
 	}
 	close(sv[1]);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <talloc.h>
 #include <termios.h>
 #include <unistd.h>
 #include "mitogen/loop.h"
@@ -18,6 +19,134 @@
 #include "protocol.h"
 
 extern char **environ;
+
+/* Variables no child of this process may inherit: they hold hop
+ * passwords (password_env=). One list for the process, since every child
+ * inherits the same environment whichever session starts it; environ
+ * itself stays as the library's user set it. NULL-terminated. */
+static char **hidden_env;
+
+int mg__env_hide(const char *name)
+{
+	size_t n = 0;
+	char **v;
+
+	if (name == NULL || name[0] == '\0' || strchr(name, '=') != NULL) {
+		return -EINVAL;
+	}
+	for (; hidden_env != NULL && hidden_env[n] != NULL; n++) {
+		if (strcmp(hidden_env[n], name) == 0) {
+			return 0;
+		}
+	}
+	v = talloc_realloc(NULL, hidden_env, char *, n + 2);
+	if (v == NULL) {
+		return -ENOMEM;
+	}
+	hidden_env = v;
+	v[n] = talloc_strdup(v, name);
+	v[n + 1] = NULL;
+	return v[n] != NULL ? 0 : -ENOMEM;
+}
+
+/* Whether "NAME=VALUE" names a hidden variable. Async-signal-safe. */
+static bool env_hidden(const char *entry)
+{
+	for (size_t i = 0; hidden_env != NULL && hidden_env[i] != NULL; i++) {
+		size_t len = strlen(hidden_env[i]);
+		if (strncmp(entry, hidden_env[i], len) == 0 && entry[len] == '=') {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Drop the hidden variables from 'env' in place (a forked child's own
+ * copy). Async-signal-safe. */
+static void env_drop_hidden(char **env)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+		if (!env_hidden(env[i])) {
+			env[j++] = env[i];
+		}
+	}
+	if (env != NULL) {
+		env[j] = NULL;
+	}
+}
+
+/* 'env' without the hidden variables, as a new array on mem_ctx sharing
+ * its strings; 'env' itself when nothing is hidden. NULL on ENOMEM. */
+static char *const *env_for_child(TALLOC_CTX *mem_ctx, char *const *env)
+{
+	size_t n = 0;
+	char **copy;
+
+	if (hidden_env == NULL || env == NULL) {
+		return env;
+	}
+	while (env[n] != NULL) {
+		n++;
+	}
+	copy = talloc_array(mem_ctx, char *, n + 1);
+	if (copy == NULL) {
+		return NULL;
+	}
+	memcpy(copy, env, (n + 1) * sizeof(*copy));
+	env_drop_hidden(copy);
+	return copy;
+}
+
+/* Overwrite the "NAME=VALUE" strings of hidden variables in the block the
+ * kernel shows as /proc/PID/environ (the environment this process was
+ * started with), which unsetenv does not touch. Only ever in a forked
+ * child: its pages are its own copy. */
+static void env_wipe_initial_block(void)
+{
+	char buf[1024], *p;
+	unsigned long start = 0, end = 0;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0) {
+		close(fd);
+	}
+	if (n <= 0) {
+		return;
+	}
+	buf[n] = '\0';
+	/* env_start and env_end are fields 50 and 51; the command name,
+	 * field 2, may hold spaces but ends at the last ')'. */
+	p = strrchr(buf, ')');
+	for (int field = 3; p != NULL && field <= 50; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	if (p == NULL || sscanf(p, " %lu %lu", &start, &end) != 2 || start == 0 ||
+	    end <= start || end - start > (64ul << 20)) {
+		return;
+	}
+	for (char *e = (char *)start; e < (char *)end; e += strnlen(e, (size_t)((char *)end - e)) + 1) {
+		if (env_hidden(e)) {
+			explicit_bzero(e, strnlen(e, (size_t)((char *)end - e)));
+		}
+	}
+}
+
+void mg__env_scrub_self(void)
+{
+	if (hidden_env == NULL) {
+		return;
+	}
+	env_wipe_initial_block();
+	for (size_t i = 0; hidden_env[i] != NULL; i++) {
+		unsetenv(hidden_env[i]);
+	}
+	/* Our environment is clean now: our own children need no filter,
+	 * and a K=V the user asked for by name is theirs to have. */
+	TALLOC_FREE(hidden_env);
+}
 
 int mg__pipe(int fds[2])
 {
@@ -134,6 +263,8 @@ static void child_exec(const struct mg_spawn_opts *opts, int errfd)
 	if (opts->envp != NULL) {
 		environ = (char **)opts->envp;
 	}
+	/* After pre_exec, which may have set its own environment (setns). */
+	env_drop_hidden(environ);
 	if (opts->path != NULL) {
 		execv(opts->path, (char *const *)opts->argv);
 	} else if (opts->search_path) {
@@ -188,6 +319,7 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
+	TALLOC_CTX *tmp;
 	sigset_t none, all;
 	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
 	int ret;
@@ -196,11 +328,16 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 		return spawn_fork(opts, _pid);
 	}
 
+	if ((tmp = talloc_new(NULL)) == NULL) {
+		return -ENOMEM;
+	}
 	if ((ret = posix_spawn_file_actions_init(&fa)) != 0) {
+		talloc_free(tmp);
 		return -ret;
 	}
 	if ((ret = posix_spawnattr_init(&attr)) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
+		talloc_free(tmp);
 		return -ret;
 	}
 	/* dup2 clears close-on-exec on the target; /dev/null where asked. */
@@ -246,8 +383,11 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 	}
 	if (ret == 0) {
 		char *const *argv = (char *const *)opts->argv;
-		char *const *envp = opts->envp != NULL ? (char *const *)opts->envp : environ;
-		if (opts->path != NULL) {
+		char *const *envp = env_for_child(tmp, opts->envp != NULL ? (char *const *)opts->envp
+									   : environ);
+		if (envp == NULL) {
+			ret = ENOMEM;
+		} else if (opts->path != NULL) {
 			ret = posix_spawn(_pid, opts->path, &fa, &attr, argv, envp);
 		} else if (opts->search_path) {
 			ret = posix_spawnp(_pid, argv[0], &fa, &attr, argv, envp);
@@ -257,6 +397,7 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 	}
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
+	talloc_free(tmp);
 	return -ret;
 }
 

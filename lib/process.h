@@ -26,6 +26,16 @@ struct mg_spawn_opts {
  * exec failure itself, e.g. -ENOENT, is reported here). */
 int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid);
 
+/* Keep the variable 'name' out of the environment of every child this
+ * process starts from now on (it holds a password: password_env=). The
+ * process's own environment is left alone. 0 or a negative errno. */
+int mg__env_hide(const char *name);
+
+/* In a child forked without exec (a fork agent): remove the hidden
+ * variables from our own environment, wipe them from the block
+ * /proc/PID/environ shows, and forget the list. */
+void mg__env_scrub_self(void);
+
 /* In a forked child: nothing blocked, every signal at its default. */
 void mg__child_reset_signals(void);
 

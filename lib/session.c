@@ -18,6 +18,7 @@
 #include "svc-connect.h"
 #include "method.h"
 #include "password.h"
+#include "process.h"
 #include "images.h"
 
 #define CONNECT_TIMEOUT_DEFAULT 30000
@@ -600,6 +601,14 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 	}
 	if ((ret = load_image(s, _errmsg, mem_ctx)) != 0) {
 		return ret;
+	}
+	/* Now, before the loop starts any hop: a local agent started for
+	 * another chain must not inherit the password either. */
+	for (size_t i = 0; i < chain->n_hops; i++) {
+		const char *var = mg_hop_opt(&chain->hops[i], "password_env");
+		if (var != NULL && mg__env_hide(var) == -ENOMEM) {
+			return -ENOMEM;
+		}
 	}
 	w = talloc_zero(s, struct waiter);
 	if (w == NULL) {

@@ -376,3 +376,63 @@ function hop_re() {
 }
 
 # vim: filetype=sh
+
+@test "password_env: the variable reaches neither ssh nor the far end (SendEnv LC_*)" {
+    need_sshd
+    # Debian's ssh_config sends LC_*; ssh_debug_level=1 prints each
+    # variable sent ("Sending env LC_MGPW = ..."). A control variable
+    # shows that the sending works at all.
+    local secret=mg-secret-$RANDOM$RANDOM
+    local hop
+    hop=$(ssh_hop "" "password_env=LC_MGPW" "ssh_debug_level=1" \
+        "ssh_args=$(mg_pct "-o SendEnv=LC_*")")
+    LC_MGPW=$secret LC_MGOTHER=sent-$secret run_mg_sep mitogen-run -vv "$hop" -- env
+    assert "$output" =~ "LC_MGOTHER=sent-$secret" "the control variable was sent"
+    assert "$stderr" =~ "([Ss]ending|setting) env LC_MGOTHER" "ssh -v says what it sends"
+    assert "$output" !~ "LC_MGPW=" "the remote command's environment lacks it"
+    assert "$stderr" !~ "env LC_MGPW" "ssh did not send it"
+    assert "$stderr$output" !~ "[^-]$secret" "the password is nowhere"
+
+    # The same when the ssh hop is started by a local agent, and with the
+    # variable named on another chain than the one that goes over ssh.
+    LC_MGPW=$secret LC_MGOTHER=sent-$secret run_mg_sep mitogen-run -vv \
+        -w "local/$hop,local/$(ssh_hop "" "ssh_debug_level=1" "ssh_args=$(mg_pct "-o SendEnv=LC_*")")" -- env
+    assert "$output" =~ "LC_MGOTHER=sent-$secret" "behind local: the control variable was sent"
+    assert "$output" !~ "LC_MGPW=" "behind local: the remote environment lacks it"
+    assert "$stderr" !~ "env LC_MGPW" "behind local: ssh did not send it"
+    assert "$stderr$output" !~ "[^-]$secret" "behind local: the password is nowhere"
+}
+
+@test "password_env: the variable reaches no local or fork agent, command or hop command" {
+    # An ssh stand-in records its environment and fails: the hop commands
+    # started by the master and by an agent. No sshd needed.
+    cat >"$MG_TMP/ssh-env" <<SH
+#!/bin/sh
+env >"$MG_TMP/ssh-env.\$\$"
+exit 255
+SH
+    chmod +x "$MG_TMP/ssh-env"
+    local stand_in
+    stand_in=$(mg_pct "$MG_TMP/ssh-env")
+    local secret=mg-secret-$RANDOM$RANDOM
+    # Each target prints its command's environment, then its agent's
+    # (the command's parent) as /proc shows it.
+    LC_MGPW=$secret run_mg_sep 255 mitogen-run -w \
+        "local,fork,local/local,fork/local,local/fork,ssh:a?password_env=LC_MGPW&ssh_path=$stand_in,local/ssh:b?ssh_path=$stand_in" \
+        -- 'env; tr "\0" "\n" </proc/$PPID/environ; echo "HOME: $HOME"'
+    assert "$output" =~ "local[+]fork: HOME: /" "the commands ran, with the rest of their environment"
+    assert "$output" !~ "LC_MGPW" "no agent or command has it"
+    assert "$output" !~ "$secret" "the password is nowhere in their environments"
+    local f n=0
+    for f in "$MG_TMP"/ssh-env.*; do
+        [[ -e $f ]] || continue
+        n=$((n + 1))
+        assert "$(cat "$f")" !~ "LC_MGPW" "$f: the ssh hop's environment lacks it"
+        assert "$(grep -c '^HOME=' "$f")" == "1" "$f: but has the rest"
+    done
+    assert "$n" == "2" "both ssh stand-ins ran (from the master and from an agent)"
+
+    # Without password_env= anywhere, the variable is the user's to pass on.
+    LC_MGPW=$secret run_mg mitogen-run -w 'local,fork' -- 'env'
+    assert "$output" =~ "LC_MGPW=$secret" "not named by any hop: passed on as before"
+}

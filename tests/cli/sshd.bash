@@ -107,6 +107,8 @@ UseDNS no
 X11Forwarding no
 LogLevel VERBOSE
 SyslogFacility AUTH
+# As Debian's default sshd_config: a client's SendEnv LC_* arrives.
+AcceptEnv LANG LC_*
 EOF
         rm -f "$d/sshd.pid"
         # sshd binds before it daemonizes: a taken port fails right here.

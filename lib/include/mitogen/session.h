@@ -26,11 +26,15 @@ struct mg_connect_opts {
 
 /* err 0: ctx is the end of the chain. Otherwise errmsg names the failing
  * hop ("local/local: hop exited with status 1 before the agent was up").
- * Called once, never from inside mg_connect. */
+ * It holds text from far ends as it came: escape it (mg_log_escape) to
+ * print it. Called once, never from inside mg_connect. */
 typedef void (*mg_connect_cb)(struct mg_context *ctx, int err, const char *errmsg, void *data);
 
 /* Connect every hop of 'chain'. Returns 0 (cb will be called) or a
- * negative error with *_errmsg set on mem_ctx (cb will not be called). */
+ * negative error with *_errmsg set on mem_ctx (cb will not be called).
+ * From this call on, no process the library starts inherits a variable
+ * a hop names with password_env=: give every chain before running the
+ * loop, so that even a local agent for another chain lacks it. */
 int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain *chain,
 	       const struct mg_connect_opts *opts, mg_connect_cb cb, void *data, char **_errmsg);
 
