@@ -1,5 +1,6 @@
 /* Shared command helpers: see common.h. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,13 +9,15 @@
 #include "config.h"
 #include <mitogen/mitogen.h>
 
-struct mg_common_opts mg_common = { .connect_timeout = 30 };
+struct mg_common_opts mg_common = { .connect_timeout = "30" };
 static const char *prog_name = "mitogen";
 
 struct poptOption mg_common_popt_table[] = {
 	{ "verbose", 'v', POPT_ARG_NONE, NULL, 'v', "Log each hop's progress on stderr (repeat for more)", NULL },
 	{ "quiet", 'q', POPT_ARG_NONE, &mg_common.quiet, 0, "Print only errors", NULL },
-	{ "connect-timeout", 't', POPT_ARG_INT, &mg_common.connect_timeout, 0,
+	/* A string: popt's own number parsing takes "" as 0 and lets
+	 * seconds overflow once made milliseconds. */
+	{ "connect-timeout", 't', POPT_ARG_STRING, NULL, 't',
 	  "Seconds allowed for each hop to connect, login and become (default 30)", "SECS" },
 	{ "dry-run", '\0', POPT_ARG_NONE, &mg_common.dry_run, 0, "Print each hop's command, run nothing", NULL },
 	{ "version", 'V', POPT_ARG_NONE, &mg_common.version, 0, "Print the version and exit", NULL },
@@ -104,4 +107,39 @@ int mg_cmd_usage_error(const char *fmt, ...)
 	print_error(msg != NULL ? msg : "out of memory", true, hint != NULL ? hint : "");
 	talloc_free(msg);
 	return MG_EXIT_USAGE;
+}
+
+int mg_cmd_parse_secs(const char *opt, const char *text, unsigned max_secs, bool zero_ok,
+		      unsigned *_ms)
+{
+	uint64_t ms = 0, scale = 1000;
+	const char *p = text;
+	bool digits = false, dot = false;
+
+	/* By hand: strtod takes " 1", "+1", "1e3", "0x1p3", "inf" and "nan". */
+	for (; *p != '\0'; p++) {
+		if (*p == '.' && !dot) {
+			dot = true;
+		} else if (*p >= '0' && *p <= '9' && !dot) {
+			ms = ms * 10 + (uint64_t)(*p - '0') * 1000;
+			digits = true;
+			if (ms > (uint64_t)max_secs * 1000) {
+				break;
+			}
+		} else if (*p >= '0' && *p <= '9') {
+			/* Below a millisecond counts for nothing. */
+			scale /= 10;
+			ms += (uint64_t)(*p - '0') * scale;
+			digits = true;
+		} else {
+			break;
+		}
+	}
+	if (*p != '\0' || !digits || ms > (uint64_t)max_secs * 1000 ||
+	    (ms == 0 && !zero_ok) || (ms == 0 && strspn(text, "0.") != strlen(text))) {
+		return mg_cmd_usage_error("%s '%s': expected seconds, %s %u", opt, text,
+					  zero_ok ? "from 0 to" : "more than 0 and at most", max_secs);
+	}
+	*_ms = (unsigned)ms;
+	return 0;
 }

@@ -12,7 +12,7 @@ struct mg_common_opts {
 	int quiet;
 	int version;
 	int dry_run;
-	int connect_timeout; /* seconds */
+	const char *connect_timeout; /* -t as given; checked by mg_cmd_parse_secs */
 };
 
 extern struct mg_common_opts mg_common;
@@ -26,5 +26,12 @@ bool mg_cmd_apply_common(void);
 void mg_cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: message and hint on one line; returns MG_EXIT_USAGE. */
 int mg_cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Seconds given to option 'opt' ("-t"): a decimal number, fractions
+ * allowed, from 0 (only with zero_ok) to 'max_secs', in milliseconds in
+ * *_ms. Empty text, signs, exponents, "nan" and anything longer refuse.
+ * Returns 0, or prints a usage error and returns MG_EXIT_USAGE. */
+int mg_cmd_parse_secs(const char *opt, const char *text, unsigned max_secs, bool zero_ok,
+		      unsigned *_ms);
 
 #endif

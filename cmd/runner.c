@@ -1,4 +1,5 @@
 /* Running on targets, shared by mitogen-run and mitogen-exec. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ struct poptOption mg_runner_popt_table[] = {
 	{ "exclude", 'x', POPT_ARG_STRING, NULL, 'x', "Leave these targets out; repeatable", "TARGETS" },
 	{ "fanout", 'f', POPT_ARG_INT, &mg_runner.fanout, 0,
 	  "At most N hops connecting at once under each parent (default 64)", "N" },
-	{ "command-timeout", 'u', POPT_ARG_INT, &mg_runner.cmd_timeout, 0,
+	{ "command-timeout", 'u', POPT_ARG_STRING, NULL, 'u',
 	  "Stop the remote command after SECS seconds (exit 124)", "SECS" },
 	{ "null-stdin", 'n', POPT_ARG_NONE, &mg_runner.null_stdin, 0, "Give the command /dev/null as stdin", NULL },
 	{ "env", 'e', POPT_ARG_STRING, NULL, 'e', "Set K=V in the command's environment; repeatable", "K=V" },
@@ -47,10 +48,21 @@ void mg_runner_option(poptContext pc, int rc, TALLOC_CTX *tmp)
 {
 	char *arg;
 
-	if (rc != 'w' && rc != 'x' && rc != 'e') {
+	if (rc != 'w' && rc != 'x' && rc != 'e' && rc != 't' && rc != 'u') {
 		return;
 	}
 	arg = poptGetOptArg(pc);
+	if (rc == 't' || rc == 'u') {
+		/* Checked with the other options, in mg_runner_main. */
+		char *copy = talloc_strdup(tmp, arg != NULL ? arg : "");
+		if (rc == 't') {
+			mg_common.connect_timeout = copy;
+		} else {
+			mg_runner.cmd_timeout = copy;
+		}
+		free(arg);
+		return;
+	}
 	add_item(tmp, rc == 'w' ? &mg_runner.includes : rc == 'x' ? &mg_runner.excludes : &mg_runner.env, arg);
 	free(arg);
 }
@@ -88,8 +100,16 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	if (o->gather + o->json + o->no_prefix > 1) {
 		return mg_cmd_usage_error("-N, -b and --json exclude each other");
 	}
-	if (mg_common.connect_timeout <= 0 || o->cmd_timeout < 0 || o->fanout <= 0) {
-		return mg_cmd_usage_error("timeouts and the fan-out must be positive numbers");
+	/* -t as connect_timeout= allows; -u whatever fits in milliseconds. */
+	if (mg_cmd_parse_secs("-t", mg_common.connect_timeout, 86400, false,
+			      &ro.connect_timeout_ms) != 0 ||
+	    (o->cmd_timeout != NULL &&
+	     mg_cmd_parse_secs("-u", o->cmd_timeout, UINT_MAX / 1000, true,
+			       &ro.command_timeout_ms) != 0)) {
+		return MG_EXIT_USAGE;
+	}
+	if (o->fanout <= 0) {
+		return mg_cmd_usage_error("the fan-out must be a positive number");
 	}
 	for (size_t i = 0; o->env != NULL && o->env[i] != NULL; i++) {
 		const char *eq = strchr(o->env[i], '=');
@@ -149,8 +169,6 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 			ro.null_stdin = true;
 		}
 	}
-	ro.connect_timeout_ms = (unsigned)mg_common.connect_timeout * 1000u;
-	ro.command_timeout_ms = (unsigned)o->cmd_timeout * 1000u;
 	ro.fanout = (unsigned)o->fanout;
 	ro.pty = o->tty;
 	/* -w means "targets": prefixed output even if only one is left. */

@@ -9,7 +9,7 @@
 
 struct mg_runner {
 	int null_stdin;
-	int cmd_timeout;
+	const char *cmd_timeout; /* -u as given */
 	int fanout;
 	int no_prefix;
 	int gather;
@@ -26,7 +26,8 @@ struct mg_runner {
 extern struct mg_runner mg_runner;
 extern struct poptOption mg_runner_popt_table[];
 
-/* A repeatable option seen by the popt loop (-w, -x, -e): keep it. */
+/* An option with an argument seen by the popt loop (-w, -x, -e, -t,
+ * -u): keep it. */
 void mg_runner_option(poptContext pc, int rc, TALLOC_CTX *tmp);
 
 /*

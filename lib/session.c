@@ -429,9 +429,13 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	{
 		const char *t = mg_hop_opt(hop, "connect_timeout");
 		if (t != NULL) {
-			char *end;
-			double secs = strtod(t, &end);
-			if (end == t || *end != '\0' || !(secs > 0) || secs > 86400) {
+			/* Digits and a point only: strtod alone takes " 1", "1e3",
+			 * "0x10" and "inf"; and a value under a millisecond would
+			 * time out at once. */
+			bool plain = t[0] != '\0' && strspn(t, "0123456789.") == strlen(t);
+			char *end = NULL;
+			double secs = plain ? strtod(t, &end) : 0;
+			if (end == NULL || *end != '\0' || !(secs >= 0.001) || secs > 86400) {
 				*_errmsg = talloc_asprintf(w, "%s: option connect_timeout: expected seconds, not '%s'",
 							   c->name, t);
 				talloc_free(c);
@@ -462,7 +466,8 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		ret = -ENOMEM;
 		c->reply = mg__router_add_handler(c, s->r, 0, MG_POL_RESPONDENT, parent->id, false,
 						  on_connect_reply, c);
-		c->timer = mg_timer_new(c, s->loop, timeout_ms + REPLY_MARGIN_MS,
+		/* In 64 bits: a library caller's timeout may be near UINT_MAX. */
+		c->timer = mg_timer_new(c, s->loop, (uint64_t)timeout_ms + REPLY_MARGIN_MS,
 					on_reply_timeout, c);
 		if (b != NULL && c->reply != NULL && c->timer != NULL &&
 		    (ret = mg__buf_put_u32(b, c->id)) == 0 &&

@@ -242,6 +242,44 @@ function check_stub() {
     assert "$(((t1 - t0) / 1000))" -lt 5000 "milliseconds for the pipeline"
 }
 
+@test "-t and -u: what is no number or does not fit in milliseconds is a usage error" {
+    # Issue 12, defect 8: "-u 4294968" once wrapped to a 0.7 s limit.
+    local opt v
+    for v in '' ' ' ' 1' '+1' -1 nan inf 1e3 0x10 abc 1.5.5 . 0.0001 4294968 99999999999999999999; do
+        run_mg_sep 2 mitogen-run -u "$v" local true
+        assert "$output" == "" "-u '$v': nothing on stdout"
+        assert "${#stderr_lines[@]}" -eq 1 "-u '$v': a one-line message"
+        assert "$stderr" =~ "^mitogen-run: -u '.*': expected seconds, from 0 to 4294967" "-u '$v': says what fits"
+    done
+    for v in '' 0 0.0 -1 nan 1e3 86401 4294968; do
+        run_mg_sep 2 mitogen-run -t "$v" local true
+        assert "${#stderr_lines[@]}" -eq 1 "-t '$v': a one-line message"
+        assert "$stderr" =~ "^mitogen-run: -t '.*': expected seconds, more than 0 and at most 86400" \
+            "-t '$v': says what fits"
+    done
+    run_mg_sep 2 mitogen-exec -u 4294968 local /bin/true
+    assert "$stderr" =~ "^mitogen-exec: -u '4294968'" "mitogen-exec: the same check"
+    # The largest values that fit, and fractions, are taken.
+    run_mg mitogen-run -u 4294967 -t 86400 local true
+    run_mg mitogen-run --command-timeout=0.5 --connect-timeout=0.75 local true
+
+    # A hop's connect_timeout= fails that hop (as every bad hop option does).
+    for v in 1e3 0x10 inf nan 0.0001 86401 %201; do
+        run_mg_sep 255 mitogen-run "local?connect_timeout=$v" true
+        assert "$stderr" =~ "option connect_timeout: expected seconds" "connect_timeout=$v: refused"
+    done
+}
+
+@test "-u with a fraction: the command is stopped after that time" {
+    local t0 t1
+    t0=$(now_us)
+    run_mg_sep 124 mitogen-run -u 1.5 local -- sleep "$MG_STUB_SLEEP"
+    t1=$(now_us)
+    assert "$stderr" =~ "timed out after 1.5 s" "the message gives the limit"
+    assert "$(((t1 - t0) / 1000))" -ge 1400 "milliseconds: not before the limit"
+    assert "$(((t1 - t0) / 1000))" -lt 6000 "milliseconds: not long after it"
+}
+
 # Fail unless $stderr holds none of the bytes that drive a terminal.
 function assert_no_raw_controls() {
     local what=$1
