@@ -317,8 +317,9 @@ static void over_window(struct mg_chan_in *c, size_t len)
 	/* The master's owners report it as their target's error; an agent
 	 * has nobody else to say it. */
 	if (mg__router_id(c->r) != 0) {
-		mg_error("channel from context %u (%s): rcvd too much data, %zu bytes past "
-			 "its %zu-byte window", c->src, name != NULL ? name : "?", past, c->window);
+		mg_error("channel from context %u%s%s%s: rcvd too much data, %zu bytes past "
+			 "its %zu-byte window", c->src, name != NULL ? " (" : "",
+			 name != NULL ? name : "", name != NULL ? ")" : "", past, c->window);
 	} else {
 		mg_debug("channel from context %u: rcvd too much data, %zu bytes past its window",
 			 c->src, past);

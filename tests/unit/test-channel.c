@@ -692,14 +692,14 @@ ISOLATED(test_window_with_credit)
 
 /* A sender that grants itself more than the window meets a reader that
  * does not drain: the receiver drops the channel, the sender learns it. */
-static void test_sender_past_window_body(void)
+static void sender_past_window(uint32_t from, uint32_t to)
 {
 	struct net *n = net_new();
 	struct chan c = { 0 };
 	struct source src = { .total = 32u << 20 };
 
 	ASSERT_PTR_NOT_NULL(n);
-	ASSERT_TRUE(chan_open(n, n, 1, 0, 4 * MG_WINDOW_DEFAULT, 4096, &c));
+	ASSERT_TRUE(chan_open(n, n, from, to, 4 * MG_WINDOW_DEFAULT, 4096, &c));
 	src.fd = c.src[1];
 	ASSERT_TRUE(source_start(n, n->loop, &src));
 	ASSERT_TRUE(run_until(n->loop, both_done, &c, 10000));
@@ -711,7 +711,19 @@ static void test_sender_past_window_body(void)
 	talloc_free(c.in);
 	talloc_free(n);
 }
+
+static void test_sender_past_window_body(void)
+{
+	sender_past_window(1, 0);
+}
 ISOLATED(test_sender_past_window)
+
+/* The same check in an agent (the stdin of its command, a program fetch). */
+static void test_sender_past_window_to_agent_body(void)
+{
+	sender_past_window(0, 1);
+}
+ISOLATED(test_sender_past_window_to_agent)
 
 int main(void)
 {
@@ -730,5 +742,6 @@ int main(void)
 	RUN(test_window_no_credit);
 	RUN(test_window_with_credit);
 	RUN(test_sender_past_window);
+	RUN(test_sender_past_window_to_agent);
 	return TESTS_END();
 }
