@@ -100,7 +100,7 @@ static const char *password_for(struct mg_context *c, char **_errmsg)
 	struct mg_session *s = c->s;
 	struct pw_cache *pc;
 	const char *slash;
-	char *label, *pw;
+	char *label, *shown, *pw;
 
 	for (pc = s->passwords; pc != NULL; pc = pc->next) {
 		if (strcmp(pc->hop_text, c->hop->text) == 0) {
@@ -111,10 +111,13 @@ static const char *password_for(struct mg_context *c, char **_errmsg)
 	label = talloc_asprintf(c, "[%s on %.*s] password: ", c->hop->text,
 				slash != NULL ? (int)(slash - c->name) : 9,
 				slash != NULL ? c->name : "this host");
-	if (label == NULL) {
+	/* A chain's decoded bytes must not drive the terminal either. */
+	shown = label != NULL ? mg_log_escape(label, label, strlen(label)) : NULL;
+	if (shown == NULL) {
+		talloc_free(label);
 		return NULL;
 	}
-	pw = mg__password_ask_tty(s, label, _errmsg);
+	pw = mg__password_ask_tty(s, shown, _errmsg);
 	talloc_free(label);
 	if (pw == NULL) {
 		return NULL;

@@ -348,4 +348,22 @@ function assert_no_forged_line() {
     stderr=$output assert_no_raw_controls "--dry-run"
 }
 
+@test "the password prompt on the terminal shows a chain's bytes escaped" {
+    if ! command -v script >/dev/null; then
+        skip "needs script(1) (bsdutils) to give mitogen-run a terminal"
+    fi
+    # An ssh stand-in that asks for a password, then fails.
+    printf '#!/bin/sh\nprintf "root@x%ss password: "\nread pw\nexit 1\n' "'" >"$MG_TMP/ssh-ask"
+    chmod +x "$MG_TMP/ssh-ask"
+    local out chain
+    chain="ssh:x?check_host_keys=accept&ssh_path=$(printf '%s' "$MG_TMP/ssh-ask" | sed 's|/|%2F|g')"
+    chain+="&remote_name=%FF%C2%9B"
+    out=$(printf 'typed\n' | timeout 20 script -qec "mitogen-run '$chain' -- true" /dev/null 2>&1) || true
+    echo "$out"
+    assert "$out" =~ 'remote_name=\\xff\\xc2\\x9b on this host\] password:' "the prompt, escaped"
+    if [[ $out == *$'\xff'* || $out == *$'\xc2\x9b'* ]]; then
+        die "a raw 0xff or C1 byte reached the terminal"
+    fi
+}
+
 # vim: filetype=sh
