@@ -4,6 +4,7 @@
 #include <string.h>
 #include "agent.h"
 #include "conn.h"
+#include "method.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "protocol.h"
@@ -210,6 +211,12 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 	/* The request held the password: wipe our copy of it. */
 	explicit_bzero(m->data, m->len);
 	p->id = id;
+	if (mg__method_find(hop->method) == NULL) {
+		/* mg__conn_start takes the method as known. */
+		mg__router_reply_dead(r, m, "malformed CONNECT request: unknown method");
+		talloc_free(p);
+		return;
+	}
 	if (mg__agent_stopping(svc->a)) {
 		mg__router_reply_dead(r, m, "agent is shutting down");
 		talloc_free(p);
