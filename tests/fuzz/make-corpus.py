@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Write the seed corpus of every fuzz target into tests/fuzz/corpus/.
+
+Seeds are a handful of realistic inputs per target, in the input format
+its fuzz-TARGET.c describes. Run again after changing a format; files
+named seed-* are rewritten, others (regressions: crash-*, ...) are kept.
+"""
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+MAGIC = 0x4D47
+F_DEAD = 1
+H_HELLO, H_ADD_ROUTE, H_DEL_ROUTE, H_LOG, H_SHUTDOWN, H_PASSWORD = 100, 101, 102, 103, 104, 105
+H_CONNECT, H_EXEC, H_FETCH, H_DYNAMIC = 200, 300, 301, 1000
+EXEC_SHELL, EXEC_NO_STDIN, EXEC_IMAGE, EXEC_PTY = 1, 2, 4, 8
+
+
+def u8(v): return struct.pack(">B", v)
+def u16(v): return struct.pack(">H", v)
+def u32(v): return struct.pack(">I", v & 0xFFFFFFFF)
+def u64(v): return struct.pack(">Q", v)
+
+
+def s(text):
+    """str: u32 length, bytes; None is 0xffffffff."""
+    if text is None:
+        return u32(0xFFFFFFFF)
+    b = text.encode() if isinstance(text, str) else text
+    return u32(len(b)) + b
+
+
+def strv(items):
+    return u32(len(items)) + b"".join(s(i) for i in items)
+
+
+def frame(dst, src, handle, payload=b"", flags=0, reply_to=0, auth=None):
+    auth = src if auth is None else auth
+    return struct.pack(">HHIIIIII", MAGIC, flags, dst, src, auth, handle, reply_to,
+                       len(payload)) + payload
+
+
+def chunk(b):
+    return u16(len(b)) + b
+
+
+def hello(id_=5, parents=(1, 0), name="mitogen:5"):
+    return (u32(1) + u32(id_) + u32(len(parents)) + b"".join(u32(p) for p in parents)
+            + u32(4 << 20) + u32(2 << 20) + u8(2) + s(name))
+
+
+def hop(method, spec, user=None, host=None, port=0, text=None, opts=()):
+    out = s(method) + s(spec) + s(user) + s(host) + u32(port) + s(text or method + ":" + spec)
+    out += u32(len(opts))
+    for k, v in opts:
+        out += s(k) + s(v)
+    return out
+
+
+def connect(id_, name, h, password=None):
+    out = u32(id_) + u32(30000) + s(name) + h
+    if password is not None:
+        out += s(password)
+    return out
+
+
+def exec_req(flags, argv, cwd=None, env=None, image=None, pty=None):
+    out = u32(flags) + strv(argv) + u32(1001) + u32(1002) + u32(1003) + s(cwd)
+    if env is not None or image is not None or pty is not None:
+        out += strv(env or [])
+    if image is not None:
+        out += u32(image[0]) + u64(image[1]) + u32(image[2])
+    if pty is not None:
+        out += u32(pty[0]) + u32(pty[1])
+    return out
+
+
+def seeds():
+    t = {}
+    # frames: mode, max, piece, bytes
+    frames = (frame(1, 0, H_HELLO, hello(), reply_to=1000) + frame(1, 0, H_SHUTDOWN)
+              + frame(0, 1, 1000, b"dead", flags=F_DEAD))
+    t["frames"] = {
+        "seed-frames": u8(0) + u16(0) + u8(0) + frames,
+        "seed-raw-boot": u8(1) + u16(0) + u8(1) + b"Last login: today\r\nMITO000\nMITO002\n" + frames,
+        "seed-paused-kept": u8(6) + u16(64) + u8(0) + frames,
+        "seed-too-big": u8(0) + u16(16) + u8(0) + frame(1, 0, 300, b"x" * 100),
+        "seed-bad-magic": u8(0) + u16(0) + u8(0) + b"\x00" * 28,
+    }
+    t["hello"] = {
+        "seed-agent": hello(),
+        "seed-first-hop": hello(1, (0,), "mitogen:1"),
+        "seed-null-name": hello(2, (1, 0), None),
+    }
+
+    def rec(who, hsel, dst, src, flags, payload):
+        return u8(who) + u8(hsel) + u8(dst) + u8(src) + u8(flags) + chunk(payload)
+    # route: who (0 child 2, 1 child 3, 2 parent); handle index 0 ADD, 1 DEL,
+    # 2 LOG, 3 CONNECT; id selectors 0-3 are ids 0-3, 4-7 are ids 4-7.
+    t["route"] = {
+        "seed-connect-then-announce": rec(2, 3, 2, 0, 0, u32(5) + b"rest")
+        + rec(0, 0, 1, 2, 0, u32(5) + s("ssh:h/sudo")),
+        "seed-unasked-announce": rec(0, 0, 1, 2, 0, u32(6) + s("evil")),
+        "seed-sibling-claims": rec(2, 3, 2, 0, 0, u32(5)) + rec(1, 0, 1, 3, 0, u32(5) + s("x"))
+        + rec(0, 0, 1, 2, 0, u32(5) + s("y")),
+        "seed-del-log": rec(0, 1, 1, 2, 0, u32(2) + s("gone")) + rec(1, 2, 1, 3, 0, u8(2) + s("hello\x1b[2J")),
+        "seed-dead": rec(2, 3, 2, 0, 0, u32(7)) + rec(0, 9, 0, 2, 1, b"refused"),
+    }
+    t["connect"] = {
+        "seed-ssh": connect(3, "ssh:h/ssh:web1", hop("ssh", "web1", None, "web1", 22, "ssh:web1:22",
+                                                      [("ssh_args", "-o Compression=no"), ("check_host_keys", "accept")])),
+        "seed-sudo-pw": connect(4, "ssh:h/sudo:root", hop("sudo", "root", "root", None, 0, "sudo:root"), "hunter2"),
+        "seed-docker": connect(5, "local/docker:app", hop("docker", "app", None, "app", 0, "docker:app",
+                                                          [("docker_path", "/usr/bin/docker")])),
+        "seed-unknown": connect(6, "x", hop("teleport", "", None, None, 0, "teleport")),
+    }
+
+    def xrec(kind, reply_to, payload, handle=None):
+        out = u8(kind)
+        if kind & 1:
+            out += u8(handle)
+        return out + u16(reply_to) + chunk(payload)
+    t["exec"] = {
+        "seed-shell": xrec(0, 900, exec_req(EXEC_SHELL | EXEC_NO_STDIN, ["echo hi"])),
+        "seed-argv-env": xrec(0, 900, exec_req(0, ["ls", "-l", "/"], "/tmp", ["A=1", "LANG=C"])),
+        "seed-image": xrec(0, 900, exec_req(EXEC_IMAGE, ["prog", "x"], None, [], (7, 100, 62)))
+        + xrec(1, 0, u64(100) + u32(1200), 1)
+        + xrec(1, 0, b"\x7fELF" + b"\x00" * 96, 0),
+        "seed-pty": xrec(0, 900, exec_req(EXEC_PTY | EXEC_SHELL, ["top"], None, [], None, (24, 80)))
+        + xrec(1, 0, u32(15), 2),
+        "seed-dead": xrec(0, 900, exec_req(EXEC_IMAGE, ["p"], None, [], (8, 10, 0))) + xrec(3, 0, b"no such program", 1),
+    }
+    t["exec-event"] = {
+        "seed-started": u8(1) + u32(4242) + u32(1000) + u32(1001) + u32(1002) + u32(1003),
+        "seed-exited": u8(2) + u32(0x100),
+        "seed-failed": u8(3) + u32(2) + s("ls: not found"),
+        "seed-unknown": u8(9) + b"later",
+    }
+
+    def frec(kind, payload, handle=None):
+        out = u8(kind)
+        if kind & 4:
+            out += u8(handle)
+        return out + chunk(payload)
+
+    def local(slot, id_, size):
+        return u8(3) + u8(slot) + u32(id_) + u16(size)
+    fetch = lambda id_, size: u32(id_) + u32(5000) + u32(5001) + u64(size)
+    t["fetch"] = {
+        "seed-served": frec(0, fetch(7, 100)) + frec(4, u32(0), 0),
+        "seed-unknown-twice": frec(0, fetch(9, 50)) + frec(1, fetch(9, 50)) + frec(2 | 4 | 8, b"no such program", 0),
+        "seed-local": local(0, 9, 20) + local(1, 9, 20) + frec(2 | 4, u64(20) + u32(1300), 1)
+        + frec(2 | 4, b"0123456789" * 2, 0) + local(0, 10, 5),
+        "seed-wrong-size": frec(0, fetch(7, 99)) + local(2, 7, 100),
+    }
+
+    def mrec(who, hsel, ssel, flags, reply_to, payload):
+        return u8(who) + u8(hsel) + u8(ssel) + u8(flags) + u16(reply_to) + chunk(payload)
+    t["master"] = {
+        "seed-password": mrec(0, 0, 1, 0, 1000, u32(3)),
+        "seed-announce": mrec(0, 1, 1, 0, 0, u32(3) + s("ssh:h/sudo")) + mrec(1, 2, 2, 0, 0, u32(2)),
+        "seed-log-fetch": mrec(0, 3, 1, 0, 0, u8(2) + s("agent up")) + mrec(1, 4, 2, 0, 0, fetch(1, 10)),
+    }
+    reply = frame(0, 1, H_DYNAMIC, u32(1) + u32(4242))
+    t["boot"] = {
+        "seed-docker-up": u8(0) + u8(0) + chunk(b"") + b"MITO000\nMITO002\n" + reply,
+        "seed-docker-noise": u8(0) + u8(0) + chunk(b"warning: something\n") + b"motd\r\nMITO000\nMITO002\n"
+        + frame(0, 1, H_DYNAMIC, u32(2) + u32(1)),
+        "seed-sudo-prompt": u8(1) + u8(1) + chunk(b"[sudo] password for root: ") + b"MITO000\nMITO002\n" + reply,
+        "seed-sudo-ask": u8(1) + u8(0) + chunk(b"[sudo] password for root: \nSorry, try again.\n") + b"",
+        "seed-su-fail": u8(2) + u8(3) + chunk(b"") + b"Password: \r\nsu: Authentication failure\r\n",
+        "seed-ssh-hostkey": u8(5) + u8(0) + chunk(b"The authenticity of host 'web1' can't be established.\n"
+                                              b"Are you sure you want to continue connecting (yes/no/[fingerprint])? ")
+        + b"MITO000\nMITO002\n" + reply,
+        "seed-ssh-refused": u8(4) + u8(0) + chunk(b"ssh: connect to host web1 port 22: Connection refused\n"),
+    }
+    t["chain"] = {
+        "seed-many": b"ssh:web[01-03,07]/sudo:root",
+        "seed-local": b"local",
+        "seed-ssh-opts": b"ssh:deploy@bastion:2222?ssh_args=-v&check_host_keys=accept/ssh:web1",
+        "seed-braces": b"ssh:h/docker:{app,db}-[1-2]?docker_path=%2Fusr%2Fbin%2Fdocker",
+        "seed-v6": b"ssh:[2001:db8::1]/su:app?password_env=PW",
+        "seed-list": b"local,ssh:a,ssh:b/doas:root",
+    }
+    t["expand"] = {
+        "seed-range": b"web[01-10,33]",
+        "seed-product": b"h{a,b}-[1-2]x",
+        "seed-v6": b"[2001:db8::1]",
+        "seed-nested": b"n{x,{y,z}[8-11]}",
+    }
+    t["config"] = {
+        "seed-aliases": b"prod/sudo:root\n[aliases]\nprod = ssh:bastion/ssh:web[1-3]\nweb = prod/sudo\n"
+        b"[defaults]\ntimeout = 10\n",
+        "seed-cycle": b"a\n[aliases]\na = b\nb = a\n",
+        "seed-errors": b"x\n# comment\n[aliases\nx=local\n",
+        "seed-suggest": b"y\n[alias]\ny = local\n",
+    }
+
+    def prec(text):
+        out = b""
+        for i in range(0, len(text), 7):
+            part = text[i:i + 7]
+            out += u8(len(part)) + part
+        return out
+    t["prompt"] = {
+        "seed-sudo": u8(0) + u8(1) + prec(b"[sudo] password for root: ") + prec(b"\nSorry, try again.\n[sudo] password for root: "),
+        "seed-su-ask": u8(1) + u8(0) + prec(b"Password: "),
+        "seed-su-fail": u8(1) + u8(1) + prec(b"Password: \r\nsu: Authentication failure\r\n"),
+        "seed-doas": u8(2) + u8(1) + prec(b"doas (root@h) password: \ndoas: Authentication failed\n"),
+        "seed-ssh-hostkey": u8(4) + u8(0) + prec(b"Are you sure you want to continue connecting (yes/no/[fingerprint])? "),
+        "seed-ssh-denied": u8(3) + u8(0) + prec(b"root@web1: Permission denied (publickey,password).\n"),
+    }
+
+    def jout(i, stream, data):
+        return u8(0) + u8(i) + u8(stream) + chunk(data)
+
+    def jdone(i, outcome, code, sig, ms, msg=None):
+        out = u8(1) + u8(i) + u8(outcome) + u8(code) + u8(sig) + u32(ms)
+        return out + (u8(1) + chunk(msg) if msg is not None else u8(0))
+    t["json"] = {
+        "seed-two": u8(1) + chunk(b"web01") + chunk(b"ssh:web01") + chunk(b"web02") + chunk(b"ssh:web02")
+        + jout(0, 0, b"hello\n") + jout(1, 1, "café \u2603\n".encode()) + jdone(0, 0, 0, 0, 1234)
+        + jdone(1, 0, 1, 0, 20),
+        "seed-binary": u8(0) + chunk(b"b\xe9n") + chunk(b"local") + jout(0, 0, b"\xff\xfe\x00\x1b[31m\"\\\t\r")
+        + jout(0, 1, b"\xf0\x9f\x98\x80 \xed\xa0\x80 \xc0\xaf") + jdone(0, 4, 124, 0, 5000, b"timed out"),
+        "seed-unreachable": u8(2) + chunk(b"a") + chunk(b"ssh:a") + chunk(b"b") + chunk(b"ssh:b") + chunk(b"c")
+        + chunk(b"ssh:c") + jdone(0, 2, 255, 0, 3, b"connect timeout") + jout(2, 0, b"partial"),
+    }
+    return t
+
+
+def main():
+    root = os.path.join(HERE, "corpus")
+    for target, files in seeds().items():
+        d = os.path.join(root, target)
+        os.makedirs(d, exist_ok=True)
+        for name in os.listdir(d):
+            if name.startswith("seed-"):
+                os.unlink(os.path.join(d, name))
+        for name, data in files.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
