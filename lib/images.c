@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "buf.h"
 #include "channel.h"
+#include "idtab.h"
 #include "images.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
@@ -23,31 +25,49 @@
 #define MFD_EXEC 0x0010U
 #endif
 
+/* A waiter that takes the program whatever its size (a child's FETCH:
+ * the child checks the size itself, from our answer). */
+#define ANY_SIZE UINT64_MAX
+
 struct waiter {
 	struct waiter *next;
 	struct image *img;
+	uint64_t size;	/* what the requester expects, or ANY_SIZE */
 	mg_image_ready_fn ready;
 	void *data;
 	bool fired;
 };
 
 struct image {
-	struct image *next;
+	struct mg__ident link;	/* first: im->images, keyed by program id */
 	struct mg_images *im;
-	uint32_t id;
-	uint64_t size;
-	int fd;
+	bool linked;
+	uint64_t size;	/* asked for until the parent answers, then its size */
+	uint64_t got;	/* bytes written so far */
+	int fd;		/* none until the parent says it has the program */
 	bool complete;
 	bool failed;
-	char *errmsg;
-	struct mg_chan_in *in;   /* while fetching */
+	bool bad;	/* a write failed, or more bytes came than announced */
+	const char *errmsg;
+	struct mg_chan_in *in;	 /* while fetching */
 	struct mg_handler *meta;
 	struct waiter *waiters;
 };
 
+/* A child with FETCH requests being served here, and how many. */
+struct requester {
+	struct mg__ident link;	/* first: im->requesters, keyed by child id */
+	unsigned pending;
+};
+
 struct mg_images {
 	struct mg_router *r;
-	struct image *images;
+	struct mg__idtab images;
+	struct mg__idtab requesters;
+	unsigned pending;	/* FETCH requests being served, all children */
+	unsigned max_pending;
+	unsigned max_per_child;
+	bool dying;
 };
 
 int mg__anon_exec_file(void)
@@ -89,32 +109,31 @@ int mg__anon_exec_file(void)
 	return -EACCES;
 }
 
-static void fire(struct image *img)
-{
-	struct waiter *w;
+/* --- the store --- */
 
-	while ((w = img->waiters) != NULL) {
-		img->waiters = w->next;
-		w->fired = true;
-		/* The callback may free the waiter's owner: hold it apart. */
-		talloc_steal(NULL, w);
-		w->ready(w->data, img->complete ? img->fd : -1, img->complete ? NULL : img->errmsg);
-		talloc_free(w);
-	}
+static struct image *find(const struct mg_images *im, uint32_t id)
+{
+	return (struct image *)mg__idtab_find(&im->images, id);
 }
 
-static struct image *find(struct mg_images *im, uint32_t id)
+/* Forget the image: the next request for its id starts afresh. */
+static void unlink_image(struct image *img)
 {
-	for (struct image *i = im->images; i != NULL; i = i->next) {
-		if (i->id == id) {
-			return i;
-		}
+	if (img->linked && !img->im->dying) {
+		mg__idtab_del(&img->im->images, &img->link);
 	}
-	return NULL;
+	img->linked = false;
 }
 
 static int image_destructor(struct image *img)
 {
+	/* Waiters outliving their image (the store is going away) must not
+	 * reach back into it. */
+	for (struct waiter *w = img->waiters; w != NULL; w = w->next) {
+		w->fired = true;
+		w->img = NULL;
+	}
+	unlink_image(img);
 	if (img->fd >= 0) {
 		close(img->fd);
 	}
@@ -128,20 +147,25 @@ static struct image *new_image(struct mg_images *im, uint32_t id, uint64_t size)
 	if (img == NULL) {
 		return NULL;
 	}
+	img->link.id = id;
 	img->im = im;
-	img->id = id;
 	img->size = size;
 	img->fd = -1;
 	talloc_set_destructor(img, image_destructor);
-	img->next = im->images;
-	im->images = img;
+	mg__idtab_add(im, &im->images, &img->link);
+	img->linked = true;
 	return img;
 }
 
 int mg__images_put(struct mg_images *im, uint32_t id, int fd, uint64_t size)
 {
-	struct image *img = new_image(im, id, size);
+	struct image *img;
 
+	if (find(im, id) != NULL) {
+		close(fd);
+		return -EEXIST;
+	}
+	img = new_image(im, id, size);
 	if (img == NULL) {
 		close(fd);
 		return -ENOMEM;
@@ -151,54 +175,119 @@ int mg__images_put(struct mg_images *im, uint32_t id, int fd, uint64_t size)
 	return 0;
 }
 
+static void fire(struct image *img)
+{
+	struct waiter *w;
+
+	while ((w = img->waiters) != NULL) {
+		const char *why = img->complete ? NULL : img->errmsg;
+		int fd = img->complete ? img->fd : -1;
+
+		if (img->complete && w->size != ANY_SIZE && w->size != img->size) {
+			fd = -1;
+			why = "bad answer to a program fetch";
+		}
+		img->waiters = w->next;
+		w->fired = true;
+		/* The callback may free the waiter's owner: hold it apart. */
+		talloc_steal(NULL, w);
+		w->ready(w->data, fd, why);
+		talloc_free(w);
+	}
+}
+
 /* --- fetching from the parent --- */
 
 static void fetch_failed(struct image *img, const char *why)
 {
+	struct mg_loop *loop = mg__router_loop(img->im->r);
+
+	if (img->failed) {
+		return;
+	}
 	img->failed = true;
-	talloc_free(img->errmsg);
 	img->errmsg = talloc_strdup(img, why);
-	TALLOC_FREE(img->in);
+	if (img->errmsg == NULL) {
+		img->errmsg = "fetch failed";
+	}
+	/* Unlinked now, so that a retry starts afresh. A channel that has
+	 * not ended is not calling us: stop it now. The image itself goes
+	 * once the channel calling us has returned. */
+	unlink_image(img);
+	if (img->in != NULL && !mg__chan_in_done(img->in)) {
+		TALLOC_FREE(img->in);
+	}
 	TALLOC_FREE(img->meta);
 	fire(img);
+	mg_loop_free_later(loop, img);
+}
+
+/* The bytes of the program, written as they come: a regular file does
+ * not block, and the channel's window bounds what is in flight. */
+static void on_fetch_bytes(void *data, const uint8_t *p, size_t n)
+{
+	struct image *img = talloc_get_type_abort(data, struct image);
+
+	if (img->fd < 0 || img->bad || n > img->size - img->got) {
+		img->bad = true;
+		return;
+	}
+	while (n > 0) {
+		ssize_t k = write(img->fd, p, n);
+		if (k < 0 && errno == EINTR) {
+			continue;
+		}
+		if (k <= 0) {
+			img->bad = true;
+			return;
+		}
+		p += k;
+		n -= (size_t)k;
+		img->got += (uint64_t)k;
+	}
+}
+
+/* A file still open for writing cannot be run (ETXTBSY): keep only a
+ * read-only descriptor of the copy. */
+static void make_read_only(struct image *img)
+{
+	char path[64];
+	int ro;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", img->fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	if (ro >= 0) {
+		close(img->fd);
+		img->fd = ro;
+	}
 }
 
 static void on_fetch_done(void *data, int err)
 {
-	struct image *img = data;
+	struct image *img = talloc_get_type_abort(data, struct image);
 	struct stat st;
 
-	if (err != 0) {
+	if (err != 0 || img->bad || img->fd < 0) {
 		fetch_failed(img, "the program's transfer failed");
 		return;
 	}
-	if (fstat(img->fd, &st) != 0 || (uint64_t)st.st_size != img->size) {
+	if (img->got != img->size || fstat(img->fd, &st) != 0 || (uint64_t)st.st_size != img->size) {
 		fetch_failed(img, "the program arrived cut short");
 		return;
 	}
-	/* Keep it read-only: a file still open for writing cannot be run
-	 * (ETXTBSY). */
-	{
-		char path[64];
-		int ro;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", img->fd);
-		ro = open(path, O_RDONLY | O_CLOEXEC);
-		if (ro >= 0) {
-			close(img->fd);
-			img->fd = ro;
-		}
-	}
+	make_read_only(img);
 	img->complete = true;
-	mg_debug("program %u here (%llu bytes)", img->id, (unsigned long long)img->size);
+	mg_debug("program %u here (%llu bytes)", img->link.id, (unsigned long long)img->size);
 	fire(img);
 }
 
 static void on_meta(struct mg_router *r, struct mg_msg *m, void *data)
 {
-	struct image *img = data;
+	struct image *img = talloc_get_type_abort(data, struct image);
 	struct mg_buf b;
 	uint64_t size;
 	uint32_t ack;
+	int fd;
 
 	img->meta = NULL;
 	if ((m->flags & MG_F_DEAD) != 0) {
@@ -207,10 +296,22 @@ static void on_meta(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	mg__buf_view(&b, m->data, m->len);
-	if (mg__buf_get_u64(&b, &size) != 0 || mg__buf_get_u32(&b, &ack) != 0 || size != img->size) {
+	if (mg__buf_get_u64(&b, &size) != 0 || mg__buf_get_u32(&b, &ack) != 0 || size == ANY_SIZE) {
 		fetch_failed(img, "bad answer to a program fetch");
 		return;
 	}
+	/* Only now that the parent has the program does it get a file:
+	 * asking for ids nobody has costs no descriptor. The parent's size
+	 * is the truth; each waiter checks it against its own. */
+	fd = mg__anon_exec_file();
+	if (fd < 0) {
+		/* The parent's sender would wait for credit forever. */
+		mg__router_send(r, m->src, ack, 0, MG_F_DEAD, "reader closed", 13);
+		fetch_failed(img, "cannot store the program here");
+		return;
+	}
+	img->fd = fd;
+	img->size = size;
 	mg__chan_in_set_ack(img->in, ack);
 }
 
@@ -219,30 +320,18 @@ static int start_fetch(struct mg_images *im, struct image *img)
 	const uint32_t *parents;
 	size_t n;
 	uint8_t req[20];
-	int fd, wfd;
 
 	parents = mg__router_parents(im->r, &n);
 	if (n == 0) {
 		return -ENOENT;
 	}
-	fd = mg__anon_exec_file();
-	if (fd < 0) {
-		return fd;
-	}
-	/* One descriptor to write the bytes in, one to exec from. */
-	wfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (wfd < 0) {
-		close(fd);
-		return -errno;
-	}
-	img->fd = fd;
-	img->in = mg__chan_in_new(img, im->r, wfd, parents[0], on_fetch_done, img);
+	img->in = mg__chan_in_new_sink(img, im->r, parents[0], on_fetch_bytes, img, on_fetch_done, img);
 	img->meta = mg__router_add_handler(img, im->r, 0, MG_POL_RESPONDENT, parents[0], false,
 					   on_meta, img);
 	if (img->in == NULL || img->meta == NULL) {
 		return -ENOMEM;
 	}
-	mg__put_be32(req, img->id);
+	mg__put_be32(req, img->link.id);
 	mg__put_be32(req + 4, mg__chan_in_handle(img->in));
 	mg__put_be32(req + 8, mg__handler_handle(img->meta));
 	mg__put_be32(req + 12, (uint32_t)(img->size >> 32));
@@ -271,19 +360,17 @@ static void fire_later(void *data)
 	fire(talloc_get_type_abort(data, struct image));
 }
 
-int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_t size,
-		   mg_image_ready_fn ready, void *data)
+/* 'size' is what the requester expects, or ANY_SIZE. */
+static int get(struct mg_images *im, const void *owner, uint32_t id, uint64_t size,
+	       mg_image_ready_fn ready, void *data)
 {
 	struct image *img = find(im, id);
 	struct waiter *w;
 	int ret;
 
-	if (img != NULL && img->failed) {
-		/* Try again: the last attempt may have met a passing failure. */
-		TALLOC_FREE(img);
-	}
 	if (img == NULL) {
-		img = new_image(im, id, size);
+		/* Ask for the size expected, if any: the answer has the truth. */
+		img = new_image(im, id, size != ANY_SIZE ? size : 0);
 		if (img == NULL) {
 			return -ENOMEM;
 		}
@@ -292,7 +379,7 @@ int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_
 			return ret;
 		}
 	}
-	if (img->size != size) {
+	if (img->complete && size != ANY_SIZE && img->size != size) {
 		return -EINVAL;
 	}
 	w = talloc_zero(owner, struct waiter);
@@ -300,6 +387,7 @@ int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_
 		return -ENOMEM;
 	}
 	w->img = img;
+	w->size = size;
 	w->ready = ready;
 	w->data = data;
 	w->next = img->waiters;
@@ -311,10 +399,20 @@ int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_
 	return 0;
 }
 
+int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_t size,
+		   mg_image_ready_fn ready, void *data)
+{
+	if (size == ANY_SIZE) {
+		return -EINVAL;
+	}
+	return get(im, owner, id, size, ready, data);
+}
+
 /* --- serving children --- */
 
 struct serve {
 	struct mg_images *im;
+	struct requester *who;	/* NULL once its slot is given back */
 	uint32_t id;
 	uint32_t child;
 	uint32_t h_data;
@@ -322,89 +420,173 @@ struct serve {
 	struct mg_chan_out *out;
 };
 
+/* Give back the request's slot: its child may ask again. */
+static void release(struct serve *s)
+{
+	struct requester *who = s->who;
+
+	if (who == NULL || s->im->dying) {
+		return;
+	}
+	s->who = NULL;
+	s->im->pending--;
+	if (--who->pending == 0) {
+		mg__idtab_del(&s->im->requesters, &who->link);
+		talloc_free(who);
+	}
+}
+
+static int serve_destructor(struct serve *s)
+{
+	release(s);
+	return 0;
+}
+
+static void refuse(struct mg_router *r, uint32_t child, uint32_t h_meta, const char *why)
+{
+	mg__router_send(r, child, h_meta, 0, MG_F_DEAD, why, strlen(why));
+}
+
 static void on_served(void *data, int err)
 {
-	struct serve *s = data;
+	struct serve *s = talloc_get_type_abort(data, struct serve);
 
+	(void)err;
+	release(s);
 	mg_loop_free_later(mg__router_loop(s->im->r), s);
 }
 
 static void serve_now(void *data, int fd, const char *errmsg)
 {
-	struct serve *s = data;
-	struct image *img;
+	struct serve *s = talloc_get_type_abort(data, struct serve);
+	struct mg_router *r = s->im->r;
+	struct image *img = find(s->im, s->id);
 	uint8_t meta[12];
+	char path[64];
 	int rfd;
 
-	if (fd < 0) {
-		mg__router_send(s->im->r, s->child, s->h_meta, 0, MG_F_DEAD, errmsg, strlen(errmsg));
+	if (fd < 0 || img == NULL) {
+		refuse(r, s->child, s->h_meta, errmsg != NULL ? errmsg : "cannot read the program here");
 		talloc_free(s);
 		return;
 	}
 	/* A private read position: several children may be served at once. */
-	{
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		rfd = open(path, O_RDONLY | O_CLOEXEC);
-	}
-	img = find(s->im, s->id);
-	if (rfd < 0 || img == NULL) {
-		const char *why = "cannot read the program here";
-		mg__router_send(s->im->r, s->child, s->h_meta, 0, MG_F_DEAD, why, strlen(why));
-		if (rfd >= 0) {
-			close(rfd);
-		}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	rfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0) {
+		refuse(r, s->child, s->h_meta, "cannot read the program here");
 		talloc_free(s);
 		return;
 	}
-	s->out = mg__chan_out_new(s, s->im->r, rfd, s->child, MG_WINDOW_DEFAULT, on_served, s);
+	s->out = mg__chan_out_new(s, r, rfd, s->child, MG_WINDOW_DEFAULT, on_served, s);
 	if (s->out == NULL) {
+		refuse(r, s->child, s->h_meta, "cannot read the program here");
 		talloc_free(s);
 		return;
 	}
 	mg__put_be32(meta, (uint32_t)(img->size >> 32));
 	mg__put_be32(meta + 4, (uint32_t)img->size);
 	mg__put_be32(meta + 8, mg__chan_out_ack_handle(s->out));
-	mg__router_send(s->im->r, s->child, s->h_meta, 0, 0, meta, sizeof(meta));
+	/* A child gone meanwhile would never take the bytes. */
+	if (mg__router_send(r, s->child, s->h_meta, 0, 0, meta, sizeof(meta)) != 0) {
+		talloc_free(s);
+		return;
+	}
 	mg__chan_out_start(s->out, s->h_data);
+}
+
+/* A new request from 'child', within its share and the total, or NULL. */
+static struct serve *admit(struct mg_images *im, uint32_t child, const char **_why)
+{
+	struct requester *who = (struct requester *)mg__idtab_find(&im->requesters, child);
+	struct serve *s;
+
+	if (im->pending >= im->max_pending) {
+		*_why = "too many program fetches here";
+		return NULL;
+	}
+	if (who != NULL && who->pending >= im->max_per_child) {
+		*_why = "too many program fetches at once";
+		return NULL;
+	}
+	*_why = "cannot fetch the program here";
+	s = talloc_zero(im, struct serve);
+	if (s == NULL) {
+		return NULL;
+	}
+	if (who == NULL) {
+		who = talloc_zero(im, struct requester);
+		if (who == NULL) {
+			talloc_free(s);
+			return NULL;
+		}
+		who->link.id = child;
+		mg__idtab_add(im, &im->requesters, &who->link);
+	}
+	who->pending++;
+	im->pending++;
+	s->im = im;
+	s->who = who;
+	s->child = child;
+	talloc_set_destructor(s, serve_destructor);
+	return s;
 }
 
 static void on_fetch(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_images *im = talloc_get_type_abort(data, struct mg_images);
+	uint32_t id, h_data, h_meta;
+	const char *why;
 	struct mg_buf b;
-	struct image *img;
 	struct serve *s;
-	uint32_t id;
 	uint64_t size;
 	size_t n;
 
-	s = talloc_zero(im, struct serve);
 	mg__buf_view(&b, m->data, m->len);
-	if (s == NULL || mg__buf_get_u32(&b, &id) != 0 || mg__buf_get_u32(&b, &s->h_data) != 0 ||
-	    mg__buf_get_u32(&b, &s->h_meta) != 0 || mg__buf_get_u64(&b, &size) != 0) {
-		talloc_free(s);
+	if (mg__buf_get_u32(&b, &id) != 0 || mg__buf_get_u32(&b, &h_data) != 0 ||
+	    mg__buf_get_u32(&b, &h_meta) != 0 || mg__buf_get_u64(&b, &size) != 0) {
 		return;
 	}
-	s->im = im;
-	s->id = id;
-	s->child = m->src;
-	img = find(im, id);
 	mg__router_parents(r, &n);
-	if (img == NULL && n == 0) {
+	if (find(im, id) == NULL && n == 0) {
 		/* The master serves only the programs it registered. */
-		const char *why = "no such program";
-		mg__router_send(r, s->child, s->h_meta, 0, MG_F_DEAD, why, strlen(why));
-		talloc_free(s);
+		refuse(r, m->src, h_meta, "no such program");
 		return;
 	}
+	s = admit(im, m->src, &why);
+	if (s == NULL) {
+		refuse(r, m->src, h_meta, why);
+		return;
+	}
+	s->id = id;
+	s->h_data = h_data;
+	s->h_meta = h_meta;
 	/* An agent fetches it from its own parent first, once, and keeps it
-	 * for its other children. */
-	if (mg__images_get(im, s, id, img != NULL ? img->size : size, serve_now, s) != 0) {
-		const char *why = "cannot fetch the program here";
-		mg__router_send(r, s->child, s->h_meta, 0, MG_F_DEAD, why, strlen(why));
+	 * for its other children. The child checks the size itself. */
+	if (get(im, s, id, ANY_SIZE, serve_now, s) != 0) {
+		refuse(r, m->src, h_meta, "cannot fetch the program here");
 		talloc_free(s);
 	}
+}
+
+static int images_destructor(struct mg_images *im)
+{
+	/* Its images and requests go with it: none need unlinking. */
+	im->dying = true;
+	return 0;
+}
+
+/* Fetches may hold at most half the descriptors this process may open,
+ * so that serving children never starves connecting them. */
+static unsigned fetch_budget(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur / 2 > MG_FETCH_MAX_TOTAL) {
+		return MG_FETCH_MAX_TOTAL;
+	}
+	return rl.rlim_cur / 2 > MG_FETCH_MIN_TOTAL ? (unsigned)(rl.rlim_cur / 2) : MG_FETCH_MIN_TOTAL;
 }
 
 struct mg_images *mg__images_new(TALLOC_CTX *mem_ctx, struct mg_router *r)
@@ -415,9 +597,19 @@ struct mg_images *mg__images_new(TALLOC_CTX *mem_ctx, struct mg_router *r)
 		return NULL;
 	}
 	im->r = r;
-	if (mg__router_add_handler(im, r, MG_H_FETCH, MG_POL_CHILD, 0, true, on_fetch, im) == NULL) {
+	im->max_per_child = MG_FETCH_PER_CHILD;
+	im->max_pending = fetch_budget();
+	talloc_set_destructor(im, images_destructor);
+	if (mg__idtab_init(im, &im->images) != 0 || mg__idtab_init(im, &im->requesters) != 0 ||
+	    mg__router_add_handler(im, r, MG_H_FETCH, MG_POL_CHILD, 0, true, on_fetch, im) == NULL) {
 		talloc_free(im);
 		return NULL;
 	}
 	return im;
+}
+
+void mg__images_set_limits(struct mg_images *im, unsigned per_child, unsigned total)
+{
+	im->max_per_child = per_child;
+	im->max_pending = total;
 }
