@@ -317,7 +317,9 @@ struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, co
 	struct mg_program *p;
 	unsigned char hdr[20];
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Non-blocking, so that a FIFO (or a device) cannot hold us before
+	 * fstat shows it is no regular file; a regular file ignores it. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", path, mg_strerror(-errno));

@@ -3,11 +3,21 @@
 # shellcheck disable=SC2154 # $stderr: set by run_mg_sep
 #
 # mitogen-exec and the program store against hostile input (issue 12):
-# a hop that floods its parent with FETCH requests beside a healthy
-# sibling.
+# a PROGRAM that is no regular file, and a hop that floods its parent
+# with FETCH requests beside a healthy sibling.
 
 load helpers
 load sshd # mg_pct
+
+@test "a FIFO as PROGRAM is refused at once, not read" {
+    mkfifo "$MG_TMP/fifo"
+    # Opening a FIFO for reading waits for a writer: that must not happen.
+    MG_TIMEOUT=10 run_mg_sep 255 mitogen-exec local -- "$MG_TMP/fifo"
+    assert "$stderr" == "mitogen-exec: $MG_TMP/fifo: not a program (empty or not a regular file)" \
+        "one clear line, as for any file that is not a program"
+    MG_TIMEOUT=10 run_mg_sep 255 mitogen-exec local -- "$MG_TMP"
+    assert "$stderr" =~ "not a program" "a directory too"
+}
 
 @test "hostile: a FETCH flood from one hop; its sibling gets the program, the agent's descriptors stay bounded" {
     local evil log first max sent answered
