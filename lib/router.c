@@ -409,6 +409,12 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 		return;
 	}
 	send_out(r, out, m);
+	if (in != r->parent && mg__stream_pending(out) >= MG_STREAM_TX_HIGH) {
+		/* The way up is full: read no more from that child until it
+		 * drains (on_parent_drain), so a flooding child cannot make us
+		 * drop our parent, and with it every sibling. */
+		mg__stream_pause(in, true);
+	}
 }
 
 static void on_stream_msg(struct mg_stream *s, struct mg_msg *m, void *data)
@@ -530,6 +536,23 @@ static void del_routes_via(struct mg_router *r, const struct mg_stream *s, const
 		struct route *rt = find_route(r, ids[i]);
 		if (rt != NULL && (s == NULL || rt->stream == s)) {
 			del_route(r, rt, why);
+		}
+	}
+	talloc_free(tmp);
+}
+
+/* The way up drained: read again from every child held back. */
+static void on_parent_drain(struct mg_stream *s, void *data)
+{
+	struct mg_router *r = talloc_get_type_abort(data, struct mg_router);
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	size_t n = 0;
+	struct mg__ident **v = mg__idtab_list(tmp, &r->routes, &n);
+
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		struct route *rt = (struct route *)v[i];
+		if (mg__stream_paused(rt->stream)) {
+			mg__stream_pause(rt->stream, false);
 		}
 	}
 	talloc_free(tmp);
@@ -773,6 +796,7 @@ int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t rem
 	mg__stream_on_close(s, on_stream_close, r);
 	if (is_parent) {
 		r->parent = s;
+		mg__stream_on_drain(s, on_parent_drain, r);
 	} else {
 		if ((ret = add_route(r, remote_id, s, name)) != 0) {
 			return ret;

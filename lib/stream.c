@@ -42,6 +42,7 @@ struct mg_stream {
 	bool framed;
 	bool paused;
 	bool rejected;	/* mg__stream_fail: deliver nothing more */
+	bool was_high;	/* tx reached MG_STREAM_TX_HIGH since the last drain */
 	bool closed;
 	bool shut_wr;
 	bool in_read;
@@ -53,6 +54,8 @@ struct mg_stream {
 	void *raw_data;
 	void *msg_data;
 	void *close_data;
+	mg_stream_drain_cb drain_cb;
+	void *drain_data;
 };
 
 static void update_read(struct mg_stream *s);
@@ -271,6 +274,15 @@ static void update_read(struct mg_stream *s)
 	mg_io_set(s->rio, want ? MG_IO_READ : 0);
 }
 
+static void report_drain(void *data)
+{
+	struct mg_stream *s = talloc_get_type_abort(data, struct mg_stream);
+
+	if (!s->closed && s->drain_cb != NULL) {
+		s->drain_cb(s, s->drain_data);
+	}
+}
+
 static int flush(struct mg_stream *s)
 {
 	while (s->tx_head != NULL) {
@@ -302,6 +314,13 @@ static int flush(struct mg_stream *s)
 		shutdown(s->wfd, SHUT_WR);
 	}
 	update_read(s);
+	if (s->was_high && s->tx_bytes <= MG_STREAM_TX_HIGH / 2) {
+		s->was_high = false;
+		if (s->drain_cb != NULL) {
+			/* From the loop: the callee may send on this stream. */
+			mg_loop_defer(s->loop, s, report_drain, s);
+		}
+	}
 	return 0;
 }
 
@@ -388,6 +407,17 @@ void mg__stream_on_close(struct mg_stream *s, mg_stream_close_cb cb, void *data)
 	s->close_data = data;
 }
 
+bool mg__stream_paused(const struct mg_stream *s)
+{
+	return s->paused;
+}
+
+void mg__stream_on_drain(struct mg_stream *s, mg_stream_drain_cb cb, void *data)
+{
+	s->drain_cb = cb;
+	s->drain_data = data;
+}
+
 void mg__stream_pause(struct mg_stream *s, bool pause)
 {
 	bool was = s->paused;
@@ -426,6 +456,9 @@ static int queue(struct mg_stream *s, const uint8_t *a, size_t alen,
 	}
 	s->tx_tail = c;
 	s->tx_bytes += c->len;
+	if (s->tx_bytes >= MG_STREAM_TX_HIGH) {
+		s->was_high = true;
+	}
 	mg_io_set(s->wio, MG_IO_WRITE);
 	update_read(s);
 	return 0;

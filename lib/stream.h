@@ -55,6 +55,11 @@ void mg__stream_set_frames(struct mg_stream *s, mg_stream_msg_cb cb, void *data)
 void mg__stream_on_close(struct mg_stream *s, mg_stream_close_cb cb, void *data);
 /* Stop or resume reading. */
 void mg__stream_pause(struct mg_stream *s, bool pause);
+bool mg__stream_paused(const struct mg_stream *s);
+/* Called from the loop when queued output, having reached
+ * MG_STREAM_TX_HIGH, is back under half of it. */
+typedef void (*mg_stream_drain_cb)(struct mg_stream *s, void *data);
+void mg__stream_on_drain(struct mg_stream *s, mg_stream_drain_cb cb, void *data);
 
 int mg__stream_send(struct mg_stream *s, const struct mg_msg *m);
 int mg__stream_write_raw(struct mg_stream *s, const void *p, size_t n);
