@@ -326,6 +326,9 @@ static int expand_seq(struct xctx *x, size_t *pos, bool in_brace,
 	struct vlist cur, part;
 	int r;
 
+	/* Defined on every return: failures come back as whatever non-zero
+	 * mg__chain_fail() returns, which the compiler cannot see. */
+	*out = (struct vlist){ NULL, 0 };
 	if ((r = vlist_literal(x, *pos, 0, &cur)) != 0) {
 		return r;
 	}
