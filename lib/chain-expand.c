@@ -156,8 +156,8 @@ static int range_item(struct xctx *x, size_t *pos, size_t close,
 		      struct range_item *it)
 {
 	const struct mg__span *in = x->in;
-	size_t start = *pos, lo_len, hi_len;
-	int r;
+	size_t start = *pos, end = 0, lo_len = 0, hi_len = 0;
+	int r, lo_width, hi_width;
 
 	if ((r = range_number(x, pos, close, false, &it->lo, &lo_len)) != 0) {
 		return r;
@@ -165,6 +165,7 @@ static int range_item(struct xctx *x, size_t *pos, size_t close,
 	it->hi = it->lo;
 	if (*pos < close && in->s[*pos] == '-') {
 		(*pos)++;
+		end = *pos;
 		r = range_number(x, pos, close, true, &it->hi, &hi_len);
 		if (r != 0) {
 			return r;
@@ -175,7 +176,19 @@ static int range_item(struct xctx *x, size_t *pos, size_t close,
 				      "%ld-%ld (the end is before the start)",
 				      it->lo, it->hi);
 	}
-	it->width = lo_len > 1 && in->s[start] == '0' ? (int)lo_len : 0;
+	/* A leading zero on either number sets the width of the whole range
+	 * ("1-003" is 001 to 003); two different widths are refused, as
+	 * ClusterShell's nodeset does. */
+	lo_width = lo_len > 1 && in->s[start] == '0' ? (int)lo_len : 0;
+	hi_width = hi_len > 1 && in->s[end] == '0' ? (int)hi_len : 0;
+	if (lo_width != 0 && hi_width != 0 && lo_width != hi_width) {
+		return mg__chain_fail(x->p, in->col[start], "zero padding "
+				      "differs in '%.*s' (%d and %d digits): "
+				      "write both ends with the same width",
+				      (int)(*pos - start), in->s + start,
+				      lo_width, hi_width);
+	}
+	it->width = lo_width != 0 ? lo_width : hi_width;
 	it->col = in->col[start];
 	if (*pos < close && in->s[*pos] != ',') {
 		char *q = mg__chain_quote(x->p->tmp, in->s + *pos, 1);

@@ -400,6 +400,13 @@ static void test_host_lists(void)
 	ASSERT_STR_EQ(texts(ctx, "web[098-101]"),
 		      "ssh:web098 | ssh:web099 | ssh:web100 | ssh:web101");
 	ASSERT_STR_EQ(texts(ctx, "web[007]"), "ssh:web007");
+	/* A leading zero on the end sets the width too (issue 13, item 5). */
+	ASSERT_STR_EQ(texts(ctx, "n[1-003]"), "ssh:n001 | ssh:n002 | ssh:n003");
+	ASSERT_STR_EQ(texts(ctx, "n[9-012]"),
+		      "ssh:n009 | ssh:n010 | ssh:n011 | ssh:n012");
+	ASSERT_STR_EQ(texts(ctx, "n[0-02]"), "ssh:n00 | ssh:n01 | ssh:n02");
+	ASSERT_STR_EQ(texts(ctx, "n[08-10]"), "ssh:n08 | ssh:n09 | ssh:n10");
+	ASSERT_STR_EQ(texts(ctx, "n[008-10]"), "ssh:n008 | ssh:n009 | ssh:n010");
 	ASSERT_STR_EQ(texts(ctx, "web[01-02,33,5-6]"),
 		      "ssh:web01 | ssh:web02 | ssh:web33 | ssh:web5 | ssh:web6");
 	ASSERT_STR_EQ(texts(ctx, "web{a,b}"), "ssh:weba | ssh:webb");
@@ -456,6 +463,9 @@ static void test_list_errors(void)
 	ASSERT_STR_EQ(err_of(ctx, "web[1234567890]"),
 		      "column 5: number too long in '[...]' (at most 9 digits)");
 	ASSERT_STR_EQ(err_of(ctx, "{,}"), "column 1: host list gives an empty hop");
+	ASSERT_STR_EQ(err_of(ctx, "n[2,01-003]"), "column 5: zero padding "
+		      "differs in '01-003' (2 and 3 digits): write both ends "
+		      "with the same width");
 	talloc_free(ctx);
 }
 
