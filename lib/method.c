@@ -181,6 +181,34 @@ int mg__hop_bool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
 	return -EINVAL;
 }
 
+int mg__hop_seconds(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
+		    unsigned *_ms, bool *_given, char **_errmsg)
+{
+	const char *v = mg_hop_opt(hop, key);
+	const char *point;
+	char *end = NULL;
+	double secs = 0;
+
+	*_given = v != NULL;
+	if (v == NULL) {
+		return 0;
+	}
+	/* Digits and one point only: strtod alone takes " 1", "1e3", "0x10"
+	 * and "inf"; and a value under a millisecond would time out at once. */
+	point = strchr(v, '.');
+	if (v[0] != '\0' && strspn(v, "0123456789.") == strlen(v) &&
+	    (point == NULL || strchr(point + 1, '.') == NULL) && strcmp(v, ".") != 0) {
+		secs = strtod(v, &end);
+	}
+	if (end == NULL || *end != '\0' || !(secs >= 0.001) || secs > 86400) {
+		*_errmsg = talloc_asprintf(mem_ctx, "option %s: expected seconds from 0.001 to "
+					   "86400 (digits and at most one point), not '%s'", key, v);
+		return -EINVAL;
+	}
+	*_ms = (unsigned)(secs * 1000 + 0.5);
+	return 0;
+}
+
 int mg__container_check(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *method,
 			const char *path_opt, const char *dflt, bool user_ok,
 			const char **_path, char **_errmsg)

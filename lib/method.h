@@ -119,6 +119,14 @@ bool mg__strv_add(char ***v, const char *s);
 int mg__hop_bool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key, bool dflt,
 		 bool *_value, char **_errmsg);
 
+/* A hop option in seconds ("connect_timeout"): digits and at most one
+ * point, from 0.001 to 86400, in milliseconds; *_ms untouched and
+ * *_given false when the option is absent. The one grammar of the value,
+ * for every method, running or --dry-run. Returns 0, or -EINVAL with
+ * *_errmsg set. */
+int mg__hop_seconds(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
+		    unsigned *_ms, bool *_given, char **_errmsg);
+
 /* Options every method accepts. NULL-terminated. */
 extern const char *const mg__common_options[];
 

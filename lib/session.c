@@ -430,21 +430,14 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	}
 	/* connect_timeout= on the hop overrides -t for that hop. */
 	{
-		const char *t = mg_hop_opt(hop, "connect_timeout");
-		if (t != NULL) {
-			/* Digits and a point only: strtod alone takes " 1", "1e3",
-			 * "0x10" and "inf"; and a value under a millisecond would
-			 * time out at once. */
-			bool plain = t[0] != '\0' && strspn(t, "0123456789.") == strlen(t);
-			char *end = NULL;
-			double secs = plain ? strtod(t, &end) : 0;
-			if (end == NULL || *end != '\0' || !(secs >= 0.001) || secs > 86400) {
-				*_errmsg = talloc_asprintf(w, "%s: option connect_timeout: expected seconds, not '%s'",
-							   c->name, t);
-				talloc_free(c);
-				return NULL;
-			}
-			timeout_ms = (unsigned)(secs * 1000);
+		char *err = NULL;
+		bool given;
+
+		if (mg__hop_seconds(w, hop, "connect_timeout", &timeout_ms, &given, &err) != 0) {
+			*_errmsg = talloc_asprintf(w, "%s: %s", c->name, err);
+			talloc_free(err);
+			talloc_free(c);
+			return NULL;
 		}
 	}
 	/* A password given by option is read here, on the master's host. */
@@ -661,8 +654,13 @@ int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain, char ***_lines
 	for (size_t i = 0; lines != NULL && i < chain->n_hops; i++) {
 		char **argv = NULL;
 		char *err = NULL;
-		bool direct;
-		ret = mg__conn_argv(tmp, &chain->hops[i], img, &argv, &direct, &err);
+		unsigned ms;
+		bool direct, given;
+		/* What a run would refuse (start_ctx), --dry-run refuses too. */
+		ret = mg__hop_seconds(tmp, &chain->hops[i], "connect_timeout", &ms, &given, &err);
+		if (ret == 0) {
+			ret = mg__conn_argv(tmp, &chain->hops[i], img, &argv, &direct, &err);
+		}
 		if (ret != 0) {
 			*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", chain->hops[i].text,
 						   err != NULL ? err : mg_strerror(ret));

@@ -90,6 +90,7 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	const char *ssh_path = mg_hop_opt(hop, "ssh_path");
 	const char *identity = mg_hop_opt(hop, "identity_file");
 	unsigned long debug, interval, count, timeout;
+	unsigned timeout_ms = 0;
 	bool identities_only, compression, keepalive, given, ok;
 	enum hostkeys hk;
 	char **extra = NULL, **argv;
@@ -114,14 +115,13 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	    (ret = hop_uint(mem_ctx, hop, "keepalive_count", 3, &count, &given, _errmsg)) != 0) {
 		goto done;
 	}
-	if ((ret = hop_uint(mem_ctx, hop, "connect_timeout", 0, &timeout, &given, _errmsg)) != 0) {
+	/* The grammar of every method; ssh's ConnectTimeout takes whole
+	 * seconds: rounded up, so that ssh never gives up first. */
+	if ((ret = mg__hop_seconds(mem_ctx, hop, "connect_timeout", &timeout_ms, &given,
+				   _errmsg)) != 0) {
 		goto done;
 	}
-	if (given && timeout == 0) {
-		*_errmsg = talloc_strdup(mem_ctx, "option connect_timeout: expected at least 1 second");
-		ret = -EINVAL;
-		goto done;
-	}
+	timeout = given ? (timeout_ms + 999) / 1000 : 0;
 	if ((ret = mg__hop_list_named(mem_ctx, tmp, hop, "ssh_args", &extra, _errmsg)) != 0) {
 		goto done;
 	}

@@ -247,9 +247,18 @@ static void test_connect_timeout(void)
 
 	ASSERT_STR_EQ(argv_of(ctx, "ssh:h?connect_timeout=7"),
 		      LOGLEVEL COMPRESSION KEEPALIVE BATCH ENFORCE "[-o][ConnectTimeout 7][h]" BOOT);
-	ASSERT_STR_CONTAINS(argv_of(ctx, "ssh:h?connect_timeout=0"), "connect_timeout: expected at least");
-	ASSERT_STR_CONTAINS(argv_of(ctx, "ssh:h?connect_timeout=1.5"),
-			    "connect_timeout: expected a whole number, not '1.5'");
+	/* The grammar of every method (issue 13, item 7): a fraction is
+	 * rounded up for ssh's whole seconds. */
+	ASSERT_STR_EQ(argv_of(ctx, "ssh:h?connect_timeout=0.5"),
+		      LOGLEVEL COMPRESSION KEEPALIVE BATCH ENFORCE "[-o][ConnectTimeout 1][h]" BOOT);
+	ASSERT_STR_EQ(argv_of(ctx, "ssh:h?connect_timeout=2.001"),
+		      LOGLEVEL COMPRESSION KEEPALIVE BATCH ENFORCE "[-o][ConnectTimeout 3][h]" BOOT);
+	ASSERT_STR_CONTAINS(argv_of(ctx, "ssh:h?connect_timeout=0"),
+			    "connect_timeout: expected seconds from 0.001 to 86400");
+	ASSERT_STR_CONTAINS(argv_of(ctx, "ssh:h?connect_timeout=1.5.1"),
+			    "connect_timeout: expected seconds from 0.001 to 86400 (digits and at "
+			    "most one point), not '1.5.1'");
+	ASSERT_STR_CONTAINS(argv_of(ctx, "ssh:h?connect_timeout=1e3"), "not '1e3'");
 	talloc_free(ctx);
 }
 
