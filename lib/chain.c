@@ -247,6 +247,35 @@ static int scan_hop(struct mg__chain_parser *p, const char *t, size_t n,
 	return 0;
 }
 
+/*
+ * "?docker_path=/usr/bin/docker": the '/' at i, right after an option's
+ * '=', ends the hop, though it was surely meant as the value's first byte.
+ * Say so, with the value as it must be written.
+ */
+static int slash_in_value(struct mg__chain_parser *p, const char *t, size_t n, size_t i)
+{
+	size_t key = i, end = i;
+	char *fixed, *shown;
+
+	while (key > 0 && t[key - 1] != '?' && t[key - 1] != '&') {
+		key--;
+	}
+	while (end < n && t[end] != '&' && t[end] != ',') {
+		end++;
+	}
+	fixed = talloc_strndup(p->tmp, t + key, i - key);
+	for (size_t k = i; fixed != NULL && k < end; k++) {
+		fixed = t[k] == '/' ? talloc_strdup_append(fixed, "%2F")
+			: talloc_strndup_append(fixed, t + k, 1);
+	}
+	shown = fixed != NULL ? mg__chain_quote(p->tmp, fixed, strlen(fixed)) : NULL;
+	if (shown == NULL) {
+		return -ENOMEM;
+	}
+	return mg__chain_fail(p, (int)i + 1, "'/' in an option value must be written "
+			      "%%2F ('/' separates hops): %s", shown);
+}
+
 /* Split the text into chains and hops, checking brackets. */
 static int scan(struct mg__chain_parser *p, TALLOC_CTX *mem, const char *t,
 		size_t n, struct scan *sc)
@@ -280,6 +309,9 @@ static int scan(struct mg__chain_parser *p, TALLOC_CTX *mem, const char *t,
 				return empty_hop(p, t, n, i, h.start,
 						 cr->n_hops > 0,
 						 sc->n_chains == 1, comma);
+			}
+			if (h.has_q && i < n && t[i] == '/' && t[i - 1] == '=') {
+				return slash_in_value(p, t, n, i);
 			}
 			sc->hops = grow(mem, sc->hops, sizeof(*sc->hops),
 					sc->n_hops);
@@ -563,8 +595,19 @@ int mg__chain_parse_text(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx,
 			goto done;
 		}
 		for (size_t h = 0; h < cr->n_hops; h++) {
+			const struct hop_range *prev = h > 0 ? &sc.hops[cr->first_hop + h - 1] : NULL;
+
 			r = hop_segments(p, segs, t, cols,
 					 &sc.hops[cr->first_hop + h], &segs[h]);
+			if (r == MG_ERR_CHAIN && prev != NULL && prev->has_q && p->errmsg != NULL) {
+				/* "?identity_file=~/.ssh/id": a value cut at a '/'. */
+				char *m = talloc_asprintf(p->tmp, "%s (if the '/' at column %zu "
+							  "is part of an option value, write it "
+							  "%%2F)", p->errmsg, prev->end + 1);
+				if (m != NULL) {
+					p->errmsg = m;
+				}
+			}
 			if (r != 0) {
 				goto done;
 			}

@@ -463,6 +463,18 @@ static void test_list_errors(void)
 	ASSERT_STR_EQ(err_of(ctx, "web[1234567890]"),
 		      "column 5: number too long in '[...]' (at most 9 digits)");
 	ASSERT_STR_EQ(err_of(ctx, "{,}"), "column 1: host list gives an empty hop");
+	/* A '/' in an option value ends the hop: say how to write it
+	 * (issue 13, item 6). */
+	ASSERT_STR_EQ(err_of(ctx, "docker:app?docker_path=/usr/local/bin/docker"),
+		      "column 24: '/' in an option value must be written %2F ('/' "
+		      "separates hops): docker_path=%2Fusr%2Flocal%2Fbin%2Fdocker");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?port=2&ssh_path=/bin/ssh&compression=1,local"),
+		      "column 23: '/' in an option value must be written %2F ('/' "
+		      "separates hops): ssh_path=%2Fbin%2Fssh");
+	ASSERT_STR_EQ(err_of(ctx, "sudo?sudo_path=bin/sduo:root"),
+		      "column 20: unknown method 'sduo' (did you mean 'sudo'?) (if the "
+		      "'/' at column 19 is part of an option value, write it %2F)");
+	ASSERT_STR_EQ(texts(ctx, "ssh:h?port=22/sudo"), "ssh:h:22/sudo");
 	ASSERT_STR_EQ(err_of(ctx, "n[2,01-003]"), "column 5: zero padding "
 		      "differs in '01-003' (2 and 3 digits): write both ends "
 		      "with the same width");
