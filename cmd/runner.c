@@ -197,7 +197,10 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	}
 	if (report != NULL) {
 		if (mg_report_finish(report, &errmsg) != 0) {
+			/* Output, --outdir or --failed not written: the run's
+			 * result is not all there, as with output cut short. */
 			mg_cmd_error("%s", errmsg != NULL ? errmsg : "cannot write the report");
+			res.exit_code = 255;
 		}
 		if (res.errmsg != NULL) {
 			mg_cmd_error("%s", res.errmsg);

@@ -440,6 +440,14 @@ char *mg__report_summary_text(TALLOC_CTX *mem_ctx, struct mg_report *rep)
 				}
 			}
 			fit = lo;
+			if (fit == 0 && listed == 0) {
+				/* One name too long for the line is still
+				 * better than "... and 1 more" alone. */
+				if ((s = item(tmp_ctx, &g[k], 1)) == NULL) {
+					goto done;
+				}
+				fit = 1;
+			}
 		} else {
 			fit = g[k].n;
 		}

@@ -863,6 +863,31 @@ static void test_failed_file(void)
 }
 
 /* A closed pipe: one error, reported by finish(), no crash. */
+/* A name longer than the summary's room is listed, not "... and 1 more"
+ * alone (issue 13, item 16). */
+static void test_summary_long_name(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	int out = tmpfd(), err = tmpfd();
+	struct mg_report *rep = mk(ctx, MG_REPORT_PREFIX, out, err, "");
+	char *name = talloc_array(ctx, char, 401), *want, *msg;
+	struct mg_target_result bad = ran(3, 0);
+
+	ASSERT_PTR_NOT_NULL(rep);
+	memset(name, 'n', 400);
+	name[400] = '\0';
+	ASSERT_INT_EQ(mg_report_add(rep, name, name), 0);
+	ASSERT_INT_EQ(mg_report_add(rep, "short", "short"), 0);
+	mg_report_done(rep, 0, &bad);
+	mg_report_done(rep, 1, &bad);
+	ASSERT_INT_EQ(mg_report_finish(rep, &msg), 0);
+	want = talloc_asprintf(ctx, "2 of 2 failed: %s (exit 3), ... and 1 more\n", name);
+	ASSERT_STR_EQ(slurp(ctx, err), want);
+	close(out);
+	close(err);
+	talloc_free(ctx);
+}
+
 static void test_write_error(void)
 {
 	TALLOC_CTX *ctx = talloc_new(NULL);
@@ -1095,6 +1120,7 @@ int main(void)
 	RUN(test_json_outcomes);
 	RUN(test_summary);
 	RUN(test_summary_cap);
+	RUN(test_summary_long_name);
 	RUN(test_exit_status);
 	RUN(test_add_checks);
 	RUN(test_outdir);
