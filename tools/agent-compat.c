@@ -1,7 +1,7 @@
 /*
  * Shims for the static musl agent only (tools/build-agent.sh).
  *
- * Debian builds libtalloc.a and libz.a with _FORTIFY_SOURCE, so they call
+ * Debian builds libtalloc.a with _FORTIFY_SOURCE, so it calls
  * glibc's checked variants of a few libc functions. musl has none of them.
  * Each shim performs the check glibc would (abort when the destination is
  * smaller than the length the caller claims) and forwards to the plain

@@ -5,8 +5,8 @@
 #
 # Called by cmd/meson.build (custom_target) from the build directory, so
 # relative INPUTS are relative to the current directory (or BUILDROOT).
-# Prefers musl-gcc (Debian's musl-tools) against Debian's static libtalloc.a
-# and libz.a; falls back to 'cc -static' with glibc. Also writes OUTPUT.d, a
+# Prefers musl-gcc (Debian's musl-tools) against Debian's static libtalloc.a;
+# falls back to 'cc -static' with glibc. Also writes OUTPUT.d, a
 # make-style depfile listing every header the sources read.
 #
 # Environment (all optional): MG_AGENT_MUSL (default musl-gcc), MG_AGENT_CC
@@ -59,12 +59,12 @@ triplet=$(gcc -print-multiarch 2>/dev/null || true)
 
 libdir=
 for d in "/usr/lib/$triplet" /usr/lib64 /usr/lib; do
-	if [ -f "$d/libtalloc.a" ] && [ -f "$d/libz.a" ]; then
+	if [ -f "$d/libtalloc.a" ]; then
 		libdir=$d
 		break
 	fi
 done
-[ -n "$libdir" ] || die "libtalloc.a and libz.a not found in /usr/lib/$triplet (install libtalloc-dev zlib1g-dev)"
+[ -n "$libdir" ] || die "libtalloc.a not found in /usr/lib/$triplet (install libtalloc-dev)"
 
 common_flags="-std=gnu11 -D_GNU_SOURCE -DMG_STATIC_AGENT -Os
 	-ffunction-sections -fdata-sections
@@ -79,16 +79,8 @@ if [ "${MG_AGENT_NO_MUSL:-0}" != 1 ] && command -v "$musl" >/dev/null 2>&1; then
 	# of the few headers it needs from there.
 	inc=$buildroot/agent-include
 	mkdir -p "$inc" || die "cannot create $inc"
-	zconf=
-	for z in "/usr/include/$triplet/zconf.h" /usr/include/zconf.h; do
-		if [ -f "$z" ]; then
-			zconf=$z
-			break
-		fi
-	done
-	[ -n "$zconf" ] || die "zconf.h not found (install zlib1g-dev)"
-	for h in /usr/include/talloc.h /usr/include/zlib.h "$zconf"; do
-		[ -f "$h" ] || die "$h not found (install libtalloc-dev zlib1g-dev)"
+	for h in /usr/include/talloc.h; do
+		[ -f "$h" ] || die "$h not found (install libtalloc-dev)"
 		dst=$inc/$(basename "$h")
 		if ! cmp -s "$h" "$dst"; then
 			if ! { cp "$h" "$dst.tmp" && mv "$dst.tmp" "$dst"; }; then
@@ -130,7 +122,7 @@ mkdir -p "$(dirname "$output")" || die "cannot create the directory of $output"
 # purpose; paths with spaces are not supported there.
 # shellcheck disable=SC2086
 if ! "$cc" $common_flags $inc_flags -o "$tmp" "$@" $extra_src \
-	"$libdir/libtalloc.a" "$libdir/libz.a" $link_flags >"$log" 2>&1; then
+	"$libdir/libtalloc.a" $link_flags >"$log" 2>&1; then
 	cat "$log" >&2
 	die "building the static agent with $cc ($kind) failed"
 fi
