@@ -4,8 +4,17 @@
 #                glibc is available)
 #   build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer, leak checks
 #                on, agent built as an ordinary (sanitized) executable
-# Installs nothing. Extra arguments go to both 'meson test' runs (for
-# example --suite unit, or a test name).
+# then build the way packagers and other compilers do, running the unit
+# tests there:
+#   build-release/  --buildtype=release (-O3, what a distribution builds),
+#                   installed into build-release/prefix/ (a prefix the
+#                   loader does not search) and run from there with an
+#                   empty environment: no LD_LIBRARY_PATH needed
+#   build-clang/    CC=clang
+# Warnings are errors in all four (-Dwerror=true; a plain 'meson setup'
+# leaves them warnings). Installs nothing outside build-release/.
+# Extra arguments go to both 'meson test' runs (for example --suite unit,
+# or a test name); the release and clang builds are then left out.
 #
 # The last line is always "N passed, N failed": TAP subtests (C unit tests,
 # bats tests) count one each, other meson tests one each; skips are not
@@ -108,7 +117,8 @@ EOF
 	total_skip=$((total_skip + s))
 }
 
-# suite DIR TEST-ENV... -- MESON-OPTIONS...: configure, build and test DIR.
+# suite DIR TEST-ENV... -- MESON-OPTIONS...: configure, build and test DIR;
+# sets suite_built to true when DIR did build.
 suite() {
 	local dir=$1
 	shift
@@ -120,6 +130,7 @@ suite() {
 	shift
 	opts=("$@")
 
+	suite_built=false
 	say "== $dir: configure"
 	if ! configure "$dir" "${opts[@]}"; then
 		say "$dir: configure failed"
@@ -132,6 +143,7 @@ suite() {
 		total_fail=$((total_fail + 1))
 		return
 	fi
+	suite_built=true
 	say "== $dir: test"
 	rm -f "$dir/meson-logs/testlog.json"
 	env "${envs[@]}" meson test -C "$dir" --print-errorlogs \
@@ -149,7 +161,7 @@ test_args=("$@")
 suite_test_args=()
 suite build \
 	-- \
-	-Db_sanitize=none -Dstatic_agent=auto
+	-Dwerror=true -Db_sanitize=none -Dstatic_agent=auto
 
 # Sanitizers slow everything down.
 suite_test_args=(--timeout-multiplier=3)
@@ -157,7 +169,56 @@ suite build-asan \
 	ASAN_OPTIONS=detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	-- \
-	-Db_sanitize=address,undefined -Db_lundef=false -Dstatic_agent=disabled
+	-Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dstatic_agent=disabled
+
+# install_check DIR: install DIR into its prefix (DIR/prefix, emptied
+# first) and run the installed mitogen-run with an empty environment: it
+# must find the installed libmitogen through its rpath. One test.
+install_check() {
+	local dir=$1 prefix=$PWD/$1/prefix log
+	say "== $dir: install into $prefix"
+	log=$(mktemp)
+	if ! rm -rf "$prefix"; then
+		say "$dir: cannot empty $prefix"
+	elif ! meson install -C "$dir" --quiet >"$log" 2>&1; then
+		cat "$log" >&2
+		say "$dir: meson install failed"
+	elif ! env -i PATH=/usr/bin:/bin "$prefix/bin/mitogen-run" local -- true >"$log" 2>&1; then
+		cat "$log" >&2
+		say "$dir: the installed mitogen-run does not run without LD_LIBRARY_PATH"
+	elif ! env -i PATH=/usr/bin:/bin ldd "$prefix/bin/mitogen-run" >"$log" 2>&1 ||
+		! grep -q "libmitogen\.so\.0 => $prefix/" "$log"; then
+		cat "$log" >&2
+		say "$dir: the installed mitogen-run does not load the installed libmitogen"
+	else
+		rm -f "$log"
+		say "$dir: the installed mitogen-run runs"
+		total_pass=$((total_pass + 1))
+		return
+	fi
+	rm -f "$log"
+	total_fail=$((total_fail + 1))
+}
+
+if [[ ${#test_args[@]} -eq 0 ]]; then
+	suite_test_args=(--suite unit)
+	suite build-release \
+		-- \
+		-Dwerror=true --buildtype=release "--prefix=$PWD/build-release/prefix" \
+		-Db_sanitize=none -Dstatic_agent=auto
+	if $suite_built; then
+		install_check build-release
+	fi
+
+	if command -v clang >/dev/null 2>&1; then
+		CC=clang suite build-clang \
+			-- \
+			-Dwerror=true -Db_sanitize=none -Dstatic_agent=auto
+	else
+		say "build-clang: clang not found (apt-get install clang); skipped"
+		total_skip=$((total_skip + 1))
+	fi
+fi
 
 if [[ $total_skip -gt 0 ]]; then
 	say "$total_skip skipped"
