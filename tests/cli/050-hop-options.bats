@@ -32,16 +32,21 @@ function teardown() {
 }
 
 @test "connect_timeout on a hop overrides -t for that hop" {
-    local t0 t1
+    local t0 t1 pid
+    # The stub sleeps this long once "up": a number no other process uses,
+    # so a stub left behind is found, and only this test's is stopped.
+    local nap=7.$RANDOM$RANDOM
     t0=$(date +%s%N)
-    MITOGEN_AGENT=$MG_SRC_DIR/tests/stubs/agent-silent MG_STUB_SLEEP=7.25 \
+    MITOGEN_AGENT=$MG_SRC_DIR/tests/stubs/agent-silent MG_STUB_SLEEP=$nap \
         run_mg_sep 255 mitogen-run -t 30 'local?connect_timeout=0.5' -- true
     t1=$(date +%s%N)
+    for pid in $(pgrep -f -x -- "sleep $nap"); do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
     assert "$stderr" =~ "local\\?connect_timeout=0.5: connect timed out" "the hop timed out"
     if (((t1 - t0) / 1000000 > 4000)); then
         die "took $(((t1 - t0) / 1000000)) ms: connect_timeout=0.5 was not applied"
     fi
-    pkill -f 'sleep 7.25' || true
 
     run_mg_sep 255 mitogen-run 'local?connect_timeout=soon' -- true
     assert "$stderr" =~ "option connect_timeout: expected seconds, not 'soon'" "a bad value is an error"
