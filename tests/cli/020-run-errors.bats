@@ -358,7 +358,7 @@ function assert_no_forged_line() {
     local out chain
     chain="ssh:x?check_host_keys=accept&ssh_path=$(printf '%s' "$MG_TMP/ssh-ask" | sed 's|/|%2F|g')"
     chain+="&remote_name=%FF%C2%9B"
-    out=$(printf 'typed\n' | timeout 20 script -qec "mitogen-run '$chain' -- true" /dev/null 2>&1) || true
+    out=$(printf 'typed\n' | timeout "$(mg_secs 20)" script -qec "mitogen-run '$chain' -- true" /dev/null 2>&1) || true
     echo "$out"
     assert "$out" =~ 'remote_name=\\xff\\xc2\\x9b on this host\] password:' "the prompt, escaped"
     if [[ $out == *$'\xff'* || $out == *$'\xc2\x9b'* ]]; then

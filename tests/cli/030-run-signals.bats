@@ -82,24 +82,24 @@ function start_mg() {
 # Wait up to $1 seconds for file $2 to exist.
 function wait_for_file() {
     local i
-    for ((i = 0; i < $1 * 20; i++)); do
+    for ((i = 0; i < $1 * MG_TIMEOUT_SCALE * 20; i++)); do
         [[ -e $2 ]] && return 0
         sleep 0.05
     done
-    die "$2 did not appear within $1 s (stderr of mitogen-run: $(cat "$MG_TMP/err"))"
+    die "$2 did not appear within $(mg_secs "$1") s (stderr of mitogen-run: $(cat "$MG_TMP/err"))"
 }
 
 # Wait up to $1 seconds for MG_PID to exit; sets $status to its status.
 function wait_mg() {
     local i
-    for ((i = 0; i < $1 * 20; i++)); do
+    for ((i = 0; i < $1 * MG_TIMEOUT_SCALE * 20; i++)); do
         if ! kill -0 "$MG_PID" 2>/dev/null; then
             break
         fi
         sleep 0.05
     done
     if kill -0 "$MG_PID" 2>/dev/null; then
-        die "mitogen-run (pid $MG_PID) still runs after $1 s"
+        die "mitogen-run (pid $MG_PID) still runs after $(mg_secs "$1") s"
         return
     fi
     status=0
@@ -113,7 +113,7 @@ function wait_mg() {
 # nothing; print its last output otherwise.
 function wait_until_empty() {
     local i out
-    for ((i = 0; i < $1 * 20; i++)); do
+    for ((i = 0; i < $1 * MG_TIMEOUT_SCALE * 20; i++)); do
         out=$("${@:2}")
         [[ -z $out ]] && return 0
         sleep 0.05

@@ -67,7 +67,7 @@ function teardown() {
     local hop out
     hop=$(ssh_hop)
     # script gives mitogen-run a terminal; what we type is the password.
-    out=$(printf '%s\n' "$MG_PW_A" | timeout 30 script -qec \
+    out=$(printf '%s\n' "$MG_PW_A" | timeout "$(mg_secs 30)" script -qec \
         "mitogen-run '$hop/sudo:mgtest_a/sudo:mgtest_b' -- id -un" /dev/null 2>&1) || true
     echo "$out"
     assert "$out" =~ "\\[sudo:mgtest_b on " "the prompt names the hop and where it runs"

@@ -250,7 +250,7 @@ function stub_doas_path() {
     local pid rc=0
 
     # Sample every process's argv while the chain comes up and runs.
-    timeout -v "$MG_TIMEOUT" mitogen-run -vvv "$chain" -- sh -c 'sleep 1; id -un' \
+    timeout -v "$(mg_secs "$MG_TIMEOUT")" mitogen-run -vvv "$chain" -- sh -c 'sleep 1; id -un' \
         >"$MG_TMP/out" 2>"$MG_TMP/log" 3>/dev/null &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do

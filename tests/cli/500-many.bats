@@ -53,7 +53,7 @@ function live_procs() {
 # Wait up to $1 s until no live 'sleep $SLEEP_ARG' is left; print those left.
 function wait_until_gone() {
     local i out
-    for ((i = 0; i < $1 * 20; i++)); do
+    for ((i = 0; i < $1 * MG_TIMEOUT_SCALE * 20; i++)); do
         out=$(live_procs "sleep $SLEEP_ARG")
         [[ -z $out ]] && return 0
         sleep 0.05
@@ -72,7 +72,7 @@ function run_mg_big() {
     MG_STDERR_FILE=$MG_TMP/.mg-stderr
     _mg_log_command "$@"
     status=0
-    timeout -v --kill-after=5 "$MG_TIMEOUT" "$@" \
+    timeout -v --kill-after=5 "$(mg_secs "$MG_TIMEOUT")" "$@" \
         >"$MG_STDOUT_FILE" 2>"$MG_STDERR_FILE" 3>/dev/null || status=$?
     output=$(head -3 "$MG_STDOUT_FILE" | cut -c1-100; echo "[... $(wc -l <"$MG_STDOUT_FILE") lines]")
     stderr=$(head -3 "$MG_STDERR_FILE" | cut -c1-100; echo "[... $(wc -l <"$MG_STDERR_FILE") lines]"
@@ -448,7 +448,7 @@ EOF
     if [[ -x /usr/bin/time ]]; then
         # GNU time: the peak RSS of mitogen-run itself (KiB).
         status=0
-        head -c "$n" /dev/zero | timeout "$MG_TIMEOUT" /usr/bin/time -o "$MG_TMP/rss" -f %M \
+        head -c "$n" /dev/zero | timeout "$(mg_secs "$MG_TIMEOUT")" /usr/bin/time -o "$MG_TMP/rss" -f %M \
             "${mg_cmd[@]}" >"$MG_TMP/out" 2>"$MG_TMP/err" 3>&- || status=$?
         rss=$(tail -1 "$MG_TMP/rss")
     else
@@ -457,7 +457,7 @@ EOF
         head -c "$n" /dev/zero | "${mg_cmd[@]}" >"$MG_TMP/out" 2>"$MG_TMP/err" 3>&- &
         local pid=$! hwm i
         rss=0
-        for ((i = 0; i < MG_TIMEOUT * 100; i++)); do
+        for ((i = 0; i < MG_TIMEOUT * MG_TIMEOUT_SCALE * 100; i++)); do
             hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null) || break
             [[ -n $hwm ]] || break
             ((hwm > rss)) && rss=$hwm
@@ -504,13 +504,13 @@ EOF
     env --default-signal=INT,TERM mitogen-run -w 'local,local/local,fork,local/fork,docker:c[1-3]' \
         -- sleep "$SLEEP_ARG" >"$MG_TMP/out" 2>"$MG_TMP/err" 3>&- &
     MG_PID=$!
-    for ((i = 0; i < 200; i++)); do
+    for ((i = 0; i < 10 * MG_TIMEOUT_SCALE * 20; i++)); do
         [[ $(live_procs "sleep $SLEEP_ARG" | wc -l) -ge 7 ]] && break
         sleep 0.05
     done
     assert "$(live_procs "sleep $SLEEP_ARG" | wc -l)" -eq 7 "seven remote sleeps run"
     kill -INT "$MG_PID"
-    for ((i = 0; i < 200; i++)); do
+    for ((i = 0; i < 10 * MG_TIMEOUT_SCALE * 20; i++)); do
         kill -0 "$MG_PID" 2>/dev/null || break
         sleep 0.05
     done

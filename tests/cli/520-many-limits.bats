@@ -43,7 +43,7 @@ function asan_build() {
 
 # run_peak OUT ERR PROGRAM [ARG...]: run in the background with stdout and
 # stderr to those files, sampling its peak RSS (VmHWM, KiB) into $rss;
-# killed after $MG_TIMEOUT s. Sets $status.
+# killed after mg_secs $MG_TIMEOUT s. Sets $status.
 function run_peak() {
     local out=$1 err=$2 i hwm
     shift 2
@@ -51,7 +51,7 @@ function run_peak() {
     "$@" >"$out" 2>"$err" 3>&- &
     MG_PID=$!
     rss=0
-    for ((i = 0; i < MG_TIMEOUT * 50; i++)); do
+    for ((i = 0; i < MG_TIMEOUT * MG_TIMEOUT_SCALE * 50; i++)); do
         hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$MG_PID/status" 2>/dev/null) || break
         [[ -n $hwm ]] || break
         ((hwm > rss)) && rss=$hwm

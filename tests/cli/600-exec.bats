@@ -112,7 +112,7 @@ function teardown() {
         skip "needs script(1) to give mitogen-run a terminal"
     fi
     local out
-    out=$(printf 'typed\n' | timeout 20 script -qec \
+    out=$(printf 'typed\n' | timeout "$(mg_secs 20)" script -qec \
         "stty rows 33 cols 101; mitogen-run -T local/local 'tty; stty size; read x; echo got \$x; exit 5'; echo rc=\$?" \
         /dev/null | tr -d '\r')
     echo "$out"
@@ -132,12 +132,12 @@ function teardown() {
     tmux -S "$sock" new-session -d -s mg -x 80 -y 24 \
         "mitogen-run -T local/local 'trap \"stty size >$MG_TMP/winch\" WINCH; stty size >$MG_TMP/start; sleep 8 & wait; sleep 8 & wait'"
     local i
-    for ((i = 0; i < 50; i++)); do
+    for ((i = 0; i < 5 * MG_TIMEOUT_SCALE * 10; i++)); do
         [[ -s $MG_TMP/start ]] && break
         sleep 0.1
     done
     tmux -S "$sock" resize-window -t mg -x 100 -y 30
-    for ((i = 0; i < 50; i++)); do
+    for ((i = 0; i < 5 * MG_TIMEOUT_SCALE * 10; i++)); do
         [[ -s $MG_TMP/winch ]] && break
         sleep 0.1
     done

@@ -26,7 +26,24 @@ if [[ -z ${MITOGEN_AGENT:-} && -x $MG_BUILD_DIR/cmd/mitogen-agent ]]; then
 fi
 
 # Seconds before a command under test is killed (it then fails the test).
-MG_TIMEOUT=${MG_TIMEOUT:-20}
+# Time limits in tests are safety nets against hangs, never speed checks
+# (speed belongs in tests/bench): every one goes through mg_secs, which
+# multiplies it by MG_TIMEOUT_SCALE, a whole number: 4 in a sanitizer build
+# (tests/meson.build passes MG_SANITIZE, meson's b_sanitize; ASan and UBSan
+# run several times slower, more so on a loaded machine), else 1.
+MG_TIMEOUT=${MG_TIMEOUT:-30}
+if [[ -z ${MG_TIMEOUT_SCALE:-} ]]; then
+    case ${MG_SANITIZE:-none} in
+    none | '') MG_TIMEOUT_SCALE=1 ;;
+    *) MG_TIMEOUT_SCALE=4 ;;
+    esac
+fi
+export MG_TIMEOUT_SCALE
+
+# mg_secs N: the time limit for N seconds of work in this build (N whole).
+function mg_secs() {
+    echo "$(($1 * MG_TIMEOUT_SCALE))"
+}
 
 # Prompt shown in the command log; distinguishes root.
 _MG_PROMPT='$'
@@ -106,7 +123,7 @@ function _mg_check_status() {
     # mitogen-run's own --command-timeout also exits 124, so look for that.
     if [[ $status -eq 124 || $status -eq 137 ]] &&
         [[ ${output:-}${stderr:-} == *"timeout: sending signal"* ]]; then
-        die "command timed out after ${MG_TIMEOUT}s: $MG_MOST_RECENT_COMMAND"
+        die "command timed out after $(mg_secs "$MG_TIMEOUT")s: $MG_MOST_RECENT_COMMAND"
     fi
     if [[ -n $expected && $status -ne $expected ]]; then
         die "exit status is $status; expected $expected"
@@ -120,7 +137,7 @@ function _mg_check_status() {
 #   run_mg [EXPECTED_RC|'?'] PROGRAM [ARG...]
 #
 # Always use this (or run_mg_sep) to run the programs under test; never call
-# them directly. It wraps PROGRAM in timeout(1) (MG_TIMEOUT seconds), logs
+# them directly. It wraps PROGRAM in timeout(1) (mg_secs $MG_TIMEOUT), logs
 # the command line and its output (bats shows that only when a test fails),
 # and checks the exit status: 0 by default, the number given, or not at all
 # with '?'. Sets $status, $output (stdout and stderr merged) and $lines.
@@ -139,7 +156,7 @@ function run_mg() {
 
     _mg_log_command "$@"
     # fd 3 is bats' own: a stray child holding it would hang bats.
-    run $bang timeout -v --kill-after=5 "$MG_TIMEOUT" "$@" 3>/dev/null
+    run $bang timeout -v --kill-after=5 "$(mg_secs "$MG_TIMEOUT")" "$@" 3>/dev/null
     if [[ -n $output ]]; then
         printf '%s\n' "$output"
     fi
@@ -166,7 +183,7 @@ function run_mg_sep() {
     MG_STDERR_FILE=$dir/.mg-stderr
     _mg_log_command "$@"
     status=0
-    timeout -v --kill-after=5 "$MG_TIMEOUT" "$@" \
+    timeout -v --kill-after=5 "$(mg_secs "$MG_TIMEOUT")" "$@" \
         >"$MG_STDOUT_FILE" 2>"$MG_STDERR_FILE" 3>/dev/null || status=$?
     output=$(cat "$MG_STDOUT_FILE")
     stderr=$(cat "$MG_STDERR_FILE")
