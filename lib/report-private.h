@@ -11,7 +11,11 @@
 #include <talloc.h>
 #include "mitogen/report.h"
 
-#define MG_REPORT_LINE_MAX 65536  /* longest line printed in one piece */
+#define MG_REPORT_LINE_MAX 65536  /* longest line waiting for its end */
+/* Bytes held for one output file while a target's long line is being
+ * passed through on it (other targets' lines wait): past that the long
+ * line is ended, the one case where a line is cut (mitogen-run(1)). */
+#define MG_REPORT_HOLD_MAX (64u << 20)
 #define MG_REPORT_BATCH 65536     /* bytes of whole lines per write */
 #define MG_REPORT_SUMMARY_MAX 300 /* summary text before "... and N more" */
 #define MG_REPORT_REASON_MAX 120  /* one error message in a header */
@@ -57,6 +61,15 @@ struct mg_report {
 	struct mg__report_target **t;
 	size_t n, alloc;
 	struct mg__rbuf batch;    /* lines being assembled for one write */
+	/* A line longer than MG_REPORT_LINE_MAX is passed through as it
+	 * comes, under one prefix: its target owns the output file (lane)
+	 * until its newline, and the other targets' lines wait in held[]. */
+	int lane[2];              /* stream -> lane; 0 for both on one file */
+	struct mg__report_target *owner[2]; /* per lane, or NULL */
+	int owner_stream[2];      /* per lane: the owner's stream */
+	struct mg__rbuf held[2];  /* per lane: whole lines waiting */
+	size_t held_len[2];       /* per lane: held[] and partial lines past
+				   * MG_REPORT_LINE_MAX of other targets */
 	bool finished;
 	int err;                  /* first error, negative errno */
 	char *errmsg;
@@ -75,6 +88,10 @@ void mg__report_fail(struct mg_report *rep, int err, const char *fmt, ...)
 /* Write text to fd 0 (out) or 1 (err) of the report; errors remembered. */
 void mg__report_emit(struct mg_report *rep, int which, const void *p,
 		     size_t n);
+/* The same, or held until the long line being passed through on that
+ * file ends: for whole lines not of a target's output (its errors). */
+void mg__report_emit_line(struct mg_report *rep, int which, const void *p,
+			  size_t n);
 
 /* Append 'n' bytes as the contents of a JSON string (quotes included);
  * invalid UTF-8 bytes become \u00XX. */

@@ -130,6 +130,70 @@ void mg__report_emit(struct mg_report *rep, int which, const void *p,
 	}
 }
 
+/* Whether t's stream s is the long line being passed through. */
+static bool owns(const struct mg_report *rep, const struct mg__report_target *t, int s)
+{
+	int l = rep->lane[s];
+
+	return rep->owner[l] == t && rep->owner_stream[l] == s;
+}
+
+/* Whether text for stream s must wait: another line is half printed. */
+static bool must_hold(const struct mg_report *rep, const struct mg__report_target *t, int s)
+{
+	return rep->owner[rep->lane[s]] != NULL && !owns(rep, t, s);
+}
+
+static void hold(struct mg_report *rep, int s, const void *p, size_t n)
+{
+	int l = rep->lane[s];
+
+	mg__rbuf_put(rep, &rep->held[l], p, n);
+	if (rep->held[l].oom) {
+		mg__report_fail(rep, -ENOMEM, "out of memory for output lines");
+		rep->held[l].oom = false;
+		return;
+	}
+	rep->held_len[l] += n;
+}
+
+void mg__report_emit_line(struct mg_report *rep, int which, const void *p,
+			  size_t n)
+{
+	if (must_hold(rep, NULL, which)) {
+		hold(rep, which, p, n);
+	} else {
+		mg__report_emit(rep, which, p, n);
+	}
+}
+
+/* Bytes of a partial line past MG_REPORT_LINE_MAX: it grew while another
+ * target's long line was being passed through. */
+static size_t excess(const struct mg__rbuf *b)
+{
+	return b->len > MG_REPORT_LINE_MAX ? b->len - MG_REPORT_LINE_MAX : 0;
+}
+
+static void part_put(struct mg_report *rep, struct mg__report_target *t, int s,
+		     const char *p, size_t n)
+{
+	struct mg__rbuf *pl = &t->part[s];
+	size_t before = excess(pl);
+
+	mg__rbuf_put(t, pl, p, n);
+	if (pl->oom) {
+		mg__report_fail(rep, -ENOMEM, "out of memory for output of %s", t->name);
+		pl->oom = false;
+	}
+	rep->held_len[rep->lane[s]] += excess(pl) - before;
+}
+
+static void part_clear(struct mg_report *rep, struct mg__report_target *t, int s)
+{
+	rep->held_len[rep->lane[s]] -= excess(&t->part[s]);
+	t->part[s].len = 0;
+}
+
 static int target_destructor(struct mg__report_target *t)
 {
 	for (int s = 0; s < 2; s++) {
@@ -173,6 +237,17 @@ static int make_dirs(char *path)
 	}
 }
 
+static bool same_file(int a, int b)
+{
+	struct stat x, y;
+
+	if (a == b) {
+		return true;
+	}
+	return a >= 0 && b >= 0 && fstat(a, &x) == 0 && fstat(b, &y) == 0
+	       && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 struct mg_report *mg_report_new(TALLOC_CTX *mem_ctx,
 				const struct mg_report_opts *opts,
 				char **_errmsg)
@@ -199,6 +274,10 @@ struct mg_report *mg_report_new(TALLOC_CTX *mem_ctx,
 	rep->fd[0] = opts->out_fd;
 	rep->fd[1] = opts->err_fd;
 	rep->dir_fd = -1;
+	/* stdout and stderr on one file (a terminal, 2>&1): one lane, so
+	 * that a long line on one is not broken by a line on the other. */
+	rep->lane[0] = 0;
+	rep->lane[1] = same_file(opts->out_fd, opts->err_fd) ? 0 : 1;
 	talloc_set_destructor(rep, report_destructor);
 	if (opts->failed_file != NULL) {
 		rep->failed_file = talloc_strdup(rep, opts->failed_file);
@@ -305,12 +384,23 @@ static void flush_batch(struct mg_report *rep, int s)
 	}
 }
 
-/* Add one line "NAME: " a b "\n" to the batch for stream s. */
+/* Add one line "NAME: " a b "\n" to the batch for stream s, or to the
+ * lines held while another target's long line is passed through. */
 static void put_line(struct mg_report *rep, struct mg__report_target *t,
 		     int s, const char *a, size_t an, const char *b, size_t bn)
 {
 	struct mg__rbuf *o = &rep->batch;
 
+	if (must_hold(rep, t, s)) {
+		if (rep->mode != MG_REPORT_PLAIN) {
+			hold(rep, s, t->name, strlen(t->name));
+			hold(rep, s, ": ", 2);
+		}
+		hold(rep, s, a, an);
+		hold(rep, s, b, bn);
+		hold(rep, s, "\n", 1);
+		return;
+	}
 	if (rep->mode != MG_REPORT_PLAIN) {
 		mg__rbuf_puts(rep, o, t->name);
 		mg__rbuf_put(rep, o, ": ", 2);
@@ -323,39 +413,86 @@ static void put_line(struct mg_report *rep, struct mg__report_target *t,
 	}
 }
 
-/* Print the whole lines of p, keep the rest as the partial line. */
+/* The long line on lane l has its newline in the batch: print it, then
+ * the lines that waited for it. */
+static void end_long_line(struct mg_report *rep, int l)
+{
+	struct mg__rbuf *h = &rep->held[l];
+	int s = rep->owner_stream[l];
+
+	flush_batch(rep, s);
+	rep->owner[l] = NULL;
+	if (h->len > 0) {
+		/* One lane is one file: either of its fds writes there. */
+		int which = l == 1 || rep->lane[1] != 0 || rep->fd[0] >= 0 ? l : 1;
+
+		mg__report_emit(rep, which, h->p, h->len);
+		rep->held_len[l] -= h->len;
+		h->len = 0;
+	}
+	if (h->p != NULL && talloc_get_size(h->p) > 4 * MG_REPORT_BATCH) {
+		TALLOC_FREE(h->p);
+	}
+}
+
+/*
+ * Print the whole lines of p, keep the rest as the partial line. A line
+ * longer than MG_REPORT_LINE_MAX is not kept to its end: it is begun at
+ * once under its prefix and the rest passed through as it comes, so a
+ * line of any length is printed whole in bounded memory; meanwhile the
+ * lines of other targets on that file wait.
+ */
 static void lines(struct mg_report *rep, struct mg__report_target *t, int s,
 		  const char *p, size_t n)
 {
 	struct mg__rbuf *pl = &t->part[s];
+	int l = rep->lane[s];
 
 	while (n > 0) {
 		const char *nl = memchr(p, '\n', n);
 		size_t seg = nl != NULL ? (size_t)(nl - p) : n;
-		size_t room = MG_REPORT_LINE_MAX - pl->len;
 
-		if (seg > room) {
-			/* Too long to wait for its end: a piece of it. */
-			put_line(rep, t, s, pl->p, pl->len, p, room);
-			pl->len = 0;
-			p += room;
-			n -= room;
-		} else if (nl != NULL) {
-			put_line(rep, t, s, pl->p, pl->len, p, seg);
-			pl->len = 0;
+		if (owns(rep, t, s)) {
+			mg__rbuf_put(rep, &rep->batch, p, seg);
+			if (nl == NULL) {
+				if (rep->batch.len >= MG_REPORT_BATCH) {
+					flush_batch(rep, s);
+				}
+				break;
+			}
+			mg__rbuf_put(rep, &rep->batch, "\n", 1);
+			end_long_line(rep, l);
 			p += seg + 1;
 			n -= seg + 1;
-		} else {
-			mg__rbuf_put(t, pl, p, seg);
-			if (pl->oom) {
-				mg__report_fail(rep, -ENOMEM, "out of memory "
-						"for output of %s", t->name);
-				pl->oom = false;
+		} else if (nl != NULL) {
+			put_line(rep, t, s, pl->p, pl->len, p, seg);
+			part_clear(rep, t, s);
+			p += seg + 1;
+			n -= seg + 1;
+		} else if (rep->owner[l] == NULL && pl->len + seg > MG_REPORT_LINE_MAX) {
+			/* Too long to wait for its end: begin it. */
+			if (rep->mode != MG_REPORT_PLAIN) {
+				mg__rbuf_puts(rep, &rep->batch, t->name);
+				mg__rbuf_put(rep, &rep->batch, ": ", 2);
 			}
+			mg__rbuf_put(rep, &rep->batch, pl->p, pl->len);
+			mg__rbuf_put(rep, &rep->batch, p, seg);
+			part_clear(rep, t, s);
+			rep->owner[l] = t;
+			rep->owner_stream[l] = s;
+			break;
+		} else {
+			part_put(rep, t, s, p, seg);
 			break;
 		}
 	}
 	flush_batch(rep, s);
+	if (rep->owner[l] != NULL && rep->held_len[l] > MG_REPORT_HOLD_MAX) {
+		/* The others have waited for too much: end the long line
+		 * here (mitogen-run(1) documents this one cut). */
+		mg__rbuf_put(rep, &rep->batch, "\n", 1);
+		end_long_line(rep, l);
+	}
 }
 
 static const char *const file_ext[2] = { "out", "err" };
@@ -405,7 +542,7 @@ static void keep(struct mg_report *rep, struct mg__report_target *t, int s,
 	cut = cut_text(NULL, t);
 	line = cut != NULL ? talloc_asprintf(cut, "%s: %s\n", t->name, cut) : NULL;
 	if (line != NULL) {
-		mg__report_emit(rep, 1, line, strlen(line));
+		mg__report_emit_line(rep, 1, line, strlen(line));
 	}
 	talloc_free(cut);
 }
@@ -612,13 +749,16 @@ static void target_done(struct mg_report *rep, struct mg__report_target *t,
 		t->reason = "?";
 	}
 	for (int s = 0; s < 2; s++) {
-		if (t->part[s].len > 0) {
+		if (owns(rep, t, s)) {
+			mg__rbuf_put(rep, &rep->batch, "\n", 1);
+			end_long_line(rep, rep->lane[s]);
+		} else if (t->part[s].len > 0) {
 			put_line(rep, t, s, t->part[s].p, t->part[s].len,
 				 NULL, 0);
 			flush_batch(rep, s);
 		}
+		part_clear(rep, t, s);
 		TALLOC_FREE(t->part[s].p);
-		t->part[s].len = 0;
 	}
 	if (rep->dir_fd >= 0) {
 		close_files(rep, t);
@@ -640,7 +780,7 @@ static void target_done(struct mg_report *rep, struct mg__report_target *t,
 			}
 		}
 		if (all != NULL) {
-			mg__report_emit(rep, 1, all, strlen(all));
+			mg__report_emit_line(rep, 1, all, strlen(all));
 		}
 		talloc_free(all);
 	}

@@ -392,15 +392,19 @@ static void test_partial_at_done(void)
 	talloc_free(ctx);
 }
 
+/* A line of any length is one line (issue 13, item 4): passed through
+ * under one prefix while the other target's lines wait for its end. */
 static void test_long_lines(void)
 {
 	TALLOC_CTX *ctx = talloc_new(NULL);
 	int out = tmpfd(), err = tmpfd();
-	struct mg_report *rep = mk(ctx, MG_REPORT_PREFIX, out, err, "t");
+	struct mg_report *rep = mk(ctx, MG_REPORT_PREFIX, out, err, "t u");
+	struct mg_target_result ok = ran(0, 0);
 	size_t big = 200000, n = 0, lines = 0, at = 0;
 	char *x = talloc_array(ctx, char, big + 1);
-	char *got;
-	size_t want[] = { 65536, 65536, 65536, 200000 - 3 * 65536, 65536, 0 };
+	char *got, *msg;
+	const char *want_name[] = { "t", "u", "u", "t", "t", "u", "t", "u" };
+	size_t want_len[] = { 200000, 1, 1, 65536, 0, 70000, 3, 4 };
 
 	ASSERT_PTR_NOT_NULL(rep);
 	memset(x, 'x', big);
@@ -408,22 +412,97 @@ static void test_long_lines(void)
 	for (size_t p = 0; p < big + 1; p += 7000) {
 		mg_report_output(rep, 0, 1, x + p, big + 1 - p < 7000
 				 ? big + 1 - p : 7000);
+		if (p == 70000) {
+			/* Whole lines of u wait for t's newline; u's own long
+			 * partial line waits too. */
+			out_str(rep, 1, 1, "a\nb\n");
+			mg_report_output(rep, 1, 1, x, 70000);
+			ASSERT_INT_EQ(rep->held_len[0], 4 + 6 + 70000 - 65536);
+		}
 	}
+	ASSERT_PTR_NULL(rep->owner[0]);
 	/* Exactly 64 KiB is still one line; an empty line stays. */
 	mg_report_output(rep, 0, 1, x, 65536);
 	mg_report_output(rep, 0, 1, "\n\n", 2);
+	/* u's 70000 bytes end; t has a partial line when it is done. */
+	out_str(rep, 1, 1, "\n");
+	out_str(rep, 0, 1, "end");
+	mg_report_done(rep, 0, &ok);
+	out_str(rep, 1, 1, "last\n");
+	mg_report_done(rep, 1, &ok);
+	ASSERT_INT_EQ(mg_report_finish(rep, &msg), 0);
+	ASSERT_INT_EQ(rep->held_len[0], 0);
 	got = slurp_n(ctx, out, &n);
 	while (at < n) {
 		char *nl = memchr(got + at, '\n', n - at);
+		size_t name = strlen(want_name[lines]);
 
+		ASSERT_TRUE(lines < sizeof(want_len) / sizeof(want_len[0]));
 		ASSERT_PTR_NOT_NULL(nl);
-		ASSERT_TRUE(strncmp(got + at, "t: ", 3) == 0);
-		ASSERT_TRUE(lines < sizeof(want) / sizeof(want[0]));
-		ASSERT_INT_EQ((size_t)(nl - got) - at - 3, want[lines]);
+		ASSERT_TRUE(strncmp(got + at, want_name[lines], name) == 0);
+		ASSERT_TRUE(strncmp(got + at + name, ": ", 2) == 0);
+		ASSERT_INT_EQ((size_t)(nl - got) - at - name - 2, want_len[lines]);
 		at = (size_t)(nl - got) + 1;
 		lines++;
 	}
-	ASSERT_INT_EQ(lines, 6);
+	ASSERT_INT_EQ(lines, 8);
+	close(out);
+	close(err);
+	talloc_free(ctx);
+}
+
+/* stdout and stderr on one file: a long line on one is not broken by a
+ * line on the other, nor by another target's error. */
+static void test_long_lines_one_file(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	int fd = tmpfd();
+	struct mg_report *rep = mk(ctx, MG_REPORT_PLAIN, fd, fd, "t u");
+	struct mg_target_result ok = ran(0, 0);
+	struct mg_target_result bad = failed(MG_OUTCOME_UNREACHABLE, "refused");
+	char *x = talloc_array(ctx, char, 100000), *got, *want, *msg;
+
+	ASSERT_PTR_NOT_NULL(rep);
+	memset(x, 'y', 100000);
+	mg_report_output(rep, 0, 1, x, 100000);
+	out_str(rep, 1, 2, "warning\n");
+	mg_report_done(rep, 1, &bad);
+	mg_report_output(rep, 0, 1, x, 100000);
+	ASSERT_PTR_NULL(strchr(slurp(ctx, fd), 'w'));
+	out_str(rep, 0, 1, "\n");
+	mg_report_done(rep, 0, &ok);
+	ASSERT_INT_EQ(mg_report_finish(rep, &msg), 0);
+	got = slurp(ctx, fd);
+	want = talloc_asprintf(ctx, "%.*s%.*s\nwarning\nu: refused\n"
+			       "1 of 2 failed: u (refused)\n", 100000, x, 100000, x);
+	ASSERT_STR_EQ(got, want);
+	close(fd);
+	talloc_free(ctx);
+}
+
+/* Past MG_REPORT_HOLD_MAX waiting, the long line is ended: memory stays
+ * bounded whatever the far ends print. */
+static void test_long_lines_hold_max(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	int out = tmpfd(), err = tmpfd();
+	struct mg_report *rep = mk(ctx, MG_REPORT_PREFIX, out, err, "t u");
+	size_t chunk = 1u << 20, sent = 0;
+	char *x = talloc_array(ctx, char, chunk);
+
+	ASSERT_PTR_NOT_NULL(rep);
+	memset(x, 'z', chunk);
+	x[chunk - 1] = '\n';
+	mg_report_output(rep, 0, 1, x, 100000);
+	ASSERT_PTR_NOT_NULL(rep->owner[0]);
+	while (rep->owner[0] != NULL) {
+		mg_report_output(rep, 1, 1, x, chunk);
+		sent += chunk;
+		ASSERT_TRUE(rep->held_len[0] <= MG_REPORT_HOLD_MAX);
+		ASSERT_TRUE(sent <= MG_REPORT_HOLD_MAX + chunk);
+	}
+	ASSERT_INT_EQ(rep->held_len[0], 0);
+	ASSERT_TRUE(rep->held[0].p == NULL || talloc_get_size(rep->held[0].p) <= 4 * MG_REPORT_BATCH);
 	close(out);
 	close(err);
 	talloc_free(ctx);
@@ -1114,6 +1193,8 @@ int main(void)
 	RUN(test_prefix_chunks);
 	RUN(test_partial_at_done);
 	RUN(test_long_lines);
+	RUN(test_long_lines_one_file);
+	RUN(test_long_lines_hold_max);
 	RUN(test_plain);
 	RUN(test_gather);
 	RUN(test_json_escape);

@@ -91,8 +91,11 @@ int mg_report_add(struct mg_report *rep, const char *name,
  * size, binary data allowed. PREFIX/PLAIN print whole lines only: all the
  * complete lines of a chunk go out in one write (several when over
  * 64 KiB), a partial line waits for its end or for mg_report_done() (which
- * adds the newline). A line over 64 KiB is printed in 64 KiB pieces, each
- * given its own prefix and newline. GATHER keeps stdout and prints stderr
+ * adds the newline). A line over 64 KiB does not wait for its end: it is
+ * begun under its prefix and the rest passed through as it comes, still
+ * one line, while the other targets' lines for that file (stdout and
+ * stderr are one file when they are the same file) wait for its newline;
+ * only when 64 MiB wait is it ended early. GATHER keeps stdout and prints stderr
  * as PREFIX does; JSON keeps both, in memory (talloc caps one block at
  * 256 MiB: past that the rest is dropped and mg_report_finish() returns
  * -ENOMEM). With outdir, the bytes also go to

@@ -1,0 +1,79 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr, $stderr_lines: set by run_mg_sep
+#
+# Output of many targets and what the exit status says about it: long
+# lines kept whole (issue 13, item 4), write errors of --outdir, --failed
+# and standard output counted (item 16); and --dry-run checking hop
+# options as a run does (item 7). Targets are local and fork hops.
+
+load helpers
+
+# Each line of file $1 as "NAME LENGTH CHAR": the text before ': ' (- when
+# none), the length of the text after it, and its one repeated byte (or
+# "mixed"). Long lines are not printed whole when a test fails.
+function line_shapes() {
+    awk '{ p = index($0, ": "); name = p ? substr($0, 1, p - 1) : "-"; t = p ? substr($0, p + 2) : $0
+           c = substr(t, 1, 1); g = t; gsub(c, "", g)
+           print name, length(t), (g == "" ? c : "mixed") }' "$1" | sort
+}
+
+@test "a 200,000-byte line stays one line: prefixed, -N, with other targets printing" {
+    # Each target prints a short line, a line of 200000 x's, a short line.
+    local cmd='echo a; head -c 200000 /dev/zero | tr "\0" x; echo; echo b'
+
+    run_mg bash -c "mitogen-run -w 'local,fork,local/fork' -- '$cmd' >$MG_TMP/out"
+    run line_shapes "$MG_TMP/out"
+    assert "$(tr '\n' ' ' <<<"$output")" == \
+        "fork 1 a fork 1 b fork 200000 x local 1 a local 1 b local 200000 x local+fork 1 a local+fork 1 b local+fork 200000 x " \
+        "one whole line per target, never cut in two"
+
+    run_mg bash -c "mitogen-run -N -w 'local,fork' -- '$cmd' >$MG_TMP/out"
+    run line_shapes "$MG_TMP/out"
+    assert "$(tr '\n' ' ' <<<"$output")" == "- 1 a - 1 a - 1 b - 1 b - 200000 x - 200000 x " \
+        "-N: the same, without prefix"
+}
+
+@test "a long stdout line and other targets' stderr lines in one file: all whole" {
+    # Both streams to one file, as on a terminal: a long stdout line is
+    # not broken by another target's stderr line.
+    local cmd='head -c 150000 /dev/zero | tr "\0" y; sleep 0.5; echo; echo e >&2'
+
+    run_mg bash -c "mitogen-run -w 'local,fork' -- '$cmd' >$MG_TMP/out 2>&1"
+    run line_shapes "$MG_TMP/out"
+    assert "$(tr '\n' ' ' <<<"$output")" == "fork 1 e fork 150000 y local 1 e local 150000 y " \
+        "every line whole, whatever its stream"
+}
+
+@test "--outdir, --failed and standard output that cannot be written: exit 255" {
+    mkdir -p "$MG_TMP/out/local.out"
+    run_mg_sep 255 mitogen-run --outdir "$MG_TMP/out" -w local -- echo hi
+    assert "$stderr" =~ "cannot write '.*/out/local.out'" "the --outdir error is said"
+    assert "$output" == "local: hi" "the output is still printed"
+
+    run_mg_sep 255 mitogen-run --failed "$MG_TMP/no/such/dir/failed" -w local -- true
+    assert "$stderr" =~ "cannot write '.*/no/such/dir/failed'" "the --failed error is said"
+
+    for mode in --json -b -N ''; do
+        # shellcheck disable=SC2086 # $mode: one word or none
+        run_mg_sep 0 bash -c "mitogen-run $mode -w local,fork -- echo hi >/dev/full; echo rc=\$?"
+        assert "$output" == "rc=255" "mode '$mode': stdout on a full disk gives 255"
+        assert "$stderr" =~ "cannot write to the output" "mode '$mode': and says so"
+    done
+}
+
+@test "--dry-run: connect_timeout is read as a run reads it, for every method" {
+    run_mg mitogen-run --dry-run 'ssh:h?connect_timeout=0.5' true
+    assert "$output" =~ "-o 'ConnectTimeout 1'" "ssh: a fraction, rounded up for ssh"
+    run_mg mitogen-run --dry-run 'local?connect_timeout=0.5' true
+    for t in 'ssh:h?connect_timeout=1e3' 'local?connect_timeout=1.2.3' 'fork?connect_timeout=0'; do
+        run_mg_sep 255 mitogen-run --dry-run "$t" true
+        assert "$stderr" =~ "option connect_timeout: expected seconds from 0.001 to 86400" "$t: refused"
+    done
+}
+
+@test "a '/' in an option value: the error says to write %2F" {
+    run_mg_sep 2 mitogen-run --dry-run 'docker:app?docker_path=/usr/bin/docker' true
+    assert "$stderr" =~ "column 24: '/' in an option value must be written %2F" "where and what"
+    assert "$stderr" =~ "docker_path=%2Fusr%2Fbin%2Fdocker" "the value as it must be written"
+}
