@@ -2,13 +2,23 @@
 # -*- bats -*-
 #
 # Soak (issue 12): 100 targets behind one shared agent, one of them a
-# hostile hop (each stub of tests/stubs/hostile/ in turn). Every healthy
-# target must succeed, the hostile one must fail with an error naming it,
-# and the master and the shared agent must stay within bounded memory and
-# file descriptors throughout.
+# hostile hop (each stub of tests/stubs/hostile/ in turn), over a local
+# chain and over the test sshd. Every healthy target must succeed, the
+# hostile one must fail with an error naming it, and the master and the
+# shared agent must stay within bounded memory and file descriptors
+# throughout.
 
 load helpers
-load sshd # mg_pct
+load sshd
+
+function setup_file() {
+    export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+    start_sshd
+}
+
+function teardown_file() {
+    stop_sshd
+}
 
 # Bounds for the master and the shared agent, sampled while the run goes
 # on: generous for a sanitizer build, far below what a flood reaches. The
@@ -22,18 +32,40 @@ function sample() {
     local rss fds
     rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 0
     fds=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
-    [[ -n $rss ]] && printf '%s %s\n' "$rss" "$fds"
+    if [[ -n $rss ]]; then
+        printf '%s %s\n' "$rss" "$fds"
+    fi
 }
 
-# soak STANDIN [MITOGEN-RUN OPTIONS...]: 99 healthy targets and one
-# hostile one (docker_path=STANDIN) behind one local agent; sets status,
-# $out, $err, $max_rss, $max_fds.
-function soak() {
-    local standin=$1
+# standin STUB [VAR=VALUE...]: a docker_path stand-in in $MG_TMP that runs
+# tests/stubs/hostile/STUB with these variables (set in the file, so that
+# they also hold behind ssh, which passes no environment on).
+function standin() {
+    local stub=$1 f=$MG_TMP/standin-$1
     shift
-    local healthy evil pid agent s
-    healthy="local/docker:h[01-99]?docker_path=$(mg_pct "$MG_SRC_DIR/tests/stubs/docker")"
-    evil="local/docker:evil?docker_path=$(mg_pct "$standin")"
+    {
+        printf '#!/bin/sh\n'
+        printf 'export MG_SRC_DIR=%q' "$MG_SRC_DIR"
+        local v
+        for v in "$@"; do
+            printf ' %q' "$v"
+        done
+        printf '\nexec %q "$@"\n' "$MG_SRC_DIR/tests/stubs/hostile/$stub"
+    } >"$f"
+    chmod 755 "$MG_TMP" "$f"
+    printf '%s\n' "$f"
+}
+
+# soak PREFIX STANDIN [MITOGEN-RUN OPTIONS...]: 99 healthy targets and one
+# hostile one (docker_path=STANDIN), all behind the one agent PREFIX; sets
+# status, $out, $err, $max_rss, $max_fds (of the master and of context 1,
+# the shared agent, found by the name it gives its process).
+function soak() {
+    local prefix=$1 standin=$2
+    shift 2
+    local healthy evil pid p s
+    healthy="$prefix/docker:h[01-99]?docker_path=$(mg_pct "$MG_SRC_DIR/tests/stubs/docker")"
+    evil="$prefix/docker:evil?docker_path=$(mg_pct "$standin")"
     out=$MG_TMP/out
     err=$MG_TMP/err
     timeout -v --kill-after=5 120 mitogen-run "$@" -w "$healthy" -w "$evil" -- echo ok \
@@ -42,14 +74,11 @@ function soak() {
     max_rss=0
     max_fds=0
     while kill -0 "$pid" 2>/dev/null; do
-        # timeout -> mitogen-run -> the shared local agent
-        for p in $(cat "/proc/$pid/task/"*/children 2>/dev/null); do
-            for agent in $p $(cat "/proc/$p/task/"*/children 2>/dev/null); do
-                s=$(sample "$agent")
-                [[ -n $s ]] || continue
-                (( ${s% *} > max_rss )) && max_rss=${s% *}
-                (( ${s#* } > max_fds )) && max_fds=${s#* }
-            done
+        for p in $(cat "/proc/$pid/task/"*/children 2>/dev/null) $(pgrep -x 'mitogen:1'); do
+            s=$(sample "$p")
+            [[ -n $s ]] || continue
+            if (( ${s% *} > max_rss )); then max_rss=${s% *}; fi
+            if (( ${s#* } > max_fds )); then max_fds=${s#* }; fi
         done
         sleep 0.2
     done
@@ -77,35 +106,69 @@ function check_soak() {
     assert "$max_fds" -le "$FDS_MAX" "$what: fds stayed bounded ($max_fds)"
 }
 
-@test "soak: 99 healthy targets and a hijacker" {
-    export MG_HOSTILE_LOG=$MG_TMP/evil.log
-    soak "$MG_SRC_DIR/tests/stubs/hostile/hijack"
+# The four hostile modes, each over PREFIX.
+function soak_hijack() {
+    soak "$1" "$(standin hijack MG_HOSTILE_LOG="$MG_TMP/evil.log")"
     check_soak hijack
     assert "$(cat "$err")" =~ "not asked to connect" "the reason is given"
 }
 
-@test "soak: 99 healthy targets and a hop flooding its stdout past the window" {
+function soak_data_flood() {
     # Before STARTED no credit can have come back: past 2 MiB is a breach
     # however fast the master reads.
-    export MG_FLOOD_BYTES=$((256 << 20)) MG_FLOOD_MODE=early
-    soak "$MG_SRC_DIR/tests/stubs/hostile/docker-data-flood"
+    soak "$1" "$(standin data-flood MG_FLOOD_BYTES=$((256 << 20)) MG_FLOOD_MODE=early)"
     check_soak data-flood
     assert "$(cat "$err")" =~ "evil: .*rcvd too much data" "the reason is given"
 }
 
-@test "soak: 99 healthy targets and a hop flooding its parent with program fetches" {
-    export MG_FETCH_LOG=$MG_TMP/fetch.log MG_FETCH_WAIT=10
-    soak "$MG_SRC_DIR/tests/stubs/hostile/docker-fetch-flood"
+function soak_fetch_flood() {
+    soak "$1" "$(standin fetch-flood MG_FETCH_LOG="$MG_TMP/fetch.log" MG_FETCH_WAIT=10)"
     # Each request is refused or answered: the hop itself stays, and ends
     # as a command that printed nothing and exited 0.
     check_soak fetch-flood 0
-    assert "$(cat "$MG_FETCH_LOG")" =~ "answers" "the flood was sent and answered"
+    assert "$(cat "$MG_TMP/fetch.log")" =~ "answers" "the flood was sent and answered"
+}
+
+function soak_exec_silent() {
+    soak "$1" "$(standin exec-silent)" -u 5
+    check_soak exec-silent 124
+    assert "$(cat "$err")" =~ "evil.*timed out after 5 s" "the reason is given"
+}
+
+@test "soak: 99 healthy targets and a hijacker" {
+    soak_hijack local
+}
+
+@test "soak: 99 healthy targets and a hop flooding its stdout past the window" {
+    soak_data_flood local
+}
+
+@test "soak: 99 healthy targets and a hop flooding its parent with program fetches" {
+    soak_fetch_flood local
 }
 
 @test "soak: 99 healthy targets and a hop that never answers EXEC, with -u" {
-    soak "$MG_SRC_DIR/tests/stubs/hostile/docker-exec-silent" -u 5
-    check_soak exec-silent 124
-    assert "$(cat "$err")" =~ "evil.*timed out after 5 s" "the reason is given"
+    soak_exec_silent local
+}
+
+@test "soak over ssh: 99 healthy targets and a hijacker" {
+    need_sshd
+    soak_hijack "$(ssh_hop)"
+}
+
+@test "soak over ssh: 99 healthy targets and a hop flooding its stdout past the window" {
+    need_sshd
+    soak_data_flood "$(ssh_hop)"
+}
+
+@test "soak over ssh: 99 healthy targets and a hop flooding its parent with program fetches" {
+    need_sshd
+    soak_fetch_flood "$(ssh_hop)"
+}
+
+@test "soak over ssh: 99 healthy targets and a hop that never answers EXEC, with -u" {
+    need_sshd
+    soak_exec_silent "$(ssh_hop)"
 }
 
 # The issue-12 starvation through a shared agent: a child floods while the
