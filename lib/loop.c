@@ -76,6 +76,7 @@ struct mg_loop {
 
 	struct list defers;
 	TALLOC_CTX *garbage;
+	unsigned depth;	/* mg_loop_run / mg_loop_run_once on the stack */
 };
 
 struct mg_io {
@@ -974,13 +975,38 @@ static bool loop_alive(const struct mg_loop *loop)
 	       loop->n_children > 0 || !list_empty(&loop->defers);
 }
 
-int mg_loop_run(struct mg_loop *loop)
+/* Wait at most 'timeout' ms for io, then dispatch it. */
+static int loop_wait(struct mg_loop *loop, int timeout)
 {
 	struct epoll_event evs[MAX_EVENTS];
 	int n, rc = 0;
 
+	n = epoll_wait(loop->epfd, evs, MAX_EVENTS, timeout);
+	if (n < 0) {
+		if (errno != EINTR) {
+			rc = -errno;
+			mg_error_fr(rc, "epoll_wait");
+			return rc;
+		}
+		n = 0;
+	}
+	loop->now = clock_ms();
+	fill_ready(loop, evs, n);
+	dispatch(loop);
+	if (loop->child_scan) {
+		scan_children(loop);
+	}
+	collect_garbage(loop);
+	return 0;
+}
+
+int mg_loop_run(struct mg_loop *loop)
+{
+	int rc = 0;
+
 	loop->stopped = false;
 	loop->stop_rc = 0;
+	loop->depth++;
 	for (;;) {
 		loop->now = clock_ms();
 		run_defers(loop);
@@ -988,26 +1014,49 @@ int mg_loop_run(struct mg_loop *loop)
 		if (loop->stopped || !loop_alive(loop)) {
 			break;
 		}
-		n = epoll_wait(loop->epfd, evs, MAX_EVENTS, poll_timeout(loop));
-		if (n < 0) {
-			if (errno != EINTR) {
-				rc = -errno;
-				mg_error_fr(rc, "epoll_wait");
-				break;
-			}
-			n = 0;
-		}
-		loop->now = clock_ms();
-		fill_ready(loop, evs, n);
-		dispatch(loop);
-		if (loop->child_scan) {
-			scan_children(loop);
-		}
-		collect_garbage(loop);
-		if (loop->stopped) {
+		if ((rc = loop_wait(loop, poll_timeout(loop))) != 0 || loop->stopped) {
 			break;
 		}
 	}
 	collect_garbage(loop);
+	loop->depth--;
 	return loop->stopped ? loop->stop_rc : rc;
+}
+
+int mg_loop_run_once(struct mg_loop *loop, int timeout_ms)
+{
+	int rc = 0, t;
+	bool ran;
+
+	loop->stopped = false;
+	loop->stop_rc = 0;
+	loop->depth++;
+	loop->now = clock_ms();
+	/* Callbacks run now may be what the caller waits for: then only
+	 * look at io, without sleeping. */
+	ran = poll_timeout(loop) == 0;
+	run_defers(loop);
+	run_timers(loop);
+	if (!loop->stopped) {
+		/* The caller's bound, or sooner when a timer or deferred call
+		 * is due. */
+		t = ran ? 0 : poll_timeout(loop);
+		if (timeout_ms >= 0 && (t < 0 || t > timeout_ms)) {
+			t = timeout_ms;
+		}
+		rc = loop_wait(loop, t);
+	}
+	collect_garbage(loop);
+	loop->depth--;
+	return rc != 0 ? rc : loop->stopped ? 1 : 0;
+}
+
+bool mg_loop_alive(const struct mg_loop *loop)
+{
+	return loop_alive(loop);
+}
+
+bool mg_loop_running(const struct mg_loop *loop)
+{
+	return loop->depth > 0;
 }

@@ -39,6 +39,22 @@ struct mg_loop *mg_loop_new(TALLOC_CTX *mem_ctx);
  */
 int mg_loop_run(struct mg_loop *loop);
 void mg_loop_stop(struct mg_loop *loop, int rc);
+/*
+ * One iteration: deferred calls, due timers, then wait at most
+ * 'timeout_ms' (-1: no bound) for io and dispatch it. The wait is shorter
+ * when a timer is due sooner, and zero when deferred calls are pending or
+ * when this iteration ran any (they may be what the caller waits for).
+ * Unlike mg_loop_run it waits even with nothing alive (an io that does not
+ * keep the loop alive may still wake it). Returns 1 if mg_loop_stop() was
+ * called during the iteration, 0 otherwise, or a negative errno if epoll
+ * failed.
+ */
+int mg_loop_run_once(struct mg_loop *loop, int timeout_ms);
+/* Whether anything keeps the loop alive (see mg_loop_run). */
+bool mg_loop_alive(const struct mg_loop *loop);
+/* Whether mg_loop_run or mg_loop_run_once is on the stack: true inside
+ * any of the loop's callbacks, where waiting for the loop would deadlock. */
+bool mg_loop_running(const struct mg_loop *loop);
 /* Monotonic milliseconds, cached per iteration. */
 uint64_t mg_loop_now(struct mg_loop *loop);
 
