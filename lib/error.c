@@ -33,6 +33,14 @@ const char *mg_strerror(int err)
 		return "agent image not found";
 	case MG_ERR_CANCELLED:
 		return "cancelled";
+	case MG_ERR_CHANNEL:
+		return "channel closed (dead message received)";
+	case MG_ERR_SELECT_OWNED:
+		return "Cannot add: Receiver is already owned by another Select";
+	case MG_ERR_SELECT_CYCLE:
+		return "Adding this Select instance would create a Select cycle";
+	case MG_ERR_SELECT_EMPTY:
+		return "Cannot get(), Select instance is empty";
 	default:
 		break;
 	}

@@ -17,6 +17,12 @@ enum mg_err {
 	MG_ERR_POLICY = -(MG_ERR_BASE + 9),   /* refused by routing policy */
 	MG_ERR_NOAGENT = -(MG_ERR_BASE + 10), /* agent image not found */
 	MG_ERR_CANCELLED = -(MG_ERR_BASE + 11),
+	/* A receiver got a dead message: its channel is closed. */
+	MG_ERR_CHANNEL = -(MG_ERR_BASE + 12),
+	/* mg_select refusals, with mitogen's texts from mg_strerror. */
+	MG_ERR_SELECT_OWNED = -(MG_ERR_BASE + 13),
+	MG_ERR_SELECT_CYCLE = -(MG_ERR_BASE + 14),
+	MG_ERR_SELECT_EMPTY = -(MG_ERR_BASE + 15),
 };
 
 /* Text for an error code (negative errno or MG_ERR_*); never NULL. */

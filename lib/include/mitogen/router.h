@@ -1,0 +1,44 @@
+/*
+ * The router of one context: which neighbour leads to which context id,
+ * and the handles messages are delivered to. This is the first public
+ * slice of it: identity and sending. Receivers (receiver.h) register
+ * handles on it; connecting contexts still goes through mg_connect
+ * (session.h).
+ */
+#ifndef MITOGEN_ROUTER_H
+#define MITOGEN_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "mitogen/loop.h"
+
+struct mg_router;
+struct mg_session;
+
+/* The router of the master context (id 0) a session owns. */
+struct mg_router *mg_session_router(struct mg_session *s);
+
+/* This context's id: 0 for the master. */
+uint32_t mg_router_id(const struct mg_router *r);
+/* Whether this is the master (no parent). */
+bool mg_router_is_master(const struct mg_router *r);
+/* The ids above this context, nearest first (the master last); *_n is 0
+ * for the master, and the result NULL then. */
+const uint32_t *mg_router_parent_ids(const struct mg_router *r, size_t *_n);
+/* The nearest parent's id; 0 for the master, which has none. */
+uint32_t mg_router_parent_id(const struct mg_router *r);
+/* The loop the router runs on. */
+struct mg_loop *mg_router_loop(const struct mg_router *r);
+
+/*
+ * Send 'len' bytes to 'handle' in context 'dst', asking for replies on
+ * 'reply_to' (0 for none) in this context. A message to this context is
+ * delivered on the next loop iteration. Returns 0, MG_ERR_TOO_BIG or
+ * MG_ERR_DISCONNECTED (no route). Whatever goes wrong later comes back as
+ * a dead message to 'reply_to'.
+ */
+int mg_router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
+		   const void *data, size_t len);
+
+#endif

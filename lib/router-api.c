@@ -1,0 +1,48 @@
+/* The public face of the router (mitogen/router.h) over router.h. */
+#include "mitogen/router.h"
+#include "router.h"
+#include "session.h"
+
+struct mg_router *mg_session_router(struct mg_session *s)
+{
+	return mg__session_router(s);
+}
+
+uint32_t mg_router_id(const struct mg_router *r)
+{
+	return mg__router_id(r);
+}
+
+bool mg_router_is_master(const struct mg_router *r)
+{
+	size_t n;
+
+	mg__router_parents(r, &n);
+	return n == 0;
+}
+
+const uint32_t *mg_router_parent_ids(const struct mg_router *r, size_t *_n)
+{
+	const uint32_t *ids = mg__router_parents(r, _n);
+
+	return *_n > 0 ? ids : NULL;
+}
+
+uint32_t mg_router_parent_id(const struct mg_router *r)
+{
+	size_t n;
+	const uint32_t *ids = mg__router_parents(r, &n);
+
+	return n > 0 ? ids[0] : 0;
+}
+
+struct mg_loop *mg_router_loop(const struct mg_router *r)
+{
+	return mg__router_loop(r);
+}
+
+int mg_router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
+		   const void *data, size_t len)
+{
+	return mg__router_send(r, dst, handle, reply_to, 0, data, len);
+}
