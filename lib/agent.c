@@ -1,7 +1,8 @@
 /*
- * The agent: booted by the first stage with "--boot PATH", it unlinks its
- * image, says it is up, takes its identity from the parent's HELLO and
- * serves until the parent goes away. Then it stops everything it started.
+ * The agent: booted by the first stage with "--boot PATH UMASK", it
+ * unlinks its image, takes back the umask the hop's login gave, says it
+ * is up, takes its identity from the parent's HELLO and serves until the
+ * parent goes away. Then it stops everything it started.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <termios.h>
 #include <unistd.h>
@@ -289,12 +291,26 @@ int mg__agent_run(int image_fd, const struct mg_image *image)
 	return ret < 0 ? 1 : ret;
 }
 
+/* The umask the first stage found, as `umask` prints it ("0022"): 1 to 4
+ * octal digits, at most 0777. -1 when it is no such thing. */
+static int parse_umask(const char *s)
+{
+	size_t n = strspn(s, "01234567");
+	unsigned long v;
+
+	if (n == 0 || n > 4 || s[n] != '\0') {
+		return -1;
+	}
+	v = strtoul(s, NULL, 8);
+	return v <= 0777 ? (int)v : -1;
+}
+
 int mg_agent_main(int argc, char **argv)
 {
-	bool boot = argc == 3 && strcmp(argv[1], "--boot") == 0;
-	int image_fd = -1;
+	bool boot = argc == 4 && strcmp(argv[1], "--boot") == 0;
+	int image_fd = -1, mask = boot ? parse_umask(argv[3]) : -1;
 
-	if (!boot && !(argc == 2 && strcmp(argv[1], "--local") == 0)) {
+	if ((!boot || mask < 0) && !(argc == 2 && strcmp(argv[1], "--local") == 0)) {
 		fprintf(stderr, "mitogen-agent: this program is started by mitogen on each hop; "
 			"it is not meant to be run by hand\n");
 		return 2;
@@ -304,6 +320,10 @@ int mg_agent_main(int argc, char **argv)
 	if (boot) {
 		image_fd = open(argv[2], O_RDONLY | O_CLOEXEC);
 		unlink(argv[2]);
+		/* The first stage's 077 was for our image only: commands and
+		 * hops get the umask the login gave. What we create ourselves
+		 * has a private mode of its own (mkostemp, memfd). */
+		umask((mode_t)mask);
 	}
 	if (image_fd < 0) {
 		image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);

@@ -14,6 +14,8 @@
 
 /*
  * The first stage. $1 is the image length, $2 a nonce for the file name.
+ * The umask the hop's login gave is recorded before the private 077 and
+ * handed to the agent, which gives it back to everything it runs.
  * It must run under any POSIX sh (dash, bash, busybox ash), read exactly
  * $1 bytes (GNU head reads no further; busybox head may, so the master
  * sends nothing more until the agent is up), survive a non-blocking stdin
@@ -25,7 +27,7 @@
  * did to it, no byte (0x0d, 0x11, 0x13...) may be translated on the way.
  */
 static const char first_stage[] =
-	"umask 077;set -C;n=$1;f=;"
+	"u=$(umask);umask 077;set -C;n=$1;f=;"
 	"for d in \"${TMPDIR:-/tmp}\" /tmp /var/tmp /dev/shm;do "
 	"[ -d \"$d\" ]&&printf '' 2>/dev/null >\"$d/.mitogen-agent.$$.$2\"&&{ f=$d/.mitogen-agent.$$.$2;break;};"
 	"done;"
@@ -39,7 +41,7 @@ static const char first_stage[] =
 	"[ $(wc -c <\"$f\") -gt $s ]||{ echo \"mitogen: agent image cut short ($s of $n bytes)\" >&2;exit 1;};"
 	"else sleep 0.01 2>/dev/null||sleep 1;fi;"
 	"s=$(wc -c <\"$f\");done;"
-	"chmod 700 \"$f\"&&exec \"$f\" --boot \"$f\"";
+	"chmod 700 \"$f\"&&exec \"$f\" --boot \"$f\" \"$u\"";
 
 char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len)
 {

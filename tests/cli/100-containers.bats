@@ -24,7 +24,7 @@ function setup() {
     AGENT_SIZE=$(stat -c %s "${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}")
     # The boot words after the tool's own: the first stage, its size and
     # a nonce (quoted as the stubs quote).
-    BOOT_RE="/bin/sh -c 'umask 077;.*' mitogen-boot $AGENT_SIZE [0-9a-f]+"
+    BOOT_RE="/bin/sh -c '[^']*umask 077;.*' mitogen-boot $AGENT_SIZE [0-9a-f]+"
 }
 
 # A word quoted as the stubs quote it: bare when plain, else in '...'.
