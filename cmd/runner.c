@@ -95,7 +95,8 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 		return mg_cmd_usage_error(program ? "no PROGRAM given" : "no COMMAND given");
 	}
 	if (shell && no_shell) {
-		return mg_cmd_usage_error("--shell and --no-shell exclude each other");
+		return mg_cmd_usage_error("%s and --no-shell exclude each other",
+					  (shell & 1) != 0 ? "--shell" : "--sh");
 	}
 	if (o->gather + o->json + o->no_prefix > 1) {
 		return mg_cmd_usage_error("-N, -b and --json exclude each other");
@@ -149,6 +150,7 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	ro.chains = list->chains;
 	ro.n_chains = list->n_chains;
 	ro.shell = !program && (shell || (!no_shell && n_rest == 1));
+	ro.posix_sh = (shell & 2) != 0;
 	if (ro.shell && n_rest > 1) {
 		/* --shell with several words: join them as ssh would. */
 		char *joined = talloc_strdup(tmp, rest[0]);

@@ -32,8 +32,9 @@ void mg_runner_option(poptContext pc, int rc, TALLOC_CTX *tmp);
 
 /*
  * Take the target (when no -w) from the words left, then run: argv is the
- * command (argv[0] a local program with 'program'), shell says whether
- * argv[0] is a shell command line. Returns the exit status.
+ * command (argv[0] a local program with 'program'); shell forces a shell
+ * (bit 1: --shell, the login shell; bit 2: --sh, /bin/sh), no_shell forces
+ * none, else one word is a shell command line. Returns the exit status.
  */
 int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, int no_shell,
 		   bool program);

@@ -34,6 +34,7 @@ struct mg_exec {
 	int status;
 	int outs_open;
 	int pending_signal;
+	int fail_status;   /* given with FAILED, or 0 */
 	mg_exec_cb cb;
 	void *data;
 };
@@ -49,6 +50,7 @@ static void finish(struct mg_exec *e, int err, int exec_errno, const char *msg)
 	res.err = err;
 	res.errmsg = msg;
 	res.exec_errno = exec_errno;
+	res.fail_status = exec_errno != 0 ? e->fail_status : 0;
 	res.wait_status = e->status;
 	TALLOC_FREE(e->events);
 	/* Stop reading our stdin; output channels have already finished or
@@ -131,8 +133,11 @@ int mg__exec_event_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, uint8
 	case MG_EXEC_EV_EXITED:
 		return mg__buf_get_u32(&b, &v[0]) != 0 ? MG_ERR_PROTOCOL : 0;
 	case MG_EXEC_EV_FAILED:
-		return mg__buf_get_u32(&b, &v[0]) != 0 || mg__buf_get_str(&b, mem_ctx, _what) != 0
-		       ? MG_ERR_PROTOCOL : 0;
+		if (mg__buf_get_u32(&b, &v[0]) != 0 || mg__buf_get_str(&b, mem_ctx, _what) != 0) {
+			return MG_ERR_PROTOCOL;
+		}
+		/* An optional status: 1 for a directory it could not enter. */
+		return mg__buf_left(&b) > 0 && mg__buf_get_u32(&b, &v[1]) != 0 ? MG_ERR_PROTOCOL : 0;
 	default:
 		return 0;
 	}
@@ -185,6 +190,7 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 		break;
 	case MG_EXEC_EV_FAILED: {
 		msg = talloc_asprintf(m, "%s: %s", mg_context_name(e->ctx), what != NULL ? what : "?");
+		e->fail_status = v[1] < 256 ? (int)v[1] : 0;
 		finish(e, MG_ERR_DEAD, (int)v[0], msg != NULL ? msg : "cannot start");
 		break;
 	}
@@ -225,6 +231,7 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	struct mg_exec *e = talloc_zero(mem_ctx, struct mg_exec);
 	struct mg_buf *b = NULL;
 	uint32_t flags = (opts->shell ? MG_EXEC_SHELL : 0) |
+			 (opts->shell && opts->posix_sh ? MG_EXEC_SH : 0) |
 			 (opts->stdin_fd < 0 && opts->stdin_bcast == NULL ? MG_EXEC_NO_STDIN : 0) |
 			 (opts->program != NULL ? MG_EXEC_IMAGE : 0) |
 			 (opts->pty ? MG_EXEC_PTY : 0);

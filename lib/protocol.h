@@ -60,13 +60,14 @@ enum mg_handle {
 enum mg_exec_event {
 	MG_EXEC_EV_STARTED = 1, /* u32 pid, h_stdin, h_stdout_ack, h_stderr_ack, h_ctl */
 	MG_EXEC_EV_EXITED = 2,  /* u32 wait status */
-	MG_EXEC_EV_FAILED = 3,  /* i32 errno, str message */
+	MG_EXEC_EV_FAILED = 3,  /* i32 errno, str message [, u32 status] */
 };
 
-#define MG_EXEC_SHELL 0x1u    /* run argv[0] with /bin/sh -c */
+#define MG_EXEC_SHELL 0x1u    /* run argv[0] with the login shell's -c */
 #define MG_EXEC_NO_STDIN 0x2u /* /dev/null as stdin */
 #define MG_EXEC_IMAGE 0x4u    /* run a pushed program: see svc-exec.c */
 #define MG_EXEC_PTY 0x8u      /* on a new PTY: u32 rows, u32 cols follow */
+#define MG_EXEC_SH 0x10u      /* with MG_EXEC_SHELL: /bin/sh, not the login shell */
 #define MG_EXEC_CTL_WINSIZE 0x100u /* control op: u32 rows, u32 cols */
 
 #endif

@@ -112,7 +112,9 @@ static void on_exec_done(struct mg_exec *e, const struct mg_exec_result *r, void
 	int st = r->wait_status;
 
 	if (r->err == MG_ERR_DEAD && r->exec_errno != 0) {
-		target_done(t, MG_RUN_NOT_STARTED, r->exec_errno == ENOENT ? 127 : 126, 0, r->errmsg);
+		target_done(t, MG_RUN_NOT_STARTED,
+			    r->fail_status > 0 && r->fail_status < 256 ? r->fail_status
+			    : r->exec_errno == ENOENT ? 127 : 126, 0, r->errmsg);
 	} else if (r->err != 0) {
 		target_done(t, MG_RUN_LOST, 255, 0, r->errmsg);
 	} else if (t->timed_out) {
@@ -174,6 +176,7 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 	struct mg_exec_opts eo = {
 		.argv = run->opts->argv,
 		.shell = run->opts->shell,
+		.posix_sh = run->opts->posix_sh,
 		.stdin_fd = run->opts->null_stdin ? -1 : 0,
 		.stdout_fd = 1,
 		.stderr_fd = 2,

@@ -4,18 +4,26 @@
  * when the parent goes away.
  *
  * Request: u32 flags, strv argv, u32 h_stdout, u32 h_stderr, u32 h_stdin_ack,
- *          str cwd (may be null).
+ *          str cwd (may be null), ... (docs/PROTOCOL.md section 5.3).
+ * A shell command runs as sshd runs it: the user's login shell with -c
+ * (when /etc/shells lists it, else /bin/sh); a file the kernel cannot
+ * execute is run by /bin/sh, as execvp does.
  * Events to reply_to (u8 type first): STARTED u32 pid, u32 h_stdin,
  *          u32 h_stdout_ack, u32 h_stderr_ack, u32 h_ctl; EXITED u32 status;
- *          FAILED i32 errno, str message.
+ *          FAILED i32 errno, str message [, u32 status].
  * Control (h_ctl): u32 signal number, sent to the whole process group,
  *          which is signalled until it is empty, not only until its leader
  *          is reaped: a background member may still hold our pipes.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "agent.h"
@@ -201,7 +209,10 @@ static void on_ctl(struct mg_router *r, struct mg_msg *m, void *data)
 	job_signal(j, (int)signo, signo != SIGKILL);
 }
 
-static void send_failed(struct mg_router *r, const struct mg_msg *req, int err, const char *what)
+/* FAILED: the command could not start. A non-zero 'status' is the one
+ * the target ends with instead of 127/126 (a directory it cannot enter). */
+static void send_failed_status(struct mg_router *r, const struct mg_msg *req, int err,
+			       const char *what, uint32_t status)
 {
 	struct mg_buf *b = mg__buf_new(NULL, 4096);
 
@@ -209,10 +220,79 @@ static void send_failed(struct mg_router *r, const struct mg_msg *req, int err, 
 		return;
 	}
 	if (mg__buf_put_u8(b, MG_EXEC_EV_FAILED) == 0 && mg__buf_put_u32(b, (uint32_t)-err) == 0 &&
-	    mg__buf_put_str(b, what) == 0) {
+	    mg__buf_put_str(b, what) == 0 && (status == 0 || mg__buf_put_u32(b, status) == 0)) {
 		mg__router_reply(r, req, b->data, b->len);
 	}
 	talloc_free(b);
+}
+
+static void send_failed(struct mg_router *r, const struct mg_msg *req, int err, const char *what)
+{
+	send_failed_status(r, req, err, what, 0);
+}
+
+/* The shell sshd would run a command line with: the user's login shell
+ * when /etc/shells lists it (getusershell) and it can be run, else
+ * /bin/sh (a nologin account, a minimal container). */
+static const char *login_shell(TALLOC_CTX *mem_ctx)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *found = NULL, *sh;
+
+	if (pw == NULL || pw->pw_shell == NULL || pw->pw_shell[0] != '/') {
+		return "/bin/sh";
+	}
+	setusershell();
+	while ((sh = getusershell()) != NULL) {
+		if (strcmp(sh, pw->pw_shell) == 0) {
+			found = talloc_strdup(mem_ctx, sh);
+			break;
+		}
+	}
+	endusershell();
+	return found != NULL && access(found, X_OK) == 0 ? found : "/bin/sh";
+}
+
+/* Where posix_spawnp found 'name': the first file of the agent's PATH
+ * that is executable (glibc's own default when PATH is unset). NULL
+ * when there is none. */
+static char *find_in_path(TALLOC_CTX *mem_ctx, const char *name)
+{
+	const char *path = getenv("PATH");
+	struct stat st;
+
+	if (strchr(name, '/') != NULL) {
+		return talloc_strdup(mem_ctx, name);
+	}
+	for (const char *p = path != NULL ? path : "/bin:/usr/bin";; p++) {
+		size_t len = strcspn(p, ":");
+		/* An empty entry is the current directory. */
+		char *f = talloc_asprintf(mem_ctx, "%.*s%s%s", (int)len, p, len > 0 ? "/" : "", name);
+		if (f != NULL && stat(f, &st) == 0 && S_ISREG(st.st_mode) && access(f, X_OK) == 0) {
+			return f;
+		}
+		talloc_free(f);
+		p += len;
+		if (*p == '\0') {
+			return NULL;
+		}
+	}
+}
+
+/* Whether the command may enter 'dir': 0, or the negative errno that
+ * chdir would give (checked first, so that a missing directory is not
+ * taken for a missing command). */
+static int check_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0) {
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		return -ENOTDIR;
+	}
+	return access(dir, X_OK) == 0 ? 0 : -errno;
 }
 
 /* The ELF machine of this host, from uname. */
@@ -347,7 +427,7 @@ static void start_job(struct request *rq, int image_fd)
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	uint32_t flags = rq->flags, h_out = rq->h_out, h_err = rq->h_err, h_in_ack = rq->h_in_ack;
 	char **argv = rq->argv, *cwd = rq->cwd, **envp = make_env(tmp, rq->env);
-	char exec_path[64];
+	char exec_path[PATH_MAX];
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	int pty_slave = -1;
 	struct job *j = NULL;
@@ -363,15 +443,29 @@ static void start_job(struct request *rq, int image_fd)
 		 * the descriptor must stay open in the child. */
 		snprintf(exec_path, sizeof(exec_path), "/proc/self/fd/%d", SCRIPT_FD);
 	}
+	if (cwd != NULL && (ret = check_dir(cwd)) != 0) {
+		/* As `cd DIR && COMMAND` fails in a shell: status 1. */
+		char *what = talloc_asprintf(tmp, "cd: %s: %s", cwd, mg_strerror(ret));
+		send_failed_status(r, m, ret, what != NULL ? what : "cd", 1);
+		goto out;
+	}
 	if ((flags & MG_EXEC_SHELL) != 0) {
+		/* As sshd does: the shell's name as its $0, the line after -c. */
+		const char *shell = (flags & MG_EXEC_SH) != 0 ? "/bin/sh" : login_shell(tmp);
+		const char *base = strrchr(shell, '/');
 		char **sh = talloc_zero_array(tmp, char *, 4);
 		if (sh == NULL) {
 			goto out;
 		}
-		sh[0] = "/bin/sh";
+		sh[0] = (char *)(base != NULL && base[1] != '\0' ? base + 1 : shell);
 		sh[1] = "-c";
 		sh[2] = argv[0];
 		argv = sh;
+		snprintf(exec_path, sizeof(exec_path), "%s", shell);
+		if (strlen(shell) >= sizeof(exec_path)) {
+			send_failed(r, m, -ENAMETOOLONG, "the login shell's path is too long");
+			goto out;
+		}
 	}
 	if ((flags & MG_EXEC_PTY) != 0) {
 		/* A terminal for the command: input and output both go through
@@ -431,6 +525,25 @@ static void start_job(struct request *rq, int image_fd)
 			so.stdio[0] = so.stdio[1] = so.stdio[2] = pty_slave;
 		}
 		ret = mg__spawn(&so, &j->pid);
+		if (ret == -ENOEXEC && (flags & (MG_EXEC_SHELL | MG_EXEC_IMAGE)) == 0) {
+			/* No #! and no ELF (or an empty file): execvp and POSIX
+			 * run it with /bin/sh, posix_spawnp does not. */
+			size_t n = 0;
+			char *file = find_in_path(tmp, argv[0]);
+			char **shv;
+			while (argv[n] != NULL) {
+				n++;
+			}
+			shv = talloc_zero_array(tmp, char *, n + 2);
+			if (file != NULL && shv != NULL) {
+				shv[0] = "/bin/sh";
+				shv[1] = file;
+				memcpy(shv + 2, argv + 1, (n - 1) * sizeof(*argv));
+				so.argv = (const char *const *)shv;
+				so.path = "/bin/sh";
+				ret = mg__spawn(&so, &j->pid);
+			}
+		}
 	}
 	if (in[0] >= 0) {
 		close(in[0]);

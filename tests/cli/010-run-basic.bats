@@ -30,7 +30,7 @@ function local_chain() {
     assert "$stderr" == "" "nothing on stderr"
 }
 
-@test "one COMMAND word runs through /bin/sh -c" {
+@test "one COMMAND word runs through the login shell's -c" {
     run_mg_sep mitogen-run local 'echo $((6*7))'
     assert "$output" == "42" "arithmetic expansion done by the remote shell"
     assert "$stderr" == "" "nothing on stderr"
@@ -40,9 +40,15 @@ function local_chain() {
     assert "$output" == "2" "remote pipe"
     assert "$stderr" == "to-err" "remote redirection to stderr"
 
-    # The remote shell really is /bin/sh: $0 says so.
+    # The remote shell is the login shell, named as sshd names it: $0
+    # says so (060-like-ssh.bats has the rest); --sh forces /bin/sh.
+    local sh
+    sh=$(getent passwd "$(id -un)" | cut -d: -f7)
+    grep -qx -- "$sh" /etc/shells || sh=/bin/sh
     run_mg mitogen-run local 'echo "$0"'
-    assert "$output" == "/bin/sh" "\$0 of the remote shell"
+    assert "$output" == "${sh##*/}" "\$0 of the remote shell: ${sh##*/}"
+    run_mg mitogen-run --sh local 'echo "$0"'
+    assert "$output" == "sh" "\$0 with --sh"
 }
 
 @test "two or more words: an exact argv, byte for byte" {
@@ -78,7 +84,7 @@ function local_chain() {
 }
 
 @test "--shell and --no-shell force the choice" {
-    # --shell joins the words with spaces and hands them to /bin/sh -c.
+    # --shell joins the words with spaces and hands them to the shell's -c.
     run_mg mitogen-run --shell local echo '$((6*7))' "a   b"
     assert "$output" == "42 a b" "--shell: words joined, expanded and split by sh"
 

@@ -25,7 +25,8 @@ typedef void (*mg_exec_sink)(void *data, int stream, const uint8_t *p, size_t n)
 
 struct mg_exec_opts {
 	const char *const *argv; /* with shell, argv[0] is the whole command */
-	bool shell;              /* run argv[0] through /bin/sh -c */
+	bool shell;              /* run argv[0] through the login shell's -c, as sshd */
+	bool posix_sh;           /* with shell: /bin/sh -c, whatever the login shell */
 	int stdin_fd;            /* -1: /dev/null at the far end */
 	int stdout_fd;           /* fds are dup'd; the caller keeps its own */
 	int stderr_fd;
@@ -44,6 +45,8 @@ struct mg_exec_result {
 	const char *errmsg; /* with err: why, naming the hop */
 	int wait_status;    /* as from waitpid(), when err is 0 */
 	int exec_errno;     /* when the command could not start (ENOENT...) */
+	int fail_status;    /* with exec_errno: the status the far end gave for it
+			       (1: the directory could not be entered), or 0 */
 };
 
 typedef void (*mg_exec_cb)(struct mg_exec *e, const struct mg_exec_result *res, void *data);

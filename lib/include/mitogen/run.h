@@ -23,7 +23,8 @@ struct mg_run_opts {
 	const struct mg_chain *chains; /* the targets */
 	size_t n_chains;
 	const char *const *argv;
-	bool shell;
+	bool shell;                  /* argv[0] is a command line for the login shell */
+	bool posix_sh;               /* with shell: /bin/sh, not the login shell */
 	bool null_stdin;             /* else stdin goes to every target */
 	unsigned connect_timeout_ms; /* 0 = 30 s */
 	unsigned command_timeout_ms; /* 0 = none */
