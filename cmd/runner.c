@@ -1,4 +1,5 @@
 /* Running on targets, shared by mitogen-run and mitogen-exec. */
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,6 +68,29 @@ void mg_runner_option(poptContext pc, int rc, TALLOC_CTX *tmp)
 	free(arg);
 }
 
+/* One --dry-run line: a chain's decoded bytes must not reach the terminal raw. */
+static int dry_run_line(void *data, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	char *shown;
+
+	/* Printable ASCII and tabs are shown as they are: no copy. */
+	while (*p == '\t' || (*p >= 0x20 && *p < 0x7f)) {
+		p++;
+	}
+	if (*p == '\0') {
+		puts(text);
+		return 0;
+	}
+	shown = mg_log_escape(NULL, text, strlen(text));
+	if (shown == NULL) {
+		return -ENOMEM;
+	}
+	printf("%s\n", shown);
+	talloc_free(shown);
+	return 0;
+}
+
 int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, int no_shell,
 		   bool program)
 {
@@ -129,21 +153,10 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 		return mg_cmd_usage_error("-T needs exactly one target");
 	}
 	if (mg_common.dry_run) {
-		for (size_t c = 0; c < list->n_chains; c++) {
-			char **lines = NULL;
-			if (mg_dry_run(tmp, &list->chains[c], &lines, &errmsg) != 0) {
-				mg_cmd_error("%s", errmsg != NULL ? errmsg : "dry run failed");
-				return 255;
-			}
-			for (size_t i = 0; lines[i] != NULL; i++) {
-				/* A chain's decoded bytes must not reach the terminal raw. */
-				char *shown = mg_log_escape(tmp, lines[i], strlen(lines[i]));
-				if (shown == NULL) {
-					mg_cmd_error("out of memory");
-					return 255;
-				}
-				printf("%s\n", shown);
-			}
+		int r = mg_dry_run_list(tmp, list->chains, list->n_chains, dry_run_line, NULL, &errmsg);
+		if (r != 0) {
+			mg_cmd_error("%s", errmsg != NULL ? errmsg : r == -ENOMEM ? "out of memory" : "dry run failed");
+			return 255;
 		}
 		return 0;
 	}

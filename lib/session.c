@@ -634,21 +634,16 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 	return 0;
 }
 
-int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain, char ***_lines, char **_errmsg)
+/* The lines of one chain, with the image loaded already. */
+static int dry_run_chain(TALLOC_CTX *mem_ctx, const struct mg_image *img, const struct mg_chain *chain,
+			 char ***_lines, char **_errmsg)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	struct mg_image *img = NULL;
 	char **lines;
-	int ret;
+	int ret = 0;
 
 	if (tmp == NULL) {
 		return -ENOMEM;
-	}
-	if ((ret = mg__image_load(tmp, &img, _errmsg)) != 0) {
-		if (*_errmsg != NULL) {
-			*_errmsg = talloc_steal(mem_ctx, *_errmsg);
-		}
-		goto done;
 	}
 	lines = talloc_zero_array(tmp, char *, chain->n_hops + 1);
 	for (size_t i = 0; lines != NULL && i < chain->n_hops; i++) {
@@ -677,8 +672,57 @@ int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain, char ***_lines
 		goto done;
 	}
 	*_lines = talloc_steal(mem_ctx, lines);
-	ret = 0;
 done:
+	talloc_free(tmp);
+	return ret;
+}
+
+int mg_dry_run_list(TALLOC_CTX *mem_ctx, const struct mg_chain *chains, size_t n,
+		    int (*line)(void *data, const char *text), void *data, char **_errmsg)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_image *img = NULL;
+	int ret;
+
+	if (tmp == NULL) {
+		return -ENOMEM;
+	}
+	if ((ret = mg__image_load(tmp, &img, _errmsg)) != 0) {
+		if (*_errmsg != NULL) {
+			*_errmsg = talloc_steal(mem_ctx, *_errmsg);
+		}
+		goto done;
+	}
+	for (size_t c = 0; ret == 0 && c < n; c++) {
+		char **lines = NULL;
+
+		ret = dry_run_chain(mem_ctx, img, &chains[c], &lines, _errmsg);
+		for (size_t i = 0; ret == 0 && lines[i] != NULL; i++) {
+			ret = line(data, lines[i]);
+		}
+		talloc_free(lines);
+	}
+done:
+	talloc_free(tmp);
+	return ret;
+}
+
+int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain, char ***_lines, char **_errmsg)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_image *img = NULL;
+	int ret;
+
+	if (tmp == NULL) {
+		return -ENOMEM;
+	}
+	if ((ret = mg__image_load(tmp, &img, _errmsg)) != 0) {
+		if (*_errmsg != NULL) {
+			*_errmsg = talloc_steal(mem_ctx, *_errmsg);
+		}
+	} else {
+		ret = dry_run_chain(mem_ctx, img, chain, _lines, _errmsg);
+	}
 	talloc_free(tmp);
 	return ret;
 }

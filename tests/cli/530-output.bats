@@ -77,3 +77,15 @@ function line_shapes() {
     assert "$stderr" =~ "column 24: '/' in an option value must be written %2F" "where and what"
     assert "$stderr" =~ "docker_path=%2Fusr%2Fbin%2Fdocker" "the value as it must be written"
 }
+
+@test "-x: chains, bare host names and files of them leave targets out, among 100,000" {
+    printf '%s\n' 'ssh:n7' '# a comment' 'n9' >"$MG_TMP/ex"
+    run_mg mitogen-run --dry-run -w 'ssh:n[1-10],local,local/docker:n3' -x n2 -x n3 -x 'ssh:n4' \
+        -x "^$MG_TMP/ex" -x local -x 'ssh:n[5-6]' true
+    assert "$(cut -d: -f1-2 <<<"$output" | tr '\n' ' ')" == "ssh:n1 ssh:n8 ssh:n10 " \
+        "exactly the targets not excluded, in order (n3 by name, at the end of any chain)"
+
+    # Many on both sides: every second target left, in order, once.
+    run_mg bash -c "mitogen-run --dry-run -w 'ssh:n[1-99990],ssh:n[99981-99990]' -x 'n[1-99988]' true | cut -d: -f1-2"
+    assert "$(tr '\n' ' ' <<<"$output")" == "ssh:n99989 ssh:n99990 " "duplicates and exclusions among 100,000"
+}

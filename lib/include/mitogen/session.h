@@ -44,4 +44,10 @@ const char *mg_context_name(const struct mg_context *ctx);
 /* One line per hop, "HOP: ARGV", as each hop would be started. */
 int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain, char ***_lines, char **_errmsg);
 
+/* The same for n chains, each line given to 'line' (which returns 0, or
+ * an error that stops the run and is returned); the agent image is read
+ * once, so 100,000 chains cost no more each than one. */
+int mg_dry_run_list(TALLOC_CTX *mem_ctx, const struct mg_chain *chains, size_t n,
+		    int (*line)(void *data, const char *text), void *data, char **_errmsg);
+
 #endif
