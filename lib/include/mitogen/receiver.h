@@ -44,6 +44,7 @@ struct mg_channel;
  * MG_RECV_PARENT, it accepts only messages with parent authority. Others
  * are refused by the router, which answers them with a dead message.
  * Free it (talloc_free) to unregister the handle; queued messages go too.
+ * Like its messages, it must not outlive its router.
  * Returns 0, -EEXIST (the handle is taken), -EINVAL or -ENOMEM.
  */
 int mg_receiver_new(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t handle,
