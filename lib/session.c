@@ -30,14 +30,18 @@ enum ctx_state { CTX_CONNECTING, CTX_UP, CTX_FAILED };
 struct waiter;
 
 /* The fan-out window of one parent (the master, or an agent): how many
- * of its children are connecting now, and who waits for a place. */
+ * of its children are connecting now (or about to: places given to
+ * waiters not yet resumed), and who waits for a place, first come first
+ * served. Every event is O(1): a freed place goes to the first waiter
+ * alone, never to all of them. */
 struct slots {
 	unsigned active;
-	struct waiter *waiting;
+	struct waiter *head, *tail;
 };
 
 struct mg_context {
 	struct mg_context *next;
+	struct mg_context *hnext;   /* in the session's table by name */
 	struct mg_session *s;
 	uint32_t id;
 	char *name;
@@ -70,6 +74,8 @@ struct mg_session {
 	char *image_err;
 	uint32_t next_id;
 	struct mg_context *contexts;
+	struct mg_context **table;  /* contexts by name: n_table buckets */
+	size_t n_table, n_contexts;
 	struct pw_cache *passwords;
 	struct slots slots;         /* first hops */
 	unsigned fanout;
@@ -89,6 +95,7 @@ struct waiter {
 	bool queued;
 	struct waiter *slot_next;   /* in a parent's queue for a place */
 	bool slot_queued;
+	struct slots *reserved;     /* a place given to it, not used yet */
 };
 
 static void advance(struct waiter *w);
@@ -269,14 +276,54 @@ const char *mg_context_name(const struct mg_context *ctx)
 	return ctx->name;
 }
 
+static size_t name_hash(const char *name)
+{
+	size_t h = 14695981039346656037u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
+		h = (h ^ *p) * 1099511628211u;
+	}
+	return h;
+}
+
+/* By name in a hash table, not a walk of every context: 10,000 targets
+ * behind one gateway look their hops up 10,000 times each. */
 static struct mg_context *find_ctx(struct mg_session *s, const char *name)
 {
-	for (struct mg_context *c = s->contexts; c != NULL; c = c->next) {
+	if (s->n_table == 0) {
+		return NULL;
+	}
+	for (struct mg_context *c = s->table[name_hash(name) % s->n_table]; c != NULL; c = c->hnext) {
 		if (strcmp(c->name, name) == 0) {
 			return c;
 		}
 	}
 	return NULL;
+}
+
+static int table_add(struct mg_session *s, struct mg_context *c)
+{
+	if (s->n_contexts >= s->n_table) {
+		/* Grown at twice the contexts: chains stay short. */
+		size_t n = s->n_table > 0 ? s->n_table * 2 : 64;
+		struct mg_context **t = talloc_zero_array(s, struct mg_context *, n);
+
+		if (t == NULL) {
+			return -ENOMEM;
+		}
+		for (struct mg_context *o = s->contexts; o != NULL; o = o->next) {
+			size_t b = name_hash(o->name) % n;
+			o->hnext = t[b];
+			t[b] = o;
+		}
+		talloc_free(s->table);
+		s->table = t;
+		s->n_table = n;
+	}
+	c->hnext = s->table[name_hash(c->name) % s->n_table];
+	s->table[name_hash(c->name) % s->n_table] = c;
+	s->n_contexts++;
+	return 0;
 }
 
 static void wake(void *data)
@@ -290,12 +337,64 @@ static struct slots *slots_of(struct mg_session *s, struct mg_context *parent)
 	return parent != NULL ? &parent->slots : &s->slots;
 }
 
+/* Free places of this window go to the first waiters, reserved for
+ * them until they resume: one wake-up per place, not one per waiter. */
+static void grant(struct mg_session *s, struct slots *sl)
+{
+	struct waiter *w;
+
+	while (sl->active < s->fanout && (w = sl->head) != NULL) {
+		sl->head = w->slot_next;
+		if (sl->head == NULL) {
+			sl->tail = NULL;
+		}
+		w->slot_next = NULL;
+		w->slot_queued = false;
+		w->reserved = sl;
+		sl->active++;
+		if (mg_loop_defer(s->loop, w, wake, w) != 0) {
+			/* Out of memory: give the place back; the waiter is
+			 * left for the next place freed. */
+			w->reserved = NULL;
+			sl->active--;
+			break;
+		}
+	}
+}
+
+static void wait_for_place(struct slots *sl, struct waiter *w)
+{
+	if (w->slot_queued) {
+		return;
+	}
+	w->slot_next = NULL;
+	if (sl->tail != NULL) {
+		sl->tail->slot_next = w;
+	} else {
+		sl->head = w;
+	}
+	sl->tail = w;
+	w->slot_queued = true;
+}
+
+/* A place reserved for w and not used (the hop exists now, or w ends):
+ * to the next waiter. */
+static void unreserve(struct waiter *w)
+{
+	struct slots *sl = w->reserved;
+
+	if (sl != NULL) {
+		w->reserved = NULL;
+		sl->active--;
+		grant(w->s, sl);
+	}
+}
+
 /* A child of this parent is done connecting: its place goes to the
  * first waiter. */
 static void release_slot(struct mg_context *c)
 {
 	struct slots *sl;
-	struct waiter *w;
 
 	if (!c->holds_slot) {
 		return;
@@ -303,14 +402,7 @@ static void release_slot(struct mg_context *c)
 	c->holds_slot = false;
 	sl = slots_of(c->s, c->parent);
 	sl->active--;
-	/* Wake them all: some no longer need a place (the hop they waited
-	 * to create exists now); the rest queue again in order. */
-	while ((w = sl->waiting) != NULL) {
-		sl->waiting = w->slot_next;
-		w->slot_next = NULL;
-		w->slot_queued = false;
-		mg_loop_defer(c->s->loop, w, wake, w);
-	}
+	grant(c->s, sl);
 }
 
 static void ctx_settle(struct mg_context *c, int err, const char *why)
@@ -494,6 +586,11 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		talloc_free(c);
 		return NULL;
 	}
+	if (table_add(s, c) != 0) {
+		*_errmsg = talloc_asprintf(w, "%s: out of memory", c->name);
+		talloc_free(c);
+		return NULL;
+	}
 	c->next = s->contexts;
 	s->contexts = c;
 	c->holds_slot = true;
@@ -508,6 +605,7 @@ static void finish(struct waiter *w, struct mg_context *ctx, int err, const char
 	/* msg may live under w: keep a copy past its end. */
 	char *copy = msg != NULL ? talloc_strdup(NULL, msg) : NULL;
 
+	unreserve(w);
 	talloc_free(w);
 	cb(ctx, err, copy, data);
 	talloc_free(copy);
@@ -542,28 +640,33 @@ static void advance(struct waiter *w)
 		c = find_ctx(w->s, name);
 		if (c == NULL) {
 			struct slots *sl = slots_of(w->s, parent);
+			if (w->reserved == sl) {
+				/* The place granted to us: start_ctx counts it. */
+				w->reserved = NULL;
+				sl->active--;
+			} else {
+				unreserve(w);
+			}
 			if (sl->active >= w->s->fanout) {
 				/* The window of this parent is full: wait for a place. */
 				talloc_free(name);
-				if (!w->slot_queued) {
-					struct waiter **pp = &sl->waiting;
-					while (*pp != NULL) {
-						pp = &(*pp)->slot_next;
-					}
-					*pp = w;
-					w->slot_queued = true;
-				}
+				wait_for_place(sl, w);
 				return;
 			}
 			c = start_ctx(w, parent, name, &errmsg);
 			if (c == NULL) {
 				/* start_ctx took 'name' and freed it. */
 				char *m = talloc_asprintf(w, "%s", errmsg != NULL ? errmsg : "out of memory");
+				/* The place is free again, for the next waiter. */
+				grant(w->s, sl);
 				finish(w, NULL, MG_ERR_BOOT, m != NULL ? m : "out of memory");
 				return;
 			}
 		} else {
 			talloc_free(name);
+			/* Someone else made this hop: a place granted for it
+			 * goes to the next waiter. */
+			unreserve(w);
 		}
 		if (c->state == CTX_FAILED) {
 			char *m = talloc_steal(w, talloc_strdup(NULL, c->errmsg));

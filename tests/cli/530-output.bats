@@ -89,3 +89,18 @@ function line_shapes() {
     run_mg bash -c "mitogen-run --dry-run -w 'ssh:n[1-99990],ssh:n[99981-99990]' -x 'n[1-99988]' true | cut -d: -f1-2"
     assert "$(tr '\n' ' ' <<<"$output")" == "ssh:n99989 ssh:n99990 " "duplicates and exclusions among 100,000"
 }
+
+@test "fan-out window: 40 targets behind one gateway at -f 3, hops shared by waiters, each runs once" {
+    # The docker stub boots the agent right here (tests/stubs).
+    export PATH=$MG_SRC_DIR/tests/stubs:$PATH
+    MG_TIMEOUT=60 run_mg_sep mitogen-run -f 3 -w 'local/docker:e[1-40]' -- echo hi
+    assert "$(sort <<<"$output" | uniq -c | awk '$1 == 1' | wc -l)" -eq 40 "40 lines, one per target"
+    assert "$(grep -c ': hi$' <<<"$output")" -eq 40 "each says hi"
+
+    # With a window of one, several waiters want the same hop ('local',
+    # then 'local/local'): it is made once, and a place it is given back
+    # for is not lost (the run would hang).
+    MG_TIMEOUT=20 run_mg_sep mitogen-run -f 1 -w 'local/local/fork,local/fork,local/local,local/local/local,fork' -- echo hi
+    assert "$(sort <<<"$output" | tr '\n' ' ')" == \
+        "fork: hi local+fork: hi local+local+fork: hi local+local+local: hi local+local: hi " "five targets"
+}
