@@ -256,6 +256,11 @@ uint32_t mg__session_next_program(struct mg_session *s)
 	return ++s->next_program;
 }
 
+uint32_t mg__session_new_id(struct mg_session *s)
+{
+	return s->next_id++;
+}
+
 struct mg_router *mg__session_router(const struct mg_session *s)
 {
 	return s->r;

@@ -17,6 +17,8 @@ struct mg_program {
 struct mg_router *mg__session_router(const struct mg_session *s);
 struct mg_images *mg__session_images(const struct mg_session *s);
 uint32_t mg__session_next_program(struct mg_session *s);
+/* A context id never given before (attached processes: unix.c). */
+uint32_t mg__session_new_id(struct mg_session *s);
 uint32_t mg__context_id(const struct mg_context *ctx);
 struct mg_session *mg__context_session(const struct mg_context *ctx);
 
