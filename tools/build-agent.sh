@@ -75,19 +75,18 @@ musl=${MG_AGENT_MUSL:-musl-gcc}
 if [ "${MG_AGENT_NO_MUSL:-0}" != 1 ] && command -v "$musl" >/dev/null 2>&1; then
 	kind=musl
 	cc=$musl
-	# musl-gcc must not see glibc's /usr/include: give it private copies
-	# of the few headers it needs from there.
+	# musl-gcc must not see glibc's /usr/include: give it a private copy
+	# of the one header it needs from there.
 	inc=$buildroot/agent-include
 	mkdir -p "$inc" || die "cannot create $inc"
-	for h in /usr/include/talloc.h; do
-		[ -f "$h" ] || die "$h not found (install libtalloc-dev)"
-		dst=$inc/$(basename "$h")
-		if ! cmp -s "$h" "$dst"; then
-			if ! { cp "$h" "$dst.tmp" && mv "$dst.tmp" "$dst"; }; then
-				die "cannot copy $h to $inc"
-			fi
+	h=/usr/include/talloc.h
+	[ -f "$h" ] || die "$h not found (install libtalloc-dev)"
+	dst=$inc/talloc.h
+	if ! cmp -s "$h" "$dst"; then
+		if ! { cp "$h" "$dst.tmp" && mv "$dst.tmp" "$dst"; }; then
+			die "cannot copy $h to $inc"
 		fi
-	done
+	fi
 	# Kernel UAPI headers work with musl; link them for <linux/...>.
 	for d in linux asm-generic "$triplet/asm:asm"; do
 		case $d in
