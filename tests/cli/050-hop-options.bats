@@ -49,5 +49,5 @@ function teardown() {
     fi
 
     run_mg_sep 255 mitogen-run 'local?connect_timeout=soon' -- true
-    assert "$stderr" =~ "option connect_timeout: expected seconds, not 'soon'" "a bad value is an error"
+    assert "$stderr" =~ "option connect_timeout: expected seconds from 0.001 to 86400.*not 'soon'" "a bad value is an error"
 }

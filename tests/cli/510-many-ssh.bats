@@ -102,7 +102,7 @@ function logins() {
 }
 
 @test "50 ssh aliases: one prefixed line each, web01..web50" {
-    run_mg_sep mitogen-run -w "ssh:web[01-50]?$(many_args)" -- hostname
+    run_mg_sep mitogen-run -w "ssh:web[01-50]?$(many_args)" -- uname -n
     # shellcheck disable=SC2046
     assert "$(printf '%s\n' "$output" | LC_ALL=C sort)" == "$(expect_lines $(webs 1 50))" \
         "fifty targets, each named after its alias"
@@ -110,7 +110,7 @@ function logins() {
 }
 
 @test "-b gathers the 50 into one group web[01-50]" {
-    run_mg_sep mitogen-run -b -w "ssh:web[01-50]?$(many_args)" -- hostname
+    run_mg_sep mitogen-run -b -w "ssh:web[01-50]?$(many_args)" -- uname -n
     assert "$output" == "$(printf '%s\n' --------------- 'web[01-50]' --------------- "$(hostname)")" \
         "one group, names folded"
     assert "$stderr" == "" "nothing on stderr"
@@ -131,7 +131,7 @@ EOF
     local before after bastion
     bastion=$(ssh_hop)
     before=$(logins)
-    run_mg_sep mitogen-run -w "$bastion/ssh:web[01-20]?$(many_args)&ssh_path=$(mg_pct "$wrap")" -- hostname
+    run_mg_sep mitogen-run -w "$bastion/ssh:web[01-20]?$(many_args)&ssh_path=$(mg_pct "$wrap")" -- uname -n
     after=$(logins)
     # shellcheck disable=SC2046
     assert "$(printf '%s\n' "$output" | LC_ALL=C sort)" == "$(expect_lines $(webs 1 20))" \
@@ -146,7 +146,7 @@ EOF
     local bastion before after
     bastion=$(ssh_hop)
     before=$(logins)
-    MG_TIMEOUT=30 run_mg_sep mitogen-run -f 5 -w "$bastion/ssh:web[01-20]?$(many_args)" -- hostname
+    MG_TIMEOUT=30 run_mg_sep mitogen-run -f 5 -w "$bastion/ssh:web[01-20]?$(many_args)" -- uname -n
     after=$(logins)
     # shellcheck disable=SC2046
     assert "$(printf '%s\n' "$output" | LC_ALL=C sort)" == "$(expect_lines $(webs 1 20))" \
@@ -158,14 +158,14 @@ EOF
     local bastion
     bastion=$(ssh_hop)
     # (a hang is the failure to look for: do not wait the full default)
-    MG_TIMEOUT=10 run_mg_sep mitogen-run -f 1 -w "ssh:web30?$(many_args),$bastion/ssh:web[01-05]?$(many_args)" -- hostname
+    MG_TIMEOUT=10 run_mg_sep mitogen-run -f 1 -w "ssh:web30?$(many_args),$bastion/ssh:web[01-05]?$(many_args)" -- uname -n
     # shellcheck disable=SC2046
     assert "$(printf '%s\n' "$output" | LC_ALL=C sort)" == "$(expect_lines $(webs 1 5) web30)" \
         "-f 1: six targets"
 }
 
 @test "two targets that cannot connect: exit 255, the summary names both" {
-    run_mg_sep 255 mitogen-run -w "ssh:web[01-08]?$(many_args),ssh:dead[01-02]?$(many_args)" -- hostname
+    run_mg_sep 255 mitogen-run -w "ssh:web[01-08]?$(many_args),ssh:dead[01-02]?$(many_args)" -- uname -n
     # shellcheck disable=SC2046
     assert "$(printf '%s\n' "$output" | LC_ALL=C sort)" == "$(expect_lines $(webs 1 8))" \
         "the eight reachable ones ran"
@@ -183,7 +183,7 @@ EOF
 @test "--json over ssh" {
     skip_if_no_program python3
     run_mg_sep 255 mitogen-run --json \
-        -w "ssh:web[01-05]?$(many_args),ssh:dead01?$(many_args)" -- 'hostname; echo e >&2; exit 3'
+        -w "ssh:web[01-05]?$(many_args),ssh:dead01?$(many_args)" -- sh -c 'hostname; echo e >&2; exit 3'
     assert "${#lines[@]}" -eq 6 "one object per target"
     cat >"$MG_TMP/check.py" <<'EOF'
 import json, socket, sys
