@@ -17,6 +17,7 @@
 #include "mitogen/report.h"
 #include "mitogen/targets.h"
 #include "mitogen/agent.h"
+#include "mitogen/unix.h"
 
 /* The library version, e.g. "0.1.0". */
 const char *mg_version(void);

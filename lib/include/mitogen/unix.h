@@ -1,0 +1,85 @@
+/*
+ * Joining a session from another process (mitogen's mitogen.unix).
+ *
+ * The master listens on a UNIX socket; a process of the same user
+ * connects to it and becomes a child context of the master, with an id
+ * the master gives it. The attached process is a leaf: it announces no
+ * context below it, and like every child it can only answer what its
+ * parent asks (it can never command the master). The wire exchange is in
+ * docs/PROTOCOL.md, section 5.6.
+ *
+ * Sockets live in a directory only their owner can enter:
+ * $XDG_RUNTIME_DIR/mitogen/, or /tmp/mitogen-UID/ when XDG_RUNTIME_DIR is
+ * unset. Every connection's peer uid is checked (SO_PEERCRED) on both
+ * sides: another user is refused, and told why.
+ */
+#ifndef MITOGEN_UNIX_H
+#define MITOGEN_UNIX_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <talloc.h>
+#include "mitogen/loop.h"
+#include "mitogen/router.h"
+
+struct mg_listener;
+struct mg_attach;
+
+/*
+ * The directory sockets go in by default, as a new string on mem_ctx:
+ * $XDG_RUNTIME_DIR/mitogen, else /tmp/mitogen-UID. It is created (mode
+ * 0700) when missing; an existing one must be a real directory (not a
+ * symlink) owned by this user, with no access for group or others.
+ * Returns 0, -EPERM (wrong owner or mode), -ENOTDIR, -ENOMEM or another
+ * negative errno, with *_errmsg (may be NULL) saying which path and why.
+ */
+int mg_unix_dir(TALLOC_CTX *mem_ctx, char **_dir, char **_errmsg);
+
+/*
+ * Listen for processes joining session 's' (the master, which hands out
+ * context ids). 'path' NULL makes a fresh socket in mg_unix_dir(); an
+ * explicit path's directory must pass the same checks (it is not
+ * created). A stale socket left at the path (nobody accepts on it) is
+ * replaced; a live one gives -EADDRINUSE, anything else there -EEXIST.
+ * The socket is mode 0600. Freeing the listener closes it, unlinks the
+ * socket and drops connections still in their handshake; contexts
+ * already attached stay until their streams end. Returns 0 or a negative
+ * errno, with *_errmsg (may be NULL) set on mem_ctx on failure.
+ */
+int mg_listener_new(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
+		    struct mg_listener **_l, char **_errmsg);
+/* The socket's path. */
+const char *mg_listener_path(const struct mg_listener *l);
+
+/* A process attached as context 'id' (its pid and uid, from the kernel):
+ * it is routed now, messages may be sent to it. */
+typedef void (*mg_listener_fn)(struct mg_listener *l, uint32_t id, pid_t pid, void *data);
+/* Be told of each attached context (fn NULL: stop). */
+void mg_listener_on_attach(struct mg_listener *l, mg_listener_fn fn, void *data);
+
+/*
+ * Join the session listening at 'path' from this process: connect,
+ * receive HELLO (an id and the master's ids), answer it, and get a router
+ * for this new context on 'loop', a child of mem_ctx. The master is its
+ * parent (mg_router_parent_id() is 0). cb gets the router, or NULL with
+ * err and errmsg: MG_ERR_DEAD when the listener refused (errmsg is its
+ * reason, e.g. "refused: peer uid 65534 is not the owner uid 0"),
+ * -EACCES for a listener of another user, MG_ERR_TIMEOUT after
+ * 'timeout_ms' (0: 10 s), MG_ERR_VERSION, MG_ERR_PROTOCOL or a negative
+ * errno (-ENOENT, -ECONNREFUSED: nobody listens). cb is called once,
+ * never from inside this call; freeing *_a first cancels it. Returns 0
+ * or a negative errno (cb will not be called then).
+ */
+typedef void (*mg_attach_cb)(struct mg_router *r, int err, const char *errmsg, void *data);
+int mg_attach_start(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *path,
+		    unsigned timeout_ms, mg_attach_cb cb, void *data, struct mg_attach **_a);
+
+/*
+ * The same, running the loop until done (a short program's top-to-bottom
+ * form). Returns 0 with *_r set, or the error above with *_errmsg (may be
+ * NULL) set on mem_ctx; -EDEADLK from inside a loop callback.
+ */
+int mg_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *path, unsigned timeout_ms,
+	      struct mg_router **_r, char **_errmsg);
+
+#endif

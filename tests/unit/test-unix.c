@@ -1,0 +1,441 @@
+/*
+ * Attach from outside (mitogen/unix.h): a master listens on a UNIX
+ * socket, a client joins as a leaf child context, messages go both ways
+ * under the usual policies; the socket directory's checks, stale sockets,
+ * and a peer of another uid refused with a reason.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "buf.h"
+#include "loop-helpers.h"
+#include "mitogen/error.h"
+#include "mitogen/message.h"
+#include "mitogen/receiver.h"
+#include "mitogen/router.h"
+#include "mitogen/session.h"
+#include "mitogen/unix.h"
+#include "protocol.h"
+#include "router.h"
+
+#define H_CLIENT 2000 /* the client's receiver for the master's requests */
+#define H_MASTER 2001 /* a master handle with parent policy */
+
+struct fx {
+	TALLOC_CTX *ctx;
+	struct mg_loop *loop;
+	struct mg_session *s;
+	struct mg_router *mr; /* the master's */
+	struct mg_listener *l;
+	char *dir;
+	char *path;
+	uint32_t attached; /* id given by on_attach, 0 before */
+	pid_t attached_pid;
+	int n_attached;
+};
+
+static int fx_destructor(struct fx *f)
+{
+	char cmd[512];
+
+	if (f->dir != NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+		if (system(cmd) != 0) {
+			printf("# cannot remove %s\n", f->dir);
+		}
+	}
+	return 0;
+}
+
+static void on_attach(struct mg_listener *l, uint32_t id, pid_t pid, void *data)
+{
+	struct fx *f = data;
+
+	f->attached = id;
+	f->attached_pid = pid;
+	f->n_attached++;
+}
+
+/* A session and a 0700 temporary directory; no listener yet. */
+static struct fx *fx_new(void)
+{
+	struct fx *f = talloc_zero(NULL, struct fx);
+	char tmpl[] = "/tmp/mg-unix-XXXXXX";
+
+	if (f == NULL) {
+		return NULL;
+	}
+	talloc_set_destructor(f, fx_destructor);
+	f->ctx = f;
+	if (mkdtemp(tmpl) == NULL) {
+		talloc_free(f);
+		return NULL;
+	}
+	f->dir = talloc_strdup(f, tmpl);
+	f->path = talloc_asprintf(f, "%s/sock", tmpl);
+	f->loop = mg_loop_new(f);
+	f->s = f->loop != NULL ? mg_session_new(f, f->loop) : NULL;
+	if (f->dir == NULL || f->path == NULL || f->s == NULL) {
+		talloc_free(f);
+		return NULL;
+	}
+	f->mr = mg_session_router(f->s);
+	return f;
+}
+
+/* The same, listening on f->path. */
+static struct fx *fx_listen(void)
+{
+	struct fx *f = fx_new();
+	char *err = NULL;
+
+	if (f == NULL || mg_listener_new(f, f->s, f->path, &f->l, &err) != 0) {
+		printf("# listen: %s\n", err != NULL ? err : "?");
+		talloc_free(f);
+		return NULL;
+	}
+	mg_listener_on_attach(f->l, on_attach, f);
+	return f;
+}
+
+static bool attached(void *arg)
+{
+	return ((struct fx *)arg)->n_attached > 0;
+}
+
+static void test_attach_basic_body(void)
+{
+	struct fx *f = fx_listen();
+	struct mg_router *cr = NULL;
+	const uint32_t *pids;
+	char *err = NULL;
+	struct stat st;
+	size_t n = 0;
+
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_STR_EQ(mg_listener_path(f->l), f->path);
+	ASSERT_INT_EQ(stat(f->path, &st), 0);
+	ASSERT_TRUE(S_ISSOCK(st.st_mode));
+	ASSERT_INT_EQ(st.st_mode & 0777, 0600);
+	ASSERT_INT_EQ(mg_attach(f, f->loop, f->path, 0, &cr, &err), 0);
+	ASSERT_PTR_NULL(err);
+	ASSERT_PTR_NOT_NULL(cr);
+	ASSERT_TRUE(run_until(f->loop, attached, f, 2000));
+	/* The master hands out ids: the first context of the session. */
+	ASSERT_INT_EQ(mg_router_id(cr), 1);
+	ASSERT_INT_EQ(f->attached, 1);
+	ASSERT_INT_EQ(f->attached_pid, getpid());
+	ASSERT_TRUE(!mg_router_is_master(cr));
+	ASSERT_INT_EQ(mg_router_parent_id(cr), 0);
+	pids = mg_router_parent_ids(cr, &n);
+	ASSERT_INT_EQ(n, 1);
+	ASSERT_INT_EQ(pids[0], 0);
+	ASSERT_TRUE(mg__router_reachable(f->mr, 1));
+	ASSERT_STR_CONTAINS(mg__router_name(f->mr, 1), "unix:");
+	/* The client goes: so does its route. */
+	talloc_free(cr);
+	run_until(f->loop, NULL, NULL, 50);
+	ASSERT_TRUE(!mg__router_reachable(f->mr, 1));
+	/* The socket is unlinked with its listener. */
+	TALLOC_FREE(f->l);
+	ASSERT_INT_EQ(stat(f->path, &st), -1);
+	talloc_free(f);
+}
+ISOLATED(test_attach_basic)
+
+/* A request from the master reaches the client's receiver, the reply
+ * comes back; the client cannot command the master. */
+static void test_messages_and_policy_body(void)
+{
+	struct fx *f = fx_listen();
+	struct mg_router *cr = NULL;
+	struct mg_receiver *rx_c, *rx_m, *rx_reply, *rx_parent;
+	struct mg_message *msg;
+	const char *text;
+	size_t len;
+	uint32_t id;
+
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_INT_EQ(mg_attach(f, f->loop, f->path, 0, &cr, NULL), 0);
+	id = mg_router_id(cr);
+	ASSERT_TRUE(run_until(f->loop, attached, f, 2000));
+	/* The client obeys its parent only (MG_ANY: parent authority). */
+	ASSERT_INT_EQ(mg_receiver_new(f, cr, H_CLIENT, MG_ANY, 0, &rx_c), 0);
+	ASSERT_INT_EQ(mg_receiver_new(f, f->mr, 0, id, MG_RECV_ONESHOT, &rx_m), 0);
+	ASSERT_INT_EQ(mg_router_send(f->mr, id, H_CLIENT, mg_receiver_handle(rx_m), "ping", 4), 0);
+	ASSERT_INT_EQ(mg_receiver_get(f, rx_c, 2000, &msg), 0);
+	text = mg_message_data(msg, &len);
+	ASSERT_STR_EQ(text, "ping");
+	ASSERT_INT_EQ(mg_message_src(msg), 0);
+	ASSERT_INT_EQ(mg_message_reply(msg, "pong", 4), 0);
+	talloc_free(msg);
+	ASSERT_INT_EQ(mg_receiver_get(f, rx_m, 2000, &msg), 0);
+	ASSERT_STR_EQ(mg_message_data(msg, &len), "pong");
+	ASSERT_INT_EQ(mg_message_src(msg), id);
+	talloc_free(msg);
+
+	/* A master handle taking parent authority refuses the child. */
+	ASSERT_INT_EQ(mg_receiver_new(f, f->mr, H_MASTER, MG_ANY, 0, &rx_parent), 0);
+	ASSERT_INT_EQ(mg_receiver_new(f, cr, 0, 0, MG_RECV_ONESHOT, &rx_reply), 0);
+	ASSERT_INT_EQ(mg_router_send(cr, 0, H_MASTER, mg_receiver_handle(rx_reply), "order", 5), 0);
+	ASSERT_INT_EQ(mg_receiver_get(f, rx_reply, 2000, &msg), MG_ERR_CHANNEL);
+	ASSERT_STR_CONTAINS(mg_message_dead_reason(msg), "refused by policy");
+	talloc_free(msg);
+	ASSERT_INT_EQ(mg_receiver_queued(rx_parent), 0);
+	/* Nor can it reach a sibling or a context it made up. */
+	ASSERT_INT_EQ(mg_receiver_new(f, cr, 0, 0, MG_RECV_ONESHOT, &rx_reply), 0);
+	ASSERT_INT_EQ(mg_router_send(cr, 77, H_CLIENT, mg_receiver_handle(rx_reply), "x", 1), 0);
+	ASSERT_INT_EQ(mg_receiver_get(f, rx_reply, 2000, &msg), MG_ERR_CHANNEL);
+	ASSERT_STR_CONTAINS(mg_message_dead_reason(msg), "no route to 77");
+	talloc_free(msg);
+	talloc_free(rx_c);
+	talloc_free(cr);
+	talloc_free(f);
+}
+ISOLATED(test_messages_and_policy)
+
+/* An attached client is a leaf: announcing a context drops it. */
+static void test_leaf_body(void)
+{
+	struct fx *f = fx_listen();
+	struct mg_router *cr = NULL;
+	uint8_t p[8];
+
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_INT_EQ(mg_attach(f, f->loop, f->path, 0, &cr, NULL), 0);
+	ASSERT_TRUE(run_until(f->loop, attached, f, 2000));
+	mg__put_be32(p, 99);
+	mg__put_be32(p + 4, 0); /* name "" */
+	ASSERT_INT_EQ(mg__router_send(cr, 0, MG_H_ADD_ROUTE, 0, 0, p, sizeof(p)), 0);
+	run_until(f->loop, NULL, NULL, 100);
+	ASSERT_TRUE(!mg__router_reachable(f->mr, 99));
+	ASSERT_TRUE(!mg__router_reachable(f->mr, mg_router_id(cr)));
+	ASSERT_TRUE(!mg__router_reachable(cr, 0));
+	talloc_free(cr);
+	talloc_free(f);
+}
+ISOLATED(test_leaf)
+
+static void test_dir_checks_body(void)
+{
+	struct fx *f = fx_new();
+	struct mg_listener *l = NULL;
+	char *err = NULL, *dir = NULL, *sub, *link, *path;
+	struct stat st;
+
+	ASSERT_PTR_NOT_NULL(f);
+	/* A directory group or others may enter is refused. */
+	sub = talloc_asprintf(f, "%s/open", f->dir);
+	ASSERT_INT_EQ(mkdir(sub, 0700), 0);
+	ASSERT_INT_EQ(chmod(sub, 0755), 0);
+	path = talloc_asprintf(f, "%s/sock", sub);
+	ASSERT_INT_EQ(mg_listener_new(f, f->s, path, &l, &err), -EPERM);
+	ASSERT_PTR_NULL(l);
+	ASSERT_STR_CONTAINS(err, "has mode 0755");
+	ASSERT_INT_EQ(stat(path, &st), -1);
+	/* A symlink to a good directory is refused. */
+	link = talloc_asprintf(f, "%s/link", f->dir);
+	ASSERT_INT_EQ(chmod(sub, 0700), 0);
+	ASSERT_INT_EQ(symlink(sub, link), 0);
+	path = talloc_asprintf(f, "%s/sock", link);
+	ASSERT_INT_EQ(mg_listener_new(f, f->s, path, &l, &err), -ENOTDIR);
+	ASSERT_STR_CONTAINS(err, "is not a directory");
+	/* Another owner is refused (root can make one). */
+	if (geteuid() == 0) {
+		ASSERT_INT_EQ(chown(sub, 65534, 65534), 0);
+		path = talloc_asprintf(f, "%s/sock", sub);
+		ASSERT_INT_EQ(mg_listener_new(f, f->s, path, &l, &err), -EPERM);
+		ASSERT_STR_CONTAINS(err, "is owned by uid 65534");
+	} else {
+		printf("# skip the other-owner case: not root\n");
+	}
+	/* The default directory: $XDG_RUNTIME_DIR/mitogen, made 0700. */
+	ASSERT_INT_EQ(setenv("XDG_RUNTIME_DIR", f->dir, 1), 0);
+	ASSERT_INT_EQ(mg_unix_dir(f, &dir, &err), 0);
+	ASSERT_STR_EQ(dir, talloc_asprintf(f, "%s/mitogen", f->dir));
+	ASSERT_INT_EQ(lstat(dir, &st), 0);
+	ASSERT_INT_EQ(st.st_mode & 0777, 0700);
+	ASSERT_INT_EQ(mg_listener_new(f, f->s, NULL, &l, &err), 0);
+	ASSERT_TRUE(strncmp(mg_listener_path(l), dir, strlen(dir)) == 0);
+	ASSERT_INT_EQ(lstat(mg_listener_path(l), &st), 0);
+	ASSERT_INT_EQ(st.st_mode & 0777, 0600);
+	TALLOC_FREE(l);
+	/* An existing default directory with the wrong mode is refused. */
+	ASSERT_INT_EQ(chmod(dir, 0750), 0);
+	ASSERT_INT_EQ(mg_listener_new(f, f->s, NULL, &l, &err), -EPERM);
+	ASSERT_STR_CONTAINS(err, "has mode 0750");
+	/* Without XDG_RUNTIME_DIR (or a relative one): /tmp/mitogen-UID. */
+	ASSERT_INT_EQ(setenv("XDG_RUNTIME_DIR", "relative", 1), 0);
+	ASSERT_INT_EQ(mg_unix_dir(f, &dir, &err), 0);
+	ASSERT_STR_EQ(dir, talloc_asprintf(f, "/tmp/mitogen-%u", (unsigned)geteuid()));
+	unsetenv("XDG_RUNTIME_DIR");
+	talloc_free(f);
+}
+ISOLATED(test_dir_checks)
+
+static int bound_socket(const char *path, bool do_listen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    (do_listen && listen(fd, 4) != 0)) {
+		return -1;
+	}
+	return fd;
+}
+
+static void test_stale_and_live_body(void)
+{
+	struct fx *f = fx_new();
+	struct mg_listener *l = NULL, *l2 = NULL;
+	struct mg_router *cr = NULL;
+	char *err = NULL, *file;
+	int fd;
+
+	ASSERT_PTR_NOT_NULL(f);
+	/* Nobody there yet. */
+	ASSERT_INT_EQ(mg_attach(f, f->loop, f->path, 0, &cr, &err), -ENOENT);
+	ASSERT_STR_CONTAINS(err, "cannot connect to");
+	/* A socket file nobody accepts on: refused to clients, replaced by
+	 * a listener. */
+	fd = bound_socket(f->path, false);
+	ASSERT_INT_GE(fd, 0);
+	close(fd);
+	ASSERT_INT_EQ(mg_attach(f, f->loop, f->path, 0, &cr, &err), -ECONNREFUSED);
+	ASSERT_INT_EQ(mg_listener_new(f, f->s, f->path, &l, &err), 0);
+	mg_listener_on_attach(l, on_attach, f);
+	ASSERT_INT_EQ(mg_attach(f, f->loop, f->path, 0, &cr, &err), 0);
+	/* A live one stays. */
+	ASSERT_INT_EQ(mg_listener_new(f, f->s, f->path, &l2, &err), -EADDRINUSE);
+	ASSERT_STR_CONTAINS(err, "a listener is alive there");
+	/* So does anything that is not a socket. */
+	file = talloc_asprintf(f, "%s/file", f->dir);
+	fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	ASSERT_INT_GE(fd, 0);
+	close(fd);
+	ASSERT_INT_EQ(mg_listener_new(f, f->s, file, &l2, &err), -EEXIST);
+	ASSERT_STR_CONTAINS(err, "is not a socket");
+	talloc_free(cr);
+	talloc_free(l);
+	talloc_free(f);
+}
+ISOLATED(test_stale_and_live)
+
+/* A listener that never says HELLO: the client gives up in time. */
+static void test_attach_timeout_body(void)
+{
+	struct fx *f = fx_new();
+	struct mg_router *cr = NULL;
+	char *err = NULL;
+	uint64_t t0;
+	int fd;
+
+	ASSERT_PTR_NOT_NULL(f);
+	fd = bound_socket(f->path, true);
+	ASSERT_INT_GE(fd, 0);
+	t0 = now_ms();
+	ASSERT_INT_EQ(mg_attach(f, f->loop, f->path, 200, &cr, &err), MG_ERR_TIMEOUT);
+	ASSERT_INT_GE(now_ms() - t0, 190);
+	ASSERT_STR_CONTAINS(err, "no HELLO");
+	close(fd);
+	talloc_free(f);
+}
+ISOLATED(test_attach_timeout)
+
+struct child_done {
+	bool done;
+	int status;
+};
+
+static void on_child(struct mg_child *c, pid_t pid, int status, void *data)
+{
+	struct child_done *d = data;
+
+	d->done = true;
+	d->status = status;
+}
+
+static bool child_ended(void *arg)
+{
+	return ((struct child_done *)arg)->done;
+}
+
+/*
+ * Another uid is refused by the listener itself, which tells it why. So
+ * that the peer can reach the socket at all, the test opens the directory
+ * and the socket to everyone after the listener has checked them: the
+ * SO_PEERCRED check must hold even then.
+ */
+static void test_other_uid_refused_body(void)
+{
+	struct fx *f;
+	struct child_done d = { 0 };
+	struct mg_child *w;
+	char buf[512] = "";
+	int pfd[2];
+	ssize_t n;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		printf("# skip: needs root to setuid() to nobody (65534)\n");
+		return;
+	}
+	f = fx_listen();
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_INT_EQ(chmod(f->dir, 0711), 0);
+	ASSERT_INT_EQ(chmod(f->path, 0666), 0);
+	ASSERT_INT_EQ(pipe2(pfd, O_CLOEXEC), 0);
+	fflush(stdout);
+	pid = fork();
+	ASSERT_INT_GE(pid, 0);
+	if (pid == 0) {
+		struct mg_loop *loop;
+		struct mg_router *cr = NULL;
+		char *err = NULL;
+		int ret;
+
+		close(pfd[0]);
+		if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
+			dprintf(pfd[1], "setuid failed");
+			_exit(3);
+		}
+		loop = mg_loop_new(NULL);
+		ret = loop != NULL ? mg_attach(loop, loop, f->path, 5000, &cr, &err) : -ENOMEM;
+		dprintf(pfd[1], "%d %s", ret, err != NULL ? err : "");
+		_exit(ret == MG_ERR_DEAD ? 0 : 1);
+	}
+	close(pfd[1]);
+	w = mg_child_new(f, f->loop, pid, on_child, &d);
+	ASSERT_PTR_NOT_NULL(w);
+	ASSERT_TRUE(run_until(f->loop, child_ended, &d, 10000));
+	n = read(pfd[0], buf, sizeof(buf) - 1);
+	close(pfd[0]);
+	buf[n > 0 ? n : 0] = '\0';
+	printf("# the client saw: %s\n", buf);
+	ASSERT_TRUE(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	ASSERT_STR_CONTAINS(buf, "refused: peer uid 65534 is not the owner uid 0");
+	ASSERT_INT_EQ(f->n_attached, 0);
+	ASSERT_TRUE(!mg__router_reachable(f->mr, 1));
+	talloc_free(f);
+}
+ISOLATED(test_other_uid_refused)
+
+int main(void)
+{
+	TESTS_BEGIN();
+	RUN(test_attach_basic);
+	RUN(test_messages_and_policy);
+	RUN(test_leaf);
+	RUN(test_dir_checks);
+	RUN(test_stale_and_live);
+	RUN(test_attach_timeout);
+	RUN(test_other_uid_refused);
+	return TESTS_END();
+}
