@@ -26,6 +26,7 @@
 #include "mitogen/loop.h"
 #include "protocol.h"
 #include "stream.h"
+#include "svc-call.h"
 
 /* After losing its parent, an agent exits after this long at the latest,
  * less STOP_STEP_MS for each hop it lies below the first: so an agent
@@ -211,7 +212,7 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	if (mg__router_add_handler(a, a->r, MG_H_SHUTDOWN, MG_POL_PARENT, 0, true, on_shutdown, a) == NULL ||
 	    (a->images = mg__images_new(a, a->r)) == NULL ||
 	    (a->exec = mg__svc_exec_init(a->r, a->images)) == NULL ||
-	    mg__svc_connect_init(a, a->r) == NULL) {
+	    mg__svc_connect_init(a, a->r) == NULL || mg__services(a->r) == NULL) {
 		mg_loop_stop(a->loop, 1);
 	}
 	/* m->in is the parent stream, now routed: reply through the router. */

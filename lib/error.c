@@ -41,6 +41,8 @@ const char *mg_strerror(int err)
 		return "Adding this Select instance would create a Select cycle";
 	case MG_ERR_SELECT_EMPTY:
 		return "Cannot get(), Select instance is empty";
+	case MG_ERR_CALL:
+		return "call failed (dead reply)";
 	default:
 		break;
 	}

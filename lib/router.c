@@ -67,6 +67,7 @@ struct mg_router {
 	struct mg_handler *builtin[3];
 	void (*parent_lost)(void *data);
 	void *parent_lost_data;
+	struct mg_services *services;
 };
 
 static struct route *find_route(const struct mg_router *r, uint32_t id)
@@ -278,19 +279,31 @@ int mg__router_reply(struct mg_router *r, const struct mg_msg *req, const void *
 	return mg__router_send(r, req->src, req->reply_to, 0, 0, data, len);
 }
 
+bool mg__router_from_child(const struct mg_router *r, const struct mg_msg *m)
+{
+	return m->in != NULL && m->in != r->parent;
+}
+
+bool mg__router_parent_authority(const struct mg_router *r, const struct mg_msg *m)
+{
+	return !mg__router_from_child(r, m) && (m->auth_id == r->my_id || is_ancestor(r, m->auth_id));
+}
+
 static bool policy_ok(const struct mg_router *r, const struct mg_handler *h, const struct mg_msg *m)
 {
-	bool from_child = m->in != NULL && m->in != r->parent;
+	bool from_child = mg__router_from_child(r, m);
 
 	switch (h->policy) {
 	case MG_POL_PARENT:
-		return !from_child && (m->auth_id == r->my_id || is_ancestor(r, m->auth_id));
+		return mg__router_parent_authority(r, m);
 	case MG_POL_CHILD:
 		return from_child && m->src == mg__stream_remote_id(m->in);
 	case MG_POL_RESPONDENT:
 		return m->src == h->respondent || (m->in == NULL && m->src == r->my_id);
 	case MG_POL_DESCENDANT:
 		return from_child;
+	case MG_POL_ANY:
+		return true;
 	default:
 		return false;
 	}
@@ -819,6 +832,16 @@ const char *mg__router_name(const struct mg_router *r, uint32_t id)
 bool mg__router_reachable(const struct mg_router *r, uint32_t id)
 {
 	return id == r->my_id || find_route(r, id) != NULL || (r->parent != NULL && is_ancestor(r, id));
+}
+
+struct mg_services *mg__router_services(const struct mg_router *r)
+{
+	return r->services;
+}
+
+void mg__router_set_services(struct mg_router *r, struct mg_services *t)
+{
+	r->services = t;
 }
 
 void mg__router_on_parent_lost(struct mg_router *r, void (*fn)(void *data), void *data)

@@ -24,7 +24,11 @@ enum mg_policy {
 	MG_POL_CHILD = 2,      /* sent by the immediate child on its stream */
 	MG_POL_RESPONDENT = 3, /* src is the expected respondent */
 	MG_POL_DESCENDANT = 4, /* from anywhere in a child's subtree */
+	MG_POL_ANY = 5,        /* any frame past the arrival checks: the handler
+				* applies its own policy (the service table) */
 };
+
+struct mg_services;
 
 /* The router keeps ownership of 'msg' and frees it after the call unless
  * the handler takes it with mg__msg_keep() (its payload may be borrowed
@@ -80,6 +84,16 @@ int mg__router_reply_dead(struct mg_router *r, const struct mg_msg *req, const c
 
 /* Deliver a message that arrived on a stream (exposed for unit tests). */
 void mg__router_receive(struct mg_router *r, struct mg_msg *msg);
+
+/* Whether 'm' acts with parent authority: what MG_POL_PARENT accepts. */
+bool mg__router_parent_authority(const struct mg_router *r, const struct mg_msg *m);
+/* Whether 'm' came up a child connection (from the child's subtree). */
+bool mg__router_from_child(const struct mg_router *r, const struct mg_msg *m);
+
+/* The service table of this context (svc-call.c), NULL until made. The
+ * router keeps the pointer only; the table is a talloc child of it. */
+struct mg_services *mg__router_services(const struct mg_router *r);
+void mg__router_set_services(struct mg_router *r, struct mg_services *t);
 
 /* Drop every stream and fail every waiter (shutdown). */
 void mg__router_close_all(struct mg_router *r, const char *why);

@@ -276,6 +276,11 @@ struct mg_session *mg__context_session(const struct mg_context *ctx)
 	return ctx->s;
 }
 
+struct mg_context *mg__context_parent(const struct mg_context *ctx)
+{
+	return ctx->parent;
+}
+
 const char *mg_context_name(const struct mg_context *ctx)
 {
 	return ctx->name;

@@ -21,5 +21,7 @@ uint32_t mg__session_next_program(struct mg_session *s);
 uint32_t mg__session_new_id(struct mg_session *s);
 uint32_t mg__context_id(const struct mg_context *ctx);
 struct mg_session *mg__context_session(const struct mg_context *ctx);
+/* The previous hop's context, NULL for a first hop. */
+struct mg_context *mg__context_parent(const struct mg_context *ctx);
 
 #endif

@@ -23,6 +23,9 @@ enum mg_err {
 	MG_ERR_SELECT_OWNED = -(MG_ERR_BASE + 13),
 	MG_ERR_SELECT_CYCLE = -(MG_ERR_BASE + 14),
 	MG_ERR_SELECT_EMPTY = -(MG_ERR_BASE + 15),
+	/* A call's reply is a dead message (mitogen's CallError): its reason
+	 * says why (service.h). */
+	MG_ERR_CALL = -(MG_ERR_BASE + 16),
 };
 
 /* Text for an error code (negative errno or MG_ERR_*); never NULL. */
