@@ -1,7 +1,7 @@
 /*
  * Attach from outside: a master listens on a UNIX socket and processes of
  * the same user join its session as leaf child contexts. See
- * mitogen/unix.h and docs/PROTOCOL.md, section 5.6.
+ * mitogen/unix.h and docs/PROTOCOL.md, section 5.7.
  *
  * Listener side: accept, check the peer's uid (SO_PEERCRED), give the
  * peer a fresh id and send HELLO, wait for the reply, then hand the

@@ -6,7 +6,7 @@
  * the master gives it. The attached process is a leaf: it announces no
  * context below it, and like every child it can only answer what its
  * parent asks (it can never command the master). The wire exchange is in
- * docs/PROTOCOL.md, section 5.6.
+ * docs/PROTOCOL.md, section 5.7.
  *
  * Sockets live in a directory only their owner can enter:
  * $XDG_RUNTIME_DIR/mitogen/, or /tmp/mitogen-UID/ when XDG_RUNTIME_DIR is
