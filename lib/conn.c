@@ -186,18 +186,29 @@ char *mg__secret_dup(TALLOC_CTX *mem_ctx, const char *s)
 	return p;
 }
 
-/* Write a reply to a prompt where the hop reads it: its PTY. */
+/*
+ * Write a reply to a prompt where the hop reads it: its PTY. The answer
+ * and its newline go in one write: on a raw terminal (su's, in pty mode)
+ * the prompter's read may return between two writes, take the answer
+ * without its newline and leave the newline for the first stage, which
+ * then reads it as the agent image's first byte.
+ */
 static void answer(struct mg_conn *c, const char *text)
 {
-	size_t n = strlen(text), done = 0;
+	size_t n = strlen(text) + 1, done = 0;
+	char *line = talloc_size(c, n);
 
-	if (c->mode == MG_SPAWN_PTY && c->stream != NULL) {
-		mg__stream_write_raw(c->stream, text, n);
-		mg__stream_write_raw(c->stream, "\n", 1);
+	if (line == NULL) {
 		return;
 	}
-	while (done < n + 1 && c->err_fd >= 0) {
-		ssize_t w = done < n ? write(c->err_fd, text + done, n - done) : write(c->err_fd, "\n", 1);
+	memcpy(line, text, n - 1);
+	line[n - 1] = '\n';
+	if (c->mode == MG_SPAWN_PTY && c->stream != NULL) {
+		mg__stream_write_raw(c->stream, line, n);
+		done = n;
+	}
+	while (done < n && c->err_fd >= 0) {
+		ssize_t w = write(c->err_fd, line + done, n - done);
 		if (w < 0 && errno == EINTR) {
 			continue;
 		}
@@ -206,6 +217,8 @@ static void answer(struct mg_conn *c, const char *text)
 		}
 		done += (size_t)w;
 	}
+	explicit_bzero(line, n);
+	talloc_free(line);
 }
 
 static void on_password(void *data, const char *password, const char *err)
