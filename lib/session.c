@@ -568,11 +568,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		c->timer = mg_timer_new(c, s->loop, (uint64_t)timeout_ms + REPLY_MARGIN_MS,
 					on_reply_timeout, c);
 		if (b != NULL && c->reply != NULL && c->timer != NULL &&
-		    (ret = mg__buf_put_u32(b, c->id)) == 0 &&
-		    (ret = mg__buf_put_u32(b, timeout_ms)) == 0 &&
-		    (ret = mg__buf_put_str(b, c->name)) == 0 &&
-		    (ret = mg__hop_encode(b, hop)) == 0 &&
-		    (ret = mg__buf_put_str(b, password)) == 0) {
+		    (ret = mg__connect_encode(b, c->id, timeout_ms, c->name, hop, password)) == 0) {
 			/* The router notes that only the stream towards parent
 			 * may announce c->id (router.c, note_connect). */
 			ret = mg__router_send(s->r, parent->id, MG_H_CONNECT,

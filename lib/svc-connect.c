@@ -81,6 +81,21 @@ fail:
 	return ret;
 }
 
+int mg__connect_encode(struct mg_buf *b, uint32_t id, uint32_t timeout_ms, const char *name,
+		       const struct mg_hop *hop, const char *password)
+{
+	int ret;
+
+	if ((ret = mg__buf_put_u32(b, id)) != 0 ||
+	    (ret = mg__buf_put_u32(b, timeout_ms)) != 0 ||
+	    (ret = mg__buf_put_str(b, name)) != 0 ||
+	    (ret = mg__hop_encode(b, hop)) != 0 ||
+	    (ret = mg__buf_put_str(b, password)) != 0) {
+		return ret;
+	}
+	return 0;
+}
+
 int mg__connect_decode(TALLOC_CTX *mem_ctx, const uint8_t *data, size_t len, uint32_t *_id,
 		       uint32_t *_timeout, char **_name, struct mg_hop **_hop, char **_password)
 {
