@@ -153,13 +153,12 @@ function set_cap() {
 }
 
 @test "endless -w -: yes | mitogen-run -w - ends with a usage error" {
-    local t0=$EPOCHREALTIME ms
+    # run_mg_sep's time limit is the safety net against an endless read;
+    # speed is for tests/bench/bench-targets.sh.
     set_cap
     run_mg_sep 2 "${CAP[@]}" bash -c 'yes | mitogen-run -w - true'
-    ms=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
     assert "$stderr" == "mitogen-run: stdin: line 100001: more than 100000 targets (see 'mitogen-run --help')" \
         "the error names stdin and the limit"
-    assert "$ms" -lt 15000 "it ends in seconds (took $ms ms)"
 
     # Only comments: nothing to keep, but not forever either.
     run_mg_sep 2 "${CAP[@]}" bash -c "yes '#' | mitogen-run -w - true"
@@ -168,20 +167,16 @@ function set_cap() {
 }
 
 @test "a host list and a file together count against the same limit" {
-    local t0 ms
     seq 1 50000 | sed 's/^/h/' >"$MG_TMP/hosts"
     run_mg_sep 2 mitogen-run -w "^$MG_TMP/hosts" -w 'x[1-50001]' true
     assert "$stderr" =~ ": more than 100000 targets" "100,001 targets in all are refused"
-    # 100,000 of them are read in seconds, distinct or not (duplicates are
-    # found by sorting, not pairwise); -T then refuses them, before
-    # connecting anything.
-    t0=$EPOCHREALTIME
+    # 100,000 of them are read, distinct or not (duplicates are found by
+    # sorting, not pairwise: tests/bench/bench-targets.sh times it); -T
+    # then refuses them, before connecting anything.
     run_mg_sep 2 mitogen-run -T -w "^$MG_TMP/hosts" -w 'x[1-50000]' true
     assert "$stderr" =~ "-T needs exactly one target" "100,000 distinct targets read"
     run_mg_sep 2 mitogen-run -T -w "^$MG_TMP/hosts" -w "^$MG_TMP/hosts" true
     assert "$stderr" =~ "-T needs exactly one target" "50,000 twice read"
-    ms=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
-    assert "$ms" -lt 10000 "both in seconds (took $ms ms)"
 }
 
 ###############################################################################
