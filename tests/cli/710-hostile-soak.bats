@@ -21,11 +21,30 @@ function teardown_file() {
 }
 
 # Bounds for the master and the shared agent, sampled while the run goes
-# on: generous for a sanitizer build, far below what a flood reaches. The
-# shared agent holds about four fds per hop it started (the stream, the
-# stderr pipe, the pidfd...): 100 hops make some 410.
-RSS_MAX_KB=${RSS_MAX_KB:-262144}
+# on. A real build stays under 32 MiB here; a flood would take hundreds.
+# A sanitizer build's shadow memory and quarantine make RSS meaningless:
+# its bound only catches a runaway. The shared agent holds about four fds
+# per hop it started (the stream, the stderr pipe, the pidfd...): 100 hops
+# make some 410.
+if [[ ${MG_SANITIZE:-none} == none ]]; then
+    RSS_MAX_KB=${RSS_MAX_KB:-65536}
+else
+    RSS_MAX_KB=${RSS_MAX_KB:-1048576}
+fi
 FDS_MAX=${FDS_MAX:-800}
+
+# descends PID ANCESTOR...: whether PID is one of the ANCESTORs or below one.
+function descends() {
+    local p=$1 a
+    shift
+    while [[ -n $p && $p -gt 1 ]]; do
+        for a in "$@"; do
+            [[ $p == "$a" ]] && return 0
+        done
+        p=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null) || return 1
+    done
+    return 1
+}
 
 # sample PID: "RSS_KB FDS" of a live process, or nothing.
 function sample() {
@@ -75,6 +94,8 @@ function soak() {
     max_fds=0
     while kill -0 "$pid" 2>/dev/null; do
         for p in $(cat "/proc/$pid/task/"*/children 2>/dev/null) $(pgrep -x 'mitogen:1'); do
+            # Only this run's: below the master, or below the test sshd.
+            descends "$p" "$pid" "$(cat "$MG_SSHD_DIR/sshd.pid" 2>/dev/null)" || continue
             s=$(sample "$p")
             [[ -n $s ]] || continue
             if (( ${s% *} > max_rss )); then max_rss=${s% *}; fi
