@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <termios.h>
 #include <unistd.h>
 #include "agent.h"
@@ -154,17 +153,8 @@ static void on_shutdown(struct mg_router *r, struct mg_msg *m, void *data)
 static void reply_hello(struct mg_agent *a, const struct mg_msg *req)
 {
 	struct mg_buf *b = mg__buf_new(NULL, 4096);
-	struct utsname u;
 
-	if (b == NULL) {
-		return;
-	}
-	uname(&u);
-	if (mg__buf_put_u32(b, MG_PROTOCOL_VERSION) == 0 &&
-	    mg__buf_put_u32(b, (uint32_t)getpid()) == 0 &&
-	    mg__buf_put_u32(b, (uint32_t)getuid()) == 0 &&
-	    mg__buf_put_str(b, u.machine) == 0 &&
-	    mg__buf_put_str(b, u.nodename) == 0) {
+	if (b != NULL && mg__hello_reply_encode(b) == 0) {
 		mg__router_reply(a->r, req, b->data, b->len);
 	}
 	talloc_free(b);

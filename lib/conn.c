@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdarg.h>
@@ -472,8 +473,6 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 static int send_hello(struct mg_conn *c)
 {
 	struct mg_buf *b = mg__buf_new(c, 65536);
-	const uint32_t *parents;
-	size_t n;
 	struct mg_msg m = { 0 };
 	int ret;
 
@@ -485,22 +484,7 @@ static int send_hello(struct mg_conn *c)
 	if (c->hello == NULL) {
 		return -ENOMEM;
 	}
-	parents = mg__router_parents(c->r, &n);
-	if ((ret = mg__buf_put_u32(b, MG_PROTOCOL_VERSION)) != 0 ||
-	    (ret = mg__buf_put_u32(b, c->id)) != 0 ||
-	    (ret = mg__buf_put_u32(b, (uint32_t)(n + 1))) != 0 ||
-	    (ret = mg__buf_put_u32(b, mg__router_id(c->r))) != 0) {
-		return ret;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((ret = mg__buf_put_u32(b, parents[i])) != 0) {
-			return ret;
-		}
-	}
-	if ((ret = mg__buf_put_u32(b, mg__router_max_msg(c->r))) != 0 ||
-	    (ret = mg__buf_put_u32(b, MG_WINDOW_DEFAULT)) != 0 ||
-	    (ret = mg__buf_put_u8(b, c->log_level)) != 0 ||
-	    (ret = mg__buf_put_str(b, c->proc_name)) != 0) {
+	if ((ret = mg__hello_encode(b, c->r, c->id, c->log_level, c->proc_name)) != 0) {
 		return ret;
 	}
 	m.dst = c->id;
@@ -874,6 +858,49 @@ fail:
 	}
 	talloc_free(c);
 	return ret;
+}
+
+int mg__hello_encode(struct mg_buf *b, const struct mg_router *r, uint32_t id,
+		     uint8_t log_level, const char *name)
+{
+	size_t n;
+	const uint32_t *parents = mg__router_parents(r, &n);
+	int ret;
+
+	if ((ret = mg__buf_put_u32(b, MG_PROTOCOL_VERSION)) != 0 ||
+	    (ret = mg__buf_put_u32(b, id)) != 0 ||
+	    (ret = mg__buf_put_u32(b, (uint32_t)(n + 1))) != 0 ||
+	    (ret = mg__buf_put_u32(b, mg__router_id(r))) != 0) {
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((ret = mg__buf_put_u32(b, parents[i])) != 0) {
+			return ret;
+		}
+	}
+	if ((ret = mg__buf_put_u32(b, mg__router_max_msg(r))) != 0 ||
+	    (ret = mg__buf_put_u32(b, MG_WINDOW_DEFAULT)) != 0 ||
+	    (ret = mg__buf_put_u8(b, log_level)) != 0) {
+		return ret;
+	}
+	return mg__buf_put_str(b, name);
+}
+
+int mg__hello_reply_encode(struct mg_buf *b)
+{
+	struct utsname u;
+	int ret;
+
+	if (uname(&u) != 0) {
+		memset(&u, 0, sizeof(u));
+	}
+	if ((ret = mg__buf_put_u32(b, MG_PROTOCOL_VERSION)) != 0 ||
+	    (ret = mg__buf_put_u32(b, (uint32_t)getpid())) != 0 ||
+	    (ret = mg__buf_put_u32(b, (uint32_t)getuid())) != 0 ||
+	    (ret = mg__buf_put_str(b, u.machine)) != 0) {
+		return ret;
+	}
+	return mg__buf_put_str(b, u.nodename);
 }
 
 int mg__hello_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct mg_hello *h)

@@ -61,6 +61,9 @@ int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg
 		  char ***_argv, bool *_direct, char **_errmsg);
 
 /* HELLO payloads (shared with the agent). */
+struct mg_buf;
+struct mg_router;
+
 struct mg_hello {
 	uint32_t version;
 	uint32_t id;
@@ -72,5 +75,11 @@ struct mg_hello {
 	char *name;
 };
 int mg__hello_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct mg_hello *h);
+/* HELLO from router r (its id and ancestors become the new context's
+ * parents) to the new context 'id', into b (section 5.1). */
+int mg__hello_encode(struct mg_buf *b, const struct mg_router *r, uint32_t id,
+		     uint8_t log_level, const char *name);
+/* The reply a new context sends: version, pid, uid, machine, nodename. */
+int mg__hello_reply_encode(struct mg_buf *b);
 
 #endif

@@ -20,7 +20,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 #include "buf.h"
 #include "conn.h"
@@ -251,8 +250,6 @@ static int send_hello(struct pending *p)
 	struct mg_listener *l = p->l;
 	struct mg_buf *b = mg__buf_new(NULL, 65536);
 	struct mg_msg m = { 0 };
-	const uint32_t *parents;
-	size_t n;
 	int ret;
 
 	if (b == NULL) {
@@ -260,22 +257,8 @@ static int send_hello(struct pending *p)
 	}
 	/* As conn.c sends it to an agent (section 5.1); this context is the
 	 * master, so the peer's only ancestor is us. */
-	parents = mg__router_parents(l->r, &n);
-	if ((ret = mg__buf_put_u32(b, MG_PROTOCOL_VERSION)) != 0 ||
-	    (ret = mg__buf_put_u32(b, p->id)) != 0 ||
-	    (ret = mg__buf_put_u32(b, (uint32_t)(n + 1))) != 0 ||
-	    (ret = mg__buf_put_u32(b, mg__router_id(l->r))) != 0) {
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((ret = mg__buf_put_u32(b, parents[i])) != 0) {
-			goto out;
-		}
-	}
-	if ((ret = mg__buf_put_u32(b, mg__router_max_msg(l->r))) != 0 ||
-	    (ret = mg__buf_put_u32(b, MG_WINDOW_DEFAULT)) != 0 ||
-	    (ret = mg__buf_put_u8(b, (uint8_t)mg_log_get_level())) != 0 ||
-	    (ret = mg__buf_put_str(b, p->name)) != 0) {
+	ret = mg__hello_encode(b, l->r, p->id, (uint8_t)mg_log_get_level(), p->name);
+	if (ret != 0) {
 		goto out;
 	}
 	m.dst = p->id;
@@ -611,21 +594,13 @@ static void attach_closed(struct mg_stream *s, int err, const char *why, void *d
 static int reply_hello(struct mg_router *r, const struct mg_msg *req)
 {
 	struct mg_buf *b = mg__buf_new(NULL, 4096);
-	struct utsname u;
 	int ret;
 
 	if (b == NULL) {
 		return -ENOMEM;
 	}
-	if (uname(&u) != 0) {
-		memset(&u, 0, sizeof(u));
-	}
 	/* As an agent answers (section 5.1). */
-	if ((ret = mg__buf_put_u32(b, MG_PROTOCOL_VERSION)) == 0 &&
-	    (ret = mg__buf_put_u32(b, (uint32_t)getpid())) == 0 &&
-	    (ret = mg__buf_put_u32(b, (uint32_t)getuid())) == 0 &&
-	    (ret = mg__buf_put_str(b, u.machine)) == 0 &&
-	    (ret = mg__buf_put_str(b, u.nodename)) == 0) {
+	if ((ret = mg__hello_reply_encode(b)) == 0) {
 		ret = mg__router_reply(r, req, b->data, b->len);
 	}
 	talloc_free(b);
