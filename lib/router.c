@@ -63,6 +63,7 @@ struct mg_router {
 	struct mg__idtab routes;
 	struct mg__idtab expects;
 	struct mg__idtab expect_replies;	/* expects by reply_to */
+	struct mg__idtab shows;		/* contexts whose LOG may carry MG_LOG_SHOW */
 	struct mg__idtab watches;
 	struct mg_handler *builtin[4];
 	void (*parent_lost)(void *data);
@@ -757,11 +758,12 @@ static void on_log(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	name = mg__router_name(r, m->src);
-	if ((level & MG_LOG_SHOW) != 0) {
+	if ((level & MG_LOG_SHOW) != 0 && mg__idtab_find(&r->shows, m->src) != NULL) {
 		/* A hop with debug=1: shown whatever our own level. */
 		mg_log(MG_LOG_ERROR, NULL, 0, "%s: %s", name != NULL ? name : "?", text);
 		return;
 	}
+	level &= (uint8_t)~MG_LOG_SHOW;
 	if (level > MG_LOG_TRACE) {
 		level = MG_LOG_TRACE;
 	}
@@ -799,7 +801,8 @@ struct mg_router *mg__router_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	r->n_parents = n_parents;
 	if (mg__idtab_init(r, &r->routes) != 0 || mg__idtab_init(r, &r->expects) != 0 ||
 	    mg__idtab_init(r, &r->watches) != 0 || mg__idtab_init(r, &r->handlers) != 0 ||
-	    mg__idtab_init(r, &r->waiting) != 0 || mg__idtab_init(r, &r->expect_replies) != 0) {
+	    mg__idtab_init(r, &r->waiting) != 0 || mg__idtab_init(r, &r->expect_replies) != 0 ||
+	    mg__idtab_init(r, &r->shows) != 0) {
 		talloc_free(r);
 		return NULL;
 	}
@@ -863,6 +866,20 @@ int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t rem
 	}
 	mg__stream_set_frames(s, on_stream_msg, r);
 	return 0;
+}
+
+void mg__router_allow_show(struct mg_router *r, uint32_t id)
+{
+	struct mg__ident *e;
+
+	if (mg__idtab_find(&r->shows, id) != NULL) {
+		return;
+	}
+	e = talloc_zero(r, struct mg__ident);
+	if (e != NULL) {
+		e->id = id;
+		mg__idtab_add(r, &r->shows, e);
+	}
 }
 
 const char *mg__router_name(const struct mg_router *r, uint32_t id)

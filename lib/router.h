@@ -64,6 +64,9 @@ uint32_t mg__handler_handle(const struct mg_handler *h);
  */
 int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t remote_id,
 			  const char *name, bool is_parent);
+/* Context 'id' (a hop with debug=1) may set MG_LOG_SHOW in its LOG
+ * lines; from any other the bit is ignored. */
+void mg__router_allow_show(struct mg_router *r, uint32_t id);
 /* The name recorded for context 'id', or NULL. */
 const char *mg__router_name(const struct mg_router *r, uint32_t id);
 bool mg__router_reachable(const struct mg_router *r, uint32_t id);

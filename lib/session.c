@@ -542,6 +542,18 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 			return NULL;
 		}
 	}
+	/* Only a hop given debug=1 may have its log lines shown whatever our
+	 * level (MG_LOG_SHOW): any other claiming it is ignored. A bad value
+	 * fails the hop where it is connected (conn.c). */
+	{
+		bool debug = false;
+		char *err = NULL;
+
+		if (mg__hop_bool(w, hop, "debug", false, &debug, &err) == 0 && debug) {
+			mg__router_allow_show(s->r, c->id);
+		}
+		talloc_free(err);
+	}
 	/* A password given by option is read here, on the master's host. */
 	{
 		const struct mg_method *m = mg__method_find(hop->method);

@@ -367,3 +367,10 @@ function assert_no_forged_line() {
 }
 
 # vim: filetype=sh
+
+@test "a hop cannot force its log lines onto the terminal: only debug=1 shows them" {
+    MITOGEN_AGENT=$STUBS/hostile/log-show run_mg_sep mitogen-run local true
+    assert "$stderr" !~ "forced line" "a hop without debug=1: its MG_LOG_SHOW is ignored"
+    MITOGEN_AGENT=$STUBS/hostile/log-show run_mg_sep mitogen-run 'local?debug=1' true
+    assert "$stderr" =~ "local\\?debug=1: log-show stub: forced line" "with debug=1 it is shown"
+}
