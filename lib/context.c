@@ -2,7 +2,6 @@
 #include <errno.h>
 
 #include "mitogen/context.h"
-#include "router.h"
 #include "session.h"
 
 uint32_t mg_context_id(const struct mg_context *ctx)
@@ -69,10 +68,4 @@ int mg_context_send(struct mg_context *ctx, uint32_t handle, uint32_t reply_to,
 {
 	return mg_router_send(mg_context_router(ctx), mg__context_id(ctx), handle, reply_to,
 			      data, len);
-}
-
-int mg_context_disconnect(struct mg_context *ctx)
-{
-	return mg__router_disconnect(mg__session_router(mg__context_session(ctx)),
-				     mg__context_id(ctx), mg_context_parent_id(ctx));
 }

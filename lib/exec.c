@@ -9,7 +9,6 @@
 #include "bcast.h"
 #include "channel.h"
 #include "mitogen/error.h"
-#include "mitogen/context.h"
 #include "mitogen/exec.h"
 #include "mitogen/log.h"
 #include "protocol.h"
@@ -87,9 +86,6 @@ static void out_done(struct mg_exec *e, const char *what, int err)
 	msg = talloc_asprintf(NULL, "%s: rcvd too much data on %s (more than its %u MiB "
 			      "window): protocol error, dropped", mg_context_name(e->ctx), what,
 			      MG_WINDOW_DEFAULT >> 20);
-	/* And drop the hop: it would go on sending what we can only discard,
-	 * through every agent between. */
-	mg_context_disconnect(e->ctx);
 	finish(e, MG_ERR_PROTOCOL, 0, msg != NULL ? msg : "rcvd too much data");
 	talloc_free(msg);
 }

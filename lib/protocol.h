@@ -44,7 +44,6 @@ enum mg_handle {
 	MG_H_LOG = 103,       /* agent->master: u8 level, str text */
 	MG_H_SHUTDOWN = 104,  /* parent->child: empty */
 	MG_H_PASSWORD = 105,  /* agent->master: u32 id of the hop being connected; reply: the password */
-	MG_H_DISCONNECT = 106, /* ancestor->agent: u32 id of a child of that agent to drop */
 	/* 200: hops */
 	MG_H_CONNECT = 200,   /* see svc-connect.c */
 	/* 300: services */

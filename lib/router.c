@@ -65,7 +65,7 @@ struct mg_router {
 	struct mg__idtab expect_replies;	/* expects by reply_to */
 	struct mg__idtab shows;		/* contexts whose LOG may carry MG_LOG_SHOW */
 	struct mg__idtab watches;
-	struct mg_handler *builtin[4];
+	struct mg_handler *builtin[3];
 	void (*parent_lost)(void *data);
 	void *parent_lost_data;
 	struct mg_services *services;
@@ -701,46 +701,6 @@ static void on_del_route(struct mg_router *r, struct mg_msg *m, void *data)
 	del_route(r, rt, why != NULL ? why : "hop disconnected");
 }
 
-/* Drop the link to 'id' if it is one of our own children. */
-static bool drop_child(struct mg_router *r, uint32_t id)
-{
-	struct route *rt = find_route(r, id);
-
-	if (rt == NULL || mg__stream_remote_id(rt->stream) != id || rt->stream == r->parent) {
-		return false;
-	}
-	mg_warn("%s: dropping that hop at the master's request", rt->name);
-	mg__stream_fail(rt->stream, MG_ERR_PROTOCOL, "dropped for breaking the protocol");
-	return true;
-}
-
-/* An ancestor found a child of ours breaking the protocol (a channel past
- * its window, say): only we can close its link. */
-static void on_disconnect(struct mg_router *r, struct mg_msg *m, void *data)
-{
-	struct mg_buf b;
-	uint32_t id;
-
-	mg__buf_view(&b, m->data, m->len);
-	if (mg__buf_get_u32(&b, &id) == 0) {
-		drop_child(r, id);
-	}
-}
-
-int mg__router_disconnect(struct mg_router *r, uint32_t id, uint32_t parent_id)
-{
-	uint8_t p[4];
-
-	if (drop_child(r, id)) {
-		return 0;
-	}
-	if (parent_id == r->my_id || !mg__router_reachable(r, parent_id)) {
-		return MG_ERR_DISCONNECTED;
-	}
-	mg__put_be32(p, id);
-	return mg__router_send(r, parent_id, MG_H_DISCONNECT, 0, 0, p, sizeof(p));
-}
-
 static void on_log(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_buf b;
@@ -809,10 +769,7 @@ struct mg_router *mg__router_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	r->builtin[0] = mg__router_add_handler(r, r, MG_H_ADD_ROUTE, MG_POL_CHILD, 0, true, on_add_route, NULL);
 	r->builtin[1] = mg__router_add_handler(r, r, MG_H_DEL_ROUTE, MG_POL_CHILD, 0, true, on_del_route, NULL);
 	r->builtin[2] = mg__router_add_handler(r, r, MG_H_LOG, MG_POL_DESCENDANT, 0, true, on_log, NULL);
-	r->builtin[3] = mg__router_add_handler(r, r, MG_H_DISCONNECT, MG_POL_PARENT, 0, true,
-					       on_disconnect, NULL);
-	if (r->builtin[0] == NULL || r->builtin[1] == NULL || r->builtin[2] == NULL ||
-	    r->builtin[3] == NULL) {
+	if (r->builtin[0] == NULL || r->builtin[1] == NULL || r->builtin[2] == NULL) {
 		talloc_free(r);
 		return NULL;
 	}

@@ -98,14 +98,6 @@ bool mg__router_from_child(const struct mg_router *r, const struct mg_msg *m);
 struct mg_services *mg__router_services(const struct mg_router *r);
 void mg__router_set_services(struct mg_router *r, struct mg_services *t);
 
-/*
- * Drop context 'id' and its subtree: its link is closed by this context
- * when 'id' is a child of ours, else by 'parent_id' (the context that
- * connected it), asked with MG_H_DISCONNECT. For a context that broke the
- * protocol. Returns 0 or MG_ERR_DISCONNECTED.
- */
-int mg__router_disconnect(struct mg_router *r, uint32_t id, uint32_t parent_id);
-
 /* Drop every stream and fail every waiter (shutdown). */
 void mg__router_close_all(struct mg_router *r, const char *why);
 

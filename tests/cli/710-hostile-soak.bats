@@ -209,35 +209,3 @@ function soak_exec_silent() {
     assert "$(cat "$MG_TMP/err")" !~ "timeout: sending signal" "the run ended by itself"
     assert "$(sort "$MG_TMP/out")" == $'h1: ok\nh2: ok\nh3: ok' "every sibling ran"
 }
-
-# A hop past its window is dropped, not only its channel: it would go on
-# sending what the master can only discard, through every agent between,
-# for as long as the run lasts (here, a sibling that sleeps).
-@test "a hop that floods past its window is dropped while the run goes on" {
-    local healthy evil pid stub i
-    export MG_FLOOD_LOG=$MG_TMP/flood.log MG_FLOOD_BYTES=$((64 << 30)) MG_FLOOD_MODE=early
-    healthy="local/docker:h1?docker_path=$(mg_pct "$MG_SRC_DIR/tests/stubs/docker")"
-    evil="local/docker:evil?docker_path=$(mg_pct "$MG_SRC_DIR/tests/stubs/hostile/docker-data-flood")"
-    timeout -v --kill-after=5 120 mitogen-run -w "$healthy" -w "$evil" -- \
-        sh -c 'sleep 6; echo ok' >"$MG_TMP/out" 2>"$MG_TMP/err" </dev/null &
-    pid=$!
-    for ((i = 0; i < 300; i++)); do
-        grep -q "rcvd too much data" "$MG_TMP/err" && break
-        sleep 0.1
-    done
-    assert "$(cat "$MG_TMP/err")" =~ "evil: .*rcvd too much data" "the flood was caught"
-    stub=$(awk '$1 == "hello" { print $4 }' "$MG_FLOOD_LOG")
-    assert "$stub" =~ "^[0-9]+$" "the stub recorded its pid"
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$stub" 2>/dev/null || break
-        sleep 0.1
-    done
-    run kill -0 "$stub"
-    assert "$status" -ne 0 "the flooding hop is gone"
-    run kill -0 "$pid"
-    assert "$status" -eq 0 "while the run still goes on (the sibling sleeps)"
-    status=0
-    wait "$pid" || status=$?
-    assert "$status" -eq 255 "the run fails for the flood"
-    assert "$(grep -v '^evil: ' "$MG_TMP/out")" == "h1: ok" "the sibling ran"
-}

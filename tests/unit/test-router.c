@@ -588,35 +588,6 @@ static void test_cousin_cannot_claim_body(void)
 }
 ISOLATED(test_cousin_cannot_claim)
 
-/* The master drops a context that broke the protocol: 1 closes its link to
- * 2 when asked; a child cannot ask; a first hop is closed by the master. */
-static void test_disconnect_body(void)
-{
-	struct net *n = net_new();
-	struct reach x = { NULL, 2 };
-	uint8_t p[4];
-
-	ASSERT_PTR_NOT_NULL(n);
-	/* 3 asks the master to drop 1: refused by policy, nothing happens. */
-	mg__put_be32(p, 1);
-	ASSERT_INT_EQ(mg__router_send(n->r[3], 0, MG_H_DISCONNECT, 0, 0, p, 4), 0);
-	ASSERT_TRUE(barrier(n, 3));
-	ASSERT_TRUE(mg__router_reachable(n->r[0], 1));
-	/* 2 is 1's child: 1 drops it at the master's request. */
-	ASSERT_INT_EQ(mg__router_disconnect(n->r[0], 2, 1), 0);
-	x.r = n->r[0];
-	ASSERT_TRUE(run_until(n->loop, is_unreachable, &x, 2000));
-	ASSERT_TRUE(!mg__router_reachable(n->r[1], 2));
-	ASSERT_TRUE(mg__router_reachable(n->r[0], 1));
-	/* 3 is the master's own child. */
-	ASSERT_INT_EQ(mg__router_disconnect(n->r[0], 3, 0), 0);
-	x.id = 3;
-	ASSERT_TRUE(run_until(n->loop, is_unreachable, &x, 2000));
-	ASSERT_TRUE(mg__router_reachable(n->r[0], 1));
-	talloc_free(n);
-}
-ISOLATED(test_disconnect)
-
 /* A CONNECT answered with a dead message failed: its id may no longer be
  * announced (the note goes with the answer, not only with the link). */
 static void test_failed_connect_forgotten_body(void)
@@ -1324,7 +1295,6 @@ int main(void)
 	RUN(test_cousin_cannot_claim);
 	RUN(test_bad_claims_drop_child);
 	RUN(test_failed_connect_forgotten);
-	RUN(test_disconnect);
 	RUN(test_watch_frees_watch);
 	RUN(test_many_routes);
 	RUN(test_respondent_lost);

@@ -33,11 +33,6 @@ int mg_context_call(TALLOC_CTX *mem_ctx, struct mg_context *ctx, const char *ser
 int mg_context_call_async(TALLOC_CTX *mem_ctx, struct mg_context *ctx, const char *service,
 			  const void *payload, size_t len, int timeout_ms, mg_call_fn fn,
 			  void *data, struct mg_call **_call);
-/* Drop this context and everything behind it: the context that connected
- * it closes its link (the master itself for a first hop). For a context
- * that broke the protocol: it cannot refuse. Returns 0 or
- * MG_ERR_DISCONNECTED. */
-int mg_context_disconnect(struct mg_context *ctx);
 /* mg_router_send to 'handle' in this context, from the master. */
 int mg_context_send(struct mg_context *ctx, uint32_t handle, uint32_t reply_to,
 		    const void *data, size_t len);
