@@ -499,10 +499,22 @@ static void del_route(struct mg_router *r, struct route *rt, const char *why)
 	notify_lost(r, id, why);
 }
 
-/* The ids of every entry of 't' whose stream is 's' (all when s is NULL),
- * copied, so that callers may change the table while they walk them. */
-static uint32_t *ids_via(TALLOC_CTX *mem_ctx, const struct mg__idtab *t,
-			 const struct mg_stream *s, size_t *_n)
+/* The stream of an entry of the routes or the expects table (each entry
+ * is the first member of its struct). */
+static const struct mg_stream *entry_stream(const struct mg_router *r, const struct mg__idtab *t,
+					    const struct mg__ident *e)
+{
+	if (t == &r->routes) {
+		return ((const struct route *)e)->stream;
+	}
+	return ((const struct expect *)e)->stream;
+}
+
+/* The ids of every entry of 't' (r's routes or expects) whose stream is
+ * 's' (all when s is NULL), copied, so that callers may change the table
+ * while they walk them. */
+static uint32_t *ids_via(TALLOC_CTX *mem_ctx, const struct mg_router *r,
+			 const struct mg__idtab *t, const struct mg_stream *s, size_t *_n)
 {
 	size_t n = 0, k = 0;
 	struct mg__ident **v = mg__idtab_list(mem_ctx, t, &n);
@@ -513,9 +525,7 @@ static uint32_t *ids_via(TALLOC_CTX *mem_ctx, const struct mg__idtab *t,
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
-		/* route and expect both start with their link, then the stream. */
-		const struct expect *e = (const struct expect *)v[i];
-		if (s == NULL || e->stream == s) {
+		if (s == NULL || entry_stream(r, t, v[i]) == s) {
 			ids[k++] = v[i]->id;
 		}
 	}
@@ -528,7 +538,7 @@ static void drop_expects(struct mg_router *r, const struct mg_stream *s)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	size_t n;
-	uint32_t *ids = ids_via(tmp, &r->expects, s, &n);
+	uint32_t *ids = ids_via(tmp, r, &r->expects, s, &n);
 
 	for (size_t i = 0; i < n; i++) {
 		struct mg__ident *e = mg__idtab_find(&r->expects, ids[i]);
@@ -544,7 +554,7 @@ static void del_routes_via(struct mg_router *r, const struct mg_stream *s, const
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	size_t n;
-	uint32_t *ids = ids_via(tmp, &r->routes, s, &n);
+	uint32_t *ids = ids_via(tmp, r, &r->routes, s, &n);
 
 	for (size_t i = 0; i < n; i++) {
 		struct route *rt = find_route(r, ids[i]);
