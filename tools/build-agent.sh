@@ -53,6 +53,13 @@ done
 shift # --end--
 [ "$#" -gt 0 ] || die "no C sources given"
 
+# The library's layers, each a folder of private headers (lib/meson.build).
+priv_inc=
+for d in "$srcroot/lib" "$srcroot/lib/core" "$srcroot/lib/chain" "$srcroot/lib/hop" \
+	"$srcroot/lib/svc" "$srcroot/lib/session"; do
+	priv_inc="$priv_inc -iquote $d"
+done
+
 triplet=$(gcc -print-multiarch 2>/dev/null || true)
 [ -n "$triplet" ] || triplet=$(cc -dumpmachine 2>/dev/null || true)
 [ -n "$triplet" ] || die "cannot determine the multiarch triplet (gcc -print-multiarch)"
@@ -97,16 +104,16 @@ if [ "${MG_AGENT_NO_MUSL:-0}" != 1 ] && command -v "$musl" >/dev/null 2>&1; then
 			ln -sfn "$src" "$inc/$name" || die "cannot link $src into $inc"
 		fi
 	done
-	# lib/ holds private headers included with quotes; -iquote keeps
-	# names such as lib/spawn.h from hiding the system's <spawn.h>.
-	inc_flags="-iquote $srcroot/lib -I$srcroot/lib/include -I$buildroot -I$inc"
+	# lib/*/ hold private headers included with quotes; -iquote keeps
+	# a name there from hiding a system header of the same name.
+	inc_flags="$priv_inc -I$srcroot/lib/include -I$buildroot -I$inc"
 	extra_src=$srcroot/tools/agent-compat.c
 	common_flags="$common_flags -U_FORTIFY_SOURCE"
 else
 	kind=glibc
 	cc=${MG_AGENT_CC:-cc}
 	command -v "$cc" >/dev/null 2>&1 || die "no compiler: neither musl-gcc nor $cc found"
-	inc_flags="-iquote $srcroot/lib -I$srcroot/lib/include -I$buildroot"
+	inc_flags="$priv_inc -I$srcroot/lib/include -I$buildroot"
 	extra_src=
 fi
 

@@ -1,5 +1,5 @@
 /*
- * The boot-line reader (lib/conn.c): what a hop prints before its agent
+ * The boot-line reader (lib/hop/conn.c): what a hop prints before its agent
  * is up, on stdout (lines of noise, the first stage's markers, then
  * frames, the HELLO reply among them) and on stderr or its terminal
  * (prompts, failures), read by a real connection (mg__conn_start) from a

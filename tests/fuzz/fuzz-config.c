@@ -1,5 +1,5 @@
 /*
- * The config parser (lib/chain-config.c): the file named by
+ * The config parser (lib/chain/chain-config.c): the file named by
  * $MITOGEN_CONFIG, loaded directly (mg__config_load) and through a target
  * text that names its aliases (mg_chain_parse), so aliases naming aliases,
  * cycles and bad chain texts inside aliases are reached too.

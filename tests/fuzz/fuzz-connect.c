@@ -1,6 +1,6 @@
 /*
  * The CONNECT request an agent reads (mg__connect_decode in
- * lib/svc-connect.c): u32 new id, u32 timeout, str name, the hop (str
+ * lib/svc/svc-connect.c): u32 new id, u32 timeout, str name, the hop (str
  * method, spec, user, host, u32 port, str text, u32 n, n x (str key, str
  * value)), then an optional str password. What is accepted must encode
  * back to the bytes read; a hop of a known method then goes through its

@@ -1,6 +1,6 @@
 /*
  * The exec events the master reads from the agent running a command
- * (mg__exec_event_decode in lib/exec.c): u8 type, then STARTED 5 x u32,
+ * (mg__exec_event_decode in lib/svc/exec.c): u8 type, then STARTED 5 x u32,
  * EXITED u32, FAILED u32 errno and str message. What is accepted must
  * encode back to the bytes read.
  *

@@ -1,5 +1,5 @@
 /*
- * The EXEC service of an agent (lib/svc-exec.c), fuzzed through its
+ * The EXEC service of an agent (lib/svc/svc-exec.c), fuzzed through its
  * handler as the parent reaches it: EXEC requests (u32 flags, strv argv,
  * u32 h_stdout, u32 h_stderr, u32 h_stdin_ack, str cwd, then optional
  * strv env, the program's u32 id, u64 size and u32 machine with

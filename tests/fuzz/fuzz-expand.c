@@ -1,5 +1,5 @@
 /*
- * The host-list expander (lib/chain-expand.c, mg__chain_expand) on one
+ * The host-list expander (lib/chain/chain-expand.c, mg__chain_expand) on one
  * hop's text: "web[01-20,33]", "web{a,b}", nested and multiplied.
  *
  * Checked on success: 1 to MG_CHAIN_MAX_CHAINS variants, none holding a

@@ -1,5 +1,5 @@
 /*
- * The frame decoder (lib/stream.c): bytes from a hostile peer arrive on a
+ * The frame decoder (lib/core/stream.c): bytes from a hostile peer arrive on a
  * real socket, in pieces, first in raw mode (boot noise and the "agent is
  * up" marker) when asked, then as frames. Every frame delivered must be
  * exactly the next header and payload of the input, and the stream must

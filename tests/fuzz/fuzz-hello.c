@@ -1,6 +1,6 @@
 /*
  * The HELLO payload an agent reads from its parent (mg__hello_decode in
- * lib/conn.c): u32 version, u32 id, u32 n, n x u32 parents, u32 max_msg,
+ * lib/hop/conn.c): u32 version, u32 id, u32 n, n x u32 parents, u32 max_msg,
  * u32 window, u8 log level, str name. What it accepts must encode back to
  * the bytes it read.
  *

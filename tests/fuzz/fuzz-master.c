@@ -1,5 +1,5 @@
 /*
- * The master as its first hops reach it (lib/session.c and the handlers
+ * The master as its first hops reach it (lib/session/session.c and the handlers
  * it registers): PASSWORD requests (u32 id of the hop being connected),
  * and everything else a child may send the master, ADD_ROUTE, DEL_ROUTE,
  * LOG and FETCH above all, as real frames on the links of two first hops

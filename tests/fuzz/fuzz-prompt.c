@@ -1,6 +1,6 @@
 /*
- * The prompt engine (lib/prompt.c) with the patterns of every method that
- * prompts, fed what a hop prints before its agent is up the way lib/conn.c
+ * The prompt engine (lib/hop/prompt.c) with the patterns of every method that
+ * prompts, fed what a hop prints before its agent is up the way lib/hop/conn.c
  * feeds it: whole lines (ended by '\n' or '\r', cut at 512 bytes) to
  * mg__prompt_line, and after each read the partial line so far to
  * mg__prompt_partial, dropped once acted on.

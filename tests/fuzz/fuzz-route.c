@@ -1,5 +1,5 @@
 /*
- * The router's control messages (lib/router.c): ADD_ROUTE (u32 id, str
+ * The router's control messages (lib/core/router.c): ADD_ROUTE (u32 id, str
  * name), DEL_ROUTE (u32 id, optional str why) and LOG (u8 level, str
  * text), with whatever else a neighbour may send around them, as real
  * frames on real sockets. The router is an agent (context 1, parent 0)

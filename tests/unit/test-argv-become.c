@@ -1,4 +1,4 @@
-/* Unit tests for sudo, su and doas (lib/connect/sudo.c, su.c, doas.c): the
+/* Unit tests for sudo, su and doas (lib/hop/connect/sudo.c, su.c, doas.c): the
  * exact argv for every option and sudo_args spelling, the errors, and the
  * prompt, incorrect-password and failure patterns against the real texts
  * of sudo.ws, sudo-rs, util-linux su, PAM and OpenDoas, compiled as the

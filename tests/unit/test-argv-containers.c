@@ -1,4 +1,4 @@
-/* Unit tests for the argv of the container methods (lib/connect/docker.c,
+/* Unit tests for the argv of the container methods (lib/hop/connect/docker.c,
  * podman.c, buildah.c, lxc.c, lxd.c, jail.c, kubectl.c): every option
  * combination, exactly, and the errors. */
 #include <errno.h>

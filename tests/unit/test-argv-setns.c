@@ -1,4 +1,4 @@
-/* Unit tests for lib/connect/setns.c: the argv, the leader pid in each
+/* Unit tests for lib/hop/connect/setns.c: the argv, the leader pid in each
  * tool's real output format, the error texts, the container's passwd and
  * group files, and the child's error line. The file is included so its
  * static functions can be reached; the library copy is not linked in

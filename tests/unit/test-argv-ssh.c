@@ -1,4 +1,4 @@
-/* Unit tests for the ssh method (lib/connect/ssh.c): the exact argv for
+/* Unit tests for the ssh method (lib/hop/connect/ssh.c): the exact argv for
  * every option, the spawn mode, and the prompt and error patterns against
  * OpenSSH's real texts. */
 #include <errno.h>

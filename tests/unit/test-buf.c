@@ -1,4 +1,4 @@
-/* Unit tests for lib/buf.c: bounded payload encoding. */
+/* Unit tests for lib/core/buf.c: bounded payload encoding. */
 #include <stdint.h>
 #include <string.h>
 

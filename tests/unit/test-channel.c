@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/channel.c: byte channels between two routers (0, the
+ * Unit tests for lib/core/channel.c: byte channels between two routers (0, the
  * master, and its child 1) joined by a socketpair, with a pipe feeding the
  * sending end and a pipe drained (or not) behind the receiving end.
  *

@@ -1,4 +1,4 @@
-/* Unit tests for lib/loop.c. */
+/* Unit tests for lib/core/loop.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

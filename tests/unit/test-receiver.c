@@ -1,6 +1,6 @@
 /*
  * Unit tests for the broker, messages, receivers, senders and channels
- * (lib/broker.c, message.c, receiver.c, sender.c). Blocking gets run the
+ * (lib/core/broker.c, message.c, receiver.c, sender.c). Blocking gets run the
  * loop themselves; timers make things happen while they wait. Every test
  * runs in its own process with a talloc leak check.
  */

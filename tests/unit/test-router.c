@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/router.c. Each test builds a small tree of routers in
+ * Unit tests for lib/core/router.c. Each test builds a small tree of routers in
  * one process and one loop, joined by socketpair streams:
  *
  *          0 (master)

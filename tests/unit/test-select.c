@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/select.c: one-shot and persistent selects, arrival
+ * Unit tests for lib/core/select.c: one-shot and persistent selects, arrival
  * order, nesting, mitogen's three refusals, select_all over a tree of
  * contexts. Every test runs in its own process with a talloc leak check.
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the service table and calls (lib/svc-call.c,
+ * Unit tests for the service table and calls (lib/svc/svc-call.c,
  * mitogen/service.h) over the router tree of router-net.h:
  *
  *          0 (master)

@@ -1,4 +1,4 @@
-/* Unit tests for lib/stream.c: framing, raw mode, limits, flow. */
+/* Unit tests for lib/core/stream.c: framing, raw mode, limits, flow. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
