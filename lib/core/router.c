@@ -55,6 +55,7 @@ struct mg_router {
 	uint32_t *parents;
 	size_t n_parents;
 	uint32_t max_msg;
+	bool unidirectional;
 	struct mg_stream *parent;
 	bool dying;	/* being freed: its tables may be gone already */
 	struct mg__idtab handlers;	/* by handle */
@@ -810,6 +811,16 @@ uint32_t mg__router_max_msg(const struct mg_router *r)
 void mg__router_set_max_msg(struct mg_router *r, uint32_t max)
 {
 	r->max_msg = max;
+}
+
+bool mg__router_unidirectional(const struct mg_router *r)
+{
+	return r->unidirectional;
+}
+
+void mg__router_set_unidirectional(struct mg_router *r, bool on)
+{
+	r->unidirectional = on;
 }
 
 int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t remote_id,

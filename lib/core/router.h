@@ -44,6 +44,10 @@ uint32_t mg__router_id(const struct mg_router *r);
 const uint32_t *mg__router_parents(const struct mg_router *r, size_t *_n);
 uint32_t mg__router_max_msg(const struct mg_router *r);
 void mg__router_set_max_msg(struct mg_router *r, uint32_t max);
+/* Unidirectional routing (mitogen's): no message passes between two child
+ * streams; inherited by every context below through HELLO. */
+bool mg__router_unidirectional(const struct mg_router *r);
+void mg__router_set_unidirectional(struct mg_router *r, bool on);
 
 /*
  * Register a handler. handle 0 allocates a fresh one. Freeing the returned
