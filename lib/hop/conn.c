@@ -880,10 +880,11 @@ int mg__hello_encode(struct mg_buf *b, const struct mg_router *r, uint32_t id,
 	}
 	if ((ret = mg__buf_put_u32(b, mg__router_max_msg(r))) != 0 ||
 	    (ret = mg__buf_put_u32(b, MG_WINDOW_DEFAULT)) != 0 ||
-	    (ret = mg__buf_put_u8(b, log_level)) != 0) {
+	    (ret = mg__buf_put_u8(b, log_level)) != 0 ||
+	    (ret = mg__buf_put_str(b, name)) != 0) {
 		return ret;
 	}
-	return mg__buf_put_str(b, name);
+	return mg__buf_put_u8(b, mg__router_unidirectional(r) ? MG_HELLO_UNIDIRECTIONAL : 0);
 }
 
 int mg__hello_reply_encode(struct mg_buf *b)
@@ -934,6 +935,10 @@ int mg__hello_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct mg_
 	    (ret = mg__buf_get_u8(&b, &h->log_level)) != 0 ||
 	    (ret = mg__buf_get_str(&b, mem_ctx, &h->name)) != 0) {
 		return ret;
+	}
+	/* Optional: a parent from before the field sends none. */
+	if (mg__buf_left(&b) > 0) {
+		return mg__buf_get_u8(&b, &h->flags);
 	}
 	return 0;
 }

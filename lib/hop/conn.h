@@ -73,10 +73,15 @@ struct mg_hello {
 	uint32_t window;
 	uint8_t log_level;
 	char *name;
+	uint8_t flags;        /* MG_HELLO_*; 0 when the sender had none */
 };
+
+/* HELLO flags (optional trailing u8, section 5.1). */
+#define MG_HELLO_UNIDIRECTIONAL 0x01
 int mg__hello_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct mg_hello *h);
 /* HELLO from router r (its id and ancestors become the new context's
- * parents) to the new context 'id', into b (section 5.1). */
+ * parents, its unidirectional mode the new context's) to the new context
+ * 'id', into b (section 5.1). */
 int mg__hello_encode(struct mg_buf *b, const struct mg_router *r, uint32_t id,
 		     uint8_t log_level, const char *name);
 /* The reply a new context sends: version, pid, uid, machine, nodename. */

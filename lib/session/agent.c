@@ -192,6 +192,8 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 		return;
 	}
 	mg__router_set_max_msg(a->r, h.max_msg);
+	/* Inherited: the HELLOs this agent sends carry it on down. */
+	mg__router_set_unidirectional(a->r, (h.flags & MG_HELLO_UNIDIRECTIONAL) != 0);
 	mg__router_on_parent_lost(a->r, on_parent_lost, a);
 	mg__router_add_stream(a->r, s, h.parents[0], "parent", true);
 	a->parent = NULL;

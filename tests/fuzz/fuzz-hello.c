@@ -1,8 +1,8 @@
 /*
  * The HELLO payload an agent reads from its parent (mg__hello_decode in
  * lib/hop/conn.c): u32 version, u32 id, u32 n, n x u32 parents, u32 max_msg,
- * u32 window, u8 log level, str name. What it accepts must encode back to
- * the bytes it read.
+ * u32 window, u8 log level, str name, then an optional u8 flags. What it
+ * accepts must encode back to the bytes it read.
  *
  * Input: the payload.
  */
@@ -38,6 +38,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(mg__buf_put_u32(b, h.window) == 0);
 		FUZZ_CHECK(mg__buf_put_u8(b, h.log_level) == 0);
 		FUZZ_CHECK(mg__buf_put_str(b, h.name) == 0);
+		/* The flags byte is read when there is one, else 0. */
+		if (b->len < size) {
+			FUZZ_CHECK(mg__buf_put_u8(b, h.flags) == 0);
+		} else {
+			FUZZ_CHECK(h.flags == 0);
+		}
 		/* Trailing bytes are ignored; the rest reads back the same. */
 		FUZZ_CHECK(b->len <= size);
 		FUZZ_CHECK(memcmp(b->data, data, b->len) == 0);
