@@ -70,6 +70,8 @@ enum mg_exec_event {
 #define MG_EXEC_IMAGE 0x4u    /* run a pushed program: see svc-exec.c */
 #define MG_EXEC_PTY 0x8u      /* on a new PTY: u32 rows, u32 cols follow */
 #define MG_EXEC_SH 0x10u      /* with MG_EXEC_SHELL: /bin/sh, not the login shell */
+#define MG_EXEC_JOIN 0x20u    /* the command joins as context u32 join_id, the
+                               * request's last four bytes (MITOGEN_FD) */
 #define MG_EXEC_CTL_WINSIZE 0x100u /* control op: u32 rows, u32 cols */
 
 #endif

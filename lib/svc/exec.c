@@ -1,4 +1,5 @@
-/* The master side of EXEC: see mitogen/exec.h and svc-exec.c. */
+/* The master side of EXEC: see mitogen/exec.h; the messages are in
+ * svc-exec.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@
 #include "protocol.h"
 #include "session.h"
 #include "images.h"
-#include "exec-event.h"
+#include "svc-exec.h"
 
 struct mg_exec {
 	struct mg_router *r;
@@ -104,51 +105,25 @@ static void on_in_done(void *data, int err)
 {
 }
 
-static void send_signal(struct mg_exec *e, int signo)
+static void send_ctl(struct mg_exec *e, const struct mg__exec_ctl *c)
 {
-	uint8_t p[4];
+	uint8_t p[12];
 
-	mg__put_be32(p, (uint32_t)signo);
-	mg__router_send(e->r, e->id, e->h_ctl, 0, 0, p, 4);
+	mg__router_send(e->r, e->id, e->h_ctl, 0, 0, p, mg__exec_ctl_encode(p, c));
 }
 
-int mg__exec_event_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, uint8_t *_type,
-			  uint32_t v[5], char **_what)
+static void send_signal(struct mg_exec *e, int signo)
 {
-	struct mg_buf b;
+	struct mg__exec_ctl c = { .op = (uint32_t)signo };
 
-	*_what = NULL;
-	mg__buf_view(&b, p, n);
-	if (mg__buf_get_u8(&b, _type) != 0) {
-		return MG_ERR_PROTOCOL;
-	}
-	switch (*_type) {
-	case MG_EXEC_EV_STARTED:
-		for (int i = 0; i < 5; i++) {
-			if (mg__buf_get_u32(&b, &v[i]) != 0) {
-				return MG_ERR_PROTOCOL;
-			}
-		}
-		return 0;
-	case MG_EXEC_EV_EXITED:
-		return mg__buf_get_u32(&b, &v[0]) != 0 ? MG_ERR_PROTOCOL : 0;
-	case MG_EXEC_EV_FAILED:
-		if (mg__buf_get_u32(&b, &v[0]) != 0 || mg__buf_get_str(&b, mem_ctx, _what) != 0) {
-			return MG_ERR_PROTOCOL;
-		}
-		/* An optional status: 1 for a directory it could not enter. */
-		return mg__buf_left(&b) > 0 && mg__buf_get_u32(&b, &v[1]) != 0 ? MG_ERR_PROTOCOL : 0;
-	default:
-		return 0;
-	}
+	send_ctl(e, &c);
 }
 
 static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_exec *e = talloc_get_type_abort(data, struct mg_exec);
-	uint8_t type;
-	uint32_t v[5] = { 0 };
-	char *msg, *what;
+	struct mg__exec_event ev;
+	char *msg;
 
 	if ((m->flags & MG_F_DEAD) != 0) {
 		msg = talloc_asprintf(m, "%s: %.*s", mg_context_name(e->ctx), (int)m->len,
@@ -156,25 +131,25 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 		finish(e, MG_ERR_DISCONNECTED, 0, msg != NULL ? msg : "hop lost");
 		return;
 	}
-	if (mg__exec_event_decode(m, m->data, m->len, &type, v, &what) != 0) {
+	if (mg__exec_event_decode(m, m->data, m->len, &ev) != 0) {
 		return;
 	}
-	switch (type) {
+	switch (ev.type) {
 	case MG_EXEC_EV_STARTED:
 		if (e->started) {
 			return;
 		}
 		e->started = true;
-		e->h_ctl = v[4];
-		mg__chan_in_set_ack(e->out, v[2]);
-		mg__chan_in_set_ack(e->err, v[3]);
+		e->h_ctl = ev.h_ctl;
+		mg__chan_in_set_ack(e->out, ev.h_stdout_ack);
+		mg__chan_in_set_ack(e->err, ev.h_stderr_ack);
 		if (e->in != NULL) {
-			mg__chan_out_start(e->in, v[1]);
+			mg__chan_out_start(e->in, ev.h_stdin);
 		} else if (e->bcast != NULL) {
-			mg__bcast_start(e->bcast, v[1]);
+			mg__bcast_start(e->bcast, ev.h_stdin);
 		} else {
 			/* No stdin: EOF at once. */
-			mg__router_send(e->r, e->id, v[1], 0, 0, NULL, 0);
+			mg__router_send(e->r, e->id, ev.h_stdin, 0, 0, NULL, 0);
 		}
 		if (e->pending_signal != 0) {
 			send_signal(e, e->pending_signal);
@@ -185,13 +160,14 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 			return;
 		}
 		e->exited = true;
-		e->status = (int)v[0];
+		e->status = (int)ev.status;
 		maybe_done(e);
 		break;
 	case MG_EXEC_EV_FAILED: {
-		msg = talloc_asprintf(m, "%s: %s", mg_context_name(e->ctx), what != NULL ? what : "?");
-		e->fail_status = v[1] < 256 ? (int)v[1] : 0;
-		finish(e, MG_ERR_DEAD, (int)v[0], msg != NULL ? msg : "cannot start");
+		msg = talloc_asprintf(m, "%s: %s", mg_context_name(e->ctx),
+				      ev.what != NULL ? ev.what : "?");
+		e->fail_status = ev.fail_status < 256 ? (int)ev.fail_status : 0;
+		finish(e, MG_ERR_DEAD, (int)ev.err, msg != NULL ? msg : "cannot start");
 		break;
 	}
 	default:
@@ -230,6 +206,7 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 {
 	struct mg_exec *e = talloc_zero(mem_ctx, struct mg_exec);
 	struct mg_buf *b = NULL;
+	struct mg__exec_req rq = { 0 };
 	uint32_t flags = (opts->shell ? MG_EXEC_SHELL : 0) |
 			 (opts->shell && opts->posix_sh ? MG_EXEC_SH : 0) |
 			 (opts->stdin_fd < 0 && opts->stdin_bcast == NULL ? MG_EXEC_NO_STDIN : 0) |
@@ -276,22 +253,23 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 			goto fail;
 		}
 	}
+	rq.flags = flags;
+	rq.argv = (char **)opts->argv;
+	rq.h_out = mg__chan_in_handle(e->out);
+	rq.h_err = mg__chan_in_handle(e->err);
+	rq.h_in_ack = e->in != NULL ? mg__chan_out_ack_handle(e->in)
+		      : e->bcast != NULL ? mg__bcast_ack_handle(e->bcast) : 0;
+	rq.cwd = (char *)opts->cwd;
+	rq.env = (char **)opts->env;
+	if (opts->program != NULL) {
+		rq.image_id = opts->program->id;
+		rq.image_size = opts->program->size;
+		rq.machine = opts->program->machine;
+	}
+	rq.rows = opts->rows;
+	rq.cols = opts->cols;
 	b = mg__buf_new(e, mg__router_max_msg(e->r));
-	if (b == NULL ||
-	    mg__buf_put_u32(b, flags) != 0 ||
-	    mg__buf_put_strv(b, opts->argv) != 0 ||
-	    mg__buf_put_u32(b, mg__chan_in_handle(e->out)) != 0 ||
-	    mg__buf_put_u32(b, mg__chan_in_handle(e->err)) != 0 ||
-	    mg__buf_put_u32(b, e->in != NULL ? mg__chan_out_ack_handle(e->in)
-			    : e->bcast != NULL ? mg__bcast_ack_handle(e->bcast) : 0) != 0 ||
-	    mg__buf_put_str(b, opts->cwd) != 0 ||
-	    mg__buf_put_strv(b, opts->env) != 0 ||
-	    (opts->program != NULL &&
-	     (mg__buf_put_u32(b, opts->program->id) != 0 ||
-	      mg__buf_put_u64(b, opts->program->size) != 0 ||
-	      mg__buf_put_u32(b, opts->program->machine) != 0)) ||
-	    (opts->pty &&
-	     (mg__buf_put_u32(b, opts->rows) != 0 || mg__buf_put_u32(b, opts->cols) != 0))) {
+	if (b == NULL || mg__exec_req_encode(b, &rq) != 0) {
 		goto fail;
 	}
 	if (mg__router_send(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events), 0,
@@ -367,13 +345,11 @@ struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, co
 
 int mg_exec_winsize(struct mg_exec *e, unsigned rows, unsigned cols)
 {
+	struct mg__exec_ctl c = { .op = MG_EXEC_CTL_WINSIZE, .rows = rows, .cols = cols };
 	uint8_t p[12];
 
 	if (e->finished || !e->started) {
 		return 0;
 	}
-	mg__put_be32(p, MG_EXEC_CTL_WINSIZE);
-	mg__put_be32(p + 4, rows);
-	mg__put_be32(p + 8, cols);
-	return mg__router_send(e->r, e->id, e->h_ctl, 0, 0, p, sizeof(p));
+	return mg__router_send(e->r, e->id, e->h_ctl, 0, 0, p, mg__exec_ctl_encode(p, &c));
 }

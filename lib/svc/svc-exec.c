@@ -37,11 +37,171 @@
 #include "mitogen/log.h"
 #include "protocol.h"
 #include "process.h"
+#include "svc-exec.h"
 
 #define ARGV_MAX 65536
 #define KILL_GRACE_MS 1000
 /* Where a pushed #! script stays open for its interpreter. */
 #define SCRIPT_FD 63
+
+/* --- the messages: encode and decode side by side --- */
+
+int mg__exec_req_encode(struct mg_buf *b, const struct mg__exec_req *rq)
+{
+	int ret;
+
+	if ((ret = mg__buf_put_u32(b, rq->flags)) != 0 ||
+	    (ret = mg__buf_put_strv(b, (const char *const *)rq->argv)) != 0 ||
+	    (ret = mg__buf_put_u32(b, rq->h_out)) != 0 ||
+	    (ret = mg__buf_put_u32(b, rq->h_err)) != 0 ||
+	    (ret = mg__buf_put_u32(b, rq->h_in_ack)) != 0 ||
+	    (ret = mg__buf_put_str(b, rq->cwd)) != 0 ||
+	    (ret = mg__buf_put_strv(b, (const char *const *)rq->env)) != 0) {
+		return ret;
+	}
+	if ((rq->flags & MG_EXEC_IMAGE) != 0 &&
+	    ((ret = mg__buf_put_u32(b, rq->image_id)) != 0 ||
+	     (ret = mg__buf_put_u64(b, rq->image_size)) != 0 ||
+	     (ret = mg__buf_put_u32(b, rq->machine)) != 0)) {
+		return ret;
+	}
+	if ((rq->flags & MG_EXEC_PTY) != 0 &&
+	    ((ret = mg__buf_put_u32(b, rq->rows)) != 0 || (ret = mg__buf_put_u32(b, rq->cols)) != 0)) {
+		return ret;
+	}
+	/* Last, always: routers on the way read it from the end. */
+	if ((rq->flags & MG_EXEC_JOIN) != 0 && (ret = mg__buf_put_u32(b, rq->join_id)) != 0) {
+		return ret;
+	}
+	return 0;
+}
+
+int mg__exec_req_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct mg__exec_req *rq)
+{
+	struct mg_buf b;
+	int ret;
+
+	memset(rq, 0, sizeof(*rq));
+	mg__buf_view(&b, p, n);
+	if ((ret = mg__buf_get_u32(&b, &rq->flags)) != 0 ||
+	    (ret = mg__buf_get_strv(&b, mem_ctx, ARGV_MAX, &rq->argv)) != 0 ||
+	    (ret = mg__buf_get_u32(&b, &rq->h_out)) != 0 ||
+	    (ret = mg__buf_get_u32(&b, &rq->h_err)) != 0 ||
+	    (ret = mg__buf_get_u32(&b, &rq->h_in_ack)) != 0 ||
+	    (ret = mg__buf_get_str(&b, mem_ctx, &rq->cwd)) != 0) {
+		return ret == -ENOMEM ? ret : MG_ERR_PROTOCOL;
+	}
+	if (rq->argv[0] == NULL) {
+		return MG_ERR_PROTOCOL;
+	}
+	/* An old master may stop before the environment. */
+	if ((mg__buf_left(&b) > 0 && (ret = mg__buf_get_strv(&b, mem_ctx, ARGV_MAX, &rq->env)) != 0) ||
+	    ((rq->flags & MG_EXEC_IMAGE) != 0 &&
+	     ((ret = mg__buf_get_u32(&b, &rq->image_id)) != 0 ||
+	      (ret = mg__buf_get_u64(&b, &rq->image_size)) != 0 ||
+	      (ret = mg__buf_get_u32(&b, &rq->machine)) != 0)) ||
+	    ((rq->flags & MG_EXEC_PTY) != 0 &&
+	     ((ret = mg__buf_get_u32(&b, &rq->rows)) != 0 ||
+	      (ret = mg__buf_get_u32(&b, &rq->cols)) != 0))) {
+		return ret == -ENOMEM ? ret : MG_ERR_PROTOCOL;
+	}
+	if ((rq->flags & MG_EXEC_JOIN) != 0 &&
+	    (mg__buf_get_u32(&b, &rq->join_id) != 0 || mg__buf_left(&b) != 0 || rq->join_id == 0)) {
+		return MG_ERR_PROTOCOL;
+	}
+	return 0;
+}
+
+int mg__exec_event_encode(struct mg_buf *b, const struct mg__exec_event *ev)
+{
+	int ret;
+
+	if ((ret = mg__buf_put_u8(b, ev->type)) != 0) {
+		return ret;
+	}
+	switch (ev->type) {
+	case MG_EXEC_EV_STARTED:
+		if ((ret = mg__buf_put_u32(b, ev->pid)) != 0 ||
+		    (ret = mg__buf_put_u32(b, ev->h_stdin)) != 0 ||
+		    (ret = mg__buf_put_u32(b, ev->h_stdout_ack)) != 0 ||
+		    (ret = mg__buf_put_u32(b, ev->h_stderr_ack)) != 0 ||
+		    (ret = mg__buf_put_u32(b, ev->h_ctl)) != 0) {
+			return ret;
+		}
+		return 0;
+	case MG_EXEC_EV_EXITED:
+		return mg__buf_put_u32(b, ev->status);
+	case MG_EXEC_EV_FAILED:
+		if ((ret = mg__buf_put_u32(b, ev->err)) != 0 ||
+		    (ret = mg__buf_put_str(b, ev->what)) != 0) {
+			return ret;
+		}
+		return ev->fail_status != 0 ? mg__buf_put_u32(b, ev->fail_status) : 0;
+	default:
+		return 0;
+	}
+}
+
+int mg__exec_event_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n,
+			  struct mg__exec_event *ev)
+{
+	struct mg_buf b;
+
+	memset(ev, 0, sizeof(*ev));
+	mg__buf_view(&b, p, n);
+	if (mg__buf_get_u8(&b, &ev->type) != 0) {
+		return MG_ERR_PROTOCOL;
+	}
+	switch (ev->type) {
+	case MG_EXEC_EV_STARTED:
+		if (mg__buf_get_u32(&b, &ev->pid) != 0 || mg__buf_get_u32(&b, &ev->h_stdin) != 0 ||
+		    mg__buf_get_u32(&b, &ev->h_stdout_ack) != 0 ||
+		    mg__buf_get_u32(&b, &ev->h_stderr_ack) != 0 || mg__buf_get_u32(&b, &ev->h_ctl) != 0) {
+			return MG_ERR_PROTOCOL;
+		}
+		return 0;
+	case MG_EXEC_EV_EXITED:
+		return mg__buf_get_u32(&b, &ev->status) != 0 ? MG_ERR_PROTOCOL : 0;
+	case MG_EXEC_EV_FAILED:
+		if (mg__buf_get_u32(&b, &ev->err) != 0 || mg__buf_get_str(&b, mem_ctx, &ev->what) != 0) {
+			return MG_ERR_PROTOCOL;
+		}
+		/* An optional status: 1 for a directory it could not enter. */
+		return mg__buf_left(&b) > 0 && mg__buf_get_u32(&b, &ev->fail_status) != 0 ?
+		       MG_ERR_PROTOCOL : 0;
+	default:
+		return 0;
+	}
+}
+
+size_t mg__exec_ctl_encode(uint8_t *p, const struct mg__exec_ctl *c)
+{
+	mg__put_be32(p, c->op);
+	if (c->op != MG_EXEC_CTL_WINSIZE) {
+		return 4;
+	}
+	mg__put_be32(p + 4, c->rows);
+	mg__put_be32(p + 8, c->cols);
+	return 12;
+}
+
+int mg__exec_ctl_decode(const uint8_t *p, size_t n, struct mg__exec_ctl *c)
+{
+	struct mg_buf b;
+
+	memset(c, 0, sizeof(*c));
+	mg__buf_view(&b, p, n);
+	if (mg__buf_get_u32(&b, &c->op) != 0 || c->op == 0) {
+		return MG_ERR_PROTOCOL;
+	}
+	if (c->op == MG_EXEC_CTL_WINSIZE &&
+	    (mg__buf_get_u32(&b, &c->rows) != 0 || mg__buf_get_u32(&b, &c->cols) != 0)) {
+		return MG_ERR_PROTOCOL;
+	}
+	return 0;
+}
+
+/* --- the agent's side --- */
 
 struct exec_svc {
 	struct mg_router *r;
@@ -53,14 +213,7 @@ struct exec_svc {
 struct request {
 	struct exec_svc *svc;
 	struct mg_msg *m;       /* kept: the reply goes to its sender */
-	uint32_t flags, h_out, h_err, h_in_ack;
-	char **argv;
-	char *cwd;
-	char **env;             /* K=V overrides */
-	uint32_t image_id;
-	uint64_t image_size;
-	uint32_t machine;       /* ELF e_machine of the program, 0: no check */
-	uint32_t rows, cols;    /* with MG_EXEC_PTY */
+	struct mg__exec_req req;
 };
 
 struct job {
@@ -119,14 +272,17 @@ static int job_destructor(struct job *j)
 
 static void job_maybe_done(struct job *j)
 {
-	uint8_t ev[5];
+	struct mg__exec_event ev = { .type = MG_EXEC_EV_EXITED };
+	uint8_t p[16];
+	struct mg_buf b = { .data = p, .alloc = sizeof(p), .max = sizeof(p) };
 
 	if (!j->exited || j->outs_open > 0) {
 		return;
 	}
-	ev[0] = MG_EXEC_EV_EXITED;
-	mg__put_be32(ev + 1, (uint32_t)j->status);
-	send_event(j, ev, sizeof(ev));
+	ev.status = (uint32_t)j->status;
+	if (mg__exec_event_encode(&b, &ev) == 0) {
+		send_event(j, b.data, b.len);
+	}
 	mg_loop_free_later(mg__router_loop(j->svc->r), j);
 }
 
@@ -185,28 +341,23 @@ static void job_signal(struct job *j, int signo, bool for_good)
 static void on_ctl(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct job *j = talloc_get_type_abort(data, struct job);
-	struct mg_buf b;
-	uint32_t signo;
+	struct mg__exec_ctl c;
 
-	mg__buf_view(&b, m->data, m->len);
-	if (mg__buf_get_u32(&b, &signo) != 0 || signo == 0) {
+	if (mg__exec_ctl_decode(m->data, m->len, &c) != 0) {
 		return;
 	}
-	if (signo == MG_EXEC_CTL_WINSIZE) {
+	if (c.op == MG_EXEC_CTL_WINSIZE) {
 		/* The terminal was resized: the kernel tells the command. */
-		uint32_t rows, cols;
-		struct winsize ws = { 0 };
-		if (mg__buf_get_u32(&b, &rows) == 0 && mg__buf_get_u32(&b, &cols) == 0 && j->pty >= 0) {
-			ws.ws_row = (unsigned short)rows;
-			ws.ws_col = (unsigned short)cols;
+		struct winsize ws = { .ws_row = (unsigned short)c.rows, .ws_col = (unsigned short)c.cols };
+		if (j->pty >= 0) {
 			ioctl(j->pty, TIOCSWINSZ, &ws);
 		}
 		return;
 	}
-	if (signo >= 65) {
+	if (c.op >= 65) {
 		return;
 	}
-	job_signal(j, (int)signo, signo != SIGKILL);
+	job_signal(j, (int)c.op, c.op != SIGKILL);
 }
 
 /* FAILED: the command could not start. A non-zero 'status' is the one
@@ -215,12 +366,15 @@ static void send_failed_status(struct mg_router *r, const struct mg_msg *req, in
 			       const char *what, uint32_t status)
 {
 	struct mg_buf *b = mg__buf_new(NULL, 4096);
+	struct mg__exec_event ev = {
+		.type = MG_EXEC_EV_FAILED, .err = (uint32_t)-err, .what = (char *)what,
+		.fail_status = status,
+	};
 
 	if (b == NULL) {
 		return;
 	}
-	if (mg__buf_put_u8(b, MG_EXEC_EV_FAILED) == 0 && mg__buf_put_u32(b, (uint32_t)-err) == 0 &&
-	    mg__buf_put_str(b, what) == 0 && (status == 0 || mg__buf_put_u32(b, status) == 0)) {
+	if (mg__exec_event_encode(b, &ev) == 0) {
 		mg__router_reply(r, req, b->data, b->len);
 	}
 	talloc_free(b);
@@ -322,7 +476,7 @@ static void on_image(void *data, int fd, const char *errmsg)
 	struct request *rq = talloc_get_type_abort(data, struct request);
 
 	if (fd < 0) {
-		char *what = talloc_asprintf(rq, "%s: %s", rq->argv[0], errmsg);
+		char *what = talloc_asprintf(rq, "%s: %s", rq->req.argv[0], errmsg);
 		send_failed(rq->svc->r, rq->m, -EIO, what != NULL ? what : "program transfer failed");
 		talloc_free(rq);
 		return;
@@ -335,20 +489,9 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct exec_svc *svc = talloc_get_type_abort(data, struct exec_svc);
 	struct request *rq = talloc_zero(svc, struct request);
-	struct mg_buf b;
+	struct mg__exec_req *q = rq != NULL ? &rq->req : NULL;
 
-	mg__buf_view(&b, m->data, m->len);
-	if (rq == NULL || mg__buf_get_u32(&b, &rq->flags) != 0 ||
-	    mg__buf_get_strv(&b, rq, ARGV_MAX, &rq->argv) != 0 ||
-	    mg__buf_get_u32(&b, &rq->h_out) != 0 || mg__buf_get_u32(&b, &rq->h_err) != 0 ||
-	    mg__buf_get_u32(&b, &rq->h_in_ack) != 0 || mg__buf_get_str(&b, rq, &rq->cwd) != 0 ||
-	    rq->argv[0] == NULL || m->reply_to == 0 ||
-	    (mg__buf_left(&b) > 0 && mg__buf_get_strv(&b, rq, ARGV_MAX, &rq->env) != 0) ||
-	    ((rq->flags & MG_EXEC_IMAGE) != 0 &&
-	     (mg__buf_get_u32(&b, &rq->image_id) != 0 || mg__buf_get_u64(&b, &rq->image_size) != 0 ||
-	      mg__buf_get_u32(&b, &rq->machine) != 0)) ||
-	    ((rq->flags & MG_EXEC_PTY) != 0 &&
-	     (mg__buf_get_u32(&b, &rq->rows) != 0 || mg__buf_get_u32(&b, &rq->cols) != 0))) {
+	if (rq == NULL || mg__exec_req_decode(rq, m->data, m->len, q) != 0 || m->reply_to == 0) {
 		mg__router_reply_dead(r, m, "malformed EXEC request");
 		talloc_free(rq);
 		return;
@@ -359,7 +502,7 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	rq->m = m;
-	if ((rq->flags & MG_EXEC_IMAGE) == 0) {
+	if ((q->flags & MG_EXEC_IMAGE) == 0) {
 		start_job(rq, -1);
 		talloc_free(rq);
 		return;
@@ -368,15 +511,15 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 	{
 		const char *here;
 		uint32_t em = host_machine(&here);
-		if (rq->machine != 0 && em != 0 && rq->machine != em) {
+		if (q->machine != 0 && em != 0 && q->machine != em) {
 			char *what = talloc_asprintf(rq, "%s: built for another machine (ELF machine %u), "
-						     "this host is %s", rq->argv[0], rq->machine, here);
+						     "this host is %s", q->argv[0], q->machine, here);
 			send_failed(r, m, -ENOEXEC, what != NULL ? what : "wrong machine");
 			talloc_free(rq);
 			return;
 		}
 	}
-	if (mg__images_get(svc->images, rq, rq->image_id, rq->image_size, on_image, rq) != 0) {
+	if (mg__images_get(svc->images, rq, q->image_id, q->image_size, on_image, rq) != 0) {
 		send_failed(r, m, -EIO, "cannot fetch the program");
 		talloc_free(rq);
 	}
@@ -425,17 +568,20 @@ static void start_job(struct request *rq, int image_fd)
 	struct mg_router *r = svc->r;
 	struct mg_msg *m = rq->m;
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	uint32_t flags = rq->flags, h_out = rq->h_out, h_err = rq->h_err, h_in_ack = rq->h_in_ack;
-	char **argv = rq->argv, *cwd = rq->cwd, **envp = make_env(tmp, rq->env);
+	const struct mg__exec_req *q = &rq->req;
+	uint32_t flags = q->flags, h_out = q->h_out, h_err = q->h_err, h_in_ack = q->h_in_ack;
+	char **argv = q->argv, *cwd = q->cwd, **envp = make_env(tmp, q->env);
 	char exec_path[PATH_MAX];
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	int pty_slave = -1;
 	struct job *j = NULL;
-	uint8_t ev[21];
+	struct mg__exec_event ev = { .type = MG_EXEC_EV_STARTED };
+	uint8_t evp[32];
+	struct mg_buf evb = { .data = evp, .alloc = sizeof(evp), .max = sizeof(evp) };
 	int ret;
 
 	exec_path[0] = '\0';
-	if (image_fd >= 0 && rq->machine != 0) {
+	if (image_fd >= 0 && q->machine != 0) {
 		/* fexecve by path: the kernel opens it before close-on-exec. */
 		snprintf(exec_path, sizeof(exec_path), "/proc/self/fd/%d", image_fd);
 	} else if (image_fd >= 0) {
@@ -470,7 +616,7 @@ static void start_job(struct request *rq, int image_fd)
 	if ((flags & MG_EXEC_PTY) != 0) {
 		/* A terminal for the command: input and output both go through
 		 * its master side; stderr is merged there, its channel empty. */
-		struct winsize ws = { .ws_row = (unsigned short)rq->rows, .ws_col = (unsigned short)rq->cols };
+		struct winsize ws = { .ws_row = (unsigned short)q->rows, .ws_col = (unsigned short)q->cols };
 		if ((ret = mg__openpty(&out[0], &pty_slave, false, false)) != 0 ||
 		    (ret = mg__pipe(err)) != 0) {
 			send_failed(r, m, ret, "cannot create a terminal");
@@ -508,7 +654,7 @@ static void start_job(struct request *rq, int image_fd)
 		struct mg_spawn_opts so = {
 			.argv = (const char *const *)argv,
 			.path = exec_path[0] != '\0' ? exec_path : NULL,
-			.pass_fd = image_fd >= 0 && rq->machine == 0 ? image_fd : 0,
+			.pass_fd = image_fd >= 0 && q->machine == 0 ? image_fd : 0,
 			.pass_fd_at = SCRIPT_FD,
 			.envp = (const char *const *)envp,
 			.cwd = cwd,
@@ -584,13 +730,14 @@ static void start_job(struct request *rq, int image_fd)
 		goto out;
 	}
 	mg__chan_in_set_ack(j->in, h_in_ack);
-	ev[0] = MG_EXEC_EV_STARTED;
-	mg__put_be32(ev + 1, (uint32_t)j->pid);
-	mg__put_be32(ev + 5, mg__chan_in_handle(j->in));
-	mg__put_be32(ev + 9, mg__chan_out_ack_handle(j->out));
-	mg__put_be32(ev + 13, mg__chan_out_ack_handle(j->err));
-	mg__put_be32(ev + 17, mg__handler_handle(j->ctl));
-	mg__router_reply(r, m, ev, sizeof(ev));
+	ev.pid = (uint32_t)j->pid;
+	ev.h_stdin = mg__chan_in_handle(j->in);
+	ev.h_stdout_ack = mg__chan_out_ack_handle(j->out);
+	ev.h_stderr_ack = mg__chan_out_ack_handle(j->err);
+	ev.h_ctl = mg__handler_handle(j->ctl);
+	if (mg__exec_event_encode(&evb, &ev) == 0) {
+		mg__router_reply(r, m, evb.data, evb.len);
+	}
 	/* Output may flow only after STARTED is on its way. */
 	mg__chan_out_start(j->out, h_out);
 	mg__chan_out_start(j->err, h_err);

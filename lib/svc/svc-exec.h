@@ -1,0 +1,72 @@
+/*
+ * The EXEC service's messages (svc-exec.c, docs/PROTOCOL.md section 5.3):
+ * the request, the events answering it and the control messages, each
+ * one struct with its encoder and decoder side by side. The master's
+ * client (exec.c) and the agent's handlers both go through these.
+ */
+#ifndef MG_SVC_EXEC_H
+#define MG_SVC_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <talloc.h>
+#include "buf.h"
+
+struct mg_router;
+struct mg_images;
+struct exec_svc;
+
+/* Request (to MG_H_EXEC). Encoding borrows the strings; decoding puts
+ * them on mem_ctx. Optional parts come with their flag. */
+struct mg__exec_req {
+	uint32_t flags;          /* MG_EXEC_* */
+	char **argv;             /* at least one item */
+	uint32_t h_out, h_err;   /* where stdout and stderr go */
+	uint32_t h_in_ack;       /* the stdin channel's ack handle, or 0 */
+	char *cwd;               /* NULL: the agent's */
+	char **env;              /* K=V overrides, or NULL */
+	uint32_t image_id;       /* MG_EXEC_IMAGE: the program */
+	uint64_t image_size;
+	uint32_t machine;        /* its ELF machine, 0: no check */
+	uint32_t rows, cols;     /* MG_EXEC_PTY */
+	uint32_t join_id;        /* MG_EXEC_JOIN: the worker's context id */
+};
+
+/* Returns 0, MG_ERR_TOO_BIG or -ENOMEM. */
+int mg__exec_req_encode(struct mg_buf *b, const struct mg__exec_req *rq);
+/* Returns 0 or MG_ERR_PROTOCOL (-ENOMEM when out of memory). */
+int mg__exec_req_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct mg__exec_req *rq);
+
+/* Events, to the request's reply_to; 'type' says which fields count. */
+struct mg__exec_event {
+	uint8_t type;            /* MG_EXEC_EV_*; another decodes to itself */
+	uint32_t pid;            /* STARTED */
+	uint32_t h_stdin, h_stdout_ack, h_stderr_ack, h_ctl;
+	uint32_t status;         /* EXITED: the wait status */
+	uint32_t err;            /* FAILED: errno */
+	char *what;              /* FAILED: the message */
+	uint32_t fail_status;    /* FAILED: the status to end with, 0: none */
+};
+
+int mg__exec_event_encode(struct mg_buf *b, const struct mg__exec_event *ev);
+/* Returns 0 or MG_ERR_PROTOCOL; 'what' on mem_ctx. */
+int mg__exec_event_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n,
+			  struct mg__exec_event *ev);
+
+/* Control (to STARTED's h_ctl): a signal number, or MG_EXEC_CTL_WINSIZE
+ * with the new size. */
+struct mg__exec_ctl {
+	uint32_t op;
+	uint32_t rows, cols;
+};
+
+/* Into p, at least 12 bytes; returns the length. */
+size_t mg__exec_ctl_encode(uint8_t *p, const struct mg__exec_ctl *c);
+/* Returns 0 or MG_ERR_PROTOCOL (op 0, or a short WINSIZE). */
+int mg__exec_ctl_decode(const uint8_t *p, size_t n, struct mg__exec_ctl *c);
+
+/* The agent's side. */
+struct exec_svc *mg__svc_exec_init(struct mg_router *r, struct mg_images *images);
+void mg__svc_exec_stop(struct exec_svc *svc);
+
+#endif
