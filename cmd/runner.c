@@ -7,6 +7,8 @@
 #include <string.h>
 #include <mitogen/mitogen.h>
 #include "common.h"
+#include "report.h"
+#include "run.h"
 #include "runner.h"
 
 struct mg_runner mg_runner = { .fanout = 64 };

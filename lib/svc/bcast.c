@@ -1,4 +1,4 @@
-/* Broadcasting stdin to many targets: see bcast.h. */
+/* Broadcasting stdin to many targets: see mitogen/bcast.h and bcast.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "channel.h"
 #include "mitogen/log.h"
 #include "protocol.h"
+#include "session.h"
 
 struct mg_bcast_target {
 	struct mg_bcast_target *next;
@@ -136,28 +137,34 @@ static void on_ack(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 }
 
-struct mg_bcast *mg__bcast_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int fd, uint32_t window)
+struct mg_bcast *mg_bcast_new(TALLOC_CTX *mem_ctx, struct mg_session *s, int fd)
 {
 	struct mg_bcast *b = talloc_zero(mem_ctx, struct mg_bcast);
 
 	if (b == NULL) {
 		return NULL;
 	}
-	b->r = r;
+	b->r = mg__session_router(s);
 	b->fd = fd;
-	b->window = window;
+	/* Each target's credit: what its exec channel's window allows. */
+	b->window = MG_WINDOW_DEFAULT;
 	b->old_flags = mg__fd_nonblock(fd);
 	talloc_set_destructor(b, bcast_destructor);
 	b->buf = talloc_size(b, MG_CHUNK);
-	b->io = mg_io_new(b, mg__router_loop(r), fd, 0, on_readable, b);
+	b->io = mg_io_new(b, mg__router_loop(b->r), fd, 0, on_readable, b);
 	if (b->buf == NULL || b->io == NULL) {
+		/* The caller keeps its fd on failure, as it was. */
+		if (b->old_flags >= 0 && (b->old_flags & O_NONBLOCK) == 0) {
+			fcntl(fd, F_SETFL, b->old_flags);
+		}
+		b->fd = -1;
 		talloc_free(b);
 		return NULL;
 	}
 	return b;
 }
 
-struct mg_bcast_target *mg__bcast_add(struct mg_bcast *b)
+struct mg_bcast_target *mg_bcast_add(struct mg_bcast *b)
 {
 	struct mg_bcast_target *t = talloc_zero(b, struct mg_bcast_target);
 
@@ -195,7 +202,7 @@ void mg__bcast_start(struct mg_bcast_target *t, uint32_t handle)
 	update(t->b);
 }
 
-void mg__bcast_drop(struct mg_bcast_target *t)
+void mg_bcast_drop(struct mg_bcast_target *t)
 {
 	t->gone = true;
 	update(t->b);

@@ -14,7 +14,7 @@
 #include "chain-private.h"
 #include "method.h"
 #include "mitogen/chain.h"
-#include "mitogen/report.h"
+#include "report.h"
 
 #define CHECK_CHAINS 8    /* chains re-parsed per input */
 #define NAMES_MAX 300     /* chains named per input */

@@ -1,5 +1,5 @@
 /*
- * The JSON writer of the reporter (lib/report*.c, --json): targets with
+ * The JSON writer of the reporter (tool/report*.c, --json): targets with
  * arbitrary names and chain texts, arbitrary bytes as their stdout and
  * stderr in chunks of any size, and any result. A tiny validator below
  * reads back what was written: every line must be one valid JSON object
@@ -14,7 +14,7 @@
  */
 #include <sys/mman.h>
 #include "fuzz.h"
-#include "mitogen/report.h"
+#include "report.h"
 
 #define MAX_T 4
 

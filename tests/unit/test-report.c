@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include "harness.h"
 #include "mitogen/chain.h"
-#include "mitogen/report.h"
+#include "report.h"
 #include "report-private.h"
 
 /* An anonymous temp file to print into and read back. */

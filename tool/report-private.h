@@ -1,7 +1,9 @@
 /*
- * Reporter internals shared by report.c (targets, lines, files),
- * report-finish.c (JSON, gathering, summary, --failed) and report-fold.c
- * (names and node sets).
+ * Reporter internals. The files depend on each other in one direction
+ * only: report.c (targets, lines, files) uses report-finish.c (JSON,
+ * gathering, summary, --failed), which uses report-fold.c (names and node
+ * sets) and report-out.c (the output fds, the run's first error); all of
+ * them use rbuf.c (growable byte strings).
  */
 #ifndef MG_REPORT_PRIVATE_H
 #define MG_REPORT_PRIVATE_H
@@ -9,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <talloc.h>
-#include "mitogen/report.h"
+#include "report.h"
 
 #define MG_REPORT_LINE_MAX 65536  /* longest line waiting for its end */
 /* Bytes held for one output file while a target's long line is being
@@ -23,7 +25,7 @@
  * cut, and the target fails (mitogen-run(1) documents the figure). */
 #define MG_REPORT_KEEP_MAX (64u << 20)
 
-/* A growable byte string on talloc; 'oom' sticks after a failed growth so
+/* rbuf.c: a growable byte string on talloc; 'oom' sticks after a failed growth so
  * that callers check once at the end. */
 struct mg__rbuf {
 	char *p;
@@ -75,10 +77,7 @@ struct mg_report {
 	char *errmsg;
 };
 
-/* Whether t failed: its status, or output cut short (never when ok). */
-bool mg__report_target_failed(const struct mg__report_target *t);
-
-/* Write all of p (EINTR, short writes and EAGAIN handled). 0 or -errno. */
+/* report-out.c: write all of p (EINTR, short writes and EAGAIN handled). 0 or -errno. */
 int mg__report_write(int fd, const void *p, size_t n);
 
 /* Remember the first error of the run. */
@@ -88,10 +87,10 @@ void mg__report_fail(struct mg_report *rep, int err, const char *fmt, ...)
 /* Write text to fd 0 (out) or 1 (err) of the report; errors remembered. */
 void mg__report_emit(struct mg_report *rep, int which, const void *p,
 		     size_t n);
-/* The same, or held until the long line being passed through on that
- * file ends: for whole lines not of a target's output (its errors). */
-void mg__report_emit_line(struct mg_report *rep, int which, const void *p,
-			  size_t n);
+
+/* report-finish.c: whether t failed: its status, or output cut short
+ * (never when ok). */
+bool mg__report_target_failed(const struct mg__report_target *t);
 
 /* Append 'n' bytes as the contents of a JSON string (quotes included);
  * invalid UTF-8 bytes become \u00XX. */

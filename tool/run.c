@@ -1,7 +1,7 @@
 /*
  * mg_run: one command on every target, to completion: connect (sharing
  * prefixes, within the fan-out window), exec, stream stdio (stdin read
- * once and broadcast), forward signals, apply timeouts. See mitogen/run.h.
+ * once and broadcast), forward signals, apply timeouts. See run.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,14 +12,9 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
-#include "bcast.h"
-#include "mitogen/error.h"
-#include "mitogen/exec.h"
-#include "mitogen/log.h"
-#include "mitogen/report.h"
-#include "mitogen/run.h"
-#include "protocol.h"
-#include "session.h"
+#include <mitogen/mitogen.h>
+#include "report.h"
+#include "run.h"
 
 /* After forwarding a stop signal, wait this long before SIGKILL. */
 #define ESCALATE_MS 5000
@@ -86,7 +81,7 @@ static void target_done(struct target *t, enum mg_run_outcome o, int code, int s
 	TALLOC_FREE(t->cmd_timer);
 	TALLOC_FREE(t->kill_timer);
 	if (t->bt != NULL) {
-		mg__bcast_drop(t->bt);
+		mg_bcast_drop(t->bt);
 		t->bt = NULL;
 	}
 	if (run->opts->report != NULL) {
@@ -373,9 +368,11 @@ int mg_run(TALLOC_CTX *mem_ctx, const struct mg_run_opts *opts, struct mg_run_re
 	/* Many targets share one stdin: read it once, at the slowest pace. */
 	if (!opts->null_stdin && run->n > 1) {
 		int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
-		run->bcast = fd >= 0 ? mg__bcast_new(run, mg__session_router(run->s), fd,
-						     MG_WINDOW_DEFAULT) : NULL;
+		run->bcast = fd >= 0 ? mg_bcast_new(run, run->s, fd) : NULL;
 		if (run->bcast == NULL) {
+			if (fd >= 0) {
+				close(fd);
+			}
 			talloc_free(run);
 			return -ENOMEM;
 		}
@@ -387,7 +384,7 @@ int mg_run(TALLOC_CTX *mem_ctx, const struct mg_run_opts *opts, struct mg_run_re
 		t->run = run;
 		t->idx = i;
 		t->chain = &opts->chains[i];
-		if (run->bcast != NULL && (t->bt = mg__bcast_add(run->bcast)) == NULL) {
+		if (run->bcast != NULL && (t->bt = mg_bcast_add(run->bcast)) == NULL) {
 			talloc_free(run);
 			return -ENOMEM;
 		}

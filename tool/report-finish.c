@@ -11,6 +11,11 @@
 #include <unistd.h>
 #include "report-private.h"
 
+bool mg__report_target_failed(const struct mg__report_target *t)
+{
+	return t->status != 0 || t->cut[0] || t->cut[1];
+}
+
 /* Length of the valid UTF-8 sequence at s (not ASCII), or 0: overlong
  * forms, surrogates and code points past U+10FFFF are not valid. */
 static size_t utf8_seq(const unsigned char *s, size_t n)

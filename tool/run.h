@@ -2,12 +2,12 @@
  * One command at the end of one chain, run to completion: connect, exec,
  * stream stdio, forward signals, apply timeouts. The commands use this.
  */
-#ifndef MITOGEN_RUN_H
-#define MITOGEN_RUN_H
+#ifndef MG_TOOL_RUN_H
+#define MG_TOOL_RUN_H
 
 #include <stdbool.h>
 #include <talloc.h>
-#include "mitogen/chain.h"
+#include <mitogen/chain.h>
 
 enum mg_run_outcome {
 	MG_RUN_EXITED,      /* the command ran; exit_code is its status */

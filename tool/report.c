@@ -6,129 +6,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "mitogen/log.h"
+#include <mitogen/log.h>
 #include "report-private.h"
-
-void mg__rbuf_put(TALLOC_CTX *mem_ctx, struct mg__rbuf *b, const void *p,
-		  size_t n)
-{
-	size_t have, want;
-	char *np;
-
-	if (b->oom || n == 0) {
-		return;
-	}
-	have = b->p != NULL ? talloc_get_size(b->p) : 0;
-	/* One byte more for a NUL, so that texts can be used as strings. */
-	if (n >= SIZE_MAX / 2 - b->len) {
-		b->oom = true;
-		return;
-	}
-	if (b->len + n + 1 > have) {
-		want = have > 0 ? have : 64;
-		while (want < b->len + n + 1) {
-			want *= 2;
-		}
-		np = talloc_realloc(mem_ctx, b->p, char, want);
-		if (np == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void mg__rbuf_puts(TALLOC_CTX *mem_ctx, struct mg__rbuf *b, const char *s)
-{
-	mg__rbuf_put(mem_ctx, b, s, strlen(s));
-}
-
-void mg__rbuf_printf(TALLOC_CTX *mem_ctx, struct mg__rbuf *b,
-		     const char *fmt, ...)
-{
-	char *s;
-	va_list ap;
-
-	va_start(ap, fmt);
-	s = talloc_vasprintf(NULL, fmt, ap);
-	va_end(ap);
-	if (s == NULL) {
-		b->oom = true;
-		return;
-	}
-	mg__rbuf_puts(mem_ctx, b, s);
-	talloc_free(s);
-}
-
-int mg__report_write(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-
-		if (w > 0) {
-			c += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			/* A non-blocking fd (shared with our loop, or a
-			 * terminal set so by someone else): wait, do not spin. */
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-			if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
-				return -errno;
-			}
-			continue;
-		}
-		return w < 0 ? -errno : -EIO;
-	}
-	return 0;
-}
-
-void mg__report_fail(struct mg_report *rep, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (rep->err != 0) {
-		return;
-	}
-	rep->err = err;
-	va_start(ap, fmt);
-	rep->errmsg = talloc_vasprintf(rep, fmt, ap);
-	va_end(ap);
-}
-
-void mg__report_emit(struct mg_report *rep, int which, const void *p,
-		     size_t n)
-{
-	int r;
-
-	if (rep->fd[which] < 0 || n == 0) {
-		return;
-	}
-	r = mg__report_write(rep->fd[which], p, n);
-	if (r != 0) {
-		mg__report_fail(rep, r, "cannot write to %s (fd %d): %s",
-				which == 0 ? "the output" : "the error output",
-				rep->fd[which], strerror(-r));
-		/* One message is enough: the fd is dead (EPIPE, ENOSPC). */
-		rep->fd[which] = -1;
-	}
-}
 
 /* Whether t's stream s is the long line being passed through. */
 static bool owns(const struct mg_report *rep, const struct mg__report_target *t, int s)
@@ -157,8 +40,10 @@ static void hold(struct mg_report *rep, int s, const void *p, size_t n)
 	rep->held_len[l] += n;
 }
 
-void mg__report_emit_line(struct mg_report *rep, int which, const void *p,
-			  size_t n)
+/* Text for stream 'which' not of a target's output (its errors): now, or
+ * held until the long line being passed through on that file ends. */
+static void emit_line(struct mg_report *rep, int which, const void *p,
+		      size_t n)
 {
 	if (must_hold(rep, NULL, which)) {
 		hold(rep, which, p, n);
@@ -497,11 +382,6 @@ static void lines(struct mg_report *rep, struct mg__report_target *t, int s,
 
 static const char *const file_ext[2] = { "out", "err" };
 
-bool mg__report_target_failed(const struct mg__report_target *t)
-{
-	return t->status != 0 || t->cut[0] || t->cut[1];
-}
-
 /* "stdout over 64 MiB, cut short" for what was cut of t's streams. */
 static char *cut_text(TALLOC_CTX *mem_ctx, const struct mg__report_target *t)
 {
@@ -542,7 +422,7 @@ static void keep(struct mg_report *rep, struct mg__report_target *t, int s,
 	cut = cut_text(NULL, t);
 	line = cut != NULL ? talloc_asprintf(cut, "%s: %s\n", t->name, cut) : NULL;
 	if (line != NULL) {
-		mg__report_emit_line(rep, 1, line, strlen(line));
+		emit_line(rep, 1, line, strlen(line));
 	}
 	talloc_free(cut);
 }
@@ -780,7 +660,7 @@ static void target_done(struct mg_report *rep, struct mg__report_target *t,
 			}
 		}
 		if (all != NULL) {
-			mg__report_emit_line(rep, 1, all, strlen(all));
+			emit_line(rep, 1, all, strlen(all));
 		}
 		talloc_free(all);
 	}

@@ -10,13 +10,13 @@
  * error stops printing to that fd and is returned by mg_report_finish();
  * the caller ignores SIGPIPE to get EPIPE rather than die.
  */
-#ifndef MITOGEN_REPORT_H
-#define MITOGEN_REPORT_H
+#ifndef MG_TOOL_REPORT_H
+#define MG_TOOL_REPORT_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <talloc.h>
-#include "mitogen/chain.h"
+#include <mitogen/chain.h>
 
 enum mg_report_mode {
 	MG_REPORT_PREFIX, /* "NAME: line" per line, never interleaved mid-line */
