@@ -46,3 +46,13 @@ int mg_router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t 
 {
 	return mg__router_send(r, dst, handle, reply_to, 0, data, len);
 }
+
+void mg_router_set_unidirectional(struct mg_router *r, bool on)
+{
+	mg__router_set_unidirectional(r, on);
+}
+
+bool mg_router_unidirectional(const struct mg_router *r)
+{
+	return mg__router_unidirectional(r);
+}

@@ -375,43 +375,64 @@ int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t
 	return send_out(r, out, &m);
 }
 
+/*
+ * The checks on arrival (reverse-path filter). A child speaks only for its
+ * own subtree and on its own authority. The parent speaks with its
+ * authority or an ancestor's; without unidirectional routing it may also
+ * pass on a frame from a context outside this subtree (a sibling or a
+ * cousin) on that context's own authority, which policies then treat as
+ * no authority over this context at all.
+ */
+static bool arrival_ok(const struct mg_router *r, const struct mg_msg *m)
+{
+	struct route *s = find_route(r, m->src);
+
+	if (m->in != r->parent) {
+		if (m->auth_id == m->src && s != NULL && s->stream == m->in) {
+			return true;
+		}
+		mg_debug("%s: dropped message with bad src %u / auth_id %u",
+			 mg__stream_name(m->in), m->src, m->auth_id);
+		return false;
+	}
+	if (m->auth_id == r->my_id || is_ancestor(r, m->auth_id)) {
+		return true;
+	}
+	if (!r->unidirectional && m->auth_id == m->src && s == NULL && m->src != r->my_id) {
+		return true;
+	}
+	mg_debug("%s: dropped message from parent with bad auth_id %u (src %u)",
+		 mg__stream_name(m->in), m->auth_id, m->src);
+	return false;
+}
+
 void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 {
 	struct mg_stream *in = m->in;
 	struct mg_stream *out;
 	char why[96];
 
-	if (in != r->parent) {
-		/* Reverse-path filter: a child speaks only for its subtree. */
-		struct route *a = find_route(r, m->auth_id);
-		struct route *s = find_route(r, m->src);
-		if (a == NULL || a->stream != in || s == NULL || s->stream != in) {
-			mg_debug("%s: dropped message with bad src %u / auth_id %u",
-				 mg__stream_name(in), m->src, m->auth_id);
-			return;
-		}
-		if ((m->flags & MG_F_DEAD) != 0) {
-			note_dead_reply(r, m);
-		}
-	} else if (m->auth_id != r->my_id && !is_ancestor(r, m->auth_id)) {
-		mg_debug("%s: dropped message from parent with bad auth_id %u",
-			 mg__stream_name(in), m->auth_id);
+	if (!arrival_ok(r, m)) {
 		return;
+	}
+	if (in != r->parent && (m->flags & MG_F_DEAD) != 0) {
+		note_dead_reply(r, m);
 	}
 	if (m->dst == r->my_id) {
 		invoke(r, m);
 		return;
 	}
 	out = route_out(r, m->dst);
-	if (out == NULL || (out == r->parent && in == r->parent)) {
+	if (out == NULL || out == in) {
+		/* Nowhere to go, or back where it came from. */
 		snprintf(why, sizeof(why), "no route to %u, my id is %u", m->dst, r->my_id);
 		mg__router_reply_dead(r, m, why);
 		return;
 	}
-	if (in != r->parent && out != r->parent) {
-		/* Siblings never talk: only parent <-> descendant traffic. */
-		snprintf(why, sizeof(why), "routing policy prevents forwarding from %u to %u",
-			 m->src, m->dst);
+	if (r->unidirectional && in != r->parent && out != r->parent) {
+		/* Only parent <-> descendant traffic in this mode. */
+		snprintf(why, sizeof(why), "routing mode prevents forward of message from "
+			 "context %u to context %u via context %u", m->src, m->dst, r->my_id);
 		mg__router_reply_dead(r, m, why);
 		return;
 	}
@@ -425,9 +446,9 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 	}
 	send_out(r, out, m);
 	if (in != r->parent && mg__stream_pending(out) >= MG_STREAM_TX_HIGH) {
-		/* The way up is full: read no more from that child until it
-		 * drains (on_parent_drain), so a flooding child cannot make us
-		 * drop our parent, and with it every sibling. */
+		/* The way out is full: read no more from that child until it
+		 * drains (on_drain), so a flooding child cannot make us drop
+		 * our parent, and with it every sibling, or a sibling. */
 		mg__stream_pause(in, true);
 	}
 }
@@ -566,8 +587,9 @@ static void del_routes_via(struct mg_router *r, const struct mg_stream *s, const
 	talloc_free(tmp);
 }
 
-/* The way up drained: read again from every child held back. */
-static void on_parent_drain(struct mg_stream *s, void *data)
+/* A way out drained: read again from every child held back (one whose
+ * way is still full is held back again by its next frame). */
+static void on_drain(struct mg_stream *s, void *data)
 {
 	struct mg_router *r = talloc_get_type_abort(data, struct mg_router);
 	TALLOC_CTX *tmp = talloc_new(NULL);
@@ -831,9 +853,9 @@ int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t rem
 	talloc_steal(r, s);
 	mg__stream_set_remote_id(s, remote_id);
 	mg__stream_on_close(s, on_stream_close, r);
+	mg__stream_on_drain(s, on_drain, r);
 	if (is_parent) {
 		r->parent = s;
-		mg__stream_on_drain(s, on_parent_drain, r);
 	} else {
 		if ((ret = add_route(r, remote_id, s, name)) != 0) {
 			return ret;

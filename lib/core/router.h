@@ -5,8 +5,10 @@
  * Trust: a context obeys only its ancestors (MG_POL_PARENT). A child can
  * only answer handlers that expect it (MG_POL_RESPONDENT), announce the
  * contexts that this context sent or forwarded it a CONNECT for (each
- * once; anything else drops the child), and send logs. Messages between siblings are never
- * forwarded.
+ * once; anything else drops the child), and send logs. A frame from a child
+ * travels to a sibling only without unidirectional routing, and there acts
+ * on the sending context's own authority, which no policy but RESPONDENT
+ * (and a service's own) accepts.
  */
 #ifndef MG_ROUTER_H
 #define MG_ROUTER_H

@@ -324,7 +324,8 @@ static void test_parent_policy_refuses_child_body(void)
 }
 ISOLATED(test_parent_policy_refuses_child)
 
-/* 1 -> 3 goes up to the master, which refuses to forward it down again. */
+/* Unidirectional: 1 -> 3 goes up to the master, which refuses to forward
+ * it down again (test-policy.c has the rest of this mode). */
 static void test_sibling_refused_body(void)
 {
 	struct net *n = net_new();
@@ -332,6 +333,9 @@ static void test_sibling_refused_body(void)
 	struct mg_handler *h3, *h1;
 
 	ASSERT_PTR_NOT_NULL(n);
+	for (int i = 0; i < 4; i++) {
+		mg__router_set_unidirectional(n->r[i], true);
+	}
 	/* A handler that would accept 1, so only routing can stop it. */
 	h3 = handler(n, 3, MG_POL_RESPONDENT, 1, &at3);
 	h1 = handler(n, 1, MG_POL_RESPONDENT, 0, &at1);
@@ -339,7 +343,8 @@ static void test_sibling_refused_body(void)
 				      0, "hello sibling", 13), 0);
 	ASSERT_TRUE(run_until(n->loop, got_one, &at1, 2000));
 	ASSERT_INT_EQ(at1.m[0]->flags, MG_F_DEAD);
-	ASSERT_STR_CONTAINS((char *)at1.m[0]->data, "routing policy");
+	ASSERT_STR_EQ((char *)at1.m[0]->data, "routing mode prevents forward of message "
+		      "from context 1 to context 3 via context 0");
 	/* 2 -> 3 as well, through two hops. */
 	talloc_free(h1);
 	h1 = handler(n, 2, MG_POL_RESPONDENT, 0, &at1);
@@ -348,7 +353,7 @@ static void test_sibling_refused_body(void)
 				      0, "hello cousin", 12), 0);
 	ASSERT_TRUE(run_until(n->loop, got_one, &at1, 2000));
 	ASSERT_INT_EQ(at1.m[0]->flags, MG_F_DEAD);
-	ASSERT_STR_CONTAINS((char *)at1.m[0]->data, "routing policy");
+	ASSERT_STR_CONTAINS((char *)at1.m[0]->data, "from context 2 to context 3 via context 0");
 	run_until(n->loop, NULL, NULL, 20);
 	ASSERT_INT_EQ(at3.n, 0);
 	talloc_free(h1);

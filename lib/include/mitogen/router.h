@@ -32,6 +32,28 @@ uint32_t mg_router_parent_id(const struct mg_router *r);
 struct mg_loop *mg_router_loop(const struct mg_router *r);
 
 /*
+ * Unidirectional routing (mitogen's Router.unidirectional), off by
+ * default. On, this context forwards no message that arrived from one
+ * child connection out of another child connection (the same one
+ * included): a child and its subtree talk only with this context and
+ * its ancestors, never with a sibling or a cousin. Such a message is
+ * dropped and, if it wants a reply, answered with the dead message
+ * "routing mode prevents forward of message from context SRC to context
+ * DST via context ME". Traffic between parent and child, either way, is
+ * unaffected. Off, such messages are forwarded and act only on their
+ * sender's own authority: handlers that require parent authority refuse
+ * them (receiver.h, service.h).
+ *
+ * A context passes its setting to each child in HELLO when the child
+ * connects, and every agent applies it to itself and its own children:
+ * set it before connecting anything. Changing it later changes only this
+ * context's own forwarding.
+ */
+void mg_router_set_unidirectional(struct mg_router *r, bool on);
+/* Whether unidirectional routing is on. */
+bool mg_router_unidirectional(const struct mg_router *r);
+
+/*
  * Send 'len' bytes to 'handle' in context 'dst', asking for replies on
  * 'reply_to' (0 for none) in this context. A message to this context is
  * delivered on the next loop iteration. Returns 0, MG_ERR_TOO_BIG or

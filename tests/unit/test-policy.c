@@ -1,0 +1,240 @@
+/*
+ * Routing policies of the router (lib/core/router.c) over router-net.h's
+ * tree, after mitogen's own router tests: unidirectional routing, the
+ * maximum message size and its inheritance, forged src_id and auth_id,
+ * policy refusals, dead messages for unknown handles and contexts, and
+ * respondent disconnects.
+ *
+ *          0 (master)
+ *         / \
+ *        1   3
+ *        |
+ *        2
+ *
+ * Every test runs in its own process and checks for talloc leaks there.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "router-net.h"
+#include "mitogen/error.h"
+#include "mitogen/router.h"
+
+#define MAX_GOT 8
+
+/* --- recording handlers --- */
+
+struct got {
+	TALLOC_CTX *ctx;
+	struct mg_msg *m[MAX_GOT];	/* copies; data is NUL-terminated */
+	int n;
+	const char *reply;		/* answer every message with this */
+};
+
+static void h_record(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct got *g = data;
+
+	if (g->n < MAX_GOT) {
+		struct mg_msg *c = talloc_zero(g->ctx, struct mg_msg);
+
+		*c = *m;
+		c->data = talloc_zero_size(c, m->len + 1);
+		memcpy(c->data, m->data, m->len);
+		g->m[g->n++] = c;
+	}
+	if (g->reply != NULL) {
+		mg__router_reply(r, m, g->reply, strlen(g->reply));
+	}
+}
+
+static bool got_one(void *arg)
+{
+	return ((struct got *)arg)->n >= 1;
+}
+
+/* A persistent handler on context 'id' recording into 'g'. */
+static uint32_t handler(struct net *n, uint32_t id, enum mg_policy pol, uint32_t respondent,
+			struct got *g)
+{
+	struct mg_handler *h;
+
+	g->ctx = n->ctx;
+	h = mg__router_add_handler(n->ctx, n->r[id], 0, pol, respondent, true, h_record, g);
+	return h != NULL ? mg__handler_handle(h) : 0;
+}
+
+/* The text of the first message 'g' got, or "" (none, or not dead). */
+static const char *dead_text(const struct got *g)
+{
+	if (g->n < 1 || (g->m[0]->flags & MG_F_DEAD) == 0) {
+		return "";
+	}
+	return (const char *)g->m[0]->data;
+}
+
+/* A frame written by hand into a link's fd, bypassing the router on that
+ * side ('fd' is n->upfd[id] to reach id's parent, n->downfd[id] to reach
+ * id). The loop is idle, so nothing else is half-written there. */
+static bool raw_frame(int fd, uint32_t dst, uint32_t src, uint32_t auth_id, uint32_t handle,
+		      uint32_t reply_to, const char *text)
+{
+	uint8_t f[MG_HDR_LEN + 64];
+	size_t len = strlen(text);
+
+	if (len > 64) {
+		return false;
+	}
+	mg__put_be32(f, (uint32_t)MG_MAGIC << 16);	/* magic, then no flags */
+	mg__put_be32(f + 4, dst);
+	mg__put_be32(f + 8, src);
+	mg__put_be32(f + 12, auth_id);
+	mg__put_be32(f + 16, handle);
+	mg__put_be32(f + 20, reply_to);
+	mg__put_be32(f + 24, (uint32_t)len);
+	memcpy(f + MG_HDR_LEN, text, len);
+	return write(fd, f, MG_HDR_LEN + len) == (ssize_t)(MG_HDR_LEN + len);
+}
+
+static void set_unidirectional(struct net *n, bool on)
+{
+	for (int i = 0; i < 4; i++) {
+		mg_router_set_unidirectional(n->r[i], on);
+	}
+}
+
+/* --- unidirectional routing --- */
+
+/* Off by default: 1 reaches its sibling 3 and 2 its cousin 3 through the
+ * master, and 3 answers 1; but a sibling has no authority over 3. */
+static void test_siblings_talk_by_default_body(void)
+{
+	struct net *n = net_new();
+	struct got at3 = { .reply = "hi 1" }, at1 = { 0 }, at2 = { 0 }, cmd3 = { 0 }, r1 = { 0 };
+	uint32_t h3, h1, h2, hc3, hr1;
+
+	ASSERT_PTR_NOT_NULL(n);
+	for (int i = 0; i < 4; i++) {
+		ASSERT_TRUE(!mg_router_unidirectional(n->r[i]));
+	}
+	h3 = handler(n, 3, MG_POL_RESPONDENT, 1, &at3);
+	h1 = handler(n, 1, MG_POL_RESPONDENT, 3, &at1);
+	ASSERT_INT_EQ(mg__router_send(n->r[1], 3, h3, h1, 0, "hello sibling", 13), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &at1, 2000));
+	ASSERT_INT_EQ(at3.n, 1);
+	ASSERT_STR_EQ((char *)at3.m[0]->data, "hello sibling");
+	ASSERT_INT_EQ(at3.m[0]->src, 1);
+	ASSERT_INT_EQ(at3.m[0]->auth_id, 1);
+	ASSERT_INT_EQ(at1.m[0]->flags, 0);
+	ASSERT_STR_EQ((char *)at1.m[0]->data, "hi 1");
+	/* A cousin's frame arrives too, on a handler waiting for it. */
+	at3.reply = NULL;
+	h3 = handler(n, 3, MG_POL_RESPONDENT, 2, &at2);
+	ASSERT_INT_EQ(mg__router_send(n->r[2], 3, h3, 0, 0, "hello cousin", 12), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &at2, 2000));
+	ASSERT_INT_EQ(at2.m[0]->src, 2);
+	/* Parent authority it has not: 3's PARENT handler refuses it. */
+	hc3 = handler(n, 3, MG_POL_PARENT, 0, &cmd3);
+	hr1 = handler(n, 1, MG_POL_RESPONDENT, 3, &r1);
+	ASSERT_INT_EQ(mg__router_send(n->r[1], 3, hc3, hr1, 0, "obey", 4), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &r1, 2000));
+	ASSERT_STR_EQ(dead_text(&r1), "refused by policy");
+	ASSERT_INT_EQ(cmd3.n, 0);
+	/* Nor can it lend itself the master's authority on the way. */
+	h2 = handler(n, 1, MG_POL_RESPONDENT, 3, &r1);
+	r1.n = 0;
+	ASSERT_TRUE(raw_frame(n->upfd[1], 3, 1, 0, hc3, h2, "obey"));
+	ASSERT_TRUE(raw_frame(n->upfd[1], 3, 2, 1, hc3, h2, "obey"));
+	run_until(n->loop, NULL, NULL, 50);
+	ASSERT_INT_EQ(cmd3.n, 0);
+	ASSERT_INT_EQ(r1.n, 0);
+	talloc_free(n);
+}
+ISOLATED(test_siblings_talk_by_default)
+
+/* On: nothing goes from one child connection out of another; the sender
+ * gets mitogen's dead message. Parent <-> child traffic is unaffected. */
+static void test_unidirectional_blocks_siblings_body(void)
+{
+	struct net *n = net_new();
+	struct got at3 = { 0 }, at1 = { 0 }, at2 = { 0 }, at0 = { .reply = "up" };
+	struct got d2 = { .reply = "down" }, r0 = { 0 }, r1 = { 0 }, r2 = { 0 };
+	uint32_t h3, h1, h2, h0, hd2, hr0, hr1, hr2;
+
+	ASSERT_PTR_NOT_NULL(n);
+	set_unidirectional(n, true);
+	ASSERT_TRUE(mg_router_unidirectional(n->r[0]));
+	h3 = handler(n, 3, MG_POL_RESPONDENT, 1, &at3);
+	h1 = handler(n, 1, MG_POL_RESPONDENT, 0, &at1);
+	ASSERT_INT_EQ(mg__router_send(n->r[1], 3, h3, h1, 0, "hello sibling", 13), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &at1, 2000));
+	ASSERT_STR_EQ(dead_text(&at1), "routing mode prevents forward of message from context 1 "
+		      "to context 3 via context 0");
+	ASSERT_INT_EQ(at1.m[0]->src, 0);
+	/* From the grandchild: the same, from 2. */
+	h2 = handler(n, 2, MG_POL_RESPONDENT, 0, &at2);
+	ASSERT_INT_EQ(mg__router_send(n->r[2], 3, h3, h2, 0, "hello cousin", 12), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &at2, 2000));
+	ASSERT_STR_EQ(dead_text(&at2), "routing mode prevents forward of message from context 2 "
+		      "to context 3 via context 0");
+	/* The grandchild reaches the master, and the master the grandchild. */
+	h0 = handler(n, 0, MG_POL_DESCENDANT, 0, &at0);
+	hr2 = handler(n, 2, MG_POL_RESPONDENT, 0, &r2);
+	ASSERT_INT_EQ(mg__router_send(n->r[2], 0, h0, hr2, 0, "from 2", 6), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &r2, 2000));
+	ASSERT_INT_EQ(r2.m[0]->flags, 0);
+	ASSERT_STR_EQ((char *)r2.m[0]->data, "up");
+	ASSERT_INT_EQ(at0.m[0]->src, 2);
+	hd2 = handler(n, 2, MG_POL_PARENT, 0, &d2);
+	hr0 = handler(n, 0, MG_POL_RESPONDENT, 2, &r0);
+	ASSERT_INT_EQ(mg__router_send(n->r[0], 2, hd2, hr0, 0, "to 2", 4), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &r0, 2000));
+	ASSERT_STR_EQ((char *)r0.m[0]->data, "down");
+	/* 1 and its own child 2, both ways. */
+	hr1 = handler(n, 1, MG_POL_RESPONDENT, 2, &r1);
+	ASSERT_INT_EQ(mg__router_send(n->r[1], 2, hd2, hr1, 0, "to 2", 4), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &r1, 2000));
+	ASSERT_STR_EQ((char *)r1.m[0]->data, "down");
+	ASSERT_INT_EQ(at3.n, 0);
+	talloc_free(n);
+}
+ISOLATED(test_unidirectional_blocks_siblings)
+
+/* On: a context also refuses, from its parent, a frame on the authority of
+ * a context that is not its ancestor (what only a sibling would send). */
+static void test_unidirectional_arrival_body(void)
+{
+	struct net *n = net_new();
+	struct got at3 = { 0 };
+	uint32_t h3;
+
+	ASSERT_PTR_NOT_NULL(n);
+	h3 = handler(n, 3, MG_POL_RESPONDENT, 1, &at3);
+	mg_router_set_unidirectional(n->r[3], true);
+	ASSERT_TRUE(raw_frame(n->downfd[3], 3, 1, 1, h3, 0, "dropped"));
+	run_until(n->loop, NULL, NULL, 50);
+	ASSERT_INT_EQ(at3.n, 0);
+	mg_router_set_unidirectional(n->r[3], false);
+	ASSERT_TRUE(raw_frame(n->downfd[3], 3, 1, 1, h3, 0, "taken"));
+	ASSERT_TRUE(run_until(n->loop, got_one, &at3, 2000));
+	ASSERT_STR_EQ((char *)at3.m[0]->data, "taken");
+	/* Never a frame claiming to come from this context itself. */
+	ASSERT_TRUE(raw_frame(n->downfd[3], 3, 3, 3, h3, 0, "self"));
+	run_until(n->loop, NULL, NULL, 50);
+	ASSERT_INT_EQ(at3.n, 1);
+	talloc_free(n);
+}
+ISOLATED(test_unidirectional_arrival)
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	TESTS_BEGIN();
+	RUN(test_siblings_talk_by_default);
+	RUN(test_unidirectional_blocks_siblings);
+	RUN(test_unidirectional_arrival);
+	return TESTS_END();
+}
