@@ -1,4 +1,4 @@
-/* Pushed programs: see images.h. */
+/* Pushed programs: see images.h. FETCH's messages are in svc-fetch.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +17,7 @@
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "protocol.h"
+#include "svc-fetch.h"
 
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
@@ -284,9 +285,7 @@ static void on_fetch_done(void *data, int err)
 static void on_meta(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct image *img = talloc_get_type_abort(data, struct image);
-	struct mg_buf b;
-	uint64_t size;
-	uint32_t ack;
+	struct mg__fetch_meta meta;
 	int fd;
 
 	img->meta = NULL;
@@ -295,8 +294,7 @@ static void on_meta(struct mg_router *r, struct mg_msg *m, void *data)
 		fetch_failed(img, why != NULL ? why : "fetch refused");
 		return;
 	}
-	mg__buf_view(&b, m->data, m->len);
-	if (mg__buf_get_u64(&b, &size) != 0 || mg__buf_get_u32(&b, &ack) != 0 || size == ANY_SIZE) {
+	if (mg__fetch_meta_decode(m->data, m->len, &meta) != 0 || meta.size == ANY_SIZE) {
 		fetch_failed(img, "bad answer to a program fetch");
 		return;
 	}
@@ -306,20 +304,21 @@ static void on_meta(struct mg_router *r, struct mg_msg *m, void *data)
 	fd = mg__anon_exec_file();
 	if (fd < 0) {
 		/* The parent's sender would wait for credit forever. */
-		mg__router_send(r, m->src, ack, 0, MG_F_DEAD, "reader closed", 13);
+		mg__router_send(r, m->src, meta.h_ack, 0, MG_F_DEAD, "reader closed", 13);
 		fetch_failed(img, "cannot store the program here");
 		return;
 	}
 	img->fd = fd;
-	img->size = size;
-	mg__chan_in_set_ack(img->in, ack);
+	img->size = meta.size;
+	mg__chan_in_set_ack(img->in, meta.h_ack);
 }
 
 static int start_fetch(struct mg_images *im, struct image *img)
 {
 	const uint32_t *parents;
 	size_t n;
-	uint8_t req[20];
+	uint8_t req[MG_FETCH_REQ_LEN];
+	struct mg__fetch_req rq;
 
 	parents = mg__router_parents(im->r, &n);
 	if (n == 0) {
@@ -331,11 +330,11 @@ static int start_fetch(struct mg_images *im, struct image *img)
 	if (img->in == NULL || img->meta == NULL) {
 		return -ENOMEM;
 	}
-	mg__put_be32(req, img->link.id);
-	mg__put_be32(req + 4, mg__chan_in_handle(img->in));
-	mg__put_be32(req + 8, mg__handler_handle(img->meta));
-	mg__put_be32(req + 12, (uint32_t)(img->size >> 32));
-	mg__put_be32(req + 16, (uint32_t)img->size);
+	rq.id = img->link.id;
+	rq.h_data = mg__chan_in_handle(img->in);
+	rq.h_meta = mg__handler_handle(img->meta);
+	rq.size = img->size;
+	mg__fetch_req_encode(req, &rq);
 	return mg__router_send(im->r, parents[0], MG_H_FETCH, 0, 0, req, sizeof(req));
 }
 
@@ -461,7 +460,8 @@ static void serve_now(void *data, int fd, const char *errmsg)
 	struct serve *s = talloc_get_type_abort(data, struct serve);
 	struct mg_router *r = s->im->r;
 	struct image *img = find(s->im, s->id);
-	uint8_t meta[12];
+	struct mg__fetch_meta ans;
+	uint8_t meta[MG_FETCH_META_LEN];
 	char path[64];
 	int rfd;
 
@@ -484,9 +484,9 @@ static void serve_now(void *data, int fd, const char *errmsg)
 		talloc_free(s);
 		return;
 	}
-	mg__put_be32(meta, (uint32_t)(img->size >> 32));
-	mg__put_be32(meta + 4, (uint32_t)img->size);
-	mg__put_be32(meta + 8, mg__chan_out_ack_handle(s->out));
+	ans.size = img->size;
+	ans.h_ack = mg__chan_out_ack_handle(s->out);
+	mg__fetch_meta_encode(meta, &ans);
 	/* A child gone meanwhile would never take the bytes. */
 	if (mg__router_send(r, s->child, s->h_meta, 0, 0, meta, sizeof(meta)) != 0) {
 		talloc_free(s);
@@ -535,18 +535,17 @@ static struct serve *admit(struct mg_images *im, uint32_t child, const char **_w
 static void on_fetch(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_images *im = talloc_get_type_abort(data, struct mg_images);
-	uint32_t id, h_data, h_meta;
+	struct mg__fetch_req rq;
+	uint32_t id, h_meta;
 	const char *why;
-	struct mg_buf b;
 	struct serve *s;
-	uint64_t size;
 	size_t n;
 
-	mg__buf_view(&b, m->data, m->len);
-	if (mg__buf_get_u32(&b, &id) != 0 || mg__buf_get_u32(&b, &h_data) != 0 ||
-	    mg__buf_get_u32(&b, &h_meta) != 0 || mg__buf_get_u64(&b, &size) != 0) {
+	if (mg__fetch_req_decode(m->data, m->len, &rq) != 0) {
 		return;
 	}
+	id = rq.id;
+	h_meta = rq.h_meta;
 	mg__router_parents(r, &n);
 	if (find(im, id) == NULL && n == 0) {
 		/* The master serves only the programs it registered. */
@@ -559,7 +558,7 @@ static void on_fetch(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	s->id = id;
-	s->h_data = h_data;
+	s->h_data = rq.h_data;
 	s->h_meta = h_meta;
 	/* An agent fetches it from its own parent first, once, and keeps it
 	 * for its other children. The child checks the size itself. */
