@@ -185,7 +185,7 @@ int mg__buf_get_bytes(struct mg_buf *b, const uint8_t **_p, size_t *_n)
 	return 0;
 }
 
-int mg__buf_get_str(struct mg_buf *b, TALLOC_CTX *mem_ctx, char **_s)
+int mg__buf_get_strn(struct mg_buf *b, const char **_p, size_t *_n)
 {
 	const uint8_t *p;
 	size_t n;
@@ -193,16 +193,36 @@ int mg__buf_get_str(struct mg_buf *b, TALLOC_CTX *mem_ctx, char **_s)
 
 	if (mg__buf_left(b) >= 4 && mg__get_be32(b->data + b->off) == UINT32_MAX) {
 		b->off += 4;
-		*_s = NULL;
+		*_p = NULL;
+		*_n = 0;
 		return 0;
 	}
 	if ((r = mg__buf_get_bytes(b, &p, &n)) != 0) {
 		return r;
 	}
 	if (memchr(p, '\0', n) != NULL) {
+		b->off -= 4 + n;
 		return MG_ERR_PROTOCOL;
 	}
-	*_s = talloc_strndup(mem_ctx, (const char *)p, n);
+	*_p = (const char *)p;
+	*_n = n;
+	return 0;
+}
+
+int mg__buf_get_str(struct mg_buf *b, TALLOC_CTX *mem_ctx, char **_s)
+{
+	const char *p;
+	size_t n;
+	int r;
+
+	if ((r = mg__buf_get_strn(b, &p, &n)) != 0) {
+		return r;
+	}
+	if (p == NULL) {
+		*_s = NULL;
+		return 0;
+	}
+	*_s = talloc_strndup(mem_ctx, p, n);
 	return *_s == NULL ? -ENOMEM : 0;
 }
 

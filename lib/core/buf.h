@@ -37,6 +37,10 @@ int mg__buf_put_strv(struct mg_buf *b, const char *const *v);
 int mg__buf_get_u8(struct mg_buf *b, uint8_t *_v);
 int mg__buf_get_u32(struct mg_buf *b, uint32_t *_v);
 int mg__buf_get_u64(struct mg_buf *b, uint64_t *_v);
+/* A string in place: a pointer into the buffer and its length (not
+ * NUL-terminated), *_p NULL for the null string; NUL bytes inside are
+ * refused. */
+int mg__buf_get_strn(struct mg_buf *b, const char **_p, size_t *_n);
 /* A NUL-terminated copy on mem_ctx; NUL bytes inside are refused. */
 int mg__buf_get_str(struct mg_buf *b, TALLOC_CTX *mem_ctx, char **_s);
 /* A pointer into the buffer; valid while the buffer lives. */

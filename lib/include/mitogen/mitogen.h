@@ -11,6 +11,7 @@
 #include "mitogen/receiver.h"
 #include "mitogen/select.h"
 #include "mitogen/service.h"
+#include "mitogen/codec.h"
 #include "mitogen/chain.h"
 #include "mitogen/session.h"
 #include "mitogen/context.h"
