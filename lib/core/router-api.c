@@ -1,7 +1,12 @@
 /* The public face of the router (mitogen/router.h) over router.h. */
+#include <errno.h>
 #include "mitogen/router.h"
+#include "protocol.h"
 #include "router.h"
 #include "session.h"
+
+_Static_assert(MG_ROUTER_MAX_MSG_MAX == MG_MSG_MAX_DEFAULT, "the default is the most agents take");
+_Static_assert(MG_ROUTER_MAX_MSG_MIN >= MG_CHUNK, "a byte channel's message fits");
 
 struct mg_router *mg_session_router(struct mg_session *s)
 {
@@ -55,4 +60,18 @@ void mg_router_set_unidirectional(struct mg_router *r, bool on)
 bool mg_router_unidirectional(const struct mg_router *r)
 {
 	return mg__router_unidirectional(r);
+}
+
+uint32_t mg_router_max_msg(const struct mg_router *r)
+{
+	return mg__router_max_msg(r);
+}
+
+int mg_router_set_max_msg(struct mg_router *r, uint32_t bytes)
+{
+	if (bytes < MG_ROUTER_MAX_MSG_MIN || bytes > MG_ROUTER_MAX_MSG_MAX) {
+		return -EINVAL;
+	}
+	mg__router_set_max_msg(r, bytes);
+	return 0;
 }

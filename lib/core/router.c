@@ -418,6 +418,14 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 	if (in != r->parent && (m->flags & MG_F_DEAD) != 0) {
 		note_dead_reply(r, m);
 	}
+	if (m->len > r->max_msg) {
+		/* Over this context's limit, for it or to pass on: its link
+		 * may take more (an agent's parent link takes the default). */
+		snprintf(why, sizeof(why), "message too large (%zu bytes, max %u)", m->len,
+			 r->max_msg);
+		mg__router_reply_dead(r, m, why);
+		return;
+	}
 	if (m->dst == r->my_id) {
 		invoke(r, m);
 		return;
@@ -438,10 +446,6 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 	}
 	if (mg__stream_closed(out)) {
 		mg__router_reply_dead(r, m, "hop disconnected");
-		return;
-	}
-	if (m->len > r->max_msg) {
-		mg__router_reply_dead(r, m, "message too large");
 		return;
 	}
 	send_out(r, out, m);

@@ -20,8 +20,11 @@
 #include <unistd.h>
 
 #include "router-net.h"
+#include "conn.h"
 #include "mitogen/error.h"
+#include "mitogen/message.h"
 #include "mitogen/router.h"
+#include "mitogen/service.h"
 
 #define MAX_GOT 8
 
@@ -229,6 +232,141 @@ static void test_unidirectional_arrival_body(void)
 }
 ISOLATED(test_unidirectional_arrival)
 
+/* --- maximum message size --- */
+
+#define MIB (1u << 20)
+
+/* The public bounds; a message over the limit fails at once, locally
+ * and as a call. */
+static int size_of(struct mg_message *req, const void *payload, size_t len, void *data)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%zu", len);
+	return mg_message_reply(req, text, strlen(text));
+}
+
+static void test_max_msg_local_body(void)
+{
+	struct net *n = net_new();
+	struct mg_message *reply = NULL;
+	uint8_t *p;
+	size_t len;
+
+	ASSERT_PTR_NOT_NULL(n);
+	p = talloc_zero_size(n, 3 * MIB);
+	ASSERT_INT_EQ(mg_router_max_msg(n->r[0]), MG_ROUTER_MAX_MSG_MAX);
+	ASSERT_INT_EQ(mg_router_set_max_msg(n->r[0], MG_ROUTER_MAX_MSG_MIN - 1), -EINVAL);
+	ASSERT_INT_EQ(mg_router_set_max_msg(n->r[0], MG_ROUTER_MAX_MSG_MAX + 1), -EINVAL);
+	ASSERT_INT_EQ(mg_router_set_max_msg(n->r[0], 0), -EINVAL);
+	ASSERT_INT_EQ(mg_router_max_msg(n->r[0]), MG_ROUTER_MAX_MSG_MAX);
+	ASSERT_INT_EQ(mg_router_set_max_msg(n->r[0], 2 * MIB), 0);
+	ASSERT_INT_EQ(mg_router_max_msg(n->r[0]), 2 * MIB);
+	ASSERT_INT_EQ(mg_router_send(n->r[0], 1, 1000, 0, p, 2 * MIB + 1), MG_ERR_TOO_BIG);
+	ASSERT_INT_EQ(mg_router_send(n->r[0], 0, 1000, 0, p, 2 * MIB + 1), MG_ERR_TOO_BIG);
+	ASSERT_INT_EQ(mg_router_call(n, n->r[0], 1, "echo", p, 2 * MIB + 1, 2000, &reply),
+		      MG_ERR_TOO_BIG);
+	ASSERT_PTR_NULL(reply);
+	/* Within it, it goes: the call's own bytes are 12 here. */
+	ASSERT_INT_EQ(mg_service_register(n->r[0], "size", 0, size_of, NULL), 0);
+	ASSERT_INT_EQ(mg_router_call(n, n->r[0], 0, "size", p, 2 * MIB - 16, 2000, &reply), 0);
+	ASSERT_INT_EQ(memcmp(mg_message_data(reply, &len), "2097136", 7), 0);
+	ASSERT_INT_EQ(len, 7);
+	talloc_free(reply);
+	talloc_free(n);
+}
+ISOLATED(test_max_msg_local)
+
+/* A context with a lower limit refuses what it would pass on, and what
+ * is for itself, with a dead message; both ways. */
+static void test_max_msg_forwarded_body(void)
+{
+	struct net *n = net_new();
+	struct got d0 = { 0 }, d2 = { 0 }, at2 = { 0 }, at0 = { 0 }, at1 = { 0 };
+	uint32_t hd0, hd2, h2, h0, h1;
+	uint8_t *p;
+
+	ASSERT_PTR_NOT_NULL(n);
+	p = talloc_zero_size(n, 3 * MIB);
+	ASSERT_INT_EQ(mg_router_set_max_msg(n->r[1], MIB), 0);
+	hd0 = handler(n, 0, MG_POL_RESPONDENT, 1, &d0);
+	h2 = handler(n, 2, MG_POL_PARENT, 0, &at2);
+	h1 = handler(n, 1, MG_POL_PARENT, 0, &at1);
+	ASSERT_INT_EQ(mg__router_send(n->r[0], 2, h2, hd0, 0, p, MIB + 1), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &d0, 2000));
+	ASSERT_STR_EQ(dead_text(&d0), "message too large (1048577 bytes, max 1048576)");
+	ASSERT_INT_EQ(d0.m[0]->src, 1);
+	d0.n = 0;
+	ASSERT_INT_EQ(mg__router_send(n->r[0], 1, h1, hd0, 0, p, MIB + 1), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &d0, 2000));
+	ASSERT_STR_CONTAINS(dead_text(&d0), "message too large");
+	/* Up from 2, whose own limit is still the default. */
+	h0 = handler(n, 0, MG_POL_DESCENDANT, 0, &at0);
+	hd2 = handler(n, 2, MG_POL_RESPONDENT, 1, &d2);
+	ASSERT_INT_EQ(mg__router_send(n->r[2], 0, h0, hd2, 0, p, 2 * MIB), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &d2, 2000));
+	ASSERT_STR_EQ(dead_text(&d2), "message too large (2097152 bytes, max 1048576)");
+	/* At the limit, everything passes; nothing else got through. */
+	ASSERT_INT_EQ(mg__router_send(n->r[0], 2, h2, 0, 0, p, MIB), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &at2, 2000));
+	ASSERT_INT_EQ(at2.m[0]->len, MIB);
+	ASSERT_INT_EQ(at1.n, 0);
+	ASSERT_INT_EQ(at0.n, 0);
+	/* The link stays up. */
+	ASSERT_TRUE(mg__router_reachable(n->r[0], 2));
+	talloc_free(n);
+}
+ISOLATED(test_max_msg_forwarded)
+
+/* What an agent does with HELLO (agent.c): take the limit its parent
+ * sends, and send its own on to the contexts it connects. */
+static bool take_hello(struct net *n, uint32_t parent, uint32_t child)
+{
+	struct mg_buf *b = mg__buf_new(n, 4096);
+	struct mg_hello h;
+
+	if (b == NULL || mg__hello_encode(b, n->r[parent], child, 0, "x") != 0 ||
+	    mg__hello_decode(b, b->data, b->len, &h) != 0) {
+		return false;
+	}
+	mg__router_set_max_msg(n->r[child], h.max_msg);
+	talloc_free(b);
+	return true;
+}
+
+static void test_max_msg_inherited_body(void)
+{
+	struct net *n = net_new();
+	struct got d0 = { 0 }, d2 = { 0 }, at0 = { 0 }, at2 = { 0 };
+	uint32_t hd0, hd2, h0, h2;
+	uint8_t *p;
+
+	ASSERT_PTR_NOT_NULL(n);
+	p = talloc_zero_size(n, 3 * MIB);
+	ASSERT_INT_EQ(mg_router_set_max_msg(n->r[0], 3 * MIB / 2), 0);
+	ASSERT_TRUE(take_hello(n, 0, 1));
+	ASSERT_TRUE(take_hello(n, 1, 2));
+	ASSERT_INT_EQ(mg_router_max_msg(n->r[1]), 3 * MIB / 2);
+	ASSERT_INT_EQ(mg_router_max_msg(n->r[2]), 3 * MIB / 2);
+	/* The grandchild fails locally over the inherited limit... */
+	ASSERT_INT_EQ(mg_router_send(n->r[2], 0, 1000, 0, p, 2 * MIB), MG_ERR_TOO_BIG);
+	ASSERT_INT_EQ(mg_router_send(n->r[2], 1, 1000, 0, p, 3 * MIB / 2 + 1), MG_ERR_TOO_BIG);
+	/* ...and within it reaches the master, and the master it. */
+	h0 = handler(n, 0, MG_POL_DESCENDANT, 0, &at0);
+	hd2 = handler(n, 2, MG_POL_RESPONDENT, 0, &d2);
+	ASSERT_INT_EQ(mg_router_send(n->r[2], 0, h0, hd2, p, 3 * MIB / 2), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &at0, 2000));
+	ASSERT_INT_EQ(at0.m[0]->len, 3 * MIB / 2);
+	h2 = handler(n, 2, MG_POL_PARENT, 0, &at2);
+	hd0 = handler(n, 0, MG_POL_RESPONDENT, 2, &d0);
+	ASSERT_INT_EQ(mg_router_send(n->r[0], 2, h2, hd0, p, 3 * MIB / 2), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &at2, 2000));
+	ASSERT_INT_EQ(d2.n, 0);
+	ASSERT_INT_EQ(d0.n, 0);
+	talloc_free(n);
+}
+ISOLATED(test_max_msg_inherited)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -236,5 +374,8 @@ int main(void)
 	RUN(test_siblings_talk_by_default);
 	RUN(test_unidirectional_blocks_siblings);
 	RUN(test_unidirectional_arrival);
+	RUN(test_max_msg_local);
+	RUN(test_max_msg_forwarded);
+	RUN(test_max_msg_inherited);
 	return TESTS_END();
 }

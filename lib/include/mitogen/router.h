@@ -31,6 +31,30 @@ uint32_t mg_router_parent_id(const struct mg_router *r);
 /* The loop the router runs on. */
 struct mg_loop *mg_router_loop(const struct mg_router *r);
 
+/* Bounds of mg_router_set_max_msg: byte channels send messages of up to
+ * 1 MiB of data; an agent's connection to its parent takes up to 4 MiB,
+ * the default. */
+#define MG_ROUTER_MAX_MSG_MIN (1u << 20)
+#define MG_ROUTER_MAX_MSG_MAX (4u << 20)
+
+/* The largest message payload this context sends, forwards or takes, in
+ * bytes: MG_ROUTER_MAX_MSG_MAX unless set, or inherited from the parent. */
+uint32_t mg_router_max_msg(const struct mg_router *r);
+/*
+ * Set the largest message payload (mitogen's max_message_size), from
+ * MG_ROUTER_MAX_MSG_MIN to MG_ROUTER_MAX_MSG_MAX bytes. A larger message
+ * fails locally with MG_ERR_TOO_BIG (mg_router_send, calls, senders);
+ * one that arrives, for this context or to pass on, is answered with the
+ * dead message "message too large (N bytes, max M)".
+ *
+ * A context passes its value to each child in HELLO when the child
+ * connects, and every agent applies it to what it sends and forwards and
+ * passes it on: set it before connecting anything. A connection takes
+ * the value current when it was opened as the largest frame it accepts.
+ * Returns 0 or -EINVAL (out of bounds).
+ */
+int mg_router_set_max_msg(struct mg_router *r, uint32_t bytes);
+
 /*
  * Unidirectional routing (mitogen's Router.unidirectional), off by
  * default. On, this context forwards no message that arrived from one
