@@ -367,6 +367,70 @@ static void test_max_msg_inherited_body(void)
 }
 ISOLATED(test_max_msg_inherited)
 
+/* --- forged headers, lost contexts --- */
+
+/* From below, auth_id must be src: a context in a child's subtree cannot
+ * lend itself another's authority, its parent's or a descendant's.
+ * Dropped without a reply (test-router.c has the forged src cases). */
+static void test_forged_auth_dropped_body(void)
+{
+	struct net *n = net_new();
+	struct got at0 = { 0 }, at1 = { 0 }, d1 = { 0 }, d2 = { 0 };
+	uint32_t h0, h1, hd1, hd2;
+
+	ASSERT_PTR_NOT_NULL(n);
+	h0 = handler(n, 0, MG_POL_DESCENDANT, 0, &at0);
+	h1 = handler(n, 1, MG_POL_DESCENDANT, 0, &at1);
+	hd1 = handler(n, 1, MG_POL_RESPONDENT, 0, &d1);
+	hd2 = handler(n, 2, MG_POL_RESPONDENT, 1, &d2);
+	ASSERT_TRUE(raw_frame(n->upfd[1], 0, 2, 1, h0, hd1, "2 as 1"));
+	ASSERT_TRUE(raw_frame(n->upfd[1], 0, 1, 2, h0, hd1, "1 as 2"));
+	ASSERT_TRUE(raw_frame(n->upfd[1], 0, 2, 0, h0, hd1, "2 as 0"));
+	ASSERT_TRUE(raw_frame(n->upfd[2], 1, 2, 1, h1, hd2, "2 as 1, to 1"));
+	ASSERT_TRUE(raw_frame(n->upfd[2], 0, 2, 1, h0, hd2, "2 as 1, via 1"));
+	/* The genuine frames behind them on the same links. */
+	ASSERT_TRUE(raw_frame(n->upfd[1], 0, 2, 2, h0, 0, "ok"));
+	ASSERT_TRUE(raw_frame(n->upfd[2], 1, 2, 2, h1, 0, "ok"));
+	ASSERT_TRUE(run_until(n->loop, got_one, &at1, 2000));
+	ASSERT_TRUE(run_until(n->loop, got_one, &at0, 2000));
+	run_until(n->loop, NULL, NULL, 50);
+	ASSERT_INT_EQ(at0.n, 1);
+	ASSERT_INT_EQ(at1.n, 1);
+	ASSERT_STR_EQ((char *)at0.m[0]->data, "ok");
+	ASSERT_STR_EQ((char *)at1.m[0]->data, "ok");
+	ASSERT_INT_EQ(d1.n, 0);
+	ASSERT_INT_EQ(d2.n, 0);
+	/* Dropping is not disconnecting. */
+	ASSERT_TRUE(mg__router_reachable(n->r[0], 2));
+	talloc_free(n);
+}
+ISOLATED(test_forged_auth_dropped)
+
+/* A context that was lost: sending to it fails at once where nothing
+ * routes it, and comes back dead from the master to anyone below. */
+static void test_lost_context_dead_body(void)
+{
+	struct net *n = net_new();
+	struct got d3 = { 0 }, d1 = { 0 };
+	uint32_t hd3, hd1;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_INT_EQ(shutdown(n->downfd[2], SHUT_RDWR), 0);
+	ASSERT_TRUE(net_wait_reach(n, 0, 2, false));
+	ASSERT_INT_EQ(mg_router_send(n->r[0], 2, 1000, 0, "x", 1), MG_ERR_DISCONNECTED);
+	hd3 = handler(n, 3, MG_POL_RESPONDENT, 0, &d3);
+	ASSERT_INT_EQ(mg_router_send(n->r[3], 2, 1000, hd3, "x", 1), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &d3, 2000));
+	ASSERT_STR_EQ(dead_text(&d3), "no route to 2, my id is 0");
+	/* 1, which had it, sends up too now, and hears the same. */
+	hd1 = handler(n, 1, MG_POL_RESPONDENT, 0, &d1);
+	ASSERT_INT_EQ(mg_router_send(n->r[1], 2, 1000, hd1, "x", 1), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &d1, 2000));
+	ASSERT_STR_EQ(dead_text(&d1), "no route to 2, my id is 0");
+	talloc_free(n);
+}
+ISOLATED(test_lost_context_dead)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -377,5 +441,7 @@ int main(void)
 	RUN(test_max_msg_local);
 	RUN(test_max_msg_forwarded);
 	RUN(test_max_msg_inherited);
+	RUN(test_forged_auth_dropped);
+	RUN(test_lost_context_dead);
 	return TESTS_END();
 }
