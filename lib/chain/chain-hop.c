@@ -51,7 +51,8 @@ static int canonical(struct mg__hop_build *b)
 {
 	struct mg_hop *h = &b->hop;
 	const char *host = h->host != NULL ? h->host : "";
-	bool v6 = strchr(host, ':') != NULL;
+	/* Only a host is bracketed: a container's ':' is encoded. */
+	bool v6 = b->m->spec == MG_SPEC_HOST && strchr(host, ':') != NULL;
 	const char *us = "", *ut = "", *ht, *spec_t;
 	char port[8] = "", *text;
 
@@ -147,6 +148,41 @@ static int method_hop(struct mg__chain_parser *p, struct mg_chain_list *segs,
 	r = slot != NULL ? mg__chain_pack(segs->chains, &ptr, 1, slot) : -ENOMEM;
 done:
 	talloc_free(tmp_ctx);
+	return r;
+}
+
+int mg__chain_hop_fields(TALLOC_CTX *mem_ctx, const struct mg__hop_fields *f,
+			 struct mg_chain *out, char **_errmsg)
+{
+	struct mg__span none = { "", NULL, 0, 0 };
+	struct mg__chain_parser p;
+	struct mg__hop_build b;
+	const struct mg_hop *ptr = &b.hop;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	memset(&b, 0, sizeof(b));
+	if ((p.tmp = talloc_new(NULL)) == NULL) {
+		return -ENOMEM;
+	}
+	b.p = &p;
+	b.mem = p.tmp;
+	b.m = mg__method_find(f->method);
+	if (b.m == NULL) {
+		r = mg__chain_fail(&p, 0, "unknown method '%s'",
+				   quote(&p, f->method, strlen(f->method)));
+	} else if ((b.hop.method = talloc_strdup(p.tmp, b.m->name)) == NULL) {
+		r = -ENOMEM;
+	} else if ((r = mg__chain_fields(&b, f)) == 0
+		   && (r = mg__chain_check(&b, &none)) == 0
+		   && (r = canonical(&b)) == 0) {
+		r = mg__chain_pack(mem_ctx, &ptr, 1, out);
+	}
+	if (r != 0 && _errmsg != NULL) {
+		*_errmsg = talloc_strdup(mem_ctx, p.errmsg != NULL ? p.errmsg
+					 : "out of memory");
+	}
+	talloc_free(p.tmp);
 	return r;
 }
 

@@ -36,6 +36,7 @@ struct mg__chain_parser {
 	char *errmsg;            /* the error, on tmp */
 	struct mg__config *cfg;  /* loaded on the first alias look-up */
 	bool cfg_loaded;
+	bool one_chain;          /* refuse ',' and host lists */
 	size_t depth;            /* aliases being expanded */
 	const char *stack[MG_CHAIN_MAX_ALIAS_DEPTH];
 };
@@ -53,6 +54,11 @@ char *mg__chain_quote(TALLOC_CTX *mem_ctx, const char *s, size_t n);
 int mg__chain_parse_text(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx,
 			 const char *text, size_t len,
 			 struct mg_chain_list **_list);
+
+/* Parse a text that must name exactly one chain: a ',' or a host list
+ * is refused. The list has one chain. Otherwise as mg_chain_parse(). */
+int mg__chain_parse_one(TALLOC_CTX *mem_ctx, const char *text,
+			struct mg_chain_list **_list, char **_errmsg);
 
 /* A new slot at the end of 'list' (zeroed), or NULL. Chains in a list own
  * their hops through list->chains, so a pack into the slot passes
@@ -85,6 +91,26 @@ struct mg__hop_build {
 	bool port_from_opt;
 	int image_col;              /* column of "image=", 0 when absent */
 };
+
+/*
+ * A hop given field by field (mitogen/connect.h): values are verbatim
+ * (never percent-decoded), checked as the parser checks a written hop,
+ * with its messages (without columns).
+ */
+struct mg__hop_fields {
+	const char *method;
+	const char *kind;              /* setns: docker, lxc, lxd, machinectl */
+	const char *host;              /* host, container, pod or jail */
+	const struct mg_hop_opt *opts; /* username= and port= among them */
+	size_t n_opts;
+};
+
+/* The one-hop chain of 'f' with its canonical text, on mem_ctx. Returns
+ * 0, or MG_ERR_CHAIN with *_errmsg on mem_ctx, or -ENOMEM. */
+int mg__chain_hop_fields(TALLOC_CTX *mem_ctx, const struct mg__hop_fields *f,
+			 struct mg_chain *out, char **_errmsg);
+/* Check and set the kind, host and options of 'f' into b->hop. */
+int mg__chain_fields(struct mg__hop_build *b, const struct mg__hop_fields *f);
 
 /* Parse the spec (text after "method:") into b->hop. */
 int mg__chain_spec(struct mg__hop_build *b, const struct mg__span *spec);

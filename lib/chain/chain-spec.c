@@ -373,6 +373,26 @@ static int spec_container(struct mg__hop_build *b, const struct mg__span *sp)
 	return set_host(b, &c, noun(b->m));
 }
 
+static int set_kind(struct mg__hop_build *b, const struct dec *d, int col)
+{
+	if (!in_list(setns_kinds, d->s, d->n)) {
+		struct mg__suggest sg;
+
+		mg__suggest_init(&sg, d->s, d->n);
+		for (size_t i = 0; setns_kinds[i] != NULL; i++) {
+			mg__suggest_try(&sg, setns_kinds[i]);
+		}
+		return mg__chain_fail(b->p, col, "unknown setns kind '%s' "
+				      "(%s%s%s)", quote(b->p, d->s, d->n),
+				      sg.best != NULL ? "did you mean '" :
+				      "expected docker, lxc, lxd or machinectl",
+				      sg.best != NULL ? sg.best : "",
+				      sg.best != NULL ? "'?" : "");
+	}
+	b->kind = d->s;
+	return 0;
+}
+
 /* kind:[user@]container */
 static int spec_setns(struct mg__hop_build *b, const struct mg__span *sp)
 {
@@ -391,24 +411,10 @@ static int spec_setns(struct mg__hop_build *b, const struct mg__span *sp)
 	}
 	kind = sub(sp, 0, (size_t)(c - sp->s));
 	rest = sub(sp, kind.n + 1, sp->n);
-	if ((r = decode(b->p, b->mem, &kind, &d)) != 0) {
+	if ((r = decode(b->p, b->mem, &kind, &d)) != 0
+	    || (r = set_kind(b, &d, col_at(sp, 0))) != 0) {
 		return r;
 	}
-	if (!in_list(setns_kinds, d.s, d.n)) {
-		struct mg__suggest sg;
-
-		mg__suggest_init(&sg, d.s, d.n);
-		for (size_t i = 0; setns_kinds[i] != NULL; i++) {
-			mg__suggest_try(&sg, setns_kinds[i]);
-		}
-		return mg__chain_fail(b->p, col_at(sp, 0), "unknown setns kind "
-				      "'%s' (%s%s%s)", quote(b->p, d.s, d.n),
-				      sg.best != NULL ? "did you mean '" :
-				      "expected docker, lxc, lxd or machinectl",
-				      sg.best != NULL ? sg.best : "",
-				      sg.best != NULL ? "'?" : "");
-	}
-	b->kind = d.s;
 	if (rest.n == 0) {
 		return mg__chain_fail(b->p, rest.end_col, "expected a container "
 				      "after '%s:'", d.s);
@@ -454,24 +460,26 @@ static int unknown_option(struct mg__hop_build *b, const struct mg__span *key)
 			      quote(b->p, key->s, key->n), b->m->name);
 }
 
-/* key=value: username= and port= go to hop->user and hop->port. */
-static int add_option(struct mg__hop_build *b, const struct mg__span *key,
-		      const struct mg__span *value)
+static bool known_option(const struct mg_method *m, const struct mg__span *key)
+{
+	return in_list(m->options, key->s, key->n)
+	       || in_list(mg__common_options, key->s, key->n);
+}
+
+/* key=value, the value decoded: username= and port= go to hop->user and
+ * hop->port. The hop's opts has room for it. */
+static int add_value(struct mg__hop_build *b, const struct mg__span *key,
+		     const struct dec *d)
 {
 	struct mg_hop *h = &b->hop;
-	struct dec d;
 	char *k;
 	int r;
 
-	if (!in_list(b->m->options, key->s, key->n)
-	    && !in_list(mg__common_options, key->s, key->n)) {
+	if (!known_option(b->m, key)) {
 		return unknown_option(b, key);
 	}
 	if ((k = talloc_strndup(b->mem, key->s, key->n)) == NULL) {
 		return -ENOMEM;
-	}
-	if ((r = decode(b->p, b->mem, value, &d)) != 0) {
-		return r;
 	}
 	if (strcmp(k, "username") == 0) {
 		if (h->user != NULL) {
@@ -482,10 +490,10 @@ static int add_option(struct mg__hop_build *b, const struct mg__span *key,
 						"and as username=");
 		}
 		b->user_from_opt = true;
-		if ((r = check_name(b->p, &d, "user", USER_BAD)) != 0) {
+		if ((r = check_name(b->p, d, "user", USER_BAD)) != 0) {
 			return r;
 		}
-		h->user = d.s;
+		h->user = d->s;
 		return 0;
 	}
 	if (strcmp(k, "port") == 0) {
@@ -497,7 +505,7 @@ static int add_option(struct mg__hop_build *b, const struct mg__span *key,
 						"and as port=");
 		}
 		b->port_from_opt = true;
-		return parse_port(b->p, &d, &h->port);
+		return parse_port(b->p, d, &h->port);
 	}
 	if (!in_list(list_options, k, key->n) && mg_hop_opt(h, k) != NULL) {
 		return mg__chain_fail(b->p, key->col[0], "option '%s' given "
@@ -510,9 +518,24 @@ static int add_option(struct mg__hop_build *b, const struct mg__span *key,
 		b->image_col = key->col[0];
 	}
 	h->opts[h->n_opts].key = k;
-	h->opts[h->n_opts].value = d.s;
+	h->opts[h->n_opts].value = d->s;
 	h->n_opts++;
 	return 0;
+}
+
+static int add_option(struct mg__hop_build *b, const struct mg__span *key,
+		      const struct mg__span *value)
+{
+	struct dec d;
+	int r;
+
+	if (!known_option(b->m, key)) {
+		return unknown_option(b, key);
+	}
+	if ((r = decode(b->p, b->mem, value, &d)) != 0) {
+		return r;
+	}
+	return add_value(b, key, &d);
 }
 
 int mg__chain_opts(struct mg__hop_build *b, const struct mg__span *tail)
@@ -569,7 +592,7 @@ int mg__chain_opts(struct mg__hop_build *b, const struct mg__span *tail)
 int mg__chain_check(struct mg__hop_build *b, const struct mg__span *spec)
 {
 	const struct mg_hop *h = &b->hop;
-	bool image = b->image_col != 0;
+	bool image = mg_hop_opt(h, "image") != NULL;
 
 	if (b->m->spec == MG_SPEC_HOST && h->host == NULL) {
 		return mg__chain_fail(b->p, spec->end_col, "%s needs a host: %s",
@@ -620,4 +643,79 @@ int mg__chain_spec(struct mg__hop_build *b, const struct mg__span *spec)
 		break;
 	}
 	return r;
+}
+
+/* A verbatim value as the checks above take it, with no columns (so
+ * their messages have no "column N:"). */
+static int dec_of(TALLOC_CTX *mem, const char *s, struct dec *d)
+{
+	d->n = strlen(s);
+	d->s = talloc_strdup(mem, s);
+	d->col = talloc_zero_array(mem, int, d->n + 1);
+	d->end_col = 0;
+	return d->s != NULL && d->col != NULL ? 0 : -ENOMEM;
+}
+
+static int fields_host(struct mg__hop_build *b, const struct mg__hop_fields *f)
+{
+	bool setns = strcmp(b->m->name, "setns") == 0;
+	struct dec d;
+	int r;
+
+	if (f->kind != NULL && !setns) {
+		return mg__chain_fail(b->p, 0, "%s takes no kind", b->m->name);
+	}
+	if (setns && f->kind == NULL && f->host != NULL) {
+		return mg__chain_fail(b->p, 0, "expected KIND:CONTAINER (KIND is "
+				      "docker, lxc, lxd or machinectl)");
+	}
+	if (f->kind != NULL && ((r = dec_of(b->mem, f->kind, &d)) != 0
+				|| (r = set_kind(b, &d, 0)) != 0)) {
+		return r;
+	}
+	if (f->kind != NULL && f->host == NULL) {
+		return mg__chain_fail(b->p, 0, "expected a container after "
+				      "'%s:'", b->kind);
+	}
+	if (f->host == NULL) {
+		return 0;
+	}
+	if (b->m->spec != MG_SPEC_HOST && b->m->spec != MG_SPEC_CONTAINER) {
+		return mg__chain_fail(b->p, 0, "%s takes no host", b->m->name);
+	}
+	if ((r = dec_of(b->mem, f->host, &d)) != 0
+	    || (r = check_name(b->p, &d, b->m->spec == MG_SPEC_HOST ? "host"
+			       : noun(b->m), HOST_BAD)) != 0) {
+		return r;
+	}
+	b->hop.host = d.s;
+	return 0;
+}
+
+int mg__chain_fields(struct mg__hop_build *b, const struct mg__hop_fields *f)
+{
+	int r;
+
+	if ((r = fields_host(b, f)) != 0) {
+		return r;
+	}
+	b->hop.opts = talloc_array(b->mem, struct mg_hop_opt, f->n_opts + 1);
+	if (b->hop.opts == NULL) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < f->n_opts; i++) {
+		const char *k = f->opts[i].key;
+		int *cols = talloc_zero_array(b->mem, int, strlen(k) + 1);
+		struct mg__span key = { k, cols, strlen(k), 0 };
+		struct dec d;
+
+		if (cols == NULL) {
+			return -ENOMEM;
+		}
+		if ((r = dec_of(b->mem, f->opts[i].value, &d)) != 0
+		    || (r = add_value(b, &key, &d)) != 0) {
+			return r;
+		}
+	}
+	return 0;
 }

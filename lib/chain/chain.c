@@ -328,6 +328,11 @@ static int scan(struct mg__chain_parser *p, TALLOC_CTX *mem, const char *t,
 		if (i == n) {
 			return 0;
 		}
+		if (p->one_chain) {
+			return mg__chain_fail(p, (int)i + 1, "',' separates "
+					      "chains, but one chain is expected "
+					      "here");
+		}
 		comma = i++;
 	}
 }
@@ -527,6 +532,15 @@ static int hop_segments(struct mg__chain_parser *p, TALLOC_CTX *mem,
 	if ((r = mg__chain_expand(p, tmp_ctx, &head, &vars, &n_vars)) != 0) {
 		goto done;
 	}
+	if (p->one_chain && (n_vars != 1 || vars[0].n != head.n
+			     || memcmp(vars[0].s, head.s, head.n) != 0)) {
+		/* Even a list of one: the text must read as written. */
+		const char *q = mg__chain_quote(p->tmp, head.s, head.n);
+
+		r = mg__chain_fail(p, head.col[0], "host list in '%s', but one "
+				   "chain is expected here", q != NULL ? q : "?");
+		goto done;
+	}
 	for (size_t i = 0; i < n_vars; i++) {
 		if (vars[i].n == 0 && head.n > 0) {
 			r = mg__chain_fail(p, head.col[0], "host list gives an "
@@ -625,14 +639,15 @@ done:
 	return r;
 }
 
-int mg_chain_parse(TALLOC_CTX *mem_ctx, const char *text,
-		   struct mg_chain_list **_list, char **_errmsg)
+static int parse(TALLOC_CTX *mem_ctx, const char *text, bool one_chain,
+		 struct mg_chain_list **_list, char **_errmsg)
 {
 	struct mg__chain_parser p;
 	struct mg_chain_list *list = NULL;
 	int r;
 
 	memset(&p, 0, sizeof(p));
+	p.one_chain = one_chain;
 	p.tmp = talloc_new(NULL);
 	if (p.tmp == NULL) {
 		return -ENOMEM;
@@ -650,6 +665,18 @@ int mg_chain_parse(TALLOC_CTX *mem_ctx, const char *text,
 	}
 	talloc_free(p.tmp);
 	return r;
+}
+
+int mg_chain_parse(TALLOC_CTX *mem_ctx, const char *text,
+		   struct mg_chain_list **_list, char **_errmsg)
+{
+	return parse(mem_ctx, text, false, _list, _errmsg);
+}
+
+int mg__chain_parse_one(TALLOC_CTX *mem_ctx, const char *text,
+			struct mg_chain_list **_list, char **_errmsg)
+{
+	return parse(mem_ctx, text, true, _list, _errmsg);
 }
 
 const char *mg_hop_opt(const struct mg_hop *hop, const char *key)
