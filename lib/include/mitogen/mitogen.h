@@ -14,6 +14,7 @@
 #include "mitogen/codec.h"
 #include "mitogen/chain.h"
 #include "mitogen/session.h"
+#include "mitogen/connect.h"
 #include "mitogen/context.h"
 #include "mitogen/exec.h"
 #include "mitogen/bcast.h"
