@@ -1,5 +1,7 @@
 /* The public face of the router (mitogen/router.h) over router.h. */
 #include <errno.h>
+#include <stdio.h>
+#include "mitogen/log.h"
 #include "mitogen/router.h"
 #include "protocol.h"
 #include "router.h"
@@ -74,4 +76,71 @@ int mg_router_set_max_msg(struct mg_router *r, uint32_t bytes)
 	}
 	mg__router_set_max_msg(r, bytes);
 	return 0;
+}
+
+struct mg_watch {
+	struct mg_router *r;
+	uint32_t id;
+	mg_router_disconnect_fn fn;
+	void *data;
+	struct mg_route_watch *w;	/* until the loss is seen */
+	char *reason;
+};
+
+/* From the loop: fn is the last thing that touches the watch, so it may
+ * free it. */
+static void watch_fire(void *data)
+{
+	struct mg_watch *w = talloc_get_type_abort(data, struct mg_watch);
+
+	w->fn(w->r, w->id, w->reason, w->data);
+}
+
+static int watch_later(struct mg_watch *w, const char *reason)
+{
+	w->reason = talloc_strdup(w, reason);
+	if (w->reason == NULL) {
+		return -ENOMEM;
+	}
+	return mg_loop_defer(mg__router_loop(w->r), w, watch_fire, w);
+}
+
+/* The router tells us, maybe from inside a teardown: call fn later. */
+static void watch_lost(struct mg_router *r, uint32_t id, const char *why, void *data)
+{
+	struct mg_watch *w = talloc_get_type_abort(data, struct mg_watch);
+
+	TALLOC_FREE(w->w);
+	if (watch_later(w, why) != 0) {
+		mg_warn("context %u lost (%s): out of memory for its callback", id, why);
+	}
+}
+
+struct mg_watch *mg_router_on_disconnect(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id,
+					 mg_router_disconnect_fn fn, void *data)
+{
+	struct mg_watch *w;
+	char why[64];
+
+	if (r == NULL || fn == NULL || (w = talloc_zero(mem_ctx, struct mg_watch)) == NULL) {
+		return NULL;
+	}
+	w->r = r;
+	w->id = id;
+	w->fn = fn;
+	w->data = data;
+	if (!mg__router_reachable(r, id)) {
+		snprintf(why, sizeof(why), "context %u is unreachable", id);
+		if (watch_later(w, why) != 0) {
+			talloc_free(w);
+			return NULL;
+		}
+		return w;
+	}
+	w->w = mg__router_watch(w, r, id, watch_lost, w);
+	if (w->w == NULL) {
+		talloc_free(w);
+		return NULL;
+	}
+	return w;
 }

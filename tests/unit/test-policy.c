@@ -431,6 +431,103 @@ static void test_lost_context_dead_body(void)
 }
 ISOLATED(test_lost_context_dead)
 
+/* --- on-disconnect callbacks --- */
+
+struct seen {
+	int calls;
+	uint32_t id;
+	char reason[256];
+	struct mg_watch **free_me;	/* the callback frees this watch */
+};
+
+static void on_gone(struct mg_router *r, uint32_t id, const char *reason, void *data)
+{
+	struct seen *s = data;
+
+	s->calls++;
+	s->id = id;
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	if (s->free_me != NULL) {
+		TALLOC_FREE(*s->free_me);
+	}
+}
+
+static bool seen_one(void *arg)
+{
+	return ((struct seen *)arg)->calls >= 1;
+}
+
+/* Called once when the context goes, with why; a freed watch never. */
+static void test_on_disconnect_body(void)
+{
+	struct net *n = net_new();
+	struct seen s2 = { 0 }, s1 = { 0 }, s3 = { 0 }, cancelled = { 0 }, up = { 0 };
+	struct mg_watch *w2, *w1, *w3, *wc, *wup;
+
+	ASSERT_PTR_NOT_NULL(n);
+	w2 = mg_router_on_disconnect(n, n->r[0], 2, on_gone, &s2);
+	w1 = mg_router_on_disconnect(n, n->r[0], 1, on_gone, &s1);
+	w3 = mg_router_on_disconnect(n, n->r[0], 3, on_gone, &s3);
+	wc = mg_router_on_disconnect(n, n->r[0], 2, on_gone, &cancelled);
+	wup = mg_router_on_disconnect(n, n->r[2], 0, on_gone, &up);
+	ASSERT_TRUE(w2 && w1 && w3 && wc && wup);
+	ASSERT_PTR_NULL(mg_router_on_disconnect(n, n->r[0], 2, NULL, NULL));
+	talloc_free(wc);
+	/* The link between 1 and 2 breaks: the master hears of it by
+	 * DEL_ROUTE, 2 loses its parent. */
+	ASSERT_INT_EQ(shutdown(n->downfd[2], SHUT_RDWR), 0);
+	ASSERT_TRUE(run_until(n->loop, seen_one, &s2, 2000));
+	ASSERT_TRUE(run_until(n->loop, seen_one, &up, 2000));
+	run_until(n->loop, NULL, NULL, 50);
+	ASSERT_INT_EQ(s2.calls, 1);
+	ASSERT_INT_EQ(s2.id, 2);
+	ASSERT_STR_CONTAINS(s2.reason, "connection to c2 lost");
+	ASSERT_INT_EQ(up.calls, 1);
+	ASSERT_INT_EQ(up.id, 0);
+	ASSERT_INT_EQ(s1.calls, 0);
+	ASSERT_INT_EQ(s3.calls, 0);
+	ASSERT_INT_EQ(cancelled.calls, 0);
+	/* 1 goes too, and its callback may free its own watch. */
+	s1.free_me = &w1;
+	ASSERT_INT_EQ(shutdown(n->downfd[1], SHUT_RDWR), 0);
+	ASSERT_TRUE(run_until(n->loop, seen_one, &s1, 2000));
+	ASSERT_PTR_NULL(w1);
+	run_until(n->loop, NULL, NULL, 20);
+	ASSERT_INT_EQ(s1.calls, 1);
+	ASSERT_INT_EQ(s2.calls, 1);
+	ASSERT_INT_EQ(s3.calls, 0);
+	talloc_free(w2);
+	talloc_free(w3);
+	talloc_free(wup);
+	talloc_free(n);
+}
+ISOLATED(test_on_disconnect)
+
+/* Already unreachable: called all the same, later, never from inside the
+ * call; freeing the watch first cancels it. */
+static void test_on_disconnect_already_body(void)
+{
+	struct net *n = net_new();
+	struct seen s = { 0 }, cancelled = { 0 };
+	struct mg_watch *w, *wc;
+
+	ASSERT_PTR_NOT_NULL(n);
+	w = mg_router_on_disconnect(n, n->r[0], 77, on_gone, &s);
+	wc = mg_router_on_disconnect(n, n->r[0], 77, on_gone, &cancelled);
+	ASSERT_TRUE(w && wc);
+	ASSERT_INT_EQ(s.calls, 0);
+	talloc_free(wc);
+	ASSERT_TRUE(run_until(n->loop, seen_one, &s, 2000));
+	run_until(n->loop, NULL, NULL, 20);
+	ASSERT_INT_EQ(s.calls, 1);
+	ASSERT_INT_EQ(s.id, 77);
+	ASSERT_STR_EQ(s.reason, "context 77 is unreachable");
+	ASSERT_INT_EQ(cancelled.calls, 0);
+	talloc_free(w);
+	talloc_free(n);
+}
+ISOLATED(test_on_disconnect_already)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -443,5 +540,7 @@ int main(void)
 	RUN(test_max_msg_inherited);
 	RUN(test_forged_auth_dropped);
 	RUN(test_lost_context_dead);
+	RUN(test_on_disconnect);
+	RUN(test_on_disconnect_already);
 	return TESTS_END();
 }

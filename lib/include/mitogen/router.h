@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <talloc.h>
 #include "mitogen/loop.h"
 
 struct mg_router;
@@ -76,6 +77,25 @@ int mg_router_set_max_msg(struct mg_router *r, uint32_t bytes);
 void mg_router_set_unidirectional(struct mg_router *r, bool on);
 /* Whether unidirectional routing is on. */
 bool mg_router_unidirectional(const struct mg_router *r);
+
+/*
+ * On-disconnect callbacks (mitogen's Context "disconnect" signal).
+ * fn(r, id, reason, data) is called once, from the loop, when context
+ * 'id' becomes unreachable from this context: its connection or one on
+ * the way to it was lost, or (for an ancestor) this context's parent
+ * connection. 'reason' says why and lasts for the call only. When 'id'
+ * is already unreachable, fn is called all the same, on a later loop
+ * iteration, never from inside this call. The returned watch belongs to
+ * mem_ctx: freeing it before fn runs cancels the call; after, it does
+ * nothing more and may be freed at any time (from fn as well). Like a
+ * receiver, it must not outlive its router. Returns NULL on ENOMEM or
+ * for a NULL fn.
+ */
+struct mg_watch;
+typedef void (*mg_router_disconnect_fn)(struct mg_router *r, uint32_t id, const char *reason,
+					void *data);
+struct mg_watch *mg_router_on_disconnect(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id,
+					 mg_router_disconnect_fn fn, void *data);
 
 /*
  * Send 'len' bytes to 'handle' in context 'dst', asking for replies on
