@@ -37,10 +37,16 @@
  * secret is ever part of a hop's text. A program that supplies passwords
  * itself sets the session's password callback (mg_session_set_password_fn).
  *
+ * The struct and its strings are copied: they may go once the call
+ * returns. The new hop may take common.connect_timeout_ms to come up
+ * (30 s when 0). 'via' must be a context of the same session; it need not
+ * be up yet (the connect then waits for it, and fails with it).
+ *
  * Every function returns 0, after which cb is called once (never from
- * inside the call), or a negative error (MG_ERR_CHAIN for a refused
- * value, -EINVAL for a 'via' of another session, -ENOMEM) with *_errmsg
- * set on mem_ctx, and then cb is never called.
+ * inside the call; not at all when the session is freed first), or a
+ * negative error (MG_ERR_CHAIN for a refused value, -EINVAL for a 'via'
+ * of another session, -ENOMEM, or what mg_connect() returns) with
+ * *_errmsg set on mem_ctx, and then cb is never called.
  */
 #ifndef MITOGEN_CONNECT_H
 #define MITOGEN_CONNECT_H
