@@ -43,6 +43,16 @@ const char *mg_strerror(int err)
 		return "Cannot get(), Select instance is empty";
 	case MG_ERR_CALL:
 		return "call failed (dead reply)";
+	case MG_ERR_STREAM:
+		return "stream failed";
+	case MG_ERR_EOF:
+		return "unexpected end of stream";
+	case MG_ERR_LATCH:
+		return "closed while waited on";
+	case MG_ERR_PASSWORD:
+		return "password wrong or required";
+	case MG_ERR_HOSTKEY:
+		return "host key unknown or changed";
 	default:
 		break;
 	}

@@ -528,6 +528,35 @@ static void test_on_disconnect_already_body(void)
 }
 ISOLATED(test_on_disconnect_already)
 
+/* --- error codes --- */
+
+/* Every code has its own text; the values stay where they were. */
+static void test_error_texts(void)
+{
+	const char *seen[32];
+	int n = 0;
+
+	ASSERT_INT_EQ(MG_ERR_PROTOCOL, -(MG_ERR_BASE + 1));
+	ASSERT_INT_EQ(MG_ERR_CALL, -(MG_ERR_BASE + 16));
+	ASSERT_INT_EQ(MG_ERR_STREAM, -(MG_ERR_BASE + 17));
+	ASSERT_INT_EQ(MG_ERR_HOSTKEY, -(MG_ERR_BASE + 21));
+	for (int e = MG_ERR_PROTOCOL; e >= MG_ERR_HOSTKEY; e--) {
+		const char *t = mg_strerror(e);
+
+		ASSERT_PTR_NOT_NULL(t);
+		ASSERT_TRUE(strcmp(t, "unknown error") != 0);
+		for (int i = 0; i < n; i++) {
+			ASSERT_TRUE(strcmp(seen[i], t) != 0);
+		}
+		seen[n++] = t;
+	}
+	ASSERT_STR_EQ(mg_strerror(MG_ERR_EOF), "unexpected end of stream");
+	ASSERT_STR_EQ(mg_strerror(MG_ERR_PASSWORD), "password wrong or required");
+	ASSERT_STR_EQ(mg_strerror(MG_ERR_HOSTKEY - 1), "unknown error");
+	ASSERT_STR_EQ(mg_strerror(-ENOENT), strerror(ENOENT));
+	ASSERT_STR_EQ(mg_strerror(0), "success");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -542,5 +571,6 @@ int main(void)
 	RUN(test_lost_context_dead);
 	RUN(test_on_disconnect);
 	RUN(test_on_disconnect_already);
+	RUN(test_error_texts);
 	return TESTS_END();
 }

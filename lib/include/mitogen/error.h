@@ -26,6 +26,18 @@ enum mg_err {
 	/* A call's reply is a dead message (mitogen's CallError): its reason
 	 * says why (service.h). */
 	MG_ERR_CALL = -(MG_ERR_BASE + 16),
+	/* A stream (a hop's connection) failed: a read or write error, or
+	 * input that ended it (mitogen's StreamError). */
+	MG_ERR_STREAM = -(MG_ERR_BASE + 17),
+	/* The peer ended the stream where more was expected (EofError). */
+	MG_ERR_EOF = -(MG_ERR_BASE + 18),
+	/* A receiver or select was closed while waited on (LatchError). */
+	MG_ERR_LATCH = -(MG_ERR_BASE + 19),
+	/* A hop's password is wrong, or one is required and none was given
+	 * (PasswordError). */
+	MG_ERR_PASSWORD = -(MG_ERR_BASE + 20),
+	/* A hop's host key is unknown or changed (HostKeyError). */
+	MG_ERR_HOSTKEY = -(MG_ERR_BASE + 21),
 };
 
 /* Text for an error code (negative errno or MG_ERR_*); never NULL. */
