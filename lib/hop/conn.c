@@ -59,6 +59,10 @@ struct mg_conn {
 	void *prepared;              /* method state for pre_exec */
 	mg_conn_done_fn done;
 	void *data;
+	uint32_t agent_pid;          /* from the HELLO reply */
+	struct mg_timer *stop_timer; /* mg__conn_stop_after */
+	void (*exit_fn)(void *data);
+	void *exit_data;
 	struct mg_conn *live_next;   /* in live_hops while not reaped */
 	struct mg_conn **live_prevp;
 };
@@ -354,8 +358,15 @@ static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data
 	c->exited = true;
 	c->status = status;
 	live_unlink(c);
+	TALLOC_FREE(c->stop_timer);
 	/* Whatever the hop left running in its session goes with it. */
 	mg__kill_session(pid);
+	if (c->exit_fn != NULL) {
+		void (*fn)(void *data) = c->exit_fn;
+
+		c->exit_fn = NULL;
+		fn(c->exit_data);
+	}
 	if (c->released) {
 		mg_loop_free_later(c->loop, c);
 		return;
@@ -460,6 +471,7 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 	TALLOC_FREE(c->timer);
 	c->up = true;
+	c->agent_pid = pid;
 	mg_info("%s: agent up (context %u, pid %u)", c->name, c->id, pid);
 	ret = mg__router_add_stream(c->r, c->stream, c->id, c->name, false);
 	c->stream = NULL;
@@ -658,12 +670,50 @@ void mg__conn_release(struct mg_conn *c)
 	c->released = true;
 	if (c->exited || c->pid <= 0) {
 		mg_loop_free_later(c->loop, c);
+	} else if (c->up) {
+		/* Its link ended: the agent stops by itself, or is made to. */
+		mg__conn_stop_after(c, MG_CONN_STOP_MS);
 	}
+}
+
+static void on_stop_timer(struct mg_timer *t, void *data)
+{
+	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
+
+	c->stop_timer = NULL;
+	if (!c->exited) {
+		mg_info("%s: the agent did not stop: killing it", c->name);
+		kill_hop(c);
+	}
+}
+
+void mg__conn_stop_after(struct mg_conn *c, unsigned ms)
+{
+	if (c->exited || c->pid <= 0 || c->stop_timer != NULL) {
+		return;
+	}
+	c->stop_timer = mg_timer_new(c, c->loop, ms, on_stop_timer, c);
+}
+
+void mg__conn_cancel(struct mg_conn *c, const char *why)
+{
+	conn_fail(c, MG_ERR_CANCELLED, "%s", why);
+}
+
+void mg__conn_on_exit(struct mg_conn *c, void (*fn)(void *data), void *data)
+{
+	c->exit_fn = fn;
+	c->exit_data = data;
 }
 
 pid_t mg__conn_pid(const struct mg_conn *c)
 {
 	return c->pid;
+}
+
+pid_t mg__conn_agent_pid(const struct mg_conn *c)
+{
+	return (pid_t)c->agent_pid;
 }
 
 int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_conn_params *p,

@@ -46,9 +46,26 @@ int mg__secret_wipe_destructor(char *p);
 int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_conn_params *p,
 		   mg_conn_done_fn done, void *data, struct mg_conn **_c, char **_errmsg);
 pid_t mg__conn_pid(const struct mg_conn *c);
-/* The owner is done with a failed connection: it frees itself once its
- * process is reaped, so no zombie is left behind. */
+/* The agent's pid from its HELLO reply (0 until up): the hop process
+ * itself for local and fork hops, another host's process for ssh. */
+pid_t mg__conn_agent_pid(const struct mg_conn *c);
+/* The owner is done with the connection (failed, or its link ended): it
+ * frees itself once its process is reaped, so no zombie is left behind.
+ * A hop that was up gets MG_CONN_STOP_MS to end by itself before its
+ * session is killed. */
 void mg__conn_release(struct mg_conn *c);
+/* fn(data) once the hop process is reaped, released or not. */
+void mg__conn_on_exit(struct mg_conn *c, void (*fn)(void *data), void *data);
+/* A hop still booting fails now with 'why' (MG_ERR_CANCELLED), its
+ * process killed; done is called as for any failure. No effect once up. */
+void mg__conn_cancel(struct mg_conn *c, const char *why);
+/* The agent was asked to stop: kill the hop's session unless its process
+ * ended within 'ms'. */
+void mg__conn_stop_after(struct mg_conn *c, unsigned ms);
+
+/* An agent asked to stop has ended by then (its own deadline is 3 s at
+ * most, section 6 of PROTOCOL.md); past it its session is killed. */
+#define MG_CONN_STOP_MS 5000
 
 /* Kill the sessions of the hop processes started here and not yet
  * reaped: all of them, or (all false) those whose agent is not up yet.

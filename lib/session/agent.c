@@ -145,8 +145,15 @@ static void on_parent_lost(void *data)
 	}
 }
 
+/* The parent tells us to go: the same as losing it, except that the
+ * link is still there. Nothing more from it counts: stop reading it, so
+ * that it no longer keeps the loop alive, and exit once what we started
+ * has ended; our parent sees the link end then. */
 static void on_shutdown(struct mg_router *r, struct mg_msg *m, void *data)
 {
+	if (m->in != NULL) {
+		mg__stream_pause(m->in, true);
+	}
 	on_parent_lost(data);
 }
 

@@ -20,45 +20,12 @@
 #include "password.h"
 #include "process.h"
 #include "images.h"
+#include "mitogen/context.h"
+#include "receiver-private.h"
 
 #define CONNECT_TIMEOUT_DEFAULT 30000
 /* Time allowed on top of the hop's own timeout for the agent's reply. */
 #define REPLY_MARGIN_MS 5000
-
-enum ctx_state { CTX_CONNECTING, CTX_UP, CTX_FAILED };
-
-struct waiter;
-
-/* The fan-out window of one parent (the master, or an agent): how many
- * of its children are connecting now (or about to: places given to
- * waiters not yet resumed), and who waits for a place, first come first
- * served. Every event is O(1): a freed place goes to the first waiter
- * alone, never to all of them. */
-struct slots {
-	unsigned active;
-	struct waiter *head, *tail;
-};
-
-struct mg_context {
-	struct mg_context *next;
-	struct mg_context *hnext;   /* in the session's table by name */
-	struct mg_session *s;
-	uint32_t id;
-	char *name;
-	enum ctx_state state;
-	int err;
-	char *errmsg;
-	struct mg_conn *conn;       /* first hops: the local process */
-	struct mg_handler *reply;   /* later hops: the CONNECT reply */
-	struct mg_timer *timer;
-	struct mg_route_watch *watch;
-	struct waiter *waiters;
-	const struct mg_hop *hop;
-	uint32_t parent_id;         /* 0 for first hops */
-	struct mg_context *parent;  /* NULL for first hops */
-	struct slots slots;         /* for this context's own children */
-	bool holds_slot;            /* counted in its parent's window */
-};
 
 /* Passwords typed once, reused for identical hops. */
 struct pw_cache {
@@ -78,6 +45,7 @@ struct mg_session {
 	size_t n_table, n_contexts;
 	struct pw_cache *passwords;
 	struct slots slots;         /* first hops */
+	unsigned n_running;         /* first-hop processes not reaped yet */
 	unsigned fanout;
 	struct mg_images *images;   /* programs for mitogen-exec */
 	uint32_t next_program;
@@ -89,6 +57,8 @@ struct waiter {
 	struct mg_session *s;
 	struct mg_chain *chain;
 	size_t hop;            /* index being waited for */
+	struct mg_context *at; /* the hop above it (up), NULL for the first */
+	struct mg_context *on; /* the context it waits for, while queued */
 	unsigned timeout_ms;
 	mg_connect_cb cb;
 	void *data;
@@ -415,20 +385,35 @@ static void release_slot(struct mg_context *c)
 	grant(c->s, sl);
 }
 
-static void ctx_settle(struct mg_context *c, int err, const char *why)
+/* Out of the table and the list of live contexts. */
+static void table_del(struct mg_session *s, struct mg_context *c)
+{
+	struct mg_context **pp = &s->table[name_hash(c->name) % s->n_table];
+
+	while (*pp != NULL && *pp != c) {
+		pp = &(*pp)->hnext;
+	}
+	if (*pp == c) {
+		*pp = c->hnext;
+		s->n_contexts--;
+	}
+	c->hnext = NULL;
+	if (c->prevp != NULL) {
+		*c->prevp = c->next;
+		if (c->next != NULL) {
+			c->next->prevp = c->prevp;
+		}
+		c->prevp = NULL;
+		c->next = NULL;
+	}
+}
+
+/* Everyone waiting on c, or for a place under it, goes on (and finds it
+ * up, or hears why not). */
+static void wake_waiters(struct mg_context *c)
 {
 	struct waiter *w, *next;
 
-	release_slot(c);
-	TALLOC_FREE(c->timer);
-	TALLOC_FREE(c->reply);
-	if (err != 0) {
-		c->state = CTX_FAILED;
-		c->err = err;
-		c->errmsg = talloc_asprintf(c, "%s: %s", c->name, why);
-	} else {
-		c->state = CTX_UP;
-	}
 	for (w = c->waiters; w != NULL; w = next) {
 		next = w->next;
 		w->next = NULL;
@@ -436,17 +421,108 @@ static void ctx_settle(struct mg_context *c, int err, const char *why)
 		mg_loop_defer(c->s->loop, w, wake, w);
 	}
 	c->waiters = NULL;
+	if (c->state != CTX_GONE) {
+		return;
+	}
+	while ((w = c->slots.head) != NULL) {
+		c->slots.head = w->slot_next;
+		w->slot_next = NULL;
+		w->slot_queued = false;
+		mg_loop_defer(c->s->loop, w, wake, w);
+	}
+	c->slots.tail = NULL;
+}
+
+/* c alone is gone: the next mg_connect of its chain starts anew. */
+static void evict_one(struct mg_context *c, int err, const char *why)
+{
+	if (c->state == CTX_GONE) {
+		return;
+	}
+	c->state = CTX_GONE;
+	c->err = err;
+	c->errmsg = talloc_asprintf(c, "%s: %s", c->name, why);
+	table_del(c->s, c);
+	release_slot(c);
+	TALLOC_FREE(c->timer);
+	TALLOC_FREE(c->reply);
+	TALLOC_FREE(c->watch);
+	if (c->conn != NULL) {
+		/* It frees itself once reaped; an agent that does not stop
+		 * within its deadline has its session killed. */
+		mg__conn_release(c->conn);
+		c->conn = NULL;
+	}
+	mg_debug("%s: gone: %s", c->name, why);
+	wake_waiters(c);
+	mg__context_gone(c);
+}
+
+static bool is_below(const struct mg_context *c, const struct mg_context *top)
+{
+	for (c = c->parent; c != NULL; c = c->parent) {
+		if (c == top) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* c failed, was lost or shut down: it and every context below it leave
+ * the session, whose next mg_connect connects them again. */
+static void evict(struct mg_context *c, int err, const char *why)
+{
+	struct mg_session *s = c->s;
+	struct mg_context *x, *next;
+	char *below;
+
+	if (c->state == CTX_GONE) {
+		return;
+	}
+	evict_one(c, err, why);
+	below = talloc_asprintf(NULL, "%s: %s", c->name, why);
+	/* evict_one unlinks x alone: the next pointer stays valid. */
+	for (x = s->contexts; x != NULL; x = next) {
+		next = x->next;
+		if (is_below(x, c)) {
+			evict_one(x, MG_ERR_DISCONNECTED, below != NULL ? below : why);
+		}
+	}
+	talloc_free(below);
+}
+
+static void ctx_settle(struct mg_context *c, int err, const char *why)
+{
+	if (err != 0) {
+		evict(c, err, why);
+		return;
+	}
+	release_slot(c);
+	TALLOC_FREE(c->timer);
+	TALLOC_FREE(c->reply);
+	c->state = CTX_UP;
+	wake_waiters(c);
+}
+
+void mg__context_cancel(struct mg_context *c, const char *why)
+{
+	if (c->state != CTX_CONNECTING) {
+		return;
+	}
+	if (c->conn != NULL) {
+		/* Kills the process; on_conn_done evicts c. */
+		mg__conn_cancel(c->conn, why);
+	} else {
+		/* Its agent is told once the CONNECT reply comes. */
+		c->shutting = true;
+	}
 }
 
 static void on_lost(struct mg_router *r, uint32_t id, const char *why, void *data)
 {
 	struct mg_context *c = talloc_get_type_abort(data, struct mg_context);
 
-	if (c->state == CTX_UP) {
-		c->state = CTX_FAILED;
-		c->err = MG_ERR_DISCONNECTED;
-		c->errmsg = talloc_asprintf(c, "%s: %s", c->name, why);
-	}
+	evict(c, MG_ERR_DISCONNECTED, c->shutting ? "shut down" : why);
 }
 
 static void on_conn_done(struct mg_conn *conn, int err, const char *errmsg, void *data)
@@ -456,13 +532,27 @@ static void on_conn_done(struct mg_conn *conn, int err, const char *errmsg, void
 	if (err != 0) {
 		mg__conn_release(c->conn);
 		c->conn = NULL;
+	} else {
+		c->pid = mg__conn_agent_pid(conn);
 	}
 	ctx_settle(c, err, errmsg);
+}
+
+/* A first hop's process was reaped. */
+static void on_hop_exit(void *data)
+{
+	struct mg_context *c = talloc_get_type_abort(data, struct mg_context);
+
+	c->running = false;
+	c->s->n_running--;
 }
 
 static void on_connect_reply(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_context *c = talloc_get_type_abort(data, struct mg_context);
+	struct mg_buf b;
+	uint32_t pid = 0;
+	uint8_t ok;
 	char *why;
 
 	c->reply = NULL;
@@ -473,6 +563,17 @@ static void on_connect_reply(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 	if (!mg__router_reachable(r, c->id)) {
 		ctx_settle(c, MG_ERR_PROTOCOL, "agent reported success but no route arrived");
+		return;
+	}
+	/* u8 0, then the agent's pid (optional: older agents stop before). */
+	mg__buf_view(&b, m->data, m->len);
+	if (mg__buf_get_u8(&b, &ok) == 0 && mg__buf_get_u32(&b, &pid) == 0) {
+		c->pid = (pid_t)pid;
+	}
+	if (c->shutting) {
+		/* Shut down before it was up: it goes as soon as it came. */
+		mg__router_send(r, c->id, MG_H_SHUTDOWN, 0, 0, NULL, 0);
+		ctx_settle(c, MG_ERR_CANCELLED, "shut down while connecting");
 		return;
 	}
 	ctx_settle(c, 0, NULL);
@@ -502,6 +603,12 @@ static int load_image(struct mg_session *s, char **_errmsg, TALLOC_CTX *mem_ctx)
 	return ret;
 }
 
+static int ctx_destructor(struct mg_context *c)
+{
+	mg__context_detach_watches(c);
+	return 0;
+}
+
 /* Start connecting hop 'i' of the chain, whose parent (if any) is up. */
 static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent, char *name,
 				    char **_errmsg)
@@ -518,6 +625,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		talloc_free(name);
 		return NULL;
 	}
+	talloc_set_destructor(c, ctx_destructor);
 	c->s = s;
 	c->id = s->next_id++;
 	c->name = talloc_steal(c, name);
@@ -610,7 +718,16 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		return NULL;
 	}
 	c->next = s->contexts;
+	if (c->next != NULL) {
+		c->next->prevp = &c->next;
+	}
+	c->prevp = &s->contexts;
 	s->contexts = c;
+	if (c->conn != NULL) {
+		c->running = true;
+		s->n_running++;
+		mg__conn_on_exit(c->conn, on_hop_exit, c);
+	}
 	c->holds_slot = true;
 	slots_of(s, parent)->active++;
 	return c;
@@ -629,23 +746,35 @@ static void finish(struct waiter *w, struct mg_context *ctx, int err, const char
 	talloc_free(copy);
 }
 
+/* Where a waiter resumes: after the hop it waited for, or (woken for a
+ * place) under the same hop. False when that hop is gone: w is finished. */
+static bool resume(struct waiter *w)
+{
+	struct mg_context *c = w->on;
+
+	if (c != NULL) {
+		w->on = NULL;
+		if (c->state != CTX_UP) {
+			finish(w, NULL, c->err, c->errmsg);
+			return false;
+		}
+		w->at = c;
+		w->hop++;
+		return true;
+	}
+	if (w->at != NULL && w->at->state != CTX_UP) {
+		finish(w, NULL, w->at->err, w->at->errmsg);
+		return false;
+	}
+	return true;
+}
+
 /* Walk the chain as far as contexts are up; wait on the first that is not. */
 static void advance(struct waiter *w)
 {
-	struct mg_context *parent = NULL;
-
-	/* Resuming part-way down the chain: the hop above is up already. */
-	if (w->hop > 0) {
-		char *above = mg_chain_prefix(NULL, w->chain, w->hop);
-		parent = above != NULL ? find_ctx(w->s, above) : NULL;
-		talloc_free(above);
-		if (parent == NULL || parent->state != CTX_UP) {
-			finish(w, NULL, parent != NULL ? parent->err : -ENOMEM,
-			       parent != NULL && parent->errmsg != NULL ? parent->errmsg : "hop lost");
-			return;
-		}
+	if (!resume(w)) {
+		return;
 	}
-
 	while (w->hop < w->chain->n_hops) {
 		char *name = mg_chain_prefix(NULL, w->chain, w->hop + 1);
 		struct mg_context *c;
@@ -657,7 +786,7 @@ static void advance(struct waiter *w)
 		}
 		c = find_ctx(w->s, name);
 		if (c == NULL) {
-			struct slots *sl = slots_of(w->s, parent);
+			struct slots *sl = slots_of(w->s, w->at);
 			if (w->reserved == sl) {
 				/* The place granted to us: start_ctx counts it. */
 				w->reserved = NULL;
@@ -671,7 +800,7 @@ static void advance(struct waiter *w)
 				wait_for_place(sl, w);
 				return;
 			}
-			c = start_ctx(w, parent, name, &errmsg);
+			c = start_ctx(w, w->at, name, &errmsg);
 			if (c == NULL) {
 				/* start_ctx took 'name' and freed it. */
 				char *m = talloc_asprintf(w, "%s", errmsg != NULL ? errmsg : "out of memory");
@@ -686,24 +815,20 @@ static void advance(struct waiter *w)
 			 * goes to the next waiter. */
 			unreserve(w);
 		}
-		if (c->state == CTX_FAILED) {
-			char *m = talloc_steal(w, talloc_strdup(NULL, c->errmsg));
-			int err = c->err;
-			finish(w, NULL, err, m);
-			return;
-		}
+		/* Only live contexts are in the table. */
 		if (c->state == CTX_CONNECTING) {
 			if (!w->queued) {
 				w->next = c->waiters;
 				c->waiters = w;
 				w->queued = true;
+				w->on = c;
 			}
 			return;
 		}
-		parent = c;
+		w->at = c;
 		w->hop++;
 	}
-	finish(w, parent, 0, NULL);
+	finish(w, w->at, 0, NULL);
 }
 
 static void first_advance(void *data)
@@ -753,6 +878,49 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+static bool first_hops_gone(void *arg)
+{
+	const struct mg_session *s = arg;
+
+	for (const struct mg_context *c = s->contexts; c != NULL; c = c->next) {
+		if (c->parent == NULL) {
+			return false;
+		}
+	}
+	return s->n_running == 0;
+}
+
+int mg_session_shutdown(struct mg_session *s, int timeout_ms)
+{
+	struct mg_context *c;
+	uint64_t deadline;
+	bool last = false;
+	int ret = 0;
+
+	if (timeout_ms != 0 && mg_loop_running(s->loop)) {
+		return -EDEADLK;
+	}
+	/* A first hop takes everything below it along. Shutting one down
+	 * may evict others: look again from the start each time. */
+	do {
+		for (c = s->contexts; c != NULL; c = c->next) {
+			if (c->parent == NULL && !c->shutting) {
+				c->shutting = true;
+				mg__context_shutdown(c);
+				break;
+			}
+		}
+	} while (c != NULL);
+	if (timeout_ms == 0) {
+		return 0;
+	}
+	deadline = mg__deadline(timeout_ms);
+	while (ret == 0 && !first_hops_gone(s)) {
+		ret = mg__wait_step(s->loop, deadline, &last);
+	}
+	return ret;
 }
 
 /* The lines of one chain, with the image loaded already. */

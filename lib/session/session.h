@@ -1,17 +1,64 @@
-/* Session internals shared with exec.c. */
+/* Session internals shared with context.c, exec.c and unix.c. */
 #ifndef MG_SESSION_PRIV_H
 #define MG_SESSION_PRIV_H
 
+#include <stdbool.h>
+#include <sys/types.h>
 #include "mitogen/session.h"
 #include "router.h"
 
 struct mg_images;
+struct mg_conn;
+struct mg_context_watch;
+struct waiter;
 
 /* A program registered for mitogen-exec. */
 struct mg_program {
 	uint32_t id;
 	uint64_t size;
 	uint32_t machine; /* ELF e_machine, 0 for a script */
+};
+
+/* CONNECTING, then UP; GONE once it failed to connect, was lost or was
+ * shut down: out of the session's table, so the next mg_connect of its
+ * chain connects a new context. A gone context stays allocated (callers
+ * may hold it) until the session is freed. */
+enum ctx_state { CTX_CONNECTING, CTX_UP, CTX_GONE };
+
+/* The fan-out window of one parent (the master, or an agent): how many
+ * of its children are connecting now (or about to: places given to
+ * waiters not yet resumed), and who waits for a place, first come first
+ * served. Every event is O(1): a freed place goes to the first waiter
+ * alone, never to all of them. */
+struct slots {
+	unsigned active;
+	struct waiter *head, *tail;
+};
+
+struct mg_context {
+	struct mg_context *next;    /* live contexts: the session's list */
+	struct mg_context **prevp;
+	struct mg_context *hnext;   /* in the session's table by name */
+	struct mg_session *s;
+	uint32_t id;
+	char *name;
+	enum ctx_state state;
+	int err;
+	char *errmsg;               /* "NAME: why" once gone */
+	struct mg_conn *conn;       /* first hops: the local process */
+	bool running;               /* first hops: its process not reaped yet */
+	bool shutting;              /* mg_context_shutdown was called */
+	pid_t pid;                  /* the agent's, from the HELLO reply */
+	struct mg_handler *reply;   /* later hops: the CONNECT reply */
+	struct mg_timer *timer;
+	struct mg_route_watch *watch;
+	struct waiter *waiters;
+	const struct mg_hop *hop;
+	uint32_t parent_id;         /* 0 for first hops */
+	struct mg_context *parent;  /* NULL for first hops */
+	struct slots slots;         /* for this context's own children */
+	bool holds_slot;            /* counted in its parent's window */
+	struct mg_context_watch *watches; /* mg_context_on_disconnect */
 };
 
 struct mg_router *mg__session_router(const struct mg_session *s);
@@ -23,5 +70,17 @@ uint32_t mg__context_id(const struct mg_context *ctx);
 struct mg_session *mg__context_session(const struct mg_context *ctx);
 /* The previous hop's context, NULL for a first hop. */
 struct mg_context *mg__context_parent(const struct mg_context *ctx);
+
+/* context.c: ctx has just gone (ctx->errmsg says why): tell its
+ * on-disconnect watchers, from the loop. */
+void mg__context_gone(struct mg_context *ctx);
+/* context.c: the context is freed with its session: its watchers stay
+ * with their owners, and are never called. */
+void mg__context_detach_watches(struct mg_context *ctx);
+/* context.c: send SHUTDOWN (or cancel it while connecting), whether or
+ * not ctx->shutting is set already. */
+int mg__context_shutdown(struct mg_context *ctx);
+/* session.c: fail a context still connecting (shutdown before it is up). */
+void mg__context_cancel(struct mg_context *ctx, const char *why);
 
 #endif

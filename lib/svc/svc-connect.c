@@ -177,14 +177,16 @@ static void ask_master(void *ask_data, mg_password_cb cb, void *cb_data)
 static void on_connected(struct mg_conn *c, int err, const char *errmsg, void *data)
 {
 	struct pending_connect *p = talloc_get_type_abort(data, struct pending_connect);
-	uint8_t ok = 0;
+	uint8_t ok[5] = { 0 };
 
 	if (err != 0) {
 		mg__router_reply_dead(p->svc->r, p->req, errmsg);
 		/* The conn is done with; drop it once this callback returns. */
 		mg__conn_release(c);
 	} else {
-		mg__router_reply(p->svc->r, p->req, &ok, 1);
+		/* u8 0, u32 the new agent's pid (section 5.2). */
+		mg__put_be32(ok + 1, (uint32_t)mg__conn_agent_pid(c));
+		mg__router_reply(p->svc->r, p->req, ok, sizeof(ok));
 	}
 	talloc_free(p);
 }

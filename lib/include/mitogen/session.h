@@ -20,6 +20,18 @@ struct mg_loop *mg_session_loop(const struct mg_session *s);
  * master, or each gateway's agent); 0 means the default, 64. */
 void mg_session_set_fanout(struct mg_session *s, unsigned fanout);
 
+/*
+ * Shut down every first hop (mg_context_shutdown), and with them every
+ * context of the session. timeout_ms 0 returns at once; otherwise the
+ * loop runs until every first hop is gone and its process reaped, or
+ * timeout_ms pass (< 0: no bound; agents end within seconds, or are
+ * killed). Returns 0, MG_ERR_TIMEOUT, MG_ERR_CANCELLED (the loop was
+ * stopped), or -EDEADLK when waiting from inside a loop callback (where
+ * 0 is the only timeout allowed). The session stays usable: a later
+ * mg_connect connects anew.
+ */
+int mg_session_shutdown(struct mg_session *s, int timeout_ms);
+
 struct mg_connect_opts {
 	unsigned timeout_ms; /* per hop, including login and become; 0 = 30 s */
 };
