@@ -6,11 +6,13 @@
  * what a far end may put on the user's screen.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mitogen/error.h"
@@ -23,6 +25,8 @@ static enum mg_log_level log_level = MG_LOG_WARN;
 static mg_log_sink log_sink;
 static void *log_sink_data;
 static char log_ident[64] = "mitogen";
+/* The file of mg_log_to_file, while its sink is installed; else -1. */
+static int log_fd = -1;
 
 /* A bounded output buffer; once something did not fit, nothing more is
  * added (no hole in the middle), and "..." marks the cut. */
@@ -191,10 +195,62 @@ enum mg_log_level mg_log_get_level(void)
 	return log_level;
 }
 
+static void file_sink(enum mg_log_level level, const char *msg, void *data);
+
 void mg_log_set_sink(mg_log_sink sink, void *data)
 {
+	if (log_fd >= 0 && sink != file_sink) {
+		close(log_fd);
+		log_fd = -1;
+	}
 	log_sink = sink;
 	log_sink_data = sink != NULL ? data : NULL;
+}
+
+static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG", "TRACE" };
+
+/* "2026-12-03T14:05:00.123Z WARN mitogen[PID]: text", one write(2) per
+ * line, so that several processes may append to the same file. */
+static void file_sink(enum mg_log_level level, const char *msg, void *data)
+{
+	char line[LOG_MAX + sizeof(log_ident) + 64], stamp[32];
+	struct out o = { line, 0, sizeof(line), false };
+	struct timespec ts;
+	struct tm tm;
+	ssize_t r;
+
+	(void)data;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	o.len = (size_t)snprintf(line, sizeof(line), "%s.%03ldZ %s %s[%ld]: ", stamp,
+				 ts.tv_nsec / 1000000, level_names[(unsigned)level < 5 ? level : 4],
+				 log_ident, (long)getpid());
+	out_str(&o, msg);
+	out_finish(&o);
+	line[o.len++] = '\n';
+	do {
+		r = write(log_fd, line, o.len);
+	} while (r < 0 && errno == EINTR);
+}
+
+int mg_log_to_file(const char *path, enum mg_log_level level)
+{
+	/* Non-blocking: a FIFO with no reader fails instead of hanging. */
+	int fd = path != NULL ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
+				    O_NONBLOCK, 0600) : -1;
+
+	if (path == NULL) {
+		return -EINVAL;
+	}
+	if (fd < 0) {
+		return -errno;
+	}
+	mg_log_set_sink(NULL, NULL);
+	log_fd = fd;
+	mg_log_set_sink(file_sink, NULL);
+	mg_log_set_level(level);
+	return 0;
 }
 
 void mg_log_set_ident(const char *ident)

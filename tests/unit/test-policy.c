@@ -3,7 +3,8 @@
  * tree, after mitogen's own router tests: unidirectional routing, the
  * maximum message size and its inheritance, forged src_id and auth_id,
  * policy refusals, dead messages for unknown handles and contexts, and
- * respondent disconnects.
+ * respondent disconnects; then the router's public utilities (disconnect
+ * callbacks, error texts, mg_log_to_file, mg_run_with_router).
  *
  *          0 (master)
  *         / \
@@ -14,17 +15,25 @@
  * Every test runs in its own process and checks for talloc leaks there.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "router-net.h"
 #include "conn.h"
+#include "mitogen/chain.h"
+#include "mitogen/context.h"
 #include "mitogen/error.h"
+#include "mitogen/log.h"
 #include "mitogen/message.h"
 #include "mitogen/router.h"
 #include "mitogen/service.h"
+#include "mitogen/session.h"
 
 #define MAX_GOT 8
 
@@ -557,6 +566,94 @@ static void test_error_texts(void)
 	ASSERT_STR_EQ(mg_strerror(0), "success");
 }
 
+/* --- mg_log_to_file --- */
+
+/* The fd open on 'path' in this process, or -1. */
+static int fd_of(const char *path)
+{
+	char link[64], target[4096];
+
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (strcmp(target, path) == 0) {
+				return fd;
+			}
+		}
+	}
+	return -1;
+}
+
+static char *slurp(TALLOC_CTX *mem_ctx, const char *path)
+{
+	char *text = talloc_zero_size(mem_ctx, 65536);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, text, 65535) : -1;
+
+	if (fd >= 0) {
+		close(fd);
+	}
+	return n >= 0 ? text : NULL;
+}
+
+static void test_log_to_file_body(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char dir[] = "/tmp/mg-policy-XXXXXX";
+	char *path, *text;
+	struct stat st;
+	int fd;
+
+	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
+	path = talloc_asprintf(tmp, "%s/log", dir);
+	ASSERT_INT_EQ(mg_log_to_file(talloc_asprintf(tmp, "%s/no/such", dir), MG_LOG_DEBUG),
+		      -ENOENT);
+	ASSERT_INT_EQ(mg_log_to_file(NULL, MG_LOG_DEBUG), -EINVAL);
+	ASSERT_INT_EQ(mg_log_get_level(), MG_LOG_WARN);
+	/* Appends to what is there. */
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ASSERT_TRUE(fd >= 0 && write(fd, "before\n", 7) == 7);
+	close(fd);
+	ASSERT_INT_EQ(mg_log_to_file(path, MG_LOG_DEBUG), 0);
+	ASSERT_INT_EQ(mg_log_get_level(), MG_LOG_DEBUG);
+	fd = fd_of(path);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_TRUE((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+	mg_log_set_ident("policy");
+	mg_debug("hello \x1b[31mred\x1b[0m\nnext");
+	mg_trace("not at this level");
+	mg_error("second");
+	text = slurp(tmp, path);
+	ASSERT_PTR_NOT_NULL(text);
+	ASSERT_TRUE(strncmp(text, "before\n", 7) == 0);
+	ASSERT_STR_CONTAINS(text, " DEBUG policy[");
+	ASSERT_STR_CONTAINS(text, "]: hello \\x1b[31mred\\x1b[0m\\nnext\n");
+	ASSERT_STR_CONTAINS(text, " ERROR policy[");
+	ASSERT_TRUE(strstr(text, "not at this level") == NULL);
+	ASSERT_TRUE(strchr(text, '\x1b') == NULL);
+	/* A new file is created 0600 whatever the umask. */
+	umask(0);
+	path = talloc_asprintf(tmp, "%s/new", dir);
+	ASSERT_INT_EQ(mg_log_to_file(path, MG_LOG_INFO), 0);
+	ASSERT_INT_EQ(stat(path, &st), 0);
+	ASSERT_INT_EQ(st.st_mode & 07777, 0600);
+	/* The first file was closed when the sink was replaced, and so is
+	 * this one by another sink. */
+	ASSERT_INT_EQ(fd_of(talloc_asprintf(tmp, "%s/log", dir)), -1);
+	ASSERT_TRUE(fd_of(path) >= 0);
+	mg_log_set_sink(NULL, NULL);
+	ASSERT_INT_EQ(fd_of(path), -1);
+	unlink(path);
+	unlink(talloc_asprintf(tmp, "%s/log", dir));
+	rmdir(dir);
+	talloc_free(tmp);
+}
+ISOLATED(test_log_to_file)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -572,5 +669,6 @@ int main(void)
 	RUN(test_on_disconnect);
 	RUN(test_on_disconnect_already);
 	RUN(test_error_texts);
+	RUN(test_log_to_file);
 	return TESTS_END();
 }

@@ -24,6 +24,18 @@ void mg_log_set_sink(mg_log_sink sink, void *data);
 /* Prefix used by the default sink, e.g. the program name. */
 void mg_log_set_ident(const char *ident);
 
+/*
+ * Log to the file 'path' instead (mitogen's log_to_file): opened for
+ * appending, close-on-exec, created with mode 0600 if missing; each line
+ * "TIME LEVEL IDENT[PID]: TEXT" (TIME in UTC, ISO 8601, milliseconds),
+ * with TEXT escaped as every log line is (mg_log_escape). Sets the level
+ * too. The file is the process's: it stays open until the sink is
+ * replaced (mg_log_set_sink, or mg_log_to_file again), which closes it.
+ * Returns 0, -EINVAL (path NULL) or the -errno of open(2); on error the
+ * sink and level are unchanged.
+ */
+int mg_log_to_file(const char *path, enum mg_log_level level);
+
 /* 'n' bytes of 'text' made safe to print on a terminal, as every log
  * line is: printable ASCII, tab and printable UTF-8 kept; newline and
  * carriage return as \n and \r; any other byte (controls, DEL, C1,
