@@ -63,6 +63,7 @@ enum mg_exec_event {
 	MG_EXEC_EV_STARTED = 1, /* u32 pid, h_stdin, h_stdout_ack, h_stderr_ack, h_ctl */
 	MG_EXEC_EV_EXITED = 2,  /* u32 wait status */
 	MG_EXEC_EV_FAILED = 3,  /* i32 errno, str message [, u32 status] */
+	MG_EXEC_EV_JOINED = 4,  /* u32 join_id: the command joined (MG_EXEC_JOIN) */
 };
 
 #define MG_EXEC_SHELL 0x1u    /* run argv[0] with the login shell's -c */

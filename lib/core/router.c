@@ -191,12 +191,20 @@ static void note_connect(struct mg_router *r, struct mg_stream *out, const struc
 	struct expect *e;
 	uint32_t id;
 
-	if (m->handle != MG_H_CONNECT || out == r->parent || (m->flags & MG_F_DEAD) != 0) {
+	if ((m->handle != MG_H_CONNECT && m->handle != MG_H_EXEC) || out == r->parent ||
+	    (m->flags & MG_F_DEAD) != 0) {
 		return;
 	}
 	mg__buf_view(&b, m->data, m->len);
 	if (mg__buf_get_u32(&b, &id) != 0) {
 		return;
+	}
+	/* An EXEC whose command joins as a context names it last (5.3). */
+	if (m->handle == MG_H_EXEC) {
+		if ((id & MG_EXEC_JOIN) == 0 || m->len < 8) {
+			return;
+		}
+		id = mg__get_be32(m->data + m->len - 4);
 	}
 	e = (struct expect *)mg__idtab_find(&r->expects, id);
 	if (e != NULL) {

@@ -38,6 +38,9 @@ struct mg_exec {
 	int fail_status;   /* given with FAILED, or 0 */
 	mg_exec_cb cb;
 	void *data;
+	uint32_t join_id;  /* with opts->join */
+	void (*on_join)(struct mg_exec *e, uint32_t id, void *data);
+	void *join_data;
 };
 
 static void finish(struct mg_exec *e, int err, int exec_errno, const char *msg)
@@ -170,6 +173,18 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 		finish(e, MG_ERR_DEAD, (int)ev.err, msg != NULL ? msg : "cannot start");
 		break;
 	}
+	case MG_EXEC_EV_JOINED:
+		/* The agent sent it after ADD_ROUTE, the same way up. */
+		if (e->join_id == 0 || ev.join_id != e->join_id || e->on_join == NULL ||
+		    !mg__router_reachable(e->r, e->join_id)) {
+			return;
+		}
+		{
+			void (*fn)(struct mg_exec *, uint32_t, void *) = e->on_join;
+			e->on_join = NULL;
+			fn(e, e->join_id, e->join_data);
+		}
+		break;
 	default:
 		break;
 	}
@@ -211,7 +226,8 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 			 (opts->shell && opts->posix_sh ? MG_EXEC_SH : 0) |
 			 (opts->stdin_fd < 0 && opts->stdin_bcast == NULL ? MG_EXEC_NO_STDIN : 0) |
 			 (opts->program != NULL ? MG_EXEC_IMAGE : 0) |
-			 (opts->pty ? MG_EXEC_PTY : 0);
+			 (opts->pty ? MG_EXEC_PTY : 0) |
+			 (opts->join ? MG_EXEC_JOIN : 0);
 	int fd;
 
 	if (e == NULL) {
@@ -222,6 +238,11 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	e->id = mg__context_id(ctx);
 	e->cb = cb;
 	e->data = data;
+	if (opts->join) {
+		e->join_id = mg__session_new_id(mg__context_session(ctx));
+		e->on_join = opts->on_join;
+		e->join_data = opts->join_data;
+	}
 	e->events = mg__router_add_handler(e, e->r, 0, MG_POL_RESPONDENT, e->id, true, on_event, e);
 	if (e->events == NULL) {
 		goto fail;
@@ -268,6 +289,7 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	}
 	rq.rows = opts->rows;
 	rq.cols = opts->cols;
+	rq.join_id = e->join_id;
 	b = mg__buf_new(e, mg__router_max_msg(e->r));
 	if (b == NULL || mg__exec_req_encode(b, &rq) != 0) {
 		goto fail;
@@ -281,6 +303,11 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 fail:
 	talloc_free(e);
 	return NULL;
+}
+
+uint32_t mg_exec_join_id(const struct mg_exec *e)
+{
+	return e->join_id;
 }
 
 int mg_exec_signal(struct mg_exec *e, int signo)

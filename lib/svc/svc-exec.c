@@ -137,6 +137,8 @@ int mg__exec_event_encode(struct mg_buf *b, const struct mg__exec_event *ev)
 			return ret;
 		}
 		return ev->fail_status != 0 ? mg__buf_put_u32(b, ev->fail_status) : 0;
+	case MG_EXEC_EV_JOINED:
+		return mg__buf_put_u32(b, ev->join_id);
 	default:
 		return 0;
 	}
@@ -169,6 +171,8 @@ int mg__exec_event_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n,
 		/* An optional status: 1 for a directory it could not enter. */
 		return mg__buf_left(&b) > 0 && mg__buf_get_u32(&b, &ev->fail_status) != 0 ?
 		       MG_ERR_PROTOCOL : 0;
+	case MG_EXEC_EV_JOINED:
+		return mg__buf_get_u32(&b, &ev->join_id) != 0 ? MG_ERR_PROTOCOL : 0;
 	default:
 		return 0;
 	}
@@ -235,6 +239,7 @@ struct job {
 	struct mg_handler *ctl;
 	int pty;           /* the terminal's master side (owned by j->out), or -1 */
 	struct mg_timer *kill_timer;
+	struct mg__join *join;  /* MG_EXEC_JOIN: the worker's link */
 };
 
 static void send_event(struct job *j, const void *p, size_t n)
@@ -562,6 +567,29 @@ static char **make_env(TALLOC_CTX *mem_ctx, char **over)
 	return env;
 }
 
+/* MG_EXEC_JOIN: the worker's link, and the environment naming its end
+ * (which only this spawn inherits). NULL on failure. */
+static char **join_prepare(TALLOC_CTX *mem_ctx, struct job *j, const struct mg__exec_req *q,
+			   const char *name)
+{
+	size_t n = 0;
+	char **over, *var;
+
+	j->join = mg__join_new(j, j->svc->r, q->join_id, name, j->master, j->reply_to, &var);
+	while (q->env != NULL && q->env[n] != NULL) {
+		n++;
+	}
+	over = talloc_zero_array(mem_ctx, char *, n + 2);
+	if (j->join == NULL || over == NULL || mg__join_child_fd(j->join, true) != 0) {
+		return NULL;
+	}
+	if (n > 0) {
+		memcpy(over, q->env, n * sizeof(*over));
+	}
+	over[n] = talloc_steal(over, var);
+	return make_env(mem_ctx, over);
+}
+
 static void start_job(struct request *rq, int image_fd)
 {
 	struct exec_svc *svc = rq->svc;
@@ -650,6 +678,11 @@ static void start_job(struct request *rq, int image_fd)
 	j->prevp = &svc->jobs;
 	svc->jobs = j;
 	talloc_set_destructor(j, job_destructor);
+	if ((flags & MG_EXEC_JOIN) != 0 && (envp = join_prepare(tmp, j, q, argv[0])) == NULL) {
+		send_failed(r, m, -ENOMEM, "cannot make the worker's link");
+		TALLOC_FREE(j);
+		goto out;
+	}
 	{
 		struct mg_spawn_opts so = {
 			.argv = (const char *const *)argv,
@@ -705,6 +738,10 @@ static void start_job(struct request *rq, int image_fd)
 		pty_slave = -1;
 	}
 	in[0] = out[1] = err[1] = -1;
+	if (j->join != NULL && mg__join_spawned(j->join, ret == 0) != 0) {
+		/* Not a worker now: it finds its link closed. */
+		TALLOC_FREE(j->join);
+	}
 	if (ret != 0) {
 		char *what = talloc_asprintf(tmp, "%s: %s", argv[0],
 					     ret == -ENOENT ? "command not found" : mg_strerror(ret));

@@ -7,6 +7,7 @@
 #ifndef MG_SVC_EXEC_H
 #define MG_SVC_EXEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <talloc.h>
@@ -46,6 +47,7 @@ struct mg__exec_event {
 	uint32_t err;            /* FAILED: errno */
 	char *what;              /* FAILED: the message */
 	uint32_t fail_status;    /* FAILED: the status to end with, 0: none */
+	uint32_t join_id;        /* JOINED: the worker's context id, routed now */
 };
 
 int mg__exec_event_encode(struct mg_buf *b, const struct mg__exec_event *ev);
@@ -64,6 +66,19 @@ struct mg__exec_ctl {
 size_t mg__exec_ctl_encode(uint8_t *p, const struct mg__exec_ctl *c);
 /* Returns 0 or MG_ERR_PROTOCOL (op 0, or a short WINSIZE). */
 int mg__exec_ctl_decode(const uint8_t *p, size_t n, struct mg__exec_ctl *c);
+
+/* A command joining as context 'id' (svc-exec-join.c): a socketpair,
+ * the link's end waiting for the command to start, and in *_env (on
+ * mem_ctx) the "MITOGEN_FD=N" that names the command's end. JOINED goes
+ * to master's reply_to once the worker is routed. NULL on failure. */
+struct mg__join;
+struct mg__join *mg__join_new(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id,
+			      const char *name, uint32_t master, uint32_t reply_to, char **_env);
+/* Let the command's end be inherited (just around the spawn), or not. */
+int mg__join_child_fd(struct mg__join *jn, bool inherit);
+/* The command was started (or not): close its end here; if started, send
+ * HELLO and route the worker once it answers from exactly its id. */
+int mg__join_spawned(struct mg__join *jn, bool started);
 
 /* The agent's side. */
 struct exec_svc *mg__svc_exec_init(struct mg_router *r, struct mg_images *images);

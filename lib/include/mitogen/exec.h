@@ -38,6 +38,13 @@ struct mg_exec_opts {
 	mg_exec_sink sink;       /* when set, output goes here, not to the fds */
 	void *sink_data;
 	struct mg_bcast_target *stdin_bcast; /* library-internal: a shared stdin */
+	/* The command joins the tree as a child context of ctx (a program
+	 * calling mg_worker_join, mitogen/worker.h): on_join is called once
+	 * it is routed, with its context id; then it can be called and sent
+	 * to like any context, until it exits. */
+	bool join;
+	void (*on_join)(struct mg_exec *e, uint32_t id, void *data);
+	void *join_data;
 };
 
 struct mg_exec_result {
@@ -54,6 +61,9 @@ typedef void (*mg_exec_cb)(struct mg_exec *e, const struct mg_exec_result *res, 
 /* Start argv at 'ctx'. NULL on ENOMEM; errors after that come to cb. */
 struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 			      const struct mg_exec_opts *opts, mg_exec_cb cb, void *data);
+/* With opts->join: the id the command joins as (0 without join). It is
+ * reachable once on_join has been called. */
+uint32_t mg_exec_join_id(const struct mg_exec *e);
 /* Send 'signo' to the remote process group (queued until it started). */
 int mg_exec_signal(struct mg_exec *e, int signo);
 /* The local terminal was resized: resize the remote one (with pty). */

@@ -12,6 +12,7 @@
 #include "mitogen/select.h"
 #include "mitogen/service.h"
 #include "mitogen/codec.h"
+#include "mitogen/worker.h"
 #include "mitogen/chain.h"
 #include "mitogen/session.h"
 #include "mitogen/connect.h"

@@ -1,0 +1,276 @@
+/*
+ * Unit tests for a command joining as a context (EXEC with MG_EXEC_JOIN:
+ * lib/svc/svc-exec-join.c, lib/session/worker.c). A master (0) and an
+ * agent (1) run in this process, joined as in router-net.h; the agent's
+ * EXEC service starts this very program again, which plays the worker:
+ * an honest one, one answering HELLO as another context, and one
+ * announcing a context below it. Only the honest one is routed.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "router-net.h"
+#include "conn.h"
+#include "images.h"
+#include "mitogen/codec.h"
+#include "mitogen/error.h"
+#include "mitogen/message.h"
+#include "mitogen/service.h"
+#include "mitogen/worker.h"
+#include "svc-exec.h"
+
+#define JOIN_ID 7u
+
+static char self[4096];
+
+/* --- the worker's side (this program, started by the agent) --- */
+
+/* Read exactly n bytes from a blocking fd. */
+static bool read_all(int fd, void *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = read(fd, p, n);
+		if (k <= 0) {
+			return false;
+		}
+		p = (uint8_t *)p + k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+/* Answer HELLO from the wrong id, then wait to be hung up on. */
+static int worker_rogue_src(void)
+{
+	int fd = atoi(getenv("MITOGEN_FD"));
+	uint8_t hdr[MG_HDR_LEN], buf[4096], out[MG_HDR_LEN + 64];
+	struct mg_msg m = { 0 };
+	struct mg_buf *b = mg__buf_new(NULL, 64);
+
+	fcntl(fd, F_SETFL, 0);
+	if (!read_all(fd, hdr, sizeof(hdr)) || mg__msg_parse_header(hdr, sizeof(buf), &m) != 0 ||
+	    !read_all(fd, buf, m.len) || mg__hello_reply_encode(b) != 0 || b->len > 64) {
+		return 2;
+	}
+	m = (struct mg_msg){ .dst = m.src, .src = JOIN_ID + 1, .auth_id = JOIN_ID + 1,
+			     .handle = MG_H_HELLO, .len = b->len };
+	mg__msg_header(&m, out);
+	memcpy(out + MG_HDR_LEN, b->data, b->len);
+	if (write(fd, out, MG_HDR_LEN + b->len) < 0) {
+		return 2;
+	}
+	while (read(fd, buf, sizeof(buf)) > 0) {
+	}
+	return 0;
+}
+
+/* "bye": leave without answering. */
+static int on_bye(struct mg_message *req, const void *p, size_t len, void *data)
+{
+	mg_loop_stop(data, 0);
+	return 0;
+}
+
+/* Join honestly; with 'announce', claim a context below too. */
+static int worker_join(bool announce)
+{
+	TALLOC_CTX *top = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(top);
+	struct mg_router *r;
+	struct mg_buf *b = mg__buf_new(top, 64);
+
+	if (loop == NULL || mg_worker_join(top, loop, &r) != 0 || getenv("MITOGEN_FD") != NULL) {
+		return 2;
+	}
+	if (announce) {
+		mg__buf_put_u32(b, 99);
+		mg__buf_put_str(b, "rogue");
+		mg__router_send(r, mg__router_parents(r, &(size_t){ 0 })[0], MG_H_ADD_ROUTE, 0, 0,
+				b->data, b->len);
+	} else if (mg_service_register(r, "bye", 0, on_bye, loop) != 0) {
+		return 3;
+	}
+	/* Until the agent hangs up (or the test ends us). */
+	mg_loop_run(loop);
+	talloc_free(top);
+	return 0;
+}
+
+/* --- the master's side --- */
+
+struct events {
+	bool joined, exited, failed;
+	uint32_t join_id;
+};
+
+static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct events *ev = data;
+	struct mg__exec_event e;
+
+	if ((m->flags & MG_F_DEAD) != 0 || mg__exec_event_decode(m, m->data, m->len, &e) != 0) {
+		return;
+	}
+	if (e.type == MG_EXEC_EV_JOINED) {
+		ev->joined = true;
+		ev->join_id = e.join_id;
+	} else if (e.type == MG_EXEC_EV_EXITED) {
+		ev->exited = true;
+	} else if (e.type == MG_EXEC_EV_FAILED) {
+		ev->failed = true;
+	}
+}
+
+static void swallow(struct mg_router *r, struct mg_msg *m, void *data)
+{
+}
+
+/* Master 0 and agent 1 with its EXEC service. */
+static struct net *net_agent(void)
+{
+	static const uint32_t p1[] = { 0 };
+	struct net *n = net_alone();
+
+	if (n == NULL || (n->r[1] = mg__router_new(n, n->loop, 1, p1, 1)) == NULL ||
+	    !net_link(n, 0, 1, "c1") || mg__svc_exec_init(n->r[1], mg__images_new(n, n->r[1])) == NULL) {
+		talloc_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* The master asks agent 1 to run this program as 'mode', joining as id. */
+static bool start(struct net *n, const char *mode, struct events *ev)
+{
+	char *argv[] = { self, (char *)mode, NULL };
+	struct mg_handler *evh = mg__router_add_handler(n, n->r[0], 0, MG_POL_RESPONDENT, 1, true,
+							 on_event, ev);
+	struct mg_handler *out = mg__router_add_handler(n, n->r[0], 0, MG_POL_RESPONDENT, 1, true,
+							 swallow, NULL);
+	struct mg__exec_req rq = {
+		.flags = MG_EXEC_JOIN | MG_EXEC_NO_STDIN, .argv = argv, .join_id = JOIN_ID,
+	};
+	struct mg_buf *b = mg__buf_new(n, 65536);
+
+	if (evh == NULL || out == NULL || b == NULL) {
+		return false;
+	}
+	rq.h_out = rq.h_err = mg__handler_handle(out);
+	return mg__exec_req_encode(b, &rq) == 0 &&
+	       mg__router_send(n->r[0], 1, MG_H_EXEC, mg__handler_handle(evh), 0, b->data, b->len) == 0;
+}
+
+static bool is_exited(void *arg)
+{
+	return ((struct events *)arg)->exited;
+}
+
+static bool is_joined(void *arg)
+{
+	return ((struct events *)arg)->joined;
+}
+
+/* An honest worker is routed at the agent and the master, and answers. */
+static void test_join_body(void)
+{
+	struct net *n = net_agent();
+	struct events ev = { 0 };
+	struct mg_message *reply = NULL;
+	size_t len;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(start(n, "good", &ev));
+	ASSERT_TRUE(run_until(n->loop, is_joined, &ev, 5000));
+	ASSERT_INT_EQ(ev.join_id, JOIN_ID);
+	ASSERT_TRUE(mg__router_reachable(n->r[0], JOIN_ID));
+	ASSERT_TRUE(mg__router_reachable(n->r[1], JOIN_ID));
+	/* Every context has "echo" once it has a service table. */
+	ASSERT_INT_EQ(mg_router_call(n, n->r[0], JOIN_ID, "echo", "hi", 2, 5000, &reply), 0);
+	ASSERT_TRUE(reply != NULL && memcmp(mg_message_data(reply, &len), "hi", 2) == 0);
+	talloc_free(reply);
+	/* It leaves without answering: the caller hears so, and the route
+	 * goes with its link. */
+	ASSERT_INT_EQ(mg_router_call(n, n->r[0], JOIN_ID, "bye", NULL, 0, 5000, &reply),
+		      MG_ERR_CALL);
+	ASSERT_STR_EQ(reply != NULL ? mg_message_dead_reason(reply) : "",
+		      "the respondent context has disconnected");
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], JOIN_ID));
+	ASSERT_TRUE(run_until(n->loop, is_exited, &ev, 5000));
+	talloc_free(n);
+}
+ISOLATED(test_join)
+
+/* HELLO answered from another id than join_id: the link is dropped, and
+ * neither id is ever routed. */
+static void test_rogue_src_body(void)
+{
+	struct net *n = net_agent();
+	struct events ev = { 0 };
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(start(n, "rogue-src", &ev));
+	ASSERT_TRUE(run_until(n->loop, is_exited, &ev, 5000));
+	ASSERT_TRUE(!ev.joined && !ev.failed);
+	for (uint32_t id = JOIN_ID; id <= JOIN_ID + 1; id++) {
+		ASSERT_TRUE(!mg__router_reachable(n->r[0], id));
+		ASSERT_TRUE(!mg__router_reachable(n->r[1], id));
+	}
+	talloc_free(n);
+}
+ISOLATED(test_rogue_src)
+
+/* A worker announcing a context below it is dropped: its own route goes
+ * and the other id never comes. */
+static void test_rogue_announce_body(void)
+{
+	struct net *n = net_agent();
+	struct events ev = { 0 };
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(start(n, "rogue-announce", &ev));
+	ASSERT_TRUE(run_until(n->loop, is_exited, &ev, 5000));
+	ASSERT_TRUE(ev.joined);
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], JOIN_ID));
+	ASSERT_TRUE(!mg__router_reachable(n->r[1], JOIN_ID));
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], 99));
+	ASSERT_TRUE(!mg__router_reachable(n->r[1], 99));
+	talloc_free(n);
+}
+ISOLATED(test_rogue_announce)
+
+/* Without MITOGEN_FD there is nothing to join. */
+static void test_not_joining(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(tmp);
+	struct mg_router *r = NULL;
+
+	unsetenv("MITOGEN_FD");
+	ASSERT_TRUE(!mg_worker_is_joining());
+	ASSERT_INT_EQ(mg_worker_join(tmp, loop, &r), -ENOENT);
+	setenv("MITOGEN_FD", "1", 1);
+	ASSERT_INT_EQ(mg_worker_join(tmp, loop, &r), -ENOENT);
+	ASSERT_PTR_NULL(r);
+	ASSERT_TRUE(getenv("MITOGEN_FD") == NULL);
+	talloc_free(tmp);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && getenv("MITOGEN_FD") != NULL) {
+		if (strcmp(argv[1], "rogue-src") == 0) {
+			return worker_rogue_src();
+		}
+		return worker_join(strcmp(argv[1], "rogue-announce") == 0);
+	}
+	if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0) {
+		return 1;
+	}
+	TESTS_BEGIN();
+	RUN(test_join);
+	RUN(test_rogue_src);
+	RUN(test_rogue_announce);
+	RUN(test_not_joining);
+	return TESTS_END();
+}
