@@ -654,6 +654,87 @@ static void test_log_to_file_body(void)
 }
 ISOLATED(test_log_to_file)
 
+/* --- mg_run_with_router --- */
+
+struct run {
+	int step;
+	pid_t pid;
+};
+
+static int size_service_then_41(struct mg_router *r, void *data)
+{
+	struct run *x = data;
+	struct mg_message *reply = NULL;
+	size_t len;
+
+	if (!mg_router_is_master(r) || mg_router_session(r) == NULL ||
+	    mg_service_register(r, "size", 0, size_of, NULL) != 0 ||
+	    mg_router_call(NULL, r, 0, "size", "abc", 3, 2000, &reply) != 0 ||
+	    memcmp(mg_message_data(reply, &len), "3", 1) != 0) {
+		talloc_free(reply);
+		return -1;
+	}
+	talloc_free(reply);
+	x->step = 1;
+	return 41;
+}
+
+struct connected {
+	struct mg_loop *loop;
+	struct mg_context *ctx;
+	int err;
+};
+
+static void on_connect(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct connected *c = data;
+
+	c->ctx = ctx;
+	c->err = err;
+	mg_loop_stop(c->loop, 0);
+}
+
+/* A local agent, left connected: the teardown ends and reaps it. */
+static int with_local_agent(struct mg_router *r, void *data)
+{
+	struct run *x = data;
+	struct mg_session *s = mg_router_session(r);
+	struct mg_chain_list *chains = NULL;
+	struct connected c = { mg_router_loop(r), NULL, -1 };
+	struct mg_message *reply = NULL;
+	char *errmsg = NULL;
+	int ret;
+
+	if (s == NULL || mg_chain_parse(s, "local", &chains, &errmsg) != 0 ||
+	    mg_connect(s, s, &chains->chains[0], NULL, on_connect, &c, &errmsg) != 0) {
+		return -1;
+	}
+	mg_loop_run(c.loop);
+	if (c.err != 0) {
+		return -2;
+	}
+	ret = mg_context_call(NULL, c.ctx, "echo", "x", 1, 5000, &reply);
+	talloc_free(reply);
+	x->step = 2;
+	return ret == 0 ? 7 : -3;
+}
+
+static void test_run_with_router_body(void)
+{
+	struct run x = { 0 };
+	int status;
+
+	ASSERT_INT_EQ(mg_run_with_router(NULL, NULL), -EINVAL);
+	ASSERT_INT_EQ(mg_run_with_router(size_service_then_41, &x), 41);
+	ASSERT_INT_EQ(x.step, 1);
+	ASSERT_INT_EQ(mg_run_with_router(with_local_agent, &x), 7);
+	ASSERT_INT_EQ(x.step, 2);
+	/* Every process the session started is gone and reaped. */
+	ASSERT_INT_EQ(waitpid(-1, &status, WNOHANG), -1);
+	ASSERT_INT_EQ(errno, ECHILD);
+}
+ISOLATED(test_run_with_router)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -670,5 +751,6 @@ int main(void)
 	RUN(test_on_disconnect_already);
 	RUN(test_error_texts);
 	RUN(test_log_to_file);
+	RUN(test_run_with_router);
 	return TESTS_END();
 }

@@ -19,6 +19,21 @@ struct mg_session;
 
 /* The router of the master context (id 0) a session owns. */
 struct mg_router *mg_session_router(struct mg_session *s);
+/* The session that owns 'r' (the master's router), or NULL for any other
+ * router (an agent's, a pushed worker's, an attached context's). */
+struct mg_session *mg_router_session(struct mg_router *r);
+
+/*
+ * mitogen's run_with_router: make a loop and a session, call fn with the
+ * session's router (the master, context 0; mg_router_session() gives the
+ * session, to connect contexts with), then shut the session down (every
+ * context it connected, waiting up to 10 s for their processes), free
+ * everything and return what fn returned. fn may run the loop (blocking
+ * gets and calls do) but must not keep anything past its return that
+ * belongs to the session. Returns fn's result, or -ENOMEM (fn not
+ * called) or -EINVAL (fn NULL).
+ */
+int mg_run_with_router(int (*fn)(struct mg_router *r, void *data), void *data);
 
 /* This context's id: 0 for the master. */
 uint32_t mg_router_id(const struct mg_router *r);
