@@ -2,8 +2,9 @@
 # Calls of a no-op service on one context (issue 7's benchmark): ours
 # ("echo", served by every agent) against Python mitogen's call and
 # call_async (python3-mitogen, a no-op function), on a `local` context and,
-# when given the test sshd's port and client config, an `ssh` one, in the
-# same run.
+# on an `ssh` one to 127.0.0.1, in the same run: the test sshd given by its
+# port and client config, or else (as root, with openssh-server) a private
+# one started here as the CLI tests do (MG_BENCH_SSH=0: no ssh row).
 #
 #   tests/bench/bench-call.sh [BUILD_DIR] [SSH_PORT SSH_CONFIG]
 #
@@ -31,6 +32,24 @@ run_both() { # OUR_CHAIN PY_TARGET
 		echo "== Python mitogen: not installed (apt-get install python3-mitogen)"
 	fi
 }
+
+if [[ -z $port && ${MG_BENCH_SSH:-1} != 0 && $(id -u) -eq 0 ]]; then
+	# sshd.bash is written for bats; give it what it expects.
+	BATS_FILE_TMPDIR=$(mktemp -d)
+	export BATS_FILE_TMPDIR
+	skip() { MG_SSHD_SKIP=$*; }
+	is_root() { [[ $(id -u) -eq 0 ]]; }
+	# shellcheck source=../cli/sshd.bash
+	source "$here/../cli/sshd.bash"
+	trap 'stop_sshd; rm -rf "$BATS_FILE_TMPDIR"' EXIT
+	start_sshd
+	if [[ -z ${MG_SSHD_SKIP:-} ]]; then
+		port=$MG_SSH_PORT
+		config=$MG_SSH_CONFIG
+	else
+		echo "== ssh: no private sshd ($MG_SSHD_SKIP)"
+	fi
+fi
 
 run_both local local
 if [[ -n $port && -n $config ]]; then
