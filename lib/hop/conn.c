@@ -235,7 +235,7 @@ static void on_password(void *data, const char *password, const char *err)
 		return;
 	}
 	if (password == NULL) {
-		conn_fail(c, -EACCES, "%s password is required (%s)", mg__prompt_what(c->pe),
+		conn_fail(c, MG_ERR_PASSWORD, "%s password is required (%s)", mg__prompt_what(c->pe),
 			  err != NULL ? err : "none was given");
 		return;
 	}
@@ -244,6 +244,17 @@ static void on_password(void *data, const char *password, const char *err)
 	/* The prompt is still waiting: answer it now. */
 	answer(c, c->password);
 	mg__prompt_mark_sent(c->pe);
+}
+
+int mg__conn_error_code(int err, const char *msg)
+{
+	if (strstr(msg, "host key") != NULL) {
+		return MG_ERR_HOSTKEY;
+	}
+	if (strstr(msg, "password is ") != NULL || strstr(msg, "password has expired") != NULL) {
+		return MG_ERR_PASSWORD;
+	}
+	return err;
 }
 
 static void act(struct mg_conn *c, enum mg_prompt_action a, int err, const char *msg)
@@ -259,7 +270,7 @@ static void act(struct mg_conn *c, enum mg_prompt_action a, int err, const char 
 		break;
 	case MG_PROMPT_NEED_PASSWORD:
 		if (c->ask == NULL) {
-			conn_fail(c, -EACCES, "%s password is required (use password_env= or password_file=)",
+			conn_fail(c, MG_ERR_PASSWORD, "%s password is required (use password_env= or password_file=)",
 				  mg__prompt_what(c->pe));
 		} else if (!c->asking) {
 			c->asking = true;
@@ -267,7 +278,7 @@ static void act(struct mg_conn *c, enum mg_prompt_action a, int err, const char 
 		}
 		break;
 	case MG_PROMPT_FAIL:
-		conn_fail(c, err, "%s", msg);
+		conn_fail(c, mg__conn_error_code(err, msg), "%s", msg);
 		break;
 	case MG_PROMPT_NONE:
 	default:

@@ -67,6 +67,12 @@ void mg__conn_stop_after(struct mg_conn *c, unsigned ms);
  * most, section 6 of PROTOCOL.md); past it its session is killed. */
 #define MG_CONN_STOP_MS 5000
 
+/* The error code for a hop's failure 'msg' (from the prompt engine and
+ * the methods' tables, or a CONNECT's dead reply): MG_ERR_HOSTKEY for a
+ * host key refused, MG_ERR_PASSWORD for a password refused, missing or
+ * expired, else 'err'. */
+int mg__conn_error_code(int err, const char *msg);
+
 /* Kill the sessions of the hop processes started here and not yet
  * reaped: all of them, or (all false) those whose agent is not up yet.
  * For an agent that goes away: nobody will use or stop them after it. */

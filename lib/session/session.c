@@ -27,13 +27,6 @@
 /* Time allowed on top of the hop's own timeout for the agent's reply. */
 #define REPLY_MARGIN_MS 5000
 
-/* Passwords typed once, reused for identical hops. */
-struct pw_cache {
-	struct pw_cache *next;
-	char *hop_text;
-	char *password;             /* wiped when freed */
-};
-
 struct mg_session {
 	struct mg_loop *loop;
 	struct mg_router *r;
@@ -43,7 +36,7 @@ struct mg_session {
 	struct mg_context *contexts;
 	struct mg_context **table;  /* contexts by name: n_table buckets */
 	size_t n_table, n_contexts;
-	struct pw_cache *passwords;
+	struct mg_pw_asker *pw;      /* hop passwords: asked, cached */
 	struct slots slots;         /* first hops */
 	unsigned n_running;         /* first-hop processes not reaped yet */
 	unsigned fanout;
@@ -71,78 +64,50 @@ struct waiter {
 static void advance(struct waiter *w);
 static void wake(void *data);
 
-/* The password for context c's hop: cached, or asked on the terminal. */
-static const char *password_for(struct mg_context *c, char **_errmsg)
+/* The prompt for context c's hop, escaped: a chain's decoded bytes must
+ * not drive the terminal. */
+static char *password_label(TALLOC_CTX *mem_ctx, const struct mg_context *c)
 {
-	struct mg_session *s = c->s;
-	struct pw_cache *pc;
-	const char *slash;
-	char *label, *shown, *pw;
+	const char *slash = strrchr(c->name, '/');
+	char *label = talloc_asprintf(NULL, "[%s on %.*s] password: ", c->hop->text,
+				      slash != NULL ? (int)(slash - c->name) : 9,
+				      slash != NULL ? c->name : "this host");
+	char *shown = label != NULL ? mg_log_escape(mem_ctx, label, strlen(label)) : NULL;
 
-	for (pc = s->passwords; pc != NULL; pc = pc->next) {
-		if (strcmp(pc->hop_text, c->hop->text) == 0) {
-			return pc->password;
-		}
-	}
-	slash = strrchr(c->name, '/');
-	label = talloc_asprintf(c, "[%s on %.*s] password: ", c->hop->text,
-				slash != NULL ? (int)(slash - c->name) : 9,
-				slash != NULL ? c->name : "this host");
-	/* A chain's decoded bytes must not drive the terminal either. */
-	shown = label != NULL ? mg_log_escape(label, label, strlen(label)) : NULL;
-	if (shown == NULL) {
-		talloc_free(label);
-		return NULL;
-	}
-	pw = mg__password_ask_tty(s, shown, _errmsg);
 	talloc_free(label);
-	if (pw == NULL) {
-		return NULL;
-	}
-	pc = talloc_zero(s, struct pw_cache);
-	if (pc == NULL) {
-		talloc_free(pw);
-		return NULL;
-	}
-	pc->hop_text = talloc_strdup(pc, c->hop->text);
-	pc->password = talloc_steal(pc, pw);
-	pc->next = s->passwords;
-	s->passwords = pc;
-	return pc->password;
+	return shown;
 }
 
-struct pending_answer {
-	mg_password_cb cb;
-	void *cb_data;
-	char *password;
-	char *err;
-};
-
-static void deliver_answer(void *data)
-{
-	struct pending_answer *a = talloc_get_type_abort(data, struct pending_answer);
-
-	a->cb(a->cb_data, a->password, a->err);
-	talloc_free(a);
-}
-
-/* A first hop's prompt came and no password was given. */
+/* A first hop's prompt came and no password was given: the answer goes
+ * to its connection, unless the connection ends first. */
 static void ask_first_hop(void *ask_data, mg_password_cb cb, void *cb_data)
 {
 	struct mg_context *c = talloc_get_type_abort(ask_data, struct mg_context);
-	struct pending_answer *a = talloc_zero(c, struct pending_answer);
-	char *err = NULL;
-	const char *pw;
+	char *label = password_label(NULL, c);
 
-	if (a == NULL) {
-		return;
+	if (label == NULL || c->conn == NULL ||
+	    mg__pw_ask(c->conn, c->s->pw, c->hop->text, label, cb, cb_data) != 0) {
+		mg_error("%s: cannot ask for the password: out of memory", c->name);
 	}
-	pw = password_for(c, &err);
-	a->cb = cb;
-	a->cb_data = cb_data;
-	a->password = pw != NULL ? mg__secret_dup(a, pw) : NULL;
-	a->err = talloc_steal(a, err);
-	mg_loop_defer(c->s->loop, a, deliver_answer, a);
+	talloc_free(label);
+}
+
+/* An agent's PASSWORD request waiting for its answer. */
+struct pw_reply {
+	struct mg_router *r;
+	struct mg_msg *m;
+};
+
+static void reply_password(void *data, const char *password, const char *err)
+{
+	struct pw_reply *pr = talloc_get_type_abort(data, struct pw_reply);
+
+	if (password != NULL) {
+		mg__router_reply(pr->r, pr->m, password, strlen(password));
+	} else {
+		mg__router_reply_dead(pr->r, pr->m, err);
+	}
+	talloc_free(pr);
 }
 
 /* An agent asks for the password of a hop the master told it to connect.
@@ -151,9 +116,9 @@ static void on_password_request(struct mg_router *r, struct mg_msg *m, void *dat
 {
 	struct mg_session *s = talloc_get_type_abort(data, struct mg_session);
 	struct mg_context *c;
+	struct pw_reply *pr;
 	struct mg_buf b;
-	char *err = NULL;
-	const char *pw;
+	char *label;
 	uint32_t id;
 
 	mg__buf_view(&b, m->data, m->len);
@@ -165,17 +130,40 @@ static void on_password_request(struct mg_router *r, struct mg_msg *m, void *dat
 			break;
 		}
 	}
-	if (c == NULL || c->state != CTX_CONNECTING || c->parent_id == 0 || c->parent_id != m->src) {
+	if (c == NULL || c->state != CTX_CONNECTING || c->parent_id == 0 ||
+	    c->parent_id != m->src || c->reply == NULL) {
 		mg__router_reply_dead(r, m, "no such pending hop");
 		return;
 	}
-	pw = password_for(c, &err);
-	if (pw == NULL) {
-		mg__router_reply_dead(r, m, err != NULL ? err : "no password");
-		talloc_free(err);
+	/* Under the CONNECT reply's handler: once the hop is settled,
+	 * nobody waits for the answer. */
+	pr = talloc_zero(c->reply, struct pw_reply);
+	label = password_label(pr, c);
+	if (pr == NULL || label == NULL || mg__msg_keep(pr, m) != 0 ||
+	    mg__pw_ask(pr, s->pw, c->hop->text, label, reply_password, pr) != 0) {
+		talloc_free(pr);
+		mg__router_reply_dead(r, m, "out of memory");
 		return;
 	}
-	mg__router_reply(r, m, pw, strlen(pw));
+	pr->r = r;
+	pr->m = m;
+	/* Replies go by src and reply_to: the stream may go first. */
+	m->in = NULL;
+}
+
+/* Before the contexts go: no prompt is left on the terminal, and none
+ * starts while they are freed. */
+static int session_destructor(struct mg_session *s)
+{
+	if (s->pw != NULL) {
+		mg__pw_asker_stop(s->pw);
+	}
+	return 0;
+}
+
+void mg_session_set_password_fn(struct mg_session *s, mg_password_fn fn, void *data)
+{
+	mg__pw_asker_set_fn(s->pw, fn, data);
 }
 
 struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop)
@@ -188,6 +176,12 @@ struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop)
 	s->loop = loop;
 	s->next_id = 1;
 	s->fanout = 64;
+	talloc_set_destructor(s, session_destructor);
+	s->pw = mg__pw_asker_new(s, loop);
+	if (s->pw == NULL) {
+		talloc_free(s);
+		return NULL;
+	}
 	s->r = mg__router_new(s, loop, 0, NULL, 0);
 	if (s->r == NULL) {
 		talloc_free(s);
@@ -214,6 +208,11 @@ void mg_session_set_fanout(struct mg_session *s, unsigned fanout)
 struct mg_loop *mg_session_loop(const struct mg_session *s)
 {
 	return s->loop;
+}
+
+struct mg_pw_asker *mg__session_pw_asker(const struct mg_session *s)
+{
+	return s->pw;
 }
 
 struct mg_images *mg__session_images(const struct mg_session *s)
@@ -558,7 +557,8 @@ static void on_connect_reply(struct mg_router *r, struct mg_msg *m, void *data)
 	c->reply = NULL;
 	if ((m->flags & MG_F_DEAD) != 0) {
 		why = talloc_strndup(m, (const char *)m->data, m->len);
-		ctx_settle(c, MG_ERR_BOOT, why != NULL ? why : "connect failed");
+		ctx_settle(c, why != NULL ? mg__conn_error_code(MG_ERR_BOOT, why) : -ENOMEM,
+			   why != NULL ? why : "connect failed");
 		return;
 	}
 	if (!mg__router_reachable(r, c->id)) {

@@ -8,6 +8,7 @@
 #include "router.h"
 
 struct mg_images;
+struct mg_pw_asker;
 struct mg_conn;
 struct mg_context_watch;
 struct waiter;
@@ -63,6 +64,8 @@ struct mg_context {
 
 struct mg_router *mg__session_router(const struct mg_session *s);
 struct mg_images *mg__session_images(const struct mg_session *s);
+/* Its password asker (password.h). */
+struct mg_pw_asker *mg__session_pw_asker(const struct mg_session *s);
 uint32_t mg__session_next_program(struct mg_session *s);
 /* A context id never given before (attached processes: unix.c). */
 uint32_t mg__session_new_id(struct mg_session *s);

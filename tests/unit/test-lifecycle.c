@@ -5,9 +5,12 @@
  * again.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 #include "buf.h"
 #include "conn.h"
@@ -17,7 +20,9 @@
 #include "mitogen/log.h"
 #include "mitogen/message.h"
 #include "mitogen/session.h"
+#include "password.h"
 #include "router.h"
+#include "session.h"
 
 /* --- HELLO flags --- */
 
@@ -385,6 +390,353 @@ static void test_wait_in_callback_body(void)
 }
 ISOLATED(test_wait_in_callback)
 
+/* --- passwords, asked without blocking the loop --- */
+
+struct answer {
+	int n;
+	char *line;
+	char *err;
+};
+
+static void on_answer(void *data, const char *line, const char *err)
+{
+	struct answer *a = data;
+
+	a->n++;
+	a->line = line != NULL ? talloc_strdup(NULL, line) : NULL;
+	a->err = err != NULL ? talloc_strdup(NULL, err) : NULL;
+}
+
+static bool answered(void *arg)
+{
+	return ((struct answer *)arg)->n > 0;
+}
+
+/* A pseudo-terminal: *_master for the test, the path of the other end. */
+static char *pty_open(TALLOC_CTX *ctx, int *_master)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0) {
+		return NULL;
+	}
+	*_master = m;
+	return talloc_strdup(ctx, ptsname(m));
+}
+
+static bool echo_on(const char *path)
+{
+	struct termios t;
+	int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	bool on = fd >= 0 && tcgetattr(fd, &t) == 0 && (t.c_lflag & ECHO) != 0;
+
+	if (fd >= 0) {
+		close(fd);
+	}
+	return on;
+}
+
+/* Read what the prompt wrote, waiting up to a second. */
+static ssize_t pty_read(int m, char *buf, size_t cap)
+{
+	for (int i = 0; i < 100; i++) {
+		ssize_t n = read(m, buf, cap - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			return n;
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void test_tty_prompt_body(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(ctx);
+	struct mg_tty_prompt *p = NULL;
+	struct answer a = { 0 };
+	char *err = NULL, buf[256];
+	int m = -1;
+	char *path = pty_open(ctx, &m);
+
+	ASSERT_PTR_NOT_NULL(loop);
+	ASSERT_PTR_NOT_NULL(path);
+	fcntl(m, F_SETFL, O_NONBLOCK);
+	ASSERT_TRUE(echo_on(path));
+	ASSERT_INT_EQ(mg__tty_prompt_start(ctx, loop, path, "[x] password: ", on_answer, &a, &p, &err), 0);
+	ASSERT_INT_EQ(a.n, 0);
+	ASSERT_TRUE(pty_read(m, buf, sizeof(buf)) > 0);
+	ASSERT_STR_EQ(buf, "[x] password: ");
+	ASSERT_TRUE(!echo_on(path));
+	/* The loop runs on while nothing is typed: a timer fires meanwhile. */
+	run_until(loop, NULL, NULL, 100);
+	ASSERT_INT_EQ(a.n, 0);
+	ASSERT_INT_EQ(write(m, "s3 cret\r\n", 9), 9);
+	ASSERT_TRUE(run_until(loop, answered, &a, 2000));
+	ASSERT_STR_EQ(a.line, "s3 cret");
+	ASSERT_PTR_NULL(a.err);
+	ASSERT_TRUE(echo_on(path));
+	/* The newline the Enter did not echo. */
+	ASSERT_TRUE(pty_read(m, buf, sizeof(buf)) > 0);
+	ASSERT_STR_CONTAINS(buf, "\n");
+	talloc_free(a.line);
+	talloc_free(p);
+
+	/* Freed mid-prompt: the terminal is as it was, fn never called. */
+	a.n = 0;
+	ASSERT_INT_EQ(mg__tty_prompt_start(ctx, loop, path, "again: ", on_answer, &a, &p, &err), 0);
+	ASSERT_TRUE(!echo_on(path));
+	talloc_free(p);
+	ASSERT_TRUE(echo_on(path));
+	run_until(loop, NULL, NULL, 50);
+	ASSERT_INT_EQ(a.n, 0);
+
+	/* No terminal: said at once. */
+	ASSERT_INT_EQ(mg__tty_prompt_start(ctx, loop, "/nonexistent/tty", "x", on_answer, &a, &p, &err),
+		      -ENXIO);
+	ASSERT_STR_CONTAINS(err, "there is no terminal to ask on");
+	close(m);
+	talloc_free(ctx);
+}
+ISOLATED(test_tty_prompt)
+
+/* A doas that asks on its terminal, as OpenDoas does, for "s3cret". */
+static const char stub_doas[] =
+	"#!/bin/sh\n"
+	"[ \"$1\" = -u ] && [ \"$3\" = -- ] || exit 2\n"
+	"shift 3\n"
+	"stty -echo </dev/tty\n"
+	"printf 'doas (%s@host) password: ' \"$(id -un)\" >/dev/tty\n"
+	"IFS= read -r pw </dev/tty\n"
+	"stty echo </dev/tty\n"
+	"printf '\\n' >/dev/tty\n"
+	"[ \"$pw\" = s3cret ] || { echo 'doas: Authorization failed' >&2; exit 1; }\n"
+	"exec \"$@\"\n";
+
+struct pwfx {
+	struct fx *f;
+	char dir[64];
+	char *doas;             /* the stub's path, escaped for a chain */
+	int n_asked;
+	char *hops;             /* the hop texts asked for, in order */
+	struct mg_password_request *pending;
+	const char *answer;     /* NULL: keep the request pending */
+};
+
+static int pwfx_destructor(struct pwfx *p)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
+	if (system(cmd) != 0) {
+		printf("# cannot remove %s\n", p->dir);
+	}
+	return 0;
+}
+
+static struct pwfx *pwfx_new(void)
+{
+	struct pwfx *p = talloc_zero(NULL, struct pwfx);
+	char *path;
+	int fd;
+
+	if (p == NULL) {
+		return NULL;
+	}
+	snprintf(p->dir, sizeof(p->dir), "/tmp/mg-pw-XXXXXX");
+	if (mkdtemp(p->dir) == NULL) {
+		talloc_free(p);
+		return NULL;
+	}
+	talloc_set_destructor(p, pwfx_destructor);
+	path = talloc_asprintf(p, "%s/doas", p->dir);
+	fd = path != NULL ? open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0755) : -1;
+	if (fd < 0 || write(fd, stub_doas, sizeof(stub_doas) - 1) != (ssize_t)sizeof(stub_doas) - 1) {
+		talloc_free(p);
+		return NULL;
+	}
+	close(fd);
+	/* In a chain, '/' in an option value is written %2F. */
+	p->doas = talloc_strdup(p, "");
+	for (const char *c = path; *c != '\0' && p->doas != NULL; c++) {
+		p->doas = *c == '/' ? talloc_strdup_append(p->doas, "%2F")
+				    : talloc_asprintf_append(p->doas, "%c", *c);
+	}
+	p->hops = talloc_strdup(p, "");
+	p->f = fx_new();
+	if (p->f == NULL) {
+		talloc_free(p);
+		return NULL;
+	}
+	talloc_steal(p, p->f);
+	return p;
+}
+
+static void program_asks(struct mg_password_request *req, void *data)
+{
+	struct pwfx *p = data;
+
+	p->n_asked++;
+	p->hops = talloc_asprintf_append(p->hops, "%s;", mg_password_request_hop(req));
+	if (p->answer != NULL) {
+		mg_password_reply(req, p->answer);
+	} else {
+		p->pending = req;
+	}
+}
+
+/* Start connecting 'text' (one chain); *_done set by the callback. */
+struct started {
+	bool done;
+	int err;
+	char *errmsg;
+	struct mg_context *ctx;
+};
+
+static void on_started(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct started *st = data;
+
+	st->done = true;
+	st->err = err;
+	st->ctx = ctx;
+	st->errmsg = errmsg != NULL ? talloc_strdup(st, errmsg) : NULL;
+}
+
+static bool started_done(void *arg)
+{
+	return ((struct started *)arg)->done;
+}
+
+static struct started *start(struct pwfx *p, const char *fmt)
+{
+	struct started *st = talloc_zero(p, struct started);
+	char *text = talloc_asprintf(st, fmt, p->doas);
+	struct mg_chain_list *chains = NULL;
+	char *err = NULL;
+
+	if (st == NULL || text == NULL || mg_chain_parse(st, text, &chains, &err) != 0 ||
+	    mg_connect(st, p->f->s, &chains->chains[0], NULL, on_started, st, &err) != 0) {
+		printf("# %s: %s\n", text, err != NULL ? err : "?");
+		return NULL;
+	}
+	return st;
+}
+
+static bool has_pending(void *arg)
+{
+	return ((struct pwfx *)arg)->pending != NULL;
+}
+
+/* The program answers: first and later hops, one request at a time,
+ * answers shared and cached by hop text. */
+static void test_password_fn_body(void)
+{
+	struct pwfx *p = pwfx_new();
+	struct started *a, *b, *c, *d;
+	struct mg_password_request *req;
+
+	ASSERT_PTR_NOT_NULL(p);
+	mg_session_set_password_fn(p->f->s, program_asks, p);
+	/* Two hops at once: one request shown, the other waits. */
+	a = start(p, "doas:alice?doas_path=%s");
+	b = start(p, "local/doas:bob?doas_path=%s");
+	ASSERT_TRUE(a != NULL && b != NULL);
+	ASSERT_TRUE(run_until(p->f->loop, has_pending, p, 10000));
+	run_until(p->f->loop, NULL, NULL, 300);
+	ASSERT_INT_EQ(p->n_asked, 1);
+	ASSERT_TRUE(!a->done && !b->done);
+	ASSERT_STR_CONTAINS(mg_password_request_prompt(p->pending), "password: ");
+	/* Answered later, from the loop's point of view. */
+	req = p->pending;
+	p->pending = NULL;
+	ASSERT_INT_EQ(mg_password_reply(req, "s3cret"), 0);
+	ASSERT_TRUE(run_until(p->f->loop, has_pending, p, 10000));
+	ASSERT_INT_EQ(p->n_asked, 2);
+	req = p->pending;
+	p->pending = NULL;
+	ASSERT_INT_EQ(mg_password_reply(req, "s3cret"), 0);
+	ASSERT_TRUE(run_until(p->f->loop, started_done, a, 10000));
+	ASSERT_TRUE(run_until(p->f->loop, started_done, b, 10000));
+	ASSERT_INT_EQ(a->err, 0);
+	ASSERT_INT_EQ(b->err, 0);
+	ASSERT_TRUE(echoes(p->f, a->ctx));
+	ASSERT_TRUE(echoes(p->f, b->ctx));
+	/* The same hop text again, first or later hop: from the cache. */
+	c = start(p, "local?remote_name=x/doas:alice?doas_path=%s");
+	ASSERT_PTR_NOT_NULL(c);
+	ASSERT_TRUE(run_until(p->f->loop, started_done, c, 10000));
+	ASSERT_INT_EQ(c->err, 0);
+	ASSERT_INT_EQ(p->n_asked, 2);
+	/* Refused by the program: the hop says so. */
+	d = start(p, "doas:carol?doas_path=%s");
+	ASSERT_PTR_NOT_NULL(d);
+	ASSERT_TRUE(run_until(p->f->loop, has_pending, p, 10000));
+	mg_password_fail(p->pending, "not today");
+	p->pending = NULL;
+	ASSERT_TRUE(run_until(p->f->loop, started_done, d, 10000));
+	ASSERT_INT_EQ(d->err, MG_ERR_PASSWORD);
+	ASSERT_STR_CONTAINS(d->errmsg, "doas password is required (not today)");
+	/* A later hop refused: the same code, through the agent's reply. */
+	d = start(p, "local/doas:dave?doas_path=%s");
+	ASSERT_PTR_NOT_NULL(d);
+	ASSERT_TRUE(run_until(p->f->loop, has_pending, p, 10000));
+	mg_password_fail(p->pending, "not now");
+	p->pending = NULL;
+	ASSERT_TRUE(run_until(p->f->loop, started_done, d, 10000));
+	ASSERT_INT_EQ(d->err, MG_ERR_PASSWORD);
+	ASSERT_STR_CONTAINS(d->errmsg, "doas password is required (not now)");
+	ASSERT_INT_EQ(p->n_asked, 4);
+	/* In order, each once. */
+	ASSERT_STR_EQ(p->hops, talloc_asprintf(p, "doas:alice?doas_path=%s;doas:bob?doas_path=%s;"
+					       "doas:carol?doas_path=%s;doas:dave?doas_path=%s;",
+					       p->doas, p->doas, p->doas, p->doas));
+	talloc_free(p);
+}
+ISOLATED(test_password_fn)
+
+/* The terminal: the prompt shows there, the loop runs meanwhile, and a
+ * session freed mid-prompt leaves the terminal as it was. */
+static void test_password_tty_body(void)
+{
+	struct pwfx *p = pwfx_new();
+	struct started *a;
+	char buf[512];
+	int m = -1;
+	char *path = p != NULL ? pty_open(p, &m) : NULL;
+
+	ASSERT_PTR_NOT_NULL(path);
+	fcntl(m, F_SETFL, O_NONBLOCK);
+	mg__pw_asker_set_tty(mg__session_pw_asker(p->f->s), path);
+	a = start(p, "local/doas:alice?doas_path=%s");
+	ASSERT_PTR_NOT_NULL(a);
+	for (int i = 0; i < 200 && echo_on(path); i++) {
+		run_until(p->f->loop, NULL, NULL, 50);
+	}
+	ASSERT_TRUE(!echo_on(path));
+	ASSERT_TRUE(pty_read(m, buf, sizeof(buf)) > 0);
+	ASSERT_STR_CONTAINS(buf, "[doas:alice");
+	ASSERT_STR_CONTAINS(buf, " on local] password: ");
+	ASSERT_INT_EQ(write(m, "s3cret\n", 7), 7);
+	ASSERT_TRUE(run_until(p->f->loop, started_done, a, 10000));
+	ASSERT_INT_EQ(a->err, 0);
+	ASSERT_TRUE(echo_on(path));
+	ASSERT_TRUE(echoes(p->f, a->ctx));
+	/* Another prompt, and the session freed while it shows. */
+	a = start(p, "doas:bob?doas_path=%s");
+	ASSERT_PTR_NOT_NULL(a);
+	for (int i = 0; i < 200 && echo_on(path); i++) {
+		run_until(p->f->loop, NULL, NULL, 50);
+	}
+	ASSERT_TRUE(!echo_on(path));
+	TALLOC_FREE(p->f);
+	ASSERT_TRUE(echo_on(path));
+	close(m);
+	talloc_free(p);
+}
+ISOLATED(test_password_tty)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -395,5 +747,8 @@ int main(void)
 	RUN(test_lost_second_hop);
 	RUN(test_session_shutdown);
 	RUN(test_wait_in_callback);
+	RUN(test_tty_prompt);
+	RUN(test_password_fn);
+	RUN(test_password_tty);
 	return TESTS_END();
 }

@@ -32,6 +32,34 @@ void mg_session_set_fanout(struct mg_session *s, unsigned fanout);
  */
 int mg_session_shutdown(struct mg_session *s, int timeout_ms);
 
+/*
+ * Passwords for hops that prompt when no password_env= or password_file=
+ * gives one. By default the session asks the person at the controlling
+ * terminal (/dev/tty, echo off), without blocking the loop. A program may
+ * answer instead: fn(req, data) is called, from the loop, with one request
+ * at a time; the program answers it then or later, exactly once, with
+ * mg_password_reply or mg_password_fail (until the answer the next request
+ * waits). Requests for the same hop text share one answer, and answers are
+ * cached by hop text for the session's life. A request stays valid until
+ * answered or the session is freed; one nobody waits for any more (its hop
+ * failed meanwhile) may still be answered, for the cache. fn NULL: back to
+ * the terminal.
+ */
+struct mg_password_request;
+typedef void (*mg_password_fn)(struct mg_password_request *req, void *data);
+void mg_session_set_password_fn(struct mg_session *s, mg_password_fn fn, void *data);
+/* The hop's canonical text, e.g. "sudo:root". */
+const char *mg_password_request_hop(const struct mg_password_request *req);
+/* The prompt the terminal would show, e.g. "[sudo:root on ssh:web1]
+ * password: " (escaped: safe to print). */
+const char *mg_password_request_prompt(const struct mg_password_request *req);
+/* Answer with 'password' (copied, and the copies wiped when done with);
+ * req is freed. Returns 0, or -EINVAL for a NULL password. */
+int mg_password_reply(struct mg_password_request *req, const char *password);
+/* No password: the hop fails with "METHOD password is required (REASON)";
+ * req is freed. */
+void mg_password_fail(struct mg_password_request *req, const char *reason);
+
 struct mg_connect_opts {
 	unsigned timeout_ms; /* per hop, including login and become; 0 = 30 s */
 };
