@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <mitogen/mitogen.h>
 #include "common.h"
 #include "report.h"
@@ -93,14 +94,104 @@ static int dry_run_line(void *data, const char *text)
 	return 0;
 }
 
+/* The reporter for many targets (or any of -w, -N, -b, --json, --outdir,
+ * --failed), writing our stdout and stderr through 'loop'; NULL when
+ * output goes out raw, or on error (*_failed set, the error printed). */
+static struct mg_report *make_report(TALLOC_CTX *tmp, const struct mg_chain_list *list,
+				     bool used_w, struct mg_loop *loop, bool *_failed)
+{
+	struct mg_runner *o = &mg_runner;
+	struct mg_report_opts rop = {
+		.mode = o->gather ? MG_REPORT_GATHER : o->json ? MG_REPORT_JSON
+		      : o->no_prefix ? MG_REPORT_PLAIN : MG_REPORT_PREFIX,
+		.out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
+		.outdir = o->outdir, .failed_file = o->failed, .loop = loop,
+	};
+	struct mg_report *report;
+	char **names;
+	char *errmsg = NULL;
+
+	*_failed = false;
+	/* -w means "targets": prefixed output even if only one is left. */
+	if (!(list->n_chains > 1 || used_w || o->gather || o->json || o->no_prefix ||
+	      o->outdir != NULL || o->failed != NULL)) {
+		return NULL;
+	}
+	names = mg_report_names(tmp, list->chains, list->n_chains);
+	report = names != NULL ? mg_report_new(tmp, &rop, &errmsg) : NULL;
+	if (report == NULL) {
+		mg_cmd_error("%s", errmsg != NULL ? errmsg : "out of memory");
+		*_failed = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < list->n_chains; i++) {
+		mg_report_add(report, names[i], list->chains[i].text);
+	}
+	return report;
+}
+
+/*
+ * The run itself: our loop and session, the report, and what the run is
+ * handed of this process (stdio, the terminal for -T, the signals). The
+ * session goes before the report finishes, so that no hop outlives the
+ * run while the last output waits for a slow reader.
+ */
+static int run_targets(TALLOC_CTX *tmp, const struct mg_chain_list *list,
+		       struct mg_run_opts *ro, bool used_w)
+{
+	TALLOC_CTX *run_ctx = talloc_new(tmp);
+	struct mg_loop *loop = run_ctx != NULL ? mg_loop_new(run_ctx) : NULL;
+	struct mg_session *s = loop != NULL ? mg_session_new(run_ctx, loop) : NULL;
+	struct mg_report *report;
+	struct mg_run_result res;
+	char *errmsg = NULL;
+	bool failed;
+
+	if (s == NULL) {
+		talloc_free(run_ctx);
+		mg_cmd_error("out of memory");
+		return 255;
+	}
+	report = make_report(run_ctx, list, used_w, loop, &failed);
+	if (failed) {
+		talloc_free(run_ctx);
+		return 255;
+	}
+	ro->report = report;
+	ro->in_fd = STDIN_FILENO;
+	ro->out_fd = STDOUT_FILENO;
+	ro->err_fd = STDERR_FILENO;
+	ro->tty_fd = ro->pty ? STDIN_FILENO : -1;
+	ro->signals = true;
+	fflush(stdout);
+	if (mg_run(tmp, s, ro, &res) != 0) {
+		talloc_free(run_ctx);
+		mg_cmd_error("out of memory");
+		return 255;
+	}
+	/* Closing the hops stops whatever a second signal left running. */
+	talloc_free(s);
+	if (report != NULL && mg_report_finish(report, &errmsg) != 0) {
+		/* Output, --outdir or --failed not written: the run's
+		 * result is not all there, as with output cut short. */
+		mg_cmd_error("%s", errmsg != NULL ? errmsg : "cannot write the report");
+		res.exit_code = 255;
+	}
+	if (res.errmsg != NULL) {
+		mg_cmd_error("%s", res.errmsg);
+	}
+	/* The report before the loop its fds were watched by. */
+	talloc_free(report);
+	talloc_free(run_ctx);
+	return res.exit_code;
+}
+
 int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, int no_shell,
 		   bool program)
 {
 	struct mg_runner *o = &mg_runner;
 	struct mg_run_opts ro = { 0 };
-	struct mg_run_result res;
 	struct mg_chain_list *list = NULL;
-	struct mg_report *report = NULL;
 	char *errmsg = NULL;
 	bool used_w = o->includes != NULL;
 
@@ -188,44 +279,7 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	}
 	ro.fanout = (unsigned)o->fanout;
 	ro.pty = o->tty;
-	/* -w means "targets": prefixed output even if only one is left. */
-	if (list->n_chains > 1 || used_w || o->gather || o->json || o->no_prefix ||
-	    o->outdir != NULL || o->failed != NULL) {
-		struct mg_report_opts rop = {
-			.mode = o->gather ? MG_REPORT_GATHER : o->json ? MG_REPORT_JSON
-			      : o->no_prefix ? MG_REPORT_PLAIN : MG_REPORT_PREFIX,
-			.out_fd = 1, .err_fd = 2, .outdir = o->outdir, .failed_file = o->failed,
-		};
-		char **names = mg_report_names(tmp, list->chains, list->n_chains);
-		report = names != NULL ? mg_report_new(tmp, &rop, &errmsg) : NULL;
-		if (report == NULL) {
-			mg_cmd_error("%s", errmsg != NULL ? errmsg : "out of memory");
-			return 255;
-		}
-		for (size_t i = 0; i < list->n_chains; i++) {
-			mg_report_add(report, names[i], list->chains[i].text);
-		}
-		ro.report = report;
-	}
-	fflush(stdout);
-	if (mg_run(tmp, &ro, &res) != 0) {
-		mg_cmd_error("out of memory");
-		return 255;
-	}
-	if (report != NULL) {
-		if (mg_report_finish(report, &errmsg) != 0) {
-			/* Output, --outdir or --failed not written: the run's
-			 * result is not all there, as with output cut short. */
-			mg_cmd_error("%s", errmsg != NULL ? errmsg : "cannot write the report");
-			res.exit_code = 255;
-		}
-		if (res.errmsg != NULL) {
-			mg_cmd_error("%s", res.errmsg);
-		}
-	} else if (res.errmsg != NULL) {
-		mg_cmd_error("%s", res.errmsg);
-	}
-	return res.exit_code;
+	return run_targets(tmp, list, &ro, used_w);
 }
 
 int mg_runner_cli(int argc, const char **argv, const char *name, const char *usage,

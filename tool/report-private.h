@@ -24,6 +24,11 @@
 /* Bytes of one stream kept per target for -b and --json: past that it is
  * cut, and the target fails (mitogen-run(1) documents the figure). */
 #define MG_REPORT_KEEP_MAX (64u << 20)
+/* Bytes waiting for out_fd and err_fd (with a loop) past which the
+ * caller is asked to hold its producers, and below which to resume. The
+ * producers' data already in flight still comes: a channel window each. */
+#define MG_REPORT_QUEUE_HIGH (1u << 20)
+#define MG_REPORT_QUEUE_LOW (256u << 10)
 
 /* rbuf.c: a growable byte string on talloc; 'oom' sticks after a failed growth so
  * that callers check once at the end. */
@@ -54,9 +59,21 @@ struct mg__report_target {
 	const char *reason;       /* "" when ok, else "exit 1", the error... */
 };
 
+struct mg__rchunk;
+
 struct mg_report {
 	enum mg_report_mode mode;
 	int fd[2];                /* out_fd, err_fd; -1 after a write error */
+	/* report-out.c, with a loop: output waiting for its fd, per lane. */
+	bool async;               /* emits are queued (the run goes on) */
+	int user_fd[2];           /* fd[] as given, to restore their flags */
+	int old_flags[2];         /* flags to restore, or -1 */
+	struct mg_io *io[2];      /* per fd; NULL for err_fd == out_fd */
+	struct mg__rchunk *queue[2], *queue_tail[2];
+	size_t queued[2];         /* bytes in queue[] */
+	bool backlog_full;        /* past MG_REPORT_QUEUE_HIGH, not yet LOW */
+	mg_report_backlog_fn backlog;
+	void *backlog_data;
 	char *outdir;
 	int dir_fd;
 	char *failed_file;
@@ -79,6 +96,12 @@ struct mg_report {
 
 /* report-out.c: write all of p (EINTR, short writes and EAGAIN handled). 0 or -errno. */
 int mg__report_write(int fd, const void *p, size_t n);
+
+/* Queue writes through 'loop' from now on: 0 or -ENOMEM. */
+int mg__report_out_start(struct mg_report *rep, struct mg_loop *loop);
+/* Write out what waits (blocking), restore the fds' flags, and write
+ * without a queue from now on. */
+void mg__report_out_stop(struct mg_report *rep);
 
 /* Remember the first error of the run. */
 void mg__report_fail(struct mg_report *rep, int err, const char *fmt, ...)

@@ -92,6 +92,12 @@ static int target_destructor(struct mg__report_target *t)
 
 static int report_destructor(struct mg_report *rep)
 {
+	/* Never finished: what waits is dropped, the fds are put back. */
+	for (int w = 0; w < 2; w++) {
+		if (rep->old_flags[w] >= 0) {
+			fcntl(rep->user_fd[w], F_SETFL, rep->old_flags[w]);
+		}
+	}
 	if (rep->dir_fd >= 0) {
 		close(rep->dir_fd);
 		rep->dir_fd = -1;
@@ -158,6 +164,7 @@ struct mg_report *mg_report_new(TALLOC_CTX *mem_ctx,
 	rep->mode = opts->mode;
 	rep->fd[0] = opts->out_fd;
 	rep->fd[1] = opts->err_fd;
+	rep->old_flags[0] = rep->old_flags[1] = -1;
 	rep->dir_fd = -1;
 	/* stdout and stderr on one file (a terminal, 2>&1): one lane, so
 	 * that a long line on one is not broken by a line on the other. */
@@ -169,6 +176,9 @@ struct mg_report *mg_report_new(TALLOC_CTX *mem_ctx,
 		if (rep->failed_file == NULL) {
 			goto nomem;
 		}
+	}
+	if (opts->loop != NULL && mg__report_out_start(rep, opts->loop) != 0) {
+		goto nomem;
 	}
 	if (opts->outdir == NULL) {
 		return rep;
@@ -701,6 +711,8 @@ int mg_report_finish(struct mg_report *rep, char **_errmsg)
 		return -EALREADY;
 	}
 	rep->finished = true;
+	/* The run is over: what waited goes out now, and the rest after it. */
+	mg__report_out_stop(rep);
 	for (size_t i = 0; i < rep->n; i++) {
 		if (!rep->t[i]->done) {
 			target_done(rep, rep->t[i], &lost);

@@ -5,10 +5,15 @@
  * file of failed chains for a retry (-w ^FILE) and the exit status.
  *
  * Single-threaded: call everything from the thread that runs the loop.
- * Writes to out_fd/err_fd block (with poll() when the fd is non-blocking)
- * until the whole text is out, so lines of targets never mix. A write
- * error stops printing to that fd and is returned by mg_report_finish();
- * the caller ignores SIGPIPE to get EPIPE rather than die.
+ * Lines of targets never mix: each text goes out whole, in order. Given a
+ * loop (opts.loop), out_fd and err_fd are non-blocking until
+ * mg_report_finish() and what they do not take at once waits in memory,
+ * so a stalled reader never stalls the loop; the producer is asked to
+ * hold (mg_report_set_backlog) while much waits. Without a loop, and from
+ * mg_report_finish() on, writes wait for the fd (with poll() when it is
+ * non-blocking). A write error stops printing to that fd and is returned
+ * by mg_report_finish(); the caller ignores SIGPIPE to get EPIPE rather
+ * than die. --outdir files are written as the output comes.
  */
 #ifndef MG_TOOL_REPORT_H
 #define MG_TOOL_REPORT_H
@@ -17,6 +22,7 @@
 #include <stdint.h>
 #include <talloc.h>
 #include <mitogen/chain.h>
+#include <mitogen/loop.h>
 
 enum mg_report_mode {
 	MG_REPORT_PREFIX, /* "NAME: line" per line, never interleaved mid-line */
@@ -30,7 +36,17 @@ struct mg_report_opts {
 	int out_fd, err_fd;      /* where to print (usually 1 and 2) */
 	const char *outdir;      /* NULL, or DIR for DIR/NAME.{out,err,rc} */
 	const char *failed_file; /* NULL, or FILE for the failed chains */
+	/* NULL, or the loop the run turns: write out_fd and err_fd without
+	 * blocking it. Their file status flags are restored by
+	 * mg_report_finish() or when the report is freed, whichever comes
+	 * first; free the report before the loop. */
+	struct mg_loop *loop;
 };
+
+/* Called with full = true when more than 1 MiB of output waits for a slow
+ * reader, with false once under 256 KiB: the producer stops and resumes
+ * what feeds mg_report_output() (bytes already in flight still come). */
+typedef void (*mg_report_backlog_fn)(void *data, bool full);
 
 /* How a target ended. */
 enum mg_report_outcome {
@@ -63,6 +79,16 @@ struct mg_report;
 struct mg_report *mg_report_new(TALLOC_CTX *mem_ctx,
 				const struct mg_report_opts *opts,
 				char **_errmsg);
+
+/*
+ * Tell fn (NULL: nobody) when the output waiting for out_fd and err_fd
+ * crosses its marks (see mg_report_backlog_fn): from inside
+ * mg_report_output() or mg_report_done() when the queue grows, from the
+ * loop when it drains; fn must not free the report. Only with opts.loop;
+ * mg_report_finish() forgets it.
+ */
+void mg_report_set_backlog(struct mg_report *rep, mg_report_backlog_fn fn,
+			   void *data);
 
 /*
  * Display names for 'n' chains: short, unique, with no ':', '/' or

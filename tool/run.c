@@ -52,6 +52,7 @@ struct run {
 	size_t n_done;
 	struct mg_timer *kill_timer;
 	struct mg_program *program;
+	bool held;               /* the report's reader is behind: output held */
 	int tty;                 /* our terminal, put in raw mode for -T, or -1 */
 	struct termios tty_saved;
 	int signals;
@@ -172,9 +173,9 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 		.argv = run->opts->argv,
 		.shell = run->opts->shell,
 		.posix_sh = run->opts->posix_sh,
-		.stdin_fd = run->opts->null_stdin ? -1 : 0,
-		.stdout_fd = 1,
-		.stderr_fd = 2,
+		.stdin_fd = run->opts->null_stdin ? -1 : run->opts->in_fd,
+		.stdout_fd = run->opts->out_fd,
+		.stderr_fd = run->opts->err_fd,
 		.env = run->opts->env,
 		.cwd = run->opts->cwd,
 		.program = run->program,
@@ -212,9 +213,26 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 		target_done(t, MG_RUN_LOST, 255, 0, msg);
 		return;
 	}
+	if (run->held) {
+		mg_exec_hold_output(t->e, true);
+	}
 	if (run->opts->command_timeout_ms > 0) {
 		t->cmd_timer = mg_timer_new(run, run->loop, run->opts->command_timeout_ms,
 					    on_cmd_timeout, t);
+	}
+}
+
+/* The report's reader fell behind, or caught up: hold or resume the
+ * output of every running command. */
+static void on_backlog(void *data, bool full)
+{
+	struct run *run = data;
+
+	run->held = full;
+	for (size_t i = 0; i < run->n; i++) {
+		if (run->t[i].e != NULL && !run->t[i].done) {
+			mg_exec_hold_output(run->t[i].e, full);
+		}
 	}
 }
 
@@ -261,7 +279,27 @@ static int run_destructor(struct run *run)
 	if (run->tty >= 0) {
 		tcsetattr(run->tty, TCSADRAIN, &run->tty_saved);
 	}
+	if (run->opts->report != NULL) {
+		mg_report_set_backlog(run->opts->report, NULL, NULL);
+	}
 	return 0;
+}
+
+/* -T: keys go to the remote terminal as they are, ^C included, until the
+ * run ends; the terminal's size follows. */
+static int take_tty(struct run *run, int fd)
+{
+	struct termios raw;
+
+	if (fd < 0 || !isatty(fd) || tcgetattr(fd, &run->tty_saved) != 0) {
+		return 0;
+	}
+	raw = run->tty_saved;
+	cfmakeraw(&raw);
+	if (tcsetattr(fd, TCSADRAIN, &raw) == 0) {
+		run->tty = fd;
+	}
+	return mg_signal_new(run, run->loop, SIGWINCH, on_winch, run) != NULL ? 0 : -ENOMEM;
 }
 
 static void on_signal(struct mg_signal *sig, int signo, void *data)
@@ -312,11 +350,53 @@ static void fail_unfinished(struct run *run, const char *why)
 	}
 }
 
-int mg_run(TALLOC_CTX *mem_ctx, const struct mg_run_opts *opts, struct mg_run_result *res)
+/* Signal watchers, the program to push, the shared stdin: 0 or -ENOMEM,
+ * or 1 when the program cannot be loaded (res is filled). */
+static int run_setup(struct run *run, struct mg_run_result *res)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	const struct mg_run_opts *opts = run->opts;
+
+	if (opts->pty && take_tty(run, opts->tty_fd) != 0) {
+		return -ENOMEM;
+	}
+	if (opts->program != NULL) {
+		char *errmsg = NULL;
+		run->program = mg_program_load(run, run->s, opts->program, &errmsg);
+		if (run->program == NULL) {
+			res->outcome = MG_RUN_NOT_STARTED;
+			res->exit_code = 255;
+			res->errmsg = talloc_strdup(run->mem_ctx, errmsg != NULL ? errmsg : "out of memory");
+			return 1;
+		}
+	}
+	for (size_t i = 0; opts->signals && i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (mg_signal_new(run, run->loop, sigs[i], on_signal, run) == NULL) {
+			return -ENOMEM;
+		}
+	}
+	if (opts->report != NULL) {
+		mg_report_set_backlog(opts->report, on_backlog, run);
+	}
+	/* Many targets share one stdin: read it once, at the slowest pace. */
+	if (!opts->null_stdin && run->n > 1) {
+		int fd = fcntl(opts->in_fd, F_DUPFD_CLOEXEC, 3);
+		run->bcast = fd >= 0 ? mg_bcast_new(run, run->s, fd) : NULL;
+		if (run->bcast == NULL) {
+			if (fd >= 0) {
+				close(fd);
+			}
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int mg_run(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_run_opts *opts,
+	   struct mg_run_result *res)
 {
 	struct run *run = talloc_zero(NULL, struct run);
 	struct mg_connect_opts co = { .timeout_ms = opts->connect_timeout_ms };
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 	int ret;
 
 	if (run == NULL) {
@@ -327,55 +407,20 @@ int mg_run(TALLOC_CTX *mem_ctx, const struct mg_run_opts *opts, struct mg_run_re
 	run->opts = opts;
 	run->res = res;
 	run->n = opts->n_chains;
-	run->loop = mg_loop_new(run);
+	run->s = s;
+	run->loop = mg_session_loop(s);
+	run->tty = -1;
+	talloc_set_destructor(run, run_destructor);
 	run->t = talloc_zero_array(run, struct target, run->n);
-	if (run->loop == NULL || run->t == NULL || (run->s = mg_session_new(run, run->loop)) == NULL) {
+	if (run->t == NULL) {
 		talloc_free(run);
 		return -ENOMEM;
 	}
-	mg_session_set_fanout(run->s, opts->fanout);
-	run->tty = -1;
-	talloc_set_destructor(run, run_destructor);
-	if (opts->pty && isatty(0) && tcgetattr(0, &run->tty_saved) == 0) {
-		/* Keys go to the remote terminal as they are, ^C included. */
-		struct termios raw = run->tty_saved;
-		cfmakeraw(&raw);
-		if (tcsetattr(0, TCSADRAIN, &raw) == 0) {
-			run->tty = 0;
-		}
-		if (mg_signal_new(run, run->loop, SIGWINCH, on_winch, run) == NULL) {
-			talloc_free(run);
-			return -ENOMEM;
-		}
-	}
-	if (opts->program != NULL) {
-		char *errmsg = NULL;
-		run->program = mg_program_load(run, run->s, opts->program, &errmsg);
-		if (run->program == NULL) {
-			res->outcome = MG_RUN_NOT_STARTED;
-			res->exit_code = 255;
-			res->errmsg = talloc_strdup(mem_ctx, errmsg != NULL ? errmsg : "out of memory");
-			talloc_free(run);
-			return 0;
-		}
-	}
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		if (mg_signal_new(run, run->loop, sigs[i], on_signal, run) == NULL) {
-			talloc_free(run);
-			return -ENOMEM;
-		}
-	}
-	/* Many targets share one stdin: read it once, at the slowest pace. */
-	if (!opts->null_stdin && run->n > 1) {
-		int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
-		run->bcast = fd >= 0 ? mg_bcast_new(run, run->s, fd) : NULL;
-		if (run->bcast == NULL) {
-			if (fd >= 0) {
-				close(fd);
-			}
-			talloc_free(run);
-			return -ENOMEM;
-		}
+	mg_session_set_fanout(s, opts->fanout);
+	ret = run_setup(run, res);
+	if (ret != 0) {
+		talloc_free(run);
+		return ret < 0 ? ret : 0;
 	}
 	for (size_t i = 0; i < run->n; i++) {
 		struct target *t = &run->t[i];
@@ -408,7 +453,7 @@ int mg_run(TALLOC_CTX *mem_ctx, const struct mg_run_opts *opts, struct mg_run_re
 			res->exit_code = 128 + run->last_signal;
 		}
 	}
-	/* Freeing closes every hop; agents then stop what they started. */
+	/* The commands' channels and timers go; the hops stay the session's. */
 	talloc_free(run);
 	return 0;
 }

@@ -1,6 +1,9 @@
 /*
- * One command at the end of one chain, run to completion: connect, exec,
- * stream stdio, forward signals, apply timeouts. The commands use this.
+ * One command at the end of each of many chains, run to completion on a
+ * session the caller owns: connect, exec, stream stdio, forward signals,
+ * apply timeouts. The commands use this. Nothing here touches the
+ * process's stdio, terminal or signals but what the caller hands over in
+ * struct mg_run_opts.
  */
 #ifndef MG_TOOL_RUN_H
 #define MG_TOOL_RUN_H
@@ -8,6 +11,7 @@
 #include <stdbool.h>
 #include <talloc.h>
 #include <mitogen/chain.h>
+#include <mitogen/session.h>
 
 enum mg_run_outcome {
 	MG_RUN_EXITED,      /* the command ran; exit_code is its status */
@@ -25,7 +29,16 @@ struct mg_run_opts {
 	const char *const *argv;
 	bool shell;                  /* argv[0] is a command line for the login shell */
 	bool posix_sh;               /* with shell: /bin/sh, not the login shell */
-	bool null_stdin;             /* else stdin goes to every target */
+	bool null_stdin;             /* else in_fd goes to every target */
+	int in_fd;                   /* the commands' input; not closed */
+	int out_fd, err_fd;          /* without a report: the output, raw */
+	int tty_fd;                  /* with pty: our terminal, made raw for
+				      * the run (its size goes to the far
+				      * end, SIGWINCH resizes), or -1 */
+	bool signals;                /* handle SIGINT, SIGTERM, SIGHUP and
+				      * SIGQUIT for the run: forwarded to
+				      * the commands; the second one ends
+				      * the run */
 	unsigned connect_timeout_ms; /* 0 = 30 s */
 	unsigned command_timeout_ms; /* 0 = none */
 	unsigned fanout;             /* per parent hop; 0 = 64 */
@@ -33,8 +46,9 @@ struct mg_run_opts {
 	const char *cwd;             /* directory at the far end, or NULL */
 	const char *program;         /* mitogen-exec: this local program is argv[0] */
 	bool pty;                    /* one target: a terminal at the far end, ours raw */
-	/* Where output and results of many targets go. NULL (one target
-	 * only): the command's stdout and stderr are ours, raw. */
+	/* Where output and results of many targets go; give it the
+	 * session's loop, so that a slow reader does not stall the run.
+	 * NULL (one target only): output goes to out_fd and err_fd, raw. */
 	struct mg_report *report;
 };
 
@@ -44,9 +58,16 @@ struct mg_run_result {
 	char *errmsg;   /* one target: for everything but MG_RUN_EXITED */
 };
 
-/* Returns 0 with *res filled, or a negative error (ENOMEM). With a
- * report, per-target results went to it and exit_code follows its rules
- * (0 all ok, 255 if any unreachable or lost, else the highest status). */
-int mg_run(TALLOC_CTX *mem_ctx, const struct mg_run_opts *opts, struct mg_run_result *res);
+/*
+ * Run opts->argv on every chain, turning the loop of session 's' until
+ * every target has ended (or a second signal). Returns 0 with *res filled
+ * (errmsg on mem_ctx), or a negative error (ENOMEM). With a report,
+ * per-target results went to it and exit_code follows its rules (0 all
+ * ok, 255 if any unreachable or lost, else the highest status). Commands
+ * still running when it returns (after a second signal) stop when the
+ * caller frees the session, which closes their hops.
+ */
+int mg_run(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_run_opts *opts,
+	   struct mg_run_result *res);
 
 #endif

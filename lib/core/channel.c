@@ -49,6 +49,7 @@ struct mg_chan_in {
 	struct pending *tail;
 	bool eof;
 	bool finished;
+	bool held;		/* credit kept back (mg__chan_in_hold) */
 	mg_chan_sink_fn sink;
 	void *sink_data;
 	mg_chan_done_fn done;
@@ -253,7 +254,7 @@ static void in_ack(struct mg_chan_in *c)
 {
 	uint8_t p[4];
 
-	if (c->unacked == 0 || c->ack_handle == 0) {
+	if (c->unacked == 0 || c->ack_handle == 0 || c->held) {
 		return;
 	}
 	mg__put_be32(p, (uint32_t)c->unacked);
@@ -475,6 +476,12 @@ uint32_t mg__chan_in_handle(const struct mg_chan_in *c)
 void mg__chan_in_set_ack(struct mg_chan_in *c, uint32_t ack_handle)
 {
 	c->ack_handle = ack_handle;
+	in_ack(c);
+}
+
+void mg__chan_in_hold(struct mg_chan_in *c, bool hold)
+{
+	c->held = hold;
 	in_ack(c);
 }
 

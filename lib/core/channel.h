@@ -54,6 +54,10 @@ struct mg_chan_in *mg__chan_in_new_sink(TALLOC_CTX *mem_ctx, struct mg_router *r
 					mg_chan_sink_fn sink, void *sink_data,
 					mg_chan_done_fn done, void *data);
 
+/* Keep back (hold true) or give again the credit for bytes consumed, so
+ * that a sink's slow reader stops the sender once its window is used. */
+void mg__chan_in_hold(struct mg_chan_in *c, bool hold);
+
 /* Keep 'fd' open after EOF (the caller's own stdout). */
 void mg__chan_in_keep_fd(struct mg_chan_in *c);
 bool mg__chan_in_done(const struct mg_chan_in *c);

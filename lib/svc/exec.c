@@ -380,3 +380,11 @@ int mg_exec_winsize(struct mg_exec *e, unsigned rows, unsigned cols)
 	}
 	return mg__router_send(e->r, e->id, e->h_ctl, 0, 0, p, mg__exec_ctl_encode(p, &c));
 }
+
+void mg_exec_hold_output(struct mg_exec *e, bool hold)
+{
+	if (e->sink != NULL) {
+		mg__chan_in_hold(e->out, hold);
+		mg__chan_in_hold(e->err, hold);
+	}
+}

@@ -1178,6 +1178,110 @@ static void test_gather_cut(void)
 	talloc_free(ctx);
 }
 
+struct backlog_log {
+	int calls;
+	bool full;
+};
+
+static void on_backlog(void *data, bool full)
+{
+	struct backlog_log *b = data;
+
+	b->calls++;
+	b->full = full;
+}
+
+/*
+ * With a loop, output to a pipe nobody reads never blocks: it waits in
+ * the queue, the producer is told to hold past the high mark and to go on
+ * once the loop has written most of it, nothing is lost or reordered, and
+ * the pipe's blocking mode is put back by mg_report_finish().
+ */
+static void test_loop_slow_reader(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(ctx);
+	struct mg_report_opts o = { .mode = MG_REPORT_PREFIX, .loop = loop };
+	struct backlog_log bl = { 0 };
+	struct mg_target_result ok = ran(0, 0);
+	struct mg_report *rep;
+	char *errmsg = NULL, *line, *got, *rest;
+	size_t len = 0, want = 0;
+	int p[2], err = tmpfd(), status = 0;
+	pid_t pid;
+
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC), 0);
+	o.out_fd = p[1];
+	o.err_fd = err;
+	rep = mg_report_new(ctx, &o, &errmsg);
+	ASSERT_PTR_NOT_NULL(rep);
+	ASSERT_INT_EQ(mg_report_add(rep, "a", "local"), 0);
+	mg_report_set_backlog(rep, on_backlog, &bl);
+	ASSERT_TRUE((fcntl(p[1], F_GETFL) & O_NONBLOCK) != 0);
+	/* 2 MiB of lines into a 64 KiB pipe: each call returns at once. */
+	line = talloc_asprintf(ctx, "%063d\n", 7);
+	for (int k = 0; k < 32768; k++) {
+		mg_report_output(rep, 0, 1, line, 64);
+		want += 67;
+	}
+	ASSERT_INT_EQ(bl.calls, 1);
+	ASSERT_TRUE(bl.full);
+	/* The reader is back: the loop writes, the producer may go on. */
+	got = talloc_size(ctx, want + 1);
+	while (len < want && bl.full) {
+		ssize_t n = read(p[0], got + len, want - len < 65536 ? want - len : 65536);
+
+		ASSERT_INT_GE(n, 1);
+		if (n <= 0) {
+			break;
+		}
+		len += (size_t)n;
+		ASSERT_INT_GE(mg_loop_run_once(loop, 0), 0);
+	}
+	ASSERT_INT_EQ(bl.calls, 2);
+	ASSERT_TRUE(!bl.full);
+	ASSERT_TRUE(want - len > MG_REPORT_QUEUE_LOW - 65536);
+	mg_report_done(rep, 0, &ok);
+	fflush(stdout);
+	pid = fork();
+	ASSERT_INT_GE(pid, 0);
+	if (pid == 0) {
+		/* mg_report_finish() writes the rest, waiting for this reader. */
+		char buf[65536];
+		ssize_t n;
+
+		close(p[1]);
+		while ((n = read(p[0], buf, sizeof(buf))) > 0) {
+			if (write(err, buf, (size_t)n) != n) {
+				_exit(3);
+			}
+		}
+		_exit(n == 0 ? 0 : 4);
+	}
+	close(p[0]);
+	ASSERT_INT_EQ(mg_report_finish(rep, &errmsg), 0);
+	ASSERT_TRUE((fcntl(p[1], F_GETFL) & O_NONBLOCK) == 0);
+	close(p[1]);
+	ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_INT_EQ(status, 0);
+	/* The reader's part went to 'err': together, every line, in order. */
+	rest = slurp(ctx, err);
+	ASSERT_PTR_NOT_NULL(rest);
+	ASSERT_INT_EQ(len + strlen(rest), want);
+	if (rest != NULL && len + strlen(rest) == want) {
+		memcpy(got + len, rest, want - len);
+		for (size_t i = 0; i < want; i += 67) {
+			if (strncmp(got + i, "a: 00", 5) != 0 || got[i + 66] != '\n') {
+				T_FAIL("line at byte %zu: %.10s", i, got + i);
+				break;
+			}
+		}
+	}
+	talloc_free(rep);
+	close(err);
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -1211,5 +1315,6 @@ int main(void)
 	RUN(test_json_cut);
 	RUN(test_json_pieces);
 	RUN(test_gather_cut);
+	RUN(test_loop_slow_reader);
 	return TESTS_END();
 }

@@ -69,4 +69,13 @@ int mg_exec_signal(struct mg_exec *e, int signo);
 /* The local terminal was resized: resize the remote one (with pty). */
 int mg_exec_winsize(struct mg_exec *e, unsigned rows, unsigned cols);
 
+/*
+ * With opts.sink: stop (hold true) or resume crediting the far end for the
+ * output given to the sink, for a sink whose own reader is slow. The far
+ * end sends at most one window more (per stream) and then waits; its
+ * command blocks on a full pipe. Without a sink, output already waits for
+ * its fd and this does nothing.
+ */
+void mg_exec_hold_output(struct mg_exec *e, bool hold);
+
 #endif
