@@ -1,6 +1,7 @@
 /* The router: see router.h and docs/PROTOCOL.md. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "buf.h"
 #include "idtab.h"
@@ -30,7 +31,21 @@ struct route {
 	struct mg__ident link;	/* first: the table's entry */
 	struct mg_stream *stream;
 	char *name;
+	unsigned n_egress;	/* egress entries of this child's stream */
 };
+
+/* A frame from child stream 'stream' went on towards context 'id' outside
+ * that child's subtree and not an ancestor (a sibling or a cousin): when
+ * 'id' is lost, the child hears of it by DEL_ROUTE (mitogen's egress_ids),
+ * so that its waiters on 'id' wake. */
+struct egress {
+	struct mg__ident link;
+	struct mg_stream *stream;
+};
+
+/* Egress entries one child stream may make; past them its traffic is
+ * still forwarded, and only the notices of losses are not promised. */
+#define EGRESS_MAX 256
 
 /* A CONNECT for 'id' went down 'stream': only that stream may announce it.
  * A dead answer to it (the hop failed) ends the note. */
@@ -66,6 +81,7 @@ struct mg_router {
 	struct mg__idtab expect_replies;	/* expects by reply_to */
 	struct mg__idtab shows;		/* contexts whose LOG may carry MG_LOG_SHOW */
 	struct mg__idtab watches;
+	struct mg__idtab egress;
 	struct mg_handler *builtin[3];
 	void (*parent_lost)(void *data);
 	void *parent_lost_data;
@@ -169,6 +185,7 @@ static int send_msg(struct mg_router *r, struct mg_stream *out, struct mg_msg *m
 }
 
 static void deliver_local(void *data);
+static void note_egress(struct mg_router *r, struct mg_stream *in, uint32_t dst);
 
 /*
  * A CONNECT going down 'out' asks that child (or a context behind it) to
@@ -309,7 +326,10 @@ static bool policy_ok(const struct mg_router *r, const struct mg_handler *h, con
 	case MG_POL_CHILD:
 		return from_child && m->src == mg__stream_remote_id(m->in);
 	case MG_POL_RESPONDENT:
-		return m->src == h->respondent || (m->in == NULL && m->src == r->my_id);
+		/* A dead answer from an ancestor on the way ("no route", ...)
+		 * too: it could command this context anyway. */
+		return m->src == h->respondent || (m->in == NULL && m->src == r->my_id) ||
+		       ((m->flags & MG_F_DEAD) != 0 && mg__router_parent_authority(r, m));
 	case MG_POL_DESCENDANT:
 		return from_child;
 	case MG_POL_ANY:
@@ -456,6 +476,9 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 		mg__router_reply_dead(r, m, "hop disconnected");
 		return;
 	}
+	if (in != r->parent) {
+		note_egress(r, in, m->dst);
+	}
 	send_out(r, out, m);
 	if (in != r->parent && mg__stream_pending(out) >= MG_STREAM_TX_HIGH) {
 		/* The way out is full: read no more from that child until it
@@ -514,6 +537,131 @@ static void notify_lost(struct mg_router *r, uint32_t id, const char *why)
 	}
 }
 
+/* The route of the child at the end of stream 's', or NULL. */
+static struct route *child_route(const struct mg_router *r, const struct mg_stream *s)
+{
+	struct route *rt = find_route(r, mg__stream_remote_id(s));
+
+	return rt != NULL && rt->stream == s ? rt : NULL;
+}
+
+/* A frame from child stream 'in' goes on towards 'dst': remember it if
+ * 'dst' is a sibling or a cousin of that child (see struct egress). */
+static void note_egress(struct mg_router *r, struct mg_stream *in, uint32_t dst)
+{
+	struct route *rt;
+	struct mg__ident *x;
+	struct egress *e;
+
+	if (is_ancestor(r, dst) || (rt = child_route(r, in)) == NULL || rt->n_egress >= EGRESS_MAX) {
+		return;
+	}
+	for (x = mg__idtab_find(&r->egress, dst); x != NULL; x = mg__idtab_next(x)) {
+		if (((struct egress *)x)->stream == in) {
+			return;
+		}
+	}
+	e = talloc_zero(r, struct egress);
+	if (e == NULL) {
+		return;
+	}
+	e->link.id = dst;
+	e->stream = in;
+	mg__idtab_add(r, &r->egress, &e->link);
+	rt->n_egress++;
+}
+
+static void forget_egress(struct mg_router *r, struct egress *e)
+{
+	struct route *rt = child_route(r, e->stream);
+
+	if (rt != NULL && rt->n_egress > 0) {
+		rt->n_egress--;
+	}
+	mg__idtab_del(&r->egress, &e->link);
+	talloc_free(e);
+}
+
+/* Context 'id' is lost: DEL_ROUTE down every child stream that sent
+ * towards it, so that the child, and whoever behind it sent, hears. */
+static void tell_egress(struct mg_router *r, uint32_t id, const char *why)
+{
+	struct mg__ident *x;
+	struct mg_buf *b = mg__buf_new(NULL, 4096);
+
+	while ((x = mg__idtab_find(&r->egress, id)) != NULL) {
+		struct egress *e = (struct egress *)x;
+		if (b != NULL && !mg__stream_closed(e->stream)) {
+			b->len = 0;
+			if (mg__buf_put_u32(b, id) == 0 && mg__buf_put_str(b, why) == 0) {
+				mg__router_send(r, mg__stream_remote_id(e->stream), MG_H_DEL_ROUTE,
+						0, 0, b->data, b->len);
+			}
+		}
+		forget_egress(r, e);
+	}
+	talloc_free(b);
+}
+
+/* Stream 's' is going: forget what it sent towards others. */
+static void drop_egress(struct mg_router *r, const struct mg_stream *s)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	size_t n = 0;
+	struct mg__ident **v = mg__idtab_list(tmp, &r->egress, &n);
+
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		if (((struct egress *)v[i])->stream == s) {
+			forget_egress(r, (struct egress *)v[i]);
+		}
+	}
+	talloc_free(tmp);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The parent connection is gone: the ancestors, and every other context
+ * someone here waits on or watches that is not below (a sibling or a
+ * cousin), are unreachable now. */
+static void notify_lost_above(struct mg_router *r, const char *why)
+{
+	TALLOC_CTX *tmp;
+	size_t nw = 0, nt = 0, k = 0;
+	struct mg__ident **w, **t;
+	uint32_t *ids;
+
+	for (size_t i = 0; i < r->n_parents; i++) {
+		notify_lost(r, r->parents[i], why);
+	}
+	/* Listed after those callbacks, which may free entries; the ids are
+	 * copied before any other runs. */
+	tmp = talloc_new(NULL);
+	w = mg__idtab_list(tmp, &r->waiting, &nw);
+	t = mg__idtab_list(tmp, &r->watches, &nt);
+	ids = talloc_array(tmp, uint32_t, nw + nt + 1);
+	for (size_t i = 0; ids != NULL && i < nw + nt; i++) {
+		uint32_t id = i < nw ? (w != NULL ? w[i]->id : r->my_id)
+				     : (t != NULL ? t[i - nw]->id : r->my_id);
+		if (id != r->my_id && !is_ancestor(r, id) && find_route(r, id) == NULL) {
+			ids[k++] = id;
+		}
+	}
+	if (ids != NULL) {
+		qsort(ids, k, sizeof(*ids), cmp_u32);
+	}
+	for (size_t i = 0; i < k; i++) {
+		if (i == 0 || ids[i] != ids[i - 1]) {
+			notify_lost(r, ids[i], why);
+		}
+	}
+	talloc_free(tmp);
+}
+
 static void del_route(struct mg_router *r, struct route *rt, const char *why)
 {
 	uint32_t id = rt->link.id;
@@ -531,6 +679,7 @@ static void del_route(struct mg_router *r, struct route *rt, const char *why)
 	}
 	talloc_free(rt);
 	notify_lost(r, id, why);
+	tell_egress(r, id, why);
 }
 
 /* The stream of an entry of the routes or the expects table (each entry
@@ -629,13 +778,12 @@ static void on_stream_close(struct mg_stream *s, int err, const char *why, void 
 		snprintf(text, sizeof(text), "connection to %s lost", mg__stream_name(s));
 	}
 	drop_expects(r, s);
+	drop_egress(r, s);
 	del_routes_via(r, s, text);
 	if (s == r->parent) {
 		r->parent = NULL;
-		/* Everything above is unreachable now. */
-		for (size_t i = 0; i < r->n_parents; i++) {
-			notify_lost(r, r->parents[i], text);
-		}
+		/* Everything above and beside is unreachable now. */
+		notify_lost_above(r, text);
 		if (r->parent_lost != NULL) {
 			r->parent_lost(r->parent_lost_data);
 		}
@@ -738,9 +886,23 @@ static void on_del_route(struct mg_router *r, struct mg_msg *m, void *data)
 	if (mg__buf_left(&b) > 0 && mg__buf_get_str(&b, m, &why) != 0) {
 		why = NULL;
 	}
+	if (m->in == NULL) {
+		return;
+	}
+	if (m->in == r->parent) {
+		/* A sibling or cousin something below sent to is gone. */
+		if (mg__router_parent_authority(r, m) && id != r->my_id && !is_ancestor(r, id) &&
+		    find_route(r, id) == NULL) {
+			notify_lost(r, id, why != NULL ? why : "hop disconnected");
+			tell_egress(r, id, why != NULL ? why : "hop disconnected");
+		}
+		return;
+	}
 	rt = find_route(r, id);
-	if (rt == NULL || rt->stream != m->in || id == m->src) {
-		/* A child's own route goes only when its stream does. */
+	if (m->src != mg__stream_remote_id(m->in) || rt == NULL || rt->stream != m->in ||
+	    id == m->src) {
+		/* Only from the immediate child, for its subtree; a child's
+		 * own route goes only when its stream does. */
 		return;
 	}
 	del_route(r, rt, why != NULL ? why : "hop disconnected");
@@ -807,12 +969,12 @@ struct mg_router *mg__router_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	if (mg__idtab_init(r, &r->routes) != 0 || mg__idtab_init(r, &r->expects) != 0 ||
 	    mg__idtab_init(r, &r->watches) != 0 || mg__idtab_init(r, &r->handlers) != 0 ||
 	    mg__idtab_init(r, &r->waiting) != 0 || mg__idtab_init(r, &r->expect_replies) != 0 ||
-	    mg__idtab_init(r, &r->shows) != 0) {
+	    mg__idtab_init(r, &r->shows) != 0 || mg__idtab_init(r, &r->egress) != 0) {
 		talloc_free(r);
 		return NULL;
 	}
 	r->builtin[0] = mg__router_add_handler(r, r, MG_H_ADD_ROUTE, MG_POL_CHILD, 0, true, on_add_route, NULL);
-	r->builtin[1] = mg__router_add_handler(r, r, MG_H_DEL_ROUTE, MG_POL_CHILD, 0, true, on_del_route, NULL);
+	r->builtin[1] = mg__router_add_handler(r, r, MG_H_DEL_ROUTE, MG_POL_ANY, 0, true, on_del_route, NULL);
 	r->builtin[2] = mg__router_add_handler(r, r, MG_H_LOG, MG_POL_DESCENDANT, 0, true, on_log, NULL);
 	if (r->builtin[0] == NULL || r->builtin[1] == NULL || r->builtin[2] == NULL) {
 		talloc_free(r);
@@ -903,7 +1065,12 @@ const char *mg__router_name(const struct mg_router *r, uint32_t id)
 
 bool mg__router_reachable(const struct mg_router *r, uint32_t id)
 {
-	return id == r->my_id || find_route(r, id) != NULL || (r->parent != NULL && is_ancestor(r, id));
+	if (id == r->my_id || find_route(r, id) != NULL) {
+		return true;
+	}
+	/* Through the parent: the ancestors, and without unidirectional
+	 * routing any other context, which only the master can tell apart. */
+	return r->parent != NULL && (is_ancestor(r, id) || !r->unidirectional);
 }
 
 struct mg_services *mg__router_services(const struct mg_router *r)

@@ -24,7 +24,8 @@ struct mg_route_watch;
 enum mg_policy {
 	MG_POL_PARENT = 1,     /* auth_id is this context or an ancestor */
 	MG_POL_CHILD = 2,      /* sent by the immediate child on its stream */
-	MG_POL_RESPONDENT = 3, /* src is the expected respondent */
+	MG_POL_RESPONDENT = 3, /* src is the expected respondent, or a dead
+				* message with parent authority */
 	MG_POL_DESCENDANT = 4, /* from anywhere in a child's subtree */
 	MG_POL_ANY = 5,        /* any frame past the arrival checks: the handler
 				* applies its own policy (the service table) */
@@ -75,6 +76,9 @@ int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t rem
 void mg__router_allow_show(struct mg_router *r, uint32_t id);
 /* The name recorded for context 'id', or NULL. */
 const char *mg__router_name(const struct mg_router *r, uint32_t id);
+/* Whether 'id' can be reached from here: this context, its subtree, and
+ * through the parent its ancestors and, unless routing is unidirectional,
+ * any other context (only the master knows which exist). */
 bool mg__router_reachable(const struct mg_router *r, uint32_t id);
 /* Called when the parent stream ends (agents shut down then). */
 void mg__router_on_parent_lost(struct mg_router *r, void (*fn)(void *data), void *data);

@@ -26,11 +26,13 @@
 
 #include "router-net.h"
 #include "conn.h"
+#include "mitogen/broker.h"
 #include "mitogen/chain.h"
 #include "mitogen/context.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "mitogen/message.h"
+#include "mitogen/receiver.h"
 #include "mitogen/router.h"
 #include "mitogen/service.h"
 #include "mitogen/session.h"
@@ -109,6 +111,28 @@ static bool raw_frame(int fd, uint32_t dst, uint32_t src, uint32_t auth_id, uint
 	mg__put_be32(f + 24, (uint32_t)len);
 	memcpy(f + MG_HDR_LEN, text, len);
 	return write(fd, f, MG_HDR_LEN + len) == (ssize_t)(MG_HDR_LEN + len);
+}
+
+/* DEL_ROUTE for 'id' written by hand, as raw_frame. */
+static bool raw_del_route(int fd, uint32_t dst, uint32_t src, uint32_t id, const char *why)
+{
+	uint8_t f[MG_HDR_LEN + 72];
+	size_t len = strlen(why);
+
+	if (len > 64) {
+		return false;
+	}
+	mg__put_be32(f, (uint32_t)MG_MAGIC << 16);
+	mg__put_be32(f + 4, dst);
+	mg__put_be32(f + 8, src);
+	mg__put_be32(f + 12, src);
+	mg__put_be32(f + 16, MG_H_DEL_ROUTE);
+	mg__put_be32(f + 20, 0);
+	mg__put_be32(f + 24, (uint32_t)(8 + len));
+	mg__put_be32(f + MG_HDR_LEN, id);
+	mg__put_be32(f + MG_HDR_LEN + 4, (uint32_t)len);
+	memcpy(f + MG_HDR_LEN + 8, why, len);
+	return write(fd, f, MG_HDR_LEN + 8 + len) == (ssize_t)(MG_HDR_LEN + 8 + len);
 }
 
 static void set_unidirectional(struct net *n, bool on)
@@ -735,6 +759,123 @@ static void test_run_with_router_body(void)
 }
 ISOLATED(test_run_with_router)
 
+/* --- respondent disconnects across the tree --- */
+
+#define LOST "the respondent context has disconnected"
+
+/* Waiters in 1 and 2 on their sibling and cousin 3 (routing not
+ * unidirectional), which each sent something to: when 3 is lost, the
+ * master tells 1 by DEL_ROUTE, and 1 tells 2. */
+static void test_lost_sibling_body(void)
+{
+	struct net *n = net_new();
+	struct got at3 = { 0 };
+	struct mg_receiver *rx1, *rx2, *rx0;
+	struct mg_message *msg;
+	uint32_t h3;
+	uint64_t t0;
+
+	ASSERT_PTR_NOT_NULL(n);
+	h3 = handler(n, 3, MG_POL_DESCENDANT, 0, &at3);
+	ASSERT_INT_EQ(mg_receiver_new(n, n->r[1], 0, 3, 0, &rx1), 0);
+	ASSERT_INT_EQ(mg_receiver_new(n, n->r[2], 0, 3, 0, &rx2), 0);
+	ASSERT_INT_EQ(mg_receiver_new(n, n->r[0], 0, 3, 0, &rx0), 0);
+	/* Waiting, not failed at once: 3 is reached through the parent. */
+	ASSERT_INT_EQ(mg_receiver_get(n, rx1, 0, &msg), MG_ERR_TIMEOUT);
+	ASSERT_INT_EQ(mg_receiver_get(n, rx2, 0, &msg), MG_ERR_TIMEOUT);
+	/* Each asks 3 something (refused there: no matter). */
+	ASSERT_INT_EQ(mg_router_send(n->r[1], 3, h3, mg_receiver_handle(rx1), "q1", 2), 0);
+	ASSERT_INT_EQ(mg_router_send(n->r[2], 3, h3, mg_receiver_handle(rx2), "q2", 2), 0);
+	ASSERT_INT_EQ(mg_receiver_get(n, rx1, 2000, &msg), MG_ERR_CHANNEL);
+	ASSERT_STR_EQ(mg_message_dead_reason(msg), "refused by policy");
+	ASSERT_INT_EQ(mg_receiver_get(n, rx2, 2000, &msg), MG_ERR_CHANNEL);
+	ASSERT_STR_EQ(mg_message_dead_reason(msg), "refused by policy");
+	ASSERT_INT_EQ(at3.n, 0);
+	/* 3 goes. */
+	t0 = mg_now();
+	ASSERT_INT_EQ(shutdown(n->downfd[3], SHUT_RDWR), 0);
+	ASSERT_INT_EQ(mg_receiver_get(n, rx1, 2000, &msg), MG_ERR_CHANNEL);
+	ASSERT_STR_EQ(mg_message_dead_reason(msg), LOST);
+	ASSERT_INT_EQ(mg_message_src(msg), 3);
+	ASSERT_INT_EQ(mg_receiver_get(n, rx2, 2000, &msg), MG_ERR_CHANNEL);
+	ASSERT_STR_EQ(mg_message_dead_reason(msg), LOST);
+	ASSERT_INT_EQ(mg_receiver_get(n, rx0, 2000, &msg), MG_ERR_CHANNEL);
+	ASSERT_STR_EQ(mg_message_dead_reason(msg), LOST);
+	ASSERT_TRUE(mg_now() - t0 < 1500);
+	/* Once. */
+	ASSERT_INT_EQ(mg_receiver_get(n, rx1, 50, &msg), MG_ERR_TIMEOUT);
+	ASSERT_INT_EQ(mg_receiver_get(n, rx2, 50, &msg), MG_ERR_TIMEOUT);
+	talloc_free(n);
+}
+ISOLATED(test_lost_sibling)
+
+/* A waiter on a sibling wakes when its own parent link goes (the sibling
+ * is reached through it), as a waiter on an ancestor does. */
+static void test_lost_sibling_parent_gone_body(void)
+{
+	struct net *n = net_new();
+	struct mg_receiver *rx3, *rx0;
+	struct mg_message *msg;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_INT_EQ(mg_receiver_new(n, n->r[1], 0, 3, 0, &rx3), 0);
+	ASSERT_INT_EQ(mg_receiver_new(n, n->r[1], 0, 0, 0, &rx0), 0);
+	ASSERT_INT_EQ(shutdown(n->upfd[1], SHUT_RDWR), 0);
+	ASSERT_INT_EQ(mg_receiver_get(n, rx3, 2000, &msg), MG_ERR_CHANNEL);
+	ASSERT_STR_EQ(mg_message_dead_reason(msg), LOST);
+	ASSERT_INT_EQ(mg_receiver_get(n, rx0, 2000, &msg), MG_ERR_CHANNEL);
+	ASSERT_STR_EQ(mg_message_dead_reason(msg), LOST);
+	ASSERT_INT_EQ(mg_receiver_get(n, rx3, 50, &msg), MG_ERR_TIMEOUT);
+	talloc_free(n);
+}
+ISOLATED(test_lost_sibling_parent_gone)
+
+/* An agent's call to a context nobody routes ends with the master's dead
+ * answer (an ancestor's), not a timeout; unidirectional, at once. */
+static void test_dead_from_ancestor_body(void)
+{
+	struct net *n = net_new();
+	struct mg_message *reply = NULL;
+	uint64_t t0 = mg_now();
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_INT_EQ(mg_router_call(n, n->r[2], 77, "echo", "x", 1, 5000, &reply), MG_ERR_CALL);
+	ASSERT_STR_EQ(mg_message_dead_reason(reply), "no route to 77, my id is 0");
+	ASSERT_TRUE(mg_now() - t0 < 2000);
+	TALLOC_FREE(reply);
+	set_unidirectional(n, true);
+	ASSERT_INT_EQ(mg_router_call(n, n->r[2], 3, "echo", "x", 1, 5000, &reply), MG_ERR_CALL);
+	ASSERT_STR_EQ(mg_message_dead_reason(reply), LOST);
+	TALLOC_FREE(reply);
+	talloc_free(n);
+}
+ISOLATED(test_dead_from_ancestor)
+
+/* DEL_ROUTE from the parent only ever tells of contexts outside this
+ * subtree; from a child, only of that child's subtree. Neither can make
+ * a context drop its own child, or forge a loss for a sibling. */
+static void test_del_route_directions_body(void)
+{
+	struct net *n = net_new();
+	struct mg_receiver *rx;
+	struct mg_message *msg;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_INT_EQ(mg_receiver_new(n, n->r[0], 0, 3, 0, &rx), 0);
+	/* The master "tells" 1 that its own child 2 is gone: ignored. */
+	ASSERT_TRUE(raw_del_route(n->downfd[1], 1, 0, 2, "lies"));
+	/* 1 tells the master that its sibling 3 is gone: ignored. */
+	ASSERT_TRUE(raw_del_route(n->upfd[1], 0, 1, 3, "lies"));
+	/* 2 tells 1 that 3 is gone: not 2's to tell. */
+	ASSERT_TRUE(raw_del_route(n->upfd[2], 1, 2, 3, "lies"));
+	run_until(n->loop, NULL, NULL, 50);
+	ASSERT_STR_EQ(mg__router_name(n->r[1], 2), "c2");
+	ASSERT_STR_EQ(mg__router_name(n->r[0], 3), "c3");
+	ASSERT_INT_EQ(mg_receiver_get(n, rx, 0, &msg), MG_ERR_TIMEOUT);
+	talloc_free(n);
+}
+ISOLATED(test_del_route_directions)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -747,6 +888,10 @@ int main(void)
 	RUN(test_max_msg_inherited);
 	RUN(test_forged_auth_dropped);
 	RUN(test_lost_context_dead);
+	RUN(test_lost_sibling);
+	RUN(test_lost_sibling_parent_gone);
+	RUN(test_dead_from_ancestor);
+	RUN(test_del_route_directions);
 	RUN(test_on_disconnect);
 	RUN(test_on_disconnect_already);
 	RUN(test_error_texts);

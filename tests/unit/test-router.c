@@ -88,6 +88,15 @@ static bool is_unreachable(void *arg)
 	return !is_reachable(arg);
 }
 
+/* Not routed below x->r (below the master: unreachable; elsewhere a
+ * context may still be reached through the parent). */
+static bool is_unrouted(void *arg)
+{
+	struct reach *x = arg;
+
+	return mg__router_name(x->r, x->id) == NULL;
+}
+
 static const uint32_t P_1[] = { 0 };
 static const uint32_t P_2[] = { 1, 0 };
 static const uint32_t P_3[] = { 0 };
@@ -231,9 +240,15 @@ static void test_routes_body(void)
 	ASSERT_TRUE(mg__router_reachable(n->r[1], 0));
 	ASSERT_TRUE(mg__router_reachable(n->r[2], 1));
 	ASSERT_TRUE(mg__router_reachable(n->r[2], 0));
-	/* A sibling's subtree is nobody's business. */
+	/* A sibling's subtree is routed by nobody below the master; it is
+	 * reached through the parent unless routing is unidirectional. */
+	ASSERT_PTR_NULL(mg__router_name(n->r[3], 2));
+	ASSERT_PTR_NULL(mg__router_name(n->r[3], 1));
+	ASSERT_TRUE(mg__router_reachable(n->r[3], 2));
+	mg__router_set_unidirectional(n->r[3], true);
 	ASSERT_TRUE(!mg__router_reachable(n->r[3], 2));
 	ASSERT_TRUE(!mg__router_reachable(n->r[3], 1));
+	ASSERT_TRUE(mg__router_reachable(n->r[3], 0));
 	talloc_free(n);
 }
 ISOLATED(test_routes)
@@ -569,7 +584,7 @@ static void test_cousin_cannot_claim_body(void)
 	ASSERT_TRUE(barrier(n, 2));
 	ASSERT_INT_EQ(inject_add_route(n, 5, 6, "hijack"), 0);
 	ASSERT_TRUE(run_until(n->loop, is_unreachable, &x, 2000));
-	ASSERT_TRUE(!mg__router_reachable(n->r[1], 5));
+	ASSERT_PTR_NULL(mg__router_name(n->r[1], 5));
 	ASSERT_PTR_NULL(mg__router_name(n->r[1], 6));
 	ASSERT_PTR_NULL(mg__router_name(n->r[0], 6));
 	/* The real one is taken at every level. */
@@ -583,7 +598,7 @@ static void test_cousin_cannot_claim_body(void)
 	ASSERT_INT_EQ(inject_add_route(n, 2, 6, "again"), 0);
 	x.r = n->r[1];
 	x.id = 2;
-	ASSERT_TRUE(run_until(n->loop, is_unreachable, &x, 2000));
+	ASSERT_TRUE(run_until(n->loop, is_unrouted, &x, 2000));
 	/* The master hears of it by DEL_ROUTE, a moment later. */
 	x.r = n->r[0];
 	x.id = 6;
@@ -884,7 +899,7 @@ static void test_del_route_body(void)
 	ASSERT_INT_EQ(w2.m[0]->flags, MG_F_DEAD);
 	ASSERT_INT_EQ(lb.n, 1);
 	ASSERT_TRUE(mg__router_reachable(n->r[0], 1));
-	ASSERT_TRUE(!mg__router_reachable(n->r[1], 2));
+	ASSERT_PTR_NULL(mg__router_name(n->r[1], 2));
 	run_until(n->loop, NULL, NULL, 20);
 	ASSERT_INT_EQ(w1.n, 0);
 	ASSERT_INT_EQ(la.n, 0);
