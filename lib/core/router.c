@@ -192,8 +192,9 @@ static void note_egress(struct mg_router *r, struct mg_stream *in, uint32_t dst)
  * open context 'id', the request's first u32. Remember it: only that child
  * may announce 'id' (on_add_route). Every context does this for what it
  * sends and forwards, so each link checks its own children, and a child
- * cannot claim a sibling's or cousin's context. CONNECT only ever goes
- * down: the receive path refuses it from a child.
+ * cannot claim a sibling's or cousin's context. Only a frame from above
+ * (or made here) is noted: one from a child, forwarded to a sibling, is
+ * refused by the sibling's policy and grants nothing.
  */
 static void forget_expect(struct mg_router *r, struct expect *e)
 {
@@ -210,6 +211,11 @@ static void note_connect(struct mg_router *r, struct mg_stream *out, const struc
 
 	if ((m->handle != MG_H_CONNECT && m->handle != MG_H_EXEC) || out == r->parent ||
 	    (m->flags & MG_F_DEAD) != 0) {
+		return;
+	}
+	/* Only what comes from above (or from here) may ask a child to open a
+	 * context: a child's frame passing to its sibling grants nothing. */
+	if (m->in != NULL && m->in != r->parent) {
 		return;
 	}
 	mg__buf_view(&b, m->data, m->len);

@@ -239,6 +239,34 @@ static void test_rogue_announce_body(void)
 }
 ISOLATED(test_rogue_announce)
 
+/* Only frames from above leave a note of who may announce an id: a
+ * child's EXEC with MG_EXEC_JOIN, or CONNECT, forwarded to its sibling
+ * (unidirectional routing off) lets that sibling announce nothing. */
+static void test_sibling_cannot_grant_body(void)
+{
+	struct net *n = net_new();
+	uint8_t exec[8], conn[4], add[12];
+
+	ASSERT_PTR_NOT_NULL(n);
+	mg__put_be32(exec, MG_EXEC_JOIN);
+	mg__put_be32(exec + 4, 50);
+	mg__put_be32(conn, 51);
+	ASSERT_INT_EQ(mg__router_send(n->r[1], 3, MG_H_EXEC, 0, 0, exec, sizeof(exec)), 0);
+	ASSERT_INT_EQ(mg__router_send(n->r[1], 3, MG_H_CONNECT, 0, 0, conn, sizeof(conn)), 0);
+	run_until(n->loop, NULL, NULL, 100);
+	for (uint32_t id = 50; id <= 51; id++) {
+		mg__put_be32(add, id);
+		mg__put_be32(add + 4, 4);
+		memcpy(add + 8, "evil", 4);
+		mg__router_send(n->r[3], 0, MG_H_ADD_ROUTE, 0, 0, add, sizeof(add));
+	}
+	run_until(n->loop, NULL, NULL, 200);
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], 50));
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], 51));
+	talloc_free(n);
+}
+ISOLATED(test_sibling_cannot_grant)
+
 /* Without MITOGEN_FD there is nothing to join. */
 static void test_not_joining(void)
 {
@@ -271,6 +299,7 @@ int main(int argc, char **argv)
 	RUN(test_join);
 	RUN(test_rogue_src);
 	RUN(test_rogue_announce);
+	RUN(test_sibling_cannot_grant);
 	RUN(test_not_joining);
 	return TESTS_END();
 }
