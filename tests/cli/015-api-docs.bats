@@ -60,6 +60,26 @@ function prototypes() {
     }' | sort -u
 }
 
+# One normalized line per typedef (as prototypes() normalizes) and per
+# object-like #define of an MG_ constant ("#define NAME VALUE", spaces
+# collapsed), in C text on stdin.
+function typedefs_and_constants() {
+    local text
+    text=$(cat)
+    grep -E '^[[:space:]]*#define MG_[A-Z0-9_]+[[:space:]]+[^[:space:]]' <<<"$text" |
+        sed -E 's/[[:space:]]+/ /g; s/ $//'
+    sed -e ':a' -e '/\\$/N; s/\\\n/ /; ta' <<<"$text" | grep -v '^[[:space:]]*#' |
+        tr '\n' ' ' | tr ';' '\n' | awk '{
+        d = $0
+        sub(/^.*[{}][ \t]*/, "", d)
+        gsub(/[ \t]+/, " ", d)
+        gsub(/ ?\( ?/, "(", d); gsub(/ ?\) ?/, ")", d); gsub(/ ?, ?/, ",", d)
+        gsub(/ ?\* ?/, "*", d)
+        sub(/^ /, "", d); sub(/ $/, "", d)
+        if (d ~ /^typedef /) print d
+    }'
+}
+
 # Names of functions and function-like macros declared in the headers.
 function header_functions() {
     {
@@ -106,6 +126,16 @@ function missing_from() {
     pages=$(synopsis_code $(man3_pages) | strip_comments | prototypes)
     miss=$(missing_from "$pages" "$headers")
     assert "$miss" == "" "prototypes in man/*.3.scd SYNOPSIS that differ from the headers"
+}
+
+@test "api-docs: every typedef and MG_ constant in a SYNOPSIS is the header's" {
+    local headers pages miss
+    headers=$(strip_comments $(api_headers) | typedefs_and_constants | sort -u)
+    grep -qxF 'typedef void(*mg_defer_cb)(void*data)' <<<"$headers" || die "no typedef found"
+    grep -qxF '#define MG_RECV_ONESHOT 0x1u' <<<"$headers" || die "no constant found"
+    pages=$(synopsis_code $(man3_pages) | strip_comments | typedefs_and_constants | sort -u)
+    miss=$(missing_from "$pages" "$headers")
+    assert "$miss" == "" "typedefs or constants in man/*.3.scd SYNOPSIS that differ from the headers"
 }
 
 @test "api-docs: every function a section-3 page names exists" {
