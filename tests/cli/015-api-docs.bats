@@ -80,6 +80,13 @@ function typedefs_and_constants() {
     }'
 }
 
+# One normalized line per struct or enum definition in C text on stdin.
+function struct_definitions() {
+    grep -v '^[[:space:]]*#' | tr '\n\t' '  ' | sed -E 's/ +/ /g' |
+        grep -oE '(struct|enum) mg_[a-z0-9_]+ \{[^}]*\}' |
+        sed -E 's/ ?([(){},;*]) ?/\1/g'
+}
+
 # Names of functions and function-like macros declared in the headers.
 function header_functions() {
     {
@@ -136,6 +143,15 @@ function missing_from() {
     pages=$(synopsis_code $(man3_pages) | strip_comments | typedefs_and_constants | sort -u)
     miss=$(missing_from "$pages" "$headers")
     assert "$miss" == "" "typedefs or constants in man/*.3.scd SYNOPSIS that differ from the headers"
+}
+
+@test "api-docs: every struct and enum in a SYNOPSIS is the header's" {
+    local headers pages miss
+    headers=$(strip_comments $(api_headers) | struct_definitions | sort -u)
+    grep -qxF 'struct mg_connect_opts{unsigned timeout_ms;}' <<<"$headers" || die "no struct found"
+    pages=$(synopsis_code $(man3_pages) | strip_comments | struct_definitions | sort -u)
+    miss=$(missing_from "$pages" "$headers")
+    assert "$miss" == "" "structs or enums in man/*.3.scd SYNOPSIS that differ from the headers"
 }
 
 @test "api-docs: every function a section-3 page names exists" {
