@@ -3,7 +3,8 @@
 #
 # The library's manual agrees with its installed headers: every public
 # function has its prototype, as the header spells it, in the SYNOPSIS of
-# a section-3 page; every function a page names exists; every page is
+# a section-3 page, and every typedef, MG_ constant, struct and enum shown
+# there is the header's; every function a page names exists; every page is
 # built, and every page referred to exists; mitogen(3) lists every error
 # code.
 
