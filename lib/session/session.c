@@ -39,6 +39,7 @@ struct mg_session {
 	struct mg_pw_asker *pw;      /* hop passwords: asked, cached */
 	struct slots slots;         /* first hops */
 	unsigned n_running;         /* first-hop processes not reaped yet */
+	uint64_t seq;               /* orders connects and contexts gone */
 	unsigned fanout;
 	struct mg_images *images;   /* programs for mitogen-exec */
 	uint32_t next_program;
@@ -50,6 +51,7 @@ struct waiter {
 	struct mg_session *s;
 	struct mg_chain *chain;
 	size_t hop;            /* index being waited for */
+	uint64_t seq;          /* when mg_connect was called (s->seq) */
 	struct mg_context *at; /* the hop above it (up), NULL for the first */
 	struct mg_context *on; /* the context it waits for, while queued */
 	unsigned timeout_ms;
@@ -290,10 +292,17 @@ static int table_add(struct mg_session *s, struct mg_context *c)
 		if (t == NULL) {
 			return -ENOMEM;
 		}
-		for (struct mg_context *o = s->contexts; o != NULL; o = o->next) {
-			size_t b = name_hash(o->name) % n;
-			o->hnext = t[b];
-			t[b] = o;
+		/* Every entry, gone ones included (not only the live list). */
+		for (size_t i = 0; i < s->n_table; i++) {
+			struct mg_context *o, *next;
+
+			for (o = s->table[i]; o != NULL; o = next) {
+				size_t b = name_hash(o->name) % n;
+
+				next = o->hnext;
+				o->hnext = t[b];
+				t[b] = o;
+			}
 		}
 		talloc_free(s->table);
 		s->table = t;
@@ -384,7 +393,7 @@ static void release_slot(struct mg_context *c)
 	grant(c->s, sl);
 }
 
-/* Out of the table and the list of live contexts. */
+/* Out of the table by name. */
 static void table_del(struct mg_session *s, struct mg_context *c)
 {
 	struct mg_context **pp = &s->table[name_hash(c->name) % s->n_table];
@@ -397,6 +406,11 @@ static void table_del(struct mg_session *s, struct mg_context *c)
 		s->n_contexts--;
 	}
 	c->hnext = NULL;
+}
+
+/* Out of the list of live contexts. */
+static void live_del(struct mg_context *c)
+{
 	if (c->prevp != NULL) {
 		*c->prevp = c->next;
 		if (c->next != NULL) {
@@ -441,7 +455,10 @@ static void evict_one(struct mg_context *c, int err, const char *why)
 	c->state = CTX_GONE;
 	c->err = err;
 	c->errmsg = talloc_asprintf(c, "%s: %s", c->name, why);
-	table_del(c->s, c);
+	/* It stays in the table by name until a connect made after this
+	 * replaces it: one made before fails with it, as its waiters do. */
+	c->gone_seq = ++c->s->seq;
+	live_del(c);
 	release_slot(c);
 	TALLOC_FREE(c->timer);
 	TALLOC_FREE(c->reply);
@@ -785,6 +802,17 @@ static void advance(struct waiter *w)
 			return;
 		}
 		c = find_ctx(w->s, name);
+		if (c != NULL && c->state == CTX_GONE) {
+			if (c->gone_seq > w->seq) {
+				/* Gone since this connect began: no new try per
+				 * waiter, as for those that waited on it. */
+				talloc_free(name);
+				finish(w, NULL, c->err, c->errmsg);
+				return;
+			}
+			table_del(w->s, c);
+			c = NULL;
+		}
 		if (c == NULL) {
 			struct slots *sl = slots_of(w->s, w->at);
 			if (w->reserved == sl) {
@@ -815,7 +843,6 @@ static void advance(struct waiter *w)
 			 * goes to the next waiter. */
 			unreserve(w);
 		}
-		/* Only live contexts are in the table. */
 		if (c->state == CTX_CONNECTING) {
 			if (!w->queued) {
 				w->next = c->waiters;
@@ -862,6 +889,7 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 		return -ENOMEM;
 	}
 	w->s = s;
+	w->seq = ++s->seq;
 	w->chain = talloc_zero(w, struct mg_chain);
 	if (w->chain == NULL) {
 		talloc_free(w);

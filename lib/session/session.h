@@ -21,9 +21,10 @@ struct mg_program {
 };
 
 /* CONNECTING, then UP; GONE once it failed to connect, was lost or was
- * shut down: out of the session's table, so the next mg_connect of its
- * chain connects a new context. A gone context stays allocated (callers
- * may hold it) until the session is freed. */
+ * shut down: out of the list of live contexts, and the next mg_connect of
+ * its chain connects a new context (a connect begun before it went fails
+ * with it instead). A gone context stays allocated (callers may hold it)
+ * until the session is freed. */
 enum ctx_state { CTX_CONNECTING, CTX_UP, CTX_GONE };
 
 /* The fan-out window of one parent (the master, or an agent): how many
@@ -60,6 +61,7 @@ struct mg_context {
 	struct slots slots;         /* for this context's own children */
 	bool holds_slot;            /* counted in its parent's window */
 	struct mg_context_watch *watches; /* mg_context_on_disconnect */
+	uint64_t gone_seq;          /* when it went (the session's seq) */
 };
 
 struct mg_router *mg__session_router(const struct mg_session *s);

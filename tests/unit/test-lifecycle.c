@@ -737,6 +737,67 @@ static void test_password_tty_body(void)
 }
 ISOLATED(test_password_tty)
 
+/* Connects begun before a hop went fail with it, without a new try
+ * each; one begun after it tries again. */
+static void test_gone_before_after_body(void)
+{
+	struct pwfx *p = pwfx_new();
+	struct started *x, *y, *z, *again;
+	char *fail, *count, *esc, *text;
+	FILE *fp;
+	int fd, n;
+
+	ASSERT_PTR_NOT_NULL(p);
+	count = talloc_asprintf(p, "%s/count", p->dir);
+	fail = talloc_asprintf(p, "%s/fail", p->dir);
+	fd = open(fail, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+	ASSERT_TRUE(fd >= 0);
+	text = talloc_asprintf(p, "#!/bin/sh\necho x >>'%s'\nexit 1\n", count);
+	ASSERT_INT_EQ(write(fd, text, strlen(text)), strlen(text));
+	close(fd);
+	esc = talloc_strdup(p, "");
+	for (const char *c = fail; *c != '\0'; c++) {
+		esc = *c == '/' ? talloc_strdup_append(esc, "%2F") : talloc_asprintf_append(esc, "%c", *c);
+	}
+	/* One hop at a time under each parent: y and z wait for a place
+	 * under "local" while x connects, then y starts the failing hop and
+	 * z finds it gone. */
+	mg_session_set_fanout(p->f->s, 1);
+	ASSERT_PTR_NOT_NULL(fx_connect(p->f, "local"));
+	x = start(p, "local/local?remote_name=x");
+	p->doas = esc;
+	y = start(p, "local/doas:z?doas_path=%s");
+	z = start(p, "local/doas:z?doas_path=%s");
+	ASSERT_TRUE(x != NULL && y != NULL && z != NULL);
+	ASSERT_TRUE(run_until(p->f->loop, started_done, z, 10000));
+	ASSERT_TRUE(run_until(p->f->loop, started_done, y, 10000));
+	ASSERT_INT_EQ(x->err, 0);
+	ASSERT_INT_EQ(y->err, MG_ERR_BOOT);
+	ASSERT_INT_EQ(z->err, MG_ERR_BOOT);
+	ASSERT_STR_EQ(y->errmsg, z->errmsg);
+	fp = fopen(count, "r");
+	ASSERT_PTR_NOT_NULL(fp);
+	for (n = 0; fgetc(fp) == 'x'; n++) {
+		fgetc(fp);
+	}
+	fclose(fp);
+	ASSERT_INT_EQ(n, 1);
+	/* A connect after the failure tries again. */
+	again = start(p, "local/doas:z?doas_path=%s");
+	ASSERT_PTR_NOT_NULL(again);
+	ASSERT_TRUE(run_until(p->f->loop, started_done, again, 10000));
+	ASSERT_INT_EQ(again->err, MG_ERR_BOOT);
+	fp = fopen(count, "r");
+	ASSERT_PTR_NOT_NULL(fp);
+	for (n = 0; fgetc(fp) == 'x'; n++) {
+		fgetc(fp);
+	}
+	fclose(fp);
+	ASSERT_INT_EQ(n, 2);
+	talloc_free(p);
+}
+ISOLATED(test_gone_before_after)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -750,5 +811,6 @@ int main(void)
 	RUN(test_tty_prompt);
 	RUN(test_password_fn);
 	RUN(test_password_tty);
+	RUN(test_gone_before_after);
 	return TESTS_END();
 }
