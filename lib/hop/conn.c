@@ -57,6 +57,7 @@ struct mg_conn {
 	mg_ask_password_fn ask;
 	void *ask_data;
 	void *prepared;              /* method state for pre_exec */
+	char **argv;                 /* kept while prepare_async runs */
 	mg_conn_done_fn done;
 	void *data;
 	uint32_t agent_pid;          /* from the HELLO reply */
@@ -679,6 +680,14 @@ static int conn_destructor(struct mg_conn *c)
 void mg__conn_release(struct mg_conn *c)
 {
 	c->released = true;
+	if (c->pid <= 0 && c->exit_fn != NULL) {
+		/* Failed before its process started (prepare_async): there
+		 * is nothing to reap. */
+		void (*fn)(void *data) = c->exit_fn;
+
+		c->exit_fn = NULL;
+		fn(c->exit_data);
+	}
 	if (c->exited || c->pid <= 0) {
 		mg_loop_free_later(c->loop, c);
 	} else if (c->up) {
@@ -725,6 +734,162 @@ pid_t mg__conn_pid(const struct mg_conn *c)
 pid_t mg__conn_agent_pid(const struct mg_conn *c)
 {
 	return (pid_t)c->agent_pid;
+}
+
+/* Start the hop's command in its own session, on a socketpair (and a
+ * stderr pipe or PTY) as its mode says. */
+static int conn_spawn(struct mg_conn *c, char **argv, int sv[2], int ev[2],
+		      TALLOC_CTX *mem_ctx, char **_errmsg)
+{
+	int ret;
+
+	/* Data on a socketpair; a PTY only where a prompt may appear. */
+	if (c->mode == MG_SPAWN_PTY) {
+		ret = mg__openpty(&sv[0], &sv[1], true, true);
+	} else {
+		ret = mg__socketpair(sv);
+		if (ret == 0) {
+			ret = c->mode == MG_SPAWN_HYBRID ? mg__openpty(&ev[0], &ev[1], false, true)
+							 : mg__pipe(ev);
+		}
+	}
+	if (ret != 0) {
+		return ret;
+	}
+	{
+		struct mg_spawn_opts so = {
+			.argv = (const char *const *)argv,
+			.search_path = true,
+			.setsid = true,
+			.stdio = { sv[1], sv[1], c->mode == MG_SPAWN_PTY ? sv[1] : ev[1] },
+			.set_ctty = c->mode != MG_SPAWN_SOCKET,
+			.ctty = c->mode == MG_SPAWN_PTY ? sv[1] : ev[1],
+			.pre_exec = c->direct ? NULL : c->method->pre_exec,
+			.pre_exec_state = c->prepared,
+		};
+		ret = mg__spawn(&so, &c->pid);
+	}
+	close(sv[1]);
+	if (ev[1] >= 0) {
+		close(ev[1]);
+	}
+	sv[1] = ev[1] = -1;
+	if (ret != 0) {
+		/* A pre-exec step says what failed on its stderr: keep it. */
+		char why[512] = "";
+		int efd = c->mode == MG_SPAWN_PTY ? sv[0] : ev[0];
+		ssize_t n = -1;
+		if (efd >= 0) {
+			mg__fd_nonblock(efd);
+			n = read(efd, why, sizeof(why) - 1);
+		}
+		while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == '\r')) {
+			n--;
+		}
+		why[n > 0 ? n : 0] = '\0';
+		if (why[0] != '\0') {
+			*_errmsg = talloc_asprintf(mem_ctx, "%s", why);
+		} else {
+			*_errmsg = talloc_asprintf(mem_ctx, "cannot run %s: %s", argv[0], mg_strerror(ret));
+		}
+		c->pid = 0;
+		return ret;
+	}
+	return 0;
+}
+
+/* The hop's process (started now, unless a fork agent already runs):
+ * its stream on sv[0], its stderr on ev[0], its exit and the time limit. */
+static int conn_watch(struct mg_conn *c, int sv[2], int ev[2], unsigned timeout_ms)
+{
+	c->err_fd = ev[0];
+	ev[0] = -1;
+	if (c->err_fd >= 0) {
+		mg__fd_nonblock(c->err_fd);
+	}
+	mg__fd_nonblock(sv[0]);
+	c->stream = mg__stream_new(c, c->loop, sv[0], sv[0], c->name, mg__router_max_msg(c->r));
+	if (c->stream == NULL) {
+		return -ENOMEM;
+	}
+	sv[0] = -1;
+	mg__stream_set_raw(c->stream, boot_raw, c);
+	mg__stream_on_close(c->stream, boot_closed, c);
+	if (c->err_fd >= 0) {
+		c->err_io = mg_io_new(c, c->loop, c->err_fd, MG_IO_READ, on_err_readable, c);
+		if (c->err_io == NULL) {
+			return -ENOMEM;
+		}
+		/* The stderr reader alone must not keep a finished run alive. */
+		mg_io_set_keepalive(c->err_io, false);
+	}
+	c->child = mg_child_new(c, c->loop, c->pid, on_child_exit, c);
+	if (c->timer == NULL) {
+		c->timer = mg_timer_new(c, c->loop, timeout_ms, on_timeout, c);
+	}
+	if (c->child == NULL || c->timer == NULL) {
+		return -ENOMEM;
+	}
+	if (c->method->eager && !c->direct) {
+		mg__stream_write_raw(c->stream, c->image->data, c->image->len);
+	}
+	live_link(c);
+	return 0;
+}
+
+/*
+ * Spawn argv (unless c->pid is already set) and watch it. sv and ev are
+ * consumed whatever happens. Returns 0, or a negative error with *_errmsg
+ * set on mem_ctx when there is more to say; a process started is then
+ * killed and reaped.
+ */
+static int conn_run(struct mg_conn *c, char **argv, int sv[2], int ev[2], unsigned timeout_ms,
+		    TALLOC_CTX *mem_ctx, char **_errmsg)
+{
+	int ret = 0;
+
+	if (c->pid <= 0) {
+		ret = conn_spawn(c, argv, sv, ev, mem_ctx, _errmsg);
+	}
+	if (ret == 0 && (ret = conn_watch(c, sv, ev, timeout_ms)) != 0) {
+		kill(-c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+		c->pid = 0;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0) {
+			close(sv[i]);
+			sv[i] = -1;
+		}
+		if (ev[i] >= 0) {
+			close(ev[i]);
+			ev[i] = -1;
+		}
+	}
+	return ret;
+}
+
+/* The method is ready (prepare_async): start the hop, or fail it. */
+static void on_prepared(void *data, int err, void *state, const char *errmsg)
+{
+	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
+	int sv[2] = { -1, -1 }, ev[2] = { -1, -1 };
+	char *msg = NULL;
+	int ret = err;
+
+	if (c->failed) {
+		return;
+	}
+	if (ret == 0) {
+		c->prepared = state;
+		ret = conn_run(c, c->argv, sv, ev, 0, c, &msg);
+		errmsg = msg != NULL ? msg : mg_strerror(ret);
+	}
+	TALLOC_FREE(c->argv);
+	if (ret != 0) {
+		conn_fail(c, ret, "%s", errmsg);
+	}
+	talloc_free(msg);
 }
 
 int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_conn_params *p,
@@ -803,103 +968,35 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	}
 	c->ask = p->ask;
 	c->ask_data = p->ask_data;
+	if (!c->direct && c->method->prepare_async != NULL) {
+		/* The rest once the method is ready; the time limit runs
+		 * from now. */
+		c->argv = argv;
+		c->timer = mg_timer_new(c, c->loop, p->timeout_ms, on_timeout, c);
+		if (c->timer == NULL) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		ret = c->method->prepare_async(c, c->loop, p->hop, on_prepared, c, _errmsg);
+		if (ret != 0) {
+			goto fail;
+		}
+		*_c = c;
+		return 0;
+	}
 	if (!c->direct && c->method->prepare != NULL &&
 	    (ret = c->method->prepare(c, p->hop, &c->prepared, _errmsg)) != 0) {
 		goto fail;
 	}
-	/* Data on a socketpair; a PTY only where a prompt may appear. */
-	if (c->mode == MG_SPAWN_PTY) {
-		ret = mg__openpty(&sv[0], &sv[1], true, true);
-	} else {
-		ret = mg__socketpair(sv);
-		if (ret == 0) {
-			ret = c->mode == MG_SPAWN_HYBRID ? mg__openpty(&ev[0], &ev[1], false, true)
-							 : mg__pipe(ev);
-		}
-	}
-	if (ret != 0) {
-		goto fail;
-	}
-	{
-		struct mg_spawn_opts so = {
-			.argv = (const char *const *)argv,
-			.search_path = true,
-			.setsid = true,
-			.stdio = { sv[1], sv[1], c->mode == MG_SPAWN_PTY ? sv[1] : ev[1] },
-			.set_ctty = c->mode != MG_SPAWN_SOCKET,
-			.ctty = c->mode == MG_SPAWN_PTY ? sv[1] : ev[1],
-			.pre_exec = c->direct ? NULL : c->method->pre_exec,
-			.pre_exec_state = c->prepared,
-		};
-		ret = mg__spawn(&so, &c->pid);
-	}
-	close(sv[1]);
-	if (ev[1] >= 0) {
-		close(ev[1]);
-	}
-	sv[1] = ev[1] = -1;
-	if (ret != 0) {
-		/* A pre-exec step says what failed on its stderr: keep it. */
-		char why[512] = "";
-		int efd = c->mode == MG_SPAWN_PTY ? sv[0] : ev[0];
-		ssize_t n = -1;
-		if (efd >= 0) {
-			mg__fd_nonblock(efd);
-			n = read(efd, why, sizeof(why) - 1);
-		}
-		while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == '\r')) {
-			n--;
-		}
-		why[n > 0 ? n : 0] = '\0';
-		if (why[0] != '\0') {
-			*_errmsg = talloc_asprintf(mem_ctx, "%s", why);
-		} else {
-			*_errmsg = talloc_asprintf(mem_ctx, "cannot run %s: %s", argv[0], mg_strerror(ret));
-		}
-		goto fail;
-	}
 spawned:
-	c->err_fd = ev[0];
-	ev[0] = -1;
-	if (c->err_fd >= 0) {
-		mg__fd_nonblock(c->err_fd);
+	ret = conn_run(c, argv, sv, ev, p->timeout_ms, mem_ctx, _errmsg);
+	if (ret != 0) {
+		goto fail;
 	}
-	mg__fd_nonblock(sv[0]);
-	c->stream = mg__stream_new(c, c->loop, sv[0], sv[0], c->name, mg__router_max_msg(r));
-	if (c->stream == NULL) {
-		close(sv[0]);
-		ret = -ENOMEM;
-		goto fail_spawned;
-	}
-	sv[0] = -1;
-	mg__stream_set_raw(c->stream, boot_raw, c);
-	mg__stream_on_close(c->stream, boot_closed, c);
-	if (c->err_fd >= 0) {
-		c->err_io = mg_io_new(c, c->loop, c->err_fd, MG_IO_READ, on_err_readable, c);
-		if (c->err_io == NULL) {
-			ret = -ENOMEM;
-			goto fail_spawned;
-		}
-		/* The stderr reader alone must not keep a finished run alive. */
-		mg_io_set_keepalive(c->err_io, false);
-	}
-	c->child = mg_child_new(c, c->loop, c->pid, on_child_exit, c);
-	c->timer = mg_timer_new(c, c->loop, p->timeout_ms, on_timeout, c);
-	if (c->child == NULL || c->timer == NULL) {
-		ret = -ENOMEM;
-		goto fail_spawned;
-	}
-	if (c->method->eager && !c->direct) {
-		mg__stream_write_raw(c->stream, c->image->data, c->image->len);
-	}
-	live_link(c);
 	talloc_free(argv);
 	*_c = c;
 	return 0;
 
-fail_spawned:
-	kill(-c->pid, SIGKILL);
-	waitpid(c->pid, NULL, 0);
 fail:
 	if (sv[0] >= 0) {
 		close(sv[0]);

@@ -40,6 +40,13 @@ struct mg_prompts {
 	const struct mg_line_error *errors; /* line patterns; terminated by re == NULL */
 };
 
+struct mg_loop;
+
+/* The end of an asynchronous preparation: err 0 with the state for
+ * pre_exec (allocated on the mem_ctx given to prepare_async), or an error
+ * and its message (without the hop name). */
+typedef void (*mg_prepare_done_fn)(void *data, int err, void *state, const char *errmsg);
+
 struct mg_method {
 	const char *name;
 	/* Options this method accepts beyond mg__common_options; NULL-terminated. */
@@ -78,6 +85,14 @@ struct mg_method {
 	 * *_state is allocated on mem_ctx. NULL: nothing. */
 	int (*prepare)(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, void **_state,
 		       char **_errmsg);
+	/* Like prepare, for work that waits on something (setns: the
+	 * container tool's answer), so that it never blocks the loop: start
+	 * it on 'loop' and return 0, then call 'done' once, from the loop,
+	 * never from inside this call; or return a negative error with
+	 * *_errmsg set (done is then not called). Freeing mem_ctx cancels
+	 * it. Used instead of prepare when set. */
+	int (*prepare_async)(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const struct mg_hop *hop,
+			     mg_prepare_done_fn done, void *data, char **_errmsg);
 	/* Work in the child between fork and exec (setns: enter the
 	 * namespaces). Async-signal-safe only; on failure write one line to
 	 * fd 2 and return -1. NULL: nothing (and the faster posix_spawn). */

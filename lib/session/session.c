@@ -40,6 +40,7 @@ struct mg_session {
 	struct slots slots;         /* first hops */
 	unsigned n_running;         /* first-hop processes not reaped yet */
 	uint64_t seq;               /* orders connects and contexts gone */
+	uint64_t shutdown_seq;      /* connects before it are cancelled */
 	unsigned fanout;
 	struct mg_images *images;   /* programs for mitogen-exec */
 	uint32_t next_program;
@@ -789,6 +790,11 @@ static bool resume(struct waiter *w)
 /* Walk the chain as far as contexts are up; wait on the first that is not. */
 static void advance(struct waiter *w)
 {
+	if (w->seq < w->s->shutdown_seq) {
+		/* Made before mg_session_shutdown: nothing more starts. */
+		finish(w, NULL, MG_ERR_CANCELLED, "the session was shut down");
+		return;
+	}
 	if (!resume(w)) {
 		return;
 	}
@@ -930,6 +936,8 @@ int mg_session_shutdown(struct mg_session *s, int timeout_ms)
 	if (timeout_ms != 0 && mg_loop_running(s->loop)) {
 		return -EDEADLK;
 	}
+	/* Connects made until now start nothing more. */
+	s->shutdown_seq = ++s->seq;
 	/* A first hop takes everything below it along. Shutting one down
 	 * may evict others: look again from the start each time. */
 	do {

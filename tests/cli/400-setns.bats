@@ -320,4 +320,23 @@ function qjoin() {
         "an unmapped user"
 }
 
+@test "setns: the tool is asked without holding up the other targets" {
+    # The tool answers only once the local target's command has run (or
+    # after 20 s): were the loop waiting for the tool, local would not
+    # even be connected yet.
+    mkdir -p "$MG_TMP/bin"
+    cat >"$MG_TMP/bin/mg-slow-docker" <<EOF
+#!/bin/sh
+i=0
+while [ ! -e "$MG_TMP/local-ran" ] && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i + 1)); done
+[ -e "$MG_TMP/local-ran" ] && echo answered-after-local || echo answered-alone
+EOF
+    chmod +x "$MG_TMP/bin/mg-slow-docker"
+    PATH=$MG_TMP/bin:$PATH run_mg_sep 255 mitogen-run -w 'setns:docker:slow?docker_path=mg-slow-docker,local' \
+        -- "touch '$MG_TMP/local-ran'; echo ran"
+    assert "$output" == "local: ran" "the local target ran"
+    assert "$stderr" =~ "slow: could not find PID from mg-slow-docker output: answered-after-local" \
+        "the tool answered after the local command had run"
+}
+
 # vim: filetype=sh

@@ -79,7 +79,9 @@ static void test_method(void)
 	ASSERT_TRUE(!m->fork);
 	ASSERT_TRUE(!m->takes_password);
 	ASSERT_PTR_NOT_NULL(m->build_argv);
-	ASSERT_PTR_NOT_NULL(m->prepare);
+	/* The tool is asked through the loop, never waited for. */
+	ASSERT_PTR_NULL(m->prepare);
+	ASSERT_PTR_NOT_NULL(m->prepare_async);
 	ASSERT_PTR_NOT_NULL(m->pre_exec);
 	ASSERT_PTR_NULL(m->prompts);
 	ASSERT_STR_EQ(m->options[0], "username");
@@ -265,23 +267,73 @@ static char *tool_args(TALLOC_CTX *ctx)
 	return talloc_strdup(ctx, buf);
 }
 
-/* setns_query_pid for 'kind' with the tool at 'path': "PID n" or the
- * error message. */
+struct answer {
+	bool done;
+	int err;
+	long pid;
+	void *state;
+	char *msg;
+};
+
+static void on_pid(void *data, int err, long pid, const char *errmsg)
+{
+	struct answer *a = data;
+
+	a->done = true;
+	a->err = err;
+	a->pid = pid;
+	a->msg = err != 0 ? talloc_strdup(NULL, errmsg) : NULL;
+}
+
+static void on_prepared(void *data, int err, void *state, const char *errmsg)
+{
+	struct answer *a = data;
+
+	a->done = true;
+	a->err = err;
+	a->state = state;
+	a->msg = err != 0 ? talloc_strdup(NULL, errmsg) : NULL;
+}
+
+/* Turn the loop until the answer comes (the tool times out after 30 s). */
+static void wait_answer(struct mg_loop *loop, struct answer *a)
+{
+	for (int i = 0; i < 400 && !a->done; i++) {
+		mg_loop_run_once(loop, 100);
+	}
+}
+
+/* setns_query_start for 'kind' with the tool at 'path', its answer
+ * through a loop: "PID n" or the error message. */
 static const char *query(TALLOC_CTX *ctx, const char *kind, const char *path, const char *name)
 {
 	const struct setns_tool *t = setns_tool_find(kind, strlen(kind));
+	struct mg_loop *loop = mg_loop_new(ctx);
+	struct setns_query *q = NULL;
+	struct answer a = { 0 };
+	const char *res;
 	char *err = NULL;
-	long pid = -1;
 	int r;
 
-	if (t == NULL || path == NULL) {
+	if (t == NULL || path == NULL || loop == NULL) {
 		return "(no tool)";
 	}
-	r = setns_query_pid(ctx, t, path, name, &pid, &err);
+	r = setns_query_start(ctx, loop, t, path, name, on_pid, &a, &q, &err);
 	if (r != 0) {
-		return err != NULL ? err : "(no message)";
+		res = err != NULL ? err : "(no message)";
+	} else {
+		wait_answer(loop, &a);
+		res = !a.done ? "(no answer)" : a.err != 0 ? talloc_strdup(ctx, a.msg)
+		      : talloc_asprintf(ctx, "PID %ld", a.pid);
+		/* The answer comes once the tool is reaped: nothing left. */
+		if (a.done && q->pid != 0) {
+			res = "(tool not reaped)";
+		}
 	}
-	return talloc_asprintf(ctx, "PID %ld", pid);
+	talloc_free(a.msg);
+	talloc_free(q);
+	talloc_free(loop);
+	return res;
 }
 
 static void test_query(void)
@@ -429,6 +481,38 @@ static void test_env_and_maps(void)
 
 /* prepare against ourselves: every namespace is shared (none to enter),
  * the root is ours, the user comes from our /etc/passwd. */
+/* prepare_async through a loop: 0 with *_state, or the error and *_err. */
+static int prepare(TALLOC_CTX *ctx, const struct mg_hop *hop, void **_state, char **_err)
+{
+	struct mg_loop *loop = mg_loop_new(ctx);
+	TALLOC_CTX *conn = talloc_new(ctx);
+	struct answer a = { 0 };
+	int r;
+
+	r = mg__method_setns.prepare_async(conn, loop, hop, on_prepared, &a, _err);
+	if (r != 0) {
+		talloc_free(loop);
+		return r;
+	}
+	wait_answer(loop, &a);
+	r = a.done ? a.err : -ETIMEDOUT;
+	if (r != 0) {
+		*_err = talloc_strdup(ctx, a.done ? a.msg : "(no answer)");
+		talloc_free(a.msg);
+	} else if (talloc_parent(a.state) != conn) {
+		/* The state lives on the mem_ctx given. */
+		*_err = talloc_strdup(ctx, "(state not on mem_ctx)");
+		r = -EINVAL;
+	} else {
+		*_state = talloc_steal(ctx, a.state);
+	}
+	talloc_free(conn);
+	talloc_free(loop);
+	return r;
+}
+
+/* prepare against ourselves: every namespace is shared (none to enter),
+ * the root is ours, the user comes from our /etc/passwd. */
 static void test_prepare_self(void)
 {
 	TALLOC_CTX *ctx = talloc_new(NULL);
@@ -449,16 +533,18 @@ static void test_prepare_self(void)
 	text = talloc_strdup_append(text, "%2Fdocker");
 	hop = hop_of(ctx, text);
 	ASSERT_PTR_NOT_NULL(hop);
-	r = mg__method_setns.prepare(ctx, hop, &state, &err);
+	r = prepare(ctx, hop, &state, &err);
 	ASSERT_STR_EQ(err != NULL ? err : "", "");
 	ASSERT_INT_EQ(r, 0);
 	st = state;
-	ASSERT_INT_EQ(st->n_ns, 0);
-	ASSERT_INT_GE(st->root_fd, 0);
-	ASSERT_INT_EQ(st->uid, 0);
-	ASSERT_INT_EQ(st->gid, 0);
-	ASSERT_INT_GE(st->n_groups, 1);
-	ASSERT_INT_EQ(st->groups[0], 0);
+	if (st != NULL) {
+		ASSERT_INT_EQ(st->n_ns, 0);
+		ASSERT_INT_GE(st->root_fd, 0);
+		ASSERT_INT_EQ(st->uid, 0);
+		ASSERT_INT_EQ(st->gid, 0);
+		ASSERT_INT_GE(st->n_groups, 1);
+		ASSERT_INT_EQ(st->groups[0], 0);
+	}
 	talloc_free(state);
 
 	/* A user we do not have. */
@@ -466,9 +552,44 @@ static void test_prepare_self(void)
 	hop = hop_of(ctx, text);
 	ASSERT_PTR_NOT_NULL(hop);
 	err = NULL;
-	r = mg__method_setns.prepare(ctx, hop, &state, &err);
+	r = prepare(ctx, hop, &state, &err);
 	ASSERT_INT_EQ(r, -ENOENT);
 	ASSERT_STR_EQ(err, "no user 'mg-no-such-user' in /etc/passwd of container 'self'");
+
+	/* A tool that cannot be run: said at once, no answer to wait for. */
+	hop = hop_of(ctx, "setns:docker:self?docker_path=%2Fnonexistent%2Fdocker");
+	ASSERT_PTR_NOT_NULL(hop);
+	err = NULL;
+	r = mg__method_setns.prepare_async(ctx, NULL, hop, on_prepared, NULL, &err);
+	ASSERT_INT_EQ(r, -ENOENT);
+	ASSERT_STR_EQ(err, "could not execute /nonexistent/docker: No such file or directory");
+	talloc_free(ctx);
+}
+
+/* Cancelling: freeing the query kills the tool and reaps it. */
+static void test_query_cancel(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(ctx);
+	const struct setns_tool *t = setns_tool_find("docker", 6);
+	struct setns_query *q = NULL;
+	struct answer a = { 0 };
+	const char *p = tool(ctx, "docker", "sleep 30");
+	char *err = NULL;
+	pid_t pid;
+
+	ASSERT_INT_EQ(setns_query_start(ctx, loop, t, p, "app", on_pid, &a, &q, &err), 0);
+	ASSERT_PTR_NOT_NULL(q);
+	for (int i = 0; i < 5; i++) {
+		mg_loop_run_once(loop, 10);
+	}
+	ASSERT_TRUE(!a.done);
+	pid = q->pid;
+	ASSERT_INT_GE(pid, 1);
+	talloc_free(q);
+	/* Reaped: no such child any more. */
+	ASSERT_INT_EQ(waitpid(pid, NULL, WNOHANG), -1);
+	ASSERT_INT_EQ(errno, ECHILD);
 	talloc_free(ctx);
 }
 
@@ -636,6 +757,7 @@ int main(void)
 	RUN(test_passwd);
 	RUN(test_env_and_maps);
 	RUN(test_prepare_self);
+	RUN(test_query_cancel);
 	RUN(test_prepare_dead);
 	RUN(test_pre_exec_errors);
 	RUN(test_pre_exec_user);

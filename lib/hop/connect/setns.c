@@ -3,7 +3,8 @@
  * root at that hop (mitogen.md 3.12). hop->spec keeps the kind, hop->host
  * is the container. argv: /bin/sh -c 'BOOT; exit $?' after setns().
  *
- * prepare (in the parent) asks the kind's tool for the leader pid, opens
+ * prepare_async (in the parent) asks the kind's tool for the leader pid
+ * without blocking the loop (the tool's output is read through it), opens
  * /proc/PID/ns/{ipc,uts,net,pid,mnt,user} and /proc/PID/root, resolves the
  * user from the container's own /etc/passwd and /etc/group, and builds the
  * environment (ours with HOME, SHELL, USER and LOGNAME replaced). pre_exec
@@ -37,6 +38,8 @@
 #include <unistd.h>
 #include "boot.h"
 #include "method.h"
+#include "mitogen/error.h"
+#include "mitogen/loop.h"
 #include "process.h"
 
 #ifndef SYS_openat2
@@ -305,147 +308,209 @@ static long setns_parse_pid(const char *kind, const char *out)
 	return -1;
 }
 
-static long setns_now_ms(void)
+/*
+ * The leader pid from the kind's tool, asked without blocking the loop:
+ * the tool runs with stdout and stderr on one pipe, read through the
+ * loop (up to SETNS_TOOL_OUTPUT_MAX kept), and is reaped by it; past
+ * SETNS_TOOL_TIMEOUT_MS it is killed. Freeing the query kills a tool
+ * still running and reaps it (SIGKILL'd, it is gone at once).
+ */
+typedef void (*setns_pid_fn)(void *data, int err, long pid, const char *errmsg);
+
+struct setns_query {
+	const struct setns_tool *t;
+	char *path;
+	char *name;
+	pid_t pid;               /* the tool; 0 once reaped */
+	int fd;                  /* its output, -1 after EOF */
+	struct mg_io *io;
+	struct mg_timer *timer;
+	char *out;
+	int status;
+	bool timed_out;
+	bool done;
+	setns_pid_fn cb;
+	void *data;
+};
+
+static int setns_query_destructor(struct setns_query *q)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Run argv with stdout and stderr on one pipe and collect both (up to
- * SETNS_TOOL_OUTPUT_MAX). Returns 0 with *_status and *_out, or a negative
- * errno (the exec failure itself, or -ETIMEDOUT). */
-static int setns_run_tool(TALLOC_CTX *mem_ctx, const char *const *argv, int *_status,
-			  char **_out)
-{
-	struct mg_spawn_opts so = { 0 };
-	char *out = talloc_strdup(mem_ctx, "");
-	long deadline = setns_now_ms() + SETNS_TOOL_TIMEOUT_MS;
-	int fds[2], status = 0, ret;
-	pid_t pid;
-
-	if (out == NULL) {
-		return -ENOMEM;
+	if (q->fd >= 0) {
+		close(q->fd);
 	}
-	if ((ret = mg__pipe(fds)) != 0) {
-		talloc_free(out);
-		return ret;
-	}
-	so.argv = argv;
-	so.search_path = true;
-	so.stdio[0] = -1;
-	so.stdio[1] = fds[1];
-	so.stdio[2] = fds[1];
-	ret = mg__spawn(&so, &pid);
-	close(fds[1]);
-	if (ret != 0) {
-		close(fds[0]);
-		talloc_free(out);
-		return ret;
-	}
-	for (;;) {
-		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
-		char buf[4096];
-		long left = deadline - setns_now_ms();
-		ssize_t n;
-
-		if (left <= 0) {
-			ret = -ETIMEDOUT;
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
-			ret = -errno;
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (pfd.revents == 0) {
-			continue;
-		}
-		n = read(fds[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			break;
-		}
-		if (strlen(out) < SETNS_TOOL_OUTPUT_MAX) {
-			/* A NUL in the output would end the text early: fine for
-			 * messages and for the parser. */
-			char *o = talloc_strndup_append(out, buf, (size_t)n);
-			if (o == NULL) {
-				ret = -ENOMEM;
-				kill(pid, SIGKILL);
-				break;
-			}
-			out = o;
+	if (q->pid > 0) {
+		kill(q->pid, SIGKILL);
+		while (waitpid(q->pid, NULL, 0) < 0 && errno == EINTR) {
 		}
 	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-	}
-	if (ret != 0) {
-		talloc_free(out);
-		return ret;
-	}
-	*_status = status;
-	*_out = out;
 	return 0;
 }
 
-/* Ask the kind's tool for the container's leader pid. */
-static int setns_query_pid(TALLOC_CTX *mem_ctx, const struct setns_tool *t, const char *path,
-			   const char *name, long *_pid, char **_errmsg)
+/* What the tool's answer means: 0 with *_pid, or an error and message. */
+static int setns_query_result(TALLOC_CTX *mem_ctx, const struct setns_query *q, long *_pid,
+			      char **_errmsg)
 {
-	const char *argv[5] = { path, t->verb, NULL, NULL, NULL };
-	char *out = NULL;
-	int status = 0, ret;
+	const char *path = q->path;
 	long pid;
 
+	if (q->timed_out) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s did not answer within %d seconds", path,
+					   SETNS_TOOL_TIMEOUT_MS / 1000);
+		return -ETIMEDOUT;
+	}
+	if (q->out == NULL) {
+		return -ENOMEM;
+	}
+	if (WIFSIGNALED(q->status)) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s was killed by signal %d: %s", path,
+					   WTERMSIG(q->status), setns_output_text(mem_ctx, q->out));
+		return -ESRCH;
+	}
+	if (WEXITSTATUS(q->status) != 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s exited with status %d: %s", path,
+					   WEXITSTATUS(q->status), setns_output_text(mem_ctx, q->out));
+		return -ESRCH;
+	}
+	pid = setns_parse_pid(q->t->kind, q->out);
+	if (pid < 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "could not find PID from %s output: %s", path,
+					   setns_output_text(mem_ctx, q->out));
+		return -ESRCH;
+	}
+	if (pid == 0) {
+		/* docker's answer for a stopped container. */
+		*_errmsg = talloc_asprintf(mem_ctx, "container '%s' is not running (%s reports PID 0)",
+					   q->name, path);
+		return -ESRCH;
+	}
+	*_pid = pid;
+	return 0;
+}
+
+/* Once the output has ended and the tool is reaped (or timed out). */
+static void setns_query_maybe_done(struct setns_query *q)
+{
+	char *msg = NULL;
+	long pid = 0;
+	int ret;
+
+	if (q->done || (!q->timed_out && (q->fd >= 0 || q->pid > 0))) {
+		return;
+	}
+	q->done = true;
+	TALLOC_FREE(q->io);
+	ret = setns_query_result(q, q, &pid, &msg);
+	q->cb(q->data, ret, pid, msg != NULL ? msg : mg_strerror(ret));
+}
+
+static void setns_query_readable(struct mg_io *io, unsigned events, void *data)
+{
+	struct setns_query *q = talloc_get_type_abort(data, struct setns_query);
+	char buf[4096];
+	ssize_t n = read(q->fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+		return;
+	}
+	if (n > 0) {
+		if (q->out != NULL && strlen(q->out) < SETNS_TOOL_OUTPUT_MAX) {
+			/* A NUL in the output would end the text early: fine
+			 * for messages and for the parser. */
+			q->out = talloc_strndup_append(q->out, buf, (size_t)n);
+		}
+		return;
+	}
+	TALLOC_FREE(q->io);
+	close(q->fd);
+	q->fd = -1;
+	setns_query_maybe_done(q);
+}
+
+static void setns_query_exit(struct mg_child *ch, pid_t pid, int status, void *data)
+{
+	struct setns_query *q = talloc_get_type_abort(data, struct setns_query);
+
+	q->pid = 0;
+	q->status = status;
+	setns_query_maybe_done(q);
+}
+
+static void setns_query_timeout(struct mg_timer *tm, void *data)
+{
+	struct setns_query *q = talloc_get_type_abort(data, struct setns_query);
+
+	q->timer = NULL;
+	q->timed_out = true;
+	if (q->pid > 0) {
+		/* Reaped by the child watcher, or by the destructor. */
+		kill(q->pid, SIGKILL);
+	}
+	setns_query_maybe_done(q);
+}
+
+/*
+ * Ask the kind's tool at 'path' for the leader of container 'name'; cb
+ * gets the answer once, from the loop. Returns 0 with *_q (free it to
+ * cancel), or a negative errno (*_errmsg set when the tool cannot be
+ * started).
+ */
+static int setns_query_start(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
+			     const struct setns_tool *t, const char *path, const char *name,
+			     setns_pid_fn cb, void *data, struct setns_query **_q, char **_errmsg)
+{
+	struct setns_query *q = talloc_zero(mem_ctx, struct setns_query);
+	const char *argv[5] = { path, t->verb, NULL, NULL, NULL };
+	struct mg_spawn_opts so = { 0 };
+	int fds[2], ret;
+
+	if (q == NULL) {
+		return -ENOMEM;
+	}
+	q->fd = -1;
+	q->t = t;
+	q->cb = cb;
+	q->data = data;
+	talloc_set_destructor(q, setns_query_destructor);
+	q->path = talloc_strdup(q, path);
+	q->name = talloc_strdup(q, name);
+	q->out = talloc_strdup(q, "");
+	if (q->path == NULL || q->name == NULL || q->out == NULL) {
+		talloc_free(q);
+		return -ENOMEM;
+	}
+	if ((ret = mg__pipe(fds)) != 0) {
+		talloc_free(q);
+		return ret;
+	}
 	if (t->key == NULL) {
 		argv[2] = "--format={{.State.Pid}}";
 		argv[3] = name;
 	} else {
 		argv[2] = name;
 	}
-	ret = setns_run_tool(mem_ctx, argv, &status, &out);
-	if (ret == -ETIMEDOUT) {
-		*_errmsg = talloc_asprintf(mem_ctx, "%s did not answer within %d seconds", path,
-					   SETNS_TOOL_TIMEOUT_MS / 1000);
-		return ret;
-	}
+	so.argv = argv;
+	so.search_path = true;
+	so.stdio[0] = -1;
+	so.stdio[1] = fds[1];
+	so.stdio[2] = fds[1];
+	ret = mg__spawn(&so, &q->pid);
+	close(fds[1]);
+	q->fd = fds[0];
 	if (ret != 0) {
+		q->pid = 0;
 		*_errmsg = talloc_asprintf(mem_ctx, "could not execute %s: %s", path, strerror(-ret));
+		talloc_free(q);
 		return ret;
 	}
-	if (WIFSIGNALED(status)) {
-		*_errmsg = talloc_asprintf(mem_ctx, "%s was killed by signal %d: %s", path,
-					   WTERMSIG(status), setns_output_text(mem_ctx, out));
-		talloc_free(out);
-		return -ESRCH;
+	fcntl(q->fd, F_SETFL, fcntl(q->fd, F_GETFL) | O_NONBLOCK);
+	q->io = mg_io_new(q, loop, q->fd, MG_IO_READ, setns_query_readable, q);
+	q->timer = mg_timer_new(q, loop, SETNS_TOOL_TIMEOUT_MS, setns_query_timeout, q);
+	if (q->io == NULL || q->timer == NULL ||
+	    mg_child_new(q, loop, q->pid, setns_query_exit, q) == NULL) {
+		talloc_free(q);
+		return -ENOMEM;
 	}
-	if (WEXITSTATUS(status) != 0) {
-		*_errmsg = talloc_asprintf(mem_ctx, "%s exited with status %d: %s", path,
-					   WEXITSTATUS(status), setns_output_text(mem_ctx, out));
-		talloc_free(out);
-		return -ESRCH;
-	}
-	pid = setns_parse_pid(t->kind, out);
-	if (pid < 0) {
-		*_errmsg = talloc_asprintf(mem_ctx, "could not find PID from %s output: %s", path,
-					   setns_output_text(mem_ctx, out));
-		talloc_free(out);
-		return -ESRCH;
-	}
-	talloc_free(out);
-	if (pid == 0) {
-		/* docker's answer for a stopped container. */
-		*_errmsg = talloc_asprintf(mem_ctx, "container '%s' is not running (%s reports PID 0)",
-					   name, path);
-		return -ESRCH;
-	}
-	*_pid = pid;
+	*_q = q;
 	return 0;
 }
 
@@ -914,35 +979,74 @@ static int setns_resolve_user(TALLOC_CTX *mem_ctx, struct setns_state *st, const
 	return 0;
 }
 
-static int setns_prepare(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, void **_state,
-			 char **_errmsg)
+/* An asynchronous prepare: the tool's answer, then what follows from it. */
+struct setns_prep {
+	TALLOC_CTX *mem_ctx;     /* where the state goes (the prep's parent) */
+	char *user;
+	char *container;
+	struct setns_query *q;
+	mg_prepare_done_fn done;
+	void *data;
+};
+
+static void setns_prep_pid(void *data, int err, long pid, const char *errmsg)
+{
+	struct setns_prep *pr = talloc_get_type_abort(data, struct setns_prep);
+	struct setns_state *st = NULL;
+	char *msg = NULL;
+	int ret = err;
+
+	if (ret == 0) {
+		st = talloc_zero(pr->mem_ctx, struct setns_state);
+		if (st == NULL) {
+			ret = -ENOMEM;
+		} else {
+			st->root_fd = -1;
+			talloc_set_destructor(st, setns_state_destructor);
+			if ((ret = setns_open_ns(pr, st, pid, pr->container, &msg)) != 0 ||
+			    (ret = setns_resolve_user(pr, st, pr->user, pr->container, &msg)) != 0) {
+				TALLOC_FREE(st);
+			}
+		}
+		errmsg = msg != NULL ? msg : mg_strerror(ret);
+	}
+	pr->done(pr->data, ret, st, ret == 0 ? NULL : errmsg);
+}
+
+/* The tool, the leader's namespaces, the user: see the top of the file. */
+static int setns_prepare_async(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
+			       const struct mg_hop *hop, mg_prepare_done_fn done, void *data,
+			       char **_errmsg)
 {
 	const struct setns_tool *t;
 	const char *path;
-	const char *user = hop->user != NULL ? hop->user : "root";
-	struct setns_state *st;
-	long pid = 0;
+	struct setns_prep *pr;
 	int ret;
 
 	if ((ret = setns_hop_tool(mem_ctx, hop, &t, &path, _errmsg)) != 0) {
 		return ret;
 	}
-	if ((ret = setns_query_pid(mem_ctx, t, path, hop->host, &pid, _errmsg)) != 0) {
-		return ret;
-	}
-	st = talloc_zero(mem_ctx, struct setns_state);
-	if (st == NULL) {
+	pr = talloc_zero(mem_ctx, struct setns_prep);
+	if (pr == NULL) {
 		return -ENOMEM;
 	}
-	st->root_fd = -1;
-	talloc_set_destructor(st, setns_state_destructor);
-	if ((ret = setns_open_ns(mem_ctx, st, pid, hop->host, _errmsg)) != 0
-	    || (ret = setns_resolve_user(mem_ctx, st, user, hop->host, _errmsg)) != 0) {
-		talloc_free(st);
-		return ret;
+	pr->mem_ctx = mem_ctx;
+	pr->done = done;
+	pr->data = data;
+	pr->user = talloc_strdup(pr, hop->user != NULL ? hop->user : "root");
+	pr->container = talloc_strdup(pr, hop->host);
+	if (pr->user == NULL || pr->container == NULL) {
+		talloc_free(pr);
+		return -ENOMEM;
 	}
-	*_state = st;
-	return 0;
+	ret = setns_query_start(pr, loop, t, path, hop->host, setns_prep_pid, pr, &pr->q, _errmsg);
+	if (ret != 0) {
+		if (*_errmsg != NULL) {
+			talloc_steal(mem_ctx, *_errmsg);
+		}
+		talloc_free(pr);
+	}
+	return ret;
 }
 
 /* strerror may translate (and allocate); the child needs a plain table. */
@@ -1019,6 +1123,6 @@ const struct mg_method mg__method_setns = {
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,
 	.build_argv = setns_build_argv,
-	.prepare = setns_prepare,
+	.prepare_async = setns_prepare_async,
 	.pre_exec = setns_pre_exec,
 };

@@ -22,7 +22,9 @@ void mg_session_set_fanout(struct mg_session *s, unsigned fanout);
 
 /*
  * Shut down every first hop (mg_context_shutdown), and with them every
- * context of the session. timeout_ms 0 returns at once; otherwise the
+ * context of the session; connects still under way fail (their callback
+ * gets an error, MG_ERR_CANCELLED "the session was shut down" for those
+ * that had not reached a hop yet). timeout_ms 0 returns at once; otherwise the
  * loop runs until every first hop is gone and its process reaped, or
  * timeout_ms pass (< 0: no bound; agents end within seconds, or are
  * killed). Returns 0, MG_ERR_TIMEOUT, MG_ERR_CANCELLED (the loop was
