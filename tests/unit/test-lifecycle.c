@@ -17,6 +17,7 @@
 #include "loop-helpers.h"
 #include "mitogen/context.h"
 #include "mitogen/error.h"
+#include "mitogen/exec.h"
 #include "mitogen/log.h"
 #include "mitogen/message.h"
 #include "mitogen/session.h"
@@ -819,6 +820,77 @@ static void test_gone_before_after_body(void)
 }
 ISOLATED(test_gone_before_after)
 
+/* A command running at a context shut down is stopped with it. */
+struct cmd {
+	char out[64];
+	size_t n;
+	bool ended;
+	int err;
+	int status;
+};
+
+static void cmd_sink(void *data, int stream, const uint8_t *p, size_t n)
+{
+	struct cmd *c = data;
+
+	if (stream == 1 && c->n + n < sizeof(c->out)) {
+		memcpy(c->out + c->n, p, n);
+		c->n += n;
+	}
+}
+
+static void cmd_done(struct mg_exec *e, const struct mg_exec_result *res, void *data)
+{
+	struct cmd *c = data;
+
+	c->ended = true;
+	c->err = res->err;
+	c->status = res->wait_status;
+}
+
+static bool cmd_started(void *arg)
+{
+	return memchr(((struct cmd *)arg)->out, '\n', ((struct cmd *)arg)->n) != NULL;
+}
+
+static bool cmd_ended(void *arg)
+{
+	return ((struct cmd *)arg)->ended;
+}
+
+static void test_shutdown_stops_commands_body(void)
+{
+	struct fx *f = fx_new();
+	const char *argv[] = { "echo $$; exec sleep 100", NULL };
+	struct mg_exec_opts o = {
+		.argv = argv, .shell = true, .posix_sh = true,
+		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
+	};
+	struct cmd c = { 0 };
+	struct mg_context *c2;
+	pid_t sleeper;
+
+	ASSERT_PTR_NOT_NULL(f);
+	c2 = fx_connect(f, "local/local");
+	ASSERT_PTR_NOT_NULL(c2);
+	o.sink = cmd_sink;
+	o.sink_data = &c;
+	ASSERT_PTR_NOT_NULL(mg_exec_start(f, c2, &o, cmd_done, &c));
+	ASSERT_TRUE(run_until(f->loop, cmd_started, &c, 10000));
+	sleeper = (pid_t)atoi(c.out);
+	ASSERT_TRUE(sleeper > 0);
+	ASSERT_INT_EQ(kill(sleeper, 0), 0);
+	ASSERT_INT_EQ(mg_context_shutdown_wait(c2, 10000), 0);
+	ASSERT_TRUE(run_until(f->loop, cmd_ended, &c, 5000));
+	/* Signalled by its agent (or lost with it), not ended by itself. */
+	ASSERT_TRUE(c.err != 0 || (WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGTERM));
+	ASSERT_TRUE(pid_gone(f, sleeper));
+	ASSERT_TRUE(pid_gone(f, mg_context_pid(c2)));
+	ASSERT_TRUE(echoes(f, mg_context_parent(c2)));
+	talloc_free(f);
+}
+ISOLATED(test_shutdown_stops_commands)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -828,6 +900,7 @@ int main(void)
 	RUN(test_shutdown_second_hop);
 	RUN(test_lost_second_hop);
 	RUN(test_session_shutdown);
+	RUN(test_shutdown_stops_commands);
 	RUN(test_wait_in_callback);
 	RUN(test_tty_prompt);
 	RUN(test_password_fn);
