@@ -235,7 +235,18 @@ void mg__report_out_stop(struct mg_report *rep)
 {
 	/* The run that held its producers is over. */
 	rep->backlog = NULL;
+	rep->backlog_full = false;
 	rep->async = false;
+	/* The fds are the user's again before we wait on them: a ^C while
+	 * the rest goes out must not leave a terminal non-blocking. */
+	for (int w = 0; w < 2; w++) {
+		TALLOC_FREE(rep->io[w]);
+		if (rep->old_flags[w] >= 0) {
+			/* Even when the fd died: it is still the user's. */
+			fcntl(rep->user_fd[w], F_SETFL, rep->old_flags[w]);
+			rep->old_flags[w] = -1;
+		}
+	}
 	for (int l = 0; l < 2; l++) {
 		while (rep->queue[l] != NULL) {
 			struct mg__rchunk *c = rep->queue[l];
@@ -249,15 +260,6 @@ void mg__report_out_stop(struct mg_report *rep)
 			drop_chunk(rep, l);
 		}
 	}
-	for (int w = 0; w < 2; w++) {
-		TALLOC_FREE(rep->io[w]);
-		if (rep->old_flags[w] >= 0) {
-			/* Even when the fd died: it is still the user's. */
-			fcntl(rep->user_fd[w], F_SETFL, rep->old_flags[w]);
-			rep->old_flags[w] = -1;
-		}
-	}
-	rep->backlog_full = false;
 }
 
 void mg_report_set_backlog(struct mg_report *rep, mg_report_backlog_fn fn,

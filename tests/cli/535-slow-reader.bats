@@ -125,3 +125,15 @@ function teardown() {
     run grep -vc "^[a-z]*: $marker\$" "$MG_TMP/out"
     assert "$output" == "0" "whole lines only"
 }
+
+@test "stdout and stderr are left as they were found: blocking" {
+    # The commands after mitogen-run share its stdout and stderr (the
+    # same open pipe and file): they must not find them non-blocking.
+    local check='import fcntl, os, sys
+for fd in (1, 2):
+    sys.stderr.write("fd %d %s\n" % (fd, "non-blocking" if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK else "blocking"))'
+    run_mg bash -c "{ mitogen-run -w local,fork -- echo hi; python3 -c '$check'; } 2>'$MG_TMP/err' | cat"
+    assert "$(sort <<<"$output")" == $'fork: hi\nlocal: hi' "the output"
+    run cat "$MG_TMP/err"
+    assert "$output" == $'fd 1 blocking\nfd 2 blocking' "both fds blocking again"
+}
