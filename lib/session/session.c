@@ -699,6 +699,10 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		ret = mg__conn_start(c, s->r, &p, on_conn_done, c, &c->conn, _errmsg);
 	} else {
 		struct mg_buf *b = mg__buf_new(c, 1u << 20);
+		struct mg__connect_req rq = {
+			.id = c->id, .timeout_ms = timeout_ms, .name = c->name,
+			.hop = (struct mg_hop *)hop, .password = (char *)password,
+		};
 		ret = -ENOMEM;
 		c->reply = mg__router_add_handler(c, s->r, 0, MG_POL_RESPONDENT, parent->id, false,
 						  on_connect_reply, c);
@@ -706,7 +710,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		c->timer = mg_timer_new(c, s->loop, (uint64_t)timeout_ms + REPLY_MARGIN_MS,
 					on_reply_timeout, c);
 		if (b != NULL && c->reply != NULL && c->timer != NULL &&
-		    (ret = mg__connect_encode(b, c->id, timeout_ms, c->name, hop, password)) == 0) {
+		    (ret = mg__connect_encode(b, &rq)) == 0) {
 			/* The router notes that only the stream towards parent
 			 * may announce c->id (router.c, note_connect). */
 			ret = mg__router_send(s->r, parent->id, MG_H_CONNECT,

@@ -81,32 +81,31 @@ fail:
 	return ret;
 }
 
-int mg__connect_encode(struct mg_buf *b, uint32_t id, uint32_t timeout_ms, const char *name,
-		       const struct mg_hop *hop, const char *password)
+int mg__connect_encode(struct mg_buf *b, const struct mg__connect_req *rq)
 {
 	int ret;
 
-	if ((ret = mg__buf_put_u32(b, id)) != 0 ||
-	    (ret = mg__buf_put_u32(b, timeout_ms)) != 0 ||
-	    (ret = mg__buf_put_str(b, name)) != 0 ||
-	    (ret = mg__hop_encode(b, hop)) != 0 ||
-	    (ret = mg__buf_put_str(b, password)) != 0) {
+	if ((ret = mg__buf_put_u32(b, rq->id)) != 0 ||
+	    (ret = mg__buf_put_u32(b, rq->timeout_ms)) != 0 ||
+	    (ret = mg__buf_put_str(b, rq->name)) != 0 ||
+	    (ret = mg__hop_encode(b, rq->hop)) != 0 ||
+	    (ret = mg__buf_put_str(b, rq->password)) != 0) {
 		return ret;
 	}
 	return 0;
 }
 
-int mg__connect_decode(TALLOC_CTX *mem_ctx, const uint8_t *data, size_t len, uint32_t *_id,
-		       uint32_t *_timeout, char **_name, struct mg_hop **_hop, char **_password)
+int mg__connect_decode(TALLOC_CTX *mem_ctx, const uint8_t *data, size_t len,
+		       struct mg__connect_req *rq)
 {
 	struct mg_buf b;
 
-	*_name = *_password = NULL;
+	memset(rq, 0, sizeof(*rq));
 	mg__buf_view(&b, data, len);
-	if (mg__buf_get_u32(&b, _id) != 0 || mg__buf_get_u32(&b, _timeout) != 0 ||
-	    mg__buf_get_str(&b, mem_ctx, _name) != 0 || *_name == NULL ||
-	    mg__hop_decode(mem_ctx, &b, _hop) != 0 ||
-	    (mg__buf_left(&b) > 0 && mg__buf_get_str(&b, mem_ctx, _password) != 0)) {
+	if (mg__buf_get_u32(&b, &rq->id) != 0 || mg__buf_get_u32(&b, &rq->timeout_ms) != 0 ||
+	    mg__buf_get_str(&b, mem_ctx, &rq->name) != 0 || rq->name == NULL ||
+	    mg__hop_decode(mem_ctx, &b, &rq->hop) != 0 ||
+	    (mg__buf_left(&b) > 0 && mg__buf_get_str(&b, mem_ctx, &rq->password) != 0)) {
 		return MG_ERR_PROTOCOL;
 	}
 	return 0;
@@ -197,9 +196,8 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 	struct pending_connect *p;
 	struct mg_conn_params cp = { 0 };
 	struct mg_conn *c;
-	uint32_t id, timeout;
-	char *name = NULL, *errmsg = NULL, *password = NULL;
-	struct mg_hop *hop = NULL;
+	struct mg__connect_req rq;
+	char *errmsg = NULL, *password;
 	int ret;
 
 	p = talloc_zero(svc, struct pending_connect);
@@ -214,11 +212,12 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	p->req = m;
-	if (mg__connect_decode(p, m->data, m->len, &id, &timeout, &name, &hop, &password) != 0) {
+	if (mg__connect_decode(p, m->data, m->len, &rq) != 0) {
 		mg__router_reply_dead(r, m, "malformed CONNECT request");
 		talloc_free(p);
 		return;
 	}
+	password = rq.password;
 	if (password != NULL) {
 		char *secret = mg__secret_dup(p, password);
 		explicit_bzero(password, strlen(password));
@@ -227,8 +226,8 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 	/* The request held the password: wipe our copy of it. */
 	explicit_bzero(m->data, m->len);
-	p->id = id;
-	if (mg__method_find(hop->method) == NULL) {
+	p->id = rq.id;
+	if (mg__method_find(rq.hop->method) == NULL) {
 		/* mg__conn_start takes the method as known. */
 		mg__router_reply_dead(r, m, "malformed CONNECT request: unknown method");
 		talloc_free(p);
@@ -239,11 +238,11 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 		talloc_free(p);
 		return;
 	}
-	cp.hop = hop;
-	cp.id = id;
-	cp.name = name;
+	cp.hop = rq.hop;
+	cp.id = rq.id;
+	cp.name = rq.name;
 	cp.image = mg__agent_image(svc->a);
-	cp.timeout_ms = timeout;
+	cp.timeout_ms = rq.timeout_ms;
 	cp.log_level = mg__agent_log_level(svc->a) & ~MG_LOG_SHOW;
 	cp.password = password;
 	cp.ask = ask_master;

@@ -9,15 +9,21 @@
  * dead message whose text says why. */
 int mg__hop_encode(struct mg_buf *b, const struct mg_hop *hop);
 int mg__hop_decode(TALLOC_CTX *mem_ctx, struct mg_buf *b, struct mg_hop **_hop);
-/* A whole request: the master always writes the password, null when
- * it has none. Returns 0, MG_ERR_TOO_BIG or -ENOMEM; the caller wipes
- * the buffer (it may hold the password). */
-int mg__connect_encode(struct mg_buf *b, uint32_t id, uint32_t timeout_ms, const char *name,
-		       const struct mg_hop *hop, const char *password);
-/* A whole request; the strings and the hop on mem_ctx (some may be left
- * there on failure). *_password is NULL when none came. Returns 0 or
- * MG_ERR_PROTOCOL. */
-int mg__connect_decode(TALLOC_CTX *mem_ctx, const uint8_t *data, size_t len, uint32_t *_id,
-		       uint32_t *_timeout, char **_name, struct mg_hop **_hop, char **_password);
+/* The whole request. Encoding borrows the strings and the hop; decoding
+ * puts them on mem_ctx (some may be left there on failure). */
+struct mg__connect_req {
+	uint32_t id;           /* the new context */
+	uint32_t timeout_ms;
+	char *name;            /* the chain text up to this hop */
+	struct mg_hop *hop;
+	char *password;        /* NULL: none (the master always writes it) */
+};
+
+/* Returns 0, MG_ERR_TOO_BIG or -ENOMEM; the caller wipes the buffer (it
+ * may hold the password). */
+int mg__connect_encode(struct mg_buf *b, const struct mg__connect_req *rq);
+/* Returns 0 or MG_ERR_PROTOCOL. */
+int mg__connect_decode(TALLOC_CTX *mem_ctx, const uint8_t *data, size_t len,
+		       struct mg__connect_req *rq);
 
 #endif
