@@ -1,117 +1,27 @@
 /* The router: see router.h and docs/PROTOCOL.md. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "buf.h"
-#include "idtab.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "protocol.h"
-#include "router.h"
+#include "router-private.h"
 
 #include <stddef.h>
 
-struct mg_handler {
-	struct mg__ident link;	/* id: the handle */
-	struct mg__ident rlink;	/* id: the respondent, linked for that policy only */
-	struct mg_router *r;
-	uint32_t handle;
-	enum mg_policy policy;
-	uint32_t respondent;
-	bool persist;
-	mg_handler_fn fn;
-	void *data;
-};
-
 /* Longest context name a child may announce. */
 #define NAME_MAX_LEN 4096
-
-struct route {
-	struct mg__ident link;	/* first: the table's entry */
-	struct mg_stream *stream;
-	char *name;
-	unsigned n_egress;	/* egress entries of this child's stream */
-};
-
-/* A frame from child stream 'stream' went on towards context 'id' outside
- * that child's subtree and not an ancestor (a sibling or a cousin): when
- * 'id' is lost, the child hears of it by DEL_ROUTE (mitogen's egress_ids),
- * so that its waiters on 'id' wake. */
-struct egress {
-	struct mg__ident link;
-	struct mg_stream *stream;
-};
-
-/* Egress entries one child stream may make; past them its traffic is
- * still forwarded, and only the notices of losses are not promised. */
-#define EGRESS_MAX 256
-
-/* A CONNECT for 'id' went down 'stream': only that stream may announce it.
- * A dead answer to it (the hop failed) ends the note. */
-struct expect {
-	struct mg__ident link;
-	struct mg_stream *stream;
-	struct mg__ident rlink;	/* id: the request's reply_to */
-	uint32_t requester;	/* the request's src */
-};
-
-struct mg_route_watch {
-	struct mg__ident link;
-	struct mg_router *r;
-	bool fired;
-	mg_route_lost_fn fn;
-	void *data;
-};
-
-struct mg_router {
-	struct mg_loop *loop;
-	uint32_t my_id;
-	uint32_t *parents;
-	size_t n_parents;
-	uint32_t max_msg;
-	bool unidirectional;
-	struct mg_stream *parent;
-	bool dying;	/* being freed: its tables may be gone already */
-	struct mg__idtab handlers;	/* by handle */
-	struct mg__idtab waiting;	/* respondent handlers, by respondent */
-	uint32_t next_handle;
-	struct mg__idtab routes;
-	struct mg__idtab expects;
-	struct mg__idtab expect_replies;	/* expects by reply_to */
-	struct mg__idtab shows;		/* contexts whose LOG may carry MG_LOG_SHOW */
-	struct mg__idtab watches;
-	struct mg__idtab egress;
-	struct mg_handler *builtin[3];
-	void (*parent_lost)(void *data);
-	void *parent_lost_data;
-	struct mg_services *services;
-};
-
-static struct route *find_route(const struct mg_router *r, uint32_t id)
-{
-	return (struct route *)mg__idtab_find(&r->routes, id);
-}
 
 static struct mg_handler *find_handler(const struct mg_router *r, uint32_t handle)
 {
 	return (struct mg_handler *)mg__idtab_find(&r->handlers, handle);
 }
 
-static bool is_ancestor(const struct mg_router *r, uint32_t id)
-{
-	for (size_t i = 0; i < r->n_parents; i++) {
-		if (r->parents[i] == id) {
-			return true;
-		}
-	}
-	return false;
-}
-
 /* The stream a message for 'id' leaves on, or NULL. */
 static struct mg_stream *route_out(const struct mg_router *r, uint32_t id)
 {
-	struct route *rt = find_route(r, id);
+	struct route *rt = mg__router_route(r, id);
 
 	if (rt != NULL) {
 		return rt->stream;
@@ -185,7 +95,6 @@ static int send_msg(struct mg_router *r, struct mg_stream *out, struct mg_msg *m
 }
 
 static void deliver_local(void *data);
-static void note_egress(struct mg_router *r, struct mg_stream *in, uint32_t dst);
 
 /*
  * A CONNECT going down 'out' asks that child (or a context behind it) to
@@ -271,7 +180,7 @@ static int send_out(struct mg_router *r, struct mg_stream *out, struct mg_msg *m
 }
 
 /* Queue a copy for local delivery on the next iteration. */
-static int queue_local(struct mg_router *r, const struct mg_msg *m)
+int mg__router_queue_local(struct mg_router *r, const struct mg_msg *m)
 {
 	struct mg_msg *c = talloc_zero(r, struct mg_msg);
 
@@ -319,7 +228,8 @@ bool mg__router_from_child(const struct mg_router *r, const struct mg_msg *m)
 
 bool mg__router_parent_authority(const struct mg_router *r, const struct mg_msg *m)
 {
-	return !mg__router_from_child(r, m) && (m->auth_id == r->my_id || is_ancestor(r, m->auth_id));
+	return !mg__router_from_child(r, m) &&
+	       (m->auth_id == r->my_id || mg__router_is_ancestor(r, m->auth_id));
 }
 
 static bool policy_ok(const struct mg_router *r, const struct mg_handler *h, const struct mg_msg *m)
@@ -400,7 +310,7 @@ int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t
 		return MG_ERR_TOO_BIG;
 	}
 	if (dst == r->my_id) {
-		return queue_local(r, &m);
+		return mg__router_queue_local(r, &m);
 	}
 	out = route_out(r, dst);
 	if (out == NULL || mg__stream_closed(out)) {
@@ -419,7 +329,7 @@ int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t
  */
 static bool arrival_ok(const struct mg_router *r, const struct mg_msg *m)
 {
-	struct route *s = find_route(r, m->src);
+	struct route *s = mg__router_route(r, m->src);
 
 	if (m->in != r->parent) {
 		if (m->auth_id == m->src && s != NULL && s->stream == m->in) {
@@ -429,7 +339,7 @@ static bool arrival_ok(const struct mg_router *r, const struct mg_msg *m)
 			 mg__stream_name(m->in), m->src, m->auth_id);
 		return false;
 	}
-	if (m->auth_id == r->my_id || is_ancestor(r, m->auth_id)) {
+	if (m->auth_id == r->my_id || mg__router_is_ancestor(r, m->auth_id)) {
 		return true;
 	}
 	if (!r->unidirectional && m->auth_id == m->src && s == NULL && m->src != r->my_id) {
@@ -483,7 +393,7 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 		return;
 	}
 	if (in != r->parent) {
-		note_egress(r, in, m->dst);
+		mg__router_note_egress(r, in, m->dst);
 	}
 	send_out(r, out, m);
 	if (in != r->parent && mg__stream_pending(out) >= MG_STREAM_TX_HIGH) {
@@ -504,170 +414,6 @@ static void on_stream_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	talloc_free(holder);
 }
 
-/* The first watch on 'id' not yet told, or NULL. */
-static struct mg_route_watch *unfired_watch(const struct mg_router *r, uint32_t id)
-{
-	struct mg__ident *e;
-
-	for (e = mg__idtab_find(&r->watches, id); e != NULL; e = mg__idtab_next(e)) {
-		struct mg_route_watch *w = (struct mg_route_watch *)e;
-		if (!w->fired) {
-			return w;
-		}
-	}
-	return NULL;
-}
-
-static void notify_lost(struct mg_router *r, uint32_t id, const char *why)
-{
-	struct mg_route_watch *w;
-	struct mg__ident *e;
-
-	/* Fail every handler waiting on a reply from 'id' (queue_local only
-	 * queues: nothing runs meanwhile). */
-	for (e = mg__idtab_find(&r->waiting, id); e != NULL; e = mg__idtab_next(e)) {
-		const struct mg_handler *h = (const struct mg_handler *)
-			((const char *)e - offsetof(struct mg_handler, rlink));
-		struct mg_msg dead = {
-			.flags = MG_F_DEAD, .dst = r->my_id, .src = id,
-			.auth_id = id, .handle = h->handle,
-		};
-		dead.data = (uint8_t *)why;
-		dead.len = strlen(why);
-		queue_local(r, &dead);
-	}
-	/* A callback may free any watch: look again after each one. */
-	while ((w = unfired_watch(r, id)) != NULL) {
-		w->fired = true;
-		w->fn(r, id, why, w->data);
-	}
-}
-
-/* The route of the child at the end of stream 's', or NULL. */
-static struct route *child_route(const struct mg_router *r, const struct mg_stream *s)
-{
-	struct route *rt = find_route(r, mg__stream_remote_id(s));
-
-	return rt != NULL && rt->stream == s ? rt : NULL;
-}
-
-/* A frame from child stream 'in' goes on towards 'dst': remember it if
- * 'dst' is a sibling or a cousin of that child (see struct egress). */
-static void note_egress(struct mg_router *r, struct mg_stream *in, uint32_t dst)
-{
-	struct route *rt;
-	struct mg__ident *x;
-	struct egress *e;
-
-	if (is_ancestor(r, dst) || (rt = child_route(r, in)) == NULL || rt->n_egress >= EGRESS_MAX) {
-		return;
-	}
-	for (x = mg__idtab_find(&r->egress, dst); x != NULL; x = mg__idtab_next(x)) {
-		if (((struct egress *)x)->stream == in) {
-			return;
-		}
-	}
-	e = talloc_zero(r, struct egress);
-	if (e == NULL) {
-		return;
-	}
-	e->link.id = dst;
-	e->stream = in;
-	mg__idtab_add(r, &r->egress, &e->link);
-	rt->n_egress++;
-}
-
-static void forget_egress(struct mg_router *r, struct egress *e)
-{
-	struct route *rt = child_route(r, e->stream);
-
-	if (rt != NULL && rt->n_egress > 0) {
-		rt->n_egress--;
-	}
-	mg__idtab_del(&r->egress, &e->link);
-	talloc_free(e);
-}
-
-/* Context 'id' is lost: DEL_ROUTE down every child stream that sent
- * towards it, so that the child, and whoever behind it sent, hears. */
-static void tell_egress(struct mg_router *r, uint32_t id, const char *why)
-{
-	struct mg__ident *x;
-	struct mg_buf *b = mg__buf_new(NULL, 4096);
-
-	while ((x = mg__idtab_find(&r->egress, id)) != NULL) {
-		struct egress *e = (struct egress *)x;
-		if (b != NULL && !mg__stream_closed(e->stream)) {
-			b->len = 0;
-			if (mg__buf_put_u32(b, id) == 0 && mg__buf_put_str(b, why) == 0) {
-				mg__router_send(r, mg__stream_remote_id(e->stream), MG_H_DEL_ROUTE,
-						0, 0, b->data, b->len);
-			}
-		}
-		forget_egress(r, e);
-	}
-	talloc_free(b);
-}
-
-/* Stream 's' is going: forget what it sent towards others. */
-static void drop_egress(struct mg_router *r, const struct mg_stream *s)
-{
-	TALLOC_CTX *tmp = talloc_new(NULL);
-	size_t n = 0;
-	struct mg__ident **v = mg__idtab_list(tmp, &r->egress, &n);
-
-	for (size_t i = 0; v != NULL && i < n; i++) {
-		if (((struct egress *)v[i])->stream == s) {
-			forget_egress(r, (struct egress *)v[i]);
-		}
-	}
-	talloc_free(tmp);
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The parent connection is gone: the ancestors, and every other context
- * someone here waits on or watches that is not below (a sibling or a
- * cousin), are unreachable now. */
-static void notify_lost_above(struct mg_router *r, const char *why)
-{
-	TALLOC_CTX *tmp;
-	size_t nw = 0, nt = 0, k = 0;
-	struct mg__ident **w, **t;
-	uint32_t *ids;
-
-	for (size_t i = 0; i < r->n_parents; i++) {
-		notify_lost(r, r->parents[i], why);
-	}
-	/* Listed after those callbacks, which may free entries; the ids are
-	 * copied before any other runs. */
-	tmp = talloc_new(NULL);
-	w = mg__idtab_list(tmp, &r->waiting, &nw);
-	t = mg__idtab_list(tmp, &r->watches, &nt);
-	ids = talloc_array(tmp, uint32_t, nw + nt + 1);
-	for (size_t i = 0; ids != NULL && i < nw + nt; i++) {
-		uint32_t id = i < nw ? (w != NULL ? w[i]->id : r->my_id)
-				     : (t != NULL ? t[i - nw]->id : r->my_id);
-		if (id != r->my_id && !is_ancestor(r, id) && find_route(r, id) == NULL) {
-			ids[k++] = id;
-		}
-	}
-	if (ids != NULL) {
-		qsort(ids, k, sizeof(*ids), cmp_u32);
-	}
-	for (size_t i = 0; i < k; i++) {
-		if (i == 0 || ids[i] != ids[i - 1]) {
-			notify_lost(r, ids[i], why);
-		}
-	}
-	talloc_free(tmp);
-}
-
 static void del_route(struct mg_router *r, struct route *rt, const char *why)
 {
 	uint32_t id = rt->link.id;
@@ -684,8 +430,8 @@ static void del_route(struct mg_router *r, struct route *rt, const char *why)
 		talloc_free(b);
 	}
 	talloc_free(rt);
-	notify_lost(r, id, why);
-	tell_egress(r, id, why);
+	mg__router_notify_lost(r, id, why);
+	mg__router_tell_egress(r, id, why);
 }
 
 /* The stream of an entry of the routes or the expects table (each entry
@@ -746,7 +492,7 @@ static void del_routes_via(struct mg_router *r, const struct mg_stream *s, const
 	uint32_t *ids = ids_via(tmp, r, &r->routes, s, &n);
 
 	for (size_t i = 0; i < n; i++) {
-		struct route *rt = find_route(r, ids[i]);
+		struct route *rt = mg__router_route(r, ids[i]);
 		if (rt != NULL && (s == NULL || rt->stream == s)) {
 			del_route(r, rt, why);
 		}
@@ -784,12 +530,12 @@ static void on_stream_close(struct mg_stream *s, int err, const char *why, void 
 		snprintf(text, sizeof(text), "connection to %s lost", mg__stream_name(s));
 	}
 	drop_expects(r, s);
-	drop_egress(r, s);
+	mg__router_drop_egress(r, s);
 	del_routes_via(r, s, text);
 	if (s == r->parent) {
 		r->parent = NULL;
 		/* Everything above and beside is unreachable now. */
-		notify_lost_above(r, text);
+		mg__router_lost_above(r, text);
 		if (r->parent_lost != NULL) {
 			r->parent_lost(r->parent_lost_data);
 		}
@@ -801,7 +547,7 @@ static int add_route(struct mg_router *r, uint32_t id, struct mg_stream *s, cons
 {
 	struct route *rt;
 
-	if (id == r->my_id || is_ancestor(r, id) || find_route(r, id) != NULL) {
+	if (id == r->my_id || mg__router_is_ancestor(r, id) || mg__router_route(r, id) != NULL) {
 		return -EEXIST;
 	}
 	rt = talloc_zero(r, struct route);
@@ -897,14 +643,14 @@ static void on_del_route(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 	if (m->in == r->parent) {
 		/* A sibling or cousin something below sent to is gone. */
-		if (mg__router_parent_authority(r, m) && id != r->my_id && !is_ancestor(r, id) &&
-		    find_route(r, id) == NULL) {
-			notify_lost(r, id, why != NULL ? why : "hop disconnected");
-			tell_egress(r, id, why != NULL ? why : "hop disconnected");
+		if (mg__router_parent_authority(r, m) && id != r->my_id && !mg__router_is_ancestor(r, id) &&
+		    mg__router_route(r, id) == NULL) {
+			mg__router_notify_lost(r, id, why != NULL ? why : "hop disconnected");
+			mg__router_tell_egress(r, id, why != NULL ? why : "hop disconnected");
 		}
 		return;
 	}
-	rt = find_route(r, id);
+	rt = mg__router_route(r, id);
 	if (m->src != mg__stream_remote_id(m->in) || rt == NULL || rt->stream != m->in ||
 	    id == m->src) {
 		/* Only from the immediate child, for its subtree; a child's
@@ -979,8 +725,11 @@ struct mg_router *mg__router_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 		talloc_free(r);
 		return NULL;
 	}
-	r->builtin[0] = mg__router_add_handler(r, r, MG_H_ADD_ROUTE, MG_POL_CHILD, 0, true, on_add_route, NULL);
-	r->builtin[1] = mg__router_add_handler(r, r, MG_H_DEL_ROUTE, MG_POL_ANY, 0, true, on_del_route, NULL);
+	r->builtin[0] = mg__router_add_handler(r, r, MG_H_ADD_ROUTE, MG_POL_CHILD, 0, true,
+					       on_add_route, NULL);
+	/* From a child or from the parent: on_del_route tells them apart. */
+	r->builtin[1] = mg__router_add_handler(r, r, MG_H_DEL_ROUTE, MG_POL_ANY, 0, true,
+					       on_del_route, NULL);
 	r->builtin[2] = mg__router_add_handler(r, r, MG_H_LOG, MG_POL_DESCENDANT, 0, true, on_log, NULL);
 	if (r->builtin[0] == NULL || r->builtin[1] == NULL || r->builtin[2] == NULL) {
 		talloc_free(r);
@@ -1064,19 +813,19 @@ void mg__router_allow_show(struct mg_router *r, uint32_t id)
 
 const char *mg__router_name(const struct mg_router *r, uint32_t id)
 {
-	struct route *rt = find_route(r, id);
+	struct route *rt = mg__router_route(r, id);
 
 	return rt != NULL ? rt->name : NULL;
 }
 
 bool mg__router_reachable(const struct mg_router *r, uint32_t id)
 {
-	if (id == r->my_id || find_route(r, id) != NULL) {
+	if (id == r->my_id || mg__router_route(r, id) != NULL) {
 		return true;
 	}
 	/* Through the parent: the ancestors, and without unidirectional
 	 * routing any other context, which only the master can tell apart. */
-	return r->parent != NULL && (is_ancestor(r, id) || !r->unidirectional);
+	return r->parent != NULL && (mg__router_is_ancestor(r, id) || !r->unidirectional);
 }
 
 struct mg_services *mg__router_services(const struct mg_router *r)
@@ -1093,32 +842,6 @@ void mg__router_on_parent_lost(struct mg_router *r, void (*fn)(void *data), void
 {
 	r->parent_lost = fn;
 	r->parent_lost_data = data;
-}
-
-static int watch_destructor(struct mg_route_watch *w)
-{
-	if (w->r->dying) {
-		return 0;
-	}
-	mg__idtab_del(&w->r->watches, &w->link);
-	return 0;
-}
-
-struct mg_route_watch *mg__router_watch(TALLOC_CTX *mem_ctx, struct mg_router *r,
-					uint32_t id, mg_route_lost_fn fn, void *data)
-{
-	struct mg_route_watch *w = talloc_zero(mem_ctx, struct mg_route_watch);
-
-	if (w == NULL) {
-		return NULL;
-	}
-	w->r = r;
-	w->link.id = id;
-	w->fn = fn;
-	w->data = data;
-	mg__idtab_add(r, &r->watches, &w->link);
-	talloc_set_destructor(w, watch_destructor);
-	return w;
 }
 
 void mg__router_close_all(struct mg_router *r, const char *why)

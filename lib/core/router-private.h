@@ -1,0 +1,116 @@
+/*
+ * The router's insides, shared by router.c (handlers, sending, receiving,
+ * routes) and router-lost.c (who hears that a context is gone: watches,
+ * waiting handlers, and the children that sent towards it).
+ */
+#ifndef MG_ROUTER_PRIVATE_H
+#define MG_ROUTER_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "idtab.h"
+#include "router.h"
+
+struct mg_handler {
+	struct mg__ident link;	/* id: the handle */
+	struct mg__ident rlink;	/* id: the respondent, linked for that policy only */
+	struct mg_router *r;
+	uint32_t handle;
+	enum mg_policy policy;
+	uint32_t respondent;
+	bool persist;
+	mg_handler_fn fn;
+	void *data;
+};
+
+struct route {
+	struct mg__ident link;	/* first: the table's entry */
+	struct mg_stream *stream;
+	char *name;
+	unsigned n_egress;	/* egress entries of this child's stream */
+};
+
+/* A frame from child stream 'stream' went on towards context 'id' outside
+ * that child's subtree and not an ancestor (a sibling or a cousin): when
+ * 'id' is lost, the child hears of it by DEL_ROUTE (mitogen's egress_ids),
+ * so that its waiters on 'id' wake. */
+struct egress {
+	struct mg__ident link;
+	struct mg_stream *stream;
+};
+
+/* A CONNECT for 'id' went down 'stream': only that stream may announce it.
+ * A dead answer to it (the hop failed) ends the note. */
+struct expect {
+	struct mg__ident link;
+	struct mg_stream *stream;
+	struct mg__ident rlink;	/* id: the request's reply_to */
+	uint32_t requester;	/* the request's src */
+};
+
+struct mg_route_watch {
+	struct mg__ident link;
+	struct mg_router *r;
+	bool fired;
+	mg_route_lost_fn fn;
+	void *data;
+};
+
+struct mg_router {
+	struct mg_loop *loop;
+	uint32_t my_id;
+	uint32_t *parents;
+	size_t n_parents;
+	uint32_t max_msg;
+	bool unidirectional;
+	struct mg_stream *parent;
+	bool dying;	/* being freed: its tables may be gone already */
+	struct mg__idtab handlers;	/* by handle */
+	struct mg__idtab waiting;	/* respondent handlers, by respondent */
+	uint32_t next_handle;
+	struct mg__idtab routes;
+	struct mg__idtab expects;
+	struct mg__idtab expect_replies;	/* expects by reply_to */
+	struct mg__idtab shows;		/* contexts whose LOG may carry MG_LOG_SHOW */
+	struct mg__idtab watches;
+	struct mg__idtab egress;
+	struct mg_handler *builtin[3];
+	void (*parent_lost)(void *data);
+	void *parent_lost_data;
+	struct mg_services *services;
+};
+
+/* The route to 'id' below this context, or NULL. */
+static inline struct route *mg__router_route(const struct mg_router *r, uint32_t id)
+{
+	return (struct route *)mg__idtab_find(&r->routes, id);
+}
+
+/* Whether 'id' is above this context (a parent, ..., the master). */
+static inline bool mg__router_is_ancestor(const struct mg_router *r, uint32_t id)
+{
+	for (size_t i = 0; i < r->n_parents; i++) {
+		if (r->parents[i] == id) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* router.c: queue a copy of 'm' for delivery here on the next iteration. */
+int mg__router_queue_local(struct mg_router *r, const struct mg_msg *m);
+
+/* router-lost.c */
+/* Context 'id' is unreachable now: dead messages to the handlers waiting
+ * on it, and its watches told, once each. */
+void mg__router_notify_lost(struct mg_router *r, uint32_t id, const char *why);
+/* The parent connection is gone: everything reached through it is lost. */
+void mg__router_lost_above(struct mg_router *r, const char *why);
+/* A frame from child stream 'in' goes on towards 'dst' (see struct egress). */
+void mg__router_note_egress(struct mg_router *r, struct mg_stream *in, uint32_t dst);
+/* 'id' is lost: DEL_ROUTE down every child stream that sent towards it. */
+void mg__router_tell_egress(struct mg_router *r, uint32_t id, const char *why);
+/* Stream 's' is going: forget what it sent towards others. */
+void mg__router_drop_egress(struct mg_router *r, const struct mg_stream *s);
+
+#endif
