@@ -10,6 +10,9 @@
  *   sum    u32 n, n x i32  ->  u64 the sum (two's complement)
  *   count  u32 n, u32 handle  ->  n messages "i" to the caller's handle,
  *          each a u32, then the reply u32 n (a stream)
+ *   inbox  -> u32 the handle of its inbox, where the caller may stream
+ *          u32 items (a stream to the worker)
+ *   total  -> u32 count, u64 sum of the items the inbox got so far
  *   probe  -> str what the agent said when the worker called its "echo"
  *          (a worker cannot command its parent: refused by policy)
  *   exit   no answer: the worker exits, the caller learns it is gone
@@ -22,6 +25,60 @@
 #include "mitogen/mitogen.h"
 
 /* --- the worker ------------------------------------------------------ */
+
+/* What the inbox has taken. */
+struct inbox {
+	struct mg_receiver *rx;
+	uint32_t count;
+	uint64_t sum;
+};
+
+static uint32_t get_be32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static void on_item(struct mg_receiver *rx, struct mg_message *msg, void *data)
+{
+	struct inbox *in = data;
+	size_t n;
+	const uint8_t *p = mg_message_data(msg, &n);
+
+	if (!mg_message_is_dead(msg) && n == 4) {
+		in->count++;
+		in->sum += get_be32(p);
+	}
+}
+
+static int reply_u32_u64(struct mg_message *req, uint32_t a, uint64_t b)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_enc *e = mg_enc_new(tmp);
+	const void *out;
+	size_t n;
+	int ret;
+
+	mg_enc_u32(e, a);
+	mg_enc_u64(e, b);
+	out = mg_enc_data(e, &n);
+	ret = out != NULL ? mg_message_reply(req, out, n) : mg_enc_error(e);
+	talloc_free(tmp);
+	return ret;
+}
+
+static int on_inbox(struct mg_message *req, const void *p, size_t len, void *data)
+{
+	struct inbox *in = data;
+
+	return reply_u32_u64(req, mg_receiver_handle(in->rx), 0);
+}
+
+static int on_total(struct mg_message *req, const void *p, size_t len, void *data)
+{
+	struct inbox *in = data;
+
+	return reply_u32_u64(req, in->count, in->sum);
+}
 
 static int on_sum(struct mg_message *req, const void *p, size_t len, void *data)
 {
@@ -118,13 +175,19 @@ static int serve(void)
 	TALLOC_CTX *top = talloc_new(NULL);
 	struct mg_loop *loop = mg_loop_new(top);
 	struct mg_router *r;
+	struct inbox in = { 0 };
 	int ret;
 
 	if (loop == NULL || (ret = mg_worker_join(top, loop, &r)) != 0) {
 		fprintf(stderr, "worker: cannot join: %s\n", mg_strerror(loop == NULL ? -12 : ret));
 		return 1;
 	}
-	if (mg_service_register(r, "sum", 0, on_sum, r) != 0 ||
+	/* MG_ANY: only our parent and those above may send to it. */
+	if (mg_receiver_new(top, r, 0, MG_ANY, 0, &in.rx) != 0 ||
+	    mg_receiver_on_message(in.rx, on_item, &in) != 0 ||
+	    mg_service_register(r, "inbox", 0, on_inbox, &in) != 0 ||
+	    mg_service_register(r, "total", 0, on_total, &in) != 0 ||
+	    mg_service_register(r, "sum", 0, on_sum, r) != 0 ||
 	    mg_service_register(r, "count", 0, on_count, r) != 0 ||
 	    mg_service_register(r, "probe", 0, on_probe, r) != 0 ||
 	    mg_service_register(r, "exit", 0, on_exit_call, r) != 0) {
@@ -244,8 +307,7 @@ static int call_count(TALLOC_CTX *top, struct mg_router *r, uint32_t id)
 	/* The items came before the reply: they are queued already. */
 	while (mg_receiver_get(top, rx, 0, &item) == 0) {
 		const uint8_t *b = mg_message_data(item, &n);
-		uint32_t v = n == 4 ? ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-				       (uint32_t)b[2] << 8 | b[3]) : UINT32_MAX;
+		uint32_t v = n == 4 ? get_be32(b) : UINT32_MAX;
 		if (v != got) {
 			fprintf(stderr, "worker: count: item %u out of order\n", got);
 			return -1;
@@ -255,6 +317,51 @@ static int call_count(TALLOC_CTX *top, struct mg_router *r, uint32_t id)
 	}
 	printf("count: %u messages in order\n", got);
 	return got == 1000 ? 0 : -1;
+}
+
+/* A stream to the worker: 1000 items to its inbox, then ask what it got. */
+static int stream_to(TALLOC_CTX *top, struct mg_router *r, uint32_t id)
+{
+	struct mg_message *reply;
+	struct mg_dec d;
+	const void *p;
+	uint32_t handle, count;
+	uint64_t sum;
+	uint8_t item[4];
+	size_t n;
+
+	if (mg_router_call(top, r, id, "inbox", NULL, 0, 5000, &reply) != 0) {
+		return -1;
+	}
+	p = mg_message_data(reply, &n);
+	mg_dec_init(&d, p, n);
+	mg_dec_u32(&d, &handle);
+	mg_dec_u64(&d, &sum);
+	if (mg_dec_done(&d) != 0) {
+		return -1;
+	}
+	for (uint32_t i = 0; i < 1000; i++) {
+		item[0] = (uint8_t)(i >> 24);
+		item[1] = (uint8_t)(i >> 16);
+		item[2] = (uint8_t)(i >> 8);
+		item[3] = (uint8_t)i;
+		if (mg_router_send(r, id, handle, 0, item, sizeof(item)) != 0) {
+			return -1;
+		}
+	}
+	/* Sent after the items, on the same way: answered after them. */
+	if (mg_router_call(top, r, id, "total", NULL, 0, 5000, &reply) != 0) {
+		return -1;
+	}
+	p = mg_message_data(reply, &n);
+	mg_dec_init(&d, p, n);
+	mg_dec_u32(&d, &count);
+	mg_dec_u64(&d, &sum);
+	if (mg_dec_done(&d) != 0) {
+		return -1;
+	}
+	printf("inbox: %u messages, total %llu\n", count, (unsigned long long)sum);
+	return count == 1000 && sum == 499500 ? 0 : -1;
 }
 
 static int call_probe(TALLOC_CTX *top, struct mg_router *r, uint32_t id)
@@ -328,7 +435,7 @@ static int master(const char *target)
 	}
 	printf("%s: worker joined as context %u\n", mg_context_name(st.ctx), st.worker);
 	if (call_sum(top, r, st.worker) != 0 || call_count(top, r, st.worker) != 0 ||
-	    call_probe(top, r, st.worker) != 0) {
+	    stream_to(top, r, st.worker) != 0 || call_probe(top, r, st.worker) != 0) {
 		goto out;
 	}
 	/* The worker leaves without answering: the call learns it is gone. */
