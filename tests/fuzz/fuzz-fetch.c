@@ -1,5 +1,6 @@
 /*
- * The program store of an agent (lib/svc/images.c), fuzzed as its neighbours
+ * The program store of an agent (lib/svc/images.c, filled and served by
+ * the FETCH service, lib/svc/svc-fetch.c), fuzzed as its neighbours
  * reach it: FETCH requests from children (u32 id, u32 h_data, u32 h_meta,
  * u64 size), the parent's answers to the store's own FETCH (u64 size and
  * u32 ack handle on h_meta, the bytes on h_data), the children's acks,

@@ -1,7 +1,7 @@
 /*
- * Unit tests for lib/svc/images.c: the program store of three contexts in one
- * process, the master (0), an agent (1) and the agent's child (2), joined
- * by socketpairs. The child either fetches through its own store, as an
+ * Unit tests for lib/svc/images.c and svc-fetch.c: the program store of
+ * three contexts in one process, the master (0), an agent (1) and the
+ * agent's child (2), joined by socketpairs. The child either fetches through its own store, as an
  * agent does, or sends raw FETCH requests, as a hostile child may.
  *
  * Every test runs in its own process (a crash fails that test only) and
