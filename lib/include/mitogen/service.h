@@ -11,8 +11,10 @@
  * program registers its own.
  *
  * Structured payloads use the library's positional encoding (mitogen(3),
- * docs/PROTOCOL.md section 4): integers, strings, string vectors and byte
- * strings in an order each service documents. Never executable data.
+ * docs/PROTOCOL.md section 4, mitogen/codec.h): integers, strings, string
+ * vectors and byte strings in an order each service documents. Never
+ * executable data. A program pushed to a chain end can serve calls too
+ * (mitogen/worker.h).
  *
  * Policy: a service answers only callers with parent authority (this
  * context or an ancestor, never a child or anything below it) unless it
