@@ -876,6 +876,34 @@ static void test_del_route_directions_body(void)
 }
 ISOLATED(test_del_route_directions)
 
+/* What a child's frames to others make its parent remember is bounded:
+ * 2 writing to thousands of ids through 1 leaves 1 with a few hundred
+ * notes at most, and its frames still go through. */
+static void test_egress_bounded_body(void)
+{
+	struct net *n = net_new();
+	struct got at0 = { 0 };
+	size_t before, after;
+	uint32_t h0;
+
+	ASSERT_PTR_NOT_NULL(n);
+	h0 = handler(n, 0, MG_POL_DESCENDANT, 0, &at0);
+	before = talloc_total_blocks(n->r[1]);
+	for (uint32_t id = 1000; id < 6000; id++) {
+		ASSERT_INT_EQ(mg_router_send(n->r[2], id, 1000, 0, "x", 1), 0);
+		if (id % 500 == 0) {
+			run_until(n->loop, NULL, NULL, 1);
+		}
+	}
+	ASSERT_INT_EQ(mg_router_send(n->r[2], 0, h0, 0, "last", 4), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &at0, 5000));
+	after = talloc_total_blocks(n->r[1]);
+	ASSERT_TRUE(after < before + 300);
+	ASSERT_STR_EQ((char *)at0.m[0]->data, "last");
+	talloc_free(n);
+}
+ISOLATED(test_egress_bounded)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -892,6 +920,7 @@ int main(void)
 	RUN(test_lost_sibling_parent_gone);
 	RUN(test_dead_from_ancestor);
 	RUN(test_del_route_directions);
+	RUN(test_egress_bounded);
 	RUN(test_on_disconnect);
 	RUN(test_on_disconnect_already);
 	RUN(test_error_texts);
