@@ -339,4 +339,18 @@ EOF
         "the tool answered after the local command had run"
 }
 
+@test "setns: -t covers the tool too; a tool still running then is killed" {
+    local secs=$((5000 + RANDOM))
+    mkdir -p "$MG_TMP/bin"
+    printf '#!/bin/sh\nexec sleep %s\n' "$secs" >"$MG_TMP/bin/mg-sleepy-docker"
+    chmod +x "$MG_TMP/bin/mg-sleepy-docker"
+    SECONDS=0
+    PATH=$MG_TMP/bin:$PATH run_mg_sep 255 mitogen-run -t 1 'setns:docker:x?docker_path=mg-sleepy-docker' -- true
+    assert "$stderr" == "mitogen-run: setns:docker:x?docker_path=mg-sleepy-docker: connect timed out" \
+        "the connect timeout, not the tool's own 30 s"
+    assert "$SECONDS" -lt 10 "within the connect timeout"
+    run pgrep -fx "sleep $secs"
+    assert "$output" == "" "the tool is gone"
+}
+
 # vim: filetype=sh
