@@ -37,7 +37,7 @@ struct mg_exec_opts {
 	unsigned rows, cols;     /* its size */
 	mg_exec_sink sink;       /* when set, output goes here, not to the fds */
 	void *sink_data;
-	struct mg_bcast_target *stdin_bcast; /* library-internal: a shared stdin */
+	struct mg_bcast_target *stdin_bcast; /* a shared stdin (mg_bcast_add) */
 	/* The command joins the tree as a child context of ctx (a program
 	 * calling mg_worker_join, mitogen/worker.h): on_join is called once
 	 * it is routed, with its context id; then it can be called and sent
