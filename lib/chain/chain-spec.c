@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "scan.h"
 #include "mitogen/error.h"
 #include "method.h"
 #include "chain-private.h"
@@ -141,7 +142,7 @@ static int decode(struct mg__chain_parser *p, TALLOC_CTX *mem,
 						      "as %%25)",
 						      quote(p, in->s + i, len));
 			}
-			sscanf(in->s + i + 1, "%2x", &v);
+			v = (unsigned)(mg__hexval(in->s[i + 1]) * 16 + mg__hexval(in->s[i + 2]));
 			if (v == 0) {
 				return mg__chain_fail(p, in->col[i], "%%00 (a "
 						      "NUL byte) is not "

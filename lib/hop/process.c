@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "mitogen/loop.h"
 #include "process.h"
+#include "scan.h"
 #include "protocol.h"
 
 extern char **environ;
@@ -106,7 +107,8 @@ static char *const *env_for_child(TALLOC_CTX *mem_ctx, char *const *env)
 static void env_wipe_initial_block(void)
 {
 	char buf[1024], *p;
-	unsigned long start = 0, end = 0;
+	const char *cp;
+	unsigned long se[2], start, end;
 	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 
@@ -123,8 +125,16 @@ static void env_wipe_initial_block(void)
 	for (int field = 3; p != NULL && field <= 50; field++) {
 		p = strchr(p + 1, ' ');
 	}
-	if (p == NULL || sscanf(p, " %lu %lu", &start, &end) != 2 || start == 0 ||
-	    end <= start || end - start > (64ul << 20)) {
+	if (p == NULL) {
+		return;
+	}
+	cp = p;
+	if (mg__scan_ulongs(&cp, se, 2) != 2) {
+		return;
+	}
+	start = se[0];
+	end = se[1];
+	if (start == 0 || end <= start || end - start > (64ul << 20)) {
 		return;
 	}
 	for (char *e = (char *)start; e < (char *)end; e += strnlen(e, (size_t)((char *)end - e)) + 1) {

@@ -36,6 +36,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "scan.h"
 #include "boot.h"
 #include "method.h"
 #include "mitogen/error.h"
@@ -874,16 +875,14 @@ static bool setns_id_mapped(const char *map, unsigned long id)
 	const char *p = map;
 
 	while (*p != '\0') {
-		unsigned long inside, outside, count;
-		int used = 0;
+		unsigned long v[3]; /* inside, outside, count */
 
-		if (sscanf(p, " %lu %lu %lu%n", &inside, &outside, &count, &used) != 3) {
+		if (mg__scan_ulongs(&p, v, 3) != 3) {
 			break;
 		}
-		if (id >= inside && id - inside < count) {
+		if (id >= v[0] && id - v[0] < v[2]) {
 			return true;
 		}
-		p += used;
 	}
 	return false;
 }
