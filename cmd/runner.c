@@ -152,6 +152,10 @@ static int run_targets(TALLOC_CTX *tmp, const struct mg_chain_list *list,
 		mg_cmd_error("out of memory");
 		return 255;
 	}
+	/* No target of a run has anything to say to another: a hop's frames
+	 * go to its ancestors only, never across to a sibling's subtree
+	 * (mitogen's unidirectional mode, inherited by every hop). */
+	mg_router_set_unidirectional(mg_session_router(s), true);
 	report = make_report(run_ctx, list, used_w, loop, &failed);
 	if (failed) {
 		talloc_free(run_ctx);

@@ -79,3 +79,20 @@ function take_over() {
     need_users
     take_over "$(ssh_hop)"
 }
+
+@test "hostile: the commands route unidirectionally: a hop's calls never reach its sibling" {
+    local poke
+    poke=$(hostile_standin poke sibling-poke)
+    run_mg_sep 127 mitogen-run -w "local/docker:poke?docker_path=$(mg_pct "$poke")" \
+        -w local/local -- sleep 3
+    assert "$stderr" =~ "poke: poked" "the poker ended as it said, once done"
+    assert "$stderr" =~ "1 of 2 failed: poke" "the sibling ran its command"
+    run awk '$1 == "up" { print $4 }' "$MG_TMP/poke.log"
+    assert "$output" == "1" "HELLO told the hop to route unidirectionally"
+    local refused
+    refused=$(hex "routing mode prevents forward of message from context")
+    run grep -c "^reply 1 1 $refused" "$MG_TMP/poke.log"
+    assert "$output" -gt 0 "the shared parent refused calls to the sibling"
+    run awk '$1 == "reply" && $3 == 0' "$MG_TMP/poke.log"
+    assert "$output" == "" "no call was ever answered by a live context"
+}
