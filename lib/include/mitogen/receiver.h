@@ -40,7 +40,9 @@ struct mg_channel;
  * A receiver for 'handle' (0: a fresh one, >= 1000) on 'r'. With a
  * respondent it accepts only that context's messages (and this
  * context's own), and delivers "the respondent context has disconnected"
- * when the respondent becomes unreachable, or is already. With MG_ANY, or
+ * when the respondent becomes unreachable, or is already; it also takes a
+ * dead message with parent authority (an ancestor's routing refusal, such
+ * as "no route to N"), which ends it as the respondent's would. With MG_ANY, or
  * MG_RECV_PARENT, it accepts only messages with parent authority. Others
  * are refused by the router, which answers them with a dead message.
  * Free it (talloc_free) to unregister the handle; queued messages go too.

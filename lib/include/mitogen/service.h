@@ -78,11 +78,16 @@ int mg_service_unregister(struct mg_router *r, const char *name);
  *   MG_ERR_CANCELLED, or a negative errno.
  * *_reply is NULL except for 0 and MG_ERR_CALL.
  *
- * A context this one cannot reach (not below it, nor an ancestor: a
- * sibling, say) and a hop lost on the way give "the respondent context
- * has disconnected". A dead answer from a context between (a limit of its
- * own) is refused like any message from a context other than 'dst': bound
- * such calls with a timeout.
+ * A call to a context outside this one's subtree goes up through the
+ * parent. A sibling or cousin answers on its own authority, which a
+ * service registered without MG_SERVICE_CHILDREN refuses ("refused by
+ * policy"); under unidirectional routing (router.h) the shared ancestor
+ * refuses to forward it ("routing mode prevents forward of message ...");
+ * an id nobody routes gets an ancestor's "no route to N ..."; a hop lost
+ * on the way gives "the respondent context has disconnected". A dead
+ * message from an ancestor is taken as the reply (MG_ERR_CALL); anything
+ * else from a context other than 'dst' is refused: bound calls with a
+ * timeout.
  */
 int mg_router_call(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t dst, const char *service,
 		   const void *payload, size_t len, int timeout_ms, struct mg_message **_reply);
