@@ -3,53 +3,11 @@
 #include <stdio.h>
 #include "mitogen/log.h"
 #include "mitogen/router.h"
-#include "mitogen/session.h"
 #include "protocol.h"
 #include "router.h"
-#include "session.h"
 
 _Static_assert(MG_ROUTER_MAX_MSG_MAX == MG_MSG_MAX_DEFAULT, "the default is the most agents take");
 _Static_assert(MG_ROUTER_MAX_MSG_MIN >= MG_CHUNK, "a byte channel's message fits");
-
-struct mg_router *mg_session_router(struct mg_session *s)
-{
-	return mg__session_router(s);
-}
-
-struct mg_session *mg_router_session(struct mg_router *r)
-{
-	/* A session's router is its talloc child (session.c); any other
-	 * router's parent is some other type. */
-	return talloc_get_type(talloc_parent(r), struct mg_session);
-}
-
-/* How long mg_run_with_router waits for the session's contexts to end. */
-#define RUN_SHUTDOWN_MS 10000
-
-int mg_run_with_router(int (*fn)(struct mg_router *r, void *data), void *data)
-{
-	TALLOC_CTX *top;
-	struct mg_loop *loop;
-	struct mg_session *s;
-	int ret;
-
-	if (fn == NULL) {
-		return -EINVAL;
-	}
-	top = talloc_new(NULL);
-	loop = top != NULL ? mg_loop_new(top) : NULL;
-	s = loop != NULL ? mg_session_new(top, loop) : NULL;
-	if (s == NULL) {
-		talloc_free(top);
-		return -ENOMEM;
-	}
-	ret = fn(mg_session_router(s), data);
-	if (mg_session_shutdown(s, RUN_SHUTDOWN_MS) != 0) {
-		mg_debug("run_with_router: contexts still ending; freeing the session");
-	}
-	talloc_free(top);
-	return ret;
-}
 
 uint32_t mg_router_id(const struct mg_router *r)
 {

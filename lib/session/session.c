@@ -21,6 +21,7 @@
 #include "process.h"
 #include "images.h"
 #include "mitogen/context.h"
+#include "mitogen/router.h"
 #include "receiver-private.h"
 
 #define CONNECT_TIMEOUT_DEFAULT 30000
@@ -236,6 +237,18 @@ uint32_t mg__session_new_id(struct mg_session *s)
 struct mg_router *mg__session_router(const struct mg_session *s)
 {
 	return s->r;
+}
+
+struct mg_router *mg_session_router(struct mg_session *s)
+{
+	return mg__session_router(s);
+}
+
+struct mg_session *mg_router_session(struct mg_router *r)
+{
+	/* A session's router is its talloc child (mg_session_new); any other
+	 * router's parent is some other type. */
+	return talloc_get_type(talloc_parent(r), struct mg_session);
 }
 
 uint32_t mg__context_id(const struct mg_context *ctx)
@@ -960,6 +973,34 @@ int mg_session_shutdown(struct mg_session *s, int timeout_ms)
 	while (ret == 0 && !first_hops_gone(s)) {
 		ret = mg__wait_step(s->loop, deadline, &last);
 	}
+	return ret;
+}
+
+/* How long mg_run_with_router waits for the session's contexts to end. */
+#define RUN_SHUTDOWN_MS 10000
+
+int mg_run_with_router(int (*fn)(struct mg_router *r, void *data), void *data)
+{
+	TALLOC_CTX *top;
+	struct mg_loop *loop;
+	struct mg_session *s;
+	int ret;
+
+	if (fn == NULL) {
+		return -EINVAL;
+	}
+	top = talloc_new(NULL);
+	loop = top != NULL ? mg_loop_new(top) : NULL;
+	s = loop != NULL ? mg_session_new(top, loop) : NULL;
+	if (s == NULL) {
+		talloc_free(top);
+		return -ENOMEM;
+	}
+	ret = fn(mg_session_router(s), data);
+	if (mg_session_shutdown(s, RUN_SHUTDOWN_MS) != 0) {
+		mg_debug("run_with_router: contexts still ending; freeing the session");
+	}
+	talloc_free(top);
 	return ret;
 }
 
