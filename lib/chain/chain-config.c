@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "mitogen/error.h"
-#include "method.h"
 #include "chain-private.h"
 
 #define MAX_FILE_SIZE (1024 * 1024)
@@ -130,7 +129,7 @@ static int add_alias(struct cfile *f, const char *name, const char *value)
 		return cfail(f, "bad alias name '%s' (expected letters, digits, "
 			     "'_', '.' and '-')", q != NULL ? q : "");
 	}
-	if (mg__method_find(name) != NULL) {
+	if (mg__method_syntax(name) != NULL) {
 		return cfail(f, "alias '%s' would hide the method of that name",
 			     name);
 	}

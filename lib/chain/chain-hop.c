@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 #include "mitogen/error.h"
-#include "method.h"
 #include "chain-private.h"
 
 /* Bytes written as %XX in canonical texts, beyond controls and space. */
@@ -116,7 +115,7 @@ static int canonical(struct mg__hop_build *b)
 }
 
 static int method_hop(struct mg__chain_parser *p, struct mg_chain_list *segs,
-		      const struct mg_method *m, const struct mg__span *spec,
+		      const struct mg_method_syntax *m, const struct mg__span *spec,
 		      const struct mg__span *tail)
 {
 	TALLOC_CTX *tmp_ctx = talloc_new(NULL);
@@ -167,7 +166,7 @@ int mg__chain_hop_fields(TALLOC_CTX *mem_ctx, const struct mg__hop_fields *f,
 	}
 	b.p = &p;
 	b.mem = p.tmp;
-	b.m = mg__method_find(f->method);
+	b.m = mg__method_syntax(f->method);
 	if (b.m == NULL) {
 		r = mg__chain_fail(&p, 0, "unknown method '%s'",
 				   quote(&p, f->method, strlen(f->method)));
@@ -186,7 +185,7 @@ int mg__chain_hop_fields(TALLOC_CTX *mem_ctx, const struct mg__hop_fields *f,
 	return r;
 }
 
-static const struct mg_method *find_method(const char *s, size_t n)
+static const struct mg_method_syntax *find_method(const char *s, size_t n)
 {
 	char name[32];
 
@@ -195,7 +194,7 @@ static const struct mg_method *find_method(const char *s, size_t n)
 	}
 	memcpy(name, s, n);
 	name[n] = '\0';
-	return mg__method_find(name);
+	return mg__method_syntax(name);
 }
 
 /* Could be an alias name: [A-Za-z0-9_.-]+, not starting with '-'. */
@@ -237,7 +236,7 @@ static int expand_alias(struct mg__chain_parser *p, struct mg_chain_list *segs,
 				      "deep", MG_CHAIN_MAX_ALIAS_DEPTH);
 	}
 	p->stack[p->depth++] = a->name;
-	r = mg__chain_parse_text(p, p->tmp, a->text, strlen(a->text), &inner);
+	r = p->parse_text(p, p->tmp, a->text, strlen(a->text), &inner);
 	p->depth--;
 	if (r == MG_ERR_CHAIN) {
 		return mg__chain_fail(p, col, "in alias '%s' (%s:%d): %s",
@@ -281,8 +280,8 @@ static int find_alias(struct mg__chain_parser *p, const struct mg__span *h,
  * method in other case ("SUDO"): surely a typo, not a host. */
 static const char *typo_of_method(const struct mg__span *h)
 {
-	for (size_t i = 0; mg__methods[i] != NULL; i++) {
-		const char *name = mg__methods[i]->name;
+	for (size_t i = 0; mg__method_syntaxes[i].name != NULL; i++) {
+		const char *name = mg__method_syntaxes[i].name;
 		size_t diff = 0, first = 0;
 		bool same_case = true;
 
@@ -314,11 +313,11 @@ static int unknown_method(struct mg__chain_parser *p, const struct mg__span *h,
 	char *names = talloc_strdup(p->tmp, "");
 
 	mg__suggest_init(&sg, h->s, t);
-	for (size_t i = 0; mg__methods[i] != NULL; i++) {
-		mg__suggest_try(&sg, mg__methods[i]->name);
+	for (size_t i = 0; mg__method_syntaxes[i].name != NULL; i++) {
+		mg__suggest_try(&sg, mg__method_syntaxes[i].name);
 		if (names != NULL) {
 			names = talloc_asprintf_append_buffer(names, "%s%s",
-					i > 0 ? ", " : "", mg__methods[i]->name);
+					i > 0 ? ", " : "", mg__method_syntaxes[i].name);
 		}
 	}
 	if (sg.best != NULL) {
@@ -333,7 +332,7 @@ static int unknown_method(struct mg__chain_parser *p, const struct mg__span *h,
 int mg__chain_hop(struct mg__chain_parser *p, struct mg_chain_list *segs,
 		  const struct mg__span *head, const struct mg__span *tail)
 {
-	const struct mg_method *m = NULL;
+	const struct mg_method_syntax *m = NULL;
 	struct mg__span spec;
 	size_t t = 0;
 	int r;
@@ -387,7 +386,7 @@ int mg__chain_hop(struct mg__chain_parser *p, struct mg_chain_list *segs,
 		return unknown_method(p, head, t);
 	}
 	/* A bare host: ssh. */
-	if ((m = mg__method_find("ssh")) == NULL) {
+	if ((m = mg__method_syntax("ssh")) == NULL) {
 		return mg__chain_fail(p, head->col[0], "'%s' is no method or "
 				      "alias", quote(p, head->s, head->n));
 	}

@@ -1,7 +1,9 @@
 /*
  * Hop-chain parser internals, shared by chain.c (targets, chains, the
- * cartesian product), chain-hop.c (one hop), chain-expand.c (host lists,
- * spelling suggestions) and chain-config.c (the config file's aliases).
+ * cartesian product), chain-hop.c (one hop), chain-spec.c (its spec and
+ * options), chain-expand.c (host lists, spelling suggestions),
+ * chain-config.c (the config file's aliases) and chain-base.c (what they
+ * all use). Each calls only files after it in that list, and chain-method.c.
  */
 #ifndef MG_CHAIN_PRIVATE_H
 #define MG_CHAIN_PRIVATE_H
@@ -10,6 +12,7 @@
 #include <stddef.h>
 #include <talloc.h>
 #include "mitogen/chain.h"
+#include "chain-method.h"
 
 #define MG_CHAIN_MAX_CHAINS 100000  /* chains one target text may give */
 #define MG_CHAIN_MAX_HOPS 128       /* hops in one chain */
@@ -29,10 +32,18 @@ struct mg__span {
 };
 
 struct mg__config;
+struct mg__chain_parser;
+
+/* Parse one target text (chains, commas, host lists, aliases): chain.c's,
+ * given to chain-hop.c in the parser for an alias's text. */
+typedef int (*mg__chain_parse_fn)(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx,
+				  const char *text, size_t len,
+				  struct mg_chain_list **_list);
 
 /* The state of one mg_chain_parse() call. */
 struct mg__chain_parser {
 	TALLOC_CTX *tmp;         /* owns everything temporary */
+	mg__chain_parse_fn parse_text; /* for an alias's text */
 	char *errmsg;            /* the error, on tmp */
 	struct mg__config *cfg;  /* loaded on the first alias look-up */
 	bool cfg_loaded;
@@ -50,15 +61,14 @@ int mg__chain_fail(struct mg__chain_parser *p, int col, const char *fmt, ...)
  * sequences and non-ASCII bytes become \xNN; long texts are cut. */
 char *mg__chain_quote(TALLOC_CTX *mem_ctx, const char *s, size_t n);
 
-/* Parse one target text (chains, commas, host lists, aliases). */
-int mg__chain_parse_text(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx,
-			 const char *text, size_t len,
-			 struct mg_chain_list **_list);
-
 /* Parse a text that must name exactly one chain: a ',' or a host list
  * is refused. The list has one chain. Otherwise as mg_chain_parse(). */
 int mg__chain_parse_one(TALLOC_CTX *mem_ctx, const char *text,
 			struct mg_chain_list **_list, char **_errmsg);
+
+/* 'array' with room for at least n + 1 elements of 'size' (doubled when
+ * full), or NULL on ENOMEM. */
+void *mg__chain_grow(TALLOC_CTX *mem, void *array, size_t size, size_t n);
 
 /* A new slot at the end of 'list' (zeroed), or NULL. Chains in a list own
  * their hops through list->chains, so a pack into the slot passes
@@ -84,7 +94,7 @@ int mg__chain_hop(struct mg__chain_parser *p, struct mg_chain_list *segs,
 struct mg__hop_build {
 	struct mg__chain_parser *p;
 	TALLOC_CTX *mem;            /* owns the hop's strings */
-	const struct mg_method *m;
+	const struct mg_method_syntax *m;
 	struct mg_hop hop;
 	const char *kind;           /* setns */
 	bool user_from_opt;

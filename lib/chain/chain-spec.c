@@ -10,7 +10,6 @@
 #include <string.h>
 #include "scan.h"
 #include "mitogen/error.h"
-#include "method.h"
 #include "chain-private.h"
 
 /* Options that may repeat: every value is kept, in order. */
@@ -64,7 +63,7 @@ static const char *quote(struct mg__chain_parser *p, const char *s, size_t n)
 }
 
 /* How the method's spec is written, for messages (on p->tmp). */
-static const char *usage(struct mg__chain_parser *p, const struct mg_method *m)
+static const char *usage(struct mg__chain_parser *p, const struct mg_method_syntax *m)
 {
 	static const struct {
 		const char *name;
@@ -103,7 +102,7 @@ static const char *usage(struct mg__chain_parser *p, const struct mg_method *m)
 	return s != NULL ? s : m->name;
 }
 
-static const char *noun(const struct mg_method *m)
+static const char *noun(const struct mg_method_syntax *m)
 {
 	if (strcmp(m->name, "kubectl") == 0) {
 		return "pod";
@@ -439,9 +438,9 @@ static int unknown_option(struct mg__hop_build *b, const struct mg__span *key)
 	for (size_t i = 0; mg__common_options[i] != NULL; i++) {
 		mg__suggest_try(&sg, mg__common_options[i]);
 	}
-	for (size_t i = 0; sg.best == NULL && mg__methods[i] != NULL; i++) {
-		if (in_list(mg__methods[i]->options, key->s, key->n)) {
-			other = mg__methods[i]->name;
+	for (size_t i = 0; sg.best == NULL && mg__method_syntaxes[i].name != NULL; i++) {
+		if (in_list(mg__method_syntaxes[i].options, key->s, key->n)) {
+			other = mg__method_syntaxes[i].name;
 			break;
 		}
 	}
@@ -461,7 +460,7 @@ static int unknown_option(struct mg__hop_build *b, const struct mg__span *key)
 			      quote(b->p, key->s, key->n), b->m->name);
 }
 
-static bool known_option(const struct mg_method *m, const struct mg__span *key)
+static bool known_option(const struct mg_method_syntax *m, const struct mg__span *key)
 {
 	return in_list(m->options, key->s, key->n)
 	       || in_list(mg__common_options, key->s, key->n);

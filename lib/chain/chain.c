@@ -5,7 +5,6 @@
  * chain-hop.c) and forms the cartesian product of the hops' variants.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "mitogen/error.h"
@@ -31,50 +30,6 @@ struct scan {
 	struct chain_range *chains;
 	size_t n_chains;
 };
-
-int mg__chain_fail(struct mg__chain_parser *p, int col, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	msg = talloc_vasprintf(p->tmp, fmt, ap);
-	va_end(ap);
-	if (msg != NULL && col > 0) {
-		msg = talloc_asprintf(p->tmp, "column %d: %s", col, msg);
-	}
-	if (msg == NULL) {
-		return -ENOMEM;
-	}
-	p->errmsg = msg;
-	return MG_ERR_CHAIN;
-}
-
-char *mg__chain_quote(TALLOC_CTX *mem_ctx, const char *s, size_t n)
-{
-	size_t max = n > 64 ? 64 : n;
-	char *out = talloc_array(mem_ctx, char, max * 4 + 4);
-	size_t k = 0;
-
-	if (out == NULL) {
-		return NULL;
-	}
-	for (size_t i = 0; i < max; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\') {
-			k += (size_t)snprintf(out + k, 5, "\\x%02x", c);
-		} else {
-			out[k++] = (char)c;
-		}
-	}
-	if (max < n) {
-		memcpy(out + k, "...", 3);
-		k += 3;
-	}
-	out[k] = '\0';
-	return out;
-}
 
 /*
  * The path-safe spelling, for tools that split "host:path" themselves:
@@ -110,16 +65,6 @@ static void path_safe(char *t, size_t n)
 			break;
 		}
 	}
-}
-
-static void *grow(TALLOC_CTX *mem, void *array, size_t size, size_t n)
-{
-	size_t have = array != NULL ? talloc_get_size(array) / size : 0;
-
-	if (n < have) {
-		return array;
-	}
-	return talloc_realloc_size(mem, array, size * (have > 0 ? have * 2 : 8));
 }
 
 /* Errors for an empty hop ending at i (after a '/' when 'after_slash'). */
@@ -290,7 +235,7 @@ static int scan(struct mg__chain_parser *p, TALLOC_CTX *mem, const char *t,
 		while (i < n && t[i] == ' ') {
 			i++;
 		}
-		sc->chains = grow(mem, sc->chains, sizeof(*sc->chains),
+		sc->chains = mg__chain_grow(mem, sc->chains, sizeof(*sc->chains),
 				  sc->n_chains);
 		if (sc->chains == NULL) {
 			return -ENOMEM;
@@ -313,7 +258,7 @@ static int scan(struct mg__chain_parser *p, TALLOC_CTX *mem, const char *t,
 			if (h.has_q && i < n && t[i] == '/' && t[i - 1] == '=') {
 				return slash_in_value(p, t, n, i);
 			}
-			sc->hops = grow(mem, sc->hops, sizeof(*sc->hops),
+			sc->hops = mg__chain_grow(mem, sc->hops, sizeof(*sc->hops),
 					sc->n_hops);
 			if (sc->hops == NULL) {
 				return -ENOMEM;
@@ -335,93 +280,6 @@ static int scan(struct mg__chain_parser *p, TALLOC_CTX *mem, const char *t,
 		}
 		comma = i++;
 	}
-}
-
-struct mg_chain *mg__chain_list_push(struct mg_chain_list *list)
-{
-	struct mg_chain *c;
-
-	c = grow(list, list->chains, sizeof(*c), list->n_chains);
-	if (c == NULL) {
-		return NULL;
-	}
-	list->chains = c;
-	c = &list->chains[list->n_chains++];
-	memset(c, 0, sizeof(*c));
-	return c;
-}
-
-static char *put(char **w, const char *s)
-{
-	size_t len = strlen(s) + 1;
-	char *r = *w;
-
-	memcpy(r, s, len);
-	*w += len;
-	return r;
-}
-
-int mg__chain_pack(TALLOC_CTX *mem_ctx, const struct mg_hop *const *hops,
-		   size_t n, struct mg_chain *out)
-{
-	size_t size = 1, n_opts = 0, k = 0;
-	struct mg_hop_opt *opts = NULL;
-	struct mg_hop *h;
-	char *w;
-
-	for (size_t i = 0; i < n; i++) {
-		const struct mg_hop *s = hops[i];
-
-		size += strlen(s->method) + strlen(s->spec)
-			+ 2 * strlen(s->text) + 4;
-		size += s->user != NULL ? strlen(s->user) + 1 : 0;
-		size += s->host != NULL ? strlen(s->host) + 1 : 0;
-		for (size_t j = 0; j < s->n_opts; j++) {
-			size += strlen(s->opts[j].key)
-				+ strlen(s->opts[j].value) + 2;
-		}
-		n_opts += s->n_opts;
-	}
-	h = talloc_zero_array(mem_ctx, struct mg_hop, n > 0 ? n : 1);
-	w = h != NULL ? talloc_size(h, size) : NULL;
-	if (w != NULL && n_opts > 0) {
-		opts = talloc_array(h, struct mg_hop_opt, n_opts);
-	}
-	if (w == NULL || (n_opts > 0 && opts == NULL)) {
-		talloc_free(h);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct mg_hop *s = hops[i];
-
-		h[i].method = put(&w, s->method);
-		h[i].spec = put(&w, s->spec);
-		h[i].user = s->user != NULL ? put(&w, s->user) : NULL;
-		h[i].host = s->host != NULL ? put(&w, s->host) : NULL;
-		h[i].port = s->port;
-		h[i].text = put(&w, s->text);
-		h[i].opts = s->n_opts > 0 ? &opts[k] : NULL;
-		h[i].n_opts = s->n_opts;
-		for (size_t j = 0; j < s->n_opts; j++) {
-			opts[k].key = put(&w, s->opts[j].key);
-			opts[k].value = put(&w, s->opts[j].value);
-			k++;
-		}
-	}
-	out->hops = h;
-	out->n_hops = n;
-	out->text = w;
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(h[i].text);
-
-		if (i > 0) {
-			*w++ = '/';
-		}
-		memcpy(w, h[i].text, len);
-		w += len;
-	}
-	*w = '\0';
-	return 0;
 }
 
 /*
@@ -567,9 +425,9 @@ done:
 	return r;
 }
 
-int mg__chain_parse_text(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx,
-			 const char *text, size_t len,
-			 struct mg_chain_list **_list)
+static int parse_text(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx,
+		      const char *text, size_t len,
+		      struct mg_chain_list **_list)
 {
 	TALLOC_CTX *tmp_ctx;
 	struct mg_chain_list *list;
@@ -648,6 +506,7 @@ static int parse(TALLOC_CTX *mem_ctx, const char *text, bool one_chain,
 
 	memset(&p, 0, sizeof(p));
 	p.one_chain = one_chain;
+	p.parse_text = parse_text;
 	p.tmp = talloc_new(NULL);
 	if (p.tmp == NULL) {
 		return -ENOMEM;
@@ -655,7 +514,7 @@ static int parse(TALLOC_CTX *mem_ctx, const char *text, bool one_chain,
 	if (text == NULL) {
 		r = mg__chain_fail(&p, 0, "no target given");
 	} else {
-		r = mg__chain_parse_text(&p, p.tmp, text, strlen(text), &list);
+		r = parse_text(&p, p.tmp, text, strlen(text), &list);
 	}
 	if (r == 0) {
 		*_list = talloc_steal(mem_ctx, list);
@@ -677,16 +536,6 @@ int mg__chain_parse_one(TALLOC_CTX *mem_ctx, const char *text,
 			struct mg_chain_list **_list, char **_errmsg)
 {
 	return parse(mem_ctx, text, true, _list, _errmsg);
-}
-
-const char *mg_hop_opt(const struct mg_hop *hop, const char *key)
-{
-	for (size_t i = hop->n_opts; i > 0; i--) {
-		if (strcmp(hop->opts[i - 1].key, key) == 0) {
-			return hop->opts[i - 1].value;
-		}
-	}
-	return NULL;
 }
 
 char *mg_chain_prefix(TALLOC_CTX *mem_ctx, const struct mg_chain *chain,

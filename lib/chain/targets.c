@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "chain-private.h"
-#include "method.h"
 #include "mitogen/error.h"
 #include "mitogen/targets.h"
 

@@ -1,4 +1,4 @@
-/* Connection methods: one file per method in lib/connect/, listed in
+/* Connection methods: one file per method in hop/connect/, listed in
  * connect/methods.c. */
 #ifndef MG_METHOD_H
 #define MG_METHOD_H
@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <talloc.h>
 #include "mitogen/chain.h"
+#include "chain-method.h"
 
 struct mg_boot_cmd {
 	const char *const *argv; /* the first stage, as an argv */
@@ -48,11 +49,10 @@ struct mg_loop;
 typedef void (*mg_prepare_done_fn)(void *data, int err, void *state, const char *errmsg);
 
 struct mg_method {
+	/* As in the chain parser's table (chain/chain-method.c). */
 	const char *name;
-	/* Options this method accepts beyond mg__common_options; NULL-terminated. */
 	const char *const *options;
-	/* What the spec means: for error messages and the parser. */
-	enum { MG_SPEC_NONE, MG_SPEC_USER, MG_SPEC_HOST, MG_SPEC_CONTAINER } spec;
+	enum mg_spec_kind spec;
 	enum mg_spawn_mode mode;
 	/* True when no prompt can appear, so the agent image may be sent
 	 * without waiting for the first stage's marker. */
@@ -142,12 +142,9 @@ int mg__hop_bool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
 int mg__hop_seconds(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
 		    unsigned *_ms, bool *_given, char **_errmsg);
 
-/* Options every method accepts. NULL-terminated. */
-extern const char *const mg__common_options[];
-
 /* The method called 'name', or NULL. */
 const struct mg_method *mg__method_find(const char *name);
-/* All methods, NULL-terminated (for suggestions and completions). */
+/* All methods, NULL-terminated. */
 extern const struct mg_method *const mg__methods[];
 
 #endif

@@ -5,10 +5,6 @@
 #include <stddef.h>
 #include "method.h"
 
-static const char *const buildah_options[] = {
-	"username", "buildah_path", NULL,
-};
-
 static int buildah_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			      const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			      char **_errmsg)
@@ -35,7 +31,7 @@ static int buildah_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 const struct mg_method mg__method_buildah = {
 	.name = "buildah",
-	.options = buildah_options,
+	.options = mg__buildah_options,
 	.spec = MG_SPEC_CONTAINER,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,

@@ -7,11 +7,6 @@
 #include "method.h"
 #include "mitogen/error.h"
 
-static const char *const doas_options[] = {
-	"username", "doas_path", "password_env", "password_file",
-	"password_prompt", "incorrect_prompts", NULL,
-};
-
 /*
  * doas has no option to choose its prompt. OpenBSD's and OpenDoas print
  * "doas (alice@host) password: "; OpenDoas built with PAM may print PAM's
@@ -90,7 +85,7 @@ static int doas_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 const struct mg_method mg__method_doas = {
 	.name = "doas",
-	.options = doas_options,
+	.options = mg__doas_options,
 	.spec = MG_SPEC_USER,
 	.mode = MG_SPAWN_HYBRID,
 	.eager = false,

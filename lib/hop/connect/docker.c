@@ -7,10 +7,6 @@
 #include <stddef.h>
 #include "method.h"
 
-static const char *const docker_options[] = {
-	"username", "docker_path", "image", NULL,
-};
-
 static int docker_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			     const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			     char **_errmsg)
@@ -71,7 +67,7 @@ static int docker_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 const struct mg_method mg__method_docker = {
 	.name = "docker",
-	.options = docker_options,
+	.options = mg__docker_options,
 	.spec = MG_SPEC_CONTAINER,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,

@@ -7,13 +7,9 @@
 #include <stddef.h>
 #include "method.h"
 
-static const char *const fork_options[] = {
-	NULL,
-};
-
 const struct mg_method mg__method_fork = {
 	.name = "fork",
-	.options = fork_options,
+	.options = mg__fork_options,
 	.spec = MG_SPEC_NONE,
 	.mode = MG_SPAWN_SOCKET,
 	.fork = true,

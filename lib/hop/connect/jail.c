@@ -6,10 +6,6 @@
 #include <stddef.h>
 #include "method.h"
 
-static const char *const jail_options[] = {
-	"username", "jexec_path", NULL,
-};
-
 static int jail_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			   const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			   char **_errmsg)
@@ -52,7 +48,7 @@ static int jail_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 const struct mg_method mg__method_jail = {
 	.name = "jail",
-	.options = jail_options,
+	.options = mg__jail_options,
 	.spec = MG_SPEC_CONTAINER,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,

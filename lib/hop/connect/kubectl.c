@@ -14,11 +14,6 @@
 #include <stddef.h>
 #include "method.h"
 
-static const char *const kubectl_options[] = {
-	"container", "namespace", "context", "kubectl_args",
-	"kubectl_path", NULL,
-};
-
 /* Add "--NAME=VALUE" when option 'key' is given; an empty value is an
  * error (kubectl would take it as "the default", silently). */
 static int add_flag(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
@@ -109,7 +104,7 @@ fail:
 
 const struct mg_method mg__method_kubectl = {
 	.name = "kubectl",
-	.options = kubectl_options,
+	.options = mg__kubectl_options,
 	.spec = MG_SPEC_CONTAINER,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,

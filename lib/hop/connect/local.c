@@ -7,8 +7,6 @@
 #include <errno.h>
 #include "method.h"
 
-static const char *const local_options[] = { "first_stage", NULL };
-
 static char **copy_argv(TALLOC_CTX *mem_ctx, const char *const *v)
 {
 	size_t n = 0;
@@ -49,7 +47,7 @@ static int local_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 const struct mg_method mg__method_local = {
 	.name = "local",
-	.options = local_options,
+	.options = mg__local_options,
 	.spec = MG_SPEC_NONE,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = true,

@@ -6,10 +6,6 @@
 #include <stddef.h>
 #include "method.h"
 
-static const char *const lxc_options[] = {
-	"lxc_attach_path", NULL,
-};
-
 static int lxc_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			  const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			  char **_errmsg)
@@ -31,7 +27,7 @@ static int lxc_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 const struct mg_method mg__method_lxc = {
 	.name = "lxc",
-	.options = lxc_options,
+	.options = mg__lxc_options,
 	.spec = MG_SPEC_CONTAINER,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,

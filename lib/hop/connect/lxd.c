@@ -6,10 +6,6 @@
 #include <stddef.h>
 #include "method.h"
 
-static const char *const lxd_options[] = {
-	"lxc_path", NULL,
-};
-
 static int lxd_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			  const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			  char **_errmsg)
@@ -31,7 +27,7 @@ static int lxd_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 const struct mg_method mg__method_lxd = {
 	.name = "lxd",
-	.options = lxd_options,
+	.options = mg__lxd_options,
 	.spec = MG_SPEC_CONTAINER,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,

@@ -35,10 +35,6 @@ const struct mg_method *const mg__methods[] = {
 	NULL,
 };
 
-const char *const mg__common_options[] = {
-	"connect_timeout", "remote_name", "debug", NULL,
-};
-
 const struct mg_method *mg__method_find(const char *name)
 {
 	for (size_t i = 0; mg__methods[i] != NULL; i++) {

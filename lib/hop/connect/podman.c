@@ -5,10 +5,6 @@
 #include <stddef.h>
 #include "method.h"
 
-static const char *const podman_options[] = {
-	"username", "podman_path", NULL,
-};
-
 static int podman_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			     const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			     char **_errmsg)
@@ -35,7 +31,7 @@ static int podman_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 const struct mg_method mg__method_podman = {
 	.name = "podman",
-	.options = podman_options,
+	.options = mg__podman_options,
 	.spec = MG_SPEC_CONTAINER,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,

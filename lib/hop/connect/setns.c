@@ -59,11 +59,6 @@ extern char **environ;
 /* A bigger /etc/passwd or /etc/group is refused. */
 #define SETNS_FILE_MAX (16 << 20)
 
-static const char *const setns_options[] = {
-	"username", "docker_path", "lxc_path", "lxc_info_path",
-	"machinectl_path", NULL,
-};
-
 /* mitogen's order: the mount namespace after the pid one, the user
  * namespace last (once in it, we hold no capability over namespaces that
  * it does not own). */
@@ -1117,7 +1112,7 @@ static int setns_pre_exec(void *state)
 
 const struct mg_method mg__method_setns = {
 	.name = "setns",
-	.options = setns_options,
+	.options = mg__setns_options,
 	.spec = MG_SPEC_CONTAINER,
 	.mode = MG_SPAWN_SOCKET,
 	.eager = false,

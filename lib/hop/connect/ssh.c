@@ -20,13 +20,6 @@
 #include "method.h"
 #include "mitogen/error.h"
 
-static const char *const ssh_options[] = {
-	"username", "port", "check_host_keys", "identity_file",
-	"identities_only", "compression", "ssh_path", "ssh_args",
-	"ssh_debug_level", "password_env", "password_file",
-	"keepalive_enabled", "keepalive_count", "keepalive_interval", NULL,
-};
-
 enum hostkeys { HK_ENFORCE, HK_ACCEPT, HK_IGNORE };
 
 static int host_keys(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, enum hostkeys *_hk,
@@ -287,7 +280,7 @@ static int ssh_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 const struct mg_method mg__method_ssh = {
 	.name = "ssh",
-	.options = ssh_options,
+	.options = mg__ssh_options,
 	.spec = MG_SPEC_HOST,
 	.mode = MG_SPAWN_SOCKET,
 	/* ssh reads passwords and host-key answers from the tty, never from

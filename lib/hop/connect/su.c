@@ -9,11 +9,6 @@
 #include "method.h"
 #include "mitogen/error.h"
 
-static const char *const su_options[] = {
-	"username", "su_path", "password_env", "password_file",
-	"password_prompt", "incorrect_prompts", NULL,
-};
-
 /* mitogen's defaults: BSD, Linux, CentOS 6, AIX. Literal texts, and valid
  * EREs as they are. */
 static const char *const su_incorrect[] = {
@@ -102,7 +97,7 @@ static int su_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 const struct mg_method mg__method_su = {
 	.name = "su",
-	.options = su_options,
+	.options = mg__su_options,
 	.spec = MG_SPEC_USER,
 	.mode = MG_SPAWN_PTY,
 	.eager = false,

@@ -11,12 +11,6 @@
 #include "method.h"
 #include "mitogen/error.h"
 
-static const char *const sudo_options[] = {
-	"username", "sudo_path", "sudo_args", "set_home", "preserve_env",
-	"login", "selinux_role", "selinux_type", "password_env",
-	"password_file", "password_prompt", "incorrect_prompts", NULL,
-};
-
 /*
  * The prompt we make sudo print with -p, whatever its locale and sudoers'
  * passprompt say (unless passprompt_override is set: password_prompt=
@@ -402,7 +396,7 @@ static int sudo_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 const struct mg_method mg__method_sudo = {
 	.name = "sudo",
-	.options = sudo_options,
+	.options = mg__sudo_options,
 	.spec = MG_SPEC_USER,
 	.mode = MG_SPAWN_HYBRID,
 	.eager = false,

@@ -1,0 +1,44 @@
+/*
+ * What the chain parser knows of each connection method: its name, the
+ * options it accepts and what its spec means. How a method starts a hop
+ * is in hop/connect/, which uses these option lists.
+ */
+#ifndef MG_CHAIN_METHOD_H
+#define MG_CHAIN_METHOD_H
+
+/* What the text after "method:" means. */
+enum mg_spec_kind { MG_SPEC_NONE, MG_SPEC_USER, MG_SPEC_HOST, MG_SPEC_CONTAINER };
+
+struct mg_method_syntax {
+	const char *name;
+	/* Options beyond mg__common_options; NULL-terminated. */
+	const char *const *options;
+	enum mg_spec_kind spec;
+};
+
+/* Options every method accepts. NULL-terminated. */
+extern const char *const mg__common_options[];
+
+/* Each method's options, NULL-terminated. */
+extern const char *const mg__local_options[];
+extern const char *const mg__ssh_options[];
+extern const char *const mg__sudo_options[];
+extern const char *const mg__su_options[];
+extern const char *const mg__doas_options[];
+extern const char *const mg__docker_options[];
+extern const char *const mg__podman_options[];
+extern const char *const mg__buildah_options[];
+extern const char *const mg__lxc_options[];
+extern const char *const mg__lxd_options[];
+extern const char *const mg__jail_options[];
+extern const char *const mg__kubectl_options[];
+extern const char *const mg__setns_options[];
+extern const char *const mg__fork_options[];
+
+/* All methods, in the order suggestions list them; ends with name NULL. */
+extern const struct mg_method_syntax mg__method_syntaxes[];
+
+/* The method called 'name', or NULL. */
+const struct mg_method_syntax *mg__method_syntax(const char *name);
+
+#endif
