@@ -1,7 +1,8 @@
 /*
  * The router's insides, shared by router.c (handlers, sending, receiving,
- * routes) and router-lost.c (who hears that a context is gone: watches,
- * waiting handlers, and the children that sent towards it).
+ * routes, telling who must hear that a context is gone) and router-lost.c
+ * (the records of who must: watches, and the children that sent towards
+ * it), which calls nothing in router.c.
  */
 #ifndef MG_ROUTER_PRIVATE_H
 #define MG_ROUTER_PRIVATE_H
@@ -101,15 +102,13 @@ static inline bool mg__router_is_ancestor(const struct mg_router *r, uint32_t id
 int mg__router_queue_local(struct mg_router *r, const struct mg_msg *m);
 
 /* router-lost.c */
-/* Context 'id' is unreachable now: dead messages to the handlers waiting
- * on it, and its watches told, once each. */
-void mg__router_notify_lost(struct mg_router *r, uint32_t id, const char *why);
-/* The parent connection is gone: everything reached through it is lost. */
-void mg__router_lost_above(struct mg_router *r, const char *why);
+/* Tell the watches on 'id' that it is unreachable, once each. */
+void mg__router_tell_watches(struct mg_router *r, uint32_t id, const char *why);
 /* A frame from child stream 'in' goes on towards 'dst' (see struct egress). */
 void mg__router_note_egress(struct mg_router *r, struct mg_stream *in, uint32_t dst);
-/* 'id' is lost: DEL_ROUTE down every child stream that sent towards it. */
-void mg__router_tell_egress(struct mg_router *r, uint32_t id, const char *why);
+/* Forget one child stream that sent towards 'id' and return it, or NULL
+ * when none is left (router.c sends each DEL_ROUTE). */
+struct mg_stream *mg__router_take_egress(struct mg_router *r, uint32_t id);
 /* Stream 's' is going: forget what it sent towards others. */
 void mg__router_drop_egress(struct mg_router *r, const struct mg_stream *s);
 

@@ -1,6 +1,7 @@
 /* The router: see router.h and docs/PROTOCOL.md. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "buf.h"
 #include "mitogen/error.h"
@@ -414,6 +415,91 @@ static void on_stream_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	talloc_free(holder);
 }
 
+/* Context 'id' is unreachable now: dead messages to the handlers waiting
+ * on it, and its watches told, once each. */
+static void notify_lost(struct mg_router *r, uint32_t id, const char *why)
+{
+	struct mg__ident *e;
+
+	/* Fail every handler waiting on a reply from 'id' (this only queues:
+	 * nothing runs meanwhile). */
+	for (e = mg__idtab_find(&r->waiting, id); e != NULL; e = mg__idtab_next(e)) {
+		const struct mg_handler *h = (const struct mg_handler *)
+			((const char *)e - offsetof(struct mg_handler, rlink));
+		struct mg_msg dead = {
+			.flags = MG_F_DEAD, .dst = r->my_id, .src = id,
+			.auth_id = id, .handle = h->handle,
+		};
+		dead.data = (uint8_t *)why;
+		dead.len = strlen(why);
+		mg__router_queue_local(r, &dead);
+	}
+	mg__router_tell_watches(r, id, why);
+}
+
+/* Context 'id' is lost: DEL_ROUTE down every child stream that sent
+ * towards it, so that the child, and whoever behind it sent, hears. */
+static void tell_egress(struct mg_router *r, uint32_t id, const char *why)
+{
+	struct mg_buf *b = mg__buf_new(NULL, 4096);
+	struct mg_stream *s;
+
+	while ((s = mg__router_take_egress(r, id)) != NULL) {
+		if (b != NULL && !mg__stream_closed(s)) {
+			b->len = 0;
+			if (mg__buf_put_u32(b, id) == 0 && mg__buf_put_str(b, why) == 0) {
+				mg__router_send(r, mg__stream_remote_id(s), MG_H_DEL_ROUTE,
+						0, 0, b->data, b->len);
+			}
+		}
+	}
+	talloc_free(b);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The parent connection is gone: the ancestors, and every other context
+ * someone here waits on or watches that is not below (a sibling or a
+ * cousin), are unreachable now. */
+static void lost_above(struct mg_router *r, const char *why)
+{
+	TALLOC_CTX *tmp;
+	size_t nw = 0, nt = 0, k = 0;
+	struct mg__ident **w, **t;
+	uint32_t *ids;
+
+	for (size_t i = 0; i < r->n_parents; i++) {
+		notify_lost(r, r->parents[i], why);
+	}
+	/* Listed after those callbacks, which may free entries; the ids are
+	 * copied before any other runs. */
+	tmp = talloc_new(NULL);
+	w = mg__idtab_list(tmp, &r->waiting, &nw);
+	t = mg__idtab_list(tmp, &r->watches, &nt);
+	ids = talloc_array(tmp, uint32_t, nw + nt + 1);
+	for (size_t i = 0; ids != NULL && i < nw + nt; i++) {
+		uint32_t id = i < nw ? (w != NULL ? w[i]->id : r->my_id)
+				     : (t != NULL ? t[i - nw]->id : r->my_id);
+		if (id != r->my_id && !mg__router_is_ancestor(r, id) && mg__router_route(r, id) == NULL) {
+			ids[k++] = id;
+		}
+	}
+	if (ids != NULL) {
+		qsort(ids, k, sizeof(*ids), cmp_u32);
+	}
+	for (size_t i = 0; i < k; i++) {
+		if (i == 0 || ids[i] != ids[i - 1]) {
+			notify_lost(r, ids[i], why);
+		}
+	}
+	talloc_free(tmp);
+}
+
 static void del_route(struct mg_router *r, struct route *rt, const char *why)
 {
 	uint32_t id = rt->link.id;
@@ -430,8 +516,8 @@ static void del_route(struct mg_router *r, struct route *rt, const char *why)
 		talloc_free(b);
 	}
 	talloc_free(rt);
-	mg__router_notify_lost(r, id, why);
-	mg__router_tell_egress(r, id, why);
+	notify_lost(r, id, why);
+	tell_egress(r, id, why);
 }
 
 /* The stream of an entry of the routes or the expects table (each entry
@@ -535,7 +621,7 @@ static void on_stream_close(struct mg_stream *s, int err, const char *why, void 
 	if (s == r->parent) {
 		r->parent = NULL;
 		/* Everything above and beside is unreachable now. */
-		mg__router_lost_above(r, text);
+		lost_above(r, text);
 		if (r->parent_lost != NULL) {
 			r->parent_lost(r->parent_lost_data);
 		}
@@ -645,8 +731,8 @@ static void on_del_route(struct mg_router *r, struct mg_msg *m, void *data)
 		/* A sibling or cousin something below sent to is gone. */
 		if (mg__router_parent_authority(r, m) && id != r->my_id && !mg__router_is_ancestor(r, id) &&
 		    mg__router_route(r, id) == NULL) {
-			mg__router_notify_lost(r, id, why != NULL ? why : "hop disconnected");
-			mg__router_tell_egress(r, id, why != NULL ? why : "hop disconnected");
+			notify_lost(r, id, why != NULL ? why : "hop disconnected");
+			tell_egress(r, id, why != NULL ? why : "hop disconnected");
 		}
 		return;
 	}
