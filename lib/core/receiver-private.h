@@ -1,6 +1,7 @@
 /*
  * Internals shared by message.c, receiver.c, sender.c and select.c (the
- * public objects of mitogen/message.h, receiver.h and select.h).
+ * public objects of mitogen/message.h, receiver.h and select.h). Senders
+ * and selects use receivers; receivers call neither.
  */
 #ifndef MG_RECEIVER_PRIVATE_H
 #define MG_RECEIVER_PRIVATE_H
@@ -35,18 +36,19 @@ int mg__wait_step(struct mg_loop *loop, uint64_t deadline, bool *_last);
 /* Receivers seen from a select. */
 
 struct mg__member;
-/* The select's member for 'rx', NULL for none; set by select.c. */
+/* Tells the select behind 'm' that its receiver queued a message. */
+typedef void (*mg__member_notify_fn)(struct mg__member *m);
+/* The select's member for 'rx', NULL for none, and what the receiver calls
+ * per message it queues; set by select.c. A receiver that goes frees its
+ * member (a talloc object whose destructor takes it out of the select). */
 struct mg__member *mg__receiver_member(const struct mg_receiver *rx);
-void mg__receiver_set_member(struct mg_receiver *rx, struct mg__member *m);
+void mg__receiver_set_member(struct mg_receiver *rx, struct mg__member *m,
+			     mg__member_notify_fn notify);
 bool mg__receiver_has_callback(const struct mg_receiver *rx);
 size_t mg__receiver_queued(const struct mg_receiver *rx);
 struct mg_loop *mg__receiver_loop(const struct mg_receiver *rx);
 /* The next queued message without waiting: 0, MG_ERR_CHANNEL (a dead
  * one) or -EAGAIN. */
 int mg__receiver_pop(TALLOC_CTX *mem_ctx, struct mg_receiver *rx, struct mg_message **_msg);
-/* A receiver in a select queued a message (select.c). */
-void mg__select_notify(struct mg__member *m);
-/* The receiver or nested select behind 'm' goes away (select.c). */
-void mg__select_forget(struct mg__member *m);
 
 #endif

@@ -28,7 +28,8 @@ struct mg_receiver {
 	size_t n;
 	mg_receiver_fn fn;
 	void *fn_data;
-	struct mg__member *member;
+	struct mg__member *member;	/* in a select (a talloc object of select.c) */
+	mg__member_notify_fn notify;	/* tells that select of each message */
 	bool *gone;	/* set by the destructor: a caller on the stack */
 };
 
@@ -85,7 +86,7 @@ static void enqueue(struct mg_receiver *rx, struct mg_message *msg)
 		rx->flush_pending = true;
 	}
 	if (rx->member != NULL) {
-		mg__select_notify(rx->member);
+		rx->notify(rx->member);
 	}
 }
 
@@ -173,7 +174,7 @@ static int receiver_destructor(struct mg_receiver *rx)
 		*rx->gone = true;
 	}
 	if (rx->member != NULL) {
-		mg__select_forget(rx->member);
+		talloc_free(rx->member);	/* its destructor takes rx out */
 	}
 	return 0;
 }
@@ -370,19 +371,16 @@ void mg_receiver_close(struct mg_receiver *rx)
 	enqueue(rx, msg);
 }
 
-struct mg_sender *mg_receiver_to_sender(TALLOC_CTX *mem_ctx, const struct mg_receiver *rx)
-{
-	return mg_sender_new(mem_ctx, rx->r, mg__router_id(rx->r), rx->handle);
-}
-
 struct mg__member *mg__receiver_member(const struct mg_receiver *rx)
 {
 	return rx->member;
 }
 
-void mg__receiver_set_member(struct mg_receiver *rx, struct mg__member *m)
+void mg__receiver_set_member(struct mg_receiver *rx, struct mg__member *m,
+			     mg__member_notify_fn notify)
 {
 	rx->member = m;
+	rx->notify = notify;
 }
 
 bool mg__receiver_has_callback(const struct mg_receiver *rx)

@@ -66,7 +66,7 @@ static int member_destructor(struct mg__member *m)
 	sel->n--;
 	purge_notes(sel, m);
 	if (m->rx != NULL) {
-		mg__receiver_set_member(m->rx, NULL);
+		mg__receiver_set_member(m->rx, NULL, NULL);
 	} else {
 		m->child->in_parent = NULL;
 	}
@@ -94,7 +94,8 @@ static struct mg__member *member_new(struct mg_select *sel, struct mg_loop *loop
 	return m;
 }
 
-void mg__select_notify(struct mg__member *m)
+/* A member queued a message: note it, here and in the parent select. */
+static void notify(struct mg__member *m)
 {
 	struct mg_select *sel = m->sel;
 	struct note *nt = talloc_zero(sel, struct note);
@@ -108,13 +109,8 @@ void mg__select_notify(struct mg__member *m)
 	sel->tailp = &nt->next;
 	sel->n_notes++;
 	if (sel->in_parent != NULL) {
-		mg__select_notify(sel->in_parent);
+		notify(sel->in_parent);
 	}
-}
-
-void mg__select_forget(struct mg__member *m)
-{
-	talloc_free(m);
 }
 
 static int select_destructor(struct mg_select *sel)
@@ -167,9 +163,9 @@ int mg_select_add(struct mg_select *sel, struct mg_receiver *rx)
 		return -ENOMEM;
 	}
 	m->rx = rx;
-	mg__receiver_set_member(rx, m);
+	mg__receiver_set_member(rx, m, notify);
 	for (size_t i = mg__receiver_queued(rx); i > 0; i--) {
-		mg__select_notify(m);
+		notify(m);
 	}
 	return 0;
 }
@@ -204,7 +200,7 @@ int mg_select_add_select(struct mg_select *sel, struct mg_select *child)
 	m->child = child;
 	child->in_parent = m;
 	for (size_t i = child->n_notes; i > 0; i--) {
-		mg__select_notify(m);
+		notify(m);
 	}
 	return 0;
 }

@@ -33,6 +33,13 @@ struct mg_sender *mg_sender_new(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32
 	return s;
 }
 
+struct mg_sender *mg_receiver_to_sender(TALLOC_CTX *mem_ctx, const struct mg_receiver *rx)
+{
+	struct mg_router *r = mg_receiver_router(rx);
+
+	return mg_sender_new(mem_ctx, r, mg__router_id(r), mg_receiver_handle(rx));
+}
+
 uint32_t mg_sender_context(const struct mg_sender *s)
 {
 	return s->dst;
