@@ -352,8 +352,9 @@ function assert_no_forged_line() {
     if ! command -v script >/dev/null; then
         skip "needs script(1) (bsdutils) to give mitogen-run a terminal"
     fi
-    # An ssh stand-in that asks for a password, then fails.
-    printf '#!/bin/sh\nprintf "root@x%ss password: "\nread pw\nexit 1\n' "'" >"$MG_TMP/ssh-ask"
+    # An ssh stand-in that asks for a password on its terminal, as ssh
+    # does, waits for the answer, then fails.
+    printf '#!/bin/sh\nprintf "root@x%ss password: " >/dev/tty\nread pw </dev/tty\nexit 1\n' "'" >"$MG_TMP/ssh-ask"
     chmod +x "$MG_TMP/ssh-ask"
     local out chain
     chain="ssh:x?check_host_keys=accept&ssh_path=$(printf '%s' "$MG_TMP/ssh-ask" | sed 's|/|%2F|g')"
