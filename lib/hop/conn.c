@@ -17,7 +17,6 @@
 #include "protocol.h"
 #include "process.h"
 #include "prompt.h"
-#include "agent.h"
 #include "stream.h"
 
 #define TAIL_LINES 10
@@ -56,6 +55,7 @@ struct mg_conn {
 	bool asking;
 	mg_ask_password_fn ask;
 	void *ask_data;
+	mg_run_agent_fn run_agent;   /* the fork child's */
 	void *prepared;              /* method state for pre_exec */
 	char **argv;                 /* kept while prepare_async runs */
 	mg_conn_done_fn done;
@@ -660,7 +660,7 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 		mg_log_set_sink(NULL, NULL);
 		/* The master's environment came with the fork: no password. */
 		mg__env_scrub_self();
-		_exit(mg__agent_run(-1, c->image));
+		_exit(c->run_agent(c->image));
 	}
 	close(sv[1]);
 	close(ev[1]);
@@ -933,6 +933,12 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	c->method = mg__method_find(p->hop->method);
 	if (c->name == NULL || c->tail == NULL) {
 		ret = -ENOMEM;
+		goto fail;
+	}
+	c->run_agent = p->run_agent;
+	if (c->method->fork && c->run_agent == NULL) {
+		*_errmsg = talloc_strdup(mem_ctx, "cannot fork: no agent to run here");
+		ret = -ENOSYS;
 		goto fail;
 	}
 	if (c->method->fork) {

@@ -23,6 +23,9 @@ typedef void (*mg_password_cb)(void *cb_data, const char *password, const char *
 /* Ask for the password of the hop being connected; answer through cb,
  * never from inside this call. */
 typedef void (*mg_ask_password_fn)(void *ask_data, mg_password_cb cb, void *cb_data);
+/* What a fork hop's child runs: serve as an agent on fds 0/1 with this
+ * image as its own; returns the exit status (mg__agent_run). */
+typedef int (*mg_run_agent_fn)(const struct mg_image *image);
 
 struct mg_conn_params {
 	const struct mg_hop *hop;
@@ -34,6 +37,7 @@ struct mg_conn_params {
 	const char *password; /* for the hop's prompt, or NULL (copied, wiped after) */
 	mg_ask_password_fn ask; /* when a prompt comes and no password is known */
 	void *ask_data;
+	mg_run_agent_fn run_agent; /* fork hops; NULL: they fail */
 };
 
 /* A copy of a secret that is wiped when freed. */

@@ -26,6 +26,8 @@
 #include "protocol.h"
 #include "stream.h"
 #include "svc-call.h"
+#include "svc-connect.h"
+#include "svc-exec.h"
 
 /* After losing its parent, an agent exits after this long at the latest,
  * less STOP_STEP_MS for each hop it lies below the first: so an agent
@@ -51,8 +53,11 @@ struct mg_agent {
 	struct mg_timer *deadline;
 };
 
-const struct mg_image *mg__agent_image(struct mg_agent *a)
+/* What the CONNECT service needs of us (svc-connect.h). */
+static const struct mg_image *host_image(void *data)
 {
+	struct mg_agent *a = data;
+
 	if (a->image == NULL && a->image_fd >= 0) {
 		if (mg__image_from_fd(a, a->image_fd, &a->image) != 0) {
 			a->image = NULL;
@@ -64,16 +69,24 @@ const struct mg_image *mg__agent_image(struct mg_agent *a)
 	return a->image;
 }
 
-uint8_t mg__agent_log_level(const struct mg_agent *a)
+static uint8_t host_log_level(void *data)
 {
-	return a->log_level;
+	return ((const struct mg_agent *)data)->log_level;
 }
 
-bool mg__agent_stopping(const struct mg_agent *a)
+static bool host_stopping(void *data)
 {
-	return a->stopping;
+	return ((const struct mg_agent *)data)->stopping;
 }
 
+static struct connect_svc *connect_init(struct mg_agent *a)
+{
+	const struct mg_connect_host host = {
+		host_image, host_log_level, host_stopping, mg__agent_run_forked, a,
+	};
+
+	return mg__svc_connect_init(a->r, &host);
+}
 
 /* Log lines go to the master once the router is up. */
 static void agent_log_sink(enum mg_log_level level, const char *msg, void *data)
@@ -211,7 +224,7 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	if (mg__router_add_handler(a, a->r, MG_H_SHUTDOWN, MG_POL_PARENT, 0, true, on_shutdown, a) == NULL ||
 	    (a->images = mg__images_new(a, a->r)) == NULL ||
 	    (a->exec = mg__svc_exec_init(a->r, a->images)) == NULL ||
-	    mg__svc_connect_init(a, a->r) == NULL || mg__services(a->r) == NULL) {
+	    connect_init(a) == NULL || mg__services(a->r) == NULL) {
 		mg_loop_stop(a->loop, 1);
 	}
 	/* m->in is the parent stream, now routed: reply through the router. */
@@ -234,7 +247,7 @@ static int park_fd(int fd)
 	return nfd;
 }
 
-int mg__agent_run(int image_fd, const struct mg_image *image)
+static int agent_run(int image_fd, const struct mg_image *image)
 {
 	struct mg_agent *a;
 	int in_fd, out_fd, ret;
@@ -291,6 +304,11 @@ int mg__agent_run(int image_fd, const struct mg_image *image)
 	return ret < 0 ? 1 : ret;
 }
 
+int mg__agent_run_forked(const struct mg_image *image)
+{
+	return agent_run(-1, image);
+}
+
 /* The umask the first stage found, as `umask` prints it ("0022"): 1 to 4
  * octal digits, at most 0777. -1 when it is no such thing. */
 static int parse_umask(const char *s)
@@ -328,5 +346,5 @@ int mg_agent_main(int argc, char **argv)
 	if (image_fd < 0) {
 		image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	}
-	return mg__agent_run(image_fd, NULL);
+	return agent_run(image_fd, NULL);
 }

@@ -1,5 +1,5 @@
 /* The master side of EXEC: see mitogen/exec.h; the messages are in
- * svc-exec.c. */
+ * svc-exec-msg.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "agent.h"
 #include "boot.h"
 #include "buf.h"
 #include "conn.h"
@@ -708,6 +709,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 			.hop = hop, .id = c->id, .name = c->name, .image = s->image,
 			.timeout_ms = timeout_ms, .log_level = (uint8_t)mg_log_get_level(),
 			.password = password, .ask = ask_first_hop, .ask_data = c,
+			.run_agent = mg__agent_run_forked,
 		};
 		ret = mg__conn_start(c, s->r, &p, on_conn_done, c, &c->conn, _errmsg);
 	} else {

@@ -2,7 +2,6 @@
  * pushes its own image into it. */
 #include <errno.h>
 #include <string.h>
-#include "agent.h"
 #include "conn.h"
 #include "method.h"
 #include "mitogen/error.h"
@@ -112,7 +111,7 @@ int mg__connect_decode(TALLOC_CTX *mem_ctx, const uint8_t *data, size_t len,
 }
 
 struct connect_svc {
-	struct mg_agent *a;
+	struct mg_connect_host host;
 	struct mg_router *r;
 	TALLOC_CTX *conns; /* every hop this agent opened */
 };
@@ -233,7 +232,7 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 		talloc_free(p);
 		return;
 	}
-	if (mg__agent_stopping(svc->a)) {
+	if (svc->host.stopping(svc->host.data)) {
 		mg__router_reply_dead(r, m, "agent is shutting down");
 		talloc_free(p);
 		return;
@@ -241,12 +240,13 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 	cp.hop = rq.hop;
 	cp.id = rq.id;
 	cp.name = rq.name;
-	cp.image = mg__agent_image(svc->a);
+	cp.image = svc->host.image(svc->host.data);
 	cp.timeout_ms = rq.timeout_ms;
-	cp.log_level = mg__agent_log_level(svc->a) & ~MG_LOG_SHOW;
+	cp.log_level = svc->host.log_level(svc->host.data) & ~MG_LOG_SHOW;
 	cp.password = password;
 	cp.ask = ask_master;
 	cp.ask_data = p;
+	cp.run_agent = svc->host.run_agent;
 	if (cp.image == NULL) {
 		mg__router_reply_dead(r, m, "cannot read the agent's own image");
 		talloc_free(p);
@@ -259,14 +259,14 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 }
 
-struct connect_svc *mg__svc_connect_init(struct mg_agent *a, struct mg_router *r)
+struct connect_svc *mg__svc_connect_init(struct mg_router *r, const struct mg_connect_host *host)
 {
 	struct connect_svc *svc = talloc_zero(r, struct connect_svc);
 
 	if (svc == NULL) {
 		return NULL;
 	}
-	svc->a = a;
+	svc->host = *host;
 	svc->r = r;
 	svc->conns = talloc_new(svc);
 	if (svc->conns == NULL ||

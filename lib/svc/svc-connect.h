@@ -2,8 +2,11 @@
 #ifndef MG_SVC_CONNECT_H
 #define MG_SVC_CONNECT_H
 
+#include <stdbool.h>
 #include "buf.h"
+#include "conn.h"
 #include "mitogen/chain.h"
+#include "router.h"
 
 /* Request: u32 new id, u32 timeout ms, str name, hop. Reply: u8 0, or a
  * dead message whose text says why. */
@@ -25,5 +28,18 @@ int mg__connect_encode(struct mg_buf *b, const struct mg__connect_req *rq);
 /* Returns 0 or MG_ERR_PROTOCOL. */
 int mg__connect_decode(TALLOC_CTX *mem_ctx, const uint8_t *data, size_t len,
 		       struct mg__connect_req *rq);
+
+/* What the service needs of the agent it runs in, given at init. */
+struct mg_connect_host {
+	const struct mg_image *(*image)(void *data); /* its own; NULL: unreadable */
+	uint8_t (*log_level)(void *data);            /* from its HELLO */
+	bool (*stopping)(void *data);                /* its parent is gone */
+	mg_run_agent_fn run_agent;                   /* for fork hops */
+	void *data;
+};
+
+struct connect_svc;
+/* Registers the CONNECT handler on r; host is copied. NULL on ENOMEM. */
+struct connect_svc *mg__svc_connect_init(struct mg_router *r, const struct mg_connect_host *host);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * The EXEC service's messages (svc-exec.c, docs/PROTOCOL.md section 5.3):
+ * The EXEC service's messages (svc-exec-msg.c, docs/PROTOCOL.md 5.3):
  * the request, the events answering it and the control messages, each
  * one struct with its encoder and decoder side by side. The master's
  * client (exec.c) and the agent's handlers both go through these.

@@ -26,7 +26,7 @@
 #include <sys/wait.h>
 #include <sanitizer/common_interface_defs.h>
 #include "fuzz-net.h"
-#include "agent.h"
+#include "svc-exec.h"
 #include "images.h"
 
 #if defined(__x86_64__)
