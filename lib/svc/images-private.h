@@ -57,13 +57,23 @@ struct mg_images {
 	bool dying;
 };
 
+/* The store alone, without the FETCH handler (mg__images_new adds it). */
+struct mg_images *mg__images_alloc(TALLOC_CTX *mem_ctx, struct mg_router *r);
+/* A new image 'id' in the store, not filled yet; NULL on ENOMEM. */
+struct image *mg__image_new(struct mg_images *im, uint32_t id, uint64_t size);
+/* Wait for img: ready(data, ...) is called once it is there (at once,
+ * from the loop, if it is); dropped when 'owner' is freed. 'size' as for
+ * mg__images_get_any. */
+int mg__image_wait(struct image *img, const void *owner, uint64_t size,
+		   mg_image_ready_fn ready, void *data);
 /* The image 'id' of the store, or NULL. */
 struct image *mg__images_find(const struct mg_images *im, uint32_t id);
 /* Forget the image: the next request for its id starts afresh. */
 void mg__image_unlink(struct image *img);
 /* Give the image (or its failure) to every waiter. */
 void mg__image_fire(struct image *img);
-/* mg__images_get, where 'size' may also be ANY_SIZE (a child's FETCH). */
+/* svc-fetch.c: mg__images_get, where 'size' may also be ANY_SIZE (a
+ * child's FETCH). */
 int mg__images_get_any(struct mg_images *im, const void *owner, uint32_t id, uint64_t size,
 		       mg_image_ready_fn ready, void *data);
 

@@ -1,5 +1,6 @@
 /* Pushed programs: the store (see images.h). Filling it from the parent
- * and serving it to children is the FETCH service, svc-fetch.c. */
+ * and serving it to children is the FETCH service, svc-fetch.c, which
+ * also makes the store (mg__images_new) and gets from it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -90,7 +91,7 @@ static int image_destructor(struct image *img)
 	return 0;
 }
 
-static struct image *new_image(struct mg_images *im, uint32_t id, uint64_t size)
+struct image *mg__image_new(struct mg_images *im, uint32_t id, uint64_t size)
 {
 	struct image *img = talloc_zero(im, struct image);
 
@@ -115,7 +116,7 @@ int mg__images_put(struct mg_images *im, uint32_t id, int fd, uint64_t size)
 		close(fd);
 		return -EEXIST;
 	}
-	img = new_image(im, id, size);
+	img = mg__image_new(im, id, size);
 	if (img == NULL) {
 		close(fd);
 		return -ENOMEM;
@@ -167,25 +168,11 @@ static void fire_later(void *data)
 	mg__image_fire(talloc_get_type_abort(data, struct image));
 }
 
-/* 'size' is what the requester expects, or ANY_SIZE. */
-int mg__images_get_any(struct mg_images *im, const void *owner, uint32_t id, uint64_t size,
-	       mg_image_ready_fn ready, void *data)
+int mg__image_wait(struct image *img, const void *owner, uint64_t size,
+		   mg_image_ready_fn ready, void *data)
 {
-	struct image *img = mg__images_find(im, id);
 	struct waiter *w;
-	int ret;
 
-	if (img == NULL) {
-		/* Ask for the size expected, if any: the answer has the truth. */
-		img = new_image(im, id, size != ANY_SIZE ? size : 0);
-		if (img == NULL) {
-			return -ENOMEM;
-		}
-		if ((ret = mg__fetch_start(im, img)) != 0) {
-			talloc_free(img);
-			return ret;
-		}
-	}
 	if (img->complete && size != ANY_SIZE && img->size != size) {
 		return -EINVAL;
 	}
@@ -201,18 +188,9 @@ int mg__images_get_any(struct mg_images *im, const void *owner, uint32_t id, uin
 	img->waiters = w;
 	talloc_set_destructor(w, waiter_destructor);
 	if (img->complete) {
-		mg_loop_defer(mg__router_loop(im->r), img, fire_later, img);
+		mg_loop_defer(mg__router_loop(img->im->r), img, fire_later, img);
 	}
 	return 0;
-}
-
-int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_t size,
-		   mg_image_ready_fn ready, void *data)
-{
-	if (size == ANY_SIZE) {
-		return -EINVAL;
-	}
-	return mg__images_get_any(im, owner, id, size, ready, data);
 }
 
 static int images_destructor(struct mg_images *im)
@@ -235,7 +213,7 @@ static unsigned fetch_budget(void)
 	return rl.rlim_cur / 2 > MG_FETCH_MIN_TOTAL ? (unsigned)(rl.rlim_cur / 2) : MG_FETCH_MIN_TOTAL;
 }
 
-struct mg_images *mg__images_new(TALLOC_CTX *mem_ctx, struct mg_router *r)
+struct mg_images *mg__images_alloc(TALLOC_CTX *mem_ctx, struct mg_router *r)
 {
 	struct mg_images *im = talloc_zero(mem_ctx, struct mg_images);
 
@@ -246,9 +224,7 @@ struct mg_images *mg__images_new(TALLOC_CTX *mem_ctx, struct mg_router *r)
 	im->max_per_child = MG_FETCH_PER_CHILD;
 	im->max_pending = fetch_budget();
 	talloc_set_destructor(im, images_destructor);
-	if (mg__idtab_init(im, &im->images) != 0 || mg__idtab_init(im, &im->requesters) != 0 ||
-	    mg__router_add_handler(im, r, MG_H_FETCH, MG_POL_CHILD, 0, true, mg__fetch_on_request,
-				   im) == NULL) {
+	if (mg__idtab_init(im, &im->images) != 0 || mg__idtab_init(im, &im->requesters) != 0) {
 		talloc_free(im);
 		return NULL;
 	}

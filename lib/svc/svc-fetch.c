@@ -3,7 +3,7 @@
  * svc-fetch.h; trailing bytes are ignored, so a later version may add
  * optional fields), fetching a program from the parent into the store,
  * and serving the store's programs to children within their bounds. The
- * store itself is images.c.
+ * store itself is images.c; the store with its service is made here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -203,6 +203,36 @@ int mg__fetch_start(struct mg_images *im, struct image *img)
 	return mg__router_send(im->r, parents[0], MG_H_FETCH, 0, 0, req, sizeof(req));
 }
 
+/* 'size' is what the requester expects, or ANY_SIZE. */
+int mg__images_get_any(struct mg_images *im, const void *owner, uint32_t id, uint64_t size,
+		       mg_image_ready_fn ready, void *data)
+{
+	struct image *img = mg__images_find(im, id);
+	int ret;
+
+	if (img == NULL) {
+		/* Ask for the size expected, if any: the answer has the truth. */
+		img = mg__image_new(im, id, size != ANY_SIZE ? size : 0);
+		if (img == NULL) {
+			return -ENOMEM;
+		}
+		if ((ret = mg__fetch_start(im, img)) != 0) {
+			talloc_free(img);
+			return ret;
+		}
+	}
+	return mg__image_wait(img, owner, size, ready, data);
+}
+
+int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_t size,
+		   mg_image_ready_fn ready, void *data)
+{
+	if (size == ANY_SIZE) {
+		return -EINVAL;
+	}
+	return mg__images_get_any(im, owner, id, size, ready, data);
+}
+
 /* --- serving children --- */
 
 struct serve {
@@ -362,4 +392,16 @@ void mg__fetch_on_request(struct mg_router *r, struct mg_msg *m, void *data)
 		refuse(r, m->src, h_meta, "cannot fetch the program here");
 		talloc_free(s);
 	}
+}
+
+struct mg_images *mg__images_new(TALLOC_CTX *mem_ctx, struct mg_router *r)
+{
+	struct mg_images *im = mg__images_alloc(mem_ctx, r);
+
+	if (im != NULL &&
+	    mg__router_add_handler(im, r, MG_H_FETCH, MG_POL_CHILD, 0, true, mg__fetch_on_request,
+				   im) == NULL) {
+		TALLOC_FREE(im);
+	}
+	return im;
 }
