@@ -24,7 +24,7 @@ typedef void (*mg_password_cb)(void *cb_data, const char *password, const char *
  * never from inside this call. */
 typedef void (*mg_ask_password_fn)(void *ask_data, mg_password_cb cb, void *cb_data);
 /* What a fork hop's child runs: serve as an agent on fds 0/1 with this
- * image as its own; returns the exit status (mg__agent_run). */
+ * image as its own; returns the exit status (mg__agent_run_forked). */
 typedef int (*mg_run_agent_fn)(const struct mg_image *image);
 
 struct mg_conn_params {

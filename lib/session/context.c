@@ -1,28 +1,23 @@
 /* Contexts as public objects: see mitogen/context.h. */
-#include <errno.h>
-
-#include "conn.h"
 #include "mitogen/context.h"
 #include "mitogen/log.h"
-#include "protocol.h"
-#include "receiver-private.h"
 #include "session.h"
 
 uint32_t mg_context_id(const struct mg_context *ctx)
 {
-	return mg__context_id(ctx);
+	return ctx->id;
 }
 
 struct mg_context *mg_context_parent(const struct mg_context *ctx)
 {
-	return mg__context_parent(ctx);
+	return ctx->parent;
 }
 
 uint32_t mg_context_parent_id(const struct mg_context *ctx)
 {
-	const struct mg_context *p = mg__context_parent(ctx);
+	const struct mg_context *p = ctx->parent;
 
-	return p != NULL ? mg__context_id(p) : 0;
+	return p != NULL ? p->id : 0;
 }
 
 uint32_t *mg_context_parent_ids(TALLOC_CTX *mem_ctx, const struct mg_context *ctx, size_t *_n)
@@ -31,7 +26,7 @@ uint32_t *mg_context_parent_ids(TALLOC_CTX *mem_ctx, const struct mg_context *ct
 	size_t n = 1, i = 0;
 	uint32_t *ids;
 
-	for (p = mg__context_parent(ctx); p != NULL; p = mg__context_parent(p)) {
+	for (p = ctx->parent; p != NULL; p = p->parent) {
 		n++;
 	}
 	ids = talloc_array(mem_ctx, uint32_t, n);
@@ -39,8 +34,8 @@ uint32_t *mg_context_parent_ids(TALLOC_CTX *mem_ctx, const struct mg_context *ct
 		*_n = 0;
 		return NULL;
 	}
-	for (p = mg__context_parent(ctx); p != NULL; p = mg__context_parent(p)) {
-		ids[i++] = mg__context_id(p);
+	for (p = ctx->parent; p != NULL; p = p->parent) {
+		ids[i++] = p->id;
 	}
 	ids[i] = 0;	/* the master */
 	*_n = n;
@@ -49,32 +44,31 @@ uint32_t *mg_context_parent_ids(TALLOC_CTX *mem_ctx, const struct mg_context *ct
 
 struct mg_router *mg_context_router(const struct mg_context *ctx)
 {
-	return mg__session_router(mg__context_session(ctx));
+	return ctx->s->r;
 }
 
 int mg_context_call(TALLOC_CTX *mem_ctx, struct mg_context *ctx, const char *service,
 		    const void *payload, size_t len, int timeout_ms, struct mg_message **_reply)
 {
-	return mg_router_call(mem_ctx, mg_context_router(ctx), mg__context_id(ctx), service,
-			      payload, len, timeout_ms, _reply);
+	return mg_router_call(mem_ctx, mg_context_router(ctx), ctx->id, service, payload, len,
+			      timeout_ms, _reply);
 }
 
 int mg_context_call_async(TALLOC_CTX *mem_ctx, struct mg_context *ctx, const char *service,
 			  const void *payload, size_t len, int timeout_ms, mg_call_fn fn,
 			  void *data, struct mg_call **_call)
 {
-	return mg_router_call_async(mem_ctx, mg_context_router(ctx), mg__context_id(ctx), service,
+	return mg_router_call_async(mem_ctx, mg_context_router(ctx), ctx->id, service,
 				    payload, len, timeout_ms, fn, data, _call);
 }
 
 int mg_context_send(struct mg_context *ctx, uint32_t handle, uint32_t reply_to,
 		    const void *data, size_t len)
 {
-	return mg_router_send(mg_context_router(ctx), mg__context_id(ctx), handle, reply_to,
-			      data, len);
+	return mg_router_send(mg_context_router(ctx), ctx->id, handle, reply_to, data, len);
 }
 
-/* Lifecycle: on-disconnect watchers, shutdown. */
+/* Lifecycle: on-disconnect watchers (shutting down is session.c's). */
 
 struct mg_context_watch {
 	struct mg_context_watch *next, **prevp;
@@ -117,7 +111,7 @@ static void watch_fire(void *data)
  * first cancels the call. */
 static void watch_schedule(struct mg_context_watch *w)
 {
-	if (mg_loop_defer(mg_session_loop(w->ctx->s), w, watch_fire, w) != 0) {
+	if (mg_loop_defer(w->ctx->s->loop, w, watch_fire, w) != 0) {
 		mg_error("%s: cannot tell a watcher it is gone: out of memory", w->ctx->name);
 	}
 }
@@ -170,38 +164,6 @@ void mg__context_detach_watches(struct mg_context *ctx)
 	}
 }
 
-int mg__context_shutdown(struct mg_context *ctx)
-{
-	int ret;
-
-	switch (ctx->state) {
-	case CTX_GONE:
-		return 0;
-	case CTX_CONNECTING:
-		mg__context_cancel(ctx, "shut down while connecting");
-		return 0;
-	case CTX_UP:
-	default:
-		break;
-	}
-	/* Its agent stops as if its parent were lost, and exits: the link
-	 * ends, the route goes, and the session evicts it (on_lost). */
-	ret = mg__router_send(mg__session_router(ctx->s), ctx->id, MG_H_SHUTDOWN, 0, 0, NULL, 0);
-	if (ctx->conn != NULL) {
-		mg__conn_stop_after(ctx->conn, MG_CONN_STOP_MS);
-	}
-	return ret;
-}
-
-int mg_context_shutdown(struct mg_context *ctx)
-{
-	if (ctx->shutting && ctx->state != CTX_CONNECTING) {
-		return 0;
-	}
-	ctx->shutting = true;
-	return mg__context_shutdown(ctx);
-}
-
 bool mg_context_gone(const struct mg_context *ctx)
 {
 	return ctx->state == CTX_GONE;
@@ -210,28 +172,4 @@ bool mg_context_gone(const struct mg_context *ctx)
 pid_t mg_context_pid(const struct mg_context *ctx)
 {
 	return ctx->pid;
-}
-
-static bool ctx_stopped(const struct mg_context *ctx)
-{
-	return ctx->state == CTX_GONE && !ctx->running;
-}
-
-int mg_context_shutdown_wait(struct mg_context *ctx, int timeout_ms)
-{
-	struct mg_loop *loop = mg_session_loop(ctx->s);
-	uint64_t deadline = mg__deadline(timeout_ms);
-	bool last = false;
-	int ret;
-
-	if (mg_loop_running(loop)) {
-		return -EDEADLK;
-	}
-	if ((ret = mg_context_shutdown(ctx)) != 0) {
-		return ret;
-	}
-	while (ret == 0 && !ctx_stopped(ctx)) {
-		ret = mg__wait_step(loop, deadline, &last);
-	}
-	return ret;
 }

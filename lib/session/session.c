@@ -29,25 +29,6 @@
 /* Time allowed on top of the hop's own timeout for the agent's reply. */
 #define REPLY_MARGIN_MS 5000
 
-struct mg_session {
-	struct mg_loop *loop;
-	struct mg_router *r;
-	struct mg_image *image;
-	char *image_err;
-	uint32_t next_id;
-	struct mg_context *contexts;
-	struct mg_context **table;  /* contexts by name: n_table buckets */
-	size_t n_table, n_contexts;
-	struct mg_pw_asker *pw;      /* hop passwords: asked, cached */
-	struct slots slots;         /* first hops */
-	unsigned n_running;         /* first-hop processes not reaped yet */
-	uint64_t seq;               /* orders connects and contexts gone */
-	uint64_t shutdown_seq;      /* connects before it are cancelled */
-	unsigned fanout;
-	struct mg_images *images;   /* programs for mitogen-exec */
-	uint32_t next_program;
-};
-
 /* One mg_connect call walking down its chain. */
 struct waiter {
 	struct waiter *next;
@@ -974,6 +955,64 @@ int mg_session_shutdown(struct mg_session *s, int timeout_ms)
 	deadline = mg__deadline(timeout_ms);
 	while (ret == 0 && !first_hops_gone(s)) {
 		ret = mg__wait_step(s->loop, deadline, &last);
+	}
+	return ret;
+}
+
+/* Shutting one context down. */
+
+int mg__context_shutdown(struct mg_context *ctx)
+{
+	int ret;
+
+	switch (ctx->state) {
+	case CTX_GONE:
+		return 0;
+	case CTX_CONNECTING:
+		mg__context_cancel(ctx, "shut down while connecting");
+		return 0;
+	case CTX_UP:
+	default:
+		break;
+	}
+	/* Its agent stops as if its parent were lost, and exits: the link
+	 * ends, the route goes, and the session evicts it (on_lost). */
+	ret = mg__router_send(mg__session_router(ctx->s), ctx->id, MG_H_SHUTDOWN, 0, 0, NULL, 0);
+	if (ctx->conn != NULL) {
+		mg__conn_stop_after(ctx->conn, MG_CONN_STOP_MS);
+	}
+	return ret;
+}
+
+int mg_context_shutdown(struct mg_context *ctx)
+{
+	if (ctx->shutting && ctx->state != CTX_CONNECTING) {
+		return 0;
+	}
+	ctx->shutting = true;
+	return mg__context_shutdown(ctx);
+}
+
+static bool ctx_stopped(const struct mg_context *ctx)
+{
+	return ctx->state == CTX_GONE && !ctx->running;
+}
+
+int mg_context_shutdown_wait(struct mg_context *ctx, int timeout_ms)
+{
+	struct mg_loop *loop = mg_session_loop(ctx->s);
+	uint64_t deadline = mg__deadline(timeout_ms);
+	bool last = false;
+	int ret;
+
+	if (mg_loop_running(loop)) {
+		return -EDEADLK;
+	}
+	if ((ret = mg_context_shutdown(ctx)) != 0) {
+		return ret;
+	}
+	while (ret == 0 && !ctx_stopped(ctx)) {
+		ret = mg__wait_step(loop, deadline, &last);
 	}
 	return ret;
 }

@@ -64,6 +64,26 @@ struct mg_context {
 	uint64_t gone_seq;          /* when it went (the session's seq) */
 };
 
+/* Shared with context.c, which reaches the loop and router through it. */
+struct mg_session {
+	struct mg_loop *loop;
+	struct mg_router *r;
+	struct mg_image *image;
+	char *image_err;
+	uint32_t next_id;
+	struct mg_context *contexts;
+	struct mg_context **table;  /* contexts by name: n_table buckets */
+	size_t n_table, n_contexts;
+	struct mg_pw_asker *pw;      /* hop passwords: asked, cached */
+	struct slots slots;         /* first hops */
+	unsigned n_running;         /* first-hop processes not reaped yet */
+	uint64_t seq;               /* orders connects and contexts gone */
+	uint64_t shutdown_seq;      /* connects before it are cancelled */
+	unsigned fanout;
+	struct mg_images *images;   /* programs for mitogen-exec */
+	uint32_t next_program;
+};
+
 struct mg_router *mg__session_router(const struct mg_session *s);
 struct mg_images *mg__session_images(const struct mg_session *s);
 /* Its password asker (password.h). */
@@ -82,7 +102,7 @@ void mg__context_gone(struct mg_context *ctx);
 /* context.c: the context is freed with its session: its watchers stay
  * with their owners, and are never called. */
 void mg__context_detach_watches(struct mg_context *ctx);
-/* context.c: send SHUTDOWN (or cancel it while connecting), whether or
+/* session.c: send SHUTDOWN (or cancel it while connecting), whether or
  * not ctx->shutting is set already. */
 int mg__context_shutdown(struct mg_context *ctx);
 /* session.c: fail a context still connecting (shutdown before it is up). */
