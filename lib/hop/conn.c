@@ -715,6 +715,15 @@ void mg__conn_stop_after(struct mg_conn *c, unsigned ms)
 	c->stop_timer = mg_timer_new(c, c->loop, ms, on_stop_timer, c);
 }
 
+void mg__conn_kill(struct mg_conn *c)
+{
+	if (c->exited || c->pid <= 0) {
+		return;
+	}
+	TALLOC_FREE(c->stop_timer);
+	kill_hop(c);
+}
+
 void mg__conn_cancel(struct mg_conn *c, const char *why)
 {
 	conn_fail(c, MG_ERR_CANCELLED, "%s", why);

@@ -66,6 +66,8 @@ void mg__conn_cancel(struct mg_conn *c, const char *why);
 /* The agent was asked to stop: kill the hop's session unless its process
  * ended within 'ms'. */
 void mg__conn_stop_after(struct mg_conn *c, unsigned ms);
+/* Kill the hop's session now (a disconnect): its link ends as a lost one. */
+void mg__conn_kill(struct mg_conn *c);
 
 /* An agent asked to stop has ended by then (its own deadline is 3 s at
  * most, section 6 of PROTOCOL.md); past it its session is killed. */

@@ -534,7 +534,8 @@ static void on_lost(struct mg_router *r, uint32_t id, const char *why, void *dat
 {
 	struct mg_context *c = talloc_get_type_abort(data, struct mg_context);
 
-	evict(c, MG_ERR_DISCONNECTED, c->shutting ? "shut down" : why);
+	evict(c, MG_ERR_DISCONNECTED,
+	      c->disconnecting ? "disconnected" : c->shutting ? "shut down" : why);
 }
 
 static void on_conn_done(struct mg_conn *conn, int err, const char *errmsg, void *data)
@@ -991,6 +992,35 @@ int mg_context_shutdown(struct mg_context *ctx)
 	}
 	ctx->shutting = true;
 	return mg__context_shutdown(ctx);
+}
+
+int mg_context_disconnect(struct mg_context *ctx)
+{
+	if (ctx->state == CTX_GONE) {
+		return 0;
+	}
+	if (ctx->state == CTX_CONNECTING) {
+		mg__context_cancel(ctx, "disconnected while connecting");
+		return 0;
+	}
+	ctx->shutting = true;
+	if (ctx->conn == NULL) {
+		/* No link of ours to cut: its parent agent holds it. */
+		return mg__context_shutdown(ctx);
+	}
+	ctx->disconnecting = true;
+	mg__conn_kill(ctx->conn);
+	return 0;
+}
+
+struct mg_context *mg_session_context(struct mg_session *s, uint32_t id)
+{
+	for (struct mg_context *c = s->contexts; c != NULL; c = c->next) {
+		if (c->id == id && c->state != CTX_GONE) {
+			return c;
+		}
+	}
+	return NULL;
 }
 
 static bool ctx_stopped(const struct mg_context *ctx)

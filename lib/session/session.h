@@ -50,6 +50,7 @@ struct mg_context {
 	struct mg_conn *conn;       /* first hops: the local process */
 	bool running;               /* first hops: its process not reaped yet */
 	bool shutting;              /* mg_context_shutdown was called */
+	bool disconnecting;         /* mg_context_disconnect cut its link */
 	pid_t pid;                  /* the agent's, from the HELLO reply */
 	struct mg_handler *reply;   /* later hops: the CONNECT reply */
 	struct mg_timer *timer;

@@ -265,6 +265,54 @@ static void test_shutdown_second_hop_body(void)
 }
 ISOLATED(test_shutdown_second_hop)
 
+/* mg_context_disconnect: a first hop is cut at once, its subtree with it;
+ * mg_session_context finds contexts by id only while they are up. */
+static void test_disconnect_body(void)
+{
+	struct fx *f = fx_new();
+	struct mg_context *c1, *c2, *again;
+	struct lost l1 = { 0 }, l2 = { 0 };
+	uint32_t id1, id2;
+	pid_t pid1, pid2;
+
+	ASSERT_PTR_NOT_NULL(f);
+	c2 = fx_connect(f, "local/local");
+	ASSERT_PTR_NOT_NULL(c2);
+	c1 = mg_context_parent(c2);
+	id1 = mg_context_id(c1);
+	id2 = mg_context_id(c2);
+	pid1 = mg_context_pid(c1);
+	pid2 = mg_context_pid(c2);
+	ASSERT_TRUE(mg_session_context(f->s, id1) == c1);
+	ASSERT_TRUE(mg_session_context(f->s, id2) == c2);
+	ASSERT_PTR_NULL(mg_session_context(f->s, 0));
+	ASSERT_PTR_NULL(mg_session_context(f->s, id2 + 100));
+	ASSERT_PTR_NOT_NULL(mg_context_on_disconnect(f, c1, on_lost, &l1));
+	ASSERT_PTR_NOT_NULL(mg_context_on_disconnect(f, c2, on_lost, &l2));
+	ASSERT_TRUE(echoes(f, c2));
+	ASSERT_INT_EQ(mg_context_disconnect(c1), 0);
+	ASSERT_TRUE(run_until(f->loop, fired, &l1, 5000));
+	ASSERT_TRUE(run_until(f->loop, fired, &l2, 5000));
+	ASSERT_TRUE(mg_context_gone(c1) && mg_context_gone(c2));
+	ASSERT_STR_EQ(l1.reason, "local: disconnected");
+	ASSERT_STR_EQ(l2.reason, "local/local: connection to local lost");
+	ASSERT_PTR_NULL(mg_session_context(f->s, id1));
+	ASSERT_PTR_NULL(mg_session_context(f->s, id2));
+	ASSERT_TRUE(pid_gone(f, pid1));
+	ASSERT_TRUE(pid_gone(f, pid2));
+	ASSERT_INT_EQ(mg_context_disconnect(c1), 0);
+	again = fx_connect(f, "local/local");
+	ASSERT_PTR_NOT_NULL(again);
+	ASSERT_INT_NE(mg_context_id(again), id2);
+	ASSERT_TRUE(echoes(f, again));
+	ASSERT_INT_EQ(l1.n, 1);
+	ASSERT_INT_EQ(l2.n, 1);
+	talloc_free(l1.reason);
+	talloc_free(l2.reason);
+	talloc_free(f);
+}
+ISOLATED(test_disconnect)
+
 /* An agent killed: the loss is noticed, and the chain connects again. */
 static void test_lost_second_hop_body(void)
 {
@@ -898,6 +946,7 @@ int main(void)
 	RUN(test_hello_flags);
 	RUN(test_shutdown_first_hop);
 	RUN(test_shutdown_second_hop);
+	RUN(test_disconnect);
 	RUN(test_lost_second_hop);
 	RUN(test_session_shutdown);
 	RUN(test_shutdown_stops_commands);

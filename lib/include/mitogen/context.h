@@ -70,6 +70,17 @@ int mg_context_shutdown(struct mg_context *ctx);
  * mg_context_on_disconnect there).
  */
 int mg_context_shutdown_wait(struct mg_context *ctx, int timeout_ms);
+/*
+ * Disconnect ctx now, without asking it (mitogen's Router.disconnect):
+ * for a first hop, the master kills the hop's session at once, so its
+ * link ends as a lost one and ctx and everything below it are evicted,
+ * hearing the loss through mg_context_on_disconnect. A later hop's link
+ * belongs to the agent above it, which this process cannot cut: it is
+ * shut down instead (mg_context_shutdown). A context still connecting is
+ * failed. Returns 0 (also when it is gone already), or as
+ * mg_context_shutdown.
+ */
+int mg_context_disconnect(struct mg_context *ctx);
 
 /* mg_router_call to this context, from the master. */
 int mg_context_call(TALLOC_CTX *mem_ctx, struct mg_context *ctx, const char *service,

@@ -6,6 +6,7 @@
 #ifndef MITOGEN_SESSION_H
 #define MITOGEN_SESSION_H
 
+#include <stdint.h>
 #include <talloc.h>
 #include "mitogen/chain.h"
 #include "mitogen/loop.h"
@@ -33,6 +34,10 @@ void mg_session_set_fanout(struct mg_session *s, unsigned fanout);
  * mg_connect connects anew.
  */
 int mg_session_shutdown(struct mg_session *s, int timeout_ms);
+
+/* The context with id 'id' that is connecting or up in this session, or
+ * NULL (an unknown id, or one gone: its id is never used again). */
+struct mg_context *mg_session_context(struct mg_session *s, uint32_t id);
 
 /*
  * Passwords for hops that prompt when no password_env= or password_file=
