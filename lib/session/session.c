@@ -50,93 +50,6 @@ struct waiter {
 static void advance(struct waiter *w);
 static void wake(void *data);
 
-/* The prompt for context c's hop, escaped: a chain's decoded bytes must
- * not drive the terminal. */
-static char *password_label(TALLOC_CTX *mem_ctx, const struct mg_context *c)
-{
-	const char *slash = strrchr(c->name, '/');
-	char *label = talloc_asprintf(NULL, "[%s on %.*s] password: ", c->hop->text,
-				      slash != NULL ? (int)(slash - c->name) : 9,
-				      slash != NULL ? c->name : "this host");
-	char *shown = label != NULL ? mg_log_escape(mem_ctx, label, strlen(label)) : NULL;
-
-	talloc_free(label);
-	return shown;
-}
-
-/* A first hop's prompt came and no password was given: the answer goes
- * to its connection, unless the connection ends first. */
-static void ask_first_hop(void *ask_data, mg_password_cb cb, void *cb_data)
-{
-	struct mg_context *c = talloc_get_type_abort(ask_data, struct mg_context);
-	char *label = password_label(NULL, c);
-
-	if (label == NULL || c->conn == NULL ||
-	    mg__pw_ask(c->conn, c->s->pw, c->hop->text, label, cb, cb_data) != 0) {
-		mg_error("%s: cannot ask for the password: out of memory", c->name);
-	}
-	talloc_free(label);
-}
-
-/* An agent's PASSWORD request waiting for its answer. */
-struct pw_reply {
-	struct mg_router *r;
-	struct mg_msg *m;
-};
-
-static void reply_password(void *data, const char *password, const char *err)
-{
-	struct pw_reply *pr = talloc_get_type_abort(data, struct pw_reply);
-
-	if (password != NULL) {
-		mg__router_reply(pr->r, pr->m, password, strlen(password));
-	} else {
-		mg__router_reply_dead(pr->r, pr->m, err);
-	}
-	talloc_free(pr);
-}
-
-/* An agent asks for the password of a hop the master told it to connect.
- * Only that agent, only for that hop: a hop can never fish for others. */
-static void on_password_request(struct mg_router *r, struct mg_msg *m, void *data)
-{
-	struct mg_session *s = talloc_get_type_abort(data, struct mg_session);
-	struct mg_context *c;
-	struct pw_reply *pr;
-	struct mg_buf b;
-	char *label;
-	uint32_t id;
-
-	mg__buf_view(&b, m->data, m->len);
-	if (mg__buf_get_u32(&b, &id) != 0) {
-		return;
-	}
-	for (c = s->contexts; c != NULL; c = c->next) {
-		if (c->id == id) {
-			break;
-		}
-	}
-	if (c == NULL || c->state != CTX_CONNECTING || c->parent_id == 0 ||
-	    c->parent_id != m->src || c->reply == NULL) {
-		mg__router_reply_dead(r, m, "no such pending hop");
-		return;
-	}
-	/* Under the CONNECT reply's handler: once the hop is settled,
-	 * nobody waits for the answer. */
-	pr = talloc_zero(c->reply, struct pw_reply);
-	label = password_label(pr, c);
-	if (pr == NULL || label == NULL || mg__msg_keep(pr, m) != 0 ||
-	    mg__pw_ask(pr, s->pw, c->hop->text, label, reply_password, pr) != 0) {
-		talloc_free(pr);
-		mg__router_reply_dead(r, m, "out of memory");
-		return;
-	}
-	pr->r = r;
-	pr->m = m;
-	/* Replies go by src and reply_to: the stream may go first. */
-	m->in = NULL;
-}
-
 /* Before the contexts go: no prompt is left on the terminal, and none
  * starts while they are freed. */
 static int session_destructor(struct mg_session *s)
@@ -145,11 +58,6 @@ static int session_destructor(struct mg_session *s)
 		mg__pw_asker_stop(s->pw);
 	}
 	return 0;
-}
-
-void mg_session_set_password_fn(struct mg_session *s, mg_password_fn fn, void *data)
-{
-	mg__pw_asker_set_fn(s->pw, fn, data);
 }
 
 struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop)
@@ -179,7 +87,7 @@ struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop)
 		return NULL;
 	}
 	if (mg__router_add_handler(s, s->r, MG_H_PASSWORD, MG_POL_DESCENDANT, 0, true,
-				   on_password_request, s) == NULL) {
+				   mg__session_on_password_request, s) == NULL) {
 		talloc_free(s);
 		return NULL;
 	}
@@ -690,7 +598,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		struct mg_conn_params p = {
 			.hop = hop, .id = c->id, .name = c->name, .image = s->image,
 			.timeout_ms = timeout_ms, .log_level = (uint8_t)mg_log_get_level(),
-			.password = password, .ask = ask_first_hop, .ask_data = c,
+			.password = password, .ask = mg__session_ask_first_hop, .ask_data = c,
 			.run_agent = mg__agent_run_forked,
 		};
 		ret = mg__conn_start(c, s->r, &p, on_conn_done, c, &c->conn, _errmsg);

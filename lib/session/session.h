@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "mitogen/session.h"
+#include "conn.h"
 #include "router.h"
 
 struct mg_images;
@@ -108,5 +109,11 @@ void mg__context_detach_watches(struct mg_context *ctx);
 int mg__context_shutdown(struct mg_context *ctx);
 /* session.c: fail a context still connecting (shutdown before it is up). */
 void mg__context_cancel(struct mg_context *ctx, const char *why);
+
+/* session-password.c: a first hop's prompt came and no password was
+ * given (the conn's ask hook, ask_data the context). */
+void mg__session_ask_first_hop(void *ask_data, mg_password_cb cb, void *cb_data);
+/* session-password.c: the master's PASSWORD handler (data: the session). */
+void mg__session_on_password_request(struct mg_router *r, struct mg_msg *m, void *data);
 
 #endif
