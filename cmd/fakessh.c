@@ -1,0 +1,289 @@
+/*
+ * fakessh: an ssh look-alike over a hop chain, so that rsync, scp, sftp,
+ * git and any program that runs ssh can use a chain as its transport.
+ * Direct mode only: fakessh [SSH OPTIONS] DEST [COMMAND...].
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <mitogen/mitogen.h>
+#include "common.h"
+#include "config.h"
+#include "runner.h"
+#include "ssh-opts.h"
+
+#define FAKESSH_FAIL 255
+
+/* Run by a POSIX sh at the far end: the first sftp-server found. */
+static const char sftp_snippet[] =
+	"for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server "
+	"/usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do "
+	"if [ -x \"$p\" ]; then exec \"$p\"; fi; done; "
+	"echo 'fakessh: no sftp-server at the far end' >&2; exit 255";
+
+/* A value for a hop option: every byte but [A-Za-z0-9._~-] as %XX. */
+static char *pct(TALLOC_CTX *ctx, const char *s)
+{
+	char *out = talloc_strdup(ctx, "");
+
+	for (const unsigned char *p = (const unsigned char *)s; out != NULL && *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("._~-", *p) != NULL) {
+			out = talloc_asprintf_append_buffer(out, "%c", *p);
+		} else {
+			out = talloc_asprintf_append_buffer(out, "%%%02X", *p);
+		}
+	}
+	return out;
+}
+
+/* One ssh_args word, quoted for the option's shell-like word split. */
+static char *quote_word(TALLOC_CTX *ctx, const char *w)
+{
+	char *out = talloc_strdup(ctx, "'");
+
+	for (const char *p = w; out != NULL && *p != '\0'; p++) {
+		out = *p == '\'' ? talloc_strdup_append_buffer(out, "'\"'\"'")
+				 : talloc_asprintf_append_buffer(out, "%c", *p);
+	}
+	return out != NULL ? talloc_strdup_append_buffer(out, "'") : NULL;
+}
+
+static char *add_opt(char *text, bool *first, const char *key, const char *value)
+{
+	char *v = text != NULL ? pct(text, value) : NULL;
+
+	text = v != NULL ? talloc_asprintf_append_buffer(text, "%c%s=%s", *first ? '?' : '&', key, v) : NULL;
+	*first = false;
+	return text;
+}
+
+/* The first ssh hop again, with what the command line gives it. */
+static char *ssh_hop_text(TALLOC_CTX *ctx, const struct mg_hop *hop, const struct mg_ssh_cmdline *o,
+			  const char *dest_user)
+{
+	const char *user = o->user != NULL && o->user_before_dest ? o->user
+			 : dest_user != NULL ? dest_user : hop->user != NULL ? hop->user : o->user;
+	int port = o->port != 0 && o->port_before_dest ? o->port : hop->port != 0 ? hop->port : o->port;
+	char *text = talloc_asprintf(ctx, "ssh:%s", pct(ctx, hop->host != NULL ? hop->host : ""));
+	bool first = true, have_id = mg_hop_opt(hop, "identity_file") != NULL;
+	char num[16];
+
+	for (size_t i = 0; text != NULL && i < hop->n_opts; i++) {
+		const char *k = hop->opts[i].key;
+		if (strcmp(k, "username") != 0 && strcmp(k, "port") != 0) {
+			text = add_opt(text, &first, k, hop->opts[i].value);
+		}
+	}
+	if (user != NULL) {
+		text = add_opt(text, &first, "username", user);
+	}
+	if (port != 0) {
+		snprintf(num, sizeof(num), "%d", port);
+		text = add_opt(text, &first, "port", num);
+	}
+	if (o->check_host_keys != NULL && mg_hop_opt(hop, "check_host_keys") == NULL) {
+		text = add_opt(text, &first, "check_host_keys", o->check_host_keys);
+	}
+	for (size_t i = 0; text != NULL && i < o->n_identities; i++) {
+		if (i == 0 && !have_id) {
+			text = add_opt(text, &first, "identity_file", o->identities[i]);
+			continue;
+		}
+		text = add_opt(text, &first, "ssh_args", "-i");
+		text = text != NULL ? add_opt(text, &first, "ssh_args", quote_word(ctx, o->identities[i])) : NULL;
+	}
+	for (size_t i = 0; text != NULL && i < o->n_ssh_args; i++) {
+		char *q = quote_word(ctx, o->ssh_args[i]);
+		text = q != NULL ? add_opt(text, &first, "ssh_args", q) : NULL;
+	}
+	return text;
+}
+
+static bool ssh_settings(const struct mg_ssh_cmdline *o, const char *dest_user)
+{
+	return o->user != NULL || dest_user != NULL || o->port != 0 || o->n_identities > 0 ||
+	       o->n_ssh_args > 0 || o->check_host_keys != NULL;
+}
+
+/* DEST as one chain's text, the command line's ssh settings on its first
+ * ssh hop; NULL with the error printed. */
+static char *resolve_dest(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const struct mg_hop **_ssh)
+{
+	const char *dest = o->dest, *dest_user = NULL, *at;
+	struct mg_chain_list *list = NULL;
+	char *errmsg = NULL, *text = NULL;
+	size_t i;
+
+	if (mg_chain_parse(ctx, dest, &list, &errmsg) != 0 && (at = strchr(dest, '@')) != NULL &&
+	    at != dest) {
+		/* "user@CHAIN": the user goes to the first ssh hop. */
+		char *e2 = NULL;
+		if (mg_chain_parse(ctx, at + 1, &list, &e2) == 0) {
+			dest_user = talloc_strndup(ctx, dest, (size_t)(at - dest));
+			errmsg = NULL;
+		}
+	}
+	if (list == NULL || errmsg != NULL) {
+		mg_cmd_error("bad destination '%s': %s", dest, errmsg != NULL ? errmsg : "out of memory");
+		return NULL;
+	}
+	if (list->n_chains != 1) {
+		mg_cmd_error("bad destination '%s': it names %zu chains, not one", dest, list->n_chains);
+		return NULL;
+	}
+	const struct mg_chain *c = &list->chains[0];
+	for (i = 0; i < c->n_hops && strcmp(c->hops[i].method, "ssh") != 0; i++) {
+	}
+	*_ssh = i < c->n_hops ? &c->hops[i] : NULL;
+	if (i == c->n_hops || !ssh_settings(o, dest_user)) {
+		if (ssh_settings(o, dest_user)) {
+			mg_log(MG_LOG_INFO, "fakessh", 0, "no ssh hop in %s: -l, -p, -i, user@ and ssh options are ignored",
+			       c->text);
+		}
+		return talloc_strdup(ctx, c->text);
+	}
+	text = i > 0 ? talloc_asprintf(ctx, "%s/", mg_chain_prefix(ctx, c, i)) : talloc_strdup(ctx, "");
+	text = text != NULL ? talloc_asprintf_append_buffer(text, "%s", ssh_hop_text(ctx, &c->hops[i], o, dest_user)) : NULL;
+	for (size_t j = i + 1; text != NULL && j < c->n_hops; j++) {
+		text = talloc_asprintf_append_buffer(text, "/%s", c->hops[j].text);
+	}
+	if (text == NULL) {
+		mg_cmd_error("out of memory");
+	}
+	return text;
+}
+
+/* -G: what ssh -G would say of the first ssh hop, ssh_config style. */
+static int dump_config(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const char *text)
+{
+	struct mg_chain_list *list = NULL;
+	char *errmsg = NULL;
+	const struct mg_hop *h = NULL;
+	struct passwd *pw = getpwuid(getuid());
+
+	if (mg_chain_parse(ctx, text, &list, &errmsg) == 0) {
+		for (size_t i = 0; i < list->chains[0].n_hops && h == NULL; i++) {
+			if (strcmp(list->chains[0].hops[i].method, "ssh") == 0) {
+				h = &list->chains[0].hops[i];
+			}
+		}
+	}
+	printf("host %s\n", o->dest);
+	printf("user %s\n", h != NULL && h->user != NULL ? h->user : o->user != NULL ? o->user
+	       : pw != NULL ? pw->pw_name : "root");
+	printf("hostname %s\n", h != NULL && h->host != NULL ? h->host : o->dest);
+	printf("port %d\n", h != NULL && h->port != 0 ? h->port : o->port != 0 ? o->port : 22);
+	for (size_t i = 0; i < o->n_identities; i++) {
+		printf("identityfile %s\n", o->identities[i]);
+	}
+	printf("chain %s\n", text);
+	return 0;
+}
+
+static int usage_fail(const char *msg)
+{
+	if (msg != NULL) {
+		fprintf(stderr, "fakessh: %s\n", msg);
+	}
+	fputs(mg_ssh_cmdline_usage, stderr);
+	return FAKESSH_FAIL;
+}
+
+/* What the command line asks for that is not built: refuse, never fake. */
+static const char *not_built(const struct mg_ssh_cmdline *o)
+{
+	if (o->query) {
+		return "-Q is not supported";
+	}
+	if (o->no_command) {
+		return "-N (no command) is not supported yet";
+	}
+	if (o->subsystem && strcmp(o->command[0], "sftp") != 0) {
+		return "only the sftp subsystem is supported";
+	}
+	if (o->n_command == 0) {
+		return "an interactive login is not supported yet";
+	}
+	return NULL;
+}
+
+static int run(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o)
+{
+	const struct mg_hop *ssh = NULL;
+	const char *msg;
+	char *text;
+
+	for (size_t i = 0; i < o->n_notes; i++) {
+		mg_log(MG_LOG_INFO, "fakessh", 0, "%s does not apply here: ignored", o->notes[i]);
+	}
+	text = resolve_dest(tmp, o, &ssh);
+	if (text == NULL) {
+		return FAKESSH_FAIL;
+	}
+	if (ssh == NULL) {
+		for (size_t i = 0; i < o->n_ssh_args; i++) {
+			mg_log(MG_LOG_INFO, "fakessh", 0, "%s: no ssh hop to pass it to: ignored", o->ssh_args[i]);
+		}
+	}
+	if (o->dump_config) {
+		return dump_config(tmp, o, text);
+	}
+	if (o->subsystem && o->n_command == 0) {
+		return usage_fail("-s needs a subsystem name");
+	}
+	if ((msg = not_built(o)) != NULL) {
+		mg_cmd_error("%s", msg);
+		return FAKESSH_FAIL;
+	}
+	if (o->tty > 0 && !o->no_tty && !isatty(STDIN_FILENO) && !o->quiet) {
+		fprintf(stderr, "Pseudo-terminal will not be allocated because stdin is not a terminal.\r\n");
+	}
+	mg_runner.null_stdin = o->null_stdin;
+	mg_runner.tty = o->tty > 0 && !o->no_tty && isatty(STDIN_FILENO);
+	/* The runner's words: the target first (no -w: output raw, as one
+	 * target's), then the COMMAND words it joins for the shell. */
+	const char **words = talloc_zero_array(tmp, const char *, o->n_command + 2);
+	if (words == NULL) {
+		mg_cmd_error("out of memory");
+		return FAKESSH_FAIL;
+	}
+	words[0] = text;
+	if (o->subsystem) {
+		/* shell 3: /bin/sh -c, whatever the login shell is. */
+		words[1] = sftp_snippet;
+		return mg_runner_main(tmp, words, 2, 3, 0, false);
+	}
+	memcpy(words + 1, o->command, o->n_command * sizeof(*words));
+	return mg_runner_main(tmp, words, (int)o->n_command + 1, 1, 0, false);
+}
+
+int main(int argc, const char **argv)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_ssh_cmdline *o = NULL;
+	char *errmsg = NULL;
+	int ret, status;
+
+	mg_cmd_init("fakessh");
+	signal(SIGPIPE, SIG_IGN);
+	ret = mg_ssh_cmdline_parse(tmp, argc, (const char *const *)argv, &o, &errmsg);
+	if (ret != 0) {
+		status = usage_fail(ret == -ENOMEM ? "out of memory" : errmsg);
+	} else if (o->version) {
+		fprintf(stderr, "fakessh (mitogen-c %s), OpenSSH-compatible command line\n", MG_VERSION);
+		status = 0;
+	} else if (o->dest == NULL) {
+		status = usage_fail(NULL);
+	} else {
+		mg_common.verbose = o->verbose;
+		mg_common.quiet = o->quiet;
+		mg_cmd_apply_common();
+		status = run(tmp, o);
+	}
+	talloc_free(tmp);
+	return status;
+}

@@ -1,0 +1,286 @@
+/* OpenSSH's command line for fakessh: see ssh-opts.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "ssh-opts.h"
+
+const char mg_ssh_cmdline_usage[] =
+	"usage: fakessh [-46AaCfGgKkMNnqsTtVvXxYy] [-B bind_interface] [-b bind_address]\n"
+	"           [-c cipher_spec] [-D [bind_address:]port] [-E log_file]\n"
+	"           [-e escape_char] [-F configfile] [-I pkcs11] [-i identity_file]\n"
+	"           [-J destination] [-L address] [-l login_name] [-m mac_spec]\n"
+	"           [-O ctl_cmd] [-o option] [-P tag] [-p port] [-R address]\n"
+	"           [-S ctl_path] [-W host:port] [-w local_tun[:remote_tun]]\n"
+	"           destination [command [argument ...]]\n";
+
+/* ssh's getopt string, less the letters: those with ':' take an argument. */
+static const char optstring[] =
+	"1246ab:c:e:fgi:kl:m:no:p:qstvxAB:CD:E:F:GI:J:KL:MNO:P:Q:R:S:TVw:W:XYy";
+
+/* Flags and argument options that a real ssh on the first hop may use. */
+static const char pass_flags[] = "46AaCgKkMXxYy";
+static const char pass_args[] = "BbcDEFIJLmPRS";
+
+struct parse {
+	TALLOC_CTX *ctx;
+	struct mg_ssh_cmdline *o;
+	char **errmsg;
+};
+
+static int push(struct parse *p, const char ***v, size_t *n, const char *s)
+{
+	const char **nv = talloc_realloc(p->o, *v, const char *, *n + 2);
+
+	if (nv == NULL) {
+		return -ENOMEM;
+	}
+	nv[*n] = talloc_strdup(nv, s);
+	nv[*n + 1] = NULL;
+	*v = nv;
+	if (nv[*n] == NULL) {
+		return -ENOMEM;
+	}
+	(*n)++;
+	return 0;
+}
+
+static int fail(struct parse *p, const char *fmt, const char *arg, char opt)
+{
+	*p->errmsg = arg != NULL ? talloc_asprintf(p->ctx, fmt, arg) : talloc_asprintf(p->ctx, fmt, opt);
+	return *p->errmsg != NULL ? -EINVAL : -ENOMEM;
+}
+
+static int note(struct parse *p, const char *what)
+{
+	return push(p, &p->o->notes, &p->o->n_notes, what);
+}
+
+/* A port as ssh's a2port takes it: 1 to 65535, decimal. */
+static int parse_port(struct parse *p, const char *text)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (!isdigit((unsigned char)text[0]) || *end != '\0' || errno != 0 || v < 1 || v > 65535) {
+		return fail(p, "Bad port '%s'", text, 0);
+	}
+	if (p->o->port == 0) {
+		p->o->port = (int)v;
+		p->o->port_before_dest = p->o->dest == NULL;
+	}
+	return 0;
+}
+
+static void set_user(struct parse *p, const char *user)
+{
+	if (p->o->user == NULL) {
+		p->o->user = talloc_strdup(p->o, user);
+		p->o->user_before_dest = p->o->dest == NULL;
+	}
+}
+
+static int host_keys(struct parse *p, const char *v)
+{
+	const char *mode = strcasecmp(v, "yes") == 0 || strcasecmp(v, "ask") == 0 ? "enforce"
+			 : strcasecmp(v, "accept-new") == 0 ? "accept"
+			 : strcasecmp(v, "no") == 0 || strcasecmp(v, "off") == 0 ? "ignore" : NULL;
+
+	if (mode == NULL) {
+		return fail(p, "unsupported StrictHostKeyChecking value '%s'", v, 0);
+	}
+	if (p->o->check_host_keys == NULL) {
+		p->o->check_host_keys = mode;
+	}
+	return 0;
+}
+
+/* -o: "K=V", "K V" or "K = V"; the keys we apply, the rest for ssh. */
+static int option(struct parse *p, const char *text)
+{
+	size_t klen = strcspn(text, "= \t");
+	const char *v = text + klen;
+	char *key = talloc_strndup(p->ctx, text, klen);
+	char *pair;
+
+	v += strspn(v, " \t");
+	if (*v == '=') {
+		v++;
+		v += strspn(v, " \t");
+	}
+	if (key == NULL) {
+		return -ENOMEM;
+	}
+	if (klen == 0 || *v == '\0') {
+		return fail(p, "no argument after keyword \"%s\"", key, 0);
+	}
+	if (strcasecmp(key, "User") == 0) {
+		set_user(p, v);
+		return 0;
+	}
+	if (strcasecmp(key, "Port") == 0) {
+		return parse_port(p, v);
+	}
+	if (strcasecmp(key, "IdentityFile") == 0) {
+		return push(p, &p->o->identities, &p->o->n_identities, v);
+	}
+	if (strcasecmp(key, "StrictHostKeyChecking") == 0) {
+		return host_keys(p, v);
+	}
+	pair = talloc_asprintf(p->ctx, "%s=%s", key, v);
+	if (pair == NULL || push(p, &p->o->ssh_args, &p->o->n_ssh_args, "-o") != 0) {
+		return -ENOMEM;
+	}
+	return push(p, &p->o->ssh_args, &p->o->n_ssh_args, pair);
+}
+
+static int flag(struct parse *p, char c)
+{
+	struct mg_ssh_cmdline *o = p->o;
+	char word[3] = { '-', c, '\0' };
+
+	switch (c) {
+	case 't': o->tty++; return 0;
+	case 'v': o->verbose++; return 0;
+	case 'T': o->no_tty = true; return 0;
+	case 'n': o->null_stdin = true; return 0;
+	case 'q': o->quiet = true; return 0;
+	case 'N': o->no_command = true; return 0;
+	case 'G': o->dump_config = true; return 0;
+	case 'V': o->version = true; return 0;
+	case 's': o->subsystem = true; return 0;
+	default: break;
+	}
+	if (strchr(pass_flags, c) != NULL) {
+		return push(p, &o->ssh_args, &o->n_ssh_args, word);
+	}
+	/* -1 -2 (obsolete) and -f (background) do nothing here. */
+	return note(p, word);
+}
+
+static int with_arg(struct parse *p, char c, const char *arg)
+{
+	struct mg_ssh_cmdline *o = p->o;
+	char word[3] = { '-', c, '\0' };
+	int ret;
+
+	switch (c) {
+	case 'l': set_user(p, arg); return 0;
+	case 'p': return parse_port(p, arg);
+	case 'i': return push(p, &o->identities, &o->n_identities, arg);
+	case 'o': return option(p, arg);
+	case 'Q': o->query = true; return 0;
+	default: break;
+	}
+	if (strchr(pass_args, c) != NULL) {
+		ret = push(p, &o->ssh_args, &o->n_ssh_args, word);
+		return ret != 0 ? ret : push(p, &o->ssh_args, &o->n_ssh_args, arg);
+	}
+	/* -e escape, -O control command, -W stdio forward, -w tunnel. */
+	return note(p, word);
+}
+
+/* One word of bundled options ("-tt", "-p22", "-oUser=x", "-vT"); *i
+ * moves past a separate argument. */
+static int cluster(struct parse *p, int argc, const char *const *argv, int *i)
+{
+	const char *w = argv[*i];
+
+	for (size_t k = 1; w[k] != '\0'; k++) {
+		const char *spec = w[k] != ':' ? strchr(optstring, w[k]) : NULL;
+		int ret;
+
+		if (spec == NULL) {
+			return fail(p, "unknown option -- %c", NULL, w[k]);
+		}
+		if (spec[1] != ':') {
+			if ((ret = flag(p, w[k])) != 0) {
+				return ret;
+			}
+			continue;
+		}
+		if (w[k + 1] != '\0') {
+			return with_arg(p, w[k], w + k + 1);
+		}
+		if (*i + 1 >= argc) {
+			return fail(p, "option requires an argument -- %c", NULL, w[k]);
+		}
+		(*i)++;
+		return with_arg(p, w[k], argv[*i]);
+	}
+	return 0;
+}
+
+static int parse_all(struct parse *p, int argc, const char *const *argv)
+{
+	struct mg_ssh_cmdline *o = p->o;
+	int i = 1, ret;
+
+	/* Options until DEST, again after it until "--" or a COMMAND word. */
+	for (; i < argc; i++) {
+		const char *w = argv[i];
+
+		if (strcmp(w, "--") == 0) {
+			i++;
+			break;
+		}
+		if (w[0] == '-' && w[1] != '\0') {
+			if ((ret = cluster(p, argc, argv, &i)) != 0) {
+				return ret;
+			}
+			continue;
+		}
+		if (o->dest != NULL) {
+			break;
+		}
+		o->dest = talloc_strdup(o, w);
+		if (o->dest == NULL) {
+			return -ENOMEM;
+		}
+	}
+	if (o->dest == NULL && i < argc) {
+		o->dest = talloc_strdup(o, argv[i++]);
+		if (o->dest == NULL) {
+			return -ENOMEM;
+		}
+	}
+	for (; i < argc; i++) {
+		if ((ret = push(p, &o->command, &o->n_command, argv[i])) != 0) {
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int mg_ssh_cmdline_parse(TALLOC_CTX *mem_ctx, int argc, const char *const *argv,
+		      struct mg_ssh_cmdline **_opts, char **_errmsg)
+{
+	struct parse p = { .ctx = mem_ctx, .errmsg = _errmsg };
+	int ret;
+
+	*_opts = NULL;
+	*_errmsg = NULL;
+	p.o = talloc_zero(mem_ctx, struct mg_ssh_cmdline);
+	if (p.o == NULL) {
+		return -ENOMEM;
+	}
+	p.o->command = talloc_zero_array(p.o, const char *, 1);
+	p.o->identities = talloc_zero_array(p.o, const char *, 1);
+	p.o->ssh_args = talloc_zero_array(p.o, const char *, 1);
+	p.o->notes = talloc_zero_array(p.o, const char *, 1);
+	if (p.o->command == NULL || p.o->identities == NULL || p.o->ssh_args == NULL ||
+	    p.o->notes == NULL) {
+		talloc_free(p.o);
+		return -ENOMEM;
+	}
+	ret = parse_all(&p, argc, argv);
+	if (ret != 0) {
+		talloc_free(p.o);
+		return ret;
+	}
+	*_opts = p.o;
+	return 0;
+}
