@@ -32,6 +32,12 @@ function missing_from() {
     comm -23 <(printf '%s\n' "$1") <(printf '%s\n' "$2") | grep -v '^$' || true
 }
 
+# The commands with popt's conventions: all but fakessh, which reads
+# ssh(1)'s command line (its own tests below).
+function popt_commands() {
+    mg_commands | grep -vx fakessh
+}
+
 @test "there are commands to check" {
     run mg_commands
     assert "$output" =~ "mitogen-run" "mg_commands lists mitogen-run"
@@ -39,7 +45,7 @@ function missing_from() {
 
 @test "--help: exit 0, usage on stdout, nothing on stderr" {
     local cmd
-    for cmd in $(mg_commands); do
+    for cmd in $(popt_commands); do
         run_mg_sep 0 "$cmd" --help
         assert "$output" =~ "[Uu]sage:.*$cmd" "$cmd --help: usage line on stdout"
         assert "$stderr" == "" "$cmd --help: nothing on stderr"
@@ -51,7 +57,7 @@ function missing_from() {
 
 @test "--usage and --version: exit 0, stdout" {
     local cmd
-    for cmd in $(mg_commands); do
+    for cmd in $(popt_commands); do
         run_mg_sep 0 "$cmd" --usage
         assert "$output" =~ "$cmd" "$cmd --usage names the program"
         assert "$stderr" == "" "$cmd --usage: nothing on stderr"
@@ -64,7 +70,7 @@ function missing_from() {
 
 @test "unknown option: exit 2, one-line hint on stderr" {
     local cmd
-    for cmd in $(mg_commands); do
+    for cmd in $(popt_commands); do
         run_mg_sep 2 "$cmd" --no-such-option local true
         assert "$output" == "" "$cmd: nothing on stdout for a usage error"
         assert "${#stderr_lines[@]}" -eq 1 "$cmd: the hint is one line"
@@ -75,7 +81,7 @@ function missing_from() {
 
 @test "missing arguments: exit 2, hint on stderr" {
     local cmd
-    for cmd in $(mg_commands); do
+    for cmd in $(popt_commands); do
         run_mg_sep 2 "$cmd"
         assert "$output" == "" "$cmd with no arguments: nothing on stdout"
         assert "$stderr" =~ "^$cmd: " "$cmd with no arguments: hint on stderr"
@@ -84,7 +90,7 @@ function missing_from() {
 
 @test "options agree between --help, man page and completions" {
     local cmd man bash_comp zsh_comp help man_opts bash_opts zsh_opts miss
-    for cmd in $(mg_commands); do
+    for cmd in $(popt_commands); do
         man=$MG_SRC_DIR/man/$cmd.1.scd
         bash_comp=$MG_SRC_DIR/completions/bash/$cmd
         zsh_comp=$MG_SRC_DIR/completions/zsh/_$cmd
@@ -111,5 +117,30 @@ function missing_from() {
         assert "$miss" == "" "$cmd: options in --help but not in completions/zsh/_$cmd"
         miss=$(missing_from "$zsh_opts" "$help")
         assert "$miss" == "" "$cmd: options in completions/zsh/_$cmd but not in --help"
+    done
+}
+
+# fakessh answers as ssh(1) does: no --help, ssh's message and usage text.
+@test "fakessh: ssh's unknown option, usage and exit status 255" {
+    run_mg_sep 255 fakessh --help
+    assert "$output" == "" "nothing on stdout"
+    assert "${stderr_lines[0]}" == "fakessh: unknown option -- -" "ssh's getopt message"
+    assert "${stderr_lines[1]}" =~ "^usage: fakessh \[-46" "ssh's usage text follows"
+
+    run_mg_sep 255 fakessh
+    assert "${stderr_lines[0]}" =~ "^usage: fakessh " "no DEST: the usage text"
+}
+
+@test "fakessh: options agree between its usage, man page and completions" {
+    local man=$MG_SRC_DIR/man/fakessh.1.scd bash_comp=$MG_SRC_DIR/completions/bash/fakessh
+    local zsh_comp=$MG_SRC_DIR/completions/zsh/_fakessh letters l
+    run_mg_sep 255 fakessh -Z
+    # "[-46AaC...]" then "[-B bind_interface]" ...: every option letter.
+    letters=$(grep -oE -- '\[-[[:alnum:]]+' <<<"$stderr" | sed 's/^\[-//' | fold -w1 | sort -u)
+    assert "$(wc -l <<<"$letters")" -ge 40 "the usage names ssh's options"
+    for l in $letters; do
+        grep -qF -- "*-$l*" "$man" || die "-$l: not in man/fakessh.1.scd"
+        grep -qE -- "(^|[ '])-$l([ ']|$)" "$bash_comp" || die "-$l: not in completions/bash/fakessh"
+        grep -qF -- "-$l[" "$zsh_comp" || die "-$l: not in completions/zsh/_fakessh"
     done
 }
