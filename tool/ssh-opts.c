@@ -46,9 +46,16 @@ static int push(struct parse *p, const char ***v, size_t *n, const char *s)
 	return 0;
 }
 
-static int fail(struct parse *p, const char *fmt, const char *arg, char opt)
+/* An error in ssh's words, with a string or an option letter. */
+static int fail(struct parse *p, const char *fmt, const char *arg)
 {
-	*p->errmsg = arg != NULL ? talloc_asprintf(p->ctx, fmt, arg) : talloc_asprintf(p->ctx, fmt, opt);
+	*p->errmsg = talloc_asprintf(p->ctx, fmt, arg);
+	return *p->errmsg != NULL ? -EINVAL : -ENOMEM;
+}
+
+static int fail_opt(struct parse *p, const char *fmt, char opt)
+{
+	*p->errmsg = talloc_asprintf(p->ctx, fmt, opt);
 	return *p->errmsg != NULL ? -EINVAL : -ENOMEM;
 }
 
@@ -66,7 +73,7 @@ static int parse_port(struct parse *p, const char *text)
 	errno = 0;
 	v = strtol(text, &end, 10);
 	if (!isdigit((unsigned char)text[0]) || *end != '\0' || errno != 0 || v < 1 || v > 65535) {
-		return fail(p, "Bad port '%s'", text, 0);
+		return fail(p, "Bad port '%s'", text);
 	}
 	if (p->o->port == 0) {
 		p->o->port = (int)v;
@@ -90,7 +97,7 @@ static int host_keys(struct parse *p, const char *v)
 			 : strcasecmp(v, "no") == 0 || strcasecmp(v, "off") == 0 ? "ignore" : NULL;
 
 	if (mode == NULL) {
-		return fail(p, "unsupported StrictHostKeyChecking value '%s'", v, 0);
+		return fail(p, "unsupported StrictHostKeyChecking value '%s'", v);
 	}
 	if (p->o->check_host_keys == NULL) {
 		p->o->check_host_keys = mode;
@@ -115,7 +122,7 @@ static int option(struct parse *p, const char *text)
 		return -ENOMEM;
 	}
 	if (klen == 0 || *v == '\0') {
-		return fail(p, "no argument after keyword \"%s\"", key, 0);
+		return fail(p, "no argument after keyword \"%s\"", key);
 	}
 	if (strcasecmp(key, "User") == 0) {
 		set_user(p, v);
@@ -194,7 +201,7 @@ static int cluster(struct parse *p, int argc, const char *const *argv, int *i)
 		int ret;
 
 		if (spec == NULL) {
-			return fail(p, "unknown option -- %c", NULL, w[k]);
+			return fail_opt(p, "unknown option -- %c", w[k]);
 		}
 		if (spec[1] != ':') {
 			if ((ret = flag(p, w[k])) != 0) {
@@ -206,7 +213,7 @@ static int cluster(struct parse *p, int argc, const char *const *argv, int *i)
 			return with_arg(p, w[k], w + k + 1);
 		}
 		if (*i + 1 >= argc) {
-			return fail(p, "option requires an argument -- %c", NULL, w[k]);
+			return fail_opt(p, "option requires an argument -- %c", w[k]);
 		}
 		(*i)++;
 		return with_arg(p, w[k], argv[*i]);
