@@ -141,7 +141,7 @@ static char *resolve_dest(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const
 	*_ssh = i < c->n_hops ? &c->hops[i] : NULL;
 	if (i == c->n_hops || !ssh_settings(o, dest_user)) {
 		if (ssh_settings(o, dest_user)) {
-			mg_log(MG_LOG_INFO, "fakessh", 0, "no ssh hop in %s: -l, -p, -i, user@ and ssh options are ignored",
+			mg__log(MG_LOG_INFO, NULL, 0, "no ssh hop in %s: -l, -p, -i, user@ and ssh options are ignored",
 			       c->text);
 		}
 		return talloc_strdup(ctx, c->text);
@@ -218,16 +218,19 @@ static int run(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o)
 	char *text;
 
 	for (size_t i = 0; i < o->n_notes; i++) {
-		mg_log(MG_LOG_INFO, "fakessh", 0, "%s does not apply here: ignored", o->notes[i]);
+		mg__log(MG_LOG_INFO, NULL, 0, "%s does not apply here: ignored", o->notes[i]);
 	}
 	text = resolve_dest(tmp, o, &ssh);
 	if (text == NULL) {
 		return FAKESSH_FAIL;
 	}
-	if (ssh == NULL) {
-		for (size_t i = 0; i < o->n_ssh_args; i++) {
-			mg_log(MG_LOG_INFO, "fakessh", 0, "%s: no ssh hop to pass it to: ignored", o->ssh_args[i]);
+	if (ssh == NULL && o->n_ssh_args > 0) {
+		char *words = talloc_strdup(tmp, "");
+		for (size_t i = 0; words != NULL && i < o->n_ssh_args; i++) {
+			words = talloc_asprintf_append_buffer(words, " %s", o->ssh_args[i]);
 		}
+		mg__log(MG_LOG_INFO, NULL, 0, "no ssh hop to give these options to: ignored:%s",
+			words != NULL ? words : "");
 	}
 	if (o->dump_config) {
 		return dump_config(tmp, o, text);

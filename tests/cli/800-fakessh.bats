@@ -1,0 +1,196 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr, $stderr_lines: set by run_mg_sep
+# shellcheck disable=SC2016 # single-quoted $ are for the remote shell
+#
+# fakessh's direct mode: ssh's command line, a chain as DEST, the command
+# run as sshd runs it, binary-clean stdio, ssh's exit statuses; and the
+# real clients over it (rsync, sftp). ssh hops use the private sshd.
+
+load helpers
+load sshd
+
+function setup_file() {
+    start_sshd
+}
+
+function teardown_file() {
+    stop_sshd
+}
+
+# A tree with awkward names: blanks, quotes, $(), a newline, a non-UTF-8
+# byte, and a binary file.
+function make_tree() {
+    local d=$1
+    mkdir -p "$d/sub dir"
+    printf 'a\n' >"$d/with space"
+    printf 'b\n' >"$d/it's \"quoted\""
+    printf 'c\n' >"$d/\$(touch pwned)"
+    printf 'd\n' >"$d/new"$'\n'"line"
+    printf 'e\n' >"$d/latin1-"$'\xe9'
+    head -c 300000 /dev/urandom >"$d/sub dir/blob"
+}
+
+@test "fakessh local echo hi: stdout, nothing on stderr, status 0" {
+    run_mg_sep fakessh local echo hi
+    assert "$output" == "hi" "the command's output, raw"
+    assert "$stderr" == "" "nothing on stderr"
+}
+
+@test "the exit status is the remote one" {
+    local rc
+    for rc in 0 1 7 254; do
+        run_mg_sep "$rc" fakessh local "exit $rc"
+    done
+    # A signal: 128+N, as ssh reports it.
+    run_mg_sep 143 fakessh local 'kill -TERM $$'
+}
+
+@test "COMMAND words are joined and re-split by the far shell, as with ssh" {
+    run_mg_sep fakessh local printf '%s.' "a b"
+    assert "$output" == "a.b." "'a b' became two words"
+    run_mg_sep fakessh local "printf '%s\n' 'a b'"
+    assert "$output" == "a b" "quoted for the far shell: one word"
+    run_mg_sep fakessh local echo '$((6*7))' '|' tr 4 X
+    assert "$output" == "X2" "the far shell expands and pipes"
+}
+
+@test "options after DEST until the first COMMAND word, -- ends them" {
+    run_mg_sep fakessh local -n -q echo -n x
+    assert "$output" == "x" "-n -q read as options, -n after echo is echo's"
+    run_mg_sep fakessh -G -- web1 -p 5
+    assert "${lines[3]}" == "port 22" "after --, -p 5 is the command"
+    run_mg_sep fakessh -G web1 -p 5 -- -p 6
+    assert "${lines[3]}" == "port 5" "before --, after DEST, -p counts"
+}
+
+@test "stdin and stdout are binary-clean; stderr stays apart" {
+    head -c 1048576 /dev/urandom >"$MG_TMP/in"
+    fakessh local cat <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err"
+    cmp "$MG_TMP/in" "$MG_TMP/out" || die "1 MiB of random bytes changed on the way"
+    assert "$(cat "$MG_TMP/err")" == "" "nothing on stderr"
+
+    run_mg_sep fakessh local 'echo out; echo err >&2'
+    assert "$output" == "out" "stdout"
+    assert "$stderr" == "err" "stderr, separate"
+}
+
+@test "-n: the command reads /dev/null" {
+    run_mg_sep fakessh -n local 'cat; echo end' < <(echo should-not-arrive)
+    assert "$output" == "end" "no input reached the command"
+}
+
+@test "rsync -e fakessh: push and pull, chain and path-safe DEST" {
+    skip_if_no_program rsync
+    make_tree "$MG_TMP/src"
+    local dest
+    for dest in local local+local 'local/local'; do
+        rm -rf "$MG_TMP/dst"
+        if [[ $dest == */* ]]; then
+            # rsync splits host:path at the first ':' and rejects nothing
+            # here, but '/' in a host is what the path-safe spelling avoids.
+            continue
+        fi
+        run_mg_sep rsync -a -e fakessh "$MG_TMP/src/" "$dest:$MG_TMP/dst/"
+        diff -r "$MG_TMP/src" "$MG_TMP/dst" || die "push to $dest: trees differ"
+    done
+    run_mg_sep rsync -a -e fakessh "local:$MG_TMP/src/" "$MG_TMP/pulled/"
+    diff -r "$MG_TMP/src" "$MG_TMP/pulled" || die "pull: trees differ"
+    [[ ! -e "$MG_TMP/pwned" && ! -e pwned ]] || die "a file name ran as a command"
+}
+
+@test "-G: an ssh -G style dump, nothing connected" {
+    run_mg_sep fakessh -G -l bob -p 2222 -i /k/id web1
+    assert "${lines[0]}" == "host web1" "host"
+    assert "${lines[1]}" == "user bob" "user from -l"
+    assert "${lines[2]}" == "hostname web1" "a bare name is an ssh host"
+    assert "${lines[3]}" == "port 2222" "port from -p"
+    assert "${lines[4]}" == "identityfile /k/id" "identity"
+
+    # ssh's rule: the first user given wins; user@ before a later -l.
+    run_mg_sep fakessh -G alice@ssh=web1=22+sudo=root -l bob
+    assert "${lines[1]}" == "user alice" "DEST's user@ beats a later -l"
+    assert "${lines[2]}" == "hostname web1" "first ssh hop"
+    assert "${lines[3]}" == "port 22" "its port"
+    run_mg_sep fakessh -G -oUser=carol alice@web1
+    assert "${lines[1]}" == "user carol" "an earlier -o User beats DEST's user@"
+}
+
+@test "-V: a version line on stderr, exit 0" {
+    run_mg_sep fakessh -V
+    assert "$output" == "" "nothing on stdout"
+    assert "$stderr" =~ "^fakessh \(mitogen-c [0-9]+\.[0-9]+.*\), OpenSSH-compatible command line$" "version"
+}
+
+@test "bad command lines: ssh's message, exit 255" {
+    run_mg_sep 255 fakessh -z local true
+    assert "${stderr_lines[0]}" == "fakessh: unknown option -- z" "ssh's getopt message"
+    assert "${stderr_lines[1]}" =~ "^usage: fakessh " "the usage text"
+    run_mg_sep 255 fakessh local -p
+    assert "${stderr_lines[0]}" == "fakessh: option requires an argument -- p" "missing argument"
+    run_mg_sep 255 fakessh -p 0 local true
+    assert "${stderr_lines[0]}" == "fakessh: Bad port '0'" "bad port"
+    run_mg_sep 255 fakessh 'ssh:' true
+    assert "$stderr" =~ "^fakessh: bad destination 'ssh:': " "malformed DEST"
+    run_mg_sep 255 fakessh 'local,local' true
+    assert "$stderr" =~ "names 2 chains, not one" "one DEST, one chain"
+    assert "$output" == "" "nothing ran"
+}
+
+@test "what is not built yet is refused with 255, never faked" {
+    run_mg_sep 255 fakessh local
+    assert "$stderr" == "fakessh: an interactive login is not supported yet" "no COMMAND"
+    run_mg_sep 255 fakessh -s local netconf
+    assert "$stderr" == "fakessh: only the sftp subsystem is supported" "-s other"
+    run_mg_sep 255 fakessh -N local true
+    assert "$stderr" =~ "-N" "-N"
+}
+
+@test "a chain that cannot be set up: 255 and the hop named" {
+    run_mg_sep 255 fakessh 'local/docker:x?docker_path=%2Fnonexistent' true
+    assert "$stderr" =~ "^fakessh: local/docker:x.*nonexistent" "the failing hop"
+}
+
+@test "options that cannot apply are ignored, with a note under -v" {
+    run_mg_sep fakessh -f -L 1:h:2 -W h:1 -x -o ForwardX11=no local echo ok
+    assert "$output" == "ok" "ran"
+    assert "$stderr" == "" "quiet without -v"
+    run_mg_sep fakessh -v -f -L 1:h:2 local true
+    assert "$stderr" =~ "-f does not apply here" "note for -f"
+    assert "$stderr" =~ "no ssh hop to give these options to: ignored: -L 1:h:2" "note for -L"
+}
+
+@test "-t without a terminal: ssh's warning, no pty; -T none" {
+    run_mg_sep 1 fakessh -t local tty </dev/null
+    assert "$stderr" =~ "Pseudo-terminal will not be allocated" "ssh's warning"
+    run_mg_sep 1 fakessh -qt local tty </dev/null
+    assert "$stderr" == "" "-q silences it"
+}
+
+@test "sftp -S fakessh -s sftp: put and get through the far sftp-server" {
+    skip_if_no_program sftp
+    local s found=
+    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
+        [[ -x $s ]] && found=$s
+    done
+    [[ -n $found ]] || skip "no sftp-server on this machine"
+    head -c 200000 /dev/urandom >"$MG_TMP/f one"
+    printf 'put "%s" "%s"\nget "%s" "%s"\n' "$MG_TMP/f one" "$MG_TMP/f two" "$MG_TMP/f two" "$MG_TMP/f three" \
+        >"$MG_TMP/batch"
+    run_mg_sep sftp -S fakessh -b "$MG_TMP/batch" local
+    cmp "$MG_TMP/f one" "$MG_TMP/f two" || die "put changed the file"
+    cmp "$MG_TMP/f one" "$MG_TMP/f three" || die "get changed the file"
+}
+
+@test "ssh hop: -l, -p, -F reach the first ssh hop; rsync with user@" {
+    need_sshd
+    run_mg_sep fakessh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" -l root 127.0.0.1 'id -un'
+    assert "$output" == "root" "logged in through the private sshd"
+    run_mg_sep fakessh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" root@ssh=127.0.0.1+local 'echo $((1+1))'
+    assert "$output" == "2" "a path-safe chain behind the ssh hop"
+
+    skip_if_no_program rsync
+    make_tree "$MG_TMP/src"
+    run_mg_sep rsync -a -e "fakessh -F $MG_SSH_CONFIG -p $MG_SSH_PORT" "$MG_TMP/src/" "root@127.0.0.1:$MG_TMP/dst/"
+    diff -r "$MG_TMP/src" "$MG_TMP/dst" || die "rsync over ssh: trees differ"
+}
