@@ -24,6 +24,12 @@ static const char sftp_snippet[] =
 	"if [ -x \"$p\" ]; then exec \"$p\"; fi; done; "
 	"echo 'fakessh: no sftp-server at the far end' >&2; exit 255";
 
+/* No COMMAND: the far user's login shell as a login shell, as sshd
+ * starts it; on a terminal when ours is one, else reading our stdin. */
+static const char login_snippet[] =
+	"s=$(getent passwd \"$(id -un)\" 2>/dev/null | cut -d: -f7); "
+	"[ -n \"$s\" ] && [ -x \"$s\" ] || s=${SHELL:-/bin/sh}; exec \"$s\" -l";
+
 /* A value for a hop option: every byte but [A-Za-z0-9._~-] as %XX. */
 static char *pct(TALLOC_CTX *ctx, const char *s)
 {
@@ -205,9 +211,6 @@ static const char *not_built(const struct mg_ssh_cmdline *o)
 	if (o->subsystem && strcmp(o->command[0], "sftp") != 0) {
 		return "only the sftp subsystem is supported";
 	}
-	if (o->n_command == 0) {
-		return "an interactive login is not supported yet";
-	}
 	return NULL;
 }
 
@@ -246,18 +249,19 @@ static int run(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o)
 		fprintf(stderr, "Pseudo-terminal will not be allocated because stdin is not a terminal.\r\n");
 	}
 	mg_runner.null_stdin = o->null_stdin;
-	mg_runner.tty = o->tty > 0 && !o->no_tty && isatty(STDIN_FILENO);
+	/* As ssh: a terminal with -t, or for a login when ours is one. */
+	mg_runner.tty = (o->tty > 0 || o->n_command == 0) && !o->no_tty && isatty(STDIN_FILENO);
 	/* The runner's words: the target first (no -w: output raw, as one
 	 * target's), then the COMMAND words it joins for the shell. */
-	const char **words = talloc_zero_array(tmp, const char *, o->n_command + 2);
+	const char **words = talloc_zero_array(tmp, const char *, o->n_command + 3);
 	if (words == NULL) {
 		mg_cmd_error("out of memory");
 		return FAKESSH_FAIL;
 	}
 	words[0] = text;
-	if (o->subsystem) {
+	if (o->subsystem || o->n_command == 0) {
 		/* shell 3: /bin/sh -c, whatever the login shell is. */
-		words[1] = sftp_snippet;
+		words[1] = o->subsystem ? sftp_snippet : login_snippet;
 		return mg_runner_main(tmp, words, 2, 3, 0, false);
 	}
 	memcpy(words + 1, o->command, o->n_command * sizeof(*words));

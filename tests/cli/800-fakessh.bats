@@ -138,8 +138,6 @@ function make_tree() {
 }
 
 @test "what is not built yet is refused with 255, never faked" {
-    run_mg_sep 255 fakessh local
-    assert "$stderr" == "fakessh: an interactive login is not supported yet" "no COMMAND"
     run_mg_sep 255 fakessh -s local netconf
     assert "$stderr" == "fakessh: only the sftp subsystem is supported" "-s other"
     run_mg_sep 255 fakessh -N local true
@@ -165,6 +163,25 @@ function make_tree() {
     assert "$stderr" =~ "Pseudo-terminal will not be allocated" "ssh's warning"
     run_mg_sep 1 fakessh -qt local tty </dev/null
     assert "$stderr" == "" "-q silences it"
+}
+
+@test "no COMMAND: the far user's login shell, reading our stdin" {
+    run_mg_sep 3 fakessh local < <(printf '%s\n' 'echo hi $((2+3))' 'case $0 in -*) echo login;; esac; shopt -q login_shell 2>/dev/null && echo login' 'exit 3')
+    assert "${lines[0]}" == "hi 5" "the shell ran our stdin"
+    assert "${lines[1]}" == "login" "as a login shell"
+}
+
+@test "on a terminal: a login gets a pty at the far end, and so does -t" {
+    skip_if_no_program script
+    local out
+    out=$(printf 'tty; exit 4\n' | timeout 30 script -qec "fakessh local" /dev/null | tr -d '\r')
+    printf '%s\n' "$out"
+    assert "$out" =~ "/dev/pts/" "a terminal at the far end"
+    out=$(timeout 30 script -qec "fakessh -t local 'tty; exit 5'" /dev/null </dev/null | tr -d '\r')
+    printf '%s\n' "$out"
+    assert "$out" =~ "/dev/pts/" "-t: a terminal at the far end"
+    out=$(timeout 30 script -qec "fakessh -T local tty" /dev/null </dev/null | tr -d '\r')
+    assert "$out" =~ "not a tty" "-T: none"
 }
 
 @test "sftp -S fakessh -s sftp: put and get through the far sftp-server" {
