@@ -99,6 +99,22 @@ function make_tree() {
     [[ ! -e "$MG_TMP/pwned" && ! -e pwned ]] || die "a file name ran as a command"
 }
 
+@test "git with GIT_SSH_COMMAND=fakessh: clone and push" {
+    skip_if_no_program git
+    local g=(git -c user.email=t@t -c user.name=t -c init.defaultBranch=main -c advice.detachedHead=false)
+    "${g[@]}" init -q --bare "$MG_TMP/repo.git"
+    "${g[@]}" init -q "$MG_TMP/seed"
+    "${g[@]}" -C "$MG_TMP/seed" commit -q --allow-empty -m one
+    "${g[@]}" -C "$MG_TMP/seed" push -q "$MG_TMP/repo.git" HEAD:refs/heads/main
+
+    # git probes the ssh variant with -G, then passes -o SendEnv=GIT_PROTOCOL.
+    GIT_SSH_COMMAND=fakessh run_mg_sep "${g[@]}" clone -q "local:$MG_TMP/repo.git" "$MG_TMP/clone"
+    assert "$("${g[@]}" -C "$MG_TMP/clone" log --format=%s)" == "one" "cloned"
+    "${g[@]}" -C "$MG_TMP/clone" commit -q --allow-empty -m two
+    GIT_SSH_COMMAND=fakessh run_mg_sep "${g[@]}" -C "$MG_TMP/clone" push -q origin HEAD:main
+    assert "$("${g[@]}" -C "$MG_TMP/repo.git" log --format=%s main | head -1)" == "two" "pushed"
+}
+
 @test "-G: an ssh -G style dump, nothing connected" {
     run_mg_sep fakessh -G -l bob -p 2222 -i /k/id web1
     assert "${lines[0]}" == "host web1" "host"
