@@ -132,6 +132,19 @@ function make_tree() {
     assert "${lines[1]}" == "user carol" "an earlier -o User beats DEST's user@"
 }
 
+@test "ssh options reach the first ssh hop's ssh word for word" {
+    local chain
+    run_mg_sep fakessh -G -J "a b'c\"d" -o 'SendEnv=X Y' -i '/k 1' -i "/k'2" -p 2 bob@ssh=web1+local
+    chain=$(sed -n 's/^chain //p' <<<"$output")
+    assert "$chain" =~ "/local$" "the later hops kept"
+    # mitogen-run --dry-run shows the ssh argv the hop would run.
+    run_mg_sep mitogen-run --dry-run "$chain" true
+    assert "${lines[0]}" =~ " -l bob -p 2 " "user and port"
+    assert "${lines[0]}" =~ " -i '/k 1' " "the first key: identity_file"
+    local want=" -i '/k'\\''2' -J 'a b'\\''c\"d' -o 'SendEnv=X Y' web1 "
+    [[ ${lines[0]} == *"$want"* ]] || die "the rest, exact: wanted $want"
+}
+
 @test "-V: a version line on stderr, exit 0" {
     run_mg_sep fakessh -V
     assert "$output" == "" "nothing on stdout"
