@@ -121,7 +121,7 @@ static char *resolve_dest(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const
 {
 	const char *dest = o->dest, *dest_user = NULL, *at;
 	struct mg_chain_list *list = NULL;
-	char *errmsg = NULL, *text = NULL;
+	char *errmsg = NULL, *text = NULL, *hop;
 	size_t i;
 
 	if (mg_chain_parse(ctx, dest, &list, &errmsg) != 0 && (at = strchr(dest, '@')) != NULL &&
@@ -153,12 +153,21 @@ static char *resolve_dest(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const
 		return talloc_strdup(ctx, c->text);
 	}
 	text = i > 0 ? talloc_asprintf(ctx, "%s/", mg_chain_prefix(ctx, c, i)) : talloc_strdup(ctx, "");
-	text = text != NULL ? talloc_asprintf_append_buffer(text, "%s", ssh_hop_text(ctx, &c->hops[i], o, dest_user)) : NULL;
+	hop = text != NULL ? ssh_hop_text(ctx, &c->hops[i], o, dest_user) : NULL;
+	text = hop != NULL ? talloc_asprintf_append_buffer(text, "%s", hop) : NULL;
 	for (size_t j = i + 1; text != NULL && j < c->n_hops; j++) {
 		text = talloc_asprintf_append_buffer(text, "/%s", c->hops[j].text);
 	}
 	if (text == NULL) {
 		mg_cmd_error("out of memory");
+		return NULL;
+	}
+	/* What the command line added must make a chain too (no control
+	 * characters in a user name, ...): a setup error, as ssh's. */
+	if (mg_chain_parse(ctx, text, &list, &errmsg) != 0) {
+		mg_cmd_error("bad options for the ssh hop of '%s': %s", dest,
+			     errmsg != NULL ? errmsg : "out of memory");
+		return NULL;
 	}
 	return text;
 }

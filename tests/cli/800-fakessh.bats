@@ -145,6 +145,15 @@ function make_tree() {
     [[ ${lines[0]} == *"$want"* ]] || die "the rest, exact: wanted $want"
 }
 
+@test "DEST may be an alias of the configuration file" {
+    mkdir -p "$MG_TMP/cfg/mitogen"
+    printf '[aliases]\nbox = local/local\n' >"$MG_TMP/cfg/mitogen/config"
+    XDG_CONFIG_HOME=$MG_TMP/cfg run_mg_sep fakessh box 'echo $((1+2))'
+    assert "$output" == "3" "ran through the alias"
+    XDG_CONFIG_HOME=$MG_TMP/cfg run_mg_sep fakessh -G box
+    assert "${lines[-1]}" == "chain local/local" "the alias's chain"
+}
+
 @test "-V: a version line on stderr, exit 0" {
     run_mg_sep fakessh -V
     assert "$output" == "" "nothing on stdout"
@@ -161,6 +170,8 @@ function make_tree() {
     assert "${stderr_lines[0]}" == "fakessh: Bad port '0'" "bad port"
     run_mg_sep 255 fakessh 'ssh:' true
     assert "$stderr" =~ "^fakessh: bad destination 'ssh:': " "malformed DEST"
+    run_mg_sep 255 fakessh -l $'a\nb' web1 true
+    assert "$stderr" =~ "^fakessh: bad options for the ssh hop of 'web1': .*control character" "hostile -l"
     run_mg_sep 255 fakessh 'local,local' true
     assert "$stderr" =~ "names 2 chains, not one" "one DEST, one chain"
     assert "$output" == "" "nothing ran"
