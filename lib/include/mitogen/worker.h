@@ -1,8 +1,8 @@
 /*
- * Code at the far end, in C: a program that mitogen-exec (or
- * mg_exec_start with opts.join) runs at a chain end joins its agent's
- * router as a child context, registers services, and answers the
- * master's calls.
+ * Code at the far end, in C: a program that mg_exec_start pushes and
+ * runs at a chain end with opts.join set (mitogen-exec never asks for a
+ * join) joins its agent's router as a child context, registers
+ * services, and answers the master's calls.
  *
  * The agent starts the program with MITOGEN_FD=N in its environment: N is
  * a socket to the agent. mg_worker_join takes it over (and unsets the
