@@ -1077,6 +1077,21 @@ int mg__hello_reply_encode(struct mg_buf *b)
 	return mg__buf_put_str(b, u.nodename);
 }
 
+int mg__hello_reply(struct mg_router *r, const struct mg_msg *req)
+{
+	struct mg_buf *b = mg__buf_new(NULL, 4096);
+	int ret;
+
+	if (b == NULL) {
+		return -ENOMEM;
+	}
+	if ((ret = mg__hello_reply_encode(b)) == 0) {
+		ret = mg__router_reply(r, req, b->data, b->len);
+	}
+	talloc_free(b);
+	return ret;
+}
+
 int mg__hello_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct mg_hello *h)
 {
 	struct mg_buf b;

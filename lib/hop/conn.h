@@ -115,5 +115,8 @@ int mg__hello_encode(struct mg_buf *b, const struct mg_router *r, uint32_t id,
 		     uint8_t log_level, const char *name);
 /* The reply a new context sends: version, pid, uid, machine, nodename. */
 int mg__hello_reply_encode(struct mg_buf *b);
+/* Answer the HELLO 'req' through r with that reply (agents, workers and
+ * attached processes alike). Returns 0 or a negative error. */
+int mg__hello_reply(struct mg_router *r, const struct mg_msg *req);
 
 #endif

@@ -170,16 +170,6 @@ static void on_shutdown(struct mg_router *r, struct mg_msg *m, void *data)
 	on_parent_lost(data);
 }
 
-static void reply_hello(struct mg_agent *a, const struct mg_msg *req)
-{
-	struct mg_buf *b = mg__buf_new(NULL, 4096);
-
-	if (b != NULL && mg__hello_reply_encode(b) == 0) {
-		mg__router_reply(a->r, req, b->data, b->len);
-	}
-	talloc_free(b);
-}
-
 static void boot_close(struct mg_stream *s, int err, const char *why, void *data)
 {
 	struct mg_agent *a = data;
@@ -229,7 +219,7 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	}
 	/* m->in is the parent stream, now routed: reply through the router. */
 	m->in = NULL;
-	reply_hello(a, m);
+	mg__hello_reply(a->r, m);
 	talloc_free(m);
 }
 

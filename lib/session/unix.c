@@ -591,22 +591,6 @@ static void attach_closed(struct mg_stream *s, int err, const char *why, void *d
 	       "%s: the listener hung up before HELLO (%s)", a->path, why);
 }
 
-static int reply_hello(struct mg_router *r, const struct mg_msg *req)
-{
-	struct mg_buf *b = mg__buf_new(NULL, 4096);
-	int ret;
-
-	if (b == NULL) {
-		return -ENOMEM;
-	}
-	/* As an agent answers (section 5.1). */
-	if ((ret = mg__hello_reply_encode(b)) == 0) {
-		ret = mg__router_reply(r, req, b->data, b->len);
-	}
-	talloc_free(b);
-	return ret;
-}
-
 /* The first frame: HELLO, or a dead one saying why we are refused. */
 static void attach_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 {
@@ -646,7 +630,7 @@ static void attach_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	ret = mg__router_add_stream(r, s, h.parents[0], "parent", true);
 	a->stream = NULL;
 	m->in = NULL;
-	if (ret != 0 || (ret = reply_hello(r, m)) != 0) {
+	if (ret != 0 || (ret = mg__hello_reply(r, m)) != 0) {
 		mg__stream_abort(s);
 		mg_loop_free_later(a->loop, r);
 		finish(a, NULL, ret, "%s: cannot answer HELLO: %s", a->path, mg_strerror(ret));

@@ -73,21 +73,6 @@ static void on_closed(struct mg_stream *s, int err, const char *why, void *data)
 	finish(data, err != 0 ? err : MG_ERR_DISCONNECTED);
 }
 
-static int reply_hello(struct mg_router *r, const struct mg_msg *req)
-{
-	struct mg_buf *b = mg__buf_new(NULL, 4096);
-	int ret;
-
-	if (b == NULL) {
-		return -ENOMEM;
-	}
-	if ((ret = mg__hello_reply_encode(b)) == 0) {
-		ret = mg__router_reply(r, req, b->data, b->len);
-	}
-	talloc_free(b);
-	return ret;
-}
-
 static void on_parent_lost(void *data)
 {
 	mg_loop_stop(data, 0);
@@ -129,7 +114,7 @@ static void on_hello(struct mg_stream *s, struct mg_msg *m, void *data)
 	ret = mg__router_add_stream(j->r, s, h.parents[0], "parent", true);
 	j->stream = NULL;
 	m->in = NULL;
-	if (ret != 0 || (ret = reply_hello(j->r, m)) != 0) {
+	if (ret != 0 || (ret = mg__hello_reply(j->r, m)) != 0) {
 		finish(j, ret);
 		goto out;
 	}
