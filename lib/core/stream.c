@@ -60,6 +60,20 @@ struct mg_stream {
 
 static void update_read(struct mg_stream *s);
 
+/* Stop watching the fds and close them (one fd or a pair). */
+static void release_fds(struct mg_stream *s)
+{
+	TALLOC_FREE(s->rio);
+	TALLOC_FREE(s->wio);
+	if (s->rfd >= 0) {
+		close(s->rfd);
+	}
+	if (s->wfd >= 0 && s->wfd != s->rfd) {
+		close(s->wfd);
+	}
+	s->rfd = s->wfd = -1;
+}
+
 static int stream_destructor(struct mg_stream *s)
 {
 	struct tx_chunk *c = s->tx_head;
@@ -69,14 +83,7 @@ static int stream_destructor(struct mg_stream *s)
 		talloc_free(c);
 		c = next;
 	}
-	TALLOC_FREE(s->rio);
-	TALLOC_FREE(s->wio);
-	if (s->rfd >= 0) {
-		close(s->rfd);
-	}
-	if (s->wfd >= 0 && s->wfd != s->rfd) {
-		close(s->wfd);
-	}
+	release_fds(s);
 	return 0;
 }
 
@@ -597,13 +604,5 @@ void mg__stream_set_remote_id(struct mg_stream *s, uint32_t id)
 void mg__stream_abort(struct mg_stream *s)
 {
 	s->closed = true;
-	TALLOC_FREE(s->rio);
-	TALLOC_FREE(s->wio);
-	if (s->rfd >= 0) {
-		close(s->rfd);
-	}
-	if (s->wfd >= 0 && s->wfd != s->rfd) {
-		close(s->wfd);
-	}
-	s->rfd = s->wfd = -1;
+	release_fds(s);
 }
