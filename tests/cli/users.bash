@@ -84,6 +84,17 @@ function setup_users() {
         return 0
     fi
 
+    # The users are shared by every build directory's run on this machine:
+    # hold a lock from here to teardown_users so two runs (two build
+    # directories tested at once) never make or remove them under each other.
+    if command -v flock >/dev/null 2>&1; then
+        exec {MG_USERS_LOCK_FD}>/tmp/mgtest-users.lock
+        if ! flock -w 1800 "$MG_USERS_LOCK_FD"; then
+            die "another test run held /tmp/mgtest-users.lock for 30 minutes"
+            return 1
+        fi
+    fi
+
     # Leftovers of an interrupted run.
     _users_remove
 
@@ -129,6 +140,12 @@ EOF
 function teardown_users() {
     if [[ -z ${MG_USERS_SKIP:-} ]] && is_root; then
         _users_remove
+    fi
+    # flock -u releases the lock even if a leftover process inherited the fd.
+    if [[ -n ${MG_USERS_LOCK_FD:-} ]]; then
+        flock -u "$MG_USERS_LOCK_FD" 2>/dev/null || true
+        exec {MG_USERS_LOCK_FD}>&-
+        MG_USERS_LOCK_FD=
     fi
 }
 
