@@ -4,9 +4,11 @@
  * Direct mode only: fakessh [SSH OPTIONS] DEST [COMMAND...].
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <mitogen/mitogen.h>
@@ -29,6 +31,10 @@ static const char sftp_snippet[] =
 static const char login_snippet[] =
 	"s=$(getent passwd \"$(id -un)\" 2>/dev/null | cut -d: -f7); "
 	"[ -n \"$s\" ] && [ -x \"$s\" ] || s=${SHELL:-/bin/sh}; exec \"$s\" -l";
+
+/* -N: no command; hold the chain open until we are stopped, as ssh -N
+ * holds its connection. */
+static const char wait_snippet[] = "while :; do sleep 86400; done";
 
 /* A value for a hop option: every byte but [A-Za-z0-9._~-] as %XX. */
 static char *pct(TALLOC_CTX *ctx, const char *s)
@@ -214,14 +220,80 @@ static const char *not_built(const struct mg_ssh_cmdline *o)
 	if (o->query) {
 		return "-Q is not supported";
 	}
-	if (o->no_command) {
-		return "-N (no command) is not supported yet";
+	if (o->remote_command != NULL && o->n_command > 0) {
+		return "Cannot execute command-line and remote command.";
 	}
 	if (o->subsystem && strcmp(o->command[0], "sftp") != 0) {
 		return "only the sftp subsystem is supported";
 	}
 	return NULL;
 }
+
+/* A terminal at the far end? As ssh decides: -T, -tt (forced), -t
+ * (when ours is one), then RequestTTY, else for a login on a terminal. */
+static bool want_pty(const struct mg_ssh_cmdline *o, bool login)
+{
+	int r = o->no_tty ? MG_SSH_TTY_NO : o->tty > 1 ? MG_SSH_TTY_FORCE
+	      : o->tty == 1 ? MG_SSH_TTY_YES : o->request_tty;
+	bool term = isatty(STDIN_FILENO);
+
+	if (r == MG_SSH_TTY_YES && !term && !o->quiet) {
+		fprintf(stderr, "Pseudo-terminal will not be allocated because stdin is not a terminal.\r\n");
+	}
+	return r == MG_SSH_TTY_FORCE || (r == MG_SSH_TTY_YES && term) ||
+	       ((r == MG_SSH_TTY_UNSET || r == MG_SSH_TTY_AUTO) && login && term);
+}
+
+/* K=V into env[0..*n), replacing a value the name has already. */
+static char **env_set(TALLOC_CTX *ctx, char **env, size_t *n, const char *kv)
+{
+	size_t len = strcspn(kv, "=");
+
+	for (size_t i = 0; env != NULL && i < *n; i++) {
+		if (strncmp(env[i], kv, len + 1) == 0) {
+			env[i] = talloc_strdup(env, kv);
+			return env[i] != NULL ? env : NULL;
+		}
+	}
+	env = env != NULL ? talloc_realloc(ctx, env, char *, *n + 2) : NULL;
+	if (env != NULL && (env[*n] = talloc_strdup(env, kv)) != NULL) {
+		env[++*n] = NULL;
+		return env;
+	}
+	return NULL;
+}
+
+/* The command's extra environment, as sshd would set it from what ssh
+ * sends: TERM with a terminal, our variables SendEnv names, SetEnv's
+ * (which win). No AcceptEnv filter: the far user is ours already. */
+static char **remote_env(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, bool pty)
+{
+	extern char **environ;
+	char **env = talloc_zero_array(ctx, char *, 1);
+	size_t n = 0;
+	const char *term = getenv("TERM");
+
+	if (pty && term != NULL) {
+		env = env_set(ctx, env, &n, talloc_asprintf(ctx, "TERM=%s", term));
+	}
+	for (size_t i = 0; env != NULL && environ[i] != NULL; i++) {
+		size_t len = strcspn(environ[i], "=");
+		char *name = talloc_strndup(ctx, environ[i], len);
+		bool match = false;
+		for (size_t k = 0; name != NULL && k < o->n_send_env; k++) {
+			match = match || fnmatch(o->send_env[k], name, 0) == 0;
+		}
+		if (match && len > 0 && environ[i][len] == '=') {
+			env = env_set(ctx, env, &n, environ[i]);
+		}
+	}
+	for (size_t i = 0; env != NULL && i < o->n_set_env; i++) {
+		env = env_set(ctx, env, &n, o->set_env[i]);
+	}
+	return env;
+}
+
+static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text);
 
 static int run(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o)
 {
@@ -254,20 +326,41 @@ static int run(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o)
 		mg_cmd_error("%s", msg);
 		return FAKESSH_FAIL;
 	}
-	if (o->tty > 0 && !o->no_tty && !isatty(STDIN_FILENO) && !o->quiet) {
-		fprintf(stderr, "Pseudo-terminal will not be allocated because stdin is not a terminal.\r\n");
+	return launch(tmp, o, text);
+}
+
+/* The command, login, subsystem or -N wait at the end of chain 'text'. */
+static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text)
+{
+	if (o->n_command == 0 && o->remote_command != NULL) {
+		o->command = talloc_zero_array(o, const char *, 2);
+		if (o->command == NULL) {
+			mg_cmd_error("out of memory");
+			return FAKESSH_FAIL;
+		}
+		o->command[0] = o->remote_command;
+		o->n_command = 1;
 	}
-	mg_runner.null_stdin = o->null_stdin;
-	/* As ssh: a terminal with -t, or for a login when ours is one. */
-	mg_runner.tty = (o->tty > 0 || o->n_command == 0) && !o->no_tty && isatty(STDIN_FILENO);
+	if (o->no_command && o->n_command > 0 && !o->subsystem) {
+		mg__log(MG_LOG_INFO, NULL, 0, "-N: the command is not run");
+	}
+	mg_runner.null_stdin = o->null_stdin || o->no_command;
+	mg_runner.tty = want_pty(o, o->n_command == 0 && !o->no_command);
+	mg_runner.env = remote_env(tmp, o, mg_runner.tty);
 	/* The runner's words: the target first (no -w: output raw, as one
 	 * target's), then the COMMAND words it joins for the shell. */
 	const char **words = talloc_zero_array(tmp, const char *, o->n_command + 3);
-	if (words == NULL) {
+	if (words == NULL || mg_runner.env == NULL) {
 		mg_cmd_error("out of memory");
 		return FAKESSH_FAIL;
 	}
 	words[0] = text;
+	if (o->no_command) {
+		/* ssh -N ends only when stopped or cut off: 255 either way. */
+		words[1] = wait_snippet;
+		mg_runner_main(tmp, words, 2, 3, 0, false);
+		return FAKESSH_FAIL;
+	}
 	if (o->subsystem || o->n_command == 0) {
 		/* shell 3: /bin/sh -c, whatever the login shell is. */
 		words[1] = o->subsystem ? sftp_snippet : login_snippet;

@@ -1,6 +1,7 @@
 /* OpenSSH's command line for fakessh: see ssh-opts.h. */
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -105,6 +106,157 @@ static int host_keys(struct parse *p, const char *v)
 	return 0;
 }
 
+/* The words of a SendEnv or SetEnv value, as ssh_config splits them:
+ * blanks between, quotes and backslashes honoured. */
+static int split_words(struct parse *p, const char *v, const char ***_w, size_t *_n)
+{
+	char *cur = NULL, q = 0;
+	int ret;
+
+	for (;; v++) {
+		char c = *v;
+		if (c == '\0' || (q == 0 && (c == ' ' || c == '\t'))) {
+			if (q != 0) {
+				return fail(p, "unterminated quote in \"%s\"", cur);
+			}
+			if (cur != NULL && (ret = push(p, _w, _n, cur)) != 0) {
+				return ret;
+			}
+			cur = NULL;
+			if (c == '\0') {
+				return 0;
+			}
+			continue;
+		}
+		cur = cur != NULL ? cur : talloc_strdup(p->ctx, "");
+		if (cur == NULL) {
+			return -ENOMEM;
+		}
+		if (q == 0 && (c == '"' || c == '\'')) {
+			q = c;
+			continue;
+		}
+		if (q == c) {
+			q = 0;
+			continue;
+		}
+		if (c == '\\' && q != '\'' && v[1] != '\0') {
+			c = *++v;
+		}
+		cur = talloc_asprintf_append_buffer(cur, "%c", c);
+		if (cur == NULL) {
+			return -ENOMEM;
+		}
+	}
+}
+
+/* SendEnv: add name patterns; "-PATTERN" takes out those it matches. */
+static int send_env(struct parse *p, const char *const *w, size_t n)
+{
+	struct mg_ssh_cmdline *o = p->o;
+
+	for (size_t i = 0; i < n; i++) {
+		if (w[i][0] != '-') {
+			int ret = push(p, &o->send_env, &o->n_send_env, w[i]);
+			if (ret != 0) {
+				return ret;
+			}
+			continue;
+		}
+		for (size_t k = 0; k < o->n_send_env;) {
+			if (fnmatch(w[i] + 1, o->send_env[k], 0) == 0) {
+				memmove(&o->send_env[k], &o->send_env[k + 1], (o->n_send_env - k) * sizeof(char *));
+				o->n_send_env--;
+			} else {
+				k++;
+			}
+		}
+	}
+	return 0;
+}
+
+/* SetEnv: K=V words; only the first SetEnv counts, as in ssh, and in it
+ * a name's first value. */
+static int set_env(struct parse *p, const char *const *w, size_t n)
+{
+	struct mg_ssh_cmdline *o = p->o;
+	bool first = !o->set_env_given;
+
+	o->set_env_given = true;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strcspn(w[i], "=");
+		bool dup = false;
+		if (w[i][len] != '=' || len == 0) {
+			return fail(p, "Invalid SetEnv '%s'", w[i]);
+		}
+		for (size_t k = 0; k < o->n_set_env; k++) {
+			dup = dup || (strncmp(o->set_env[k], w[i], len + 1) == 0);
+		}
+		if (first && !dup) {
+			int ret = push(p, &o->set_env, &o->n_set_env, w[i]);
+			if (ret != 0) {
+				return ret;
+			}
+		}
+	}
+	return 0;
+}
+
+static bool is_yes(const char *v)
+{
+	return strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0;
+}
+
+/*
+ * Keys about the session rather than the connection: they are ours to
+ * apply, never words for the hop's ssh (a RequestTTY=force or a
+ * RemoteCommand there would break the hop itself). 1: not one of them.
+ */
+static int session_option(struct parse *p, const char *key, const char *v)
+{
+	struct mg_ssh_cmdline *o = p->o;
+	const char **w = NULL;
+	size_t n = 0;
+	int ret;
+
+	if (strcasecmp(key, "SendEnv") == 0 || strcasecmp(key, "SetEnv") == 0) {
+		ret = split_words(p, v, &w, &n);
+		ret = ret != 0 ? ret : strcasecmp(key, "SendEnv") == 0 ? send_env(p, w, n) : set_env(p, w, n);
+		talloc_free(w);
+		return ret;
+	}
+	if (strcasecmp(key, "RequestTTY") == 0) {
+		int t = strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0 ? MG_SSH_TTY_NO
+		      : is_yes(v) ? MG_SSH_TTY_YES : strcasecmp(v, "force") == 0 ? MG_SSH_TTY_FORCE
+		      : strcasecmp(v, "auto") == 0 ? MG_SSH_TTY_AUTO : MG_SSH_TTY_UNSET;
+		if (t == MG_SSH_TTY_UNSET) {
+			return fail(p, "unsupported RequestTTY value '%s'", v);
+		}
+		o->request_tty = o->request_tty != MG_SSH_TTY_UNSET ? o->request_tty : t;
+		return 0;
+	}
+	if (strcasecmp(key, "RemoteCommand") == 0) {
+		if (o->remote_command == NULL && strcasecmp(v, "none") != 0) {
+			o->remote_command = talloc_strdup(o, v);
+			return o->remote_command != NULL ? 0 : -ENOMEM;
+		}
+		return 0;
+	}
+	if (strcasecmp(key, "SessionType") == 0) {
+		o->no_command = o->no_command || strcasecmp(v, "none") == 0;
+		o->subsystem = o->subsystem || strcasecmp(v, "subsystem") == 0;
+		return 0;
+	}
+	if (strcasecmp(key, "StdinNull") == 0) {
+		o->null_stdin = o->null_stdin || is_yes(v);
+		return 0;
+	}
+	if (strcasecmp(key, "ForkAfterAuthentication") == 0) {
+		return is_yes(v) ? note(p, "-f") : 0;
+	}
+	return 1;
+}
+
 /* -o: "K=V", "K V" or "K = V"; the keys we apply, the rest for ssh. */
 static int option(struct parse *p, const char *text)
 {
@@ -112,6 +264,7 @@ static int option(struct parse *p, const char *text)
 	const char *v = text + klen;
 	char *key = talloc_strndup(p->ctx, text, klen);
 	char *pair;
+	int ret;
 
 	v += strspn(v, " \t");
 	if (*v == '=') {
@@ -136,6 +289,9 @@ static int option(struct parse *p, const char *text)
 	}
 	if (strcasecmp(key, "StrictHostKeyChecking") == 0) {
 		return host_keys(p, v);
+	}
+	if ((ret = session_option(p, key, v)) != 1) {
+		return ret;
 	}
 	pair = talloc_asprintf(p->ctx, "%s=%s", key, v);
 	if (pair == NULL || push(p, &p->o->ssh_args, &p->o->n_ssh_args, "-o") != 0) {
@@ -278,8 +434,10 @@ int mg_ssh_cmdline_parse(TALLOC_CTX *mem_ctx, int argc, const char *const *argv,
 	p.o->identities = talloc_zero_array(p.o, const char *, 1);
 	p.o->ssh_args = talloc_zero_array(p.o, const char *, 1);
 	p.o->notes = talloc_zero_array(p.o, const char *, 1);
+	p.o->send_env = talloc_zero_array(p.o, const char *, 1);
+	p.o->set_env = talloc_zero_array(p.o, const char *, 1);
 	if (p.o->command == NULL || p.o->identities == NULL || p.o->ssh_args == NULL ||
-	    p.o->notes == NULL) {
+	    p.o->notes == NULL || p.o->send_env == NULL || p.o->set_env == NULL) {
 		talloc_free(p.o);
 		return -ENOMEM;
 	}

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <talloc.h>
 
+enum { MG_SSH_TTY_UNSET, MG_SSH_TTY_NO, MG_SSH_TTY_YES, MG_SSH_TTY_FORCE, MG_SSH_TTY_AUTO };
+
 struct mg_ssh_cmdline {
 	const char *dest;         /* DEST as given, or NULL */
 	const char **command;     /* the COMMAND words, NULL-terminated */
@@ -31,6 +33,16 @@ struct mg_ssh_cmdline {
 	/* Options that cannot apply here, one note each, for -v. */
 	const char **notes;
 	size_t n_notes;
+	/* -o SendEnv: the name patterns left after any "-PATTERN" took
+	 * earlier ones out; -o SetEnv: the K=V words of the first one given
+	 * (ssh uses the first), a name's first value kept. */
+	const char **send_env;
+	size_t n_send_env;
+	const char **set_env;
+	size_t n_set_env;
+	bool set_env_given;
+	const char *remote_command; /* -o RemoteCommand, unless "none" */
+	int request_tty;          /* -o RequestTTY: an MG_SSH_TTY_*, first wins */
 	int tty;                  /* -t count */
 	int verbose;              /* -v count */
 	bool no_tty, null_stdin, quiet, no_command, dump_config, version, subsystem, query;

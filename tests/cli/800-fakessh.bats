@@ -134,14 +134,14 @@ function make_tree() {
 
 @test "ssh options reach the first ssh hop's ssh word for word" {
     local chain
-    run_mg_sep fakessh -G -J "a b'c\"d" -o 'SendEnv=X Y' -i '/k 1' -i "/k'2" -p 2 bob@ssh=web1+local
+    run_mg_sep fakessh -G -J "a b'c\"d" -o 'ControlPath=X Y' -i '/k 1' -i "/k'2" -p 2 bob@ssh=web1+local
     chain=$(sed -n 's/^chain //p' <<<"$output")
     assert "$chain" =~ "/local$" "the later hops kept"
     # mitogen-run --dry-run shows the ssh argv the hop would run.
     run_mg_sep mitogen-run --dry-run "$chain" true
     assert "${lines[0]}" =~ " -l bob -p 2 " "user and port"
     assert "${lines[0]}" =~ " -i '/k 1' " "the first key: identity_file"
-    local want=" -i '/k'\\''2' -J 'a b'\\''c\"d' -o 'SendEnv=X Y' web1 "
+    local want=" -i '/k'\\''2' -J 'a b'\\''c\"d' -o 'ControlPath=X Y' web1 "
     [[ ${lines[0]} == *"$want"* ]] || die "the rest, exact: wanted $want"
 }
 
@@ -180,8 +180,8 @@ function make_tree() {
 @test "what is not built yet is refused with 255, never faked" {
     run_mg_sep 255 fakessh -s local netconf
     assert "$stderr" == "fakessh: only the sftp subsystem is supported" "-s other"
-    run_mg_sep 255 fakessh -N local true
-    assert "$stderr" =~ "-N" "-N"
+    run_mg_sep 255 fakessh -Q cipher local
+    assert "$stderr" == "fakessh: -Q is not supported" "-Q"
 }
 
 @test "a chain that cannot be set up: 255 and the hop named" {
@@ -250,4 +250,87 @@ function make_tree() {
     make_tree "$MG_TMP/src"
     run_mg_sep rsync -a -e "fakessh -F $MG_SSH_CONFIG -p $MG_SSH_PORT" "$MG_TMP/src/" "root@127.0.0.1:$MG_TMP/dst/"
     diff -r "$MG_TMP/src" "$MG_TMP/dst" || die "rsync over ssh: trees differ"
+}
+
+# The pids under $1, depth first (by parent pid, nothing else matched).
+function descendants() {
+    local c
+    for c in $(pgrep -P "$1"); do
+        echo "$c"
+        descendants "$c"
+    done
+}
+
+@test "-N: runs nothing, holds the chain until stopped, then 255 as ssh" {
+    fakessh -N local/local "touch $MG_TMP/ran" 2>"$MG_TMP/err" &
+    local pid=$! kids= i
+    for ((i = 0; i < 100; i++)); do
+        kids=$(descendants "$pid")
+        [[ $(ps -o args= -p "${kids//$'\n'/,}" 2>/dev/null) == *"sleep 86400"* ]] && break
+        sleep 0.1
+    done
+    [[ -n $kids ]] || die "no chain under fakessh -N"
+    sleep 0.3
+    kill -0 "$pid" || die "fakessh -N ended by itself"
+    kill -TERM "$pid"
+    local rc=0
+    wait "$pid" || rc=$?
+    assert "$rc" == "255" "stopped -N: ssh's 255"
+    [[ ! -e $MG_TMP/ran ]] || die "the command ran under -N"
+    for ((i = 0; i < 50; i++)); do
+        ps -o pid= -p "${kids//$'\n'/,}" >/dev/null || break
+        sleep 0.1
+    done
+    ! ps -o pid=,args= -p "${kids//$'\n'/,}" || die "processes left at the far end"
+    # A chain that cannot be set up: at once, 255, the hop named.
+    run_mg_sep 255 fakessh -N 'local/docker:x?docker_path=%2Fnonexistent'
+    assert "$stderr" =~ "local/docker:x.*nonexistent" "the failing hop"
+}
+
+@test "-tt and RequestTTY=force: a terminal at the far end without one here" {
+    run_mg_sep fakessh -tt local tty </dev/null
+    assert "$output" =~ "^/dev/pts/" "-tt forced a pty"
+    assert "$stderr" == "" "no warning"
+    run_mg_sep fakessh -o RequestTTY=force local tty </dev/null
+    assert "$output" =~ "^/dev/pts/" "RequestTTY=force"
+    # -T beats -tt; RequestTTY=no and =yes as -T and -t.
+    run_mg_sep 1 fakessh -tt -T local tty </dev/null
+    run_mg_sep 1 fakessh -o RequestTTY=no local tty </dev/null
+    run_mg_sep 1 fakessh -o RequestTTY=yes local tty </dev/null
+    assert "$stderr" =~ "Pseudo-terminal will not be allocated" "as -t: ssh's warning"
+}
+
+@test "-o RemoteCommand runs when there is no COMMAND; both: ssh's refusal" {
+    run_mg_sep fakessh -o 'RemoteCommand=echo $((2+2))' local
+    assert "$output" == "4" "RemoteCommand ran"
+    run_mg_sep fakessh -o RemoteCommand=none local echo x
+    assert "$output" == "x" "none: no remote command"
+    run_mg_sep 255 fakessh -o 'RemoteCommand=echo a' local echo b
+    assert "$stderr" == "fakessh: Cannot execute command-line and remote command." "ssh's words"
+    assert "$output" == "" "nothing ran"
+}
+
+@test "-q: no notes or warnings, errors still said" {
+    run_mg_sep fakessh -q -v -f -L 1:h:2 local true
+    assert "$stderr" == "" "-q wins over -v's notes"
+    run_mg_sep 255 fakessh -q 'local/docker:x?docker_path=%2Fnonexistent' true
+    assert "$stderr" =~ "nonexistent" "a setup error is still said"
+}
+
+@test "SendEnv and SetEnv set the far command's environment (ssh hop)" {
+    need_sshd
+    local ssh=(fakessh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" root@127.0.0.1)
+    local show='printf "%s|" "${FOO_A-unset}" "${FOO_B-unset}" "${BAR-unset}" "${NEW-unset}" "${OTHER-unset}"'
+    export FOO_A=$'x y\'$(touch pwned)\n' FOO_B=2 BAR=3 OTHER=o
+    run_mg_sep "${ssh[@]}" "$show"
+    assert "$output" == "unset|unset|unset|unset|unset|" "nothing is sent unasked"
+    run_mg_sep "${ssh[@]}" -o 'SendEnv=FOO_* BAR' -o 'SetEnv=BAR="set value" NEW=$(x)' "$show"
+    assert "$output" == $'x y\'$(touch pwned)\n|2|set value|$(x)|unset|' "sent, SetEnv wins, bytes kept"
+    run_mg_sep "${ssh[@]}" -o 'SendEnv=FOO_A FOO_B' -o 'SendEnv=-*_B' "$show"
+    assert "$output" == $'x y\'$(touch pwned)\n|unset|unset|unset|unset|' "-PATTERN took FOO_B out"
+    TERM=vt220 run_mg_sep "${ssh[@]}" -tt 'echo $TERM' </dev/null
+    assert "$output" == $'vt220\r' "TERM goes with a terminal"
+    [[ ! -e pwned && ! -e ~/pwned ]] || die "a value ran as a command"
+    run_mg_sep 255 fakessh -o SetEnv=novalue local true
+    assert "$stderr" =~ "Invalid SetEnv 'novalue'" "a SetEnv word without ="
 }

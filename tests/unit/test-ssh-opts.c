@@ -174,10 +174,12 @@ static void test_hostile_values(void)
 	struct mg_ssh_cmdline *o = NULL;
 	char *err = NULL;
 
-	PARSE_OK("-l", "a'b\"$(x)\n", "-i", "/k y\xff", "-o", "SendEnv=A B", "h;rm", "$(x)", "a\nb");
+	PARSE_OK("-l", "a'b\"$(x)\n", "-i", "/k y\xff", "-o", "ControlPath=A B", "-o", "SetEnv=K='$(x) \n'",
+		 "h;rm", "$(x)", "a\nb");
 	ASSERT_STR_EQ(o->user, "a'b\"$(x)\n");
 	ASSERT_STR_EQ(o->identities[0], "/k y\xff");
-	ASSERT_STR_EQ(o->ssh_args[1], "SendEnv=A B");
+	ASSERT_STR_EQ(o->ssh_args[1], "ControlPath=A B");
+	ASSERT_STR_EQ(o->set_env[0], "K=$(x) \n");
 	ASSERT_STR_EQ(o->dest, "h;rm");
 	ASSERT_STR_EQ(o->command[1], "a\nb");
 	/* Nothing at all: no DEST, no error. */
@@ -187,6 +189,44 @@ static void test_hostile_values(void)
 		ASSERT_PTR_NULL(o->dest);
 	}
 	talloc_free(tmp);
+}
+
+/* Session keys are ours, never words for the hop's ssh. */
+static void test_session_options(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_ssh_cmdline *o = NULL;
+	char *err = NULL;
+
+	PARSE_OK("-o", "SendEnv=A B_* LC_*", "-oSendEnv=-B* C", "-o", "setenv=X=1 'Y=a b' X=2 Z=\"q\\\"\"",
+		 "-o", "SetEnv=W=1", "-oRequestTTY=force", "-oRequestTTY=no", "-oRemoteCommand=echo hi",
+		 "-oSessionType=none", "-oStdinNull=yes", "-oForkAfterAuthentication=yes", "h");
+	ASSERT_INT_EQ(o->n_ssh_args, 0);
+	ASSERT_INT_EQ(o->n_send_env, 3);
+	ASSERT_STR_EQ(o->send_env[0], "A");
+	ASSERT_STR_EQ(o->send_env[1], "LC_*");
+	ASSERT_STR_EQ(o->send_env[2], "C");
+	ASSERT_PTR_NULL(o->send_env[3]);
+	/* The first SetEnv only, a name's first value. */
+	ASSERT_INT_EQ(o->n_set_env, 3);
+	ASSERT_STR_EQ(o->set_env[0], "X=1");
+	ASSERT_STR_EQ(o->set_env[1], "Y=a b");
+	ASSERT_STR_EQ(o->set_env[2], "Z=q\"");
+	ASSERT_INT_EQ(o->request_tty, MG_SSH_TTY_FORCE);
+	ASSERT_STR_EQ(o->remote_command, "echo hi");
+	ASSERT_TRUE(o->no_command && o->null_stdin);
+	ASSERT_STR_EQ(o->notes[0], "-f");
+	PARSE_OK("-oRemoteCommand=none", "-oSessionType=subsystem", "-oRequestTTY=auto", "h", "sftp");
+	ASSERT_PTR_NULL(o->remote_command);
+	ASSERT_TRUE(o->subsystem && !o->no_command);
+	ASSERT_INT_EQ(o->request_tty, MG_SSH_TTY_AUTO);
+	talloc_free(tmp);
+	expect_error((const char *const[]){ "fakessh", "-oSetEnv=X", "h", NULL }, "Invalid SetEnv 'X'");
+	expect_error((const char *const[]){ "fakessh", "-oSetEnv==1", "h", NULL }, "Invalid SetEnv '=1'");
+	expect_error((const char *const[]){ "fakessh", "-oSendEnv=\"A", "h", NULL },
+		     "unterminated quote in \"A\"");
+	expect_error((const char *const[]){ "fakessh", "-oRequestTTY=maybe", "h", NULL },
+		     "unsupported RequestTTY value 'maybe'");
 }
 
 int main(void)
@@ -199,5 +239,6 @@ int main(void)
 	RUN(test_after_dest_and_dashes);
 	RUN(test_errors);
 	RUN(test_hostile_values);
+	RUN(test_session_options);
 	return TESTS_END();
 }
