@@ -123,9 +123,10 @@ static void note_connect(struct mg_router *r, struct mg_stream *out, const struc
 	    (m->flags & MG_F_DEAD) != 0) {
 		return;
 	}
-	/* Only what comes from above (or from here) may ask a child to open a
-	 * context: a child's frame passing to its sibling grants nothing. */
-	if (m->in != NULL && m->in != r->parent) {
+	/* Only what comes from above (or from here, or a privileged client
+	 * acting as here) may ask a child to open a context: a child's frame
+	 * passing to its sibling grants nothing. */
+	if (mg__router_from_child(r, m) && !mg__stream_privileged(m->in)) {
 		return;
 	}
 	mg__buf_view(&b, m->data, m->len);
@@ -229,7 +230,9 @@ bool mg__router_from_child(const struct mg_router *r, const struct mg_msg *m)
 
 bool mg__router_parent_authority(const struct mg_router *r, const struct mg_msg *m)
 {
-	return !mg__router_from_child(r, m) &&
+	/* A privileged child's frames carry this context's own id (stamped
+	 * on arrival), as if made here. */
+	return (!mg__router_from_child(r, m) || mg__stream_privileged(m->in)) &&
 	       (m->auth_id == r->my_id || mg__router_is_ancestor(r, m->auth_id));
 }
 
@@ -322,7 +325,9 @@ int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t
 
 /*
  * The checks on arrival (reverse-path filter). A child speaks only for its
- * own subtree and on its own authority. The parent speaks with its
+ * own subtree and on its own authority; a privileged child (a client the
+ * owner trusts, section 5.7) for itself, on this context's authority,
+ * which mg__router_receive stamps on its frames. The parent speaks with its
  * authority or an ancestor's; without unidirectional routing it may also
  * pass on a frame from a context outside this subtree (a sibling or a
  * cousin) on that context's own authority, which policies then treat as
@@ -333,7 +338,8 @@ static bool arrival_ok(const struct mg_router *r, const struct mg_msg *m)
 	struct route *s = mg__router_route(r, m->src);
 
 	if (m->in != r->parent) {
-		if (m->auth_id == m->src && s != NULL && s->stream == m->in) {
+		if ((m->auth_id == m->src || mg__stream_privileged(m->in)) && s != NULL &&
+		    s->stream == m->in) {
 			return true;
 		}
 		mg_debug("%s: dropped message with bad src %u / auth_id %u",
@@ -360,6 +366,10 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 	if (!arrival_ok(r, m)) {
 		return;
 	}
+	if (in != r->parent && mg__stream_privileged(in)) {
+		/* Whatever the client wrote: it acts as this context. */
+		m->auth_id = r->my_id;
+	}
 	if (in != r->parent && (m->flags & MG_F_DEAD) != 0) {
 		note_dead_reply(r, m);
 	}
@@ -382,8 +392,10 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 		mg__router_reply_dead(r, m, why);
 		return;
 	}
-	if (r->unidirectional && in != r->parent && out != r->parent) {
-		/* Only parent <-> descendant traffic in this mode. */
+	if (r->unidirectional && in != r->parent && out != r->parent &&
+	    !mg__stream_privileged(in) && !mg__stream_privileged(out)) {
+		/* Only parent <-> descendant traffic in this mode, and a
+		 * privileged client's with the contexts it commands. */
 		snprintf(why, sizeof(why), "routing mode prevents forward of message from "
 			 "context %u to context %u via context %u", m->src, m->dst, r->my_id);
 		mg__router_reply_dead(r, m, why);

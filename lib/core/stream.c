@@ -46,6 +46,7 @@ struct mg_stream {
 	bool closed;
 	bool shut_wr;
 	bool in_read;
+	bool privileged;
 	int werr;          /* a write error to report from the loop */
 	const char *wwhy;
 	mg_stream_raw_cb raw_cb;
@@ -599,6 +600,16 @@ uint32_t mg__stream_remote_id(const struct mg_stream *s)
 void mg__stream_set_remote_id(struct mg_stream *s, uint32_t id)
 {
 	s->remote_id = id;
+}
+
+bool mg__stream_privileged(const struct mg_stream *s)
+{
+	return s->privileged;
+}
+
+void mg__stream_set_privileged(struct mg_stream *s, bool on)
+{
+	s->privileged = on;
 }
 
 void mg__stream_abort(struct mg_stream *s)

@@ -78,6 +78,10 @@ void mg__stream_set_name(struct mg_stream *s, const char *name);
 /* The context id at the far end, 0 until known. */
 uint32_t mg__stream_remote_id(const struct mg_stream *s);
 void mg__stream_set_remote_id(struct mg_stream *s, uint32_t id);
+/* A child link whose frames act with the router's own authority (a
+ * privileged UNIX attach, docs/PROTOCOL.md section 5.7); false by default. */
+bool mg__stream_privileged(const struct mg_stream *s);
+void mg__stream_set_privileged(struct mg_stream *s, bool on);
 
 /* Encode a header into 28 bytes. */
 void mg__msg_header(const struct mg_msg *m, uint8_t *hdr);

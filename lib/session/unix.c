@@ -155,6 +155,7 @@ struct mg_listener {
 	uid_t uid;
 	struct mg_io *io;
 	unsigned n_pending;
+	bool privileged;
 	mg_listener_fn fn;
 	void *fn_data;
 };
@@ -227,13 +228,15 @@ static void pending_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 		goto drop;
 	}
 	TALLOC_FREE(p->timer);
+	mg__stream_set_privileged(p->stream, l->privileged);
 	ret = mg__router_add_stream(l->r, p->stream, p->id, p->name, false);
 	p->stream = NULL;
 	if (ret != 0) {
 		mg_warn("%s: %s: cannot route it: %s", l->path, p->name, mg_strerror(ret));
 		goto drop;
 	}
-	mg_info("%s: context %u attached (%s)", l->path, p->id, p->name);
+	mg_info("%s: context %u attached (%s%s)", l->path, p->id, p->name,
+		l->privileged ? ", privileged" : "");
 	talloc_free(m);
 	pending_end(p);
 	if (l->fn != NULL) {
@@ -519,6 +522,11 @@ done:
 const char *mg_listener_path(const struct mg_listener *l)
 {
 	return l->path;
+}
+
+void mg_listener_set_privileged(struct mg_listener *l, bool on)
+{
+	l->privileged = on;
 }
 
 void mg_listener_on_attach(struct mg_listener *l, mg_listener_fn fn, void *data)

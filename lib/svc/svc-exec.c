@@ -72,6 +72,7 @@ struct job {
 	struct mg_chan_out *err;
 	struct mg_chan_in *in;
 	struct mg_handler *ctl;
+	struct mg_route_watch *gone; /* the requester's loss */
 	int pty;           /* the terminal's master side (owned by j->out), or -1 */
 	struct mg_timer *kill_timer;
 	struct mg__join *join;  /* MG_EXEC_JOIN: the worker's link */
@@ -179,6 +180,16 @@ static void job_signal(struct job *j, int signo, bool for_good)
 		j->kill_timer = mg_timer_new(j, mg__router_loop(j->svc->r), KILL_GRACE_MS,
 					     on_kill_timer, j);
 	}
+}
+
+/* Whoever asked is gone (an attached client killed, section 5.7): nobody
+ * reads the output or can stop the command any more. */
+static void on_requester_lost(struct mg_router *r, uint32_t id, const char *why, void *data)
+{
+	struct job *j = talloc_get_type_abort(data, struct job);
+
+	mg_info("command %d: its requester %u is gone: stopping it", (int)j->pid, id);
+	job_signal(j, SIGTERM, true);
 }
 
 static void on_ctl(struct mg_router *r, struct mg_msg *m, void *data)
@@ -598,8 +609,9 @@ static void start_job(struct request *rq, int image_fd)
 	j->in = mg__chan_in_new(j, r, in[1], j->master, on_in_done, j);
 	in[1] = -1;
 	j->ctl = mg__router_add_handler(j, r, 0, MG_POL_PARENT, 0, true, on_ctl, j);
+	j->gone = mg__router_watch(j, r, j->master, on_requester_lost, j);
 	if (j->child == NULL || j->out == NULL || j->err == NULL || j->in == NULL ||
-	    j->ctl == NULL) {
+	    j->ctl == NULL || j->gone == NULL) {
 		send_failed(r, m, -ENOMEM, "out of memory");
 		TALLOC_FREE(j);
 		goto out;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,7 +15,10 @@
 #include <unistd.h>
 #include "buf.h"
 #include "loop-helpers.h"
+#include "mitogen/chain.h"
+#include "mitogen/context.h"
 #include "mitogen/error.h"
+#include "mitogen/service.h"
 #include "mitogen/message.h"
 #include "mitogen/receiver.h"
 #include "mitogen/router.h"
@@ -427,8 +431,79 @@ static void test_other_uid_refused_body(void)
 }
 ISOLATED(test_other_uid_refused)
 
+struct conn_wait {
+	bool done;
+	int err;
+	struct mg_context *ctx;
+};
+
+static void on_connected(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct conn_wait *w = data;
+
+	w->done = true;
+	w->err = err;
+	w->ctx = ctx;
+	if (err != 0) {
+		printf("# connect: %s\n", errmsg);
+	}
+}
+
+static bool conn_done(void *arg)
+{
+	return ((struct conn_wait *)arg)->done;
+}
+
+/* A real agent ("local") in f's session: its context, or NULL. */
+static struct mg_context *fx_local(struct fx *f)
+{
+	struct mg_chain_list *chains = NULL;
+	struct conn_wait w = { 0 };
+
+	if (mg_chain_parse(f, "local", &chains, NULL) != 0 ||
+	    mg_connect(f, f->s, &chains->chains[0], NULL, on_connected, &w, NULL) != 0 ||
+	    !run_until(f->loop, conn_done, &w, 20000) || w.err != 0) {
+		return NULL;
+	}
+	return w.ctx;
+}
+
+/* A privileged client calls a service of a hop below the master and gets
+ * the hop's answer; a plain client is refused by the hop's policy. */
+static void test_privileged_calls_hop_body(void)
+{
+	struct fx *f = fx_listen();
+	struct mg_router *cr = NULL, *plain = NULL;
+	struct mg_context *ctx;
+	struct mg_message *reply = NULL;
+	size_t len;
+
+	ASSERT_PTR_NOT_NULL(f);
+	ctx = fx_local(f);
+	ASSERT_PTR_NOT_NULL(ctx);
+	ASSERT_INT_EQ(mg_attach(f, f->loop, f->path, 0, &plain, NULL), 0);
+	/* The listener takes the flag when the client's HELLO reply comes. */
+	ASSERT_TRUE(run_until(f->loop, attached, f, 2000));
+	mg_listener_set_privileged(f->l, true);
+	ASSERT_INT_EQ(mg_attach(f, f->loop, f->path, 0, &cr, NULL), 0);
+	ASSERT_INT_EQ(mg_router_call(f, cr, mg_context_id(ctx), "echo", "hi", 2, 5000, &reply), 0);
+	ASSERT_STR_EQ(mg_message_data(reply, &len), "hi");
+	ASSERT_INT_EQ(mg_message_src(reply), mg_context_id(ctx));
+	TALLOC_FREE(reply);
+	ASSERT_INT_EQ(mg_router_call(f, plain, mg_context_id(ctx), "echo", "hi", 2, 5000, &reply),
+		      MG_ERR_CALL);
+	ASSERT_STR_CONTAINS(mg_message_dead_reason(reply), "refused by policy");
+	TALLOC_FREE(reply);
+	talloc_free(plain);
+	talloc_free(cr);
+	ASSERT_INT_EQ(mg_session_shutdown(f->s, 5000), 0);
+	talloc_free(f);
+}
+ISOLATED(test_privileged_calls_hop)
+
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN);
 	TESTS_BEGIN();
 	RUN(test_attach_basic);
 	RUN(test_messages_and_policy);
@@ -437,5 +512,6 @@ int main(void)
 	RUN(test_stale_and_live);
 	RUN(test_attach_timeout);
 	RUN(test_other_uid_refused);
+	RUN(test_privileged_calls_hop);
 	return TESTS_END();
 }

@@ -5,8 +5,9 @@
  * connects to it and becomes a child context of the master, with an id
  * the master gives it. The attached process is a leaf: it announces no
  * context below it, and like every child it can only answer what its
- * parent asks (it can never command the master). The wire exchange is in
- * docs/PROTOCOL.md, section 5.7.
+ * parent asks (it can never command the master), unless the listener
+ * makes it privileged (mg_listener_set_privileged). The wire exchange is
+ * in docs/PROTOCOL.md, section 5.7.
  *
  * Sockets live in a directory only their owner can enter:
  * $XDG_RUNTIME_DIR/mitogen/, or /tmp/mitogen-UID/ when XDG_RUNTIME_DIR is
@@ -16,6 +17,7 @@
 #ifndef MITOGEN_UNIX_H
 #define MITOGEN_UNIX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <talloc.h>
@@ -50,6 +52,21 @@ int mg_listener_new(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
 		    struct mg_listener **_l, char **_errmsg);
 /* The socket's path. */
 const char *mg_listener_path(const struct mg_listener *l);
+
+/*
+ * Make the processes that attach from now on privileged (on true) or
+ * leaves (false, the default): a privileged client acts with the master's
+ * own authority, as mitogen's mitogen.unix clients do. Every frame from
+ * it has its auth_id set to the master's id on arrival, so it may call
+ * the master's services and command every context of the session (EXEC,
+ * CALL, CONNECT, SHUTDOWN), and with unidirectional routing its traffic
+ * still passes to and from the contexts it talks to. The contexts it
+ * commands answer it directly; when it goes, each of them that sent it
+ * something hears so (DEL_ROUTE), and stops the commands it started for
+ * it. Only for a socket no other user's process can reach (the peer
+ * uid is checked anyway).
+ */
+void mg_listener_set_privileged(struct mg_listener *l, bool on);
 
 /* A process attached as context 'id' (its pid and uid, from the kernel):
  * it is routed now, messages may be sent to it. */
