@@ -10,8 +10,13 @@
  *
  * Input: u8 hop (index into the table below), u8 flags (bit 0: a password
  * is at hand), then records of u8 read size and that many bytes.
+ *
+ * The same input (up to its first NUL) is also compiled as a pattern by
+ * the matcher (lib/hop/match.c) and, when it compiles, searched for in the
+ * whole input: no pattern may crash it or leak.
  */
 #include "fuzz.h"
+#include "match.h"
 #include "method.h"
 #include "mitogen/chain.h"
 #include "prompt.h"
@@ -68,6 +73,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+static void self_pattern(TALLOC_CTX *ctx, const uint8_t *data, size_t size)
+{
+	char *pattern = talloc_strndup(ctx, (const char *)data, size < 512 ? size : 512);
+	struct mg__re *re = NULL;
+	char *errmsg = NULL;
+
+	int ret = pattern != NULL ? mg__re_compile(ctx, pattern, &re, &errmsg) : -ENOMEM;
+
+	if (ret == 0) {
+		(void)mg__re_search(re, (const char *)data, size);
+	}
+	FUZZ_CHECK(ret != -EINVAL || errmsg != NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	FUZZ_LEAKS_BEGIN;
@@ -113,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 	}
+	self_pattern(ctx, data, size);
 	talloc_free(ctx);
 	FUZZ_LEAKS_END;
 	return 0;
