@@ -233,6 +233,11 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	if (e == NULL) {
 		return NULL;
 	}
+	if ((opts->join || opts->program != NULL) && mg__context_session(ctx)->remote != NULL) {
+		/* Ids and programs are the master's to hand out. */
+		talloc_free(e);
+		return NULL;
+	}
 	e->r = mg__session_router(mg__context_session(ctx));
 	e->ctx = ctx;
 	e->id = mg__context_id(ctx);
@@ -329,10 +334,16 @@ struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, co
 	struct mg_program *p;
 	unsigned char hdr[20];
 	struct stat st;
+	int fd;
+
+	if (s->remote != NULL) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: programs cannot be pushed through an "
+					   "attached session", path);
+		return NULL;
+	}
 	/* Non-blocking, so that a FIFO (or a device) cannot hold us before
 	 * fstat shows it is no regular file; a regular file ignores it. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", path, mg_strerror(-errno));
 		if (fd >= 0) {

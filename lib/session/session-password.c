@@ -100,5 +100,8 @@ void mg__session_on_password_request(struct mg_router *r, struct mg_msg *m, void
 
 void mg_session_set_password_fn(struct mg_session *s, mg_password_fn fn, void *data)
 {
-	mg__pw_asker_set_fn(s->pw, fn, data);
+	if (s->pw != NULL) {
+		/* An attached session asks nothing: its master does. */
+		mg__pw_asker_set_fn(s->pw, fn, data);
+	}
 }

@@ -49,6 +49,7 @@ struct waiter {
 
 static void advance(struct waiter *w);
 static void wake(void *data);
+static int ctx_destructor(struct mg_context *c);
 
 /* Before the contexts go: no prompt is left on the terminal, and none
  * starts while they are freed. */
@@ -91,6 +92,22 @@ struct mg_session *mg_session_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop)
 		talloc_free(s);
 		return NULL;
 	}
+	return s;
+}
+
+struct mg_session *mg__session_new_attached(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
+					    struct mg_router *r, mg__remote_connect_fn remote)
+{
+	struct mg_session *s = talloc_zero(mem_ctx, struct mg_session);
+
+	if (s == NULL) {
+		return NULL;
+	}
+	s->loop = loop;
+	s->fanout = 64;
+	s->remote = remote;
+	/* Its router is its child, as mg_router_session expects. */
+	s->r = talloc_steal(s, r);
 	return s;
 }
 
@@ -446,6 +463,50 @@ static void on_lost(struct mg_router *r, uint32_t id, const char *why, void *dat
 	      c->disconnecting ? "disconnected" : c->shutting ? "shut down" : why);
 }
 
+struct mg_context *mg__session_find_up(struct mg_session *s, const char *name)
+{
+	struct mg_context *c = find_ctx(s, name);
+
+	return c != NULL && c->state == CTX_UP ? c : NULL;
+}
+
+struct mg_context *mg__session_adopt(struct mg_session *s, uint32_t id, const char *name)
+{
+	struct mg_context *c = find_ctx(s, name);
+
+	if (c != NULL && c->state == CTX_UP && c->id == id) {
+		return c;
+	}
+	if (c != NULL) {
+		/* Gone (or replaced at the master): the new one takes its name. */
+		if (c->state != CTX_GONE) {
+			evict(c, MG_ERR_DISCONNECTED, "replaced");
+		}
+		table_del(s, c);
+	}
+	c = talloc_zero(s, struct mg_context);
+	if (c == NULL) {
+		return NULL;
+	}
+	talloc_set_destructor(c, ctx_destructor);
+	c->s = s;
+	c->id = id;
+	c->state = CTX_UP;
+	c->name = talloc_strdup(c, name);
+	c->watch = mg__router_watch(c, s->r, id, on_lost, c);
+	if (c->name == NULL || c->watch == NULL || table_add(s, c) != 0) {
+		talloc_free(c);
+		return NULL;
+	}
+	c->next = s->contexts;
+	if (c->next != NULL) {
+		c->next->prevp = &c->next;
+	}
+	c->prevp = &s->contexts;
+	s->contexts = c;
+	return c;
+}
+
 static void on_conn_done(struct mg_conn *conn, int err, const char *errmsg, void *data)
 {
 	struct mg_context *c = talloc_get_type_abort(data, struct mg_context);
@@ -788,6 +849,9 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 		*_errmsg = talloc_strdup(mem_ctx, "empty chain");
 		return MG_ERR_CHAIN;
 	}
+	if (s->remote != NULL) {
+		return s->remote(mem_ctx, s, chain, opts, cb, data, _errmsg);
+	}
 	if ((ret = load_image(s, _errmsg, mem_ctx)) != 0) {
 		return ret;
 	}
@@ -844,6 +908,10 @@ int mg_session_shutdown(struct mg_session *s, int timeout_ms)
 
 	if (timeout_ms != 0 && mg_loop_running(s->loop)) {
 		return -EDEADLK;
+	}
+	if (s->remote != NULL) {
+		/* Attached: the hops are the master's, and stay. */
+		return 0;
 	}
 	/* Connects made until now start nothing more. */
 	s->shutdown_seq = ++s->seq;

@@ -66,6 +66,12 @@ struct mg_context {
 	uint64_t gone_seq;          /* when it went (the session's seq) */
 };
 
+/* attach.c: mg_connect on an attached session (which asks the master). */
+typedef int (*mg__remote_connect_fn)(TALLOC_CTX *mem_ctx, struct mg_session *s,
+				     const struct mg_chain *chain,
+				     const struct mg_connect_opts *opts, mg_connect_cb cb,
+				     void *data, char **_errmsg);
+
 /* Shared with context.c, which reaches the loop and router through it. */
 struct mg_session {
 	struct mg_loop *loop;
@@ -84,6 +90,7 @@ struct mg_session {
 	unsigned fanout;
 	struct mg_images *images;   /* programs for mitogen-exec */
 	uint32_t next_program;
+	mg__remote_connect_fn remote; /* set: attached (attach.c), no hops of its own */
 };
 
 struct mg_router *mg__session_router(const struct mg_session *s);
@@ -93,6 +100,16 @@ struct mg_pw_asker *mg__session_pw_asker(const struct mg_session *s);
 uint32_t mg__session_next_program(struct mg_session *s);
 /* A context id never given before (attached processes: unix.c). */
 uint32_t mg__session_new_id(struct mg_session *s);
+/* attach.c: a session around 'r', an attached process's router (stolen),
+ * whose mg_connect is 'remote'; NULL on ENOMEM. */
+struct mg_session *mg__session_new_attached(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
+					    struct mg_router *r, mg__remote_connect_fn remote);
+/* attach.c: the context the master gave for chain text 'name', as id
+ * 'id': the live one of that name and id, or a new one, up (it goes when
+ * its route does); NULL on ENOMEM. */
+struct mg_context *mg__session_adopt(struct mg_session *s, uint32_t id, const char *name);
+/* The live context connected for chain text 'name' and up, or NULL. */
+struct mg_context *mg__session_find_up(struct mg_session *s, const char *name);
 uint32_t mg__context_id(const struct mg_context *ctx);
 struct mg_session *mg__context_session(const struct mg_context *ctx);
 /* The previous hop's context, NULL for a first hop. */

@@ -58,7 +58,8 @@ struct mg_exec_result {
 
 typedef void (*mg_exec_cb)(struct mg_exec *e, const struct mg_exec_result *res, void *data);
 
-/* Start argv at 'ctx'. NULL on ENOMEM; errors after that come to cb. */
+/* Start argv at 'ctx'. NULL on ENOMEM, or with join or a program on an
+ * attached session (mitogen/unix.h); errors after that come to cb. */
 struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 			      const struct mg_exec_opts *opts, mg_exec_cb cb, void *data);
 /* With opts->join: the id the command joins as (0 without join). It is

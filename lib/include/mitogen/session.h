@@ -31,7 +31,8 @@ void mg_session_set_fanout(struct mg_session *s, unsigned fanout);
  * killed). Returns 0, MG_ERR_TIMEOUT, MG_ERR_CANCELLED (the loop was
  * stopped), or -EDEADLK when waiting from inside a loop callback (where
  * 0 is the only timeout allowed). The session stays usable: a later
- * mg_connect connects anew.
+ * mg_connect connects anew. On an attached session (mitogen/unix.h) it
+ * returns 0 at once: the hops are the master's.
  */
 int mg_session_shutdown(struct mg_session *s, int timeout_ms);
 

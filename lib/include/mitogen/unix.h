@@ -99,4 +99,36 @@ int mg_attach_start(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *path,
 int mg_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *path, unsigned timeout_ms,
 	      struct mg_router **_r, char **_errmsg);
 
+/*
+ * Serve "session.connect" in the master's session 's', for privileged
+ * clients (mg_listener_set_privileged) attached with mg_session_attach:
+ * they connect chains through this session, which asks each hop's
+ * password with its own password function, once for the chain's life,
+ * and shares every hop already up. Call payload: str chain, u32
+ * timeout_ms (per hop, 0: 30 s); answer: u32 error (0, or the negative
+ * code mg_connect gave), u32 context id, str the context's chain text or
+ * the error message. Returns 0, -EEXIST (served already), -EINVAL (an
+ * attached session) or -ENOMEM.
+ */
+int mg_session_serve(struct mg_session *s);
+
+/*
+ * Attach to the session listening at 'path' (mg_attach) and make a
+ * session on mem_ctx around this process's new context: its mg_connect
+ * asks the master ("session.connect", so the listener must be privileged
+ * and its session served), and gives contexts of the master's session
+ * that mg_exec_start, mg_context_call and the rest use directly, as the
+ * master would. Such a context has no parent context; it goes when its
+ * link does, or when the master does. Not available here: hop passwords
+ * (the master asks them), mg_program_load, opts.join of mg_exec_start
+ * (which then returns NULL), and mg_session_shutdown, which returns 0 at
+ * once: the hops are the master's and stay. Freeing the session detaches
+ * (the commands it started are stopped). Runs the loop until attached;
+ * returns as mg_attach.
+ */
+int mg_session_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *path,
+		      unsigned timeout_ms, struct mg_session **_s, char **_errmsg);
+/* Whether 's' was made by mg_session_attach. */
+bool mg_session_attached(const struct mg_session *s);
+
 #endif

@@ -1,0 +1,234 @@
+/*
+ * Sessions shared with attached processes (mitogen/unix.h,
+ * docs/PROTOCOL.md section 5.7): the master serves "session.connect", and
+ * a privileged client's session connects through it, so that the chains
+ * (and each hop's password) are the master's, set up once for every
+ * client.
+ */
+#include <errno.h>
+#include <string.h>
+#include "buf.h"
+#include "mitogen/chain.h"
+#include "mitogen/context.h"
+#include "mitogen/error.h"
+#include "mitogen/log.h"
+#include "mitogen/message.h"
+#include "mitogen/service.h"
+#include "mitogen/unix.h"
+#include "session.h"
+
+#define SERVICE "session.connect"
+/* Room for the reply: an error code, an id and a chain text or message. */
+#define REPLY_MAX (64u * 1024)
+
+/* --- the master's side ---------------------------------------------------- */
+
+/* One request being connected: the call is answered when it is done. */
+struct served {
+	struct mg_message *req;
+	struct mg_chain_list *chains; /* kept until the callback (mg_connect) */
+};
+
+static void reply(struct mg_message *req, int err, uint32_t id, const char *text)
+{
+	struct mg_buf *b = mg__buf_new(NULL, REPLY_MAX);
+	size_t n = strlen(text);
+	char *cut = NULL;
+
+	if (n > REPLY_MAX - 64) {
+		cut = talloc_strndup(b, text, REPLY_MAX - 64);
+	}
+	if (b == NULL || mg__buf_put_u32(b, (uint32_t)err) != 0 || mg__buf_put_u32(b, id) != 0 ||
+	    mg__buf_put_str(b, cut != NULL ? cut : text) != 0) {
+		mg_message_reply_dead(req, "out of memory");
+	} else {
+		mg_message_reply(req, b->data, b->len);
+	}
+	talloc_free(b);
+}
+
+static void on_served(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct served *q = data;
+
+	if (err != 0) {
+		reply(q->req, err, 0, errmsg != NULL ? errmsg : mg_strerror(err));
+	} else {
+		reply(q->req, 0, mg_context_id(ctx), mg_context_name(ctx));
+	}
+	talloc_free(q);
+}
+
+/* str chain, u32 timeout_ms: connect it in our session. */
+static int serve_connect(struct mg_message *req, const void *payload, size_t len, void *data)
+{
+	struct mg_session *s = data;
+	struct served *q = talloc_zero(s, struct served);
+	struct mg_connect_opts opts = { 0 };
+	char *text = NULL, *err = NULL;
+	struct mg_buf b;
+	int ret;
+
+	if (q == NULL) {
+		return -ENOMEM;
+	}
+	mg__buf_view(&b, payload, len);
+	if (mg__buf_get_str(&b, q, &text) != 0 || text == NULL ||
+	    mg__buf_get_u32(&b, &opts.timeout_ms) != 0) {
+		talloc_free(q);
+		mg_message_reply_dead(req, "malformed request");
+		return 0;
+	}
+	ret = mg_chain_parse(q, text, &q->chains, &err);
+	if (ret == 0 && q->chains->n_chains != 1) {
+		ret = MG_ERR_CHAIN;
+		err = talloc_asprintf(q, "'%s' names %zu chains, not one", text,
+				      q->chains->n_chains);
+	}
+	if (ret == 0) {
+		/* on_served never runs from inside mg_connect. */
+		ret = mg_connect(q, s, &q->chains->chains[0], &opts, on_served, q, &err);
+	}
+	if (ret != 0) {
+		reply(req, ret, 0, err != NULL ? err : mg_strerror(ret));
+		talloc_free(q);
+		return 0;
+	}
+	q->req = talloc_steal(q, req);
+	return 0;
+}
+
+int mg_session_serve(struct mg_session *s)
+{
+	if (s->remote != NULL) {
+		return -EINVAL;
+	}
+	/* Parent policy: only the master itself and privileged clients. */
+	return mg_service_register(s->r, SERVICE, 0, serve_connect, s);
+}
+
+/* --- the client's side ---------------------------------------------------- */
+
+struct rconn {
+	struct mg_session *s;
+	struct mg_context *ctx; /* found up already: told from the loop */
+	mg_connect_cb cb;
+	void *data;
+};
+
+static void rconn_done(struct rconn *rc, struct mg_context *ctx, int err, const char *msg)
+{
+	mg_connect_cb cb = rc->cb;
+	void *data = rc->data;
+
+	talloc_free(rc);
+	cb(ctx, err, msg, data);
+}
+
+static void on_found(void *data)
+{
+	struct rconn *rc = talloc_get_type_abort(data, struct rconn);
+
+	rconn_done(rc, rc->ctx, 0, NULL);
+}
+
+static void on_reply(struct mg_message *m, int err, void *data)
+{
+	struct rconn *rc = talloc_get_type_abort(data, struct rconn);
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	uint32_t code = 0, id = 0;
+	struct mg_context *ctx;
+	char *text = NULL, *msg;
+	struct mg_buf b;
+	const void *p;
+	size_t len;
+
+	if (err != 0) {
+		msg = talloc_asprintf(tmp, "the session's master: %s",
+				      m != NULL ? mg_message_dead_reason(m) : mg_strerror(err));
+		rconn_done(rc, NULL, err == MG_ERR_CALL ? MG_ERR_DEAD : err, msg);
+		goto out;
+	}
+	p = mg_message_data(m, &len);
+	mg__buf_view(&b, p, len);
+	if (mg__buf_get_u32(&b, &code) != 0 || mg__buf_get_u32(&b, &id) != 0 ||
+	    mg__buf_get_str(&b, tmp, &text) != 0 || text == NULL) {
+		rconn_done(rc, NULL, MG_ERR_PROTOCOL, "the session's master: malformed answer");
+		goto out;
+	}
+	if (code != 0) {
+		rconn_done(rc, NULL, (int)code, text);
+		goto out;
+	}
+	ctx = mg__session_adopt(rc->s, id, text);
+	rconn_done(rc, ctx, ctx != NULL ? 0 : -ENOMEM, ctx != NULL ? NULL : "out of memory");
+out:
+	talloc_free(tmp);
+}
+
+static int remote_connect(TALLOC_CTX *mem_ctx, struct mg_session *s,
+			  const struct mg_chain *chain, const struct mg_connect_opts *opts,
+			  mg_connect_cb cb, void *data, char **_errmsg)
+{
+	struct rconn *rc = talloc_zero(s, struct rconn);
+	struct mg_buf *b = NULL;
+	int ret = -ENOMEM;
+
+	if (rc == NULL) {
+		return -ENOMEM;
+	}
+	rc->s = s;
+	rc->cb = cb;
+	rc->data = data;
+	/* Up already: no need to ask (its loss comes by DEL_ROUTE). */
+	rc->ctx = mg__session_find_up(s, chain->text);
+	if (rc->ctx != NULL) {
+		if (mg_loop_defer(s->loop, rc, on_found, rc) != 0) {
+			talloc_free(rc);
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	b = mg__buf_new(rc, REPLY_MAX);
+	if (b != NULL && mg__buf_put_str(b, chain->text) == 0 &&
+	    mg__buf_put_u32(b, opts != NULL ? opts->timeout_ms : 0) == 0) {
+		/* No time limit of our own: the master bounds each hop, and
+		 * our call fails at once if the master goes. */
+		ret = mg_router_call_async(rc, s->r, 0, SERVICE, b->data, b->len, -1, on_reply, rc,
+					   NULL);
+	}
+	if (ret != 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: cannot ask the session's master: %s",
+					   chain->text, mg_strerror(ret));
+		talloc_free(rc);
+		return ret;
+	}
+	talloc_free(b);
+	return 0;
+}
+
+int mg_session_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *path,
+		      unsigned timeout_ms, struct mg_session **_s, char **_errmsg)
+{
+	struct mg_router *r = NULL;
+	struct mg_session *s;
+	int ret;
+
+	*_s = NULL;
+	ret = mg_attach(mem_ctx, loop, path, timeout_ms, &r, _errmsg);
+	if (ret != 0) {
+		return ret;
+	}
+	s = mg__session_new_attached(mem_ctx, loop, r, remote_connect);
+	if (s == NULL) {
+		talloc_free(r);
+		return -ENOMEM;
+	}
+	*_s = s;
+	return 0;
+}
+
+bool mg_session_attached(const struct mg_session *s)
+{
+	return s->remote != NULL;
+}
