@@ -14,6 +14,7 @@
 #include <mitogen/mitogen.h>
 #include "common.h"
 #include "config.h"
+#include "fakessh-run.h"
 #include "runner.h"
 #include "ssh-opts.h"
 
@@ -304,7 +305,11 @@ static int run(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o)
 	for (size_t i = 0; i < o->n_notes; i++) {
 		mg__log(MG_LOG_INFO, NULL, 0, "%s does not apply here: ignored", o->notes[i]);
 	}
-	text = resolve_dest(tmp, o, &ssh);
+	/* Under "fakessh run", "." is its chain's end, which resolve_dest
+	 * would take for a host. */
+	text = mg_fakessh_run_chain() != NULL && strcmp(o->dest, ".") == 0 ?
+	       talloc_strdup(tmp, ".") : resolve_dest(tmp, o, &ssh);
+	text = text != NULL ? mg_fakessh_run_dest(tmp, text) : NULL;
 	if (text == NULL) {
 		return FAKESSH_FAIL;
 	}
@@ -377,8 +382,12 @@ int main(int argc, const char **argv)
 	char *errmsg = NULL;
 	int ret, status;
 
-	mg_cmd_init("fakessh");
 	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 2 && strcmp(argv[1], "run") == 0) {
+		talloc_free(tmp);
+		return mg_fakessh_run_main(argc - 1, (char **)argv + 1);
+	}
+	mg_cmd_init("fakessh");
 	ret = mg_ssh_cmdline_parse(tmp, argc, (const char *const *)argv, &o, &errmsg);
 	if (ret != 0) {
 		status = usage_fail(ret == -ENOMEM ? "out of memory" : errmsg);

@@ -141,12 +141,25 @@ static int run_targets(TALLOC_CTX *tmp, const struct mg_chain_list *list,
 {
 	TALLOC_CTX *run_ctx = talloc_new(tmp);
 	struct mg_loop *loop = run_ctx != NULL ? mg_loop_new(run_ctx) : NULL;
-	struct mg_session *s = loop != NULL ? mg_session_new(run_ctx, loop) : NULL;
+	struct mg_session *s = NULL;
 	struct mg_report *report;
 	struct mg_run_result res;
 	char *errmsg = NULL;
 	bool failed;
+	int ret;
 
+	if (loop != NULL && mg_runner.attach != NULL) {
+		/* The hops are another process's, which we join. */
+		ret = mg_session_attach(run_ctx, loop, mg_runner.attach, 0, &s, &errmsg);
+		if (ret != 0) {
+			mg_cmd_error("cannot attach to %s: %s", mg_runner.attach,
+				     errmsg != NULL ? errmsg : mg_strerror(ret));
+			talloc_free(run_ctx);
+			return 255;
+		}
+	} else if (loop != NULL) {
+		s = mg_session_new(run_ctx, loop);
+	}
 	if (s == NULL) {
 		talloc_free(run_ctx);
 		mg_cmd_error("out of memory");
@@ -154,8 +167,11 @@ static int run_targets(TALLOC_CTX *tmp, const struct mg_chain_list *list,
 	}
 	/* No target of a run has anything to say to another: a hop's frames
 	 * go to its ancestors only, never across to a sibling's subtree
-	 * (mitogen's unidirectional mode, inherited by every hop). */
-	mg_router_set_unidirectional(mg_session_router(s), true);
+	 * (mitogen's unidirectional mode, inherited by every hop). An
+	 * attached session's hops are its master's, set as it wants. */
+	if (!mg_session_attached(s)) {
+		mg_router_set_unidirectional(mg_session_router(s), true);
+	}
 	report = make_report(run_ctx, list, used_w, loop, &failed);
 	if (failed) {
 		talloc_free(run_ctx);

@@ -21,6 +21,7 @@ struct mg_runner {
 	char **includes; /* -w */
 	char **excludes; /* -x */
 	char **env;      /* -e */
+	const char *attach; /* attach to the session at this socket (fakessh run) */
 };
 
 extern struct mg_runner mg_runner;
