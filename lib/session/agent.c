@@ -28,6 +28,7 @@
 #include "svc-call.h"
 #include "svc-connect.h"
 #include "svc-exec.h"
+#include "svc-file.h"
 
 /* After losing its parent, an agent exits after this long at the latest,
  * less STOP_STEP_MS for each hop it lies below the first: so an agent
@@ -214,7 +215,8 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	if (mg__router_add_handler(a, a->r, MG_H_SHUTDOWN, MG_POL_PARENT, 0, true, on_shutdown, a) == NULL ||
 	    (a->images = mg__images_new(a, a->r)) == NULL ||
 	    (a->exec = mg__svc_exec_init(a->r, a->images)) == NULL ||
-	    connect_init(a) == NULL || mg__services(a->r) == NULL) {
+	    connect_init(a) == NULL || mg__services(a->r) == NULL ||
+	    mg__svc_file_init(a->r) != 0) {
 		mg_loop_stop(a->loop, 1);
 	}
 	/* m->in is the parent stream, now routed: reply through the router. */

@@ -22,6 +22,7 @@
 #include "mitogen/targets.h"
 #include "mitogen/agent.h"
 #include "mitogen/unix.h"
+#include "mitogen/file.h"
 
 /* The library version, e.g. "0.1.0". */
 const char *mg_version(void);

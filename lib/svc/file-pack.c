@@ -1,0 +1,566 @@
+/*
+ * The sending end of a file stream (svc-file.h): walks the sources and
+ * emits records and file bytes in chunks, sending each chunk to every
+ * receiver. A chunk is made only when every live receiver has started
+ * and has credit, and is at most the smallest credit: the sources are
+ * read once whatever the number of receivers, the slowest sets the pace,
+ * and memory stays at one chunk plus what the windows allow.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "mitogen/error.h"
+#include "protocol.h"
+#include "svc-file.h"
+
+struct pdest {
+	struct mg__pack *p;
+	size_t idx;
+	uint32_t dst, h_data;
+	struct mg_handler *ack;
+	uint64_t credit;
+	bool started, gone;
+};
+
+struct frame {
+	DIR *d;
+	char *rel;
+	char *src;      /* its path here, for messages */
+	dev_t dev;
+	ino_t ino;
+};
+
+struct hardlink {
+	dev_t dev;
+	ino_t ino;
+	char *rel;
+};
+
+struct mg__pack {
+	struct mg_router *r;
+	uint32_t flags;
+	char **srcs;
+	size_t next_src;
+	struct frame *stack;
+	size_t depth;
+	int fd;                 /* the file being sent, or -1 */
+	uint64_t left;          /* its bytes still to send */
+	struct mg__hash hash;
+	int rerr;               /* its read error: zeros are sent instead */
+	struct hardlink *links;
+	size_t n_links;
+	const char *shown;      /* the source path being read, for messages */
+	struct mg_buf *hdr;     /* a record not yet all in chunks */
+	size_t hdr_off;
+	uint8_t *chunk;
+	struct pdest **dests;
+	size_t n_dests;
+	bool end_queued, ended, busy;
+	uint64_t sent;
+	mg__pack_done_fn done;
+	mg__pack_bytes_fn bytes;
+	void *data;
+};
+
+static void close_all(struct mg__pack *p)
+{
+	while (p->depth > 0) {
+		closedir(p->stack[--p->depth].d);
+	}
+	if (p->fd >= 0) {
+		close(p->fd);
+		p->fd = -1;
+	}
+}
+
+static int pack_destructor(struct mg__pack *p)
+{
+	close_all(p);
+	return 0;
+}
+
+static int queue(struct mg__pack *p, const struct mg__rec_meta *m)
+{
+	p->hdr->len = 0;
+	p->hdr_off = 0;
+	return mg__rec_encode(p->hdr, m);
+}
+
+/* An error about the path being read, named as it is named here. */
+static void queue_error(struct mg__pack *p, const char *rel, const char *why)
+{
+	const char *path = p->shown != NULL ? p->shown : rel;
+	struct mg__rec_meta m = { .type = MG__REC_ERROR, .path = path, .path_len = strlen(path),
+				  .target = why, .target_len = strlen(why) };
+
+	queue(p, &m);
+}
+
+static void set_meta(struct mg__rec_meta *m, char type, const char *rel, const struct stat *st)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	m->path = rel;
+	m->path_len = strlen(rel);
+	m->mode = st->st_mode & 07777;
+	m->mtime_s = (uint64_t)st->st_mtim.tv_sec;
+	m->mtime_ns = (uint32_t)st->st_mtim.tv_nsec;
+	m->atime_s = (uint64_t)st->st_atim.tv_sec;
+	m->atime_ns = (uint32_t)st->st_atim.tv_nsec;
+	m->uid = st->st_uid;
+	m->gid = st->st_gid;
+}
+
+/* A file with other names: the first one sent, or NULL (remembered). */
+static const char *hard_link(struct mg__pack *p, const struct stat *st, const char *rel)
+{
+	struct hardlink *l;
+
+	for (size_t i = 0; i < p->n_links; i++) {
+		if (p->links[i].dev == st->st_dev && p->links[i].ino == st->st_ino) {
+			return p->links[i].rel;
+		}
+	}
+	l = talloc_realloc(p, p->links, struct hardlink, p->n_links + 1);
+	if (l != NULL) {
+		p->links = l;
+		l[p->n_links].dev = st->st_dev;
+		l[p->n_links].ino = st->st_ino;
+		l[p->n_links].rel = talloc_strdup(l, rel);
+		p->n_links++;
+	}
+	return NULL;
+}
+
+static void emit_dir(struct mg__pack *p, int dirfd, const char *name, const char *rel,
+		     const struct stat *st)
+{
+	int nofollow = (p->flags & MG__FILE_LINKS) != 0 ? O_NOFOLLOW : 0;
+	struct mg__rec_meta m;
+	struct frame *f;
+	int fd;
+
+	if ((p->flags & MG__FILE_RECURSIVE) == 0) {
+		queue_error(p, rel, "is a directory (not copied without -r)");
+		return;
+	}
+	for (size_t i = 0; i < p->depth; i++) {
+		if (p->stack[i].dev == st->st_dev && p->stack[i].ino == st->st_ino) {
+			queue_error(p, rel, "directory loop (not copied)");
+			return;
+		}
+	}
+	f = talloc_realloc(p, p->stack, struct frame, p->depth + 1);
+	if (f == NULL) {
+		queue_error(p, rel, strerror(ENOMEM));
+		return;
+	}
+	p->stack = f;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow);
+	f[p->depth].d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (f[p->depth].d == NULL) {
+		queue_error(p, rel, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+		}
+		return;
+	}
+	f[p->depth].rel = talloc_strdup(p->stack, rel);
+	f[p->depth].src = talloc_strdup(p->stack, p->shown);
+	f[p->depth].dev = st->st_dev;
+	f[p->depth].ino = st->st_ino;
+	p->depth++;
+	set_meta(&m, MG__REC_DIR, rel, st);
+	queue(p, &m);
+}
+
+static void emit_file(struct mg__pack *p, int dirfd, const char *name, const char *rel,
+		      const struct stat *lst)
+{
+	int nofollow = (p->flags & MG__FILE_LINKS) != 0 ? O_NOFOLLOW : 0;
+	struct mg__rec_meta m;
+	const char *first;
+	struct stat st;
+	int fd;
+
+	if ((p->flags & MG__FILE_LINKS) != 0 && lst->st_nlink > 1 &&
+	    (first = hard_link(p, lst, rel)) != NULL) {
+		m = (struct mg__rec_meta){ .type = MG__REC_HARD, .path = rel, .path_len = strlen(rel),
+					   .target = first, .target_len = strlen(first) };
+		queue(p, &m);
+		return;
+	}
+	/* O_NONBLOCK: what was a file may be a fifo by now. */
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | nofollow);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		queue_error(p, rel, fd < 0 ? strerror(errno) : "changed while being read");
+		if (fd >= 0) {
+			close(fd);
+		}
+		return;
+	}
+	fcntl(fd, F_SETFL, O_RDONLY);
+	p->fd = fd;
+	p->left = (uint64_t)st.st_size;
+	p->rerr = 0;
+	mg__hash_init(&p->hash);
+	set_meta(&m, MG__REC_FILE, rel, &st);
+	m.size = (uint64_t)st.st_size;
+	queue(p, &m);
+}
+
+static void emit_path(struct mg__pack *p, int dirfd, const char *name, const char *rel)
+{
+	bool links = (p->flags & MG__FILE_LINKS) != 0;
+	struct mg__rec_meta m;
+	char target[4096];
+	struct stat st;
+	ssize_t n;
+
+	if (fstatat(dirfd, name, &st, links ? AT_SYMLINK_NOFOLLOW : 0) != 0) {
+		queue_error(p, rel, strerror(errno));
+	} else if (S_ISLNK(st.st_mode)) {
+		n = readlinkat(dirfd, name, target, sizeof(target));
+		if (n < 0 || (size_t)n >= sizeof(target)) {
+			queue_error(p, rel, n < 0 ? strerror(errno) : strerror(ENAMETOOLONG));
+			return;
+		}
+		set_meta(&m, MG__REC_LINK, rel, &st);
+		m.target = target;
+		m.target_len = (size_t)n;
+		queue(p, &m);
+	} else if (S_ISDIR(st.st_mode)) {
+		emit_dir(p, dirfd, name, rel, &st);
+	} else if (S_ISREG(st.st_mode)) {
+		emit_file(p, dirfd, name, rel, &st);
+	} else {
+		queue_error(p, rel, "not a regular file (a device, fifo or socket): not copied");
+	}
+}
+
+/* The name a source has in the stream: its last component. */
+static char *top_name(TALLOC_CTX *mem_ctx, const char *src)
+{
+	char *s = talloc_strdup(mem_ctx, src), *base;
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	while (n > 1 && s[n - 1] == '/') {
+		s[--n] = '\0';
+	}
+	base = s != NULL ? strrchr(s, '/') : NULL;
+	base = base != NULL ? base + 1 : s;
+	if (base != NULL && (strcmp(base, ".") == 0 || strcmp(base, "..") == 0)) {
+		char *real = realpath(s, NULL);
+
+		base = NULL;
+		if (real != NULL && strrchr(real, '/') != NULL) {
+			base = talloc_strdup(mem_ctx, strrchr(real, '/') + 1);
+		}
+		free(real);
+	} else if (base != NULL) {
+		base = talloc_strdup(mem_ctx, base);
+	}
+	talloc_free(s);
+	return base;
+}
+
+static void next_entry(struct mg__pack *p)
+{
+	while (p->depth > 0) {
+		struct frame *f = &p->stack[p->depth - 1];
+		struct dirent *e = readdir(f->d);
+		char *rel;
+
+		if (e == NULL) {
+			closedir(f->d);
+			talloc_free(f->rel);
+			talloc_free(f->src);
+			p->depth--;
+			continue;
+		}
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+			continue;
+		}
+		rel = talloc_asprintf(p, "%s/%s", f->rel, e->d_name);
+		p->shown = rel != NULL ? talloc_asprintf(rel, "%s/%s", f->src, e->d_name) : NULL;
+		if (p->shown == NULL) {
+			queue_error(p, f->rel, strerror(ENOMEM));
+		} else {
+			emit_path(p, dirfd(f->d), e->d_name, rel);
+		}
+		p->shown = NULL;
+		talloc_free(rel);
+		return;
+	}
+	if (p->srcs[p->next_src] != NULL) {
+		const char *src = p->srcs[p->next_src++];
+		char *name = top_name(p, src);
+
+		p->shown = src;
+		if (name == NULL || name[0] == '\0' || strcmp(name, "/") == 0) {
+			queue_error(p, src, "cannot copy a root directory by its name");
+		} else {
+			emit_path(p, AT_FDCWD, src, name);
+		}
+		p->shown = NULL;
+		talloc_free(name);
+		return;
+	}
+	queue(p, &(struct mg__rec_meta){ .type = MG__REC_END });
+	p->end_queued = true;
+}
+
+/* The current file's bytes, or its tail once all are sent. */
+static size_t file_bytes(struct mg__pack *p, uint8_t *buf, size_t cap)
+{
+	size_t want = p->left < cap ? (size_t)p->left : cap;
+	ssize_t k = 0;
+
+	if (p->left == 0) {
+		struct mg__rec_meta m = { .type = MG__REC_TAIL, .err = (uint32_t)p->rerr,
+					  .hash = mg__hash_final(&p->hash) };
+		close(p->fd);
+		p->fd = -1;
+		queue(p, &m);
+		return 0;
+	}
+	if (p->rerr == 0) {
+		do {
+			k = read(p->fd, buf, want);
+		} while (k < 0 && errno == EINTR);
+		if (k <= 0) {
+			/* Shrunk or unreadable: the size is promised, so zeros
+			 * fill it and the tail says why the file is bad. */
+			p->rerr = k < 0 ? errno : EIO;
+		}
+	}
+	if (p->rerr != 0) {
+		memset(buf, 0, want);
+		k = (ssize_t)want;
+	}
+	mg__hash_update(&p->hash, buf, (size_t)k);
+	p->left -= (uint64_t)k;
+	p->sent += (uint64_t)k;
+	return (size_t)k;
+}
+
+static size_t fill(struct mg__pack *p, uint8_t *buf, size_t cap)
+{
+	size_t off = 0;
+
+	while (off < cap) {
+		if (p->hdr_off < p->hdr->len) {
+			size_t k = p->hdr->len - p->hdr_off;
+
+			k = k < cap - off ? k : cap - off;
+			memcpy(buf + off, p->hdr->data + p->hdr_off, k);
+			p->hdr_off += k;
+			off += k;
+		} else if (p->fd >= 0) {
+			off += file_bytes(p, buf + off, cap - off);
+		} else if (p->end_queued) {
+			break;
+		} else {
+			next_entry(p);
+		}
+	}
+	return off;
+}
+
+static void dest_end(struct pdest *d, int err)
+{
+	struct mg__pack *p = d->p;
+
+	if (d->gone) {
+		return;
+	}
+	d->gone = true;
+	if (err != 0 && d->started) {
+		/* Tell the receiver the stream is cut: it discards the file
+		 * it was writing. */
+		mg__router_send(p->r, d->dst, d->h_data, 0, MG_F_DEAD, "sender stopped", 14);
+	}
+	TALLOC_FREE(d->ack);
+	if (p->done != NULL) {
+		p->done(p->data, d->idx, err);
+	}
+}
+
+/* The smallest credit of the live receivers; 0 also when one has not
+ * started or none is left. */
+static uint64_t credit(struct mg__pack *p, bool *_any)
+{
+	uint64_t c = MG_CHUNK;
+
+	*_any = false;
+	for (size_t i = 0; i < p->n_dests; i++) {
+		struct pdest *d = p->dests[i];
+
+		if (d->gone) {
+			continue;
+		}
+		*_any = true;
+		if (!d->started) {
+			return 0;
+		}
+		c = d->credit < c ? d->credit : c;
+	}
+	return *_any ? c : 0;
+}
+
+static void produce(struct mg__pack *p)
+{
+	bool any;
+	uint64_t c;
+
+	if (p->busy || p->ended) {
+		return;
+	}
+	p->busy = true;
+	while (!p->ended && (c = credit(p, &any)) > 0) {
+		size_t n = fill(p, p->chunk, (size_t)c);
+
+		for (size_t i = 0; i < p->n_dests && n > 0; i++) {
+			struct pdest *d = p->dests[i];
+			int r;
+
+			if (d->gone) {
+				continue;
+			}
+			r = mg__router_send(p->r, d->dst, d->h_data, mg__handler_handle(d->ack), 0,
+					    p->chunk, n);
+			d->credit -= n;
+			if (r != 0) {
+				dest_end(d, r);
+			}
+		}
+		if (p->bytes != NULL && n > 0) {
+			p->bytes(p->data, p->sent);
+		}
+		if (p->end_queued && p->hdr_off == p->hdr->len) {
+			p->ended = true;
+			close_all(p);
+			for (size_t i = 0; i < p->n_dests; i++) {
+				struct pdest *d = p->dests[i];
+
+				if (!d->gone) {
+					mg__router_send(p->r, d->dst, d->h_data,
+							mg__handler_handle(d->ack), 0, NULL, 0);
+					dest_end(d, 0);
+				}
+			}
+		}
+	}
+	p->busy = false;
+}
+
+static void on_ack(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct pdest *d = data;
+	struct mg_buf b;
+	uint32_t n;
+
+	(void)r;
+	if ((m->flags & MG_F_DEAD) != 0) {
+		dest_end(d, -EPIPE);
+		produce(d->p);
+		return;
+	}
+	mg__buf_view(&b, m->data, m->len);
+	if (mg__buf_get_u32(&b, &n) != 0) {
+		return;
+	}
+	d->credit += n;
+	produce(d->p);
+}
+
+struct mg__pack *mg__pack_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
+			      const char *const *srcs, uint32_t flags,
+			      mg__pack_done_fn done, mg__pack_bytes_fn bytes, void *data)
+{
+	struct mg__pack *p = talloc_zero(mem_ctx, struct mg__pack);
+	size_t n = 0;
+
+	if (p == NULL) {
+		return NULL;
+	}
+	p->r = r;
+	p->flags = flags;
+	p->fd = -1;
+	p->done = done;
+	p->bytes = bytes;
+	p->data = data;
+	talloc_set_destructor(p, pack_destructor);
+	while (srcs[n] != NULL) {
+		n++;
+	}
+	p->srcs = talloc_zero_array(p, char *, n + 1);
+	p->hdr = mg__buf_new(p, MG__REC_MAX);
+	p->chunk = talloc_size(p, MG_CHUNK);
+	p->dests = talloc_zero_array(p, struct pdest *, 1);
+	if (p->srcs == NULL || p->hdr == NULL || p->chunk == NULL || p->dests == NULL) {
+		talloc_free(p);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((p->srcs[i] = talloc_strdup(p->srcs, srcs[i])) == NULL) {
+			talloc_free(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+int mg__pack_add(struct mg__pack *p, uint32_t dst)
+{
+	struct pdest **v = talloc_realloc(p, p->dests, struct pdest *, p->n_dests + 1);
+	struct pdest *d;
+
+	if (v == NULL) {
+		return -ENOMEM;
+	}
+	p->dests = v;
+	d = talloc_zero(v, struct pdest);
+	if (d == NULL) {
+		return -ENOMEM;
+	}
+	d->p = p;
+	d->idx = p->n_dests;
+	d->dst = dst;
+	d->credit = MG_WINDOW_DEFAULT;
+	d->ack = mg__router_add_handler(d, p->r, 0, MG_POL_RESPONDENT, dst, true, on_ack, d);
+	if (d->ack == NULL) {
+		talloc_free(d);
+		return -ENOMEM;
+	}
+	v[p->n_dests] = d;
+	return (int)p->n_dests++;
+}
+
+uint32_t mg__pack_ack(const struct mg__pack *p, size_t idx)
+{
+	return idx < p->n_dests && p->dests[idx]->ack != NULL ?
+	       mg__handler_handle(p->dests[idx]->ack) : 0;
+}
+
+void mg__pack_start(struct mg__pack *p, size_t idx, uint32_t h_data)
+{
+	if (idx < p->n_dests && !p->dests[idx]->gone) {
+		p->dests[idx]->h_data = h_data;
+		p->dests[idx]->started = true;
+		produce(p);
+	}
+}
+
+void mg__pack_drop(struct mg__pack *p, size_t idx, int err)
+{
+	if (idx < p->n_dests) {
+		dest_end(p->dests[idx], err != 0 ? err : -ECANCELED);
+		produce(p);
+	}
+}

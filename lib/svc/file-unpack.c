@@ -1,0 +1,684 @@
+/*
+ * The receiving end of a file stream (svc-file.h). Names from the stream
+ * are checked (relative, no "." or ".." component) and every directory
+ * on the way is opened without following symlinks, so nothing the sender
+ * says lands outside the destination. Each file is written to an
+ * unnamed file (O_TMPFILE) in its directory, or where that is not
+ * supported to a new temporary file there (O_EXCL, 0600), fsync'd,
+ * checked against the sender's size and checksum, and renamed over its
+ * target: a failure leaves the old file as it was and nothing behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "mitogen/error.h"
+#include "svc-file.h"
+
+enum pstate { P_PREFIX, P_HDR, P_DATA, P_DONE, P_BAD };
+
+struct fixdir {
+	char *rel;
+	struct mg__rec_meta m; /* path not kept */
+	bool fresh;            /* made here */
+};
+
+struct cur {
+	char *disp;     /* for messages */
+	int dirfd;      /* borrowed (the cache) */
+	char *name;
+	int fd;
+	char *tmp;      /* a named temporary file, or NULL */
+	bool failed;
+	bool existed;
+	struct stat old;
+	struct mg__rec_meta m;
+	struct mg__hash h;
+};
+
+struct mg__unpack {
+	uint32_t flags;
+	int root;
+	char *root_disp;
+	char *rename_top;    /* the first component's new name, or NULL */
+	mode_t umask;
+	bool is_root, use_tmpfile;
+	enum pstate st;
+	uint8_t pre[MG__REC_PREFIX];
+	size_t pre_n;
+	uint8_t *hbuf;
+	uint32_t hlen, hgot;
+	bool expect_tail;
+	uint64_t left;
+	struct cur c;
+	char *cache_rel;
+	int cache_fd;
+	char *skip;
+	struct fixdir *fix;
+	size_t n_fix;
+	unsigned seq;
+	uint64_t files, bytes;
+	unsigned failures;
+	mg__unpack_error_fn err;
+	void *data;
+};
+
+static void report(struct mg__unpack *u, bool at_source, const char *disp, const char *msg)
+{
+	u->failures++;
+	if (u->err != NULL) {
+		u->err(u->data, at_source, disp != NULL ? disp : "?", msg != NULL ? msg : "?");
+	}
+}
+
+static void fail(struct mg__unpack *u, const char *disp, const char *msg)
+{
+	report(u, false, disp, msg);
+}
+
+static void drop_file(struct mg__unpack *u)
+{
+	if (u->c.fd >= 0) {
+		close(u->c.fd);
+		u->c.fd = -1;
+	}
+	if (u->c.tmp != NULL) {
+		unlinkat(u->c.dirfd, u->c.tmp, 0);
+		TALLOC_FREE(u->c.tmp);
+	}
+}
+
+static int unpack_destructor(struct mg__unpack *u)
+{
+	drop_file(u);
+	if (u->cache_fd >= 0) {
+		close(u->cache_fd);
+	}
+	if (u->root >= 0) {
+		close(u->root);
+	}
+	return 0;
+}
+
+/* A name no one else uses in the destination directory. */
+static char *tmp_name(struct mg__unpack *u, TALLOC_CTX *mem_ctx)
+{
+	return talloc_asprintf(mem_ctx, ".mgcp.%d.%u.%lx", (int)getpid(), ++u->seq,
+			       (unsigned long)random());
+}
+
+/* The stream's name as a path under root: NULL when unsafe. */
+static char *map_path(struct mg__unpack *u, TALLOC_CTX *mem_ctx, const char *p, size_t n)
+{
+	const char *c = p, *end = p + n;
+
+	if (n == 0 || n >= 4096 || *p == '/') {
+		return NULL;
+	}
+	while (c < end) {
+		const char *slash = memchr(c, '/', (size_t)(end - c));
+		size_t len = (size_t)((slash != NULL ? slash : end) - c);
+
+		if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.')) {
+			return NULL;
+		}
+		c += len + 1;
+	}
+	if (u->rename_top == NULL) {
+		return talloc_strndup(mem_ctx, p, n);
+	}
+	c = memchr(p, '/', n);
+	return talloc_asprintf(mem_ctx, "%s%.*s", u->rename_top, c != NULL ? (int)(end - c) : 0,
+			       c != NULL ? c : "");
+}
+
+static char *disp_path(struct mg__unpack *u, TALLOC_CTX *mem_ctx, const char *rel)
+{
+	if (strcmp(u->root_disp, ".") == 0) {
+		return talloc_strdup(mem_ctx, rel);
+	}
+	return talloc_asprintf(mem_ctx, "%s%s%s", u->root_disp,
+			       u->root_disp[strlen(u->root_disp) - 1] == '/' ? "" : "/", rel);
+}
+
+/* Open the directory holding rel, never through a symlink: a new fd,
+ * with *_name pointing at rel's last component. */
+static int walk(struct mg__unpack *u, const char *rel, const char **_name)
+{
+	const char *last = strrchr(rel, '/');
+	int fd = dup(u->root);
+	const char *c = rel;
+
+	*_name = last != NULL ? last + 1 : rel;
+	while (fd >= 0 && last != NULL && c <= last) {
+		const char *slash = strchr(c, '/');
+		char comp[256];
+		int nfd;
+
+		if ((size_t)(slash - c) >= sizeof(comp)) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, c, (size_t)(slash - c));
+		comp[slash - c] = '\0';
+		nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = nfd;
+		c = slash + 1;
+	}
+	return fd;
+}
+
+/* The parent of rel through a one-entry cache (records come in tree
+ * order, so most share their parent with the one before). */
+static int parent(struct mg__unpack *u, const char *rel, const char **_name)
+{
+	const char *last = strrchr(rel, '/');
+	size_t plen = last != NULL ? (size_t)(last - rel) : 0;
+	int fd;
+
+	if (u->cache_rel != NULL && strlen(u->cache_rel) == plen &&
+	    memcmp(u->cache_rel, rel, plen) == 0) {
+		*_name = last != NULL ? last + 1 : rel;
+		return u->cache_fd;
+	}
+	fd = walk(u, rel, _name);
+	if (fd < 0) {
+		return -1;
+	}
+	if (u->cache_fd >= 0) {
+		close(u->cache_fd);
+	}
+	talloc_free(u->cache_rel);
+	u->cache_rel = talloc_strndup(u, rel, plen);
+	u->cache_fd = fd;
+	if (u->cache_rel == NULL) {
+		u->cache_fd = -1;
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	return fd;
+}
+
+static void fail_errno(struct mg__unpack *u, const char *disp, int e)
+{
+	fail(u, disp, strerror(e));
+}
+
+static void do_dir(struct mg__unpack *u, const char *rel, const char *disp,
+		   const struct mg__rec_meta *m)
+{
+	const char *name;
+	int dfd = parent(u, rel, &name);
+	struct fixdir *f;
+	struct stat st;
+	bool fresh = false;
+
+	if (dfd < 0) {
+		fail_errno(u, disp, errno);
+		goto skip;
+	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno != ENOENT || mkdirat(dfd, name, 0700) != 0) {
+			fail_errno(u, disp, errno);
+			goto skip;
+		}
+		fresh = true;
+	} else if (!S_ISDIR(st.st_mode)) {
+		fail(u, disp, "exists and is not a directory");
+		goto skip;
+	}
+	if (!fresh && (u->flags & MG__FILE_PRESERVE) == 0) {
+		return;
+	}
+	f = talloc_realloc(u, u->fix, struct fixdir, u->n_fix + 1);
+	if (f != NULL) {
+		u->fix = f;
+		f[u->n_fix].rel = talloc_strdup(f, rel);
+		f[u->n_fix].m = *m;
+		f[u->n_fix].fresh = fresh;
+		u->n_fix++;
+	}
+	return;
+skip:
+	/* What the stream holds under it fails with it, silently. */
+	talloc_free(u->skip);
+	u->skip = talloc_strdup(u, rel);
+}
+
+static bool skipped(const struct mg__unpack *u, const char *rel)
+{
+	size_t n = u->skip != NULL ? strlen(u->skip) : 0;
+
+	return n > 0 && strncmp(rel, u->skip, n) == 0 && rel[n] == '/';
+}
+
+/* Put 'tmp' (in dfd) in the place of 'name', atomically. */
+static int place(int dfd, const char *tmp, const char *name)
+{
+	if (renameat(dfd, tmp, dfd, name) != 0) {
+		int e = errno;
+		unlinkat(dfd, tmp, 0);
+		return e;
+	}
+	return 0;
+}
+
+static void do_file(struct mg__unpack *u, const char *rel, const char *disp,
+		    const struct mg__rec_meta *m)
+{
+	struct cur *c = &u->c;
+
+	c->m = *m;
+	c->disp = talloc_strdup(u, disp);
+	c->failed = true;
+	c->existed = false;
+	mg__hash_init(&c->h);
+	u->left = m->size;
+	u->st = m->size > 0 ? P_DATA : P_PREFIX;
+	u->expect_tail = true;
+	if (rel == NULL || skipped(u, rel)) {
+		return;
+	}
+	c->dirfd = parent(u, rel, (const char **)&c->name);
+	if (c->dirfd < 0) {
+		fail_errno(u, disp, errno);
+		return;
+	}
+	c->name = talloc_strdup(u, c->name);
+	if (fstatat(c->dirfd, c->name, &c->old, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(c->old.st_mode)) {
+			fail(u, disp, "is a directory");
+			return;
+		}
+		c->existed = S_ISREG(c->old.st_mode);
+	}
+	c->fd = u->use_tmpfile ? openat(c->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600) : -1;
+	for (int i = 0; c->fd < 0 && i < 100; i++) {
+		talloc_free(c->tmp);
+		c->tmp = tmp_name(u, u);
+		c->fd = openat(c->dirfd, c->tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+			       0600);
+		if (c->fd < 0 && errno != EEXIST) {
+			break;
+		}
+	}
+	if (c->fd < 0) {
+		fail_errno(u, disp, errno);
+		TALLOC_FREE(c->tmp);
+		return;
+	}
+	c->failed = false;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n > 0 && p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+static void file_data(struct mg__unpack *u, const uint8_t *p, size_t n)
+{
+	struct cur *c = &u->c;
+
+	mg__hash_update(&c->h, p, n);
+	while (!c->failed && n > 0) {
+		size_t k = n < 65536 ? n : 65536;
+		ssize_t w;
+
+		if ((u->flags & MG__FILE_SPARSE) != 0 && all_zero(p, k)) {
+			w = lseek(c->fd, (off_t)k, SEEK_CUR) < 0 ? -1 : (ssize_t)k;
+		} else {
+			w = write(c->fd, p, k);
+		}
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w <= 0) {
+			fail_errno(u, c->disp, w < 0 ? errno : EIO);
+			c->failed = true;
+			drop_file(u);   /* give the space back now */
+			break;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static int set_attrs(struct mg__unpack *u, int fd, const struct mg__rec_meta *m,
+		     const struct stat *old)
+{
+	bool keep = (u->flags & MG__FILE_PRESERVE) != 0;
+	mode_t mode = keep ? m->mode : old != NULL ? old->st_mode & 07777 : m->mode & 0777 & ~u->umask;
+	struct timespec ts[2] = { { (time_t)m->atime_s, m->atime_ns },
+				  { (time_t)m->mtime_s, m->mtime_ns } };
+
+	if (u->is_root && (keep || old != NULL) &&
+	    fchown(fd, keep ? m->uid : old->st_uid, keep ? m->gid : old->st_gid) != 0) {
+		return errno;
+	}
+	if (fchmod(fd, mode) != 0 || (keep && futimens(fd, ts) != 0)) {
+		return errno;
+	}
+	return 0;
+}
+
+static void file_tail(struct mg__unpack *u, const struct mg__rec_meta *t)
+{
+	struct cur *c = &u->c;
+	char buf[160];
+	int e = 0;
+
+	if (c->failed) {
+		/* already said, or under a directory that failed */
+	} else if (t->err != 0) {
+		snprintf(buf, sizeof(buf), "read error at the source: %s", strerror((int)t->err));
+		fail(u, c->disp, buf);
+	} else if (t->hash != mg__hash_final(&c->h)) {
+		fail(u, c->disp, "checksum mismatch: the copy differs from the source");
+	} else {
+		if ((u->flags & MG__FILE_SPARSE) != 0 && ftruncate(c->fd, (off_t)c->m.size) != 0) {
+			e = errno;
+		}
+		if (e == 0) {
+			e = set_attrs(u, c->fd, &c->m, c->existed ? &c->old : NULL);
+		}
+		if (e == 0 && fsync(c->fd) != 0) {
+			e = errno;
+		}
+		if (e == 0 && c->tmp == NULL) {
+			char proc[64];
+
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", c->fd);
+			c->tmp = tmp_name(u, u);
+			if (linkat(AT_FDCWD, proc, c->dirfd, c->tmp, AT_SYMLINK_FOLLOW) != 0) {
+				e = errno;
+				TALLOC_FREE(c->tmp);
+			}
+		}
+		if (e == 0) {
+			e = place(c->dirfd, c->tmp, c->name);
+			TALLOC_FREE(c->tmp);
+		}
+		if (e != 0) {
+			fail_errno(u, c->disp, e);
+		} else {
+			u->files++;
+			u->bytes += c->m.size;
+		}
+	}
+	drop_file(u);
+	TALLOC_FREE(c->disp);
+	TALLOC_FREE(c->name);
+	u->expect_tail = false;
+}
+
+static void do_link(struct mg__unpack *u, const char *rel, const char *disp,
+		    const struct mg__rec_meta *m, const char *hard)
+{
+	struct timespec ts[2] = { { (time_t)m->atime_s, m->atime_ns },
+				  { (time_t)m->mtime_s, m->mtime_ns } };
+	char *tmp = tmp_name(u, u);
+	const char *name, *hname;
+	int dfd = parent(u, rel, &name), hfd = -1, e = 0;
+	struct stat st;
+
+	if (dfd < 0 || tmp == NULL) {
+		e = dfd < 0 ? errno : ENOMEM;
+	} else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+		fail(u, disp, "is a directory");
+		talloc_free(tmp);
+		return;
+	} else if (hard != NULL) {
+		hfd = walk(u, hard, &hname);
+		if (hfd < 0 || linkat(hfd, hname, dfd, tmp, 0) != 0) {
+			e = errno;
+		}
+	} else {
+		char *target = talloc_strndup(tmp, m->target, m->target_len);
+
+		if (target == NULL || symlinkat(target, dfd, tmp) != 0) {
+			e = target == NULL ? ENOMEM : errno;
+		} else if ((u->flags & MG__FILE_PRESERVE) != 0) {
+			utimensat(dfd, tmp, ts, AT_SYMLINK_NOFOLLOW);
+			if (u->is_root) {
+				fchownat(dfd, tmp, m->uid, m->gid, AT_SYMLINK_NOFOLLOW);
+			}
+		}
+	}
+	if (e == 0) {
+		e = place(dfd, tmp, name);
+	}
+	if (e != 0) {
+		fail_errno(u, disp, e);
+	} else if (hard == NULL) {
+		u->files++;
+	}
+	if (hfd >= 0) {
+		close(hfd);
+	}
+	talloc_free(tmp);
+}
+
+static void bad_stream(struct mg__unpack *u, const char *why)
+{
+	if (u->st != P_BAD) {
+		if (u->c.disp != NULL) {
+			fail(u, u->c.disp, why);
+		} else {
+			fail(u, u->root_disp, why);
+		}
+		drop_file(u);
+	}
+	u->st = P_BAD;
+}
+
+static void on_record(struct mg__unpack *u, char type)
+{
+	TALLOC_CTX *tmp = talloc_new(u);
+	struct mg__rec_meta m;
+	char *rel = NULL, *disp, *hard = NULL;
+
+	if (tmp == NULL || mg__rec_decode(type, u->hbuf, u->hlen, &m) != 0 ||
+	    u->expect_tail != (type == MG__REC_TAIL)) {
+		bad_stream(u, "corrupt file stream from the far end");
+		talloc_free(tmp);
+		return;
+	}
+	u->st = P_PREFIX;
+	if (type == MG__REC_TAIL) {
+		file_tail(u, &m);
+	} else if (type == MG__REC_END) {
+		u->st = P_DONE;
+	} else if (type == MG__REC_ERROR) {
+		report(u, true, talloc_strndup(tmp, m.path, m.path_len),
+		       talloc_strndup(tmp, m.target, m.target_len));
+	} else {
+		rel = map_path(u, tmp, m.path, m.path_len);
+		disp = rel != NULL ? disp_path(u, tmp, rel) : u->root_disp;
+		if (type == MG__REC_HARD) {
+			hard = map_path(u, tmp, m.target, m.target_len);
+		}
+		if (rel == NULL || (type == MG__REC_HARD && hard == NULL)) {
+			fail(u, disp, "unsafe name in the stream (refused)");
+			rel = NULL;
+		}
+		if (type == MG__REC_FILE) {
+			do_file(u, rel, disp, &m);
+		} else if (rel != NULL && skipped(u, rel)) {
+			/* under a directory that failed */
+		} else if (type == MG__REC_DIR && rel != NULL) {
+			do_dir(u, rel, disp, &m);
+		} else if (rel != NULL) {
+			do_link(u, rel, disp, &m, hard);
+		}
+	}
+	talloc_free(tmp);
+}
+
+void mg__unpack_feed(void *data, const uint8_t *p, size_t n)
+{
+	struct mg__unpack *u = data;
+
+	while (n > 0) {
+		size_t k;
+
+		switch (u->st) {
+		case P_PREFIX:
+			k = MG__REC_PREFIX - u->pre_n;
+			k = k < n ? k : n;
+			memcpy(u->pre + u->pre_n, p, k);
+			u->pre_n += k;
+			if (u->pre_n == MG__REC_PREFIX) {
+				u->pre_n = 0;
+				u->hlen = mg__get_be32(u->pre + 1);
+				u->hgot = 0;
+				u->st = P_HDR;
+				if (u->hlen > MG__REC_MAX) {
+					bad_stream(u, "corrupt file stream from the far end");
+				} else if (u->hlen == 0) {
+					on_record(u, (char)u->pre[0]);
+				}
+			}
+			break;
+		case P_HDR:
+			k = u->hlen - u->hgot;
+			k = k < n ? k : n;
+			memcpy(u->hbuf + u->hgot, p, k);
+			u->hgot += (uint32_t)k;
+			if (u->hgot == u->hlen) {
+				on_record(u, (char)u->pre[0]);
+			}
+			break;
+		case P_DATA:
+			k = u->left < n ? (size_t)u->left : n;
+			file_data(u, p, k);
+			u->left -= k;
+			if (u->left == 0) {
+				u->st = P_PREFIX;
+			}
+			break;
+		case P_DONE:
+			bad_stream(u, "corrupt file stream from the far end");
+			return;
+		default:
+			return;
+		}
+		p += k;
+		n -= k;
+	}
+}
+
+static void fix_dirs(struct mg__unpack *u)
+{
+	for (size_t i = u->n_fix; i-- > 0;) {
+		struct fixdir *f = &u->fix[i];
+		const char *name;
+		int dfd = walk(u, f->rel, &name);
+		int fd = dfd >= 0 ? openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+
+		if (fd < 0 || set_attrs(u, fd, &f->m, NULL) != 0) {
+			char *disp = disp_path(u, u, f->rel);
+			fail_errno(u, disp, errno);
+			talloc_free(disp);
+		}
+		if (fd >= 0) {
+			close(fd);
+		}
+		if (dfd >= 0) {
+			close(dfd);
+		}
+	}
+}
+
+unsigned mg__unpack_finish(struct mg__unpack *u, int err)
+{
+	if (u->st != P_DONE) {
+		bad_stream(u, err != 0 ? mg_strerror(err) : "the transfer was cut short");
+	}
+	drop_file(u);
+	fix_dirs(u);
+	TALLOC_FREE(u->fix);
+	u->n_fix = 0;
+	return u->failures;
+}
+
+void mg__unpack_counts(const struct mg__unpack *u, uint64_t *_files, uint64_t *_bytes)
+{
+	*_files = u->files;
+	*_bytes = u->bytes;
+}
+
+/* Where the stream goes: into dest, or as dest (one source, dest not an
+ * existing directory). */
+static char *setup_root(struct mg__unpack *u, TALLOC_CTX *mem_ctx, const char *dest,
+			uint32_t n_top)
+{
+	struct stat st;
+	char *dir, *slash;
+	int e = stat(dest, &st) == 0 ? 0 : errno;
+
+	if (e == 0 && S_ISDIR(st.st_mode)) {
+		u->root = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		u->root_disp = talloc_strdup(u, dest);
+		return u->root < 0 ? talloc_asprintf(mem_ctx, "%s: %s", dest, strerror(errno)) : NULL;
+	}
+	if ((u->flags & MG__FILE_INTO) != 0 || n_top > 1) {
+		return talloc_asprintf(mem_ctx, "%s: %s", dest,
+				       strerror(e == ENOENT ? ENOENT : ENOTDIR));
+	}
+	dir = talloc_strdup(u, dest);
+	slash = dir != NULL ? strrchr(dir, '/') : NULL;
+	if (dir == NULL) {
+		return talloc_strdup(mem_ctx, strerror(ENOMEM));
+	}
+	u->rename_top = talloc_strdup(u, slash != NULL ? slash + 1 : dest);
+	if (slash == dir) {
+		dir[1] = '\0';
+	} else if (slash != NULL) {
+		*slash = '\0';
+	} else {
+		dir = talloc_strdup(u, ".");
+	}
+	if (u->rename_top == NULL || u->rename_top[0] == '\0' || strcmp(u->rename_top, ".") == 0 ||
+	    strcmp(u->rename_top, "..") == 0) {
+		return talloc_asprintf(mem_ctx, "%s: not a file name", dest);
+	}
+	u->root_disp = dir;
+	u->root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return u->root < 0 ? talloc_asprintf(mem_ctx, "%s: %s", dest, strerror(errno)) : NULL;
+}
+
+struct mg__unpack *mg__unpack_new(TALLOC_CTX *mem_ctx, const char *dest, uint32_t flags,
+				  uint32_t n_top, mg__unpack_error_fn err, void *data,
+				  char **_errmsg)
+{
+	struct mg__unpack *u = talloc_zero(mem_ctx, struct mg__unpack);
+
+	if (u == NULL) {
+		return NULL;
+	}
+	u->root = -1;
+	u->cache_fd = -1;
+	u->c.fd = -1;
+	u->flags = flags;
+	u->err = err;
+	u->data = data;
+	talloc_set_destructor(u, unpack_destructor);
+	/* Read the umask: new files get the source's mode less it, as cp.
+	 * (One thread runs the loop; nothing creates files in between.) */
+	u->umask = umask(022);
+	umask(u->umask);
+	u->is_root = geteuid() == 0;
+	u->use_tmpfile = access("/proc/self/fd", X_OK) == 0;
+	u->hbuf = talloc_size(u, MG__REC_MAX);
+	if (u->hbuf == NULL || (*_errmsg = setup_root(u, mem_ctx, dest, n_top)) != NULL) {
+		talloc_free(u);
+		return NULL;
+	}
+	return u;
+}

@@ -1,0 +1,150 @@
+/*
+ * The file service (docs/PROTOCOL.md section 5.9): copying files and
+ * trees to and from a context as one stream of records on a byte
+ * channel (section 7), with no round trip per file.
+ *
+ *  - svc-file.c: the services "file.push" and "file.pull", their request
+ *    and answer codecs, the record codec and the checksum;
+ *  - file-pack.c: the sending end (walks local sources, emits records,
+ *    paced by the credit of every receiver);
+ *  - file-unpack.c: the receiving end (parses records, writes each file
+ *    to an unnamed or temporary file beside its target, fsync, rename).
+ *
+ * Both ends serve the master (mg_file_push, mg_file_pull) and agents.
+ */
+#ifndef MG_SVC_FILE_H
+#define MG_SVC_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <talloc.h>
+#include "buf.h"
+#include "router.h"
+
+/* Request flags (u32 flags of both requests). */
+#define MG__FILE_RECURSIVE 0x01u /* copy directories */
+#define MG__FILE_PRESERVE  0x02u /* mode and times; owner as root */
+#define MG__FILE_LINKS     0x04u /* symlinks as symlinks, hard links kept */
+#define MG__FILE_SPARSE    0x08u /* holes for runs of zero blocks */
+#define MG__FILE_INTO      0x10u /* DEST must be a directory (DEST/) */
+#define MG__FILE_KNOWN     0x1fu
+
+/* Record types of the stream. */
+enum mg__rec {
+	MG__REC_DIR = 'D',
+	MG__REC_FILE = 'F',    /* then 'size' raw bytes, then MG__REC_TAIL */
+	MG__REC_TAIL = 'T',
+	MG__REC_LINK = 'L',    /* a symbolic link */
+	MG__REC_HARD = 'H',    /* a hard link to an earlier file */
+	MG__REC_ERROR = 'E',   /* the sender could not read or send a path */
+	MG__REC_END = 'Z',
+};
+
+/* Largest record header: two paths and the fixed fields. */
+#define MG__REC_MAX (2u * 4096 + 64)
+/* Every record: u8 type, u32 length, then that many bytes of fields. */
+#define MG__REC_PREFIX 5u
+
+struct mg__rec_meta {
+	char type;
+	const char *path;        /* relative, '/'-separated */
+	size_t path_len;
+	uint32_t mode;           /* permission bits (07777) */
+	uint64_t mtime_s, atime_s;
+	uint32_t mtime_ns, atime_ns;
+	uint32_t uid, gid;
+	uint64_t size;           /* FILE */
+	const char *target;      /* LINK, HARD: the target; ERROR: the reason */
+	size_t target_len;
+	uint64_t hash;           /* TAIL */
+	uint32_t err;            /* TAIL: 0, or the sender's errno */
+};
+
+/* Encode a record (prefix and fields) into b. */
+int mg__rec_encode(struct mg_buf *b, const struct mg__rec_meta *m);
+/* Decode the fields of a record of 'type' (the prefix already read);
+ * strings point into p. 0 or MG_ERR_PROTOCOL. */
+int mg__rec_decode(char type, const uint8_t *p, size_t n, struct mg__rec_meta *m);
+
+/* The end-to-end checksum of a file's bytes (see svc-file.c). */
+struct mg__hash {
+	uint64_t h, len, carry;
+	unsigned nc;
+};
+void mg__hash_init(struct mg__hash *s);
+void mg__hash_update(struct mg__hash *s, const uint8_t *p, size_t n);
+uint64_t mg__hash_final(const struct mg__hash *s);
+
+/* "file.push" request: the far end receives a stream. */
+struct mg__file_push_req {
+	const char *dest;  /* where the sources go */
+	uint32_t flags;
+	uint32_t n_top;    /* sources: more than one means DEST is a directory */
+	uint32_t h_ack;    /* the sender's credit handle */
+	uint32_t h_report; /* the sender's handle for errors and the end */
+};
+int mg__file_push_req_encode(struct mg_buf *b, const struct mg__file_push_req *rq);
+int mg__file_push_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
+			     struct mg__file_push_req *rq);
+
+/* "file.pull" request: the far end sends a stream of 'srcs'. */
+struct mg__file_pull_req {
+	char **srcs;
+	uint32_t flags;
+	uint32_t h_data;   /* the receiver's byte channel */
+};
+int mg__file_pull_req_encode(struct mg_buf *b, const char *const *srcs, uint32_t flags,
+			     uint32_t h_data);
+int mg__file_pull_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
+			     struct mg__file_pull_req *rq);
+
+/* Reports of a push receiver, on h_report: an error or the end. */
+#define MG__FILE_REPORT_ERROR 1u
+#define MG__FILE_REPORT_END   2u
+
+/* --- the sending end (file-pack.c) --- */
+
+struct mg__pack;
+/* Each receiver ends once: err 0 after the end was sent, else why. */
+typedef void (*mg__pack_done_fn)(void *data, size_t idx, int err);
+/* Bytes of file data sent so far (progress). */
+typedef void (*mg__pack_bytes_fn)(void *data, uint64_t bytes);
+
+struct mg__pack *mg__pack_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
+			      const char *const *srcs, uint32_t flags,
+			      mg__pack_done_fn done, mg__pack_bytes_fn bytes, void *data);
+/* A receiver in context dst; returns its index, or a negative error. Its
+ * credit handle is mg__pack_ack(p, idx). */
+int mg__pack_add(struct mg__pack *p, uint32_t dst);
+uint32_t mg__pack_ack(const struct mg__pack *p, size_t idx);
+/* The receiver's data handle is known: it may be sent to. */
+void mg__pack_start(struct mg__pack *p, size_t idx, uint32_t h_data);
+/* Drop a receiver (it failed); the others go on. */
+void mg__pack_drop(struct mg__pack *p, size_t idx, int err);
+
+/* --- the receiving end (file-unpack.c) --- */
+
+struct mg__unpack;
+/* A failure: at_source when the sender could not read 'path' (its name
+ * there), else 'path' is where it could not be written here. */
+typedef void (*mg__unpack_error_fn)(void *data, bool at_source, const char *path,
+				    const char *msg);
+
+/* Receive into 'dest'. NULL with *_errmsg (on mem_ctx) when dest does not
+ * fit (missing, not a directory where one is needed). */
+struct mg__unpack *mg__unpack_new(TALLOC_CTX *mem_ctx, const char *dest, uint32_t flags,
+				  uint32_t n_top, mg__unpack_error_fn err, void *data,
+				  char **_errmsg);
+/* Bytes of the stream (a channel sink). */
+void mg__unpack_feed(void *data, const uint8_t *p, size_t n);
+/* The stream ended (err from the channel): finish directories; returns
+ * the number of failures, reported through err, including a cut stream. */
+unsigned mg__unpack_finish(struct mg__unpack *u, int err);
+/* Files and bytes written. */
+void mg__unpack_counts(const struct mg__unpack *u, uint64_t *_files, uint64_t *_bytes);
+
+/* Register the services in the table of r (agents). */
+int mg__svc_file_init(struct mg_router *r);
+
+#endif

@@ -1,0 +1,355 @@
+/* mitogen-cp's copy: see cp.h. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <mitogen/mitogen.h>
+#include "cp.h"
+#include "report.h"
+
+enum outcome { T_OK, T_FAILED, T_UNREACHABLE, T_LOST };
+
+struct cp_target {
+	struct cp *cp;
+	size_t idx;
+	const struct mg_chain *chain;
+	struct mg_context *ctx;
+	bool connected;   /* the connection attempt has ended */
+	bool done;
+	unsigned failures;
+	uint64_t start_ms;
+};
+
+struct cp {
+	const struct mg_cp_opts *o;
+	struct mg_loop *loop;
+	struct mg_session *s;
+	struct cp_target *t;
+	size_t n, n_connected, n_done;
+	int exit_code;
+	struct mg_file_copy *push;
+	size_t *map;      /* a push's target index -> ours */
+	/* progress */
+	uint64_t total, bytes, start_ms, shown_ms;
+};
+
+/* "mitogen-cp: WHO: TEXT" on err_fd, escaped, in one write. */
+static void say(struct cp *cp, const char *who, const char *text)
+{
+	char *w = who != NULL ? mg_log_escape(cp, who, strlen(who)) : NULL;
+	char *t = mg_log_escape(cp, text, strlen(text));
+	char *line = talloc_asprintf(cp, "%smitogen-cp: %s%s%s\n", cp->o->progress ? "\r\033[K" : "",
+				     w != NULL ? w : "", w != NULL ? ": " : "", t != NULL ? t : text);
+
+	if (line != NULL && write(cp->o->err_fd, line, strlen(line)) < 0) {
+		/* nowhere else to say it */
+	}
+	talloc_free(w);
+	talloc_free(t);
+	talloc_free(line);
+}
+
+static void target_end(struct cp_target *t, enum outcome oc, const char *msg)
+{
+	struct cp *cp = t->cp;
+	int code = oc == T_OK ? 0 : oc == T_FAILED ? 1 : 255;
+
+	if (t->done) {
+		return;
+	}
+	t->done = true;
+	if (cp->o->report != NULL) {
+		struct mg_target_result r = {
+			.outcome = oc == T_UNREACHABLE ? MG_OUTCOME_UNREACHABLE
+				 : oc == T_LOST ? MG_OUTCOME_LOST : MG_OUTCOME_RAN,
+			.exit_code = code,
+			.duration_ms = t->start_ms > 0 ? mg_loop_now(cp->loop) - t->start_ms : 0,
+			.errmsg = msg,
+		};
+		mg_report_done(cp->o->report, t->idx, &r);
+	} else {
+		if (msg != NULL) {
+			say(cp, t->chain->text, msg);
+		}
+		cp->exit_code = code > cp->exit_code ? code : cp->exit_code;
+	}
+	if (++cp->n_done == cp->n) {
+		mg_loop_stop(cp->loop, 1);
+	}
+}
+
+static void target_error(struct cp_target *t, bool far, const char *path, const char *msg)
+{
+	struct cp *cp = t->cp;
+	size_t idx = t->idx;
+
+	t->failures++;
+	if (cp->o->report != NULL) {
+		char *line = talloc_asprintf(cp, "%s: %s\n", path, msg);
+
+		if (line != NULL) {
+			mg_report_output(cp->o->report, idx, 2, line, strlen(line));
+		}
+		talloc_free(line);
+	} else {
+		char *line = talloc_asprintf(cp, "%s: %s", path, msg);
+
+		say(cp, far ? t->chain->text : NULL, line != NULL ? line : msg);
+		talloc_free(line);
+	}
+}
+
+static void target_result(struct cp_target *t, int err, const char *errmsg)
+{
+	struct cp *cp = t->cp;
+
+	if (err == 0) {
+		if (cp->o->verbose && cp->o->report == NULL && t->failures == 0) {
+			say(cp, t->chain->text, "copied");
+		}
+		target_end(t, t->failures > 0 ? T_FAILED : T_OK, NULL);
+	} else if (mg_context_gone(t->ctx) || err != MG_ERR_CALL) {
+		target_end(t, T_LOST, errmsg);
+	} else {
+		/* The far end refused (its DEST does not fit, a source list
+		 * it cannot take): a file-level failure, like cp's. */
+		target_end(t, T_FAILED, errmsg);
+	}
+}
+
+/* The sending end's paths are far for a pull, the receiving end's for a push. */
+static void pull_error(size_t idx, bool at_source, const char *path, const char *msg, void *data)
+{
+	target_error(data, at_source, path, msg);
+}
+
+static void pull_done(size_t idx, int err, const char *errmsg, void *data)
+{
+	target_result(data, err, errmsg);
+}
+
+static void push_error(size_t idx, bool at_source, const char *path, const char *msg,
+		       void *data)
+{
+	struct cp *cp = data;
+
+	target_error(&cp->t[cp->map[idx]], !at_source, path, msg);
+}
+
+static void push_done(size_t idx, int err, const char *errmsg, void *data)
+{
+	struct cp *cp = data;
+
+	target_result(&cp->t[cp->map[idx]], err, errmsg);
+}
+
+static void human(char *buf, size_t n, double v)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	size_t u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, n, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+}
+
+static void show_progress(struct cp *cp, bool last)
+{
+	uint64_t now = mg_loop_now(cp->loop);
+	double secs = (double)(now - cp->start_ms) / 1000.0;
+	double rate = secs > 0 ? (double)cp->bytes / secs : 0;
+	char done[32], total[32], r[32], line[160];
+
+	if (!cp->o->progress || (!last && now - cp->shown_ms < 200)) {
+		return;
+	}
+	cp->shown_ms = now;
+	human(done, sizeof(done), (double)cp->bytes);
+	human(r, sizeof(r), rate);
+	if (cp->total > 0) {
+		double left = rate > 0 && cp->total > cp->bytes ? (double)(cp->total - cp->bytes) / rate : 0;
+		unsigned eta = (unsigned)left;
+
+		human(total, sizeof(total), (double)cp->total);
+		snprintf(line, sizeof(line), "\r\033[K%s / %s  %3.0f%%  %s/s  ETA %u:%02u%s", done, total,
+			 100.0 * (double)cp->bytes / (double)cp->total, r, eta / 60, eta % 60,
+			 last ? "\n" : "");
+	} else {
+		snprintf(line, sizeof(line), "\r\033[K%s  %s/s%s", done, r, last ? "\n" : "");
+	}
+	if (write(cp->o->err_fd, line, strlen(line)) < 0) {
+		/* a progress bar is worth no error */
+	}
+}
+
+static void on_bytes(uint64_t bytes, void *data)
+{
+	struct cp *cp = data;
+
+	cp->bytes = bytes;
+	show_progress(cp, false);
+}
+
+static void pull_bytes(uint64_t bytes, void *data)
+{
+	struct cp_target *t = data;
+
+	on_bytes(bytes, t->cp);
+}
+
+/* Many targets pull into DEST/NAME, one directory each. */
+static char *pull_dest(struct cp *cp, struct cp_target *t, unsigned *_flags)
+{
+	char *dir;
+
+	if (cp->o->report == NULL) {
+		return talloc_strdup(cp, cp->o->dest);
+	}
+	*_flags |= MG_FILE_INTO;
+	dir = talloc_asprintf(cp, "%s/%s", cp->o->dest, cp->o->names[t->idx]);
+	if (dir != NULL && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+		target_error(t, false, dir, strerror(errno));
+	}
+	return dir;
+}
+
+static void start_pull(struct cp *cp, struct cp_target *t)
+{
+	struct mg_file_opts fo = { .flags = cp->o->flags, .on_error = pull_error,
+				   .on_done = pull_done, .data = t };
+	char *dest = pull_dest(cp, t, &fo.flags);
+	char *errmsg = NULL;
+	struct mg_file_copy *fc;
+
+	if (cp->n == 1) {
+		fo.on_bytes = pull_bytes;
+	}
+	fc = dest != NULL ? mg_file_pull(cp, t->ctx, cp->o->srcs, dest, &fo, &errmsg) : NULL;
+	if (fc == NULL) {
+		target_end(t, T_FAILED, errmsg != NULL ? errmsg : "out of memory");
+	}
+	talloc_free(dest);
+}
+
+static void start_push(struct cp *cp)
+{
+	struct mg_file_opts fo = { .flags = cp->o->flags, .on_error = push_error,
+				   .on_done = push_done, .on_bytes = on_bytes, .data = cp };
+	struct mg_context **ctxs = talloc_zero_array(cp, struct mg_context *, cp->n);
+	size_t n = 0;
+
+	cp->map = talloc_zero_array(cp, size_t, cp->n);
+	for (size_t i = 0; ctxs != NULL && cp->map != NULL && i < cp->n; i++) {
+		if (!cp->t[i].done) {
+			cp->map[n] = i;
+			ctxs[n++] = cp->t[i].ctx;
+		}
+	}
+	if (n == 0) {
+		return;
+	}
+	cp->push = ctxs != NULL ? mg_file_push(cp, ctxs, n, cp->o->srcs, cp->o->dest, &fo) : NULL;
+	if (cp->push == NULL) {
+		for (size_t i = 0; i < cp->n; i++) {
+			target_end(&cp->t[i], T_LOST, "out of memory");
+		}
+	}
+}
+
+static void on_connected(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct cp_target *t = data;
+	struct cp *cp = t->cp;
+
+	t->connected = true;
+	cp->n_connected++;
+	t->ctx = ctx;
+	t->start_ms = mg_loop_now(cp->loop);
+	if (err != 0) {
+		target_end(t, T_UNREACHABLE, errmsg != NULL ? errmsg : mg_strerror(err));
+	} else if (cp->o->pull) {
+		start_pull(cp, t);
+	}
+	if (!cp->o->pull && cp->n_connected == cp->n) {
+		start_push(cp);
+	}
+}
+
+/* What a push will send, for the progress bar. */
+static uint64_t walk_total;
+
+static int add_size(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	if (type == FTW_F && S_ISREG(st->st_mode)) {
+		walk_total += (uint64_t)st->st_size;
+	}
+	return 0;
+}
+
+static uint64_t push_total(const struct mg_cp_opts *o)
+{
+	walk_total = 0;
+	for (size_t i = 0; o->srcs[i] != NULL; i++) {
+		struct stat st;
+
+		if ((o->flags & MG_FILE_RECURSIVE) != 0) {
+			nftw(o->srcs[i], add_size, 16, (o->flags & MG_FILE_LINKS) != 0 ? FTW_PHYS : 0);
+		} else if (stat(o->srcs[i], &st) == 0 && S_ISREG(st.st_mode)) {
+			walk_total += (uint64_t)st.st_size;
+		}
+	}
+	return walk_total;
+}
+
+int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
+{
+	struct cp *cp = talloc_zero(mem_ctx, struct cp);
+	struct mg_connect_opts co = { .timeout_ms = o->connect_timeout_ms };
+	int ret;
+
+	if (cp == NULL || (cp->t = talloc_zero_array(cp, struct cp_target, o->n_chains)) == NULL) {
+		talloc_free(cp);
+		return 255;
+	}
+	cp->o = o;
+	cp->s = s;
+	cp->n = o->n_chains;
+	cp->loop = mg_session_loop(s);
+	cp->start_ms = mg_loop_now(cp->loop);
+	if (o->progress && !o->pull) {
+		cp->total = push_total(o);
+	}
+	mg_session_set_fanout(s, o->fanout);
+	for (size_t i = 0; i < cp->n; i++) {
+		struct cp_target *t = &cp->t[i];
+		char *errmsg = NULL;
+
+		t->cp = cp;
+		t->idx = i;
+		t->chain = &o->chains[i];
+		ret = mg_connect(cp, s, t->chain, &co, on_connected, t, &errmsg);
+		if (ret != 0) {
+			t->connected = true;
+			cp->n_connected++;
+			target_end(t, T_UNREACHABLE, errmsg != NULL ? errmsg : mg_strerror(ret));
+		}
+	}
+	if (!o->pull && cp->n_connected == cp->n && cp->n_done < cp->n) {
+		start_push(cp);
+	}
+	if (cp->n_done < cp->n) {
+		mg_loop_run(cp->loop);
+	}
+	for (size_t i = 0; i < cp->n; i++) {
+		target_end(&cp->t[i], T_LOST, "stopped unexpectedly");
+	}
+	show_progress(cp, true);
+	ret = o->report != NULL ? mg_report_exit_status(o->report) : cp->exit_code;
+	talloc_free(cp);
+	return ret;
+}
