@@ -3,8 +3,9 @@
  * trees to and from a context as one stream of records on a byte
  * channel (section 7), with no round trip per file.
  *
- *  - svc-file.c: the services "file.push" and "file.pull", their request
- *    and answer codecs, the record codec and the checksum;
+ *  - svc-file.c: the services "file.push" and "file.pull" and the codecs
+ *    of their requests and reports;
+ *  - file-rec.c: the records of the stream and the checksum;
  *  - file-pack.c: the sending end (walks local sources, emits records,
  *    paced by the credit of every receiver);
  *  - file-unpack.c: the receiving end (parses records, writes each file
