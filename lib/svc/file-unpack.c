@@ -273,6 +273,7 @@ static void do_file(struct mg__unpack *u, const char *rel, const char *disp,
 		    const struct mg__rec_meta *m)
 {
 	struct cur *c = &u->c;
+	const char *name;
 
 	c->m = *m;
 	c->disp = talloc_strdup(u, disp);
@@ -285,12 +286,12 @@ static void do_file(struct mg__unpack *u, const char *rel, const char *disp,
 	if (rel == NULL || skipped(u, rel)) {
 		return;
 	}
-	c->dirfd = parent(u, rel, (const char **)&c->name);
+	c->dirfd = parent(u, rel, &name);
 	if (c->dirfd < 0) {
 		fail_errno(u, disp, errno);
 		return;
 	}
-	c->name = talloc_strdup(u, c->name);
+	c->name = talloc_strdup(u, name);
 	if (fstatat(c->dirfd, c->name, &c->old, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISDIR(c->old.st_mode)) {
 			fail(u, disp, "is a directory");
@@ -499,12 +500,13 @@ static void on_record(struct mg__unpack *u, char type)
 		       talloc_strndup(tmp, m.target, m.target_len));
 	} else {
 		rel = map_path(u, tmp, m.path, m.path_len);
-		disp = rel != NULL ? disp_path(u, tmp, rel) : u->root_disp;
+		disp = rel != NULL ? disp_path(u, tmp, rel) : talloc_strndup(tmp, m.path, m.path_len);
 		if (type == MG__REC_HARD) {
 			hard = map_path(u, tmp, m.target, m.target_len);
 		}
 		if (rel == NULL || (type == MG__REC_HARD && hard == NULL)) {
-			fail(u, disp, "unsafe name in the stream (refused)");
+			fail(u, disp, rel == NULL ? "unsafe name from the far end (refused)"
+				       : "unsafe hard link target from the far end (refused)");
 			rel = NULL;
 		}
 		if (type == MG__REC_FILE) {
