@@ -1,0 +1,307 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr, $stderr_lines: set by run_mg_sep
+#
+# mitogen-cp (issue 9): push and pull of files and trees over local,
+# local/local, ssh and sudo hops; cp's rules for DEST; -p and -a; atomic
+# writes (a full disk, kill -9 mid-copy: the old file intact, no temporary
+# file); bad input (missing, unreadable, special files, permission denied,
+# a file where a directory is needed); hostile names; a hostile far end
+# (tests/stubs/hostile/file-evil) that never gets anything written outside
+# DEST; many targets.
+
+load helpers
+load sshd
+load users
+
+function setup_file() {
+    export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+    start_sshd
+    setup_users
+}
+
+function teardown_file() {
+    teardown_users
+    stop_sshd
+}
+
+# A small tree with a subdirectory, an empty file and a binary file.
+function make_tree() {
+    local d=$1
+    mkdir -p "$d/sub/deeper"
+    printf 'alpha\n' >"$d/a"
+    : >"$d/empty"
+    head -c 300000 /dev/urandom >"$d/sub/bin"
+    printf 'deep\n' >"$d/sub/deeper/f"
+}
+
+# No temporary file of ours anywhere under DIR.
+function assert_no_temp() {
+    local left
+    left=$(find "$1" -name '.mgcp.*' 2>/dev/null)
+    assert "$left" == "" "no temporary file left under $1"
+}
+
+@test "cp: push and pull one file over local and local/local" {
+    local chain
+    printf 'hello\n' >"$MG_TMP/src"
+    mkdir "$MG_TMP/d"
+    for chain in local local/local; do
+        run_mg mitogen-cp "$MG_TMP/src" "$chain:$MG_TMP/d/copy"
+        assert "$(cat "$MG_TMP/d/copy")" == "hello" "$chain: pushed as DEST"
+        run_mg mitogen-cp "$MG_TMP/src" "$chain:$MG_TMP/d"
+        assert "$(cat "$MG_TMP/d/src")" == "hello" "$chain: pushed into the directory DEST"
+        rm "$MG_TMP/d/copy"
+        run_mg mitogen-cp "$chain:$MG_TMP/src" "$MG_TMP/d/copy"
+        assert "$(cat "$MG_TMP/d/copy")" == "hello" "$chain: pulled"
+        rm -f "$MG_TMP/d/"*
+    done
+    assert_no_temp "$MG_TMP"
+}
+
+@test "cp: -r pushes and pulls a tree; without -r a directory is refused" {
+    make_tree "$MG_TMP/t"
+    run_mg mitogen-cp -r "$MG_TMP/t" "local/local:$MG_TMP/pushed"
+    run diff -r "$MG_TMP/t" "$MG_TMP/pushed"
+    assert "$status" -eq 0 "the pushed tree is the same: $output"
+    mkdir "$MG_TMP/into"
+    run_mg mitogen-cp -r "local:$MG_TMP/t" "$MG_TMP/into"
+    run diff -r "$MG_TMP/t" "$MG_TMP/into/t"
+    assert "$status" -eq 0 "the pulled tree is the same: $output"
+
+    run_mg_sep 1 mitogen-cp "$MG_TMP/t" "local:$MG_TMP/nodir"
+    assert "$stderr" =~ "t: is a directory \(not copied without -r\)" "why"
+    assert "$(ls "$MG_TMP")" !~ "nodir" "nothing made"
+}
+
+@test "cp: -p keeps mode and times; without it a replaced file keeps its mode" {
+    printf 'x\n' >"$MG_TMP/f"
+    chmod 640 "$MG_TMP/f"
+    touch -d '2001-02-03 04:05:06' "$MG_TMP/f"
+    run_mg mitogen-cp -p "$MG_TMP/f" "local:$MG_TMP/kept"
+    assert "$(stat -c '%a %Y' "$MG_TMP/kept")" == "$(stat -c '%a %Y' "$MG_TMP/f")" "-p: mode and mtime"
+
+    printf 'old\n' >"$MG_TMP/old"
+    chmod 600 "$MG_TMP/old"
+    chmod 755 "$MG_TMP/f"
+    run_mg mitogen-cp "$MG_TMP/f" "local:$MG_TMP/old"
+    assert "$(cat "$MG_TMP/old")" == "x" "replaced"
+    assert "$(stat -c '%a' "$MG_TMP/old")" == "600" "the replaced file keeps its mode"
+    assert "$(stat -c '%Y' "$MG_TMP/old")" != "$(stat -c '%Y' "$MG_TMP/f")" "no -p: a new mtime"
+
+    (umask 022 && run_mg mitogen-cp "$MG_TMP/f" "local:$MG_TMP/new")
+    assert "$(stat -c '%a' "$MG_TMP/new")" == "755" "a new file: the source's mode less the umask"
+}
+
+@test "cp: -a copies symlinks as symlinks, hard links as links, sparse files with holes" {
+    mkdir "$MG_TMP/t"
+    printf 'target\n' >"$MG_TMP/t/file"
+    ln -s file "$MG_TMP/t/rel-link"
+    ln -s /etc/passwd "$MG_TMP/t/abs-link"
+    ln "$MG_TMP/t/file" "$MG_TMP/t/hard"
+    truncate -s 64M "$MG_TMP/t/sparse"
+    printf 'end' >>"$MG_TMP/t/sparse"
+    run_mg mitogen-cp -a "$MG_TMP/t" "local/local:$MG_TMP/copy"
+    assert "$(readlink "$MG_TMP/copy/rel-link")" == "file" "a relative symlink"
+    assert "$(readlink "$MG_TMP/copy/abs-link")" == "/etc/passwd" "a symlink out of the tree, kept as it is"
+    assert "$(stat -c %i "$MG_TMP/copy/hard")" == "$(stat -c %i "$MG_TMP/copy/file")" "hard links stay one file"
+    cmp "$MG_TMP/t/sparse" "$MG_TMP/copy/sparse" || die "the sparse file differs"
+    assert "$(du -k "$MG_TMP/copy/sparse" | cut -f1)" -lt 1024 "holes kept (du in KiB)"
+
+    # Without -a a symlink is followed, as scp does.
+    run_mg mitogen-cp -r "$MG_TMP/t" "local:$MG_TMP/followed"
+    assert "$(stat -c %F "$MG_TMP/followed/rel-link")" == "regular file" "followed"
+}
+
+@test "cp: missing source, unreadable file, special files: exit 1, the rest copied" {
+    need_users
+    chmod 755 "$MG_TMP"
+    mkdir "$MG_TMP/t"
+    printf 'ok\n' >"$MG_TMP/t/ok"
+    printf 'secret\n' >"$MG_TMP/t/secret"
+    chmod 600 "$MG_TMP/t/secret"
+    mkfifo "$MG_TMP/t/fifo"
+    chmod -R go+rX "$MG_TMP/t"
+    chmod 600 "$MG_TMP/t/secret"
+    mkdir -m 777 "$MG_TMP/out"
+
+    run_mg_sep 1 mitogen-cp -r "sudo:mgtest_a:$MG_TMP/t" "sudo:mgtest_a:$MG_TMP/nosuch" "$MG_TMP/out"
+    assert "$stderr" =~ "sudo:mgtest_a: $MG_TMP/nosuch: No such file or directory" "a missing source, named with its chain"
+    assert "$stderr" =~ "sudo:mgtest_a: $MG_TMP/t/secret: Permission denied" "an unreadable file"
+    assert "$stderr" =~ "$MG_TMP/t/fifo: not a regular file" "a fifo refused"
+    assert "$(cat "$MG_TMP/out/t/ok")" == "ok" "the readable file arrived"
+    [[ ! -e $MG_TMP/out/t/secret && ! -e $MG_TMP/out/t/fifo ]] || die "nothing in place of the failures"
+
+    run_mg_sep 1 mitogen-cp /dev/null "local:$MG_TMP/out/null"
+    assert "$stderr" =~ "/dev/null: not a regular file" "a device refused"
+}
+
+@test "cp: permission denied and a file where a directory is needed" {
+    need_users
+    chmod 755 "$MG_TMP"
+    mkdir -m 755 "$MG_TMP/rootonly"
+    printf 'x\n' >"$MG_TMP/f"
+    chmod 644 "$MG_TMP/f"
+    run_mg_sep 1 mitogen-cp "$MG_TMP/f" "sudo:mgtest_a:$MG_TMP/rootonly/f"
+    assert "$stderr" =~ "sudo:mgtest_a: $MG_TMP/rootonly/f: Permission denied" "names the chain and the path"
+    assert "$(ls -A "$MG_TMP/rootonly")" == "" "nothing left there"
+
+    mkdir "$MG_TMP/t"
+    printf 'y\n' >"$MG_TMP/t/y"
+    printf 'plain file\n' >"$MG_TMP/file"
+    run_mg_sep 1 mitogen-cp -r "$MG_TMP/t" "local:$MG_TMP/file"
+    assert "$stderr" =~ "$MG_TMP/file: exists and is not a directory" "a file where the tree goes"
+    assert "$(cat "$MG_TMP/file")" == "plain file" "the file is intact"
+    run_mg_sep 1 mitogen-cp "$MG_TMP/f" "$MG_TMP/t/y" "local:$MG_TMP/file"
+    assert "$stderr" =~ "$MG_TMP/file: Not a directory" "two sources into a file"
+    run_mg_sep 1 mitogen-cp "$MG_TMP/f" "local:$MG_TMP/missing/"
+    assert "$stderr" =~ "$MG_TMP/missing/: No such file or directory" "DEST/ must exist"
+    mkdir -p "$MG_TMP/t2/t/y"
+    run_mg_sep 1 mitogen-cp -r "$MG_TMP/t" "local:$MG_TMP/t2"
+    assert "$stderr" =~ "$MG_TMP/t2/t/y: is a directory" "a file where a directory is"
+}
+
+@test "cp: a full disk leaves the old file intact and no temporary file" {
+    skip_if_not_root "mounts a small tmpfs"
+    mkdir "$MG_TMP/small"
+    mount -t tmpfs -o size=1m tmpfs "$MG_TMP/small" 2>/dev/null || skip "cannot mount a tmpfs here"
+    printf 'old\n' >"$MG_TMP/small/f"
+    head -c 3000000 /dev/urandom >"$MG_TMP/big"
+    run_mg_sep 1 mitogen-cp "$MG_TMP/big" "local:$MG_TMP/small/f"
+    local left
+    left=$(ls -A "$MG_TMP/small")
+    umount "$MG_TMP/small"
+    assert "$stderr" =~ "$MG_TMP/small/f: No space left on device" "why, naming the file"
+    assert "$left" == "f" "only the old file there"
+}
+
+@test "cp: kill -9 of mitogen-cp mid-copy leaves the old file and nothing else" {
+    local big=$MG_TMP/big m a i
+    # 16 GiB of holes: seconds to copy however fast the machine, and
+    # with -a no disk space at the far end either.
+    truncate -s 16G "$big"
+    mkdir "$MG_TMP/d"
+    printf 'old\n' >"$MG_TMP/d/big"
+    mitogen-cp -a --no-progress "$big" "local:$MG_TMP/d/" 3>/dev/null &
+    m=$!
+    # Wait for the far agent to hold its new file open, stop it there.
+    for ((i = 0; i < 500; i++)); do
+        a=$(pgrep -P "$m" | head -1)
+        if [[ -n $a ]] && ls -l "/proc/$a/fd" 2>/dev/null | grep -q "$MG_TMP/d/"; then
+            break
+        fi
+        sleep 0.01
+    done
+    [[ -n $a ]] || die "no agent seen"
+    kill -STOP "$a"
+    kill -9 "$m"
+    wait "$m" || true
+    kill -CONT "$a"
+    for ((i = 0; i < 500; i++)); do
+        kill -0 "$a" 2>/dev/null || break
+        sleep 0.01
+    done
+    assert "$(cat "$MG_TMP/d/big")" == "old" "the old file is intact"
+    assert "$(ls -A "$MG_TMP/d")" == "big" "no other file"
+}
+
+@test "cp: hostile names (blanks, quotes, \$(), newlines, non-UTF-8) both ways" {
+    local names=(' lead' 'a b' "q'uo\"te" '$(touch pwned)' $'new\nline' $'bad\xff\xfe' '-dash')
+    local n
+    mkdir "$MG_TMP/t"
+    for n in "${names[@]}"; do
+        printf '%s' "$n" >"$MG_TMP/t/$n"
+    done
+    run_mg mitogen-cp -r "$MG_TMP/t" "local:$MG_TMP/pushed"
+    run_mg mitogen-cp -r "local/local:$MG_TMP/pushed" "$MG_TMP/pulled"
+    for n in "${names[@]}"; do
+        assert "$(cat "$MG_TMP/pulled/$n")" == "$n" "the file named $(printf %q "$n")"
+    done
+    [[ ! -e pwned && ! -e $MG_TMP/pwned ]] || die "a name was run as a command"
+    # A source named like an option or with a colon, written as a path.
+    printf 'c\n' >"$MG_TMP/a:b"
+    run_mg mitogen-cp "$MG_TMP/a:b" "local:$MG_TMP/pulled/"
+    assert "$(cat "$MG_TMP/pulled/a:b")" == "c" "a colon in a local path"
+}
+
+@test "cp: a hostile far end never writes outside DEST" {
+    local stub=$MG_SRC_DIR/tests/stubs/hostile/file-evil
+    mkdir -p "$MG_TMP/dest" "$MG_TMP/out"
+    printf 'keep\n' >"$MG_TMP/outside-file"
+    rm -f /tmp/mg-file-evil-abs
+    MG_FILE_EVIL_OUT=$MG_TMP/out MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -r local:/x "$MG_TMP/dest/"
+    assert "$(cat "$MG_TMP/dest/top/good")" == "good" "a good file arrives"
+    assert "$(cat "$MG_TMP/dest/top/sub/ok")" == "ok" "a good file in a good directory arrives"
+    assert "$stderr" =~ "\.\./escaped-dotdot: unsafe name from the far end" "../ refused"
+    assert "$stderr" =~ "/tmp/mg-file-evil-abs: unsafe name" "an absolute name refused"
+    assert "$stderr" =~ "top/hard: unsafe hard link target" "a hard link out refused"
+    assert "$stderr" =~ "top/badsum: checksum mismatch" "a checksum mismatch names the file"
+    [[ ! -e /tmp/mg-file-evil-abs && ! -e $MG_TMP/escaped-dotdot && ! -e $MG_TMP/escaped-up ]] ||
+        die "written outside DEST"
+    assert "$(ls -A "$MG_TMP/out")" == "" "nothing written through the symlink"
+    assert "$(cat "$MG_TMP/outside-file")" == "keep" "the hard link target is intact"
+    [[ ! -e $MG_TMP/dest/top/badsum ]] || die "a file with a bad checksum was kept"
+
+    MG_FILE_EVIL=corrupt MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -r local:/x "$MG_TMP/d2"
+    assert "$stderr" =~ "corrupt file stream from the far end" "a broken stream is dropped"
+    [[ ! -e $MG_TMP/d2/late ]] || die "nothing after a broken record is written"
+    assert_no_temp "$MG_TMP"
+}
+
+@test "cp: over ssh and ssh/sudo, both ways" {
+    need_sshd
+    need_users
+    chmod 755 "$MG_TMP"
+    make_tree "$MG_TMP/t"
+    chmod -R a+rX "$MG_TMP/t"
+    local hop
+    hop=$(ssh_hop)
+    run_mg mitogen-cp -r "$MG_TMP/t" "$hop:$MG_TMP/viassh"
+    run diff -r "$MG_TMP/t" "$MG_TMP/viassh"
+    assert "$status" -eq 0 "pushed over ssh"
+    run_mg mitogen-cp -r "$hop/sudo:mgtest_a:$MG_TMP/t" "$MG_TMP/pulled"
+    run diff -r "$MG_TMP/t" "$MG_TMP/pulled"
+    assert "$status" -eq 0 "pulled over ssh/sudo"
+    mkdir -m 777 "$MG_TMP/a"
+    run_mg mitogen-cp "$MG_TMP/t/a" "$hop/sudo:mgtest_a:$MG_TMP/a/"
+    assert "$(stat -c %U "$MG_TMP/a/a")" == "mgtest_a" "written as the sudo user"
+}
+
+@test "cp: many targets: push reads once, pull into DEST/TARGET" {
+    printf 'many\n' >"$MG_TMP/f"
+    mkdir "$MG_TMP/d1" "$MG_TMP/d2"
+    run_mg mitogen-cp -w local -w local/local "$MG_TMP/f" ":$MG_TMP/d1/"
+    assert "$(cat "$MG_TMP/d1/f")" == "many" "pushed"
+    run_mg_sep mitogen-cp -w local,local/local ":$MG_TMP/f" "$MG_TMP/d2"
+    assert "$(cat "$MG_TMP/d2/local/f")" == "many" "pulled into DEST/local"
+    assert "$(cat "$MG_TMP/d2/local+local/f")" == "many" "pulled into DEST/local+local"
+
+    run_mg_sep 1 mitogen-cp -w local,local/local "$MG_TMP/f" ":$MG_TMP/nosuch/"
+    assert "$stderr" =~ "local: .*nosuch/: No such file or directory" "prefixed by target"
+    assert "$stderr" =~ "2 of 2 failed" "a summary"
+
+    run_mg_sep mitogen-cp --json -w local "$MG_TMP/f" ":$MG_TMP/d1/"
+    assert "$output" =~ '"target": *"local"' "JSON per target"
+    run_mg_sep 255 mitogen-cp -w local,'ssh:127.0.0.1:1?connect_timeout=3' "$MG_TMP/f" ":$MG_TMP/d1/"
+    assert "$stderr" =~ "1 of 2 failed" "one unreachable"
+}
+
+@test "cp: words, usage errors and -n" {
+    run_mg_sep 2 mitogen-cp "$MG_TMP/a"
+    assert "$stderr" =~ "no DEST given" "one word"
+    run_mg_sep 2 mitogen-cp "$MG_TMP/a" "$MG_TMP/b"
+    assert "$stderr" =~ "both local" "no far side"
+    run_mg_sep 2 mitogen-cp local:/a local:/b
+    assert "$stderr" =~ "between two chains" "two far sides"
+    run_mg_sep 2 mitogen-cp 'lcoal:/a' "$MG_TMP/b"
+    assert "$stderr" =~ "lcoal" "a bad chain is named"
+
+    run_mg_sep mitogen-cp -n f g 'ssh:web1:2222:/etc/x'
+    assert "${lines[0]}" == "f -> ssh:web1:2222:/etc/x" "port then absolute path"
+    run_mg_sep mitogen-cp -n 'ssh:web1/sudo:/etc/x' .
+    assert "$output" == "ssh:web1/sudo:/etc/x -> ." "the path after the last hop"
+    run_mg_sep mitogen-cp -n 'web1:a:b' .
+    assert "$output" == "ssh:web1:a:b -> ." "a relative path with a colon"
+    run_mg_sep mitogen-cp -n 'ssh:web1:' .
+    assert "$output" == "ssh:web1:. -> ." "an empty path is the far directory"
+}
