@@ -9,8 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 #include "boot.h"
+#include "buf.h"
 #include "config.h"
 #include "mitogen/error.h"
+#include "protocol.h"
 
 /*
  * The first stage. $1 is the image length, $2 a nonce for the file name.
@@ -67,6 +69,18 @@ char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len)
 	return argv;
 }
 
+size_t mg__boot_tail_frame_len(const uint8_t *data, size_t len)
+{
+	uint32_t flen;
+
+	if (len < MG_BOOT_TAIL_LEN ||
+	    memcmp(data + len - 4, MG_BOOT_TAIL_MAGIC, 4) != 0) {
+		return 0;
+	}
+	flen = mg__get_be32(data + len - MG_BOOT_TAIL_LEN);
+	return flen >= MG_HDR_LEN && flen <= len - MG_BOOT_TAIL_LEN ? flen : 0;
+}
+
 int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 {
 	struct mg_image *img;
@@ -100,6 +114,13 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 			return err;
 		}
 		got += (size_t)n;
+	}
+	/* The HELLO our parent appended was for us, not for our children. */
+	{
+		size_t flen = mg__boot_tail_frame_len(img->data, img->len);
+		if (flen > 0) {
+			img->len -= flen + MG_BOOT_TAIL_LEN;
+		}
 	}
 	*_img = img;
 	return 0;

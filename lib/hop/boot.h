@@ -20,7 +20,20 @@ struct mg_image {
  * the running program, else the installed path. MG_ERR_NOAGENT when none.
  */
 int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg);
-/* Load the image from an open fd (an agent's own image). */
+/*
+ * The HELLO a parent appends to the image it pushes (docs/PROTOCOL.md
+ * section 2.1): the frame, then its length (u32) and this magic, so that
+ * the new agent reads HELLO from its own file instead of waiting a round
+ * trip for it.
+ */
+#define MG_BOOT_TAIL_MAGIC "MGH1"
+#define MG_BOOT_TAIL_LEN 8
+/* The length of the HELLO frame that ends data[0..len), or 0 when there is
+ * none. */
+size_t mg__boot_tail_frame_len(const uint8_t *data, size_t len);
+
+/* Load the image from an open fd (an agent's own image, without the HELLO
+ * its parent appended). */
 int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img);
 
 /*

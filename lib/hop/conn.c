@@ -42,6 +42,9 @@ struct mg_conn {
 	struct mg_child *child;
 	struct mg_timer *timer;
 	struct mg_handler *hello;
+	uint8_t *hello_tail;         /* HELLO frame + length + magic (boot.h) */
+	size_t hello_tail_len;
+	bool hello_sent;             /* in the image's tail, or after MITO002 */
 	int err_fd;
 	struct mg_io *err_io;
 	char *tail;                 /* last lines of output, for errors */
@@ -494,10 +497,16 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 	c->done(c, 0, NULL, c->data);
 }
 
-static int send_hello(struct mg_conn *c)
+/*
+ * HELLO, encoded once the hop's id and our router are known: a handler for
+ * the reply, and the frame followed by its length and the tail magic, so
+ * that it can ride at the end of the image (boot.h; PROTOCOL section 2.1).
+ */
+static int prepare_hello(struct mg_conn *c)
 {
 	struct mg_buf *b = mg__buf_new(c, 65536);
 	struct mg_msg m = { 0 };
+	size_t flen;
 	int ret;
 
 	if (b == NULL) {
@@ -516,11 +525,38 @@ static int send_hello(struct mg_conn *c)
 	m.auth_id = m.src;
 	m.handle = MG_H_HELLO;
 	m.reply_to = mg__handler_handle(c->hello);
-	m.data = b->data;
 	m.len = b->len;
-	ret = mg__stream_send(c->stream, &m);
+	flen = MG_HDR_LEN + b->len;
+	c->hello_tail_len = flen + MG_BOOT_TAIL_LEN;
+	c->hello_tail = talloc_size(c, c->hello_tail_len);
+	if (c->hello_tail == NULL) {
+		return -ENOMEM;
+	}
+	mg__msg_header(&m, c->hello_tail);
+	memcpy(c->hello_tail + MG_HDR_LEN, b->data, b->len);
+	mg__put_be32(c->hello_tail + flen, (uint32_t)flen);
+	memcpy(c->hello_tail + flen + 4, MG_BOOT_TAIL_MAGIC, 4);
 	talloc_free(b);
-	return ret;
+	return 0;
+}
+
+/* The image, with HELLO at its end: the agent starts knowing who it is. */
+static void send_image(struct mg_conn *c)
+{
+	mg__stream_write_raw(c->stream, c->image->data, c->image->len);
+	mg__stream_write_raw(c->stream, c->hello_tail, c->hello_tail_len);
+	c->hello_sent = true;
+}
+
+/* The agent is up: HELLO now, unless it came with the image. */
+static int send_hello(struct mg_conn *c)
+{
+	if (c->hello_sent) {
+		return 0;
+	}
+	c->hello_sent = true;
+	return mg__stream_write_raw(c->stream, c->hello_tail,
+				    c->hello_tail_len - MG_BOOT_TAIL_LEN);
 }
 
 /* Frames from the new agent before it is routed: only the HELLO reply. */
@@ -561,7 +597,7 @@ static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *da
 		len = (size_t)(nl - (p + used)) + 1;
 		if (len == MG_MARK_LEN && memcmp(p + used, MG_MARK_STAGE1, MG_MARK_LEN) == 0) {
 			if (!c->method->eager && !c->direct) {
-				mg__stream_write_raw(s, c->image->data, c->image->len);
+				send_image(c);
 			}
 		} else if (len == MG_MARK_LEN && memcmp(p + used, MG_MARK_UP, MG_MARK_LEN) == 0) {
 			used += len;
@@ -589,7 +625,7 @@ static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *da
 }
 
 int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
-		  char ***_argv, bool *_direct, char **_errmsg)
+		  size_t tail_len, char ***_argv, bool *_direct, char **_errmsg)
 {
 	const struct mg_method *m = mg__method_find(hop->method);
 	TALLOC_CTX *tmp = talloc_new(NULL);
@@ -610,7 +646,7 @@ int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg
 		talloc_free(tmp);
 		return -ENOSYS;
 	}
-	first = mg__boot_argv(tmp, image->len);
+	first = mg__boot_argv(tmp, image->len + tail_len);
 	if (first == NULL) {
 		talloc_free(tmp);
 		return -ENOMEM;
@@ -840,7 +876,7 @@ static int conn_watch(struct mg_conn *c, int sv[2], int ev[2], unsigned timeout_
 		return -ENOMEM;
 	}
 	if (c->method->eager && !c->direct) {
-		mg__stream_write_raw(c->stream, c->image->data, c->image->len);
+		send_image(c);
 	}
 	live_link(c);
 	return 0;
@@ -950,6 +986,9 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		ret = -ENOSYS;
 		goto fail;
 	}
+	if ((ret = prepare_hello(c)) != 0) {
+		goto fail;
+	}
 	if (c->method->fork) {
 		ret = spawn_fork_agent(c, sv, ev);
 		if (ret != 0) {
@@ -959,7 +998,8 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		c->direct = true;
 		goto spawned;
 	}
-	if ((ret = mg__conn_argv(c, p->hop, p->image, &argv, &c->direct, _errmsg)) != 0) {
+	if ((ret = mg__conn_argv(c, p->hop, p->image, c->hello_tail_len, &argv, &c->direct,
+				 _errmsg)) != 0) {
 		goto fail;
 	}
 	if (mg_log_get_level() >= MG_LOG_DEBUG) {

@@ -85,9 +85,11 @@ int mg__conn_error_code(int err, const char *msg);
 void mg__conn_kill_hops(bool all);
 
 /* The argv this hop would run (for --dry-run); *_direct when it execs
- * the agent in place rather than pushing it through the first stage. */
+ * the agent in place rather than pushing it through the first stage.
+ * tail_len: the bytes pushed after the image (HELLO); --dry-run passes 0
+ * and so shows the image's own length. */
 int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
-		  char ***_argv, bool *_direct, char **_errmsg);
+		  size_t tail_len, char ***_argv, bool *_direct, char **_errmsg);
 
 /* HELLO payloads (shared with the agent). */
 struct mg_buf;

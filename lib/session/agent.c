@@ -15,6 +15,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include "agent.h"
+#include "boot.h"
 #include "images.h"
 #include "buf.h"
 #include "channel.h"
@@ -239,8 +240,46 @@ static int park_fd(int fd)
 	return nfd;
 }
 
-static int agent_run(int image_fd, const struct mg_image *image)
+/*
+ * The HELLO our parent appended to the image it pushed (boot.h), read from
+ * our own file, as a message from 'parent'; NULL when there is none, and
+ * HELLO then comes on the stream after MITO002.
+ */
+static struct mg_msg *image_hello(TALLOC_CTX *mem_ctx, int fd, struct mg_stream *parent)
 {
+	uint8_t tail[MG_BOOT_TAIL_LEN], hdr[MG_HDR_LEN];
+	struct mg_msg *m;
+	struct stat st;
+	size_t flen;
+	off_t at;
+
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < MG_BOOT_TAIL_LEN ||
+	    pread(fd, tail, sizeof(tail), st.st_size - MG_BOOT_TAIL_LEN) != sizeof(tail)) {
+		return NULL;
+	}
+	flen = mg__get_be32(tail);
+	if (memcmp(tail + 4, MG_BOOT_TAIL_MAGIC, 4) != 0 || flen < MG_HDR_LEN ||
+	    flen > MG_MSG_MAX_DEFAULT || (off_t)flen > st.st_size - MG_BOOT_TAIL_LEN) {
+		return NULL;
+	}
+	at = st.st_size - MG_BOOT_TAIL_LEN - (off_t)flen;
+	m = talloc_zero(mem_ctx, struct mg_msg);
+	if (m == NULL || pread(fd, hdr, sizeof(hdr), at) != sizeof(hdr) ||
+	    mg__msg_parse_header(hdr, MG_MSG_MAX_DEFAULT, m) != 0 || m->len != flen - MG_HDR_LEN ||
+	    (m->data = talloc_size(m, m->len + 1)) == NULL ||
+	    pread(fd, m->data, m->len, at + MG_HDR_LEN) != (ssize_t)m->len) {
+		talloc_free(m);
+		return NULL;
+	}
+	m->in = parent;
+	return m;
+}
+
+/* tail_hello: image_fd is the file the first stage wrote, which may end
+ * with our HELLO (never so for --local, whose file is its parent's). */
+static int agent_run(int image_fd, const struct mg_image *image, bool tail_hello)
+{
+	struct mg_msg *hello;
 	struct mg_agent *a;
 	int in_fd, out_fd, ret;
 
@@ -287,6 +326,15 @@ static int agent_run(int image_fd, const struct mg_image *image)
 	}
 	mg__stream_set_frames(a->parent, boot_msg, a);
 	mg__stream_on_close(a->parent, boot_close, a);
+	/* HELLO at the end of our image: serve at once, and the reply goes
+	 * out right behind MITO002, a round trip sooner. */
+	if (tail_hello && (hello = image_hello(NULL, image_fd, a->parent)) != NULL) {
+		boot_msg(a->parent, hello, a);
+		if (a->r == NULL) {
+			talloc_free(a);
+			return 1;
+		}
+	}
 	ret = mg_loop_run(a->loop);
 	/* Hops that did not end with their connection (a stuck `docker exec`,
 	 * an ssh that ignores end of input) must not outlive us. */
@@ -298,7 +346,7 @@ static int agent_run(int image_fd, const struct mg_image *image)
 
 int mg__agent_run_forked(const struct mg_image *image)
 {
-	return agent_run(-1, image);
+	return agent_run(-1, image, false);
 }
 
 /* The umask the first stage found, as `umask` prints it ("0022"): 1 to 4
@@ -335,8 +383,9 @@ int mg_agent_main(int argc, char **argv)
 		 * has a private mode of its own (mkostemp, memfd). */
 		umask((mode_t)mask);
 	}
-	if (image_fd < 0) {
-		image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (image_fd >= 0) {
+		return agent_run(image_fd, NULL, true);
 	}
-	return agent_run(image_fd, NULL);
+	image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	return agent_run(image_fd, NULL, false);
 }

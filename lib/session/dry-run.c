@@ -28,7 +28,7 @@ static int dry_run_chain(TALLOC_CTX *mem_ctx, const struct mg_image *img, const 
 		/* What a run would refuse (start_ctx), --dry-run refuses too. */
 		ret = mg__hop_seconds(tmp, &chain->hops[i], "connect_timeout", &ms, &given, &err);
 		if (ret == 0) {
-			ret = mg__conn_argv(tmp, &chain->hops[i], img, &argv, &direct, &err);
+			ret = mg__conn_argv(tmp, &chain->hops[i], img, 0, &argv, &direct, &err);
 		}
 		if (ret != 0) {
 			*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", chain->hops[i].text,

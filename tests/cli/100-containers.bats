@@ -22,9 +22,10 @@ function setup() {
     export MG_STUB_LOG=$MG_TMP/stub.log
     unset MG_STUB_FAIL MG_STUB_FAIL_STUB
     AGENT_SIZE=$(stat -c %s "${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}")
-    # The boot words after the tool's own: the first stage, its size and
-    # a nonce (quoted as the stubs quote).
-    BOOT_RE="/bin/sh -c '[^']*umask 077;.*' mitogen-boot $AGENT_SIZE [0-9a-f]+"
+    # The boot words after the tool's own: the first stage, the size of
+    # what is pushed (the image and the HELLO at its end) and a nonce
+    # (quoted as the stubs quote).
+    BOOT_RE="/bin/sh -c '[^']*umask 077;.*' mitogen-boot ([0-9]+) [0-9a-f]+"
 }
 
 # A word quoted as the stubs quote it: bare when plain, else in '...'.
@@ -74,6 +75,16 @@ function check_boot() {
     local what=$1 line=$2 expected=$3
     assert "${line:0:${#expected}}" == "$expected" "$what: argv up to the boot words"
     assert "${line:${#expected}}" =~ "^ $BOOT_RE\$" "$what: then the boot words"
+    # The image, then HELLO: a frame header (28 bytes), its payload and
+    # the 8-byte tail, well under 4 KiB for these one-hop chains.
+    # --dry-run knows no HELLO yet: it shows the image's own size.
+    local len=${BASH_REMATCH[1]}
+    if [[ $what == --dry-run* ]]; then
+        assert "$len" -eq "$AGENT_SIZE" "$what: the image's size"
+        return
+    fi
+    assert "$len" -gt $((AGENT_SIZE + 36)) "$what: the image and HELLO are pushed"
+    assert "$len" -lt $((AGENT_SIZE + 4096)) "$what: the image and one HELLO only"
 }
 
 # check_argv CHAIN WORD...: mitogen-run CHAIN boots through one stub whose

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(b->len >= 4 && (rq.password != NULL ? b->len : b->len - 4) <= size);
 		FUZZ_CHECK(memcmp(b->data, data, rq.password != NULL ? b->len : b->len - 4) == 0);
 		if (mg__method_find(hop->method) != NULL) {
-			if (mg__conn_argv(ctx, hop, &image, &argv, &direct, &errmsg) == 0) {
+			if (mg__conn_argv(ctx, hop, &image, 0, &argv, &direct, &errmsg) == 0) {
 				FUZZ_CHECK(argv != NULL && argv[0] != NULL);
 			} else {
 				FUZZ_CHECK(errmsg != NULL);

@@ -1,0 +1,73 @@
+#!/bin/bash
+# A cold command over a WAN link (the relay in ../shared/bench: every byte
+# held RTT/2 each way, each direction capped), against plain ssh to the
+# same alias in the same run, medians:
+#
+#   mitogen-run ssh:wan1 true        vs  ssh wan1 true
+#   mitogen-run ssh:wan1/sudo true   vs  ssh wan1 sudo -n true
+#
+#   tests/bench/bench-wan.sh [BUILD_DIR] [RUNS] [RTT_MS] [MBIT]
+# Needs root, openssh-server and python3; the relay is at
+# $MG_WAN_RELAY (default /work/shared/bench/wan-relay.py, else
+# ../shared/bench/wan-relay.py beside the source tree).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-build}" && pwd)
+runs=${2:-10}
+rtt=${3:-50}
+mbit=${4:-20}
+run=$build/cmd/mitogen-run
+export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
+relay=${MG_WAN_RELAY:-}
+for r in "$relay" /work/shared/bench/wan-relay.py "$here/../../../shared/bench/wan-relay.py"; do
+	if [[ -n $r && -f $r ]]; then
+		relay=$r
+		break
+	fi
+done
+[[ -f $relay ]] || { echo "bench: no wan-relay.py (set MG_WAN_RELAY)" >&2; exit 1; }
+
+BATS_FILE_TMPDIR=$(mktemp -d)
+export BATS_FILE_TMPDIR
+skip() { echo "bench: $*" >&2; exit 1; }
+is_root() { [[ $(id -u) -eq 0 ]]; }
+# shellcheck source=../cli/sshd.bash
+source "$here/../cli/sshd.bash"
+trap 'stop_sshd; rm -rf "$BATS_FILE_TMPDIR"' EXIT
+start_sshd
+[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
+
+# One alias, wan1, read by ssh and by mitogen-run's ssh alike.
+cfg=$BATS_FILE_TMPDIR/wan_config
+{
+	printf 'Host wan1\n  HostName 127.0.0.1\n  Port %s\n' "$MG_SSH_PORT"
+	printf '  HostKeyAlias [127.0.0.1]:%s\n' "$MG_SSH_PORT"
+	printf '  ProxyCommand /usr/bin/python3 %s 127.0.0.1 %s %s %s\n' "$relay" "$MG_SSH_PORT" "$rtt" "$mbit"
+	cat "$MG_SSH_CONFIG"
+} >"$cfg"
+hop="ssh:wan1?ssh_args=$(mg_pct "-F $cfg")"
+
+median_ms() { # N command...: median wall time in ms over N runs
+	local n=$1; shift
+	local i t0 t1
+	for ((i = 0; i < n; i++)); do
+		t0=$(date +%s%N)
+		"$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
+		t1=$(date +%s%N)
+		echo $(((t1 - t0) / 1000))
+	done | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f\n", m/1000}'
+}
+
+row() { # LABEL MS BASE_MS
+	printf '%-40s %8s ms  (%.2fx, %+.1f round trips)\n' "$1" "$2" \
+		"$(echo "$2 / $3" | bc -l)" "$(echo "($2 - $3) / $rtt" | bc -l)"
+}
+
+echo "== WAN relay: ${rtt} ms round trip, ${mbit} Mbit/s (median of $runs runs)"
+base=$(median_ms "$runs" ssh -F "$cfg" wan1 true)
+row "ssh wan1 true" "$base" "$base"
+row "mitogen-run ssh:wan1 true" "$(median_ms "$runs" "$run" "$hop" -- true)" "$base"
+base=$(median_ms "$runs" ssh -F "$cfg" wan1 sudo -n true)
+row "ssh wan1 sudo -n true" "$base" "$base"
+row "mitogen-run ssh:wan1/sudo true" "$(median_ms "$runs" "$run" "$hop/sudo" -- true)" "$base"
