@@ -214,6 +214,9 @@ static int run(struct frun *f, const char *chain, unsigned timeout_ms, char **ar
 		mg_cmd_error("out of memory");
 		return FAIL;
 	}
+	/* As mitogen-run's: no hop talks to another; the privileged clients'
+	 * traffic with the hops still passes (mg_listener_set_privileged). */
+	mg_router_set_unidirectional(mg_session_router(f->s), true);
 	if ((ret = connect_chain(f, chain, timeout_ms)) != 0) {
 		return ret;
 	}
