@@ -248,8 +248,11 @@ static bool want_pty(const struct mg_ssh_cmdline *o, bool login)
 /* K=V into env[0..*n), replacing a value the name has already. */
 static char **env_set(TALLOC_CTX *ctx, char **env, size_t *n, const char *kv)
 {
-	size_t len = strcspn(kv, "=");
+	size_t len = kv != NULL ? strcspn(kv, "=") : 0;
 
+	if (kv == NULL) {
+		return NULL;
+	}
 	for (size_t i = 0; env != NULL && i < *n; i++) {
 		if (strncmp(env[i], kv, len + 1) == 0) {
 			env[i] = talloc_strdup(env, kv);
@@ -277,13 +280,14 @@ static char **remote_env(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, bool p
 	if (pty && term != NULL) {
 		env = env_set(ctx, env, &n, talloc_asprintf(ctx, "TERM=%s", term));
 	}
-	for (size_t i = 0; env != NULL && environ[i] != NULL; i++) {
+	for (size_t i = 0; env != NULL && o->n_send_env > 0 && environ[i] != NULL; i++) {
 		size_t len = strcspn(environ[i], "=");
 		char *name = talloc_strndup(ctx, environ[i], len);
 		bool match = false;
 		for (size_t k = 0; name != NULL && k < o->n_send_env; k++) {
 			match = match || fnmatch(o->send_env[k], name, 0) == 0;
 		}
+		talloc_free(name);
 		if (match && len > 0 && environ[i][len] == '=') {
 			env = env_set(ctx, env, &n, environ[i]);
 		}
