@@ -78,6 +78,20 @@ function run_dirs() {
     [[ ! -e $MG_TMP/src/pwned && ! -e pwned ]] || die "a file name was run"
 }
 
+@test "fakessh run: scp -S fakessh, SFTP and legacy (-O) modes" {
+    skip_if_no_program scp
+    make_tree "$MG_TMP/src"
+    # scp's legacy protocol itself cannot carry a newline in a name.
+    cp -a "$MG_TMP/src" "$MG_TMP/old"
+    rm "$MG_TMP/old/new"$'\n'"line"
+    mkdir "$MG_TMP/d1" "$MG_TMP/d2"
+    run_mg_sep fakessh run local -- sh -c '
+        scp -q -r -S fakessh "$1/src" ".:$1/d1/" || exit 1
+        scp -q -r -O -S fakessh "$1/old" ".:$1/d2/"' sh "$MG_TMP"
+    diff -r "$MG_TMP/src" "$MG_TMP/d1/src" || die "scp (SFTP): trees differ"
+    diff -r "$MG_TMP/old" "$MG_TMP/d2/old" || die "scp -O: trees differ"
+}
+
 @test "fakessh run: git clone with ssh from PATH and GIT_SSH_COMMAND=fakessh" {
     skip_if_no_program git
     git init -q --bare "$MG_TMP/repo.git"
