@@ -250,6 +250,59 @@ static void test_unprivileged_refused_body(void)
 }
 ISOLATED(test_unprivileged_refused)
 
+static void answer(struct mg_password_request *req, void *data)
+{
+	(*(int *)data)++;
+	mg_password_reply(req, "s3cret");
+}
+
+/* A hop that prompts (tests/stubs/doas): the master asks its password
+ * function once for the chain's life, whichever client connects it or a
+ * hop below it, and however often. */
+static void test_password_once_body(void)
+{
+	const char *src = getenv("MG_SRC_DIR");
+	struct fx *f = fx_new(true);
+	struct mg_session *cs2 = NULL;
+	struct conn_wait w, w2;
+	char *chain, *below;
+	int asked = 0;
+	struct run x;
+
+	ASSERT_PTR_NOT_NULL(f);
+	if (src == NULL) {
+		printf("# MG_SRC_DIR unset: not run\n");
+		fx_free(f);
+		return;
+	}
+	setenv("MG_STUB_DOAS_PASSWORD", "s3cret", 1);
+	mg_session_set_password_fn(f->s, answer, &asked);
+	chain = talloc_strdup(f, "doas:nobody?doas_path=");
+	for (const char *p = src; chain != NULL && *p != '\0'; p++) {
+		/* '/' would end the hop: percent-encoded. */
+		chain = *p == '/' ? talloc_strdup_append(chain, "%2F")
+				  : talloc_asprintf_append(chain, "%c", *p);
+	}
+	chain = talloc_strdup_append(chain, "%2Ftests%2Fstubs%2Fdoas");
+	below = talloc_asprintf(f, "%s/local", chain);
+	fx_connect(f, f->cs, chain, &w);
+	ASSERT_INT_EQ(w.err, 0);
+	ASSERT_INT_EQ(asked, 1);
+	ASSERT_INT_EQ(mg_session_attach(f, f->loop, mg_listener_path(f->l), 0, &cs2, NULL), 0);
+	fx_connect(f, cs2, chain, &w2);
+	ASSERT_INT_EQ(w2.err, 0);
+	ASSERT_INT_EQ(mg_context_id(w2.ctx), mg_context_id(w.ctx));
+	fx_connect(f, cs2, below, &w2);
+	ASSERT_INT_EQ(w2.err, 0);
+	ASSERT_PTR_NOT_NULL(start(cs2, w2.ctx, "echo below", &x));
+	ASSERT_TRUE(run_until(f->loop, run_done, &x, 10000));
+	ASSERT_STR_EQ(x.out, "below\n");
+	ASSERT_INT_EQ(asked, 1);
+	talloc_free(cs2);
+	fx_free(f);
+}
+ISOLATED(test_password_once)
+
 static bool pid_gone(void *arg)
 {
 	return kill(*(pid_t *)arg, 0) != 0 && errno == ESRCH;
@@ -296,5 +349,6 @@ int main(void)
 	RUN(test_connect_errors);
 	RUN(test_unprivileged_refused);
 	RUN(test_client_gone_stops_command);
+	RUN(test_password_once);
 	return TESTS_END();
 }
