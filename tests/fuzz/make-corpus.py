@@ -228,6 +228,43 @@ def seeds():
         "seed-unreachable": u8(2) + chunk(b"a") + chunk(b"ssh:a") + chunk(b"b") + chunk(b"ssh:b") + chunk(b"c")
         + chunk(b"ssh:c") + jdone(0, 2, 255, 0, 3, b"connect timeout") + jout(2, 0, b"partial"),
     }
+
+    # file: u8 flags, u8 n_top, chunks of a file stream (PROTOCOL 5.9).
+    def fhash(data):
+        k, m, h = 0x9E3779B97F4A7C15, (1 << 64) - 1, 0x6D67636F70793031
+
+        def mix(h, w):
+            h = ((h ^ w) * k) & m
+            return h ^ (h >> 31)
+        n = len(data) // 8 * 8
+        for i in range(0, n, 8):
+            h = mix(h, struct.unpack("<Q", data[i:i + 8])[0])
+        tail = data[n:]
+        h = mix(h, int.from_bytes(tail, "little") ^ (len(tail) << 59))
+        return mix(h, len(data))
+
+    def rec(kind, fields):
+        return kind.encode() + u32(len(fields)) + fields
+
+    meta = u32(0o644) + u64(1) + u32(0) + u64(1) + u32(0) + u32(0) + u32(0)
+
+    def fdir(path):
+        return rec("D", s(path) + meta)
+
+    def ffile(path, data):
+        return rec("F", s(path) + meta + u64(len(data))) + data + rec("T", u64(fhash(data)) + u32(0))
+
+    good = (fdir("top") + ffile("top/a", b"alpha\n") + fdir("top/d") + ffile("top/d/b", b"x" * 100)
+            + rec("L", s("top/l") + meta + s("a")) + rec("H", s("top/h") + s("top/a"))
+            + rec("E", s("/src/x") + s("Permission denied")) + rec("Z", b""))
+    evil = (ffile("../up", b"e") + ffile("/abs", b"e") + rec("L", s("top") + meta + s("/"))
+            + ffile("top/x", b"e") + rec("H", s("h") + s("../../x")) + rec("Z", b"") + b"junk")
+    t["file"] = {
+        "seed-tree": u8(0x07) + u8(0) + chunk(good),
+        "seed-split": u8(0x0f) + u8(0) + b"".join(chunk(good[i:i + 3]) for i in range(0, len(good), 3)),
+        "seed-evil": u8(0x01) + u8(1) + chunk(evil),
+        "seed-cut": u8(0x01) + u8(0) + chunk(good[:40]),
+    }
     return t
 
 

@@ -1,0 +1,110 @@
+#!/bin/bash
+# mitogen-cp against scp, scp -O, rsync and tar | ssh tar, over one ssh
+# hop (and ssh + sudo) to a private sshd on 127.0.0.1 (needs root and
+# openssh-server), same data, same run, medians; the destination is a
+# tmpfs (/dev/shm), so the disk does not set the pace:
+#
+#   - one 256 MiB file of random bytes;
+#   - a tree of 5,000 small files (1 KiB each, in 50 directories).
+#
+#   tests/bench/bench-cp.sh [BUILD_DIR] [RUNS]
+#
+# Also prints the largest RSS of mitogen-cp and of the far agent for the
+# big file (GNU time).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-build}" && pwd)
+runs=${2:-5}
+cp=$build/cmd/mitogen-cp
+export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
+
+BATS_FILE_TMPDIR=$(mktemp -d)
+export BATS_FILE_TMPDIR
+skip() { echo "bench: $*" >&2; exit 1; }
+is_root() { [[ $(id -u) -eq 0 ]]; }
+# shellcheck source=../cli/sshd.bash
+source "$here/../cli/sshd.bash"
+src=$(mktemp -d)
+dst=$(mktemp -d /dev/shm/bench-cp.XXXXXX)
+trap 'stop_sshd; rm -rf "$BATS_FILE_TMPDIR" "$src" "$dst"' EXIT
+start_sshd
+[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
+# scp speaks sftp by default: give the bench's sshd the subsystem
+# (sshd re-reads its config on SIGHUP).
+echo "Subsystem sftp internal-sftp" >>"$MG_SSHD_DIR/sshd_config"
+kill -HUP "$(cat "$MG_SSHD_DIR/sshd.pid")"
+sleep 0.5
+hop=$(ssh_hop)
+port=$MG_SSH_PORT
+cfg=$MG_SSH_CONFIG
+sshcmd="ssh -F $cfg -p $port"
+
+head -c $((256 << 20)) /dev/urandom >"$src/big"
+mkdir "$src/tree"
+for ((d = 0; d < 50; d++)); do
+	mkdir "$src/tree/d$d"
+	for ((f = 0; f < 100; f++)); do
+		head -c 1024 /dev/urandom >"$src/tree/d$d/f$f"
+	done
+done
+
+median() { # N command...: median wall time in s over N runs, dst emptied before each
+	local n=$1; shift
+	local i t0 t1
+	for ((i = 0; i < n; i++)); do
+		rm -rf "${dst:?}"/*
+		t0=$(date +%s%N)
+		"$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; kill $$; exit 1; }
+		t1=$(date +%s%N)
+		echo $(((t1 - t0) / 1000))
+	done | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f\n", m/1000000}'
+}
+
+row() { # LABEL SECS BASE_SECS BASE_NAME
+	printf '%-40s %8s s  (%.2fx %s)\n' "$1" "$2" "$(echo "$2 / $3" | bc -l)" "$4"
+}
+
+tar_ssh() { tar -C "$src" -cf - tree | $sshcmd 127.0.0.1 "tar -C $dst -xf -"; }
+tar_ssh_sudo() { tar -C "$src" -cf - tree | $sshcmd 127.0.0.1 "sudo -n tar -C $dst -xf -"; }
+
+echo "== 256 MiB file to tmpfs over one ssh hop (median of $runs)"
+base=$(median "$runs" scp -q -F "$cfg" -P "$port" "$src/big" "127.0.0.1:$dst/")
+row "scp" "$base" "$base" scp
+row "scp -O" "$(median "$runs" scp -O -q -F "$cfg" -P "$port" "$src/big" "127.0.0.1:$dst/")" "$base" scp
+row "rsync" "$(median "$runs" rsync -a -e "$sshcmd" "$src/big" "127.0.0.1:$dst/")" "$base" scp
+row "mitogen-cp" "$(median "$runs" "$cp" -q "$src/big" "$hop:$dst/")" "$base" scp
+row "mitogen-cp (pull)" "$(median "$runs" "$cp" -q "$hop:$src/big" "$dst/")" "$base" scp
+row "mitogen-cp ssh+sudo" "$(median "$runs" "$cp" -q "$src/big" "$hop/sudo:$dst/")" "$base" scp
+
+echo "== 5,000 files of 1 KiB to tmpfs over one ssh hop (median of $runs)"
+base=$(median "$runs" tar_ssh)
+row "tar | ssh tar" "$base" "$base" tar
+row "scp -r" "$(median "$runs" scp -r -q -F "$cfg" -P "$port" "$src/tree" "127.0.0.1:$dst/")" "$base" tar
+row "scp -O -r" "$(median "$runs" scp -O -r -q -F "$cfg" -P "$port" "$src/tree" "127.0.0.1:$dst/")" "$base" tar
+row "rsync -a" "$(median "$runs" rsync -a -e "$sshcmd" "$src/tree" "127.0.0.1:$dst/")" "$base" tar
+row "mitogen-cp -r" "$(median "$runs" "$cp" -q -r "$src/tree" "$hop:$dst/")" "$base" tar
+row "mitogen-cp -r (pull)" "$(median "$runs" "$cp" -q -r "$hop:$src/tree" "$dst/")" "$base" tar
+base=$(median "$runs" tar_ssh_sudo)
+row "tar | ssh sudo tar" "$base" "$base" "tar+sudo"
+row "mitogen-cp -r ssh+sudo" "$(median "$runs" "$cp" -q -r "$src/tree" "$hop/sudo:$dst/")" "$base" "tar+sudo"
+
+if [[ -x /usr/bin/time ]]; then
+	echo "== largest RSS, 256 MiB push"
+	rm -rf "${dst:?}"/*
+	/usr/bin/time -f 'mitogen-cp: %M KiB' "$cp" -q "$src/big" "$hop:$dst/" 2>&1 >/dev/null | tail -1
+	rm -rf "${dst:?}"/*
+	# The far agent: run the copy and sample its VmHWM before it exits.
+	"$cp" -q "$src/big" "$hop/sudo:$dst/" &
+	pid=$!
+	hwm=0
+	while kill -0 "$pid" 2>/dev/null; do
+		for p in $(pgrep -f mitogen-agent || true); do
+			h=$(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+			((h > hwm)) && hwm=$h
+		done
+		sleep 0.05
+	done
+	wait "$pid"
+	echo "far agents: $hwm KiB (largest VmHWM seen)"
+fi

@@ -1,0 +1,311 @@
+/*
+ * Unit tests for the file service's codecs and receiving end
+ * (lib/svc/file-rec.c, svc-file.c, file-unpack.c): records round-trip,
+ * the checksum is the documented one however the bytes are split,
+ * requests refuse what they must, and a stream fed byte by byte writes
+ * the same tree as one fed at once, refusing unsafe names.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "mitogen/error.h"
+#include "svc-file.h"
+
+static void test_hash_vectors(void)
+{
+	/* The same values as tests/stubs/hostile/file-evil's Python. */
+	static const struct {
+		size_t n;
+		uint64_t h;
+	} v[] = { { 0, 0xcd6755ae7c336e46ull }, { 1, 0xd138f69d3a620505ull } };
+	uint8_t buf[768];
+	struct mg__hash s;
+
+	for (size_t i = 0; i < 2; i++) {
+		mg__hash_init(&s);
+		mg__hash_update(&s, (const uint8_t *)"a", v[i].n);
+		ASSERT_INT_EQ(mg__hash_final(&s), v[i].h);
+	}
+	mg__hash_init(&s);
+	mg__hash_update(&s, (const uint8_t *)"good\n", 5);
+	ASSERT_INT_EQ(mg__hash_final(&s), 0x2297857768df0860ull);
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		buf[i] = (uint8_t)i;
+	}
+	/* Every split of the bytes in two gives the same value. */
+	for (size_t cut = 0; cut <= sizeof(buf); cut += 7) {
+		mg__hash_init(&s);
+		mg__hash_update(&s, buf, cut);
+		mg__hash_update(&s, buf + cut, sizeof(buf) - cut);
+		ASSERT_INT_EQ(mg__hash_final(&s), 0xded2bbdf671e4057ull);
+	}
+	/* One byte changed changes it. */
+	buf[300] ^= 1;
+	mg__hash_init(&s);
+	mg__hash_update(&s, buf, sizeof(buf));
+	ASSERT_INT_NE(mg__hash_final(&s), 0xded2bbdf671e4057ull);
+}
+
+static void test_records(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_buf *b = mg__buf_new(tmp, MG__REC_MAX);
+	struct mg__rec_meta in = { .type = MG__REC_LINK, .path = "a/b", .path_len = 3,
+				   .mode = 0755, .mtime_s = 5, .mtime_ns = 6, .atime_s = 7,
+				   .atime_ns = 8, .uid = 9, .gid = 10, .target = "../t",
+				   .target_len = 4 };
+	struct mg__rec_meta out;
+
+	ASSERT_INT_EQ(mg__rec_encode(b, &in), 0);
+	ASSERT_INT_EQ(b->data[0], 'L');
+	ASSERT_INT_EQ(mg__get_be32(b->data + 1), b->len - MG__REC_PREFIX);
+	ASSERT_INT_EQ(mg__rec_decode('L', b->data + 5, b->len - 5, &out), 0);
+	ASSERT_INT_EQ(out.path_len, 3);
+	ASSERT_TRUE(memcmp(out.path, "a/b", 3) == 0);
+	ASSERT_INT_EQ(out.mode, 0755);
+	ASSERT_INT_EQ(out.mtime_s, 5);
+	ASSERT_INT_EQ(out.atime_ns, 8);
+	ASSERT_INT_EQ(out.gid, 10);
+	ASSERT_TRUE(out.target_len == 4 && memcmp(out.target, "../t", 4) == 0);
+	/* Every shorter length is refused; an unknown type too. */
+	for (size_t n = 0; n < b->len - 5; n++) {
+		ASSERT_INT_EQ(mg__rec_decode('L', b->data + 5, n, &out), MG_ERR_PROTOCOL);
+	}
+	ASSERT_INT_EQ(mg__rec_decode('?', b->data + 5, b->len - 5, &out), MG_ERR_PROTOCOL);
+	/* A null string is no path. */
+	b->len = 0;
+	mg__buf_put_u8(b, 'E');
+	mg__buf_put_u32(b, 8);
+	mg__buf_put_str(b, NULL);
+	mg__buf_put_str(b, "");
+	ASSERT_INT_EQ(mg__rec_decode('E', b->data + 5, 8, &out), MG_ERR_PROTOCOL);
+	talloc_free(tmp);
+}
+
+static void test_requests(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_buf *b = mg__buf_new(tmp, 4096);
+	struct mg__file_push_req rq = { .dest = "/d", .flags = MG__FILE_RECURSIVE, .n_top = 2,
+					.h_ack = 1001, .h_report = 1002 }, back;
+	struct mg__file_pull_req pq;
+	const char *srcs[] = { "a", "b c", NULL };
+	const char *empty[] = { "x", "", NULL };
+
+	ASSERT_INT_EQ(mg__file_push_req_encode(b, &rq), 0);
+	ASSERT_INT_EQ(mg__file_push_req_decode(tmp, b->data, b->len, &back), 0);
+	ASSERT_STR_EQ(back.dest, "/d");
+	ASSERT_INT_EQ(back.n_top, 2);
+	ASSERT_INT_EQ(back.h_report, 1002);
+	for (size_t n = 0; n < b->len; n++) {
+		ASSERT_INT_EQ(mg__file_push_req_decode(tmp, b->data, n, &back), MG_ERR_PROTOCOL);
+	}
+	rq.flags = 0x100;
+	b->len = 0;
+	mg__file_push_req_encode(b, &rq);
+	ASSERT_INT_EQ(mg__file_push_req_decode(tmp, b->data, b->len, &back), MG_ERR_PROTOCOL);
+	rq.flags = 0;
+	rq.n_top = 0;
+	b->len = 0;
+	mg__file_push_req_encode(b, &rq);
+	ASSERT_INT_EQ(mg__file_push_req_decode(tmp, b->data, b->len, &back), MG_ERR_PROTOCOL);
+
+	b->len = 0;
+	ASSERT_INT_EQ(mg__file_pull_req_encode(b, srcs, MG__FILE_LINKS, 1003), 0);
+	ASSERT_INT_EQ(mg__file_pull_req_decode(tmp, b->data, b->len, &pq), 0);
+	ASSERT_STR_EQ(pq.srcs[1], "b c");
+	ASSERT_PTR_NULL(pq.srcs[2]);
+	ASSERT_INT_EQ(pq.h_data, 1003);
+	b->len = 0;
+	mg__file_pull_req_encode(b, empty, 0, 1);
+	ASSERT_INT_EQ(mg__file_pull_req_decode(tmp, b->data, b->len, &pq), MG_ERR_PROTOCOL);
+	talloc_free(tmp);
+}
+
+/* --- the receiving end --- */
+
+static void rec(struct mg_buf *b, char type, const char *path, const char *target,
+		uint64_t size)
+{
+	struct mg__rec_meta m = { .type = type, .path = path, .path_len = path ? strlen(path) : 0,
+				  .mode = 0640, .target = target,
+				  .target_len = target ? strlen(target) : 0, .size = size };
+
+	mg__rec_encode(b, &m);
+}
+
+static void file(struct mg_buf *b, const char *path, const char *data, bool good)
+{
+	struct mg__hash h;
+	struct mg__rec_meta t = { .type = MG__REC_TAIL };
+
+	rec(b, MG__REC_FILE, path, NULL, strlen(data));
+	mg__buf_put(b, data, strlen(data));
+	mg__hash_init(&h);
+	mg__hash_update(&h, (const uint8_t *)data, strlen(data));
+	t.hash = mg__hash_final(&h) ^ (good ? 0 : 1);
+	mg__rec_encode(b, &t);
+}
+
+static struct mg_buf *stream(TALLOC_CTX *mem_ctx)
+{
+	struct mg_buf *b = mg__buf_new(mem_ctx, 65536);
+
+	rec(b, MG__REC_DIR, "top", NULL, 0);
+	file(b, "top/a", "alpha\n", true);
+	file(b, "top/../up", "evil\n", true);
+	file(b, "/abs", "evil\n", true);
+	file(b, "top/bad", "bad sum\n", true);
+	b->data[b->len - 5] ^= 0xff;  /* the checksum's last byte */
+	rec(b, MG__REC_LINK, "top/l", "/", 0);
+	file(b, "top/l/through", "evil\n", true);
+	rec(b, MG__REC_ERROR, "/src/x", "Permission denied", 0);
+	rec(b, MG__REC_DIR, "top/d", NULL, 0);
+	file(b, "top/d/empty", "", true);
+	rec(b, MG__REC_HARD, "top/h", "top/a", 0);
+	rec(b, MG__REC_HARD, "top/h2", "top/../../x", 0);
+	rec(b, MG__REC_END, NULL, NULL, 0);
+	return b;
+}
+
+struct seen {
+	int n, at_source;
+	char text[2048];
+};
+
+static void on_error(void *data, bool at_source, const char *path, const char *msg)
+{
+	struct seen *s = data;
+	size_t len = strlen(s->text);
+
+	s->n++;
+	s->at_source += at_source;
+	snprintf(s->text + len, sizeof(s->text) - len, "%s: %s\n", path, msg);
+}
+
+static int rm_one(const char *p, const struct stat *st, int type, struct FTW *f)
+{
+	return remove(p);
+}
+
+static char *slurp(TALLOC_CTX *mem_ctx, const char *path)
+{
+	char buf[256];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0) {
+		close(fd);
+	}
+	if (n < 0) {
+		return NULL;
+	}
+	buf[n] = '\0';
+	return talloc_strdup(mem_ctx, buf);
+}
+
+/* Feed the stream in pieces of 'step' bytes into a new DIR/dest. */
+static void unpack_in_steps(size_t step)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char dir[] = "/tmp/test-file.XXXXXX";
+	struct mg_buf *b = stream(tmp);
+	struct seen s = { 0 };
+	struct mg__unpack *u;
+	char *errmsg = NULL, *dest, *p;
+	struct stat st, st2;
+
+	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
+	dest = talloc_asprintf(tmp, "%s/dest", dir);
+	mkdir(dest, 0755);
+	u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE, 1, on_error, &s, &errmsg);
+	ASSERT_PTR_NOT_NULL(u);
+	for (size_t off = 0; u != NULL && off < b->len; off += step) {
+		mg__unpack_feed(u, b->data + off, off + step <= b->len ? step : b->len - off);
+	}
+	ASSERT_INT_EQ(mg__unpack_finish(u, 0), 6);
+	ASSERT_INT_EQ(s.n, 6);
+	ASSERT_INT_EQ(s.at_source, 1);
+	ASSERT_STR_CONTAINS(s.text, "top/../up: unsafe name");
+	ASSERT_STR_CONTAINS(s.text, "/abs: unsafe name");
+	ASSERT_STR_CONTAINS(s.text, "top/bad: checksum mismatch");
+	ASSERT_STR_CONTAINS(s.text, "top/l/through: Not a directory");
+	ASSERT_STR_CONTAINS(s.text, "/src/x: Permission denied");
+	ASSERT_STR_CONTAINS(s.text, "top/h2: unsafe hard link");
+	p = slurp(tmp, talloc_asprintf(tmp, "%s/top/a", dest));
+	ASSERT_STR_EQ(p != NULL ? p : "(none)", "alpha\n");
+	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/top/d/empty", dest), &st), 0);
+	ASSERT_INT_EQ(st.st_size, 0);
+	ASSERT_INT_EQ(lstat(talloc_asprintf(tmp, "%s/top/bad", dest), &st2), -1);
+	ASSERT_INT_EQ(lstat(talloc_asprintf(tmp, "%s/up", dir), &st2), -1);
+	/* A hard link within the tree is one file with two names. */
+	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/top/a", dest), &st), 0);
+	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/top/h", dest), &st2), 0);
+	ASSERT_INT_EQ(st.st_ino, st2.st_ino);
+	/* A fresh directory gets its mode at the end: 0640 less the umask
+	 * (022 in the test run or not, never more than 0640). */
+	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/top", dest), &st2), 0);
+	ASSERT_INT_EQ(st2.st_mode & 07027, 0);
+	talloc_free(u);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(tmp);
+}
+
+static void test_unpack_at_once(void)
+{
+	unpack_in_steps(65536);
+}
+
+static void test_unpack_byte_by_byte(void)
+{
+	unpack_in_steps(1);
+	unpack_in_steps(7);
+}
+
+static void test_unpack_cut_and_dest(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char dir[] = "/tmp/test-file.XXXXXX";
+	struct mg_buf *b = stream(tmp);
+	struct seen s = { 0 };
+	struct mg__unpack *u;
+	char *errmsg = NULL, *dest;
+
+	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
+	/* Two sources need a directory; DEST/ too. */
+	dest = talloc_asprintf(tmp, "%s/none", dir);
+	ASSERT_PTR_NULL(mg__unpack_new(tmp, dest, 0, 2, on_error, &s, &errmsg));
+	ASSERT_STR_CONTAINS(errmsg, "none: No such file or directory");
+	ASSERT_PTR_NULL(mg__unpack_new(tmp, dest, MG__FILE_INTO, 1, on_error, &s, &errmsg));
+	/* One source to a new name: the top is renamed; a stream cut in a
+	 * file leaves nothing of it. */
+	u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE, 1, on_error, &s, &errmsg);
+	ASSERT_PTR_NOT_NULL(u);
+	mg__unpack_feed(u, b->data, 60);
+	ASSERT_INT_EQ(mg__unpack_finish(u, 0), 1);
+	ASSERT_STR_CONTAINS(s.text, "the transfer was cut short");
+	ASSERT_INT_EQ(access(talloc_asprintf(tmp, "%s/none", dir), F_OK), 0);
+	ASSERT_INT_EQ(access(talloc_asprintf(tmp, "%s/none/a", dir), F_OK), -1);
+	talloc_free(u);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(tmp);
+}
+
+int main(void)
+{
+	TESTS_BEGIN();
+	RUN(test_hash_vectors);
+	RUN(test_records);
+	RUN(test_requests);
+	RUN(test_unpack_at_once);
+	RUN(test_unpack_byte_by_byte);
+	RUN(test_unpack_cut_and_dest);
+	return TESTS_END();
+}
