@@ -5,6 +5,7 @@
 #   ten  rsync -e ssh         127.0.0.1:DIR        (ten ssh logins)
 #   ten  rsync -e fakessh     127.0.0.1:DIR        (ten chains set up)
 #   fakessh run ssh:127.0.0.1 -- ten rsync  .:DIR  (one chain, ten attaches)
+#   fakessh run ssh:127.0.0.1 -- true              (its setup alone)
 #   ten  rsync                DIR                  (rsync alone: the floor)
 #
 # The last includes setting its chain up. Median total wall time of RUNS
@@ -73,6 +74,14 @@ ten_fakessh() {
 	done
 }
 
+# What fakessh run costs before any rsync: the chain set up and shut down.
+run_setup() {
+	mkdir -p "$work/dst0" "$work/dst9"
+	cp -a "$work/src/." "$work/dst0/"
+	cp -a "$work/src/." "$work/dst9/"
+	fakessh run "$(ssh_hop)" -- true
+}
+
 # The floor: rsync's own cost, with no transport at all.
 ten_local() {
 	for i in 0 1 2 3 4 5 6 7 8 9; do
@@ -104,19 +113,20 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR
 
 declare -A all
 for ((r = 0; r < runs; r++)); do
-	for f in ten_ssh ten_fakessh ten_run ten_local; do
+	for f in ten_ssh ten_fakessh ten_run run_setup ten_local; do
 		all[$f]+="$(time_ms $f) "
 	done
 done
 echo "== ten rsyncs of $files files (4 KiB each) to 127.0.0.1, median of $runs runs" \
 	"(login shell rc files $([[ -n ${KEEP_RC:-} ]] && echo read || echo skipped))"
 base=$(tr ' ' '\n' <<<"${all[ten_ssh]}" | grep . | median)
-for f in ten_ssh ten_fakessh ten_run ten_local; do
+for f in ten_ssh ten_fakessh ten_run run_setup ten_local; do
 	m=$(tr ' ' '\n' <<<"${all[$f]}" | grep . | median)
 	case $f in
 	ten_ssh) label="rsync -e ssh, ten times" ;;
 	ten_fakessh) label="rsync -e fakessh, ten times" ;;
 	ten_run) label="fakessh run ssh:H -- ten rsync .:" ;;
+	run_setup) label="(of which) fakessh run ssh:H -- true" ;;
 	ten_local) label="(floor) ten local rsyncs, no transport" ;;
 	esac
 	printf '%-40s %7s ms  (ssh is %.1fx this)\n' "$label" "$m" "$(echo "$base / $m" | bc -l)"
