@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -300,6 +301,68 @@ static char **remote_env(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, bool p
 
 static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text);
 
+/* The local mitogen-sftp-server to push: $MITOGEN_SFTP_SERVER, else
+ * beside this program (a build tree), else where it is installed. */
+static const char *sftp_image(TALLOC_CTX *ctx)
+{
+	const char *env = getenv("MITOGEN_SFTP_SERVER");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (env != NULL && env[0] != '\0') {
+		return env;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		char *p = slash != NULL ? talloc_asprintf(ctx, "%.*s/mitogen-sftp-server",
+							  (int)(slash - self), self) : NULL;
+		if (p != NULL && access(p, R_OK) == 0) {
+			return p;
+		}
+	}
+	return MG_SFTP_SERVER_PATH;
+}
+
+/*
+ * -s sftp, as FAKESSH_SFTP_SERVER says: "auto" (the default) pushes our
+ * mitogen-sftp-server, which runs the far end's own sftp-server where
+ * there is one and serves SFTP itself where there is none; "builtin"
+ * always serves from ours; an absolute path runs that program there.
+ */
+static int run_sftp(TALLOC_CTX *tmp, const char **words)
+{
+	const char *mode = getenv("FAKESSH_SFTP_SERVER");
+	const char *image;
+
+	if (mode == NULL || mode[0] == '\0') {
+		mode = "auto";
+	}
+	if (mode[0] == '/') {
+		words[1] = talloc_asprintf(tmp, "exec %s", quote_word(tmp, mode));
+		return mg_runner_main(tmp, words, 2, 3, 0, false);
+	}
+	if (strcmp(mode, "auto") != 0 && strcmp(mode, "builtin") != 0) {
+		mg_cmd_error("FAKESSH_SFTP_SERVER=%s: expected auto, builtin or an absolute path", mode);
+		return FAKESSH_FAIL;
+	}
+	image = sftp_image(tmp);
+	if (access(image, R_OK) != 0) {
+		if (strcmp(mode, "builtin") == 0) {
+			mg_cmd_error("cannot read %s: %s (set MITOGEN_SFTP_SERVER)", image, strerror(errno));
+			return FAKESSH_FAIL;
+		}
+		/* Not installed: the far end's own server, or nothing. */
+		mg__log(MG_LOG_INFO, NULL, 0, "no %s: only a far sftp-server can serve", image);
+		words[1] = sftp_snippet;
+		return mg_runner_main(tmp, words, 2, 3, 0, false);
+	}
+	words[1] = image;
+	words[2] = strcmp(mode, "builtin") == 0 ? "-b" : NULL;
+	return mg_runner_main(tmp, words, words[2] != NULL ? 3 : 2, 0, 1, true);
+}
+
 static int run(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o)
 {
 	const struct mg_hop *ssh = NULL;
@@ -370,9 +433,12 @@ static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text)
 		mg_runner_main(tmp, words, 2, 3, 0, false);
 		return FAKESSH_FAIL;
 	}
-	if (o->subsystem || o->n_command == 0) {
+	if (o->subsystem) {
+		return run_sftp(tmp, words);
+	}
+	if (o->n_command == 0) {
 		/* shell 3: /bin/sh -c, whatever the login shell is. */
-		words[1] = o->subsystem ? sftp_snippet : login_snippet;
+		words[1] = login_snippet;
 		return mg_runner_main(tmp, words, 2, 3, 0, false);
 	}
 	memcpy(words + 1, o->command, o->n_command * sizeof(*words));

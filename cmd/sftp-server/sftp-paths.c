@@ -1,0 +1,289 @@
+/* The SFTP requests on paths: STAT, SETSTAT, REMOVE, MKDIR, RENAME,
+ * REALPATH, links, and the path extensions. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include "sftp.h"
+
+bool sftp_get_path(struct sftp_server *s, struct sftp_in *in, char *buf)
+{
+	char raw[PATH_MAX];
+
+	if (s->sandbox == NULL) {
+		return sftp_get_cstr(in, buf, PATH_MAX);
+	}
+	if (!sftp_get_cstr(in, raw, sizeof(raw))) {
+		return false;
+	}
+	for (const char *p = raw; (p = strstr(p, "..")) != NULL; p += 2) {
+		if ((p == raw || p[-1] == '/') && (p[2] == '\0' || p[2] == '/')) {
+			return false;
+		}
+	}
+	return (size_t)snprintf(buf, PATH_MAX, "%s/%s", s->sandbox, raw) < PATH_MAX;
+}
+
+int sftp_set_attrs(const char *path, int fd, const struct sftp_attrs *a)
+{
+	if ((a->flags & SSH_FILEXFER_ATTR_SIZE) &&
+	    (a->size > INT64_MAX || (fd >= 0 ? ftruncate(fd, (off_t)a->size) : truncate(path, (off_t)a->size)) != 0)) {
+		return a->size > INT64_MAX ? EINVAL : errno;
+	}
+	if ((a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) &&
+	    (fd >= 0 ? fchmod(fd, a->perm & 07777) : chmod(path, a->perm & 07777)) != 0) {
+		return errno;
+	}
+	if (a->flags & SSH_FILEXFER_ATTR_ACMODTIME) {
+		struct timespec ts[2] = { { .tv_sec = a->atime }, { .tv_sec = a->mtime } };
+		if ((fd >= 0 ? futimens(fd, ts) : utimensat(AT_FDCWD, path, ts, 0)) != 0) {
+			return errno;
+		}
+	}
+	if ((a->flags & SSH_FILEXFER_ATTR_UIDGID) &&
+	    (fd >= 0 ? fchown(fd, a->uid, a->gid) : chown(path, a->uid, a->gid)) != 0) {
+		return errno;
+	}
+	return 0;
+}
+
+static void bad_message(struct sftp_server *s, uint32_t id)
+{
+	sftp_status(s, id, SSH_FX_BAD_MESSAGE, "Bad message");
+}
+
+static void stat_common(struct sftp_server *s, uint32_t id, struct sftp_in *in, bool follow)
+{
+	char path[PATH_MAX];
+	struct sftp_attrs a;
+	struct stat st;
+
+	if (!sftp_get_path(s, in, path)) {
+		bad_message(s, id);
+	} else if ((follow ? stat(path, &st) : lstat(path, &st)) != 0) {
+		sftp_status_errno(s, id, errno);
+	} else {
+		sftp_stat_to_attrs(&st, &a);
+		sftp_begin(&s->out, SSH_FXP_ATTRS, id, true);
+		sftp_put_attrs(&s->out, &a);
+		sftp_end(&s->out);
+	}
+}
+
+void sftp_do_stat(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	stat_common(s, id, in, true);
+}
+
+void sftp_do_lstat(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	stat_common(s, id, in, false);
+}
+
+void sftp_do_setstat(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	char path[PATH_MAX];
+	struct sftp_attrs a;
+	bool ok = sftp_get_path(s, in, path);
+
+	sftp_get_attrs(in, &a);
+	if (!ok || !in->ok) {
+		bad_message(s, id);
+		return;
+	}
+	sftp_status_errno(s, id, sftp_set_attrs(path, -1, &a));
+}
+
+/* One path argument, then f(path); its errno as the status. */
+static void one_path(struct sftp_server *s, uint32_t id, struct sftp_in *in, int (*f)(const char *))
+{
+	char path[PATH_MAX];
+
+	if (!sftp_get_path(s, in, path)) {
+		bad_message(s, id);
+		return;
+	}
+	sftp_status_errno(s, id, f(path) != 0 ? errno : 0);
+}
+
+void sftp_do_remove(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	one_path(s, id, in, unlink);
+}
+
+void sftp_do_rmdir(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	one_path(s, id, in, rmdir);
+}
+
+void sftp_do_mkdir(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	char path[PATH_MAX];
+	struct sftp_attrs a;
+	bool ok = sftp_get_path(s, in, path);
+
+	sftp_get_attrs(in, &a);
+	if (!ok || !in->ok) {
+		bad_message(s, id);
+		return;
+	}
+	mode_t mode = (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) ? a.perm & 07777 : 0777;
+	sftp_status_errno(s, id, mkdir(path, mode) != 0 ? errno : 0);
+}
+
+static void reply_name(struct sftp_server *s, uint32_t id, const char *name)
+{
+	struct sftp_attrs a = { 0 };
+
+	sftp_begin(&s->out, SSH_FXP_NAME, id, true);
+	sftp_put_u32(&s->out, 1);
+	sftp_put_cstr(&s->out, name);
+	sftp_put_cstr(&s->out, name);
+	sftp_put_attrs(&s->out, &a);
+	sftp_end(&s->out);
+}
+
+/* realpath(3), but a last component that does not exist yet is kept:
+ * clients ask for the name of a file they are about to create. */
+static int resolve(const char *path, char *out)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/'), *base;
+	int err;
+
+	if (realpath(path, out) != NULL) {
+		return 0;
+	}
+	if ((err = errno) != ENOENT) {
+		return err;
+	}
+	if (slash == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+		base = path;
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+		base = slash + 1;
+	}
+	if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+	    realpath(dir, out) == NULL) {
+		return ENOENT;
+	}
+	size_t n = strlen(out), b = strlen(base);
+	if (n + 1 + b >= PATH_MAX) {
+		return ENAMETOOLONG;
+	}
+	if (n > 1) {
+		out[n++] = '/';
+	}
+	memcpy(out + n, base, b + 1);
+	return 0;
+}
+
+void sftp_do_realpath(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	char path[PATH_MAX], out[PATH_MAX];
+	int err;
+
+	if (!sftp_get_path(s, in, path)) {
+		bad_message(s, id);
+		return;
+	}
+	if (path[0] == '\0') {
+		snprintf(path, sizeof(path), ".");
+	}
+	if ((err = resolve(path, out)) != 0) {
+		sftp_status_errno(s, id, err);
+		return;
+	}
+	reply_name(s, id, out);
+}
+
+void sftp_do_readlink(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	char path[PATH_MAX], out[PATH_MAX];
+	ssize_t n;
+
+	if (!sftp_get_path(s, in, path)) {
+		bad_message(s, id);
+	} else if ((n = readlink(path, out, sizeof(out) - 1)) < 0) {
+		sftp_status_errno(s, id, errno);
+	} else {
+		out[n] = '\0';
+		reply_name(s, id, out);
+	}
+}
+
+/* Two path arguments, then f(first, second); its errno as the status. */
+static void two_paths(struct sftp_server *s, uint32_t id, struct sftp_in *in,
+		      int (*f)(const char *, const char *))
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	if (!sftp_get_path(s, in, a) || !sftp_get_path(s, in, b)) {
+		bad_message(s, id);
+		return;
+	}
+	sftp_status_errno(s, id, f(a, b) != 0 ? errno : 0);
+}
+
+/* The draft's RENAME fails when the new name exists. */
+static int rename_noreplace(const char *from, const char *to)
+{
+	struct stat st;
+
+	if (lstat(to, &st) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return rename(from, to);
+}
+
+void sftp_do_rename(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	two_paths(s, id, in, rename_noreplace);
+}
+
+void sftp_do_posix_rename(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	two_paths(s, id, in, rename);
+}
+
+void sftp_do_hardlink(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	two_paths(s, id, in, link);
+}
+
+void sftp_do_symlink(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	char target[PATH_MAX], link_path[PATH_MAX];
+
+	/* OpenSSH's order, which its clients send: the target, then the
+	 * link's own path. The target is stored as given, never mapped. */
+	if (!sftp_get_cstr(in, target, sizeof(target)) || !sftp_get_path(s, in, link_path)) {
+		bad_message(s, id);
+	} else if (s->sandbox != NULL) {
+		sftp_status(s, id, SSH_FX_OP_UNSUPPORTED, "No links in the sandbox");
+	} else {
+		sftp_status_errno(s, id, symlink(target, link_path) != 0 ? errno : 0);
+	}
+}
+
+void sftp_do_statvfs(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	char path[PATH_MAX];
+	struct statvfs v;
+
+	if (!sftp_get_path(s, in, path)) {
+		bad_message(s, id);
+	} else if (statvfs(path, &v) != 0) {
+		sftp_status_errno(s, id, errno);
+	} else {
+		sftp_statvfs_reply(s, id, &v);
+	}
+}

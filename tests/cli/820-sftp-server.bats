@@ -1,0 +1,330 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr, $stderr_lines: set by run_mg_sep
+#
+# mitogen-sftp-server, the SFTP server fakessh pushes for '-s sftp'
+# (FAKESSH_SFTP_SERVER=builtin forces it; by default it is chosen where
+# the far end has no sftp-server): the real sftp, scp (its default SFTP
+# mode) and sshfs over a local chain, into a root that holds only busybox
+# (built as in 400-setns.bats), and through the private sshd; hostile
+# names; refusals as an unprivileged user; broken packet streams.
+
+load helpers
+load sshd
+load users
+
+SERVER=$MG_BUILD_DIR/cmd/mitogen-sftp-server
+
+# children_of PID: the pids of the processes whose parent is PID.
+function children_of() {
+    local parent=$1 d stat
+    local -a f
+    for d in /proc/[0-9]*; do
+        stat=$(cat "$d/stat" 2>/dev/null) || continue
+        read -r -a f <<<"${stat##*) }"
+        if [[ ${f[1]:-} == "$parent" ]]; then
+            printf '%s\n' "${d#/proc/}"
+        fi
+    done
+}
+
+# A busybox-only root in its own namespaces (as 400-setns.bats makes
+# it): sets MG_LEADER, or MG_BOX_SKIP to why it cannot run here.
+function start_box() {
+    local rootfs=$BATS_FILE_TMPDIR/rootfs bb upid i a
+    export MG_BOX_SKIP= MG_LEADER= MG_ROOTFS=$rootfs
+    bb=$(command -v busybox || true)
+    if [[ $(id -u) -ne 0 ]] || ! command -v unshare >/dev/null || [[ -z $bb ]]; then
+        MG_BOX_SKIP='needs root, unshare and a static busybox (busybox-static)'
+        return
+    fi
+    mkdir -p "$rootfs"/{bin,etc,tmp,dev,proc,root}
+    chmod 1777 "$rootfs/tmp"
+    cp "$bb" "$rootfs/bin/busybox"
+    for a in sh head wc chmod sleep rm cat ls hostname; do
+        ln -s busybox "$rootfs/bin/$a"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
+    printf 'root:x:0:\n' >"$rootfs/etc/group"
+    mknod -m 666 "$rootfs/dev/null" c 1 3
+    unshare --fork --pid --mount --uts --ipc --net --mount-proc="$rootfs/proc" \
+        chroot "$rootfs" /bin/sh -c 'hostname sftpbox && exec sleep 600' \
+        </dev/null >/dev/null 2>&1 3>&- &
+    upid=$!
+    echo "$upid" >"$BATS_FILE_TMPDIR/box-pids"
+    for ((i = 0; i < 100; i++)); do
+        MG_LEADER=$(children_of "$upid" | head -n 1)
+        if [[ -n $MG_LEADER && $(cat "/proc/$MG_LEADER/comm" 2>/dev/null) == sleep ]]; then
+            echo "$MG_LEADER" >>"$BATS_FILE_TMPDIR/box-pids"
+            return
+        fi
+        sleep 0.05
+    done
+    MG_BOX_SKIP='cannot start a container with unshare'
+}
+
+function setup_file() {
+    start_sshd
+    setup_users
+    start_box
+}
+
+function teardown_file() {
+    local pid
+    if [[ -f $BATS_FILE_TMPDIR/box-pids ]]; then
+        # Killing a pid namespace's init ends everything in it.
+        while read -r pid; do
+            kill -KILL "$pid" 2>/dev/null || true
+        done <"$BATS_FILE_TMPDIR/box-pids"
+        while read -r pid; do
+            wait "$pid" 2>/dev/null || true
+        done <"$BATS_FILE_TMPDIR/box-pids"
+    fi
+    teardown_users
+    stop_sshd
+}
+
+# A tree with awkward names: blanks, quotes, $(), a newline, a non-UTF-8
+# byte, a big binary file (several READ and WRITE requests), an empty one.
+function make_tree() {
+    local d=$1
+    mkdir -p "$d/sub dir/deeper"
+    printf 'a\n' >"$d/with space"
+    printf 'b\n' >"$d/it's \"quoted\""
+    printf 'c\n' >"$d/\$(touch pwned)"
+    printf 'd\n' >"$d/new"$'\n'"line"
+    printf 'e\n' >"$d/latin1-"$'\xe9'
+    : >"$d/sub dir/deeper/empty"
+    head -c 1100000 /dev/urandom >"$d/sub dir/blob"
+}
+
+# sftp -b BATCH against DEST through fakessh, the builtin server forced.
+function sftp_builtin() {
+    local dest=$1 batch=$2
+    shift 2
+    FAKESSH_SFTP_SERVER=builtin run_mg_sep "$@" sftp -S fakessh -b "$batch" "$dest"
+}
+
+@test "sftp -b over a local chain, builtin forced: put, get, ls, mkdir, rename, rm, -r trees" {
+    skip_if_no_program sftp
+    make_tree "$MG_TMP/src"
+    mkdir "$MG_TMP/far"
+    cat >"$MG_TMP/batch" <<EOB
+cd "$MG_TMP/far"
+mkdir made
+put "$MG_TMP/src/sub dir/blob" "made/blob one"
+ls -l made
+rename "made/blob one" "made/blob two"
+get "made/blob two" "$MG_TMP/got-blob"
+put -r "$MG_TMP/src" tree
+get -r tree "$MG_TMP/back"
+rm "made/blob two"
+rmdir made
+ls
+EOB
+    sftp_builtin local "$MG_TMP/batch"
+    assert "$output" =~ "blob one" "ls -l names the file"
+    assert "$output" =~ "-rw" "ls -l has ls' mode column (longname)"
+    cmp "$MG_TMP/src/sub dir/blob" "$MG_TMP/got-blob" || die "put then get changed the file"
+    diff -r "$MG_TMP/src" "$MG_TMP/far/tree" || die "put -r: the trees differ"
+    diff -r "$MG_TMP/src" "$MG_TMP/back" || die "get -r: the trees differ"
+    assert "$(ls -A "$MG_TMP/far")" == "tree" "made/ and its file are gone (rename, rm, rmdir)"
+    [[ ! -e $MG_TMP/far/tree/pwned && ! -e pwned && ! -e $MG_TMP/pwned ]] || die "a name was run"
+    assert "$(stat -c %a "$MG_TMP/far/tree/sub dir")" == "$(stat -c %a "$MG_TMP/src/sub dir")" "modes kept"
+}
+
+@test "scp -S fakessh (SFTP mode), builtin forced: a file, -r with hostile names, -p times" {
+    skip_if_no_program scp
+    make_tree "$MG_TMP/src"
+    mkdir "$MG_TMP/far"
+    FAKESSH_SFTP_SERVER=builtin run_mg_sep scp -p -S fakessh "$MG_TMP/src/sub dir/blob" "local:$MG_TMP/far/blob"
+    cmp "$MG_TMP/src/sub dir/blob" "$MG_TMP/far/blob" || die "scp push changed the file"
+    assert "$(stat -c %Y "$MG_TMP/far/blob")" == "$(stat -c %Y "$MG_TMP/src/sub dir/blob")" "-p: mtime kept"
+    FAKESSH_SFTP_SERVER=builtin run_mg_sep scp -r -S fakessh "$MG_TMP/src" "local:$MG_TMP/far/tree"
+    diff -r "$MG_TMP/src" "$MG_TMP/far/tree" || die "scp -r push: the trees differ"
+    FAKESSH_SFTP_SERVER=builtin run_mg_sep scp -r -S fakessh "local:$MG_TMP/far/tree" "$MG_TMP/back"
+    diff -r "$MG_TMP/src" "$MG_TMP/back" || die "scp -r pull: the trees differ"
+    # A missing source: scp's error from our NO_SUCH_FILE status.
+    FAKESSH_SFTP_SERVER=builtin run_mg_sep 1 scp -S fakessh "local:$MG_TMP/nothing here" "$MG_TMP/x"
+    assert "$stderr" =~ "No such file" "the missing file is named as missing"
+}
+
+@test "as an unprivileged user (sudo:mgtest_a): refusals with SFTP's statuses" {
+    skip_if_no_program sftp
+    need_users
+    # Root's files in a directory mgtest_a may read but not write, and
+    # one mgtest_a may not enter.
+    chmod 755 "$MG_TMP"
+    mkdir -m 755 "$MG_TMP/ro" "$MG_TMP/mine"
+    mkdir -m 700 "$MG_TMP/secret"
+    printf 'x\n' >"$MG_TMP/ro/file"
+    printf 'y\n' >"$MG_TMP/secret/file"
+    chown mgtest_a "$MG_TMP/mine"
+    printf 'z\n' >"$MG_TMP/local"
+    local -A refused=(
+        ["put $MG_TMP/local $MG_TMP/ro/new"]='Permission denied'
+        ["rm $MG_TMP/ro/file"]='Permission denied'
+        ["mkdir $MG_TMP/ro/d"]='Permission denied'
+        ["rename $MG_TMP/ro/file $MG_TMP/ro/moved"]='Permission denied'
+        ["get $MG_TMP/secret/file $MG_TMP/got"]='Permission denied'
+        ["ls $MG_TMP/secret"]='Permission denied'
+        ["get $MG_TMP/ro/missing $MG_TMP/got"]='not found'
+        ["rmdir $MG_TMP/ro/missing"]='No such file'
+    )
+    local cmd
+    for cmd in "${!refused[@]}"; do
+        printf '%s\n' "$cmd" >"$MG_TMP/batch"
+        sftp_builtin sudo=mgtest_a "$MG_TMP/batch" 1
+        assert "$stderr" =~ "${refused[$cmd]}" "$cmd: refused"
+    done
+    assert "$(ls -A "$MG_TMP/ro")" == "file" "nothing changed in ro/"
+    [[ ! -e $MG_TMP/got ]] || die "a refused get left a file"
+    # What mgtest_a may do works, and the file is mgtest_a's.
+    printf 'put %s %s\n' "$MG_TMP/local" "$MG_TMP/mine/new" >"$MG_TMP/batch"
+    sftp_builtin sudo=mgtest_a "$MG_TMP/batch"
+    assert "$(stat -c %U "$MG_TMP/mine/new")" == "mgtest_a" "written as mgtest_a"
+}
+
+@test "into a root holding only busybox: the builtin is chosen by itself (sftp, scp)" {
+    skip_if_no_program sftp
+    [[ -z $MG_BOX_SKIP ]] || skip "$MG_BOX_SKIP"
+    if [[ $(file -L "$MITOGEN_AGENT") == *"dynamically linked"* || $(file -L "$SERVER") == *"dynamically linked"* ]]; then
+        skip "needs the static agent and server; this build's are dynamic (-Dstatic_agent=disabled)"
+    fi
+    export PATH=$MG_SRC_DIR/tests/stubs:$PATH MG_STUB_DOCKER_PID=$MG_LEADER
+    unset FAKESSH_SFTP_SERVER
+    make_tree "$MG_TMP/src"
+    cat >"$MG_TMP/batch" <<EOB
+mkdir /tmp/in
+put -r "$MG_TMP/src" /tmp/in/tree
+rename "/tmp/in/tree/with space" /tmp/in/renamed
+get -r /tmp/in "$MG_TMP/back"
+EOB
+    run_mg_sep sftp -S fakessh -b "$MG_TMP/batch" setns=docker=sftpbox
+    assert "$(cat "$MG_ROOTFS/tmp/in/renamed")" == "a" "rename inside the box"
+    mv "$MG_TMP/back/renamed" "$MG_TMP/back/tree/with space"
+    diff -r "$MG_TMP/src" "$MG_TMP/back/tree" || die "sftp -r into the box and back: the trees differ"
+
+    run_mg_sep scp -r -S fakessh "$MG_TMP/src" "setns=docker=sftpbox:/tmp/scp"
+    diff -r "$MG_TMP/src" "$MG_ROOTFS/tmp/scp" || die "scp -r into the box: the trees differ"
+    rm -rf "${MG_ROOTFS:?}/tmp/in" "${MG_ROOTFS:?}/tmp/scp"
+}
+
+@test "through the private sshd: sftp and scp with the builtin forced" {
+    need_sshd
+    skip_if_no_program sftp
+    make_tree "$MG_TMP/src"
+    mkdir "$MG_TMP/far"
+    printf 'put -r "%s" "%s"\nls "%s"\n' "$MG_TMP/src" "$MG_TMP/far/tree" "$MG_TMP/far" >"$MG_TMP/batch"
+    FAKESSH_SFTP_SERVER=builtin run_mg_sep sftp -S fakessh -F "$MG_SSH_CONFIG" -P "$MG_SSH_PORT" \
+        -b "$MG_TMP/batch" root@127.0.0.1
+    diff -r "$MG_TMP/src" "$MG_TMP/far/tree" || die "sftp over ssh: the trees differ"
+    FAKESSH_SFTP_SERVER=builtin run_mg_sep scp -r -S fakessh -F "$MG_SSH_CONFIG" -P "$MG_SSH_PORT" \
+        "root@127.0.0.1:$MG_TMP/far/tree" "$MG_TMP/back"
+    diff -r "$MG_TMP/src" "$MG_TMP/back" || die "scp over ssh: the trees differ"
+}
+
+@test "sshfs over fakessh, builtin forced" {
+    skip_if_no_program sshfs
+    skip_if_no_program fusermount
+    [[ -c /dev/fuse ]] || skip "no /dev/fuse here"
+    mkdir "$MG_TMP/far" "$MG_TMP/mnt"
+    printf 'hello\n' >"$MG_TMP/far/a file"
+    FAKESSH_SFTP_SERVER=builtin run_mg '?' sshfs -o ssh_command=fakessh "local:$MG_TMP/far" "$MG_TMP/mnt"
+    [[ $status -eq 0 ]] || skip "FUSE cannot mount here: $output"
+    local rc=0
+    {
+        [[ $(cat "$MG_TMP/mnt/a file") == hello ]] &&
+            printf 'new\n' >"$MG_TMP/mnt/new" && mkdir "$MG_TMP/mnt/dir" &&
+            mv "$MG_TMP/mnt/new" "$MG_TMP/mnt/dir/moved"
+    } || rc=1
+    fusermount -u "$MG_TMP/mnt"
+    [[ $rc -eq 0 ]] || die "reading or writing through sshfs failed"
+    assert "$(cat "$MG_TMP/far/dir/moved")" == "new" "written through the mount"
+}
+
+
+INIT='\x00\x00\x00\x05\x01\x00\x00\x00\x03'
+
+@test "mitogen-sftp-server alone: broken streams end it with a message, never a hang" {
+    [[ -x $SERVER ]] || skip "no $SERVER"
+    # Nothing at all: a clean end.
+    run_mg_sep "$SERVER" -b </dev/null
+    assert "$output$stderr" == "" "no input: no output, status 0"
+
+    printf '\xff\xff\xff\xff' >"$MG_TMP/in"
+    run_mg_sep 1 "$SERVER" -b <"$MG_TMP/in"
+    assert "$stderr" =~ "bad packet length 4294967295" "an oversize length"
+
+    printf "$INIT"'\x00\x00\x01\x00\x03\x00\x00' >"$MG_TMP/in"
+    run_mg_sep 1 "$SERVER" -b <"$MG_TMP/in"
+    assert "$stderr" =~ "truncated packet" "a packet cut short"
+
+    printf "$INIT"'\x00\x00' >"$MG_TMP/in"
+    run_mg_sep 1 "$SERVER" -b <"$MG_TMP/in"
+    assert "$stderr" =~ "truncated packet length" "a length cut short"
+
+    printf '\x00\x00\x00\x05\x11\x00\x00\x00\x01' >"$MG_TMP/in"
+    run_mg_sep 1 "$SERVER" -b <"$MG_TMP/in"
+    assert "$stderr" =~ "a request before INIT" "no INIT first"
+
+    # Through fakessh: the server's message and status, no hang.
+    FAKESSH_SFTP_SERVER=builtin run_mg_sep 1 fakessh -s local sftp <<<"garbage!"
+    assert "$stderr" =~ "mitogen-sftp-server: bad packet length" "the far end's message"
+}
+
+@test "mitogen-sftp-server alone: corrupt requests get BAD_MESSAGE or OP_UNSUPPORTED, and it goes on" {
+    [[ -x $SERVER ]] || skip "no $SERVER"
+    # INIT; an OPEN whose path string claims 64 KiB (id 1); type 99 (id
+    # 2); a REALPATH of "/" (id 3), answered after both.
+    printf "$INIT"'\x00\x00\x00\x09\x03\x00\x00\x00\x01\x00\x01\x00\x00' >"$MG_TMP/in"
+    printf '\x00\x00\x00\x05\x63\x00\x00\x00\x02' >>"$MG_TMP/in"
+    printf '\x00\x00\x00\x0a\x10\x00\x00\x00\x03\x00\x00\x00\x01/' >>"$MG_TMP/in"
+    run_mg_sep "$SERVER" -b <"$MG_TMP/in"
+    local hex
+    hex=$(od -An -v -tx1 "$MG_STDOUT_FILE" | tr -d ' \n')
+    assert "$hex" =~ "^0000[0-9a-f]{4}0200000003" "VERSION 3 first"
+    assert "$hex" =~ "6500000001000000050" "id 1: SSH_FX_BAD_MESSAGE"
+    assert "$hex" =~ "6500000002000000080" "id 2: SSH_FX_OP_UNSUPPORTED"
+    assert "$hex" =~ "68000000030000000100000001" "id 3: a NAME with one entry"
+}
+
+# The server's answer to INIT, printable bytes only, read while its stdin
+# is still open (OpenSSH's server quits at end of input unanswered).
+function version_reply() {
+    local in=$MG_TMP/srv-in out=$MG_TMP/srv-out pid w
+    rm -f "$in" "$out"
+    mkfifo "$in" "$out"
+    "$SERVER" "$@" <"$in" >"$out" 2>/dev/null 3>&- &
+    pid=$!
+    exec {w}>"$in"
+    printf "$INIT" >&"$w"
+    # One read: the reply comes in one write, under PIPE_BUF.
+    timeout "$(mg_secs 30)" dd bs=4096 count=1 status=none <"$out" | tr -c '[:print:]' .
+    exec {w}>&-
+    wait "$pid" || true
+}
+
+@test "FAKESSH_SFTP_SERVER: a path runs that program; a bad value is refused; auto prefers a far sftp-server" {
+    skip_if_no_program sftp
+    # A path: that program at the far end (here our own server, -b).
+    printf '#!/bin/sh\necho ran >"%s"\nexec "%s" -b\n' "$MG_TMP/log" "$SERVER" >"$MG_TMP/my server"
+    chmod +x "$MG_TMP/my server"
+    printf 'ls /\n' >"$MG_TMP/batch"
+    FAKESSH_SFTP_SERVER="$MG_TMP/my server" run_mg_sep sftp -S fakessh -b "$MG_TMP/batch" local
+    assert "$(cat "$MG_TMP/log")" == "ran" "the given program served"
+
+    FAKESSH_SFTP_SERVER=nonsense run_mg_sep 255 fakessh -s local sftp </dev/null
+    assert "$stderr" =~ "FAKESSH_SFTP_SERVER=nonsense: expected auto, builtin or an absolute path" "refused"
+
+    # auto: the far end's own server when it has one (OpenSSH's announces
+    # lsetstat@openssh.com, ours does not).
+    local s found=
+    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
+        [[ -x $s ]] && found=$s
+    done
+    [[ -n $found ]] || skip "no sftp-server on this machine"
+    assert "$(version_reply)" =~ "lsetstat@openssh.com" "auto ran $found"
+    assert "$(version_reply -b)" =~ "limits@openssh.com" "-b serves itself"
+    [[ $(version_reply -b) != *lsetstat* ]] || die "-b ran the system server"
+}
