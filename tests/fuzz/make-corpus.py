@@ -265,7 +265,47 @@ def seeds():
         "seed-evil": u8(0x01) + u8(1) + chunk(evil),
         "seed-cut": u8(0x01) + u8(0) + chunk(good[:40]),
     }
+    t["sftp"] = sftp_seeds()
     return t
+
+
+def sftp_pkt(kind, id_, body=b""):
+    """One SFTP v3 request: u32 length, u8 type, u32 id, body."""
+    b = u8(kind) + u32(id_) + body
+    return u32(len(b)) + b
+
+
+def sftp_seeds():
+    """fuzz-sftp: a stream of SFTP packets after INIT (paths are taken
+    under the target's sandbox directory)."""
+    OPEN, CLOSE, READ, WRITE, LSTAT, FSTAT, SETSTAT, FSETSTAT, OPENDIR, READDIR = range(3, 13)
+    REMOVE, MKDIR, RMDIR, REALPATH, STAT, RENAME, READLINK, SYMLINK = range(13, 21)
+    EXT = 200
+    h0 = s(u32(0))
+    no_attrs = u32(0)
+    perm = u32(4) + u32(0o644)
+    all_attrs = u32(15) + u64(5) + u32(0) + u32(0) + u32(0o600) + u32(1) + u32(2)
+    return {
+        "seed-write-read": sftp_pkt(OPEN, 1, s("f") + u32(0x1A) + perm)
+        + sftp_pkt(WRITE, 2, h0 + u64(0) + s(b"hello\x00world"))
+        + sftp_pkt(FSTAT, 3, h0) + sftp_pkt(FSETSTAT, 4, h0 + all_attrs)
+        + sftp_pkt(READ, 5, h0 + u64(0) + u32(32768)) + sftp_pkt(READ, 6, h0 + u64(99) + u32(10))
+        + sftp_pkt(EXT, 7, s("fsync@openssh.com") + h0) + sftp_pkt(CLOSE, 8, h0)
+        + sftp_pkt(REMOVE, 9, s("f")),
+        "seed-dirs": sftp_pkt(MKDIR, 1, s("d") + no_attrs) + sftp_pkt(MKDIR, 2, s("d/e") + perm)
+        + sftp_pkt(OPENDIR, 3, s("d")) + sftp_pkt(READDIR, 4, h0) + sftp_pkt(READDIR, 5, h0)
+        + sftp_pkt(CLOSE, 6, h0) + sftp_pkt(RENAME, 7, s("d/e") + s("d/f"))
+        + sftp_pkt(EXT, 8, s("posix-rename@openssh.com") + s("d/f") + s("d/g"))
+        + sftp_pkt(RMDIR, 9, s("d/g")) + sftp_pkt(RMDIR, 10, s("d")),
+        "seed-paths": sftp_pkt(REALPATH, 1, s(".")) + sftp_pkt(REALPATH, 2, s("no/such"))
+        + sftp_pkt(STAT, 3, s("")) + sftp_pkt(LSTAT, 4, s("x")) + sftp_pkt(SETSTAT, 5, s("") + perm)
+        + sftp_pkt(READLINK, 6, s("x")) + sftp_pkt(SYMLINK, 7, s("/etc") + s("l"))
+        + sftp_pkt(EXT, 8, s("statvfs@openssh.com") + s("")) + sftp_pkt(EXT, 9, s("limits@openssh.com"))
+        + sftp_pkt(EXT, 10, s("hardlink@openssh.com") + s("a") + s("b")),
+        "seed-bad": sftp_pkt(OPEN, 1, u32(0xFFFF)) + sftp_pkt(99, 2) + sftp_pkt(READ, 3, s(b"\xff\xff\xff\xff"))
+        + sftp_pkt(EXT, 4, s("nope@example.com")) + sftp_pkt(STAT, 5, s(b"a\x00b"))
+        + sftp_pkt(STAT, 6, s("../../etc/passwd")) + u32(3) + b"\x05\x00",
+    }
 
 
 def main():
