@@ -348,13 +348,16 @@ static int run_sftp(TALLOC_CTX *tmp, const char **words)
 		return FAKESSH_FAIL;
 	}
 	image = sftp_image(tmp);
-	if (access(image, R_OK) != 0) {
+	/* An attached session (fakessh run) pushes no program yet. */
+	const char *why = mg_fakessh_run_chain() != NULL ? "under fakessh run, it cannot be pushed"
+			: access(image, R_OK) != 0 ? strerror(errno) : NULL;
+	if (why != NULL) {
 		if (strcmp(mode, "builtin") == 0) {
-			mg_cmd_error("cannot read %s: %s (set MITOGEN_SFTP_SERVER)", image, strerror(errno));
+			mg_cmd_error("no built-in SFTP server: %s: %s", image, why);
 			return FAKESSH_FAIL;
 		}
-		/* Not installed: the far end's own server, or nothing. */
-		mg__log(MG_LOG_INFO, NULL, 0, "no %s: only a far sftp-server can serve", image);
+		/* Only the far end's own server can serve, if it has one. */
+		mg__log(MG_LOG_INFO, NULL, 0, "%s: %s: only a far sftp-server can serve", image, why);
 		words[1] = sftp_snippet;
 		return mg_runner_main(tmp, words, 2, 3, 0, false);
 	}

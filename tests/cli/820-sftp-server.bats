@@ -332,3 +332,19 @@ function version_reply() {
     assert "$(version_reply -b)" =~ "limits@openssh.com" "-b serves itself"
     [[ $(version_reply -b) != *lsetstat* ]] || die "-b ran the system server"
 }
+
+@test "under fakessh run: no program is pushed, so auto runs the far sftp-server and builtin is refused" {
+    skip_if_no_program sftp
+    local s found=
+    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
+        [[ -x $s ]] && found=$s
+    done
+    [[ -n $found ]] || skip "no sftp-server on this machine"
+    printf 'x\n' >"$MG_TMP/f"
+    printf 'put %s %s\n' "$MG_TMP/f" "$MG_TMP/g" >"$MG_TMP/batch"
+    run_mg_sep fakessh run local -- sftp -S fakessh -b "$MG_TMP/batch" .
+    cmp "$MG_TMP/f" "$MG_TMP/g" || die "put under fakessh run"
+    FAKESSH_SFTP_SERVER=builtin run_mg_sep '?' fakessh run local -- fakessh -s . sftp </dev/null
+    assert "$status" -eq 255 "builtin under fakessh run: 255"
+    assert "$stderr" =~ "no built-in SFTP server: .*under fakessh run, it cannot be pushed" "and why"
+}
