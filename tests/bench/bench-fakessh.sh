@@ -17,14 +17,14 @@
 # Mbit/s.
 #
 #   tests/bench/bench-fakessh.sh [BUILD_DIR] [RUNS]
-#   env: FILES=5000 MIB=256 COMMITS=3000 WAN=1 WAN_RUNS=3 WAN_FILES=1000
+#   env: FILES=5000 MIB=256 COMMITS=3000 LOCAL=1 WAN=1 WAN_RUNS=3 WAN_FILES=1000
 #        WAN_MIB=16 WAN_MBIT=20 WAN_RELAY=/work/shared/bench/wan-relay.py
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-build}" && pwd)
 runs=${2:-5}
-FILES=${FILES:-5000} MIB=${MIB:-256} COMMITS=${COMMITS:-3000}
+FILES=${FILES:-5000} MIB=${MIB:-256} COMMITS=${COMMITS:-3000} LOCAL=${LOCAL:-1}
 WAN=${WAN:-1} WAN_RUNS=${WAN_RUNS:-3} WAN_FILES=${WAN_FILES:-1000} WAN_MIB=${WAN_MIB:-16}
 WAN_MBIT=${WAN_MBIT:-20} WAN_RELAY=${WAN_RELAY:-$here/../../../shared/bench/wan-relay.py}
 export PATH=$build/cmd:$PATH
@@ -124,8 +124,10 @@ suite() {
 		"GIT_SSH_COMMAND='$fake' git clone -q root@$host:$T/repo.git $T/clone" "$n"
 }
 
-suite "loopback sshd" "ssh -F $MG_SSH_CONFIG -p $MG_SSH_PORT" "-F $MG_SSH_CONFIG -P $MG_SSH_PORT" \
-	127.0.0.1 "$runs" "$T/tree" "$T/big"
+if [[ $LOCAL == 1 ]]; then
+	suite "loopback sshd" "ssh -F $MG_SSH_CONFIG -p $MG_SSH_PORT" "-F $MG_SSH_CONFIG -P $MG_SSH_PORT" \
+		127.0.0.1 "$runs" "$T/tree" "$T/big"
+fi
 
 if [[ $WAN == 1 && -r $WAN_RELAY ]]; then
 	cat >"$T/wan_config" <<EOF
