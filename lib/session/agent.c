@@ -217,7 +217,7 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	    (a->images = mg__images_new(a, a->r)) == NULL ||
 	    (a->exec = mg__svc_exec_init(a->r, a->images)) == NULL ||
 	    connect_init(a) == NULL || mg__services(a->r) == NULL ||
-	    mg__svc_file_init(a->r) != 0) {
+	    mg__svc_file_init(a->r) != 0 || mg__svc_file_relay_init(a->r) != 0) {
 		mg_loop_stop(a->loop, 1);
 	}
 	/* m->in is the parent stream, now routed: reply through the router. */

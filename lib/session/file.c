@@ -1,8 +1,9 @@
 /*
  * The master's side of file copies (mitogen/file.h): a push runs the
  * sending end (file-pack.c) here and asks each target's "file.push"
- * service for a receiver; a pull runs the receiving end (file-unpack.c)
- * here and asks "file.pull" for the stream.
+ * service for a receiver, or the "file.relay" of a parent shared by
+ * several targets; a pull runs the receiving end (file-unpack.c) here
+ * and asks "file.pull" for the stream.
  */
 #include <errno.h>
 #include <string.h>
@@ -14,13 +15,28 @@
 #include "protocol.h"
 #include "svc-file.h"
 
+struct link;
+
 struct target {
 	struct mg_file_copy *fc;
 	size_t idx;
 	struct mg_context *ctx;
+	struct link *link;         /* a push's stream to it, or NULL */
+	struct mg_call *call;      /* a pull's request */
+	bool done;
+};
+
+/* One stream of a push: to one target ("file.push"), or to the parent
+ * of several, which passes it on to each ("file.relay"). */
+struct link {
+	struct mg_file_copy *fc;
+	size_t didx;               /* the pack's receiver */
+	struct mg_context *callee;
+	bool relay;
 	struct mg_handler *report;
 	struct mg_call *call;
-	bool done;
+	size_t *tix;               /* its targets */
+	size_t n, n_done;
 };
 
 struct mg_file_copy {
@@ -29,13 +45,15 @@ struct mg_file_copy {
 	struct target *t;
 	size_t n;
 	struct mg__pack *pack;     /* push */
+	struct link **links;
+	size_t n_links;
 	struct mg__unpack *unpack; /* pull */
 	struct mg_chan_in *in;
 	uint64_t bytes;
 };
 
 struct later {
-	struct target *t;
+	struct link *l;
 	int err;
 	char *msg;
 };
@@ -43,76 +61,112 @@ struct later {
 static void end_target(struct target *t, int err, const char *msg)
 {
 	struct mg_file_copy *fc = t->fc;
+	struct link *l = t->link;
 
 	if (t->done) {
 		return;
 	}
 	t->done = true;
-	TALLOC_FREE(t->report);
 	TALLOC_FREE(t->call);
-	if (fc->pack != NULL && err != 0) {
-		mg__pack_drop(fc->pack, t->idx, err);
+	/* A stream nobody waits for any more stops. */
+	if (l != NULL && ++l->n_done == l->n) {
+		TALLOC_FREE(l->report);
+		TALLOC_FREE(l->call);
+		if (err != 0) {
+			mg__pack_drop(fc->pack, l->didx, err);
+		}
 	}
 	if (fc->o.on_done != NULL) {
 		fc->o.on_done(t->idx, err, msg, fc->o.data);
 	}
 }
 
+static void end_link(struct link *l, int err, const char *msg)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		end_target(&l->fc->t[l->tix[i]], err, msg);
+	}
+}
+
+/* The target of a relay's report: the first one not done with that id. */
+static struct target *relay_target(struct link *l, uint32_t id)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct target *t = &l->fc->t[l->tix[i]];
+
+		if (!t->done && mg_context_id(t->ctx) == id) {
+			return t;
+		}
+	}
+	return NULL;
+}
+
 static void on_report(struct mg_router *r, struct mg_msg *m, void *data)
 {
-	struct target *t = data;
-	struct mg_file_copy *fc = t->fc;
+	struct link *l = data;
+	struct mg_file_copy *fc = l->fc;
 	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct target *t = &fc->t[l->tix[0]];
 	struct mg_buf b;
 	uint8_t kind = 0, at_source = 0;
+	uint32_t id = 0;
 	char *path = NULL, *msg = NULL;
 
-	(void)r;
 	if ((m->flags & MG_F_DEAD) != 0) {
 		char *why = talloc_strndup(tmp, (const char *)m->data, m->len);
-		end_target(t, MG_ERR_DISCONNECTED, why != NULL ? why : "lost");
-	} else {
-		mg__buf_view(&b, m->data, m->len);
-		mg__buf_get_u8(&b, &kind);
-		if (kind == MG__FILE_REPORT_ERROR && mg__buf_get_str(&b, tmp, &path) == 0 &&
-		    mg__buf_get_str(&b, tmp, &msg) == 0 && fc->o.on_error != NULL) {
-			/* Optional: absent, the receiver's own failure. */
-			mg__buf_get_u8(&b, &at_source);
-			fc->o.on_error(t->idx, at_source != 0, path != NULL ? path : "?",
-				       msg != NULL ? msg : "?", fc->o.data);
-		} else if (kind == MG__FILE_REPORT_END) {
-			end_target(t, 0, NULL);
-		}
+		end_link(l, MG_ERR_DISCONNECTED, why != NULL ? why : "lost");
+		talloc_free(tmp);
+		return;
+	}
+	mg__buf_view(&b, m->data, m->len);
+	if (l->relay && (mg__buf_get_u32(&b, &id) != 0 || (t = relay_target(l, id)) == NULL)) {
+		talloc_free(tmp);
+		return;
+	}
+	mg__buf_get_u8(&b, &kind);
+	if (kind == MG__FILE_REPORT_ERROR && mg__buf_get_str(&b, tmp, &path) == 0 &&
+	    mg__buf_get_str(&b, tmp, &msg) == 0 && fc->o.on_error != NULL) {
+		/* Optional: absent, the receiver's own failure. */
+		mg__buf_get_u8(&b, &at_source);
+		fc->o.on_error(t->idx, at_source != 0, path != NULL ? path : "?",
+			       msg != NULL ? msg : "?", fc->o.data);
+	} else if (kind == MG__FILE_REPORT_END) {
+		end_target(t, 0, NULL);
+	} else if (kind == MG__FILE_REPORT_FAILED && l->relay &&
+		   mg__buf_get_str(&b, tmp, &msg) == 0) {
+		end_target(t, MG_ERR_CALL, msg != NULL ? msg : "failed");
 	}
 	talloc_free(tmp);
 }
 
 static void on_push_reply(struct mg_message *reply, int err, void *data)
 {
-	struct target *t = data;
+	struct link *l = data;
 	size_t len = 0;
 	const uint8_t *p;
 
-	t->call = NULL;
+	l->call = NULL;
 	if (err != 0) {
-		end_target(t, err, reply != NULL ? mg_message_dead_reason(reply) : mg_strerror(err));
+		end_link(l, err, reply != NULL ? mg_message_dead_reason(reply) : mg_strerror(err));
 		return;
 	}
 	p = mg_message_data(reply, &len);
 	if (len < 4) {
-		end_target(t, MG_ERR_PROTOCOL, "bad answer to file.push");
+		end_link(l, MG_ERR_PROTOCOL, l->relay ? "bad answer to file.relay"
+						       : "bad answer to file.push");
 		return;
 	}
-	mg__pack_start(t->fc->pack, t->idx, mg__get_be32(p));
+	mg__pack_start(l->fc->pack, l->didx, mg__get_be32(p));
 }
 
 static void on_pack_done(void *data, size_t idx, int err)
 {
 	struct mg_file_copy *fc = data;
 
-	/* A clean end waits for the receiver's report. */
-	if (err != 0) {
-		end_target(&fc->t[idx], err, err == -EPIPE ? "the receiver stopped" : mg_strerror(err));
+	/* A clean end waits for the receivers' reports. */
+	if (err != 0 && idx < fc->n_links) {
+		end_link(fc->links[idx], err,
+			 err == -EPIPE ? "the receiver stopped" : mg_strerror(err));
 	}
 }
 
@@ -143,29 +197,37 @@ static struct mg_file_copy *copy_new(TALLOC_CTX *mem_ctx, size_t n,
 	return fc;
 }
 
-static int push_one(struct mg_file_copy *fc, struct target *t, const char *dest, uint32_t n_top)
+/* Ask the link's callee for a receiver. */
+static int link_start(struct link *l, const char *dest, uint32_t n_top)
 {
-	struct mg_router *r = mg_context_router(t->ctx);
-	uint32_t id = mg_context_id(t->ctx);
-	struct mg__file_push_req rq = { .dest = dest, .flags = fc->o.flags, .n_top = n_top };
-	struct mg_buf *b = mg__buf_new(fc, MG_MSG_MAX_DEFAULT);
+	struct mg_file_copy *fc = l->fc;
+	uint32_t id = mg_context_id(l->callee);
+	struct mg__file_push_req rq = { .dest = dest, .flags = fc->o.flags & MG__FILE_KNOWN,
+					.n_top = n_top };
+	struct mg_buf *b = mg__buf_new(l, MG_MSG_MAX_DEFAULT);
 	int idx = mg__pack_add(fc->pack, id), ret;
 
 	if (b == NULL || idx < 0) {
-		talloc_free(b);
 		return -ENOMEM;
 	}
-	t->report = mg__router_add_handler(fc, r, 0, MG_POL_RESPONDENT, id, true, on_report, t);
-	if (t->report == NULL) {
-		talloc_free(b);
+	l->didx = (size_t)idx;
+	l->report = mg__router_add_handler(l, mg_context_router(l->callee), 0, MG_POL_RESPONDENT,
+					   id, true, on_report, l);
+	if (l->report == NULL) {
 		return -ENOMEM;
 	}
-	rq.h_ack = mg__pack_ack(fc->pack, (size_t)idx);
-	rq.h_report = mg__handler_handle(t->report);
+	rq.h_ack = mg__pack_ack(fc->pack, l->didx);
+	rq.h_report = mg__handler_handle(l->report);
 	ret = mg__file_push_req_encode(b, &rq);
+	if (ret == 0 && l->relay) {
+		ret = mg__buf_put_u32(b, (uint32_t)l->n);
+		for (size_t i = 0; ret == 0 && i < l->n; i++) {
+			ret = mg__buf_put_u32(b, mg_context_id(fc->t[l->tix[i]].ctx));
+		}
+	}
 	if (ret == 0) {
-		ret = mg_context_call_async(fc, t->ctx, "file.push", b->data, b->len, -1,
-					    on_push_reply, t, &t->call);
+		ret = mg_context_call_async(l, l->callee, l->relay ? "file.relay" : "file.push",
+					    b->data, b->len, -1, on_push_reply, l, &l->call);
 	}
 	talloc_free(b);
 	return ret;
@@ -173,10 +235,43 @@ static int push_one(struct mg_file_copy *fc, struct target *t, const char *dest,
 
 static void fail_later(void *data)
 {
-	struct later *l = data;
+	struct later *lt = data;
 
-	end_target(l->t, l->err, l->msg);
-	talloc_free(l);
+	end_link(lt->l, lt->err, lt->msg);
+	talloc_free(lt);
+}
+
+/* Targets that share a parent hop (not the master) and are at least two
+ * get one stream to that parent, which relays it: the link above it
+ * carries each byte once. The others get a stream each. */
+static struct link *link_for(struct mg_file_copy *fc, size_t i)
+{
+	struct mg_context *via = mg_context_parent(fc->t[i].ctx), *callee = fc->t[i].ctx;
+	size_t shared = 0;
+	struct link *l, **v;
+
+	for (size_t j = 0; via != NULL && j < fc->n; j++) {
+		shared += mg_context_parent(fc->t[j].ctx) == via;
+	}
+	for (size_t k = 0; shared >= 2 && k < fc->n_links; k++) {
+		if (fc->links[k]->relay && fc->links[k]->callee == via) {
+			l = fc->links[k];
+			l->tix[l->n++] = i;
+			return l;
+		}
+	}
+	v = talloc_realloc(fc, fc->links, struct link *, fc->n_links + 1);
+	l = v != NULL ? talloc_zero(v, struct link) : NULL;
+	if (l == NULL || (l->tix = talloc_zero_array(l, size_t, fc->n)) == NULL) {
+		return NULL;
+	}
+	fc->links = v;
+	v[fc->n_links++] = l;
+	l->fc = fc;
+	l->relay = shared >= 2 && (fc->o.flags & MG_FILE_NO_RELAY) == 0;
+	l->callee = l->relay ? via : callee;
+	l->tix[l->n++] = i;
+	return l;
 }
 
 struct mg_file_copy *mg_file_push(TALLOC_CTX *mem_ctx, struct mg_context *const *ctxs, size_t n,
@@ -194,28 +289,35 @@ struct mg_file_copy *mg_file_push(TALLOC_CTX *mem_ctx, struct mg_context *const 
 		n_top++;
 	}
 	fc->loop = mg__router_loop(mg_context_router(ctxs[0]));
-	fc->pack = mg__pack_new(fc, mg_context_router(ctxs[0]), srcs, opts->flags, on_pack_done,
-				on_bytes, fc);
+	fc->pack = mg__pack_new(fc, mg_context_router(ctxs[0]), srcs, opts->flags & MG__FILE_KNOWN,
+				on_pack_done, on_bytes, fc);
 	if (fc->pack == NULL) {
 		talloc_free(fc);
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int ret;
-
 		fc->t[i].ctx = ctxs[i];
-		ret = push_one(fc, &fc->t[i], dest, n_top);
-		if (ret != 0) {
-			struct later *l = talloc_zero(fc, struct later);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((fc->t[i].link = link_for(fc, i)) == NULL) {
+			talloc_free(fc);
+			return NULL;
+		}
+	}
+	for (size_t k = 0; k < fc->n_links; k++) {
+		int ret = link_start(fc->links[k], dest, n_top);
 
-			if (l == NULL) {
+		if (ret != 0) {
+			struct later *lt = talloc_zero(fc, struct later);
+
+			if (lt == NULL) {
 				talloc_free(fc);
 				return NULL;
 			}
-			l->t = &fc->t[i];
-			l->err = ret;
-			l->msg = talloc_strdup(l, mg_strerror(ret));
-			mg_loop_defer(fc->loop, fc, fail_later, l);
+			lt->l = fc->links[k];
+			lt->err = ret;
+			lt->msg = talloc_strdup(lt, mg_strerror(ret));
+			mg_loop_defer(fc->loop, fc, fail_later, lt);
 		}
 	}
 	return fc;
@@ -298,7 +400,8 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 		n_top++;
 	}
 	fc->t[0].ctx = ctx;
-	fc->unpack = mg__unpack_new(fc, dest, opts->flags, n_top, pull_error, fc, _errmsg);
+	fc->unpack = mg__unpack_new(fc, dest, opts->flags & MG__FILE_KNOWN, n_top, pull_error, fc,
+				    _errmsg);
 	if (fc->unpack == NULL) {
 		if (*_errmsg != NULL) {
 			*_errmsg = talloc_steal(mem_ctx, *_errmsg);
@@ -309,7 +412,8 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	fc->in = mg__chan_in_new_sink(fc, r, mg_context_id(ctx), pull_feed, fc, on_pull_in_done, fc);
 	b = mg__buf_new(fc, MG_MSG_MAX_DEFAULT);
 	if (fc->in == NULL || b == NULL ||
-	    mg__file_pull_req_encode(b, srcs, opts->flags, mg__chan_in_handle(fc->in)) != 0) {
+	    mg__file_pull_req_encode(b, srcs, opts->flags & MG__FILE_KNOWN,
+				     mg__chan_in_handle(fc->in)) != 0) {
 		talloc_free(fc);
 		return NULL;
 	}

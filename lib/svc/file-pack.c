@@ -5,6 +5,10 @@
  * and has credit, and is at most the smallest credit: the sources are
  * read once whatever the number of receivers, the slowest sets the pace,
  * and memory stays at one chunk plus what the windows allow.
+ *
+ * A relay (mg__pack_new_relay) sends on a stream it receives instead of
+ * walking files: the bytes wait in a queue of at most two windows, and
+ * the caller holds its own receiver's credit while the queue is full.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -61,6 +65,9 @@ struct mg__pack {
 	struct pdest **dests;
 	size_t n_dests;
 	bool end_queued, ended, busy;
+	bool relay, relay_eof;  /* a relay; its stream has ended */
+	uint8_t *q;             /* a relay's queue: q[qoff, qlen) */
+	size_t qoff, qlen;
 	uint64_t sent;
 	mg__pack_done_fn done;
 	mg__pack_bytes_fn bytes;
@@ -353,6 +360,17 @@ static size_t fill(struct mg__pack *p, uint8_t *buf, size_t cap)
 {
 	size_t off = 0;
 
+	if (p->relay) {
+		off = p->qlen - p->qoff < cap ? p->qlen - p->qoff : cap;
+		memcpy(buf, p->q + p->qoff, off);
+		p->qoff += off;
+		if (p->qoff == p->qlen) {
+			p->qoff = p->qlen = 0;
+		}
+		p->end_queued = p->relay_eof && p->qlen == 0;
+		return off;
+	}
+
 	while (off < cap) {
 		if (p->hdr_off < p->hdr->len) {
 			size_t k = p->hdr->len - p->hdr_off;
@@ -455,6 +473,9 @@ static void produce(struct mg__pack *p)
 				}
 			}
 		}
+		if (n == 0) {
+			break;  /* a relay waiting for its stream */
+		}
 	}
 	p->busy = false;
 }
@@ -514,6 +535,51 @@ struct mg__pack *mg__pack_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 		}
 	}
 	return p;
+}
+
+struct mg__pack *mg__pack_new_relay(TALLOC_CTX *mem_ctx, struct mg_router *r,
+				    mg__pack_done_fn done, mg__pack_bytes_fn bytes, void *data)
+{
+	static const char *const none[] = { NULL };
+	struct mg__pack *p = mg__pack_new(mem_ctx, r, none, 0, done, bytes, data);
+
+	if (p != NULL) {
+		p->relay = true;
+		p->q = talloc_size(p, 2 * MG_WINDOW_DEFAULT);
+		if (p->q == NULL) {
+			talloc_free(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+bool mg__pack_relay_feed(struct mg__pack *p, const uint8_t *data, size_t n)
+{
+	if (p->qoff > 0 && p->qlen + n > 2 * MG_WINDOW_DEFAULT) {
+		memmove(p->q, p->q + p->qoff, p->qlen - p->qoff);
+		p->qlen -= p->qoff;
+		p->qoff = 0;
+	}
+	if (p->ended || p->qlen + n > 2 * MG_WINDOW_DEFAULT) {
+		return false;
+	}
+	memcpy(p->q + p->qlen, data, n);
+	p->qlen += n;
+	produce(p);
+	return true;
+}
+
+size_t mg__pack_relay_queued(const struct mg__pack *p)
+{
+	return p->qlen - p->qoff;
+}
+
+void mg__pack_relay_end(struct mg__pack *p)
+{
+	p->relay_eof = true;
+	p->end_queued = p->qlen == p->qoff;
+	produce(p);
 }
 
 int mg__pack_add(struct mg__pack *p, uint32_t dst)

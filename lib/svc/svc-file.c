@@ -26,21 +26,44 @@ int mg__file_push_req_encode(struct mg_buf *b, const struct mg__file_push_req *r
 	return 0;
 }
 
-int mg__file_push_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
-			     struct mg__file_push_req *rq)
+static int get_push(struct mg_buf *b, TALLOC_CTX *mem_ctx, struct mg__file_push_req *rq)
 {
-	struct mg_buf b;
 	char *dest = NULL;
 
-	mg__buf_view(&b, p, n);
-	if (mg__buf_get_str(&b, mem_ctx, &dest) != 0 || dest == NULL || dest[0] == '\0' ||
-	    (mg__buf_get_u32(&b, &rq->flags) | mg__buf_get_u32(&b, &rq->n_top) |
-	     mg__buf_get_u32(&b, &rq->h_ack) | mg__buf_get_u32(&b, &rq->h_report)) != 0 ||
+	if (mg__buf_get_str(b, mem_ctx, &dest) != 0 || dest == NULL || dest[0] == '\0' ||
+	    (mg__buf_get_u32(b, &rq->flags) | mg__buf_get_u32(b, &rq->n_top) |
+	     mg__buf_get_u32(b, &rq->h_ack) | mg__buf_get_u32(b, &rq->h_report)) != 0 ||
 	    (rq->flags & ~MG__FILE_KNOWN) != 0 || rq->n_top == 0) {
 		return MG_ERR_PROTOCOL;
 	}
 	rq->dest = dest;
 	return 0;
+}
+
+int mg__file_push_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
+			     struct mg__file_push_req *rq)
+{
+	struct mg_buf b;
+
+	mg__buf_view(&b, p, n);
+	return get_push(&b, mem_ctx, rq);
+}
+
+int mg__file_relay_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
+			      struct mg__file_push_req *rq, uint32_t **_ids, uint32_t *_n)
+{
+	struct mg_buf b;
+
+	mg__buf_view(&b, p, n);
+	if (get_push(&b, mem_ctx, rq) != 0 || mg__buf_get_u32(&b, _n) != 0 || *_n == 0 ||
+	    *_n > MG__FILE_RELAY_MAX || mg__buf_left(&b) < (size_t)*_n * 4) {
+		return MG_ERR_PROTOCOL;
+	}
+	*_ids = talloc_array(mem_ctx, uint32_t, *_n);
+	for (uint32_t i = 0; *_ids != NULL && i < *_n; i++) {
+		mg__buf_get_u32(&b, &(*_ids)[i]);
+	}
+	return *_ids != NULL ? 0 : -ENOMEM;
 }
 
 int mg__file_pull_req_encode(struct mg_buf *b, const char *const *srcs, uint32_t flags,

@@ -9,7 +9,8 @@
  *  - file-pack.c: the sending end (walks local sources, emits records,
  *    paced by the credit of every receiver);
  *  - file-unpack.c: the receiving end (parses records, writes each file
- *    to an unnamed or temporary file beside its target, fsync, rename).
+ *    to an unnamed or temporary file beside its target, fsync, rename);
+ *  - file-relay.c: "file.relay", a push passed on to many contexts below.
  *
  * Both ends serve the master (mg_file_push, mg_file_pull) and agents.
  */
@@ -89,6 +90,11 @@ int mg__file_push_req_encode(struct mg_buf *b, const struct mg__file_push_req *r
 int mg__file_push_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 			     struct mg__file_push_req *rq);
 
+/* "file.relay": the push request, then the targets' ids (*_ids on
+ * mem_ctx, *_n of them, 1 to MG__FILE_RELAY_MAX). */
+int mg__file_relay_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
+			      struct mg__file_push_req *rq, uint32_t **_ids, uint32_t *_n);
+
 /* "file.pull" request: the far end sends a stream of 'srcs'. */
 struct mg__file_pull_req {
 	char **srcs;
@@ -100,9 +106,15 @@ int mg__file_pull_req_encode(struct mg_buf *b, const char *const *srcs, uint32_t
 int mg__file_pull_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 			     struct mg__file_pull_req *rq);
 
-/* Reports of a push receiver, on h_report: an error or the end. */
-#define MG__FILE_REPORT_ERROR 1u
-#define MG__FILE_REPORT_END   2u
+/* Reports of a push receiver, on h_report: an error or the end; a relay
+ * puts u32 target before each and adds "failed" (str reason). */
+#define MG__FILE_REPORT_ERROR  1u
+#define MG__FILE_REPORT_END    2u
+#define MG__FILE_REPORT_FAILED 3u
+
+/* "file.relay" request: a push request, then u32 count and the ids of
+ * the targets (contexts below the callee) to push to. */
+#define MG__FILE_RELAY_MAX 4096u
 
 /* --- the sending end (file-pack.c) --- */
 
@@ -115,6 +127,15 @@ typedef void (*mg__pack_bytes_fn)(void *data, uint64_t bytes);
 struct mg__pack *mg__pack_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 			      const char *const *srcs, uint32_t flags,
 			      mg__pack_done_fn done, mg__pack_bytes_fn bytes, void *data);
+/* A relay: it sends what mg__pack_relay_feed gives it (at most two
+ * windows queued: false when that is full, or the relay has ended), and
+ * ends once mg__pack_relay_end was called and the queue is sent. 'bytes'
+ * is called as the queue drains. */
+struct mg__pack *mg__pack_new_relay(TALLOC_CTX *mem_ctx, struct mg_router *r,
+				    mg__pack_done_fn done, mg__pack_bytes_fn bytes, void *data);
+bool mg__pack_relay_feed(struct mg__pack *p, const uint8_t *data, size_t n);
+size_t mg__pack_relay_queued(const struct mg__pack *p);
+void mg__pack_relay_end(struct mg__pack *p);
 /* A receiver in context dst; returns its index, or a negative error. Its
  * credit handle is mg__pack_ack(p, idx). */
 int mg__pack_add(struct mg__pack *p, uint32_t dst);
@@ -145,7 +166,9 @@ unsigned mg__unpack_finish(struct mg__unpack *u, int err);
 /* Files and bytes written. */
 void mg__unpack_counts(const struct mg__unpack *u, uint64_t *_files, uint64_t *_bytes);
 
-/* Register the services in the table of r (agents). */
+/* Register the services in the table of r (agents): file.push and
+ * file.pull (svc-file.c), file.relay (file-relay.c). */
 int mg__svc_file_init(struct mg_router *r);
+int mg__svc_file_relay_init(struct mg_router *r);
 
 #endif

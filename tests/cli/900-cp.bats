@@ -305,3 +305,19 @@ function assert_no_temp() {
     run_mg_sep mitogen-cp -n 'ssh:web1:' .
     assert "$output" == "ssh:web1:. -> ." "an empty path is the far directory"
 }
+
+@test "cp: targets behind one hop get one stream, relayed there; one failing does not stop the other" {
+    need_users
+    chmod 755 "$MG_TMP"
+    make_tree "$MG_TMP/t"
+    chmod -R a+rX "$MG_TMP/t"
+    # Made beforehand: both targets write there, the root one must not
+    # make it first for the other (a race).
+    mkdir -m 755 "$MG_TMP/d" "$MG_TMP/d/t"
+    run_mg_sep 1 mitogen-cp -v -r -w local/local -w local/sudo:mgtest_a "$MG_TMP/t" ":$MG_TMP/d/"
+    assert "$stderr" =~ "local: file.relay: passing a push on to 2 contexts" "the first hop relays"
+    assert "$stderr" =~ "local\+sudo=mgtest_a: $MG_TMP/d/t/a: Permission denied" "the refused target, named"
+    assert "$stderr" =~ "1 of 2 failed: local\+sudo=mgtest_a \(exit 1\)" "the summary"
+    run diff -r "$MG_TMP/t" "$MG_TMP/d/t"
+    assert "$status" -eq 0 "the other target has the whole tree"
+}

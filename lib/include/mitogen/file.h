@@ -24,6 +24,7 @@
 #define MG_FILE_LINKS     0x04u /* symlinks as symlinks, hard links within the copy */
 #define MG_FILE_SPARSE    0x08u /* runs of zero blocks become holes */
 #define MG_FILE_INTO      0x10u /* dest must be an existing directory */
+#define MG_FILE_NO_RELAY  0x100u /* a push: a stream to each target, none relayed */
 
 struct mg_file_copy;
 
