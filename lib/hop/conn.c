@@ -927,6 +927,17 @@ static void on_prepared(void *data, int err, void *state, const char *errmsg)
 	}
 	if (ret == 0) {
 		c->prepared = state;
+		if (c->method->amend_argv != NULL) {
+			ret = c->method->amend_argv(c, state, &c->argv);
+		}
+	}
+	if (ret == 0) {
+		if (mg_log_get_level() >= MG_LOG_DEBUG && c->method->amend_argv != NULL &&
+		    state != NULL) {
+			char *line = mg__shell_join(c, (const char *const *)c->argv);
+			mg_debug("%s: amended: running %.300s%s", c->name, line,
+				 strlen(line) > 300 ? "..." : "");
+		}
 		ret = conn_run(c, c->argv, sv, ev, 0, c, &msg);
 		errmsg = msg != NULL ? msg : mg_strerror(ret);
 	}

@@ -93,6 +93,9 @@ struct mg_method {
 	 * it. Used instead of prepare when set. */
 	int (*prepare_async)(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const struct mg_hop *hop,
 			     mg_prepare_done_fn done, void *data, char **_errmsg);
+	/* After prepare_async: change the argv build_argv made, from the
+	 * state (ssh: a ProxyCommand found to fit). NULL: nothing. */
+	int (*amend_argv)(TALLOC_CTX *mem_ctx, void *state, char ***_argv);
 	/* Work in the child between fork and exec (setns: enter the
 	 * namespaces). Async-signal-safe only; on failure write one line to
 	 * fd 2 and return -1. NULL: nothing (and the faster posix_spawn). */

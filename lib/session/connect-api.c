@@ -194,6 +194,7 @@ static void fill_ssh(struct fields *x, const void *o)
 	put_flag(x, "keepalive_enabled", p->keepalive_enabled);
 	put_uint(x, "keepalive_count", p->keepalive_count);
 	put_uint(x, "keepalive_interval", p->keepalive_interval);
+	put_flag(x, "tcp_nodelay", p->tcp_nodelay);
 	put_common(x, &p->common);
 }
 

@@ -13,6 +13,7 @@ build=$(cd "${1:-build}" && pwd)
 runs=${2:-30}
 run=$build/cmd/mitogen-run
 export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
+export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
 
 # sshd.bash is written for bats; give it what it expects.
 BATS_FILE_TMPDIR=$(mktemp -d)
@@ -46,6 +47,7 @@ echo "== one ssh hop (median of $runs runs)"
 base=$(median_ms "$runs" "${ssh[@]}" true)
 row "ssh 127.0.0.1 true" "$base" "$base"
 row "mitogen-run ssh:127.0.0.1 true" "$(median_ms "$runs" "$run" "$hop" -- true)" "$base"
+row "  the same, tcp_nodelay=no" "$(median_ms "$runs" "$run" "$hop&tcp_nodelay=no" -- true)" "$base"
 if /usr/bin/python3 -c 'import mitogen' 2>/dev/null; then
 	row "Python mitogen: ssh, call(true)" \
 		"$(median_ms "$runs" /usr/bin/python3 "$here/mitogen_py.py" ssh 127.0.0.1 "$MG_SSH_PORT" "$MG_SSH_CONFIG")" "$base"

@@ -19,6 +19,7 @@ rtt=${3:-50}
 mbit=${4:-20}
 run=$build/cmd/mitogen-run
 export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
+export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
 relay=${MG_WAN_RELAY:-}
 for r in "$relay" /work/shared/bench/wan-relay.py "$here/../../../shared/bench/wan-relay.py"; do
 	if [[ -n $r && -f $r ]]; then

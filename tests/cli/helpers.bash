@@ -24,6 +24,10 @@ export PATH
 if [[ -z ${MITOGEN_AGENT:-} && -x $MG_BUILD_DIR/cmd/mitogen-agent ]]; then
     export MITOGEN_AGENT=$MG_BUILD_DIR/cmd/mitogen-agent
 fi
+# Likewise ssh hops' connect helper (TCP_NODELAY; lib/hop/connect/ssh.c).
+if [[ -z ${MITOGEN_CONNECT+set} && -x $MG_BUILD_DIR/cmd/mitogen-connect ]]; then
+    export MITOGEN_CONNECT=$MG_BUILD_DIR/cmd/mitogen-connect
+fi
 
 # Seconds before a command under test is killed (it then fails the test).
 # Time limits in tests are safety nets against hangs, never speed checks
@@ -355,7 +359,8 @@ function mg_commands() {
     local f name
     for f in "$MG_SRC_DIR"/cmd/*.c; do
         name=$(basename "$f" .c)
-        [[ $name == mitogen-agent ]] && continue
+        # Helpers in libexec, run by mitogen itself, not by users.
+        [[ $name == mitogen-agent || $name == mitogen-connect ]] && continue
         grep -Eq '^(int[[:space:]]+)?main[[:space:]]*\(' "$f" || continue
         printf '%s\n' "$name"
     done

@@ -16,9 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "boot.h"
+#include "capture.h"
+#include "config.h"
 #include "method.h"
 #include "mitogen/error.h"
+#include "mitogen/log.h"
+#include "mitogen/loop.h"
 
 enum hostkeys { HK_ENFORCE, HK_ACCEPT, HK_IGNORE };
 
@@ -84,7 +90,7 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	const char *identity = mg_hop_opt(hop, "identity_file");
 	unsigned long debug, interval, count, timeout;
 	unsigned timeout_ms = 0;
-	bool identities_only, compression, keepalive, given, ok;
+	bool identities_only, compression, keepalive, nodelay, given, ok;
 	enum hostkeys hk;
 	char **extra = NULL, **argv;
 	char *remote;
@@ -103,6 +109,8 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	    (ret = mg__hop_bool(mem_ctx, hop, "identities_only", true, &identities_only, _errmsg)) != 0 ||
 	    (ret = mg__hop_bool(mem_ctx, hop, "compression", false, &compression, _errmsg)) != 0 ||
 	    (ret = mg__hop_bool(mem_ctx, hop, "keepalive_enabled", true, &keepalive, _errmsg)) != 0 ||
+	    /* Used by prepare_async; checked here so --dry-run says so too. */
+	    (ret = mg__hop_bool(mem_ctx, hop, "tcp_nodelay", true, &nodelay, _errmsg)) != 0 ||
 	    (ret = hop_uint(mem_ctx, hop, "ssh_debug_level", 0, &debug, &given, _errmsg)) != 0 ||
 	    (ret = hop_uint(mem_ctx, hop, "keepalive_interval", 15, &interval, &given, _errmsg)) != 0 ||
 	    (ret = hop_uint(mem_ctx, hop, "keepalive_count", 3, &count, &given, _errmsg)) != 0) {
@@ -278,6 +286,194 @@ static int ssh_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	return 0;
 }
 
+
+/*
+ * TCP_NODELAY from the first byte (tcp_nodelay=yes, the default): ssh
+ * turns it on only once the session starts, so its key exchange and
+ * authentication wait on Nagle's algorithm and delayed ACKs. Where the
+ * hop's ssh_config leaves ssh to open the connection itself (no
+ * ProxyCommand or ProxyJump, no BindAddress, no canonicalization, as
+ * `ssh -G` tells), mitogen-connect opens it instead and hands it to ssh
+ * (ProxyUseFdpass); every other setting, the host key check and ssh's
+ * messages stay ssh's own. Without the helper program on this host (an
+ * agent's hop), nothing changes.
+ */
+#define SSH_G_TIMEOUT_MS 5000
+
+struct ssh_prep {
+	TALLOC_CTX *mem_ctx;
+	struct mg_capture *cap;
+	struct mg_timer *later;
+	char *helper;
+	mg_prepare_done_fn done;
+	void *data;
+};
+
+/* The helper: $MITOGEN_CONNECT (empty: none), else the installed one;
+ * NULL when there is none to run. Never a file beside this program: an
+ * agent's program is a temporary file, in a directory others may write. */
+static char *connect_helper(TALLOC_CTX *mem_ctx)
+{
+	const char *env = getenv("MITOGEN_CONNECT");
+	const char *path = env != NULL ? env : MG_CONNECT_PATH;
+
+	return path[0] == '/' && access(path, X_OK) == 0 ? talloc_strdup(mem_ctx, path) : NULL;
+}
+
+/* A value of `ssh -G` output ("key value\n"), or NULL. */
+static char *g_value(TALLOC_CTX *mem_ctx, const char *out, const char *key)
+{
+	size_t k = strlen(key);
+
+	for (const char *l = out; l != NULL && *l != '\0'; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (strncmp(l, key, k) == 0 && l[k] == ' ') {
+			return talloc_strndup(mem_ctx, l + k + 1, strcspn(l + k + 1, "\n"));
+		}
+	}
+	return NULL;
+}
+
+/* ssh's % tokens: a literal % is written %%. */
+static char *pct_escape(TALLOC_CTX *mem_ctx, const char *s)
+{
+	char *out = talloc_strdup(mem_ctx, "");
+
+	for (; out != NULL && *s != '\0'; s++) {
+		out = talloc_asprintf_append_buffer(out, *s == '%' ? "%%" : "%c", *s);
+	}
+	return out;
+}
+
+/* The ProxyCommand for this config, or NULL to leave ssh alone. */
+static char *proxy_command(TALLOC_CTX *mem_ctx, const char *helper, const char *out)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char *host = g_value(tmp, out, "hostname"), *port = g_value(tmp, out, "port");
+	char *fam = g_value(tmp, out, "addressfamily"), *ct = g_value(tmp, out, "connecttimeout");
+	char *canon = g_value(tmp, out, "canonicalizehostname"), *cmd = NULL;
+	const char *const must_be_unset[] = { "proxycommand", "proxyjump", "bindaddress",
+					      "bindinterface" };
+
+	for (size_t i = 0; i < sizeof(must_be_unset) / sizeof(must_be_unset[0]); i++) {
+		char *v = g_value(tmp, out, must_be_unset[i]);
+		if (v != NULL && strcmp(v, "none") != 0) {
+			goto done;
+		}
+	}
+	if (host == NULL || port == NULL || host[0] == '\0' || (canon != NULL && strcmp(canon, "false") != 0)) {
+		goto done;
+	}
+	cmd = talloc_asprintf(tmp, "ProxyCommand=%s %s %s %s %s",
+			      mg__shell_quote(tmp, helper), mg__shell_quote(tmp, host),
+			      mg__shell_quote(tmp, port),
+			      ct != NULL && strcmp(ct, "none") != 0 ? ct : "0",
+			      fam != NULL && strcspn(fam, "'\"\\ ") == strlen(fam) ? fam : "any");
+	cmd = cmd != NULL ? pct_escape(mem_ctx, cmd) : NULL;
+done:
+	talloc_free(tmp);
+	return cmd;
+}
+
+static void ssh_g_done(void *data, int err, int status, const char *out)
+{
+	struct ssh_prep *pr = talloc_get_type_abort(data, struct ssh_prep);
+	char *proxy = NULL;
+
+	/* Any failure here is ssh's to report, from the real run. */
+	if (err == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		proxy = proxy_command(pr->mem_ctx, pr->helper, out);
+	}
+	if (proxy != NULL) {
+		mg_debug("ssh: connecting with TCP_NODELAY through %s", pr->helper);
+	}
+	pr->done(pr->data, 0, proxy, NULL);
+}
+
+static void ssh_prep_later(struct mg_timer *t, void *data)
+{
+	struct ssh_prep *pr = talloc_get_type_abort(data, struct ssh_prep);
+
+	pr->later = NULL;
+	pr->done(pr->data, 0, NULL, NULL);
+}
+
+static int ssh_prepare_async(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const struct mg_hop *hop,
+			     mg_prepare_done_fn done, void *data, char **_errmsg)
+{
+	struct ssh_prep *pr = talloc_zero(mem_ctx, struct ssh_prep);
+	const char *const dummy[] = { "true", NULL };
+	struct mg_boot_cmd boot = { .argv = dummy };
+	char **argv = NULL, **g;
+	bool on = true, direct;
+	size_t n = 0;
+	int ret;
+
+	if (pr == NULL) {
+		return -ENOMEM;
+	}
+	pr->mem_ctx = mem_ctx;
+	pr->done = done;
+	pr->data = data;
+	if ((ret = mg__hop_bool(mem_ctx, hop, "tcp_nodelay", true, &on, _errmsg)) != 0) {
+		talloc_free(pr);
+		return ret;
+	}
+	/* Only OpenSSH answers -G: not a program of the user's choosing. */
+	pr->helper = on && mg_hop_opt(hop, "ssh_path") == NULL ? connect_helper(pr) : NULL;
+	if (pr->helper != NULL &&
+	    ssh_build_argv(pr, hop, &boot, &argv, &direct, _errmsg) == 0) {
+		/* The same words, asking for the configuration instead:
+		 * ssh -G OPTIONS... HOST (the remote command left out). */
+		while (argv[n] != NULL) {
+			n++;
+		}
+		g = talloc_zero_array(pr, char *, n + 1);
+		if (g != NULL && n >= 3) {
+			g[0] = argv[0];
+			g[1] = "-G";
+			memcpy(&g[2], &argv[1], (n - 2) * sizeof(char *));
+			if (mg__capture_start(pr, loop, (const char *const *)g, SSH_G_TIMEOUT_MS,
+					      ssh_g_done, pr, &pr->cap) == 0) {
+				return 0;
+			}
+		}
+	}
+	/* Nothing to ask: ssh as it is, from the loop as promised. */
+	TALLOC_FREE(*_errmsg);
+	pr->later = mg_timer_new(pr, loop, 0, ssh_prep_later, pr);
+	if (pr->later == NULL) {
+		talloc_free(pr);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Our ProxyCommand, when prepare found it fits, before the host. */
+static int ssh_amend_argv(TALLOC_CTX *mem_ctx, void *state, char ***_argv)
+{
+	const char *proxy = state;
+	char **argv = *_argv;
+	size_t n = 0;
+
+	if (proxy == NULL) {
+		return 0;
+	}
+	while (argv[n] != NULL) {
+		n++;
+	}
+	argv = talloc_realloc(mem_ctx, argv, char *, n + 5);
+	if (argv == NULL || n < 2) {
+		return -ENOMEM;
+	}
+	memmove(&argv[n + 2], &argv[n - 2], 3 * sizeof(char *));
+	argv[n - 2] = "-o";
+	argv[n - 1] = talloc_strdup(argv, proxy);
+	argv[n] = "-o";
+	argv[n + 1] = "ProxyUseFdpass=yes";
+	*_argv = argv;
+	return argv[n - 1] == NULL ? -ENOMEM : 0;
+}
+
 const struct mg_method mg__method_ssh = {
 	.name = "ssh",
 	.options = mg__ssh_options,
@@ -290,4 +486,6 @@ const struct mg_method mg__method_ssh = {
 	.spawn_mode = ssh_spawn_mode,
 	.prompts = ssh_prompts,
 	.takes_password = true,
+	.prepare_async = ssh_prepare_async,
+	.amend_argv = ssh_amend_argv,
 };

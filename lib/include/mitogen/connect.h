@@ -127,6 +127,10 @@ struct mg_ssh_opts {
 	/* keepalive_interval=: ServerAliveInterval in seconds; 0: the
 	 * default, 15. */
 	unsigned keepalive_interval;
+	/* tcp_nodelay=: connect with TCP_NODELAY from the first byte
+	 * through mitogen-connect where the ssh_config allows (default
+	 * yes). */
+	enum mg_flag tcp_nodelay;
 };
 
 /* sudo: become another user with sudo(8). */

@@ -1,0 +1,129 @@
+/*
+ * mitogen-connect: the ProxyCommand an ssh hop runs with ProxyUseFdpass
+ * (lib/hop/connect/ssh.c). It opens the TCP connection to HOST PORT with
+ * TCP_NODELAY set from the first byte, passes the socket to ssh over its
+ * stdout and exits. OpenSSH sets TCP_NODELAY only once the session starts,
+ * so its key exchange and authentication round trips otherwise wait on
+ * Nagle's algorithm and delayed acknowledgements.
+ *
+ *   mitogen-connect HOST PORT [TIMEOUT_SECS [FAMILY]]
+ *
+ * FAMILY is ssh's AddressFamily (any, inet, inet6). Failures are reported
+ * as ssh reports its own connect failures, and exit 255.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void fail(const char *host, const char *port, const char *why)
+{
+	fprintf(stderr, "ssh: connect to host %s port %s: %s\n", host, port, why);
+	exit(255);
+}
+
+/* Connect one address within timeout_ms (0: the kernel's own limit). */
+static int try_connect(const struct addrinfo *ai, int timeout_ms, int *_err)
+{
+	int one = 1, fd, flags, err = 0;
+	socklen_t len = sizeof(err);
+	struct pollfd p;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0) {
+		*_err = errno;
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	flags = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+		err = errno;
+	} else {
+		p.fd = fd;
+		p.events = POLLOUT;
+		int n = poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
+		if (n == 0) {
+			err = ETIMEDOUT;
+		} else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+			err = errno;
+		}
+	}
+	if (err != 0) {
+		close(fd);
+		*_err = err;
+		return -1;
+	}
+	fcntl(fd, F_SETFL, flags);
+	return fd;
+}
+
+/* Hand fd to ssh over our stdout (a socket ssh made for this). */
+static int pass_fd(int fd)
+{
+	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	while (sendmsg(1, &msg, 0) != 1) {
+		if (errno != EINTR) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
+	struct addrinfo *res = NULL;
+	const char *host, *port;
+	int timeout_ms = 0, fd = -1, err = ECONNREFUSED, r;
+
+	if (argc < 3 || argc > 5) {
+		fprintf(stderr, "usage: mitogen-connect HOST PORT [TIMEOUT_SECS [any|inet|inet6]]\n"
+			"(run by ssh as a ProxyCommand with ProxyUseFdpass; not meant to be run by hand)\n");
+		return 2;
+	}
+	host = argv[1];
+	port = argv[2];
+	if (argc >= 4) {
+		timeout_ms = atoi(argv[3]) > 0 && atoi(argv[3]) < 86400 ? atoi(argv[3]) * 1000 : 0;
+	}
+	if (argc == 5 && strcmp(argv[4], "inet") == 0) {
+		hints.ai_family = AF_INET;
+	} else if (argc == 5 && strcmp(argv[4], "inet6") == 0) {
+		hints.ai_family = AF_INET6;
+	}
+	if ((r = getaddrinfo(host, port, &hints, &res)) != 0) {
+		/* ssh's own words for it, which the hop's error patterns know. */
+		fprintf(stderr, "ssh: Could not resolve hostname %s: %s\n", host, gai_strerror(r));
+		return 255;
+	}
+	for (const struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		fd = try_connect(ai, timeout_ms, &err);
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		fail(host, port, strerror(err));
+	}
+	if (pass_fd(fd) != 0) {
+		fail(host, port, "cannot pass the connection to ssh");
+	}
+	return 0;
+}

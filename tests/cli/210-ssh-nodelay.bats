@@ -1,0 +1,131 @@
+#!/usr/bin/env bats
+#
+# tcp_nodelay (lib/hop/connect/ssh.c, cmd/mitogen-connect.c): an ssh hop
+# whose configuration lets ssh open the connection itself gets it from
+# mitogen-connect, with TCP_NODELAY set, through ProxyCommand and
+# ProxyUseFdpass; a ProxyCommand of the user's own is kept; ssh's errors
+# and host key checks are unchanged (200-ssh.bats runs with the helper on).
+
+load helpers
+load sshd
+
+function setup_file() {
+    start_sshd
+}
+
+function teardown_file() {
+    stop_sshd
+}
+
+function need_helper() {
+    need_sshd
+    skip_if_no_program python3
+    if [[ ! -x ${MITOGEN_CONNECT:-} ]]; then
+        skip "mitogen-connect is not built"
+    fi
+}
+
+# An ssh_config like the harness's, with a ProxyCommand of the user's own:
+# a relay in python3 that notes each use in $MG_TMP/relay.log.
+function config_with_proxy() {
+    cat >"$MG_TMP/relay.py" <<'PY'
+import os, select, socket, sys
+host, port, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(log, "a") as f:
+    f.write("relay %s %d\n" % (host, port))
+s = socket.create_connection((host, port))
+while True:
+    r, _, _ = select.select([0, s], [], [])
+    if 0 in r:
+        d = os.read(0, 65536)
+        if not d:
+            s.shutdown(socket.SHUT_WR)
+        else:
+            s.sendall(d)
+    if s in r:
+        d = s.recv(65536)
+        if not d:
+            break
+        os.write(1, d)
+PY
+    {
+        printf 'Host 127.0.0.1\n  ProxyCommand python3 %s %%h %%p %s\n' \
+            "$MG_TMP/relay.py" "$MG_TMP/relay.log"
+        cat "$MG_SSH_CONFIG"
+    } >"$MG_TMP/proxy_config"
+}
+
+@test "tcp_nodelay: mitogen-connect opens the connection and ssh uses it" {
+    need_helper
+    run_mg_sep mitogen-run -vv "$(ssh_hop)" -- echo through
+    assert "$output" == "through" "the command ran"
+    assert "$stderr" =~ "connecting with TCP_NODELAY through $MITOGEN_CONNECT" "the helper was chosen"
+    assert "$stderr" =~ "ProxyUseFdpass=yes" "ssh was told to take the connection from it"
+}
+
+@test "mitogen-connect: passes a connected socket with TCP_NODELAY set" {
+    need_helper
+    run python3 - "$MITOGEN_CONNECT" "$MG_SSH_PORT" <<'PY'
+import array, socket, subprocess, sys
+helper, port = sys.argv[1], sys.argv[2]
+a, b = socket.socketpair()
+p = subprocess.Popen([helper, "127.0.0.1", port, "5", "inet"], stdout=b)
+b.close()
+fds = array.array("i")
+msg, anc, flags, addr = a.recvmsg(1, socket.CMSG_LEN(fds.itemsize))
+for level, kind, data in anc:
+    if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+        fds.frombytes(data[:fds.itemsize])
+s = socket.socket(fileno=fds[0])
+print("status", p.wait())
+print("nodelay", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0)
+print("peer", s.getpeername()[1])
+print("banner", s.recv(4).decode())
+PY
+    assert "$status" -eq 0 "the check ran: $output"
+    assert "${lines[0]}" == "status 0" "the helper exits 0"
+    assert "${lines[1]}" == "nodelay True" "TCP_NODELAY is on"
+    assert "${lines[2]}" == "peer $MG_SSH_PORT" "connected to sshd"
+    assert "${lines[3]}" == "banner SSH-" "sshd speaks on it"
+}
+
+@test "mitogen-connect: a refused connect is reported as ssh reports it, 255" {
+    need_helper
+    local port
+    port=$(_mg_free_port)
+    run_mg_sep 255 "$MITOGEN_CONNECT" 127.0.0.1 "$port"
+    assert "$stderr" == "ssh: connect to host 127.0.0.1 port $port: Connection refused" "ssh's words"
+    run_mg_sep 2 "$MITOGEN_CONNECT"
+    assert "$stderr" =~ "^usage: mitogen-connect HOST PORT" "usage"
+}
+
+@test "tcp_nodelay: a ProxyCommand in the user's ssh_config is kept" {
+    need_helper
+    config_with_proxy
+    local hop
+    hop="ssh:127.0.0.1:$MG_SSH_PORT?ssh_args=$(mg_pct "-F $MG_TMP/proxy_config")"
+    run_mg_sep mitogen-run -vv "$hop" -- echo relayed
+    assert "$output" == "relayed" "the command ran"
+    assert "$(cat "$MG_TMP/relay.log")" == "relay 127.0.0.1 $MG_SSH_PORT" "the user's ProxyCommand carried it"
+    assert "$stderr" !~ "TCP_NODELAY" "the helper was not used"
+    # ProxyJump given in ssh_args is kept as well.
+    run_mg_sep 255 mitogen-run -vv "$(ssh_hop "" connect_timeout=5)&ssh_args=-J&ssh_args=127.0.0.1:1" -- true
+    assert "$stderr" !~ "TCP_NODELAY" "-J: the helper was not used"
+}
+
+@test "tcp_nodelay=no, MITOGEN_CONNECT= and ssh_path= leave ssh alone" {
+    need_helper
+    run_mg_sep mitogen-run -vv "$(ssh_hop "" tcp_nodelay=no)" -- echo a
+    assert "$output" == "a" "tcp_nodelay=no: ran"
+    assert "$stderr" !~ "TCP_NODELAY" "tcp_nodelay=no: no helper"
+    MITOGEN_CONNECT='' run_mg_sep mitogen-run -vv "$(ssh_hop)" -- echo b
+    assert "$output" == "b" "MITOGEN_CONNECT=: ran"
+    assert "$stderr" !~ "TCP_NODELAY" "MITOGEN_CONNECT=: no helper"
+    run_mg_sep mitogen-run -vv "$(ssh_hop "" "ssh_path=$(mg_pct "$(command -v ssh)")")" -- echo c
+    assert "$output" == "c" "ssh_path: ran"
+    assert "$stderr" !~ "TCP_NODELAY" "ssh_path: no helper"
+    run_mg_sep 255 mitogen-run "$(ssh_hop "" tcp_nodelay=maybe)" -- true
+    assert "$stderr" =~ "option tcp_nodelay: expected yes or no, not 'maybe'" "a bad value"
+    run_mg_sep 255 mitogen-run --dry-run "ssh:h?tcp_nodelay=maybe"
+    assert "$stderr" =~ "option tcp_nodelay: expected yes or no" "--dry-run says so too"
+}
