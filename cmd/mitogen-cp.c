@@ -195,7 +195,7 @@ static int cp_main(TALLOC_CTX *tmp, const char **rest, int n)
 
 int main(int argc, const char **argv)
 {
-	TALLOC_CTX *tmp = talloc_new(NULL);
+	TALLOC_CTX *tmp = NULL;
 	int help = 0, rc, n = 0, status = 0;
 	struct poptOption options[] = {
 		POPT_AUTOHELP
@@ -211,11 +211,18 @@ int main(int argc, const char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	pc = poptGetContext("mitogen-cp", argc, argv, options, POPT_CONTEXT_POSIXMEHARDER);
 	poptSetOtherOptionHelp(pc, "[OPTIONS...] SOURCE... DEST");
+	/* tmp only once an option needs it: popt's --help exits from inside. */
 	while ((rc = poptGetNextOpt(pc)) > 0) {
+		if (tmp == NULL) {
+			tmp = talloc_new(NULL);
+		}
 		if (rc == 'v') {
 			mg_common.verbose++;
 		}
 		mg_runner_option(pc, rc, tmp);
+	}
+	if (tmp == NULL) {
+		tmp = talloc_new(NULL);
 	}
 	if (rc < -1) {
 		status = mg_cmd_usage_error("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
