@@ -321,3 +321,45 @@ function assert_no_temp() {
     run diff -r "$MG_TMP/t" "$MG_TMP/d/t"
     assert "$status" -eq 0 "the other target has the whole tree"
 }
+
+@test "cp: a hop that dies mid-copy: 255 naming the chain, the old file intact" {
+    local big=$MG_TMP/big m a a2 i
+    truncate -s 16G "$big"
+    mkdir "$MG_TMP/d"
+    printf 'old\n' >"$MG_TMP/d/big"
+    mitogen-cp -a --no-progress "$big" "local/local:$MG_TMP/d/" 3>/dev/null 2>"$MG_TMP/err" &
+    m=$!
+    for ((i = 0; i < 500; i++)); do
+        a=$(pgrep -P "$m" | head -1)
+        a2=${a:+$(pgrep -P "$a" | head -1)}
+        if [[ -n $a2 ]] && ls -l "/proc/$a2/fd" 2>/dev/null | grep -q "$MG_TMP/d/"; then
+            break
+        fi
+        sleep 0.01
+    done
+    [[ -n $a2 ]] || die "no far agent seen"
+    # The middle hop dies: the far one loses its parent, the master its route.
+    kill -9 "$a"
+    local rc=0
+    wait "$m" || rc=$?
+    assert "$rc" -eq 255 "a lost hop is 255"
+    assert "$(cat "$MG_TMP/err")" =~ "local/local: " "the error names the chain"
+    for ((i = 0; i < 500; i++)); do
+        kill -0 "$a2" 2>/dev/null || break
+        sleep 0.01
+    done
+    assert "$(cat "$MG_TMP/d/big")" == "old" "the old file is intact"
+    assert "$(ls -A "$MG_TMP/d")" == "big" "no other file"
+}
+
+@test "cp: --progress on a terminal shows bytes, rate and ETA; none when not a terminal" {
+    skip_if_no_program script
+    head -c 3000000 /dev/urandom >"$MG_TMP/f"
+    mkdir "$MG_TMP/d"
+    run_mg script -qec "mitogen-cp '$MG_TMP/f' 'local:$MG_TMP/d/'" /dev/null
+    assert "$output" =~ "2.9 MiB / 2.9 MiB  100%  .*B/s  ETA 0:00" "a bar by default on a terminal"
+    run_mg_sep mitogen-cp "$MG_TMP/f" "local:$MG_TMP/d/"
+    assert "$stderr" == "" "no bar when stderr is not a terminal"
+    run_mg_sep mitogen-cp --progress "$MG_TMP/f" "local:$MG_TMP/d/"
+    assert "$stderr" =~ "100%" "--progress forces it"
+}
