@@ -9,6 +9,10 @@
 #
 #   tests/bench/bench-cp.sh [BUILD_DIR] [RUNS]
 #
+# Then the same tree over the WAN relay of ../shared/bench (50 ms round
+# trip, 20 Mbit/s), against tar | ssh tar and rsync, with ssh's login as
+# the yardstick (MG_WAN_RELAY names the relay; BENCH_CP_WAN=0 skips it).
+#
 # Also prints the largest RSS of mitogen-cp and of the far agent for the
 # big file (GNU time).
 set -eu
@@ -68,6 +72,36 @@ row() { # LABEL SECS BASE_SECS BASE_NAME
 tar_ssh() { tar -C "$src" -cf - tree | $sshcmd 127.0.0.1 "tar -C $dst -xf -"; }
 tar_ssh_sudo() { tar -C "$src" -cf - tree | $sshcmd 127.0.0.1 "sudo -n tar -C $dst -xf -"; }
 
+wan() {
+	local relay=${MG_WAN_RELAY:-$here/../../../shared/bench/wan-relay.py}
+	[[ -f $relay ]] || { echo "== WAN: no relay at $relay, skipped"; return 0; }
+	local wcfg=$MG_SSHD_DIR/wan_config
+	{
+		printf 'Host wan1\n    HostName 127.0.0.1\n    Port %s\n' "$port"
+		printf '    HostKeyAlias [127.0.0.1]:%s\n' "$port"
+		printf '    ProxyCommand /usr/bin/python3 %s 127.0.0.1 %s 50 20\n' "$relay" "$port"
+		cat "$cfg"
+	} >"$wcfg"
+	local wssh="ssh -F $wcfg" whop
+	whop="ssh:wan1?ssh_args=$(mg_pct "-F $wcfg")"
+	wtar() { tar -C "$src" -cf - tree | $wssh wan1 "tar -C $dst -xf -"; }
+	echo "== 5,000 files of 1 KiB over the WAN relay, 50 ms, 20 Mbit/s (median of $runs)"
+	local login base
+	login=$(median "$runs" $wssh wan1 true)
+	row "ssh wan1 true (a login)" "$login" "$login" login
+	base=$(median "$runs" wtar)
+	row "tar | ssh tar" "$base" "$base" tar
+	row "rsync -a" "$(median "$runs" rsync -a -e "$wssh" "$src/tree" "wan1:$dst/")" "$base" tar
+	row "mitogen-cp -r" "$(median "$runs" "$cp" -q -r "$src/tree" "$whop:$dst/")" "$base" tar
+	row "mitogen-cp -r (pull)" "$(median "$runs" "$cp" -q -r "$whop:$src/tree" "$dst/")" "$base" tar
+	echo "(the tree's bytes, $(du -sb "$src/tree" | cut -f1), take $(echo "$(du -sb "$src/tree" | cut -f1) * 8 / 20000000" | bc -l | cut -c1-5) s at 20 Mbit/s)"
+}
+
+if [[ ${BENCH_CP_ONLY_WAN:-0} == 1 ]]; then
+	wan
+	exit 0
+fi
+
 echo "== 256 MiB file to tmpfs over one ssh hop (median of $runs)"
 base=$(median "$runs" scp -q -F "$cfg" -P "$port" "$src/big" "127.0.0.1:$dst/")
 row "scp" "$base" "$base" scp
@@ -88,6 +122,10 @@ row "mitogen-cp -r (pull)" "$(median "$runs" "$cp" -q -r "$hop:$src/tree" "$dst/
 base=$(median "$runs" tar_ssh_sudo)
 row "tar | ssh sudo tar" "$base" "$base" "tar+sudo"
 row "mitogen-cp -r ssh+sudo" "$(median "$runs" "$cp" -q -r "$src/tree" "$hop/sudo:$dst/")" "$base" "tar+sudo"
+
+if [[ ${BENCH_CP_WAN:-1} != 0 ]]; then
+	wan
+fi
 
 if [[ -x /usr/bin/time ]]; then
 	echo "== largest RSS, 256 MiB push"
