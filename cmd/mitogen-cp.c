@@ -72,7 +72,9 @@ static void plan(const struct mg_cp_opts *co)
 				printf("%s:%s -> %s%s%s\n", co->chains[i].text, co->srcs[j], co->dest,
 				       co->report != NULL ? "/" : "", co->report != NULL ? co->names[i] : "");
 			} else {
-				printf("%s -> %s:%s\n", co->srcs[j], co->chains[i].text, co->dest);
+				printf("%s%s%s -> %s:%s\n", co->from != NULL ? co->from->text : "",
+				       co->from != NULL ? ":" : "", co->srcs[j], co->chains[i].text,
+				       co->dest);
 			}
 		}
 	}
@@ -150,13 +152,31 @@ static int cp_main(TALLOC_CTX *tmp, const char **rest, int n)
 			return mg_cmd_usage_error("'%s' and DEST are both local: one side must be CHAIN:PATH%s",
 						  rest[i], targets ? " (:PATH with -w)" : "");
 		}
-		if (!co.pull && far[i] != NULL) {
-			return mg_cmd_usage_error("'%s': copying between two chains is not supported", rest[i]);
+		if (!co.pull && (far[i] == NULL) != (far[0] == NULL)) {
+			return mg_cmd_usage_error("'%s': the sources are all local or all CHAIN:PATH",
+						  rest[i]);
 		}
-		if (co.pull && strcmp(far[i], far[0]) != 0) {
+		if (far[i] != NULL && strcmp(far[i], far[0]) != 0) {
 			return mg_cmd_usage_error("the sources are on different chains ('%s', '%s')",
 						  far[0], far[i]);
 		}
+	}
+	if (!co.pull && far[0] != NULL) {
+		/* Chain to chain: the sources' chain is one chain. */
+		struct mg_chain_list *from = NULL;
+		const char *one[2] = { far[0], NULL };
+
+		if (targets) {
+			return mg_cmd_usage_error("with -w, far paths are :PATH on one side only");
+		}
+		if (mg_targets_build(tmp, one, NULL, &from, &errmsg) != 0) {
+			return mg_cmd_usage_error("%s", errmsg != NULL ? errmsg : "bad chain");
+		}
+		if (from->n_chains != 1) {
+			return mg_cmd_usage_error("'%s': the sources must be at the end of one chain",
+						  far[0]);
+		}
+		co.from = &from->chains[0];
 	}
 	co.dest = path[n - 1];
 	path[n - 1] = NULL;

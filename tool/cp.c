@@ -32,23 +32,38 @@ struct cp {
 	int exit_code;
 	struct mg_file_copy *push;
 	size_t *map;      /* a push's target index -> ours */
+	struct mg_context *from;  /* a transfer's source, once connected */
+	bool from_done;           /* its connection attempt has ended */
+	char *from_err;
 	/* progress */
 	uint64_t total, bytes, start_ms, shown_ms;
 };
 
-/* "mitogen-cp: WHO: TEXT" on err_fd, escaped, in one write. */
+/* "mitogen-cp: WHO: TEXT" on err_fd in one write, each line escaped
+ * (far ends' text), the lines after the first indented. */
 static void say(struct cp *cp, const char *who, const char *text)
 {
 	char *w = who != NULL ? mg_log_escape(cp, who, strlen(who)) : NULL;
-	char *t = mg_log_escape(cp, text, strlen(text));
-	char *line = talloc_asprintf(cp, "%smitogen-cp: %s%s%s\n", cp->o->progress ? "\r\033[K" : "",
-				     w != NULL ? w : "", w != NULL ? ": " : "", t != NULL ? t : text);
+	char *line = talloc_asprintf(cp, "%smitogen-cp: %s%s", cp->o->progress ? "\r\033[K" : "",
+				     w != NULL ? w : "", w != NULL ? ": " : "");
 
+	while (line != NULL) {
+		size_t n = strcspn(text, "\n");
+		char *t = mg_log_escape(line, text, n);
+
+		line = t != NULL ? talloc_asprintf_append_buffer(line, "%s", t) : NULL;
+		text += n;
+		if (*text == '\0' || line == NULL) {
+			break;
+		}
+		text++;
+		line = talloc_strdup_append_buffer(line, "\n  ");
+	}
+	line = line != NULL ? talloc_strdup_append_buffer(line, "\n") : NULL;
 	if (line != NULL && write(cp->o->err_fd, line, strlen(line)) < 0) {
 		/* nowhere else to say it */
 	}
 	talloc_free(w);
-	talloc_free(t);
 	talloc_free(line);
 }
 
@@ -81,7 +96,8 @@ static void target_end(struct cp_target *t, enum outcome oc, const char *msg)
 	}
 }
 
-static void target_error(struct cp_target *t, bool far, const char *path, const char *msg)
+/* 'who' names the chain where 'path' is, NULL for here. */
+static void target_error(struct cp_target *t, const char *who, const char *path, const char *msg)
 {
 	struct cp *cp = t->cp;
 	size_t idx = t->idx;
@@ -97,7 +113,7 @@ static void target_error(struct cp_target *t, bool far, const char *path, const 
 	} else {
 		char *line = talloc_asprintf(cp, "%s: %s", path, msg);
 
-		say(cp, far ? t->chain->text : NULL, line != NULL ? line : msg);
+		say(cp, who, line != NULL ? line : msg);
 		talloc_free(line);
 	}
 }
@@ -123,7 +139,9 @@ static void target_result(struct cp_target *t, int err, const char *errmsg)
 /* The sending end's paths are far for a pull, the receiving end's for a push. */
 static void pull_error(size_t idx, bool at_source, const char *path, const char *msg, void *data)
 {
-	target_error(data, at_source, path, msg);
+	struct cp_target *t = data;
+
+	target_error(t, at_source ? t->chain->text : NULL, path, msg);
 }
 
 static void pull_done(size_t idx, int err, const char *errmsg, void *data)
@@ -136,7 +154,10 @@ static void push_error(size_t idx, bool at_source, const char *path, const char 
 {
 	struct cp *cp = data;
 
-	target_error(&cp->t[cp->map[idx]], !at_source, path, msg);
+	struct cp_target *t = &cp->t[cp->map[idx]];
+
+	target_error(t, !at_source ? t->chain->text : cp->o->from != NULL ? cp->o->from->text : NULL,
+		     path, msg);
 }
 
 static void push_done(size_t idx, int err, const char *errmsg, void *data)
@@ -213,7 +234,7 @@ static char *pull_dest(struct cp *cp, struct cp_target *t, unsigned *_flags)
 	*_flags |= MG_FILE_INTO;
 	dir = talloc_asprintf(cp, "%s/%s", cp->o->dest, cp->o->names[t->idx]);
 	if (dir != NULL && mkdir(dir, 0777) != 0 && errno != EEXIST) {
-		target_error(t, false, dir, strerror(errno));
+		target_error(t, NULL, dir, strerror(errno));
 	}
 	return dir;
 }
@@ -253,7 +274,26 @@ static void start_push(struct cp *cp)
 	if (n == 0) {
 		return;
 	}
-	cp->push = ctxs != NULL ? mg_file_push(cp, ctxs, n, cp->o->srcs, cp->o->dest, &fo) : NULL;
+	if (cp->o->from != NULL && cp->from == NULL) {
+		/* The source could not be reached: nothing to copy. Its
+		 * message names its chain; say it once. */
+		const char *msg = cp->from_err != NULL ? cp->from_err : "the source was not reached";
+
+		if (cp->o->report == NULL) {
+			say(cp, NULL, msg);
+		}
+		for (size_t i = 0; i < cp->n; i++) {
+			target_end(&cp->t[i], T_UNREACHABLE, cp->o->report != NULL ? msg : NULL);
+		}
+		return;
+	}
+	if (cp->from != NULL) {
+		cp->push = ctxs != NULL ? mg_file_transfer(cp, cp->from, cp->o->srcs, ctxs, n,
+							   cp->o->dest, &fo) : NULL;
+	} else {
+		cp->push = ctxs != NULL ? mg_file_push(cp, ctxs, n, cp->o->srcs, cp->o->dest, &fo)
+					: NULL;
+	}
 	if (cp->push == NULL) {
 		for (size_t i = 0; i < cp->n; i++) {
 			target_end(&cp->t[i], T_LOST, "out of memory");
@@ -275,7 +315,22 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 	} else if (cp->o->pull) {
 		start_pull(cp, t);
 	}
-	if (!cp->o->pull && cp->n_connected == cp->n) {
+	if (!cp->o->pull && cp->n_connected == cp->n && (cp->o->from == NULL || cp->from_done)) {
+		start_push(cp);
+	}
+}
+
+static void on_from_connected(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct cp *cp = data;
+
+	cp->from_done = true;
+	if (err != 0) {
+		cp->from_err = talloc_strdup(cp, errmsg != NULL ? errmsg : mg_strerror(err));
+	} else {
+		cp->from = ctx;
+	}
+	if (cp->n_connected == cp->n) {
 		start_push(cp);
 	}
 }
@@ -321,10 +376,19 @@ int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
 	cp->n = o->n_chains;
 	cp->loop = mg_session_loop(s);
 	cp->start_ms = mg_loop_now(cp->loop);
-	if (o->progress && !o->pull) {
+	if (o->progress && !o->pull && o->from == NULL) {
 		cp->total = push_total(o);
 	}
 	mg_session_set_fanout(s, o->fanout);
+	if (o->from != NULL) {
+		char *errmsg = NULL;
+
+		ret = mg_connect(cp, s, o->from, &co, on_from_connected, cp, &errmsg);
+		if (ret != 0) {
+			cp->from_done = true;
+			cp->from_err = talloc_strdup(cp, errmsg != NULL ? errmsg : mg_strerror(ret));
+		}
+	}
 	for (size_t i = 0; i < cp->n; i++) {
 		struct cp_target *t = &cp->t[i];
 		char *errmsg = NULL;
@@ -339,7 +403,8 @@ int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
 			target_end(t, T_UNREACHABLE, errmsg != NULL ? errmsg : mg_strerror(ret));
 		}
 	}
-	if (!o->pull && cp->n_connected == cp->n && cp->n_done < cp->n) {
+	if (!o->pull && cp->n_connected == cp->n && cp->n_done < cp->n &&
+	    (o->from == NULL || cp->from_done)) {
 		start_push(cp);
 	}
 	if (cp->n_done < cp->n) {

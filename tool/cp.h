@@ -31,6 +31,8 @@ struct mg_cp_opts {
 	const struct mg_chain *chains; /* the far side: one or many targets */
 	size_t n_chains;
 	bool pull;                     /* from the chains, else to them */
+	const struct mg_chain *from;   /* not pull: the sources are at the end
+					* of this chain (copied through here) */
 	const char *const *srcs;       /* local paths (push) or far ones (pull) */
 	const char *dest;              /* far path (push) or local one (pull) */
 	unsigned flags;                /* MG_FILE_* */

@@ -3,7 +3,8 @@
  * sending end (file-pack.c) here and asks each target's "file.push"
  * service for a receiver, or the "file.relay" of a parent shared by
  * several targets; a pull runs the receiving end (file-unpack.c) here
- * and asks "file.pull" for the stream.
+ * and asks "file.pull" for the stream; a transfer between two contexts
+ * asks one for the stream and relays it here to the others.
  */
 #include <errno.h>
 #include <string.h>
@@ -49,6 +50,9 @@ struct mg_file_copy {
 	size_t n_links;
 	struct mg__unpack *unpack; /* pull */
 	struct mg_chan_in *in;
+	struct mg_context *from;   /* a transfer's source */
+	struct mg_call *pull_call;
+	bool held;
 	uint64_t bytes;
 };
 
@@ -274,6 +278,37 @@ static struct link *link_for(struct mg_file_copy *fc, size_t i)
 	return l;
 }
 
+/* A stream to each target, or to the parent they share: 0 or -ENOMEM
+ * (a link that cannot start fails its targets from the loop). */
+static int start_links(struct mg_file_copy *fc, struct mg_context *const *ctxs,
+		       const char *dest, uint32_t n_top)
+{
+	for (size_t i = 0; i < fc->n; i++) {
+		fc->t[i].ctx = ctxs[i];
+	}
+	for (size_t i = 0; i < fc->n; i++) {
+		if ((fc->t[i].link = link_for(fc, i)) == NULL) {
+			return -ENOMEM;
+		}
+	}
+	for (size_t k = 0; k < fc->n_links; k++) {
+		int ret = link_start(fc->links[k], dest, n_top);
+
+		if (ret != 0) {
+			struct later *lt = talloc_zero(fc, struct later);
+
+			if (lt == NULL) {
+				return -ENOMEM;
+			}
+			lt->l = fc->links[k];
+			lt->err = ret;
+			lt->msg = talloc_strdup(lt, mg_strerror(ret));
+			mg_loop_defer(fc->loop, fc, fail_later, lt);
+		}
+	}
+	return 0;
+}
+
 struct mg_file_copy *mg_file_push(TALLOC_CTX *mem_ctx, struct mg_context *const *ctxs, size_t n,
 				  const char *const *srcs, const char *dest,
 				  const struct mg_file_opts *opts)
@@ -295,30 +330,9 @@ struct mg_file_copy *mg_file_push(TALLOC_CTX *mem_ctx, struct mg_context *const 
 		talloc_free(fc);
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++) {
-		fc->t[i].ctx = ctxs[i];
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((fc->t[i].link = link_for(fc, i)) == NULL) {
-			talloc_free(fc);
-			return NULL;
-		}
-	}
-	for (size_t k = 0; k < fc->n_links; k++) {
-		int ret = link_start(fc->links[k], dest, n_top);
-
-		if (ret != 0) {
-			struct later *lt = talloc_zero(fc, struct later);
-
-			if (lt == NULL) {
-				talloc_free(fc);
-				return NULL;
-			}
-			lt->l = fc->links[k];
-			lt->err = ret;
-			lt->msg = talloc_strdup(lt, mg_strerror(ret));
-			mg_loop_defer(fc->loop, fc, fail_later, lt);
-		}
+	if (start_links(fc, ctxs, dest, n_top) != 0) {
+		talloc_free(fc);
+		return NULL;
 	}
 	return fc;
 }
@@ -425,5 +439,108 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 		talloc_free(fc);
 		return NULL;
 	}
+	return fc;
+}
+
+/* --- between two contexts, through here --- */
+
+static void end_all(struct mg_file_copy *fc, int err, const char *msg)
+{
+	for (size_t i = 0; i < fc->n; i++) {
+		end_target(&fc->t[i], err, msg);
+	}
+}
+
+static void xfer_bytes(void *data, const uint8_t *p, size_t n)
+{
+	struct mg_file_copy *fc = data;
+
+	if (!mg__pack_relay_feed(fc->pack, p, n)) {
+		end_all(fc, MG_ERR_PROTOCOL, "rcvd too much data from the source");
+		return;
+	}
+	if (!fc->held && mg__pack_relay_queued(fc->pack) >= MG_WINDOW_DEFAULT) {
+		fc->held = true;
+		mg__chan_in_hold(fc->in, true);
+	}
+	fc->bytes += n;
+	on_bytes(fc, fc->bytes);
+}
+
+/* The queue for the slowest receiver drained a little. */
+static void xfer_drained(void *data, uint64_t sent)
+{
+	struct mg_file_copy *fc = data;
+
+	if (fc->held && mg__pack_relay_queued(fc->pack) < MG_WINDOW_DEFAULT) {
+		fc->held = false;
+		mg__chan_in_hold(fc->in, false);
+	}
+}
+
+static void xfer_in_done(void *data, int err)
+{
+	struct mg_file_copy *fc = data;
+
+	if (err != 0 || mg_context_gone(fc->from)) {
+		end_all(fc, MG_ERR_DISCONNECTED, err != 0 ? mg_strerror(err)
+			: "the source's connection was lost while copying");
+		return;
+	}
+	mg__pack_relay_end(fc->pack);
+}
+
+static void on_xfer_reply(struct mg_message *reply, int err, void *data)
+{
+	struct mg_file_copy *fc = data;
+	size_t len = 0;
+	const uint8_t *p;
+
+	fc->pull_call = NULL;
+	if (err != 0) {
+		TALLOC_FREE(fc->in);
+		end_all(fc, err, reply != NULL ? mg_message_dead_reason(reply) : mg_strerror(err));
+		return;
+	}
+	p = mg_message_data(reply, &len);
+	if (len < 4) {
+		TALLOC_FREE(fc->in);
+		end_all(fc, MG_ERR_PROTOCOL, "bad answer to file.pull");
+		return;
+	}
+	mg__chan_in_set_ack(fc->in, mg__get_be32(p));
+}
+
+struct mg_file_copy *mg_file_transfer(TALLOC_CTX *mem_ctx, struct mg_context *from,
+				      const char *const *srcs, struct mg_context *const *ctxs,
+				      size_t n, const char *dest, const struct mg_file_opts *opts)
+{
+	struct mg_file_copy *fc = copy_new(mem_ctx, n, opts);
+	struct mg_router *r = mg_context_router(from);
+	uint32_t n_top = 0, flags = opts->flags & MG__FILE_KNOWN;
+	struct mg_buf *b;
+
+	if (fc == NULL || n == 0) {
+		talloc_free(fc);
+		return NULL;
+	}
+	while (srcs[n_top] != NULL) {
+		n_top++;
+	}
+	fc->from = from;
+	fc->loop = mg__router_loop(r);
+	fc->pack = mg__pack_new_relay(fc, r, on_pack_done, xfer_drained, fc);
+	fc->in = fc->pack != NULL ? mg__chan_in_new_sink(fc, r, mg_context_id(from), xfer_bytes, fc,
+							 xfer_in_done, fc) : NULL;
+	b = mg__buf_new(fc, MG_MSG_MAX_DEFAULT);
+	if (fc->in == NULL || b == NULL ||
+	    mg__file_pull_req_encode(b, srcs, flags, mg__chan_in_handle(fc->in)) != 0 ||
+	    start_links(fc, ctxs, dest, n_top) != 0 ||
+	    mg_context_call_async(fc, from, "file.pull", b->data, b->len, -1, on_xfer_reply, fc,
+				  &fc->pull_call) != 0) {
+		talloc_free(fc);
+		return NULL;
+	}
+	talloc_free(b);
 	return fc;
 }

@@ -291,8 +291,12 @@ function assert_no_temp() {
     assert "$stderr" =~ "no DEST given" "one word"
     run_mg_sep 2 mitogen-cp "$MG_TMP/a" "$MG_TMP/b"
     assert "$stderr" =~ "both local" "no far side"
-    run_mg_sep 2 mitogen-cp local:/a local:/b
-    assert "$stderr" =~ "between two chains" "two far sides"
+    run_mg_sep 2 mitogen-cp local:/a "$MG_TMP/b" local:/c
+    assert "$stderr" =~ "all local or all CHAIN:PATH" "mixed sources"
+    run_mg_sep 2 mitogen-cp local:/a local/local:/b local:/c
+    assert "$stderr" =~ "different chains" "sources on two chains"
+    run_mg_sep 2 mitogen-cp 'local,local/local:/a' local:/c
+    assert "$stderr" =~ "the end of one chain" "sources on many chains"
     run_mg_sep 2 mitogen-cp 'lcoal:/a' "$MG_TMP/b"
     assert "$stderr" =~ "lcoal" "a bad chain is named"
 
@@ -362,4 +366,22 @@ function assert_no_temp() {
     assert "$stderr" == "" "no bar when stderr is not a terminal"
     run_mg_sep mitogen-cp --progress "$MG_TMP/f" "local:$MG_TMP/d/"
     assert "$stderr" =~ "100%" "--progress forces it"
+}
+
+@test "cp: from one chain to others, through here" {
+    make_tree "$MG_TMP/t"
+    run_mg mitogen-cp -r "local:$MG_TMP/t" "local/local:$MG_TMP/copy"
+    run diff -r "$MG_TMP/t" "$MG_TMP/copy"
+    assert "$status" -eq 0 "the tree arrived"
+    mkdir "$MG_TMP/two"
+    run_mg_sep 1 mitogen-cp -r "local:$MG_TMP/t" "local:$MG_TMP/nosuch" \
+        "local/local,local/local/local:$MG_TMP/two/"
+    assert "$stderr" =~ "local\+local: $MG_TMP/nosuch: No such file or directory" "a missing source, per target"
+    assert "$stderr" =~ "2 of 2 failed" "both targets report it"
+    run diff -r "$MG_TMP/t" "$MG_TMP/two/t"
+    assert "$status" -eq 0 "the rest arrived"
+    run_mg_sep 255 mitogen-cp "ssh:127.0.0.1:1?connect_timeout=3:/x" "local:$MG_TMP/none"
+    assert "$stderr" =~ "^mitogen-cp: ssh:127.0.0.1:1\?connect_timeout=3: " "an unreachable source names its chain"
+    run_mg_sep mitogen-cp -n local:/a local:/b local/local:/c
+    assert "${lines[1]}" == "local:/b -> local/local:/c" "the plan"
 }

@@ -66,4 +66,14 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 				  const char *const *srcs, const char *dest,
 				  const struct mg_file_opts *opts, char **_errmsg);
 
+/*
+ * Copy 'srcs' at context 'from' to 'dest' at each of 'ctxs' (n of them,
+ * targets 0 to n-1), through this process: the stream from 'from' is
+ * passed on as it comes, at the pace of the slowest target, in bounded
+ * memory; errors at_source name paths at 'from'. NULL on ENOMEM.
+ */
+struct mg_file_copy *mg_file_transfer(TALLOC_CTX *mem_ctx, struct mg_context *from,
+				      const char *const *srcs, struct mg_context *const *ctxs,
+				      size_t n, const char *dest, const struct mg_file_opts *opts);
+
 #endif
