@@ -1,5 +1,6 @@
 /* mitogen-cp: copy files and trees to and from the ends of hop chains. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ static struct poptOption cp_table[] = {
 	{ "fanout", 'f', POPT_ARG_INT, &mg_runner.fanout, 0,
 	  "At most N hops connecting at once under each parent (default 64)", "N" },
 	{ "json", '\0', POPT_ARG_NONE, &o.json, 0, "One JSON object per target per line", NULL },
+	{ "timeout", 'u', POPT_ARG_STRING, NULL, 'u',
+	  "Stop copying after SECS seconds (exit 124); what was being written is dropped", "SECS" },
 	POPT_TABLEEND
 };
 
@@ -135,7 +138,9 @@ static int cp_main(TALLOC_CTX *tmp, const char **rest, int n)
 	if (n < 2) {
 		return mg_cmd_usage_error(n == 0 ? "no SOURCE and DEST given" : "no DEST given");
 	}
-	if (mg_cmd_parse_secs("-t", mg_common.connect_timeout, 86400, false, &co.connect_timeout_ms) != 0) {
+	if (mg_cmd_parse_secs("-t", mg_common.connect_timeout, 86400, false, &co.connect_timeout_ms) != 0 ||
+	    (mg_runner.cmd_timeout != NULL &&
+	     mg_cmd_parse_secs("-u", mg_runner.cmd_timeout, UINT_MAX / 1000, false, &co.timeout_ms) != 0)) {
 		return MG_EXIT_USAGE;
 	}
 	if (mg_runner.fanout <= 0) {

@@ -10,7 +10,7 @@
 #include "cp.h"
 #include "report.h"
 
-enum outcome { T_OK, T_FAILED, T_UNREACHABLE, T_LOST };
+enum outcome { T_OK, T_FAILED, T_UNREACHABLE, T_LOST, T_TIMEOUT };
 
 struct cp_target {
 	struct cp *cp;
@@ -70,7 +70,7 @@ static void say(struct cp *cp, const char *who, const char *text)
 static void target_end(struct cp_target *t, enum outcome oc, const char *msg)
 {
 	struct cp *cp = t->cp;
-	int code = oc == T_OK ? 0 : oc == T_FAILED ? 1 : 255;
+	int code = oc == T_OK ? 0 : oc == T_FAILED ? 1 : oc == T_TIMEOUT ? 124 : 255;
 
 	if (t->done) {
 		return;
@@ -79,7 +79,8 @@ static void target_end(struct cp_target *t, enum outcome oc, const char *msg)
 	if (cp->o->report != NULL) {
 		struct mg_target_result r = {
 			.outcome = oc == T_UNREACHABLE ? MG_OUTCOME_UNREACHABLE
-				 : oc == T_LOST ? MG_OUTCOME_LOST : MG_OUTCOME_RAN,
+				 : oc == T_LOST ? MG_OUTCOME_LOST
+				 : oc == T_TIMEOUT ? MG_OUTCOME_TIMEOUT : MG_OUTCOME_RAN,
 			.exit_code = code,
 			.duration_ms = t->start_ms > 0 ? mg_loop_now(cp->loop) - t->start_ms : 0,
 			.errmsg = msg,
@@ -361,6 +362,18 @@ static uint64_t push_total(const struct mg_cp_opts *o)
 	return walk_total;
 }
 
+/* -u: the copies still going stop; their receivers drop what they
+ * were writing. */
+static void on_timeout(struct mg_timer *tm, void *data)
+{
+	struct cp *cp = data;
+	char *msg = talloc_asprintf(cp, "timed out after %g s", cp->o->timeout_ms / 1000.0);
+
+	for (size_t i = 0; i < cp->n; i++) {
+		target_end(&cp->t[i], T_TIMEOUT, msg);
+	}
+}
+
 int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
 {
 	struct cp *cp = talloc_zero(mem_ctx, struct cp);
@@ -380,6 +393,10 @@ int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
 		cp->total = push_total(o);
 	}
 	mg_session_set_fanout(s, o->fanout);
+	if (o->timeout_ms > 0 && mg_timer_new(cp, cp->loop, o->timeout_ms, on_timeout, cp) == NULL) {
+		talloc_free(cp);
+		return 255;
+	}
 	if (o->from != NULL) {
 		char *errmsg = NULL;
 

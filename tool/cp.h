@@ -38,6 +38,7 @@ struct mg_cp_opts {
 	unsigned flags;                /* MG_FILE_* */
 	unsigned connect_timeout_ms;   /* 0 = 30 s */
 	unsigned fanout;               /* 0 = 64 */
+	unsigned timeout_ms;           /* the whole copy; 0 = none (124 after it) */
 	bool progress;                 /* a bar on err_fd (a terminal) */
 	bool verbose;                  /* a line per target at its end */
 	int err_fd;
@@ -49,9 +50,9 @@ struct mg_cp_opts {
 
 /*
  * Run the copy, turning the loop of 's' until every target has ended.
- * Returns the exit status: 0, 1 when a file could not be copied, 255
- * when a chain could not be set up or was lost (with a report: its
- * rules). Messages go to err_fd or the report.
+ * Returns the exit status: 0, 1 when a file could not be copied, 124
+ * when timeout_ms passed first, 255 when a chain could not be set up or
+ * was lost (with a report: its rules). Messages go to err_fd or the report.
  */
 int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *opts);
 

@@ -385,3 +385,25 @@ function assert_no_temp() {
     run_mg_sep mitogen-cp -n local:/a local:/b local/local:/c
     assert "${lines[1]}" == "local:/b -> local/local:/c" "the plan"
 }
+
+@test "cp: -u stops a copy that takes too long: 124, the old file intact" {
+    truncate -s 16G "$MG_TMP/big"
+    mkdir "$MG_TMP/d"
+    printf 'old\n' >"$MG_TMP/d/big"
+    run_mg_sep 124 mitogen-cp -a -u 0.5 "$MG_TMP/big" "local:$MG_TMP/d/"
+    assert "$stderr" =~ "local: timed out after 0.5 s" "why"
+    assert "$(cat "$MG_TMP/d/big")" == "old" "the old file is intact"
+    assert "$(ls -A "$MG_TMP/d")" == "big" "no other file"
+    run_mg_sep 2 mitogen-cp -u x "$MG_TMP/big" "local:$MG_TMP/d/"
+    assert "$stderr" =~ "-u 'x': expected seconds" "a bad -u"
+}
+
+@test "cp: -p as root keeps the owner and group" {
+    need_users
+    printf 'owned\n' >"$MG_TMP/f"
+    chown mgtest_a:mgtest_a "$MG_TMP/f"
+    run_mg mitogen-cp -p "$MG_TMP/f" "local:$MG_TMP/g"
+    assert "$(stat -c %U:%G "$MG_TMP/g")" == "mgtest_a:mgtest_a" "-p: owner and group"
+    run_mg mitogen-cp "$MG_TMP/f" "local:$MG_TMP/h"
+    assert "$(stat -c %U "$MG_TMP/h")" == "root" "without -p: the writer's"
+}
