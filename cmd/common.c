@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "common.h"
 #include "config.h"
+#include "persist.h"
 #include <mitogen/mitogen.h>
 
 struct mg_common_opts mg_common = { .connect_timeout = "30" };
@@ -20,6 +21,14 @@ struct poptOption mg_common_popt_table[] = {
 	{ "connect-timeout", 't', POPT_ARG_STRING, NULL, 't',
 	  "Seconds allowed for each hop to connect, login and become (default 30)", "SECS" },
 	{ "dry-run", '\0', POPT_ARG_NONE, &mg_common.dry_run, 0, "Print each hop's command, run nothing", NULL },
+	{ "persist", '\0', POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, NULL, MG_OPT_PERSIST,
+	  "Keep the chains up in a background holder, for DURATION idle (default 10m)", "DURATION" },
+	{ "persist-check", '\0', POPT_ARG_STRING, NULL, MG_OPT_PERSIST_CHECK,
+	  "Say whether the holder keeps TARGET up (exit 0, else 255)", "TARGET" },
+	{ "persist-stop", '\0', POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, NULL, MG_OPT_PERSIST_STOP,
+	  "Stop TARGET's hops in the holder, or without TARGET the holder", "TARGET" },
+	{ "persist-list", '\0', POPT_ARG_NONE, &mg_common.persist_list, 0,
+	  "List the holder's chains, their age and idle time", NULL },
 	{ "version", 'V', POPT_ARG_NONE, &mg_common.version, 0, "Print the version and exit", NULL },
 	POPT_TABLEEND
 };
@@ -142,4 +151,125 @@ int mg_cmd_parse_secs(const char *opt, const char *text, unsigned max_secs, bool
 	}
 	*_ms = (unsigned)ms;
 	return 0;
+}
+
+/* Whether the command line says "--persist=ARG" (not "--persist ARG"). */
+static bool given_with_equals(const char *arg)
+{
+	for (int i = 1; i < mg_common.argc; i++) {
+		if (strncmp(mg_common.argv[i], "--persist=", 10) == 0 &&
+		    strcmp(mg_common.argv[i] + 10, arg) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+void mg_cmd_option(poptContext pc, int rc, void *tmp)
+{
+	char *arg;
+	const char *copy;
+
+	if (rc != MG_OPT_PERSIST && rc != MG_OPT_PERSIST_CHECK && rc != MG_OPT_PERSIST_STOP) {
+		return;
+	}
+	arg = poptGetOptArg(pc);
+	if (rc == MG_OPT_PERSIST && arg != NULL && !(arg[0] >= '0' && arg[0] <= '9') &&
+	    !given_with_equals(arg)) {
+		/* popt gives an optional argument the next word, the target in
+		 * "--persist web1 uptime": no duration, so hand it back. */
+		const char *back[2] = { arg, NULL };
+		poptStuffArgs(pc, back);
+		free(arg);
+		arg = NULL;
+	}
+	copy = talloc_strdup(tmp, arg != NULL ? arg : "");
+	free(arg);
+	if (rc == MG_OPT_PERSIST) {
+		mg_common.persist = copy;
+	} else if (rc == MG_OPT_PERSIST_CHECK) {
+		mg_common.persist_check = copy;
+	} else {
+		mg_common.persist_stop = copy;
+	}
+}
+
+int mg_cmd_parse_duration(const char *opt, const char *text, unsigned *_ms)
+{
+	static const unsigned week = 7 * 86400;
+	unsigned long secs = 0, scale = 1;
+	const char *p = text;
+
+	while (*p >= '0' && *p <= '9' && secs <= week) {
+		secs = secs * 10 + (unsigned long)(*p++ - '0');
+	}
+	if (*p != '\0' && p[1] == '\0') {
+		scale = *p == 's' ? 1 : *p == 'm' ? 60 : *p == 'h' ? 3600 : 0;
+		p++;
+	}
+	if (p == text || !(text[0] >= '0' && text[0] <= '9') || *p != '\0' || scale == 0 ||
+	    secs == 0 || secs > week / scale) {
+		return mg_cmd_usage_error("%s '%s': expected a duration: seconds, or a number with "
+					  "s, m or h (like 10m), at most 7 days", opt, text);
+	}
+	*_ms = (unsigned)(secs * scale * 1000);
+	return 0;
+}
+
+int mg_cmd_persist_idle(bool flag_only, unsigned *_ms)
+{
+	const char *env = flag_only ? NULL : getenv("MITOGEN_PERSIST");
+
+	*_ms = 0;
+	if (mg_common.persist != NULL) {
+		if (mg_common.persist[0] == '\0') {
+			*_ms = MG_PERSIST_IDLE_DEFAULT_MS;
+			return 0;
+		}
+		return mg_cmd_parse_duration("--persist", mg_common.persist, _ms);
+	}
+	if (env != NULL && env[0] != '\0') {
+		return mg_cmd_parse_duration("MITOGEN_PERSIST", env, _ms);
+	}
+	return 0;
+}
+
+bool mg_cmd_persist_control(int *_status)
+{
+	TALLOC_CTX *tmp;
+	const char *text = mg_common.persist_check != NULL ? mg_common.persist_check :
+			   mg_common.persist_stop;
+	const char *one[2] = { text, NULL };
+	struct mg_chain_list *list = NULL;
+	enum mg_persist_op op;
+	char *err = NULL;
+
+	if (text == NULL && !mg_common.persist_list) {
+		return false;
+	}
+	if ((mg_common.persist_check != NULL) + (mg_common.persist_stop != NULL) +
+	    mg_common.persist_list > 1) {
+		*_status = mg_cmd_usage_error("--persist-check, --persist-stop and --persist-list "
+					      "exclude each other");
+		return true;
+	}
+	tmp = talloc_new(NULL);
+	op = mg_common.persist_list ? MG_PERSIST_LIST : mg_common.persist_check != NULL ?
+	     MG_PERSIST_CHECK : MG_PERSIST_STOP;
+	if (text != NULL && text[0] != '\0') {
+		/* The holder knows chains by their canonical text. */
+		if (mg_targets_build(tmp, one, NULL, &list, &err) != 0 || list->n_chains != 1) {
+			*_status = mg_cmd_usage_error("%s: %s", text, err != NULL ? err :
+						      "expected one chain");
+			talloc_free(tmp);
+			return true;
+		}
+		text = list->chains[0].text;
+	}
+	*_status = mg_persist_control(tmp, op, text, &err) == 0 ? 0 : 255;
+	if (err != NULL) {
+		mg_cmd_error("%s", err);
+	}
+	talloc_free(tmp);
+	return true;
 }

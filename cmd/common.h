@@ -6,6 +6,10 @@
 #include <stdbool.h>
 
 #define MG_EXIT_USAGE 2
+/* popt values of the options mg_cmd_option takes. */
+#define MG_OPT_PERSIST 0x5000
+#define MG_OPT_PERSIST_CHECK 0x5001
+#define MG_OPT_PERSIST_STOP 0x5002
 
 struct mg_common_opts {
 	int verbose;
@@ -13,6 +17,12 @@ struct mg_common_opts {
 	int version;
 	int dry_run;
 	const char *connect_timeout; /* -t as given; checked by mg_cmd_parse_secs */
+	const char *persist;       /* --persist as given ("" without DURATION) */
+	const char *persist_check; /* --persist-check TARGET */
+	const char *persist_stop;  /* --persist-stop ("" without TARGET) */
+	int persist_list;
+	int argc;            /* the command line, for mg_cmd_option */
+	const char **argv;
 };
 
 extern struct mg_common_opts mg_common;
@@ -33,5 +43,23 @@ int mg_cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)
  * Returns 0, or prints a usage error and returns MG_EXIT_USAGE. */
 int mg_cmd_parse_secs(const char *opt, const char *text, unsigned max_secs, bool zero_ok,
 		      unsigned *_ms);
+
+/* An option of the common table with an argument seen by the popt loop
+ * (--persist...): keep it (on tmp). */
+void mg_cmd_option(poptContext pc, int rc, void *tmp);
+
+/* A duration given to 'opt': seconds, or a number with s, m or h
+ * ("90", "30s", "10m", "2h"), more than 0 and at most a week, in
+ * milliseconds in *_ms. Returns 0, or prints a usage error and returns
+ * MG_EXIT_USAGE. */
+int mg_cmd_parse_duration(const char *opt, const char *text, unsigned *_ms);
+
+/* --persist[=DURATION], else MITOGEN_PERSIST (unless 'flag_only'): 0
+ * with *_ms its idle time (0: no persistence), or MG_EXIT_USAGE. */
+int mg_cmd_persist_idle(bool flag_only, unsigned *_ms);
+
+/* When --persist-list, --persist-check or --persist-stop was given: ask
+ * the holder, and return true with *_status the exit status. */
+bool mg_cmd_persist_control(int *_status);
 
 #endif

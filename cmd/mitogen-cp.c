@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <mitogen/mitogen.h>
 #include "common.h"
+#include "persist.h"
 #include "cp.h"
 #include "report.h"
 #include "runner.h"
@@ -87,17 +88,33 @@ static int run(TALLOC_CTX *tmp, struct mg_cp_opts *co, const struct mg_chain_lis
 	       bool many)
 {
 	struct mg_loop *loop = mg_loop_new(tmp);
-	struct mg_session *s = loop != NULL ? mg_session_new(tmp, loop) : NULL;
+	struct mg_session *s = NULL;
 	struct mg_report_opts rop = { .mode = o.json ? MG_REPORT_JSON : MG_REPORT_PREFIX,
 				      .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .loop = loop };
+	struct mg_persist_opts po = { .verbose = mg_common.verbose };
 	char *errmsg = NULL;
 	int status;
 
+	if (mg_cmd_persist_idle(false, &po.idle_ms) != 0) {
+		return MG_EXIT_USAGE;
+	}
+	if (loop != NULL && po.idle_ms != 0 && !o.plan) {
+		/* The hops are the holder's, kept for the next command. */
+		status = mg_persist_attach(tmp, loop, &po, &s, &errmsg);
+		if (status != 0) {
+			mg_cmd_error("--persist: %s", errmsg != NULL ? errmsg : mg_strerror(status));
+			return 255;
+		}
+	} else if (loop != NULL) {
+		s = mg_session_new(tmp, loop);
+	}
 	if (s == NULL) {
 		mg_cmd_error("out of memory");
 		return 255;
 	}
-	mg_router_set_unidirectional(mg_session_router(s), true);
+	if (!mg_session_attached(s)) {
+		mg_router_set_unidirectional(mg_session_router(s), true);
+	}
 	if (many) {
 		co->names = mg_report_names(tmp, list->chains, list->n_chains);
 		co->report = co->names != NULL ? mg_report_new(tmp, &rop, &errmsg) : NULL;
@@ -233,6 +250,8 @@ int main(int argc, const char **argv)
 	poptContext pc;
 
 	mg_cmd_init("mitogen-cp");
+	mg_common.argc = argc;
+	mg_common.argv = argv;
 	signal(SIGPIPE, SIG_IGN);
 	pc = poptGetContext("mitogen-cp", argc, argv, options, POPT_CONTEXT_POSIXMEHARDER);
 	poptSetOtherOptionHelp(pc, "[OPTIONS...] SOURCE... DEST");
@@ -254,7 +273,7 @@ int main(int argc, const char **argv)
 					    poptStrerror(rc));
 	} else if (help) {
 		poptPrintHelp(pc, stdout, 0);
-	} else if (!mg_cmd_apply_common()) {
+	} else if (!mg_cmd_apply_common() && !mg_cmd_persist_control(&status)) {
 		rest = poptGetArgs(pc);
 		while (rest != NULL && rest[n] != NULL) {
 			n++;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <mitogen/mitogen.h>
 #include "common.h"
+#include "persist.h"
 #include "report.h"
 #include "run.h"
 #include "runner.h"
@@ -52,6 +53,7 @@ void mg_runner_option(poptContext pc, int rc, TALLOC_CTX *tmp)
 {
 	char *arg;
 
+	mg_cmd_option(pc, rc, tmp);
 	if (rc != 'w' && rc != 'x' && rc != 'e' && rc != 't' && rc != 'u') {
 		return;
 	}
@@ -137,8 +139,9 @@ static struct mg_report *make_report(TALLOC_CTX *tmp, const struct mg_chain_list
  * run while the last output waits for a slow reader.
  */
 static int run_targets(TALLOC_CTX *tmp, const struct mg_chain_list *list,
-		       struct mg_run_opts *ro, bool used_w)
+		       struct mg_run_opts *ro, bool used_w, unsigned persist_ms)
 {
+	struct mg_persist_opts po = { .idle_ms = persist_ms, .verbose = mg_common.verbose };
 	TALLOC_CTX *run_ctx = talloc_new(tmp);
 	struct mg_loop *loop = run_ctx != NULL ? mg_loop_new(run_ctx) : NULL;
 	struct mg_session *s = NULL;
@@ -154,6 +157,14 @@ static int run_targets(TALLOC_CTX *tmp, const struct mg_chain_list *list,
 		if (ret != 0) {
 			mg_cmd_error("cannot attach to %s: %s", mg_runner.attach,
 				     errmsg != NULL ? errmsg : mg_strerror(ret));
+			talloc_free(run_ctx);
+			return 255;
+		}
+	} else if (loop != NULL && persist_ms != 0) {
+		/* The hops are the holder's, kept for the next command. */
+		ret = mg_persist_attach(run_ctx, loop, &po, &s, &errmsg);
+		if (ret != 0) {
+			mg_cmd_error("--persist: %s", errmsg != NULL ? errmsg : mg_strerror(ret));
 			talloc_free(run_ctx);
 			return 255;
 		}
@@ -214,7 +225,17 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	struct mg_chain_list *list = NULL;
 	char *errmsg = NULL;
 	bool used_w = o->includes != NULL;
+	unsigned persist_ms = 0;
 
+	/* mitogen-exec loads its program into its own session: a holder's
+	 * hops cannot fetch it (yet), so it takes no MITOGEN_PERSIST. */
+	if (mg_cmd_persist_idle(program, &persist_ms) != 0) {
+		return MG_EXIT_USAGE;
+	}
+	if (program && persist_ms != 0) {
+		return mg_cmd_usage_error("--persist: mitogen-exec cannot push a program through "
+					  "a held chain yet");
+	}
 	if (o->includes == NULL) {
 		/* No -w: the first word is the target. */
 		if (n_rest < 1) {
@@ -299,7 +320,7 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	}
 	ro.fanout = (unsigned)o->fanout;
 	ro.pty = o->tty;
-	return run_targets(tmp, list, &ro, used_w);
+	return run_targets(tmp, list, &ro, used_w, persist_ms);
 }
 
 int mg_runner_cli(int argc, const char **argv, const char *name, const char *usage,
@@ -320,6 +341,8 @@ int mg_runner_cli(int argc, const char **argv, const char *name, const char *usa
 	int rc, n_rest = 0, status = 0;
 
 	mg_cmd_init(name);
+	mg_common.argc = argc;
+	mg_common.argv = argv;
 	signal(SIGPIPE, SIG_IGN);
 	pc = poptGetContext(name, argc, argv, options, POPT_CONTEXT_POSIXMEHARDER);
 	poptSetOtherOptionHelp(pc, usage);
@@ -344,7 +367,7 @@ int mg_runner_cli(int argc, const char **argv, const char *name, const char *usa
 		poptPrintHelp(pc, stdout, 0);
 		goto done;
 	}
-	if (mg_cmd_apply_common()) {
+	if (mg_cmd_apply_common() || mg_cmd_persist_control(&status)) {
 		goto done;
 	}
 	rest = poptGetArgs(pc);

@@ -25,6 +25,7 @@
 
 /* One request being connected: the call is answered when it is done. */
 struct served {
+	struct mg_session *s;
 	struct mg_message *req;
 	struct mg_chain_list *chains; /* kept until the callback (mg_connect) */
 };
@@ -55,6 +56,9 @@ static void on_served(struct mg_context *ctx, int err, const char *errmsg, void 
 		reply(q->req, err, 0, errmsg != NULL ? errmsg : mg_strerror(err));
 	} else {
 		reply(q->req, 0, mg_context_id(ctx), mg_context_name(ctx));
+		if (q->s->serve_fn != NULL) {
+			q->s->serve_fn(ctx, q->s->serve_data);
+		}
 	}
 	talloc_free(q);
 }
@@ -72,6 +76,7 @@ static int serve_connect(struct mg_message *req, const void *payload, size_t len
 	if (q == NULL) {
 		return -ENOMEM;
 	}
+	q->s = s;
 	mg__buf_view(&b, payload, len);
 	if (mg__buf_get_str(&b, q, &text) != 0 || text == NULL ||
 	    mg__buf_get_u32(&b, &opts.timeout_ms) != 0) {
@@ -105,6 +110,12 @@ int mg_session_serve(struct mg_session *s)
 	}
 	/* Parent policy: only the master itself and privileged clients. */
 	return mg_service_register(s->r, SERVICE, 0, serve_connect, s);
+}
+
+void mg_session_on_serve(struct mg_session *s, mg_serve_fn fn, void *data)
+{
+	s->serve_fn = fn;
+	s->serve_data = data;
 }
 
 /* --- the client's side ---------------------------------------------------- */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "mitogen/session.h"
+#include "mitogen/unix.h"
 #include "conn.h"
 #include "router.h"
 
@@ -91,6 +92,8 @@ struct mg_session {
 	struct mg_images *images;   /* programs for mitogen-exec */
 	uint32_t next_program;
 	mg__remote_connect_fn remote; /* set: attached (attach.c), no hops of its own */
+	mg_serve_fn serve_fn;       /* told of each chain served (attach.c) */
+	void *serve_data;
 };
 
 struct mg_router *mg__session_router(const struct mg_session *s);

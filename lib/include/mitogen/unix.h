@@ -26,6 +26,8 @@
 
 struct mg_listener;
 struct mg_attach;
+struct mg_session;
+struct mg_context;
 
 /*
  * The directory sockets go in by default, as a new string on mem_ctx:
@@ -111,6 +113,12 @@ int mg_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *path, unsig
  * attached session) or -ENOMEM.
  */
 int mg_session_serve(struct mg_session *s);
+
+/* Be told of each chain "session.connect" connected for a client:
+ * fn(ctx, data) once it is up and answered, ctx its end (a context
+ * already up comes again). fn NULL: stop. */
+typedef void (*mg_serve_fn)(struct mg_context *ctx, void *data);
+void mg_session_on_serve(struct mg_session *s, mg_serve_fn fn, void *data);
 
 /*
  * Attach to the session listening at 'path' (mg_attach) and make a

@@ -1,0 +1,109 @@
+#!/bin/bash
+# Persistent chains against OpenSSH's ControlMaster, to a private sshd on
+# 127.0.0.1 (needs root, openssh-server, sudo):
+#
+#   N  ssh h1 true                     over a warm ControlMaster
+#   N  mitogen-run --persist ssh:h1 true      (the holder warm)
+#   N  ssh h1 sudo -n true             over the same master
+#   N  mitogen-run --persist ssh:h1/sudo true
+#   N  mitogen-run --persist ssh:h1 true, 16 clients at once
+#
+# then the holder's open fds and RSS before and after another M commands.
+# Milliseconds per command (wall time of the whole loop / N). The sshd is
+# restarted with "SetEnv SHLVL=1" as in bench-fakessh-run.sh (KEEP_RC=1
+# leaves it as it is).
+#
+#   tests/bench/bench-persist.sh [BUILD_DIR] [N] [M]
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-build}" && pwd)
+n=${2:-1000}
+m=${3:-10000}
+export PATH=$build/cmd:$PATH
+export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
+
+BATS_FILE_TMPDIR=$(mktemp -d)
+export BATS_FILE_TMPDIR
+skip() { echo "bench: $*" >&2; exit 1; }
+is_root() { [[ $(id -u) -eq 0 ]]; }
+# shellcheck source=../cli/sshd.bash
+source "$here/../cli/sshd.bash"
+export XDG_RUNTIME_DIR=$BATS_FILE_TMPDIR/xdg
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+cm=$BATS_FILE_TMPDIR/cm
+mkdir -m 700 "$cm"
+holder_pid() { mitogen-run --persist-list 2>/dev/null | sed -n 's/^holder pid \([0-9]*\),.*/\1/p'; }
+cleanup() {
+	mitogen-run --persist-stop >/dev/null 2>&1 || true
+	ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" -o ControlPath="$cm/%C" -O exit 127.0.0.1 2>/dev/null || true
+	stop_sshd
+	rm -rf "$BATS_FILE_TMPDIR"
+}
+trap cleanup EXIT
+start_sshd
+[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
+
+if [[ -z ${KEEP_RC:-} ]]; then
+	pid=$(<"$MG_SSHD_DIR/sshd.pid")
+	stop_sshd
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "SetEnv SHLVL=1" >>"$MG_SSHD_DIR/sshd_config"
+	/usr/sbin/sshd -f "$MG_SSHD_DIR/sshd_config" -E "$MG_SSHD_DIR/sshd.log" ||
+		skip "sshd did not restart"
+	for ((i = 0; i < 50; i++)); do
+		[[ -z $(ss -Hltn "sport = :$MG_SSH_PORT" 2>/dev/null) ]] && sleep 0.1 || break
+	done
+fi
+
+hop=$(ssh_hop)
+cmssh=(ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" -o ControlMaster=auto
+       -o ControlPath="$cm/%C" -o ControlPersist=10m 127.0.0.1)
+# Warm both.
+"${cmssh[@]}" true
+"${cmssh[@]}" sudo -n true
+mitogen-run --persist "$hop" true
+mitogen-run --persist "$hop/sudo" true
+
+# ms per command of "$@" run n times.
+per() {
+	local t0 t1 i
+	t0=$(date +%s%N)
+	for ((i = 0; i < n; i++)); do
+		"$@" >/dev/null || { echo "bench: $* failed" >&2; return 1; }
+	done
+	t1=$(date +%s%N)
+	echo "scale=2; ($t1 - $t0) / 1000000 / $n" | bc
+}
+
+par16() {
+	local t0 t1 j
+	t0=$(date +%s%N)
+	for ((j = 0; j < 16; j++)); do
+		(for ((i = 0; i < n / 16; i++)); do mitogen-run --persist "$hop" true || exit 1; done) &
+	done
+	wait
+	t1=$(date +%s%N)
+	echo "scale=2; ($t1 - $t0) / 1000000 / ($n / 16 * 16)" | bc
+}
+
+hp=$(holder_pid)
+fds() { ls "/proc/$hp/fd" | wc -l; }
+rss() { sed -n 's/^VmRSS:[[:space:]]*//p' "/proc/$hp/status"; }
+fd0=$(fds) rss0=$(rss)
+
+printf '%-44s %8s\n' "commands: $n each" "ms/cmd"
+printf '%-44s %8s\n' "ssh h1 true (ControlMaster)" "$(per "${cmssh[@]}" true)"
+printf '%-44s %8s\n' "mitogen-run --persist ssh:h1 true" "$(per mitogen-run --persist "$hop" true)"
+printf '%-44s %8s\n' "ssh h1 sudo -n true (ControlMaster)" "$(per "${cmssh[@]}" sudo -n true)"
+printf '%-44s %8s\n' "mitogen-run --persist ssh:h1/sudo true" "$(per mitogen-run --persist "$hop/sudo" true)"
+printf '%-44s %8s\n' "mitogen-run --persist ssh:h1 true, 16 at once" "$(par16)"
+fd1=$(fds) rss1=$(rss)
+for ((i = 0; i < m; i++)); do
+	mitogen-run --persist "$hop" true >/dev/null
+done
+fd2=$(fds) rss2=$(rss)
+echo "holder pid $hp: fds $fd0 -> $fd1 -> $fd2 (after $m more), RSS $rss0 -> $rss1 -> $rss2"

@@ -1,0 +1,217 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr: set by run_mg_sep
+# shellcheck disable=SC2016 # single-quoted $ are for the far shells
+#
+# --persist / MITOGEN_PERSIST: one background holder per user keeps the
+# chains up for the next command of any kind; --persist-check, -stop and
+# -list; idle expiry; a holder killed or a stale socket replaced; sockets
+# that are not ours refused; a client killed or stopped mid-command.
+# Each test has its own XDG_RUNTIME_DIR, so its holder is its own, and
+# teardown stops that holder by its pid.
+
+load helpers
+
+function setup() {
+    basic_setup
+    export XDG_RUNTIME_DIR=$MG_TMP/xdg
+    mkdir -m 700 "$XDG_RUNTIME_DIR"
+    SOCK=$XDG_RUNTIME_DIR/mitogen/persist.sock
+    unset MITOGEN_PERSIST
+}
+
+function teardown() {
+    local pid
+    pid=$(holder_pid)
+    if [[ -n $pid ]]; then
+        kill "$pid" 2>/dev/null || true
+        wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+    fi
+    basic_teardown
+}
+
+# The holder's pid (empty when none answers).
+function holder_pid() {
+    mitogen-run --persist-list 2>/dev/null | sed -n 's/^holder pid \([0-9]*\),.*/\1/p'
+}
+
+# Wait (up to 10 s) until pid $1 is gone.
+function wait_gone() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# Wait (up to 10 s) until file $1 exists.
+function wait_file() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        [[ -s $1 ]] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+@test "--persist: later commands of any kind reuse the hops; 0700 directory, 0600 socket" {
+    run_mg mitogen-run --persist local/local 'echo $PPID'
+    local agent=$output
+    run_mg mitogen-run --persist local/local 'echo $PPID'
+    assert "$output" == "$agent" "the second command ran under the same agent"
+    MITOGEN_PERSIST=10m run_mg fakessh local/local 'echo $PPID'
+    assert "$output" == "$agent" "fakessh with MITOGEN_PERSIST: the same agent"
+    printf 'data\n' >"$MG_TMP/src"
+    run_mg mitogen-cp --persist "$MG_TMP/src" "local/local:$MG_TMP/dst"
+    assert "$(cat "$MG_TMP/dst")" == "data" "mitogen-cp over the held chain"
+    run_mg mitogen-run local/local 'echo $PPID'
+    assert "$output" != "$agent" "without --persist: a chain of its own"
+    assert "$(stat -c %a "$XDG_RUNTIME_DIR/mitogen")" == "700" "directory mode"
+    assert "$(stat -c %a "$SOCK")" == "600" "socket mode"
+    run ls "$XDG_RUNTIME_DIR/mitogen"
+    assert "$output" == $'persist.lock\npersist.sock' "only the socket and its lock on disk"
+}
+
+@test "--persist keeps output, status, stdin, -u and -T as without it" {
+    run_mg 3 mitogen-run --persist local 'echo out; echo err >&2; exit 3'
+    assert "$output" == $'out\nerr' "output"
+    run_mg mitogen-run --persist local tr a-z A-Z <<<"hello"
+    assert "$output" == "HELLO" "stdin"
+    run_mg 124 mitogen-run --persist -u 0.5 local sleep 30
+    run_mg mitogen-run --persist -T local 'test -t 0 && echo tty'
+    assert "$output" =~ "tty" "-T gives a terminal"
+    run_mg 143 mitogen-run --persist local 'kill -TERM $$'
+}
+
+@test "--persist-check, --persist-list and --persist-stop" {
+    run_mg 255 mitogen-run --persist-check local
+    assert "$output" =~ "no holder running" "check without a holder"
+    run_mg mitogen-run --persist local/local true
+    run_mg mitogen-run --persist-check local/local
+    assert "$output" =~ "^local/local: held \(holder pid [0-9]+\)$" "check: held"
+    run_mg 255 mitogen-run --persist-check local
+    assert "$output" =~ "local: not held" "an intermediate hop is no chain held"
+    run_mg mitogen-run --persist local true
+    run_mg mitogen-run --persist-list
+    assert "${lines[0]}" =~ "^holder pid [0-9]+, up [0-9]+s, 1 client, exits after 10m0s idle$" "header"
+    assert "$output" =~ $'\nlocal\tage [0-9]+s\tidle [0-9]+s' "local listed"
+    assert "$output" =~ $'\nlocal/local\tage [0-9]+s\tidle [0-9]+s' "local/local listed"
+    run_mg mitogen-run --persist-stop local/local
+    assert "$output" =~ "local/local: stopping" "stop one chain"
+    run_mg 255 mitogen-run --persist-check local/local
+    run_mg mitogen-run --persist-check local
+    local pid
+    pid=$(holder_pid)
+    run_mg mitogen-cp --persist-stop
+    assert "$output" == "holder pid $pid: exiting" "stop the holder"
+    wait_gone "$pid"
+    run ls -A "$XDG_RUNTIME_DIR/mitogen"
+    assert "$output" == "" "socket and lock gone with the holder"
+    run_mg 2 mitogen-run --persist-list --persist-stop
+    run_mg 2 mitogen-run --persist-check 'local/'
+}
+
+@test "bad durations and mitogen-exec --persist are usage errors" {
+    run_mg 2 mitogen-run --persist=x local true
+    assert "$output" =~ "--persist 'x': expected a duration" "bad --persist"
+    run_mg 2 mitogen-run --persist=0 local true
+    run_mg 2 mitogen-run --persist=8d local true
+    run_mg 2 mitogen-run --persist=999999999999h local true
+    MITOGEN_PERSIST=5q run_mg 2 mitogen-run local true
+    assert "$output" =~ "MITOGEN_PERSIST '5q'" "bad MITOGEN_PERSIST"
+    run_mg 2 mitogen-exec --persist local /bin/true
+    assert "$output" =~ "mitogen-exec cannot push a program through a held chain" "exec"
+    MITOGEN_PERSIST=1m run_mg mitogen-exec local /bin/true
+    assert "$(holder_pid)" == "" "mitogen-exec runs MITOGEN_PERSIST-free: no holder"
+    run_mg mitogen-run --persist=2s local 'echo ok'
+    run_mg mitogen-run --persist 90 local 'echo ok'
+}
+
+@test "idle expiry waits for a running command, then removes socket and lock" {
+    run_mg mitogen-run --persist=1 local 'sleep 2.5; echo done'
+    assert "$output" == "done" "the command outlived the idle time"
+    local pid
+    pid=$(holder_pid)
+    assert "$pid" != "" "holder still there right after"
+    wait_gone "$pid"
+    run ls -A "$XDG_RUNTIME_DIR/mitogen"
+    assert "$output" == "" "nothing left on disk"
+}
+
+@test "SIGKILL of the holder mid-command: 255, then the next command recovers" {
+    run_mg mitogen-run --persist local true
+    local pid
+    pid=$(holder_pid)
+    timeout 20 mitogen-run --persist local 'echo up; sleep 30' >"$MG_TMP/out" 2>"$MG_TMP/err" &
+    local client=$!
+    wait_file "$MG_TMP/out"
+    kill -9 "$pid"
+    local rc=0
+    wait "$client" || rc=$?
+    assert "$rc" == 255 "the client fails with 255"
+    cat "$MG_TMP/err"
+    assert "$(cat "$MG_TMP/err")" =~ "mitogen-run: local: " "the error names the hop"
+    assert "$(stat -c %F "$SOCK")" == "socket" "a stale socket is left"
+    run_mg mitogen-run --persist local 'echo again'
+    assert "$output" == "again" "a new holder took over the stale socket"
+    assert "$(holder_pid)" != "$pid" "a new holder"
+}
+
+@test "a socket of another user, or open to others, is refused" {
+    run_mg mitogen-run --persist local true
+    local pid
+    pid=$(holder_pid)
+    kill "$pid"
+    wait_gone "$pid"
+    python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SOCK"
+    chown 65534 "$SOCK"
+    run_mg 255 mitogen-run --persist local true
+    assert "$output" =~ "persist.sock: owned by uid 65534, not by us" "other owner"
+    run_mg 255 mitogen-run --persist-list
+    chown 0 "$SOCK"
+    chmod 0666 "$SOCK"
+    run_mg 255 mitogen-run --persist local true
+    assert "$output" =~ "persist.sock: mode 666 lets others in: refused" "open mode"
+    chmod 0600 "$SOCK"
+    run_mg mitogen-run --persist local 'echo stale replaced'
+    chmod 0755 "$XDG_RUNTIME_DIR/mitogen"
+    run_mg 255 mitogen-run --persist local true
+    chmod 0700 "$XDG_RUNTIME_DIR/mitogen"
+}
+
+@test "a client killed mid-command: its command stops, the chain stays for others" {
+    run_mg mitogen-run --persist local true
+    mitogen-run --persist local "echo \$\$ >'$MG_TMP/pid'; exec sleep 30" &
+    local client=$!
+    wait_file "$MG_TMP/pid"
+    local far
+    far=$(cat "$MG_TMP/pid")
+    kill -9 "$client"
+    wait_gone "$far"
+    run kill -0 "$far"
+    assert "$status" != 0 "the far command was stopped"
+    run_mg mitogen-run --persist-check local
+    run_mg mitogen-run --persist local 'echo still'
+}
+
+@test "a stopped client never delays another; 16 starting at once share one holder" {
+    mitogen-run --persist local yes >/dev/null &
+    local hog=$!
+    sleep 0.5
+    kill -STOP "$hog"
+    run_mg mitogen-run --persist local 'echo through'
+    assert "$output" == "through" "served while another client is stopped"
+    kill -9 "$hog"
+    local pid
+    pid=$(holder_pid)
+    kill "$pid"
+    wait_gone "$pid"
+    local i
+    for ((i = 0; i < 16; i++)); do
+        timeout 20 mitogen-run --persist local/local 'echo $PPID' >"$MG_TMP/par.$i" 2>&1 &
+    done
+    wait
+    run sort -u "$MG_TMP"/par.*
+    assert "${#lines[@]}" == 1 "all sixteen ran under one agent of one holder: $output"
+}
