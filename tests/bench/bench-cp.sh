@@ -127,22 +127,41 @@ if [[ ${BENCH_CP_WAN:-1} != 0 ]]; then
 	wan
 fi
 
-if [[ -x /usr/bin/time ]]; then
-	echo "== largest RSS, 256 MiB push"
-	rm -rf "${dst:?}"/*
-	/usr/bin/time -f 'mitogen-cp: %M KiB' "$cp" -q "$src/big" "$hop:$dst/" 2>&1 >/dev/null | tail -1
-	rm -rf "${dst:?}"/*
-	# The far agent: run the copy and sample its VmHWM before it exits.
-	"$cp" -q "$src/big" "$hop/sudo:$dst/" &
-	pid=$!
-	hwm=0
-	while kill -0 "$pid" 2>/dev/null; do
-		for p in $(pgrep -f mitogen-agent || true); do
-			h=$(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-			((h > hwm)) && hwm=$h
-		done
-		sleep 0.05
+echo "== 64 MiB to 20 targets behind one ssh hop (local hops there; median of $runs)"
+head -c $((64 << 20)) "$src/big" >"$src/m64"
+many=()
+for ((i = 1; i <= 20; i++)); do
+	many+=(-w "$hop/local?connect_timeout=$((30 + i))")
+done
+one=$(median "$runs" "$cp" -q "$src/m64" "$hop/local:$dst/")
+row "mitogen-cp, 1 target" "$one" "$one" "1 target"
+row "mitogen-cp, 20 targets (relayed there)" "$(median "$runs" "$cp" -q "${many[@]}" "$src/m64" ":$dst/")" "$one" "1 target"
+
+# Is PID a descendant of our sshd (not another run's agent)?
+under_sshd() {
+	local p=$1
+	while [[ -n $p && $p != 0 && $p != 1 ]]; do
+		[[ $p == "$sshd_pid" ]] && return 0
+		p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)
 	done
-	wait "$pid"
-	echo "far agents: $hwm KiB (largest VmHWM seen)"
-fi
+	return 1
+}
+
+echo "== largest RSS, 256 MiB push over ssh + sudo"
+rm -rf "${dst:?}"/*
+"$cp" -q "$src/big" "$hop/sudo:$dst/" &
+pid=$!
+hwm_master=0 hwm_far=0
+sshd_pid=$(cat "$MG_SSHD_DIR/sshd.pid")
+while kill -0 "$pid" 2>/dev/null; do
+	h=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+	((${h:-0} > hwm_master)) && hwm_master=$h
+	for a in $(pgrep -f mitogen-agent); do
+		under_sshd "$a" || continue
+		h=$(awk '/VmHWM/ {print $2}' "/proc/$a/status" 2>/dev/null || echo 0)
+		((${h:-0} > hwm_far)) && hwm_far=$h
+	done
+	sleep 0.05
+done
+wait "$pid"
+echo "mitogen-cp: $hwm_master KiB; far agents (ssh and sudo hops): $hwm_far KiB (largest VmHWM seen)"
