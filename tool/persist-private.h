@@ -9,8 +9,17 @@
 #include <mitogen/mitogen.h>
 
 #define MG_PERSIST_SERVICE "persist.ctl"
+#define MG_PERSIST_PW_SERVICE "persist.password"
 
 struct mg_held;
+
+/* A command attached to the holder. */
+struct mg_client {
+	struct mg_client *next;
+	struct mg_holder *h;
+	uint32_t id;
+	struct mg_watch *watch;
+};
 
 struct mg_holder {
 	struct mg_loop *loop;
@@ -23,12 +32,20 @@ struct mg_holder {
 	struct mg_timer *idle;
 	uint64_t started;     /* mg_loop_now() */
 	struct mg_held *held; /* chains served, newest first */
+	struct mg_client *clients; /* attached, newest first */
 	bool exiting;
 };
 
 /* persist-ctl.c: keep the table (mg_session_on_serve) and serve
  * MG_PERSIST_SERVICE to privileged clients. Returns 0 or -ENOMEM. */
 int mg__holder_ctl_init(struct mg_holder *h);
+/* persist-pw.c: hop passwords asked on an attached command's terminal
+ * (MG_PERSIST_PW_SERVICE). Returns 0 or -ENOMEM. */
+int mg__holder_pw_init(struct mg_holder *h);
+/* persist-pw.c: serve MG_PERSIST_PW_SERVICE in a command's attached
+ * session 's'. Returns 0 or a negative error. */
+int mg__persist_pw_serve(struct mg_session *s);
+
 /* persist.c: leave now (socket and lock removed first). */
 void mg__holder_exit(struct mg_holder *h);
 

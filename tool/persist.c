@@ -133,14 +133,22 @@ static void on_idle(struct mg_timer *t, void *data)
 	mg__holder_exit(h);
 }
 
-struct client {
-	struct mg_holder *h;
-	struct mg_watch *watch;
-};
+static int client_destructor(struct mg_client *c)
+{
+	struct mg_client **pp = &c->h->clients;
+
+	while (*pp != NULL && *pp != c) {
+		pp = &(*pp)->next;
+	}
+	if (*pp == c) {
+		*pp = c->next;
+	}
+	return 0;
+}
 
 static void on_client_gone(struct mg_router *r, uint32_t id, const char *reason, void *data)
 {
-	struct client *c = data;
+	struct mg_client *c = data;
 	struct mg_holder *h = c->h;
 
 	mg_debug("client %u gone: %s", id, reason);
@@ -154,17 +162,22 @@ static void on_client_gone(struct mg_router *r, uint32_t id, const char *reason,
 static void on_client(struct mg_listener *l, uint32_t id, pid_t pid, void *data)
 {
 	struct mg_holder *h = data;
-	struct client *c = talloc_zero(h, struct client);
+	struct mg_client *c = talloc_zero(h, struct mg_client);
 
 	if (c == NULL) {
 		return;
 	}
 	c->h = h;
+	c->id = id;
 	c->watch = mg_router_on_disconnect(c, mg_session_router(h->s), id, on_client_gone, c);
 	if (c->watch == NULL) {
 		talloc_free(c);
 		return;
 	}
+	/* Newest first: the one most likely waiting for a password. */
+	c->next = h->clients;
+	h->clients = c;
+	talloc_set_destructor(c, client_destructor);
 	h->n_clients++;
 	TALLOC_FREE(h->idle);
 }
@@ -184,6 +197,7 @@ static void holder_run(struct mg_holder *h, int ready)
 	h->loop = mg_loop_new(h);
 	h->s = h->loop != NULL ? mg_session_new(h, h->loop) : NULL;
 	if (h->s == NULL || mg_session_serve(h->s) != 0 || mg__holder_ctl_init(h) != 0 ||
+	    mg__holder_pw_init(h) != 0 ||
 	    mg_signal_new(h, h->loop, SIGTERM, on_term, h) == NULL ||
 	    mg_signal_new(h, h->loop, SIGINT, on_term, h) == NULL ||
 	    mg_signal_new(h, h->loop, SIGHUP, on_term, h) == NULL) {
@@ -303,7 +317,11 @@ static int try_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const struct pa
 	if (ret != 0) {
 		return ret;
 	}
-	return mg_session_attach(mem_ctx, loop, p->sock, 0, _s, _errmsg);
+	ret = mg_session_attach(mem_ctx, loop, p->sock, 0, _s, _errmsg);
+	if (ret == 0 && (ret = mg__persist_pw_serve(*_s)) != 0) {
+		TALLOC_FREE(*_s);
+	}
+	return ret;
 }
 
 int mg_persist_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop,

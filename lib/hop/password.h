@@ -15,10 +15,8 @@
 int mg__password_from_options(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, char **_pw,
 			      char **_errmsg);
 
-/* The line typed (a secret, wiped when freed: copy it to keep it), or
- * NULL and why not. */
-typedef void (*mg_tty_answer_fn)(void *data, const char *line, const char *err);
-struct mg_tty_prompt;
+/* mg_tty_answer_fn (mitogen/session.h): the line typed (a secret, wiped
+ * when freed: copy it to keep it), or NULL and why not. */
 struct mg_loop;
 /* Ask on the terminal 'path' ("/dev/tty": the controlling one) with echo
  * off: the prompt is written now, the line read from the loop, and fn

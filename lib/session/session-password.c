@@ -105,3 +105,9 @@ void mg_session_set_password_fn(struct mg_session *s, mg_password_fn fn, void *d
 		mg__pw_asker_set_fn(s->pw, fn, data);
 	}
 }
+
+int mg_password_ask(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *prompt,
+		    mg_tty_answer_fn fn, void *data, struct mg_tty_prompt **_p, char **_errmsg)
+{
+	return mg__tty_prompt_start(mem_ctx, loop, "/dev/tty", prompt, fn, data, _p, _errmsg);
+}

@@ -215,3 +215,32 @@ function wait_file() {
     run sort -u "$MG_TMP"/par.*
     assert "${#lines[@]}" == 1 "all sixteen ran under one agent of one holder: $output"
 }
+
+@test "a hop's password is asked on the command's terminal, once for the chain's life" {
+    if ! command -v script >/dev/null; then
+        skip "needs script(1) (bsdutils) to give mitogen-run a terminal"
+    fi
+    local doas out
+    doas=$MG_SRC_DIR/tests/stubs/doas doas=${doas//\//%2F}
+    export MG_STUB_DOAS_PASSWORD=pw-$RANDOM MG_STUB_LOG=$MG_TMP/doas.log
+    # The holder has no terminal: the command that needs the hop asks on its own.
+    out=$( (sleep 1; printf '%s\n' "$MG_STUB_DOAS_PASSWORD") | timeout "$(mg_secs 30)" script -qec \
+        "mitogen-run --persist 'local/doas?doas_path=$doas' 'echo ran \$THIS_IS_STUB_DOAS'" /dev/null 2>&1) || true
+    echo "$out"
+    assert "$out" =~ "\\[doas\\?doas_path=.* on local\\] password: " "the prompt names the hop"
+    assert "$out" =~ "ran 1" "the command ran through the stub"
+    # No terminal now: the held hop needs no password.
+    run_mg_sep setsid -w mitogen-run --persist "local/doas?doas_path=$doas" 'echo again' </dev/null
+    assert "$output" == "again" "the second command"
+    assert "$(wc -l <"$MG_STUB_LOG")" == 1 "doas ran once: the password was asked once"
+}
+
+@test "no terminal anywhere: a hop that asks fails at once and says what to do" {
+    local doas
+    doas=$MG_SRC_DIR/tests/stubs/doas doas=${doas//\//%2F}
+    export MG_STUB_DOAS_PASSWORD=pw-$RANDOM
+    run_mg_sep 255 setsid -w mitogen-run --persist "local/doas?doas_path=$doas" true </dev/null
+    assert "$stderr" =~ "doas password is required \\(no command attached to the holder has a terminal" \
+        "why, and what to do"
+    assert "$stderr" =~ "password_file=" "what to do"
+}

@@ -61,6 +61,21 @@ const char *mg_password_request_hop(const struct mg_password_request *req);
 /* The prompt the terminal would show, e.g. "[sudo:root on ssh:web1]
  * password: " (escaped: safe to print). */
 const char *mg_password_request_prompt(const struct mg_password_request *req);
+/*
+ * Ask 'prompt' on this process's controlling terminal, echo off, as the
+ * session's own asker does, without blocking the loop: the prompt is
+ * written now, and fn(data, line, err) called once from the loop with
+ * the line typed (a secret, wiped after the call: copy it to keep it),
+ * or line NULL and err saying why. Freeing *_p (on mem_ctx) first
+ * cancels and restores the terminal. For a program that relays another
+ * process's password requests (the persistence holder's commands).
+ * Returns 0, -ENXIO with *_errmsg "there is no terminal to ask on: ..."
+ * on mem_ctx, or -ENOMEM.
+ */
+struct mg_tty_prompt;
+typedef void (*mg_tty_answer_fn)(void *data, const char *line, const char *err);
+int mg_password_ask(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *prompt,
+		    mg_tty_answer_fn fn, void *data, struct mg_tty_prompt **_p, char **_errmsg);
 /* Answer with 'password' (copied, and the copies wiped when done with);
  * req is freed. Returns 0, or -EINVAL for a NULL password. */
 int mg_password_reply(struct mg_password_request *req, const char *password);
