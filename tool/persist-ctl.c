@@ -193,6 +193,18 @@ static int serve(struct mg_message *req, const void *payload, size_t len, void *
 			stop_chain(h, e);
 		}
 		answer(req, e != NULL ? 0 : 1, msg);
+	} else if (op == MG_PERSIST_IDLE) {
+		uint32_t ms = 0;
+		if (mg_dec_u32(&d, &ms) != 0) {
+			mg_message_reply_dead(req, "malformed request");
+			goto out;
+		}
+		/* The longest any command asked for: a later --persist=1h
+		 * keeps a holder started with 10m. */
+		if (ms > h->idle_ms) {
+			h->idle_ms = ms;
+		}
+		answer(req, 0, "");
 	} else if (op == MG_PERSIST_STOP) {
 		/* After the answer has left. */
 		if (mg_timer_new(h, h->loop, 0, exit_later, h) == NULL) {
@@ -214,6 +226,10 @@ int mg__holder_ctl_init(struct mg_holder *h)
 	return mg_service_register(mg_session_router(h->s), MG_PERSIST_SERVICE, 0, serve, h);
 }
 
+static void ignore_answer(struct mg_message *m, int err, void *data)
+{
+}
+
 struct mg_enc *mg__persist_ctl_request(TALLOC_CTX *mem_ctx, uint32_t op, const char *target)
 {
 	struct mg_enc *e = mg_enc_new(mem_ctx);
@@ -222,6 +238,21 @@ struct mg_enc *mg__persist_ctl_request(TALLOC_CTX *mem_ctx, uint32_t op, const c
 		TALLOC_FREE(e);
 	}
 	return e;
+}
+
+void mg__persist_ctl_idle(struct mg_session *s, unsigned idle_ms)
+{
+	struct mg_enc *e = mg__persist_ctl_request(s, MG_PERSIST_IDLE, NULL);
+	const void *p;
+	size_t len;
+
+	if (e != NULL && mg_enc_u32(e, idle_ms) == 0) {
+		p = mg_enc_data(e, &len);
+		/* The answer says nothing: it is dropped with the session. */
+		mg_router_call_async(s, mg_session_router(s), 0, MG_PERSIST_SERVICE, p, len, -1,
+				     ignore_answer, NULL, NULL);
+	}
+	talloc_free(e);
 }
 
 int mg__persist_ctl_answer(struct mg_message *m, TALLOC_CTX *mem_ctx, uint32_t *_code,

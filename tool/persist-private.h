@@ -52,6 +52,9 @@ void mg__holder_exit(struct mg_holder *h);
 /* Client side of MG_PERSIST_SERVICE: payload for 'op' and 'target'
  * (NULL: ""), on mem_ctx, or NULL on ENOMEM. */
 struct mg_enc *mg__persist_ctl_request(TALLOC_CTX *mem_ctx, uint32_t op, const char *target);
+/* Ask the holder (asynchronously, answer ignored) to stay at least
+ * 'idle_ms' idle before leaving, from an attached command's session. */
+void mg__persist_ctl_idle(struct mg_session *s, unsigned idle_ms);
 /* The answer: u32 code (0 ok, 1 not held), str text to print.
  * Returns 0 or MG_ERR_PROTOCOL. */
 int mg__persist_ctl_answer(struct mg_message *m, TALLOC_CTX *mem_ctx, uint32_t *_code,

@@ -335,6 +335,9 @@ int mg_persist_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 		return ret;
 	}
 	ret = try_attach(mem_ctx, loop, &p, _s, _errmsg);
+	if (ret == 0) {
+		mg__persist_ctl_idle(*_s, o->idle_ms);
+	}
 	if (!stale(ret)) {
 		return ret;
 	}
@@ -353,6 +356,9 @@ int mg_persist_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 		}
 	}
 	close(fd);
+	if (ret == 0) {
+		mg__persist_ctl_idle(*_s, o->idle_ms);
+	}
 	return ret;
 }
 

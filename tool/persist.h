@@ -33,6 +33,7 @@ enum mg_persist_op {
 	MG_PERSIST_LIST = 1,  /* the holder and the chains held */
 	MG_PERSIST_CHECK = 2, /* whether 'target' is held */
 	MG_PERSIST_STOP = 3,  /* stop 'target's hops, or the holder (NULL) */
+	MG_PERSIST_IDLE = 4,  /* (a command's own) raise the idle time */
 };
 
 /*

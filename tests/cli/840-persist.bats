@@ -97,6 +97,10 @@ function wait_file() {
     assert "${lines[0]}" =~ "^holder pid [0-9]+, up [0-9]+s, 1 client, exits after 10m0s idle$" "header"
     assert "$output" =~ $'\nlocal\tage [0-9]+s\tidle [0-9]+s' "local listed"
     assert "$output" =~ $'\nlocal/local\tage [0-9]+s\tidle [0-9]+s' "local/local listed"
+    run_mg mitogen-run --persist=2h local true
+    run_mg mitogen-run --persist=1m local true
+    run_mg mitogen-run --persist-list
+    assert "${lines[0]}" =~ "exits after 2h0m idle$" "the longest idle time any command asked for"
     run_mg mitogen-run --persist-stop local/local
     assert "$output" =~ "local/local: stopping" "stop one chain"
     run_mg 255 mitogen-run --persist-check local/local
