@@ -227,14 +227,8 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	bool used_w = o->includes != NULL;
 	unsigned persist_ms = 0;
 
-	/* mitogen-exec loads its program into its own session: a holder's
-	 * hops cannot fetch it (yet), so it takes no MITOGEN_PERSIST. */
-	if (mg_cmd_persist_idle(program, &persist_ms) != 0) {
+	if (mg_cmd_persist_idle(false, &persist_ms) != 0) {
 		return MG_EXIT_USAGE;
-	}
-	if (program && persist_ms != 0) {
-		return mg_cmd_usage_error("--persist: mitogen-exec cannot push a program through "
-					  "a held chain yet");
 	}
 	if (o->includes == NULL) {
 		/* No -w: the first word is the target. */

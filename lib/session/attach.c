@@ -105,11 +105,17 @@ static int serve_connect(struct mg_message *req, const void *payload, size_t len
 
 int mg_session_serve(struct mg_session *s)
 {
+	int ret;
+
 	if (s->remote != NULL) {
 		return -EINVAL;
 	}
 	/* Parent policy: only the master itself and privileged clients. */
-	return mg_service_register(s->r, SERVICE, 0, serve_connect, s);
+	ret = mg_service_register(s->r, SERVICE, 0, serve_connect, s);
+	if (ret == 0 && (ret = mg__session_serve_program(s)) != 0) {
+		mg_service_unregister(s->r, SERVICE);
+	}
+	return ret;
 }
 
 void mg_session_on_serve(struct mg_session *s, mg_serve_fn fn, void *data)

@@ -233,8 +233,8 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	if (e == NULL) {
 		return NULL;
 	}
-	if ((opts->join || opts->program != NULL) && mg__context_session(ctx)->remote != NULL) {
-		/* Ids and programs are the master's to hand out. */
+	if (opts->join && mg__context_session(ctx)->remote != NULL) {
+		/* Ids are the master's to hand out. */
 		talloc_free(e);
 		return NULL;
 	}
@@ -326,59 +326,6 @@ int mg_exec_signal(struct mg_exec *e, int signo)
 	}
 	send_signal(e, signo);
 	return 0;
-}
-
-struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
-				   char **_errmsg)
-{
-	struct mg_program *p;
-	unsigned char hdr[20];
-	struct stat st;
-	int fd;
-
-	if (s->remote != NULL) {
-		*_errmsg = talloc_asprintf(mem_ctx, "%s: programs cannot be pushed through an "
-					   "attached session", path);
-		return NULL;
-	}
-	/* Non-blocking, so that a FIFO (or a device) cannot hold us before
-	 * fstat shows it is no regular file; a regular file ignores it. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", path, mg_strerror(-errno));
-		if (fd >= 0) {
-			close(fd);
-		}
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-		*_errmsg = talloc_asprintf(mem_ctx, "%s: not a program (empty or not a regular file)", path);
-		close(fd);
-		return NULL;
-	}
-	p = talloc_zero(mem_ctx, struct mg_program);
-	if (p == NULL) {
-		close(fd);
-		return NULL;
-	}
-	p->size = (uint64_t)st.st_size;
-	/* An ELF program names its machine: e_machine, in its own byte order. */
-	if (pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
-	    memcmp(hdr, "\177ELF", 4) == 0) {
-		p->machine = hdr[5] == 2 ? (uint32_t)((hdr[18] << 8) | hdr[19])
-					 : (uint32_t)((hdr[19] << 8) | hdr[18]);
-	} else if (pread(fd, hdr, 2, 0) != 2 || hdr[0] != '#' || hdr[1] != '!') {
-		*_errmsg = talloc_asprintf(mem_ctx, "%s: neither an ELF program nor a #! script", path);
-		close(fd);
-		talloc_free(p);
-		return NULL;
-	}
-	p->id = mg__session_next_program(s);
-	if (mg__images_put(mg__session_images(s), p->id, fd, p->size) != 0) {
-		talloc_free(p);
-		return NULL;
-	}
-	return p;
 }
 
 int mg_exec_winsize(struct mg_exec *e, unsigned rows, unsigned cols)

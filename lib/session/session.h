@@ -111,6 +111,13 @@ struct mg_session *mg__session_new_attached(TALLOC_CTX *mem_ctx, struct mg_loop 
  * 'id': the live one of that name and id, or a new one, up (it goes when
  * its route does); NULL on ENOMEM. */
 struct mg_context *mg__session_adopt(struct mg_session *s, uint32_t id, const char *name);
+/* program.c: serve "session.program" (mg_session_serve). 0 or an error. */
+int mg__session_serve_program(struct mg_session *s);
+/* program.c: mg_program_load on an attached session: the master loads the
+ * program (our path made absolute) into its store, for the hops to
+ * FETCH, until we detach. NULL with *_errmsg on mem_ctx. */
+struct mg_program *mg__session_remote_program(TALLOC_CTX *mem_ctx, struct mg_session *s,
+					      const char *path, char **_errmsg);
 /* The live context connected for chain text 'name' and up, or NULL. */
 struct mg_context *mg__session_find_up(struct mg_session *s, const char *name);
 uint32_t mg__context_id(const struct mg_context *ctx);

@@ -202,11 +202,24 @@ static void test_connect_and_exec_body(void)
 	ASSERT_PTR_NOT_NULL(start(f->cs, w2.ctx, "exit 7", &x));
 	ASSERT_TRUE(run_until(f->loop, run_done, &x, 10000));
 	ASSERT_INT_EQ(x.res.wait_status, 7 << 8);
-	/* Not here: programs and joins are the master's. */
+	/* A program: the master loads it (our path, made absolute) and
+	 * its hops fetch it from the master. */
 	{
+		const char *argv[] = { "sh", "-c", "exit 5", NULL };
+		struct mg_exec_opts o = {
+			.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
+			.sink = sink, .sink_data = &x,
+		};
 		char *err = NULL;
-		ASSERT_PTR_NULL(mg_program_load(f, f->cs, "/bin/true", &err));
-		ASSERT_STR_CONTAINS(err, "attached session");
+
+		o.program = mg_program_load(f, f->cs, "/bin/sh", &err);
+		ASSERT_PTR_NOT_NULL(o.program);
+		memset(&x, 0, sizeof(x));
+		ASSERT_PTR_NOT_NULL(mg_exec_start(f, w2.ctx, &o, on_done, &x));
+		ASSERT_TRUE(run_until(f->loop, run_done, &x, 10000));
+		ASSERT_INT_EQ(x.res.wait_status, 5 << 8);
+		ASSERT_PTR_NULL(mg_program_load(f, f->cs, "/nonexistent/prog", &err));
+		ASSERT_STR_CONTAINS(err, "/nonexistent/prog");
 	}
 	talloc_free(w.errmsg);
 	fx_free(f);

@@ -127,8 +127,10 @@ void mg_session_on_serve(struct mg_session *s, mg_serve_fn fn, void *data);
  * and its session served), and gives contexts of the master's session
  * that mg_exec_start, mg_context_call and the rest use directly, as the
  * master would. Such a context has no parent context; it goes when its
- * link does, or when the master does. Not available here: hop passwords
- * (the master asks them), mg_program_load, opts.join of mg_exec_start
+ * link does, or when the master does. mg_program_load has the master
+ * load the program ("session.program": the path made absolute, opened
+ * by the master) until we detach. Not available here: hop passwords
+ * (the master asks them), opts.join of mg_exec_start
  * (which then returns NULL), and mg_session_shutdown, which returns 0 at
  * once: the hops are the master's and stay. Freeing the session detaches
  * (the commands it started are stopped). Runs the loop until attached;

@@ -1,0 +1,177 @@
+/*
+ * Programs for mitogen-exec (mg_program_load, docs/PROTOCOL.md section
+ * 5.5): a local file put in the session's store, which the hops FETCH
+ * from. On an attached session the master loads it ("session.program",
+ * section 5.7), so that the master's hops can fetch it from the master.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "buf.h"
+#include "images.h"
+#include "mitogen/error.h"
+#include "mitogen/exec.h"
+#include "mitogen/message.h"
+#include "mitogen/service.h"
+#include "session.h"
+
+#define PROGRAM_SERVICE "session.program"
+/* Room for the answer: codes, sizes and a message. */
+#define REPLY_MAX (64u * 1024)
+
+struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
+				   char **_errmsg)
+{
+	struct mg_program *p;
+	unsigned char hdr[20];
+	struct stat st;
+	int fd;
+
+	if (s->remote != NULL) {
+		return mg__session_remote_program(mem_ctx, s, path, _errmsg);
+	}
+	/* Non-blocking, so that a FIFO (or a device) cannot hold us before
+	 * fstat shows it is no regular file; a regular file ignores it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", path, mg_strerror(-errno));
+		if (fd >= 0) {
+			close(fd);
+		}
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: not a program (empty or not a regular file)", path);
+		close(fd);
+		return NULL;
+	}
+	p = talloc_zero(mem_ctx, struct mg_program);
+	if (p == NULL) {
+		close(fd);
+		return NULL;
+	}
+	p->size = (uint64_t)st.st_size;
+	/* An ELF program names its machine: e_machine, in its own byte order. */
+	if (pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+	    memcmp(hdr, "\177ELF", 4) == 0) {
+		p->machine = hdr[5] == 2 ? (uint32_t)((hdr[18] << 8) | hdr[19])
+					 : (uint32_t)((hdr[19] << 8) | hdr[18]);
+	} else if (pread(fd, hdr, 2, 0) != 2 || hdr[0] != '#' || hdr[1] != '!') {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: neither an ELF program nor a #! script", path);
+		close(fd);
+		talloc_free(p);
+		return NULL;
+	}
+	p->id = mg__session_next_program(s);
+	if (mg__images_put(mg__session_images(s), p->id, fd, p->size) != 0) {
+		talloc_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* A program loaded for a client: unloaded when the client goes. */
+struct served_program {
+	struct mg_program *p;
+	struct mg_watch *watch;
+};
+
+static void on_client_gone(struct mg_router *r, uint32_t id, const char *reason, void *data)
+{
+	talloc_free(data);
+}
+
+/* str path (absolute): load it into our store, which our hops FETCH
+ * from; answer u32 error, u32 id, u64 size, u32 machine, str message. */
+static int serve_program(struct mg_message *req, const void *payload, size_t len, void *data)
+{
+	struct mg_session *s = data;
+	struct served_program *sp = talloc_zero(s, struct served_program);
+	struct mg_buf *b = mg__buf_new(sp, REPLY_MAX);
+	char *path = NULL, *err = NULL;
+	struct mg_buf in;
+	int ret = 0;
+
+	if (sp == NULL || b == NULL) {
+		talloc_free(sp);
+		return -ENOMEM;
+	}
+	mg__buf_view(&in, payload, len);
+	if (mg__buf_get_str(&in, sp, &path) != 0 || path == NULL || path[0] != '/') {
+		talloc_free(sp);
+		mg_message_reply_dead(req, "malformed request");
+		return 0;
+	}
+	sp->p = mg_program_load(sp, s, path, &err);
+	sp->watch = sp->p != NULL ? mg_router_on_disconnect(sp, mg__session_router(s), mg_message_src(req),
+							    on_client_gone, sp) : NULL;
+	if (sp->p == NULL || sp->watch == NULL) {
+		ret = sp->p == NULL ? -EINVAL : -ENOMEM;
+	}
+	if (mg__buf_put_u32(b, (uint32_t)ret) != 0 || mg__buf_put_u32(b, ret == 0 ? sp->p->id : 0) != 0 ||
+	    mg__buf_put_u64(b, ret == 0 ? sp->p->size : 0) != 0 ||
+	    mg__buf_put_u32(b, ret == 0 ? sp->p->machine : 0) != 0 ||
+	    mg__buf_put_str(b, err != NULL ? err : ret != 0 ? mg_strerror(ret) : "") != 0) {
+		mg_message_reply_dead(req, "out of memory");
+	} else {
+		mg_message_reply(req, b->data, b->len);
+	}
+	talloc_free(b);
+	if (ret != 0) {
+		talloc_free(sp);
+	}
+	return 0;
+}
+
+int mg__session_serve_program(struct mg_session *s)
+{
+	/* Parent policy: only the master itself and privileged clients. */
+	return mg_service_register(mg__session_router(s), PROGRAM_SERVICE, 0, serve_program, s);
+}
+
+struct mg_program *mg__session_remote_program(TALLOC_CTX *mem_ctx, struct mg_session *s,
+					      const char *path, char **_errmsg)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_buf *b = tmp != NULL ? mg__buf_new(tmp, REPLY_MAX) : NULL;
+	char *abs = realpath(path, NULL), *text = NULL;
+	struct mg_program *p = NULL;
+	struct mg_message *m = NULL;
+	struct mg_buf in;
+	uint32_t code = 0;
+	const void *data;
+	size_t len;
+	int ret;
+
+	if (abs == NULL) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", path, mg_strerror(-errno));
+		goto out;
+	}
+	/* The master opens it: our path, made absolute, is its path too. */
+	ret = b != NULL ? mg__buf_put_str(b, abs) : -ENOMEM;
+	if (ret == 0) {
+		ret = mg_router_call(tmp, mg__session_router(s), 0, PROGRAM_SERVICE, b->data, b->len, -1, &m);
+	}
+	if (ret != 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: the session's master: %s", path,
+					   m != NULL ? mg_message_dead_reason(m) : mg_strerror(ret));
+		goto out;
+	}
+	p = talloc_zero(mem_ctx, struct mg_program);
+	data = mg_message_data(m, &len);
+	mg__buf_view(&in, data, len);
+	if (p == NULL || mg__buf_get_u32(&in, &code) != 0 || mg__buf_get_u32(&in, &p->id) != 0 ||
+	    mg__buf_get_u64(&in, &p->size) != 0 || mg__buf_get_u32(&in, &p->machine) != 0 ||
+	    mg__buf_get_str(&in, tmp, &text) != 0 || code != 0) {
+		*_errmsg = talloc_strdup(mem_ctx, code != 0 && text != NULL ? text :
+					 "the session's master: malformed answer");
+		TALLOC_FREE(p);
+	}
+out:
+	free(abs);
+	talloc_free(tmp);
+	return p;
+}
