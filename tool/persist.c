@@ -240,6 +240,10 @@ static void holder_main(const struct paths *p, const struct mg_persist_opts *o, 
 		_exit(1);
 	}
 	close_range(4, ~0U, 0);
+	/* Hold no directory of the first command's busy (an unmount). */
+	if (chdir("/") != 0) {
+		_exit(1);
+	}
 	if (o->verbose > 0) {
 		mg_log_to_file(p->log, mg_log_get_level());
 	}
