@@ -27,31 +27,10 @@ files=${3:-100}
 export PATH=$build/cmd:$PATH
 export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
 
-BATS_FILE_TMPDIR=$(mktemp -d)
-export BATS_FILE_TMPDIR
-skip() { echo "bench: $*" >&2; exit 1; }
-is_root() { [[ $(id -u) -eq 0 ]]; }
-# shellcheck source=../cli/sshd.bash
-source "$here/../cli/sshd.bash"
-trap 'stop_sshd; rm -rf "$BATS_FILE_TMPDIR"' EXIT
-start_sshd
-[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
-command -v rsync >/dev/null || skip "no rsync"
+# shellcheck source=common.sh
+source "$here/common.sh"
+bench_sshd
 
-if [[ -z ${KEEP_RC:-} ]]; then
-	pid=$(<"$MG_SSHD_DIR/sshd.pid")
-	stop_sshd
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "SetEnv SHLVL=1" >>"$MG_SSHD_DIR/sshd_config"
-	/usr/sbin/sshd -f "$MG_SSHD_DIR/sshd_config" -E "$MG_SSHD_DIR/sshd.log" ||
-		skip "sshd did not restart"
-	for ((i = 0; i < 50; i++)); do
-		[[ -z $(ss -Hltn "sport = :$MG_SSH_PORT" 2>/dev/null) ]] && sleep 0.1 || break
-	done
-fi
 
 work=$BATS_FILE_TMPDIR/work
 mkdir -p "$work/src"

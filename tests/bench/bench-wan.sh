@@ -29,15 +29,9 @@ for r in "$relay" /work/shared/bench/wan-relay.py "$here/../../../shared/bench/w
 done
 [[ -f $relay ]] || { echo "bench: no wan-relay.py (set MG_WAN_RELAY)" >&2; exit 1; }
 
-BATS_FILE_TMPDIR=$(mktemp -d)
-export BATS_FILE_TMPDIR
-skip() { echo "bench: $*" >&2; exit 1; }
-is_root() { [[ $(id -u) -eq 0 ]]; }
-# shellcheck source=../cli/sshd.bash
-source "$here/../cli/sshd.bash"
-trap 'stop_sshd; rm -rf "$BATS_FILE_TMPDIR"' EXIT
-start_sshd
-[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
+# shellcheck source=common.sh
+source "$here/common.sh"
+bench_sshd
 
 # One alias, wan1, read by ssh and by mitogen-run's ssh alike.
 cfg=$BATS_FILE_TMPDIR/wan_config
@@ -48,17 +42,6 @@ cfg=$BATS_FILE_TMPDIR/wan_config
 	cat "$MG_SSH_CONFIG"
 } >"$cfg"
 hop="ssh:wan1?ssh_args=$(mg_pct "-F $cfg")"
-
-median_ms() { # N command...: median wall time in ms over N runs
-	local n=$1; shift
-	local i t0 t1
-	for ((i = 0; i < n; i++)); do
-		t0=$(date +%s%N)
-		"$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
-		t1=$(date +%s%N)
-		echo $(((t1 - t0) / 1000))
-	done | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f\n", m/1000}'
-}
 
 row() { # LABEL MS BASE_MS
 	printf '%-40s %8s ms  (%.2fx, %+.1f round trips)\n' "$1" "$2" \

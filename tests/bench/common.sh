@@ -1,0 +1,48 @@
+# -*- bash -*-
+# Shared by the benchmarks that talk to a private sshd: source it after
+# setting 'here' (this directory). Needs root and openssh-server.
+#
+#   bench_sshd       start the sshd of tests/cli/sshd.bash on 127.0.0.1,
+#                    stopped on exit; unless KEEP_RC=1, restarted with
+#                    "SetEnv SHLVL=1" so that bash does not read root's
+#                    ~/.bashrc for each command of an ssh session (here
+#                    `pyenv init`, ~300 ms of noise for every tool alike)
+#   median_ms N CMD  the median wall time of N runs of CMD, in ms
+
+BATS_FILE_TMPDIR=$(mktemp -d)
+export BATS_FILE_TMPDIR
+skip() { echo "bench: $*" >&2; exit 1; }
+is_root() { [[ $(id -u) -eq 0 ]]; }
+# shellcheck source=../cli/sshd.bash
+source "$here/../cli/sshd.bash"
+
+bench_sshd() {
+	local pid i
+	trap 'stop_sshd; rm -rf "$BATS_FILE_TMPDIR"' EXIT
+	start_sshd
+	[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
+	[[ -z ${KEEP_RC:-} ]] || return 0
+	pid=$(<"$MG_SSHD_DIR/sshd.pid")
+	stop_sshd
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "SetEnv SHLVL=1" >>"$MG_SSHD_DIR/sshd_config"
+	/usr/sbin/sshd -f "$MG_SSHD_DIR/sshd_config" -E "$MG_SSHD_DIR/sshd.log" ||
+		skip "sshd did not restart"
+	for ((i = 0; i < 50; i++)); do
+		[[ -z $(ss -Hltn "sport = :$MG_SSH_PORT" 2>/dev/null) ]] && sleep 0.1 || break
+	done
+}
+
+median_ms() {
+	local n=$1 i t0 t1
+	shift
+	for ((i = 0; i < n; i++)); do
+		t0=$(date +%s%N)
+		"$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
+		t1=$(date +%s%N)
+		echo $(((t1 - t0) / 1000))
+	done | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f\n", m/1000}'
+}
