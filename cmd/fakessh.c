@@ -348,9 +348,8 @@ static int run_sftp(TALLOC_CTX *tmp, const char **words)
 		return FAKESSH_FAIL;
 	}
 	image = sftp_image(tmp);
-	/* An attached session (fakessh run) pushes no program yet. */
-	const char *why = mg_fakessh_run_chain() != NULL ? "under fakessh run, it cannot be pushed"
-			: access(image, R_OK) != 0 ? strerror(errno) : NULL;
+	/* Under fakessh run, the run loads it by this path (session.program). */
+	const char *why = access(image, R_OK) != 0 ? strerror(errno) : NULL;
 	if (why != NULL) {
 		if (strcmp(mode, "builtin") == 0) {
 			mg_cmd_error("no built-in SFTP server: %s: %s", image, why);

@@ -333,7 +333,7 @@ function version_reply() {
     [[ $(version_reply -b) != *lsetstat* ]] || die "-b ran the system server"
 }
 
-@test "under fakessh run: no program is pushed, so auto runs the far sftp-server and builtin is refused" {
+@test "under fakessh run: the run pushes the server, auto and builtin alike" {
     skip_if_no_program sftp
     local s found=
     for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
@@ -344,7 +344,13 @@ function version_reply() {
     printf 'put %s %s\n' "$MG_TMP/f" "$MG_TMP/g" >"$MG_TMP/batch"
     run_mg_sep fakessh run local -- sftp -S fakessh -b "$MG_TMP/batch" .
     cmp "$MG_TMP/f" "$MG_TMP/g" || die "put under fakessh run"
-    FAKESSH_SFTP_SERVER=builtin run_mg_sep '?' fakessh run local -- fakessh -s . sftp </dev/null
-    assert "$status" -eq 255 "builtin under fakessh run: 255"
-    assert "$stderr" =~ "no built-in SFTP server: .*under fakessh run, it cannot be pushed" "and why"
+    rm -f "$MG_TMP/g"
+    FAKESSH_SFTP_SERVER=builtin run_mg_sep fakessh run local -- sftp -S fakessh -b "$MG_TMP/batch" .
+    cmp "$MG_TMP/f" "$MG_TMP/g" || die "put under fakessh run, builtin"
+    # Ours answers INIT with limits@openssh.com and without lsetstat.
+    printf "$INIT" >"$MG_TMP/init"
+    FAKESSH_SFTP_SERVER=builtin run_mg_sep fakessh run local -- sh -c \
+        'fakessh -s . sftp <"$1" | tr -c "[:print:]" .' sh "$MG_TMP/init"
+    assert "$output" =~ "limits@openssh.com" "builtin under fakessh run: our server answered"
+    [[ $output != *lsetstat* ]] || die "builtin under fakessh run ran the system server"
 }
