@@ -234,7 +234,7 @@ int mg_cmd_persist_idle(bool flag_only, unsigned *_ms)
 	return 0;
 }
 
-bool mg_cmd_persist_control(int *_status)
+bool mg_cmd_persist_control(const char *const *rest, int *_status)
 {
 	TALLOC_CTX *tmp;
 	const char *text = mg_common.persist_check != NULL ? mg_common.persist_check :
@@ -251,6 +251,11 @@ bool mg_cmd_persist_control(int *_status)
 	    mg_common.persist_list > 1) {
 		*_status = mg_cmd_usage_error("--persist-check, --persist-stop and --persist-list "
 					      "exclude each other");
+		return true;
+	}
+	if (rest != NULL && rest[0] != NULL) {
+		*_status = mg_cmd_usage_error("%s: no other arguments with --persist-check, "
+					      "--persist-stop or --persist-list", rest[0]);
 		return true;
 	}
 	tmp = talloc_new(NULL);

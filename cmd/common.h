@@ -59,7 +59,8 @@ int mg_cmd_parse_duration(const char *opt, const char *text, unsigned *_ms);
 int mg_cmd_persist_idle(bool flag_only, unsigned *_ms);
 
 /* When --persist-list, --persist-check or --persist-stop was given: ask
- * the holder, and return true with *_status the exit status. */
-bool mg_cmd_persist_control(int *_status);
+ * the holder, and return true with *_status the exit status; 'rest', the
+ * words left after the options, must be empty (else a usage error). */
+bool mg_cmd_persist_control(const char *const *rest, int *_status);
 
 #endif

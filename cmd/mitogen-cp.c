@@ -273,7 +273,7 @@ int main(int argc, const char **argv)
 					    poptStrerror(rc));
 	} else if (help) {
 		poptPrintHelp(pc, stdout, 0);
-	} else if (!mg_cmd_apply_common() && !mg_cmd_persist_control(&status)) {
+	} else if (!mg_cmd_apply_common() && !mg_cmd_persist_control(poptGetArgs(pc), &status)) {
 		rest = poptGetArgs(pc);
 		while (rest != NULL && rest[n] != NULL) {
 			n++;

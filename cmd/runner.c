@@ -361,7 +361,7 @@ int mg_runner_cli(int argc, const char **argv, const char *name, const char *usa
 		poptPrintHelp(pc, stdout, 0);
 		goto done;
 	}
-	if (mg_cmd_apply_common() || mg_cmd_persist_control(&status)) {
+	if (mg_cmd_apply_common() || mg_cmd_persist_control(poptGetArgs(pc), &status)) {
 		goto done;
 	}
 	rest = poptGetArgs(pc);

@@ -110,6 +110,9 @@ function wait_file() {
     run_mg mitogen-run --persist=1m local true
     run_mg mitogen-run --persist-list
     assert "${lines[0]}" =~ "exits after 2h0m idle$" "the longest idle time any command asked for"
+    run_mg_sep 2 mitogen-run --persist-list extra
+    assert "$stderr" =~ "extra: no other arguments with --persist-check" "a stray word: usage error"
+    run_mg_sep 2 mitogen-run --persist-check local/local -- true
     run_mg mitogen-run --persist-stop local/local
     assert "$output" =~ "local/local: stopping" "stop one chain"
     run_mg 255 mitogen-run --persist-check local/local
