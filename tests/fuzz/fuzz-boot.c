@@ -188,13 +188,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.ask = ask;
 	p.ask_data = &run;
 	FUZZ_CHECK(mg__conn_start(ctx, r, &p, on_done, &run, &c, &errmsg) == 0);
-	pid = mg__conn_pid(c);
 	fz_run(run.loop, is_done, &run, 10000);
 	FUZZ_CHECK(run.done == 1);
+	/* Only now: a method that prepares first (ssh asks ssh -G) spawns
+	 * from the loop, and before that there is no pid (0 would wait for
+	 * any child at all). */
+	pid = mg__conn_pid(c);
 	talloc_free(ctx);
 	/* The hop exits once its output is read or its reader gone; the
 	 * connection may have reaped it already (ECHILD then). */
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
 	}
 	FUZZ_LEAKS_END;
 	return 0;
