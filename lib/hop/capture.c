@@ -93,6 +93,11 @@ static void on_timeout(struct mg_timer *tm, void *data)
 	maybe_done(c);
 }
 
+pid_t mg__capture_pid(const struct mg_capture *c)
+{
+	return c->pid;
+}
+
 int mg__capture_start(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *const *argv,
 		      unsigned timeout_ms, mg_capture_fn fn, void *data, struct mg_capture **_cap)
 {

@@ -8,6 +8,7 @@
 #define MG_CAPTURE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <talloc.h>
 
 struct mg_loop;
@@ -23,5 +24,8 @@ typedef void (*mg_capture_fn)(void *data, int err, int status, const char *out);
  * negative errno when it cannot be started. */
 int mg__capture_start(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *const *argv,
 		      unsigned timeout_ms, mg_capture_fn fn, void *data, struct mg_capture **_cap);
+
+/* The command's pid while it runs; 0 once it is reaped. */
+pid_t mg__capture_pid(const struct mg_capture *cap);
 
 #endif

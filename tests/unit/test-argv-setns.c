@@ -326,7 +326,7 @@ static const char *query(TALLOC_CTX *ctx, const char *kind, const char *path, co
 		res = !a.done ? "(no answer)" : a.err != 0 ? talloc_strdup(ctx, a.msg)
 		      : talloc_asprintf(ctx, "PID %ld", a.pid);
 		/* The answer comes once the tool is reaped: nothing left. */
-		if (a.done && q->pid != 0) {
+		if (a.done && mg__capture_pid(q->cap) != 0) {
 			res = "(tool not reaped)";
 		}
 	}
@@ -584,7 +584,7 @@ static void test_query_cancel(void)
 		mg_loop_run_once(loop, 10);
 	}
 	ASSERT_TRUE(!a.done);
-	pid = q->pid;
+	pid = mg__capture_pid(q->cap);
 	ASSERT_INT_GE(pid, 1);
 	talloc_free(q);
 	/* Reaped: no such child any more. */

@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include "scan.h"
 #include "boot.h"
+#include "capture.h"
 #include "method.h"
 #include "mitogen/error.h"
 #include "mitogen/loop.h"
@@ -54,8 +55,6 @@ extern char **environ;
 
 /* The kind's tool may not answer: give up on it after this long. */
 #define SETNS_TOOL_TIMEOUT_MS 30000
-/* More tool output than this is not kept (it is only for messages). */
-#define SETNS_TOOL_OUTPUT_MAX 65536
 /* A bigger /etc/passwd or /etc/group is refused. */
 #define SETNS_FILE_MAX (16 << 20)
 
@@ -305,11 +304,10 @@ static long setns_parse_pid(const char *kind, const char *out)
 }
 
 /*
- * The leader pid from the kind's tool, asked without blocking the loop:
- * the tool runs with stdout and stderr on one pipe, read through the
- * loop (up to SETNS_TOOL_OUTPUT_MAX kept), and is reaped by it; past
- * SETNS_TOOL_TIMEOUT_MS it is killed. Freeing the query kills a tool
- * still running and reaps it (SIGKILL'd, it is gone at once).
+ * The leader pid from the kind's tool, asked without blocking the loop
+ * (lib/hop/capture.c): stdout and stderr on one pipe, up to 64 KiB kept;
+ * past SETNS_TOOL_TIMEOUT_MS it is killed. Freeing the query kills a tool
+ * still running and reaps it.
  */
 typedef void (*setns_pid_fn)(void *data, int err, long pid, const char *errmsg);
 
@@ -317,60 +315,37 @@ struct setns_query {
 	const struct setns_tool *t;
 	char *path;
 	char *name;
-	pid_t pid;               /* the tool; 0 once reaped */
-	int fd;                  /* its output, -1 after EOF */
-	struct mg_io *io;
-	struct mg_timer *timer;
-	char *out;
-	int status;
-	bool timed_out;
-	bool done;
+	struct mg_capture *cap;
 	setns_pid_fn cb;
 	void *data;
 };
 
-static int setns_query_destructor(struct setns_query *q)
-{
-	if (q->fd >= 0) {
-		close(q->fd);
-	}
-	if (q->pid > 0) {
-		kill(q->pid, SIGKILL);
-		while (waitpid(q->pid, NULL, 0) < 0 && errno == EINTR) {
-		}
-	}
-	return 0;
-}
-
 /* What the tool's answer means: 0 with *_pid, or an error and message. */
-static int setns_query_result(TALLOC_CTX *mem_ctx, const struct setns_query *q, long *_pid,
-			      char **_errmsg)
+static int setns_query_result(TALLOC_CTX *mem_ctx, const struct setns_query *q, int err,
+			      int status, const char *out, long *_pid, char **_errmsg)
 {
 	const char *path = q->path;
 	long pid;
 
-	if (q->timed_out) {
+	if (err == -ETIMEDOUT) {
 		*_errmsg = talloc_asprintf(mem_ctx, "%s did not answer within %d seconds", path,
 					   SETNS_TOOL_TIMEOUT_MS / 1000);
 		return -ETIMEDOUT;
 	}
-	if (q->out == NULL) {
-		return -ENOMEM;
-	}
-	if (WIFSIGNALED(q->status)) {
+	if (WIFSIGNALED(status)) {
 		*_errmsg = talloc_asprintf(mem_ctx, "%s was killed by signal %d: %s", path,
-					   WTERMSIG(q->status), setns_output_text(mem_ctx, q->out));
+					   WTERMSIG(status), setns_output_text(mem_ctx, out));
 		return -ESRCH;
 	}
-	if (WEXITSTATUS(q->status) != 0) {
+	if (WEXITSTATUS(status) != 0) {
 		*_errmsg = talloc_asprintf(mem_ctx, "%s exited with status %d: %s", path,
-					   WEXITSTATUS(q->status), setns_output_text(mem_ctx, q->out));
+					   WEXITSTATUS(status), setns_output_text(mem_ctx, out));
 		return -ESRCH;
 	}
-	pid = setns_parse_pid(q->t->kind, q->out);
+	pid = setns_parse_pid(q->t->kind, out);
 	if (pid < 0) {
 		*_errmsg = talloc_asprintf(mem_ctx, "could not find PID from %s output: %s", path,
-					   setns_output_text(mem_ctx, q->out));
+					   setns_output_text(mem_ctx, out));
 		return -ESRCH;
 	}
 	if (pid == 0) {
@@ -383,65 +358,15 @@ static int setns_query_result(TALLOC_CTX *mem_ctx, const struct setns_query *q, 
 	return 0;
 }
 
-/* Once the output has ended and the tool is reaped (or timed out). */
-static void setns_query_maybe_done(struct setns_query *q)
+static void setns_query_done(void *data, int err, int status, const char *out)
 {
+	struct setns_query *q = talloc_get_type_abort(data, struct setns_query);
 	char *msg = NULL;
 	long pid = 0;
 	int ret;
 
-	if (q->done || (!q->timed_out && (q->fd >= 0 || q->pid > 0))) {
-		return;
-	}
-	q->done = true;
-	TALLOC_FREE(q->io);
-	ret = setns_query_result(q, q, &pid, &msg);
+	ret = setns_query_result(q, q, err, status, out, &pid, &msg);
 	q->cb(q->data, ret, pid, msg != NULL ? msg : mg_strerror(ret));
-}
-
-static void setns_query_readable(struct mg_io *io, unsigned events, void *data)
-{
-	struct setns_query *q = talloc_get_type_abort(data, struct setns_query);
-	char buf[4096];
-	ssize_t n = read(q->fd, buf, sizeof(buf));
-
-	if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-		return;
-	}
-	if (n > 0) {
-		if (q->out != NULL && strlen(q->out) < SETNS_TOOL_OUTPUT_MAX) {
-			/* A NUL in the output would end the text early: fine
-			 * for messages and for the parser. */
-			q->out = talloc_strndup_append(q->out, buf, (size_t)n);
-		}
-		return;
-	}
-	TALLOC_FREE(q->io);
-	close(q->fd);
-	q->fd = -1;
-	setns_query_maybe_done(q);
-}
-
-static void setns_query_exit(struct mg_child *ch, pid_t pid, int status, void *data)
-{
-	struct setns_query *q = talloc_get_type_abort(data, struct setns_query);
-
-	q->pid = 0;
-	q->status = status;
-	setns_query_maybe_done(q);
-}
-
-static void setns_query_timeout(struct mg_timer *tm, void *data)
-{
-	struct setns_query *q = talloc_get_type_abort(data, struct setns_query);
-
-	q->timer = NULL;
-	q->timed_out = true;
-	if (q->pid > 0) {
-		/* Reaped by the child watcher, or by the destructor. */
-		kill(q->pid, SIGKILL);
-	}
-	setns_query_maybe_done(q);
 }
 
 /*
@@ -456,27 +381,19 @@ static int setns_query_start(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 {
 	struct setns_query *q = talloc_zero(mem_ctx, struct setns_query);
 	const char *argv[5] = { path, t->verb, NULL, NULL, NULL };
-	struct mg_spawn_opts so = { 0 };
-	int fds[2], ret;
+	int ret;
 
 	if (q == NULL) {
 		return -ENOMEM;
 	}
-	q->fd = -1;
 	q->t = t;
 	q->cb = cb;
 	q->data = data;
-	talloc_set_destructor(q, setns_query_destructor);
 	q->path = talloc_strdup(q, path);
 	q->name = talloc_strdup(q, name);
-	q->out = talloc_strdup(q, "");
-	if (q->path == NULL || q->name == NULL || q->out == NULL) {
+	if (q->path == NULL || q->name == NULL) {
 		talloc_free(q);
 		return -ENOMEM;
-	}
-	if ((ret = mg__pipe(fds)) != 0) {
-		talloc_free(q);
-		return ret;
 	}
 	if (t->key == NULL) {
 		argv[2] = "--format={{.State.Pid}}";
@@ -484,27 +401,14 @@ static int setns_query_start(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	} else {
 		argv[2] = name;
 	}
-	so.argv = argv;
-	so.search_path = true;
-	so.stdio[0] = -1;
-	so.stdio[1] = fds[1];
-	so.stdio[2] = fds[1];
-	ret = mg__spawn(&so, &q->pid);
-	close(fds[1]);
-	q->fd = fds[0];
+	ret = mg__capture_start(q, loop, argv, SETNS_TOOL_TIMEOUT_MS, setns_query_done, q, &q->cap);
 	if (ret != 0) {
-		q->pid = 0;
-		*_errmsg = talloc_asprintf(mem_ctx, "could not execute %s: %s", path, strerror(-ret));
+		if (ret != -ENOMEM) {
+			*_errmsg = talloc_asprintf(mem_ctx, "could not execute %s: %s", path,
+						   strerror(-ret));
+		}
 		talloc_free(q);
 		return ret;
-	}
-	fcntl(q->fd, F_SETFL, fcntl(q->fd, F_GETFL) | O_NONBLOCK);
-	q->io = mg_io_new(q, loop, q->fd, MG_IO_READ, setns_query_readable, q);
-	q->timer = mg_timer_new(q, loop, SETNS_TOOL_TIMEOUT_MS, setns_query_timeout, q);
-	if (q->io == NULL || q->timer == NULL ||
-	    mg_child_new(q, loop, q->pid, setns_query_exit, q) == NULL) {
-		talloc_free(q);
-		return -ENOMEM;
 	}
 	*_q = q;
 	return 0;
