@@ -86,18 +86,29 @@ void sftp_do_lstat(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 	stat_common(s, id, in, false);
 }
 
+/* A path, then attributes (SETSTAT, MKDIR); false after answering a
+ * malformed request. */
+static bool path_and_attrs(struct sftp_server *s, uint32_t id, struct sftp_in *in,
+			   char *path, struct sftp_attrs *a)
+{
+	bool ok = sftp_get_path(s, in, path);
+
+	sftp_get_attrs(in, a);
+	if (!ok || !in->ok) {
+		bad_message(s, id);
+		return false;
+	}
+	return true;
+}
+
 void sftp_do_setstat(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 {
 	char path[PATH_MAX];
 	struct sftp_attrs a;
-	bool ok = sftp_get_path(s, in, path);
 
-	sftp_get_attrs(in, &a);
-	if (!ok || !in->ok) {
-		bad_message(s, id);
-		return;
+	if (path_and_attrs(s, id, in, path, &a)) {
+		sftp_status_errno(s, id, sftp_set_attrs(path, -1, &a));
 	}
-	sftp_status_errno(s, id, sftp_set_attrs(path, -1, &a));
 }
 
 /* One path argument, then f(path); its errno as the status. */
@@ -126,11 +137,8 @@ void sftp_do_mkdir(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 {
 	char path[PATH_MAX];
 	struct sftp_attrs a;
-	bool ok = sftp_get_path(s, in, path);
 
-	sftp_get_attrs(in, &a);
-	if (!ok || !in->ok) {
-		bad_message(s, id);
+	if (!path_and_attrs(s, id, in, path, &a)) {
 		return;
 	}
 	mode_t mode = (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) ? a.perm & 07777 : 0777;
