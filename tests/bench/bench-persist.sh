@@ -10,7 +10,7 @@
 #
 # then the holder's open fds and RSS before and after another M commands.
 # Milliseconds per command (wall time of the whole loop / N). The sshd is
-# restarted with "SetEnv SHLVL=1" as in bench-fakessh-run.sh (KEEP_RC=1
+# restarted with "SetEnv SHLVL=1" by common.sh (KEEP_RC=1
 # leaves it as it is).
 #
 #   tests/bench/bench-persist.sh [BUILD_DIR] [N] [M]
@@ -23,41 +23,18 @@ m=${3:-10000}
 export PATH=$build/cmd:$PATH
 export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
 
-BATS_FILE_TMPDIR=$(mktemp -d)
-export BATS_FILE_TMPDIR
-skip() { echo "bench: $*" >&2; exit 1; }
-is_root() { [[ $(id -u) -eq 0 ]]; }
-# shellcheck source=../cli/sshd.bash
-source "$here/../cli/sshd.bash"
+# shellcheck source=common.sh
+source "$here/common.sh"
 export XDG_RUNTIME_DIR=$BATS_FILE_TMPDIR/xdg
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 cm=$BATS_FILE_TMPDIR/cm
 mkdir -m 700 "$cm"
 holder_pid() { mitogen-run --persist-list 2>/dev/null | sed -n 's/^holder pid \([0-9]*\),.*/\1/p'; }
-cleanup() {
+bench_cleanup() {
 	mitogen-run --persist-stop >/dev/null 2>&1 || true
 	ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" -o ControlPath="$cm/%C" -O exit 127.0.0.1 2>/dev/null || true
-	stop_sshd
-	rm -rf "$BATS_FILE_TMPDIR"
 }
-trap cleanup EXIT
-start_sshd
-[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
-
-if [[ -z ${KEEP_RC:-} ]]; then
-	pid=$(<"$MG_SSHD_DIR/sshd.pid")
-	stop_sshd
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "SetEnv SHLVL=1" >>"$MG_SSHD_DIR/sshd_config"
-	/usr/sbin/sshd -f "$MG_SSHD_DIR/sshd_config" -E "$MG_SSHD_DIR/sshd.log" ||
-		skip "sshd did not restart"
-	for ((i = 0; i < 50; i++)); do
-		[[ -z $(ss -Hltn "sport = :$MG_SSH_PORT" 2>/dev/null) ]] && sleep 0.1 || break
-	done
-fi
+bench_sshd
 
 hop=$(ssh_hop)
 cmssh=(ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" -o ControlMaster=auto

@@ -8,6 +8,9 @@
 #                    ~/.bashrc for each command of an ssh session (here
 #                    `pyenv init`, ~300 ms of noise for every tool alike)
 #   median_ms N CMD  the median wall time of N runs of CMD, in ms
+#
+# A script that starts more (a holder, a ControlMaster) defines
+# bench_cleanup, which runs on exit before the sshd is stopped.
 
 BATS_FILE_TMPDIR=$(mktemp -d)
 export BATS_FILE_TMPDIR
@@ -16,9 +19,17 @@ is_root() { [[ $(id -u) -eq 0 ]]; }
 # shellcheck source=../cli/sshd.bash
 source "$here/../cli/sshd.bash"
 
+bench_exit() {
+	if declare -F bench_cleanup >/dev/null; then
+		bench_cleanup
+	fi
+	stop_sshd
+	rm -rf "$BATS_FILE_TMPDIR"
+}
+
 bench_sshd() {
 	local pid i
-	trap 'stop_sshd; rm -rf "$BATS_FILE_TMPDIR"' EXIT
+	trap bench_exit EXIT
 	start_sshd
 	[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
 	[[ -z ${KEEP_RC:-} ]] || return 0
