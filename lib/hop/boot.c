@@ -69,15 +69,14 @@ char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len)
 	return argv;
 }
 
-size_t mg__boot_tail_frame_len(const uint8_t *data, size_t len)
+size_t mg__boot_tail_frame_len(const uint8_t *tail, uint64_t len)
 {
 	uint32_t flen;
 
-	if (len < MG_BOOT_TAIL_LEN ||
-	    memcmp(data + len - 4, MG_BOOT_TAIL_MAGIC, 4) != 0) {
+	if (len < MG_BOOT_TAIL_LEN || memcmp(tail + 4, MG_BOOT_TAIL_MAGIC, 4) != 0) {
 		return 0;
 	}
-	flen = mg__get_be32(data + len - MG_BOOT_TAIL_LEN);
+	flen = mg__get_be32(tail);
 	return flen >= MG_HDR_LEN && flen <= len - MG_BOOT_TAIL_LEN ? flen : 0;
 }
 
@@ -117,7 +116,8 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 	}
 	/* The HELLO our parent appended was for us, not for our children. */
 	{
-		size_t flen = mg__boot_tail_frame_len(img->data, img->len);
+		size_t flen = img->len < MG_BOOT_TAIL_LEN ? 0 :
+			mg__boot_tail_frame_len(img->data + img->len - MG_BOOT_TAIL_LEN, img->len);
 		if (flen > 0) {
 			img->len -= flen + MG_BOOT_TAIL_LEN;
 		}

@@ -28,9 +28,9 @@ int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg);
  */
 #define MG_BOOT_TAIL_MAGIC "MGH1"
 #define MG_BOOT_TAIL_LEN 8
-/* The length of the HELLO frame that ends data[0..len), or 0 when there is
- * none. */
-size_t mg__boot_tail_frame_len(const uint8_t *data, size_t len);
+/* The length of the HELLO frame before 'tail' (the last MG_BOOT_TAIL_LEN
+ * bytes of 'len' in all), or 0 when they are no such tail. */
+size_t mg__boot_tail_frame_len(const uint8_t *tail, uint64_t len);
 
 /* Load the image from an open fd (an agent's own image, without the HELLO
  * its parent appended). */

@@ -257,9 +257,8 @@ static struct mg_msg *image_hello(TALLOC_CTX *mem_ctx, int fd, struct mg_stream 
 	    pread(fd, tail, sizeof(tail), st.st_size - MG_BOOT_TAIL_LEN) != sizeof(tail)) {
 		return NULL;
 	}
-	flen = mg__get_be32(tail);
-	if (memcmp(tail + 4, MG_BOOT_TAIL_MAGIC, 4) != 0 || flen < MG_HDR_LEN ||
-	    flen > MG_MSG_MAX_DEFAULT || (off_t)flen > st.st_size - MG_BOOT_TAIL_LEN) {
+	flen = mg__boot_tail_frame_len(tail, (uint64_t)st.st_size);
+	if (flen == 0 || flen > MG_MSG_MAX_DEFAULT) {
 		return NULL;
 	}
 	at = st.st_size - MG_BOOT_TAIL_LEN - (off_t)flen;
