@@ -12,6 +12,8 @@
 
 struct mg_common_opts mg_common = { .connect_timeout = "30" };
 static const char *prog_name = "mitogen";
+/* fakessh -q: ssh's LogLevel QUIET prints not even fatal errors. */
+static bool errors_off;
 
 struct poptOption mg_common_popt_table[] = {
 	{ "verbose", 'v', POPT_ARG_NONE, NULL, 'v', "Log each hop's progress on stderr (repeat for more)", NULL },
@@ -39,6 +41,20 @@ void mg_cmd_init(const char *prog)
 	mg_log_set_ident(prog);
 }
 
+static void drop_log(enum mg_log_level level, const char *msg, void *data)
+{
+	(void)level;
+	(void)msg;
+	(void)data;
+}
+
+void mg_cmd_errors_off(void)
+{
+	errors_off = true;
+	mg_log_set_level(MG_LOG_ERROR);
+	mg_log_set_sink(drop_log, NULL);
+}
+
 bool mg_cmd_apply_common(void)
 {
 	int level = MG_LOG_WARN + mg_common.verbose;
@@ -63,7 +79,12 @@ bool mg_cmd_apply_common(void)
  * indented, so that no line a far end wrote can pass for one of ours. */
 static void print_error(const char *msg, bool one_line, const char *suffix)
 {
-	TALLOC_CTX *tmp = talloc_new(NULL);
+	TALLOC_CTX *tmp;
+
+	if (errors_off) {
+		return;
+	}
+	tmp = talloc_new(NULL);
 	char *out = talloc_asprintf(tmp, "%s: ", prog_name);
 	const char *p = msg;
 

@@ -34,6 +34,9 @@ void mg_cmd_init(const char *prog);
 bool mg_cmd_apply_common(void);
 /* Print "prog: message" on stderr. */
 void mg_cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* From now on, print no error and no log line at all (fakessh -q, as
+ * ssh's LogLevel QUIET); usage errors and --help are not affected. */
+void mg_cmd_errors_off(void);
 /* A usage error: message and hint on one line; returns MG_EXIT_USAGE. */
 int mg_cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

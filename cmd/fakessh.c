@@ -472,6 +472,9 @@ int main(int argc, const char **argv)
 		mg_common.verbose = o->verbose;
 		mg_common.quiet = o->quiet;
 		mg_cmd_apply_common();
+		if (o->quiet && o->verbose == 0) {
+			mg_cmd_errors_off();
+		}
 		status = run(tmp, o);
 	}
 	talloc_free(tmp);

@@ -55,6 +55,21 @@ function make_tree() {
     assert "$output" == "X2" "the far shell expands and pipes"
 }
 
+@test "-q: nothing of fakessh's own on stderr, as ssh -q; the far command's stderr passes" {
+    run_mg_sep 255 fakessh sudo:mg-no-such-user true
+    assert "$stderr" =~ "no user 'mg-no-such-user'" "without -q the hop's error is printed"
+    run_mg_sep 255 fakessh -q sudo:mg-no-such-user true
+    assert "$stderr" == "" "-q: a setup failure is told by 255 alone"
+    run_mg_sep fakessh -q -v -f -L 1:h:2 local true
+    assert "$stderr" == "" "-q -v: no notes"
+    run_mg_sep 255 fakessh -q -v sudo:mg-no-such-user true
+    assert "$stderr" =~ "no user 'mg-no-such-user'" "-q -v: errors are printed again"
+    run_mg_sep 4 fakessh -q local 'echo far >&2; exit 4'
+    assert "$stderr" == "far" "the far command's stderr still passes"
+    run_mg_sep 255 fakessh -q -Z local true
+    assert "$stderr" =~ "[Uu]sage" "a usage error is printed even with -q"
+}
+
 @test "options after DEST until the first COMMAND word, -- ends them" {
     run_mg_sep fakessh local -n -q echo -n x
     assert "$output" == "x" "-n -q read as options, -n after echo is echo's"
@@ -308,13 +323,6 @@ function descendants() {
     run_mg_sep 255 fakessh -o 'RemoteCommand=echo a' local echo b
     assert "$stderr" == "fakessh: Cannot execute command-line and remote command." "ssh's words"
     assert "$output" == "" "nothing ran"
-}
-
-@test "-q: no notes or warnings, errors still said" {
-    run_mg_sep fakessh -q -v -f -L 1:h:2 local true
-    assert "$stderr" == "" "-q wins over -v's notes"
-    run_mg_sep 255 fakessh -q 'local/docker:x?docker_path=%2Fnonexistent' true
-    assert "$stderr" =~ "nonexistent" "a setup error is still said"
 }
 
 @test "SendEnv and SetEnv set the far command's environment (ssh hop)" {
