@@ -14,7 +14,7 @@
 #include "runner.h"
 
 static struct {
-	int recursive, preserve, archive, progress, no_progress, plan, json;
+	int recursive, preserve, archive, compress, progress, no_progress, plan, json;
 } o;
 
 static struct poptOption cp_table[] = {
@@ -23,6 +23,8 @@ static struct poptOption cp_table[] = {
 	  "Keep mode and times (and owner when root at the receiving end)", NULL },
 	{ "archive", 'a', POPT_ARG_NONE, &o.archive, 0,
 	  "-rp, symlinks as symlinks, hard links within the copy, sparse files", NULL },
+	{ "compress", 'z', POPT_ARG_NONE, &o.compress, 0,
+	  "Compress the stream (deflate); what does not shrink goes as it is", NULL },
 	{ "progress", '\0', POPT_ARG_NONE, &o.progress, 0,
 	  "Show bytes, rate and ETA on stderr (default when stderr is a terminal)", NULL },
 	{ "no-progress", '\0', POPT_ARG_NONE, &o.no_progress, 0, "Show no progress bar", NULL },
@@ -218,7 +220,8 @@ static int cp_main(TALLOC_CTX *tmp, const char **rest, int n)
 	co.n_chains = list->n_chains;
 	co.flags = (o.recursive || o.archive ? MG_FILE_RECURSIVE : 0) |
 		   (o.preserve || o.archive ? MG_FILE_PRESERVE : 0) |
-		   (o.archive ? MG_FILE_LINKS | MG_FILE_SPARSE : 0);
+		   (o.archive ? MG_FILE_LINKS | MG_FILE_SPARSE : 0) |
+		   (o.compress ? MG_FILE_COMPRESS : 0);
 	if (co.dest[0] != '\0' && co.dest[strlen(co.dest) - 1] == '/') {
 		co.flags |= MG_FILE_INTO;
 	}

@@ -17,6 +17,7 @@ struct cp_target {
 	size_t idx;
 	const struct mg_chain *chain;
 	struct mg_context *ctx;
+	struct mg_file_copy *fc;  /* a pull's copy */
 	bool connected;   /* the connection attempt has ended */
 	bool done;
 	unsigned failures;
@@ -125,7 +126,17 @@ static void target_result(struct cp_target *t, int err, const char *errmsg)
 
 	if (err == 0) {
 		if (cp->o->verbose && cp->o->report == NULL && t->failures == 0) {
-			say(cp, t->chain->text, "copied");
+			struct mg_file_copy *fc = t->fc != NULL ? t->fc : cp->push;
+			uint64_t bytes = 0, wire = 0;
+			char *line;
+
+			if (fc != NULL) {
+				mg_file_stats(fc, &bytes, &wire);
+			}
+			line = talloc_asprintf(cp, "copied (%llu bytes of files, %llu on the wire)",
+					       (unsigned long long)bytes, (unsigned long long)wire);
+			say(cp, t->chain->text, line != NULL ? line : "copied");
+			talloc_free(line);
 		}
 		target_end(t, t->failures > 0 ? T_FAILED : T_OK, NULL);
 	} else if (mg_context_gone(t->ctx) || err != MG_ERR_CALL) {
@@ -252,6 +263,7 @@ static void start_pull(struct cp *cp, struct cp_target *t)
 		fo.on_bytes = pull_bytes;
 	}
 	fc = dest != NULL ? mg_file_pull(cp, t->ctx, cp->o->srcs, dest, &fo, &errmsg) : NULL;
+	t->fc = fc;
 	if (fc == NULL) {
 		target_end(t, T_FAILED, errmsg != NULL ? errmsg : "out of memory");
 	}

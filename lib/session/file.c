@@ -53,7 +53,7 @@ struct mg_file_copy {
 	struct mg_context *from;   /* a transfer's source */
 	struct mg_call *pull_call;
 	bool held;
-	uint64_t bytes;
+	uint64_t bytes, wire;
 };
 
 struct later {
@@ -178,6 +178,7 @@ static void on_bytes(void *data, uint64_t bytes)
 {
 	struct mg_file_copy *fc = data;
 
+	fc->bytes = bytes;
 	if (fc->o.on_bytes != NULL) {
 		fc->o.on_bytes(bytes, fc->o.data);
 	}
@@ -353,8 +354,8 @@ static void pull_feed(void *data, const uint8_t *p, size_t n)
 	struct mg_file_copy *fc = data;
 
 	mg__unpack_feed(fc->unpack, p, n);
-	fc->bytes += n;
-	on_bytes(fc, fc->bytes);
+	fc->wire += n;
+	on_bytes(fc, mg__unpack_data_bytes(fc->unpack));
 }
 
 static void on_pull_in_done(void *data, int err)
@@ -463,8 +464,8 @@ static void xfer_bytes(void *data, const uint8_t *p, size_t n)
 		fc->held = true;
 		mg__chan_in_hold(fc->in, true);
 	}
-	fc->bytes += n;
-	on_bytes(fc, fc->bytes);
+	fc->wire += n;
+	on_bytes(fc, fc->wire);
 }
 
 /* The queue for the slowest receiver drained a little. */
@@ -543,4 +544,10 @@ struct mg_file_copy *mg_file_transfer(TALLOC_CTX *mem_ctx, struct mg_context *fr
 	}
 	talloc_free(b);
 	return fc;
+}
+
+void mg_file_stats(const struct mg_file_copy *fc, uint64_t *_bytes, uint64_t *_wire)
+{
+	*_bytes = fc->bytes;
+	*_wire = fc->pack != NULL && fc->from == NULL ? mg__pack_wire_bytes(fc->pack) : fc->wire;
 }

@@ -6,6 +6,9 @@
  * read once whatever the number of receivers, the slowest sets the pace,
  * and memory stays at one chunk plus what the windows allow.
  *
+ * With MG__FILE_COMPRESS the stream goes in frames (file-z.c), made
+ * from what fill() gives, and credit counts the frames' bytes.
+ *
  * A relay (mg__pack_new_relay) sends on a stream it receives instead of
  * walking files: the bytes wait in a queue of at most two windows, and
  * the caller holds its own receiver's credit while the queue is full.
@@ -62,13 +65,15 @@ struct mg__pack {
 	struct mg_buf *hdr;     /* a record not yet all in chunks */
 	size_t hdr_off;
 	uint8_t *chunk;
+	struct mg__zenc *z;     /* compressing: the encoder, and a frame's bytes */
+	uint8_t *raw;
 	struct pdest **dests;
 	size_t n_dests;
 	bool end_queued, ended, busy;
 	bool relay, relay_eof;  /* a relay; its stream has ended */
 	uint8_t *q;             /* a relay's queue: q[qoff, qlen) */
 	size_t qoff, qlen;
-	uint64_t sent;
+	uint64_t sent, wire;
 	mg__pack_done_fn done;
 	mg__pack_bytes_fn bytes;
 	void *data;
@@ -212,6 +217,9 @@ static void emit_file(struct mg__pack *p, int dirfd, const char *name, const cha
 		return;
 	}
 	fcntl(fd, F_SETFL, O_RDONLY);
+	if (p->z != NULL) {
+		mg__zenc_file(p->z);
+	}
 	p->fd = fd;
 	p->left = (uint64_t)st.st_size;
 	p->rerr = 0;
@@ -390,6 +398,27 @@ static size_t fill(struct mg__pack *p, uint8_t *buf, size_t cap)
 	return off;
 }
 
+/* What goes on the wire for at most c bytes of credit: the stream, or
+ * frames of it. Frames wait for room for a useful one. */
+static size_t fill_wire(struct mg__pack *p, size_t c)
+{
+	size_t n = 0;
+
+	if (p->z == NULL) {
+		return fill(p, p->chunk, c);
+	}
+	while (c - n >= MG__ZF_HDR + 4096) {
+		size_t want = c - n - MG__ZF_HDR, k;
+
+		k = fill(p, p->raw, want < MG__ZF_RAW ? want : MG__ZF_RAW);
+		if (k == 0) {
+			break;
+		}
+		n += mg__zenc_frame(p->z, p->raw, k, p->chunk + n);
+	}
+	return n;
+}
+
 static void dest_end(struct pdest *d, int err)
 {
 	struct mg__pack *p = d->p;
@@ -441,7 +470,7 @@ static void produce(struct mg__pack *p)
 	}
 	p->busy = true;
 	while (!p->ended && (c = credit(p, &any)) > 0) {
-		size_t n = fill(p, p->chunk, (size_t)c);
+		size_t n = fill_wire(p, (size_t)c);
 
 		for (size_t i = 0; i < p->n_dests && n > 0; i++) {
 			struct pdest *d = p->dests[i];
@@ -457,6 +486,7 @@ static void produce(struct mg__pack *p)
 				dest_end(d, r);
 			}
 		}
+		p->wire += n;
 		if (p->bytes != NULL && n > 0) {
 			p->bytes(p->data, p->sent);
 		}
@@ -525,6 +555,11 @@ struct mg__pack *mg__pack_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 	p->chunk = talloc_size(p, MG_CHUNK);
 	p->dests = talloc_zero_array(p, struct pdest *, 1);
 	if (p->srcs == NULL || p->hdr == NULL || p->chunk == NULL || p->dests == NULL) {
+		talloc_free(p);
+		return NULL;
+	}
+	if ((flags & MG__FILE_COMPRESS) != 0 &&
+	    ((p->z = mg__zenc_new(p)) == NULL || (p->raw = talloc_size(p, MG__ZF_RAW)) == NULL)) {
 		talloc_free(p);
 		return NULL;
 	}
@@ -612,6 +647,11 @@ uint32_t mg__pack_ack(const struct mg__pack *p, size_t idx)
 {
 	return idx < p->n_dests && p->dests[idx]->ack != NULL ?
 	       mg__handler_handle(p->dests[idx]->ack) : 0;
+}
+
+uint64_t mg__pack_wire_bytes(const struct mg__pack *p)
+{
+	return p->wire;
 }
 
 void mg__pack_start(struct mg__pack *p, size_t idx, uint32_t h_data)

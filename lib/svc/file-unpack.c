@@ -60,7 +60,8 @@ struct mg__unpack {
 	struct fixdir *fix;
 	size_t n_fix;
 	unsigned seq;
-	uint64_t files, bytes;
+	uint64_t files, bytes, data_bytes;
+	struct mg__zdec *z;   /* a compressed stream's frames */
 	unsigned failures;
 	mg__unpack_error_fn err;
 	void *data;
@@ -522,7 +523,8 @@ static void on_record(struct mg__unpack *u, char type)
 	talloc_free(tmp);
 }
 
-void mg__unpack_feed(void *data, const uint8_t *p, size_t n)
+/* The stream of records, decoded. */
+static void feed_records(void *data, const uint8_t *p, size_t n)
 {
 	struct mg__unpack *u = data;
 
@@ -559,6 +561,7 @@ void mg__unpack_feed(void *data, const uint8_t *p, size_t n)
 		case P_DATA:
 			k = u->left < n ? (size_t)u->left : n;
 			file_data(u, p, k);
+			u->data_bytes += k;
 			u->left -= k;
 			if (u->left == 0) {
 				u->st = P_PREFIX;
@@ -572,6 +575,17 @@ void mg__unpack_feed(void *data, const uint8_t *p, size_t n)
 		}
 		p += k;
 		n -= k;
+	}
+}
+
+void mg__unpack_feed(void *data, const uint8_t *p, size_t n)
+{
+	struct mg__unpack *u = data;
+
+	if (u->z == NULL) {
+		feed_records(u, p, n);
+	} else if (u->st != P_BAD && mg__zdec_feed(u->z, p, n) != 0) {
+		bad_stream(u, "corrupt compressed data from the far end");
 	}
 }
 
@@ -607,6 +621,11 @@ unsigned mg__unpack_finish(struct mg__unpack *u, int err)
 	TALLOC_FREE(u->fix);
 	u->n_fix = 0;
 	return u->failures;
+}
+
+uint64_t mg__unpack_data_bytes(const struct mg__unpack *u)
+{
+	return u->data_bytes;
 }
 
 void mg__unpack_counts(const struct mg__unpack *u, uint64_t *_files, uint64_t *_bytes)
@@ -678,6 +697,11 @@ struct mg__unpack *mg__unpack_new(TALLOC_CTX *mem_ctx, const char *dest, uint32_
 	u->is_root = geteuid() == 0;
 	u->use_tmpfile = access("/proc/self/fd", X_OK) == 0;
 	u->hbuf = talloc_size(u, MG__REC_MAX);
+	if ((flags & MG__FILE_COMPRESS) != 0 &&
+	    (u->z = mg__zdec_new(u, feed_records, u)) == NULL) {
+		talloc_free(u);
+		return NULL;
+	}
 	if (u->hbuf == NULL || (*_errmsg = setup_root(u, mem_ctx, dest, n_top)) != NULL) {
 		talloc_free(u);
 		return NULL;

@@ -10,7 +10,8 @@
  *    paced by the credit of every receiver);
  *  - file-unpack.c: the receiving end (parses records, writes each file
  *    to an unnamed or temporary file beside its target, fsync, rename);
- *  - file-relay.c: "file.relay", a push passed on to many contexts below.
+ *  - file-relay.c: "file.relay", a push passed on to many contexts below;
+ *  - file-z.c: the frames of a compressed stream (-z).
  *
  * Both ends serve the master (mg_file_push, mg_file_pull) and agents.
  */
@@ -30,7 +31,8 @@
 #define MG__FILE_LINKS     0x04u /* symlinks as symlinks, hard links kept */
 #define MG__FILE_SPARSE    0x08u /* holes for runs of zero blocks */
 #define MG__FILE_INTO      0x10u /* DEST must be a directory (DEST/) */
-#define MG__FILE_KNOWN     0x1fu
+#define MG__FILE_COMPRESS  0x20u /* the stream goes in frames, deflated or stored */
+#define MG__FILE_KNOWN     0x3fu
 
 /* Record types of the stream. */
 enum mg__rec {
@@ -116,6 +118,33 @@ int mg__file_pull_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
  * the targets (contexts below the callee) to push to. */
 #define MG__FILE_RELAY_MAX 4096u
 
+/* --- frames of a compressed stream (file-z.c) ---
+ *
+ * With MG__FILE_COMPRESS the stream of records is cut into frames, each
+ * u8 kind, u32 length, then that many bytes: stored, or one whole raw
+ * deflate stream (lib/core/deflate.h) that decodes to at most
+ * MG__ZF_RAW bytes. Relays pass frames on as bytes, like any stream. */
+#define MG__ZF_RAW     131072u
+#define MG__ZF_HDR     5u
+#define MG__ZF_STORED  'S'
+#define MG__ZF_DEFLATE 'D'
+
+struct mg__zenc;
+struct mg__zenc *mg__zenc_new(TALLOC_CTX *mem_ctx);
+/* Frame raw[0, n) (1 to MG__ZF_RAW bytes) into out, which has room for
+ * n + MG__ZF_HDR: the frame's size. Stored when deflate does not make it
+ * smaller, or while the file being sent has not compressed. */
+size_t mg__zenc_frame(struct mg__zenc *z, const uint8_t *raw, size_t n, uint8_t *out);
+/* A new file starts: worth trying again. */
+void mg__zenc_file(struct mg__zenc *z);
+
+typedef void (*mg__zdec_sink_fn)(void *data, const uint8_t *p, size_t n);
+struct mg__zdec;
+struct mg__zdec *mg__zdec_new(TALLOC_CTX *mem_ctx, mg__zdec_sink_fn sink, void *data);
+/* Bytes off the wire; what they decode to goes to the sink. 0, or
+ * MG_ERR_PROTOCOL from a bad frame on (nothing more is decoded). */
+int mg__zdec_feed(struct mg__zdec *z, const uint8_t *p, size_t n);
+
 /* --- the sending end (file-pack.c) --- */
 
 struct mg__pack;
@@ -140,6 +169,8 @@ void mg__pack_relay_end(struct mg__pack *p);
  * credit handle is mg__pack_ack(p, idx). */
 int mg__pack_add(struct mg__pack *p, uint32_t dst);
 uint32_t mg__pack_ack(const struct mg__pack *p, size_t idx);
+/* Bytes put on the wire so far (once whatever the number of receivers). */
+uint64_t mg__pack_wire_bytes(const struct mg__pack *p);
 /* The receiver's data handle is known: it may be sent to. */
 void mg__pack_start(struct mg__pack *p, size_t idx, uint32_t h_data);
 /* Drop a receiver (it failed); the others go on. */
@@ -165,6 +196,8 @@ void mg__unpack_feed(void *data, const uint8_t *p, size_t n);
 unsigned mg__unpack_finish(struct mg__unpack *u, int err);
 /* Files and bytes written. */
 void mg__unpack_counts(const struct mg__unpack *u, uint64_t *_files, uint64_t *_bytes);
+/* File bytes received so far, written or not (progress). */
+uint64_t mg__unpack_data_bytes(const struct mg__unpack *u);
 
 /* Register the services in the table of r (agents): file.push and
  * file.pull (svc-file.c), file.relay (file-relay.c). */

@@ -24,6 +24,7 @@
 #define MG_FILE_LINKS     0x04u /* symlinks as symlinks, hard links within the copy */
 #define MG_FILE_SPARSE    0x08u /* runs of zero blocks become holes */
 #define MG_FILE_INTO      0x10u /* dest must be an existing directory */
+#define MG_FILE_COMPRESS  0x20u /* deflate the stream (data that does not shrink goes as it is) */
 #define MG_FILE_NO_RELAY  0x100u /* a push: a stream to each target, none relayed */
 
 struct mg_file_copy;
@@ -75,5 +76,13 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 struct mg_file_copy *mg_file_transfer(TALLOC_CTX *mem_ctx, struct mg_context *from,
 				      const char *const *srcs, struct mg_context *const *ctxs,
 				      size_t n, const char *dest, const struct mg_file_opts *opts);
+
+/*
+ * Bytes so far: *_bytes of files sent or received (as on_bytes gives),
+ * *_wire of the stream here, after compression with MG_FILE_COMPRESS (a
+ * push counts them once whatever the number of targets). A transfer
+ * does not decode the stream: both are its bytes.
+ */
+void mg_file_stats(const struct mg_file_copy *fc, uint64_t *_bytes, uint64_t *_wire);
 
 #endif
