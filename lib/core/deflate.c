@@ -84,8 +84,8 @@ static unsigned longest(const struct mg__deflate *st, const uint8_t *in, uint32_
 /* --- Huffman codes --- */
 
 struct code {
-	uint16_t bits[286];
-	uint8_t len[286];
+	uint16_t bits[288];
+	uint8_t len[288];   /* 286 and 287 only count in the fixed code */
 };
 
 /* Code lengths of at most 'limit' bits for freq[0, n): a Huffman code,
@@ -329,7 +329,7 @@ static void put_block(struct out *o, const uint32_t *tok, size_t n, int last)
 		memset(b.lit.len, 8, 144);
 		memset(b.lit.len + 144, 9, 112);
 		memset(b.lit.len + 256, 7, 24);
-		memset(b.lit.len + 280, 8, 6);
+		memset(b.lit.len + 280, 8, 8);
 		memset(b.dist.len, 5, 30);
 		put(o, (unsigned)last | 1u << 1, 3);
 	} else {
@@ -350,7 +350,7 @@ static void put_block(struct out *o, const uint32_t *tok, size_t n, int last)
 			}
 		}
 	}
-	codes(&b.lit, 286);
+	codes(&b.lit, 288);
 	codes(&b.dist, 30);
 	put_tokens(o, tok, n, &b);
 }

@@ -174,6 +174,29 @@ static void test_text_binary_random(void)
 	free(b);
 }
 
+/* Short inputs over alphabets of every size: the fixed code's 9-bit
+ * literals (144-255) and single-symbol codes included. */
+static void test_small_inputs(void)
+{
+	struct bufs *b = calloc(1, sizeof(*b));
+	char why[128];
+
+	ASSERT_PTR_NOT_NULL(b);
+	for (int t = 0; t < 600; t++) {
+		size_t n = 1 + rnd() % 400;
+		unsigned alpha = t % 3 == 0 ? 256 : 1 + rnd() % 20;
+
+		for (size_t i = 0; i < n; i++) {
+			b->in[i] = (uint8_t)(rnd() % 3 == 0 ? 200 : rnd() % alpha);
+		}
+		if (round_trips(b, n, why, sizeof(why)) != 0) {
+			free(b);
+			T_FAIL("%zu bytes over %u symbols: %s", n, alpha, why);
+		}
+	}
+	free(b);
+}
+
 /* Matches at the far edge of the window, and a run past it. */
 static void test_window(void)
 {
@@ -240,6 +263,7 @@ int main(void)
 	TESTS_BEGIN();
 	RUN(test_edges);
 	RUN(test_text_binary_random);
+	RUN(test_small_inputs);
 	RUN(test_window);
 	RUN(test_corrupt);
 	return TESTS_END();
