@@ -8,6 +8,7 @@ named seed-* are rewritten, others (regressions: crash-*, ...) are kept.
 import os
 import struct
 import sys
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -265,8 +266,34 @@ def seeds():
         "seed-evil": u8(0x01) + u8(1) + chunk(evil),
         "seed-cut": u8(0x01) + u8(0) + chunk(good[:40]),
     }
+    # file with compress (0x20): the stream in frames (PROTOCOL 5.9).
+    def zframes(data):
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        z = c.compress(data) + c.flush()
+        return b"D" + u32(len(z)) + z
+
+    t["file"]["seed-zframes"] = u8(0x27) + u8(0) + chunk(zframes(good))
+    t["file"]["seed-zmixed"] = u8(0x21) + u8(0) + chunk(b"S" + u32(30) + good[:30] + zframes(good[30:]))
+    t["inflate"] = inflate_seeds()
     t["sftp"] = sftp_seeds()
     return t
+
+
+def inflate_seeds():
+    """fuzz-inflate: u16 cap, then raw deflate streams of each block type."""
+    text = b"".join(b"line %d of a text that repeats itself\n" % (i % 17) for i in range(300))
+
+    def raw(data, level=6, strategy=zlib.Z_DEFAULT_STRATEGY):
+        c = zlib.compressobj(level, zlib.DEFLATED, -15, 8, strategy)
+        return c.compress(data) + c.flush()
+    return {
+        "seed-dynamic": u16(len(text)) + raw(text),
+        "seed-fixed": u16(len(text)) + raw(text, 6, zlib.Z_FIXED),
+        "seed-stored": u16(len(text)) + raw(text, 0),
+        "seed-huffman": u16(len(text)) + raw(text, 6, zlib.Z_HUFFMAN_ONLY),
+        "seed-empty": u16(0) + raw(b""),
+        "seed-small-cap": u16(100) + raw(text),
+    }
 
 
 def sftp_pkt(kind, id_, body=b""):

@@ -211,12 +211,30 @@ static char *slurp(TALLOC_CTX *mem_ctx, const char *path)
 	return talloc_strdup(mem_ctx, buf);
 }
 
-/* Feed the stream in pieces of 'step' bytes into a new DIR/dest. */
-static void unpack_in_steps(size_t step)
+/* The stream in frames of 'size' bytes of it (-z). */
+static struct mg_buf *framed(TALLOC_CTX *mem_ctx, const struct mg_buf *raw, size_t size)
+{
+	struct mg__zenc *z = mg__zenc_new(mem_ctx);
+	struct mg_buf *b = mg__buf_new(mem_ctx, 2 * raw->len + 65536);
+
+	if (z == NULL || b == NULL || mg__buf_reserve(b, 2 * raw->len + 65536) != 0) {
+		return NULL;
+	}
+	for (size_t off = 0; off < raw->len; off += size) {
+		size_t k = raw->len - off < size ? raw->len - off : size;
+
+		b->len += mg__zenc_frame(z, raw->data + off, k, b->data + b->len);
+	}
+	return b;
+}
+
+/* Feed the stream in pieces of 'step' bytes into a new DIR/dest; in
+ * frames of 'frame' bytes of it when not 0. */
+static void unpack_in_steps(size_t step, size_t frame)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	char dir[] = "/tmp/test-file.XXXXXX";
-	struct mg_buf *b = stream(tmp);
+	struct mg_buf *b = frame > 0 ? framed(tmp, stream(tmp), frame) : stream(tmp);
 	struct seen s = { 0 };
 	struct mg__unpack *u;
 	char *errmsg = NULL, *dest, *p;
@@ -225,7 +243,9 @@ static void unpack_in_steps(size_t step)
 	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
 	dest = talloc_asprintf(tmp, "%s/dest", dir);
 	mkdir(dest, 0755);
-	u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE, 1, on_error, &s, &errmsg);
+	ASSERT_PTR_NOT_NULL(b);
+	u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE | (frame > 0 ? MG__FILE_COMPRESS : 0), 1,
+			   on_error, &s, &errmsg);
 	ASSERT_PTR_NOT_NULL(u);
 	for (size_t off = 0; u != NULL && off < b->len; off += step) {
 		mg__unpack_feed(u, b->data + off, off + step <= b->len ? step : b->len - off);
@@ -260,13 +280,62 @@ static void unpack_in_steps(size_t step)
 
 static void test_unpack_at_once(void)
 {
-	unpack_in_steps(65536);
+	unpack_in_steps(65536, 0);
 }
 
 static void test_unpack_byte_by_byte(void)
 {
-	unpack_in_steps(1);
-	unpack_in_steps(7);
+	unpack_in_steps(1, 0);
+	unpack_in_steps(7, 0);
+}
+
+/* -z: frames of every size, deflated or stored, fed whole or in bits. */
+static void test_unpack_frames(void)
+{
+	unpack_in_steps(65536, 65536);
+	unpack_in_steps(1, 65536);
+	unpack_in_steps(65536, 37);
+	unpack_in_steps(3, 200);
+}
+
+/* Frames that break the rules: the file being written fails, named. */
+static void test_unpack_bad_frames(void)
+{
+	static const uint8_t bad[][9] = {
+		{ 'D', 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff },  /* no such block type */
+		{ 'S', 0, 2, 0, 1, 0, 0, 0, 0 },              /* longer than a frame */
+		{ 'D', 0, 0, 0, 0, 0, 0, 0, 0 },              /* empty */
+		{ 'X', 0, 0, 0, 4, 0, 0, 0, 0 },              /* no such kind */
+	};
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char dir[] = "/tmp/test-file.XXXXXX";
+	struct mg_buf *raw = mg__buf_new(tmp, 65536), *b;
+
+	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
+	rec(raw, MG__REC_DIR, "top", NULL, 0);
+	file(raw, "top/a", "alpha\n", true);
+	rec(raw, MG__REC_FILE, "top/victim", NULL, 1000);
+	mg__buf_put(raw, "vvvvvvvvvv", 10);
+	b = framed(tmp, raw, 65536);
+	ASSERT_PTR_NOT_NULL(b);
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		struct seen s = { 0 };
+		char *errmsg = NULL, *dest = talloc_asprintf(tmp, "%s/d%zu", dir, k);
+		struct mg__unpack *u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE | MG__FILE_COMPRESS,
+						      1, on_error, &s, &errmsg);
+
+		ASSERT_PTR_NOT_NULL(u);
+		mg__unpack_feed(u, b->data, b->len);
+		mg__unpack_feed(u, bad[k], sizeof(bad[k]));
+		mg__unpack_feed(u, b->data, b->len);  /* nothing more is read */
+		ASSERT_INT_EQ(mg__unpack_finish(u, 0), 1);
+		ASSERT_STR_CONTAINS(s.text, "/victim: corrupt compressed data from the far end");
+		ASSERT_STR_EQ(slurp(tmp, talloc_asprintf(tmp, "%s/a", dest)), "alpha\n");
+		ASSERT_INT_EQ(access(talloc_asprintf(tmp, "%s/victim", dest), F_OK), -1);
+		talloc_free(u);
+	}
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(tmp);
 }
 
 static void test_unpack_cut_and_dest(void)
@@ -306,6 +375,8 @@ int main(void)
 	RUN(test_requests);
 	RUN(test_unpack_at_once);
 	RUN(test_unpack_byte_by_byte);
+	RUN(test_unpack_frames);
+	RUN(test_unpack_bad_frames);
 	RUN(test_unpack_cut_and_dest);
 	return TESTS_END();
 }
