@@ -53,6 +53,28 @@ static void insert(struct mg__deflate *st, const uint8_t *in, uint32_t pos)
 	st->head[h] = pos + 1;
 }
 
+/* How many bytes a and b have in common, up to max: eight at a time. */
+static unsigned same(const uint8_t *a, const uint8_t *b, unsigned max)
+{
+	unsigned l = 0;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; l + 8 <= max; l += 8) {
+		uint64_t x, y;
+
+		memcpy(&x, a + l, 8);
+		memcpy(&y, b + l, 8);
+		if (x != y) {
+			return l + (unsigned)__builtin_ctzll(x ^ y) / 8;
+		}
+	}
+#endif
+	while (l < max && a[l] == b[l]) {
+		l++;
+	}
+	return l;
+}
+
 /* The longest match for pos within the window, 0 when under MIN_MATCH. */
 static unsigned longest(const struct mg__deflate *st, const uint8_t *in, uint32_t pos,
 			uint32_t n, uint32_t *_dist)
@@ -62,12 +84,10 @@ static unsigned longest(const struct mg__deflate *st, const uint8_t *in, uint32_
 
 	for (int k = 0; k < CHAIN && cand != 0 && pos - (cand - 1) <= WINDOW; k++) {
 		const uint8_t *a = in + pos, *b = in + cand - 1;
-		unsigned l = 0;
 
 		if (b[best] == a[best]) {
-			while (l < max && a[l] == b[l]) {
-				l++;
-			}
+			unsigned l = same(a, b, max);
+
 			if (l > best) {
 				best = l;
 				*_dist = pos - (cand - 1);
