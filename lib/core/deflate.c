@@ -297,7 +297,7 @@ static void put_block(struct out *o, const uint32_t *tok, size_t n, int last)
 	static const uint8_t order[19] = { 16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13,
 					   2, 14, 1, 15 };
 	static const uint8_t xbits[3] = { 2, 3, 7 };
-	struct block b = { { 0 } };
+	struct block b;
 	struct code cl;
 	uint32_t cf[19] = { 0 };
 	uint8_t all[286 + 30];
@@ -305,6 +305,7 @@ static void put_block(struct out *o, const uint32_t *tok, size_t n, int last)
 	unsigned nlit = 286, ndist = 30, ncl = 19, nrl, nx, x;
 	uint64_t dyn = 17, fix = 3;
 
+	memset(&b, 0, sizeof(b));
 	for (size_t i = 0; i < n; i++) {
 		unsigned t = tok[i];
 
