@@ -926,6 +926,13 @@ bool mg__router_reachable(const struct mg_router *r, uint32_t id)
 	return r->parent != NULL && (mg__router_is_ancestor(r, id) || !r->unidirectional);
 }
 
+uint32_t mg__router_child_towards(const struct mg_router *r, uint32_t id)
+{
+	struct route *rt = mg__router_route(r, id);
+
+	return rt != NULL ? mg__stream_remote_id(rt->stream) : 0;
+}
+
 struct mg_services *mg__router_services(const struct mg_router *r)
 {
 	return r->services;

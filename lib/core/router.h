@@ -80,6 +80,9 @@ const char *mg__router_name(const struct mg_router *r, uint32_t id);
  * through the parent its ancestors and, unless routing is unidirectional,
  * any other context (only the master knows which exist). */
 bool mg__router_reachable(const struct mg_router *r, uint32_t id);
+/* The child of this context through which 'id' is reached ('id' itself
+ * for a child), or 0 when 'id' is not below this context. */
+uint32_t mg__router_child_towards(const struct mg_router *r, uint32_t id);
 /* Called when the parent stream ends (agents shut down then). */
 void mg__router_on_parent_lost(struct mg_router *r, void (*fn)(void *data), void *data);
 

@@ -1,10 +1,11 @@
 /*
- * The master's side of file copies (mitogen/file.h): a push runs the
- * sending end (file-pack.c) here and asks each target's "file.push"
- * service for a receiver, or the "file.relay" of a parent shared by
- * several targets; a pull runs the receiving end (file-unpack.c) here
- * and asks "file.pull" for the stream; a transfer between two contexts
- * asks one for the stream and relays it here to the others.
+ * The master's side of file copies (mitogen/file.h): a push reads the
+ * sources here and sends them to the targets through the fan of
+ * file-fan.c (one stream down each link, relayed where several targets
+ * share a hop); a pull runs the receiving end (file-unpack.c) here and
+ * asks "file.pull" for the stream; a transfer between contexts that
+ * share a hop is done by the deepest context above all of them
+ * ("file.copy"), else it passes through here.
  */
 #include <errno.h>
 #include <string.h>
@@ -16,117 +17,51 @@
 #include "protocol.h"
 #include "svc-file.h"
 
-struct link;
-
 struct target {
 	struct mg_file_copy *fc;
 	size_t idx;
 	struct mg_context *ctx;
-	struct link *link;         /* a push's stream to it, or NULL */
 	struct mg_call *call;      /* a pull's request */
 	bool done;
 };
 
-/* One stream of a push: to one target ("file.push"), or to the parent
- * of several, which passes it on to each ("file.relay"). */
-struct link {
-	struct mg_file_copy *fc;
-	size_t didx;               /* the pack's receiver */
-	struct mg_context *callee;
-	bool relay;
-	struct mg_handler *report;
-	struct mg_call *call;
-	size_t *tix;               /* its targets */
-	size_t n, n_done;
-};
-
 struct mg_file_copy {
 	struct mg_file_opts o;
-	struct mg_loop *loop;
 	struct target *t;
 	size_t n;
-	struct mg__pack *pack;     /* push */
-	struct link **links;
-	size_t n_links;
+	struct mg__fan *fan;       /* push, transfer */
+	struct mg_context *from;   /* a transfer's source */
 	struct mg__unpack *unpack; /* pull */
 	struct mg_chan_in *in;
-	struct mg_context *from;   /* a transfer's source */
-	struct mg_call *pull_call;
-	bool held;
 	uint64_t bytes, wire;
-};
-
-struct later {
-	struct link *l;
-	int err;
-	char *msg;
 };
 
 static void end_target(struct target *t, int err, const char *msg)
 {
 	struct mg_file_copy *fc = t->fc;
-	struct link *l = t->link;
 
 	if (t->done) {
 		return;
 	}
 	t->done = true;
 	TALLOC_FREE(t->call);
-	/* A stream nobody waits for any more stops. */
-	if (l != NULL && ++l->n_done == l->n) {
-		TALLOC_FREE(l->report);
-		TALLOC_FREE(l->call);
-		if (err != 0) {
-			mg__pack_drop(fc->pack, l->didx, err);
-		}
-	}
 	if (fc->o.on_done != NULL) {
 		fc->o.on_done(t->idx, err, msg, fc->o.data);
 	}
 }
 
-static void end_link(struct link *l, int err, const char *msg)
+/* A report of target idx's receiver: an error, its end, or a relay's
+ * word that it could not be reached or was lost. */
+static void on_report(void *data, size_t idx, const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		end_target(&l->fc->t[l->tix[i]], err, msg);
-	}
-}
-
-/* The target of a relay's report: the first one not done with that id. */
-static struct target *relay_target(struct link *l, uint32_t id)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		struct target *t = &l->fc->t[l->tix[i]];
-
-		if (!t->done && mg_context_id(t->ctx) == id) {
-			return t;
-		}
-	}
-	return NULL;
-}
-
-static void on_report(struct mg_router *r, struct mg_msg *m, void *data)
-{
-	struct link *l = data;
-	struct mg_file_copy *fc = l->fc;
+	struct mg_file_copy *fc = data;
+	struct target *t = &fc->t[idx];
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	struct target *t = &fc->t[l->tix[0]];
-	struct mg_buf b;
 	uint8_t kind = 0, at_source = 0;
-	uint32_t id = 0;
 	char *path = NULL, *msg = NULL;
+	struct mg_buf b;
 
-	if ((m->flags & MG_F_DEAD) != 0) {
-		char *why = talloc_strndup(tmp, (const char *)m->data, m->len);
-		end_link(l, MG_ERR_DISCONNECTED, why != NULL ? why : "lost");
-		talloc_free(tmp);
-		return;
-	}
-	mg__buf_view(&b, m->data, m->len);
-	if (l->relay && (mg__buf_get_u32(&b, &id) != 0 || (t = relay_target(l, id)) == NULL)) {
-		talloc_free(tmp);
-		return;
-	}
+	mg__buf_view(&b, p, n);
 	mg__buf_get_u8(&b, &kind);
 	if (kind == MG__FILE_REPORT_ERROR && mg__buf_get_str(&b, tmp, &path) == 0 &&
 	    mg__buf_get_str(&b, tmp, &msg) == 0 && fc->o.on_error != NULL) {
@@ -136,42 +71,22 @@ static void on_report(struct mg_router *r, struct mg_msg *m, void *data)
 			       msg != NULL ? msg : "?", fc->o.data);
 	} else if (kind == MG__FILE_REPORT_END) {
 		end_target(t, 0, NULL);
-	} else if (kind == MG__FILE_REPORT_FAILED && l->relay &&
-		   mg__buf_get_str(&b, tmp, &msg) == 0) {
-		end_target(t, MG_ERR_CALL, msg != NULL ? msg : "failed");
+	} else if (kind == MG__FILE_REPORT_FAILED) {
+		mg__buf_get_str(&b, tmp, &msg);
+		/* A source lost while a hop below copied from it: as lost
+		 * as when the stream passes through here. */
+		end_target(t, fc->from != NULL && mg_context_gone(fc->from) ? MG_ERR_DISCONNECTED
+									   : MG_ERR_CALL,
+			   msg != NULL ? msg : "failed");
 	}
 	talloc_free(tmp);
 }
 
-static void on_push_reply(struct mg_message *reply, int err, void *data)
-{
-	struct link *l = data;
-	size_t len = 0;
-	const uint8_t *p;
-
-	l->call = NULL;
-	if (err != 0) {
-		end_link(l, err, reply != NULL ? mg_message_dead_reason(reply) : mg_strerror(err));
-		return;
-	}
-	p = mg_message_data(reply, &len);
-	if (len < 4) {
-		end_link(l, MG_ERR_PROTOCOL, l->relay ? "bad answer to file.relay"
-						       : "bad answer to file.push");
-		return;
-	}
-	mg__pack_start(l->fc->pack, l->didx, mg__get_be32(p));
-}
-
-static void on_pack_done(void *data, size_t idx, int err)
+static void on_failed(void *data, size_t idx, int err, const char *why)
 {
 	struct mg_file_copy *fc = data;
 
-	/* A clean end waits for the receivers' reports. */
-	if (err != 0 && idx < fc->n_links) {
-		end_link(fc->links[idx], err,
-			 err == -EPIPE ? "the receiver stopped" : mg_strerror(err));
-	}
+	end_target(&fc->t[idx], err, why);
 }
 
 static void on_bytes(void *data, uint64_t bytes)
@@ -189,7 +104,7 @@ static struct mg_file_copy *copy_new(TALLOC_CTX *mem_ctx, size_t n,
 {
 	struct mg_file_copy *fc = talloc_zero(mem_ctx, struct mg_file_copy);
 
-	if (fc == NULL || (fc->t = talloc_zero_array(fc, struct target, n)) == NULL) {
+	if (fc == NULL || n == 0 || (fc->t = talloc_zero_array(fc, struct target, n)) == NULL) {
 		talloc_free(fc);
 		return NULL;
 	}
@@ -202,112 +117,53 @@ static struct mg_file_copy *copy_new(TALLOC_CTX *mem_ctx, size_t n,
 	return fc;
 }
 
-/* Ask the link's callee for a receiver. */
-static int link_start(struct link *l, const char *dest, uint32_t n_top)
+/* The deepest context that is, or is above, both a and b; NULL when
+ * only the master is. */
+static struct mg_context *meet2(struct mg_context *a, struct mg_context *b)
 {
-	struct mg_file_copy *fc = l->fc;
-	uint32_t id = mg_context_id(l->callee);
-	struct mg__file_push_req rq = { .dest = dest, .flags = fc->o.flags & MG__FILE_KNOWN,
-					.n_top = n_top };
-	struct mg_buf *b = mg__buf_new(l, MG_MSG_MAX_DEFAULT);
-	int idx = mg__pack_add(fc->pack, id), ret;
-
-	if (b == NULL || idx < 0) {
-		return -ENOMEM;
-	}
-	l->didx = (size_t)idx;
-	l->report = mg__router_add_handler(l, mg_context_router(l->callee), 0, MG_POL_RESPONDENT,
-					   id, true, on_report, l);
-	if (l->report == NULL) {
-		return -ENOMEM;
-	}
-	rq.h_ack = mg__pack_ack(fc->pack, l->didx);
-	rq.h_report = mg__handler_handle(l->report);
-	ret = mg__file_push_req_encode(b, &rq);
-	if (ret == 0 && l->relay) {
-		ret = mg__buf_put_u32(b, (uint32_t)l->n);
-		for (size_t i = 0; ret == 0 && i < l->n; i++) {
-			ret = mg__buf_put_u32(b, mg_context_id(fc->t[l->tix[i]].ctx));
-		}
-	}
-	if (ret == 0) {
-		ret = mg_context_call_async(l, l->callee, l->relay ? "file.relay" : "file.push",
-					    b->data, b->len, -1, on_push_reply, l, &l->call);
-	}
-	talloc_free(b);
-	return ret;
-}
-
-static void fail_later(void *data)
-{
-	struct later *lt = data;
-
-	end_link(lt->l, lt->err, lt->msg);
-	talloc_free(lt);
-}
-
-/* Targets that share a parent hop (not the master) and are at least two
- * get one stream to that parent, which relays it: the link above it
- * carries each byte once. The others get a stream each. */
-static struct link *link_for(struct mg_file_copy *fc, size_t i)
-{
-	struct mg_context *via = mg_context_parent(fc->t[i].ctx), *callee = fc->t[i].ctx;
-	size_t shared = 0;
-	struct link *l, **v;
-
-	for (size_t j = 0; via != NULL && j < fc->n; j++) {
-		shared += mg_context_parent(fc->t[j].ctx) == via;
-	}
-	for (size_t k = 0; shared >= 2 && k < fc->n_links; k++) {
-		if (fc->links[k]->relay && fc->links[k]->callee == via) {
-			l = fc->links[k];
-			l->tix[l->n++] = i;
-			return l;
-		}
-	}
-	v = talloc_realloc(fc, fc->links, struct link *, fc->n_links + 1);
-	l = v != NULL ? talloc_zero(v, struct link) : NULL;
-	if (l == NULL || (l->tix = talloc_zero_array(l, size_t, fc->n)) == NULL) {
-		return NULL;
-	}
-	fc->links = v;
-	v[fc->n_links++] = l;
-	l->fc = fc;
-	l->relay = shared >= 2 && (fc->o.flags & MG_FILE_NO_RELAY) == 0;
-	l->callee = l->relay ? via : callee;
-	l->tix[l->n++] = i;
-	return l;
-}
-
-/* A stream to each target, or to the parent they share: 0 or -ENOMEM
- * (a link that cannot start fails its targets from the loop). */
-static int start_links(struct mg_file_copy *fc, struct mg_context *const *ctxs,
-		       const char *dest, uint32_t n_top)
-{
-	for (size_t i = 0; i < fc->n; i++) {
-		fc->t[i].ctx = ctxs[i];
-	}
-	for (size_t i = 0; i < fc->n; i++) {
-		if ((fc->t[i].link = link_for(fc, i)) == NULL) {
-			return -ENOMEM;
-		}
-	}
-	for (size_t k = 0; k < fc->n_links; k++) {
-		int ret = link_start(fc->links[k], dest, n_top);
-
-		if (ret != 0) {
-			struct later *lt = talloc_zero(fc, struct later);
-
-			if (lt == NULL) {
-				return -ENOMEM;
+	for (; a != NULL; a = mg_context_parent(a)) {
+		for (struct mg_context *x = b; x != NULL; x = mg_context_parent(x)) {
+			if (x == a) {
+				return a;
 			}
-			lt->l = fc->links[k];
-			lt->err = ret;
-			lt->msg = talloc_strdup(lt, mg_strerror(ret));
-			mg_loop_defer(fc->loop, fc, fail_later, lt);
 		}
 	}
-	return 0;
+	return NULL;
+}
+
+/* Where targets tix[0..n) part: a relay there serves them all. */
+static uint32_t meet(void *data, const size_t *tix, size_t n)
+{
+	struct mg_file_copy *fc = data;
+	struct mg_context *c = fc->t[tix[0]].ctx;
+
+	for (size_t i = 1; c != NULL && i < n; i++) {
+		c = meet2(c, fc->t[tix[i]].ctx);
+	}
+	/* Never NULL: the fan groups only targets behind one first hop. */
+	return c != NULL ? mg_context_id(c) : mg_context_id(fc->t[tix[0]].ctx);
+}
+
+/* The fan to the targets ctxs, with the request every receiver gets. */
+static int fan_new(struct mg_file_copy *fc, struct mg_context *const *ctxs,
+		   const char *const *srcs, const char *dest)
+{
+	struct mg__fan_cb cb = { .report = on_report, .failed = on_failed, .bytes = on_bytes,
+				 .meet = meet, .data = fc };
+	struct mg__file_push_req rq = { .dest = dest, .flags = fc->o.flags & MG__FILE_KNOWN };
+	uint32_t *ids = talloc_array(fc, uint32_t, fc->n);
+
+	while (srcs[rq.n_top] != NULL) {
+		rq.n_top++;
+	}
+	for (size_t i = 0; ids != NULL && i < fc->n; i++) {
+		fc->t[i].ctx = ctxs[i];
+		ids[i] = mg_context_id(ctxs[i]);
+	}
+	fc->fan = ids != NULL ? mg__fan_new(fc, mg_context_router(ctxs[0]), &rq, ids, fc->n,
+					    (fc->o.flags & MG_FILE_NO_RELAY) == 0, &cb) : NULL;
+	talloc_free(ids);
+	return fc->fan != NULL ? 0 : -ENOMEM;
 }
 
 struct mg_file_copy *mg_file_push(TALLOC_CTX *mem_ctx, struct mg_context *const *ctxs, size_t n,
@@ -315,23 +171,8 @@ struct mg_file_copy *mg_file_push(TALLOC_CTX *mem_ctx, struct mg_context *const 
 				  const struct mg_file_opts *opts)
 {
 	struct mg_file_copy *fc = copy_new(mem_ctx, n, opts);
-	uint32_t n_top = 0;
 
-	if (fc == NULL || n == 0) {
-		talloc_free(fc);
-		return NULL;
-	}
-	while (srcs[n_top] != NULL) {
-		n_top++;
-	}
-	fc->loop = mg__router_loop(mg_context_router(ctxs[0]));
-	fc->pack = mg__pack_new(fc, mg_context_router(ctxs[0]), srcs, opts->flags & MG__FILE_KNOWN,
-				on_pack_done, on_bytes, fc);
-	if (fc->pack == NULL) {
-		talloc_free(fc);
-		return NULL;
-	}
-	if (start_links(fc, ctxs, dest, n_top) != 0) {
+	if (fc == NULL || fan_new(fc, ctxs, srcs, dest) != 0 || mg__fan_push(fc->fan, srcs) != 0) {
 		talloc_free(fc);
 		return NULL;
 	}
@@ -443,111 +284,40 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	return fc;
 }
 
-/* --- between two contexts, through here --- */
-
-static void end_all(struct mg_file_copy *fc, int err, const char *msg)
-{
-	for (size_t i = 0; i < fc->n; i++) {
-		end_target(&fc->t[i], err, msg);
-	}
-}
-
-static void xfer_bytes(void *data, const uint8_t *p, size_t n)
-{
-	struct mg_file_copy *fc = data;
-
-	if (!mg__pack_relay_feed(fc->pack, p, n)) {
-		end_all(fc, MG_ERR_PROTOCOL, "rcvd too much data from the source");
-		return;
-	}
-	if (!fc->held && mg__pack_relay_queued(fc->pack) >= MG_WINDOW_DEFAULT) {
-		fc->held = true;
-		mg__chan_in_hold(fc->in, true);
-	}
-	fc->wire += n;
-	on_bytes(fc, fc->wire);
-}
-
-/* The queue for the slowest receiver drained a little. */
-static void xfer_drained(void *data, uint64_t sent)
-{
-	struct mg_file_copy *fc = data;
-
-	if (fc->held && mg__pack_relay_queued(fc->pack) < MG_WINDOW_DEFAULT) {
-		fc->held = false;
-		mg__chan_in_hold(fc->in, false);
-	}
-}
-
-static void xfer_in_done(void *data, int err)
-{
-	struct mg_file_copy *fc = data;
-
-	if (err != 0 || mg_context_gone(fc->from)) {
-		end_all(fc, MG_ERR_DISCONNECTED, err != 0 ? mg_strerror(err)
-			: "the source's connection was lost while copying");
-		return;
-	}
-	mg__pack_relay_end(fc->pack);
-}
-
-static void on_xfer_reply(struct mg_message *reply, int err, void *data)
-{
-	struct mg_file_copy *fc = data;
-	size_t len = 0;
-	const uint8_t *p;
-
-	fc->pull_call = NULL;
-	if (err != 0) {
-		TALLOC_FREE(fc->in);
-		end_all(fc, err, reply != NULL ? mg_message_dead_reason(reply) : mg_strerror(err));
-		return;
-	}
-	p = mg_message_data(reply, &len);
-	if (len < 4) {
-		TALLOC_FREE(fc->in);
-		end_all(fc, MG_ERR_PROTOCOL, "bad answer to file.pull");
-		return;
-	}
-	mg__chan_in_set_ack(fc->in, mg__get_be32(p));
-}
+/* --- between contexts --- */
 
 struct mg_file_copy *mg_file_transfer(TALLOC_CTX *mem_ctx, struct mg_context *from,
 				      const char *const *srcs, struct mg_context *const *ctxs,
 				      size_t n, const char *dest, const struct mg_file_opts *opts)
 {
 	struct mg_file_copy *fc = copy_new(mem_ctx, n, opts);
-	struct mg_router *r = mg_context_router(from);
-	uint32_t n_top = 0, flags = opts->flags & MG__FILE_KNOWN;
-	struct mg_buf *b;
+	struct mg_context *at = from;
+	int ret;
 
-	if (fc == NULL || n == 0) {
+	/* The deepest context above (or among) 'from' and every target. */
+	for (size_t i = 0; at != NULL && i < n; i++) {
+		at = meet2(at, ctxs[i]);
+	}
+	if (fc == NULL || fan_new(fc, ctxs, srcs, dest) != 0) {
 		talloc_free(fc);
 		return NULL;
-	}
-	while (srcs[n_top] != NULL) {
-		n_top++;
 	}
 	fc->from = from;
-	fc->loop = mg__router_loop(r);
-	fc->pack = mg__pack_new_relay(fc, r, on_pack_done, xfer_drained, fc);
-	fc->in = fc->pack != NULL ? mg__chan_in_new_sink(fc, r, mg_context_id(from), xfer_bytes, fc,
-							 xfer_in_done, fc) : NULL;
-	b = mg__buf_new(fc, MG_MSG_MAX_DEFAULT);
-	if (fc->in == NULL || b == NULL ||
-	    mg__file_pull_req_encode(b, srcs, flags, mg__chan_in_handle(fc->in)) != 0 ||
-	    start_links(fc, ctxs, dest, n_top) != 0 ||
-	    mg_context_call_async(fc, from, "file.pull", b->data, b->len, -1, on_xfer_reply, fc,
-				  &fc->pull_call) != 0) {
+	if (at != NULL && (opts->flags & MG_FILE_NO_RELAY) == 0) {
+		ret = mg__fan_copy_at(fc->fan, mg_context_id(at), mg_context_id(from), srcs);
+	} else {
+		ret = mg__fan_pull(fc->fan, mg_context_id(from), srcs);
+	}
+	if (ret != 0) {
 		talloc_free(fc);
 		return NULL;
 	}
-	talloc_free(b);
 	return fc;
 }
 
 void mg_file_stats(const struct mg_file_copy *fc, uint64_t *_bytes, uint64_t *_wire)
 {
 	*_bytes = fc->bytes;
-	*_wire = fc->pack != NULL && fc->from == NULL ? mg__pack_wire_bytes(fc->pack) : fc->wire;
+	*_wire = fc->unpack != NULL ? fc->wire : fc->from == NULL ? mg__fan_wire_bytes(fc->fan)
+								   : fc->bytes;
 }

@@ -49,21 +49,53 @@ int mg__file_push_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 	return get_push(&b, mem_ctx, rq);
 }
 
+/* A source list: one or more, none empty. */
+static int get_srcs(struct mg_buf *b, TALLOC_CTX *mem_ctx, char ***_srcs)
+{
+	if (mg__buf_get_strv(b, mem_ctx, 65536, _srcs) != 0 || (*_srcs)[0] == NULL) {
+		return MG_ERR_PROTOCOL;
+	}
+	for (size_t i = 0; (*_srcs)[i] != NULL; i++) {
+		if ((*_srcs)[i][0] == '\0') {
+			return MG_ERR_PROTOCOL;
+		}
+	}
+	return 0;
+}
+
+static int get_relay(struct mg_buf *b, TALLOC_CTX *mem_ctx, struct mg__file_push_req *rq,
+		     uint32_t **_ids, uint32_t *_n)
+{
+	if (get_push(b, mem_ctx, rq) != 0 || mg__buf_get_u32(b, _n) != 0 || *_n == 0 ||
+	    *_n > MG__FILE_RELAY_MAX || mg__buf_left(b) < (size_t)*_n * 4) {
+		return MG_ERR_PROTOCOL;
+	}
+	*_ids = talloc_array(mem_ctx, uint32_t, *_n);
+	for (uint32_t i = 0; *_ids != NULL && i < *_n; i++) {
+		mg__buf_get_u32(b, &(*_ids)[i]);
+	}
+	return *_ids != NULL ? 0 : -ENOMEM;
+}
+
 int mg__file_relay_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 			      struct mg__file_push_req *rq, uint32_t **_ids, uint32_t *_n)
 {
 	struct mg_buf b;
 
 	mg__buf_view(&b, p, n);
-	if (get_push(&b, mem_ctx, rq) != 0 || mg__buf_get_u32(&b, _n) != 0 || *_n == 0 ||
-	    *_n > MG__FILE_RELAY_MAX || mg__buf_left(&b) < (size_t)*_n * 4) {
+	return get_relay(&b, mem_ctx, rq, _ids, _n);
+}
+
+int mg__file_copy_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
+			     struct mg__file_copy_req *rq)
+{
+	struct mg_buf b;
+
+	mg__buf_view(&b, p, n);
+	if (mg__buf_get_u32(&b, &rq->from) != 0 || get_srcs(&b, mem_ctx, &rq->srcs) != 0) {
 		return MG_ERR_PROTOCOL;
 	}
-	*_ids = talloc_array(mem_ctx, uint32_t, *_n);
-	for (uint32_t i = 0; *_ids != NULL && i < *_n; i++) {
-		mg__buf_get_u32(&b, &(*_ids)[i]);
-	}
-	return *_ids != NULL ? 0 : -ENOMEM;
+	return get_relay(&b, mem_ctx, &rq->rq, &rq->ids, &rq->n);
 }
 
 int mg__file_pull_req_encode(struct mg_buf *b, const char *const *srcs, uint32_t flags,
@@ -82,15 +114,10 @@ int mg__file_pull_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 	struct mg_buf b;
 
 	mg__buf_view(&b, p, n);
-	if (mg__buf_get_strv(&b, mem_ctx, 65536, &rq->srcs) != 0 || rq->srcs[0] == NULL ||
+	if (get_srcs(&b, mem_ctx, &rq->srcs) != 0 ||
 	    (mg__buf_get_u32(&b, &rq->flags) | mg__buf_get_u32(&b, &rq->h_data)) != 0 ||
 	    (rq->flags & ~MG__FILE_KNOWN) != 0) {
 		return MG_ERR_PROTOCOL;
-	}
-	for (size_t i = 0; rq->srcs[i] != NULL; i++) {
-		if (rq->srcs[i][0] == '\0') {
-			return MG_ERR_PROTOCOL;
-		}
 	}
 	return 0;
 }

@@ -10,7 +10,10 @@
  *    paced by the credit of every receiver);
  *  - file-unpack.c: the receiving end (parses records, writes each file
  *    to an unnamed or temporary file beside its target, fsync, rename);
- *  - file-relay.c: "file.relay", a push passed on to many contexts below;
+ *  - file-fan.c: one stream passed on to many contexts, grouped by the
+ *    child connection that leads to them (a tree: once down each link);
+ *  - file-relay.c: "file.relay" (a push passed on to contexts below) and
+ *    "file.copy" (a copy between contexts below, done here);
  *  - file-z.c: the frames of a compressed stream (-z).
  *
  * Both ends serve the master (mg_file_push, mg_file_pull) and agents.
@@ -97,6 +100,18 @@ int mg__file_push_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 int mg__file_relay_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 			      struct mg__file_push_req *rq, uint32_t **_ids, uint32_t *_n);
 
+/* "file.copy": u32 from, strv srcs, then a "file.relay" request (its
+ * h_ack unused): 'srcs' at context 'from' to the targets. */
+struct mg__file_copy_req {
+	uint32_t from;
+	char **srcs;
+	struct mg__file_push_req rq;
+	uint32_t *ids;
+	uint32_t n;
+};
+int mg__file_copy_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
+			     struct mg__file_copy_req *rq);
+
 /* "file.pull" request: the far end sends a stream of 'srcs'. */
 struct mg__file_pull_req {
 	char **srcs;
@@ -176,6 +191,47 @@ void mg__pack_start(struct mg__pack *p, size_t idx, uint32_t h_data);
 /* Drop a receiver (it failed); the others go on. */
 void mg__pack_drop(struct mg__pack *p, size_t idx, int err);
 
+/* --- one stream to many targets, at any depth (file-fan.c) --- */
+
+struct mg__fan;
+struct mg__fan_cb {
+	/* A report of target idx's receiver (ERROR, END, or a relay's
+	 * FAILED), its payload as sent, without a relay's id. */
+	void (*report)(void *data, size_t idx, const uint8_t *p, size_t n);
+	/* Target idx failed here: not reached, refused, lost, cut. */
+	void (*failed)(void *data, size_t idx, int err, const char *why);
+	/* Bytes read from local sources, or of the stream received. */
+	void (*bytes)(void *data, uint64_t bytes);
+	/* Every target has ended (from the loop: the fan may be freed). */
+	void (*end)(void *data);
+	/* Optional: where the targets tix[0..n) part (the deepest context
+	 * above or among them), to relay there rather than at the child. */
+	uint32_t (*meet)(void *data, const size_t *tix, size_t n);
+	void *data;
+};
+
+/* A copy of rq's dest, flags and n_top to the contexts 'ids' (n, 1 or
+ * more, each this context or one below it, or for the master any);
+ * 'group': targets behind one child get one stream relayed there.
+ * Then one of the four below starts it. NULL on ENOMEM. */
+struct mg__fan *mg__fan_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
+			    const struct mg__file_push_req *rq, const uint32_t *ids, size_t n,
+			    bool group, const struct mg__fan_cb *cb);
+/* Send local 'srcs'. */
+int mg__fan_push(struct mg__fan *f, const char *const *srcs);
+/* Pass on a stream from context 'from': returns the handle it takes
+ * (0 on ENOMEM); its credit goes to mg__fan_in_ack's handle. */
+uint32_t mg__fan_relay(struct mg__fan *f, uint32_t from);
+void mg__fan_in_ack(struct mg__fan *f, uint32_t h_ack);
+/* Pass on 'srcs' at context 'from', asked with "file.pull". */
+int mg__fan_pull(struct mg__fan *f, uint32_t from, const char *const *srcs);
+/* Have context 'at' (above 'from' and every target, or one of them) do
+ * the whole copy of 'srcs' at 'from' ("file.copy"). */
+int mg__fan_copy_at(struct mg__fan *f, uint32_t at, uint32_t from, const char *const *srcs);
+/* Bytes of the stream put on the wire by a push (once whatever the
+ * number of targets). */
+uint64_t mg__fan_wire_bytes(const struct mg__fan *f);
+
 /* --- the receiving end (file-unpack.c) --- */
 
 struct mg__unpack;
@@ -200,7 +256,7 @@ void mg__unpack_counts(const struct mg__unpack *u, uint64_t *_files, uint64_t *_
 uint64_t mg__unpack_data_bytes(const struct mg__unpack *u);
 
 /* Register the services in the table of r (agents): file.push and
- * file.pull (svc-file.c), file.relay (file-relay.c). */
+ * file.pull (svc-file.c), file.relay and file.copy (file-relay.c). */
 int mg__svc_file_init(struct mg_router *r);
 int mg__svc_file_relay_init(struct mg_router *r);
 
