@@ -225,6 +225,9 @@ static int cp_main(TALLOC_CTX *tmp, const char **rest, int n)
 	if (co.dest[0] != '\0' && co.dest[strlen(co.dest) - 1] == '/') {
 		co.flags |= MG_FILE_INTO;
 	}
+	if (getenv("MITOGEN_CP_NO_RELAY") != NULL && getenv("MITOGEN_CP_NO_RELAY")[0] != '\0') {
+		co.flags |= MG_FILE_NO_RELAY;  /* benchmarks: the unshared paths */
+	}
 	co.progress = !o.no_progress && !mg_common.quiet && (o.progress || isatty(STDERR_FILENO));
 	co.verbose = mg_common.verbose > 0;
 	if (mg_common.dry_run) {

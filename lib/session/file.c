@@ -89,10 +89,11 @@ static void on_failed(void *data, size_t idx, int err, const char *why)
 	end_target(&fc->t[idx], err, why);
 }
 
-static void on_bytes(void *data, uint64_t bytes)
+static void on_bytes(void *data, uint64_t bytes, bool last)
 {
 	struct mg_file_copy *fc = data;
 
+	(void)last;
 	fc->bytes = bytes;
 	if (fc->o.on_bytes != NULL) {
 		fc->o.on_bytes(bytes, fc->o.data);
@@ -196,7 +197,7 @@ static void pull_feed(void *data, const uint8_t *p, size_t n)
 
 	mg__unpack_feed(fc->unpack, p, n);
 	fc->wire += n;
-	on_bytes(fc, mg__unpack_data_bytes(fc->unpack));
+	on_bytes(fc, mg__unpack_data_bytes(fc->unpack), false);
 }
 
 static void on_pull_in_done(void *data, int err)

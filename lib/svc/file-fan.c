@@ -144,6 +144,18 @@ static void on_report(struct mg_router *r, struct mg_msg *m, void *data)
 		link_fail(l, MG_ERR_DISCONNECTED, why);
 		return;
 	}
+	if (strcmp(l->service, "file.copy") == 0 && m->len >= 13 &&
+	    m->data[4] == MG__FILE_REPORT_BYTES) {
+		struct mg_buf b;
+		uint64_t bytes = 0;
+
+		mg__buf_view(&b, m->data + 5, 8);
+		mg__buf_get_u64(&b, &bytes);
+		if (f->cb.bytes != NULL) {
+			f->cb.bytes(f->cb.data, bytes, false);
+		}
+		return;
+	}
 	if (l->n > 1 || strcmp(l->service, "file.push") != 0) {
 		uint32_t id = m->len >= 4 ? mg__get_be32(m->data) : 0;
 		size_t k;
@@ -339,7 +351,7 @@ static void on_pack_bytes(void *data, uint64_t bytes)
 			mg__chan_in_hold(f->in, false);
 		}
 	} else if (f->cb.bytes != NULL) {
-		f->cb.bytes(f->cb.data, bytes);
+		f->cb.bytes(f->cb.data, bytes, false);
 	}
 }
 
@@ -387,7 +399,7 @@ static void on_in_bytes(void *data, const uint8_t *p, size_t n)
 	}
 	f->bytes += n;
 	if (f->cb.bytes != NULL) {
-		f->cb.bytes(f->cb.data, f->bytes);
+		f->cb.bytes(f->cb.data, f->bytes, false);
 	}
 }
 
@@ -402,6 +414,9 @@ static void on_in_done(void *data, int err)
 		fail_all(f, err != 0 ? err : MG_ERR_DISCONNECTED,
 			 err != 0 ? mg_strerror(err) : "the source's connection was lost while copying");
 		return;
+	}
+	if (f->cb.bytes != NULL) {
+		f->cb.bytes(f->cb.data, f->bytes, true);
 	}
 	mg__pack_relay_end(f->p);
 }

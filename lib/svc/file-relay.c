@@ -23,6 +23,7 @@ struct job {
 	uint32_t caller, h_report;
 	uint32_t *ids;
 	struct mg__fan *f;
+	uint64_t shown_ms;
 };
 
 static void up(struct job *j, size_t idx, const void *p, size_t n)
@@ -52,6 +53,25 @@ static void on_failed(void *data, size_t idx, int err, const char *why)
 	talloc_free(b);
 }
 
+/* A copy's progress for the caller, whom no byte reaches: at most
+ * every 100 ms, and the total once. */
+static void on_copy_bytes(void *data, uint64_t bytes, bool last)
+{
+	struct job *j = data;
+	uint64_t now = mg_loop_now(mg__router_loop(j->r));
+	uint8_t p[13];
+	struct mg_buf b = { .data = p, .alloc = sizeof(p), .max = sizeof(p) };
+
+	if (!last && now < j->shown_ms + 100) {
+		return;
+	}
+	j->shown_ms = now;
+	mg__buf_put_u32(&b, 0);
+	mg__buf_put_u8(&b, MG__FILE_REPORT_BYTES);
+	mg__buf_put_u64(&b, bytes);
+	mg__router_send(j->r, j->caller, j->h_report, 0, 0, p, b.len);
+}
+
 static void on_end(void *data)
 {
 	struct job *j = data;
@@ -72,9 +92,11 @@ static bool all_below(struct mg_router *r, const uint32_t *ids, size_t n)
 
 /* A job for the targets 'ids', or a dead answer (*_ret) and NULL. */
 static struct job *job_new(struct mg_message *req, struct mg_router *r,
-			   const struct mg__file_push_req *rq, uint32_t *ids, uint32_t n, int *_ret)
+			   const struct mg__file_push_req *rq, uint32_t *ids, uint32_t n,
+			   void (*bytes)(void *, uint64_t, bool), int *_ret)
 {
-	struct mg__fan_cb cb = { .report = on_report, .failed = on_failed, .end = on_end };
+	struct mg__fan_cb cb = { .report = on_report, .failed = on_failed, .bytes = bytes,
+				 .end = on_end };
 	struct job *j;
 
 	if (!all_below(r, ids, n)) {
@@ -114,7 +136,7 @@ static int svc_relay(struct mg_message *req, const void *payload, size_t len, vo
 		talloc_free(tmp);
 		return tmp == NULL ? -ENOMEM : mg_message_reply_dead(req, "malformed file.relay request");
 	}
-	j = job_new(req, r, &rq, ids, n, &ret);
+	j = job_new(req, r, &rq, ids, n, NULL, &ret);
 	h = j != NULL ? mg__fan_relay(j->f, j->caller) : 0;
 	talloc_free(tmp);
 	if (j == NULL || h == 0) {
@@ -143,7 +165,7 @@ static int svc_copy(struct mg_message *req, const void *payload, size_t len, voi
 		talloc_free(tmp);
 		return mg_message_reply_dead(req, "refused: the source is not below this context");
 	}
-	j = job_new(req, r, &rq.rq, rq.ids, rq.n, &ret);
+	j = job_new(req, r, &rq.rq, rq.ids, rq.n, on_copy_bytes, &ret);
 	ret = j != NULL ? mg__fan_pull(j->f, rq.from, (const char *const *)rq.srcs) : ret;
 	talloc_free(tmp);
 	if (j == NULL || ret != 0) {

@@ -128,6 +128,7 @@ int mg__file_pull_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 #define MG__FILE_REPORT_ERROR  1u
 #define MG__FILE_REPORT_END    2u
 #define MG__FILE_REPORT_FAILED 3u
+#define MG__FILE_REPORT_BYTES  4u /* file.copy, behind id 0: u64 bytes so far */
 
 /* "file.relay" request: a push request, then u32 count and the ids of
  * the targets (contexts below the callee) to push to. */
@@ -200,8 +201,9 @@ struct mg__fan_cb {
 	void (*report)(void *data, size_t idx, const uint8_t *p, size_t n);
 	/* Target idx failed here: not reached, refused, lost, cut. */
 	void (*failed)(void *data, size_t idx, int err, const char *why);
-	/* Bytes read from local sources, or of the stream received. */
-	void (*bytes)(void *data, uint64_t bytes);
+	/* Bytes read from local sources, or of the stream received (last:
+	 * all of it, once, before the receivers can end). */
+	void (*bytes)(void *data, uint64_t bytes, bool last);
 	/* Every target has ended (from the loop: the fan may be freed). */
 	void (*end)(void *data);
 	/* Optional: where the targets tix[0..n) part (the deepest context

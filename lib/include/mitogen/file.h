@@ -25,7 +25,7 @@
 #define MG_FILE_SPARSE    0x08u /* runs of zero blocks become holes */
 #define MG_FILE_INTO      0x10u /* dest must be an existing directory */
 #define MG_FILE_COMPRESS  0x20u /* deflate the stream (data that does not shrink goes as it is) */
-#define MG_FILE_NO_RELAY  0x100u /* a push: a stream to each target, none relayed */
+#define MG_FILE_NO_RELAY  0x100u /* a stream from here to each target (benchmarks) */
 
 struct mg_file_copy;
 
@@ -69,9 +69,11 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 
 /*
  * Copy 'srcs' at context 'from' to 'dest' at each of 'ctxs' (n of them,
- * targets 0 to n-1), through this process: the stream from 'from' is
- * passed on as it comes, at the pace of the slowest target, in bounded
- * memory; errors at_source name paths at 'from'. NULL on ENOMEM.
+ * targets 0 to n-1). When they all share a hop, the deepest context
+ * above them all (or among them) does the copy: the stream never comes
+ * here. Else it passes through this process as it comes. Either way at
+ * the pace of the slowest target, in bounded memory; errors at_source
+ * name paths at 'from'. NULL on ENOMEM.
  */
 struct mg_file_copy *mg_file_transfer(TALLOC_CTX *mem_ctx, struct mg_context *from,
 				      const char *const *srcs, struct mg_context *const *ctxs,
