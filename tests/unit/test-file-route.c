@@ -1,0 +1,290 @@
+/*
+ * Unit tests for copies routed through the tree (lib/svc/file-fan.c,
+ * file-relay.c) on an in-process tree of routers:
+ *
+ *          0 (master)
+ *         / \
+ *        1   3
+ *        |
+ *        2
+ *       / \
+ *      4   5
+ *
+ * "file.copy" at a context copies from itself or a context below it to
+ * itself or contexts below it, relaying where the targets part; the
+ * caller gets each target's reports and the progress. A child or a
+ * sibling calling it is refused, and so is a source or a target that is
+ * not below the callee.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "router-net.h"
+#include "mitogen/error.h"
+#include "mitogen/message.h"
+#include "mitogen/service.h"
+#include "svc-file.h"
+
+#define SIZE (3u * 1048576u + 12345u)
+
+struct rec {
+	bool over;
+	int end[4];
+	uint64_t files[4], bytes[4];
+	uint32_t failures[4];
+	char *failed[4];
+	uint64_t progress;
+};
+
+static void on_report(void *data, size_t idx, const uint8_t *p, size_t n)
+{
+	struct rec *rc = data;
+	struct mg_buf b;
+	uint8_t kind = 0;
+
+	mg__buf_view(&b, p, n);
+	mg__buf_get_u8(&b, &kind);
+	if (kind == MG__FILE_REPORT_END) {
+		rc->end[idx]++;
+		mg__buf_get_u64(&b, &rc->files[idx]);
+		mg__buf_get_u64(&b, &rc->bytes[idx]);
+		mg__buf_get_u32(&b, &rc->failures[idx]);
+	} else if (kind == MG__FILE_REPORT_FAILED) {
+		mg__buf_get_str(&b, rc, &rc->failed[idx]);
+	}
+}
+
+static void on_failed(void *data, size_t idx, int err, const char *why)
+{
+	struct rec *rc = data;
+
+	rc->failed[idx] = talloc_strdup(rc, why);
+}
+
+static void on_bytes(void *data, uint64_t bytes, bool last)
+{
+	((struct rec *)data)->progress = bytes;
+}
+
+static void on_end(void *data)
+{
+	((struct rec *)data)->over = true;
+}
+
+static bool is_over(void *arg)
+{
+	return ((struct rec *)arg)->over;
+}
+
+/* The tree above, each agent with the file services. */
+static struct net *tree(void)
+{
+	static const uint32_t p45[] = { 2, 1, 0 };
+	struct net *n = net_new();
+
+	if (n == NULL) {
+		return NULL;
+	}
+	n->r[4] = mg__router_new(n, n->loop, 4, p45, 3);
+	n->r[5] = mg__router_new(n, n->loop, 5, p45, 3);
+	if (n->r[4] == NULL || n->r[5] == NULL || !net_ask_connect(n, 0, 2, 4) ||
+	    !net_link(n, 2, 4, "c4") || !net_ask_connect(n, 0, 2, 5) || !net_link(n, 2, 5, "c5") ||
+	    !net_wait_reach(n, 0, 4, true) || !net_wait_reach(n, 0, 5, true)) {
+		talloc_free(n);
+		return NULL;
+	}
+	for (int i = 1; i <= 5; i++) {
+		if (mg__svc_file_init(n->r[i]) != 0 || mg__svc_file_relay_init(n->r[i]) != 0) {
+			talloc_free(n);
+			return NULL;
+		}
+	}
+	return n;
+}
+
+static int rm_one(const char *p, const struct stat *st, int type, struct FTW *f)
+{
+	return remove(p);
+}
+
+/* DIR/src (SIZE bytes) and an empty DIR/d. */
+static char *workdir(TALLOC_CTX *mem_ctx)
+{
+	char *dir = talloc_strdup(mem_ctx, "/tmp/mg-test-file-route.XXXXXX");
+	char *buf = talloc_size(mem_ctx, SIZE);
+	int fd;
+
+	if (dir == NULL || buf == NULL || mkdtemp(dir) == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < SIZE; i++) {
+		buf[i] = (char)(i * 7 + i / 4093);
+	}
+	fd = open(talloc_asprintf(mem_ctx, "%s/src", dir), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, buf, SIZE) != (ssize_t)SIZE ||
+	    mkdir(talloc_asprintf(mem_ctx, "%s/d", dir), 0755) != 0) {
+		return NULL;
+	}
+	close(fd);
+	talloc_free(buf);
+	return dir;
+}
+
+/* Ask 'at' (from the master) to copy DIR/src at 'from' into DIR/d at ids. */
+static struct rec *copy(struct net *n, const char *dir, uint32_t at, uint32_t from,
+			const uint32_t *ids, size_t k)
+{
+	struct rec *rc = talloc_zero(n, struct rec);
+	struct mg__file_push_req rq = { .dest = talloc_asprintf(rc, "%s/d/", dir), .n_top = 1,
+					.flags = MG__FILE_INTO };
+	struct mg__fan_cb cb = { .report = on_report, .failed = on_failed, .bytes = on_bytes,
+				 .end = on_end, .data = rc };
+	const char *srcs[] = { talloc_asprintf(rc, "%s/src", dir), NULL };
+	struct mg__fan *f = mg__fan_new(rc, n->r[0], &rq, ids, k, true, &cb);
+
+	if (f == NULL || mg__fan_copy_at(f, at, from, srcs) != 0 ||
+	    !run_until(n->loop, is_over, rc, 20000)) {
+		return NULL;
+	}
+	return rc;
+}
+
+static void check_copied(struct rec *rc, size_t k)
+{
+	ASSERT_PTR_NOT_NULL(rc);
+	for (size_t i = 0; i < k; i++) {
+		ASSERT_INT_EQ(rc->end[i], 1);
+		ASSERT_INT_EQ(rc->files[i], 1);
+		ASSERT_INT_EQ(rc->bytes[i], SIZE);
+		ASSERT_INT_EQ(rc->failures[i], 0);
+		ASSERT_PTR_NULL(rc->failed[i]);
+	}
+	/* The stream's bytes: the file's and its records'. */
+	ASSERT_INT_GE(rc->progress, SIZE);
+	ASSERT_INT_GE(SIZE + 1024, rc->progress);
+}
+
+static void test_copy_below(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct net *n = tree();
+	char *dir = workdir(tmp);
+	static const uint32_t to2[] = { 2 }, to25[] = { 2, 5 }, to45[] = { 4, 5 }, to1[] = { 1 };
+	struct stat a, b;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_PTR_NOT_NULL(dir);
+	/* The source is the callee. */
+	check_copied(copy(n, dir, 1, 1, to2, 1), 1);
+	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/src", dir), &a), 0);
+	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/d/src", dir), &b), 0);
+	ASSERT_INT_EQ(b.st_size, a.st_size);
+	/* A target is the callee, the source below it. */
+	check_copied(copy(n, dir, 2, 4, to25, 2), 2);
+	/* Targets two hops down: relayed by 2, where they part. */
+	check_copied(copy(n, dir, 1, 4, to45, 2), 2);
+	/* The callee is the source and the one target. */
+	check_copied(copy(n, dir, 1, 1, to1, 1), 1);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(n);
+	talloc_free(tmp);
+}
+
+struct answer {
+	bool got;
+	char *why;   /* NULL: answered, else the dead reason */
+};
+
+static void on_answer(struct mg_message *reply, int err, void *data)
+{
+	struct answer *a = data;
+
+	a->got = true;
+	if (err != 0) {
+		a->why = talloc_strdup(a, reply != NULL ? mg_message_dead_reason(reply)
+						  : mg_strerror(err));
+	}
+}
+
+static bool answered(void *arg)
+{
+	return ((struct answer *)arg)->got;
+}
+
+/* 'caller' calls 'service' on 'callee': a copy of DIR/src at 'from' (for
+ * file.copy) to the targets 'ids'. The dead reason, or NULL. */
+static char *ask(struct net *n, const char *dir, uint32_t caller, uint32_t callee,
+		 const char *service, uint32_t from, const uint32_t *ids, size_t k)
+{
+	struct answer *a = talloc_zero(n, struct answer);
+	struct mg_buf *b = mg__buf_new(a, 65536);
+	const char *srcs[] = { talloc_asprintf(a, "%s/src", dir), NULL };
+	struct mg__file_push_req rq = { .dest = talloc_asprintf(a, "%s/d/", dir), .n_top = 1,
+					.flags = MG__FILE_INTO, .h_report = 1 };
+	struct mg_call *call = NULL;
+
+	if (strcmp(service, "file.copy") == 0) {
+		mg__buf_put_u32(b, from);
+		mg__buf_put_strv(b, srcs);
+	}
+	mg__file_push_req_encode(b, &rq);
+	mg__buf_put_u32(b, (uint32_t)k);
+	for (size_t i = 0; i < k; i++) {
+		mg__buf_put_u32(b, ids[i]);
+	}
+	if (mg_router_call_async(a, n->r[caller], callee, service, b->data, b->len, -1,
+				 on_answer, a, &call) != 0 || !run_until(n->loop, answered, a, 5000)) {
+		return "no answer";
+	}
+	return a->why;
+}
+
+static void test_refused(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct net *n = tree();
+	char *dir = workdir(tmp);
+	static const uint32_t to1[] = { 1 }, to3[] = { 3 }, to5[] = { 5 }, to2[] = { 2 };
+	char *why;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_PTR_NOT_NULL(dir);
+	/* A child makes its parent copy: refused. */
+	why = ask(n, dir, 2, 1, "file.copy", 1, to1, 1);
+	ASSERT_STR_CONTAINS(why != NULL ? why : "", "refused by policy");
+	why = ask(n, dir, 4, 2, "file.relay", 0, to5, 1);
+	ASSERT_STR_CONTAINS(why != NULL ? why : "", "refused by policy");
+	/* A sibling, through the master: refused. */
+	why = ask(n, dir, 3, 1, "file.copy", 1, to1, 1);
+	ASSERT_STR_CONTAINS(why != NULL ? why : "", "refused by policy");
+	/* Even the master cannot make a hop reach above or beside itself. */
+	why = ask(n, dir, 0, 2, "file.copy", 3, to5, 1);
+	ASSERT_STR_CONTAINS(why != NULL ? why : "", "the source is not below this context");
+	why = ask(n, dir, 0, 2, "file.copy", 1, to5, 1);
+	ASSERT_STR_CONTAINS(why != NULL ? why : "", "the source is not below this context");
+	why = ask(n, dir, 0, 2, "file.copy", 4, to1, 1);
+	ASSERT_STR_CONTAINS(why != NULL ? why : "", "a target is not below this context");
+	why = ask(n, dir, 0, 4, "file.relay", 0, to2, 1);
+	ASSERT_STR_CONTAINS(why != NULL ? why : "", "a target is not below this context");
+	why = ask(n, dir, 0, 1, "file.relay", 0, to3, 1);
+	ASSERT_STR_CONTAINS(why != NULL ? why : "", "a target is not below this context");
+	/* Nothing was written. */
+	ASSERT_INT_EQ(access(talloc_asprintf(tmp, "%s/d/src", dir), F_OK), -1);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(n);
+	talloc_free(tmp);
+}
+
+int main(void)
+{
+	TESTS_BEGIN();
+	RUN(test_copy_below);
+	RUN(test_refused);
+	return TESTS_END();
+}
