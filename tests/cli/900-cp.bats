@@ -390,6 +390,107 @@ function assert_no_temp() {
     assert "${lines[1]}" == "local:/b -> local/local:/c" "the plan"
 }
 
+# Run a command; print its status and the bytes it read and wrote
+# (rchar, wchar of /proc/PID/io, read once it has exited, before it is
+# reaped) to $MG_TMP/io as "RC RCHAR WCHAR".
+function run_io() {
+    python3 - "$@" <<'PY' >"$MG_TMP/io"
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:])
+os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
+io = dict(l.split(": ") for l in open("/proc/%d/io" % p.pid).read().splitlines())
+print(p.wait(), io["rchar"], io["wchar"])
+PY
+}
+
+@test "cp: chain to chain through the hop the two share: no byte through here" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the holder does the copy"
+    local big=$MG_TMP/big rc rchar wchar
+    head -c 33554432 /dev/urandom >"$big"
+    mkdir "$MG_TMP/d"
+    run_io mitogen-cp -v --no-progress "local:$big" "local/local:$MG_TMP/d/"
+    read -r rc rchar wchar <"$MG_TMP/io"
+    assert "$rc" -eq 0 "copied"
+    cmp "$big" "$MG_TMP/d/big" || die "the copy differs"
+    ((rchar < 4194304 && wchar < 4194304)) || die "32 MiB copied, this machine read $rchar and wrote $wchar bytes"
+    # The same copy through here reads and writes all of it: the
+    # measure above can fail.
+    rm "$MG_TMP/d/big"
+    MITOGEN_CP_NO_RELAY=1 run_io mitogen-cp --no-progress "local:$big" "local/local:$MG_TMP/d/"
+    read -r rc rchar wchar <"$MG_TMP/io"
+    assert "$rc" -eq 0 "copied through here"
+    cmp "$big" "$MG_TMP/d/big" || die "the copy through here differs"
+    ((rchar > 33554432 && wchar > 33554432)) || die "through here: read $rchar, wrote $wchar"
+}
+
+@test "cp: chain to chain: the shared hop may be either end; local/sudo; errors name the file and the hop" {
+    need_users
+    chmod 755 "$MG_TMP"
+    make_tree "$MG_TMP/t"
+    chmod -R a+rX "$MG_TMP/t"
+    mkdir -m 777 "$MG_TMP/d"
+    run_mg_sep mitogen-cp -v -r "local:$MG_TMP/t" "local/sudo:mgtest_a:$MG_TMP/d/"
+    assert "$stderr" =~ "local: file.copy: from context [0-9]+ to 1 contexts, through here" "done by the source's agent"
+    run diff -r "$MG_TMP/t" "$MG_TMP/d/t"
+    assert "$status" -eq 0 "the tree arrived"
+    assert "$(stat -c %U "$MG_TMP/d/t/a")" == "mgtest_a" "written as the sudo user"
+    run_mg_sep mitogen-cp -v "local/sudo:mgtest_a:$MG_TMP/t/a" "local:$MG_TMP/d/back"
+    assert "$stderr" =~ "local: file.copy: from context [0-9]+ to 1 contexts, through here" "done by the target's agent"
+    assert "$(cat "$MG_TMP/d/back")" == "alpha" "copied back"
+    # A source the far user may not read, a target it may not write.
+    chmod 600 "$MG_TMP/t/a"
+    run_mg_sep 1 mitogen-cp "local/sudo:mgtest_a:$MG_TMP/t/a" "local/local:$MG_TMP/d/x"
+    assert "$stderr" =~ "local/sudo:mgtest_a: $MG_TMP/t/a: Permission denied" "the source's hop and file"
+    mkdir -m 755 "$MG_TMP/ro"
+    printf 'old\n' >"$MG_TMP/ro/f"
+    chmod 644 "$MG_TMP/ro/f"
+    run_mg_sep 1 mitogen-cp "local/local:$MG_TMP/t/empty" "local/sudo:mgtest_a:$MG_TMP/ro/f"
+    assert "$stderr" =~ "local\+sudo=mgtest_a: |local/sudo:mgtest_a: " "the target's hop"
+    assert "$stderr" =~ "Permission denied" "why"
+    assert "$(cat "$MG_TMP/ro/f")" == "old" "the old file intact"
+    assert_no_temp "$MG_TMP/ro"
+}
+
+@test "cp: chain to chain through a shared hop: a full disk at the target leaves the old file and no temporary file" {
+    skip_if_not_root "mounts a small tmpfs"
+    mkdir "$MG_TMP/small"
+    mount -t tmpfs -o size=1m tmpfs "$MG_TMP/small" 2>/dev/null || skip "cannot mount a tmpfs here"
+    printf 'old\n' >"$MG_TMP/small/f"
+    head -c 3000000 /dev/urandom >"$MG_TMP/big"
+    run_mg_sep 1 mitogen-cp -v "local:$MG_TMP/big" "local/local:$MG_TMP/small/f"
+    local left
+    left=$(ls -A "$MG_TMP/small")
+    umount "$MG_TMP/small"
+    assert "$stderr" =~ "file.copy" "done by the shared hop"
+    assert "$stderr" =~ "local/local: $MG_TMP/small/f: No space left on device" "why, naming the hop and the file"
+    assert "$left" == "f" "only the old file there"
+}
+
+@test "cp: chain to chain over ssh with a shared prefix, and a push relayed two hops down" {
+    need_sshd
+    need_users
+    chmod 755 "$MG_TMP"
+    make_tree "$MG_TMP/t"
+    chmod -R a+rX "$MG_TMP/t"
+    mkdir -m 777 "$MG_TMP/d" "$MG_TMP/e"
+    local hop
+    hop=$(ssh_hop)
+    run_mg_sep mitogen-cp -v -r "$hop/local:$MG_TMP/t" "$hop/sudo:mgtest_a:$MG_TMP/d/"
+    assert "$stderr" =~ "file.copy: from context [0-9]+ to 1 contexts, through here" "done by the ssh hop's agent"
+    run diff -r "$MG_TMP/t" "$MG_TMP/d/t"
+    assert "$status" -eq 0 "the tree arrived"
+    # Three targets two hops below the ssh hop: one stream to it, one
+    # to local/local, which writes and passes it on.
+    run_mg_sep mitogen-cp -v -r -w "$hop/local/local" -w "$hop/local/local/local" \
+        -w "$hop/local/local/fork" "$MG_TMP/t" ":$MG_TMP/e/"
+    assert "$stderr" =~ "file.relay: passing a push on to 3 contexts" "relayed where the chains part"
+    local n
+    n=$(grep -c "file.relay" <<<"$stderr")
+    assert "$n" -eq 1 "relayed there only"
+    run diff -r "$MG_TMP/t" "$MG_TMP/e/t"
+    assert "$status" -eq 0 "the tree arrived"
+}
+
 @test "cp: -u stops a copy that takes too long: 124, the old file intact" {
     truncate -s 16G "$MG_TMP/big"
     mkdir "$MG_TMP/d"
