@@ -220,23 +220,17 @@ static void on_pull_in_done(void *data, int err)
 static void on_pull_reply(struct mg_message *reply, int err, void *data)
 {
 	struct mg_file_copy *fc = data;
-	struct target *t = &fc->t[0];
-	size_t len = 0;
-	const uint8_t *p;
+	const char *why = NULL;
+	uint32_t h = 0;
 
-	t->call = NULL;
+	fc->t[0].call = NULL;
+	err = mg__file_answer(reply, err, "bad answer to file.pull", &h, &why);
 	if (err != 0) {
 		TALLOC_FREE(fc->in);
-		end_target(t, err, reply != NULL ? mg_message_dead_reason(reply) : mg_strerror(err));
+		end_target(&fc->t[0], err, why);
 		return;
 	}
-	p = mg_message_data(reply, &len);
-	if (len < 4) {
-		TALLOC_FREE(fc->in);
-		end_target(t, MG_ERR_PROTOCOL, "bad answer to file.pull");
-		return;
-	}
-	mg__chan_in_set_ack(fc->in, mg__get_be32(p));
+	mg__chan_in_set_ack(fc->in, h);
 }
 
 struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,

@@ -183,23 +183,19 @@ static void on_report(struct mg_router *r, struct mg_msg *m, void *data)
 static void on_start_reply(struct mg_message *reply, int err, void *data)
 {
 	struct flink *l = data;
-	size_t len = 0;
-	const uint8_t *p;
+	const char *why = NULL;
+	uint32_t h = 0;
 
 	l->call = NULL;
-	if (err != 0) {
-		link_fail(l, err, reply != NULL ? mg_message_dead_reason(reply) : mg_strerror(err));
-		return;
-	}
-	p = mg_message_data(reply, &len);
-	if (l->didx == NO_RECEIVER) {
+	if (l->didx == NO_RECEIVER && err == 0) {
 		return;  /* file.copy: the reports say the rest */
 	}
-	if (len < 4) {
-		link_fail(l, MG_ERR_PROTOCOL, "bad answer to file.push");
+	err = mg__file_answer(reply, err, "bad answer to file.push", &h, &why);
+	if (err != 0) {
+		link_fail(l, err, why);
 		return;
 	}
-	mg__pack_start(l->f->p, l->didx, mg__get_be32(p));
+	mg__pack_start(l->f->p, l->didx, h);
 }
 
 static void fail_later(void *data)
@@ -444,22 +440,17 @@ void mg__fan_in_ack(struct mg__fan *f, uint32_t h_ack)
 static void on_pull_reply(struct mg_message *reply, int err, void *data)
 {
 	struct mg__fan *f = data;
-	size_t len = 0;
-	const uint8_t *p;
+	const char *why = NULL;
+	uint32_t h = 0;
 
 	f->pull = NULL;
+	err = mg__file_answer(reply, err, "bad answer to file.pull", &h, &why);
 	if (err != 0) {
 		TALLOC_FREE(f->in);
-		fail_all(f, err, reply != NULL ? mg_message_dead_reason(reply) : mg_strerror(err));
+		fail_all(f, err, why);
 		return;
 	}
-	p = mg_message_data(reply, &len);
-	if (len < 4) {
-		TALLOC_FREE(f->in);
-		fail_all(f, MG_ERR_PROTOCOL, "bad answer to file.pull");
-		return;
-	}
-	mg__fan_in_ack(f, mg__get_be32(p));
+	mg__fan_in_ack(f, h);
 }
 
 int mg__fan_pull(struct mg__fan *f, uint32_t from, const char *const *srcs)

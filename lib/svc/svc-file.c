@@ -122,6 +122,25 @@ int mg__file_pull_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 	return 0;
 }
 
+int mg__file_answer(const struct mg_message *reply, int err, const char *bad, uint32_t *_v,
+		    const char **_why)
+{
+	size_t len = 0;
+	const uint8_t *p;
+
+	if (err != 0) {
+		*_why = reply != NULL ? mg_message_dead_reason(reply) : mg_strerror(err);
+		return err;
+	}
+	p = mg_message_data(reply, &len);
+	if (len < 4) {
+		*_why = bad;
+		return MG_ERR_PROTOCOL;
+	}
+	*_v = mg__get_be32(p);
+	return 0;
+}
+
 /* --- the services --- */
 
 struct push_job {

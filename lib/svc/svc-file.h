@@ -123,6 +123,12 @@ int mg__file_pull_req_encode(struct mg_buf *b, const char *const *srcs, uint32_t
 int mg__file_pull_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 			     struct mg__file_pull_req *rq);
 
+/* The u32 answer of file.push, file.relay or file.pull (a handle): 0
+ * and *_v, or an error and *_why (a dead answer's reason, or 'bad'). */
+struct mg_message;
+int mg__file_answer(const struct mg_message *reply, int err, const char *bad, uint32_t *_v,
+		    const char **_why);
+
 /* Reports of a push receiver, on h_report: an error or the end; a relay
  * puts u32 target before each and adds "failed" (str reason). */
 #define MG__FILE_REPORT_ERROR  1u

@@ -247,33 +247,36 @@ static char *ask(struct net *n, const char *dir, uint32_t caller, uint32_t calle
 
 static void test_refused(void)
 {
+	static const struct {
+		uint32_t caller, callee;
+		const char *service;
+		uint32_t from, target;
+		const char *why;
+	} c[] = {
+		/* A child makes its parent copy or relay. */
+		{ 2, 1, "file.copy", 1, 1, "refused by policy" },
+		{ 4, 2, "file.relay", 0, 5, "refused by policy" },
+		/* A sibling, through the master. */
+		{ 3, 1, "file.copy", 1, 1, "refused by policy" },
+		/* Even the master cannot make a hop reach above or beside it. */
+		{ 0, 2, "file.copy", 3, 5, "the source is not below this context" },
+		{ 0, 2, "file.copy", 1, 5, "the source is not below this context" },
+		{ 0, 2, "file.copy", 4, 1, "a target is not below this context" },
+		{ 0, 4, "file.relay", 0, 2, "a target is not below this context" },
+		{ 0, 1, "file.relay", 0, 3, "a target is not below this context" },
+	};
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	struct net *n = tree();
 	char *dir = workdir(tmp);
-	static const uint32_t to1[] = { 1 }, to3[] = { 3 }, to5[] = { 5 }, to2[] = { 2 };
-	char *why;
 
 	ASSERT_PTR_NOT_NULL(n);
 	ASSERT_PTR_NOT_NULL(dir);
-	/* A child makes its parent copy: refused. */
-	why = ask(n, dir, 2, 1, "file.copy", 1, to1, 1);
-	ASSERT_STR_CONTAINS(why != NULL ? why : "", "refused by policy");
-	why = ask(n, dir, 4, 2, "file.relay", 0, to5, 1);
-	ASSERT_STR_CONTAINS(why != NULL ? why : "", "refused by policy");
-	/* A sibling, through the master: refused. */
-	why = ask(n, dir, 3, 1, "file.copy", 1, to1, 1);
-	ASSERT_STR_CONTAINS(why != NULL ? why : "", "refused by policy");
-	/* Even the master cannot make a hop reach above or beside itself. */
-	why = ask(n, dir, 0, 2, "file.copy", 3, to5, 1);
-	ASSERT_STR_CONTAINS(why != NULL ? why : "", "the source is not below this context");
-	why = ask(n, dir, 0, 2, "file.copy", 1, to5, 1);
-	ASSERT_STR_CONTAINS(why != NULL ? why : "", "the source is not below this context");
-	why = ask(n, dir, 0, 2, "file.copy", 4, to1, 1);
-	ASSERT_STR_CONTAINS(why != NULL ? why : "", "a target is not below this context");
-	why = ask(n, dir, 0, 4, "file.relay", 0, to2, 1);
-	ASSERT_STR_CONTAINS(why != NULL ? why : "", "a target is not below this context");
-	why = ask(n, dir, 0, 1, "file.relay", 0, to3, 1);
-	ASSERT_STR_CONTAINS(why != NULL ? why : "", "a target is not below this context");
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char *why = ask(n, dir, c[i].caller, c[i].callee, c[i].service, c[i].from,
+				&c[i].target, 1);
+
+		ASSERT_STR_CONTAINS(why != NULL ? why : "(answered)", c[i].why);
+	}
 	/* Nothing was written. */
 	ASSERT_INT_EQ(access(talloc_asprintf(tmp, "%s/d/src", dir), F_OK), -1);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
