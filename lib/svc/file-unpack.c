@@ -224,13 +224,16 @@ static void do_dir(struct mg__unpack *u, const char *rel, const char *disp,
 		fail_errno(u, disp, errno);
 		goto skip;
 	}
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-		if (errno != ENOENT || mkdirat(dfd, name, 0700) != 0) {
-			fail_errno(u, disp, errno);
-			goto skip;
-		}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* there already */
+	} else if (errno == ENOENT && mkdirat(dfd, name, 0700) == 0) {
 		fresh = true;
-	} else if (!S_ISDIR(st.st_mode)) {
+	} else if (errno != EEXIST || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		/* EEXIST: another copy made it meanwhile (many targets on one host). */
+		fail_errno(u, disp, errno);
+		goto skip;
+	}
+	if (!fresh && !S_ISDIR(st.st_mode)) {
 		fail(u, disp, "exists and is not a directory");
 		goto skip;
 	}
