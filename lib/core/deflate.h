@@ -34,7 +34,7 @@ struct mg__inflate {
  * outside out, in and st. */
 long mg__inflate(struct mg__inflate *st, const uint8_t *in, size_t n, uint8_t *out, size_t cap);
 
-/* deflate.c: greedy LZ77 (hash chains over a 32 KiB window) with a
+/* deflate.c: LZ77 (hash chains over a 32 KiB window, one-step lazy) with a
  * dynamic or fixed Huffman block per 16 Ki symbols. */
 #define MG__DEFLATE_HASH_BITS 15
 #define MG__DEFLATE_TOKENS 16384u
