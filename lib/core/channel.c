@@ -22,14 +22,19 @@ struct mg_chan_out {
 	size_t credit;
 	bool started;
 	bool finished;
+	bool no_splice;
+	int cp[2];		/* pipe a read is spliced into, -1 until needed */
 	uint8_t *buf;
 	mg_chan_done_fn done;
 	void *data;
 };
 
+/* Bytes the descriptor could not take yet: in buf, or (buf NULL) at the
+ * front of the channel's pipe qp. */
 struct pending {
 	struct pending *next;
-	struct mg_msg *msg;
+	uint8_t *buf;
+	size_t len;
 	size_t off;
 };
 
@@ -50,6 +55,7 @@ struct mg_chan_in {
 	bool eof;
 	bool finished;
 	bool held;		/* credit kept back (mg__chan_in_hold) */
+	int qp[2];		/* pipe of pending tails, -1 until needed */
 	mg_chan_sink_fn sink;
 	void *sink_data;
 	mg_chan_done_fn done;
@@ -67,6 +73,25 @@ int mg__fd_nonblock(int fd)
 		return -errno;
 	}
 	return fl;
+}
+
+/* Descriptors whose bytes can move by splice(2) without a copy. */
+static bool spliceable(int fd, bool files)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+				       (files && S_ISREG(st.st_mode)));
+}
+
+static void close_pipe(int p[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (p[i] >= 0) {
+			close(p[i]);
+			p[i] = -1;
+		}
+	}
 }
 
 static void restore_flags(int fd, int old)
@@ -109,6 +134,46 @@ static void out_send_eof(struct mg_chan_out *c)
 	}
 }
 
+/* Move what the descriptor has into cp and send it from there: the
+ * bytes are not copied here (docs/PROTOCOL.md section 7). */
+static void out_splice(struct mg_chan_out *c, size_t want)
+{
+	struct mg_tail t = { .fd = c->cp[0] };
+	ssize_t n;
+	int r;
+
+	do {
+		n = splice(c->fd, NULL, c->cp[1], NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN) {
+		return;
+	}
+	if (n < 0 && errno == EINVAL) {
+		/* Not a descriptor splice takes after all: read it. */
+		c->no_splice = true;
+		out_update(c);
+		return;
+	}
+	if (n <= 0) {
+		if (n < 0 && errno != EIO) {
+			mg_debug("channel read: %s", strerror(errno));
+		}
+		out_send_eof(c);
+		out_finish(c, 0);
+		return;
+	}
+	t.len = (size_t)n;
+	r = mg__router_send_tail(c->r, c->dst, c->handle, mg__handler_handle(c->ack), &t);
+	/* Nothing may stay for the next read to follow. */
+	mg__tail_discard(&t);
+	if (r != 0) {
+		out_finish(c, r);
+		return;
+	}
+	c->credit -= (size_t)n;
+	out_update(c);
+}
+
 static void on_out_readable(struct mg_io *io, unsigned events, void *data)
 {
 	struct mg_chan_out *c = talloc_get_type_abort(data, struct mg_chan_out);
@@ -116,6 +181,11 @@ static void on_out_readable(struct mg_io *io, unsigned events, void *data)
 	ssize_t n;
 	int r;
 
+	if (!c->no_splice) {
+		/* Frames a receiver can splice whole (stream.c). */
+		out_splice(c, want < MG_TAIL_CHUNK ? want : MG_TAIL_CHUNK);
+		return;
+	}
 	n = read(c->fd, c->buf, want);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
@@ -164,6 +234,7 @@ static void on_ack(struct mg_router *r, struct mg_msg *m, void *data)
 
 static int out_destructor(struct mg_chan_out *c)
 {
+	close_pipe(c->cp);
 	if (c->fd >= 0) {
 		restore_flags(c->fd, c->old_flags);
 		close(c->fd);
@@ -187,7 +258,9 @@ struct mg_chan_out *mg__chan_out_new(TALLOC_CTX *mem_ctx, struct mg_router *r, i
 	c->credit = window;
 	c->done = done;
 	c->data = data;
+	c->cp[0] = c->cp[1] = -1;
 	talloc_set_destructor(c, out_destructor);
+	c->no_splice = !spliceable(fd, true) || mg__tail_pipe(c->cp, MG_CHUNK) != 0;
 	c->buf = talloc_size(c, MG_CHUNK);
 	c->ack = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, dst, true, on_ack, c);
 	c->io = mg_io_new(c, mg__router_loop(r), fd, 0, on_out_readable, c);
@@ -269,7 +342,13 @@ static void in_flush(struct mg_chan_in *c)
 {
 	while (c->head != NULL) {
 		struct pending *p = c->head;
-		ssize_t n = write(c->fd, p->msg->data + p->off, p->msg->len - p->off);
+		ssize_t n;
+		if (p->buf == NULL) {
+			n = splice(c->qp[0], NULL, c->fd, NULL, p->len - p->off,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		} else {
+			n = write(c->fd, p->buf + p->off, p->len - p->off);
+		}
 		if (n < 0) {
 			if (errno == EINTR) {
 				continue;
@@ -282,7 +361,7 @@ static void in_flush(struct mg_chan_in *c)
 		}
 		p->off += (size_t)n;
 		c->unacked += (size_t)n;
-		if (p->off == p->msg->len) {
+		if (p->off == p->len) {
 			c->head = p->next;
 			if (c->head == NULL) {
 				c->tail = NULL;
@@ -329,10 +408,98 @@ static void over_window(struct mg_chan_in *c, size_t len)
 	in_finish(c, MG_ERR_PROTOCOL);
 }
 
+/* Write what fd takes now of p[0..n); how much. */
+static size_t write_now(struct mg_chan_in *c, const uint8_t *p, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t k = write(c->fd, p + done, n - done);
+		if (k < 0 && errno == EINTR) {
+			continue;
+		}
+		if (k < 0 && errno == EAGAIN) {
+			break;
+		}
+		if (k < 0) {
+			in_finish(c, -errno);
+			break;
+		}
+		done += (size_t)k;
+	}
+	c->unacked += done;
+	return done;
+}
+
+static struct pending *in_add(struct mg_chan_in *c, uint8_t *buf, size_t len)
+{
+	struct pending *p;
+
+	if (buf == NULL && c->tail != NULL && c->tail->buf == NULL) {
+		/* Next in the pipe after the last piped bytes. */
+		c->tail->len += len;
+		return c->tail;
+	}
+	p = talloc_zero(c, struct pending);
+	if (p == NULL) {
+		return NULL;
+	}
+	p->buf = talloc_steal(p, buf);
+	p->len = len;
+	if (c->tail != NULL) {
+		c->tail->next = p;
+	} else {
+		c->head = p;
+	}
+	c->tail = p;
+	return p;
+}
+
+/* Keep what is left of m from byte 'done' of its memory part (the first
+ * 'mem' bytes) on: that copied, the tail moved into qp while it fits. */
+static int in_queue(struct mg_chan_in *c, struct mg_msg *m, size_t mem, size_t done)
+{
+	struct mg_tail *t = m->tail;
+	uint8_t *buf;
+
+	if (done < mem) {
+		buf = talloc_memdup(NULL, m->data + done, mem - done);
+		if (buf == NULL || in_add(c, buf, mem - done) == NULL) {
+			talloc_free(buf);
+			in_finish(c, -ENOMEM);
+			return -ENOMEM;
+		}
+	}
+	while (t != NULL && t->len > 0) {
+		ssize_t n = -1;
+		if (c->qp[0] >= 0 || mg__tail_pipe(c->qp, MG_CHUNK) == 0) {
+			n = mg__tail_splice(t, c->qp[1]);
+		}
+		if (n > 0) {
+			if (in_add(c, NULL, (size_t)n) == NULL) {
+				in_finish(c, -ENOMEM);
+				return -ENOMEM;
+			}
+			continue;
+		}
+		/* The pipe is full: the rest waits in memory. */
+		buf = talloc_size(NULL, t->len);
+		n = t->len;
+		if (buf == NULL || mg__tail_read(t, buf, (size_t)n) != n ||
+		    in_add(c, buf, (size_t)n) == NULL) {
+			talloc_free(buf);
+			in_finish(c, -ENOMEM);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_chan_in *c = talloc_get_type_abort(data, struct mg_chan_in);
-	struct pending *p;
+	/* Fixed now: taking from the tail shortens it. */
+	size_t mem = mg__msg_mem_len(m);
 
 	if (c->finished) {
 		return;
@@ -358,54 +525,37 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	if (c->head == NULL) {
-		/* Nothing queued: write straight from the receive buffer. */
-		size_t done = 0;
-		while (done < m->len) {
-			ssize_t n = write(c->fd, m->data + done, m->len - done);
-			if (n < 0 && errno == EINTR) {
-				continue;
+		/* Nothing queued: straight from the receive buffer (or pipe). */
+		size_t done = write_now(c, m->data, mem);
+		if (c->finished) {
+			return;
+		}
+		if (done == mem && m->tail != NULL) {
+			ssize_t n;
+			while ((n = mg__tail_splice(m->tail, c->fd)) > 0) {
+				c->unacked += (size_t)n;
 			}
-			if (n < 0 && errno == EAGAIN) {
-				break;
-			}
-			if (n < 0) {
-				in_finish(c, -errno);
+			if (n < 0 && n != -EAGAIN) {
+				in_finish(c, (int)n);
 				return;
 			}
-			done += (size_t)n;
 		}
-		c->unacked += done;
-		if (done == m->len) {
+		if (in_queue(c, m, mem, done) != 0) {
+			return;
+		}
+		if (c->head == NULL) {
 			in_ack(c);
 			return;
 		}
-		/* Keep the rest for when the fd is writable. */
-		p = talloc_zero(c, struct pending);
-		if (p == NULL || mg__msg_keep(p, m) != 0) {
-			in_finish(c, -ENOMEM);
-			return;
-		}
-		p->msg = m;
-		p->off = done;
-	} else {
-		p = talloc_zero(c, struct pending);
-		if (p == NULL || mg__msg_keep(p, m) != 0) {
-			in_finish(c, -ENOMEM);
-			return;
-		}
-		p->msg = m;
+	} else if (in_queue(c, m, mem, 0) != 0) {
+		return;
 	}
-	if (c->tail != NULL) {
-		c->tail->next = p;
-	} else {
-		c->head = p;
-	}
-	c->tail = p;
 	in_flush(c);
 }
 
 static int in_destructor(struct mg_chan_in *c)
 {
+	close_pipe(c->qp);
 	if (c->fd >= 0) {
 		restore_flags(c->fd, c->old_flags);
 		if (!c->keep_fd) {
@@ -430,8 +580,12 @@ struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int
 	c->window = MG_WINDOW_DEFAULT;
 	c->done = done;
 	c->data = data;
+	c->qp[0] = c->qp[1] = -1;
 	talloc_set_destructor(c, in_destructor);
 	c->h = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, src, true, on_data, c);
+	if (c->h != NULL && spliceable(fd, false)) {
+		mg__handler_take_tails(c->h);
+	}
 	c->io = mg_io_new(c, mg__router_loop(r), fd, 0, on_in_writable, c);
 	if (c->h == NULL || c->io == NULL) {
 		talloc_free(c);
@@ -460,6 +614,7 @@ struct mg_chan_in *mg__chan_in_new_sink(TALLOC_CTX *mem_ctx, struct mg_router *r
 	c->sink_data = sink_data;
 	c->done = done;
 	c->data = data;
+	c->qp[0] = c->qp[1] = -1;
 	c->h = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, src, true, on_data, c);
 	if (c->h == NULL) {
 		talloc_free(c);

@@ -26,6 +26,7 @@ struct mg_message *mg__message_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 	msg->m = *m;
 	msg->m.in = NULL;
 	msg->m.borrowed = false;
+	msg->m.tail = NULL;
 	msg->r = r;
 	/* Always a copy: the router lends payloads (mg__msg_keep), and the
 	 * trailing NUL makes text payloads and dead reasons safe strings. */

@@ -20,6 +20,7 @@ struct mg_handler {
 	enum mg_policy policy;
 	uint32_t respondent;
 	bool persist;
+	bool tails;	/* takes messages with a pipe tail (mg_msg.tail) */
 	mg_handler_fn fn;
 	void *data;
 };

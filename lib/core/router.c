@@ -264,6 +264,10 @@ static void invoke(struct mg_router *r, struct mg_msg *m)
 	struct mg_handler *h = find_handler(r, m->handle);
 	char why[96];
 
+	if (m->tail != NULL && (h == NULL || !h->tails) && mg__msg_flatten(m, m) != 0) {
+		mg_debug("message for handle %u dropped: out of memory", m->handle);
+		return;
+	}
 	if (h == NULL) {
 		if ((m->flags & MG_F_DEAD) == 0) {
 			mg_debug("message for unknown handle %u from %u", m->handle, m->src);
@@ -299,6 +303,41 @@ static void deliver_local(void *data)
 	talloc_steal(holder, m);
 	invoke(r, m);
 	talloc_free(holder);
+}
+
+int mg__router_send_tail(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
+			 struct mg_tail *tail)
+{
+	struct mg_msg m = {
+		.dst = dst, .src = r->my_id, .auth_id = r->my_id, .handle = handle,
+		.reply_to = reply_to, .len = tail->len, .tail = tail,
+	};
+	struct mg_stream *out;
+	void *tmp;
+	int ret;
+
+	if (tail->len > r->max_msg) {
+		return MG_ERR_TOO_BIG;
+	}
+	if (dst != r->my_id) {
+		out = route_out(r, dst);
+		if (out == NULL || mg__stream_closed(out)) {
+			return MG_ERR_DISCONNECTED;
+		}
+		return send_out(r, out, &m);
+	}
+	tmp = talloc_new(NULL);
+	ret = tmp == NULL ? -ENOMEM : mg__msg_flatten(tmp, &m);
+	if (ret == 0) {
+		ret = mg__router_queue_local(r, &m);
+	}
+	talloc_free(tmp);
+	return ret;
+}
+
+void mg__handler_take_tails(struct mg_handler *h)
+{
+	h->tails = true;
 }
 
 int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
@@ -364,6 +403,12 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 	char why[96];
 
 	if (!arrival_ok(r, m)) {
+		return;
+	}
+	/* Only byte channels' data passes in pipes: every other payload is
+	 * read whole, on the way too (note_connect, dead answers). */
+	if (m->tail != NULL && (m->handle < MG_H_DYNAMIC || (m->flags & MG_F_DEAD) != 0) &&
+	    mg__msg_flatten(m, m) != 0) {
 		return;
 	}
 	if (in != r->parent && mg__stream_privileged(in)) {
@@ -892,6 +937,7 @@ int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t rem
 		}
 	}
 	mg__stream_set_frames(s, on_stream_msg, r);
+	mg__stream_set_tails(s, true);
 	return 0;
 }
 

@@ -63,6 +63,9 @@ struct mg_handler *mg__router_add_handler(TALLOC_CTX *mem_ctx, struct mg_router 
 					  uint32_t respondent, bool persist,
 					  mg_handler_fn fn, void *data);
 uint32_t mg__handler_handle(const struct mg_handler *h);
+/* The handler takes messages whose payload ends in a pipe (mg_msg.tail)
+ * and moves those bytes out before it returns. */
+void mg__handler_take_tails(struct mg_handler *h);
 
 /*
  * Take over 'stream' (now owned by the router) leading to context
@@ -95,6 +98,11 @@ struct mg_route_watch *mg__router_watch(TALLOC_CTX *mem_ctx, struct mg_router *r
  * or MG_ERR_DISCONNECTED (no route). */
 int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
 		    uint16_t flags, const void *data, size_t len);
+/* Send tail->len bytes waiting in the pipe tail->fd (a byte channel's
+ * DATA): spliced on towards dst, read into memory for this context.
+ * What could not be sent stays in the pipe for the caller to discard. */
+int mg__router_send_tail(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
+			 struct mg_tail *tail);
 int mg__router_reply(struct mg_router *r, const struct mg_msg *req, const void *data, size_t len);
 int mg__router_reply_dead(struct mg_router *r, const struct mg_msg *req, const char *reason);
 

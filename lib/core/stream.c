@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include "buf.h"
@@ -13,11 +15,16 @@
 #include "stream.h"
 
 #define RX_MIN (256u * 1024)
+/* Frames with at least this much payload still to come are spliced into
+ * a pipe (a tail) rather than read; the size of that pipe. */
+#define TAIL_MIN (16u * 1024)
+#define TAIL_PIPE MG_CHUNK
 
 struct tx_chunk {
 	struct tx_chunk *next;
 	size_t len;
 	size_t off;
+	bool piped;	/* the bytes wait in txp, not in data */
 	uint8_t data[];
 };
 
@@ -47,6 +54,18 @@ struct mg_stream {
 	bool shut_wr;
 	bool in_read;
 	bool privileged;
+	bool tails;	/* deliver large frames with a pipe tail */
+	bool bulk;	/* large frames come: read headers alone */
+	unsigned smalls;	/* small frames since the last large one */
+	bool no_splice_in;
+	bool no_splice_out;
+	int txp[2];	/* pipe for queued tails, -1 until needed */
+	int rxp[2];	/* pipe for the tail being received */
+	size_t rxp_size;
+	size_t rx_next;	/* where the frame being read ends in rx */
+	struct mg_tail rx_tail;
+	size_t rx_want;	/* tail bytes still to splice into rxp */
+	bool collecting;	/* rx holds a header and prefix; tail in rxp */
 	int werr;          /* a write error to report from the loop */
 	const char *wwhy;
 	mg_stream_raw_cb raw_cb;
@@ -60,6 +79,7 @@ struct mg_stream {
 };
 
 static void update_read(struct mg_stream *s);
+static void parse_frames(struct mg_stream *s);
 
 /* Stop watching the fds and close them (one fd or a pair). */
 static void release_fds(struct mg_stream *s)
@@ -73,6 +93,17 @@ static void release_fds(struct mg_stream *s)
 		close(s->wfd);
 	}
 	s->rfd = s->wfd = -1;
+	s->rx_tail.fd = -1;
+	s->rx_tail.len = 0;
+	for (int i = 0; i < 2; i++) {
+		if (s->txp[i] >= 0) {
+			close(s->txp[i]);
+		}
+		if (s->rxp[i] >= 0) {
+			close(s->rxp[i]);
+		}
+		s->txp[i] = s->rxp[i] = -1;
+	}
 }
 
 static int stream_destructor(struct mg_stream *s)
@@ -90,6 +121,12 @@ static int stream_destructor(struct mg_stream *s)
 
 int mg__msg_keep(TALLOC_CTX *mem_ctx, struct mg_msg *m)
 {
+	if (m->tail != NULL) {
+		int r = mg__msg_flatten(m, m);
+		if (r != 0) {
+			return r;
+		}
+	}
 	if (m->borrowed) {
 		uint8_t *p = talloc_memdup(m, m->data, m->len);
 		if (p == NULL) {
@@ -153,11 +190,129 @@ static void stream_fail(struct mg_stream *s, int err, const char *why)
 	}
 }
 
+/* The frame at rx[0] has 'rest' bytes of payload still to come: take
+ * them into rxp (a tail) rather than into memory, when worth it. */
+static bool start_tail(struct mg_stream *s, size_t rest)
+{
+	if (!s->tails || s->no_splice_in || rest < TAIL_MIN) {
+		return false;
+	}
+	if (s->rxp[0] < 0) {
+		int size;
+		if (mg__tail_pipe(s->rxp, TAIL_PIPE) != 0 ||
+		    (size = fcntl(s->rxp[1], F_GETPIPE_SZ)) <= 0) {
+			s->no_splice_in = true;
+			return false;
+		}
+		s->rxp_size = (size_t)size;
+	}
+	/* Half the pipe at most: spliced pages may be partly filled. */
+	if (rest > s->rxp_size / 2) {
+		return false;
+	}
+	s->collecting = true;
+	s->rx_want = rest;
+	s->rx_tail.fd = s->rxp[0];
+	s->rx_tail.len = 0;
+	return true;
+}
+
+/* Give up the tail (the pipe is full, or the fd takes no splice): its
+ * bytes go to memory and the frame is read as any other. */
+static int abandon_tail(struct mg_stream *s)
+{
+	size_t need = s->rx_len + s->rx_tail.len + s->rx_want;
+	ssize_t n;
+
+	s->no_splice_in = true;
+	s->collecting = false;
+	if (need > s->rx_alloc) {
+		uint8_t *p = talloc_realloc(s, s->rx, uint8_t, need);
+		if (p == NULL) {
+			return -ENOMEM;
+		}
+		s->rx = p;
+		s->rx_alloc = need;
+	}
+	n = mg__tail_read(&s->rx_tail, s->rx + s->rx_len, s->rx_tail.len);
+	if (n < 0) {
+		return (int)n;
+	}
+	s->rx_len += (size_t)n;
+	return 0;
+}
+
+/* The frame at rx[0] has its whole tail: deliver it. */
+static void deliver_tail(struct mg_stream *s)
+{
+	struct mg_msg *m = talloc_zero(NULL, struct mg_msg);
+
+	if (m == NULL) {
+		stream_fail(s, -ENOMEM, "out of memory");
+		return;
+	}
+	/* Checked when the header came in. */
+	(void)mg__msg_parse_header(s->rx, UINT32_MAX, m);
+	m->in = s;
+	m->data = s->rx + MG_HDR_LEN;
+	m->borrowed = true;
+	m->tail = &s->rx_tail;
+	s->collecting = false;
+	s->bulk = true;
+	s->rx_len = 0;
+	s->rx_next = MG_HDR_LEN;
+	s->msg_cb(s, m, s->msg_data);
+	/* Whatever the taker left (a dropped message) goes. */
+	mg__tail_discard(&s->rx_tail);
+}
+
+/* Splice more of the tail being received. */
+static void collect_tail(struct mg_stream *s)
+{
+	ssize_t n;
+	int avail = 0;
+
+	do {
+		n = splice(s->rfd, NULL, s->rxp[1], NULL, s->rx_want,
+			   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	} while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		s->rx_tail.len += (size_t)n;
+		s->rx_want -= (size_t)n;
+		if (s->rx_want == 0) {
+			s->in_read = true;
+			parse_frames(s);
+			if (!s->closed) {
+				s->in_read = false;
+			}
+		}
+		return;
+	}
+	if (n == 0 || (n < 0 && (errno == EIO || errno == ECONNRESET))) {
+		stream_fail(s, 0, "end of stream");
+		return;
+	}
+	if (errno == EAGAIN && (ioctl(s->rfd, FIONREAD, &avail) != 0 || avail <= 0)) {
+		return;
+	}
+	/* Bytes wait but the pipe is full, or no splice from this fd. */
+	if ((errno == EAGAIN || errno == EINVAL) && abandon_tail(s) == 0) {
+		return;
+	}
+	stream_fail(s, -errno, "read failed");
+}
+
 /* Parse and deliver whole frames from the receive buffer. */
 static void parse_frames(struct mg_stream *s)
 {
 	size_t off = 0;
 
+	if (s->collecting) {
+		if (s->rx_want == 0 && !s->closed && !s->rejected && s->framed && !s->paused) {
+			deliver_tail(s);
+		}
+		return;
+	}
 	while (!s->closed && !s->rejected && s->framed && !s->paused &&
 	       s->rx_len - off >= MG_HDR_LEN) {
 		struct mg_msg hdr = { 0 };
@@ -176,8 +331,15 @@ static void parse_frames(struct mg_stream *s)
 			return;
 		}
 		if (s->rx_len - off - MG_HDR_LEN < hdr.len) {
+			size_t rest = hdr.len - (s->rx_len - off - MG_HDR_LEN);
+			if (start_tail(s, rest)) {
+				memmove(s->rx, s->rx + off, s->rx_len - off);
+				s->rx_len -= off;
+				return;
+			}
 			/* Make room for the whole frame at once. */
 			size_t need = MG_HDR_LEN + hdr.len;
+			s->rx_next = need;
 			if (need > s->rx_alloc) {
 				memmove(s->rx, s->rx + off, s->rx_len - off);
 				s->rx_len -= off;
@@ -205,11 +367,21 @@ static void parse_frames(struct mg_stream *s)
 			m->borrowed = true;
 		}
 		off += MG_HDR_LEN + hdr.len;
+		/* A run of small frames ends bulk mode. */
+		if (hdr.len >= TAIL_MIN) {
+			s->bulk = true;
+			s->smalls = 0;
+		} else if (s->bulk && ++s->smalls > 8) {
+			s->bulk = false;
+		}
 		s->msg_cb(s, m, s->msg_data);
 	}
 	if (off > 0 && !s->closed) {
 		memmove(s->rx, s->rx + off, s->rx_len - off);
 		s->rx_len -= off;
+	}
+	if (s->rx_len < MG_HDR_LEN) {
+		s->rx_next = MG_HDR_LEN;
 	}
 }
 
@@ -234,8 +406,17 @@ static void deliver(struct mg_stream *s)
 static void on_read(struct mg_io *io, unsigned events, void *data)
 {
 	struct mg_stream *s = talloc_get_type_abort(data, struct mg_stream);
+	size_t room;
 	ssize_t n;
 
+	if (s->collecting) {
+		if (s->rx_want > 0) {
+			collect_tail(s);
+			return;
+		}
+		/* Complete, waiting for a resume (paused). */
+		return;
+	}
 	if (s->rx_alloc - s->rx_len < 4096) {
 		size_t want = s->rx_alloc < RX_MIN ? RX_MIN : s->rx_alloc * 2;
 		uint8_t *p = talloc_realloc(s, s->rx, uint8_t, want);
@@ -246,7 +427,13 @@ static void on_read(struct mg_io *io, unsigned events, void *data)
 		s->rx = p;
 		s->rx_alloc = want;
 	}
-	n = read(s->rfd, s->rx + s->rx_len, s->rx_alloc - s->rx_len);
+	room = s->rx_alloc - s->rx_len;
+	if (s->bulk && s->tails && !s->no_splice_in && s->framed && s->rx_next > s->rx_len &&
+	    room > s->rx_next - s->rx_len + MG_HDR_LEN) {
+		/* Up to the next header: its payload may be spliced. */
+		room = s->rx_next - s->rx_len + (s->rx_len < MG_HDR_LEN ? 0 : MG_HDR_LEN);
+	}
+	n = read(s->rfd, s->rx + s->rx_len, room);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
 			return;
@@ -295,7 +482,13 @@ static int flush(struct mg_stream *s)
 {
 	while (s->tx_head != NULL) {
 		struct tx_chunk *c = s->tx_head;
-		ssize_t n = write(s->wfd, c->data + c->off, c->len - c->off);
+		ssize_t n;
+		if (c->piped) {
+			n = splice(s->txp[0], NULL, s->wfd, NULL, c->len - c->off,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		} else {
+			n = write(s->wfd, c->data + c->off, c->len - c->off);
+		}
 		if (n < 0) {
 			if (errno == EINTR) {
 				continue;
@@ -347,6 +540,14 @@ static void on_write(struct mg_io *io, unsigned events, void *data)
 	}
 }
 
+/* Pipes and sockets splice; a terminal (a hop's PTY) is written as ever. */
+static bool splice_fd(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
 struct mg_stream *mg__stream_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 				 int rfd, int wfd, const char *name, uint32_t max_msg)
 {
@@ -369,6 +570,10 @@ struct mg_stream *mg__stream_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	}
 	s->wfd = wfd;
 	s->max_msg = max_msg;
+	s->txp[0] = s->txp[1] = s->rxp[0] = s->rxp[1] = -1;
+	s->rx_tail.fd = -1;
+	s->no_splice_in = !splice_fd(rfd);
+	s->no_splice_out = !splice_fd(wfd);
 	talloc_set_destructor(s, stream_destructor);
 	s->name = talloc_strdup(s, name);
 	s->rio = mg_io_new(s, loop, rfd, MG_IO_READ, on_read, s);
@@ -453,6 +658,7 @@ static int queue(struct mg_stream *s, const uint8_t *a, size_t alen,
 	c->next = NULL;
 	c->len = alen + blen;
 	c->off = 0;
+	c->piped = false;
 	memcpy(c->data, a, alen);
 	if (blen > 0) {
 		memcpy(c->data + alen, b, blen);
@@ -543,6 +749,91 @@ static int send2(struct mg_stream *s, const uint8_t *a, size_t alen,
 	return r;
 }
 
+/* Queue what is left of t after what is queued: into txp while it
+ * fits (no copy), the rest read into memory. */
+static int queue_tail(struct mg_stream *s, struct mg_tail *t)
+{
+	struct tx_chunk *c;
+
+	while (t->len > 0 && !s->no_splice_out) {
+		ssize_t n;
+		if (s->txp[0] < 0 && mg__tail_pipe(s->txp, TAIL_PIPE) != 0) {
+			break;
+		}
+		n = mg__tail_splice(t, s->txp[1]);
+		if (n <= 0) {
+			break;
+		}
+		if (s->tx_tail == NULL || !s->tx_tail->piped) {
+			c = talloc_size(s, sizeof(*c));
+			if (c == NULL) {
+				/* Those bytes are in txp already. */
+				fail_later(s, -ENOMEM, "out of memory");
+				return -ENOMEM;
+			}
+			talloc_set_name_const(c, "struct tx_chunk");
+			*c = (struct tx_chunk){ .piped = true };
+			if (s->tx_tail != NULL) {
+				s->tx_tail->next = c;
+			} else {
+				s->tx_head = c;
+			}
+			s->tx_tail = c;
+		}
+		s->tx_tail->len += (size_t)n;
+		s->tx_bytes += (size_t)n;
+	}
+	if (t->len > 0) {
+		size_t n = t->len;
+		uint8_t *p = talloc_size(NULL, n);
+		int r = p == NULL ? -ENOMEM : (int)mg__tail_read(t, p, n);
+		r = r < 0 ? r : queue(s, p, n, NULL, 0);
+		talloc_free(p);
+		if (r != 0) {
+			fail_later(s, r, "out of memory");
+			return r;
+		}
+	}
+	if (s->tx_bytes >= MG_STREAM_TX_HIGH) {
+		s->was_high = true;
+	}
+	mg_io_set(s->wio, MG_IO_WRITE);
+	update_read(s);
+	return 0;
+}
+
+/* A frame whose payload ends in a pipe: header and the rest written as
+ * any frame, then the tail spliced straight out, or queued. */
+static int send_tail(struct mg_stream *s, const uint8_t *hdr, const struct mg_msg *m)
+{
+	struct mg_tail *t = m->tail;
+	int r;
+
+	if (s->closed || s->wio == NULL || s->werr != 0) {
+		return MG_ERR_DISCONNECTED;
+	}
+	if (s->tx_bytes + MG_HDR_LEN + m->len > MG_STREAM_TX_MAX) {
+		fail_later(s, -ENOBUFS, "peer is not reading");
+		return -ENOBUFS;
+	}
+	r = send2(s, hdr, MG_HDR_LEN, m->data, mg__msg_mem_len(m));
+	if (r != 0) {
+		return r;
+	}
+	while (s->tx_head == NULL && !s->no_splice_out && t->len > 0) {
+		ssize_t n = mg__tail_splice(t, s->wfd);
+		if (n == -EAGAIN) {
+			break;
+		} else if (n == -EINVAL) {
+			s->no_splice_out = true;
+		} else if (n < 0) {
+			fail_later(s, (int)n, "write failed");
+			return (int)n;
+		}
+	}
+	return queue_tail(s, t);
+}
+
 int mg__stream_send(struct mg_stream *s, const struct mg_msg *m)
 {
 	uint8_t hdr[MG_HDR_LEN];
@@ -551,7 +842,15 @@ int mg__stream_send(struct mg_stream *s, const struct mg_msg *m)
 		return MG_ERR_TOO_BIG;
 	}
 	mg__msg_header(m, hdr);
-	return send2(s, hdr, sizeof(hdr), m->data, m->len);
+	if (m->tail != NULL && m->tail->len > 0) {
+		return send_tail(s, hdr, m);
+	}
+	return send2(s, hdr, sizeof(hdr), m->data, mg__msg_mem_len(m));
+}
+
+void mg__stream_set_tails(struct mg_stream *s, bool on)
+{
+	s->tails = on;
 }
 
 int mg__stream_write_raw(struct mg_stream *s, const void *p, size_t n)

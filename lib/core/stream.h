@@ -15,6 +15,16 @@
 
 struct mg_stream;
 
+/*
+ * The last 'len' bytes of a payload, waiting in the pipe 'fd' instead of
+ * memory (bulk data spliced rather than copied; see tail.c). Whoever takes
+ * such a message moves them out before its call returns.
+ */
+struct mg_tail {
+	int fd;
+	size_t len;
+};
+
 struct mg_msg {
 	uint16_t flags;
 	uint32_t dst;
@@ -28,6 +38,9 @@ struct mg_msg {
 	/* Payloads that arrive on a stream point into its receive buffer and
 	 * are valid only during the callback: mg__msg_keep before keeping. */
 	bool borrowed;
+	/* Non-NULL when the payload's end is in a pipe: only the first
+	 * mg__msg_mem_len() bytes are at data. */
+	struct mg_tail *tail;
 };
 
 /* Take ownership of 'm' under mem_ctx, copying a borrowed payload. */
@@ -82,6 +95,25 @@ void mg__stream_set_remote_id(struct mg_stream *s, uint32_t id);
  * privileged UNIX attach, docs/PROTOCOL.md section 5.7); false by default. */
 bool mg__stream_privileged(const struct mg_stream *s);
 void mg__stream_set_privileged(struct mg_stream *s, bool on);
+
+/* Let the stream deliver large frames with a pipe tail (the router's
+ * streams only: every other reader wants whole payloads). */
+void mg__stream_set_tails(struct mg_stream *s, bool on);
+
+/* Bytes of m's payload at m->data (all of it without a tail). */
+size_t mg__msg_mem_len(const struct mg_msg *m);
+/* Bring a tail into memory, in a buffer under mem_ctx: then m->tail is
+ * NULL and m->data holds the whole payload. 0 or -errno. */
+int mg__msg_flatten(TALLOC_CTX *mem_ctx, struct mg_msg *m);
+/* Move what fits of t into fd (a pipe, socket or file): bytes moved, or
+ * -EAGAIN, or -EINVAL when fd takes no splice, or another -errno. */
+ssize_t mg__tail_splice(struct mg_tail *t, int fd);
+/* Read up to n bytes of t into p; -errno on failure. */
+ssize_t mg__tail_read(struct mg_tail *t, void *p, size_t n);
+/* Throw away what is left of t. */
+void mg__tail_discard(struct mg_tail *t);
+/* A non-blocking close-on-exec pipe, made 'size' bytes large if allowed. */
+int mg__tail_pipe(int fds[2], size_t size);
 
 /* Encode a header into 28 bytes. */
 void mg__msg_header(const struct mg_msg *m, uint8_t *hdr);
