@@ -138,10 +138,17 @@ static void out_send_eof(struct mg_chan_out *c)
  * bytes are not copied here (docs/PROTOCOL.md section 7). */
 static void out_splice(struct mg_chan_out *c, size_t want)
 {
-	struct mg_tail t = { .fd = c->cp[0] };
+	struct mg_tail t;
 	ssize_t n;
 	int r;
 
+	/* Made at the first read: most channels (stderr) carry little. */
+	if (c->cp[0] < 0 && mg__tail_pipe(c->cp, MG_CHUNK) != 0) {
+		c->no_splice = true;
+		out_update(c);
+		return;
+	}
+	t.fd = c->cp[0];
 	do {
 		n = splice(c->fd, NULL, c->cp[1], NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	} while (n < 0 && errno == EINTR);
@@ -260,7 +267,7 @@ struct mg_chan_out *mg__chan_out_new(TALLOC_CTX *mem_ctx, struct mg_router *r, i
 	c->data = data;
 	c->cp[0] = c->cp[1] = -1;
 	talloc_set_destructor(c, out_destructor);
-	c->no_splice = !spliceable(fd, true) || mg__tail_pipe(c->cp, MG_CHUNK) != 0;
+	c->no_splice = !spliceable(fd, true);
 	c->buf = talloc_size(c, MG_CHUNK);
 	c->ack = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, dst, true, on_ack, c);
 	c->io = mg_io_new(c, mg__router_loop(r), fd, 0, on_out_readable, c);
@@ -472,7 +479,8 @@ static int in_queue(struct mg_chan_in *c, struct mg_msg *m, size_t mem, size_t d
 	}
 	while (t != NULL && t->len > 0) {
 		ssize_t n = -1;
-		if (c->qp[0] >= 0 || mg__tail_pipe(c->qp, MG_CHUNK) == 0) {
+		/* A window's worth: pending bytes then stay in the pipe. */
+		if (c->qp[0] >= 0 || mg__tail_pipe(c->qp, MG_WINDOW_DEFAULT) == 0) {
 			n = mg__tail_splice(t, c->qp[1]);
 		}
 		if (n > 0) {

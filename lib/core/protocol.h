@@ -26,7 +26,7 @@
 /* Default and hard limits. */
 #define MG_MSG_MAX_DEFAULT (4u * 1024 * 1024)
 #define MG_CHUNK 1048576u          /* read size for byte channels */
-#define MG_TAIL_CHUNK (256u << 10) /* splice size for byte channels */
+#define MG_TAIL_CHUNK (512u << 10) /* splice size for byte channels */
 #define MG_PIPE_SIZE (1 << 20)     /* pipe size asked for command stdio */
 #define MG_SOCK_BUF (1 << 20)      /* socket buffers between hops */
 #define MG_WINDOW_DEFAULT (1u << 21) /* bytes in flight per channel */

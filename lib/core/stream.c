@@ -16,9 +16,8 @@
 
 #define RX_MIN (256u * 1024)
 /* Frames with at least this much payload still to come are spliced into
- * a pipe (a tail) rather than read; the size of that pipe. */
+ * a pipe (a tail) rather than read. */
 #define TAIL_MIN (16u * 1024)
-#define TAIL_PIPE MG_CHUNK
 
 struct tx_chunk {
 	struct tx_chunk *next;
@@ -66,6 +65,8 @@ struct mg_stream {
 	struct mg_tail rx_tail;
 	size_t rx_want;	/* tail bytes still to splice into rxp */
 	bool collecting;	/* rx holds a header and prefix; tail in rxp */
+	bool skip_tail;
+	unsigned tail_stuck;	/* splices in a row that found the pipe full */		/* the frame in rx is read whole (abandon_tail) */
 	int werr;          /* a write error to report from the loop */
 	const char *wwhy;
 	mg_stream_raw_cb raw_cb;
@@ -194,12 +195,12 @@ static void stream_fail(struct mg_stream *s, int err, const char *why)
  * them into rxp (a tail) rather than into memory, when worth it. */
 static bool start_tail(struct mg_stream *s, size_t rest)
 {
-	if (!s->tails || s->no_splice_in || rest < TAIL_MIN) {
+	if (!s->tails || s->no_splice_in || s->skip_tail || rest < TAIL_MIN) {
 		return false;
 	}
 	if (s->rxp[0] < 0) {
 		int size;
-		if (mg__tail_pipe(s->rxp, TAIL_PIPE) != 0 ||
+		if (mg__tail_pipe(s->rxp, MG_WINDOW_DEFAULT) != 0 ||
 		    (size = fcntl(s->rxp[1], F_GETPIPE_SZ)) <= 0) {
 			s->no_splice_in = true;
 			return false;
@@ -212,6 +213,7 @@ static bool start_tail(struct mg_stream *s, size_t rest)
 	}
 	s->collecting = true;
 	s->rx_want = rest;
+	s->tail_stuck = 0;
 	s->rx_tail.fd = s->rxp[0];
 	s->rx_tail.len = 0;
 	return true;
@@ -224,7 +226,7 @@ static int abandon_tail(struct mg_stream *s)
 	size_t need = s->rx_len + s->rx_tail.len + s->rx_want;
 	ssize_t n;
 
-	s->no_splice_in = true;
+	s->skip_tail = true;
 	s->collecting = false;
 	if (need > s->rx_alloc) {
 		uint8_t *p = talloc_realloc(s, s->rx, uint8_t, need);
@@ -277,6 +279,7 @@ static void collect_tail(struct mg_stream *s)
 			   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	} while (n < 0 && errno == EINTR);
 	if (n > 0) {
+		s->tail_stuck = 0;
 		s->rx_tail.len += (size_t)n;
 		s->rx_want -= (size_t)n;
 		if (s->rx_want == 0) {
@@ -292,10 +295,15 @@ static void collect_tail(struct mg_stream *s)
 		stream_fail(s, 0, "end of stream");
 		return;
 	}
-	if (errno == EAGAIN && (ioctl(s->rfd, FIONREAD, &avail) != 0 || avail <= 0)) {
+	if (errno == EAGAIN && (ioctl(s->rfd, FIONREAD, &avail) != 0 || avail <= 0 ||
+				++s->tail_stuck < 3)) {
+		/* Nothing to read yet, or it came just now: try again. */
 		return;
 	}
 	/* Bytes wait but the pipe is full, or no splice from this fd. */
+	if (errno == EINVAL) {
+		s->no_splice_in = true;
+	}
 	if ((errno == EAGAIN || errno == EINVAL) && abandon_tail(s) == 0) {
 		return;
 	}
@@ -367,11 +375,12 @@ static void parse_frames(struct mg_stream *s)
 			m->borrowed = true;
 		}
 		off += MG_HDR_LEN + hdr.len;
+		s->skip_tail = false;
 		/* A run of small frames ends bulk mode. */
 		if (hdr.len >= TAIL_MIN) {
 			s->bulk = true;
 			s->smalls = 0;
-		} else if (s->bulk && ++s->smalls > 8) {
+		} else if (s->bulk && ++s->smalls > 64) {
 			s->bulk = false;
 		}
 		s->msg_cb(s, m, s->msg_data);
@@ -757,7 +766,7 @@ static int queue_tail(struct mg_stream *s, struct mg_tail *t)
 
 	while (t->len > 0 && !s->no_splice_out) {
 		ssize_t n;
-		if (s->txp[0] < 0 && mg__tail_pipe(s->txp, TAIL_PIPE) != 0) {
+		if (s->txp[0] < 0 && mg__tail_pipe(s->txp, MG_WINDOW_DEFAULT) != 0) {
 			break;
 		}
 		n = mg__tail_splice(t, s->txp[1]);

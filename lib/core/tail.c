@@ -94,7 +94,10 @@ int mg__tail_pipe(int fds[2], size_t size)
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
 		return -errno;
 	}
-	/* Best effort: a user over its pipe quota keeps the default. */
-	(void)fcntl(fds[1], F_SETPIPE_SZ, (int)size);
+	/* Best effort: past pipe-max-size (1 MiB unless root) try less; a
+	 * user over its pipe quota keeps the default. */
+	while (size >= (128u << 10) && fcntl(fds[1], F_SETPIPE_SZ, (int)size) < 0) {
+		size /= 2;
+	}
 	return 0;
 }
