@@ -596,6 +596,10 @@ function copied_bytes() {
     run_mg mitogen-cp -z -r "$hop:$MG_TMP/t" "local/local:$MG_TMP/chain2chain"
     run diff -r "$MG_TMP/t" "$MG_TMP/chain2chain"
     assert "$status" -eq 0 "from chain to chain: $output"
+    run_mg_sep mitogen-cp -v -z -r "$hop/local:$MG_TMP/t" "$hop/fork:$MG_TMP/shared"
+    assert "$stderr" =~ "file.copy: from context [0-9]+ to 1 contexts, through here" "done by the ssh hop's agent"
+    run diff -r "$MG_TMP/t" "$MG_TMP/shared"
+    assert "$status" -eq 0 "from chain to chain through the shared hop: $output"
     assert_no_temp "$MG_TMP"
 }
 
