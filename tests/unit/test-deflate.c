@@ -174,8 +174,8 @@ static void test_text_binary_random(void)
 	free(b);
 }
 
-/* Short inputs over alphabets of every size: the fixed code's 9-bit
- * literals (144-255) and single-symbol codes included. */
+/* Short inputs over alphabets of every size: codes of one or two
+ * symbols, and zlib's fixed code with its 9-bit literals (144-255). */
 static void test_small_inputs(void)
 {
 	struct bufs *b = calloc(1, sizeof(*b));
