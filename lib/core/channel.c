@@ -75,25 +75,6 @@ int mg__fd_nonblock(int fd)
 	return fl;
 }
 
-/* Descriptors whose bytes can move by splice(2) without a copy. */
-static bool spliceable(int fd, bool files)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
-				       (files && S_ISREG(st.st_mode)));
-}
-
-static void close_pipe(int p[2])
-{
-	for (int i = 0; i < 2; i++) {
-		if (p[i] >= 0) {
-			close(p[i]);
-			p[i] = -1;
-		}
-	}
-}
-
 static void restore_flags(int fd, int old)
 {
 	if (old >= 0 && (old & O_NONBLOCK) == 0) {
@@ -241,7 +222,7 @@ static void on_ack(struct mg_router *r, struct mg_msg *m, void *data)
 
 static int out_destructor(struct mg_chan_out *c)
 {
-	close_pipe(c->cp);
+	mg__tail_pipe_close(c->cp);
 	if (c->fd >= 0) {
 		restore_flags(c->fd, c->old_flags);
 		close(c->fd);
@@ -267,7 +248,7 @@ struct mg_chan_out *mg__chan_out_new(TALLOC_CTX *mem_ctx, struct mg_router *r, i
 	c->data = data;
 	c->cp[0] = c->cp[1] = -1;
 	talloc_set_destructor(c, out_destructor);
-	c->no_splice = !spliceable(fd, true);
+	c->no_splice = !mg__tail_fd(fd, true);
 	c->buf = talloc_size(c, MG_CHUNK);
 	c->ack = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, dst, true, on_ack, c);
 	c->io = mg_io_new(c, mg__router_loop(r), fd, 0, on_out_readable, c);
@@ -563,7 +544,7 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 
 static int in_destructor(struct mg_chan_in *c)
 {
-	close_pipe(c->qp);
+	mg__tail_pipe_close(c->qp);
 	if (c->fd >= 0) {
 		restore_flags(c->fd, c->old_flags);
 		if (!c->keep_fd) {
@@ -591,7 +572,7 @@ struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int
 	c->qp[0] = c->qp[1] = -1;
 	talloc_set_destructor(c, in_destructor);
 	c->h = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, src, true, on_data, c);
-	if (c->h != NULL && spliceable(fd, false)) {
+	if (c->h != NULL && mg__tail_fd(fd, false)) {
 		mg__handler_take_tails(c->h);
 	}
 	c->io = mg_io_new(c, mg__router_loop(r), fd, 0, on_in_writable, c);

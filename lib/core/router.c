@@ -191,9 +191,14 @@ int mg__router_queue_local(struct mg_router *r, const struct mg_msg *m)
 	}
 	*c = *m;
 	c->in = NULL;
-	c->data = NULL;
 	c->borrowed = false;
-	if (m->len > 0) {
+	if (m->tail != NULL) {
+		/* The copy is made from the pipe. */
+		if (mg__msg_flatten(c, c) != 0) {
+			talloc_free(c);
+			return -ENOMEM;
+		}
+	} else if (c->data = NULL, m->len > 0) {
 		c->data = talloc_memdup(c, m->data, m->len);
 		if (c->data == NULL) {
 			talloc_free(c);
@@ -305,6 +310,23 @@ static void deliver_local(void *data)
 	talloc_free(holder);
 }
 
+static int send_made(struct mg_router *r, struct mg_msg *m)
+{
+	struct mg_stream *out;
+
+	if (m->len > r->max_msg) {
+		return MG_ERR_TOO_BIG;
+	}
+	if (m->dst == r->my_id) {
+		return mg__router_queue_local(r, m);
+	}
+	out = route_out(r, m->dst);
+	if (out == NULL || mg__stream_closed(out)) {
+		return MG_ERR_DISCONNECTED;
+	}
+	return send_out(r, out, m);
+}
+
 int mg__router_send_tail(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
 			 struct mg_tail *tail)
 {
@@ -312,27 +334,8 @@ int mg__router_send_tail(struct mg_router *r, uint32_t dst, uint32_t handle, uin
 		.dst = dst, .src = r->my_id, .auth_id = r->my_id, .handle = handle,
 		.reply_to = reply_to, .len = tail->len, .tail = tail,
 	};
-	struct mg_stream *out;
-	void *tmp;
-	int ret;
 
-	if (tail->len > r->max_msg) {
-		return MG_ERR_TOO_BIG;
-	}
-	if (dst != r->my_id) {
-		out = route_out(r, dst);
-		if (out == NULL || mg__stream_closed(out)) {
-			return MG_ERR_DISCONNECTED;
-		}
-		return send_out(r, out, &m);
-	}
-	tmp = talloc_new(NULL);
-	ret = tmp == NULL ? -ENOMEM : mg__msg_flatten(tmp, &m);
-	if (ret == 0) {
-		ret = mg__router_queue_local(r, &m);
-	}
-	talloc_free(tmp);
-	return ret;
+	return send_made(r, &m);
 }
 
 void mg__handler_take_tails(struct mg_handler *h)
@@ -347,19 +350,8 @@ int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t
 		.flags = flags, .dst = dst, .src = r->my_id, .auth_id = r->my_id,
 		.handle = handle, .reply_to = reply_to, .data = (uint8_t *)data, .len = len,
 	};
-	struct mg_stream *out;
 
-	if (len > r->max_msg) {
-		return MG_ERR_TOO_BIG;
-	}
-	if (dst == r->my_id) {
-		return mg__router_queue_local(r, &m);
-	}
-	out = route_out(r, dst);
-	if (out == NULL || mg__stream_closed(out)) {
-		return MG_ERR_DISCONNECTED;
-	}
-	return send_out(r, out, &m);
+	return send_made(r, &m);
 }
 
 /*

@@ -96,15 +96,8 @@ static void release_fds(struct mg_stream *s)
 	s->rfd = s->wfd = -1;
 	s->rx_tail.fd = -1;
 	s->rx_tail.len = 0;
-	for (int i = 0; i < 2; i++) {
-		if (s->txp[i] >= 0) {
-			close(s->txp[i]);
-		}
-		if (s->rxp[i] >= 0) {
-			close(s->rxp[i]);
-		}
-		s->txp[i] = s->rxp[i] = -1;
-	}
+	mg__tail_pipe_close(s->txp);
+	mg__tail_pipe_close(s->rxp);
 }
 
 static int stream_destructor(struct mg_stream *s)
@@ -549,14 +542,6 @@ static void on_write(struct mg_io *io, unsigned events, void *data)
 	}
 }
 
-/* Pipes and sockets splice; a terminal (a hop's PTY) is written as ever. */
-static bool splice_fd(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
-}
-
 struct mg_stream *mg__stream_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 				 int rfd, int wfd, const char *name, uint32_t max_msg)
 {
@@ -581,8 +566,8 @@ struct mg_stream *mg__stream_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	s->max_msg = max_msg;
 	s->txp[0] = s->txp[1] = s->rxp[0] = s->rxp[1] = -1;
 	s->rx_tail.fd = -1;
-	s->no_splice_in = !splice_fd(rfd);
-	s->no_splice_out = !splice_fd(wfd);
+	s->no_splice_in = !mg__tail_fd(rfd, false);
+	s->no_splice_out = !mg__tail_fd(wfd, false);
 	talloc_set_destructor(s, stream_destructor);
 	s->name = talloc_strdup(s, name);
 	s->rio = mg_io_new(s, loop, rfd, MG_IO_READ, on_read, s);

@@ -112,6 +112,11 @@ ssize_t mg__tail_splice(struct mg_tail *t, int fd);
 ssize_t mg__tail_read(struct mg_tail *t, void *p, size_t n);
 /* Throw away what is left of t. */
 void mg__tail_discard(struct mg_tail *t);
+/* Whether fd's bytes move by splice(2): a pipe or socket (or with
+ * 'files' a regular file); never a terminal. */
+bool mg__tail_fd(int fd, bool files);
+/* Close both ends of a pipe (-1 ends are skipped) and set them to -1. */
+void mg__tail_pipe_close(int fds[2]);
 /* A non-blocking close-on-exec pipe, made 'size' bytes large if allowed. */
 int mg__tail_pipe(int fds[2], size_t size);
 

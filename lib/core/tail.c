@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "stream.h"
 
@@ -87,6 +88,24 @@ void mg__tail_discard(struct mg_tail *t)
 	while (t->len > 0 && mg__tail_read(t, junk, t->len < sizeof(junk) ? t->len : sizeof(junk)) > 0) {
 	}
 	t->len = 0;
+}
+
+bool mg__tail_fd(int fd, bool files)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+				       (files && S_ISREG(st.st_mode)));
+}
+
+void mg__tail_pipe_close(int fds[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
 }
 
 int mg__tail_pipe(int fds[2], size_t size)
