@@ -39,6 +39,7 @@ struct flink {
 	uint32_t callee;
 	const char *service;       /* file.push, file.relay or file.copy */
 	size_t didx;               /* its receiver in the pack, or NO_RECEIVER */
+	uint32_t h_stop;           /* file.copy: its callee's stop handle */
 	struct mg_handler *report;
 	struct mg_call *call;
 	size_t *tix;               /* its targets */
@@ -187,15 +188,14 @@ static void on_start_reply(struct mg_message *reply, int err, void *data)
 	uint32_t h = 0;
 
 	l->call = NULL;
-	if (l->didx == NO_RECEIVER && err == 0) {
-		return;  /* file.copy: the reports say the rest */
-	}
 	err = mg__file_answer(reply, err, "bad answer to file.push", &h, &why);
 	if (err != 0) {
 		link_fail(l, err, why);
-		return;
+	} else if (l->didx == NO_RECEIVER) {
+		l->h_stop = h;  /* file.copy: the reports say the rest */
+	} else {
+		mg__pack_start(l->f->p, l->didx, h);
 	}
-	mg__pack_start(l->f->p, l->didx, h);
 }
 
 static void fail_later(void *data)
@@ -249,6 +249,15 @@ static int link_start(struct flink *l, const struct mg_buf *extra)
 	return mg_loop_defer(mg__router_loop(f->r), l, fail_later, lt);
 }
 
+/* A copy freed while its callee still works on it: stop it there. */
+static int link_destructor(struct flink *l)
+{
+	if (l->h_stop != 0 && l->report != NULL) {
+		mg__router_send(l->f->r, l->callee, l->h_stop, 0, 0, NULL, 0);
+	}
+	return 0;
+}
+
 static struct flink *link_new(struct mg__fan *f, uint32_t callee, const char *service)
 {
 	struct flink **v = talloc_realloc(f, f->links, struct flink *, f->n_links + 1);
@@ -264,6 +273,7 @@ static struct flink *link_new(struct mg__fan *f, uint32_t callee, const char *se
 	l->callee = callee;
 	l->service = service;
 	l->didx = NO_RECEIVER;
+	talloc_set_destructor(l, link_destructor);
 	return l;
 }
 
@@ -490,6 +500,11 @@ int mg__fan_copy_at(struct mg__fan *f, uint32_t at, uint32_t from, const char *c
 	ret = ret != 0 ? -ENOMEM : link_start(l, b);
 	talloc_free(b);
 	return ret;
+}
+
+void mg__fan_abort(struct mg__fan *f, const char *why)
+{
+	fail_all(f, MG_ERR_CANCELLED, why);
 }
 
 uint64_t mg__fan_wire_bytes(const struct mg__fan *f)

@@ -24,14 +24,22 @@ struct job {
 	uint32_t *ids;
 	struct mg__fan *f;
 	uint64_t shown_ms;
+	struct mg_handler *cancel;  /* a copy: the caller's report handle is gone */
 };
+
+static void send_up(struct job *j, const void *p, size_t n)
+{
+	uint32_t back = j->cancel != NULL ? mg__handler_handle(j->cancel) : 0;
+
+	mg__router_send(j->r, j->caller, j->h_report, back, 0, p, n);
+}
 
 static void up(struct job *j, size_t idx, const void *p, size_t n)
 {
 	struct mg_buf *b = mg__buf_new(j, MG__REC_MAX + 8192);
 
 	if (b != NULL && (mg__buf_put_u32(b, j->ids[idx]) | mg__buf_put(b, p, n)) == 0) {
-		mg__router_send(j->r, j->caller, j->h_report, 0, 0, b->data, b->len);
+		send_up(j, b->data, b->len);
 	}
 	talloc_free(b);
 }
@@ -69,7 +77,20 @@ static void on_copy_bytes(void *data, uint64_t bytes, bool last)
 	mg__buf_put_u32(&b, 0);
 	mg__buf_put_u8(&b, MG__FILE_REPORT_BYTES);
 	mg__buf_put_u64(&b, bytes);
-	mg__router_send(j->r, j->caller, j->h_report, 0, 0, p, b.len);
+	send_up(j, p, b.len);
+}
+
+/* The caller stopped the copy (a message here), freed its side of it (a
+ * report came back dead) or is lost: the targets drop what they were
+ * writing, the source stops. */
+static void on_cancel(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct job *j = data;
+
+	(void)r;
+	(void)m;
+	TALLOC_FREE(j->cancel);
+	mg__fan_abort(j->f, "the copy was stopped by the caller");
 }
 
 static void on_end(void *data)
@@ -154,6 +175,7 @@ static int svc_copy(struct mg_message *req, const void *payload, size_t len, voi
 	struct mg_router *r = data;
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	struct mg__file_copy_req rq;
+	uint8_t ans[4];
 	struct job *j;
 	int ret = 0;
 
@@ -166,7 +188,11 @@ static int svc_copy(struct mg_message *req, const void *payload, size_t len, voi
 		return mg_message_reply_dead(req, "refused: the source is not below this context");
 	}
 	j = job_new(req, r, &rq.rq, rq.ids, rq.n, on_copy_bytes, &ret);
-	ret = j != NULL ? mg__fan_pull(j->f, rq.from, (const char *const *)rq.srcs) : ret;
+	if (j != NULL && (j->cancel = mg__router_add_handler(j, r, 0, MG_POL_RESPONDENT, j->caller,
+							     true, on_cancel, j)) == NULL) {
+		ret = -ENOMEM;
+	}
+	ret = ret == 0 && j != NULL ? mg__fan_pull(j->f, rq.from, (const char *const *)rq.srcs) : ret;
 	talloc_free(tmp);
 	if (j == NULL || ret != 0) {
 		talloc_free(j);
@@ -174,7 +200,8 @@ static int svc_copy(struct mg_message *req, const void *payload, size_t len, voi
 	}
 	mg_info("file.copy: from context %u to %u contexts, through here", (unsigned)rq.from,
 		(unsigned)rq.n);
-	return mg_message_reply(req, NULL, 0);
+	mg__put_be32(ans, mg__handler_handle(j->cancel));
+	return mg_message_reply(req, ans, sizeof(ans));
 }
 
 int mg__svc_file_relay_init(struct mg_router *r)

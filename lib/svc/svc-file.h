@@ -236,6 +236,9 @@ int mg__fan_pull(struct mg__fan *f, uint32_t from, const char *const *srcs);
 /* Have context 'at' (above 'from' and every target, or one of them) do
  * the whole copy of 'srcs' at 'from' ("file.copy"). */
 int mg__fan_copy_at(struct mg__fan *f, uint32_t at, uint32_t from, const char *const *srcs);
+/* Stop: every target still going fails with 'why' (its receiver drops
+ * what it was writing), and the stream received stops. */
+void mg__fan_abort(struct mg__fan *f, const char *why);
 /* Bytes of the stream put on the wire by a push (once whatever the
  * number of targets). */
 uint64_t mg__fan_wire_bytes(const struct mg__fan *f);

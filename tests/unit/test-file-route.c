@@ -16,6 +16,7 @@
  * sibling calling it is refused, and so is a source or a target that is
  * not below the callee.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -196,6 +197,69 @@ static void test_copy_below(void)
 	talloc_free(tmp);
 }
 
+static bool has_progress(void *arg)
+{
+	return ((struct rec *)arg)->progress > 0;
+}
+
+static bool never(void *arg)
+{
+	return false;
+}
+
+/* Freeing the caller's side stops a copy at the hop: the target drops
+ * the file it was writing, the old one stays. */
+static void test_copy_stopped(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct net *n = tree();
+	char *dir = workdir(tmp), *big = talloc_asprintf(tmp, "%s/big", dir);
+	static const uint32_t to5[] = { 5 };
+	struct mg__file_push_req rq = { .dest = talloc_asprintf(tmp, "%s/d/", dir), .n_top = 1,
+					.flags = MG__FILE_INTO };
+	const char *srcs[] = { big, NULL };
+	struct rec *rc = talloc_zero(tmp, struct rec);
+	struct mg__fan_cb cb = { .report = on_report, .failed = on_failed, .bytes = on_bytes,
+				 .end = on_end, .data = rc };
+	struct mg__fan *f;
+	char *names = talloc_strdup(tmp, "");
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_PTR_NOT_NULL(dir);
+	fd = open(big, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ASSERT_INT_EQ(ftruncate(fd, 64 << 20), 0);
+	close(fd);
+	fd = open(talloc_asprintf(tmp, "%s/d/big", dir), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ASSERT_INT_EQ(write(fd, "old\n", 4), 4);
+	close(fd);
+	f = mg__fan_new(rc, n->r[0], &rq, to5, 1, true, &cb);
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_INT_EQ(mg__fan_copy_at(f, 2, 4, srcs), 0);
+	ASSERT_TRUE(run_until(n->loop, has_progress, rc, 20000));
+	talloc_free(f);
+	/* Long enough for 64 MiB in one process many times over. */
+	run_until(n->loop, never, NULL, 1500);
+	ASSERT_INT_EQ(rc->end[0], 0);
+	d = opendir(talloc_asprintf(tmp, "%s/d", dir));
+	ASSERT_PTR_NOT_NULL(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.' || (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)) {
+			names = talloc_asprintf_append(names, "%s ", e->d_name);
+		}
+	}
+	closedir(d);
+	ASSERT_STR_EQ(names, "big ");
+	fd = open(talloc_asprintf(tmp, "%s/d/big", dir), O_RDONLY | O_CLOEXEC);
+	ASSERT_INT_EQ(read(fd, names, 16), 4);
+	close(fd);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(n);
+	talloc_free(tmp);
+}
+
 struct answer {
 	bool got;
 	char *why;   /* NULL: answered, else the dead reason */
@@ -288,6 +352,7 @@ int main(void)
 {
 	TESTS_BEGIN();
 	RUN(test_copy_below);
+	RUN(test_copy_stopped);
 	RUN(test_refused);
 	return TESTS_END();
 }
