@@ -73,10 +73,15 @@ for d in "/usr/lib/$triplet" /usr/lib64 /usr/lib; do
 done
 [ -n "$libdir" ] || die "libtalloc.a not found in /usr/lib/$triplet (install libtalloc-dev)"
 
+# Every byte is pushed to every hop (issue 11: at most 96 KiB on the
+# wire). Measured on the musl build, stripped: link-time optimisation
+# -16 KB, no PIE -4 KB, no RELRO or separate code segment -7 KB of page
+# padding (which compresses to nothing, but counts raw).
 common_flags="-std=gnu11 -D_GNU_SOURCE -DMG_STATIC_AGENT -Os
-	-ffunction-sections -fdata-sections
+	-ffunction-sections -fdata-sections -flto=auto -fno-pie -fno-ident
 	-fno-asynchronous-unwind-tables -fno-unwind-tables"
-link_flags="-static -Wl,--gc-sections -s"
+link_flags="-static -no-pie -Wl,--gc-sections -Wl,--build-id=none
+	-Wl,-z,norelro -Wl,-z,noseparate-code -s"
 
 musl=${MG_AGENT_MUSL:-musl-gcc}
 if [ "${MG_AGENT_NO_MUSL:-0}" != 1 ] && command -v "$musl" >/dev/null 2>&1; then

@@ -209,20 +209,43 @@ void mg_log_set_sink(mg_log_sink sink, void *data)
 
 static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG", "TRACE" };
 
+/* "2026-12-03T14:05:00" in UTC. By hand: gmtime_r and strftime bring
+ * musl's time zone code (8 KB) into the agent, which is pushed to every
+ * hop (days to a civil date after H. Hinnant's public algorithm). */
+static void utc_stamp(char *buf, size_t size, time_t t)
+{
+	long long days = (long long)t / 86400, secs = (long long)t % 86400;
+	long long era, doe, yoe, doy, mp, y, m, d;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	days += 719468;
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, (int)m, (int)d,
+		 (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
 /* "2026-12-03T14:05:00.123Z WARN mitogen[PID]: text", one write(2) per
  * line, so that several processes may append to the same file. */
 static void file_sink(enum mg_log_level level, const char *msg, void *data)
 {
-	char line[LOG_MAX + sizeof(log_ident) + 64], stamp[32];
+	char line[LOG_MAX + sizeof(log_ident) + 128], stamp[80];
 	struct out o = { line, 0, sizeof(line), false };
 	struct timespec ts;
-	struct tm tm;
 	ssize_t r;
 
 	(void)data;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	utc_stamp(stamp, sizeof(stamp), ts.tv_sec);
 	o.len = (size_t)snprintf(line, sizeof(line), "%s.%03ldZ %s %s[%ld]: ", stamp,
 				 ts.tv_nsec / 1000000, level_names[(unsigned)level < 5 ? level : 4],
 				 log_ident, (long)getpid());

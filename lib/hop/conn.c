@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -664,6 +665,7 @@ int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg
 static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 {
 	int ret, keep;
+	struct rlimit rl;
 	long maxfd;
 
 	if ((ret = mg__socketpair(sv)) != 0 || (ret = mg__pipe(ev)) != 0) {
@@ -687,7 +689,9 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 		if (c->image->self != NULL && strncmp(c->image->self, "/proc/self/fd/", 14) == 0) {
 			keep = (int)strtol(c->image->self + 14, NULL, 10);
 		}
-		maxfd = sysconf(_SC_OPEN_MAX);
+		/* getrlimit, not sysconf: the agent is smaller without it. */
+		maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ?
+			(long)rl.rlim_cur : 65536;
 		for (long fd = 3; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536); fd++) {
 			if (fd != keep) {
 				close((int)fd);

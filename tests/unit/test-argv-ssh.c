@@ -259,6 +259,14 @@ static void test_connect_timeout(void)
 			    "connect_timeout: expected seconds from 0.001 to 86400 (digits and at "
 			    "most one point), not '1.5.1'");
 	ASSERT_STR_CONTAINS(argv_of(ctx, "ssh:h?connect_timeout=1e3"), "not '1e3'");
+	/* Read by hand (no strtod in the agent): the bounds are exact. */
+	ASSERT_STR_EQ(argv_of(ctx, "ssh:h?connect_timeout=86400.000"),
+		      LOGLEVEL COMPRESSION KEEPALIVE BATCH ENFORCE "[-o][ConnectTimeout 86400][h]" BOOT);
+	ASSERT_STR_EQ(argv_of(ctx, "ssh:h?connect_timeout=.25"),
+		      LOGLEVEL COMPRESSION KEEPALIVE BATCH ENFORCE "[-o][ConnectTimeout 1][h]" BOOT);
+	ASSERT_STR_CONTAINS(argv_of(ctx, "ssh:h?connect_timeout=86400.00001"), "not '86400.00001'");
+	ASSERT_STR_CONTAINS(argv_of(ctx, "ssh:h?connect_timeout=0.00099"), "not '0.00099'");
+	ASSERT_STR_CONTAINS(argv_of(ctx, "ssh:h?connect_timeout=99999999999999999999"), "not '9999");
 	talloc_free(ctx);
 }
 
