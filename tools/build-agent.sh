@@ -124,7 +124,7 @@ fi
 
 tmp=$output.tmp.$$
 log=$output.log.$$
-trap 'rm -f "$tmp" "$log" "$output.d.tmp" "$output.d.tmp2"' EXIT
+trap 'rm -f "$tmp" "$tmp.stub" "$tmp.packed" "$log" "$output.d.tmp" "$output.d.tmp2"' EXIT
 trap 'exit 130' INT TERM HUP
 
 mkdir -p "$(dirname "$output")" || die "cannot create the directory of $output"
@@ -145,9 +145,10 @@ fi
 # Depfile: one rule, OUTPUT depends on every source and header read.
 # shellcheck disable=SC2086
 if "$cc" $common_flags $inc_flags -MM -MT "$output" "$@" >"$output.d.tmp" 2>"$log"; then
-	awk -v out="$output" '
+	awk -v out="$output" -v extra="$srcroot/cmd/agent-stub/stub.c $srcroot/cmd/agent-stub/unlzma.c $srcroot/cmd/agent-stub/unlzma.h $srcroot/tools/pack-agent.py" '
 		{ sub(/\\$/, ""); for (i = 1; i <= NF; i++) if ($i !~ /:$/) seen[$i] = 1 }
-		END { printf "%s:", out; for (f in seen) printf " \\\n %s", f; printf "\n" }
+		END { n = split(extra, x, " "); for (i = 1; i <= n; i++) seen[x[i]] = 1
+			printf "%s:", out; for (f in seen) printf " \\\n %s", f; printf "\n" }
 	' "$output.d.tmp" >"$output.d.tmp2" || die "cannot write $output.d"
 	mv "$output.d.tmp2" "$output.d" || die "cannot write $output.d"
 else
@@ -165,6 +166,34 @@ if command -v file >/dev/null 2>&1; then
 fi
 if command -v readelf >/dev/null 2>&1 && readelf -l "$tmp" 2>/dev/null | grep -q INTERP; then
 	die "$tmp has a program interpreter (not static)"
+fi
+
+# The self-inflating form, what every hop receives: a stub of a few KB
+# (cmd/agent-stub, no libc) followed by the agent compressed with LZMA
+# (tools/pack-agent.py, Python's own lzma module). The plain agent stays
+# beside it as OUTPUT.raw (tests compare the two). MG_AGENT_PACK=0, or
+# a machine the stub does not know (x86_64 and aarch64 only), keeps the
+# plain agent: larger on the wire, otherwise the same.
+if [ "${MG_AGENT_PACK:-1}" = 1 ]; then
+	stub_dir=$srcroot/cmd/agent-stub
+	if "${MG_AGENT_CC:-cc}" -std=gnu11 -Os -Wall -Wextra -Werror -ffreestanding -nostdlib \
+		-static -fno-pie -no-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
+		-fno-unwind-tables -fno-ident -ffunction-sections -fdata-sections \
+		-Wl,--gc-sections -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,noseparate-code \
+		-Wl,-z,noexecstack -s -o "$tmp.stub" "$stub_dir/stub.c" "$stub_dir/unlzma.c" \
+		>"$log" 2>&1 &&
+		"${MG_PYTHON:-python3}" "$srcroot/tools/pack-agent.py" "$tmp.stub" "$tmp" \
+			"$tmp.packed" >>"$log" 2>&1; then
+		mv -f "$tmp" "$output.raw" || die "cannot move $tmp to $output.raw"
+		mv -f "$tmp.packed" "$tmp" || die "cannot move $tmp.packed"
+	else
+		sed 's/^/  /' "$log" >&2
+		printf '%s: note: the agent is not packed (see above); hops receive it whole\n' "$prog" >&2
+		rm -f "$output.raw"
+	fi
+	rm -f "$tmp.stub" "$tmp.packed"
+else
+	rm -f "$output.raw"
 fi
 
 chmod 0755 "$tmp" || die "cannot chmod $tmp"

@@ -362,12 +362,35 @@ static int parse_umask(const char *s)
 	return v <= 0777 ? (int)v : -1;
 }
 
+/* "--local FD": the self-inflating stub (cmd/agent-stub) ran us from
+ * memory and hands over its own file, the compressed image we push on.
+ * -1 when FD is no such file. */
+static int stub_image_fd(const char *s)
+{
+	struct stat st;
+	size_t n = strspn(s, "0123456789");
+	int fd;
+
+	if (n == 0 || n > 6 || s[n] != '\0') {
+		return -1;
+	}
+	fd = (int)strtol(s, NULL, 10);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+		return -1;
+	}
+	return fd;
+}
+
 int mg_agent_main(int argc, char **argv)
 {
 	bool boot = argc == 4 && strcmp(argv[1], "--boot") == 0;
+	bool local = (argc == 2 || argc == 3) && strcmp(argv[1], "--local") == 0;
 	int image_fd = -1, mask = boot ? parse_umask(argv[3]) : -1;
 
-	if ((!boot || mask < 0) && !(argc == 2 && strcmp(argv[1], "--local") == 0)) {
+	if (local && argc == 3 && (image_fd = stub_image_fd(argv[2])) < 0) {
+		local = false;
+	}
+	if ((!boot || mask < 0) && !local) {
 		fprintf(stderr, "mitogen-agent: this program is started by mitogen on each hop; "
 			"it is not meant to be run by hand\n");
 		return 2;
@@ -383,7 +406,7 @@ int mg_agent_main(int argc, char **argv)
 		umask((mode_t)mask);
 	}
 	if (image_fd >= 0) {
-		return agent_run(image_fd, NULL, true);
+		return agent_run(image_fd, NULL, boot);
 	}
 	image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	return agent_run(image_fd, NULL, false);

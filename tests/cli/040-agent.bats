@@ -56,12 +56,14 @@ function skip_unless_static_agent() {
 
 @test "no agent file on disk during or after a run" {
     # While the command runs, the image of every agent above it is already
-    # unlinked: TMPDIR is empty and /proc/PID/exe says (deleted).
+    # unlinked: TMPDIR is empty and /proc/PID/exe says (deleted): the
+    # pushed file, or the memfd the packed agent inflated itself into.
     run_mg_sep mitogen-run 'local?first_stage=1/local?first_stage=1' 'ls -A "$TMPDIR"; echo "--"
 p=$PPID
 while [ "$p" -gt 1 ]; do
     case $(cat /proc/$p/comm) in
-    mitogen:*) readlink /proc/$p/exe | sed "s|^$TMPDIR/.mitogen-agent\.[0-9]*\.[0-9a-zA-Z]* (deleted)\$|deleted image|" ;;
+    mitogen:*) readlink /proc/$p/exe | sed -e "s|^$TMPDIR/.mitogen-agent\.[0-9]*\.[0-9a-zA-Z]* (deleted)\$|deleted image|" \
+                   -e "s|^/memfd:mitogen-agent (deleted)\$|deleted image|" ;;
     esac
     p=$(sed -n "s/^PPid:[[:space:]]*//p" /proc/$p/status)
 done'
@@ -78,8 +80,13 @@ done'
 @test "local hops exec the agent in place, nothing copied" {
     # Without first_stage, a local hop runs the agent file itself (the
     # master's) or the agent's own image through /proc/self/fd.
+    # A packed agent (tools/pack-agent.py) runs from the memfd it inflated
+    # itself into.
+    local want
+    want=$(readlink -f "$MITOGEN_AGENT")
+    [[ -f $MITOGEN_AGENT.raw ]] && want="/memfd:mitogen-agent (deleted)"
     run_mg_sep mitogen-run local/local 'p=$PPID; readlink /proc/$p/exe; ls -A "$TMPDIR"'
-    assert "$output" == "$(readlink -f "$MITOGEN_AGENT")" "the innermost agent runs the agent file; TMPDIR stays empty"
+    assert "$output" == "$want" "the innermost agent runs the agent file; TMPDIR stays empty"
 }
 
 # The first stage with a non-blocking stdin is tested in tests/unit/test-boot.c.

@@ -1,0 +1,307 @@
+/*
+ * The agent's self-inflating stub: what the first stage (or a local hop)
+ * actually runs. tools/pack-agent.py appends the agent, filtered
+ * (unlzma.h) and LZMA-compressed, and writes where it lies into `packed`
+ * below. The stub maps its own file, inflates the agent into a memfd
+ * (where memfd_create is refused: a private temp file), checks it, and
+ * execs it with the arguments it was given, so the agent finds its
+ * compressed image (and the HELLO tail after it) in its --boot FILE as
+ * before. For --local it passes its own file's descriptor instead:
+ * "--local FD". No libc: raw system calls, a few KB in all.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include "unlzma.h"
+
+#if defined(__x86_64__)
+#define SYS_read 0
+#define SYS_write 1
+#define SYS_close 3
+#define SYS_lseek 8
+#define SYS_mmap 9
+#define SYS_execve 59
+#define SYS_exit_group 231
+#define SYS_openat 257
+#define SYS_unlinkat 263
+#define SYS_memfd_create 319
+#define SYS_execveat 322
+#define SYS_getpid 39
+__asm__(".text\n.global _start\n_start:\n\txor %rbp, %rbp\n\tmov %rsp, %rdi\n"
+	"\tand $-16, %rsp\n\tcall stub_main\n\thlt\n");
+
+static long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+	register long r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#elif defined(__aarch64__)
+#define SYS_read 63
+#define SYS_write 64
+#define SYS_close 57
+#define SYS_lseek 62
+#define SYS_mmap 222
+#define SYS_execve 221
+#define SYS_exit_group 94
+#define SYS_openat 56
+#define SYS_unlinkat 35
+#define SYS_memfd_create 279
+#define SYS_execveat 281
+#define SYS_getpid 172
+__asm__(".text\n.global _start\n_start:\n\tmov x0, sp\n\tbl stub_main\n");
+
+static long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+	register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c, x3 __asm__("x3") = d, x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+
+	__asm__ volatile("svc 0" : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			 : "memory");
+	return x0;
+}
+#else
+#error "the agent stub knows the system calls of x86_64 and aarch64 only"
+#endif
+
+#define AT_FDCWD (-100)
+#define AT_EMPTY_PATH 0x1000
+#define O_RDONLY 0
+#define O_WRONLY 1
+#define O_CREAT 0100
+#define O_EXCL 0200
+#define O_NOFOLLOW 0400000
+#define O_CLOEXEC 02000000
+#define MFD_CLOEXEC 1
+#define MFD_EXEC 0x10
+#define EINVAL 22
+
+/* Filled in by the packer, which finds it by its magic. */
+struct packed {
+	char magic[8];
+	uint32_t off, len;         /* the compressed agent in this file */
+	uint32_t raw_len, hash;    /* the agent, and FNV-1a of it */
+};
+__attribute__((used)) const struct packed mg_packed = { "MGPACK1", 0, 0, 0, 0 };
+/* Read through this, never folded to the zeros above. */
+static const volatile struct packed *const pk = &mg_packed;
+
+/* 16 KB of probabilities: bss, so not in the file. */
+static struct mg_unlzma lz;
+
+/* The compiler may call these for copies and fills. */
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		((volatile uint8_t *)d)[i] = (uint8_t)c;
+	}
+	return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		((volatile uint8_t *)d)[i] = ((const uint8_t *)s)[i];
+	}
+	return d;
+}
+
+static size_t len_of(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] != '\0') {
+		n++;
+	}
+	return n;
+}
+
+static int same(const char *a, const char *b)
+{
+	while (*a != '\0' && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
+__attribute__((noreturn)) static void die(const char *why)
+{
+	static const char pre[] = "mitogen-agent: ";
+	sys6(SYS_write, 2, (long)pre, sizeof(pre) - 1, 0, 0, 0);
+	sys6(SYS_write, 2, (long)why, (long)len_of(why), 0, 0, 0);
+	sys6(SYS_write, 2, (long)"\n", 1, 0, 0, 0);
+	for (;;) {
+		sys6(SYS_exit_group, 1, 0, 0, 0, 0, 0);
+	}
+}
+
+static long open_at(const char *path, long flags, long mode)
+{
+	return sys6(SYS_openat, AT_FDCWD, (long)path, flags, mode, 0, 0);
+}
+
+static int write_all(long fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		long k = sys6(SYS_write, fd, (long)p, (long)n, 0, 0, 0);
+		if (k == -4) {
+			continue;               /* EINTR */
+		}
+		if (k <= 0) {
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static char *fmt_fd(char *buf, long fd)
+{
+	char *p = buf + 11;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + fd % 10);
+		fd /= 10;
+	} while (fd > 0);
+	return p;
+}
+
+/* Where memfd_create is refused (Linux before 3.17, or memfd_noexec=2):
+ * a 0700 file beside the first stage's ("FILE.x", whose directory lets
+ * programs run), else in a temporary directory, reopened read-only and
+ * unlinked at once: nothing is left behind. */
+static long temp_copy(const char *boot_file, const uint8_t *p, size_t n)
+{
+	static const char *const dirs[] = { "/tmp", "/var/tmp", "/dev/shm" };
+	char path[256], num[12];
+
+	for (int i = -1; i < 3; i++) {
+		const char *d = i < 0 ? boot_file : dirs[i];
+		const char *pid = fmt_fd(num, sys6(SYS_getpid, 0, 0, 0, 0, 0, 0));
+		size_t k, m = len_of(pid);
+		long fd, ro;
+		if (d == NULL || (k = len_of(d)) > 200) {
+			continue;
+		}
+		memcpy(path, d, k);
+		if (i >= 0) {
+			memcpy(path + k, "/.mitogen-agent.", 16);
+			k += 16;
+			memcpy(path + k, pid, m);
+			k += m;
+		}
+		memcpy(path + k, ".x", 3);
+		fd = open_at(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
+		if (fd < 0) {
+			continue;
+		}
+		ro = write_all(fd, p, n) == 0 ? open_at(path, O_RDONLY | O_CLOEXEC, 0) : -1;
+		sys6(SYS_close, fd, 0, 0, 0, 0, 0);
+		sys6(SYS_unlinkat, AT_FDCWD, (long)path, 0, 0, 0, 0);
+		if (ro >= 0) {
+			return ro;
+		}
+	}
+	return -1;
+}
+
+/* The inflated agent, as a read-only descriptor of an anonymous file. */
+static long agent_file(const char *boot_file, const uint8_t *p, size_t n)
+{
+	char path[32];
+	long fd = sys6(SYS_memfd_create, (long)"mitogen-agent", MFD_CLOEXEC | MFD_EXEC, 0, 0, 0, 0);
+	long ro;
+
+	if (fd == -EINVAL) {
+		/* Before Linux 6.3 MFD_EXEC is unknown; executable anyway. */
+		fd = sys6(SYS_memfd_create, (long)"mitogen-agent", MFD_CLOEXEC, 0, 0, 0, 0);
+	}
+	if (fd < 0) {
+		return temp_copy(boot_file, p, n);
+	}
+	if (write_all(fd, p, n) != 0) {
+		die("cannot write the inflated agent");
+	}
+	/* Not open for writing at exec (ETXTBSY on some kernels). */
+	memcpy(path, "/proc/self/fd/", 14);
+	{
+		char num[12];
+		const char *s = fmt_fd(num, fd);
+		memcpy(path + 14, s, len_of(s) + 1);
+	}
+	ro = open_at(path, O_RDONLY | O_CLOEXEC, 0);
+	if (ro >= 0) {
+		sys6(SYS_close, fd, 0, 0, 0, 0, 0);
+		return ro;
+	}
+	return fd;
+}
+
+__attribute__((noreturn, used)) void stub_main(long *sp);
+__attribute__((noreturn, used)) void stub_main(long *sp)
+{
+	long argc = sp[0];
+	char **argv = (char **)(sp + 1), **envp = argv + argc + 1;
+	int boot = argc == 4 && same(argv[1], "--boot");
+	int local = argc == 2 && same(argv[1], "--local");
+	char *local_argv[4], self_num[12], num[12], path[32];
+	uint32_t off = pk->off, len = pk->len, raw_len = pk->raw_len;
+	long self, end, fd;
+	const uint8_t *in;
+	uint8_t *out;
+
+	/* Our own file: for --local it is the image the agent pushes on. */
+	self = open_at("/proc/self/exe", O_RDONLY | (local ? 0 : O_CLOEXEC), 0);
+	if (self < 0 && boot) {
+		self = open_at(argv[2], O_RDONLY | O_CLOEXEC, 0);
+	}
+	if (self < 0) {
+		die("cannot open its own file");
+	}
+	end = sys6(SYS_lseek, self, 0, 2, 0, 0, 0);
+	if (len < 5 || raw_len == 0 || end < 0 || (uint64_t)off + len > (uint64_t)end) {
+		die("the agent image is cut short");
+	}
+	in = (const uint8_t *)sys6(SYS_mmap, 0, (long)off + len, 1, 2, self, 0);  /* PROT_READ, MAP_PRIVATE */
+	out = (uint8_t *)sys6(SYS_mmap, 0, raw_len, 3, 0x22, -1, 0);             /* RW, MAP_PRIVATE|ANON */
+	if ((unsigned long)in > -4096UL || (unsigned long)out > -4096UL) {
+		die("out of memory inflating the agent");
+	}
+	if (mg__unlzma(&lz, in + off, len, out, raw_len) != 0) {
+		die("the agent image is corrupt (it does not inflate)");
+	}
+	mg__unfilter_calls(out, raw_len);
+	if (mg__fnv1a(out, raw_len) != pk->hash) {
+		die("the agent image is corrupt (wrong checksum)");
+	}
+	fd = agent_file(boot ? argv[2] : NULL, out, raw_len);
+	if (fd < 0) {
+		die("cannot create a file to run the agent from");
+	}
+	if (local) {
+		local_argv[0] = argv[0];
+		local_argv[1] = argv[1];
+		local_argv[2] = fmt_fd(self_num, self);
+		local_argv[3] = NULL;
+		argv = local_argv;
+	}
+	sys6(SYS_execveat, fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH, 0);
+	/* Before Linux 3.19: by the descriptor's name in /proc. */
+	memcpy(path, "/proc/self/fd/", 14);
+	{
+		const char *s = fmt_fd(num, fd);
+		memcpy(path + 14, s, len_of(s) + 1);
+	}
+	sys6(SYS_execve, (long)path, (long)argv, (long)envp, 0, 0, 0);
+	die("cannot run the inflated agent");
+}

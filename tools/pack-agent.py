@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Make the self-inflating agent: pack-agent.py STUB AGENT OUTPUT.
+
+OUTPUT is STUB (cmd/agent-stub/stub.c) without its section headers,
+followed by AGENT with its CALL operands made absolute (unlzma.h) and
+compressed as raw LZMA (lc=3, lp=0, pb=0); the stub's `mg_packed` record
+says where the payload lies, how long the agent is and its FNV-1a.
+Needs only Python's own lzma module at build time; nothing on the hops.
+"""
+import lzma
+import os
+import struct
+import sys
+
+MAGIC = b"MGPACK1\0"
+
+
+def filter_calls(data):
+    buf = bytearray(data)
+    i, n = 0, len(buf)
+    while i + 5 <= n:
+        if buf[i] == 0xE8:
+            rel = struct.unpack_from("<I", buf, i + 1)[0]
+            struct.pack_into("<I", buf, i + 1, (rel + i + 5) & 0xFFFFFFFF)
+            i += 5
+        else:
+            i += 1
+    return bytes(buf)
+
+
+def fnv1a(data):
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def trim_elf(stub):
+    """The stub up to the end of its last loaded segment: section headers
+    are not needed to run it."""
+    if stub[:4] != b"\x7fELF" or stub[4] != 2 or stub[5] != 1:
+        sys.exit("pack-agent.py: the stub is not a little-endian ELF64 file")
+    phoff, = struct.unpack_from("<Q", stub, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", stub, 0x36)
+    end = phoff + phentsize * phnum
+    for k in range(phnum):
+        p_type, _flags, p_offset = struct.unpack_from("<IIQ", stub, phoff + k * phentsize)
+        p_filesz, = struct.unpack_from("<Q", stub, phoff + k * phentsize + 0x20)
+        if p_type == 1:
+            end = max(end, p_offset + p_filesz)
+    out = bytearray(stub[:end])
+    struct.pack_into("<Q", out, 0x28, 0)            # e_shoff
+    struct.pack_into("<HHH", out, 0x3A, 0, 0, 0)    # e_shentsize, e_shnum, e_shstrndx
+    return out
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit("usage: pack-agent.py STUB AGENT OUTPUT")
+    stub_path, agent_path, out_path = sys.argv[1:]
+    with open(stub_path, "rb") as f:
+        stub = trim_elf(f.read())
+    with open(agent_path, "rb") as f:
+        agent = f.read()
+    at = stub.find(MAGIC)
+    if at < 0 or stub.find(MAGIC, at + 1) >= 0:
+        sys.exit("pack-agent.py: the stub's mg_packed record is missing or not unique")
+    filters = [{"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME,
+                "lc": 3, "lp": 0, "pb": 0}]
+    payload = lzma.compress(filter_calls(agent), format=lzma.FORMAT_RAW, filters=filters)
+    struct.pack_into("<IIII", stub, at + len(MAGIC), len(stub), len(payload),
+                     len(agent), fnv1a(agent))
+    tmp = out_path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(stub)
+        f.write(payload)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, out_path)
+
+
+if __name__ == "__main__":
+    main()
