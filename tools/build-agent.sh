@@ -112,7 +112,7 @@ if [ "${MG_AGENT_NO_MUSL:-0}" != 1 ] && command -v "$musl" >/dev/null 2>&1; then
 	# lib/*/ hold private headers included with quotes; -iquote keeps
 	# a name there from hiding a system header of the same name.
 	inc_flags="$priv_inc -I$srcroot/lib/include -I$buildroot -I$inc"
-	extra_src=$srcroot/tools/agent-compat.c
+	extra_src="$srcroot/tools/agent-compat.c $srcroot/tools/agent-libc.c"
 	common_flags="$common_flags -U_FORTIFY_SOURCE"
 else
 	kind=glibc
@@ -145,7 +145,7 @@ fi
 # Depfile: one rule, OUTPUT depends on every source and header read.
 # shellcheck disable=SC2086
 if "$cc" $common_flags $inc_flags -MM -MT "$output" "$@" >"$output.d.tmp" 2>"$log"; then
-	awk -v out="$output" -v extra="$srcroot/cmd/agent-stub/stub.c $srcroot/cmd/agent-stub/unlzma.c $srcroot/cmd/agent-stub/unlzma.h $srcroot/tools/pack-agent.py" '
+	awk -v out="$output" -v extra="$extra_src $srcroot/cmd/agent-stub/stub.c $srcroot/cmd/agent-stub/unlzma.c $srcroot/cmd/agent-stub/unlzma.h $srcroot/tools/pack-agent.py" '
 		{ sub(/\\$/, ""); for (i = 1; i <= NF; i++) if ($i !~ /:$/) seen[$i] = 1 }
 		END { n = split(extra, x, " "); for (i = 1; i <= n; i++) seen[x[i]] = 1
 			printf "%s:", out; for (f in seen) printf " \\\n %s", f; printf "\n" }

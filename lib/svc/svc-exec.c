@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,26 +240,55 @@ static void send_failed(struct mg_router *r, const struct mg_msg *req, int err, 
 	send_failed_status(r, req, err, what, 0);
 }
 
+/* Whether /etc/shells lists SHELL, a line of its own (blanks around it
+ * ignored); without the file, /bin/sh and /bin/csh are listed, as
+ * getusershell has them. By hand: getusershell would bring musl's
+ * fmemopen into the agent. */
+static bool shells_list(const char *shell)
+{
+	char buf[8192];
+	size_t len = 0, n = strlen(shell);
+	ssize_t k;
+	int fd = open("/etc/shells", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		return strcmp(shell, "/bin/sh") == 0 || strcmp(shell, "/bin/csh") == 0;
+	}
+	while (len < sizeof(buf) - 1 &&
+	       ((k = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0 || (k < 0 && errno == EINTR))) {
+		len += k > 0 ? (size_t)k : 0;
+	}
+	close(fd);
+	buf[len] = '\0';
+	for (char *line = buf, *next; line != NULL; line = next) {
+		char *end;
+		next = strchr(line, '\n');
+		end = next != NULL ? next++ : line + strlen(line);
+		line += strspn(line, " \t");
+		while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) {
+			end--;
+		}
+		if ((size_t)(end - line) == n && memcmp(line, shell, n) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The shell sshd would run a command line with: the user's login shell
- * when /etc/shells lists it (getusershell) and it can be run, else
- * /bin/sh (a nologin account, a minimal container). */
+ * when /etc/shells lists it and it can be run, else /bin/sh (a nologin
+ * account, a minimal container). */
 static const char *login_shell(TALLOC_CTX *mem_ctx)
 {
 	struct passwd *pw = getpwuid(getuid());
-	const char *found = NULL, *sh;
+	const char *sh;
 
-	if (pw == NULL || pw->pw_shell == NULL || pw->pw_shell[0] != '/') {
+	if (pw == NULL || pw->pw_shell == NULL || pw->pw_shell[0] != '/' ||
+	    !shells_list(pw->pw_shell) || access(pw->pw_shell, X_OK) != 0) {
 		return "/bin/sh";
 	}
-	setusershell();
-	while ((sh = getusershell()) != NULL) {
-		if (strcmp(sh, pw->pw_shell) == 0) {
-			found = talloc_strdup(mem_ctx, sh);
-			break;
-		}
-	}
-	endusershell();
-	return found != NULL && access(found, X_OK) == 0 ? found : "/bin/sh";
+	sh = talloc_strdup(mem_ctx, pw->pw_shell);
+	return sh != NULL ? sh : "/bin/sh";
 }
 
 /* Where posix_spawnp found 'name': the first file of the agent's PATH

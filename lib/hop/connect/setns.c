@@ -573,7 +573,9 @@ static int setns_find_groups(TALLOC_CTX *mem_ctx, const char *group, const char 
 {
 	gid_t *groups = talloc_array(mem_ctx, gid_t, 1);
 	size_t n = 1;
-	long max = sysconf(_SC_NGROUPS_MAX);
+	/* The C library's own figure (sysconf's, without the agent carrying
+	 * musl's sysconf table): 32 for musl, 65536 for glibc. */
+	long max = NGROUPS_MAX;
 	char *copy, *save = NULL;
 
 	if (groups == NULL) {
