@@ -77,6 +77,15 @@ done
 # wire). Measured on the musl build, stripped: link-time optimisation
 # -16 KB, no PIE -4 KB, no RELRO or separate code segment -7 KB of page
 # padding (which compresses to nothing, but counts raw).
+# Where the bytes go (December 2026, 203 KB plain, from -Wl,-Map): our
+# code and strings 119 KB (largest: hop/conn.c 9 KB, connect/setns.c 7,
+# core/router.c 7, svc/file-unpack.c 5, svc/svc-exec.c 5, core/loop.c 5,
+# connect/ssh.c 5, svc/file-pack.c 4), musl 49 KB (malloc 8, strerror's
+# table 2, strto* 2, posix_spawn 2, realpath 1, getpw 2), talloc 31 KB
+# (one object: all of it). Gone from musl: printf's float formatting,
+# strtod's scanner, strftime and time zones, qsort, two-way strstr,
+# getusershell's fmemopen, sysconf (tools/agent-libc.c, and the library
+# reading seconds, log stamps and /etc/shells by hand): 32 KB.
 common_flags="-std=gnu11 -D_GNU_SOURCE -DMG_STATIC_AGENT -Os
 	-ffunction-sections -fdata-sections -flto=auto -fno-pie -fno-ident
 	-fno-asynchronous-unwind-tables -fno-unwind-tables"

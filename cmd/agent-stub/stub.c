@@ -132,9 +132,17 @@ static int same(const char *a, const char *b)
 	return *a == *b;
 }
 
+/* The first stage's file (--boot FILE): the agent unlinks it once up;
+ * when we fail, we must. */
+static const char *boot_file;
+
 __attribute__((noreturn)) static void die(const char *why)
 {
 	static const char pre[] = "mitogen-agent: ";
+
+	if (boot_file != NULL) {
+		sys6(SYS_unlinkat, AT_FDCWD, (long)boot_file, 0, 0, 0, 0);
+	}
 	sys6(SYS_write, 2, (long)pre, sizeof(pre) - 1, 0, 0, 0);
 	sys6(SYS_write, 2, (long)why, (long)len_of(why), 0, 0, 0);
 	sys6(SYS_write, 2, (long)"\n", 1, 0, 0, 0);
@@ -260,6 +268,9 @@ __attribute__((noreturn, used)) void stub_main(long *sp)
 	const uint8_t *in;
 	uint8_t *out;
 
+	if (boot) {
+		boot_file = argv[2];
+	}
 	/* Our own file: for --local it is the image the agent pushes on. */
 	self = open_at("/proc/self/exe", O_RDONLY | (local ? 0 : O_CLOEXEC), 0);
 	if (self < 0 && boot) {

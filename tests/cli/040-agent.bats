@@ -89,6 +89,52 @@ done'
     assert "$output" == "$want" "the innermost agent runs the agent file; TMPDIR stays empty"
 }
 
+# Skip unless this build's agent is the packed, self-inflating one
+# (tools/pack-agent.py writes the plain agent beside it as .raw).
+function skip_unless_packed_agent() {
+    skip_unless_static_agent
+    [[ -f $AGENT.raw ]] || skip "the agent is not packed (MG_AGENT_PACK=0, or no stub for this machine)"
+}
+
+@test "a first hop receives at most 96 KiB for the agent" {
+    skip_unless_packed_agent
+    # An ssh stand-in that notes the length of the remote command (the
+    # first stage) and runs it here; -vv logs what is pushed on its stdin
+    # (the packed agent and the HELLO after it).
+    printf '%s\n' '#!/bin/sh' 'for last; do :; done' \
+        'printf "%s" "$last" | wc -c >"$0.cmd"' 'exec /bin/sh -c "$last"' >"$MG_TMP/ssh-count"
+    chmod +x "$MG_TMP/ssh-count"
+    run_mg_sep mitogen-run -vv "ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" -- echo ran
+    assert "$output" == "ran" "the command ran through the packed agent"
+    local pushed cmd
+    pushed=$(sed -n 's/.*sending the agent image: \([0-9]*\) bytes with its HELLO.*/\1/p' <<<"$stderr")
+    cmd=$(tr -d ' ' <"$MG_TMP/ssh-count.cmd")
+    assert "$pushed" -gt 0 "-vv names the bytes pushed"
+    assert "$pushed" -lt "$(stat -L -c %s "$AGENT.raw")" "the packed agent is pushed, not the plain one"
+    assert "$((pushed + cmd))" -le 98304 "first stage ($cmd) + image and HELLO ($pushed) in bytes"
+}
+
+@test "a corrupt packed agent fails cleanly, naming the hop" {
+    skip_unless_packed_agent
+    local size bad=$MG_TMP/agent-bad
+    cp "$AGENT" "$bad"
+    size=$(stat -c %s "$bad")
+    # One byte in the middle of the compressed agent, past the stub.
+    printf '\125' | dd of="$bad" bs=1 seek=$((size / 2)) conv=notrunc status=none
+    if cmp -s "$AGENT" "$bad"; then
+        printf '\252' | dd of="$bad" bs=1 seek=$((size / 2)) conv=notrunc status=none
+    fi
+    MITOGEN_AGENT=$bad run_mg_sep 255 mitogen-run 'local?first_stage=1' -- echo ran
+    assert "$output" == "" "nothing ran"
+    assert "$stderr" =~ "local\?first_stage=1: hop exited with status 1 before the agent was up" "the hop is named"
+    assert "$stderr" =~ "mitogen-agent: the agent image is corrupt" "and why"
+    assert "$(command ls -A "$TMPDIR")" == "" "nothing left in TMPDIR"
+
+    # Run in place (a local hop without the first stage) it fails alike.
+    MITOGEN_AGENT=$bad run_mg_sep 255 mitogen-run local -- echo ran
+    assert "$stderr" =~ "mitogen-agent: the agent image is corrupt" "in place: why"
+}
+
 # The first stage with a non-blocking stdin is tested in tests/unit/test-boot.c.
 
 # vim: filetype=sh

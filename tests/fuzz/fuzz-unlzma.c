@@ -1,0 +1,36 @@
+/*
+ * The agent stub's LZMA decoder (cmd/agent-stub/unlzma.c) on any payload:
+ * a bit flip on the way must give an error, never a read or write out of
+ * bounds. Input: u32 LE inflated length (at most 1 MiB), u32 LE FNV-1a
+ * (unused here), then the payload (tools/pack-agent.py's form).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "unlzma.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct mg_unlzma st;
+	uint32_t raw_len;
+	uint8_t *out;
+
+	if (size < 8) {
+		return 0;
+	}
+	raw_len = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
+		  (uint32_t)data[3] << 24;
+	raw_len %= 1u << 20;
+	out = malloc(raw_len + 1);
+	if (out == NULL) {
+		return 0;
+	}
+	if (mg__unlzma(&st, data + 8, size - 8, out, raw_len) == 0) {
+		mg__unfilter_calls(out, raw_len);
+		(void)mg__fnv1a(out, raw_len);
+	}
+	free(out);
+	return 0;
+}

@@ -1,0 +1,194 @@
+/*
+ * The agent stub's decoder (cmd/agent-stub/unlzma.c): the seeds of
+ * tests/fuzz/corpus/unlzma inflate to what they record, the packed agent
+ * of this build inflates to the plain one byte for byte, and bit flips
+ * and cuts in a payload give an error or a wrong checksum, never a wild
+ * access (run under the sanitizer build too).
+ */
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "harness.h"
+#include "unlzma.h"
+
+static struct mg_unlzma st;
+
+static uint8_t *slurp(TALLOC_CTX *ctx, const char *path, size_t *_n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	long n;
+
+	if (f == NULL) {
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = talloc_size(ctx, (size_t)n + 1)) != NULL &&
+	    fread(buf, 1, (size_t)n, f) == (size_t)n) {
+		*_n = (size_t)n;
+	} else {
+		talloc_free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* What the stub accepts: inflates, and the checksum agrees. */
+static bool inflates(const uint8_t *in, size_t n, uint8_t *out, uint32_t raw_len, uint32_t hash)
+{
+	if (mg__unlzma(&st, in, n, out, raw_len) != 0) {
+		return false;
+	}
+	mg__unfilter_calls(out, raw_len);
+	return mg__fnv1a(out, raw_len) == hash;
+}
+
+/* Bit flips and cuts of IN (N bytes, sampled: STEP apart): how many the
+ * stub would run although they inflate to something else than GOOD.
+ * Flips in the bytes after the last one needed (the end marker) do not
+ * change the output: those may pass. */
+static int corruptions_run(TALLOC_CTX *ctx, const uint8_t *in, size_t n, const uint8_t *good,
+			   uint32_t raw_len, uint32_t hash, size_t step)
+{
+	uint8_t *bad = talloc_memdup(ctx, in, n), *out = talloc_size(ctx, raw_len + 1);
+	int wrong = 0;
+
+	for (size_t i = 0; i < n; i += step) {
+		uint8_t bit = (uint8_t)(1u << (i % 8));
+		bad[i] ^= bit;
+		wrong += inflates(bad, n, out, raw_len, hash) && memcmp(out, good, raw_len) != 0;
+		bad[i] ^= bit;
+		wrong += inflates(bad, i, out, raw_len, hash) && memcmp(out, good, raw_len) != 0;
+	}
+	/* One byte of output fewer than recorded: never a success. */
+	wrong += raw_len > 1 && inflates(in, n, out, raw_len - 1, hash);
+	talloc_free(bad);
+	talloc_free(out);
+	return wrong;
+}
+
+static void test_seeds(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	const char *src = getenv("MG_SRC_DIR");
+	char *dir = talloc_asprintf(ctx, "%s/tests/fuzz/corpus/unlzma", src != NULL ? src : ".");
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int seen = 0;
+
+	ASSERT_PTR_NOT_NULL(d);
+	while ((e = readdir(d)) != NULL) {
+		size_t n = 0;
+		uint8_t *in, *out;
+		if (strncmp(e->d_name, "seed-", 5) != 0) {
+			continue;
+		}
+		in = slurp(ctx, talloc_asprintf(ctx, "%s/%s", dir, e->d_name), &n);
+		if (in == NULL || n < 8) {
+			closedir(d);
+			T_FAIL("%s: cannot read it", e->d_name);
+		}
+		out = talloc_size(ctx, le32(in) + 1);
+		if (!inflates(in + 8, n - 8, out, le32(in), le32(in + 4))) {
+			closedir(d);
+			T_FAIL("%s: does not inflate to what it records", e->d_name);
+		}
+		if (corruptions_run(ctx, in + 8, n - 8, out, le32(in), le32(in + 4), n / 300 + 1) != 0) {
+			closedir(d);
+			T_FAIL("%s: a corrupt copy was accepted", e->d_name);
+		}
+		seen++;
+	}
+	closedir(d);
+	ASSERT_INT_GE(seen, 3);
+	talloc_free(ctx);
+}
+
+/* The stub's record (cmd/agent-stub/stub.c, struct packed). */
+struct record {
+	uint32_t off, len, raw_len, hash;
+};
+
+static bool find_record(const uint8_t *img, size_t n, struct record *r)
+{
+	static const char magic[8] = "MGPACK1";
+
+	for (size_t i = 0; i + 24 <= n && i < 65536; i++) {
+		if (memcmp(img + i, magic, 8) == 0) {
+			r->off = le32(img + i + 8);
+			r->len = le32(img + i + 12);
+			r->raw_len = le32(img + i + 16);
+			r->hash = le32(img + i + 20);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void test_agent_round_trip(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	const char *agent = getenv("MITOGEN_AGENT");
+	size_t n = 0, raw_n = 0;
+	uint8_t *img, *raw, *out;
+	struct record r;
+
+	img = agent != NULL ? slurp(ctx, agent, &n) : NULL;
+	raw = agent != NULL ? slurp(ctx, talloc_asprintf(ctx, "%s.raw", agent), &raw_n) : NULL;
+	if (img == NULL || raw == NULL || !find_record(img, n, &r)) {
+		/* A plain agent (-Dstatic_agent=disabled, MG_AGENT_PACK=0). */
+		printf("# no packed agent in this build: skipped\n");
+		talloc_free(ctx);
+		return;
+	}
+	ASSERT_TRUE((uint64_t)r.off + r.len == n);
+	ASSERT_INT_EQ(r.raw_len, raw_n);
+	out = talloc_size(ctx, r.raw_len);
+	ASSERT_TRUE(inflates(img + r.off, r.len, out, r.raw_len, r.hash));
+	ASSERT_TRUE(memcmp(out, raw, raw_n) == 0);
+	/* The real payload, corrupted here and there. */
+	ASSERT_INT_EQ(corruptions_run(ctx, img + r.off, r.len, raw, r.raw_len, r.hash, r.len / 61), 0);
+	talloc_free(ctx);
+}
+
+static void test_filter_round_trip(void)
+{
+	uint8_t buf[4096], orig[sizeof(buf)];
+	uint32_t x = 1;
+
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = i % 7 == 0 ? 0xe8 : (uint8_t)(x >> 16);
+	}
+	memcpy(orig, buf, sizeof(buf));
+	/* The packer's direction (tools/pack-agent.py filter_calls). */
+	for (size_t i = 0; i + 5 <= sizeof(buf);) {
+		if (buf[i] == 0xe8) {
+			uint32_t v = le32(buf + i + 1) + (uint32_t)(i + 5);
+			for (int k = 1; k <= 4; k++, v >>= 8) {
+				buf[i + k] = (uint8_t)v;
+			}
+			i += 5;
+		} else {
+			i++;
+		}
+	}
+	ASSERT_TRUE(memcmp(buf, orig, sizeof(buf)) != 0);
+	mg__unfilter_calls(buf, sizeof(buf));
+	ASSERT_TRUE(memcmp(buf, orig, sizeof(buf)) == 0);
+}
+
+int main(void)
+{
+	TESTS_BEGIN();
+	RUN(test_seeds);
+	RUN(test_agent_round_trip);
+	RUN(test_filter_round_trip);
+	return TESTS_END();
+}
