@@ -14,6 +14,9 @@
  * - strstr: a plain scan instead of two-way (1.3 KB); the agent looks
  *   for short words in short lines.
  */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -276,4 +279,93 @@ char *strstr(const char *h, const char *n)
 			return NULL;
 		}
 	}
+}
+
+/*
+ * strtol and friends: musl's go through its scanf number scanner
+ * (__intscan, shgetc: 2 KB). Same rules: leading blanks, a sign, "0x" for
+ * base 16 (or 0, which also takes a leading 0 for octal), digits up to
+ * the first that does not fit the base; ERANGE and the limit on overflow;
+ * *end at the first byte not used (the start when no digit was).
+ */
+_Static_assert(sizeof(long) == sizeof(long long), "LP64 only");
+
+static unsigned long long scan_int(const char *s, char **end, int base, int *neg, int *over)
+{
+	const char *p = s, *first;
+	unsigned long long v = 0;
+
+	while (isspace((unsigned char)*p)) {
+		p++;
+	}
+	*neg = *p == '-';
+	if (*p == '+' || *p == '-') {
+		p++;
+	}
+	if ((base == 0 || base == 16) && p[0] == '0' && (p[1] | 32) == 'x' &&
+	    isxdigit((unsigned char)p[2])) {
+		p += 2;
+		base = 16;
+	} else if (base == 0) {
+		base = *p == '0' ? 8 : 10;
+	}
+	*over = 0;
+	if (base < 2 || base > 36) {
+		errno = EINVAL;
+		p = s;
+	}
+	for (first = p; base >= 2 && base <= 36; p++) {
+		unsigned d = *p >= '0' && *p <= '9' ? (unsigned)(*p - '0') :
+			     (*p | 32) >= 'a' && (*p | 32) <= 'z' ? (unsigned)((*p | 32) - 'a' + 10) : 99;
+		if (d >= (unsigned)base) {
+			break;
+		}
+		if (v > (~0ULL - d) / (unsigned)base) {
+			*over = 1;
+		} else {
+			v = v * (unsigned)base + d;
+		}
+	}
+	if (p == first) {
+		p = s;
+		v = 0;
+	}
+	if (end != NULL) {
+		*end = (char *)p;
+	}
+	return v;
+}
+
+unsigned long long strtoull(const char *restrict s, char **restrict end, int base)
+{
+	int neg, over;
+	unsigned long long v = scan_int(s, end, base, &neg, &over);
+
+	if (over) {
+		errno = ERANGE;
+		return ~0ULL;
+	}
+	return neg ? 0 - v : v;
+}
+
+long long strtoll(const char *restrict s, char **restrict end, int base)
+{
+	int neg, over;
+	unsigned long long v = scan_int(s, end, base, &neg, &over);
+
+	if (over || v > (neg ? 1ULL << 63 : (1ULL << 63) - 1)) {
+		errno = ERANGE;
+		return neg ? LLONG_MIN : LLONG_MAX;
+	}
+	return neg ? (long long)(0 - v) : (long long)v;
+}
+
+unsigned long strtoul(const char *restrict s, char **restrict end, int base)
+{
+	return strtoull(s, end, base);
+}
+
+long strtol(const char *restrict s, char **restrict end, int base)
+{
+	return strtoll(s, end, base);
 }

@@ -87,7 +87,7 @@ done
 # getusershell's fmemopen, sysconf (tools/agent-libc.c, and the library
 # reading seconds, log stamps and /etc/shells by hand): 32 KB.
 common_flags="-std=gnu11 -D_GNU_SOURCE -DMG_STATIC_AGENT -Os
-	-ffunction-sections -fdata-sections -flto=auto -fno-pie -fno-ident
+	-ffunction-sections -fdata-sections -flto=auto -flto-partition=one -fno-pie -fno-ident
 	-fno-asynchronous-unwind-tables -fno-unwind-tables"
 link_flags="-static -no-pie -Wl,--gc-sections -Wl,--build-id=none
 	-Wl,-z,norelro -Wl,-z,noseparate-code -s"
@@ -185,7 +185,7 @@ fi
 # plain agent: larger on the wire, otherwise the same.
 if [ "${MG_AGENT_PACK:-1}" = 1 ]; then
 	stub_dir=$srcroot/cmd/agent-stub
-	if "${MG_AGENT_CC:-cc}" -std=gnu11 -Os -Wall -Wextra -Werror -ffreestanding -nostdlib \
+	if "${MG_AGENT_CC:-cc}" -std=gnu11 -Oz -Wall -Wextra -Werror -ffreestanding -nostdlib \
 		-static -fno-pie -no-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
 		-fno-unwind-tables -fno-ident -ffunction-sections -fdata-sections \
 		-Wl,--gc-sections -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,noseparate-code \

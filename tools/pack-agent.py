@@ -15,16 +15,27 @@ import sys
 MAGIC = b"MGPACK1\0"
 
 
+# The rel32 operands of CALL (E8), JMP (E9) and Jcc (0F 80..8F) within
+# +-2^25 are made absolute, modulo 2^26 and kept in that window, so the
+# decoder can tell which ones were (unlzma.h). Others are left alone.
+WINDOW = 1 << 26
+
+
 def filter_calls(data):
     buf = bytearray(data)
-    i, n = 0, len(buf)
+    i, n, half = 0, len(buf), WINDOW // 2
     while i + 5 <= n:
-        if buf[i] == 0xE8:
-            rel = struct.unpack_from("<I", buf, i + 1)[0]
-            struct.pack_into("<I", buf, i + 1, (rel + i + 5) & 0xFFFFFFFF)
-            i += 5
+        if buf[i] in (0xE8, 0xE9):
+            at = i + 1
+        elif buf[i] == 0x0F and i + 6 <= n and 0x80 <= buf[i + 1] <= 0x8F:
+            at = i + 2
         else:
             i += 1
+            continue
+        rel = struct.unpack_from("<i", buf, at)[0]
+        if -half <= rel < half:
+            struct.pack_into("<i", buf, at, (rel + half + at + 4) % WINDOW - half)
+        i = at + 4
     return bytes(buf)
 
 

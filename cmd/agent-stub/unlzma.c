@@ -242,18 +242,28 @@ int mg__unlzma(struct mg_unlzma *st, const uint8_t *in, size_t in_len,
 
 void mg__unfilter_calls(uint8_t *buf, size_t len)
 {
+	const uint32_t window = 1u << 26, half = window / 2;
+
 	for (size_t i = 0; i + 5 <= len;) {
-		if (buf[i] != 0xe8) {
+		size_t at;
+		if (buf[i] == 0xe8 || buf[i] == 0xe9) {
+			at = i + 1;
+		} else if (buf[i] == 0x0f && i + 6 <= len && (buf[i + 1] & 0xf0) == 0x80) {
+			at = i + 2;
+		} else {
 			i++;
 			continue;
 		}
-		uint32_t v = (uint32_t)buf[i + 1] | (uint32_t)buf[i + 2] << 8 |
-			     (uint32_t)buf[i + 3] << 16 | (uint32_t)buf[i + 4] << 24;
-		v -= (uint32_t)(i + 5);
-		for (int k = 1; k <= 4; k++, v >>= 8) {
-			buf[i + k] = (uint8_t)v;
+		uint32_t v = (uint32_t)buf[at] | (uint32_t)buf[at + 1] << 8 |
+			     (uint32_t)buf[at + 2] << 16 | (uint32_t)buf[at + 3] << 24;
+		uint32_t u = v + half;
+		if (u < window) {
+			v = ((u - (uint32_t)(at + 4)) & (window - 1)) - half;
+			for (int k = 0; k < 4; k++, v >>= 8) {
+				buf[at + k] = (uint8_t)v;
+			}
 		}
-		i += 5;
+		i = at + 4;
 	}
 }
 

@@ -28,9 +28,11 @@ struct mg_unlzma {
 int mg__unlzma(struct mg_unlzma *st, const uint8_t *in, size_t in_len,
 	       uint8_t *out, size_t out_len);
 
-/* Undo the packer's call filter: each E8 (x86 CALL rel32) byte's 4
- * operand bytes were made absolute (rel + offset of the next insn, mod
- * 2^32), so that calls to one function look alike to the compressor. */
+/* Undo the packer's branch filter: the rel32 operand of each E8, E9
+ * (x86 CALL, JMP) and 0F 80..8F (Jcc) whose value lies within +-2^25 was
+ * made absolute (plus the offset of the next instruction, modulo 2^26,
+ * kept in the same window), so that calls to one function look alike to
+ * the compressor; values outside the window were left alone. */
 void mg__unfilter_calls(uint8_t *buf, size_t len);
 
 /* FNV-1a over BUF: the packed image's check of the inflated bytes. */

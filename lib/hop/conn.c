@@ -544,8 +544,6 @@ static int prepare_hello(struct mg_conn *c)
 /* The image, with HELLO at its end: the agent starts knowing who it is. */
 static void send_image(struct mg_conn *c)
 {
-	mg_debug("%s: sending the agent image: %zu bytes with its HELLO", c->name,
-		 c->image->len + c->hello_tail_len);
 	mg__stream_write_raw(c->stream, c->image->data, c->image->len);
 	mg__stream_write_raw(c->stream, c->hello_tail, c->hello_tail_len);
 	c->hello_sent = true;

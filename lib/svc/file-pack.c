@@ -258,6 +258,49 @@ static void emit_path(struct mg__pack *p, int dirfd, const char *name, const cha
 	}
 }
 
+/* The name the directory PATH has in its parent, as realpath would end
+ * ("" for the root); NULL on an error. By a scan of the parent for the
+ * entry with the same device and inode, as getcwd once did: realpath
+ * would bring 1 KB (packed) into the agent for this one use. */
+static char *dir_name(TALLOC_CTX *mem_ctx, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int pfd = fd >= 0 ? openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	struct stat st, pst, est;
+	char *name = NULL;
+	struct dirent *e;
+	DIR *d;
+
+	if (pfd < 0 || fstat(fd, &st) != 0 || fstat(pfd, &pst) != 0) {
+		goto done;
+	}
+	if (st.st_dev == pst.st_dev && st.st_ino == pst.st_ino) {
+		name = talloc_strdup(mem_ctx, "");
+		goto done;
+	}
+	d = fdopendir(pfd);
+	if (d == NULL) {
+		goto done;
+	}
+	pfd = -1;
+	while (name == NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    fstatat(dirfd(d), e->d_name, &est, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    est.st_dev == st.st_dev && est.st_ino == st.st_ino) {
+			name = talloc_strdup(mem_ctx, e->d_name);
+		}
+	}
+	closedir(d);
+done:
+	if (pfd >= 0) {
+		close(pfd);
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return name;
+}
+
 /* The name a source has in the stream: its last component. */
 static char *top_name(TALLOC_CTX *mem_ctx, const char *src)
 {
@@ -270,13 +313,7 @@ static char *top_name(TALLOC_CTX *mem_ctx, const char *src)
 	base = s != NULL ? strrchr(s, '/') : NULL;
 	base = base != NULL ? base + 1 : s;
 	if (base != NULL && (strcmp(base, ".") == 0 || strcmp(base, "..") == 0)) {
-		char *real = realpath(s, NULL);
-
-		base = NULL;
-		if (real != NULL && strrchr(real, '/') != NULL) {
-			base = talloc_strdup(mem_ctx, strrchr(real, '/') + 1);
-		}
-		free(real);
+		base = dir_name(mem_ctx, s);
 	} else if (base != NULL) {
 		base = talloc_strdup(mem_ctx, base);
 	}

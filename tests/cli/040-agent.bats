@@ -98,18 +98,18 @@ function skip_unless_packed_agent() {
 
 @test "a first hop receives at most 96 KiB for the agent" {
     skip_unless_packed_agent
-    # An ssh stand-in that notes the length of the remote command (the
-    # first stage) and runs it here; -vv logs what is pushed on its stdin
-    # (the packed agent and the HELLO after it).
+    # An ssh stand-in that keeps the remote command (the first stage,
+    # which names LEN: the bytes pushed on its stdin, the packed agent and
+    # the HELLO after it) and runs it here.
     printf '%s\n' '#!/bin/sh' 'for last; do :; done' \
-        'printf "%s" "$last" | wc -c >"$0.cmd"' 'exec /bin/sh -c "$last"' >"$MG_TMP/ssh-count"
+        'printf "%s" "$last" >"$0.cmd"' 'exec /bin/sh -c "$last"' >"$MG_TMP/ssh-count"
     chmod +x "$MG_TMP/ssh-count"
-    run_mg_sep mitogen-run -vv "ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" -- echo ran
+    run_mg_sep mitogen-run "ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" -- echo ran
     assert "$output" == "ran" "the command ran through the packed agent"
     local pushed cmd
-    pushed=$(sed -n 's/.*sending the agent image: \([0-9]*\) bytes with its HELLO.*/\1/p' <<<"$stderr")
-    cmd=$(tr -d ' ' <"$MG_TMP/ssh-count.cmd")
-    assert "$pushed" -gt 0 "-vv names the bytes pushed"
+    pushed=$(sed -n 's/.* mitogen-boot \([0-9]*\) [0-9a-f]*$/\1/p' "$MG_TMP/ssh-count.cmd")
+    cmd=$(wc -c <"$MG_TMP/ssh-count.cmd")
+    assert "$pushed" -gt 0 "the first stage names the bytes pushed"
     assert "$pushed" -lt "$(stat -L -c %s "$AGENT.raw")" "the packed agent is pushed, not the plain one"
     assert "$((pushed + cmd))" -le 98304 "first stage ($cmd) + image and HELLO ($pushed) in bytes"
 }

@@ -164,20 +164,31 @@ static void test_filter_round_trip(void)
 
 	for (size_t i = 0; i < sizeof(buf); i++) {
 		x = x * 1103515245u + 12345u;
-		buf[i] = i % 7 == 0 ? 0xe8 : (uint8_t)(x >> 16);
+		buf[i] = i % 7 == 0 ? (i % 21 == 0 ? 0xe8 : i % 21 == 7 ? 0xe9 : 0x0f) :
+			 i % 7 == 1 && i % 21 == 15 ? 0x84 :
+			 i % 7 == 4 ? (i % 3 == 0 ? 0xff : 0) : (uint8_t)(x >> 16);
 	}
 	memcpy(orig, buf, sizeof(buf));
 	/* The packer's direction (tools/pack-agent.py filter_calls). */
 	for (size_t i = 0; i + 5 <= sizeof(buf);) {
-		if (buf[i] == 0xe8) {
-			uint32_t v = le32(buf + i + 1) + (uint32_t)(i + 5);
-			for (int k = 1; k <= 4; k++, v >>= 8) {
-				buf[i + k] = (uint8_t)v;
-			}
-			i += 5;
+		size_t at;
+		uint32_t u, v;
+		if (buf[i] == 0xe8 || buf[i] == 0xe9) {
+			at = i + 1;
+		} else if (buf[i] == 0x0f && i + 6 <= sizeof(buf) && (buf[i + 1] & 0xf0) == 0x80) {
+			at = i + 2;
 		} else {
 			i++;
+			continue;
 		}
+		u = le32(buf + at) + (1u << 25);
+		if (u < (1u << 26)) {
+			v = ((u + (uint32_t)(at + 4)) & ((1u << 26) - 1)) - (1u << 25);
+			for (int k = 0; k < 4; k++, v >>= 8) {
+				buf[at + k] = (uint8_t)v;
+			}
+		}
+		i = at + 4;
 	}
 	ASSERT_TRUE(memcmp(buf, orig, sizeof(buf)) != 0);
 	mg__unfilter_calls(buf, sizeof(buf));

@@ -980,12 +980,34 @@ static void setns_child_error(const char *what, int err)
 	}
 }
 
+/* The child has one thread: the plain system calls do what setgroups,
+ * setresgid and setresuid do, without the C library's machinery to change
+ * every thread of a process (musl's __synccall: 2 KB of the agent). */
+#ifdef SYS_setresuid32
+#define SETNS_SYS(name) SYS_##name##32
+#else
+#define SETNS_SYS(name) SYS_##name
+#endif
+
+static int setns_setgroups(size_t n, const gid_t *groups)
+{
+	return (int)syscall(SETNS_SYS(setgroups), n, groups);
+}
+
+static int setns_setids(uid_t uid, gid_t gid)
+{
+	if (syscall(SETNS_SYS(setresgid), gid, gid, gid) != 0) {
+		return -1;
+	}
+	return (int)syscall(SETNS_SYS(setresuid), uid, uid, uid);
+}
+
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static int setns_pre_exec(void *state)
 {
 	struct setns_state *st = state;
 
-	if (st->groups_denied && setgroups(0, NULL) != 0) {
+	if (st->groups_denied && setns_setgroups(0, NULL) != 0) {
 		setns_child_error(st->user_what, errno);
 		return -1;
 	}
@@ -1001,9 +1023,8 @@ static int setns_pre_exec(void *state)
 		setns_child_error(st->root_what, errno);
 		return -1;
 	}
-	if ((!st->groups_denied && setgroups(st->n_groups, st->groups) != 0)
-	    || setresgid(st->gid, st->gid, st->gid) != 0
-	    || setresuid(st->uid, st->uid, st->uid) != 0) {
+	if ((!st->groups_denied && setns_setgroups(st->n_groups, st->groups) != 0) ||
+	    setns_setids(st->uid, st->gid) != 0) {
 		setns_child_error(st->user_what, errno);
 		return -1;
 	}
