@@ -2,7 +2,7 @@
 """Make the self-inflating agent: pack-agent.py STUB AGENT OUTPUT.
 
 OUTPUT is STUB (cmd/agent-stub/stub.c) without its section headers,
-followed by AGENT with its CALL operands made absolute (unlzma.h) and
+followed by AGENT with its branch operands made absolute (unlzma.h) and
 compressed as raw LZMA (lc=3, lp=0, pb=0); the stub's `mg_packed` record
 says where the payload lies, how long the agent is and its FNV-1a.
 Needs only Python's own lzma module at build time; nothing on the hops.
