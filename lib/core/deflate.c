@@ -380,6 +380,12 @@ size_t mg__deflate(struct mg__deflate *st, const uint8_t *in, size_t n, uint8_t 
 	memset(st->head, 0, sizeof(st->head));
 	while (pos < len && !o.full) {
 		uint32_t dist = 0, d2 = 0, done = 0;
+
+		/* A block out and no smaller than what it holds: the rest is
+		 * not worth the work (the caller sends the bytes stored). */
+		if (nt == 0 && pos > 0 && (size_t)(o.p - out) >= pos) {
+			return 0;
+		}
 		unsigned m = pos + MIN_MATCH <= len ? longest(st, in, pos, len, &dist) : 0;
 
 		/* A short match may hide a longer one a byte further. */

@@ -45,7 +45,8 @@ struct mg__deflate {
 };
 
 /* Code in[0, n) as one stream (n may be 0) into out[0, cap): its size, or
- * 0 when it does not fit (the caller then sends the bytes stored). */
+ * 0 when it does not fit, or when a first block did not shrink what it
+ * held (the caller then sends the bytes stored). */
 size_t mg__deflate(struct mg__deflate *st, const uint8_t *in, size_t n, uint8_t *out, size_t cap);
 
 #endif

@@ -2,8 +2,9 @@
  * The deflate decoder (lib/core/inflate.c) on streams a hostile sender
  * chose: it never writes past the buffer it is given (the buffer is
  * exactly that size, for the sanitizer), and what it accepts codes back
- * with our encoder to a stream it decodes to the same bytes. The input
- * itself, taken as data, round-trips through the encoder too.
+ * with our encoder to a stream it decodes to the same bytes (unless the
+ * encoder gave up on data that did not shrink). The input itself, taken
+ * as data, round-trips through the encoder too.
  *
  * Input: u16 cap (big-endian), then a raw deflate stream.
  */
@@ -21,16 +22,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* data through our encoder and back. */
 static void round_trip(const uint8_t *data, size_t n)
 {
-	size_t zcap = n + n / 8 + 64, zn;
+	/* A dynamic block's header is under 400 bytes. */
+	size_t zcap = n + n / 8 + 1024, zn;
 	uint8_t *z = malloc(zcap), *back = malloc(n + 1);
 	long got;
 
 	FUZZ_CHECK(z != NULL && back != NULL);
 	zn = mg__deflate(&enc, data, n, z, zcap);
-	FUZZ_CHECK(zn > 0);
-	got = mg__inflate(&st, z, zn, back, n);
-	FUZZ_CHECK(got == (long)n);
-	FUZZ_CHECK(n == 0 || memcmp(back, data, n) == 0);
+	/* It gives up only after a whole block that did not shrink. */
+	FUZZ_CHECK(zn > 0 || n >= MG__DEFLATE_TOKENS);
+	if (zn > 0) {
+		got = mg__inflate(&st, z, zn, back, n);
+		FUZZ_CHECK(got == (long)n);
+		FUZZ_CHECK(n == 0 || memcmp(back, data, n) == 0);
+	}
 	free(z);
 	free(back);
 }

