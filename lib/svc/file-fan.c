@@ -37,7 +37,7 @@ struct ftarget {
 struct flink {
 	struct mg__fan *f;
 	uint32_t callee;
-	const char *service;       /* file.push, file.relay or file.copy */
+	bool ids;                  /* file.relay or file.copy: reports carry the id */
 	size_t didx;               /* its receiver in the pack, or NO_RECEIVER */
 	uint32_t h_stop;           /* file.copy: its callee's stop handle */
 	struct mg_handler *report;
@@ -145,19 +145,14 @@ static void on_report(struct mg_router *r, struct mg_msg *m, void *data)
 		link_fail(l, MG_ERR_DISCONNECTED, why);
 		return;
 	}
-	if (strcmp(l->service, "file.copy") == 0 && m->len >= 13 &&
-	    m->data[4] == MG__FILE_REPORT_BYTES) {
-		struct mg_buf b;
-		uint64_t bytes = 0;
-
-		mg__buf_view(&b, m->data + 5, 8);
-		mg__buf_get_u64(&b, &bytes);
+	if (l->didx == NO_RECEIVER && m->len >= 13 && m->data[4] == MG__FILE_REPORT_BYTES) {
 		if (f->cb.bytes != NULL) {
-			f->cb.bytes(f->cb.data, bytes, false);
+			f->cb.bytes(f->cb.data, (uint64_t)mg__get_be32(m->data + 5) << 32 |
+					       mg__get_be32(m->data + 9), false);
 		}
 		return;
 	}
-	if (l->n > 1 || strcmp(l->service, "file.push") != 0) {
+	if (l->ids) {
 		uint32_t id = m->len >= 4 ? mg__get_be32(m->data) : 0;
 		size_t k;
 
@@ -225,15 +220,16 @@ static int link_start(struct flink *l, const struct mg_buf *extra)
 	rq.h_report = mg__handler_handle(l->report);
 	ret = extra != NULL ? mg__buf_put(b, extra->data, extra->len) : 0;
 	ret = ret != 0 ? ret : mg__file_push_req_encode(b, &rq);
-	if (ret == 0 && strcmp(l->service, "file.push") != 0) {
+	if (ret == 0 && l->ids) {
 		ret = mg__buf_put_u32(b, (uint32_t)l->n);
 		for (size_t i = 0; ret == 0 && i < l->n; i++) {
 			ret = mg__buf_put_u32(b, f->t[l->tix[i]].id);
 		}
 	}
 	if (ret == 0) {
-		ret = mg_router_call_async(l, f->r, l->callee, l->service, b->data, b->len, -1,
-					   on_start_reply, l, &l->call);
+		ret = mg_router_call_async(l, f->r, l->callee,
+					   !l->ids ? "file.push" : extra == NULL ? "file.relay" : "file.copy",
+					   b->data, b->len, -1, on_start_reply, l, &l->call);
 	}
 	talloc_free(b);
 	if (ret == 0 || ret == -ENOMEM) {
@@ -258,7 +254,7 @@ static int link_destructor(struct flink *l)
 	return 0;
 }
 
-static struct flink *link_new(struct mg__fan *f, uint32_t callee, const char *service)
+static struct flink *link_new(struct mg__fan *f, uint32_t callee, bool ids)
 {
 	struct flink **v = talloc_realloc(f, f->links, struct flink *, f->n_links + 1);
 	struct flink *l = v != NULL ? talloc_zero(v, struct flink) : NULL;
@@ -271,7 +267,7 @@ static struct flink *link_new(struct mg__fan *f, uint32_t callee, const char *se
 	v[f->n_links++] = l;
 	l->f = f;
 	l->callee = callee;
-	l->service = service;
+	l->ids = ids;
 	l->didx = NO_RECEIVER;
 	talloc_set_destructor(l, link_destructor);
 	return l;
@@ -302,12 +298,12 @@ static int start_links(struct mg__fan *f)
 		struct flink *l = NULL;
 
 		for (size_t k = 0; g != 0 && k < f->n_links; k++) {
-			if (f->links[k]->callee == g && strcmp(f->links[k]->service, "file.relay") == 0) {
+			if (f->links[k]->callee == g && f->links[k]->ids) {
 				l = f->links[k];
 			}
 		}
 		if (l == NULL &&
-		    (l = link_new(f, g != 0 ? g : f->t[i].id, g != 0 ? "file.relay" : "file.push")) == NULL) {
+		    (l = link_new(f, g != 0 ? g : f->t[i].id, g != 0)) == NULL) {
 			return -ENOMEM;
 		}
 		l->tix[l->n++] = i;
@@ -484,7 +480,7 @@ int mg__fan_pull(struct mg__fan *f, uint32_t from, const char *const *srcs)
 
 int mg__fan_copy_at(struct mg__fan *f, uint32_t at, uint32_t from, const char *const *srcs)
 {
-	struct flink *l = link_new(f, at, "file.copy");
+	struct flink *l = link_new(f, at, true);
 	struct mg_buf *b = mg__buf_new(f, MG_MSG_MAX_DEFAULT);
 	int ret;
 

@@ -111,97 +111,82 @@ static bool all_below(struct mg_router *r, const uint32_t *ids, size_t n)
 	return true;
 }
 
-/* A job for the targets 'ids', or a dead answer (*_ret) and NULL. */
-static struct job *job_new(struct mg_message *req, struct mg_router *r,
-			   const struct mg__file_push_req *rq, uint32_t *ids, uint32_t n,
-			   void (*bytes)(void *, uint64_t, bool), int *_ret)
+/* Start a relay (rq->srcs NULL: the caller sends the stream) or a copy
+ * (from rq->from) to rq->ids, or answer why not. Frees tmp. */
+static int serve(struct mg_message *req, struct mg_router *r, TALLOC_CTX *tmp,
+		 struct mg__file_copy_req *rq)
 {
-	struct mg__fan_cb cb = { .report = on_report, .failed = on_failed, .bytes = bytes,
-				 .end = on_end };
-	struct job *j;
-
-	if (!all_below(r, ids, n)) {
-		*_ret = mg_message_reply_dead(req, "refused: a target is not below this context");
-		return NULL;
-	}
-	j = talloc_zero(r, struct job);
-	if (j == NULL) {
-		*_ret = -ENOMEM;
-		return NULL;
-	}
-	cb.data = j;
-	j->r = r;
-	j->caller = mg_message_src(req);
-	j->h_report = rq->h_report;
-	j->ids = talloc_steal(j, ids);
-	j->f = mg__fan_new(j, r, rq, ids, n, true, &cb);
-	if (j->f == NULL) {
-		talloc_free(j);
-		*_ret = -ENOMEM;
-		return NULL;
-	}
-	return j;
-}
-
-static int svc_relay(struct mg_message *req, const void *payload, size_t len, void *data)
-{
-	struct mg_router *r = data;
-	TALLOC_CTX *tmp = talloc_new(NULL);
-	struct mg__file_push_req rq;
-	uint32_t *ids = NULL, n = 0, h;
+	bool copy = rq->srcs != NULL;
+	struct mg__fan_cb cb = { .report = on_report, .failed = on_failed, .end = on_end,
+				 .bytes = copy ? on_copy_bytes : NULL };
+	const char *refused = !all_below(r, rq->ids, rq->n) ? "a target" :
+			      copy && !all_below(r, &rq->from, 1) ? "the source" : NULL;
+	struct job *j = refused == NULL ? talloc_zero(r, struct job) : NULL;
+	uint32_t h = 0;
 	uint8_t ans[4];
-	struct job *j;
-	int ret = 0;
+	int ret = -ENOMEM;
 
-	if (tmp == NULL || mg__file_relay_req_decode(tmp, payload, len, &rq, &ids, &n) != 0) {
-		talloc_free(tmp);
-		return tmp == NULL ? -ENOMEM : mg_message_reply_dead(req, "malformed file.relay request");
+	if (j != NULL) {
+		cb.data = j;
+		j->r = r;
+		j->caller = mg_message_src(req);
+		j->h_report = rq->rq.h_report;
+		j->ids = talloc_steal(j, rq->ids);
+		j->f = mg__fan_new(j, r, &rq->rq, rq->ids, rq->n, true, &cb);
 	}
-	j = job_new(req, r, &rq, ids, n, NULL, &ret);
-	h = j != NULL ? mg__fan_relay(j->f, j->caller) : 0;
+	if (j != NULL && j->f != NULL && copy) {
+		j->cancel = mg__router_add_handler(j, r, 0, MG_POL_RESPONDENT, j->caller, true,
+						   on_cancel, j);
+		h = j->cancel != NULL ? mg__handler_handle(j->cancel) : 0;
+		ret = h == 0 ? -ENOMEM : mg__fan_pull(j->f, rq->from, (const char *const *)rq->srcs);
+	} else if (j != NULL && j->f != NULL) {
+		h = mg__fan_relay(j->f, j->caller);
+		ret = h != 0 ? 0 : -ENOMEM;
+	}
 	talloc_free(tmp);
-	if (j == NULL || h == 0) {
-		talloc_free(j);
-		return j == NULL ? ret : -ENOMEM;
+	if (refused != NULL) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "refused: %s is not below this context", refused);
+		return mg_message_reply_dead(req, why);
 	}
-	mg_info("file.relay: passing a push on to %u contexts", (unsigned)n);
-	mg__fan_in_ack(j->f, rq.h_ack);
+	if (ret != 0) {
+		talloc_free(j);
+		return ret == -ENOMEM ? ret : mg_message_reply_dead(req, mg_strerror(ret));
+	}
+	if (copy) {
+		mg_info("file.copy: from context %u to %u contexts, through here",
+			(unsigned)rq->from, (unsigned)rq->n);
+	} else {
+		mg_info("file.relay: passing a push on to %u contexts", (unsigned)rq->n);
+		mg__fan_in_ack(j->f, rq->rq.h_ack);
+	}
 	mg__put_be32(ans, h);
 	return mg_message_reply(req, ans, sizeof(ans));
 }
 
+static int svc_relay(struct mg_message *req, const void *payload, size_t len, void *data)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg__file_copy_req rq = { 0 };
+
+	if (tmp == NULL || mg__file_relay_req_decode(tmp, payload, len, &rq.rq, &rq.ids, &rq.n) != 0) {
+		talloc_free(tmp);
+		return tmp == NULL ? -ENOMEM : mg_message_reply_dead(req, "malformed file.relay request");
+	}
+	return serve(req, data, tmp, &rq);
+}
+
 static int svc_copy(struct mg_message *req, const void *payload, size_t len, void *data)
 {
-	struct mg_router *r = data;
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	struct mg__file_copy_req rq;
-	uint8_t ans[4];
-	struct job *j;
-	int ret = 0;
 
 	if (tmp == NULL || mg__file_copy_req_decode(tmp, payload, len, &rq) != 0) {
 		talloc_free(tmp);
 		return tmp == NULL ? -ENOMEM : mg_message_reply_dead(req, "malformed file.copy request");
 	}
-	if (!all_below(r, &rq.from, 1)) {
-		talloc_free(tmp);
-		return mg_message_reply_dead(req, "refused: the source is not below this context");
-	}
-	j = job_new(req, r, &rq.rq, rq.ids, rq.n, on_copy_bytes, &ret);
-	if (j != NULL && (j->cancel = mg__router_add_handler(j, r, 0, MG_POL_RESPONDENT, j->caller,
-							     true, on_cancel, j)) == NULL) {
-		ret = -ENOMEM;
-	}
-	ret = ret == 0 && j != NULL ? mg__fan_pull(j->f, rq.from, (const char *const *)rq.srcs) : ret;
-	talloc_free(tmp);
-	if (j == NULL || ret != 0) {
-		talloc_free(j);
-		return j == NULL ? ret : mg_message_reply_dead(req, mg_strerror(ret));
-	}
-	mg_info("file.copy: from context %u to %u contexts, through here", (unsigned)rq.from,
-		(unsigned)rq.n);
-	mg__put_be32(ans, mg__handler_handle(j->cancel));
-	return mg_message_reply(req, ans, sizeof(ans));
+	return serve(req, data, tmp, &rq);
 }
 
 int mg__svc_file_relay_init(struct mg_router *r)
