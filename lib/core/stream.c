@@ -184,6 +184,44 @@ static void stream_fail(struct mg_stream *s, int err, const char *why)
 	}
 }
 
+/* Room for 'need' bytes in rx; false when the stream failed for it. */
+static bool rx_reserve(struct mg_stream *s, size_t need)
+{
+	uint8_t *p;
+
+	if (need <= s->rx_alloc) {
+		return true;
+	}
+	p = talloc_realloc(s, s->rx, uint8_t, need);
+	if (p == NULL) {
+		stream_fail(s, -ENOMEM, "out of memory");
+		return false;
+	}
+	s->rx = p;
+	s->rx_alloc = need;
+	return true;
+}
+
+/* A message for frame header h, its payload at p (then t), to the owner. */
+static void hand_over(struct mg_stream *s, const struct mg_msg *h, uint8_t *p, struct mg_tail *t)
+{
+	struct mg_msg *m = talloc_zero(NULL, struct mg_msg);
+
+	if (m == NULL) {
+		stream_fail(s, -ENOMEM, "out of memory");
+		return;
+	}
+	*m = *h;
+	m->in = s;
+	m->tail = t;
+	if (h->len > 0) {
+		/* Forwarding and most handlers need no copy. */
+		m->data = p;
+		m->borrowed = true;
+	}
+	s->msg_cb(s, m, s->msg_data);
+}
+
 /* The frame at rx[0] has 'rest' bytes of payload still to come: take
  * them into rxp (a tail) rather than into memory, when worth it. */
 static bool start_tail(struct mg_stream *s, size_t rest)
@@ -214,49 +252,35 @@ static bool start_tail(struct mg_stream *s, size_t rest)
 
 /* Give up the tail (the pipe is full, or the fd takes no splice): its
  * bytes go to memory and the frame is read as any other. */
-static int abandon_tail(struct mg_stream *s)
+static void abandon_tail(struct mg_stream *s)
 {
-	size_t need = s->rx_len + s->rx_tail.len + s->rx_want;
 	ssize_t n;
 
 	s->skip_tail = true;
 	s->collecting = false;
-	if (need > s->rx_alloc) {
-		uint8_t *p = talloc_realloc(s, s->rx, uint8_t, need);
-		if (p == NULL) {
-			return -ENOMEM;
-		}
-		s->rx = p;
-		s->rx_alloc = need;
+	if (!rx_reserve(s, s->rx_len + s->rx_tail.len + s->rx_want)) {
+		return;
 	}
 	n = mg__tail_read(&s->rx_tail, s->rx + s->rx_len, s->rx_tail.len);
 	if (n < 0) {
-		return (int)n;
+		stream_fail(s, (int)n, "read failed");
+		return;
 	}
 	s->rx_len += (size_t)n;
-	return 0;
 }
 
 /* The frame at rx[0] has its whole tail: deliver it. */
 static void deliver_tail(struct mg_stream *s)
 {
-	struct mg_msg *m = talloc_zero(NULL, struct mg_msg);
+	struct mg_msg h = { 0 };
 
-	if (m == NULL) {
-		stream_fail(s, -ENOMEM, "out of memory");
-		return;
-	}
 	/* Checked when the header came in. */
-	(void)mg__msg_parse_header(s->rx, UINT32_MAX, m);
-	m->in = s;
-	m->data = s->rx + MG_HDR_LEN;
-	m->borrowed = true;
-	m->tail = &s->rx_tail;
+	(void)mg__msg_parse_header(s->rx, UINT32_MAX, &h);
 	s->collecting = false;
 	s->bulk = true;
 	s->rx_len = 0;
 	s->rx_next = MG_HDR_LEN;
-	s->msg_cb(s, m, s->msg_data);
+	hand_over(s, &h, s->rx + MG_HDR_LEN, &s->rx_tail);
 	/* Whatever the taker left (a dropped message) goes. */
 	mg__tail_discard(&s->rx_tail);
 }
@@ -296,11 +320,11 @@ static void collect_tail(struct mg_stream *s)
 	/* Bytes wait but the pipe is full, or no splice from this fd. */
 	if (errno == EINVAL) {
 		s->no_splice_in = true;
-	}
-	if ((errno == EAGAIN || errno == EINVAL) && abandon_tail(s) == 0) {
+	} else if (errno != EAGAIN) {
+		stream_fail(s, -errno, "read failed");
 		return;
 	}
-	stream_fail(s, -errno, "read failed");
+	abandon_tail(s);
 }
 
 /* Parse and deliver whole frames from the receive buffer. */
@@ -317,7 +341,7 @@ static void parse_frames(struct mg_stream *s)
 	while (!s->closed && !s->rejected && s->framed && !s->paused &&
 	       s->rx_len - off >= MG_HDR_LEN) {
 		struct mg_msg hdr = { 0 };
-		struct mg_msg *m;
+		uint8_t *p;
 		char why[160];
 		int r;
 
@@ -345,28 +369,13 @@ static void parse_frames(struct mg_stream *s)
 				memmove(s->rx, s->rx + off, s->rx_len - off);
 				s->rx_len -= off;
 				off = 0;
-				uint8_t *p = talloc_realloc(s, s->rx, uint8_t, need);
-				if (p == NULL) {
-					stream_fail(s, -ENOMEM, "out of memory");
+				if (!rx_reserve(s, need)) {
 					return;
 				}
-				s->rx = p;
-				s->rx_alloc = need;
 			}
 			break;
 		}
-		m = talloc_zero(NULL, struct mg_msg);
-		if (m == NULL) {
-			stream_fail(s, -ENOMEM, "out of memory");
-			return;
-		}
-		*m = hdr;
-		m->in = s;
-		if (hdr.len > 0) {
-			/* Forwarding and most handlers need no copy. */
-			m->data = s->rx + off + MG_HDR_LEN;
-			m->borrowed = true;
-		}
+		p = s->rx + off + MG_HDR_LEN;
 		off += MG_HDR_LEN + hdr.len;
 		s->skip_tail = false;
 		/* A run of small frames ends bulk mode. */
@@ -376,7 +385,7 @@ static void parse_frames(struct mg_stream *s)
 		} else if (s->bulk && ++s->smalls > 64) {
 			s->bulk = false;
 		}
-		s->msg_cb(s, m, s->msg_data);
+		hand_over(s, &hdr, p, NULL);
 	}
 	if (off > 0 && !s->closed) {
 		memmove(s->rx, s->rx + off, s->rx_len - off);
@@ -419,15 +428,9 @@ static void on_read(struct mg_io *io, unsigned events, void *data)
 		/* Complete, waiting for a resume (paused). */
 		return;
 	}
-	if (s->rx_alloc - s->rx_len < 4096) {
-		size_t want = s->rx_alloc < RX_MIN ? RX_MIN : s->rx_alloc * 2;
-		uint8_t *p = talloc_realloc(s, s->rx, uint8_t, want);
-		if (p == NULL) {
-			stream_fail(s, -ENOMEM, "out of memory");
-			return;
-		}
-		s->rx = p;
-		s->rx_alloc = want;
+	if (s->rx_alloc - s->rx_len < 4096 &&
+	    !rx_reserve(s, s->rx_alloc < RX_MIN ? RX_MIN : s->rx_alloc * 2)) {
+		return;
 	}
 	room = s->rx_alloc - s->rx_len;
 	if (s->bulk && s->tails && !s->no_splice_in && s->framed && s->rx_next > s->rx_len &&
