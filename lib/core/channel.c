@@ -460,8 +460,9 @@ static int in_queue(struct mg_chan_in *c, struct mg_msg *m, size_t mem, size_t d
 	}
 	while (t != NULL && t->len > 0) {
 		ssize_t n = -1;
-		/* A window's worth: pending bytes then stay in the pipe. */
-		if (c->qp[0] >= 0 || mg__tail_pipe(c->qp, MG_WINDOW_DEFAULT) == 0) {
+		/* Twice the window (slots of part-filled pages): pending bytes
+		 * then stay in the pipe where allowed. */
+		if (c->qp[0] >= 0 || mg__tail_pipe(c->qp, 2 * MG_WINDOW_DEFAULT) == 0) {
 			n = mg__tail_splice(t, c->qp[1]);
 		}
 		if (n > 0) {

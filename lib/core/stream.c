@@ -754,7 +754,7 @@ static int queue_tail(struct mg_stream *s, struct mg_tail *t)
 
 	while (t->len > 0 && !s->no_splice_out) {
 		ssize_t n;
-		if (s->txp[0] < 0 && mg__tail_pipe(s->txp, MG_WINDOW_DEFAULT) != 0) {
+		if (s->txp[0] < 0 && mg__tail_pipe(s->txp, 2 * MG_WINDOW_DEFAULT) != 0) {
 			break;
 		}
 		n = mg__tail_splice(t, s->txp[1]);
