@@ -50,6 +50,20 @@ struct expect {
 	uint32_t requester;	/* the request's src */
 };
 
+/* Frames for a context being connected, held until it can take them
+ * (router-hold.c): sent, or answered dead, in the order they came. */
+struct hold {
+	struct mg__ident link;	/* id: the context being connected */
+	uint32_t via;		/* 0: our own hop; else the child connecting it */
+	struct mg_msg **q;	/* copies, children of the hold */
+	size_t n;
+	size_t n_taken;		/* the first n_taken went with the boot image */
+	size_t bytes;
+};
+
+/* Most bytes held for one context still connecting. */
+#define MG_HOLD_MAX (8u << 20)
+
 struct mg_route_watch {
 	struct mg__ident link;
 	struct mg_router *r;
@@ -76,6 +90,7 @@ struct mg_router {
 	struct mg__idtab shows;		/* contexts whose LOG may carry MG_LOG_SHOW */
 	struct mg__idtab watches;
 	struct mg__idtab egress;
+	struct mg__idtab holds;
 	struct mg_handler *builtin[3];
 	void (*parent_lost)(void *data);
 	void *parent_lost_data;
@@ -98,6 +113,21 @@ static inline bool mg__router_is_ancestor(const struct mg_router *r, uint32_t id
 	}
 	return false;
 }
+
+/* The hold for 'id', or NULL. */
+static inline struct hold *mg__router_hold_find(const struct mg_router *r, uint32_t id)
+{
+	return (struct hold *)mg__idtab_find(&r->holds, id);
+}
+
+/* router.c: send 'm' down child stream 'out', noting a CONNECT in it. */
+int mg__router_send_out(struct mg_router *r, struct mg_stream *out, struct mg_msg *m);
+/* router.c: 'm' went down 'out' (in a boot image): note a CONNECT in it. */
+void mg__router_note_connect(struct mg_router *r, struct mg_stream *out, const struct mg_msg *m);
+
+/* router.c: context 'id' is unreachable now: dead messages to the
+ * handlers waiting on it, and its watches told, once each. */
+void mg__router_notify_lost(struct mg_router *r, uint32_t id, const char *why);
 
 /* router.c: queue a copy of 'm' for delivery here on the next iteration. */
 int mg__router_queue_local(struct mg_router *r, const struct mg_msg *m);

@@ -19,15 +19,120 @@ static struct mg_handler *find_handler(const struct mg_router *r, uint32_t handl
 	return (struct mg_handler *)mg__idtab_find(&r->handlers, handle);
 }
 
-/* The stream a message for 'id' leaves on, or NULL. */
-static struct mg_stream *route_out(const struct mg_router *r, uint32_t id)
+/*
+ * The stream a message for 'id' leaves on, or NULL. For a frame from
+ * above ('above': made here or from the parent), a context still being
+ * connected below counts too: one whose CONNECT went down a child stream
+ * goes there, and one a hop of ours is still connecting gives NULL and
+ * *_h, the hold where it waits instead (router-hold.c).
+ */
+static struct mg_stream *route_out(const struct mg_router *r, uint32_t id, bool above,
+				   struct hold **_h)
 {
-	struct route *rt = mg__router_route(r, id);
+	*_h = NULL;
+	/* Each via is a hop connecting the one before: a chain's length. */
+	for (int depth = 0; depth < 1024; depth++) {
+		struct route *rt = mg__router_route(r, id);
+		struct expect *e;
+		struct hold *h;
 
-	if (rt != NULL) {
-		return rt->stream;
+		if (rt != NULL) {
+			return rt->stream;
+		}
+		if (!above) {
+			break;
+		}
+		if ((h = mg__router_hold_find(r, id)) != NULL && h->via == 0) {
+			*_h = h;
+			return NULL;
+		}
+		if ((e = (struct expect *)mg__idtab_find(&r->expects, id)) != NULL) {
+			return e->stream;
+		}
+		if (h == NULL) {
+			break;
+		}
+		id = h->via;
 	}
 	return r->parent;
+}
+
+/* A via-hold (the CONNECT for 'id' waits, or went below) is done with:
+ * 'id' is routed, or failed. Holds of our own hops go otherwise. */
+static void drop_via_hold(struct mg_router *r, uint32_t id)
+{
+	struct hold *h = mg__router_hold_find(r, id);
+
+	if (h != NULL && h->via != 0) {
+		mg__idtab_del(&r->holds, &h->link);
+		talloc_free(h);
+	}
+}
+
+/* router.h; here, as hold_push makes them too. */
+int mg__router_hold(struct mg_router *r, uint32_t id, uint32_t via)
+{
+	struct hold *h = mg__router_hold_find(r, id);
+
+	if (h == NULL) {
+		h = talloc_zero(r, struct hold);
+		if (h == NULL) {
+			return -ENOMEM;
+		}
+		h->link.id = id;
+		mg__idtab_add(r, &r->holds, &h->link);
+	}
+	h->via = via;
+	return 0;
+}
+
+/* A copy of 'm' waits in 'h' for its context to come up. */
+static int hold_push(struct mg_router *r, struct hold *h, const struct mg_msg *m)
+{
+	struct mg_msg *c, **q;
+
+	if (h->bytes + m->len > MG_HOLD_MAX) {
+		return MG_ERR_TOO_BIG;
+	}
+	q = talloc_realloc(h, h->q, struct mg_msg *, h->n + 1);
+	if (q == NULL) {
+		return -ENOMEM;
+	}
+	h->q = q;
+	c = talloc_zero(h, struct mg_msg);
+	if (c == NULL) {
+		return -ENOMEM;
+	}
+	*c = *m;
+	/* From above or made here, as only such frames are held. */
+	c->in = NULL;
+	c->borrowed = false;
+	if (m->tail != NULL) {
+		/* Held in memory: the copy is made from the pipe. */
+		if (mg__msg_flatten(c, c) != 0) {
+			talloc_free(c);
+			return -ENOMEM;
+		}
+	} else if (c->data = NULL, m->len > 0) {
+		c->data = talloc_memdup(c, m->data, m->len);
+		if (c->data == NULL) {
+			talloc_free(c);
+			return -ENOMEM;
+		}
+	}
+	h->q[h->n++] = c;
+	h->bytes += m->len;
+	/* A CONNECT waiting here: frames for the context it opens wait
+	 * with it (route_out). */
+	if (m->handle == MG_H_CONNECT && (m->flags & MG_F_DEAD) == 0 && m->len >= 4) {
+		uint32_t id = mg__get_be32(c->data);
+
+		if (id != 0 && mg__router_hold_find(r, id) == NULL &&
+		    mg__router_route(r, id) == NULL) {
+			return mg__router_hold(r, id, h->link.id);
+		}
+	}
+	return 0;
 }
 
 static int handler_destructor(struct mg_handler *h)
@@ -113,7 +218,7 @@ static void forget_expect(struct mg_router *r, struct expect *e)
 	talloc_free(e);
 }
 
-static void note_connect(struct mg_router *r, struct mg_stream *out, const struct mg_msg *m)
+void mg__router_note_connect(struct mg_router *r, struct mg_stream *out, const struct mg_msg *m)
 {
 	struct mg_buf b;
 	struct expect *e;
@@ -165,18 +270,19 @@ static void note_dead_reply(struct mg_router *r, const struct mg_msg *m)
 	for (x = mg__idtab_find(&r->expect_replies, m->handle); x != NULL; x = mg__idtab_next(x)) {
 		struct expect *e = (struct expect *)((char *)x - offsetof(struct expect, rlink));
 		if (e->requester == m->dst && e->stream == m->in) {
+			drop_via_hold(r, e->link.id);
 			forget_expect(r, e);
 			return;
 		}
 	}
 }
 
-static int send_out(struct mg_router *r, struct mg_stream *out, struct mg_msg *m)
+int mg__router_send_out(struct mg_router *r, struct mg_stream *out, struct mg_msg *m)
 {
 	int ret = send_msg(r, out, m);
 
 	if (ret == 0) {
-		note_connect(r, out, m);
+		mg__router_note_connect(r, out, m);
 	}
 	return ret;
 }
@@ -313,6 +419,7 @@ static void deliver_local(void *data)
 static int send_made(struct mg_router *r, struct mg_msg *m)
 {
 	struct mg_stream *out;
+	struct hold *h;
 
 	if (m->len > r->max_msg) {
 		return MG_ERR_TOO_BIG;
@@ -320,11 +427,14 @@ static int send_made(struct mg_router *r, struct mg_msg *m)
 	if (m->dst == r->my_id) {
 		return mg__router_queue_local(r, m);
 	}
-	out = route_out(r, m->dst);
+	out = route_out(r, m->dst, true, &h);
+	if (h != NULL) {
+		return hold_push(r, h, m);
+	}
 	if (out == NULL || mg__stream_closed(out)) {
 		return MG_ERR_DISCONNECTED;
 	}
-	return send_out(r, out, m);
+	return mg__router_send_out(r, out, m);
 }
 
 int mg__router_send_tail(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
@@ -392,6 +502,7 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 {
 	struct mg_stream *in = m->in;
 	struct mg_stream *out;
+	struct hold *h;
 	char why[96];
 
 	if (!arrival_ok(r, m)) {
@@ -422,7 +533,14 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 		invoke(r, m);
 		return;
 	}
-	out = route_out(r, m->dst);
+	out = route_out(r, m->dst, in == r->parent, &h);
+	if (h != NULL && in == r->parent) {
+		/* For a hop of ours still connecting: it gets it once up. */
+		if (hold_push(r, h, m) != 0) {
+			mg__router_reply_dead(r, m, "too much sent to a context still connecting");
+		}
+		return;
+	}
 	if (out == NULL || out == in) {
 		/* Nowhere to go, or back where it came from. */
 		snprintf(why, sizeof(why), "no route to %u, my id is %u", m->dst, r->my_id);
@@ -445,7 +563,7 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 	if (in != r->parent) {
 		mg__router_note_egress(r, in, m->dst);
 	}
-	send_out(r, out, m);
+	mg__router_send_out(r, out, m);
 	if (in != r->parent && mg__stream_pending(out) >= MG_STREAM_TX_HIGH) {
 		/* The way out is full: read no more from that child until it
 		 * drains (on_drain), so a flooding child cannot make us drop
@@ -466,7 +584,7 @@ static void on_stream_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 
 /* Context 'id' is unreachable now: dead messages to the handlers waiting
  * on it, and its watches told, once each. */
-static void notify_lost(struct mg_router *r, uint32_t id, const char *why)
+void mg__router_notify_lost(struct mg_router *r, uint32_t id, const char *why)
 {
 	struct mg__ident *e;
 
@@ -523,7 +641,7 @@ static void lost_above(struct mg_router *r, const char *why)
 	uint32_t *ids;
 
 	for (size_t i = 0; i < r->n_parents; i++) {
-		notify_lost(r, r->parents[i], why);
+		mg__router_notify_lost(r, r->parents[i], why);
 	}
 	/* Listed after those callbacks, which may free entries; the ids are
 	 * copied before any other runs. */
@@ -543,7 +661,7 @@ static void lost_above(struct mg_router *r, const char *why)
 	}
 	for (size_t i = 0; i < k; i++) {
 		if (i == 0 || ids[i] != ids[i - 1]) {
-			notify_lost(r, ids[i], why);
+			mg__router_notify_lost(r, ids[i], why);
 		}
 	}
 	talloc_free(tmp);
@@ -565,7 +683,7 @@ static void del_route(struct mg_router *r, struct route *rt, const char *why)
 		talloc_free(b);
 	}
 	talloc_free(rt);
-	notify_lost(r, id, why);
+	mg__router_notify_lost(r, id, why);
 	tell_egress(r, id, why);
 }
 
@@ -751,6 +869,7 @@ static void on_add_route(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	forget_expect(r, e);
+	drop_via_hold(r, id);
 	if (add_route(r, id, m->in, name) != 0) {
 		refuse_child(m->in, id, "announced a context that exists already");
 		return;
@@ -780,7 +899,7 @@ static void on_del_route(struct mg_router *r, struct mg_msg *m, void *data)
 		/* A sibling or cousin something below sent to is gone. */
 		if (mg__router_parent_authority(r, m) && id != r->my_id && !mg__router_is_ancestor(r, id) &&
 		    mg__router_route(r, id) == NULL) {
-			notify_lost(r, id, why != NULL ? why : "hop disconnected");
+			mg__router_notify_lost(r, id, why != NULL ? why : "hop disconnected");
 			tell_egress(r, id, why != NULL ? why : "hop disconnected");
 		}
 		return;
@@ -856,7 +975,8 @@ struct mg_router *mg__router_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	if (mg__idtab_init(r, &r->routes) != 0 || mg__idtab_init(r, &r->expects) != 0 ||
 	    mg__idtab_init(r, &r->watches) != 0 || mg__idtab_init(r, &r->handlers) != 0 ||
 	    mg__idtab_init(r, &r->waiting) != 0 || mg__idtab_init(r, &r->expect_replies) != 0 ||
-	    mg__idtab_init(r, &r->shows) != 0 || mg__idtab_init(r, &r->egress) != 0) {
+	    mg__idtab_init(r, &r->shows) != 0 || mg__idtab_init(r, &r->egress) != 0 ||
+	    mg__idtab_init(r, &r->holds) != 0) {
 		talloc_free(r);
 		return NULL;
 	}

@@ -119,6 +119,29 @@ bool mg__router_from_child(const struct mg_router *r, const struct mg_msg *m);
 struct mg_services *mg__router_services(const struct mg_router *r);
 void mg__router_set_services(struct mg_router *r, struct mg_services *t);
 
+/*
+ * Context 'id' is being connected: by us (via 0; its stream comes with
+ * mg__router_add_stream), or by our child 'via', which will announce it.
+ * Until then frames for it are held instead of refused, those made here
+ * or from our parent only, so that a request need not wait for the hop
+ * to be up: they go when it is (mg__router_hold_release), or are
+ * answered dead when it fails (mg__router_unhold). 0 or -ENOMEM.
+ */
+int mg__router_hold(struct mg_router *r, uint32_t id, uint32_t via);
+/* The frames held for our hop 'id' and not taken yet, whole, one after
+ * another, at most 'max' bytes, into *_p on mem_ctx (*_n bytes, 0 when
+ * none): they ride in its boot image. They stay held, for a dead answer
+ * should the hop fail, until it is released. 0 or -ENOMEM. */
+int mg__router_hold_take(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id, size_t max,
+			 uint8_t **_p, size_t *_n);
+/* 'id' is routed now: what was taken went down its stream with the
+ * image; the rest goes now, in order. */
+void mg__router_hold_release(struct mg_router *r, uint32_t id);
+/* 'id' will not come up: the frames held for it are dropped, and unless
+ * why is NULL, those from above answered with the dead message 'why' and
+ * the handlers here waiting on 'id' told so (as when a route is lost). */
+void mg__router_unhold(struct mg_router *r, uint32_t id, const char *why);
+
 /* Drop every stream and fail every waiter (shutdown). */
 void mg__router_close_all(struct mg_router *r, const char *why);
 

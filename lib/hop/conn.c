@@ -22,12 +22,15 @@
 
 #define TAIL_LINES 10
 #define TAIL_MAX 4096
+/* At most this much of what waits for the hop rides in its image. */
+#define TAIL_FRAMES_MAX (64u << 10)
 
 struct mg_conn {
 	struct mg_router *r;
 	struct mg_loop *loop;
 	const struct mg_image *image;
 	const struct mg_method *method;
+	const struct mg_hop *hop;    /* the caller's, kept until done */
 	uint32_t id;
 	char *name;
 	pid_t pid;
@@ -43,7 +46,9 @@ struct mg_conn {
 	struct mg_child *child;
 	struct mg_timer *timer;
 	struct mg_handler *hello;
-	uint8_t *hello_tail;         /* HELLO frame + length + magic (boot.h) */
+	uint8_t *hello_frame;
+	size_t hello_frame_len;
+	uint8_t *hello_tail;         /* HELLO, frames held for the hop, length, magic (boot.h) */
 	size_t hello_tail_len;
 	bool hello_sent;             /* in the image's tail, or after MITO002 */
 	int err_fd;
@@ -175,7 +180,11 @@ static void conn_fail(struct mg_conn *c, int err, const char *fmt, ...)
 		kill(-c->pid, SIGKILL);
 		kill(c->pid, SIGKILL);
 	}
+	/* c is freed from the loop at the earliest (mg__conn_release). */
 	c->done(c, err, msg != NULL ? msg : "out of memory", c->data);
+	/* What was sent to the hop before it was up fails as it did, after
+	 * the answer to the request that started it. */
+	mg__router_unhold(c->r, c->id, msg != NULL ? msg : "out of memory");
 }
 
 static void maybe_report(struct mg_conn *c);
@@ -493,15 +502,65 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 	c->stream = NULL;
 	if (ret != 0) {
 		c->done(c, ret, "cannot add route", c->data);
+		mg__router_unhold(c->r, c->id, "cannot add route");
 		return;
 	}
+	/* What waited for the hop goes now, behind what rode in its image. */
+	mg__router_hold_release(c->r, c->id);
 	c->done(c, 0, NULL, c->data);
+}
+
+/* The tail of the image (boot.h; PROTOCOL section 2.2): HELLO, then
+ * 'n' bytes of frames held for the hop, their length and the magic. */
+static int build_tail(struct mg_conn *c, const uint8_t *frames, size_t n)
+{
+	size_t flen = c->hello_frame_len + n;
+	uint8_t *t = talloc_size(c, flen + MG_BOOT_TAIL_LEN);
+
+	if (t == NULL) {
+		return -ENOMEM;
+	}
+	memcpy(t, c->hello_frame, c->hello_frame_len);
+	if (n > 0) {
+		memcpy(t + c->hello_frame_len, frames, n);
+	}
+	mg__put_be32(t + flen, (uint32_t)flen);
+	memcpy(t + flen + 4, MG_BOOT_TAIL_MAGIC, 4);
+	talloc_free(c->hello_tail);
+	c->hello_tail = t;
+	c->hello_tail_len = flen + MG_BOOT_TAIL_LEN;
+	return 0;
+}
+
+/*
+ * What was sent to the hop while it was being started rides in its image,
+ * behind HELLO, within the length the first stage reads: it costs no
+ * round trip of its own. 1 when there was some (the argv, which carries
+ * the length, must be made again), 0 when none, or a negative error.
+ */
+static int take_held(struct mg_conn *c)
+{
+	uint8_t *p = NULL;
+	size_t n = 0;
+	int ret;
+
+	if (c->direct) {
+		return 0;
+	}
+	ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX, &p, &n);
+	if (ret != 0 || n == 0) {
+		return ret;
+	}
+	ret = build_tail(c, p, n);
+	talloc_free(p);
+	mg_debug("%s: %zu bytes of requests ride with the image", c->name, n);
+	return ret == 0 ? 1 : ret;
 }
 
 /*
  * HELLO, encoded once the hop's id and our router are known: a handler for
- * the reply, and the frame followed by its length and the tail magic, so
- * that it can ride at the end of the image (boot.h; PROTOCOL section 2.1).
+ * the reply, and the frame, which rides at the end of the image with its
+ * length and the tail magic (boot.h; PROTOCOL section 2.2).
  */
 static int prepare_hello(struct mg_conn *c)
 {
@@ -528,17 +587,15 @@ static int prepare_hello(struct mg_conn *c)
 	m.reply_to = mg__handler_handle(c->hello);
 	m.len = b->len;
 	flen = MG_HDR_LEN + b->len;
-	c->hello_tail_len = flen + MG_BOOT_TAIL_LEN;
-	c->hello_tail = talloc_size(c, c->hello_tail_len);
-	if (c->hello_tail == NULL) {
+	c->hello_frame_len = flen;
+	c->hello_frame = talloc_size(c, flen);
+	if (c->hello_frame == NULL) {
 		return -ENOMEM;
 	}
-	mg__msg_header(&m, c->hello_tail);
-	memcpy(c->hello_tail + MG_HDR_LEN, b->data, b->len);
-	mg__put_be32(c->hello_tail + flen, (uint32_t)flen);
-	memcpy(c->hello_tail + flen + 4, MG_BOOT_TAIL_MAGIC, 4);
+	mg__msg_header(&m, c->hello_frame);
+	memcpy(c->hello_frame + MG_HDR_LEN, b->data, b->len);
 	talloc_free(b);
-	return 0;
+	return build_tail(c, NULL, 0);
 }
 
 /* The image, with HELLO at its end: the agent starts knowing who it is. */
@@ -556,8 +613,7 @@ static int send_hello(struct mg_conn *c)
 		return 0;
 	}
 	c->hello_sent = true;
-	return mg__stream_write_raw(c->stream, c->hello_tail,
-				    c->hello_tail_len - MG_BOOT_TAIL_LEN);
+	return mg__stream_write_raw(c->stream, c->hello_frame, c->hello_frame_len);
 }
 
 /* Frames from the new agent before it is routed: only the HELLO reply. */
@@ -929,6 +985,18 @@ static void on_prepared(void *data, int err, void *state, const char *errmsg)
 	if (c->failed) {
 		return;
 	}
+	if (ret == 0 && (ret = take_held(c)) > 0) {
+		/* Sent to the hop while ssh -G ran: the length the first
+		 * stage reads has grown. */
+		char **argv = NULL;
+		bool direct;
+
+		ret = mg__conn_argv(c, c->hop, c->image, c->hello_tail_len, &argv, &direct, &msg);
+		if (ret == 0) {
+			talloc_free(c->argv);
+			c->argv = argv;
+		}
+	}
 	if (ret == 0) {
 		c->prepared = state;
 		if (c->method->amend_argv != NULL) {
@@ -943,11 +1011,11 @@ static void on_prepared(void *data, int err, void *state, const char *errmsg)
 				 strlen(line) > 300 ? "..." : "");
 		}
 		ret = conn_run(c, c->argv, sv, ev, 0, c, &msg);
-		errmsg = msg != NULL ? msg : mg_strerror(ret);
 	}
 	TALLOC_FREE(c->argv);
 	if (ret != 0) {
-		conn_fail(c, ret, "%s", errmsg);
+		conn_fail(c, ret, "%s", err != 0 && errmsg != NULL ? errmsg
+			  : msg != NULL ? msg : mg_strerror(ret));
 	}
 	talloc_free(msg);
 }
@@ -970,6 +1038,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	c->r = r;
 	c->loop = mg__router_loop(r);
 	c->image = p->image;
+	c->hop = p->hop;
 	c->id = p->id;
 	c->log_level = p->log_level;
 	c->done = done;
@@ -1001,7 +1070,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		ret = -ENOSYS;
 		goto fail;
 	}
-	if ((ret = prepare_hello(c)) != 0) {
+	if ((ret = prepare_hello(c)) != 0 || (ret = mg__router_hold(r, c->id, 0)) != 0) {
 		goto fail;
 	}
 	if (c->method->fork) {
@@ -1017,6 +1086,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 				 _errmsg)) != 0) {
 		goto fail;
 	}
+
 	if (mg_log_get_level() >= MG_LOG_DEBUG) {
 		char *line = mg__shell_join(c, (const char *const *)argv);
 		mg_debug("%s: running %.300s%s", c->name, line, strlen(line) > 300 ? "..." : "");
@@ -1084,6 +1154,8 @@ fail:
 		/* It may live under c: hand it to the caller. */
 		talloc_steal(mem_ctx, *_errmsg);
 	}
+	/* Nothing was sent to it yet: the caller hears of the failure now. */
+	mg__router_unhold(r, p->id, NULL);
 	talloc_free(c);
 	return ret;
 }

@@ -241,17 +241,16 @@ static int park_fd(int fd)
 }
 
 /*
- * The HELLO our parent appended to the image it pushed (boot.h), read from
- * our own file, as a message from 'parent'; NULL when there is none, and
- * HELLO then comes on the stream after MITO002.
+ * The frames our parent appended to the image it pushed (boot.h): HELLO,
+ * then what it sent us before we were up. The whole tail is read from
+ * our own file, on 'mem_ctx'; NULL when there is none, and HELLO then
+ * comes on the stream after MITO002.
  */
-static struct mg_msg *image_hello(TALLOC_CTX *mem_ctx, int fd, struct mg_stream *parent)
+static uint8_t *image_tail(TALLOC_CTX *mem_ctx, int fd, size_t *_n)
 {
-	uint8_t tail[MG_BOOT_TAIL_LEN], hdr[MG_HDR_LEN];
-	struct mg_msg *m;
+	uint8_t tail[MG_BOOT_TAIL_LEN], *p;
 	struct stat st;
 	size_t flen;
-	off_t at;
 
 	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < MG_BOOT_TAIL_LEN ||
 	    pread(fd, tail, sizeof(tail), st.st_size - MG_BOOT_TAIL_LEN) != sizeof(tail)) {
@@ -261,24 +260,83 @@ static struct mg_msg *image_hello(TALLOC_CTX *mem_ctx, int fd, struct mg_stream 
 	if (flen == 0 || flen > MG_MSG_MAX_DEFAULT) {
 		return NULL;
 	}
-	at = st.st_size - MG_BOOT_TAIL_LEN - (off_t)flen;
+	p = talloc_size(mem_ctx, flen);
+	if (p != NULL && pread(fd, p, flen, st.st_size - MG_BOOT_TAIL_LEN - (off_t)flen) !=
+	    (ssize_t)flen) {
+		TALLOC_FREE(p);
+	}
+	*_n = flen;
+	return p;
+}
+
+/* The next whole frame of the tail at *at, as a message from 'parent'
+ * on mem_ctx; NULL at its end, or when what is left is no frame. */
+static struct mg_msg *tail_frame(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, size_t *at,
+				 struct mg_stream *parent)
+{
+	struct mg_msg *m;
+
+	if (n - *at < MG_HDR_LEN) {
+		return NULL;
+	}
 	m = talloc_zero(mem_ctx, struct mg_msg);
-	if (m == NULL || pread(fd, hdr, sizeof(hdr), at) != sizeof(hdr) ||
-	    mg__msg_parse_header(hdr, MG_MSG_MAX_DEFAULT, m) != 0 || m->len != flen - MG_HDR_LEN ||
-	    (m->data = talloc_size(m, m->len + 1)) == NULL ||
-	    pread(fd, m->data, m->len, at + MG_HDR_LEN) != (ssize_t)m->len) {
+	if (m == NULL || mg__msg_parse_header(p + *at, MG_MSG_MAX_DEFAULT, m) != 0 ||
+	    m->len > n - *at - MG_HDR_LEN ||
+	    (m->data = talloc_size(m, m->len + 1)) == NULL) {
 		talloc_free(m);
 		return NULL;
 	}
+	memcpy(m->data, p + *at + MG_HDR_LEN, m->len);
+	m->data[m->len] = '\0';
+	*at += MG_HDR_LEN + m->len;
 	m->in = parent;
 	return m;
+}
+
+/*
+ * HELLO from our image's tail, and what came behind it, taken as frames
+ * from our parent at once: our HELLO reply follows MITO002 without a
+ * round trip, and so does the answer to a request sent with the image.
+ * -1 when HELLO is bad (we exit), 0 when it was taken, 1 when there is
+ * no tail.
+ */
+static int take_image_tail(struct mg_agent *a, int fd)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	size_t n = 0, at = 0;
+	uint8_t *p = image_tail(tmp, fd, &n);
+	struct mg_msg *m = p != NULL ? tail_frame(tmp, p, n, &at, a->parent) : NULL;
+	struct mg_stream *parent = a->parent;
+
+	if (m == NULL) {
+		talloc_free(tmp);
+		return 1;
+	}
+	boot_msg(a->parent, m, a);
+	if (a->r == NULL) {
+		talloc_free(tmp);
+		return -1;
+	}
+	/* The rest, frame by frame, as the stream would pass them on (a
+	 * handler may keep its message: each has its own holder). */
+	for (;;) {
+		TALLOC_CTX *holder = talloc_new(NULL);
+
+		if (holder == NULL || (m = tail_frame(holder, p, n, &at, parent)) == NULL) {
+			talloc_free(holder);
+			break;
+		}
+		mg__router_receive(a->r, m);
+		talloc_free(holder);
+	}
+	talloc_free(tmp);
+	return 0;
 }
 
 /* tail_hello: image_fd is the file the first stage wrote, which may end
  * with our HELLO (never so for --local, whose file is its parent's). */
 static int agent_run(int image_fd, const struct mg_image *image, bool tail_hello)
 {
-	struct mg_msg *hello;
 	struct mg_agent *a;
 	int in_fd, out_fd, ret;
 
@@ -327,12 +385,9 @@ static int agent_run(int image_fd, const struct mg_image *image, bool tail_hello
 	mg__stream_on_close(a->parent, boot_close, a);
 	/* HELLO at the end of our image: serve at once, and the reply goes
 	 * out right behind MITO002, a round trip sooner. */
-	if (tail_hello && (hello = image_hello(NULL, image_fd, a->parent)) != NULL) {
-		boot_msg(a->parent, hello, a);
-		if (a->r == NULL) {
-			talloc_free(a);
-			return 1;
-		}
+	if (tail_hello && take_image_tail(a, image_fd) < 0) {
+		talloc_free(a);
+		return 1;
 	}
 	ret = mg_loop_run(a->loop);
 	/* Hops that did not end with their connection (a stuck `docker exec`,

@@ -40,6 +40,8 @@ struct waiter {
 	struct mg_context *on; /* the context it waits for, while queued */
 	unsigned timeout_ms;
 	mg_connect_cb cb;
+	mg_connect_cb on_start;  /* until called (opts->on_start) */
+	bool early;              /* goes on below hops still connecting */
 	void *data;
 	bool queued;
 	struct waiter *slot_next;   /* in a parent's queue for a place */
@@ -384,6 +386,8 @@ static void evict_one(struct mg_context *c, int err, const char *why)
 	TALLOC_FREE(c->timer);
 	TALLOC_FREE(c->reply);
 	TALLOC_FREE(c->watch);
+	/* What was sent to it early fails as it did. */
+	mg__router_unhold(c->s->r, c->id, why);
 	if (c->conn != NULL) {
 		/* It frees itself once reaped; an agent that does not stop
 		 * within its deadline has its session killed. */
@@ -437,6 +441,8 @@ static void ctx_settle(struct mg_context *c, int err, const char *why)
 	release_slot(c);
 	TALLOC_FREE(c->timer);
 	TALLOC_FREE(c->reply);
+	/* Routed now: a later hop's hold at the master held nothing. */
+	mg__router_unhold(c->s->r, c->id, NULL);
 	c->state = CTX_UP;
 	wake_waiters(c);
 }
@@ -675,7 +681,10 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 		/* In 64 bits: a library caller's timeout may be near UINT_MAX. */
 		c->timer = mg_timer_new(c, s->loop, (uint64_t)timeout_ms + REPLY_MARGIN_MS,
 					on_reply_timeout, c);
+		/* Frames for it go where the parent's go, and wait with
+		 * them while the parent is still connecting. */
 		if (b != NULL && c->reply != NULL && c->timer != NULL &&
+		    (ret = mg__router_hold(s->r, c->id, parent->id)) == 0 &&
 		    (ret = mg__connect_encode(b, &rq)) == 0) {
 			/* The router notes that only the stream towards parent
 			 * may announce c->id (router.c, note_connect). */
@@ -697,6 +706,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 			*_errmsg = talloc_asprintf(w, "%s: %s", c->name,
 						   *_errmsg != NULL ? *_errmsg : mg_strerror(ret));
 		}
+		mg__router_unhold(s->r, c->id, NULL);
 		talloc_free(c);
 		return NULL;
 	}
@@ -734,6 +744,39 @@ static void finish(struct waiter *w, struct mg_context *ctx, int err, const char
 	talloc_free(copy);
 }
 
+/* The failure to report for gone context c, which an early waiter passed
+ * while its parents were still connecting: the first hop of the chain that
+ * failed (those below it went with it), as a waiter on that hop hears. */
+static struct mg_context *first_gone(struct mg_context *c)
+{
+	struct mg_context *top = c;
+
+	for (struct mg_context *x = c->parent; x != NULL; x = x->parent) {
+		if (x->state == CTX_GONE) {
+			top = x;
+		}
+	}
+	return top;
+}
+
+/* An early waiter has started every hop of its chain: the caller may send
+ * to the last now (on_start), and hears again when it is up or failed. */
+static void wait_last(struct waiter *w)
+{
+	struct mg_context *c = w->at;
+	mg_connect_cb fn = w->on_start;
+
+	w->on_start = NULL;
+	w->next = c->waiters;
+	c->waiters = w;
+	w->queued = true;
+	w->on = c;
+	/* resume() takes it from the hop above, as for any waiter. */
+	w->at = c->parent;
+	w->hop--;
+	fn(c, 0, NULL, w->data);
+}
+
 /* Where a waiter resumes: after the hop it waited for, or (woken for a
  * place) under the same hop. False when that hop is gone: w is finished. */
 static bool resume(struct waiter *w)
@@ -743,6 +786,7 @@ static bool resume(struct waiter *w)
 	if (c != NULL) {
 		w->on = NULL;
 		if (c->state != CTX_UP) {
+			c = w->early ? first_gone(c) : c;
 			finish(w, NULL, c->err, c->errmsg);
 			return false;
 		}
@@ -750,8 +794,9 @@ static bool resume(struct waiter *w)
 		w->hop++;
 		return true;
 	}
-	if (w->at != NULL && w->at->state != CTX_UP) {
-		finish(w, NULL, w->at->err, w->at->errmsg);
+	if (w->at != NULL && (w->early ? w->at->state == CTX_GONE : w->at->state != CTX_UP)) {
+		c = w->early ? first_gone(w->at) : w->at;
+		finish(w, NULL, c->err, c->errmsg);
 		return false;
 	}
 	return true;
@@ -819,7 +864,7 @@ static void advance(struct waiter *w)
 			 * goes to the next waiter. */
 			unreserve(w);
 		}
-		if (c->state == CTX_CONNECTING) {
+		if (c->state == CTX_CONNECTING && !w->early) {
 			if (!w->queued) {
 				w->next = c->waiters;
 				c->waiters = w;
@@ -828,8 +873,24 @@ static void advance(struct waiter *w)
 			}
 			return;
 		}
+		/* Early: the next hop is asked for at once, the request to
+		 * connect it held until this one can take it. */
 		w->at = c;
 		w->hop++;
+	}
+	if (w->early && w->at->state == CTX_CONNECTING) {
+		if (w->on_start != NULL) {
+			wait_last(w);
+		} else if (!w->queued) {
+			/* Woken for a place, and the last hop still comes. */
+			w->next = w->at->waiters;
+			w->at->waiters = w;
+			w->queued = true;
+			w->on = w->at;
+			w->at = w->on->parent;
+			w->hop--;
+		}
+		return;
 	}
 	finish(w, w->at, 0, NULL);
 }
@@ -880,6 +941,8 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 	w->timeout_ms = opts != NULL && opts->timeout_ms > 0 ? opts->timeout_ms : CONNECT_TIMEOUT_DEFAULT;
 	w->cb = cb;
 	w->data = data;
+	w->on_start = opts != NULL ? opts->on_start : NULL;
+	w->early = w->on_start != NULL;
 	if (mg_loop_defer(s->loop, w, first_advance, w) != 0) {
 		talloc_free(w);
 		return -ENOMEM;

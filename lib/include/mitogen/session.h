@@ -83,15 +83,24 @@ int mg_password_reply(struct mg_password_request *req, const char *password);
  * req is freed. */
 void mg_password_fail(struct mg_password_request *req, const char *reason);
 
-struct mg_connect_opts {
-	unsigned timeout_ms; /* per hop, including login and become; 0 = 30 s */
-};
-
 /* err 0: ctx is the end of the chain. Otherwise errmsg names the failing
  * hop ("local/local: hop exited with status 1 before the agent was up").
  * It holds text from far ends as it came: escape it (mg_log_escape) to
  * print it. Called once, never from inside mg_connect. */
 typedef void (*mg_connect_cb)(struct mg_context *ctx, int err, const char *errmsg, void *data);
+
+struct mg_connect_opts {
+	unsigned timeout_ms; /* per hop, including login and become; 0 = 30 s */
+	/* Optional: called (err 0) once every hop of the chain has been
+	 * started while the last is not up yet, before cb, which still
+	 * comes when it is up or failed. What is sent to ctx from then on
+	 * waits and goes out as soon as the hop can take it, a first hop's
+	 * inside its boot image: a request costs no round trip of its own.
+	 * Should the chain fail, such requests are answered with its error
+	 * as a dead message. Not called when the chain is up already, nor
+	 * on an attached session. */
+	mg_connect_cb on_start;
+};
 
 /* Connect every hop of 'chain'. Returns 0 (cb will be called) or a
  * negative error with *_errmsg set on mem_ctx (cb will not be called).
