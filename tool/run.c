@@ -38,6 +38,8 @@ struct target {
 	uint64_t start_ms;
 	bool timed_out;
 	bool done;
+	bool up;                 /* its chain is connected */
+	struct mg_exec_result *early_res; /* ended before the chain was up */
 };
 
 struct run {
@@ -107,6 +109,15 @@ static void on_exec_done(struct mg_exec *e, const struct mg_exec_result *r, void
 	struct target *t = data;
 	int st = r->wait_status;
 
+	if (!t->up) {
+		/* Sent before the chain was up: how the connect ends says
+		 * more (its error, or the result once it is up). */
+		t->early_res = talloc_memdup(t->run, r, sizeof(*r));
+		if (t->early_res != NULL && r->errmsg != NULL) {
+			t->early_res->errmsg = talloc_strdup(t->early_res, r->errmsg);
+		}
+		return;
+	}
 	if (r->err == MG_ERR_DEAD && r->exec_errno != 0) {
 		target_done(t, MG_RUN_NOT_STARTED,
 			    r->fail_status > 0 && r->fail_status < 256 ? r->fail_status
@@ -165,9 +176,10 @@ static void on_output(void *data, int stream, const uint8_t *p, size_t n)
 	mg_report_output(t->run->opts->report, t->idx, stream, p, n);
 }
 
-static void on_connected(struct mg_context *ctx, int err, const char *errmsg, void *data)
+/* EXEC to ctx, up or (on_start) still connecting. False when it could
+ * not be sent: the target is done. */
+static bool start_exec(struct target *t, struct mg_context *ctx)
 {
-	struct target *t = data;
 	struct run *run = t->run;
 	struct mg_exec_opts eo = {
 		.argv = run->opts->argv,
@@ -190,15 +202,6 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 		eo.rows = ws.ws_row;
 		eo.cols = ws.ws_col;
 	}
-
-	if (err != 0) {
-		target_done(t, MG_RUN_UNREACHABLE, 255, 0, errmsg);
-		return;
-	}
-	if (run->signals > 0) {
-		target_done(t, MG_RUN_UNREACHABLE, 128 + run->last_signal, 0, "interrupted");
-		return;
-	}
 	if (run->opts->report != NULL) {
 		eo.sink = on_output;
 		eo.sink_data = t;
@@ -206,15 +209,61 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 	if (t->bt != NULL) {
 		eo.stdin_bcast = t->bt;
 	}
+	/* The duration runs from here: the command may end before the
+	 * chain's connect callback comes. */
 	t->start_ms = mg_loop_now(run->loop);
 	t->e = mg_exec_start(run, ctx, &eo, on_exec_done, t);
 	if (t->e == NULL) {
 		char *msg = talloc_asprintf(run, "%s: cannot start the command", mg_context_name(ctx));
 		target_done(t, MG_RUN_LOST, 255, 0, msg);
-		return;
+		return false;
 	}
 	if (run->held) {
 		mg_exec_hold_output(t->e, true);
+	}
+	return true;
+}
+
+/* Every hop of the chain started, the last not up yet: the command goes
+ * now, in its boot image or right behind it, rather than a round trip
+ * after the chain is up (mg_connect_opts.on_start). */
+static void on_started(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct target *t = data;
+
+	if (!t->done && t->e == NULL && t->run->signals == 0) {
+		start_exec(t, ctx);
+	}
+}
+
+static void on_connected(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct target *t = data;
+	struct run *run = t->run;
+	struct mg_exec_result *early = t->early_res;
+
+	if (err != 0) {
+		/* A command sent early went with its chain. */
+		TALLOC_FREE(t->e);
+		target_done(t, MG_RUN_UNREACHABLE, 255, 0, errmsg);
+		return;
+	}
+	if (run->signals > 0) {
+		target_done(t, MG_RUN_UNREACHABLE, 128 + run->last_signal, 0, "interrupted");
+		return;
+	}
+	if (t->done) {
+		return;
+	}
+	t->up = true;
+	if (t->e == NULL && !start_exec(t, ctx)) {
+		return;
+	}
+	if (early != NULL) {
+		t->early_res = NULL;
+		on_exec_done(t->e, early, t);
+		talloc_free(early);
+		return;
 	}
 	if (run->opts->command_timeout_ms > 0) {
 		t->cmd_timer = mg_timer_new(run, run->loop, run->opts->command_timeout_ms,
@@ -317,14 +366,16 @@ static void on_signal(struct mg_signal *sig, int signo, void *data)
 	}
 	for (size_t i = 0; i < run->n; i++) {
 		struct target *t = &run->t[i];
-		if (!t->done && t->e != NULL) {
+		if (!t->done && t->e != NULL && t->up) {
 			mg_exec_signal(t->e, signo);
 		}
 	}
-	/* Targets still connecting will not start now. */
+	/* Targets still connecting will not start now (a command sent
+	 * early ends with the connection, as the hops stop). */
 	for (size_t i = 0; i < run->n; i++) {
 		struct target *t = &run->t[i];
-		if (!t->done && t->e == NULL) {
+		if (!t->done && !t->up) {
+			TALLOC_FREE(t->e);
 			char *msg = talloc_asprintf(run, "%s: interrupted", t->chain->text);
 			target_done(t, MG_RUN_UNREACHABLE, 128 + signo, 0, msg);
 		}
@@ -344,7 +395,7 @@ static void fail_unfinished(struct run *run, const char *why)
 	for (size_t i = 0; i < run->n; i++) {
 		if (!run->t[i].done) {
 			char *msg = talloc_asprintf(run, "%s: %s", run->t[i].chain->text, why);
-			target_done(&run->t[i], run->t[i].e != NULL ? MG_RUN_LOST : MG_RUN_UNREACHABLE,
+			target_done(&run->t[i], run->t[i].up ? MG_RUN_LOST : MG_RUN_UNREACHABLE,
 				    run->signals > 0 ? 128 + run->last_signal : 255, 0, msg);
 		}
 	}
@@ -396,7 +447,9 @@ int mg_run(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_run_opts *
 	   struct mg_run_result *res)
 {
 	struct run *run = talloc_zero(NULL, struct run);
-	struct mg_connect_opts co = { .timeout_ms = opts->connect_timeout_ms };
+	struct mg_connect_opts co = {
+		.timeout_ms = opts->connect_timeout_ms, .on_start = on_started,
+	};
 	int ret;
 
 	if (run == NULL) {

@@ -108,6 +108,48 @@ function hop_re() {
     run_mg 137 mitogen-run "$hop" -- sh -c 'kill -KILL $$'
 }
 
+@test "ssh: the command rides with the image; a deeper hop's CONNECT too" {
+    need_sshd
+    local hop
+    hop=$(ssh_hop)
+    # Sent before the hop was up, not a round trip after its HELLO reply.
+    run_mg_sep 3 mitogen-run -vv "$hop" 'echo one; exit 3'
+    assert "$output" == "one"
+    assert "$stderr" =~ "bytes of requests ride with the image"
+    run_mg_sep 0 mitogen-run -vv "$hop/local" -- echo two
+    assert "$output" == "two"
+    assert "$stderr" =~ "bytes of requests ride with the image"
+    # A hop that fails still fails the command sent early with its error.
+    run_mg_sep 255 mitogen-run "$hop/sudo:nosuchuser$$" -- echo three
+    assert "$output" == ""
+    assert "$stderr" =~ "sudo:nosuchuser$$: there is no user 'nosuchuser$$' here"
+}
+
+@test "ssh slow to close: the status comes at once, nothing is left at the far end" {
+    need_sshd
+    # An ssh that lingers 30 s after its session ended, as one may over a
+    # slow link: the result must not wait for it (ssh itself does not).
+    local wrap=$BATS_TEST_TMPDIR/slow-ssh pidf=$BATS_TEST_TMPDIR/slow-ssh.pid name=mgslow$$ t0 t1 i
+    printf '#!/bin/sh\necho $$ >%s\nssh "$@"\nexec sleep 30\n' "$pidf" >"$wrap"
+    chmod +x "$wrap"
+    hop=$(ssh_hop "" "ssh_path=$(mg_pct "$wrap")" "remote_name=$name")
+    t0=$(date +%s%N)
+    run_mg_sep 3 mitogen-run "$hop" 'echo out; exit 3'
+    t1=$(date +%s%N)
+    assert "$output" == "out"
+    assert "$stderr" == ""
+    (((t1 - t0) / 1000000 < 20000)) || die "mitogen-run waited for ssh: $(((t1 - t0) / 1000000)) ms"
+    # The far agent's stream ended with us: it is gone long before ssh.
+    for ((i = 0; i < 50; i++)); do
+        pgrep -x "$name" >/dev/null || break
+        sleep 0.1
+    done
+    run pgrep -x "$name"
+    assert "$status" -ne 0 "agent $name still runs at the far end: $output"
+    # Our stub's lingering, not mitogen-run's: end it.
+    kill "$(cat "$pidf")" 2>/dev/null || true
+}
+
 @test "ssh: stdout and stderr apart, stdin binary-safe (4 MiB)" {
     need_sshd
     local hop
