@@ -22,13 +22,14 @@ struct mg_image {
 int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg);
 /*
  * The HELLO a parent appends to the image it pushes (docs/PROTOCOL.md
- * section 2.1): the frame, then its length (u32) and this magic, so that
- * the new agent reads HELLO from its own file instead of waiting a round
- * trip for it.
+ * section 2.2): the frame and any frames held for the new agent, then
+ * their length (u32) and this magic, so that the new agent reads HELLO,
+ * and a request sent with it, from its own file instead of waiting a
+ * round trip for them.
  */
 #define MG_BOOT_TAIL_MAGIC "MGH1"
 #define MG_BOOT_TAIL_LEN 8
-/* The length of the HELLO frame before 'tail' (the last MG_BOOT_TAIL_LEN
+/* The length of the frames before 'tail' (the last MG_BOOT_TAIL_LEN
  * bytes of 'len' in all), or 0 when they are no such tail. */
 size_t mg__boot_tail_frame_len(const uint8_t *tail, uint64_t len);
 
