@@ -137,8 +137,16 @@ static int load_path(TALLOC_CTX *mem_ctx, const char *path, struct mg_image **_i
 	ret = mg__image_from_fd(mem_ctx, fd, _img);
 	close(fd);
 	if (ret == 0 && access(path, X_OK) == 0) {
-		/* Local hops may exec it in place. */
+		/* Local hops may exec it in place, and the unpacked agent
+		 * the build leaves beside it (PATH.raw) without inflating. */
+		char *plain = talloc_asprintf(*_img, "%s.raw", path);
+
 		(*_img)->self = talloc_strdup(*_img, path);
+		if (plain != NULL && access(plain, X_OK) == 0) {
+			(*_img)->plain = plain;
+		} else {
+			talloc_free(plain);
+		}
 	}
 	return ret;
 }

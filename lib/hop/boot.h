@@ -13,7 +13,16 @@ struct mg_image {
 	uint8_t *data;
 	size_t len;
 	char *self; /* a path that execs this image on this host, or NULL */
+	/* A path that execs the same agent unpacked on this host, or NULL.
+	 * A packed image (PROTOCOL 2.3.1) inflates itself at every start;
+	 * a local hop runs this instead, handed the image at fd
+	 * MG_BOOT_IMAGE_FD as "--local FD", so it still pushes the packed
+	 * form on. */
+	char *plain;
 };
+
+#define MG_BOOT_IMAGE_FD 3
+#define MG_BOOT_IMAGE_FD_STR "3"
 
 /*
  * Load the agent image to push: $MITOGEN_AGENT, else mitogen-agent beside

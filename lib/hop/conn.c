@@ -1,5 +1,6 @@
 /* Connecting a hop: see conn.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -710,6 +711,7 @@ int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg
 	}
 	boot.argv = (const char *const *)first;
 	boot.self = image->self;
+	boot.plain = image->plain;
 	ret = m->build_argv(mem_ctx, hop, &boot, _argv, _direct, _errmsg);
 	talloc_free(tmp);
 	return ret;
@@ -841,12 +843,33 @@ pid_t mg__conn_agent_pid(const struct mg_conn *c)
 	return (pid_t)c->agent_pid;
 }
 
+/* The unpacked agent run in place (local.c) gets the image it pushes on
+ * at MG_BOOT_IMAGE_FD: an fd on it, never that number itself (a dup2
+ * onto itself would keep close-on-exec). -1 when not asked for. */
+static int plain_image_fd(const struct mg_conn *c, char **argv)
+{
+	int fd;
+
+	if (!c->direct || c->image == NULL || c->image->plain == NULL ||
+	    c->image->self == NULL || strcmp(argv[0], c->image->plain) != 0) {
+		return -1;
+	}
+	fd = open(c->image->self, O_RDONLY | O_CLOEXEC);
+	if (fd == MG_BOOT_IMAGE_FD) {
+		int other = fcntl(fd, F_DUPFD_CLOEXEC, MG_BOOT_IMAGE_FD + 1);
+
+		close(fd);
+		fd = other;
+	}
+	return fd;
+}
+
 /* Start the hop's command in its own session, on a socketpair (and a
  * stderr pipe or PTY) as its mode says. */
 static int conn_spawn(struct mg_conn *c, char **argv, int sv[2], int ev[2],
 		      TALLOC_CTX *mem_ctx, char **_errmsg)
 {
-	int ret;
+	int ret, image_fd;
 
 	/* Data on a socketpair; a PTY only where a prompt may appear. */
 	if (c->mode == MG_SPAWN_PTY) {
@@ -861,9 +884,12 @@ static int conn_spawn(struct mg_conn *c, char **argv, int sv[2], int ev[2],
 	if (ret != 0) {
 		return ret;
 	}
+	image_fd = plain_image_fd(c, argv);
 	{
 		struct mg_spawn_opts so = {
 			.argv = (const char *const *)argv,
+			.pass_fd = image_fd > 0 ? image_fd : 0,
+			.pass_fd_at = MG_BOOT_IMAGE_FD,
 			.search_path = true,
 			.setsid = true,
 			.stdio = { sv[1], sv[1], c->mode == MG_SPAWN_PTY ? sv[1] : ev[1] },
@@ -873,6 +899,9 @@ static int conn_spawn(struct mg_conn *c, char **argv, int sv[2], int ev[2],
 			.pre_exec_state = c->prepared,
 		};
 		ret = mg__spawn(&so, &c->pid);
+	}
+	if (image_fd >= 0) {
+		close(image_fd);
 	}
 	close(sv[1]);
 	if (ev[1] >= 0) {

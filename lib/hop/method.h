@@ -11,6 +11,7 @@
 struct mg_boot_cmd {
 	const char *const *argv; /* the first stage, as an argv */
 	const char *self;        /* a path that execs the agent image here, or NULL */
+	const char *plain;       /* the same agent unpacked (struct mg_image), or NULL */
 };
 
 enum mg_spawn_mode {

@@ -64,8 +64,10 @@ static const struct mg_image *host_image(void *data)
 		if (mg__image_from_fd(a, a->image_fd, &a->image) != 0) {
 			a->image = NULL;
 		} else {
-			/* Local hops exec it in place, even once unlinked. */
+			/* Local hops exec it in place, even once unlinked; our
+			 * own program is that agent already inflated. */
 			a->image->self = talloc_asprintf(a->image, "/proc/self/fd/%d", a->image_fd);
+			a->image->plain = talloc_strdup(a->image, "/proc/self/exe");
 		}
 	}
 	return a->image;

@@ -80,13 +80,20 @@ done'
 @test "local hops exec the agent in place, nothing copied" {
     # Without first_stage, a local hop runs the agent file itself (the
     # master's) or the agent's own image through /proc/self/fd.
-    # A packed agent (tools/pack-agent.py) runs from the memfd it inflated
-    # itself into.
+    # With a packed agent (tools/pack-agent.py), the plain one beside it
+    # (.raw) runs instead, so that no local hop pays for inflating; an
+    # agent runs its own program again (/proc/self/exe).
     local want
     want=$(readlink -f "$MITOGEN_AGENT")
-    [[ -f $MITOGEN_AGENT.raw ]] && want="/memfd:mitogen-agent (deleted)"
+    [[ -f $MITOGEN_AGENT.raw ]] && want=$(readlink -f "$MITOGEN_AGENT.raw")
     run_mg_sep mitogen-run local/local 'p=$PPID; readlink /proc/$p/exe; ls -A "$TMPDIR"'
     assert "$output" == "$want" "the innermost agent runs the agent file; TMPDIR stays empty"
+    run_mg_sep mitogen-run local 'tr "\0" " " </proc/$PPID/cmdline'
+    if [[ -f $MITOGEN_AGENT.raw ]]; then
+        assert "$output" == "$MITOGEN_AGENT.raw --local 3 " "the plain agent, handed the packed image"
+    else
+        assert "$output" == "$MITOGEN_AGENT --local " "the agent file itself"
+    fi
 }
 
 # Skip unless this build's agent is the packed, self-inflating one
@@ -116,6 +123,20 @@ function skip_unless_packed_agent() {
     # agent (LZMA gives 48%), first stage and HELLO included.
     assert "$((pushed + cmd))" -le "$((raw / 2))" \
         "first stage ($cmd) + packed image and HELLO ($pushed) vs half the plain agent ($raw)"
+}
+
+@test "an unpacked local agent still pushes the packed image to the next hop" {
+    skip_unless_packed_agent
+    printf '%s\n' '#!/bin/sh' 'for last; do :; done' \
+        'printf "%s" "$last" >"$0.cmd"' 'exec /bin/sh -c "$last"' >"$MG_TMP/ssh-count"
+    chmod +x "$MG_TMP/ssh-count"
+    run_mg_sep mitogen-run "local/local/ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" -- echo ran
+    assert "$output" == "ran" "the command ran behind two plain local agents"
+    local pushed raw
+    pushed=$(sed -n 's/.* mitogen-boot \([0-9]*\) [0-9a-f]*$/\1/p' "$MG_TMP/ssh-count.cmd")
+    raw=$(stat -L -c %s "$AGENT.raw")
+    assert "$pushed" -gt 0 "the first stage names the bytes pushed"
+    assert "$pushed" -le "$((raw / 2))" "the packed image ($pushed bytes), not the plain agent ($raw)"
 }
 
 @test "a corrupt packed agent fails cleanly, naming the hop" {

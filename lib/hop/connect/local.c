@@ -5,6 +5,7 @@
  * the POSIX-sh first stage instead, as remote methods do.
  */
 #include <errno.h>
+#include "boot.h"
 #include "method.h"
 
 static char **copy_argv(TALLOC_CTX *mem_ctx, const char *const *v)
@@ -36,7 +37,11 @@ static int local_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 		return ret;
 	}
 	*_direct = !first_stage && boot->self != NULL;
-	if (*_direct) {
+	if (*_direct && boot->plain != NULL) {
+		/* No inflating: the unpacked agent, given the image to push on. */
+		const char *plain[] = { boot->plain, "--local", MG_BOOT_IMAGE_FD_STR, NULL };
+		*_argv = copy_argv(mem_ctx, plain);
+	} else if (*_direct) {
 		const char *direct[] = { boot->self, "--local", NULL };
 		*_argv = copy_argv(mem_ctx, direct);
 	} else {
