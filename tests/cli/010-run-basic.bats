@@ -204,7 +204,7 @@ echo "$n"'
     run_mg_sep mitogen-run --dry-run 'local/local?first_stage=1' "touch $MG_TMP/ran"
     assert "$stderr" == "" "--dry-run: nothing on stderr"
     assert "${#lines[@]}" -eq 2 "--dry-run: one line per hop"
-    assert "${lines[0]}" == "local: $(agent_path) --local" "hop 1: its name, then the agent exec'd in place"
+    assert "${lines[0]}" == "local: $(agent_in_place)" "hop 1: its name, then the agent exec'd in place"
     local re="/bin/sh -c '.*' mitogen-boot $size [0-9a-zA-Z]+\$"
     assert "${lines[1]}" =~ "^local/local\?first_stage=1: $re" "hop 2: its name, then the first stage argv"
     assert "${lines[1]}" =~ "mitogen-agent" "the first stage names the temp file"

@@ -528,10 +528,11 @@ EOF
     run_mg_sep mitogen-run --dry-run -w 'local,local/local,docker:c[1-2]' -- true
     assert "$stderr" == "" "nothing on stderr"
     assert "${#lines[@]}" -eq 5 "1 + 2 + 1 + 1 hops"
-    local agent=${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}
-    assert "${lines[0]}" == "local: $agent --local" "local"
-    assert "${lines[1]}" == "local: $agent --local" "hop 1 of local/local"
-    assert "${lines[2]}" == "local/local: $agent --local" "hop 2 of local/local"
+    local agent
+    agent=$(agent_in_place)
+    assert "${lines[0]}" == "local: $agent" "local"
+    assert "${lines[1]}" == "local: $agent" "hop 1 of local/local"
+    assert "${lines[2]}" == "local/local: $agent" "hop 2 of local/local"
     assert "${lines[3]}" =~ "^docker:c1: docker exec --interactive c1 /bin/sh -c " "docker:c1"
     assert "${lines[4]}" =~ "^docker:c2: docker exec --interactive c2 /bin/sh -c " "docker:c2"
     run_mg_sep mitogen-run --dry-run -w 'docker:c[1-2]' -- "touch $MG_TMP/ran"

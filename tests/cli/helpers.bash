@@ -355,6 +355,17 @@ function skip_if_no_program() {
 #
 # Every cmd/*.c with a main() except the agent: each must have --help, a man
 # page and completions.
+# What --dry-run shows for a local hop run in place: the plain agent
+# beside a packed one (given the image at fd 3), else the agent itself.
+function agent_in_place() {
+    local a=${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}
+    if [[ -x $a.raw ]]; then
+        printf '%s --local 3\n' "$a.raw"
+    else
+        printf '%s --local\n' "$a"
+    fi
+}
+
 function mg_commands() {
     local f name
     for f in "$MG_SRC_DIR"/cmd/*.c; do
