@@ -86,6 +86,33 @@ int mg__router_hold(struct mg_router *r, uint32_t id, uint32_t via)
 	return 0;
 }
 
+/* A copy of 'm' of its own, in memory (a pipe tail is read into it),
+ * owned by 'mem_ctx' and tied to no stream; NULL on ENOMEM. */
+static struct mg_msg *msg_copy(TALLOC_CTX *mem_ctx, const struct mg_msg *m)
+{
+	struct mg_msg *c = talloc_zero(mem_ctx, struct mg_msg);
+
+	if (c == NULL) {
+		return NULL;
+	}
+	*c = *m;
+	c->in = NULL;
+	c->borrowed = false;
+	if (m->tail != NULL) {
+		if (mg__msg_flatten(c, c) != 0) {
+			talloc_free(c);
+			return NULL;
+		}
+	} else if (c->data = NULL, m->len > 0) {
+		c->data = talloc_memdup(c, m->data, m->len);
+		if (c->data == NULL) {
+			talloc_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
 /* A copy of 'm' waits in 'h' for its context to come up. */
 static int hold_push(struct mg_router *r, struct hold *h, const struct mg_msg *m)
 {
@@ -99,26 +126,10 @@ static int hold_push(struct mg_router *r, struct hold *h, const struct mg_msg *m
 		return -ENOMEM;
 	}
 	h->q = q;
-	c = talloc_zero(h, struct mg_msg);
+	/* From above or made here, as only such frames are held. */
+	c = msg_copy(h, m);
 	if (c == NULL) {
 		return -ENOMEM;
-	}
-	*c = *m;
-	/* From above or made here, as only such frames are held. */
-	c->in = NULL;
-	c->borrowed = false;
-	if (m->tail != NULL) {
-		/* Held in memory: the copy is made from the pipe. */
-		if (mg__msg_flatten(c, c) != 0) {
-			talloc_free(c);
-			return -ENOMEM;
-		}
-	} else if (c->data = NULL, m->len > 0) {
-		c->data = talloc_memdup(c, m->data, m->len);
-		if (c->data == NULL) {
-			talloc_free(c);
-			return -ENOMEM;
-		}
 	}
 	h->q[h->n++] = c;
 	h->bytes += m->len;
@@ -290,26 +301,10 @@ int mg__router_send_out(struct mg_router *r, struct mg_stream *out, struct mg_ms
 /* Queue a copy for local delivery on the next iteration. */
 int mg__router_queue_local(struct mg_router *r, const struct mg_msg *m)
 {
-	struct mg_msg *c = talloc_zero(r, struct mg_msg);
+	struct mg_msg *c = msg_copy(r, m);
 
 	if (c == NULL) {
 		return -ENOMEM;
-	}
-	*c = *m;
-	c->in = NULL;
-	c->borrowed = false;
-	if (m->tail != NULL) {
-		/* The copy is made from the pipe. */
-		if (mg__msg_flatten(c, c) != 0) {
-			talloc_free(c);
-			return -ENOMEM;
-		}
-	} else if (c->data = NULL, m->len > 0) {
-		c->data = talloc_memdup(c, m->data, m->len);
-		if (c->data == NULL) {
-			talloc_free(c);
-			return -ENOMEM;
-		}
 	}
 	if (mg_loop_defer(r->loop, c, deliver_local, c) != 0) {
 		talloc_free(c);

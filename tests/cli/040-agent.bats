@@ -103,18 +103,27 @@ function skip_unless_packed_agent() {
     [[ -f $AGENT.raw ]] || skip "the agent is not packed (MG_AGENT_PACK=0, or no stub for this machine)"
 }
 
-@test "a first hop receives the packed agent: under half the plain one" {
-    skip_unless_packed_agent
-    # An ssh stand-in that keeps the remote command (the first stage,
-    # which names LEN: the bytes pushed on its stdin, the packed agent and
-    # the HELLO after it) and runs it here.
+# An ssh stand-in, $MG_TMP/ssh-count, that keeps the remote command (the
+# first stage, which names LEN: the bytes pushed on its stdin, the packed
+# agent and the HELLO after it) in ssh-count.cmd and runs it here.
+function ssh_stand_in() {
     printf '%s\n' '#!/bin/sh' 'for last; do :; done' \
         'printf "%s" "$last" >"$0.cmd"' 'exec /bin/sh -c "$last"' >"$MG_TMP/ssh-count"
     chmod +x "$MG_TMP/ssh-count"
+}
+
+# The LEN the stand-in's first stage named.
+function stand_in_pushed() {
+    sed -n 's/.* mitogen-boot \([0-9]*\) [0-9a-f]*$/\1/p' "$MG_TMP/ssh-count.cmd"
+}
+
+@test "a first hop receives the packed agent: under half the plain one" {
+    skip_unless_packed_agent
+    ssh_stand_in
     run_mg_sep mitogen-run "ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" -- echo ran
     assert "$output" == "ran" "the command ran through the packed agent"
     local pushed cmd raw
-    pushed=$(sed -n 's/.* mitogen-boot \([0-9]*\) [0-9a-f]*$/\1/p' "$MG_TMP/ssh-count.cmd")
+    pushed=$(stand_in_pushed)
     cmd=$(wc -c <"$MG_TMP/ssh-count.cmd")
     raw=$(stat -L -c %s "$AGENT.raw")
     assert "$pushed" -gt 0 "the first stage names the bytes pushed"
@@ -127,13 +136,11 @@ function skip_unless_packed_agent() {
 
 @test "an unpacked local agent still pushes the packed image to the next hop" {
     skip_unless_packed_agent
-    printf '%s\n' '#!/bin/sh' 'for last; do :; done' \
-        'printf "%s" "$last" >"$0.cmd"' 'exec /bin/sh -c "$last"' >"$MG_TMP/ssh-count"
-    chmod +x "$MG_TMP/ssh-count"
+    ssh_stand_in
     run_mg_sep mitogen-run "local/local/ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" -- echo ran
     assert "$output" == "ran" "the command ran behind two plain local agents"
     local pushed raw
-    pushed=$(sed -n 's/.* mitogen-boot \([0-9]*\) [0-9a-f]*$/\1/p' "$MG_TMP/ssh-count.cmd")
+    pushed=$(stand_in_pushed)
     raw=$(stat -L -c %s "$AGENT.raw")
     assert "$pushed" -gt 0 "the first stage names the bytes pushed"
     assert "$pushed" -le "$((raw / 2))" "the packed image ($pushed bytes), not the plain agent ($raw)"
