@@ -264,13 +264,18 @@ EOF
     mkdir "$MG_TMP/big" "$MG_TMP/dst"
     head -c 64M /dev/zero >"$MG_TMP/big/file"
     rsync -a --bwlimit=4000 -e "$(ssh_fake)" "$MG_TMP/big/" "root@ssh=127.0.0.1+local:$MG_TMP/dst/" 2>"$MG_TMP/err" &
-    local rs=$! fk ssh
+    local rs=$! fk ssh p
     fk=$(wait_child "$rs" fakessh) || die "no fakessh under rsync"
-    ssh=$(wait_child "$fk" ssh) || die "no ssh under fakessh"
     for ((i = 0; i < $(mg_secs 100); i++)); do
         compgen -G "$MG_TMP/dst/.file.*" >/dev/null && break
         sleep 0.1
     done
+    # The hop's ssh, found once the far rsync writes: before it, fakessh
+    # also runs a short 'ssh -G' to read the configuration.
+    for p in $(pgrep -P "$fk" -x ssh); do
+        tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- ' -G ' || ssh=$p
+    done
+    [[ -n $ssh ]] || die "no ssh session under fakessh"
     kill -9 "$ssh"
     local rc=0
     wait "$rs" || rc=$?
