@@ -21,14 +21,7 @@
 #define LAZY 32          /* shorter matches look one byte further */
 #define MATCH_BIT 0x80000000u
 
-struct out {
-	uint8_t *p, *end;
-	uint64_t v;
-	unsigned n;
-	int full;
-};
-
-static void put(struct out *o, unsigned bits, unsigned k)
+static void put(struct mg__bits *o, unsigned bits, unsigned k)
 {
 	o->v |= (uint64_t)bits << o->n;
 	o->n += k;
@@ -246,7 +239,7 @@ struct block {
 	struct code lit, dist;
 };
 
-static void put_tokens(struct out *o, const uint32_t *tok, size_t n, const struct block *b)
+static void put_tokens(struct mg__bits *o, const uint32_t *tok, size_t n, const struct block *b)
 {
 	for (size_t i = 0; i < n && !o->full; i++) {
 		unsigned t = tok[i], nx, x = 0, c;
@@ -298,7 +291,7 @@ static unsigned rle(const uint8_t *len, unsigned n, uint16_t *out, uint32_t *fre
 	return k;
 }
 
-static void put_block(struct out *o, const uint32_t *tok, size_t n, int last)
+static void put_block(struct mg__bits *o, const uint32_t *tok, size_t n, int last)
 {
 	static const uint8_t order[19] = { 16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13,
 					   2, 14, 1, 15 };
@@ -360,7 +353,7 @@ static void put_block(struct out *o, const uint32_t *tok, size_t n, int last)
 
 /* One symbol more; a full block goes out (never the last one: that is
  * put by the caller). */
-static void emit(struct mg__deflate *st, struct out *o, uint32_t *nt, uint32_t t)
+static void emit(struct mg__deflate *st, struct mg__bits *o, uint32_t *nt, uint32_t t)
 {
 	st->tok[(*nt)++] = t;
 	if (*nt == MG__DEFLATE_TOKENS) {
@@ -369,21 +362,34 @@ static void emit(struct mg__deflate *st, struct out *o, uint32_t *nt, uint32_t t
 	}
 }
 
-size_t mg__deflate(struct mg__deflate *st, const uint8_t *in, size_t n, uint8_t *out, size_t cap)
+void mg__deflate_start(struct mg__deflate *st, const uint8_t *in, size_t n, uint8_t *out,
+		       size_t cap)
 {
-	struct out o = { .p = out, .end = out + cap };
-	uint32_t pos = 0, nt = 0, len = (uint32_t)n;
+	st->in = in;
+	st->out = out;
+	st->o = (struct mg__bits){ .p = out, .end = out + cap, .full = n > 0x7fffffffu };
+	st->len = (uint32_t)n;
+	st->pos = 0;
+	st->nt = 0;
+	memset(st->head, 0, sizeof(st->head));
+}
 
-	if (n > 0x7fffffffu) {
+long mg__deflate_step(struct mg__deflate *st, size_t step)
+{
+	const uint8_t *in = st->in;
+	struct mg__bits *o = &st->o;
+	uint32_t pos = st->pos, len = st->len;
+	uint32_t stop = step < len - pos ? pos + (uint32_t)step : len;
+
+	if (o->full) {
 		return 0;
 	}
-	memset(st->head, 0, sizeof(st->head));
-	while (pos < len && !o.full) {
+	while (pos < stop && !o->full) {
 		uint32_t dist = 0, d2 = 0, done = 0;
 
 		/* A block out and no smaller than what it holds: the rest is
 		 * not worth the work (the caller sends the bytes stored). */
-		if (nt == 0 && pos > 0 && (size_t)(o.p - out) >= pos) {
+		if (st->nt == 0 && pos > 0 && (size_t)(o->p - st->out) >= pos) {
 			return 0;
 		}
 		unsigned m = pos + MIN_MATCH <= len ? longest(st, in, pos, len, &dist) : 0;
@@ -396,21 +402,21 @@ size_t mg__deflate(struct mg__deflate *st, const uint8_t *in, size_t n, uint8_t 
 			done = 1;
 			m2 = longest(st, in, pos + 1, len, &d2);
 			if (m2 > m) {
-				emit(st, &o, &nt, in[pos++]);
+				emit(st, o, &st->nt, in[pos++]);
 				m = m2;
 				dist = d2;
 				done = 0;
 			}
 		}
 		if (m == 0) {
-			emit(st, &o, &nt, in[pos]);
+			emit(st, o, &st->nt, in[pos]);
 			if (pos + MIN_MATCH <= len) {
 				insert(st, in, pos);
 			}
 			pos++;
 			continue;
 		}
-		emit(st, &o, &nt, MATCH_BIT | m << 16 | (dist & 0xffff));
+		emit(st, o, &st->nt, MATCH_BIT | m << 16 | (dist & 0xffff));
 		if (m <= INSERT_MAX) {
 			uint32_t e = pos + m;
 
@@ -426,9 +432,19 @@ size_t mg__deflate(struct mg__deflate *st, const uint8_t *in, size_t n, uint8_t 
 			pos += m;
 		}
 	}
-	put_block(&o, st->tok, nt, 1);
-	if (o.n > 0) {
-		put(&o, 0, 8 - (o.n & 7));
+	st->pos = pos;
+	if (pos < len && !o->full) {
+		return MG__DEFLATE_MORE;
 	}
-	return o.full ? 0 : (size_t)(o.p - out);
+	put_block(o, st->tok, st->nt, 1);
+	if (o->n > 0) {
+		put(o, 0, 8 - (o->n & 7));
+	}
+	return o->full ? 0 : (long)(o->p - st->out);
+}
+
+size_t mg__deflate(struct mg__deflate *st, const uint8_t *in, size_t n, uint8_t *out, size_t cap)
+{
+	mg__deflate_start(st, in, n, out, cap);
+	return (size_t)mg__deflate_step(st, n);
 }

@@ -7,7 +7,9 @@
  * and memory stays at one chunk plus what the windows allow.
  *
  * With MG__FILE_COMPRESS the stream goes in frames (file-z.c), made
- * from what fill() gives, and credit counts the frames' bytes.
+ * from what fill() gives, and credit counts the frames' bytes. Coding
+ * is slow, so a frame is made a slice per loop turn (ZSLICE bytes of
+ * input): the loop goes on serving every other channel.
  *
  * A relay (mg__pack_new_relay) sends on a stream it receives instead of
  * walking files: the bytes wait in a queue of at most two windows, and
@@ -24,6 +26,8 @@
 #include "mitogen/error.h"
 #include "protocol.h"
 #include "svc-file.h"
+
+#define ZSLICE 16384u
 
 struct pdest {
 	struct mg__pack *p;
@@ -67,6 +71,7 @@ struct mg__pack {
 	uint8_t *chunk;
 	struct mg__zenc *z;     /* compressing: the encoder, and a frame's bytes */
 	uint8_t *raw;
+	bool zframe, zlater;    /* a frame is being made; the next slice is deferred */
 	struct pdest **dests;
 	size_t n_dests;
 	bool end_queued, ended, busy;
@@ -435,25 +440,57 @@ static size_t fill(struct mg__pack *p, uint8_t *buf, size_t cap)
 	return off;
 }
 
-/* What goes on the wire for at most c bytes of credit: the stream, or
- * frames of it. Frames wait for room for a useful one. */
-static size_t fill_wire(struct mg__pack *p, size_t c)
+/* A frame for at most c bytes of credit, a slice at a time: false while
+ * it is being made, else true with its size in *_n (0: none now). One
+ * frame a message, so that the receiver decodes one at a time too. */
+static bool fill_frame(struct mg__pack *p, size_t c, size_t *_n)
 {
-	size_t n = 0;
+	size_t k = 0;
 
-	if (p->z == NULL) {
-		return fill(p, p->chunk, c);
-	}
-	while (c - n >= MG__ZF_HDR + 4096) {
-		size_t want = c - n - MG__ZF_HDR, k;
-
-		k = fill(p, p->raw, want < MG__ZF_RAW ? want : MG__ZF_RAW);
-		if (k == 0) {
-			break;
+	if (!p->zframe) {
+		/* A frame waits for room for a useful one. */
+		if (c >= MG__ZF_HDR + 4096) {
+			k = fill(p, p->raw, c - MG__ZF_HDR < MG__ZF_RAW ? c - MG__ZF_HDR : MG__ZF_RAW);
 		}
-		n += mg__zenc_frame(p->z, p->raw, k, p->chunk + n);
+		if (k == 0) {
+			*_n = 0;
+			return true;
+		}
+		mg__zenc_start(p->z, p->raw, k, p->chunk);
+		p->zframe = true;
 	}
-	return n;
+	*_n = mg__zenc_step(p->z, ZSLICE);
+	p->zframe = *_n == 0;
+	return !p->zframe;
+}
+
+static void produce(struct mg__pack *p);
+
+static void produce_later(void *data)
+{
+	struct mg__pack *p = data;
+
+	p->zlater = false;
+	produce(p);
+}
+
+/* What goes on the wire for at most c bytes of credit: the stream, or
+ * frames of it. False when frames are being made: the next slice is
+ * made on the next loop turn. */
+static bool fill_wire(struct mg__pack *p, size_t c, size_t *_n)
+{
+	if (p->z == NULL) {
+		*_n = fill(p, p->chunk, c);
+		return true;
+	}
+	while (!fill_frame(p, c, _n)) {
+		/* (No memory to defer: then at once.) */
+		if (mg_loop_defer(mg__router_loop(p->r), p, produce_later, p) == 0) {
+			p->zlater = true;
+			return false;
+		}
+	}
+	return true;
 }
 
 static void dest_end(struct pdest *d, int err)
@@ -502,12 +539,16 @@ static void produce(struct mg__pack *p)
 	bool any;
 	uint64_t c;
 
-	if (p->busy || p->ended) {
+	if (p->busy || p->ended || p->zlater) {
 		return;
 	}
 	p->busy = true;
 	while (!p->ended && (c = credit(p, &any)) > 0) {
-		size_t n = fill_wire(p, (size_t)c);
+		size_t n;
+
+		if (!fill_wire(p, (size_t)c, &n)) {
+			break;
+		}
 
 		for (size_t i = 0; i < p->n_dests && n > 0; i++) {
 			struct pdest *d = p->dests[i];

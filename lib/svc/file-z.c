@@ -5,6 +5,10 @@
  * frames. Data that does not compress (.gz, .jpg, .zst) goes stored,
  * and after two frames of one file fail to shrink, only one frame in
  * 32 of that file is tried, so it costs little more than a copy.
+ *
+ * A frame is coded in steps: the sender yields to its loop between them
+ * (deflate runs at some 60 MB/s, a whole frame would hold the loop for
+ * milliseconds, and a window's worth of frames for a tenth of a second).
  */
 #include <string.h>
 #include "deflate.h"
@@ -17,6 +21,10 @@
 struct mg__zenc {
 	struct mg__deflate d;
 	unsigned fails, skipped;
+	const uint8_t *raw;  /* the frame being made */
+	size_t n;
+	uint8_t *out;
+	bool trying;         /* deflate was started on it */
 };
 
 struct mg__zenc *mg__zenc_new(TALLOC_CTX *mem_ctx)
@@ -30,21 +38,36 @@ void mg__zenc_file(struct mg__zenc *z)
 	z->skipped = 0;
 }
 
-size_t mg__zenc_frame(struct mg__zenc *z, const uint8_t *raw, size_t n, uint8_t *out)
+void mg__zenc_start(struct mg__zenc *z, const uint8_t *raw, size_t n, uint8_t *out)
 {
-	size_t k = 0;
+	z->raw = raw;
+	z->n = n;
+	z->out = out;
+	z->trying = z->fails < FAILS_TO_SKIP || ++z->skipped % RETRY_EVERY == 0;
+	if (z->trying) {
+		mg__deflate_start(&z->d, raw, n, out + MG__ZF_HDR, n - 1);
+	}
+}
 
-	if (z->fails < FAILS_TO_SKIP || ++z->skipped % RETRY_EVERY == 0) {
-		k = mg__deflate(&z->d, raw, n, out + MG__ZF_HDR, n - 1);
+size_t mg__zenc_step(struct mg__zenc *z, size_t step)
+{
+	size_t n = z->n;
+	long k = 0;
+
+	if (z->trying) {
+		k = mg__deflate_step(&z->d, step);
+		if (k == MG__DEFLATE_MORE) {
+			return 0;
+		}
 		z->fails = k == 0 ? z->fails + 1 : 0;
 	}
 	if (k == 0) {
-		memcpy(out + MG__ZF_HDR, raw, n);
-		k = n;
+		memcpy(z->out + MG__ZF_HDR, z->raw, n);
+		k = (long)n;
 	}
-	out[0] = k < n ? MG__ZF_DEFLATE : MG__ZF_STORED;
-	mg__put_be32(out + 1, (uint32_t)k);
-	return MG__ZF_HDR + k;
+	z->out[0] = (size_t)k < n ? MG__ZF_DEFLATE : MG__ZF_STORED;
+	mg__put_be32(z->out + 1, (uint32_t)k);
+	return MG__ZF_HDR + (size_t)k;
 }
 
 struct mg__zdec {

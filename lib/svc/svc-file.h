@@ -153,10 +153,14 @@ int mg__file_answer(const struct mg_message *reply, int err, const char *bad, ui
 
 struct mg__zenc;
 struct mg__zenc *mg__zenc_new(TALLOC_CTX *mem_ctx);
-/* Frame raw[0, n) (1 to MG__ZF_RAW bytes) into out, which has room for
- * n + MG__ZF_HDR: the frame's size. Stored when deflate does not make it
- * smaller, or while the file being sent has not compressed. */
-size_t mg__zenc_frame(struct mg__zenc *z, const uint8_t *raw, size_t n, uint8_t *out);
+/* Start a frame of raw[0, n) (1 to MG__ZF_RAW bytes) into out, which has
+ * room for n + MG__ZF_HDR; both stay in place until it is made. */
+void mg__zenc_start(struct mg__zenc *z, const uint8_t *raw, size_t n, uint8_t *out);
+/* Code about 'step' more bytes of it (the caller yields to its loop
+ * between steps): 0 while some are left, then the frame's size. Stored
+ * when deflate does not make it smaller, or while the file being sent
+ * has not compressed. */
+size_t mg__zenc_step(struct mg__zenc *z, size_t step);
 /* A new file starts: worth trying again. */
 void mg__zenc_file(struct mg__zenc *z);
 

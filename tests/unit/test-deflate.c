@@ -177,6 +177,47 @@ static void test_text_binary_random(void)
 	free(b);
 }
 
+/* A stream coded in steps of any size is the stream coded at once. */
+static void test_steps(void)
+{
+	static const size_t steps[] = { 1, 7, 1000, 16384, 65536 };
+	struct bufs *b = calloc(1, sizeof(*b));
+	uint8_t *once = malloc(sizeof(b->z));
+	size_t zn;
+
+	ASSERT_PTR_NOT_NULL(b);
+	ASSERT_PTR_NOT_NULL(once);
+	for (int kind = 0; kind < 2; kind++) {
+		if (kind == 0) {
+			make_text(b->in, BIG);
+		} else {
+			for (size_t i = 0; i < BIG; i++) {
+				b->in[i] = (uint8_t)rnd();
+			}
+		}
+		zn = mg__deflate(&b->d, b->in, BIG, once, sizeof(b->z));
+		ASSERT_TRUE(kind == 0 ? zn > 0 : zn == 0);
+		for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+			long r, calls = 0;
+
+			memset(b->z, 0, sizeof(b->z));
+			mg__deflate_start(&b->d, b->in, BIG, b->z, sizeof(b->z));
+			while ((r = mg__deflate_step(&b->d, steps[k])) == MG__DEFLATE_MORE) {
+				calls++;
+			}
+			ASSERT_INT_EQ(r, (long)zn);
+			ASSERT_INT_EQ(memcmp(b->z, once, zn), 0);
+			/* Steps of 1 KB and more stop where they were asked to
+			 * (a match may run some bytes past). */
+			if (kind == 0 && steps[k] >= 1000) {
+				ASSERT_INT_GE(calls, BIG / (steps[k] + 258) - 1);
+			}
+		}
+	}
+	free(once);
+	free(b);
+}
+
 /* Short inputs over alphabets of every size: codes of one or two
  * symbols, and zlib's fixed code with its 9-bit literals (144-255). */
 static void test_small_inputs(void)
@@ -267,6 +308,7 @@ int main(void)
 	TESTS_BEGIN();
 	RUN(test_edges);
 	RUN(test_text_binary_random);
+	RUN(test_steps);
 	RUN(test_small_inputs);
 	RUN(test_window);
 	RUN(test_corrupt);
