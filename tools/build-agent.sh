@@ -77,15 +77,17 @@ done
 # wire). Measured on the musl build, stripped: link-time optimisation
 # -16 KB, no PIE -4 KB, no RELRO or separate code segment -7 KB of page
 # padding (which compresses to nothing, but counts raw).
-# Where the bytes go (December 2026, 203 KB plain, from -Wl,-Map): our
-# code and strings 119 KB (largest: hop/conn.c 9 KB, connect/setns.c 7,
-# core/router.c 7, svc/file-unpack.c 5, svc/svc-exec.c 5, core/loop.c 5,
-# connect/ssh.c 5, svc/file-pack.c 4), musl 49 KB (malloc 8, strerror's
-# table 2, strto* 2, posix_spawn 2, realpath 1, getpw 2), talloc 31 KB
-# (one object: all of it). Gone from musl: printf's float formatting,
+# Where the bytes go (December 2026, 210 KB plain, from -Wl,-Map without
+# LTO and nm): our code and strings 111 KB (largest: hop/conn.c 9 KB,
+# core/router.c 8, connect/setns.c 6, svc/file-unpack.c 6, svc-exec.c 5,
+# file-pack.c 5, core/stream.c 5, core/loop.c 5, connect/ssh.c 4), talloc
+# 26 KB (one object: all of it, whatever we call), musl 45 KB (malloc 8,
+# strerror's table 2, posix_spawn 2, getpw and nscd 3, stdio 4), read-only
+# data 35 KB. Gone from musl: printf's float formatting,
 # strtod's scanner, strftime and time zones, qsort, two-way strstr,
 # getusershell's fmemopen, sysconf (tools/agent-libc.c, and the library
 # reading seconds, log stamps and /etc/shells by hand): 32 KB.
+# Packed (below): stub 4.9 KB + payload 92 KB.
 common_flags="-std=gnu11 -D_GNU_SOURCE -DMG_STATIC_AGENT -Os
 	-ffunction-sections -fdata-sections -flto=auto -flto-partition=one -fno-pie -fno-ident
 	-fno-asynchronous-unwind-tables -fno-unwind-tables"
@@ -131,9 +133,22 @@ else
 	extra_src=
 fi
 
+# talloc's .eh_frame (5 KB, 1.9 KB packed) serves only unwinders, which
+# nothing in the agent uses (no C++, no backtraces, no registration by
+# crtbegin in a static program): link a copy without it.
+talloc_a=$libdir/libtalloc.a
+if "${OBJCOPY:-objcopy}" -R .eh_frame -R .rela.eh_frame "$talloc_a" \
+	"$buildroot/agent-talloc.a.tmp" 2>/dev/null; then
+	mv -f "$buildroot/agent-talloc.a.tmp" "$buildroot/agent-talloc.a" ||
+		die "cannot write $buildroot/agent-talloc.a"
+	talloc_a=$buildroot/agent-talloc.a
+else
+	rm -f "$buildroot/agent-talloc.a.tmp"
+fi
+
 tmp=$output.tmp.$$
 log=$output.log.$$
-trap 'rm -f "$tmp" "$tmp.stub" "$tmp.packed" "$log" "$output.d.tmp" "$output.d.tmp2"' EXIT
+trap 'rm -f "$tmp" "$tmp.stub" "$tmp.packed" "$tmp.raw" "$tmp.unlzma.o" "$log" "$output.d.tmp" "$output.d.tmp2"' EXIT
 trap 'exit 130' INT TERM HUP
 
 mkdir -p "$(dirname "$output")" || die "cannot create the directory of $output"
@@ -142,7 +157,7 @@ mkdir -p "$(dirname "$output")" || die "cannot create the directory of $output"
 # purpose; paths with spaces are not supported there.
 # shellcheck disable=SC2086
 if ! "$cc" $common_flags $inc_flags -o "$tmp" "$@" $extra_src \
-	"$libdir/libtalloc.a" $link_flags >"$log" 2>&1; then
+	"$talloc_a" $link_flags >"$log" 2>&1; then
 	cat "$log" >&2
 	die "building the static agent with $cc ($kind) failed"
 fi
@@ -183,27 +198,29 @@ fi
 # beside it as OUTPUT.raw (tests compare the two). MG_AGENT_PACK=0, or
 # a machine the stub does not know (x86_64 and aarch64 only), keeps the
 # plain agent: larger on the wire, otherwise the same.
-# The stub is built -Os: -Oz saves 128 bytes but inflates 40% slower
-# (each hop's start waits for it: about 7 ms for 210 KB on a loaded
-# machine at -Os).
+# The decoder (unlzma.c) is built -Os: -Oz saves 128 bytes but inflates
+# 40% slower (each hop's start waits for it). The rest of the stub runs
+# once: -Oz.
 if [ "${MG_AGENT_PACK:-1}" = 1 ]; then
 	stub_dir=$srcroot/cmd/agent-stub
-	if "${MG_AGENT_CC:-cc}" -std=gnu11 -Os -Wall -Wextra -Werror -ffreestanding -nostdlib \
-		-static -fno-pie -no-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
-		-fno-unwind-tables -fno-ident -ffunction-sections -fdata-sections \
-		-Wl,--gc-sections -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,noseparate-code \
-		-Wl,-z,noexecstack -s -o "$tmp.stub" "$stub_dir/stub.c" "$stub_dir/unlzma.c" \
-		>"$log" 2>&1 &&
+	stub_cc="${MG_AGENT_CC:-cc} -std=gnu11 -Wall -Wextra -Werror -ffreestanding -nostdlib
+		-fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables
+		-fno-unwind-tables -fno-ident -ffunction-sections -fdata-sections"
+	# shellcheck disable=SC2086 # $stub_cc is split on purpose
+	if $stub_cc -Os -c -o "$tmp.unlzma.o" "$stub_dir/unlzma.c" >"$log" 2>&1 &&
+		$stub_cc -Oz -static -no-pie -Wl,--gc-sections -Wl,--build-id=none \
+			-Wl,-z,norelro -Wl,-z,noseparate-code -Wl,-z,noexecstack -s \
+			-o "$tmp.stub" "$stub_dir/stub.c" "$tmp.unlzma.o" >>"$log" 2>&1 &&
 		"${MG_PYTHON:-python3}" "$srcroot/tools/pack-agent.py" "$tmp.stub" "$tmp" \
-			"$tmp.packed" >>"$log" 2>&1; then
-		mv -f "$tmp" "$output.raw" || die "cannot move $tmp to $output.raw"
+			"$tmp.packed" "$tmp.raw" >>"$log" 2>&1; then
+		mv -f "$tmp.raw" "$output.raw" || die "cannot move $tmp.raw to $output.raw"
 		mv -f "$tmp.packed" "$tmp" || die "cannot move $tmp.packed"
 	else
 		sed 's/^/  /' "$log" >&2
 		printf '%s: note: the agent is not packed (see above); hops receive it whole\n' "$prog" >&2
 		rm -f "$output.raw"
 	fi
-	rm -f "$tmp.stub" "$tmp.packed"
+	rm -f "$tmp.stub" "$tmp.packed" "$tmp.raw" "$tmp.unlzma.o"
 else
 	rm -f "$output.raw"
 fi

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Make the self-inflating agent: pack-agent.py STUB AGENT OUTPUT.
+"""Make the self-inflating agent: pack-agent.py STUB AGENT OUTPUT RAW.
 
 OUTPUT is STUB (cmd/agent-stub/stub.c) without its section headers,
-followed by AGENT with its branch operands made absolute (unlzma.h) and
-compressed as raw LZMA (lc=3, lp=0, pb=0); the stub's `mg_packed` record
-says where the payload lies, how long the agent is and its FNV-1a.
+followed by AGENT, likewise trimmed, split in two streams (code, and
+the operands of branches, RIP-relative accesses and immediates:
+cmd/agent-stub/unlzma.h) and compressed as raw LZMA; the stub's
+`mg_packed` record says where the payload lies, how long the agent is
+and its FNV-1a. RAW is the trimmed AGENT: what
+OUTPUT inflates to, byte for byte.
 Needs only Python's own lzma module at build time; nothing on the hops.
 """
 import lzma
@@ -12,31 +15,89 @@ import os
 import struct
 import sys
 
-MAGIC = b"MGPACK1\0"
+MAGIC = b"MGPACK2\0"
 
 
-# The rel32 operands of CALL (E8), JMP (E9) and Jcc (0F 80..8F) within
-# +-2^25 are made absolute, modulo 2^26 and kept in that window, so the
-# decoder can tell which ones were (unlzma.h). Others are left alone.
-WINDOW = 1 << 26
+# The agent's x86 code is split in two streams (cmd/agent-stub/unlzma.h
+# says exactly how): the operands below in one, grouped by kind,
+# big-endian, position-relative ones made absolute; everything else in
+# the other. Calls to one function then read alike, and neither stream's
+# statistics spoil the other's: 5% smaller than LZMA on the agent alone.
+BRANCH, RIP, JCC, IMM = range(4)
+
+# One-byte opcodes whose ModRM byte, when it is 00 reg 101, is followed by
+# a RIP-relative disp32: cmp, mov, lea, and mov/cmp with an immediate
+# (measured: each one here saves bytes on the agent, the others did not).
+RIP_OPS = (0x39, 0x3B, 0x80, 0x83, 0x89, 0x8B, 0x8D, 0xC6, 0xC7)
+
+# LZMA properties (lc, lp, pb) of each stream, measured: code wants the
+# previous byte's high bits; operands their place in the 4-byte word.
+CODE_PROPS = (3, 0, 0)
+OPS_PROPS = (0, 2, 2)
 
 
-def filter_calls(data):
-    buf = bytearray(data)
-    i, n, half = 0, len(buf), WINDOW // 2
-    while i + 5 <= n:
-        if buf[i] in (0xE8, 0xE9):
-            at = i + 1
-        elif buf[i] == 0x0F and i + 6 <= n and 0x80 <= buf[i + 1] <= 0x8F:
-            at = i + 2
-        else:
+def operand(buf, i, n):
+    """(kind, where the operand lies) of an instruction at i, or None."""
+    if i + 5 > n:
+        return None
+    b = buf[i]
+    if b in (0xE8, 0xE9):                       # CALL, JMP rel32
+        return BRANCH, i + 1
+    if b == 0x0F:
+        if i + 6 > n:
+            return None
+        if 0x80 <= buf[i + 1] <= 0x8F:          # Jcc rel32
+            return JCC, i + 2
+        if buf[i + 1] == 0xB6 and i + 7 <= n and buf[i + 2] & 0xC7 == 0x05:
+            return RIP, i + 3                   # MOVZX r, byte [rip+disp32]
+        return None
+    if b in RIP_OPS:
+        return (RIP, i + 2) if i + 6 <= n and buf[i + 1] & 0xC7 == 0x05 else None
+    if 0xB8 <= b <= 0xBF:                       # mov r32, imm32
+        return IMM, i + 1
+    return None
+
+
+def split(data):
+    """(main stream, operand counts by kind, operand stream)."""
+    code, ops = bytearray(), [bytearray() for _ in range(4)]
+    i, n = 0, len(data)
+    while i < n:
+        found = operand(data, i, n)
+        if found is None:
+            code.append(data[i])
             i += 1
             continue
-        rel = struct.unpack_from("<i", buf, at)[0]
-        if -half <= rel < half:
-            struct.pack_into("<i", buf, at, (rel + half + at + 4) % WINDOW - half)
+        kind, at = found
+        code += data[i:at]
+        v = int.from_bytes(data[at:at + 4], "little")
+        if kind != IMM:
+            v = (v + at + 4) & 0xFFFFFFFF
+        ops[kind] += v.to_bytes(4, "big")
         i = at + 4
-    return bytes(buf)
+    return bytes(code), [len(o) // 4 for o in ops], b"".join(bytes(o) for o in ops)
+
+
+def lzma_raw(data, props):
+    lc, lp, pb = props
+    filters = [{"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME,
+                "lc": lc, "lp": lp, "pb": pb, "nice_len": 128}]
+    return lzma.compress(data, format=lzma.FORMAT_RAW, filters=filters)
+
+
+def props_byte(props):
+    lc, lp, pb = props
+    return (pb * 5 + lp) * 9 + lc
+
+
+def compress(raw):
+    """The payload for RAW (unlzma.h). nice_len 128 packs the agent a
+    little tighter than the preset's 273."""
+    code, counts, ops = split(raw)
+    first = lzma_raw(code, CODE_PROPS)
+    head = struct.pack("<BBHII4I", props_byte(CODE_PROPS), props_byte(OPS_PROPS), 0,
+                       len(code), len(first), *counts)
+    return head + first + lzma_raw(ops, OPS_PROPS)
 
 
 def fnv1a(data):
@@ -46,47 +107,50 @@ def fnv1a(data):
     return h
 
 
-def trim_elf(stub):
-    """The stub up to the end of its last loaded segment: section headers
-    are not needed to run it."""
-    if stub[:4] != b"\x7fELF" or stub[4] != 2 or stub[5] != 1:
-        sys.exit("pack-agent.py: the stub is not a little-endian ELF64 file")
-    phoff, = struct.unpack_from("<Q", stub, 0x20)
-    phentsize, phnum = struct.unpack_from("<HH", stub, 0x36)
+def trim_elf(elf, what):
+    """ELF up to the end of its last loaded segment: section headers (and
+    sections that are not loaded) are not needed to run it."""
+    if elf[:4] != b"\x7fELF" or elf[4] != 2 or elf[5] != 1:
+        sys.exit("pack-agent.py: the %s is not a little-endian ELF64 file" % what)
+    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
     end = phoff + phentsize * phnum
     for k in range(phnum):
-        p_type, _flags, p_offset = struct.unpack_from("<IIQ", stub, phoff + k * phentsize)
-        p_filesz, = struct.unpack_from("<Q", stub, phoff + k * phentsize + 0x20)
+        p_type, _flags, p_offset = struct.unpack_from("<IIQ", elf, phoff + k * phentsize)
+        p_filesz, = struct.unpack_from("<Q", elf, phoff + k * phentsize + 0x20)
         if p_type == 1:
             end = max(end, p_offset + p_filesz)
-    out = bytearray(stub[:end])
+    out = bytearray(elf[:end])
     struct.pack_into("<Q", out, 0x28, 0)            # e_shoff
     struct.pack_into("<HHH", out, 0x3A, 0, 0, 0)    # e_shentsize, e_shnum, e_shstrndx
     return out
 
 
+def write_exe(path, *parts):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        for p in parts:
+            f.write(p)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, path)
+
+
 def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: pack-agent.py STUB AGENT OUTPUT")
-    stub_path, agent_path, out_path = sys.argv[1:]
+    if len(sys.argv) != 5:
+        sys.exit("usage: pack-agent.py STUB AGENT OUTPUT RAW")
+    stub_path, agent_path, out_path, raw_path = sys.argv[1:]
     with open(stub_path, "rb") as f:
-        stub = trim_elf(f.read())
+        stub = trim_elf(f.read(), "stub")
     with open(agent_path, "rb") as f:
-        agent = f.read()
+        agent = bytes(trim_elf(f.read(), "agent"))
     at = stub.find(MAGIC)
     if at < 0 or stub.find(MAGIC, at + 1) >= 0:
         sys.exit("pack-agent.py: the stub's mg_packed record is missing or not unique")
-    filters = [{"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME,
-                "lc": 3, "lp": 0, "pb": 0}]
-    payload = lzma.compress(filter_calls(agent), format=lzma.FORMAT_RAW, filters=filters)
+    payload = compress(agent)
     struct.pack_into("<IIII", stub, at + len(MAGIC), len(stub), len(payload),
                      len(agent), fnv1a(agent))
-    tmp = out_path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(stub)
-        f.write(payload)
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, out_path)
+    write_exe(raw_path, agent)
+    write_exe(out_path, stub, payload)
 
 
 if __name__ == "__main__":

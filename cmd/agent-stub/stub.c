@@ -1,8 +1,8 @@
 /*
  * The agent's self-inflating stub: what the first stage (or a local hop)
- * actually runs. tools/pack-agent.py appends the agent, filtered
- * (unlzma.h) and LZMA-compressed, and writes where it lies into `packed`
- * below. The stub maps its own file, inflates the agent into a memfd
+ * actually runs. tools/pack-agent.py appends the agent, split in two
+ * streams and LZMA-compressed (unlzma.h), and writes where it lies into
+ * `packed` below. The stub maps its own file, inflates the agent into a memfd
  * (where memfd_create is refused: a private temp file), checks it, and
  * execs it with the arguments it was given, so the agent finds its
  * compressed image (and the HELLO tail after it) in its --boot FILE as
@@ -87,11 +87,11 @@ struct packed {
 	uint32_t off, len;         /* the compressed agent in this file */
 	uint32_t raw_len, hash;    /* the agent, and FNV-1a of it */
 };
-__attribute__((used)) const struct packed mg_packed = { "MGPACK1", 0, 0, 0, 0 };
+__attribute__((used)) const struct packed mg_packed = { "MGPACK2", 0, 0, 0, 0 };
 /* Read through this, never folded to the zeros above. */
 static const volatile struct packed *const pk = &mg_packed;
 
-/* 16 KB of probabilities: bss, so not in the file. */
+/* 15 KB of probabilities: bss, so not in the file. */
 static struct mg_unlzma lz;
 
 /* The compiler may call these for copies and fills. */
@@ -284,14 +284,14 @@ __attribute__((noreturn, used)) void stub_main(long *sp)
 		die("the agent image is cut short");
 	}
 	in = (const uint8_t *)sys6(SYS_mmap, 0, (long)off + len, 1, 2, self, 0);  /* PROT_READ, MAP_PRIVATE */
-	out = (uint8_t *)sys6(SYS_mmap, 0, raw_len, 3, 0x22, -1, 0);             /* RW, MAP_PRIVATE|ANON */
+	/* The agent, then room for its operand stream (unlzma.h). */
+	out = (uint8_t *)sys6(SYS_mmap, 0, 2L * raw_len, 3, 0x22, -1, 0);        /* RW, MAP_PRIVATE|ANON */
 	if ((unsigned long)in > -4096UL || (unsigned long)out > -4096UL) {
 		die("out of memory inflating the agent");
 	}
-	if (mg__unlzma(&lz, in + off, len, out, raw_len) != 0) {
+	if (mg__unpack(&lz, in + off, len, out, raw_len, out + raw_len, raw_len) != 0) {
 		die("the agent image is corrupt (it does not inflate)");
 	}
-	mg__unfilter_calls(out, raw_len);
 	if (mg__fnv1a(out, raw_len) != pk->hash) {
 		die("the agent image is corrupt (wrong checksum)");
 	}

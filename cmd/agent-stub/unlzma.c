@@ -2,26 +2,27 @@
  * Raw LZMA decoding (see unlzma.h), written from the format's
  * description: a binary range coder whose adaptive bit probabilities
  * drive literals, matches at a coded distance and "rep" matches that
- * reuse one of the last four distances, under a 12-state history.
- * Properties are fixed at lc=3, lp=0, pb=0, so no position state.
+ * reuse one of the last four distances, under a 12-state history; then
+ * the packer's split of x86 code undone.
  */
 #include "unlzma.h"
 
-/* Where each group of probabilities lives in st->probs. */
+/* Where each group of probabilities lives in st->probs; those that
+ * depend on the position have 4 slots per state (pb <= 2). */
 enum {
-	IS_MATCH = 0,
-	IS_REP = IS_MATCH + 12,
+	IS_MATCH = 0,                      /* 12 states x 4 positions */
+	IS_REP0_LONG = IS_MATCH + 48,      /* likewise */
+	IS_REP = IS_REP0_LONG + 48,
 	IS_REP_G0 = IS_REP + 12,
 	IS_REP_G1 = IS_REP_G0 + 12,
 	IS_REP_G2 = IS_REP_G1 + 12,
-	IS_REP0_LONG = IS_REP_G2 + 12,
-	POS_SLOT = IS_REP0_LONG + 12,      /* 4 length classes x 64 */
+	POS_SLOT = IS_REP_G2 + 12,         /* 4 length classes x 64 */
 	SPEC_POS = POS_SLOT + 4 * 64,      /* slots 4..13: 115 (0 unused) */
 	ALIGN = SPEC_POS + 115,
-	LEN = ALIGN + 16,                  /* choice, choice2, low 8, mid 8, high 256 */
-	REP_LEN = LEN + 274,
-	LITERAL = REP_LEN + 274,           /* 0x300 per context */
-	N_PROBS = LITERAL + (0x300 << MG_LZMA_LC),
+	LEN = ALIGN + 16,                  /* choice, choice2, low 4x8, mid 4x8, high 256 */
+	REP_LEN = LEN + 322,
+	LITERAL = REP_LEN + 322,           /* 0x300 per context, lc + lp <= 3 */
+	N_PROBS = LITERAL + 0x300 * 8,
 };
 
 _Static_assert(N_PROBS <= MG_LZMA_PROBS, "probability table too small");
@@ -109,15 +110,15 @@ static uint32_t direct(struct rc *rc, unsigned n)
 }
 
 /* A match length less 2: 0..271. */
-static uint32_t length(struct rc *rc, unsigned base)
+static uint32_t length(struct rc *rc, unsigned base, unsigned ps)
 {
 	if (bit(rc, base) == 0) {
-		return tree(rc, base + 2, 3);
+		return tree(rc, base + 2 + 8 * ps, 3);
 	}
 	if (bit(rc, base + 1) == 0) {
-		return 8 + tree(rc, base + 10, 3);
+		return 8 + tree(rc, base + 34 + 8 * ps, 3);
 	}
-	return 16 + tree(rc, base + 18, 8);
+	return 16 + tree(rc, base + 66, 8);
 }
 
 /* A match distance less 1; 0xffffffff is the end marker. */
@@ -138,10 +139,9 @@ static uint32_t distance(struct rc *rc, uint32_t len)
 	return d + tree_rev(rc, ALIGN, 4);
 }
 
-static unsigned literal(struct rc *rc, const uint8_t *out, size_t pos, unsigned state,
-			uint32_t rep0)
+static unsigned literal(struct rc *rc, unsigned base, const uint8_t *out, size_t pos,
+			unsigned state, uint32_t rep0)
 {
-	unsigned base = LITERAL + 0x300 * (pos > 0 ? out[pos - 1] >> (8 - MG_LZMA_LC) : 0);
 	unsigned sym = 1;
 
 	/* After a match, the byte at the last distance guides the first
@@ -164,15 +164,16 @@ static unsigned literal(struct rc *rc, const uint8_t *out, size_t pos, unsigned 
 	return sym & 0xff;
 }
 
-int mg__unlzma(struct mg_unlzma *st, const uint8_t *in, size_t in_len,
+int mg__unlzma(struct mg_unlzma *st, unsigned props, const uint8_t *in, size_t in_len,
 	       uint8_t *out, size_t out_len)
 {
 	struct rc rc = { in, 5, in_len, 0xffffffffu, 0, 0, st->probs };
+	unsigned lc = props % 9, lp = props / 9 % 5, pb = props / 45;
 	uint32_t rep0 = 0, rep1 = 0, rep2 = 0, rep3 = 0, len;
-	unsigned state = 0;
+	unsigned state = 0, ps;
 	size_t pos = 0;
 
-	if (in_len < 5 || in[0] != 0) {
+	if (in_len < 5 || in[0] != 0 || lc + lp > 3 || pb > 2) {
 		return -1;
 	}
 	rc.code = (uint32_t)in[1] << 24 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 8 | in[4];
@@ -183,17 +184,20 @@ int mg__unlzma(struct mg_unlzma *st, const uint8_t *in, size_t in_len,
 		st->probs[i] = 1024;
 	}
 	while (pos < out_len && !rc.bad) {
-		if (bit(&rc, IS_MATCH + state) == 0) {
+		ps = pos & ((1u << pb) - 1);
+		if (bit(&rc, IS_MATCH + 4 * state + ps) == 0) {
+			unsigned ctx = (unsigned)(pos & ((1u << lp) - 1)) << lc |
+				       (pos > 0 ? out[pos - 1] >> (8 - lc) : 0);
 			if (state >= 7 && rep0 >= pos) {
 				return -1;
 			}
-			out[pos] = (uint8_t)literal(&rc, out, pos, state, rep0);
+			out[pos] = (uint8_t)literal(&rc, LITERAL + 0x300 * ctx, out, pos, state, rep0);
 			pos++;
 			state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6;
 			continue;
 		}
 		if (bit(&rc, IS_REP + state) == 0) {
-			len = length(&rc, LEN) + 2;
+			len = length(&rc, LEN, ps) + 2;
 			state = state < 7 ? 7 : 10;
 			rep3 = rep2;
 			rep2 = rep1;
@@ -203,12 +207,12 @@ int mg__unlzma(struct mg_unlzma *st, const uint8_t *in, size_t in_len,
 				break;
 			}
 		} else if (bit(&rc, IS_REP_G0 + state) == 0) {
-			if (bit(&rc, IS_REP0_LONG + state) == 0) {
+			if (bit(&rc, IS_REP0_LONG + 4 * state + ps) == 0) {
 				/* One byte at the last distance. */
 				state = state < 7 ? 9 : 11;
 				len = 1;
 			} else {
-				len = length(&rc, REP_LEN) + 2;
+				len = length(&rc, REP_LEN, ps) + 2;
 				state = state < 7 ? 8 : 11;
 			}
 		} else {
@@ -227,7 +231,7 @@ int mg__unlzma(struct mg_unlzma *st, const uint8_t *in, size_t in_len,
 			}
 			rep1 = rep0;
 			rep0 = d;
-			len = length(&rc, REP_LEN) + 2;
+			len = length(&rc, REP_LEN, ps) + 2;
 			state = state < 7 ? 8 : 11;
 		}
 		if (rep0 >= pos || len > out_len - pos) {
@@ -240,31 +244,136 @@ int mg__unlzma(struct mg_unlzma *st, const uint8_t *in, size_t in_len,
 	return pos == out_len && !rc.bad ? 0 : -1;
 }
 
-void mg__unfilter_calls(uint8_t *buf, size_t len)
+/* Which operand an instruction starting at code[i] of the agent (N bytes
+ * in all) has, per the packer's split (tools/pack-agent.py operand: both
+ * must agree), and how many bytes precede it; -1 for none. Only code[i],
+ * code[i + 1] and, after 0F B6, code[i + 2] are looked at: never an
+ * operand moved away. NEXT is what follows code[i] in the main stream. */
+static int operand(size_t i, size_t n, unsigned op, const uint8_t *next, size_t avail,
+		   unsigned *head)
 {
-	const uint32_t window = 1u << 26, half = window / 2;
+	unsigned b1 = avail > 0 ? next[0] : 0x100;
 
-	for (size_t i = 0; i + 5 <= len;) {
-		size_t at;
-		if (buf[i] == 0xe8 || buf[i] == 0xe9) {
-			at = i + 1;
-		} else if (buf[i] == 0x0f && i + 6 <= len && (buf[i + 1] & 0xf0) == 0x80) {
-			at = i + 2;
-		} else {
-			i++;
+	*head = 1;
+	if (i + 5 > n) {
+		return -1;
+	}
+	switch (op) {
+	case 0xe8:                         /* CALL, JMP rel32 */
+	case 0xe9:
+		return MG_OP_BRANCH;
+	case 0x0f:
+		if (i + 6 > n) {
+			return -1;
+		}
+		*head = 2;
+		if ((b1 & 0xf0) == 0x80) {
+			return MG_OP_JCC;
+		}
+		*head = 3;                 /* MOVZX r, byte [rip + disp32] */
+		return b1 == 0xb6 && i + 7 <= n && avail > 1 && (next[1] & 0xc7) == 0x05 ?
+		       MG_OP_RIP : -1;
+	case 0x39: case 0x3b: case 0x80: case 0x83: case 0x89:
+	case 0x8b: case 0x8d: case 0xc6: case 0xc7:
+		*head = 2;                 /* cmp, mov, lea with [rip + disp32] */
+		return i + 6 <= n && (b1 & 0xc7) == 0x05 ? MG_OP_RIP : -1;
+	case 0xb8: case 0xb9: case 0xba: case 0xbb:
+	case 0xbc: case 0xbd: case 0xbe: case 0xbf:
+		return MG_OP_IMM;          /* mov r32, imm32 */
+	default:
+		return -1;
+	}
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int mg__unsplit(uint8_t *out, size_t out_len, const uint8_t *code, size_t code_len,
+		const uint8_t *ops, const uint32_t count[MG_OP_KINDS])
+{
+	const uint8_t *at[MG_OP_KINDS], *end[MG_OP_KINDS];
+	uint64_t all = code_len;
+	size_t i = 0, j = 0;
+
+	for (int k = 0; k < MG_OP_KINDS; k++) {
+		all += 4 * (uint64_t)count[k];
+	}
+	if (all != out_len) {
+		return -1;
+	}
+	for (int k = 0; k < MG_OP_KINDS; k++) {
+		at[k] = k == 0 ? ops : end[k - 1];
+		end[k] = at[k] + 4 * (size_t)count[k];
+	}
+	while (j < code_len) {
+		unsigned head;
+		int k = operand(i, out_len, code[j], code + j + 1, code_len - j - 1, &head);
+		if (k < 0) {
+			if (i >= out_len) {
+				return -1;
+			}
+			out[i++] = code[j++];
 			continue;
 		}
-		uint32_t v = (uint32_t)buf[at] | (uint32_t)buf[at + 1] << 8 |
-			     (uint32_t)buf[at + 2] << 16 | (uint32_t)buf[at + 3] << 24;
-		uint32_t u = v + half;
-		if (u < window) {
-			v = ((u - (uint32_t)(at + 4)) & (window - 1)) - half;
-			for (int k = 0; k < 4; k++, v >>= 8) {
-				buf[at + k] = (uint8_t)v;
-			}
+		if (head > code_len - j || i + head + 4 > out_len || at[k] + 4 > end[k]) {
+			return -1;
 		}
-		i = at + 4;
+		for (unsigned h = 0; h < head; h++) {
+			out[i++] = code[j++];
+		}
+		uint32_t v = be32(at[k]);
+		at[k] += 4;
+		if (k != MG_OP_IMM) {
+			v -= (uint32_t)(i + 4);    /* absolute back to relative */
+		}
+		for (int b = 0; b < 4; b++, v >>= 8) {
+			out[i++] = (uint8_t)v;
+		}
 	}
+	for (int k = 0; k < MG_OP_KINDS; k++) {
+		if (at[k] != end[k]) {
+			return -1;
+		}
+	}
+	return i == out_len ? 0 : -1;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int mg__unpack(struct mg_unlzma *st, const uint8_t *in, size_t in_len, uint8_t *out,
+	       size_t out_len, uint8_t *scratch, size_t scratch_len)
+{
+	uint32_t count[MG_OP_KINDS], code_len, len1;
+	uint64_t ops_len = 0;
+	uint8_t *code;
+
+	if (in_len < MG_PACK_HEAD) {
+		return -1;
+	}
+	code_len = le32(in + 4);
+	len1 = le32(in + 8);
+	for (int k = 0; k < MG_OP_KINDS; k++) {
+		count[k] = le32(in + 12 + 4 * k);
+		ops_len += 4 * (uint64_t)count[k];
+	}
+	if (ops_len > scratch_len || code_len + ops_len != out_len ||
+	    len1 > in_len - MG_PACK_HEAD) {
+		return -1;
+	}
+	/* The code at the end of OUT: the split is undone forwards, and never
+	 * overtakes what it reads. */
+	code = out + ops_len;
+	if (mg__unlzma(st, in[0], in + MG_PACK_HEAD, len1, code, code_len) != 0 ||
+	    mg__unlzma(st, in[1], in + MG_PACK_HEAD + len1, in_len - MG_PACK_HEAD - len1,
+		       scratch, (size_t)ops_len) != 0) {
+		return -1;
+	}
+	return mg__unsplit(out, out_len, code, code_len, scratch, count);
 }
 
 uint32_t mg__fnv1a(const uint8_t *buf, size_t len)

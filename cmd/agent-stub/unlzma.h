@@ -1,10 +1,33 @@
 /*
- * A decoder for raw LZMA (the "lzma1" stream Python's lzma module and
- * xz --format=raw write: no header, the properties known beforehand),
- * written for the agent's self-inflating stub (stub.c): freestanding, no
- * allocation, no libc. The whole output is the dictionary, so the output
- * buffer must hold all of it. Every read and write is bounds checked: a
- * corrupt stream gives an error, never a wild access.
+ * The packed agent's decoding (tools/pack-agent.py makes it), written for
+ * the agent's self-inflating stub (stub.c): freestanding, no allocation,
+ * no libc. Every read and write is bounds checked: a corrupt payload gives
+ * an error, never a wild access.
+ *
+ * The packer splits the agent's x86 code in two, so that LZMA finds more
+ * repeats: the main stream is the agent without the 4-byte operands
+ * below; the operand stream holds those, grouped by kind, big-endian,
+ * position-relative ones made absolute (the offset of the operand's end
+ * added, modulo 2^32), so that every call to one function or use of one
+ * variable reads alike:
+ * - MG_OP_BRANCH: the rel32 of E8, E9 (CALL, JMP);
+ * - MG_OP_RIP: the disp32 of a RIP-relative memory operand (ModRM 00 reg
+ *   101) after 39, 3B, 80, 83, 89, 8B, 8D, C6, C7 (cmp, mov, lea) or
+ *   0F B6 (movzx);
+ * - MG_OP_JCC: the rel32 of 0F 80..8F (Jcc);
+ * - MG_OP_IMM: the imm32 of B8..BF (mov r32, imm32: addresses, in a
+ *   program that is not position-independent), kept as it is.
+ * The scan goes forward from the first byte; an instruction found skips
+ * its operand; one whose operand would reach past the end is not one.
+ * Bytes that are not code are split alike: only the same rule both ways
+ * matters.
+ *
+ * The payload: u8 LZMA properties of the main stream and of the operand
+ * stream ((pb * 5 + lp) * 9 + lc, with lc + lp <= 3 and pb <= 2), two
+ * zero bytes, u32 LE length of the main stream inflated, u32 LE length of
+ * it compressed, four u32 LE counts of operands (in MG_OP_* order, which
+ * is their order in the operand stream); then the two raw LZMA streams
+ * ("lzma1" as Python's lzma module and xz --format=raw write: no header).
  */
 #ifndef MG_UNLZMA_H
 #define MG_UNLZMA_H
@@ -12,28 +35,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The fixed properties the agent is packed with (tools/pack-agent.py):
- * lc=3 literal context bits, lp=0, pb=0. */
-#define MG_LZMA_LC 3
-#define MG_LZMA_PROBS (1846 + (0x300 << MG_LZMA_LC))
+#define MG_PACK_HEAD 28
+
+enum { MG_OP_BRANCH, MG_OP_RIP, MG_OP_JCC, MG_OP_IMM, MG_OP_KINDS };
+
+#define MG_LZMA_PROBS 7320
 
 /* Scratch state for one decode: large, so the caller provides it. */
 struct mg_unlzma {
 	uint16_t probs[MG_LZMA_PROBS];
 };
 
-/* Decode IN (IN_LEN bytes) into exactly OUT_LEN bytes at OUT. An end
- * marker may follow the last byte or not. 0 on success, -1 when the
- * stream is corrupt, too short or describes more or less output. */
-int mg__unlzma(struct mg_unlzma *st, const uint8_t *in, size_t in_len,
+/* Decode one raw LZMA stream, properties PROPS (as above), IN (IN_LEN
+ * bytes) into exactly OUT_LEN bytes at OUT, which is the whole
+ * dictionary. An end marker may follow the last byte or not. 0 on
+ * success, -1 when the stream is corrupt, too short or describes more or
+ * less output. */
+int mg__unlzma(struct mg_unlzma *st, unsigned props, const uint8_t *in, size_t in_len,
 	       uint8_t *out, size_t out_len);
 
-/* Undo the packer's branch filter: the rel32 operand of each E8, E9
- * (x86 CALL, JMP) and 0F 80..8F (Jcc) whose value lies within +-2^25 was
- * made absolute (plus the offset of the next instruction, modulo 2^26,
- * kept in the same window), so that calls to one function look alike to
- * the compressor; values outside the window were left alone. */
-void mg__unfilter_calls(uint8_t *buf, size_t len);
+/* Join the main stream CODE (CODE_LEN bytes) and the operands OPS
+ * (COUNT[k] of each kind, in order: 4 bytes each) into the agent's
+ * OUT_LEN bytes at OUT, which must be as many as both. CODE may lie at OUT + 4 * (operands in all), its end at OUT's:
+ * the join never overwrites what it has still to read. 0, or -1 when
+ * they do not fit together. */
+int mg__unsplit(uint8_t *out, size_t out_len, const uint8_t *code, size_t code_len,
+		const uint8_t *ops, const uint32_t count[MG_OP_KINDS]);
+
+/* The whole payload IN into exactly OUT_LEN bytes at OUT, the operand
+ * stream inflated in SCRATCH (at most SCRATCH_LEN bytes; OUT_LEN is
+ * always enough). 0, or -1 when the payload is corrupt. */
+int mg__unpack(struct mg_unlzma *st, const uint8_t *in, size_t in_len, uint8_t *out,
+	       size_t out_len, uint8_t *scratch, size_t scratch_len);
 
 /* FNV-1a over BUF: the packed image's check of the inflated bytes. */
 uint32_t mg__fnv1a(const uint8_t *buf, size_t len);

@@ -1,5 +1,5 @@
 /*
- * The agent stub's LZMA decoder (cmd/agent-stub/unlzma.c) on any payload:
+ * The agent stub's decoder (cmd/agent-stub/unlzma.c) on any payload:
  * a bit flip on the way must give an error, never a read or write out of
  * bounds. Input: u32 LE inflated length (at most 1 MiB), u32 LE FNV-1a
  * (unused here), then the payload (tools/pack-agent.py's form).
@@ -23,12 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	raw_len = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
 		  (uint32_t)data[3] << 24;
 	raw_len %= 1u << 20;
-	out = malloc(raw_len + 1);
+	/* The agent, then the operand stream's room, as the stub has it. */
+	out = malloc(2 * (size_t)raw_len + 1);
 	if (out == NULL) {
 		return 0;
 	}
-	if (mg__unlzma(&st, data + 8, size - 8, out, raw_len) == 0) {
-		mg__unfilter_calls(out, raw_len);
+	if (mg__unpack(&st, data + 8, size - 8, out, raw_len, out + raw_len, raw_len) == 0) {
 		(void)mg__fnv1a(out, raw_len);
 	}
 	free(out);

@@ -340,24 +340,21 @@ def unlzma_seeds():
     length, u32 LE FNV-1a of the inflated bytes, then the payload as
     tools/pack-agent.py makes it (calls filtered, raw LZMA)."""
     import importlib.util
-    import lzma
     spec = importlib.util.spec_from_file_location(
         "pack_agent", os.path.join(HERE, "..", "..", "tools", "pack-agent.py"))
     pack = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pack)
-    filters = [{"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME,
-                "lc": 3, "lp": 0, "pb": 0}]
 
     def packed(raw):
-        payload = lzma.compress(pack.filter_calls(raw), format=lzma.FORMAT_RAW, filters=filters)
-        return struct.pack("<II", len(raw), pack.fnv1a(raw)) + payload
+        return struct.pack("<II", len(raw), pack.fnv1a(raw)) + pack.compress(raw)
 
     text = b"".join(b"line %d: the agent is pushed to every hop, %s\n" % (i, b"so its size matters" * (i % 4))
                     for i in range(200))
     x, code = 12345, bytearray()
     for i in range(6000):
         x = (x * 1103515245 + 12345) & 0x7FFFFFFF
-        code += bytes([0xE8]) + struct.pack("<i", (x % 4096) - 2048) if i % 3 == 0 else bytes([x >> 16 & 0xFF])
+        op = (b"\xE8", b"\x8B\x05", b"\x0F\xB6\x0D", b"\xC7\x05")[i // 3 % 4]
+        code += op + struct.pack("<i", (x % 4096) - 2048) if i % 3 == 0 else bytes([x >> 16 & 0xFF])
     return {"seed-text": packed(text), "seed-code": packed(bytes(code)), "seed-byte": packed(b"A"),
             "seed-runs": packed(b"\0" * 5000 + b"ab" * 3000)}
 

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include "harness.h"
 #include "unlzma.h"
 
@@ -42,11 +43,11 @@ static uint32_t le32(const uint8_t *p)
 /* What the stub accepts: inflates, and the checksum agrees. */
 static bool inflates(const uint8_t *in, size_t n, uint8_t *out, uint32_t raw_len, uint32_t hash)
 {
-	if (mg__unlzma(&st, in, n, out, raw_len) != 0) {
-		return false;
-	}
-	mg__unfilter_calls(out, raw_len);
-	return mg__fnv1a(out, raw_len) == hash;
+	uint8_t *scratch = malloc(raw_len + 1);
+	bool ok = scratch != NULL && mg__unpack(&st, in, n, out, raw_len, scratch, raw_len) == 0;
+
+	free(scratch);
+	return ok && mg__fnv1a(out, raw_len) == hash;
 }
 
 /* Bit flips and cuts of IN (N bytes, sampled: STEP apart): how many the
@@ -117,7 +118,7 @@ struct record {
 
 static bool find_record(const uint8_t *img, size_t n, struct record *r)
 {
-	static const char magic[8] = "MGPACK1";
+	static const char magic[8] = "MGPACK2";
 
 	for (size_t i = 0; i + 24 <= n && i < 65536; i++) {
 		if (memcmp(img + i, magic, 8) == 0) {
@@ -157,42 +158,55 @@ static void test_agent_round_trip(void)
 	talloc_free(ctx);
 }
 
-static void test_filter_round_trip(void)
+/* The split of x86 code (unlzma.h), by hand: what tools/pack-agent.py
+ * split() makes of these bytes. */
+static void test_unsplit(void)
 {
-	uint8_t buf[4096], orig[sizeof(buf)];
-	uint32_t x = 1;
+	static const uint8_t orig[] = {
+		0x90, 0xe8, 0x10, 0, 0, 0,                  /* call +0x10 */
+		0x8b, 0x05, 0xfc, 0xff, 0xff, 0xff,         /* mov eax, [rip - 4] */
+		0xb8, 1, 2, 3, 4,                           /* mov eax, 0x04030201 */
+		0x0f, 0x84, 0, 0, 0, 0,                     /* je +0 */
+		0x0f, 0xb6, 0x0d, 0x20, 0, 0, 0,            /* movzx ecx, byte [rip + 0x20] */
+		0xe9, 0xf0, 0xff, 0xff, 0xff,               /* jmp -0x10 */
+		0xc3, 0xe8, 1, 2, 3,                        /* ret; an E8 too near the end */
+	};
+	static const uint8_t code[] = { 0x90, 0xe8, 0x8b, 0x05, 0xb8, 0x0f, 0x84, 0x0f,
+					0xb6, 0x0d, 0xe9, 0xc3, 0xe8, 1, 2, 3 };
+	static const uint8_t ops[] = {
+		0, 0, 0, 0x16, 0, 0, 0, 0x13,               /* branches: 2 + 4 + 0x10, ... */
+		0, 0, 0, 0x08, 0, 0, 0, 0x3e,               /* RIP-relative */
+		0, 0, 0, 0x17,                              /* Jcc */
+		4, 3, 2, 1,                                 /* immediates, as they were */
+	};
+	uint32_t count[MG_OP_KINDS] = { 2, 2, 1, 1 };
+	uint8_t out[sizeof(orig)], in_place[sizeof(orig)];
 
-	for (size_t i = 0; i < sizeof(buf); i++) {
-		x = x * 1103515245u + 12345u;
-		buf[i] = i % 7 == 0 ? (i % 21 == 0 ? 0xe8 : i % 21 == 7 ? 0xe9 : 0x0f) :
-			 i % 7 == 1 && i % 21 == 15 ? 0x84 :
-			 i % 7 == 4 ? (i % 3 == 0 ? 0xff : 0) : (uint8_t)(x >> 16);
+	_Static_assert(sizeof(code) + sizeof(ops) == sizeof(orig), "sizes");
+	ASSERT_INT_EQ(mg__unsplit(out, sizeof(out), code, sizeof(code), ops, count), 0);
+	ASSERT_TRUE(memcmp(out, orig, sizeof(orig)) == 0);
+	/* The code at the end of the output, as the stub has it. */
+	memset(in_place, 0xaa, sizeof(in_place));
+	memcpy(in_place + sizeof(ops), code, sizeof(code));
+	ASSERT_INT_EQ(mg__unsplit(in_place, sizeof(in_place), in_place + sizeof(ops), sizeof(code),
+				  ops, count), 0);
+	ASSERT_TRUE(memcmp(in_place, orig, sizeof(orig)) == 0);
+	/* Counts that do not fit the code: refused, never a wild access (an
+	 * operand more, which OPS_MORE holds; one fewer, or a total that is
+	 * not the output's). */
+	for (int k = 0; k < MG_OP_KINDS; k++) {
+		uint8_t ops_more[sizeof(ops) + 4] = { 0 }, code_more[sizeof(code) + 4] = { 0 };
+		uint32_t bad[MG_OP_KINDS];
+		memcpy(ops_more, ops, sizeof(ops));
+		memcpy(code_more, code, sizeof(code));
+		memcpy(bad, count, sizeof(bad));
+		bad[k]++;
+		ASSERT_INT_EQ(mg__unsplit(out, sizeof(out), code, sizeof(code) - 4, ops_more, bad), -1);
+		ASSERT_INT_EQ(mg__unsplit(out, sizeof(out), code, sizeof(code), ops_more, bad), -1);
+		bad[k] -= 2;
+		ASSERT_INT_EQ(mg__unsplit(out, sizeof(out), code_more, sizeof(code_more), ops, bad), -1);
 	}
-	memcpy(orig, buf, sizeof(buf));
-	/* The packer's direction (tools/pack-agent.py filter_calls). */
-	for (size_t i = 0; i + 5 <= sizeof(buf);) {
-		size_t at;
-		uint32_t u, v;
-		if (buf[i] == 0xe8 || buf[i] == 0xe9) {
-			at = i + 1;
-		} else if (buf[i] == 0x0f && i + 6 <= sizeof(buf) && (buf[i + 1] & 0xf0) == 0x80) {
-			at = i + 2;
-		} else {
-			i++;
-			continue;
-		}
-		u = le32(buf + at) + (1u << 25);
-		if (u < (1u << 26)) {
-			v = ((u + (uint32_t)(at + 4)) & ((1u << 26) - 1)) - (1u << 25);
-			for (int k = 0; k < 4; k++, v >>= 8) {
-				buf[at + k] = (uint8_t)v;
-			}
-		}
-		i = at + 4;
-	}
-	ASSERT_TRUE(memcmp(buf, orig, sizeof(buf)) != 0);
-	mg__unfilter_calls(buf, sizeof(buf));
-	ASSERT_TRUE(memcmp(buf, orig, sizeof(buf)) == 0);
+	ASSERT_INT_EQ(mg__unsplit(out, sizeof(out) - 1, code, sizeof(code), ops, count), -1);
 }
 
 int main(void)
@@ -200,6 +214,6 @@ int main(void)
 	TESTS_BEGIN();
 	RUN(test_seeds);
 	RUN(test_agent_round_trip);
-	RUN(test_filter_round_trip);
+	RUN(test_unsplit);
 	return TESTS_END();
 }
