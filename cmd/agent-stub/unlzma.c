@@ -184,9 +184,9 @@ int mg__unlzma(struct mg_unlzma *st, unsigned props, const uint8_t *in, size_t i
 		st->probs[i] = 1024;
 	}
 	while (pos < out_len && !rc.bad) {
-		ps = pos & ((1u << pb) - 1);
+		ps = (unsigned)pos & ((1u << pb) - 1);
 		if (bit(&rc, IS_MATCH + 4 * state + ps) == 0) {
-			unsigned ctx = (unsigned)(pos & ((1u << lp) - 1)) << lc |
+			unsigned ctx = ((unsigned)pos & ((1u << lp) - 1)) << lc |
 				       (pos > 0 ? out[pos - 1] >> (8 - lc) : 0);
 			if (state >= 7 && rep0 >= pos) {
 				return -1;
