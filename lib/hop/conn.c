@@ -1049,6 +1049,30 @@ static void on_prepared(void *data, int err, void *state, const char *errmsg)
 	talloc_free(msg);
 }
 
+/*
+ * Whether an optional prepare step is worth its CPU. It saves a hop some
+ * waiting (ssh: Nagle's delays in the login); while a hop waits, the CPU
+ * serves the others starting beside it. With more of them starting at
+ * once than there are CPUs, the CPU sets the pace, not the waits, and the
+ * step (ssh: an `ssh -G`, a shell and the helper, ~7 ms of CPU per hop)
+ * would only slow the whole fan-out down.
+ */
+static bool prepare_pays(const struct mg_method *m, const struct mg_conn_params *p)
+{
+	long ncpu;
+
+	if (!m->prepare_optional) {
+		return true;
+	}
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (p->others_starting < (unsigned long)(ncpu > 0 ? ncpu : 1)) {
+		return true;
+	}
+	mg_debug("%s: %u other hops starting on %ld CPUs: %s's preparation left out", p->name,
+		 p->others_starting, ncpu, m->name);
+	return false;
+}
+
 int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_conn_params *p,
 		   mg_conn_done_fn done, void *data, struct mg_conn **_c, char **_errmsg)
 {
@@ -1137,7 +1161,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	}
 	c->ask = p->ask;
 	c->ask_data = p->ask_data;
-	if (!c->direct && c->method->prepare_async != NULL) {
+	if (!c->direct && c->method->prepare_async != NULL && prepare_pays(c->method, p)) {
 		/* The rest once the method is ready; the time limit runs
 		 * from now. */
 		c->argv = argv;

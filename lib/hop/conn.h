@@ -38,6 +38,7 @@ struct mg_conn_params {
 	mg_ask_password_fn ask; /* when a prompt comes and no password is known */
 	void *ask_data;
 	mg_run_agent_fn run_agent; /* fork hops; NULL: they fail */
+	unsigned others_starting; /* hops of the same parent not up yet */
 };
 
 /* A copy of a secret that is wiped when freed. */

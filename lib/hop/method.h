@@ -94,6 +94,10 @@ struct mg_method {
 	 * it. Used instead of prepare when set. */
 	int (*prepare_async)(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const struct mg_hop *hop,
 			     mg_prepare_done_fn done, void *data, char **_errmsg);
+	/* prepare_async only saves waits, at a cost in CPU (ssh: the
+	 * TCP_NODELAY probe): it is left out when more hops start at once
+	 * than there are CPUs (conn.c, prepare_pays). */
+	bool prepare_optional;
 	/* After prepare_async: change the argv build_argv made, from the
 	 * state (ssh: a ProxyCommand found to fit). NULL: nothing. */
 	int (*amend_argv)(TALLOC_CTX *mem_ctx, void *state, char ***_argv);

@@ -667,6 +667,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 			.timeout_ms = timeout_ms, .log_level = (uint8_t)mg_log_get_level(),
 			.password = password, .ask = mg__session_ask_first_hop, .ask_data = c,
 			.run_agent = mg__agent_run_forked,
+			.others_starting = s->slots.active,
 		};
 		ret = mg__conn_start(c, s->r, &p, on_conn_done, c, &c->conn, _errmsg);
 	} else {

@@ -114,6 +114,7 @@ struct connect_svc {
 	struct mg_connect_host host;
 	struct mg_router *r;
 	TALLOC_CTX *conns; /* every hop this agent opened */
+	unsigned n_starting; /* of them, those not up yet */
 };
 
 struct pending_connect {
@@ -123,7 +124,16 @@ struct pending_connect {
 	struct mg_handler *pw_reply;
 	mg_password_cb pw_cb;
 	void *pw_cb_data;
+	bool starting;   /* counted in svc->n_starting */
 };
+
+static int pending_destructor(struct pending_connect *p)
+{
+	if (p->starting) {
+		p->svc->n_starting--;
+	}
+	return 0;
+}
 
 static void on_password_reply(struct mg_router *r, struct mg_msg *m, void *data)
 {
@@ -247,11 +257,16 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 	cp.ask = ask_master;
 	cp.ask_data = p;
 	cp.run_agent = svc->host.run_agent;
+	cp.others_starting = svc->n_starting;
 	if (cp.image == NULL) {
 		mg__router_reply_dead(r, m, "cannot read the agent's own image");
 		talloc_free(p);
 		return;
 	}
+	/* Counted until it is up or fails, whichever way p goes. */
+	p->starting = true;
+	svc->n_starting++;
+	talloc_set_destructor(p, pending_destructor);
 	ret = mg__conn_start(svc->conns, r, &cp, on_connected, p, &c, &errmsg);
 	if (ret != 0) {
 		mg__router_reply_dead(r, m, errmsg != NULL ? errmsg : mg_strerror(ret));

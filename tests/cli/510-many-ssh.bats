@@ -164,6 +164,33 @@ EOF
         "-f 1: six targets"
 }
 
+# More ssh hops starting at once than CPUs: the TCP_NODELAY probe (an ssh
+# -G, a shell and mitogen-connect each) would only add CPU where the CPU
+# sets the pace; the first NPROC hops get it, the others are left to ssh.
+@test "more hops starting at once than CPUs: only the first NPROC probe for TCP_NODELAY" {
+    local ncpu n last
+    ncpu=$(getconf _NPROCESSORS_ONLN)
+    ((ncpu + 3 <= 50)) || skip "$ncpu CPUs: more than the 50 aliases"
+    [[ -x ${MITOGEN_CONNECT:-} ]] || skip "mitogen-connect is not built"
+    n=$((ncpu + 3))
+    last=$(printf '%02d' "$n")
+    run_mg_sep mitogen-run -vv -w "ssh:web[01-$last]?$(many_args)" -- uname -n
+    # shellcheck disable=SC2046
+    assert "$(printf '%s\n' "$output" | LC_ALL=C sort)" == "$(expect_lines $(webs 1 "$n"))" \
+        "every target ran"
+    assert "$(grep -c 'connecting with TCP_NODELAY' <<<"$stderr")" == "$ncpu" "$ncpu probed"
+    assert "$(grep -c "other hops starting on $ncpu CPUs: ssh's preparation left out" <<<"$stderr")" == "3" \
+        "the 3 others were not"
+    # The same below an agent of this host (local/), which counts its own.
+    run_mg_sep mitogen-run -vv -w "local/ssh:web[01-$last]?$(many_args)" -- uname -n
+    assert "$(grep -c 'connecting with TCP_NODELAY' <<<"$stderr")" == "$ncpu" "below local/: $ncpu probed"
+    assert "$(grep -c "other hops starting on $ncpu CPUs: ssh's preparation left out" <<<"$stderr")" == "3" \
+        "below local/: the 3 others were not"
+    # One target alone still gets it.
+    run_mg_sep mitogen-run -vv "ssh:web01?$(many_args)" -- uname -n
+    assert "$(grep -c 'connecting with TCP_NODELAY' <<<"$stderr")" == "1" "one target: probed"
+}
+
 @test "two targets that cannot connect: exit 255, the summary names both" {
     run_mg_sep 255 mitogen-run -w "ssh:web[01-08]?$(many_args),ssh:dead[01-02]?$(many_args)" -- uname -n
     # shellcheck disable=SC2046

@@ -487,5 +487,6 @@ const struct mg_method mg__method_ssh = {
 	.prompts = ssh_prompts,
 	.takes_password = true,
 	.prepare_async = ssh_prepare_async,
+	.prepare_optional = true,
 	.amend_argv = ssh_amend_argv,
 };
