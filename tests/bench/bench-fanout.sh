@@ -13,10 +13,15 @@
 # (one connection to the bastion, the ssh to each target starts there)
 # against the peers with `ssh -J bastion` (two ssh logins per target, the
 # second tunnelled through the first); then the peak RSS (VmHWM) of each
-# tool's own process at N=100.
+# tool's own process at N=100; then the CPU each tool costs per target at
+# N=100, `true`: its own process, the same with every process it starts
+# (ssh above all), and on the far end (the sshd's sessions and all they
+# run, the agent included) - on this loopback bench the far ends share the
+# master's CPUs, so the wall times above follow the sum.
 #
 #   tests/bench/bench-fanout.sh [BUILD_DIR] [RUNS]      RUNS default 5
-#   env: FANOUT (64), NS ("10 50 100"), BASTION_N (50), KEEP_RC (unset)
+#   env: FANOUT (64), NS ("10 50 100"), BASTION_N (50), KEEP_RC (unset),
+#        CPU_N (100; 0 skips the CPU table), MITOGEN_CONNECT (as bench-ssh.sh)
 #
 # Every web001..web100 is an ssh_config alias of the one sshd; "bastion" is
 # one more. Host keys are checked (StrictHostKeyChecking yes): ssh looks the
@@ -59,6 +64,9 @@ ns=${NS:-10 50 100}
 bastion_n=${BASTION_N:-50}
 run=$build/cmd/mitogen-run
 export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
+# The TCP_NODELAY helper, as an installed mitogen-run finds it.
+export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
+cpu_n=${CPU_N:-100}
 [[ -x $run ]] || { echo "bench: $run not built" >&2; exit 1; }
 for t in pdsh clush parallel-ssh; do
 	command -v "$t" >/dev/null ||
@@ -295,3 +303,58 @@ for tool in "${tools[@]}"; do
 	kib=$(hwm "$tool" 100 "uname -a") # an assignment: a failed check stops the script
 	printf '%-30s %8s KiB\n' "${label[$tool]}" "$kib"
 done
+
+# cpu TOOL N CMD: one checked run under cpu-reap.py; sets cpu_self,
+# cpu_all (the tool and every process it started) and cpu_far (what the
+# sshd listener reaped meanwhile: its sessions, with all they ran), in ms
+# per target.
+sshd_pid=$(<"$d/sshd.pid")
+sshd_ticks() { # cutime + cstime of the listener (proc(5) fields 16, 17)
+	awk '{sub(/.*\) /, ""); print $14 + $15}' "/proc/$sshd_pid/stat"
+}
+cpu() {
+	local tool=$1 n=$2 cmd=$3
+	local rc=0 a0 a1 f0 f1 i own all hz
+	hz=$(getconf CLK_TCK)
+	tool_argv "$tool" "$n"
+	a0=$(accepted)
+	f0=$(sshd_ticks)
+	PDSH_SSH_ARGS=$pdsh_args python3 "$here/cpu-reap.py" "$d/cpu" "${argv[@]}" "$cmd" \
+		</dev/null >"$out" 2>"$err" || rc=$?
+	# The sessions end once their clients have: wait until the listener
+	# has reaped every one.
+	for ((i = 0; i < 500; i++)); do
+		[[ -n $(pgrep -P "$sshd_pid") ]] || break
+		sleep 0.02
+	done
+	f1=$(sshd_ticks)
+	a1=$(accepted)
+	check "$tool" "$n" "$cmd" "$rc" $((a1 - a0)) "$n"
+	read -r own all <"$d/cpu"
+	cpu_self=$(echo "$own / $n" | bc -l)
+	cpu_all=$(echo "$all / $n" | bc -l)
+	cpu_far=$(echo "($f1 - $f0) * 1000 / $hz / $n" | bc -l)
+}
+
+if ((cpu_n > 0)); then
+	echo
+	echo "== CPU per target at N=$cpu_n, 'true', ms, median of $runs runs: the tool's own process;"
+	echo "   with every process it started (ssh...); on the far end (sshd's sessions and what they ran)"
+	printf '%-30s %8s %12s %10s %8s\n' tool own "+children" "far end" total
+	declare -A c_self=() c_all=() c_far=()
+	for ((r = 0; r < runs; r++)); do
+		for ((k = 0; k < ${#tools[@]}; k++)); do
+			tool=${tools[(k + r) % ${#tools[@]}]}
+			cpu "$tool" "$cpu_n" true
+			c_self[$tool]+=" $cpu_self"
+			c_all[$tool]+=" $cpu_all"
+			c_far[$tool]+=" $cpu_far"
+		done
+	done
+	fmed() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f\n", m}'; }
+	for tool in "${tools[@]}"; do
+		# shellcheck disable=SC2086
+		s1=$(fmed ${c_self[$tool]}) s2=$(fmed ${c_all[$tool]}) s3=$(fmed ${c_far[$tool]})
+		printf '%-30s %8s %12s %10s %8.1f\n' "${label[$tool]}" "$s1" "$s2" "$s3" "$(echo "$s2 + $s3" | bc -l)"
+	done
+fi
