@@ -88,9 +88,12 @@ done
 # getusershell's fmemopen, sysconf (tools/agent-libc.c, and the library
 # reading seconds, log stamps and /etc/shells by hand): 32 KB.
 # Packed (below): stub 4.9 KB + payload 92 KB.
+# Four optimisations of -Os are off: their code is as large or larger
+# once packed (measured together: 546 bytes fewer on the wire).
 common_flags="-std=gnu11 -D_GNU_SOURCE -DMG_STATIC_AGENT -Os
 	-ffunction-sections -fdata-sections -flto=auto -flto-partition=one -fno-pie -fno-ident
-	-fno-asynchronous-unwind-tables -fno-unwind-tables"
+	-fno-asynchronous-unwind-tables -fno-unwind-tables
+	-fno-tree-tail-merge -fno-shrink-wrap -fno-partial-inlining -fno-ipa-sra"
 link_flags="-static -no-pie -Wl,--gc-sections -Wl,--build-id=none
 	-Wl,-z,norelro -Wl,-z,noseparate-code -s"
 
