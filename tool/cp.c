@@ -19,7 +19,9 @@ struct cp_target {
 	struct mg_context *ctx;
 	struct mg_file_copy *fc;  /* a pull's copy */
 	bool connected;   /* the connection attempt has ended */
+	bool ready;       /* connected, or every hop started (on_start) */
 	bool done;
+	bool named;       /* its message names the hop already */
 	unsigned failures;
 	uint64_t start_ms;
 };
@@ -29,7 +31,7 @@ struct cp {
 	struct mg_loop *loop;
 	struct mg_session *s;
 	struct cp_target *t;
-	size_t n, n_connected, n_done;
+	size_t n, n_connected, n_ready, n_done;
 	int exit_code;
 	struct mg_file_copy *push;
 	size_t *map;      /* a push's target index -> ours */
@@ -89,7 +91,7 @@ static void target_end(struct cp_target *t, enum outcome oc, const char *msg)
 		mg_report_done(cp->o->report, t->idx, &r);
 	} else {
 		if (msg != NULL) {
-			say(cp, t->chain->text, msg);
+			say(cp, t->named ? NULL : t->chain->text, msg);
 		}
 		cp->exit_code = code > cp->exit_code ? code : cp->exit_code;
 	}
@@ -139,6 +141,9 @@ static void target_result(struct cp_target *t, int err, const char *errmsg)
 			talloc_free(line);
 		}
 		target_end(t, t->failures > 0 ? T_FAILED : T_OK, NULL);
+	} else if (!t->connected) {
+		/* Sent early (on_start), failed with its chain: on_connected
+		 * says why, naming the hop. */
 	} else if (mg_context_gone(t->ctx) || err != MG_ERR_CALL) {
 		target_end(t, T_LOST, errmsg);
 	} else {
@@ -314,6 +319,55 @@ static void start_push(struct cp *cp)
 	}
 }
 
+/* ctx may take requests: a pull asks at once. */
+static void target_ready(struct cp_target *t, struct mg_context *ctx)
+{
+	struct cp *cp = t->cp;
+
+	if (t->ready) {
+		return;
+	}
+	t->ready = true;
+	cp->n_ready++;
+	t->ctx = ctx;
+	t->start_ms = mg_loop_now(cp->loop);
+	if (cp->o->pull && !t->done) {
+		start_pull(cp, t);
+	}
+}
+
+static bool push_may_start(const struct cp *cp)
+{
+	if (cp->o->pull || cp->push != NULL) {
+		return false;
+	}
+	/* Many targets wait until all are up: the fan relays where their
+	 * chains part, and a hop below one being connected is not known
+	 * there yet. A transfer waits for its source too. */
+	if (cp->o->from != NULL || cp->n > 1) {
+		return cp->n_connected == cp->n && (cp->o->from == NULL || cp->from_done);
+	}
+	return cp->n_ready == cp->n;
+}
+
+/* Every hop of the chain started, the last not up yet: the request goes
+ * now, in its boot image or right behind it, rather than a round trip
+ * after the chain is up (mg_connect_opts.on_start). Should the chain
+ * fail, on_connected says why. */
+static void on_started(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct cp_target *t = data;
+	struct cp *cp = t->cp;
+
+	if (err != 0 || t->done || cp->o->from != NULL || (!cp->o->pull && cp->n > 1)) {
+		return;
+	}
+	target_ready(t, ctx);
+	if (push_may_start(cp)) {
+		start_push(cp);
+	}
+}
+
 static void on_connected(struct mg_context *ctx, int err, const char *errmsg, void *data)
 {
 	struct cp_target *t = data;
@@ -321,14 +375,18 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 
 	t->connected = true;
 	cp->n_connected++;
-	t->ctx = ctx;
-	t->start_ms = mg_loop_now(cp->loop);
 	if (err != 0) {
+		if (!t->ready) {
+			t->ready = true;
+			cp->n_ready++;
+			t->ctx = ctx;
+		}
+		t->named = errmsg != NULL;
 		target_end(t, T_UNREACHABLE, errmsg != NULL ? errmsg : mg_strerror(err));
-	} else if (cp->o->pull) {
-		start_pull(cp, t);
+	} else {
+		target_ready(t, ctx);
 	}
-	if (!cp->o->pull && cp->n_connected == cp->n && (cp->o->from == NULL || cp->from_done)) {
+	if (push_may_start(cp)) {
 		start_push(cp);
 	}
 }
@@ -343,7 +401,7 @@ static void on_from_connected(struct mg_context *ctx, int err, const char *errms
 	} else {
 		cp->from = ctx;
 	}
-	if (cp->n_connected == cp->n) {
+	if (push_may_start(cp)) {
 		start_push(cp);
 	}
 }
@@ -389,7 +447,7 @@ static void on_timeout(struct mg_timer *tm, void *data)
 int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
 {
 	struct cp *cp = talloc_zero(mem_ctx, struct cp);
-	struct mg_connect_opts co = { .timeout_ms = o->connect_timeout_ms };
+	struct mg_connect_opts co = { .timeout_ms = o->connect_timeout_ms, .on_start = on_started };
 	int ret;
 
 	if (cp == NULL || (cp->t = talloc_zero_array(cp, struct cp_target, o->n_chains)) == NULL) {
@@ -410,9 +468,10 @@ int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
 		return 255;
 	}
 	if (o->from != NULL) {
+		struct mg_connect_opts fco = { .timeout_ms = o->connect_timeout_ms };
 		char *errmsg = NULL;
 
-		ret = mg_connect(cp, s, o->from, &co, on_from_connected, cp, &errmsg);
+		ret = mg_connect(cp, s, o->from, &fco, on_from_connected, cp, &errmsg);
 		if (ret != 0) {
 			cp->from_done = true;
 			cp->from_err = talloc_strdup(cp, errmsg != NULL ? errmsg : mg_strerror(ret));
@@ -427,13 +486,13 @@ int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
 		t->chain = &o->chains[i];
 		ret = mg_connect(cp, s, t->chain, &co, on_connected, t, &errmsg);
 		if (ret != 0) {
-			t->connected = true;
+			t->connected = t->ready = true;
 			cp->n_connected++;
+			cp->n_ready++;
 			target_end(t, T_UNREACHABLE, errmsg != NULL ? errmsg : mg_strerror(ret));
 		}
 	}
-	if (!o->pull && cp->n_connected == cp->n && cp->n_done < cp->n &&
-	    (o->from == NULL || cp->from_done)) {
+	if (cp->n_done < cp->n && push_may_start(cp)) {
 		start_push(cp);
 	}
 	if (cp->n_done < cp->n) {

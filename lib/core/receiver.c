@@ -189,7 +189,8 @@ static int watch_respondent(struct mg_receiver *rx)
 	if (rx->watch == NULL) {
 		return -ENOMEM;
 	}
-	if (!mg__router_reachable(rx->r, rx->respondent) &&
+	/* One being connected is not lost yet: a call may go early. */
+	if (!mg__router_reachable(rx->r, rx->respondent) && !mg__router_held(rx->r, rx->respondent) &&
 	    mg_loop_defer(mg__router_loop(rx->r), rx, lost_already, rx) != 0) {
 		return -ENOMEM;
 	}

@@ -12,6 +12,11 @@
 #include "protocol.h"
 #include "router-private.h"
 
+bool mg__router_held(const struct mg_router *r, uint32_t id)
+{
+	return mg__router_hold_find(r, id) != NULL;
+}
+
 int mg__router_hold_take(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id, size_t max,
 			 uint8_t **_p, size_t *_n)
 {

@@ -128,6 +128,9 @@ void mg__router_set_services(struct mg_router *r, struct mg_services *t);
  * answered dead when it fails (mg__router_unhold). 0 or -ENOMEM.
  */
 int mg__router_hold(struct mg_router *r, uint32_t id, uint32_t via);
+/* Whether frames for 'id' are held (it is being connected): a request
+ * to it waits, and its loss is told to watchers as any other's. */
+bool mg__router_held(const struct mg_router *r, uint32_t id);
 /* The frames held for our hop 'id' and not taken yet, whole, one after
  * another, at most 'max' bytes, into *_p on mem_ctx (*_n bytes, 0 when
  * none): they ride in its boot image. They stay held, for a dead answer

@@ -284,6 +284,33 @@ function assert_hop_log() {
     assert "$(stat -c %U "$MG_TMP/a/a")" == "mgtest_a" "written as the sudo user"
 }
 
+@test "cp: the request rides with the first hop's image, push and pull; a failing hop names itself once" {
+    need_sshd
+    local hop
+    hop=$(ssh_hop)
+    mkdir "$MG_TMP/e"
+    # More than a window: the credit comes back to a request sent early.
+    head -c 5000000 /dev/urandom >"$MG_TMP/e/f"
+    # Sent before the hop was up, not a round trip after its HELLO reply.
+    run_mg_sep mitogen-cp -vv "$MG_TMP/e/f" "$hop:$MG_TMP/e/pushed"
+    assert "$stderr" =~ "bytes of requests ride with the image" "push"
+    run cmp "$MG_TMP/e/f" "$MG_TMP/e/pushed"
+    assert "$status" -eq 0 "pushed"
+    run_mg_sep mitogen-cp -vv "$hop:$MG_TMP/e/f" "$MG_TMP/e/pulled"
+    assert "$stderr" =~ "bytes of requests ride with the image" "pull"
+    run cmp "$MG_TMP/e/f" "$MG_TMP/e/pulled"
+    assert "$status" -eq 0 "pulled"
+    # A chain that fails still fails the request sent early with its error.
+    run_mg_sep 255 mitogen-cp "$MG_TMP/e/f" "$hop/sudo:nosuchuser$$:$MG_TMP/e/x"
+    assert "$stderr" =~ "sudo:nosuchuser$$: there is no user 'nosuchuser$$' here" "push"
+    assert "$stderr" !~ "nosuchuser$$: .*nosuchuser$$: there" "the chain named once"
+    run_mg_sep 255 mitogen-cp "$hop/sudo:nosuchuser$$:$MG_TMP/e/f" "$MG_TMP/e/x"
+    assert "$stderr" =~ "sudo:nosuchuser$$: there is no user 'nosuchuser$$' here" "pull"
+    assert "$(ls -A "$MG_TMP/e")" == "f
+pulled
+pushed" "nothing else written"
+}
+
 @test "cp: many targets: push reads once, pull into DEST/TARGET" {
     printf 'many\n' >"$MG_TMP/f"
     mkdir "$MG_TMP/d1" "$MG_TMP/d2"
