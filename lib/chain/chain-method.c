@@ -12,7 +12,8 @@ const char *const mg__ssh_options[] = {
 	"username", "port", "check_host_keys", "identity_file",
 	"identities_only", "compression", "ssh_path", "ssh_args",
 	"ssh_debug_level", "password_env", "password_file",
-	"keepalive_enabled", "keepalive_count", "keepalive_interval", "tcp_nodelay", NULL,
+	"keepalive_enabled", "keepalive_count", "keepalive_interval", "tcp_nodelay",
+	"image_in_command", NULL,
 };
 const char *const mg__sudo_options[] = {
 	"username", "sudo_path", "sudo_args", "set_home", "preserve_env",

@@ -28,13 +28,17 @@
  * again right before the image is asked for: whatever a login or PAM step
  * did to it, no byte (0x0d, 0x11, 0x13...) may be translated on the way.
  */
-static const char first_stage[] =
-	"u=$(umask);umask 077;set -C;n=$1;f=;"
-	"for d in \"${TMPDIR:-/tmp}\" /tmp /var/tmp /dev/shm;do "
-	"[ -d \"$d\" ]&&printf '' 2>/dev/null >\"$d/.mitogen-agent.$$.$2\"&&{ f=$d/.mitogen-agent.$$.$2;break;};"
-	"done;"
-	"[ -n \"$f\" ]||{ echo 'mitogen: no writable temporary directory' >&2;exit 1;};"
+#define FIRST_STAGE_FILE \
+	"u=$(umask);umask 077;set -C;n=$1;f=;" \
+	"for d in \"${TMPDIR:-/tmp}\" /tmp /var/tmp /dev/shm;do " \
+	"[ -d \"$d\" ]&&printf '' 2>/dev/null >\"$d/.mitogen-agent.$$.$2\"&&{ f=$d/.mitogen-agent.$$.$2;break;};" \
+	"done;" \
+	"[ -n \"$f\" ]||{ echo 'mitogen: no writable temporary directory' >&2;exit 1;};" \
 	"trap 'rm -f \"$f\"' EXIT;"
+#define FIRST_STAGE_EXEC "chmod 700 \"$f\"&&exec \"$f\" --boot \"$f\" \"$u\""
+
+static const char first_stage[] =
+	FIRST_STAGE_FILE
 	"[ -t 0 ]&&stty raw -echo 2>/dev/null;"
 	"printf 'MITO000\\n';"
 	"head -c $n 2>/dev/null >>\"$f\";s=$(wc -c <\"$f\");"
@@ -43,30 +47,114 @@ static const char first_stage[] =
 	"[ $(wc -c <\"$f\") -gt $s ]||{ echo \"mitogen: agent image cut short ($s of $n bytes)\" >&2;exit 1;};"
 	"else sleep 0.01 2>/dev/null||sleep 1;fi;"
 	"s=$(wc -c <\"$f\");done;"
-	"chmod 700 \"$f\"&&exec \"$f\" --boot \"$f\" \"$u\"";
+	FIRST_STAGE_EXEC;
 
-char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len)
+/*
+ * The same with the image in $3 (mg__boot_argv_inline), written by the
+ * printf builtin's %b, which turns the \0NNN escapes back into bytes:
+ * stdin is never read, so a request may follow on it at once.
+ */
+static const char first_stage_arg[] =
+	FIRST_STAGE_FILE
+	"printf 'MITO000\\n';"
+	"LC_ALL=C printf %b \"$3\" >>\"$f\";s=$(wc -c <\"$f\");"
+	"[ $s -eq $n ]||{ echo \"mitogen: agent image cut short ($s of $n bytes)\" >&2;exit 1;};"
+	FIRST_STAGE_EXEC;
+
+static char **boot_argv(TALLOC_CTX *mem_ctx, size_t len, char *arg)
 {
-	char **argv = talloc_zero_array(mem_ctx, char *, 7);
+	char **argv = talloc_zero_array(mem_ctx, char *, 8);
 	struct timespec ts;
+	int n = arg != NULL ? 7 : 6;
 
 	if (argv == NULL) {
+		talloc_free(arg);
 		return NULL;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	argv[0] = talloc_strdup(argv, "/bin/sh");
 	argv[1] = talloc_strdup(argv, "-c");
-	argv[2] = talloc_strdup(argv, first_stage);
+	argv[2] = talloc_strdup(argv, arg != NULL ? first_stage_arg : first_stage);
 	argv[3] = talloc_strdup(argv, "mitogen-boot");
 	argv[4] = talloc_asprintf(argv, "%zu", len);
 	argv[5] = talloc_asprintf(argv, "%lx%x", (unsigned long)ts.tv_nsec, (unsigned)getpid());
-	for (int i = 0; i < 6; i++) {
+	argv[6] = arg != NULL ? talloc_steal(argv, arg) : NULL;
+	for (int i = 0; i < n; i++) {
 		if (argv[i] == NULL) {
 			talloc_free(argv);
 			return NULL;
 		}
 	}
 	return argv;
+}
+
+char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len)
+{
+	return boot_argv(mem_ctx, len, NULL);
+}
+
+/*
+ * Bytes that need an escape in the image argument: NUL (no C string holds
+ * it), and what some login shell reads in single quotes: '!' and newline
+ * (csh), the backslash (fish, before a backslash or quote; printf %b in
+ * any case). A quote is the quoting's business (4 bytes, mg__shell_quote);
+ * it is counted so that the limit holds.
+ */
+static size_t esc_len(uint8_t b, uint8_t next)
+{
+	switch (b) {
+	case 0:
+		/* "\0" ends at the first byte that is no octal digit. */
+		return next >= '0' && next <= '7' ? 5 : 2;
+	case '\\': case '!': case '\n':
+		return 5;
+	case '\'':
+		return 4;
+	default:
+		return 1;
+	}
+}
+
+static char *escape_image(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, size_t max)
+{
+	size_t len = 0, at = 0;
+	char *out;
+
+	for (size_t i = 0; i < n && len <= max; i++) {
+		len += esc_len(p[i], i + 1 < n ? p[i + 1] : 0);
+	}
+	if (len > max || (out = talloc_array(mem_ctx, char, len + 1)) == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t el = esc_len(p[i], i + 1 < n ? p[i + 1] : 0);
+
+		if (el == 1 || p[i] == '\'') {
+			out[at++] = (char)p[i];
+		} else {
+			/* \0NNN: the octal value, or just \0 for a NUL. */
+			at += (size_t)snprintf(out + at, 6, el == 2 ? "\\0" : "\\0%03o", p[i]);
+		}
+	}
+	out[at] = '\0';
+	return out;
+}
+
+char **mg__boot_argv_inline(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t len,
+			    const uint8_t *tail, size_t tail_len)
+{
+	uint8_t *all = talloc_size(NULL, len + tail_len);
+	char *arg = NULL;
+
+	if (all != NULL) {
+		memcpy(all, image, len);
+		if (tail_len > 0) {
+			memcpy(all + len, tail, tail_len);
+		}
+		arg = escape_image(NULL, all, len + tail_len, MG_BOOT_ARG_MAX);
+		talloc_free(all);
+	}
+	return arg != NULL ? boot_argv(mem_ctx, len + tail_len, arg) : NULL;
 }
 
 size_t mg__boot_tail_frame_len(const uint8_t *tail, uint64_t len)

@@ -52,6 +52,21 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img);
  */
 char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len);
 
+/*
+ * The longest image argument mg__boot_argv_inline makes, escapes and
+ * quoting included: a login shell must get the whole command as one
+ * argument, and Linux takes at most 128 KiB in one (MAX_ARG_STRLEN).
+ */
+#define MG_BOOT_ARG_MAX 120000
+/*
+ * The same with the image and its tail (image, then tail) in the argv
+ * itself, escaped for printf %b, as a seventh word: the first stage then
+ * reads nothing from stdin (PROTOCOL section 2.1). NULL when the escaped
+ * form would exceed MG_BOOT_ARG_MAX, or on ENOMEM: push it on stdin then.
+ */
+char **mg__boot_argv_inline(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t len,
+			    const uint8_t *tail, size_t tail_len);
+
 /* Quote one word for a POSIX shell (for --dry-run and ssh). */
 char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word);
 /* Join an argv into one shell-quoted line. */

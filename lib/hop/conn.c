@@ -52,6 +52,9 @@ struct mg_conn {
 	uint8_t *hello_tail;         /* HELLO, frames held for the hop, length, magic (boot.h) */
 	size_t hello_tail_len;
 	bool hello_sent;             /* in the image's tail, or after MITO002 */
+	bool image_in_argv;          /* boot.h, mg__boot_argv_inline */
+	uint8_t *early;              /* frames held for it, on stdin at once */
+	size_t early_len;
 	int err_fd;
 	struct mg_io *err_io;
 	char *tail;                 /* last lines of output, for errors */
@@ -552,6 +555,14 @@ static int take_held(struct mg_conn *c)
 	if (ret != 0 || n == 0) {
 		return ret;
 	}
+	if (c->image_in_argv) {
+		/* The first stage never reads stdin: they may follow at once,
+		 * and stay out of an argv anyone on the far host may read. */
+		c->early = p;
+		c->early_len = n;
+		mg_debug("%s: %zu bytes of requests follow the image", c->name, n);
+		return 0;
+	}
 	ret = build_tail(c, p, n);
 	talloc_free(p);
 	mg_debug("%s: %zu bytes of requests ride with the image", c->name, n);
@@ -599,11 +610,17 @@ static int prepare_hello(struct mg_conn *c)
 	return build_tail(c, NULL, 0);
 }
 
-/* The image, with HELLO at its end: the agent starts knowing who it is. */
+/* The image, with HELLO at its end: the agent starts knowing who it is.
+ * In the argv already, only what waited for the hop goes. */
 static void send_image(struct mg_conn *c)
 {
-	mg__stream_write_raw(c->stream, c->image->data, c->image->len);
-	mg__stream_write_raw(c->stream, c->hello_tail, c->hello_tail_len);
+	if (!c->image_in_argv) {
+		mg__stream_write_raw(c->stream, c->image->data, c->image->len);
+		mg__stream_write_raw(c->stream, c->hello_tail, c->hello_tail_len);
+	} else if (c->early != NULL) {
+		mg__stream_write_raw(c->stream, c->early, c->early_len);
+		TALLOC_FREE(c->early);
+	}
 	c->hello_sent = true;
 }
 
@@ -682,8 +699,11 @@ static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *da
 	return used;
 }
 
-int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
-		  size_t tail_len, char ***_argv, bool *_direct, char **_errmsg)
+/* mg__conn_argv; with a tail and a method that allows it, the image and
+ * tail ride in the argv (*_in_argv). */
+static int conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
+		     const uint8_t *tail, size_t tail_len, char ***_argv, bool *_direct,
+		     bool *_in_argv, char **_errmsg)
 {
 	const struct mg_method *m = mg__method_find(hop->method);
 	TALLOC_CTX *tmp = talloc_new(NULL);
@@ -692,6 +712,7 @@ int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg
 	int ret;
 
 	*_direct = false;
+	*_in_argv = false;
 	if (m != NULL && m->fork) {
 		const char *argv[] = { "(fork of this process)", NULL };
 		talloc_free(tmp);
@@ -704,7 +725,12 @@ int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg
 		talloc_free(tmp);
 		return -ENOSYS;
 	}
-	first = mg__boot_argv(tmp, image->len + tail_len);
+	first = tail != NULL && m->image_arg != NULL && m->image_arg(hop) ?
+		mg__boot_argv_inline(tmp, image->data, image->len, tail, tail_len) : NULL;
+	*_in_argv = first != NULL;
+	if (first == NULL) {
+		first = mg__boot_argv(tmp, image->len + tail_len);
+	}
 	if (first == NULL) {
 		talloc_free(tmp);
 		return -ENOMEM;
@@ -715,6 +741,14 @@ int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg
 	ret = m->build_argv(mem_ctx, hop, &boot, _argv, _direct, _errmsg);
 	talloc_free(tmp);
 	return ret;
+}
+
+int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
+		  size_t tail_len, char ***_argv, bool *_direct, char **_errmsg)
+{
+	bool in_argv;
+
+	return conn_argv(mem_ctx, hop, image, NULL, tail_len, _argv, _direct, &in_argv, _errmsg);
 }
 
 /* fork: the child becomes an agent on a fresh socketpair, in this very
@@ -1135,8 +1169,8 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		c->direct = true;
 		goto spawned;
 	}
-	if ((ret = mg__conn_argv(c, p->hop, p->image, c->hello_tail_len, &argv, &c->direct,
-				 _errmsg)) != 0) {
+	if ((ret = conn_argv(c, p->hop, p->image, c->hello_tail, c->hello_tail_len, &argv,
+			     &c->direct, &c->image_in_argv, _errmsg)) != 0) {
 		goto fail;
 	}
 

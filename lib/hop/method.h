@@ -58,6 +58,10 @@ struct mg_method {
 	/* True when no prompt can appear, so the agent image may be sent
 	 * without waiting for the first stage's marker. */
 	bool eager;
+	/* Whether the image may ride in the first stage's argv for this hop
+	 * (an eager method whose command crosses a link): nothing then waits
+	 * for the far end's stdin to open (PROTOCOL section 2.1). NULL: no. */
+	bool (*image_arg)(const struct mg_hop *hop);
 	/* A forked copy of this process becomes the agent: no exec at all. */
 	bool fork;
 	/*

@@ -195,6 +195,7 @@ static void fill_ssh(struct fields *x, const void *o)
 	put_uint(x, "keepalive_count", p->keepalive_count);
 	put_uint(x, "keepalive_interval", p->keepalive_interval);
 	put_flag(x, "tcp_nodelay", p->tcp_nodelay);
+	put_flag(x, "image_in_command", p->image_in_command);
 	put_common(x, &p->common);
 }
 

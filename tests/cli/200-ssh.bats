@@ -115,10 +115,10 @@ function hop_re() {
     # Sent before the hop was up, not a round trip after its HELLO reply.
     run_mg_sep 3 mitogen-run -vv "$hop" 'echo one; exit 3'
     assert "$output" == "one"
-    assert "$stderr" =~ "bytes of requests ride with the image"
+    assert "$stderr" =~ "bytes of requests (ride with|follow) the image"
     run_mg_sep 0 mitogen-run -vv "$hop/local" -- echo two
     assert "$output" == "two"
-    assert "$stderr" =~ "bytes of requests ride with the image"
+    assert "$stderr" =~ "bytes of requests (ride with|follow) the image"
     # A hop that fails still fails the command sent early with its error.
     run_mg_sep 255 mitogen-run "$hop/sudo:nosuchuser$$" -- echo three
     assert "$output" == ""

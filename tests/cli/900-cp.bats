@@ -293,11 +293,11 @@ function assert_hop_log() {
     head -c 5000000 /dev/urandom >"$MG_TMP/e/f"
     # Sent before the hop was up, not a round trip after its HELLO reply.
     run_mg_sep mitogen-cp -vv "$MG_TMP/e/f" "$hop:$MG_TMP/e/pushed"
-    assert "$stderr" =~ "bytes of requests ride with the image" "push"
+    assert "$stderr" =~ "bytes of requests (ride with|follow) the image" "push"
     run cmp "$MG_TMP/e/f" "$MG_TMP/e/pushed"
     assert "$status" -eq 0 "pushed"
     run_mg_sep mitogen-cp -vv "$hop:$MG_TMP/e/f" "$MG_TMP/e/pulled"
-    assert "$stderr" =~ "bytes of requests ride with the image" "pull"
+    assert "$stderr" =~ "bytes of requests (ride with|follow) the image" "pull"
     run cmp "$MG_TMP/e/f" "$MG_TMP/e/pulled"
     assert "$status" -eq 0 "pulled"
     # A chain that fails still fails the request sent early with its error.

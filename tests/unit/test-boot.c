@@ -2,7 +2,8 @@
  * The first stage, run for real: /bin/sh reads the agent image from a
  * socket, execs it, and the agent says it is up. Also with a non-blocking
  * stdin fed in slow pieces (head then fails with EAGAIN and must retry),
- * and with an image cut short (no file may be left behind).
+ * and with an image cut short (no file may be left behind); and with the
+ * image in the argv, under dash, bash and busybox.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -257,6 +258,156 @@ static void test_boot_cooked_pty(void)
 	talloc_free(tmp);
 }
 
+/* Run argv with /bin/sh swapped for 'sh' (a shell's argv, NULL ended),
+ * stdio on a socketpair whose end is returned in *_sock. */
+static pid_t spawn_with(char **argv, const char *const *sh, int *_sock)
+{
+	const char *v[16];
+	int sv[2], n = 0;
+	pid_t pid = -1;
+
+	while (sh[n] != NULL) {
+		v[n] = sh[n];
+		n++;
+	}
+	for (int i = 1; argv[i] != NULL && n < 15; i++) {
+		v[n++] = argv[i];
+	}
+	v[n] = NULL;
+	if (mg__socketpair(sv) != 0) {
+		return -1;
+	}
+	{
+		struct mg_spawn_opts so = {
+			.argv = v, .search_path = true, .setsid = true, .stdio = { sv[1], sv[1], -1 },
+		};
+		if (mg__spawn(&so, &pid) != 0) {
+			pid = -1;
+		}
+	}
+	close(sv[1]);
+	*_sock = sv[0];
+	return pid;
+}
+
+/* The shells a first stage may meet: dash (/bin/sh here), bash, busybox. */
+static const char *const shells[][3] = {
+	{ "/bin/sh", NULL }, { "bash", NULL }, { "busybox", "sh", NULL },
+};
+
+static bool have(const char *prog)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+	return system(cmd) == 0;
+}
+
+/* NULs before octal digits and not, what printf %b and login shells
+ * read in a special way; a NUL ends it all (no byte follows). */
+static const uint8_t tricky[] = {
+	0, '0', 0, '7', 0, '8', '\\', '\\', '\'', '!', '\n', '\r', '\\', '0', '\\', 'c',
+	'%', 'b', 0, '1', '2', '3', '\'', '\'',
+};
+
+/*
+ * The image in the argv (ssh): every byte value, a NUL before octal
+ * digits, and the bytes some login shell reads in single quotes, come out
+ * of printf %b exactly; stdin is never read. The "image" is a script that
+ * copies its own file (as the agent would read it) and says it is up.
+ */
+static void test_boot_inline_bytes(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char copy[256], script[512], buf[4096];
+	uint8_t data[2048];
+	size_t n;
+
+	snprintf(copy, sizeof(copy), "%s/../mg-test-boot-copy.%d", tmpdir, (int)getpid());
+	n = (size_t)snprintf(script, sizeof(script),
+			     "#!/bin/sh\ncat \"$2\" >'%s';rm -f \"$2\";printf 'MITO002\\n';exit 0\n",
+			     copy);
+	memcpy(data, script, n);
+	for (int i = 0; i < 256; i++) {
+		data[n++] = (uint8_t)i;
+	}
+	memcpy(data + n, tricky, sizeof(tricky));
+	n += sizeof(tricky);
+	data[n++] = 0;
+	for (size_t s = 0; s < sizeof(shells) / sizeof(shells[0]); s++) {
+		char **argv = mg__boot_argv_inline(tmp, data, n - 40, data + n - 40, 40);
+		int sock = -1, status = 0;
+		pid_t pid;
+		FILE *f;
+		uint8_t got[2048];
+		size_t gn;
+
+		if (!have(shells[s][0])) {
+			printf("# %s: not installed\n", shells[s][0]);
+			continue;
+		}
+		ASSERT_PTR_NOT_NULL(argv);
+		ASSERT_PTR_NULL(strchr(argv[6], '!'));
+		ASSERT_PTR_NULL(strchr(argv[6], '\n'));
+		ASSERT_PTR_NULL(strstr(argv[6], "\\\\"));
+		ASSERT_PTR_NULL(strstr(argv[6], "\\'"));
+		pid = spawn_with(argv, shells[s], &sock);
+		ASSERT_TRUE(pid > 0);
+		/* Nothing is written to its stdin: it must not wait for it. */
+		ASSERT_TRUE(wait_for(sock, MG_MARK_UP, buf, sizeof(buf), 10000));
+		close(sock);
+		ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+		f = fopen(copy, "rb");
+		ASSERT_PTR_NOT_NULL(f);
+		gn = fread(got, 1, sizeof(got), f);
+		fclose(f);
+		unlink(copy);
+		printf("# %s: %zu of %zu bytes\n", shells[s][0], gn, n);
+		ASSERT_INT_EQ(gn, n);
+		ASSERT_TRUE(memcmp(got, data, n) == 0);
+		ASSERT_INT_EQ(count_files(tmpdir), 0);
+	}
+	talloc_free(tmp);
+}
+
+/* The real agent that way comes up; too large an image is refused (the
+ * caller then pushes it on stdin). */
+static void test_boot_inline_agent(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_image *img = load(tmp);
+	char **argv;
+	char buf[4096];
+	int sock = -1, status = 0;
+	pid_t pid;
+	uint8_t *big;
+
+	ASSERT_PTR_NOT_NULL(img);
+	argv = mg__boot_argv_inline(tmp, img->data, img->len, NULL, 0);
+	if (img->len > MG_BOOT_ARG_MAX) {
+		/* The sanitizers' agent, a dynamic program of megabytes. */
+		printf("# the agent (%zu bytes) goes on stdin\n", img->len);
+		ASSERT_PTR_NULL(argv);
+	} else {
+		ASSERT_PTR_NOT_NULL(argv);
+		ASSERT_TRUE(strlen(argv[6]) <= MG_BOOT_ARG_MAX);
+		pid = spawn_with(argv, shells[0], &sock);
+		ASSERT_TRUE(pid > 0);
+		ASSERT_TRUE(wait_for(sock, MG_MARK_UP, buf, sizeof(buf), 10000));
+		ASSERT_INT_EQ(count_files(tmpdir), 0);
+		close(sock);
+		ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+	}
+
+	big = talloc_zero_size(tmp, MG_BOOT_ARG_MAX);
+	ASSERT_PTR_NOT_NULL(big);
+	memset(big, 'x', MG_BOOT_ARG_MAX);
+	ASSERT_PTR_NOT_NULL(mg__boot_argv_inline(tmp, big, MG_BOOT_ARG_MAX, NULL, 0));
+	ASSERT_PTR_NULL(mg__boot_argv_inline(tmp, big, MG_BOOT_ARG_MAX, (const uint8_t *)"!", 1));
+	ASSERT_PTR_NULL(mg__boot_argv_inline(tmp, big, MG_BOOT_ARG_MAX - 1, (const uint8_t *)"", 1));
+	talloc_free(tmp);
+}
+
 static void test_shell_quote(void)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
@@ -281,6 +432,8 @@ int main(void)
 	RUN(test_boot_nonblocking_slow);
 	RUN(test_boot_cut_short);
 	RUN(test_boot_cooked_pty);
+	RUN(test_boot_inline_bytes);
+	RUN(test_boot_inline_agent);
 	rc = TESTS_END();
 	rmdir(tmpdir);
 	return rc;

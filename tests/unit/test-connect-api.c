@@ -132,7 +132,8 @@ static void test_ssh(void)
 		.identities_only = MG_FLAG_NO, .compression = true, .ssh_path = "/usr/bin/ssh",
 		.ssh_args = args, .ssh_debug_level = 2, .password_env = "PW",
 		.keepalive_enabled = MG_FLAG_YES, .keepalive_count = 5, .keepalive_interval = 7,
-		.tcp_nodelay = MG_FLAG_NO, .common.remote_name = "r",
+		.tcp_nodelay = MG_FLAG_NO, .image_in_command = MG_FLAG_NO,
+		.common.remote_name = "r",
 	};
 	struct mg_ssh_opts v6 = { .hostname = "fe80::1%eth0", .port = 22,
 				  .password_file = "/tmp/pw" };
@@ -146,7 +147,7 @@ static void test_ssh(void)
 				 "&ssh_args=Ciphers=aes128-ctr&ssh_args='-4%20x'"
 				 "&ssh_debug_level=2&password_env=PW&keepalive_enabled=1"
 				 "&keepalive_count=5&keepalive_interval=7&tcp_nodelay=0"
-				 "&remote_name=r"));
+				 "&image_in_command=0&remote_name=r"));
 	/* The same written with username= and port= options. */
 	ASSERT_INT_EQ(mg_chain_ssh(ctx, NULL, &v6, &c, &err), 0);
 	ASSERT_TRUE(same_as_text(c, "ssh:[fe80::1%25eth0]:22?password_file=%2Ftmp%2Fpw"));

@@ -90,7 +90,7 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	const char *identity = mg_hop_opt(hop, "identity_file");
 	unsigned long debug, interval, count, timeout;
 	unsigned timeout_ms = 0;
-	bool identities_only, compression, keepalive, nodelay, given, ok;
+	bool identities_only, compression, keepalive, nodelay, in_cmd, given, ok;
 	enum hostkeys hk;
 	char **extra = NULL, **argv;
 	char *remote;
@@ -111,6 +111,8 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	    (ret = mg__hop_bool(mem_ctx, hop, "keepalive_enabled", true, &keepalive, _errmsg)) != 0 ||
 	    /* Used by prepare_async; checked here so --dry-run says so too. */
 	    (ret = mg__hop_bool(mem_ctx, hop, "tcp_nodelay", true, &nodelay, _errmsg)) != 0 ||
+	    /* Used by the connection (ssh_image_arg), checked here too. */
+	    (ret = mg__hop_bool(mem_ctx, hop, "image_in_command", true, &in_cmd, _errmsg)) != 0 ||
 	    (ret = hop_uint(mem_ctx, hop, "ssh_debug_level", 0, &debug, &given, _errmsg)) != 0 ||
 	    (ret = hop_uint(mem_ctx, hop, "keepalive_interval", 15, &interval, &given, _errmsg)) != 0 ||
 	    (ret = hop_uint(mem_ctx, hop, "keepalive_count", 3, &count, &given, _errmsg)) != 0) {
@@ -180,8 +182,9 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	/*
 	 * ssh joins the words after the host with spaces and the remote login
 	 * shell parses the result: send one word, quoted for a POSIX shell.
-	 * The first stage holds no '!' or newline, so csh, tcsh and fish read
-	 * the same single-quoted words.
+	 * The first stage holds no '!' or newline, nor does the image after
+	 * it (boot.c escapes them), so csh, tcsh and fish read the same
+	 * single-quoted words.
 	 */
 	remote = ok ? mg__shell_join(tmp, boot->argv) : NULL;
 	ok = remote != NULL && mg__strv_add(&argv, hop->host) && mg__strv_add(&argv, remote);
@@ -194,6 +197,21 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 done:
 	talloc_free(tmp);
 	return ret;
+}
+
+/* image_in_command=, default yes. */
+static bool ssh_image_arg(const struct mg_hop *hop)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char *errmsg = NULL;
+	bool on = true;
+
+	/* A bad value has failed the hop in ssh_build_argv already. */
+	if (mg__hop_bool(tmp, hop, "image_in_command", true, &on, &errmsg) != 0) {
+		on = true;
+	}
+	talloc_free(tmp);
+	return on;
 }
 
 static enum mg_spawn_mode ssh_spawn_mode(const struct mg_hop *hop)
@@ -482,6 +500,9 @@ const struct mg_method mg__method_ssh = {
 	/* ssh reads passwords and host-key answers from the tty, never from
 	 * stdin: the image can follow at once, saving a round trip. */
 	.eager = true,
+	/* sshd opens the session's window only once the command runs: on
+	 * stdin the image would wait a round trip for it. */
+	.image_arg = ssh_image_arg,
 	.build_argv = ssh_build_argv,
 	.spawn_mode = ssh_spawn_mode,
 	.prompts = ssh_prompts,

@@ -131,6 +131,10 @@ struct mg_ssh_opts {
 	 * through mitogen-connect where the ssh_config allows (default
 	 * yes). */
 	enum mg_flag tcp_nodelay;
+	/* image_in_command=: the agent image rides in the remote command
+	 * rather than on ssh's stdin, which saves a round trip (default
+	 * yes). */
+	enum mg_flag image_in_command;
 };
 
 /* sudo: become another user with sudo(8). */
