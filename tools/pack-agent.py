@@ -30,10 +30,13 @@ BRANCH, RIP, JCC, IMM = range(4)
 # (measured: each one here saves bytes on the agent, the others did not).
 RIP_OPS = (0x39, 0x3B, 0x80, 0x83, 0x89, 0x8B, 0x8D, 0xC6, 0xC7)
 
-# LZMA properties (lc, lp, pb) of each stream, measured: code wants the
-# previous byte's high bits; operands their place in the 4-byte word.
+# LZMA properties (lc, lp, pb) of each stream and the encoder's settings,
+# measured: code wants the previous byte's high bits; operands their place
+# in the 4-byte word.
 CODE_PROPS = (3, 0, 0)
-OPS_PROPS = (0, 2, 2)
+CODE_ENC = {"mf": lzma.MF_BT2, "nice_len": 160}
+OPS_PROPS = (1, 2, 2)
+OPS_ENC = {"mf": lzma.MF_BT4, "nice_len": 64}
 
 
 def operand(buf, i, n):
@@ -78,10 +81,10 @@ def split(data):
     return bytes(code), [len(o) // 4 for o in ops], b"".join(bytes(o) for o in ops)
 
 
-def lzma_raw(data, props):
+def lzma_raw(data, props, enc):
     lc, lp, pb = props
-    filters = [{"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME,
-                "lc": lc, "lp": lp, "pb": pb, "nice_len": 128}]
+    filters = [dict({"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME,
+                     "lc": lc, "lp": lp, "pb": pb}, **enc)]
     return lzma.compress(data, format=lzma.FORMAT_RAW, filters=filters)
 
 
@@ -91,13 +94,12 @@ def props_byte(props):
 
 
 def compress(raw):
-    """The payload for RAW (unlzma.h). nice_len 128 packs the agent a
-    little tighter than the preset's 273."""
+    """The payload for RAW (unlzma.h)."""
     code, counts, ops = split(raw)
-    first = lzma_raw(code, CODE_PROPS)
+    first = lzma_raw(code, CODE_PROPS, CODE_ENC)
     head = struct.pack("<BBHII4I", props_byte(CODE_PROPS), props_byte(OPS_PROPS), 0,
                        len(code), len(first), *counts)
-    return head + first + lzma_raw(ops, OPS_PROPS)
+    return head + first + lzma_raw(ops, OPS_PROPS, OPS_ENC)
 
 
 def fnv1a(data):
