@@ -88,12 +88,14 @@ done
 # getusershell's fmemopen, sysconf (tools/agent-libc.c, and the library
 # reading seconds, log stamps and /etc/shells by hand): 32 KB.
 # Packed (below): stub 4.9 KB + payload 92 KB.
-# Four optimisations of -Os are off: their code is as large or larger
-# once packed (measured together: 546 bytes fewer on the wire).
+# Some optimisations of -Os are off: their code is as large or larger
+# once packed (measured one by one, December 2026; together 1.3 KB fewer
+# on the wire). None changes what the program does.
 common_flags="-std=gnu11 -D_GNU_SOURCE -DMG_STATIC_AGENT -Os
 	-ffunction-sections -fdata-sections -flto=auto -flto-partition=one -fno-pie -fno-ident
 	-fno-asynchronous-unwind-tables -fno-unwind-tables
-	-fno-tree-tail-merge -fno-shrink-wrap -fno-partial-inlining -fno-ipa-sra"
+	-fno-tree-tail-merge -fno-shrink-wrap -fno-partial-inlining -fno-ipa-sra
+	-fno-optimize-sibling-calls -fno-if-conversion -fno-if-conversion2 -fno-ipa-modref"
 link_flags="-static -no-pie -Wl,--gc-sections -Wl,--build-id=none
 	-Wl,-z,norelro -Wl,-z,noseparate-code -s"
 
