@@ -124,14 +124,12 @@ struct pending_connect {
 	struct mg_handler *pw_reply;
 	mg_password_cb pw_cb;
 	void *pw_cb_data;
-	bool starting;   /* counted in svc->n_starting */
 };
 
+/* Set once p is counted in svc->n_starting. */
 static int pending_destructor(struct pending_connect *p)
 {
-	if (p->starting) {
-		p->svc->n_starting--;
-	}
+	p->svc->n_starting--;
 	return 0;
 }
 
@@ -264,7 +262,6 @@ static void on_connect(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	/* Counted until it is up or fails, whichever way p goes. */
-	p->starting = true;
 	svc->n_starting++;
 	talloc_set_destructor(p, pending_destructor);
 	ret = mg__conn_start(svc->conns, r, &cp, on_connected, p, &c, &errmsg);
