@@ -4,7 +4,7 @@
 OUTPUT is STUB (cmd/agent-stub/stub.c) without its section headers,
 followed by AGENT, likewise trimmed, split in two streams (code, and
 the operands of branches, RIP-relative accesses and immediates:
-cmd/agent-stub/unlzma.h) and compressed as raw LZMA; the stub's
+cmd/agent-stub/unlzma.h) and compressed as raw LZMA, masked against shell escapes; the stub's
 `mg_packed` record says where the payload lies, how long the agent is
 and its FNV-1a. RAW is the trimmed AGENT: what
 OUTPUT inflates to, byte for byte.
@@ -102,6 +102,34 @@ def compress(raw):
     return head + first + lzma_raw(ops, OPS_PROPS, OPS_ENC)
 
 
+# The bytes a login shell or printf %b would want escaped when the image
+# rides in ssh's command (lib/hop/boot.c, esc_len: 4 or 5 bytes each, 6%
+# more in all on compressed data): the payload avoids them. Each block of
+# MASK_BLOCK bytes follows a key byte and is XORed with it, the key being
+# one that leaves none of them in the block (else the fewest): 0.4% more
+# bytes, 5 KB fewer in ssh's command.
+MASK_BLOCK = 256
+AWKWARD = (0x00, 0x0A, 0x21, 0x27, 0x5C)
+
+
+def mask(data):
+    out = bytearray()
+    for i in range(0, len(data), MASK_BLOCK):
+        block, best = data[i:i + MASK_BLOCK], None
+        for k in range(256):
+            if k in AWKWARD:
+                continue
+            x = block.translate(bytes(b ^ k for b in range(256)))
+            n = sum(x.count(a) for a in AWKWARD)
+            if best is None or n < best[0]:
+                best = (n, k, x)
+            if n == 0:
+                break
+        out.append(best[1])
+        out += best[2]
+    return bytes(out)
+
+
 def fnv1a(data):
     h = 2166136261
     for b in data:
@@ -148,7 +176,7 @@ def main():
     at = stub.find(MAGIC)
     if at < 0 or stub.find(MAGIC, at + 1) >= 0:
         sys.exit("pack-agent.py: the stub's mg_packed record is missing or not unique")
-    payload = compress(agent)
+    payload = mask(compress(agent))
     struct.pack_into("<IIII", stub, at + len(MAGIC), len(stub), len(payload),
                      len(agent), fnv1a(agent))
     write_exe(raw_path, agent)

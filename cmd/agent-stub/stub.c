@@ -284,12 +284,14 @@ __attribute__((noreturn, used)) void stub_main(long *sp)
 		die("the agent image is cut short");
 	}
 	in = (const uint8_t *)sys6(SYS_mmap, 0, (long)off + len, 1, 2, self, 0);  /* PROT_READ, MAP_PRIVATE */
-	/* The agent, then room for its operand stream (unlzma.h). */
-	out = (uint8_t *)sys6(SYS_mmap, 0, 2L * raw_len, 3, 0x22, -1, 0);        /* RW, MAP_PRIVATE|ANON */
+	/* The agent, room for its operand stream, the payload unmasked
+	 * (unlzma.h). */
+	out = (uint8_t *)sys6(SYS_mmap, 0, 2L * raw_len + len, 3, 0x22, -1, 0);  /* RW, MAP_PRIVATE|ANON */
 	if ((unsigned long)in > -4096UL || (unsigned long)out > -4096UL) {
 		die("out of memory inflating the agent");
 	}
-	if (mg__unpack(&lz, in + off, len, out, raw_len, out + raw_len, raw_len) != 0) {
+	if (mg__unpack(&lz, out + 2L * raw_len, mg__unmask(in + off, len, out + 2L * raw_len),
+		       out, raw_len, out + raw_len, raw_len) != 0) {
 		die("the agent image is corrupt (it does not inflate)");
 	}
 	if (mg__fnv1a(out, raw_len) != pk->hash) {

@@ -383,6 +383,19 @@ int mg__unpack(struct mg_unlzma *st, const uint8_t *in, size_t in_len, uint8_t *
 	return mg__unsplit(out, out_len, code, code_len, scratch, count);
 }
 
+size_t mg__unmask(const uint8_t *in, size_t len, uint8_t *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i += MG_MASK_BLOCK + 1) {
+		uint8_t key = in[i];
+		for (size_t j = i + 1; j < len && j <= i + MG_MASK_BLOCK; j++) {
+			out[n++] = in[j] ^ key;
+		}
+	}
+	return n;
+}
+
 uint32_t mg__fnv1a(const uint8_t *buf, size_t len)
 {
 	uint32_t h = 2166136261u;

@@ -68,6 +68,13 @@ int mg__unsplit(uint8_t *out, size_t out_len, const uint8_t *code, size_t code_l
 int mg__unpack(struct mg_unlzma *st, const uint8_t *in, size_t in_len, uint8_t *out,
 	       size_t out_len, uint8_t *scratch, size_t scratch_len);
 
+/* The payload is masked (tools/pack-agent.py mask) so that it needs few
+ * escapes in a shell's command: each block of up to MG_MASK_BLOCK bytes
+ * follows a key byte and was XORed with it. Unmask IN (LEN bytes) into
+ * OUT, which may be IN itself; the length unmasked. */
+#define MG_MASK_BLOCK 256
+size_t mg__unmask(const uint8_t *in, size_t len, uint8_t *out);
+
 /* FNV-1a over BUF: the packed image's check of the inflated bytes. */
 uint32_t mg__fnv1a(const uint8_t *buf, size_t len);
 

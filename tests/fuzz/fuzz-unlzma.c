@@ -23,12 +23,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	raw_len = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
 		  (uint32_t)data[3] << 24;
 	raw_len %= 1u << 20;
-	/* The agent, then the operand stream's room, as the stub has it. */
-	out = malloc(2 * (size_t)raw_len + 1);
+	/* The agent, the operand stream's room, the payload unmasked, as
+	 * the stub has them. */
+	out = malloc(2 * (size_t)raw_len + size);
 	if (out == NULL) {
 		return 0;
 	}
-	if (mg__unpack(&st, data + 8, size - 8, out, raw_len, out + raw_len, raw_len) == 0) {
+	if (mg__unpack(&st, out + 2 * (size_t)raw_len,
+		       mg__unmask(data + 8, size - 8, out + 2 * (size_t)raw_len),
+		       out, raw_len, out + raw_len, raw_len) == 0) {
 		(void)mg__fnv1a(out, raw_len);
 	}
 	free(out);

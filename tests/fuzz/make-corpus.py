@@ -346,7 +346,7 @@ def unlzma_seeds():
     spec.loader.exec_module(pack)
 
     def packed(raw):
-        return struct.pack("<II", len(raw), pack.fnv1a(raw)) + pack.compress(raw)
+        return struct.pack("<II", len(raw), pack.fnv1a(raw)) + pack.mask(pack.compress(raw))
 
     text = b"".join(b"line %d: the agent is pushed to every hop, %s\n" % (i, b"so its size matters" * (i % 4))
                     for i in range(200))

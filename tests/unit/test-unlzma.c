@@ -43,8 +43,10 @@ static uint32_t le32(const uint8_t *p)
 /* What the stub accepts: inflates, and the checksum agrees. */
 static bool inflates(const uint8_t *in, size_t n, uint8_t *out, uint32_t raw_len, uint32_t hash)
 {
-	uint8_t *scratch = malloc(raw_len + 1);
-	bool ok = scratch != NULL && mg__unpack(&st, in, n, out, raw_len, scratch, raw_len) == 0;
+	uint8_t *scratch = malloc(raw_len + n + 1);
+	bool ok = scratch != NULL &&
+		  mg__unpack(&st, scratch + raw_len, mg__unmask(in, n, scratch + raw_len), out,
+			     raw_len, scratch, raw_len) == 0;
 
 	free(scratch);
 	return ok && mg__fnv1a(out, raw_len) == hash;
@@ -209,11 +211,34 @@ static void test_unsplit(void)
 	ASSERT_INT_EQ(mg__unsplit(out, sizeof(out) - 1, code, sizeof(code), ops, count), -1);
 }
 
+/* The mask (unlzma.h): a key byte, then up to MG_MASK_BLOCK bytes XORed
+ * with it; in place too. */
+static void test_unmask(void)
+{
+	uint8_t in[2 * (MG_MASK_BLOCK + 1) + 3], out[sizeof(in)], want[sizeof(in)];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(in); i++) {
+		bool key = i % (MG_MASK_BLOCK + 1) == 0;
+		in[i] = key ? (uint8_t)(0x41 + i) : (uint8_t)(i * 7);
+		if (!key) {
+			want[n++] = (uint8_t)(in[i] ^ in[i - i % (MG_MASK_BLOCK + 1)]);
+		}
+	}
+	ASSERT_INT_EQ(n, 2 * MG_MASK_BLOCK + 2);
+	ASSERT_INT_EQ(mg__unmask(in, sizeof(in), out), n);
+	ASSERT_TRUE(memcmp(out, want, n) == 0);
+	ASSERT_INT_EQ(mg__unmask(in, sizeof(in), in), n);
+	ASSERT_TRUE(memcmp(in, want, n) == 0);
+	ASSERT_INT_EQ(mg__unmask(in, 1, out), 0);
+}
+
 int main(void)
 {
 	TESTS_BEGIN();
 	RUN(test_seeds);
 	RUN(test_agent_round_trip);
 	RUN(test_unsplit);
+	RUN(test_unmask);
 	return TESTS_END();
 }
