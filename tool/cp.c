@@ -240,6 +240,17 @@ static void pull_bytes(uint64_t bytes, void *data)
 	on_bytes(bytes, t->cp);
 }
 
+/* The far source counted what it sends: the bar gets its ETA. */
+static void on_total(uint64_t total, void *data)
+{
+	((struct cp *)data)->total = total;
+}
+
+static void pull_total(uint64_t total, void *data)
+{
+	on_total(total, ((struct cp_target *)data)->cp);
+}
+
 /* Many targets pull into DEST/NAME, one directory each. */
 static char *pull_dest(struct cp *cp, struct cp_target *t, unsigned *_flags)
 {
@@ -266,6 +277,7 @@ static void start_pull(struct cp *cp, struct cp_target *t)
 
 	if (cp->n == 1) {
 		fo.on_bytes = pull_bytes;
+		fo.on_total = cp->o->progress ? pull_total : NULL;
 	}
 	fc = dest != NULL ? mg_file_pull(cp, t->ctx, cp->o->srcs, dest, &fo, &errmsg) : NULL;
 	t->fc = fc;
@@ -306,6 +318,7 @@ static void start_push(struct cp *cp)
 		return;
 	}
 	if (cp->from != NULL) {
+		fo.on_total = cp->o->progress ? on_total : NULL;
 		cp->push = ctxs != NULL ? mg_file_transfer(cp, cp->from, cp->o->srcs, ctxs, n,
 							   cp->o->dest, &fo) : NULL;
 	} else {

@@ -34,7 +34,17 @@ struct mg_file_copy {
 	struct mg__unpack *unpack; /* pull */
 	struct mg_chan_in *in;
 	uint64_t bytes, wire;
+	bool total_told;
 };
+
+/* The source's total, once, when it has counted it. */
+static void tell_total(struct mg_file_copy *fc, uint64_t total)
+{
+	if (!fc->total_told && total != MG__FILE_NO_TOTAL && fc->o.on_total != NULL) {
+		fc->total_told = true;
+		fc->o.on_total(total, fc->o.data);
+	}
+}
 
 static void end_target(struct target *t, int err, const char *msg)
 {
@@ -95,6 +105,9 @@ static void on_bytes(void *data, uint64_t bytes, bool last)
 
 	(void)last;
 	fc->bytes = bytes;
+	if (fc->fan != NULL) {
+		tell_total(fc, mg__fan_total(fc->fan));
+	}
 	if (fc->o.on_bytes != NULL) {
 		fc->o.on_bytes(bytes, fc->o.data);
 	}
@@ -230,6 +243,7 @@ static void on_pull_reply(struct mg_message *reply, int err, void *data)
 		end_target(&fc->t[0], err, why);
 		return;
 	}
+	tell_total(fc, mg__file_answer_total(reply));
 	mg__chan_in_set_ack(fc->in, h);
 }
 
@@ -264,7 +278,7 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	b = mg__buf_new(fc, MG_MSG_MAX_DEFAULT);
 	if (fc->in == NULL || b == NULL ||
 	    mg__file_pull_req_encode(b, srcs, opts->flags & MG__FILE_KNOWN,
-				     mg__chan_in_handle(fc->in)) != 0) {
+				     mg__chan_in_handle(fc->in), opts->on_total != NULL) != 0) {
 		talloc_free(fc);
 		return NULL;
 	}
@@ -298,6 +312,9 @@ struct mg_file_copy *mg_file_transfer(TALLOC_CTX *mem_ctx, struct mg_context *fr
 		return NULL;
 	}
 	fc->from = from;
+	if (opts->on_total != NULL) {
+		mg__fan_want_total(fc->fan);
+	}
 	if (at != NULL && (opts->flags & MG_FILE_NO_RELAY) == 0) {
 		ret = mg__fan_copy_at(fc->fan, mg_context_id(at), mg_context_id(from), srcs);
 	} else {

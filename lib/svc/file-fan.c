@@ -61,6 +61,8 @@ struct mg__fan {
 	struct mg_call *pull;
 	bool held, in_done;
 	uint64_t bytes;
+	bool want_total;
+	uint64_t total;            /* the source's, or MG__FILE_NO_TOTAL */
 	struct mg__fan_cb cb;
 };
 
@@ -146,6 +148,9 @@ static void on_report(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	if (l->didx == NO_RECEIVER && m->len >= 13 && m->data[4] == MG__FILE_REPORT_BYTES) {
+		if (m->len >= 21) {
+			f->total = (uint64_t)mg__get_be32(m->data + 13) << 32 | mg__get_be32(m->data + 17);
+		}
 		if (f->cb.bytes != NULL) {
 			f->cb.bytes(f->cb.data, (uint64_t)mg__get_be32(m->data + 5) << 32 |
 					       mg__get_be32(m->data + 9), false);
@@ -224,6 +229,10 @@ static int link_start(struct flink *l, const struct mg_buf *extra)
 		ret = mg__buf_put_u32(b, (uint32_t)l->n);
 		for (size_t i = 0; ret == 0 && i < l->n; i++) {
 			ret = mg__buf_put_u32(b, f->t[l->tix[i]].id);
+		}
+		/* file.copy: progress reports with the source's total. */
+		if (ret == 0 && extra != NULL && f->want_total) {
+			ret = mg__buf_put_u8(b, 1);
 		}
 	}
 	if (ret == 0) {
@@ -369,6 +378,7 @@ struct mg__fan *mg__fan_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 		return NULL;
 	}
 	f->r = r;
+	f->total = MG__FILE_NO_TOTAL;
 	f->rq.flags = rq->flags;
 	f->rq.n_top = rq->n_top;
 	f->n = n;
@@ -456,6 +466,7 @@ static void on_pull_reply(struct mg_message *reply, int err, void *data)
 		fail_all(f, err, why);
 		return;
 	}
+	f->total = mg__file_answer_total(reply);
 	mg__fan_in_ack(f, h);
 }
 
@@ -469,7 +480,7 @@ int mg__fan_pull(struct mg__fan *f, uint32_t from, const char *const *srcs)
 		talloc_free(b);
 		return -ENOMEM;
 	}
-	ret = mg__file_pull_req_encode(b, srcs, f->rq.flags, h);
+	ret = mg__file_pull_req_encode(b, srcs, f->rq.flags, h, f->want_total);
 	if (ret == 0) {
 		ret = mg_router_call_async(f, f->r, from, "file.pull", b->data, b->len, -1,
 					   on_pull_reply, f, &f->pull);
@@ -501,6 +512,16 @@ int mg__fan_copy_at(struct mg__fan *f, uint32_t at, uint32_t from, const char *c
 void mg__fan_abort(struct mg__fan *f, const char *why)
 {
 	fail_all(f, MG_ERR_CANCELLED, why);
+}
+
+void mg__fan_want_total(struct mg__fan *f)
+{
+	f->want_total = true;
+}
+
+uint64_t mg__fan_total(const struct mg__fan *f)
+{
+	return f->total;
 }
 
 uint64_t mg__fan_wire_bytes(const struct mg__fan *f)

@@ -79,6 +79,8 @@ struct mg__pack {
 	uint8_t *q;             /* a relay's queue: q[qoff, qlen) */
 	size_t qoff, qlen;
 	uint64_t sent, wire;
+	bool counting;          /* mg__pack_total: sizes only */
+	uint64_t total;
 	mg__pack_done_fn done;
 	mg__pack_bytes_fn bytes;
 	void *data;
@@ -210,6 +212,10 @@ static void emit_file(struct mg__pack *p, int dirfd, const char *name, const cha
 		m = (struct mg__rec_meta){ .type = MG__REC_HARD, .path = rel, .path_len = strlen(rel),
 					   .target = first, .target_len = strlen(first) };
 		queue(p, &m);
+		return;
+	}
+	if (p->counting) {
+		p->total += (uint64_t)lst->st_size;
 		return;
 	}
 	/* O_NONBLOCK: what was a file may be a fifo by now. */
@@ -648,6 +654,24 @@ struct mg__pack *mg__pack_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 		}
 	}
 	return p;
+}
+
+uint64_t mg__pack_total(TALLOC_CTX *mem_ctx, const char *const *srcs, uint32_t flags,
+			unsigned max)
+{
+	struct mg__pack *p = mg__pack_new(mem_ctx, NULL, srcs, flags & ~MG__FILE_COMPRESS, NULL,
+					  NULL, NULL);
+	uint64_t total = MG__FILE_NO_TOTAL;
+
+	if (p != NULL) {
+		p->counting = true;
+		while (!p->end_queued && max-- > 0) {
+			next_entry(p);
+		}
+		total = p->end_queued ? p->total : MG__FILE_NO_TOTAL;
+		talloc_free(p);
+	}
+	return total;
 }
 
 struct mg__pack *mg__pack_new_relay(TALLOC_CTX *mem_ctx, struct mg_router *r,

@@ -62,12 +62,13 @@ static void on_failed(void *data, size_t idx, int err, const char *why)
 }
 
 /* A copy's progress for the caller, whom no byte reaches: at most
- * every 100 ms, and the total once. */
+ * every 100 ms, and the end once; the source's total when known. */
 static void on_copy_bytes(void *data, uint64_t bytes, bool last)
 {
 	struct job *j = data;
 	uint64_t now = mg_loop_now(mg__router_loop(j->r));
-	uint8_t p[13];
+	uint64_t total = mg__fan_total(j->f);
+	uint8_t p[21];
 	struct mg_buf b = { .data = p, .alloc = sizeof(p), .max = sizeof(p) };
 
 	if (!last && now < j->shown_ms + 100) {
@@ -77,6 +78,9 @@ static void on_copy_bytes(void *data, uint64_t bytes, bool last)
 	mg__buf_put_u32(&b, 0);
 	mg__buf_put_u8(&b, MG__FILE_REPORT_BYTES);
 	mg__buf_put_u64(&b, bytes);
+	if (total != MG__FILE_NO_TOTAL) {
+		mg__buf_put_u64(&b, total);
+	}
 	send_up(j, p, b.len);
 }
 
@@ -138,6 +142,9 @@ static int serve(struct mg_message *req, struct mg_router *r, TALLOC_CTX *tmp,
 		j->cancel = mg__router_add_handler(j, r, 0, MG_POL_RESPONDENT, j->caller, true,
 						   on_cancel, j);
 		h = j->cancel != NULL ? mg__handler_handle(j->cancel) : 0;
+		if (rq->want_total) {
+			mg__fan_want_total(j->f);
+		}
 		ret = h == 0 ? -ENOMEM : mg__fan_pull(j->f, rq->from, (const char *const *)rq->srcs);
 	} else if (j != NULL && j->f != NULL) {
 		h = mg__fan_relay(j->f, j->caller);

@@ -90,19 +90,23 @@ int mg__file_copy_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 			     struct mg__file_copy_req *rq)
 {
 	struct mg_buf b;
+	uint8_t want = 0;
+	int ret;
 
 	mg__buf_view(&b, p, n);
 	if (mg__buf_get_u32(&b, &rq->from) != 0 || get_srcs(&b, mem_ctx, &rq->srcs) != 0) {
 		return MG_ERR_PROTOCOL;
 	}
-	return get_relay(&b, mem_ctx, &rq->rq, &rq->ids, &rq->n);
+	ret = get_relay(&b, mem_ctx, &rq->rq, &rq->ids, &rq->n);
+	rq->want_total = mg__buf_get_u8(&b, &want) == 0 && want != 0;
+	return ret;
 }
 
 int mg__file_pull_req_encode(struct mg_buf *b, const char *const *srcs, uint32_t flags,
-			     uint32_t h_data)
+			     uint32_t h_data, bool want_total)
 {
-	if ((mg__buf_put_strv(b, srcs) | mg__buf_put_u32(b, flags) |
-	     mg__buf_put_u32(b, h_data)) != 0) {
+	if ((mg__buf_put_strv(b, srcs) | mg__buf_put_u32(b, flags) | mg__buf_put_u32(b, h_data) |
+	     (want_total ? mg__buf_put_u8(b, 1) : 0)) != 0) {
 		return -ENOMEM;
 	}
 	return 0;
@@ -112,6 +116,7 @@ int mg__file_pull_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 			     struct mg__file_pull_req *rq)
 {
 	struct mg_buf b;
+	uint8_t want = 0;
 
 	mg__buf_view(&b, p, n);
 	if (get_srcs(&b, mem_ctx, &rq->srcs) != 0 ||
@@ -119,6 +124,7 @@ int mg__file_pull_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 	    (rq->flags & ~MG__FILE_KNOWN) != 0) {
 		return MG_ERR_PROTOCOL;
 	}
+	rq->want_total = mg__buf_get_u8(&b, &want) == 0 && want != 0;
 	return 0;
 }
 
@@ -139,6 +145,15 @@ int mg__file_answer(const struct mg_message *reply, int err, const char *bad, ui
 	}
 	*_v = mg__get_be32(p);
 	return 0;
+}
+
+uint64_t mg__file_answer_total(const struct mg_message *reply)
+{
+	size_t len = 0;
+	const uint8_t *p = reply != NULL ? mg_message_data(reply, &len) : NULL;
+
+	return len >= 12 ? (uint64_t)mg__get_be32(p + 4) << 32 | mg__get_be32(p + 8)
+			 : MG__FILE_NO_TOTAL;
 }
 
 /* --- the services --- */
@@ -214,6 +229,10 @@ static int svc_push(struct mg_message *req, const void *payload, size_t len, voi
 	return mg_message_reply(req, ans, sizeof(ans));
 }
 
+/* Entries a total looks at, at most: a bigger tree gets none rather
+ * than hold the loop (some 20 ms for this many). */
+#define TOTAL_MAX 20000u
+
 struct pull_job {
 	struct mg_router *r;
 	struct mg__pack *p;
@@ -234,7 +253,8 @@ static int svc_pull(struct mg_message *req, const void *payload, size_t len, voi
 	struct mg_router *r = data;
 	struct pull_job *j = talloc_zero(r, struct pull_job);
 	struct mg__file_pull_req rq;
-	uint8_t ans[4];
+	uint8_t ans[12];
+	uint64_t total;
 	int idx, ret;
 
 	if (j == NULL) {
@@ -251,7 +271,13 @@ static int svc_pull(struct mg_message *req, const void *payload, size_t len, voi
 		return -ENOMEM;
 	}
 	mg__put_be32(ans, mg__pack_ack(j->p, (size_t)idx));
-	ret = mg_message_reply(req, ans, sizeof(ans));
+	/* Asked for (a progress bar): what the stream will hold, when the
+	 * sources are not too many to count. */
+	total = rq.want_total ? mg__pack_total(j, (const char *const *)rq.srcs, rq.flags, TOTAL_MAX)
+			      : MG__FILE_NO_TOTAL;
+	mg__put_be32(ans + 4, (uint32_t)(total >> 32));
+	mg__put_be32(ans + 8, (uint32_t)total);
+	ret = mg_message_reply(req, ans, total != MG__FILE_NO_TOTAL ? 12 : 4);
 	mg__pack_start(j->p, (size_t)idx, rq.h_data);
 	return ret;
 }

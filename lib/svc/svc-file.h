@@ -108,6 +108,7 @@ struct mg__file_copy_req {
 	struct mg__file_push_req rq;
 	uint32_t *ids;
 	uint32_t n;
+	bool want_total;   /* optional trailing u8: report the source's total */
 };
 int mg__file_copy_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 			     struct mg__file_copy_req *rq);
@@ -117,9 +118,10 @@ struct mg__file_pull_req {
 	char **srcs;
 	uint32_t flags;
 	uint32_t h_data;   /* the receiver's byte channel */
+	bool want_total;   /* optional trailing u8: the answer adds the total */
 };
 int mg__file_pull_req_encode(struct mg_buf *b, const char *const *srcs, uint32_t flags,
-			     uint32_t h_data);
+			     uint32_t h_data, bool want_total);
 int mg__file_pull_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 			     struct mg__file_pull_req *rq);
 
@@ -128,13 +130,18 @@ int mg__file_pull_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 struct mg_message;
 int mg__file_answer(const struct mg_message *reply, int err, const char *bad, uint32_t *_v,
 		    const char **_why);
+/* The optional u64 after file.pull's handle: the bytes of the files it
+ * sends, or MG__FILE_NO_TOTAL. */
+#define MG__FILE_NO_TOTAL UINT64_MAX
+uint64_t mg__file_answer_total(const struct mg_message *reply);
 
 /* Reports of a push receiver, on h_report: an error or the end; a relay
  * puts u32 target before each and adds "failed" (str reason). */
 #define MG__FILE_REPORT_ERROR  1u
 #define MG__FILE_REPORT_END    2u
 #define MG__FILE_REPORT_FAILED 3u
-#define MG__FILE_REPORT_BYTES  4u /* file.copy, behind id 0: u64 bytes so far */
+#define MG__FILE_REPORT_BYTES  4u /* file.copy, behind id 0: u64 bytes so far
+				    * [u64 the source's total, when asked] */
 
 /* "file.relay" request: a push request, then u32 count and the ids of
  * the targets (contexts below the callee) to push to. */
@@ -182,6 +189,11 @@ typedef void (*mg__pack_bytes_fn)(void *data, uint64_t bytes);
 struct mg__pack *mg__pack_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 			      const char *const *srcs, uint32_t flags,
 			      mg__pack_done_fn done, mg__pack_bytes_fn bytes, void *data);
+/* The bytes of the files a pack of 'srcs' with 'flags' sends (hard
+ * links once with MG__FILE_LINKS), counted by the same walk without
+ * reading them: MG__FILE_NO_TOTAL after 'max' entries. */
+uint64_t mg__pack_total(TALLOC_CTX *mem_ctx, const char *const *srcs, uint32_t flags,
+			unsigned max);
 /* A relay: it sends what mg__pack_relay_feed gives it (at most two
  * windows queued: false when that is full, or the relay has ended), and
  * ends once mg__pack_relay_end was called and the queue is sent. 'bytes'
@@ -246,6 +258,11 @@ void mg__fan_abort(struct mg__fan *f, const char *why);
 /* Bytes of the stream put on the wire by a push (once whatever the
  * number of targets). */
 uint64_t mg__fan_wire_bytes(const struct mg__fan *f);
+/* Ask the source for its total (before mg__fan_pull or mg__fan_copy_at),
+ * for a progress bar; mg__fan_total says it once known, else
+ * MG__FILE_NO_TOTAL. */
+void mg__fan_want_total(struct mg__fan *f);
+uint64_t mg__fan_total(const struct mg__fan *f);
 
 /* --- the receiving end (file-unpack.c) --- */
 

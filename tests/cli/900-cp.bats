@@ -408,6 +408,15 @@ pushed" "nothing else written"
     mkdir "$MG_TMP/d"
     run_mg script -qec "mitogen-cp '$MG_TMP/f' 'local:$MG_TMP/d/'" /dev/null
     assert "$output" =~ "2.9 MiB / 2.9 MiB  100%  .*B/s  ETA 0:00" "a bar by default on a terminal"
+    # The far source counts what it sends: pulls and chain to chain too.
+    run_mg script -qec "mitogen-cp 'local:$MG_TMP/f' '$MG_TMP/pulled'" /dev/null
+    assert "$output" =~ "2.9 MiB / 2.9 MiB  100%  .*B/s  ETA 0:00" "a pull's bar"
+    run_mg script -qec "mitogen-cp -r 'local:$MG_TMP/d' '$MG_TMP/tree'" /dev/null
+    assert "$output" =~ "2.9 MiB / 2.9 MiB  100%  .*B/s  ETA 0:00" "a tree's"
+    run_mg script -qec "mitogen-cp 'local:$MG_TMP/f' 'local/local:$MG_TMP/c'" /dev/null
+    assert "$output" =~ "2.9 MiB / 2.9 MiB  100%  .*B/s  ETA 0:00" "chain to chain, at the hop they share"
+    run cmp "$MG_TMP/f" "$MG_TMP/c"
+    assert "$status" -eq 0 "copied"
     run_mg_sep mitogen-cp "$MG_TMP/f" "local:$MG_TMP/d/"
     assert "$stderr" == "" "no bar when stderr is not a terminal"
     run_mg_sep mitogen-cp --progress "$MG_TMP/f" "local:$MG_TMP/d/"

@@ -118,13 +118,19 @@ static void test_requests(void)
 	ASSERT_INT_EQ(mg__file_push_req_decode(tmp, b->data, b->len, &back), MG_ERR_PROTOCOL);
 
 	b->len = 0;
-	ASSERT_INT_EQ(mg__file_pull_req_encode(b, srcs, MG__FILE_LINKS, 1003), 0);
+	ASSERT_INT_EQ(mg__file_pull_req_encode(b, srcs, MG__FILE_LINKS, 1003, false), 0);
 	ASSERT_INT_EQ(mg__file_pull_req_decode(tmp, b->data, b->len, &pq), 0);
 	ASSERT_STR_EQ(pq.srcs[1], "b c");
 	ASSERT_PTR_NULL(pq.srcs[2]);
 	ASSERT_INT_EQ(pq.h_data, 1003);
+	ASSERT_TRUE(!pq.want_total);
+	/* The optional trailing u8: a total asked for. */
 	b->len = 0;
-	mg__file_pull_req_encode(b, empty, 0, 1);
+	ASSERT_INT_EQ(mg__file_pull_req_encode(b, srcs, 0, 1003, true), 0);
+	ASSERT_INT_EQ(mg__file_pull_req_decode(tmp, b->data, b->len, &pq), 0);
+	ASSERT_TRUE(pq.want_total);
+	b->len = 0;
+	mg__file_pull_req_encode(b, empty, 0, 1, false);
 	ASSERT_INT_EQ(mg__file_pull_req_decode(tmp, b->data, b->len, &pq), MG_ERR_PROTOCOL);
 	talloc_free(tmp);
 }

@@ -45,6 +45,10 @@ struct mg_file_opts {
 	/* File bytes sent (a push: once for every target) or received. */
 	void (*on_bytes)(uint64_t bytes, void *data);
 	void *data;
+	/* A pull or a transfer: the bytes of files the source will send, at
+	 * most once, when it could count them (at most 20,000 entries). Set,
+	 * it asks the source to count. */
+	void (*on_total)(uint64_t total, void *data);
 };
 
 /*
