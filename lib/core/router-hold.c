@@ -18,10 +18,10 @@ bool mg__router_held(const struct mg_router *r, uint32_t id)
 }
 
 int mg__router_hold_take(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id, size_t max,
-			 uint8_t **_p, size_t *_n)
+			 bool public_only, uint8_t **_p, size_t *_n)
 {
 	struct hold *h = mg__router_hold_find(r, id);
-	size_t i, n = 0, at = 0;
+	size_t i, n = 0, at = 0, end;
 	uint8_t *p;
 
 	*_p = NULL;
@@ -29,7 +29,8 @@ int mg__router_hold_take(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id, 
 	if (h == NULL || h->via != 0) {
 		return 0;
 	}
-	for (i = h->n_taken; i < h->n && n + MG_HDR_LEN + h->q[i]->len <= max; i++) {
+	end = public_only ? h->n_public : h->n;
+	for (i = h->n_taken; i < end && n + MG_HDR_LEN + h->q[i]->len <= max; i++) {
 		n += MG_HDR_LEN + h->q[i]->len;
 	}
 	if (n == 0) {

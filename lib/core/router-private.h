@@ -58,6 +58,7 @@ struct hold {
 	struct mg_msg **q;	/* copies, children of the hold */
 	size_t n;
 	size_t n_taken;		/* the first n_taken went with the boot image */
+	size_t n_public;	/* the first n_public hold nothing secret */
 	size_t bytes;
 };
 
@@ -74,6 +75,7 @@ struct mg_route_watch {
 
 struct mg_router {
 	struct mg_loop *loop;
+	bool sending_public;	/* mg__router_send_public is on */
 	uint32_t my_id;
 	uint32_t *parents;
 	size_t n_parents;

@@ -131,6 +131,9 @@ static int hold_push(struct mg_router *r, struct hold *h, const struct mg_msg *m
 	if (c == NULL) {
 		return -ENOMEM;
 	}
+	if (h->n_public == h->n && r->sending_public) {
+		h->n_public++;
+	}
 	h->q[h->n++] = c;
 	h->bytes += m->len;
 	/* A CONNECT waiting here: frames for the context it opens wait
@@ -457,6 +460,17 @@ int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t
 	};
 
 	return send_made(r, &m);
+}
+
+int mg__router_send_public(struct mg_router *r, uint32_t dst, uint32_t handle,
+			   uint32_t reply_to, const void *data, size_t len)
+{
+	int ret;
+
+	r->sending_public = true;
+	ret = mg__router_send(r, dst, handle, reply_to, 0, data, len);
+	r->sending_public = false;
+	return ret;
 }
 
 /*

@@ -98,6 +98,11 @@ struct mg_route_watch *mg__router_watch(TALLOC_CTX *mem_ctx, struct mg_router *r
  * or MG_ERR_DISCONNECTED (no route). */
 int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
 		    uint16_t flags, const void *data, size_t len);
+/* The same for a frame that holds nothing secret (no password, no
+ * environment, no data): held for a hop still connecting, it may ride in
+ * the hop's command line, which the far host may show to anyone. */
+int mg__router_send_public(struct mg_router *r, uint32_t dst, uint32_t handle,
+			   uint32_t reply_to, const void *data, size_t len);
 /* Send tail->len bytes waiting in the pipe tail->fd (a byte channel's
  * DATA): spliced on towards dst, read into memory for this context.
  * What could not be sent stays in the pipe for the caller to discard. */
@@ -133,10 +138,12 @@ int mg__router_hold(struct mg_router *r, uint32_t id, uint32_t via);
 bool mg__router_held(const struct mg_router *r, uint32_t id);
 /* The frames held for our hop 'id' and not taken yet, whole, one after
  * another, at most 'max' bytes, into *_p on mem_ctx (*_n bytes, 0 when
- * none): they ride in its boot image. They stay held, for a dead answer
- * should the hop fail, until it is released. 0 or -ENOMEM. */
+ * none): they ride in its boot image. With 'public_only', only those
+ * before the first one not sent by mg__router_send_public. They stay
+ * held, for a dead answer should the hop fail, until it is released.
+ * 0 or -ENOMEM. */
 int mg__router_hold_take(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id, size_t max,
-			 uint8_t **_p, size_t *_n);
+			 bool public_only, uint8_t **_p, size_t *_n);
 /* 'id' is routed now: what was taken went down its stream with the
  * image; the rest goes now, in order. */
 void mg__router_hold_release(struct mg_router *r, uint32_t id);

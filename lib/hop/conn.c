@@ -25,6 +25,8 @@
 #define TAIL_MAX 4096
 /* At most this much of what waits for the hop rides in its image. */
 #define TAIL_FRAMES_MAX (64u << 10)
+/* And in its command line, when the image rides there (escaped). */
+#define ARGV_FRAMES_MAX 2048
 
 struct mg_conn {
 	struct mg_router *r;
@@ -536,6 +538,59 @@ static int build_tail(struct mg_conn *c, const uint8_t *frames, size_t n)
 	return 0;
 }
 
+static int conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
+		     const uint8_t *tail, size_t tail_len, char ***_argv, bool *_direct,
+		     bool *_in_argv, char **_errmsg);
+
+/*
+ * The image in the argv: what holds nothing secret (mg__router_send_public:
+ * an EXEC without environment, a CONNECT without password) rides behind
+ * HELLO in the command, if it still fits; the rest goes on stdin at once,
+ * which the first stage never reads, and stays out of an argv anyone on
+ * the far host may see. 0 or a negative error.
+ */
+static int take_held_argv(struct mg_conn *c)
+{
+	uint8_t *pub = NULL, *rest = NULL;
+	size_t npub = 0, nrest = 0;
+	char **argv = NULL, *msg = NULL;
+	bool direct, in_argv = false;
+	int ret;
+
+	if ((ret = mg__router_hold_take(c, c->r, c->id, ARGV_FRAMES_MAX, true, &pub, &npub)) != 0 ||
+	    (ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX, false, &rest, &nrest)) != 0) {
+		return ret;
+	}
+	if (npub > 0 && build_tail(c, pub, npub) == 0 &&
+	    conn_argv(c, c->hop, c->image, c->hello_tail, c->hello_tail_len, &argv, &direct,
+		      &in_argv, &msg) == 0 && in_argv) {
+		talloc_free(c->argv);
+		c->argv = argv;
+		mg_debug("%s: %zu bytes of requests ride with the image", c->name, npub);
+	} else if (npub > 0) {
+		/* Too long: the command made with HELLO alone stands. */
+		talloc_free(argv);
+		if ((ret = build_tail(c, NULL, 0)) != 0) {
+			return ret;
+		}
+		rest = talloc_realloc(c, rest, uint8_t, npub + nrest);
+		if (rest == NULL) {
+			return -ENOMEM;
+		}
+		memmove(rest + npub, rest, nrest);
+		memcpy(rest, pub, npub);
+		nrest += npub;
+	}
+	talloc_free(msg);
+	talloc_free(pub);
+	if (nrest > 0) {
+		c->early = rest;
+		c->early_len = nrest;
+		mg_debug("%s: %zu bytes of requests follow the image", c->name, nrest);
+	}
+	return 0;
+}
+
 /*
  * What was sent to the hop while it was being started rides in its image,
  * behind HELLO, within the length the first stage reads: it costs no
@@ -551,17 +606,12 @@ static int take_held(struct mg_conn *c)
 	if (c->direct) {
 		return 0;
 	}
-	ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX, &p, &n);
+	if (c->image_in_argv) {
+		return take_held_argv(c);
+	}
+	ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX, false, &p, &n);
 	if (ret != 0 || n == 0) {
 		return ret;
-	}
-	if (c->image_in_argv) {
-		/* The first stage never reads stdin: they may follow at once,
-		 * and stay out of an argv anyone on the far host may read. */
-		c->early = p;
-		c->early_len = n;
-		mg_debug("%s: %zu bytes of requests follow the image", c->name, n);
-		return 0;
 	}
 	ret = build_tail(c, p, n);
 	talloc_free(p);

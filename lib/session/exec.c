@@ -299,8 +299,14 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	if (b == NULL || mg__exec_req_encode(b, &rq) != 0) {
 		goto fail;
 	}
-	if (mg__router_send(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events), 0,
-			    b->data, b->len) != 0) {
+	/* Without an environment it holds nothing the far host's process
+	 * list will not show anyway once the command runs: it may ride in
+	 * an ssh hop's command line (PROTOCOL 2.2). */
+	if ((rq.env == NULL || rq.env[0] == NULL ?
+	     mg__router_send_public(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events),
+				    b->data, b->len) :
+	     mg__router_send(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events), 0,
+			     b->data, b->len)) != 0) {
 		goto fail;
 	}
 	talloc_free(b);

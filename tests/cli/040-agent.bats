@@ -128,7 +128,7 @@ while True:
     while d:
         d = d[os.write(1, d):]
 PY
-        run='python3 "${0%/*}/tee.py" "$0.in" | /bin/sh -c "$last"'
+        run=':>"$0.in"; python3 "${0%/*}/tee.py" "$0.in" | /bin/sh -c "$last"'
     fi
     printf '%s\n' '#!/bin/sh' 'for last; do :; done' \
         'printf "%s" "$last" >"$0.cmd"' "$run" >"$MG_TMP/ssh-count"
@@ -176,6 +176,18 @@ function stand_in_pushed() {
     # sshd opens the channel's window for stdin only once the command
     # runs: an image sent there would wait a round trip for it.
     assert "$in" -lt 4096 "stdin got frames only ($in bytes), not the image"
+
+    # The request rides in the command too, unless it holds a secret
+    # (an environment): the far host's process list shows the command.
+    local word=mg-word-$$ secret=mg-secret-$RANDOM$RANDOM
+    run_mg_sep mitogen-run "ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" -- echo "$word"
+    assert "$output" == "$word" "the command ran"
+    assert "$(LC_ALL=C grep -ac -- "$word" "$MG_TMP/ssh-count.cmd")" == "1" "its EXEC rode in the command"
+    run_mg_sep mitogen-run -e "MGV=$secret" "ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" -- \
+        sh -c 'echo "$MGV"'
+    assert "$output" == "$secret" "the command ran with its environment"
+    assert "$(LC_ALL=C grep -ac -- "$secret" "$MG_TMP/ssh-count.cmd")" == "0" "an EXEC with an environment: not in the command"
+    assert "$(LC_ALL=C grep -ac -- "$secret" "$MG_TMP/ssh-count.in")" == "1" "but on stdin"
 
     # image_in_command=no: on stdin, as for the other methods.
     run_mg_sep mitogen-run "ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count&image_in_command=no" -- echo ran

@@ -74,7 +74,7 @@ static void test_held_until_up(void)
 	ASSERT_INT_EQ(mg__router_send(n->r[0], 1, H_TEST, 0, 0, "early", 5), MG_ERR_DISCONNECTED);
 	ASSERT_INT_EQ(mg__router_hold(n->r[0], 1, 0), 0);
 	ASSERT_INT_EQ(mg__router_send(n->r[0], 1, H_TEST, 0, 0, "in-image", 8), 0);
-	ASSERT_INT_EQ(mg__router_hold_take(n, n->r[0], 1, 1 << 16, &p, &len), 0);
+	ASSERT_INT_EQ(mg__router_hold_take(n, n->r[0], 1, 1 << 16, false, &p, &len), 0);
 	ASSERT_INT_EQ(len, MG_HDR_LEN + 8);
 	ASSERT_INT_EQ(mg__msg_parse_header(p, MG_MSG_MAX_DEFAULT, &hdr), 0);
 	ASSERT_INT_EQ(hdr.dst, 1);
@@ -82,7 +82,7 @@ static void test_held_until_up(void)
 	ASSERT_TRUE(memcmp(p + MG_HDR_LEN, "in-image", 8) == 0);
 	/* Taken once: nothing more to take. */
 	talloc_free(p);
-	ASSERT_INT_EQ(mg__router_hold_take(n, n->r[0], 1, 1 << 16, &p, &len), 0);
+	ASSERT_INT_EQ(mg__router_hold_take(n, n->r[0], 1, 1 << 16, false, &p, &len), 0);
 	ASSERT_INT_EQ(len, 0);
 	ASSERT_INT_EQ(mg__router_send(n->r[0], 1, H_TEST, 0, 0, "after", 5), 0);
 	ASSERT_TRUE(net_link(n, 0, 1, "c1"));
@@ -130,7 +130,7 @@ static void test_connect_held_opens_way(void)
 	mg__put_be32(id, 2);
 	ASSERT_INT_EQ(mg__router_send(n->r[0], 1, MG_H_CONNECT, 0, 0, id, 4), 0);
 	ASSERT_INT_EQ(mg__router_send(n->r[0], 2, MG_H_EXEC, 0, 0, "exec", 4), 0);
-	ASSERT_INT_EQ(mg__router_hold_take(n, n->r[0], 1, 1 << 16, &p, &len), 0);
+	ASSERT_INT_EQ(mg__router_hold_take(n, n->r[0], 1, 1 << 16, false, &p, &len), 0);
 	ASSERT_INT_EQ(len, 2 * MG_HDR_LEN + 8);
 	ASSERT_INT_EQ(mg__msg_parse_header(p + MG_HDR_LEN + 4, MG_MSG_MAX_DEFAULT, &hdr), 0);
 	ASSERT_INT_EQ(hdr.dst, 2);
