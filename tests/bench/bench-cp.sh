@@ -23,17 +23,14 @@ runs=${2:-5}
 cp=$build/cmd/mitogen-cp
 export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
 
-BATS_FILE_TMPDIR=$(mktemp -d)
-export BATS_FILE_TMPDIR
-skip() { echo "bench: $*" >&2; exit 1; }
-is_root() { [[ $(id -u) -eq 0 ]]; }
-# shellcheck source=../cli/sshd.bash
-source "$here/../cli/sshd.bash"
 src=$(mktemp -d)
 dst=$(mktemp -d /dev/shm/bench-cp.XXXXXX)
-trap 'stop_sshd; rm -rf "$BATS_FILE_TMPDIR" "$src" "$dst"' EXIT
-start_sshd
-[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
+bench_cleanup() { rm -rf "$src" "$dst"; }
+# The private sshd with SHLVL=1 set: root's .bashrc (pyenv) would add
+# some 300 ms to every ssh command, ours and the peers' alike.
+# shellcheck source=common.sh
+source "$here/common.sh"
+bench_sshd
 # scp speaks sftp by default: give the bench's sshd the subsystem
 # (sshd re-reads its config on SIGHUP).
 echo "Subsystem sftp internal-sftp" >>"$MG_SSHD_DIR/sshd_config"
