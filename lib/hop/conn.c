@@ -1134,26 +1134,25 @@ static void on_prepared(void *data, int err, void *state, const char *errmsg)
 }
 
 /*
- * Whether an optional prepare step is worth its CPU. It saves a hop some
- * waiting (ssh: Nagle's delays in the login); while a hop waits, the CPU
- * serves the others starting beside it. With more of them starting at
- * once than there are CPUs, the CPU sets the pace, not the waits, and the
- * step (ssh: an `ssh -G`, a shell and the helper, ~7 ms of CPU per hop)
- * would only slow the whole fan-out down.
+ * Whether this host has CPU to spare for what only saves a hop waiting:
+ * an optional prepare step (ssh: the TCP_NODELAY probe, an `ssh -G`, a
+ * shell and the helper, ~7 ms of CPU) and the image in the command (it
+ * saves a round trip, but is escaped here and parsed by two shells on the
+ * far end, ~1 ms and ~6 ms). While a hop waits, the CPU serves the others
+ * starting beside it: with more of them than CPUs, the CPU sets the pace,
+ * not the waits, and both would only slow the whole fan-out down.
  */
-static bool prepare_pays(const struct mg_method *m, const struct mg_conn_params *p)
+static bool spare_cpu(const struct mg_method *m, const struct mg_conn_params *p)
 {
-	long ncpu;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (!m->prepare_optional) {
-		return true;
-	}
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (p->others_starting < (unsigned long)(ncpu > 0 ? ncpu : 1)) {
 		return true;
 	}
-	mg_debug("%s: %u other hops starting on %ld CPUs: %s's preparation left out", p->name,
-		 p->others_starting, ncpu, m->name);
+	if (m->prepare_optional || m->image_arg != NULL) {
+		mg_debug("%s: %u other hops starting on %ld CPUs: no %s preparation, the image on stdin",
+			 p->name, p->others_starting, ncpu, m->name);
+	}
 	return false;
 }
 
@@ -1163,6 +1162,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	struct mg_conn *c;
 	char **argv = NULL;
 	int sv[2] = { -1, -1 }, ev[2] = { -1, -1 };
+	bool spare;
 	int ret;
 
 	*_errmsg = NULL;
@@ -1219,8 +1219,9 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		c->direct = true;
 		goto spawned;
 	}
-	if ((ret = conn_argv(c, p->hop, p->image, c->hello_tail, c->hello_tail_len, &argv,
-			     &c->direct, &c->image_in_argv, _errmsg)) != 0) {
+	spare = spare_cpu(c->method, p);
+	if ((ret = conn_argv(c, p->hop, p->image, spare ? c->hello_tail : NULL, c->hello_tail_len,
+			     &argv, &c->direct, &c->image_in_argv, _errmsg)) != 0) {
 		goto fail;
 	}
 
@@ -1245,7 +1246,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	}
 	c->ask = p->ask;
 	c->ask_data = p->ask_data;
-	if (!c->direct && c->method->prepare_async != NULL && prepare_pays(c->method, p)) {
+	if (!c->direct && c->method->prepare_async != NULL && (spare || !c->method->prepare_optional)) {
 		/* The rest once the method is ready; the time limit runs
 		 * from now. */
 		c->argv = argv;

@@ -165,8 +165,10 @@ EOF
 }
 
 # More ssh hops starting at once than CPUs: the TCP_NODELAY probe (an ssh
-# -G, a shell and mitogen-connect each) would only add CPU where the CPU
-# sets the pace; the first NPROC hops get it, the others are left to ssh.
+# -G, a shell and mitogen-connect each) and the image in the command (its
+# escaping here, two shells parsing it there) would only add CPU where the
+# CPU sets the pace; the first NPROC hops get both, the others are left to
+# ssh with the image on stdin, and run all the same.
 @test "more hops starting at once than CPUs: only the first NPROC probe for TCP_NODELAY" {
     local ncpu n last
     ncpu=$(getconf _NPROCESSORS_ONLN)
@@ -179,13 +181,16 @@ EOF
     assert "$(printf '%s\n' "$output" | LC_ALL=C sort)" == "$(expect_lines $(webs 1 "$n"))" \
         "every target ran"
     assert "$(grep -c 'connecting with TCP_NODELAY' <<<"$stderr")" == "$ncpu" "$ncpu probed"
-    assert "$(grep -c "other hops starting on $ncpu CPUs: ssh's preparation left out" <<<"$stderr")" == "3" \
-        "the 3 others were not"
+    assert "$(grep -c "other hops starting on $ncpu CPUs: no ssh preparation, the image on stdin" <<<"$stderr")" == "3" \
+        "the 3 others were not, and got the image on stdin"
     # The same below an agent of this host (local/), which counts its own.
     run_mg_sep mitogen-run -vv -w "local/ssh:web[01-$last]?$(many_args)" -- uname -n
     assert "$(grep -c 'connecting with TCP_NODELAY' <<<"$stderr")" == "$ncpu" "below local/: $ncpu probed"
-    assert "$(grep -c "other hops starting on $ncpu CPUs: ssh's preparation left out" <<<"$stderr")" == "3" \
+    assert "$(grep -c "other hops starting on $ncpu CPUs: no ssh preparation, the image on stdin" <<<"$stderr")" == "3" \
         "below local/: the 3 others were not"
+    # shellcheck disable=SC2046
+    assert "$(printf '%s\n' "$output" | LC_ALL=C sort)" == "$(expect_lines $(webs 1 "$n"))" \
+        "below local/: every target ran"
     # One target alone still gets it.
     run_mg_sep mitogen-run -vv "ssh:web01?$(many_args)" -- uname -n
     assert "$(grep -c 'connecting with TCP_NODELAY' <<<"$stderr")" == "1" "one target: probed"
