@@ -5,9 +5,10 @@
 #
 # Called by cmd/meson.build (custom_target) from the build directory, so
 # relative INPUTS are relative to the current directory (or BUILDROOT).
-# Prefers musl-gcc (Debian's musl-tools) against Debian's static libtalloc.a;
-# falls back to 'cc -static' with glibc. Also writes OUTPUT.d, a
-# make-style depfile listing every header the sources read.
+# Prefers musl-gcc (Debian's musl-tools), with talloc's subset in
+# tools/agent-talloc.c; falls back to 'cc -static' with glibc and Debian's
+# libtalloc.a. Also writes OUTPUT.d, a make-style depfile listing every
+# header the sources read.
 #
 # Environment (all optional): MG_AGENT_MUSL (default musl-gcc), MG_AGENT_CC
 # (the glibc fallback compiler, default cc), MG_AGENT_NO_MUSL=1 (force the
@@ -63,15 +64,6 @@ done
 triplet=$(gcc -print-multiarch 2>/dev/null || true)
 [ -n "$triplet" ] || triplet=$(cc -dumpmachine 2>/dev/null || true)
 [ -n "$triplet" ] || die "cannot determine the multiarch triplet (gcc -print-multiarch)"
-
-libdir=
-for d in "/usr/lib/$triplet" /usr/lib64 /usr/lib; do
-	if [ -f "$d/libtalloc.a" ]; then
-		libdir=$d
-		break
-	fi
-done
-[ -n "$libdir" ] || die "libtalloc.a not found in /usr/lib/$triplet (install libtalloc-dev)"
 
 # Every byte is pushed to every hop (issue 11: at most 96 KiB on the
 # wire). Measured on the musl build, stripped: link-time optimisation
@@ -132,7 +124,10 @@ if [ "${MG_AGENT_NO_MUSL:-0}" != 1 ] && command -v "$musl" >/dev/null 2>&1; then
 	# lib/*/ hold private headers included with quotes; -iquote keeps
 	# a name there from hiding a system header of the same name.
 	inc_flags="$priv_inc -I$srcroot/lib/include -I$buildroot -I$inc"
-	extra_src="$srcroot/tools/agent-compat.c $srcroot/tools/agent-libc.c"
+	# talloc: the subset the library calls (tools/agent-talloc.c), not
+	# Debian's libtalloc.a, one object linked whole (26 KB).
+	extra_src="$srcroot/tools/agent-compat.c $srcroot/tools/agent-libc.c $srcroot/tools/agent-talloc.c"
+	talloc_a=
 	common_flags="$common_flags -U_FORTIFY_SOURCE"
 else
 	kind=glibc
@@ -140,19 +135,27 @@ else
 	command -v "$cc" >/dev/null 2>&1 || die "no compiler: neither musl-gcc nor $cc found"
 	inc_flags="$priv_inc -I$srcroot/lib/include -I$buildroot"
 	extra_src=
-fi
+	libdir=
+	for d in "/usr/lib/$triplet" /usr/lib64 /usr/lib; do
+		if [ -f "$d/libtalloc.a" ]; then
+			libdir=$d
+			break
+		fi
+	done
+	[ -n "$libdir" ] || die "libtalloc.a not found in /usr/lib/$triplet (install libtalloc-dev)"
 
-# talloc's .eh_frame (5 KB, 1.9 KB packed) serves only unwinders, which
-# nothing in the agent uses (no C++, no backtraces, no registration by
-# crtbegin in a static program): link a copy without it.
-talloc_a=$libdir/libtalloc.a
-if "${OBJCOPY:-objcopy}" -R .eh_frame -R .rela.eh_frame "$talloc_a" \
-	"$buildroot/agent-talloc.a.tmp" 2>/dev/null; then
-	mv -f "$buildroot/agent-talloc.a.tmp" "$buildroot/agent-talloc.a" ||
-		die "cannot write $buildroot/agent-talloc.a"
-	talloc_a=$buildroot/agent-talloc.a
-else
-	rm -f "$buildroot/agent-talloc.a.tmp"
+	# talloc's .eh_frame (5 KB, 1.9 KB packed) serves only unwinders, which
+	# nothing in the agent uses (no C++, no backtraces, no registration by
+	# crtbegin in a static program): link a copy without it.
+	talloc_a=$libdir/libtalloc.a
+	if "${OBJCOPY:-objcopy}" -R .eh_frame -R .rela.eh_frame "$talloc_a" \
+		"$buildroot/agent-talloc.a.tmp" 2>/dev/null; then
+		mv -f "$buildroot/agent-talloc.a.tmp" "$buildroot/agent-talloc.a" ||
+			die "cannot write $buildroot/agent-talloc.a"
+		talloc_a=$buildroot/agent-talloc.a
+	else
+		rm -f "$buildroot/agent-talloc.a.tmp"
+	fi
 fi
 
 tmp=$output.tmp.$$
@@ -166,7 +169,7 @@ mkdir -p "$(dirname "$output")" || die "cannot create the directory of $output"
 # purpose; paths with spaces are not supported there.
 # shellcheck disable=SC2086
 if ! "$cc" $common_flags $inc_flags -o "$tmp" "$@" $extra_src \
-	"$talloc_a" $link_flags >"$log" 2>&1; then
+	${talloc_a:+"$talloc_a"} $link_flags >"$log" 2>&1; then
 	cat "$log" >&2
 	die "building the static agent with $cc ($kind) failed"
 fi
