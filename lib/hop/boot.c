@@ -115,45 +115,114 @@ static size_t esc_len(uint8_t b, uint8_t next)
 	}
 }
 
-static char *escape_image(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, size_t max)
+/* Appends the escaped form of B, given the byte after it, at W. */
+static char *esc_put(char *w, uint8_t b, uint8_t next)
 {
-	size_t len = 0, at = 0;
-	char *out;
+	size_t el = esc_len(b, next);
 
-	for (size_t i = 0; i < n && len <= max; i++) {
-		len += esc_len(p[i], i + 1 < n ? p[i + 1] : 0);
+	if (el == 1 || b == '\'') {
+		*w++ = (char)b;
+		return w;
 	}
-	if (len > max || (out = talloc_array(mem_ctx, char, len + 1)) == NULL) {
+	/* \0NNN: the octal value, or just \0 for a NUL. */
+	*w++ = '\\';
+	*w++ = '0';
+	if (el == 5) {
+		*w++ = (char)('0' + (b >> 6));
+		*w++ = (char)('0' + ((b >> 3) & 7));
+		*w++ = (char)('0' + (b & 7));
+	}
+	return w;
+}
+
+/* The escaped length of N bytes at P followed by the byte AFTER. */
+static size_t esc_count(const uint8_t *p, size_t n, uint8_t after)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		len += esc_len(p[i], i + 1 < n ? p[i + 1] : after);
+	}
+	return len;
+}
+
+static char *esc_write(char *w, const uint8_t *p, size_t n, uint8_t after)
+{
+	for (size_t i = 0; i < n; i++) {
+		w = esc_put(w, p[i], i + 1 < n ? p[i + 1] : after);
+	}
+	return w;
+}
+
+/*
+ * The image escaped but for its last byte, whose escape depends on the
+ * byte after it (the tail's first): made once, then copied for every hop
+ * this image boots (issue 11: it was escaped again for each, twice when
+ * requests joined HELLO).
+ */
+static int esc_prefix(struct mg_boot_esc *esc, const uint8_t *image, size_t len)
+{
+	size_t n = len - 1, cost;
+
+	if (esc->of == image && esc->of_len == len) {
+		return 0;
+	}
+	talloc_free(esc->text);
+	*esc = (struct mg_boot_esc){ 0 };
+	cost = esc_count(image, n, image[n]);
+	if (cost <= MG_BOOT_ARG_MAX) {
+		esc->text = talloc_array(esc, char, cost);
+		if (esc->text == NULL) {
+			return -ENOMEM;
+		}
+		esc->len = (size_t)(esc_write(esc->text, image, n, image[n]) - esc->text);
+	}
+	esc->cost = cost;
+	esc->of = image;
+	esc->of_len = len;
+	return 0;
+}
+
+/* The limit counts a quote as the 4 bytes shell quoting makes of it
+ * (esc_len), so the text written may be shorter than its cost. */
+static char *escape_image(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t len,
+			  const uint8_t *tail, size_t tail_len, struct mg_boot_esc *esc)
+{
+	uint8_t next = tail_len > 0 ? tail[0] : 0;
+	struct mg_boot_esc own = { 0 };
+	size_t cost;
+	char *out, *w;
+
+	if (len == 0) {
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++) {
-		size_t el = esc_len(p[i], i + 1 < n ? p[i + 1] : 0);
-
-		if (el == 1 || p[i] == '\'') {
-			out[at++] = (char)p[i];
-		} else {
-			/* \0NNN: the octal value, or just \0 for a NUL. */
-			at += (size_t)snprintf(out + at, 6, el == 2 ? "\\0" : "\\0%03o", p[i]);
-		}
+	if (esc == NULL) {
+		esc = &own;
+		own.cost = esc_count(image, len - 1, image[len - 1]);
+	} else if (esc_prefix(esc, image, len) != 0) {
+		return NULL;
 	}
-	out[at] = '\0';
+	cost = esc->cost + esc_len(image[len - 1], next) + esc_count(tail, tail_len, 0);
+	if (cost > MG_BOOT_ARG_MAX || (out = talloc_array(mem_ctx, char, cost + 1)) == NULL) {
+		return NULL;
+	}
+	if (esc->text != NULL) {
+		memcpy(out, esc->text, esc->len);
+		w = out + esc->len;
+	} else {
+		w = esc_write(out, image, len - 1, image[len - 1]);
+	}
+	w = esc_put(w, image[len - 1], next);
+	w = esc_write(w, tail, tail_len, 0);
+	*w = '\0';
 	return out;
 }
 
 char **mg__boot_argv_inline(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t len,
-			    const uint8_t *tail, size_t tail_len)
+			    const uint8_t *tail, size_t tail_len, struct mg_boot_esc *esc)
 {
-	uint8_t *all = talloc_size(NULL, len + tail_len);
-	char *arg = NULL;
+	char *arg = escape_image(NULL, image, len, tail, tail_len, esc);
 
-	if (all != NULL) {
-		memcpy(all, image, len);
-		if (tail_len > 0) {
-			memcpy(all + len, tail, tail_len);
-		}
-		arg = escape_image(NULL, all, len + tail_len, MG_BOOT_ARG_MAX);
-		talloc_free(all);
-	}
 	return arg != NULL ? boot_argv(mem_ctx, len + tail_len, arg) : NULL;
 }
 
@@ -186,7 +255,8 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 	}
 	img->len = (size_t)st.st_size;
 	img->data = talloc_size(img, img->len);
-	if (img->data == NULL) {
+	img->esc = talloc_zero(img, struct mg_boot_esc);
+	if (img->data == NULL || img->esc == NULL) {
 		talloc_free(img);
 		return -ENOMEM;
 	}
@@ -279,32 +349,34 @@ int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg)
 char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word)
 {
 	const char *safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_";
-	char *out;
+	size_t len = strlen(word), n = len + 2;
+	const char *p, *q;
+	char *out, *w;
 
-	if (word[0] != '\0' && strspn(word, safe) == strlen(word)) {
-		return talloc_strdup(mem_ctx, word);
+	if (len > 0 && strspn(word, safe) == len) {
+		return talloc_strndup(mem_ctx, word, len);
 	}
-	/* Sized first and written once: appending byte by byte is quadratic
-	 * (strlen each time), and --dry-run quotes 100,000 boot lines. */
-	size_t n = 2;
-	for (const char *p = word; *p != '\0'; p++) {
-		n += *p == '\'' ? 4 : 1;
+	/* Sized first and written once, a run of bytes between quotes at a
+	 * time: every ssh hop quotes its ~100 KB image word (issue 11). */
+	for (p = word; (p = strchr(p, '\'')) != NULL; p++) {
+		n += 3;
 	}
 	out = talloc_array(mem_ctx, char, n + 1);
-	if (out != NULL) {
-		char *w = out;
-		*w++ = '\'';
-		for (const char *p = word; *p != '\0'; p++) {
-			if (*p == '\'') {
-				memcpy(w, "'\\''", 4);
-				w += 4;
-			} else {
-				*w++ = *p;
-			}
-		}
-		*w++ = '\'';
-		*w = '\0';
+	if (out == NULL) {
+		return NULL;
 	}
+	w = out;
+	*w++ = '\'';
+	for (p = word; (q = strchr(p, '\'')) != NULL; p = q + 1) {
+		memcpy(w, p, (size_t)(q - p));
+		w += q - p;
+		memcpy(w, "'\\''", 4);
+		w += 4;
+	}
+	memcpy(w, p, (size_t)(word + len - p));
+	w += word + len - p;
+	*w++ = '\'';
+	*w = '\0';
 	return out;
 }
 

@@ -9,9 +9,20 @@
 #include <stdint.h>
 #include <talloc.h>
 
+/* An image's escaped form for the argv, kept between hops (boot.c). */
+struct mg_boot_esc {
+	const uint8_t *of;  /* the image it was made from, and its length */
+	size_t of_len;
+	char *text;         /* all but the last byte escaped; NULL: too long */
+	size_t len;         /* the length of that text */
+	size_t cost;        /* its length against MG_BOOT_ARG_MAX, once quoted */
+};
+
 struct mg_image {
 	uint8_t *data;
 	size_t len;
+	/* Filled on first use by mg__boot_argv_inline; NULL: not kept. */
+	struct mg_boot_esc *esc;
 	char *self; /* a path that execs this image on this host, or NULL */
 	/* A path that execs the same agent unpacked on this host, or NULL.
 	 * A packed image (PROTOCOL 2.3.1) inflates itself at every start;
@@ -63,9 +74,10 @@ char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len);
  * itself, escaped for printf %b, as a seventh word: the first stage then
  * reads nothing from stdin (PROTOCOL section 2.1). NULL when the escaped
  * form would exceed MG_BOOT_ARG_MAX, or on ENOMEM: push it on stdin then.
+ * ESC, when not NULL, keeps the image's escaped form for the next call.
  */
 char **mg__boot_argv_inline(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t len,
-			    const uint8_t *tail, size_t tail_len);
+			    const uint8_t *tail, size_t tail_len, struct mg_boot_esc *esc);
 
 /* Quote one word for a POSIX shell (for --dry-run and ssh). */
 char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word);

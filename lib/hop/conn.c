@@ -776,7 +776,8 @@ static int conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct
 		return -ENOSYS;
 	}
 	first = tail != NULL && m->image_arg != NULL && m->image_arg(hop) ?
-		mg__boot_argv_inline(tmp, image->data, image->len, tail, tail_len) : NULL;
+		mg__boot_argv_inline(tmp, image->data, image->len, tail, tail_len,
+				     image->esc) : NULL;
 	*_in_argv = first != NULL;
 	if (first == NULL) {
 		first = mg__boot_argv(tmp, image->len + tail_len);

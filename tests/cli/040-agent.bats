@@ -140,14 +140,15 @@ function stand_in_pushed() {
     LC_ALL=C grep -ao ' mitogen-boot [0-9]* ' "$MG_TMP/ssh-count.cmd" | head -1 | cut -d' ' -f3
 }
 
-@test "a first hop receives the packed agent: at most 96 KiB, escapes in the ssh command aside" {
+@test "a first hop receives the packed agent: at most 96 KiB, first stage and requests included" {
     skip_unless_packed_agent
-    ssh_stand_in
+    ssh_stand_in tee
     run_mg_sep mitogen-run "ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" -- echo ran
     assert "$output" == "ran" "the command ran through the packed agent"
-    local pushed cmd raw
+    local pushed cmd raw in
     pushed=$(stand_in_pushed)
     cmd=$(wc -c <"$MG_TMP/ssh-count.cmd")
+    in=$(wc -c <"$MG_TMP/ssh-count.in")
     raw=$(stat -L -c %s "$AGENT.raw")
     assert "$pushed" -gt 0 "the first stage names the bytes pushed"
     # Issue 11: the packed image and the HELLO (and, on stdin, requests)
@@ -161,6 +162,17 @@ function stand_in_pushed() {
     # first stage included.
     assert "$cmd" -le "$((pushed * 102 / 100 + 1024))" \
         "the command ($cmd bytes) carries the image ($pushed bytes) and little more"
+    # All that crosses the link before the agent runs, in both forms:
+    # the command (first stage, image, HELLO, requests) and stdin.
+    assert "$((cmd + in))" -le 98304 \
+        "image in the command: $cmd bytes of command + $in on stdin vs 96 KiB"
+    run_mg_sep mitogen-run "ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count&image_in_command=no" -- echo ran
+    assert "$output" == "ran" "image_in_command=no: the command ran"
+    cmd=$(wc -c <"$MG_TMP/ssh-count.cmd")
+    in=$(wc -c <"$MG_TMP/ssh-count.in")
+    assert "$in" -ge "$(stand_in_pushed)" "image_in_command=no: the image went on stdin ($in bytes)"
+    assert "$((cmd + in))" -le 98304 \
+        "image on stdin: $cmd bytes of first stage + $in on stdin vs 96 KiB"
 }
 
 @test "ssh: the image rides in the command, only requests follow on stdin" {

@@ -335,7 +335,7 @@ static void test_boot_inline_bytes(void)
 	n += sizeof(tricky);
 	data[n++] = 0;
 	for (size_t s = 0; s < sizeof(shells) / sizeof(shells[0]); s++) {
-		char **argv = mg__boot_argv_inline(tmp, data, n - 40, data + n - 40, 40);
+		char **argv = mg__boot_argv_inline(tmp, data, n - 40, data + n - 40, 40, NULL);
 		int sock = -1, status = 0;
 		pid_t pid;
 		FILE *f;
@@ -383,7 +383,7 @@ static void test_boot_inline_agent(void)
 	uint8_t *big;
 
 	ASSERT_PTR_NOT_NULL(img);
-	argv = mg__boot_argv_inline(tmp, img->data, img->len, NULL, 0);
+	argv = mg__boot_argv_inline(tmp, img->data, img->len, NULL, 0, img->esc);
 	if (img->len > MG_BOOT_ARG_MAX) {
 		/* The sanitizers' agent, a dynamic program of megabytes. */
 		printf("# the agent (%zu bytes) goes on stdin\n", img->len);
@@ -402,9 +402,48 @@ static void test_boot_inline_agent(void)
 	big = talloc_zero_size(tmp, MG_BOOT_ARG_MAX);
 	ASSERT_PTR_NOT_NULL(big);
 	memset(big, 'x', MG_BOOT_ARG_MAX);
-	ASSERT_PTR_NOT_NULL(mg__boot_argv_inline(tmp, big, MG_BOOT_ARG_MAX, NULL, 0));
-	ASSERT_PTR_NULL(mg__boot_argv_inline(tmp, big, MG_BOOT_ARG_MAX, (const uint8_t *)"!", 1));
-	ASSERT_PTR_NULL(mg__boot_argv_inline(tmp, big, MG_BOOT_ARG_MAX - 1, (const uint8_t *)"", 1));
+	ASSERT_PTR_NOT_NULL(mg__boot_argv_inline(tmp, big, MG_BOOT_ARG_MAX, NULL, 0, NULL));
+	ASSERT_PTR_NULL(mg__boot_argv_inline(tmp, big, MG_BOOT_ARG_MAX, (const uint8_t *)"!", 1, NULL));
+	ASSERT_PTR_NULL(mg__boot_argv_inline(tmp, big, MG_BOOT_ARG_MAX - 1, (const uint8_t *)"", 1, NULL));
+	talloc_free(tmp);
+}
+
+/* The image's escaped form is made once and reused: the same argv as
+ * without it for any tail, including the case where the image's last
+ * byte is a NUL and the tail starts with an octal digit ("\0000", not
+ * "\00"), and made again for another image. */
+static void test_boot_inline_kept(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_boot_esc *esc = talloc_zero(tmp, struct mg_boot_esc);
+	static const char *tails[] = { "", "7x", "8", "!\n'\\", "\0" "17" };
+	static const size_t tail_lens[] = { 0, 2, 1, 4, 3 };
+	uint8_t img[300], other[10] = "abcdefghi";
+	const char *kept = NULL;
+
+	for (int i = 0; i < 299; i++) {
+		img[i] = (uint8_t)(i * 7);
+	}
+	img[299] = 0;
+	ASSERT_PTR_NOT_NULL(esc);
+	for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+		const uint8_t *tail = (const uint8_t *)tails[t];
+		char **a = mg__boot_argv_inline(tmp, img, sizeof(img), tail, tail_lens[t], esc);
+		char **b = mg__boot_argv_inline(tmp, img, sizeof(img), tail, tail_lens[t], NULL);
+
+		ASSERT_TRUE(a != NULL && b != NULL);
+		ASSERT_STR_EQ(a[6], b[6]);
+		ASSERT_STR_EQ(a[4], b[4]);
+		ASSERT_TRUE(kept == NULL || kept == esc->text);
+		kept = esc->text;
+	}
+	ASSERT_PTR_NOT_NULL(strstr(mg__boot_argv_inline(tmp, img, sizeof(img), (const uint8_t *)"7",
+							1, esc)[6], "\\00007"));
+	ASSERT_PTR_NOT_NULL(strstr(mg__boot_argv_inline(tmp, img, sizeof(img), (const uint8_t *)"8",
+							1, esc)[6], "\\08"));
+	ASSERT_STR_EQ(mg__boot_argv_inline(tmp, other, 9, (const uint8_t *)"j", 1, esc)[6],
+		      "abcdefghij");
+	ASSERT_TRUE(esc->of == other && esc->of_len == 9);
 	talloc_free(tmp);
 }
 
@@ -434,6 +473,7 @@ int main(void)
 	RUN(test_boot_cooked_pty);
 	RUN(test_boot_inline_bytes);
 	RUN(test_boot_inline_agent);
+	RUN(test_boot_inline_kept);
 	rc = TESTS_END();
 	rmdir(tmpdir);
 	return rc;
