@@ -416,7 +416,7 @@ static void test_boot_inline_kept(void)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	struct mg_boot_esc *esc = talloc_zero(tmp, struct mg_boot_esc);
-	static const char *tails[] = { "", "7x", "8", "!\n'\\", "\0" "17" };
+	static const char *tails[] = { "", "7x", "8", "!\n'\\", "\00017" };
 	static const size_t tail_lens[] = { 0, 2, 1, 4, 3 };
 	uint8_t img[300], other[10] = "abcdefghi";
 	const char *kept = NULL;
