@@ -16,17 +16,18 @@
  * parent); names, which talloc_get_type_abort checks; the 256 MB cap on
  * one allocation (MAX_TALLOC_SIZE), which also rules out size overflows.
  * What is not: references, pools, memory limits, null tracking, reports.
- * A pointer that is not a live chunk aborts the agent, as talloc does.
+ * A pointer that is not a live chunk aborts the agent, as talloc does,
+ * its magic random per process as talloc's.
  */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <talloc.h>
 
 #define TC_MAX_SIZE 0x10000000u /* talloc's MAX_TALLOC_SIZE */
-#define TC_MAGIC 0x6d67a110u
 #define TC_LOOP 1u              /* being freed: a second free is a no-op */
 #define TC_RUNNING ((int (*)(void *))-1) /* destructor in progress */
 
@@ -37,17 +38,34 @@ struct tc {
 	int (*destructor)(void *);
 	const char *name;
 	size_t size;
-	uint32_t flags; /* TC_MAGIC | TC_LOOP */
+	uint32_t flags; /* tc_magic | TC_LOOP */
 	uint32_t pad_;
 };
 #define TC_HDR sizeof(struct tc) /* 64: keeps malloc's 16-byte alignment */
 #define TC_PTR(tc) ((void *)((char *)(tc) + TC_HDR))
 
+/* Random for each process, as talloc's: a header forged by an overflow
+ * (a destructor pointer to call) must guess it. The only global. */
+static uint32_t tc_magic;
+
+static uint32_t tc_magic_of_process(void)
+{
+	if (tc_magic == 0) {
+		const uint8_t *r = (const uint8_t *)getauxval(AT_RANDOM);
+		uint32_t m = 0x6d67a110u;
+
+		if (r)
+			memcpy(&m, r + 12, sizeof m); /* musl's canary takes 0-7 */
+		tc_magic = (m & ~TC_LOOP) | 2u;
+	}
+	return tc_magic;
+}
+
 static struct tc *tc_of(const void *ptr)
 {
 	struct tc *tc = (struct tc *)((char *)ptr - TC_HDR);
 
-	if ((tc->flags & ~TC_LOOP) != TC_MAGIC)
+	if ((tc->flags & ~TC_LOOP) != tc_magic || tc_magic == 0)
 		abort(); /* freed, or never ours: as talloc's "Bad talloc magic" */
 	return tc;
 }
@@ -100,7 +118,7 @@ static void *tc_alloc(const void *ctx, size_t size, const char *name)
 	if (!tc)
 		return NULL;
 	memset(tc, 0, TC_HDR);
-	tc->flags = TC_MAGIC;
+	tc->flags = tc_magic_of_process();
 	tc->name = name;
 	tc->size = size;
 	tc_link(tc, ctx);
