@@ -4,6 +4,7 @@
  * Direct mode only: fakessh [SSH OPTIONS] DEST [COMMAND...].
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <pwd.h>
@@ -16,6 +17,7 @@
 #include "common.h"
 #include "config.h"
 #include "fakessh-run.h"
+#include "fakessh-ssh.h"
 #include "runner.h"
 #include "ssh-opts.h"
 
@@ -123,15 +125,32 @@ static bool ssh_settings(const struct mg_ssh_cmdline *o, const char *dest_user)
 	       o->n_ssh_args > 0 || o->check_host_keys != NULL;
 }
 
+/* A bare IPv6 address ([USER@]::1, as ssh and rsync pass it) in the
+ * brackets a chain wants; anything else as it is. */
+static const char *bracket_ipv6(TALLOC_CTX *ctx, const char *dest)
+{
+	const char *at = strrchr(dest, '@'), *host = at != NULL ? at + 1 : dest;
+	struct in6_addr a;
+
+	if (inet_pton(AF_INET6, host, &a) != 1) {
+		return dest;
+	}
+	return talloc_asprintf(ctx, "%.*s[%s]", (int)(host - dest), dest, host);
+}
+
 /* DEST as one chain's text, the command line's ssh settings on its first
  * ssh hop; NULL with the error printed. */
 static char *resolve_dest(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const struct mg_hop **_ssh)
 {
-	const char *dest = o->dest, *dest_user = NULL, *at;
+	const char *dest = bracket_ipv6(ctx, o->dest), *dest_user = NULL, *at;
 	struct mg_chain_list *list = NULL;
 	char *errmsg = NULL, *text = NULL, *hop;
 	size_t i;
 
+	if (dest == NULL) {
+		mg_cmd_error("out of memory");
+		return NULL;
+	}
 	if (mg_chain_parse(ctx, dest, &list, &errmsg) != 0 && (at = strchr(dest, '@')) != NULL &&
 	    at != dest) {
 		/* "user@CHAIN": the user goes to the first ssh hop. */
@@ -219,8 +238,13 @@ static int usage_fail(const char *msg)
 /* What the command line asks for that is not built: refuse, never fake. */
 static const char *not_built(const struct mg_ssh_cmdline *o)
 {
-	if (o->query) {
-		return "-Q is not supported";
+	if (o->stdio_forward != NULL) {
+		/* Running the command or a login shell instead would hand a
+		 * shell the bytes meant for host:port. */
+		return "-W (stdio forwarding) is not supported";
+	}
+	if (o->background && o->n_command == 0 && o->remote_command == NULL && !o->no_command) {
+		return "Cannot fork into background without a command to execute.";
 	}
 	if (o->remote_command != NULL && o->n_command > 0) {
 		return "Cannot execute command-line and remote command.";
@@ -393,6 +417,9 @@ static int run(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o)
 	if (o->dump_config) {
 		return dump_config(tmp, o, text);
 	}
+	if (o->ctl_cmd != NULL) {
+		return mg_fakessh_ask_ssh(tmp, o, text);
+	}
 	if (o->subsystem && o->n_command == 0) {
 		return usage_fail("-s needs a subsystem name");
 	}
@@ -459,6 +486,10 @@ int main(int argc, const char **argv)
 		talloc_free(tmp);
 		return mg_fakessh_run_main(argc - 1, (char **)argv + 1);
 	}
+	if (mg_fakessh_hand_over(tmp, (char **)argv)) {
+		talloc_free(tmp);
+		return FAKESSH_FAIL;
+	}
 	mg_cmd_init("fakessh");
 	ret = mg_ssh_cmdline_parse(tmp, argc, (const char *const *)argv, &o, &errmsg);
 	if (ret != 0) {
@@ -466,6 +497,8 @@ int main(int argc, const char **argv)
 	} else if (o->version) {
 		fprintf(stderr, "fakessh (mitogen-c %s), OpenSSH-compatible command line\n", MG_VERSION);
 		status = 0;
+	} else if (o->query != NULL) {
+		status = mg_fakessh_ask_ssh(tmp, o, NULL);
 	} else if (o->dest == NULL) {
 		status = usage_fail(NULL);
 	} else {

@@ -22,7 +22,7 @@ static const char optstring[] =
 
 /* Flags and argument options that a real ssh on the first hop may use. */
 static const char pass_flags[] = "46AaCgKkMXxYy";
-static const char pass_args[] = "BbcDEFIJLmPRS";
+static const char pass_args[] = "BbcDEFIJLmRS";
 
 struct parse {
 	TALLOC_CTX *ctx;
@@ -252,6 +252,7 @@ static int session_option(struct parse *p, const char *key, const char *v)
 		return 0;
 	}
 	if (strcasecmp(key, "ForkAfterAuthentication") == 0) {
+		o->background = o->background || is_yes(v);
 		return is_yes(v) ? note(p, "-f") : 0;
 	}
 	return 1;
@@ -315,12 +316,13 @@ static int flag(struct parse *p, char c)
 	case 'G': o->dump_config = true; return 0;
 	case 'V': o->version = true; return 0;
 	case 's': o->subsystem = true; return 0;
+	case 'f': o->background = true; break;
 	default: break;
 	}
 	if (strchr(pass_flags, c) != NULL) {
 		return push(p, &o->ssh_args, &o->n_ssh_args, word);
 	}
-	/* -1 -2 (obsolete) and -f (background) do nothing here. */
+	/* -1 -2 (obsolete), -f (background: fakessh stays in front). */
 	return note(p, word);
 }
 
@@ -335,14 +337,23 @@ static int with_arg(struct parse *p, char c, const char *arg)
 	case 'p': return parse_port(p, arg);
 	case 'i': return push(p, &o->identities, &o->n_identities, arg);
 	case 'o': return option(p, arg);
-	case 'Q': o->query = true; return 0;
+	case 'Q': o->query = talloc_strdup(o, arg); return o->query != NULL ? 0 : -ENOMEM;
+	case 'O': o->ctl_cmd = talloc_strdup(o, arg); return o->ctl_cmd != NULL ? 0 : -ENOMEM;
+	case 'W': o->stdio_forward = talloc_strdup(o, arg); return o->stdio_forward != NULL ? 0 : -ENOMEM;
+	case 'P': {
+		/* -P TAG is OpenSSH 9.4's; older ones took -P alone and would
+		 * read TAG as the host: as an option it fails plainly there. */
+		char *tag = talloc_asprintf(p->ctx, "Tag=%s", arg);
+		ret = tag != NULL ? push(p, &o->ssh_args, &o->n_ssh_args, "-o") : -ENOMEM;
+		return ret != 0 ? ret : push(p, &o->ssh_args, &o->n_ssh_args, tag);
+	}
 	default: break;
 	}
 	if (strchr(pass_args, c) != NULL) {
 		ret = push(p, &o->ssh_args, &o->n_ssh_args, word);
 		return ret != 0 ? ret : push(p, &o->ssh_args, &o->n_ssh_args, arg);
 	}
-	/* -e escape, -O control command, -W stdio forward, -w tunnel. */
+	/* -e escape character, -w tunnel. */
 	return note(p, word);
 }
 

@@ -45,7 +45,11 @@ struct mg_ssh_cmdline {
 	int request_tty;          /* -o RequestTTY: an MG_SSH_TTY_*, first wins */
 	int tty;                  /* -t count */
 	int verbose;              /* -v count */
-	bool no_tty, null_stdin, quiet, no_command, dump_config, version, subsystem, query;
+	const char *query;        /* -Q: what to list */
+	const char *ctl_cmd;      /* -O: a control command for a master */
+	const char *stdio_forward; /* -W host:port */
+	bool background;          /* -f, ForkAfterAuthentication=yes */
+	bool no_tty, null_stdin, quiet, no_command, dump_config, version, subsystem;
 };
 
 /*

@@ -195,8 +195,6 @@ function make_tree() {
 @test "what is not built yet is refused with 255, never faked" {
     run_mg_sep 255 fakessh -s local netconf
     assert "$stderr" == "fakessh: only the sftp subsystem is supported" "-s other"
-    run_mg_sep 255 fakessh -Q cipher local
-    assert "$stderr" == "fakessh: -Q is not supported" "-Q"
 }
 
 @test "a chain that cannot be set up: 255 and the hop named" {
@@ -205,7 +203,7 @@ function make_tree() {
 }
 
 @test "options that cannot apply are ignored, with a note under -v" {
-    run_mg_sep fakessh -f -L 1:h:2 -W h:1 -x -o ForwardX11=no local echo ok
+    run_mg_sep fakessh -f -L 1:h:2 -e none -w 1:2 -x -o ForwardX11=no local echo ok
     assert "$output" == "ok" "ran"
     assert "$stderr" == "" "quiet without -v"
     run_mg_sep fakessh -v -f -L 1:h:2 local true
@@ -341,4 +339,78 @@ function descendants() {
     [[ ! -e pwned && ! -e ~/pwned ]] || die "a value ran as a command"
     run_mg_sep 255 fakessh -o SetEnv=novalue local true
     assert "$stderr" =~ "Invalid SetEnv 'novalue'" "a SetEnv word without ="
+}
+
+@test "-Q and -O are the local ssh's answers; -W and a bare -f are refused, nothing run" {
+    # -Q: what the first ssh hop's ssh supports, as it says it.
+    run_mg_sep fakessh -Q cipher
+    assert "$output" == "$(ssh -Q cipher)" "ssh's own list"
+    run_mg_sep 255 fakessh -Q no-such-query
+    assert "$stderr" =~ "no-such-query" "ssh's own refusal"
+    # -O without an ssh hop: no master to ask, as ssh without ControlPath.
+    run_mg_sep 255 fakessh -O check local
+    assert "$stderr" == "fakessh: -O check: no ssh hop in local, so no control master" "-O"
+    # -W would hand the login shell bytes meant for host:port.
+    run_mg_sep 255 fakessh -W h:1 local "touch $MG_TMP/ran"
+    assert "$stderr" == "fakessh: -W (stdio forwarding) is not supported" "-W"
+    run_mg_sep 255 fakessh -f local </dev/null
+    assert "$stderr" == "fakessh: Cannot fork into background without a command to execute." "ssh's words"
+    [[ ! -e $MG_TMP/ran ]] || die "a refused command line ran its command"
+    run_mg_sep fakessh -f local echo fg
+    assert "$output" == "fg" "-f with a command: run, in the foreground"
+}
+
+@test "-M -S reach the first hop's ssh: a control master that -O check, a second fakessh and -O exit use" {
+    need_sshd
+    local cm=$MG_TMP/cm ssh=(fakessh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT")
+    "${ssh[@]}" -M -S "$cm" -N root@127.0.0.1 2>"$MG_TMP/err" &
+    local pid=$! i
+    for ((i = 0; i < $(mg_secs 100); i++)); do
+        [[ -S $cm ]] && break
+        sleep 0.1
+    done
+    [[ -S $cm ]] || die "no control socket from the hop's ssh"
+    run_mg_sep "${ssh[@]}" -S "$cm" -O check root@127.0.0.1
+    assert "$stderr" =~ "^Master running" "ssh's answer"
+    # A plain ssh through the master: the hop's ssh is a real one.
+    run_mg_sep ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" -S "$cm" root@127.0.0.1 echo muxed
+    assert "$output" == "muxed" "a session over the master"
+    run_mg_sep "${ssh[@]}" -S "$cm" -O exit root@127.0.0.1
+    local rc=0
+    wait "$pid" || rc=$?
+    assert "$rc" == "255" "-N ends with 255 when its hop goes"
+    run_mg_sep 255 "${ssh[@]}" -S "$cm" -O check root@127.0.0.1
+    assert "$stderr" =~ "No such file or directory" "no master any more"
+}
+
+@test "fakessh linked as ssh first in PATH: its ssh hops run the real ssh, no recursion" {
+    need_sshd
+    skip_if_no_program unshare
+    mkdir "$MG_TMP/bin"
+    ln -s "$(command -v fakessh)" "$MG_TMP/bin/ssh"
+    # In a pid namespace of its own: were each hop's ssh fakessh again,
+    # the timeout would end all of them with the namespace.
+    run_mg_sep timeout "$(mg_secs 60)" unshare --fork --pid --kill-child env PATH="$MG_TMP/bin:$PATH" \
+        ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" root@ssh=127.0.0.1+sudo=root 'echo $(id -un) ok'
+    assert "$output" == "root ok" "through the real ssh"
+    MITOGEN_PERSIST=10s run_mg_sep timeout "$(mg_secs 60)" unshare --fork --pid --kill-child \
+        env PATH="$MG_TMP/bin:$PATH" ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" root@127.0.0.1 'echo held'
+    assert "$output" == "held" "from the persist holder too"
+}
+
+@test "DEST as a bare IPv6 address, as ssh and rsync pass it; -P TAG as -o Tag" {
+    run_mg_sep fakessh -G ::1
+    assert "${lines[2]}" == "hostname ::1" "the address"
+    assert "${lines[-1]}" == "chain ssh:[::1]" "one ssh hop"
+    run_mg_sep fakessh -G -p 2222 bob@fe80::1
+    assert "${lines[1]}" == "user bob" "user@ before an address"
+    assert "${lines[2]}" == "hostname fe80::1" "the address"
+    assert "${lines[3]}" == "port 2222" "its port"
+    run_mg_sep 255 fakessh 'a::b::c' true
+    assert "$stderr" =~ "bad destination 'a::b::c'" "not an address: a chain, and a bad one"
+    local chain
+    run_mg_sep fakessh -G -P mytag web1
+    chain=$(sed -n 's/^chain //p' <<<"$output")
+    run_mg_sep mitogen-run --dry-run "$chain" true
+    assert "${lines[0]}" =~ " -o Tag=mytag " "ssh 9.4's -P, spelt for any ssh"
 }

@@ -1,0 +1,129 @@
+/*
+ * fakessh and the real ssh: handing over to it when fakessh is run as an
+ * ssh hop's ssh, and asking it what only it can answer (-Q, -O).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <mitogen/mitogen.h>
+#include "common.h"
+#include "fakessh-ssh.h"
+
+#define FAKESSH_FAIL 255
+
+/* Is 'path' this very program (a link to fakessh named ssh)? */
+static bool is_self(const char *path)
+{
+	struct stat a, b;
+
+	return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* The first "ssh" in PATH that is not this program, or NULL. */
+static const char *real_ssh(TALLOC_CTX *ctx)
+{
+	const char *path = getenv("PATH");
+	char *copy = talloc_strdup(ctx, path != NULL ? path : "/usr/bin:/bin"), *save = NULL;
+
+	for (char *d = copy != NULL ? strtok_r(copy, ":", &save) : NULL; d != NULL; d = strtok_r(NULL, ":", &save)) {
+		char *ssh = talloc_asprintf(ctx, "%s/ssh", d[0] != '\0' ? d : ".");
+		if (ssh != NULL && access(ssh, X_OK) == 0 && !is_self(ssh)) {
+			return ssh;
+		}
+	}
+	return NULL;
+}
+
+/* See fakessh-ssh.h. A fakessh whose parent is fakessh (or its persist
+ * holder, a fork of it) and that is not attached to a run is the ssh of
+ * one of that fakessh's ssh hops. */
+bool mg_fakessh_hand_over(TALLOC_CTX *ctx, char **argv)
+{
+	/* The parent as this /proc numbers it (a pid namespace may see
+	 * another /proc than getppid() counts in). */
+	char *stat = NULL, *parent = NULL;
+	const char *ssh;
+	FILE *f = fopen("/proc/self/stat", "re");
+	int ppid = 0;
+
+	if (f != NULL) {
+		char buf[512];
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		stat = strrchr(buf, ')');
+		if (stat == NULL || sscanf(stat, ") %*c %d", &ppid) != 1) {
+			ppid = 0;
+		}
+		fclose(f);
+	}
+	parent = ppid > 1 ? talloc_asprintf(ctx, "/proc/%d/exe", ppid) : NULL;
+	if (parent == NULL || getenv("MITOGEN_FAKESSH_SOCKET") != NULL || !is_self(parent)) {
+		return false;
+	}
+	ssh = real_ssh(ctx);
+	if (ssh != NULL) {
+		execv(ssh, argv);
+	}
+	fprintf(stderr, "fakessh: started as a hop's ssh, and no other ssh in PATH: %s\n",
+		ssh != NULL ? strerror(errno) : "not found");
+	return true;
+}
+
+/* -O goes to the ssh of the first ssh hop of 'text', with the host,
+ * user and port of that hop and the command line's ssh options. */
+int mg_fakessh_ask_ssh(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const char *text)
+{
+	const char *ssh = real_ssh(ctx);
+	const char **argv = talloc_zero_array(ctx, const char *, o->n_ssh_args + 2 * o->n_identities + 10);
+	struct mg_chain_list *list = NULL;
+	const struct mg_hop *h = NULL;
+	char *err = NULL;
+	size_t n = 0;
+
+	if (ssh == NULL || argv == NULL) {
+		mg_cmd_error("no ssh in PATH to ask");
+		return FAKESSH_FAIL;
+	}
+	argv[n++] = ssh;
+	if (o->query != NULL) {
+		argv[n++] = "-Q";
+		argv[n++] = o->query;
+		execv(ssh, (char **)argv);
+		mg_cmd_error("%s: %s", ssh, strerror(errno));
+		return FAKESSH_FAIL;
+	}
+	if (text != NULL && mg_chain_parse(ctx, text, &list, &err) == 0) {
+		for (size_t i = 0; i < list->chains[0].n_hops && h == NULL; i++) {
+			h = strcmp(list->chains[0].hops[i].method, "ssh") == 0 ? &list->chains[0].hops[i] : NULL;
+		}
+	}
+	if (h == NULL || h->host == NULL) {
+		mg_cmd_error("-O %s: no ssh hop in %s, so no control master", o->ctl_cmd, o->dest);
+		return FAKESSH_FAIL;
+	}
+	argv[n++] = "-O";
+	argv[n++] = o->ctl_cmd;
+	if (h->user != NULL) {
+		argv[n++] = "-l";
+		argv[n++] = h->user;
+	}
+	if (h->port != 0) {
+		argv[n++] = talloc_asprintf(ctx, "-p%d", h->port);
+	}
+	for (size_t i = 0; i < o->n_identities; i++) {
+		argv[n++] = "-i";
+		argv[n++] = o->identities[i];
+	}
+	for (size_t i = 0; i < o->n_ssh_args; i++) {
+		argv[n++] = o->ssh_args[i];
+	}
+	argv[n++] = "--";
+	argv[n++] = h->host;
+	execv(ssh, (char **)argv);
+	mg_cmd_error("%s: %s", ssh, strerror(errno));
+	return FAKESSH_FAIL;
+}

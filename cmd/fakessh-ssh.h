@@ -1,0 +1,24 @@
+/* fakessh and the real ssh (cmd/fakessh-ssh.c). */
+#ifndef MG_CMD_FAKESSH_SSH_H
+#define MG_CMD_FAKESSH_SSH_H
+
+#include <stdbool.h>
+#include <talloc.h>
+#include "ssh-opts.h"
+
+/*
+ * With fakessh linked as "ssh" first in PATH, the ssh of every ssh hop
+ * would be fakessh again, each starting the next, without end. When this
+ * fakessh is such a hop's ssh, exec the next ssh in PATH; true (with a
+ * message printed) when that failed, false when this is no hop's ssh.
+ */
+bool mg_fakessh_hand_over(TALLOC_CTX *ctx, char **argv);
+
+/*
+ * -Q and -O are questions for the local ssh (the one the first ssh hop
+ * runs): what it supports, and its control master. Exec it with the
+ * question ('text': DEST's chain, for -O); returns only on failure, 255.
+ */
+int mg_fakessh_ask_ssh(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const char *text);
+
+#endif
