@@ -177,11 +177,13 @@ EOF
     need_sshd
     skip_if_no_program git
     local g=(git -c user.email=t@t -c user.name=t -c init.defaultBranch=main -c advice.detachedHead=false)
-    local url="root@ssh=127.0.0.1+sudo=root:$MG_TMP/repo dir.git"
-    "${g[@]}" init -q --bare "$MG_TMP/repo dir.git"
+    # A hostile repository name: git quotes it for the far shell.
+    local repo="$MG_TMP/it's \$(touch pwned) \"repo\" dir.git"
+    local url="root@ssh=127.0.0.1+sudo=root:$repo"
+    "${g[@]}" init -q --bare "$repo"
     "${g[@]}" init -q "$MG_TMP/seed"
     "${g[@]}" -C "$MG_TMP/seed" commit -q --allow-empty -m one
-    "${g[@]}" -C "$MG_TMP/seed" push -q "$MG_TMP/repo dir.git" HEAD:refs/heads/main
+    "${g[@]}" -C "$MG_TMP/seed" push -q "$repo" HEAD:refs/heads/main
     export GIT_SSH_COMMAND; GIT_SSH_COMMAND=$(ssh_fake)
 
     run_mg_sep "${g[@]}" clone -q "$url" "$MG_TMP/a"
@@ -193,6 +195,7 @@ EOF
     # The protocol git asked for with SendEnv=GIT_PROTOCOL reached the far git.
     GIT_TRACE_PACKET=1 run_mg_sep "${g[@]}" -C "$MG_TMP/b" fetch origin
     assert "$stderr" =~ "version 2" "git protocol v2 over fakessh"
+    no_pwned
 }
 
 @test "scp, sftp and rsync over the private sshd (no chain beyond one ssh hop)" {

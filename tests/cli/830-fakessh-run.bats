@@ -193,3 +193,29 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4); time.sleep(
     run_mg_sep 127 fakessh run local -- /nonexistent/program
     assert "$stderr" =~ "/nonexistent/program: No such file" "PROGRAM not found"
 }
+
+
+@test "fakessh run ssh:H: another host is reached by an ssh started at the chain's end" {
+    need_sshd
+    # The inner host's ssh logs to a file named for this test; while its
+    # command sleeps, find that ssh (the real one, not fakessh as ssh) and
+    # name what runs it, up to init.
+    run_mg_sep fakessh run "$(ssh_hop root)" -- sh -c '
+        ssh -F "$1" -p "$2" -E "$3/inner.log" -l root 127.0.0.1 "sleep 2; echo \$(id -un) inner" & c=$!
+        i=0; p=
+        while [ -z "$p" ] && [ $i -lt 200 ]; do
+            for s in $(pgrep -x ssh); do
+                [ "$(readlink "/proc/$s/exe")" != "$4" ] || continue
+                tr "\0" " " <"/proc/$s/cmdline" 2>/dev/null | grep -q -- "$3/inner.log" && p=$s
+            done
+            sleep 0.05; i=$((i+1))
+        done
+        while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+            echo "above $(ps -o comm= -p "$p")"; p=$(ps -o ppid= -p "$p" | tr -d " ")
+        done
+        wait $c' sh "$MG_SSH_CONFIG" "$MG_SSH_PORT" "$MG_TMP" "$(readlink -f "$(command -v fakessh)")"
+    assert "${lines[-1]}" == "root inner" "the inner host answered"
+    assert "${lines[0]}" == "above ssh" "its ssh was found: $output"
+    assert "$output" =~ $'\nabove sshd\n' "started under the chain's sshd: $output"
+    [[ $output != *"above fakessh"* ]] || die "started here, under fakessh run: $output"
+}
