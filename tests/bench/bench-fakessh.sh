@@ -6,8 +6,10 @@
 #   rsync -a of a FILES-file tree, rsync of an MIB MiB file:
 #     -e ssh  vs  -e fakessh                       (one ssh hop)
 #     -e ssh --rsync-path='sudo -n rsync'  vs  fakessh ssh=H+sudo=root
-#   scp -O of the MIB MiB file: scp  vs  scp -S fakessh; and fakessh in
-#     scp's default SFTP mode (the test sshd has no sftp subsystem)
+#   scp of the MIB MiB file: scp -O  vs  scp -O -S fakessh, and in scp's
+#     default SFTP mode, scp  vs  scp -S fakessh (the sshd is given the
+#     machine's sftp-server as its subsystem, and fakessh's default runs
+#     the same one at the far end; without one, plain scp -O stands in)
 #   git clone of a generated repository (COMMITS commits, FILES files):
 #     GIT_SSH_COMMAND=ssh  vs  GIT_SSH_COMMAND=fakessh
 #
@@ -18,7 +20,7 @@
 #
 #   tests/bench/bench-fakessh.sh [BUILD_DIR] [RUNS]
 #   env: FILES=5000 MIB=256 COMMITS=3000 LOCAL=1 WAN=1 WAN_RUNS=3 WAN_FILES=1000
-#        WAN_MIB=16 WAN_MBIT=20 WAN_RELAY=/work/shared/bench/wan-relay.py
+#        WAN_MIB=16 WAN_MBIT=20 WAN_RELAY=/work/shared/bench/wan-relay.py KEEP_RC=
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,16 +32,18 @@ WAN_MBIT=${WAN_MBIT:-20} WAN_RELAY=${WAN_RELAY:-$here/../../../shared/bench/wan-
 export PATH=$build/cmd:$PATH
 export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
 
-# sshd.bash is written for bats; give it what it expects.
-BATS_FILE_TMPDIR=$(mktemp -d)
-export BATS_FILE_TMPDIR
-skip() { echo "bench: $*" >&2; exit 1; }
-is_root() { [[ $(id -u) -eq 0 ]]; }
-# shellcheck source=../cli/sshd.bash
-source "$here/../cli/sshd.bash"
-trap 'stop_sshd; rm -rf "$BATS_FILE_TMPDIR"' EXIT
-start_sshd
-[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
+# The private sshd, restarted with "SetEnv SHLVL=1" so that bash does not
+# read root's ~/.bashrc for every command (KEEP_RC=1 keeps it; common.sh).
+# shellcheck source=common.sh
+source "$here/common.sh"
+sftp_server=
+for f in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server; do
+	[[ -x $f ]] && sftp_server=$f && break
+done
+BENCH_SSHD_CONF=${sftp_server:+"Subsystem sftp $sftp_server"}
+plain_scp=${sftp_server:+scp}
+plain_scp=${plain_scp:-scp -O}
+bench_sshd
 for p in rsync scp git python3; do
 	command -v $p >/dev/null || skip "$p is not installed"
 done
@@ -114,11 +118,12 @@ suite() {
 	pair "rsync $(($(stat -c %s "$big") >> 20)) MiB file, ssh+sudo" "$prep" \
 		"rsync -a $sudo_rs -e '$ssh' $big root@$host:$d" \
 		"rsync -a -e '$fake' $big root@ssh=$host+sudo=root:$d" "$n"
-	# The test sshd has no sftp Subsystem: plain scp needs -O there.
 	pair "scp -O $(($(stat -c %s "$big") >> 20)) MiB file" "$prep" \
 		"scp -q -O -S ssh $scp_opts $big root@$host:$d" "scp -q -O -S fakessh $scp_opts $big root@$host:$d" "$n"
-	pair "scp $(($(stat -c %s "$big") >> 20)) MiB file (fakessh: SFTP)" "$prep" \
-		"scp -q -O -S ssh $scp_opts $big root@$host:$d" "scp -q -S fakessh $scp_opts $big root@$host:$d" "$n"
+	# Without an sftp-server for the sshd, plain scp needs -O.
+	pair "scp $(($(stat -c %s "$big") >> 20)) MiB file (SFTP; ssh: $plain_scp)" "$prep" \
+		"$plain_scp -q -S ssh $scp_opts $big root@$host:$d" \
+		"scp -q -S fakessh $scp_opts $big root@$host:$d" "$n"
 	pair "git clone ($COMMITS commits)" "$prep" \
 		"GIT_SSH_COMMAND='$ssh' git clone -q root@$host:$T/repo.git $T/clone" \
 		"GIT_SSH_COMMAND='$fake' git clone -q root@$host:$T/repo.git $T/clone" "$n"

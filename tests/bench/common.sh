@@ -6,7 +6,8 @@
 #                    stopped on exit; unless KEEP_RC=1, restarted with
 #                    "SetEnv SHLVL=1" so that bash does not read root's
 #                    ~/.bashrc for each command of an ssh session (here
-#                    `pyenv init`, ~300 ms of noise for every tool alike)
+#                    `pyenv init`, ~300 ms of noise for every tool alike);
+#                    BENCH_SSHD_CONF: more sshd_config lines for it
 #   median_ms N CMD  the median wall time of N runs of CMD, in ms
 #
 # A script that starts more (a holder, a ControlMaster) defines
@@ -32,14 +33,15 @@ bench_sshd() {
 	trap bench_exit EXIT
 	start_sshd
 	[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
-	[[ -z ${KEEP_RC:-} ]] || return 0
+	[[ -z ${KEEP_RC:-} || -n ${BENCH_SSHD_CONF:-} ]] || return 0
 	pid=$(<"$MG_SSHD_DIR/sshd.pid")
 	stop_sshd
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	echo "SetEnv SHLVL=1" >>"$MG_SSHD_DIR/sshd_config"
+	[[ -n ${KEEP_RC:-} ]] || echo "SetEnv SHLVL=1" >>"$MG_SSHD_DIR/sshd_config"
+	[[ -z ${BENCH_SSHD_CONF:-} ]] || printf '%s\n' "$BENCH_SSHD_CONF" >>"$MG_SSHD_DIR/sshd_config"
 	/usr/sbin/sshd -f "$MG_SSHD_DIR/sshd_config" -E "$MG_SSHD_DIR/sshd.log" ||
 		skip "sshd did not restart"
 	for ((i = 0; i < 50; i++)); do
