@@ -236,15 +236,18 @@ EOB
         "local:$MG_TMP/far" "$MG_TMP/mnt" >"$MG_TMP/sshfs.log" 2>&1 3>&-; then
         skip "FUSE cannot mount here: $(head -n 1 "$MG_TMP/sshfs.log")"
     fi
-    local rc=0
+    local rc=0 odd=$'it\'s "q" $(touch pwned) \n\xe9'
     {
         [[ $(cat "$MG_TMP/mnt/a file") == hello ]] &&
             printf 'new\n' >"$MG_TMP/mnt/new" && mkdir "$MG_TMP/mnt/dir" &&
-            mv "$MG_TMP/mnt/new" "$MG_TMP/mnt/dir/moved"
+            mv "$MG_TMP/mnt/new" "$MG_TMP/mnt/dir/moved" &&
+            printf 'odd\n' >"$MG_TMP/mnt/$odd" && [[ $(ls "$MG_TMP/mnt" | grep -c pwned) -eq 1 ]]
     } || rc=1
     fusermount -u "$MG_TMP/mnt"
     [[ $rc -eq 0 ]] || die "reading or writing through sshfs failed"
     assert "$(cat "$MG_TMP/far/dir/moved")" == "new" "written through the mount"
+    assert "$(cat "$MG_TMP/far/$odd")" == "odd" "a hostile name, byte for byte"
+    [[ ! -e pwned && ! -e $MG_TMP/pwned && ! -e $MG_TMP/far/pwned ]] || die "a name was run"
 }
 
 
