@@ -446,6 +446,8 @@ static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text)
 		mg__log(MG_LOG_INFO, NULL, 0, "-N: the command is not run");
 	}
 	mg_runner.null_stdin = o->null_stdin || o->no_command;
+	/* ssh has no status for a command a signal ended: 255. */
+	mg_runner.signal_status = FAKESSH_FAIL;
 	mg_runner.tty = want_pty(o, o->n_command == 0 && !o->no_command);
 	mg_runner.env = remote_env(tmp, o, mg_runner.tty);
 	/* The runner's words: the target first (no -w: output raw, as one

@@ -211,6 +211,10 @@ static int run_targets(TALLOC_CTX *tmp, const struct mg_chain_list *list,
 	if (res.errmsg != NULL) {
 		mg_cmd_error("%s", res.errmsg);
 	}
+	if (report == NULL && res.signal != 0 && mg_runner.signal_status != 0) {
+		mg__log(MG_LOG_INFO, NULL, 0, "the command was killed by signal %d", res.signal);
+		res.exit_code = mg_runner.signal_status;
+	}
 	/* The report before the loop its fds were watched by. */
 	talloc_free(report);
 	talloc_free(run_ctx);

@@ -22,6 +22,8 @@ struct mg_runner {
 	char **excludes; /* -x */
 	char **env;      /* -e */
 	const char *attach; /* attach to the session at this socket (fakessh run) */
+	int signal_status;  /* one target ended by a signal: exit with this
+			     * (fakessh: 255, as ssh), not 128+N; 0: 128+N */
 };
 
 extern struct mg_runner mg_runner;

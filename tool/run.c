@@ -97,6 +97,7 @@ static void target_done(struct target *t, enum mg_run_outcome o, int code, int s
 	} else {
 		run->res->outcome = o;
 		run->res->exit_code = code;
+		run->res->signal = o == MG_RUN_EXITED ? sig : 0;
 		run->res->errmsg = msg != NULL ? talloc_strdup(run->mem_ctx, msg) : NULL;
 	}
 	if (++run->n_done == run->n) {

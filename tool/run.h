@@ -55,6 +55,8 @@ struct mg_run_opts {
 struct mg_run_result {
 	enum mg_run_outcome outcome; /* one target: how it ended */
 	int exit_code;  /* what the program should exit with */
+	int signal;     /* one target, MG_RUN_EXITED: the signal that ended
+			 * the command (exit_code is 128+signal), else 0 */
 	char *errmsg;   /* one target: for everything but MG_RUN_EXITED */
 };
 

@@ -42,8 +42,14 @@ function make_tree() {
     for rc in 0 1 7 254; do
         run_mg_sep "$rc" fakessh local "exit $rc"
     done
-    # A signal: 128+N, as ssh reports it.
-    run_mg_sep 143 fakessh local 'kill -TERM $$'
+    # A signal ended it: no status, 255 as ssh (its shell's 128+N is one).
+    run_mg_sep 255 fakessh local 'kill -TERM $$'
+    assert "$stderr" == "" "nothing said, as ssh"
+    run_mg_sep 255 fakessh -v local 'kill -KILL $$'
+    assert "$stderr" =~ "killed by signal 9" "-v says why"
+    run_mg_sep 143 fakessh local 'sh -c "kill -TERM \$\$"; exit $?'
+    # Under fakessh run (attached), the same.
+    run_mg_sep 255 fakessh run local -- ssh . 'kill -TERM $$'
 }
 
 @test "COMMAND words are joined and re-split by the far shell, as with ssh" {
