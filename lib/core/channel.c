@@ -29,13 +29,19 @@ struct mg_chan_out {
 	void *data;
 };
 
+/* Pipes for pending tails. A pipe holds at most pipe-max-size (1 MiB
+ * unless raised), and a window is 2 MiB: with two, a window waiting for a
+ * slow reader stays in pipes rather than being read into memory. */
+#define QP_N 2
+
 /* Bytes the descriptor could not take yet: in buf, or (buf NULL) at the
- * front of the channel's pipe qp. */
+ * front of the channel's pipe qp[pipe]. */
 struct pending {
 	struct pending *next;
 	uint8_t *buf;
 	size_t len;
 	size_t off;
+	unsigned pipe;
 };
 
 struct mg_chan_in {
@@ -55,7 +61,7 @@ struct mg_chan_in {
 	bool eof;
 	bool finished;
 	bool held;		/* credit kept back (mg__chan_in_hold) */
-	int qp[2];		/* pipe of pending tails, -1 until needed */
+	int qp[QP_N][2];	/* pipes of pending tails, -1 until needed */
 	mg_chan_sink_fn sink;
 	void *sink_data;
 	mg_chan_done_fn done;
@@ -332,7 +338,7 @@ static void in_flush(struct mg_chan_in *c)
 		struct pending *p = c->head;
 		ssize_t n;
 		if (p->buf == NULL) {
-			n = splice(c->qp[0], NULL, c->fd, NULL, p->len - p->off,
+			n = splice(c->qp[p->pipe][0], NULL, c->fd, NULL, p->len - p->off,
 				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		} else {
 			n = write(c->fd, p->buf + p->off, p->len - p->off);
@@ -419,11 +425,11 @@ static size_t write_now(struct mg_chan_in *c, const uint8_t *p, size_t n)
 	return done;
 }
 
-static struct pending *in_add(struct mg_chan_in *c, uint8_t *buf, size_t len)
+static struct pending *in_add(struct mg_chan_in *c, uint8_t *buf, size_t len, unsigned pipe)
 {
 	struct pending *p;
 
-	if (buf == NULL && c->tail != NULL && c->tail->buf == NULL) {
+	if (buf == NULL && c->tail != NULL && c->tail->buf == NULL && c->tail->pipe == pipe) {
 		/* Next in the pipe after the last piped bytes. */
 		c->tail->len += len;
 		return c->tail;
@@ -434,6 +440,7 @@ static struct pending *in_add(struct mg_chan_in *c, uint8_t *buf, size_t len)
 	}
 	p->buf = talloc_steal(p, buf);
 	p->len = len;
+	p->pipe = pipe;
 	if (c->tail != NULL) {
 		c->tail->next = p;
 	} else {
@@ -452,7 +459,7 @@ static int in_queue(struct mg_chan_in *c, struct mg_msg *m, size_t mem, size_t d
 
 	if (done < mem) {
 		buf = talloc_memdup(NULL, m->data + done, mem - done);
-		if (buf == NULL || in_add(c, buf, mem - done) == NULL) {
+		if (buf == NULL || in_add(c, buf, mem - done, 0) == NULL) {
 			talloc_free(buf);
 			in_finish(c, -ENOMEM);
 			return -ENOMEM;
@@ -460,23 +467,26 @@ static int in_queue(struct mg_chan_in *c, struct mg_msg *m, size_t mem, size_t d
 	}
 	while (t != NULL && t->len > 0) {
 		ssize_t n = -1;
-		/* Twice the window (slots of part-filled pages): pending bytes
-		 * then stay in the pipe where allowed. */
-		if (c->qp[0] >= 0 || mg__tail_pipe(c->qp, 2 * MG_WINDOW_DEFAULT) == 0) {
-			n = mg__tail_splice(t, c->qp[1]);
+		unsigned i;
+		/* The first pipe with room; each keeps its bytes in order, and
+		 * the pending list says which pipe holds what. */
+		for (i = 0; i < QP_N && n <= 0; i++) {
+			if (c->qp[i][0] >= 0 || mg__tail_pipe(c->qp[i], 2 * MG_WINDOW_DEFAULT) == 0) {
+				n = mg__tail_splice(t, c->qp[i][1]);
+			}
 		}
 		if (n > 0) {
-			if (in_add(c, NULL, (size_t)n) == NULL) {
+			if (in_add(c, NULL, (size_t)n, i - 1) == NULL) {
 				in_finish(c, -ENOMEM);
 				return -ENOMEM;
 			}
 			continue;
 		}
-		/* The pipe is full: the rest waits in memory. */
+		/* The pipes are full: the rest waits in memory. */
 		buf = talloc_size(NULL, t->len);
 		n = t->len;
 		if (buf == NULL || mg__tail_read(t, buf, (size_t)n) != n ||
-		    in_add(c, buf, (size_t)n) == NULL) {
+		    in_add(c, buf, (size_t)n, 0) == NULL) {
 			talloc_free(buf);
 			in_finish(c, -ENOMEM);
 			return -ENOMEM;
@@ -545,7 +555,9 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 
 static int in_destructor(struct mg_chan_in *c)
 {
-	mg__tail_pipe_close(c->qp);
+	for (unsigned i = 0; i < QP_N; i++) {
+		mg__tail_pipe_close(c->qp[i]);
+	}
 	if (c->fd >= 0) {
 		restore_flags(c->fd, c->old_flags);
 		if (!c->keep_fd) {
@@ -570,7 +582,7 @@ struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int
 	c->window = MG_WINDOW_DEFAULT;
 	c->done = done;
 	c->data = data;
-	c->qp[0] = c->qp[1] = -1;
+	memset(c->qp, -1, sizeof(c->qp));
 	talloc_set_destructor(c, in_destructor);
 	c->h = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, src, true, on_data, c);
 	if (c->h != NULL && mg__tail_fd(fd, false)) {
@@ -604,7 +616,7 @@ struct mg_chan_in *mg__chan_in_new_sink(TALLOC_CTX *mem_ctx, struct mg_router *r
 	c->sink_data = sink_data;
 	c->done = done;
 	c->data = data;
-	c->qp[0] = c->qp[1] = -1;
+	memset(c->qp, -1, sizeof(c->qp));
 	c->h = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, src, true, on_data, c);
 	if (c->h == NULL) {
 		talloc_free(c);
