@@ -18,6 +18,8 @@
 /* Frames with at least this much payload still to come are spliced into
  * a pipe (a tail) rather than read. */
 #define TAIL_MIN (16u * 1024)
+/* Reads (or tail splices) per wake-up at most: other fds get their turn. */
+#define READ_TURNS 16u
 
 struct tx_chunk {
 	struct tx_chunk *next;
@@ -278,6 +280,7 @@ static void deliver_tail(struct mg_stream *s)
 	(void)mg__msg_parse_header(s->rx, UINT32_MAX, &h);
 	s->collecting = false;
 	s->bulk = true;
+	s->smalls = 0;
 	s->rx_len = 0;
 	s->rx_next = MG_HDR_LEN;
 	hand_over(s, &h, s->rx + MG_HDR_LEN, &s->rx_tail);
@@ -285,8 +288,9 @@ static void deliver_tail(struct mg_stream *s)
 	mg__tail_discard(&s->rx_tail);
 }
 
-/* Splice more of the tail being received. */
-static void collect_tail(struct mg_stream *s)
+/* Splice more of the tail being received: true once it is all in (and
+ * its frame delivered), when the next header may already be there. */
+static bool collect_tail(struct mg_stream *s)
 {
 	ssize_t n;
 	int avail = 0;
@@ -305,26 +309,28 @@ static void collect_tail(struct mg_stream *s)
 			if (!s->closed) {
 				s->in_read = false;
 			}
+			return !s->closed;
 		}
-		return;
+		return false;
 	}
 	if (n == 0 || (n < 0 && (errno == EIO || errno == ECONNRESET))) {
 		stream_fail(s, 0, "end of stream");
-		return;
+		return false;
 	}
 	if (errno == EAGAIN && (ioctl(s->rfd, FIONREAD, &avail) != 0 || avail <= 0 ||
 				++s->tail_stuck < 3)) {
 		/* Nothing to read yet, or it came just now: try again. */
-		return;
+		return false;
 	}
 	/* Bytes wait but the pipe is full, or no splice from this fd. */
 	if (errno == EINVAL) {
 		s->no_splice_in = true;
 	} else if (errno != EAGAIN) {
 		stream_fail(s, -errno, "read failed");
-		return;
+		return false;
 	}
 	abandon_tail(s);
+	return false;
 }
 
 /* Parse and deliver whole frames from the receive buffer. */
@@ -414,23 +420,16 @@ static void deliver(struct mg_stream *s)
 	}
 }
 
-static void on_read(struct mg_io *io, unsigned events, void *data)
+/* Read what the fd has and deliver it: true when the read filled all it
+ * asked for (more may wait) or began a tail. */
+static bool read_once(struct mg_stream *s)
 {
-	struct mg_stream *s = talloc_get_type_abort(data, struct mg_stream);
 	size_t room;
 	ssize_t n;
 
-	if (s->collecting) {
-		if (s->rx_want > 0) {
-			collect_tail(s);
-			return;
-		}
-		/* Complete, waiting for a resume (paused). */
-		return;
-	}
 	if (s->rx_alloc - s->rx_len < 4096 &&
 	    !rx_reserve(s, s->rx_alloc < RX_MIN ? RX_MIN : s->rx_alloc * 2)) {
-		return;
+		return false;
 	}
 	room = s->rx_alloc - s->rx_len;
 	if (s->bulk && s->tails && !s->no_splice_in && s->framed && s->rx_next > s->rx_len &&
@@ -441,7 +440,7 @@ static void on_read(struct mg_io *io, unsigned events, void *data)
 	n = read(s->rfd, s->rx + s->rx_len, room);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
-			return;
+			return false;
 		}
 		/* EIO from a PTY and resets are plain disconnections. */
 		if (errno == EIO || errno == ECONNRESET) {
@@ -449,17 +448,40 @@ static void on_read(struct mg_io *io, unsigned events, void *data)
 		} else {
 			stream_fail(s, -errno, "read failed");
 		}
-		return;
+		return false;
 	}
 	if (n == 0) {
 		stream_fail(s, 0, "end of stream");
-		return;
+		return false;
 	}
 	s->rx_len += (size_t)n;
 	s->in_read = true;
 	deliver(s);
-	if (!s->closed) {
-		s->in_read = false;
+	if (s->closed) {
+		return false;
+	}
+	s->in_read = false;
+	return (size_t)n == room || s->collecting;
+}
+
+static void on_read(struct mg_io *io, unsigned events, void *data)
+{
+	struct mg_stream *s = talloc_get_type_abort(data, struct mg_stream);
+
+	/* Headers and spliced payloads until the fd is dry, a few frames per
+	 * wake-up: a bulk stream then costs no poll per frame. */
+	for (unsigned turn = 0; turn < READ_TURNS; turn++) {
+		if (turn > 0 && (s->closed || s->rejected || (mg_io_get(s->rio) & MG_IO_READ) == 0)) {
+			return;
+		}
+		if (s->collecting) {
+			/* rx_want 0: complete, waiting for a resume (paused). */
+			if (s->rx_want == 0 || !collect_tail(s)) {
+				return;
+			}
+		} else if (!read_once(s)) {
+			return;
+		}
 	}
 }
 
@@ -790,6 +812,10 @@ static int queue_tail(struct mg_stream *s, struct mg_tail *t)
 			fail_later(s, r, "out of memory");
 			return r;
 		}
+	}
+	if (s->tx_head == NULL) {
+		/* All of it went out: no wake-up for an empty queue. */
+		return 0;
 	}
 	if (s->tx_bytes >= MG_STREAM_TX_HIGH) {
 		s->was_high = true;

@@ -766,6 +766,80 @@ static void test_large_slow_reader(void)
 	close(peer);
 }
 
+/* What a tails-enabled stream received: how much of each large payload
+ * came in memory rather than in a pipe. */
+struct bulk {
+	int n;
+	int want;
+	int large;
+	size_t mem_max;		/* most memory bytes of a large frame past the first */
+	bool bad;
+};
+
+static void bulk_msg(struct mg_stream *s, struct mg_msg *m, void *data)
+{
+	struct bulk *b = data;
+
+	if (m->len >= 65536) {
+		if (b->large++ > 0 && mg__msg_mem_len(m) > b->mem_max) {
+			b->mem_max = mg__msg_mem_len(m);
+		}
+		if (mg__msg_flatten(m, m) != 0 || m->data[0] != (uint8_t)b->n ||
+		    m->data[m->len - 1] != (uint8_t)b->n) {
+			b->bad = true;
+		}
+	} else if (m->len != 4 || memcmp(m->data, "ack!", 4) != 0) {
+		b->bad = true;
+	}
+	b->n++;
+	talloc_free(m);
+}
+
+static bool bulk_has(void *arg)
+{
+	struct bulk *b = arg;
+
+	return b->n >= b->want;
+}
+
+/* Large frames with small ones between them (data and its credit, as on
+ * a hop carrying both ways): past the first, every large payload is
+ * spliced, however many small frames came in between. */
+static void test_bulk_stays_spliced(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(tmp);
+	struct bulk b = { 0 };
+	uint8_t *p = talloc_zero_size(tmp, 65536);
+	struct mg_msg big = { .dst = 1, .src = 2, .handle = 1000, .data = p, .len = 65536 };
+	struct mg_msg ack = { .dst = 1, .src = 2, .handle = 1001, .data = (uint8_t *)"ack!", .len = 4 };
+	struct mg_stream *s;
+	int sv[2];
+
+	ASSERT_PTR_NOT_NULL(p);
+	ASSERT_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	s = mg__stream_new(tmp, loop, sv[0], sv[0], "bulk", 1u << 20);
+	ASSERT_PTR_NOT_NULL(s);
+	mg__stream_set_frames(s, bulk_msg, &b);
+	mg__stream_set_tails(s, true);
+	for (int i = 0; i < 200; i++) {
+		uint8_t *f;
+		size_t len;
+		p[0] = p[65535] = (uint8_t)(2 * i);
+		f = frame(tmp, &big, &len);
+		ASSERT_TRUE(f != NULL && write_all(sv[1], f, len));
+		f = frame(tmp, &ack, &len);
+		ASSERT_TRUE(f != NULL && write_all(sv[1], f, len));
+		b.want = 2 * (i + 1);
+		ASSERT_TRUE(run_until(loop, bulk_has, &b, 5000));
+	}
+	ASSERT_TRUE(!b.bad);
+	ASSERT_INT_EQ(b.large, 200);
+	ASSERT_INT_EQ(b.mem_max, 0);
+	talloc_free(tmp);
+	close(sv[1]);
+}
+
 /* shutdown() waits for the queue to drain, then the peer sees EOF. */
 static void test_shutdown_after_drain(void)
 {
@@ -987,6 +1061,7 @@ int main(void)
 	RUN(test_max_boundary);
 	RUN(test_eof);
 	RUN(test_large_slow_reader);
+	RUN(test_bulk_stays_spliced);
 	RUN(test_shutdown_after_drain);
 	RUN(test_tx_high_stops_reading);
 	RUN(test_tx_max_drops_peer);
