@@ -64,6 +64,7 @@ struct mg_chan_in {
 	int qp[QP_N][2];	/* pipes of pending tails, -1 until needed */
 	mg_chan_sink_fn sink;
 	void *sink_data;
+	uint8_t *piece;		/* a sink's buffer for tails */
 	mg_chan_done_fn done;
 	void *data;
 };
@@ -495,6 +496,28 @@ static int in_queue(struct mg_chan_in *c, struct mg_msg *m, size_t mem, size_t d
 	return 0;
 }
 
+/* The piece of a tail a sink is given at a time: read into one buffer,
+ * kept, it stays in cache for the sink (a checksum, a write) and costs
+ * no new pages per message, as copying each message out whole did. */
+#define SINK_PIECE (128u << 10)
+
+static int sink_tail(struct mg_chan_in *c, struct mg_tail *t)
+{
+	while (t->len > 0) {
+		ssize_t n = -ENOMEM;
+
+		if (c->piece != NULL || (c->piece = talloc_size(c, SINK_PIECE)) != NULL) {
+			n = mg__tail_read(t, c->piece, SINK_PIECE);
+		}
+		if (n < 0) {
+			in_finish(c, (int)n);
+			return (int)n;
+		}
+		c->sink(c->sink_data, c->piece, (size_t)n);
+	}
+	return 0;
+}
+
 static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_chan_in *c = talloc_get_type_abort(data, struct mg_chan_in);
@@ -519,7 +542,10 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 	c->inflight += m->len;
 	if (c->sink != NULL) {
-		c->sink(c->sink_data, m->data, m->len);
+		c->sink(c->sink_data, m->data, mem);
+		if (m->tail != NULL && sink_tail(c, m->tail) != 0) {
+			return;
+		}
 		c->unacked += m->len;
 		in_ack(c);
 		return;
@@ -622,6 +648,7 @@ struct mg_chan_in *mg__chan_in_new_sink(TALLOC_CTX *mem_ctx, struct mg_router *r
 		talloc_free(c);
 		return NULL;
 	}
+	mg__handler_take_tails(c->h);
 	return c;
 }
 
