@@ -116,58 +116,95 @@ int mg__rec_decode(char type, const uint8_t *p, size_t n, struct mg__rec_meta *m
 
 /* --- checksum ---
  *
- * A 64-bit multiply-xor hash over little-endian 8-byte words: one
- * multiply per 8 bytes, so it costs far less than the link, with no
- * table and no library in the agent. It is there to catch a stream cut,
- * reordered or corrupted on its way (with the size), not an attacker:
- * the hops are trusted transports. */
+ * A 64-bit multiply-xor hash over little-endian 8-byte words, dealt in
+ * turn to four lanes so that four multiplies run at once (one lane
+ * waits ~5 cycles per word on the last: 3x slower, and then the hash
+ * was a third of each end's CPU on a big file). Lanes are folded, with
+ * the length, at the end. No table and no library in the agent. It is
+ * there to catch a stream cut, reordered or corrupted on its way (with
+ * the size), not an attacker: the hops are trusted transports. */
 
 #define HASH_K 0x9e3779b97f4a7c15ull
 
-static void mix(struct mg__hash *s, uint64_t w)
+static uint64_t mix(uint64_t h, uint64_t w)
 {
-	s->h = (s->h ^ w) * HASH_K;
-	s->h ^= s->h >> 31;
+	h = (h ^ w) * HASH_K;
+	return h ^ h >> 31;
+}
+
+static uint64_t word(const uint8_t *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
+/* Whole blocks of 32 bytes: the bytes used. */
+static size_t blocks(struct mg__hash *s, const uint8_t *p, size_t n)
+{
+	uint64_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
+	size_t done = 0;
+
+	for (; n - done >= MG__HASH_BLOCK; done += MG__HASH_BLOCK) {
+		a = mix(a, word(p + done));
+		b = mix(b, word(p + done + 8));
+		c = mix(c, word(p + done + 16));
+		d = mix(d, word(p + done + 24));
+	}
+	s->h[0] = a;
+	s->h[1] = b;
+	s->h[2] = c;
+	s->h[3] = d;
+	return done;
 }
 
 void mg__hash_init(struct mg__hash *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->h = 0x6d67636f70793031ull;
+	for (int i = 0; i < 4; i++) {
+		s->h[i] = 0x6d67636f70793031ull + (uint64_t)i;
+	}
 }
 
 void mg__hash_update(struct mg__hash *s, const uint8_t *p, size_t n)
 {
 	s->len += n;
-	while (n > 0 && s->nc != 0) {
-		s->carry |= (uint64_t)*p++ << (8 * s->nc);
-		n--;
-		if (++s->nc == 8) {
-			mix(s, s->carry);
-			s->carry = 0;
-			s->nc = 0;
-		}
+	if (n == 0) {
+		return;
 	}
-	for (; n >= 8; p += 8, n -= 8) {
-		uint64_t w;
+	if (s->nb > 0) {
+		size_t k = MG__HASH_BLOCK - s->nb < n ? MG__HASH_BLOCK - s->nb : n;
 
-		memcpy(&w, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-		w = __builtin_bswap64(w);
-#endif
-		mix(s, w);
+		memcpy(s->buf + s->nb, p, k);
+		s->nb += (unsigned)k;
+		p += k;
+		n -= k;
+		if (s->nb < MG__HASH_BLOCK) {
+			return;
+		}
+		blocks(s, s->buf, MG__HASH_BLOCK);
+		s->nb = 0;
 	}
-	for (; n > 0; n--) {
-		s->carry |= (uint64_t)*p++ << (8 * s->nc++);
-	}
+	size_t done = blocks(s, p, n);
+
+	memcpy(s->buf, p + done, n - done);
+	s->nb = (unsigned)(n - done);
 }
 
 uint64_t mg__hash_final(const struct mg__hash *s)
 {
 	struct mg__hash t = *s;
+	uint64_t h;
 
-	mix(&t, t.carry ^ ((uint64_t)t.nc << 59));
-	mix(&t, t.len);
-	return t.h;
+	/* A last part block, zero-padded: the length tells it apart. */
+	if (t.nb > 0) {
+		memset(t.buf + t.nb, 0, MG__HASH_BLOCK - t.nb);
+		blocks(&t, t.buf, MG__HASH_BLOCK);
+	}
+	h = mix(mix(mix(t.h[0], t.h[1]), t.h[2]), t.h[3]);
+	return mix(h, t.len);
 }
-

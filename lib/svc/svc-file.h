@@ -75,9 +75,11 @@ int mg__rec_encode(struct mg_buf *b, const struct mg__rec_meta *m);
 int mg__rec_decode(char type, const uint8_t *p, size_t n, struct mg__rec_meta *m);
 
 /* The end-to-end checksum of a file's bytes (see svc-file.c). */
+#define MG__HASH_BLOCK 32u
 struct mg__hash {
-	uint64_t h, len, carry;
-	unsigned nc;
+	uint64_t h[4], len;
+	uint8_t buf[MG__HASH_BLOCK];
+	unsigned nb;
 };
 void mg__hash_init(struct mg__hash *s);
 void mg__hash_update(struct mg__hash *s, const uint8_t *p, size_t n);

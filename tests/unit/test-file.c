@@ -24,7 +24,7 @@ static void test_hash_vectors(void)
 	static const struct {
 		size_t n;
 		uint64_t h;
-	} v[] = { { 0, 0xcd6755ae7c336e46ull }, { 1, 0xd138f69d3a620505ull } };
+	} v[] = { { 0, 0x6d3f5e83a497d708ull }, { 1, 0x466edb41deaabdefull } };
 	uint8_t buf[768];
 	struct mg__hash s;
 
@@ -35,7 +35,7 @@ static void test_hash_vectors(void)
 	}
 	mg__hash_init(&s);
 	mg__hash_update(&s, (const uint8_t *)"good\n", 5);
-	ASSERT_INT_EQ(mg__hash_final(&s), 0x2297857768df0860ull);
+	ASSERT_INT_EQ(mg__hash_final(&s), 0xf0e5b5d7ac96fa44ull);
 	for (size_t i = 0; i < sizeof(buf); i++) {
 		buf[i] = (uint8_t)i;
 	}
@@ -44,13 +44,13 @@ static void test_hash_vectors(void)
 		mg__hash_init(&s);
 		mg__hash_update(&s, buf, cut);
 		mg__hash_update(&s, buf + cut, sizeof(buf) - cut);
-		ASSERT_INT_EQ(mg__hash_final(&s), 0xded2bbdf671e4057ull);
+		ASSERT_INT_EQ(mg__hash_final(&s), 0x738260e457dd2016ull);
 	}
 	/* One byte changed changes it. */
 	buf[300] ^= 1;
 	mg__hash_init(&s);
 	mg__hash_update(&s, buf, sizeof(buf));
-	ASSERT_INT_NE(mg__hash_final(&s), 0xded2bbdf671e4057ull);
+	ASSERT_INT_NE(mg__hash_final(&s), 0x738260e457dd2016ull);
 }
 
 static void test_records(void)
