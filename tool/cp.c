@@ -332,17 +332,26 @@ static void start_push(struct cp *cp)
 	}
 }
 
+/* Counted as ready once, whether it is up or failed: false if it was. */
+static bool mark_ready(struct cp_target *t, struct mg_context *ctx)
+{
+	if (t->ready) {
+		return false;
+	}
+	t->ready = true;
+	t->cp->n_ready++;
+	t->ctx = ctx;
+	return true;
+}
+
 /* ctx may take requests: a pull asks at once. */
 static void target_ready(struct cp_target *t, struct mg_context *ctx)
 {
 	struct cp *cp = t->cp;
 
-	if (t->ready) {
+	if (!mark_ready(t, ctx)) {
 		return;
 	}
-	t->ready = true;
-	cp->n_ready++;
-	t->ctx = ctx;
 	t->start_ms = mg_loop_now(cp->loop);
 	if (cp->o->pull && !t->done) {
 		start_pull(cp, t);
@@ -389,11 +398,7 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 	t->connected = true;
 	cp->n_connected++;
 	if (err != 0) {
-		if (!t->ready) {
-			t->ready = true;
-			cp->n_ready++;
-			t->ctx = ctx;
-		}
+		mark_ready(t, ctx);
 		t->named = errmsg != NULL;
 		target_end(t, T_UNREACHABLE, errmsg != NULL ? errmsg : mg_strerror(err));
 	} else {
