@@ -512,7 +512,12 @@ static void dest_end(struct pdest *d, int err)
 		 * it was writing. */
 		mg__router_send(p->r, d->dst, d->h_data, 0, MG_F_DEAD, "sender stopped", 14);
 	}
-	TALLOC_FREE(d->ack);
+	if (err != 0) {
+		/* After a clean end the receiver still credits back what it
+		 * writes: the handle takes that until the pack goes, rather
+		 * than each ack be "for an unknown handle". */
+		TALLOC_FREE(d->ack);
+	}
 	if (p->done != NULL) {
 		p->done(p->data, d->idx, err);
 	}
