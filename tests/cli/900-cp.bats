@@ -67,6 +67,20 @@ function assert_hop_log() {
     assert_no_temp "$MG_TMP"
 }
 
+@test "cp: -vv after a push of several windows: no late credit 'for an unknown handle'" {
+    local chain
+    # 5 MiB: more than two windows, so credit is still coming back
+    # when the sender has sent its end.
+    head -c $((5 << 20)) /dev/urandom >"$MG_TMP/big"
+    mkdir "$MG_TMP/d"
+    for chain in local local/local; do
+        run_mg_sep mitogen-cp -vv "$MG_TMP/big" "$chain:$MG_TMP/d/copy"
+        assert "$stderr" !~ "unknown handle" "$chain"
+        run cmp "$MG_TMP/big" "$MG_TMP/d/copy"
+        assert "$status" -eq 0 "$chain: the same bytes"
+    done
+}
+
 @test "cp: -r pushes and pulls a tree; without -r a directory is refused" {
     make_tree "$MG_TMP/t"
     run_mg mitogen-cp -r "$MG_TMP/t" "local/local:$MG_TMP/pushed"
