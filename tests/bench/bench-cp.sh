@@ -13,6 +13,9 @@
 # trip, 20 Mbit/s), against tar | ssh tar and rsync, with ssh's login as
 # the yardstick (MG_WAN_RELAY names the relay; BENCH_CP_WAN=0 skips it).
 #
+# Then 64 MiB to 20 targets behind a bastion, against parallel-scp
+# (pssh) through the same bastion (BENCH_CP_ONLY_MANY=1: that alone).
+#
 # Also prints the largest RSS of mitogen-cp and of the far agent for the
 # big file (GNU time).
 set -eu
@@ -31,9 +34,10 @@ bench_cleanup() { rm -rf "$src" "$dst"; }
 # shellcheck source=common.sh
 source "$here/common.sh"
 bench_sshd
-# scp speaks sftp by default: give the bench's sshd the subsystem
-# (sshd re-reads its config on SIGHUP).
-echo "Subsystem sftp internal-sftp" >>"$MG_SSHD_DIR/sshd_config"
+# scp speaks sftp by default: give the bench's sshd the subsystem, and
+# room for parallel-scp's 40 logins at once (sshd drops some past 10
+# unauthenticated by default); sshd re-reads its config on SIGHUP.
+printf 'Subsystem sftp internal-sftp\nMaxStartups 100\n' >>"$MG_SSHD_DIR/sshd_config"
 kill -HUP "$(cat "$MG_SSHD_DIR/sshd.pid")"
 sleep 0.5
 hop=$(ssh_hop)
@@ -94,8 +98,49 @@ wan() {
 	echo "(the tree's bytes, $(du -sb "$src/tree" | cut -f1), take $(echo "$(du -sb "$src/tree" | cut -f1) * 8 / 20000000" | bc -l | cut -c1-5) s at 20 Mbit/s)"
 }
 
+many_targets() {
+	echo "== 64 MiB to 20 targets behind a bastion (median of $runs)"
+	# Ours: the bastion is the ssh hop, the targets local hops there (the
+	# stream crosses the ssh link once). parallel-scp (pssh): 20 scp to
+	# hosts t1..t20, each an ssh login through the same sshd as bastion
+	# (ProxyJump), so the bastion's link carries it 20 times. All write the
+	# same name: timing only.
+	head -c $((64 << 20)) "$src/big" >"$src/m64"
+	local many=() one multi base jcfg i
+	for ((i = 1; i <= 20; i++)); do
+		many+=(-w "$hop/local?connect_timeout=$((30 + i))")
+	done
+	one=$(median "$runs" "$cp" -q "$src/m64" "$hop/local:$dst/")
+	row "mitogen-cp, 1 target" "$one" "$one" "1 target"
+	if command -v parallel-scp >/dev/null; then
+		jcfg=$MG_SSHD_DIR/jump_config
+		{
+			printf 'Host bastion\n    HostName 127.0.0.1\n    Port %s\n' "$port"
+			printf 'Host t*\n    HostName 127.0.0.1\n    Port %s\n    ProxyJump bastion\n' "$port"
+			printf '    HostKeyAlias [127.0.0.1]:%s\n' "$port"
+			cat "$cfg"
+		} >"$jcfg"
+		for ((i = 1; i <= 20; i++)); do echo "t$i"; done >"$MG_SSHD_DIR/hosts20"
+		pscp20() { parallel-scp -p 20 -t 0 -h "$MG_SSHD_DIR/hosts20" -x "-F $jcfg" "$src/m64" "$dst/"; }
+		base=$(median "$runs" pscp20)
+		row "parallel-scp -h 20 hosts (-J bastion)" "$base" "$one" "1 target"
+	else
+		base=
+		echo "(parallel-scp not installed: no pssh row)"
+	fi
+	multi=$(median "$runs" "$cp" -q "${many[@]}" "$src/m64" ":$dst/")
+	row "mitogen-cp, 20 targets (relayed there)" "$multi" "$one" "1 target"
+	if [[ -n $base ]]; then
+		row "mitogen-cp, 20 targets against parallel-scp" "$multi" "$base" "parallel-scp"
+	fi
+}
+
 if [[ ${BENCH_CP_ONLY_WAN:-0} == 1 ]]; then
 	wan
+	exit 0
+fi
+if [[ ${BENCH_CP_ONLY_MANY:-0} == 1 ]]; then
+	many_targets
 	exit 0
 fi
 
@@ -124,15 +169,7 @@ if [[ ${BENCH_CP_WAN:-1} != 0 ]]; then
 	wan
 fi
 
-echo "== 64 MiB to 20 targets behind one ssh hop (local hops there; median of $runs)"
-head -c $((64 << 20)) "$src/big" >"$src/m64"
-many=()
-for ((i = 1; i <= 20; i++)); do
-	many+=(-w "$hop/local?connect_timeout=$((30 + i))")
-done
-one=$(median "$runs" "$cp" -q "$src/m64" "$hop/local:$dst/")
-row "mitogen-cp, 1 target" "$one" "$one" "1 target"
-row "mitogen-cp, 20 targets (relayed there)" "$(median "$runs" "$cp" -q "${many[@]}" "$src/m64" ":$dst/")" "$one" "1 target"
+many_targets
 
 # Is PID a descendant of our sshd (not another run's agent)?
 under_sshd() {
