@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -54,6 +56,7 @@ struct run {
 	size_t n_done;
 	struct mg_timer *kill_timer;
 	struct mg_program *program;
+	bool no_stdin;           /* -n, or stdin is /dev/null: none to send */
 	bool held;               /* the report's reader is behind: output held */
 	int tty;                 /* our terminal, put in raw mode for -T, or -1 */
 	struct termios tty_saved;
@@ -186,7 +189,7 @@ static bool start_exec(struct target *t, struct mg_context *ctx)
 		.argv = run->opts->argv,
 		.shell = run->opts->shell,
 		.posix_sh = run->opts->posix_sh,
-		.stdin_fd = run->opts->null_stdin ? -1 : run->opts->in_fd,
+		.stdin_fd = run->no_stdin ? -1 : run->opts->in_fd,
 		.stdout_fd = run->opts->out_fd,
 		.stderr_fd = run->opts->err_fd,
 		.env = run->opts->env,
@@ -402,6 +405,17 @@ static void fail_unfinished(struct run *run, const char *why)
 	}
 }
 
+/* Our stdin is /dev/null (cron, make, a script's "</dev/null"): the
+ * command reads end of file at once either way, so say so in the EXEC
+ * (MG_EXEC_NO_STDIN) rather than read it and send an end of file after
+ * STARTED, a message through every hop while the command runs. */
+static bool stdin_is_null(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
+}
+
 /* Signal watchers, the program to push, the shared stdin: 0 or -ENOMEM,
  * or 1 when the program cannot be loaded (res is filled). */
 static int run_setup(struct run *run, struct mg_run_result *res)
@@ -430,8 +444,10 @@ static int run_setup(struct run *run, struct mg_run_result *res)
 	if (opts->report != NULL) {
 		mg_report_set_backlog(opts->report, on_backlog, run);
 	}
+	/* A terminal for -T stays a terminal, whatever stdin is. */
+	run->no_stdin = opts->null_stdin || (!opts->pty && stdin_is_null(opts->in_fd));
 	/* Many targets share one stdin: read it once, at the slowest pace. */
-	if (!opts->null_stdin && run->n > 1) {
+	if (!run->no_stdin && run->n > 1) {
 		int fd = fcntl(opts->in_fd, F_DUPFD_CLOEXEC, 3);
 		run->bcast = fd >= 0 ? mg_bcast_new(run, run->s, fd) : NULL;
 		if (run->bcast == NULL) {

@@ -150,10 +150,9 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 			mg__chan_out_start(e->in, ev.h_stdin);
 		} else if (e->bcast != NULL) {
 			mg__bcast_start(e->bcast, ev.h_stdin);
-		} else {
-			/* No stdin: EOF at once. */
-			mg__router_send(e->r, e->id, ev.h_stdin, 0, 0, NULL, 0);
 		}
+		/* No stdin (MG_EXEC_NO_STDIN): the command has /dev/null, and
+		 * nothing waits for an end of file on h_stdin. */
 		if (e->pending_signal != 0) {
 			send_signal(e, e->pending_signal);
 		}
