@@ -20,11 +20,14 @@
 #define TAIL_MIN (16u * 1024)
 /* Reads (or tail splices) per wake-up at most: other fds get their turn. */
 #define READ_TURNS 16u
+/* A corked stream gathers frames up to this size (mg__stream_set_cork). */
+#define CORK_MAX 4096u
 
 struct tx_chunk {
 	struct tx_chunk *next;
 	size_t len;
 	size_t off;
+	size_t cap;	/* room in data (a corked chunk has spare) */
 	bool piped;	/* the bytes wait in txp, not in data */
 	uint8_t data[];
 };
@@ -56,6 +59,8 @@ struct mg_stream {
 	bool in_read;
 	bool privileged;
 	bool tails;	/* deliver large frames with a pipe tail */
+	bool cork;	/* small frames wait for the loop's next turn */
+	bool corked;	/* some wait now: a flush is deferred */
 	bool bulk;	/* large frames come: read headers alone */
 	unsigned smalls;	/* small frames since the last large one */
 	bool no_splice_in;
@@ -102,9 +107,17 @@ static void release_fds(struct mg_stream *s)
 	mg__tail_pipe_close(s->rxp);
 }
 
+static int flush(struct mg_stream *s);
+
 static int stream_destructor(struct mg_stream *s)
 {
-	struct tx_chunk *c = s->tx_head;
+	struct tx_chunk *c;
+
+	/* Frames it gathered were as good as written: try, never wait. */
+	if (s->corked && s->wfd >= 0 && !s->closed) {
+		flush(s);
+	}
+	c = s->tx_head;
 
 	while (c != NULL) {
 		struct tx_chunk *next = c->next;
@@ -684,6 +697,7 @@ static int queue(struct mg_stream *s, const uint8_t *a, size_t alen,
 	talloc_set_name_const(c, "struct tx_chunk");
 	c->next = NULL;
 	c->len = alen + blen;
+	c->cap = c->len;
 	c->off = 0;
 	c->piped = false;
 	memcpy(c->data, a, alen);
@@ -732,15 +746,69 @@ void mg__stream_fail(struct mg_stream *s, int err, const char *why)
 	fail_later(s, err, why);
 }
 
-/* Write a and b: directly when nothing is queued, the rest queued. */
-static int send2(struct mg_stream *s, const uint8_t *a, size_t alen,
+static void deferred_flush(void *data)
+{
+	struct mg_stream *s = talloc_get_type_abort(data, struct mg_stream);
+
+	s->corked = false;
+	if (s->werr == 0 && !s->closed) {
+		on_write(s->wio, MG_IO_WRITE, s);
+	}
+}
+
+/* Corked: a small frame joins the last chunk, all written at once when
+ * the loop turns (the agent's events, exit status and ends of output
+ * from one wakeup go up in one write). False: send it as usual. */
+static bool cork(struct mg_stream *s, const uint8_t *a, size_t alen,
 		 const uint8_t *b, size_t blen)
+{
+	struct tx_chunk *c = s->tx_tail;
+	size_t n = alen + blen;
+
+	if (!s->cork || n > CORK_MAX || (s->tx_head != NULL && !s->corked)) {
+		return false;
+	}
+	if (!s->corked && mg_loop_defer(s->loop, s, deferred_flush, s) != 0) {
+		return false;
+	}
+	s->corked = true;
+	if (c == NULL || c->piped || c->cap - c->len < n) {
+		c = talloc_size(s, sizeof(*c) + CORK_MAX);
+		if (c == NULL) {
+			return false;
+		}
+		talloc_set_name_const(c, "struct tx_chunk");
+		*c = (struct tx_chunk){ .cap = CORK_MAX };
+		if (s->tx_tail != NULL) {
+			s->tx_tail->next = c;
+		} else {
+			s->tx_head = c;
+		}
+		s->tx_tail = c;
+	}
+	memcpy(c->data + c->len, a, alen);
+	if (blen > 0) {
+		memcpy(c->data + c->len + alen, b, blen);
+	}
+	c->len += n;
+	s->tx_bytes += n;
+	return true;
+}
+
+/* Write a and b: directly when nothing is queued, the rest queued. */
+static int send2_now(struct mg_stream *s, const uint8_t *a, size_t alen,
+		     const uint8_t *b, size_t blen)
 {
 	size_t done = 0;
 	int r;
 
-	if (s->closed || s->wio == NULL || s->werr != 0) {
-		return MG_ERR_DISCONNECTED;
+	if (s->corked) {
+		/* A bigger frame: what waits goes first, then as ever. */
+		s->corked = false;
+		if ((r = flush(s)) != 0) {
+			fail_later(s, r, "write failed");
+			return r;
+		}
 	}
 	if (s->tx_head == NULL) {
 		struct iovec iov[2] = {
@@ -774,6 +842,15 @@ static int send2(struct mg_stream *s, const uint8_t *a, size_t alen,
 		fail_later(s, r, "peer is not reading");
 	}
 	return r;
+}
+
+static int send2(struct mg_stream *s, const uint8_t *a, size_t alen,
+		 const uint8_t *b, size_t blen)
+{
+	if (s->closed || s->wio == NULL || s->werr != 0) {
+		return MG_ERR_DISCONNECTED;
+	}
+	return cork(s, a, alen, b, blen) ? 0 : send2_now(s, a, alen, b, blen);
 }
 
 /* Queue what is left of t after what is queued: into txp while it
@@ -847,7 +924,7 @@ static int send_tail(struct mg_stream *s, const uint8_t *hdr, const struct mg_ms
 		fail_later(s, -ENOBUFS, "peer is not reading");
 		return -ENOBUFS;
 	}
-	r = send2(s, hdr, MG_HDR_LEN, m->data, mg__msg_mem_len(m));
+	r = send2_now(s, hdr, MG_HDR_LEN, m->data, mg__msg_mem_len(m));
 	if (r != 0) {
 		return r;
 	}
@@ -882,6 +959,11 @@ int mg__stream_send(struct mg_stream *s, const struct mg_msg *m)
 void mg__stream_set_tails(struct mg_stream *s, bool on)
 {
 	s->tails = on;
+}
+
+void mg__stream_set_cork(struct mg_stream *s, bool on)
+{
+	s->cork = on;
 }
 
 int mg__stream_write_raw(struct mg_stream *s, const void *p, size_t n)

@@ -210,6 +210,9 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	mg__router_set_unidirectional(a->r, (h.flags & MG_HELLO_UNIDIRECTIONAL) != 0);
 	mg__router_on_parent_lost(a->r, on_parent_lost, a);
 	mg__router_add_stream(a->r, s, h.parents[0], "parent", true);
+	/* What one wakeup sends up (STARTED; the ends of output and EXITED)
+	 * goes in one write: one wakeup for each hop above, not three. */
+	mg__stream_set_cork(s, true);
 	a->parent = NULL;
 	mg_log_set_sink(agent_log_sink, a);
 	/* The name the parent chose (remote_name=, or mitogen:ID). */

@@ -1044,6 +1044,67 @@ static void test_pause_in_callback(void)
 	talloc_free(tmp);
 }
 
+/* Corked: small frames wait for the loop's turn and go in one write, in
+ * order with a bigger frame, and are still written when the stream goes. */
+static void test_cork(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(tmp);
+	struct rx ra = { .ctx = tmp };
+	struct mg_stream *a;
+	static uint8_t big[10000], got[3 * (MG_HDR_LEN + sizeof(big))];
+	uint8_t small[40] = "corked";
+	struct mg_msg m = { .dst = 1, .src = 2, .auth_id = 2, .handle = 3,
+			    .data = small, .len = sizeof(small) };
+	struct mg_msg mb = { .dst = 1, .src = 2, .auth_id = 2, .handle = 4,
+			     .data = big, .len = sizeof(big) };
+	size_t flen = 0, blen = 0;
+	uint8_t *f, *fb;
+	ssize_t n;
+	int peer = -1;
+
+	ASSERT_PTR_NOT_NULL(loop);
+	a = stream_raw_pair(tmp, loop, 1 << 20, &ra, &peer);
+	ASSERT_PTR_NOT_NULL(a);
+	f = frame(tmp, &m, &flen);
+	fb = frame(tmp, &mb, &blen);
+	ASSERT_TRUE(f != NULL && fb != NULL);
+	mg__stream_set_cork(a, true);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_INT_EQ(mg__stream_send(a, &m), 0);
+	}
+	/* Held until the loop turns. */
+	ASSERT_INT_EQ(mg__stream_pending(a), 3 * flen);
+	ASSERT_TRUE(recv(peer, got, sizeof(got), MSG_DONTWAIT) < 0 && errno == EAGAIN);
+	ASSERT_INT_EQ(mg_loop_run_once(loop, 0), 0);
+	ASSERT_INT_EQ(mg__stream_pending(a), 0);
+	/* One write: all three in one read. */
+	n = recv(peer, got, sizeof(got), MSG_DONTWAIT);
+	ASSERT_INT_EQ(n, 3 * flen);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_TRUE(memcmp(got + (size_t)i * flen, f, flen) == 0);
+	}
+	/* A bigger frame is not held, and what waits goes before it. */
+	ASSERT_INT_EQ(mg__stream_send(a, &m), 0);
+	ASSERT_INT_EQ(mg__stream_send(a, &mb), 0);
+	ASSERT_INT_EQ(mg__stream_pending(a), 0);
+	n = 0;
+	while ((size_t)n < flen + blen) {
+		ssize_t k = recv(peer, got + n, sizeof(got) - (size_t)n, MSG_DONTWAIT);
+		ASSERT_TRUE(k > 0);
+		n += k;
+	}
+	ASSERT_TRUE(memcmp(got, f, flen) == 0 && memcmp(got + flen, fb, blen) == 0);
+	/* Freed with a frame held: it is written, not lost. */
+	ASSERT_INT_EQ(mg__stream_send(a, &m), 0);
+	talloc_free(a);
+	n = recv(peer, got, sizeof(got), MSG_DONTWAIT);
+	ASSERT_INT_EQ(n, flen);
+	ASSERT_TRUE(memcmp(got, f, flen) == 0);
+	close(peer);
+	talloc_free(tmp);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1068,5 +1129,6 @@ int main(void)
 	RUN(test_write_error_reported);
 	RUN(test_pause_resume);
 	RUN(test_pause_in_callback);
+	RUN(test_cork);
 	return TESTS_END();
 }
