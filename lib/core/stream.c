@@ -773,12 +773,14 @@ static bool cork(struct mg_stream *s, const uint8_t *a, size_t alen,
 	}
 	s->corked = true;
 	if (c == NULL || c->piped || c->cap - c->len < n) {
-		c = talloc_size(s, sizeof(*c) + CORK_MAX);
+		/* A command's last events take ~150 bytes: room for a few. */
+		size_t cap = n > CORK_MAX / 4 ? n : CORK_MAX / 4;
+		c = talloc_size(s, sizeof(*c) + cap);
 		if (c == NULL) {
 			return false;
 		}
 		talloc_set_name_const(c, "struct tx_chunk");
-		*c = (struct tx_chunk){ .cap = CORK_MAX };
+		*c = (struct tx_chunk){ .cap = cap };
 		if (s->tx_tail != NULL) {
 			s->tx_tail->next = c;
 		} else {
