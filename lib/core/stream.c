@@ -22,6 +22,10 @@
 #define READ_TURNS 16u
 /* A corked stream gathers frames up to this size (mg__stream_set_cork). */
 #define CORK_MAX 4096u
+/* A drained chunk at least this big is kept for the next backlog: in the
+ * musl agent a big malloc is an mmap, page faults and a munmap each time,
+ * and a sender that outruns its peer queues a frame's rest every time. */
+#define SPARE_MIN (64u * 1024)
 
 struct tx_chunk {
 	struct tx_chunk *next;
@@ -48,6 +52,7 @@ struct mg_stream {
 
 	struct tx_chunk *tx_head;
 	struct tx_chunk *tx_tail;
+	struct tx_chunk *tx_spare;	/* drained, kept for reuse (SPARE_MIN) */
 	size_t tx_bytes;
 
 	bool framed;
@@ -553,7 +558,11 @@ static int flush(struct mg_stream *s)
 			if (s->tx_head == NULL) {
 				s->tx_tail = NULL;
 			}
-			talloc_free(c);
+			if (!c->piped && c->cap >= SPARE_MIN && s->tx_spare == NULL) {
+				s->tx_spare = c;
+			} else {
+				talloc_free(c);
+			}
 		}
 	}
 	if (s->wio != NULL) {
@@ -682,6 +691,32 @@ void mg__stream_pause(struct mg_stream *s, bool pause)
 	}
 }
 
+/* A chunk with room for cap bytes (none for a piped one): the spare
+ * when it is big enough, else a new one; appended to the queue. */
+static struct tx_chunk *tx_append(struct mg_stream *s, size_t cap, bool piped)
+{
+	struct tx_chunk *c = s->tx_spare;
+
+	if (c != NULL && !piped && cap >= SPARE_MIN && c->cap >= cap) {
+		s->tx_spare = NULL;
+		cap = c->cap;
+	} else {
+		c = talloc_size(s, sizeof(*c) + cap);
+		if (c == NULL) {
+			return NULL;
+		}
+		talloc_set_name_const(c, "struct tx_chunk");
+	}
+	*c = (struct tx_chunk){ .cap = cap, .piped = piped };
+	if (s->tx_tail != NULL) {
+		s->tx_tail->next = c;
+	} else {
+		s->tx_head = c;
+	}
+	s->tx_tail = c;
+	return c;
+}
+
 static int queue(struct mg_stream *s, const uint8_t *a, size_t alen,
 		 const uint8_t *b, size_t blen)
 {
@@ -690,26 +725,15 @@ static int queue(struct mg_stream *s, const uint8_t *a, size_t alen,
 	if (s->tx_bytes + alen + blen > MG_STREAM_TX_MAX) {
 		return -ENOBUFS;
 	}
-	c = talloc_size(s, sizeof(*c) + alen + blen);
+	c = tx_append(s, alen + blen, false);
 	if (c == NULL) {
 		return -ENOMEM;
 	}
-	talloc_set_name_const(c, "struct tx_chunk");
-	c->next = NULL;
 	c->len = alen + blen;
-	c->cap = c->len;
-	c->off = 0;
-	c->piped = false;
 	memcpy(c->data, a, alen);
 	if (blen > 0) {
 		memcpy(c->data + alen, b, blen);
 	}
-	if (s->tx_tail != NULL) {
-		s->tx_tail->next = c;
-	} else {
-		s->tx_head = c;
-	}
-	s->tx_tail = c;
 	s->tx_bytes += c->len;
 	if (s->tx_bytes >= MG_STREAM_TX_HIGH) {
 		s->was_high = true;
@@ -774,19 +798,10 @@ static bool cork(struct mg_stream *s, const uint8_t *a, size_t alen,
 	s->corked = true;
 	if (c == NULL || c->piped || c->cap - c->len < n) {
 		/* A command's last events take ~150 bytes: room for a few. */
-		size_t cap = n > CORK_MAX / 4 ? n : CORK_MAX / 4;
-		c = talloc_size(s, sizeof(*c) + cap);
+		c = tx_append(s, n > CORK_MAX / 4 ? n : CORK_MAX / 4, false);
 		if (c == NULL) {
 			return false;
 		}
-		talloc_set_name_const(c, "struct tx_chunk");
-		*c = (struct tx_chunk){ .cap = cap };
-		if (s->tx_tail != NULL) {
-			s->tx_tail->next = c;
-		} else {
-			s->tx_head = c;
-		}
-		s->tx_tail = c;
 	}
 	memcpy(c->data + c->len, a, alen);
 	if (blen > 0) {
@@ -859,8 +874,6 @@ static int send2(struct mg_stream *s, const uint8_t *a, size_t alen,
  * fits (no copy), the rest read into memory. */
 static int queue_tail(struct mg_stream *s, struct mg_tail *t)
 {
-	struct tx_chunk *c;
-
 	while (t->len > 0 && !s->no_splice_out) {
 		ssize_t n;
 		if (s->txp[0] < 0 && mg__tail_pipe(s->txp, 2 * MG_WINDOW_DEFAULT) != 0) {
@@ -870,21 +883,11 @@ static int queue_tail(struct mg_stream *s, struct mg_tail *t)
 		if (n <= 0) {
 			break;
 		}
-		if (s->tx_tail == NULL || !s->tx_tail->piped) {
-			c = talloc_size(s, sizeof(*c));
-			if (c == NULL) {
-				/* Those bytes are in txp already. */
-				fail_later(s, -ENOMEM, "out of memory");
-				return -ENOMEM;
-			}
-			talloc_set_name_const(c, "struct tx_chunk");
-			*c = (struct tx_chunk){ .piped = true };
-			if (s->tx_tail != NULL) {
-				s->tx_tail->next = c;
-			} else {
-				s->tx_head = c;
-			}
-			s->tx_tail = c;
+		if ((s->tx_tail == NULL || !s->tx_tail->piped) &&
+		    tx_append(s, 0, true) == NULL) {
+			/* Those bytes are in txp already. */
+			fail_later(s, -ENOMEM, "out of memory");
+			return -ENOMEM;
 		}
 		s->tx_tail->len += (size_t)n;
 		s->tx_bytes += (size_t)n;

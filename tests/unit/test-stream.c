@@ -766,6 +766,66 @@ static void test_large_slow_reader(void)
 	close(peer);
 }
 
+static bool slow_half(void *arg)
+{
+	struct slow *sl = arg;
+
+	return sl->len >= sl->cap / 2 || sl->err != 0;
+}
+
+/* A sender that outruns its peer queues a frame's rest each time: the
+ * drained chunk is kept and the next backlog goes into it (no new
+ * allocation; in the musl agent a big one is an mmap and page faults),
+ * and the bytes come out right and in order. */
+static void test_spare_reused(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(tmp);
+	struct rx rx = { .ctx = tmp };
+	const size_t big = 2u << 20;
+	uint8_t *p = talloc_size(tmp, big);
+	struct mg_msg m = { .dst = 7, .src = 8, .auth_id = 8, .handle = 1, .data = p, .len = big };
+	struct slow sl = { .chunk = 65536 };
+	struct mg_msg d;
+	struct mg_stream *s;
+	size_t blocks;
+	int peer;
+
+	ASSERT_PTR_NOT_NULL(p);
+	s = stream_raw_pair(tmp, loop, 4u << 20, &rx, &peer);
+	ASSERT_PTR_NOT_NULL(s);
+	sl.s = s;
+	sl.cap = 2 * (MG_HDR_LEN + big);
+	sl.buf = talloc_size(tmp, sl.cap);
+	ASSERT_PTR_NOT_NULL(mg_io_new(tmp, loop, peer, MG_IO_READ, slow_read, &sl));
+	memset(p, 'a', big);
+	ASSERT_INT_EQ(mg__stream_send(s, &m), 0);
+	ASSERT_TRUE(mg__stream_pending(s) > 0);
+	ASSERT_TRUE(run_until(loop, slow_half, &sl, 10000));
+	ASSERT_INT_EQ(mg__stream_pending(s), 0);
+	blocks = talloc_total_blocks(s);
+	memset(p, 'b', big);
+	m.handle = 2;
+	ASSERT_INT_EQ(mg__stream_send(s, &m), 0);
+	ASSERT_TRUE(mg__stream_pending(s) > 0);
+	/* The backlog went into the kept chunk: no block more. */
+	ASSERT_INT_EQ(talloc_total_blocks(s), blocks);
+	ASSERT_TRUE(run_until(loop, slow_full, &sl, 10000));
+	ASSERT_INT_EQ(sl.err, 0);
+	ASSERT_INT_EQ(mg__stream_pending(s), 0);
+	for (int i = 0; i < 2; i++) {
+		const uint8_t *f = sl.buf + (size_t)i * (MG_HDR_LEN + big);
+		ASSERT_INT_EQ(mg__msg_parse_header(f, 4u << 20, &d), 0);
+		ASSERT_INT_EQ(d.handle, (uint32_t)i + 1);
+		ASSERT_INT_EQ(d.len, big);
+		ASSERT_TRUE(f[MG_HDR_LEN] == "ab"[i] && f[MG_HDR_LEN + big - 1] == "ab"[i]);
+		ASSERT_TRUE(memchr(f + MG_HDR_LEN, "ba"[i], big) == NULL);
+	}
+	ASSERT_INT_EQ(rx.closes, 0);
+	talloc_free(tmp);
+	close(peer);
+}
+
 /* What a tails-enabled stream received: how much of each large payload
  * came in memory rather than in a pipe. */
 struct bulk {
@@ -1122,6 +1182,7 @@ int main(void)
 	RUN(test_max_boundary);
 	RUN(test_eof);
 	RUN(test_large_slow_reader);
+	RUN(test_spare_reused);
 	RUN(test_bulk_stays_spliced);
 	RUN(test_shutdown_after_drain);
 	RUN(test_tx_high_stops_reading);
