@@ -26,10 +26,8 @@ dst=$(mktemp -d /dev/shm/bench-cpf.XXXXXX)
 bench_cleanup() { rm -rf "$src" "$dst"; }
 # shellcheck source=common.sh
 source "$here/common.sh"
+BENCH_SSHD_CONF="Subsystem sftp internal-sftp" # scp speaks sftp by default
 bench_sshd
-echo "Subsystem sftp internal-sftp" >>"$MG_SSHD_DIR/sshd_config"
-kill -HUP "$(cat "$MG_SSHD_DIR/sshd.pid")"
-sleep 0.5
 hop=$(ssh_hop)
 ssh=(ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT")
 head -c $((mib << 20)) /dev/urandom >"$src/big"

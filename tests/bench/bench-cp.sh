@@ -33,13 +33,11 @@ bench_cleanup() { rm -rf "$src" "$dst"; }
 # some 300 ms to every ssh command, ours and the peers' alike.
 # shellcheck source=common.sh
 source "$here/common.sh"
-bench_sshd
 # scp speaks sftp by default: give the bench's sshd the subsystem, and
 # room for parallel-scp's 40 logins at once (sshd drops some past 10
-# unauthenticated by default); sshd re-reads its config on SIGHUP.
-printf 'Subsystem sftp internal-sftp\nMaxStartups 100\n' >>"$MG_SSHD_DIR/sshd_config"
-kill -HUP "$(cat "$MG_SSHD_DIR/sshd.pid")"
-sleep 0.5
+# unauthenticated by default).
+BENCH_SSHD_CONF=$'Subsystem sftp internal-sftp\nMaxStartups 100'
+bench_sshd
 hop=$(ssh_hop)
 port=$MG_SSH_PORT
 cfg=$MG_SSH_CONFIG
