@@ -21,7 +21,8 @@
 
 #define MG_F_DEAD 0x0001u /* payload is a reason; the handle's channel is closed */
 #define MG_F_ZLIB 0x0002u /* payload is zlib-compressed */
-#define MG_F_KNOWN (MG_F_DEAD | MG_F_ZLIB)
+#define MG_F_OPEN 0x0004u /* a CONNECT or joining EXEC: it opens a context (note_connect) */
+#define MG_F_KNOWN (MG_F_DEAD | MG_F_ZLIB | MG_F_OPEN)
 
 /* Default and hard limits. */
 #define MG_MSG_MAX_DEFAULT (4u * 1024 * 1024)

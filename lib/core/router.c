@@ -238,8 +238,11 @@ void mg__router_note_connect(struct mg_router *r, struct mg_stream *out, const s
 	struct expect *e;
 	uint32_t id;
 
+	/* Only a request its sender marked: a reply or channel data that a
+	 * child steered to a CONNECT or EXEC handle (its reply_to, a FETCH's
+	 * h_data) must not let that child claim an id it chose. */
 	if ((m->handle != MG_H_CONNECT && m->handle != MG_H_EXEC) || out == r->parent ||
-	    (m->flags & MG_F_DEAD) != 0) {
+	    (m->flags & (MG_F_DEAD | MG_F_OPEN)) != MG_F_OPEN || m->data == NULL) {
 		return;
 	}
 	/* Only what comes from above (or from here, or a privileged client
@@ -463,12 +466,12 @@ int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t
 }
 
 int mg__router_send_public(struct mg_router *r, uint32_t dst, uint32_t handle,
-			   uint32_t reply_to, const void *data, size_t len)
+			   uint32_t reply_to, uint16_t flags, const void *data, size_t len)
 {
 	int ret;
 
 	r->sending_public = true;
-	ret = mg__router_send(r, dst, handle, reply_to, 0, data, len);
+	ret = mg__router_send(r, dst, handle, reply_to, flags, data, len);
 	r->sending_public = false;
 	return ret;
 }

@@ -102,7 +102,7 @@ int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t
  * environment, no data): held for a hop still connecting, it may ride in
  * the hop's command line, which the far host may show to anyone. */
 int mg__router_send_public(struct mg_router *r, uint32_t dst, uint32_t handle,
-			   uint32_t reply_to, const void *data, size_t len);
+			   uint32_t reply_to, uint16_t flags, const void *data, size_t len);
 /* Send tail->len bytes waiting in the pipe tail->fd (a byte channel's
  * DATA): spliced on towards dst, read into memory for this context.
  * What could not be sent stays in the pipe for the caller to discard. */

@@ -303,9 +303,9 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	 * an ssh hop's command line (PROTOCOL 2.2). */
 	if ((rq.env == NULL || rq.env[0] == NULL ?
 	     mg__router_send_public(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events),
-				    b->data, b->len) :
-	     mg__router_send(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events), 0,
-			     b->data, b->len)) != 0) {
+				    opts->join ? MG_F_OPEN : 0, b->data, b->len) :
+	     mg__router_send(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events),
+			     opts->join ? MG_F_OPEN : 0, b->data, b->len)) != 0) {
 		goto fail;
 	}
 	talloc_free(b);

@@ -692,9 +692,10 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 			ret = password == NULL ?
 				/* It may ride in the parent's command line. */
 				mg__router_send_public(s->r, parent->id, MG_H_CONNECT,
-						       mg__handler_handle(c->reply), b->data, b->len) :
+						       mg__handler_handle(c->reply), MG_F_OPEN,
+						       b->data, b->len) :
 				mg__router_send(s->r, parent->id, MG_H_CONNECT,
-						mg__handler_handle(c->reply), 0, b->data, b->len);
+						mg__handler_handle(c->reply), MG_F_OPEN, b->data, b->len);
 		}
 		if (b != NULL) {
 			/* It may hold the password. */

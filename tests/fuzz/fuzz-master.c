@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   : MG_H_DYNAMIC + hsel;
 		m.src = ssel < 4 ? ssel : fz_u32(&f);
 		m.auth_id = m.src;
-		m.flags = fz_u8(&f) & MG_F_DEAD;
+		m.flags = fz_u8(&f) & (MG_F_DEAD | MG_F_OPEN);
 		m.reply_to = fz_u16(&f);
 		m.data = (uint8_t *)fz_chunk(&f, &len);
 		m.len = len;

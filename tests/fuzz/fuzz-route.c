@@ -13,7 +13,8 @@
  *
  * Input: records of u8 who (0: child 2, 1: child 3, 2: parent), u8 handle
  * (index into a table, past it: a u32 follows), u8 dst, u8 src (0-3: a
- * known id, else a u32 follows), u8 flags, then a u16-length payload.
+ * known id, else a u32 follows), u8 flags (DEAD and OPEN), then a u16-length
+ * payload.
  */
 #include <signal.h>
 #include "fuzz-net.h"
@@ -77,10 +78,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		m.dst = pick_id(&f, fz_u8(&f));
 		m.src = pick_id(&f, fz_u8(&f));
 		m.auth_id = m.src;
-		m.flags = fz_u8(&f) & MG_F_DEAD;
+		m.flags = fz_u8(&f) & (MG_F_DEAD | MG_F_OPEN);
 		m.data = (uint8_t *)fz_chunk(&f, &len);
 		m.len = len;
-		if (who == FZ_PARENT && m.handle == MG_H_CONNECT && len >= 4 && n_asked < MAX_IDS) {
+		/* Only a live CONNECT marked as opening a context grants. */
+		if (who == FZ_PARENT && m.handle == MG_H_CONNECT && m.flags == MG_F_OPEN &&
+		    len >= 4 && n_asked < MAX_IDS) {
 			asked[n_asked++] = mg__get_be32(m.data);
 		}
 		if (m.handle == MG_H_ADD_ROUTE && len >= 4 && n_seen < MAX_IDS) {

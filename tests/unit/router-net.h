@@ -59,7 +59,7 @@ static bool net_ask_connect(struct net *n, uint32_t from, uint32_t via, uint32_t
 	uint8_t p[4];
 
 	mg__put_be32(p, id);
-	return mg__router_send(n->r[from], via, MG_H_CONNECT, 0, 0, p, sizeof(p)) == 0;
+	return mg__router_send(n->r[from], via, MG_H_CONNECT, 0, MG_F_OPEN, p, sizeof(p)) == 0;
 }
 
 struct net_reach {

@@ -128,7 +128,7 @@ static void test_connect_held_opens_way(void)
 	ASSERT_PTR_NOT_NULL(n);
 	ASSERT_INT_EQ(mg__router_hold(n->r[0], 1, 0), 0);
 	mg__put_be32(id, 2);
-	ASSERT_INT_EQ(mg__router_send(n->r[0], 1, MG_H_CONNECT, 0, 0, id, 4), 0);
+	ASSERT_INT_EQ(mg__router_send(n->r[0], 1, MG_H_CONNECT, 0, MG_F_OPEN, id, 4), 0);
 	ASSERT_INT_EQ(mg__router_send(n->r[0], 2, MG_H_EXEC, 0, 0, "exec", 4), 0);
 	ASSERT_INT_EQ(mg__router_hold_take(n, n->r[0], 1, 1 << 16, false, &p, &len), 0);
 	ASSERT_INT_EQ(len, 2 * MG_HDR_LEN + 8);

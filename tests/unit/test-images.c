@@ -61,7 +61,7 @@ static bool ask_connect(struct net *n)
 	uint8_t p[4];
 
 	mg__put_be32(p, 2);
-	return mg__router_send(n->r[0], 1, MG_H_CONNECT, 0, 0, p, sizeof(p)) == 0;
+	return mg__router_send(n->r[0], 1, MG_H_CONNECT, 0, MG_F_OPEN, p, sizeof(p)) == 0;
 }
 
 static struct net *net_new(void)

@@ -12,6 +12,7 @@
  * checks for talloc leaks there.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -109,7 +110,7 @@ static bool ask_connect(struct net *n, uint32_t from, uint32_t via, uint32_t id)
 	uint8_t p[4];
 
 	mg__put_be32(p, id);
-	return mg__router_send(n->r[from], via, MG_H_CONNECT, 0, 0, p, sizeof(p)) == 0;
+	return mg__router_send(n->r[from], via, MG_H_CONNECT, 0, MG_F_OPEN, p, sizeof(p)) == 0;
 }
 
 /* The standard tree, with the master's routes to 1, 2 and 3 in place. */
@@ -634,6 +635,42 @@ static void test_failed_connect_forgotten_body(void)
 	talloc_free(n);
 }
 ISOLATED(test_failed_connect_forgotten)
+
+/*
+ * A child names the handles its answers go to (reply_to, a FETCH's
+ * h_data): agent 1 answering its child 2 on 2's own CONNECT handle, with
+ * bytes 2 chose or not, grants 2 nothing, whether the answer is in memory
+ * or spliced from a pipe (which once read a NULL payload). Only a request
+ * marked MG_F_OPEN is noted.
+ */
+static void test_steered_reply_grants_nothing_body(void)
+{
+	struct net *n = net_new();
+	struct reach x = { NULL, 2 };
+	struct mg_tail t = { -1, 8 };
+	uint8_t p[8] = { 0, 0, 0, 9, 0, 0, 0, 10 };
+	int fds[2];
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_INT_EQ(mg__router_send(n->r[1], 2, MG_H_CONNECT, 0, 0, p, 4), 0);
+	ASSERT_INT_EQ(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+	ASSERT_INT_EQ(write(fds[1], p + 4, 4), 4);
+	ASSERT_INT_EQ(write(fds[1], p, 4), 4);
+	t.fd = fds[0];
+	ASSERT_INT_EQ(mg__router_send_tail(n->r[1], 2, MG_H_CONNECT, 0, &t), 0);
+	mg__tail_discard(&t);
+	close(fds[0]);
+	close(fds[1]);
+	ASSERT_TRUE(barrier(n, 2));
+	ASSERT_INT_EQ(inject_add_route(n, 2, 9, "steered"), 0);
+	x.r = n->r[1];
+	ASSERT_TRUE(run_until(n->loop, is_unrouted, &x, 2000));
+	ASSERT_STR_CONTAINS(log_last, "not asked to connect");
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], 10));
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], 9));
+	talloc_free(n);
+}
+ISOLATED(test_steered_reply_grants_nothing)
 
 /* Claiming an existing context, its own parent's or the master's id, or
  * sending a malformed announcement, drops the child too. */
@@ -1315,6 +1352,7 @@ int main(void)
 	RUN(test_cousin_cannot_claim);
 	RUN(test_bad_claims_drop_child);
 	RUN(test_failed_connect_forgotten);
+	RUN(test_steered_reply_grants_nothing);
 	RUN(test_watch_frees_watch);
 	RUN(test_many_routes);
 	RUN(test_respondent_lost);

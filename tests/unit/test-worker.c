@@ -158,7 +158,7 @@ static bool start(struct net *n, const char *mode, struct events *ev)
 	}
 	rq.h_out = rq.h_err = mg__handler_handle(out);
 	return mg__exec_req_encode(b, &rq) == 0 &&
-	       mg__router_send(n->r[0], 1, MG_H_EXEC, mg__handler_handle(evh), 0, b->data, b->len) == 0;
+	       mg__router_send(n->r[0], 1, MG_H_EXEC, mg__handler_handle(evh), MG_F_OPEN, b->data, b->len) == 0;
 }
 
 /* Whether r has a route of its own to id (not merely a way up). */
@@ -257,8 +257,8 @@ static void test_sibling_cannot_grant_body(void)
 	mg__put_be32(exec, MG_EXEC_JOIN);
 	mg__put_be32(exec + 4, 50);
 	mg__put_be32(conn, 51);
-	ASSERT_INT_EQ(mg__router_send(n->r[1], 3, MG_H_EXEC, 0, 0, exec, sizeof(exec)), 0);
-	ASSERT_INT_EQ(mg__router_send(n->r[1], 3, MG_H_CONNECT, 0, 0, conn, sizeof(conn)), 0);
+	ASSERT_INT_EQ(mg__router_send(n->r[1], 3, MG_H_EXEC, 0, MG_F_OPEN, exec, sizeof(exec)), 0);
+	ASSERT_INT_EQ(mg__router_send(n->r[1], 3, MG_H_CONNECT, 0, MG_F_OPEN, conn, sizeof(conn)), 0);
 	run_until(n->loop, NULL, NULL, 100);
 	for (uint32_t id = 50; id <= 51; id++) {
 		mg__put_be32(add, id);
