@@ -204,7 +204,8 @@ static int serve(struct mg_message *req, const void *payload, size_t len, void *
 		if (ms > h->idle_ms) {
 			h->idle_ms = ms;
 		}
-		answer(req, 0, "");
+		/* Unanswered (PROTOCOL 5.7): an answer would wake the
+		 * command once more while it waits for session.connect. */
 	} else if (op == MG_PERSIST_STOP) {
 		/* After the answer has left. */
 		if (mg_timer_new(h, h->loop, 0, exit_later, h) == NULL) {
@@ -248,7 +249,7 @@ void mg__persist_ctl_idle(struct mg_session *s, unsigned idle_ms)
 
 	if (e != NULL && mg_enc_u32(e, idle_ms) == 0) {
 		p = mg_enc_data(e, &len);
-		/* The answer says nothing: it is dropped with the session. */
+		/* The holder never answers: the call goes with the session. */
 		mg_router_call_async(s, mg_session_router(s), 0, MG_PERSIST_SERVICE, p, len, -1,
 				     ignore_answer, NULL, NULL);
 	}
