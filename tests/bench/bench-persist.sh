@@ -7,6 +7,10 @@
 #   N  ssh h1 sudo -n true             over the same master
 #   N  mitogen-run --persist ssh:h1/sudo true
 #   N  mitogen-run --persist ssh:h1 true, 16 clients at once
+#   N  mitogen-run --version, and the login shell's "-c true", run here:
+#      what any command pays to start, and what the far end's shell costs
+#      (sshd and the agent both run the command through it); their sum is
+#      the floor for --persist on this machine
 #
 # then the holder's open fds and RSS before and after another M commands.
 # Milliseconds per command (wall time of the whole loop / N). The sshd is
@@ -78,6 +82,9 @@ printf '%-44s %8s\n' "mitogen-run --persist ssh:h1 true" "$(per mitogen-run --pe
 printf '%-44s %8s\n' "ssh h1 sudo -n true (ControlMaster)" "$(per "${cmssh[@]}" sudo -n true)"
 printf '%-44s %8s\n' "mitogen-run --persist ssh:h1/sudo true" "$(per mitogen-run --persist "$hop/sudo" true)"
 printf '%-44s %8s\n' "mitogen-run --persist ssh:h1 true, 16 at once" "$(par16)"
+login_shell=$(getent passwd "$(id -un)" | cut -d: -f7)
+printf '%-44s %8s\n' "floor: mitogen-run --version" "$(per mitogen-run --version)"
+printf '%-44s %8s\n' "floor: ${login_shell##*/} -c true (login shell)" "$(per "$login_shell" -c true)"
 fd1=$(fds) rss1=$(rss)
 for ((i = 0; i < m; i++)); do
 	mitogen-run --persist "$hop" true >/dev/null
