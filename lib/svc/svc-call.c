@@ -118,7 +118,7 @@ static void on_call(struct mg_router *r, struct mg_msg *m, void *data)
 	struct service *s;
 	struct mg_message *req;
 	TALLOC_CTX *holder;
-	char why[MG_SERVICE_NAME_MAX + 128];
+	char why[MG_SERVICE_NAME_MAX + 128], name_copy[MG_SERVICE_NAME_MAX + 1];
 	int ret;
 
 	if ((m->flags & MG_F_DEAD) != 0) {
@@ -149,14 +149,13 @@ static void on_call(struct mg_router *r, struct mg_msg *m, void *data)
 		mg__router_reply_dead(r, m, "out of memory");
 		return;
 	}
-	/* The handler may unregister itself: keep the name. */
-	snprintf(why, sizeof(why), "service '%s' failed: ", s->name);
+	/* The handler may unregister itself: keep the name (formatted
+	 * only if it fails, the rare case). */
+	memcpy(name_copy, s->name, s->name_len + 1);
 	payload = (const uint8_t *)mg_message_data(req, NULL) + (payload - m->data);
 	ret = s->fn(req, payload, len, s->data);
 	if (ret != 0) {
-		size_t n = strlen(why);
-
-		snprintf(why + n, sizeof(why) - n, "%s", mg_strerror(ret));
+		snprintf(why, sizeof(why), "service '%s' failed: %s", name_copy, mg_strerror(ret));
 		mg__router_reply_dead(r, m, why);
 	}
 	talloc_free(holder);
