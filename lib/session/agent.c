@@ -245,6 +245,20 @@ static int park_fd(int fd)
 	return nfd;
 }
 
+/* A parent link that is a pipe (sshd's) gets MG_PIPE_SIZE: a frame of a
+ * file's bytes then goes in one write, not copied into our queue for
+ * sixteen more, and the far end reads it in fewer wake-ups. Failure
+ * (a user over the pipe quota) is harmless. */
+static void grow_pipe(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+	    fcntl(fd, F_GETPIPE_SZ) < (int)MG_PIPE_SIZE) {
+		fcntl(fd, F_SETPIPE_SZ, (int)MG_PIPE_SIZE);
+	}
+}
+
 /*
  * The frames our parent appended to the image it pushed (boot.h): HELLO,
  * then what it sent us before we were up. The whole tail is read from
@@ -381,6 +395,8 @@ static int agent_run(int image_fd, const struct mg_image *image, bool tail_hello
 	}
 	mg__fd_nonblock(in_fd);
 	mg__fd_nonblock(out_fd);
+	grow_pipe(in_fd);
+	grow_pipe(out_fd);
 	a->parent = mg__stream_new(a, a->loop, in_fd, out_fd, "parent", MG_MSG_MAX_DEFAULT);
 	if (a->parent == NULL) {
 		talloc_free(a);

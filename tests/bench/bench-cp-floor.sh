@@ -83,4 +83,5 @@ if [[ -n ${BENCH_CP_PROFILE:-} ]]; then
 	prof ssh-cat ssh_cat
 	prof run-cat run_cat
 	prof cp "$cp" -q "$src/big" "$hop:$dst/"
+	prof cp-pull "$cp" -q "$hop:$src/big" "$dst/"
 fi

@@ -482,3 +482,36 @@ SH
     LC_MGPW=$secret run_mg mitogen-run -w 'local,fork' -- 'env'
     assert "$output" =~ "LC_MGPW=$secret" "not named by any hop: passed on as before"
 }
+
+@test "ssh: the agent grows its pipes to sshd to 1 MiB (a file's frame in one write)" {
+    need_sshd
+    # The pipes the agent shares with sshd (its parent), but for its
+    # stderr (its log lines), are its link: each must hold MG_PIPE_SIZE
+    # (1 MiB), not the 64 KiB default.
+    run_mg mitogen-run "$(ssh_hop)" -- python3 -c '
+import fcntl, os
+def pipes(pid):
+    d = "/proc/%s/fd" % pid
+    out = {}
+    for n in os.listdir(d):
+        try:
+            t = os.readlink("%s/%s" % (d, n))
+        except OSError:
+            continue
+        if t.startswith("pipe:") and n != "2":
+            out[t] = "%s/%s" % (d, n)
+    return out
+agent = os.getppid()
+with open("/proc/%d/stat" % agent) as f:
+    sshd = f.read().rsplit(")", 1)[1].split()[1]
+theirs = pipes(sshd)
+for t, path in sorted(pipes(agent).items()):
+    if t in theirs:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        print("link", fcntl.fcntl(fd, 1032))  # F_GETPIPE_SZ
+        os.close(fd)
+'
+    assert "$output" =~ "link" "the agent has pipes to sshd"
+    assert "$output" !~ "link 65536" "none left at the default size"
+    assert "$(grep -c '^link 1048576$' <<<"$output")" == "2" "both of them at 1 MiB"
+}
