@@ -84,6 +84,7 @@ struct mg__pack {
 	mg__pack_done_fn done;
 	mg__pack_bytes_fn bytes;
 	void *data;
+	TALLOC_CTX *owner;      /* freed once quiet (mg__pack_free_when_quiet) */
 };
 
 static void close_all(struct mg__pack *p)
@@ -582,6 +583,10 @@ static void produce(struct mg__pack *p)
 		if (p->end_queued && p->hdr_off == p->hdr->len) {
 			p->ended = true;
 			close_all(p);
+			/* A pack may wait for its last credit after this. */
+			TALLOC_FREE(p->chunk);
+			TALLOC_FREE(p->raw);
+			TALLOC_FREE(p->z);
 			for (size_t i = 0; i < p->n_dests; i++) {
 				struct pdest *d = p->dests[i];
 
@@ -599,16 +604,37 @@ static void produce(struct mg__pack *p)
 	p->busy = false;
 }
 
+/* No receiver can send credit any more: the owner may go. */
+static void check_quiet(struct mg__pack *p)
+{
+	for (size_t i = 0; i < p->n_dests; i++) {
+		if (p->dests[i]->ack != NULL) {
+			return;
+		}
+	}
+	if (p->owner != NULL) {
+		mg_loop_free_later(mg__router_loop(p->r), p->owner);
+		p->owner = NULL;
+	}
+}
+
 static void on_ack(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct pdest *d = data;
+	struct mg__pack *p = d->p;
 	struct mg_buf b;
 	uint32_t n;
 
 	(void)r;
 	if ((m->flags & MG_F_DEAD) != 0) {
+		if (d->gone) {
+			/* Ended cleanly; its context is gone since. */
+			TALLOC_FREE(d->ack);
+			check_quiet(p);
+			return;
+		}
 		dest_end(d, -EPIPE);
-		produce(d->p);
+		produce(p);
 		return;
 	}
 	mg__buf_view(&b, m->data, m->len);
@@ -616,7 +642,21 @@ static void on_ack(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	d->credit += n;
-	produce(d->p);
+	if (d->gone) {
+		/* After its end: the last credit is back, nothing more comes. */
+		if (d->credit >= MG_WINDOW_DEFAULT) {
+			TALLOC_FREE(d->ack);
+			check_quiet(p);
+		}
+		return;
+	}
+	produce(p);
+}
+
+void mg__pack_free_when_quiet(struct mg__pack *p, TALLOC_CTX *owner)
+{
+	p->owner = owner;
+	check_quiet(p);
 }
 
 struct mg__pack *mg__pack_new(TALLOC_CTX *mem_ctx, struct mg_router *r,

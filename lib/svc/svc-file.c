@@ -238,14 +238,14 @@ struct pull_job {
 	struct mg__pack *p;
 };
 
-/* One receiver: its end is the job's. */
+/* One receiver: its end is the job's, once its last credit is back. */
 static void pull_done(void *data, size_t idx, int err)
 {
 	struct pull_job *j = data;
 
 	(void)idx;
 	(void)err;
-	mg_loop_free_later(mg__router_loop(j->r), j);
+	mg__pack_free_when_quiet(j->p, j);
 }
 
 static int svc_pull(struct mg_message *req, const void *payload, size_t len, void *data)

@@ -215,6 +215,11 @@ uint64_t mg__pack_wire_bytes(const struct mg__pack *p);
 void mg__pack_start(struct mg__pack *p, size_t idx, uint32_t h_data);
 /* Drop a receiver (it failed); the others go on. */
 void mg__pack_drop(struct mg__pack *p, size_t idx, int err);
+/* Free 'owner' (from the loop) once no receiver can send credit any
+ * more: each ended with an error, or ended and its credit is all back
+ * (its late credit is then not "for an unknown handle"), or its context
+ * is gone. Now if that is so already. */
+void mg__pack_free_when_quiet(struct mg__pack *p, TALLOC_CTX *owner);
 
 /* --- one stream to many targets, at any depth (file-fan.c) --- */
 

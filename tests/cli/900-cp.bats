@@ -81,6 +81,25 @@ function assert_hop_log() {
     done
 }
 
+@test "cp: -vv after a pull or a chain-to-chain copy of several windows: no late credit 'for an unknown handle'" {
+    local pair n=0
+    # The source's file.pull ends when it has sent its end; the
+    # receiver's credit for the last window comes after.
+    head -c $((5 << 20)) /dev/urandom >"$MG_TMP/big"
+    mkdir "$MG_TMP/d"
+    for pair in "local:$MG_TMP/big $MG_TMP/d/c" \
+                "local:$MG_TMP/big local/local:$MG_TMP/d/c" \
+                "local:$MG_TMP/big local:$MG_TMP/d/c" \
+                "local:$MG_TMP/big fork:$MG_TMP/d/c"; do
+        n=$((n + 1))
+        # shellcheck disable=SC2086 # two words: SOURCE DEST
+        run_mg_sep mitogen-cp -vv $pair$n
+        assert "$stderr" !~ "unknown handle" "$pair"
+        run cmp "$MG_TMP/big" "$MG_TMP/d/c$n"
+        assert "$status" -eq 0 "$pair: the same bytes"
+    done
+}
+
 @test "cp: -r pushes and pulls a tree; without -r a directory is refused" {
     make_tree "$MG_TMP/t"
     run_mg mitogen-cp -r "$MG_TMP/t" "local/local:$MG_TMP/pushed"
