@@ -474,6 +474,122 @@ static void test_refused(void)
 	talloc_free(tmp);
 }
 
+/* A receiver at the master of a file.pull from 1: it credits in steps
+ * of 1 MiB, so that some credit is still held when the end comes. */
+struct puller {
+	struct mg_router *r;
+	uint32_t h_ack;
+	uint64_t got, unacked;
+	bool ended, answered, probe_dead;
+};
+
+static void pull_credit(struct puller *pl)
+{
+	uint8_t c[4];
+
+	mg__put_be32(c, (uint32_t)pl->unacked);
+	mg__router_send(pl->r, 1, pl->h_ack, 0, 0, c, 4);
+	pl->unacked = 0;
+}
+
+static void on_pull_data(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct puller *pl = data;
+
+	if (m->len == 0 || (m->flags & MG_F_DEAD) != 0) {
+		pl->ended = true;
+		return;
+	}
+	pl->got += m->len;
+	pl->unacked += m->len;
+	if (pl->unacked >= 1048576u && pl->h_ack != 0) {
+		pull_credit(pl);
+	}
+}
+
+static void on_pull_answer(struct mg_message *reply, int err, void *data)
+{
+	struct puller *pl = data;
+	size_t n = 0;
+	const uint8_t *p = reply != NULL ? mg_message_data(reply, &n) : NULL;
+
+	pl->answered = true;
+	if (err == 0 && n >= 4) {
+		pl->h_ack = mg__get_be32(p);
+	}
+}
+
+static void on_probe(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	if ((m->flags & MG_F_DEAD) != 0) {
+		((struct puller *)data)->probe_dead = true;
+	}
+}
+
+static bool pull_ended(void *arg)
+{
+	return ((struct puller *)arg)->ended;
+}
+
+/* Does 1 still take messages on the pull's credit handle? A credit of 0
+ * with a reply_to: a handle that is gone answers it dead. */
+static bool ack_alive(struct net *n, struct puller *pl, struct mg_handler *probe)
+{
+	uint8_t zero[4] = { 0 };
+
+	pl->probe_dead = false;
+	mg__router_send(n->r[0], 1, pl->h_ack, mg__handler_handle(probe), 0, zero, 4);
+	run_until(n->loop, never, NULL, 100);
+	return !pl->probe_dead;
+}
+
+/* file.pull keeps its credit handle after its end until the last
+ * credit is back (which used to come "for an unknown handle"), or a
+ * dead message comes there; then the pull is gone. */
+static void test_pull_waits_for_credit(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct net *n = tree();
+	char *dir = workdir(tmp);
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_PTR_NOT_NULL(dir);
+	for (int dead = 0; dead < 2; dead++) {
+		struct puller *pl = talloc_zero(tmp, struct puller);
+		struct mg_handler *h = mg__router_add_handler(pl, n->r[0], 0, MG_POL_RESPONDENT, 1,
+							      true, on_pull_data, pl);
+		struct mg_handler *probe = mg__router_add_handler(pl, n->r[0], 0,
+								  MG_POL_RESPONDENT, 1, true,
+								  on_probe, pl);
+		struct mg_buf *b = mg__buf_new(pl, 4096);
+		const char *srcs[] = { talloc_asprintf(pl, "%s/src", dir), NULL };
+		struct mg_call *call = NULL;
+
+		pl->r = n->r[0];
+		ASSERT_PTR_NOT_NULL(h);
+		ASSERT_PTR_NOT_NULL(probe);
+		ASSERT_INT_EQ(mg__file_pull_req_encode(b, srcs, 0, mg__handler_handle(h), false), 0);
+		ASSERT_INT_EQ(mg_router_call_async(pl, n->r[0], 1, "file.pull", b->data, b->len, -1,
+						   on_pull_answer, pl, &call), 0);
+		ASSERT_TRUE(run_until(n->loop, pull_ended, pl, 10000));
+		ASSERT_INT_NE(pl->h_ack, 0);
+		ASSERT_INT_GE(pl->got, SIZE);
+		ASSERT_INT_NE(pl->unacked, 0);
+		ASSERT_TRUE(ack_alive(n, pl, probe));
+		if (dead) {
+			mg__router_send(n->r[0], 1, pl->h_ack, 0, MG_F_DEAD, "gone", 4);
+		} else {
+			pull_credit(pl);
+		}
+		run_until(n->loop, never, NULL, 100);
+		ASSERT_TRUE(!ack_alive(n, pl, probe));
+		talloc_free(pl);
+	}
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(n);
+	talloc_free(tmp);
+}
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -481,5 +597,6 @@ int main(void)
 	RUN(test_copy_stopped);
 	RUN(test_z_loop_free);
 	RUN(test_refused);
+	RUN(test_pull_waits_for_credit);
 	return TESTS_END();
 }
