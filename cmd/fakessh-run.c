@@ -20,6 +20,7 @@
 #include <mitogen/mitogen.h>
 #include "common.h"
 #include "fakessh-run.h"
+#include "fakessh-ssh.h"
 #include "runner.h"
 
 #define ENV_SOCKET "MITOGEN_FAKESSH_SOCKET"
@@ -173,6 +174,8 @@ static int spawn(struct frun *f, char **argv)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	/* PROGRAM's ssh is fakessh on the run, not a hop's. */
+	mg_fakessh_unmark_hops();
 	if (setenv(ENV_SOCKET, f->sock, 1) != 0 ||
 	    setenv(ENV_CHAIN, mg_context_name(f->ctx), 1) != 0 || setenv("PATH", newpath, 1) != 0) {
 		_exit(FAIL);
@@ -258,6 +261,10 @@ int mg_fakessh_run_main(int argc, char **argv)
 	int c, ret;
 
 	mg_cmd_init("fakessh run");
+	/* The ssh our hops start may be a copy of fakessh (see hand_over). */
+	if (mg_fakessh_mark_hops() != 0) {
+		mg_warn("cannot mark the environment for the hops' ssh");
+	}
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+t:vqh", longs, NULL)) != -1) {
 		switch (c) {

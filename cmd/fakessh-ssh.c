@@ -3,6 +3,7 @@
  * ssh hop's ssh, and asking it what only it can answer (-Q, -O).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,16 +15,42 @@
 
 #define FAKESSH_FAIL 255
 
-/* Is 'path' this very program (a link to fakessh named ssh)? */
-static bool is_self(const char *path)
-{
-	struct stat a, b;
+/* Set by a fakessh for the ssh its hops start: the file identities
+ * ("DEV:INO", space-separated) of itself and of each fakessh that handed
+ * over since. Not a parent test alone: a copy of fakessh named ssh is
+ * another file than the fakessh that runs it. */
+#define ENV_HOP_SSH "MITOGEN_FAKESSH_HOP_SSH"
 
-	return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
+static char *file_id(TALLOC_CTX *ctx, const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? talloc_asprintf(ctx, "%ju:%ju", (uintmax_t)st.st_dev,
+						      (uintmax_t)st.st_ino) : NULL;
 }
 
-/* The first "ssh" in PATH that is not this program, or NULL. */
+/* Is 'path' a fakessh: this very program, or one named in ENV_HOP_SSH? */
+static bool is_fakessh(TALLOC_CTX *ctx, const char *path)
+{
+	char *id = file_id(ctx, path), *self = file_id(ctx, "/proc/self/exe");
+	const char *list = getenv(ENV_HOP_SSH), *p;
+	size_t n = id != NULL ? strlen(id) : 0;
+
+	if (id == NULL) {
+		return false;
+	}
+	if (self != NULL && strcmp(id, self) == 0) {
+		return true;
+	}
+	for (p = list != NULL ? strstr(list, id) : NULL; p != NULL; p = strstr(p + 1, id)) {
+		if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ')) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The first "ssh" in PATH that is no fakessh, or NULL. */
 static const char *real_ssh(TALLOC_CTX *ctx)
 {
 	const char *path = getenv("PATH");
@@ -31,16 +58,36 @@ static const char *real_ssh(TALLOC_CTX *ctx)
 
 	for (char *d = copy != NULL ? strtok_r(copy, ":", &save) : NULL; d != NULL; d = strtok_r(NULL, ":", &save)) {
 		char *ssh = talloc_asprintf(ctx, "%s/ssh", d[0] != '\0' ? d : ".");
-		if (ssh != NULL && access(ssh, X_OK) == 0 && !is_self(ssh)) {
+		if (ssh != NULL && access(ssh, X_OK) == 0 && !is_fakessh(ctx, ssh)) {
 			return ssh;
 		}
 	}
 	return NULL;
 }
 
-/* See fakessh-ssh.h. A fakessh whose parent is fakessh (or its persist
- * holder, a fork of it) and that is not attached to a run is the ssh of
- * one of that fakessh's ssh hops. */
+/* See fakessh-ssh.h. */
+int mg_fakessh_mark_hops(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	const char *old = getenv(ENV_HOP_SSH);
+	char *self = tmp != NULL ? file_id(tmp, "/proc/self/exe") : NULL;
+	char *list = self == NULL ? NULL : old != NULL && old[0] != '\0'
+		   ? talloc_asprintf(tmp, "%s %s", old, self) : self;
+	int ret = list == NULL ? -ENOMEM : setenv(ENV_HOP_SSH, list, 1) != 0 ? -errno : 0;
+
+	talloc_free(tmp);
+	return ret;
+}
+
+void mg_fakessh_unmark_hops(void)
+{
+	unsetenv(ENV_HOP_SSH);
+}
+
+/* See fakessh-ssh.h. A fakessh whose parent is a fakessh (this program,
+ * or one that marked the environment: its persist holder is a fork of
+ * it) and that is not attached to a run is the ssh of one of that
+ * fakessh's ssh hops. */
 bool mg_fakessh_hand_over(TALLOC_CTX *ctx, char **argv)
 {
 	/* The parent as this /proc numbers it (a pid namespace may see
@@ -61,10 +108,12 @@ bool mg_fakessh_hand_over(TALLOC_CTX *ctx, char **argv)
 		fclose(f);
 	}
 	parent = ppid > 1 ? talloc_asprintf(ctx, "/proc/%d/exe", ppid) : NULL;
-	if (parent == NULL || getenv("MITOGEN_FAKESSH_SOCKET") != NULL || !is_self(parent)) {
+	if (parent == NULL || getenv("MITOGEN_FAKESSH_SOCKET") != NULL || !is_fakessh(ctx, parent)) {
 		return false;
 	}
-	ssh = real_ssh(ctx);
+	/* The next fakessh this hands over to (another copy further on in
+	 * PATH) must not hand back to this one. */
+	ssh = mg_fakessh_mark_hops() == 0 ? real_ssh(ctx) : NULL;
 	if (ssh != NULL) {
 		execv(ssh, argv);
 	}

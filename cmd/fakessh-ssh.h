@@ -7,10 +7,19 @@
 #include "ssh-opts.h"
 
 /*
- * With fakessh linked as "ssh" first in PATH, the ssh of every ssh hop
- * would be fakessh again, each starting the next, without end. When this
- * fakessh is such a hop's ssh, exec the next ssh in PATH; true (with a
- * message printed) when that failed, false when this is no hop's ssh.
+ * Mark the environment the hops' ssh processes inherit with this
+ * program's file (and those already marked): 0 or a negative errno.
+ * unmark: for a program that is no hop's ssh (fakessh run's PROGRAM).
+ */
+int mg_fakessh_mark_hops(void);
+void mg_fakessh_unmark_hops(void);
+
+/*
+ * With fakessh (a link or a copy) named "ssh" first in PATH, the ssh of
+ * every ssh hop would be fakessh again, each starting the next, without
+ * end. When this fakessh is such a hop's ssh, exec the first ssh in PATH
+ * that is no fakessh; true (with a message printed) when that failed,
+ * false when this is no hop's ssh.
  */
 bool mg_fakessh_hand_over(TALLOC_CTX *ctx, char **argv);
 

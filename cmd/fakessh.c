@@ -493,6 +493,10 @@ int main(int argc, const char **argv)
 		return FAKESSH_FAIL;
 	}
 	mg_cmd_init("fakessh");
+	/* The ssh our hops start may be a copy of us (see hand_over). */
+	if (mg_fakessh_mark_hops() != 0) {
+		mg_warn("cannot mark the environment for the hops' ssh");
+	}
 	ret = mg_ssh_cmdline_parse(tmp, argc, (const char *const *)argv, &o, &errmsg);
 	if (ret != 0) {
 		status = usage_fail(ret == -ENOMEM ? "out of memory" : errmsg);

@@ -404,6 +404,31 @@ function descendants() {
     assert "$output" == "held" "from the persist holder too"
 }
 
+@test "fakessh copied as ssh first in PATH (not a link): no recursion, through copies in turn" {
+    need_sshd
+    skip_if_no_program unshare
+    local fake d lib
+    fake=$(readlink -f "$(command -v fakessh)")
+    lib=$(dirname "$(dirname "$fake")")/lib
+    for d in c1 c2; do
+        mkdir -p "$MG_TMP/$d/bin"
+        cp "$fake" "$MG_TMP/$d/bin/ssh"
+        # A build tree's fakessh finds its library at $ORIGIN/../lib.
+        [[ ! -d $lib ]] || ln -s "$lib" "$MG_TMP/$d/lib"
+    done
+    # Another file than the fakessh that starts the hop: the parent test
+    # alone took it for the user's ssh, and each hop started one more.
+    run_mg_sep timeout "$(mg_secs 60)" unshare --fork --pid --kill-child env PATH="$MG_TMP/c1/bin:$PATH" \
+        fakessh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" root@ssh=127.0.0.1+sudo=root 'echo $(id -un) ok'
+    assert "$output" == "root ok" "fakessh's hop ran the real ssh, not the copy"
+    # The copy as the user's ssh, a second copy behind it: each hands over
+    # past the copies, never back to one.
+    run_mg_sep timeout "$(mg_secs 60)" unshare --fork --pid --kill-child \
+        env PATH="$MG_TMP/c1/bin:$MG_TMP/c2/bin:$PATH" \
+        ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" root@127.0.0.1 'echo copied'
+    assert "$output" == "copied" "through the real ssh"
+}
+
 @test "DEST as a bare IPv6 address, as ssh and rsync pass it; -P TAG as -o Tag" {
     run_mg_sep fakessh -G ::1
     assert "${lines[2]}" == "hostname ::1" "the address"
