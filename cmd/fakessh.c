@@ -22,6 +22,8 @@
 #include "ssh-opts.h"
 
 #define FAKESSH_FAIL 255
+/* The OpenSSH release whose ssh(1) options fakessh reads (-P TAG: 9.4). */
+#define FAKESSH_OPENSSH "9.4"
 
 /* Run by a POSIX sh at the far end: the first sftp-server found. */
 static const char sftp_snippet[] =
@@ -501,7 +503,10 @@ int main(int argc, const char **argv)
 	if (ret != 0) {
 		status = usage_fail(ret == -ENOMEM ? "out of memory" : errmsg);
 	} else if (o->version) {
-		fprintf(stderr, "fakessh (mitogen-c %s), OpenSSH-compatible command line\n", MG_VERSION);
+		/* Version probes take the first word's OpenSSH_X.Y (up to a
+		 * space or comma); ours is the ssh whose command line we read. */
+		fprintf(stderr, "OpenSSH_%s command line, fakessh (mitogen-c %s), not OpenSSH\n",
+			FAKESSH_OPENSSH, MG_VERSION);
 		status = 0;
 	} else if (o->query != NULL) {
 		status = mg_fakessh_ask_ssh(tmp, o, NULL);

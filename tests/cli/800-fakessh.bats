@@ -178,7 +178,11 @@ function make_tree() {
 @test "-V: a version line on stderr, exit 0" {
     run_mg_sep fakessh -V
     assert "$output" == "" "nothing on stdout"
-    assert "$stderr" =~ "^fakessh \(mitogen-c [0-9]+\.[0-9]+.*\), OpenSSH-compatible command line$" "version"
+    assert "$stderr" =~ "^OpenSSH_[0-9]+\.[0-9]+ command line, fakessh \(mitogen-c [0-9]+\.[0-9]+.*\), not OpenSSH$" "version"
+    # What version probes parse: the first word's OpenSSH_X.Y, up to a
+    # space or a comma (ssh's own line is "OpenSSH_9.2p1 Debian-2, ...").
+    local first=${stderr%%[ ,]*}
+    assert "$first" =~ "^OpenSSH_[0-9]+\.[0-9]+$" "the first word alone names a version"
 }
 
 @test "bad command lines: ssh's message, exit 255" {
