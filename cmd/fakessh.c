@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <pwd.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <mitogen/mitogen.h>
 #include "common.h"
@@ -432,6 +434,40 @@ static int run(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o)
 	return launch(tmp, o, text);
 }
 
+/*
+ * -f, as ssh's: the chain is set up in front (passwords asked, errors
+ * told, 255), then the command goes on in the background. A child does
+ * the work; we wait for its word that the chain is up (exit 0) or for
+ * its end (its status). Returns -1 in the child.
+ */
+static int go_background(void)
+{
+	int fds[2], status = 0;
+	char c;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) != 0 || (pid = fork()) < 0) {
+		mg_cmd_error("-f: %s", strerror(errno));
+		return FAKESSH_FAIL;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		mg_runner.up_fd = fds[1];
+		return -1;
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], &c, 1)) < 0 && errno == EINTR) {
+	}
+	close(fds[0]);
+	if (n == 1) {
+		return 0;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : FAKESSH_FAIL;
+}
+
 /* The command, login, subsystem or -N wait at the end of chain 'text'. */
 static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text)
 {
@@ -447,7 +483,14 @@ static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text)
 	if (o->no_command && o->n_command > 0 && !o->subsystem) {
 		mg__log(MG_LOG_INFO, NULL, 0, "-N: the command is not run");
 	}
-	mg_runner.null_stdin = o->null_stdin || o->no_command;
+	/* -f implies -n, as in ssh. */
+	mg_runner.null_stdin = o->null_stdin || o->no_command || o->background;
+	if (o->background) {
+		int status = go_background();
+		if (status >= 0) {
+			return status;
+		}
+	}
 	/* ssh has no status for a command a signal ended: 255. */
 	mg_runner.signal_status = FAKESSH_FAIL;
 	mg_runner.tty = want_pty(o, o->n_command == 0 && !o->no_command);

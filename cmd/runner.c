@@ -132,6 +132,23 @@ static struct mg_report *make_report(TALLOC_CTX *tmp, const struct mg_chain_list
 	return report;
 }
 
+/* The chain is up: tell the parent waiting in front (fakessh -f) and
+ * go on in a session of our own, as ssh -f does. */
+static void on_up(void *data)
+{
+	struct mg_runner *o = data;
+	char c = 0;
+
+	if (o->up_fd > 0) {
+		if (write(o->up_fd, &c, 1) != 1) {
+			mg__log(MG_LOG_INFO, NULL, 0, "cannot tell the foreground: %s", strerror(errno));
+		}
+		close(o->up_fd);
+		o->up_fd = 0;
+		setsid();
+	}
+}
+
 /*
  * The run itself: our loop and session, the report, and what the run is
  * handed of this process (stdio, the terminal for -T, the signals). The
@@ -194,6 +211,10 @@ static int run_targets(TALLOC_CTX *tmp, const struct mg_chain_list *list,
 	ro->err_fd = STDERR_FILENO;
 	ro->tty_fd = ro->pty ? STDIN_FILENO : -1;
 	ro->signals = true;
+	if (mg_runner.up_fd > 0) {
+		ro->on_up = on_up;
+		ro->on_up_data = &mg_runner;
+	}
 	fflush(stdout);
 	if (mg_run(tmp, s, ro, &res) != 0) {
 		talloc_free(run_ctx);

@@ -24,6 +24,9 @@ struct mg_runner {
 	const char *attach; /* attach to the session at this socket (fakessh run) */
 	int signal_status;  /* one target ended by a signal: exit with this
 			     * (fakessh: 255, as ssh), not 128+N; 0: 128+N */
+	int up_fd;          /* > 0: once the chain is up, write a byte to
+			     * it, close it and leave the terminal's
+			     * session (fakessh -f) */
 };
 
 extern struct mg_runner mg_runner;

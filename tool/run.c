@@ -260,6 +260,9 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 		return;
 	}
 	t->up = true;
+	if (run->opts->on_up != NULL) {
+		run->opts->on_up(run->opts->on_up_data);
+	}
 	if (t->e == NULL && !start_exec(t, ctx)) {
 		return;
 	}

@@ -46,6 +46,9 @@ struct mg_run_opts {
 	const char *cwd;             /* directory at the far end, or NULL */
 	const char *program;         /* mitogen-exec: this local program is argv[0] */
 	bool pty;                    /* one target: a terminal at the far end, ours raw */
+	/* Called once per target whose chain came up (fakessh -f). */
+	void (*on_up)(void *data);
+	void *on_up_data;
 	/* Where output and results of many targets go; give it the
 	 * session's loop, so that a slow reader does not stall the run.
 	 * NULL (one target only): output goes to out_fd and err_fd, raw. */

@@ -253,7 +253,7 @@ static int session_option(struct parse *p, const char *key, const char *v)
 	}
 	if (strcasecmp(key, "ForkAfterAuthentication") == 0) {
 		o->background = o->background || is_yes(v);
-		return is_yes(v) ? note(p, "-f") : 0;
+		return 0;
 	}
 	return 1;
 }
@@ -316,13 +316,13 @@ static int flag(struct parse *p, char c)
 	case 'G': o->dump_config = true; return 0;
 	case 'V': o->version = true; return 0;
 	case 's': o->subsystem = true; return 0;
-	case 'f': o->background = true; break;
+	case 'f': o->background = true; return 0;
 	default: break;
 	}
 	if (strchr(pass_flags, c) != NULL) {
 		return push(p, &o->ssh_args, &o->n_ssh_args, word);
 	}
-	/* -1 -2 (obsolete), -f (background: fakessh stays in front). */
+	/* -1 -2 (obsolete). */
 	return note(p, word);
 }
 

@@ -66,7 +66,7 @@ function make_tree() {
     assert "$stderr" =~ "no user 'mg-no-such-user'" "without -q the hop's error is printed"
     run_mg_sep 255 fakessh -q sudo:mg-no-such-user true
     assert "$stderr" == "" "-q: a setup failure is told by 255 alone"
-    run_mg_sep fakessh -q -v -f -L 1:h:2 local true
+    run_mg_sep fakessh -q -v -1 -L 1:h:2 local true
     assert "$stderr" == "" "-q -v: no notes"
     run_mg_sep 255 fakessh -q -v sudo:mg-no-such-user true
     assert "$stderr" =~ "no user 'mg-no-such-user'" "-q -v: errors are printed again"
@@ -213,11 +213,11 @@ function make_tree() {
 }
 
 @test "options that cannot apply are ignored, with a note under -v" {
-    run_mg_sep fakessh -f -L 1:h:2 -e none -w 1:2 -x -o ForwardX11=no local echo ok
+    run_mg_sep fakessh -1 -L 1:h:2 -e none -w 1:2 -x -o ForwardX11=no local echo ok
     assert "$output" == "ok" "ran"
     assert "$stderr" == "" "quiet without -v"
-    run_mg_sep fakessh -v -f -L 1:h:2 local true
-    assert "$stderr" =~ "-f does not apply here" "note for -f"
+    run_mg_sep fakessh -v -1 -L 1:h:2 local true
+    assert "$stderr" =~ "-1 does not apply here" "note for -1"
     assert "$stderr" =~ "no ssh hop to give these options to: ignored: -L 1:h:2" "note for -L"
 }
 
@@ -366,8 +366,32 @@ function descendants() {
     run_mg_sep 255 fakessh -f local </dev/null
     assert "$stderr" == "fakessh: Cannot fork into background without a command to execute." "ssh's words"
     [[ ! -e $MG_TMP/ran ]] || die "a refused command line ran its command"
-    run_mg_sep fakessh -f local echo fg
-    assert "$output" == "fg" "-f with a command: run, in the foreground"
+}
+
+@test "-f: the chain set up in front, then the command in the background, stdin /dev/null, as ssh -f" {
+    local fifo=$MG_TMP/go out=$MG_TMP/out rc=0 i
+    mkfifo "$fifo"
+    # The command waits for us: were fakessh still in front, it would
+    # not return before we write to the fifo.
+    echo fed | timeout "$(mg_secs 30)" fakessh -f local \
+        "cat; ps -o sid= -p \$(ps -o ppid= -p \$PPID) >'$out.sid'; read w <'$fifo'; echo \$w >>'$out'" \
+        >"$MG_TMP/o" 2>"$MG_TMP/e" || rc=$?
+    assert "$rc" == "0" "back in front once the chain is up: $(cat "$MG_TMP/e")"
+    [[ ! -e $out ]] || die "the command had ended before fakessh -f returned"
+    echo go >"$fifo"
+    for ((i = 0; i < 100; i++)); do
+        [[ -s $out ]] && break
+        sleep 0.1
+    done
+    assert "$(cat "$out")" == "go" "the command went on in the background"
+    assert "$(cat "$MG_TMP/o")" == "" "-f implies -n: stdin was /dev/null"
+    # Its fakessh (the far shell's parent's parent here) left our session.
+    local sid
+    read -r sid <"$out.sid"
+    [[ -n $sid && $sid != "$(ps -o sid= -p $$ | tr -d ' ')" ]] || die "still in the test's session: $sid"
+    # A chain that cannot be set up: told in front, ssh's 255.
+    run_mg_sep 255 fakessh -f 'local/docker:x?docker_path=%2Fnonexistent' true
+    assert "$stderr" =~ "^fakessh: local/docker:x.*nonexistent" "the failing hop, in front"
 }
 
 @test "-M -S reach the first hop's ssh: a control master that -O check, a second fakessh and -O exit use" {
