@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define MG_PROTOCOL_VERSION 1
+#define MG_PROTOCOL_VERSION 2
 
 /*
  * Frame header, 28 bytes, big endian:

@@ -138,7 +138,8 @@ static int hold_push(struct mg_router *r, struct hold *h, const struct mg_msg *m
 	h->bytes += m->len;
 	/* A CONNECT waiting here: frames for the context it opens wait
 	 * with it (route_out). */
-	if (m->handle == MG_H_CONNECT && (m->flags & MG_F_DEAD) == 0 && m->len >= 4) {
+	if (m->handle == MG_H_CONNECT && (m->flags & (MG_F_DEAD | MG_F_OPEN)) == MG_F_OPEN &&
+	    m->len >= 4) {
 		uint32_t id = mg__get_be32(c->data);
 
 		if (id != 0 && mg__router_hold_find(r, id) == NULL &&
