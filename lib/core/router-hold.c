@@ -97,7 +97,7 @@ void mg__router_unhold(struct mg_router *r, uint32_t id, const char *why)
 		struct hold *v;
 
 		/* The context a CONNECT held here was to open fails with it. */
-		if (m->handle == MG_H_CONNECT && (m->flags & MG_F_OPEN) != 0 && m->len >= 4 &&
+		if (m->handle == MG_H_CONNECT && mg__msg_opens(m) && m->len >= 4 &&
 		    (v = mg__router_hold_find(r, mg__get_be32(m->data))) != NULL &&
 		    v->via == id) {
 			hold_free(r, v);

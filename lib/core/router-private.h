@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "idtab.h"
+#include "protocol.h"
 #include "router.h"
 
 struct mg_handler {
@@ -125,6 +126,14 @@ static inline struct hold *mg__router_hold_find(const struct mg_router *r, uint3
 /* router.c: send 'm' down child stream 'out', noting a CONNECT in it. */
 int mg__router_send_out(struct mg_router *r, struct mg_stream *out, struct mg_msg *m);
 /* router.c: 'm' went down 'out' (in a boot image): note a CONNECT in it. */
+/* A frame its sender marked as opening a context (MG_F_OPEN, PROTOCOL
+ * 5.2), live and with its payload in memory: only such a CONNECT or
+ * joining EXEC leaves a note or a hold for the id it names. */
+static inline bool mg__msg_opens(const struct mg_msg *m)
+{
+	return (m->flags & (MG_F_DEAD | MG_F_OPEN)) == MG_F_OPEN && m->data != NULL;
+}
+
 void mg__router_note_connect(struct mg_router *r, struct mg_stream *out, const struct mg_msg *m);
 
 /* router.c: context 'id' is unreachable now: dead messages to the

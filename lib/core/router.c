@@ -138,8 +138,7 @@ static int hold_push(struct mg_router *r, struct hold *h, const struct mg_msg *m
 	h->bytes += m->len;
 	/* A CONNECT waiting here: frames for the context it opens wait
 	 * with it (route_out). */
-	if (m->handle == MG_H_CONNECT && (m->flags & (MG_F_DEAD | MG_F_OPEN)) == MG_F_OPEN &&
-	    m->len >= 4) {
+	if (m->handle == MG_H_CONNECT && mg__msg_opens(c) && c->len >= 4) {
 		uint32_t id = mg__get_be32(c->data);
 
 		if (id != 0 && mg__router_hold_find(r, id) == NULL &&
@@ -243,7 +242,7 @@ void mg__router_note_connect(struct mg_router *r, struct mg_stream *out, const s
 	 * child steered to a CONNECT or EXEC handle (its reply_to, a FETCH's
 	 * h_data) must not let that child claim an id it chose. */
 	if ((m->handle != MG_H_CONNECT && m->handle != MG_H_EXEC) || out == r->parent ||
-	    (m->flags & (MG_F_DEAD | MG_F_OPEN)) != MG_F_OPEN || m->data == NULL) {
+	    !mg__msg_opens(m)) {
 		return;
 	}
 	/* Only what comes from above (or from here, or a privileged client
