@@ -24,6 +24,8 @@ struct poptOption mg_runner_popt_table[] = {
 	{ "command-timeout", 'u', POPT_ARG_STRING, NULL, 'u',
 	  "Stop the remote command after SECS seconds (exit 124)", "SECS" },
 	{ "null-stdin", 'n', POPT_ARG_NONE, &mg_runner.null_stdin, 0, "Give the command /dev/null as stdin", NULL },
+	{ "relay-stdio", '\0', POPT_ARG_NONE, &mg_runner.relay_stdio, 0,
+	  "Carry stdio through the hops even where the command could have ours", NULL },
 	{ "env", 'e', POPT_ARG_STRING, NULL, 'e', "Set K=V in the command's environment; repeatable", "K=V" },
 	{ "chdir", 'C', POPT_ARG_STRING, &mg_runner.cwd, 0, "Run the command in DIR at the far end", "DIR" },
 	{ "tty", 'T', POPT_ARG_NONE, &mg_runner.tty, 0,
@@ -210,6 +212,8 @@ static int run_targets(TALLOC_CTX *tmp, const struct mg_chain_list *list,
 	ro->out_fd = STDOUT_FILENO;
 	ro->err_fd = STDERR_FILENO;
 	ro->tty_fd = ro->pty ? STDIN_FILENO : -1;
+	/* On a same-kernel chain the command gets our stdio itself. */
+	ro->pass_stdio = !mg_runner.relay_stdio;
 	ro->signals = true;
 	if (mg_runner.up_fd > 0) {
 		ro->on_up = on_up;

@@ -9,6 +9,7 @@
 
 struct mg_runner {
 	int null_stdin;
+	int relay_stdio; /* never hand the command our own stdio */
 	const char *cmd_timeout; /* -u as given */
 	int fanout;
 	int no_prefix;

@@ -180,6 +180,26 @@ static void on_output(void *data, int stream, const uint8_t *p, size_t n)
 	mg_report_output(t->run->opts->report, t->idx, stream, p, n);
 }
 
+/* Whether every hop runs on this host with no relay between: only then
+ * is it worth handing stdio down (a link that cannot carry it costs a
+ * round trip to learn so, and the EXEC could not ride in an ssh hop's
+ * image). */
+static bool same_kernel(const struct mg_chain *c)
+{
+	static const char *const same[] = { "local", "fork", "sudo", "su", "doas" };
+
+	for (size_t i = 0; i < c->n_hops; i++) {
+		bool ok = false;
+		for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++) {
+			ok = ok || strcmp(c->hops[i].method, same[k]) == 0;
+		}
+		if (!ok) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* EXEC to ctx, up or (on_start) still connecting. False when it could
  * not be sent: the target is done. */
 static bool start_exec(struct target *t, struct mg_context *ctx)
@@ -213,6 +233,9 @@ static bool start_exec(struct target *t, struct mg_context *ctx)
 	if (t->bt != NULL) {
 		eo.stdin_bcast = t->bt;
 	}
+	/* Output that is not captured nor prefixed, stdin not shared. */
+	eo.pass_stdio = run->opts->pass_stdio && run->n == 1 && run->opts->report == NULL &&
+			t->bt == NULL && !run->opts->pty && same_kernel(t->chain);
 	/* The duration runs from here: the command may end before the
 	 * chain's connect callback comes. */
 	t->start_ms = mg_loop_now(run->loop);

@@ -46,6 +46,9 @@ struct mg_run_opts {
 	const char *cwd;             /* directory at the far end, or NULL */
 	const char *program;         /* mitogen-exec: this local program is argv[0] */
 	bool pty;                    /* one target: a terminal at the far end, ours raw */
+	bool pass_stdio;             /* one target, no report: hand it in_fd,
+				      * out_fd, err_fd where the chain allows
+				      * (mg_exec_opts.pass_stdio) */
 	/* Called once per target whose chain came up (fakessh -f). */
 	void (*on_up)(void *data);
 	void *on_up_data;

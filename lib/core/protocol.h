@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define MG_PROTOCOL_VERSION 2
+#define MG_PROTOCOL_VERSION 3
 
 /*
  * Frame header, 28 bytes, big endian:
@@ -22,7 +22,12 @@
 #define MG_F_DEAD 0x0001u /* payload is a reason; the handle's channel is closed */
 #define MG_F_ZLIB 0x0002u /* payload is zlib-compressed */
 #define MG_F_OPEN 0x0004u /* a CONNECT or joining EXEC: it opens a context (note_connect) */
-#define MG_F_KNOWN (MG_F_DEAD | MG_F_ZLIB | MG_F_OPEN)
+#define MG_F_FDS 0x0008u  /* descriptors came with the frame's first byte (fds.h) */
+#define MG_F_KNOWN (MG_F_DEAD | MG_F_ZLIB | MG_F_OPEN | MG_F_FDS)
+/* What EXEC answers (FAILED, EOPNOTSUPP) when its descriptors did not
+ * come: a link on the way could not carry them (not a same-kernel hop's
+ * own socket, or upward), and passed the frame on without them. */
+#define MG_FDS_REFUSED "descriptors cannot pass this link"
 
 /* Default and hard limits. */
 #define MG_MSG_MAX_DEFAULT (4u * 1024 * 1024)
@@ -75,6 +80,11 @@ enum mg_exec_event {
 #define MG_EXEC_SH 0x10u      /* with MG_EXEC_SHELL: /bin/sh, not the login shell */
 #define MG_EXEC_JOIN 0x20u    /* the command joins as context u32 join_id, the
                                * request's last four bytes (MITOGEN_FD) */
+/* The frame's descriptors are the command's own stdin, stdout, stderr,
+ * in that order, for those of the three flags set (PROTOCOL 5.3). */
+#define MG_EXEC_FD_IN 0x40u
+#define MG_EXEC_FD_OUT 0x80u
+#define MG_EXEC_FD_ERR 0x200u
 #define MG_EXEC_CTL_WINSIZE 0x100u /* control op: u32 rows, u32 cols */
 
 #endif

@@ -30,7 +30,9 @@ int mg__router_hold_take(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id, 
 		return 0;
 	}
 	end = public_only ? h->n_public : h->n;
-	for (i = h->n_taken; i < end && n + MG_HDR_LEN + h->q[i]->len <= max; i++) {
+	/* Up to one with descriptors: those go on the hop's link, once up. */
+	for (i = h->n_taken; i < end && n + MG_HDR_LEN + h->q[i]->len <= max &&
+	     h->q[i]->fds == NULL; i++) {
 		n += MG_HDR_LEN + h->q[i]->len;
 	}
 	if (n == 0) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
+#include "fds.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "protocol.h"
@@ -98,6 +99,10 @@ static struct mg_msg *msg_copy(TALLOC_CTX *mem_ctx, const struct mg_msg *m)
 	*c = *m;
 	c->in = NULL;
 	c->borrowed = false;
+	if (m->fds != NULL && (c->fds = mg__fds_dup(c, m->fds)) == NULL) {
+		talloc_free(c);
+		return NULL;
+	}
 	if (m->tail != NULL) {
 		if (mg__msg_flatten(c, c) != 0) {
 			talloc_free(c);
@@ -296,7 +301,19 @@ static void note_dead_reply(struct mg_router *r, const struct mg_msg *m)
 
 int mg__router_send_out(struct mg_router *r, struct mg_stream *out, struct mg_msg *m)
 {
-	int ret = send_msg(r, out, m);
+	struct mg_msg bare;
+	int ret;
+
+	if (m->fds != NULL && (out == r->parent || !mg__stream_gives_fds(out))) {
+		/* Never up; and where a link cannot carry them, the frame goes
+		 * on unmarked: its receiver finds them missing and says so
+		 * (PROTOCOL 3.1). Ours close with the message. */
+		mg_debug("%s: %s", mg__stream_name(out), MG_FDS_REFUSED);
+		bare = *m;
+		bare.fds = NULL;
+		m = &bare;
+	}
+	ret = send_msg(r, out, m);
 
 	if (ret == 0) {
 		mg__router_note_connect(r, out, m);
@@ -460,6 +477,18 @@ int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t
 	struct mg_msg m = {
 		.flags = flags, .dst = dst, .src = r->my_id, .auth_id = r->my_id,
 		.handle = handle, .reply_to = reply_to, .data = (uint8_t *)data, .len = len,
+	};
+
+	return send_made(r, &m);
+}
+
+int mg__router_send_fds(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
+			uint16_t flags, const void *data, size_t len, struct mg_fds *fds)
+{
+	struct mg_msg m = {
+		.flags = flags, .dst = dst, .src = r->my_id, .auth_id = r->my_id,
+		.handle = handle, .reply_to = reply_to, .data = (uint8_t *)data, .len = len,
+		.fds = fds,
 	};
 
 	return send_made(r, &m);

@@ -98,6 +98,13 @@ struct mg_route_watch *mg__router_watch(TALLOC_CTX *mem_ctx, struct mg_router *r
  * or MG_ERR_DISCONNECTED (no route). */
 int mg__router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
 		    uint16_t flags, const void *data, size_t len);
+/* The same with descriptors (fds.h), duplicated, the caller's own kept.
+ * A link on the way that cannot carry them (not a same-kernel hop's
+ * socket) passes the frame on without them, unmarked: its receiver must
+ * check they came (EXEC answers FAILED, EOPNOTSUPP, MG_FDS_REFUSED). */
+struct mg_fds;
+int mg__router_send_fds(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
+			uint16_t flags, const void *data, size_t len, struct mg_fds *fds);
 /* The same for a frame that holds nothing secret (no password, no
  * environment, no data): held for a hop still connecting, it may ride in
  * the hop's command line, which the far host may show to anyone. */

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "buf.h"
+#include "fds.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "protocol.h"
@@ -33,6 +34,7 @@ struct tx_chunk {
 	size_t off;
 	size_t cap;	/* room in data (a corked chunk has spare) */
 	bool piped;	/* the bytes wait in txp, not in data */
+	struct mg_fds *fds;	/* go with the first byte (a copy, closed after) */
 	uint8_t data[];
 };
 
@@ -70,6 +72,9 @@ struct mg_stream {
 	unsigned smalls;	/* small frames since the last large one */
 	bool no_splice_in;
 	bool no_splice_out;
+	bool take_fds;	/* recvmsg: descriptors may come (parent link) */
+	bool give_fds;	/* descriptors may go (a same-kernel child) */
+	struct mg_fdq fdq;	/* groups received, waiting for their frames */
 	int txp[2];	/* pipe for queued tails, -1 until needed */
 	int rxp[2];	/* pipe for the tail being received */
 	size_t rxp_size;
@@ -110,6 +115,7 @@ static void release_fds(struct mg_stream *s)
 	s->rx_tail.len = 0;
 	mg__tail_pipe_close(s->txp);
 	mg__tail_pipe_close(s->rxp);
+	mg__fdq_clear(&s->fdq);
 }
 
 static int flush(struct mg_stream *s);
@@ -234,6 +240,10 @@ static void hand_over(struct mg_stream *s, const struct mg_msg *h, uint8_t *p, s
 	*m = *h;
 	m->in = s;
 	m->tail = t;
+	if ((h->flags & MG_F_FDS) != 0) {
+		/* Checked with the header: a group waits for it. */
+		m->fds = talloc_steal(m, mg__fdq_pop(&s->fdq));
+	}
 	if (h->len > 0) {
 		/* Forwarding and most handlers need no copy. */
 		m->data = p;
@@ -388,12 +398,17 @@ static void parse_frames(struct mg_stream *s)
 			stream_fail(s, r, "corrupt frame (bad signature); something else is writing to the connection");
 			return;
 		}
+		if ((hdr.flags & MG_F_FDS) != 0 && (!s->take_fds || s->fdq.n == 0)) {
+			/* From a child, or its descriptors did not come. */
+			stream_fail(s, MG_ERR_PROTOCOL, "frame marked with descriptors that did not come");
+			return;
+		}
 		if (s->rx_len - off - MG_HDR_LEN < hdr.len) {
 			size_t rest = hdr.len - (s->rx_len - off - MG_HDR_LEN);
 			/* (Moves only when off > 0: musl's memmove copies a
 			 * buffer onto itself byte by byte, backwards; this was
 			 * ~20% of an agent's CPU receiving a big file.) */
-			if (start_tail(s, rest)) {
+			if ((hdr.flags & MG_F_FDS) == 0 && start_tail(s, rest)) {
 				rx_shift(s, off);
 				return;
 			}
@@ -426,6 +441,12 @@ static void parse_frames(struct mg_stream *s)
 	}
 	if (s->rx_len < MG_HDR_LEN) {
 		s->rx_next = MG_HDR_LEN;
+	}
+	/* A group comes with its frame's first byte: with every byte read
+	 * parsed, none may be left over. */
+	if (s->fdq.n > 0 && s->rx_len == 0 && !s->closed && !s->rejected && !s->paused) {
+		mg__fdq_clear(&s->fdq);
+		stream_fail(s, MG_ERR_PROTOCOL, "descriptors with no frame to carry them");
 	}
 }
 
@@ -463,7 +484,17 @@ static bool read_once(struct mg_stream *s)
 		/* Up to the next header: its payload may be spliced. */
 		room = s->rx_next - s->rx_len + (s->rx_len < MG_HDR_LEN ? 0 : MG_HDR_LEN);
 	}
-	n = read(s->rfd, s->rx + s->rx_len, room);
+	if (s->take_fds) {
+		n = mg__fdq_recv(s, &s->fdq, s->rfd, s->rx + s->rx_len, room);
+		if (n == MG_ERR_PROTOCOL) {
+			stream_fail(s, MG_ERR_PROTOCOL, "descriptors that cannot be taken");
+			return false;
+		}
+		errno = n < 0 ? (int)-n : 0;
+		n = n < 0 ? -1 : n;
+	} else {
+		n = read(s->rfd, s->rx + s->rx_len, room);
+	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
 			return false;
@@ -539,6 +570,15 @@ static int flush(struct mg_stream *s)
 		if (c->piped) {
 			n = splice(s->txp[0], NULL, s->wfd, NULL, c->len - c->off,
 				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		} else if (c->fds != NULL) {
+			struct iovec iov = { .iov_base = c->data + c->off, .iov_len = c->len - c->off };
+			n = mg__fds_sendmsg(s->wfd, &iov, 1, c->fds);
+			errno = n < 0 ? (int)-n : 0;
+			n = n < 0 ? -1 : n;
+			if (n > 0) {
+				/* They went with the first byte. */
+				TALLOC_FREE(c->fds);
+			}
 		} else {
 			n = write(s->wfd, c->data + c->off, c->len - c->off);
 		}
@@ -947,6 +987,68 @@ static int send_tail(struct mg_stream *s, const uint8_t *hdr, const struct mg_ms
 	return queue_tail(s, t);
 }
 
+/* A frame with descriptors: they go with its first byte, by sendmsg
+ * now, or later from the queue with copies of them. */
+static int send_fds(struct mg_stream *s, uint8_t *hdr, const struct mg_msg *m)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = hdr, .iov_len = MG_HDR_LEN },
+		{ .iov_base = m->data, .iov_len = m->len },
+	};
+	struct tx_chunk *c;
+	ssize_t n = -EAGAIN;
+	size_t done;
+	int r;
+
+	if (s->closed || s->wio == NULL || s->werr != 0) {
+		return MG_ERR_DISCONNECTED;
+	}
+	if (m->tail != NULL || !s->give_fds) {
+		return -EOPNOTSUPP;
+	}
+	hdr[3] |= MG_F_FDS;
+	if (s->corked) {
+		s->corked = false;
+		if ((r = flush(s)) != 0) {
+			fail_later(s, r, "write failed");
+			return r;
+		}
+	}
+	if (s->tx_head == NULL) {
+		n = mg__fds_sendmsg(s->wfd, iov, m->len > 0 ? 2 : 1, m->fds);
+		if (n < 0 && n != -EAGAIN) {
+			fail_later(s, (int)n, "write failed");
+			return (int)n;
+		}
+	}
+	if (n > 0) {
+		/* The descriptors are out: the rest as any frame's. */
+		done = (size_t)n;
+		if (done >= MG_HDR_LEN + m->len) {
+			return 0;
+		}
+		r = done >= MG_HDR_LEN ?
+		    queue(s, m->data + (done - MG_HDR_LEN), m->len - (done - MG_HDR_LEN), NULL, 0) :
+		    queue(s, hdr + done, MG_HDR_LEN - done, m->data, m->len);
+		if (r != 0) {
+			fail_later(s, r, "peer is not reading");
+		}
+		return r;
+	}
+	if ((r = queue(s, hdr, MG_HDR_LEN, m->data, m->len)) != 0) {
+		fail_later(s, r, "peer is not reading");
+		return r;
+	}
+	c = s->tx_tail;
+	c->fds = mg__fds_dup(c, m->fds);
+	if (c->fds == NULL) {
+		/* Its frame is queued: the stream is unusable without them. */
+		fail_later(s, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int mg__stream_send(struct mg_stream *s, const struct mg_msg *m)
 {
 	uint8_t hdr[MG_HDR_LEN];
@@ -955,10 +1057,30 @@ int mg__stream_send(struct mg_stream *s, const struct mg_msg *m)
 		return MG_ERR_TOO_BIG;
 	}
 	mg__msg_header(m, hdr);
+	/* Set by the stream alone, when the descriptors go with it. */
+	hdr[3] &= (uint8_t)~MG_F_FDS;
+	if (m->fds != NULL && m->fds->n > 0) {
+		return send_fds(s, hdr, m);
+	}
 	if (m->tail != NULL && m->tail->len > 0) {
 		return send_tail(s, hdr, m);
 	}
 	return send2(s, hdr, sizeof(hdr), m->data, mg__msg_mem_len(m));
+}
+
+void mg__stream_take_fds(struct mg_stream *s, bool on)
+{
+	s->take_fds = on;
+}
+
+void mg__stream_give_fds(struct mg_stream *s, bool on)
+{
+	s->give_fds = on;
+}
+
+bool mg__stream_gives_fds(const struct mg_stream *s)
+{
+	return s->give_fds;
 }
 
 void mg__stream_set_tails(struct mg_stream *s, bool on)

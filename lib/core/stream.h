@@ -13,6 +13,8 @@
 #include <talloc.h>
 #include "mitogen/loop.h"
 
+struct mg_fds;
+
 struct mg_stream;
 
 /*
@@ -41,6 +43,9 @@ struct mg_msg {
 	/* Non-NULL when the payload's end is in a pipe: only the first
 	 * mg__msg_mem_len() bytes are at data. */
 	struct mg_tail *tail;
+	/* Descriptors that came with it (MG_F_FDS), a talloc child that
+	 * closes them; a sender or copier duplicates, never takes them. */
+	struct mg_fds *fds;
 };
 
 /* Take ownership of 'm' under mem_ctx, copying a borrowed payload. */
@@ -95,6 +100,15 @@ void mg__stream_set_remote_id(struct mg_stream *s, uint32_t id);
  * privileged UNIX attach, docs/PROTOCOL.md section 5.7); false by default. */
 bool mg__stream_privileged(const struct mg_stream *s);
 void mg__stream_set_privileged(struct mg_stream *s, bool on);
+
+/* Descriptors: receive them (recvmsg) on a parent link that is an
+ * AF_UNIX socket; send them on a child link known to reach its agent
+ * directly. Off by default: a frame marked MG_F_FDS on a stream that
+ * takes none breaks the protocol, and mg__stream_send refuses a message
+ * with fds (-EOPNOTSUPP) on one that gives none. */
+void mg__stream_take_fds(struct mg_stream *s, bool on);
+void mg__stream_give_fds(struct mg_stream *s, bool on);
+bool mg__stream_gives_fds(const struct mg_stream *s);
 
 /* Let the stream deliver large frames with a pipe tail (the router's
  * streams only: every other reader wants whole payloads). */

@@ -478,6 +478,29 @@ static void on_timeout(struct mg_timer *t, void *data)
 	conn_fail(c, MG_ERR_TIMEOUT, "connect timed out");
 }
 
+/* Whether descriptors may go down to this hop (PROTOCOL 5.1): it runs on
+ * this kernel, and its agent's link is the very socket we made (the rest
+ * of HELLO's reply at b says who made it). Not through a relay (sudo's
+ * I/O logging), not across a link, a container or a PID namespace. */
+static bool link_gives_fds(const struct mg_conn *c, struct mg_buf *b)
+{
+	static const char *const same[] = { "local", "fork", "sudo", "su", "doas" };
+	uint32_t uid, link_pid = 0;
+	char *machine = NULL, *node = NULL;
+	bool ok = false;
+
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		ok = ok || strcmp(c->method->name, same[i]) == 0;
+	}
+	if (!ok || mg__buf_get_u32(b, &uid) != 0 || mg__buf_get_str(b, NULL, &machine) != 0 ||
+	    mg__buf_get_str(b, NULL, &node) != 0 || mg__buf_get_u32(b, &link_pid) != 0) {
+		ok = false;
+	}
+	talloc_free(machine);
+	talloc_free(node);
+	return ok && link_pid == (uint32_t)getpid();
+}
+
 static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
@@ -503,6 +526,9 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 	TALLOC_FREE(c->timer);
 	c->up = true;
 	c->agent_pid = pid;
+	if (link_gives_fds(c, &b)) {
+		mg__stream_give_fds(c->stream, true);
+	}
 	mg_info("%s: agent up (context %u, pid %u)", c->name, c->id, pid);
 	ret = mg__router_add_stream(c->r, c->stream, c->id, c->name, false);
 	c->stream = NULL;
@@ -1327,7 +1353,7 @@ int mg__hello_encode(struct mg_buf *b, const struct mg_router *r, uint32_t id,
 	return mg__buf_put_u8(b, mg__router_unidirectional(r) ? MG_HELLO_UNIDIRECTIONAL : 0);
 }
 
-int mg__hello_reply_encode(struct mg_buf *b)
+int mg__hello_reply_encode(struct mg_buf *b, unsigned link_pid)
 {
 	struct utsname u;
 	int ret;
@@ -1338,13 +1364,14 @@ int mg__hello_reply_encode(struct mg_buf *b)
 	if ((ret = mg__buf_put_u32(b, MG_PROTOCOL_VERSION)) != 0 ||
 	    (ret = mg__buf_put_u32(b, (uint32_t)getpid())) != 0 ||
 	    (ret = mg__buf_put_u32(b, (uint32_t)getuid())) != 0 ||
-	    (ret = mg__buf_put_str(b, u.machine)) != 0) {
+	    (ret = mg__buf_put_str(b, u.machine)) != 0 ||
+	    (ret = mg__buf_put_str(b, u.nodename)) != 0) {
 		return ret;
 	}
-	return mg__buf_put_str(b, u.nodename);
+	return mg__buf_put_u32(b, link_pid);
 }
 
-int mg__hello_reply(struct mg_router *r, const struct mg_msg *req)
+int mg__hello_reply(struct mg_router *r, const struct mg_msg *req, unsigned link_pid)
 {
 	struct mg_buf *b = mg__buf_new(NULL, 4096);
 	int ret;
@@ -1352,7 +1379,7 @@ int mg__hello_reply(struct mg_router *r, const struct mg_msg *req)
 	if (b == NULL) {
 		return -ENOMEM;
 	}
-	if ((ret = mg__hello_reply_encode(b)) == 0) {
+	if ((ret = mg__hello_reply_encode(b, link_pid)) == 0) {
 		ret = mg__router_reply(r, req, b->data, b->len);
 	}
 	talloc_free(b);

@@ -117,9 +117,12 @@ int mg__hello_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct mg_
 int mg__hello_encode(struct mg_buf *b, const struct mg_router *r, uint32_t id,
 		     uint8_t log_level, const char *name);
 /* The reply a new context sends: version, pid, uid, machine, nodename. */
-int mg__hello_reply_encode(struct mg_buf *b);
+/* link_pid: who made the socket our parent link ends in (SO_PEERCRED),
+ * 0 when it is none: the parent that finds itself there sends
+ * descriptors down this link (PROTOCOL 5.1). */
+int mg__hello_reply_encode(struct mg_buf *b, unsigned link_pid);
 /* Answer the HELLO 'req' through r with that reply (agents, workers and
  * attached processes alike). Returns 0 or a negative error. */
-int mg__hello_reply(struct mg_router *r, const struct mg_msg *req);
+int mg__hello_reply(struct mg_router *r, const struct mg_msg *req, unsigned link_pid);
 
 #endif

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "channel.h"
 #include "conn.h"
+#include "fds.h"
 #include "mitogen/agent.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
@@ -53,6 +54,7 @@ struct mg_agent {
 	struct exec_svc *exec;
 	struct mg_images *images;
 	struct mg_timer *deadline;
+	unsigned link_pid;  /* who made our parent link's socket, or 0 */
 };
 
 /* What the CONNECT service needs of us (svc-connect.h). */
@@ -227,8 +229,21 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	}
 	/* m->in is the parent stream, now routed: reply through the router. */
 	m->in = NULL;
-	mg__hello_reply(a->r, m);
+	mg__hello_reply(a->r, m, a->link_pid);
 	talloc_free(m);
+}
+
+/* Who made the socket our link to the parent ends in, when both our
+ * ends are that one socket (not a relay's pipes): 0 otherwise. */
+static unsigned link_pid(int in_fd, int out_fd)
+{
+	struct stat a, b;
+
+	if (fstat(in_fd, &a) != 0 || fstat(out_fd, &b) != 0 || a.st_ino != b.st_ino ||
+	    a.st_dev != b.st_dev) {
+		return 0;
+	}
+	return mg__fd_peer_pid(in_fd);
 }
 
 /* Move fd to a high number, close-on-exec, and put /dev/null in its place. */
@@ -397,11 +412,14 @@ static int agent_run(int image_fd, const struct mg_image *image, bool tail_hello
 	mg__fd_nonblock(out_fd);
 	grow_pipe(in_fd);
 	grow_pipe(out_fd);
+	a->link_pid = link_pid(in_fd, out_fd);
 	a->parent = mg__stream_new(a, a->loop, in_fd, out_fd, "parent", MG_MSG_MAX_DEFAULT);
 	if (a->parent == NULL) {
 		talloc_free(a);
 		return 1;
 	}
+	/* Our parent may hand down a command's stdio (PROTOCOL 3.1). */
+	mg__stream_take_fds(a->parent, a->link_pid != 0);
 	mg__stream_set_frames(a->parent, boot_msg, a);
 	mg__stream_on_close(a->parent, boot_close, a);
 	/* HELLO at the end of our image: serve at once, and the reply goes

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "bcast.h"
 #include "channel.h"
+#include "fds.h"
 #include "mitogen/error.h"
 #include "mitogen/exec.h"
 #include "mitogen/log.h"
@@ -41,6 +42,13 @@ struct mg_exec {
 	uint32_t join_id;  /* with opts->join */
 	void (*on_join)(struct mg_exec *e, uint32_t id, void *data);
 	void *join_data;
+	/* pass_stdio: copies of what went (MG_EXEC_FD_*), and the request,
+	 * kept until STARTED to send again relayed if they could not pass. */
+	uint32_t pass_flags;
+	struct mg_fds *pass;
+	uint8_t *req;
+	size_t req_len;
+	bool req_public;
 };
 
 static void finish(struct mg_exec *e, int err, int exec_errno, const char *msg)
@@ -122,6 +130,8 @@ static void send_signal(struct mg_exec *e, int signo)
 	send_ctl(e, &c);
 }
 
+static int relay_instead(struct mg_exec *e);
+
 static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_exec *e = talloc_get_type_abort(data, struct mg_exec);
@@ -144,6 +154,9 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 		}
 		e->started = true;
 		e->h_ctl = ev.h_ctl;
+		/* The far end has its own now. */
+		TALLOC_FREE(e->pass);
+		TALLOC_FREE(e->req);
 		mg__chan_in_set_ack(e->out, ev.h_stdout_ack);
 		mg__chan_in_set_ack(e->err, ev.h_stderr_ack);
 		if (e->in != NULL) {
@@ -166,6 +179,14 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 		maybe_done(e);
 		break;
 	case MG_EXEC_EV_FAILED: {
+		if (ev.err == EOPNOTSUPP && e->pass != NULL && !e->started) {
+			/* A link on the way could not carry them. */
+			mg_debug("%s: %s: relaying stdio", mg_context_name(e->ctx), MG_FDS_REFUSED);
+			if (relay_instead(e) != 0) {
+				finish(e, -ENOMEM, 0, "out of memory");
+			}
+			break;
+		}
 		msg = talloc_asprintf(m, "%s: %s", mg_context_name(e->ctx),
 				      ev.what != NULL ? ev.what : "?");
 		e->fail_status = ev.fail_status < 256 ? (int)ev.fail_status : 0;
@@ -215,6 +236,120 @@ static int dup_fd(int fd)
 	return nfd;
 }
 
+/* Whether fd may be handed to the command itself (pass_stdio). */
+static bool passable(int fd)
+{
+	int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
+
+	/* A terminal stays ours, as with ssh; a non-blocking file would
+	 * surprise a command that never asked for it (EAGAIN). */
+	return fl >= 0 && (fl & O_NONBLOCK) == 0 && !isatty(fd);
+}
+
+/* Which of its stdio to hand the command (MG_EXEC_FD_*), with copies in
+ * e->pass in that order. */
+static uint32_t pass_stdio(struct mg_exec *e, const struct mg_exec_opts *opts)
+{
+	uint32_t flags = 0;
+
+	if (!opts->pass_stdio || opts->pty || opts->join ||
+	    mg__context_session(e->ctx)->remote != NULL || (e->pass = mg__fds_new(e)) == NULL) {
+		return 0;
+	}
+	if (opts->stdin_bcast == NULL && passable(opts->stdin_fd) &&
+	    mg__fds_add_dup(e->pass, opts->stdin_fd) == 0) {
+		flags |= MG_EXEC_FD_IN;
+	}
+	if (opts->sink == NULL && passable(opts->stdout_fd) &&
+	    mg__fds_add_dup(e->pass, opts->stdout_fd) == 0) {
+		flags |= MG_EXEC_FD_OUT;
+	}
+	if (opts->sink == NULL && passable(opts->stderr_fd) &&
+	    mg__fds_add_dup(e->pass, opts->stderr_fd) == 0) {
+		flags |= MG_EXEC_FD_ERR;
+	}
+	if (flags == 0) {
+		TALLOC_FREE(e->pass);
+	}
+	e->pass_flags = flags;
+	return flags;
+}
+
+/* Nothing comes on a passed stream's channel but its end. */
+static void sink_none(void *data, const uint8_t *p, size_t n)
+{
+}
+
+/* The output channel for fd, or for nothing when it was passed. */
+static struct mg_chan_in *out_chan(struct mg_exec *e, int fd, bool passed, mg_chan_done_fn done)
+{
+	if (passed) {
+		return mg__chan_in_new_sink(e, e->r, e->id, sink_none, e, done, e);
+	}
+	return mg__chan_in_new(e, e->r, dup_fd(fd), e->id, done, e);
+}
+
+static int send_req(struct mg_exec *e, const uint8_t *p, size_t n, uint16_t flags)
+{
+	uint32_t h = mg__handler_handle(e->events);
+
+	if (e->pass != NULL) {
+		return mg__router_send_fds(e->r, e->id, MG_H_EXEC, h, flags, p, n, e->pass);
+	}
+	/* Without an environment it holds nothing the far host's process
+	 * list will not show anyway once the command runs: it may ride in
+	 * an ssh hop's command line (PROTOCOL 2.2). */
+	return e->req_public ? mg__router_send_public(e->r, e->id, MG_H_EXEC, h, flags, p, n)
+			     : mg__router_send(e->r, e->id, MG_H_EXEC, h, flags, p, n);
+}
+
+/* The passed stdio could not reach the far end: the same request again,
+ * with channels for them from the copies we kept. */
+static int relay_instead(struct mg_exec *e)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg__exec_req rq;
+	struct mg_buf *b = NULL;
+	unsigned k = 0;
+	int ret = -ENOMEM;
+
+	if (tmp == NULL || mg__exec_req_decode(tmp, e->req, e->req_len, &rq) != 0) {
+		goto out;
+	}
+	if ((e->pass_flags & MG_EXEC_FD_IN) != 0) {
+		e->in = mg__chan_out_new(e, e->r, dup_fd(e->pass->fd[k++]), e->id, MG_WINDOW_DEFAULT,
+					 on_in_done, e);
+		if (e->in == NULL) {
+			goto out;
+		}
+		rq.h_in_ack = mg__chan_out_ack_handle(e->in);
+	}
+	if ((e->pass_flags & MG_EXEC_FD_OUT) != 0) {
+		TALLOC_FREE(e->out);
+		if ((e->out = out_chan(e, e->pass->fd[k++], false, on_stdout_done)) == NULL) {
+			goto out;
+		}
+		rq.h_out = mg__chan_in_handle(e->out);
+	}
+	if ((e->pass_flags & MG_EXEC_FD_ERR) != 0) {
+		TALLOC_FREE(e->err);
+		if ((e->err = out_chan(e, e->pass->fd[k++], false, on_stderr_done)) == NULL) {
+			goto out;
+		}
+		rq.h_err = mg__chan_in_handle(e->err);
+	}
+	rq.flags &= ~(MG_EXEC_FD_IN | MG_EXEC_FD_OUT | MG_EXEC_FD_ERR);
+	TALLOC_FREE(e->pass);
+	e->pass_flags = 0;
+	b = mg__buf_new(tmp, mg__router_max_msg(e->r));
+	if (b != NULL && mg__exec_req_encode(b, &rq) == 0) {
+		ret = send_req(e, b->data, b->len, 0);
+	}
+out:
+	talloc_free(tmp);
+	return ret;
+}
+
 struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 			      const struct mg_exec_opts *opts, mg_exec_cb cb, void *data)
 {
@@ -227,6 +362,7 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 			 (opts->program != NULL ? MG_EXEC_IMAGE : 0) |
 			 (opts->pty ? MG_EXEC_PTY : 0) |
 			 (opts->join ? MG_EXEC_JOIN : 0);
+	uint32_t pass;
 	int fd;
 
 	if (e == NULL) {
@@ -251,16 +387,16 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	if (e->events == NULL) {
 		goto fail;
 	}
+	pass = pass_stdio(e, opts);
+	flags |= pass;
 	if (opts->sink != NULL) {
 		e->sink = opts->sink;
 		e->sink_data = opts->sink_data;
 		e->out = mg__chan_in_new_sink(e, e->r, e->id, sink_out, e, on_stdout_done, e);
 		e->err = mg__chan_in_new_sink(e, e->r, e->id, sink_err, e, on_stderr_done, e);
 	} else {
-		fd = dup_fd(opts->stdout_fd);
-		e->out = mg__chan_in_new(e, e->r, fd, e->id, on_stdout_done, e);
-		fd = dup_fd(opts->stderr_fd);
-		e->err = mg__chan_in_new(e, e->r, fd, e->id, on_stderr_done, e);
+		e->out = out_chan(e, opts->stdout_fd, (pass & MG_EXEC_FD_OUT) != 0, on_stdout_done);
+		e->err = out_chan(e, opts->stderr_fd, (pass & MG_EXEC_FD_ERR) != 0, on_stderr_done);
 	}
 	if (e->out == NULL || e->err == NULL) {
 		goto fail;
@@ -271,7 +407,7 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 		if (mg__bcast_bind(e->bcast, e->id) != 0) {
 			goto fail;
 		}
-	} else if (opts->stdin_fd >= 0) {
+	} else if (opts->stdin_fd >= 0 && (pass & MG_EXEC_FD_IN) == 0) {
 		fd = dup_fd(opts->stdin_fd);
 		e->in = mg__chan_out_new(e, e->r, fd, e->id, MG_WINDOW_DEFAULT, on_in_done, e);
 		if (e->in == NULL) {
@@ -298,14 +434,12 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	if (b == NULL || mg__exec_req_encode(b, &rq) != 0) {
 		goto fail;
 	}
-	/* Without an environment it holds nothing the far host's process
-	 * list will not show anyway once the command runs: it may ride in
-	 * an ssh hop's command line (PROTOCOL 2.2). */
-	if ((rq.env == NULL || rq.env[0] == NULL ?
-	     mg__router_send_public(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events),
-				    opts->join ? MG_F_OPEN : 0, b->data, b->len) :
-	     mg__router_send(e->r, e->id, MG_H_EXEC, mg__handler_handle(e->events),
-			     opts->join ? MG_F_OPEN : 0, b->data, b->len)) != 0) {
+	e->req_public = rq.env == NULL || rq.env[0] == NULL;
+	if (e->pass != NULL && (e->req = talloc_memdup(e, b->data, b->len)) == NULL) {
+		goto fail;
+	}
+	e->req_len = b->len;
+	if (send_req(e, b->data, b->len, opts->join ? MG_F_OPEN : 0) != 0) {
 		goto fail;
 	}
 	talloc_free(b);

@@ -641,7 +641,7 @@ static void attach_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	ret = mg__router_add_stream(r, s, h.parents[0], "parent", true);
 	a->stream = NULL;
 	m->in = NULL;
-	if (ret != 0 || (ret = mg__hello_reply(r, m)) != 0) {
+	if (ret != 0 || (ret = mg__hello_reply(r, m, 0)) != 0) {
 		mg__stream_abort(s);
 		mg_loop_free_later(a->loop, r);
 		finish(a, NULL, ret, "%s: cannot answer HELLO: %s", a->path, mg_strerror(ret));

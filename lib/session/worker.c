@@ -114,7 +114,7 @@ static void on_hello(struct mg_stream *s, struct mg_msg *m, void *data)
 	ret = mg__router_add_stream(j->r, s, h.parents[0], "parent", true);
 	j->stream = NULL;
 	m->in = NULL;
-	if (ret != 0 || (ret = mg__hello_reply(j->r, m)) != 0) {
+	if (ret != 0 || (ret = mg__hello_reply(j->r, m, 0)) != 0) {
 		finish(j, ret);
 		goto out;
 	}

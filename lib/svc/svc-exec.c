@@ -32,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 #include "buf.h"
+#include "fds.h"
 #include "channel.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
@@ -77,6 +78,9 @@ struct job {
 	int pty;           /* the terminal's master side (owned by j->out), or -1 */
 	struct mg_timer *kill_timer;
 	struct mg__join *join;  /* MG_EXEC_JOIN: the worker's link */
+	struct mg__exec_hold *hold; /* passed output: who still holds it */
+	bool hold_waiting;
+	bool hold_done;
 };
 
 static void send_event(struct job *j, const void *p, size_t n)
@@ -106,10 +110,20 @@ static int job_destructor(struct job *j)
 	}
 	/* Nobody will wait for it, read its output or stop it any more:
 	 * whatever of a group still running or told to stop goes now. */
-	if (!j->exited || j->outs_open > 0 || j->stopping) {
+	if (!j->exited || j->outs_open > 0 || j->stopping || (j->hold != NULL && !j->hold_done)) {
 		group_kill(j, SIGKILL);
 	}
 	return 0;
+}
+
+static void job_maybe_done(struct job *j);
+
+static void on_holders_gone(void *data)
+{
+	struct job *j = talloc_get_type_abort(data, struct job);
+
+	j->hold_done = true;
+	job_maybe_done(j);
 }
 
 static void job_maybe_done(struct job *j)
@@ -118,6 +132,14 @@ static void job_maybe_done(struct job *j)
 	struct mg_buf *b;
 
 	if (!j->exited || j->outs_open > 0) {
+		return;
+	}
+	if (j->hold != NULL && !j->hold_done) {
+		/* As a relayed pipe's end of file would wait for them. */
+		if (!j->hold_waiting) {
+			j->hold_waiting = true;
+			mg__exec_hold_wait(j->hold, j->pid, on_holders_gone, j);
+		}
 		return;
 	}
 	ev.status = (uint32_t)j->status;
@@ -369,6 +391,45 @@ static void on_image(void *data, int fd, const char *errmsg)
 	talloc_free(rq);
 }
 
+/* Whether the stdio the request says it passes came with it. */
+static bool fds_came(uint32_t flags, const struct mg_msg *m)
+{
+	unsigned want = ((flags & MG_EXEC_FD_IN) != 0) + ((flags & MG_EXEC_FD_OUT) != 0) +
+			((flags & MG_EXEC_FD_ERR) != 0);
+
+	if (want == 0) {
+		return true;
+	}
+	/* Never with a terminal of ours, nor with /dev/null asked too. */
+	return (flags & (MG_EXEC_PTY | MG_EXEC_NO_STDIN)) == 0 && m->fds != NULL &&
+	       m->fds->n == want;
+}
+
+/* Take fd k of f in place of *end (closed). */
+static void take_fd(struct mg_fds *f, unsigned k, int *end)
+{
+	close(*end);
+	*end = f->fd[k];
+	f->fd[k] = -1;
+}
+
+/* The passed descriptors (fds_came) in place of the pipes' command ends,
+ * ours now: those pipes' other ends read end of file at once, or EPIPE. */
+static void use_passed(uint32_t flags, struct mg_fds *f, int *in, int *out, int *err)
+{
+	unsigned k = 0;
+
+	if ((flags & MG_EXEC_FD_IN) != 0) {
+		take_fd(f, k++, in);
+	}
+	if ((flags & MG_EXEC_FD_OUT) != 0) {
+		take_fd(f, k++, out);
+	}
+	if ((flags & MG_EXEC_FD_ERR) != 0) {
+		take_fd(f, k++, err);
+	}
+}
+
 static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct exec_svc *svc = talloc_get_type_abort(data, struct exec_svc);
@@ -386,6 +447,13 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	rq->m = m;
+	if (!fds_came(q->flags, m)) {
+		/* A link on the way could not carry them: the master runs it
+		 * again with its stdio relayed (PROTOCOL 5.3). */
+		send_failed(r, m, -EOPNOTSUPP, MG_FDS_REFUSED);
+		talloc_free(rq);
+		return;
+	}
 	if ((q->flags & MG_EXEC_IMAGE) == 0) {
 		start_job(rq, -1);
 		talloc_free(rq);
@@ -542,6 +610,11 @@ static void start_job(struct request *rq, int image_fd)
 		fcntl(in[1], F_SETPIPE_SZ, MG_PIPE_SIZE);
 		fcntl(out[0], F_SETPIPE_SZ, MG_PIPE_SIZE);
 		fcntl(err[0], F_SETPIPE_SZ, MG_PIPE_SIZE / 4);
+		if (m->fds != NULL) {
+			/* The caller's own stdio, as `sudo cmd` in its pipeline
+			 * would inherit it. */
+			use_passed(flags, m->fds, &in[0], &out[1], &err[1]);
+		}
 	}
 	j = talloc_zero(svc, struct job);
 	if (j == NULL) {
@@ -557,6 +630,16 @@ static void start_job(struct request *rq, int image_fd)
 	j->prevp = &svc->jobs;
 	svc->jobs = j;
 	talloc_set_destructor(j, job_destructor);
+	if (m->fds != NULL && (flags & (MG_EXEC_FD_OUT | MG_EXEC_FD_ERR)) != 0) {
+		int held[2], n = 0;
+		if ((flags & MG_EXEC_FD_OUT) != 0) {
+			held[n++] = out[1];
+		}
+		if ((flags & MG_EXEC_FD_ERR) != 0) {
+			held[n++] = err[1];
+		}
+		j->hold = mg__exec_hold_new(j, mg__router_loop(r), held, (unsigned)n);
+	}
 	if ((flags & MG_EXEC_JOIN) != 0 && (envp = join_prepare(tmp, j, q, argv[0])) == NULL) {
 		send_failed(r, m, -ENOMEM, "cannot make the worker's link");
 		TALLOC_FREE(j);

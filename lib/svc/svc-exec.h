@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <talloc.h>
 #include "buf.h"
 
@@ -79,6 +80,16 @@ int mg__join_child_fd(struct mg__join *jn, bool inherit);
 /* The command was started (or not): close its end here; if started, send
  * HELLO and route the worker once it answers from exactly its id. */
 int mg__join_spawned(struct mg__join *jn, bool started);
+
+/* Passed output (svc-exec-hold.c): the files of fds[0..n) (n <= 2, the
+ * command's passed stdout and stderr), identified now. */
+struct mg__exec_hold;
+struct mg_loop;
+struct mg__exec_hold *mg__exec_hold_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
+					const int *fds, unsigned n);
+/* Call done(data) from the loop once no process of group pgid has one
+ * of those files open any more (at once when none has). */
+void mg__exec_hold_wait(struct mg__exec_hold *h, pid_t pgid, void (*done)(void *data), void *data);
 
 /* The agent's side. */
 struct exec_svc *mg__svc_exec_init(struct mg_router *r, struct mg_images *images);

@@ -5,6 +5,12 @@
 #   head -c N /dev/zero | mitogen-run local/local -- cat | wc -c
 #   head -c N /dev/zero | mitogen-run local/local/local -- cat | wc -c
 #
+# and, where the build has --relay-stdio, the same two chains with it: a
+# chain on this host hands cat the pipeline's own stdin and stdout
+# (docs/PROTOCOL.md 3.1), so the first rows measure what passing them
+# gives and the --relay-stdio rows what relaying still costs (any chain
+# with an ssh or container hop relays);
+#
 # run RUNS times each, interleaved so that load changes hit every variant
 # alike, with the median wall time, the ratio to the plain pipe (its speed
 # divided by the pipe's: 1.00x is pipe speed) and the peak RSS (VmHWM) of
@@ -57,13 +63,15 @@ one() { # V
 			wc -c >"$tmp/count"
 		echo 0 >"$tmp/agents"
 	else
+		local chain=${1#relay:} opt=()
+		[[ $1 == relay:* ]] && opt=(--relay-stdio)
 		head -c "$bytes" /dev/zero |
-			/usr/bin/time -o "$tmp/time" -f %M "$run" "$1" -- cat |
+			/usr/bin/time -o "$tmp/time" -f %M "$run" "${opt[@]}" "$chain" -- cat |
 			wc -c >"$tmp/count" &
 		pid=$!
 		sleep 0.2
 		# The master is the child of /usr/bin/time.
-		sample_agents "$(pgrep -n -f "^$run $1 -- cat" || echo $pid)" "$tmp/agents"
+		sample_agents "$(pgrep -n -f "^$run .*$chain -- cat" || echo $pid)" "$tmp/agents"
 		wait "$pid"
 	fi
 	t1=$(date +%s%N)
@@ -76,6 +84,9 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2)?a[(NR+1)/2]:int((a[NR/2]+
 maxof() { sort -n | tail -n1; }
 
 variants=(cat local/local local/local/local)
+if "$run" --help 2>/dev/null | grep -q -- --relay-stdio; then
+	variants+=(relay:local/local relay:local/local/local)
+fi
 echo "== ${gib} GiB of zeros, ${runs} runs each, interleaved; $(nproc) CPUs;" \
 	"load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((i = 0; i < runs; i++)); do
@@ -84,12 +95,13 @@ for ((i = 0; i < runs; i++)); do
 	done
 done
 plain=$(cut -d' ' -f1 "$tmp/res.cat" | median)
-printf '%-36s %9s %9s %8s %12s %12s\n' variant "median ms" "GiB/s" ratio "master KiB" "agent KiB"
+printf '%-50s %9s %9s %8s %12s %12s\n' variant "median ms" "GiB/s" ratio "master KiB" "agent KiB"
 for v in "${variants[@]}"; do
 	f=$tmp/res.${v//\//_}
 	ms=$(cut -d' ' -f1 "$f" | median)
 	name=$([[ $v == cat ]] && echo "plain cat pipe" || echo "mitogen-run $v -- cat")
-	printf '%-36s %9d %9.2f %7.2fx %12s %12s\n' "$name" "$ms" \
+	name=${name/relay:/--relay-stdio }
+	printf '%-50s %9d %9.2f %7.2fx %12s %12s\n' "$name" "$ms" \
 		"$(echo "$gib * 1000 / $ms" | bc -l)" "$(echo "$plain / $ms" | bc -l)" \
 		"$(cut -d' ' -f2 "$f" | maxof)" "$(cut -d' ' -f3 "$f" | maxof)"
 	echo "    runs (ms): $(cut -d' ' -f1 "$f" | tr '\n' ' ')"

@@ -555,7 +555,7 @@ static void test_unknown_flags(void)
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	struct mg_loop *loop = mg_loop_new(tmp);
 	struct rx rx = { .ctx = tmp };
-	struct mg_msg m = { .flags = 0x0008, .dst = 1, .handle = 100 }; /* not in MG_F_KNOWN */
+	struct mg_msg m = { .flags = 0x0010, .dst = 1, .handle = 100 }; /* not in MG_F_KNOWN */
 	uint8_t hdr[MG_HDR_LEN];
 	struct mg_stream *s;
 	int peer;

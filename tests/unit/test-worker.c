@@ -50,7 +50,7 @@ static int worker_rogue_src(void)
 
 	fcntl(fd, F_SETFL, 0);
 	if (!read_all(fd, hdr, sizeof(hdr)) || mg__msg_parse_header(hdr, sizeof(buf), &m) != 0 ||
-	    !read_all(fd, buf, m.len) || mg__hello_reply_encode(b) != 0 || b->len > 64) {
+	    !read_all(fd, buf, m.len) || mg__hello_reply_encode(b, 0) != 0 || b->len > 64) {
 		return 2;
 	}
 	m = (struct mg_msg){ .dst = m.src, .src = JOIN_ID + 1, .auth_id = JOIN_ID + 1,

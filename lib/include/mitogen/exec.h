@@ -38,6 +38,13 @@ struct mg_exec_opts {
 	mg_exec_sink sink;       /* when set, output goes here, not to the fds */
 	void *sink_data;
 	struct mg_bcast_target *stdin_bcast; /* a shared stdin (mg_bcast_add) */
+	/* Hand the command stdin_fd, stdout_fd and stderr_fd themselves, as
+	 * `sudo cmd` inherits them in a pipeline, where the chain runs on
+	 * this kernel all the way (local, sudo, su, doas, fork hops): no
+	 * byte then passes through us. Not a terminal, nor one the caller
+	 * made non-blocking, nor with sink, stdin_bcast, pty or join; any
+	 * other chain relays them as ever. */
+	bool pass_stdio;
 	/* The command joins the tree as a child context of ctx (a program
 	 * calling mg_worker_join, mitogen/worker.h): on_join is called once
 	 * it is routed, with its context id; then it can be called and sent

@@ -1,0 +1,143 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2016 # single-quoted $ are for the remote shell
+#
+# A chain on this kernel all the way (local, fork, sudo, su, doas) hands
+# the command mitogen-run's own stdin, stdout and stderr (SCM_RIGHTS down
+# each hop, docs/PROTOCOL.md 3.1), as `sudo cmd` in a pipeline inherits
+# them: no byte passes through an agent. Any other chain, a terminal, a
+# non-blocking file, or several targets relay them as ever.
+
+load helpers
+load sshd
+
+function setup_file() {
+    start_sshd
+}
+
+function teardown_file() {
+    stop_sshd
+}
+
+function setup() {
+    basic_setup
+    seq 1 20000 >"$MG_TMP/in"
+}
+
+function teardown() {
+    basic_teardown
+}
+
+# device:inode of a file, as the remote `stat -L /dev/std*` prints it.
+function ino() {
+    stat -L -c %d:%i "$1"
+}
+
+# What the command's three stdio are, one line each.
+STAT_STDIO='for f in /dev/stdin /dev/stdout /dev/stderr; do stat -L -c %d:%i $f; done'
+
+@test "local/local: the command has the caller's own stdin, stdout and stderr" {
+    mitogen-run local/local -- sh -c "$STAT_STDIO" \
+        <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err"
+    run cat "$MG_TMP/out"
+    assert "${lines[0]}" == "$(ino "$MG_TMP/in")" "stdin is the caller's file"
+    assert "${lines[1]}" == "$(ino "$MG_TMP/out")" "stdout is the caller's file"
+    assert "${lines[2]}" == "$(ino "$MG_TMP/err")" "stderr is the caller's file"
+}
+
+@test "local/local: a command reading part of stdin leaves the rest to the next, as sudo would" {
+    # One open file shared: the next command goes on where it stopped. A
+    # relay reads ahead, and the next would find less.
+    local got
+    got=$( { mitogen-run local/local -- head -c 6 >/dev/null; cat; } <"$MG_TMP/in" | head -n 1)
+    assert "$got" == "4" "the next command starts right after the first 6 bytes"
+}
+
+@test "local/sudo: the caller's stdio reach a command run as root, and it ends with its status" {
+    sudo -n true 2>/dev/null || skip "needs passwordless sudo"
+    run_mg 3 sh -c "mitogen-run local/sudo -- sh -c 'id -u; stat -L -c %d:%i /dev/stdin; wc -l; exit 3' <'$MG_TMP/in'"
+    assert "${lines[0]}" == "0" "root at the end"
+    assert "${lines[1]}" == "$(ino "$MG_TMP/in")" "stdin is the caller's file"
+    assert "${lines[2]}" == "20000" "all of it read"
+}
+
+@test "an ssh hop anywhere in the chain: stdio relayed, bytes exact" {
+    need_sshd
+    local hop want
+    hop=$(ssh_hop)
+    want=$(sha256sum <"$MG_TMP/in")
+    for chain in "$hop/local" "local/$hop" "local/$hop/local"; do
+        mitogen-run "$chain" -- sh -c 'stat -L -c %d:%i /dev/stdin >&2; sha256sum' \
+            <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err"
+        assert "$(cat "$MG_TMP/out")" == "$want" "$chain: stdin arrived whole"
+        assert "$(cat "$MG_TMP/err")" != "$(ino "$MG_TMP/in")" "$chain: stdin is a relay's pipe"
+    done
+}
+
+@test "a sudo that relays its stdio itself: the far end says so, and the run goes on relayed" {
+    sudo -n true 2>/dev/null || skip "needs passwordless sudo"
+    # As sudo with I/O logging: pipes between the hop's socket and the
+    # agent. The descriptors go as far as they can, and the request
+    # arrives without them.
+    printf '#!/bin/sh\ncat | sudo "$@" | cat\n' >"$MG_TMP/relaying-sudo"
+    chmod +x "$MG_TMP/relaying-sudo"
+    local want path
+    want=$(sha256sum <"$MG_TMP/in")
+    path=$(printf %s "$MG_TMP/relaying-sudo" | sed 's,/,%2F,g')
+    for chain in "sudo?sudo_path=$path" "local/sudo?sudo_path=$path"; do
+        mitogen-run "$chain" -- sh -c 'stat -L -c %d:%i /dev/stdin >&2; sha256sum' \
+            <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err"
+        assert "$(cat "$MG_TMP/out")" == "$want" "$chain: stdin arrived whole"
+        assert "$(head -n1 "$MG_TMP/err")" != "$(ino "$MG_TMP/in")" "$chain: stdin is a relay's pipe"
+    done
+}
+
+@test "several targets, -n, or a non-blocking stdin: relayed as ever" {
+    run_mg sh -c "mitogen-run local,fork -- stat -L -c %d:%i /dev/stdin <'$MG_TMP/in'"
+    assert "$output" != *"$(ino "$MG_TMP/in")"* "each target reads its own copy"
+    run_mg sh -c "mitogen-run -n local/local -- stat -L -c %d:%i /dev/stdin <'$MG_TMP/in'"
+    assert "$output" == "$(ino /dev/null)" "-n: /dev/null"
+    # A non-blocking stdin would give the command EAGAIN: we read it.
+    run_mg python3 -c 'import os, subprocess, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+os.dup2(fd, 0)
+subprocess.run(["mitogen-run", "local/local", "--", "sh", "-c", "stat -L -c %d:%i /dev/stdin; wc -l"])' "$MG_TMP/in"
+    assert "${lines[0]}" != "$(ino "$MG_TMP/in")" "not the caller's file"
+    assert "${lines[1]}" == "20000" "all of it read"
+}
+
+@test "passed stdio: -u stops the command, SIGTERM reaches it" {
+    local rc=0
+    timeout "$(mg_secs 20)" mitogen-run -u 1 local/local -- sleep 30 \
+        <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err" || rc=$?
+    assert "$rc" -eq 124 "-u: 124"
+    env --default-signal=TERM mitogen-run local/local -- sh -c \
+        "trap 'echo got-term; exit 8' TERM; echo ready >$MG_TMP/ready; while :; do sleep 0.1; done" \
+        <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err" &
+    local pid=$! i
+    for ((i = 0; i < 200; i++)); do [[ -e $MG_TMP/ready ]] && break; sleep 0.05; done
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    assert "$rc" -eq 8 "the trap's status"
+    assert "$(cat "$MG_TMP/out")" == "got-term" "the trap wrote to the caller's stdout"
+}
+
+@test "passed stdout: a job left in the background with it holds the run, as a relayed pipe would" {
+    local rc=0 t0 t1 n
+    n=$((RANDOM + 40000))
+    # Holding the caller's stdout: -u reaches it, nothing is left behind.
+    timeout "$(mg_secs 30)" mitogen-run -u 1 local/local "sleep $n & echo bg" \
+        <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err" || rc=$?
+    assert "$rc" -eq 124 "-u: 124, not the shell's own 0"
+    assert "$(cat "$MG_TMP/out")" == "bg" "the shell's output"
+    sleep 0.5
+    assert "$(pgrep -f "^sleep $n\$" || true)" == "" "the background sleep is gone"
+    # Not holding it: the run ends with the shell.
+    t0=$(date +%s%N)
+    mitogen-run local/local "sleep $n >/dev/null 2>&1 </dev/null & echo bg" \
+        <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err"
+    t1=$(date +%s%N)
+    assert "$(((t1 - t0) / 1000000))" -lt 10000 "milliseconds: it did not wait for the sleep"
+    pkill -f "^sleep $n\$" || true
+}
