@@ -318,11 +318,18 @@ static void in_finish(struct mg_chan_in *c, int err)
 	}
 }
 
+/* Credit goes back once this much of the window is written (or at the
+ * end): the sender keeps at least the rest of its window, and a stream of
+ * small writes costs one credit frame per ACK_DIV-th of a window, not one
+ * per write (each crossing every hop back, waking each relay on the way). */
+#define ACK_DIV 8u
+
 static void in_ack(struct mg_chan_in *c)
 {
 	uint8_t p[4];
 
-	if (c->unacked == 0 || c->ack_handle == 0 || c->held) {
+	if (c->unacked == 0 || c->ack_handle == 0 || c->held ||
+	    (c->unacked < c->window / ACK_DIV && !c->eof)) {
 		return;
 	}
 	mg__put_be32(p, (uint32_t)c->unacked);

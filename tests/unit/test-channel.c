@@ -663,7 +663,8 @@ static void test_window_with_credit_body(void)
 
 	ASSERT_PTR_NOT_NULL(n);
 	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
-	ASSERT_TRUE(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0);
+	/* Room for more than the eighth of a window that credit waits for. */
+	ASSERT_TRUE(fcntl(p[1], F_SETPIPE_SZ, 512 << 10) > 0);
 	in = mg__chan_in_new(n, n->r[0], p[1], 1, on_done, &d);
 	ack = mg__router_add_handler(n, n->r[1], 0, MG_POL_RESPONDENT, 0, true, on_credit, &k);
 	ASSERT_PTR_NOT_NULL(in);
@@ -689,6 +690,49 @@ static void test_window_with_credit_body(void)
 	talloc_free(n);
 }
 ISOLATED(test_window_with_credit)
+
+/* Small writes: credit waits until an eighth of the window is written,
+ * and what is left comes back at the end of file. */
+static void test_credit_batched_body(void)
+{
+	struct net *n = net_new();
+	struct done d = { 0 };
+	struct credit k = { 0 };
+	struct mg_handler *ack;
+	struct mg_chan_in *in;
+	uint32_t h, a;
+	int p[2];
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	ASSERT_TRUE(fcntl(p[1], F_SETPIPE_SZ, 1 << 20) > 0);
+	in = mg__chan_in_new(n, n->r[0], p[1], 1, on_done, &d);
+	ack = mg__router_add_handler(n, n->r[1], 0, MG_POL_RESPONDENT, 0, true, on_credit, &k);
+	ASSERT_PTR_NOT_NULL(in);
+	ASSERT_PTR_NOT_NULL(ack);
+	h = mg__chan_in_handle(in);
+	a = mg__handler_handle(ack);
+	mg__chan_in_set_ack(in, a);
+	for (int i = 0; i < 100; i++) {
+		raw_send(n, h, a, 1000);
+	}
+	run_until(n->loop, NULL, NULL, 200);
+	ASSERT_INT_EQ(k.granted, 0);
+	raw_send(n, h, a, MG_WINDOW_DEFAULT / 8);
+	ASSERT_TRUE(run_until(n->loop, granted_some, &k, 5000));
+	ASSERT_INT_EQ(k.granted, 100000 + MG_WINDOW_DEFAULT / 8);
+	raw_send(n, h, a, 5000);
+	run_until(n->loop, NULL, NULL, 200);
+	ASSERT_INT_EQ(k.granted, 100000 + MG_WINDOW_DEFAULT / 8);
+	mg__router_send(n->r[1], 0, h, a, 0, NULL, 0);
+	ASSERT_TRUE(run_until(n->loop, done_called, &d, 5000));
+	ASSERT_INT_EQ(d.err, 0);
+	run_until(n->loop, NULL, NULL, 200);
+	ASSERT_INT_EQ(k.granted, 105000 + MG_WINDOW_DEFAULT / 8);
+	close(p[0]);
+	talloc_free(n);
+}
+ISOLATED(test_credit_batched)
 
 /* A sender that grants itself more than the window meets a reader that
  * does not drain: the receiver drops the channel, the sender learns it. */
@@ -741,6 +785,7 @@ int main(void)
 	RUN(test_in_freed_early);
 	RUN(test_window_no_credit);
 	RUN(test_window_with_credit);
+	RUN(test_credit_batched);
 	RUN(test_sender_past_window);
 	RUN(test_sender_past_window_to_agent);
 	return TESTS_END();
