@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -169,6 +170,19 @@ static void out_splice(struct mg_chan_out *c, size_t want)
 	out_update(c);
 }
 
+/* Less than this waiting is read, not spliced: the frame then leaves in
+ * one write, where a spliced one is a header write and a body splice,
+ * and a reader such as ssh wakes up (and sends a packet) for each. */
+#define SPLICE_MIN (64u << 10)
+
+/* Whether what the descriptor holds now is worth a splice. */
+static bool worth_splice(struct mg_chan_out *c)
+{
+	int avail = 0;
+
+	return ioctl(c->fd, FIONREAD, &avail) != 0 || avail <= 0 || (size_t)avail >= SPLICE_MIN;
+}
+
 static void on_out_readable(struct mg_io *io, unsigned events, void *data)
 {
 	struct mg_chan_out *c = talloc_get_type_abort(data, struct mg_chan_out);
@@ -176,7 +190,7 @@ static void on_out_readable(struct mg_io *io, unsigned events, void *data)
 	ssize_t n;
 	int r;
 
-	if (!c->no_splice) {
+	if (!c->no_splice && worth_splice(c)) {
 		/* Frames a receiver can splice whole (stream.c). */
 		out_splice(c, want < MG_TAIL_CHUNK ? want : MG_TAIL_CHUNK);
 		return;

@@ -6,6 +6,7 @@
  * Every test runs in its own process (a crash fails that test only) and
  * checks for talloc leaks there.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -734,6 +735,71 @@ static void test_credit_batched_body(void)
 }
 ISOLATED(test_credit_batched)
 
+struct frames {
+	size_t bytes;
+};
+
+static void on_frame(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	((struct frames *)data)->bytes += m->len;
+}
+
+static bool got_bytes(void *arg)
+{
+	return ((struct frames *)arg)->bytes > 0;
+}
+
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int k = 0;
+
+	while (d != NULL && readdir(d) != NULL) {
+		k++;
+	}
+	if (d != NULL) {
+		closedir(d);
+	}
+	return k;
+}
+
+/* A sender splices only what is worth it: less than 64 KiB waiting goes
+ * in memory, so that the frame leaves in one write. Seen from here: the
+ * pipe a splice goes through is made at the first splice. */
+static void test_small_read_not_spliced_body(void)
+{
+	static uint8_t big[200u << 10];
+	struct net *n = net_new();
+	struct frames f = { 0 };
+	struct done d = { 0 };
+	struct mg_handler *h;
+	struct mg_chan_out *out;
+	int p[2], fds;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	ASSERT_TRUE(fcntl(p[1], F_SETPIPE_SZ, 1 << 20) > 0);
+	h = mg__router_add_handler(n, n->r[0], 0, MG_POL_RESPONDENT, 0, true, on_frame, &f);
+	ASSERT_PTR_NOT_NULL(h);
+	out = mg__chan_out_new(n, n->r[0], p[0], 0, MG_WINDOW_DEFAULT, on_done, &d);
+	ASSERT_PTR_NOT_NULL(out);
+	fds = open_fds();
+	ASSERT_INT_EQ(write(p[1], big, 1000), 1000);
+	mg__chan_out_start(out, mg__handler_handle(h));
+	ASSERT_TRUE(run_until(n->loop, got_bytes, &f, 5000));
+	ASSERT_INT_EQ(f.bytes, 1000);
+	ASSERT_INT_EQ(open_fds(), fds);
+	ASSERT_INT_EQ(write(p[1], big, sizeof(big)), (ssize_t)sizeof(big));
+	f.bytes = 0;
+	ASSERT_TRUE(run_until(n->loop, got_bytes, &f, 5000));
+	ASSERT_INT_EQ(f.bytes, sizeof(big));
+	ASSERT_INT_EQ(open_fds(), fds + 2);
+	close(p[1]);
+	talloc_free(out);
+	talloc_free(n);
+}
+ISOLATED(test_small_read_not_spliced)
+
 /* A sender that grants itself more than the window meets a reader that
  * does not drain: the receiver drops the channel, the sender learns it. */
 static void sender_past_window(uint32_t from, uint32_t to)
@@ -786,6 +852,7 @@ int main(void)
 	RUN(test_window_no_credit);
 	RUN(test_window_with_credit);
 	RUN(test_credit_batched);
+	RUN(test_small_read_not_spliced);
 	RUN(test_sender_past_window);
 	RUN(test_sender_past_window_to_agent);
 	return TESTS_END();
