@@ -400,9 +400,13 @@ static bool fds_came(uint32_t flags, const struct mg_msg *m)
 	if (want == 0) {
 		return true;
 	}
-	/* Never with a terminal of ours, nor with /dev/null asked too. */
-	return (flags & (MG_EXEC_PTY | MG_EXEC_NO_STDIN)) == 0 && m->fds != NULL &&
-	       m->fds->n == want;
+	/* Never with a terminal of ours, nor a passed stdin with /dev/null
+	 * asked too; a passed output with /dev/null as stdin is fine (-n). */
+	if ((flags & MG_EXEC_PTY) != 0 ||
+	    (flags & (MG_EXEC_FD_IN | MG_EXEC_NO_STDIN)) == (MG_EXEC_FD_IN | MG_EXEC_NO_STDIN)) {
+		return false;
+	}
+	return m->fds != NULL && m->fds->n == want;
 }
 
 /* Take fd k of f in place of *end (closed). */

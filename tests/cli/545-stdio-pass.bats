@@ -141,3 +141,21 @@ subprocess.run(["mitogen-run", "local/local", "--", "sh", "-c", "stat -L -c %d:%
     assert "$(((t1 - t0) / 1000000))" -lt 10000 "milliseconds: it did not wait for the sleep"
     pkill -f "^sleep $n\$" || true
 }
+
+@test "-n or a /dev/null stdin: stdout and stderr are still the caller's, with no refused try first" {
+    local how
+    for how in -n devnull; do
+        if [[ $how == -n ]]; then
+            mitogen-run -vv -n local/local -- sh -c "$STAT_STDIO" \
+                <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err"
+        else
+            mitogen-run -vv local/local -- sh -c "$STAT_STDIO" \
+                </dev/null >"$MG_TMP/out" 2>"$MG_TMP/err"
+        fi
+        run cat "$MG_TMP/out"
+        assert "${lines[0]}" == "$(ino /dev/null)" "$how: stdin is /dev/null"
+        assert "${lines[1]}" == "$(ino "$MG_TMP/out")" "$how: stdout is the caller's file"
+        assert "$(grep -c 'cannot pass this link' "$MG_TMP/err" || true)" == "0" \
+            "$how: no try refused and sent again relayed"
+    done
+}
