@@ -237,13 +237,18 @@ static int dup_fd(int fd)
 }
 
 /* Whether fd may be handed to the command itself (pass_stdio). */
-static bool passable(int fd)
+static bool passable(int fd, bool output)
 {
 	int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
+	struct stat st;
 
 	/* A terminal stays ours, as with ssh; a non-blocking file would
-	 * surprise a command that never asked for it (EAGAIN). */
-	return fl >= 0 && (fl & O_NONBLOCK) == 0 && !isatty(fd);
+	 * surprise a command that never asked for it (EAGAIN). An output
+	 * that is a device (/dev/null) is not: the far end tells when the
+	 * command's group lets go of it by the file alone, and a job sent
+	 * to the background >/dev/null would hold the run. */
+	return fl >= 0 && (fl & O_NONBLOCK) == 0 && !isatty(fd) && fstat(fd, &st) == 0 &&
+	       !(output && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)));
 }
 
 /* Which of its stdio to hand the command (MG_EXEC_FD_*), with copies in
@@ -256,15 +261,15 @@ static uint32_t pass_stdio(struct mg_exec *e, const struct mg_exec_opts *opts)
 	    mg__context_session(e->ctx)->remote != NULL || (e->pass = mg__fds_new(e)) == NULL) {
 		return 0;
 	}
-	if (opts->stdin_bcast == NULL && passable(opts->stdin_fd) &&
+	if (opts->stdin_bcast == NULL && passable(opts->stdin_fd, false) &&
 	    mg__fds_add_dup(e->pass, opts->stdin_fd) == 0) {
 		flags |= MG_EXEC_FD_IN;
 	}
-	if (opts->sink == NULL && passable(opts->stdout_fd) &&
+	if (opts->sink == NULL && passable(opts->stdout_fd, true) &&
 	    mg__fds_add_dup(e->pass, opts->stdout_fd) == 0) {
 		flags |= MG_EXEC_FD_OUT;
 	}
-	if (opts->sink == NULL && passable(opts->stderr_fd) &&
+	if (opts->sink == NULL && passable(opts->stderr_fd, true) &&
 	    mg__fds_add_dup(e->pass, opts->stderr_fd) == 0) {
 		flags |= MG_EXEC_FD_ERR;
 	}

@@ -42,7 +42,7 @@ struct mg_exec_opts {
 	 * `sudo cmd` inherits them in a pipeline, where the chain runs on
 	 * this kernel all the way (local, sudo, su, doas, fork hops): no
 	 * byte then passes through us. Not a terminal, nor one the caller
-	 * made non-blocking, nor with sink, stdin_bcast, pty or join; any
+	 * made non-blocking, nor an output that is a device (/dev/null), nor with sink, stdin_bcast, pty or join; any
 	 * other chain relays them as ever. */
 	bool pass_stdio;
 	/* The command joins the tree as a child context of ctx (a program
