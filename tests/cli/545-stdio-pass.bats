@@ -171,3 +171,24 @@ subprocess.run(["mitogen-run", "local/local", "--", "sh", "-c", "stat -L -c %d:%
             "$how: no try refused and sent again relayed"
     done
 }
+
+@test "passed stdout: with the command's group gone, the end looks at no other process" {
+    command -v strace >/dev/null || skip "needs strace"
+    # Nothing of the group is left to hold the output: the far agent need
+    # not read /proc/PID/stat of every process on the host to know it.
+    # (The first hop's agent reads them anyway, to end its child's session.)
+    strace -ff -qq -e trace=open,openat,execve,clone,clone3,vfork -o "$MG_TMP/trace" \
+        mitogen-run local/local -- true <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err"
+    local cmd far
+    cmd=$(grep -l 'execve(.*"-c", "true"\]' "$MG_TMP"/trace.* | head -n 1)
+    assert "$cmd" != "" "the command's trace"
+    far=$(grep -lE "(clone|clone3|vfork)\(.*= ${cmd##*.}\$" "$MG_TMP"/trace.* | head -n 1)
+    assert "$far" != "" "the far agent's trace"
+    run grep -cE '"/proc/[0-9]+/stat"' "$far"
+    assert "$output" == "0" "no process's stat read by the far agent"
+    # Still held by a job left in the background with it.
+    local rc=0
+    timeout "$(mg_secs 30)" mitogen-run -u 1 local/local "sleep 60 & echo bg" \
+        <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err" || rc=$?
+    assert "$rc" -eq 124 "-u: 124, the background job held the run"
+}
