@@ -10,7 +10,13 @@
 #
 # The last includes setting its chain up. Median total wall time of RUNS
 # runs of each, interleaved (issue 8 asks for fakessh run 5x faster than
-# plain ssh).
+# plain ssh); then the ten rsyncs under fakessh run less its setup, beside
+# the floor.
+#
+# The data (source and destinations) go to DATA_DIR, by default the
+# script's temporary directory (under TMPDIR); its file system is printed.
+# On a busy disk the far rsyncs' renames and the floor itself swing with
+# the disk: DATA_DIR=/dev/shm measures the transports rather than it.
 #
 # As bench-fanout.sh does, the sshd is restarted with "SetEnv SHLVL=1", so
 # that bash does not read root's ~/.bashrc for each command it runs for an
@@ -18,6 +24,7 @@
 # alike); KEEP_RC=1 leaves it in.
 #
 #   tests/bench/bench-fakessh-run.sh [BUILD_DIR] [RUNS] [FILES]
+#   env: DATA_DIR=DIR KEEP_RC=
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +39,12 @@ source "$here/common.sh"
 bench_sshd
 
 
-work=$BATS_FILE_TMPDIR/work
+if [[ -n ${DATA_DIR:-} ]]; then
+	work=$(mktemp -d "$DATA_DIR/bench-fakessh-run.XXXXXX")
+	bench_cleanup() { rm -rf "$work"; }
+else
+	work=$BATS_FILE_TMPDIR/work
+fi
 mkdir -p "$work/src"
 for ((i = 0; i < files; i++)); do
 	head -c 4096 /dev/urandom >"$work/src/f$i"
@@ -98,9 +110,12 @@ for ((r = 0; r < runs; r++)); do
 done
 echo "== ten rsyncs of $files files (4 KiB each) to 127.0.0.1, median of $runs runs" \
 	"(login shell rc files $([[ -n ${KEEP_RC:-} ]] && echo read || echo skipped))"
+echo "   data in $work ($(stat -f -c %T "$work")), load $(cut -d' ' -f1-3 /proc/loadavg)"
 base=$(tr ' ' '\n' <<<"${all[ten_ssh]}" | grep . | median)
+declare -A med
 for f in ten_ssh ten_fakessh ten_run run_setup ten_local; do
 	m=$(tr ' ' '\n' <<<"${all[$f]}" | grep . | median)
+	med[$f]=$m
 	case $f in
 	ten_ssh) label="rsync -e ssh, ten times" ;;
 	ten_fakessh) label="rsync -e fakessh, ten times" ;;
@@ -110,3 +125,9 @@ for f in ten_ssh ten_fakessh ten_run run_setup ten_local; do
 	esac
 	printf '%-40s %7s ms  (ssh is %.1fx this)\n' "$label" "$m" "$(echo "$base / $m" | bc -l)"
 done
+# Under fakessh run, the rsyncs alone (its setup taken off) against ten
+# rsync -e ssh, and what each costs over a local rsync.
+alone=$(echo "${med[ten_run]} - ${med[run_setup]}" | bc -l)
+printf '%-40s %7.0f ms  (ssh is %.1fx this; %.1f ms a rsync over the floor)\n' \
+	"fakessh run's ten rsyncs, setup taken off" "$alone" "$(echo "$base / $alone" | bc -l)" \
+	"$(echo "($alone - ${med[ten_local]}) / 10" | bc -l)"
