@@ -29,6 +29,7 @@ struct mg__exec_hold {
 	struct mg_timer *t;
 	void (*done)(void *data);
 	void *data;
+	pid_t last;	/* the process last found holding one, or 0 */
 };
 
 /* The process group of process 'pid' (from /proc), or -1. */
@@ -90,8 +91,8 @@ static bool holds(const struct mg__exec_hold *h, const char *pid)
 	return found;
 }
 
-/* Whether any process of the group holds one of the files. */
-static bool held(const struct mg__exec_hold *h)
+/* Whether any process of the group holds one of the files (h->last: which). */
+static bool held(struct mg__exec_hold *h)
 {
 	struct dirent *e;
 	bool found = false;
@@ -102,12 +103,25 @@ static bool held(const struct mg__exec_hold *h)
 	if (kill(-h->pgid, 0) != 0 && errno == ESRCH) {
 		return false;
 	}
+	/* The one found last time, while it still holds one (and is still
+	 * of the group: not a new process with its pid); every process only
+	 * once it lets go, a read of three files each. */
+	if (h->last > 0) {
+		char pid[16];
+		snprintf(pid, sizeof(pid), "%d", (int)h->last);
+		if (pgrp_of(pid) == h->pgid && holds(h, pid)) {
+			return true;
+		}
+		h->last = 0;
+	}
 	if ((d = opendir("/proc")) == NULL) {
 		return false;
 	}
 	while (!found && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && pgrp_of(e->d_name) == h->pgid) {
-			found = holds(h, e->d_name);
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && pgrp_of(e->d_name) == h->pgid &&
+		    holds(h, e->d_name)) {
+			found = true;
+			h->last = (pid_t)strtol(e->d_name, NULL, 10);
 		}
 	}
 	closedir(d);

@@ -192,3 +192,25 @@ subprocess.run(["mitogen-run", "local/local", "--", "sh", "-c", "stat -L -c %d:%
         <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err" || rc=$?
     assert "$rc" -eq 124 "-u: 124, the background job held the run"
 }
+
+@test "passed stdout held by a background job: each look reads the holder it found, not every process" {
+    command -v strace >/dev/null || skip "needs strace"
+    # While the job holds the output, the far agent looks every 100 ms:
+    # at the process it found holding it, and at all of /proc only once
+    # that one lets go.
+    local nproc
+    nproc=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
+    strace -ff -qq -e trace=open,openat,execve,clone,clone3,vfork -o "$MG_TMP/trace" \
+        mitogen-run local/local 'sleep 3 & echo bg' \
+        <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err"
+    assert "$(cat "$MG_TMP/out")" == "bg" "the shell's output"
+    local cmd far n
+    cmd=$(grep -l 'execve(.*"-c", "sleep 3 & echo bg"\]' "$MG_TMP"/trace.* | head -n 1)
+    assert "$cmd" != "" "the command's trace"
+    far=$(grep -lE "(clone|clone3|vfork)\\(.*= ${cmd##*.}\$" "$MG_TMP"/trace.* | head -n 1)
+    assert "$far" != "" "the far agent's trace"
+    n=$(grep -cE '"/proc/[0-9]+/stat"' "$far" || true)
+    # About 30 looks in 3 s: 30 whole scans before, two or three now.
+    assert "$n" -lt "$((nproc * 6))" "/proc/PID/stat reads ($n) against $nproc processes"
+    assert "$n" -gt 0 "it looked"
+}
