@@ -180,13 +180,14 @@ static void on_output(void *data, int stream, const uint8_t *p, size_t n)
 	mg_report_output(t->run->opts->report, t->idx, stream, p, n);
 }
 
-/* Whether every hop runs on this host with no relay between: only then
+/* Whether every hop runs on this host with no relay between (not su:
+ * its agent's stdio is the terminal su asks its password on): only then
  * is it worth handing stdio down (a link that cannot carry it costs a
  * round trip to learn so, and the EXEC could not ride in an ssh hop's
  * image). */
 static bool same_kernel(const struct mg_chain *c)
 {
-	static const char *const same[] = { "local", "fork", "sudo", "su", "doas" };
+	static const char *const same[] = { "local", "fork", "sudo", "doas" };
 
 	for (size_t i = 0; i < c->n_hops; i++) {
 		bool ok = false;

@@ -484,7 +484,7 @@ static void on_timeout(struct mg_timer *t, void *data)
  * I/O logging), not across a link, a container or a PID namespace. */
 static bool link_gives_fds(const struct mg_conn *c, struct mg_buf *b)
 {
-	static const char *const same[] = { "local", "fork", "sudo", "su", "doas" };
+	static const char *const same[] = { "local", "fork", "sudo", "doas" };
 	uint32_t uid, link_pid = 0;
 	char *machine = NULL, *node = NULL;
 	bool ok = false;

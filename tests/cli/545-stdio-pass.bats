@@ -2,7 +2,7 @@
 # -*- bats -*-
 # shellcheck disable=SC2016 # single-quoted $ are for the remote shell
 #
-# A chain on this kernel all the way (local, fork, sudo, su, doas) hands
+# A chain on this kernel all the way (local, fork, sudo, doas) hands
 # the command mitogen-run's own stdin, stdout and stderr (SCM_RIGHTS down
 # each hop, docs/PROTOCOL.md 3.1), as `sudo cmd` in a pipeline inherits
 # them: no byte passes through an agent. Any other chain, a terminal, a
@@ -213,4 +213,12 @@ subprocess.run(["mitogen-run", "local/local", "--", "sh", "-c", "stat -L -c %d:%
     # About 30 looks in 3 s: 30 whole scans before, two or three now.
     assert "$n" -lt "$((nproc * 6))" "/proc/PID/stat reads ($n) against $nproc processes"
     assert "$n" -gt 0 "it looked"
+}
+
+@test "su (its agent on a terminal, which carries no descriptors): relayed from the start, no refused try" {
+    [[ $(id -u) == 0 ]] && su root -c true </dev/null >/dev/null 2>&1 || skip "needs su as root"
+    mitogen-run -vv su -- sh -c 'sha256sum' <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err"
+    assert "$(cat "$MG_TMP/out")" == "$(sha256sum <"$MG_TMP/in")" "stdin arrived whole"
+    assert "$(grep -c 'cannot pass this link' "$MG_TMP/err" || true)" == "0" \
+        "no EXEC sent with descriptors to be refused and sent again"
 }

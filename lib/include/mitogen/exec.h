@@ -40,7 +40,7 @@ struct mg_exec_opts {
 	struct mg_bcast_target *stdin_bcast; /* a shared stdin (mg_bcast_add) */
 	/* Hand the command stdin_fd, stdout_fd and stderr_fd themselves, as
 	 * `sudo cmd` inherits them in a pipeline, where the chain runs on
-	 * this kernel all the way (local, sudo, su, doas, fork hops): no
+	 * this kernel all the way (local, sudo, doas, fork hops): no
 	 * byte then passes through us. Not a terminal, nor one the caller
 	 * made non-blocking, nor an output that is a device (/dev/null), nor with sink, stdin_bcast, pty or join; any
 	 * other chain relays them as ever. */
