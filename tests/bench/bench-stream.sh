@@ -15,7 +15,8 @@
 # alike, with the median wall time, the ratio to the plain pipe (its speed
 # divided by the pipe's: 1.00x is pipe speed) and the peak RSS (VmHWM) of
 # the master (/usr/bin/time %M) and of the largest agent (sampled from
-# /proc while the stream runs).
+# /proc in one more run of each, not timed: the sampler's pgrep and awk
+# every 0.1 s took CPU from the mitogen rows alone).
 #
 #   tests/bench/bench-stream.sh [BUILD_DIR] [GIB] [RUNS]
 set -eu
@@ -54,11 +55,20 @@ sample_agents() { # PID OUTFILE
 	echo "$max" >"$2"
 }
 
-# One run of variant V: "wall_ms master_kib agent_kib" on stdout.
-one() { # V
+# One run of variant V: "wall_ms master_kib agent_kib" on stdout; the
+# agents' RSS only with "sample" (the sampler takes CPU: such a run's
+# time is not counted).
+one() { # V [sample]
 	local t0 t1 got pid
 	t0=$(date +%s%N)
-	if [[ $1 == cat ]]; then
+	if [[ $1 != cat && ${2:-} != sample ]]; then
+		local chain=${1#relay:} opt=()
+		[[ $1 == relay:* ]] && opt=(--relay-stdio)
+		head -c "$bytes" /dev/zero |
+			/usr/bin/time -o "$tmp/time" -f %M "$run" "${opt[@]}" "$chain" -- cat |
+			wc -c >"$tmp/count"
+		echo 0 >"$tmp/agents"
+	elif [[ $1 == cat ]]; then
 		head -c "$bytes" /dev/zero | /usr/bin/time -o "$tmp/time" -f %M cat |
 			wc -c >"$tmp/count"
 		echo 0 >"$tmp/agents"
@@ -94,6 +104,10 @@ for ((i = 0; i < runs; i++)); do
 		one "$v" >>"$tmp/res.${v//\//_}"
 	done
 done
+# The agents' peak RSS, from one more run each, sampled.
+for v in "${variants[@]}"; do
+	[[ $v == cat ]] || one "$v" sample | cut -d' ' -f3 >"$tmp/rss.${v//\//_}"
+done
 plain=$(cut -d' ' -f1 "$tmp/res.cat" | median)
 printf '%-50s %9s %9s %8s %12s %12s\n' variant "median ms" "GiB/s" ratio "master KiB" "agent KiB"
 for v in "${variants[@]}"; do
@@ -103,7 +117,7 @@ for v in "${variants[@]}"; do
 	name=${name/relay:/--relay-stdio }
 	printf '%-50s %9d %9.2f %7.2fx %12s %12s\n' "$name" "$ms" \
 		"$(echo "$gib * 1000 / $ms" | bc -l)" "$(echo "$plain / $ms" | bc -l)" \
-		"$(cut -d' ' -f2 "$f" | maxof)" "$(cut -d' ' -f3 "$f" | maxof)"
+		"$(cut -d' ' -f2 "$f" | maxof)" "$(cat "$tmp/rss.${v//\//_}" 2>/dev/null || echo 0)"
 	echo "    runs (ms): $(cut -d' ' -f1 "$f" | tr '\n' ' ')"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
