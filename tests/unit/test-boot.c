@@ -347,6 +347,7 @@ static void test_boot_packed(void)
 	struct mg_image *img = load(tmp);
 	const char *path = getenv("PATH");
 	char *bin, *mark, *wc, *newpath, buf[4096];
+	static const size_t cuts[] = { 0, 2000, 30 };
 	int sock = -1, status = 0;
 	FILE *f;
 	pid_t pid;
@@ -383,14 +384,18 @@ static void test_boot_packed(void)
 		ASSERT_INT_EQ(access(mark, F_OK), strcmp(shells[s][0], "busybox") == 0 ? -1 : 0);
 		unlink(mark);
 
-		pid = boot_as(img, true, false, 2, img->len / 2, &sock);
-		ASSERT_TRUE(pid > 0);
-		shutdown(sock, SHUT_WR);
-		ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
-		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-		ASSERT_TRUE(!wait_for(sock, MG_MARK_UP, buf, sizeof(buf), 200));
-		close(sock);
-		ASSERT_INT_EQ(count_files(tmpdir), 0);
+		/* Cut in the payload, in the stub's code, in its ELF header:
+		 * no file left behind, whatever runs or fails to. */
+		for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+			pid = boot_as(img, true, false, 2, cuts[c] != 0 ? cuts[c] : img->len / 2, &sock);
+			ASSERT_TRUE(pid > 0);
+			shutdown(sock, SHUT_WR);
+			ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+			ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+			ASSERT_TRUE(!wait_for(sock, MG_MARK_UP, buf, sizeof(buf), 200));
+			close(sock);
+			ASSERT_INT_EQ(count_files(tmpdir), 0);
+		}
 		printf("# %s: up, up again after EAGAIN, cut short\n", shells[s][0]);
 	}
 	boot_sh = NULL;
