@@ -132,23 +132,6 @@ static int same(const char *a, const char *b)
 	return *a == *b;
 }
 
-/* A length as the first stage writes it; -1 if it is none. */
-static long decimal(const char *s)
-{
-	long v = 0;
-
-	if (*s == '\0') {
-		return -1;
-	}
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9' || v > (1L << 40)) {
-			return -1;
-		}
-		v = v * 10 + (*s - '0');
-	}
-	return v;
-}
-
 /* The first stage's file (--boot FILE): the agent unlinks it once up;
  * when we fail, we must. */
 static const char *boot_file;
@@ -277,9 +260,7 @@ __attribute__((noreturn, used)) void stub_main(long *sp)
 {
 	long argc = sp[0];
 	char **argv = (char **)(sp + 1), **envp = argv + argc + 1;
-	/* --boot FILE UMASK [LEN]: the first stage passes the length it
-	 * asked for, so as not to count it (a fork and exec) on every hop. */
-	int boot = (argc == 4 || argc == 5) && same(argv[1], "--boot");
+	int boot = argc == 4 && same(argv[1], "--boot");
 	int local = argc == 2 && same(argv[1], "--local");
 	char *local_argv[4], self_num[12], num[12], path[32];
 	uint32_t off = pk->off, len = pk->len, raw_len = pk->raw_len;
@@ -299,12 +280,6 @@ __attribute__((noreturn, used)) void stub_main(long *sp)
 		die("cannot open its own file");
 	}
 	end = sys6(SYS_lseek, self, 0, 2, 0, 0, 0);
-	if (boot && argc == 5) {
-		if (end != decimal(argv[4])) {
-			die("the agent image is cut short");
-		}
-		argv[4] = NULL;            /* the agent takes --boot FILE UMASK */
-	}
 	if (len < 5 || raw_len == 0 || end < 0 || (uint64_t)off + len > (uint64_t)end) {
 		die("the agent image is cut short");
 	}

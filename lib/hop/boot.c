@@ -56,19 +56,6 @@ static const char first_stage[] =
 	FIRST_STAGE_EXEC;
 
 /*
- * The same for a packed image (PROTOCOL 2.3.1): its stub, given LEN as a
- * fourth argument, checks that its file holds LEN bytes before anything
- * else, so the first stage counts them (wc, a fork and exec: ~0.9 ms of
- * CPU on every hop) only when head failed and must be asked again.
- */
-static const char first_stage_packed[] =
-	FIRST_STAGE_FILE
-	FIRST_STAGE_READ "||{ "
-	FIRST_STAGE_LOOP
-	"};"
-	FIRST_STAGE_EXEC " $n";
-
-/*
  * The same with the image in $3 (mg__boot_argv_inline), written by the
  * printf builtin's %b, which turns the \0NNN escapes back into bytes:
  * stdin is never read, so a request may follow on it at once. printf's
@@ -113,11 +100,6 @@ static char **boot_argv(TALLOC_CTX *mem_ctx, size_t len, char *arg, const char *
 char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len)
 {
 	return boot_argv(mem_ctx, len, NULL, first_stage);
-}
-
-char **mg__boot_argv_packed(TALLOC_CTX *mem_ctx, size_t len)
-{
-	return boot_argv(mem_ctx, len, NULL, first_stage_packed);
 }
 
 /*
@@ -264,21 +246,6 @@ size_t mg__boot_tail_frame_len(const uint8_t *tail, uint64_t len)
 	return flen >= MG_HDR_LEN && flen <= len - MG_BOOT_TAIL_LEN ? flen : 0;
 }
 
-/* The stub's record (cmd/agent-stub/stub.c) lies in its first KBs; a
- * loop, not memmem, which would bring musl's two-way search into the
- * agent (2.6 KB). */
-static bool is_packed(const uint8_t *p, size_t len)
-{
-	size_t n = len < 16384 ? len : 16384;
-
-	for (size_t i = 0; i + sizeof(MG_PACK_MAGIC) <= n; i++) {
-		if (p[i] == 'M' && memcmp(p + i, MG_PACK_MAGIC, sizeof(MG_PACK_MAGIC)) == 0) {
-			return true;
-		}
-	}
-	return false;
-}
-
 int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 {
 	struct mg_image *img;
@@ -314,7 +281,6 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 		}
 		got += (size_t)n;
 	}
-	img->packed = is_packed(img->data, img->len);
 	/* The HELLO our parent appended was for us, not for our children. */
 	{
 		size_t flen = img->len < MG_BOOT_TAIL_LEN ? 0 :

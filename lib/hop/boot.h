@@ -5,7 +5,6 @@
 #ifndef MG_BOOT_H
 #define MG_BOOT_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <talloc.h>
@@ -31,13 +30,7 @@ struct mg_image {
 	 * MG_BOOT_IMAGE_FD as "--local FD", so it still pushes the packed
 	 * form on. */
 	char *plain;
-	/* A self-inflating stub (PROTOCOL 2.3.1): given LEN, it checks
-	 * its file's length itself (mg__boot_argv_packed). */
-	bool packed;
 };
-
-/* The stub's record of a packed image begins with these 8 bytes. */
-#define MG_PACK_MAGIC "MGPACK2"
 
 #define MG_BOOT_IMAGE_FD 3
 #define MG_BOOT_IMAGE_FD_STR "3"
@@ -69,11 +62,6 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img);
  * { "/bin/sh", "-c", SCRIPT, "mitogen-boot", LEN, NONCE, NULL }.
  */
 char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len);
-
-/* The same for a packed image (mg_image.packed): the first stage passes
- * LEN on to the stub, which checks it, and counts the bytes itself only
- * when head must be asked again. */
-char **mg__boot_argv_packed(TALLOC_CTX *mem_ctx, size_t len);
 
 /*
  * The longest image argument mg__boot_argv_inline makes, escapes and

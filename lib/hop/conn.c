@@ -806,8 +806,7 @@ static int conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct
 				     image->esc) : NULL;
 	*_in_argv = first != NULL;
 	if (first == NULL) {
-		first = image->packed ? mg__boot_argv_packed(tmp, image->len + tail_len) :
-			mg__boot_argv(tmp, image->len + tail_len);
+		first = mg__boot_argv(tmp, image->len + tail_len);
 	}
 	if (first == NULL) {
 		talloc_free(tmp);
