@@ -222,3 +222,10 @@ subprocess.run(["mitogen-run", "local/local", "--", "sh", "-c", "stat -L -c %d:%
     assert "$(grep -c 'cannot pass this link' "$MG_TMP/err" || true)" == "0" \
         "no EXEC sent with descriptors to be refused and sent again"
 }
+
+@test "stdout on a terminal stays ours (the command sees a pipe, as before); stdin from a file is still passed" {
+    skip_if_no_program script
+    local out
+    out=$(script -qec "mitogen-run local/local -- sh -c 'stat -L -c %d:%i /dev/stdin; test -t 1 && echo far-tty || echo far-pipe' <'$MG_TMP/in'" /dev/null | tr -d '\r')
+    assert "$out" == "$(ino "$MG_TMP/in")"$'\n'"far-pipe" "stdin passed, stdout relayed from the terminal"
+}
