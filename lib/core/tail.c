@@ -52,7 +52,10 @@ int mg__msg_flatten(TALLOC_CTX *mem_ctx, struct mg_msg *m)
 	if (p == NULL) {
 		return -ENOMEM;
 	}
-	memcpy(p, m->data, mem);
+	if (mem > 0) {
+		/* A frame all in its tail has no data at all (NULL). */
+		memcpy(p, m->data, mem);
+	}
 	n = mg__tail_read(m->tail, p + mem, m->len - mem);
 	if (n < 0) {
 		talloc_free(p);
