@@ -62,6 +62,7 @@ struct mg_chan_in {
 	bool eof;
 	bool finished;
 	bool held;		/* credit kept back (mg__chan_in_hold) */
+	bool full_on_short;	/* fd a pipe or socket: a short write means full */
 	int qp[QP_N][2];	/* pipes of pending tails, -1 until needed */
 	mg_chan_sink_fn sink;
 	void *sink_data;
@@ -377,6 +378,10 @@ static void in_flush(struct mg_chan_in *c)
 		}
 		p->off += (size_t)n;
 		c->unacked += (size_t)n;
+		if (p->off < p->len && c->full_on_short) {
+			/* Full: another try now would only say EAGAIN. */
+			break;
+		}
 		if (p->off == p->len) {
 			c->head = p->next;
 			if (c->head == NULL) {
@@ -594,7 +599,10 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 			in_ack(c);
 			return;
 		}
-	} else if (in_queue(c, m, mem, 0) != 0) {
+	} else {
+		/* Behind bytes the descriptor could not take: they wait for it
+		 * to be writable (in_flush asked), these after them. */
+		in_queue(c, m, mem, 0);
 		return;
 	}
 	in_flush(c);
@@ -618,6 +626,7 @@ struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int
 				   uint32_t src, mg_chan_done_fn done, void *data)
 {
 	struct mg_chan_in *c = talloc_zero(mem_ctx, struct mg_chan_in);
+	struct stat st;
 
 	if (c == NULL) {
 		return NULL;
@@ -629,6 +638,7 @@ struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int
 	c->window = MG_WINDOW_DEFAULT;
 	c->done = done;
 	c->data = data;
+	c->full_on_short = fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 	memset(c->qp, -1, sizeof(c->qp));
 	talloc_set_destructor(c, in_destructor);
 	c->h = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, src, true, on_data, c);
