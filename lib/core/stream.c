@@ -852,6 +852,22 @@ static bool cork(struct mg_stream *s, const uint8_t *a, size_t alen,
 	return true;
 }
 
+/* A bigger frame, or one with descriptors, is not corked: what waits
+ * goes first, then as ever. */
+static int uncork(struct mg_stream *s)
+{
+	int r;
+
+	if (!s->corked) {
+		return 0;
+	}
+	s->corked = false;
+	if ((r = flush(s)) != 0) {
+		fail_later(s, r, "write failed");
+	}
+	return r;
+}
+
 /* Write a and b: directly when nothing is queued, the rest queued. */
 static int send2_now(struct mg_stream *s, const uint8_t *a, size_t alen,
 		     const uint8_t *b, size_t blen)
@@ -859,13 +875,8 @@ static int send2_now(struct mg_stream *s, const uint8_t *a, size_t alen,
 	size_t done = 0;
 	int r;
 
-	if (s->corked) {
-		/* A bigger frame: what waits goes first, then as ever. */
-		s->corked = false;
-		if ((r = flush(s)) != 0) {
-			fail_later(s, r, "write failed");
-			return r;
-		}
+	if ((r = uncork(s)) != 0) {
+		return r;
 	}
 	if (s->tx_head == NULL) {
 		struct iovec iov[2] = {
@@ -1007,12 +1018,8 @@ static int send_fds(struct mg_stream *s, uint8_t *hdr, const struct mg_msg *m)
 		return -EOPNOTSUPP;
 	}
 	hdr[3] |= MG_F_FDS;
-	if (s->corked) {
-		s->corked = false;
-		if ((r = flush(s)) != 0) {
-			fail_later(s, r, "write failed");
-			return r;
-		}
+	if ((r = uncork(s)) != 0) {
+		return r;
 	}
 	if (s->tx_head == NULL) {
 		n = mg__fds_sendmsg(s->wfd, iov, m->len > 0 ? 2 : 1, m->fds);

@@ -194,27 +194,6 @@ static void test_boot_nonblocking_slow(void)
 	boot_ok(true, 4);
 }
 
-static void test_boot_cut_short(void)
-{
-	TALLOC_CTX *tmp = talloc_new(NULL);
-	struct mg_image *img = load(tmp);
-	char buf[4096];
-	int sock = -1, status = 0;
-	pid_t pid;
-
-	ASSERT_PTR_NOT_NULL(img);
-	pid = boot(img, false, 2, img->len / 2, &sock);
-	ASSERT_TRUE(pid > 0);
-	/* The master goes away half-way through the image. */
-	shutdown(sock, SHUT_WR);
-	ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
-	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-	ASSERT_TRUE(!wait_for(sock, MG_MARK_UP, buf, sizeof(buf), 200));
-	close(sock);
-	ASSERT_INT_EQ(count_files(tmpdir), 0);
-	talloc_free(tmp);
-}
-
 /* Write all of p to a non-blocking fd, waiting while it is full. */
 static bool write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -535,7 +514,6 @@ int main(void)
 	RUN(test_shell_quote);
 	RUN(test_boot_blocking);
 	RUN(test_boot_nonblocking_slow);
-	RUN(test_boot_cut_short);
 	RUN(test_boot_cut);
 	RUN(test_boot_cooked_pty);
 	RUN(test_boot_inline_bytes);
