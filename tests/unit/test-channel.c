@@ -800,6 +800,131 @@ static void test_small_read_not_spliced_body(void)
 }
 ISOLATED(test_small_read_not_spliced)
 
+/*
+ * Odd sizes both sides: the source writes 1 byte to 300 KiB at a time
+ * (frames read and frames spliced, mixed), the reader takes 1 byte to
+ * 64 KiB at a time from a small pipe or a socket, so that the receiver's
+ * writes come up short, bytes queue behind them, and more frames and the
+ * end of file arrive while they wait for the descriptor.
+ */
+static const size_t odd_sizes[] = { 1, 300000, 7, 4097, 65536, 65537, 13, 131072, 4093 };
+#define ODD_N (sizeof(odd_sizes) / sizeof(odd_sizes[0]))
+
+struct odd_source {
+	int fd;
+	struct mg_io *io;
+	size_t total, written;
+	unsigned k;
+};
+
+static void odd_source_cb(struct mg_io *io, unsigned events, void *data)
+{
+	struct odd_source *s = data;
+	static uint8_t buf[300000];
+	size_t want = odd_sizes[s->k++ % ODD_N];
+	ssize_t n;
+
+	if (want > s->total - s->written) {
+		want = s->total - s->written;
+	}
+	for (size_t i = 0; i < want; i++) {
+		buf[i] = pat(s->written + i);
+	}
+	n = write(s->fd, buf, want);
+	if (n > 0) {
+		s->written += (size_t)n;
+	}
+	if (s->written == s->total || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		TALLOC_FREE(s->io);
+		close(s->fd);
+		s->fd = -1;
+	}
+}
+
+/* Like sink_cb, a different size each time. */
+static void odd_sink_cb(struct mg_io *io, unsigned events, void *data)
+{
+	struct sink *s = data;
+	static const size_t sizes[] = { 1, 4093, 3, 65536, 1, 4096, 777 };
+	uint8_t buf[65536];
+	size_t want = sizes[s->got % 7];
+	ssize_t n = read(s->fd, buf, want);
+
+	if (n > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != pat(s->got + (size_t)i) && s->bad_at == SIZE_MAX) {
+				s->bad_at = s->got + (size_t)i;
+			}
+		}
+		s->got += (size_t)n;
+	} else if (n == 0) {
+		s->eof = true;
+		TALLOC_FREE(s->io);
+	} else if (errno != EAGAIN && errno != EINTR) {
+		s->err = errno;
+		TALLOC_FREE(s->io);
+	}
+}
+
+/* 'total' bytes from router 'from' to 'to', into a 4 KiB pipe or (sock)
+ * a socket with small buffers; all arrive, in order, and both ends end. */
+static void odd_transfer(uint32_t from, uint32_t to, bool sock, size_t total)
+{
+	struct net *n = net_new();
+	struct chan c = { 0 };
+	struct odd_source src = { .total = total };
+	struct sink sink = { .bad_at = SIZE_MAX };
+	struct transfer t = { &c, &sink };
+	int small = 4096;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_INT_EQ(pipe2(c.src, O_CLOEXEC | O_NONBLOCK), 0);
+	if (sock) {
+		ASSERT_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+					 c.dst), 0);
+		ASSERT_INT_EQ(setsockopt(c.dst[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+		ASSERT_INT_EQ(setsockopt(c.dst[0], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	} else {
+		ASSERT_INT_EQ(pipe2(c.dst, O_CLOEXEC | O_NONBLOCK), 0);
+		ASSERT_TRUE(fcntl(c.dst[1], F_SETPIPE_SZ, small) > 0);
+	}
+	ASSERT_TRUE(fcntl(c.src[1], F_SETPIPE_SZ, 1 << 20) > 0);
+	c.in = mg__chan_in_new(n, n->r[to], c.dst[1], from, on_done, &c.din);
+	c.out = mg__chan_out_new(n, n->r[from], c.src[0], to, MG_WINDOW_DEFAULT, on_done, &c.dout);
+	ASSERT_PTR_NOT_NULL(c.in);
+	ASSERT_PTR_NOT_NULL(c.out);
+	mg__chan_in_set_ack(c.in, mg__chan_out_ack_handle(c.out));
+	mg__chan_out_start(c.out, mg__chan_in_handle(c.in));
+	src.fd = c.src[1];
+	sink.fd = c.dst[0];
+	src.io = mg_io_new(n, n->loop, src.fd, MG_IO_WRITE, odd_source_cb, &src);
+	sink.io = mg_io_new(n, n->loop, sink.fd, MG_IO_READ, odd_sink_cb, &sink);
+	ASSERT_TRUE(src.io != NULL && sink.io != NULL);
+	ASSERT_TRUE(run_until(n->loop, transfer_done, &t, 60000));
+	printf("#   %s: %zu of %zu bytes\n", sock ? "socket" : "pipe", sink.got, total);
+	ASSERT_INT_EQ(sink.err, 0);
+	ASSERT_INT_EQ(sink.got, total);
+	ASSERT_TRUE(sink.bad_at == SIZE_MAX);
+	ASSERT_INT_EQ(c.din.err, 0);
+	ASSERT_INT_EQ(c.dout.err, 0);
+	close(sink.fd);
+	talloc_free(c.out);
+	talloc_free(c.in);
+	talloc_free(n);
+}
+
+static void test_odd_sizes_pipe_body(void)
+{
+	odd_transfer(1, 0, false, 6u << 20);
+}
+ISOLATED(test_odd_sizes_pipe)
+
+static void test_odd_sizes_socket_body(void)
+{
+	odd_transfer(0, 1, true, 6u << 20);
+}
+ISOLATED(test_odd_sizes_socket)
+
 /* A sender that grants itself more than the window meets a reader that
  * does not drain: the receiver drops the channel, the sender learns it. */
 static void sender_past_window(uint32_t from, uint32_t to)
@@ -853,6 +978,8 @@ int main(void)
 	RUN(test_window_with_credit);
 	RUN(test_credit_batched);
 	RUN(test_small_read_not_spliced);
+	RUN(test_odd_sizes_pipe);
+	RUN(test_odd_sizes_socket);
 	RUN(test_sender_past_window);
 	RUN(test_sender_past_window_to_agent);
 	return TESTS_END();
