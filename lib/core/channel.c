@@ -342,9 +342,11 @@ static void in_finish(struct mg_chan_in *c, int err)
 static void in_ack(struct mg_chan_in *c)
 {
 	uint8_t p[4];
+	/* The end: once all is written, not at each write to a slow reader. */
+	bool end = c->eof && c->head == NULL;
 
 	if (c->unacked == 0 || c->ack_handle == 0 || c->held ||
-	    (c->unacked < c->window / ACK_DIV && !c->eof)) {
+	    (c->unacked < c->window / ACK_DIV && !end)) {
 		return;
 	}
 	mg__put_be32(p, (uint32_t)c->unacked);

@@ -574,6 +574,7 @@ ISOLATED(test_in_freed_early)
  */
 struct credit {
 	size_t granted;
+	int frames;
 	int dead;
 	char reason[64];
 };
@@ -588,6 +589,7 @@ static void on_credit(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	if (m->len == 4) {
+		k->frames++;
 		k->granted += (size_t)m->data[0] << 24 | (size_t)m->data[1] << 16 |
 			      (size_t)m->data[2] << 8 | m->data[3];
 	}
@@ -734,6 +736,63 @@ static void test_credit_batched_body(void)
 	talloc_free(n);
 }
 ISOLATED(test_credit_batched)
+
+/* A reader that takes a small pipe's worth each millisecond. */
+struct drip {
+	int fd;
+	struct done *d;
+};
+
+static bool drip_until_done(void *arg)
+{
+	struct drip *dr = arg;
+	uint8_t buf[4096];
+
+	if (read(dr->fd, buf, sizeof(buf)) < 0 && errno != EAGAIN) {
+		return true;
+	}
+	return dr->d->calls > 0;
+}
+
+/* End of file while much waits for a slow reader: the credit still comes
+ * an eighth of the window at a time, the rest once all is written, not a
+ * frame for each write the reader makes room for. */
+static void test_credit_batched_after_eof_body(void)
+{
+	struct net *n = net_new();
+	struct done d = { 0 };
+	struct credit k = { 0 };
+	struct drip dr = { -1, &d };
+	struct mg_handler *ack;
+	struct mg_chan_in *in;
+	uint32_t h, a;
+	int p[2];
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	ASSERT_TRUE(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0);
+	in = mg__chan_in_new(n, n->r[0], p[1], 1, on_done, &d);
+	ack = mg__router_add_handler(n, n->r[1], 0, MG_POL_RESPONDENT, 0, true, on_credit, &k);
+	ASSERT_PTR_NOT_NULL(in);
+	ASSERT_PTR_NOT_NULL(ack);
+	h = mg__chan_in_handle(in);
+	a = mg__handler_handle(ack);
+	mg__chan_in_set_ack(in, a);
+	raw_send(n, h, a, 1u << 20);
+	mg__router_send(n->r[1], 0, h, a, 0, NULL, 0);
+	run_until(n->loop, NULL, NULL, 200);
+	ASSERT_INT_EQ(d.calls, 0);
+	dr.fd = p[0];
+	ASSERT_TRUE(run_until(n->loop, drip_until_done, &dr, 20000));
+	ASSERT_INT_EQ(d.err, 0);
+	run_until(n->loop, NULL, NULL, 200);
+	printf("#   %zu bytes credited in %d frames\n", k.granted, k.frames);
+	ASSERT_INT_EQ(k.granted, 1u << 20);
+	ASSERT_INT_GE((1 << 20) / (MG_WINDOW_DEFAULT / 8) + 1, k.frames);
+	close(p[0]);
+	talloc_free(n);
+}
+ISOLATED(test_credit_batched_after_eof)
 
 struct frames {
 	size_t bytes;
@@ -977,6 +1036,7 @@ int main(void)
 	RUN(test_window_no_credit);
 	RUN(test_window_with_credit);
 	RUN(test_credit_batched);
+	RUN(test_credit_batched_after_eof);
 	RUN(test_small_read_not_spliced);
 	RUN(test_odd_sizes_pipe);
 	RUN(test_odd_sizes_socket);
