@@ -133,11 +133,11 @@ struct sink {
 	int err;
 };
 
-static void sink_cb(struct mg_io *io, unsigned events, void *data)
+/* Read at most 'want' bytes and check them against the pattern. */
+static void sink_take(struct sink *s, size_t want)
 {
-	struct sink *s = data;
 	uint8_t buf[65536];
-	ssize_t n = read(s->fd, buf, sizeof(buf));
+	ssize_t n = read(s->fd, buf, want < sizeof(buf) ? want : sizeof(buf));
 
 	if (n > 0) {
 		for (ssize_t i = 0; i < n; i++) {
@@ -153,6 +153,11 @@ static void sink_cb(struct mg_io *io, unsigned events, void *data)
 		s->err = errno;
 		TALLOC_FREE(s->io);
 	}
+}
+
+static void sink_cb(struct mg_io *io, unsigned events, void *data)
+{
+	sink_take(data, 65536);
 }
 
 static bool sink_start(TALLOC_CTX *mem_ctx, struct mg_loop *loop, struct sink *s)
@@ -903,26 +908,10 @@ static void odd_source_cb(struct mg_io *io, unsigned events, void *data)
 /* Like sink_cb, a different size each time. */
 static void odd_sink_cb(struct mg_io *io, unsigned events, void *data)
 {
-	struct sink *s = data;
 	static const size_t sizes[] = { 1, 4093, 3, 65536, 1, 4096, 777 };
-	uint8_t buf[65536];
-	size_t want = sizes[s->got % 7];
-	ssize_t n = read(s->fd, buf, want);
+	struct sink *s = data;
 
-	if (n > 0) {
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] != pat(s->got + (size_t)i) && s->bad_at == SIZE_MAX) {
-				s->bad_at = s->got + (size_t)i;
-			}
-		}
-		s->got += (size_t)n;
-	} else if (n == 0) {
-		s->eof = true;
-		TALLOC_FREE(s->io);
-	} else if (errno != EAGAIN && errno != EINTR) {
-		s->err = errno;
-		TALLOC_FREE(s->io);
-	}
+	sink_take(s, sizes[s->got % 7]);
 }
 
 /* 'total' bytes from router 'from' to 'to', into a 4 KiB pipe or (sock)
