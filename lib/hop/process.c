@@ -411,6 +411,32 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 	return -ret;
 }
 
+long mg__proc_stat_field(long pid, int k)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		return -1;
+	}
+	buf[n] = '\0';
+	/* The command name, field 2, may hold spaces but ends at the last
+	 * ')'; by hand: sscanf would bring musl's scanf into the agent. */
+	p = strrchr(buf, ')');
+	for (int field = 2; field < k && p != NULL; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
+}
+
 void mg__kill_session(pid_t sid)
 {
 	DIR *d = opendir("/proc");
@@ -423,35 +449,10 @@ void mg__kill_session(pid_t sid)
 		return;
 	}
 	while ((e = readdir(d)) != NULL) {
-		char path[64], buf[512], *p;
+		char *p;
 		long pid = strtol(e->d_name, &p, 10);
-		int fd, field;
-		ssize_t n;
 
-		if (*p != '\0' || pid <= 1) {
-			continue;
-		}
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			continue;
-		}
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0) {
-			continue;
-		}
-		buf[n] = '\0';
-		/* Fields after the command name, which may hold spaces: state,
-		 * ppid, pgrp, session. */
-		p = strrchr(buf, ')');
-		if (p == NULL) {
-			continue;
-		}
-		for (field = 0; field < 4 && p != NULL; field++) {
-			p = strchr(p + 1, ' ');
-		}
-		if (p != NULL && strtol(p + 1, NULL, 10) == sid) {
+		if (*p == '\0' && pid > 1 && mg__proc_stat_field(pid, 6) == sid) {
 			kill((pid_t)pid, SIGKILL);
 		}
 	}

@@ -39,6 +39,10 @@ void mg__env_scrub_self(void);
 /* In a forked child: nothing blocked, every signal at its default. */
 void mg__child_reset_signals(void);
 
+/* Field k of /proc/PID/stat, numbered as in proc(5) (5: the process
+ * group, 6: the session), or -1. */
+long mg__proc_stat_field(long pid, int k);
+
 /* SIGKILL every process left in session 'sid' (a dead hop's leftovers). */
 void mg__kill_session(pid_t sid);
 

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "mitogen/loop.h"
+#include "process.h"
 #include "svc-exec.h"
 
 /* How often to look again while a holder is left. */
@@ -35,30 +36,7 @@ struct mg__exec_hold {
 /* The process group of process 'pid' (from /proc), or -1. */
 static pid_t pgrp_of(const char *pid)
 {
-	char path[64], buf[512];
-	ssize_t n;
-	int fd;
-	char *p;
-
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return -1;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0) {
-		return -1;
-	}
-	buf[n] = '\0';
-	/* "pid (comm) state ppid pgrp ...": comm may hold anything. By
-	 * hand: sscanf would bring musl's scanf into the agent (~9 KiB). */
-	p = strrchr(buf, ')');
-	if (p == NULL || strlen(p) < 4) {
-		return -1;
-	}
-	(void)strtol(p + 4, &p, 10);
-	return (pid_t)strtol(p, NULL, 10);
+	return (pid_t)mg__proc_stat_field(strtol(pid, NULL, 10), 5);
 }
 
 /* Whether process 'pid' has one of h's files open. */
