@@ -1,6 +1,7 @@
 /* Connecting a hop: see conn.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1169,9 +1170,21 @@ static void on_prepared(void *data, int err, void *state, const char *errmsg)
  * starting beside it: with more of them than CPUs, the CPU sets the pace,
  * not the waits, and both would only slow the whole fan-out down.
  */
+/* The CPUs this process may run on: a cpuset (taskset, a container's
+ * --cpuset-cpus) leaves fewer than the host has online. */
+static long usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) {
+		return CPU_COUNT(&set);
+	}
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 static bool spare_cpu(const struct mg_method *m, const struct mg_conn_params *p)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long ncpu = usable_cpus();
 
 	if (p->others_starting < (unsigned long)(ncpu > 0 ? ncpu : 1)) {
 		return true;

@@ -21,7 +21,17 @@
 #
 #   tests/bench/bench-fanout.sh [BUILD_DIR] [RUNS]      RUNS default 5
 #   env: FANOUT (64), NS ("10 50 100"), BASTION_N (50), KEEP_RC (unset),
-#        CPU_N (100; 0 skips the CPU table), MITOGEN_CONNECT (as bench-ssh.sh)
+#        CPU_N (100; 0 skips the CPU table), MITOGEN_CONNECT (as bench-ssh.sh),
+#        FAR_CPUS (unset: everything shares every CPU)
+#
+# FAR_CPUS=LIST (taskset's list, e.g. 1) pins the sshd, so every far end,
+# to those CPUs and each tool with all it starts to the others. In a real
+# fan-out the far ends are other machines and only the master's CPU is
+# shared; on one machine the far ends otherwise take the tools' CPU, so the
+# wall times follow master + far end instead of the master alone. With the
+# CPU split, a tool whose far end costs more but whose own side costs less
+# shows what it would on a fleet, as long as the far CPUs keep up (the CPU
+# table says whether they do: far end x N against +children x N).
 #
 # Every web001..web100 is an ssh_config alias of the one sshd; "bastion" is
 # one more. Host keys are checked (StrictHostKeyChecking yes): ssh looks the
@@ -67,6 +77,22 @@ export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
 # The TCP_NODELAY helper, as an installed mitogen-run finds it.
 export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
 cpu_n=${CPU_N:-100}
+far_cpus=${FAR_CPUS:-}
+near=() far=()
+if [[ -n $far_cpus ]]; then
+	command -v taskset >/dev/null || { echo "bench: FAR_CPUS needs taskset (util-linux)" >&2; exit 1; }
+	# The other online CPUs, as a list taskset takes.
+	near_cpus=$(python3 -c 'import os, sys
+far = set()
+for part in sys.argv[1].split(","):
+    a, _, b = part.partition("-")
+    far.update(range(int(a), int(b or a) + 1))
+print(",".join(str(c) for c in sorted(os.sched_getaffinity(0) - far)))' "$far_cpus") ||
+		{ echo "bench: FAR_CPUS=$far_cpus is not a CPU list" >&2; exit 1; }
+	[[ -n $near_cpus ]] || { echo "bench: FAR_CPUS=$far_cpus leaves no CPU for the tools" >&2; exit 1; }
+	near=(taskset -c "$near_cpus")
+	far=(taskset -c "$far_cpus")
+fi
 [[ -x $run ]] || { echo "bench: $run not built" >&2; exit 1; }
 for t in pdsh clush parallel-ssh; do
 	command -v "$t" >/dev/null ||
@@ -98,7 +124,7 @@ done
 ! kill -0 "$pid" 2>/dev/null || { echo "bench: sshd $pid did not stop" >&2; exit 1; }
 echo "MaxStartups 1000:30:1000" >>"$d/sshd_config"
 [[ -n ${KEEP_RC:-} ]] || echo "SetEnv SHLVL=1" >>"$d/sshd_config"
-/usr/sbin/sshd -f "$d/sshd_config" -E "$log" ||
+${far[@]+"${far[@]}"} /usr/sbin/sshd -f "$d/sshd_config" -E "$log" ||
 	{ echo "bench: sshd did not restart on port $port: $(tail -3 "$log")" >&2; exit 1; }
 for ((i = 0; i < 50; i++)); do
 	[[ -z $(ss -Hltn "sport = :$port" 2>/dev/null) ]] || break
@@ -209,7 +235,7 @@ once() {
 	fi
 	a0=$(accepted)
 	t0=$(date +%s%N)
-	PDSH_SSH_ARGS=$pdsh_args "${argv[@]}" "$cmd" </dev/null >"$out" 2>"$err" || rc=$?
+	PDSH_SSH_ARGS=$pdsh_args ${near[@]+"${near[@]}"} "${argv[@]}" "$cmd" </dev/null >"$out" 2>"$err" || rc=$?
 	t1=$(date +%s%N)
 	a1=$(accepted)
 	check "$tool" "$n" "$cmd" "$rc" $((a1 - a0)) "$want"
@@ -263,8 +289,8 @@ hwm() {
 	local pid rc=0 a0 a1 h v
 	tool_argv "$tool" "$n"
 	a0=$(accepted)
-	PDSH_SSH_ARGS=$pdsh_args "${argv[@]}" "$cmd" </dev/null >"$out" 2>"$err" &
-	pid=$!
+	PDSH_SSH_ARGS=$pdsh_args ${near[@]+"${near[@]}"} "${argv[@]}" "$cmd" </dev/null >"$out" 2>"$err" &
+	pid=$! # taskset execs the tool: the same process
 	h=0
 	while v=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$pid/status" 2>/dev/null); do
 		[[ -z $v ]] || h=$v
@@ -280,6 +306,7 @@ hwm() {
 echo "== fan-out over ssh to 127.0.0.1:$port, -f/-p $fanout, median of $runs runs, wall ms"
 echo "   $(nproc) CPUs; $(ssh -V 2>&1); sshd MaxStartups $maxstartups, $rcfiles"
 echo "   $("$run" --version 2>&1 | head -1); $(pdsh -V 2>&1 | head -1); clush $(clush --version 2>&1 | awk '{print $2}'); parallel-ssh $(parallel-ssh --version 2>&1)"
+[[ -z $far_cpus ]] || echo "   far ends (the sshd) pinned to CPU $far_cpus, each tool and all it starts to CPU $near_cpus"
 echo "   client config: $cfg (web001..web100, bastion: HostName 127.0.0.1 Port $port; StrictHostKeyChecking yes)"
 echo
 
@@ -319,7 +346,7 @@ cpu() {
 	tool_argv "$tool" "$n"
 	a0=$(accepted)
 	f0=$(sshd_ticks)
-	PDSH_SSH_ARGS=$pdsh_args python3 "$here/cpu-reap.py" "$d/cpu" "${argv[@]}" "$cmd" \
+	PDSH_SSH_ARGS=$pdsh_args ${near[@]+"${near[@]}"} python3 "$here/cpu-reap.py" "$d/cpu" "${argv[@]}" "$cmd" \
 		</dev/null >"$out" 2>"$err" || rc=$?
 	# The sessions end once their clients have: wait until the listener
 	# has reaped every one.

@@ -171,7 +171,7 @@ EOF
 # ssh with the image on stdin, and run all the same.
 @test "more hops starting at once than CPUs: only the first NPROC probe for TCP_NODELAY" {
     local ncpu n last
-    ncpu=$(getconf _NPROCESSORS_ONLN)
+    ncpu=$(nproc) # the CPUs this process may use, as mitogen-run counts them
     ((ncpu + 3 <= 50)) || skip "$ncpu CPUs: more than the 50 aliases"
     [[ -x ${MITOGEN_CONNECT:-} ]] || skip "mitogen-connect is not built"
     n=$((ncpu + 3))
@@ -194,6 +194,22 @@ EOF
     # One target alone still gets it.
     run_mg_sep mitogen-run -vv "ssh:web01?$(many_args)" -- uname -n
     assert "$(grep -c 'connecting with TCP_NODELAY' <<<"$stderr")" == "1" "one target: probed"
+}
+
+# A cpuset (taskset, a container's --cpuset-cpus) counts, not the CPUs the
+# host has: pinned to one CPU, the second hop starting is already a fan-out.
+@test "pinned to one CPU: only the first hop probes for TCP_NODELAY" {
+    command -v taskset >/dev/null || skip "no taskset"
+    [[ -x ${MITOGEN_CONNECT:-} ]] || skip "mitogen-connect is not built"
+    local cpu
+    cpu=$(taskset -cp $$ | sed 's/.*: //; s/[,-].*//')
+    run_mg_sep taskset -c "$cpu" mitogen-run -vv -w "ssh:web[01-04]?$(many_args)" -- uname -n
+    # shellcheck disable=SC2046
+    assert "$(printf '%s\n' "$output" | LC_ALL=C sort)" == "$(expect_lines $(webs 1 4))" \
+        "every target ran"
+    assert "$(grep -c 'connecting with TCP_NODELAY' <<<"$stderr")" == "1" "one probed"
+    assert "$(grep -c "other hops starting on 1 CPUs: no ssh preparation, the image on stdin" <<<"$stderr")" == "3" \
+        "the 3 others were not"
 }
 
 @test "two targets that cannot connect: exit 255, the summary names both" {
