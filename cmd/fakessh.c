@@ -259,19 +259,20 @@ static const char *not_built(const struct mg_ssh_cmdline *o)
 	return NULL;
 }
 
-/* A terminal at the far end? As ssh decides: -T, -tt (forced), -t
- * (when ours is one), then RequestTTY, else for a login on a terminal. */
+/* A terminal at the far end? As ssh decides: -T (or -N) none, -tt
+ * always, -t and a login (unless RequestTTY says) only when our stdin
+ * is a terminal that -n (or -f) does not replace, else ssh's warning. */
 static bool want_pty(const struct mg_ssh_cmdline *o, bool login)
 {
-	int r = o->no_tty ? MG_SSH_TTY_NO : o->tty > 1 ? MG_SSH_TTY_FORCE
+	int r = o->no_tty || o->no_command ? MG_SSH_TTY_NO : o->tty > 1 ? MG_SSH_TTY_FORCE
 	      : o->tty == 1 ? MG_SSH_TTY_YES : o->request_tty;
-	bool term = isatty(STDIN_FILENO);
+	bool asked = r == MG_SSH_TTY_YES || ((r == MG_SSH_TTY_UNSET || r == MG_SSH_TTY_AUTO) && login);
+	bool term = isatty(STDIN_FILENO) && !o->null_stdin && !o->background;
 
-	if (r == MG_SSH_TTY_YES && !term && !o->quiet) {
+	if (asked && !term && !o->quiet) {
 		fprintf(stderr, "Pseudo-terminal will not be allocated because stdin is not a terminal.\r\n");
 	}
-	return r == MG_SSH_TTY_FORCE || (r == MG_SSH_TTY_YES && term) ||
-	       ((r == MG_SSH_TTY_UNSET || r == MG_SSH_TTY_AUTO) && login && term);
+	return r == MG_SSH_TTY_FORCE || (asked && term);
 }
 
 /* K=V into env[0..*n), replacing a value the name has already. */

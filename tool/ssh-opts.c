@@ -307,9 +307,10 @@ static int flag(struct parse *p, char c)
 	char word[3] = { '-', c, '\0' };
 
 	switch (c) {
-	case 't': o->tty++; return 0;
+	/* The last of -t and -T counts, as in ssh: -T -tt forces one. */
+	case 't': o->tty++; o->no_tty = false; return 0;
 	case 'v': o->verbose++; return 0;
-	case 'T': o->no_tty = true; return 0;
+	case 'T': o->no_tty = true; o->tty = 0; return 0;
 	case 'n': o->null_stdin = true; return 0;
 	case 'q': o->quiet = true; return 0;
 	case 'N': o->no_command = true; return 0;

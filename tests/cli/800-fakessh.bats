@@ -232,6 +232,10 @@ function make_tree() {
     run_mg_sep 3 fakessh local < <(printf '%s\n' 'echo hi $((2+3))' 'case $0 in -*) echo login;; esac; shopt -q login_shell 2>/dev/null && echo login' 'exit 3')
     assert "${lines[0]}" == "hi 5" "the shell ran our stdin"
     assert "${lines[1]}" == "login" "as a login shell"
+    # ssh asks for a terminal for a login, and says why it gets none.
+    assert "$stderr" =~ "Pseudo-terminal will not be allocated" "ssh's warning"
+    run_mg_sep 0 fakessh -T local </dev/null
+    assert "$stderr" == "" "-T: no terminal asked, no warning"
 }
 
 @test "on a terminal: a login gets a pty at the far end, and so does -t" {
@@ -245,6 +249,17 @@ function make_tree() {
     assert "$out" =~ "/dev/pts/" "-t: a terminal at the far end"
     out=$(timeout 30 script -qec "fakessh -T local tty" /dev/null </dev/null | tr -d '\r')
     assert "$out" =~ "not a tty" "-T: none"
+    # -n (and -f) replace the terminal with /dev/null: none, as ssh, with
+    # its warning; -tt still forces one; the last of -T and -t counts.
+    out=$(timeout 30 script -qec "fakessh -n -t local 'tty; exit 5'" /dev/null </dev/null | tr -d '\r')
+    assert "$out" =~ "not a tty" "-n -t: none"
+    assert "$out" =~ "Pseudo-terminal will not be allocated" "-n -t: ssh's warning"
+    out=$(timeout 30 script -qec "fakessh -n local" /dev/null </dev/null | tr -d '\r')
+    assert "$out" =~ "Pseudo-terminal will not be allocated" "-n, a login: ssh's warning"
+    out=$(timeout 30 script -qec "fakessh -n -tt local tty" /dev/null </dev/null | tr -d '\r')
+    assert "$out" =~ "/dev/pts/" "-n -tt: forced"
+    out=$(timeout 30 script -qec "fakessh -T -t local tty" /dev/null </dev/null | tr -d '\r')
+    assert "$out" =~ "/dev/pts/" "-T -t: -t counts"
 }
 
 @test "sftp -S fakessh -s sftp: put and get through the far sftp-server" {

@@ -27,12 +27,16 @@ static void test_flags(void)
 	char *err = NULL;
 
 	PARSE_OK("-ttvvv", "-T", "-n", "-q", "-N", "-G", "-V", "-s", "host");
-	ASSERT_INT_EQ(o->tty, 2);
+	ASSERT_INT_EQ(o->tty, 0);
 	ASSERT_INT_EQ(o->verbose, 3);
 	ASSERT_TRUE(o->no_tty && o->null_stdin && o->quiet && o->no_command);
 	ASSERT_TRUE(o->dump_config && o->version && o->subsystem);
 	ASSERT_STR_EQ(o->dest, "host");
 	ASSERT_INT_EQ(o->n_command, 0);
+	/* The last of -t and -T counts, as in ssh. */
+	PARSE_OK("-T", "-tt", "host");
+	ASSERT_TRUE(!o->no_tty);
+	ASSERT_INT_EQ(o->tty, 2);
 	talloc_free(tmp);
 }
 
