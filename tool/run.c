@@ -464,6 +464,13 @@ static int run_setup(struct run *run, struct mg_run_result *res)
 		}
 	}
 	for (size_t i = 0; opts->signals && i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction sa;
+		/* One ignored when we started (nohup's SIGHUP, a background
+		 * job's SIGINT) stays ignored, as ssh and the shells leave it:
+		 * watched, it would arrive, since it is blocked. */
+		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+			continue;
+		}
 		if (mg_signal_new(run, run->loop, sigs[i], on_signal, run) == NULL) {
 			return -ENOMEM;
 		}

@@ -488,3 +488,47 @@ function descendants() {
     run_mg_sep mitogen-run --dry-run "$chain" true
     assert "${lines[0]}" =~ " -o Tag=mytag " "ssh 9.4's -P, spelt for any ssh"
 }
+
+# Wait up to 10 s for file $1 to hold something.
+function wait_file() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [[ -s $1 ]] && return 0
+        sleep 0.1
+    done
+    die "$1 never came"
+}
+
+@test "signals: INT, TERM, HUP end the far command, 255 as ssh; ignored at the start (nohup), they stay ignored" {
+    local sig pid far rc i
+    for sig in INT TERM HUP; do
+        rm -f "$MG_TMP/far"
+        # bash makes background jobs ignore SIGINT: restore them.
+        env --default-signal=INT,TERM,HUP fakessh local "echo \$\$ >$MG_TMP/far; exec sleep 30" \
+            </dev/null >"$MG_TMP/out" 2>"$MG_TMP/err" 3>&- &
+        pid=$!
+        wait_file "$MG_TMP/far"
+        far=$(<"$MG_TMP/far")
+        kill -"$sig" "$pid"
+        rc=0
+        wait "$pid" || rc=$?
+        assert "$rc" -eq 255 "SIG$sig: ssh's 255"
+        for ((i = 0; i < 100; i++)); do
+            kill -0 "$far" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$far" 2>/dev/null && die "SIG$sig: the far command $far still runs"
+    done
+    # As under nohup: ssh keeps ignoring what its caller ignored.
+    rm -f "$MG_TMP/far"
+    (trap '' INT HUP; exec fakessh local "echo up >$MG_TMP/far; sleep 1; echo done") \
+        </dev/null >"$MG_TMP/out" 2>"$MG_TMP/err" 3>&- &
+    pid=$!
+    wait_file "$MG_TMP/far"
+    kill -HUP "$pid"
+    kill -INT "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    assert "$rc" -eq 0 "ignored SIGHUP and SIGINT: the command ran to its end"
+    assert "$(<"$MG_TMP/out")" == "done" "its output"
+}
