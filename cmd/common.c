@@ -1,4 +1,6 @@
 /* Shared command helpers: see common.h. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +16,8 @@ struct mg_common_opts mg_common = { .connect_timeout = "30" };
 static const char *prog_name = "mitogen";
 /* fakessh -q: ssh's LogLevel QUIET prints not even fatal errors. */
 static bool errors_off;
+/* Where errors go: stderr, or the file of mg_cmd_log_to_file. */
+static int err_fd = STDERR_FILENO;
 
 struct poptOption mg_common_popt_table[] = {
 	{ "verbose", 'v', POPT_ARG_NONE, NULL, 'v', "Log each hop's progress on stderr (repeat for more)", NULL },
@@ -53,6 +57,31 @@ void mg_cmd_errors_off(void)
 	errors_off = true;
 	mg_log_set_level(MG_LOG_ERROR);
 	mg_log_set_sink(drop_log, NULL);
+}
+
+int mg_cmd_log_to_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+	int ret;
+
+	if (fd < 0) {
+		return -errno;
+	}
+	ret = mg_log_to_file(path, mg_log_get_level());
+	if (ret != 0) {
+		close(fd);
+		return ret;
+	}
+	if (err_fd != STDERR_FILENO) {
+		close(err_fd);
+	}
+	err_fd = fd;
+	return 0;
+}
+
+int mg_cmd_err_fd(void)
+{
+	return err_fd;
 }
 
 bool mg_cmd_apply_common(void)
@@ -103,10 +132,10 @@ static void print_error(const char *msg, bool one_line, const char *suffix)
 		out = talloc_asprintf_append_buffer(out, "%s\n", suffix);
 	}
 	if (out == NULL) {
-		fprintf(stderr, "%s: out of memory\n", prog_name);
+		dprintf(err_fd, "%s: out of memory\n", prog_name);
 	} else {
 		fflush(stderr);
-		if (write(STDERR_FILENO, out, strlen(out)) < 0) {
+		if (write(err_fd, out, strlen(out)) < 0) {
 			/* Nowhere left to say it. */
 		}
 	}

@@ -37,6 +37,11 @@ void mg_cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* From now on, print no error and no log line at all (fakessh -q, as
  * ssh's LogLevel QUIET); usage errors and --help are not affected. */
 void mg_cmd_errors_off(void);
+/* From now on, errors and log lines go to the file 'path' (appended,
+ * created mode 0600) instead of stderr, as ssh -E logs: 0 or a negative
+ * errno. mg_cmd_err_fd: where errors go now. */
+int mg_cmd_log_to_file(const char *path);
+int mg_cmd_err_fd(void);
 /* A usage error: message and hint on one line; returns MG_EXIT_USAGE. */
 int mg_cmd_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

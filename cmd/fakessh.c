@@ -270,7 +270,7 @@ static bool want_pty(const struct mg_ssh_cmdline *o, bool login)
 	bool term = isatty(STDIN_FILENO) && !o->null_stdin && !o->background;
 
 	if (asked && !term && !o->quiet) {
-		fprintf(stderr, "Pseudo-terminal will not be allocated because stdin is not a terminal.\r\n");
+		dprintf(mg_cmd_err_fd(), "Pseudo-terminal will not be allocated because stdin is not a terminal.\r\n");
 	}
 	return r == MG_SSH_TTY_FORCE || (asked && term);
 }
@@ -414,6 +414,10 @@ static int run(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o)
 	if (ssh == NULL && o->n_ssh_args > 0) {
 		char *words = talloc_strdup(tmp, "");
 		for (size_t i = 0; words != NULL && i < o->n_ssh_args; i++) {
+			if (strcmp(o->ssh_args[i], "-E") == 0) {
+				i++; /* ours too: not ignored */
+				continue;
+			}
 			words = talloc_asprintf_append_buffer(words, " %s", o->ssh_args[i]);
 		}
 		mg__log(MG_LOG_INFO, NULL, 0, "no ssh hop to give these options to: ignored:%s",
@@ -560,6 +564,12 @@ int main(int argc, const char **argv)
 		mg_common.verbose = o->verbose;
 		mg_common.quiet = o->quiet;
 		mg_cmd_apply_common();
+		if (o->log_file != NULL && (ret = mg_cmd_log_to_file(o->log_file)) != 0) {
+			/* ssh's words; 255, a setup error. */
+			fprintf(stderr, "Couldn't open logfile %s: %s\n", o->log_file, strerror(-ret));
+			talloc_free(tmp);
+			return FAKESSH_FAIL;
+		}
 		if (o->quiet && o->verbose == 0) {
 			mg_cmd_errors_off();
 		}

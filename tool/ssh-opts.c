@@ -341,6 +341,13 @@ static int with_arg(struct parse *p, char c, const char *arg)
 	case 'Q': o->query = talloc_strdup(o, arg); return o->query != NULL ? 0 : -ENOMEM;
 	case 'O': o->ctl_cmd = talloc_strdup(o, arg); return o->ctl_cmd != NULL ? 0 : -ENOMEM;
 	case 'W': o->stdio_forward = talloc_strdup(o, arg); return o->stdio_forward != NULL ? 0 : -ENOMEM;
+	case 'E':
+		/* Ours, and the first ssh hop's ssh's too (its messages). */
+		o->log_file = talloc_strdup(o, arg);
+		if (o->log_file == NULL) {
+			return -ENOMEM;
+		}
+		break;
 	case 'P': {
 		/* -P TAG is OpenSSH 9.4's; older ones took -P alone and would
 		 * read TAG as the host: as an option it fails plainly there. */

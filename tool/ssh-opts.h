@@ -48,6 +48,7 @@ struct mg_ssh_cmdline {
 	const char *query;        /* -Q: what to list */
 	const char *ctl_cmd;      /* -O: a control command for a master */
 	const char *stdio_forward; /* -W host:port */
+	const char *log_file;     /* -E: where our messages go (also passed on) */
 	bool background;          /* -f, ForkAfterAuthentication=yes */
 	bool no_tty, null_stdin, quiet, no_command, dump_config, version, subsystem;
 };

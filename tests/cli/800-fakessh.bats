@@ -212,6 +212,20 @@ function make_tree() {
     assert "$stderr" =~ "^fakessh: local/docker:x.*nonexistent" "the failing hop"
 }
 
+@test "-E FILE: fakessh's own messages go to FILE, not stderr, as ssh -E" {
+    run_mg_sep 255 fakessh -E "$MG_TMP/log" 'local/docker:x?docker_path=%2Fnonexistent' true
+    assert "$stderr" == "" "nothing of ours on stderr"
+    assert "$(<"$MG_TMP/log")" =~ "fakessh: local/docker:x.*nonexistent" "the failing hop, in the file"
+    # Notes under -v too; the far command's own stderr stays stderr.
+    run_mg_sep fakessh -v -E "$MG_TMP/log2" local 'echo out; echo err >&2'
+    assert "$output" == "out" "stdout"
+    assert "$stderr" == "err" "the command's stderr only"
+    assert "$(<"$MG_TMP/log2")" =~ "local: agent up" "-v's notes in the file"
+    [[ $(<"$MG_TMP/log2") != *"ignored: -E"* ]] || die "-E is no ignored option"
+    run_mg_sep 255 fakessh -E "$MG_TMP/no/such/dir/log" local true
+    assert "$stderr" =~ "^Couldn't open logfile .*/no/such/dir/log: " "ssh's words"
+}
+
 @test "options that cannot apply are ignored, with a note under -v" {
     run_mg_sep fakessh -1 -L 1:h:2 -e none -w 1:2 -x -o ForwardX11=no local echo ok
     assert "$output" == "ok" "ran"

@@ -71,6 +71,12 @@ static void test_pass_and_ignore(void)
 	ASSERT_STR_EQ(o->ctl_cmd, "exit");
 	ASSERT_STR_EQ(o->stdio_forward, "h:1");
 	ASSERT_STR_EQ(o->dest, "h");
+	/* -E: our log file, and the first ssh hop's ssh's. */
+	PARSE_OK("-E/log", "h");
+	ASSERT_STR_EQ(o->log_file, "/log");
+	ASSERT_INT_EQ(o->n_ssh_args, 2);
+	ASSERT_STR_EQ(o->ssh_args[0], "-E");
+	ASSERT_STR_EQ(o->ssh_args[1], "/log");
 	talloc_free(tmp);
 }
 
