@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <mitogen/mitogen.h>
 #include "common.h"
@@ -122,46 +123,45 @@ bool mg_fakessh_hand_over(TALLOC_CTX *ctx, char **argv)
 	return true;
 }
 
-/* -O goes to the ssh of the first ssh hop of 'text', with the host,
- * user and port of that hop and the command line's ssh options. */
-int mg_fakessh_ask_ssh(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const char *text)
+/* The first ssh hop of chain 'text', or NULL. */
+static const struct mg_hop *first_ssh_hop(TALLOC_CTX *ctx, const char *text)
 {
-	const char *ssh = real_ssh(ctx);
-	const char **argv = talloc_zero_array(ctx, const char *, o->n_ssh_args + 2 * o->n_identities + 10);
 	struct mg_chain_list *list = NULL;
-	const struct mg_hop *h = NULL;
 	char *err = NULL;
-	size_t n = 0;
 
-	if (ssh == NULL || argv == NULL) {
-		mg_cmd_error("no ssh in PATH to ask");
-		return FAKESSH_FAIL;
+	if (text == NULL || mg_chain_parse(ctx, text, &list, &err) != 0) {
+		return NULL;
 	}
-	argv[n++] = ssh;
-	if (o->query != NULL) {
-		argv[n++] = "-Q";
-		argv[n++] = o->query;
-		execv(ssh, (char **)argv);
-		mg_cmd_error("%s: %s", ssh, strerror(errno));
-		return FAKESSH_FAIL;
-	}
-	if (text != NULL && mg_chain_parse(ctx, text, &list, &err) == 0) {
-		for (size_t i = 0; i < list->chains[0].n_hops && h == NULL; i++) {
-			h = strcmp(list->chains[0].hops[i].method, "ssh") == 0 ? &list->chains[0].hops[i] : NULL;
+	for (size_t i = 0; i < list->chains[0].n_hops; i++) {
+		if (strcmp(list->chains[0].hops[i].method, "ssh") == 0) {
+			return list->chains[0].hops[i].host != NULL ? &list->chains[0].hops[i] : NULL;
 		}
 	}
-	if (h == NULL || h->host == NULL) {
-		mg_cmd_error("-O %s: no ssh hop in %s, so no control master", o->ctl_cmd, o->dest);
-		return FAKESSH_FAIL;
+	return NULL;
+}
+
+/* argv for the real 'ssh' asking 'q1' ['q2'] about hop 'h': its host,
+ * user and port, the command line's identities and ssh options. */
+static const char **ask_argv(TALLOC_CTX *ctx, const char *ssh, const struct mg_ssh_cmdline *o,
+			     const struct mg_hop *h, const char *q1, const char *q2)
+{
+	const char **argv = talloc_zero_array(ctx, const char *, o->n_ssh_args + 2 * o->n_identities + 10);
+	size_t n = 0;
+
+	if (argv == NULL) {
+		return NULL;
 	}
-	argv[n++] = "-O";
-	argv[n++] = o->ctl_cmd;
+	argv[n++] = ssh;
+	argv[n++] = q1;
+	if (q2 != NULL) {
+		argv[n++] = q2;
+	}
 	if (h->user != NULL) {
 		argv[n++] = "-l";
 		argv[n++] = h->user;
 	}
 	if (h->port != 0) {
-		argv[n++] = talloc_asprintf(ctx, "-p%d", h->port);
+		argv[n++] = talloc_asprintf(argv, "-p%d", h->port);
 	}
 	for (size_t i = 0; i < o->n_identities; i++) {
 		argv[n++] = "-i";
@@ -172,7 +172,62 @@ int mg_fakessh_ask_ssh(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const ch
 	}
 	argv[n++] = "--";
 	argv[n++] = h->host;
-	execv(ssh, (char **)argv);
-	mg_cmd_error("%s: %s", ssh, strerror(errno));
+	return argv;
+}
+
+/* -O goes to the ssh of the first ssh hop of 'text', with the host,
+ * user and port of that hop and the command line's ssh options. */
+int mg_fakessh_ask_ssh(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const char *text)
+{
+	const char *ssh = real_ssh(ctx);
+	const struct mg_hop *h;
+	const char **argv;
+
+	if (ssh == NULL) {
+		mg_cmd_error("no ssh in PATH to ask");
+		return FAKESSH_FAIL;
+	}
+	if (o->query != NULL) {
+		const char *q[] = { ssh, "-Q", o->query, NULL };
+		execv(ssh, (char **)q);
+		mg_cmd_error("%s: %s", ssh, strerror(errno));
+		return FAKESSH_FAIL;
+	}
+	h = first_ssh_hop(ctx, text);
+	if (h == NULL) {
+		mg_cmd_error("-O %s: no ssh hop in %s, so no control master", o->ctl_cmd, o->dest);
+		return FAKESSH_FAIL;
+	}
+	argv = ask_argv(ctx, ssh, o, h, "-O", o->ctl_cmd);
+	if (argv != NULL) {
+		execv(ssh, (char **)argv);
+	}
+	mg_cmd_error("%s: %s", ssh, argv != NULL ? strerror(errno) : "out of memory");
 	return FAKESSH_FAIL;
+}
+
+/* See fakessh-ssh.h. */
+int mg_fakessh_ssh_dump(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const char *text)
+{
+	const char *ssh = real_ssh(ctx);
+	const struct mg_hop *h = first_ssh_hop(ctx, text);
+	const char **argv = ssh != NULL && h != NULL ? ask_argv(ctx, ssh, o, h, "-G", NULL) : NULL;
+	int status = 0;
+	pid_t pid;
+
+	if (argv == NULL) {
+		return -1;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execv(ssh, (char **)argv);
+		_exit(127);
+	}
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) == 127) {
+		return -1;
+	}
+	return WEXITSTATUS(status);
 }

@@ -30,4 +30,11 @@ bool mg_fakessh_hand_over(TALLOC_CTX *ctx, char **argv);
  */
 int mg_fakessh_ask_ssh(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const char *text);
 
+/*
+ * -G with an ssh hop: the local ssh's own -G for the first ssh hop of
+ * 'text' (host, user, port, the ssh options given), on our stdout; its
+ * exit status, or -1 when there is no such hop or no ssh to ask.
+ */
+int mg_fakessh_ssh_dump(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const char *text);
+
 #endif

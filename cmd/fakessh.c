@@ -203,14 +203,22 @@ static char *resolve_dest(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const
 	return text;
 }
 
-/* -G: what ssh -G would say of the first ssh hop, ssh_config style. */
+/* -G: what ssh -G says of the first ssh hop (its ssh_config applied),
+ * else our own few lines in its style; then the whole chain. */
 static int dump_config(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const char *text)
 {
 	struct mg_chain_list *list = NULL;
 	char *errmsg = NULL;
 	const struct mg_hop *h = NULL;
 	struct passwd *pw = getpwuid(getuid());
+	int status = mg_fakessh_ssh_dump(ctx, o, text);
 
+	if (status >= 0) {
+		if (status == 0) {
+			printf("chain %s\n", text);
+		}
+		return status;
+	}
 	if (mg_chain_parse(ctx, text, &list, &errmsg) == 0) {
 		for (size_t i = 0; i < list->chains[0].n_hops && h == NULL; i++) {
 			if (strcmp(list->chains[0].hops[i].method, "ssh") == 0) {

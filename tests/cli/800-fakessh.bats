@@ -137,12 +137,23 @@ function make_tree() {
 }
 
 @test "-G: an ssh -G style dump, nothing connected" {
-    run_mg_sep fakessh -G -l bob -p 2222 -i /k/id web1
+    touch "$MG_TMP/id"
+    run_mg_sep fakessh -G -l bob -p 2222 -i "$MG_TMP/id" web1
     assert "${lines[0]}" == "host web1" "host"
     assert "${lines[1]}" == "user bob" "user from -l"
     assert "${lines[2]}" == "hostname web1" "a bare name is an ssh host"
     assert "${lines[3]}" == "port 2222" "port from -p"
-    assert "${lines[4]}" == "identityfile /k/id" "identity"
+    assert "$output" =~ $'\nidentityfile '"$MG_TMP/id"$'\n' "identity"
+    assert "$output" =~ $'\nchain ssh:web1' "the chain"
+
+    # The first ssh hop's values as its ssh sees them, ssh_config applied.
+    printf 'Host webalias\n  HostName 127.0.0.9\n  Port 2345\n  User zed\n' >"$MG_TMP/config"
+    run_mg_sep fakessh -F "$MG_TMP/config" -G webalias
+    assert "${lines[1]}" == "user zed" "user from the ssh_config"
+    assert "${lines[2]}" == "hostname 127.0.0.9" "HostName from the ssh_config"
+    assert "${lines[3]}" == "port 2345" "Port from the ssh_config"
+    run_mg_sep fakessh -G local
+    assert "$output" =~ $'^host local\n.*\nchain local$' "no ssh hop: our own lines"
 
     # ssh's rule: the first user given wins; user@ before a later -l.
     run_mg_sep fakessh -G alice@ssh=web1=22+sudo=root -l bob
