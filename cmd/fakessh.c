@@ -508,10 +508,12 @@ static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text)
 	mg_runner.signal_status = FAKESSH_FAIL;
 	mg_runner.tty = want_pty(o, o->n_command == 0 && !o->no_command);
 	mg_runner.env = remote_env(tmp, o, mg_runner.tty);
+	/* In the far user's home, as sshd starts every session. */
+	mg_runner.cwd = talloc_strdup(tmp, "~");
 	/* The runner's words: the target first (no -w: output raw, as one
 	 * target's), then the COMMAND words it joins for the shell. */
 	const char **words = talloc_zero_array(tmp, const char *, o->n_command + 3);
-	if (words == NULL || mg_runner.env == NULL) {
+	if (words == NULL || mg_runner.env == NULL || mg_runner.cwd == NULL) {
 		mg_cmd_error("out of memory");
 		return FAKESSH_FAIL;
 	}

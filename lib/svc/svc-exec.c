@@ -355,6 +355,16 @@ static int check_dir(const char *dir)
 	return access(dir, X_OK) == 0 ? 0 : -errno;
 }
 
+/* cwd "~": the user's home as sshd enters it (the passwd entry, else
+ * $HOME), or "/" when that cannot be entered, where sshd goes on. */
+static char *home_dir(TALLOC_CTX *mem_ctx)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *home = pw != NULL && pw->pw_dir != NULL ? pw->pw_dir : getenv("HOME");
+
+	return talloc_strdup(mem_ctx, home != NULL && home[0] == '/' && check_dir(home) == 0 ? home : "/");
+}
+
 /* The ELF machine of this host, from uname. */
 static uint32_t host_machine(const char **_name)
 {
@@ -567,6 +577,9 @@ static void start_job(struct request *rq, int image_fd)
 		/* A #! script: its interpreter opens the path after exec, so
 		 * the descriptor must stay open in the child. */
 		snprintf(exec_path, sizeof(exec_path), "/proc/self/fd/%d", SCRIPT_FD);
+	}
+	if (cwd != NULL && strcmp(cwd, "~") == 0 && (cwd = home_dir(tmp)) == NULL) {
+		goto out;
 	}
 	if (cwd != NULL && (ret = check_dir(cwd)) != 0) {
 		/* As `cd DIR && COMMAND` fails in a shell: status 1. */

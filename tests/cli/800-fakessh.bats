@@ -557,3 +557,21 @@ function wait_file() {
     assert "$rc" -eq 0 "ignored SIGHUP and SIGINT: the command ran to its end"
     assert "$(<"$MG_TMP/out")" == "done" "its output"
 }
+
+@test "the command, a login and sftp start in the far user's home, as sshd starts them" {
+    skip_if_no_program sudo
+    local home nobody
+    home=$(getent passwd "$(id -un)" | cut -d: -f6)
+    nobody=$(getent passwd nobody | cut -d: -f6)
+    [[ -n $nobody && -d $nobody ]] || nobody=/
+    cd "$MG_TMP"
+    run_mg_sep fakessh local pwd
+    assert "$output" == "$home" "local: our home, not our directory"
+    run_mg_sep fakessh local/sudo:nobody pwd
+    assert "$output" == "$nobody" "sudo:nobody: its home, or / as sshd when there is none"
+    run_mg_sep fakessh -T local < <(echo pwd)
+    assert "$output" == "$home" "a login too"
+    skip_if_no_program sftp
+    run_mg_sep sftp -q -S fakessh -b - local < <(echo pwd)
+    assert "$output" =~ "Remote working directory: $home" "sftp: home"
+}
