@@ -227,6 +227,16 @@ EOF
     # A directory that exists still works, with and without a shell.
     run_mg_sep mitogen-run -C /usr local pwd
     assert "$output" == "/usr" "-C /usr"
+    # '~': the far user's home as sshd enters it, / when there is none.
+    local nobody
+    nobody=$(getent passwd nobody | cut -d: -f6)
+    [[ -n $nobody && -d $nobody ]] || nobody=/
+    run_mg_sep mitogen-run -C '~' local pwd
+    assert "$output" == "$(getent passwd "$(id -un)" | cut -d: -f6)" "-C ~: our home"
+    if command -v sudo >/dev/null; then
+        run_mg_sep mitogen-run -C '~' local/sudo:nobody pwd
+        assert "$output" == "$nobody" "-C ~ through sudo:nobody"
+    fi
 }
 
 @test "-C DIR over ssh: the status of cd DIR && COMMAND" {
