@@ -238,12 +238,17 @@ static int dump_config(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, const ch
 	return 0;
 }
 
+/* ssh shows its usage after getopt's complaints only, not after a bad
+ * value ("Bad port 'x'"). */
 static int usage_fail(const char *msg)
 {
 	if (msg != NULL) {
 		fprintf(stderr, "fakessh: %s\n", msg);
 	}
-	fputs(mg_ssh_cmdline_usage, stderr);
+	if (msg == NULL || strncmp(msg, "unknown option", 14) == 0 ||
+	    strncmp(msg, "option requires", 15) == 0) {
+		fputs(mg_ssh_cmdline_usage, stderr);
+	}
 	return FAKESSH_FAIL;
 }
 

@@ -205,7 +205,9 @@ function make_tree() {
     run_mg_sep 255 fakessh local -p
     assert "${stderr_lines[0]}" == "fakessh: option requires an argument -- p" "missing argument"
     run_mg_sep 255 fakessh -p 0 local true
-    assert "${stderr_lines[0]}" == "fakessh: Bad port '0'" "bad port"
+    assert "$stderr" == "fakessh: Bad port '0'" "bad port: ssh's message, no usage text after it"
+    run_mg_sep 255 fakessh -o SetEnv=x local true
+    assert "$stderr" == "fakessh: Invalid SetEnv 'x'" "a bad -o value: no usage text either"
     run_mg_sep 255 fakessh 'ssh:' true
     assert "$stderr" =~ "^fakessh: bad destination 'ssh:': " "malformed DEST"
     run_mg_sep 255 fakessh -l $'a\nb' web1 true
