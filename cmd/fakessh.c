@@ -512,6 +512,7 @@ static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text)
 	/* ssh has no status for a command a signal ended: 255. */
 	mg_runner.signal_status = FAKESSH_FAIL;
 	mg_runner.tty = want_pty(o, o->n_command == 0 && !o->no_command);
+	mg_runner.closed_host = o->quiet ? NULL : o->dest;
 	mg_runner.env = remote_env(tmp, o, mg_runner.tty);
 	/* In the far user's home, as sshd starts every session. */
 	mg_runner.cwd = talloc_strdup(tmp, "~");

@@ -236,6 +236,9 @@ static int run_targets(TALLOC_CTX *tmp, const struct mg_chain_list *list,
 	if (res.errmsg != NULL) {
 		mg_cmd_error("%s", res.errmsg);
 	}
+	if (report == NULL && ro->pty && res.outcome == MG_RUN_EXITED && mg_runner.closed_host != NULL) {
+		dprintf(mg_cmd_err_fd(), "Connection to %s closed.\r\n", mg_runner.closed_host);
+	}
 	if (report == NULL && res.signal != 0 && mg_runner.signal_status != 0) {
 		mg__log(MG_LOG_INFO, NULL, 0, "the command was killed by signal %d", res.signal);
 		res.exit_code = mg_runner.signal_status;

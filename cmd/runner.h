@@ -25,6 +25,9 @@ struct mg_runner {
 	const char *attach; /* attach to the session at this socket (fakessh run) */
 	int signal_status;  /* one target ended by a signal: exit with this
 			     * (fakessh: 255, as ssh), not 128+N; 0: 128+N */
+	const char *closed_host; /* with a terminal at the far end, once the
+				  * command ended: "Connection to HOST
+				  * closed." on stderr, as ssh says (fakessh) */
 	int up_fd;          /* > 0: once the chain is up, write a byte to
 			     * it, close it and leave the terminal's
 			     * session (fakessh -f) */

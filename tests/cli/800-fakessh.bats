@@ -357,7 +357,9 @@ function descendants() {
 @test "-tt and RequestTTY=force: a terminal at the far end without one here" {
     run_mg_sep fakessh -tt local tty </dev/null
     assert "$output" =~ "^/dev/pts/" "-tt forced a pty"
-    assert "$stderr" == "" "no warning"
+    assert "$stderr" == $'Connection to local closed.\r' "no warning; ssh's last line after a terminal"
+    run_mg_sep fakessh -q -tt local true </dev/null
+    assert "$stderr" == "" "-q: not even that"
     run_mg_sep fakessh -o RequestTTY=force local tty </dev/null
     assert "$output" =~ "^/dev/pts/" "RequestTTY=force"
     # -T beats -tt; RequestTTY=no and =yes as -T and -t.
