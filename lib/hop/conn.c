@@ -82,6 +82,7 @@ struct mg_conn {
 	void *exit_data;
 	struct mg_conn *live_next;   /* in live_hops while not reaped */
 	struct mg_conn **live_prevp;
+	pid_t owner;                 /* the process that started the hop */
 };
 
 /* Every hop process this program started and has not reaped yet: an agent
@@ -880,6 +881,13 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 
 static int conn_destructor(struct mg_conn *c)
 {
+	/* A hop still connecting when its owner lets go of it (the run was
+	 * interrupted) has no agent to stop it, and nobody wants it: a stuck
+	 * ssh or `docker exec` deaf to SIGTERM and end of input would
+	 * outlive us. A forked copy of us does not own it. */
+	if (!c->up && !c->exited && c->pid > 0 && c->owner == getpid()) {
+		kill_hop(c);
+	}
 	live_unlink(c);
 	if (c->err_fd >= 0) {
 		close(c->err_fd);
@@ -1211,6 +1219,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		return -ENOMEM;
 	}
 	c->err_fd = -1;
+	c->owner = getpid();
 	talloc_set_destructor(c, conn_destructor);
 	c->r = r;
 	c->loop = mg__router_loop(r);

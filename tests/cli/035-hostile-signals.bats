@@ -269,4 +269,18 @@ function make_script() {
     assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "the command is gone"
 }
 
+@test "one SIGTERM: a first hop stuck while connecting is not left behind" {
+    local t0
+    # The master's own hop, not an agent's: stuck as a connecting ssh is
+    # (an address that drops SYNs), deaf to SIGTERM and end of input.
+    start_mg mitogen-run -t 60 "docker:x?docker_path=$(pct "$HOSTILE/docker-stuck")" -- true
+    wait_for_file 15 "$MG_STUCK_PIDFILE"
+    t0=$(now_us)
+    kill -TERM "$MG_PID"
+    wait_mg 15
+    assert "$status" -eq 143 "mitogen-run exits 128+SIGTERM"
+    assert "$(wait_until_empty 5 our_stub "$MG_STUCK_PIDFILE" docker-stuck)" == "" \
+        "the stuck hop is gone with mitogen-run"
+}
+
 # vim: filetype=sh
