@@ -272,6 +272,27 @@ static const char *not_built(const struct mg_ssh_cmdline *o)
 	return NULL;
 }
 
+/* ssh's INFO lines (the pseudo-terminal warning, "Connection to HOST
+ * closed.") are not printed: -q, or -o LogLevel QUIET, FATAL, ERROR. */
+static bool no_notes(const struct mg_ssh_cmdline *o)
+{
+	return o->quiet || (o->verbose == 0 && o->log_level == MG_SSH_LOG_ERROR);
+}
+
+/* -o LogLevel, unless -q or -v (which win, as in ssh) says otherwise:
+ * QUIET and FATAL as -q, DEBUGn as n times -v. */
+static void apply_log_level(struct mg_ssh_cmdline *o)
+{
+	if (o->quiet || o->verbose > 0) {
+		return;
+	}
+	if (o->log_level == MG_SSH_LOG_QUIET) {
+		o->quiet = true;
+	} else if (o->log_level >= MG_SSH_LOG_DEBUG1) {
+		o->verbose = o->log_level - MG_SSH_LOG_DEBUG1 + 1;
+	}
+}
+
 /* A terminal at the far end? As ssh decides: -T (or -N) none, -tt
  * always, -t and a login (unless RequestTTY says) only when our stdin
  * is a terminal that -n (or -f) does not replace, else ssh's warning. */
@@ -282,7 +303,7 @@ static bool want_pty(const struct mg_ssh_cmdline *o, bool login)
 	bool asked = r == MG_SSH_TTY_YES || ((r == MG_SSH_TTY_UNSET || r == MG_SSH_TTY_AUTO) && login);
 	bool term = isatty(STDIN_FILENO) && !o->null_stdin && !o->background;
 
-	if (asked && !term && !o->quiet) {
+	if (asked && !term && !no_notes(o)) {
 		dprintf(mg_cmd_err_fd(), "Pseudo-terminal will not be allocated because stdin is not a terminal.\r\n");
 	}
 	return r == MG_SSH_TTY_FORCE || (asked && term);
@@ -512,7 +533,7 @@ static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text)
 	/* ssh has no status for a command a signal ended: 255. */
 	mg_runner.signal_status = FAKESSH_FAIL;
 	mg_runner.tty = want_pty(o, o->n_command == 0 && !o->no_command);
-	mg_runner.closed_host = o->quiet ? NULL : o->dest;
+	mg_runner.closed_host = no_notes(o) ? NULL : o->dest;
 	mg_runner.env = remote_env(tmp, o, mg_runner.tty);
 	/* In the far user's home, as sshd starts every session. */
 	mg_runner.cwd = talloc_strdup(tmp, "~");
@@ -577,6 +598,7 @@ int main(int argc, const char **argv)
 	} else if (o->dest == NULL) {
 		status = usage_fail(NULL);
 	} else {
+		apply_log_level(o);
 		mg_common.verbose = o->verbose;
 		mg_common.quiet = o->quiet;
 		mg_cmd_apply_common();

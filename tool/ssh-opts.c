@@ -258,6 +258,25 @@ static int session_option(struct parse *p, const char *key, const char *v)
 	return 1;
 }
 
+/* LogLevel's value as an MG_SSH_LOG_*; UNSET for a name ssh lacks. */
+static int log_level(const char *v)
+{
+	static const struct { const char *name; int level; } map[] = {
+		{ "QUIET", MG_SSH_LOG_QUIET }, { "FATAL", MG_SSH_LOG_QUIET },
+		{ "ERROR", MG_SSH_LOG_ERROR }, { "INFO", MG_SSH_LOG_INFO },
+		{ "VERBOSE", MG_SSH_LOG_INFO }, { "DEBUG", MG_SSH_LOG_DEBUG1 },
+		{ "DEBUG1", MG_SSH_LOG_DEBUG1 }, { "DEBUG2", MG_SSH_LOG_DEBUG2 },
+		{ "DEBUG3", MG_SSH_LOG_DEBUG3 },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (strcasecmp(v, map[i].name) == 0) {
+			return map[i].level;
+		}
+	}
+	return MG_SSH_LOG_UNSET;
+}
+
 /* -o: "K=V", "K V" or "K = V"; the keys we apply, the rest for ssh. */
 static int option(struct parse *p, const char *text)
 {
@@ -293,6 +312,14 @@ static int option(struct parse *p, const char *text)
 	}
 	if ((ret = session_option(p, key, v)) != 1) {
 		return ret;
+	}
+	if (strcasecmp(key, "LogLevel") == 0) {
+		int l = log_level(v);
+		if (l == MG_SSH_LOG_UNSET) {
+			return fail(p, "unsupported LogLevel value '%s'", v);
+		}
+		/* Ours, and the first ssh hop's ssh's too. */
+		p->o->log_level = p->o->log_level != MG_SSH_LOG_UNSET ? p->o->log_level : l;
 	}
 	pair = talloc_asprintf(p->ctx, "%s=%s", key, v);
 	if (pair == NULL || push(p, &p->o->ssh_args, &p->o->n_ssh_args, "-o") != 0) {

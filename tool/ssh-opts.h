@@ -11,6 +11,10 @@
 #include <talloc.h>
 
 enum { MG_SSH_TTY_UNSET, MG_SSH_TTY_NO, MG_SSH_TTY_YES, MG_SSH_TTY_FORCE, MG_SSH_TTY_AUTO };
+/* -o LogLevel, as ssh's levels print: nothing (QUIET, FATAL), errors
+ * only (ERROR), notes too (INFO, VERBOSE), debug N (DEBUG1..3). */
+enum { MG_SSH_LOG_UNSET, MG_SSH_LOG_QUIET, MG_SSH_LOG_ERROR, MG_SSH_LOG_INFO, MG_SSH_LOG_DEBUG1,
+       MG_SSH_LOG_DEBUG2, MG_SSH_LOG_DEBUG3 };
 
 struct mg_ssh_cmdline {
 	const char *dest;         /* DEST as given, or NULL */
@@ -43,6 +47,8 @@ struct mg_ssh_cmdline {
 	bool set_env_given;
 	const char *remote_command; /* -o RemoteCommand, unless "none" */
 	int request_tty;          /* -o RequestTTY: an MG_SSH_TTY_*, first wins */
+	int log_level;            /* -o LogLevel: an MG_SSH_LOG_*, first wins
+				   * (also passed on) */
 	int tty;                  /* -t count */
 	int verbose;              /* -v count */
 	const char *query;        /* -Q: what to list */

@@ -582,3 +582,23 @@ function wait_file() {
     run_mg_sep sftp -q -S fakessh -b - local < <(echo pwd)
     assert "$output" =~ "Remote working directory: $home" "sftp: home"
 }
+
+@test "-o LogLevel: QUIET and FATAL as -q, ERROR without ssh's notes, DEBUG as -v; -q and -v win" {
+    local bad='local/docker:x?docker_path=%2Fnonexistent' l
+    for l in QUIET fatal; do
+        run_mg_sep 255 fakessh -o LogLevel=$l "$bad" true
+        assert "$stderr" == "" "LogLevel=$l: silent, as ssh"
+    done
+    run_mg_sep 255 fakessh -o LogLevel=ERROR "$bad" true
+    assert "$stderr" =~ "^fakessh: local/docker:x" "ERROR: errors still told"
+    run_mg_sep fakessh -o LogLevel=ERROR -tt local true </dev/null
+    assert "$stderr" == "" "ERROR: no 'Connection to local closed.'"
+    run_mg_sep 1 fakessh -o LogLevel=error -t local tty </dev/null
+    assert "$stderr" == "" "ERROR: no pseudo-terminal warning"
+    run_mg_sep fakessh -o LogLevel=DEBUG local true
+    assert "$stderr" =~ "agent up" "DEBUG: as -v"
+    run_mg_sep fakessh -v -o LogLevel=QUIET local true
+    assert "$stderr" =~ "agent up" "-v wins"
+    run_mg_sep 255 fakessh -o LogLevel=bogus local true
+    assert "$stderr" == "fakessh: unsupported LogLevel value 'bogus'" "a bad value"
+}

@@ -71,6 +71,11 @@ static void test_pass_and_ignore(void)
 	ASSERT_STR_EQ(o->ctl_cmd, "exit");
 	ASSERT_STR_EQ(o->stdio_forward, "h:1");
 	ASSERT_STR_EQ(o->dest, "h");
+	/* LogLevel: ours (the first one), and the hop's ssh's too. */
+	PARSE_OK("-oLogLevel=error", "-o", "LogLevel QUIET", "h");
+	ASSERT_INT_EQ(o->log_level, MG_SSH_LOG_ERROR);
+	ASSERT_INT_EQ(o->n_ssh_args, 4);
+	ASSERT_STR_EQ(o->ssh_args[1], "LogLevel=error");
 	/* -E: our log file, and the first ssh hop's ssh's. */
 	PARSE_OK("-E/log", "h");
 	ASSERT_STR_EQ(o->log_file, "/log");
