@@ -187,15 +187,25 @@ static void on_kill_timer(struct mg_timer *t, void *data)
 	group_kill(j, SIGKILL);
 }
 
-/* Signal the group, and make sure it goes away soon if the signal is
- * ignored and the job is being stopped for good. The leader having
+/* Signal the group; a stop signal marks the job as stopping, so that
+ * what is left of its group goes when it ends. The leader having
  * exited is no reason to stop: the rest of its group counts too. */
-static void job_signal(struct job *j, int signo, bool for_good)
+static void job_deliver(struct job *j, int signo)
 {
 	group_kill(j, signo);
 	if (signo == SIGTERM || signo == SIGHUP || signo == SIGINT) {
 		group_kill(j, SIGCONT);
 	}
+	if (signo == SIGTERM || signo == SIGHUP || signo == SIGINT || signo == SIGQUIT) {
+		j->stopping = true;
+	}
+}
+
+/* Stop the job for good, nobody being left to escalate: SIGKILL follows
+ * if the group ignores the signal. */
+static void job_signal(struct job *j, int signo, bool for_good)
+{
+	job_deliver(j, signo);
 	if (for_good) {
 		j->stopping = true;
 	}
@@ -234,7 +244,10 @@ static void on_ctl(struct mg_router *r, struct mg_msg *m, void *data)
 	if (c.op >= 65) {
 		return;
 	}
-	job_signal(j, (int)c.op, c.op != SIGKILL);
+	/* The sender escalates when it chooses (mitogen-run: SIGKILL 5 s
+	 * after a signal, 2 s after -u's SIGTERM): no timer here cuts the
+	 * command's clean-up short, nor kills it for a SIGUSR1. */
+	job_deliver(j, (int)c.op);
 }
 
 /* FAILED: the command could not start. A non-zero 'status' is the one

@@ -227,4 +227,25 @@ wait"
     assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "the sleep is gone"
 }
 
+@test "one SIGTERM: the command's own clean-up has its 5 s, not 1" {
+    # The trap takes 2.5 s: past any 1 s grace, within the 5 s the man
+    # page gives before SIGKILL.
+    start_mg mitogen-run local/local \
+        "trap 'sleep 2.5; echo cleaned >$MG_TMP/marker; exit 3' TERM
+echo ready >$MG_TMP/ready
+while :; do sleep 0.1; done"
+    wait_for_file 10 "$MG_TMP/ready"
+    kill -TERM "$MG_PID"
+    wait_mg 15
+    assert "$status" -eq 3 "mitogen-run exits with the status of the trap"
+    assert "$(cat "$MG_TMP/marker" 2>/dev/null)" == "cleaned" "the trap ran to its end"
+}
+
+@test "-u: the command's own clean-up has its 2 s before SIGKILL" {
+    run_mg_sep 124 mitogen-run -u 1 local/local \
+        "trap 'sleep 1.5; echo cleaned; exit 3' TERM; while :; do sleep 0.1; done"
+    assert "$output" == "cleaned" "the trap ran to its end"
+    assert "$stderr" =~ "timed out after 1 s" "the error says timed out"
+}
+
 # vim: filetype=sh
