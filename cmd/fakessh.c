@@ -255,11 +255,6 @@ static int usage_fail(const char *msg)
 /* What the command line asks for that is not built: refuse, never fake. */
 static const char *not_built(const struct mg_ssh_cmdline *o)
 {
-	if (o->stdio_forward != NULL) {
-		/* Running the command or a login shell instead would hand a
-		 * shell the bytes meant for host:port. */
-		return "-W (stdio forwarding) is not supported";
-	}
 	if (o->background && o->n_command == 0 && o->remote_command == NULL && !o->no_command) {
 		return "Cannot fork into background without a command to execute.";
 	}
@@ -364,11 +359,11 @@ static char **remote_env(TALLOC_CTX *ctx, const struct mg_ssh_cmdline *o, bool p
 
 static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text);
 
-/* The local mitogen-sftp-server to push: $MITOGEN_SFTP_SERVER, else
- * beside this program (a build tree), else where it is installed. */
-static const char *sftp_image(TALLOC_CTX *ctx)
+/* A local program to push, 'name': $'var', else beside this program (a
+ * build tree), else where it is installed ('path'). */
+static const char *image_path(TALLOC_CTX *ctx, const char *var, const char *name, const char *path)
 {
-	const char *env = getenv("MITOGEN_SFTP_SERVER");
+	const char *env = getenv(var);
 	char self[PATH_MAX];
 	ssize_t n;
 
@@ -379,13 +374,55 @@ static const char *sftp_image(TALLOC_CTX *ctx)
 	if (n > 0) {
 		self[n] = '\0';
 		char *slash = strrchr(self, '/');
-		char *p = slash != NULL ? talloc_asprintf(ctx, "%.*s/mitogen-sftp-server",
-							  (int)(slash - self), self) : NULL;
+		char *p = slash != NULL ? talloc_asprintf(ctx, "%.*s/%s", (int)(slash - self), self, name)
+					: NULL;
 		if (p != NULL && access(p, R_OK) == 0) {
 			return p;
 		}
 	}
-	return MG_SFTP_SERVER_PATH;
+	return path;
+}
+
+static const char *sftp_image(TALLOC_CTX *ctx)
+{
+	return image_path(ctx, "MITOGEN_SFTP_SERVER", "mitogen-sftp-server", MG_SFTP_SERVER_PATH);
+}
+
+/*
+ * -W HOST:PORT, as ssh's stdio forwarding: mitogen-forward, pushed to
+ * the chain's end, connects there and relays our stdin and stdout. A
+ * COMMAND is ignored, as ssh ignores it.
+ */
+static int run_forward(TALLOC_CTX *tmp, const struct mg_ssh_cmdline *o, const char **words)
+{
+	const char *spec = o->stdio_forward, *colon, *image;
+	char *host, *end;
+	long port;
+
+	if (spec[0] == '[' && (colon = strstr(spec, "]:")) != NULL) {
+		host = talloc_strndup(tmp, spec + 1, (size_t)(colon - spec - 1));
+		colon++;
+	} else {
+		colon = strchr(spec, ':');
+		host = colon != NULL ? talloc_strndup(tmp, spec, (size_t)(colon - spec)) : NULL;
+	}
+	port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+	if (host == NULL || host[0] == '\0' || colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535) {
+		mg_cmd_error("Bad stdio forwarding specification '%s'", spec);
+		return FAKESSH_FAIL;
+	}
+	if (o->n_command > 0) {
+		mg__log(MG_LOG_INFO, NULL, 0, "-W: the command is not run");
+	}
+	image = image_path(tmp, "MITOGEN_FORWARD", "mitogen-forward", MG_FORWARD_PATH);
+	if (access(image, R_OK) != 0) {
+		mg_cmd_error("-W: %s: %s", image, strerror(errno));
+		return FAKESSH_FAIL;
+	}
+	words[1] = image;
+	words[2] = host;
+	words[3] = talloc_asprintf(tmp, "%ld", port);
+	return words[3] != NULL ? mg_runner_main(tmp, words, 4, 0, 1, true) : FAKESSH_FAIL;
 }
 
 /*
@@ -532,14 +569,16 @@ static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text)
 	}
 	/* ssh has no status for a command a signal ended: 255. */
 	mg_runner.signal_status = FAKESSH_FAIL;
-	mg_runner.tty = want_pty(o, o->n_command == 0 && !o->no_command);
+	/* -W: a byte stream, never a terminal. */
+	mg_runner.tty = o->stdio_forward == NULL && want_pty(o, o->n_command == 0 && !o->no_command);
 	mg_runner.closed_host = no_notes(o) ? NULL : o->dest;
 	mg_runner.env = remote_env(tmp, o, mg_runner.tty);
 	/* In the far user's home, as sshd starts every session. */
 	mg_runner.cwd = talloc_strdup(tmp, "~");
 	/* The runner's words: the target first (no -w: output raw, as one
 	 * target's), then the COMMAND words it joins for the shell. */
-	const char **words = talloc_zero_array(tmp, const char *, o->n_command + 3);
+	/* Room for the longest (-W: target, program, host, port) and NULL. */
+	const char **words = talloc_zero_array(tmp, const char *, o->n_command + 5);
 	if (words == NULL || mg_runner.env == NULL || mg_runner.cwd == NULL) {
 		mg_cmd_error("out of memory");
 		return FAKESSH_FAIL;
@@ -550,6 +589,9 @@ static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text)
 		words[1] = wait_snippet;
 		mg_runner_main(tmp, words, 2, 3, 0, false);
 		return FAKESSH_FAIL;
+	}
+	if (o->stdio_forward != NULL) {
+		return run_forward(tmp, o, words);
 	}
 	if (o->subsystem) {
 		return run_sftp(tmp, words);

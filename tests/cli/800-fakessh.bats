@@ -397,7 +397,7 @@ function descendants() {
     assert "$stderr" =~ "Invalid SetEnv 'novalue'" "a SetEnv word without ="
 }
 
-@test "-Q and -O are the local ssh's answers; -W and a bare -f are refused, nothing run" {
+@test "-Q and -O are the local ssh's answers; a bad -W and a bare -f are refused, nothing run" {
     # -Q: what the first ssh hop's ssh supports, as it says it.
     run_mg_sep fakessh -Q cipher
     assert "$output" == "$(ssh -Q cipher)" "ssh's own list"
@@ -406,9 +406,11 @@ function descendants() {
     # -O without an ssh hop: no master to ask, as ssh without ControlPath.
     run_mg_sep 255 fakessh -O check local
     assert "$stderr" == "fakessh: -O check: no ssh hop in local, so no control master" "-O"
-    # -W would hand the login shell bytes meant for host:port.
-    run_mg_sep 255 fakessh -W h:1 local "touch $MG_TMP/ran"
-    assert "$stderr" == "fakessh: -W (stdio forwarding) is not supported" "-W"
+    # -W never runs the command (ssh ignores it); a bad spec is refused.
+    run_mg_sep 255 fakessh -W 127.0.0.1 local "touch $MG_TMP/ran"
+    assert "$stderr" == "fakessh: Bad stdio forwarding specification '127.0.0.1'" "-W without a port"
+    run_mg_sep 255 fakessh -W 127.0.0.1:1 local "touch $MG_TMP/ran"
+    assert "$stderr" =~ "connect to host 127.0.0.1 port 1: " "-W to a closed port: 255, told"
     run_mg_sep 255 fakessh -f local </dev/null
     assert "$stderr" == "fakessh: Cannot fork into background without a command to execute." "ssh's words"
     [[ ! -e $MG_TMP/ran ]] || die "a refused command line ran its command"
@@ -601,4 +603,22 @@ function wait_file() {
     assert "$stderr" =~ "agent up" "-v wins"
     run_mg_sep 255 fakessh -o LogLevel=bogus local true
     assert "$stderr" == "fakessh: unsupported LogLevel value 'bogus'" "a bad value"
+}
+
+@test "-W HOST:PORT forwards stdio from the chain's end: ssh's ProxyCommand through a chain" {
+    need_sshd
+    # The raw stream: sshd's banner first, nothing of a shell.
+    run_mg_sep fakessh -W "127.0.0.1:$MG_SSH_PORT" local </dev/null
+    assert "${lines[0]}" =~ "^SSH-2.0-" "sshd's banner, raw"
+    # A real ssh over it, from the end of local/sudo:nobody, both ways.
+    head -c 3000000 /dev/urandom >"$MG_TMP/blob"
+    ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" \
+        -o "ProxyCommand=fakessh -W [%h]:%p local/sudo:nobody" root@127.0.0.1 'cat; echo done >&2' \
+        <"$MG_TMP/blob" >"$MG_TMP/copy" 2>"$MG_TMP/err" || die "ssh over fakessh -W failed: $(<"$MG_TMP/err")"
+    cmp "$MG_TMP/blob" "$MG_TMP/copy" || die "the bytes differ"
+    assert "$(<"$MG_TMP/err")" == "done" "the far command's stderr"
+    # Through an ssh hop: the TCP connection starts at its end.
+    run_mg_sep ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" \
+        -o "ProxyCommand=fakessh -F $MG_SSH_CONFIG -p $MG_SSH_PORT -W %h:%p root@127.0.0.1" root@127.0.0.1 'echo hopped'
+    assert "$output" == "hopped" "ssh through fakessh -W through an ssh hop"
 }
