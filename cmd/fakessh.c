@@ -585,10 +585,11 @@ static int launch(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o, const char *text)
 	}
 	words[0] = text;
 	if (o->no_command) {
-		/* ssh -N ends only when stopped or cut off: 255 either way. */
+		/* ssh -N ends only when stopped or cut off: 255, but 0 for a
+		 * SIGTERM (no remote status, and the end was asked for). */
 		words[1] = wait_snippet;
-		mg_runner_main(tmp, words, 2, 3, 0, false);
-		return FAKESSH_FAIL;
+		mg_runner.signal_status = 0;
+		return mg_runner_main(tmp, words, 2, 3, 0, false) == 128 + SIGTERM ? 0 : FAKESSH_FAIL;
 	}
 	if (o->stdio_forward != NULL) {
 		return run_forward(tmp, o, words);
