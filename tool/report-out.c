@@ -77,6 +77,7 @@ static void fd_dead(struct mg_report *rep, int which, int err)
 			rep->fd[which], strerror(-err));
 	/* One message is enough: the fd is dead (EPIPE, ENOSPC). */
 	rep->fd[which] = -1;
+	rep->fd_failed[which] = true;
 }
 
 /* Tell the caller when the queues cross their marks. */

@@ -64,6 +64,7 @@ struct mg__rchunk;
 struct mg_report {
 	enum mg_report_mode mode;
 	int fd[2];                /* out_fd, err_fd; -1 after a write error */
+	bool fd_failed[2];        /* that write error happened */
 	/* report-out.c, with a loop: output waiting for its fd, per lane. */
 	bool async;               /* emits are queued (the run goes on) */
 	int user_fd[2];           /* fd[] as given, to restore their flags */

@@ -506,6 +506,19 @@ void mg_report_output(struct mg_report *rep, size_t i, int stream,
 	lines(rep, t, s, p, n);
 }
 
+bool mg_report_output_dead(const struct mg_report *rep, int stream)
+{
+	int s = stream - 1;
+
+	if (rep == NULL || (stream != 1 && stream != 2) || rep->dir_fd >= 0) {
+		return false;
+	}
+	if (rep->mode == MG_REPORT_JSON || (rep->mode == MG_REPORT_GATHER && s == 0)) {
+		return false;
+	}
+	return rep->fd_failed[s];
+}
+
 /* The status the shell would give, 0..255. */
 static int status_of(const struct mg_target_result *r)
 {

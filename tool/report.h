@@ -131,6 +131,11 @@ int mg_report_add(struct mg_report *rep, const char *name,
 void mg_report_output(struct mg_report *rep, size_t i, int stream,
 		      const void *p, size_t n);
 
+/* Whether output on 'stream' (1, 2) now goes nowhere: printed as it
+ * comes on an fd that could not be written (a reader gone, a full disk),
+ * and neither kept for the end nor written under outdir. */
+bool mg_report_output_dead(const struct mg_report *rep, int stream);
+
 /*
  * Target i ended ('r' is copied). Flushes its partial lines, closes its
  * outdir files and writes NAME.rc (the status number and a newline), and

@@ -178,6 +178,11 @@ static void on_output(void *data, int stream, const uint8_t *p, size_t n)
 	struct target *t = data;
 
 	mg_report_output(t->run->opts->report, t->idx, stream, p, n);
+	if (mg_report_output_dead(t->run->opts->report, stream) && t->e != NULL) {
+		/* Our reader is gone: the command's writes fail now, as in
+		 * `yes | head -1`, rather than run on for nobody. */
+		mg_exec_drop_output(t->e, stream);
+	}
 }
 
 /* Whether every hop runs on this host with no relay between (not su:

@@ -345,7 +345,7 @@ static void in_ack(struct mg_chan_in *c)
 	/* The end: once all is written, not at each write to a slow reader. */
 	bool end = c->eof && c->head == NULL;
 
-	if (c->unacked == 0 || c->ack_handle == 0 || c->held ||
+	if (c->finished || c->unacked == 0 || c->ack_handle == 0 || c->held ||
 	    (c->unacked < c->window / ACK_DIV && !end)) {
 		return;
 	}
@@ -400,6 +400,11 @@ static void in_flush(struct mg_chan_in *c)
 	if (c->io != NULL) {
 		mg_io_set(c->io, c->head != NULL ? MG_IO_WRITE : 0);
 	}
+}
+
+void mg__chan_in_abort(struct mg_chan_in *c, int err)
+{
+	in_finish(c, err);
 }
 
 static void on_in_writable(struct mg_io *io, unsigned events, void *data)

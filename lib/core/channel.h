@@ -58,6 +58,11 @@ struct mg_chan_in *mg__chan_in_new_sink(TALLOC_CTX *mem_ctx, struct mg_router *r
  * that a sink's slow reader stops the sender once its window is used. */
 void mg__chan_in_hold(struct mg_chan_in *c, bool hold);
 
+/* End the channel now as a failed write would: nothing more is
+ * delivered, and the sender hears that its reader closed (its writes
+ * then fail with EPIPE, as into a closed pipe). */
+void mg__chan_in_abort(struct mg_chan_in *c, int err);
+
 /* Keep 'fd' open after EOF (the caller's own stdout). */
 void mg__chan_in_keep_fd(struct mg_chan_in *c);
 bool mg__chan_in_done(const struct mg_chan_in *c);

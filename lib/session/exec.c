@@ -490,3 +490,12 @@ void mg_exec_hold_output(struct mg_exec *e, bool hold)
 		mg__chan_in_hold(e->err, hold);
 	}
 }
+
+void mg_exec_drop_output(struct mg_exec *e, int stream)
+{
+	struct mg_chan_in *c = stream == 1 ? e->out : stream == 2 ? e->err : NULL;
+
+	if (e->sink != NULL && c != NULL) {
+		mg__chan_in_abort(c, -EPIPE);
+	}
+}

@@ -62,6 +62,18 @@ function line_shapes() {
     done
 }
 
+@test "standard output closed by its reader: the commands' output is cut as a pipe's, the run ends, 255" {
+    # As 'yes | head -1' here: the writers get EPIPE (SIGPIPE), where the
+    # run went on forever, reading what it could not print.
+    local tag=mgyes$RANDOM$RANDOM mode
+    for mode in '' -N; do
+        run_mg_sep 0 bash -c "timeout 20 mitogen-run $mode -w local,fork -- yes $tag | head -1; echo rc=\${PIPESTATUS[0]}"
+        assert "${lines[-1]}" == "rc=255" "mode '$mode': the run ends, status 255"
+        assert "$stderr" =~ "cannot write to the output" "mode '$mode': and says why"
+        assert "$(pgrep -f -x "yes $tag")" == "" "mode '$mode': no yes is left"
+    done
+}
+
 @test "--dry-run: connect_timeout is read as a run reads it, for every method" {
     run_mg mitogen-run --dry-run 'ssh:h?connect_timeout=0.5' true
     assert "$output" =~ "-o 'ConnectTimeout 1'" "ssh: a fraction, rounded up for ssh"

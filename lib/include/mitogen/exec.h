@@ -86,4 +86,13 @@ int mg_exec_winsize(struct mg_exec *e, unsigned rows, unsigned cols);
  */
 void mg_exec_hold_output(struct mg_exec *e, bool hold);
 
+/*
+ * With opts.sink: the sink's own reader of 'stream' (1 stdout, 2 stderr)
+ * is gone. Nothing more of it comes to the sink, and the far end's pipe
+ * is closed as a pipe's reader closes it: the command's next write there
+ * fails (SIGPIPE, EPIPE). Without a sink, a write error on the fd does
+ * this by itself, and this does nothing.
+ */
+void mg_exec_drop_output(struct mg_exec *e, int stream);
+
 #endif
