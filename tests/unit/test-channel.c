@@ -657,6 +657,33 @@ static void test_window_no_credit_body(void)
 }
 ISOLATED(test_window_no_credit)
 
+/* A receiving channel into a pipe of 'size' bytes (p[0] is the test's
+ * end), whose credit goes to a handler of router 1 counted in 'k'. */
+struct credit_rig {
+	struct mg_chan_in *in;
+	uint32_t h, a; /* the channel's handle, its ack handle */
+	int p[2];
+};
+
+static bool credit_open(struct net *n, int size, struct done *d, struct credit *k,
+			struct credit_rig *c)
+{
+	struct mg_handler *ack;
+
+	if (pipe2(c->p, O_CLOEXEC | O_NONBLOCK) != 0 || fcntl(c->p[1], F_SETPIPE_SZ, size) <= 0) {
+		return false;
+	}
+	c->in = mg__chan_in_new(n, n->r[0], c->p[1], 1, on_done, d);
+	ack = mg__router_add_handler(n, n->r[1], 0, MG_POL_RESPONDENT, 0, true, on_credit, k);
+	if (c->in == NULL || ack == NULL) {
+		return false;
+	}
+	c->h = mg__chan_in_handle(c->in);
+	c->a = mg__handler_handle(ack);
+	mg__chan_in_set_ack(c->in, c->a);
+	return true;
+}
+
 /* With credit flowing back: the window plus what was credited, exactly;
  * the sender then hears "rcvd too much data" on its ack handle. */
 static void test_window_with_credit_body(void)
@@ -664,37 +691,27 @@ static void test_window_with_credit_body(void)
 	struct net *n = net_new();
 	struct done d = { 0 };
 	struct credit k = { 0 };
-	struct mg_handler *ack;
-	struct mg_chan_in *in;
-	uint32_t h;
-	int p[2];
+	struct credit_rig c;
 
 	ASSERT_PTR_NOT_NULL(n);
-	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
 	/* Room for more than the eighth of a window that credit waits for. */
-	ASSERT_TRUE(fcntl(p[1], F_SETPIPE_SZ, 512 << 10) > 0);
-	in = mg__chan_in_new(n, n->r[0], p[1], 1, on_done, &d);
-	ack = mg__router_add_handler(n, n->r[1], 0, MG_POL_RESPONDENT, 0, true, on_credit, &k);
-	ASSERT_PTR_NOT_NULL(in);
-	ASSERT_PTR_NOT_NULL(ack);
-	h = mg__chan_in_handle(in);
-	mg__chan_in_set_ack(in, mg__handler_handle(ack));
-	raw_send(n, h, mg__handler_handle(ack), MG_WINDOW_DEFAULT);
+	ASSERT_TRUE(credit_open(n, 512 << 10, &d, &k, &c));
+	raw_send(n, c.h, c.a, MG_WINDOW_DEFAULT);
 	ASSERT_TRUE(run_until(n->loop, granted_some, &k, 5000));
 	run_until(n->loop, NULL, NULL, 200);
 	/* The output pipe took some, and that much came back as credit. */
 	ASSERT_TRUE(k.granted > 0 && k.granted < MG_WINDOW_DEFAULT);
 	ASSERT_INT_EQ(d.calls, 0);
-	raw_send(n, h, mg__handler_handle(ack), k.granted);
+	raw_send(n, c.h, c.a, k.granted);
 	run_until(n->loop, NULL, NULL, 200);
 	ASSERT_INT_EQ(d.calls, 0);
 	ASSERT_INT_EQ(k.dead, 0);
-	raw_send(n, h, mg__handler_handle(ack), 1);
+	raw_send(n, c.h, c.a, 1);
 	ASSERT_TRUE(run_until(n->loop, got_dead, &k, 5000));
 	ASSERT_INT_EQ(d.calls, 1);
 	ASSERT_INT_EQ(d.err, MG_ERR_PROTOCOL);
 	ASSERT_STR_EQ(k.reason, "rcvd too much data");
-	close(p[0]);
+	close(c.p[0]);
 	talloc_free(n);
 }
 ISOLATED(test_window_with_credit)
@@ -706,21 +723,13 @@ static void test_credit_batched_body(void)
 	struct net *n = net_new();
 	struct done d = { 0 };
 	struct credit k = { 0 };
-	struct mg_handler *ack;
-	struct mg_chan_in *in;
+	struct credit_rig c;
 	uint32_t h, a;
-	int p[2];
 
 	ASSERT_PTR_NOT_NULL(n);
-	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
-	ASSERT_TRUE(fcntl(p[1], F_SETPIPE_SZ, 1 << 20) > 0);
-	in = mg__chan_in_new(n, n->r[0], p[1], 1, on_done, &d);
-	ack = mg__router_add_handler(n, n->r[1], 0, MG_POL_RESPONDENT, 0, true, on_credit, &k);
-	ASSERT_PTR_NOT_NULL(in);
-	ASSERT_PTR_NOT_NULL(ack);
-	h = mg__chan_in_handle(in);
-	a = mg__handler_handle(ack);
-	mg__chan_in_set_ack(in, a);
+	ASSERT_TRUE(credit_open(n, 1 << 20, &d, &k, &c));
+	h = c.h;
+	a = c.a;
 	for (int i = 0; i < 100; i++) {
 		raw_send(n, h, a, 1000);
 	}
@@ -737,7 +746,7 @@ static void test_credit_batched_body(void)
 	ASSERT_INT_EQ(d.err, 0);
 	run_until(n->loop, NULL, NULL, 200);
 	ASSERT_INT_EQ(k.granted, 105000 + MG_WINDOW_DEFAULT / 8);
-	close(p[0]);
+	close(c.p[0]);
 	talloc_free(n);
 }
 ISOLATED(test_credit_batched)
@@ -768,33 +777,25 @@ static void test_credit_batched_after_eof_body(void)
 	struct done d = { 0 };
 	struct credit k = { 0 };
 	struct drip dr = { -1, &d };
-	struct mg_handler *ack;
-	struct mg_chan_in *in;
+	struct credit_rig c;
 	uint32_t h, a;
-	int p[2];
 
 	ASSERT_PTR_NOT_NULL(n);
-	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
-	ASSERT_TRUE(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0);
-	in = mg__chan_in_new(n, n->r[0], p[1], 1, on_done, &d);
-	ack = mg__router_add_handler(n, n->r[1], 0, MG_POL_RESPONDENT, 0, true, on_credit, &k);
-	ASSERT_PTR_NOT_NULL(in);
-	ASSERT_PTR_NOT_NULL(ack);
-	h = mg__chan_in_handle(in);
-	a = mg__handler_handle(ack);
-	mg__chan_in_set_ack(in, a);
+	ASSERT_TRUE(credit_open(n, 4096, &d, &k, &c));
+	h = c.h;
+	a = c.a;
 	raw_send(n, h, a, 1u << 20);
 	mg__router_send(n->r[1], 0, h, a, 0, NULL, 0);
 	run_until(n->loop, NULL, NULL, 200);
 	ASSERT_INT_EQ(d.calls, 0);
-	dr.fd = p[0];
+	dr.fd = c.p[0];
 	ASSERT_TRUE(run_until(n->loop, drip_until_done, &dr, 20000));
 	ASSERT_INT_EQ(d.err, 0);
 	run_until(n->loop, NULL, NULL, 200);
 	printf("#   %zu bytes credited in %d frames\n", k.granted, k.frames);
 	ASSERT_INT_EQ(k.granted, 1u << 20);
 	ASSERT_INT_GE((1 << 20) / (MG_WINDOW_DEFAULT / 8) + 1, k.frames);
-	close(p[0]);
+	close(c.p[0]);
 	talloc_free(n);
 }
 ISOLATED(test_credit_batched_after_eof)
