@@ -1135,7 +1135,7 @@ static void on_prepared(void *data, int err, void *state, const char *errmsg)
 		return;
 	}
 	if (ret == 0 && (ret = take_held(c)) > 0) {
-		/* Sent to the hop while ssh -G ran: the length the first
+		/* Sent to the hop while prepare ran: the length the first
 		 * stage reads has grown. */
 		char **argv = NULL;
 		bool direct;
@@ -1171,8 +1171,9 @@ static void on_prepared(void *data, int err, void *state, const char *errmsg)
 
 /*
  * Whether this host has CPU to spare for what only saves a hop waiting:
- * an optional prepare step (ssh: the TCP_NODELAY probe, an `ssh -G`, a
- * shell and the helper, ~7 ms of CPU) and the image in the command (it
+ * an optional prepare step (ssh's TCP_NODELAY helper: a shell and the
+ * helper, and an `ssh -G` where the config is not read directly, up to
+ * ~7 ms of CPU) and the image in the command (it
  * saves a round trip, but is escaped here and parsed by two shells on the
  * far end, ~1 ms and ~6 ms). While a hop waits, the CPU serves the others
  * starting beside it: with more of them than CPUs, the CPU sets the pace,

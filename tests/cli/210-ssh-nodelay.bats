@@ -63,6 +63,23 @@ PY
     assert "$stderr" =~ "ProxyUseFdpass=yes" "ssh was told to take the connection from it"
 }
 
+# The route is read from the config files where they say it plainly
+# (lib/hop/connect/ssh-route.c): no `ssh -G` on the way of the hop; where
+# they hold what that reader does not follow (a Match block), ssh -G says.
+@test "tcp_nodelay: a plain ssh_config is read directly, a Match block is left to ssh -G" {
+    need_helper
+    run_mg_sep mitogen-run -vv "$(ssh_hop)" -- echo direct
+    assert "$output" == "direct" "the command ran"
+    assert "$stderr" =~ "connecting with TCP_NODELAY through $MITOGEN_CONNECT \(config read directly\)" \
+        "the helper was chosen without ssh -G"
+    { printf 'Match host nosuchhost\n  Port 1\n'; cat "$MG_SSH_CONFIG"; } >"$MG_TMP/match_config"
+    run_mg_sep mitogen-run -vv \
+        "ssh:127.0.0.1:$MG_SSH_PORT?ssh_args=$(mg_pct "-F $MG_TMP/match_config")" -- echo probed
+    assert "$output" == "probed" "the command ran"
+    assert "$stderr" =~ "connecting with TCP_NODELAY through $MITOGEN_CONNECT" "ssh -G chose the helper"
+    assert "$stderr" !~ "config read directly" "the file was not read as plain"
+}
+
 @test "mitogen-connect: passes a connected socket with TCP_NODELAY set" {
     need_helper
     run python3 - "$MITOGEN_CONNECT" "$MG_SSH_PORT" <<'PY'

@@ -25,6 +25,7 @@
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "mitogen/loop.h"
+#include "ssh-route.h"
 
 enum hostkeys { HK_ENFORCE, HK_ACCEPT, HK_IGNORE };
 
@@ -323,6 +324,8 @@ struct ssh_prep {
 	struct mg_capture *cap;
 	struct mg_timer *later;
 	char *helper;
+	char *proxy;                 /* found without ssh -G, on mem_ctx */
+	struct mg_loop *loop;
 	mg_prepare_done_fn done;
 	void *data;
 };
@@ -412,7 +415,45 @@ static void ssh_prep_later(struct mg_timer *t, void *data)
 	struct ssh_prep *pr = talloc_get_type_abort(data, struct ssh_prep);
 
 	pr->later = NULL;
-	pr->done(pr->data, 0, NULL, NULL);
+	pr->done(pr->data, 0, pr->proxy, NULL);
+}
+
+/*
+ * Where the config files say plainly how ssh would connect (ssh-route.c),
+ * the answer without `ssh -G`, whose run (an ssh start, ~3 ms of CPU and
+ * more of wall time) would delay the hop: true when done so (the answer
+ * then comes from the loop, with pr->later set). Not in the agent: it
+ * never has the helper.
+ */
+static bool quick_route(struct ssh_prep *pr, char **argv, size_t n)
+{
+#ifdef MG_STATIC_AGENT
+	return false;
+#else
+	struct mg_ssh_direct d;
+	char *proxy = NULL, *cmd;
+
+	switch (mg__ssh_route((const char *const *)&argv[1], n - 3, argv[n - 2], &d)) {
+	case MG_SSH_ROUTE_HELPER:
+		cmd = talloc_asprintf(pr, "ProxyCommand=%s %s %s %s %s",
+				      mg__shell_quote(pr, pr->helper), mg__shell_quote(pr, d.host),
+				      mg__shell_quote(pr, d.port), d.timeout, d.family);
+		proxy = cmd != NULL ? pct_escape(pr->mem_ctx, cmd) : NULL;
+		if (proxy == NULL) {
+			return false;
+		}
+		mg_debug("ssh: connecting with TCP_NODELAY through %s (config read directly)", pr->helper);
+		break;
+	case MG_SSH_ROUTE_SSH:
+		break;
+	case MG_SSH_ROUTE_UNSURE:
+	default:
+		return false;
+	}
+	pr->proxy = proxy;
+	pr->later = mg_timer_new(pr, pr->loop, 0, ssh_prep_later, pr);
+	return true;
+#endif
 }
 
 static int ssh_prepare_async(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const struct mg_hop *hop,
@@ -430,6 +471,7 @@ static int ssh_prepare_async(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const st
 		return -ENOMEM;
 	}
 	pr->mem_ctx = mem_ctx;
+	pr->loop = loop;
 	pr->done = done;
 	pr->data = data;
 	if ((ret = mg__hop_bool(mem_ctx, hop, "tcp_nodelay", true, &on, _errmsg)) != 0) {
@@ -440,11 +482,14 @@ static int ssh_prepare_async(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const st
 	pr->helper = on && mg_hop_opt(hop, "ssh_path") == NULL ? connect_helper(pr) : NULL;
 	if (pr->helper != NULL &&
 	    ssh_build_argv(pr, hop, &boot, &argv, &direct, _errmsg) == 0) {
-		/* The same words, asking for the configuration instead:
-		 * ssh -G OPTIONS... HOST (the remote command left out). */
 		while (argv[n] != NULL) {
 			n++;
 		}
+		if (n >= 3 && quick_route(pr, argv, n)) {
+			return pr->later != NULL ? 0 : -ENOMEM;
+		}
+		/* The same words, asking for the configuration instead:
+		 * ssh -G OPTIONS... HOST (the remote command left out). */
 		g = talloc_zero_array(pr, char *, n + 1);
 		if (g != NULL && n >= 3) {
 			g[0] = argv[0];
