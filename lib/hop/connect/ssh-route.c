@@ -17,11 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <talloc.h>
 #include <unistd.h>
 #include "ssh-route.h"
 
 #define INCLUDE_DEPTH 16
+/* Includes can name a file many times over: past this, ssh -G reads it. */
+#define FILES_MAX 64
 #define LINE_MAX_LEN 4096
 
 /* The keywords read: the first value found wins, as in ssh. */
@@ -32,6 +35,7 @@ struct route {
 	const char *dir;             /* ~/.ssh: where user configs include from */
 	const char *host;
 	char *val[K_N];
+	unsigned files;
 	bool unsure;
 };
 
@@ -155,9 +159,10 @@ static void read_file(struct route *r, const char *path, const char *dir, int de
 {
 	char buf[LINE_MAX_LEN];
 	bool active = true;
+	struct stat st;
 	FILE *f;
 
-	if (depth > INCLUDE_DEPTH) {
+	if (depth > INCLUDE_DEPTH || ++r->files > FILES_MAX) {
 		r->unsure = true;
 		return;
 	}
@@ -166,6 +171,12 @@ static void read_file(struct route *r, const char *path, const char *dir, int de
 		/* A config that is not there is no config; any other
 		 * failure, ssh would report. */
 		r->unsure |= must || errno != ENOENT;
+		return;
+	}
+	/* Not a FIFO or a device, which could block or never end. */
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		r->unsure = true;
+		fclose(f);
 		return;
 	}
 	while (!r->unsure && fgets(buf, sizeof(buf), f) != NULL) {
