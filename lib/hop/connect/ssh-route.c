@@ -144,7 +144,10 @@ static void line(struct route *r, char *s, bool *active, const char *dir, int de
 	for (end = args + strlen(args); end > args && isspace((unsigned char)end[-1]); end--) {
 	}
 	*end = '\0';
-	if (strcasecmp(kw, "match") == 0) {
+	/* ssh ends some lines at a word starting with '#', not others. */
+	if (strcasecmp(kw, "match") == 0 ||
+	    (strchr(args, '#') != NULL && (key_of(kw) >= 0 || strcasecmp(kw, "host") == 0 ||
+					   strcasecmp(kw, "include") == 0))) {
 		r->unsure = true;
 	} else if (strcasecmp(kw, "host") == 0) {
 		*active = host_applies(r, args);
