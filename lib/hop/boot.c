@@ -235,22 +235,59 @@ char **mg__boot_argv_inline(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t le
 	return arg != NULL ? boot_argv(mem_ctx, len + tail_len, arg, first_stage_arg) : NULL;
 }
 
-size_t mg__boot_tail_frame_len(const uint8_t *tail, uint64_t len)
+void mg__boot_tail_parse(const uint8_t *last, uint64_t len, struct mg_boot_tail *t)
 {
-	uint32_t flen;
+	size_t n = len < MG_BOOT_TAIL2_LEN ? (size_t)len : MG_BOOT_TAIL2_LEN;
+	const uint8_t *magic = last + n - 4;
+	uint64_t flen, plain = 0, trailer = MG_BOOT_TAIL_LEN;
 
-	if (len < MG_BOOT_TAIL_LEN || memcmp(tail + 4, MG_BOOT_TAIL_MAGIC, 4) != 0) {
-		return 0;
+	memset(t, 0, sizeof(*t));
+	if (n < MG_BOOT_TAIL_LEN) {
+		return;
 	}
-	flen = mg__get_be32(tail);
-	return flen >= MG_HDR_LEN && flen <= len - MG_BOOT_TAIL_LEN ? flen : 0;
+	if (memcmp(magic, MG_BOOT_TAIL2_MAGIC, 4) == 0 && n == MG_BOOT_TAIL2_LEN) {
+		plain = mg__get_be32(last);
+		trailer = MG_BOOT_TAIL2_LEN;
+		if (plain == 0) {
+			return;
+		}
+	} else if (memcmp(magic, MG_BOOT_TAIL_MAGIC, 4) != 0) {
+		return;
+	}
+	flen = mg__get_be32(magic - 4);
+	if (flen < MG_HDR_LEN || flen + trailer + plain > len) {
+		return;
+	}
+	t->frames = (size_t)flen;
+	t->len = (size_t)(flen + trailer);
+	t->plain = (size_t)plain;
 }
 
-int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
+/* 'len' bytes of fd from 'off' into p. */
+static int read_at(int fd, uint8_t *p, size_t len, off_t off)
 {
-	struct mg_image *img;
-	struct stat st;
 	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, p + got, len - got, off + (off_t)got);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			return n < 0 ? -errno : -EIO;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* A regular file's size and the tail it ends with (boot.h). */
+static int file_tail(int fd, size_t *_size, struct mg_boot_tail *t)
+{
+	uint8_t last[MG_BOOT_TAIL2_LEN];
+	struct stat st;
+	size_t n;
+	int ret;
 
 	if (fstat(fd, &st) != 0) {
 		return -errno;
@@ -258,38 +295,87 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > (64 << 20)) {
 		return -EINVAL;
 	}
+	*_size = (size_t)st.st_size;
+	n = *_size < sizeof(last) ? *_size : sizeof(last);
+	if ((ret = read_at(fd, last, n, (off_t)(*_size - n))) != 0) {
+		return ret;
+	}
+	mg__boot_tail_parse(last, *_size, t);
+	return 0;
+}
+
+int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
+{
+	struct mg_boot_tail t;
+	struct mg_image *img;
+	size_t size;
+	int ret;
+
+	if ((ret = file_tail(fd, &size, &t)) != 0) {
+		return ret;
+	}
 	img = talloc_zero(mem_ctx, struct mg_image);
 	if (img == NULL) {
 		return -ENOMEM;
 	}
-	img->len = (size_t)st.st_size;
-	img->data = talloc_size(img, img->len);
+	/* The HELLO our parent appended was for us, not for our children;
+	 * the unpacked agent before the image was for this host alone. */
+	img->len = size - t.len - t.plain;
+	img->data = talloc_size(img, img->len > 0 ? img->len : 1);
 	img->esc = talloc_zero(img, struct mg_boot_esc);
 	if (img->data == NULL || img->esc == NULL) {
 		talloc_free(img);
 		return -ENOMEM;
 	}
-	while (got < img->len) {
-		ssize_t n = pread(fd, img->data + got, img->len - got, (off_t)got);
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			int err = n < 0 ? -errno : -EIO;
-			talloc_free(img);
-			return err;
-		}
-		got += (size_t)n;
-	}
-	/* The HELLO our parent appended was for us, not for our children. */
-	{
-		size_t flen = img->len < MG_BOOT_TAIL_LEN ? 0 :
-			mg__boot_tail_frame_len(img->data + img->len - MG_BOOT_TAIL_LEN, img->len);
-		if (flen > 0) {
-			img->len -= flen + MG_BOOT_TAIL_LEN;
-		}
+	if ((ret = read_at(fd, img->data, img->len, (off_t)t.plain)) != 0) {
+		talloc_free(img);
+		return ret;
 	}
 	*_img = img;
+	return 0;
+}
+
+/* The packed agent's record (cmd/agent-stub/stub.c) lies in its stub,
+ * within the first few KB. */
+#define PACK_MAGIC "MGPACK2"
+#define PACK_SCAN 32768
+
+int mg__image_plain(TALLOC_CTX *mem_ctx, const struct mg_image *img, uint8_t **_data,
+		    size_t *_len)
+{
+	struct mg_boot_tail t;
+	uint8_t *p;
+	size_t size, len;
+	int fd, ret;
+
+	if (img->plain == NULL ||
+	    memmem(img->data, img->len < PACK_SCAN ? img->len : PACK_SCAN,
+		   PACK_MAGIC, sizeof(PACK_MAGIC)) == NULL) {
+		return -ENOENT;
+	}
+	fd = open(img->plain, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return -errno;
+	}
+	/* An agent run from such a file (/proc/self/exe) holds the
+	 * image and tail behind itself. */
+	ret = file_tail(fd, &size, &t);
+	len = t.plain > 0 ? t.plain : size - t.len;
+	p = ret == 0 ? talloc_size(mem_ctx, len) : NULL;
+	if (ret == 0 && p == NULL) {
+		ret = -ENOMEM;
+	}
+	if (ret == 0 && (ret = read_at(fd, p, len, 0)) == 0 &&
+	    (len < 4 || memcmp(p, "\177ELF", 4) != 0)) {
+		ret = -ENOEXEC;
+	}
+	close(fd);
+	if (ret != 0) {
+		talloc_free(p);
+		return ret;
+	}
+	*_data = p;
+	*_len = len;
 	return 0;
 }
 

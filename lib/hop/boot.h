@@ -49,9 +49,31 @@ int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg);
  */
 #define MG_BOOT_TAIL_MAGIC "MGH1"
 #define MG_BOOT_TAIL_LEN 8
-/* The length of the frames before 'tail' (the last MG_BOOT_TAIL_LEN
- * bytes of 'len' in all), or 0 when they are no such tail. */
-size_t mg__boot_tail_frame_len(const uint8_t *tail, uint64_t len);
+/*
+ * The same for a file that starts with the agent unpacked, the image
+ * behind it (mg__image_plain): the frames, then that agent's length
+ * (u32), the frames' length (u32) and this magic.
+ */
+#define MG_BOOT_TAIL2_MAGIC "MGH2"
+#define MG_BOOT_TAIL2_LEN 12
+
+struct mg_boot_tail {
+	size_t frames; /* the frames' length; 0: the file has no tail */
+	size_t len;    /* the whole tail: frames, lengths and magic */
+	size_t plain;  /* the unpacked agent before the image, or 0 */
+};
+
+/* The tail of a file of 'len' bytes, from its last min(len,
+ * MG_BOOT_TAIL2_LEN) bytes at 'last'; all 0 when it has none. */
+void mg__boot_tail_parse(const uint8_t *last, uint64_t len, struct mg_boot_tail *t);
+
+/*
+ * The agent unpacked, to go before 'img' to a hop on this host, which
+ * then runs it without inflating (PROTOCOL 2.2): *_data on mem_ctx and
+ * its length. -ENOENT when 'img' is not packed or there is none at hand.
+ */
+int mg__image_plain(TALLOC_CTX *mem_ctx, const struct mg_image *img, uint8_t **_data,
+		    size_t *_len);
 
 /* Load the image from an open fd (an agent's own image, without the HELLO
  * its parent appended). */

@@ -64,6 +64,10 @@ struct mg_method {
 	bool (*image_arg)(const struct mg_hop *hop);
 	/* A forked copy of this process becomes the agent: no exec at all. */
 	bool fork;
+	/* The hop runs on this host and its stream is no PTY: a packed image
+	 * goes behind the agent unpacked, which runs without inflating it
+	 * (conn.c, take_plain). */
+	bool plain_first;
 	/*
 	 * Build the argv that runs boot->argv (the first stage through
 	 * /bin/sh) for 'hop'. A method that runs on this host may instead

@@ -282,24 +282,27 @@ static void grow_pipe(int fd)
  */
 static uint8_t *image_tail(TALLOC_CTX *mem_ctx, int fd, size_t *_n)
 {
-	uint8_t tail[MG_BOOT_TAIL_LEN], *p;
+	uint8_t last[MG_BOOT_TAIL2_LEN], *p;
+	struct mg_boot_tail t;
 	struct stat st;
-	size_t flen;
+	size_t n;
 
-	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < MG_BOOT_TAIL_LEN ||
-	    pread(fd, tail, sizeof(tail), st.st_size - MG_BOOT_TAIL_LEN) != sizeof(tail)) {
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < MG_BOOT_TAIL_LEN) {
 		return NULL;
 	}
-	flen = mg__boot_tail_frame_len(tail, (uint64_t)st.st_size);
-	if (flen == 0 || flen > MG_MSG_MAX_DEFAULT) {
+	n = st.st_size < MG_BOOT_TAIL2_LEN ? (size_t)st.st_size : MG_BOOT_TAIL2_LEN;
+	if (pread(fd, last, n, st.st_size - (off_t)n) != (ssize_t)n) {
 		return NULL;
 	}
-	p = talloc_size(mem_ctx, flen);
-	if (p != NULL && pread(fd, p, flen, st.st_size - MG_BOOT_TAIL_LEN - (off_t)flen) !=
-	    (ssize_t)flen) {
+	mg__boot_tail_parse(last, (uint64_t)st.st_size, &t);
+	if (t.frames == 0 || t.frames > MG_MSG_MAX_DEFAULT) {
+		return NULL;
+	}
+	p = talloc_size(mem_ctx, t.frames);
+	if (p != NULL && pread(fd, p, t.frames, st.st_size - (off_t)t.len) != (ssize_t)t.frames) {
 		TALLOC_FREE(p);
 	}
-	*_n = flen;
+	*_n = t.frames;
 	return p;
 }
 

@@ -229,6 +229,29 @@ function stand_in_pushed() {
     assert "$pushed" -lt "$raw" "less than the plain agent ($raw bytes) pushed ($pushed)"
 }
 
+@test "a sudo hop runs the agent unpacked and still pushes the packed image on" {
+    skip_unless_packed_agent
+    skip_if_not_root "sudo to root without a password needs root"
+    skip_if_no_program sudo
+    # A packed agent inflates itself into a memfd at every start (~5 ms
+    # of CPU). A hop on this host (sudo, doas) gets the plain agent in
+    # front of the packed image and runs it from the first stage's file;
+    # the second sudo gets it from the first sudo's agent.
+    run_mg_sep mitogen-run sudo/sudo 'readlink /proc/$PPID/exe'
+    assert "$output" =~ "/\.mitogen-agent\.[0-9]+\.[0-9a-f]+ \(deleted\)$" \
+        "the agent runs from its pushed file, not from an inflated memfd"
+    assert "$stderr" == "" "nothing on stderr"
+    # What follows crosses a link again: the packed image, not the plain.
+    ssh_stand_in
+    run_mg_sep mitogen-run "sudo/sudo/ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" -- echo ran
+    assert "$output" == "ran" "the command ran behind two sudo agents"
+    local pushed packed
+    pushed=$(stand_in_pushed)
+    packed=$(stat -L -c %s "$AGENT")
+    assert "$pushed" -gt 0 "the first stage names the bytes pushed"
+    assert "$pushed" -lt "$((packed + 4096))" "the packed image ($packed bytes) pushed on ($pushed)"
+}
+
 @test "a corrupt packed agent fails cleanly, naming the hop" {
     skip_unless_packed_agent
     local size bad=$MG_TMP/agent-bad

@@ -12,12 +12,14 @@
 #include <signal.h>
 #include <termios.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "boot.h"
+#include "buf.h"
 #include "harness.h"
 #include "process.h"
 #include "protocol.h"
@@ -501,6 +503,104 @@ static void test_shell_quote(void)
 	talloc_free(tmp);
 }
 
+/* A file of the given pieces in tmpdir; its path on mem_ctx. */
+static char *write_pieces(TALLOC_CTX *mem_ctx, const char *name, const uint8_t *const *p,
+			  const size_t *n, size_t count)
+{
+	char *path = talloc_asprintf(mem_ctx, "%s/%s", tmpdir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	for (size_t i = 0; fd >= 0 && i < count; i++) {
+		if (write(fd, p[i], n[i]) != (ssize_t)n[i]) {
+			close(fd);
+			return NULL;
+		}
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return fd >= 0 ? path : NULL;
+}
+
+/*
+ * The image tails (PROTOCOL 2.2): MGH1 after the image, MGH2 also after
+ * the agent unpacked in front of it. An agent's image for the next hop is
+ * the packed part alone, and its plain agent the part in front.
+ */
+static void test_image_tails(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	static const uint8_t plain[] = "\177ELF plain agent";
+	static const uint8_t packed[] = "stub MGPACK2\0 payload";
+	uint8_t frames[MG_HDR_LEN + 3] = { 0 }, t1[MG_BOOT_TAIL_LEN], t2[MG_BOOT_TAIL2_LEN];
+	struct mg_boot_tail t;
+	struct mg_image *img, tmpl = { 0 };
+	uint8_t *pd;
+	size_t pl;
+	char *one, *two;
+	int fd;
+
+	mg__put_be32(t1, sizeof(frames));
+	memcpy(t1 + 4, MG_BOOT_TAIL_MAGIC, 4);
+	mg__put_be32(t2, sizeof(plain));
+	mg__put_be32(t2 + 4, sizeof(frames));
+	memcpy(t2 + 8, MG_BOOT_TAIL2_MAGIC, 4);
+	{
+		const uint8_t *p1[] = { packed, frames, t1 }, *p2[] = { plain, packed, frames, t2 };
+		const size_t n1[] = { sizeof(packed), sizeof(frames), sizeof(t1) };
+		const size_t n2[] = { sizeof(plain), sizeof(packed), sizeof(frames), sizeof(t2) };
+		one = write_pieces(tmp, "one", p1, n1, 3);
+		two = write_pieces(tmp, "two", p2, n2, 4);
+	}
+	ASSERT_TRUE(one != NULL && two != NULL);
+
+	mg__boot_tail_parse(t2, sizeof(plain) + sizeof(packed) + sizeof(frames) + sizeof(t2), &t);
+	ASSERT_INT_EQ(t.frames, sizeof(frames));
+	ASSERT_INT_EQ(t.len, sizeof(frames) + MG_BOOT_TAIL2_LEN);
+	ASSERT_INT_EQ(t.plain, sizeof(plain));
+	/* Lengths beyond the file: no tail at all. */
+	mg__boot_tail_parse(t2, sizeof(frames) + sizeof(t2), &t);
+	ASSERT_INT_EQ(t.frames, 0);
+	ASSERT_INT_EQ(t.len, 0);
+	ASSERT_INT_EQ(t.plain, 0);
+
+	for (int i = 0; i < 2; i++) {
+		fd = open(i == 0 ? one : two, O_RDONLY | O_CLOEXEC);
+		ASSERT_INT_EQ(mg__image_from_fd(tmp, fd, &img), 0);
+		close(fd);
+		ASSERT_INT_EQ(img->len, sizeof(packed));
+		ASSERT_TRUE(memcmp(img->data, packed, sizeof(packed)) == 0);
+	}
+
+	/* The plain agent of a packed image, from a file that holds it in
+	 * front (an agent's own /proc/self/exe), or alone (AGENT.raw). */
+	tmpl.data = (uint8_t *)packed;
+	tmpl.len = sizeof(packed);
+	tmpl.plain = two;
+	ASSERT_INT_EQ(mg__image_plain(tmp, &tmpl, &pd, &pl), 0);
+	ASSERT_INT_EQ(pl, sizeof(plain));
+	ASSERT_TRUE(memcmp(pd, plain, sizeof(plain)) == 0);
+	{
+		const uint8_t *p[] = { plain };
+		const size_t n[] = { sizeof(plain) };
+		tmpl.plain = write_pieces(tmp, "raw", p, n, 1);
+	}
+	ASSERT_INT_EQ(mg__image_plain(tmp, &tmpl, &pd, &pl), 0);
+	ASSERT_INT_EQ(pl, sizeof(plain));
+	/* An image that is not packed, or no plain agent: nothing. */
+	tmpl.plain = one;
+	ASSERT_INT_EQ(mg__image_plain(tmp, &tmpl, &pd, &pl), -ENOEXEC);
+	tmpl.data = (uint8_t *)plain;
+	tmpl.len = sizeof(plain);
+	ASSERT_INT_EQ(mg__image_plain(tmp, &tmpl, &pd, &pl), -ENOENT);
+	tmpl.plain = NULL;
+	ASSERT_INT_EQ(mg__image_plain(tmp, &tmpl, &pd, &pl), -ENOENT);
+	unlink(one);
+	unlink(two);
+	unlink(talloc_asprintf(tmp, "%s/raw", tmpdir));
+	talloc_free(tmp);
+}
+
 int main(void)
 {
 	int rc;
@@ -519,6 +619,7 @@ int main(void)
 	RUN(test_boot_inline_bytes);
 	RUN(test_boot_inline_agent);
 	RUN(test_boot_inline_kept);
+	RUN(test_image_tails);
 	rc = TESTS_END();
 	rmdir(tmpdir);
 	return rc;

@@ -89,6 +89,7 @@ const struct mg_method mg__method_doas = {
 	.spec = MG_SPEC_USER,
 	.mode = MG_SPAWN_HYBRID,
 	.eager = false,
+	.plain_first = true,
 	.build_argv = doas_build_argv,
 	.prompts = doas_prompts,
 	.takes_password = true,

@@ -400,6 +400,7 @@ const struct mg_method mg__method_sudo = {
 	.spec = MG_SPEC_USER,
 	.mode = MG_SPAWN_HYBRID,
 	.eager = false,
+	.plain_first = true,
 	.build_argv = sudo_build_argv,
 	.prompts = sudo_prompts,
 	.takes_password = true,
