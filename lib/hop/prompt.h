@@ -20,7 +20,8 @@ enum mg_prompt_action {
 	MG_PROMPT_FAIL,          /* give up: *_err and *_msg say why */
 };
 
-/* Compile p's patterns. Returns 0, or -EINVAL with *_errmsg set. */
+/* An engine for p's patterns, compiled when first needed (a bad one
+ * then fails the hop). Returns 0 or -ENOMEM. */
 int mg__prompt_new(TALLOC_CTX *mem_ctx, const struct mg_prompts *p,
 		   struct mg_prompt_engine **_e, char **_errmsg);
 /* Tell the engine whether a password is at hand. */

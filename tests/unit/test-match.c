@@ -11,6 +11,7 @@
 #include "become.h"
 #include "harness.h"
 #include "match.h"
+#include "prompt.h"
 
 /* The patterns the methods use (lib/hop/connect, lib/hop/become.c). */
 static const char *const patterns[] = {
@@ -221,11 +222,46 @@ static void test_random_against_libc(void)
 	talloc_free(ctx);
 }
 
+/*
+ * The prompt engine compiles its patterns when the hop first prints
+ * something (most never do): making one costs nothing, and a bad
+ * pattern fails the hop at that first line, saying why.
+ */
+static void test_engine_compiles_late(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	const struct mg_line_error errors[] = {
+		{ "unknown user", -EINVAL, "no such user" },
+		{ NULL, 0, NULL },
+	};
+	struct mg_prompts good = { .what = "sudo", .password = "password: *$", .errors = errors };
+	struct mg_prompts bad = { .what = "sudo", .password = "(password" };
+	struct mg_prompt_engine *e;
+	const char *msg = NULL;
+	char *errmsg = NULL;
+	int err = 0;
+
+	ASSERT_INT_EQ(mg__prompt_new(ctx, &good, &e, &errmsg), 0);
+	ASSERT_INT_EQ(talloc_total_blocks(e), 1);
+	ASSERT_INT_EQ(mg__prompt_partial(e, "Password: ", 10, &err, &msg), MG_PROMPT_NEED_PASSWORD);
+	ASSERT_INT_EQ(mg__prompt_line(e, "sudo: unknown user x", 20, &err, &msg), MG_PROMPT_FAIL);
+	ASSERT_STR_EQ(msg, "no such user");
+
+	ASSERT_INT_EQ(mg__prompt_new(ctx, &bad, &e, &errmsg), 0);
+	ASSERT_INT_EQ(mg__prompt_line(e, "hello", 5, &err, &msg), MG_PROMPT_FAIL);
+	ASSERT_INT_EQ(err, -EINVAL);
+	ASSERT_STR_CONTAINS(msg, "bad pattern '(password'");
+	/* Failed once, it matches nothing after. */
+	ASSERT_INT_EQ(mg__prompt_partial(e, "password", 8, &err, &msg), MG_PROMPT_NONE);
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	TESTS_BEGIN();
 	RUN(test_methods_patterns);
 	RUN(test_syntax);
 	RUN(test_random_against_libc);
+	RUN(test_engine_compiles_late);
 	return TESTS_END();
 }
