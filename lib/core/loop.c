@@ -73,6 +73,7 @@ struct mg_loop {
 	struct mg_signal *sigchld;
 	bool child_scan;
 	bool no_pidfd;
+	bool dying;        /* its destructor has run: no new watcher */
 
 	struct list defers;
 	TALLOC_CTX *garbage;
@@ -666,7 +667,7 @@ struct mg_child *mg_child_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 {
 	struct mg_child *c;
 
-	if (loop == NULL || cb == NULL || pid <= 0) {
+	if (loop == NULL || cb == NULL || pid <= 0 || loop->dying) {
 		return NULL;
 	}
 	c = talloc_zero(mem_ctx, struct mg_child);
@@ -798,6 +799,8 @@ static void collect_garbage(struct mg_loop *loop)
 
 static int loop_destructor(struct mg_loop *loop)
 {
+	/* Its children's destructors run after this one. */
+	loop->dying = true;
 	/* Watchers owned elsewhere outlive the loop: detach them. */
 	while (!list_empty(&loop->ios)) {
 		struct mg_io *io = ENTRY(loop->ios.next, struct mg_io, entry);

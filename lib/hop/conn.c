@@ -909,14 +909,21 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 	return 0;
 }
 
+static void on_orphan_exit(struct mg_child *ch, pid_t pid, int status, void *data)
+{
+	talloc_free(ch);
+}
+
 static int conn_destructor(struct mg_conn *c)
 {
 	/* A hop still connecting when its owner lets go of it (the run was
 	 * interrupted) has no agent to stop it, and nobody wants it: a stuck
 	 * ssh or `docker exec` deaf to SIGTERM and end of input would
-	 * outlive us. A forked copy of us does not own it. */
+	 * outlive us. A forked copy of us does not own it. The loop reaps
+	 * it, for a program that goes on (unless the loop is going too). */
 	if (!c->up && !c->exited && c->pid > 0 && c->owner == getpid()) {
 		kill_hop(c);
+		mg_child_new(c->loop, c->loop, c->pid, on_orphan_exit, NULL);
 	}
 	live_unlink(c);
 	if (c->err_fd >= 0) {

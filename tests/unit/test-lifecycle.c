@@ -939,6 +939,52 @@ static void test_shutdown_stops_commands_body(void)
 }
 ISOLATED(test_shutdown_stops_commands)
 
+/* A session freed while its first hop still connects: the hop command is
+ * killed, and reaped by the loop, which the program goes on running. */
+static void test_freed_connecting_reaped_body(void)
+{
+	struct pwfx *p = pwfx_new();
+	char *script, *pidfile, *esc, *text, buf[32] = "";
+	struct started *a;
+	pid_t pid = 0;
+	FILE *fp;
+	int fd;
+
+	ASSERT_PTR_NOT_NULL(p);
+	script = talloc_asprintf(p, "%s/hang", p->dir);
+	pidfile = talloc_asprintf(p, "%s/pid", p->dir);
+	text = talloc_asprintf(p, "#!/bin/sh\necho $$ >'%s'\nexec sleep 100\n", pidfile);
+	fd = open(script, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_INT_EQ(write(fd, text, strlen(text)), strlen(text));
+	close(fd);
+	esc = talloc_strdup(p, "");
+	for (const char *c = script; *c != '\0'; c++) {
+		/* start() reads the text as a format: %% for a %. */
+		esc = *c == '/' ? talloc_strdup_append(esc, "%%2F") : talloc_asprintf_append(esc, "%c", *c);
+	}
+	a = start(p, talloc_asprintf(p, "ssh:h?ssh_path=%s", esc));
+	ASSERT_PTR_NOT_NULL(a);
+	for (int i = 0; i < 1000 && buf[0] == '\0'; i++) {
+		run_until(p->f->loop, NULL, NULL, 10);
+		fp = fopen(pidfile, "r");
+		if (fp != NULL) {
+			if (fgets(buf, sizeof(buf), fp) == NULL || strchr(buf, '\n') == NULL) {
+				buf[0] = '\0';
+			}
+			fclose(fp);
+		}
+	}
+	pid = (pid_t)atoi(buf);
+	ASSERT_TRUE(pid > 0);
+	ASSERT_TRUE(!a->done);
+	TALLOC_FREE(p->f->s);
+	/* Gone, not a zombie (kill(pid, 0) still finds those). */
+	ASSERT_TRUE(pid_gone(p->f, pid));
+	talloc_free(p);
+}
+ISOLATED(test_freed_connecting_reaped)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -955,5 +1001,6 @@ int main(void)
 	RUN(test_password_fn);
 	RUN(test_password_tty);
 	RUN(test_gone_before_after);
+	RUN(test_freed_connecting_reaped);
 	return TESTS_END();
 }
