@@ -323,7 +323,8 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 	img->len = size - t.len - t.plain;
 	img->data = talloc_size(img, img->len > 0 ? img->len : 1);
 	img->esc = talloc_zero(img, struct mg_boot_esc);
-	if (img->data == NULL || img->esc == NULL) {
+	img->plain_kept = talloc_zero(img, struct mg_image_plain);
+	if (img->data == NULL || img->esc == NULL || img->plain_kept == NULL) {
 		talloc_free(img);
 		return -ENOMEM;
 	}
@@ -340,33 +341,26 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 #define PACK_MAGIC "MGPACK2"
 #define PACK_SCAN 32768
 
-int mg__image_plain(TALLOC_CTX *mem_ctx, const struct mg_image *img, uint8_t **_data,
-		    size_t *_len)
+/* The plain agent at 'path' (boot.h, mg__image_plain), on mem_ctx. */
+static int read_plain(TALLOC_CTX *mem_ctx, const char *path, uint8_t **_data, size_t *_len)
 {
 	struct mg_boot_tail t;
-	uint8_t *p;
-	size_t size, len;
-	int fd, ret;
+	uint8_t *p = NULL;
+	size_t size, len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
-	if (img->plain == NULL ||
-	    memmem(img->data, img->len < PACK_SCAN ? img->len : PACK_SCAN,
-		   PACK_MAGIC, sizeof(PACK_MAGIC)) == NULL) {
-		return -ENOENT;
-	}
-	fd = open(img->plain, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		return -errno;
 	}
 	/* An agent run from such a file (/proc/self/exe) holds the
 	 * image and tail behind itself. */
 	ret = file_tail(fd, &size, &t);
-	len = t.plain > 0 ? t.plain : size - t.len;
-	p = ret == 0 ? talloc_size(mem_ctx, len) : NULL;
-	if (ret == 0 && p == NULL) {
-		ret = -ENOMEM;
+	if (ret == 0) {
+		len = t.plain > 0 ? t.plain : size - t.len;
+		p = talloc_size(mem_ctx, len > 0 ? len : 1);
+		ret = p == NULL ? -ENOMEM : read_at(fd, p, len, 0);
 	}
-	if (ret == 0 && (ret = read_at(fd, p, len, 0)) == 0 &&
-	    (len < 4 || memcmp(p, "\177ELF", 4) != 0)) {
+	if (ret == 0 && (len < 4 || memcmp(p, "\177ELF", 4) != 0)) {
 		ret = -ENOEXEC;
 	}
 	close(fd);
@@ -377,6 +371,38 @@ int mg__image_plain(TALLOC_CTX *mem_ctx, const struct mg_image *img, uint8_t **_
 	*_data = p;
 	*_len = len;
 	return 0;
+}
+
+int mg__image_plain(TALLOC_CTX *mem_ctx, const struct mg_image *img, const uint8_t **_data,
+		    size_t *_len)
+{
+	struct mg_image_plain *k = img->plain_kept;
+	uint8_t *p;
+	size_t len;
+	int ret;
+
+	if (img->plain == NULL ||
+	    memmem(img->data, img->len < PACK_SCAN ? img->len : PACK_SCAN,
+		   PACK_MAGIC, sizeof(PACK_MAGIC)) == NULL) {
+		return -ENOENT;
+	}
+	if (k == NULL) {
+		ret = read_plain(mem_ctx, img->plain, &p, &len);
+	} else {
+		/* Once per process: every hop of a fan-out shares it. */
+		if (!k->tried) {
+			k->tried = true;
+			k->err = read_plain(k, img->plain, &k->data, &k->len);
+		}
+		ret = k->err;
+		p = k->data;
+		len = k->len;
+	}
+	if (ret == 0) {
+		*_data = p;
+		*_len = len;
+	}
+	return ret;
 }
 
 static int load_path(TALLOC_CTX *mem_ctx, const char *path, struct mg_image **_img)

@@ -5,6 +5,7 @@
 #ifndef MG_BOOT_H
 #define MG_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <talloc.h>
@@ -30,6 +31,15 @@ struct mg_image {
 	 * MG_BOOT_IMAGE_FD as "--local FD", so it still pushes the packed
 	 * form on. */
 	char *plain;
+	/* Its bytes, read once by mg__image_plain; NULL: read each time. */
+	struct mg_image_plain *plain_kept;
+};
+
+struct mg_image_plain {
+	uint8_t *data;
+	size_t len;
+	int err;    /* when the one try failed */
+	bool tried;
 };
 
 #define MG_BOOT_IMAGE_FD 3
@@ -69,10 +79,11 @@ void mg__boot_tail_parse(const uint8_t *last, uint64_t len, struct mg_boot_tail 
 
 /*
  * The agent unpacked, to go before 'img' to a hop on this host, which
- * then runs it without inflating (PROTOCOL 2.2): *_data on mem_ctx and
- * its length. -ENOENT when 'img' is not packed or there is none at hand.
+ * then runs it without inflating (PROTOCOL 2.2), and its length: kept
+ * with 'img' when it has plain_kept, else read onto mem_ctx. -ENOENT
+ * when 'img' is not packed or there is none at hand.
  */
-int mg__image_plain(TALLOC_CTX *mem_ctx, const struct mg_image *img, uint8_t **_data,
+int mg__image_plain(TALLOC_CTX *mem_ctx, const struct mg_image *img, const uint8_t **_data,
 		    size_t *_len);
 
 /* Load the image from an open fd (an agent's own image, without the HELLO

@@ -56,7 +56,7 @@ struct mg_conn {
 	size_t hello_tail_len;
 	bool hello_sent;             /* in the image's tail, or after MITO002 */
 	bool image_in_argv;          /* boot.h, mg__boot_argv_inline */
-	uint8_t *plain;              /* the agent unpacked, sent before the image */
+	const uint8_t *plain;        /* the agent unpacked, sent before the image */
 	size_t plain_len;
 	uint8_t *early;              /* frames held for it, on stdin at once */
 	size_t early_len;
@@ -720,7 +720,6 @@ static void send_image(struct mg_conn *c)
 	if (!c->image_in_argv) {
 		if (c->plain != NULL) {
 			mg__stream_write_raw(c->stream, c->plain, c->plain_len);
-			TALLOC_FREE(c->plain);
 		}
 		mg__stream_write_raw(c->stream, c->image->data, c->image->len);
 		mg__stream_write_raw(c->stream, c->hello_tail, c->hello_tail_len);

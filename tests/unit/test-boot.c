@@ -535,7 +535,7 @@ static void test_image_tails(void)
 	uint8_t frames[MG_HDR_LEN + 3] = { 0 }, t1[MG_BOOT_TAIL_LEN], t2[MG_BOOT_TAIL2_LEN];
 	struct mg_boot_tail t;
 	struct mg_image *img, tmpl = { 0 };
-	uint8_t *pd;
+	const uint8_t *pd, *again;
 	size_t pl;
 	char *one, *two;
 	int fd;
@@ -595,8 +595,15 @@ static void test_image_tails(void)
 	ASSERT_INT_EQ(mg__image_plain(tmp, &tmpl, &pd, &pl), -ENOENT);
 	tmpl.plain = NULL;
 	ASSERT_INT_EQ(mg__image_plain(tmp, &tmpl, &pd, &pl), -ENOENT);
-	unlink(one);
+	/* An image loaded from a file reads it once. */
+	img->plain = two;
+	ASSERT_INT_EQ(mg__image_plain(tmp, img, &pd, &pl), 0);
+	ASSERT_INT_EQ(mg__image_plain(tmp, img, &again, &pl), 0);
+	ASSERT_TRUE(pd == again && pl == sizeof(plain));
 	unlink(two);
+	ASSERT_INT_EQ(mg__image_plain(tmp, img, &again, &pl), 0);
+	ASSERT_TRUE(pd == again);
+	unlink(one);
 	unlink(talloc_asprintf(tmp, "%s/raw", tmpdir));
 	talloc_free(tmp);
 }
