@@ -221,6 +221,12 @@ static void test_unsure(void)
 	ROUTE(MG_SSH_ROUTE_UNSURE, "H1", "-F", cfg);
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h'1", "-F", cfg);
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-vF", cfg);
+	/* ProxyJump none leaves a later ProxyCommand in force. */
+	config("Host h\n ProxyJump none\nHost *\n ProxyCommand nc %h %p\n");
+	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F", cfg);
+	config("ProxyCommand nc %h %p\n");
+	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-J", "none", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-o", "ProxyJump=none", "-F", cfg);
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F", "/nonexistent/cfg");
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F");
 }

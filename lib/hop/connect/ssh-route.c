@@ -144,8 +144,11 @@ static void line(struct route *r, char *s, bool *active, const char *dir, int de
 	for (end = args + strlen(args); end > args && isspace((unsigned char)end[-1]); end--) {
 	}
 	*end = '\0';
-	/* ssh ends some lines at a word starting with '#', not others. */
+	/* ssh ends some lines at a word starting with '#', not others.
+	 * "ProxyJump none" stops a later ProxyJump but not a later
+	 * ProxyCommand (OpenSSH 9.2): not the first-wins rule. */
 	if (strcasecmp(kw, "match") == 0 ||
+	    (*active && strcasecmp(kw, "proxyjump") == 0 && strcasecmp(args, "none") == 0) ||
 	    (strchr(args, '#') != NULL && (key_of(kw) >= 0 || strcasecmp(kw, "host") == 0 ||
 					   strcasecmp(kw, "include") == 0))) {
 		r->unsure = true;
@@ -230,6 +233,8 @@ static const char *read_args(struct route *r, const char *const *words, size_t n
 		if (arg == NULL) {
 			r->unsure = true;
 		} else if (w[1] == 'J') {
+			/* -J none leaves the config's ProxyCommand. */
+			r->unsure |= strcasecmp(arg, "none") == 0;
 			set_first(r, K_PROXY, arg);
 		} else if (w[1] == 'b' || w[1] == 'B') {
 			set_first(r, K_BIND, arg);
