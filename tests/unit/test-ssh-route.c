@@ -101,8 +101,11 @@ static void oracle(const char *const *words, size_t n, const char *host, enum mg
 	}
 	n_oracle++;
 	g_val(out, "canonicalizehostname", canon, sizeof(canon));
-	own = g_set(out, "proxycommand") || g_set(out, "proxyjump") || g_set(out, "bindaddress") ||
-	      g_set(out, "bindinterface") || (canon[0] != '\0' && strcmp(canon, "false") != 0);
+	/* A bind address "none" is one ssh binds to (and fails). */
+	own = g_set(out, "proxycommand") || g_set(out, "proxyjump") ||
+	      g_val(out, "bindaddress", b, sizeof(b))[0] != '\0' ||
+	      g_val(out, "bindinterface", b, sizeof(b))[0] != '\0' ||
+	      (canon[0] != '\0' && strcmp(canon, "false") != 0);
 	if (r == MG_SSH_ROUTE_SSH) {
 		ASSERT_TRUE(own);
 		return;
@@ -181,6 +184,10 @@ static void test_proxies(void)
 	ROUTE(MG_SSH_ROUTE_SSH, "a", "-F", cfg);
 	ROUTE(MG_SSH_ROUTE_SSH, "b", "-F", cfg);
 	ROUTE(MG_SSH_ROUTE_HELPER, "c", "-F", cfg);
+	/* BindAddress none is a name to ssh; -b and -B win over -o. */
+	ROUTE(MG_SSH_ROUTE_SSH, "c", "-o", "BindAddress=none", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_SSH, "c", "-o", "BindInterface none", "-B", "lo", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_SSH, "c", "-o", "BindAddress none", "-b", "127.0.0.1", "-F", cfg);
 	/* Include, with a glob, inside a block that applies. */
 	write_file("inc-1.conf", "Host in1\n ProxyCommand nc %h %p\n");
 	{

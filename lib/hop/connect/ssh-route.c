@@ -295,8 +295,10 @@ static enum mg_ssh_route verdict(const struct route *r, struct mg_ssh_direct *d)
 	if (r->unsure) {
 		return MG_SSH_ROUTE_UNSURE;
 	}
+	/* ssh binds to a BindAddress or BindInterface "none" as to any
+	 * other name (and fails): no value means unset. */
 	if ((r->val[K_PROXY] != NULL && strcasecmp(r->val[K_PROXY], "none") != 0) ||
-	    (r->val[K_BIND] != NULL && strcasecmp(r->val[K_BIND], "none") != 0) ||
+	    r->val[K_BIND] != NULL ||
 	    (canon != NULL && strcasecmp(canon, "no") != 0 && strcasecmp(canon, "false") != 0)) {
 		return MG_SSH_ROUTE_SSH;
 	}

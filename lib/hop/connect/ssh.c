@@ -377,7 +377,8 @@ static char *proxy_command(TALLOC_CTX *mem_ctx, const char *helper, const char *
 
 	for (size_t i = 0; i < sizeof(must_be_unset) / sizeof(must_be_unset[0]); i++) {
 		char *v = g_value(tmp, out, must_be_unset[i]);
-		if (v != NULL && strcmp(v, "none") != 0) {
+		/* ssh binds to a bind address "none" as to any name. */
+		if (v != NULL && (strcmp(v, "none") != 0 || i >= 2)) {
 			goto done;
 		}
 	}
