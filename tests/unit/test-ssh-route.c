@@ -161,6 +161,11 @@ static void test_plain(void)
 	ROUTE(MG_SSH_ROUTE_HELPER, "web1", "-6", "-o", "ConnectTimeout 3", "-F", cfg);
 	ASSERT_STR_EQ(d.timeout, "3");
 	ASSERT_STR_EQ(d.family, "inet6");
+	/* The last of -4 and -6 wins, over -o too. */
+	ROUTE(MG_SSH_ROUTE_HELPER, "web1", "-6", "-4", "-F", cfg);
+	ASSERT_STR_EQ(d.family, "inet");
+	ROUTE(MG_SSH_ROUTE_HELPER, "web1", "-o", "AddressFamily inet", "-6", "-F", cfg);
+	ASSERT_STR_EQ(d.family, "inet6");
 }
 
 static void test_proxies(void)

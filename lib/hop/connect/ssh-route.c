@@ -207,7 +207,7 @@ static bool takes_arg(char c)
  * the only file read. */
 static const char *read_args(struct route *r, const char *const *words, size_t n)
 {
-	const char *file = NULL;
+	const char *file = NULL, *fam = NULL;
 
 	for (size_t i = 0; i < n && !r->unsure; i++) {
 		const char *w = words[i], *arg;
@@ -224,7 +224,7 @@ static const char *read_args(struct route *r, const char *const *words, size_t n
 			for (const char *c = w + 1; *c != '\0'; c++) {
 				r->unsure |= takes_arg(*c);
 				if (*c == '4' || *c == '6') {
-					set_first(r, K_FAMILY, *c == '4' ? "inet" : "inet6");
+					fam = *c == '4' ? "inet" : "inet6";
 				}
 			}
 			continue;
@@ -248,6 +248,11 @@ static const char *read_args(struct route *r, const char *const *words, size_t n
 		} else if (w[1] == 'o') {
 			r->unsure = true;
 		}
+	}
+	/* The last -4 or -6 wins over any AddressFamily, -o included. */
+	if (fam != NULL) {
+		r->val[K_FAMILY] = NULL;
+		set_first(r, K_FAMILY, fam);
 	}
 	return file;
 }
