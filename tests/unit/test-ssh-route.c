@@ -205,6 +205,29 @@ static void test_proxies(void)
 	ROUTE(MG_SSH_ROUTE_HELPER, "in2", "-F", cfg);
 }
 
+/* A relative Include in a user config is found in $HOME/.ssh, even where
+ * $HOME is not the passwd entry's home (the config itself is). */
+static void test_home(void)
+{
+	struct mg_ssh_direct d;
+	char home[300], *old = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+
+	snprintf(home, sizeof(home), "%s/home", dir);
+	write_file("home/.ssh/inc.conf", "Host in1\n ProxyCommand nc %h %p\n");
+	config("Include inc.conf\n");
+	setenv("HOME", home, 1);
+	ROUTE(MG_SSH_ROUTE_SSH, "in1", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_HELPER, "in2", "-F", cfg);
+	setenv("HOME", "", 1);
+	ROUTE(MG_SSH_ROUTE_UNSURE, "in1", "-F", cfg);
+	if (old != NULL) {
+		setenv("HOME", old, 1);
+		free(old);
+	} else {
+		unsetenv("HOME");
+	}
+}
+
 /* The files ssh reads without -F, whatever this machine has there: any
  * answer but "unsure" must agree with ssh -G. */
 static void test_default_files(void)
@@ -252,10 +275,19 @@ int main(void)
 	}
 	snprintf(dir, sizeof(dir), "%s", tmpl);
 	snprintf(cfg, sizeof(cfg), "%s/cfg", dir);
+	{
+		char d2[300];
+
+		snprintf(d2, sizeof(d2), "%s/home", dir);
+		mkdir(d2, 0700);
+		snprintf(d2, sizeof(d2), "%s/home/.ssh", dir);
+		mkdir(d2, 0700);
+	}
 	TESTS_BEGIN();
 	RUN(test_plain);
 	RUN(test_proxies);
 	RUN(test_unsure);
+	RUN(test_home);
 	RUN(test_default_files);
 	printf("# %d answers checked against ssh -G\n", n_oracle);
 	{

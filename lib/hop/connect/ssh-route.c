@@ -32,7 +32,7 @@ enum key { K_PROXY, K_BIND, K_CANON, K_FAMILY, K_TIMEOUT, K_HOSTNAME, K_PORT, K_
 
 struct route {
 	TALLOC_CTX *mem;
-	const char *dir;             /* ~/.ssh: where user configs include from */
+	const char *dir;             /* $HOME/.ssh: where user configs include from */
 	const char *host;
 	char *val[K_N];
 	unsigned files;
@@ -327,11 +327,18 @@ enum mg_ssh_route mg__ssh_route(const char *const *words, size_t n, const char *
 {
 	const struct passwd *pw = getpwuid(getuid());
 	struct route r = { .mem = talloc_new(NULL), .host = host };
+	const char *file, *home = getenv("HOME");
 	enum mg_ssh_route ret;
-	const char *file;
+	char *user = NULL;
 
-	r.dir = pw != NULL && r.mem != NULL ? talloc_asprintf(r.mem, "%s/.ssh", pw->pw_dir) : NULL;
-	r.unsure = r.dir == NULL;
+	/* ssh reads ~/.ssh/config from the passwd entry's home, but a
+	 * relative Include in a user config is a glob of ~/.ssh/...,
+	 * which takes $HOME first. */
+	if (pw != NULL && r.mem != NULL && (home == NULL || home[0] != '\0')) {
+		user = talloc_asprintf(r.mem, "%s/.ssh/config", pw->pw_dir);
+		r.dir = talloc_asprintf(r.mem, "%s/.ssh", home != NULL ? home : pw->pw_dir);
+	}
+	r.unsure = r.dir == NULL || user == NULL;
 	/* ssh matches Host patterns against the host lowercased. */
 	for (const char *c = host; *c != '\0'; c++) {
 		r.unsure |= isupper((unsigned char)*c) || (unsigned char)*c <= ' ' || *c == '%';
@@ -346,13 +353,8 @@ enum mg_ssh_route mg__ssh_route(const char *const *words, size_t n, const char *
 			read_file(&r, file, r.dir, 0, true);
 		}
 	} else {
-		char *path = talloc_asprintf(r.mem, "%s/config", r.dir);
-
-		r.unsure |= path == NULL;
-		if (path != NULL) {
-			read_file(&r, path, r.dir, 0, false);
-			read_file(&r, "/etc/ssh/ssh_config", "/etc/ssh", 0, false);
-		}
+		read_file(&r, user, r.dir, 0, false);
+		read_file(&r, "/etc/ssh/ssh_config", "/etc/ssh", 0, false);
 	}
 	ret = verdict(&r, d);
 	talloc_free(r.mem);
