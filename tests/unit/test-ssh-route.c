@@ -248,6 +248,10 @@ static void test_unsure(void)
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F", cfg);
 	config("Host \"h\"\n ProxyCommand nc %h %p\n");
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F", cfg);
+	/* A quoted keyword is the keyword to ssh. */
+	config("\"ProxyCommand\" nc %h %p\n");
+	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-o", "\"ProxyJump\"=b", "-F", "none");
 	config("Host h # a comment\n ProxyCommand nc %h %p\n");
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F", cfg);
 	config("Host h\n HostName $(reboot)\n");
