@@ -252,6 +252,7 @@ static void test_unsure(void)
 	config("\"ProxyCommand\" nc %h %p\n");
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F", cfg);
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-o", "\"ProxyJump\"=b", "-F", "none");
+	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-o", "ProxyCommand==none", "-F", "none");
 	config("Host h # a comment\n ProxyCommand nc %h %p\n");
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F", cfg);
 	config("Host h\n HostName $(reboot)\n");

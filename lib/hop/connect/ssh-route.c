@@ -144,10 +144,12 @@ static void line(struct route *r, char *s, bool *active, const char *dir, int de
 	for (end = args + strlen(args); end > args && isspace((unsigned char)end[-1]); end--) {
 	}
 	*end = '\0';
-	/* ssh reads a quoted keyword ("ProxyCommand" nc x) as the keyword. */
+	/* ssh reads a quoted keyword ("ProxyCommand" nc x) as the keyword,
+	 * and skips every '=' before a ProxyCommand (ProxyCommand==none). */
 	for (const char *c = kw; *c != '\0'; c++) {
 		r->unsure |= !isalnum((unsigned char)*c);
 	}
+	r->unsure |= args[0] == '=';
 	/* ssh ends some lines at a word starting with '#', not others.
 	 * "ProxyJump none" stops a later ProxyJump but not a later
 	 * ProxyCommand (OpenSSH 9.2): not the first-wins rule. */
