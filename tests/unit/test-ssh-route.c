@@ -161,6 +161,14 @@ static void test_plain(void)
 	ROUTE(MG_SSH_ROUTE_HELPER, "web1", "-6", "-o", "ConnectTimeout 3", "-F", cfg);
 	ASSERT_STR_EQ(d.timeout, "3");
 	ASSERT_STR_EQ(d.family, "inet6");
+	/* Values as ssh reads them: the name lowercased, numbers as such. */
+	config("Host web*\n HostName %h.EXAMPLE.org\n Port 0022\n ConnectTimeout 07\n");
+	ROUTE(MG_SSH_ROUTE_HELPER, "web1", "-F", cfg);
+	ASSERT_STR_EQ(d.host, "web1.example.org");
+	ASSERT_STR_EQ(d.port, "22");
+	ASSERT_STR_EQ(d.timeout, "7");
+	ROUTE(MG_SSH_ROUTE_UNSURE, "web1", "-p", "0", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_UNSURE, "web1", "-o", "Port 65536", "-F", cfg);
 	/* The last of -4 and -6 wins, over -o too. */
 	ROUTE(MG_SSH_ROUTE_HELPER, "web1", "-6", "-4", "-F", cfg);
 	ASSERT_STR_EQ(d.family, "inet");

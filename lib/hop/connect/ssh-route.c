@@ -270,7 +270,8 @@ static bool plain_append(char *out, size_t size, size_t *len, const char *s, siz
 		if (*len + 1 >= size || (!isalnum((unsigned char)s[i]) && strchr("._:-", s[i]) == NULL)) {
 			return false;
 		}
-		out[(*len)++] = s[i];
+		/* ssh lowercases the name it connects to. */
+		out[(*len)++] = (char)tolower((unsigned char)s[i]);
 	}
 	return true;
 }
@@ -318,13 +319,15 @@ static enum mg_ssh_route verdict(const struct route *r, struct mg_ssh_direct *d)
 	    (ct != NULL && strcasecmp(ct, "none") != 0 &&
 	     (ct[0] == '\0' || strspn(ct, "0123456789") != strlen(ct) || strlen(ct) > 6)) ||
 	    port[0] == '\0' || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
+	    strtoul(port, NULL, 10) == 0 || strtoul(port, NULL, 10) > 65535 ||
 	    !host_name(r, d->host, sizeof(d->host))) {
 		return MG_SSH_ROUTE_UNSURE;
 	}
-	snprintf(d->port, sizeof(d->port), "%s", port);
+	/* As numbers, as ssh reads them: "022" is 22. */
+	snprintf(d->port, sizeof(d->port), "%lu", strtoul(port, NULL, 10));
 	snprintf(d->family, sizeof(d->family), "%s", fam != NULL ? fam : "any");
-	snprintf(d->timeout, sizeof(d->timeout), "%s",
-		 ct != NULL && strcasecmp(ct, "none") != 0 ? ct : "0");
+	snprintf(d->timeout, sizeof(d->timeout), "%lu",
+		 ct != NULL && strcasecmp(ct, "none") != 0 ? strtoul(ct, NULL, 10) : 0UL);
 	return MG_SSH_ROUTE_HELPER;
 }
 
