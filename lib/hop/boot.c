@@ -308,7 +308,7 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 {
 	struct mg_boot_tail t;
 	struct mg_image *img;
-	size_t size;
+	size_t size = 0; /* set by file_tail; -O3 gcc cannot tell */
 	int ret;
 
 	if ((ret = file_tail(fd, &size, &t)) != 0) {
@@ -346,7 +346,7 @@ static int read_plain(TALLOC_CTX *mem_ctx, const char *path, uint8_t **_data, si
 {
 	struct mg_boot_tail t;
 	uint8_t *p = NULL;
-	size_t size, len = 0;
+	size_t size = 0, len = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0) {
