@@ -118,6 +118,7 @@ struct mg_child {
 	struct mg_io *io;
 	bool fallback;
 	bool reported;
+	bool keepalive;
 	mg_child_cb cb;
 	void *data;
 };
@@ -607,7 +608,9 @@ static bool child_poll(struct mg_child *c)
 		status = 255 << 8;
 	}
 	c->reported = true;
-	c->loop->n_children--;
+	if (c->keepalive) {
+		c->loop->n_children--;
+	}
 	child_unwatch(c);
 	c->cb(c, c->pid, status, c->data);
 	return true;
@@ -654,7 +657,7 @@ static int child_destructor(struct mg_child *c)
 			loop->child_iter = c->entry.next;
 		}
 		list_remove(&c->entry);
-		if (!c->reported) {
+		if (!c->reported && c->keepalive) {
 			loop->n_children--;
 		}
 	}
@@ -679,6 +682,7 @@ struct mg_child *mg_child_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	c->pidfd = -1;
 	c->cb = cb;
 	c->data = data;
+	c->keepalive = true;
 	list_insert_after(loop->children.prev, &c->entry);
 	loop->n_children++;
 	talloc_set_destructor(c, child_destructor);
@@ -713,6 +717,18 @@ struct mg_child *mg_child_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 fail:
 	talloc_free(c);
 	return NULL;
+}
+
+void mg_child_set_keepalive(struct mg_child *c, bool keepalive)
+{
+	if (c->loop != NULL && !c->reported && c->keepalive != keepalive) {
+		if (keepalive) {
+			c->loop->n_children++;
+		} else {
+			c->loop->n_children--;
+		}
+	}
+	c->keepalive = keepalive;
 }
 
 void mg_loop_child_sigmask(void)

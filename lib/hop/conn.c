@@ -121,6 +121,8 @@ static void kill_hop(const struct mg_conn *c)
 {
 	kill(-c->pid, SIGKILL);
 	mg__kill_session(c->pid);
+	/* A forked hop not yet in its own session is in neither. */
+	kill(c->pid, SIGKILL);
 }
 
 void mg__conn_kill_hops(bool all)
@@ -921,8 +923,14 @@ static int conn_destructor(struct mg_conn *c)
 	 * outlive us. A forked copy of us does not own it. The loop reaps
 	 * it, for a program that goes on (unless the loop is going too). */
 	if (!c->up && !c->exited && c->pid > 0 && c->owner == getpid()) {
+		struct mg_child *ch;
+
 		kill_hop(c);
-		mg_child_new(c->loop, c->loop, c->pid, on_orphan_exit, NULL);
+		/* Not a reason to keep running: the program is done with it. */
+		ch = mg_child_new(c->loop, c->loop, c->pid, on_orphan_exit, NULL);
+		if (ch != NULL) {
+			mg_child_set_keepalive(ch, false);
+		}
 	}
 	live_unlink(c);
 	if (c->err_fd >= 0) {

@@ -1047,6 +1047,48 @@ static void test_child_fallback(void)
 	ASSERT_INT_EQ(WEXITSTATUS(status), 0);
 }
 
+/* A child that does not keep the loop running: mg_loop_run returns while
+ * it lives; made a keepalive one again, it is waited for and reported. */
+static void flag_cb(struct mg_child *c, pid_t pid, int status, void *data)
+{
+	(void)c;
+	(void)pid;
+	*(int *)data = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_child_keepalive(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(tmp);
+	struct mg_child *ch;
+	int got = -2, fds[2];
+	char byte = 0;
+	pid_t pid;
+
+	ASSERT_PTR_NOT_NULL(loop);
+	ASSERT_INT_EQ(pipe(fds), 0);
+	pid = fork();
+	ASSERT_INT_GE(pid, 0);
+	if (pid == 0) {
+		/* Lives until the test writes a byte. */
+		close(fds[1]);
+		_exit(read(fds[0], &byte, 1) == 1 ? 7 : 1);
+	}
+	close(fds[0]);
+	ch = mg_child_new(tmp, loop, pid, flag_cb, &got);
+	ASSERT_PTR_NOT_NULL(ch);
+	mg_child_set_keepalive(ch, false);
+	ASSERT_INT_EQ(mg_loop_run(loop), 0);
+	ASSERT_INT_EQ(got, -2);
+	ASSERT_INT_EQ(kill(pid, 0), 0);
+	mg_child_set_keepalive(ch, true);
+	ASSERT_INT_EQ(write(fds[1], "x", 1), 1);
+	ASSERT_INT_EQ(mg_loop_run(loop), 0);
+	ASSERT_INT_EQ(got, 7);
+	close(fds[1]);
+	talloc_free(tmp);
+}
+
 /* running dry, stopping */
 
 static void test_dry(void)
@@ -1151,6 +1193,7 @@ int main(void)
 	RUN(test_signal);
 	RUN(test_child);
 	RUN(test_child_fallback);
+	RUN(test_child_keepalive);
 	RUN(test_dry);
 	RUN(test_stop);
 	return TESTS_END();

@@ -86,6 +86,8 @@ struct mg_signal *mg_signal_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
  * process is then neither killed nor reaped). */
 struct mg_child *mg_child_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 			      pid_t pid, mg_child_cb cb, void *data);
+/* Whether a child not yet reported keeps the loop alive (default true). */
+void mg_child_set_keepalive(struct mg_child *c, bool keepalive);
 
 /* Run 'cb' on the next iteration. Returns 0 or -ENOMEM. The call is
  * cancelled when 'owner' (may be NULL) is freed first. */
