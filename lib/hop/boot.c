@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "config.h"
 #include "mitogen/error.h"
+#include "mitogen/log.h"
 #include "protocol.h"
 
 /*
@@ -373,6 +374,38 @@ static int read_plain(TALLOC_CTX *mem_ctx, const char *path, uint8_t **_data, si
 	return 0;
 }
 
+/*
+ * Whether 'p' is the agent the packed 'img' inflates to: the length and
+ * FNV-1a its stub's record holds (cmd/agent-stub/stub.c: magic, offset,
+ * length, then these two, native order). A holder that outlives an
+ * upgrade keeps its old image while AGENT.raw is the new agent: pushing
+ * that before the old image would mix two builds in one chain.
+ */
+#ifdef MG_STATIC_AGENT
+/* An agent's image is its own: no installed file to check. */
+#define plain_matches(img, p, len) true
+#else
+static bool plain_matches(const struct mg_image *img, const uint8_t *p, size_t len)
+{
+	const uint8_t *rec = memmem(img->data, img->len < PACK_SCAN ? img->len : PACK_SCAN,
+				    PACK_MAGIC, sizeof(PACK_MAGIC));
+	uint32_t raw_len, hash, h = 2166136261u;
+
+	if (rec == NULL || (size_t)(img->data + img->len - rec) < 24) {
+		return false;
+	}
+	memcpy(&raw_len, rec + 16, 4);
+	memcpy(&hash, rec + 20, 4);
+	if (raw_len != len) {
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ p[i]) * 16777619u;
+	}
+	return h == hash;
+}
+#endif
+
 int mg__image_plain(TALLOC_CTX *mem_ctx, const struct mg_image *img, const uint8_t **_data,
 		    size_t *_len)
 {
@@ -388,11 +421,21 @@ int mg__image_plain(TALLOC_CTX *mem_ctx, const struct mg_image *img, const uint8
 	}
 	if (k == NULL) {
 		ret = read_plain(mem_ctx, img->plain, &p, &len);
+		if (ret == 0 && img->plain_verify && !plain_matches(img, p, len)) {
+			talloc_free(p);
+			ret = -ESTALE;
+		}
 	} else {
 		/* Once per process: every hop of a fan-out shares it. */
 		if (!k->tried) {
 			k->tried = true;
 			k->err = read_plain(k, img->plain, &k->data, &k->len);
+			if (k->err == 0 && img->plain_verify && !plain_matches(img, k->data, k->len)) {
+				mg_warn("%s is not the agent %s inflates to (replaced since?): "
+					"not used", img->plain, img->self != NULL ? img->self : "the image");
+				TALLOC_FREE(k->data);
+				k->err = -ESTALE;
+			}
 		}
 		ret = k->err;
 		p = k->data;
@@ -423,6 +466,7 @@ static int load_path(TALLOC_CTX *mem_ctx, const char *path, struct mg_image **_i
 		(*_img)->self = talloc_strdup(*_img, path);
 		if (plain != NULL && access(plain, X_OK) == 0) {
 			(*_img)->plain = plain;
+			(*_img)->plain_verify = true;
 		} else {
 			talloc_free(plain);
 		}

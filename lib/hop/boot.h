@@ -33,6 +33,9 @@ struct mg_image {
 	char *plain;
 	/* Its bytes, read once by mg__image_plain; NULL: read each time. */
 	struct mg_image_plain *plain_kept;
+	/* An installed file, which an upgrade may replace after 'data' was
+	 * read: mg__image_plain checks it is what 'data' inflates to. */
+	bool plain_verify;
 };
 
 struct mg_image_plain {
@@ -81,7 +84,8 @@ void mg__boot_tail_parse(const uint8_t *last, uint64_t len, struct mg_boot_tail 
  * The agent unpacked, to go before 'img' to a hop on this host, which
  * then runs it without inflating (PROTOCOL 2.2), and its length: kept
  * with 'img' when it has plain_kept, else read onto mem_ctx. -ENOENT
- * when 'img' is not packed or there is none at hand.
+ * when 'img' is not packed or there is none at hand, -ESTALE when it is
+ * not the agent 'img' inflates to (plain_verify).
  */
 int mg__image_plain(TALLOC_CTX *mem_ctx, const struct mg_image *img, const uint8_t **_data,
 		    size_t *_len);

@@ -608,6 +608,62 @@ static void test_image_tails(void)
 	talloc_free(tmp);
 }
 
+/* Copy 'from' to 'to', executable; one byte flipped at 'flip' (or not). */
+static bool copy_file(const char *from, const char *to, long flip)
+{
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	long i = 0;
+	int c;
+	bool ok = in != NULL && out != NULL;
+
+	while (ok && (c = fgetc(in)) != EOF) {
+		ok = fputc(i++ == flip ? c ^ 0x55 : c, out) != EOF;
+	}
+	if (in != NULL) {
+		fclose(in);
+	}
+	if (out != NULL && fclose(out) != 0) {
+		ok = false;
+	}
+	return ok && chmod(to, 0755) == 0;
+}
+
+/* The installed plain agent must be the one the packed image inflates
+ * to: replaced since the image was read (an upgrade under a holder), it
+ * is not pushed before that image. */
+static void test_plain_replaced(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	const char *agent = getenv("MITOGEN_AGENT");
+	char *raw = talloc_asprintf(tmp, "%s.raw", agent != NULL ? agent : "");
+	char *a2 = talloc_asprintf(tmp, "%s/mitogen-agent", tmpdir);
+	char *r2 = talloc_asprintf(tmp, "%s/mitogen-agent.raw", tmpdir);
+	struct mg_image *img = NULL;
+	const uint8_t *pd;
+	char *err = NULL;
+	size_t pl;
+
+	if (agent == NULL || access(raw, R_OK) != 0) {
+		printf("# skip: no packed agent with its .raw (a static build's)\n");
+		talloc_free(tmp);
+		return;
+	}
+	ASSERT_TRUE(copy_file(agent, a2, -1) && copy_file(raw, r2, -1));
+	ASSERT_INT_EQ(setenv("MITOGEN_AGENT", a2, 1), 0);
+	ASSERT_INT_EQ(mg__image_load(tmp, &img, &err), 0);
+	ASSERT_INT_EQ(mg__image_plain(tmp, img, &pd, &pl), 0);
+	ASSERT_TRUE(pl > 1000 && memcmp(pd, "\177ELF", 4) == 0);
+	/* Another build's .raw: the same length, one byte differs. */
+	ASSERT_TRUE(copy_file(raw, r2, 1000));
+	ASSERT_INT_EQ(mg__image_load(tmp, &img, &err), 0);
+	ASSERT_INT_EQ(mg__image_plain(tmp, img, &pd, &pl), -ESTALE);
+	ASSERT_INT_EQ(mg__image_plain(tmp, img, &pd, &pl), -ESTALE);
+	ASSERT_INT_EQ(setenv("MITOGEN_AGENT", agent, 1), 0);
+	unlink(a2);
+	unlink(r2);
+	talloc_free(tmp);
+}
+
 int main(void)
 {
 	int rc;
@@ -627,6 +683,7 @@ int main(void)
 	RUN(test_boot_inline_agent);
 	RUN(test_boot_inline_kept);
 	RUN(test_image_tails);
+	RUN(test_plain_replaced);
 	rc = TESTS_END();
 	rmdir(tmpdir);
 	return rc;
