@@ -263,6 +263,8 @@ static void test_unsure(void)
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-o", "ProxyCommand==none", "-F", "none");
 	config("Host h # a comment\n ProxyCommand nc %h %p\n");
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F", cfg);
+	config("Include /proc/*/nosuchfile\n");
+	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F", cfg);
 	config("Host h\n HostName $(reboot)\n");
 	ROUTE(MG_SSH_ROUTE_UNSURE, "h", "-F", cfg);
 	config("");

@@ -108,6 +108,13 @@ static void include(struct route *r, char *args, const char *dir, int depth)
 			r->unsure = true;
 			return;
 		}
+		/* Wildcards only in the last part: a glob over whole trees
+		 * (an Include of /proc with a wildcard in each part) can take
+		 * longer than ssh -G. */
+		if (strpbrk(path, "*?[") != NULL && strpbrk(path, "*?[") < strrchr(path, '/')) {
+			r->unsure = true;
+			return;
+		}
 		ret = glob(path, 0, NULL, &g);
 		for (size_t i = 0; ret == 0 && i < g.gl_pathc; i++) {
 			read_file(r, g.gl_pathv[i], dir, depth + 1, true);
@@ -178,17 +185,24 @@ static void read_file(struct route *r, const char *path, const char *dir, int de
 		r->unsure = true;
 		return;
 	}
-	f = fopen(path, "re");
-	if (f == NULL) {
+	/* Never opened unless a regular file: a FIFO or a device could
+	 * block, never end, or act on being opened (a watchdog). */
+	if (stat(path, &st) != 0) {
 		/* A config that is not there is no config; any other
 		 * failure, ssh would report. */
 		r->unsure |= must || errno != ENOENT;
 		return;
 	}
-	/* Not a FIFO or a device, which could block or never end. */
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st.st_mode)) {
 		r->unsure = true;
-		fclose(f);
+		return;
+	}
+	f = fopen(path, "re");
+	if (f == NULL || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		r->unsure = true;
+		if (f != NULL) {
+			fclose(f);
+		}
 		return;
 	}
 	while (!r->unsure && fgets(buf, sizeof(buf), f) != NULL) {
