@@ -282,8 +282,7 @@ static int read_at(int fd, uint8_t *p, size_t len, off_t off)
 	return 0;
 }
 
-/* A regular file's size and the tail it ends with (boot.h). */
-static int file_tail(int fd, size_t *_size, struct mg_boot_tail *t)
+int mg__boot_file_tail(int fd, size_t *_size, struct mg_boot_tail *t)
 {
 	uint8_t last[MG_BOOT_TAIL2_LEN];
 	struct stat st;
@@ -309,10 +308,10 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 {
 	struct mg_boot_tail t;
 	struct mg_image *img;
-	size_t size = 0; /* set by file_tail; -O3 gcc cannot tell */
+	size_t size = 0; /* set by mg__boot_file_tail; -O3 gcc cannot tell */
 	int ret;
 
-	if ((ret = file_tail(fd, &size, &t)) != 0) {
+	if ((ret = mg__boot_file_tail(fd, &size, &t)) != 0) {
 		return ret;
 	}
 	img = talloc_zero(mem_ctx, struct mg_image);
@@ -355,7 +354,7 @@ static int read_plain(TALLOC_CTX *mem_ctx, const char *path, uint8_t **_data, si
 	}
 	/* An agent run from such a file (/proc/self/exe) holds the
 	 * image and tail behind itself. */
-	ret = file_tail(fd, &size, &t);
+	ret = mg__boot_file_tail(fd, &size, &t);
 	if (ret == 0) {
 		len = t.plain > 0 ? t.plain : size - t.len;
 		p = talloc_size(mem_ctx, len > 0 ? len : 1);
@@ -374,24 +373,30 @@ static int read_plain(TALLOC_CTX *mem_ctx, const char *path, uint8_t **_data, si
 	return 0;
 }
 
+/* The packed image's record, or NULL when 'img' is not packed. */
+static const uint8_t *pack_record(const struct mg_image *img)
+{
+	return memmem(img->data, img->len < PACK_SCAN ? img->len : PACK_SCAN, PACK_MAGIC,
+		      sizeof(PACK_MAGIC));
+}
+
 /*
- * Whether 'p' is the agent the packed 'img' inflates to: the length and
- * FNV-1a its stub's record holds (cmd/agent-stub/stub.c: magic, offset,
- * length, then these two, native order). A holder that outlives an
- * upgrade keeps its old image while AGENT.raw is the new agent: pushing
- * that before the old image would mix two builds in one chain.
+ * Whether 'p' is the agent the packed image inflates to: the length and
+ * FNV-1a its stub's record 'rec' holds (cmd/agent-stub/stub.c: magic,
+ * offset, length, then these two, native order). A holder that outlives
+ * an upgrade keeps its old image while AGENT.raw is the new agent:
+ * pushing that before the old image would mix two builds in one chain.
  */
 #ifdef MG_STATIC_AGENT
 /* An agent's image is its own: no installed file to check. */
-#define plain_matches(img, p, len) true
+#define plain_matches(img, rec, p, len) true
 #else
-static bool plain_matches(const struct mg_image *img, const uint8_t *p, size_t len)
+static bool plain_matches(const struct mg_image *img, const uint8_t *rec, const uint8_t *p,
+			  size_t len)
 {
-	const uint8_t *rec = memmem(img->data, img->len < PACK_SCAN ? img->len : PACK_SCAN,
-				    PACK_MAGIC, sizeof(PACK_MAGIC));
 	uint32_t raw_len, hash, h = 2166136261u;
 
-	if (rec == NULL || (size_t)(img->data + img->len - rec) < 24) {
+	if ((size_t)(img->data + img->len - rec) < 24) {
 		return false;
 	}
 	memcpy(&raw_len, rec + 16, 4);
@@ -406,36 +411,40 @@ static bool plain_matches(const struct mg_image *img, const uint8_t *p, size_t l
 }
 #endif
 
+/* read_plain, and the check above where img->plain_verify asks for it. */
+static int read_plain_checked(TALLOC_CTX *mem_ctx, const struct mg_image *img,
+			      const uint8_t *rec, uint8_t **_data, size_t *_len)
+{
+	int ret = read_plain(mem_ctx, img->plain, _data, _len);
+
+	if (ret == 0 && img->plain_verify && !plain_matches(img, rec, *_data, *_len)) {
+		mg_warn("%s is not the agent %s inflates to (replaced since?): not used",
+			img->plain, img->self != NULL ? img->self : "the image");
+		TALLOC_FREE(*_data);
+		ret = -ESTALE;
+	}
+	return ret;
+}
+
 int mg__image_plain(TALLOC_CTX *mem_ctx, const struct mg_image *img, const uint8_t **_data,
 		    size_t *_len)
 {
 	struct mg_image_plain *k = img->plain_kept;
-	uint8_t *p;
-	size_t len;
+	const uint8_t *rec = img->plain != NULL ? pack_record(img) : NULL;
+	uint8_t *p = NULL;
+	size_t len = 0;
 	int ret;
 
-	if (img->plain == NULL ||
-	    memmem(img->data, img->len < PACK_SCAN ? img->len : PACK_SCAN,
-		   PACK_MAGIC, sizeof(PACK_MAGIC)) == NULL) {
+	if (rec == NULL) {
 		return -ENOENT;
 	}
 	if (k == NULL) {
-		ret = read_plain(mem_ctx, img->plain, &p, &len);
-		if (ret == 0 && img->plain_verify && !plain_matches(img, p, len)) {
-			talloc_free(p);
-			ret = -ESTALE;
-		}
+		ret = read_plain_checked(mem_ctx, img, rec, &p, &len);
 	} else {
 		/* Once per process: every hop of a fan-out shares it. */
 		if (!k->tried) {
 			k->tried = true;
-			k->err = read_plain(k, img->plain, &k->data, &k->len);
-			if (k->err == 0 && img->plain_verify && !plain_matches(img, k->data, k->len)) {
-				mg_warn("%s is not the agent %s inflates to (replaced since?): "
-					"not used", img->plain, img->self != NULL ? img->self : "the image");
-				TALLOC_FREE(k->data);
-				k->err = -ESTALE;
-			}
+			k->err = read_plain_checked(k, img, rec, &k->data, &k->len);
 		}
 		ret = k->err;
 		p = k->data;

@@ -79,6 +79,9 @@ struct mg_boot_tail {
 /* The tail of a file of 'len' bytes, from its last min(len,
  * MG_BOOT_TAIL2_LEN) bytes at 'last'; all 0 when it has none. */
 void mg__boot_tail_parse(const uint8_t *last, uint64_t len, struct mg_boot_tail *t);
+/* A regular file's size (at most 64 MiB) and the tail it ends with. 0 or
+ * a negative error. */
+int mg__boot_file_tail(int fd, size_t *_size, struct mg_boot_tail *t);
 
 /*
  * The agent unpacked, to go before 'img' to a hop on this host, which

@@ -282,24 +282,18 @@ static void grow_pipe(int fd)
  */
 static uint8_t *image_tail(TALLOC_CTX *mem_ctx, int fd, size_t *_n)
 {
-	uint8_t last[MG_BOOT_TAIL2_LEN], *p;
 	struct mg_boot_tail t;
-	struct stat st;
-	size_t n;
+	size_t size = 0;
+	uint8_t *p;
 
-	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < MG_BOOT_TAIL_LEN) {
+	if (fd < 0 || mg__boot_file_tail(fd, &size, &t) != 0) {
 		return NULL;
 	}
-	n = st.st_size < MG_BOOT_TAIL2_LEN ? (size_t)st.st_size : MG_BOOT_TAIL2_LEN;
-	if (pread(fd, last, n, st.st_size - (off_t)n) != (ssize_t)n) {
-		return NULL;
-	}
-	mg__boot_tail_parse(last, (uint64_t)st.st_size, &t);
 	if (t.frames == 0 || t.frames > MG_MSG_MAX_DEFAULT) {
 		return NULL;
 	}
 	p = talloc_size(mem_ctx, t.frames);
-	if (p != NULL && pread(fd, p, t.frames, st.st_size - (off_t)t.len) != (ssize_t)t.frames) {
+	if (p != NULL && pread(fd, p, t.frames, (off_t)(size - t.len)) != (ssize_t)t.frames) {
 		TALLOC_FREE(p);
 	}
 	*_n = t.frames;
