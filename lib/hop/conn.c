@@ -1182,9 +1182,7 @@ static void on_prepared(void *data, int err, void *state, const char *errmsg)
 		/* Sent to the hop while prepare ran: the length the first
 		 * stage reads has grown. */
 		char **argv = NULL;
-		bool direct;
-
-		bool in_argv;
+		bool direct, in_argv;
 
 		ret = conn_argv(c, c->hop, c->image, c->plain_len, NULL, c->hello_tail_len, &argv,
 				&direct, &in_argv, &msg);

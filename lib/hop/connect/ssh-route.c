@@ -317,6 +317,7 @@ static enum mg_ssh_route verdict(const struct route *r, struct mg_ssh_direct *d)
 {
 	const char *fam = r->val[K_FAMILY], *ct = r->val[K_TIMEOUT], *canon = r->val[K_CANON];
 	const char *port = r->val[K_PORT] != NULL ? r->val[K_PORT] : "22";
+	unsigned long pn = strtoul(port, NULL, 10);
 
 	if (r->unsure) {
 		return MG_SSH_ROUTE_UNSURE;
@@ -333,12 +334,12 @@ static enum mg_ssh_route verdict(const struct route *r, struct mg_ssh_direct *d)
 	    (ct != NULL && strcasecmp(ct, "none") != 0 &&
 	     (ct[0] == '\0' || strspn(ct, "0123456789") != strlen(ct) || strlen(ct) > 6)) ||
 	    port[0] == '\0' || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
-	    strtoul(port, NULL, 10) == 0 || strtoul(port, NULL, 10) > 65535 ||
+	    pn == 0 || pn > 65535 ||
 	    !host_name(r, d->host, sizeof(d->host))) {
 		return MG_SSH_ROUTE_UNSURE;
 	}
 	/* As numbers, as ssh reads them: "022" is 22. */
-	snprintf(d->port, sizeof(d->port), "%lu", strtoul(port, NULL, 10));
+	snprintf(d->port, sizeof(d->port), "%lu", pn);
 	snprintf(d->family, sizeof(d->family), "%s", fam != NULL ? fam : "any");
 	snprintf(d->timeout, sizeof(d->timeout), "%lu",
 		 ct != NULL && strcasecmp(ct, "none") != 0 ? strtoul(ct, NULL, 10) : 0UL);

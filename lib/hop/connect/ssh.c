@@ -325,7 +325,6 @@ struct ssh_prep {
 	struct mg_timer *later;
 	char *helper;
 	char *proxy;                 /* found without ssh -G, on mem_ctx */
-	struct mg_loop *loop;
 	mg_prepare_done_fn done;
 	void *data;
 };
@@ -365,6 +364,20 @@ static char *pct_escape(TALLOC_CTX *mem_ctx, const char *s)
 	return out;
 }
 
+/* -o ProxyCommand for the helper to connect to host:port (ct, fam: as
+ * it takes them, no quoting needed), % escaped for ssh, on mem_ctx. */
+static char *helper_proxy(TALLOC_CTX *mem_ctx, const char *helper, const char *host,
+			  const char *port, const char *ct, const char *fam)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char *cmd = talloc_asprintf(tmp, "ProxyCommand=%s %s %s %s %s", mg__shell_quote(tmp, helper),
+				    mg__shell_quote(tmp, host), mg__shell_quote(tmp, port), ct, fam);
+
+	cmd = cmd != NULL ? pct_escape(mem_ctx, cmd) : NULL;
+	talloc_free(tmp);
+	return cmd;
+}
+
 /* The ProxyCommand for this config, or NULL to leave ssh alone. */
 static char *proxy_command(TALLOC_CTX *mem_ctx, const char *helper, const char *out)
 {
@@ -385,12 +398,9 @@ static char *proxy_command(TALLOC_CTX *mem_ctx, const char *helper, const char *
 	if (host == NULL || port == NULL || host[0] == '\0' || (canon != NULL && strcmp(canon, "false") != 0)) {
 		goto done;
 	}
-	cmd = talloc_asprintf(tmp, "ProxyCommand=%s %s %s %s %s",
-			      mg__shell_quote(tmp, helper), mg__shell_quote(tmp, host),
-			      mg__shell_quote(tmp, port),
-			      ct != NULL && strcmp(ct, "none") != 0 ? ct : "0",
-			      fam != NULL && strcspn(fam, "'\"\\ ") == strlen(fam) ? fam : "any");
-	cmd = cmd != NULL ? pct_escape(mem_ctx, cmd) : NULL;
+	cmd = helper_proxy(mem_ctx, helper, host, port,
+			   ct != NULL && strcmp(ct, "none") != 0 ? ct : "0",
+			   fam != NULL && strcspn(fam, "'\"\\ ") == strlen(fam) ? fam : "any");
 done:
 	talloc_free(tmp);
 	return cmd;
@@ -422,9 +432,8 @@ static void ssh_prep_later(struct mg_timer *t, void *data)
 /*
  * Where the config files say plainly how ssh would connect (ssh-route.c),
  * the answer without `ssh -G`, whose run (an ssh start, ~3 ms of CPU and
- * more of wall time) would delay the hop: true when done so (the answer
- * then comes from the loop, with pr->later set). Not in the agent: it
- * never has the helper.
+ * more of wall time) would delay the hop: true when found (pr->proxy set,
+ * or NULL for ssh's own way). Not in the agent: it never has the helper.
  */
 static bool quick_route(struct ssh_prep *pr, char **argv, size_t n)
 {
@@ -432,28 +441,21 @@ static bool quick_route(struct ssh_prep *pr, char **argv, size_t n)
 	return false;
 #else
 	struct mg_ssh_direct d;
-	char *proxy = NULL, *cmd;
 
 	switch (mg__ssh_route((const char *const *)&argv[1], n - 3, argv[n - 2], &d)) {
 	case MG_SSH_ROUTE_HELPER:
-		cmd = talloc_asprintf(pr, "ProxyCommand=%s %s %s %s %s",
-				      mg__shell_quote(pr, pr->helper), mg__shell_quote(pr, d.host),
-				      mg__shell_quote(pr, d.port), d.timeout, d.family);
-		proxy = cmd != NULL ? pct_escape(pr->mem_ctx, cmd) : NULL;
-		if (proxy == NULL) {
+		pr->proxy = helper_proxy(pr->mem_ctx, pr->helper, d.host, d.port, d.timeout, d.family);
+		if (pr->proxy == NULL) {
 			return false;
 		}
 		mg_debug("ssh: connecting with TCP_NODELAY through %s (config read directly)", pr->helper);
-		break;
+		return true;
 	case MG_SSH_ROUTE_SSH:
-		break;
+		return true;
 	case MG_SSH_ROUTE_UNSURE:
 	default:
 		return false;
 	}
-	pr->proxy = proxy;
-	pr->later = mg_timer_new(pr, pr->loop, 0, ssh_prep_later, pr);
-	return true;
 #endif
 }
 
@@ -472,7 +474,6 @@ static int ssh_prepare_async(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const st
 		return -ENOMEM;
 	}
 	pr->mem_ctx = mem_ctx;
-	pr->loop = loop;
 	pr->done = done;
 	pr->data = data;
 	if ((ret = mg__hop_bool(mem_ctx, hop, "tcp_nodelay", true, &on, _errmsg)) != 0) {
@@ -486,13 +487,10 @@ static int ssh_prepare_async(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const st
 		while (argv[n] != NULL) {
 			n++;
 		}
-		if (n >= 3 && quick_route(pr, argv, n)) {
-			return pr->later != NULL ? 0 : -ENOMEM;
-		}
-		/* The same words, asking for the configuration instead:
-		 * ssh -G OPTIONS... HOST (the remote command left out). */
-		g = talloc_zero_array(pr, char *, n + 1);
-		if (g != NULL && n >= 3) {
+		/* The config read directly, else the same words asking for
+		 * it: ssh -G OPTIONS... HOST (the remote command left out). */
+		g = n >= 3 && !quick_route(pr, argv, n) ? talloc_zero_array(pr, char *, n + 1) : NULL;
+		if (g != NULL) {
 			g[0] = argv[0];
 			g[1] = "-G";
 			memcpy(&g[2], &argv[1], (n - 2) * sizeof(char *));
@@ -502,7 +500,7 @@ static int ssh_prepare_async(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const st
 			}
 		}
 	}
-	/* Nothing to ask: ssh as it is, from the loop as promised. */
+	/* Nothing to ask (or already known): from the loop as promised. */
 	TALLOC_FREE(*_errmsg);
 	pr->later = mg_timer_new(pr, loop, 0, ssh_prep_later, pr);
 	if (pr->later == NULL) {
