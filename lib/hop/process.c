@@ -381,9 +381,12 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 		flags |= POSIX_SPAWN_SETPGROUP;
 		posix_spawnattr_setpgroup(&attr, 0);
 	}
-	/* Nothing blocked, every signal (SIGPIPE above all) at its default. */
+	/* Nothing blocked, every signal (SIGPIPE above all) at its default,
+	 * including those libc keeps for itself: sigfillset leaves them out,
+	 * and musl's posix_spawn (the static agent) then starts the program
+	 * with 32 to 34 ignored, which would stay so across every exec. */
 	sigemptyset(&none);
-	sigfillset(&all);
+	memset(&all, 0xff, sizeof(all));
 	sigdelset(&all, SIGKILL);
 	sigdelset(&all, SIGSTOP);
 	if (ret == 0) {

@@ -110,6 +110,30 @@ function same_as_ssh() {
     assert "${output%$'\r'}" == "0002" "-T: the command on a terminal"
 }
 
+@test "signals: the command starts with none ignored or blocked, as sshd starts it" {
+    # The static agent's libc (musl) spawns with its own signals 32 to 34
+    # ignored unless asked for their defaults, and an ignored signal stays
+    # ignored across exec: what ssh gives is SigIgn and SigBlk all zero.
+    local chain want=$'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000'
+    for chain in local fork 'local?first_stage=1' local/local 'local?first_stage=1/fork'; do
+        run_mg_sep mitogen-run "$chain" -- grep -E '^Sig(Blk|Ign):' /proc/self/status
+        assert "$output" == "$want" "$chain: no signal ignored or blocked"
+    done
+    # A terminal takes the fork path, not posix_spawn.
+    run_mg_sep mitogen-run -T local/local -- grep -E '^Sig(Blk|Ign):' /proc/self/status </dev/null
+    assert "${output//$'\r'/}" == "$want" "-T: no signal ignored or blocked"
+    if command -v sudo >/dev/null && is_root; then
+        run_mg_sep mitogen-run local/sudo:nobody -- grep -E '^Sig(Blk|Ign):' /proc/self/status
+        assert "$output" == "$want" "local/sudo:nobody: no signal ignored or blocked"
+    fi
+    if [[ -z $MG_SSHD_SKIP ]]; then
+        run_mg_sep mitogen-run "$(ssh_hop)" -- grep -E '^Sig(Blk|Ign):' /proc/self/status
+        assert "$output" == "$want" "ssh: no signal ignored or blocked"
+        ssh_plain root grep -E "'^Sig(Blk|Ign):'" /proc/self/status >"$MG_TMP/ssh.out" </dev/null
+        assert "$(cat "$MG_TMP/ssh.out")" == "$want" "ssh itself gives the same"
+    fi
+}
+
 @test "umask: the first stage keeps the agent's file private and passes the login's on" {
     # A stand-in agent that tells what it was started with: its file's
     # mode, its own umask (the first stage's) and its arguments.
