@@ -69,6 +69,7 @@ struct mg_chan_in {
 	uint8_t *piece;		/* a sink's buffer for tails */
 	mg_chan_done_fn done;
 	void *data;
+	bool *gone;		/* set by the destructor: a sink call on the stack */
 };
 
 int mg__fd_nonblock(int fd)
@@ -436,8 +437,9 @@ static void over_window(struct mg_chan_in *c, size_t len)
 	in_finish(c, MG_ERR_PROTOCOL);
 }
 
-/* Write what fd takes now of p[0..n); how much. */
-static size_t write_now(struct mg_chan_in *c, const uint8_t *p, size_t n)
+/* Write what fd takes now of p[0..n); how much, and *_err on a write
+ * error (the caller finishes: its done callback may free c). */
+static size_t write_now(struct mg_chan_in *c, const uint8_t *p, size_t n, int *_err)
 {
 	size_t done = 0;
 
@@ -450,7 +452,7 @@ static size_t write_now(struct mg_chan_in *c, const uint8_t *p, size_t n)
 			break;
 		}
 		if (k < 0) {
-			in_finish(c, -errno);
+			*_err = -errno;
 			break;
 		}
 		done += (size_t)k;
@@ -534,6 +536,25 @@ static int in_queue(struct mg_chan_in *c, struct mg_msg *m, size_t mem, size_t d
  * no new pages per message, as copying each message out whole did. */
 #define SINK_PIECE (128u << 10)
 
+/* Hand bytes to the sink, which may free c (its owner is done with the
+ * output) or end it (mg__chan_in_abort): false then, and c is not to be
+ * touched if it was freed. */
+static bool sink_call(struct mg_chan_in *c, const uint8_t *p, size_t n)
+{
+	bool gone = false, *saved = c->gone;
+
+	c->gone = &gone;
+	c->sink(c->sink_data, p, n);
+	if (gone) {
+		if (saved != NULL) {
+			*saved = true;
+		}
+		return false;
+	}
+	c->gone = saved;
+	return !c->finished;
+}
+
 static int sink_tail(struct mg_chan_in *c, struct mg_tail *t)
 {
 	while (t->len > 0) {
@@ -546,7 +567,9 @@ static int sink_tail(struct mg_chan_in *c, struct mg_tail *t)
 			in_finish(c, (int)n);
 			return (int)n;
 		}
-		c->sink(c->sink_data, c->piece, (size_t)n);
+		if (!sink_call(c, c->piece, (size_t)n)) {
+			return -EPIPE;
+		}
 	}
 	return 0;
 }
@@ -575,8 +598,8 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 	c->inflight += m->len;
 	if (c->sink != NULL) {
-		c->sink(c->sink_data, m->data, mem);
-		if (m->tail != NULL && sink_tail(c, m->tail) != 0) {
+		if (!sink_call(c, m->data, mem) ||
+		    (m->tail != NULL && sink_tail(c, m->tail) != 0)) {
 			return;
 		}
 		c->unacked += m->len;
@@ -585,8 +608,10 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 	if (c->head == NULL) {
 		/* Nothing queued: straight from the receive buffer (or pipe). */
-		size_t done = write_now(c, m->data, mem);
-		if (c->finished) {
+		int err = 0;
+		size_t done = write_now(c, m->data, mem, &err);
+		if (err != 0) {
+			in_finish(c, err);
 			return;
 		}
 		if (done == mem && m->tail != NULL) {
@@ -617,6 +642,9 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 
 static int in_destructor(struct mg_chan_in *c)
 {
+	if (c->gone != NULL) {
+		*c->gone = true;
+	}
 	for (unsigned i = 0; i < QP_N; i++) {
 		mg__tail_pipe_close(c->qp[i]);
 	}
@@ -681,6 +709,7 @@ struct mg_chan_in *mg__chan_in_new_sink(TALLOC_CTX *mem_ctx, struct mg_router *r
 	c->done = done;
 	c->data = data;
 	memset(c->qp, -1, sizeof(c->qp));
+	talloc_set_destructor(c, in_destructor);
 	c->h = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, src, true, on_data, c);
 	if (c->h == NULL) {
 		talloc_free(c);

@@ -1,0 +1,133 @@
+/*
+ * What a library user may do from callbacks and in what order objects may
+ * go (mitogen(3), CONVENTIONS: callbacks "may free the object they report
+ * on"), with real local agents: each case frees an object from inside
+ * its own callback, or frees one while work is in flight, and then runs
+ * the loop on. Run under ASan, a use after free fails the case.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "loop-helpers.h"
+#include "mitogen/connect.h"
+#include "mitogen/context.h"
+#include "mitogen/error.h"
+#include "mitogen/exec.h"
+#include "mitogen/session.h"
+
+struct fx {
+	struct mg_loop *loop;
+	struct mg_session *s;
+	bool done;
+	int err;
+	char *errmsg;
+	struct mg_context *ctx;
+	int n;			/* callbacks counted by a case */
+	struct mg_exec *e;
+};
+
+static struct fx *fx_new(void)
+{
+	struct fx *f = talloc_zero(NULL, struct fx);
+
+	if (f == NULL || (f->loop = mg_loop_new(f)) == NULL ||
+	    (f->s = mg_session_new(f, f->loop)) == NULL) {
+		talloc_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static void on_connect(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct fx *f = data;
+
+	f->done = true;
+	f->err = err;
+	f->ctx = ctx;
+	talloc_free(f->errmsg);
+	f->errmsg = errmsg != NULL ? talloc_strdup(f, errmsg) : NULL;
+}
+
+static bool is_done(void *arg)
+{
+	return ((struct fx *)arg)->done;
+}
+
+static bool counted(void *arg)
+{
+	return ((struct fx *)arg)->n > 0;
+}
+
+/* Connect 'text' and wait: its context, or NULL. */
+static struct mg_context *fx_connect(struct fx *f, const char *text)
+{
+	char *err = NULL;
+
+	f->done = false;
+	if (mg_connect_text(f, f->s, NULL, text, NULL, on_connect, f, &err) != 0) {
+		printf("# %s: %s\n", text, err);
+		return NULL;
+	}
+	if (!run_until(f->loop, is_done, f, 20000) || f->err != 0) {
+		printf("# %s: %s\n", text, f->errmsg != NULL ? f->errmsg : "timed out");
+		return NULL;
+	}
+	f->done = false;
+	return f->ctx;
+}
+
+static void exec_done(struct mg_exec *e, const struct mg_exec_result *res, void *data)
+{
+	struct fx *f = data;
+
+	f->done = true;
+	f->err = res->err;
+}
+
+/* --- an exec freed from its sink --- */
+
+static void sink_frees_exec(void *data, int stream, const uint8_t *p, size_t n)
+{
+	struct fx *f = data;
+
+	f->n++;
+	TALLOC_FREE(f->e);
+}
+
+/* The sink has had what it wanted of the output and frees the exec: the
+ * channel that called it is gone with it, and must not be touched after. */
+static void test_sink_frees_exec_body(void)
+{
+	struct fx *f = fx_new();
+	const char *argv[] = { "echo one; sleep 0.3; echo two", NULL };
+	struct mg_exec_opts o = {
+		.argv = argv, .shell = true, .posix_sh = true,
+		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .sink = sink_frees_exec,
+	};
+	struct mg_context *c;
+
+	ASSERT_PTR_NOT_NULL(f);
+	c = fx_connect(f, "local");
+	ASSERT_PTR_NOT_NULL(c);
+	o.sink_data = f;
+	f->e = mg_exec_start(f, c, &o, exec_done, f);
+	ASSERT_PTR_NOT_NULL(f->e);
+	ASSERT_TRUE(run_until(f->loop, counted, f, 10000));
+	/* The rest of the output has nowhere to go; the loop goes on. */
+	run_until(f->loop, NULL, NULL, 600);
+	ASSERT_INT_EQ(f->n, 1);
+	ASSERT_TRUE(!f->done);
+	talloc_free(f);
+}
+ISOLATED(test_sink_frees_exec)
+
+int main(void)
+{
+	TESTS_BEGIN();
+	RUN(test_sink_frees_exec);
+	return TESTS_END();
+}
