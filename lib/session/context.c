@@ -75,6 +75,7 @@ struct mg_context_watch {
 	struct mg_context *ctx;     /* NULL once the session is freed */
 	mg_context_lost_fn fn;
 	void *data;
+	bool scheduled;
 	bool fired;
 };
 
@@ -104,13 +105,19 @@ static void watch_fire(void *data)
 		return;
 	}
 	w->fired = true;
+	watch_unlink(w);
 	w->fn(w->ctx, w->ctx->errmsg != NULL ? w->ctx->errmsg : "context lost", w->data);
 }
 
 /* From the loop, never inside the call that made it go; freeing w
- * first cancels the call. */
+ * first cancels the call. It stays on the context's list until then,
+ * so that a session freed first detaches it (w->ctx NULL). */
 static void watch_schedule(struct mg_context_watch *w)
 {
+	if (w->scheduled) {
+		return;
+	}
+	w->scheduled = true;
 	if (mg_loop_defer(w->ctx->s->loop, w, watch_fire, w) != 0) {
 		mg_error("%s: cannot tell a watcher it is gone: out of memory", w->ctx->name);
 	}
@@ -128,30 +135,26 @@ struct mg_context_watch *mg_context_on_disconnect(TALLOC_CTX *mem_ctx, struct mg
 	w->fn = fn;
 	w->data = data;
 	talloc_set_destructor(w, watch_destructor);
-	if (ctx->state == CTX_GONE) {
-		watch_schedule(w);
-		return w;
-	}
 	w->next = ctx->watches;
 	if (w->next != NULL) {
 		w->next->prevp = &w->next;
 	}
 	w->prevp = &ctx->watches;
 	ctx->watches = w;
+	if (ctx->state == CTX_GONE) {
+		watch_schedule(w);
+	}
 	return w;
 }
 
 void mg__context_gone(struct mg_context *ctx)
 {
-	struct mg_context_watch *w, *next;
+	struct mg_context_watch *w;
 
-	/* Each fires once: off the list, scheduled. */
-	for (w = ctx->watches; w != NULL; w = next) {
-		next = w->next;
-		watch_unlink(w);
+	/* Each fires once, scheduled; watch_fire takes it off the list. */
+	for (w = ctx->watches; w != NULL; w = w->next) {
 		watch_schedule(w);
 	}
-	ctx->watches = NULL;
 }
 
 void mg__context_detach_watches(struct mg_context *ctx)

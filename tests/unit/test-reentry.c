@@ -125,9 +125,67 @@ static void test_sink_frees_exec_body(void)
 }
 ISOLATED(test_sink_frees_exec)
 
+/* --- disconnect callbacks and the session --- */
+
+static void lost_count(struct mg_context *ctx, const char *reason, void *data)
+{
+	struct fx *f = data;
+
+	f->n++;
+}
+
+static void lost_frees_session(struct mg_context *ctx, const char *reason, void *data)
+{
+	struct fx *f = data;
+
+	f->n++;
+	TALLOC_FREE(f->s);
+}
+
+/* A watch on a context gone already is called on a later iteration; the
+ * session (and the context with it) freed before then cancels it. */
+static void test_watch_session_freed_body(void)
+{
+	struct fx *f = fx_new();
+	struct mg_context *c;
+
+	ASSERT_PTR_NOT_NULL(f);
+	c = fx_connect(f, "local");
+	ASSERT_PTR_NOT_NULL(c);
+	ASSERT_INT_EQ(mg_context_shutdown_wait(c, 10000), 0);
+	ASSERT_PTR_NOT_NULL(mg_context_on_disconnect(f, c, lost_count, f));
+	TALLOC_FREE(f->s);
+	run_until(f->loop, NULL, NULL, 100);
+	ASSERT_INT_EQ(f->n, 0);
+	talloc_free(f);
+}
+ISOLATED(test_watch_session_freed)
+
+/* Two watches on one context: the first called frees the session, which
+ * cancels the second, already due. */
+static void test_watch_frees_session_body(void)
+{
+	struct fx *f = fx_new();
+	struct mg_context *c;
+
+	ASSERT_PTR_NOT_NULL(f);
+	c = fx_connect(f, "local");
+	ASSERT_PTR_NOT_NULL(c);
+	ASSERT_PTR_NOT_NULL(mg_context_on_disconnect(f, c, lost_frees_session, f));
+	ASSERT_PTR_NOT_NULL(mg_context_on_disconnect(f, c, lost_frees_session, f));
+	ASSERT_INT_EQ(mg_context_shutdown(c), 0);
+	ASSERT_TRUE(run_until(f->loop, counted, f, 10000));
+	run_until(f->loop, NULL, NULL, 300);
+	ASSERT_INT_EQ(f->n, 1);
+	talloc_free(f);
+}
+ISOLATED(test_watch_frees_session)
+
 int main(void)
 {
 	TESTS_BEGIN();
 	RUN(test_sink_frees_exec);
+	RUN(test_watch_session_freed);
+	RUN(test_watch_frees_session);
 	return TESTS_END();
 }
