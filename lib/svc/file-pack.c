@@ -80,6 +80,8 @@ struct mg__pack {
 	size_t qoff, qlen;
 	uint64_t sent, wire;
 	bool counting;          /* mg__pack_total: sizes only */
+	bool host_read;
+	uint64_t host;          /* mg__file_host_id, read at the first directory */
 	uint64_t total;
 	mg__pack_done_fn done;
 	mg__pack_bytes_fn bytes;
@@ -196,6 +198,14 @@ static void emit_dir(struct mg__pack *p, int dirfd, const char *name, const char
 	f[p->depth].ino = st->st_ino;
 	p->depth++;
 	set_meta(&m, MG__REC_DIR, rel, st);
+	if (!p->host_read) {
+		p->host_read = true;
+		p->host = mg__file_host_id();
+	}
+	/* The receiver refuses to copy it into itself. */
+	m.host = p->host;
+	m.dev = (uint64_t)st->st_dev;
+	m.ino = (uint64_t)st->st_ino;
 	queue(p, &m);
 }
 

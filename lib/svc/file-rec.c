@@ -4,7 +4,9 @@
  * (file-pack.c) and the receiving end (file-unpack.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include "mitogen/error.h"
 #include "svc-file.h"
 
@@ -39,7 +41,10 @@ int mg__rec_encode(struct mg_buf *b, const struct mg__rec_meta *m)
 	case MG__REC_FILE:
 	case MG__REC_LINK:
 		r |= put_strn(b, m->path, m->path_len) | put_meta(b, m);
-		if (m->type == MG__REC_FILE) {
+		if (m->type == MG__REC_DIR && m->host != 0) {
+			r |= mg__buf_put_u64(b, m->host) | mg__buf_put_u64(b, m->dev) |
+			     mg__buf_put_u64(b, m->ino);
+		} else if (m->type == MG__REC_FILE) {
 			r |= mg__buf_put_u64(b, m->size);
 		} else if (m->type == MG__REC_LINK) {
 			r |= put_strn(b, m->target, m->target_len);
@@ -92,7 +97,11 @@ int mg__rec_decode(char type, const uint8_t *p, size_t n, struct mg__rec_meta *m
 	case MG__REC_FILE:
 	case MG__REC_LINK:
 		r = get_text(&b, &m->path, &m->path_len) | get_meta(&b, m);
-		if (r == 0 && type == MG__REC_FILE) {
+		if (r == 0 && type == MG__REC_DIR && mg__buf_left(&b) >= 24) {
+			/* Optional: the source directory's identity. */
+			r = mg__buf_get_u64(&b, &m->host) | mg__buf_get_u64(&b, &m->dev) |
+			    mg__buf_get_u64(&b, &m->ino);
+		} else if (r == 0 && type == MG__REC_FILE) {
 			r = mg__buf_get_u64(&b, &m->size);
 		} else if (r == 0 && type == MG__REC_LINK) {
 			r = get_text(&b, &m->target, &m->target_len);
@@ -112,6 +121,26 @@ int mg__rec_decode(char type, const uint8_t *p, size_t n, struct mg__rec_meta *m
 	}
 	/* Bytes after the fields are a later version's: ignored. */
 	return r != 0 ? MG_ERR_PROTOCOL : 0;
+}
+
+uint64_t mg__file_host_id(void)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	uint64_t h = 0xcbf29ce484222325ull;
+	char buf[64];
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+
+	if (fd >= 0) {
+		close(fd);
+	}
+	if (n < 32) {
+		return 0;
+	}
+	/* FNV-1a of its text */
+	for (ssize_t i = 0; i < n; i++) {
+		h = (h ^ (uint8_t)buf[i]) * 0x100000001b3ull;
+	}
+	return h != 0 ? h : 1;
 }
 
 /* --- checksum ---

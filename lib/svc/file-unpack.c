@@ -46,6 +46,8 @@ struct mg__unpack {
 	char *rename_top;    /* the first component's new name, or NULL */
 	mode_t umask;
 	bool is_root, use_tmpfile;
+	bool host_read;
+	uint64_t host;       /* mg__file_host_id, read at the first directory */
 	enum pstate st;
 	uint8_t pre[MG__REC_PREFIX];
 	size_t pre_n;
@@ -211,9 +213,60 @@ static void fail_errno(struct mg__unpack *u, const char *disp, int e)
 	fail(u, disp, strerror(e));
 }
 
+static bool same_dir(const struct stat *st, const struct mg__rec_meta *m)
+{
+	return (uint64_t)st->st_dev == m->dev && (uint64_t)st->st_ino == m->ino;
+}
+
+/* Why the source directory m may not go to dfd/name, or NULL: on this
+ * host it is that directory or above it, and its copy would land in
+ * itself and grow as the sender walks it (cp refuses that too). */
+static const char *into_itself(struct mg__unpack *u, int dfd, const char *name,
+			       const struct mg__rec_meta *m)
+{
+	const char *why = NULL;
+	struct stat st, up;
+	int fd, ufd;
+
+	if (!u->host_read) {
+		u->host_read = true;
+		u->host = mg__file_host_id();
+	}
+	if (m->host == 0 || m->host != u->host) {
+		return NULL;
+	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && same_dir(&st, m)) {
+		return "is the source directory itself (not copied)";
+	}
+	/* dfd and each directory above it, up to the root. */
+	fd = openat(dfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	while (fd >= 0) {
+		if (same_dir(&st, m)) {
+			why = "cannot copy a directory into itself (not copied)";
+			break;
+		}
+		ufd = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = ufd;
+		if (fd < 0 || fstat(fd, &up) != 0 || (up.st_dev == st.st_dev && up.st_ino == st.st_ino)) {
+			break;
+		}
+		st = up;
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return why;
+}
+
 static void do_dir(struct mg__unpack *u, const char *rel, const char *disp,
 		   const struct mg__rec_meta *m)
 {
+	const char *why;
 	const char *name;
 	int dfd = parent(u, rel, &name);
 	struct fixdir *f;
@@ -222,6 +275,10 @@ static void do_dir(struct mg__unpack *u, const char *rel, const char *disp,
 
 	if (dfd < 0) {
 		fail_errno(u, disp, errno);
+		goto skip;
+	}
+	if ((why = into_itself(u, dfd, name, m)) != NULL) {
+		fail(u, disp, why);
 		goto skip;
 	}
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {

@@ -66,6 +66,8 @@ struct mg__rec_meta {
 	size_t target_len;
 	uint64_t hash;           /* TAIL */
 	uint32_t err;            /* TAIL: 0, or the sender's errno */
+	uint64_t host;           /* DIR: the sender's host (mg__file_host_id), 0: none */
+	uint64_t dev, ino;       /* DIR: the source directory there */
 };
 
 /* Encode a record (prefix and fields) into b. */
@@ -73,6 +75,10 @@ int mg__rec_encode(struct mg_buf *b, const struct mg__rec_meta *m);
 /* Decode the fields of a record of 'type' (the prefix already read);
  * strings point into p. 0 or MG_ERR_PROTOCOL. */
 int mg__rec_decode(char type, const uint8_t *p, size_t n, struct mg__rec_meta *m);
+
+/* This kernel's boot, hashed: two ends with the same one see the same
+ * files under the same device and inode numbers. 0 when unknown. */
+uint64_t mg__file_host_id(void);
 
 /* The end-to-end checksum of a file's bytes (see svc-file.c). */
 #define MG__HASH_BLOCK 32u

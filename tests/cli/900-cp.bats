@@ -202,6 +202,31 @@ function assert_hop_log() {
     assert "$stderr" =~ "$MG_TMP/t2/t/y: is a directory" "a file where a directory is"
 }
 
+@test "cp: a directory into itself or below itself is refused, as cp does; a symlink into DEST does not loop" {
+    local chain d=$MG_TMP/d
+    mkdir -p "$d" "$MG_TMP/y"
+    printf 'a\n' >"$d/a"
+    for chain in local fork local/local; do
+        # Pulled into itself: cp refuses; the tree did grow copies of itself.
+        run_mg_sep 1 mitogen-cp -r "$chain:$d" "$d"
+        assert "$stderr" =~ "$d/d: cannot copy a directory into itself" "$chain: pulled into itself"
+        assert "$(find "$d" | sort | tr '\n' ' ')" == "$d $d/a " "$chain: nothing made there"
+        run_mg_sep 1 mitogen-cp -r "$d" "$chain:$d/new"
+        assert "$stderr" =~ "$d/new: cannot copy a directory into itself" "$chain: pushed below itself, a new name"
+        run_mg_sep 1 mitogen-cp -r "$d" "$chain:$MG_TMP/"
+        assert "$stderr" =~ "$d: is the source directory itself" "$chain: onto itself"
+        assert "$(find "$d" | sort | tr '\n' ' ')" == "$d $d/a " "$chain: nothing made there"
+    done
+    # Followed (no -a), a symlink to where the copy goes would walk
+    # into the copy as it is made.
+    ln -s ../y "$d/l"
+    run_mg_sep 1 mitogen-cp -r "$d" "local:$MG_TMP/y/"
+    assert "$stderr" =~ "$MG_TMP/y/d/l: cannot copy a directory into itself" "through a symlink"
+    assert "$(cd "$MG_TMP/y" && find . | sort | tr '\n' ' ')" == ". ./d ./d/a " "the rest copied, once"
+    run_mg mitogen-cp -a "$d" "local:$MG_TMP/y/"
+    assert "$(readlink "$MG_TMP/y/d/l")" == "../y" "-a: the symlink, as it is"
+}
+
 @test "cp: a full disk leaves the old file intact and no temporary file" {
     skip_if_not_root "mounts a small tmpfs"
     mkdir "$MG_TMP/small"
