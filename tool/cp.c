@@ -262,7 +262,15 @@ static char *pull_dest(struct cp *cp, struct cp_target *t, unsigned *_flags)
 	*_flags |= MG_FILE_INTO;
 	dir = talloc_asprintf(cp, "%s/%s", cp->o->dest, cp->o->names[t->idx]);
 	if (dir != NULL && mkdir(dir, 0777) != 0 && errno != EEXIST) {
-		target_error(t, NULL, dir, strerror(errno));
+		/* Said once, naming DEST when it is DEST that is missing or
+		 * no directory (as cp names its target). */
+		int e = errno;
+		char *msg = talloc_asprintf(cp, "%s: %s", e == ENOENT || e == ENOTDIR ? cp->o->dest : dir,
+					    strerror(e));
+
+		target_end(t, T_FAILED, msg != NULL ? msg : strerror(e));
+		talloc_free(msg);
+		TALLOC_FREE(dir);
 	}
 	return dir;
 }
@@ -275,6 +283,9 @@ static void start_pull(struct cp *cp, struct cp_target *t)
 	char *errmsg = NULL;
 	struct mg_file_copy *fc;
 
+	if (t->done) {
+		return;  /* DEST/NAME could not be made: said */
+	}
 	if (cp->n == 1) {
 		fo.on_bytes = pull_bytes;
 		fo.on_total = cp->o->progress ? pull_total : NULL;

@@ -391,6 +391,19 @@ pushed" "nothing else written"
     assert "$stderr" =~ "1 of 2 failed" "one unreachable"
 }
 
+@test "cp: a pull from many targets into a missing DEST or a file: said once a target, naming DEST" {
+    printf 'f\n' >"$MG_TMP/f"
+    printf 'x\n' >"$MG_TMP/file"
+    run_mg_sep 1 mitogen-cp -w local,local/local ":$MG_TMP/f" "$MG_TMP/nosuch"
+    assert "${#stderr_lines[@]}" -eq 3 "two targets, one line each, and the summary"
+    assert "${stderr_lines[0]}" =~ "^local: $MG_TMP/nosuch: No such file or directory$" "names DEST"
+    assert "${stderr_lines[2]}" =~ "2 of 2 failed" "the summary"
+    run_mg_sep 1 mitogen-cp -w local ":$MG_TMP/f" "$MG_TMP/file"
+    assert "$stderr" == "local: $MG_TMP/file: Not a directory
+1 of 1 failed: local (exit 1)" "DEST a file"
+    assert "$(cat "$MG_TMP/file")" == "x" "the file intact"
+}
+
 @test "cp: words, usage errors and -n" {
     run_mg_sep 2 mitogen-cp "$MG_TMP/a"
     assert "$stderr" =~ "no DEST given" "one word"
