@@ -10,6 +10,7 @@
 #include "bcast.h"
 #include "channel.h"
 #include "fds.h"
+#include "mitogen/context.h"
 #include "mitogen/error.h"
 #include "mitogen/exec.h"
 #include "mitogen/log.h"
@@ -131,6 +132,76 @@ static void send_signal(struct mg_exec *e, int signo)
 }
 
 static int relay_instead(struct mg_exec *e);
+
+/* What stays of an exec freed before its command started: the events
+ * handle, to end the command's input once it has one. */
+struct orphan {
+	struct mg_router *r;
+	uint32_t id;
+};
+
+static void orphan_event(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct orphan *o = talloc_get_type_abort(data, struct orphan);
+	struct mg__exec_event ev;
+
+	if ((m->flags & MG_F_DEAD) == 0) {
+		if (mg__exec_event_decode(m, m->data, m->len, &ev) != 0) {
+			return;
+		}
+		if (ev.type == MG_EXEC_EV_STARTED && ev.h_stdin != 0) {
+			mg__router_send(r, o->id, ev.h_stdin, 0, 0, NULL, 0);
+		} else if (ev.type != MG_EXEC_EV_EXITED && ev.type != MG_EXEC_EV_FAILED) {
+			return;
+		}
+	}
+	/* Started (its input ended), failed, or its context lost. */
+	talloc_free(o);
+}
+
+/*
+ * Freed before cb: nothing will be sent to the command any more, so its
+ * input ends, as when ours does (a command reading it would wait for
+ * ever), and a shared input stops waiting for it. Its output has nowhere
+ * to go: its writes fail as into a closed pipe. It is not signalled.
+ */
+static int exec_destructor(struct mg_exec *e)
+{
+	struct orphan *o;
+	uint32_t h;
+
+	if (e->finished) {
+		return 0;
+	}
+	if (e->bcast != NULL) {
+		mg__bcast_drop(e->bcast);
+	}
+	if (e->in == NULL) {
+		return 0;	/* /dev/null, a shared input, or the caller's own fd */
+	}
+	if (e->started) {
+		if (e->in != NULL) {
+			mg__chan_out_close(e->in);
+		}
+		return 0;
+	}
+	if (mg_context_gone(e->ctx)) {
+		return 0;	/* and so is the command */
+	}
+	/* Its input handle comes with STARTED: wait for it on our own. */
+	h = mg__handler_handle(e->events);
+	TALLOC_FREE(e->events);
+	o = talloc_zero(mg__context_session(e->ctx), struct orphan);
+	if (o == NULL) {
+		return 0;
+	}
+	o->r = e->r;
+	o->id = e->id;
+	if (mg__router_add_handler(o, e->r, h, MG_POL_RESPONDENT, e->id, true, orphan_event, o) == NULL) {
+		talloc_free(o);
+	}
+	return 0;
+}
 
 static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 {
@@ -383,6 +454,7 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	e->id = mg__context_id(ctx);
 	e->cb = cb;
 	e->data = data;
+	talloc_set_destructor(e, exec_destructor);
 	if (opts->join) {
 		e->join_id = mg__session_new_id(mg__context_session(ctx));
 		e->on_join = opts->on_join;
@@ -450,6 +522,7 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	talloc_free(b);
 	return e;
 fail:
+	e->finished = true;	/* nothing was started */
 	talloc_free(e);
 	return NULL;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "loop-helpers.h"
+#include "mitogen/bcast.h"
 #include "mitogen/connect.h"
 #include "mitogen/context.h"
 #include "mitogen/error.h"
@@ -181,11 +182,166 @@ static void test_watch_frees_session_body(void)
 }
 ISOLATED(test_watch_frees_session)
 
+/* --- an exec freed while its command runs --- */
+
+/* The pid a command wrote to 'path', once it has. */
+static pid_t read_pid(struct fx *f, const char *path)
+{
+	char buf[32] = "";
+
+	for (int i = 0; i < 500; i++) {
+		FILE *fp = fopen(path, "r");
+		if (fp != NULL) {
+			bool whole = fgets(buf, sizeof(buf), fp) != NULL && strchr(buf, '\n') != NULL;
+			fclose(fp);
+			if (whole) {
+				return (pid_t)atoi(buf);
+			}
+		}
+		run_until(f->loop, NULL, NULL, 10);
+	}
+	return 0;
+}
+
+/* Gone and reaped, running the loop meanwhile (at most 2 s). */
+static bool pid_ends(struct fx *f, pid_t pid)
+{
+	for (int i = 0; i < 200; i++) {
+		if (kill(pid, 0) != 0 && errno == ESRCH) {
+			return true;
+		}
+		run_until(f->loop, NULL, NULL, 10);
+	}
+	return false;
+}
+
+/* A command reading its input, its exec freed before (started false) or
+ * after it started: nothing can be sent to it any more, so its input
+ * ends; a command waiting for more would wait for ever. */
+static void exec_freed_reading(bool started)
+{
+	struct fx *f = fx_new();
+	char tmpl[] = "/tmp/mg-reentry-XXXXXX";
+	char *dir = mkdtemp(tmpl), *pidfile, *cmd;
+	const char *argv[2] = { NULL, NULL };
+	struct mg_exec_opts o = {
+		.argv = argv, .shell = true, .posix_sh = true,
+		.stdout_fd = -1, .stderr_fd = -1, .sink = sink_frees_exec,
+	};
+	struct mg_context *c;
+	struct mg_exec *e;
+	pid_t pid;
+	int p[2];
+	bool ended;
+
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_PTR_NOT_NULL(dir);
+	c = fx_connect(f, "local");
+	ASSERT_PTR_NOT_NULL(c);
+	pidfile = talloc_asprintf(f, "%s/pid", dir);
+	argv[0] = cmd = talloc_asprintf(f, "echo $$ >'%s'; exec cat >/dev/null", pidfile);
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC), 0);
+	o.stdin_fd = p[0];
+	o.sink_data = f;
+	e = mg_exec_start(f, c, &o, exec_done, f);
+	ASSERT_PTR_NOT_NULL(e);
+	if (!started) {
+		talloc_free(e);
+	}
+	pid = read_pid(f, pidfile);
+	ASSERT_TRUE(pid > 0);
+	if (started) {
+		/* STARTED comes right after the command is made. */
+		run_until(f->loop, NULL, NULL, 200);
+		talloc_free(e);
+	}
+	ended = pid_ends(f, pid);
+	if (!ended) {
+		kill(pid, SIGKILL);
+	}
+	close(p[0]);
+	close(p[1]);
+	unlink(pidfile);
+	rmdir(dir);
+	ASSERT_TRUE(ended);
+	ASSERT_TRUE(!f->done);
+	talloc_free(f);
+}
+
+static void test_exec_freed_reading_body(void)
+{
+	exec_freed_reading(true);
+}
+ISOLATED(test_exec_freed_reading)
+
+static void test_exec_freed_unstarted_body(void)
+{
+	exec_freed_reading(false);
+}
+ISOLATED(test_exec_freed_unstarted)
+
+/* Output of the exec that shares an input with a freed one. */
+struct out {
+	char buf[64];
+	size_t n;
+};
+
+static void out_sink(void *data, int stream, const uint8_t *p, size_t n)
+{
+	struct out *o = data;
+
+	if (stream == 1 && o->n + n < sizeof(o->buf)) {
+		memcpy(o->buf + o->n, p, n);
+		o->n += n;
+	}
+}
+
+/* Two commands share one input; the exec of one is freed before it
+ * started: the other still gets the input (it waited for ever). */
+static void test_exec_freed_bcast_body(void)
+{
+	struct fx *f = fx_new();
+	const char *argv[] = { "cat", NULL };
+	struct mg_exec_opts o = {
+		.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .sink = out_sink,
+	};
+	struct out out = { 0 };
+	struct mg_context *c;
+	struct mg_bcast *b;
+	struct mg_exec *e;
+	int p[2];
+
+	ASSERT_PTR_NOT_NULL(f);
+	c = fx_connect(f, "local");
+	ASSERT_PTR_NOT_NULL(c);
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC), 0);
+	b = mg_bcast_new(f, f->s, p[0]);
+	ASSERT_PTR_NOT_NULL(b);
+	o.sink_data = &out;
+	o.stdin_bcast = mg_bcast_add(b);
+	e = mg_exec_start(f, c, &o, exec_done, f);
+	ASSERT_PTR_NOT_NULL(e);
+	o.stdin_bcast = mg_bcast_add(b);
+	ASSERT_PTR_NOT_NULL(mg_exec_start(f, c, &o, exec_done, f));
+	talloc_free(e);
+	ASSERT_INT_EQ(write(p[1], "hello\n", 6), 6);
+	close(p[1]);
+	ASSERT_TRUE(run_until(f->loop, is_done, f, 5000));
+	ASSERT_INT_EQ(f->err, 0);
+	ASSERT_INT_EQ(out.n, 6);
+	ASSERT_TRUE(memcmp(out.buf, "hello\n", 6) == 0);
+	talloc_free(f);
+}
+ISOLATED(test_exec_freed_bcast)
+
 int main(void)
 {
 	TESTS_BEGIN();
 	RUN(test_sink_frees_exec);
 	RUN(test_watch_session_freed);
 	RUN(test_watch_frees_session);
+	RUN(test_exec_freed_reading);
+	RUN(test_exec_freed_unstarted);
+	RUN(test_exec_freed_bcast);
 	return TESTS_END();
 }

@@ -66,7 +66,12 @@ struct mg_exec_result {
 typedef void (*mg_exec_cb)(struct mg_exec *e, const struct mg_exec_result *res, void *data);
 
 /* Start argv at 'ctx'. NULL on ENOMEM, or with join or a program on an
- * attached session (mitogen/unix.h); errors after that come to cb. */
+ * attached session (mitogen/unix.h); errors after that come to cb.
+ * Freeing e before cb cancels cb, and nothing is sent to the command any
+ * more: its input ends (as at the end of stdin_fd), its stdin_bcast
+ * target is dropped, and its output, with nowhere to go, fails as into
+ * a closed pipe. It is not signalled: mg_exec_signal first to stop it.
+ * Like a receiver, e must not outlive the session. */
 struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 			      const struct mg_exec_opts *opts, mg_exec_cb cb, void *data);
 /* With opts->join: the id the command joins as (0 without join). It is
