@@ -343,6 +343,21 @@ static char *top_name(TALLOC_CTX *mem_ctx, const char *src)
 	return base;
 }
 
+/* Why a source has no name to copy it under (top_name gave none). */
+static const char *no_name(const char *src, const char *name)
+{
+	struct stat st;
+
+	if (src[0] == '\0') {
+		return strerror(ENOENT);  /* as cp: an empty word names nothing */
+	}
+	if (stat(src, &st) != 0) {
+		return strerror(errno);   /* x/. or x/.. of a missing x */
+	}
+	return name != NULL ? "cannot copy a root directory by its name"
+			    : "its name cannot be read in its parent directory";
+}
+
 static void next_entry(struct mg__pack *p)
 {
 	while (p->depth > 0) {
@@ -377,7 +392,7 @@ static void next_entry(struct mg__pack *p)
 
 		p->shown = src;
 		if (name == NULL || name[0] == '\0' || strcmp(name, "/") == 0) {
-			queue_error(p, src, "cannot copy a root directory by its name");
+			queue_error(p, src, no_name(src, name));
 		} else {
 			emit_path(p, AT_FDCWD, src, name);
 		}

@@ -177,6 +177,19 @@ function assert_hop_log() {
     assert "$stderr" =~ "/dev/null: not a regular file" "a device refused"
 }
 
+@test "cp: x/. and x/.. of a missing x, and an empty SOURCE: No such file or directory, as cp" {
+    mkdir "$MG_TMP/out"
+    run_mg_sep 1 mitogen-cp -r "$MG_TMP/nosuch/." "local:$MG_TMP/out/"
+    assert "$stderr" == "mitogen-cp: $MG_TMP/nosuch/.: No such file or directory" "pushed"
+    run_mg_sep 1 mitogen-cp -r "local:$MG_TMP/nosuch/.." "$MG_TMP/out/"
+    assert "$stderr" == "mitogen-cp: local: $MG_TMP/nosuch/..: No such file or directory" "pulled"
+    run_mg_sep 1 mitogen-cp "" "local:$MG_TMP/out/"
+    assert "$stderr" == "mitogen-cp: : No such file or directory" "an empty word"
+    run_mg_sep 1 mitogen-cp -r / "local:$MG_TMP/out/"
+    assert "$stderr" == "mitogen-cp: /: cannot copy a root directory by its name" "the root, still"
+    assert "$(ls -A "$MG_TMP/out")" == "" "nothing copied"
+}
+
 @test "cp: permission denied and a file where a directory is needed" {
     need_users
     chmod 755 "$MG_TMP"
