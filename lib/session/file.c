@@ -18,14 +18,23 @@
 #include "svc-file.h"
 
 struct target {
-	struct mg_file_copy *fc;
+	struct copy *fc;
 	size_t idx;
 	struct mg_context *ctx;
 	struct mg_call *call;      /* a pull's request */
 	bool done;
 };
 
-struct mg_file_copy {
+/*
+ * The copy itself, under the handle the program holds. The program may
+ * free the handle from any of its callbacks (mitogen(3)), where the
+ * machinery that called it is still on the stack: the copy then outlives
+ * it to the end of the loop iteration, calling nobody any more.
+ */
+struct copy {
+	struct mg_file_copy *handle; /* NULL once the program freed it */
+	struct mg_loop *loop;
+	unsigned depth;            /* the program's callbacks on the stack */
 	struct mg_file_opts o;
 	struct target *t;
 	size_t n;
@@ -37,26 +46,52 @@ struct mg_file_copy {
 	bool total_told;
 };
 
-/* The source's total, once, when it has counted it. */
-static void tell_total(struct mg_file_copy *fc, uint64_t total)
+struct mg_file_copy {
+	struct copy *c;
+};
+
+/* Whether the program still wants callbacks; the caller then counts one
+ * on the stack (depth) for its duration. */
+static bool wanted(struct copy *fc)
 {
-	if (!fc->total_told && total != MG__FILE_NO_TOTAL && fc->o.on_total != NULL) {
+	return fc->handle != NULL;
+}
+
+/* The source's total, once, when it has counted it. */
+static void tell_total(struct copy *fc, uint64_t total)
+{
+	if (!fc->total_told && total != MG__FILE_NO_TOTAL && fc->o.on_total != NULL &&
+	    wanted(fc)) {
 		fc->total_told = true;
+		fc->depth++;
 		fc->o.on_total(total, fc->o.data);
+		fc->depth--;
 	}
 }
 
 static void end_target(struct target *t, int err, const char *msg)
 {
-	struct mg_file_copy *fc = t->fc;
+	struct copy *fc = t->fc;
 
 	if (t->done) {
 		return;
 	}
 	t->done = true;
 	TALLOC_FREE(t->call);
-	if (fc->o.on_done != NULL) {
+	if (fc->o.on_done != NULL && wanted(fc)) {
+		fc->depth++;
 		fc->o.on_done(t->idx, err, msg, fc->o.data);
+		fc->depth--;
+	}
+}
+
+static void report_error(struct copy *fc, size_t idx, bool at_source, const char *path,
+			 const char *msg)
+{
+	if (fc->o.on_error != NULL && wanted(fc)) {
+		fc->depth++;
+		fc->o.on_error(idx, at_source, path, msg, fc->o.data);
+		fc->depth--;
 	}
 }
 
@@ -64,7 +99,7 @@ static void end_target(struct target *t, int err, const char *msg)
  * word that it could not be reached or was lost. */
 static void on_report(void *data, size_t idx, const uint8_t *p, size_t n)
 {
-	struct mg_file_copy *fc = data;
+	struct copy *fc = data;
 	struct target *t = &fc->t[idx];
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	uint8_t kind = 0, at_source = 0;
@@ -74,11 +109,11 @@ static void on_report(void *data, size_t idx, const uint8_t *p, size_t n)
 	mg__buf_view(&b, p, n);
 	mg__buf_get_u8(&b, &kind);
 	if (kind == MG__FILE_REPORT_ERROR && mg__buf_get_str(&b, tmp, &path) == 0 &&
-	    mg__buf_get_str(&b, tmp, &msg) == 0 && fc->o.on_error != NULL) {
+	    mg__buf_get_str(&b, tmp, &msg) == 0) {
 		/* Optional: absent, the receiver's own failure. */
 		mg__buf_get_u8(&b, &at_source);
-		fc->o.on_error(t->idx, at_source != 0, path != NULL ? path : "?",
-			       msg != NULL ? msg : "?", fc->o.data);
+		report_error(fc, t->idx, at_source != 0, path != NULL ? path : "?",
+			     msg != NULL ? msg : "?");
 	} else if (kind == MG__FILE_REPORT_END) {
 		end_target(t, 0, NULL);
 	} else if (kind == MG__FILE_REPORT_FAILED) {
@@ -94,34 +129,62 @@ static void on_report(void *data, size_t idx, const uint8_t *p, size_t n)
 
 static void on_failed(void *data, size_t idx, int err, const char *why)
 {
-	struct mg_file_copy *fc = data;
+	struct copy *fc = data;
 
 	end_target(&fc->t[idx], err, why);
 }
 
 static void on_bytes(void *data, uint64_t bytes, bool last)
 {
-	struct mg_file_copy *fc = data;
+	struct copy *fc = data;
 
 	(void)last;
 	fc->bytes = bytes;
 	if (fc->fan != NULL) {
 		tell_total(fc, mg__fan_total(fc->fan));
 	}
-	if (fc->o.on_bytes != NULL) {
+	if (fc->o.on_bytes != NULL && wanted(fc)) {
+		fc->depth++;
 		fc->o.on_bytes(bytes, fc->o.data);
+		fc->depth--;
 	}
 }
 
-static struct mg_file_copy *copy_new(TALLOC_CTX *mem_ctx, size_t n,
-				     const struct mg_file_opts *opts)
+/* Freed by the program: from one of its callbacks, the copy goes at the
+ * end of the iteration, once what called it is off the stack. */
+static int handle_destructor(struct mg_file_copy *h)
 {
-	struct mg_file_copy *fc = talloc_zero(mem_ctx, struct mg_file_copy);
+	struct copy *fc = h->c;
+
+	fc->handle = NULL;
+	if (fc->depth > 0) {
+		mg_loop_free_later(fc->loop, fc);
+	}
+	return 0;
+}
+
+/* On a failed start: nothing was called yet. */
+static void copy_free(struct copy *fc)
+{
+	if (fc != NULL) {
+		talloc_free(fc->handle);
+	}
+}
+
+static struct copy *copy_new(TALLOC_CTX *mem_ctx, struct mg_context *ctx, size_t n,
+			     const struct mg_file_opts *opts)
+{
+	struct mg_file_copy *h = talloc_zero(mem_ctx, struct mg_file_copy);
+	struct copy *fc = h != NULL ? talloc_zero(h, struct copy) : NULL;
 
 	if (fc == NULL || n == 0 || (fc->t = talloc_zero_array(fc, struct target, n)) == NULL) {
-		talloc_free(fc);
+		talloc_free(h);
 		return NULL;
 	}
+	h->c = fc;
+	fc->handle = h;
+	fc->loop = mg_router_loop(mg_context_router(ctx));
+	talloc_set_destructor(h, handle_destructor);
 	fc->o = *opts;
 	fc->n = n;
 	for (size_t i = 0; i < n; i++) {
@@ -148,7 +211,7 @@ static struct mg_context *meet2(struct mg_context *a, struct mg_context *b)
 /* Where targets tix[0..n) part: a relay there serves them all. */
 static uint32_t meet(void *data, const size_t *tix, size_t n)
 {
-	struct mg_file_copy *fc = data;
+	struct copy *fc = data;
 	struct mg_context *c = fc->t[tix[0]].ctx;
 
 	for (size_t i = 1; c != NULL && i < n; i++) {
@@ -159,7 +222,7 @@ static uint32_t meet(void *data, const size_t *tix, size_t n)
 }
 
 /* The fan to the targets ctxs, with the request every receiver gets. */
-static int fan_new(struct mg_file_copy *fc, struct mg_context *const *ctxs,
+static int fan_new(struct copy *fc, struct mg_context *const *ctxs,
 		   const char *const *srcs, const char *dest)
 {
 	struct mg__fan_cb cb = { .report = on_report, .failed = on_failed, .bytes = on_bytes,
@@ -184,29 +247,25 @@ struct mg_file_copy *mg_file_push(TALLOC_CTX *mem_ctx, struct mg_context *const 
 				  const char *const *srcs, const char *dest,
 				  const struct mg_file_opts *opts)
 {
-	struct mg_file_copy *fc = copy_new(mem_ctx, n, opts);
+	struct copy *fc = n > 0 ? copy_new(mem_ctx, ctxs[0], n, opts) : NULL;
 
 	if (fc == NULL || fan_new(fc, ctxs, srcs, dest) != 0 || mg__fan_push(fc->fan, srcs) != 0) {
-		talloc_free(fc);
+		copy_free(fc);
 		return NULL;
 	}
-	return fc;
+	return fc->handle;
 }
 
 /* --- pull --- */
 
 static void pull_error(void *data, bool at_source, const char *path, const char *msg)
 {
-	struct mg_file_copy *fc = data;
-
-	if (fc->o.on_error != NULL) {
-		fc->o.on_error(0, at_source, path, msg, fc->o.data);
-	}
+	report_error(data, 0, at_source, path, msg);
 }
 
 static void pull_feed(void *data, const uint8_t *p, size_t n)
 {
-	struct mg_file_copy *fc = data;
+	struct copy *fc = data;
 
 	mg__unpack_feed(fc->unpack, p, n);
 	fc->wire += n;
@@ -215,7 +274,7 @@ static void pull_feed(void *data, const uint8_t *p, size_t n)
 
 static void on_pull_in_done(void *data, int err)
 {
-	struct mg_file_copy *fc = data;
+	struct copy *fc = data;
 	struct target *t = &fc->t[0];
 
 	if (t->done) {
@@ -232,7 +291,7 @@ static void on_pull_in_done(void *data, int err)
 
 static void on_pull_reply(struct mg_message *reply, int err, void *data)
 {
-	struct mg_file_copy *fc = data;
+	struct copy *fc = data;
 	const char *why = NULL;
 	uint32_t h = 0;
 
@@ -251,7 +310,7 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 				  const char *const *srcs, const char *dest,
 				  const struct mg_file_opts *opts, char **_errmsg)
 {
-	struct mg_file_copy *fc = copy_new(mem_ctx, 1, opts);
+	struct copy *fc = copy_new(mem_ctx, ctx, 1, opts);
 	struct mg_router *r = mg_context_router(ctx);
 	uint32_t n_top = 0;
 	struct mg_buf *b;
@@ -271,7 +330,7 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 		if (*_errmsg != NULL) {
 			*_errmsg = talloc_steal(mem_ctx, *_errmsg);
 		}
-		talloc_free(fc);
+		copy_free(fc);
 		return NULL;
 	}
 	fc->in = mg__chan_in_new_sink(fc, r, mg_context_id(ctx), pull_feed, fc, on_pull_in_done, fc);
@@ -279,7 +338,7 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	if (fc->in == NULL || b == NULL ||
 	    mg__file_pull_req_encode(b, srcs, opts->flags & MG__FILE_KNOWN,
 				     mg__chan_in_handle(fc->in), opts->on_total != NULL) != 0) {
-		talloc_free(fc);
+		copy_free(fc);
 		return NULL;
 	}
 	ret = mg_context_call_async(fc, ctx, "file.pull", b->data, b->len, -1, on_pull_reply, fc,
@@ -287,10 +346,10 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	talloc_free(b);
 	if (ret != 0) {
 		*_errmsg = talloc_strdup(mem_ctx, mg_strerror(ret));
-		talloc_free(fc);
+		copy_free(fc);
 		return NULL;
 	}
-	return fc;
+	return fc->handle;
 }
 
 /* --- between contexts --- */
@@ -299,7 +358,7 @@ struct mg_file_copy *mg_file_transfer(TALLOC_CTX *mem_ctx, struct mg_context *fr
 				      const char *const *srcs, struct mg_context *const *ctxs,
 				      size_t n, const char *dest, const struct mg_file_opts *opts)
 {
-	struct mg_file_copy *fc = copy_new(mem_ctx, n, opts);
+	struct copy *fc = copy_new(mem_ctx, from, n, opts);
 	struct mg_context *at = from;
 	int ret;
 
@@ -308,7 +367,7 @@ struct mg_file_copy *mg_file_transfer(TALLOC_CTX *mem_ctx, struct mg_context *fr
 		at = meet2(at, ctxs[i]);
 	}
 	if (fc == NULL || fan_new(fc, ctxs, srcs, dest) != 0) {
-		talloc_free(fc);
+		copy_free(fc);
 		return NULL;
 	}
 	fc->from = from;
@@ -321,14 +380,16 @@ struct mg_file_copy *mg_file_transfer(TALLOC_CTX *mem_ctx, struct mg_context *fr
 		ret = mg__fan_pull(fc->fan, mg_context_id(from), srcs);
 	}
 	if (ret != 0) {
-		talloc_free(fc);
+		copy_free(fc);
 		return NULL;
 	}
-	return fc;
+	return fc->handle;
 }
 
-void mg_file_stats(const struct mg_file_copy *fc, uint64_t *_bytes, uint64_t *_wire)
+void mg_file_stats(const struct mg_file_copy *h, uint64_t *_bytes, uint64_t *_wire)
 {
+	const struct copy *fc = h->c;
+
 	*_bytes = fc->bytes;
 	*_wire = fc->unpack != NULL ? fc->wire : fc->from == NULL ? mg__fan_wire_bytes(fc->fan)
 								   : fc->bytes;

@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "loop-helpers.h"
 #include "mitogen/bcast.h"
 #include "mitogen/connect.h"
 #include "mitogen/context.h"
 #include "mitogen/error.h"
 #include "mitogen/exec.h"
+#include "mitogen/file.h"
 #include "mitogen/session.h"
 
 struct fx {
@@ -334,6 +336,132 @@ static void test_exec_freed_bcast_body(void)
 }
 ISOLATED(test_exec_freed_bcast)
 
+/* --- a file copy freed from its callbacks --- */
+
+struct fcx {
+	struct mg_file_copy *fc;
+	int n;
+};
+
+static void fc_bytes_frees(uint64_t bytes, void *data)
+{
+	struct fcx *x = data;
+
+	x->n++;
+	TALLOC_FREE(x->fc);
+}
+
+static void fc_error_frees(size_t idx, bool at_source, const char *path, const char *msg,
+			   void *data)
+{
+	struct fcx *x = data;
+
+	x->n++;
+	TALLOC_FREE(x->fc);
+}
+
+static void fc_done_frees(size_t idx, int err, const char *errmsg, void *data)
+{
+	struct fcx *x = data;
+
+	x->n++;
+	TALLOC_FREE(x->fc);
+}
+
+static bool fc_called(void *arg)
+{
+	return ((struct fcx *)arg)->n > 0;
+}
+
+/* 'size' bytes of 'x' in dir/name. */
+static char *make_file(TALLOC_CTX *ctx, const char *dir, const char *name, size_t size)
+{
+	char *path = talloc_asprintf(ctx, "%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	char buf[4096];
+
+	memset(buf, 'x', sizeof(buf));
+	while (fd >= 0 && size > 0) {
+		size_t k = size < sizeof(buf) ? size : sizeof(buf);
+		if (write(fd, buf, k) != (ssize_t)k) {
+			break;
+		}
+		size -= k;
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return path;
+}
+
+enum { FREE_ON_BYTES, FREE_ON_ERROR, FREE_ON_DONE };
+
+/* A copy to or from a local agent, freed by the program from one of its
+ * callbacks ('which'): called once, and the copy is over. */
+static void copy_freed_from(int which, bool pull)
+{
+	struct fx *f = fx_new();
+	char tmpl[] = "/tmp/mg-reentry-XXXXXX";
+	char *dir = mkdtemp(tmpl), *src, *dst, *err = NULL, *cmd;
+	struct fcx x = { 0 };
+	struct mg_file_opts o = { .data = &x };
+	const char *srcs[3] = { NULL, NULL, NULL };
+	struct mg_context *c;
+
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_PTR_NOT_NULL(dir);
+	c = fx_connect(f, "local");
+	ASSERT_PTR_NOT_NULL(c);
+	src = make_file(f, dir, "src", 3u << 20);
+	srcs[0] = src;
+	dst = talloc_asprintf(f, "%s/dst", dir);
+	if (which == FREE_ON_BYTES) {
+		o.on_bytes = fc_bytes_frees;
+	} else if (which == FREE_ON_ERROR) {
+		/* One source missing, one there: an error, then more. */
+		o.on_error = fc_error_frees;
+		srcs[0] = talloc_asprintf(f, "%s/missing", dir);
+		srcs[1] = src;
+		o.flags = MG_FILE_INTO;
+		dst = talloc_asprintf(f, "%s/into", dir);
+		ASSERT_INT_EQ(mkdir(dst, 0700), 0);
+	} else {
+		o.on_done = fc_done_frees;
+	}
+	x.fc = pull ? mg_file_pull(f, c, srcs, dst, &o, &err) : mg_file_push(f, &c, 1, srcs, dst, &o);
+	ASSERT_PTR_NOT_NULL(x.fc);
+	ASSERT_TRUE(run_until(f->loop, fc_called, &x, 10000));
+	run_until(f->loop, NULL, NULL, 300);
+	ASSERT_INT_EQ(x.n, 1);
+	cmd = talloc_asprintf(f, "rm -rf '%s'", dir);
+	ASSERT_INT_EQ(system(cmd), 0);
+	talloc_free(f);
+}
+
+static void test_push_freed_on_bytes_body(void)
+{
+	copy_freed_from(FREE_ON_BYTES, false);
+}
+ISOLATED(test_push_freed_on_bytes)
+
+static void test_push_freed_on_done_body(void)
+{
+	copy_freed_from(FREE_ON_DONE, false);
+}
+ISOLATED(test_push_freed_on_done)
+
+static void test_pull_freed_on_error_body(void)
+{
+	copy_freed_from(FREE_ON_ERROR, true);
+}
+ISOLATED(test_pull_freed_on_error)
+
+static void test_pull_freed_on_bytes_body(void)
+{
+	copy_freed_from(FREE_ON_BYTES, true);
+}
+ISOLATED(test_pull_freed_on_bytes)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -343,5 +471,9 @@ int main(void)
 	RUN(test_exec_freed_reading);
 	RUN(test_exec_freed_unstarted);
 	RUN(test_exec_freed_bcast);
+	RUN(test_push_freed_on_bytes);
+	RUN(test_push_freed_on_done);
+	RUN(test_pull_freed_on_error);
+	RUN(test_pull_freed_on_bytes);
 	return TESTS_END();
 }

@@ -27,6 +27,8 @@
 #define MG_FILE_COMPRESS  0x20u /* deflate the stream (data that does not shrink goes as it is) */
 #define MG_FILE_NO_RELAY  0x100u /* a stream from here to each target (benchmarks) */
 
+/* Free a copy (talloc_free) to stop it, from any of its callbacks as
+ * well: none comes after that. */
 struct mg_file_copy;
 
 struct mg_file_opts {
