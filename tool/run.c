@@ -503,8 +503,10 @@ int mg_run(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_run_opts *
 	   struct mg_run_result *res)
 {
 	struct run *run = talloc_zero(NULL, struct run);
+	/* A run only executes at each chain's end: the hops that end no
+	 * other chain may take the exec-only agent, half the bytes. */
 	struct mg_connect_opts co = {
-		.timeout_ms = opts->connect_timeout_ms, .on_start = on_started,
+		.timeout_ms = opts->connect_timeout_ms, .on_start = on_started, .exec_only = true,
 	};
 	int ret;
 

@@ -94,6 +94,13 @@ common_flags="-std=gnu11 -D_GNU_SOURCE -DMG_STATIC_AGENT -D__location__=\"\" -Os
 	-fno-asynchronous-unwind-tables -fno-unwind-tables
 	-fno-tree-tail-merge -fno-shrink-wrap -fno-partial-inlining -fno-ipa-sra
 	-fno-optimize-sibling-calls -fno-if-conversion -fno-if-conversion2 -fno-ipa-modref"
+# MG_AGENT_VARIANT=exec-only (meson sets it for mitogen-agent-lite): the
+# agent without its CONNECT, CALL and file services (lib/session/agent.c).
+case ${MG_AGENT_VARIANT:-} in
+'') ;;
+exec-only) common_flags="$common_flags -DMG_AGENT_EXEC_ONLY" ;;
+*) die "unknown MG_AGENT_VARIANT '$MG_AGENT_VARIANT'" ;;
+esac
 link_flags="-static -no-pie -Wl,--gc-sections -Wl,--build-id=none
 	-Wl,-z,norelro -Wl,-z,noseparate-code -s"
 

@@ -520,6 +520,27 @@ int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg)
 	return 0;
 }
 
+int mg__image_load_lite(TALLOC_CTX *mem_ctx, const struct mg_image *full, struct mg_image **_img)
+{
+	const char *env = getenv("MITOGEN_AGENT_LITE");
+	char *path;
+	int ret;
+
+	if (env != NULL) {
+		/* Set but empty: the whole agent for every hop. */
+		return env[0] != '\0' ? load_path(mem_ctx, env, _img) : -ENOENT;
+	}
+	if (full == NULL || full->self == NULL) {
+		return -ENOENT;
+	}
+	if ((path = talloc_asprintf(NULL, "%s-lite", full->self)) == NULL) {
+		return -ENOMEM;
+	}
+	ret = load_path(mem_ctx, path, _img);
+	talloc_free(path);
+	return ret;
+}
+
 char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word)
 {
 	const char *safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_";

@@ -54,6 +54,12 @@ struct mg_image_plain {
  */
 int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg);
 /*
+ * The exec-only agent (docs/PROTOCOL.md 2.3.2): $MITOGEN_AGENT_LITE (set
+ * but empty: none), else FULL's own path with "-lite" appended. 0, or a
+ * negative errno when there is none to push.
+ */
+int mg__image_load_lite(TALLOC_CTX *mem_ctx, const struct mg_image *full, struct mg_image **_img);
+/*
  * The HELLO a parent appends to the image it pushes (docs/PROTOCOL.md
  * section 2.2): the frame and any frames held for the new agent, then
  * their length (u32) and this magic, so that the new agent reads HELLO,

@@ -57,6 +57,28 @@ struct mg_agent {
 	unsigned link_pid;  /* who made our parent link's socket, or 0 */
 };
 
+#ifdef MG_AGENT_EXEC_ONLY
+/*
+ * The exec-only agent (mitogen-agent-lite, docs/PROTOCOL.md 2.3.2) is built
+ * without the CONNECT, CALL and file services, half the bytes to push and
+ * to inflate: a request for one gets this answer, not a bare "invalid
+ * handle".
+ */
+static void on_refused(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	mg__router_reply_dead(r, m, "this hop runs the exec-only agent (mitogen-agent-lite): "
+			      "it runs commands and programs, but cannot connect further hops, "
+			      "copy files or serve calls");
+}
+
+static int services_init(struct mg_agent *a)
+{
+	return mg__router_add_handler(a, a->r, MG_H_CONNECT, MG_POL_PARENT, 0, true, on_refused,
+				      a) != NULL &&
+	       mg__router_add_handler(a, a->r, MG_H_CALL, MG_POL_ANY, 0, true, on_refused,
+				      a) != NULL ? 0 : -ENOMEM;
+}
+#else
 /* What the CONNECT service needs of us (svc-connect.h). */
 static const struct mg_image *host_image(void *data)
 {
@@ -93,6 +115,13 @@ static struct connect_svc *connect_init(struct mg_agent *a)
 
 	return mg__svc_connect_init(a->r, &host);
 }
+
+static int services_init(struct mg_agent *a)
+{
+	return connect_init(a) != NULL && mg__services(a->r) != NULL &&
+	       mg__svc_file_init(a->r) == 0 && mg__svc_file_relay_init(a->r) == 0 ? 0 : -ENOMEM;
+}
+#endif
 
 /* Log lines go to the master once the router is up. */
 static void agent_log_sink(enum mg_log_level level, const char *msg, void *data)
@@ -223,8 +252,7 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	if (mg__router_add_handler(a, a->r, MG_H_SHUTDOWN, MG_POL_PARENT, 0, true, on_shutdown, a) == NULL ||
 	    (a->images = mg__images_new(a, a->r)) == NULL ||
 	    (a->exec = mg__svc_exec_init(a->r, a->images)) == NULL ||
-	    connect_init(a) == NULL || mg__services(a->r) == NULL ||
-	    mg__svc_file_init(a->r) != 0 || mg__svc_file_relay_init(a->r) != 0) {
+	    services_init(a) != 0) {
 		mg_loop_stop(a->loop, 1);
 	}
 	/* m->in is the parent stream, now routed: reply through the router. */

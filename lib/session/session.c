@@ -18,6 +18,7 @@
 #include "session.h"
 #include "svc-connect.h"
 #include "method.h"
+#include "names.h"
 #include "password.h"
 #include "process.h"
 #include "images.h"
@@ -42,6 +43,7 @@ struct waiter {
 	mg_connect_cb cb;
 	mg_connect_cb on_start;  /* until called (opts->on_start) */
 	bool early;              /* goes on below hops still connecting */
+	bool exec_only;          /* opts->exec_only */
 	void *data;
 	bool queued;
 	struct waiter *slot_next;   /* in a parent's queue for a place */
@@ -180,16 +182,6 @@ const char *mg_context_name(const struct mg_context *ctx)
 	return ctx->name;
 }
 
-static size_t name_hash(const char *name)
-{
-	size_t h = 14695981039346656037u;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
-		h = (h ^ *p) * 1099511628211u;
-	}
-	return h;
-}
-
 /* By name in a hash table, not a walk of every context: 10,000 targets
  * behind one gateway look their hops up 10,000 times each. */
 static struct mg_context *find_ctx(struct mg_session *s, const char *name)
@@ -197,7 +189,7 @@ static struct mg_context *find_ctx(struct mg_session *s, const char *name)
 	if (s->n_table == 0) {
 		return NULL;
 	}
-	for (struct mg_context *c = s->table[name_hash(name) % s->n_table]; c != NULL; c = c->hnext) {
+	for (struct mg_context *c = s->table[mg__name_hash(name) % s->n_table]; c != NULL; c = c->hnext) {
 		if (strcmp(c->name, name) == 0) {
 			return c;
 		}
@@ -220,7 +212,7 @@ static int table_add(struct mg_session *s, struct mg_context *c)
 			struct mg_context *o, *next;
 
 			for (o = s->table[i]; o != NULL; o = next) {
-				size_t b = name_hash(o->name) % n;
+				size_t b = mg__name_hash(o->name) % n;
 
 				next = o->hnext;
 				o->hnext = t[b];
@@ -231,8 +223,8 @@ static int table_add(struct mg_session *s, struct mg_context *c)
 		s->table = t;
 		s->n_table = n;
 	}
-	c->hnext = s->table[name_hash(c->name) % s->n_table];
-	s->table[name_hash(c->name) % s->n_table] = c;
+	c->hnext = s->table[mg__name_hash(c->name) % s->n_table];
+	s->table[mg__name_hash(c->name) % s->n_table] = c;
 	s->n_contexts++;
 	return 0;
 }
@@ -319,7 +311,7 @@ static void release_slot(struct mg_context *c)
 /* Out of the table by name. */
 static void table_del(struct mg_session *s, struct mg_context *c)
 {
-	struct mg_context **pp = &s->table[name_hash(c->name) % s->n_table];
+	struct mg_context **pp = &s->table[mg__name_hash(c->name) % s->n_table];
 
 	while (*pp != NULL && *pp != c) {
 		pp = &(*pp)->hnext;
@@ -598,6 +590,32 @@ static int ctx_destructor(struct mg_context *c)
 	return 0;
 }
 
+/*
+ * The image for first hop c: the exec-only agent (docs/PROTOCOL.md 2.3.2)
+ * when c ends a chain given exec_only and no chain given so far goes
+ * through it, and that agent is at hand; else the whole one.
+ */
+static const struct mg_image *first_image(struct waiter *w, struct mg_context *c)
+{
+	struct mg_session *s = w->s;
+
+	if (!w->exec_only || w->hop + 1 != w->chain->n_hops ||
+	    (s->parents != NULL && mg__names_has(s->parents, c->name))) {
+		return s->image;
+	}
+	if (!s->lite_tried) {
+		s->lite_tried = true;
+		if (mg__image_load_lite(s, s->image, &s->image_lite) != 0) {
+			s->image_lite = NULL;
+		}
+	}
+	if (s->image_lite == NULL) {
+		return s->image;
+	}
+	c->exec_only = true;
+	return s->image_lite;
+}
+
 /* Start connecting hop 'i' of the chain, whose parent (if any) is up. */
 static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent, char *name,
 				    char **_errmsg)
@@ -663,7 +681,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	}
 	if (parent == NULL) {
 		struct mg_conn_params p = {
-			.hop = hop, .id = c->id, .name = c->name, .image = s->image,
+			.hop = hop, .id = c->id, .name = c->name, .image = first_image(w, c),
 			.timeout_ms = timeout_ms, .log_level = (uint8_t)mg_log_get_level(),
 			.password = password, .ask = mg__session_ask_first_hop, .ask_data = c,
 			.run_agent = mg__agent_run_forked,
@@ -869,6 +887,13 @@ static void advance(struct waiter *w)
 			/* Someone else made this hop: a place granted for it
 			 * goes to the next waiter. */
 			unreserve(w);
+			if (c->exec_only && w->hop + 1 < w->chain->n_hops) {
+				char *m = talloc_asprintf(w, "%s: runs the exec-only agent, which cannot "
+							  "connect further hops (give every chain "
+							  "before the loop runs)", c->name);
+				finish(w, NULL, MG_ERR_POLICY, m != NULL ? m : "out of memory");
+				return;
+			}
 		}
 		if (c->state == CTX_CONNECTING && !w->early) {
 			if (!w->queued) {
@@ -904,6 +929,28 @@ static void advance(struct waiter *w)
 static void first_advance(void *data)
 {
 	advance(talloc_get_type_abort(data, struct waiter));
+}
+
+/* Every prefix of 'chain' but the whole is some hop's parent: its context
+ * must not get the exec-only agent (first_image). */
+static int note_parents(struct mg_session *s, const struct mg_chain *chain)
+{
+	if (chain->n_hops < 2) {
+		return 0;
+	}
+	if (s->parents == NULL && (s->parents = mg__names_new(s)) == NULL) {
+		return -ENOMEM;
+	}
+	for (size_t k = 1; k < chain->n_hops; k++) {
+		char *name = mg_chain_prefix(NULL, chain, k);
+		int ret = name != NULL ? mg__names_add(s->parents, name) : -ENOMEM;
+
+		talloc_free(name);
+		if (ret != 0) {
+			return ret;
+		}
+	}
+	return 0;
 }
 
 int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain *chain,
@@ -949,6 +996,11 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 	w->data = data;
 	w->on_start = opts != NULL ? opts->on_start : NULL;
 	w->early = w->on_start != NULL;
+	w->exec_only = opts != NULL && opts->exec_only;
+	if ((ret = note_parents(s, chain)) != 0) {
+		talloc_free(w);
+		return ret;
+	}
 	if (mg_loop_defer(s->loop, w, first_advance, w) != 0) {
 		talloc_free(w);
 		return -ENOMEM;

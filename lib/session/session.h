@@ -53,6 +53,7 @@ struct mg_context {
 	bool running;               /* first hops: its process not reaped yet */
 	bool shutting;              /* mg_context_shutdown was called */
 	bool disconnecting;         /* mg_context_disconnect cut its link */
+	bool exec_only;             /* runs the exec-only agent: no hop below */
 	pid_t pid;                  /* the agent's, from the HELLO reply */
 	struct mg_handler *reply;   /* later hops: the CONNECT reply */
 	struct mg_timer *timer;
@@ -78,6 +79,9 @@ struct mg_session {
 	struct mg_loop *loop;
 	struct mg_router *r;
 	struct mg_image *image;
+	struct mg_image *image_lite; /* the exec-only agent, once looked for */
+	bool lite_tried;
+	struct mg_names *parents;   /* prefixes some chain goes through */
 	char *image_err;
 	uint32_t next_id;
 	struct mg_context *contexts;

@@ -88,11 +88,15 @@ done'
     [[ -f $MITOGEN_AGENT.raw ]] && want=$(readlink -f "$MITOGEN_AGENT.raw")
     run_mg_sep mitogen-run local/local 'p=$PPID; readlink /proc/$p/exe; ls -A "$TMPDIR"'
     assert "$output" == "$want" "the innermost agent runs the agent file; TMPDIR stays empty"
+    # A one-hop chain of mitogen-run ends there: the exec-only agent
+    # (docs/PROTOCOL.md 2.3.2), when the build has one.
+    local leaf=$MITOGEN_AGENT
+    [[ ! -f $MITOGEN_AGENT-lite ]] || leaf=$MITOGEN_AGENT-lite
     run_mg_sep mitogen-run local 'tr "\0" " " </proc/$PPID/cmdline'
-    if [[ -f $MITOGEN_AGENT.raw ]]; then
-        assert "$output" == "$MITOGEN_AGENT.raw --local 3 " "the plain agent, handed the packed image"
+    if [[ -f $leaf.raw ]]; then
+        assert "$output" == "$leaf.raw --local 3 " "the plain agent, handed the packed image"
     else
-        assert "$output" == "$MITOGEN_AGENT --local " "the agent file itself"
+        assert "$output" == "$leaf --local " "the agent file itself"
     fi
 }
 
@@ -211,6 +215,44 @@ function stand_in_pushed() {
     assert "$in" -ge "$pushed" "image_in_command=no: stdin got the image ($in of $pushed bytes)"
     run_mg_sep 255 mitogen-run --dry-run "ssh:x?image_in_command=maybe" -- echo ran
     assert "$stderr" =~ "image_in_command" "a bad value is refused, named"
+}
+
+@test "a one-hop chain's end gets the exec-only agent; a hop another chain goes through, the whole one" {
+    [[ -f $AGENT-lite ]] || skip "this build has no exec-only agent"
+    ssh_stand_in
+    local hop="ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" full lite pushed
+    full=$(stat -L -c %s "$AGENT")
+    lite=$(stat -L -c %s "$AGENT-lite")
+    # docs/PROTOCOL.md 2.3.2: a hop that only runs a command needs no
+    # CONNECT, call or file service; the build leaves them out.
+    assert "$lite" -lt "$((full * 3 / 4))" "the exec-only agent ($lite bytes) is much smaller than the whole ($full)"
+    run_mg_sep mitogen-run "$hop" -- echo ran
+    assert "$output" == "ran" "the command ran on the exec-only agent"
+    pushed=$(stand_in_pushed)
+    assert "$pushed" -gt "$((lite + 36))" "the exec-only image and HELLO pushed ($pushed bytes)"
+    assert "$pushed" -lt "$((lite + 4096))" "the exec-only image, not the whole ($full), pushed ($pushed)"
+
+    # The same hop as another chain's first: the whole agent, for both.
+    run_mg_sep mitogen-run -w "$hop" -w "$hop/local" -- echo ran
+    assert "${#lines[@]}" -eq 2 "two lines, one per chain"
+    assert "${lines[0]}" =~ ": ran$" "the first chain ran"
+    assert "${lines[1]}" =~ "\+local: ran$" "the chain through it ran"
+    pushed=$(stand_in_pushed)
+    assert "$pushed" -gt "$((full + 36))" "a hop with a hop after it gets the whole agent ($pushed bytes)"
+    assert "$pushed" -lt "$((full + 4096))" "the whole image and HELLO ($pushed bytes)"
+
+    # Set but empty: never.
+    MITOGEN_AGENT_LITE= run_mg_sep mitogen-run "$hop" -- echo ran
+    assert "$output" == "ran" "MITOGEN_AGENT_LITE=: the command ran"
+    pushed=$(stand_in_pushed)
+    assert "$pushed" -gt "$((full + 36))" "MITOGEN_AGENT_LITE=: the whole agent ($pushed bytes)"
+
+    # A copy needs the file service: mitogen-cp pushes the whole agent.
+    echo data >"$MG_TMP/src"
+    run_mg_sep mitogen-cp "$MG_TMP/src" "$hop:$MG_TMP/dst"
+    assert "$(cat "$MG_TMP/dst")" == "data" "the copy landed"
+    pushed=$(stand_in_pushed)
+    assert "$pushed" -gt "$((full + 36))" "mitogen-cp: the whole agent ($pushed bytes)"
 }
 
 @test "an unpacked local agent still pushes the packed image to the next hop" {

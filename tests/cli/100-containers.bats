@@ -21,7 +21,12 @@ function setup() {
     # Every stub appends its argv here, one line per run.
     export MG_STUB_LOG=$MG_TMP/stub.log
     unset MG_STUB_FAIL MG_STUB_FAIL_STUB
-    AGENT_SIZE=$(stat -c %s "${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}")
+    local agent=${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}
+    AGENT_SIZE=$(stat -c %s "$agent")
+    # A one-hop chain of mitogen-run ends there: the master pushes the
+    # exec-only agent (docs/PROTOCOL.md 2.3.2) when the build has one.
+    LEAF_SIZE=$AGENT_SIZE
+    [[ ! -f $agent-lite ]] || LEAF_SIZE=$(stat -c %s "$agent-lite")
     # The boot words after the tool's own: the first stage, the size of
     # what is pushed (the image and the HELLO at its end) and a nonce
     # (quoted as the stubs quote).
@@ -69,10 +74,11 @@ function stub_copy() {
     printf '%s\n' "$dir/my-$1"
 }
 
-# check_boot WHAT LINE EXPECTED: LINE is EXPECTED (the tool and its
-# arguments, quoted) followed by the boot words.
+# check_boot WHAT LINE EXPECTED [SIZE]: LINE is EXPECTED (the tool and its
+# arguments, quoted) followed by the boot words, for an image of SIZE
+# bytes (the whole agent's by default).
 function check_boot() {
-    local what=$1 line=$2 expected=$3
+    local what=$1 line=$2 expected=$3 size=${4:-$AGENT_SIZE}
     assert "${line:0:${#expected}}" == "$expected" "$what: argv up to the boot words"
     assert "${line:${#expected}}" =~ "^ $BOOT_RE\$" "$what: then the boot words"
     # The image, then HELLO: a frame header (28 bytes), its payload and
@@ -80,11 +86,11 @@ function check_boot() {
     # --dry-run knows no HELLO yet: it shows the image's own size.
     local len=${BASH_REMATCH[1]}
     if [[ $what == --dry-run* ]]; then
-        assert "$len" -eq "$AGENT_SIZE" "$what: the image's size"
+        assert "$len" -eq "$size" "$what: the image's size"
         return
     fi
-    assert "$len" -gt $((AGENT_SIZE + 36)) "$what: the image and HELLO are pushed"
-    assert "$len" -lt $((AGENT_SIZE + 4096)) "$what: the image and one HELLO only"
+    assert "$len" -gt $((size + 36)) "$what: the image and HELLO are pushed"
+    assert "$len" -lt $((size + 4096)) "$what: the image and one HELLO only"
 }
 
 # check_argv CHAIN WORD...: mitogen-run CHAIN boots through one stub whose
@@ -99,7 +105,7 @@ function check_argv() {
     run_mg_sep mitogen-run "$chain" -- sh -c 'printf "%s\n" "$ORIGINAL_ARGV"'
     assert "$stderr" == "" "$chain: nothing on stderr"
     assert "${#lines[@]}" -eq 1 "$chain: one line of output"
-    check_boot "$chain" "$output" "$expected"
+    check_boot "$chain" "$output" "$expected" "$LEAF_SIZE"
     assert "$(cat "$MG_STUB_LOG")" == "$output" "$chain: the stub's log says the same"
 }
 

@@ -111,8 +111,9 @@ static bool connected(void *arg)
 	return ((struct fx *)arg)->done;
 }
 
-/* Connect 'text' (one chain) and wait: the context, or NULL. */
-static struct mg_context *fx_connect(struct fx *f, const char *text)
+/* Connect 'text' (one chain) with 'opts' and wait: the context, or NULL. */
+static struct mg_context *fx_connect_opts(struct fx *f, const char *text,
+					  const struct mg_connect_opts *opts)
 {
 	struct mg_chain_list *chains = NULL;
 	char *err = NULL;
@@ -120,7 +121,7 @@ static struct mg_context *fx_connect(struct fx *f, const char *text)
 	f->done = false;
 	f->ctx = NULL;
 	if (mg_chain_parse(f, text, &chains, &err) != 0 ||
-	    mg_connect(f, f->s, &chains->chains[0], NULL, on_connect, f, &err) != 0) {
+	    mg_connect(f, f->s, &chains->chains[0], opts, on_connect, f, &err) != 0) {
 		printf("# %s: %s\n", text, err != NULL ? err : "?");
 		return NULL;
 	}
@@ -129,6 +130,11 @@ static struct mg_context *fx_connect(struct fx *f, const char *text)
 		return NULL;
 	}
 	return f->ctx;
+}
+
+static struct mg_context *fx_connect(struct fx *f, const char *text)
+{
+	return fx_connect_opts(f, text, NULL);
 }
 
 /* The echo service answers through ctx. */
@@ -985,6 +991,84 @@ static void test_freed_connecting_reaped_body(void)
 }
 ISOLATED(test_freed_connecting_reaped)
 
+/* The dead message's reason when ctx refuses a call, or "". */
+static char *call_refusal(struct fx *f, struct mg_context *ctx)
+{
+	struct mg_message *reply = NULL;
+	char *why;
+
+	if (mg_context_call(f, ctx, "echo", "ping", 4, 5000, &reply) != MG_ERR_CALL) {
+		talloc_free(reply);
+		return talloc_strdup(f, "");
+	}
+	why = talloc_strdup(f, mg_message_data(reply, NULL));
+	talloc_free(reply);
+	return why;
+}
+
+/* exec_only: a first hop that ends its chain alone gets the exec-only
+ * agent, which runs commands but refuses calls and further hops; one
+ * that another chain given before the loop goes through gets the whole
+ * agent; MITOGEN_AGENT_LITE set but empty turns it off. */
+static void test_exec_only_body(void)
+{
+	const struct mg_connect_opts eo = { .exec_only = true };
+	const char *argv[] = { "echo ran", NULL };
+	struct mg_exec_opts o = {
+		.argv = argv, .shell = true, .posix_sh = true,
+		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
+	};
+	struct cmd c = { 0 };
+	struct fx *f = fx_new(), *first;
+	struct mg_context *leaf;
+	struct mg_chain_list *chains = NULL;
+	char *err = NULL;
+
+	ASSERT_PTR_NOT_NULL(f);
+	unsetenv("MITOGEN_AGENT_LITE");
+	leaf = fx_connect_opts(f, "local?first_stage=1", &eo);
+	ASSERT_PTR_NOT_NULL(leaf);
+	o.sink = cmd_sink;
+	o.sink_data = &c;
+	ASSERT_PTR_NOT_NULL(mg_exec_start(f, leaf, &o, cmd_done, &c));
+	ASSERT_TRUE(run_until(f->loop, cmd_ended, &c, 10000));
+	ASSERT_INT_EQ(c.err, 0);
+	ASSERT_TRUE(c.n == 4 && memcmp(c.out, "ran\n", 4) == 0);
+	ASSERT_STR_CONTAINS(call_refusal(f, leaf), "exec-only agent");
+	/* A chain through it, given once it is up: refused, cleanly. */
+	ASSERT_PTR_NULL(fx_connect(f, "local?first_stage=1/local"));
+	ASSERT_INT_EQ(f->err, MG_ERR_POLICY);
+	ASSERT_STR_CONTAINS(f->errmsg, "exec-only agent");
+	talloc_free(f);
+
+	/* Both chains given before the loop runs: the shared hop gets the
+	 * whole agent, and the chain through it connects. */
+	f = fx_new();
+	ASSERT_PTR_NOT_NULL(f);
+	first = talloc_zero(f, struct fx);
+	ASSERT_PTR_NOT_NULL(first);
+	ASSERT_INT_EQ(mg_chain_parse(f, "local?first_stage=1", &chains, &err), 0);
+	ASSERT_INT_EQ(mg_connect(f, f->s, &chains->chains[0], &eo, on_connect, first, &err), 0);
+	leaf = fx_connect_opts(f, "local?first_stage=1/local", &eo);
+	ASSERT_PTR_NOT_NULL(leaf);
+	ASSERT_TRUE(run_until(f->loop, connected, first, 20000));
+	ASSERT_INT_EQ(first->err, 0);
+	ASSERT_TRUE(first->ctx == mg_context_parent(leaf));
+	ASSERT_STR_EQ(call_refusal(f, first->ctx), "");
+	talloc_free(f);
+
+	/* Turned off: the whole agent, which serves calls. */
+	f = fx_new();
+	ASSERT_PTR_NOT_NULL(f);
+	setenv("MITOGEN_AGENT_LITE", "", 1);
+	leaf = fx_connect_opts(f, "local?first_stage=1", &eo);
+	unsetenv("MITOGEN_AGENT_LITE");
+	ASSERT_PTR_NOT_NULL(leaf);
+	ASSERT_TRUE(echoes(f, leaf));
+	talloc_free(f);
+}
+ISOLATED(test_exec_only)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -1002,5 +1086,6 @@ int main(void)
 	RUN(test_password_tty);
 	RUN(test_gone_before_after);
 	RUN(test_freed_connecting_reaped);
+	RUN(test_exec_only);
 	return TESTS_END();
 }

@@ -6,6 +6,7 @@
 #ifndef MITOGEN_SESSION_H
 #define MITOGEN_SESSION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <talloc.h>
 #include "mitogen/chain.h"
@@ -100,6 +101,15 @@ struct mg_connect_opts {
 	 * as a dead message. Not called when the chain is up already, nor
 	 * on an attached session. */
 	mg_connect_cb on_start;
+	/* The chain's last context will only run commands and pushed
+	 * programs (mg_exec, mg_program): when it is a first hop this
+	 * library starts itself, and no chain given to the session before
+	 * the loop starts it goes through it, it gets the exec-only agent
+	 * (mitogen-agent-lite, about half the bytes to push and inflate),
+	 * which answers a CONNECT, a call or a file request with an error.
+	 * A chain given later that goes through it then fails with
+	 * MG_ERR_POLICY. Ignored on an attached session. */
+	bool exec_only;
 };
 
 /* Connect every hop of 'chain'. Returns 0 (cb will be called) or a
