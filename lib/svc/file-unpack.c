@@ -330,6 +330,28 @@ static int place(int dfd, const char *tmp, const char *name)
 	return 0;
 }
 
+/* Why the entry st (dfd/name) may not be replaced by a file or a link,
+ * or NULL. A device, fifo or socket, or a symlink to one, is kept: cp
+ * would write into it, and a file renamed over it would lose the node
+ * (an image copied to /dev/sdb would replace the disk's node with a
+ * file in /dev). */
+static const char *no_replace(int dfd, const char *name, const struct stat *st)
+{
+	struct stat t;
+
+	if (S_ISDIR(st->st_mode)) {
+		return "is a directory";
+	}
+	if (S_ISLNK(st->st_mode) && fstatat(dfd, name, &t, 0) == 0) {
+		st = &t;
+	}
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) || S_ISFIFO(st->st_mode) ||
+	    S_ISSOCK(st->st_mode)) {
+		return "not a regular file (a device, fifo or socket): not replaced";
+	}
+	return NULL;
+}
+
 static void do_file(struct mg__unpack *u, const char *rel, const char *disp,
 		    const struct mg__rec_meta *m)
 {
@@ -354,8 +376,10 @@ static void do_file(struct mg__unpack *u, const char *rel, const char *disp,
 	}
 	c->name = talloc_strdup(u, name);
 	if (fstatat(c->dirfd, c->name, &c->old, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (S_ISDIR(c->old.st_mode)) {
-			fail(u, disp, "is a directory");
+		const char *why = no_replace(c->dirfd, c->name, &c->old);
+
+		if (why != NULL) {
+			fail(u, disp, why);
 			return;
 		}
 		c->existed = S_ISREG(c->old.st_mode);
@@ -485,14 +509,15 @@ static void do_link(struct mg__unpack *u, const char *rel, const char *disp,
 	struct timespec ts[2] = { { (time_t)m->atime_s, m->atime_ns },
 				  { (time_t)m->mtime_s, m->mtime_ns } };
 	char *tmp = tmp_name(u, u);
-	const char *name, *hname;
+	const char *name, *hname, *why;
 	int dfd = parent(u, rel, &name), hfd = -1, e = 0;
 	struct stat st;
 
 	if (dfd < 0 || tmp == NULL) {
 		e = dfd < 0 ? errno : ENOMEM;
-	} else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-		fail(u, disp, "is a directory");
+	} else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		   (why = no_replace(dfd, name, &st)) != NULL) {
+		fail(u, disp, why);
 		talloc_free(tmp);
 		return;
 	} else if (hard != NULL) {

@@ -190,6 +190,30 @@ function assert_hop_log() {
     assert "$(ls -A "$MG_TMP/out")" == "" "nothing copied"
 }
 
+@test "cp: a device, fifo or socket where a file goes is kept, not replaced by a file" {
+    local d=$MG_TMP/d dev=
+    mkdir -p "$d" "$MG_TMP/t"
+    printf 'data\n' >"$MG_TMP/f"
+    mkfifo "$d/fifo"
+    ln -s fifo "$d/to-fifo"
+    if is_root; then
+        mknod "$d/null" c 1 3
+        dev=null
+    fi
+    local n
+    for n in fifo to-fifo $dev; do
+        run_mg_sep 1 mitogen-cp "$MG_TMP/f" "local:$d/$n"
+        assert "$stderr" =~ "$d/$n: not a regular file \(a device, fifo or socket\): not replaced" "$n"
+    done
+    # -a: a symlink where a fifo is.
+    ln -s f "$MG_TMP/t/fifo"
+    run_mg_sep 1 mitogen-cp -a "$MG_TMP/t/fifo" "local:$d/"
+    assert "$stderr" =~ "$d/fifo: not a regular file" "-a, a symlink"
+    assert "$(stat -c %F "$d/fifo")" == "fifo" "the fifo is still there"
+    [[ -z $dev ]] || assert "$(stat -c %F "$d/null")" == "character special file" "the device too"
+    assert "$(readlink "$d/to-fifo")" == "fifo" "the symlink to the fifo too"
+}
+
 @test "cp: permission denied and a file where a directory is needed" {
     need_users
     chmod 755 "$MG_TMP"
