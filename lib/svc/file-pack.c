@@ -425,7 +425,7 @@ static size_t file_bytes(struct mg__pack *p, uint8_t *buf, size_t cap)
 		if (k <= 0) {
 			/* Shrunk or unreadable: the size is promised, so zeros
 			 * fill it and the tail says why the file is bad. */
-			p->rerr = k < 0 ? errno : EIO;
+			p->rerr = k < 0 ? errno : (int)MG__FILE_SHRANK;
 		}
 	}
 	if (p->rerr != 0) {

@@ -461,6 +461,8 @@ static void file_tail(struct mg__unpack *u, const struct mg__rec_meta *t)
 
 	if (c->failed) {
 		/* already said, or under a directory that failed */
+	} else if (t->err == MG__FILE_SHRANK) {
+		fail(u, c->disp, "the source shrank while it was read (not copied)");
 	} else if (t->err != 0) {
 		snprintf(buf, sizeof(buf), "read error at the source: %s", strerror((int)t->err));
 		fail(u, c->disp, buf);

@@ -48,6 +48,10 @@ enum mg__rec {
 	MG__REC_END = 'Z',
 };
 
+/* A tail's err when the file ended before its announced size: outside
+ * errno's range, so that the receiver can say so. */
+#define MG__FILE_SHRANK 65536u
+
 /* Largest record header: two paths and the fixed fields. */
 #define MG__REC_MAX (2u * 4096 + 64)
 /* Every record: u8 type, u32 length, then that many bytes of fields. */

@@ -316,6 +316,31 @@ function assert_hop_log() {
     assert "$(ls -A "$MG_TMP/d")" == "big" "no other file"
 }
 
+@test "cp: a source that shrinks while it is read: said so, the old file intact" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agent is the holder's child"
+    local big=$MG_TMP/big m a i rc=0
+    # 16 GiB of holes: seconds to copy, so it shrinks mid-copy.
+    truncate -s 16G "$big"
+    mkdir "$MG_TMP/d"
+    printf 'old\n' >"$MG_TMP/d/big"
+    mitogen-cp -a --no-progress "$big" "local:$MG_TMP/d/" 3>/dev/null 2>"$MG_TMP/err" &
+    m=$!
+    for ((i = 0; i < 500; i++)); do
+        a=$(pgrep -P "$m" | head -1)
+        if [[ -n $a ]] && ls -l "/proc/$a/fd" 2>/dev/null | grep -q "$MG_TMP/d/"; then
+            break
+        fi
+        sleep 0.01
+    done
+    [[ -n $a ]] || die "no agent seen"
+    truncate -s 1M "$big"
+    wait "$m" || rc=$?
+    assert "$rc" -eq 1 "exit status"
+    assert "$(cat "$MG_TMP/err")" == "mitogen-cp: local: $MG_TMP/d/big: the source shrank while it was read (not copied)" "why"
+    assert "$(cat "$MG_TMP/d/big")" == "old" "the old file is intact"
+    assert "$(ls -A "$MG_TMP/d")" == "big" "no other file"
+}
+
 @test "cp: hostile names (blanks, quotes, \$(), newlines, non-UTF-8) both ways" {
     local names=(' lead' 'a b' "q'uo\"te" '$(touch pwned)' $'new\nline' $'bad\xff\xfe' '-dash')
     local n
