@@ -147,6 +147,9 @@ function stand_in_pushed() {
 @test "a first hop receives the packed agent: at most 96 KiB, first stage and requests included" {
     skip_unless_packed_agent
     ssh_stand_in tee
+    # The whole agent, as a hop with hops after it gets (a chain's end
+    # alone gets the exec-only one, smaller: the test above).
+    export MITOGEN_AGENT_LITE=
     run_mg_sep mitogen-run "ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" -- echo ran
     assert "$output" == "ran" "the command ran through the packed agent"
     local pushed cmd raw in
