@@ -117,10 +117,19 @@ static int queue(struct mg__pack *p, const struct mg__rec_meta *m)
 static void queue_error(struct mg__pack *p, const char *rel, const char *why)
 {
 	const char *path = p->shown != NULL ? p->shown : rel;
-	struct mg__rec_meta m = { .type = MG__REC_ERROR, .path = path, .path_len = strlen(path),
+	size_t n = strlen(path);
+	struct mg__rec_meta m = { .type = MG__REC_ERROR, .path = path, .path_len = n,
 				  .target = why, .target_len = strlen(why) };
+	char *end = NULL;
 
+	if (n >= MG__REC_PATH_MAX) {
+		/* Too long for a record: its end, which names the file. */
+		end = talloc_asprintf(p, "...%s", path + n - (MG__REC_PATH_MAX - 4));
+		m.path = end != NULL ? end : "...";
+		m.path_len = strlen(m.path);
+	}
 	queue(p, &m);
+	talloc_free(end);
 }
 
 static void set_meta(struct mg__rec_meta *m, char type, const char *rel, const struct stat *st)
@@ -379,6 +388,10 @@ static void next_entry(struct mg__pack *p)
 		p->shown = rel != NULL ? talloc_asprintf(rel, "%s/%s", f->src, e->d_name) : NULL;
 		if (p->shown == NULL) {
 			queue_error(p, f->rel, strerror(ENOMEM));
+		} else if (strlen(rel) >= MG__REC_PATH_MAX) {
+			/* Deeper than a record may name: said, not walked (cp
+			 * cannot stat it either). */
+			queue_error(p, rel, strerror(ENAMETOOLONG));
 		} else {
 			emit_path(p, dirfd(f->d), e->d_name, rel);
 		}

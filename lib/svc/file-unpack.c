@@ -118,7 +118,7 @@ static char *map_path(struct mg__unpack *u, TALLOC_CTX *mem_ctx, const char *p, 
 {
 	const char *c = p, *end = p + n;
 
-	if (n == 0 || n >= 4096 || *p == '/') {
+	if (n == 0 || n >= MG__REC_PATH_MAX || *p == '/') {
 		return NULL;
 	}
 	while (c < end) {

@@ -52,8 +52,11 @@ enum mg__rec {
  * errno's range, so that the receiver can say so. */
 #define MG__FILE_SHRANK 65536u
 
+/* A path in the stream is shorter than this (the receiver refuses
+ * longer ones; the sender says they are too long). */
+#define MG__REC_PATH_MAX 4096u
 /* Largest record header: two paths and the fixed fields. */
-#define MG__REC_MAX (2u * 4096 + 64)
+#define MG__REC_MAX (2u * MG__REC_PATH_MAX + 64)
 /* Every record: u8 type, u32 length, then that many bytes of fields. */
 #define MG__REC_PREFIX 5u
 

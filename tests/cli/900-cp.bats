@@ -214,6 +214,23 @@ function assert_hop_log() {
     assert "$(readlink "$d/to-fifo")" == "fifo" "the symlink to the fifo too"
 }
 
+@test "cp: a tree deeper than a path may name: that part said too long, the rest copied" {
+    local n i
+    n=$(printf 'y%.0s' {1..200})
+    mkdir -p "$MG_TMP/deep" "$MG_TMP/out1" "$MG_TMP/out2"
+    printf 'a\n' >"$MG_TMP/deep/a"
+    printf 'z\n' >"$MG_TMP/deep/z"
+    # 25 levels of 200 bytes: over 4 KiB below the top, made a level at a time.
+    (cd "$MG_TMP/deep" && for ((i = 0; i < 25; i++)); do mkdir "$n" && cd "$n" || exit 1; done &&
+        printf 'f\n' >f) || die "cannot make the deep tree"
+    run_mg_sep 1 mitogen-cp -r "$MG_TMP/deep" "local:$MG_TMP/out1/"
+    assert "$stderr" =~ "^mitogen-cp: \.\.\.[y/]+: File ?name too long$" "pushed: said, the path's end"
+    assert "$(cat "$MG_TMP/out1/deep/a")$(cat "$MG_TMP/out1/deep/z")" == "az" "pushed: the rest copied"
+    run_mg_sep 1 mitogen-cp -r "local/local:$MG_TMP/deep" "$MG_TMP/out2/"
+    assert "$stderr" =~ "^mitogen-cp: local/local: \.\.\.[y/]+: File ?name too long$" "pulled"
+    assert "$(cat "$MG_TMP/out2/deep/a")$(cat "$MG_TMP/out2/deep/z")" == "az" "pulled: the rest copied"
+}
+
 @test "cp: permission denied and a file where a directory is needed" {
     need_users
     chmod 755 "$MG_TMP"
