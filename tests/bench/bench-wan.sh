@@ -4,8 +4,11 @@
 # same alias in the same run, medians:
 #
 #   mitogen-run ssh:wan1 true        vs  ssh wan1 true
+#   the same with the whole agent (MITOGEN_AGENT_LITE=, as before the
+#   exec-only agent: docs/PROTOCOL.md 2.3.2)
 #   mitogen-run ssh:wan1/sudo true   vs  ssh wan1 sudo -n true
 #
+# and the agents' sizes, packed (what crosses the link) and plain.
 #   tests/bench/bench-wan.sh [BUILD_DIR] [RUNS] [RTT_MS] [MBIT]
 # Needs root, openssh-server and python3; the relay is at
 # $MG_WAN_RELAY (default /work/shared/bench/wan-relay.py, else
@@ -48,10 +51,17 @@ row() { # LABEL MS BASE_MS
 		"$(echo "$2 / $3" | bc -l)" "$(echo "($2 - $3) / $rtt" | bc -l)"
 }
 
+size() { # FILE: its bytes, or -
+	stat -L -c %s "$1" 2>/dev/null || echo -
+}
+
 echo "== WAN relay: ${rtt} ms round trip, ${mbit} Mbit/s (median of $runs runs)"
+echo "   agent: $(size "$MITOGEN_AGENT") bytes packed, $(size "$MITOGEN_AGENT.raw") plain;" \
+	"exec-only: $(size "$MITOGEN_AGENT-lite") packed, $(size "$MITOGEN_AGENT-lite.raw") plain"
 base=$(median_ms "$runs" ssh -F "$cfg" wan1 true)
 row "ssh wan1 true" "$base" "$base"
 row "mitogen-run ssh:wan1 true" "$(median_ms "$runs" "$run" "$hop" -- true)" "$base"
+row "  the same, whole agent" "$(median_ms "$runs" env MITOGEN_AGENT_LITE= "$run" "$hop" -- true)" "$base"
 base=$(median_ms "$runs" ssh -F "$cfg" wan1 sudo -n true)
 row "ssh wan1 sudo -n true" "$base" "$base"
 row "mitogen-run ssh:wan1/sudo true" "$(median_ms "$runs" "$run" "$hop/sudo" -- true)" "$base"
