@@ -94,10 +94,11 @@ struct mg_stream {
 	void *close_data;
 	mg_stream_drain_cb drain_cb;
 	void *drain_data;
+	bool *gone;	/* set by the destructor: a delivery on the stack */
 };
 
 static void update_read(struct mg_stream *s);
-static void parse_frames(struct mg_stream *s);
+static bool parse_frames(struct mg_stream *s);
 
 /* Stop watching the fds and close them (one fd or a pair). */
 static void release_fds(struct mg_stream *s)
@@ -124,6 +125,9 @@ static int stream_destructor(struct mg_stream *s)
 {
 	struct tx_chunk *c;
 
+	if (s->gone != NULL) {
+		*s->gone = true;
+	}
 	/* Frames it gathered were as good as written: try, never wait. */
 	if (s->corked && s->wfd >= 0 && !s->closed) {
 		flush(s);
@@ -228,14 +232,44 @@ static bool rx_reserve(struct mg_stream *s, size_t need)
 	return true;
 }
 
-/* A message for frame header h, its payload at p (then t), to the owner. */
-static void hand_over(struct mg_stream *s, const struct mg_msg *h, uint8_t *p, struct mg_tail *t)
+/*
+ * Note in *gone whether s is freed meanwhile: a delivery may end in a
+ * callback that frees its owner (a program freeing its session from a
+ * reply's callback, or an attached router from the attach callback).
+ * Returns the previous note, for watch_end.
+ */
+static bool *watch_begin(struct mg_stream *s, bool *gone)
+{
+	bool *saved = s->gone;
+
+	*gone = false;
+	s->gone = gone;
+	return saved;
+}
+
+/* False when s was freed (the callers above hear of it too). */
+static bool watch_end(struct mg_stream *s, bool gone, bool *saved)
+{
+	if (gone) {
+		if (saved != NULL) {
+			*saved = true;
+		}
+		return false;
+	}
+	s->gone = saved;
+	return true;
+}
+
+/* A message for frame header h, its payload at p (then t), to the owner.
+ * False when the owner freed s meanwhile. */
+static bool hand_over(struct mg_stream *s, const struct mg_msg *h, uint8_t *p, struct mg_tail *t)
 {
 	struct mg_msg *m = talloc_zero(NULL, struct mg_msg);
+	bool gone, *saved;
 
 	if (m == NULL) {
 		stream_fail(s, -ENOMEM, "out of memory");
-		return;
+		return true;
 	}
 	*m = *h;
 	m->in = s;
@@ -249,7 +283,9 @@ static void hand_over(struct mg_stream *s, const struct mg_msg *h, uint8_t *p, s
 		m->data = p;
 		m->borrowed = true;
 	}
+	saved = watch_begin(s, &gone);
 	s->msg_cb(s, m, s->msg_data);
+	return watch_end(s, gone, saved);
 }
 
 /* The frame at rx[0] has 'rest' bytes of payload still to come: take
@@ -299,8 +335,9 @@ static void abandon_tail(struct mg_stream *s)
 	s->rx_len += (size_t)n;
 }
 
-/* The frame at rx[0] has its whole tail: deliver it. */
-static void deliver_tail(struct mg_stream *s)
+/* The frame at rx[0] has its whole tail: deliver it. False when s was
+ * freed meanwhile. */
+static bool deliver_tail(struct mg_stream *s)
 {
 	struct mg_msg h = { 0 };
 
@@ -311,9 +348,12 @@ static void deliver_tail(struct mg_stream *s)
 	s->smalls = 0;
 	s->rx_len = 0;
 	s->rx_next = MG_HDR_LEN;
-	hand_over(s, &h, s->rx + MG_HDR_LEN, &s->rx_tail);
+	if (!hand_over(s, &h, s->rx + MG_HDR_LEN, &s->rx_tail)) {
+		return false;
+	}
 	/* Whatever the taker left (a dropped message) goes. */
 	mg__tail_discard(&s->rx_tail);
+	return true;
 }
 
 /* Splice more of the tail being received: true once it is all in (and
@@ -333,7 +373,9 @@ static bool collect_tail(struct mg_stream *s)
 		s->rx_want -= (size_t)n;
 		if (s->rx_want == 0) {
 			s->in_read = true;
-			parse_frames(s);
+			if (!parse_frames(s)) {
+				return false;
+			}
 			if (!s->closed) {
 				s->in_read = false;
 			}
@@ -370,16 +412,17 @@ static void rx_shift(struct mg_stream *s, size_t off)
 	}
 }
 
-/* Parse and deliver whole frames from the receive buffer. */
-static void parse_frames(struct mg_stream *s)
+/* Parse and deliver whole frames from the receive buffer. False when s
+ * was freed meanwhile (by whoever a frame went to). */
+static bool parse_frames(struct mg_stream *s)
 {
 	size_t off = 0;
 
 	if (s->collecting) {
 		if (s->rx_want == 0 && !s->closed && !s->rejected && s->framed && !s->paused) {
-			deliver_tail(s);
+			return deliver_tail(s);
 		}
-		return;
+		return true;
 	}
 	while (!s->closed && !s->rejected && s->framed && !s->paused &&
 	       s->rx_len - off >= MG_HDR_LEN) {
@@ -393,15 +436,15 @@ static void parse_frames(struct mg_stream *s)
 			snprintf(why, sizeof(why), "message too large (%u bytes, max %u)",
 				 mg__get_be32(s->rx + off + 24), s->max_msg);
 			stream_fail(s, r, why);
-			return;
+			return true;
 		} else if (r != 0) {
 			stream_fail(s, r, "corrupt frame (bad signature); something else is writing to the connection");
-			return;
+			return true;
 		}
 		if ((hdr.flags & MG_F_FDS) != 0 && (!s->take_fds || s->fdq.n == 0)) {
 			/* From a child, or its descriptors did not come. */
 			stream_fail(s, MG_ERR_PROTOCOL, "frame marked with descriptors that did not come");
-			return;
+			return true;
 		}
 		if (s->rx_len - off - MG_HDR_LEN < hdr.len) {
 			size_t rest = hdr.len - (s->rx_len - off - MG_HDR_LEN);
@@ -410,7 +453,7 @@ static void parse_frames(struct mg_stream *s)
 			 * ~20% of an agent's CPU receiving a big file.) */
 			if ((hdr.flags & MG_F_FDS) == 0 && start_tail(s, rest)) {
 				rx_shift(s, off);
-				return;
+				return true;
 			}
 			/* Make room for the whole frame at once. */
 			size_t need = MG_HDR_LEN + hdr.len;
@@ -419,7 +462,7 @@ static void parse_frames(struct mg_stream *s)
 				rx_shift(s, off);
 				off = 0;
 				if (!rx_reserve(s, need)) {
-					return;
+					return true;
 				}
 			}
 			break;
@@ -434,7 +477,9 @@ static void parse_frames(struct mg_stream *s)
 		} else if (s->bulk && ++s->smalls > 64) {
 			s->bulk = false;
 		}
-		hand_over(s, &hdr, p, NULL);
+		if (!hand_over(s, &hdr, p, NULL)) {
+			return false;
+		}
 	}
 	if (!s->closed) {
 		rx_shift(s, off);
@@ -448,23 +493,27 @@ static void parse_frames(struct mg_stream *s)
 		mg__fdq_clear(&s->fdq);
 		stream_fail(s, MG_ERR_PROTOCOL, "descriptors with no frame to carry them");
 	}
+	return true;
 }
 
-static void deliver(struct mg_stream *s)
+/* False when s was freed meanwhile. */
+static bool deliver(struct mg_stream *s)
 {
 	if (!s->framed && s->raw_cb != NULL && s->rx_len > 0) {
+		bool gone, *saved = watch_begin(s, &gone);
 		size_t used = s->raw_cb(s, s->rx, s->rx_len, s->raw_data);
+		if (!watch_end(s, gone, saved)) {
+			return false;
+		}
 		if (s->closed) {
-			return;
+			return true;
 		}
 		if (used > s->rx_len) {
 			used = s->rx_len;
 		}
 		rx_shift(s, used);
 	}
-	if (s->framed) {
-		parse_frames(s);
-	}
+	return !s->framed || parse_frames(s);
 }
 
 /* Read what the fd has and deliver it: true when the read filled all it
@@ -513,8 +562,7 @@ static bool read_once(struct mg_stream *s)
 	}
 	s->rx_len += (size_t)n;
 	s->in_read = true;
-	deliver(s);
-	if (s->closed) {
+	if (!deliver(s) || s->closed) {
 		return false;
 	}
 	s->in_read = false;

@@ -462,6 +462,72 @@ static void test_pull_freed_on_bytes_body(void)
 }
 ISOLATED(test_pull_freed_on_bytes)
 
+/* --- the session freed from a callback --- */
+
+static void call_frees_session(struct mg_message *reply, int err, void *data)
+{
+	struct fx *f = data;
+
+	f->n++;
+	TALLOC_FREE(f->s);
+}
+
+/* A reply's callback frees the session, and with it the connection the
+ * reply came on, which was still reading; a second call then never
+ * answers. */
+static void test_reply_frees_session_body(void)
+{
+	struct fx *f = fx_new();
+	struct mg_context *c;
+
+	ASSERT_PTR_NOT_NULL(f);
+	c = fx_connect(f, "local");
+	ASSERT_PTR_NOT_NULL(c);
+	ASSERT_INT_EQ(mg_context_call_async(f->s, c, "echo", "a", 1, 5000, call_frees_session, f,
+					    NULL), 0);
+	ASSERT_INT_EQ(mg_context_call_async(f->s, c, "echo", "b", 1, 5000, call_frees_session, f,
+					    NULL), 0);
+	ASSERT_TRUE(run_until(f->loop, counted, f, 10000));
+	run_until(f->loop, NULL, NULL, 300);
+	ASSERT_INT_EQ(f->n, 1);
+	talloc_free(f);
+}
+ISOLATED(test_reply_frees_session)
+
+static void exec_frees_session(struct mg_exec *e, const struct mg_exec_result *res, void *data)
+{
+	struct fx *f = data;
+
+	f->n++;
+	TALLOC_FREE(f->s);
+}
+
+static void sink_none(void *data, int stream, const uint8_t *p, size_t n)
+{
+}
+
+/* The same from an exec's callback, two commands ending at once. */
+static void test_exec_frees_session_body(void)
+{
+	struct fx *f = fx_new();
+	const char *argv[] = { "true", NULL };
+	struct mg_exec_opts o = {
+		.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .sink = sink_none,
+	};
+	struct mg_context *c;
+
+	ASSERT_PTR_NOT_NULL(f);
+	c = fx_connect(f, "local");
+	ASSERT_PTR_NOT_NULL(c);
+	ASSERT_PTR_NOT_NULL(mg_exec_start(f->s, c, &o, exec_frees_session, f));
+	ASSERT_PTR_NOT_NULL(mg_exec_start(f->s, c, &o, exec_frees_session, f));
+	ASSERT_TRUE(run_until(f->loop, counted, f, 10000));
+	run_until(f->loop, NULL, NULL, 300);
+	ASSERT_INT_EQ(f->n, 1);
+	talloc_free(f);
+}
+ISOLATED(test_exec_frees_session)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -475,5 +541,7 @@ int main(void)
 	RUN(test_push_freed_on_done);
 	RUN(test_pull_freed_on_error);
 	RUN(test_pull_freed_on_bytes);
+	RUN(test_reply_frees_session);
+	RUN(test_exec_frees_session);
 	return TESTS_END();
 }
