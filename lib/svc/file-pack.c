@@ -66,6 +66,7 @@ struct mg__pack {
 	struct hardlink *links;
 	size_t n_links;
 	const char *shown;      /* the source path being read, for messages */
+	char *pend_path, *pend_why;  /* an error to send after its directory */
 	struct mg_buf *hdr;     /* a record not yet all in chunks */
 	size_t hdr_off;
 	uint8_t *chunk;
@@ -195,17 +196,26 @@ static void emit_dir(struct mg__pack *p, int dirfd, const char *name, const char
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow);
 	f[p->depth].d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (f[p->depth].d == NULL) {
-		queue_error(p, rel, strerror(errno));
+		int e = errno;
+
 		if (fd >= 0) {
 			close(fd);
 		}
-		return;
+		if ((e != EACCES && e != EPERM) || p->counting) {
+			queue_error(p, rel, strerror(e));
+			return;
+		}
+		/* Unreadable: made there, empty, as cp -r and rsync do; its
+		 * error goes next (next_entry). */
+		p->pend_path = talloc_strdup(p, p->shown != NULL ? p->shown : rel);
+		p->pend_why = talloc_strdup(p, strerror(e));
+	} else {
+		f[p->depth].rel = talloc_strdup(p->stack, rel);
+		f[p->depth].src = talloc_strdup(p->stack, p->shown);
+		f[p->depth].dev = st->st_dev;
+		f[p->depth].ino = st->st_ino;
+		p->depth++;
 	}
-	f[p->depth].rel = talloc_strdup(p->stack, rel);
-	f[p->depth].src = talloc_strdup(p->stack, p->shown);
-	f[p->depth].dev = st->st_dev;
-	f[p->depth].ino = st->st_ino;
-	p->depth++;
 	set_meta(&m, MG__REC_DIR, rel, st);
 	if (!p->host_read) {
 		p->host_read = true;
@@ -369,6 +379,14 @@ static const char *no_name(const char *src, const char *name)
 
 static void next_entry(struct mg__pack *p)
 {
+	if (p->pend_path != NULL) {
+		p->shown = p->pend_path;
+		queue_error(p, p->pend_path, p->pend_why != NULL ? p->pend_why : "?");
+		p->shown = NULL;
+		TALLOC_FREE(p->pend_path);
+		TALLOC_FREE(p->pend_why);
+		return;
+	}
 	while (p->depth > 0) {
 		struct frame *f = &p->stack[p->depth - 1];
 		struct dirent *e = readdir(f->d);

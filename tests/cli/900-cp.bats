@@ -162,8 +162,11 @@ function assert_hop_log() {
     printf 'secret\n' >"$MG_TMP/t/secret"
     chmod 600 "$MG_TMP/t/secret"
     mkfifo "$MG_TMP/t/fifo"
+    mkdir "$MG_TMP/t/closed"
+    printf 'in\n' >"$MG_TMP/t/closed/in"
     chmod -R go+rX "$MG_TMP/t"
     chmod 600 "$MG_TMP/t/secret"
+    chmod 700 "$MG_TMP/t/closed"
     mkdir -m 777 "$MG_TMP/out"
 
     run_mg_sep 1 mitogen-cp -r "sudo:mgtest_a:$MG_TMP/t" "sudo:mgtest_a:$MG_TMP/nosuch" "$MG_TMP/out"
@@ -171,6 +174,9 @@ function assert_hop_log() {
     assert "$stderr" =~ "sudo:mgtest_a: $MG_TMP/t/secret: Permission denied" "an unreadable file"
     assert "$stderr" =~ "$MG_TMP/t/fifo: not a regular file" "a fifo refused"
     assert "$(cat "$MG_TMP/out/t/ok")" == "ok" "the readable file arrived"
+    assert "$stderr" =~ "sudo:mgtest_a: $MG_TMP/t/closed: Permission denied" "an unreadable directory"
+    assert "$(ls -A "$MG_TMP/out/t/closed")" == "" "made there, empty, as cp -r and rsync make it"
+    [[ -d $MG_TMP/out/t/closed ]] || die "the unreadable directory is made"
     [[ ! -e $MG_TMP/out/t/secret && ! -e $MG_TMP/out/t/fifo ]] || die "nothing in place of the failures"
 
     run_mg_sep 1 mitogen-cp /dev/null "local:$MG_TMP/out/null"
