@@ -439,8 +439,17 @@ static int build(TALLOC_CTX *mem_ctx, TALLOC_CTX *err_ctx, const struct mg_conte
 struct request {
 	struct mg_chain *chain;
 	mg_connect_cb cb;
+	mg_connect_cb on_start;	/* the caller's opts->on_start */
 	void *data;
 };
+
+/* The chain started: on_start with the caller's data, not ours. */
+static void request_started(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct request *rq = talloc_get_type_abort(data, struct request);
+
+	rq->on_start(ctx, err, errmsg, rq->data);
+}
 
 static void request_done(struct mg_context *ctx, int err, const char *errmsg, void *data)
 {
@@ -479,7 +488,16 @@ static struct request *request_new(TALLOC_CTX *mem_ctx, struct mg_session *s,
 static int request_start(TALLOC_CTX *mem_ctx, struct mg_session *s, struct request *rq,
 			 const struct mg_connect_opts *opts, char **_errmsg)
 {
-	int r = mg_connect(mem_ctx, s, rq->chain, opts, request_done, rq, _errmsg);
+	struct mg_connect_opts o;
+	int r;
+
+	if (opts != NULL && opts->on_start != NULL) {
+		o = *opts;
+		rq->on_start = opts->on_start;
+		o.on_start = request_started;
+		opts = &o;
+	}
+	r = mg_connect(mem_ctx, s, rq->chain, opts, request_done, rq, _errmsg);
 
 	if (r != 0) {
 		talloc_free(rq);

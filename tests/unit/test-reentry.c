@@ -528,6 +528,56 @@ static void test_exec_frees_session_body(void)
 }
 ISOLATED(test_exec_frees_session)
 
+/* --- connects --- */
+
+struct started {
+	int n;
+	void *data;
+	struct mg_context *ctx;
+};
+
+static void on_start_note(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct started *st = data;
+
+	st->n++;
+	st->ctx = ctx;
+}
+
+static void on_connect_note(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	struct started *st = data;
+
+	st->data = data;
+	st->n += 10;
+}
+
+static bool connect_noted(void *arg)
+{
+	return ((struct started *)arg)->n >= 10;
+}
+
+/* mg_connect_text gives opts->on_start the caller's data, as mg_connect
+ * does (mg_session(3): "the same data"), not its own. */
+static void test_connect_text_on_start_body(void)
+{
+	struct fx *f = fx_new();
+	struct mg_connect_opts co = { .on_start = on_start_note };
+	struct started st = { 0 };
+	char *err = NULL;
+
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_INT_EQ(mg_connect_text(f, f->s, NULL, "local/local", &co, on_connect_note, &st,
+				      &err), 0);
+	ASSERT_TRUE(run_until(f->loop, connect_noted, &st, 20000));
+	ASSERT_TRUE(st.data == &st);
+	ASSERT_INT_EQ(st.n, 11);
+	ASSERT_PTR_NOT_NULL(st.ctx);
+	ASSERT_STR_EQ(mg_context_name(st.ctx), "local/local");
+	talloc_free(f);
+}
+ISOLATED(test_connect_text_on_start)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -543,5 +593,6 @@ int main(void)
 	RUN(test_pull_freed_on_bytes);
 	RUN(test_reply_frees_session);
 	RUN(test_exec_frees_session);
+	RUN(test_connect_text_on_start);
 	return TESTS_END();
 }
