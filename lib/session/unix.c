@@ -162,7 +162,8 @@ struct mg_listener {
 
 /* An accepted connection in its handshake. */
 struct pending {
-	struct mg_listener *l;
+	struct mg_listener *l;	/* NULL once ended: the listener may go first */
+	struct mg_loop *loop;
 	struct mg_stream *stream;
 	struct mg_timer *timer;
 	uint32_t id;
@@ -172,18 +173,23 @@ struct pending {
 
 static int pending_destructor(struct pending *p)
 {
-	drop_stream(p->l->loop, &p->stream);
-	p->l->n_pending--;
+	drop_stream(p->loop, &p->stream);
+	if (p->l != NULL) {
+		p->l->n_pending--;
+	}
 	return 0;
 }
 
-/* Done with 'p', possibly from its own stream's callback. */
+/* Done with 'p', possibly from its own stream's callback: it goes at
+ * the end of the iteration, when its listener may be gone (freed from
+ * the attach callback, say), so it lets go of it now. */
 static void pending_end(struct pending *p)
 {
-	struct mg_loop *loop = p->l->loop;
-
-	drop_stream(loop, &p->stream);
-	mg_loop_free_later(loop, p);
+	drop_stream(p->loop, &p->stream);
+	TALLOC_FREE(p->timer);
+	p->l->n_pending--;
+	p->l = NULL;
+	mg_loop_free_later(p->loop, p);
 }
 
 static void pending_timeout(struct mg_timer *t, void *data)
@@ -332,6 +338,7 @@ static void take(struct mg_listener *l, int fd)
 		return;
 	}
 	p->l = l;
+	p->loop = l->loop;
 	l->n_pending++;
 	talloc_set_destructor(p, pending_destructor);
 	p->id = mg__session_new_id(l->s);

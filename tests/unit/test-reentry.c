@@ -20,6 +20,7 @@
 #include "mitogen/exec.h"
 #include "mitogen/file.h"
 #include "mitogen/session.h"
+#include "mitogen/unix.h"
 
 struct fx {
 	struct mg_loop *loop;
@@ -578,6 +579,56 @@ static void test_connect_text_on_start_body(void)
 }
 ISOLATED(test_connect_text_on_start)
 
+/* --- joining a session --- */
+
+static void attached_frees_listener(struct mg_listener *l, uint32_t id, pid_t pid, void *data)
+{
+	struct fx *f = data;
+
+	f->n++;
+	talloc_free(l);
+}
+
+static void attach_frees_router(struct mg_router *r, int err, const char *errmsg, void *data)
+{
+	struct fx *f = data;
+
+	f->n += 10;
+	f->err = err;
+	talloc_free(r);
+}
+
+static bool both_told(void *arg)
+{
+	return ((struct fx *)arg)->n >= 11;
+}
+
+/* The listener is freed from its attach callback, one client being all
+ * it wanted, and that client frees the router it was given from its own
+ * callback: the handshake's leftovers go at the end of the iteration,
+ * after both. */
+static void test_listener_freed_on_attach_body(void)
+{
+	struct fx *f = fx_new();
+	struct mg_listener *l = NULL;
+	struct mg_attach *a = NULL;
+	char *err = NULL, *path;
+
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_INT_EQ(mg_listener_new(f, f->s, NULL, &l, &err), 0);
+	path = talloc_strdup(f, mg_listener_path(l));
+	mg_listener_on_attach(l, attached_frees_listener, f);
+	ASSERT_INT_EQ(mg_attach_start(f, f->loop, path, 0, attach_frees_router, f, &a), 0);
+	ASSERT_TRUE(run_until(f->loop, both_told, f, 5000));
+	run_until(f->loop, NULL, NULL, 100);
+	ASSERT_INT_EQ(f->n, 11);
+	ASSERT_INT_EQ(f->err, 0);
+	/* Gone with the listener. */
+	ASSERT_INT_EQ(access(path, F_OK), -1);
+	talloc_free(f);
+}
+ISOLATED(test_listener_freed_on_attach)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -594,5 +645,6 @@ int main(void)
 	RUN(test_reply_frees_session);
 	RUN(test_exec_frees_session);
 	RUN(test_connect_text_on_start);
+	RUN(test_listener_freed_on_attach);
 	return TESTS_END();
 }
