@@ -20,6 +20,10 @@
 
 enum pstate { P_PREFIX, P_HDR, P_DATA, P_DONE, P_BAD };
 
+struct dirid {
+	uint64_t dev, ino;
+};
+
 struct fixdir {
 	char *rel;
 	struct mg__rec_meta m; /* path not kept */
@@ -48,6 +52,11 @@ struct mg__unpack {
 	bool is_root, use_tmpfile;
 	bool host_read;
 	uint64_t host;       /* mg__file_host_id, read at the first directory */
+	bool above_read;
+	struct dirid *above; /* the root and each directory above it */
+	size_t n_above;
+	struct dirid *trail; /* the D records' directories on the way down */
+	size_t n_trail;
 	enum pstate st;
 	uint8_t pre[MG__REC_PREFIX];
 	size_t pre_n;
@@ -213,20 +222,67 @@ static void fail_errno(struct mg__unpack *u, const char *disp, int e)
 	fail(u, disp, strerror(e));
 }
 
-static bool same_dir(const struct stat *st, const struct mg__rec_meta *m)
+static bool same_id(const struct dirid *d, const struct mg__rec_meta *m)
 {
-	return (uint64_t)st->st_dev == m->dev && (uint64_t)st->st_ino == m->ino;
+	return d->dev == m->dev && d->ino == m->ino;
 }
 
-/* Why the source directory m may not go to dfd/name, or NULL: on this
- * host it is that directory or above it, and its copy would land in
- * itself and grow as the sender walks it (cp refuses that too). */
-static const char *into_itself(struct mg__unpack *u, int dfd, const char *name,
-			       const struct mg__rec_meta *m)
+static struct dirid id_of(const struct stat *st)
 {
-	const char *why = NULL;
+	return (struct dirid){ (uint64_t)st->st_dev, (uint64_t)st->st_ino };
+}
+
+/* dfd's directory and each above it up to '/' (or, with stop, up to a
+ * directory that is stop), appended to *_v: false when one could not
+ * be opened. */
+static bool ids_up(TALLOC_CTX *mem_ctx, int dfd, const struct dirid *stop, struct dirid **_v,
+		   size_t *_n)
+{
+	int fd = openat(dfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC), ufd;
 	struct stat st, up;
-	int fd, ufd;
+	bool ok = fd >= 0 && fstat(fd, &st) == 0;
+
+	while (ok) {
+		struct dirid id = id_of(&st), *v;
+
+		if (stop != NULL && id.dev == stop->dev && id.ino == stop->ino) {
+			break;
+		}
+		v = talloc_realloc(mem_ctx, *_v, struct dirid, *_n + 1);
+		if (v == NULL) {
+			ok = false;
+			break;
+		}
+		*_v = v;
+		v[(*_n)++] = id;
+		ufd = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = ufd;
+		ok = fd >= 0 && fstat(fd, &up) == 0;
+		if (ok && up.st_dev == st.st_dev && up.st_ino == st.st_ino) {
+			break;  /* '/' */
+		}
+		st = up;
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return ok;
+}
+
+/* Why the source directory m may not go to NAME in dfd, depth
+ * components below the root (there: NAME's stat, NULL if none), or
+ * NULL: on this host it is that directory or above it, and its copy
+ * would land in itself and grow as the sender walks it (cp refuses that
+ * too). Above it: the D records' directories on the way down (the
+ * trail, when it is dfd's), the root and what is above (read once). */
+static const char *into_itself(struct mg__unpack *u, int dfd, const struct stat *there,
+			       size_t depth, const struct mg__rec_meta *m)
+{
+	struct dirid *v = NULL;
+	size_t n = 0;
+	bool hit = false;
+	struct stat st;
 
 	if (!u->host_read) {
 		u->host_read = true;
@@ -235,57 +291,99 @@ static const char *into_itself(struct mg__unpack *u, int dfd, const char *name,
 	if (m->host == 0 || m->host != u->host) {
 		return NULL;
 	}
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && same_dir(&st, m)) {
-		return "is the source directory itself (not copied)";
-	}
-	/* dfd and each directory above it, up to the root. */
-	fd = openat(dfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && fstat(fd, &st) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	while (fd >= 0) {
-		if (same_dir(&st, m)) {
-			why = "cannot copy a directory into itself (not copied)";
-			break;
+	if (there != NULL && S_ISDIR(there->st_mode)) {
+		struct dirid t = id_of(there);
+
+		if (same_id(&t, m)) {
+			return "is the source directory itself (not copied)";
 		}
-		ufd = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		close(fd);
-		fd = ufd;
-		if (fd < 0 || fstat(fd, &up) != 0 || (up.st_dev == st.st_dev && up.st_ino == st.st_ino)) {
-			break;
+	}
+	if (!u->above_read) {
+		/* Once; what could be read when not all. */
+		u->above_read = true;
+		ids_up(u, u->root, NULL, &u->above, &u->n_above);
+	}
+	if (depth > 1 && (u->n_trail < depth - 1 || fstat(dfd, &st) != 0 ||
+			  (uint64_t)st.st_dev != u->trail[depth - 2].dev ||
+			  (uint64_t)st.st_ino != u->trail[depth - 2].ino)) {
+		/* Records out of the order they are sent in: the long way. */
+		ids_up(u, dfd, u->n_above > 0 ? &u->above[0] : NULL, &v, &n);
+	} else {
+		for (size_t i = 0; i + 1 < depth; i++) {
+			hit = hit || same_id(&u->trail[i], m);
 		}
-		st = up;
 	}
-	if (fd >= 0) {
-		close(fd);
+	for (size_t i = 0; i < n; i++) {
+		hit = hit || same_id(&v[i], m);
 	}
-	return why;
+	for (size_t i = 0; i < u->n_above; i++) {
+		hit = hit || same_id(&u->above[i], m);
+	}
+	talloc_free(v);
+	return hit ? "cannot copy a directory into itself (not copied)" : NULL;
+}
+
+/* dfd/name, depth components below the root, is a directory of the
+ * copy: the trail of what is above the next records. */
+static void trail_set(struct mg__unpack *u, size_t depth, int dfd, const char *name,
+		      const struct stat *known, const struct mg__rec_meta *m)
+{
+	struct dirid *v = u->trail;
+	struct stat st;
+
+	if (m->host == 0 || m->host != u->host) {
+		return;  /* not from this host: not needed */
+	}
+	if (known == NULL && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		u->n_trail = 0;
+		return;
+	}
+	if (depth > talloc_array_length(u->trail)) {
+		v = talloc_realloc(u, u->trail, struct dirid, depth + 8);
+	}
+	if (v == NULL || depth - 1 > u->n_trail) {
+		u->n_trail = 0;
+		return;
+	}
+	u->trail = v;
+	v[depth - 1] = id_of(known != NULL ? known : &st);
+	u->n_trail = depth;
+}
+
+/* Components in rel: 1 for a source's own name. */
+static size_t rel_depth(const char *rel)
+{
+	size_t depth = 1;
+
+	for (const char *c = rel; *c != '\0'; c++) {
+		depth += *c == '/';
+	}
+	return depth;
 }
 
 static void do_dir(struct mg__unpack *u, const char *rel, const char *disp,
 		   const struct mg__rec_meta *m)
 {
-	const char *why;
-	const char *name;
+	const char *name, *why;
 	int dfd = parent(u, rel, &name);
+	size_t depth = rel_depth(rel);
+	bool there = false, fresh = false;
 	struct fixdir *f;
 	struct stat st;
-	bool fresh = false;
+	int r = dfd >= 0 ? fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) : -1;
 
-	if (dfd < 0) {
+	if (r != 0 && (dfd < 0 || errno != ENOENT)) {
 		fail_errno(u, disp, errno);
 		goto skip;
 	}
-	if ((why = into_itself(u, dfd, name, m)) != NULL) {
+	there = r == 0;
+	if ((why = into_itself(u, dfd, there ? &st : NULL, depth, m)) != NULL) {
 		fail(u, disp, why);
 		goto skip;
 	}
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		/* there already */
-	} else if (errno == ENOENT && mkdirat(dfd, name, 0700) == 0) {
+	if (!there && mkdirat(dfd, name, 0700) == 0) {
 		fresh = true;
-	} else if (errno != EEXIST || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+	} else if (!there && (errno != EEXIST || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)) {
 		/* EEXIST: another copy made it meanwhile (many targets on one host). */
 		fail_errno(u, disp, errno);
 		goto skip;
@@ -294,6 +392,7 @@ static void do_dir(struct mg__unpack *u, const char *rel, const char *disp,
 		fail(u, disp, "exists and is not a directory");
 		goto skip;
 	}
+	trail_set(u, depth, dfd, name, fresh ? NULL : &st, m);
 	if (!fresh && (u->flags & MG__FILE_PRESERVE) == 0) {
 		return;
 	}

@@ -285,6 +285,13 @@ function assert_hop_log() {
     assert "$(cd "$MG_TMP/y" && find . | sort | tr '\n' ' ')" == ". ./d ./d/a " "the rest copied, once"
     run_mg mitogen-cp -a "$d" "local:$MG_TMP/y/"
     assert "$(readlink "$MG_TMP/y/d/l")" == "../y" "-a: the symlink, as it is"
+    # Deeper: a symlink to a directory the copy itself goes through.
+    rm -rf "$d/l" "$MG_TMP/y"
+    mkdir -p "$d/sub" "$MG_TMP/y/d"
+    ln -s ../../y/d "$d/sub/l"
+    run_mg_sep 1 mitogen-cp -r "$d" "local:$MG_TMP/y/"
+    assert "$stderr" =~ "$MG_TMP/y/d/sub/l: cannot copy a directory into itself" "a directory of the copy"
+    assert "$(cd "$MG_TMP/y" && find . | sort | tr '\n' ' ')" == ". ./d ./d/a ./d/sub " "the rest copied, once"
 }
 
 @test "cp: a full disk leaves the old file intact and no temporary file" {
