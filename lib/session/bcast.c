@@ -19,6 +19,7 @@ struct mg_bcast_target {
 	size_t credit;
 	bool started;
 	bool gone;
+	struct mg_bcast_target **user;	/* the exec's pointer to it */
 };
 
 struct mg_bcast {
@@ -33,9 +34,24 @@ struct mg_bcast {
 };
 
 static void update(struct mg_bcast *b);
+static void finish(struct mg_bcast *b);
+
+/* Freed with the broadcast: its exec may outlive it. */
+static int target_destructor(struct mg_bcast_target *t)
+{
+	if (t->user != NULL) {
+		*t->user = NULL;
+	}
+	return 0;
+}
 
 static int bcast_destructor(struct mg_bcast *b)
 {
+	/* Freed before the end of its input: the commands get their end
+	 * now, not never. */
+	if (!b->eof) {
+		finish(b);
+	}
 	if (b->fd >= 0) {
 		if (b->old_flags >= 0 && (b->old_flags & O_NONBLOCK) == 0) {
 			fcntl(b->fd, F_SETFL, b->old_flags);
@@ -173,15 +189,17 @@ struct mg_bcast_target *mg_bcast_add(struct mg_bcast *b)
 	}
 	t->b = b;
 	t->credit = b->window;
+	talloc_set_destructor(t, target_destructor);
 	t->next = b->targets;
 	b->targets = t;
 	update(b);
 	return t;
 }
 
-int mg__bcast_bind(struct mg_bcast_target *t, uint32_t dst)
+int mg__bcast_bind(struct mg_bcast_target *t, uint32_t dst, struct mg_bcast_target **user)
 {
 	t->dst = dst;
+	t->user = user;
 	t->ack = mg__router_add_handler(t, t->b->r, 0, MG_POL_RESPONDENT, dst, true, on_ack, t);
 	return t->ack != NULL ? 0 : -ENOMEM;
 }
@@ -206,4 +224,10 @@ void mg_bcast_drop(struct mg_bcast_target *t)
 {
 	t->gone = true;
 	update(t->b);
+}
+
+void mg__bcast_drop(struct mg_bcast_target *t)
+{
+	t->user = NULL;
+	mg_bcast_drop(t);
 }

@@ -12,14 +12,13 @@
 
 /* The target's context is known: its credit comes back on the ack handle
  * registered now. Returns 0 or -ENOMEM. */
-int mg__bcast_bind(struct mg_bcast_target *t, uint32_t dst);
+/* '*user' (the exec's pointer to t) is cleared if the broadcast is freed
+ * first; mg__bcast_drop lets go of it. */
+int mg__bcast_bind(struct mg_bcast_target *t, uint32_t dst, struct mg_bcast_target **user);
 uint32_t mg__bcast_ack_handle(const struct mg_bcast_target *t);
 /* The target's stdin handle is known: it may be sent data. */
 void mg__bcast_start(struct mg_bcast_target *t, uint32_t handle);
-/* The target is gone: mg_bcast_drop under exec.c's name. */
-static inline void mg__bcast_drop(struct mg_bcast_target *t)
-{
-	mg_bcast_drop(t);
-}
+/* The target is gone: mg_bcast_drop, and its exec lets go of it. */
+void mg__bcast_drop(struct mg_bcast_target *t);
 
 #endif

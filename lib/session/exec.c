@@ -27,7 +27,9 @@ struct mg_exec {
 	struct mg_chan_in *out;
 	struct mg_chan_in *err;
 	struct mg_chan_out *in;
-	struct mg_bcast_target *bcast;
+	struct mg_bcast_target *bcast;	/* NULL if its broadcast is freed first */
+	bool bcast_in;			/* the input is a broadcast's */
+	uint32_t h_stdin;		/* with bcast_in: the command's, once started */
 	mg_exec_sink sink;
 	void *sink_data;
 	uint32_t h_ctl;
@@ -170,18 +172,22 @@ static int exec_destructor(struct mg_exec *e)
 	struct orphan *o;
 	uint32_t h;
 
+	if (e->bcast != NULL) {
+		/* Its command will never read it: a failed start too. */
+		mg__bcast_drop(e->bcast);
+		e->bcast = NULL;
+	}
 	if (e->finished) {
 		return 0;
 	}
-	if (e->bcast != NULL) {
-		mg__bcast_drop(e->bcast);
-	}
-	if (e->in == NULL) {
-		return 0;	/* /dev/null, a shared input, or the caller's own fd */
+	if (e->in == NULL && !e->bcast_in) {
+		return 0;	/* /dev/null, or the caller's own fd */
 	}
 	if (e->started) {
 		if (e->in != NULL) {
 			mg__chan_out_close(e->in);
+		} else if (e->h_stdin != 0) {
+			mg__router_send(e->r, e->id, e->h_stdin, 0, 0, NULL, 0);
 		}
 		return 0;
 	}
@@ -233,7 +239,11 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 		if (e->in != NULL) {
 			mg__chan_out_start(e->in, ev.h_stdin);
 		} else if (e->bcast != NULL) {
+			e->h_stdin = ev.h_stdin;
 			mg__bcast_start(e->bcast, ev.h_stdin);
+		} else if (e->bcast_in) {
+			/* Its broadcast was freed, input and all: the end. */
+			mg__router_send(e->r, e->id, ev.h_stdin, 0, 0, NULL, 0);
 		}
 		/* No stdin (MG_EXEC_NO_STDIN): the command has /dev/null, and
 		 * nothing waits for an end of file on h_stdin. */
@@ -481,7 +491,8 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	e->outs_open = 2;
 	if (opts->stdin_bcast != NULL) {
 		e->bcast = opts->stdin_bcast;
-		if (mg__bcast_bind(e->bcast, e->id) != 0) {
+		e->bcast_in = true;
+		if (mg__bcast_bind(e->bcast, e->id, &e->bcast) != 0) {
 			goto fail;
 		}
 	} else if (opts->stdin_fd >= 0 && (pass & MG_EXEC_FD_IN) == 0) {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include "loop-helpers.h"
 #include "mitogen/bcast.h"
 #include "mitogen/connect.h"
@@ -629,6 +630,157 @@ static void test_listener_freed_on_attach_body(void)
 }
 ISOLATED(test_listener_freed_on_attach)
 
+/* --- a broadcast input freed first --- */
+
+struct job {
+	struct fx *f;
+	char out[64], err[64];
+	size_t n_out, n_err;
+	bool done;
+	int err_code;
+	int status;
+};
+
+static void job_sink(void *data, int stream, const uint8_t *p, size_t n)
+{
+	struct job *j = data;
+	char *buf = stream == 1 ? j->out : j->err;
+	size_t *len = stream == 1 ? &j->n_out : &j->n_err;
+
+	if (*len + n < sizeof(j->out)) {
+		memcpy(buf + *len, p, n);
+		*len += n;
+	}
+}
+
+static void job_done(struct mg_exec *e, const struct mg_exec_result *res, void *data)
+{
+	struct job *j = data;
+
+	j->done = true;
+	j->err_code = res->err;
+	j->status = res->wait_status;
+}
+
+static bool jobs_read(void *arg)
+{
+	struct job *j = arg;
+
+	return j[0].n_out >= 6 && j[1].n_out >= 6;
+}
+
+static bool jobs_done(void *arg)
+{
+	struct job *j = arg;
+
+	return j[0].done && j[1].done;
+}
+
+/* Two commands reading one broadcast input; the broadcast is freed
+ * before its input ends ('started': after both had some of it, else at
+ * once): each command gets the end of its input, and each exec ends
+ * cleanly (an exec that finished dropped its target in freed memory). */
+static void bcast_freed_first(bool started)
+{
+	struct fx *f = fx_new();
+	const char *argv[] = { "cat", NULL };
+	struct mg_exec_opts o = {
+		.argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .sink = job_sink,
+	};
+	struct job j[2] = { { 0 } };
+	struct mg_context *c;
+	struct mg_bcast *b;
+	int p[2];
+
+	ASSERT_PTR_NOT_NULL(f);
+	c = fx_connect(f, "local");
+	ASSERT_PTR_NOT_NULL(c);
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC), 0);
+	b = mg_bcast_new(f, f->s, p[0]);
+	ASSERT_PTR_NOT_NULL(b);
+	for (int i = 0; i < 2; i++) {
+		o.sink_data = &j[i];
+		o.stdin_bcast = mg_bcast_add(b);
+		ASSERT_PTR_NOT_NULL(mg_exec_start(f, c, &o, job_done, &j[i]));
+	}
+	if (started) {
+		ASSERT_INT_EQ(write(p[1], "hello\n", 6), 6);
+		ASSERT_TRUE(run_until(f->loop, jobs_read, j, 5000));
+	}
+	talloc_free(b);
+	ASSERT_TRUE(run_until(f->loop, jobs_done, j, 5000));
+	close(p[1]);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_INT_EQ(j[i].err_code, 0);
+		ASSERT_TRUE(WIFEXITED(j[i].status) && WEXITSTATUS(j[i].status) == 0);
+		ASSERT_INT_EQ(j[i].n_out, started ? 6 : 0);
+	}
+	talloc_free(f);
+}
+
+static void test_bcast_freed_running_body(void)
+{
+	bcast_freed_first(true);
+}
+ISOLATED(test_bcast_freed_running)
+
+static void test_bcast_freed_unstarted_body(void)
+{
+	bcast_freed_first(false);
+}
+ISOLATED(test_bcast_freed_unstarted)
+
+/* An exec reading a broadcast with another one, freed once both run:
+ * its command's input ends (its target was only dropped), and the other
+ * goes on. */
+static void test_exec_freed_bcast_running_body(void)
+{
+	struct fx *f = fx_new();
+	const char *argv[] = { "echo $$ >&2; exec cat", NULL };
+	struct mg_exec_opts o = {
+		.argv = argv, .shell = true, .posix_sh = true,
+		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .sink = job_sink,
+	};
+	struct job j[2] = { { 0 } };
+	struct mg_exec *e[2];
+	struct mg_context *c;
+	struct mg_bcast *b;
+	pid_t pid;
+	int p[2];
+	bool ended;
+
+	ASSERT_PTR_NOT_NULL(f);
+	c = fx_connect(f, "local");
+	ASSERT_PTR_NOT_NULL(c);
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC), 0);
+	b = mg_bcast_new(f, f->s, p[0]);
+	ASSERT_PTR_NOT_NULL(b);
+	for (int i = 0; i < 2; i++) {
+		o.sink_data = &j[i];
+		o.stdin_bcast = mg_bcast_add(b);
+		e[i] = mg_exec_start(f, c, &o, job_done, &j[i]);
+		ASSERT_PTR_NOT_NULL(e[i]);
+	}
+	ASSERT_INT_EQ(write(p[1], "hello\n", 6), 6);
+	ASSERT_TRUE(run_until(f->loop, jobs_read, j, 5000));
+	pid = (pid_t)atoi(j[0].err);
+	ASSERT_TRUE(pid > 0);
+	talloc_free(e[0]);
+	ended = pid_ends(f, pid);
+	if (!ended) {
+		kill(pid, SIGKILL);
+	}
+	ASSERT_TRUE(ended);
+	ASSERT_INT_EQ(write(p[1], "again\n", 6), 6);
+	close(p[1]);
+	j[0].done = true;
+	ASSERT_TRUE(run_until(f->loop, jobs_done, j, 5000));
+	ASSERT_INT_EQ(j[1].err_code, 0);
+	ASSERT_INT_EQ(j[1].n_out, 12);
+	talloc_free(f);
+}
+ISOLATED(test_exec_freed_bcast_running)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -646,5 +798,8 @@ int main(void)
 	RUN(test_exec_frees_session);
 	RUN(test_connect_text_on_start);
 	RUN(test_listener_freed_on_attach);
+	RUN(test_bcast_freed_running);
+	RUN(test_bcast_freed_unstarted);
+	RUN(test_exec_freed_bcast_running);
 	return TESTS_END();
 }

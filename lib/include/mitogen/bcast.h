@@ -20,8 +20,9 @@ struct mg_bcast_target;
  * meanwhile, its flags restored before it is closed) for the targets added
  * with mg_bcast_add(), through the loop of session 's'. Reading starts
  * once every target added has started its command or been dropped, and
- * stops at EOF (each target gets EOF) or when no target is left. Returns
- * NULL on ENOMEM (the fd is then left open).
+ * stops at EOF (each target gets EOF) or when no target is left. Freed
+ * before its EOF, it gives each target EOF then; an exec may outlive it.
+ * Returns NULL on ENOMEM (the fd is then left open).
  */
 struct mg_bcast *mg_bcast_new(TALLOC_CTX *mem_ctx, struct mg_session *s, int fd);
 
