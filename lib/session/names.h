@@ -1,8 +1,8 @@
 /*
- * A set of chain prefixes by name ("ssh:a", "ssh:a/sudo"): the session
- * notes every prefix some chain goes through, so that the last hop of
- * another may get the exec-only agent only when no chain needs it as a
- * parent (docs/PROTOCOL.md 2.3.2).
+ * A set of names ("ssh:a", "local"): the session notes each first hop
+ * that some chain needs the whole agent at (it goes on below it, or was
+ * not given exec_only), so that the hop gets the exec-only agent only
+ * when none does (docs/PROTOCOL.md 2.3.2).
  */
 #ifndef MG_NAMES_H
 #define MG_NAMES_H

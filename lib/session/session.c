@@ -592,15 +592,15 @@ static int ctx_destructor(struct mg_context *c)
 
 /*
  * The image for first hop c: the exec-only agent (docs/PROTOCOL.md 2.3.2)
- * when c ends a chain given exec_only and no chain given so far goes
- * through it, and that agent is at hand; else the whole one.
+ * when c ends a chain given exec_only, no chain given so far needs more of
+ * it (note_whole), and that agent is at hand; else the whole one.
  */
 static const struct mg_image *first_image(struct waiter *w, struct mg_context *c)
 {
 	struct mg_session *s = w->s;
 
 	if (!w->exec_only || w->hop + 1 != w->chain->n_hops ||
-	    (s->parents != NULL && mg__names_has(s->parents, c->name))) {
+	    (s->whole != NULL && mg__names_has(s->whole, c->name))) {
 		return s->image;
 	}
 	if (!s->lite_tried) {
@@ -931,26 +931,24 @@ static void first_advance(void *data)
 	advance(talloc_get_type_abort(data, struct waiter));
 }
 
-/* Every prefix of 'chain' but the whole is some hop's parent: its context
- * must not get the exec-only agent (first_image). */
-static int note_parents(struct mg_session *s, const struct mg_chain *chain)
+/* A chain that goes on below its first hop, or was not given exec_only,
+ * needs the whole agent there: only first hops may get the exec-only one
+ * (first_image), so their names alone are kept. */
+static int note_whole(struct mg_session *s, const struct mg_chain *chain, bool exec_only)
 {
-	if (chain->n_hops < 2) {
+	char *name;
+	int ret;
+
+	if (exec_only && chain->n_hops < 2) {
 		return 0;
 	}
-	if (s->parents == NULL && (s->parents = mg__names_new(s)) == NULL) {
+	if (s->whole == NULL && (s->whole = mg__names_new(s)) == NULL) {
 		return -ENOMEM;
 	}
-	for (size_t k = 1; k < chain->n_hops; k++) {
-		char *name = mg_chain_prefix(NULL, chain, k);
-		int ret = name != NULL ? mg__names_add(s->parents, name) : -ENOMEM;
-
-		talloc_free(name);
-		if (ret != 0) {
-			return ret;
-		}
-	}
-	return 0;
+	name = mg_chain_prefix(NULL, chain, 1);
+	ret = name != NULL ? mg__names_add(s->whole, name) : -ENOMEM;
+	talloc_free(name);
+	return ret;
 }
 
 int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain *chain,
@@ -997,7 +995,7 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 	w->on_start = opts != NULL ? opts->on_start : NULL;
 	w->early = w->on_start != NULL;
 	w->exec_only = opts != NULL && opts->exec_only;
-	if ((ret = note_parents(s, chain)) != 0) {
+	if ((ret = note_whole(s, chain, w->exec_only)) != 0) {
 		talloc_free(w);
 		return ret;
 	}

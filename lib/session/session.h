@@ -81,7 +81,7 @@ struct mg_session {
 	struct mg_image *image;
 	struct mg_image *image_lite; /* the exec-only agent, once looked for */
 	bool lite_tried;
-	struct mg_names *parents;   /* prefixes some chain goes through */
+	struct mg_names *whole;     /* first hops some chain needs whole */
 	char *image_err;
 	uint32_t next_id;
 	struct mg_context *contexts;

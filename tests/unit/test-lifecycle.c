@@ -1069,6 +1069,32 @@ static void test_exec_only_body(void)
 }
 ISOLATED(test_exec_only)
 
+/* A chain given without exec_only that ends at the same first hop, before
+ * the loop runs, gets that hop the whole agent, whichever chain starts it:
+ * its caller never promised to only run commands there. */
+static void test_exec_only_plain_end_body(void)
+{
+	const struct mg_connect_opts eo = { .exec_only = true };
+	struct fx *f = fx_new(), *first;
+	struct mg_context *plain;
+	struct mg_chain_list *chains = NULL;
+	char *err = NULL;
+
+	ASSERT_PTR_NOT_NULL(f);
+	unsetenv("MITOGEN_AGENT_LITE");
+	first = talloc_zero(f, struct fx);
+	ASSERT_PTR_NOT_NULL(first);
+	ASSERT_INT_EQ(mg_chain_parse(f, "local?first_stage=1", &chains, &err), 0);
+	ASSERT_INT_EQ(mg_connect(f, f->s, &chains->chains[0], &eo, on_connect, first, &err), 0);
+	plain = fx_connect(f, "local?first_stage=1");
+	ASSERT_PTR_NOT_NULL(plain);
+	ASSERT_TRUE(run_until(f->loop, connected, first, 20000));
+	ASSERT_TRUE(first->ctx == plain);
+	ASSERT_TRUE(echoes(f, plain));
+	talloc_free(f);
+}
+ISOLATED(test_exec_only_plain_end)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -1087,5 +1113,6 @@ int main(void)
 	RUN(test_gone_before_after);
 	RUN(test_freed_connecting_reaped);
 	RUN(test_exec_only);
+	RUN(test_exec_only_plain_end);
 	return TESTS_END();
 }
