@@ -593,13 +593,15 @@ static int ctx_destructor(struct mg_context *c)
 /*
  * The image for first hop c: the exec-only agent (docs/PROTOCOL.md 2.3.2)
  * when c ends a chain given exec_only, no chain given so far needs more of
- * it (note_whole), and that agent is at hand; else the whole one.
+ * it (note_whole), and that agent is at hand; else the whole one. A fork
+ * runs our own agent code, whatever the image: never exec-only.
  */
 static const struct mg_image *first_image(struct waiter *w, struct mg_context *c)
 {
 	struct mg_session *s = w->s;
+	const struct mg_method *m = mg__method_find(c->hop->method);
 
-	if (!w->exec_only || w->hop + 1 != w->chain->n_hops ||
+	if (!w->exec_only || w->hop + 1 != w->chain->n_hops || (m != NULL && m->fork) ||
 	    (s->whole != NULL && mg__names_has(s->whole, c->name))) {
 		return s->image;
 	}

@@ -1095,6 +1095,29 @@ static void test_exec_only_plain_end_body(void)
 }
 ISOLATED(test_exec_only_plain_end)
 
+/* A fork first hop runs this process's own (whole) agent code: nothing
+ * is pushed, so it is never taken for exec-only, and a chain given later
+ * may go through it. */
+static void test_exec_only_fork_body(void)
+{
+	const struct mg_connect_opts eo = { .exec_only = true };
+	struct fx *f = fx_new();
+	struct mg_context *top, *below;
+
+	ASSERT_PTR_NOT_NULL(f);
+	unsetenv("MITOGEN_AGENT_LITE");
+	top = fx_connect_opts(f, "fork", &eo);
+	ASSERT_PTR_NOT_NULL(top);
+	below = fx_connect(f, "fork/local");
+	if (below == NULL) {
+		printf("# fork/local: %s\n", f->errmsg != NULL ? f->errmsg : "?");
+	}
+	ASSERT_PTR_NOT_NULL(below);
+	ASSERT_TRUE(mg_context_parent(below) == top);
+	talloc_free(f);
+}
+ISOLATED(test_exec_only_fork)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -1114,5 +1137,6 @@ int main(void)
 	RUN(test_freed_connecting_reaped);
 	RUN(test_exec_only);
 	RUN(test_exec_only_plain_end);
+	RUN(test_exec_only_fork);
 	return TESTS_END();
 }

@@ -103,13 +103,13 @@ struct mg_connect_opts {
 	mg_connect_cb on_start;
 	/* The chain's last context will only run commands and pushed
 	 * programs (mg_exec, mg_program): when it is a first hop this
-	 * library starts itself, and no chain given to the session before
-	 * the loop starts it goes through it or ends there without this
-	 * flag, it gets the exec-only agent (mitogen-agent-lite, about half
-	 * the bytes to push and inflate), which answers a CONNECT, a call
-	 * or a file request with an error. A chain given later that goes
-	 * through it then fails with MG_ERR_POLICY. Ignored on an attached
-	 * session. */
+	 * library starts itself (not a fork), and no chain given to the
+	 * session before the loop starts it goes through it or ends there
+	 * without this flag, it gets the exec-only agent
+	 * (mitogen-agent-lite, about half the bytes to push and inflate),
+	 * which answers a CONNECT, a call or a file request with an error.
+	 * A chain given later that goes through it then fails with
+	 * MG_ERR_POLICY. Ignored on an attached session. */
 	bool exec_only;
 };
 
