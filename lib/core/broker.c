@@ -22,6 +22,7 @@ struct mg_broker {
 	struct mg_io *io;
 	pthread_mutex_t lock;	/* guards head and tail */
 	struct xcall *head, *tail;
+	bool *gone;	/* set by the destructor: on_wake on the stack */
 };
 
 uint64_t mg_now(void)
@@ -48,6 +49,7 @@ static void on_wake(struct mg_io *io, unsigned events, void *data)
 {
 	struct mg_broker *b = talloc_get_type_abort(data, struct mg_broker);
 	struct xcall *x, *next;
+	bool gone = false;
 	uint64_t n;
 
 	(void)io;
@@ -56,10 +58,18 @@ static void on_wake(struct mg_io *io, unsigned events, void *data)
 	if (read(b->efd, &n, sizeof(n)) < 0 && errno != EAGAIN && errno != EINTR) {
 		mg_debug_fr(-errno, "read(eventfd)");
 	}
+	b->gone = &gone;
 	for (x = take_all(b); x != NULL; x = next) {
 		next = x->next;
-		x->fn(x->data);
+		/* A call that freed the broker drops the rest, as the
+		 * broker's end does with what is still queued. */
+		if (!gone) {
+			x->fn(x->data);
+		}
 		free(x);
+	}
+	if (!gone) {
+		b->gone = NULL;
 	}
 }
 
@@ -67,6 +77,9 @@ static int broker_destructor(struct mg_broker *b)
 {
 	struct xcall *x, *next;
 
+	if (b->gone != NULL) {
+		*b->gone = true;
+	}
 	TALLOC_FREE(b->io);
 	for (x = take_all(b); x != NULL; x = next) {
 		next = x->next;

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include "loop-helpers.h"
 #include "mitogen/bcast.h"
+#include "mitogen/broker.h"
 #include "mitogen/connect.h"
 #include "mitogen/context.h"
 #include "mitogen/error.h"
@@ -781,6 +782,49 @@ static void test_exec_freed_bcast_running_body(void)
 }
 ISOLATED(test_exec_freed_bcast_running)
 
+/* --- the broker --- */
+
+struct xc {
+	struct mg_broker *b;
+	int ran;
+};
+
+static void defer_frees_broker(void *data)
+{
+	struct xc *x = data;
+
+	x->ran++;
+	TALLOC_FREE(x->b);
+}
+
+static void defer_counts(void *data)
+{
+	((struct xc *)data)->ran += 10;
+}
+
+/* A deferred call frees the broker: the calls queued behind it are
+ * dropped, not run, as when the broker is freed otherwise
+ * (mg_broker(3)); they were run all the same. */
+static void test_defer_frees_broker_body(void)
+{
+	TALLOC_CTX *top = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(top);
+	struct xc x = { 0 };
+
+	ASSERT_PTR_NOT_NULL(loop);
+	x.b = mg_broker_new_on(top, loop);
+	ASSERT_PTR_NOT_NULL(x.b);
+	ASSERT_INT_EQ(mg_broker_defer(x.b, defer_frees_broker, &x), 0);
+	ASSERT_INT_EQ(mg_broker_defer(x.b, defer_counts, &x), 0);
+	for (int i = 0; i < 5; i++) {
+		ASSERT_INT_GE(mg_loop_run_once(loop, 10), 0);
+	}
+	ASSERT_PTR_NULL(x.b);
+	ASSERT_INT_EQ(x.ran, 1);
+	talloc_free(top);
+}
+ISOLATED(test_defer_frees_broker)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -801,5 +845,6 @@ int main(void)
 	RUN(test_bcast_freed_running);
 	RUN(test_bcast_freed_unstarted);
 	RUN(test_exec_freed_bcast_running);
+	RUN(test_defer_frees_broker);
 	return TESTS_END();
 }
