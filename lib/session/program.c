@@ -22,6 +22,14 @@
 /* Room for the answer: codes, sizes and a message. */
 #define REPLY_MAX (64u * 1024)
 
+/* Freed: out of the store, its file closed (a persistence holder serves
+ * programs for each client that comes, for days). */
+static int program_destructor(struct mg_program *p)
+{
+	mg__images_drop(&p->img);
+	return 0;
+}
+
 struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
 				   char **_errmsg)
 {
@@ -66,10 +74,11 @@ struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, co
 		return NULL;
 	}
 	p->id = mg__session_next_program(s);
-	if (mg__images_put(mg__session_images(s), p->id, fd, p->size) != 0) {
+	if (mg__images_put(mg__session_images(s), p->id, fd, p->size, &p->img) != 0) {
 		talloc_free(p);
 		return NULL;
 	}
+	talloc_set_destructor(p, program_destructor);
 	return p;
 }
 

@@ -20,6 +20,7 @@ struct mg_program {
 	uint32_t id;
 	uint64_t size;
 	uint32_t machine; /* ELF e_machine, 0 for a script */
+	struct image *img; /* in the session's store; NULL for a master's */
 };
 
 /* CONNECTING, then UP; GONE once it failed to connect, was lost or was

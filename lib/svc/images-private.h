@@ -39,6 +39,7 @@ struct image {
 	struct mg_chan_in *in;	 /* while fetching */
 	struct mg_handler *meta;
 	struct waiter *waiters;
+	struct image **slot;	/* the master's holder: cleared when it goes */
 };
 
 /* A child with FETCH requests being served here, and how many. */

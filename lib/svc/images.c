@@ -88,6 +88,9 @@ static int image_destructor(struct image *img)
 	if (img->fd >= 0) {
 		close(img->fd);
 	}
+	if (img->slot != NULL) {
+		*img->slot = NULL;
+	}
 	return 0;
 }
 
@@ -108,7 +111,8 @@ struct image *mg__image_new(struct mg_images *im, uint32_t id, uint64_t size)
 	return img;
 }
 
-int mg__images_put(struct mg_images *im, uint32_t id, int fd, uint64_t size)
+int mg__images_put(struct mg_images *im, uint32_t id, int fd, uint64_t size,
+		   struct image **_img)
 {
 	struct image *img;
 
@@ -123,7 +127,22 @@ int mg__images_put(struct mg_images *im, uint32_t id, int fd, uint64_t size)
 	}
 	img->fd = fd;
 	img->complete = true;
+	img->slot = _img;
+	if (_img != NULL) {
+		*_img = img;
+	}
 	return 0;
+}
+
+void mg__images_drop(struct image **_img)
+{
+	struct image *img = *_img;
+
+	if (img != NULL) {
+		img->slot = NULL;
+		*_img = NULL;
+		talloc_free(img);
+	}
 }
 
 void mg__image_fire(struct image *img)

@@ -22,6 +22,7 @@
 #include "router.h"
 
 struct mg_images;
+struct image;
 
 #define MG_FETCH_PER_CHILD 8u
 #define MG_FETCH_MIN_TOTAL 64u
@@ -30,8 +31,12 @@ struct mg_images;
 /* The store of this process; serves FETCH from children. */
 struct mg_images *mg__images_new(TALLOC_CTX *mem_ctx, struct mg_router *r);
 /* The master: image 'id' is the file open on fd (owned). -EEXIST if
- * the id is taken. */
-int mg__images_put(struct mg_images *im, uint32_t id, int fd, uint64_t size);
+ * the id is taken. *_img (may be NULL) is the image until it goes (NULL
+ * then, if the store goes first); mg__images_drop forgets it. */
+int mg__images_put(struct mg_images *im, uint32_t id, int fd, uint64_t size,
+		   struct image **_img);
+/* Forget *_img (put by mg__images_put), if it is still there. */
+void mg__images_drop(struct image **_img);
 
 /* fd: a descriptor of the whole image (owned by the store; dup it to
  * keep it); or fd < 0 and errmsg. Called once, never from inside get. */

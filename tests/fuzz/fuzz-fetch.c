@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(fd >= 0);
 	memset(prog, 'p', sizeof(prog));
 	FUZZ_CHECK(write(fd, prog, sizeof(prog)) == (ssize_t)sizeof(prog));
-	FUZZ_CHECK(mg__images_put(im, 7, fd, sizeof(prog)) == 0);
+	FUZZ_CHECK(mg__images_put(im, 7, fd, sizeof(prog), NULL) == 0);
 	fz_net_settle(&n);
 	while (!fz_empty(&f)) {
 		uint8_t kind = fz_u8(&f);

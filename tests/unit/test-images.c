@@ -131,7 +131,7 @@ static bool master_put(struct net *n, uint32_t id, size_t size)
 		}
 		off += k;
 	}
-	return mg__images_put(n->im[0], id, fd, size) == 0;
+	return mg__images_put(n->im[0], id, fd, size, NULL) == 0;
 }
 
 /* --- fetching through the child's own store, as an agent does --- */

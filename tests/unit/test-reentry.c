@@ -825,6 +825,51 @@ static void test_defer_frees_broker_body(void)
 }
 ISOLATED(test_defer_frees_broker)
 
+/* --- programs --- */
+
+/* Descriptors this process has open. */
+static int open_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0) {
+			n++;
+		}
+	}
+	return n;
+}
+
+/* A program freed leaves the session's store: its file is closed. A
+ * persistence holder loads one for each mitogen-exec that comes and
+ * frees it when that client goes; each stayed open for the holder's
+ * life. */
+static void test_program_freed_body(void)
+{
+	struct fx *f = fx_new();
+	struct mg_program *p;
+	char *err = NULL;
+	int before;
+
+	ASSERT_PTR_NOT_NULL(f);
+	before = open_fds();
+	for (int i = 0; i < 3; i++) {
+		p = mg_program_load(f, f->s, "/bin/true", &err);
+		ASSERT_PTR_NOT_NULL(p);
+		ASSERT_INT_EQ(open_fds(), before + 1);
+		talloc_free(p);
+	}
+	ASSERT_INT_EQ(open_fds(), before);
+	/* One left to the session, which goes first. */
+	p = mg_program_load(NULL, f->s, "/bin/true", &err);
+	ASSERT_PTR_NOT_NULL(p);
+	TALLOC_FREE(f->s);
+	ASSERT_INT_EQ(open_fds(), before);
+	talloc_free(p);
+	talloc_free(f);
+}
+ISOLATED(test_program_freed)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -846,5 +891,6 @@ int main(void)
 	RUN(test_bcast_freed_unstarted);
 	RUN(test_exec_freed_bcast_running);
 	RUN(test_defer_frees_broker);
+	RUN(test_program_freed);
 	return TESTS_END();
 }
