@@ -3,7 +3,11 @@
  * of a chain, where it joins the agent's router as a child context and
  * serves calls; the master calls it, then lets it go.
  *
- *   worker [CHAIN]      default: local
+ *   worker [CHAIN [exec-only]]      default: local
+ *
+ * With "exec-only" the chain is connected with mg_connect_opts.exec_only:
+ * a one-hop chain's end then runs the exec-only agent, which runs pushed
+ * programs (and so workers) as the whole one does.
  *
  * Run by an agent (MITOGEN_FD set), the same binary is the worker: it
  * joins and serves until its parent goes. Its services:
@@ -386,8 +390,9 @@ static int call_probe(TALLOC_CTX *top, struct mg_router *r, uint32_t id)
 	return strcmp(what, "refused by policy") == 0 ? 0 : -1;
 }
 
-static int master(const char *target)
+static int master(const char *target, bool exec_only)
 {
+	const struct mg_connect_opts co = { .exec_only = exec_only };
 	TALLOC_CTX *top = talloc_new(NULL);
 	struct mg_loop *loop = mg_loop_new(top);
 	struct mg_session *s = loop != NULL ? mg_session_new(top, loop) : NULL;
@@ -412,7 +417,7 @@ static int master(const char *target)
 		fprintf(stderr, "worker: %s: %s\n", target, errmsg != NULL ? errmsg : "one chain");
 		goto out;
 	}
-	if (mg_connect(top, s, &chains->chains[0], NULL, on_connect, &st, &errmsg) != 0) {
+	if (mg_connect(top, s, &chains->chains[0], &co, on_connect, &st, &errmsg) != 0) {
 		fprintf(stderr, "worker: %s\n", errmsg);
 		goto out;
 	}
@@ -459,5 +464,5 @@ int main(int argc, char **argv)
 	if (mg_worker_is_joining()) {
 		return serve();
 	}
-	return master(argc > 1 ? argv[1] : "local");
+	return master(argc > 1 ? argv[1] : "local", argc > 2 && strcmp(argv[2], "exec-only") == 0);
 }

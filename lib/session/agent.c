@@ -66,6 +66,11 @@ struct mg_agent {
  */
 static void on_refused(struct mg_router *r, struct mg_msg *m, void *data)
 {
+	if (m->handle == MG_H_CALL && !mg__router_parent_authority(r, m)) {
+		/* A worker calling us: what the whole agent says (PROTOCOL 5.8). */
+		mg__router_reply_dead(r, m, "refused by policy");
+		return;
+	}
 	mg__router_reply_dead(r, m, "this hop runs the exec-only agent (mitogen-agent-lite): "
 			      "it runs commands and programs, but cannot connect further hops, "
 			      "copy files or serve calls");
