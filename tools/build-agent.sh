@@ -12,7 +12,8 @@
 #
 # Environment (all optional): MG_AGENT_MUSL (default musl-gcc), MG_AGENT_CC
 # (the glibc fallback compiler, default cc), MG_AGENT_NO_MUSL=1 (force the
-# glibc fallback).
+# glibc fallback), MG_AGENT_VARIANT=exec-only (mitogen-agent-lite; meson
+# sets it for each agent, empty for the whole one).
 # Quiet on success; on failure, a message on stderr and a non-zero status.
 
 set -eu
