@@ -59,6 +59,9 @@ static int ctx_destructor(struct mg_context *c);
  * starts while they are freed. */
 static int session_destructor(struct mg_session *s)
 {
+	if (s->gone != NULL) {
+		*s->gone = true;
+	}
 	if (s->pw != NULL) {
 		mg__pw_asker_stop(s->pw);
 	}
@@ -1020,6 +1023,25 @@ static bool first_hops_gone(void *arg)
 	return s->n_running == 0;
 }
 
+/* One turn of a blocking wait on s: MG_ERR_CANCELLED when a callback
+ * freed s meanwhile (nothing of it may be looked at then). */
+static int session_wait_step(struct mg_session *s, uint64_t deadline, bool *_last)
+{
+	bool gone = false, *saved = s->gone;
+	int ret;
+
+	s->gone = &gone;
+	ret = mg__wait_step(s->loop, deadline, _last);
+	if (gone) {
+		if (saved != NULL) {
+			*saved = true;
+		}
+		return MG_ERR_CANCELLED;
+	}
+	s->gone = saved;
+	return ret;
+}
+
 int mg_session_shutdown(struct mg_session *s, int timeout_ms)
 {
 	struct mg_context *c;
@@ -1052,7 +1074,7 @@ int mg_session_shutdown(struct mg_session *s, int timeout_ms)
 	}
 	deadline = mg__deadline(timeout_ms);
 	while (ret == 0 && !first_hops_gone(s)) {
-		ret = mg__wait_step(s->loop, deadline, &last);
+		ret = session_wait_step(s, deadline, &last);
 	}
 	return ret;
 }
@@ -1127,7 +1149,8 @@ static bool ctx_stopped(const struct mg_context *ctx)
 
 int mg_context_shutdown_wait(struct mg_context *ctx, int timeout_ms)
 {
-	struct mg_loop *loop = mg_session_loop(ctx->s);
+	struct mg_session *s = ctx->s;
+	struct mg_loop *loop = mg_session_loop(s);
 	uint64_t deadline = mg__deadline(timeout_ms);
 	bool last = false;
 	int ret;
@@ -1139,7 +1162,7 @@ int mg_context_shutdown_wait(struct mg_context *ctx, int timeout_ms)
 		return ret;
 	}
 	while (ret == 0 && !ctx_stopped(ctx)) {
-		ret = mg__wait_step(loop, deadline, &last);
+		ret = session_wait_step(s, deadline, &last);
 	}
 	return ret;
 }

@@ -99,6 +99,7 @@ struct mg_session {
 	mg__remote_connect_fn remote; /* set: attached (attach.c), no hops of its own */
 	mg_serve_fn serve_fn;       /* told of each chain served (attach.c) */
 	void *serve_data;
+	bool *gone;                 /* set by the destructor: a wait on the stack */
 };
 
 struct mg_router *mg__session_router(const struct mg_session *s);

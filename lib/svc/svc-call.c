@@ -291,21 +291,47 @@ static int start(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t dst, const c
 	return ret;
 }
 
+/* A blocking call's receiver lives under the router, in this: a
+ * callback that frees the router (its session) while the call waits
+ * frees the receiver too, and says so. */
+struct holder {
+	bool *gone;
+};
+
+static int holder_destructor(struct holder *h)
+{
+	*h->gone = true;
+	return 0;
+}
+
 int mg_router_call(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t dst, const char *service,
 		   const void *payload, size_t len, int timeout_ms, struct mg_message **_reply)
 {
+	struct holder *h = NULL;
 	struct mg_receiver *rx;
+	bool gone = false;
 	int ret;
 
 	*_reply = NULL;
 	if (r != NULL && mg_loop_running(mg__router_loop(r))) {
 		return -EDEADLK;
 	}
-	if ((ret = start(NULL, r, dst, service, payload, len, &rx)) != 0) {
+	if (r != NULL && (h = talloc_zero(r, struct holder)) == NULL) {
+		return -ENOMEM;
+	}
+	if (h != NULL) {
+		h->gone = &gone;
+		talloc_set_destructor(h, holder_destructor);
+	}
+	if ((ret = start(h, r, dst, service, payload, len, &rx)) != 0) {
+		talloc_free(h);
 		return ret;
 	}
+	/* MG_ERR_CANCELLED if the router went meanwhile. */
 	ret = mg_receiver_get(mem_ctx, rx, timeout_ms, _reply);
-	talloc_free(rx);
+	if (!gone) {
+		talloc_free(h);
+	}
 	return ret == MG_ERR_CHANNEL ? MG_ERR_CALL : ret;
 }
 

@@ -870,6 +870,64 @@ static void test_program_freed_body(void)
 }
 ISOLATED(test_program_freed)
 
+/* --- blocking waits --- */
+
+static void timer_frees_session(struct mg_timer *t, void *data)
+{
+	struct fx *f = data;
+
+	talloc_free(t);
+	f->n++;
+	TALLOC_FREE(f->s);
+}
+
+enum { WAIT_SESSION, WAIT_CONTEXT, WAIT_CALL };
+
+/* A blocking wait on the session (its shutdown, a context's, a call)
+ * while a callback frees the session: the wait ends, cancelled, instead
+ * of looking at what was freed. */
+static void session_freed_waiting(int which)
+{
+	struct fx *f = fx_new();
+	struct mg_message *reply = NULL;
+	struct mg_context *c;
+	int ret = 0;
+
+	ASSERT_PTR_NOT_NULL(f);
+	c = fx_connect(f, which == WAIT_CALL ? "local" : "local/local");
+	ASSERT_PTR_NOT_NULL(c);
+	ASSERT_PTR_NOT_NULL(mg_timer_new(f, f->loop, 0, timer_frees_session, f));
+	if (which == WAIT_SESSION) {
+		ret = mg_session_shutdown(f->s, 5000);
+	} else if (which == WAIT_CONTEXT) {
+		ret = mg_context_shutdown_wait(c, 5000);
+	} else {
+		ret = mg_context_call(f, c, "echo", "x", 1, 5000, &reply);
+	}
+	ASSERT_INT_EQ(ret, MG_ERR_CANCELLED);
+	ASSERT_INT_EQ(f->n, 1);
+	ASSERT_PTR_NULL(reply);
+	talloc_free(f);
+}
+
+static void test_session_freed_shutdown_body(void)
+{
+	session_freed_waiting(WAIT_SESSION);
+}
+ISOLATED(test_session_freed_shutdown)
+
+static void test_session_freed_context_wait_body(void)
+{
+	session_freed_waiting(WAIT_CONTEXT);
+}
+ISOLATED(test_session_freed_context_wait)
+
+static void test_session_freed_call_body(void)
+{
+	session_freed_waiting(WAIT_CALL);
+}
+ISOLATED(test_session_freed_call)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -892,5 +950,8 @@ int main(void)
 	RUN(test_exec_freed_bcast_running);
 	RUN(test_defer_frees_broker);
 	RUN(test_program_freed);
+	RUN(test_session_freed_shutdown);
+	RUN(test_session_freed_context_wait);
+	RUN(test_session_freed_call);
 	return TESTS_END();
 }

@@ -65,8 +65,9 @@ int mg_context_shutdown(struct mg_context *ctx);
  * mg_context_shutdown, then run the loop until ctx is gone and, for a
  * first hop, its process reaped (a later hop's process is reaped by the
  * agent above it, at about the same time). timeout_ms < 0: no bound.
- * Returns 0, MG_ERR_TIMEOUT, MG_ERR_CANCELLED (the loop was stopped), or
- * -EDEADLK from inside a loop callback (use mg_context_shutdown and
+ * Returns 0, MG_ERR_TIMEOUT, MG_ERR_CANCELLED (the loop was stopped, or a
+ * callback freed the session meanwhile), or -EDEADLK from inside a loop
+ * callback (use mg_context_shutdown and
  * mg_context_on_disconnect there).
  */
 int mg_context_shutdown_wait(struct mg_context *ctx, int timeout_ms);

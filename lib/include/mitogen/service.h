@@ -75,7 +75,8 @@ int mg_service_unregister(struct mg_router *r, const char *name);
  *   MG_ERR_TIMEOUT    no reply in time (a late one is dropped);
  *   MG_ERR_TOO_BIG, MG_ERR_DISCONNECTED (not sent), -EINVAL (a bad
  *   name), -EDEADLK (from a loop callback: use mg_router_call_async),
- *   MG_ERR_CANCELLED, or a negative errno.
+ *   MG_ERR_CANCELLED (the loop was stopped, or a callback freed the
+ *   router meanwhile), or a negative errno.
  * *_reply is NULL except for 0 and MG_ERR_CALL.
  *
  * A call to a context outside this one's subtree goes up through the

@@ -30,7 +30,7 @@ void mg_session_set_fanout(struct mg_session *s, unsigned fanout);
  * loop runs until every first hop is gone and its process reaped, or
  * timeout_ms pass (< 0: no bound; agents end within seconds, or are
  * killed). Returns 0, MG_ERR_TIMEOUT, MG_ERR_CANCELLED (the loop was
- * stopped), or -EDEADLK when waiting from inside a loop callback (where
+ * stopped, or a callback freed the session meanwhile), or -EDEADLK when waiting from inside a loop callback (where
  * 0 is the only timeout allowed). The session stays usable: a later
  * mg_connect connects anew. On an attached session (mitogen/unix.h) it
  * returns 0 at once: the hops are the master's.
