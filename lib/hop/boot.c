@@ -528,7 +528,16 @@ int mg__image_load_lite(TALLOC_CTX *mem_ctx, const struct mg_image *full, struct
 
 	if (env != NULL) {
 		/* Set but empty: the whole agent for every hop. */
-		return env[0] != '\0' ? load_path(mem_ctx, env, _img) : -ENOENT;
+		if (env[0] == '\0') {
+			return -ENOENT;
+		}
+		/* Named but unreadable: said, as a bad MITOGEN_AGENT is; the
+		 * whole agent still serves, so the run goes on. */
+		if ((ret = load_path(mem_ctx, env, _img)) != 0) {
+			mg_warn("cannot read the exec-only agent %s (from MITOGEN_AGENT_LITE): %s; "
+				"pushing the whole agent", env, mg_strerror(ret));
+		}
+		return ret;
 	}
 	if (full == NULL || full->self == NULL) {
 		return -ENOENT;

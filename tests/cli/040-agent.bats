@@ -250,6 +250,15 @@ function stand_in_pushed() {
     pushed=$(stand_in_pushed)
     assert "$pushed" -gt "$((full + 36))" "MITOGEN_AGENT_LITE=: the whole agent ($pushed bytes)"
 
+    # Named but unreadable: said once, and the whole agent goes.
+    MITOGEN_AGENT_LITE=$MG_TMP/no-such-agent run_mg_sep mitogen-run "$hop" -- echo ran
+    assert "$output" == "ran" "a missing MITOGEN_AGENT_LITE: the command ran"
+    assert "$stderr" =~ "cannot read the exec-only agent $MG_TMP/no-such-agent \(from MITOGEN_AGENT_LITE\): No such file or directory; pushing the whole agent" \
+        "a missing MITOGEN_AGENT_LITE: said"
+    assert "${#stderr_lines[@]}" -eq 1 "said once"
+    pushed=$(stand_in_pushed)
+    assert "$pushed" -gt "$((full + 36))" "a missing MITOGEN_AGENT_LITE: the whole agent ($pushed bytes)"
+
     # A copy needs the file service: mitogen-cp pushes the whole agent.
     echo data >"$MG_TMP/src"
     run_mg_sep mitogen-cp "$MG_TMP/src" "$hop:$MG_TMP/dst"
