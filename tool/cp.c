@@ -22,6 +22,9 @@ struct cp_target {
 	bool ready;       /* connected, or every hop started (on_start) */
 	bool done;
 	bool named;       /* its message names the hop already */
+	bool early;       /* failed before it was said up: early_err, early_msg */
+	int early_err;
+	char *early_msg;
 	unsigned failures;
 	uint64_t start_ms;
 };
@@ -142,8 +145,12 @@ static void target_result(struct cp_target *t, int err, const char *errmsg)
 		}
 		target_end(t, t->failures > 0 ? T_FAILED : T_OK, NULL);
 	} else if (!t->connected) {
-		/* Sent early (on_start), failed with its chain: on_connected
-		 * says why, naming the hop. */
+		/* Sent early (on_start), failed before the chain was said
+		 * up: with its chain (on_connected says why, naming the hop),
+		 * or refused there (a reply can come first): kept for then. */
+		t->early = true;
+		t->early_err = err;
+		t->early_msg = talloc_strdup(cp, errmsg != NULL ? errmsg : mg_strerror(err));
 	} else if (mg_context_gone(t->ctx) || err != MG_ERR_CALL) {
 		target_end(t, T_LOST, errmsg);
 	} else {
@@ -414,6 +421,9 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 		target_end(t, T_UNREACHABLE, errmsg != NULL ? errmsg : mg_strerror(err));
 	} else {
 		target_ready(t, ctx);
+		if (t->early) {
+			target_result(t, t->early_err, t->early_msg);
+		}
 	}
 	if (push_may_start(cp)) {
 		start_push(cp);

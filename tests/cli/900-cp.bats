@@ -464,6 +464,19 @@ pulled
 pushed" "nothing else written"
 }
 
+@test "cp: over ssh, a push the far end refuses at once ends with its error, never hangs" {
+    need_sshd
+    local hop i
+    hop=$(ssh_hop)
+    printf 'x\n' >"$MG_TMP/f"
+    # The refusal may come back before the chain is said up (the request
+    # rides with the image): a race, so several times.
+    for ((i = 0; i < 6; i++)); do
+        run_mg_sep 1 mitogen-cp "$MG_TMP/f" "$hop:$MG_TMP/nosuch/f"
+        assert "$stderr" =~ "$MG_TMP/nosuch/f: No such file or directory" "try $i: why"
+    done
+}
+
 @test "cp: many targets: push reads once, pull into DEST/TARGET" {
     printf 'many\n' >"$MG_TMP/f"
     mkdir "$MG_TMP/d1" "$MG_TMP/d2"
