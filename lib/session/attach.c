@@ -51,16 +51,19 @@ static void reply(struct mg_message *req, int err, uint32_t id, const char *text
 static void on_served(struct mg_context *ctx, int err, const char *errmsg, void *data)
 {
 	struct served *q = data;
+	mg_serve_fn fn = err == 0 ? q->s->serve_fn : NULL;
+	void *fn_data = q->s->serve_data;
 
 	if (err != 0) {
 		reply(q->req, err, 0, errmsg != NULL ? errmsg : mg_strerror(err));
 	} else {
 		reply(q->req, 0, mg_context_id(ctx), mg_context_name(ctx));
-		if (q->s->serve_fn != NULL) {
-			q->s->serve_fn(ctx, q->s->serve_data);
-		}
 	}
+	/* First: fn may free the session, which owns q. */
 	talloc_free(q);
+	if (fn != NULL) {
+		fn(ctx, fn_data);
+	}
 }
 
 /* str chain, u32 timeout_ms: connect it in our session. */

@@ -928,6 +928,62 @@ static void test_session_freed_call_body(void)
 }
 ISOLATED(test_session_freed_call)
 
+/* --- serving attached clients --- */
+
+struct served {
+	struct fx *f;
+	struct mg_session *cs;	/* the client's */
+	int n;
+};
+
+static void serve_frees_session(struct mg_context *ctx, void *data)
+{
+	struct served *sv = data;
+
+	sv->n++;
+	TALLOC_FREE(sv->f->s);
+}
+
+static void client_connected(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	((struct served *)data)->n += 10;
+}
+
+static bool served_both(void *arg)
+{
+	return ((struct served *)arg)->n >= 11;
+}
+
+/* The master's serve callback frees its session (it served the one
+ * client it was for): the request it answered was the session's, and
+ * was freed twice (talloc aborted). The client hears its answer. */
+static void test_serve_frees_session_body(void)
+{
+	struct fx *f = fx_new();
+	struct served sv = { .f = f };
+	struct mg_listener *l = NULL;
+	char tmpl[] = "/tmp/mg-reentry-XXXXXX";
+	char *dir = mkdtemp(tmpl), *path, *err = NULL;
+
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_PTR_NOT_NULL(dir);
+	path = talloc_asprintf(f, "%s/sock", dir);
+	ASSERT_INT_EQ(mg_session_serve(f->s), 0);
+	ASSERT_INT_EQ(mg_listener_new(f->s, f->s, path, &l, &err), 0);
+	mg_listener_set_privileged(l, true);
+	ASSERT_INT_EQ(mg_session_attach(f, f->loop, path, 0, &sv.cs, &err), 0);
+	mg_session_on_serve(f->s, serve_frees_session, &sv);
+	ASSERT_INT_EQ(mg_connect_text(sv.cs, sv.cs, NULL, "local", NULL, client_connected, &sv,
+				      &err), 0);
+	ASSERT_TRUE(run_until(f->loop, served_both, &sv, 10000));
+	ASSERT_INT_EQ(sv.n, 11);
+	TALLOC_FREE(sv.cs);
+	run_until(f->loop, NULL, NULL, 100);
+	rmdir(dir);
+	talloc_free(f);
+}
+ISOLATED(test_serve_frees_session)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -953,5 +1009,6 @@ int main(void)
 	RUN(test_session_freed_shutdown);
 	RUN(test_session_freed_context_wait);
 	RUN(test_session_freed_call);
+	RUN(test_serve_frees_session);
 	return TESTS_END();
 }
