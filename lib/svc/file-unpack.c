@@ -48,6 +48,7 @@ struct mg__unpack {
 	int root;
 	char *root_disp;
 	char *rename_top;    /* the first component's new name, or NULL */
+	char *dir_only;      /* DEST/ made by the copy: only a directory goes there */
 	mode_t umask;
 	bool is_root, use_tmpfile;
 	bool host_read;
@@ -695,6 +696,10 @@ static void on_record(struct mg__unpack *u, char type)
 			fail(u, disp, rel == NULL ? "unsafe name from the far end (refused)"
 				       : "unsafe hard link target from the far end (refused)");
 			rel = NULL;
+		} else if (u->dir_only != NULL && type != MG__REC_DIR && strchr(rel, '/') == NULL) {
+			/* As cp: 'cannot create regular file DEST/' */
+			fail(u, u->dir_only, strerror(ENOTDIR));
+			rel = NULL;
 		}
 		if (type == MG__REC_FILE) {
 			do_file(u, rel, disp, &m);
@@ -834,16 +839,24 @@ static char *setup_root(struct mg__unpack *u, TALLOC_CTX *mem_ctx, const char *d
 		u->root_disp = talloc_strdup(u, dest);
 		return u->root < 0 ? talloc_asprintf(mem_ctx, "%s: %s", dest, strerror(errno)) : NULL;
 	}
-	if ((u->flags & MG__FILE_INTO) != 0 || n_top > 1) {
+	if (n_top > 1 || ((u->flags & MG__FILE_INTO) != 0 && e != ENOENT)) {
 		return talloc_asprintf(mem_ctx, "%s: %s", dest,
 				       strerror(e == ENOENT ? ENOENT : ENOTDIR));
 	}
+	if ((u->flags & MG__FILE_INTO) != 0) {
+		/* One source to a DEST/ that is not there: made as the copy
+		 * of a directory, as cp -r and scp -r make it; a file fails. */
+		u->dir_only = talloc_strdup(u, dest);
+	}
 	dir = talloc_strdup(u, dest);
-	slash = dir != NULL ? strrchr(dir, '/') : NULL;
 	if (dir == NULL) {
 		return talloc_strdup(mem_ctx, strerror(ENOMEM));
 	}
-	u->rename_top = talloc_strdup(u, slash != NULL ? slash + 1 : dest);
+	for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) {
+		dir[n - 1] = '\0';
+	}
+	slash = strrchr(dir, '/');
+	u->rename_top = talloc_strdup(u, slash != NULL ? slash + 1 : dir);
 	if (slash == dir) {
 		dir[1] = '\0';
 	} else if (slash != NULL) {

@@ -183,6 +183,21 @@ function assert_hop_log() {
     assert "$stderr" =~ "/dev/null: not a regular file" "a device refused"
 }
 
+@test "cp: a directory to a DEST/ that is not there is made as its copy, as cp -r and scp -r do" {
+    local chain
+    mkdir -p "$MG_TMP/d/sub" "$MG_TMP/out"
+    printf 'a\n' >"$MG_TMP/d/sub/a"
+    for chain in local local/local; do
+        run_mg mitogen-cp -r "$MG_TMP/d" "$chain:$MG_TMP/out/new-$chain/"
+        assert "$(cat "$MG_TMP/out/new-$chain/sub/a")" == "a" "$chain: pushed as DEST/"
+        run_mg mitogen-cp -r "$chain:$MG_TMP/d" "$MG_TMP/out/pulled-$chain//"
+        assert "$(cat "$MG_TMP/out/pulled-$chain/sub/a")" == "a" "$chain: pulled as DEST//"
+    done
+    run_mg_sep 1 mitogen-cp -r "$MG_TMP/d" "$MG_TMP/d/sub/a" "local:$MG_TMP/out/two/"
+    assert "$stderr" =~ "$MG_TMP/out/two/: No such file or directory" "two sources: DEST/ must exist"
+    [[ ! -e $MG_TMP/out/two ]] || die "nothing made for two sources"
+}
+
 @test "cp: x/. and x/.. of a missing x, and an empty SOURCE: No such file or directory, as cp" {
     mkdir "$MG_TMP/out"
     run_mg_sep 1 mitogen-cp -r "$MG_TMP/nosuch/." "local:$MG_TMP/out/"
@@ -256,7 +271,8 @@ function assert_hop_log() {
     run_mg_sep 1 mitogen-cp "$MG_TMP/f" "$MG_TMP/t/y" "local:$MG_TMP/file"
     assert "$stderr" =~ "$MG_TMP/file: Not a directory" "two sources into a file"
     run_mg_sep 1 mitogen-cp "$MG_TMP/f" "local:$MG_TMP/missing/"
-    assert "$stderr" =~ "$MG_TMP/missing/: No such file or directory" "DEST/ must exist"
+    assert "$stderr" =~ "$MG_TMP/missing/: Not a directory" "a file to a DEST/ that is not there, as cp"
+    [[ ! -e $MG_TMP/missing ]] || die "nothing made for a file"
     mkdir -p "$MG_TMP/t2/t/y"
     run_mg_sep 1 mitogen-cp -r "$MG_TMP/t" "local:$MG_TMP/t2"
     assert "$stderr" =~ "$MG_TMP/t2/t/y: is a directory" "a file where a directory is"
@@ -487,7 +503,7 @@ pushed" "nothing else written"
     assert "$(cat "$MG_TMP/d2/local+local/f")" == "many" "pulled into DEST/local+local"
 
     run_mg_sep 1 mitogen-cp -w local,local/local "$MG_TMP/f" ":$MG_TMP/nosuch/"
-    assert "$stderr" =~ "local: .*nosuch/: No such file or directory" "prefixed by target"
+    assert "$stderr" =~ "local: .*nosuch/: Not a directory" "prefixed by target"
     assert "$stderr" =~ "2 of 2 failed" "a summary"
 
     run_mg_sep mitogen-cp --json -w local "$MG_TMP/f" ":$MG_TMP/d1/"

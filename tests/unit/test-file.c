@@ -360,11 +360,13 @@ static void test_unpack_cut_and_dest(void)
 	char *errmsg = NULL, *dest;
 
 	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
-	/* Two sources need a directory; DEST/ too. */
+	/* Two sources need a directory; DEST/ its directory. */
 	dest = talloc_asprintf(tmp, "%s/none", dir);
 	ASSERT_PTR_NULL(mg__unpack_new(tmp, dest, 0, 2, on_error, &s, &errmsg));
 	ASSERT_STR_CONTAINS(errmsg, "none: No such file or directory");
-	ASSERT_PTR_NULL(mg__unpack_new(tmp, dest, MG__FILE_INTO, 1, on_error, &s, &errmsg));
+	ASSERT_PTR_NULL(mg__unpack_new(tmp, talloc_asprintf(tmp, "%s/no/none/", dir), MG__FILE_INTO,
+				       1, on_error, &s, &errmsg));
+	ASSERT_STR_CONTAINS(errmsg, "no/none/: No such file or directory");
 	/* One source to a new name: the top is renamed; a stream cut in a
 	 * file leaves nothing of it. */
 	u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE, 1, on_error, &s, &errmsg);

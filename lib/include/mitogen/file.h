@@ -23,7 +23,7 @@
 #define MG_FILE_PRESERVE  0x02u /* mode and times; owner when root at the receiver */
 #define MG_FILE_LINKS     0x04u /* symlinks as symlinks, hard links within the copy */
 #define MG_FILE_SPARSE    0x08u /* runs of zero blocks become holes */
-#define MG_FILE_INTO      0x10u /* dest must be an existing directory */
+#define MG_FILE_INTO      0x10u /* dest names a directory (DEST/): no file goes as it */
 #define MG_FILE_COMPRESS  0x20u /* deflate the stream (data that does not shrink goes as it is) */
 #define MG_FILE_NO_RELAY  0x100u /* a stream from here to each target (benchmarks) */
 
@@ -56,9 +56,10 @@ struct mg_file_opts {
 /*
  * Copy local 'srcs' (a NULL-terminated list) to 'dest' at every context
  * of 'ctxs' (n of them, targets 0 to n-1): each source is read once and
- * sent to all, at the pace of the slowest. With more than one source, or
- * MG_FILE_INTO, dest must be a directory there; else dest names the copy
- * unless it is an existing directory. NULL on ENOMEM.
+ * sent to all, at the pace of the slowest. With more than one source,
+ * dest must be a directory there; else dest names the copy unless it is
+ * an existing directory (with MG_FILE_INTO, only a directory's copy).
+ * NULL on ENOMEM.
  */
 struct mg_file_copy *mg_file_push(TALLOC_CTX *mem_ctx, struct mg_context *const *ctxs, size_t n,
 				  const char *const *srcs, const char *dest,
