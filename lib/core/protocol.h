@@ -40,6 +40,7 @@
 /* Boot markers written on the hop's stdout, 8 bytes each. */
 #define MG_MARK_STAGE1 "MITO000\n" /* first stage wants the agent image */
 #define MG_MARK_UP "MITO002\n"     /* agent is up; frames follow */
+#define MG_MARK_FUSE_NO "MITO003\n" /* sudo did not run the agent: the whole one, please */
 #define MG_MARK_LEN 8
 
 /* Fixed handles. Groups by hundreds. Dynamic handles start at 1000. */

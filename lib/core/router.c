@@ -1094,6 +1094,21 @@ int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t rem
 	return 0;
 }
 
+int mg__router_fuse(struct mg_router *r, uint32_t a, uint32_t b, const char *name)
+{
+	struct route *rt = mg__router_route(r, a);
+	struct expect *e = (struct expect *)mg__idtab_find(&r->expects, b);
+
+	if (rt == NULL) {
+		return -ENOENT;
+	}
+	if (e != NULL) {
+		forget_expect(r, e);
+	}
+	drop_via_hold(r, b);
+	return add_route(r, b, rt->stream, name);
+}
+
 void mg__router_allow_show(struct mg_router *r, uint32_t id)
 {
 	struct mg__ident *e;

@@ -74,6 +74,13 @@ void mg__handler_take_tails(struct mg_handler *h);
  */
 int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t remote_id,
 			  const char *name, bool is_parent);
+/*
+ * A sudo hop run in first hop A's own command (PROTOCOL 2.3.3) came up at
+ * the end of A's link in A's place: context B is routed down that link
+ * as if A had announced it, and the CONNECT that went with A's image
+ * expects nothing more. 0, or -ENOENT when A has no route.
+ */
+int mg__router_fuse(struct mg_router *r, uint32_t a, uint32_t b, const char *name);
 /* Context 'id' (a hop with debug=1) may set MG_LOG_SHOW in its LOG
  * lines; from any other the bit is ignored. */
 void mg__router_allow_show(struct mg_router *r, uint32_t id);

@@ -124,6 +124,15 @@ char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len);
  */
 char **mg__boot_argv_inline(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t len,
 			    const uint8_t *tail, size_t tail_len, struct mg_boot_esc *esc);
+/*
+ * The same, then sudo in the login's own command (PROTOCOL 2.3.3): SUDO
+ * holds sudo's words up to "--"; when sudo does not run the agent, the
+ * first stage prints MITO003 and reads WHOLE_LEN bytes from stdin (the
+ * whole agent and its tail), which it runs as the login user.
+ */
+char **mg__boot_argv_fused(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t len,
+			   const uint8_t *tail, size_t tail_len, struct mg_boot_esc *esc,
+			   size_t whole_len, const char *const *sudo);
 
 /* Quote one word for a POSIX shell (for --dry-run and ssh). */
 char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word);

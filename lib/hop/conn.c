@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "channel.h"
 #include "conn.h"
+#include "fuse.h"
 #include "method.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
@@ -85,6 +86,14 @@ struct mg_conn {
 	struct mg_conn *live_next;   /* in live_hops while not reaped */
 	struct mg_conn **live_prevp;
 	pid_t owner;                 /* the process that started the hop */
+	/* sudo in the command (PROTOCOL 2.3.3): context fuse_id, whose
+	 * CONNECT waits for us, may come up here in our place. */
+	uint32_t fuse_id;
+	const struct mg_hop *fuse_hop;
+	const struct mg_image *fuse_image; /* the exec-only agent */
+	char *fuse_name;
+	bool fused;                  /* the command runs sudo; until MITO003 */
+	struct mg_handler *fuse_hello; /* fuse_id's HELLO reply */
 };
 
 /* Every hop process this program started and has not reaped yet: an agent
@@ -183,6 +192,7 @@ static void conn_fail(struct mg_conn *c, int err, const char *fmt, ...)
 	}
 	TALLOC_FREE(c->timer);
 	TALLOC_FREE(c->hello);
+	TALLOC_FREE(c->fuse_hello);
 	if (c->stream != NULL) {
 		mg_loop_free_later(c->loop, c->stream);
 		c->stream = NULL;
@@ -535,7 +545,8 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 	if (link_gives_fds(c, &b)) {
 		mg__stream_give_fds(c->stream, true);
 	}
-	mg_info("%s: agent up (context %u, pid %u)", c->name, c->id, pid);
+	mg_info("%s: agent up (context %u, pid %u)", c->fused ? c->fuse_name : c->name,
+		c->fused ? c->fuse_id : c->id, pid);
 	ret = mg__router_add_stream(c->r, c->stream, c->id, c->name, false);
 	c->stream = NULL;
 	if (ret != 0) {
@@ -545,36 +556,116 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 	/* What waited for the hop goes now, behind what rode in its image. */
 	mg__router_hold_release(c->r, c->id);
+	if (c->fused && (ret = mg__router_fuse(c->r, c->id, c->fuse_id, c->fuse_name)) != 0) {
+		/* The session hears it from the sudo hop's eviction. */
+		mg_warn("%s: cannot route %s: %s", c->name, c->fuse_name, mg_strerror(ret));
+		c->fused = false;
+	}
 	c->done(c, 0, NULL, c->data);
 }
 
 /* The tail of the image (boot.h; PROTOCOL section 2.2): HELLO, then
  * 'n' bytes of frames held for the hop, their length and the magic. */
+static uint8_t *make_tail(TALLOC_CTX *mem_ctx, const uint8_t *hello, size_t hello_len,
+			  const uint8_t *frames, size_t n, size_t plain_len, size_t *_len)
+{
+	size_t flen = hello_len + n;
+	size_t tlen = plain_len > 0 ? MG_BOOT_TAIL2_LEN : MG_BOOT_TAIL_LEN;
+	uint8_t *t = talloc_size(mem_ctx, flen + tlen), *w;
+
+	if (t == NULL) {
+		return NULL;
+	}
+	memcpy(t, hello, hello_len);
+	if (n > 0) {
+		memcpy(t + hello_len, frames, n);
+	}
+	w = t + flen;
+	if (plain_len > 0) {
+		/* The agent unpacked comes first: where its image starts. */
+		mg__put_be32(w, (uint32_t)plain_len);
+		w += 4;
+	}
+	mg__put_be32(w, (uint32_t)flen);
+	memcpy(w + 4, plain_len > 0 ? MG_BOOT_TAIL2_MAGIC : MG_BOOT_TAIL_MAGIC, 4);
+	*_len = flen + tlen;
+	return t;
+}
+
 static int build_tail(struct mg_conn *c, const uint8_t *frames, size_t n)
 {
-	size_t flen = c->hello_frame_len + n;
-	size_t tlen = c->plain_len > 0 ? MG_BOOT_TAIL2_LEN : MG_BOOT_TAIL_LEN;
-	uint8_t *t = talloc_size(c, flen + tlen), *w;
+	size_t len;
+	uint8_t *t = make_tail(c, c->hello_frame, c->hello_frame_len, frames, n, c->plain_len, &len);
 
 	if (t == NULL) {
 		return -ENOMEM;
 	}
-	memcpy(t, c->hello_frame, c->hello_frame_len);
-	if (n > 0) {
-		memcpy(t + c->hello_frame_len, frames, n);
-	}
-	w = t + flen;
-	if (c->plain_len > 0) {
-		/* The agent unpacked comes first: where its image starts. */
-		mg__put_be32(w, (uint32_t)c->plain_len);
-		w += 4;
-	}
-	mg__put_be32(w, (uint32_t)flen);
-	memcpy(w + 4, c->plain_len > 0 ? MG_BOOT_TAIL2_MAGIC : MG_BOOT_TAIL_MAGIC, 4);
 	talloc_free(c->hello_tail);
 	c->hello_tail = t;
-	c->hello_tail_len = flen + tlen;
+	c->hello_tail_len = len;
 	return 0;
+}
+
+static int hello_frame(struct mg_conn *c, TALLOC_CTX *mem_ctx, uint32_t id, uint8_t log_level,
+		       const char *proc_name, struct mg_handler **_h, uint8_t **_frame,
+		       size_t *_len);
+static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data);
+
+/*
+ * sudo in the command (PROTOCOL 2.3.3): when what waits for us is the
+ * CONNECT of the sudo hop and frames for it alone, all public, the
+ * exec-only agent rides in the command with HELLO for the sudo hop and
+ * those frames, and sudo -n runs it; our own HELLO and every frame stay
+ * in hello_tail, behind the whole agent, for MITO003. 0 when the argv is
+ * made; else nothing changed.
+ */
+static int fuse_argv(struct mg_conn *c, const uint8_t *pub, size_t npub)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_boot_cmd boot = { 0 };
+	struct mg_handler *h = NULL;
+	uint8_t *mine = NULL, *hello = NULL, *tail;
+	size_t nmine = 0, hello_len = 0, tail_len;
+	char **sudo = NULL, **argv = NULL, *msg = NULL, *pn;
+	const char *rn = mg_hop_opt(c->fuse_hop, "remote_name");
+	bool direct, debug = false;
+	int ret = -ENOMEM;
+
+	if (tmp == NULL) {
+		return -ENOMEM;
+	}
+	pn = rn != NULL ? talloc_strdup(tmp, rn) : talloc_asprintf(tmp, "mitogen:%u", c->fuse_id);
+	if (mg__hop_bool(tmp, c->fuse_hop, "debug", false, &debug, &msg) != 0 ||
+	    (ret = mg__fuse_split(tmp, pub, npub, c->id, c->fuse_id, &mine, &nmine)) != 0 ||
+	    (ret = mg__sudo_fuse_words(tmp, c->fuse_hop, &sudo)) != 0 || pn == NULL ||
+	    (ret = hello_frame(c, tmp, c->fuse_id, debug ? MG_LOG_DEBUG | MG_LOG_SHOW : c->log_level,
+			       pn, &h, &hello, &hello_len)) != 0 ||
+	    (tail = make_tail(tmp, hello, hello_len, mine, nmine, 0, &tail_len)) == NULL ||
+	    (ret = build_tail(c, pub, npub)) != 0) {
+		goto done;
+	}
+	boot.argv = (const char *const *)mg__boot_argv_fused(
+		tmp, c->fuse_image->data, c->fuse_image->len, tail, tail_len, c->fuse_image->esc,
+		c->image->len + c->hello_tail_len, (const char *const *)sudo);
+	if (boot.argv == NULL) {
+		/* Too long for one word, or no memory: the usual way. */
+		ret = -E2BIG;
+		goto done;
+	}
+	if ((ret = c->method->build_argv(c, c->hop, &boot, &argv, &direct, &msg)) != 0) {
+		goto done;
+	}
+	talloc_free(c->argv);
+	c->argv = argv;
+	c->fuse_hello = talloc_steal(c, h);
+	h = NULL;
+	c->fused = true;
+	mg_debug("%s: sudo runs in the command: %s, %zu bytes of requests with it", c->name,
+		 c->fuse_name, nmine);
+done:
+	talloc_free(h);
+	talloc_free(tmp);
+	return ret;
 }
 
 static int conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
@@ -599,6 +690,10 @@ static int take_held_argv(struct mg_conn *c)
 	if ((ret = mg__router_hold_take(c, c->r, c->id, ARGV_FRAMES_MAX, true, &pub, &npub)) != 0 ||
 	    (ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX, false, &rest, &nrest)) != 0) {
 		return ret;
+	}
+	if (c->fuse_id != 0 && npub > 0 && nrest == 0 && fuse_argv(c, pub, npub) == 0) {
+		talloc_free(pub);
+		return 0;
 	}
 	if (npub > 0 && build_tail(c, pub, npub) == 0 &&
 	    conn_argv(c, c->hop, c->image, 0, c->hello_tail, c->hello_tail_len, &argv, &direct,
@@ -679,40 +774,48 @@ static void take_plain(struct mg_conn *c)
  * the reply, and the frame, which rides at the end of the image with its
  * length and the tail magic (boot.h; PROTOCOL section 2.2).
  */
-static int prepare_hello(struct mg_conn *c)
+static int hello_frame(struct mg_conn *c, TALLOC_CTX *mem_ctx, uint32_t id, uint8_t log_level,
+		       const char *proc_name, struct mg_handler **_h, uint8_t **_frame,
+		       size_t *_len)
 {
-	struct mg_buf *b = mg__buf_new(c, 65536);
+	struct mg_buf *b = mg__buf_new(mem_ctx, 65536);
 	struct mg_msg m = { 0 };
-	size_t flen;
 	int ret;
 
 	if (b == NULL) {
 		return -ENOMEM;
 	}
-	c->hello = mg__router_add_handler(c, c->r, 0, MG_POL_RESPONDENT, c->id, false,
-					  on_hello_reply, c);
-	if (c->hello == NULL) {
+	*_h = mg__router_add_handler(mem_ctx, c->r, 0, MG_POL_RESPONDENT, id, false,
+				     on_hello_reply, c);
+	if (*_h == NULL) {
 		return -ENOMEM;
 	}
-	if ((ret = mg__hello_encode(b, c->r, c->id, c->log_level, c->proc_name)) != 0) {
+	if ((ret = mg__hello_encode(b, c->r, id, log_level, proc_name)) != 0) {
 		return ret;
 	}
-	m.dst = c->id;
+	m.dst = id;
 	m.src = mg__router_id(c->r);
 	m.auth_id = m.src;
 	m.handle = MG_H_HELLO;
-	m.reply_to = mg__handler_handle(c->hello);
+	m.reply_to = mg__handler_handle(*_h);
 	m.len = b->len;
-	flen = MG_HDR_LEN + b->len;
-	c->hello_frame_len = flen;
-	c->hello_frame = talloc_size(c, flen);
-	if (c->hello_frame == NULL) {
+	*_len = MG_HDR_LEN + b->len;
+	*_frame = talloc_size(mem_ctx, *_len);
+	if (*_frame == NULL) {
 		return -ENOMEM;
 	}
-	mg__msg_header(&m, c->hello_frame);
-	memcpy(c->hello_frame + MG_HDR_LEN, b->data, b->len);
+	mg__msg_header(&m, *_frame);
+	memcpy(*_frame + MG_HDR_LEN, b->data, b->len);
 	talloc_free(b);
-	return build_tail(c, NULL, 0);
+	return 0;
+}
+
+static int prepare_hello(struct mg_conn *c)
+{
+	int ret = hello_frame(c, c, c->id, c->log_level, c->proc_name, &c->hello, &c->hello_frame,
+			      &c->hello_frame_len);
+
+	return ret == 0 ? build_tail(c, NULL, 0) : ret;
 }
 
 /* The image, with HELLO at its end: the agent starts knowing who it is.
@@ -751,6 +854,15 @@ static void boot_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	    m->handle == mg__handler_handle(c->hello) && m->auth_id == c->id) {
 		/* Unregister first: the reply settles the connection. */
 		TALLOC_FREE(c->hello);
+		TALLOC_FREE(c->fuse_hello);
+		c->fused = false;
+		on_hello_reply(c->r, m, c);
+	} else if (c->fused && c->fuse_hello != NULL && m->src == c->fuse_id &&
+		   m->dst == mg__router_id(c->r) && m->auth_id == c->fuse_id &&
+		   m->handle == mg__handler_handle(c->fuse_hello)) {
+		/* sudo ran the agent: the sudo hop is up in our place. */
+		TALLOC_FREE(c->hello);
+		TALLOC_FREE(c->fuse_hello);
 		on_hello_reply(c->r, m, c);
 	} else {
 		mg_debug("%s: unexpected frame before HELLO", c->name);
@@ -782,6 +894,16 @@ static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *da
 			if (!c->method->eager && !c->direct) {
 				send_image(c);
 			}
+		} else if (len == MG_MARK_LEN && c->fused &&
+			   memcmp(p + used, MG_MARK_FUSE_NO, MG_MARK_LEN) == 0) {
+			/* sudo did not run it: the whole agent, as the login
+			 * user, with our HELLO and every frame held for us. */
+			mg_debug("%s: sudo -n did not start the agent: sending the whole agent",
+				 c->name);
+			c->fused = false;
+			TALLOC_FREE(c->fuse_hello);
+			mg__stream_write_raw(c->stream, c->image->data, c->image->len);
+			mg__stream_write_raw(c->stream, c->hello_tail, c->hello_tail_len);
 		} else if (len == MG_MARK_LEN && memcmp(p + used, MG_MARK_UP, MG_MARK_LEN) == 0) {
 			used += len;
 			mg_trace("%s: agent started", c->name);
@@ -995,6 +1117,11 @@ void mg__conn_on_exit(struct mg_conn *c, void (*fn)(void *data), void *data)
 {
 	c->exit_fn = fn;
 	c->exit_data = data;
+}
+
+uint32_t mg__conn_fused(const struct mg_conn *c)
+{
+	return c->up && c->fused ? c->fuse_id : 0;
 }
 
 pid_t mg__conn_pid(const struct mg_conn *c)
@@ -1297,6 +1424,16 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		goto fail;
 	}
 	c->run_agent = p->run_agent;
+	if (p->fuse_id != 0 && p->fuse_image != NULL && c->method->image_arg != NULL) {
+		c->fuse_id = p->fuse_id;
+		c->fuse_hop = p->fuse_hop;
+		c->fuse_image = p->fuse_image;
+		c->fuse_name = talloc_strdup(c, p->fuse_name);
+		if (c->fuse_name == NULL) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
 	if (c->method->fork && c->run_agent == NULL) {
 		*_errmsg = talloc_strdup(mem_ctx, "cannot fork: no agent to run here");
 		ret = -ENOSYS;

@@ -39,6 +39,13 @@ struct mg_conn_params {
 	void *ask_data;
 	mg_run_agent_fn run_agent; /* fork hops; NULL: they fail */
 	unsigned others_starting; /* hops of the same parent not up yet */
+	/* An ssh hop whose only child, the sudo hop fuse_hop (context
+	 * fuse_id, fuse_name), may run in its own command with the
+	 * exec-only agent fuse_image (PROTOCOL 2.3.3); 0: never. */
+	uint32_t fuse_id;
+	const struct mg_hop *fuse_hop;
+	const char *fuse_name;
+	const struct mg_image *fuse_image;
 };
 
 /* A copy of a secret that is wiped when freed. */
@@ -51,6 +58,9 @@ int mg__secret_wipe_destructor(char *p);
 int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_conn_params *p,
 		   mg_conn_done_fn done, void *data, struct mg_conn **_c, char **_errmsg);
 pid_t mg__conn_pid(const struct mg_conn *c);
+/* Once up: the sudo hop's context when its agent came up in this hop's
+ * place (PROTOCOL 2.3.3), else 0. */
+uint32_t mg__conn_fused(const struct mg_conn *c);
 /* The agent's pid from its HELLO reply (0 until up): the hop process
  * itself for local and fork hops, another host's process for ssh. */
 pid_t mg__conn_agent_pid(const struct mg_conn *c);

@@ -163,4 +163,10 @@ const struct mg_method *mg__method_find(const char *name);
 /* All methods, NULL-terminated. */
 extern const struct mg_method *const mg__methods[];
 
+/* connect/sudo.c: sudo's words up to "--" (with -n) for a sudo hop run in
+ * an ssh hop's own command (PROTOCOL 2.3.3), on mem_ctx; -ENOTSUP when
+ * that hop cannot be (another user than root, a login shell), -EINVAL
+ * for a bad option (the hop then fails where it is connected). */
+int mg__sudo_fuse_words(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, char ***_words);
+
 #endif

@@ -508,15 +508,41 @@ struct mg_context *mg__session_adopt(struct mg_session *s, uint32_t id, const ch
 	return c;
 }
 
+/* First hop c came up with its sudo hop's agent in its place (PROTOCOL
+ * 2.3.3): c is a link with no agent of its own, and the sudo hop is up,
+ * running the exec-only agent, without a CONNECT reply. */
+static void fused_up(struct mg_context *c, uint32_t id)
+{
+	struct mg_context *b;
+
+	c->fused = true;
+	ctx_settle(c, 0, NULL);
+	for (b = c->s->contexts; b != NULL; b = b->next) {
+		if (b->id == id && b->parent == c && b->state == CTX_CONNECTING) {
+			b->pid = c->pid;
+			b->exec_only = true;
+			c->pid = 0;
+			ctx_settle(b, 0, NULL);
+			return;
+		}
+	}
+}
+
 static void on_conn_done(struct mg_conn *conn, int err, const char *errmsg, void *data)
 {
 	struct mg_context *c = talloc_get_type_abort(data, struct mg_context);
+	uint32_t fused = 0;
 
 	if (err != 0) {
 		mg__conn_release(c->conn);
 		c->conn = NULL;
 	} else {
 		c->pid = mg__conn_agent_pid(conn);
+		fused = mg__conn_fused(conn);
+	}
+	if (fused != 0) {
+		fused_up(c, fused);
+		return;
 	}
 	ctx_settle(c, err, errmsg);
 }
@@ -599,6 +625,17 @@ static int ctx_destructor(struct mg_context *c)
  * it (note_whole), and that agent is at hand; else the whole one. A fork
  * runs our own agent code, whatever the image: never exec-only.
  */
+static const struct mg_image *lite_image(struct mg_session *s)
+{
+	if (!s->lite_tried) {
+		s->lite_tried = true;
+		if (mg__image_load_lite(s, s->image, &s->image_lite) != 0) {
+			s->image_lite = NULL;
+		}
+	}
+	return s->image_lite;
+}
+
 static const struct mg_image *first_image(struct waiter *w, struct mg_context *c)
 {
 	struct mg_session *s = w->s;
@@ -608,17 +645,31 @@ static const struct mg_image *first_image(struct waiter *w, struct mg_context *c
 	    (s->whole != NULL && mg__names_has(s->whole, c->name))) {
 		return s->image;
 	}
-	if (!s->lite_tried) {
-		s->lite_tried = true;
-		if (mg__image_load_lite(s, s->image, &s->image_lite) != 0) {
-			s->image_lite = NULL;
-		}
-	}
-	if (s->image_lite == NULL) {
+	if (lite_image(s) == NULL) {
 		return s->image;
 	}
 	c->exec_only = true;
 	return s->image_lite;
+}
+
+/* For first hop c, the sudo hop that may run in its command (PROTOCOL
+ * 2.3.3): its id, reserved now, in c->fuse_id and p; or nothing. */
+static void fuse_params(struct waiter *w, struct mg_context *c, struct mg_conn_params *p)
+{
+	struct mg_session *s = w->s;
+
+	if (w->hop != 0 || !mg__fuse_wanted(s, w->chain, w->exec_only, c->name) ||
+	    lite_image(s) == NULL) {
+		return;
+	}
+	p->fuse_name = mg_chain_prefix(c, w->chain, 2);
+	if (p->fuse_name == NULL) {
+		return;
+	}
+	c->fuse_id = s->next_id++;
+	p->fuse_id = c->fuse_id;
+	p->fuse_hop = &w->chain->hops[1];
+	p->fuse_image = s->image_lite;
 }
 
 /* Start connecting hop 'i' of the chain, whose parent (if any) is up. */
@@ -639,8 +690,15 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	}
 	talloc_set_destructor(c, ctx_destructor);
 	c->s = s;
-	c->id = s->next_id++;
 	c->name = talloc_steal(c, name);
+	if (parent != NULL && parent->fuse_id != 0 && !parent->fuse_taken &&
+	    mg__fuse_wanted(s, w->chain, w->exec_only, parent->name)) {
+		/* The id its ssh hop's command may carry (fuse_params). */
+		c->id = parent->fuse_id;
+		parent->fuse_taken = true;
+	} else {
+		c->id = s->next_id++;
+	}
 	c->state = CTX_CONNECTING;
 	c->hop = hop;
 	c->parent_id = parent != NULL ? parent->id : 0;
@@ -692,6 +750,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 			.run_agent = mg__agent_run_forked,
 			.others_starting = s->slots.active,
 		};
+		fuse_params(w, c, &p);
 		ret = mg__conn_start(c, s->r, &p, on_conn_done, c, &c->conn, _errmsg);
 	} else {
 		struct mg_buf *b = mg__buf_new(c, 1u << 20);
@@ -892,6 +951,13 @@ static void advance(struct waiter *w)
 			/* Someone else made this hop: a place granted for it
 			 * goes to the next waiter. */
 			unreserve(w);
+			if (c->fused && !mg__fuse_wanted(w->s, w->chain, w->exec_only, c->name)) {
+				char *m = talloc_asprintf(w, "%s: runs sudo in its own command, and "
+							  "so has no agent of its own (give every "
+							  "chain before the loop runs)", c->name);
+				finish(w, NULL, MG_ERR_POLICY, m != NULL ? m : "out of memory");
+				return;
+			}
 			if (c->exec_only && w->hop + 1 < w->chain->n_hops) {
 				char *m = talloc_asprintf(w, "%s: runs the exec-only agent, which cannot "
 							  "connect further hops (give every chain "
@@ -1000,7 +1066,8 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 	w->on_start = opts != NULL ? opts->on_start : NULL;
 	w->early = w->on_start != NULL;
 	w->exec_only = opts != NULL && opts->exec_only;
-	if ((ret = note_whole(s, chain, w->exec_only)) != 0) {
+	if ((ret = note_whole(s, chain, w->exec_only)) != 0 ||
+	    (ret = mg__fuse_note(s, chain, w->exec_only)) != 0) {
 		talloc_free(w);
 		return ret;
 	}
@@ -1097,7 +1164,9 @@ int mg__context_shutdown(struct mg_context *ctx)
 	}
 	/* Its agent stops as if its parent were lost, and exits: the link
 	 * ends, the route goes, and the session evicts it (on_lost). */
-	ret = mg__router_send(mg__session_router(ctx->s), ctx->id, MG_H_SHUTDOWN, 0, 0, NULL, 0);
+	/* A fused link's agent is its sudo hop's (PROTOCOL 2.3.3). */
+	ret = mg__router_send(mg__session_router(ctx->s), ctx->fused ? ctx->fuse_id : ctx->id,
+			      MG_H_SHUTDOWN, 0, 0, NULL, 0);
 	if (ctx->conn != NULL) {
 		mg__conn_stop_after(ctx->conn, MG_CONN_STOP_MS);
 	}

@@ -55,6 +55,11 @@ struct mg_context {
 	bool shutting;              /* mg_context_shutdown was called */
 	bool disconnecting;         /* mg_context_disconnect cut its link */
 	bool exec_only;             /* runs the exec-only agent: no hop below */
+	uint32_t fuse_id;           /* first hops: the sudo hop that may run in
+				     * its command (PROTOCOL 2.3.3), or 0 */
+	bool fuse_taken;            /* a context was given fuse_id */
+	bool fused;                 /* it did: the agent at the end of our
+				     * link is fuse_id's, none is ours */
 	pid_t pid;                  /* the agent's, from the HELLO reply */
 	struct mg_handler *reply;   /* later hops: the CONNECT reply */
 	struct mg_timer *timer;
@@ -68,6 +73,12 @@ struct mg_context {
 	struct mg_context_watch *watches; /* mg_context_on_disconnect */
 	uint64_t gone_seq;          /* when it went (the session's seq) */
 };
+
+/* session-fuse.c: note a chain given to mg_connect (0 or -ENOMEM); whether
+ * first hop FIRST of CHAIN may run its sudo hop in its own command. */
+int mg__fuse_note(struct mg_session *s, const struct mg_chain *chain, bool exec_only);
+bool mg__fuse_wanted(const struct mg_session *s, const struct mg_chain *chain, bool exec_only,
+		     const char *first);
 
 /* attach.c: mg_connect on an attached session (which asks the master). */
 typedef int (*mg__remote_connect_fn)(TALLOC_CTX *mem_ctx, struct mg_session *s,
@@ -83,6 +94,9 @@ struct mg_session {
 	struct mg_image *image_lite; /* the exec-only agent, once looked for */
 	bool lite_tried;
 	struct mg_names *whole;     /* first hops some chain needs whole */
+	/* session-fuse.c: first hops of "ssh:H/sudo" chains, those chains,
+	 * and first hops some other chain names (PROTOCOL 2.3.3). */
+	struct mg_names *fuse_firsts, *fuse_chains, *unfused;
 	char *image_err;
 	uint32_t next_id;
 	struct mg_context *contexts;

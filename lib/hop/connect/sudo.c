@@ -310,12 +310,56 @@ static char *dollar_free(TALLOC_CTX *mem_ctx, const char *script)
 	return out != NULL ? talloc_strdup_append_buffer(out, "'`\"") : NULL;
 }
 
+/* sudo's words up to "--", on tmp (NONINTERACTIVE: -n, for the fused form). */
+static char **sudo_words(TALLOC_CTX *tmp, const char *sudo_path, const struct sudo_req *r,
+			 bool noninteractive)
+{
+	char **argv = talloc_zero_array(tmp, char *, 1);
+	bool ok;
+
+	ok = argv != NULL &&
+	     mg__strv_add(&argv, sudo_path != NULL ? sudo_path : "sudo") &&
+	     (!noninteractive || mg__strv_add(&argv, "-n")) &&
+	     mg__strv_add(&argv, "-p") && mg__strv_add(&argv, SUDO_PROMPT) &&
+	     mg__strv_add(&argv, "-u") && mg__strv_add(&argv, r->user);
+	if (ok && r->preserve_env) {
+		ok = mg__strv_add(&argv, "-E");
+	}
+	if (ok && r->set_home) {
+		ok = mg__strv_add(&argv, "-H");
+	}
+	if (ok && r->login) {
+		ok = mg__strv_add(&argv, "-i");
+	}
+	if (ok && r->role != NULL) {
+		ok = mg__strv_add(&argv, "-r") && mg__strv_add(&argv, r->role);
+	}
+	if (ok && r->type != NULL) {
+		ok = mg__strv_add(&argv, "-t") && mg__strv_add(&argv, r->type);
+	}
+	/* "--": nothing of the first stage is read as an option of sudo. */
+	ok = ok && mg__strv_add(&argv, "--");
+	return ok ? argv : NULL;
+}
+
+/* The request and sudo_path of 'hop', checked; strings on tmp or in hop. */
+static int sudo_parse(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_hop *hop,
+		      struct sudo_req *_r, const char **_path, char **_errmsg)
+{
+	*_path = mg_hop_opt(hop, "sudo_path");
+	if (*_path != NULL && (*_path)[0] == '\0') {
+		*_errmsg = talloc_strdup(mem_ctx, "option sudo_path: expected a path");
+		return -EINVAL;
+	}
+	return sudo_request(mem_ctx, tmp, hop, _r, _errmsg);
+}
+
 static int sudo_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			   const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			   char **_errmsg)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	const char *sudo_path = mg_hop_opt(hop, "sudo_path");
+	const char *sudo_path;
 	struct sudo_req r;
 	char **argv;
 	bool ok;
@@ -325,36 +369,11 @@ static int sudo_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	if (tmp == NULL) {
 		return -ENOMEM;
 	}
-	if (sudo_path != NULL && sudo_path[0] == '\0') {
-		*_errmsg = talloc_strdup(mem_ctx, "option sudo_path: expected a path");
-		ret = -EINVAL;
+	if ((ret = sudo_parse(mem_ctx, tmp, hop, &r, &sudo_path, _errmsg)) != 0) {
 		goto done;
 	}
-	if ((ret = sudo_request(mem_ctx, tmp, hop, &r, _errmsg)) != 0) {
-		goto done;
-	}
-	argv = talloc_zero_array(tmp, char *, 1);
-	ok = argv != NULL &&
-	     mg__strv_add(&argv, sudo_path != NULL ? sudo_path : "sudo") &&
-	     mg__strv_add(&argv, "-p") && mg__strv_add(&argv, SUDO_PROMPT) &&
-	     mg__strv_add(&argv, "-u") && mg__strv_add(&argv, r.user);
-	if (ok && r.preserve_env) {
-		ok = mg__strv_add(&argv, "-E");
-	}
-	if (ok && r.set_home) {
-		ok = mg__strv_add(&argv, "-H");
-	}
-	if (ok && r.login) {
-		ok = mg__strv_add(&argv, "-i");
-	}
-	if (ok && r.role != NULL) {
-		ok = mg__strv_add(&argv, "-r") && mg__strv_add(&argv, r.role);
-	}
-	if (ok && r.type != NULL) {
-		ok = mg__strv_add(&argv, "-t") && mg__strv_add(&argv, r.type);
-	}
-	/* "--": nothing of the first stage is read as an option of sudo. */
-	ok = ok && mg__strv_add(&argv, "--");
+	argv = sudo_words(tmp, sudo_path, &r, false);
+	ok = argv != NULL;
 	for (size_t i = 0; ok && boot->argv[i] != NULL; i++) {
 		const char *w = boot->argv[i];
 
@@ -371,6 +390,37 @@ static int sudo_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	*_argv = talloc_steal(mem_ctx, argv);
 	ret = 0;
 done:
+	talloc_free(tmp);
+	return ret;
+}
+
+/*
+ * Sudo's words for the fused form (PROTOCOL 2.3.3: sudo -n in an ssh
+ * hop's own command), up to "--"; -ENOTSUP where that form would not do
+ * what this hop asks: another user than root (who could not run the
+ * login user's private file) or a login shell (which would expand the
+ * command's words again).
+ */
+int mg__sudo_fuse_words(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, char ***_words)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	const char *sudo_path;
+	char *err = NULL;
+	struct sudo_req r;
+	int ret;
+
+	if (tmp == NULL) {
+		return -ENOMEM;
+	}
+	ret = sudo_parse(tmp, tmp, hop, &r, &sudo_path, &err);
+	if (ret == 0 && (strcmp(r.user, "root") != 0 || r.login)) {
+		ret = -ENOTSUP;
+	}
+	if (ret == 0) {
+		*_words = sudo_words(tmp, sudo_path, &r, true);
+		ret = *_words != NULL ? 0 : -ENOMEM;
+		talloc_steal(mem_ctx, *_words);
+	}
 	talloc_free(tmp);
 	return ret;
 }
