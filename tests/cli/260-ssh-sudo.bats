@@ -1,0 +1,171 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr: set by run_mg_sep
+# shellcheck disable=SC2016 # single-quoted $ are for the remote shell
+#
+# "ssh:HOST/sudo" given to run a command: sudo -n runs in the ssh hop's
+# own command with the exec-only agent, one agent on the host instead of
+# two (docs/PROTOCOL.md 2.3.3). Where sudo will not run it (it wants a
+# terminal, a password, or forbids it), the first stage asks for the
+# whole agent and the hop connects as it always did. Either way the
+# command sees the same user, umask, directory and environment.
+
+load helpers
+load sshd
+
+function setup_file() {
+    export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+    start_sshd
+    # Users of their own, unique per run: tty wants a terminal for sudo
+    # (requiretty) and needs no password; pw needs its password.
+    MG_FUSE_SKIP=
+    MG_FUSE_TTY=mgft$$
+    MG_FUSE_PW=mgfp$$
+    MG_FUSE_PASS="f p'\"\$x-$RANDOM"
+    MG_FUSE_SUDOERS=/etc/sudoers.d/mitogen-test-fuse$$
+    if [[ -n $MG_SSHD_SKIP ]]; then
+        MG_FUSE_SKIP=$MG_SSHD_SKIP
+    elif ! command -v useradd >/dev/null || ! command -v sudo >/dev/null ||
+        ! command -v visudo >/dev/null || [[ ! -d /etc/sudoers.d ]]; then
+        MG_FUSE_SKIP="needs useradd, sudo, visudo and /etc/sudoers.d"
+    else
+        local u home tmp
+        for u in "$MG_FUSE_TTY" "$MG_FUSE_PW"; do
+            useradd -m -s /bin/sh "$u"
+            printf '%s:%s\n' "$u" "$MG_FUSE_PASS" | chpasswd
+            home=$(getent passwd "$u" | cut -d: -f6)
+            install -d -m 700 -o "$u" "$home/.ssh"
+            install -m 600 -o "$u" "$MG_SSHD_DIR/client_key.pub" "$home/.ssh/authorized_keys"
+        done
+        tmp=$(mktemp)
+        printf 'Defaults:%s requiretty, !lecture\n%s ALL=(root) NOPASSWD: ALL\n' \
+            "$MG_FUSE_TTY" "$MG_FUSE_TTY" >"$tmp"
+        printf 'Defaults:%s !lecture, passwd_tries=1\n%s ALL=(root) ALL\n' \
+            "$MG_FUSE_PW" "$MG_FUSE_PW" >>"$tmp"
+        if visudo -c -q -f "$tmp"; then
+            install -m 0440 -o root -g root "$tmp" "$MG_FUSE_SUDOERS"
+        else
+            MG_FUSE_SKIP="the test sudoers file does not pass visudo -c"
+        fi
+        rm -f -- "$tmp"
+    fi
+    # shellcheck disable=SC2090 # the quotes are the password's own
+    export MG_FUSE_SKIP MG_FUSE_TTY MG_FUSE_PW MG_FUSE_PASS MG_FUSE_SUDOERS
+}
+
+function teardown_file() {
+    stop_sshd
+    rm -f -- "${MG_FUSE_SUDOERS:-/nonexistent}"
+    local u
+    for u in ${MG_FUSE_TTY:-} ${MG_FUSE_PW:-}; do
+        userdel -r "$u" 2>/dev/null || true
+    done
+}
+
+function setup() {
+    basic_setup
+    need_sshd
+    [[ -z $MG_FUSE_SKIP ]] || skip "$MG_FUSE_SKIP"
+}
+
+function teardown() {
+    basic_teardown
+}
+
+# What a command sees of where it runs, in one line each (SUDO_COMMAND
+# names the first stage, which differs).
+WHERE='id; umask; pwd; echo "HOME=$HOME"; env | LC_ALL=C sort | grep -v "^_=\|^SHLVL=\|^OLDPWD=\|^SUDO_COMMAND="'
+
+# Agent files of the login user left in /tmp.
+function leftovers() {
+    find /tmp /var/tmp /dev/shm -maxdepth 1 -name '.mitogen-agent.*' -user "$1" 2>/dev/null | wc -l
+}
+
+@test "ssh then sudo: sudo runs in the ssh command, one agent, as root" {
+    run_mg_sep mitogen-run -vv "$(ssh_hop)/sudo" -- \
+        'id -un; for p in $PPID $(ps -o ppid= -p $PPID); do cat /proc/$p/comm; done'
+    assert "${lines[0]}" == "root"
+    assert "${lines[1]}" == "mitogen:2" "the command's parent is the sudo hop's agent"
+    assert "$stderr" =~ "sudo runs in the command" "the debug log says so"
+    assert "$stderr" !~ "sudo -n did not start the agent" "no fallback"
+    assert "$stderr" !~ "agent up \\(context 1," "no agent of the login user"
+    assert "$stderr" =~ "agent up \\(context 2," "the sudo hop's agent, straight away"
+}
+
+@test "sudo in the ssh command: status, stdin and output as with two agents" {
+    run_mg 7 mitogen-run "$(ssh_hop)/sudo" -- 'cat; echo "out $(id -u)"; echo err >&2; exit 7' <<<"in put"
+    assert "${lines[0]}" == "in put"
+    assert "${lines[1]}" == "out 0"
+    assert "$output" =~ "err"
+}
+
+@test "sudo in the ssh command: the same user, umask, directory and environment as two agents" {
+    local fused two
+    fused=$(mitogen-run -vv "$(ssh_hop)/sudo" -- "$WHERE" 2>/tmp/mg-fuse-$$.log)
+    assert "$(cat /tmp/mg-fuse-$$.log)" =~ "sudo runs in the command"
+    two=$(MITOGEN_AGENT_LITE='' mitogen-run -vv "$(ssh_hop)/sudo" -- "$WHERE" 2>/tmp/mg-fuse-$$.log)
+    assert "$(cat /tmp/mg-fuse-$$.log)" !~ "sudo runs in the command"
+    rm -f /tmp/mg-fuse-$$.log
+    assert "$fused" == "$two" "what the command sees"
+    assert "$fused" =~ "SUDO_USER=root" "sudo's own variables are there"
+}
+
+@test "sudo wants a terminal (requiretty): the whole agent comes, and the run works" {
+    local before
+    before=$(leftovers "$MG_FUSE_TTY")
+    run_mg_sep mitogen-run -vv "$(ssh_hop "$MG_FUSE_TTY")/sudo" -- 'id -un; umask'
+    assert "${lines[0]}" == "root"
+    assert "${lines[1]}" == "0022"
+    assert "$stderr" =~ "sorry, you must have a tty" "sudo -n said why"
+    assert "$stderr" =~ "sudo -n did not start the agent: sending the whole agent"
+    assert "$stderr" =~ "agent up \\(context 1," "the login user's agent"
+    assert "$(leftovers "$MG_FUSE_TTY")" == "$before" "no agent file left behind"
+}
+
+@test "sudo wants a password nobody gives: the same error as with two agents" {
+    run_mg_sep 255 mitogen-run "$(ssh_hop "$MG_FUSE_PW")/sudo" -- true
+    assert "$stderr" =~ "/sudo: sudo password is required" "the sudo hop, and why"
+    local two=$stderr
+    run_mg_sep 255 env MITOGEN_AGENT_LITE= mitogen-run "$(ssh_hop "$MG_FUSE_PW")/sudo" -- true
+    assert "$stderr" == "$two"
+    assert "$(leftovers "$MG_FUSE_PW")" == "0" "no agent file left behind"
+}
+
+@test "sudo with a password given: it works, and the password is not in the ssh command" {
+    MG_PW=$MG_FUSE_PASS run_mg_sep mitogen-run -vv "$(ssh_hop "$MG_FUSE_PW")/sudo?password_env=MG_PW" -- id -un
+    assert "$output" == "root"
+    # A CONNECT holding a password never rides in an argv: no fusing.
+    assert "$stderr" !~ "sudo runs in the command"
+}
+
+@test "the ssh hop named alone too, or another sudo below it: no fusing, both run" {
+    local hop
+    hop=$(ssh_hop)
+    run_mg_sep mitogen-run -vv "$hop,$hop/sudo" -- id -un
+    assert "$stderr" !~ "sudo runs in the command"
+    assert "$(grep -c ': root$' <<<"$output")" == "2" "both say root"
+    run_mg_sep mitogen-run -vv "$hop/sudo,$hop/sudo?set_home=1" -- id -un
+    assert "$stderr" !~ "sudo runs in the command"
+    assert "$(grep -c ': root$' <<<"$output")" == "2" "both say root"
+}
+
+@test "sudo to another user than root, or a login shell: the usual two agents" {
+    run_mg_sep mitogen-run -vv "$(ssh_hop)/sudo:$MG_FUSE_TTY" -- id -un
+    assert "$output" == "$MG_FUSE_TTY"
+    assert "$stderr" !~ "sudo runs in the command"
+    run_mg_sep mitogen-run -vv "$(ssh_hop)/sudo?login=1" -- id -un
+    assert "$output" == "root"
+    assert "$stderr" !~ "sudo runs in the command"
+}
+
+@test "many sudo hops in the ssh commands of many hosts, at once" {
+    local chains=() i
+    # One sshd, but each chain another ssh hop (another name). Past as
+    # many as there are CPUs, the image goes on stdin: no fusing there.
+    for i in 1 2 3 4; do
+        chains+=("$(ssh_hop "" "connect_timeout=6$i")/sudo")
+    done
+    run_mg_sep mitogen-run -vv "$(IFS=,; echo "${chains[*]}")" -- id -un
+    assert "$(grep -c ': root$' <<<"$output")" == "4" "each says root"
+    assert "$stderr" =~ "sudo runs in the command" "the first at least"
+}
