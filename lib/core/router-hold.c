@@ -17,6 +17,13 @@ bool mg__router_held(const struct mg_router *r, uint32_t id)
 	return mg__router_hold_find(r, id) != NULL;
 }
 
+bool mg__router_held_more(const struct mg_router *r, uint32_t id)
+{
+	const struct hold *h = mg__router_hold_find(r, id);
+
+	return h != NULL && h->n_taken < h->n;
+}
+
 int mg__router_hold_take(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id, size_t max,
 			 bool public_only, uint8_t **_p, size_t *_n)
 {

@@ -150,6 +150,9 @@ int mg__router_hold(struct mg_router *r, uint32_t id, uint32_t via);
 /* Whether frames for 'id' are held (it is being connected): a request
  * to it waits, and its loss is told to watchers as any other's. */
 bool mg__router_held(const struct mg_router *r, uint32_t id);
+/* Whether frames held for 'id' remain that mg__router_hold_take has not
+ * taken. */
+bool mg__router_held_more(const struct mg_router *r, uint32_t id);
 /* The frames held for our hop 'id' and not taken yet, whole, one after
  * another, at most 'max' bytes, into *_p on mem_ctx (*_n bytes, 0 when
  * none): they ride in its boot image. With 'public_only', only those

@@ -743,9 +743,42 @@ static int take_held(struct mg_conn *c)
 	if (c->image_in_argv) {
 		return take_held_argv(c);
 	}
-	ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX, false, &p, &n);
-	if (ret != 0 || n == 0) {
-		return ret;
+	if (c->fuse_id != 0 && c->method->image_arg(c->hop)) {
+		/* The whole agent is too long for the command; the exec-only
+		 * one may still ride there with sudo (a sanitizer build). */
+		uint8_t *pub = NULL;
+		size_t npub = 0;
+
+		if ((ret = mg__router_hold_take(c, c->r, c->id, ARGV_FRAMES_MAX, true, &pub,
+						&npub)) != 0) {
+			return ret;
+		}
+		if (npub > 0 && !mg__router_held_more(c->r, c->id) && fuse_argv(c, pub, npub) == 0) {
+			c->image_in_argv = true;
+			talloc_free(pub);
+			return 0;
+		}
+		ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX - npub, false, &p, &n);
+		if (ret == 0 && npub > 0) {
+			p = talloc_realloc(c, p, uint8_t, npub + n);
+			if (p == NULL) {
+				ret = -ENOMEM;
+			} else {
+				memmove(p + npub, p, n);
+				memcpy(p, pub, npub);
+				n += npub;
+			}
+		}
+		talloc_free(pub);
+		if (ret != 0 || n == 0) {
+			talloc_free(p);
+			return ret;
+		}
+	} else {
+		ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX, false, &p, &n);
+		if (ret != 0 || n == 0) {
+			return ret;
+		}
 	}
 	ret = build_tail(c, p, n);
 	talloc_free(p);
