@@ -25,6 +25,14 @@
 
 #define TAIL_LINES 10
 #define TAIL_MAX 4096
+/* Only the master runs sudo in an ssh hop's command (PROTOCOL 2.3.3): the
+ * static agent leaves that code out, 1.2 KB it would push to every hop. */
+#ifdef MG_STATIC_AGENT
+#define FUSING 0
+#else
+#define FUSING 1
+#endif
+
 /* At most this much of what waits for the hop rides in its image. */
 #define TAIL_FRAMES_MAX (64u << 10)
 /* And in its command line, when the image rides there (escaped). */
@@ -691,7 +699,7 @@ static int take_held_argv(struct mg_conn *c)
 	    (ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX, false, &rest, &nrest)) != 0) {
 		return ret;
 	}
-	if (c->fuse_id != 0 && npub > 0 && nrest == 0 && fuse_argv(c, pub, npub) == 0) {
+	if (FUSING && c->fuse_id != 0 && npub > 0 && nrest == 0 && fuse_argv(c, pub, npub) == 0) {
 		talloc_free(pub);
 		return 0;
 	}
@@ -743,7 +751,7 @@ static int take_held(struct mg_conn *c)
 	if (c->image_in_argv) {
 		return take_held_argv(c);
 	}
-	if (c->fuse_id != 0 && c->method->image_arg(c->hop)) {
+	if (FUSING && c->fuse_id != 0 && c->method->image_arg(c->hop)) {
 		/* The whole agent is too long for the command; the exec-only
 		 * one may still ride there with sudo (a sanitizer build). */
 		uint8_t *pub = NULL;
@@ -1457,7 +1465,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		goto fail;
 	}
 	c->run_agent = p->run_agent;
-	if (p->fuse_id != 0 && p->fuse_image != NULL && c->method->image_arg != NULL) {
+	if (FUSING && p->fuse_id != 0 && p->fuse_image != NULL && c->method->image_arg != NULL) {
 		c->fuse_id = p->fuse_id;
 		c->fuse_hop = p->fuse_hop;
 		c->fuse_image = p->fuse_image;

@@ -7,6 +7,8 @@
 #   the same with the whole agent (MITOGEN_AGENT_LITE=, as before the
 #   exec-only agent: docs/PROTOCOL.md 2.3.2)
 #   mitogen-run ssh:wan1/sudo true   vs  ssh wan1 sudo -n true
+#   the same with two agents (MITOGEN_AGENT_LITE=: sudo no longer runs
+#   in the ssh command, docs/PROTOCOL.md 2.3.3)
 #
 # and the agents' sizes, packed (what crosses the link) and plain.
 #   tests/bench/bench-wan.sh [BUILD_DIR] [RUNS] [RTT_MS] [MBIT]
@@ -65,3 +67,4 @@ row "  the same, whole agent" "$(median_ms "$runs" env MITOGEN_AGENT_LITE= "$run
 base=$(median_ms "$runs" ssh -F "$cfg" wan1 sudo -n true)
 row "ssh wan1 sudo -n true" "$base" "$base"
 row "mitogen-run ssh:wan1/sudo true" "$(median_ms "$runs" "$run" "$hop/sudo" -- true)" "$base"
+row "  the same, two agents" "$(median_ms "$runs" env MITOGEN_AGENT_LITE= "$run" "$hop/sudo" -- true)" "$base"
