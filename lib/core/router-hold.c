@@ -17,18 +17,66 @@ bool mg__router_held(const struct mg_router *r, uint32_t id)
 	return mg__router_hold_find(r, id) != NULL;
 }
 
-bool mg__router_held_more(const struct mg_router *r, uint32_t id)
+/* Frames [from, to) of h, headers and payloads, one after the other at p. */
+static void copy_frames(const struct hold *h, size_t from, size_t to, uint8_t *p)
 {
-	const struct hold *h = mg__router_hold_find(r, id);
+	size_t at = 0;
 
-	return h != NULL && h->n_taken < h->n;
+	for (size_t i = from; i < to; i++) {
+		const struct mg_msg *m = h->q[i];
+
+		mg__msg_header(m, p + at);
+		if (m->len > 0) {
+			memcpy(p + at + MG_HDR_LEN, m->data, m->len);
+		}
+		at += MG_HDR_LEN + m->len;
+	}
+}
+
+int mg__router_hold_peek(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id, size_t max,
+			 uint8_t **_p, size_t *_n, bool *_public)
+{
+	struct hold *h = mg__router_hold_find(r, id);
+	size_t n = 0;
+
+	*_p = NULL;
+	*_n = 0;
+	*_public = true;
+	if (h == NULL || h->via != 0) {
+		return 0;
+	}
+	for (size_t i = h->n_taken; i < h->n; i++) {
+		if (h->q[i]->fds != NULL) {
+			return -E2BIG;
+		}
+		n += MG_HDR_LEN + h->q[i]->len;
+	}
+	if (n > max) {
+		return -E2BIG;
+	}
+	if (n > 0 && (*_p = talloc_size(mem_ctx, n)) == NULL) {
+		return -ENOMEM;
+	}
+	copy_frames(h, h->n_taken, h->n, *_p);
+	*_n = n;
+	*_public = h->n_public == h->n;
+	return 0;
+}
+
+void mg__router_hold_take_all(struct mg_router *r, uint32_t id)
+{
+	struct hold *h = mg__router_hold_find(r, id);
+
+	if (h != NULL && h->via == 0) {
+		h->n_taken = h->n;
+	}
 }
 
 int mg__router_hold_take(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id, size_t max,
 			 bool public_only, uint8_t **_p, size_t *_n)
 {
 	struct hold *h = mg__router_hold_find(r, id);
-	size_t i, n = 0, at = 0, end;
+	size_t i, n = 0, end;
 	uint8_t *p;
 
 	*_p = NULL;
@@ -49,15 +97,8 @@ int mg__router_hold_take(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id, 
 	if (p == NULL) {
 		return -ENOMEM;
 	}
-	for (; h->n_taken < i; h->n_taken++) {
-		const struct mg_msg *m = h->q[h->n_taken];
-
-		mg__msg_header(m, p + at);
-		if (m->len > 0) {
-			memcpy(p + at + MG_HDR_LEN, m->data, m->len);
-		}
-		at += MG_HDR_LEN + m->len;
-	}
+	copy_frames(h, h->n_taken, i, p);
+	h->n_taken = i;
 	*_p = p;
 	*_n = n;
 	return 0;

@@ -150,9 +150,13 @@ int mg__router_hold(struct mg_router *r, uint32_t id, uint32_t via);
 /* Whether frames for 'id' are held (it is being connected): a request
  * to it waits, and its loss is told to watchers as any other's. */
 bool mg__router_held(const struct mg_router *r, uint32_t id);
-/* Whether frames held for 'id' remain that mg__router_hold_take has not
- * taken. */
-bool mg__router_held_more(const struct mg_router *r, uint32_t id);
+/* Copies of every frame held for our hop 'id' and not yet taken, in *_p
+ * (NULL when none) and *_n, when they fit in 'max' and hold no
+ * descriptors (else -E2BIG); *_public: none holds a secret. Nothing is
+ * taken: mg__router_hold_take_all does that, once they are used. */
+int mg__router_hold_peek(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t id, size_t max,
+			 uint8_t **_p, size_t *_n, bool *_public);
+void mg__router_hold_take_all(struct mg_router *r, uint32_t id);
 /* The frames held for our hop 'id' and not taken yet, whole, one after
  * another, at most 'max' bytes, into *_p on mem_ctx (*_n bytes, 0 when
  * none): they ride in its boot image. With 'public_only', only those

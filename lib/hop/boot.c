@@ -73,28 +73,40 @@ static const char first_stage_arg[] =
 	FIRST_STAGE_EXEC;
 
 /*
- * The same, then sudo in the login's own command (docs/PROTOCOL.md 2.3.3):
- * $4 is the length of the whole agent and its tail, $5... sudo's words up
- * to "--". The login's umask goes back for sudo, which makes the command's
- * from it as it would for our own sudo hop; the agent takes the umask sudo
- * gave. The agent unlinks its file at once, so a file still there means
- * it never ran (sudo refused, asked for a password, wanted a terminal):
- * then MITO003 asks for the whole agent on stdin, which runs as the login
- * user and connects the sudo hop itself. Nothing is written to stdin
- * before MITO002 or MITO003, so head reads no frame.
+ * sudo in the login's own command (docs/PROTOCOL.md 2.3.3), once the file
+ * holds the exec-only agent: $M is the length of the whole agent and its
+ * tail, and SHIFT words go before sudo's own (up to "--"). The login's
+ * umask goes back for sudo, which makes the command's from it as it would
+ * for our own sudo hop; the agent takes the umask sudo gave. The agent
+ * unlinks its file at once, so a file still there means it never ran
+ * (sudo refused, wanted a password or a terminal): then MITO003 asks for
+ * the whole agent on stdin, which runs as the login user and connects the
+ * sudo hop itself. Nothing more is written to stdin before MITO002 or
+ * MITO003, so head reads no frame.
  */
-static const char first_stage_fused[] =
+#define FIRST_STAGE_FUSED(M, SHIFT) \
+	"chmod 700 \"$f\"||exit 1;" \
+	"m=" M ";shift " SHIFT ";umask $u;" \
+	"\"$@\" /bin/sh -c 'u=$(umask);exec \"$1\" --boot \"$1\" \"$u\"' mitogen-boot \"$f\";" \
+	"s=$?;umask 077;[ -e \"$f\" ]||exit $s;" \
+	"printf 'MITO003\\n';n=$m;: >|\"$f\";" \
+	"head -c $n 2>/dev/null >>\"$f\";" \
+	FIRST_STAGE_LOOP \
+	FIRST_STAGE_EXEC
+
+/* The image in $3, as first_stage_arg; $4 the whole agent's length. */
+static const char first_stage_fused_arg[] =
 	FIRST_STAGE_FILE
 	"printf 'MITO000\\n';"
 	"LC_ALL=C printf %b \"$3\" >>\"$f\"||{ echo \"mitogen: cannot write the agent image to $f\" >&2;exit 1;};"
-	"chmod 700 \"$f\"||exit 1;"
-	"m=$4;shift 4;umask $u;"
-	"\"$@\" /bin/sh -c 'u=$(umask);exec \"$1\" --boot \"$1\" \"$u\"' mitogen-boot \"$f\";"
-	"s=$?;umask 077;[ -e \"$f\" ]||exit $s;"
-	"printf 'MITO003\\n';n=$m;: >|\"$f\";"
-	"head -c $n 2>/dev/null >>\"$f\";"
+	FIRST_STAGE_FUSED("$4", "4");
+
+/* The image on stdin, as first_stage; $3 the whole agent's length. */
+static const char first_stage_fused[] =
+	FIRST_STAGE_FILE
+	FIRST_STAGE_READ ";"
 	FIRST_STAGE_LOOP
-	FIRST_STAGE_EXEC;
+	FIRST_STAGE_FUSED("$3", "3");
 
 static char **boot_argv(TALLOC_CTX *mem_ctx, size_t len, char *arg, const char *script)
 {
@@ -263,11 +275,19 @@ char **mg__boot_argv_inline(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t le
 
 char **mg__boot_argv_fused(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t len,
 			   const uint8_t *tail, size_t tail_len, struct mg_boot_esc *esc,
-			   size_t whole_len, const char *const *sudo)
+			   bool in_argv, size_t whole_len, const char *const *sudo)
 {
-	char *arg = escape_image(NULL, image, len, tail, tail_len, esc);
-	char **argv = arg != NULL ? boot_argv(mem_ctx, len + tail_len, arg, first_stage_fused) : NULL;
+	char *arg = NULL;
+	char **argv;
 	char num[24];
+
+	if (in_argv) {
+		/* In the command, or nothing. */
+		arg = escape_image(NULL, image, len, tail, tail_len, esc);
+		argv = arg != NULL ? boot_argv(mem_ctx, len + tail_len, arg, first_stage_fused_arg) : NULL;
+	} else {
+		argv = boot_argv(mem_ctx, len + tail_len, NULL, first_stage_fused);
+	}
 
 	snprintf(num, sizeof(num), "%zu", whole_len);
 	if (argv != NULL && !mg__strv_add(&argv, num)) {

@@ -125,14 +125,17 @@ char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len);
 char **mg__boot_argv_inline(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t len,
 			    const uint8_t *tail, size_t tail_len, struct mg_boot_esc *esc);
 /*
- * The same, then sudo in the login's own command (PROTOCOL 2.3.3): SUDO
- * holds sudo's words up to "--"; when sudo does not run the agent, the
- * first stage prints MITO003 and reads WHOLE_LEN bytes from stdin (the
- * whole agent and its tail), which it runs as the login user.
+ * The first stage for sudo in the login's own command (PROTOCOL 2.3.3):
+ * SUDO holds sudo's words up to "--"; when sudo does not run the agent,
+ * the first stage prints MITO003 and reads WHOLE_LEN bytes from stdin (the
+ * whole agent and its tail), which it runs as the login user. IN_ARGV:
+ * the image and tail ride in the command as for mg__boot_argv_inline
+ * (NULL when too long); else the first stage reads them from stdin as
+ * for mg__boot_argv, and IMAGE and TAIL only count.
  */
 char **mg__boot_argv_fused(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t len,
 			   const uint8_t *tail, size_t tail_len, struct mg_boot_esc *esc,
-			   size_t whole_len, const char *const *sudo);
+			   bool in_argv, size_t whole_len, const char *const *sudo);
 
 /* Quote one word for a POSIX shell (for --dry-run and ssh). */
 char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word);

@@ -102,6 +102,9 @@ struct mg_conn {
 	char *fuse_name;
 	bool fused;                  /* the command runs sudo; until MITO003 */
 	struct mg_handler *fuse_hello; /* fuse_id's HELLO reply */
+	uint8_t *fuse_tail;          /* fuse_id's HELLO and frames, on stdin */
+	size_t fuse_tail_len;
+	bool spare;                  /* the image may ride in the command */
 };
 
 /* Every hop process this program started and has not reaped yet: an agent
@@ -620,14 +623,14 @@ static int hello_frame(struct mg_conn *c, TALLOC_CTX *mem_ctx, uint32_t id, uint
 static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data);
 
 /*
- * sudo in the command (PROTOCOL 2.3.3): when what waits for us is the
- * CONNECT of the sudo hop and frames for it alone, all public, the
- * exec-only agent rides in the command with HELLO for the sudo hop and
- * those frames, and sudo -n runs it; our own HELLO and every frame stay
- * in hello_tail, behind the whole agent, for MITO003. 0 when the argv is
- * made; else nothing changed.
+ * sudo in the command (PROTOCOL 2.3.3): the 'n' bytes of frames held for
+ * us are the CONNECT of the sudo hop and frames for it alone. The
+ * exec-only agent goes with HELLO for the sudo hop and those frames, in
+ * the command (IN_ARGV) or on stdin, and sudo -n runs it; our own HELLO
+ * and every frame stay in hello_tail, behind the whole agent, for
+ * MITO003. 0 when the argv is made; else the caller makes the usual one.
  */
-static int fuse_argv(struct mg_conn *c, const uint8_t *pub, size_t npub)
+static int fuse_argv(struct mg_conn *c, const uint8_t *frames, size_t n, bool in_argv)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	struct mg_boot_cmd boot = { 0 };
@@ -644,17 +647,17 @@ static int fuse_argv(struct mg_conn *c, const uint8_t *pub, size_t npub)
 	}
 	pn = rn != NULL ? talloc_strdup(tmp, rn) : talloc_asprintf(tmp, "mitogen:%u", c->fuse_id);
 	if (mg__hop_bool(tmp, c->fuse_hop, "debug", false, &debug, &msg) != 0 ||
-	    (ret = mg__fuse_split(tmp, pub, npub, c->id, c->fuse_id, &mine, &nmine)) != 0 ||
+	    (ret = mg__fuse_split(tmp, frames, n, c->id, c->fuse_id, &mine, &nmine)) != 0 ||
 	    (ret = mg__sudo_fuse_words(tmp, c->fuse_hop, &sudo)) != 0 || pn == NULL ||
 	    (ret = hello_frame(c, tmp, c->fuse_id, debug ? MG_LOG_DEBUG | MG_LOG_SHOW : c->log_level,
 			       pn, &h, &hello, &hello_len)) != 0 ||
 	    (tail = make_tail(tmp, hello, hello_len, mine, nmine, 0, &tail_len)) == NULL ||
-	    (ret = build_tail(c, pub, npub)) != 0) {
+	    (ret = build_tail(c, frames, n)) != 0) {
 		goto done;
 	}
 	boot.argv = (const char *const *)mg__boot_argv_fused(
 		tmp, c->fuse_image->data, c->fuse_image->len, tail, tail_len, c->fuse_image->esc,
-		c->image->len + c->hello_tail_len, (const char *const *)sudo);
+		in_argv, c->image->len + c->hello_tail_len, (const char *const *)sudo);
 	if (boot.argv == NULL) {
 		/* Too long for one word, or no memory: the usual way. */
 		ret = -E2BIG;
@@ -668,8 +671,13 @@ static int fuse_argv(struct mg_conn *c, const uint8_t *pub, size_t npub)
 	c->fuse_hello = talloc_steal(c, h);
 	h = NULL;
 	c->fused = true;
-	mg_debug("%s: sudo runs in the command: %s, %zu bytes of requests with it", c->name,
-		 c->fuse_name, nmine);
+	c->image_in_argv = in_argv;
+	if (!in_argv) {
+		c->fuse_tail = talloc_steal(c, tail);
+		c->fuse_tail_len = tail_len;
+	}
+	mg_debug("%s: sudo runs in the command: %s, %zu bytes of requests with it%s", c->name,
+		 c->fuse_name, nmine, in_argv ? "" : ", the image on stdin");
 done:
 	talloc_free(h);
 	talloc_free(tmp);
@@ -698,10 +706,6 @@ static int take_held_argv(struct mg_conn *c)
 	if ((ret = mg__router_hold_take(c, c->r, c->id, ARGV_FRAMES_MAX, true, &pub, &npub)) != 0 ||
 	    (ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX, false, &rest, &nrest)) != 0) {
 		return ret;
-	}
-	if (FUSING && c->fuse_id != 0 && npub > 0 && nrest == 0 && fuse_argv(c, pub, npub) == 0) {
-		talloc_free(pub);
-		return 0;
 	}
 	if (npub > 0 && build_tail(c, pub, npub) == 0 &&
 	    conn_argv(c, c->hop, c->image, 0, c->hello_tail, c->hello_tail_len, &argv, &direct,
@@ -734,6 +738,32 @@ static int take_held_argv(struct mg_conn *c)
 }
 
 /*
+ * sudo in the command, if what waits for us allows it: in the command
+ * when everything is public and short and the image may go there, else
+ * with the image on stdin. 0 when fused, everything held taken.
+ */
+static int fuse_try(struct mg_conn *c)
+{
+	uint8_t *p = NULL;
+	size_t n = 0;
+	bool pub = false;
+	int ret = mg__router_hold_peek(NULL, c->r, c->id, TAIL_FRAMES_MAX, &p, &n, &pub);
+
+	if (ret == 0 && n == 0) {
+		ret = -ENOTSUP;
+	}
+	if (ret == 0 && !(c->spare && pub && n <= ARGV_FRAMES_MAX &&
+			  c->method->image_arg(c->hop) && fuse_argv(c, p, n, true) == 0)) {
+		ret = fuse_argv(c, p, n, false);
+	}
+	if (ret == 0) {
+		mg__router_hold_take_all(c->r, c->id);
+	}
+	talloc_free(p);
+	return ret;
+}
+
+/*
  * What was sent to the hop while it was being started rides in its image,
  * behind HELLO, within the length the first stage reads: it costs no
  * round trip of its own. 1 when there was some (the argv, which carries
@@ -748,45 +778,15 @@ static int take_held(struct mg_conn *c)
 	if (c->direct) {
 		return 0;
 	}
+	if (FUSING && c->fuse_id != 0 && fuse_try(c) == 0) {
+		return 0;
+	}
 	if (c->image_in_argv) {
 		return take_held_argv(c);
 	}
-	if (FUSING && c->fuse_id != 0 && c->method->image_arg(c->hop)) {
-		/* The whole agent is too long for the command; the exec-only
-		 * one may still ride there with sudo (a sanitizer build). */
-		uint8_t *pub = NULL;
-		size_t npub = 0;
-
-		if ((ret = mg__router_hold_take(c, c->r, c->id, ARGV_FRAMES_MAX, true, &pub,
-						&npub)) != 0) {
-			return ret;
-		}
-		if (npub > 0 && !mg__router_held_more(c->r, c->id) && fuse_argv(c, pub, npub) == 0) {
-			c->image_in_argv = true;
-			talloc_free(pub);
-			return 0;
-		}
-		ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX - npub, false, &p, &n);
-		if (ret == 0 && npub > 0) {
-			p = talloc_realloc(c, p, uint8_t, npub + n);
-			if (p == NULL) {
-				ret = -ENOMEM;
-			} else {
-				memmove(p + npub, p, n);
-				memcpy(p, pub, npub);
-				n += npub;
-			}
-		}
-		talloc_free(pub);
-		if (ret != 0 || n == 0) {
-			talloc_free(p);
-			return ret;
-		}
-	} else {
-		ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX, false, &p, &n);
-		if (ret != 0 || n == 0) {
-			return ret;
-		}
+	ret = mg__router_hold_take(c, c->r, c->id, TAIL_FRAMES_MAX, false, &p, &n);
+	if (ret != 0 || n == 0) {
+		return ret;
 	}
 	ret = build_tail(c, p, n);
 	talloc_free(p);
@@ -863,7 +863,11 @@ static int prepare_hello(struct mg_conn *c)
  * In the argv already, only what waited for the hop goes. */
 static void send_image(struct mg_conn *c)
 {
-	if (!c->image_in_argv) {
+	if (!c->image_in_argv && c->fused) {
+		/* sudo's agent first; the whole one only after MITO003. */
+		mg__stream_write_raw(c->stream, c->fuse_image->data, c->fuse_image->len);
+		mg__stream_write_raw(c->stream, c->fuse_tail, c->fuse_tail_len);
+	} else if (!c->image_in_argv) {
 		if (c->plain != NULL) {
 			mg__stream_write_raw(c->stream, c->plain, c->plain_len);
 		}
@@ -1382,6 +1386,11 @@ static void on_prepared(void *data, int err, void *state, const char *errmsg)
 	talloc_free(msg);
 }
 
+static void fuse_later(void *data)
+{
+	on_prepared(data, 0, NULL, NULL);
+}
+
 /*
  * Whether this host has CPU to spare for what only saves a hop waiting:
  * an optional prepare step (ssh's TCP_NODELAY helper: a shell and the
@@ -1496,6 +1505,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		goto spawned;
 	}
 	spare = spare_cpu(c->method, p);
+	c->spare = spare;
 	if ((ret = conn_argv(c, p->hop, p->image, c->plain_len, spare ? c->hello_tail : NULL,
 			     c->hello_tail_len, &argv, &c->direct, &c->image_in_argv,
 			     _errmsg)) != 0) {
@@ -1534,6 +1544,18 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		}
 		ret = c->method->prepare_async(c, c->loop, p->hop, on_prepared, c, _errmsg);
 		if (ret != 0) {
+			goto fail;
+		}
+		*_c = c;
+		return 0;
+	}
+	if (FUSING && c->fuse_id != 0 && !c->direct && c->method->prepare == NULL) {
+		/* The sudo hop's CONNECT and its frames come next, in this
+		 * turn of the loop: spawn in the next, as a prepared hop. */
+		c->argv = argv;
+		c->timer = mg_timer_new(c, c->loop, p->timeout_ms, on_timeout, c);
+		if (c->timer == NULL || mg_loop_defer(c->loop, c, fuse_later, c) != 0) {
+			ret = -ENOMEM;
 			goto fail;
 		}
 		*_c = c;

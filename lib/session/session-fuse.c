@@ -22,6 +22,12 @@ static bool chain_fits(const struct mg_chain *chain, bool exec_only)
 	    strcmp(chain->hops[1].method, "sudo") != 0) {
 		return false;
 	}
+	/* A password given says sudo will ask for it: sudo -n would only
+	 * cost the whole agent a round trip later. */
+	if (mg_hop_opt(&chain->hops[1], "password_env") != NULL ||
+	    mg_hop_opt(&chain->hops[1], "password_file") != NULL) {
+		return false;
+	}
 	tmp = talloc_new(NULL);
 	ok = tmp != NULL && mg__sudo_fuse_words(tmp, &chain->hops[1], &words) == 0;
 	talloc_free(tmp);

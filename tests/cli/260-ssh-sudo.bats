@@ -190,3 +190,57 @@ function leftovers() {
     assert "$(grep -c ': root$' <<<"$output")" == "4" "each says root"
     assert "$stderr" =~ "sudo runs in the command" "the first at least"
 }
+
+@test "the image on stdin (image_in_command=no): sudo still runs in the ssh command" {
+    need_fusing
+    run_mg_sep mitogen-run -vv "$(ssh_hop "" image_in_command=no)/sudo" -- 'id -un; umask'
+    assert "${lines[0]}" == "root"
+    assert "${lines[1]}" == "0022"
+    assert "$stderr" =~ "sudo runs in the command: .*, the image on stdin"
+    assert "$stderr" !~ "agent up \\(context 1,"
+}
+
+@test "the image on stdin and sudo wants a terminal: the whole agent follows it on stdin" {
+    need_fusing
+    local before
+    before=$(leftovers "$MG_FUSE_TTY")
+    run_mg_sep mitogen-run -vv "$(ssh_hop "$MG_FUSE_TTY" image_in_command=no)/sudo" -- 'id -un; umask'
+    assert "${lines[0]}" == "root"
+    assert "${lines[1]}" == "0022"
+    assert "$stderr" =~ "the image on stdin"
+    assert "$stderr" =~ "sudo -n did not start the agent: sending the whole agent"
+    assert "$(leftovers "$MG_FUSE_TTY")" == "$before" "no agent file left behind"
+}
+
+@test "an environment for the command (-e): sudo runs in the command, the secret on stdin only" {
+    need_fusing
+    # ssh as given, recording its arguments: the far host's process list
+    # shows them.
+    cat >"$MG_TMP/ssh-rec" <<SH
+#!/bin/sh
+printf '%s\n' "\$@" >>"$MG_TMP/ssh-rec.args"
+exec ssh "\$@"
+SH
+    chmod +x "$MG_TMP/ssh-rec"
+    local secret=mg-secret-$RANDOM$RANDOM
+    run_mg_sep mitogen-run -vv -e "MGV=$secret" \
+        "$(ssh_hop "" "ssh_path=$(mg_pct "$MG_TMP/ssh-rec")")/sudo" -- 'id -un; echo "$MGV"'
+    assert "${lines[0]}" == "root"
+    assert "${lines[1]}" == "$secret" "the command has its environment"
+    assert "$stderr" =~ "sudo runs in the command: .*, the image on stdin" "not public: on stdin"
+    assert "$(grep -c -- "$secret" "$MG_TMP/ssh-rec.args")" == "0" "the secret is in no ssh argument"
+    assert "$(grep -c -- "sudo" "$MG_TMP/ssh-rec.args")" -ge 1 "the recorder saw the command"
+}
+
+@test "one CPU for many hops: the images go on stdin, and sudo runs in each ssh command" {
+    need_fusing
+    skip_if_no_program taskset
+    local chains=() i
+    for i in 1 2 3; do
+        chains+=("$(ssh_hop "" "connect_timeout=7$i")/sudo")
+    done
+    run_mg_sep taskset -c 0 mitogen-run -vv "$(IFS=,; echo "${chains[*]}")" -- id -un
+    assert "$(grep -c ': root$' <<<"$output")" == "3" "each says root"
+    assert "$(grep -c 'sudo runs in the command' <<<"$stderr")" == "3" "every hop fused"
+    assert "$(grep -c 'the image on stdin' <<<"$stderr")" -ge 2 "those past the CPU count on stdin"
+}
