@@ -28,6 +28,9 @@
  * come: a link on the way could not carry them (not a same-kernel hop's
  * own socket, or upward), and passed the frame on without them. */
 #define MG_FDS_REFUSED "descriptors cannot pass this link"
+/* A dead answer for a first hop whose link its sudo hop's agent answers
+ * (PROTOCOL 2.3.3). */
+#define MG_NO_AGENT "this hop runs sudo in its own command and has no agent of its own"
 
 /* Default and hard limits. */
 #define MG_MSG_MAX_DEFAULT (4u * 1024 * 1024)

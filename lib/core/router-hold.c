@@ -127,6 +127,9 @@ void mg__router_hold_release(struct mg_router *r, uint32_t id)
 	for (size_t i = 0; i < h->n; i++) {
 		if (i < h->n_taken) {
 			mg__router_note_connect(r, rt->stream, h->q[i]);
+		} else if (rt->no_agent && h->q[i]->dst == id) {
+			/* A fused link (mg__router_fuse): no agent of 'id' there. */
+			mg__router_reply_dead(r, h->q[i], MG_NO_AGENT);
 		} else {
 			mg__router_send_out(r, rt->stream, h->q[i]);
 		}

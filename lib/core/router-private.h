@@ -31,6 +31,9 @@ struct route {
 	struct mg_stream *stream;
 	char *name;
 	unsigned n_egress;	/* egress entries of this child's stream */
+	/* A first hop whose link another context's agent answers (fused,
+	 * PROTOCOL 2.3.3): nothing comes from it, nothing goes to it. */
+	bool no_agent;
 };
 
 /* A frame from child stream 'stream' went on towards context 'id' outside

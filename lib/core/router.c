@@ -271,6 +271,11 @@ void mg__router_note_connect(struct mg_router *r, struct mg_stream *out, const s
 	if (e != NULL) {
 		forget_expect(r, e);
 	}
+	if (mg__router_route(r, id) != NULL) {
+		/* Routed already (a fused sudo hop's CONNECT, released after
+		 * the fuse): nothing may announce it again. */
+		return;
+	}
 	e = talloc_zero(r, struct expect);
 	if (e == NULL) {
 		return;
@@ -434,6 +439,14 @@ static void deliver_local(void *data)
 	talloc_free(holder);
 }
 
+/* 'id' is a link whose agent is another context's (mg__router_fuse). */
+static bool no_agent(const struct mg_router *r, uint32_t id)
+{
+	const struct route *rt = mg__router_route(r, id);
+
+	return rt != NULL && rt->no_agent;
+}
+
 static int send_made(struct mg_router *r, struct mg_msg *m)
 {
 	struct mg_stream *out;
@@ -444,6 +457,9 @@ static int send_made(struct mg_router *r, struct mg_msg *m)
 	}
 	if (m->dst == r->my_id) {
 		return mg__router_queue_local(r, m);
+	}
+	if (no_agent(r, m->dst)) {
+		return MG_ERR_POLICY;
 	}
 	out = route_out(r, m->dst, true, &h);
 	if (h != NULL) {
@@ -521,7 +537,7 @@ static bool arrival_ok(const struct mg_router *r, const struct mg_msg *m)
 
 	if (m->in != r->parent) {
 		if ((m->auth_id == m->src || mg__stream_privileged(m->in)) && s != NULL &&
-		    s->stream == m->in) {
+		    s->stream == m->in && !s->no_agent) {
 			return true;
 		}
 		mg_debug("%s: dropped message with bad src %u / auth_id %u",
@@ -580,6 +596,10 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 		if (hold_push(r, h, m) != 0) {
 			mg__router_reply_dead(r, m, "too much sent to a context still connecting");
 		}
+		return;
+	}
+	if (no_agent(r, m->dst)) {
+		mg__router_reply_dead(r, m, MG_NO_AGENT);
 		return;
 	}
 	if (out == NULL || out == in) {
@@ -947,9 +967,9 @@ static void on_del_route(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 	rt = mg__router_route(r, id);
 	if (m->src != mg__stream_remote_id(m->in) || rt == NULL || rt->stream != m->in ||
-	    id == m->src) {
+	    id == m->src || rt->no_agent) {
 		/* Only from the immediate child, for its subtree; a child's
-		 * own route goes only when its stream does. */
+		 * own route (and a fused link's) goes only when its stream does. */
 		return;
 	}
 	del_route(r, rt, why != NULL ? why : "hop disconnected");
@@ -1097,16 +1117,25 @@ int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t rem
 int mg__router_fuse(struct mg_router *r, uint32_t a, uint32_t b, const char *name)
 {
 	struct route *rt = mg__router_route(r, a);
-	struct expect *e = (struct expect *)mg__idtab_find(&r->expects, b);
+	struct expect *e;
+	int ret;
 
 	if (rt == NULL) {
 		return -ENOENT;
 	}
-	if (e != NULL) {
+	if ((ret = add_route(r, b, rt->stream, name)) != 0) {
+		return ret;
+	}
+	/* b's agent is the link's child: what only the child at the end of
+	 * a link may send (FETCH, ADD_ROUTE, DEL_ROUTE) comes from b, and
+	 * nothing speaks for a, or is for a. */
+	rt->no_agent = true;
+	mg__stream_set_remote_id(rt->stream, b);
+	if ((e = (struct expect *)mg__idtab_find(&r->expects, b)) != NULL) {
 		forget_expect(r, e);
 	}
 	drop_via_hold(r, b);
-	return add_route(r, b, rt->stream, name);
+	return 0;
 }
 
 void mg__router_allow_show(struct mg_router *r, uint32_t id)

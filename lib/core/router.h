@@ -77,8 +77,12 @@ int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t rem
 /*
  * A sudo hop run in first hop A's own command (PROTOCOL 2.3.3) came up at
  * the end of A's link in A's place: context B is routed down that link
- * as if A had announced it, and the CONNECT that went with A's image
- * expects nothing more. 0, or -ENOENT when A has no route.
+ * as if A had announced it, and is that link's child from now on (what
+ * only a link's child may send comes from B); the CONNECT that went with
+ * A's image expects nothing more. Nothing may come from A, and nothing
+ * goes to A: a frame for it is refused (MG_ERR_POLICY, or a dead answer
+ * MG_NO_AGENT), and so are those held for it, when A's hold is released
+ * after this (mg__router_hold_release). 0, or -ENOENT when A has no route.
  */
 int mg__router_fuse(struct mg_router *r, uint32_t a, uint32_t b, const char *name);
 /* Context 'id' (a hop with debug=1) may set MG_LOG_SHOW in its LOG

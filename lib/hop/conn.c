@@ -565,13 +565,14 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 		mg__router_unhold(c->r, c->id, "cannot add route");
 		return;
 	}
-	/* What waited for the hop goes now, behind what rode in its image. */
-	mg__router_hold_release(c->r, c->id);
 	if (c->fused && (ret = mg__router_fuse(c->r, c->id, c->fuse_id, c->fuse_name)) != 0) {
 		/* The session hears it from the sudo hop's eviction. */
 		mg_warn("%s: cannot route %s: %s", c->name, c->fuse_name, mg_strerror(ret));
 		c->fused = false;
 	}
+	/* What waited for the hop goes now, behind what rode in its image
+	 * (fused: what is for the hop itself fails, it has no agent). */
+	mg__router_hold_release(c->r, c->id);
 	c->done(c, 0, NULL, c->data);
 }
 

@@ -244,3 +244,20 @@ SH
     assert "$(grep -c 'sudo runs in the command' <<<"$stderr")" == "3" "every hop fused"
     assert "$(grep -c 'the image on stdin' <<<"$stderr")" -ge 2 "those past the CPU count on stdin"
 }
+
+@test "mitogen-exec and sftp over the fused chain: the sudo hop's agent fetches the program" {
+    need_fusing
+    # The agent at the end of the ssh link is the sudo hop's: its FETCH
+    # (and any frame only the link's own child may send) comes from it.
+    printf '#!/bin/sh\necho "prog as $(id -un): $*"\n' >"$MG_TMP/prog"
+    chmod +x "$MG_TMP/prog"
+    run_mg_sep mitogen-exec -vv "$(ssh_hop)/sudo" -- "$MG_TMP/prog" a b
+    assert "$output" == "prog as root: a b"
+    assert "$stderr" =~ "sudo runs in the command"
+    echo fetched >"$MG_TMP/f"
+    printf 'put %s %s\n' "$MG_TMP/f" "$MG_TMP/got" >"$MG_TMP/batch"
+    run_mg_sep sftp -S fakessh -F "$MG_SSH_CONFIG" -P "$MG_SSH_PORT" -b "$MG_TMP/batch" \
+        ssh=127.0.0.1+sudo
+    assert "$(cat "$MG_TMP/got")" == "fetched" "sftp put through the fused chain"
+    assert "$(stat -c %U "$MG_TMP/got")" == "root"
+}
