@@ -231,7 +231,8 @@ static int cp_main(TALLOC_CTX *tmp, const char **rest, int n)
 	co.progress = !o.no_progress && !mg_common.quiet && (o.progress || isatty(STDERR_FILENO));
 	co.verbose = mg_common.verbose > 0;
 	if (mg_common.dry_run) {
-		int r = mg_dry_run_list(tmp, list->chains, list->n_chains, dry_line, NULL, &errmsg);
+		int r = mg_dry_run_list(tmp, list->chains, list->n_chains, NULL, dry_line, NULL,
+					&errmsg);
 		if (r != 0) {
 			mg_cmd_error("%s", errmsg != NULL ? errmsg : "dry run failed");
 			return 255;

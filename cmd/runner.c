@@ -313,7 +313,11 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 		return mg_cmd_usage_error("-T needs exactly one target");
 	}
 	if (mg_common.dry_run) {
-		int r = mg_dry_run_list(tmp, list->chains, list->n_chains, dry_run_line, NULL, &errmsg);
+		/* As mg_run connects; a holder's or an attached master's
+		 * hops are connected whole (they serve other commands). */
+		struct mg_connect_opts co = { .exec_only = persist_ms == 0 && o->attach == NULL };
+		int r = mg_dry_run_list(tmp, list->chains, list->n_chains, &co, dry_run_line, NULL,
+					&errmsg);
 		if (r != 0) {
 			mg_cmd_error("%s", errmsg != NULL ? errmsg : r == -ENOMEM ? "out of memory" : "dry run failed");
 			return 255;

@@ -623,6 +623,13 @@ static int hello_frame(struct mg_conn *c, TALLOC_CTX *mem_ctx, uint32_t id, uint
 		       size_t *_len);
 static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data);
 
+/* Whether hops of this method may run sudo in their own command (PROTOCOL
+ * 2.3.3): a run and --dry-run (mg__conn_argv_fused) ask alike. */
+static bool can_fuse(const struct mg_method *m)
+{
+	return FUSING && m->image_arg != NULL;
+}
+
 /*
  * sudo in the command (PROTOCOL 2.3.3): the 'n' bytes of frames held for
  * us are the CONNECT of the sudo hop and frames for it alone. The
@@ -1027,6 +1034,35 @@ int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg
 	bool in_argv;
 
 	return conn_argv(mem_ctx, hop, image, 0, NULL, tail_len, _argv, _direct, &in_argv, _errmsg);
+}
+
+int mg__conn_argv_fused(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_hop *sudo,
+			const struct mg_image *lite, const struct mg_image *whole, char ***_argv,
+			char **_errmsg)
+{
+	const struct mg_method *m = mg__method_find(hop->method);
+	TALLOC_CTX *tmp;
+	struct mg_boot_cmd boot = { 0 };
+	char **words = NULL;
+	bool direct;
+	int ret;
+
+	if (m == NULL || !can_fuse(m) || m->build_argv == NULL) {
+		return -ENOTSUP;
+	}
+	if ((tmp = talloc_new(NULL)) == NULL) {
+		return -ENOMEM;
+	}
+	/* The form with the image on stdin, which counts it only. */
+	if ((ret = mg__sudo_fuse_words(tmp, sudo, &words)) == 0) {
+		boot.argv = (const char *const *)mg__boot_argv_fused(
+			tmp, lite->data, lite->len, NULL, 0, NULL, false, whole->len,
+			(const char *const *)words);
+		ret = boot.argv != NULL ? m->build_argv(mem_ctx, hop, &boot, _argv, &direct, _errmsg) :
+					  -ENOMEM;
+	}
+	talloc_free(tmp);
+	return ret;
 }
 
 /* fork: the child becomes an agent on a fresh socketpair, in this very
@@ -1475,7 +1511,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		goto fail;
 	}
 	c->run_agent = p->run_agent;
-	if (FUSING && p->fuse_id != 0 && p->fuse_image != NULL && c->method->image_arg != NULL) {
+	if (p->fuse_id != 0 && p->fuse_image != NULL && can_fuse(c->method)) {
 		c->fuse_id = p->fuse_id;
 		c->fuse_hop = p->fuse_hop;
 		c->fuse_image = p->fuse_image;

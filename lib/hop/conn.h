@@ -101,6 +101,12 @@ void mg__conn_kill_hops(bool all);
  * and so shows the image's own length. */
 int mg__conn_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
 		  size_t tail_len, char ***_argv, bool *_direct, char **_errmsg);
+/* The same for ssh hop 'hop' running sudo hop 'sudo' in its command with
+ * the exec-only agent 'lite' (PROTOCOL 2.3.3), the images read from
+ * stdin and counted alone; -ENOTSUP where this hop's method cannot. */
+int mg__conn_argv_fused(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_hop *sudo,
+			const struct mg_image *lite, const struct mg_image *whole, char ***_argv,
+			char **_errmsg);
 
 /* HELLO payloads (shared with the agent). */
 struct mg_buf;

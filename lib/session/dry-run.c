@@ -1,5 +1,6 @@
 /* --dry-run: each hop's argv as a connect would build it, nothing run
- * (mitogen/session.h). */
+ * (mitogen/session.h). Which agent a first hop gets, and whether its sudo
+ * hop runs in its command, is decided as a run decides it (plan.h). */
 #include <errno.h>
 #include <talloc.h>
 #include "boot.h"
@@ -7,13 +8,66 @@
 #include "method.h"
 #include "mitogen/error.h"
 #include "mitogen/session.h"
+#include "plan.h"
 
-/* The lines of one chain, with the image loaded already. */
-static int dry_run_chain(TALLOC_CTX *mem_ctx, const struct mg_image *img, const struct mg_chain *chain,
+/* What every chain of one dry run shares: the images, read once, and the
+ * chains given, noted before any line is made. */
+struct dry {
+	struct mg_image *img;
+	struct mg_image *lite; /* once looked for; NULL: none at hand */
+	bool lite_tried;
+	bool exec_only;
+	struct mg_plan plan;
+};
+
+static const struct mg_image *lite_image(struct dry *d)
+{
+	if (!d->lite_tried) {
+		d->lite_tried = true;
+		if (mg__image_load_lite(d, d->img, &d->lite) != 0) {
+			d->lite = NULL;
+		}
+	}
+	return d->lite;
+}
+
+/* The argv of hop i, or for i 0 with *_fused set that of the ssh hop
+ * running the sudo hop (hop 1) in its command. */
+static int hop_argv(TALLOC_CTX *tmp, struct dry *d, const struct mg_chain *chain, size_t i,
+		    bool *_fused, char ***_argv, char **_err)
+{
+	const struct mg_image *img = d->img;
+	const char *first;
+	bool direct;
+	int ret;
+
+	if (i == 0) {
+		if ((first = mg_chain_prefix(tmp, chain, 1)) == NULL) {
+			return -ENOMEM;
+		}
+		if (mg__plan_fused(&d->plan, chain, d->exec_only, first) && lite_image(d) != NULL) {
+			ret = mg__conn_argv_fused(tmp, &chain->hops[0], &chain->hops[1], d->lite,
+						  d->img, _argv, _err);
+			if (ret != -ENOTSUP) {
+				*_fused = ret == 0;
+				return ret;
+			}
+		}
+		if (mg__plan_lite(&d->plan, chain, d->exec_only, first) && lite_image(d) != NULL) {
+			img = d->lite;
+		}
+	}
+	return mg__conn_argv(tmp, &chain->hops[i], img, 0, _argv, &direct, _err);
+}
+
+/* The lines of one chain: one per process a run would start. */
+static int dry_run_chain(TALLOC_CTX *mem_ctx, struct dry *d, const struct mg_chain *chain,
 			 char ***_lines, char **_errmsg)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	char **lines;
+	size_t n = 0;
+	bool fused = false;
 	int ret = 0;
 
 	if (tmp == NULL) {
@@ -24,20 +78,24 @@ static int dry_run_chain(TALLOC_CTX *mem_ctx, const struct mg_image *img, const 
 		char **argv = NULL;
 		char *err = NULL;
 		unsigned ms;
-		bool direct, given;
+		bool given;
 		/* What a run would refuse (start_ctx), --dry-run refuses too. */
 		ret = mg__hop_seconds(tmp, &chain->hops[i], "connect_timeout", &ms, &given, &err);
-		if (ret == 0) {
-			ret = mg__conn_argv(tmp, &chain->hops[i], img, 0, &argv, &direct, &err);
+		if (ret == 0 && !(fused && i == 1)) {
+			ret = hop_argv(tmp, d, chain, i, &fused, &argv, &err);
 		}
 		if (ret != 0) {
 			*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", chain->hops[i].text,
 						   err != NULL ? err : mg_strerror(ret));
 			goto done;
 		}
-		lines[i] = talloc_asprintf(lines, "%s: %s", mg_chain_prefix(tmp, chain, i + 1),
+		if (argv == NULL) {
+			/* The sudo hop, started by the ssh hop's line. */
+			continue;
+		}
+		lines[n] = talloc_asprintf(lines, "%s: %s", mg_chain_prefix(tmp, chain, fused ? 2 : i + 1),
 					   mg__shell_join(tmp, (const char *const *)argv));
-		if (lines[i] == NULL) {
+		if (lines[n++] == NULL) {
 			lines = NULL;
 		}
 	}
@@ -51,35 +109,48 @@ done:
 	return ret;
 }
 
-/* The agent image on tmp, which the argv of most methods names; an
- * error message goes on mem_ctx. */
-static int load(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, struct mg_image **_img, char **_errmsg)
+/* A dry run of n chains on tmp, every chain noted; an error message goes
+ * on mem_ctx. */
+static int dry_new(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_chain *chains, size_t n,
+		   const struct mg_connect_opts *opts, struct dry **_d, char **_errmsg)
 {
+	struct dry *d = tmp != NULL ? talloc_zero(tmp, struct dry) : NULL;
 	int ret;
 
-	if (tmp == NULL) {
+	if (d == NULL) {
 		return -ENOMEM;
 	}
-	if ((ret = mg__image_load(tmp, _img, _errmsg)) != 0 && *_errmsg != NULL) {
-		*_errmsg = talloc_steal(mem_ctx, *_errmsg);
+	d->exec_only = opts != NULL && opts->exec_only;
+	if ((ret = mg__image_load(d, &d->img, _errmsg)) != 0) {
+		if (*_errmsg != NULL) {
+			*_errmsg = talloc_steal(mem_ctx, *_errmsg);
+		}
+		return ret;
 	}
-	return ret;
+	for (size_t c = 0; c < n; c++) {
+		if ((ret = mg__plan_note(d, &d->plan, &chains[c], d->exec_only)) != 0) {
+			return ret;
+		}
+	}
+	*_d = d;
+	return 0;
 }
 
 int mg_dry_run_list(TALLOC_CTX *mem_ctx, const struct mg_chain *chains, size_t n,
-		    int (*line)(void *data, const char *text), void *data, char **_errmsg)
+		    const struct mg_connect_opts *opts, int (*line)(void *data, const char *text),
+		    void *data, char **_errmsg)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	struct mg_image *img = NULL;
+	struct dry *d = NULL;
 	int ret;
 
-	if ((ret = load(mem_ctx, tmp, &img, _errmsg)) != 0) {
+	if ((ret = dry_new(mem_ctx, tmp, chains, n, opts, &d, _errmsg)) != 0) {
 		goto done;
 	}
 	for (size_t c = 0; ret == 0 && c < n; c++) {
 		char **lines = NULL;
 
-		ret = dry_run_chain(mem_ctx, img, &chains[c], &lines, _errmsg);
+		ret = dry_run_chain(mem_ctx, d, &chains[c], &lines, _errmsg);
 		for (size_t i = 0; ret == 0 && lines[i] != NULL; i++) {
 			ret = line(data, lines[i]);
 		}
@@ -90,14 +161,15 @@ done:
 	return ret;
 }
 
-int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain, char ***_lines, char **_errmsg)
+int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain,
+	       const struct mg_connect_opts *opts, char ***_lines, char **_errmsg)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	struct mg_image *img = NULL;
+	struct dry *d = NULL;
 	int ret;
 
-	if ((ret = load(mem_ctx, tmp, &img, _errmsg)) == 0) {
-		ret = dry_run_chain(mem_ctx, img, chain, _lines, _errmsg);
+	if ((ret = dry_new(mem_ctx, tmp, chain, 1, opts, &d, _errmsg)) == 0) {
+		ret = dry_run_chain(mem_ctx, d, chain, _lines, _errmsg);
 	}
 	talloc_free(tmp);
 	return ret;

@@ -621,9 +621,8 @@ static int ctx_destructor(struct mg_context *c)
 
 /*
  * The image for first hop c: the exec-only agent (docs/PROTOCOL.md 2.3.2)
- * when c ends a chain given exec_only, no chain given so far needs more of
- * it (note_whole), and that agent is at hand; else the whole one. A fork
- * runs our own agent code, whatever the image: never exec-only.
+ * when the chains given allow it (mg__plan_lite) and that agent is at
+ * hand; else the whole one.
  */
 static const struct mg_image *lite_image(struct mg_session *s)
 {
@@ -639,13 +638,8 @@ static const struct mg_image *lite_image(struct mg_session *s)
 static const struct mg_image *first_image(struct waiter *w, struct mg_context *c)
 {
 	struct mg_session *s = w->s;
-	const struct mg_method *m = mg__method_find(c->hop->method);
 
-	if (!w->exec_only || w->hop + 1 != w->chain->n_hops || (m != NULL && m->fork) ||
-	    (s->whole != NULL && mg__names_has(s->whole, c->name))) {
-		return s->image;
-	}
-	if (lite_image(s) == NULL) {
+	if (!mg__plan_lite(&s->plan, w->chain, w->exec_only, c->name) || lite_image(s) == NULL) {
 		return s->image;
 	}
 	c->exec_only = true;
@@ -658,7 +652,7 @@ static void fuse_params(struct waiter *w, struct mg_context *c, struct mg_conn_p
 {
 	struct mg_session *s = w->s;
 
-	if (w->hop != 0 || !mg__fuse_wanted(s, w->chain, w->exec_only, c->name) ||
+	if (w->hop != 0 || !mg__plan_fused(&s->plan, w->chain, w->exec_only, c->name) ||
 	    lite_image(s) == NULL) {
 		return;
 	}
@@ -692,7 +686,7 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 	c->s = s;
 	c->name = talloc_steal(c, name);
 	if (parent != NULL && parent->fuse_id != 0 && !parent->fuse_taken &&
-	    mg__fuse_wanted(s, w->chain, w->exec_only, parent->name)) {
+	    mg__plan_fused(&s->plan, w->chain, w->exec_only, parent->name)) {
 		/* The id its ssh hop's command may carry (fuse_params). */
 		c->id = parent->fuse_id;
 		parent->fuse_taken = true;
@@ -951,7 +945,7 @@ static void advance(struct waiter *w)
 			/* Someone else made this hop: a place granted for it
 			 * goes to the next waiter. */
 			unreserve(w);
-			if (c->fused && !mg__fuse_wanted(w->s, w->chain, w->exec_only, c->name)) {
+			if (c->fused && !mg__plan_fused(&w->s->plan, w->chain, w->exec_only, c->name)) {
 				char *m = talloc_asprintf(w, "%s: runs sudo in its own command, and "
 							  "so has no agent of its own (give every "
 							  "chain before the loop runs)", c->name);
@@ -1002,26 +996,6 @@ static void first_advance(void *data)
 	advance(talloc_get_type_abort(data, struct waiter));
 }
 
-/* A chain that goes on below its first hop, or was not given exec_only,
- * needs the whole agent there: only first hops may get the exec-only one
- * (first_image), so their names alone are kept. */
-static int note_whole(struct mg_session *s, const struct mg_chain *chain, bool exec_only)
-{
-	char *name;
-	int ret;
-
-	if (exec_only && chain->n_hops < 2) {
-		return 0;
-	}
-	if (s->whole == NULL && (s->whole = mg__names_new(s)) == NULL) {
-		return -ENOMEM;
-	}
-	name = mg_chain_prefix(NULL, chain, 1);
-	ret = name != NULL ? mg__names_add(s->whole, name) : -ENOMEM;
-	talloc_free(name);
-	return ret;
-}
-
 int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain *chain,
 	       const struct mg_connect_opts *opts, mg_connect_cb cb, void *data, char **_errmsg)
 {
@@ -1066,8 +1040,7 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 	w->on_start = opts != NULL ? opts->on_start : NULL;
 	w->early = w->on_start != NULL;
 	w->exec_only = opts != NULL && opts->exec_only;
-	if ((ret = note_whole(s, chain, w->exec_only)) != 0 ||
-	    (ret = mg__fuse_note(s, chain, w->exec_only)) != 0) {
+	if ((ret = mg__plan_note(s, &s->plan, chain, w->exec_only)) != 0) {
 		talloc_free(w);
 		return ret;
 	}

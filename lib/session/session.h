@@ -7,6 +7,7 @@
 #include "mitogen/session.h"
 #include "mitogen/unix.h"
 #include "conn.h"
+#include "plan.h"
 #include "router.h"
 
 struct mg_images;
@@ -74,12 +75,6 @@ struct mg_context {
 	uint64_t gone_seq;          /* when it went (the session's seq) */
 };
 
-/* session-fuse.c: note a chain given to mg_connect (0 or -ENOMEM); whether
- * first hop FIRST of CHAIN may run its sudo hop in its own command. */
-int mg__fuse_note(struct mg_session *s, const struct mg_chain *chain, bool exec_only);
-bool mg__fuse_wanted(const struct mg_session *s, const struct mg_chain *chain, bool exec_only,
-		     const char *first);
-
 /* attach.c: mg_connect on an attached session (which asks the master). */
 typedef int (*mg__remote_connect_fn)(TALLOC_CTX *mem_ctx, struct mg_session *s,
 				     const struct mg_chain *chain,
@@ -93,10 +88,7 @@ struct mg_session {
 	struct mg_image *image;
 	struct mg_image *image_lite; /* the exec-only agent, once looked for */
 	bool lite_tried;
-	struct mg_names *whole;     /* first hops some chain needs whole */
-	/* session-fuse.c: first hops of "ssh:H/sudo" chains, those chains,
-	 * and first hops some other chain names (PROTOCOL 2.3.3). */
-	struct mg_names *fuse_firsts, *fuse_chains, *unfused;
+	struct mg_plan plan;        /* the chains given so far (plan.h) */
 	char *image_err;
 	uint32_t next_id;
 	struct mg_context *contexts;

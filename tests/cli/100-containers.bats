@@ -83,7 +83,8 @@ function check_boot() {
     assert "${line:${#expected}}" =~ "^ $BOOT_RE\$" "$what: then the boot words"
     # The image, then HELLO: a frame header (28 bytes), its payload and
     # the 8-byte tail, well under 4 KiB for these one-hop chains.
-    # --dry-run knows no HELLO yet: it shows the image's own size.
+    # --dry-run knows no HELLO yet: it shows the image's own size (the
+    # exec-only agent's at a one-hop chain's end, as the run pushes).
     local len=${BASH_REMATCH[1]}
     if [[ $what == --dry-run* ]]; then
         assert "$len" -eq "$size" "$what: the image's size"
@@ -166,7 +167,7 @@ function check_argv() {
 @test "jail: /usr/sbin/jexec [-U USER] JAIL" {
     # The default tool is /usr/sbin/jexec, no PATH look-up: --dry-run shows it.
     run_mg_sep mitogen-run --dry-run jail:toor@www true
-    check_boot "--dry-run jail:toor@www" "$output" "jail:toor@www: /usr/sbin/jexec -U toor www"
+    check_boot "--dry-run jail:toor@www" "$output" "jail:toor@www: /usr/sbin/jexec -U toor www" "$LEAF_SIZE"
 
     check_argv 'jail:www?jexec_path=jexec' "$STUBS/jexec" www
     check_argv 'jail:toor@www?jexec_path=jexec' "$STUBS/jexec" -U toor www

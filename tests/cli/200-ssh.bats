@@ -61,9 +61,13 @@ function need_ssh_user() {
     fi
 }
 
-# The agent image this build pushes (helpers.bash sets MITOGEN_AGENT).
+# The agent image this build pushes to the end of a one-hop chain of
+# mitogen-run: the exec-only one when there is one (helpers.bash sets
+# MITOGEN_AGENT).
 function agent_size() {
-    stat -c %s "${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}"
+    local a=${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}
+    [[ ! -f $a-lite ]] || a=$a-lite
+    stat -c %s "$a"
 }
 
 # An ssh hop to the test sshd that trusts the known_hosts file $1 instead.

@@ -124,13 +124,23 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 /* The chain text that leads to 'ctx'. */
 const char *mg_context_name(const struct mg_context *ctx);
 
-/* One line per hop, "HOP: ARGV", as each hop would be started. */
-int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain, char ***_lines, char **_errmsg);
+/*
+ * One line per process a connect would start, "HOP: ARGV": mostly one
+ * per hop; an ssh hop that would run its sudo hop in its own command
+ * gives one line for the two, "ssh:H/sudo: ssh ... sudo -n ...". opts
+ * (NULL: none) are those a run would give mg_connect for each chain:
+ * exec_only decides which first hops get the exec-only agent and where
+ * sudo runs, as for chains given to one session before its loop runs.
+ */
+int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain,
+	       const struct mg_connect_opts *opts, char ***_lines, char **_errmsg);
 
-/* The same for n chains, each line given to 'line' (which returns 0, or
- * an error that stops the run and is returned); the agent image is read
- * once, so 100,000 chains cost no more each than one. */
+/* The same for n chains given to one run, each line given to 'line'
+ * (which returns 0, or an error that stops the run and is returned); the
+ * agent image is read once, so 100,000 chains cost no more each than
+ * one. */
 int mg_dry_run_list(TALLOC_CTX *mem_ctx, const struct mg_chain *chains, size_t n,
-		    int (*line)(void *data, const char *text), void *data, char **_errmsg);
+		    const struct mg_connect_opts *opts, int (*line)(void *data, const char *text),
+		    void *data, char **_errmsg);
 
 #endif
