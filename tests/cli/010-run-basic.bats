@@ -216,6 +216,25 @@ echo "$n"'
     assert "${#lines[@]}" -eq 1 "--dry-run local: one line"
 }
 
+@test "--dry-run local shows the agent a run execs: the exec-only one at a chain's end" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the holder starts the hops"
+    local shown
+    run_mg_sep mitogen-run --dry-run local true
+    assert "${#lines[@]}" -eq 1 "one line"
+    shown=${lines[0]#local: }
+    shown=${shown%% *}
+    # The command's parent is the agent: its program is what was exec'd.
+    run_mg_sep mitogen-run local 'readlink /proc/$PPID/exe'
+    assert "$output" == "$shown" "the run execs what --dry-run shows"
+    local a=${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}
+    if [[ -f $a-lite ]]; then
+        assert "$shown" =~ "-lite(\.raw)?\$" "the exec-only agent"
+    fi
+    # A hop after it: the whole agent, in the dry run as in the run.
+    run_mg_sep mitogen-run --dry-run local/local true
+    assert "${lines[0]}" == "local: $(agent_in_place)" "local with a hop after it: the whole agent"
+}
+
 @test "-v logs each hop's progress on stderr" {
     [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the holder connects and logs the hops"
     run_mg_sep mitogen-run -v local/local 'echo hello'

@@ -144,6 +144,54 @@ function stand_in_pushed() {
     LC_ALL=C grep -ao ' mitogen-boot [0-9]* ' "$MG_TMP/ssh-count.cmd" | head -1 | cut -d' ' -f3
 }
 
+# The bytes of agent image the stand-in got on stdin: the LEN its first
+# stage named, less the tail behind the image (HELLO and requests, their
+# length in the first 4 of its last 8 bytes, big-endian, and those 8).
+function stand_in_image() {
+    local n flen
+    n=$(stand_in_pushed)
+    flen=$(head -c "$n" "$MG_TMP/ssh-count.in" | tail -c 8 | head -c 4 | od -An -tu1 |
+        awk '{ print ((($1 * 256 + $2) * 256 + $3) * 256 + $4) }')
+    echo $((n - flen - 8))
+}
+
+# The LEN a --dry-run line names.
+function dry_len() {
+    [[ $1 =~ \ mitogen-boot\ ([0-9]+)\  ]] || die "no LEN in: ${1:0:200}"
+    echo "${BASH_REMATCH[1]}"
+}
+
+@test "--dry-run names the image a run pushes: the exec-only agent at a chain's end, the whole where a hop follows" {
+    [[ -f $AGENT-lite ]] || skip "this build has no exec-only agent"
+    skip_if_no_program python3
+    ssh_stand_in tee
+    # The image on stdin, as --dry-run shows the first stage: the run's
+    # command is then the dry run's, but for LEN (which adds the HELLO).
+    local hop="ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count&image_in_command=no" dry lite
+    run_mg_sep mitogen-run --dry-run "$hop" -- echo ran
+    assert "$stderr" == "" "--dry-run: nothing on stderr"
+    dry=$(dry_len "${lines[0]}")
+    run_mg_sep mitogen-run "$hop" -- echo ran
+    assert "$output" == "ran" "the command ran"
+    assert "$(stand_in_image)" -eq "$dry" "the run pushed the image --dry-run named ($dry bytes)"
+    assert "$dry" -eq "$(stat -L -c %s "$AGENT-lite")" "the exec-only agent"
+    lite=$dry
+
+    # Another chain goes through the hop: the whole agent, for both.
+    run_mg_sep mitogen-run --dry-run -w "$hop" -w "$hop/local" -- echo ran
+    assert "${#lines[@]}" -eq 3 "the hop for each chain, then local"
+    dry=$(dry_len "${lines[0]}")
+    assert "$(dry_len "${lines[1]}")" -eq "$dry" "the same hop, the same image"
+    run_mg_sep mitogen-run -w "$hop" -w "$hop/local" -- echo ran
+    assert "${#lines[@]}" -eq 2 "both chains ran"
+    assert "$(stand_in_image)" -eq "$dry" "the run pushed the image --dry-run named ($dry bytes)"
+    assert "$dry" -gt "$lite" "the whole agent"
+
+    # A copy needs the file service: mitogen-cp shows the whole agent.
+    run_mg_sep mitogen-cp --dry-run "$MG_TMP/src" "$hop:$MG_TMP/dst"
+    assert "$(dry_len "${lines[0]}")" -eq "$dry" "mitogen-cp --dry-run: the whole agent"
+}
+
 @test "a first hop receives the packed agent: at most 96 KiB, first stage and requests included" {
     skip_unless_packed_agent
     ssh_stand_in tee

@@ -110,6 +110,47 @@ function leftovers() {
     assert "$stderr" =~ "agent up \\(context 2," "the sudo hop's agent, straight away"
 }
 
+@test "--dry-run shows sudo in the ssh command as a run starts it: one line, sudo -n" {
+    need_fusing
+    local rec=$MG_TMP/ssh-rec hop rest lite whole n
+    local -a words inner real
+    # An ssh that keeps the remote command; the image on stdin, which is
+    # the form --dry-run shows.
+    printf '%s\n' '#!/bin/sh' 'for last; do :; done' 'printf "%s" "$last" >"$0.cmd"' \
+        'exec ssh "$@"' >"$rec"
+    chmod +x "$rec"
+    hop=$(ssh_hop "" "ssh_path=$(mg_pct "$rec")" image_in_command=no)
+    whole=$(stat -L -c %s "${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}")
+    lite=$(stat -L -c %s "${MITOGEN_AGENT_LITE:-${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}-lite}")
+
+    run_mg_sep mitogen-run --dry-run "$hop/sudo" -- id -un
+    assert "$stderr" == "" "--dry-run: nothing on stderr"
+    assert "${#lines[@]}" -eq 1 "one line for the two hops: one process starts them"
+    assert "${lines[0]:0:$((${#hop} + 7))}" == "$hop/sudo: " "named by the two hops"
+    rest=${lines[0]#"$hop/sudo: "}
+    eval "words=($rest)"
+    assert "${words[0]}" == "$rec" "the ssh command"
+    eval "inner=(${words[-1]})"
+    assert "${inner[0]} ${inner[1]} ${inner[3]}" == "/bin/sh -c mitogen-boot" "the first stage"
+    assert "${inner[4]}" -eq "$lite" "LEN: the exec-only agent"
+    assert "${inner[6]}" -eq "$whole" "then the whole agent's length, for MITO003"
+    assert "${inner[*]:7}" == "sudo -n -p mitogen-sudo-prompt: -u root --" "then sudo -n's words"
+
+    run_mg_sep mitogen-run -vv "$hop/sudo" -- id -un
+    assert "$output" == "root" "the command ran as root"
+    assert "$stderr" =~ "sudo runs in the command" "sudo ran in the ssh command"
+    eval "real=($(cat "$rec.cmd"))"
+    n=${#inner[@]}
+    assert "${#real[@]}" -eq "$n" "the run's command has the dry run's words"
+    assert "$(printf '[%s]' "${real[@]:0:4}")" == "$(printf '[%s]' "${inner[@]:0:4}")" "the same first stage"
+    assert "$(printf '[%s]' "${real[@]:7}")" == "$(printf '[%s]' "${inner[@]:7}")" "the same sudo words"
+    # LEN and WHOLE add the HELLO and requests behind each image.
+    assert "${real[4]}" -gt "$lite" "LEN: the exec-only agent and its tail (${real[4]})"
+    assert "${real[4]}" -lt "$((lite + 4096))" "LEN: the exec-only agent and its tail (${real[4]})"
+    assert "${real[6]}" -gt "$whole" "WHOLE: the whole agent and its tail (${real[6]})"
+    assert "${real[6]}" -lt "$((whole + 4096))" "WHOLE: the whole agent and its tail (${real[6]})"
+}
+
 @test "sudo in the ssh command: status, stdin and output as with two agents" {
     run_mg 7 mitogen-run "$(ssh_hop)/sudo" -- 'cat; echo "out $(id -u)"; echo err >&2; exit 7' <<<"in put"
     assert "${lines[0]}" == "in put"
