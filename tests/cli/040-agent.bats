@@ -190,6 +190,18 @@ function dry_len() {
     # A copy needs the file service: mitogen-cp shows the whole agent.
     run_mg_sep mitogen-cp --dry-run "$MG_TMP/src" "$hop:$MG_TMP/dst"
     assert "$(dry_len "${lines[0]}")" -eq "$dry" "mitogen-cp --dry-run: the whole agent"
+
+    # --persist: the holder connects hops for any later command, whole.
+    # A short idle limit: a holder left by a failure goes by itself.
+    export XDG_RUNTIME_DIR=$MG_TMP/xdg
+    mkdir -m 700 "$XDG_RUNTIME_DIR"
+    run_mg_sep mitogen-run --persist=5s --dry-run "$hop" -- echo ran
+    assert "$(dry_len "${lines[0]}")" -eq "$dry" "--persist --dry-run: the whole agent"
+    assert "$(mitogen-run --persist-list 2>&1)" =~ "no holder running" "--dry-run started no holder"
+    run_mg_sep mitogen-run --persist=5s "$hop" -- echo ran
+    assert "$output" == "ran" "--persist: the command ran"
+    assert "$(stand_in_image)" -eq "$dry" "--persist: the holder pushed the image --dry-run named"
+    run_mg_sep mitogen-run --persist-stop
 }
 
 @test "a first hop receives the packed agent: at most 96 KiB, first stage and requests included" {
