@@ -77,7 +77,7 @@ static const char first_stage_arg[] =
  * holds the exec-only agent: $M is the length of the whole agent and its
  * tail, and SHIFT words go before sudo's own (up to "--"). The login's
  * umask goes back for sudo, which makes the command's from it as it would
- * for our own sudo hop; the agent takes the umask sudo gave. The agent
+ * for our own sudo hop; the agent keeps the umask sudo gave ("-"). The agent
  * unlinks its file at once, so a file still there means it never ran
  * (sudo refused, wanted a password or a terminal): then MITO003 asks for
  * the whole agent on stdin, which runs as the login user and connects the
@@ -87,7 +87,7 @@ static const char first_stage_arg[] =
 #define FIRST_STAGE_FUSED(M, SHIFT) \
 	"chmod 700 \"$f\"||exit 1;" \
 	"m=" M ";shift " SHIFT ";umask $u;" \
-	"\"$@\" /bin/sh -c 'u=$(umask);exec \"$1\" --boot \"$1\" \"$u\"' mitogen-boot \"$f\";" \
+	"\"$@\" \"$f\" --boot \"$f\" -;" \
 	"s=$?;umask 077;[ -e \"$f\" ]||exit $s;" \
 	"printf 'MITO003\\n';n=$m;: >|\"$f\";" \
 	"head -c $n 2>/dev/null >>\"$f\";" \

@@ -473,11 +473,19 @@ int mg__agent_run_forked(const struct mg_image *image)
 }
 
 /* The umask the first stage found, as `umask` prints it ("0022"): 1 to 4
- * octal digits, at most 0777. -1 when it is no such thing. */
+ * octal digits, at most 0777; "-": the one we were started with (sudo's,
+ * PROTOCOL 2.3.3). -1 when it is no such thing. */
 static int parse_umask(const char *s)
 {
 	size_t n = strspn(s, "01234567");
 	unsigned long v;
+
+	if (strcmp(s, "-") == 0) {
+		mode_t m = umask(077);
+
+		umask(m);
+		return (int)m;
+	}
 
 	if (n == 0 || n > 4 || s[n] != '\0') {
 		return -1;
