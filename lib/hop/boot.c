@@ -82,10 +82,13 @@ static const char first_stage_arg[] =
  * (sudo refused, wanted a password or a terminal): then MITO003 asks for
  * the whole agent on stdin, which runs as the login user and connects the
  * sudo hop itself. Nothing more is written to stdin before MITO002 or
- * MITO003, so head reads no frame.
+ * MITO003, so head reads no frame. sudo may take long enough for the
+ * master to give up and the link to close: MITO003 then meets a closed
+ * pipe, and SIGPIPE, caught, ends the shell through its EXIT trap, which
+ * removes the file (uncaught, it would kill the shell and leave it).
  */
 #define FIRST_STAGE_FUSED(M, SHIFT) \
-	"chmod 700 \"$f\"||exit 1;" \
+	"chmod 700 \"$f\"||exit 1;trap 'exit 1' PIPE;" \
 	"m=" M ";shift " SHIFT ";umask $u;" \
 	"\"$@\" \"$f\" --boot \"$f\" -;" \
 	"s=$?;umask 077;[ -e \"$f\" ]||exit $s;" \

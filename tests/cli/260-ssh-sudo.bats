@@ -302,3 +302,31 @@ SH
     assert "$(cat "$MG_TMP/got")" == "fetched" "sftp put through the fused chain"
     assert "$(stat -c %U "$MG_TMP/got")" == "root"
 }
+
+@test "the connect timeout while sudo hangs, then refuses: no agent file is left behind" {
+    need_fusing
+    # A sudo that takes its time (a slow PAM or name lookup), then says
+    # no: by then the master gave up and the link is gone, and the first
+    # stage's MITO003 meets a closed pipe.
+    cat >"$MG_TMP/slow-sudo" <<SH
+#!/bin/sh
+for a; do f=\$a; done
+echo "\$f" >"$MG_TMP/slow-sudo.file"
+sleep 3
+echo done >"$MG_TMP/slow-sudo.done"
+exit 1
+SH
+    chmod +x "$MG_TMP/slow-sudo"
+    run_mg_sep 255 mitogen-run -t 1 "$(ssh_hop)/sudo?sudo_path=$(mg_pct "$MG_TMP/slow-sudo")" -- true
+    assert "$stderr" =~ "connect timed out"
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [[ -e $MG_TMP/slow-sudo.done ]] && break
+        sleep 0.1
+    done
+    sleep 0.5
+    local f
+    f=$(cat "$MG_TMP/slow-sudo.file")
+    assert "$f" =~ "/.mitogen-agent." "sudo was given the agent file"
+    [[ ! -e $f ]] || die "the agent file $f was left behind"
+}
