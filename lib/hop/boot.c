@@ -66,10 +66,15 @@ static const char first_stage[] =
  * CPU): the stub checks its payload's bounds and checksum, the agent its
  * HELLO tail.
  */
+#define FIRST_STAGE_WRITE \
+	"printf 'MITO000\\n';k=$3;shift 3;" \
+	"while [ $k -gt 0 ];do " \
+	"LC_ALL=C printf %b \"$1\" >>\"$f\"||{ echo \"mitogen: cannot write the agent image to $f\" >&2;exit 1;};" \
+	"shift;k=$((k-1));done;"
+
 static const char first_stage_arg[] =
 	FIRST_STAGE_FILE
-	"printf 'MITO000\\n';"
-	"LC_ALL=C printf %b \"$3\" >>\"$f\"||{ echo \"mitogen: cannot write the agent image to $f\" >&2;exit 1;};"
+	FIRST_STAGE_WRITE
 	FIRST_STAGE_EXEC;
 
 /*
@@ -97,12 +102,11 @@ static const char first_stage_arg[] =
 	FIRST_STAGE_LOOP \
 	FIRST_STAGE_EXEC
 
-/* The image in $3, as first_stage_arg; $4 the whole agent's length. */
+/* The image in words, as first_stage_arg; then the whole agent's length. */
 static const char first_stage_fused_arg[] =
 	FIRST_STAGE_FILE
-	"printf 'MITO000\\n';"
-	"LC_ALL=C printf %b \"$3\" >>\"$f\"||{ echo \"mitogen: cannot write the agent image to $f\" >&2;exit 1;};"
-	FIRST_STAGE_FUSED("$4", "4");
+	FIRST_STAGE_WRITE
+	FIRST_STAGE_FUSED("$1", "1");
 
 /* The image on stdin, as first_stage; $3 the whole agent's length. */
 static const char first_stage_fused[] =
@@ -111,11 +115,52 @@ static const char first_stage_fused[] =
 	FIRST_STAGE_LOOP
 	FIRST_STAGE_FUSED("$3", "3");
 
+/* Where the escaped text at P (at most MAX bytes on) may end a word:
+ * never inside an escape (\0NNN, or \0 before no octal digit). */
+static size_t word_end(const char *p, size_t max)
+{
+	size_t at = 0;
+
+	while (p[at] != '\0') {
+		size_t el = p[at] != '\\' ? 1 : p[at + 2] >= '0' && p[at + 2] <= '7' ? 5 : 2;
+
+		if (at + el > max) {
+			break;
+		}
+		at += el;
+	}
+	return at;
+}
+
+/* The escaped image ARG as "K WORD1 ... WORDK", each word at most
+ * MG_BOOT_ARG_WORD bytes, appended to argv. */
+static bool add_image_words(char ***argv, const char *arg)
+{
+	size_t len = strlen(arg), k, at = 0;
+	const size_t count_at = 6; /* after "/bin/sh -c SCRIPT mitogen-boot LEN NONCE" */
+
+	if (!mg__strv_add(argv, "0")) {
+		return false;
+	}
+	for (k = 0; at < len; k++) {
+		size_t n = word_end(arg + at, MG_BOOT_ARG_WORD);
+		char *w = talloc_strndup(*argv, arg + at, n);
+
+		if (w == NULL || !mg__strv_add(argv, w)) {
+			return false;
+		}
+		talloc_free(w);
+		at += n;
+	}
+	talloc_free((*argv)[count_at]);
+	(*argv)[count_at] = talloc_asprintf(*argv, "%zu", k);
+	return (*argv)[count_at] != NULL;
+}
+
 static char **boot_argv(TALLOC_CTX *mem_ctx, size_t len, char *arg, const char *script)
 {
-	char **argv = talloc_zero_array(mem_ctx, char *, 8);
+	char **argv = talloc_zero_array(mem_ctx, char *, 7);
 	struct timespec ts;
-	int n = arg != NULL ? 7 : 6;
 
 	if (argv == NULL) {
 		talloc_free(arg);
@@ -128,13 +173,17 @@ static char **boot_argv(TALLOC_CTX *mem_ctx, size_t len, char *arg, const char *
 	argv[3] = talloc_strdup(argv, "mitogen-boot");
 	argv[4] = talloc_asprintf(argv, "%zu", len);
 	argv[5] = talloc_asprintf(argv, "%lx%x", (unsigned long)ts.tv_nsec, (unsigned)getpid());
-	argv[6] = arg != NULL ? talloc_steal(argv, arg) : NULL;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < 6; i++) {
 		if (argv[i] == NULL) {
+			talloc_free(arg);
 			talloc_free(argv);
 			return NULL;
 		}
 	}
+	if (arg != NULL && !add_image_words(&argv, arg)) {
+		TALLOC_FREE(argv);
+	}
+	talloc_free(arg);
 	return argv;
 }
 

@@ -115,10 +115,14 @@ char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len);
  * argument, and Linux takes at most 128 KiB in one (MAX_ARG_STRLEN).
  */
 #define MG_BOOT_ARG_MAX 120000
+/* And the longest word of it: csh (BSD's) refuses a word of 8 KiB or
+ * more ("Word too long."), so the image goes as many words. */
+#define MG_BOOT_ARG_WORD 4096
 /*
  * The same with the image and its tail (image, then tail) in the argv
- * itself, escaped for printf %b, as a seventh word: the first stage then
- * reads nothing from stdin (PROTOCOL section 2.1). NULL when the escaped
+ * itself, escaped for printf %b: a seventh word K, then K words of at most
+ * MG_BOOT_ARG_WORD bytes that the first stage writes one after the other;
+ * it then reads nothing from stdin (PROTOCOL section 2.1). NULL when the escaped
  * form would exceed MG_BOOT_ARG_MAX, or on ENOMEM: push it on stdin then.
  * ESC, when not NULL, keeps the image's escaped form for the next call.
  */

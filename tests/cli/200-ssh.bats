@@ -46,6 +46,8 @@ function teardown_file() {
 }
 
 function teardown() {
+    # The login shells test's, should it have failed half way.
+    rm -f "/etc/sudoers.d/mitogen-test-shells$$"
     # sshd's side of a failure is often the explanation.
     if [[ -z ${BATS_TEST_COMPLETED:-} && -n ${MG_SSHD_DIR:-} && -f $MG_SSHD_DIR/sshd.log ]]; then
         echo "# sshd.log (last lines):"
@@ -408,10 +410,21 @@ function hop_re() {
 
 @test "login shells: the first stage survives sh, bash, zsh, mksh, tcsh, csh and fish" {
     need_ssh_user
-    local sh path tried=0
+    local sh path tried=0 fuse=
     local script='printf "[%s]" "$@"'
     local -a args=("it's" '$HOME !! `x`' $'a\nb')
     sh -c "$script" x "${args[@]}" >"$MG_TMP/expected"
+    # sudo without a password for the user: the fused first stage, sudo
+    # in the ssh command (PROTOCOL 2.3.3), under each login shell too.
+    if command -v sudo >/dev/null && command -v visudo >/dev/null && [[ -d /etc/sudoers.d ]]; then
+        fuse=/etc/sudoers.d/mitogen-test-shells$$
+        printf '%s ALL=(root) NOPASSWD: ALL\n' "$MG_SSH_USER" >"$MG_TMP/sudoers"
+        if visudo -c -q -f "$MG_TMP/sudoers"; then
+            install -m 0440 -o root -g root "$MG_TMP/sudoers" "$fuse"
+        else
+            fuse=
+        fi
+    fi
     for sh in sh bash zsh mksh tcsh csh fish; do
         path=$(command -v "$sh") || continue
         tried=$((tried + 1))
@@ -420,8 +433,18 @@ function hop_re() {
         assert "$stderr" == "" "$sh: nothing on stderr"
         run cmp "$MG_TMP/expected" "$MG_STDOUT_FILE"
         assert "$status" -eq 0 "$sh as the login shell: argv byte-exact (cmp: $output)"
+        [[ -n $fuse ]] || continue
+        run_mg_sep mitogen-run -vv "$(ssh_hop "$MG_SSH_USER")/sudo" -- sh -c "$script" x "${args[@]}"
+        run cmp "$MG_TMP/expected" "$MG_STDOUT_FILE"
+        assert "$status" -eq 0 "$sh as the login shell, sudo in its command: argv byte-exact (cmp: $output)"
+        if [[ -f $MG_BUILD_DIR/cmd/mitogen-agent-lite && -z ${MITOGEN_AGENT_LITE+set} &&
+            $MG_SANITIZE == none ]]; then
+            assert "$stderr" =~ "sudo runs in the command" "$sh: fused"
+            assert "$stderr" !~ "did not start the agent" "$sh: no fallback"
+        fi
     done
     usermod -s /bin/sh "$MG_SSH_USER"
+    rm -f -- "${fuse:-/nonexistent}"
     assert "$tried" -ge 2 "at least sh and bash were tried"
 }
 

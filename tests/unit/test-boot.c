@@ -268,19 +268,24 @@ static void test_boot_cooked_pty(void)
  * stdio on a socketpair whose end is returned in *_sock. */
 static pid_t spawn_with(char **argv, const char *const *sh, int *_sock)
 {
-	const char *v[16];
+	/* The image may come as many words (MG_BOOT_ARG_WORD). */
+	const char **v = talloc_array(NULL, const char *, 4 + talloc_array_length(argv));
 	int sv[2], n = 0;
 	pid_t pid = -1;
 
+	if (v == NULL) {
+		return -1;
+	}
 	while (sh[n] != NULL) {
 		v[n] = sh[n];
 		n++;
 	}
-	for (int i = 1; argv[i] != NULL && n < 15; i++) {
+	for (int i = 1; argv[i] != NULL; i++) {
 		v[n++] = argv[i];
 	}
 	v[n] = NULL;
 	if (mg__socketpair(sv) != 0) {
+		talloc_free(v);
 		return -1;
 	}
 	{
@@ -291,6 +296,7 @@ static pid_t spawn_with(char **argv, const char *const *sh, int *_sock)
 			pid = -1;
 		}
 	}
+	talloc_free(v);
 	close(sv[1]);
 	*_sock = sv[0];
 	return pid;
@@ -363,11 +369,34 @@ static void test_boot_cut(void)
  * of printf %b exactly; stdin is never read. The "image" is a script that
  * copies its own file (as the agent would read it) and says it is up.
  */
+/* The image words of an argv from mg__boot_argv_inline (argv[6] counts
+ * them), joined, on mem_ctx; "!bad words" (which no check accepts) unless
+ * there are as many as counted, each at most MG_BOOT_ARG_WORD bytes, as
+ * csh wants. */
+static char *image_text(TALLOC_CTX *mem_ctx, char **argv)
+{
+	char *text = talloc_strdup(mem_ctx, "");
+	long k = argv != NULL && argv[6] != NULL ? strtol(argv[6], NULL, 10) : 0;
+
+	for (long i = 0; i < k && text != NULL; i++) {
+		if (argv[7 + i] == NULL || strlen(argv[7 + i]) > MG_BOOT_ARG_WORD) {
+			k = 0;
+			break;
+		}
+		text = talloc_strdup_append(text, argv[7 + i]);
+	}
+	if (k < 1 || text == NULL || argv[7 + k] != NULL) {
+		return talloc_strdup(mem_ctx, "!bad words");
+	}
+	return text;
+}
+
 static void test_boot_inline_bytes(void)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	char copy[256], script[512], buf[4096];
-	uint8_t data[2048];
+	/* Past two words' worth, escapes across their ends. */
+	static uint8_t data[3 * MG_BOOT_ARG_WORD], got[sizeof(data)];
 	size_t n;
 
 	snprintf(copy, sizeof(copy), "%s/../mg-test-boot-copy.%d", tmpdir, (int)getpid());
@@ -380,24 +409,32 @@ static void test_boot_inline_bytes(void)
 	}
 	memcpy(data + n, tricky, sizeof(tricky));
 	n += sizeof(tricky);
+	while (n < sizeof(data) - 1) {
+		/* NULs before octal digits, backslashes, quotes, '!'. */
+		static const uint8_t more[] = { 0, '1', '\\', '!', '\'', 'a', '\n', 0, 'x' };
+		data[n] = more[n % sizeof(more)];
+		n++;
+	}
 	data[n++] = 0;
 	for (size_t s = 0; s < sizeof(shells) / sizeof(shells[0]); s++) {
 		char **argv = mg__boot_argv_inline(tmp, data, n - 40, data + n - 40, 40, NULL);
 		int sock = -1, status = 0;
 		pid_t pid;
 		FILE *f;
-		uint8_t got[2048];
 		size_t gn;
+		char *text;
 
 		if (!have(shells[s][0])) {
 			printf("# %s: not installed\n", shells[s][0]);
 			continue;
 		}
 		ASSERT_PTR_NOT_NULL(argv);
-		ASSERT_PTR_NULL(strchr(argv[6], '!'));
-		ASSERT_PTR_NULL(strchr(argv[6], '\n'));
-		ASSERT_PTR_NULL(strstr(argv[6], "\\\\"));
-		ASSERT_PTR_NULL(strstr(argv[6], "\\'"));
+		text = image_text(tmp, argv);
+		ASSERT_TRUE(strtol(argv[6], NULL, 10) >= 3);
+		ASSERT_PTR_NULL(strchr(text, '!'));
+		ASSERT_PTR_NULL(strchr(text, '\n'));
+		ASSERT_PTR_NULL(strstr(text, "\\\\"));
+		ASSERT_PTR_NULL(strstr(text, "\\'"));
 		pid = spawn_with(argv, shells[s], &sock);
 		ASSERT_TRUE(pid > 0);
 		/* Nothing is written to its stdin: it must not wait for it. */
@@ -437,7 +474,7 @@ static void test_boot_inline_agent(void)
 		ASSERT_PTR_NULL(argv);
 	} else {
 		ASSERT_PTR_NOT_NULL(argv);
-		ASSERT_TRUE(strlen(argv[6]) <= MG_BOOT_ARG_MAX);
+		ASSERT_TRUE(strlen(image_text(tmp, argv)) <= MG_BOOT_ARG_MAX);
 		pid = spawn_with(argv, shells[0], &sock);
 		ASSERT_TRUE(pid > 0);
 		ASSERT_TRUE(wait_for(sock, MG_MARK_UP, buf, sizeof(buf), 10000));
@@ -479,17 +516,17 @@ static void test_boot_inline_kept(void)
 		char **b = mg__boot_argv_inline(tmp, img, sizeof(img), tail, tail_lens[t], NULL);
 
 		ASSERT_TRUE(a != NULL && b != NULL);
-		ASSERT_STR_EQ(a[6], b[6]);
+		ASSERT_STR_EQ(image_text(tmp, a), image_text(tmp, b));
 		ASSERT_STR_EQ(a[4], b[4]);
 		ASSERT_TRUE(kept == NULL || kept == esc->text);
 		kept = esc->text;
 	}
-	ASSERT_PTR_NOT_NULL(strstr(mg__boot_argv_inline(tmp, img, sizeof(img), (const uint8_t *)"7",
-							1, esc)[6], "\\00007"));
-	ASSERT_PTR_NOT_NULL(strstr(mg__boot_argv_inline(tmp, img, sizeof(img), (const uint8_t *)"8",
-							1, esc)[6], "\\08"));
-	ASSERT_STR_EQ(mg__boot_argv_inline(tmp, other, 9, (const uint8_t *)"j", 1, esc)[6],
-		      "abcdefghij");
+	ASSERT_PTR_NOT_NULL(strstr(image_text(tmp, mg__boot_argv_inline(tmp, img, sizeof(img),
+						(const uint8_t *)"7", 1, esc)), "\\00007"));
+	ASSERT_PTR_NOT_NULL(strstr(image_text(tmp, mg__boot_argv_inline(tmp, img, sizeof(img),
+						(const uint8_t *)"8", 1, esc)), "\\08"));
+	ASSERT_STR_EQ(image_text(tmp, mg__boot_argv_inline(tmp, other, 9, (const uint8_t *)"j", 1,
+							   esc)), "abcdefghij");
 	ASSERT_TRUE(esc->of == other && esc->of_len == 9);
 	talloc_free(tmp);
 }
