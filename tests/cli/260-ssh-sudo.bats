@@ -310,7 +310,7 @@ SH
     # stage's MITO003 meets a closed pipe.
     cat >"$MG_TMP/slow-sudo" <<SH
 #!/bin/sh
-for a; do f=\$a; done
+p=; for a; do [ "\$p" = --boot ] && f=\$a; p=\$a; done
 echo "\$f" >"$MG_TMP/slow-sudo.file"
 sleep 3
 echo done >"$MG_TMP/slow-sudo.done"
