@@ -522,10 +522,19 @@ static void fused_up(struct mg_context *c, uint32_t id)
 			b->pid = c->pid;
 			b->exec_only = true;
 			c->pid = 0;
-			ctx_settle(b, 0, NULL);
+			if (b->shutting) {
+				/* As a CONNECT reply would find it (on_connect_reply). */
+				mg__router_send(c->s->r, id, MG_H_SHUTDOWN, 0, 0, NULL, 0);
+				ctx_settle(b, MG_ERR_CANCELLED, "shut down while connecting");
+			} else {
+				ctx_settle(b, 0, NULL);
+			}
 			return;
 		}
 	}
+	/* The sudo hop went meanwhile: its agent, nobody's now, goes too,
+	 * and the link with it. */
+	mg__router_send(c->s->r, id, MG_H_SHUTDOWN, 0, 0, NULL, 0);
 }
 
 static void on_conn_done(struct mg_conn *conn, int err, const char *errmsg, void *data)
@@ -656,10 +665,11 @@ static void fuse_params(struct waiter *w, struct mg_context *c, struct mg_conn_p
 	    lite_image(s) == NULL) {
 		return;
 	}
-	p->fuse_name = mg_chain_prefix(c, w->chain, 2);
-	if (p->fuse_name == NULL) {
+	c->fuse_name = mg_chain_prefix(c, w->chain, 2);
+	if (c->fuse_name == NULL) {
 		return;
 	}
+	p->fuse_name = c->fuse_name;
 	c->fuse_id = s->next_id++;
 	p->fuse_id = c->fuse_id;
 	p->fuse_hop = &w->chain->hops[1];
@@ -861,6 +871,29 @@ static void wait_last(struct waiter *w)
 
 /* Where a waiter resumes: after the hop it waited for, or (woken for a
  * place) under the same hop. False when that hop is gone: w is finished. */
+/* A first hop that runs its sudo hop in its own command (PROTOCOL 2.3.3)
+ * has no agent: only its own sudo hop's chain may use it. Else w is
+ * finished with MG_ERR_POLICY, and true. */
+static bool fused_refused(struct waiter *w, struct mg_context *c)
+{
+	char *full, *m;
+	bool ok;
+
+	if (!c->fused) {
+		return false;
+	}
+	full = w->chain->n_hops >= 2 ? mg_chain_prefix(NULL, w->chain, 2) : NULL;
+	ok = full != NULL && c->fuse_name != NULL && strcmp(full, c->fuse_name) == 0;
+	talloc_free(full);
+	if (ok) {
+		return false;
+	}
+	m = talloc_asprintf(w, "%s: runs sudo in its own command, and so has no agent of its "
+			    "own (give every chain before the loop runs)", c->name);
+	finish(w, NULL, MG_ERR_POLICY, m != NULL ? m : "out of memory");
+	return true;
+}
+
 static bool resume(struct waiter *w)
 {
 	struct mg_context *c = w->on;
@@ -870,6 +903,10 @@ static bool resume(struct waiter *w)
 		if (c->state != CTX_UP) {
 			c = w->early ? first_gone(c) : c;
 			finish(w, NULL, c->err, c->errmsg);
+			return false;
+		}
+		if (fused_refused(w, c)) {
+			/* It waited on the hop while it connected. */
 			return false;
 		}
 		w->at = c;
@@ -945,11 +982,7 @@ static void advance(struct waiter *w)
 			/* Someone else made this hop: a place granted for it
 			 * goes to the next waiter. */
 			unreserve(w);
-			if (c->fused && !mg__plan_fused(&w->s->plan, w->chain, w->exec_only, c->name)) {
-				char *m = talloc_asprintf(w, "%s: runs sudo in its own command, and "
-							  "so has no agent of its own (give every "
-							  "chain before the loop runs)", c->name);
-				finish(w, NULL, MG_ERR_POLICY, m != NULL ? m : "out of memory");
+			if (fused_refused(w, c)) {
 				return;
 			}
 			if (c->exec_only && w->hop + 1 < w->chain->n_hops) {

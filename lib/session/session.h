@@ -58,6 +58,7 @@ struct mg_context {
 	bool exec_only;             /* runs the exec-only agent: no hop below */
 	uint32_t fuse_id;           /* first hops: the sudo hop that may run in
 				     * its command (PROTOCOL 2.3.3), or 0 */
+	char *fuse_name;            /* and its name (a chain prefix), on c */
 	bool fuse_taken;            /* a context was given fuse_id */
 	bool fused;                 /* it did: the agent at the end of our
 				     * link is fuse_id's, none is ours */

@@ -1118,6 +1118,104 @@ static void test_exec_only_fork_body(void)
 }
 ISOLATED(test_exec_only_fork)
 
+/*
+ * sudo in an ssh hop's command (PROTOCOL 2.3.3), the ssh hop being a
+ * stand-in that runs its command here: a fixture when this process may
+ * use sudo -n to root and the exec-only agent is small enough to ride in
+ * a command; NULL (and a note) otherwise. *_hop is the ssh hop's text,
+ * *_dir the stand-in's directory, on the fixture.
+ */
+static struct fx *fused_fx(char **_hop, char **_dir)
+{
+	const char *agent = getenv("MITOGEN_AGENT");
+	char *lite, *dir, *script, *esc;
+	struct stat st;
+	struct fx *f;
+	FILE *fp;
+
+	if (agent == NULL || getuid() != 0 || system("sudo -n true >/dev/null 2>&1") != 0) {
+		printf("# skip: needs root and sudo\n");
+		return NULL;
+	}
+	lite = talloc_asprintf(NULL, "%s-lite", agent);
+	if (stat(lite, &st) != 0 || st.st_size > 100000) {
+		printf("# skip: no exec-only agent that fits in a command at %s\n", lite);
+		talloc_free(lite);
+		return NULL;
+	}
+	talloc_free(lite);
+	unsetenv("MITOGEN_AGENT_LITE");
+	f = fx_new();
+	dir = f != NULL ? talloc_strdup(f, "/tmp/mg-test-fuse.XXXXXX") : NULL;
+	if (dir == NULL || mkdtemp(dir) == NULL) {
+		talloc_free(f);
+		return NULL;
+	}
+	script = talloc_asprintf(f, "%s/ssh", dir);
+	fp = fopen(script, "w");
+	if (fp == NULL) {
+		talloc_free(f);
+		return NULL;
+	}
+	/* ssh's last word is the remote command: run it here. */
+	fputs("#!/bin/sh\nfor last; do :; done\nexec /bin/sh -c \"$last\"\n", fp);
+	fclose(fp);
+	chmod(script, 0755);
+	esc = talloc_strdup(f, "");
+	for (const char *c = script; *c != '\0'; c++) {
+		esc = *c == '/' ? talloc_strdup_append(esc, "%2F") : talloc_asprintf_append(esc, "%c", *c);
+	}
+	*_hop = talloc_asprintf(f, "ssh:h?ssh_path=%s", esc);
+	*_dir = dir;
+	return f;
+}
+
+static void on_start_shut(struct mg_context *ctx, int err, const char *errmsg, void *data)
+{
+	if (err == 0) {
+		mg_context_shutdown(ctx);
+	}
+}
+
+/* A chain given once the fused ssh hop is being connected, that needs
+ * that hop's own agent, fails by policy, as one given once it is up does:
+ * it had waited on the hop and was handed it, with no agent there. And a
+ * sudo hop shut down while its ssh hop connected is not said up. */
+static void test_fused_later_body(void)
+{
+	struct mg_connect_opts eo = { .exec_only = true, .on_start = on_start_shut };
+	struct mg_chain_list *chains = NULL;
+	struct fx *f, *sudo, *alone;
+	char *hop = NULL, *dir = NULL, *err = NULL, *text, *rm;
+
+	f = fused_fx(&hop, &dir);
+	if (f == NULL) {
+		return;
+	}
+	sudo = talloc_zero(f, struct fx);
+	alone = talloc_zero(f, struct fx);
+	text = talloc_asprintf(f, "%s/sudo", hop);
+	ASSERT_TRUE(sudo != NULL && alone != NULL && text != NULL);
+	ASSERT_INT_EQ(mg_chain_parse(f, text, &chains, &err), 0);
+	ASSERT_INT_EQ(mg_connect(f, f->s, &chains->chains[0], &eo, on_connect, sudo, &err), 0);
+	/* The ssh hop starts in this turn; the other chain comes after. */
+	run_until(f->loop, NULL, NULL, 10);
+	ASSERT_INT_EQ(mg_chain_parse(f, hop, &chains, &err), 0);
+	ASSERT_INT_EQ(mg_connect(f, f->s, &chains->chains[0], NULL, on_connect, alone, &err), 0);
+	ASSERT_TRUE(run_until(f->loop, connected, alone, 20000));
+	ASSERT_TRUE(run_until(f->loop, connected, sudo, 20000));
+	printf("# %s: %s\n", hop, alone->errmsg != NULL ? alone->errmsg : "up");
+	ASSERT_INT_EQ(alone->err, MG_ERR_POLICY);
+	ASSERT_STR_CONTAINS(alone->errmsg, "runs sudo in its own command");
+	printf("# %s: %s\n", text, sudo->errmsg != NULL ? sudo->errmsg : "up");
+	ASSERT_INT_EQ(sudo->err, MG_ERR_CANCELLED);
+	rm = talloc_asprintf(NULL, "rm -rf '%s'", dir);
+	talloc_free(f);
+	ASSERT_INT_EQ(system(rm), 0);
+	talloc_free(rm);
+}
+ISOLATED(test_fused_later)
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -1138,5 +1236,6 @@ int main(void)
 	RUN(test_exec_only);
 	RUN(test_exec_only_plain_end);
 	RUN(test_exec_only_fork);
+	RUN(test_fused_later);
 	return TESTS_END();
 }
