@@ -17,10 +17,12 @@ function setup_file() {
     export BATS_NO_PARALLELIZE_WITHIN_FILE=true
     start_sshd
     # Users of their own, unique per run: tty wants a terminal for sudo
-    # (requiretty) and needs no password; pw needs its password.
+    # (requiretty) and needs no password; pw needs its password; np needs
+    # neither, and its login shell sets umask 027.
     MG_FUSE_SKIP=
     MG_FUSE_TTY=mgft$$
     MG_FUSE_PW=mgfp$$
+    MG_FUSE_NP=mgfn$$
     MG_FUSE_PASS="f p'\"\$x-$RANDOM"
     MG_FUSE_SUDOERS=/etc/sudoers.d/mitogen-test-fuse$$
     if [[ -n $MG_SSHD_SKIP ]]; then
@@ -30,16 +32,24 @@ function setup_file() {
         MG_FUSE_SKIP="needs useradd, sudo, visudo and /etc/sudoers.d"
     else
         local u home tmp
-        for u in "$MG_FUSE_TTY" "$MG_FUSE_PW"; do
+        for u in "$MG_FUSE_TTY" "$MG_FUSE_PW" "$MG_FUSE_NP"; do
             useradd -m -s /bin/sh "$u"
             printf '%s:%s\n' "$u" "$MG_FUSE_PASS" | chpasswd
             home=$(getent passwd "$u" | cut -d: -f6)
             install -d -m 700 -o "$u" "$home/.ssh"
             install -m 600 -o "$u" "$MG_SSHD_DIR/client_key.pub" "$home/.ssh/authorized_keys"
         done
+        # A login shell that sets the umask, as pam_umask or a site's
+        # shell wrapper would (sshd reads no profile for a command).
+        home=$(getent passwd "$MG_FUSE_NP" | cut -d: -f6)
+        printf '#!/bin/sh\numask 027\nexec /bin/sh "$@"\n' >"$home/sh027"
+        chmod 755 "$home/sh027"
+        usermod -s "$home/sh027" "$MG_FUSE_NP"
         tmp=$(mktemp)
+        printf 'Defaults:%s !lecture\n%s ALL=(root) NOPASSWD: ALL\n' \
+            "$MG_FUSE_NP" "$MG_FUSE_NP" >"$tmp"
         printf 'Defaults:%s requiretty, !lecture\n%s ALL=(root) NOPASSWD: ALL\n' \
-            "$MG_FUSE_TTY" "$MG_FUSE_TTY" >"$tmp"
+            "$MG_FUSE_TTY" "$MG_FUSE_TTY" >>"$tmp"
         printf 'Defaults:%s !lecture, passwd_tries=1\n%s ALL=(root) ALL\n' \
             "$MG_FUSE_PW" "$MG_FUSE_PW" >>"$tmp"
         if visudo -c -q -f "$tmp"; then
@@ -50,14 +60,14 @@ function setup_file() {
         rm -f -- "$tmp"
     fi
     # shellcheck disable=SC2090 # the quotes are the password's own
-    export MG_FUSE_SKIP MG_FUSE_TTY MG_FUSE_PW MG_FUSE_PASS MG_FUSE_SUDOERS
+    export MG_FUSE_SKIP MG_FUSE_TTY MG_FUSE_PW MG_FUSE_NP MG_FUSE_PASS MG_FUSE_SUDOERS
 }
 
 function teardown_file() {
     stop_sshd
     rm -f -- "${MG_FUSE_SUDOERS:-/nonexistent}"
     local u
-    for u in ${MG_FUSE_TTY:-} ${MG_FUSE_PW:-}; do
+    for u in ${MG_FUSE_TTY:-} ${MG_FUSE_PW:-} ${MG_FUSE_NP:-}; do
         userdel -r "$u" 2>/dev/null || true
     done
 }
@@ -168,6 +178,19 @@ function leftovers() {
     rm -f /tmp/mg-fuse-$$.log
     assert "$fused" == "$two" "what the command sees"
     assert "$fused" =~ "SUDO_USER=root" "sudo's own variables are there"
+}
+
+@test "a login user other than root, umask 027: the same umask and environment as two agents" {
+    need_fusing
+    local fused two
+    fused=$(mitogen-run -vv "$(ssh_hop "$MG_FUSE_NP")/sudo" -- "$WHERE" 2>"$MG_TMP/log")
+    assert "$(cat "$MG_TMP/log")" =~ "sudo runs in the command"
+    assert "$(cat "$MG_TMP/log")" !~ "did not start the agent"
+    two=$(MITOGEN_AGENT_LITE='' mitogen-run -vv "$(ssh_hop "$MG_FUSE_NP")/sudo" -- "$WHERE" 2>"$MG_TMP/log")
+    assert "$(cat "$MG_TMP/log")" !~ "sudo runs in the command"
+    assert "$fused" == "$two" "what the command sees"
+    assert "$(sed -n 2p <<<"$fused")" == "0027" "the login's umask, through sudo"
+    assert "$fused" =~ "SUDO_USER=$MG_FUSE_NP"
 }
 
 @test "sudo wants a terminal (requiretty): the whole agent comes, and the run works" {
