@@ -102,6 +102,8 @@ struct mg_conn {
 	char *fuse_name;
 	bool fused;                  /* the command runs sudo; until MITO003 */
 	struct mg_handler *fuse_hello; /* fuse_id's HELLO reply */
+	unsigned fuse_timeout_ms;    /* fuse_id's time limit */
+	unsigned timeout_ms;         /* ours */
 	uint8_t *fuse_tail;          /* fuse_id's HELLO and frames, on stdin */
 	size_t fuse_tail_len;
 	bool spare;                  /* the image may ride in the command */
@@ -680,6 +682,16 @@ static int fuse_argv(struct mg_conn *c, const uint8_t *frames, size_t n, bool in
 	h = NULL;
 	c->fused = true;
 	c->image_in_argv = in_argv;
+	if (c->fuse_timeout_ms > 0 && c->timer != NULL) {
+		/* The sudo hop's time limit runs within ours now: both, as
+		 * when one follows the other (the old timer stays on ENOMEM). */
+		struct mg_timer *t = mg_timer_new(c, c->loop, (uint64_t)c->timeout_ms +
+						  c->fuse_timeout_ms, on_timeout, c);
+		if (t != NULL) {
+			talloc_free(c->timer);
+			c->timer = t;
+		}
+	}
 	if (!in_argv) {
 		c->fuse_tail = talloc_steal(c, tail);
 		c->fuse_tail_len = tail_len;
@@ -1486,6 +1498,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	c->image = p->image;
 	c->hop = p->hop;
 	c->id = p->id;
+	c->timeout_ms = p->timeout_ms;
 	c->log_level = p->log_level;
 	c->done = done;
 	c->data = data;
@@ -1513,6 +1526,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	c->run_agent = p->run_agent;
 	if (p->fuse_id != 0 && p->fuse_image != NULL && can_fuse(c->method)) {
 		c->fuse_id = p->fuse_id;
+		c->fuse_timeout_ms = p->fuse_timeout_ms;
 		c->fuse_hop = p->fuse_hop;
 		c->fuse_image = p->fuse_image;
 		c->fuse_name = talloc_strdup(c, p->fuse_name);

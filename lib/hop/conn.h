@@ -43,6 +43,7 @@ struct mg_conn_params {
 	 * fuse_id, fuse_name), may run in its own command with the
 	 * exec-only agent fuse_image (PROTOCOL 2.3.3); 0: never. */
 	uint32_t fuse_id;
+	unsigned fuse_timeout_ms;  /* its time limit, added to ours when fused */
 	const struct mg_hop *fuse_hop;
 	const char *fuse_name;
 	const struct mg_image *fuse_image;

@@ -660,15 +660,26 @@ static const struct mg_image *first_image(struct waiter *w, struct mg_context *c
 static void fuse_params(struct waiter *w, struct mg_context *c, struct mg_conn_params *p)
 {
 	struct mg_session *s = w->s;
+	unsigned timeout_ms;
+	char *err = NULL;
+	bool given;
 
 	if (w->hop != 0 || !mg__plan_fused(&s->plan, w->chain, w->exec_only, c->name) ||
 	    lite_image(s) == NULL) {
+		return;
+	}
+	timeout_ms = w->timeout_ms;
+	if (mg__hop_seconds(w, &w->chain->hops[1], "connect_timeout", &timeout_ms, &given,
+			    &err) != 0) {
+		/* The sudo hop fails where it is connected, as usual. */
+		talloc_free(err);
 		return;
 	}
 	c->fuse_name = mg_chain_prefix(c, w->chain, 2);
 	if (c->fuse_name == NULL) {
 		return;
 	}
+	p->fuse_timeout_ms = timeout_ms;
 	p->fuse_name = c->fuse_name;
 	c->fuse_id = s->next_id++;
 	p->fuse_id = c->fuse_id;

@@ -353,3 +353,15 @@ SH
     assert "$f" =~ "/.mitogen-agent." "sudo was given the agent file"
     [[ ! -e $f ]] || die "the agent file $f was left behind"
 }
+
+@test "sudo slower than -t, within the sudo hop's connect_timeout: it connects, as with two agents" {
+    need_fusing
+    # With two agents the ssh hop has -t to come up, then the sudo hop
+    # its own time limit; sudo in the ssh command gets both.
+    printf '#!/bin/sh\nsleep 4\nexec sudo "$@"\n' >"$MG_TMP/slow-sudo"
+    chmod +x "$MG_TMP/slow-sudo"
+    run_mg_sep mitogen-run -vv -t 3 \
+        "$(ssh_hop)/sudo?connect_timeout=20&sudo_path=$(mg_pct "$MG_TMP/slow-sudo")" -- id -un
+    assert "$output" == "root"
+    assert "$stderr" =~ "sudo runs in the command"
+}
