@@ -206,6 +206,7 @@ static void conn_fail(struct mg_conn *c, int err, const char *fmt, ...)
 	TALLOC_FREE(c->timer);
 	TALLOC_FREE(c->hello);
 	TALLOC_FREE(c->fuse_hello);
+	c->fused = false;
 	if (c->stream != NULL) {
 		mg_loop_free_later(c->loop, c->stream);
 		c->stream = NULL;
@@ -942,6 +943,11 @@ static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *da
 	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
 	size_t used = 0;
 
+	if (c->failed) {
+		/* Failed earlier in this turn of the loop (a time limit, a
+		 * line on stderr): its stream is gone, whatever came on it. */
+		return n;
+	}
 	while (used < n) {
 		const uint8_t *nl = memchr(p + used, '\n', n - used);
 		size_t len;

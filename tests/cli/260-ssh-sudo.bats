@@ -365,3 +365,38 @@ SH
     assert "$output" == "root"
     assert "$stderr" =~ "sudo runs in the command"
 }
+
+@test "the ssh hop fails (stderr) as MITO003 comes, in the same turn of the loop: no crash" {
+    need_fusing
+    # A stand-in for ssh: a denial on stderr and MITO003 on stdout, both
+    # written while the master is stopped, so that one turn of its loop
+    # sees both: the failure first, then the marker for a hop that is gone.
+    cat >"$MG_TMP/ssh" <<SH
+#!/bin/sh
+printf 'MITO000\n'
+: >"$MG_TMP/started"
+while [ ! -e "$MG_TMP/go" ]; do sleep 0.05; done
+printf 'user@host: Permission denied\n' >&2
+printf 'MITO003\n'
+sleep 3
+SH
+    chmod +x "$MG_TMP/ssh"
+    local i pid rc=0
+    mitogen-run -vv "ssh:h?ssh_path=$(mg_pct "$MG_TMP/ssh")/sudo,local" -- echo ran \
+        >"$MG_TMP/out" 2>"$MG_TMP/err" &
+    pid=$!
+    for ((i = 0; i < 100; i++)); do
+        [[ -e $MG_TMP/started ]] && break
+        sleep 0.05
+    done
+    sleep 0.2
+    kill -STOP "$pid"
+    touch "$MG_TMP/go"
+    sleep 0.3
+    kill -CONT "$pid"
+    wait "$pid" || rc=$?
+    assert "$(cat "$MG_TMP/err")" =~ "sudo runs in the command" "the hop was fused"
+    assert "$rc" == "255" "the ssh hop failed, and nothing crashed"
+    assert "$(cat "$MG_TMP/err")" =~ "SSH authentication is incorrect"
+    assert "$(grep -c "ran$" "$MG_TMP/out")" == "1" "the other target ran"
+}
