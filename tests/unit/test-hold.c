@@ -234,6 +234,85 @@ static void test_agent_hold_fails(void)
 	talloc_free(n);
 }
 
+/*
+ * A fused link (PROTOCOL 2.3.3): the master started first hop 1, and the
+ * agent that came up at the end of its link is context 2, its sudo hop
+ * (mg__router_fuse). 2 is the link's child (a policy "child" handler
+ * takes its frames); 1 has no agent: a frame for it fails at the master,
+ * one held for it is answered dead there, one claiming to come from it
+ * is dropped, and 2 cannot delete its route.
+ */
+static void test_fused_link(void)
+{
+	static const uint32_t p2[] = { 0 };
+	struct net *n = net_alone();
+	struct got a = { 0 }, child = { 0 }, any = { 0 }, b = { 0 };
+	struct mg_handler *ha, *hc, *hany, *hb;
+	struct mg_stream *down, *up;
+	struct mg_msg forged = { .dst = 0, .src = 1, .auth_id = 1, .handle = H_TEST + 2, .len = 6 };
+	uint8_t *p = NULL, frame[MG_HDR_LEN + 6], del[64];
+	size_t len = 0;
+	int sv[2];
+
+	ASSERT_PTR_NOT_NULL(n);
+	mg_log_set_sink(log_quiet, NULL);
+	n->r[2] = mg__router_new(n, n->loop, 2, p2, 1);
+	ASSERT_PTR_NOT_NULL(n->r[2]);
+	ha = mg__router_add_handler(n, n->r[0], 0, MG_POL_RESPONDENT, 1, true, on_msg, &a);
+	hc = mg__router_add_handler(n, n->r[0], H_TEST + 1, MG_POL_CHILD, 0, true, on_msg, &child);
+	hany = mg__router_add_handler(n, n->r[0], H_TEST + 2, MG_POL_ANY, 0, true, on_msg, &any);
+	hb = mg__router_add_handler(n, n->r[2], H_TEST, MG_POL_PARENT, 0, true, on_msg, &b);
+	ASSERT_TRUE(ha != NULL && hc != NULL && hany != NULL && hb != NULL);
+	/* Connecting: 1's CONNECT for 2 and 2's frames wait with 1's, and
+	 * ride in the image; one for 1 comes after. */
+	ASSERT_INT_EQ(mg__router_hold(n->r[0], 1, 0), 0);
+	ASSERT_INT_EQ(mg__router_hold(n->r[0], 2, 1), 0);
+	ASSERT_TRUE(net_ask_connect(n, 0, 1, 2));
+	ASSERT_INT_EQ(mg__router_send(n->r[0], 2, H_TEST, 0, 0, "in-image", 8), 0);
+	ASSERT_INT_EQ(mg__router_hold_take(n, n->r[0], 1, 1 << 16, false, &p, &len), 0);
+	ASSERT_TRUE(len > 0);
+	talloc_free(p);
+	ASSERT_INT_EQ(mg__router_send(n->r[0], 1, H_TEST, mg__handler_handle(ha), 0, "to-a", 4), 0);
+	/* Up: the master's end of the link leads to 1, the agent is 2's. */
+	ASSERT_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	down = mg__stream_new(n, n->loop, sv[0], sv[0], "c1", MG_MSG_MAX_DEFAULT);
+	up = mg__stream_new(n, n->loop, sv[1], sv[1], "parent", MG_MSG_MAX_DEFAULT);
+	ASSERT_TRUE(down != NULL && up != NULL);
+	ASSERT_INT_EQ(mg__router_add_stream(n->r[2], up, 0, "parent", true), 0);
+	ASSERT_INT_EQ(mg__router_add_stream(n->r[0], down, 1, "c1", false), 0);
+	ASSERT_INT_EQ(mg__router_fuse(n->r[0], 1, 2, "c1/sudo"), 0);
+	mg__router_hold_release(n->r[0], 1);
+	/* Held for 1: answered dead at the master, not sent to 2's agent. */
+	ASSERT_TRUE(run_until(n->loop, got_one, &a, 2000));
+	ASSERT_INT_EQ(a.flags[0], MG_F_DEAD);
+	/* (kept to its first 63 bytes) */
+	ASSERT_TRUE(strncmp(a.text[0], MG_NO_AGENT, sizeof(a.text[0]) - 1) == 0);
+	ASSERT_INT_EQ(mg__router_send(n->r[0], 1, H_TEST, 0, 0, "x", 1), MG_ERR_POLICY);
+	/* To 2: its agent gets it (what rode in the image is not sent again). */
+	ASSERT_INT_EQ(mg__router_send(n->r[0], 2, H_TEST, 0, 0, "to-b", 4), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &b, 2000));
+	/* From 2: the link's child. */
+	ASSERT_INT_EQ(mg__router_send(n->r[2], 0, H_TEST + 1, 0, 0, "fetch", 5), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &child, 2000));
+	ASSERT_INT_EQ(child.src[0], 2);
+	/* Claiming to be 1, or deleting 1's route: nothing comes of it. */
+	mg__msg_header(&forged, frame);
+	memcpy(frame + MG_HDR_LEN, "forged", 6);
+	ASSERT_INT_EQ(mg__stream_write_raw(up, frame, sizeof(frame)), 0);
+	mg__put_be32(del, 1);
+	ASSERT_INT_EQ(mg__router_send(n->r[2], 0, MG_H_DEL_ROUTE, 0, 0, del, 4), 0);
+	ASSERT_INT_EQ(mg__router_send(n->r[2], 0, H_TEST + 2, 0, 0, "mine", 4), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &any, 2000));
+	run_until(n->loop, NULL, NULL, 30);
+	ASSERT_INT_EQ(any.n, 1);
+	ASSERT_STR_EQ(any.text[0], "mine");
+	ASSERT_INT_EQ(any.src[0], 2);
+	ASSERT_TRUE(mg__router_reachable(n->r[0], 1));
+	ASSERT_INT_EQ(b.n, 1);
+	mg_log_set_sink(NULL, NULL);
+	talloc_free(n);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -245,5 +324,6 @@ int main(void)
 	RUN(test_unmarked_connect_holds_nothing);
 	RUN(test_agent_holds_for_child);
 	RUN(test_agent_hold_fails);
+	RUN(test_fused_link);
 	return TESTS_END();
 }
