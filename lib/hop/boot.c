@@ -25,7 +25,9 @@
  * sends nothing more until the agent is up), survive a non-blocking stdin
  * (head fails with EAGAIN: retry), and leave no file behind: the EXIT trap
  * removes it if anything fails before exec, and the agent unlinks it at
- * once after. printf is a regular builtin, so a failed redirection does
+ * once after. A marker written once the link is gone (the master gave up
+ * on a slow login) raises SIGPIPE, which would kill the shell past its
+ * EXIT trap: caught, it ends the shell through it. printf is a regular builtin, so a failed redirection does
  * not end the shell. On a terminal (su), the line discipline is made raw
  * again right before the image is asked for: whatever a login or PAM step
  * did to it, no byte (0x0d, 0x11, 0x13...) may be translated on the way.
@@ -36,7 +38,7 @@
 	"[ -d \"$d\" ]&&printf '' 2>/dev/null >\"$d/.mitogen-agent.$$.$2\"&&{ f=$d/.mitogen-agent.$$.$2;break;};" \
 	"done;" \
 	"[ -n \"$f\" ]||{ echo 'mitogen: no writable temporary directory' >&2;exit 1;};" \
-	"trap 'rm -f \"$f\"' EXIT;"
+	"trap 'rm -f \"$f\"' EXIT;trap 'exit 1' PIPE;"
 #define FIRST_STAGE_EXEC "chmod 700 \"$f\"&&exec \"$f\" --boot \"$f\" \"$u\""
 
 #define FIRST_STAGE_READ \
@@ -89,11 +91,10 @@ static const char first_stage_arg[] =
  * sudo hop itself. Nothing more is written to stdin before MITO002 or
  * MITO003, so head reads no frame. sudo may take long enough for the
  * master to give up and the link to close: MITO003 then meets a closed
- * pipe, and SIGPIPE, caught, ends the shell through its EXIT trap, which
- * removes the file (uncaught, it would kill the shell and leave it).
+ * pipe (FIRST_STAGE_FILE's PIPE trap).
  */
 #define FIRST_STAGE_FUSED(M, SHIFT) \
-	"chmod 700 \"$f\"||exit 1;trap 'exit 1' PIPE;" \
+	"chmod 700 \"$f\"||exit 1;" \
 	"m=" M ";shift " SHIFT ";umask $u;" \
 	"\"$@\" \"$f\" --boot \"$f\" -;" \
 	"s=$?;umask 077;[ -e \"$f\" ]||exit $s;" \

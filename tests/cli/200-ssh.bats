@@ -542,3 +542,41 @@ for t, path in sorted(pipes(agent).items()):
     assert "$output" !~ "link 65536" "none left at the default size"
     assert "$(grep -c '^link 1048576$' <<<"$output")" == "2" "both of them at 1 MiB"
 }
+
+@test "a login slower than -t: the first stage that starts after the master gave up leaves no file" {
+    need_ssh_user
+    # A login shell that takes its time (a slow profile, NFS home): by
+    # the time the first stage writes its marker, the link is gone. The
+    # user runs it, so it lives where the user may go.
+    local dir
+    dir=$(mktemp -d /tmp/mg-slow.XXXXXX)
+    chown "$MG_SSH_USER" "$dir"
+    chmod 755 "$dir"
+    cat >"$dir/slow-shell" <<SH
+#!/bin/sh
+sleep 3
+/bin/sh "\$@"
+echo \$? >"$dir/done"
+SH
+    chmod 755 "$dir/slow-shell"
+    local before
+    before=$(find /tmp /var/tmp /dev/shm -maxdepth 1 -name '.mitogen-agent.*' -user "$MG_SSH_USER" 2>/dev/null | wc -l)
+    usermod -s "$dir/slow-shell" "$MG_SSH_USER"
+    local form i
+    for form in "" "image_in_command=no"; do
+        rm -f "$dir/done"
+        run_mg_sep 255 mitogen-run -t 1 "$(ssh_hop "$MG_SSH_USER" $form)" -- true
+        assert "$stderr" =~ "connect timed out" "${form:-image in the command}: -t ended the run"
+        for ((i = 0; i < 100; i++)); do
+            [[ -e $dir/done ]] && break
+            sleep 0.1
+        done
+        # SIGPIPE uncaught: 141, and the file stays.
+        assert "$(cat "$dir/done" 2>/dev/null)" == "1" \
+            "${form:-image in the command}: the first stage ran, and exited through its trap"
+        assert "$(find /tmp /var/tmp /dev/shm -maxdepth 1 -name '.mitogen-agent.*' -user "$MG_SSH_USER" 2>/dev/null | wc -l)" \
+            == "$before" "${form:-image in the command}: no agent file left behind"
+    done
+    usermod -s /bin/sh "$MG_SSH_USER"
+    rm -rf -- "$dir"
+}
