@@ -1,0 +1,77 @@
+#!/bin/bash
+# The cold sudo run over the WAN relay, its forms interleaved: each round
+# runs, 0.3 s apart,
+#
+#   ssh wan1 sudo -n true
+#   mitogen-run ssh:wan1/sudo true, two agents (MITOGEN_AGENT_LITE=: the
+#                                   form before docs/PROTOCOL.md 2.3.3)
+#   mitogen-run ssh:wan1/sudo true, sudo in the ssh command
+#
+# so that a drift in the machine's load reaches all three alike, which
+# bench-wan.sh's runs one row after the other cannot promise; medians and
+# the difference in round trips.
+#   tests/bench/bench-wan-ab.sh [BUILD_DIR] [ROUNDS] [RTT_MS] [MBIT]
+# Needs what bench-wan.sh needs (root, openssh-server, python3, the relay).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-build}" && pwd)
+rounds=${2:-30}
+rtt=${3:-10}
+mbit=${4:-100}
+run=$build/cmd/mitogen-run
+export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
+export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
+relay=${MG_WAN_RELAY:-}
+for r in "$relay" /work/shared/bench/wan-relay.py "$here/../../../shared/bench/wan-relay.py"; do
+	if [[ -n $r && -f $r ]]; then
+		relay=$r
+		break
+	fi
+done
+[[ -f $relay ]] || { echo "bench: no wan-relay.py (set MG_WAN_RELAY)" >&2; exit 1; }
+
+# shellcheck source=common.sh
+source "$here/common.sh"
+bench_sshd
+
+cfg=$BATS_FILE_TMPDIR/wan_config
+{
+	printf 'Host wan1\n  HostName 127.0.0.1\n  Port %s\n' "$MG_SSH_PORT"
+	printf '  HostKeyAlias [127.0.0.1]:%s\n' "$MG_SSH_PORT"
+	printf '  ProxyCommand /usr/bin/python3 %s 127.0.0.1 %s %s %s\n' "$relay" "$MG_SSH_PORT" "$rtt" "$mbit"
+	cat "$MG_SSH_CONFIG"
+} >"$cfg"
+hop="ssh:wan1?ssh_args=$(mg_pct "-F $cfg")/sudo"
+
+# once CMD...: the wall time of one checked run, in microseconds.
+once() {
+	local t0 t1
+	sleep 0.3
+	t0=$(date +%s%N)
+	"$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000))
+}
+
+median() {
+	printf '%s\n' "$@" | sort -n |
+		awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f\n", m/1000}'
+}
+
+ssh_us=() two_us=() fused_us=()
+for ((i = 0; i < rounds; i++)); do
+	ssh_us+=("$(once ssh -F "$cfg" wan1 sudo -n true)")
+	two_us+=("$(once env MITOGEN_AGENT_LITE= "$run" "$hop" -- true)")
+	fused_us+=("$(once "$run" "$hop" -- true)")
+done
+
+base=$(median "${ssh_us[@]}")
+row() { # LABEL MS
+	printf '%-44s %8s ms  (%.2fx, %+.1f round trips)\n' "$1" "$2" \
+		"$(echo "$2 / $base" | bc -l)" "$(echo "($2 - $base) / $rtt" | bc -l)"
+}
+echo "== WAN relay: ${rtt} ms round trip, ${mbit} Mbit/s, $rounds interleaved rounds, load $(cut -d' ' -f1 /proc/loadavg)"
+row "ssh wan1 sudo -n true" "$base"
+row "mitogen-run ssh:wan1/sudo true, two agents" "$(median "${two_us[@]}")"
+row "mitogen-run ssh:wan1/sudo true" "$(median "${fused_us[@]}")"
