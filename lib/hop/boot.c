@@ -638,7 +638,7 @@ int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg)
 	return 0;
 }
 
-int mg__image_load_lite(TALLOC_CTX *mem_ctx, const struct mg_image *full, struct mg_image **_img)
+static int load_lite(TALLOC_CTX *mem_ctx, const struct mg_image *full, struct mg_image **_img)
 {
 	const char *env = getenv("MITOGEN_AGENT_LITE");
 	char *path;
@@ -666,6 +666,17 @@ int mg__image_load_lite(TALLOC_CTX *mem_ctx, const struct mg_image *full, struct
 	ret = load_path(mem_ctx, path, _img);
 	talloc_free(path);
 	return ret;
+}
+
+const struct mg_image *mg__image_lite(struct mg_image *full)
+{
+	if (!full->lite_tried) {
+		full->lite_tried = true;
+		if (load_lite(full, full, &full->lite) != 0) {
+			full->lite = NULL;
+		}
+	}
+	return full->lite;
 }
 
 char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word)

@@ -33,6 +33,9 @@ struct mg_image {
 	char *plain;
 	/* Its bytes, read once by mg__image_plain; NULL: read each time. */
 	struct mg_image_plain *plain_kept;
+	/* The exec-only agent beside it, once mg__image_lite looked. */
+	struct mg_image *lite;
+	bool lite_tried;
 	/* An installed file, which an upgrade may replace after 'data' was
 	 * read: mg__image_plain checks it is what 'data' inflates to. */
 	bool plain_verify;
@@ -55,10 +58,10 @@ struct mg_image_plain {
 int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg);
 /*
  * The exec-only agent (docs/PROTOCOL.md 2.3.2): $MITOGEN_AGENT_LITE (set
- * but empty: none), else FULL's own path with "-lite" appended. 0, or a
- * negative errno when there is none to push.
+ * but empty: none), else FULL's own path with "-lite" appended. Looked for
+ * once and kept on FULL; NULL when there is none to push.
  */
-int mg__image_load_lite(TALLOC_CTX *mem_ctx, const struct mg_image *full, struct mg_image **_img);
+const struct mg_image *mg__image_lite(struct mg_image *full);
 /*
  * The HELLO a parent appends to the image it pushes (docs/PROTOCOL.md
  * section 2.2): the frame and any frames held for the new agent, then

@@ -14,29 +14,16 @@
  * chains given, noted before any line is made. */
 struct dry {
 	struct mg_image *img;
-	struct mg_image *lite; /* once looked for; NULL: none at hand */
-	bool lite_tried;
 	bool exec_only;
 	struct mg_plan plan;
 };
-
-static const struct mg_image *lite_image(struct dry *d)
-{
-	if (!d->lite_tried) {
-		d->lite_tried = true;
-		if (mg__image_load_lite(d, d->img, &d->lite) != 0) {
-			d->lite = NULL;
-		}
-	}
-	return d->lite;
-}
 
 /* The argv of hop i, or for i 0 with *_fused set that of the ssh hop
  * running the sudo hop (hop 1) in its command. */
 static int hop_argv(TALLOC_CTX *tmp, struct dry *d, const struct mg_chain *chain, size_t i,
 		    bool *_fused, char ***_argv, char **_err)
 {
-	const struct mg_image *img = d->img;
+	const struct mg_image *img = d->img, *lite;
 	const char *first;
 	bool direct;
 	int ret;
@@ -45,16 +32,18 @@ static int hop_argv(TALLOC_CTX *tmp, struct dry *d, const struct mg_chain *chain
 		if ((first = mg_chain_prefix(tmp, chain, 1)) == NULL) {
 			return -ENOMEM;
 		}
-		if (mg__plan_fused(&d->plan, chain, d->exec_only, first) && lite_image(d) != NULL) {
-			ret = mg__conn_argv_fused(tmp, &chain->hops[0], &chain->hops[1], d->lite,
+		if (mg__plan_fused(&d->plan, chain, d->exec_only, first) &&
+		    (lite = mg__image_lite(d->img)) != NULL) {
+			ret = mg__conn_argv_fused(tmp, &chain->hops[0], &chain->hops[1], lite,
 						  d->img, _argv, _err);
 			if (ret != -ENOTSUP) {
 				*_fused = ret == 0;
 				return ret;
 			}
 		}
-		if (mg__plan_lite(&d->plan, chain, d->exec_only, first) && lite_image(d) != NULL) {
-			img = d->lite;
+		if (mg__plan_lite(&d->plan, chain, d->exec_only, first) &&
+		    (lite = mg__image_lite(d->img)) != NULL) {
+			img = lite;
 		}
 	}
 	return mg__conn_argv(tmp, &chain->hops[i], img, 0, _argv, &direct, _err);

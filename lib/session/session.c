@@ -633,26 +633,17 @@ static int ctx_destructor(struct mg_context *c)
  * when the chains given allow it (mg__plan_lite) and that agent is at
  * hand; else the whole one.
  */
-static const struct mg_image *lite_image(struct mg_session *s)
-{
-	if (!s->lite_tried) {
-		s->lite_tried = true;
-		if (mg__image_load_lite(s, s->image, &s->image_lite) != 0) {
-			s->image_lite = NULL;
-		}
-	}
-	return s->image_lite;
-}
-
 static const struct mg_image *first_image(struct waiter *w, struct mg_context *c)
 {
 	struct mg_session *s = w->s;
+	const struct mg_image *lite;
 
-	if (!mg__plan_lite(&s->plan, w->chain, w->exec_only, c->name) || lite_image(s) == NULL) {
+	if (!mg__plan_lite(&s->plan, w->chain, w->exec_only, c->name) ||
+	    (lite = mg__image_lite(s->image)) == NULL) {
 		return s->image;
 	}
 	c->exec_only = true;
-	return s->image_lite;
+	return lite;
 }
 
 /* For first hop c, the sudo hop that may run in its command (PROTOCOL
@@ -665,7 +656,7 @@ static void fuse_params(struct waiter *w, struct mg_context *c, struct mg_conn_p
 	bool given;
 
 	if (w->hop != 0 || !mg__plan_fused(&s->plan, w->chain, w->exec_only, c->name) ||
-	    lite_image(s) == NULL) {
+	    mg__image_lite(s->image) == NULL) {
 		return;
 	}
 	timeout_ms = w->timeout_ms;
@@ -684,7 +675,7 @@ static void fuse_params(struct waiter *w, struct mg_context *c, struct mg_conn_p
 	c->fuse_id = s->next_id++;
 	p->fuse_id = c->fuse_id;
 	p->fuse_hop = &w->chain->hops[1];
-	p->fuse_image = s->image_lite;
+	p->fuse_image = mg__image_lite(s->image);
 }
 
 /* Start connecting hop 'i' of the chain, whose parent (if any) is up. */

@@ -87,8 +87,6 @@ struct mg_session {
 	struct mg_loop *loop;
 	struct mg_router *r;
 	struct mg_image *image;
-	struct mg_image *image_lite; /* the exec-only agent, once looked for */
-	bool lite_tried;
 	struct mg_plan plan;        /* the chains given so far (plan.h) */
 	char *image_err;
 	uint32_t next_id;
