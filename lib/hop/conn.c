@@ -626,6 +626,60 @@ static int hello_frame(struct mg_conn *c, TALLOC_CTX *mem_ctx, uint32_t id, uint
 		       size_t *_len);
 static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data);
 
+/*
+ * What HELLO tells the agent of context 'id' at 'hop': remote_name= names
+ * its process (else "mitogen:ID"); debug=1 makes it log in detail, and
+ * the master shows those lines whatever its level (*_level untouched
+ * otherwise). 0, or -EINVAL for a bad debug= with *_errmsg set.
+ */
+static int agent_naming(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, uint32_t id, char **_name,
+			uint8_t *_level, char **_errmsg)
+{
+	const char *rn = mg_hop_opt(hop, "remote_name");
+	bool debug = false;
+
+	*_name = rn != NULL ? talloc_strdup(mem_ctx, rn) : talloc_asprintf(mem_ctx, "mitogen:%u", id);
+	if (mg__hop_bool(mem_ctx, hop, "debug", false, &debug, _errmsg) != 0) {
+		return -EINVAL;
+	}
+	if (debug) {
+		*_level = MG_LOG_DEBUG | MG_LOG_SHOW;
+	}
+	return 0;
+}
+
+/*
+ * The ssh command of 'hop' that runs the sudo hop 'sudo' in it with the
+ * exec-only agent 'lite' (PROTOCOL 2.3.3): its TAIL and the agent in the
+ * command (IN_ARGV) or on stdin, WHOLE_LEN bytes after MITO003. A run and
+ * --dry-run (mg__conn_argv_fused) make it alike. -E2BIG: too long for
+ * the command.
+ */
+static int fused_argv(TALLOC_CTX *mem_ctx, const struct mg_method *m, const struct mg_hop *hop,
+		      const struct mg_hop *sudo, const struct mg_image *lite, const uint8_t *tail,
+		      size_t tail_len, bool in_argv, size_t whole_len, char ***_argv,
+		      char **_errmsg)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_boot_cmd boot = { 0 };
+	char **words = NULL;
+	bool direct;
+	int ret;
+
+	if (tmp == NULL) {
+		return -ENOMEM;
+	}
+	if ((ret = mg__sudo_fuse_words(tmp, sudo, &words)) == 0) {
+		boot.argv = (const char *const *)mg__boot_argv_fused(
+			tmp, lite->data, lite->len, tail, tail_len, lite->esc, in_argv, whole_len,
+			(const char *const *)words);
+		ret = boot.argv == NULL ? (in_argv ? -E2BIG : -ENOMEM)
+					: m->build_argv(mem_ctx, hop, &boot, _argv, &direct, _errmsg);
+	}
+	talloc_free(tmp);
+	return ret;
+}
+
 /* Whether hops of this method may run sudo in their own command (PROTOCOL
  * 2.3.3): a run and --dry-run (mg__conn_argv_fused) ask alike. */
 static bool can_fuse(const struct mg_method *m)
@@ -644,37 +698,25 @@ static bool can_fuse(const struct mg_method *m)
 static int fuse_argv(struct mg_conn *c, const uint8_t *frames, size_t n, bool in_argv)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	struct mg_boot_cmd boot = { 0 };
 	struct mg_handler *h = NULL;
 	uint8_t *mine = NULL, *hello = NULL, *tail;
 	size_t nmine = 0, hello_len = 0, tail_len;
-	char **sudo = NULL, **argv = NULL, *msg = NULL, *pn;
-	const char *rn = mg_hop_opt(c->fuse_hop, "remote_name");
-	bool direct, debug = false;
+	char **argv = NULL, *msg = NULL, *pn = NULL;
+	uint8_t level = c->log_level;
 	int ret = -ENOMEM;
 
 	if (tmp == NULL) {
 		return -ENOMEM;
 	}
-	pn = rn != NULL ? talloc_strdup(tmp, rn) : talloc_asprintf(tmp, "mitogen:%u", c->fuse_id);
-	if (mg__hop_bool(tmp, c->fuse_hop, "debug", false, &debug, &msg) != 0 ||
+	/* Too long for the command, or anything else: the usual way. */
+	if ((ret = agent_naming(tmp, c->fuse_hop, c->fuse_id, &pn, &level, &msg)) != 0 ||
 	    (ret = mg__fuse_split(tmp, frames, n, c->id, c->fuse_id, &mine, &nmine)) != 0 ||
-	    (ret = mg__sudo_fuse_words(tmp, c->fuse_hop, &sudo)) != 0 || pn == NULL ||
-	    (ret = hello_frame(c, tmp, c->fuse_id, debug ? MG_LOG_DEBUG | MG_LOG_SHOW : c->log_level,
-			       pn, &h, &hello, &hello_len)) != 0 ||
+	    pn == NULL ||
+	    (ret = hello_frame(c, tmp, c->fuse_id, level, pn, &h, &hello, &hello_len)) != 0 ||
 	    (tail = make_tail(tmp, hello, hello_len, mine, nmine, 0, &tail_len)) == NULL ||
-	    (ret = build_tail(c, frames, n)) != 0) {
-		goto done;
-	}
-	boot.argv = (const char *const *)mg__boot_argv_fused(
-		tmp, c->fuse_image->data, c->fuse_image->len, tail, tail_len, c->fuse_image->esc,
-		in_argv, c->image->len + c->hello_tail_len, (const char *const *)sudo);
-	if (boot.argv == NULL) {
-		/* Too long for one word, or no memory: the usual way. */
-		ret = -E2BIG;
-		goto done;
-	}
-	if ((ret = c->method->build_argv(c, c->hop, &boot, &argv, &direct, &msg)) != 0) {
+	    (ret = build_tail(c, frames, n)) != 0 ||
+	    (ret = fused_argv(c, c->method, c->hop, c->fuse_hop, c->fuse_image, tail, tail_len,
+			      in_argv, c->image->len + c->hello_tail_len, &argv, &msg)) != 0) {
 		goto done;
 	}
 	talloc_free(c->argv);
@@ -972,9 +1014,9 @@ static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *da
 			mg_debug("%s: sudo -n did not start the agent: sending the whole agent",
 				 c->name);
 			c->fused = false;
+			c->image_in_argv = false;
 			TALLOC_FREE(c->fuse_hello);
-			mg__stream_write_raw(c->stream, c->image->data, c->image->len);
-			mg__stream_write_raw(c->stream, c->hello_tail, c->hello_tail_len);
+			send_image(c);
 		} else if (len == MG_MARK_LEN && memcmp(p + used, MG_MARK_UP, MG_MARK_LEN) == 0) {
 			used += len;
 			mg_trace("%s: agent started", c->name);
@@ -1059,28 +1101,12 @@ int mg__conn_argv_fused(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const str
 			char **_errmsg)
 {
 	const struct mg_method *m = mg__method_find(hop->method);
-	TALLOC_CTX *tmp;
-	struct mg_boot_cmd boot = { 0 };
-	char **words = NULL;
-	bool direct;
-	int ret;
 
 	if (m == NULL || !can_fuse(m) || m->build_argv == NULL) {
 		return -ENOTSUP;
 	}
-	if ((tmp = talloc_new(NULL)) == NULL) {
-		return -ENOMEM;
-	}
 	/* The form with the image on stdin, which counts it only. */
-	if ((ret = mg__sudo_fuse_words(tmp, sudo, &words)) == 0) {
-		boot.argv = (const char *const *)mg__boot_argv_fused(
-			tmp, lite->data, lite->len, NULL, 0, NULL, false, whole->len,
-			(const char *const *)words);
-		ret = boot.argv != NULL ? m->build_argv(mem_ctx, hop, &boot, _argv, &direct, _errmsg) :
-					  -ENOMEM;
-	}
-	talloc_free(tmp);
-	return ret;
+	return fused_argv(mem_ctx, m, hop, sudo, lite, NULL, 0, false, whole->len, _argv, _errmsg);
 }
 
 /* fork: the child becomes an agent on a fresh socketpair, in this very
@@ -1488,7 +1514,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	struct mg_conn *c;
 	char **argv = NULL;
 	int sv[2] = { -1, -1 }, ev[2] = { -1, -1 };
-	bool spare;
+	bool spare, prepared, fuse_wait;
 	int ret;
 
 	*_errmsg = NULL;
@@ -1509,19 +1535,9 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	c->done = done;
 	c->data = data;
 	c->name = talloc_strdup(c, p->name);
-	/* remote_name= names the agent's process; debug=1 makes it log in
-	 * detail, and the master shows those lines whatever its level. */
-	{
-		const char *rn = mg_hop_opt(p->hop, "remote_name");
-		bool debug = false;
-		c->proc_name = rn != NULL ? talloc_strdup(c, rn) : talloc_asprintf(c, "mitogen:%u", p->id);
-		if (mg__hop_bool(c, p->hop, "debug", false, &debug, _errmsg) != 0) {
-			ret = -EINVAL;
-			goto fail;
-		}
-		if (debug) {
-			c->log_level = MG_LOG_DEBUG | MG_LOG_SHOW;
-		}
+	if (agent_naming(c, p->hop, p->id, &c->proc_name, &c->log_level, _errmsg) != 0) {
+		ret = -EINVAL;
+		goto fail;
 	}
 	c->tail = talloc_strdup(c, "");
 	c->method = mg__method_find(p->hop->method);
@@ -1590,7 +1606,14 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	}
 	c->ask = p->ask;
 	c->ask_data = p->ask_data;
-	if (!c->direct && c->method->prepare_async != NULL && (spare || !c->method->prepare_optional)) {
+	prepared = !c->direct && c->method->prepare_async != NULL &&
+		   (spare || !c->method->prepare_optional);
+	/* Without that, a hop that may run sudo in its command waits all the
+	 * same: the sudo hop's CONNECT and frames come next, in this turn of
+	 * the loop; it spawns in the next, as a prepared hop. */
+	fuse_wait = !prepared && FUSING && c->fuse_id != 0 && !c->direct &&
+		    c->method->prepare == NULL;
+	if (prepared || fuse_wait) {
 		/* The rest once the method is ready; the time limit runs
 		 * from now. */
 		c->argv = argv;
@@ -1599,20 +1622,9 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 			ret = -ENOMEM;
 			goto fail;
 		}
-		ret = c->method->prepare_async(c, c->loop, p->hop, on_prepared, c, _errmsg);
+		ret = prepared ? c->method->prepare_async(c, c->loop, p->hop, on_prepared, c, _errmsg)
+			       : mg_loop_defer(c->loop, c, fuse_later, c) != 0 ? -ENOMEM : 0;
 		if (ret != 0) {
-			goto fail;
-		}
-		*_c = c;
-		return 0;
-	}
-	if (FUSING && c->fuse_id != 0 && !c->direct && c->method->prepare == NULL) {
-		/* The sudo hop's CONNECT and its frames come next, in this
-		 * turn of the loop: spawn in the next, as a prepared hop. */
-		c->argv = argv;
-		c->timer = mg_timer_new(c, c->loop, p->timeout_ms, on_timeout, c);
-		if (c->timer == NULL || mg_loop_defer(c->loop, c, fuse_later, c) != 0) {
-			ret = -ENOMEM;
 			goto fail;
 		}
 		*_c = c;

@@ -871,8 +871,6 @@ static void wait_last(struct waiter *w)
 	fn(c, 0, NULL, w->data);
 }
 
-/* Where a waiter resumes: after the hop it waited for, or (woken for a
- * place) under the same hop. False when that hop is gone: w is finished. */
 /* A first hop that runs its sudo hop in its own command (PROTOCOL 2.3.3)
  * has no agent: only its own sudo hop's chain may use it. Else w is
  * finished with MG_ERR_POLICY, and true. */
@@ -896,6 +894,8 @@ static bool fused_refused(struct waiter *w, struct mg_context *c)
 	return true;
 }
 
+/* Where a waiter resumes: after the hop it waited for, or (woken for a
+ * place) under the same hop. False when that hop is gone: w is finished. */
 static bool resume(struct waiter *w)
 {
 	struct mg_context *c = w->on;
