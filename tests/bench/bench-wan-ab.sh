@@ -22,26 +22,12 @@ mbit=${4:-100}
 run=$build/cmd/mitogen-run
 export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
 export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
-relay=${MG_WAN_RELAY:-}
-for r in "$relay" /work/shared/bench/wan-relay.py "$here/../../../shared/bench/wan-relay.py"; do
-	if [[ -n $r && -f $r ]]; then
-		relay=$r
-		break
-	fi
-done
-[[ -f $relay ]] || { echo "bench: no wan-relay.py (set MG_WAN_RELAY)" >&2; exit 1; }
 
 # shellcheck source=common.sh
 source "$here/common.sh"
 bench_sshd
-
-cfg=$BATS_FILE_TMPDIR/wan_config
-{
-	printf 'Host wan1\n  HostName 127.0.0.1\n  Port %s\n' "$MG_SSH_PORT"
-	printf '  HostKeyAlias [127.0.0.1]:%s\n' "$MG_SSH_PORT"
-	printf '  ProxyCommand /usr/bin/python3 %s 127.0.0.1 %s %s %s\n' "$relay" "$MG_SSH_PORT" "$rtt" "$mbit"
-	cat "$MG_SSH_CONFIG"
-} >"$cfg"
+wan_config "$rtt" "$mbit"
+cfg=$wan_cfg
 hop="ssh:wan1?ssh_args=$(mg_pct "-F $cfg")/sudo"
 
 # once CMD...: the wall time of one checked run, in microseconds.

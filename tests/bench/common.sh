@@ -9,6 +9,10 @@
 #                    `pyenv init`, ~300 ms of noise for every tool alike);
 #                    BENCH_SSHD_CONF: more sshd_config lines for it
 #   median_ms N CMD  the median wall time of N runs of CMD, in ms
+#   wan_config RTT MBIT  after bench_sshd: $wan_cfg, an ssh config whose
+#                    one alias, wan1, reaches that sshd through the WAN
+#                    relay (MG_WAN_RELAY, else ../shared/bench/wan-relay.py)
+#                    at RTT ms and MBIT Mbit/s; exits when there is none
 #
 # A script that starts more (a holder, a ControlMaster) defines
 # bench_cleanup, which runs on exit before the sshd is stopped.
@@ -58,4 +62,23 @@ median_ms() {
 		t1=$(date +%s%N)
 		echo $(((t1 - t0) / 1000))
 	done | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f\n", m/1000}'
+}
+
+wan_config() {
+	local rtt=$1 mbit=$2 relay=${MG_WAN_RELAY:-} r
+	for r in "$relay" /work/shared/bench/wan-relay.py "$here/../../../shared/bench/wan-relay.py"; do
+		if [[ -n $r && -f $r ]]; then
+			relay=$r
+			break
+		fi
+	done
+	[[ -f $relay ]] || { echo "bench: no wan-relay.py (set MG_WAN_RELAY)" >&2; exit 1; }
+	# One alias, wan1, read by ssh and by mitogen-run's ssh alike.
+	wan_cfg=$BATS_FILE_TMPDIR/wan_config
+	{
+		printf 'Host wan1\n  HostName 127.0.0.1\n  Port %s\n' "$MG_SSH_PORT"
+		printf '  HostKeyAlias [127.0.0.1]:%s\n' "$MG_SSH_PORT"
+		printf '  ProxyCommand /usr/bin/python3 %s 127.0.0.1 %s %s %s\n' "$relay" "$MG_SSH_PORT" "$rtt" "$mbit"
+		cat "$MG_SSH_CONFIG"
+	} >"$wan_cfg"
 }
