@@ -195,15 +195,22 @@ function leftovers() {
 
 @test "sudo wants a terminal (requiretty): the whole agent comes, and the run works" {
     need_fusing
-    local before
+    local before form
     before=$(leftovers "$MG_FUSE_TTY")
-    run_mg_sep mitogen-run -vv "$(ssh_hop "$MG_FUSE_TTY")/sudo" -- 'id -un; umask'
-    assert "${lines[0]}" == "root"
-    assert "${lines[1]}" == "0022"
-    assert "$stderr" =~ "sorry, you must have a tty" "sudo -n said why"
-    assert "$stderr" =~ "sudo -n did not start the agent: sending the whole agent"
-    assert "$stderr" =~ "agent up \\(context 1," "the login user's agent"
-    assert "$(leftovers "$MG_FUSE_TTY")" == "$before" "no agent file left behind"
+    # The image in the command, then on stdin: the whole agent follows
+    # either on stdin.
+    for form in "" image_in_command=no; do
+        run_mg_sep mitogen-run -vv "$(ssh_hop "$MG_FUSE_TTY" $form)/sudo" -- 'id -un; umask'
+        assert "${lines[0]}" == "root" "${form:-in the command}"
+        assert "${lines[1]}" == "0022" "${form:-in the command}"
+        assert "$stderr" =~ "sorry, you must have a tty" "${form:-in the command}: sudo -n said why"
+        assert "$stderr" =~ "sudo -n did not start the agent: sending the whole agent"
+        assert "$stderr" =~ "agent up \\(context 1," "${form:-in the command}: the login user's agent"
+        if [[ -n $form ]]; then
+            assert "$stderr" =~ "the image on stdin"
+        fi
+        assert "$(leftovers "$MG_FUSE_TTY")" == "$before" "${form:-in the command}: no agent file left behind"
+    done
 }
 
 @test "sudo wants a password nobody gives: the same error as with two agents" {
@@ -262,18 +269,6 @@ function leftovers() {
     assert "${lines[1]}" == "0022"
     assert "$stderr" =~ "sudo runs in the command: .*, the image on stdin"
     assert "$stderr" !~ "agent up \\(context 1,"
-}
-
-@test "the image on stdin and sudo wants a terminal: the whole agent follows it on stdin" {
-    need_fusing
-    local before
-    before=$(leftovers "$MG_FUSE_TTY")
-    run_mg_sep mitogen-run -vv "$(ssh_hop "$MG_FUSE_TTY" image_in_command=no)/sudo" -- 'id -un; umask'
-    assert "${lines[0]}" == "root"
-    assert "${lines[1]}" == "0022"
-    assert "$stderr" =~ "the image on stdin"
-    assert "$stderr" =~ "sudo -n did not start the agent: sending the whole agent"
-    assert "$(leftovers "$MG_FUSE_TTY")" == "$before" "no agent file left behind"
 }
 
 @test "an environment for the command (-e): sudo runs in the command, the secret on stdin only" {
