@@ -20,7 +20,7 @@
 # master's CPUs, so the wall times above follow the sum.
 #
 #   tests/bench/bench-fanout.sh [BUILD_DIR] [RUNS]      RUNS default 5
-#   env: FANOUT (64), NS ("10 50 100"), BASTION_N (50), KEEP_RC (unset),
+#   env: FANOUT (64), NS ("10 50 100"), BASTION_N (50; 0 skips it), KEEP_RC (unset),
 #        CPU_N (100; 0 skips the CPU table), MITOGEN_CONNECT (as bench-ssh.sh),
 #        FAR_CPUS (unset: everything shares every CPU),
 #        SUDO (set: every target becomes root, mitogen-run through
@@ -324,10 +324,12 @@ for n in $ns; do
 		group "$n" "$cmd"
 	done
 done
-echo "-- via bastion (ssh:bastion/ssh:web[001-$(printf %03d "$bastion_n")] vs ssh -J bastion)"
-for cmd in true "uname -a"; do
-	group "$bastion_n" "$cmd" bastion
-done
+if ((bastion_n > 0)); then
+	echo "-- via bastion (ssh:bastion/ssh:web[001-$(printf %03d "$bastion_n")] vs ssh -J bastion)"
+	for cmd in true "uname -a"; do
+		group "$bastion_n" "$cmd" bastion
+	done
+fi
 
 echo "== peak RSS of the tool's own process at N=100, 'uname -a' (VmHWM sampled every 5 ms; ssh children not counted)"
 for tool in "${tools[@]}"; do
