@@ -1,8 +1,8 @@
 /*
  * The agent's self-inflating stub: what the first stage (or a local hop)
  * actually runs. tools/pack-agent.py appends the agent, split in two
- * streams and LZMA-compressed (unlzma.h), and writes where it lies into
- * `packed` below. The stub maps its own file, inflates the agent into a memfd
+ * streams and compressed (LZMA; deflate for the exec-only agent:
+ * unlzma.h), and writes where it lies into `packed` below. The stub maps its own file, inflates the agent into a memfd
  * (where memfd_create is refused: a private temp file), checks it, and
  * execs it with the arguments it was given, so the agent finds its
  * compressed image (and the HELLO tail after it) in its --boot FILE as
@@ -91,8 +91,17 @@ __attribute__((used)) const struct packed mg_packed = { "MGPACK2", 0, 0, 0, 0 };
 /* Read through this, never folded to the zeros above. */
 static const volatile struct packed *const pk = &mg_packed;
 
-/* 15 KB of probabilities: bss, so not in the file. */
-static struct mg_unlzma lz;
+/* The decoder's state, in bss (not in the file): the exec-only agent's
+ * stub inflates deflate (MG_STUB_INFLATE, tools/build-agent.sh), every
+ * other LZMA, 15 KB of probabilities. */
+#ifdef MG_STUB_INFLATE
+#include "deflate.h"
+static struct mg__inflate dec_state;
+#define DECODE mg__inflate_stream
+#else
+static struct mg_unlzma dec_state;
+#define DECODE mg__unlzma_stream
+#endif
 
 /* The compiler may call these for copies and fills. */
 void *memset(void *d, int c, size_t n);
@@ -290,8 +299,9 @@ __attribute__((noreturn, used)) void stub_main(long *sp)
 	if ((unsigned long)in > -4096UL || (unsigned long)out > -4096UL) {
 		die("out of memory inflating the agent");
 	}
-	if (mg__unpack(&lz, out + 2L * raw_len, mg__unmask(in + off, len, out + 2L * raw_len),
-		       out, raw_len, out + raw_len, raw_len) != 0) {
+	if (mg__unpack(DECODE, &dec_state, out + 2L * raw_len,
+		       mg__unmask(in + off, len, out + 2L * raw_len), out, raw_len, out + raw_len,
+		       raw_len) != 0) {
 		die("the agent image is corrupt (it does not inflate)");
 	}
 	if (mg__fnv1a(out, raw_len) != pk->hash) {

@@ -352,7 +352,13 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-int mg__unpack(struct mg_unlzma *st, const uint8_t *in, size_t in_len, uint8_t *out,
+int mg__unlzma_stream(void *st, unsigned props, const uint8_t *in, size_t in_len,
+		      uint8_t *out, size_t out_len)
+{
+	return mg__unlzma(st, props, in, in_len, out, out_len);
+}
+
+int mg__unpack(mg_stream_fn *dec, void *st, const uint8_t *in, size_t in_len, uint8_t *out,
 	       size_t out_len, uint8_t *scratch, size_t scratch_len)
 {
 	uint32_t count[MG_OP_KINDS], code_len, len1;
@@ -375,9 +381,9 @@ int mg__unpack(struct mg_unlzma *st, const uint8_t *in, size_t in_len, uint8_t *
 	/* The code at the end of OUT: the split is undone forwards, and never
 	 * overtakes what it reads. */
 	code = out + ops_len;
-	if (mg__unlzma(st, in[0], in + MG_PACK_HEAD, len1, code, code_len) != 0 ||
-	    mg__unlzma(st, in[1], in + MG_PACK_HEAD + len1, in_len - MG_PACK_HEAD - len1,
-		       scratch, (size_t)ops_len) != 0) {
+	if (dec(st, in[0], in + MG_PACK_HEAD, len1, code, code_len) != 0 ||
+	    dec(st, in[1], in + MG_PACK_HEAD + len1, in_len - MG_PACK_HEAD - len1,
+		scratch, (size_t)ops_len) != 0) {
 		return -1;
 	}
 	return mg__unsplit(out, out_len, code, code_len, scratch, count);

@@ -23,11 +23,13 @@
  * matters.
  *
  * The payload: u8 LZMA properties of the main stream and of the operand
- * stream ((pb * 5 + lp) * 9 + lc, with lc + lp <= 3 and pb <= 2), two
- * zero bytes, u32 LE length of the main stream inflated, u32 LE length of
+ * stream ((pb * 5 + lp) * 9 + lc, with lc + lp <= 3 and pb <= 2), or
+ * MG_PROPS_DEFLATE for a raw deflate stream, two zero bytes, u32 LE length of the main stream inflated, u32 LE length of
  * it compressed, four u32 LE counts of operands (in MG_OP_* order, which
  * is their order in the operand stream); then the two raw LZMA streams
- * ("lzma1" as Python's lzma module and xz --format=raw write: no header).
+ * ("lzma1" as Python's lzma module and xz --format=raw write: no header),
+ * or the two raw deflate streams: the exec-only agent's, which inflate
+ * ten times faster for 10% more bytes (tools/pack-agent.py --deflate).
  */
 #ifndef MG_UNLZMA_H
 #define MG_UNLZMA_H
@@ -62,10 +64,25 @@ int mg__unlzma(struct mg_unlzma *st, unsigned props, const uint8_t *in, size_t i
 int mg__unsplit(uint8_t *out, size_t out_len, const uint8_t *code, size_t code_len,
 		const uint8_t *ops, const uint32_t count[MG_OP_KINDS]);
 
-/* The whole payload IN into exactly OUT_LEN bytes at OUT, the operand
- * stream inflated in SCRATCH (at most SCRATCH_LEN bytes; OUT_LEN is
- * always enough). 0, or -1 when the payload is corrupt. */
-int mg__unpack(struct mg_unlzma *st, const uint8_t *in, size_t in_len, uint8_t *out,
+/* One stream of a payload: its properties byte PROPS, IN (IN_LEN bytes)
+ * into exactly OUT_LEN bytes at OUT, with the decoder's state ST. 0, or
+ * -1 when it is corrupt or of another kind. */
+typedef int mg_stream_fn(void *st, unsigned props, const uint8_t *in, size_t in_len,
+			 uint8_t *out, size_t out_len);
+/* LZMA, ST a struct mg_unlzma (mg__unlzma). */
+int mg__unlzma_stream(void *st, unsigned props, const uint8_t *in, size_t in_len,
+		      uint8_t *out, size_t out_len);
+/* Raw deflate (lib/core/inflate.c), ST a struct mg__inflate; PROPS must
+ * be MG_PROPS_DEFLATE (uninflate.c, linked only where it is used). */
+#define MG_PROPS_DEFLATE 0xff
+int mg__inflate_stream(void *st, unsigned props, const uint8_t *in, size_t in_len,
+		       uint8_t *out, size_t out_len);
+
+/* The whole payload IN into exactly OUT_LEN bytes at OUT, each stream
+ * decoded by DEC with ST, the operand stream in SCRATCH (at most
+ * SCRATCH_LEN bytes; OUT_LEN is always enough). 0, or -1 when the
+ * payload is corrupt. */
+int mg__unpack(mg_stream_fn *dec, void *st, const uint8_t *in, size_t in_len, uint8_t *out,
 	       size_t out_len, uint8_t *scratch, size_t scratch_len);
 
 /* The payload is masked (tools/pack-agent.py mask) so that it needs few

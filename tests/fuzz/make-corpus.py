@@ -338,15 +338,16 @@ def sftp_seeds():
 def unlzma_seeds():
     """The agent stub's decoder (cmd/agent-stub/unlzma.h): u32 LE inflated
     length, u32 LE FNV-1a of the inflated bytes, then the payload as
-    tools/pack-agent.py makes it (calls filtered, raw LZMA)."""
+    tools/pack-agent.py makes it (calls filtered, raw LZMA, or raw deflate
+    for the exec-only agent)."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
         "pack_agent", os.path.join(HERE, "..", "..", "tools", "pack-agent.py"))
     pack = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pack)
 
-    def packed(raw):
-        return struct.pack("<II", len(raw), pack.fnv1a(raw)) + pack.mask(pack.compress(raw))
+    def packed(raw, deflate=False):
+        return struct.pack("<II", len(raw), pack.fnv1a(raw)) + pack.mask(pack.compress(raw, deflate))
 
     text = b"".join(b"line %d: the agent is pushed to every hop, %s\n" % (i, b"so its size matters" * (i % 4))
                     for i in range(200))
@@ -356,7 +357,9 @@ def unlzma_seeds():
         op = (b"\xE8", b"\x8B\x05", b"\x0F\xB6\x0D", b"\xC7\x05")[i // 3 % 4]
         code += op + struct.pack("<i", (x % 4096) - 2048) if i % 3 == 0 else bytes([x >> 16 & 0xFF])
     return {"seed-text": packed(text), "seed-code": packed(bytes(code)), "seed-byte": packed(b"A"),
-            "seed-runs": packed(b"\0" * 5000 + b"ab" * 3000)}
+            "seed-runs": packed(b"\0" * 5000 + b"ab" * 3000),
+            # The exec-only agent's form (pack-agent.py --deflate).
+            "seed-text-deflate": packed(text, True), "seed-code-deflate": packed(bytes(code), True)}
 
 
 def main():
