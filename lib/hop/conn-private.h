@@ -1,0 +1,124 @@
+/*
+ * A hop being connected (conn.h), shared by conn.c, which starts and
+ * watches its process, and conn-boot.c, which boots the agent through it:
+ * the first stage's argv, the image and its tail, the markers, HELLO and
+ * sudo in the ssh command (PROTOCOL 2.3.3).
+ */
+#ifndef MG_CONN_PRIVATE_H
+#define MG_CONN_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "boot.h"
+#include "conn.h"
+#include "mitogen/loop.h"
+#include "method.h"
+#include "router.h"
+#include "stream.h"
+
+/* Only the master runs sudo in an ssh hop's command (PROTOCOL 2.3.3): the
+ * static agent leaves that code out, 1.2 KB it would push to every hop. */
+#ifdef MG_STATIC_AGENT
+#define FUSING 0
+#else
+#define FUSING 1
+#endif
+
+/* At most this much of what waits for the hop rides in its image. */
+#define TAIL_FRAMES_MAX (64u << 10)
+/* And in its command line, when the image rides there (escaped). */
+#define ARGV_FRAMES_MAX 2048
+
+struct mg_conn {
+	struct mg_router *r;
+	struct mg_loop *loop;
+	const struct mg_image *image;
+	const struct mg_method *method;
+	const struct mg_hop *hop;    /* the caller's, kept until done */
+	uint32_t id;
+	char *name;
+	pid_t pid;
+	int status;
+	bool exited;
+	bool up;
+	bool failed;
+	bool boot_eof;
+	bool released;     /* the owner is done with it: go once reaped */
+	bool direct;       /* the agent was exec'd in place: no image to push */
+	struct mg_timer *grace;
+	struct mg_stream *stream;   /* until handed to the router */
+	struct mg_child *child;
+	struct mg_timer *timer;
+	struct mg_handler *hello;
+	uint8_t *hello_frame;
+	size_t hello_frame_len;
+	uint8_t *hello_tail;         /* HELLO, frames held for the hop, length, magic (boot.h) */
+	size_t hello_tail_len;
+	bool hello_sent;             /* in the image's tail, or after MITO002 */
+	bool image_in_argv;          /* boot.h, mg__boot_argv_inline */
+	const uint8_t *plain;        /* the agent unpacked, sent before the image */
+	size_t plain_len;
+	uint8_t *early;              /* frames held for it, on stdin at once */
+	size_t early_len;
+	int err_fd;
+	struct mg_io *err_io;
+	char *tail;                 /* last lines of output, for errors */
+	char errline[512];
+	size_t errline_len;
+	uint8_t log_level;
+	enum mg_spawn_mode mode;
+	char *proc_name;             /* what the agent calls itself in ps */
+	struct mg_prompt_engine *pe; /* NULL: the method never prompts */
+	char *password;              /* wiped when freed */
+	bool asking;
+	mg_ask_password_fn ask;
+	void *ask_data;
+	mg_run_agent_fn run_agent;   /* the fork child's */
+	void *prepared;              /* method state for pre_exec */
+	char **argv;                 /* kept while prepare_async runs */
+	mg_conn_done_fn done;
+	void *data;
+	uint32_t agent_pid;          /* from the HELLO reply */
+	struct mg_timer *stop_timer; /* mg__conn_stop_after */
+	void (*exit_fn)(void *data);
+	void *exit_data;
+	struct mg_conn *live_next;   /* in live_hops while not reaped */
+	struct mg_conn **live_prevp;
+	pid_t owner;                 /* the process that started the hop */
+	/* sudo in the command (PROTOCOL 2.3.3): context fuse_id, whose
+	 * CONNECT waits for us, may come up here in our place. */
+	uint32_t fuse_id;
+	const struct mg_hop *fuse_hop;
+	const struct mg_image *fuse_image; /* the exec-only agent */
+	char *fuse_name;
+	bool fused;                  /* the command runs sudo; until MITO003 */
+	struct mg_handler *fuse_hello; /* fuse_id's HELLO reply */
+	unsigned fuse_timeout_ms;    /* fuse_id's time limit */
+	unsigned timeout_ms;         /* ours */
+	uint8_t *fuse_tail;          /* fuse_id's HELLO and frames, on stdin */
+	size_t fuse_tail_len;
+	bool spare;                  /* the image may ride in the command */
+	/* conn.c's HELLO reply handler and time limit, for the handlers and
+	 * timers conn-boot.c makes (it calls nothing of conn.c). */
+	mg_handler_fn on_hello;
+	mg_timer_cb on_timeout;
+};
+
+/* conn-boot.c. */
+int mg__conn_agent_naming(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, uint32_t id, char **_name,
+			  uint8_t *_level, char **_errmsg);
+bool mg__conn_can_fuse(const struct mg_method *m);
+int mg__conn_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const struct mg_image *image,
+			size_t lead, const uint8_t *tail, size_t tail_len, char ***_argv,
+			bool *_direct, bool *_in_argv, char **_errmsg);
+int mg__conn_hello_frame(struct mg_conn *c, TALLOC_CTX *mem_ctx, uint32_t id, uint8_t log_level,
+			 const char *proc_name, struct mg_handler **_h, uint8_t **_frame,
+			 size_t *_len);
+int mg__conn_prepare_hello(struct mg_conn *c);
+int mg__conn_take_held(struct mg_conn *c);
+void mg__conn_take_plain(struct mg_conn *c);
+void mg__conn_send_image(struct mg_conn *c);
+
+#endif
