@@ -30,34 +30,16 @@ wan_config "$rtt" "$mbit"
 cfg=$wan_cfg
 hop="ssh:wan1?ssh_args=$(mg_pct "-F $cfg")/sudo"
 
-# once CMD...: the wall time of one checked run, in microseconds.
-once() {
-	local t0 t1
-	sleep 0.3
-	t0=$(date +%s%N)
-	"$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
-	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000))
-}
-
-median() {
-	printf '%s\n' "$@" | sort -n |
-		awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f\n", m/1000}'
-}
-
 ssh_us=() two_us=() fused_us=()
 for ((i = 0; i < rounds; i++)); do
-	ssh_us+=("$(once ssh -F "$cfg" wan1 sudo -n true)")
-	two_us+=("$(once env MITOGEN_AGENT_LITE= "$run" "$hop" -- true)")
-	fused_us+=("$(once "$run" "$hop" -- true)")
+	ssh_us+=("$(once_us ssh -F "$cfg" wan1 sudo -n true)")
+	two_us+=("$(once_us env MITOGEN_AGENT_LITE= "$run" "$hop" -- true)")
+	fused_us+=("$(once_us "$run" "$hop" -- true)")
 done
 
-base=$(median "${ssh_us[@]}")
-row() { # LABEL MS
-	printf '%-44s %8s ms  (%.2fx, %+.1f round trips)\n' "$1" "$2" \
-		"$(echo "$2 / $base" | bc -l)" "$(echo "($2 - $base) / $rtt" | bc -l)"
-}
+base=$(median_us "${ssh_us[@]}")
+row() { rtt_row "$1" "$2" "$base" "$rtt"; }
 echo "== WAN relay: ${rtt} ms round trip, ${mbit} Mbit/s, $rounds interleaved rounds, load $(cut -d' ' -f1 /proc/loadavg)"
 row "ssh wan1 sudo -n true" "$base"
-row "mitogen-run ssh:wan1/sudo true, two agents" "$(median "${two_us[@]}")"
-row "mitogen-run ssh:wan1/sudo true" "$(median "${fused_us[@]}")"
+row "mitogen-run ssh:wan1/sudo true, two agents" "$(median_us "${two_us[@]}")"
+row "mitogen-run ssh:wan1/sudo true" "$(median_us "${fused_us[@]}")"

@@ -38,40 +38,22 @@ fi
 sudo=${SUDO:+/sudo}
 hop="ssh:wan1?ssh_args=$(mg_pct "-F $cfg")$sudo"
 
-# once CMD...: the wall time of one checked run, in microseconds.
-once() {
-	local t0 t1
-	sleep 0.3
-	t0=$(date +%s%N)
-	"$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
-	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000))
-}
-
-median() {
-	printf '%s\n' "$@" | sort -n |
-		awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f\n", m/1000}'
-}
-
 # mg BUILD: mitogen-run of BUILD with its own agents and helper.
 mg() {
-	once env MITOGEN_AGENT="$1/cmd/mitogen-agent" MITOGEN_CONNECT="$1/cmd/mitogen-connect" \
+	once_us env MITOGEN_AGENT="$1/cmd/mitogen-agent" MITOGEN_CONNECT="$1/cmd/mitogen-connect" \
 		"$1/cmd/mitogen-run" "$hop" -- true
 }
 
 ssh_us=() old_us=() new_us=()
 for ((i = 0; i < rounds; i++)); do
-	ssh_us+=("$(once ssh -F "$cfg" wan1 ${sudo:+sudo -n} true)")
+	ssh_us+=("$(once_us ssh -F "$cfg" wan1 ${sudo:+sudo -n} true)")
 	old_us+=("$(mg "$old")")
 	new_us+=("$(mg "$new")")
 done
 
-base=$(median "${ssh_us[@]}")
-row() { # LABEL MS
-	printf '%-44s %8s ms  (%.3fx, %+.2f round trips)\n' "$1" "$2" \
-		"$(echo "$2 / $base" | bc -l)" "$(echo "($2 - $base) / $rtt" | bc -l)"
-}
+base=$(median_us "${ssh_us[@]}")
+row() { rtt_row "$1" "$2" "$base" "$rtt"; }
 echo "== WAN relay: ${rtt} ms round trip, ${mbit} Mbit/s, $rounds interleaved rounds${SENDENV:+, SendEnv LANG LC_*}, load $(cut -d' ' -f1 /proc/loadavg)"
 row "ssh wan1 ${sudo:+sudo -n }true" "$base"
-row "base: $old" "$(median "${old_us[@]}")"
-row "this: $new" "$(median "${new_us[@]}")"
+row "base: $old" "$(median_us "${old_us[@]}")"
+row "this: $new" "$(median_us "${new_us[@]}")"

@@ -9,6 +9,11 @@
 #                    `pyenv init`, ~300 ms of noise for every tool alike);
 #                    BENCH_SSHD_CONF: more sshd_config lines for it
 #   median_ms N CMD  the median wall time of N runs of CMD, in ms
+#   once_us CMD      one checked run of CMD 0.3 s after the last, for
+#                    runs of several forms interleaved: its wall time in us
+#   median_us US...  the median of such times, in ms
+#   rtt_row LABEL MS BASE RTT  a line: LABEL, MS, its ratio to BASE and
+#                    the difference in round trips of RTT ms
 #   wan_config RTT MBIT  after bench_sshd: $wan_cfg, an ssh config whose
 #                    one alias, wan1, reaches that sshd through the WAN
 #                    relay (MG_WAN_RELAY, else ../shared/bench/wan-relay.py)
@@ -62,6 +67,25 @@ median_ms() {
 		t1=$(date +%s%N)
 		echo $(((t1 - t0) / 1000))
 	done | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f\n", m/1000}'
+}
+
+once_us() {
+	local t0 t1
+	sleep 0.3
+	t0=$(date +%s%N)
+	"$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000))
+}
+
+median_us() {
+	printf '%s\n' "$@" | sort -n |
+		awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f\n", m/1000}'
+}
+
+rtt_row() {
+	printf '%-44s %8s ms  (%.3fx, %+.2f round trips)\n' "$1" "$2" \
+		"$(echo "$2 / $3" | bc -l)" "$(echo "($2 - $3) / $4" | bc -l)"
 }
 
 wan_config() {
