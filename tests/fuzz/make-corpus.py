@@ -14,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 MAGIC = 0x4D47
 F_DEAD = 1
+F_FDS = 8  # MG_F_FDS: refused on a link that takes no descriptors
 H_HELLO, H_ADD_ROUTE, H_DEL_ROUTE, H_LOG, H_SHUTDOWN, H_PASSWORD = 100, 101, 102, 103, 104, 105
 H_CONNECT, H_EXEC, H_FETCH, H_DYNAMIC = 200, 300, 301, 1000
 EXEC_SHELL, EXEC_NO_STDIN, EXEC_IMAGE, EXEC_PTY = 1, 2, 4, 8
@@ -89,6 +90,7 @@ def seeds():
         "seed-paused-kept": u8(6) + u16(64) + u8(0) + frames,
         "seed-too-big": u8(0) + u16(16) + u8(0) + frame(1, 0, 300, b"x" * 100),
         "seed-bad-magic": u8(0) + u16(0) + u8(0) + b"\x00" * 28,
+        "seed-fds-refused": u8(0) + u16(0) + u8(0) + frame(1, 0, H_EXEC, b"abc", flags=F_FDS),
     }
     t["hello"] = {
         "seed-agent": hello(),
