@@ -2,7 +2,8 @@
  * The agent's self-inflating stub: what the first stage (or a local hop)
  * actually runs. tools/pack-agent.py appends the agent, split in two
  * streams and compressed (LZMA; deflate for the exec-only agent:
- * unlzma.h), and writes where it lies into `packed` below. The stub maps its own file, inflates the agent into a memfd
+ * unlzma.h), and writes where it lies into `packed` below. The stub maps
+ * its own file, inflates the agent into a memfd
  * (where memfd_create is refused: a private temp file), checks it, and
  * execs it with the arguments it was given, so the agent finds its
  * compressed image (and the HELLO tail after it) in its --boot FILE as
@@ -12,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "unlzma.h"
+#ifdef MG_STUB_INFLATE
+#include "deflate.h"
+#endif
 
 #if defined(__x86_64__)
 #define SYS_read 0
@@ -95,7 +99,6 @@ static const volatile struct packed *const pk = &mg_packed;
  * stub inflates deflate (MG_STUB_INFLATE, tools/build-agent.sh), every
  * other LZMA, 15 KB of probabilities. */
 #ifdef MG_STUB_INFLATE
-#include "deflate.h"
 static struct mg__inflate dec_state;
 #define DECODE mg__inflate_stream
 #else
