@@ -24,9 +24,10 @@
  *
  * The payload: u8 LZMA properties of the main stream and of the operand
  * stream ((pb * 5 + lp) * 9 + lc, with lc + lp <= 3 and pb <= 2), or
- * MG_PROPS_DEFLATE for a raw deflate stream, two zero bytes, u32 LE length of the main stream inflated, u32 LE length of
- * it compressed, four u32 LE counts of operands (in MG_OP_* order, which
- * is their order in the operand stream); then the two raw LZMA streams
+ * MG_PROPS_DEFLATE for a raw deflate stream, two zero bytes, u32 LE
+ * length of the main stream inflated, u32 LE length of it compressed,
+ * four u32 LE counts of operands (in MG_OP_* order, which is their order
+ * in the operand stream); then the two raw LZMA streams
  * ("lzma1" as Python's lzma module and xz --format=raw write: no header),
  * or the two raw deflate streams: the exec-only agent's, which inflate
  * ten times faster for 10% more bytes (tools/pack-agent.py --deflate).
@@ -77,6 +78,10 @@ int mg__unlzma_stream(void *st, unsigned props, const uint8_t *in, size_t in_len
 #define MG_PROPS_DEFLATE 0xff
 int mg__inflate_stream(void *st, unsigned props, const uint8_t *in, size_t in_len,
 		       uint8_t *out, size_t out_len);
+/* Either of the two by PROPS, ST a struct mg_unlzma (uninflate.c): what
+ * the tests and the fuzzer decode with. */
+int mg__either_stream(void *st, unsigned props, const uint8_t *in, size_t in_len, uint8_t *out,
+		      size_t out_len);
 
 /* The whole payload IN into exactly OUT_LEN bytes at OUT, each stream
  * decoded by DEC with ST, the operand stream in SCRATCH (at most

@@ -27,8 +27,8 @@
  * removes it if anything fails before exec, and the agent unlinks it at
  * once after. A marker written once the link is gone (the master gave up
  * on a slow login) raises SIGPIPE, which would kill the shell past its
- * EXIT trap: caught, it ends the shell through it. printf is a regular builtin, so a failed redirection does
- * not end the shell. On a terminal (su), the line discipline is made raw
+ * EXIT trap: caught, it ends the shell through it. printf is a regular
+ * builtin, so a failed redirection does not end the shell. On a terminal (su), the line discipline is made raw
  * again right before the image is asked for: whatever a login or PAM step
  * did to it, no byte (0x0d, 0x11, 0x13...) may be translated on the way.
  */

@@ -8,20 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "deflate.h"
 #include "unlzma.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Either stub's decoder, by the stream's properties byte. */
-static int any_stream(void *st, unsigned props, const uint8_t *in, size_t in_len, uint8_t *out,
-		      size_t out_len)
-{
-	static struct mg__inflate inf;
-
-	return props == MG_PROPS_DEFLATE ? mg__inflate_stream(&inf, props, in, in_len, out, out_len) :
-	       mg__unlzma_stream(st, props, in, in_len, out, out_len);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -41,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (out == NULL) {
 		return 0;
 	}
-	if (mg__unpack(any_stream, &st, out + 2 * (size_t)raw_len,
+	if (mg__unpack(mg__either_stream, &st, out + 2 * (size_t)raw_len,
 		       mg__unmask(data + 8, size - 8, out + 2 * (size_t)raw_len),
 		       out, raw_len, out + raw_len, raw_len) == 0) {
 		(void)mg__fnv1a(out, raw_len);

@@ -10,21 +10,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "harness.h"
-#include "deflate.h"
 #include "unlzma.h"
 
 static struct mg_unlzma st;
-
-/* Either stub's decoder, by the stream's properties byte: LZMA, or the
- * exec-only agent's deflate. */
-static int any_stream(void *state, unsigned props, const uint8_t *in, size_t in_len,
-		      uint8_t *out, size_t out_len)
-{
-	static struct mg__inflate inf;
-
-	return props == MG_PROPS_DEFLATE ? mg__inflate_stream(&inf, props, in, in_len, out, out_len) :
-	       mg__unlzma_stream(state, props, in, in_len, out, out_len);
-}
 
 static uint8_t *slurp(TALLOC_CTX *ctx, const char *path, size_t *_n)
 {
@@ -57,8 +45,8 @@ static bool inflates(const uint8_t *in, size_t n, uint8_t *out, uint32_t raw_len
 {
 	uint8_t *scratch = malloc(raw_len + n + 1);
 	bool ok = scratch != NULL &&
-		  mg__unpack(any_stream, &st, scratch + raw_len, mg__unmask(in, n, scratch + raw_len), out,
-			     raw_len, scratch, raw_len) == 0;
+		  mg__unpack(mg__either_stream, &st, scratch + raw_len,
+			     mg__unmask(in, n, scratch + raw_len), out, raw_len, scratch, raw_len) == 0;
 
 	free(scratch);
 	return ok && mg__fnv1a(out, raw_len) == hash;
