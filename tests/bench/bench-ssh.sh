@@ -9,14 +9,11 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-build}" && pwd)
 runs=${2:-30}
-run=$build/cmd/mitogen-run
-export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
-export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
 
 # shellcheck source=common.sh
 source "$here/common.sh"
+bench_build "${1:-build}"
 bench_sshd
 hop=$(ssh_hop)
 ssh=(ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" 127.0.0.1)

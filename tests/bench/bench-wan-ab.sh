@@ -15,16 +15,13 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-build}" && pwd)
 rounds=${2:-30}
 rtt=${3:-10}
 mbit=${4:-100}
-run=$build/cmd/mitogen-run
-export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
-export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
 
 # shellcheck source=common.sh
 source "$here/common.sh"
+bench_build "${1:-build}"
 bench_sshd
 wan_config "$rtt" "$mbit"
 cfg=$wan_cfg

@@ -15,15 +15,12 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-build}" && pwd)
 rtt=${2:-200}
 mbit=${3:-0}
-run=$build/cmd/mitogen-run
-export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
-export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
 
 # shellcheck source=common.sh
 source "$here/common.sh"
+bench_build "${1:-build}"
 bench_sshd
 
 log=$BATS_FILE_TMPDIR/trace.log

@@ -18,25 +18,19 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-build}" && pwd)
 runs=${2:-10}
 rtt=${3:-50}
 mbit=${4:-20}
-run=$build/cmd/mitogen-run
-export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
-export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
 
 # shellcheck source=common.sh
 source "$here/common.sh"
+bench_build "${1:-build}"
 bench_sshd
 wan_config "$rtt" "$mbit"
 cfg=$wan_cfg
 hop="ssh:wan1?ssh_args=$(mg_pct "-F $cfg")"
 
-row() { # LABEL MS BASE_MS
-	printf '%-40s %8s ms  (%.2fx, %+.1f round trips)\n' "$1" "$2" \
-		"$(echo "$2 / $3" | bc -l)" "$(echo "($2 - $3) / $rtt" | bc -l)"
-}
+row() { rtt_row "$1" "$2" "$3" "$rtt"; } # LABEL MS BASE_MS
 
 size() { # FILE: its bytes, or -
 	stat -L -c %s "$1" 2>/dev/null || echo -

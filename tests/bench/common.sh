@@ -2,6 +2,9 @@
 # Shared by the benchmarks that talk to a private sshd: source it after
 # setting 'here' (this directory). Needs root and openssh-server.
 #
+#   bench_build DIR  $build (DIR made absolute) and $run, its mitogen-run;
+#                    MITOGEN_AGENT and MITOGEN_CONNECT from it unless set
+#                    (as an installed mitogen-run finds them)
 #   bench_sshd       start the sshd of tests/cli/sshd.bash on 127.0.0.1,
 #                    stopped on exit; unless KEEP_RC=1, restarted with
 #                    "SetEnv SHLVL=1" so that bash does not read root's
@@ -35,6 +38,13 @@ bench_exit() {
 	fi
 	stop_sshd
 	rm -rf "$BATS_FILE_TMPDIR"
+}
+
+bench_build() {
+	build=$(cd "$1" && pwd) || exit 1
+	run=$build/cmd/mitogen-run
+	export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
+	export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
 }
 
 bench_sshd() {
