@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdarg.h>
@@ -15,7 +14,6 @@
 #include "channel.h"
 #include "conn.h"
 #include "conn-private.h"
-#include "fuse.h"
 #include "method.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
