@@ -8,6 +8,11 @@
 #include "mitogen/log.h"
 #include "protocol.h"
 
+/* At most this much of what waits for the hop rides in its image. */
+#define TAIL_FRAMES_MAX (64u << 10)
+/* And in its command line, when the image rides there (escaped). */
+#define ARGV_FRAMES_MAX 2048
+
 /* The tail of the image (boot.h; PROTOCOL section 2.2): HELLO, then
  * 'n' bytes of frames held for the hop, their length and the magic. */
 static uint8_t *make_tail(TALLOC_CTX *mem_ctx, const uint8_t *hello, size_t hello_len,

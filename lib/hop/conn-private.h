@@ -26,11 +26,6 @@
 #define FUSING 1
 #endif
 
-/* At most this much of what waits for the hop rides in its image. */
-#define TAIL_FRAMES_MAX (64u << 10)
-/* And in its command line, when the image rides there (escaped). */
-#define ARGV_FRAMES_MAX 2048
-
 struct mg_conn {
 	struct mg_router *r;
 	struct mg_loop *loop;
