@@ -127,13 +127,8 @@ done
 ! kill -0 "$pid" 2>/dev/null || { echo "bench: sshd $pid did not stop" >&2; exit 1; }
 echo "MaxStartups 1000:30:1000" >>"$d/sshd_config"
 [[ -n ${KEEP_RC:-} ]] || echo "SetEnv SHLVL=1" >>"$d/sshd_config"
-${far[@]+"${far[@]}"} /usr/sbin/sshd -f "$d/sshd_config" -E "$log" ||
+_mg_sshd_launch ${far[@]+"${far[@]}"} ||
 	{ echo "bench: sshd did not restart on port $port: $(tail -3 "$log")" >&2; exit 1; }
-for ((i = 0; i < 50; i++)); do
-	[[ -z $(ss -Hltn "sport = :$port" 2>/dev/null) ]] || break
-	sleep 0.1
-done
-[[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]] || { echo "bench: sshd is not listening on $port" >&2; exit 1; }
 maxstartups=$(/usr/sbin/sshd -T -f "$d/sshd_config" | awk '$1 == "maxstartups" {print $2}')
 [[ $maxstartups == 1000:30:1000 ]] || { echo "bench: sshd MaxStartups is $maxstartups" >&2; exit 1; }
 rcfiles="login shell rc files skipped (SetEnv SHLVL=1)"

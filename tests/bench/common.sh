@@ -61,11 +61,7 @@ bench_sshd() {
 	done
 	[[ -n ${KEEP_RC:-} ]] || echo "SetEnv SHLVL=1" >>"$MG_SSHD_DIR/sshd_config"
 	[[ -z ${BENCH_SSHD_CONF:-} ]] || printf '%s\n' "$BENCH_SSHD_CONF" >>"$MG_SSHD_DIR/sshd_config"
-	/usr/sbin/sshd -f "$MG_SSHD_DIR/sshd_config" -E "$MG_SSHD_DIR/sshd.log" ||
-		skip "sshd did not restart"
-	for ((i = 0; i < 50; i++)); do
-		[[ -z $(ss -Hltn "sport = :$MG_SSH_PORT" 2>/dev/null) ]] && sleep 0.1 || break
-	done
+	_mg_sshd_launch || skip "sshd did not restart: $(tail -3 "$MG_SSHD_DIR/sshd.log")"
 }
 
 median_ms() {

@@ -146,3 +146,28 @@ PY
     run_mg_sep 255 mitogen-run --dry-run "ssh:h?tcp_nodelay=maybe"
     assert "$stderr" =~ "option tcp_nodelay: expected yes or no" "--dry-run says so too"
 }
+
+# The harness itself (sshd.bash): sshd forks before it binds and exits 0
+# whatever the port, so a port held by an ssh client's end of a connection
+# once left a file's tests with no sshd ("Connection refused"). The launch
+# must see that and say so, and the free ports must lie below the kernel's
+# ephemeral range.
+@test "harness: sshd on a port a connection holds is seen to fail" {
+    need_sshd
+    local fd lport lo hi
+    exec {fd}<>"/dev/tcp/127.0.0.1/$MG_SSH_PORT"
+    lport=$(ss -Htnp "dport = :$MG_SSH_PORT" | awk -v pid="pid=$BASHPID," \
+        'index($0, pid) {n = split($4, a, ":"); print a[n]; exit}')
+    assert "$lport" =~ "^[0-9]+$" "the connection's own port: $(ss -Htnp "dport = :$MG_SSH_PORT")"
+    mkdir "$MG_TMP/d"
+    sed "s/^Port .*/Port $lport/; s|^PidFile .*|PidFile $MG_TMP/d/sshd.pid|" \
+        "$MG_SSHD_DIR/sshd_config" >"$MG_TMP/d/sshd_config"
+    MG_SSHD_DIR=$MG_TMP/d run _mg_sshd_launch
+    exec {fd}>&-
+    assert "$status" -eq 1 "the launch failed"
+    assert "$(cat "$MG_TMP/d/sshd.log")" =~ "Cannot bind any address" "for the port"
+    assert "$(ls "$MG_TMP/d")" !~ "sshd.pid" "no daemon left"
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+    run _mg_free_port
+    assert "$output" -lt "$lo" "a free port below $lo: $output"
+}

@@ -41,15 +41,45 @@ function mg_pct() {
     printf '%s\n' "$out"
 }
 
-# A port nothing listens on now.
+# A port no socket of this machine uses now, below the kernel's range of
+# ephemeral ports: a port that an outgoing connection holds as its local
+# end (ssh clients of earlier tests) cannot be bound by a listener either.
 function _mg_free_port() {
-    local port i
+    local port i lo=32768 hi=60999 base=20000 span
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    if ((lo > 11000)); then
+        base=10000 span=$((lo - 10000))
+    else
+        base=$((hi + 1)) span=$((65535 - hi))
+    fi
     for ((i = 0; i < 100; i++)); do
-        port=$((20000 + RANDOM % 20000))
-        if [[ -z $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then
+        port=$((base + RANDOM % span))
+        if [[ -z $(ss -Htan "sport = :$port" 2>/dev/null) ]]; then
             printf '%s\n' "$port"
             return 0
         fi
+    done
+    return 1
+}
+
+# Start sshd on $MG_SSHD_DIR/sshd_config, ARGS before it (taskset, say),
+# and wait until it listens. sshd forks before it binds, so its status
+# says nothing of the port: it writes its pid file once it listens, and
+# logs "Cannot bind any address" and exits when the port is taken.
+function _mg_sshd_launch() {
+    local d=$MG_SSHD_DIR i from=0 pid
+    [[ ! -e $d/sshd.log ]] || from=$(stat -c %s "$d/sshd.log")
+    rm -f "$d/sshd.pid"
+    "$@" /usr/sbin/sshd -f "$d/sshd_config" -E "$d/sshd.log" || return 1
+    for ((i = 0; i < 200; i++)); do
+        if [[ -s $d/sshd.pid ]]; then
+            pid=$(<"$d/sshd.pid")
+            kill -0 "$pid" 2>/dev/null && return 0
+        fi
+        if tail -c +$((from + 1)) "$d/sshd.log" 2>/dev/null | grep -q 'Cannot bind'; then
+            return 1
+        fi
+        sleep 0.05
     done
     return 1
 }
@@ -110,9 +140,7 @@ SyslogFacility AUTH
 # As Debian's default sshd_config: a client's SendEnv LC_* arrives.
 AcceptEnv LANG LC_*
 EOF
-        rm -f "$d/sshd.pid"
-        # sshd binds before it daemonizes: a taken port fails right here.
-        if /usr/sbin/sshd -f "$d/sshd_config" -E "$d/sshd.log"; then
+        if _mg_sshd_launch; then
             break
         fi
         port=
@@ -121,13 +149,6 @@ EOF
         MG_SSHD_SKIP="sshd did not start: $(tail -3 "$d/sshd.log" 2>/dev/null)"
         return 0
     fi
-    local i
-    for ((i = 0; i < 50; i++)); do
-        if [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then
-            break
-        fi
-        sleep 0.1
-    done
 
     MG_SSH_PORT=$port
     MG_SSH_KNOWN_HOSTS=$d/known_hosts
