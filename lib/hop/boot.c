@@ -18,8 +18,11 @@
 
 /*
  * The first stage. $1 is the image length, $2 a nonce for the file name.
- * The umask the hop's login gave is recorded before the private 077 and
- * handed to the agent, which gives it back to everything it runs.
+ * The file is made in a command substitution, the one fork the shell needs
+ * before head: it takes the private umask 077 and noclobber there, creates
+ * the file, prints its name and becomes chmod. The shell's own umask stays
+ * the one the hop's login gave, and the agent ("-") keeps it for everything
+ * it runs; $$ is the shell's pid inside the substitution too.
  * It must run under any POSIX sh (dash, bash, busybox ash), read exactly
  * $1 bytes (GNU head reads no further; busybox head may, so the master
  * sends nothing more until the agent is up), survive a non-blocking stdin
@@ -33,13 +36,14 @@
  * did to it, no byte (0x0d, 0x11, 0x13...) may be translated on the way.
  */
 #define FIRST_STAGE_FILE \
-	"u=$(umask);umask 077;set -C;n=$1;f=;" \
+	"n=$1;f=$(umask 077;set -C;" \
 	"for d in \"${TMPDIR:-/tmp}\" /tmp /var/tmp /dev/shm;do " \
-	"[ -d \"$d\" ]&&printf '' 2>/dev/null >\"$d/.mitogen-agent.$$.$2\"&&{ f=$d/.mitogen-agent.$$.$2;break;};" \
-	"done;" \
-	"[ -n \"$f\" ]||{ echo 'mitogen: no writable temporary directory' >&2;exit 1;};" \
+	"g=$d/.mitogen-agent.$$.$2;" \
+	"[ -d \"$d\" ]&&printf '' 2>/dev/null >\"$g\"&&{ printf %s \"$g\";exec chmod 700 \"$g\";};" \
+	"done)&&[ -n \"$f\" ]||{ [ -z \"$f\" ]||rm -f \"$f\";" \
+	"echo 'mitogen: no writable temporary directory' >&2;exit 1;};" \
 	"trap 'rm -f \"$f\"' EXIT;trap 'exit 1' PIPE;"
-#define FIRST_STAGE_EXEC "chmod 700 \"$f\"&&exec \"$f\" --boot \"$f\" \"$u\""
+#define FIRST_STAGE_EXEC "exec \"$f\" --boot \"$f\" -"
 
 #define FIRST_STAGE_READ \
 	"[ -t 0 ]&&stty raw -echo 2>/dev/null;" \
@@ -82,9 +86,9 @@ static const char first_stage_arg[] =
 /*
  * sudo in the login's own command (docs/PROTOCOL.md 2.3.3), once the file
  * holds the exec-only agent: $M is the length of the whole agent and its
- * tail, and SHIFT words go before sudo's own (up to "--"). The login's
- * umask goes back for sudo, which makes the command's from it as it would
- * for our own sudo hop; the agent keeps the umask sudo gave ("-"). The agent
+ * tail, and SHIFT words go before sudo's own (up to "--"). sudo gets the
+ * login's umask, and makes the command's from it as it would for our own
+ * sudo hop; the agent keeps the umask sudo gave ("-"). The agent
  * unlinks its file at once, so a file still there means it never ran
  * (sudo refused, wanted a password or a terminal): then MITO003 asks for
  * the whole agent on stdin, which runs as the login user and connects the
@@ -94,10 +98,9 @@ static const char first_stage_arg[] =
  * pipe (FIRST_STAGE_FILE's PIPE trap).
  */
 #define FIRST_STAGE_FUSED(M, SHIFT) \
-	"chmod 700 \"$f\"||exit 1;" \
-	"m=" M ";shift " SHIFT ";umask $u;" \
+	"m=" M ";shift " SHIFT ";" \
 	"\"$@\" \"$f\" --boot \"$f\" -;" \
-	"s=$?;umask 077;[ -e \"$f\" ]||exit $s;" \
+	"s=$?;[ -e \"$f\" ]||exit $s;" \
 	"printf 'MITO003\\n';n=$m;: >|\"$f\";" \
 	"head -c $n 2>/dev/null >>\"$f\";" \
 	FIRST_STAGE_LOOP \

@@ -136,7 +136,8 @@ function same_as_ssh() {
 
 @test "umask: the first stage keeps the agent's file private and passes the login's on" {
     # A stand-in agent that tells what it was started with: its file's
-    # mode, its own umask (the first stage's) and its arguments.
+    # mode, its own umask (the login's: only the subshell that made the
+    # file took 077) and its arguments.
     cat >"$MG_TMP/agent" <<EOF
 #!/bin/sh
 printf '%s %s %s %s %s\n' "\$(stat -c %a "\$2")" "\$(umask)" "\$#" "\$1" "\$3" >$MG_TMP/seen
@@ -147,7 +148,7 @@ EOF
     run_mg_sep 255 env MITOGEN_AGENT="$MG_TMP/agent" bash -c \
         "umask 0002 && exec mitogen-run 'local?first_stage=1' true"
     run cat "$MG_TMP/seen"
-    assert "$output" == "700 0077 3 --boot 0002" "file 0700 under umask 077; FILE --boot FILE UMASK"
+    assert "$output" == "700 0002 3 --boot -" "file 0700; the login's umask kept: FILE --boot FILE -"
 }
 
 @test "umask over ssh: what ssh gives" {

@@ -99,7 +99,7 @@ function stub_doas_path() {
     assert "${#lines[@]}" -eq 3 "one line per hop"
     assert "${lines[0]}" =~ "^sudo:mgtest_a\?[^ ]*: sudo -p mitogen-sudo-prompt: -u mgtest_a -E -H -- /bin/sh -c '[^']*umask 077;" \
         "sudo: forced prompt, user, flags in order, then --"
-    assert "${lines[1]}" =~ ": su mgtest_b -c '/bin/sh -c '\\\\''u=.*umask 077;" \
+    assert "${lines[1]}" =~ ": su mgtest_b -c '/bin/sh -c '\\\\''n=.*umask 077;" \
         "su: USER -c and the boot command as one quoted word"
     assert "${lines[2]}" =~ ": doas -u mgtest_c -- /bin/sh -c '[^']*umask 077;" "doas: -u USER --"
 }

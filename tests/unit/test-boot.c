@@ -364,6 +364,71 @@ static void test_boot_cut(void)
 }
 
 /*
+ * The file is made and made 0700 in one subshell that becomes chmod: with
+ * no chmod on PATH, the first stage says so, removes the file it made and
+ * ends before it asks for the image (no MITO000), under dash and bash.
+ */
+static void test_boot_no_chmod(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_image *img = load(tmp);
+	static const char *const tools[] = { "rm", "head", "wc", "sleep", "stty" };
+	char bin[64], buf[4096], *old = talloc_strdup(tmp, getenv("PATH"));
+	int sock = -1, status = 0;
+	pid_t pid;
+
+	ASSERT_PTR_NOT_NULL(img);
+	ASSERT_PTR_NOT_NULL(old);
+	snprintf(bin, sizeof(bin), "%s/../mg-test-boot-bin.%d", tmpdir, (int)getpid());
+	ASSERT_INT_EQ(mkdir(bin, 0700), 0);
+	for (size_t s = 0; s < sizeof(shells) / sizeof(shells[0]); s++) {
+		/* Debian's busybox runs its own applets whatever PATH says. */
+		if (!have(shells[s][0]) || strcmp(shells[s][0], "busybox") == 0) {
+			continue;
+		}
+		/* The shell is found first, then PATH loses chmod; the link
+		 * keeps its name (busybox reads its applet from argv[0]). */
+		const char *base = strrchr(shells[s][0], '/');
+		char *shell = talloc_asprintf(tmp, "%s/%s", bin, base != NULL ? base + 1 : shells[s][0]);
+		char *which = talloc_asprintf(tmp, "command -v %s", shells[s][0]);
+		FILE *f = popen(which, "r");
+		char path[256] = "";
+
+		ASSERT_PTR_NOT_NULL(f);
+		ASSERT_PTR_NOT_NULL(fgets(path, sizeof(path), f));
+		pclose(f);
+		path[strcspn(path, "\n")] = '\0';
+		ASSERT_INT_EQ(symlink(path, shell), 0);
+		for (size_t t = 0; s == 0 && t < sizeof(tools) / sizeof(tools[0]); t++) {
+			char *at = talloc_asprintf(tmp, "%s/%s", bin, tools[t]);
+			char *to = talloc_asprintf(tmp, "/bin/%s", tools[t]);
+
+			ASSERT_INT_EQ(symlink(to, at), 0);
+		}
+		const char *sh[] = { shell, shells[s][1], NULL };
+		boot_sh = sh;
+		setenv("PATH", bin, 1);
+		pid = boot_as(img, false, 0, 0, &sock);
+		setenv("PATH", old, 1);
+		ASSERT_TRUE(pid > 0);
+		/* No image will come: a stage that asked would see the end. */
+		shutdown(sock, SHUT_WR);
+		ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+		ASSERT_TRUE(!wait_for(sock, MG_MARK_STAGE1, buf, sizeof(buf), 200));
+		close(sock);
+		ASSERT_INT_EQ(count_files(tmpdir), 0);
+		unlink(shell);
+	}
+	boot_sh = NULL;
+	for (size_t t = 0; t < sizeof(tools) / sizeof(tools[0]); t++) {
+		unlink(talloc_asprintf(tmp, "%s/%s", bin, tools[t]));
+	}
+	rmdir(bin);
+	talloc_free(tmp);
+}
+
+/*
  * The image in the argv (ssh): every byte value, a NUL before octal
  * digits, and the bytes some login shell reads in single quotes, come out
  * of printf %b exactly; stdin is never read. The "image" is a script that
@@ -715,6 +780,7 @@ int main(void)
 	RUN(test_boot_blocking);
 	RUN(test_boot_nonblocking_slow);
 	RUN(test_boot_cut);
+	RUN(test_boot_no_chmod);
 	RUN(test_boot_cooked_pty);
 	RUN(test_boot_inline_bytes);
 	RUN(test_boot_inline_agent);
