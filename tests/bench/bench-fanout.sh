@@ -44,7 +44,7 @@
 #
 # The sshd is started by tests/cli/sshd.bash, then restarted on the same port
 # with MaxStartups raised (sshd.bash has no hook for extra sshd_config lines),
-# so that no tool is throttled by sshd's default 10:30:100, and with
+# so that no tool is throttled by sshd's default 10:30:100; sshd.bash sets
 # "SetEnv SHLVL=1": bash then counts as a nested shell and does not read
 # ~/.bashrc for the ssh session. Every login runs the remote command through
 # root's login shell, and a heavy rc file (here root's .bashrc runs
@@ -126,7 +126,6 @@ for ((i = 0; i < 100; i++)); do
 done
 ! kill -0 "$pid" 2>/dev/null || { echo "bench: sshd $pid did not stop" >&2; exit 1; }
 echo "MaxStartups 1000:30:1000" >>"$d/sshd_config"
-[[ -n ${KEEP_RC:-} ]] || echo "SetEnv SHLVL=1" >>"$d/sshd_config"
 _mg_sshd_launch ${far[@]+"${far[@]}"} ||
 	{ echo "bench: sshd did not restart on port $port: $(tail -3 "$log")" >&2; exit 1; }
 maxstartups=$(/usr/sbin/sshd -T -f "$d/sshd_config" | awk '$1 == "maxstartups" {print $2}')

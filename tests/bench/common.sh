@@ -6,11 +6,12 @@
 #                    MITOGEN_AGENT and MITOGEN_CONNECT from it unless set
 #                    (as an installed mitogen-run finds them)
 #   bench_sshd       start the sshd of tests/cli/sshd.bash on 127.0.0.1,
-#                    stopped on exit; unless KEEP_RC=1, restarted with
-#                    "SetEnv SHLVL=1" so that bash does not read root's
+#                    stopped on exit; it sets "SetEnv SHLVL=1" unless
+#                    KEEP_RC=1, so that bash does not read root's
 #                    ~/.bashrc for each command of an ssh session (here
 #                    `pyenv init`, ~300 ms of noise for every tool alike);
-#                    BENCH_SSHD_CONF: more sshd_config lines for it
+#                    BENCH_SSHD_CONF: more sshd_config lines, for which
+#                    it is restarted
 #   median_ms N CMD  the median wall time of N runs of CMD, in ms
 #   once_us CMD      one checked run of CMD 0.3 s after the last, for
 #                    runs of several forms interleaved: its wall time in us
@@ -52,15 +53,14 @@ bench_sshd() {
 	trap bench_exit EXIT
 	start_sshd
 	[[ -z ${MG_SSHD_SKIP:-} ]] || skip "$MG_SSHD_SKIP"
-	[[ -z ${KEEP_RC:-} || -n ${BENCH_SSHD_CONF:-} ]] || return 0
+	[[ -n ${BENCH_SSHD_CONF:-} ]] || return 0
 	pid=$(<"$MG_SSHD_DIR/sshd.pid")
 	stop_sshd
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	[[ -n ${KEEP_RC:-} ]] || echo "SetEnv SHLVL=1" >>"$MG_SSHD_DIR/sshd_config"
-	[[ -z ${BENCH_SSHD_CONF:-} ]] || printf '%s\n' "$BENCH_SSHD_CONF" >>"$MG_SSHD_DIR/sshd_config"
+	printf '%s\n' "$BENCH_SSHD_CONF" >>"$MG_SSHD_DIR/sshd_config"
 	_mg_sshd_launch || skip "sshd did not restart: $(tail -3 "$MG_SSHD_DIR/sshd.log")"
 }
 

@@ -20,13 +20,8 @@ function setup_file() {
     # All fifty "hosts" are one sshd: its default MaxStartups (10:30:100)
     # would drop, at random, logins past ten at once. Real hosts each
     # count their own; raise it here, then let sshd re-read its config
-    # (SIGHUP: it re-executes itself and listens again). SHLVL=1 makes
-    # bash take each session's shell for a nested one, which does not read
-    # ~/.bashrc: root's, on these machines, runs `pyenv init`, 0.3 to
-    # 0.5 s of CPU a login, and fifty of them at once on two cores ran
-    # past the connect timeout. This file is about fan-out; 200-ssh.bats
-    # and 060-like-ssh.bats keep the login shell's rc files.
-    printf 'MaxStartups 200:30:300\nSetEnv SHLVL=1\n' >>"$MG_SSHD_DIR/sshd_config"
+    # (SIGHUP: it re-executes itself and listens again).
+    printf 'MaxStartups 200:30:300\n' >>"$MG_SSHD_DIR/sshd_config"
     kill -HUP "$(<"$MG_SSHD_DIR/sshd.pid")"
     local i
     for ((i = 0; i < 100; i++)); do
