@@ -1,7 +1,7 @@
 /*
- * The agent: booted by the first stage with "--boot PATH UMASK", it
- * unlinks its image, takes back the umask the hop's login gave, says it
- * is up, takes its identity from the parent's HELLO and serves until the
+ * The agent: booted by the first stage with "--boot PATH -", it
+ * unlinks its image (its umask is already the one the hop's login gave:
+ * only the first stage's subshell took 077), says it is up, takes its identity from the parent's HELLO and serves until the
  * parent goes away. Then it stops everything it started.
  */
 #include <errno.h>
@@ -472,28 +472,6 @@ int mg__agent_run_forked(const struct mg_image *image)
 	return agent_run(-1, image, false);
 }
 
-/* The umask the first stage found, as `umask` prints it ("0022"): 1 to 4
- * octal digits, at most 0777; "-": the one we were started with (sudo's,
- * PROTOCOL 2.3.3). -1 when it is no such thing. */
-static int parse_umask(const char *s)
-{
-	size_t n = strspn(s, "01234567");
-	unsigned long v;
-
-	if (strcmp(s, "-") == 0) {
-		mode_t m = umask(077);
-
-		umask(m);
-		return (int)m;
-	}
-
-	if (n == 0 || n > 4 || s[n] != '\0') {
-		return -1;
-	}
-	v = strtoul(s, NULL, 8);
-	return v <= 0777 ? (int)v : -1;
-}
-
 /* "--local FD": the self-inflating stub (cmd/agent-stub) ran us from
  * memory and hands over its own file, the compressed image we push on.
  * -1 when FD is no such file. */
@@ -515,14 +493,14 @@ static int stub_image_fd(const char *s)
 
 int mg_agent_main(int argc, char **argv)
 {
-	bool boot = argc == 4 && strcmp(argv[1], "--boot") == 0;
+	bool boot = argc == 4 && strcmp(argv[1], "--boot") == 0 && strcmp(argv[3], "-") == 0;
 	bool local = (argc == 2 || argc == 3) && strcmp(argv[1], "--local") == 0;
-	int image_fd = -1, mask = boot ? parse_umask(argv[3]) : -1;
+	int image_fd = -1;
 
 	if (local && argc == 3 && (image_fd = stub_image_fd(argv[2])) < 0) {
 		local = false;
 	}
-	if ((!boot || mask < 0) && !local) {
+	if (!boot && !local) {
 		fprintf(stderr, "mitogen-agent: this program is started by mitogen on each hop; "
 			"it is not meant to be run by hand\n");
 		return 2;
@@ -532,10 +510,6 @@ int mg_agent_main(int argc, char **argv)
 	if (boot) {
 		image_fd = open(argv[2], O_RDONLY | O_CLOEXEC);
 		unlink(argv[2]);
-		/* The first stage's 077 was for our image only: commands and
-		 * hops get the umask the login gave. What we create ourselves
-		 * has a private mode of its own (mkostemp, memfd). */
-		umask((mode_t)mask);
 	}
 	if (image_fd >= 0) {
 		return agent_run(image_fd, NULL, boot);

@@ -45,7 +45,7 @@ function skip_unless_static_agent() {
     assert "$stderr" =~ "not meant to be run by hand" "no arguments: the message says why"
 
     local args
-    for args in "--boot" "--help" "--boot a b" "-x"; do
+    for args in "--boot" "--help" "--boot a b" "--boot a 0022" "-x"; do
         # shellcheck disable=SC2086 # split on purpose
         run_mg_sep 2 "$AGENT" $args </dev/null
         assert "$output" == "" "$args: nothing on stdout"
