@@ -158,6 +158,13 @@ suite() {
 
 test_args=("$@")
 
+# The command-line tests are one meson test per file and mostly wait (on
+# logins, timers, signals): one more at a time than there are CPUs.
+if [[ -z ${MESON_TESTTHREADS:-} ]]; then
+	MESON_TESTTHREADS=$(($(nproc 2>/dev/null || echo 1) + 1))
+	export MESON_TESTTHREADS
+fi
+
 suite_test_args=()
 suite build \
 	-- \

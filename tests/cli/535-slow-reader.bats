@@ -120,7 +120,7 @@ function teardown() {
     wait "$reader"
     tail -3 "$MG_TMP/err"
     assert "$rc" -eq 124 "the targets timed out"
-    echo "peak RSS of mitogen-run: $rss KiB" >&3
+    echo "# peak RSS of mitogen-run: $rss KiB" >&3
     assert "$rss" -lt "$((64 * 1024 * (MG_TIMEOUT_SCALE > 1 ? 16 : 1)))" "bounded memory"
     # Whole lines, but for the last of each target: cut where -u killed
     # it, and ended at the end of the run.

@@ -32,7 +32,10 @@ load sshd # mg_pct
     cat "$log"
     assert "$(cat "$log")" =~ "up [0-9]+ ppid [0-9]+ comm mitogen" "the flood's parent is the shared agent"
     read -r _ first max < <(grep '^fds ' "$log")
-    assert "$((max - first))" -le 16 "the agent's descriptors stay bounded (from $first to $max)"
+    # Bounded: the flood may hold MG_FETCH_PER_CHILD (8) transfers, and the
+    # sibling's connection a few more while it boots (a loaded machine
+    # stretches that); a leak would be thousands.
+    assert "$((max - first))" -le 24 "the agent's descriptors stay bounded (from $first to $max)"
     read -r _ sent answered _ < <(grep '^answers ' "$log")
     assert "$answered" == "$sent" "every request was answered, none dropped or left hanging"
     assert "$(cat "$log")" =~ "no_such_program=" "unknown ids: no such program"
