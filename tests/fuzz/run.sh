@@ -5,8 +5,9 @@
 #
 #   tests/fuzz/run.sh [TARGET...]     all targets when none is named
 #
-# Environment: FUZZ_SECONDS (per target, default 60), FUZZ_RSS_MB (memory
-# limit, default 2048), CC (default clang).
+# Environment: FUZZ_SECONDS (per target, default 60), FUZZ_JOBS (targets
+# at once, default the CPU count), FUZZ_RSS_MB (memory limit per target,
+# default 2048), CC (default clang).
 #
 # Each target prints "fuzz: TARGET ok" or "fuzz: TARGET FAILED" with the
 # input that crashed it, kept in build-fuzz/fuzz-work/TARGET/: fix the bug
@@ -65,36 +66,58 @@ rm -f "$build_log"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allow_addr2line=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
-pass=0
-fail=0
-skip=0
-for t in "${targets[@]}"; do
-	exe=$dir/tests/fuzz/fuzz-$t
-	seeds=tests/fuzz/corpus/$t
-	if [[ ! -x $exe || ! -d $seeds ]]; then
-		say "$t FAILED: no $exe or no $seeds"
-		fail=$((fail + 1))
-		continue
-	fi
-	rm -rf "$work/$t"
+# run_one TARGET: fuzz it; its verdict goes to $work/TARGET/verdict
+# (ok, skip or fail), to be reported in order once all have run.
+run_one() {
+	local t=$1 exe=$dir/tests/fuzz/fuzz-$1 seeds=tests/fuzz/corpus/$1 rc=0
+	rm -rf "${work:?}/$t"
 	mkdir -p "$work/$t/corpus"
-	log=$work/$t/log
-	rc=0
+	if [[ ! -x $exe || ! -d $seeds ]]; then
+		echo "no $exe or no $seeds" >"$work/$t/log"
+		echo fail >"$work/$t/verdict"
+		return
+	fi
 	# New inputs go to the work corpus; the seeds are only read.
 	timeout --kill-after=30 $((seconds + 300)) "$exe" \
 		-max_total_time="$seconds" -rss_limit_mb="$rss_mb" -timeout=25 \
 		-max_len=65536 -error_exitcode=1 -timeout_exitcode=1 \
 		-artifact_prefix="$work/$t/" -print_final_stats=1 \
-		"$work/$t/corpus" "$seeds" </dev/null >"$log" 2>&1 || rc=$?
-	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-	if [[ $rc -eq 0 ]]; then
+		"$work/$t/corpus" "$seeds" </dev/null >"$work/$t/log" 2>&1 || rc=$?
+	case $rc in
+	0) echo ok ;;
+	77) echo skip ;;
+	*) echo "fail $rc" ;;
+	esac >"$work/$t/verdict"
+}
+
+# Each target is one process on one CPU: FUZZ_JOBS (default: the CPU
+# count) run at once.
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+for t in "${targets[@]}"; do
+	while [[ $(jobs -rp | wc -l) -ge $jobs ]]; do
+		wait -n || true
+	done
+	run_one "$t" &
+done
+wait
+
+pass=0
+fail=0
+skip=0
+for t in "${targets[@]}"; do
+	exe=$dir/tests/fuzz/fuzz-$t
+	log=$work/$t/log
+	rc=
+	read -r verdict rc 2>/dev/null <"$work/$t/verdict" || verdict=fail
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" 2>/dev/null | tail -n 1)
+	if [[ $verdict == ok ]]; then
 		say "$t ok (${runs:-?} inputs in ${seconds}s)"
 		pass=$((pass + 1))
-	elif [[ $rc -eq 77 ]]; then
+	elif [[ $verdict == skip ]]; then
 		say "$t skipped: $(tail -n 1 "$log")"
 		skip=$((skip + 1))
 	else
-		say "$t FAILED (exit $rc); the log: $log"
+		say "$t FAILED (exit ${rc:-?}); the log: $log"
 		grep -E -A 30 'ERROR|check failed|deadly signal|==[0-9]+==' "$log" | head -n 60 >&2 || tail -n 40 "$log" >&2
 		for a in "$work/$t"/crash-* "$work/$t"/leak-* "$work/$t"/timeout-* "$work/$t"/oom-*; do
 			if [[ -f $a ]]; then
