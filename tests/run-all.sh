@@ -12,9 +12,7 @@
 #                   empty environment: no LD_LIBRARY_PATH needed
 #   build-clang/    CC=clang
 # Warnings are errors in all four (-Dwerror=true; a plain 'meson setup'
-# leaves them warnings). Installs nothing outside build-release/. The
-# three after build/ are built in the background, at nice 10, while
-# build/ is tested.
+# leaves them warnings). Installs nothing outside build-release/.
 # Extra arguments go to both 'meson test' runs (for example --suite unit,
 # or a test name); the release and clang builds are then left out.
 #
@@ -133,7 +131,6 @@ suite() {
 	opts=("$@")
 
 	suite_built=false
-	await_warm "$dir"
 	say "== $dir: configure"
 	if ! configure "$dir" "${opts[@]}"; then
 		say "$dir: configure failed"
@@ -147,11 +144,6 @@ suite() {
 		return
 	fi
 	suite_built=true
-	if [[ -n ${suite_hook:-} ]]; then
-		local hook=$suite_hook
-		suite_hook=
-		"$hook"
-	fi
 	say "== $dir: test"
 	rm -f "$dir/meson-logs/testlog.json"
 	env "${envs[@]}" meson test -C "$dir" --print-errorlogs \
@@ -188,59 +180,7 @@ if command -v clang >/dev/null 2>&1; then
 	have_clang=true
 fi
 
-# While build/ is tested, the builds after it are configured and built in
-# the background, one after another, at nice 10: the command-line tests
-# mostly wait, and the compilers take the CPU they leave. Only a head
-# start: suite still configures and builds each directory itself (then
-# nothing is left to do, or the same failure comes again, in full).
-warm_dir=$(mktemp -d)
-warm_pid=
-# shellcheck disable=SC2317 # through the EXIT trap
-warm_stop() {
-	if [[ -n $warm_pid ]] && kill -0 "$warm_pid" 2>/dev/null; then
-		pkill -TERM -P "$warm_pid" 2>/dev/null || true
-		kill -TERM "$warm_pid" 2>/dev/null || true
-	fi
-	rm -rf "$warm_dir"
-}
-trap warm_stop EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-
-# warm_one DIR MESON-OPTIONS...: configure and build DIR, quietly.
-# shellcheck disable=SC2317 # warm_rest runs through suite_hook
-warm_one() {
-	local dir=$1
-	shift
-	{ configure "$dir" "$@" && meson compile -C "$dir"; } </dev/null >"$warm_dir/$dir.log" 2>&1 || true
-	touch "$warm_dir/$dir.done"
-}
-
-# shellcheck disable=SC2317 # through suite_hook
-warm_rest() {
-	(
-		renice -n 10 -p "$BASHPID" >/dev/null 2>&1 || true
-		warm_one build-asan "${opts_asan[@]}"
-		if $full; then
-			warm_one build-release "${opts_release[@]}"
-			if $have_clang; then
-				CC=clang warm_one build-clang "${opts_clang[@]}"
-			fi
-		fi
-	) &
-	warm_pid=$!
-}
-
-# await_warm DIR: wait until the background is done with DIR (or gone).
-await_warm() {
-	[[ -n $warm_pid ]] || return 0
-	while [[ ! -e $warm_dir/$1.done ]] && kill -0 "$warm_pid" 2>/dev/null; do
-		sleep 1
-	done
-}
-
 suite_test_args=()
-suite_hook=warm_rest
 suite build -- "${opts_build[@]}"
 
 # Sanitizers slow everything down.
