@@ -1,8 +1,9 @@
 /*
  * The agent: booted by the first stage with "--boot PATH -", it
  * unlinks its image (its umask is already the one the hop's login gave:
- * only the first stage's subshell took 077), says it is up, takes its identity from the parent's HELLO and serves until the
- * parent goes away. Then it stops everything it started.
+ * only the first stage's subshell took 077), says it is up, takes its
+ * identity from the parent's HELLO and serves until the parent goes
+ * away. Then it stops everything it started.
  */
 #include <errno.h>
 #include <fcntl.h>
