@@ -26,9 +26,24 @@ cd "$(dirname "$0")/.."
 total_pass=0
 total_fail=0
 total_skip=0
+# What failed, printed again at the end; also kept in MG_FAILURES when
+# the caller names a file (.ci/run prints it after the fuzz targets).
+failures=${MG_FAILURES:-}
+if [[ -z $failures ]]; then
+	failures=$(mktemp)
+	trap 'rm -f "$failures"' EXIT
+fi
+: >"$failures"
 
 say() {
 	printf 'run-all: %s\n' "$*" >&2
+}
+
+# failed_step MESSAGE: a step that is not a test failed; it counts as one.
+failed_step() {
+	say "$*"
+	printf '%s\n' "$*" >>"$failures"
+	total_fail=$((total_fail + 1))
 }
 
 # configure DIR [MESON OPTIONS...]: set up DIR, or reconfigure it in place.
@@ -49,7 +64,7 @@ configure() {
 # count DIR: add the results in DIR/meson-logs/testlog.json to the totals.
 count() {
 	local dir=$1 counts p f s
-	counts=$(python3 - "$dir/meson-logs/testlog.json" <<'EOF'
+	counts=$(python3 - "$dir/meson-logs/testlog.json" "$dir" "$failures" <<'EOF'
 import json, re, sys
 
 GOOD = {"OK", "EXPECTEDFAIL"}
@@ -58,6 +73,18 @@ plan_re = re.compile(r"^1\.\.(\d+)")
 line_re = re.compile(r"^(not ok|ok)\b[^#]*(#\s*(\w+))?", re.I)
 
 passed = failed = skipped = 0
+# What failed, with the diagnostics bats prints under it, goes to
+# argv[3]: CI shows only the tail of a log, so it is printed again last.
+report = open(sys.argv[3], "a", encoding="utf-8")
+
+def note(name, lines):
+    report.write("%s %s:\n" % (sys.argv[2], name))
+    for line in lines[:25]:
+        report.write("    %s\n" % line)
+    if len(lines) > 25:
+        report.write("    ... (%d more lines in %s/meson-logs/testlog.txt)\n"
+                     % (len(lines) - 25, sys.argv[2]))
+
 with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
     for raw in f:
         raw = raw.strip()
@@ -68,7 +95,8 @@ with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
         out = t.get("stdout") or ""
         plan = None
         p = f_ = s = 0
-        for line in out.splitlines():
+        lines = out.splitlines()
+        for i, line in enumerate(lines):
             m = plan_re.match(line)
             if m and plan is None:
                 plan = int(m.group(1))
@@ -85,6 +113,12 @@ with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
                 pass
             else:
                 f_ += 1
+                tail = [line]
+                for more in lines[i + 1:]:
+                    if not more.startswith("#"):
+                        break
+                    tail.append(more)
+                note(t.get("name", "?"), tail)
         if plan is None and p + f_ + s == 0:
             # Not TAP: the meson test is one test.
             if result in GOOD:
@@ -93,9 +127,15 @@ with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
                 s = 1
             else:
                 f_ = 1
+                note(t.get("name", "?"), ["result %s; the last output:" % result]
+                     + (lines[-15:] + (t.get("stderr") or "").splitlines()[-10:]
+                        or ["(none)"]))
         elif result not in GOOD and result not in SKIP:
             # Crashed, timed out or lied about its plan: make it count.
             seen = p + f_ + s
+            if f_ == 0 or (plan is not None and plan > seen):
+                note(t.get("name", "?"), ["result %s; the last output:" % result]
+                     + (lines[-15:] or ["(none)"]))
             if plan is not None and plan > seen:
                 f_ += plan - seen
             if f_ == 0:
@@ -106,8 +146,7 @@ with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
 print(passed, failed, skipped)
 EOF
 	) || {
-		say "$dir: cannot read the test log"
-		total_fail=$((total_fail + 1))
+		failed_step "$dir: cannot read the test log"
 		return
 	}
 	read -r p f s <<<"$counts"
@@ -133,14 +172,12 @@ suite() {
 	suite_built=false
 	say "== $dir: configure"
 	if ! configure "$dir" "${opts[@]}"; then
-		say "$dir: configure failed"
-		total_fail=$((total_fail + 1))
+		failed_step "$dir: configure failed"
 		return
 	fi
 	say "== $dir: build"
 	if ! meson compile -C "$dir"; then
-		say "$dir: build failed"
-		total_fail=$((total_fail + 1))
+		failed_step "$dir: build failed"
 		return
 	fi
 	suite_built=true
@@ -149,8 +186,7 @@ suite() {
 	env "${envs[@]}" meson test -C "$dir" --print-errorlogs \
 		"${suite_test_args[@]}" "${test_args[@]}" </dev/null || true
 	if [[ ! -f $dir/meson-logs/testlog.json ]]; then
-		say "$dir: meson test wrote no log"
-		total_fail=$((total_fail + 1))
+		failed_step "$dir: meson test wrote no log"
 		return
 	fi
 	count "$dir"
@@ -219,7 +255,7 @@ install_check() {
 		return
 	fi
 	rm -f "$log"
-	total_fail=$((total_fail + 1))
+	failed_step "$dir: the install check failed (above)"
 }
 
 if $full; then
@@ -239,6 +275,10 @@ fi
 
 if [[ $total_skip -gt 0 ]]; then
 	say "$total_skip skipped"
+fi
+if [[ -s $failures ]]; then
+	say "what failed:"
+	cat "$failures" >&2
 fi
 printf '%d passed, %d failed\n' "$total_pass" "$total_fail"
 if [[ $total_fail -gt 0 ]]; then
