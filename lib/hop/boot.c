@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -425,6 +426,38 @@ int mg__boot_file_tail(int fd, size_t *_size, struct mg_boot_tail *t)
 	return 0;
 }
 
+/* An image's bytes: an anonymous mapping, not the heap, so that a leak
+ * checker does not scan megabytes of agent for pointers at every exit
+ * (a sanitizer build's agents are ~11 MB), and not a mapping of the
+ * file, which a cp over an installed agent would turn into SIGBUS. */
+struct image_bytes {
+	void *p;
+	size_t len;
+};
+
+static int image_bytes_destructor(struct image_bytes *b)
+{
+	munmap(b->p, b->len);
+	return 0;
+}
+
+static uint8_t *image_bytes_new(TALLOC_CTX *mem_ctx, size_t len)
+{
+	struct image_bytes *b = talloc(mem_ctx, struct image_bytes);
+
+	if (b == NULL) {
+		return NULL;
+	}
+	b->len = len > 0 ? len : 1;
+	b->p = mmap(NULL, b->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->p == MAP_FAILED) {
+		talloc_free(b);
+		return NULL;
+	}
+	talloc_set_destructor(b, image_bytes_destructor);
+	return b->p;
+}
+
 int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 {
 	struct mg_boot_tail t;
@@ -442,7 +475,7 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img)
 	/* The HELLO our parent appended was for us, not for our children;
 	 * the unpacked agent before the image was for this host alone. */
 	img->len = size - t.len - t.plain;
-	img->data = talloc_size(img, img->len > 0 ? img->len : 1);
+	img->data = image_bytes_new(img, img->len);
 	img->esc = talloc_zero(img, struct mg_boot_esc);
 	img->plain_kept = talloc_zero(img, struct mg_image_plain);
 	if (img->data == NULL || img->esc == NULL || img->plain_kept == NULL) {
