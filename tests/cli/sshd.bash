@@ -60,6 +60,11 @@ function _mg_free_port() {
     else
         base=$((hi + 1)) span=$((65535 - hi))
     fi
+    # An ephemeral range that leaves no room on either side (1024 65535):
+    # pick inside it; ss still says whether the port is taken.
+    if ((span < 100)); then
+        base=$lo span=$((hi - lo + 1))
+    fi
     for ((i = 0; i < 100; i++)); do
         port=$((base + RANDOM % span))
         if [[ -z $(ss -Htan "sport = :$port" 2>/dev/null) ]]; then

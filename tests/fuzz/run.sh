@@ -39,6 +39,7 @@ if [[ ${#targets[@]} -eq 0 ]]; then
 	done
 fi
 
+# shellcheck disable=SC2054 # one option, its value a list
 opts=(-Dfuzz=enabled -Db_sanitize=address,undefined -Db_lundef=false
 	-Dstatic_agent=disabled -Dtests=false -Dman-pages=disabled)
 

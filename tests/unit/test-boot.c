@@ -307,12 +307,29 @@ static const char *const shells[][3] = {
 	{ "/bin/sh", NULL }, { "bash", NULL }, { "busybox", "sh", NULL },
 };
 
-static bool have(const char *prog)
+/* Where the shell finds prog (command -v), in path; false if nowhere. */
+static bool find_prog(const char *prog, char *path, size_t size)
 {
 	char cmd[128];
+	FILE *f;
+	bool found;
 
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
-	return system(cmd) == 0;
+	snprintf(cmd, sizeof(cmd), "command -v %s 2>/dev/null", prog);
+	path[0] = '\0';
+	if ((f = popen(cmd, "r")) == NULL) {
+		return false;
+	}
+	found = fgets(path, (int)size, f) != NULL;
+	found = pclose(f) == 0 && found;
+	path[strcspn(path, "\n")] = '\0';
+	return found && path[0] != '\0';
+}
+
+static bool have(const char *prog)
+{
+	char path[256];
+
+	return find_prog(prog, path, sizeof(path));
 }
 
 /* NULs before octal digits and not, what printf %b and login shells
@@ -382,22 +399,18 @@ static void test_boot_no_chmod(void)
 	snprintf(bin, sizeof(bin), "%s/../mg-test-boot-bin.%d", tmpdir, (int)getpid());
 	ASSERT_INT_EQ(mkdir(bin, 0700), 0);
 	for (size_t s = 0; s < sizeof(shells) / sizeof(shells[0]); s++) {
+		char path[256];
+
 		/* Debian's busybox runs its own applets whatever PATH says. */
-		if (!have(shells[s][0]) || strcmp(shells[s][0], "busybox") == 0) {
+		if (!find_prog(shells[s][0], path, sizeof(path)) ||
+		    strcmp(shells[s][0], "busybox") == 0) {
 			continue;
 		}
 		/* The shell is found first, then PATH loses chmod; the link
 		 * keeps its name (busybox reads its applet from argv[0]). */
 		const char *base = strrchr(shells[s][0], '/');
 		char *shell = talloc_asprintf(tmp, "%s/%s", bin, base != NULL ? base + 1 : shells[s][0]);
-		char *which = talloc_asprintf(tmp, "command -v %s", shells[s][0]);
-		FILE *f = popen(which, "r");
-		char path[256] = "";
 
-		ASSERT_PTR_NOT_NULL(f);
-		ASSERT_PTR_NOT_NULL(fgets(path, sizeof(path), f));
-		pclose(f);
-		path[strcspn(path, "\n")] = '\0';
 		ASSERT_INT_EQ(symlink(path, shell), 0);
 		for (size_t t = 0; s == 0 && t < sizeof(tools) / sizeof(tools[0]); t++) {
 			char *at = talloc_asprintf(tmp, "%s/%s", bin, tools[t]);
