@@ -144,3 +144,18 @@ function popt_commands() {
         grep -qF -- "-$l[" "$zsh_comp" || die "-$l: not in completions/zsh/_fakessh"
     done
 }
+
+# mitogen-connect runs from libexec as ssh's ProxyCommand: no popt, no
+# completions, but a man page whose synopsis is its usage line.
+@test "mitogen-connect: its usage line and mitogen-connect(8)'s synopsis agree" {
+    local man=$MG_SRC_DIR/man/mitogen-connect.8.scd usage synopsis
+    run_mg_sep 2 mitogen-connect
+    assert "${stderr_lines[0]}" =~ "^usage: mitogen-connect " "usage on stderr"
+    usage=${stderr_lines[0]#usage: }
+    # The line after "# SYNOPSIS", without scdoc's * and _ markup.
+    synopsis=$(awk 'f && NF {print; exit} /^# SYNOPSIS/ {f = 1}' "$man" |
+        sed -E 's/[*]//g; s/(^|[^A-Za-z0-9])_/\1/g; s/_([^A-Za-z0-9]|$)/\1/g')
+    assert "$synopsis" == "$usage" "man/mitogen-connect.8.scd SYNOPSIS"
+    grep -q "'mitogen-connect.8'" "$MG_SRC_DIR/man/meson.build" ||
+        die "man/meson.build does not build mitogen-connect.8"
+}
