@@ -21,7 +21,9 @@
 #
 #   tests/bench/bench-fanout.sh [BUILD_DIR] [RUNS]      RUNS default 5
 #   env: FANOUT (64), NS ("10 50 100"), BASTION_N (50; 0 skips it), KEEP_RC (unset),
-#        CPU_N (100; 0 skips the CPU table), MITOGEN_CONNECT (as bench-ssh.sh),
+#        CPU_N (100; 0 skips the CPU table), PERF_N (unset: no per-process
+#        table; N: one run of each tool at N targets under `perf record -a`),
+#        MITOGEN_CONNECT (as bench-ssh.sh),
 #        FAR_CPUS (unset: everything shares every CPU),
 #        SUDO (set: every target becomes root, mitogen-run through
 #        ssh:webN/sudo, the peers with `sudo -n CMD`)
@@ -79,6 +81,7 @@ export MITOGEN_AGENT=${MITOGEN_AGENT:-$build/cmd/mitogen-agent}
 # The TCP_NODELAY helper, as an installed mitogen-run finds it.
 export MITOGEN_CONNECT=${MITOGEN_CONNECT-$build/cmd/mitogen-connect}
 cpu_n=${CPU_N:-100}
+perf_n=${PERF_N:-0}
 sudo=${SUDO:+/sudo}
 far_cpus=${FAR_CPUS:-}
 near=() far=()
@@ -384,4 +387,45 @@ if ((cpu_n > 0)); then
 		s1=$(fmed ${c_self[$tool]}) s2=$(fmed ${c_all[$tool]}) s3=$(fmed ${c_far[$tool]})
 		printf '%-30s %8s %12s %10s %8.1f\n' "${label[$tool]}" "$s1" "$s2" "$s3" "$(echo "$s2 + $s3" | bc -l)"
 	done
+fi
+
+# The same run sampled machine-wide (perf record -a, cpu-clock at 1 kHz:
+# a sample is 1 ms of CPU), by process name: where the CPU of one target
+# goes, near and far, for each tool. Names are the kernel's comm (15
+# bytes): an agent shows as "mitogen:1", its stub as ".mitogen-agent.",
+# the inflated agent as "memfd:mitogen-a".
+if ((perf_n > 0)); then
+	command -v perf >/dev/null || { echo "bench: PERF_N needs perf (apt-get install linux-perf)" >&2; exit 1; }
+	echo
+	echo "== CPU per target at N=$perf_n, 'true', ms, by process name (perf record -a, one run each)"
+	pdir=$d/perf
+	mkdir -p "$pdir"
+	for tool in "${tools[@]}"; do
+		tool_argv "$tool" "$perf_n"
+		a0=$(accepted)
+		rc=0
+		PDSH_SSH_ARGS=$pdsh_args perf record -q -a -F 1000 -e cpu-clock -o "$pdir/$tool.data" -- \
+			${near[@]+"${near[@]}"} "${argv[@]}" true </dev/null >"$out" 2>"$err" || rc=$?
+		a1=$(accepted)
+		check "$tool" "$perf_n" true "$rc" $((a1 - a0)) "$perf_n"
+		perf report -i "$pdir/$tool.data" --sort comm --stdio -n 2>/dev/null |
+			awk -v t="$tool" '$1 ~ /%$/ && $2 ~ /^[0-9]+$/ {c = $3; for (i = 4; i <= NF; i++) c = c " " $i; print t "\t" c "\t" $2}'
+	done >"$pdir/samples"
+	python3 - "$pdir/samples" "$perf_n" "${tools[@]}" <<'EOF'
+import sys
+path, n, tools = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+ms = {}
+for line in open(path):
+    tool, comm, samples = line.rstrip("\n").split("\t")
+    ms.setdefault(comm, {})[tool] = ms.get(comm, {}).get(tool, 0) + int(samples) / n
+idle = {"swapper"}
+rows = sorted((c for c in ms if c not in idle), key=lambda c: -max(ms[c].values()))
+print("%-16s" % "process" + "".join("%14s" % t for t in tools))
+shown = [c for c in rows if max(ms[c].values()) >= 0.5]
+for c in shown:
+    print("%-16s" % c[:16] + "".join("%14.1f" % ms[c].get(t, 0) for t in tools))
+print("%-16s" % "(the rest)" + "".join(
+    "%14.1f" % sum(ms[c].get(t, 0) for c in rows if c not in shown) for t in tools))
+print("%-16s" % "total" + "".join("%14.1f" % sum(ms[c].get(t, 0) for c in rows) for t in tools))
+EOF
 fi
