@@ -198,6 +198,10 @@ def main():
     stub_path, agent_path, out_path, raw_path = args
     with open(stub_path, "rb") as f:
         stub = trim_elf(f.read(), "stub")
+    # The guard (lib/hop/boot.h, MG_ELF_GUARD): the first byte of
+    # e_ident's padding, which the kernel ignores, makes the file's first
+    # line a syntax error for a shell that runs a cut image as a script.
+    stub[9] = ord(")")
     with open(agent_path, "rb") as f:
         agent = bytes(trim_elf(f.read(), "agent"))
     at = stub.find(MAGIC)

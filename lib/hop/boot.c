@@ -65,6 +65,24 @@ static const char first_stage[] =
 	FIRST_STAGE_EXEC;
 
 /*
+ * The same for a guarded image (mg__image_guarded): when head succeeds,
+ * the agent runs as the shell's child, at once, with no wc (a fork and an
+ * exec on every hop of a fan-out). head also succeeds at end of input,
+ * the link lost mid-image; the shell outlives whatever the cut file does
+ * (the stub says "cut short" and unlinks it, or dies of SIGSEGV or SIGBUS
+ * cut inside its code, or is no ELF at all) and its EXIT trap removes a
+ * file left behind. Cut inside the ELF header, dash and busybox run the
+ * file as a script: the guard makes its first line a syntax error, so
+ * nothing in it runs. The agent unlinks its file at once, so the trap
+ * runs no rm once it is up. When head fails (EAGAIN), as first_stage.
+ */
+static const char first_stage_guarded[] =
+	FIRST_STAGE_FILE
+	FIRST_STAGE_READ "&&{ trap '[ ! -e \"$f\" ]||rm -f \"$f\"' EXIT;\"$f\" --boot \"$f\" -;exit;};"
+	FIRST_STAGE_LOOP
+	FIRST_STAGE_EXEC;
+
+/*
  * The same with the image in $3 (mg__boot_argv_inline), written by the
  * printf builtin's %b, which turns the \0NNN escapes back into bytes:
  * stdin is never read, so a request may follow on it at once. printf's
@@ -195,6 +213,17 @@ static char **boot_argv(TALLOC_CTX *mem_ctx, size_t len, char *arg, const char *
 char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len)
 {
 	return boot_argv(mem_ctx, len, NULL, first_stage);
+}
+
+char **mg__boot_argv_guarded(TALLOC_CTX *mem_ctx, size_t len)
+{
+	return boot_argv(mem_ctx, len, NULL, first_stage_guarded);
+}
+
+bool mg__image_guarded(const struct mg_image *img)
+{
+	return img->len > MG_ELF_GUARD_AT && memcmp(img->data, "\177ELF", 4) == 0 &&
+	       img->data[MG_ELF_GUARD_AT] == MG_ELF_GUARD;
 }
 
 /*

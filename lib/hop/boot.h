@@ -111,6 +111,20 @@ int mg__image_from_fd(TALLOC_CTX *mem_ctx, int fd, struct mg_image **_img);
  * { "/bin/sh", "-c", SCRIPT, "mitogen-boot", LEN, NONCE, NULL }.
  */
 char **mg__boot_argv(TALLOC_CTX *mem_ctx, size_t len);
+/*
+ * The same for a guarded image: no byte count after a head that
+ * succeeded; the agent runs as the first stage's child (boot.c).
+ */
+char **mg__boot_argv_guarded(TALLOC_CTX *mem_ctx, size_t len);
+/*
+ * An agent ELF whose first padding byte of e_ident (ignored by the
+ * kernel) is ')' (tools/pack-agent.py): a shell that runs the file as a
+ * script (dash and busybox do on ENOEXEC: cut inside its header) stops at
+ * a syntax error on its first line before running anything.
+ */
+#define MG_ELF_GUARD_AT 9
+#define MG_ELF_GUARD ')'
+bool mg__image_guarded(const struct mg_image *img);
 
 /*
  * The longest image argument mg__boot_argv_inline makes, escapes and

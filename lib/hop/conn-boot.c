@@ -400,7 +400,10 @@ int mg__conn_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const str
 				     image->esc) : NULL;
 	*_in_argv = first != NULL;
 	if (first == NULL) {
-		first = mg__boot_argv(tmp, lead + image->len + tail_len);
+		/* A plain agent before the image (lead): its header goes first. */
+		first = lead == 0 && mg__image_guarded(image) ?
+				mg__boot_argv_guarded(tmp, image->len + tail_len) :
+				mg__boot_argv(tmp, lead + image->len + tail_len);
 	}
 	if (first == NULL) {
 		talloc_free(tmp);

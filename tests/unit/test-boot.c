@@ -78,6 +78,8 @@ static bool wait_for(int fd, const char *want, char *buf, size_t cap, int ms)
 
 /* The shell boot_as runs the first stage with; NULL: /bin/sh. */
 static const char *const *boot_sh;
+/* boot_as runs the guarded image's first stage (no wc after head). */
+static bool boot_guarded;
 
 /* Boot the agent through the first stage (under boot_sh); feed the
  * image in 'pieces' with pauses, up to 'send' bytes
@@ -86,7 +88,8 @@ static pid_t boot_as(const struct mg_image *img, bool nonblock, int pieces,
 		     size_t send, int *_sock)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	char **argv = mg__boot_argv(tmp, img->len);
+	char **argv = boot_guarded ? mg__boot_argv_guarded(tmp, img->len) :
+				     mg__boot_argv(tmp, img->len);
 	const char *v[16];
 	int sv[2], vn = 0;
 	pid_t pid = -1;
@@ -339,23 +342,14 @@ static const uint8_t tricky[] = {
 	'%', 'b', 0, '1', '2', '3', '\'', '\'',
 };
 
-/* The first stage with the build's agent (packed or not), under dash,
- * bash and busybox: up whether head reads it all at once or must be
- * asked again (non-blocking, slow pieces); cut short anywhere, in the
- * payload, in the stub's code (a packed agent run cut there dies of
- * SIGBUS, after the first stage's trap is gone) or in its ELF header,
- * it fails and leaves no file behind: the first stage counts the bytes
- * before it runs anything. */
-static void test_boot_cut(void)
+/* test_boot_cut under every shell, in the form boot_guarded says. */
+static void boot_cut_forms(const struct mg_image *img)
 {
-	TALLOC_CTX *tmp = talloc_new(NULL);
-	struct mg_image *img = load(tmp);
 	static const size_t cuts[] = { 0, 2000, 30 };
 	char buf[4096];
 	int sock = -1, status = 0;
 	pid_t pid;
 
-	ASSERT_PTR_NOT_NULL(img);
 	for (size_t s = 0; s < sizeof(shells) / sizeof(shells[0]); s++) {
 		if (!have(shells[s][0])) {
 			printf("# %s: not installed\n", shells[s][0]);
@@ -374,9 +368,84 @@ static void test_boot_cut(void)
 			close(sock);
 			ASSERT_INT_EQ(count_files(tmpdir), 0);
 		}
-		printf("# %s: up, up again after EAGAIN, cut short thrice\n", shells[s][0]);
+		printf("# %s%s: up, up again after EAGAIN, cut short thrice\n", shells[s][0],
+		       boot_guarded ? " (guarded)" : "");
 	}
 	boot_sh = NULL;
+}
+
+/* The first stage with the build's agent (packed or not), under dash,
+ * bash and busybox: up whether head reads it all at once or must be
+ * asked again (non-blocking, slow pieces); cut short anywhere, in the
+ * payload, in the stub's code (a packed agent run cut there dies of
+ * SIGBUS or SIGSEGV) or in its ELF header (dash and busybox then run it
+ * as a script), it fails and leaves no file behind. The plain first
+ * stage counts the bytes before it runs anything; a guarded image's
+ * (packed) runs it as the shell's child, whose trap outlives it. */
+static void test_boot_cut(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_image *img = load(tmp);
+
+	ASSERT_PTR_NOT_NULL(img);
+	boot_guarded = false;
+	boot_cut_forms(img);
+	if (mg__image_guarded(img)) {
+		boot_guarded = true;
+		boot_cut_forms(img);
+		boot_guarded = false;
+	} else {
+		printf("# the agent is not guarded (not packed): the plain first stage only\n");
+	}
+	talloc_free(tmp);
+}
+
+/*
+ * A guarded image cut inside its ELF header, run as a command: bash
+ * refuses a binary file, dash says "Exec format error", busybox runs it
+ * as a script and stops at the guard's syntax error. None of them runs a
+ * command out of it (a "not found" would say one was looked for; the
+ * header holds a '>' that could create a file).
+ */
+static void test_boot_guard(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_image *img = load(tmp);
+	static const size_t cuts[] = { 10, 30, 64, 120 };
+	char path[128], out[1024];
+
+	ASSERT_PTR_NOT_NULL(img);
+	if (!mg__image_guarded(img)) {
+		printf("# the agent is not guarded (not packed)\n");
+		talloc_free(tmp);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/cut", tmpdir);
+	for (size_t s = 0; s < sizeof(shells) / sizeof(shells[0]); s++) {
+		if (!have(shells[s][0])) {
+			continue;
+		}
+		for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+			int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+			char *cmd = talloc_asprintf(tmp, "cd %s && %s %s -c '\"$0\"' %s 2>&1", tmpdir,
+						    shells[s][0], shells[s][1] != NULL ? shells[s][1] : "",
+						    path);
+			FILE *f;
+			size_t n;
+
+			ASSERT_TRUE(fd >= 0);
+			ASSERT_INT_EQ(write(fd, img->data, cuts[c]), (ssize_t)cuts[c]);
+			close(fd);
+			ASSERT_PTR_NOT_NULL(f = popen(cmd, "r"));
+			n = fread(out, 1, sizeof(out) - 1, f);
+			out[n] = '\0';
+			ASSERT_TRUE(pclose(f) != 0);
+			ASSERT_TRUE(strstr(out, "not found") == NULL);
+			unlink(path);
+			ASSERT_INT_EQ(count_files(tmpdir), 0);
+		}
+		printf("# %s: a cut header runs nothing\n", shells[s][0]);
+	}
 	talloc_free(tmp);
 }
 
@@ -793,6 +862,7 @@ int main(void)
 	RUN(test_boot_blocking);
 	RUN(test_boot_nonblocking_slow);
 	RUN(test_boot_cut);
+	RUN(test_boot_guard);
 	RUN(test_boot_no_chmod);
 	RUN(test_boot_cooked_pty);
 	RUN(test_boot_inline_bytes);
