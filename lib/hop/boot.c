@@ -71,9 +71,9 @@ static const char first_stage[] =
  * the link lost mid-image; the shell outlives whatever the cut file does
  * (the stub says "cut short" and unlinks it, or dies of SIGSEGV or SIGBUS
  * cut inside its code, or is no ELF at all) and its EXIT trap removes a
- * file left behind. Cut inside the ELF header, dash and busybox run the
- * file as a script: the guard makes its first line a syntax error, so
- * nothing in it runs. The agent unlinks its file at once, so the trap
+ * file left behind. Cut inside the ELF header, busybox runs the file as
+ * a script (dash refuses it, bash too unless cut under 4 bytes): the
+ * guard makes its first line a syntax error, so nothing in it runs. The agent unlinks its file at once, so the trap
  * runs no rm once it is up. When head fails (EAGAIN), as first_stage.
  */
 static const char first_stage_guarded[] =

@@ -119,7 +119,7 @@ char **mg__boot_argv_guarded(TALLOC_CTX *mem_ctx, size_t len);
 /*
  * An agent ELF whose first padding byte of e_ident (ignored by the
  * kernel) is ')' (tools/pack-agent.py): a shell that runs the file as a
- * script (dash and busybox do on ENOEXEC: cut inside its header) stops at
+ * script (busybox does on ENOEXEC: cut inside its header) stops at
  * a syntax error on its first line before running anything.
  */
 #define MG_ELF_GUARD_AT 9

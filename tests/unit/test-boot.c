@@ -378,8 +378,8 @@ static void boot_cut_forms(const struct mg_image *img)
  * bash and busybox: up whether head reads it all at once or must be
  * asked again (non-blocking, slow pieces); cut short anywhere, in the
  * payload, in the stub's code (a packed agent run cut there dies of
- * SIGBUS or SIGSEGV) or in its ELF header (dash and busybox then run it
- * as a script), it fails and leaves no file behind. The plain first
+ * SIGBUS or SIGSEGV) or in its ELF header (busybox then runs it as a
+ * script), it fails and leaves no file behind. The plain first
  * stage counts the bytes before it runs anything; a guarded image's
  * (packed) runs it as the shell's child, whose trap outlives it. */
 static void test_boot_cut(void)
