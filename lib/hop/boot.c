@@ -29,12 +29,15 @@
  * sends nothing more until the agent is up), survive a non-blocking stdin
  * (head fails with EAGAIN: retry), and leave no file behind: the EXIT trap
  * removes it if anything fails before exec, and the agent unlinks it at
- * once after. A marker written once the link is gone (the master gave up
- * on a slow login) raises SIGPIPE, which would kill the shell past its
- * EXIT trap: caught, it ends the shell through it. printf is a regular
- * builtin, so a failed redirection does not end the shell. On a terminal (su), the line discipline is made raw
- * again right before the image is asked for: whatever a login or PAM step
- * did to it, no byte (0x0d, 0x11, 0x13...) may be translated on the way.
+ * once after; where the agent runs as the shell's child (a guarded image,
+ * the fused sudo), the trap finds it gone and runs no rm. A marker
+ * written once the link is gone (the master gave up on a slow login)
+ * raises SIGPIPE, which would kill the shell past its EXIT trap: caught,
+ * it ends the shell through it. printf is a regular builtin, so a failed
+ * redirection does not end the shell. On a terminal (su), the line
+ * discipline is made raw again right before the image is asked for:
+ * whatever a login or PAM step did to it, no byte (0x0d, 0x11, 0x13...)
+ * may be translated on the way.
  */
 #define FIRST_STAGE_FILE \
 	"n=$1;f=$(umask 077;set -C;" \
@@ -43,7 +46,7 @@
 	"[ -d \"$d\" ]&&printf '' 2>/dev/null >\"$g\"&&{ printf %s \"$g\";exec chmod 700 \"$g\";};" \
 	"done)&&[ -n \"$f\" ]||{ [ -z \"$f\" ]||rm -f \"$f\";" \
 	"echo 'mitogen: no writable temporary directory' >&2;exit 1;};" \
-	"trap 'rm -f \"$f\"' EXIT;trap 'exit 1' PIPE;"
+	"trap '[ -e \"$f\" ]&&rm -f \"$f\"' EXIT;trap 'exit 1' PIPE;"
 #define FIRST_STAGE_EXEC "exec \"$f\" --boot \"$f\" -"
 
 #define FIRST_STAGE_READ \
@@ -73,12 +76,12 @@ static const char first_stage[] =
  * cut inside its code, or is no ELF at all) and its EXIT trap removes a
  * file left behind. Cut inside the ELF header, busybox runs the file as
  * a script (dash refuses it, bash too unless cut under 4 bytes): the
- * guard makes its first line a syntax error, so nothing in it runs. The agent unlinks its file at once, so the trap
- * runs no rm once it is up. When head fails (EAGAIN), as first_stage.
+ * guard makes its first line a syntax error, so nothing in it runs. When
+ * head fails (EAGAIN), as first_stage.
  */
 static const char first_stage_guarded[] =
 	FIRST_STAGE_FILE
-	FIRST_STAGE_READ "&&{ trap '[ ! -e \"$f\" ]||rm -f \"$f\"' EXIT;\"$f\" --boot \"$f\" -;exit;};"
+	FIRST_STAGE_READ "&&{ \"$f\" --boot \"$f\" -;exit;};"
 	FIRST_STAGE_LOOP
 	FIRST_STAGE_EXEC;
 
