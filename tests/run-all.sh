@@ -85,6 +85,11 @@ def note(name, lines):
         report.write("    ... (%d more lines in %s/meson-logs/testlog.txt)\n"
                      % (len(lines) - 25, sys.argv[2]))
 
+def note_result(t, result, lines):
+    """A test that failed as a whole: its result and its last output."""
+    last = lines[-15:] + (t.get("stderr") or "").splitlines()[-10:]
+    note(t.get("name", "?"), ["result %s; the last output:" % result] + (last or ["(none)"]))
+
 with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
     for raw in f:
         raw = raw.strip()
@@ -127,15 +132,12 @@ with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
                 s = 1
             else:
                 f_ = 1
-                note(t.get("name", "?"), ["result %s; the last output:" % result]
-                     + (lines[-15:] + (t.get("stderr") or "").splitlines()[-10:]
-                        or ["(none)"]))
+                note_result(t, result, lines)
         elif result not in GOOD and result not in SKIP:
             # Crashed, timed out or lied about its plan: make it count.
             seen = p + f_ + s
             if f_ == 0 or (plan is not None and plan > seen):
-                note(t.get("name", "?"), ["result %s; the last output:" % result]
-                     + (lines[-15:] or ["(none)"]))
+                note_result(t, result, lines)
             if plan is not None and plan > seen:
                 f_ += plan - seen
             if f_ == 0:
