@@ -6,10 +6,13 @@
  * so its key exchange and authentication round trips otherwise wait on
  * Nagle's algorithm and delayed acknowledgements.
  *
- *   mitogen-connect HOST PORT [TIMEOUT_SECS [FAMILY]]
+ *   mitogen-connect HOST PORT [TIMEOUT_SECS [FAMILY [quickack]]]
  *
- * FAMILY is ssh's AddressFamily (any, inet, inet6). Failures are reported
- * as ssh reports its own connect failures, and exit 255.
+ * FAMILY is ssh's AddressFamily (any, inet, inet6). With "quickack", a
+ * copy of the socket also goes, with one NUL byte, to whoever reads our
+ * stderr, if that is a unix socket: the process that started ssh, which
+ * acknowledges the login's packets at once (lib/hop/quickack.h). Failures
+ * are reported as ssh reports its own connect failures, and exit 255.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,8 +68,8 @@ static int try_connect(const struct addrinfo *ai, int timeout_ms, int *_err)
 	return fd;
 }
 
-/* Hand fd to ssh over our stdout (a socket ssh made for this). */
-static int pass_fd(int fd)
+/* Hand fd over 'to', a unix socket (ssh made our stdout for this). */
+static int pass_fd(int to, int fd, int flags)
 {
 	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
@@ -80,7 +83,7 @@ static int pass_fd(int fd)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	while (sendmsg(1, &msg, 0) != 1) {
+	while (sendmsg(to, &msg, flags) != 1) {
 		if (errno != EINTR) {
 			return -1;
 		}
@@ -95,8 +98,8 @@ int main(int argc, char **argv)
 	const char *host, *port;
 	int timeout_ms = 0, fd = -1, err = ECONNREFUSED, r;
 
-	if (argc < 3 || argc > 5) {
-		fprintf(stderr, "usage: mitogen-connect HOST PORT [TIMEOUT_SECS [any|inet|inet6]]\n"
+	if (argc < 3 || argc > 6 || (argc == 6 && strcmp(argv[5], "quickack") != 0)) {
+		fprintf(stderr, "usage: mitogen-connect HOST PORT [TIMEOUT_SECS [any|inet|inet6 [quickack]]]\n"
 			"(run by ssh as a ProxyCommand with ProxyUseFdpass; not meant to be run by hand)\n");
 		return 2;
 	}
@@ -105,9 +108,9 @@ int main(int argc, char **argv)
 	if (argc >= 4) {
 		timeout_ms = atoi(argv[3]) > 0 && atoi(argv[3]) < 86400 ? atoi(argv[3]) * 1000 : 0;
 	}
-	if (argc == 5 && strcmp(argv[4], "inet") == 0) {
+	if (argc >= 5 && strcmp(argv[4], "inet") == 0) {
 		hints.ai_family = AF_INET;
-	} else if (argc == 5 && strcmp(argv[4], "inet6") == 0) {
+	} else if (argc >= 5 && strcmp(argv[4], "inet6") == 0) {
 		hints.ai_family = AF_INET6;
 	}
 	if ((r = getaddrinfo(host, port, &hints, &res)) != 0) {
@@ -122,8 +125,12 @@ int main(int argc, char **argv)
 	if (fd < 0) {
 		fail(host, port, strerror(err));
 	}
-	if (pass_fd(fd) != 0) {
+	if (pass_fd(1, fd, 0) != 0) {
 		fail(host, port, "cannot pass the connection to ssh");
+	}
+	/* Best effort: a pipe, a terminal or a full buffer only costs speed. */
+	if (argc == 6 && pass_fd(2, fd, MSG_DONTWAIT | MSG_NOSIGNAL) != 0) {
+		errno = 0;
 	}
 	return 0;
 }

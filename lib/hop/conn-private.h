@@ -59,6 +59,9 @@ struct mg_conn {
 	size_t early_len;
 	int err_fd;
 	struct mg_io *err_io;
+	bool err_sock;               /* err_fd is a socketpair (method->err_socket) */
+	struct mg_quickack *qa;      /* until the hop's command prints (quickack.h) */
+	bool login_done;             /* qa was, or can no longer be, of use */
 	char *tail;                 /* last lines of output, for errors */
 	char errline[512];
 	size_t errline_len;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "protocol.h"
 #include "process.h"
 #include "prompt.h"
+#include "quickack.h"
 #include "stream.h"
 
 #define TAIL_LINES 10
@@ -98,6 +100,17 @@ static void tail_add(struct mg_conn *c, const char *line, size_t n)
 	}
 }
 
+/* The session has started, or never will: no more quick ACKs. */
+static void login_over(struct mg_conn *c)
+{
+	c->login_done = true;
+	if (c->qa != NULL) {
+		mg_debug("%s: %u arrivals acknowledged at once during the login", c->name,
+			 mg__quickack_count(c->qa));
+		TALLOC_FREE(c->qa);
+	}
+}
+
 static void conn_fail(struct mg_conn *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -110,6 +123,7 @@ static void conn_fail(struct mg_conn *c, int err, const char *fmt, ...)
 		return;
 	}
 	c->failed = true;
+	login_over(c);
 	va_start(ap, fmt);
 	msg = talloc_vasprintf(c, fmt, ap);
 	va_end(ap);
@@ -281,13 +295,52 @@ static bool scan_partial(struct mg_conn *c, const char *text, size_t n)
 	return a != MG_PROMPT_NONE;
 }
 
+/*
+ * Read the hop's stderr. On a socketpair, a descriptor may come with a
+ * NUL byte (mitogen-connect's copy of ssh's TCP socket): watched until
+ * the session starts, and the byte is no text (*_carrier).
+ */
+static ssize_t err_read(struct mg_conn *c, char *buf, size_t len, bool *_carrier)
+{
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(4 * sizeof(int))];
+	} cb;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b,
+			      .msg_controllen = sizeof(cb.b) };
+	int fds[4], k;
+	ssize_t n;
+
+	*_carrier = false;
+	if (!c->err_sock) {
+		return read(c->err_fd, buf, len);
+	}
+	n = recvmsg(c->err_fd, &msg, MSG_CMSG_CLOEXEC);
+	k = n > 0 ? mg__recv_fds(&msg, fds, 4) : 0;
+	for (int i = 0; i < k; i++) {
+		if (c->qa == NULL && !c->login_done) {
+			c->qa = mg__quickack_new(c, c->loop, fds[i]);
+			c->login_done = c->qa == NULL;
+			if (c->qa != NULL) {
+				mg_debug("%s: acknowledging the login's packets at once", c->name);
+			}
+		} else {
+			close(fds[i]);
+		}
+	}
+	*_carrier = k > 0 && n == 1 && buf[0] == '\0';
+	return n;
+}
+
 static void on_err_readable(struct mg_io *io, unsigned events, void *data)
 {
 	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
 	char buf[4096];
-	ssize_t n = read(c->err_fd, buf, sizeof(buf));
+	bool carrier;
+	ssize_t n = err_read(c, buf, sizeof(buf), &carrier);
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+	if ((n < 0 && (errno == EAGAIN || errno == EINTR)) || carrier) {
 		return;
 	}
 	if (n <= 0) {
@@ -335,6 +388,7 @@ static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data
 	c->exited = true;
 	c->status = status;
 	live_unlink(c);
+	login_over(c);
 	TALLOC_FREE(c->stop_timer);
 	/* Whatever the hop left running in its session goes with it. */
 	mg__kill_session(pid);
@@ -470,6 +524,7 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	TALLOC_FREE(c->timer);
+	login_over(c);
 	c->up = true;
 	c->agent_pid = pid;
 	if (link_gives_fds(c, &b)) {
@@ -542,6 +597,8 @@ static size_t boot_raw(struct mg_stream *s, const uint8_t *p, size_t n, void *da
 		 * line on stderr): its stream is gone, whatever came on it. */
 		return n;
 	}
+	/* The hop's command runs: sshd has turned TCP_NODELAY on. */
+	login_over(c);
 	while (used < n) {
 		const uint8_t *nl = memchr(p + used, '\n', n - used);
 		size_t len;
@@ -778,8 +835,10 @@ static int conn_spawn(struct mg_conn *c, char **argv, int sv[2], int ev[2],
 		ret = mg__openpty(&sv[0], &sv[1], true, true);
 	} else {
 		ret = mg__socketpair(sv);
+		c->err_sock = c->mode == MG_SPAWN_SOCKET && c->method->err_socket;
 		if (ret == 0) {
 			ret = c->mode == MG_SPAWN_HYBRID ? mg__openpty(&ev[0], &ev[1], false, true)
+			      : c->err_sock		 ? mg__socketpair(ev)
 							 : mg__pipe(ev);
 		}
 	}

@@ -68,6 +68,9 @@ struct mg_method {
 	 * goes behind the agent unpacked, which runs without inflating it
 	 * (conn.c, take_plain). */
 	bool plain_first;
+	/* stderr on a socketpair, not a pipe (socket mode): a helper of the
+	 * hop's command may hand us a descriptor on it (quickack.h). */
+	bool err_socket;
 	/*
 	 * Build the argv that runs boot->argv (the first stage through
 	 * /bin/sh) for 'hop'. A method that runs on this host may instead

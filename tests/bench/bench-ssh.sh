@@ -5,6 +5,11 @@
 #   mitogen-run ssh:H true        vs  ssh H true         vs  Python mitogen
 #   mitogen-run ssh:H/sudo true   vs  ssh H sudo -n true vs  Python mitogen
 #
+# The forms of each group run in turn, 0.3 s apart, RUNS rounds, so that
+# the machine's load (it varies by tens of ms here) reaches all alike.
+# "ssh, TCP_NODELAY" is ssh given mitogen-connect's socket without its
+# quick ACKs (lib/hop/quickack.h): what NODELAY alone gives.
+#
 #   tests/bench/bench-ssh.sh [BUILD_DIR] [RUNS]
 set -eu
 
@@ -17,26 +22,59 @@ bench_build "${1:-build}"
 bench_sshd
 hop=$(ssh_hop)
 ssh=(ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" 127.0.0.1)
+fdpass=(ssh -F "$MG_SSH_CONFIG" -p "$MG_SSH_PORT" -o ProxyUseFdpass=yes
+	-o "ProxyCommand=$build/cmd/mitogen-connect 127.0.0.1 $MG_SSH_PORT 0 any" 127.0.0.1)
+py=()
+if /usr/bin/python3 -c 'import mitogen' 2>/dev/null; then
+	py=(/usr/bin/python3 "$here/mitogen_py.py" ssh 127.0.0.1 "$MG_SSH_PORT" "$MG_SSH_CONFIG")
+fi
 
 row() { # LABEL MS BASE_MS
 	printf '%-44s %8s ms  (%.2fx ssh)\n' "$1" "$2" "$(echo "$2 / $3" | bc -l)"
 }
 
-echo "== one ssh hop (median of $runs runs)"
-base=$(median_ms "$runs" "${ssh[@]}" true)
-row "ssh 127.0.0.1 true" "$base" "$base"
-row "mitogen-run ssh:127.0.0.1 true" "$(median_ms "$runs" "$run" "$hop" -- true)" "$base"
-row "  the same, tcp_nodelay=no" "$(median_ms "$runs" "$run" "$hop&tcp_nodelay=no" -- true)" "$base"
-if /usr/bin/python3 -c 'import mitogen' 2>/dev/null; then
-	row "Python mitogen: ssh, call(true)" \
-		"$(median_ms "$runs" /usr/bin/python3 "$here/mitogen_py.py" ssh 127.0.0.1 "$MG_SSH_PORT" "$MG_SSH_CONFIG")" "$base"
-fi
+# group TITLE LABEL CMD... ;; LABEL CMD... ;; ...: the forms in turn, each
+# round; the first form is the base of the ratios.
+group() {
+	local title=$1 i k n=0
+	local -a labels=() cmds=() form=()
+	shift
+	while (($# > 0)); do
+		labels[n]=$1
+		shift
+		form=()
+		while (($# > 0)) && [[ $1 != ";;" ]]; do
+			form+=("$1")
+			shift
+		done
+		(($# == 0)) || shift
+		cmds[n]=$(printf '%q ' "${form[@]}")
+		n=$((n + 1))
+	done
+	local -a times=()
+	for ((i = 0; i < runs; i++)); do
+		for ((k = 0; k < n; k++)); do
+			times[k]+="$(eval "once_us ${cmds[k]}") "
+		done
+	done
+	echo "== $title (median of $runs rounds)"
+	local base
+	# shellcheck disable=SC2086 # the times, one word each
+	base=$(median_us ${times[0]})
+	for ((k = 0; k < n; k++)); do
+		# shellcheck disable=SC2086
+		row "${labels[k]}" "$(median_us ${times[k]})" "$base"
+	done
+}
 
-echo "== ssh then sudo (median of $runs runs)"
-base=$(median_ms "$runs" "${ssh[@]}" sudo -n true)
-row "ssh 127.0.0.1 sudo -n true" "$base" "$base"
-row "mitogen-run ssh:127.0.0.1/sudo true" "$(median_ms "$runs" "$run" "$hop/sudo" -- true)" "$base"
-if /usr/bin/python3 -c 'import mitogen' 2>/dev/null; then
-	row "Python mitogen: ssh + sudo, call(true)" \
-		"$(median_ms "$runs" /usr/bin/python3 "$here/mitogen_py.py" ssh 127.0.0.1 "$MG_SSH_PORT" "$MG_SSH_CONFIG" sudo)" "$base"
-fi
+one=("ssh 127.0.0.1 true" "${ssh[@]}" true ";;"
+	"ssh, TCP_NODELAY (mitogen-connect)" "${fdpass[@]}" true ";;"
+	"mitogen-run ssh:127.0.0.1 true" "$run" "$hop" -- true ";;"
+	"  the same, tcp_nodelay=no" "$run" "$hop&tcp_nodelay=no" -- true)
+((${#py[@]} == 0)) || one+=(";;" "Python mitogen: ssh, call(true)" "${py[@]}")
+group "one ssh hop" "${one[@]}"
+
+two=("ssh 127.0.0.1 sudo -n true" "${ssh[@]}" sudo -n true ";;"
+	"mitogen-run ssh:127.0.0.1/sudo true" "$run" "$hop/sudo" -- true)
+((${#py[@]} == 0)) || two+=(";;" "Python mitogen: ssh + sudo, call(true)" "${py[@]}" sudo)
+group "ssh then sudo" "${two[@]}"

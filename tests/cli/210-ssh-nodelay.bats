@@ -106,6 +106,76 @@ PY
     assert "${lines[3]}" == "banner SSH-" "sshd speaks on it"
 }
 
+# "quickack": a copy of the socket also goes to whoever reads the helper's
+# stderr, with one NUL byte, where that is a unix socket; a pipe there
+# costs nothing but the copy, and without the word nothing is sent.
+@test "mitogen-connect: quickack hands a copy of the socket on stderr" {
+    need_helper
+    run python3 - "$MITOGEN_CONNECT" "$MG_SSH_PORT" <<'PY'
+import array, os, socket, subprocess, sys
+helper, port = sys.argv[1], sys.argv[2]
+
+def fds_of(sock):
+    fds = array.array("i")
+    sock.settimeout(5)
+    try:
+        msg, anc, flags, addr = sock.recvmsg(16, socket.CMSG_LEN(4 * fds.itemsize))
+    except socket.timeout:
+        return b"timeout", []
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+    return msg, list(fds)
+
+def run(extra, err_kind):
+    a, b = socket.socketpair()
+    if err_kind == "socket":
+        ea, eb = socket.socketpair()
+        err = eb
+    else:
+        ea, err = os.pipe()
+    p = subprocess.Popen([helper, "127.0.0.1", port, "5", "any"] + extra, stdout=b, stderr=err)
+    b.close()
+    os.close(err) if isinstance(err, int) else err.close()
+    _, out = fds_of(a)
+    status = p.wait()
+    if err_kind == "socket":
+        ea.shutdown(socket.SHUT_WR)
+        data, got = fds_of(ea)
+    else:
+        data, got = os.read(ea, 16), []
+    peers = [socket.socket(fileno=f).getpeername()[1] for f in out + got]
+    print(" ".join(map(str, [extra or "-", err_kind, status, len(out), len(got), repr(data)] + peers)))
+
+run(["quickack"], "socket")
+run([], "socket")
+run(["quickack"], "pipe")
+PY
+    assert "$status" -eq 0 "the check ran: $output"
+    assert "${lines[0]}" == "['quickack'] socket 0 1 1 b'\\x00' $MG_SSH_PORT $MG_SSH_PORT" \
+        "quickack: ssh's socket and its copy, with one NUL"
+    assert "${lines[1]}" == "- socket 0 1 0 b'' $MG_SSH_PORT" "without it: nothing on stderr"
+    assert "${lines[2]}" == "['quickack'] pipe 0 1 0 b'' $MG_SSH_PORT" "a pipe: nothing written, status 0"
+    run_mg_sep 2 "$MITOGEN_CONNECT" 127.0.0.1 "$MG_SSH_PORT" 5 any other
+    assert "$stderr" =~ "^usage: mitogen-connect HOST PORT" "only the word quickack"
+}
+
+# The hop's stderr is a socketpair for ssh (lib/hop/quickack.h): the copy
+# is watched from the first byte until the command prints.
+@test "tcp_nodelay: the login's packets are acknowledged at once, until the command runs" {
+    need_helper
+    run_mg_sep mitogen-run -vv "$(ssh_hop)" -- echo quick
+    assert "$output" == "quick" "the command ran"
+    assert "$stderr" =~ "acknowledging the login's packets at once" "the copy came"
+    assert "$stderr" =~ "[1-9][0-9]* arrivals acknowledged at once during the login" \
+        "arrivals were seen, and the watch ended"
+    local tail=${stderr#*during the login}
+    assert "$tail" =~ "agent up" "it ended before the agent was up"
+    run_mg_sep mitogen-run -vv "$(ssh_hop "" tcp_nodelay=no)" -- echo slow
+    assert "$output" == "slow" "tcp_nodelay=no: ran"
+    assert "$stderr" !~ "acknowledg" "tcp_nodelay=no: no quick ACKs"
+}
+
 @test "mitogen-connect: a refused connect is reported as ssh reports it, 255" {
     need_helper
     local port

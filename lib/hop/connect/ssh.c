@@ -370,7 +370,7 @@ static char *helper_proxy(TALLOC_CTX *mem_ctx, const char *helper, const char *h
 			  const char *port, const char *ct, const char *fam)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	char *cmd = talloc_asprintf(tmp, "ProxyCommand=%s %s %s %s %s", mg__shell_quote(tmp, helper),
+	char *cmd = talloc_asprintf(tmp, "ProxyCommand=%s %s %s %s %s quickack", mg__shell_quote(tmp, helper),
 				    mg__shell_quote(tmp, host), mg__shell_quote(tmp, port), ct, fam);
 
 	cmd = cmd != NULL ? pct_escape(mem_ctx, cmd) : NULL;
@@ -541,6 +541,8 @@ const struct mg_method mg__method_ssh = {
 	.options = mg__ssh_options,
 	.spec = MG_SPEC_HOST,
 	.mode = MG_SPAWN_SOCKET,
+	/* mitogen-connect hands us a copy of ssh's socket on it. */
+	.err_socket = true,
 	/* ssh reads passwords and host-key answers from the tty, never from
 	 * stdin: the image can follow at once, saving a round trip. */
 	.eager = true,
