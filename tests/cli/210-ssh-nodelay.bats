@@ -176,6 +176,31 @@ PY
     assert "$stderr" !~ "acknowledg" "tcp_nodelay=no: no quick ACKs"
 }
 
+# Anything else handed on ssh's stderr (a program of the user's, a hostile
+# wrapper) is closed at once, and its byte is no text: only a TCP socket
+# is watched, and only setsockopt() touches it.
+@test "tcp_nodelay: a descriptor that is no TCP socket on ssh's stderr is refused" {
+    need_helper
+    cat >"$MG_TMP/fake-ssh" <<PY
+#!$(command -v python3)
+import array, os, socket, sys
+r, w = os.pipe()
+err = socket.socket(fileno=os.dup(2))
+err.sendmsg([b"\\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r, w]).tobytes())])
+err.close()
+os.close(r)
+os.close(w)
+os.write(2, b"fake ssh: passing on\\n")
+os.execvp("ssh", ["ssh"] + sys.argv[1:])
+PY
+    chmod +x "$MG_TMP/fake-ssh"
+    run_mg_sep mitogen-run -vv "$(ssh_hop "" "ssh_path=$(mg_pct "$MG_TMP/fake-ssh")")" -- echo still
+    assert "$output" == "still" "the hop came up"
+    # Had the NUL been taken as text, the line would print empty.
+    assert "$stderr" =~ ": fake ssh: passing on" "its text was read as text"
+    assert "$stderr" !~ "acknowledging" "the pipe was not watched"
+}
+
 @test "mitogen-connect: a refused connect is reported as ssh reports it, 255" {
     need_helper
     local port
