@@ -847,6 +847,7 @@ static int conn_spawn(struct mg_conn *c, char **argv, int sv[2], int ev[2],
 	}
 	image_fd = plain_image_fd(c, argv);
 	{
+		char **envp = NULL;
 		struct mg_spawn_opts so = {
 			.argv = (const char *const *)argv,
 			.pass_fd = image_fd > 0 ? image_fd : 0,
@@ -859,7 +860,13 @@ static int conn_spawn(struct mg_conn *c, char **argv, int sv[2], int ev[2],
 			.pre_exec = c->direct ? NULL : c->method->pre_exec,
 			.pre_exec_state = c->prepared,
 		};
-		ret = mg__spawn(&so, &c->pid);
+		ret = c->direct || c->method->amend_env == NULL ? 0
+		      : c->method->amend_env(c, c->prepared, &envp);
+		so.envp = (const char *const *)envp;
+		if (ret == 0) {
+			ret = mg__spawn(&so, &c->pid);
+		}
+		talloc_free(envp);
 	}
 	if (image_fd >= 0) {
 		close(image_fd);

@@ -112,6 +112,9 @@ struct mg_method {
 	/* After prepare_async: change the argv build_argv made, from the
 	 * state (ssh: a ProxyCommand found to fit). NULL: nothing. */
 	int (*amend_argv)(TALLOC_CTX *mem_ctx, void *state, char ***_argv);
+	/* The same for its environment: *_envp, NULL (inherit) on entry, may
+	 * become a vector on mem_ctx whose strings outlive the spawn. */
+	int (*amend_env)(TALLOC_CTX *mem_ctx, void *state, char ***_envp);
 	/* Work in the child between fork and exec (setns: enter the
 	 * namespaces). Async-signal-safe only; on failure write one line to
 	 * fd 2 and return -1. NULL: nothing (and the faster posix_spawn). */

@@ -201,6 +201,35 @@ PY
     assert "$stderr" !~ "acknowledging" "the pipe was not watched"
 }
 
+# ssh runs the helper through $SHELL -c: /bin/sh where nothing else of
+# ssh's uses $SHELL (a login shell's rc files would cost every hop), the
+# user's own where a LocalCommand or a SendEnv taking SHELL applies, or
+# where ssh -G read the config (a Match exec runs through it too).
+@test "tcp_nodelay: the helper runs under /bin/sh unless ssh uses \$SHELL otherwise" {
+    need_helper
+    printf '#!/bin/sh\necho "$SHELL" >>"%s"\nexec "%s" "$@"\n' \
+        "$MG_TMP/shell.log" "$MITOGEN_CONNECT" >"$MG_TMP/connect"
+    chmod +x "$MG_TMP/connect"
+    { printf 'Host *\n  SendEnv LANG LC_*\n'; cat "$MG_SSH_CONFIG"; } >"$MG_TMP/plain_config"
+    { printf 'Host *\n  PermitLocalCommand no\n  LocalCommand true\n'; cat "$MG_SSH_CONFIG"; } >"$MG_TMP/local_config"
+    { printf 'Host *\n  SendEnv SH*\n'; cat "$MG_SSH_CONFIG"; } >"$MG_TMP/send_config"
+    { printf 'Match host nosuchhost\n  Port 1\n'; cat "$MG_SSH_CONFIG"; } >"$MG_TMP/match_config"
+    local c want
+    for c in plain local send match; do
+        want=/bin/bash
+        [[ $c != plain ]] || want=/bin/sh
+        : >"$MG_TMP/shell.log"
+        MITOGEN_CONNECT=$MG_TMP/connect SHELL=/bin/bash run_mg_sep mitogen-run -vv \
+            "ssh:127.0.0.1:$MG_SSH_PORT?ssh_args=$(mg_pct "-F $MG_TMP/${c}_config")" -- echo "$c"
+        assert "$output" == "$c" "$c: the command ran"
+        assert "$(cat "$MG_TMP/shell.log")" == "$want" "$c: the helper's SHELL"
+    done
+    assert "$stderr" !~ "run by /bin/sh" "match: no word of it"
+    MITOGEN_CONNECT=$MG_TMP/connect SHELL=/bin/bash run_mg_sep mitogen-run -vv \
+        "ssh:127.0.0.1:$MG_SSH_PORT?ssh_args=$(mg_pct "-F $MG_TMP/plain_config")" -- true
+    assert "$stderr" =~ "ProxyCommand run by /bin/sh" "-vv says so"
+}
+
 @test "mitogen-connect: a refused connect is reported as ssh reports it, 255" {
     need_helper
     local port

@@ -6,6 +6,7 @@
  * "ssh" answer one where ssh -G shows the config's own way.
  */
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -88,6 +89,21 @@ static bool g_set(const char *out, const char *key)
 	return v[0] != '\0' && strcmp(v, "none") != 0;
 }
 
+/* Whether a "sendenv" line of ssh -G's takes $SHELL. */
+static bool g_sends_shell(const char *out)
+{
+	for (const char *l = out; l != NULL && *l != '\0'; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		char pat[256];
+
+		if (strncmp(l, "sendenv ", 8) == 0 &&
+		    snprintf(pat, sizeof(pat), "%.*s", (int)strcspn(l + 8, "\n"), l + 8) > 0 &&
+		    fnmatch(pat, "SHELL", 0) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The answer must agree with ssh -G's. */
 static void oracle(const char *const *words, size_t n, const char *host, enum mg_ssh_route r,
 		   const struct mg_ssh_direct *d)
@@ -116,6 +132,11 @@ static void oracle(const char *const *words, size_t n, const char *host, enum mg
 	ASSERT_STR_EQ(d->family, g_val(out, "addressfamily", b, sizeof(b)));
 	g_val(out, "connecttimeout", b, sizeof(b));
 	ASSERT_STR_EQ(d->timeout, strcmp(b, "none") == 0 ? "0" : b);
+	/* $SHELL may be the helper's alone only where ssh uses it for
+	 * nothing else (the reader may be more careful than that). */
+	if (d->own_shell) {
+		ASSERT_TRUE(!g_set(out, "localcommand") && !g_sends_shell(out));
+	}
 }
 
 /* route(EXPECTED, HOST, WORDS...): the words before the host. */
@@ -215,6 +236,39 @@ static void test_proxies(void)
 
 /* A relative Include in a user config is found in $HOME/.ssh, even where
  * $HOME is not the passwd entry's home (the config itself is). */
+/* ssh runs $SHELL for the helper alone unless a LocalCommand applies or
+ * a SendEnv pattern (a removal counted too) takes SHELL. */
+static void test_own_shell(void)
+{
+	struct mg_ssh_direct d;
+
+	config("Host *\n SendEnv LANG LC_*\n");
+	ROUTE(MG_SSH_ROUTE_HELPER, "h1", "-F", cfg);
+	ASSERT_TRUE(d.own_shell);
+	config("Host h1\n LocalCommand echo %h\nHost *\n SendEnv LANG\n");
+	ROUTE(MG_SSH_ROUTE_HELPER, "h1", "-F", cfg);
+	ASSERT_TRUE(!d.own_shell);
+	ROUTE(MG_SSH_ROUTE_HELPER, "h2", "-F", cfg);
+	ASSERT_TRUE(d.own_shell);
+	ROUTE(MG_SSH_ROUTE_HELPER, "h2", "-o", "LocalCommand=true", "-F", cfg);
+	ASSERT_TRUE(!d.own_shell);
+	for (int i = 0; i < 4; i++) {
+		static const char *const pats[] = { "SHELL", "SH*", "*", "-S?ELL" };
+		char text[64];
+
+		snprintf(text, sizeof(text), "Host *\n SendEnv LANG\n SendEnv %s\n", pats[i]);
+		config(text);
+		ROUTE(MG_SSH_ROUTE_HELPER, "h1", "-F", cfg);
+		if (d.own_shell) {
+			T_FAIL("SendEnv %s: $SHELL taken for the helper", pats[i]);
+		}
+	}
+	ROUTE(MG_SSH_ROUTE_HELPER, "h1", "-o", "SendEnv=LANG", "-F", "none");
+	ASSERT_TRUE(d.own_shell);
+	ROUTE(MG_SSH_ROUTE_HELPER, "h1", "-o", "SendEnv=SHELL", "-F", "none");
+	ASSERT_TRUE(!d.own_shell);
+}
+
 static void test_home(void)
 {
 	struct mg_ssh_direct d;
@@ -302,6 +356,7 @@ int main(void)
 	RUN(test_plain);
 	RUN(test_proxies);
 	RUN(test_unsure);
+	RUN(test_own_shell);
 	RUN(test_home);
 	RUN(test_default_files);
 	printf("# %d answers checked against ssh -G\n", n_oracle);

@@ -28,7 +28,7 @@
 #define LINE_MAX_LEN 4096
 
 /* The keywords read: the first value found wins, as in ssh. */
-enum key { K_PROXY, K_BIND, K_CANON, K_FAMILY, K_TIMEOUT, K_HOSTNAME, K_PORT, K_N };
+enum key { K_PROXY, K_BIND, K_CANON, K_FAMILY, K_TIMEOUT, K_HOSTNAME, K_PORT, K_LOCALCMD, K_N };
 
 struct route {
 	TALLOC_CTX *mem;
@@ -37,6 +37,7 @@ struct route {
 	char *val[K_N];
 	unsigned files;
 	bool unsure;
+	bool sends_shell;            /* a SendEnv pattern takes $SHELL */
 };
 
 static int key_of(const char *kw)
@@ -51,6 +52,7 @@ static int key_of(const char *kw)
 		{ "bindaddress", K_BIND },    { "bindinterface", K_BIND },
 		{ "canonicalizehostname", K_CANON }, { "addressfamily", K_FAMILY },
 		{ "connecttimeout", K_TIMEOUT }, { "hostname", K_HOSTNAME }, { "port", K_PORT },
+		{ "localcommand", K_LOCALCMD },
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -169,6 +171,12 @@ static void line(struct route *r, char *s, bool *active, const char *dir, int de
 		*active = host_applies(r, args);
 	} else if (strcasecmp(kw, "include") == 0 && *active) {
 		include(r, args, dir, depth);
+	} else if (strcasecmp(kw, "sendenv") == 0 && *active) {
+		/* Every line adds (a '-' pattern removes: counted as taking). */
+		for (char *save = NULL, *p = strtok_r(args, " \t", &save); p != NULL;
+		     p = strtok_r(NULL, " \t", &save)) {
+			r->sends_shell |= fnmatch(p + (p[0] == '-'), "SHELL", 0) == 0;
+		}
 	} else if (*active) {
 		set_first(r, key_of(kw), args);
 	}
@@ -343,6 +351,7 @@ static enum mg_ssh_route verdict(const struct route *r, struct mg_ssh_direct *d)
 	snprintf(d->family, sizeof(d->family), "%s", fam != NULL ? fam : "any");
 	snprintf(d->timeout, sizeof(d->timeout), "%lu",
 		 ct != NULL && strcasecmp(ct, "none") != 0 ? strtoul(ct, NULL, 10) : 0UL);
+	d->own_shell = r->val[K_LOCALCMD] == NULL && !r->sends_shell;
 	return MG_SSH_ROUTE_HELPER;
 }
 

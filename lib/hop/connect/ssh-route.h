@@ -23,6 +23,9 @@ struct mg_ssh_direct {
 	char port[8];
 	char timeout[8];      /* seconds, "0": none */
 	char family[8];       /* any, inet, inet6 */
+	/* ssh runs $SHELL for the helper alone: no LocalCommand applies,
+	 * no SendEnv pattern takes SHELL, no Match (exec) anywhere. */
+	bool own_shell;
 };
 
 /*

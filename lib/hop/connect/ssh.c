@@ -319,15 +319,39 @@ static int ssh_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
  */
 #define SSH_G_TIMEOUT_MS 5000
 
+/*
+ * What prepare found, the hop's state (NULL: ssh's own way): our
+ * ProxyCommand, and whether ssh runs it under /bin/sh. ssh runs it
+ * through $SHELL -c, whose start a login shell's rc files can make
+ * slow (zsh's .zshenv, fish's config.fish; bash takes twice dash's
+ * time); SHELL is set for ssh only where the config was read directly
+ * and ssh uses $SHELL for nothing else (ssh-route.h, own_shell).
+ */
+struct ssh_via {
+	char *proxy;
+	bool sh;
+};
+
 struct ssh_prep {
 	TALLOC_CTX *mem_ctx;
 	struct mg_capture *cap;
 	struct mg_timer *later;
 	char *helper;
-	char *proxy;                 /* found without ssh -G, on mem_ctx */
+	struct ssh_via *via;         /* found without ssh -G, on mem_ctx */
 	mg_prepare_done_fn done;
 	void *data;
 };
+
+static struct ssh_via *via_new(TALLOC_CTX *mem_ctx, char *proxy, bool sh)
+{
+	struct ssh_via *v = proxy != NULL ? talloc_zero(mem_ctx, struct ssh_via) : NULL;
+
+	if (v != NULL) {
+		v->proxy = talloc_steal(v, proxy);
+		v->sh = sh;
+	}
+	return v;
+}
 
 /* The helper: $MITOGEN_CONNECT (empty: none), else the installed one;
  * NULL when there is none to run. Never a file beside this program: an
@@ -418,7 +442,7 @@ static void ssh_g_done(void *data, int err, int status, const char *out)
 	if (proxy != NULL) {
 		mg_debug("ssh: connecting with TCP_NODELAY through %s", pr->helper);
 	}
-	pr->done(pr->data, 0, proxy, NULL);
+	pr->done(pr->data, 0, via_new(pr->mem_ctx, proxy, false), NULL);
 }
 
 static void ssh_prep_later(struct mg_timer *t, void *data)
@@ -426,13 +450,13 @@ static void ssh_prep_later(struct mg_timer *t, void *data)
 	struct ssh_prep *pr = talloc_get_type_abort(data, struct ssh_prep);
 
 	pr->later = NULL;
-	pr->done(pr->data, 0, pr->proxy, NULL);
+	pr->done(pr->data, 0, pr->via, NULL);
 }
 
 /*
  * Where the config files say plainly how ssh would connect (ssh-route.c),
  * the answer without `ssh -G`, whose run (an ssh start, ~3 ms of CPU and
- * more of wall time) would delay the hop: true when found (pr->proxy set,
+ * more of wall time) would delay the hop: true when found (pr->via set,
  * or NULL for ssh's own way). Not in the agent: it never has the helper.
  */
 static bool quick_route(struct ssh_prep *pr, char **argv, size_t n)
@@ -444,11 +468,16 @@ static bool quick_route(struct ssh_prep *pr, char **argv, size_t n)
 
 	switch (mg__ssh_route((const char *const *)&argv[1], n - 3, argv[n - 2], &d)) {
 	case MG_SSH_ROUTE_HELPER:
-		pr->proxy = helper_proxy(pr->mem_ctx, pr->helper, d.host, d.port, d.timeout, d.family);
-		if (pr->proxy == NULL) {
+		pr->via = via_new(pr->mem_ctx,
+				  helper_proxy(pr->mem_ctx, pr->helper, d.host, d.port, d.timeout, d.family),
+				  d.own_shell);
+		if (pr->via == NULL) {
 			return false;
 		}
 		mg_debug("ssh: connecting with TCP_NODELAY through %s (config read directly)", pr->helper);
+		if (pr->via->sh) {
+			mg_debug("ssh: its ProxyCommand run by /bin/sh (SHELL=/bin/sh for ssh)");
+		}
 		return true;
 	case MG_SSH_ROUTE_SSH:
 		return true;
@@ -513,11 +542,11 @@ static int ssh_prepare_async(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const st
 /* Our ProxyCommand, when prepare found it fits, before the host. */
 static int ssh_amend_argv(TALLOC_CTX *mem_ctx, void *state, char ***_argv)
 {
-	const char *proxy = state;
+	const struct ssh_via *via = state;
 	char **argv = *_argv;
 	size_t n = 0;
 
-	if (proxy == NULL) {
+	if (via == NULL) {
 		return 0;
 	}
 	while (argv[n] != NULL) {
@@ -529,11 +558,39 @@ static int ssh_amend_argv(TALLOC_CTX *mem_ctx, void *state, char ***_argv)
 	}
 	memmove(&argv[n + 2], &argv[n - 2], 3 * sizeof(char *));
 	argv[n - 2] = "-o";
-	argv[n - 1] = talloc_strdup(argv, proxy);
+	argv[n - 1] = talloc_strdup(argv, via->proxy);
 	argv[n] = "-o";
 	argv[n + 1] = "ProxyUseFdpass=yes";
 	*_argv = argv;
 	return argv[n - 1] == NULL ? -ENOMEM : 0;
+}
+
+/* SHELL=/bin/sh for ssh where struct ssh_via says so. */
+static int ssh_amend_env(TALLOC_CTX *mem_ctx, void *state, char ***_envp)
+{
+	const struct ssh_via *via = state;
+	size_t n = 0, k = 0;
+	char **envp;
+
+	if (via == NULL || !via->sh) {
+		return 0;
+	}
+	while (environ[n] != NULL) {
+		n++;
+	}
+	envp = talloc_array(mem_ctx, char *, n + 2);
+	if (envp == NULL) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(environ[i], "SHELL=", 6) != 0) {
+			envp[k++] = environ[i];
+		}
+	}
+	envp[k++] = "SHELL=/bin/sh";
+	envp[k] = NULL;
+	*_envp = envp;
+	return 0;
 }
 
 const struct mg_method mg__method_ssh = {
@@ -556,4 +613,5 @@ const struct mg_method mg__method_ssh = {
 	.prepare_async = ssh_prepare_async,
 	.prepare_optional = true,
 	.amend_argv = ssh_amend_argv,
+	.amend_env = ssh_amend_env,
 };
