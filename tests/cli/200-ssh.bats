@@ -547,14 +547,18 @@ for t, path in sorted(pipes(agent).items()):
     need_ssh_user
     # A login shell that takes its time (a slow profile, NFS home): by
     # the time the first stage writes its marker, the link is gone. The
-    # user runs it, so it lives where the user may go.
+    # user runs it, so it lives where the user may go. Under load the
+    # key exchange alone may outlast -t, and then no shell starts at all:
+    # "started" tells, and -t grows (the shell's delay with it) until the
+    # login reaches the shell in time.
     local dir
     dir=$(mktemp -d /tmp/mg-slow.XXXXXX)
     chown "$MG_SSH_USER" "$dir"
     chmod 755 "$dir"
     cat >"$dir/slow-shell" <<SH
 #!/bin/sh
-sleep 3
+: >"$dir/started"
+sleep "\$(cat "$dir/delay")"
 /bin/sh "\$@"
 echo \$? >"$dir/done"
 SH
@@ -562,12 +566,22 @@ SH
     local before
     before=$(find /tmp /var/tmp /dev/shm -maxdepth 1 -name '.mitogen-agent.*' -user "$MG_SSH_USER" 2>/dev/null | wc -l)
     usermod -s "$dir/slow-shell" "$MG_SSH_USER"
-    local form i
+    local form i t
     for form in "" "image_in_command=no"; do
-        rm -f "$dir/done"
-        run_mg_sep 255 mitogen-run -t 1 "$(ssh_hop "$MG_SSH_USER" $form)" -- true
-        assert "$stderr" =~ "connect timed out" "${form:-image in the command}: -t ended the run"
-        for ((i = 0; i < 100; i++)); do
+        for t in 1 3 6; do
+            rm -f "$dir/done" "$dir/started"
+            echo $((t + 2)) >"$dir/delay"
+            run_mg_sep 255 mitogen-run -t "$t" "$(ssh_hop "$MG_SSH_USER" $form)" -- true
+            assert "$stderr" =~ "connect timed out" "${form:-image in the command}: -t $t ended the run"
+            # A session asked for just before the end may start after it.
+            for ((i = 0; i < 20; i++)); do
+                [[ -e $dir/started ]] && break
+                sleep 0.1
+            done
+            [[ -e $dir/started ]] && break
+        done
+        [[ -e $dir/started ]] || die "${form:-image in the command}: the login never reached the shell within -t $t"
+        for ((i = 0; i < (t + 12) * 10; i++)); do
             [[ -e $dir/done ]] && break
             sleep 0.1
         done
