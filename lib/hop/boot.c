@@ -781,6 +781,37 @@ char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word)
 	return out;
 }
 
+/* For a -vv line: every word whole up to a cap, so that the first stage's
+ * script (or an image in argv) does not push the options after it out of
+ * the log line, whatever the length of the paths before it. */
+char *mg__argv_for_log(TALLOC_CTX *mem_ctx, const char *const *argv)
+{
+	enum { WORD_MAX = 160 };
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	size_t n = 0;
+	const char **brief;
+	char *out = NULL;
+
+	while (argv[n] != NULL) {
+		n++;
+	}
+	brief = tmp != NULL ? talloc_array(tmp, const char *, n + 1) : NULL;
+	for (size_t i = 0; brief != NULL && i < n; i++) {
+		brief[i] = strlen(argv[i]) <= WORD_MAX
+				   ? argv[i]
+				   : talloc_asprintf(brief, "%.*s...", (int)WORD_MAX, argv[i]);
+		if (brief[i] == NULL) {
+			brief = NULL;
+		}
+	}
+	if (brief != NULL) {
+		brief[n] = NULL;
+		out = mg__shell_join(mem_ctx, brief);
+	}
+	talloc_free(tmp);
+	return out;
+}
+
 char *mg__shell_join(TALLOC_CTX *mem_ctx, const char *const *argv)
 {
 	char *out = talloc_strdup(mem_ctx, "");

@@ -1004,9 +1004,9 @@ static void on_prepared(void *data, int err, void *state, const char *errmsg)
 	if (ret == 0) {
 		if (mg_log_get_level() >= MG_LOG_DEBUG && c->method->amend_argv != NULL &&
 		    state != NULL) {
-			char *line = mg__shell_join(c, (const char *const *)c->argv);
-			mg_debug("%s: amended: running %.300s%s", c->name, line,
-				 strlen(line) > 300 ? "..." : "");
+			char *line = mg__argv_for_log(c, (const char *const *)c->argv);
+			mg_debug("%s: amended: running %s", c->name, line != NULL ? line : "?");
+			talloc_free(line);
 		}
 		ret = conn_run(c, c->argv, sv, ev, 0, c, &msg);
 	}
@@ -1139,8 +1139,9 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	}
 
 	if (mg_log_get_level() >= MG_LOG_DEBUG) {
-		char *line = mg__shell_join(c, (const char *const *)argv);
-		mg_debug("%s: running %.300s%s", c->name, line, strlen(line) > 300 ? "..." : "");
+		char *line = mg__argv_for_log(c, (const char *const *)argv);
+		mg_debug("%s: running %s", c->name, line != NULL ? line : "?");
+		talloc_free(line);
 	}
 	c->mode = c->direct || c->method->spawn_mode == NULL ? c->method->mode
 							      : c->method->spawn_mode(p->hop);

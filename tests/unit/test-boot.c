@@ -687,6 +687,26 @@ static void test_shell_quote(void)
 	talloc_free(tmp);
 }
 
+/* A -vv line caps each word, not the line: what follows a long first
+ * stage (ssh's options after an amend) stays in the log whatever the
+ * length of the paths in front of it. */
+static void test_argv_for_log(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char *longw = talloc_zero_array(tmp, char, 1001);
+	char *path = talloc_zero_array(tmp, char, 151);
+	const char *argv[] = { "ssh", path, longw, "-o", "ProxyUseFdpass=yes", NULL };
+	char *line, *want;
+
+	memset(longw, 'x', 1000);
+	memset(path, 'p', 150);
+	line = mg__argv_for_log(tmp, argv);
+	want = talloc_asprintf(tmp, "ssh %s %.160s... -o ProxyUseFdpass=yes", path, longw);
+	ASSERT_STR_EQ(line, want);
+	ASSERT_STR_EQ(mg__argv_for_log(tmp, (const char *[]){ "it's", NULL }), "'it'\\''s'");
+	talloc_free(tmp);
+}
+
 /* A file of the given pieces in tmpdir; its path on mem_ctx. */
 static char *write_pieces(TALLOC_CTX *mem_ctx, const char *name, const uint8_t *const *p,
 			  const size_t *n, size_t count)
@@ -859,6 +879,7 @@ int main(void)
 	setenv("TMPDIR", tmpdir, 1);
 	TESTS_BEGIN();
 	RUN(test_shell_quote);
+	RUN(test_argv_for_log);
 	RUN(test_boot_blocking);
 	RUN(test_boot_nonblocking_slow);
 	RUN(test_boot_cut);
