@@ -15,6 +15,7 @@
 #include "channel.h"
 #include "conn.h"
 #include "conn-private.h"
+#include "fds.h"
 #include "method.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
@@ -298,38 +299,42 @@ static bool scan_partial(struct mg_conn *c, const char *text, size_t n)
 /*
  * Read the hop's stderr. On a socketpair, a descriptor may come with a
  * NUL byte (mitogen-connect's copy of ssh's TCP socket): watched until
- * the session starts, and the byte is no text (*_carrier).
+ * the session starts, and the byte is no text (*_carrier). A group the
+ * queue refuses (too many fds) is closed, and its bytes are dropped too.
  */
 static ssize_t err_read(struct mg_conn *c, char *buf, size_t len, bool *_carrier)
 {
-	union {
-		struct cmsghdr align;
-		char b[CMSG_SPACE(4 * sizeof(int))];
-	} cb;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b,
-			      .msg_controllen = sizeof(cb.b) };
-	int fds[4], k;
+	struct mg_fdq q = { .n = 0 };
+	struct mg_fds *f;
 	ssize_t n;
 
 	*_carrier = false;
 	if (!c->err_sock) {
 		return read(c->err_fd, buf, len);
 	}
-	n = recvmsg(c->err_fd, &msg, MSG_CMSG_CLOEXEC);
-	k = n > 0 ? mg__recv_fds(&msg, fds, 4) : 0;
-	for (int i = 0; i < k; i++) {
-		if (c->qa == NULL && !c->login_done) {
-			c->qa = mg__quickack_new(c, c->loop, fds[i]);
-			c->login_done = c->qa == NULL;
-			if (c->qa != NULL) {
-				mg_debug("%s: acknowledging the login's packets at once", c->name);
-			}
-		} else {
-			close(fds[i]);
+	n = mg__fdq_recv(c, &q, c->err_fd, buf, len);
+	if (n == MG_ERR_PROTOCOL) {
+		*_carrier = true;
+		return 0;
+	}
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	if ((f = mg__fdq_pop(&q)) == NULL) {
+		return n;
+	}
+	if (c->qa == NULL && !c->login_done) {
+		/* The watch owns the first fd; the group closes the rest. */
+		c->qa = mg__quickack_new(c, c->loop, f->fd[0]);
+		f->fd[0] = -1;
+		c->login_done = c->qa == NULL;
+		if (c->qa != NULL) {
+			mg_debug("%s: acknowledging the login's packets at once", c->name);
 		}
 	}
-	*_carrier = k > 0 && n == 1 && buf[0] == '\0';
+	talloc_free(f);
+	*_carrier = n == 1 && buf[0] == '\0';
 	return n;
 }
 

@@ -96,28 +96,3 @@ unsigned mg__quickack_count(const struct mg_quickack *q)
 {
 	return q->count;
 }
-
-int mg__recv_fds(struct msghdr *msg, int *fds, int max)
-{
-	int n = 0;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
-		size_t k;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-			continue;
-		}
-		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (n < max) {
-				fds[n++] = fd;
-			} else {
-				close(fd);
-			}
-		}
-	}
-	return n;
-}

@@ -29,11 +29,4 @@ struct mg_quickack *mg__quickack_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop, 
 /* How many arrivals were acknowledged at once so far. */
 unsigned mg__quickack_count(const struct mg_quickack *q);
 
-/*
- * The fds that came with the bytes of recvmsg() msg (MSG_CMSG_CLOEXEC),
- * at most max of them into fds (the rest closed): their count.
- */
-struct msghdr;
-int mg__recv_fds(struct msghdr *msg, int *fds, int max);
-
 #endif

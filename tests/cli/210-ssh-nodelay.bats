@@ -178,24 +178,40 @@ PY
 
 # Anything else handed on ssh's stderr (a program of the user's, a hostile
 # wrapper) is closed at once, and its byte is no text: only a TCP socket
-# is watched, and only setsockopt() touches it.
+# is watched, and only setsockopt() touches it. A group of more fds than a
+# frame may carry is refused whole. A child of the wrapper sees the pipe
+# end at EOF once every copy sent is closed.
 @test "tcp_nodelay: a descriptor that is no TCP socket on ssh's stderr is refused" {
     need_helper
     cat >"$MG_TMP/fake-ssh" <<PY
 #!$(command -v python3)
-import array, os, socket, sys
+import array, os, select, socket, sys
 r, w = os.pipe()
 err = socket.socket(fileno=os.dup(2))
-err.sendmsg([b"\\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r, w]).tobytes())])
+def send(fds):
+    err.sendmsg([b"\\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())])
+send([r, w])
+send([w] * 5)
 err.close()
-os.close(r)
 os.close(w)
+if os.fork() == 0:
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    ready = select.select([r], [], [], 20)[0]
+    with open("$MG_TMP/w-state", "w") as f:
+        f.write("closed" if ready and os.read(r, 1) == b"" else "open")
+    os._exit(0)
+os.close(r)
 os.write(2, b"fake ssh: passing on\\n")
 os.execvp("ssh", ["ssh"] + sys.argv[1:])
 PY
     chmod +x "$MG_TMP/fake-ssh"
-    run_mg_sep mitogen-run -vv "$(ssh_hop "" "ssh_path=$(mg_pct "$MG_TMP/fake-ssh")")" -- echo still
-    assert "$output" == "still" "the hop came up"
+    # The command waits for the child's verdict, so the hop is still up
+    # (and any copy mitogen-run kept still open) while the child looks.
+    run_mg_sep mitogen-run -vv "$(ssh_hop "" "ssh_path=$(mg_pct "$MG_TMP/fake-ssh")")" -- \
+        sh -c 'while [ ! -s "$1" ]; do sleep 0.1; done; cat "$1"' sh "$MG_TMP/w-state"
+    assert "$output" == "closed" "the hop came up, and every copy of the pipe sent was closed"
     # Had the NUL been taken as text, the line would print empty.
     assert "$stderr" =~ ": fake ssh: passing on" "its text was read as text"
     assert "$stderr" !~ "acknowledging" "the pipe was not watched"
