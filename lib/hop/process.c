@@ -100,6 +100,45 @@ static char *const *env_for_child(TALLOC_CTX *mem_ctx, char *const *env)
 	return copy;
 }
 
+/* Whether "NAME=..." entry names the variable of "NAME=VALUE" any of over. */
+static bool env_overridden(const char *entry, const char *const *over)
+{
+	size_t len = strcspn(entry, "=");
+
+	for (size_t j = 0; over[j] != NULL; j++) {
+		if (strncmp(over[j], entry, len) == 0 && over[j][len] == '=') {
+			return true;
+		}
+	}
+	return false;
+}
+
+char **mg__env_with(TALLOC_CTX *mem_ctx, const char *const *over)
+{
+	size_t n = 0, k = 0, out = 0;
+	char **env;
+
+	while (environ != NULL && environ[n] != NULL) {
+		n++;
+	}
+	while (over[k] != NULL) {
+		k++;
+	}
+	if ((env = talloc_array(mem_ctx, char *, n + k + 1)) == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!env_overridden(environ[i], over)) {
+			env[out++] = environ[i];
+		}
+	}
+	for (size_t j = 0; j < k; j++) {
+		env[out++] = (char *)over[j];
+	}
+	env[out] = NULL;
+	return env;
+}
+
 /* Overwrite the "NAME=VALUE" strings of hidden variables in the block the
  * kernel shows as /proc/PID/environ (the environment this process was
  * started with), which unsetenv does not touch. Only ever in a forked

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <talloc.h>
 
 struct mg_spawn_opts {
 	const char *const *argv;
@@ -30,6 +31,11 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid);
  * process starts from now on (it holds a password: password_env=). The
  * process's own environment is left alone. 0 or a negative errno. */
 int mg__env_hide(const char *name);
+
+/* This process's environment with each "NAME=VALUE" of over in place of
+ * NAME's own entry, as a new array on mem_ctx sharing the strings (over's
+ * must outlive it). NULL on ENOMEM. */
+char **mg__env_with(TALLOC_CTX *mem_ctx, const char *const *over);
 
 /* In a child forked without exec (a fork agent): remove the hidden
  * variables from our own environment, wipe them from the block

@@ -507,38 +507,10 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 /* Build the environment: ours with the request's K=V on top. */
 static char **make_env(TALLOC_CTX *mem_ctx, char **over)
 {
-	extern char **environ;
-	size_t n = 0, k = 0;
-	char **env;
-
 	if (over == NULL || over[0] == NULL) {
 		return NULL;
 	}
-	while (environ[n] != NULL) {
-		n++;
-	}
-	while (over[k] != NULL) {
-		k++;
-	}
-	env = talloc_zero_array(mem_ctx, char *, n + k + 1);
-	if (env == NULL) {
-		return NULL;
-	}
-	n = 0;
-	for (size_t i = 0; environ[i] != NULL; i++) {
-		bool replaced = false;
-		size_t len = strcspn(environ[i], "=");
-		for (size_t j = 0; over[j] != NULL && !replaced; j++) {
-			replaced = strncmp(over[j], environ[i], len) == 0 && over[j][len] == '=';
-		}
-		if (!replaced) {
-			env[n++] = environ[i];
-		}
-	}
-	for (size_t j = 0; over[j] != NULL; j++) {
-		env[n++] = over[j];
-	}
-	return env;
+	return mg__env_with(mem_ctx, (const char *const *)over);
 }
 
 /* MG_EXEC_JOIN: the worker's link, and the environment naming its end

@@ -707,6 +707,38 @@ static void test_argv_for_log(void)
 	talloc_free(tmp);
 }
 
+/* Our environment with some variables replaced or added, each once. */
+extern char **environ;
+
+static void test_env_with(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	const char *over[] = { "MG_T_A=new", "MG_T_C=added", NULL };
+	size_t n = 0, k = 0, a = 0, b = 0, c = 0;
+	char **env;
+
+	ASSERT_TRUE(setenv("MG_T_A", "old", 1) == 0 && setenv("MG_T_B", "kept", 1) == 0);
+	unsetenv("MG_T_C");
+	while (environ[n] != NULL) {
+		n++;
+	}
+	env = mg__env_with(tmp, over);
+	ASSERT_TRUE(env != NULL);
+	for (; env[k] != NULL; k++) {
+		a += strncmp(env[k], "MG_T_A=", 7) == 0;
+		b += strcmp(env[k], "MG_T_B=kept") == 0;
+		c += strcmp(env[k], "MG_T_C=added") == 0;
+		ASSERT_TRUE(strcmp(env[k], "MG_T_A=old") != 0);
+	}
+	ASSERT_INT_EQ(k, n + 1);
+	ASSERT_INT_EQ(a, 1);
+	ASSERT_INT_EQ(b, 1);
+	ASSERT_INT_EQ(c, 1);
+	unsetenv("MG_T_A");
+	unsetenv("MG_T_B");
+	talloc_free(tmp);
+}
+
 /* A file of the given pieces in tmpdir; its path on mem_ctx. */
 static char *write_pieces(TALLOC_CTX *mem_ctx, const char *name, const uint8_t *const *p,
 			  const size_t *n, size_t count)
@@ -880,6 +912,7 @@ int main(void)
 	TESTS_BEGIN();
 	RUN(test_shell_quote);
 	RUN(test_argv_for_log);
+	RUN(test_env_with);
 	RUN(test_boot_blocking);
 	RUN(test_boot_nonblocking_slow);
 	RUN(test_boot_cut);

@@ -629,33 +629,27 @@ static int setns_find_groups(TALLOC_CTX *mem_ctx, const char *group, const char 
  * (mitogen changes just these four). */
 static char **setns_build_env(TALLOC_CTX *mem_ctx, const struct setns_user *u)
 {
-	static const char *const replaced[] = { "HOME=", "SHELL=", "USER=", "LOGNAME=", NULL };
-	const char *values[] = { u->home, u->shell, u->name, u->name };
-	char **envp = talloc_zero_array(mem_ctx, char *, 1);
-	bool ok = envp != NULL;
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	const char *over[] = {
+		talloc_asprintf(tmp, "HOME=%s", u->home),
+		talloc_asprintf(tmp, "SHELL=%s", u->shell),
+		talloc_asprintf(tmp, "USER=%s", u->name),
+		talloc_asprintf(tmp, "LOGNAME=%s", u->name),
+		NULL,
+	};
+	char **envp = NULL;
 
-	for (size_t i = 0; ok && environ != NULL && environ[i] != NULL; i++) {
-		bool skip = false;
-
-		for (size_t j = 0; replaced[j] != NULL; j++) {
-			if (strncmp(environ[i], replaced[j], strlen(replaced[j])) == 0) {
-				skip = true;
-			}
+	if (over[0] != NULL && over[1] != NULL && over[2] != NULL && over[3] != NULL) {
+		envp = mg__env_with(mem_ctx, over);
+	}
+	/* Copies of its own: the state waits for the spawn, and the caller
+	 * may change environ meanwhile. */
+	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
+		if ((envp[i] = talloc_strdup(envp, envp[i])) == NULL) {
+			TALLOC_FREE(envp);
 		}
-		if (!skip) {
-			ok = mg__strv_add(&envp, environ[i]);
-		}
 	}
-	for (size_t j = 0; ok && replaced[j] != NULL; j++) {
-		char *v = talloc_asprintf(NULL, "%s%s", replaced[j], values[j]);
-
-		ok = v != NULL && mg__strv_add(&envp, v);
-		talloc_free(v);
-	}
-	if (!ok) {
-		talloc_free(envp);
-		return NULL;
-	}
+	talloc_free(tmp);
 	return envp;
 }
 

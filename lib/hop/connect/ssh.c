@@ -25,6 +25,7 @@
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "mitogen/loop.h"
+#include "process.h"
 #include "ssh-route.h"
 
 enum hostkeys { HK_ENFORCE, HK_ACCEPT, HK_IGNORE };
@@ -568,29 +569,14 @@ static int ssh_amend_argv(TALLOC_CTX *mem_ctx, void *state, char ***_argv)
 /* SHELL=/bin/sh for ssh where struct ssh_via says so. */
 static int ssh_amend_env(TALLOC_CTX *mem_ctx, void *state, char ***_envp)
 {
+	static const char *const sh[] = { "SHELL=/bin/sh", NULL };
 	const struct ssh_via *via = state;
-	size_t n = 0, k = 0;
-	char **envp;
 
 	if (via == NULL || !via->sh) {
 		return 0;
 	}
-	while (environ[n] != NULL) {
-		n++;
-	}
-	envp = talloc_array(mem_ctx, char *, n + 2);
-	if (envp == NULL) {
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (strncmp(environ[i], "SHELL=", 6) != 0) {
-			envp[k++] = environ[i];
-		}
-	}
-	envp[k++] = "SHELL=/bin/sh";
-	envp[k] = NULL;
-	*_envp = envp;
-	return 0;
+	*_envp = mg__env_with(mem_ctx, sh);
+	return *_envp != NULL ? 0 : -ENOMEM;
 }
 
 const struct mg_method mg__method_ssh = {
