@@ -29,42 +29,8 @@ if /usr/bin/python3 -c 'import mitogen' 2>/dev/null; then
 	py=(/usr/bin/python3 "$here/mitogen_py.py" ssh 127.0.0.1 "$MG_SSH_PORT" "$MG_SSH_CONFIG")
 fi
 
-row() { # LABEL MS BASE_MS
+group_row() { # LABEL MS BASE_MS
 	printf '%-44s %8s ms  (%.2fx ssh)\n' "$1" "$2" "$(echo "$2 / $3" | bc -l)"
-}
-
-# group TITLE LABEL CMD... ;; LABEL CMD... ;; ...: the forms in turn, each
-# round; the first form is the base of the ratios.
-group() {
-	local title=$1 i k n=0
-	local -a labels=() cmds=() form=()
-	shift
-	while (($# > 0)); do
-		labels[n]=$1
-		shift
-		form=()
-		while (($# > 0)) && [[ $1 != ";;" ]]; do
-			form+=("$1")
-			shift
-		done
-		(($# == 0)) || shift
-		cmds[n]=$(printf '%q ' "${form[@]}")
-		n=$((n + 1))
-	done
-	local -a times=()
-	for ((i = 0; i < runs; i++)); do
-		for ((k = 0; k < n; k++)); do
-			times[k]+="$(eval "once_us ${cmds[k]}") "
-		done
-	done
-	echo "== $title (median of $runs rounds)"
-	local base
-	# shellcheck disable=SC2086 # the times, one word each
-	base=$(median_us ${times[0]})
-	for ((k = 0; k < n; k++)); do
-		# shellcheck disable=SC2086
-		row "${labels[k]}" "$(median_us ${times[k]})" "$base"
-	done
 }
 
 one=("ssh 127.0.0.1 true" "${ssh[@]}" true ";;"

@@ -18,6 +18,10 @@
 #   median_us US...  the median of such times, in ms
 #   rtt_row LABEL MS BASE RTT  a line: LABEL, MS, its ratio to BASE and
 #                    the difference in round trips of RTT ms
+#   group TITLE LABEL CMD... ";;" LABEL CMD... ";;" ...  $runs rounds
+#                    of the forms in turn (once_us), then a line per form
+#                    by the script's group_row LABEL MS BASE_MS, the first
+#                    form's median the base
 #   wan_config RTT MBIT  after bench_sshd: $wan_cfg, an ssh config whose
 #                    one alias, wan1, reaches that sshd through the WAN
 #                    relay (MG_WAN_RELAY, else ../shared/bench/wan-relay.py)
@@ -111,4 +115,36 @@ wan_config() {
 		printf '  ProxyCommand /usr/bin/python3 %s 127.0.0.1 %s %s %s\n' "$relay" "$MG_SSH_PORT" "$rtt" "$mbit"
 		cat "$MG_SSH_CONFIG"
 	} >"$wan_cfg"
+}
+
+group() {
+	local title=$1 i k n=0
+	local -a labels=() cmds=() form=()
+	shift
+	while (($# > 0)); do
+		labels[n]=$1
+		shift
+		form=()
+		while (($# > 0)) && [[ $1 != ";;" ]]; do
+			form+=("$1")
+			shift
+		done
+		(($# == 0)) || shift
+		cmds[n]=$(printf '%q ' "${form[@]}")
+		n=$((n + 1))
+	done
+	local -a times=()
+	for ((i = 0; i < runs; i++)); do
+		for ((k = 0; k < n; k++)); do
+			times[k]+="$(eval "once_us ${cmds[k]}") "
+		done
+	done
+	echo "== $title (median of $runs rounds)"
+	local base
+	# shellcheck disable=SC2086 # the times, one word each
+	base=$(median_us ${times[0]})
+	for ((k = 0; k < n; k++)); do
+		# shellcheck disable=SC2086
+		group_row "${labels[k]}" "$(median_us ${times[k]})" "$base"
+	done
 }
