@@ -162,6 +162,8 @@ char **mg__boot_argv_fused(TALLOC_CTX *mem_ctx, const uint8_t *image, size_t len
 char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word);
 /* Join an argv into one shell-quoted line. */
 char *mg__shell_join(TALLOC_CTX *mem_ctx, const char *const *argv);
+/* The same for a -vv line, each word cut at 160 bytes (the first stage,
+ * an image in argv), so that the words after it stay in the line. */
 char *mg__argv_for_log(TALLOC_CTX *mem_ctx, const char *const *argv);
 
 #endif
