@@ -294,9 +294,11 @@ PY
 # ephemeral range.
 @test "harness: sshd on a port a connection holds is seen to fail" {
     need_sshd
-    local fd lport lo hi
+    local fd lport lo hi me=$BASHPID
     exec {fd}<>"/dev/tcp/127.0.0.1/$MG_SSH_PORT"
-    lport=$(ss -Htnp "dport = :$MG_SSH_PORT" | awk -v pid="pid=$BASHPID," \
+    # This shell's pid, taken here: inside the pipeline below $BASHPID is
+    # awk's subshell, which ss may list or not depending on timing.
+    lport=$(ss -Htnp "dport = :$MG_SSH_PORT" | awk -v pid="pid=$me," \
         'index($0, pid) {n = split($4, a, ":"); print a[n]; exit}')
     assert "$lport" =~ "^[0-9]+$" "the connection's own port: $(ss -Htnp "dport = :$MG_SSH_PORT")"
     mkdir "$MG_TMP/d"
