@@ -234,8 +234,6 @@ static void test_proxies(void)
 	ROUTE(MG_SSH_ROUTE_HELPER, "in2", "-F", cfg);
 }
 
-/* A relative Include in a user config is found in $HOME/.ssh, even where
- * $HOME is not the passwd entry's home (the config itself is). */
 /* ssh runs $SHELL for the helper alone unless a LocalCommand applies or
  * a SendEnv pattern (a removal counted too) takes SHELL. */
 static void test_own_shell(void)
@@ -269,6 +267,8 @@ static void test_own_shell(void)
 	ASSERT_TRUE(!d.own_shell);
 }
 
+/* A relative Include in a user config is found in $HOME/.ssh, even where
+ * $HOME is not the passwd entry's home (the config itself is). */
 static void test_home(void)
 {
 	struct mg_ssh_direct d;
