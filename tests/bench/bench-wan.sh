@@ -10,7 +10,12 @@
 #   the same with two agents (MITOGEN_AGENT_LITE=: sudo no longer runs
 #   in the ssh command, docs/PROTOCOL.md 2.3.3)
 #
-# and the agents' sizes, packed (what crosses the link) and plain.
+# and the agents' sizes, packed (what crosses the link) and plain. The
+# forms of each group run in turn, 0.3 s apart, RUNS rounds, medians: the
+# relay is a Python process whose latency drifts by tens of ms from one
+# minute to the next, so forms timed in blocks one after the other were
+# compared across that drift (the same build measured 0.99x and 1.08x in
+# two runs a minute apart).
 #   tests/bench/bench-wan.sh [BUILD_DIR] [RUNS] [RTT_MS] [MBIT]
 # Needs root, openssh-server and python3; the relay is at
 # $MG_WAN_RELAY (default /work/shared/bench/wan-relay.py, else
@@ -30,20 +35,20 @@ wan_config "$rtt" "$mbit"
 cfg=$wan_cfg
 hop="ssh:wan1?ssh_args=$(mg_pct "-F $cfg")"
 
-row() { rtt_row "$1" "$2" "$3" "$rtt"; } # LABEL MS BASE_MS
+group_row() { rtt_row "$1" "$2" "$3" "$rtt"; } # LABEL MS BASE_MS
 
 size() { # FILE: its bytes, or -
 	stat -L -c %s "$1" 2>/dev/null || echo -
 }
 
-echo "== WAN relay: ${rtt} ms round trip, ${mbit} Mbit/s (median of $runs runs)"
+echo "== WAN relay: ${rtt} ms round trip, ${mbit} Mbit/s"
 echo "   agent: $(size "$MITOGEN_AGENT") bytes packed, $(size "$MITOGEN_AGENT.raw") plain;" \
 	"exec-only: $(size "$MITOGEN_AGENT-lite") packed, $(size "$MITOGEN_AGENT-lite.raw") plain"
-base=$(median_ms "$runs" ssh -F "$cfg" wan1 true)
-row "ssh wan1 true" "$base" "$base"
-row "mitogen-run ssh:wan1 true" "$(median_ms "$runs" "$run" "$hop" -- true)" "$base"
-row "  the same, whole agent" "$(median_ms "$runs" env MITOGEN_AGENT_LITE= "$run" "$hop" -- true)" "$base"
-base=$(median_ms "$runs" ssh -F "$cfg" wan1 sudo -n true)
-row "ssh wan1 sudo -n true" "$base" "$base"
-row "mitogen-run ssh:wan1/sudo true" "$(median_ms "$runs" "$run" "$hop/sudo" -- true)" "$base"
-row "  the same, two agents" "$(median_ms "$runs" env MITOGEN_AGENT_LITE= "$run" "$hop/sudo" -- true)" "$base"
+group "one ssh hop" \
+	"ssh wan1 true" ssh -F "$cfg" wan1 true ";;" \
+	"mitogen-run ssh:wan1 true" "$run" "$hop" -- true ";;" \
+	"  the same, whole agent" env MITOGEN_AGENT_LITE= "$run" "$hop" -- true
+group "ssh then sudo" \
+	"ssh wan1 sudo -n true" ssh -F "$cfg" wan1 sudo -n true ";;" \
+	"mitogen-run ssh:wan1/sudo true" "$run" "$hop/sudo" -- true ";;" \
+	"  the same, two agents" env MITOGEN_AGENT_LITE= "$run" "$hop/sudo" -- true
