@@ -96,6 +96,20 @@ static int check_dir(TALLOC_CTX *mem_ctx, const char *dir, bool create, char **_
 	return 0;
 }
 
+/* Whether only we (or root) may rename entries in 'dir': anyone else who
+ * may could swap our checked directory for one of theirs before we use
+ * it. One open to others is safe if sticky, as /tmp is. */
+static bool safe_parent(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0)) {
+		return false;
+	}
+	return (st.st_mode & 022) == 0 || (st.st_mode & S_ISVTX) != 0;
+}
+
 int mg_unix_dir(TALLOC_CTX *mem_ctx, char **_dir, char **_errmsg)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -103,10 +117,18 @@ int mg_unix_dir(TALLOC_CTX *mem_ctx, char **_dir, char **_errmsg)
 	int ret;
 
 	*_dir = NULL;
-	if (xdg != NULL && xdg[0] == '/') {
+	if (xdg != NULL && xdg[0] == '/' && safe_parent(xdg)) {
 		dir = talloc_asprintf(mem_ctx, "%s/mitogen", xdg);
 	} else {
-		/* The XDG spec says to ignore a relative value. */
+		/* The XDG spec says to ignore a relative value, and the
+		 * directory must be the user's alone: ignore one that is not. */
+		if (xdg != NULL && xdg[0] == '/') {
+			mg_info("XDG_RUNTIME_DIR %s is not this user's alone: using /tmp", xdg);
+		}
+		if (!safe_parent("/tmp")) {
+			return set_err(mem_ctx, _errmsg, -EPERM,
+				       "/tmp is open to others and not sticky: no place for sockets");
+		}
 		dir = talloc_asprintf(mem_ctx, "/tmp/mitogen-%u", (unsigned)geteuid());
 	}
 	if (dir == NULL) {

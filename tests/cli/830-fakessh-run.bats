@@ -178,6 +178,27 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4); time.sleep(
     assert "$stderr" =~ "refused: listener uid 65534 is not our uid 0" "another user's socket"
 }
 
+@test "fakessh run: an XDG_RUNTIME_DIR another user could rename in is not used" {
+    skip_if_not_root "a directory of another uid needs chown as root"
+    # Another user who may rename entries there could swap our directory
+    # for one of theirs mid-run, and have us unlink their symlinks' targets.
+    local xdg
+    for xdg in "$MG_TMP/theirs" "$MG_TMP/open"; do
+        mkdir -m 0700 "$xdg"
+    done
+    chown 65534 "$MG_TMP/theirs"
+    chmod 0777 "$MG_TMP/open"
+    for xdg in "$MG_TMP/theirs" "$MG_TMP/open"; do
+        XDG_RUNTIME_DIR=$xdg run_mg_sep fakessh run local -- sh -c 'echo "$MITOGEN_FAKESSH_SOCKET"'
+        assert "$output" =~ "^/tmp/mitogen-$(id -u)/fakessh-[^/]*/sock$" "$xdg: /tmp/mitogen-UID instead"
+        assert "$(ls -A "$xdg")" == "" "$xdg: nothing made in it"
+    done
+    # Ours, or shared but sticky (as /tmp): used.
+    mkdir -m 1777 "$MG_TMP/sticky"
+    XDG_RUNTIME_DIR=$MG_TMP/sticky run_mg_sep fakessh run local -- sh -c 'echo "$MITOGEN_FAKESSH_SOCKET"'
+    assert "$output" =~ "^$MG_TMP/sticky/mitogen/fakessh-[^/]*/sock$" "a sticky directory is used"
+}
+
 @test "fakessh run: usage errors exit 2, a chain that fails 255 naming the hop" {
     run_mg_sep 0 fakessh run --help
     assert "$output" =~ "^Usage: fakessh run" "usage on stdout"

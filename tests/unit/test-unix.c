@@ -277,6 +277,28 @@ static void test_dir_checks_body(void)
 	ASSERT_INT_EQ(setenv("XDG_RUNTIME_DIR", "relative", 1), 0);
 	ASSERT_INT_EQ(mg_unix_dir(f, &dir, &err), 0);
 	ASSERT_STR_EQ(dir, talloc_asprintf(f, "/tmp/mitogen-%u", (unsigned)geteuid()));
+	/* So too when others may rename entries in it (not sticky): they
+	 * could swap our directory for theirs. */
+	sub = talloc_asprintf(f, "%s/xdg", f->dir);
+	ASSERT_INT_EQ(mkdir(sub, 0700), 0);
+	ASSERT_INT_EQ(chmod(sub, 0777), 0);
+	ASSERT_INT_EQ(setenv("XDG_RUNTIME_DIR", sub, 1), 0);
+	ASSERT_INT_EQ(mg_unix_dir(f, &dir, &err), 0);
+	ASSERT_STR_EQ(dir, talloc_asprintf(f, "/tmp/mitogen-%u", (unsigned)geteuid()));
+	ASSERT_INT_EQ(rmdir(sub), 0);
+	/* ...or another user owns it (root can make one). */
+	if (geteuid() == 0) {
+		ASSERT_INT_EQ(mkdir(sub, 0700), 0);
+		ASSERT_INT_EQ(chown(sub, 65534, 65534), 0);
+		ASSERT_INT_EQ(mg_unix_dir(f, &dir, &err), 0);
+		ASSERT_STR_EQ(dir, talloc_asprintf(f, "/tmp/mitogen-%u", (unsigned)geteuid()));
+		ASSERT_INT_EQ(rmdir(sub), 0);
+	}
+	/* Sticky, as /tmp: used. */
+	ASSERT_INT_EQ(mkdir(sub, 0700), 0);
+	ASSERT_INT_EQ(chmod(sub, 01777), 0);
+	ASSERT_INT_EQ(mg_unix_dir(f, &dir, &err), 0);
+	ASSERT_STR_EQ(dir, talloc_asprintf(f, "%s/mitogen", sub));
 	unsetenv("XDG_RUNTIME_DIR");
 	talloc_free(f);
 }

@@ -31,7 +31,9 @@ struct mg_context;
 
 /*
  * The directory sockets go in by default, as a new string on mem_ctx:
- * $XDG_RUNTIME_DIR/mitogen, else /tmp/mitogen-UID. It is created (mode
+ * $XDG_RUNTIME_DIR/mitogen, else /tmp/mitogen-UID (also when
+ * XDG_RUNTIME_DIR is relative, or another user than us or root owns it or
+ * may write in it, unless it is sticky). It is created (mode
  * 0700) when missing; an existing one must be a real directory (not a
  * symlink) owned by this user, with no access for group or others.
  * Returns 0, -EPERM (wrong owner or mode), -ENOTDIR, -ENOMEM or another
