@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -458,6 +459,27 @@ static int clear_stale(TALLOC_CTX *mem_ctx, const char *path, const struct socka
 	return 0;
 }
 
+/* Held from the stale check to listen(): listeners started at once would
+ * each find the stale socket, and a late one would unlink the live socket
+ * of the first and bind its own, both thinking they own the path. The
+ * directory has passed check_dir(): only our user can take the lock. */
+static int lock_dir(TALLOC_CTX *mem_ctx, const char *dir, char **_errmsg)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		return set_err(mem_ctx, _errmsg, -errno, "%s: %s", dir, strerror(errno));
+	}
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			int err = -errno;
+			close(fd);
+			return set_err(mem_ctx, _errmsg, err, "cannot lock %s: %s", dir, strerror(-err));
+		}
+	}
+	return fd;
+}
+
 int mg_listener_new(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
 		    struct mg_listener **_l, char **_errmsg)
 {
@@ -466,7 +488,7 @@ int mg_listener_new(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
 	struct sockaddr_un sa;
 	struct stat st;
 	char *dir = NULL;
-	int ret;
+	int ret, dir_fd = -1;
 
 	*_l = NULL;
 	if (_errmsg != NULL) {
@@ -509,6 +531,10 @@ int mg_listener_new(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
 		set_err(tmp, _errmsg, ret, "%s: path too long for a UNIX socket", path);
 		goto done;
 	}
+	if ((dir_fd = lock_dir(tmp, dir, _errmsg)) < 0) {
+		ret = dir_fd;
+		goto done;
+	}
 	if ((ret = clear_stale(tmp, path, &sa, _errmsg)) != 0) {
 		goto done;
 	}
@@ -541,6 +567,9 @@ int mg_listener_new(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
 	*_l = talloc_steal(mem_ctx, l);
 	ret = 0;
 done:
+	if (dir_fd >= 0) {
+		close(dir_fd);
+	}
 	if (ret != 0 && _errmsg != NULL) {
 		if (*_errmsg == NULL) {
 			set_err(tmp, _errmsg, ret, "cannot listen: %s", mg_strerror(ret));

@@ -354,6 +354,82 @@ static void test_stale_and_live_body(void)
 }
 ISOLATED(test_stale_and_live)
 
+/*
+ * Listeners started at once where a stale socket lies: exactly one may
+ * own the path. Without serialising, each saw the stale socket, and a
+ * late one unlinked the first's live socket and bound its own: two
+ * thought they listened there, one on a socket nobody could reach. The
+ * race is narrow: many rounds of many processes.
+ */
+#define RACERS 16
+#define RACE_ROUNDS 150
+
+static void test_stale_race_body(void)
+{
+	struct fx *f = fx_new();
+	int rounds_bad = 0;
+
+	ASSERT_PTR_NOT_NULL(f);
+	for (int r = 0; r < RACE_ROUNDS; r++) {
+		int go[2], res[2], hold[2], fd, owners = 0;
+		char c;
+
+		unlink(f->path);
+		fd = bound_socket(f->path, false);
+		ASSERT_INT_GE(fd, 0);
+		close(fd);
+		ASSERT_INT_EQ(pipe2(go, O_CLOEXEC), 0);
+		ASSERT_INT_EQ(pipe2(res, O_CLOEXEC), 0);
+		ASSERT_INT_EQ(pipe2(hold, O_CLOEXEC), 0);
+		fflush(stdout);
+		for (int i = 0; i < RACERS; i++) {
+			pid_t pid = fork();
+			ASSERT_INT_GE(pid, 0);
+			if (pid == 0) {
+				struct mg_loop *loop = mg_loop_new(NULL);
+				struct mg_session *s = loop != NULL ? mg_session_new(loop, loop) : NULL;
+				struct mg_listener *l = NULL;
+
+				close(go[1]);
+				close(res[0]);
+				close(hold[1]);
+				/* All start when the parent closes 'go'; each
+				 * keeps its listener until it closes 'hold'. */
+				if (read(go[0], &c, 1) != 0 || s == NULL) {
+					_exit(1);
+				}
+				c = mg_listener_new(loop, s, f->path, &l, NULL) == 0 ? 'Y' : 'n';
+				if (write(res[1], &c, 1) != 1) {
+					_exit(1);
+				}
+				close(res[1]);
+				while (read(hold[0], &c, 1) > 0) {
+				}
+				_exit(0);
+			}
+		}
+		close(go[0]);
+		close(res[1]);
+		close(hold[0]);
+		close(go[1]);
+		for (int i = 0; i < RACERS && read(res[0], &c, 1) == 1; i++) {
+			owners += c == 'Y';
+		}
+		close(res[0]);
+		close(hold[1]);
+		while (wait(NULL) > 0) {
+		}
+		if (owners != 1) {
+			printf("# round %d: %d listeners own %s\n", r, owners, f->path);
+			rounds_bad++;
+		}
+	}
+	/* Its directory goes even when the test fails. */
+	talloc_free(f);
+	ASSERT_INT_EQ(rounds_bad, 0);
+}
+ISOLATED(test_stale_race)
+
 /* A listener that never says HELLO: the client gives up in time. */
 static void test_attach_timeout_body(void)
 {
@@ -532,6 +608,7 @@ int main(void)
 	RUN(test_leaf);
 	RUN(test_dir_checks);
 	RUN(test_stale_and_live);
+	RUN(test_stale_race);
 	RUN(test_attach_timeout);
 	RUN(test_other_uid_refused);
 	RUN(test_privileged_calls_hop);
