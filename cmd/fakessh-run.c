@@ -99,6 +99,13 @@ static int make_dir(struct frun *f)
 		mg_cmd_error("%s", err != NULL ? err : "no socket directory");
 		return FAIL;
 	}
+	/* bin/ goes first in PATH, which ':' would split: PROGRAM's ssh
+	 * would be the real one, and PATH would gain pieces of the name. */
+	if (strchr(base, ':') != NULL) {
+		mg_cmd_error("%s: cannot go in PATH, as it holds a ':' (set XDG_RUNTIME_DIR "
+			     "to another directory)", base);
+		return FAIL;
+	}
 	f->dir = talloc_asprintf(f, "%s/fakessh-XXXXXX", base);
 	if (f->dir == NULL || mkdtemp(f->dir) == NULL) {
 		mg_cmd_error("cannot make a directory in %s: %s", base, strerror(errno));

@@ -199,6 +199,17 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4); time.sleep(
     assert "$output" =~ "^$MG_TMP/sticky/mitogen/fakessh-[^/]*/sock$" "a sticky directory is used"
 }
 
+@test "fakessh run: a socket directory PATH cannot hold (a ':' in it) is refused" {
+    # Put first in PATH, .../c:d/mitogen/fakessh-X/bin split in two: the
+    # real ssh ran, bypassing the chain, and PATH gained .../c and a
+    # relative entry.
+    mkdir -m 0700 "$MG_TMP/c:d"
+    XDG_RUNTIME_DIR=$MG_TMP/c:d run_mg_sep 255 fakessh run local -- sh -c 'command -v ssh'
+    assert "$output" == "" "PROGRAM did not run"
+    assert "$stderr" =~ "c:d/mitogen.*':'" "says why"
+    assert "$(ls -A "$MG_TMP/c:d/mitogen")" == "" "nothing left"
+}
+
 @test "fakessh run: usage errors exit 2, a chain that fails 255 naming the hop" {
     run_mg_sep 0 fakessh run --help
     assert "$output" =~ "^Usage: fakessh run" "usage on stdout"
