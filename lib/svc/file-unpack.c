@@ -642,6 +642,11 @@ static void do_link(struct mg__unpack *u, const char *rel, const char *disp,
 	if (e == 0) {
 		e = place(dfd, tmp, name);
 	}
+	if (e == 0 && hard != NULL) {
+		/* name was already a link to that file (its own copy failed
+		 * this time): rename(2) then does nothing and leaves tmp. */
+		unlinkat(dfd, tmp, 0);
+	}
 	if (e != 0) {
 		fail_errno(u, disp, e);
 	} else if (hard == NULL) {

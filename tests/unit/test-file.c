@@ -381,6 +381,38 @@ static void test_unpack_cut_and_dest(void)
 	talloc_free(tmp);
 }
 
+/* A hard link whose name already is that file (a second -a run where
+ * the file itself failed): rename(2) of one link over another of the
+ * same file does nothing, so the temporary name must go all the same. */
+static void test_unpack_hard_link_again(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char dir[] = "/tmp/test-file.XXXXXX";
+	struct mg_buf *b = mg__buf_new(tmp, 4096);
+	struct seen s = { 0 };
+	struct mg__unpack *u;
+	char *errmsg = NULL;
+	struct stat st, st2;
+
+	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
+	rec(b, MG__REC_DIR, "top", NULL, 0);
+	file(b, "top/a", "alpha\n", true);
+	rec(b, MG__REC_HARD, "top/h", "top/a", 0);
+	rec(b, MG__REC_HARD, "top/h", "top/a", 0);
+	rec(b, MG__REC_END, NULL, NULL, 0);
+	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_LINKS, 1, on_error, &s, &errmsg);
+	ASSERT_PTR_NOT_NULL(u);
+	mg__unpack_feed(u, b->data, b->len);
+	ASSERT_INT_EQ(mg__unpack_finish(u, 0), 0);
+	talloc_free(u);
+	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/top/a", dir), &st), 0);
+	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/top/h", dir), &st2), 0);
+	ASSERT_INT_EQ(st.st_ino, st2.st_ino);
+	ASSERT_INT_EQ(st.st_nlink, 2);  /* no third name, a temporary one */
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(tmp);
+}
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -392,5 +424,6 @@ int main(void)
 	RUN(test_unpack_frames);
 	RUN(test_unpack_bad_frames);
 	RUN(test_unpack_cut_and_dest);
+	RUN(test_unpack_hard_link_again);
 	return TESTS_END();
 }
