@@ -1,6 +1,7 @@
 /* mitogen-cp's copy: see cp.h. */
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #include "cp.h"
 #include "report.h"
 
-enum outcome { T_OK, T_FAILED, T_UNREACHABLE, T_LOST, T_TIMEOUT };
+enum outcome { T_OK, T_FAILED, T_UNREACHABLE, T_LOST, T_TIMEOUT, T_SIGNAL };
 
 struct cp_target {
 	struct cp *cp;
@@ -36,6 +37,7 @@ struct cp {
 	struct cp_target *t;
 	size_t n, n_connected, n_ready, n_done;
 	int exit_code;
+	int signo;        /* the signal that stopped the copy (T_SIGNAL) */
 	struct mg_file_copy *push;
 	size_t *map;      /* a push's target index -> ours */
 	struct mg_context *from;  /* a transfer's source, once connected */
@@ -76,7 +78,8 @@ static void say(struct cp *cp, const char *who, const char *text)
 static void target_end(struct cp_target *t, enum outcome oc, const char *msg)
 {
 	struct cp *cp = t->cp;
-	int code = oc == T_OK ? 0 : oc == T_FAILED ? 1 : oc == T_TIMEOUT ? 124 : 255;
+	int code = oc == T_OK ? 0 : oc == T_FAILED ? 1 : oc == T_TIMEOUT ? 124
+		 : oc == T_SIGNAL ? 128 + cp->signo : 255;
 
 	if (t->done) {
 		return;
@@ -483,6 +486,41 @@ static void on_timeout(struct mg_timer *tm, void *data)
 	}
 }
 
+/* SIGINT, SIGTERM, SIGHUP: stop as -u does, so that every receiver,
+ * this process too, drops what it was writing: dying at once would
+ * leave a pull's named .mgcp.* file where the file system has no
+ * unnamed files (O_TMPFILE). Exit 128+N, as mitogen-run. */
+static void on_signal(struct mg_signal *sig, int signo, void *data)
+{
+	struct cp *cp = data;
+
+	if (cp->signo == 0) {
+		cp->signo = signo;
+	}
+	for (size_t i = 0; i < cp->n; i++) {
+		target_end(&cp->t[i], T_SIGNAL, "interrupted");
+	}
+}
+
+/* One ignored when we started (nohup's SIGHUP, a background job's
+ * SIGINT) stays ignored, as mitogen-run leaves it. */
+static int watch_signals(struct cp *cp)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction sa;
+
+		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+			continue;
+		}
+		if (mg_signal_new(cp, cp->loop, sigs[i], on_signal, cp) == NULL) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
 {
 	struct cp *cp = talloc_zero(mem_ctx, struct cp);
@@ -502,7 +540,8 @@ int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
 		cp->total = push_total(o);
 	}
 	mg_session_set_fanout(s, o->fanout);
-	if (o->timeout_ms > 0 && mg_timer_new(cp, cp->loop, o->timeout_ms, on_timeout, cp) == NULL) {
+	if (watch_signals(cp) != 0 ||
+	    (o->timeout_ms > 0 && mg_timer_new(cp, cp->loop, o->timeout_ms, on_timeout, cp) == NULL)) {
 		talloc_free(cp);
 		return 255;
 	}

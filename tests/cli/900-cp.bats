@@ -362,6 +362,35 @@ function assert_hop_log() {
     assert "$(ls -A "$MG_TMP/d")" == "big" "no other file"
 }
 
+@test "cp: SIGINT or SIGTERM mid-pull, into a file system without unnamed files: the old file and nothing else" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the copy is the holder's"
+    skip_if_not_root "mounts a tmpfs over /proc in a mount namespace of its own"
+    skip_if_no_program unshare
+    local big=$MG_TMP/big sig m i rc
+    truncate -s 16G "$big"
+    mkdir "$MG_TMP/d"
+    printf 'old\n' >"$MG_TMP/d/big"
+    for sig in INT TERM; do
+        # Without /proc/self/fd the receiver (here: this command) writes
+        # a named .mgcp.* file, as on NFS; a signal must not leave it.
+        env --default-signal=INT,TERM LD_LIBRARY_PATH="$MG_BUILD_DIR/lib" unshare -m sh -c \
+            'mount -t tmpfs -o size=64k none /proc && exec mitogen-cp -a --no-progress "$@"' sh \
+            "local:$big" "$MG_TMP/d/" 2>"$MG_TMP/err" 3>&- &
+        m=$!
+        for ((i = 0; i < 500; i++)); do
+            [[ -n $(find "$MG_TMP/d" -name '.mgcp.*') ]] && break
+            sleep 0.02
+        done
+        [[ -n $(find "$MG_TMP/d" -name '.mgcp.*') ]] || die "$sig: no temporary file seen: $(cat "$MG_TMP/err")"
+        kill -"$sig" "$m"
+        rc=0
+        wait "$m" || rc=$?
+        assert "$rc" -eq $((128 + $(kill -l "$sig"))) "$sig: exit status 128+N"
+        assert "$(cat "$MG_TMP/d/big")" == "old" "$sig: the old file is intact"
+        assert "$(ls -A "$MG_TMP/d")" == "big" "$sig: no other file"
+    done
+}
+
 @test "cp: a source that shrinks while it is read: said so, the old file intact" {
     [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agent is the holder's child"
     local big=$MG_TMP/big m a i rc=0
