@@ -701,6 +701,13 @@ static void on_record(struct mg__unpack *u, char type)
 			fail(u, disp, rel == NULL ? "unsafe name from the far end (refused)"
 				       : "unsafe hard link target from the far end (refused)");
 			rel = NULL;
+		} else if ((type == MG__REC_LINK || type == MG__REC_HARD) &&
+			   (u->flags & MG__FILE_LINKS) == 0) {
+			/* Without -a the sender follows symlinks: one sent
+			 * anyway would be planted where files were asked for
+			 * (and followed by the next copy of this tree). */
+			fail(u, disp, "a link from the far end without -a (refused)");
+			rel = NULL;
 		} else if (u->dir_only != NULL && type != MG__REC_DIR && strchr(rel, '/') == NULL) {
 			/* As cp: 'cannot create regular file DEST/' */
 			fail(u, u->dir_only, strerror(ENOTDIR));

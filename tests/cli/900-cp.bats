@@ -441,18 +441,28 @@ function assert_hop_log() {
     mkdir -p "$MG_TMP/dest" "$MG_TMP/out"
     printf 'keep\n' >"$MG_TMP/outside-file"
     rm -f /tmp/mg-file-evil-abs
-    MG_FILE_EVIL_OUT=$MG_TMP/out MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -r local:/x "$MG_TMP/dest/"
+    # -a: links are asked for, so the symlink out is made and what
+    # comes under it must not go through it.
+    MG_FILE_EVIL_OUT=$MG_TMP/out MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -a local:/x "$MG_TMP/dest/"
     assert "$(cat "$MG_TMP/dest/top/good")" == "good" "a good file arrives"
     assert "$(cat "$MG_TMP/dest/top/sub/ok")" == "ok" "a good file in a good directory arrives"
     assert "$stderr" =~ "\.\./escaped-dotdot: unsafe name from the far end" "../ refused"
     assert "$stderr" =~ "/tmp/mg-file-evil-abs: unsafe name" "an absolute name refused"
     assert "$stderr" =~ "top/hard: unsafe hard link target" "a hard link out refused"
+    assert "$stderr" =~ "top/out/escaped-link: Not a directory" "no file through the symlink"
     assert "$stderr" =~ "top/badsum: checksum mismatch" "a checksum mismatch names the file"
     [[ ! -e /tmp/mg-file-evil-abs && ! -e $MG_TMP/escaped-dotdot && ! -e $MG_TMP/escaped-up ]] ||
         die "written outside DEST"
     assert "$(ls -A "$MG_TMP/out")" == "" "nothing written through the symlink"
     assert "$(cat "$MG_TMP/outside-file")" == "keep" "the hard link target is intact"
     [[ ! -e $MG_TMP/dest/top/badsum ]] || die "a file with a bad checksum was kept"
+
+    # -r: symlinks are followed at the source; one sent all the same is refused.
+    mkdir "$MG_TMP/dest-r"
+    MG_FILE_EVIL_OUT=$MG_TMP/out MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -r local:/x "$MG_TMP/dest-r/"
+    assert "$stderr" =~ "dest-r/top/out: a link from the far end without -a \(refused\)" "-r: no symlink made"
+    [[ ! -L $MG_TMP/dest-r/top/out ]] || die "-r: a symlink from the far end was made"
+    assert "$(cat "$MG_TMP/dest-r/top/good")" == "good" "-r: a good file arrives"
 
     MG_FILE_EVIL=corrupt MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -r local:/x "$MG_TMP/d2"
     assert "$stderr" =~ "corrupt file stream from the far end" "a broken stream is dropped"

@@ -256,7 +256,8 @@ static void unpack_in_steps(size_t step, size_t frame)
 	dest = talloc_asprintf(tmp, "%s/dest", dir);
 	mkdir(dest, 0755);
 	ASSERT_PTR_NOT_NULL(b);
-	u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE | (frame > 0 ? MG__FILE_COMPRESS : 0), 1,
+	u = mg__unpack_new(tmp, dest,
+			   MG__FILE_RECURSIVE | MG__FILE_LINKS | (frame > 0 ? MG__FILE_COMPRESS : 0), 1,
 			   on_error, &s, &errmsg);
 	ASSERT_PTR_NOT_NULL(u);
 	for (size_t off = 0; u != NULL && off < b->len; off += step) {
@@ -413,6 +414,38 @@ static void test_unpack_hard_link_again(void)
 	talloc_free(tmp);
 }
 
+/* Without MG__FILE_LINKS (-r, not -a) the sender follows symlinks: a
+ * link it sends anyway is refused, never planted in the copy. */
+static void test_unpack_links_not_asked(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char dir[] = "/tmp/test-file.XXXXXX";
+	struct mg_buf *b = mg__buf_new(tmp, 4096);
+	struct seen s = { 0 };
+	struct mg__unpack *u;
+	char *errmsg = NULL;
+	struct stat st;
+
+	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
+	rec(b, MG__REC_DIR, "top", NULL, 0);
+	file(b, "top/a", "alpha\n", true);
+	rec(b, MG__REC_LINK, "top/l", "/etc/passwd", 0);
+	rec(b, MG__REC_HARD, "top/h", "top/a", 0);
+	rec(b, MG__REC_END, NULL, NULL, 0);
+	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE, 1, on_error, &s, &errmsg);
+	ASSERT_PTR_NOT_NULL(u);
+	mg__unpack_feed(u, b->data, b->len);
+	ASSERT_INT_EQ(mg__unpack_finish(u, 0), 2);
+	talloc_free(u);
+	ASSERT_STR_CONTAINS(s.text, "top/l: a link from the far end without -a (refused)");
+	ASSERT_STR_CONTAINS(s.text, "top/h: a link from the far end without -a (refused)");
+	ASSERT_INT_EQ(lstat(talloc_asprintf(tmp, "%s/top/l", dir), &st), -1);
+	ASSERT_INT_EQ(lstat(talloc_asprintf(tmp, "%s/top/h", dir), &st), -1);
+	ASSERT_INT_EQ(lstat(talloc_asprintf(tmp, "%s/top/a", dir), &st), 0);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(tmp);
+}
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -425,5 +458,6 @@ int main(void)
 	RUN(test_unpack_bad_frames);
 	RUN(test_unpack_cut_and_dest);
 	RUN(test_unpack_hard_link_again);
+	RUN(test_unpack_links_not_asked);
 	return TESTS_END();
 }
