@@ -379,6 +379,9 @@ function assert_hop_log() {
     [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the copy is the holder's"
     skip_if_not_root "mounts a tmpfs over /proc in a mount namespace of its own"
     skip_if_no_program unshare
+    # ASan's runtime reads /proc/self/maps and /proc/PID/task: without
+    # /proc the command dies before it starts.
+    [[ ${MG_SANITIZE:-none} == none ]] || skip "the sanitizer's runtime needs /proc"
     local big=$MG_TMP/big sig m i rc
     truncate -s 16G "$big"
     mkdir "$MG_TMP/d"
