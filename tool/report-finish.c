@@ -117,9 +117,10 @@ void mg__report_json_str(TALLOC_CTX *mem_ctx, struct mg__rbuf *b,
  * A target's output as a JSON string, written out a piece at a time once
  * 'b' holds a few pieces: escaping may make each byte six (\u00XX), and
  * up to MG_REPORT_KEEP_MAX bytes of output must not need six times that
- * in one buffer. A piece never ends inside a UTF-8 sequence (at most 3
- * continuation bytes follow its first byte), so the text is the same as
- * in one piece. *_emitted says whether part of 'b' went out.
+ * in one buffer. A piece never ends inside a UTF-8 sequence (it ends
+ * before the lead byte of continuation bytes that have one within 3 bytes
+ * back), so the text is the same as in one piece. *_emitted says whether
+ * part of 'b' went out.
  */
 static void json_output(struct mg_report *rep, TALLOC_CTX *mem_ctx,
 			struct mg__rbuf *b, const char *p, size_t n,
@@ -132,8 +133,14 @@ static void json_output(struct mg_report *rep, TALLOC_CTX *mem_ctx,
 	while (i < n) {
 		size_t end = n - i > JSON_PIECE ? i + JSON_PIECE : n;
 
-		for (int k = 0; k < 3 && end < n && (u[end] & 0xc0) == 0x80; k++) {
-			end--;
+		/* Before a continuation byte, go back to its lead, if any:
+		 * a stray continuation byte after a whole sequence must not
+		 * send the split into that sequence. */
+		for (size_t k = 1; k <= 3 && end < n && (u[end] & 0xc0) == 0x80; k++) {
+			if ((u[end - k] & 0xc0) != 0x80) {
+				end -= u[end - k] >= 0xc0 ? k : 0;
+				break;
+			}
 		}
 		json_chars(mem_ctx, b, p + i, end - i);
 		i = end;

@@ -1144,6 +1144,33 @@ static void test_json_pieces(void)
 	talloc_free(ctx);
 }
 
+/* A piece boundary one byte past a whole 4-byte sequence, before a stray
+ * continuation byte: the sequence stays one character. Three continuation
+ * bytes before the boundary do not mean that none of them has its lead. */
+static void test_json_pieces_stray(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	int out = tmpfd(), err = tmpfd();
+	struct mg_report *rep = mk(ctx, MG_REPORT_JSON, out, err, "w1");
+	struct mg_target_result ok = ran(0, 0);
+	size_t piece = 256u << 10, n = piece + 2;
+	char *big = talloc_array(ctx, char, n);
+	char *got, *msg;
+
+	ASSERT_PTR_NOT_NULL(rep);
+	memset(big, 'a', n);
+	memcpy(big + piece - 4, "\xf0\x9f\x98\x80\x80z", 6);
+	mg_report_output(rep, 0, 1, big, n);
+	mg_report_done(rep, 0, &ok);
+	ASSERT_INT_EQ(mg_report_finish(rep, &msg), 0);
+	got = slurp(ctx, out);
+	ASSERT_PTR_NOT_NULL(got);
+	ASSERT_STR_CONTAINS(got, "aa\xf0\x9f\x98\x80\\u0080z\"");
+	close(out);
+	close(err);
+	talloc_free(ctx);
+}
+
 /* -b: the same limit; said on stderr as it happens and in the header. */
 static void test_gather_cut(void)
 {
@@ -1314,6 +1341,7 @@ int main(void)
 	RUN(test_nonblocking_pipe);
 	RUN(test_json_cut);
 	RUN(test_json_pieces);
+	RUN(test_json_pieces_stray);
 	RUN(test_gather_cut);
 	RUN(test_loop_slow_reader);
 	return TESTS_END();
