@@ -257,7 +257,14 @@ static void nset_add(struct nset *set, const char *s)
 	set->slot[h] = s;
 }
 
-/* No ':' (the "NAME: " split), '/' (a file name), blanks or controls. */
+/* Bytes that clubak(1) reads as node-set syntax in "NAME: line" ('?'
+ * and '*' globs, '&', '!', '^' and ',' operators): a name holding one
+ * loses its lines there (a glob that matches no node), so the whole chain
+ * has them percent-encoded instead. */
+static const char node_set_syntax[] = "?*&!^,";
+
+/* No ':' (the "NAME: " split), '/' (a file name), blanks, controls or
+ * node-set syntax. */
 static bool good_name(const char *s)
 {
 	if (s == NULL || s[0] == '\0') {
@@ -266,28 +273,37 @@ static bool good_name(const char *s)
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c == ':' || c == '/' || c <= ' ' || c == 0x7f) {
+		if (c == ':' || c == '/' || c <= ' ' || c == 0x7f
+		    || strchr(node_set_syntax, c) != NULL) {
 			return false;
 		}
 	}
 	return true;
 }
 
-/* The whole chain, path-safe: "ssh=b1+ssh=web01+sudo". */
+/* The whole chain, path-safe: "ssh=b1+ssh=web01+sudo", and
+ * "local%3Fconnect_timeout=5" for "local?connect_timeout=5". */
 static char *path_safe(TALLOC_CTX *mem_ctx, const char *text)
 {
-	char *s = talloc_strdup(mem_ctx, text != NULL && text[0] != '\0'
-				? text : "target");
+	struct mg__rbuf b = { 0 };
+	const char *t = text != NULL && text[0] != '\0' ? text : "target";
+	char *s;
 
-	for (char *c = s; c != NULL && *c != '\0'; c++) {
+	for (const char *c = t; *c != '\0'; c++) {
 		if (*c == ':') {
-			*c = '=';
+			mg__rbuf_put(mem_ctx, &b, "=", 1);
 		} else if (*c == '/') {
-			*c = '+';
+			mg__rbuf_put(mem_ctx, &b, "+", 1);
 		} else if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-			*c = '_';
+			mg__rbuf_put(mem_ctx, &b, "_", 1);
+		} else if (strchr(node_set_syntax, *c) != NULL) {
+			mg__rbuf_printf(mem_ctx, &b, "%%%02X", (unsigned char)*c);
+		} else {
+			mg__rbuf_put(mem_ctx, &b, c, 1);
 		}
 	}
+	s = b.oom ? NULL : talloc_strndup(mem_ctx, b.p, b.len);
+	talloc_free(b.p);
 	return s;
 }
 

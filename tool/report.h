@@ -97,7 +97,9 @@ void mg_report_set_backlog(struct mg_report *rep, mg_report_backlog_fn fn,
  * that has one ("web01" for ssh:bastion/ssh:web01/sudo). Chains without
  * one, and targets whose names would clash, use the whole chain in the
  * path-safe spelling (':' as '=', '/' as '+': "ssh=b1+ssh=web01+sudo",
- * "local+local"). Identical chains get "#2", "#3"... on the later ones.
+ * "local+local"; '?', '&', '*', '!', '^' and ',', which clubak reads as
+ * node-set syntax, percent-encoded: "local%3Fconnect_timeout=5").
+ * Identical chains get "#2", "#3"... on the later ones.
  * Returns a vector of n names (plus a NULL) on mem_ctx, or NULL on ENOMEM.
  */
 char **mg_report_names(TALLOC_CTX *mem_ctx, const struct mg_chain *chains,

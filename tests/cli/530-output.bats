@@ -116,3 +116,14 @@ function line_shapes() {
     assert "$(sort <<<"$output" | tr '\n' ' ')" == \
         "fork: hi local+fork: hi local+local+fork: hi local+local+local: hi local+local: hi " "five targets"
 }
+
+@test "names of chains with options: clubak -b and dshbak -c keep every target" {
+    skip_if_no_program clubak
+    skip_if_no_program dshbak
+    # clubak reads a name as a node set: '?' and '*' are wildcards, '&',
+    # '!', '^' and ',' operators; a name with them lost its lines.
+    run_mg bash -c "mitogen-run -w 'local,local?connect_timeout=5,local?connect_timeout=6&remote_name=x' -- echo hi | clubak -b"
+    assert "${lines[1]}" =~ " \(3\)$" "clubak: three targets in one group (${lines[1]})"
+    run_mg bash -c "mitogen-run -w 'local,local?connect_timeout=5,local?connect_timeout=6&remote_name=x' -- echo hi | dshbak -c"
+    assert "$(grep -o , <<<"${lines[1]}" | wc -l)" -eq 2 "dshbak: three targets in one group (${lines[1]})"
+}

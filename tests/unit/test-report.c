@@ -169,6 +169,10 @@ static void test_names_unique(void)
 		      "local local#2 local#3");
 	ASSERT_STR_EQ(names_of(ctx, "ssh:b/ssh:w1,ssh:b/ssh:w1,ssh:w2"),
 		      "ssh=b+ssh=w1 ssh=b+ssh=w1#2 w2");
+	/* Options: what clubak reads as node-set syntax, percent-encoded. */
+	ASSERT_STR_EQ(names_of(ctx, "local?connect_timeout=6&remote_name=x,"
+			       "docker:a%2Cb"),
+		      "local%3Fconnect_timeout=6%26remote_name=x docker=a%2Cb");
 	/* An IPv6 host has ':' in it: the path-safe chain instead. */
 	ASSERT_STR_EQ(names_of(ctx, "ssh:[::1]:22"), "ssh=[==1]=22");
 	talloc_free(ctx);
