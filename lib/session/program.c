@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "buf.h"
 #include "images.h"
@@ -21,6 +22,10 @@
 #define PROGRAM_SERVICE "session.program"
 /* Room for the answer: codes, sizes and a message. */
 #define REPLY_MAX (64u * 1024)
+#define COPY_CHUNK (256u * 1024)
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#endif
 
 /* Freed: out of the store, its file closed (a persistence holder serves
  * programs for each client that comes, for days). */
@@ -30,13 +35,96 @@ static int program_destructor(struct mg_program *p)
 	return 0;
 }
 
+/* Whether st and now describe the same unchanged file: any write moves
+ * its ctime (fine-grained once it has been looked at, since Linux 6.13). */
+static bool same_file(const struct stat *st, const struct stat *now)
+{
+	return st->st_dev == now->st_dev && st->st_ino == now->st_ino && st->st_size == now->st_size &&
+	       st->st_mtim.tv_sec == now->st_mtim.tv_sec && st->st_mtim.tv_nsec == now->st_mtim.tv_nsec &&
+	       st->st_ctim.tv_sec == now->st_ctim.tv_sec && st->st_ctim.tv_nsec == now->st_ctim.tv_nsec;
+}
+
+/* Copy [off, end) of fd to the same place in copy: 0 or a negative
+ * errno, -ESTALE at an end of file before 'end'. */
+static int copy_range(int fd, int copy, off_t off, off_t end, uint8_t *buf)
+{
+	while (off < end) {
+		size_t want = (size_t)(end - off) < COPY_CHUNK ? (size_t)(end - off) : COPY_CHUNK;
+		ssize_t n = pread(fd, buf, want, off);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			return n < 0 ? -errno : -ESTALE;
+		}
+		for (ssize_t k = 0; k < n;) {
+			ssize_t w = pwrite(copy, buf + k, (size_t)(n - k), off + k);
+			if (w < 0 && errno != EINTR) {
+				return -errno;
+			}
+			k += w > 0 ? w : 0;
+		}
+		off += n;
+	}
+	return 0;
+}
+
+/* A copy of the file 'fd' (st its stat), taken now: the hops fetch from
+ * it, one after another, so that a program rewritten in place meanwhile
+ * (a build still writing it) cannot reach them torn, part old and part
+ * new. Its holes stay holes: a sparse file costs no memory here.
+ * Returns the copy's descriptor, -ESTALE when the file changed while it
+ * was read, or another negative errno. */
+static int snapshot(int fd, const struct stat *st)
+{
+	uint8_t *buf = talloc_size(NULL, COPY_CHUNK);
+	int copy, ret = 0;
+	off_t off = 0;
+	struct stat now;
+
+	/* Only read here, never run: a plain memfd, which vm.memfd_noexec
+	 * allows; else a private file, as the agents keep theirs. */
+	copy = (int)syscall(SYS_memfd_create, "mitogen-program", MFD_CLOEXEC);
+	if (copy < 0) {
+		copy = mg__anon_exec_file();
+	}
+	if (buf == NULL || copy < 0) {
+		ret = copy < 0 ? copy : -ENOMEM;
+		goto out;
+	}
+	if (ftruncate(copy, st->st_size) != 0) {
+		ret = -errno;
+	}
+	while (ret == 0 && off < st->st_size) {
+		off_t data = lseek(fd, off, SEEK_DATA), hole;
+		if (data < 0 && errno == ENXIO) {
+			break; /* a hole to the end */
+		}
+		/* A file system without SEEK_DATA: all of it is data. */
+		data = data < 0 ? off : data;
+		hole = lseek(fd, data, SEEK_HOLE);
+		hole = hole < data || hole > st->st_size ? st->st_size : hole;
+		ret = copy_range(fd, copy, data, hole, buf);
+		off = hole;
+	}
+	if (ret == 0 && (fstat(fd, &now) != 0 || !same_file(st, &now))) {
+		ret = -ESTALE;
+	}
+out:
+	talloc_free(buf);
+	if (ret != 0 && copy >= 0) {
+		close(copy);
+	}
+	return ret != 0 ? ret : copy;
+}
+
 struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
 				   char **_errmsg)
 {
 	struct mg_program *p;
 	unsigned char hdr[20];
 	struct stat st;
-	int fd;
+	int fd, copy;
 
 	if (s->remote != NULL) {
 		return mg__session_remote_program(mem_ctx, s, path, _errmsg);
@@ -73,8 +161,17 @@ struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, co
 		talloc_free(p);
 		return NULL;
 	}
+	copy = snapshot(fd, &st);
+	close(fd);
+	if (copy < 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", path, copy == -ESTALE ?
+					   "changed while it was read (try again once it is written)" :
+					   mg_strerror(copy));
+		talloc_free(p);
+		return NULL;
+	}
 	p->id = mg__session_next_program(s);
-	if (mg__images_put(mg__session_images(s), p->id, fd, p->size, &p->img) != 0) {
+	if (mg__images_put(mg__session_images(s), p->id, copy, p->size, &p->img) != 0) {
 		talloc_free(p);
 		return NULL;
 	}

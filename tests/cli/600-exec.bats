@@ -31,11 +31,15 @@ C
 
 function setup() {
     basic_setup
+    WRITER=
     PROBE=$BATS_FILE_TMPDIR/probe
     [[ -x $PROBE ]] || skip "needs a C compiler to build the test program"
 }
 
 function teardown() {
+    if [[ -n $WRITER ]]; then
+        kill "$WRITER" 2>/dev/null || true
+    fi
     basic_teardown
 }
 
@@ -99,6 +103,62 @@ function teardown() {
     if grep -q 'program 1 here' <<<"$stderr"; then
         die "the program was sent anyway"
     fi
+}
+
+@test "a program rewritten while it is sent runs whole or not at all, never torn" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the holder reads the program"
+    # It prints a hash of the bytes it runs from: two versions of the same
+    # size, one padded with zeros and one with 'B', give two known hashes.
+    cat >"$MG_TMP/selfsum.c" <<'C'
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+	unsigned long long h = 1469598103934665603ULL;
+	unsigned char b[65536];
+	ssize_t n;
+	int fd = open("/proc/self/exe", O_RDONLY);
+	while ((n = read(fd, b, sizeof(b))) > 0)
+		for (ssize_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+	printf("%llx\n", h);
+	return 0;
+}
+C
+    cc -O2 -o "$MG_TMP/selfsum" "$MG_TMP/selfsum.c"
+    cp "$MG_TMP/selfsum" "$MG_TMP/va"
+    cp "$MG_TMP/selfsum" "$MG_TMP/vb"
+    head -c 16000000 /dev/zero >>"$MG_TMP/va"
+    head -c 16000000 /dev/zero | tr '\0' B >>"$MG_TMP/vb"
+    local ha hb i line prog=$MG_TMP/prog
+    ha=$("$MG_TMP/va")
+    hb=$("$MG_TMP/vb")
+    cp "$MG_TMP/va" "$prog"
+    # In place, over and over, as a build writing its output does.
+    (
+        while :; do
+            dd if="$MG_TMP/vb" of="$prog" bs=1M conv=notrunc status=none
+            dd if="$MG_TMP/va" of="$prog" bs=1M conv=notrunc status=none
+        done
+    ) &
+    WRITER=$!
+    for ((i = 0; i < 10; i++)); do
+        run_mg_sep '?' mitogen-exec -w local/local,local/fork -- "$prog"
+        for line in "${lines[@]}"; do
+            if [[ $line != *": $ha" && $line != *": $hb" ]]; then
+                die "a torn program ran: $line (whole ones: $ha, $hb)"
+            fi
+        done
+        if [[ $status -ne 0 ]]; then
+            assert "$status" -eq 255 "refused, as a program that cannot be sent"
+            assert "$stderr" =~ "changed while it was read" "the error says why"
+        fi
+    done
+    kill "$WRITER"
+    wait "$WRITER" || true
+    WRITER=
+    run_mg mitogen-exec local -- "$prog"
+    [[ $output == "$ha" || $output == "$hb" ]] || die "once left alone, it runs: $output"
 }
 
 @test "not a program: refused at once" {
