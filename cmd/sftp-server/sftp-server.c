@@ -6,6 +6,7 @@
  * stream (a message on stderr), 2 on a bad command line.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,30 +21,50 @@ static const char *const system_servers[] = {
 	"/usr/lib/ssh/sftp-server", "/usr/libexec/sftp-server",
 };
 
+/* Our stdin or stdout may be a non-blocking file shared with whoever
+ * started us: EAGAIN means wait, not the end. False on a poll error. */
+static bool wait_ready(int fd, short events, int err)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+
+	if (err != EAGAIN && err != EWOULDBLOCK) {
+		return err == EINTR;
+	}
+	while (poll(&pfd, 1, -1) < 0) {
+		if (errno != EINTR) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Read exactly n bytes: n, 0 at end of input, or what came before the
- * end or an error. */
-static size_t read_full(int fd, uint8_t *p, size_t n)
+ * end; -1 on a read error (errno set). */
+static ssize_t read_full(int fd, uint8_t *p, size_t n)
 {
 	size_t got = 0;
 
 	while (got < n) {
 		ssize_t r = read(fd, p + got, n - got);
-		if (r < 0 && errno == EINTR) {
+		if (r < 0 && wait_ready(fd, POLLIN, errno)) {
 			continue;
 		}
-		if (r <= 0) {
+		if (r < 0) {
+			return -1;
+		}
+		if (r == 0) {
 			break;
 		}
 		got += (size_t)r;
 	}
-	return got;
+	return (ssize_t)got;
 }
 
 static bool write_full(int fd, const uint8_t *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR) {
+		if (w < 0 && wait_ready(fd, POLLOUT, errno)) {
 			continue;
 		}
 		if (w <= 0) {
@@ -63,23 +84,35 @@ static int fail(const char *msg, unsigned long n)
 	return 1;
 }
 
+static int fail_errno(const char *what)
+{
+	fprintf(stderr, PROG ": %s: %s\n", what, strerror(errno));
+	return 1;
+}
+
 static int serve(struct sftp_server *s, uint8_t *pkt)
 {
 	for (;;) {
 		uint8_t hdr[4];
-		size_t got = read_full(STDIN_FILENO, hdr, 4);
+		ssize_t got = read_full(STDIN_FILENO, hdr, 4);
 		if (got == 0) {
 			return 0;
 		}
+		if (got < 0) {
+			return fail_errno("cannot read a request");
+		}
 		if (got < 4) {
-			return fail("truncated packet length (%lu of 4 bytes)", got);
+			return fail("truncated packet length (%lu of 4 bytes)", (unsigned long)got);
 		}
 		uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
 		if (len == 0 || len > SFTP_MAX_PACKET) {
 			return fail("bad packet length %lu", len);
 		}
-		if ((got = read_full(STDIN_FILENO, pkt, len)) < len) {
-			return fail("truncated packet (the input ended after %lu bytes)", got);
+		if ((got = read_full(STDIN_FILENO, pkt, len)) < 0) {
+			return fail_errno("cannot read a request");
+		}
+		if ((size_t)got < len) {
+			return fail("truncated packet (the input ended after %lu bytes)", (unsigned long)got);
 		}
 		s->out.len = 0;
 		if (sftp_process(s, pkt, len) != 0) {

@@ -324,6 +324,57 @@ INIT='\x00\x00\x00\x05\x01\x00\x00\x00\x03'
     assert "$hex" =~ "68000000030000000100000001" "id 3: a NAME with one entry"
 }
 
+@test "mitogen-sftp-server alone: a non-blocking stdin and stdout are waited on, not taken for the end" {
+    [[ -x $SERVER ]] || skip "no $SERVER"
+    skip_if_no_program python3
+    head -c 300000 /dev/urandom >"$MG_TMP/big"
+    # Pipes with O_NONBLOCK on the server's ends (as a caller that set it
+    # on ones it shares would leave them): INIT comes in two pieces, and
+    # a READ's 200 KiB reply is more than the pipe holds until we read.
+    cat >"$MG_TMP/nb.py" <<'EOF'
+import fcntl, os, struct, subprocess, sys, time
+def s(b):
+    return struct.pack(">I", len(b)) + b
+pkt = s
+server, path = sys.argv[1], sys.argv[2].encode()
+ri, wi = os.pipe()
+ro, wo = os.pipe()
+for fd in (ri, wo):
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+p = subprocess.Popen([server, "-b"], stdin=ri, stdout=wo)
+os.close(ri)
+os.close(wo)
+init = pkt(b"\x01" + struct.pack(">I", 3))
+os.write(wi, init[:2])
+time.sleep(0.5)
+os.write(wi, init[2:])
+req = pkt(b"\x03" + struct.pack(">I", 1) + s(path) + struct.pack(">II", 1, 0))
+req += pkt(b"\x05" + struct.pack(">I", 2) + s(b"\x00\x00\x00\x00") + struct.pack(">QI", 0, 200000))
+os.write(wi, req)
+time.sleep(0.5)
+os.close(wi)
+out = b""
+while True:
+    b = os.read(ro, 65536)
+    if not b:
+        break
+    out += b
+rc = p.wait()
+print("rc %d" % rc)
+i = 0
+while i + 4 <= len(out):
+    n = struct.unpack(">I", out[i:i + 4])[0]
+    print("reply type %d length %d" % (out[i + 4], n))
+    i += 4 + n
+EOF
+    run_mg_sep python3 "$MG_TMP/nb.py" "$SERVER" "$MG_TMP/big"
+    assert "$stderr" == "" "no message from the server"
+    assert "${lines[0]}" == "rc 0" "the server ended at our end of input, status 0"
+    assert "${lines[1]}" =~ "reply type 2 " "VERSION, though INIT came in two pieces"
+    assert "${lines[2]}" == "reply type 102 length 13" "a HANDLE for the OPEN"
+    assert "${lines[3]}" == "reply type 103 length 200009" "the READ's DATA, whole"
+}
+
 # The server's answer to INIT, printable bytes only, read while its stdin
 # is still open (OpenSSH's server quits at end of input unanswered).
 function version_reply() {
