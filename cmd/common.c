@@ -39,8 +39,25 @@ struct poptOption mg_common_popt_table[] = {
 	POPT_TABLEEND
 };
 
+/*
+ * A closed 0, 1 or 2 gets /dev/null, as ssh's sanitise_stdfd() does:
+ * else the next descriptor we open (an epoll, a socket) takes its
+ * number, and the command is handed that as its stdio.
+ */
+static void std_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		/* open() takes the lowest free number: fd, those below it
+		 * being open now. */
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		}
+	}
+}
+
 void mg_cmd_init(const char *prog)
 {
+	std_fds_open();
 	prog_name = prog;
 	mg_log_set_ident(prog);
 }

@@ -155,6 +155,33 @@ function local_chain() {
     assert "$output" == "no newline at the end<EOF>" "a partial last line, then EOF"
 }
 
+@test "a closed stdin, stdout or stderr: the command finds /dev/null there, as with ssh" {
+    # ssh opens /dev/null on a closed 0, 1 or 2 before anything else can
+    # take the number; a descriptor of our own there (an epoll, a socket)
+    # gave cat 'Invalid argument' and echo 'I/O error'.
+    local c rc
+    for c in local local/local --relay-stdio; do
+        local -a chain=("$c")
+        [[ $c != --relay-stdio ]] || chain=(--relay-stdio local)
+        rc=0
+        timeout "$(mg_secs 20)" mitogen-run "${chain[@]}" -- sh -c 'wc -c; echo "st=$?"' \
+            <&- >"$MG_TMP/out" 2>"$MG_TMP/err" || rc=$?
+        assert "$rc" -eq 0 "$c, stdin closed: status"
+        assert "$(cat "$MG_TMP/out")" == $'0\nst=0' "$c, stdin closed: end of file at once"
+        assert "$(cat "$MG_TMP/err")" == "" "$c, stdin closed: nothing on stderr"
+        rc=0
+        timeout "$(mg_secs 20)" mitogen-run "${chain[@]}" -- sh -c 'echo out; echo "st=$?" >&2' \
+            </dev/null >&- 2>"$MG_TMP/err" || rc=$?
+        assert "$rc" -eq 0 "$c, stdout closed: status"
+        assert "$(cat "$MG_TMP/err")" == "st=0" "$c, stdout closed: the write goes nowhere, no error"
+        rc=0
+        timeout "$(mg_secs 20)" mitogen-run "${chain[@]}" -- sh -c 'echo err >&2; echo "st=$?"' \
+            </dev/null >"$MG_TMP/out" 2>&- || rc=$?
+        assert "$rc" -eq 0 "$c, stderr closed: status"
+        assert "$(cat "$MG_TMP/out")" == "st=0" "$c, stderr closed: the write goes nowhere, no error"
+    done
+}
+
 @test "-n: /dev/null as stdin even when stdin stays open" {
     # A FIFO opened read-write never reaches EOF: we hold its write end.
     mkfifo "$MG_TMP/fifo"
