@@ -128,6 +128,16 @@ static void on_exec_done(struct mg_exec *e, const struct mg_exec_result *r, void
 			    : r->exec_errno == ENOENT ? 127 : 126, 0, r->errmsg);
 	} else if (r->err != 0) {
 		target_done(t, MG_RUN_LOST, 255, 0, r->errmsg);
+	} else if (r->write_err != 0 && r->write_err != -EPIPE && t->run->opts->report == NULL) {
+		/* Our output could not take it (a full disk): what the
+		 * command wrote is not all there, as a report would say too.
+		 * A reader that went away (EPIPE) is a pipeline's end: the
+		 * command's own SIGPIPE says it. */
+		char *msg = talloc_asprintf(t->run, "cannot write to %s (fd %d): %s",
+					    r->write_stream == 1 ? "the output" : "the error output",
+					    r->write_stream == 1 ? t->run->opts->out_fd : t->run->opts->err_fd,
+					    strerror(-r->write_err));
+		target_done(t, MG_RUN_LOST, 255, 0, msg);
 	} else if (t->timed_out) {
 		char *msg = talloc_asprintf(t->run, "%s: timed out after %g s", t->chain->text,
 					    t->run->opts->command_timeout_ms / 1000.0);

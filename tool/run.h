@@ -17,7 +17,8 @@ enum mg_run_outcome {
 	MG_RUN_EXITED,      /* the command ran; exit_code is its status */
 	MG_RUN_NOT_STARTED, /* the command could not start (127/126) */
 	MG_RUN_UNREACHABLE, /* the chain could not be set up (255) */
-	MG_RUN_LOST,        /* a hop was lost while it ran (255) */
+	MG_RUN_LOST,        /* a hop was lost while it ran, or (one target)
+			     * its output could not be written (255) */
 	MG_RUN_TIMED_OUT,   /* the command timeout hit (124) */
 };
 

@@ -40,6 +40,8 @@ struct mg_exec {
 	int outs_open;
 	int pending_signal;
 	int fail_status;   /* given with FAILED, or 0 */
+	int write_err;     /* the first local write error of the output */
+	int write_stream;
 	mg_exec_cb cb;
 	void *data;
 	uint32_t join_id;  /* with opts->join */
@@ -67,6 +69,8 @@ static void finish(struct mg_exec *e, int err, int exec_errno, const char *msg)
 	res.exec_errno = exec_errno;
 	res.fail_status = exec_errno != 0 ? e->fail_status : 0;
 	res.wait_status = e->status;
+	res.write_err = e->write_err;
+	res.write_stream = e->write_stream;
 	TALLOC_FREE(e->events);
 	/* Stop reading our stdin; output channels have already finished or
 	 * are abandoned. */
@@ -86,13 +90,19 @@ static void maybe_done(struct mg_exec *e)
 }
 
 /* An output channel ended; 'what' names it for a protocol error. */
-static void out_done(struct mg_exec *e, const char *what, int err)
+static void out_done(struct mg_exec *e, int stream, const char *what, int err)
 {
 	char *msg;
 
 	e->outs_open--;
 	if (err != MG_ERR_PROTOCOL) {
-		/* A local write error only loses output, as ssh does. */
+		/* A local write error: the far end was told to stop sending
+		 * (its command's writes fail as into a closed pipe); the
+		 * caller decides what it means for the result. */
+		if (err < 0 && e->write_err == 0) {
+			e->write_err = err;
+			e->write_stream = stream;
+		}
 		maybe_done(e);
 		return;
 	}
@@ -107,12 +117,12 @@ static void out_done(struct mg_exec *e, const char *what, int err)
 
 static void on_stdout_done(void *data, int err)
 {
-	out_done(talloc_get_type_abort(data, struct mg_exec), "stdout", err);
+	out_done(talloc_get_type_abort(data, struct mg_exec), 1, "stdout", err);
 }
 
 static void on_stderr_done(void *data, int err)
 {
-	out_done(talloc_get_type_abort(data, struct mg_exec), "stderr", err);
+	out_done(talloc_get_type_abort(data, struct mg_exec), 2, "stderr", err);
 }
 
 static void on_in_done(void *data, int err)

@@ -232,6 +232,25 @@ function check_stub() {
     assert "$output" == $'y\ny\nrc=141' "the same through two hops"
 }
 
+@test "one target, stdout or stderr that cannot be written (a full disk): said, status 255" {
+    # The output was lost without a word and the status was the
+    # command's: 0 for 'echo hi >/dev/full'. A device output is relayed
+    # on every chain (545-stdio-pass.bats), so each goes the same way.
+    local chain
+    for chain in local local/local '--relay-stdio local'; do
+        run_mg_sep 0 bash -c "mitogen-run $chain -- echo hi >/dev/full; echo rc=\$?"
+        assert "$output" == "rc=255" "$chain: a short output lost, status 255"
+        assert "$stderr" =~ "^mitogen-run: cannot write to the output \(fd 1\): No space left on device$" \
+            "$chain: and says so"
+        run_mg_sep 0 bash -c "mitogen-run $chain -- seq 1000000 >/dev/full; echo rc=\$?"
+        assert "$output" == "rc=255" "$chain: a long output, status 255 (not the command's SIGPIPE)"
+        assert "$stderr" =~ "cannot write to the output \(fd 1\)" "$chain: long output: says so"
+        # Nowhere to say it: the status does.
+        run_mg_sep 0 bash -c "mitogen-run $chain -- sh -c 'echo hi >&2' 2>/dev/full; echo rc=\$?"
+        assert "$output" == "rc=255" "$chain: stderr lost, status 255"
+    done
+}
+
 @test "the command stops reading stdin early: mitogen-run returns at once" {
     local t0 t1
     t0=$(now_us)

@@ -61,6 +61,10 @@ struct mg_exec_result {
 	int exec_errno;     /* when the command could not start (ENOENT...) */
 	int fail_status;    /* with exec_errno: the status the far end gave for it
 			       (1: the directory could not be entered), or 0 */
+	int write_err;      /* -errno: the first error writing the command's
+			       output to stdout_fd or stderr_fd (-EPIPE: its
+			       reader went away), or 0 */
+	int write_stream;   /* with write_err: 1 stdout, 2 stderr */
 };
 
 typedef void (*mg_exec_cb)(struct mg_exec *e, const struct mg_exec_result *res, void *data);
