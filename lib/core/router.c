@@ -250,10 +250,12 @@ void mg__router_note_connect(struct mg_router *r, struct mg_stream *out, const s
 	    !mg__msg_opens(m)) {
 		return;
 	}
-	/* Only what comes from above (or from here, or a privileged client
-	 * acting as here) may ask a child to open a context: a child's frame
-	 * passing to its sibling grants nothing. */
-	if (mg__router_from_child(r, m) && !mg__stream_privileged(m->in)) {
+	/* Only what comes with the authority of here or above (a privileged
+	 * client acts as here) may ask a child to open a context: a child's
+	 * frame passing to its sibling grants nothing, whether it goes down
+	 * from the context that shares them or from one below it, where it
+	 * arrives from the parent on that child's authority alone. */
+	if (!mg__router_parent_authority(r, m)) {
 		return;
 	}
 	mg__buf_view(&b, m->data, m->len);

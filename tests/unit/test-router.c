@@ -672,6 +672,49 @@ static void test_steered_reply_grants_nothing_body(void)
 }
 ISOLATED(test_steered_reply_grants_nothing)
 
+/*
+ * Without unidirectional routing a parent passes a sibling's frame on, on
+ * that sibling's authority: 3 sends a CONNECT marked MG_F_OPEN for 6 to
+ * 2, through 0 and 1, while the master's own CONNECT for 6 went down to
+ * 5 (2's sibling under 1). It must grant nothing at 1: 5's announcement
+ * of 6 is still the one 1 takes, and 5 is not dropped for it.
+ */
+static void test_sibling_connect_grants_nothing_body(void)
+{
+	static const uint32_t p5[] = { 1, 0 };
+	struct net *n = net_new();
+	struct reach x = { NULL, 5 };
+	struct got g = { 0 };
+	struct mg_handler *h;
+	uint8_t p[4];
+	struct mg_msg m = { .flags = MG_F_OPEN, .dst = 2, .src = 3, .auth_id = 3,
+			    .handle = MG_H_CONNECT, .data = p, .len = sizeof(p) };
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(ask_connect(n, 0, 1, 5));
+	ASSERT_TRUE(add_router(n, 5, p5, 2));
+	ASSERT_TRUE(link_to(n, 1, 5, "c5"));
+	x.r = n->r[0];
+	ASSERT_TRUE(run_until(n->loop, is_reachable, &x, 2000));
+	ASSERT_TRUE(ask_connect(n, 0, 5, 6));
+	mg__put_be32(p, 6);
+	ASSERT_INT_EQ(mg__stream_send(n->up[3], &m), 0);
+	ASSERT_TRUE(barrier(n, 3));
+	/* Behind the forged frame on every link down to 2. */
+	h = handler(n, 2, MG_POL_PARENT, 0, &g);
+	ASSERT_PTR_NOT_NULL(h);
+	ASSERT_INT_EQ(mg__router_send(n->r[0], 2, mg__handler_handle(h), 0, 0, "x", 1), 0);
+	ASSERT_TRUE(run_until(n->loop, got_one, &g, 2000));
+	ASSERT_INT_EQ(inject_add_route(n, 5, 6, "c6"), 0);
+	x.id = 6;
+	ASSERT_TRUE(run_until(n->loop, is_reachable, &x, 2000));
+	ASSERT_STR_EQ(mg__router_name(n->r[1], 6), "c6");
+	ASSERT_STR_EQ(mg__router_name(n->r[1], 5), "c5");
+	talloc_free(h);
+	talloc_free(n);
+}
+ISOLATED(test_sibling_connect_grants_nothing)
+
 /* Claiming an existing context, its own parent's or the master's id, or
  * sending a malformed announcement, drops the child too. */
 static void test_bad_claims_drop_child_body(void)
@@ -1353,6 +1396,7 @@ int main(void)
 	RUN(test_bad_claims_drop_child);
 	RUN(test_failed_connect_forgotten);
 	RUN(test_steered_reply_grants_nothing);
+	RUN(test_sibling_connect_grants_nothing);
 	RUN(test_watch_frees_watch);
 	RUN(test_many_routes);
 	RUN(test_respondent_lost);
