@@ -989,7 +989,17 @@ static void on_log(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	if (r->parent != NULL) {
-		/* Not the master: pass it on unchanged in meaning. */
+		/* Not the master: pass it on unchanged in meaning. A child's
+		 * keeps its own src, or it would be logged in our name (and
+		 * shown as ours when we have debug=1). */
+		if (m->in != NULL && !mg__stream_closed(r->parent)) {
+			struct mg_msg f = *m;
+
+			f.dst = r->parents[r->n_parents - 1];
+			f.reply_to = 0;
+			mg__router_send_out(r, r->parent, &f);
+			return;
+		}
 		mg__router_send(r, r->parents[r->n_parents - 1], MG_H_LOG, 0, 0, m->data, m->len);
 		return;
 	}

@@ -8,6 +8,7 @@
 # end in a prompt, precise error and leave nothing behind.
 
 load helpers
+load sshd # mg_pct
 
 function setup() {
     basic_setup
@@ -393,4 +394,14 @@ function assert_no_forged_line() {
     assert "$stderr" !~ "forced line" "a hop without debug=1: its MG_LOG_SHOW is ignored"
     MITOGEN_AGENT=$STUBS/hostile/log-show run_mg_sep mitogen-run 'local?debug=1' true
     assert "$stderr" =~ "local\\?debug=1: log-show stub: forced line" "with debug=1 it is shown"
+}
+
+@test "a hop cannot have its parent pass its log lines on as the parent's own" {
+    local standin=$MG_TMP/log-to-parent
+    printf '#!/bin/sh\nMG_SRC_DIR=%q MG_LOG_TO=parent exec python3 %q "$@"\n' \
+        "$MG_SRC_DIR" "$STUBS/hostile/log-show" >"$standin"
+    chmod 755 "$standin"
+    run_mg_sep mitogen-run "local?debug=1/docker:evil?docker_path=$(mg_pct "$standin")" true
+    assert "$stderr" =~ "local\\?debug=1: " "the debug=1 hop's own lines are shown"
+    assert "$stderr" !~ "forced line" "the line below it is not shown in its name"
 }

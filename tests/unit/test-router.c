@@ -1374,6 +1374,17 @@ static void test_log_forwarding_body(void)
 	ASSERT_INT_EQ(mg__router_send(n->r[3], 0, MG_H_LOG, 0, 0, b.data, b.len), 0);
 	ASSERT_TRUE(run_until(n->loop, log_seen, (void *)"disk on fire", 2000));
 	ASSERT_STR_CONTAINS(log_last, "c3");
+	/* Addressed to its parent instead: the master still names 2, not
+	 * 1, so that no hop can write lines in its parent's name (nor, when
+	 * the parent has debug=1, show them whatever the master's level). */
+	log_last[0] = '\0';
+	b.len = 0;
+	ASSERT_INT_EQ(mg__buf_put_u8(&b, MG_LOG_SHOW | MG_LOG_ERROR), 0);
+	ASSERT_INT_EQ(mg__buf_put_str(&b, "said by 2"), 0);
+	mg__router_allow_show(n->r[0], 1);
+	ASSERT_INT_EQ(mg__router_send(n->r[2], 1, MG_H_LOG, 0, 0, b.data, b.len), 0);
+	ASSERT_TRUE(run_until(n->loop, log_seen, (void *)"said by 2", 2000));
+	ASSERT_STR_CONTAINS(log_last, "c2: said by 2");
 	talloc_free(n);
 }
 ISOLATED(test_log_forwarding)
