@@ -43,7 +43,14 @@ void mg__session_ask_first_hop(void *ask_data, mg_password_cb cb, void *cb_data)
 struct pw_reply {
 	struct mg_router *r;
 	struct mg_msg *m;
+	struct mg_context *c;	/* its hop; pr is a child of c->reply */
 };
+
+static int pw_reply_destructor(struct pw_reply *pr)
+{
+	pr->c->pw_waiting = false;
+	return 0;
+}
 
 static void reply_password(void *data, const char *password, const char *err)
 {
@@ -82,6 +89,20 @@ void mg__session_on_password_request(struct mg_router *r, struct mg_msg *m, void
 		mg__router_reply_dead(r, m, "no such pending hop");
 		return;
 	}
+	/* An agent asks once per hop: more while one waits would each hold
+	 * memory here until the person answers. */
+	if (c->pw_waiting) {
+		mg__router_reply_dead(r, m, "a password request for this hop is waiting already");
+		return;
+	}
+	/* The answer needs only the header: not a payload of up to max_msg
+	 * (in the stream's buffer, or the message's own once read from a
+	 * pipe tail). */
+	if (!m->borrowed) {
+		talloc_free(m->data);
+	}
+	m->data = NULL;
+	m->len = 0;
 	/* Under the CONNECT reply's handler: once the hop is settled,
 	 * nobody waits for the answer. */
 	pr = talloc_zero(c->reply, struct pw_reply);
@@ -94,6 +115,9 @@ void mg__session_on_password_request(struct mg_router *r, struct mg_msg *m, void
 	}
 	pr->r = r;
 	pr->m = m;
+	pr->c = c;
+	c->pw_waiting = true;
+	talloc_set_destructor(pr, pw_reply_destructor);
 	/* Replies go by src and reply_to: the stream may go first. */
 	m->in = NULL;
 }

@@ -64,6 +64,7 @@ struct mg_context {
 				     * link is fuse_id's, none is ours */
 	pid_t pid;                  /* the agent's, from the HELLO reply */
 	struct mg_handler *reply;   /* later hops: the CONNECT reply */
+	bool pw_waiting;            /* an agent's PASSWORD request for it waits */
 	struct mg_timer *timer;
 	struct mg_route_watch *watch;
 	struct waiter *waiters;

@@ -387,6 +387,26 @@ function assert_no_forged_line() {
     fi
 }
 
+@test "a hop flooding the master with PASSWORD requests holds one, and no payload" {
+    if ! command -v script >/dev/null; then
+        skip "needs script(1) (bsdutils) to give mitogen-run a terminal"
+    fi
+    local log=$MG_TMP/pw.log
+    # The prompt waits on the terminal (nothing is typed) while the hop asks
+    # 40 times for the password of the hop below it, 4 MiB a request.
+    sleep 8 | MG_HOSTILE_LOG=$log MITOGEN_AGENT=$STUBS/hostile/password-flood \
+        timeout "$(mg_secs 20)" script -qec "mitogen-run -t 6 local/sudo:root true" /dev/null \
+        >/dev/null 2>&1 || true
+    cat "$log"
+    assert "$(cat "$log")" =~ "sent 40 for 2" "the flood was sent"
+    run grep -c "^answer 1 $(printf '%s' 'a password request for this hop is waiting already' |
+        od -An -tx1 | tr -d ' \n')\$" "$log"
+    assert "$output" == "39" "every request past the first was refused at once"
+    local rss
+    rss=$(awk '$1 == "rss" { print $2 }' "$log")
+    assert "$rss" -lt 65536 "the master held no payload (VmRSS ${rss} kB)"
+}
+
 # vim: filetype=sh
 
 @test "a hop cannot force its log lines onto the terminal: only debug=1 shows them" {
