@@ -402,12 +402,15 @@ function assert_no_forged_line() {
     run grep -c "^answer 1 $(printf '%s' 'a password request for this hop is waiting already' |
         od -An -tx1 | tr -d ' \n')\$" "$log"
     assert "$output" == "39" "every request past the first was refused at once"
-    local rss
-    rss=$(awk '$1 == "rss" { print $2 }' "$log")
-    assert "$rss" -lt 65536 "the master held no payload (VmRSS ${rss} kB)"
+    # ASan keeps freed memory in quarantine (256 MiB): there the RSS
+    # cannot tell payloads held from payloads freed.
+    if [[ ${MG_SANITIZE:-none} == none ]]; then
+        local rss
+        rss=$(awk '$1 == "rss" { print $2 }' "$log")
+        assert "$rss" -lt 65536 "the master held no payload (VmRSS ${rss} kB)"
+    fi
 }
 
-# vim: filetype=sh
 
 @test "a hop cannot force its log lines onto the terminal: only debug=1 shows them" {
     MITOGEN_AGENT=$STUBS/hostile/log-show run_mg_sep mitogen-run local true
@@ -425,3 +428,5 @@ function assert_no_forged_line() {
     assert "$stderr" =~ "local\\?debug=1: " "the debug=1 hop's own lines are shown"
     assert "$stderr" !~ "forced line" "the line below it is not shown in its name"
 }
+
+# vim: filetype=sh
