@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include "buf.h"
 #include "images.h"
@@ -23,9 +22,6 @@
 /* Room for the answer: codes, sizes and a message. */
 #define REPLY_MAX (64u * 1024)
 #define COPY_CHUNK (256u * 1024)
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC 0x0001U
-#endif
 
 /* Freed: out of the store, its file closed (a persistence holder serves
  * programs for each client that comes, for days). */
@@ -82,12 +78,9 @@ static int snapshot(int fd, const struct stat *st)
 	off_t off = 0;
 	struct stat now;
 
-	/* Only read here, never run: a plain memfd, which vm.memfd_noexec
-	 * allows; else a private file, as the agents keep theirs. */
-	copy = (int)syscall(SYS_memfd_create, "mitogen-program", MFD_CLOEXEC);
-	if (copy < 0) {
-		copy = mg__anon_exec_file();
-	}
+	/* Only read here, never run: no MFD_EXEC, which vm.memfd_noexec=2
+	 * would refuse. */
+	copy = mg__anon_file("mitogen-program", false);
 	if (buf == NULL || copy < 0) {
 		ret = copy < 0 ? copy : -ENOMEM;
 		goto out;

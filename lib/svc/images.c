@@ -21,15 +21,18 @@
 #define MFD_EXEC 0x0010U
 #endif
 
-int mg__anon_exec_file(void)
+int mg__anon_file(const char *name, bool exec)
 {
 	static const char *const dirs[] = { NULL, "/tmp", "/var/tmp", "/dev/shm", NULL };
-	int fd;
+	int fd = -1;
 
-	/* MFD_EXEC where the kernel knows it (6.3+: memfd_noexec policy). */
-	fd = (int)syscall(SYS_memfd_create, "mitogen-exec", MFD_CLOEXEC | MFD_EXEC);
-	if (fd < 0 && errno == EINVAL) {
-		fd = (int)syscall(SYS_memfd_create, "mitogen-exec", MFD_CLOEXEC);
+	/* MFD_EXEC where the kernel knows it (6.3+: memfd_noexec policy);
+	 * a file only read asks for none, which memfd_noexec=2 allows. */
+	if (exec) {
+		fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_EXEC);
+	}
+	if (!exec || (fd < 0 && errno == EINVAL)) {
+		fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
 	}
 	if (fd >= 0) {
 		return fd;

@@ -18,6 +18,7 @@
 #ifndef MG_IMAGES_H
 #define MG_IMAGES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "router.h"
 
@@ -49,8 +50,9 @@ int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_
 /* Tests: other bounds than MG_FETCH_PER_CHILD and the total. */
 void mg__images_set_limits(struct mg_images *im, unsigned per_child, unsigned total);
 
-/* An anonymous executable file: a memfd, else an unlinked 0700 temp file
- * in $TMPDIR, /tmp, /dev/shm... Returns the fd or a negative errno. */
-int mg__anon_exec_file(void);
+/* An anonymous file: a memfd called 'name' (executable where 'exec' asks
+ * for it), else an unlinked 0700 temp file in $TMPDIR, /tmp, /dev/shm...
+ * on a mount that lets programs run. Returns the fd or a negative errno. */
+int mg__anon_file(const char *name, bool exec);
 
 #endif

@@ -166,7 +166,7 @@ static void on_meta(struct mg_router *r, struct mg_msg *m, void *data)
 	/* Only now that the parent has the program does it get a file:
 	 * asking for ids nobody has costs no descriptor. The parent's size
 	 * is the truth; each waiter checks it against its own. */
-	fd = mg__anon_exec_file();
+	fd = mg__anon_file("mitogen-exec", true);
 	if (fd < 0) {
 		/* The parent's sender would wait for credit forever. */
 		mg__router_send(r, m->src, meta.h_ack, 0, MG_F_DEAD, "reader closed", 13);

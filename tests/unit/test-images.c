@@ -114,7 +114,7 @@ static uint8_t pat(size_t i)
 /* Register program 'id' on the master. */
 static bool master_put(struct net *n, uint32_t id, size_t size)
 {
-	int fd = mg__anon_exec_file();
+	int fd = mg__anon_file("mitogen-exec", true);
 	uint8_t buf[4096];
 
 	if (fd < 0) {
