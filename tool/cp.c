@@ -10,6 +10,7 @@
 #include <mitogen/mitogen.h>
 #include "cp.h"
 #include "report.h"
+#include "signals.h"
 
 enum outcome { T_OK, T_FAILED, T_UNREACHABLE, T_LOST, T_TIMEOUT, T_SIGNAL };
 
@@ -502,27 +503,9 @@ static void on_signal(struct mg_signal *sig, int signo, void *data)
 	}
 }
 
-/* One ignored when we started (nohup's SIGHUP, a background job's
- * SIGINT) stays ignored, as mitogen-run leaves it. */
-static int watch_signals(struct cp *cp)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		struct sigaction sa;
-
-		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
-			continue;
-		}
-		if (mg_signal_new(cp, cp->loop, sigs[i], on_signal, cp) == NULL) {
-			return -ENOMEM;
-		}
-	}
-	return 0;
-}
-
 int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
 {
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
 	struct cp *cp = talloc_zero(mem_ctx, struct cp);
 	struct mg_connect_opts co = { .timeout_ms = o->connect_timeout_ms, .on_start = on_started };
 	int ret;
@@ -540,7 +523,7 @@ int mg_cp(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_cp_opts *o)
 		cp->total = push_total(o);
 	}
 	mg_session_set_fanout(s, o->fanout);
-	if (watch_signals(cp) != 0 ||
+	if (mg_watch_signals(cp, cp->loop, sigs, sizeof(sigs) / sizeof(sigs[0]), on_signal, cp) != 0 ||
 	    (o->timeout_ms > 0 && mg_timer_new(cp, cp->loop, o->timeout_ms, on_timeout, cp) == NULL)) {
 		talloc_free(cp);
 		return 255;

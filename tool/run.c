@@ -17,6 +17,7 @@
 #include <mitogen/mitogen.h>
 #include "report.h"
 #include "run.h"
+#include "signals.h"
 
 /* After forwarding a stop signal, wait this long before SIGKILL. */
 #define ESCALATE_MS 5000
@@ -478,17 +479,9 @@ static int run_setup(struct run *run, struct mg_run_result *res)
 			return 1;
 		}
 	}
-	for (size_t i = 0; opts->signals && i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		struct sigaction sa;
-		/* One ignored when we started (nohup's SIGHUP, a background
-		 * job's SIGINT) stays ignored, as ssh and the shells leave it:
-		 * watched, it would arrive, since it is blocked. */
-		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
-			continue;
-		}
-		if (mg_signal_new(run, run->loop, sigs[i], on_signal, run) == NULL) {
-			return -ENOMEM;
-		}
+	if (opts->signals &&
+	    mg_watch_signals(run, run->loop, sigs, sizeof(sigs) / sizeof(sigs[0]), on_signal, run) != 0) {
+		return -ENOMEM;
 	}
 	if (opts->report != NULL) {
 		mg_report_set_backlog(opts->report, on_backlog, run);
