@@ -382,6 +382,29 @@ static void test_unpack_cut_and_dest(void)
 	talloc_free(tmp);
 }
 
+/* A stream of directory "top" and its file "top/a", for records after. */
+static struct mg_buf *top_and_a(TALLOC_CTX *mem_ctx)
+{
+	struct mg_buf *b = mg__buf_new(mem_ctx, 4096);
+
+	rec(b, MG__REC_DIR, "top", NULL, 0);
+	file(b, "top/a", "alpha\n", true);
+	return b;
+}
+
+/* The whole stream b unpacked into dir with 'flags': finish says 'want'. */
+static void unpack_all(TALLOC_CTX *mem_ctx, const char *dir, uint32_t flags, const struct mg_buf *b,
+		       struct seen *s, int want)
+{
+	char *errmsg = NULL;
+	struct mg__unpack *u = mg__unpack_new(mem_ctx, dir, flags, 1, on_error, s, &errmsg);
+
+	ASSERT_PTR_NOT_NULL(u);
+	mg__unpack_feed(u, b->data, b->len);
+	ASSERT_INT_EQ(mg__unpack_finish(u, 0), want);
+	talloc_free(u);
+}
+
 /* A hard link whose name already is that file (a second -a run where
  * the file itself failed): rename(2) of one link over another of the
  * same file does nothing, so the temporary name must go all the same. */
@@ -389,23 +412,15 @@ static void test_unpack_hard_link_again(void)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	char dir[] = "/tmp/test-file.XXXXXX";
-	struct mg_buf *b = mg__buf_new(tmp, 4096);
+	struct mg_buf *b = top_and_a(tmp);
 	struct seen s = { 0 };
-	struct mg__unpack *u;
-	char *errmsg = NULL;
 	struct stat st, st2;
 
 	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
-	rec(b, MG__REC_DIR, "top", NULL, 0);
-	file(b, "top/a", "alpha\n", true);
 	rec(b, MG__REC_HARD, "top/h", "top/a", 0);
 	rec(b, MG__REC_HARD, "top/h", "top/a", 0);
 	rec(b, MG__REC_END, NULL, NULL, 0);
-	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_LINKS, 1, on_error, &s, &errmsg);
-	ASSERT_PTR_NOT_NULL(u);
-	mg__unpack_feed(u, b->data, b->len);
-	ASSERT_INT_EQ(mg__unpack_finish(u, 0), 0);
-	talloc_free(u);
+	unpack_all(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_LINKS, b, &s, 0);
 	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/top/a", dir), &st), 0);
 	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/top/h", dir), &st2), 0);
 	ASSERT_INT_EQ(st.st_ino, st2.st_ino);
@@ -420,23 +435,15 @@ static void test_unpack_links_not_asked(void)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	char dir[] = "/tmp/test-file.XXXXXX";
-	struct mg_buf *b = mg__buf_new(tmp, 4096);
+	struct mg_buf *b = top_and_a(tmp);
 	struct seen s = { 0 };
-	struct mg__unpack *u;
-	char *errmsg = NULL;
 	struct stat st;
 
 	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
-	rec(b, MG__REC_DIR, "top", NULL, 0);
-	file(b, "top/a", "alpha\n", true);
 	rec(b, MG__REC_LINK, "top/l", "/etc/passwd", 0);
 	rec(b, MG__REC_HARD, "top/h", "top/a", 0);
 	rec(b, MG__REC_END, NULL, NULL, 0);
-	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE, 1, on_error, &s, &errmsg);
-	ASSERT_PTR_NOT_NULL(u);
-	mg__unpack_feed(u, b->data, b->len);
-	ASSERT_INT_EQ(mg__unpack_finish(u, 0), 2);
-	talloc_free(u);
+	unpack_all(tmp, dir, MG__FILE_RECURSIVE, b, &s, 2);
 	ASSERT_STR_CONTAINS(s.text, "top/l: a link from the far end without -a (refused)");
 	ASSERT_STR_CONTAINS(s.text, "top/h: a link from the far end without -a (refused)");
 	ASSERT_INT_EQ(lstat(talloc_asprintf(tmp, "%s/top/l", dir), &st), -1);
