@@ -563,6 +563,19 @@ static void test_unasked_route_drops_child_body(void)
 }
 ISOLATED(test_unasked_route_drops_child)
 
+/* 5 joins as the master asked, a second child of agent 1 beside 2: the
+ * start of every test of siblings under 1. */
+static void join_5_under_1(struct net *n)
+{
+	static const uint32_t p5[] = { 1, 0 };
+	struct reach x = { n->r[0], 5 };
+
+	ASSERT_TRUE(ask_connect(n, 0, 1, 5));
+	ASSERT_TRUE(add_router(n, 5, p5, 2));
+	ASSERT_TRUE(link_to(n, 1, 5, "c5"));
+	ASSERT_TRUE(run_until(n->loop, is_reachable, &x, 2000));
+}
+
 /*
  * The take-over of issue 12: the master asks 2 (behind 1) to connect 6;
  * 5, a sibling of 2 under the same agent 1, claims 6 first. 1 must drop 5,
@@ -570,16 +583,13 @@ ISOLATED(test_unasked_route_drops_child)
  */
 static void test_cousin_cannot_claim_body(void)
 {
-	static const uint32_t p5[] = { 1, 0 }, p6[] = { 2, 1, 0 };
+	static const uint32_t p6[] = { 2, 1, 0 };
 	struct net *n = net_new();
 	struct reach x = { NULL, 5 };
 
 	ASSERT_PTR_NOT_NULL(n);
-	ASSERT_TRUE(ask_connect(n, 0, 1, 5));
-	ASSERT_TRUE(add_router(n, 5, p5, 2));
-	ASSERT_TRUE(link_to(n, 1, 5, "c5"));
+	join_5_under_1(n);
 	x.r = n->r[0];
-	ASSERT_TRUE(run_until(n->loop, is_reachable, &x, 2000));
 	/* The CONNECT for 6 goes 0 -> 1 -> 2; 5 claims 6 meanwhile. */
 	ASSERT_TRUE(ask_connect(n, 0, 2, 6));
 	ASSERT_TRUE(barrier(n, 2));
@@ -681,7 +691,6 @@ ISOLATED(test_steered_reply_grants_nothing)
  */
 static void test_sibling_connect_grants_nothing_body(void)
 {
-	static const uint32_t p5[] = { 1, 0 };
 	struct net *n = net_new();
 	struct reach x = { NULL, 5 };
 	struct got g = { 0 };
@@ -691,11 +700,8 @@ static void test_sibling_connect_grants_nothing_body(void)
 			    .handle = MG_H_CONNECT, .data = p, .len = sizeof(p) };
 
 	ASSERT_PTR_NOT_NULL(n);
-	ASSERT_TRUE(ask_connect(n, 0, 1, 5));
-	ASSERT_TRUE(add_router(n, 5, p5, 2));
-	ASSERT_TRUE(link_to(n, 1, 5, "c5"));
+	join_5_under_1(n);
 	x.r = n->r[0];
-	ASSERT_TRUE(run_until(n->loop, is_reachable, &x, 2000));
 	ASSERT_TRUE(ask_connect(n, 0, 5, 6));
 	mg__put_be32(p, 6);
 	ASSERT_INT_EQ(mg__stream_send(n->up[3], &m), 0);
