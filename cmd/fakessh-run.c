@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <mitogen/mitogen.h>
@@ -90,6 +91,8 @@ static int connect_chain(struct frun *f, const char *text, unsigned timeout_ms)
 }
 
 /* The private directory: the socket, and bin/ssh -> this fakessh. */
+#define SOCK_IN_BASE "/fakessh-XXXXXX/sock"
+
 static int make_dir(struct frun *f)
 {
 	char *base = NULL, *err = NULL, self[PATH_MAX];
@@ -104,6 +107,11 @@ static int make_dir(struct frun *f)
 	if (strchr(base, ':') != NULL) {
 		mg_cmd_error("%s: cannot go in PATH, as it holds a ':' (set XDG_RUNTIME_DIR "
 			     "to another directory)", base);
+		return FAIL;
+	}
+	if (strlen(base) + sizeof(SOCK_IN_BASE) > sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+		mg_cmd_error("%s%s: path too long for a UNIX socket (set XDG_RUNTIME_DIR "
+			     "to a shorter directory)", base, SOCK_IN_BASE);
 		return FAIL;
 	}
 	f->dir = talloc_asprintf(f, "%s/fakessh-XXXXXX", base);
@@ -227,10 +235,12 @@ static int run(struct frun *f, const char *chain, unsigned timeout_ms, char **ar
 	/* As mitogen-run's: no hop talks to another; the privileged clients'
 	 * traffic with the hops still passes (mg_listener_set_privileged). */
 	mg_router_set_unidirectional(mg_session_router(f->s), true);
-	if ((ret = connect_chain(f, chain, timeout_ms)) != 0) {
+	/* The directory first: a path that cannot serve is said before the
+	 * chain's prompts and connect time, not after. */
+	if ((ret = make_dir(f)) != 0) {
 		return ret;
 	}
-	if ((ret = make_dir(f)) != 0) {
+	if ((ret = connect_chain(f, chain, timeout_ms)) != 0) {
 		return ret;
 	}
 	if (mg_listener_new(f, f->s, f->sock, &l, &err) != 0) {

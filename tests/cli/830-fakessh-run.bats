@@ -210,6 +210,21 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4); time.sleep(
     assert "$(ls -A "$MG_TMP/c:d/mitogen")" == "" "nothing left"
 }
 
+@test "fakessh run: a socket directory too long, or holding a ':', is refused before the chain connects" {
+    # Found after the chain: its prompts, its connect time and its errors
+    # all came first. ssh:127.0.0.1:1 is refused at once; with the check
+    # first, that hop is never started and only the path is named.
+    local long=$MG_TMP/$(printf 'd%.0s' {1..100})
+    mkdir -m 0700 "$long" "$MG_TMP/e:f"
+    XDG_RUNTIME_DIR=$long run_mg_sep 255 fakessh run -t 5 ssh:127.0.0.1:1 -- true
+    assert "$stderr" =~ "too long for a UNIX socket" "says why"
+    assert "$stderr" !~ "127\.0\.0\.1" "the hop never started"
+    assert "$(ls -A "$long/mitogen")" == "" "nothing left"
+    XDG_RUNTIME_DIR=$MG_TMP/e:f run_mg_sep 255 fakessh run -t 5 ssh:127.0.0.1:1 -- true
+    assert "$stderr" =~ "':'" "says why"
+    assert "$stderr" !~ "127\.0\.0\.1" "the hop never started"
+}
+
 @test "fakessh run: usage errors exit 2, a chain that fails 255 naming the hop" {
     run_mg_sep 0 fakessh run --help
     assert "$output" =~ "^Usage: fakessh run" "usage on stdout"
