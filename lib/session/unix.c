@@ -111,6 +111,26 @@ static bool safe_parent(const char *dir)
 	return (st.st_mode & 022) == 0 || (st.st_mode & S_ISVTX) != 0;
 }
 
+/* safe_parent() for 'dir' and every directory above it, symlinks
+ * resolved first (as OpenSSH's safe_path): whoever may rename any of them
+ * may swap the whole tree below. */
+static bool safe_path(const char *dir)
+{
+	char *real = realpath(dir, NULL), *slash;
+	bool ok = real != NULL;
+
+	while (ok) {
+		ok = safe_parent(real);
+		if ((slash = strrchr(real, '/')) == NULL || slash == real) {
+			break;
+		}
+		*slash = '\0';
+	}
+	ok = ok && safe_parent("/");
+	free(real);
+	return ok;
+}
+
 int mg_unix_dir(TALLOC_CTX *mem_ctx, char **_dir, char **_errmsg)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -118,7 +138,7 @@ int mg_unix_dir(TALLOC_CTX *mem_ctx, char **_dir, char **_errmsg)
 	int ret;
 
 	*_dir = NULL;
-	if (xdg != NULL && xdg[0] == '/' && safe_parent(xdg)) {
+	if (xdg != NULL && xdg[0] == '/' && safe_path(xdg)) {
 		dir = talloc_asprintf(mem_ctx, "%s/mitogen", xdg);
 	} else {
 		/* The XDG spec says to ignore a relative value, and the

@@ -300,6 +300,27 @@ static void test_dir_checks_body(void)
 	ASSERT_INT_EQ(chmod(sub, 01777), 0);
 	ASSERT_INT_EQ(mg_unix_dir(f, &dir, &err), 0);
 	ASSERT_STR_EQ(dir, talloc_asprintf(f, "%s/mitogen", sub));
+	ASSERT_INT_EQ(rmdir(dir), 0);
+	ASSERT_INT_EQ(rmdir(sub), 0);
+	/* Our own 0700 directory below one where others may rename: they
+	 * could swap its parent, and so it, for theirs. */
+	ASSERT_INT_EQ(mkdir(sub, 0700), 0);
+	ASSERT_INT_EQ(chmod(sub, 0777), 0);
+	path = talloc_asprintf(f, "%s/run", sub);
+	ASSERT_INT_EQ(mkdir(path, 0700), 0);
+	ASSERT_INT_EQ(setenv("XDG_RUNTIME_DIR", path, 1), 0);
+	ASSERT_INT_EQ(mg_unix_dir(f, &dir, &err), 0);
+	ASSERT_STR_EQ(dir, talloc_asprintf(f, "/tmp/mitogen-%u", (unsigned)geteuid()));
+	/* ...nor through a symlink that leads there from a safe place. */
+	link = talloc_asprintf(f, "%s/to-run", f->dir);
+	ASSERT_INT_EQ(symlink(path, link), 0);
+	ASSERT_INT_EQ(setenv("XDG_RUNTIME_DIR", link, 1), 0);
+	ASSERT_INT_EQ(mg_unix_dir(f, &dir, &err), 0);
+	ASSERT_STR_EQ(dir, talloc_asprintf(f, "/tmp/mitogen-%u", (unsigned)geteuid()));
+	/* Once the parent is ours alone, the same path is used. */
+	ASSERT_INT_EQ(chmod(sub, 0755), 0);
+	ASSERT_INT_EQ(mg_unix_dir(f, &dir, &err), 0);
+	ASSERT_STR_EQ(dir, talloc_asprintf(f, "%s/mitogen", link));
 	unsetenv("XDG_RUNTIME_DIR");
 	talloc_free(f);
 }
