@@ -159,18 +159,11 @@ static void reply_name(struct sftp_server *s, uint32_t id, const char *name)
 
 /* realpath(3), but a last component that does not exist yet is kept:
  * clients ask for the name of a file they are about to create. */
-static int resolve(const char *path, char *out)
+static int resolve_new(const char *path, char *out)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/'), *base;
-	int err;
 
-	if (realpath(path, out) != NULL) {
-		return 0;
-	}
-	if ((err = errno) != ENOENT) {
-		return err;
-	}
 	if (slash == NULL) {
 		snprintf(dir, sizeof(dir), ".");
 		base = path;
@@ -191,6 +184,57 @@ static int resolve(const char *path, char *out)
 	}
 	memcpy(out + n, base, b + 1);
 	return 0;
+}
+
+/* Where the link at path points, as a path from the same directory
+ * (a relative target is relative to the link's own directory). */
+static int link_target(char *path)
+{
+	char target[PATH_MAX], *slash = strrchr(path, '/');
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+	if (n < 0) {
+		return errno;
+	}
+	target[n] = '\0';
+	if (target[0] == '/' || slash == NULL) {
+		memcpy(path, target, (size_t)n + 1);
+		return 0;
+	}
+	size_t dir = (size_t)(slash - path) + 1;
+	if (dir + (size_t)n >= PATH_MAX) {
+		return ENAMETOOLONG;
+	}
+	memcpy(path + dir, target, (size_t)n + 1);
+	return 0;
+}
+
+/* The name REALPATH answers, as OpenSSH's sftp-server gives it: every
+ * link followed, a dangling one too (the name of what it points to, so
+ * a client writing "through" it creates that file), and a missing last
+ * component kept. */
+static int resolve(const char *path, char *out)
+{
+	char cur[PATH_MAX];
+	struct stat st;
+	int err;
+
+	snprintf(cur, sizeof(cur), "%s", path);
+	for (int links = 0; links <= 40; links++) {
+		if (realpath(cur, out) != NULL) {
+			return 0;
+		}
+		if ((err = errno) != ENOENT) {
+			return err;
+		}
+		if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) {
+			return resolve_new(cur, out);
+		}
+		if ((err = link_target(cur)) != 0) {
+			return err;
+		}
+	}
+	return ELOOP;
 }
 
 void sftp_do_realpath(struct sftp_server *s, uint32_t id, struct sftp_in *in)

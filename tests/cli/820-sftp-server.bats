@@ -375,6 +375,78 @@ EOF
     assert "${lines[3]}" == "reply type 103 length 200009" "the READ's DATA, whole"
 }
 
+# $MG_TMP/rp.py SERVER [ARG...] -- PATH...: INIT, then one REALPATH per
+# PATH; a line per answer, "NAME <path>" or "STATUS <code>". Stdin stays
+# open until the answers are in (OpenSSH's server quits at end of input
+# unanswered).
+function write_realpath_client() {
+    cat >"$MG_TMP/rp.py" <<'EOF'
+import os, select, struct, subprocess, sys
+def s(b):
+    return struct.pack(">I", len(b)) + b
+cut = sys.argv.index("--")
+paths = [a.encode() for a in sys.argv[cut + 1:]]
+p = subprocess.Popen(sys.argv[1:cut], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+req = s(b"\x01" + struct.pack(">I", 3))
+for i, path in enumerate(paths):
+    req += s(b"\x10" + struct.pack(">I", i + 1) + s(path))
+p.stdin.write(req)
+p.stdin.flush()
+out, want = b"", len(paths) + 1
+def packets(out):
+    i, r = 0, []
+    while i + 4 <= len(out) and i + 4 + struct.unpack(">I", out[i:i + 4])[0] <= len(out):
+        n = struct.unpack(">I", out[i:i + 4])[0]
+        r.append(out[i + 4:i + 4 + n])
+        i += 4 + n
+    return r
+while len(packets(out)) < want and select.select([p.stdout], [], [], 20)[0]:
+    b = os.read(p.stdout.fileno(), 65536)
+    if not b:
+        break
+    out += b
+p.stdin.close()
+p.wait()
+for b in packets(out)[1:]:
+    if b[0] == 104:
+        n = struct.unpack(">I", b[9:13])[0]
+        print("NAME " + b[13:13 + n].decode())
+    else:
+        print("STATUS %d" % struct.unpack(">I", b[5:9])[0])
+EOF
+}
+
+@test "mitogen-sftp-server alone: REALPATH follows a dangling link, as OpenSSH's does" {
+    [[ -x $SERVER ]] || skip "no $SERVER"
+    skip_if_no_program python3
+    local d=$MG_TMP/rp
+    mkdir -p "$d/sub"
+    ln -s missing "$d/dangling"
+    ln -s sub/missing "$d/dangling-in-sub"
+    ln -s dangling "$d/to-dangling"
+    ln -s "$d/sub/gone" "$d/dangling-abs"
+    ln -s nodir/x "$d/dangling-deep"
+    local -a paths=("$d/dangling" "$d/dangling-in-sub" "$d/to-dangling" "$d/dangling-abs"
+        "$d/dangling-deep" "$d/new" "$d/nodir/new" "$d/sub/../new")
+    local want
+    # A dangling link names what it points to (a link to a link, too);
+    # only the last component may be missing, so a link into a missing
+    # directory is NO_SUCH_FILE (2), as is a new name in one.
+    want=$(printf '%s\n' "NAME $d/missing" "NAME $d/sub/missing" "NAME $d/missing" \
+        "NAME $d/sub/gone" "STATUS 2" "NAME $d/new" "STATUS 2" "NAME $d/new")
+    write_realpath_client
+    run_mg_sep python3 "$MG_TMP/rp.py" "$SERVER" -b -- "${paths[@]}"
+    assert "$output" == "$want" "our server's answers"
+
+    local s found=
+    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
+        [[ -x $s ]] && found=$s
+    done
+    [[ -n $found ]] || skip "no OpenSSH sftp-server here to compare with"
+    run_mg_sep python3 "$MG_TMP/rp.py" "$found" -- "${paths[@]}"
+    assert "$output" == "$want" "OpenSSH's answers are the same"
+}
+
 # The server's answer to INIT, printable bytes only, read while its stdin
 # is still open (OpenSSH's server quits at end of input unanswered).
 function version_reply() {
