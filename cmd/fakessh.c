@@ -252,8 +252,17 @@ static int usage_fail(const char *msg)
 	return FAKESSH_FAIL;
 }
 
-/* What the command line asks for that is not built: refuse, never fake. */
-static const char *not_built(const struct mg_ssh_cmdline *o)
+/* Whether the -s COMMAND words name the sftp subsystem. ssh sends them
+ * joined with spaces as one name and sshd looks the whole name up, so
+ * "sftp extra" (or "sftp ") is a subsystem no server has. */
+static bool names_sftp(const struct mg_ssh_cmdline *o)
+{
+	return o->n_command == 1 && strcmp(o->command[0], "sftp") == 0;
+}
+
+/* What the command line asks for that is not built: refuse, never fake.
+ * The message is talloc'ed on tmp. */
+static const char *not_built(TALLOC_CTX *tmp, const struct mg_ssh_cmdline *o)
 {
 	if (o->background && o->n_command == 0 && o->remote_command == NULL && !o->no_command) {
 		return "Cannot fork into background without a command to execute.";
@@ -261,8 +270,14 @@ static const char *not_built(const struct mg_ssh_cmdline *o)
 	if (o->remote_command != NULL && o->n_command > 0) {
 		return "Cannot execute command-line and remote command.";
 	}
-	if (o->subsystem && strcmp(o->command[0], "sftp") != 0) {
-		return "only the sftp subsystem is supported";
+	if (o->subsystem && !names_sftp(o)) {
+		char *name = talloc_strdup(tmp, o->command[0]);
+		for (size_t i = 1; name != NULL && i < o->n_command; i++) {
+			name = talloc_asprintf_append_buffer(name, " %s", o->command[i]);
+		}
+		char *msg = name == NULL ? NULL :
+			    talloc_asprintf(tmp, "only the sftp subsystem is supported, not '%s'", name);
+		return msg != NULL ? msg : "out of memory";
 	}
 	return NULL;
 }
@@ -503,7 +518,7 @@ static int run(TALLOC_CTX *tmp, struct mg_ssh_cmdline *o)
 	if (o->subsystem && o->n_command == 0) {
 		return usage_fail("-s needs a subsystem name");
 	}
-	if ((msg = not_built(o)) != NULL) {
+	if ((msg = not_built(tmp, o)) != NULL) {
 		mg_cmd_error("%s", msg);
 		return FAKESSH_FAIL;
 	}

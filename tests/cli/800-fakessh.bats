@@ -219,7 +219,15 @@ function make_tree() {
 
 @test "what is not built yet is refused with 255, never faked" {
     run_mg_sep 255 fakessh -s local netconf
-    assert "$stderr" == "fakessh: only the sftp subsystem is supported" "-s other"
+    assert "$stderr" == "fakessh: only the sftp subsystem is supported, not 'netconf'" "-s other"
+    # ssh sends the words joined with spaces as one name, and sshd looks
+    # the whole name up: "sftp extra" is no subsystem (ssh: "subsystem
+    # request failed on channel 0", 255). Nothing may run.
+    run_mg_sep 255 fakessh -s local sftp extra </dev/null
+    assert "$stderr" == "fakessh: only the sftp subsystem is supported, not 'sftp extra'" "-s sftp extra"
+    assert "$output" == "" "no server ran"
+    run_mg_sep 255 fakessh -s local 'sftp ' </dev/null
+    assert "$stderr" == "fakessh: only the sftp subsystem is supported, not 'sftp '" "-s 'sftp '"
 }
 
 @test "a chain that cannot be set up: 255 and the hop named" {
