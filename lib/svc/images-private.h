@@ -35,6 +35,7 @@ struct image {
 	bool complete;
 	bool failed;
 	bool bad;	/* a write failed, or more bytes came than announced */
+	int write_err;	/* the failed write's errno (ENOSPC...), 0: none */
 	const char *errmsg;
 	struct mg_chan_in *in;	 /* while fetching */
 	struct mg_handler *meta;

@@ -251,7 +251,8 @@ static void on_ctl(struct mg_router *r, struct mg_msg *m, void *data)
 }
 
 /* FAILED: the command could not start. A non-zero 'status' is the one
- * the target ends with instead of 127/126 (a directory it cannot enter). */
+ * the target ends with instead of 127/126 (a directory it cannot enter,
+ * a pushed program that could not be fetched or stored). */
 static void send_failed_status(struct mg_router *r, const struct mg_msg *req, int err,
 			       const char *what, uint32_t status)
 {
@@ -269,6 +270,11 @@ static void send_failed_status(struct mg_router *r, const struct mg_msg *req, in
 	}
 	talloc_free(b);
 }
+
+/* A pushed program that never got here whole (the transfer, or our
+ * store, failed) is our failure, as one that cannot be sent is: ssh's
+ * 255, not the shell's 126 for a file that is there but will not run. */
+#define FETCH_FAILED_STATUS 255
 
 static void send_failed(struct mg_router *r, const struct mg_msg *req, int err, const char *what)
 {
@@ -406,7 +412,8 @@ static void on_image(void *data, int fd, const char *errmsg)
 
 	if (fd < 0) {
 		char *what = talloc_asprintf(rq, "%s: %s", rq->req.argv[0], errmsg);
-		send_failed(rq->svc->r, rq->m, -EIO, what != NULL ? what : "program transfer failed");
+		send_failed_status(rq->svc->r, rq->m, -EIO, what != NULL ? what : "program transfer failed",
+				   FETCH_FAILED_STATUS);
 		talloc_free(rq);
 		return;
 	}
@@ -499,7 +506,7 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 		}
 	}
 	if (mg__images_get(svc->images, rq, q->image_id, q->image_size, on_image, rq) != 0) {
-		send_failed(r, m, -EIO, "cannot fetch the program");
+		send_failed_status(r, m, -EIO, "cannot fetch the program", FETCH_FAILED_STATUS);
 		talloc_free(rq);
 	}
 }

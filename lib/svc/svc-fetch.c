@@ -105,6 +105,7 @@ static void on_fetch_bytes(void *data, const uint8_t *p, size_t n)
 		}
 		if (k <= 0) {
 			img->bad = true;
+			img->write_err = k < 0 ? errno : ENOSPC;
 			return;
 		}
 		p += k;
@@ -133,6 +134,12 @@ static void on_fetch_done(void *data, int err)
 	struct image *img = talloc_get_type_abort(data, struct image);
 	struct stat st;
 
+	if (img->write_err != 0) {
+		char *why = talloc_asprintf(img, "cannot store the program here: %s",
+					    strerror(img->write_err));
+		fetch_failed(img, why != NULL ? why : "cannot store the program here");
+		return;
+	}
 	if (err != 0 || img->bad || img->fd < 0) {
 		fetch_failed(img, "the program's transfer failed");
 		return;
@@ -170,7 +177,8 @@ static void on_meta(struct mg_router *r, struct mg_msg *m, void *data)
 	if (fd < 0) {
 		/* The parent's sender would wait for credit forever. */
 		mg__router_send(r, m->src, meta.h_ack, 0, MG_F_DEAD, "reader closed", 13);
-		fetch_failed(img, "cannot store the program here");
+		fetch_failed(img, "cannot store the program here (no memfd it may run, "
+			     "no writable temporary directory without noexec)");
 		return;
 	}
 	img->fd = fd;

@@ -90,6 +90,37 @@ function teardown() {
         "ran from an unlinked temp file, not from the noexec TMPDIR"
 }
 
+@test "a far end that cannot store the program: 255 with the reason, not the shell's 126" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the held agent runs outside this test's namespace"
+    skip_if_not_root
+    if ! command -v unshare >/dev/null || [[ ! -e /proc/sys/vm/memfd_noexec ]]; then
+        skip "needs unshare and a kernel with vm.memfd_noexec (6.3+)"
+    fi
+    # In a private pid and mount namespace: no executable memfd
+    # (memfd_noexec=2) and every temporary directory noexec (bound over
+    # itself), then "$@".
+    local nowhere='
+        echo 2 >/proc/sys/vm/memfd_noexec || exit 9
+        for d in /tmp /var/tmp /dev/shm; do
+            [ -d "$d" ] || continue
+            mount --bind "$d" "$d" && mount -o remount,bind,noexec "$d" || exit 9
+        done'
+    # Nowhere to keep the program: our transfer failed (255), as when it
+    # cannot be sent; 126 is for a program there that cannot run.
+    run_mg_sep 255 unshare -fp --mount-proc sh -c "$nowhere"'
+        TMPDIR=/tmp exec mitogen-exec local -- "$1"' x "$PROBE"
+    assert "$stderr" =~ "$PROBE: cannot store the program here" "the reason, naming the program"
+
+    # The one directory that may run it is full: the error says so.
+    mkdir -p "$MG_TMP/small"
+    head -c 100000 /dev/urandom | cat "$PROBE" - >"$MG_TMP/big"
+    run_mg_sep 255 unshare -fp --mount-proc sh -c "$nowhere"'
+        mount -t tmpfs -o size=64k tmpfs "$1" || exit 9
+        TMPDIR=$1 exec mitogen-exec local -- "$2"' x "$MG_TMP/small" "$MG_TMP/big"
+    assert "$stderr" =~ "$MG_TMP/big: cannot store the program here: No space left on device" \
+        "a full disk, named"
+}
+
 @test "a program for another machine is refused before it is sent" {
     cp "$PROBE" "$MG_TMP/foreign"
     # e_machine (offset 18, little endian) = 183, aarch64; or x86_64 on aarch64.

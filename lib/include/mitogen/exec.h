@@ -60,7 +60,9 @@ struct mg_exec_result {
 	int wait_status;    /* as from waitpid(), when err is 0 */
 	int exec_errno;     /* when the command could not start (ENOENT...) */
 	int fail_status;    /* with exec_errno: the status the far end gave for it
-			       (1: the directory could not be entered), or 0 */
+			       (1: the directory could not be entered; 255:
+			       a pushed program could not be fetched or
+			       stored there), or 0 */
 	int write_err;      /* -errno: the first error writing the command's
 			       output to stdout_fd or stderr_fd (-EPIPE: its
 			       reader went away), or 0 */
