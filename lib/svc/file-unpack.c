@@ -24,10 +24,12 @@ struct dirid {
 	uint64_t dev, ino;
 };
 
+/* A directory whose mode (and with -p times, owner) is set once the
+ * stream has left it: what is written in it meanwhile would change its
+ * times, and a mode without write permission would refuse it. */
 struct fixdir {
-	char *rel;
+	size_t len;            /* its name: the first len bytes of fix_rel */
 	struct mg__rec_meta m; /* path not kept */
-	bool fresh;            /* made here */
 };
 
 struct cur {
@@ -69,8 +71,11 @@ struct mg__unpack {
 	char *cache_rel;
 	int cache_fd;
 	char *skip;
+	/* The directories to fix up, each inside the one before (the
+	 * stream goes depth first): bounded by the tree's depth. */
 	struct fixdir *fix;
 	size_t n_fix;
+	char *fix_rel;       /* the name of the last of them */
 	unsigned seq;
 	uint64_t files, bytes, data_bytes;
 	struct mg__zdec *z;   /* a compressed stream's frames */
@@ -370,6 +375,7 @@ static void do_dir(struct mg__unpack *u, const char *rel, const char *disp,
 	size_t depth = rel_depth(rel);
 	bool there = false, fresh = false;
 	struct fixdir *f;
+	char *last;
 	struct stat st;
 	int r = dfd >= 0 ? fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) : -1;
 
@@ -397,14 +403,23 @@ static void do_dir(struct mg__unpack *u, const char *rel, const char *disp,
 	if (!fresh && (u->flags & MG__FILE_PRESERVE) == 0) {
 		return;
 	}
-	f = talloc_realloc(u, u->fix, struct fixdir, u->n_fix + 1);
-	if (f != NULL) {
-		u->fix = f;
-		f[u->n_fix].rel = talloc_strdup(f, rel);
-		f[u->n_fix].m = *m;
-		f[u->n_fix].fresh = fresh;
-		u->n_fix++;
+	/* on_record has fixed up those rel is not in (fix_left). */
+	f = u->fix;
+	if (u->n_fix == talloc_array_length(u->fix)) {
+		f = talloc_realloc(u, u->fix, struct fixdir, 2 * u->n_fix + 8);
 	}
+	last = talloc_strdup(u, rel);
+	if (f == NULL || last == NULL) {
+		talloc_free(last);
+		fail(u, disp, strerror(ENOMEM));
+		return;
+	}
+	u->fix = f;
+	talloc_free(u->fix_rel);
+	u->fix_rel = last;
+	f[u->n_fix].len = strlen(rel);
+	f[u->n_fix].m = *m;
+	u->n_fix++;
 	return;
 skip:
 	/* What the stream holds under it fails with it, silently. */
@@ -671,6 +686,8 @@ static void bad_stream(struct mg__unpack *u, const char *why)
 	u->st = P_BAD;
 }
 
+static void fix_left(struct mg__unpack *u, const char *rel);
+
 static void on_record(struct mg__unpack *u, char type)
 {
 	TALLOC_CTX *tmp = talloc_new(u);
@@ -712,6 +729,9 @@ static void on_record(struct mg__unpack *u, char type)
 			/* As cp: 'cannot create regular file DEST/' */
 			fail(u, u->dir_only, strerror(ENOTDIR));
 			rel = NULL;
+		}
+		if (rel != NULL) {
+			fix_left(u, rel);
 		}
 		if (type == MG__REC_FILE) {
 			do_file(u, rel, disp, &m);
@@ -792,25 +812,42 @@ void mg__unpack_feed(void *data, const uint8_t *p, size_t n)
 	}
 }
 
-static void fix_dirs(struct mg__unpack *u)
+/* Set the attributes of the last directory to fix up, and forget it. */
+static void fix_last(struct mg__unpack *u)
 {
-	for (size_t i = u->n_fix; i-- > 0;) {
-		struct fixdir *f = &u->fix[i];
-		const char *name;
-		int dfd = walk(u, f->rel, &name);
-		int fd = dfd >= 0 ? openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	struct fixdir *f = &u->fix[--u->n_fix];
+	char *rel = talloc_strndup(u, u->fix_rel, f->len);
+	const char *name;
+	int dfd = rel != NULL ? walk(u, rel, &name) : -1;
+	int fd = dfd >= 0 ? openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	int e = rel == NULL ? ENOMEM : fd < 0 ? errno : set_attrs(u, fd, &f->m, NULL);
 
-		if (fd < 0 || set_attrs(u, fd, &f->m, NULL) != 0) {
-			char *disp = disp_path(u, u, f->rel);
-			fail_errno(u, disp, errno);
-			talloc_free(disp);
+	if (e != 0) {
+		char *disp = disp_path(u, u, rel != NULL ? rel : u->fix_rel);
+		fail_errno(u, disp, e);
+		talloc_free(disp);
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	if (dfd >= 0) {
+		close(dfd);
+	}
+	talloc_free(rel);
+}
+
+/* The stream has reached rel (NULL: its end): the directories it has
+ * left, those rel is not in, are done; fix them up, deepest first. The
+ * sender walks depth first and never comes back to one it left. */
+static void fix_left(struct mg__unpack *u, const char *rel)
+{
+	while (u->n_fix > 0) {
+		size_t n = u->fix[u->n_fix - 1].len;
+
+		if (rel != NULL && strncmp(rel, u->fix_rel, n) == 0 && rel[n] == '/') {
+			break;
 		}
-		if (fd >= 0) {
-			close(fd);
-		}
-		if (dfd >= 0) {
-			close(dfd);
-		}
+		fix_last(u);
 	}
 }
 
@@ -820,9 +857,9 @@ unsigned mg__unpack_finish(struct mg__unpack *u, int err)
 		bad_stream(u, err != 0 ? mg_strerror(err) : "the transfer was cut short");
 	}
 	drop_file(u);
-	fix_dirs(u);
+	fix_left(u, NULL);
 	TALLOC_FREE(u->fix);
-	u->n_fix = 0;
+	TALLOC_FREE(u->fix_rel);
 	return u->failures;
 }
 

@@ -453,6 +453,91 @@ static void test_unpack_links_not_asked(void)
 	talloc_free(tmp);
 }
 
+/* A directory record with mode 0755 and mtime 'mtime' (as -p sends). */
+static void dir_rec(struct mg_buf *b, const char *path, uint64_t mtime)
+{
+	struct mg__rec_meta m = { .type = MG__REC_DIR, .path = path, .path_len = strlen(path),
+				  .mode = 0755, .mtime_s = mtime, .atime_s = mtime };
+
+	mg__rec_encode(b, &m);
+}
+
+static long long mtime_of(TALLOC_CTX *mem_ctx, const char *dir, const char *rel)
+{
+	struct stat st;
+
+	return stat(talloc_asprintf(mem_ctx, "%s/%s", dir, rel), &st) == 0 ? (long long)st.st_mtime : -1;
+}
+
+/* -p: each directory gets its times once the stream is done with what
+ * is in it (the files written there changed them); the sender's order
+ * is the tree's, a directory's records right after its own. */
+static void test_unpack_dir_times(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char dir[] = "/tmp/test-file.XXXXXX";
+	struct mg_buf *b = mg__buf_new(tmp, 4096);
+	struct seen s = { 0 };
+
+	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
+	dir_rec(b, "top", 1000);
+	dir_rec(b, "top/d", 2000);
+	file(b, "top/d/f", "f\n", true);
+	dir_rec(b, "top/d/deep", 2500);
+	file(b, "top/d/deep/g", "g\n", true);
+	dir_rec(b, "top/e", 3000);
+	file(b, "top/e/g", "g\n", true);
+	file(b, "top/h", "h\n", true);
+	rec(b, MG__REC_END, NULL, NULL, 0);
+	unpack_all(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_PRESERVE, b, &s, 0);
+	ASSERT_INT_EQ(mtime_of(tmp, dir, "top"), 1000);
+	ASSERT_INT_EQ(mtime_of(tmp, dir, "top/d"), 2000);
+	ASSERT_INT_EQ(mtime_of(tmp, dir, "top/d/deep"), 2500);
+	ASSERT_INT_EQ(mtime_of(tmp, dir, "top/e"), 3000);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(tmp);
+}
+
+/* A hostile sender repeating directory records (the same directory, or
+ * siblings that already exist) costs the receiver no memory per record:
+ * what -p fixes up at the end is bounded by the depth of the tree, not
+ * by the length of the stream. */
+static void test_unpack_dir_records_bounded(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char dir[] = "/tmp/test-file.XXXXXX";
+	struct mg_buf *b = mg__buf_new(tmp, 4096);
+	struct seen s = { 0 };
+	char *errmsg = NULL;
+	struct mg__unpack *u;
+	size_t first;
+
+	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
+	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_PRESERVE, 1, on_error, &s, &errmsg);
+	ASSERT_PTR_NOT_NULL(u);
+	dir_rec(b, "top", 1000);
+	dir_rec(b, "top/a", 2000);
+	dir_rec(b, "top/b", 3000);
+	for (int i = 0; i < 100; i++) {
+		mg__unpack_feed(u, b->data, b->len);
+	}
+	first = talloc_total_size(u);
+	for (int i = 0; i < 50000; i++) {
+		mg__unpack_feed(u, b->data, b->len);
+	}
+	ASSERT_INT_EQ(talloc_total_size(u), first);
+	b->len = 0;
+	rec(b, MG__REC_END, NULL, NULL, 0);
+	mg__unpack_feed(u, b->data, b->len);
+	ASSERT_INT_EQ(mg__unpack_finish(u, 0), 0);
+	talloc_free(u);
+	ASSERT_INT_EQ(mtime_of(tmp, dir, "top"), 1000);
+	ASSERT_INT_EQ(mtime_of(tmp, dir, "top/a"), 2000);
+	ASSERT_INT_EQ(mtime_of(tmp, dir, "top/b"), 3000);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(tmp);
+}
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -466,5 +551,7 @@ int main(void)
 	RUN(test_unpack_cut_and_dest);
 	RUN(test_unpack_hard_link_again);
 	RUN(test_unpack_links_not_asked);
+	RUN(test_unpack_dir_times);
+	RUN(test_unpack_dir_records_bounded);
 	return TESTS_END();
 }
