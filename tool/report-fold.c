@@ -307,6 +307,24 @@ static char *path_safe(TALLOC_CTX *mem_ctx, const char *text)
 	return s;
 }
 
+char *mg_report_file_stem(TALLOC_CTX *mem_ctx, const char *name)
+{
+	size_t n = strlen(name), cut = MG_REPORT_STEM_CUT;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	if (n <= MG_REPORT_STEM_MAX) {
+		return talloc_strdup(mem_ctx, name);
+	}
+	/* A file name is bytes, but a name cut in a character is garbled. */
+	while (cut > 0 && ((unsigned char)name[cut] & 0xc0) == 0x80) {
+		cut--;
+	}
+	for (const unsigned char *c = (const unsigned char *)name; *c != '\0'; c++) {
+		h = (h ^ *c) * 0x100000001b3ull;
+	}
+	return talloc_asprintf(mem_ctx, "%.*s~%016llx", (int)cut, name, (unsigned long long)h);
+}
+
 /* The host of the last hop that has one, if it makes a good name. */
 static const char *host_of(const struct mg_chain *c)
 {

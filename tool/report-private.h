@@ -47,6 +47,7 @@ void mg__rbuf_printf(TALLOC_CTX *mem_ctx, struct mg__rbuf *b,
 struct mg__report_target {
 	size_t index;
 	char *name;
+	char *file;               /* its files' stem (mg_report_file_stem) */
 	char *chain;
 	struct mg__rbuf part[2];  /* partial line of stdout, stderr */
 	struct mg__rbuf kept[2];  /* GATHER stdout, JSON both */

@@ -254,8 +254,9 @@ int mg_report_add(struct mg_report *rep, const char *name,
 	t->file_fd[1] = -1;
 	talloc_set_destructor(t, target_destructor);
 	t->name = talloc_strdup(t, name);
+	t->file = mg_report_file_stem(t, name);
 	t->chain = talloc_strdup(t, chain_text != NULL ? chain_text : name);
-	if (t->name == NULL || t->chain == NULL) {
+	if (t->name == NULL || t->file == NULL || t->chain == NULL) {
 		talloc_free(t);
 		return -ENOMEM;
 	}
@@ -441,7 +442,7 @@ static void keep(struct mg_report *rep, struct mg__report_target *t, int s,
 static int open_file(struct mg_report *rep, struct mg__report_target *t,
 		     const char *ext)
 {
-	char *fn = talloc_asprintf(t, "%s.%s", t->name, ext);
+	char *fn = talloc_asprintf(t, "%s.%s", t->file, ext);
 	int fd;
 
 	if (fn == NULL) {
@@ -477,7 +478,7 @@ static void file_write(struct mg_report *rep, struct mg__report_target *t,
 	r = mg__report_write(t->file_fd[s], p, n);
 	if (r != 0) {
 		mg__report_fail(rep, r, "cannot write '%s/%s.%s': %s",
-				rep->outdir, t->name, file_ext[s],
+				rep->outdir, t->file, file_ext[s],
 				strerror(-r));
 		t->file_failed[s] = true;
 	}
@@ -613,7 +614,7 @@ static void close_files(struct mg_report *rep, struct mg__report_target *t)
 		if (t->file_fd[s] >= 0 && close(t->file_fd[s]) != 0
 		    && errno != EINTR) {
 			mg__report_fail(rep, -errno, "cannot write '%s/%s.%s': "
-					"%s", rep->outdir, t->name,
+					"%s", rep->outdir, t->file,
 					file_ext[s], strerror(errno));
 		}
 		t->file_fd[s] = -1;
@@ -629,7 +630,7 @@ static void close_files(struct mg_report *rep, struct mg__report_target *t)
 	}
 	if (r != 0) {
 		mg__report_fail(rep, r, "cannot write '%s/%s.rc': %s",
-				rep->outdir, t->name, strerror(-r));
+				rep->outdir, t->file, strerror(-r));
 	}
 }
 

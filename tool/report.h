@@ -105,6 +105,23 @@ void mg_report_set_backlog(struct mg_report *rep, mg_report_backlog_fn fn,
 char **mg_report_names(TALLOC_CTX *mem_ctx, const struct mg_chain *chains,
 		       size_t n);
 
+/* The longest target name used as it is in a file name: NAME.out fits in
+ * NAME_MAX (255). */
+#define MG_REPORT_STEM_MAX 251
+/* Where a longer one is cut, before "~" and 16 hex digits. */
+#define MG_REPORT_STEM_CUT 234
+
+/*
+ * The file name a target's files start with (--outdir's NAME.out, .err,
+ * .rc; mitogen-cp's DEST/NAME/ of a pull): the name itself when it has
+ * at most MG_REPORT_STEM_MAX bytes, else its first MG_REPORT_STEM_CUT
+ * bytes (fewer, so as not to cut a UTF-8 character), "~", and the
+ * FNV-1a 64-bit hash of the whole name in 16 lower-case hex digits: the
+ * same name always gives the same stem, and two names give two stems.
+ * On mem_ctx; NULL on ENOMEM.
+ */
+char *mg_report_file_stem(TALLOC_CTX *mem_ctx, const char *name);
+
 /*
  * Register the next target (index = number of targets added before).
  * 'name' is from mg_report_names(); 'chain_text' is what --failed writes.

@@ -62,6 +62,36 @@ function line_shapes() {
     done
 }
 
+# The --outdir stem of a target NAME longer than 251 bytes: its first
+# 234 bytes, "~", then the FNV-1a 64-bit hash of the whole NAME in hex
+# (mitogen-run(1), --outdir). ASCII names here: no character to keep whole.
+function long_stem() {
+    local name=$1 h=$((0xcbf29ce484222325)) b
+    for b in $(printf '%s' "$name" | od -An -v -tu1); do
+        h=$(((h ^ b) * 0x100000001b3))
+    done
+    printf '%s~%016x\n' "${name:0:234}" "$h"
+}
+
+@test "--outdir: a name too long for a file name is cut, with a hash of the whole that keeps it unique" {
+    local a b x300 stem_a stem_b
+    x300=$(printf 'x%.0s' {1..300})
+    a="local?remote_name=${x300}a"
+    b="local?remote_name=${x300}b"
+    run_mg_sep mitogen-run --outdir "$MG_TMP/out" -w "$a,$b,local" -- echo hi
+    stem_a=$(long_stem "${a/\?/%3F}")
+    stem_b=$(long_stem "${b/\?/%3F}")
+    assert "${#stem_a}" -eq 251 "the stem and .out fit in 255 bytes"
+    assert "$stem_a" != "$stem_b" "names alike but for their end: two stems"
+    assert "$(cat "$MG_TMP/out/$stem_a.rc")" == "0" "the first one's status"
+    assert "$(cat "$MG_TMP/out/$stem_b.out")" == "hi" "the second one's output"
+    [[ -e $MG_TMP/out/$stem_b.err ]] || die "no $stem_b.err"
+    assert "$(cat "$MG_TMP/out/local.rc")" == "0" "a short name is kept as it is"
+    assert "$(ls "$MG_TMP/out" | wc -l)" -eq 9 "three files per target"
+    # The lines' prefixes are the whole names, as ever.
+    assert "$output" =~ "${a/\?/%3F}: " "the prefix is the whole name"
+}
+
 @test "standard output closed by its reader: the commands' output is cut as a pipe's, the run ends, 255" {
     # As 'yes | head -1' here: the writers get EPIPE (SIGPIPE), where the
     # run went on forever, reading what it could not print.

@@ -178,6 +178,40 @@ static void test_names_unique(void)
 	talloc_free(ctx);
 }
 
+/* A name too long for NAME.out in a file name: cut, with a hash of the
+ * whole, never in a UTF-8 character. */
+static void test_file_stem(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	char name[400], *a, *b;
+
+	ASSERT_STR_EQ(mg_report_file_stem(ctx, "local"), "local");
+	memset(name, 'x', sizeof(name));
+	name[MG_REPORT_STEM_MAX] = '\0';
+	ASSERT_STR_EQ(mg_report_file_stem(ctx, name), name);
+	name[MG_REPORT_STEM_MAX] = 'x';
+	name[MG_REPORT_STEM_MAX + 1] = '\0';
+	a = mg_report_file_stem(ctx, name);
+	ASSERT_INT_EQ(strlen(a), MG_REPORT_STEM_MAX);
+	ASSERT_TRUE(strncmp(a, name, MG_REPORT_STEM_CUT) == 0 && a[MG_REPORT_STEM_CUT] == '~');
+	/* Stable; names alike but for their last byte: two stems. */
+	name[MG_REPORT_STEM_MAX + 1] = 'x';
+	name[399] = '\0';
+	name[398] = 'a';
+	ASSERT_STR_EQ(mg_report_file_stem(ctx, name), mg_report_file_stem(ctx, name));
+	name[398] = 'b';
+	b = mg_report_file_stem(ctx, name);
+	name[398] = 'a';
+	ASSERT_TRUE(strcmp(b, mg_report_file_stem(ctx, name)) != 0);
+	/* "é" (2 bytes) across the cut: left out whole. */
+	name[MG_REPORT_STEM_CUT - 1] = (char)0xc3;
+	name[MG_REPORT_STEM_CUT] = (char)0xa9;
+	a = mg_report_file_stem(ctx, name);
+	ASSERT_INT_EQ(strlen(a), MG_REPORT_STEM_CUT - 1 + 17);
+	ASSERT_INT_EQ(a[MG_REPORT_STEM_CUT - 1], '~');
+	talloc_free(ctx);
+}
+
 static void test_names_many(void)
 {
 	TALLOC_CTX *ctx = talloc_new(NULL);
@@ -1321,6 +1355,7 @@ int main(void)
 	RUN(test_names_hosts);
 	RUN(test_names_unique);
 	RUN(test_names_many);
+	RUN(test_file_stem);
 	RUN(test_fold);
 	RUN(test_fold_padding);
 	RUN(test_fold_large);
