@@ -75,8 +75,10 @@ static void plan(const struct mg_cp_opts *co)
 	for (size_t i = 0; i < co->n_chains; i++) {
 		for (size_t j = 0; co->srcs[j] != NULL; j++) {
 			if (co->pull) {
+				char *stem = co->report != NULL ? mg_report_file_stem(NULL, co->names[i]) : NULL;
 				printf("%s:%s -> %s%s%s\n", co->chains[i].text, co->srcs[j], co->dest,
-				       co->report != NULL ? "/" : "", co->report != NULL ? co->names[i] : "");
+				       stem != NULL ? "/" : "", stem != NULL ? stem : "");
+				talloc_free(stem);
 			} else {
 				printf("%s%s%s -> %s:%s\n", co->from != NULL ? co->from->text : "",
 				       co->from != NULL ? ":" : "", co->srcs[j], co->chains[i].text,

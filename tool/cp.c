@@ -265,13 +265,16 @@ static void pull_total(uint64_t total, void *data)
 /* Many targets pull into DEST/NAME, one directory each. */
 static char *pull_dest(struct cp *cp, struct cp_target *t, unsigned *_flags)
 {
-	char *dir;
+	char *dir, *stem;
 
 	if (cp->o->report == NULL) {
 		return talloc_strdup(cp, cp->o->dest);
 	}
 	*_flags |= MG_FILE_INTO;
-	dir = talloc_asprintf(cp, "%s/%s", cp->o->dest, cp->o->names[t->idx]);
+	/* The name --outdir gives its files: one too long is shortened. */
+	stem = mg_report_file_stem(cp, cp->o->names[t->idx]);
+	dir = stem != NULL ? talloc_asprintf(cp, "%s/%s", cp->o->dest, stem) : NULL;
+	talloc_free(stem);
 	if (dir != NULL && mkdir(dir, 0777) != 0 && errno != EEXIST) {
 		/* Said once, naming DEST when it is DEST that is missing or
 		 * no directory (as cp names its target). */

@@ -561,6 +561,17 @@ pushed" "nothing else written"
     assert "$stderr" =~ "local: .*nosuch/: Not a directory" "prefixed by target"
     assert "$stderr" =~ "2 of 2 failed" "a summary"
 
+    # A name too long for a file name: DEST/ its --outdir stem (the
+    # first 234 bytes, "~", a hash of the whole), as mitogen-run(1) says.
+    local long stem
+    long="local?remote_name=$(printf 'x%.0s' {1..300})"
+    run_mg_sep mitogen-cp -w "local,$long" ":$MG_TMP/f" "$MG_TMP/d2"
+    stem=$(find "$MG_TMP/d2" -mindepth 1 -maxdepth 1 -name 'local%3Fremote_name=x*' -printf '%f\n')
+    assert "$stem" =~ "^local%3Fremote_name=x{214}~[0-9a-f]{16}$" "pulled into DEST/STEM"
+    assert "$(cat "$MG_TMP/d2/$stem/f")" == "many" "the file there"
+    run_mg mitogen-cp -n -w "$long" ":$MG_TMP/f" "$MG_TMP/d2"
+    assert "$output" =~ " -> $MG_TMP/d2/$stem\$" "-n says that directory"
+
     run_mg_sep mitogen-cp --json -w local "$MG_TMP/f" ":$MG_TMP/d1/"
     assert "$output" =~ '"target": *"local"' "JSON per target"
     run_mg_sep 255 mitogen-cp -w local,'ssh:127.0.0.1:1?connect_timeout=3' "$MG_TMP/f" ":$MG_TMP/d1/"
