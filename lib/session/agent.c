@@ -418,6 +418,11 @@ static int agent_run(int image_fd, const struct mg_image *image, bool tail_hello
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Under a file size limit (ulimit -f), a program's copy or a file
+	 * pushed past it fails that one write with EFBIG, said as such,
+	 * rather than ending the agent and every command behind it (rsync
+	 * ignores it too). Commands get SIG_DFL back (mg__child_reset_signals). */
+	signal(SIGXFSZ, SIG_IGN);
 	mg_log_set_ident("mitogen-agent");
 	/* Frames over a PTY (su) need it raw: no echo, no line editing. */
 	if (isatty(0)) {

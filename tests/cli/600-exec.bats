@@ -121,6 +121,29 @@ function teardown() {
         "a full disk, named"
 }
 
+@test "a far end with a file size limit below the program: 255 with the reason; the agent is not killed by SIGXFSZ" {
+    skip_if_not_root
+    skip_if_no_program sudo
+    # The hop's agent runs under ulimit -f (through a sudo that sets it);
+    # this side does not. Its copy of the program passes the limit: the
+    # write fails (EFBIG), as rsync's receiver has it, instead of a
+    # SIGXFSZ ending the agent, and the chain with it.
+    printf '#!/bin/sh\nulimit -f 1024\nexec sudo "$@"\n' >"$MG_TMP/limited-sudo"
+    chmod +x "$MG_TMP/limited-sudo"
+    head -c 2000000 /dev/urandom | cat "$PROBE" - >"$MG_TMP/big"
+    local hop
+    local path=$MG_TMP/limited-sudo
+    hop="local/sudo:root?sudo_path=${path//\//%2F}"
+    run_mg_sep 255 mitogen-exec "$hop" -- "$MG_TMP/big"
+    assert "$stderr" =~ "$MG_TMP/big: cannot store the program here: File too large" \
+        "the agent lived to say why"
+    # A program under the limit runs there; a command gets SIGXFSZ's
+    # default back (bit 25 of SigIgn clear), as under ssh.
+    run_mg_sep 3 mitogen-exec "$hop" -- "$PROBE"
+    run_mg_sep mitogen-run "$hop" -- grep SigIgn /proc/self/status
+    assert "$(( 0x${output##*[[:space:]]} & (1 << 24) ))" -eq 0 "SIGXFSZ not ignored by the command"
+}
+
 @test "a program for another machine is refused before it is sent" {
     cp "$PROBE" "$MG_TMP/foreign"
     # e_machine (offset 18, little endian) = 183, aarch64; or x86_64 on aarch64.

@@ -344,6 +344,21 @@ function assert_hop_log() {
     assert "$(cat "$MG_TMP/left2")" == "f" "chain to chain: only the old file there"
 }
 
+@test "cp: a far end under a file size limit: File too large, the old file intact, the agent not killed" {
+    skip_if_not_root
+    skip_if_no_program sudo
+    # The hop's agent runs under ulimit -f 1024 (1 MiB), this side not.
+    local path=$MG_TMP/limited-sudo hop
+    printf '#!/bin/sh\nulimit -f 1024\nexec sudo "$@"\n' >"$path"
+    chmod +x "$path"
+    hop="local/sudo:root?sudo_path=${path//\//%2F}"
+    head -c 2000000 /dev/urandom >"$MG_TMP/big"
+    printf 'old\n' >"$MG_TMP/f"
+    run_mg_sep 1 mitogen-cp "$MG_TMP/big" "$hop:$MG_TMP/f"
+    assert "$stderr" =~ "$MG_TMP/f: File too large" "the file's error, not a lost connection"
+    assert "$(cat "$MG_TMP/f")" == "old" "the old file intact"
+}
+
 @test "cp: kill -9 of mitogen-cp mid-copy leaves the old file and nothing else" {
     [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agent is the holder's child"
     local big=$MG_TMP/big m a i
