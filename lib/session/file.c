@@ -229,15 +229,19 @@ static int fan_new(struct copy *fc, struct mg_context *const *ctxs,
 				 .meet = meet, .data = fc };
 	struct mg__file_push_req rq = { .dest = dest, .flags = fc->o.flags & MG__FILE_KNOWN };
 	uint32_t *ids = talloc_array(fc, uint32_t, fc->n);
+	char **names = ids != NULL ? mg__file_src_names(ids, srcs) : NULL;
 
 	while (srcs[rq.n_top] != NULL) {
 		rq.n_top++;
 	}
+	/* The receivers write only what the sources are named: a far
+	 * source puts nothing else beside them. */
+	rq.names = (const char *const *)names;
 	for (size_t i = 0; ids != NULL && i < fc->n; i++) {
 		fc->t[i].ctx = ctxs[i];
 		ids[i] = mg_context_id(ctxs[i]);
 	}
-	fc->fan = ids != NULL ? mg__fan_new(fc, mg_context_router(ctxs[0]), &rq, ids, fc->n,
+	fc->fan = names != NULL ? mg__fan_new(fc, mg_context_router(ctxs[0]), &rq, ids, fc->n,
 					    (fc->o.flags & MG_FILE_NO_RELAY) == 0, &cb) : NULL;
 	talloc_free(ids);
 	return fc->fan != NULL ? 0 : -ENOMEM;
@@ -314,6 +318,7 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	struct mg_router *r = mg_context_router(ctx);
 	uint32_t n_top = 0;
 	struct mg_buf *b;
+	char **names;
 	int ret;
 
 	*_errmsg = NULL;
@@ -330,6 +335,14 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 		if (*_errmsg != NULL) {
 			*_errmsg = talloc_steal(mem_ctx, *_errmsg);
 		}
+		copy_free(fc);
+		return NULL;
+	}
+	/* The far end may write only what the sources are named. */
+	names = mg__file_src_names(fc, srcs);
+	ret = names != NULL ? mg__unpack_expect(fc->unpack, (const char *const *)names) : -ENOMEM;
+	talloc_free(names);
+	if (ret != 0) {
 		copy_free(fc);
 		return NULL;
 	}

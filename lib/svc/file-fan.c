@@ -235,6 +235,10 @@ static int link_start(struct flink *l, const struct mg_buf *extra)
 			ret = mg__buf_put_u8(b, 1);
 		}
 	}
+	/* The names the receivers may write; file.copy has the sources. */
+	if (ret == 0 && extra == NULL) {
+		ret = mg__file_names_encode(b, &rq);
+	}
 	if (ret == 0) {
 		ret = mg_router_call_async(l, f->r, l->callee,
 					   !l->ids ? "file.push" : extra == NULL ? "file.relay" : "file.copy",
@@ -366,6 +370,23 @@ static void on_pack_bytes(void *data, uint64_t bytes)
 	}
 }
 
+static const char *const *names_dup(TALLOC_CTX *mem_ctx, const char *const *names)
+{
+	size_t n = 0;
+	char **v;
+
+	while (names[n] != NULL) {
+		n++;
+	}
+	v = talloc_zero_array(mem_ctx, char *, n + 1);
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		if ((v[i] = talloc_strdup(v, names[i])) == NULL) {
+			TALLOC_FREE(v);
+		}
+	}
+	return (const char *const *)v;
+}
+
 struct mg__fan *mg__fan_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 			    const struct mg__file_push_req *rq, const uint32_t *ids, size_t n,
 			    bool group, const struct mg__fan_cb *cb)
@@ -381,6 +402,10 @@ struct mg__fan *mg__fan_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 	f->total = MG__FILE_NO_TOTAL;
 	f->rq.flags = rq->flags;
 	f->rq.n_top = rq->n_top;
+	if (rq->names != NULL && (f->rq.names = names_dup(f, rq->names)) == NULL) {
+		talloc_free(f);
+		return NULL;
+	}
 	f->n = n;
 	f->group = group;
 	f->cb = *cb;

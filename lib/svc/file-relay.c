@@ -130,7 +130,13 @@ static int serve(struct mg_message *req, struct mg_router *r, TALLOC_CTX *tmp,
 	uint8_t ans[4];
 	int ret = -ENOMEM;
 
-	if (j != NULL) {
+	if (j != NULL && copy) {
+		/* The targets write only what the sources are named. */
+		char **names = mg__file_src_names(tmp, (const char *const *)rq->srcs);
+
+		rq->rq.names = (const char *const *)names;
+	}
+	if (j != NULL && (!copy || rq->rq.names != NULL)) {
 		cb.data = j;
 		j->r = r;
 		j->caller = mg_message_src(req);

@@ -82,6 +82,7 @@ struct mg__unpack {
 	unsigned failures;
 	mg__unpack_error_fn err;
 	void *data;
+	char **names;         /* the first components that may be written, or NULL */
 };
 
 static void report(struct mg__unpack *u, bool at_source, const char *disp, const char *msg)
@@ -151,6 +152,52 @@ static char *map_path(struct mg__unpack *u, TALLOC_CTX *mem_ctx, const char *p, 
 	c = memchr(p, '/', n);
 	return talloc_asprintf(mem_ctx, "%s%.*s", u->rename_top, c != NULL ? (int)(end - c) : 0,
 			       c != NULL ? c : "");
+}
+
+/* Whether rel's first component is the name of a source asked for;
+ * 'bind' gives a name to a source named at the sender (""). With DEST
+ * the copy of one source, that name is DEST's own (rename_top). */
+static bool top_ok(struct mg__unpack *u, const char *rel, bool bind)
+{
+	size_t len = strcspn(rel, "/");
+
+	if (u->names == NULL || u->rename_top != NULL) {
+		return true;
+	}
+	for (size_t i = 0; u->names[i] != NULL; i++) {
+		if (strlen(u->names[i]) == len && memcmp(u->names[i], rel, len) == 0) {
+			return true;
+		}
+	}
+	for (size_t i = 0; bind && u->names[i] != NULL; i++) {
+		if (u->names[i][0] == '\0') {
+			char *name = talloc_strndup(u->names, rel, len);
+
+			if (name != NULL) {
+				talloc_free(u->names[i]);
+				u->names[i] = name;
+			}
+			return name != NULL;
+		}
+	}
+	return false;
+}
+
+int mg__unpack_expect(struct mg__unpack *u, const char *const *names)
+{
+	size_t n = 0;
+
+	while (names[n] != NULL) {
+		n++;
+	}
+	TALLOC_FREE(u->names);
+	u->names = talloc_zero_array(u, char *, n + 1);
+	for (size_t i = 0; u->names != NULL && i < n; i++) {
+		if ((u->names[i] = talloc_strdup(u->names, names[i])) == NULL) {
+			TALLOC_FREE(u->names);
+		}
+	}
+	return u->names != NULL ? 0 : -ENOMEM;
 }
 
 static char *disp_path(struct mg__unpack *u, TALLOC_CTX *mem_ctx, const char *rel)
@@ -717,6 +764,12 @@ static void on_record(struct mg__unpack *u, char type)
 		if (rel == NULL || (type == MG__REC_HARD && hard == NULL)) {
 			fail(u, disp, rel == NULL ? "unsafe name from the far end (refused)"
 				       : "unsafe hard link target from the far end (refused)");
+			rel = NULL;
+		} else if (!top_ok(u, rel, true) || (hard != NULL && !top_ok(u, hard, false))) {
+			/* Beside the sources in DEST (scp's CVE-2019-6111):
+			 * a far end would replace whatever is there. */
+			fail(u, disp,
+			     "not a name of the sources asked for, from the far end (refused)");
 			rel = NULL;
 		} else if ((type == MG__REC_LINK || type == MG__REC_HARD) &&
 			   (u->flags & MG__FILE_LINKS) == 0) {

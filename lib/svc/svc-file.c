@@ -26,10 +26,69 @@ int mg__file_push_req_encode(struct mg_buf *b, const struct mg__file_push_req *r
 	return 0;
 }
 
+int mg__file_names_encode(struct mg_buf *b, const struct mg__file_push_req *rq)
+{
+	return rq->names != NULL && mg__buf_put_strv(b, rq->names) != 0 ? -ENOMEM : 0;
+}
+
+char **mg__file_src_names(TALLOC_CTX *mem_ctx, const char *const *srcs)
+{
+	size_t n = 0, k = 0;
+	char **v;
+
+	while (srcs[n] != NULL) {
+		n++;
+	}
+	v = talloc_zero_array(mem_ctx, char *, n + 1);
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		const char *s = srcs[i], *end = s + strlen(s), *base;
+
+		while (end - s > 1 && end[-1] == '/') {
+			end--;
+		}
+		for (base = end; base > s && base[-1] != '/'; base--) {
+		}
+		if (base == end) {
+			continue;  /* / or "": the sender names no such source */
+		}
+		if ((end - base == 1 && base[0] == '.') ||
+		    (end - base == 2 && base[0] == '.' && base[1] == '.')) {
+			end = base;  /* named there, after what it resolves to */
+		}
+		if ((v[k++] = talloc_strndup(v, base, (size_t)(end - base))) == NULL) {
+			TALLOC_FREE(v);
+		}
+	}
+	return v;
+}
+
+/* The optional names last: none may hold a '/' or be . or .. */
+static int get_names(struct mg_buf *b, TALLOC_CTX *mem_ctx, struct mg__file_push_req *rq)
+{
+	char **v = NULL;
+
+	rq->names = NULL;
+	if (mg__buf_left(b) == 0) {
+		return 0;
+	}
+	if (mg__buf_get_strv(b, mem_ctx, 65536, &v) != 0) {
+		return MG_ERR_PROTOCOL;
+	}
+	for (size_t i = 0; v[i] != NULL; i++) {
+		if (strchr(v[i], '/') != NULL || strcmp(v[i], ".") == 0 ||
+		    strcmp(v[i], "..") == 0) {
+			return MG_ERR_PROTOCOL;
+		}
+	}
+	rq->names = (const char *const *)v;
+	return 0;
+}
+
 static int get_push(struct mg_buf *b, TALLOC_CTX *mem_ctx, struct mg__file_push_req *rq)
 {
 	char *dest = NULL;
 
+	rq->names = NULL;
 	if (mg__buf_get_str(b, mem_ctx, &dest) != 0 || dest == NULL || dest[0] == '\0' ||
 	    (mg__buf_get_u32(b, &rq->flags) | mg__buf_get_u32(b, &rq->n_top) |
 	     mg__buf_get_u32(b, &rq->h_ack) | mg__buf_get_u32(b, &rq->h_report)) != 0 ||
@@ -46,7 +105,7 @@ int mg__file_push_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 	struct mg_buf b;
 
 	mg__buf_view(&b, p, n);
-	return get_push(&b, mem_ctx, rq);
+	return get_push(&b, mem_ctx, rq) != 0 ? MG_ERR_PROTOCOL : get_names(&b, mem_ctx, rq);
 }
 
 /* A source list: one or more, none empty. */
@@ -81,9 +140,11 @@ int mg__file_relay_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 			      struct mg__file_push_req *rq, uint32_t **_ids, uint32_t *_n)
 {
 	struct mg_buf b;
+	int ret;
 
 	mg__buf_view(&b, p, n);
-	return get_relay(&b, mem_ctx, rq, _ids, _n);
+	ret = get_relay(&b, mem_ctx, rq, _ids, _n);
+	return ret != 0 ? ret : get_names(&b, mem_ctx, rq);
 }
 
 int mg__file_copy_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
@@ -214,6 +275,9 @@ static int svc_push(struct mg_message *req, const void *payload, size_t len, voi
 	j->caller = mg_message_src(req);
 	j->h_report = rq.h_report;
 	j->u = mg__unpack_new(j, rq.dest, rq.flags, rq.n_top, push_error, j, &errmsg);
+	if (j->u != NULL && rq.names != NULL && mg__unpack_expect(j->u, rq.names) != 0) {
+		TALLOC_FREE(j->u);
+	}
 	if (j->u == NULL) {
 		int ret = mg_message_reply_dead(req, errmsg != NULL ? errmsg : "out of memory");
 		talloc_free(j);

@@ -105,10 +105,22 @@ struct mg__file_push_req {
 	uint32_t n_top;    /* sources: more than one means DEST is a directory */
 	uint32_t h_ack;    /* the sender's credit handle */
 	uint32_t h_report; /* the sender's handle for errors and the end */
+	/* The names the sources have in the stream (mg__file_src_names), or
+	 * NULL: the receiver then takes any. Optional, after the request
+	 * (after the ids of "file.relay"); "file.copy" has the sources. */
+	const char *const *names;
 };
 int mg__file_push_req_encode(struct mg_buf *b, const struct mg__file_push_req *rq);
 int mg__file_push_req_decode(TALLOC_CTX *mem_ctx, const void *p, size_t n,
 			     struct mg__file_push_req *rq);
+/* Append rq->names (nothing when NULL), the optional last field. */
+int mg__file_names_encode(struct mg_buf *b, const struct mg__file_push_req *rq);
+
+/* The first component each of 'srcs' has in a stream, as a sender names
+ * it (its last component); "" for one ending in . or .., which is named
+ * after the directory it resolves to there; none for / or "". On
+ * mem_ctx, NULL-terminated; NULL on ENOMEM. */
+char **mg__file_src_names(TALLOC_CTX *mem_ctx, const char *const *srcs);
 
 /* "file.relay": the push request, then the targets' ids (*_ids on
  * mem_ctx, *_n of them, 1 to MG__FILE_RELAY_MAX). */
@@ -297,6 +309,10 @@ typedef void (*mg__unpack_error_fn)(void *data, bool at_source, const char *path
 struct mg__unpack *mg__unpack_new(TALLOC_CTX *mem_ctx, const char *dest, uint32_t flags,
 				  uint32_t n_top, mg__unpack_error_fn err, void *data,
 				  char **_errmsg);
+/* Only these first components may be written (a copy of 'names', from
+ * mg__file_src_names; "" takes any one name) when dest is a directory
+ * the sources go into: a sender cannot put other names beside them. */
+int mg__unpack_expect(struct mg__unpack *u, const char *const *names);
 /* Bytes of the stream (a channel sink). */
 void mg__unpack_feed(void *data, const uint8_t *p, size_t n);
 /* The stream ended (err from the channel): finish directories; returns

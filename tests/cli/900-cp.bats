@@ -474,7 +474,7 @@ function assert_hop_log() {
     rm -f /tmp/mg-file-evil-abs
     # -a: links are asked for, so the symlink out is made and what
     # comes under it must not go through it.
-    MG_FILE_EVIL_OUT=$MG_TMP/out MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -a local:/x "$MG_TMP/dest/"
+    MG_FILE_EVIL_OUT=$MG_TMP/out MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -a local:/top "$MG_TMP/dest/"
     assert "$(cat "$MG_TMP/dest/top/good")" == "good" "a good file arrives"
     assert "$(cat "$MG_TMP/dest/top/sub/ok")" == "ok" "a good file in a good directory arrives"
     assert "$stderr" =~ "\.\./escaped-dotdot: unsafe name from the far end" "../ refused"
@@ -490,7 +490,7 @@ function assert_hop_log() {
 
     # -r: symlinks are followed at the source; one sent all the same is refused.
     mkdir "$MG_TMP/dest-r"
-    MG_FILE_EVIL_OUT=$MG_TMP/out MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -r local:/x "$MG_TMP/dest-r/"
+    MG_FILE_EVIL_OUT=$MG_TMP/out MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -r local:/top "$MG_TMP/dest-r/"
     assert "$stderr" =~ "dest-r/top/out: a link from the far end without -a \(refused\)" "-r: no symlink made"
     [[ ! -L $MG_TMP/dest-r/top/out ]] || die "-r: a symlink from the far end was made"
     assert "$(cat "$MG_TMP/dest-r/top/good")" == "good" "-r: a good file arrives"
@@ -498,6 +498,32 @@ function assert_hop_log() {
     MG_FILE_EVIL=corrupt MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -r local:/x "$MG_TMP/d2"
     assert "$stderr" =~ "corrupt file stream from the far end" "a broken stream is dropped"
     [[ ! -e $MG_TMP/d2/late ]] || die "nothing after a broken record is written"
+    assert_no_temp "$MG_TMP"
+}
+
+@test "cp: a hostile source writes into DEST only under the names of the sources asked for" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the held hop runs the holder's agent, not MITOGEN_AGENT's"
+    local stub=$MG_SRC_DIR/tests/stubs/hostile/file-evil d
+    local evil
+    evil="docker:evil?docker_path=$(mg_pct "$MG_SRC_DIR/tests/stubs/hostile/docker-file-evil")"
+    export MG_FILE_EVIL=names
+    # A pull, then chain to chain through here and through the hop
+    # the two chains share (file.copy there), each into an existing
+    # DEST: the stream may name only 'top', as scp checks since
+    # CVE-2019-6111.
+    for d in pull here shared; do
+        mkdir "$MG_TMP/$d"
+        printf 'mine\n' >"$MG_TMP/$d/.profile"
+    done
+    MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -a local:/top "$MG_TMP/pull/"
+    run_mg_sep 1 mitogen-cp -a "$evil:/top" "local:$MG_TMP/here/"
+    run_mg_sep 1 mitogen-cp -a "local/$evil:/top" "local/local:$MG_TMP/shared"
+    assert "$stderr" =~ "shared/\.profile: not a name of the sources asked for, from the far end \(refused\)" "the name is said"
+    for d in pull here shared; do
+        assert "$(cat "$MG_TMP/$d/top/good")" == "good" "$d: the source asked for arrives"
+        assert "$(cat "$MG_TMP/$d/.profile")" == "mine" "$d: a file beside it is not replaced"
+        assert "$(ls -A "$MG_TMP/$d")" == ".profile"$'\n'"top" "$d: nothing else is made in DEST"
+    done
     assert_no_temp "$MG_TMP"
 }
 
@@ -931,7 +957,7 @@ function copied_bytes() {
     mkdir -p "$MG_TMP/dest" "$MG_TMP/out"
     rm -f /tmp/mg-file-evil-abs
     # Frames deflated by zlib: read as well as ours.
-    MG_FILE_EVIL_OUT=$MG_TMP/out MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -z -r local:/x "$MG_TMP/dest/"
+    MG_FILE_EVIL_OUT=$MG_TMP/out MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -z -r local:/top "$MG_TMP/dest/"
     assert "$(cat "$MG_TMP/dest/top/good")" == "good" "a good file arrives"
     assert "$(cat "$MG_TMP/dest/top/sub/ok")" == "ok" "a good file in a good directory arrives"
     assert "$stderr" =~ "\.\./escaped-dotdot: unsafe name from the far end" "../ refused"

@@ -538,6 +538,79 @@ static void test_unpack_dir_records_bounded(void)
 	talloc_free(tmp);
 }
 
+/* The names of the sources go with a push or a relay (after its ids),
+ * and the receiver writes nothing else into a DEST that exists: a far
+ * end cannot put a file beside the sources (scp's CVE-2019-6111). A
+ * source ending in . is named at the sender: any one name for it. */
+static void test_unpack_names(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char dir[] = "/tmp/test-file.XXXXXX";
+	const char *srcs[] = { "/a/top/", "x", "/", "d/.", NULL };
+	char **names = mg__file_src_names(tmp, srcs);
+	struct mg__file_push_req rq = { .dest = "/d", .n_top = 4, .h_ack = 1, .h_report = 2,
+					.names = (const char *const *)names }, back;
+	struct mg_buf *b = mg__buf_new(tmp, 4096);
+	struct seen s = { 0 };
+	uint32_t *ids, n;
+	char *errmsg = NULL;
+	struct mg__unpack *u;
+	struct stat st;
+
+	ASSERT_STR_EQ(names[0], "top");
+	ASSERT_STR_EQ(names[1], "x");
+	ASSERT_STR_EQ(names[2], "");
+	ASSERT_PTR_NULL(names[3]);
+	ASSERT_INT_EQ(mg__file_push_req_encode(b, &rq) | mg__file_names_encode(b, &rq), 0);
+	ASSERT_INT_EQ(mg__file_push_req_decode(tmp, b->data, b->len, &back), 0);
+	ASSERT_STR_EQ(back.names[0], "top");
+	ASSERT_STR_EQ(back.names[2], "");
+	b->len = 0;
+	rq.names = NULL;
+	mg__file_push_req_encode(b, &rq);
+	ASSERT_INT_EQ(mg__file_push_req_decode(tmp, b->data, b->len, &back), 0);
+	ASSERT_PTR_NULL(back.names);
+	mg__buf_put_u32(b, 1);
+	mg__buf_put_u32(b, 7);
+	rq.names = (const char *const *)names;
+	mg__file_names_encode(b, &rq);
+	ASSERT_INT_EQ(mg__file_relay_req_decode(tmp, b->data, b->len, &back, &ids, &n), 0);
+	ASSERT_INT_EQ(n, 1);
+	ASSERT_STR_EQ(back.names[1], "x");
+	b->len = 0;
+	mg__file_push_req_encode(b, &rq);
+	mg__buf_put_strv(b, (const char *const[]){ "../x", NULL });
+	ASSERT_INT_EQ(mg__file_push_req_decode(tmp, b->data, b->len, &back), MG_ERR_PROTOCOL);
+
+	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
+	b = top_and_a(tmp);
+	/* d/. at the sender: the first name not asked for is its. */
+	rec(b, MG__REC_DIR, "d", NULL, 0);
+	file(b, "d/f", "d\n", true);
+	file(b, ".profile", "evil\n", true);
+	rec(b, MG__REC_DIR, "planted", NULL, 0);
+	file(b, "planted/f", "evil\n", true);
+	rec(b, MG__REC_HARD, "top/h", "planted/f", 0);
+	rec(b, MG__REC_END, NULL, NULL, 0);
+	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_LINKS, 4, on_error, &s, &errmsg);
+	ASSERT_PTR_NOT_NULL(u);
+	ASSERT_INT_EQ(mg__unpack_expect(u, (const char *const *)names), 0);
+	mg__unpack_feed(u, b->data, b->len);
+	ASSERT_INT_EQ(mg__unpack_finish(u, 0), 4);
+	ASSERT_STR_CONTAINS(s.text, "/.profile: not a name of the sources asked for");
+	ASSERT_STR_CONTAINS(s.text, "/planted: not a name of the sources asked for");
+	ASSERT_STR_CONTAINS(s.text, "/planted/f: not a name of the sources asked for");
+	ASSERT_STR_CONTAINS(s.text, "/top/h: not a name of the sources asked for");
+	ASSERT_INT_EQ(s.n, 4);
+	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/top/a", dir), &st), 0);
+	ASSERT_INT_EQ(stat(talloc_asprintf(tmp, "%s/d/f", dir), &st), 0);
+	ASSERT_INT_EQ(lstat(talloc_asprintf(tmp, "%s/.profile", dir), &st), -1);
+	ASSERT_INT_EQ(lstat(talloc_asprintf(tmp, "%s/planted", dir), &st), -1);
+	talloc_free(u);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(tmp);
+}
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -553,5 +626,6 @@ int main(void)
 	RUN(test_unpack_links_not_asked);
 	RUN(test_unpack_dir_times);
 	RUN(test_unpack_dir_records_bounded);
+	RUN(test_unpack_names);
 	return TESTS_END();
 }
