@@ -147,7 +147,10 @@ static void on_report(struct mg_router *r, struct mg_msg *m, void *data)
 		link_fail(l, MG_ERR_DISCONNECTED, why);
 		return;
 	}
-	if (l->didx == NO_RECEIVER && m->len >= 13 && m->data[4] == MG__FILE_REPORT_BYTES) {
+	/* file.copy's own progress, behind no id: a target's report of
+	 * that kind (behind its id) is the target's, never taken for it. */
+	if (l->didx == NO_RECEIVER && m->len >= 13 && mg__get_be32(m->data) == 0 &&
+	    m->data[4] == MG__FILE_REPORT_BYTES) {
 		if (m->len >= 21) {
 			f->total = (uint64_t)mg__get_be32(m->data + 13) << 32 | mg__get_be32(m->data + 17);
 		}

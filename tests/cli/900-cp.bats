@@ -527,6 +527,18 @@ function assert_hop_log() {
     assert_no_temp "$MG_TMP"
 }
 
+@test "cp: chain to chain through a shared hop: a hostile target cannot speak for the hop doing the copy" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the holder does the copy"
+    local evil
+    evil="docker:evil?docker_path=$(mg_pct "$MG_SRC_DIR/tests/stubs/hostile/docker-file-evil")"
+    printf 'x\n' >"$MG_TMP/f"
+    # Its progress report (u8 4) reaches the master behind its own id:
+    # the bar shows the bytes of the stream, never its 1 PiB of 2 PiB.
+    MG_FILE_EVIL=bytes run_mg_sep mitogen-cp --progress "local:$MG_TMP/f" "local/$evil:/x"
+    assert "$stderr" =~ "[0-9] B" "the bar counts the bytes of the stream"
+    [[ ! $stderr =~ TiB ]] || die "a target's report was taken as the copy's progress"
+}
+
 @test "cp: over ssh and ssh/sudo, both ways" {
     need_sshd
     need_users
