@@ -424,13 +424,17 @@ int mg__fan_push(struct mg__fan *f, const char *const *srcs)
 	return f->p != NULL ? start_links(f) : -ENOMEM;
 }
 
+/* What the source did: the targets' error names it, not them. */
+#define TOO_MUCH \
+	"rcvd too much data from the source (more than its 2 MiB window): protocol error"
+
 static void on_in_bytes(void *data, const uint8_t *p, size_t n)
 {
 	struct mg__fan *f = data;
 
 	if (!mg__pack_relay_feed(f->p, p, n)) {
 		/* Past the window the sender was given: cut everyone. */
-		fail_all(f, MG_ERR_PROTOCOL, "rcvd too much data");
+		fail_all(f, MG_ERR_PROTOCOL, TOO_MUCH);
 		return;
 	}
 	if (!f->held && mg__pack_relay_queued(f->p) >= MG_WINDOW_DEFAULT) {
@@ -451,8 +455,11 @@ static void on_in_done(void *data, int err)
 	/* A source below that is gone ended the stream with a dead
 	 * message, which reads as its end. */
 	if (err != 0 || (f->from_below && mg__router_child_towards(f->r, f->from) == 0)) {
+		/* The channel's only error of its own: the source sent past
+		 * its credit (MG_ERR_PROTOCOL). */
 		fail_all(f, err != 0 ? err : MG_ERR_DISCONNECTED,
-			 err != 0 ? mg_strerror(err) : "the source's connection was lost while copying");
+			 err == MG_ERR_PROTOCOL ? TOO_MUCH : err != 0 ? mg_strerror(err)
+			 : "the source's connection was lost while copying");
 		return;
 	}
 	if (f->cb.bytes != NULL) {

@@ -539,6 +539,26 @@ function assert_hop_log() {
     [[ ! $stderr =~ TiB ]] || die "a target's report was taken as the copy's progress"
 }
 
+@test "cp: chain to chain, a source that sends past its window: said so, the old file intact" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the holder does the copy"
+    local evil
+    evil="docker:evil?docker_path=$(mg_pct "$MG_SRC_DIR/tests/stubs/hostile/docker-file-evil")"
+    mkdir "$MG_TMP/d"
+    printf 'old\n' >"$MG_TMP/d/top"
+    export MG_FILE_EVIL=flood
+    # Through here, then through the hop the two share: the target
+    # is not at fault, the error says what the source did.
+    run_mg_sep '?' mitogen-cp "$evil:/top" "local:$MG_TMP/d/"
+    assert "$status" -ne 0 "through here: a failure"
+    assert "$stderr" =~ "^mitogen-cp: local: rcvd too much data from the source" "through here: what the source did"
+    run_mg_sep '?' mitogen-cp "local/$evil:/top" "local/local:$MG_TMP/d/"
+    assert "$status" -ne 0 "through the shared hop: a failure"
+    assert "$stderr" =~ "mitogen-cp: local/local: rcvd too much data from the source" "through the shared hop: what the source did"
+    assert "$(cat "$MG_TMP/d/top")" == "old" "the old file is intact"
+    assert "$(ls -A "$MG_TMP/d")" == "top" "no other file"
+    assert_no_temp "$MG_TMP"
+}
+
 @test "cp: over ssh and ssh/sudo, both ways" {
     need_sshd
     need_users
