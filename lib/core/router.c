@@ -589,6 +589,14 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 		return;
 	}
 	if (m->dst == r->my_id) {
+		if (in != r->parent && r->parent != NULL &&
+		    mg__stream_pending(r->parent) >= MG_STREAM_TX_HIGH) {
+			/* A handler may send on up what a child sent here (a
+			 * LOG for its agent): with the way up full, read no
+			 * more from that child, as for a frame forwarded. Before
+			 * the call, which may free this router. */
+			mg__stream_pause(in, true);
+		}
 		invoke(r, m);
 		return;
 	}

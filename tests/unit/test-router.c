@@ -1395,6 +1395,58 @@ static void test_log_forwarding_body(void)
 }
 ISOLATED(test_log_forwarding)
 
+/* A child's LOG addressed to its parent agent is sent on up from the
+ * agent's handler, not forwarded: while the way up is full the agent must
+ * stop reading from that child there too, as for a frame it forwards,
+ * or it queues whatever the child writes until it drops its own parent
+ * (and with it every sibling) as not reading. A worker (PROTOCOL 5.8)
+ * writes to its agent far faster than an ssh link drains. */
+static bool way_up_stalled(void *arg)
+{
+	struct net *n = arg;
+
+	return mg__stream_closed(n->up[1]) || mg__stream_paused(n->down[2]);
+}
+
+static bool all_logged(void *arg)
+{
+	return log_count >= 192;
+}
+
+static void test_log_flood_bounded_body(void)
+{
+	struct net *n = net_new();
+	const size_t chunk = 256 << 10;
+	struct mg_buf *b;
+	char *text;
+
+	ASSERT_PTR_NOT_NULL(n);
+	text = talloc_zero_size(n->ctx, chunk + 1);
+	ASSERT_PTR_NOT_NULL(text);
+	memset(text, 'x', chunk);
+	b = mg__buf_new(n->ctx, chunk + 64);
+	ASSERT_PTR_NOT_NULL(b);
+	ASSERT_INT_EQ(mg__buf_put_u8(b, MG_LOG_ERROR), 0);
+	ASSERT_INT_EQ(mg__buf_put_str(b, text), 0);
+	/* The master reads nothing from 1 for now. */
+	mg__stream_pause(n->down[1], true);
+	log_count = 0;
+	/* 48 MiB, within 2's own queue limit (64 MiB). */
+	for (int i = 0; i < 192; i++) {
+		ASSERT_INT_EQ(mg__router_send(n->r[2], 1, MG_H_LOG, 0, 0, b->data, b->len), 0);
+	}
+	run_until(n->loop, way_up_stalled, n, 5000);
+	run_until(n->loop, NULL, NULL, 300);
+	ASSERT_TRUE(!mg__stream_closed(n->up[1]));
+	ASSERT_TRUE(mg__stream_pending(n->up[1]) < MG_STREAM_TX_HIGH + 2 * chunk);
+	/* Once the way up drains, 1 reads from 2 again: every line arrives. */
+	mg__stream_pause(n->down[1], false);
+	ASSERT_TRUE(run_until(n->loop, all_logged, NULL, 10000));
+	ASSERT_TRUE(!mg__stream_closed(n->up[1]));
+	talloc_free(n);
+}
+ISOLATED(test_log_flood_bounded)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1426,5 +1478,6 @@ int main(void)
 	RUN(test_send_too_big);
 	RUN(test_local_send_deferred);
 	RUN(test_log_forwarding);
+	RUN(test_log_flood_bounded);
 	return TESTS_END();
 }
