@@ -867,6 +867,23 @@ static void on_stream_close(struct mg_stream *s, int err, const char *why, void 
 	mg_loop_free_later(r->loop, s);
 }
 
+/* How much of 'name' a route keeps: what a parent takes in ADD_ROUTE (a
+ * chain text, a worker's argv[0], may be longer), cut before a UTF-8
+ * sequence that would not fit whole. */
+static size_t name_len(const char *name)
+{
+	size_t n = name != NULL ? strnlen(name, NAME_MAX_LEN + 1) : 0;
+
+	if (n <= NAME_MAX_LEN) {
+		return n;
+	}
+	n = NAME_MAX_LEN;
+	while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) {
+		n--;
+	}
+	return n;
+}
+
 static int add_route(struct mg_router *r, uint32_t id, struct mg_stream *s, const char *name)
 {
 	struct route *rt;
@@ -880,7 +897,7 @@ static int add_route(struct mg_router *r, uint32_t id, struct mg_stream *s, cons
 	}
 	rt->link.id = id;
 	rt->stream = s;
-	rt->name = talloc_strdup(rt, name != NULL ? name : "");
+	rt->name = talloc_strndup(rt, name != NULL ? name : "", name_len(name));
 	if (rt->name == NULL) {
 		talloc_free(rt);
 		return -ENOMEM;
@@ -1125,7 +1142,7 @@ int mg__router_add_stream(struct mg_router *r, struct mg_stream *s, uint32_t rem
 		if ((ret = add_route(r, remote_id, s, name)) != 0) {
 			return ret;
 		}
-		if ((ret = announce(r, remote_id, name)) != 0) {
+		if ((ret = announce(r, remote_id, mg__router_name(r, remote_id))) != 0) {
 			return ret;
 		}
 	}

@@ -746,6 +746,36 @@ static void test_bad_claims_drop_child_body(void)
 }
 ISOLATED(test_bad_claims_drop_child)
 
+/* A route's name is its chain text (or a worker's "worker ARGV0"), which
+ * may be longer than the 4096 bytes a parent takes in ADD_ROUTE: the
+ * announcing context cuts it, rather than have its parent drop it (and
+ * its whole subtree) for a malformed announcement. */
+static void test_long_name_announced_body(void)
+{
+	static const uint32_t p4[] = { 1, 0 };
+	struct net *n = net_new();
+	struct reach x = { NULL, 4 };
+	char *name;
+
+	ASSERT_PTR_NOT_NULL(n);
+	name = talloc_zero_size(n->ctx, 5001);
+	ASSERT_PTR_NOT_NULL(name);
+	memset(name, 'x', 5000);
+	ASSERT_TRUE(add_router(n, 4, p4, 2));
+	ASSERT_TRUE(ask_connect(n, 0, 1, 4));
+	run_until(n->loop, NULL, NULL, 50);
+	ASSERT_TRUE(link_to(n, 1, 4, name));
+	x.r = n->r[0];
+	ASSERT_TRUE(run_until(n->loop, is_reachable, &x, 2000));
+	run_until(n->loop, NULL, NULL, 100);
+	ASSERT_TRUE(mg__router_reachable(n->r[0], 1));
+	ASSERT_PTR_NOT_NULL(mg__router_name(n->r[0], 4));
+	ASSERT_INT_EQ(strlen(mg__router_name(n->r[0], 4)), 4096);
+	ASSERT_INT_EQ(strlen(mg__router_name(n->r[1], 4)), 4096);
+	talloc_free(n);
+}
+ISOLATED(test_long_name_announced)
+
 /* A watch callback may free another watch on the same id (issue 12: the
  * loop kept a pointer to it). Whichever runs first frees the other. */
 struct freeing_watch {
@@ -1463,6 +1493,7 @@ int main(void)
 	RUN(test_unasked_route_drops_child);
 	RUN(test_cousin_cannot_claim);
 	RUN(test_bad_claims_drop_child);
+	RUN(test_long_name_announced);
 	RUN(test_failed_connect_forgotten);
 	RUN(test_steered_reply_grants_nothing);
 	RUN(test_sibling_connect_grants_nothing);

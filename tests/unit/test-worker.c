@@ -273,6 +273,28 @@ static void test_sibling_cannot_grant_body(void)
 }
 ISOLATED(test_sibling_cannot_grant)
 
+/* A command named by a path as long as exec takes (4095 bytes): its
+ * route's name, "worker PATH", is longer than what a parent takes in
+ * ADD_ROUTE. The agent cuts it: the worker joins, and the master keeps
+ * the agent (it dropped it, and everything below, for a malformed
+ * ADD_ROUTE). */
+static void test_long_argv0_body(void)
+{
+	struct net *n = net_agent();
+	struct events ev = { 0 };
+	size_t k = 4095 - strlen(self);
+
+	ASSERT_PTR_NOT_NULL(n);
+	memmove(self + k, self, strlen(self) + 1);
+	memset(self, '/', k);
+	ASSERT_TRUE(start(n, "good", &ev));
+	ASSERT_TRUE(run_until(n->loop, is_joined, &ev, 5000));
+	ASSERT_TRUE(routed(n->r[0], JOIN_ID));
+	ASSERT_TRUE(routed(n->r[0], 1));
+	talloc_free(n);
+}
+ISOLATED(test_long_argv0)
+
 /* Without MITOGEN_FD there is nothing to join. */
 static void test_not_joining(void)
 {
@@ -306,6 +328,7 @@ int main(int argc, char **argv)
 	RUN(test_rogue_src);
 	RUN(test_rogue_announce);
 	RUN(test_sibling_cannot_grant);
+	RUN(test_long_argv0);
 	RUN(test_not_joining);
 	return TESTS_END();
 }
