@@ -525,7 +525,8 @@ static char **make_env(TALLOC_CTX *mem_ctx, char **over)
 static char **join_prepare(TALLOC_CTX *mem_ctx, struct job *j, const struct mg__exec_req *q,
 			   const char *name)
 {
-	size_t n = 0;
+	static const char fd_var[] = "MITOGEN_FD=";
+	size_t n = 0, k = 0;
 	char **over, *var;
 
 	j->join = mg__join_new(j, j->svc->r, q->join_id, name, j->master, j->reply_to, &var);
@@ -536,10 +537,13 @@ static char **join_prepare(TALLOC_CTX *mem_ctx, struct job *j, const struct mg__
 	if (j->join == NULL || over == NULL || mg__join_child_fd(j->join, true) != 0) {
 		return NULL;
 	}
-	if (n > 0) {
-		memcpy(over, q->env, n * sizeof(*over));
+	for (size_t i = 0; i < n; i++) {
+		/* Ours only: getenv would find the request's first. */
+		if (strncmp(q->env[i], fd_var, sizeof(fd_var) - 1) != 0) {
+			over[k++] = q->env[i];
+		}
 	}
-	over[n] = talloc_steal(over, var);
+	over[k] = talloc_steal(over, var);
 	return make_env(mem_ctx, over);
 }
 

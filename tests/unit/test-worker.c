@@ -140,6 +140,9 @@ static struct net *net_agent(void)
 	return n;
 }
 
+/* The request's env for start(), or NULL. */
+static char **start_env;
+
 /* The master asks agent 1 to run this program as 'mode', joining as id. */
 static bool start(struct net *n, const char *mode, struct events *ev)
 {
@@ -150,6 +153,7 @@ static bool start(struct net *n, const char *mode, struct events *ev)
 							 swallow, NULL);
 	struct mg__exec_req rq = {
 		.flags = MG_EXEC_JOIN | MG_EXEC_NO_STDIN, .argv = argv, .join_id = JOIN_ID,
+		.env = start_env,
 	};
 	struct mg_buf *b = mg__buf_new(n, 65536);
 
@@ -295,6 +299,24 @@ static void test_long_argv0_body(void)
 }
 ISOLATED(test_long_argv0)
 
+/* The request's own env naming MITOGEN_FD (a caller passing on an
+ * environment that has it) does not hide the agent's: getenv finds the
+ * first, and the agent's came after the request's. */
+static void test_env_names_fd_body(void)
+{
+	static char *env[] = { "MITOGEN_FD=0", "OTHER=1", NULL };
+	struct net *n = net_agent();
+	struct events ev = { 0 };
+
+	ASSERT_PTR_NOT_NULL(n);
+	start_env = env;
+	ASSERT_TRUE(start(n, "good", &ev));
+	ASSERT_TRUE(run_until(n->loop, is_joined, &ev, 5000));
+	ASSERT_TRUE(routed(n->r[0], JOIN_ID));
+	talloc_free(n);
+}
+ISOLATED(test_env_names_fd)
+
 /* Without MITOGEN_FD there is nothing to join. */
 static void test_not_joining(void)
 {
@@ -329,6 +351,7 @@ int main(int argc, char **argv)
 	RUN(test_rogue_announce);
 	RUN(test_sibling_cannot_grant);
 	RUN(test_long_argv0);
+	RUN(test_env_names_fd);
 	RUN(test_not_joining);
 	return TESTS_END();
 }
