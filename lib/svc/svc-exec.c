@@ -142,6 +142,10 @@ static void job_maybe_done(struct job *j)
 		}
 		return;
 	}
+	/* A worker that has not answered HELLO by now never joins: JOINED
+	 * would follow EXITED, for a job its requester is done with. Its
+	 * link closes at once, before anything more is read from it. */
+	TALLOC_FREE(j->join);
 	ev.status = (uint32_t)j->status;
 	/* On the heap: gcc -O2 takes a stack buffer here for one that may
 	 * dangle (-Wdangling-pointer), through the inlined callers. */

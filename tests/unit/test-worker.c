@@ -40,25 +40,70 @@ static bool read_all(int fd, void *p, size_t n)
 	return true;
 }
 
-/* Answer HELLO from the wrong id, then wait to be hung up on. */
-static int worker_rogue_src(void)
+/* The frame m, with its payload p (m->len bytes), on a blocking fd. */
+static bool write_frame(int fd, const struct mg_msg *m, const void *p)
+{
+	uint8_t hdr[MG_HDR_LEN];
+
+	mg__msg_header(m, hdr);
+	return write(fd, hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr) &&
+	       (m->len == 0 || write(fd, p, m->len) == (ssize_t)m->len);
+}
+
+/* A HELLO answer to 'agent' as 'src', on 'auth's authority. */
+static bool write_answer(int fd, uint32_t agent, uint32_t src, uint32_t auth)
+{
+	struct mg_buf *b = mg__buf_new(NULL, 256);
+	struct mg_msg m = { .dst = agent, .src = src, .auth_id = auth, .handle = MG_H_HELLO };
+	bool ok = b != NULL && mg__hello_reply_encode(b, 0) == 0 &&
+		  (m.len = b->len, write_frame(fd, &m, b->data));
+
+	talloc_free(b);
+	return ok;
+}
+
+/* Its output elsewhere, a grandchild holds the link: it answers HELLO
+ * after the command has exited, and stays a while. */
+static void answer_late(int fd, uint32_t agent)
+{
+	int null;
+
+	if (fork() != 0) {
+		return;
+	}
+	null = open("/dev/null", O_RDWR);
+	dup2(null, 1);
+	dup2(null, 2);
+	usleep(300000);
+	write_answer(fd, agent, JOIN_ID, JOIN_ID);
+	sleep(2);
+	_exit(0);
+}
+
+/*
+ * A worker speaking raw frames, misbehaving as 'mode' says, then waiting
+ * to be hung up on:
+ *   rogue-src   answers HELLO as JOIN_ID + 1
+ *   late        exits at once; a grandchild answers well, 0.3 s later
+ */
+static int worker_raw(const char *mode)
 {
 	int fd = atoi(getenv("MITOGEN_FD"));
-	uint8_t hdr[MG_HDR_LEN], buf[4096], out[MG_HDR_LEN + 64];
+	uint8_t hdr[MG_HDR_LEN], buf[4096];
 	struct mg_msg m = { 0 };
-	struct mg_buf *b = mg__buf_new(NULL, 64);
+	uint32_t agent;
 
 	fcntl(fd, F_SETFL, 0);
 	if (!read_all(fd, hdr, sizeof(hdr)) || mg__msg_parse_header(hdr, sizeof(buf), &m) != 0 ||
-	    !read_all(fd, buf, m.len) || mg__hello_reply_encode(b, 0) != 0 || b->len > 64) {
+	    !read_all(fd, buf, m.len)) {
 		return 2;
 	}
-	m = (struct mg_msg){ .dst = m.src, .src = JOIN_ID + 1, .auth_id = JOIN_ID + 1,
-			     .handle = MG_H_HELLO, .len = b->len };
-	mg__msg_header(&m, out);
-	memcpy(out + MG_HDR_LEN, b->data, b->len);
-	if (write(fd, out, MG_HDR_LEN + b->len) < 0) {
-		return 2;
+	agent = m.src;
+	if (strcmp(mode, "rogue-src") == 0) {
+		write_answer(fd, agent, JOIN_ID + 1, JOIN_ID + 1);
+	} else if (strcmp(mode, "late") == 0) {
+		answer_late(fd, agent);
+		return 0;
 	}
 	while (read(fd, buf, sizeof(buf)) > 0) {
 	}
@@ -100,7 +145,8 @@ static int worker_join(bool announce)
 /* --- the master's side --- */
 
 struct events {
-	bool joined, exited, failed;
+	bool started, joined, exited, failed;
+	bool joined_late;	/* JOINED after EXITED */
 	uint32_t join_id;
 };
 
@@ -112,7 +158,10 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 	if ((m->flags & MG_F_DEAD) != 0 || mg__exec_event_decode(m, m->data, m->len, &e) != 0) {
 		return;
 	}
-	if (e.type == MG_EXEC_EV_JOINED) {
+	if (e.type == MG_EXEC_EV_STARTED) {
+		ev->started = true;
+	} else if (e.type == MG_EXEC_EV_JOINED) {
+		ev->joined_late = ev->exited;
 		ev->joined = true;
 		ev->join_id = e.join_id;
 	} else if (e.type == MG_EXEC_EV_EXITED) {
@@ -179,6 +228,11 @@ static bool is_exited(void *arg)
 static bool is_joined(void *arg)
 {
 	return ((struct events *)arg)->joined;
+}
+
+static bool is_started(void *arg)
+{
+	return ((struct events *)arg)->started;
 }
 
 /* An honest worker is routed at the agent and the master, and answers. */
@@ -317,6 +371,30 @@ static void test_env_names_fd_body(void)
 }
 ISOLATED(test_env_names_fd)
 
+/* A command that ends before it answers HELLO is never joined, even when
+ * a process it left behind, holding the link but not its output, answers
+ * as the job ends: JOINED came after EXITED, and the master, done with
+ * the job, routed a context nobody was told of. The agent's loop is held
+ * here while the command exits and the answer comes, so that it sees
+ * both at once, as a busy agent does. */
+static void test_late_answer_body(void)
+{
+	struct net *n = net_agent();
+	struct events ev = { 0 };
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(start(n, "late", &ev));
+	ASSERT_TRUE(run_until(n->loop, is_started, &ev, 5000));
+	usleep(700000);
+	ASSERT_TRUE(run_until(n->loop, is_exited, &ev, 5000));
+	run_until(n->loop, NULL, NULL, 300);
+	ASSERT_TRUE(!ev.joined && !ev.joined_late);
+	ASSERT_TRUE(!routed(n->r[0], JOIN_ID));
+	ASSERT_TRUE(!routed(n->r[1], JOIN_ID));
+	talloc_free(n);
+}
+ISOLATED(test_late_answer)
+
 /* Without MITOGEN_FD there is nothing to join. */
 static void test_not_joining(void)
 {
@@ -337,10 +415,10 @@ static void test_not_joining(void)
 int main(int argc, char **argv)
 {
 	if (argc > 1 && getenv("MITOGEN_FD") != NULL) {
-		if (strcmp(argv[1], "rogue-src") == 0) {
-			return worker_rogue_src();
+		if (strcmp(argv[1], "good") == 0 || strcmp(argv[1], "rogue-announce") == 0) {
+			return worker_join(strcmp(argv[1], "rogue-announce") == 0);
 		}
-		return worker_join(strcmp(argv[1], "rogue-announce") == 0);
+		return worker_raw(argv[1]);
 	}
 	if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0) {
 		return 1;
@@ -352,6 +430,7 @@ int main(int argc, char **argv)
 	RUN(test_sibling_cannot_grant);
 	RUN(test_long_argv0);
 	RUN(test_env_names_fd);
+	RUN(test_late_answer);
 	RUN(test_not_joining);
 	return TESTS_END();
 }
