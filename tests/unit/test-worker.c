@@ -80,11 +80,53 @@ static void answer_late(int fd, uint32_t agent)
 	_exit(0);
 }
 
+/* Joined, it tries to command its agent and the master, and to delete
+ * their routes, as itself and under forged ids: each EXEC would write
+ * the file $MG_MARK. */
+static void command_up(int fd, uint32_t agent)
+{
+	/* (src, auth_id): itself, itself on the master's authority, its
+	 * agent, the master. */
+	const uint32_t as[][2] = { { JOIN_ID, JOIN_ID }, { JOIN_ID, 0 }, { agent, agent }, { 0, 0 } };
+	const uint32_t dsts[] = { 0, agent }, ids[] = { 0, agent, JOIN_ID };
+	char line[4200];
+	char *argv[] = { "/bin/sh", "-c", line, NULL };
+	struct mg__exec_req rq = { .flags = MG_EXEC_NO_STDIN, .argv = argv, .h_out = 1000,
+				   .h_err = 1000 };
+	struct mg_buf *b = mg__buf_new(NULL, 65536);
+	uint8_t del[4];
+
+	snprintf(line, sizeof(line), "echo >%s", getenv("MG_MARK"));
+	if (b == NULL || mg__exec_req_encode(b, &rq) != 0) {
+		return;
+	}
+	for (size_t d = 0; d < 2; d++) {
+		for (size_t i = 0; i < 4; i++) {
+			struct mg_msg m = { .dst = dsts[d], .src = as[i][0], .auth_id = as[i][1],
+					    .handle = MG_H_EXEC, .reply_to = 1000, .len = b->len };
+			write_frame(fd, &m, b->data);
+		}
+		for (size_t i = 0; i < 3; i++) {
+			struct mg_msg m = { .dst = dsts[d], .src = JOIN_ID, .auth_id = JOIN_ID,
+					    .handle = MG_H_DEL_ROUTE, .len = sizeof(del) };
+			mg__put_be32(del, ids[i]);
+			write_frame(fd, &m, del);
+		}
+	}
+	talloc_free(b);
+}
+
 /*
  * A worker speaking raw frames, misbehaving as 'mode' says, then waiting
  * to be hung up on:
  *   rogue-src   answers HELLO as JOIN_ID + 1
+ *   rogue-auth  answers as JOIN_ID on its agent's authority
+ *   early       sends ADD_ROUTE before a good answer
+ *   huge        sends a header announcing 2 GiB
+ *   half        sends half a header and exits
+ *   twice       answers well twice
  *   late        exits at once; a grandchild answers well, 0.3 s later
+ *   command     answers well, then tries to command (command_up)
  */
 static int worker_raw(const char *mode)
 {
@@ -99,11 +141,37 @@ static int worker_raw(const char *mode)
 		return 2;
 	}
 	agent = m.src;
+	m = (struct mg_msg){ .dst = agent, .src = JOIN_ID, .auth_id = JOIN_ID };
 	if (strcmp(mode, "rogue-src") == 0) {
 		write_answer(fd, agent, JOIN_ID + 1, JOIN_ID + 1);
+	} else if (strcmp(mode, "rogue-auth") == 0) {
+		write_answer(fd, agent, JOIN_ID, agent);
+	} else if (strcmp(mode, "early") == 0) {
+		m.handle = MG_H_ADD_ROUTE;
+		m.len = 12;
+		mg__put_be32(buf, JOIN_ID + 1);
+		mg__put_be32(buf + 4, 4);
+		memcpy(buf + 8, "evil", 4);
+		write_frame(fd, &m, buf);
+		write_answer(fd, agent, JOIN_ID, JOIN_ID);
+	} else if (strcmp(mode, "huge") == 0 || strcmp(mode, "half") == 0) {
+		bool half = strcmp(mode, "half") == 0;
+
+		m.handle = MG_H_HELLO;
+		m.len = 0x7fffffff;
+		mg__msg_header(&m, hdr);
+		if (write(fd, hdr, half ? sizeof(hdr) / 2 : sizeof(hdr)) < 0 || half) {
+			return 0;
+		}
+	} else if (strcmp(mode, "twice") == 0) {
+		write_answer(fd, agent, JOIN_ID, JOIN_ID);
+		write_answer(fd, agent, JOIN_ID, JOIN_ID);
 	} else if (strcmp(mode, "late") == 0) {
 		answer_late(fd, agent);
 		return 0;
+	} else if (strcmp(mode, "command") == 0) {
+		write_answer(fd, agent, JOIN_ID, JOIN_ID);
+		command_up(fd, agent);
 	}
 	while (read(fd, buf, sizeof(buf)) > 0) {
 	}
@@ -395,6 +463,72 @@ static void test_late_answer_body(void)
 }
 ISOLATED(test_late_answer)
 
+/* HELLO answered wrongly (section 5.8): on another's authority, after
+ * another frame, with a frame too large, half a frame and gone. The
+ * link is dropped, the job ends, nothing is routed, and the agent stays.
+ * Answered twice, the worker joins once and the second answer is just a
+ * frame for a handle nobody holds. */
+static void test_bad_answers_body(void)
+{
+	static const char *const modes[] = { "rogue-auth", "early", "huge", "half" };
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct net *n = net_agent();
+		struct events ev = { 0 };
+
+		ASSERT_PTR_NOT_NULL(n);
+		ASSERT_TRUE(start(n, modes[i], &ev));
+		ASSERT_TRUE(run_until(n->loop, is_exited, &ev, 5000));
+		ASSERT_TRUE(!ev.joined && !ev.failed);
+		ASSERT_TRUE(!routed(n->r[0], JOIN_ID) && !routed(n->r[1], JOIN_ID));
+		ASSERT_TRUE(!routed(n->r[0], JOIN_ID + 1) && !routed(n->r[1], JOIN_ID + 1));
+		ASSERT_TRUE(routed(n->r[0], 1));
+		talloc_free(n);
+	}
+	{
+		struct net *n = net_agent();
+		struct events ev = { 0 };
+
+		ASSERT_PTR_NOT_NULL(n);
+		ASSERT_TRUE(start(n, "twice", &ev));
+		ASSERT_TRUE(run_until(n->loop, is_joined, &ev, 5000));
+		run_until(n->loop, NULL, NULL, 200);
+		ASSERT_TRUE(routed(n->r[0], JOIN_ID) && routed(n->r[1], JOIN_ID));
+		ASSERT_TRUE(routed(n->r[0], 1));
+		talloc_free(n);
+	}
+}
+ISOLATED(test_bad_answers)
+
+/* A joined worker can command neither its agent nor the master, as
+ * itself or under another id: no EXEC runs (the master runs the EXEC
+ * service too, here), no route goes, and the worker stays routed (a
+ * frame it may not send is dropped or refused, not fatal). */
+static void test_cannot_command_body(void)
+{
+	struct net *n = net_agent();
+	struct events ev = { 0 };
+	char mark[64], var[80];
+	char *env[] = { var, NULL };
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_PTR_NOT_NULL(mg__svc_exec_init(n->r[0], mg__images_new(n, n->r[0])));
+	snprintf(mark, sizeof(mark), "/tmp/test-worker-mark.%d", (int)getpid());
+	snprintf(var, sizeof(var), "MG_MARK=%s", mark);
+	unlink(mark);
+	start_env = env;
+	ASSERT_TRUE(start(n, "command", &ev));
+	ASSERT_TRUE(run_until(n->loop, is_joined, &ev, 5000));
+	run_until(n->loop, NULL, NULL, 500);
+	ASSERT_INT_EQ(access(mark, F_OK), -1);
+	ASSERT_TRUE(routed(n->r[0], 1));
+	ASSERT_TRUE(routed(n->r[0], JOIN_ID));
+	ASSERT_TRUE(routed(n->r[1], JOIN_ID));
+	unlink(mark);
+	talloc_free(n);
+}
+ISOLATED(test_cannot_command)
+
 /* Without MITOGEN_FD there is nothing to join. */
 static void test_not_joining(void)
 {
@@ -430,7 +564,9 @@ int main(int argc, char **argv)
 	RUN(test_sibling_cannot_grant);
 	RUN(test_long_argv0);
 	RUN(test_env_names_fd);
+	RUN(test_bad_answers);
 	RUN(test_late_answer);
+	RUN(test_cannot_command);
 	RUN(test_not_joining);
 	return TESTS_END();
 }
