@@ -257,8 +257,9 @@ static struct net *net_agent(void)
 	return n;
 }
 
-/* The request's env for start(), or NULL. */
+/* The request's env for start(), or NULL, and the id it joins as. */
 static char **start_env;
+static uint32_t start_join_id = JOIN_ID;
 
 /* The master asks agent 1 to run this program as 'mode', joining as id. */
 static bool start(struct net *n, const char *mode, struct events *ev)
@@ -269,7 +270,7 @@ static bool start(struct net *n, const char *mode, struct events *ev)
 	struct mg_handler *out = mg__router_add_handler(n, n->r[0], 0, MG_POL_RESPONDENT, 1, true,
 							 swallow, NULL);
 	struct mg__exec_req rq = {
-		.flags = MG_EXEC_JOIN | MG_EXEC_NO_STDIN, .argv = argv, .join_id = JOIN_ID,
+		.flags = MG_EXEC_JOIN | MG_EXEC_NO_STDIN, .argv = argv, .join_id = start_join_id,
 		.env = start_env,
 	};
 	struct mg_buf *b = mg__buf_new(n, 65536);
@@ -529,6 +530,40 @@ static void test_cannot_command_body(void)
 }
 ISOLATED(test_cannot_command)
 
+/* A join_id that is the agent's own, an ancestor's or one it routes is
+ * refused before anything runs. As the agent's own id, the worker's
+ * HELLO answer went to itself (its router delivers a frame for its own
+ * id locally): the command ran on, never joined, and nothing said why. */
+static bool is_failed_or_started(void *arg)
+{
+	return ((struct events *)arg)->failed || ((struct events *)arg)->started;
+}
+
+static void test_join_id_in_use_body(void)
+{
+	static const uint32_t p5[] = { 1, 0 };
+
+	for (uint32_t id = 1; id <= 5; id += 4) {
+		struct net *n = net_agent();
+		struct events ev = { 0 };
+
+		ASSERT_PTR_NOT_NULL(n);
+		if (id == 5) {
+			/* A context agent 1 routes already. */
+			n->r[5] = mg__router_new(n, n->loop, 5, p5, 2);
+			ASSERT_TRUE(n->r[5] != NULL && net_ask_connect(n, 0, 1, 5) &&
+				    net_link(n, 1, 5, "c5") && net_wait_reach(n, 0, 5, true));
+		}
+		start_join_id = id;
+		ASSERT_TRUE(start(n, "good", &ev));
+		ASSERT_TRUE(run_until(n->loop, is_failed_or_started, &ev, 5000));
+		ASSERT_TRUE(ev.failed && !ev.started);
+		ASSERT_TRUE(routed(n->r[0], 1) && routed(n->r[0], id));
+		talloc_free(n);
+	}
+}
+ISOLATED(test_join_id_in_use)
+
 /* Without MITOGEN_FD there is nothing to join. */
 static void test_not_joining(void)
 {
@@ -567,6 +602,7 @@ int main(int argc, char **argv)
 	RUN(test_bad_answers);
 	RUN(test_late_answer);
 	RUN(test_cannot_command);
+	RUN(test_join_id_in_use);
 	RUN(test_not_joining);
 	return TESTS_END();
 }
