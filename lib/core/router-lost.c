@@ -45,8 +45,9 @@ static struct route *child_route(const struct mg_router *r, const struct mg_stre
 	return rt != NULL && rt->stream == s ? rt : NULL;
 }
 
-/* A frame from child stream 'in' goes on towards 'dst': remember it if
- * 'dst' is a sibling or a cousin of that child (see struct egress). */
+/* Child stream 'in' is to hear when 'dst' goes (a frame went between
+ * them): remember it if 'dst' is a sibling or a cousin of that child (see
+ * struct egress). */
 void mg__router_note_egress(struct mg_router *r, struct mg_stream *in, uint32_t dst)
 {
 	struct route *rt;

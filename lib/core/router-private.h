@@ -37,9 +37,10 @@ struct route {
 };
 
 /* A frame from child stream 'stream' went on towards context 'id' outside
- * that child's subtree and not an ancestor (a sibling or a cousin): when
- * 'id' is lost, the child hears of it by DEL_ROUTE (mitogen's egress_ids),
- * so that its waiters on 'id' wake. */
+ * that child's subtree and not an ancestor (a sibling or a cousin), or one
+ * from such an 'id' went down 'stream': when 'id' is lost, the child hears
+ * of it by DEL_ROUTE (mitogen's egress_ids), so that its waiters on 'id'
+ * wake and what it runs for 'id' stops. */
 struct egress {
 	struct mg__ident link;
 	struct mg_stream *stream;
@@ -149,7 +150,8 @@ int mg__router_queue_local(struct mg_router *r, const struct mg_msg *m);
 /* router-lost.c */
 /* Tell the watches on 'id' that it is unreachable, once each. */
 void mg__router_tell_watches(struct mg_router *r, uint32_t id, const char *why);
-/* A frame from child stream 'in' goes on towards 'dst' (see struct egress). */
+/* Child stream 'in' is to hear when 'dst' goes: a frame from it goes on
+ * towards 'dst', or one from 'dst' goes down it (see struct egress). */
 void mg__router_note_egress(struct mg_router *r, struct mg_stream *in, uint32_t dst);
 /* Forget one child stream that sent towards 'id' and return it, or NULL
  * when none is left (router.c sends each DEL_ROUTE). */

@@ -634,6 +634,12 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 	if (in != r->parent) {
 		mg__router_note_egress(r, in, m->dst);
 	}
+	if (out != r->parent && m->src != r->my_id) {
+		/* And the other way: the child this goes down to hears when
+		 * its sender goes, though it never answered (a privileged
+		 * client's EXEC crossing its end: the command must stop). */
+		mg__router_note_egress(r, out, m->src);
+	}
 	mg__router_send_out(r, out, m);
 	if (in != r->parent && mg__stream_pending(out) >= MG_STREAM_TX_HIGH) {
 		/* The way out is full: read no more from that child until it

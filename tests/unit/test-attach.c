@@ -17,6 +17,7 @@
 #include "mitogen/context.h"
 #include "mitogen/error.h"
 #include "mitogen/exec.h"
+#include "mitogen/log.h"
 #include "mitogen/router.h"
 #include "mitogen/session.h"
 #include "mitogen/unix.h"
@@ -354,6 +355,67 @@ static void test_client_gone_stops_command_body(void)
 }
 ISOLATED(test_client_gone_stops_command)
 
+/* The agent's word that it stops a command for a lost requester. */
+struct stop_seen {
+	pid_t pid;
+};
+
+static void stop_sink(enum mg_log_level level, const char *msg, void *data)
+{
+	struct stop_seen *st = data;
+	const char *p = strstr(msg, "command ");
+	int pid;
+
+	if (p != NULL && strstr(p, "is gone: stopping it") != NULL &&
+	    sscanf(p, "command %d:", &pid) == 1) {
+		st->pid = pid;
+	}
+}
+
+static bool stop_said(void *arg)
+{
+	return ((struct stop_seen *)arg)->pid > 0;
+}
+
+/*
+ * The client goes before the command has said anything back (not even
+ * STARTED): nothing from the hop has gone to the client through the
+ * master, yet the command must stop. Before, the hop heard of the loss
+ * only if it had sent the client something, so a command whose EXEC
+ * crossed the client's end ran on.
+ */
+static void test_client_gone_before_started_body(void)
+{
+	struct fx *f;
+	struct stop_seen st = { 0 };
+	struct conn_wait w;
+	struct run x;
+
+	/* The agent's info lines come to us (HELLO gives it our level). */
+	mg_log_set_level(MG_LOG_INFO);
+	mg_log_set_sink(stop_sink, &st);
+	f = fx_new(true);
+	ASSERT_PTR_NOT_NULL(f);
+	/* A first hop, and one below it (the hop between passes it on). */
+	for (int i = 0; i < 2; i++) {
+		st.pid = 0;
+		if (f->cs == NULL) {
+			ASSERT_INT_EQ(mg_session_attach(f, f->loop, mg_listener_path(f->l), 0,
+							&f->cs, NULL), 0);
+		}
+		fx_connect(f, f->cs, i == 0 ? "local" : "local/local", &w);
+		ASSERT_INT_EQ(w.err, 0);
+		ASSERT_PTR_NOT_NULL(start(f->cs, w.ctx, "exec sleep 30", &x));
+		/* The request is on the socket; the client goes at once. */
+		TALLOC_FREE(f->cs);
+		ASSERT_TRUE(run_until(f->loop, stop_said, &st, 5000));
+		ASSERT_TRUE(run_until(f->loop, pid_gone, &st.pid, 5000));
+	}
+	fx_free(f);
+	mg_log_set_sink(NULL, NULL);
+}
+ISOLATED(test_client_gone_before_started)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -362,6 +424,7 @@ int main(void)
 	RUN(test_connect_errors);
 	RUN(test_unprivileged_refused);
 	RUN(test_client_gone_stops_command);
+	RUN(test_client_gone_before_started);
 	RUN(test_password_once);
 	return TESTS_END();
 }

@@ -65,9 +65,9 @@ const char *mg_listener_path(const struct mg_listener *l);
  * the master's services and command every context of the session (EXEC,
  * CALL, CONNECT, SHUTDOWN), and with unidirectional routing its traffic
  * still passes to and from the contexts it talks to. The contexts it
- * commands answer it directly; when it goes, each of them that sent it
- * something hears so (DEL_ROUTE), and stops the commands it started for
- * it. Only for a socket no other user's process can reach (the peer
+ * commands answer it directly; when it goes, each of them it sent
+ * something to hears so (DEL_ROUTE), and stops the commands it started
+ * for it. Only for a socket no other user's process can reach (the peer
  * uid is checked anyway).
  */
 void mg_listener_set_privileged(struct mg_listener *l, bool on);
