@@ -830,11 +830,10 @@ static void del_routes_via(struct mg_router *r, const struct mg_stream *s, const
 	talloc_free(tmp);
 }
 
-/* A way out drained: read again from every child held back (one whose
- * way is still full is held back again by its next frame). */
-static void on_drain(struct mg_stream *s, void *data)
+/* A way out drained, or closed: read again from every child held back
+ * (one whose way is still full is held back again by its next frame). */
+static void resume_children(struct mg_router *r)
 {
-	struct mg_router *r = talloc_get_type_abort(data, struct mg_router);
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	size_t n = 0;
 	struct mg__ident **v = mg__idtab_list(tmp, &r->routes, &n);
@@ -846,6 +845,11 @@ static void on_drain(struct mg_stream *s, void *data)
 		}
 	}
 	talloc_free(tmp);
+}
+
+static void on_drain(struct mg_stream *s, void *data)
+{
+	resume_children(talloc_get_type_abort(data, struct mg_router));
 }
 
 static void on_stream_close(struct mg_stream *s, int err, const char *why, void *data)
@@ -862,6 +866,10 @@ static void on_stream_close(struct mg_stream *s, int err, const char *why, void 
 	drop_expects(r, s);
 	mg__router_drop_egress(r, s);
 	del_routes_via(r, s, text);
+	/* A closed link never drains: a child held back because this one's
+	 * queue was full (a client that stopped reading, then went) would
+	 * otherwise never be read again. */
+	resume_children(r);
 	if (s == r->parent) {
 		r->parent = NULL;
 		/* Everything above and beside is unreachable now. */

@@ -241,6 +241,76 @@ static void test_privileged_connect_body(void)
 }
 ISOLATED(test_privileged_connect)
 
+/* A client under the master that never reads: the master's end of its
+ * link, and the raw fd the test writes its frames to (n->upfd[id]). */
+static bool link_deaf_client(struct net *n, uint32_t id, bool privileged)
+{
+	struct mg_stream *down;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+		return false;
+	}
+	n->downfd[id] = sv[0];
+	n->upfd[id] = sv[1];
+	down = mg__stream_new(n->ctx, n->loop, sv[0], sv[0], "deaf", MG_MSG_MAX_DEFAULT);
+	if (down == NULL) {
+		return false;
+	}
+	mg__stream_set_privileged(down, privileged);
+	return mg__router_add_stream(n->r[0], down, id, "deaf", false) == 0;
+}
+
+#define BIG_REPLY (1u << 20)
+
+/* Answers every request with BIG_REPLY bytes. */
+static void h_big(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	mg__router_reply(r, m, data, BIG_REPLY);
+}
+
+/* 'id' (a deaf client) asks hop 1 for n big answers it never reads. */
+static bool ask_big(struct net *net, uint32_t id, int n)
+{
+	void *big = talloc_zero_size(net, BIG_REPLY);
+	struct mg_handler *h = big != NULL ?
+		mg__router_add_handler(net, net->r[1], 0, MG_POL_ANY, 0, true, h_big, big) : NULL;
+
+	if (h == NULL) {
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!raw_frame(net->upfd[id], 1, id, id, mg__handler_handle(h), 5000 + i, "")) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * A client that asked for more than its link holds and never reads
+ * goes: the hop whose answers filled that link works again for everyone
+ * else. Before, the master stopped reading the hop while the client's
+ * queue was full, and since a closed link never drains, it never read
+ * the hop again.
+ */
+static void test_deaf_client_gone_body(void)
+{
+	struct net *n = net_new();
+	struct got c1 = { 0 };
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(link_deaf_client(n, PRIV, true));
+	ASSERT_TRUE(ask_big(n, PRIV, 24));
+	run_until(n->loop, NULL, NULL, 500);
+	close(n->upfd[PRIV]);
+	run_until(n->loop, NULL, NULL, 100);
+	ASSERT_TRUE(!mg__router_reachable(n->r[0], PRIV));
+	ASSERT_STR_EQ(order(n, 0, 1, &c1), "done");
+	talloc_free(n);
+}
+ISOLATED(test_deaf_client_gone)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -251,5 +321,6 @@ int main(void)
 	RUN(test_hop_gains_nothing);
 	RUN(test_client_lost);
 	RUN(test_privileged_connect);
+	RUN(test_deaf_client_gone);
 	return TESTS_END();
 }
