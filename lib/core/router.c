@@ -641,10 +641,15 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 		mg__router_note_egress(r, out, m->src);
 	}
 	mg__router_send_out(r, out, m);
-	if (in != r->parent && mg__stream_pending(out) >= MG_STREAM_TX_HIGH) {
+	if (in != r->parent && mg__stream_pending(out) >= MG_STREAM_TX_HIGH &&
+	    (!mg__stream_attached(out) || mg__stream_attached(in))) {
 		/* The way out is full: read no more from that child until it
 		 * drains (on_drain), so a flooding child cannot make us drop
-		 * our parent, and with it every sibling, or a sibling. */
+		 * our parent, and with it every sibling, or a sibling. But a
+		 * hop serves others too: an attached client that stops
+		 * reading never holds it back. What it asked for waits in
+		 * its queue, up to MG_STREAM_TX_MAX, past which the client
+		 * is dropped as not reading. */
 		mg__stream_pause(in, true);
 	}
 }

@@ -65,6 +65,7 @@ struct mg_stream {
 	bool shut_wr;
 	bool in_read;
 	bool privileged;
+	bool attached;	/* a UNIX-attached client's link (section 5.7) */
 	bool tails;	/* deliver large frames with a pipe tail */
 	bool cork;	/* small frames wait for the loop's next turn */
 	bool corked;	/* some wait now: a flush is deferred */
@@ -1204,6 +1205,16 @@ bool mg__stream_privileged(const struct mg_stream *s)
 void mg__stream_set_privileged(struct mg_stream *s, bool on)
 {
 	s->privileged = on;
+}
+
+bool mg__stream_attached(const struct mg_stream *s)
+{
+	return s->attached;
+}
+
+void mg__stream_set_attached(struct mg_stream *s, bool on)
+{
+	s->attached = on;
 }
 
 void mg__stream_abort(struct mg_stream *s)

@@ -100,6 +100,11 @@ void mg__stream_set_remote_id(struct mg_stream *s, uint32_t id);
  * privileged UNIX attach, docs/PROTOCOL.md section 5.7); false by default. */
 bool mg__stream_privileged(const struct mg_stream *s);
 void mg__stream_set_privileged(struct mg_stream *s, bool on);
+/* A child link to a process attached over a UNIX socket (section 5.7),
+ * privileged or not: a leaf serving nobody else, whose full queue never
+ * holds back the hops that answer it; false by default. */
+bool mg__stream_attached(const struct mg_stream *s);
+void mg__stream_set_attached(struct mg_stream *s, bool on);
 
 /* Descriptors: receive them (recvmsg) on a parent link that is an
  * AF_UNIX socket; send them on a child link known to reach its agent

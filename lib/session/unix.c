@@ -278,6 +278,7 @@ static void pending_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 	}
 	TALLOC_FREE(p->timer);
 	mg__stream_set_privileged(p->stream, l->privileged);
+	mg__stream_set_attached(p->stream, true);
 	/* What one wakeup here sends a client (a command's ends of output
 	 * and exit status, come up together) goes in one write. */
 	mg__stream_set_cork(p->stream, true);

@@ -241,9 +241,10 @@ static void test_privileged_connect_body(void)
 }
 ISOLATED(test_privileged_connect)
 
-/* A client under the master that never reads: the master's end of its
- * link, and the raw fd the test writes its frames to (n->upfd[id]). */
-static bool link_deaf_client(struct net *n, uint32_t id, bool privileged)
+/* A child of the master that never reads: the master's end of its link,
+ * and the raw fd the test writes its frames to (n->upfd[id]). 'attached':
+ * marked as the listener marks a UNIX client's link. */
+static bool link_deaf_client(struct net *n, uint32_t id, bool privileged, bool attached)
 {
 	struct mg_stream *down;
 	int sv[2];
@@ -258,6 +259,7 @@ static bool link_deaf_client(struct net *n, uint32_t id, bool privileged)
 		return false;
 	}
 	mg__stream_set_privileged(down, privileged);
+	mg__stream_set_attached(down, attached);
 	return mg__router_add_stream(n->r[0], down, id, "deaf", false) == 0;
 }
 
@@ -288,11 +290,12 @@ static bool ask_big(struct net *net, uint32_t id, int n)
 }
 
 /*
- * A client that asked for more than its link holds and never reads
- * goes: the hop whose answers filled that link works again for everyone
- * else. Before, the master stopped reading the hop while the client's
- * queue was full, and since a closed link never drains, it never read
- * the hop again.
+ * A child that asked for more than its link holds and never reads goes:
+ * the hop whose answers filled that link works again for everyone else.
+ * Before, the master stopped reading the hop while the child's queue was
+ * full, and since a closed link never drains, it never read the hop
+ * again. (Not marked as attached: the hop is held back meanwhile, as
+ * for a sibling hop.)
  */
 static void test_deaf_client_gone_body(void)
 {
@@ -300,7 +303,7 @@ static void test_deaf_client_gone_body(void)
 	struct got c1 = { 0 };
 
 	ASSERT_PTR_NOT_NULL(n);
-	ASSERT_TRUE(link_deaf_client(n, PRIV, true));
+	ASSERT_TRUE(link_deaf_client(n, PRIV, true, false));
 	ASSERT_TRUE(ask_big(n, PRIV, 24));
 	run_until(n->loop, NULL, NULL, 500);
 	close(n->upfd[PRIV]);
@@ -310,6 +313,57 @@ static void test_deaf_client_gone_body(void)
 	talloc_free(n);
 }
 ISOLATED(test_deaf_client_gone)
+
+/* Answers every request with its own payload (the agents' "echo"). */
+static void h_echo(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	mg__router_reply(r, m, m->data, m->len);
+}
+
+/*
+ * An attached client sends a hop far more than it reads of the answers
+ * (its router never reads its link): the hop answering it is never held
+ * back, and the master stops reading the client while the client's own
+ * queue is full, so what waits for it stays bounded (it is not dropped).
+ */
+static void test_deaf_client_bounded_body(void)
+{
+	static const uint32_t p0[] = { 0 };
+	struct net *n = net_new();
+	struct got c1 = { 0 };
+	struct mg_stream *down, *up;
+	struct mg_handler *h;
+	void *big;
+	int sv[2];
+
+	ASSERT_PTR_NOT_NULL(n);
+	n->r[PRIV] = mg__router_new(n, n->loop, PRIV, p0, 1);
+	ASSERT_PTR_NOT_NULL(n->r[PRIV]);
+	ASSERT_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	down = mg__stream_new(n->ctx, n->loop, sv[0], sv[0], "client", MG_MSG_MAX_DEFAULT);
+	up = mg__stream_new(n->ctx, n->loop, sv[1], sv[1], "parent", MG_MSG_MAX_DEFAULT);
+	ASSERT_TRUE(down != NULL && up != NULL);
+	mg__stream_set_privileged(down, true);
+	mg__stream_set_attached(down, true);
+	ASSERT_INT_EQ(mg__router_add_stream(n->r[PRIV], up, 0, "parent", true), 0);
+	ASSERT_INT_EQ(mg__router_add_stream(n->r[0], down, PRIV, "client", false), 0);
+	mg__stream_pause(up, true);
+	h = mg__router_add_handler(n, n->r[1], 0, MG_POL_ANY, 0, true, h_echo, NULL);
+	big = talloc_zero_size(n, BIG_REPLY);
+	ASSERT_TRUE(h != NULL && big != NULL);
+	/* 48 MB asked, nothing read. */
+	for (int i = 0; i < 48; i++) {
+		ASSERT_INT_EQ(mg__router_send(n->r[PRIV], 1, mg__handler_handle(h), 5000 + (uint32_t)i,
+					      0, big, BIG_REPLY), 0);
+	}
+	run_until(n->loop, NULL, NULL, 1000);
+	ASSERT_STR_EQ(order(n, 0, 1, &c1), "done");
+	ASSERT_TRUE(mg__router_reachable(n->r[0], PRIV));
+	ASSERT_TRUE(mg__router_reachable(n->r[0], 1));
+	ASSERT_INT_GE(MG_STREAM_TX_MAX, mg__stream_pending(down));
+	talloc_free(n);
+}
+ISOLATED(test_deaf_client_bounded)
 
 int main(void)
 {
@@ -322,5 +376,6 @@ int main(void)
 	RUN(test_client_lost);
 	RUN(test_privileged_connect);
 	RUN(test_deaf_client_gone);
+	RUN(test_deaf_client_bounded);
 	return TESTS_END();
 }

@@ -625,6 +625,159 @@ static void test_privileged_calls_hop_body(void)
 }
 ISOLATED(test_privileged_calls_hop)
 
+/* --- a hand-made client --------------------------------------------- */
+
+static bool read_all(int fd, void *p, size_t n)
+{
+	uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t k = read(fd, b, n);
+		if (k <= 0) {
+			return false;
+		}
+		b += k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+static bool write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t k = write(fd, b, n);
+		if (k <= 0) {
+			return false;
+		}
+		b += k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+/* A frame's header, as the wire has it (section 3). */
+static void put_header(uint8_t *h, uint32_t dst, uint32_t src, uint32_t handle,
+		       uint32_t reply_to, uint32_t len)
+{
+	mg__put_be32(h, (uint32_t)MG_MAGIC << 16);
+	mg__put_be32(h + 4, dst);
+	mg__put_be32(h + 8, src);
+	mg__put_be32(h + 12, src);
+	mg__put_be32(h + 16, handle);
+	mg__put_be32(h + 20, reply_to);
+	mg__put_be32(h + 24, len);
+}
+
+/* Connect to 'path' (blocking), take HELLO and answer it as a client
+ * does: the fd, *_id the context id offered, or -1. */
+static int raw_attach(const char *path, uint32_t *_id)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint8_t h[MG_HDR_LEN], p[64], *hello;
+	struct mg_buf *b = mg__buf_new(NULL, 256);
+	uint32_t len;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || b == NULL || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    !read_all(fd, h, sizeof(h)) || (len = mg__get_be32(h + 24)) < 8 || len > 65536 ||
+	    (hello = talloc_size(b, len)) == NULL || !read_all(fd, hello, len)) {
+		goto fail;
+	}
+	*_id = mg__get_be32(hello + 4);
+	if (mg__buf_put_u32(b, MG_PROTOCOL_VERSION) != 0 || mg__buf_put_u32(b, (uint32_t)getpid()) != 0 ||
+	    mg__buf_put_u32(b, (uint32_t)getuid()) != 0 || mg__buf_put_str(b, "x") != 0 ||
+	    mg__buf_put_str(b, "raw") != 0 || mg__buf_put_u32(b, 0) != 0 || b->len > sizeof(p)) {
+		goto fail;
+	}
+	memcpy(p, b->data, b->len);
+	put_header(h, 0, *_id, MG_H_HELLO, 0, (uint32_t)b->len);
+	if (!write_all(fd, h, sizeof(h)) || !write_all(fd, p, b->len)) {
+		goto fail;
+	}
+	talloc_free(b);
+	return fd;
+fail:
+	talloc_free(b);
+	if (fd >= 0) {
+		close(fd);
+	}
+	return -1;
+}
+
+/* A CALL of 'service' on 'dst' from 'src' with 'len' bytes of 'x'. */
+static bool raw_call(int fd, uint32_t dst, uint32_t src, const char *service, size_t len,
+		     uint32_t reply_to)
+{
+	size_t slen = strlen(service), plen = 4 + slen + 4 + len;
+	uint8_t *f = calloc(1, MG_HDR_LEN + plen);
+	bool ok;
+
+	if (f == NULL) {
+		return false;
+	}
+	put_header(f, dst, src, MG_H_CALL, reply_to, (uint32_t)plen);
+	mg__put_be32(f + MG_HDR_LEN, (uint32_t)slen);
+	memcpy(f + MG_HDR_LEN + 4, service, slen);
+	mg__put_be32(f + MG_HDR_LEN + 4 + slen, (uint32_t)len);
+	memset(f + MG_HDR_LEN + 8 + slen, 'x', len);
+	ok = write_all(fd, f, MG_HDR_LEN + plen);
+	free(f);
+	return ok;
+}
+
+/*
+ * A client asks a hop for answers and never reads them (stopped, hung
+ * or hostile): the hop still serves everyone else. Before, the master
+ * stopped reading the hop as soon as the client's queue was full, so
+ * every other command on that hop waited for the client to read.
+ */
+static void test_deaf_client_starves_nobody_body(void)
+{
+	struct fx *f = fx_listen();
+	struct child_done d = { 0 };
+	struct mg_message *reply = NULL;
+	struct mg_context *ctx;
+	struct mg_child *w;
+	uint32_t hop;
+	pid_t pid;
+	size_t len;
+
+	ASSERT_PTR_NOT_NULL(f);
+	ctx = fx_local(f);
+	ASSERT_PTR_NOT_NULL(ctx);
+	hop = mg_context_id(ctx);
+	mg_listener_set_privileged(f->l, true);
+	fflush(stdout);
+	pid = fork();
+	ASSERT_INT_GE(pid, 0);
+	if (pid == 0) {
+		uint32_t id;
+		int fd = raw_attach(f->path, &id);
+
+		/* 24 MB of answers asked for, none read. */
+		for (int i = 0; fd >= 0 && i < 24; i++) {
+			raw_call(fd, hop, id, "echo", 1u << 20, 5000 + (uint32_t)i);
+		}
+		pause();
+		_exit(0);
+	}
+	w = mg_child_new(f, f->loop, pid, on_child, &d);
+	ASSERT_PTR_NOT_NULL(w);
+	ASSERT_TRUE(run_until(f->loop, attached, f, 5000));
+	run_until(f->loop, NULL, NULL, 1000);
+	ASSERT_INT_EQ(mg_router_call(f, f->mr, hop, "echo", "hi", 2, 3000, &reply), 0);
+	ASSERT_STR_EQ(mg_message_data(reply, &len), "hi");
+	TALLOC_FREE(reply);
+	kill(pid, SIGKILL);
+	ASSERT_TRUE(run_until(f->loop, child_ended, &d, 5000));
+	ASSERT_INT_EQ(mg_session_shutdown(f->s, 5000), 0);
+	talloc_free(f);
+}
+ISOLATED(test_deaf_client_starves_nobody)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -638,5 +791,6 @@ int main(void)
 	RUN(test_attach_timeout);
 	RUN(test_other_uid_refused);
 	RUN(test_privileged_calls_hop);
+	RUN(test_deaf_client_starves_nobody);
 	return TESTS_END();
 }
