@@ -1207,6 +1207,11 @@ void mg__stream_set_privileged(struct mg_stream *s, bool on)
 	s->privileged = on;
 }
 
+void mg__stream_set_max_msg(struct mg_stream *s, uint32_t max_msg)
+{
+	s->max_msg = max_msg;
+}
+
 bool mg__stream_attached(const struct mg_stream *s)
 {
 	return s->attached;

@@ -93,6 +93,8 @@ size_t mg__stream_pending(const struct mg_stream *s);
 bool mg__stream_closed(const struct mg_stream *s);
 const char *mg__stream_name(const struct mg_stream *s);
 void mg__stream_set_name(struct mg_stream *s, const char *name);
+/* The largest frame taken from now on (a larger one fails the stream). */
+void mg__stream_set_max_msg(struct mg_stream *s, uint32_t max_msg);
 /* The context id at the far end, 0 until known. */
 uint32_t mg__stream_remote_id(const struct mg_stream *s);
 void mg__stream_set_remote_id(struct mg_stream *s, uint32_t id);

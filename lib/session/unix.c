@@ -38,6 +38,10 @@
 #define ATTACH_TIMEOUT_DEFAULT 10000
 /* Connections in their handshake at once; more are refused. */
 #define PENDING_MAX 64
+/* The largest frame a connection in its handshake may send: its HELLO
+ * reply is a few short fields. The 64 of them must not each make us hold
+ * a frame of MG_MSG_MAX_DEFAULT. */
+#define HELLO_REPLY_MAX 4096
 /* Connections taken per wake-up, so one listener cannot starve the loop. */
 #define ACCEPT_BURST 16
 /* Retry delay when the listener's backlog is full (connect: EAGAIN). */
@@ -277,6 +281,7 @@ static void pending_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 		goto drop;
 	}
 	TALLOC_FREE(p->timer);
+	mg__stream_set_max_msg(p->stream, MG_MSG_MAX_DEFAULT);
 	mg__stream_set_privileged(p->stream, l->privileged);
 	mg__stream_set_attached(p->stream, true);
 	/* What one wakeup here sends a client (a command's ends of output
@@ -389,7 +394,7 @@ static void take(struct mg_listener *l, int fd)
 	p->pid = uc.pid;
 	p->name = talloc_asprintf(p, "unix:%d", (int)uc.pid);
 	p->stream = p->name != NULL ?
-		mg__stream_new(p, l->loop, fd, fd, p->name, MG_MSG_MAX_DEFAULT) : NULL;
+		mg__stream_new(p, l->loop, fd, fd, p->name, HELLO_REPLY_MAX) : NULL;
 	if (p->stream == NULL) {
 		close(fd);
 		talloc_free(p);

@@ -778,6 +778,49 @@ static void test_deaf_client_starves_nobody_body(void)
 }
 ISOLATED(test_deaf_client_starves_nobody)
 
+/*
+ * A connection in its handshake may send only a HELLO reply, which is
+ * small: a header announcing a big frame ends it at once, before any of
+ * that payload is taken. Before, each of the 64 connections a listener
+ * takes in their handshake could make it hold a frame of up to 4 MiB
+ * (a holder reached 268 MB).
+ */
+static void test_handshake_frame_small_body(void)
+{
+	struct fx *f = fx_listen();
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint8_t h[MG_HDR_LEN], buf[4096];
+	uint32_t id, len;
+	ssize_t n = 1;
+	int fd;
+
+	ASSERT_PTR_NOT_NULL(f);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ASSERT_INT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	run_until(f->loop, NULL, NULL, 100);
+	/* HELLO: the id offered. */
+	ASSERT_INT_EQ(read(fd, h, sizeof(h)), MG_HDR_LEN);
+	len = mg__get_be32(h + 24);
+	ASSERT_TRUE(len >= 8 && len <= sizeof(buf));
+	ASSERT_INT_EQ(read(fd, buf, len), len);
+	id = mg__get_be32(buf + 4);
+	/* A "reply" of 1 MiB, of which only the start comes. */
+	put_header(h, 0, id, MG_H_HELLO, 0, 1u << 20);
+	ASSERT_INT_EQ(write(fd, h, sizeof(h)), MG_HDR_LEN);
+	ASSERT_INT_EQ(write(fd, buf, 100), 100);
+	run_until(f->loop, NULL, NULL, 300);
+	while (n > 0) {
+		n = read(fd, buf, sizeof(buf));
+	}
+	/* The listener hung up (EOF), rather than wait for the rest. */
+	ASSERT_INT_EQ(n, 0);
+	ASSERT_INT_EQ(f->n_attached, 0);
+	close(fd);
+	talloc_free(f);
+}
+ISOLATED(test_handshake_frame_small)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -792,5 +835,6 @@ int main(void)
 	RUN(test_other_uid_refused);
 	RUN(test_privileged_calls_hop);
 	RUN(test_deaf_client_starves_nobody);
+	RUN(test_handshake_frame_small);
 	return TESTS_END();
 }
