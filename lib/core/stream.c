@@ -806,12 +806,24 @@ static struct tx_chunk *tx_append(struct mg_stream *s, size_t cap, bool piped)
 	return c;
 }
 
+/* Queued output past which the peer is dropped as not reading. None for
+ * an attached client: a hop's output to it is bounded by the credit it
+ * gives (section 7), and the answers to its requests by what it sent
+ * before its queue reached MG_STREAM_TX_HIGH, when we stop reading it.
+ * A client merely slow (its pager stopped) with many targets' windows
+ * on the way (40 x 2 MiB) must not lose its run: without --persist the
+ * master would hold the same bytes for it. */
+static size_t tx_max(const struct mg_stream *s)
+{
+	return s->attached ? SIZE_MAX : MG_STREAM_TX_MAX;
+}
+
 static int queue(struct mg_stream *s, const uint8_t *a, size_t alen,
 		 const uint8_t *b, size_t blen)
 {
 	struct tx_chunk *c;
 
-	if (s->tx_bytes + alen + blen > MG_STREAM_TX_MAX) {
+	if (s->tx_bytes + alen + blen > tx_max(s)) {
 		return -ENOBUFS;
 	}
 	c = tx_append(s, alen + blen, false);
@@ -1025,7 +1037,7 @@ static int send_tail(struct mg_stream *s, const uint8_t *hdr, const struct mg_ms
 	if (s->closed || s->wio == NULL || s->werr != 0) {
 		return MG_ERR_DISCONNECTED;
 	}
-	if (s->tx_bytes + MG_HDR_LEN + m->len > MG_STREAM_TX_MAX) {
+	if (s->tx_bytes + MG_HDR_LEN + m->len > tx_max(s)) {
 		fail_later(s, -ENOBUFS, "peer is not reading");
 		return -ENOBUFS;
 	}

@@ -228,6 +228,34 @@ function wait_file() {
     assert "${#lines[@]}" == 1 "all sixteen ran under one agent of one holder: $output"
 }
 
+@test "a client whose reader stops keeps its run, however many targets' windows wait" {
+    # Each target may send a window (2 MiB) ahead of the reader; 40 of
+    # them (80 MiB) waited in the holder past its 64 MiB "not reading"
+    # limit, which dropped the client: 255, "persist.sock lost".
+    local targets="" i
+    for ((i = 1; i <= 40; i++)); do
+        targets+="local?remote_name=t$i,"
+    done
+    run_mg mitogen-run --persist local true
+    mkfifo "$MG_TMP/fifo"
+    exec 5<>"$MG_TMP/fifo"
+    cat "$MG_TMP/fifo" >"$MG_TMP/out" 5>&- 3>&- &
+    local reader=$!
+    kill -STOP "$reader"
+    mitogen-run --persist -n -N -w "${targets%,}" -- 'yes "$(printf %0999d 0)" | head -n 3000' \
+        >"$MG_TMP/fifo" 2>"$MG_TMP/err" 5>&- 3>&- &
+    local client=$!
+    # Until every target has filled its window (the holder holds them).
+    sleep 15
+    kill -CONT "$reader"
+    local rc=0
+    wait "$client" || rc=$?
+    exec 5>&-
+    wait "$reader"
+    assert "$rc" -eq 0 "the run ended well: $(head -3 "$MG_TMP/err")"
+    assert "$(wc -c <"$MG_TMP/out")" -eq 120000000 "all of every target's output came"
+}
+
 @test "a hop's password is asked on the command's terminal, once for the chain's life" {
     if ! command -v script >/dev/null; then
         skip "needs script(1) (bsdutils) to give mitogen-run a terminal"
