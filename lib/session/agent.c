@@ -141,13 +141,14 @@ static void agent_log_sink(enum mg_log_level level, const char *msg, void *data)
 		dprintf(2, "mitogen-agent: %s\n", msg);
 		return;
 	}
+	b = mg__buf_new(NULL, 8192);
+	if (b == NULL) {
+		dprintf(2, "mitogen-agent: %s\n", msg);
+		return;
+	}
 	/* Sending may log; never recurse. */
 	a->in_sink = true;
 	parents = mg__router_parents(a->r, &n);
-	b = mg__buf_new(NULL, 8192);
-	if (b == NULL) {
-		return;
-	}
 	if (mg__buf_put_u8(b, (uint8_t)level | (a->show ? MG_LOG_SHOW : 0)) == 0 &&
 	    mg__buf_put_str(b, msg) == 0) {
 		mg__router_send(a->r, parents[n - 1], MG_H_LOG, 0, 0, b->data, b->len);
