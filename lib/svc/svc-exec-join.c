@@ -70,9 +70,17 @@ static void on_reply(struct mg_stream *s, struct mg_msg *m, void *data)
 	uint32_t version = 0;
 	int ret;
 
-	if (m->src != jn->id || m->auth_id != jn->id || m->dst != mg__router_id(jn->r) ||
-	    m->handle != MG_H_HELLO || (m->flags & MG_F_DEAD) != 0) {
-		mg_warn("%s: answered HELLO as context %u, not %u: dropped", jn->name, m->src, jn->id);
+	if (m->src != jn->id || m->auth_id != jn->id) {
+		mg_warn("%s: answered HELLO as context %u (authority %u), not %u: dropped",
+			jn->name, m->src, m->auth_id, jn->id);
+		goto drop;
+	}
+	if (m->dst != mg__router_id(jn->r) || m->handle != MG_H_HELLO ||
+	    (m->flags & MG_F_DEAD) != 0) {
+		/* Right sender, wrong frame: say which, not "as context N, not N". */
+		mg_warn("%s: sent %s to context %u handle %u before answering HELLO: dropped",
+			jn->name, (m->flags & MG_F_DEAD) != 0 ? "a dead frame" : "a frame",
+			m->dst, m->handle);
 		goto drop;
 	}
 	mg__buf_view(&b, m->data, m->len);
