@@ -98,17 +98,19 @@ function teardown() {
     fi
     # In a private pid and mount namespace: no executable memfd
     # (memfd_noexec=2) and every temporary directory noexec (bound over
-    # itself), then "$@".
+    # itself), but for this build, which may be under one of them (CI's
+    # checkout in /tmp: mitogen-exec could not run, 126), then "$@".
     local nowhere='
         echo 2 >/proc/sys/vm/memfd_noexec || exit 9
         for d in /tmp /var/tmp /dev/shm; do
             [ -d "$d" ] || continue
             mount --bind "$d" "$d" && mount -o remount,bind,noexec "$d" || exit 9
-        done'
+        done
+        mount --bind "$0" "$0" && mount -o remount,bind,exec "$0" || exit 9'
     # Nowhere to keep the program: our transfer failed (255), as when it
     # cannot be sent; 126 is for a program there that cannot run.
     run_mg_sep 255 unshare -fp --mount-proc sh -c "$nowhere"'
-        TMPDIR=/tmp exec mitogen-exec local -- "$1"' x "$PROBE"
+        TMPDIR=/tmp exec mitogen-exec local -- "$1"' "$MG_BUILD_DIR" "$PROBE"
     assert "$stderr" =~ "$PROBE: cannot store the program here" "the reason, naming the program"
 
     # The one directory that may run it is full: the error says so.
@@ -116,7 +118,7 @@ function teardown() {
     head -c 100000 /dev/urandom | cat "$PROBE" - >"$MG_TMP/big"
     run_mg_sep 255 unshare -fp --mount-proc sh -c "$nowhere"'
         mount -t tmpfs -o size=64k tmpfs "$1" || exit 9
-        TMPDIR=$1 exec mitogen-exec local -- "$2"' x "$MG_TMP/small" "$MG_TMP/big"
+        TMPDIR=$1 exec mitogen-exec local -- "$2"' "$MG_BUILD_DIR" "$MG_TMP/small" "$MG_TMP/big"
     assert "$stderr" =~ "$MG_TMP/big: cannot store the program here: No space left on device" \
         "a full disk, named"
 }
@@ -128,9 +130,11 @@ function teardown() {
     # this side does not. Its copy of the program passes the limit: the
     # write fails (EFBIG), as rsync's receiver has it, instead of a
     # SIGXFSZ ending the agent, and the chain with it.
-    printf '#!/bin/sh\nulimit -f 1024\nexec sudo "$@"\n' >"$MG_TMP/limited-sudo"
+    local kb
+    kb=$(fsize_limit_kb)
+    printf '#!/bin/sh\nulimit -f %d\nexec sudo "$@"\n' "$kb" >"$MG_TMP/limited-sudo"
     chmod +x "$MG_TMP/limited-sudo"
-    head -c 2000000 /dev/urandom | cat "$PROBE" - >"$MG_TMP/big"
+    head -c $(((kb + 1024) * 1024)) /dev/urandom | cat "$PROBE" - >"$MG_TMP/big"
     local hop
     local path=$MG_TMP/limited-sudo
     hop="local/sudo:root?sudo_path=${path//\//%2F}"

@@ -245,8 +245,14 @@ function wait_file() {
     mitogen-run --persist -n -N -w "${targets%,}" -- 'yes "$(printf %0999d 0)" | head -n 3000' \
         >"$MG_TMP/fifo" 2>"$MG_TMP/err" 5>&- 3>&- &
     local client=$!
-    # Until every target has filled its window (the holder holds them).
-    sleep 15
+    # Until the holder holds some 64 MiB for it (every window filled;
+    # sooner in a sanitizer build, whose RSS means little), 30 s at most.
+    local holder i
+    holder=$(holder_pid)
+    for ((i = 0; i < 300; i++)); do
+        (($(awk '/^VmRSS/ { print $2 }' "/proc/$holder/status") > 70000)) && break
+        sleep 0.1
+    done
     kill -CONT "$reader"
     local rc=0
     wait "$client" || rc=$?

@@ -349,6 +349,17 @@ function skip_if_no_program() {
     fi
 }
 
+# A file size limit (ulimit -f, KiB) that lets a hop's agent in (its
+# image, the plain agent before it for sudo, written to a file there) but
+# not a file 1 MiB larger: the agent is 95 KB packed here, megabytes in
+# a sanitizer build.
+function fsize_limit_kb() {
+    local a=${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent} n
+    n=$(stat -c %s "$a")
+    [[ -f $a.raw ]] && n=$((n + $(stat -c %s "$a.raw")))
+    echo $((n * 2 / 1024 + 1024))
+}
+
 #################
 #  mg_commands  #  The user-facing programs, one per line
 #################
