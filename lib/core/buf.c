@@ -226,6 +226,24 @@ int mg__buf_get_str(struct mg_buf *b, TALLOC_CTX *mem_ctx, char **_s)
 	return *_s == NULL ? -ENOMEM : 0;
 }
 
+char **mg__strv_copy(TALLOC_CTX *mem_ctx, const char *const *v)
+{
+	size_t n = 0;
+	char **out;
+
+	while (v != NULL && v[n] != NULL) {
+		n++;
+	}
+	out = talloc_zero_array(mem_ctx, char *, n + 1);
+	for (size_t i = 0; out != NULL && i < n; i++) {
+		out[i] = talloc_strdup(out, v[i]);
+		if (out[i] == NULL) {
+			TALLOC_FREE(out);
+		}
+	}
+	return out;
+}
+
 int mg__buf_get_strv(struct mg_buf *b, TALLOC_CTX *mem_ctx, size_t max_items, char ***_v)
 {
 	uint32_t n;

@@ -45,6 +45,9 @@ int mg__buf_get_strn(struct mg_buf *b, const char **_p, size_t *_n);
 int mg__buf_get_str(struct mg_buf *b, TALLOC_CTX *mem_ctx, char **_s);
 /* A pointer into the buffer; valid while the buffer lives. */
 int mg__buf_get_bytes(struct mg_buf *b, const uint8_t **_p, size_t *_n);
+/* A copy of a NULL-terminated vector (NULL: an empty one) on mem_ctx,
+ * or NULL on ENOMEM. */
+char **mg__strv_copy(TALLOC_CTX *mem_ctx, const char *const *v);
 /* A NULL-terminated vector on mem_ctx; at most 'max_items' items. */
 int mg__buf_get_strv(struct mg_buf *b, TALLOC_CTX *mem_ctx, size_t max_items, char ***_v);
 size_t mg__buf_left(const struct mg_buf *b);

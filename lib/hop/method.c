@@ -5,24 +5,6 @@
 #include <strings.h>
 #include "method.h"
 
-char **mg__strv_copy(TALLOC_CTX *mem_ctx, const char *const *v)
-{
-	size_t n = 0;
-	char **out;
-
-	while (v != NULL && v[n] != NULL) {
-		n++;
-	}
-	out = talloc_zero_array(mem_ctx, char *, n + 1);
-	for (size_t i = 0; out != NULL && i < n; i++) {
-		out[i] = talloc_strdup(out, v[i]);
-		if (out[i] == NULL) {
-			TALLOC_FREE(out);
-		}
-	}
-	return out;
-}
-
 bool mg__strv_add(char ***v, const char *s)
 {
 	size_t n = 0;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <talloc.h>
 #include "mitogen/chain.h"
+#include "buf.h"
 #include "chain-method.h"
 
 struct mg_boot_cmd {
@@ -146,8 +147,6 @@ int mg__container_check(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const cha
 char **mg__argv_then_boot(TALLOC_CTX *mem_ctx, const char *const *words, size_t n,
 			  const struct mg_boot_cmd *boot);
 
-/* A copy of a NULL-terminated vector, or NULL on ENOMEM. */
-char **mg__strv_copy(TALLOC_CTX *mem_ctx, const char *const *v);
 /* Append to a NULL-terminated vector (reallocated); false on ENOMEM. */
 bool mg__strv_add(char ***v, const char *s);
 

@@ -373,23 +373,6 @@ static void on_pack_bytes(void *data, uint64_t bytes)
 	}
 }
 
-static const char *const *names_dup(TALLOC_CTX *mem_ctx, const char *const *names)
-{
-	size_t n = 0;
-	char **v;
-
-	while (names[n] != NULL) {
-		n++;
-	}
-	v = talloc_zero_array(mem_ctx, char *, n + 1);
-	for (size_t i = 0; v != NULL && i < n; i++) {
-		if ((v[i] = talloc_strdup(v, names[i])) == NULL) {
-			TALLOC_FREE(v);
-		}
-	}
-	return (const char *const *)v;
-}
-
 struct mg__fan *mg__fan_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 			    const struct mg__file_push_req *rq, const uint32_t *ids, size_t n,
 			    bool group, const struct mg__fan_cb *cb)
@@ -405,7 +388,8 @@ struct mg__fan *mg__fan_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 	f->total = MG__FILE_NO_TOTAL;
 	f->rq.flags = rq->flags;
 	f->rq.n_top = rq->n_top;
-	if (rq->names != NULL && (f->rq.names = names_dup(f, rq->names)) == NULL) {
+	f->rq.names = rq->names != NULL ? (const char *const *)mg__strv_copy(f, rq->names) : NULL;
+	if (rq->names != NULL && f->rq.names == NULL) {
 		talloc_free(f);
 		return NULL;
 	}

@@ -185,18 +185,8 @@ static bool top_ok(struct mg__unpack *u, const char *rel, bool bind)
 
 int mg__unpack_expect(struct mg__unpack *u, const char *const *names)
 {
-	size_t n = 0;
-
-	while (names[n] != NULL) {
-		n++;
-	}
 	TALLOC_FREE(u->names);
-	u->names = talloc_zero_array(u, char *, n + 1);
-	for (size_t i = 0; u->names != NULL && i < n; i++) {
-		if ((u->names[i] = talloc_strdup(u->names, names[i])) == NULL) {
-			TALLOC_FREE(u->names);
-		}
-	}
+	u->names = mg__strv_copy(u, names);
 	return u->names != NULL ? 0 : -ENOMEM;
 }
 

@@ -8,24 +8,6 @@
 #include "boot.h"
 #include "method.h"
 
-static char **copy_argv(TALLOC_CTX *mem_ctx, const char *const *v)
-{
-	size_t n = 0;
-	char **argv;
-
-	while (v[n] != NULL) {
-		n++;
-	}
-	argv = talloc_zero_array(mem_ctx, char *, n + 1);
-	for (size_t i = 0; argv != NULL && i < n; i++) {
-		argv[i] = talloc_strdup(argv, v[i]);
-		if (argv[i] == NULL) {
-			TALLOC_FREE(argv);
-		}
-	}
-	return argv;
-}
-
 static int local_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			    const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			    char **_errmsg)
@@ -40,12 +22,12 @@ static int local_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	if (*_direct && boot->plain != NULL) {
 		/* No inflating: the unpacked agent, given the image to push on. */
 		const char *plain[] = { boot->plain, "--local", MG_BOOT_IMAGE_FD_STR, NULL };
-		*_argv = copy_argv(mem_ctx, plain);
+		*_argv = mg__strv_copy(mem_ctx, plain);
 	} else if (*_direct) {
 		const char *direct[] = { boot->self, "--local", NULL };
-		*_argv = copy_argv(mem_ctx, direct);
+		*_argv = mg__strv_copy(mem_ctx, direct);
 	} else {
-		*_argv = copy_argv(mem_ctx, boot->argv);
+		*_argv = mg__strv_copy(mem_ctx, boot->argv);
 	}
 	return *_argv == NULL ? -ENOMEM : 0;
 }
