@@ -648,8 +648,8 @@ void mg__router_receive(struct mg_router *r, struct mg_msg *m)
 		 * our parent, and with it every sibling, or a sibling. But a
 		 * hop serves others too: an attached client that stops
 		 * reading never holds it back. What it asked for waits in
-		 * its queue, up to MG_STREAM_TX_MAX, past which the client
-		 * is dropped as not reading. */
+		 * its queue, bounded by its credit and by the stream, which
+		 * reads no more from it while that queue is full. */
 		mg__stream_pause(in, true);
 	}
 }
@@ -903,11 +903,16 @@ static size_t name_len(const char *name)
 	return n;
 }
 
+bool mg__router_id_taken(const struct mg_router *r, uint32_t id)
+{
+	return id == r->my_id || mg__router_is_ancestor(r, id) || mg__router_route(r, id) != NULL;
+}
+
 static int add_route(struct mg_router *r, uint32_t id, struct mg_stream *s, const char *name)
 {
 	struct route *rt;
 
-	if (id == r->my_id || mg__router_is_ancestor(r, id) || mg__router_route(r, id) != NULL) {
+	if (mg__router_id_taken(r, id)) {
 		return -EEXIST;
 	}
 	rt = talloc_zero(r, struct route);

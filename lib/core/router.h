@@ -90,6 +90,9 @@ int mg__router_fuse(struct mg_router *r, uint32_t a, uint32_t b, const char *nam
 void mg__router_allow_show(struct mg_router *r, uint32_t id);
 /* The name recorded for context 'id', or NULL. */
 const char *mg__router_name(const struct mg_router *r, uint32_t id);
+/* Whether 'id' names a context here already: ours, an ancestor's, or
+ * one routed below (a new route for it would be refused, -EEXIST). */
+bool mg__router_id_taken(const struct mg_router *r, uint32_t id);
 /* Whether 'id' can be reached from here: this context, its subtree, and
  * through the parent its ancestors and, unless routing is unidirectional,
  * any other context (only the master knows which exist). */

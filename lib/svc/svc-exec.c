@@ -468,22 +468,6 @@ static void use_passed(uint32_t flags, struct mg_fds *f, int *in, int *out, int 
 	}
 }
 
-/* Whether 'id' names a context here already: ours, an ancestor's, one
- * routed below. A worker given it could never be routed; given our own,
- * its HELLO answer would even go to itself. */
-static bool join_id_taken(const struct mg_router *r, uint32_t id)
-{
-	size_t n;
-	const uint32_t *parents = mg__router_parents(r, &n);
-
-	for (size_t i = 0; i < n; i++) {
-		if (parents[i] == id) {
-			return true;
-		}
-	}
-	return id == mg__router_id(r) || mg__router_name(r, id) != NULL;
-}
-
 static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct exec_svc *svc = talloc_get_type_abort(data, struct exec_svc);
@@ -508,7 +492,9 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 		talloc_free(rq);
 		return;
 	}
-	if ((q->flags & MG_EXEC_JOIN) != 0 && join_id_taken(r, q->join_id)) {
+	/* A worker given an id in use could never be routed; given ours,
+	 * its HELLO answer would even go to itself. */
+	if ((q->flags & MG_EXEC_JOIN) != 0 && mg__router_id_taken(r, q->join_id)) {
 		char *what = talloc_asprintf(rq, "context %u exists already", q->join_id);
 		send_failed(r, m, -EEXIST, what != NULL ? what : "the context exists already");
 		talloc_free(rq);
