@@ -53,12 +53,27 @@
 	"[ -t 0 ]&&stty raw -echo 2>/dev/null;" \
 	"printf 'MITO000\\n';" \
 	"head -c $n 2>/dev/null >>\"$f\""
+/*
+ * A head that cannot write is no EAGAIN: retried, it would spin until
+ * the master's timeout. Killed by a signal ($r$e three digits: a
+ * status over 99 and no word; SIGXFSZ, 153, under a ulimit -f below
+ * the image; also 127, no head), or saying it could not write
+ * (EFBIG with SIGXFSZ ignored, ENOSPC; its words in the C locale: GNU
+ * "error writing", "write error"; busybox "standard output: ..."), it
+ * ends the first stage at once. Only the loop's head, the slow path, has
+ * its stderr kept ($(...) costs bash a fork); the first head's status
+ * still counts. A head whose write failed (no signal) may have read the
+ * last bytes there were (busybox head reads on): the next one blocks,
+ * and the master's timeout ends it.
+ */
 #define FIRST_STAGE_LOOP \
-	"s=$(wc -c <\"$f\");" \
+	"r=$?;e=;s=$(wc -c <\"$f\");" \
 	"while [ $s -lt $n ];do " \
-	"if head -c $((n-s)) 2>/dev/null >>\"$f\";then " \
+	"case $r$e in ???|*writ*|*output:*)" \
+	"echo \"mitogen: cannot write the agent image to $f (${e:-head: status $r})\" >&2;exit 1;esac;" \
+	"if e=$(LC_ALL=C head -c $((n-s)) 2>&1 >>\"$f\");then " \
 	"[ $(wc -c <\"$f\") -gt $s ]||{ echo \"mitogen: agent image cut short ($s of $n bytes)\" >&2;exit 1;};" \
-	"else sleep 0.01 2>/dev/null||sleep 1;fi;" \
+	"else r=$?;sleep 0.01 2>/dev/null||sleep 1;fi;" \
 	"s=$(wc -c <\"$f\");done;"
 
 static const char first_stage[] =

@@ -388,6 +388,50 @@ function dry_len() {
     assert "$stderr" =~ "mitogen-agent: the agent image is corrupt" "in place: why"
 }
 
+@test "a hop whose file size limit is below the agent image: 255 at once, saying why, nothing left" {
+    # The hop's shell (through a docker stand-in) runs under ulimit -f
+    # 16 KiB, below any agent image: head is killed by SIGXFSZ, or, with
+    # SIGXFSZ ignored, fails with EFBIG. The first stage used to retry it
+    # as it does EAGAIN, until "connect timed out".
+    local wrap=$MG_TMP/limited-docker ign env re
+    local -a envs=("MITOGEN_AGENT=$AGENT")
+    # The packed agent gets the guarded image's first stage, the plain
+    # one (no lite agent: pushed whole) the first stage that counts.
+    [[ ! -x $AGENT.raw ]] || envs+=("MITOGEN_AGENT=$AGENT.raw MITOGEN_AGENT_LITE=")
+    re="mitogen: cannot write the agent image to $TMPDIR/\.mitogen-agent\.[0-9]+\.[0-9a-f]+"
+    for env in "${envs[@]}"; do
+        for ign in "" "trap '' XFSZ"; do
+            printf '#!/bin/bash\n%s\nulimit -f 16 || exit 9\nexec "%s" "$@"\n' \
+                "$ign" "$MG_SRC_DIR/tests/stubs/docker" >"$wrap"
+            chmod +x "$wrap"
+            # shellcheck disable=SC2086 # split on purpose
+            run_mg_sep 255 env $env mitogen-run -t 10 "docker:app?docker_path=${wrap//\//%2F}" -- echo ran
+            assert "$output" == "" "$env ${ign:-SIGXFSZ}: nothing ran"
+            assert "$stderr" =~ "docker:app.*: hop exited with status 1 before the agent was up" \
+                "$env ${ign:-SIGXFSZ}: the hop failed at once"
+            if [[ -z $ign ]]; then
+                assert "$stderr" =~ "$re \(head: status 153\)" "$env: head killed by SIGXFSZ, said"
+            else
+                assert "$stderr" =~ "$re \(head: .*File too large\)" "$env $ign: head's EFBIG, said"
+            fi
+            assert "$(command ls -A "$TMPDIR")" == "" "$env ${ign:-SIGXFSZ}: nothing left in TMPDIR"
+        done
+    done
+}
+
+@test "a hop whose temporary directory is full: 255 at once, saying why" {
+    skip_if_not_root
+    skip_if_no_program unshare
+    # TMPDIR a 16 KiB tmpfs: head fails with ENOSPC, no EAGAIN either.
+    mkdir "$MG_TMP/small"
+    run_mg_sep 255 unshare -m sh -c 'mount -t tmpfs -o size=16k tmpfs "$1" || exit 9
+        TMPDIR=$1 exec mitogen-run -t 10 "local?first_stage=1" -- echo ran' x "$MG_TMP/small"
+    assert "$stderr" =~ "local\?first_stage=1: hop exited with status 1 before the agent was up" \
+        "the hop failed at once"
+    assert "$stderr" =~ "mitogen: cannot write the agent image to $MG_TMP/small/\.mitogen-agent\.[0-9]+\.[0-9a-f]+ \(head: .*No space left on device\)" \
+        "head's ENOSPC, said"
+}
+
 # The first stage with a non-blocking stdin is tested in tests/unit/test-boot.c.
 
 # vim: filetype=sh

@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -342,6 +343,44 @@ static const uint8_t tricky[] = {
 	'%', 'b', 0, '1', '2', '3', '\'', '\'',
 };
 
+/* Whether pid exits within ms (then its status in *_status); if not,
+ * it is killed and reaped. */
+static bool exits_within(pid_t pid, int ms, int *_status)
+{
+	for (; ms > 0; ms -= 20) {
+		if (waitpid(pid, _status, WNOHANG) == pid) {
+			return true;
+		}
+		sleep_ms(20);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, _status, 0);
+	return false;
+}
+
+/* Under a file size limit below the image, head is killed by SIGXFSZ
+ * (at once, or once EAGAIN made it ask again): the first stage fails
+ * (status 1) and removes its file, rather than retrying until the
+ * master's timeout as it does after EAGAIN. */
+static void boot_fsize(const struct mg_image *img, bool nonblock)
+{
+	struct rlimit old, lim;
+	int sock = -1, status = 0;
+	pid_t pid;
+
+	ASSERT_INT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = img->len / 2;
+	ASSERT_INT_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	pid = boot_as(img, nonblock, nonblock ? 4 : 1, img->len, &sock);
+	setrlimit(RLIMIT_FSIZE, &old);
+	ASSERT_TRUE(pid > 0);
+	ASSERT_TRUE(exits_within(pid, 10000, &status));
+	close(sock);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	ASSERT_INT_EQ(count_files(tmpdir), 0);
+}
+
 /* test_boot_cut under every shell, in the form boot_guarded says. */
 static void boot_cut_forms(const struct mg_image *img)
 {
@@ -368,7 +407,10 @@ static void boot_cut_forms(const struct mg_image *img)
 			close(sock);
 			ASSERT_INT_EQ(count_files(tmpdir), 0);
 		}
-		printf("# %s%s: up, up again after EAGAIN, cut short thrice\n", shells[s][0],
+		boot_fsize(img, false);
+		boot_fsize(img, true);
+		printf("# %s%s: up, up again after EAGAIN, cut short thrice, "
+		       "over ulimit -f twice\n", shells[s][0],
 		       boot_guarded ? " (guarded)" : "");
 	}
 	boot_sh = NULL;
@@ -379,7 +421,8 @@ static void boot_cut_forms(const struct mg_image *img)
  * asked again (non-blocking, slow pieces); cut short anywhere, in the
  * payload, in the stub's code (a packed agent run cut there dies of
  * SIGBUS or SIGSEGV) or in its ELF header (busybox then runs it as a
- * script), it fails and leaves no file behind. The plain first
+ * script), it fails and leaves no file behind; so it does at once
+ * under a file size limit below the image. The plain first
  * stage counts the bytes before it runs anything; a guarded image's
  * (packed) runs it as the shell's child, whose trap outlives it. */
 static void test_boot_cut(void)
