@@ -62,7 +62,7 @@ struct mg__pack {
 	int fd;                 /* the file being sent, or -1 */
 	uint64_t left;          /* its bytes still to send */
 	struct mg__hash hash;
-	int rerr;               /* its read error: zeros are sent instead */
+	int rerr;               /* why it ended early (its tail says so) */
 	struct hardlink *links;
 	size_t n_links;
 	const char *shown;      /* the source path being read, for messages */
@@ -265,7 +265,8 @@ static void emit_file(struct mg__pack *p, int dirfd, const char *name, const cha
 	p->left = (uint64_t)st.st_size;
 	p->rerr = 0;
 	mg__hash_init(&p->hash);
-	set_meta(&m, MG__REC_FILE, rel, &st);
+	/* In pieces: it can end early, should it shrink meanwhile. */
+	set_meta(&m, MG__REC_CFILE, rel, &st);
 	m.size = (uint64_t)st.st_size;
 	queue(p, &m);
 }
@@ -435,13 +436,26 @@ static void next_entry(struct mg__pack *p)
 	p->end_queued = true;
 }
 
-/* The current file's bytes, or its tail once all are sent. */
+/* The current file's bytes, a 'B' record per read, in buf (which has
+ * room for more than a record's prefix); or its tail once all are sent,
+ * or as soon as a read fails or finds the file shorter than the size
+ * announced: the receiver drops it then, and nothing pads it out. */
 static size_t file_bytes(struct mg__pack *p, uint8_t *buf, size_t cap)
 {
-	size_t want = p->left < cap ? (size_t)p->left : cap;
+	size_t want = cap - MG__REC_PREFIX;
 	ssize_t k = 0;
 
-	if (p->left == 0) {
+	want = p->left < want ? (size_t)p->left : want;
+	want = want < MG__REC_BYTES_MAX ? want : MG__REC_BYTES_MAX;
+	if (p->left > 0) {
+		do {
+			k = read(p->fd, buf + MG__REC_PREFIX, want);
+		} while (k < 0 && errno == EINTR);
+		if (k <= 0) {
+			p->rerr = k < 0 ? errno : (int)MG__FILE_SHRANK;
+		}
+	}
+	if (k <= 0) {
 		struct mg__rec_meta m = { .type = MG__REC_TAIL, .err = (uint32_t)p->rerr,
 					  .hash = mg__hash_final(&p->hash) };
 		close(p->fd);
@@ -449,24 +463,12 @@ static size_t file_bytes(struct mg__pack *p, uint8_t *buf, size_t cap)
 		queue(p, &m);
 		return 0;
 	}
-	if (p->rerr == 0) {
-		do {
-			k = read(p->fd, buf, want);
-		} while (k < 0 && errno == EINTR);
-		if (k <= 0) {
-			/* Shrunk or unreadable: the size is promised, so zeros
-			 * fill it and the tail says why the file is bad. */
-			p->rerr = k < 0 ? errno : (int)MG__FILE_SHRANK;
-		}
-	}
-	if (p->rerr != 0) {
-		memset(buf, 0, want);
-		k = (ssize_t)want;
-	}
-	mg__hash_update(&p->hash, buf, (size_t)k);
+	buf[0] = MG__REC_BYTES;
+	mg__put_be32(buf + 1, (uint32_t)k);
+	mg__hash_update(&p->hash, buf + MG__REC_PREFIX, (size_t)k);
 	p->left -= (uint64_t)k;
 	p->sent += (uint64_t)k;
-	return (size_t)k;
+	return MG__REC_PREFIX + (size_t)k;
 }
 
 static size_t fill(struct mg__pack *p, uint8_t *buf, size_t cap)
@@ -492,6 +494,8 @@ static size_t fill(struct mg__pack *p, uint8_t *buf, size_t cap)
 			memcpy(buf + off, p->hdr->data + p->hdr_off, k);
 			p->hdr_off += k;
 			off += k;
+		} else if (p->fd >= 0 && p->left > 0 && cap - off <= MG__REC_PREFIX) {
+			break;  /* no room for a byte of a 'B' record: the next chunk */
 		} else if (p->fd >= 0) {
 			off += file_bytes(p, buf + off, cap - off);
 		} else if (p->end_queued) {

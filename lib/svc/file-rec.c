@@ -39,12 +39,13 @@ int mg__rec_encode(struct mg_buf *b, const struct mg__rec_meta *m)
 	switch (m->type) {
 	case MG__REC_DIR:
 	case MG__REC_FILE:
+	case MG__REC_CFILE:
 	case MG__REC_LINK:
 		r |= put_strn(b, m->path, m->path_len) | put_meta(b, m);
 		if (m->type == MG__REC_DIR && m->host != 0) {
 			r |= mg__buf_put_u64(b, m->host) | mg__buf_put_u64(b, m->dev) |
 			     mg__buf_put_u64(b, m->ino);
-		} else if (m->type == MG__REC_FILE) {
+		} else if (m->type == MG__REC_FILE || m->type == MG__REC_CFILE) {
 			r |= mg__buf_put_u64(b, m->size);
 		} else if (m->type == MG__REC_LINK) {
 			r |= put_strn(b, m->target, m->target_len);
@@ -95,13 +96,14 @@ int mg__rec_decode(char type, const uint8_t *p, size_t n, struct mg__rec_meta *m
 	switch (type) {
 	case MG__REC_DIR:
 	case MG__REC_FILE:
+	case MG__REC_CFILE:
 	case MG__REC_LINK:
 		r = get_text(&b, &m->path, &m->path_len) | get_meta(&b, m);
 		if (r == 0 && type == MG__REC_DIR && mg__buf_left(&b) >= 24) {
 			/* Optional: the source directory's identity. */
 			r = mg__buf_get_u64(&b, &m->host) | mg__buf_get_u64(&b, &m->dev) |
 			    mg__buf_get_u64(&b, &m->ino);
-		} else if (r == 0 && type == MG__REC_FILE) {
+		} else if (r == 0 && (type == MG__REC_FILE || type == MG__REC_CFILE)) {
 			r = mg__buf_get_u64(&b, &m->size);
 		} else if (r == 0 && type == MG__REC_LINK) {
 			r = get_text(&b, &m->target, &m->target_len);

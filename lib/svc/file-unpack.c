@@ -65,8 +65,10 @@ struct mg__unpack {
 	size_t pre_n;
 	uint8_t *hbuf;
 	uint32_t hlen, hgot;
-	bool expect_tail;
-	uint64_t left;
+	bool expect_tail;    /* in a file: its bytes or tail come next */
+	bool pieces;         /* that file is a 'C' one: 'B' records, then the tail */
+	uint64_t left;       /* its bytes still to come */
+	uint64_t run;        /* raw bytes still to come in a row ('F' data, a 'B') */
 	struct cur c;
 	char *cache_rel;
 	int cache_fd;
@@ -507,6 +509,7 @@ static const char *no_replace(int dfd, const char *name, const struct stat *st)
 static void do_file(struct mg__unpack *u, const char *rel, const char *disp,
 		    const struct mg__rec_meta *m)
 {
+	bool pieces = m->type == MG__REC_CFILE;
 	struct cur *c = &u->c;
 	const char *name;
 
@@ -516,8 +519,10 @@ static void do_file(struct mg__unpack *u, const char *rel, const char *disp,
 	c->existed = false;
 	mg__hash_init(&c->h);
 	u->left = m->size;
-	u->st = m->size > 0 ? P_DATA : P_PREFIX;
+	u->run = pieces ? 0 : m->size;
+	u->st = u->run > 0 ? P_DATA : P_PREFIX;
 	u->expect_tail = true;
+	u->pieces = pieces;
 	if (rel == NULL || skipped(u, rel)) {
 		return;
 	}
@@ -732,7 +737,10 @@ static void on_record(struct mg__unpack *u, char type)
 	char *rel = NULL, *disp, *hard = NULL;
 
 	if (tmp == NULL || mg__rec_decode(type, u->hbuf, u->hlen, &m) != 0 ||
-	    u->expect_tail != (type == MG__REC_TAIL)) {
+	    u->expect_tail != (type == MG__REC_TAIL) ||
+	    (type == MG__REC_TAIL && u->left > 0 && m.err == 0)) {
+		/* (A tail before the file's size is all there only says why
+		 * it ended early.) */
 		bad_stream(u, "corrupt file stream from the far end");
 		talloc_free(tmp);
 		return;
@@ -776,7 +784,7 @@ static void on_record(struct mg__unpack *u, char type)
 		if (rel != NULL) {
 			fix_left(u, rel);
 		}
-		if (type == MG__REC_FILE) {
+		if (type == MG__REC_FILE || type == MG__REC_CFILE) {
 			do_file(u, rel, disp, &m);
 		} else if (rel != NULL && skipped(u, rel)) {
 			/* under a directory that failed */
@@ -787,6 +795,19 @@ static void on_record(struct mg__unpack *u, char type)
 		}
 	}
 	talloc_free(tmp);
+}
+
+/* A 'B' record's prefix (its length in hlen): its bytes follow, only
+ * in a 'C' file and no more than the file has left. */
+static void bytes_record(struct mg__unpack *u)
+{
+	if (!u->pieces || !u->expect_tail || u->hlen == 0 || u->hlen > MG__REC_BYTES_MAX ||
+	    u->hlen > u->left) {
+		bad_stream(u, "corrupt file stream from the far end");
+		return;
+	}
+	u->run = u->hlen;
+	u->st = P_DATA;
 }
 
 /* The stream of records, decoded. */
@@ -808,7 +829,9 @@ static void feed_records(void *data, const uint8_t *p, size_t n)
 				u->hlen = mg__get_be32(u->pre + 1);
 				u->hgot = 0;
 				u->st = P_HDR;
-				if (u->hlen > MG__REC_MAX) {
+				if (u->pre[0] == MG__REC_BYTES) {
+					bytes_record(u);
+				} else if (u->hlen > MG__REC_MAX) {
 					bad_stream(u, "corrupt file stream from the far end");
 				} else if (u->hlen == 0) {
 					on_record(u, (char)u->pre[0]);
@@ -825,11 +848,12 @@ static void feed_records(void *data, const uint8_t *p, size_t n)
 			}
 			break;
 		case P_DATA:
-			k = u->left < n ? (size_t)u->left : n;
+			k = u->run < n ? (size_t)u->run : n;
 			file_data(u, p, k);
 			u->data_bytes += k;
 			u->left -= k;
-			if (u->left == 0) {
+			u->run -= k;
+			if (u->run == 0) {
 				u->st = P_PREFIX;
 			}
 			break;

@@ -41,7 +41,9 @@
 enum mg__rec {
 	MG__REC_DIR = 'D',
 	MG__REC_FILE = 'F',    /* then 'size' raw bytes, then MG__REC_TAIL */
-	MG__REC_TAIL = 'T',
+	MG__REC_CFILE = 'C',   /* a file in pieces: MG__REC_BYTES, then MG__REC_TAIL */
+	MG__REC_BYTES = 'B',   /* the length is of the file's bytes that follow */
+	MG__REC_TAIL = 'T',    /* in a 'C' file, early with err != 0: it ended there */
 	MG__REC_LINK = 'L',    /* a symbolic link */
 	MG__REC_HARD = 'H',    /* a hard link to an earlier file */
 	MG__REC_ERROR = 'E',   /* the sender could not read or send a path */
@@ -51,6 +53,9 @@ enum mg__rec {
 /* A tail's err when the file ended before its announced size: outside
  * errno's range, so that the receiver can say so. */
 #define MG__FILE_SHRANK 65536u
+/* The most file bytes one 'B' record holds: a sender that finds its file
+ * shorter sends at most this much more before it says so. */
+#define MG__REC_BYTES_MAX (1u << 20)
 
 /* A path in the stream is shorter than this (the receiver refuses
  * longer ones; the sender says they are too long). */
@@ -68,7 +73,7 @@ struct mg__rec_meta {
 	uint64_t mtime_s, atime_s;
 	uint32_t mtime_ns, atime_ns;
 	uint32_t uid, gid;
-	uint64_t size;           /* FILE */
+	uint64_t size;           /* FILE, CFILE */
 	const char *target;      /* LINK, HARD: the target; ERROR: the reason */
 	size_t target_len;
 	uint64_t hash;           /* TAIL */

@@ -5,6 +5,7 @@
  * requests refuse what they must, and a stream fed byte by byte writes
  * the same tree as one fed at once, refusing unsafe names.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -86,6 +87,17 @@ static void test_records(void)
 	mg__buf_put_str(b, NULL);
 	mg__buf_put_str(b, "");
 	ASSERT_INT_EQ(mg__rec_decode('E', b->data + 5, 8, &out), MG_ERR_PROTOCOL);
+	/* A file in pieces has the fields of 'F'; a 'B' has none to decode
+	 * (its length is of the bytes after it). */
+	b->len = 0;
+	in = (struct mg__rec_meta){ .type = MG__REC_CFILE, .path = "f", .path_len = 1,
+				    .mode = 0600, .size = 1ull << 40 };
+	ASSERT_INT_EQ(mg__rec_encode(b, &in), 0);
+	ASSERT_INT_EQ(mg__rec_decode('C', b->data + 5, b->len - 5, &out), 0);
+	ASSERT_INT_EQ(out.size, 1ull << 40);
+	ASSERT_INT_EQ(out.mode, 0600);
+	ASSERT_INT_EQ(mg__rec_decode('C', b->data + 5, b->len - 6, &out), MG_ERR_PROTOCOL);
+	ASSERT_INT_EQ(mg__rec_decode('B', b->data + 5, b->len - 5, &out), MG_ERR_PROTOCOL);
 	talloc_free(tmp);
 }
 
@@ -157,6 +169,47 @@ static void file(struct mg_buf *b, const char *path, const char *data, bool good
 	mg__hash_init(&h);
 	mg__hash_update(&h, (const uint8_t *)data, strlen(data));
 	t.hash = mg__hash_final(&h) ^ (good ? 0 : 1);
+	mg__rec_encode(b, &t);
+}
+
+/* A 'C' file: data in 'B' records of 'piece' bytes, then its tail. */
+static void cfile(struct mg_buf *b, const char *path, const char *data, size_t piece)
+{
+	size_t n = strlen(data);
+	struct mg__rec_meta t = { .type = MG__REC_TAIL };
+	struct mg__hash h;
+
+	rec(b, MG__REC_CFILE, path, NULL, n);
+	for (size_t off = 0; off < n; off += piece) {
+		size_t k = n - off < piece ? n - off : piece;
+
+		mg__buf_put_u8(b, MG__REC_BYTES);
+		mg__buf_put_u32(b, (uint32_t)k);
+		mg__buf_put(b, data + off, k);
+	}
+	mg__hash_init(&h);
+	mg__hash_update(&h, (const uint8_t *)data, n);
+	t.hash = mg__hash_final(&h);
+	mg__rec_encode(b, &t);
+}
+
+/* A 'C' file of 'size' bytes that ends after 'data' with a tail saying
+ * err (0: a tail that claims it whole). */
+static void cfile_short(struct mg_buf *b, const char *path, uint64_t size, const char *data,
+			uint32_t err)
+{
+	struct mg__rec_meta t = { .type = MG__REC_TAIL, .err = err };
+	struct mg__hash h;
+
+	rec(b, MG__REC_CFILE, path, NULL, size);
+	if (data[0] != '\0') {
+		mg__buf_put_u8(b, MG__REC_BYTES);
+		mg__buf_put_u32(b, (uint32_t)strlen(data));
+		mg__buf_put(b, data, strlen(data));
+	}
+	mg__hash_init(&h);
+	mg__hash_update(&h, (const uint8_t *)data, strlen(data));
+	t.hash = mg__hash_final(&h);
 	mg__rec_encode(b, &t);
 }
 
@@ -611,6 +664,163 @@ static void test_unpack_names(void)
 	talloc_free(tmp);
 }
 
+/* Only 'names' (sorted, NULL-terminated) are in dir: no temporary file. */
+static void only_names(const char *dir, const char *const *names)
+{
+	struct dirent **v;
+	int n = scandir(dir, &v, NULL, alphasort), k = 0;
+
+	ASSERT_TRUE(n >= 0);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v[i]->d_name, ".") != 0 && strcmp(v[i]->d_name, "..") != 0) {
+			ASSERT_PTR_NOT_NULL(names[k]);
+			ASSERT_STR_EQ(v[i]->d_name, names[k]);
+			k++;
+		}
+		free(v[i]);
+	}
+	free(v);
+	ASSERT_PTR_NULL(names[k]);
+}
+
+/* A file in pieces arrives whole however the stream is cut; one that
+ * ends early (it shrank at the source, or a read failed there) is
+ * dropped at once, the old file kept, and the stream goes on. */
+static void pieces_in_steps(size_t step)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char dir[] = "/tmp/test-file.XXXXXX";
+	struct mg_buf *b = mg__buf_new(tmp, 65536);
+	struct seen s = { 0 };
+	struct mg__unpack *u;
+	char *errmsg = NULL, *top;
+	uint64_t files, bytes;
+	int fd;
+
+	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
+	top = talloc_asprintf(tmp, "%s/top", dir);
+	ASSERT_INT_EQ(mkdir(top, 0755), 0);
+	fd = open(talloc_asprintf(tmp, "%s/shrunk", top), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ASSERT_INT_EQ(write(fd, "old\n", 4), 4);
+	close(fd);
+	rec(b, MG__REC_DIR, "top", NULL, 0);
+	cfile(b, "top/a", "alpha, in pieces\n", 3);
+	cfile(b, "top/empty", "", 1);
+	/* 1 TiB announced: what is missing is never waited for. */
+	cfile_short(b, "top/shrunk", 1ull << 40, "abc", MG__FILE_SHRANK);
+	cfile_short(b, "top/eio", 100, "", EIO);
+	cfile(b, "top/after", "after\n", 65536);
+	rec(b, MG__REC_END, NULL, NULL, 0);
+	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_PRESERVE, 1, on_error, &s,
+			   &errmsg);
+	ASSERT_PTR_NOT_NULL(u);
+	for (size_t off = 0; off < b->len; off += step) {
+		mg__unpack_feed(u, b->data + off, off + step <= b->len ? step : b->len - off);
+	}
+	ASSERT_INT_EQ(mg__unpack_finish(u, 0), 2);
+	ASSERT_STR_CONTAINS(s.text, "top/shrunk: the source shrank while it was read (not copied)\n");
+	ASSERT_STR_CONTAINS(s.text, "top/eio: read error at the source: Input/output error\n");
+	ASSERT_INT_EQ(s.n, 2);
+	ASSERT_STR_EQ(slurp(tmp, talloc_asprintf(tmp, "%s/a", top)), "alpha, in pieces\n");
+	ASSERT_STR_EQ(slurp(tmp, talloc_asprintf(tmp, "%s/empty", top)), "");
+	ASSERT_STR_EQ(slurp(tmp, talloc_asprintf(tmp, "%s/after", top)), "after\n");
+	ASSERT_STR_EQ(slurp(tmp, talloc_asprintf(tmp, "%s/shrunk", top)), "old\n");
+	ASSERT_INT_EQ(access(talloc_asprintf(tmp, "%s/eio", top), F_OK), -1);
+	only_names(top, (const char *const[]){ "a", "after", "empty", "shrunk", NULL });
+	mg__unpack_counts(u, &files, &bytes);
+	ASSERT_INT_EQ(files, 3);
+	ASSERT_INT_EQ(bytes, 17 + 6);
+	/* Every byte that came, the dropped file's too: no padding. */
+	ASSERT_INT_EQ(mg__unpack_data_bytes(u), 17 + 3 + 6);
+	talloc_free(u);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(tmp);
+}
+
+static void test_unpack_pieces(void)
+{
+	pieces_in_steps(65536);
+	pieces_in_steps(1);
+	pieces_in_steps(6);
+}
+
+/* An early end or a piece where the stream has no file for it, twice,
+ * with a tail that claims the file whole, or garbage: refused, the
+ * stream dropped from there, nothing written and no temporary left. */
+static void test_unpack_pieces_hostile(void)
+{
+	enum { CUT_NO_FILE, CUT_TWICE, CUT_AS_GOOD, CUT_GARBAGE, B_NO_FILE, B_IN_F, B_EMPTY,
+	       B_PAST_SIZE, B_HUGE, B_AFTER_CUT, N_CASES };
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	char dir[] = "/tmp/test-file.XXXXXX";
+
+	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
+	for (int k = 0; k < N_CASES; k++) {
+		struct mg_buf *b = mg__buf_new(tmp, 65536);
+		struct mg__rec_meta t = { .type = MG__REC_TAIL, .err = MG__FILE_SHRANK };
+		char *dest = talloc_asprintf(tmp, "%s/d%d", dir, k), *errmsg = NULL;
+		struct seen s = { 0 };
+		struct mg__unpack *u;
+
+		ASSERT_INT_EQ(mkdir(dest, 0755), 0);
+		rec(b, MG__REC_DIR, "top", NULL, 0);
+		cfile(b, "top/a", "alpha\n", 4);
+		switch (k) {
+		case CUT_NO_FILE:
+			mg__rec_encode(b, &t);
+			break;
+		case CUT_TWICE:
+			cfile_short(b, "top/v", 10, "vv", MG__FILE_SHRANK);
+			mg__rec_encode(b, &t);
+			break;
+		case CUT_AS_GOOD:
+			cfile_short(b, "top/v", 10, "vv", 0);
+			break;
+		case CUT_GARBAGE:
+			rec(b, MG__REC_CFILE, "top/v", NULL, 10);
+			mg__buf_put(b, "T\0\0\0\3xyz", 8);
+			break;
+		case B_NO_FILE:
+			mg__buf_put(b, "B\0\0\0\2vv", 7);
+			break;
+		case B_IN_F:
+			rec(b, MG__REC_FILE, "top/v", NULL, 2);
+			mg__buf_put(b, "vvB\0\0\0\2vv", 9);
+			break;
+		case B_EMPTY:
+			rec(b, MG__REC_CFILE, "top/v", NULL, 10);
+			mg__buf_put(b, "B\0\0\0\0", 5);
+			break;
+		case B_PAST_SIZE:
+			rec(b, MG__REC_CFILE, "top/v", NULL, 2);
+			mg__buf_put(b, "B\0\0\0\3vvv", 8);
+			break;
+		case B_HUGE:
+			rec(b, MG__REC_CFILE, "top/v", NULL, 1ull << 40);
+			mg__buf_put(b, "B\xff\xff\xff\xffvvvv", 9);
+			break;
+		case B_AFTER_CUT:
+			cfile_short(b, "top/v", 10, "vv", MG__FILE_SHRANK);
+			mg__buf_put(b, "B\0\0\0\2vv", 7);
+			break;
+		}
+		cfile(b, "top/z", "not after a bad stream\n", 7);
+		rec(b, MG__REC_END, NULL, NULL, 0);
+		u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE, 1, on_error, &s, &errmsg);
+		ASSERT_PTR_NOT_NULL(u);
+		mg__unpack_feed(u, b->data, b->len);
+		/* (One failure more where a file shrank before.) */
+		ASSERT_INT_EQ(mg__unpack_finish(u, 0), k == CUT_TWICE || k == B_AFTER_CUT ? 2 : 1);
+		ASSERT_STR_CONTAINS(s.text, ": corrupt file stream from the far end\n");
+		ASSERT_STR_EQ(slurp(tmp, talloc_asprintf(tmp, "%s/top/a", dest)), "alpha\n");
+		only_names(talloc_asprintf(tmp, "%s/top", dest),
+			   (const char *const[]){ "a", NULL });
+		talloc_free(u);
+	}
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	talloc_free(tmp);
+}
+
 int main(void)
 {
 	TESTS_BEGIN();
@@ -627,5 +837,7 @@ int main(void)
 	RUN(test_unpack_dir_times);
 	RUN(test_unpack_dir_records_bounded);
 	RUN(test_unpack_names);
+	RUN(test_unpack_pieces);
+	RUN(test_unpack_pieces_hostile);
 	return TESTS_END();
 }
