@@ -423,30 +423,89 @@ function assert_hop_log() {
     done
 }
 
-@test "cp: a source that shrinks while it is read: said so, the old file intact" {
-    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agent is the holder's child"
-    local big=$MG_TMP/big m a i rc=0
-    # 4 GiB of holes: seconds to copy, so it shrinks mid-copy (the
-    # sender then sends zeros up to the size it gave: 16 GiB took 11 s).
-    truncate -s 4G "$big"
-    mkdir "$MG_TMP/d"
+# PID or a process below it has a file open in DIR (a copy writing there).
+function writes_in() {
+    local p
+    ls -l "/proc/$1/fd" 2>/dev/null | grep -qF -- "$2/" && return 0
+    for p in $(pgrep -P "$1"); do
+        writes_in "$p" "$2" && return 0
+    done
+    return 1
+}
+
+# mitogen-cp --progress ARGS..., where BIG is a 32 GiB sparse file cut to
+# 1 MiB once the copy writes into DEST (SMALL, a small file, goes after
+# it) and DEST holds an old BIG: sets $rc, $errs (the lines said, not the
+# progress bar) and $sent (the bytes of files its last progress line
+# counts: sent for a push, received for a pull or a copy between chains).
+function shrink_copy() {
+    local big=$MG_TMP/big m i=0 a args=() last
+    truncate -s 32G "$big"
+    printf 'small\n' >"$MG_TMP/small"
+    mkdir -p "$MG_TMP/d"
     printf 'old\n' >"$MG_TMP/d/big"
-    mitogen-cp -a --no-progress "$big" "local:$MG_TMP/d/" 3>/dev/null 2>"$MG_TMP/err" &
+    for a in "$@"; do
+        a=${a//BIG/$big}
+        a=${a//SMALL/$MG_TMP/small}
+        args+=("${a//DEST/$MG_TMP/d}")
+    done
+    rc=0
+    mitogen-cp --progress "${args[@]}" 3>/dev/null 2>"$MG_TMP/err" &
     m=$!
-    for ((i = 0; i < 500; i++)); do
-        a=$(pgrep -P "$m" | head -1)
-        if [[ -n $a ]] && ls -l "/proc/$a/fd" 2>/dev/null | grep -q "$MG_TMP/d/"; then
-            break
-        fi
+    until writes_in "$m" "$MG_TMP/d"; do
+        ((i++ < 1000)) || die "no copy seen writing in $MG_TMP/d"
         sleep 0.01
     done
-    [[ -n $a ]] || die "no agent seen"
     truncate -s 1M "$big"
     wait "$m" || rc=$?
+    errs=$(tr '\r' '\n' <"$MG_TMP/err" | sed 's/\x1b\[K//g; s/^[0-9.]* [KMGT]*i*B \/ .*ETA [0-9:]*//' |
+        grep -v '^$' | sort)
+    last=$(tr '\r' '\n' <"$MG_TMP/err" | sed 's/\x1b\[K//g' | grep -E '^[0-9.]+ [KMGT]?i?B / ' | tail -1)
+    [[ $last =~ ^([0-9.]+)\ ([KMGT]?)i?B ]] || die "no progress line in: $(cat -v "$MG_TMP/err")"
+    sent=$(awk -v n="${BASH_REMATCH[1]}" -v u="${BASH_REMATCH[2]}" \
+        'BEGIN { printf "%.0f", n * 1024 ^ index("KMGT", u) }')
+}
+
+# What every shrink_copy must show: the file failed, said once per
+# target, the old one intact, no temporary file, SMALL copied after it;
+# and not 32 GiB of zeros sent for it (it was, before: 16 GiB took 11 s).
+function assert_shrank() {
+    local want=$1
     assert "$rc" -eq 1 "exit status"
-    assert "$(cat "$MG_TMP/err")" == "mitogen-cp: local: $MG_TMP/d/big: the source shrank while it was read (not copied)" "why"
+    assert "$errs" == "$want" "what was said"
     assert "$(cat "$MG_TMP/d/big")" == "old" "the old file is intact"
-    assert "$(ls -A "$MG_TMP/d")" == "big" "no other file"
+    assert "$(cat "$MG_TMP/d/small")" == "small" "the file after it is copied"
+    assert "$(ls -A "$MG_TMP/d")" == $'big\nsmall' "no other file"
+    assert "$sent" -lt "$((4 << 30))" "bytes sent for a 32 GiB file cut to 1 MiB"
+}
+
+@test "cp: a source that shrinks while it is read: said at once, the old file intact, the rest copied" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agent is the holder's child"
+    shrink_copy -a BIG SMALL local:DEST/
+    assert_shrank "mitogen-cp: local: $MG_TMP/d/big: the source shrank while it was read (not copied)"
+}
+
+@test "cp: a source that shrinks while it is read, pulled (-p): said at once" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agent is the holder's child"
+    shrink_copy -p local:BIG local:SMALL DEST/
+    assert_shrank "mitogen-cp: $MG_TMP/d/big: the source shrank while it was read (not copied)"
+}
+
+@test "cp: a source that shrinks while it is read, relayed to two targets or from chain to chain: said at once" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agent is the holder's child"
+    # file.relay at local: one stream down to both targets.
+    shrink_copy -w local/local -w local/fork BIG SMALL :DEST/
+    assert_shrank "2 of 2 failed: local+fork,local+local (exit 1)
+local+fork: $MG_TMP/d/big: the source shrank while it was read (not copied)
+local+local: $MG_TMP/d/big: the source shrank while it was read (not copied)"
+    rm -rf "$MG_TMP/d"
+    # file.copy at local (the source), -z: frames relayed as they are.
+    shrink_copy -a -z local:BIG local:SMALL local/local:DEST/
+    assert_shrank "mitogen-cp: local/local: $MG_TMP/d/big: the source shrank while it was read (not copied)"
+    rm -rf "$MG_TMP/d"
+    # Sharing no hop: the master pulls from one and pushes to the other.
+    shrink_copy -p local:BIG local:SMALL fork:DEST/
+    assert_shrank "mitogen-cp: fork: $MG_TMP/d/big: the source shrank while it was read (not copied)"
 }
 
 @test "cp: hostile names (blanks, quotes, \$(), newlines, non-UTF-8) both ways" {
