@@ -257,16 +257,30 @@ def seeds():
     def ffile(path, data):
         return rec("F", s(path) + meta + u64(len(data))) + data + rec("T", u64(fhash(data)) + u32(0))
 
+    def cfile(path, data, piece=4, size=None, err=0):
+        """A file in pieces ('B' records); shorter than size: ended early."""
+        size = len(data) if size is None else size
+        body = b"".join(b"B" + u32(len(data[i:i + piece])) + data[i:i + piece]
+                        for i in range(0, len(data), piece))
+        return rec("C", s(path) + meta + u64(size)) + body + rec("T", u64(fhash(data)) + u32(err))
+
     good = (fdir("top") + ffile("top/a", b"alpha\n") + fdir("top/d") + ffile("top/d/b", b"x" * 100)
             + rec("L", s("top/l") + meta + s("a")) + rec("H", s("top/h") + s("top/a"))
             + rec("E", s("/src/x") + s("Permission denied")) + rec("Z", b""))
     evil = (ffile("../up", b"e") + ffile("/abs", b"e") + rec("L", s("top") + meta + s("/"))
             + ffile("top/x", b"e") + rec("H", s("h") + s("../../x")) + rec("Z", b"") + b"junk")
+    pieces = (fdir("top") + cfile("top/a", b"alpha\n") + cfile("top/e", b"")
+              + cfile("top/shrunk", b"abc", size=1 << 40, err=65536) + cfile("top/eio", b"", size=9, err=5)
+              + cfile("top/b", b"x" * 100, piece=64) + rec("Z", b""))
+    cut_evil = (fdir("top") + rec("T", u64(0) + u32(65536)) + cfile("top/v", b"vv", size=10)
+                + b"B" + u32(0) + b"B" + u32(0xFFFFFFFF) + rec("Z", b""))
     t["file"] = {
         "seed-tree": u8(0x07) + u8(0) + chunk(good),
         "seed-split": u8(0x0f) + u8(0) + b"".join(chunk(good[i:i + 3]) for i in range(0, len(good), 3)),
         "seed-evil": u8(0x01) + u8(1) + chunk(evil),
         "seed-cut": u8(0x01) + u8(0) + chunk(good[:40]),
+        "seed-pieces": u8(0x03) + u8(0) + b"".join(chunk(pieces[i:i + 5]) for i in range(0, len(pieces), 5)),
+        "seed-pieces-evil": u8(0x01) + u8(0) + chunk(cut_evil),
     }
     # file with compress (0x20): the stream in frames (PROTOCOL 5.9).
     def zframes(data):
