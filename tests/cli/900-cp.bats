@@ -508,6 +508,20 @@ local+local: $MG_TMP/d/big: the source shrank while it was read (not copied)"
     assert_shrank "mitogen-cp: fork: $MG_TMP/d/big: the source shrank while it was read (not copied)"
 }
 
+@test "cp: a far end that ends a file early says why; an early end for no file is refused" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the held hop runs the holder's agent, not MITOGEN_AGENT's"
+    local stub=$MG_SRC_DIR/tests/stubs/hostile/file-evil
+    mkdir -p "$MG_TMP/dest/top"
+    printf 'old\n' >"$MG_TMP/dest/top/shrunk"
+    MG_FILE_EVIL=cut MITOGEN_AGENT=$stub run_mg_sep 1 mitogen-cp -r local:/top "$MG_TMP/dest/"
+    assert "$(cat "$MG_TMP/dest/top/good")" == "good" "a good file arrives"
+    assert "$(cat "$MG_TMP/dest/top/after")" == "after" "the file after the one ended early arrives"
+    assert "$(cat "$MG_TMP/dest/top/shrunk")" == "old" "the file ended early is not written"
+    assert "$stderr" =~ "top/shrunk: the source shrank while it was read \(not copied\)" "why it was not"
+    assert "$stderr" =~ "corrupt file stream from the far end" "an early end for no file refused"
+    assert "$(ls -A "$MG_TMP/dest/top")" == $'after\ngood\nshrunk' "nothing after the refusal"
+}
+
 @test "cp: hostile names (blanks, quotes, \$(), newlines, non-UTF-8) both ways" {
     local names=(' lead' 'a b' "q'uo\"te" '$(touch pwned)' $'new\nline' $'bad\xff\xfe' '-dash')
     local n
