@@ -112,6 +112,13 @@ exec-only)
 	stub_def=-DMG_STUB_INFLATE
 	pack_opt=--deflate
 	;;
+# MG_AGENT_VARIANT=leaf: mitogen-agent-leaf (cmd/agent-leaf, PROTOCOL 2.3.4),
+# its own few sources and no library: no talloc, nothing of agent-libc.c.
+leaf)
+	stub_dec="$stub_dec $srcroot/cmd/agent-stub/uninflate.c $srcroot/lib/core/inflate.c"
+	stub_def=-DMG_STUB_INFLATE
+	pack_opt=--deflate
+	;;
 *) die "unknown MG_AGENT_VARIANT '$MG_AGENT_VARIANT'" ;;
 esac
 link_flags="-static -no-pie -Wl,--gc-sections -Wl,--build-id=none
@@ -178,6 +185,11 @@ else
 	else
 		rm -f "$buildroot/agent-talloc.a.tmp"
 	fi
+fi
+
+if [ "${MG_AGENT_VARIANT:-}" = leaf ]; then
+	extra_src=
+	talloc_a=
 fi
 
 tmp=$output.tmp.$$

@@ -7,7 +7,7 @@
 #   install-agent-raw.sh LIBEXECDIR     (absolute, as meson.build makes it)
 set -eu
 dir=${DESTDIR:-}$1
-for name in mitogen-agent mitogen-agent-lite; do
+for name in mitogen-agent mitogen-agent-lite mitogen-agent-leaf; do
 	src=$MESON_BUILD_ROOT/cmd/$name.raw
 	[ -f "$src" ] || continue
 	mkdir -p "$dir"

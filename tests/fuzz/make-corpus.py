@@ -292,6 +292,21 @@ def seeds():
     t["file"]["seed-zmixed"] = u8(0x21) + u8(0) + chunk(b"S" + u32(30) + good[:30] + zframes(good[30:]))
     t["inflate"] = inflate_seeds()
     t["sftp"] = sftp_seeds()
+    # leaf: the link after HELLO (context 5, parent 1): requests it
+    # serves, refuses or answers dead, and a command's channels.
+    sh = exec_req(0x13, ["echo hi"], cwd="~", env=["A=b"])
+    t["leaf"] = {
+        "seed-exec": frame(5, 1, 300, sh, reply_to=7001)
+        + frame(5, 1, 1000, b"data", reply_to=8000) + frame(5, 1, 1000, b"", reply_to=8000)
+        + frame(5, 1, 1001, u32(65536)) + frame(5, 1, 1003, u32(15)) + frame(5, 1, 1003, u32(0x100) + u32(24) + u32(80)),
+        "seed-refused": frame(5, 1, 200, b"x", reply_to=8000) + frame(5, 1, 400, b"x", reply_to=8000)
+        + frame(5, 9, 400, b"x", reply_to=8000) + frame(77, 1, 300, b"", reply_to=8000)
+        + frame(5, 1, 4242, b"x", reply_to=8000)
+        + frame(5, 1, 300, exec_req(0x8, ["true"], pty=(24, 80)), reply_to=7001)
+        + frame(5, 1, 300, exec_req(0x40, ["true"]), reply_to=7001),
+        "seed-stop": frame(5, 1, 300, exec_req(0x2, ["sleep", "9"], cwd="/nonexistent"), reply_to=7001)
+        + frame(5, 1, 102, u32(1) + s("gone")) + frame(5, 1, 104),
+    }
     return t
 
 
