@@ -315,7 +315,8 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	if (mg_common.dry_run) {
 		/* As mg_run connects; a holder's or an attached master's
 		 * hops are connected whole (they serve other commands). */
-		struct mg_connect_opts co = { .exec_only = persist_ms == 0 && o->attach == NULL };
+		struct mg_connect_opts co = { .exec_only = persist_ms == 0 && o->attach == NULL,
+					      .leaf = !o->tty && !program };
 		int r = mg_dry_run_list(tmp, list->chains, list->n_chains, &co, dry_run_line, NULL,
 					&errmsg);
 		if (r != 0) {

@@ -502,14 +502,21 @@ static int run_setup(struct run *run, struct mg_run_result *res)
 	return 0;
 }
 
+bool mg_run_leaf(const struct mg_run_opts *opts)
+{
+	return !opts->pty && opts->program == NULL;
+}
+
 int mg_run(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_run_opts *opts,
 	   struct mg_run_result *res)
 {
 	struct run *run = talloc_zero(NULL, struct run);
 	/* A run only executes at each chain's end: the hops that end no
-	 * other chain may take the exec-only agent, half the bytes. */
+	 * other chain may take the exec-only agent, half the bytes, or for
+	 * one plain command the leaf agent, a fifth of that. */
 	struct mg_connect_opts co = {
 		.timeout_ms = opts->connect_timeout_ms, .on_start = on_started, .exec_only = true,
+		.leaf = mg_run_leaf(opts),
 	};
 	int ret;
 

@@ -76,6 +76,9 @@ struct mg_run_result {
  * still running when it returns (after a second signal) stop when the
  * caller frees the session, which closes their hops.
  */
+/* Whether the run's targets may get the leaf agent (mg_connect_opts.leaf):
+ * a plain command, no terminal and no pushed program. */
+bool mg_run_leaf(const struct mg_run_opts *opts);
 int mg_run(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_run_opts *opts,
 	   struct mg_run_result *res);
 

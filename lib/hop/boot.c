@@ -721,29 +721,33 @@ int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg)
 	return 0;
 }
 
-static int load_lite(TALLOC_CTX *mem_ctx, const struct mg_image *full, struct mg_image **_img)
+/* The agent named by VAR, else FULL's path and SUFFIX; WHAT it is, and
+ * which agent goes instead when VAR names one that cannot be read. */
+static int load_beside(TALLOC_CTX *mem_ctx, const struct mg_image *full, const char *var,
+		       const char *suffix, const char *what, const char *instead,
+		       struct mg_image **_img)
 {
-	const char *env = getenv("MITOGEN_AGENT_LITE");
+	const char *env = getenv(var);
 	char *path;
 	int ret;
 
 	if (env != NULL) {
-		/* Set but empty: the whole agent for every hop. */
+		/* Set but empty: never this one (the next larger agent goes). */
 		if (env[0] == '\0') {
 			return -ENOENT;
 		}
 		/* Named but unreadable: said, as a bad MITOGEN_AGENT is; the
 		 * whole agent still serves, so the run goes on. */
 		if ((ret = load_path(mem_ctx, env, _img)) != 0) {
-			mg_warn("cannot read the exec-only agent %s (from MITOGEN_AGENT_LITE): %s; "
-				"pushing the whole agent", env, mg_strerror(ret));
+			mg_warn("cannot read the %s %s (from %s): %s; pushing the %s", what, env,
+				var, mg_strerror(ret), instead);
 		}
 		return ret;
 	}
 	if (full == NULL || full->self == NULL) {
 		return -ENOENT;
 	}
-	if ((path = talloc_asprintf(NULL, "%s-lite", full->self)) == NULL) {
+	if ((path = talloc_asprintf(NULL, "%s%s", full->self, suffix)) == NULL) {
 		return -ENOMEM;
 	}
 	ret = load_path(mem_ctx, path, _img);
@@ -755,11 +759,24 @@ const struct mg_image *mg__image_lite(struct mg_image *full)
 {
 	if (!full->lite_tried) {
 		full->lite_tried = true;
-		if (load_lite(full, full, &full->lite) != 0) {
+		if (load_beside(full, full, "MITOGEN_AGENT_LITE", "-lite", "exec-only agent", "whole agent",
+				&full->lite) != 0) {
 			full->lite = NULL;
 		}
 	}
 	return full->lite;
+}
+
+const struct mg_image *mg__image_leaf(struct mg_image *full)
+{
+	if (!full->leaf_tried) {
+		full->leaf_tried = true;
+		if (load_beside(full, full, "MITOGEN_AGENT_LEAF", "-leaf", "leaf agent", "exec-only agent",
+				&full->leaf) != 0) {
+			full->leaf = NULL;
+		}
+	}
+	return full->leaf;
 }
 
 char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word)

@@ -36,6 +36,9 @@ struct mg_image {
 	/* The exec-only agent beside it, once mg__image_lite looked. */
 	struct mg_image *lite;
 	bool lite_tried;
+	/* The leaf agent beside it, once mg__image_leaf looked. */
+	struct mg_image *leaf;
+	bool leaf_tried;
 	/* An installed file, which an upgrade may replace after 'data' was
 	 * read: mg__image_plain checks it is what 'data' inflates to. */
 	bool plain_verify;
@@ -62,6 +65,11 @@ int mg__image_load(TALLOC_CTX *mem_ctx, struct mg_image **_img, char **_errmsg);
  * once and kept on FULL; NULL when there is none to push.
  */
 const struct mg_image *mg__image_lite(struct mg_image *full);
+/*
+ * The leaf agent (docs/PROTOCOL.md 2.3.4) the same way: $MITOGEN_AGENT_LEAF
+ * (set but empty: none), else FULL's own path with "-leaf" appended.
+ */
+const struct mg_image *mg__image_leaf(struct mg_image *full);
 /*
  * The HELLO a parent appends to the image it pushes (docs/PROTOCOL.md
  * section 2.2): the frame and any frames held for the new agent, then

@@ -15,6 +15,7 @@
 struct dry {
 	struct mg_image *img;
 	bool exec_only;
+	bool leaf;          /* opts->leaf */
 	struct mg_plan plan;
 };
 
@@ -29,11 +30,15 @@ static int hop_argv(TALLOC_CTX *tmp, struct dry *d, const struct mg_chain *chain
 	int ret;
 
 	if (i == 0) {
+		/* The exec-only agent, or the leaf one (session.c's choice). */
+		lite = mg__image_lite(d->img);
+		if (lite != NULL && mg__plan_leaf(chain, d->leaf) && mg__image_leaf(d->img) != NULL) {
+			lite = mg__image_leaf(d->img);
+		}
 		if ((first = mg_chain_prefix(tmp, chain, 1)) == NULL) {
 			return -ENOMEM;
 		}
-		if (mg__plan_fused(&d->plan, chain, d->exec_only, first) &&
-		    (lite = mg__image_lite(d->img)) != NULL) {
+		if (mg__plan_fused(&d->plan, chain, d->exec_only, first) && lite != NULL) {
 			ret = mg__conn_argv_fused(tmp, &chain->hops[0], &chain->hops[1], lite,
 						  d->img, _argv, _err);
 			if (ret != -ENOTSUP) {
@@ -41,8 +46,7 @@ static int hop_argv(TALLOC_CTX *tmp, struct dry *d, const struct mg_chain *chain
 				return ret;
 			}
 		}
-		if (mg__plan_lite(&d->plan, chain, d->exec_only, first) &&
-		    (lite = mg__image_lite(d->img)) != NULL) {
+		if (mg__plan_lite(&d->plan, chain, d->exec_only, first) && lite != NULL) {
 			img = lite;
 		}
 	}
@@ -110,6 +114,7 @@ static int dry_new(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_chain *
 		return -ENOMEM;
 	}
 	d->exec_only = opts != NULL && opts->exec_only;
+	d->leaf = d->exec_only && opts->leaf;
 	if ((ret = mg__image_load(d, &d->img, _errmsg)) != 0) {
 		if (*_errmsg != NULL) {
 			*_errmsg = talloc_steal(mem_ctx, *_errmsg);

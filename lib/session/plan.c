@@ -95,3 +95,22 @@ bool mg__plan_fused(const struct mg_plan *p, const struct mg_chain *chain, bool 
 	       mg__names_has(p->fuse_firsts, first) &&
 	       (p->unfused == NULL || !mg__names_has(p->unfused, first));
 }
+
+bool mg__plan_leaf(const struct mg_chain *chain, bool leaf)
+{
+	const struct mg_hop *hop = &chain->hops[0];
+	char *err = NULL;
+	bool first_stage = false;
+
+	if (!leaf || strcmp(hop->method, "sudo") == 0 || strcmp(hop->method, "doas") == 0) {
+		return false;
+	}
+	if (strcmp(hop->method, "local") != 0) {
+		return true;
+	}
+	if (mg__hop_bool(NULL, hop, "first_stage", false, &first_stage, &err) != 0) {
+		talloc_free(err);
+		return false;
+	}
+	return first_stage;
+}

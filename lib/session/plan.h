@@ -30,6 +30,12 @@ int mg__plan_note(TALLOC_CTX *owner, struct mg_plan *p, const struct mg_chain *c
  * (when one is at hand). */
 bool mg__plan_lite(const struct mg_plan *p, const struct mg_chain *chain, bool exec_only,
 		   const char *first);
+/* Whether a first hop of CHAIN that gets the exec-only agent may get the
+ * leaf agent instead (leaf as in mg_connect_opts): its image is pushed
+ * (not a local hop exec'd in place) and no descriptors go down its link
+ * (not sudo or doas: the leaf takes none, PROTOCOL 3.1). A fork hop gets
+ * no exec-only agent at all. */
+bool mg__plan_leaf(const struct mg_chain *chain, bool leaf);
 /* Whether FIRST, the first hop of CHAIN, may run its sudo hop in its own
  * command (when the exec-only agent is at hand and the method can). */
 bool mg__plan_fused(const struct mg_plan *p, const struct mg_chain *chain, bool exec_only,

@@ -44,6 +44,7 @@ struct waiter {
 	mg_connect_cb on_start;  /* until called (opts->on_start) */
 	bool early;              /* goes on below hops still connecting */
 	bool exec_only;          /* opts->exec_only */
+	bool leaf;               /* opts->leaf, where it fits (mg__plan_leaf) */
 	void *data;
 	bool queued;
 	struct waiter *slot_next;   /* in a parent's queue for a place */
@@ -628,6 +629,16 @@ static int ctx_destructor(struct mg_context *c)
 	return 0;
 }
 
+/* The exec-only agent, or the leaf one where the chain takes it. No
+ * exec-only agent (MITOGEN_AGENT_LITE set but empty): no leaf either. */
+static const struct mg_image *exec_only_image(const struct waiter *w)
+{
+	const struct mg_image *lite = mg__image_lite(w->s->image);
+	const struct mg_image *leaf = lite != NULL && w->leaf ? mg__image_leaf(w->s->image) : NULL;
+
+	return leaf != NULL ? leaf : lite;
+}
+
 /*
  * The image for first hop c: the exec-only agent (docs/PROTOCOL.md 2.3.2)
  * when the chains given allow it (mg__plan_lite) and that agent is at
@@ -639,7 +650,7 @@ static const struct mg_image *first_image(struct waiter *w, struct mg_context *c
 	const struct mg_image *lite;
 
 	if (!mg__plan_lite(&s->plan, w->chain, w->exec_only, c->name) ||
-	    (lite = mg__image_lite(s->image)) == NULL) {
+	    (lite = exec_only_image(w)) == NULL) {
 		return s->image;
 	}
 	c->exec_only = true;
@@ -656,7 +667,7 @@ static void fuse_params(struct waiter *w, struct mg_context *c, struct mg_conn_p
 	bool given;
 
 	if (w->hop != 0 || !mg__plan_fused(&s->plan, w->chain, w->exec_only, c->name) ||
-	    mg__image_lite(s->image) == NULL) {
+	    exec_only_image(w) == NULL) {
 		return;
 	}
 	timeout_ms = w->timeout_ms;
@@ -675,7 +686,7 @@ static void fuse_params(struct waiter *w, struct mg_context *c, struct mg_conn_p
 	c->fuse_id = s->next_id++;
 	p->fuse_id = c->fuse_id;
 	p->fuse_hop = &w->chain->hops[1];
-	p->fuse_image = mg__image_lite(s->image);
+	p->fuse_image = exec_only_image(w);
 }
 
 /* Start connecting hop 'i' of the chain, whose parent (if any) is up. */
@@ -1075,6 +1086,7 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 	w->on_start = opts != NULL ? opts->on_start : NULL;
 	w->early = w->on_start != NULL;
 	w->exec_only = opts != NULL && opts->exec_only;
+	w->leaf = w->exec_only && opts->leaf && mg__plan_leaf(chain, true);
 	if ((ret = mg__plan_note(s, &s->plan, chain, w->exec_only)) != 0) {
 		talloc_free(w);
 		return ret;

@@ -5,8 +5,10 @@
 # The forms of each group run in turn, 0.3 s apart, RUNS rounds, medians:
 #
 #   ssh wan1 true, ssh on mitogen-connect's socket (TCP_NODELAY, no quick
-#   ACKs), mitogen-run ssh:wan1 true, and the same with tcp_nodelay=no
-#   ssh wan1 sudo -n true, mitogen-run ssh:wan1/sudo true
+#   ACKs), mitogen-run ssh:wan1 true, the same with the exec-only agent
+#   (MITOGEN_AGENT_LEAF=), and with tcp_nodelay=no
+#   ssh wan1 sudo -n true, mitogen-run ssh:wan1/sudo true, the same with
+#   the exec-only agent
 #
 # ../shared/bench/wan-relay.py is an ssh ProxyCommand: ssh talks to it on
 # pipes and it to sshd on loopback, so Nagle's algorithm and delayed ACKs
@@ -84,7 +86,9 @@ group "one ssh hop" \
 	"ssh wan1 true" "${in_ns[@]}" ssh -F "$cfg" wan1 true ";;" \
 	"ssh, TCP_NODELAY (mitogen-connect)" "${in_ns[@]}" "${fdpass[@]}" true ";;" \
 	"mitogen-run ssh:wan1 true" "${in_ns[@]}" "$run" "$hop" -- true ";;" \
+	"  the same, exec-only agent" "${in_ns[@]}" env MITOGEN_AGENT_LEAF= "$run" "$hop" -- true ";;" \
 	"  the same, tcp_nodelay=no" "${in_ns[@]}" "$run" "$hop&tcp_nodelay=no" -- true
 group "ssh then sudo" \
 	"ssh wan1 sudo -n true" "${in_ns[@]}" ssh -F "$cfg" wan1 sudo -n true ";;" \
-	"mitogen-run ssh:wan1/sudo true" "${in_ns[@]}" "$run" "$hop/sudo" -- true
+	"mitogen-run ssh:wan1/sudo true" "${in_ns[@]}" "$run" "$hop/sudo" -- true ";;" \
+	"  the same, exec-only agent" "${in_ns[@]}" env MITOGEN_AGENT_LEAF= "$run" "$hop/sudo" -- true

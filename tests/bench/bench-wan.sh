@@ -4,6 +4,8 @@
 # same alias in the same run, medians:
 #
 #   mitogen-run ssh:wan1 true        vs  ssh wan1 true
+#   the same with the exec-only agent (MITOGEN_AGENT_LEAF=, as before the
+#   leaf agent: docs/PROTOCOL.md 2.3.4)
 #   the same with the whole agent (MITOGEN_AGENT_LITE=, as before the
 #   exec-only agent: docs/PROTOCOL.md 2.3.2)
 #   mitogen-run ssh:wan1/sudo true   vs  ssh wan1 sudo -n true
@@ -43,12 +45,15 @@ size() { # FILE: its bytes, or -
 
 echo "== WAN relay: ${rtt} ms round trip, ${mbit} Mbit/s"
 echo "   agent: $(size "$MITOGEN_AGENT") bytes packed, $(size "$MITOGEN_AGENT.raw") plain;" \
-	"exec-only: $(size "$MITOGEN_AGENT-lite") packed, $(size "$MITOGEN_AGENT-lite.raw") plain"
+	"exec-only: $(size "$MITOGEN_AGENT-lite") packed, $(size "$MITOGEN_AGENT-lite.raw") plain;" \
+	"leaf: $(size "$MITOGEN_AGENT-leaf") packed, $(size "$MITOGEN_AGENT-leaf.raw") plain"
 group "one ssh hop" \
 	"ssh wan1 true" ssh -F "$cfg" wan1 true ";;" \
 	"mitogen-run ssh:wan1 true" "$run" "$hop" -- true ";;" \
+	"  the same, exec-only agent" env MITOGEN_AGENT_LEAF= "$run" "$hop" -- true ";;" \
 	"  the same, whole agent" env MITOGEN_AGENT_LITE= "$run" "$hop" -- true
 group "ssh then sudo" \
 	"ssh wan1 sudo -n true" ssh -F "$cfg" wan1 sudo -n true ";;" \
 	"mitogen-run ssh:wan1/sudo true" "$run" "$hop/sudo" -- true ";;" \
+	"  the same, exec-only agent" env MITOGEN_AGENT_LEAF= "$run" "$hop/sudo" -- true ";;" \
 	"  the same, two agents" env MITOGEN_AGENT_LITE= "$run" "$hop/sudo" -- true

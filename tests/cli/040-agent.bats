@@ -174,8 +174,23 @@ function dry_len() {
     run_mg_sep mitogen-run "$hop" -- echo ran
     assert "$output" == "ran" "the command ran"
     assert "$(stand_in_image)" -eq "$dry" "the run pushed the image --dry-run named ($dry bytes)"
-    assert "$dry" -eq "$(stat -L -c %s "$AGENT-lite")" "the exec-only agent"
+    assert "$dry" -eq "$(stat -L -c %s "$(pushed_agent)")" "the leaf agent (PROTOCOL 2.3.4), or the exec-only one"
     lite=$dry
+    # A terminal, or a pushed program: the exec-only agent, not the leaf.
+    run_mg_sep mitogen-run -T --dry-run "$hop" -- echo ran
+    assert "$(dry_len "${lines[0]}")" -eq "$(stat -L -c %s "$AGENT-lite")" "-T: the exec-only agent"
+    run_mg_sep mitogen-exec --dry-run "$hop" -- /bin/true
+    assert "$(dry_len "${lines[0]}")" -eq "$(stat -L -c %s "$AGENT-lite")" "mitogen-exec: the exec-only agent"
+    if [[ -f $AGENT-leaf ]]; then
+        assert "$lite" -lt "$(stat -L -c %s "$AGENT-lite")" "the leaf agent is the smaller"
+        # MITOGEN_AGENT_LEAF set but empty: never the leaf; a run then
+        # pushes the exec-only agent, as its --dry-run says.
+        MITOGEN_AGENT_LEAF= run_mg_sep mitogen-run --dry-run "$hop" -- echo ran
+        dry=$(dry_len "${lines[0]}")
+        assert "$dry" -eq "$(stat -L -c %s "$AGENT-lite")" "MITOGEN_AGENT_LEAF=: the exec-only agent"
+        MITOGEN_AGENT_LEAF= run_mg_sep mitogen-run "$hop" -- echo ran
+        assert "$(stand_in_image)" -eq "$dry" "MITOGEN_AGENT_LEAF=: the run pushed it ($dry bytes)"
+    fi
 
     # Another chain goes through the hop: the whole agent, for both.
     run_mg_sep mitogen-run --dry-run -w "$hop" -w "$hop/local" -- echo ran
@@ -285,9 +300,10 @@ function dry_len() {
     ssh_stand_in
     local hop="ssh:x?ssh_path=${MG_TMP//\//%2F}%2Fssh-count" full lite pushed
     full=$(stat -L -c %s "$AGENT")
-    lite=$(stat -L -c %s "$AGENT-lite")
+    lite=$(stat -L -c %s "$(pushed_agent)")
     # docs/PROTOCOL.md 2.3.2: a hop that only runs a command needs no
-    # CONNECT, call or file service; the build leaves them out.
+    # CONNECT, call or file service; the build leaves them out (and the
+    # leaf agent, 2.3.4, all but a plain command).
     assert "$lite" -lt "$((full * 3 / 4))" "the exec-only agent ($lite bytes) is much smaller than the whole ($full)"
     run_mg_sep mitogen-run "$hop" -- echo ran
     assert "$output" == "ran" "the command ran on the exec-only agent"
@@ -319,6 +335,14 @@ function dry_len() {
     assert "${#stderr_lines[@]}" -eq 1 "said once"
     pushed=$(stand_in_pushed)
     assert "$pushed" -gt "$((full + 36))" "a missing MITOGEN_AGENT_LITE: the whole agent ($pushed bytes)"
+    if [[ -f $AGENT-leaf ]]; then
+        MITOGEN_AGENT_LEAF=$MG_TMP/no-such-agent run_mg_sep mitogen-run "$hop" -- echo ran
+        assert "$output" == "ran" "a missing MITOGEN_AGENT_LEAF: the command ran"
+        assert "$stderr" =~ "cannot read the leaf agent $MG_TMP/no-such-agent \(from MITOGEN_AGENT_LEAF\): No such file or directory; pushing the exec-only agent" \
+            "a missing MITOGEN_AGENT_LEAF: said"
+        pushed=$(stand_in_pushed)
+        assert "$pushed" -gt "$(stat -L -c %s "$AGENT-lite")" "a missing MITOGEN_AGENT_LEAF: the exec-only agent ($pushed bytes)"
+    fi
 
     # A copy needs the file service: mitogen-cp pushes the whole agent.
     echo data >"$MG_TMP/src"
@@ -390,8 +414,9 @@ function dry_len() {
 
 @test "a hop whose file size limit is below the agent image: 255 at once, saying why, nothing left" {
     # The hop's shell (through a docker stand-in) runs under ulimit -f
-    # 16 KiB, below any agent image: head is killed by SIGXFSZ, or, with
-    # SIGXFSZ ignored, fails with EFBIG. The first stage used to retry it
+    # 4 KiB, below any agent image: head is killed by SIGXFSZ, or, with
+    # SIGXFSZ ignored, fails with EFBIG. Well below it, so that the head
+    # that fails has not read all the image (PROTOCOL 2.1, step 4). The first stage used to retry it
     # as it does EAGAIN, until "connect timed out".
     local wrap=$MG_TMP/limited-docker ign env re
     local -a envs=("MITOGEN_AGENT=$AGENT")
@@ -401,7 +426,7 @@ function dry_len() {
     re="mitogen: cannot write the agent image to $TMPDIR/\.mitogen-agent\.[0-9]+\.[0-9a-f]+"
     for env in "${envs[@]}"; do
         for ign in "" "trap '' XFSZ"; do
-            printf '#!/bin/bash\n%s\nulimit -f 16 || exit 9\nexec "%s" "$@"\n' \
+            printf '#!/bin/bash\n%s\nulimit -f 4 || exit 9\nexec "%s" "$@"\n' \
                 "$ign" "$MG_SRC_DIR/tests/stubs/docker" >"$wrap"
             chmod +x "$wrap"
             # shellcheck disable=SC2086 # split on purpose
@@ -422,9 +447,10 @@ function dry_len() {
 @test "a hop whose temporary directory is full: 255 at once, saying why" {
     skip_if_not_root
     skip_if_no_program unshare
-    # TMPDIR a 16 KiB tmpfs: head fails with ENOSPC, no EAGAIN either.
+    # TMPDIR a 4 KiB tmpfs: head fails with ENOSPC, no EAGAIN either
+    # (and has not read all of the smallest image then).
     mkdir "$MG_TMP/small"
-    run_mg_sep 255 unshare -m sh -c 'mount -t tmpfs -o size=16k tmpfs "$1" || exit 9
+    run_mg_sep 255 unshare -m sh -c 'mount -t tmpfs -o size=4k tmpfs "$1" || exit 9
         TMPDIR=$1 exec mitogen-run -t 10 "local?first_stage=1" -- echo ran' x "$MG_TMP/small"
     assert "$stderr" =~ "local\?first_stage=1: hop exited with status 1 before the agent was up" \
         "the hop failed at once"

@@ -25,8 +25,7 @@ function setup() {
     AGENT_SIZE=$(stat -c %s "$agent")
     # A one-hop chain of mitogen-run ends there: the master pushes the
     # exec-only agent (docs/PROTOCOL.md 2.3.2) when the build has one.
-    LEAF_SIZE=$AGENT_SIZE
-    [[ ! -f $agent-lite ]] || LEAF_SIZE=$(stat -c %s "$agent-lite")
+    LEAF_SIZE=$(stat -L -c %s "$(pushed_agent)")
     # The boot words after the tool's own: the first stage, the size of
     # what is pushed (the image and the HELLO at its end) and a nonce
     # (quoted as the stubs quote).

@@ -67,9 +67,7 @@ function need_ssh_user() {
 # mitogen-run: the exec-only one when there is one (helpers.bash sets
 # MITOGEN_AGENT).
 function agent_size() {
-    local a=${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}
-    [[ ! -f $a-lite ]] || a=$a-lite
-    stat -c %s "$a"
+    stat -L -c %s "$(pushed_agent)"
 }
 
 # An ssh hop to the test sshd that trusts the known_hosts file $1 instead.

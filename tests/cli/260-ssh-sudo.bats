@@ -89,10 +89,12 @@ function teardown() {
 function need_fusing() {
     local lite=${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}-lite size
     [[ -f $lite ]] || skip "no exec-only agent at $lite"
-    size=$(stat -L -c %s "$lite")
+    size=$(stat -L -c %s "$(pushed_agent)")
     if ((size > 100000)) && [[ -n ${MG_FUSE_LITE:-} && -f $MG_FUSE_LITE ]]; then
+        # The leaf agent beside it too (2.3.4), which sudo then runs.
         export MITOGEN_AGENT_LITE=$MG_FUSE_LITE
-        size=$(stat -L -c %s "$MG_FUSE_LITE")
+        [[ ! -f ${MG_FUSE_LITE%-lite}-leaf ]] || export MITOGEN_AGENT_LEAF=${MG_FUSE_LITE%-lite}-leaf
+        size=$(stat -L -c %s "$(pushed_agent)")
     fi
     if ((size > 100000)); then
         skip "the exec-only agent ($size bytes) cannot ride in a command (a dynamic or sanitizer build)"
@@ -131,7 +133,7 @@ function leftovers() {
     chmod +x "$rec"
     hop=$(ssh_hop "" "ssh_path=$(mg_pct "$rec")" image_in_command=no)
     whole=$(stat -L -c %s "${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}")
-    lite=$(stat -L -c %s "${MITOGEN_AGENT_LITE:-${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}-lite}")
+    lite=$(stat -L -c %s "$(pushed_agent)")
 
     run_mg_sep mitogen-run --dry-run "$hop/sudo" -- id -un
     assert "$stderr" == "" "--dry-run: nothing on stderr"
@@ -142,7 +144,7 @@ function leftovers() {
     assert "${words[0]}" == "$rec" "the ssh command"
     eval "inner=(${words[-1]})"
     assert "${inner[0]} ${inner[1]} ${inner[3]}" == "/bin/sh -c mitogen-boot" "the first stage"
-    assert "${inner[4]}" -eq "$lite" "LEN: the exec-only agent"
+    assert "${inner[4]}" -eq "$lite" "LEN: the leaf (or exec-only) agent"
     assert "${inner[6]}" -eq "$whole" "then the whole agent's length, for MITO003"
     assert "${inner[*]:7}" == "sudo -n -p mitogen-sudo-prompt: -u root --" "then sudo -n's words"
 

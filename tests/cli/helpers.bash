@@ -349,6 +349,25 @@ function skip_if_no_program() {
     fi
 }
 
+# The agent a one-hop mitogen-run pushes to a first hop booted through
+# the first stage, other than sudo or doas, as the master finds it
+# (docs/PROTOCOL.md 2.3.2, 2.3.4): the leaf agent where there is one and
+# an exec-only agent, else the exec-only one, else the whole.
+# MITOGEN_AGENT_LITE and MITOGEN_AGENT_LEAF set but empty: none.
+function pushed_agent() {
+    local a=${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent} lite leaf
+    lite=${MITOGEN_AGENT_LITE-$a-lite}
+    leaf=${MITOGEN_AGENT_LEAF-$a-leaf}
+    if [[ -n $lite && -f $lite && -n $leaf && -f $leaf ]]; then
+        printf '%s\n' "$leaf"
+    elif [[ -n $lite && -f $lite ]]; then
+        printf '%s\n' "$lite"
+    else
+        printf '%s\n' "$a"
+    fi
+}
+
+
 # A file size limit (ulimit -f, KiB) that lets a hop's agent in (its
 # image, the plain agent before it for sudo, written to a file there) but
 # not a file 1 MiB larger: the agent is 95 KB packed here, megabytes in

@@ -111,6 +111,14 @@ struct mg_connect_opts {
 	 * A chain given later that goes through it then fails with
 	 * MG_ERR_POLICY. Ignored on an attached session. */
 	bool exec_only;
+	/* With exec_only: the chain's last context will only be sent plain
+	 * commands, one at a time (mg_exec without a terminal, a worker or
+	 * passed descriptors; no mg_program). Where it would get the
+	 * exec-only agent and its image is pushed (not a local hop run in
+	 * place), it gets the leaf agent (mitogen-agent-leaf, a tenth of
+	 * the whole agent's bytes: docs/PROTOCOL.md 2.3.4), which answers
+	 * any other request with an error. */
+	bool leaf;
 };
 
 /* Connect every hop of 'chain'. Returns 0 (cb will be called) or a
