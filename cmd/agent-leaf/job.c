@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "exec-host.h"
 #include "leaf.h"
 
 #define KILL_GRACE_MS 1000
@@ -390,7 +391,7 @@ void job_exec(const struct leaf_msg *m)
 		return;
 	}
 	cwd = q.cwd != NULL && strcmp(q.cwd, "~") == 0 ? leaf_home_dir() : q.cwd;
-	if (cwd != NULL && (ret = leaf_check_dir(cwd)) != 0) {
+	if (cwd != NULL && (ret = mg__dir_enterable(cwd)) != 0) {
 		/* As `cd DIR && COMMAND` fails in a shell: status 1. */
 		leaf_format(why, sizeof(why), "cd: %s: %s", cwd, leaf_strerror(-ret));
 		failed(m, -ret, why, 1);

@@ -70,8 +70,6 @@ const char *leaf_strerror(int err);
 /* The shell sshd would run a command line with; the home it enters. */
 const char *leaf_login_shell(void);
 const char *leaf_home_dir(void);
-/* 0, or the negative errno chdir(dir) would give. */
-int leaf_check_dir(const char *dir);
 /* The request's K=V items on top of our environment (*_env NULL: ours);
  * 0 or -ENOMEM. */
 int leaf_make_env(char **over, char ***_env);

@@ -12,42 +12,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "exec-host.h"
 #include "leaf.h"
 
 extern char **environ;
-
-/* Whether /etc/shells lists 'shell' on a line of its own (blanks around
- * it ignored); without the file, /bin/sh and /bin/csh, as getusershell. */
-static bool shells_list(const char *shell)
-{
-	static char buf[8192];
-	size_t len = 0, n = strlen(shell);
-	ssize_t k;
-	int fd = open("/etc/shells", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		return strcmp(shell, "/bin/sh") == 0 || strcmp(shell, "/bin/csh") == 0;
-	}
-	while (len < sizeof(buf) - 1 &&
-	       ((k = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0 || (k < 0 && errno == EINTR))) {
-		len += k > 0 ? (size_t)k : 0;
-	}
-	close(fd);
-	buf[len] = '\0';
-	for (char *line = buf, *next; line != NULL; line = next) {
-		char *end;
-		next = strchr(line, '\n');
-		end = next != NULL ? next++ : line + strlen(line);
-		line += strspn(line, " \t");
-		while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) {
-			end--;
-		}
-		if ((size_t)(end - line) == n && memcmp(line, shell, n) == 0) {
-			return true;
-		}
-	}
-	return false;
-}
 
 /* Our user's entry in /etc/passwd: its 'field'th field (5 the home, 6
  * the shell) into buf, or NULL. By hand: musl's getpwuid brings its
@@ -110,24 +78,10 @@ const char *leaf_login_shell(void)
 	static char buf[PATH_MAX];
 	const char *sh = user_field(6, buf, sizeof(buf));
 
-	if (sh == NULL || sh[0] != '/' || !shells_list(sh) || access(sh, X_OK) != 0) {
+	if (sh == NULL || sh[0] != '/' || !mg__shells_list(sh) || access(sh, X_OK) != 0) {
 		return "/bin/sh";
 	}
 	return sh;
-}
-
-/* 0, or the negative errno chdir would give. */
-int leaf_check_dir(const char *dir)
-{
-	struct stat st;
-
-	if (stat(dir, &st) != 0) {
-		return -errno;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		return -ENOTDIR;
-	}
-	return access(dir, X_OK) == 0 ? 0 : -errno;
 }
 
 /* Where the PATH lookup finds 'name' (svc-exec.c's find_in_path), in
@@ -284,7 +238,7 @@ const char *leaf_home_dir(void)
 	static char home[PATH_MAX];
 	const char *h = user_field(5, home, sizeof(home));
 
-	return h != NULL && h[0] == '/' && leaf_check_dir(h) == 0 ? h : "/";
+	return h != NULL && h[0] == '/' && mg__dir_enterable(h) == 0 ? h : "/";
 }
 
 /* Run it with /bin/sh, as execvp and POSIX do for a file that is no

@@ -38,6 +38,7 @@
 #include "mitogen/log.h"
 #include "protocol.h"
 #include "process.h"
+#include "exec-host.h"
 #include "svc-exec.h"
 
 #define KILL_GRACE_MS 1000
@@ -285,41 +286,6 @@ static void send_failed(struct mg_router *r, const struct mg_msg *req, int err, 
 	send_failed_status(r, req, err, what, 0);
 }
 
-/* Whether /etc/shells lists SHELL, a line of its own (blanks around it
- * ignored); without the file, /bin/sh and /bin/csh are listed, as
- * getusershell has them. By hand: getusershell would bring musl's
- * fmemopen into the agent. */
-static bool shells_list(const char *shell)
-{
-	char buf[8192];
-	size_t len = 0, n = strlen(shell);
-	ssize_t k;
-	int fd = open("/etc/shells", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		return strcmp(shell, "/bin/sh") == 0 || strcmp(shell, "/bin/csh") == 0;
-	}
-	while (len < sizeof(buf) - 1 &&
-	       ((k = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0 || (k < 0 && errno == EINTR))) {
-		len += k > 0 ? (size_t)k : 0;
-	}
-	close(fd);
-	buf[len] = '\0';
-	for (char *line = buf, *next; line != NULL; line = next) {
-		char *end;
-		next = strchr(line, '\n');
-		end = next != NULL ? next++ : line + strlen(line);
-		line += strspn(line, " \t");
-		while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) {
-			end--;
-		}
-		if ((size_t)(end - line) == n && memcmp(line, shell, n) == 0) {
-			return true;
-		}
-	}
-	return false;
-}
-
 /* The shell sshd would run a command line with: the user's login shell
  * when /etc/shells lists it and it can be run, else /bin/sh (a nologin
  * account, a minimal container). */
@@ -329,7 +295,7 @@ static const char *login_shell(TALLOC_CTX *mem_ctx)
 	const char *sh;
 
 	if (pw == NULL || pw->pw_shell == NULL || pw->pw_shell[0] != '/' ||
-	    !shells_list(pw->pw_shell) || access(pw->pw_shell, X_OK) != 0) {
+	    !mg__shells_list(pw->pw_shell) || access(pw->pw_shell, X_OK) != 0) {
 		return "/bin/sh";
 	}
 	sh = talloc_strdup(mem_ctx, pw->pw_shell);
@@ -362,22 +328,6 @@ static char *find_in_path(TALLOC_CTX *mem_ctx, const char *name)
 	}
 }
 
-/* Whether the command may enter 'dir': 0, or the negative errno that
- * chdir would give (checked first, so that a missing directory is not
- * taken for a missing command). */
-static int check_dir(const char *dir)
-{
-	struct stat st;
-
-	if (stat(dir, &st) != 0) {
-		return -errno;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		return -ENOTDIR;
-	}
-	return access(dir, X_OK) == 0 ? 0 : -errno;
-}
-
 /* cwd "~": the user's home as sshd enters it (the passwd entry, else
  * $HOME), or "/" when that cannot be entered, where sshd goes on. */
 static char *home_dir(TALLOC_CTX *mem_ctx)
@@ -385,7 +335,7 @@ static char *home_dir(TALLOC_CTX *mem_ctx)
 	struct passwd *pw = getpwuid(getuid());
 	const char *home = pw != NULL && pw->pw_dir != NULL ? pw->pw_dir : getenv("HOME");
 
-	return talloc_strdup(mem_ctx, home != NULL && home[0] == '/' && check_dir(home) == 0 ? home : "/");
+	return talloc_strdup(mem_ctx, home != NULL && home[0] == '/' && mg__dir_enterable(home) == 0 ? home : "/");
 }
 
 /* The ELF machine of this host, from uname. */
@@ -589,7 +539,7 @@ static void start_job(struct request *rq, int image_fd)
 	if (cwd != NULL && strcmp(cwd, "~") == 0 && (cwd = home_dir(tmp)) == NULL) {
 		goto out;
 	}
-	if (cwd != NULL && (ret = check_dir(cwd)) != 0) {
+	if (cwd != NULL && (ret = mg__dir_enterable(cwd)) != 0) {
 		/* As `cd DIR && COMMAND` fails in a shell: status 1. */
 		char *what = talloc_asprintf(tmp, "cd: %s: %s", cwd, mg_strerror(ret));
 		send_failed_status(r, m, ret, what != NULL ? what : "cd", 1);
