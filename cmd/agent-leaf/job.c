@@ -220,7 +220,8 @@ static void on_stdin(const struct leaf_msg *m)
 	}
 	J.in.unacked += m->len;
 	if (J.in.hold_len > 0) {
-		in_write(NULL, 0, true);
+		/* What is held goes first, as far as the pipe takes it now. */
+		in_write(J.in.hold + J.in.hold_off, J.in.hold_len, true);
 	}
 	if (J.in.hold_len > 0) {
 		memmove(J.in.hold, J.in.hold + J.in.hold_off, J.in.hold_len);

@@ -51,7 +51,10 @@ static const char *t__name;
 
 static int t__fails;
 
-#define TESTS_BEGIN() talloc_enable_null_tracking(); printf("TAP version 13\n")
+/* Line-buffered: a sanitizer that ends the process at exit (a leak
+ * report) must not take the results already printed with it. */
+#define TESTS_BEGIN() setvbuf(stdout, NULL, _IOLBF, 0); talloc_enable_null_tracking(); \
+	printf("TAP version 13\n")
 #define TESTS_END() (printf("1..%d\n", t__count), talloc_disable_null_tracking(), t__fails ? 1 : 0)
 
 #endif
