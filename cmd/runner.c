@@ -315,8 +315,9 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	if (mg_common.dry_run) {
 		/* As mg_run connects; a holder's or an attached master's
 		 * hops are connected whole (they serve other commands). */
+		const struct mg_run_opts as_run = { .pty = o->tty, .program = program ? rest[0] : NULL };
 		struct mg_connect_opts co = { .exec_only = persist_ms == 0 && o->attach == NULL,
-					      .leaf = !o->tty && !program };
+					      .leaf = mg_run_leaf(&as_run) };
 		int r = mg_dry_run_list(tmp, list->chains, list->n_chains, &co, dry_run_line, NULL,
 					&errmsg);
 		if (r != 0) {

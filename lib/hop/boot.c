@@ -755,28 +755,30 @@ static int load_beside(TALLOC_CTX *mem_ctx, const struct mg_image *full, const c
 	return ret;
 }
 
-const struct mg_image *mg__image_lite(struct mg_image *full)
+/* *slot, loaded by load_beside on FULL the first time (*tried). */
+static const struct mg_image *beside_once(struct mg_image *full, struct mg_image **slot,
+					  bool *tried, const char *var, const char *suffix,
+					  const char *what, const char *instead)
 {
-	if (!full->lite_tried) {
-		full->lite_tried = true;
-		if (load_beside(full, full, "MITOGEN_AGENT_LITE", "-lite", "exec-only agent", "whole agent",
-				&full->lite) != 0) {
-			full->lite = NULL;
+	if (!*tried) {
+		*tried = true;
+		if (load_beside(full, full, var, suffix, what, instead, slot) != 0) {
+			*slot = NULL;
 		}
 	}
-	return full->lite;
+	return *slot;
+}
+
+const struct mg_image *mg__image_lite(struct mg_image *full)
+{
+	return beside_once(full, &full->lite, &full->lite_tried, "MITOGEN_AGENT_LITE", "-lite",
+			   "exec-only agent", "whole agent");
 }
 
 const struct mg_image *mg__image_leaf(struct mg_image *full)
 {
-	if (!full->leaf_tried) {
-		full->leaf_tried = true;
-		if (load_beside(full, full, "MITOGEN_AGENT_LEAF", "-leaf", "leaf agent", "exec-only agent",
-				&full->leaf) != 0) {
-			full->leaf = NULL;
-		}
-	}
-	return full->leaf;
+	return beside_once(full, &full->leaf, &full->leaf_tried, "MITOGEN_AGENT_LEAF", "-leaf",
+			   "leaf agent", "exec-only agent");
 }
 
 char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word)

@@ -31,10 +31,7 @@ static int hop_argv(TALLOC_CTX *tmp, struct dry *d, const struct mg_chain *chain
 
 	if (i == 0) {
 		/* The exec-only agent, or the leaf one (session.c's choice). */
-		lite = mg__image_lite(d->img);
-		if (lite != NULL && mg__plan_leaf(chain, d->leaf) && mg__image_leaf(d->img) != NULL) {
-			lite = mg__image_leaf(d->img);
-		}
+		lite = mg__plan_exec_image(d->img, chain, d->leaf);
 		if ((first = mg_chain_prefix(tmp, chain, 1)) == NULL) {
 			return -ENOMEM;
 		}

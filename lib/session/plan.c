@@ -1,6 +1,7 @@
 /* Which agent each first hop gets, and where sudo runs: see plan.h. */
 #include <errno.h>
 #include <string.h>
+#include "boot.h"
 #include "method.h"
 #include "names.h"
 #include "plan.h"
@@ -96,7 +97,7 @@ bool mg__plan_fused(const struct mg_plan *p, const struct mg_chain *chain, bool 
 	       (p->unfused == NULL || !mg__names_has(p->unfused, first));
 }
 
-bool mg__plan_leaf(const struct mg_chain *chain, bool leaf)
+static bool leaf_fits(const struct mg_chain *chain, bool leaf)
 {
 	const struct mg_hop *hop = &chain->hops[0];
 	char *err = NULL;
@@ -113,4 +114,16 @@ bool mg__plan_leaf(const struct mg_chain *chain, bool leaf)
 		return false;
 	}
 	return first_stage;
+}
+
+const struct mg_image *mg__plan_exec_image(struct mg_image *full, const struct mg_chain *chain,
+					   bool leaf)
+{
+	const struct mg_image *lite = mg__image_lite(full), *leaf_img;
+
+	/* No exec-only agent (MITOGEN_AGENT_LITE set but empty): no leaf. */
+	if (lite != NULL && leaf_fits(chain, leaf) && (leaf_img = mg__image_leaf(full)) != NULL) {
+		return leaf_img;
+	}
+	return lite;
 }

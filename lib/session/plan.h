@@ -12,6 +12,7 @@
 #include <talloc.h>
 #include "mitogen/chain.h"
 
+struct mg_image;
 struct mg_names;
 
 /* Zeroed: no chain noted yet. The sets are allocated on the owner given
@@ -30,12 +31,14 @@ int mg__plan_note(TALLOC_CTX *owner, struct mg_plan *p, const struct mg_chain *c
  * (when one is at hand). */
 bool mg__plan_lite(const struct mg_plan *p, const struct mg_chain *chain, bool exec_only,
 		   const char *first);
-/* Whether a first hop of CHAIN that gets the exec-only agent may get the
- * leaf agent instead (leaf as in mg_connect_opts): its image is pushed
- * (not a local hop exec'd in place) and no descriptors go down its link
- * (not sudo or doas: the leaf takes none, PROTOCOL 3.1). A fork hop gets
- * no exec-only agent at all. */
-bool mg__plan_leaf(const struct mg_chain *chain, bool leaf);
+/* The image a first hop of CHAIN gets where it may get the exec-only
+ * agent: the leaf agent (leaf as in mg_connect_opts) where the chain
+ * takes it (its image is pushed, not a local hop exec'd in place, and no
+ * descriptors go down its link: not sudo or doas, PROTOCOL 3.1) and one
+ * is at hand beside an exec-only agent; else the exec-only agent; NULL
+ * when there is none. session.c and --dry-run both choose here. */
+const struct mg_image *mg__plan_exec_image(struct mg_image *full, const struct mg_chain *chain,
+					   bool leaf);
 /* Whether FIRST, the first hop of CHAIN, may run its sudo hop in its own
  * command (when the exec-only agent is at hand and the method can). */
 bool mg__plan_fused(const struct mg_plan *p, const struct mg_chain *chain, bool exec_only,

@@ -44,7 +44,7 @@ struct waiter {
 	mg_connect_cb on_start;  /* until called (opts->on_start) */
 	bool early;              /* goes on below hops still connecting */
 	bool exec_only;          /* opts->exec_only */
-	bool leaf;               /* opts->leaf, where it fits (mg__plan_leaf) */
+	bool leaf;               /* opts->leaf (mg__plan_exec_image) */
 	void *data;
 	bool queued;
 	struct waiter *slot_next;   /* in a parent's queue for a place */
@@ -629,14 +629,10 @@ static int ctx_destructor(struct mg_context *c)
 	return 0;
 }
 
-/* The exec-only agent, or the leaf one where the chain takes it. No
- * exec-only agent (MITOGEN_AGENT_LITE set but empty): no leaf either. */
+/* The exec-only agent, or the leaf one where the chain takes it. */
 static const struct mg_image *exec_only_image(const struct waiter *w)
 {
-	const struct mg_image *lite = mg__image_lite(w->s->image);
-	const struct mg_image *leaf = lite != NULL && w->leaf ? mg__image_leaf(w->s->image) : NULL;
-
-	return leaf != NULL ? leaf : lite;
+	return mg__plan_exec_image(w->s->image, w->chain, w->leaf);
 }
 
 /*
@@ -1086,7 +1082,7 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 	w->on_start = opts != NULL ? opts->on_start : NULL;
 	w->early = w->on_start != NULL;
 	w->exec_only = opts != NULL && opts->exec_only;
-	w->leaf = w->exec_only && opts->leaf && mg__plan_leaf(chain, true);
+	w->leaf = w->exec_only && opts->leaf;
 	if ((ret = mg__plan_note(s, &s->plan, chain, w->exec_only)) != 0) {
 		talloc_free(w);
 		return ret;
