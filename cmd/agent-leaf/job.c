@@ -166,6 +166,16 @@ static void in_reader_gone(const char *why)
 	}
 }
 
+/* Keep n bytes for the command's stdin after what is held already (at
+ * most the window: what is held is received and not yet credited). */
+static void in_hold(const uint8_t *p, size_t n)
+{
+	memmove(J.in.hold, J.in.hold + J.in.hold_off, J.in.hold_len);
+	J.in.hold_off = 0;
+	memcpy(J.in.hold + J.in.hold_len, p, n);
+	J.in.hold_len += n;
+}
+
 /* Write what is held to the command's stdin, as far as it takes. */
 static void in_write(const uint8_t *p, size_t n, bool held)
 {
@@ -190,10 +200,7 @@ static void in_write(const uint8_t *p, size_t n, bool held)
 		}
 	}
 	if (!held && n > 0 && J.in.fd >= 0) {
-		memmove(J.in.hold, J.in.hold + J.in.hold_off, J.in.hold_len);
-		J.in.hold_off = 0;
-		memcpy(J.in.hold + J.in.hold_len, p, n);
-		J.in.hold_len += n;
+		in_hold(p, n);
 	}
 	in_credit(false);
 	if (J.in.eof && J.in.hold_len == 0 && J.in.fd >= 0) {
@@ -224,10 +231,7 @@ static void on_stdin(const struct leaf_msg *m)
 		in_write(J.in.hold + J.in.hold_off, J.in.hold_len, true);
 	}
 	if (J.in.hold_len > 0) {
-		memmove(J.in.hold, J.in.hold + J.in.hold_off, J.in.hold_len);
-		J.in.hold_off = 0;
-		memcpy(J.in.hold + J.in.hold_len, m->data, m->len);
-		J.in.hold_len += m->len;
+		in_hold(m->data, m->len);
 		return;
 	}
 	in_write(m->data, m->len, false);
@@ -394,7 +398,7 @@ void job_exec(const struct leaf_msg *m)
 	cwd = q.cwd != NULL && strcmp(q.cwd, "~") == 0 ? leaf_home_dir() : q.cwd;
 	if (cwd != NULL && (ret = mg__dir_enterable(cwd)) != 0) {
 		/* As `cd DIR && COMMAND` fails in a shell: status 1. */
-		leaf_format(why, sizeof(why), "cd: %s: %s", cwd, leaf_strerror(-ret));
+		leaf_format(why, sizeof(why), "cd: %s: %s", cwd, strerror(-ret));
 		failed(m, -ret, why, 1);
 		return;
 	}
@@ -438,7 +442,7 @@ void job_exec(const struct leaf_msg *m)
 	}
 	if (ret < 0) {
 		leaf_format(why, sizeof(why), "%s: %s", q.argv[0],
-			    ret == -ENOENT ? "command not found" : leaf_strerror(-ret));
+			    ret == -ENOENT ? "command not found" : strerror(-ret));
 		failed(m, -ret, why, 0);
 	}
 	close_fd(&in[1]);

@@ -192,11 +192,6 @@ uint32_t leaf_handle(void)
 	return L.next_handle++;
 }
 
-const char *leaf_strerror(int err)
-{
-	return strerror(err);
-}
-
 /* Append a frame's header at the end of the send queue. */
 static void put_header(uint8_t *h, uint32_t dst, uint32_t handle, uint32_t reply_to,
 		       uint16_t flags, size_t n)
@@ -290,7 +285,7 @@ static bool take_hello(const struct leaf_msg *m)
 	struct leaf_dec d = { m->data, m->len, false };
 	uint8_t reply[4 * 4 + 2 * (4 + sizeof(((struct utsname *)0)->machine))];
 	struct utsname u;
-	uint32_t version, n, log_level;
+	uint32_t version, n;
 	char *name;
 	bool null;
 	size_t at;
@@ -313,9 +308,9 @@ static bool take_hello(const struct leaf_msg *m)
 	if (d.bad || d.n < 1) {
 		return false;
 	}
-	log_level = *d.p++;
+	/* The log level: the leaf logs nothing (2.3.4). */
+	d.p++;
 	d.n--;
-	(void)log_level; /* the leaf logs nothing (2.3.4) */
 	name = leaf_str(&d, &null);
 	if (d.bad || m->src != L.parents[0] || m->dst != L.id) {
 		return false;

@@ -63,8 +63,6 @@ uint32_t leaf_handle(void);
 void leaf_format(char *buf, size_t cap, const char *fmt, ...);
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t leaf_now_ms(void);
-/* The text of errno 'err' (positive), as musl's strerror. */
-const char *leaf_strerror(int err);
 
 /* spawn.c: starting the command. */
 /* The shell sshd would run a command line with; the home it enters. */
