@@ -157,7 +157,7 @@ function live_procs() {
     run_mg_sep 255 mitogen-run local/local -- sh -c "kill -9 \$PPID; $sleeper"
     t1=$(now_us)
     remember_procs "$sleeper"
-    assert "$(((t1 - t0) / 1000))" -lt 5000 "milliseconds until mitogen-run gave up"
+    assert "$(((t1 - t0) / 1000))" -lt 15000 "milliseconds until mitogen-run gave up"
     assert "$stderr" =~ "^mitogen-run: local/local: " "the error names the lost hop"
     assert "$(tmpdir_leftovers)" == "" "nothing in TMPDIR"
 
@@ -297,7 +297,7 @@ function check_stub() {
     t1=$(now_us)
     assert "$stderr" =~ "timed out after 1.5 s" "the message gives the limit"
     assert "$(((t1 - t0) / 1000))" -ge 1400 "milliseconds: not before the limit"
-    assert "$(((t1 - t0) / 1000))" -lt 6000 "milliseconds: not long after it"
+    assert "$(((t1 - t0) / 1000))" -lt 15000 "milliseconds: not long after it"
 }
 
 # Fail unless $stderr holds none of the bytes that drive a terminal.

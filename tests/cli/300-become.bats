@@ -188,7 +188,7 @@ function stub_doas_path() {
     assert "$output" == "" "the command did not run"
     assert "$stderr" =~ "^mitogen-run: sudo:mgtest_a/sudo:mgtest_b: sudo password is required" \
         "the error names the hop and says a password is needed"
-    assert "$((t1 - t0))" -lt 5000 "well under the 30 s connect timeout"
+    assert "$((t1 - t0))" -lt 15000 "well under the 30 s connect timeout"
 }
 
 @test "sudoers refusals are clear errors" {
@@ -241,7 +241,7 @@ function stub_doas_path() {
     t1=$(now_ms)
     assert "$stderr" =~ "^mitogen-run: sudo:mgtest_a/su:mgtest_b: su password is required" \
         "no password for su"
-    assert "$((t1 - t0))" -lt 5000 "well under the 30 s connect timeout"
+    assert "$((t1 - t0))" -lt 15000 "well under the 30 s connect timeout"
 }
 
 @test "passwords never show in ps output nor in -vvv logs" {
