@@ -208,9 +208,11 @@ function make_script() {
 }
 
 @test "mitogen-exec -u covers the program's transfer" {
-    # 3 GiB that cost nothing here (sparse) but take long to send.
+    # 10 GiB that cost nothing here (sparse) but take long to send: about
+    # 5 s on a 2-CPU machine (3 GiB took 1.2 s, close enough to the 1 s
+    # limit for a faster machine to send it all in time).
     cp /bin/true "$MG_TMP/big"
-    truncate -s 3G "$MG_TMP/big"
+    truncate -s 10G "$MG_TMP/big"
     MG_TIMEOUT=60 run_timed 124 mitogen-exec -u 1 local -- "$MG_TMP/big"
     assert "$stderr" =~ "^mitogen-exec: local: timed out after 1 s" "the error says it timed out"
     assert "$elapsed_ms" -lt 12000 "milliseconds until -u 1 ended the run"
