@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include "buf.h"
 #include "channel.h"
@@ -154,6 +156,24 @@ static void on_fetch_done(void *data, int err)
 	mg__image_fire(img);
 }
 
+/*
+ * A memfd (or a tmpfs file) takes the host's memory, and no size limit
+ * stops it: a program larger than RAM and swap together could only end
+ * in the OOM killer, which may pick any process of the host. Refused
+ * before a byte is sent; anything smaller is left to the host.
+ */
+static bool too_big_for_memory(int fd, uint64_t size)
+{
+	struct statfs fs;
+	struct sysinfo si;
+
+	if (fstatfs(fd, &fs) != 0 || fs.f_type != 0x01021994 /* TMPFS_MAGIC */ ||
+	    sysinfo(&si) != 0) {
+		return false;
+	}
+	return size / si.mem_unit > (uint64_t)si.totalram + si.totalswap;
+}
+
 static void on_meta(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct image *img = talloc_get_type_abort(data, struct image);
@@ -179,6 +199,14 @@ static void on_meta(struct mg_router *r, struct mg_msg *m, void *data)
 		mg__router_send(r, m->src, meta.h_ack, 0, MG_F_DEAD, "reader closed", 13);
 		fetch_failed(img, "cannot store the program here (no memfd it may run, "
 			     "no writable temporary directory without noexec)");
+		return;
+	}
+	if (too_big_for_memory(fd, meta.size)) {
+		close(fd);
+		mg__router_send(r, m->src, meta.h_ack, 0, MG_F_DEAD, "reader closed", 13);
+		fetch_failed(img, talloc_asprintf(img, "cannot store the program here: "
+						  "%llu bytes is more than this host's memory",
+						  (unsigned long long)meta.size));
 		return;
 	}
 	img->fd = fd;

@@ -123,6 +123,17 @@ function teardown() {
         "a full disk, named"
 }
 
+@test "a program larger than the far end's memory and swap: refused before it is sent, 255 with the reason" {
+    # Sparse: 4 TiB that cost nothing here. Stored in a memfd, it would
+    # have grown until the OOM killer ended something on the host; -u 5
+    # bounds the damage should the refusal ever go.
+    cp "$PROBE" "$MG_TMP/huge"
+    truncate -s 4T "$MG_TMP/huge" || skip "no 4 TiB sparse file on this file system"
+    MG_TIMEOUT=30 run_mg_sep 255 mitogen-exec -u 5 local/local -- "$MG_TMP/huge"
+    assert "$stderr" =~ "^mitogen-exec: local/local: $MG_TMP/huge: cannot store the program here: 4398046511104 bytes is more than this host's memory" \
+        "the hop, the program and why"
+}
+
 @test "a far end with a file size limit below the program: 255 with the reason; the agent is not killed by SIGXFSZ" {
     skip_if_not_root
     skip_if_no_program sudo
