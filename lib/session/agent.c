@@ -424,6 +424,11 @@ static int agent_run(int image_fd, const struct mg_image *image, bool tail_hello
 	 * rather than ending the agent and every command behind it (rsync
 	 * ignores it too). Commands get SIG_DFL back (mg__child_reset_signals). */
 	signal(SIGXFSZ, SIG_IGN);
+	/* Passwords for the hops below pass through us: no core file, and
+	 * no other process of this user may trace us or read our memory or
+	 * descriptors (/proc/PID is root's now), as ssh-agent does. What we
+	 * exec is dumpable again. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	mg_log_set_ident("mitogen-agent");
 	/* Frames over a PTY (su) need it raw: no echo, no line editing. */
 	if (isatty(0)) {
