@@ -1,7 +1,8 @@
 /*
  * Hop passwords under persistence: the holder has no terminal, so it
- * relays each request of its session's asker to an attached command, the
- * newest first, through the service "persist.password" that each command
+ * relays each request of its session's asker to an attached command
+ * (first those waiting for a chain through that hop, then the others,
+ * the newest first), through the service "persist.password" that each command
  * serves in its own context (the holder, its parent, may call it). The
  * command asks on its terminal (mg_password_ask); one without a terminal
  * says so, and the next older command is asked. Payload: str prompt;
@@ -14,13 +15,18 @@
 
 /* Room for a password answer. */
 #define PW_MAX 4096
+/* Clients waiting for a chain through the hop, asked first. */
+#define PW_FIRST 16
 
 /* --- the holder's side ------------------------------------------------------ */
 
 struct asking {
 	struct mg_holder *h;
 	struct mg_password_request *req;
-	uint32_t below; /* ask a command attached before this one (id) */
+	uint32_t first[PW_FIRST]; /* ask these first (mg_session_serving) */
+	size_t n_first, next_first;
+	uint32_t below; /* then a command attached before this one (id) */
+	uint32_t asked; /* the one asked now */
 };
 
 static void ask_next(struct asking *a);
@@ -55,29 +61,62 @@ static void on_answer(struct mg_message *m, int err, void *data)
 			}
 		}
 	} else {
-		mg_debug("password: client %u: %s", a->below,
+		mg_debug("password: client %u: %s", a->asked,
 			 m != NULL ? mg_message_dead_reason(m) : mg_strerror(err));
 	}
 	ask_next(a);
 }
 
+/* Whether 'id' is among the first n of a->first. */
+static bool in_first(const struct asking *a, uint32_t id, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a->first[i] == id) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The next command to ask: one waiting for a chain through the hop,
+ * else the newest not asked yet; NULL when none is left. */
+static struct mg_client *next_client(struct asking *a)
+{
+	struct mg_client *c;
+
+	while (a->next_first < a->n_first) {
+		uint32_t id = a->first[a->next_first++];
+		/* A command waiting for two chains through the hop: once. */
+		bool again = in_first(a, id, a->next_first - 1);
+		for (c = again ? NULL : a->h->clients; c != NULL; c = c->next) {
+			if (c->id == id) {
+				return c;
+			}
+		}
+	}
+	for (c = a->h->clients; c != NULL; c = c->next) {
+		if (c->id < a->below && !in_first(a, c->id, a->n_first)) {
+			a->below = c->id;
+			return c;
+		}
+	}
+	return NULL;
+}
+
 static void ask_next(struct asking *a)
 {
-	struct mg_client *c = a->h->clients;
+	struct mg_client *c = next_client(a);
 	struct mg_enc *e;
 	const void *p;
 	size_t len;
 
-	while (c != NULL && c->id >= a->below) {
-		c = c->next;
-	}
 	if (c == NULL) {
 		mg_password_fail(a->req, "no command attached to the holder has a terminal to ask "
 			"on: use password_env= or password_file=");
 		talloc_free(a);
 		return;
 	}
-	a->below = c->id;
+	a->asked = c->id;
 	e = mg_enc_new(a);
 	if (e == NULL || mg_enc_str(e, mg_password_request_prompt(a->req)) != 0) {
 		mg_password_fail(a->req, "out of memory");
@@ -104,6 +143,7 @@ static void on_request(struct mg_password_request *req, void *data)
 	a->h = h;
 	a->req = req;
 	a->below = UINT32_MAX;
+	a->n_first = mg_session_serving(h->s, mg_password_request_hop(req), a->first, PW_FIRST);
 	ask_next(a);
 }
 

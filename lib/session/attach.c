@@ -25,10 +25,43 @@
 
 /* One request being connected: the call is answered when it is done. */
 struct served {
+	struct served *next;          /* s->serving, newest first */
 	struct mg_session *s;
 	struct mg_message *req;
+	uint32_t src;                 /* the client that asked */
 	struct mg_chain_list *chains; /* kept until the callback (mg_connect) */
 };
+
+static int served_destructor(struct served *q)
+{
+	struct served **pp = &q->s->serving;
+
+	while (*pp != NULL && *pp != q) {
+		pp = &(*pp)->next;
+	}
+	if (*pp == q) {
+		*pp = q->next;
+	}
+	return 0;
+}
+
+size_t mg_session_serving(const struct mg_session *s, const char *hop_text, uint32_t *ids,
+			  size_t max)
+{
+	size_t n = 0;
+
+	for (const struct served *q = s->serving; q != NULL && n < max; q = q->next) {
+		const struct mg_chain *c = &q->chains->chains[0];
+		size_t i = 0;
+		while (i < c->n_hops && strcmp(c->hops[i].text, hop_text) != 0) {
+			i++;
+		}
+		if (i < c->n_hops) {
+			ids[n++] = q->src;
+		}
+	}
+	return n;
+}
 
 static void reply(struct mg_message *req, int err, uint32_t id, const char *text)
 {
@@ -103,6 +136,10 @@ static int serve_connect(struct mg_message *req, const void *payload, size_t len
 		return 0;
 	}
 	q->req = talloc_steal(q, req);
+	q->src = mg_message_src(req);
+	q->next = s->serving;
+	s->serving = q;
+	talloc_set_destructor(q, served_destructor);
 	return 0;
 }
 

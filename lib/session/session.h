@@ -104,6 +104,7 @@ struct mg_session {
 	uint32_t next_program;
 	mg__remote_connect_fn remote; /* set: attached (attach.c), no hops of its own */
 	mg_serve_fn serve_fn;       /* told of each chain served (attach.c) */
+	struct served *serving;     /* requests being connected, newest first */
 	void *serve_data;
 	bool *gone;                 /* set by the destructor: a wait on the stack */
 };

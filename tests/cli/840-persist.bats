@@ -281,6 +281,35 @@ function wait_file() {
     assert "$(wc -l <"$MG_STUB_LOG")" == 1 "doas ran once: the password was asked once"
 }
 
+@test "a hop's password is asked of the command waiting for it, not of a newer one" {
+    if ! command -v script >/dev/null; then
+        skip "needs script(1) (bsdutils) to give mitogen-run a terminal"
+    fi
+    local doas a b rc=0
+    doas=$MG_SRC_DIR/tests/stubs/doas doas=${doas//\//%2F}
+    export MG_STUB_DOAS_PASSWORD=pw-$RANDOM MG_STUB_DOAS_DELAY=3
+    run_mg setsid -w mitogen-run --persist local true </dev/null
+    # A needs the password; doas asks 3 s after A asked for the chain.
+    (sleep 6; printf '%s\n' "$MG_STUB_DOAS_PASSWORD") | timeout "$(mg_secs 60)" script -qec \
+        "mitogen-run --persist -t 25 'local/doas?doas_path=$doas' 'echo ran \$THIS_IS_STUB_DOAS'" \
+        /dev/null >"$MG_TMP/a" 2>&1 3>&- &
+    a=$!
+    # B attaches after A, on a terminal nobody types on, and only runs a
+    # command of its own: the newest client, asked first until now, so
+    # that A waited for its connect timeout.
+    sleep 1
+    sleep 14 | timeout "$(mg_secs 60)" script -qec \
+        "mitogen-run --persist local 'sleep 9; echo b done'" /dev/null >"$MG_TMP/b" 2>&1 3>&- &
+    b=$!
+    wait "$a" || rc=$?
+    cat "$MG_TMP/a"
+    assert "$rc" -eq 0 "A's run ended well"
+    assert "$(cat "$MG_TMP/a")" =~ "\\[doas\\?doas_path=.* on local\\] password: " "A was asked"
+    assert "$(cat "$MG_TMP/a")" =~ "ran 1" "A's command ran through doas"
+    wait "$b" || true
+    assert "$(tr -d '\r' <"$MG_TMP/b")" == "b done" "B was not asked, and ran its own command"
+}
+
 @test "no terminal anywhere: a hop that asks fails at once and says what to do" {
     local doas
     doas=$MG_SRC_DIR/tests/stubs/doas doas=${doas//\//%2F}

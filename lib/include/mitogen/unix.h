@@ -122,6 +122,13 @@ int mg_session_serve(struct mg_session *s);
 typedef void (*mg_serve_fn)(struct mg_context *ctx, void *data);
 void mg_session_on_serve(struct mg_session *s, mg_serve_fn fn, void *data);
 
+/* The clients whose "session.connect" is being connected now for a chain
+ * with a hop of canonical text 'hop_text' (mg_password_request_hop):
+ * their ids, the newest request first, at most 'max' of them in 'ids'.
+ * Returns how many: whom to ask first for that hop's password. */
+size_t mg_session_serving(const struct mg_session *s, const char *hop_text, uint32_t *ids,
+			  size_t max);
+
 /*
  * Attach to the session listening at 'path' (mg_attach) and make a
  * session on mem_ctx around this process's new context: its mg_connect
