@@ -44,6 +44,8 @@
 #define HELLO_REPLY_MAX 4096
 /* Connections taken per wake-up, so one listener cannot starve the loop. */
 #define ACCEPT_BURST 16
+/* How long a listener that could not accept waits before trying again. */
+#define ACCEPT_PAUSE_MS 250u
 /* Retry delay when the listener's backlog is full (connect: EAGAIN). */
 #define RETRY_MS 20
 /* The HELLO of a refused peer goes to no context. */
@@ -201,6 +203,7 @@ struct mg_listener {
 	ino_t ino;
 	uid_t uid;
 	struct mg_io *io;
+	struct mg_timer *paused;	/* accept failed: resume when it fires */
 	unsigned n_pending;
 	bool privileged;
 	mg_listener_fn fn;
@@ -410,19 +413,39 @@ static void take(struct mg_listener *l, int fd)
 	mg_debug("%s: pid %d connected, offered context %u", l->path, (int)uc.pid, p->id);
 }
 
+static void on_resume(struct mg_timer *t, void *data)
+{
+	struct mg_listener *l = talloc_get_type_abort(data, struct mg_listener);
+
+	(void)t;
+	TALLOC_FREE(l->paused);
+	mg_io_set(l->io, MG_IO_READ);
+}
+
 static void on_accept(struct mg_io *io, unsigned events, void *data)
 {
 	struct mg_listener *l = talloc_get_type_abort(data, struct mg_listener);
 
+	(void)events;
 	for (int i = 0; i < ACCEPT_BURST; i++) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-				mg_warn("%s: accept: %s", l->path, strerror(errno));
-			}
+		if (fd >= 0) {
+			take(l, fd);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) {
 			return;
 		}
-		take(l, fd);
+		/* Out of descriptors or memory: the connection stays queued
+		 * and the socket readable, so retrying at once would spin.
+		 * Clients wait in the backlog until a descriptor is free. */
+		mg_warn("%s: accept: %s: not accepting for %u ms", l->path, strerror(errno),
+			ACCEPT_PAUSE_MS);
+		l->paused = mg_timer_new(l, l->loop, ACCEPT_PAUSE_MS, on_resume, l);
+		if (l->paused != NULL) {
+			mg_io_set(io, 0);
+		}
+		return;
 	}
 }
 

@@ -228,6 +228,31 @@ function wait_file() {
     assert "${#lines[@]}" == 1 "all sixteen ran under one agent of one holder: $output"
 }
 
+@test "a holder out of descriptors does not spin, and accepts again once they are free" {
+    # 60 connections against a limit of 40 descriptors: accept fails
+    # with EMFILE while the rest wait in the backlog, the socket still
+    # readable. The holder retried at once, at full CPU, for as long as
+    # they waited (about 250 of 400 ticks here).
+    (ulimit -n 40; mitogen-run --persist local true)
+    local holder t0 t1
+    holder=$(holder_pid)
+    t0=$(awk '{print $14 + $15}' "/proc/$holder/stat")
+    python3 -c '
+import socket, sys, time
+held = []
+for i in range(60):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+time.sleep(4)' "$SOCK"
+    t1=$(awk '{print $14 + $15}' "/proc/$holder/stat")
+    echo "holder CPU: $((t1 - t0)) ticks"
+    assert "$((t1 - t0))" -lt 80 "ticks of CPU the holder used while out of descriptors"
+    run_mg mitogen-run --persist local echo ok
+    assert "$output" == "ok" "a command through the holder afterwards"
+    assert "$(holder_pid)" == "$holder" "the same holder"
+}
+
 @test "a client whose reader stops keeps its run, however many targets' windows wait" {
     # Each target may send a window (2 MiB) ahead of the reader; 40 of
     # them (80 MiB) waited in the holder past its 64 MiB "not reading"
