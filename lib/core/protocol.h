@@ -60,6 +60,7 @@ enum mg_handle {
 	/* 300: services */
 	MG_H_EXEC = 300,      /* see svc-exec.c */
 	MG_H_FETCH = 301,     /* child->parent: u32 image id, u32 h_data, u32 h_meta; see images.c */
+	MG_H_FETCH_DROP = 302, /* parent->child: u32 image id, withdrawn; see svc-fetch.c */
 	/* 400: calls */
 	MG_H_CALL = 400,      /* str service, bytes payload; see svc-call.c */
 	MG_H_DYNAMIC = 1000,

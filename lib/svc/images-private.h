@@ -41,6 +41,8 @@ struct image {
 	struct mg_handler *meta;
 	struct waiter *waiters;
 	struct image **slot;	/* the master's holder: cleared when it goes */
+	uint32_t *served;	/* the children sent a copy, told when it goes */
+	size_t n_served;
 };
 
 /* A child with FETCH requests being served here, and how many. */
@@ -81,6 +83,9 @@ int mg__images_get_any(struct mg_images *im, const void *owner, uint32_t id, uin
 
 /* svc-fetch.c: ask the parent for img (its id, and the size expected). */
 int mg__fetch_start(struct mg_images *im, struct image *img);
+/* svc-fetch.c: tell the children img was sent to that it is withdrawn
+ * (MG_H_FETCH_DROP), so that they drop their copies too. */
+void mg__fetch_tell_drop(struct image *img);
 /* svc-fetch.c: the MG_H_FETCH handler, serving children from im. */
 void mg__fetch_on_request(struct mg_router *r, struct mg_msg *m, void *data);
 

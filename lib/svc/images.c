@@ -88,6 +88,7 @@ static int image_destructor(struct image *img)
 		w->img = NULL;
 	}
 	mg__image_unlink(img);
+	mg__fetch_tell_drop(img);
 	if (img->fd >= 0) {
 		close(img->fd);
 	}

@@ -269,6 +269,67 @@ int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_
 	return mg__images_get_any(im, owner, id, size, ready, data);
 }
 
+/* --- withdrawing a program --- */
+
+void mg__fetch_tell_drop(struct image *img)
+{
+	uint8_t msg[4];
+
+	if (img->im->dying) {
+		return;
+	}
+	mg__put_be32(msg, img->link.id);
+	for (size_t i = 0; i < img->n_served; i++) {
+		mg__router_send(img->im->r, img->served[i], MG_H_FETCH_DROP, 0, 0, msg, sizeof(msg));
+	}
+}
+
+/* Remember that 'child' got a copy of img: it hears when img goes. */
+static void note_served(struct image *img, uint32_t child)
+{
+	uint32_t *v;
+
+	for (size_t i = 0; i < img->n_served; i++) {
+		if (img->served[i] == child) {
+			return;
+		}
+	}
+	v = talloc_realloc(img, img->served, uint32_t, img->n_served + 1);
+	if (v != NULL) {
+		img->served = v;
+		img->served[img->n_served++] = child;
+	}
+}
+
+/*
+ * The parent withdrew program 'id' (its loader, such as a client of a
+ * persistence holder, is gone): nobody will run it again, and a held
+ * agent would keep its copy in memory for as long as the chain is used.
+ * Requests still waiting for it fail; the children we sent it to drop
+ * theirs in turn (the image's destructor tells them).
+ */
+static void on_drop(struct mg_router *r, struct mg_msg *m, void *data)
+{
+	struct mg_images *im = talloc_get_type_abort(data, struct mg_images);
+	struct image *img;
+	size_t n;
+
+	mg__router_parents(r, &n);
+	if (m->len < 4 || n == 0 || (img = mg__images_find(im, mg__get_be32(m->data))) == NULL) {
+		return;
+	}
+	if (!img->complete) {
+		fetch_failed(img, "the program was withdrawn");
+		return;
+	}
+	mg_debug("program %u withdrawn", img->link.id);
+	mg__image_unlink(img);
+	img->complete = false;
+	img->errmsg = "the program was withdrawn";
+	mg__image_fire(img);
+	talloc_free(img);
+}
+
 /* --- serving children --- */
 
 struct serve {
@@ -354,6 +415,7 @@ static void serve_now(void *data, int fd, const char *errmsg)
 		talloc_free(s);
 		return;
 	}
+	note_served(img, s->child);
 	mg__chan_out_start(s->out, s->h_data);
 }
 
@@ -435,8 +497,10 @@ struct mg_images *mg__images_new(TALLOC_CTX *mem_ctx, struct mg_router *r)
 	struct mg_images *im = mg__images_alloc(mem_ctx, r);
 
 	if (im != NULL &&
-	    mg__router_add_handler(im, r, MG_H_FETCH, MG_POL_CHILD, 0, true, mg__fetch_on_request,
-				   im) == NULL) {
+	    (mg__router_add_handler(im, r, MG_H_FETCH, MG_POL_CHILD, 0, true, mg__fetch_on_request,
+				    im) == NULL ||
+	     mg__router_add_handler(im, r, MG_H_FETCH_DROP, MG_POL_PARENT, 0, true, on_drop,
+				    im) == NULL)) {
 		TALLOC_FREE(im);
 	}
 	return im;

@@ -151,6 +151,35 @@ function wait_file() {
     assert "$output" == "" "nothing left on disk"
 }
 
+# How many copies of pushed programs the processes $@ hold.
+function program_copies() {
+    local pid n=0
+    for pid in "$@"; do
+        n=$((n + $(find "/proc/$pid/fd" -lname '/memfd:mitogen-exec*' 2>/dev/null | wc -l)))
+    done
+    echo "$n"
+}
+
+@test "a held chain keeps no copy of a pushed program once its command has ended" {
+    # The agents are not dumpable: only root sees their descriptors.
+    skip_if_not_root
+    # It says which agents ran it and passed it on; 1 MiB, so that copies
+    # left behind would add up over a day of cron runs.
+    printf '#!/bin/sh\necho "$PPID $(cut -d" " -f4 /proc/$PPID/stat)"\nexit 0\n' >"$MG_TMP/prog"
+    head -c 1048576 /dev/zero | tr '\0' '#' >>"$MG_TMP/prog"
+    local agents i k
+    for ((k = 1; k <= 3; k++)); do
+        run_mg mitogen-exec --persist local/local -- "$MG_TMP/prog"
+        agents=$output
+        for ((i = 0; i < 100; i++)); do
+            [[ $(program_copies $agents) -eq 0 ]] && break
+            sleep 0.1
+        done
+        # shellcheck disable=SC2086 # two pids
+        assert "$(program_copies $agents)" -eq 0 "run $k: no copy left in the held agents $agents"
+    done
+}
+
 @test "SIGKILL of the holder mid-command: 255, then the next command recovers" {
     run_mg mitogen-run --persist local true
     local pid

@@ -111,8 +111,8 @@ static uint8_t pat(size_t i)
 	return (uint8_t)(i * 13 + (i >> 9));
 }
 
-/* Register program 'id' on the master. */
-static bool master_put(struct net *n, uint32_t id, size_t size)
+/* Register program 'id' on the master; *_img as for mg__images_put. */
+static bool master_load(struct net *n, uint32_t id, size_t size, struct image **_img)
 {
 	int fd = mg__anon_file("mitogen-exec", true);
 	uint8_t buf[4096];
@@ -131,7 +131,12 @@ static bool master_put(struct net *n, uint32_t id, size_t size)
 		}
 		off += k;
 	}
-	return mg__images_put(n->im[0], id, fd, size, NULL) == 0;
+	return mg__images_put(n->im[0], id, fd, size, _img) == 0;
+}
+
+static bool master_put(struct net *n, uint32_t id, size_t size)
+{
+	return master_load(n, id, size, NULL);
 }
 
 /* --- fetching through the child's own store, as an agent does --- */
@@ -373,6 +378,39 @@ static void test_wrong_size_does_not_poison_body(void)
 }
 ISOLATED(test_wrong_size_does_not_poison)
 
+static bool fds_at_most(void *arg)
+{
+	return count_fds() <= *(int *)arg;
+}
+
+/* A program the master unloads is withdrawn down the tree: the agent and
+ * its child drop their copies (their descriptors close), and asking for
+ * it again reaches the master, which has it no more. */
+static void test_drop_cascades_body(void)
+{
+	struct net *n = net_new();
+	struct image *img = NULL;
+	struct got g;
+	int before;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(master_put(n, 2, PROG_SIZE));
+	ASSERT_TRUE(master_load(n, 1, PROG_SIZE, &img));
+	ASSERT_TRUE(child_get(n, 1, PROG_SIZE, &g));
+	ASSERT_TRUE(child_get(n, 2, PROG_SIZE, &g));
+	run_until(n->loop, NULL, NULL, 200);
+	/* Program 1's copies go, in each of the three contexts. */
+	before = count_fds() - 3;
+	mg__images_drop(&img);
+	ASSERT_PTR_NULL(img);
+	ASSERT_TRUE(run_until(n->loop, fds_at_most, &before, 10000));
+	ASSERT_TRUE(!child_get(n, 1, PROG_SIZE, &g));
+	ASSERT_STR_EQ(g.why, "no such program");
+	ASSERT_TRUE(child_get(n, 2, PROG_SIZE, &g));
+	talloc_free(n);
+}
+ISOLATED(test_drop_cascades)
+
 /* Everything torn down while fetches are still waiting on the master. */
 static void test_teardown_while_fetching_body(void)
 {
@@ -402,5 +440,6 @@ int main(void)
 	RUN(test_total_bound);
 	RUN(test_wrong_size_does_not_poison);
 	RUN(test_teardown_while_fetching);
+	RUN(test_drop_cascades);
 	return TESTS_END();
 }
