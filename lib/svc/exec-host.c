@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,4 +61,43 @@ int mg__dir_enterable(const char *dir)
 		return -ENOTDIR;
 	}
 	return access(dir, X_OK) == 0 ? 0 : -errno;
+}
+
+/*
+ * Why a pushed program (its copy open on fd, run through /proc/self/fd) got ENOENT
+ * from execve, though it is there: /proc is missing, or, most often, the
+ * interpreter it names is (a #! line, a CR at its end included, or the
+ * dynamic loader of an ELF program built for another C library). As the
+ * shells say it, rather than "command not found".
+ */
+void mg__image_enoent(char *out, size_t n, int fd, bool script, const char *argv0)
+{
+	char line[256];
+	ssize_t k;
+	size_t a, b;
+
+	snprintf(line, sizeof(line), "/proc/self/fd/%d", fd);
+	if (access(line, F_OK) != 0) {
+		snprintf(out, n, "%s: cannot execute: %s is missing (is /proc mounted?)", argv0, line);
+		return;
+	}
+	if (!script) {
+		snprintf(out, n, "%s: cannot execute: required file not found (its ELF interpreter, "
+			 "the dynamic loader it names, is not on this host)", argv0);
+		return;
+	}
+	k = pread(fd, line, sizeof(line) - 1, 0);
+	line[k > 2 ? k : 2] = '\0';
+	/* The kernel's reading: blanks after #!, the name up to a blank. */
+	for (a = 2; line[a] == ' ' || line[a] == '\t'; a++) {
+	}
+	for (b = a; line[b] != '\0' && line[b] != ' ' && line[b] != '\t' && line[b] != '\n'; b++) {
+	}
+	if (b > a && line[b - 1] == '\r') {
+		snprintf(out, n, "%s: %.*s^M: bad interpreter: No such file or directory (its #! line "
+			 "ends with a carriage return: DOS line ends)", argv0, (int)(b - 1 - a), line + a);
+		return;
+	}
+	snprintf(out, n, "%s: %.*s: bad interpreter: No such file or directory", argv0, (int)(b - a),
+		 line + a);
 }

@@ -680,8 +680,14 @@ static void start_job(struct request *rq, int image_fd)
 		TALLOC_FREE(j->join);
 	}
 	if (ret != 0) {
+		char why[PATH_MAX + 256];
 		char *what = talloc_asprintf(tmp, "%s: %s", argv[0],
 					     ret == -ENOENT ? "command not found" : mg_strerror(ret));
+		if (ret == -ENOENT && image_fd >= 0) {
+			/* The program is here: what it needs is not. */
+			mg__image_enoent(why, sizeof(why), image_fd, q->machine == 0, argv[0]);
+			what = why;
+		}
 		send_failed(r, m, ret, what != NULL ? what : argv[0]);
 		TALLOC_FREE(j);
 		goto out;

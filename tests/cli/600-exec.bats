@@ -230,6 +230,24 @@ C
     [[ $output == "$ha" || $output == "$hb" ]] || die "once left alone, it runs: $output"
 }
 
+@test "an interpreter missing at the far end: 127, naming it, not 'command not found'" {
+    printf '#!/nonexistent/interp -x\necho hi\n' >"$MG_TMP/nointerp"
+    run_mg_sep 127 mitogen-exec local/local -- "$MG_TMP/nointerp"
+    assert "$stderr" == "mitogen-exec: local/local: $MG_TMP/nointerp: /nonexistent/interp: bad interpreter: No such file or directory" \
+        "the interpreter named"
+    # Written on Windows: the kernel looks for "/bin/sh\r".
+    printf '#!/bin/sh\r\necho hi\r\n' >"$MG_TMP/crlf"
+    run_mg_sep 127 mitogen-exec local/local -- "$MG_TMP/crlf"
+    assert "$stderr" =~ "$MG_TMP/crlf: /bin/sh\\^M: bad interpreter: .*DOS line ends" "the CR shown, and why"
+    # A dynamic program whose loader is not there (one built for musl on
+    # a glibc host).
+    printf 'int main(void) { return 0; }\n' >"$MG_TMP/m.c"
+    cc -Wl,--dynamic-linker=/nonexistent/ld.so -o "$MG_TMP/noloader" "$MG_TMP/m.c"
+    run_mg_sep 127 mitogen-exec local/local -- "$MG_TMP/noloader"
+    assert "$stderr" =~ "$MG_TMP/noloader: cannot execute: required file not found \\(its ELF interpreter" \
+        "the loader is what is missing"
+}
+
 @test "not a program: refused at once" {
     printf 'just text\n' >"$MG_TMP/text"
     run_mg_sep 255 mitogen-exec local -- "$MG_TMP/text"
