@@ -59,6 +59,8 @@ struct mg_images {
 	unsigned max_pending;
 	unsigned max_per_child;
 	bool dying;
+	/* Called as an image goes (svc-fetch.c tells its children). */
+	void (*on_gone)(struct image *img);
 };
 
 /* The store alone, without the FETCH handler (mg__images_new adds it). */
@@ -83,9 +85,6 @@ int mg__images_get_any(struct mg_images *im, const void *owner, uint32_t id, uin
 
 /* svc-fetch.c: ask the parent for img (its id, and the size expected). */
 int mg__fetch_start(struct mg_images *im, struct image *img);
-/* svc-fetch.c: tell the children img was sent to that it is withdrawn
- * (MG_H_FETCH_DROP), so that they drop their copies too. */
-void mg__fetch_tell_drop(struct image *img);
 /* svc-fetch.c: the MG_H_FETCH handler, serving children from im. */
 void mg__fetch_on_request(struct mg_router *r, struct mg_msg *m, void *data);
 

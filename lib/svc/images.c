@@ -88,7 +88,9 @@ static int image_destructor(struct image *img)
 		w->img = NULL;
 	}
 	mg__image_unlink(img);
-	mg__fetch_tell_drop(img);
+	if (img->im->on_gone != NULL) {
+		img->im->on_gone(img);
+	}
 	if (img->fd >= 0) {
 		close(img->fd);
 	}

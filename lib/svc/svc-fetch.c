@@ -271,7 +271,8 @@ int mg__images_get(struct mg_images *im, const void *owner, uint32_t id, uint64_
 
 /* --- withdrawing a program --- */
 
-void mg__fetch_tell_drop(struct image *img)
+/* img goes: the children it was sent to drop their copies too. */
+static void tell_drop(struct image *img)
 {
 	uint8_t msg[4];
 
@@ -502,6 +503,9 @@ struct mg_images *mg__images_new(TALLOC_CTX *mem_ctx, struct mg_router *r)
 	     mg__router_add_handler(im, r, MG_H_FETCH_DROP, MG_POL_PARENT, 0, true, on_drop,
 				    im) == NULL)) {
 		TALLOC_FREE(im);
+	}
+	if (im != NULL) {
+		im->on_gone = tell_drop;
 	}
 	return im;
 }
