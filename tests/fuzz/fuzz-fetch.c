@@ -10,7 +10,8 @@
  *
  * Input: records of u8 kind: bits 0-1 who (0: child 2, 1: child 3, 2: the
  * parent, 3: a local request); bit 2: to a dynamic handle (1000 + u8)
- * rather than FETCH; bit 3: a dead message; then a u16-length payload.
+ * rather than FETCH; bit 3: a dead message; bit 4: FETCH_DROP rather than
+ * FETCH; then a u16-length payload.
  * A local request reads u8 slot, u32 id and u16 size: it replaces the
  * request in that slot (of 4), dropping the old one.
  */
@@ -85,7 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		m.src = who == FZ_PARENT ? 0 : who == FZ_CHILD2 ? 2 : 3;
 		m.auth_id = m.src;
-		m.handle = (kind & 4) == 0 ? MG_H_FETCH : MG_H_DYNAMIC + fz_u8(&f);
+		m.handle = (kind & 4) != 0 ? MG_H_DYNAMIC + fz_u8(&f) :
+			   (kind & 16) != 0 ? MG_H_FETCH_DROP : MG_H_FETCH;
 		m.flags = (kind & 8) != 0 ? MG_F_DEAD : 0;
 		m.reply_to = 0;
 		m.data = (uint8_t *)fz_chunk(&f, &len);

@@ -21,7 +21,7 @@
 
 static const uint32_t handles[] = {
 	MG_H_PASSWORD, MG_H_ADD_ROUTE, MG_H_DEL_ROUTE, MG_H_LOG, MG_H_FETCH,
-	MG_H_HELLO, MG_H_CONNECT, MG_H_EXEC, MG_H_SHUTDOWN,
+	MG_H_HELLO, MG_H_CONNECT, MG_H_EXEC, MG_H_SHUTDOWN, MG_H_FETCH_DROP,
 };
 
 static int link_child(TALLOC_CTX *ctx, struct mg_loop *loop, struct mg_router *r, uint32_t id)

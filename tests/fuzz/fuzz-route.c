@@ -23,7 +23,7 @@
 
 static const uint32_t handles[] = {
 	MG_H_ADD_ROUTE, MG_H_DEL_ROUTE, MG_H_LOG, MG_H_CONNECT, MG_H_HELLO,
-	MG_H_SHUTDOWN, MG_H_PASSWORD, MG_H_EXEC, MG_H_FETCH, MG_H_DYNAMIC,
+	MG_H_SHUTDOWN, MG_H_PASSWORD, MG_H_EXEC, MG_H_FETCH, MG_H_FETCH_DROP, MG_H_DYNAMIC,
 };
 
 static uint32_t pick_id(struct fz *f, uint8_t sel)
