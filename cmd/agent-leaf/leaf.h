@@ -72,8 +72,8 @@ const char *leaf_home_dir(void);
  * 0 or -ENOMEM. */
 int leaf_make_env(char **over, char ***_env);
 /* Fork and exec in a group of its own, io as its stdio (-1: /dev/null):
- * 0 with *_pid, or the negative errno the exec failed with. PATH is
- * searched when 'path' is NULL. */
+ * 0 with *_pid, or the negative errno the exec failed with. Our PATH
+ * (not envp's) is searched when 'path' is NULL. */
 int leaf_spawn(const char *path, char **argv, char **envp, const char *cwd, const int io[3],
 	       pid_t *_pid);
 /* The same run by /bin/sh, for a file that is no program (ENOEXEC). */

@@ -141,13 +141,12 @@ static void child(const char *path, char **argv, char **envp, const char *cwd, c
 	if (cwd != NULL && chdir(cwd) != 0) {
 		goto fail;
 	}
-	if (envp != NULL) {
-		environ = envp;
-	}
+	/* PATH is ours (PROTOCOL 5.3), as posix_spawnp's: execvpe looks in
+	 * our environment, not in the command's. */
 	if (path != NULL) {
-		execv(path, argv);
+		execve(path, argv, envp != NULL ? envp : environ);
 	} else {
-		execvp(argv[0], argv);
+		execvpe(argv[0], argv, envp != NULL ? envp : environ);
 	}
 fail:
 	err = errno;

@@ -458,6 +458,45 @@ function dry_len() {
         "head's ENOSPC, said"
 }
 
+# The agents a plain command may run on, as env(1) words: the leaf
+# (where this build has one, PROTOCOL 2.3.4) and the exec-only agent
+# (MITOGEN_AGENT_LEAF set but empty), for tests that both must pass.
+function leaf_and_lite() {
+    [[ ! -f $AGENT-leaf ]] || echo "MG_AGENT_UNDER_TEST=leaf"
+    echo "MITOGEN_AGENT_LEAF="
+}
+
+# The agent under 'local?first_stage=1' with env(1) words $1: the size of
+# its image, checked against the leaf's where $1 does not rule it out.
+function check_first_stage_agent() {
+    local size
+    size=$(env "$1" mitogen-run 'local?first_stage=1' -- sh -c 'stat -L -c %s /proc/$PPID/exe')
+    if [[ $1 != MITOGEN_AGENT_LEAF= && -f $AGENT-leaf.raw ]]; then
+        assert "$size" -eq "$(stat -c %s "$AGENT-leaf.raw")" "$1: the leaf agent runs it"
+    fi
+}
+
+@test "leaf and exec-only agents: a command is looked up in the agent's PATH, not in the one -e gives it" {
+    # PROTOCOL 5.3: argv[0] is looked up in the agent's PATH; -e PATH=
+    # is the command's own. The leaf looked in the request's.
+    local hop='local?first_stage=1' env
+    mkdir "$MG_TMP/bin"
+    printf '#!/bin/sh\necho "tool $PATH"\n' >"$MG_TMP/bin/mg-tool"
+    printf 'echo "plain $0"\n' >"$MG_TMP/bin/mg-plain"
+    chmod +x "$MG_TMP/bin/mg-tool" "$MG_TMP/bin/mg-plain"
+    while read -r env; do
+        check_first_stage_agent "$env"
+        run_mg_sep env "$env" PATH="$MG_TMP/bin:$PATH" mitogen-run -e PATH=/nonexistent "$hop" -- mg-tool x
+        assert "$output" == "tool /nonexistent" "$env: found in the agent's PATH, run with the command's"
+        run_mg_sep env "$env" PATH="$MG_TMP/bin:$PATH" mitogen-run -e PATH=/nonexistent "$hop" -- mg-plain x
+        assert "$output" == "plain $MG_TMP/bin/mg-plain" "$env: no #!: /bin/sh runs the file the agent's PATH found"
+        run_mg_sep 127 env "$env" mitogen-run -e PATH="$MG_TMP/bin" "$hop" -- mg-tool x
+        assert "$stderr" =~ "mg-tool: command not found" "$env: not found in the agent's PATH"
+        run_mg_sep env "$env" mitogen-run -e PATH= "$hop" -- sh -c 'echo "[$PATH]"'
+        assert "$output" == "[]" "$env: an empty PATH for the command, sh still found"
+    done < <(leaf_and_lite)
+}
+
 # The first stage with a non-blocking stdin is tested in tests/unit/test-boot.c.
 
 # vim: filetype=sh
