@@ -615,6 +615,9 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
+	/* As the agent (PROTOCOL 2.5): its command, or another process of
+	 * our user, may not trace us, write frames on our link or read it. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (isatty(0)) {
 		struct termios t;
 		if (tcgetattr(0, &t) == 0) {
