@@ -34,6 +34,11 @@ static const char *passwd_field(int field, char *buf, size_t cap)
 			len += k > 0 ? k : 0;
 		}
 		close(fd);
+		/* More than db holds: a line cut short is not read as whole
+		 * (a shell "/bin/ba"); an entry past it is $SHELL's, $HOME's. */
+		for (bool cut = len == (ssize_t)sizeof(db) - 1; cut && len > 0 && db[len - 1] != '\n';) {
+			len--;
+		}
 	}
 	leaf_format(want, sizeof(want), ":%u:", (unsigned long)getuid());
 	for (char *line = db, *end; len > 0 && line < db + len; line = end + 1) {

@@ -497,6 +497,29 @@ function check_first_stage_agent() {
     done < <(leaf_and_lite)
 }
 
+@test "leaf and exec-only agents: the login shell from a large /etc/passwd, whole" {
+    skip_if_not_root
+    skip_if_no_program unshare
+    # An /etc/passwd of more than 64 KiB (the leaf reads that much),
+    # root's entry cut at 64 KiB inside its shell: the leaf took
+    # "/bin/ba" for the shell, not listed, and ran /bin/sh. An entry past
+    # what it reads is $SHELL's, which sshd, su and sudo set from it.
+    local fake=$MG_TMP/passwd env i=0 line
+    : >"$fake"
+    while (($(stat -c %s "$fake") < 65536 - 200)); do
+        printf 'mgpad%05d:x:%d:%d::/nonexistent:/bin/sh\n' $i $((30000 + i)) $((30000 + i)) >>"$fake"
+        i=$((i + 1))
+    done
+    line="root:x:0:0:$(printf '%*s' $((65535 - $(stat -c %s "$fake") - 25)) '' | tr ' ' r):/root:/bin/bash"
+    printf '%s\n' "$line" >>"$fake"
+    assert "$(head -c 65535 "$fake" | tail -c 7)" == "/bin/ba" "the cut is in root's shell"
+    while read -r env; do
+        run_mg_sep env "$env" unshare -m sh -c 'mount --bind "$1" /etc/passwd || exit 9
+            SHELL=/bin/bash exec mitogen-run "local?first_stage=1" -- "echo \$0"' x "$fake"
+        assert "$output" == "bash" "$env: root's login shell, /bin/bash"
+    done < <(leaf_and_lite)
+}
+
 # The first stage with a non-blocking stdin is tested in tests/unit/test-boot.c.
 
 # vim: filetype=sh
