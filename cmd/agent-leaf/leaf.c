@@ -360,9 +360,11 @@ static void dispatch(const struct leaf_msg *m)
 		job_exec(m);
 		return;
 	case MG_H_DEL_ROUTE:
-		/* From our parent: a context up there is gone. */
+		/* A context up there is gone, on our parent's word alone (as
+		 * router.c's): a sibling would stop its cousin's command. An
+		 * ancestor's loss is our link's. No answer either way. */
 		id = leaf_u32(&d);
-		if (!d.bad) {
+		if (parent && !d.bad && id != L.id && !is_ancestor(id)) {
 			job_requester_lost(id);
 		}
 		return;

@@ -89,8 +89,9 @@ static bool read_n(int fd, void *p, size_t n)
 	return true;
 }
 
-static bool send_frame(struct leaf *l, uint32_t dst, uint32_t auth, uint32_t handle,
-		       uint32_t reply_to, uint16_t flags, const void *p, size_t n)
+static bool send_frame_from(struct leaf *l, uint32_t dst, uint32_t src, uint32_t auth,
+			    uint32_t handle, uint32_t reply_to, uint16_t flags, const void *p,
+			    size_t n)
 {
 	uint8_t h[MG_HDR_LEN];
 
@@ -99,13 +100,20 @@ static bool send_frame(struct leaf *l, uint32_t dst, uint32_t auth, uint32_t han
 	h[2] = (uint8_t)(flags >> 8);
 	h[3] = (uint8_t)flags;
 	mg__put_be32(h + 4, dst);
-	mg__put_be32(h + 8, auth);
+	mg__put_be32(h + 8, src);
 	mg__put_be32(h + 12, auth);
 	mg__put_be32(h + 16, handle);
 	mg__put_be32(h + 20, reply_to);
 	mg__put_be32(h + 24, (uint32_t)n);
 	return write(l->fd, h, sizeof(h)) == (ssize_t)sizeof(h) &&
 	       (n == 0 || write(l->fd, p, n) == (ssize_t)n);
+}
+
+/* A frame sent by context 'auth' on its own authority. */
+static bool send_frame(struct leaf *l, uint32_t dst, uint32_t auth, uint32_t handle,
+		       uint32_t reply_to, uint16_t flags, const void *p, size_t n)
+{
+	return send_frame_from(l, dst, auth, auth, handle, reply_to, flags, p, n);
 }
 
 /* The next frame from the leaf into fr. */
@@ -185,7 +193,10 @@ static int reap(struct leaf *l)
 }
 
 /* EXEC of a shell line; 'extra' flags; the env items given (NULL: none). */
-static bool exec_sh(struct leaf *l, const char *line, uint32_t flags, const char *const *env)
+/* EXEC of a shell line, requested by 'src' on the master's authority (a
+ * privileged client of it acts so). */
+static bool exec_sh_from(struct leaf *l, uint32_t src, const char *line, uint32_t flags,
+			 const char *const *env)
 {
 	static const char *const none[] = { NULL };
 	const char *argv[] = { line, NULL };
@@ -203,9 +214,14 @@ static bool exec_sh(struct leaf *l, const char *line, uint32_t flags, const char
 		mg__buf_put_u32(b, 24);
 		mg__buf_put_u32(b, 80);
 	}
-	ok = send_frame(l, LEAF, ME, MG_H_EXEC, EV, 0, b->data, b->len);
+	ok = send_frame_from(l, LEAF, src, ME, MG_H_EXEC, EV, 0, b->data, b->len);
 	talloc_free(b);
 	return ok;
+}
+
+static bool exec_sh(struct leaf *l, const char *line, uint32_t flags, const char *const *env)
+{
+	return exec_sh_from(l, ME, line, flags, env);
 }
 
 struct started {
@@ -356,6 +372,23 @@ static const char *answer(struct leaf *l, uint32_t dst, uint32_t auth, uint32_t 
 	return (const char *)fr.data;
 }
 
+/* Whether process 'pid' runs (is there, and no zombie). */
+static bool running(uint32_t pid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0) {
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 && strstr(buf, ") Z") == NULL;
+}
+
 static void test_refusals(void)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
@@ -383,8 +416,8 @@ static void test_refusals(void)
 	ASSERT_TRUE(exec_sh(&l, "true", MG_EXEC_FD_IN, NULL));
 	ASSERT_TRUE(next(&l) && fr.handle == EV && fr.data[0] == MG_EXEC_EV_FAILED);
 	ASSERT_STR_CONTAINS((char *)fr.data + 9, MG_FDS_REFUSED);
-	/* One command at a time. */
-	ASSERT_TRUE(exec_sh(&l, "exec sleep 30", MG_EXEC_NO_STDIN, NULL));
+	/* One command at a time (this one for client 11 of the master). */
+	ASSERT_TRUE(exec_sh_from(&l, 11, "exec sleep 30", MG_EXEC_NO_STDIN, NULL));
 	ASSERT_TRUE(started(&l, &s));
 	ASSERT_TRUE(exec_sh(&l, "true", MG_EXEC_NO_STDIN, NULL));
 	ASSERT_TRUE(next(&l) && fr.handle == EV && fr.data[0] == MG_EXEC_EV_FAILED);
@@ -392,8 +425,16 @@ static void test_refusals(void)
 	/* Its channels answer their own end only. */
 	ASSERT_STR_EQ(answer(&l, LEAF, 9, s.h_in, "x", 1), "refused by policy");
 	ASSERT_STR_EQ(answer(&l, LEAF, 9, s.ctl, "\0\0\0\x0f", 4), "refused by policy");
-	/* The requester gone (DEL_ROUTE from the parent): the command stops. */
+	/* The requester said gone by a sibling (9's own authority), or an
+	 * ancestor said gone (the link tells that): nothing stops. The
+	 * next frame is the answer to the probe, not EXITED. */
+	ASSERT_TRUE(send_frame(&l, LEAF, 9, MG_H_DEL_ROUTE, 0, 0, "\0\0\0\x0b\0\0\0\0", 8));
 	ASSERT_TRUE(send_frame(&l, LEAF, ME, MG_H_DEL_ROUTE, 0, 0, "\0\0\0\1\0\0\0\0", 8));
+	ASSERT_STR_EQ(answer(&l, LEAF, ME, 4242, "x", 1), "invalid handle");
+	usleep(200 * 1000);
+	ASSERT_TRUE(running(s.pid));
+	/* The requester gone (DEL_ROUTE from the parent): the command stops. */
+	ASSERT_TRUE(send_frame(&l, LEAF, ME, MG_H_DEL_ROUTE, 0, 0, "\0\0\0\x0b\0\0\0\0", 8));
 	while (next(&l) && !(fr.handle == EV && fr.data[0] == MG_EXEC_EV_EXITED)) {
 	}
 	ASSERT_INT_EQ(mg__get_be32(fr.data + 1), SIGTERM);
