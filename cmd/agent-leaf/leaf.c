@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <termios.h>
 #include <time.h>
@@ -591,6 +592,16 @@ static int serve(void)
 	}
 }
 
+/* Close fds lo to hi: close_range, or before Linux 5.9 those under 1024. */
+static void close_span(unsigned lo, unsigned hi)
+{
+	if (lo <= hi && syscall(SYS_close_range, lo, hi, 0) != 0) {
+		for (unsigned i = lo; i <= hi && i < 1024; i++) {
+			close((int)i);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	bool boot = argc == 4 && strcmp(argv[1], "--boot") == 0 && strcmp(argv[3], "-") == 0;
@@ -610,10 +621,16 @@ int main(int argc, char **argv)
 		/* Read for its tail below; a pushed image leaves nothing. */
 		fd = open(argv[2], O_RDONLY | O_CLOEXEC);
 		unlink(argv[2]);
-	} else if (argc == 3) {
-		/* The stub's own file, left for an agent that pushes it on:
-		 * a leaf pushes nothing. */
-		close(atoi(argv[2]) > 2 ? atoi(argv[2]) : -1);
+	}
+	/* Only our stdio and image stay (the agent's close_inherited): not
+	 * what our spawner left (a shell's fd 10 through a local or setns
+	 * hop), nor the stub's own file, left for an agent that pushes it
+	 * on: a leaf pushes nothing. */
+	if (fd > 2) {
+		close_span(3, (unsigned)fd - 1);
+		close_span((unsigned)fd + 1, ~0U);
+	} else {
+		close_span(3, ~0U);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 #include "agent.h"
@@ -503,6 +505,48 @@ static int stub_image_fd(const char *s)
 	return fd;
 }
 
+/* Close descriptors lo to hi (close_range, or one by one where the
+ * kernel is older than 5.9). */
+static void close_span(unsigned lo, unsigned hi)
+{
+	DIR *d;
+	struct dirent *e;
+
+#ifdef SYS_close_range
+	if (lo > hi || syscall(SYS_close_range, lo, hi, 0) == 0) {
+		return;
+	}
+#endif
+	d = opendir("/proc/self/fd");
+	if (d == NULL) {
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		long fd = strtol(e->d_name, NULL, 10);
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd >= (long)lo &&
+		    fd <= (long)hi && fd != dirfd(d)) {
+			close((int)fd);
+		}
+	}
+	closedir(d);
+}
+
+/*
+ * What the agent's spawner left open beyond our stdio and our image (a
+ * shell's fd 10, passed down through a local hop): closed, so that no
+ * command here inherits it, as none would through ssh or sudo, and no
+ * pipe stays open through us.
+ */
+static void close_inherited(int keep)
+{
+	if (keep < 3) {
+		close_span(3, ~0U);
+		return;
+	}
+	close_span(3, (unsigned)keep - 1);
+	close_span((unsigned)keep + 1, ~0U);
+}
+
 int mg_agent_main(int argc, char **argv)
 {
 	bool boot = argc == 4 && strcmp(argv[1], "--boot") == 0 && strcmp(argv[3], "-") == 0;
@@ -524,8 +568,10 @@ int mg_agent_main(int argc, char **argv)
 		unlink(argv[2]);
 	}
 	if (image_fd >= 0) {
+		close_inherited(image_fd);
 		return agent_run(image_fd, NULL, boot);
 	}
 	image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	close_inherited(image_fd);
 	return agent_run(image_fd, NULL, false);
 }

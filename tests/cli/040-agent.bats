@@ -523,3 +523,17 @@ function check_first_stage_agent() {
 # The first stage with a non-blocking stdin is tested in tests/unit/test-boot.c.
 
 # vim: filetype=sh
+
+@test "no descriptor of the caller's beyond its stdio reaches the command, through any agent" {
+    # A shell's open descriptors (not close-on-exec) went through a local
+    # hop's agent to the command, which ssh or sudo would never pass on.
+    local chain out
+    for chain in local local/local 'local?first_stage=1'; do
+        out=$(MITOGEN_AGENT_LEAF= mitogen-run "$chain" 'ls /proc/self/fd | tr "\n" " "' \
+            10</etc/hostname 251</etc/passwd)
+        assert "$out" == "0 1 2 3 " "$chain, exec-only or whole agent: only the command's stdio and ls's own"
+    done
+    out=$(mitogen-run 'local?first_stage=1' 'ls /proc/self/fd | tr "\n" " "' \
+        10</etc/hostname 251</etc/passwd)
+    assert "$out" == "0 1 2 3 " "the leaf agent where the build has one: the same"
+}
