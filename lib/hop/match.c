@@ -543,3 +543,31 @@ bool mg__re_search(struct mg__re *re, const char *text, size_t n)
 	}
 	return matched;
 }
+
+/* --- ssh's wildcards ------------------------------------------------------ */
+
+bool mg__wild_match(const char *p, const char *s)
+{
+	const char *star = NULL, *from = NULL;
+
+	/* On a mismatch, the last '*' takes one more byte: linear in
+	 * practice, quadratic at worst, never exponential. */
+	while (*s != '\0') {
+		if (*p == '*') {
+			star = ++p;
+			from = s;
+		} else if (*p != '\0' && (*p == '?' || *p == *s)) {
+			p++;
+			s++;
+		} else if (star != NULL) {
+			p = star;
+			s = ++from;
+		} else {
+			return false;
+		}
+	}
+	while (*p == '*') {
+		p++;
+	}
+	return *p == '\0';
+}

@@ -29,4 +29,10 @@ int mg__re_compile(TALLOC_CTX *mem_ctx, const char *pattern, struct mg__re **_re
 /* Whether the pattern matches somewhere in text[0..n). */
 bool mg__re_search(struct mg__re *re, const char *text, size_t n);
 
+/* Whether the whole of s matches an ssh_config pattern (OpenSSH's
+ * match_pattern): '*' any bytes, '?' one byte, anything else itself,
+ * case included. fnmatch(3) would also read brackets and backslashes,
+ * and brought libc's wide-character tables into the agent. */
+bool mg__wild_match(const char *pattern, const char *s);
+
 #endif

@@ -232,6 +232,37 @@ static void test_proxies(void)
 	}
 	ROUTE(MG_SSH_ROUTE_SSH, "in1", "-F", cfg);
 	ROUTE(MG_SSH_ROUTE_HELPER, "in2", "-F", cfg);
+	/* The files in byte order, the first value winning; a name starting
+	 * with '.' only for a pattern that does; '?' one byte. */
+	write_file("inc-b.conf", "Host in3\n ProxyCommand none\n");
+	write_file("inc-a.conf", "Host in3 i?4\n ProxyCommand nc %h %p\n");
+	write_file(".inc-0.conf", "Host in5\n ProxyCommand nc %h %p\n");
+	write_file("inc-c.conf", "Host in5\n ProxyCommand none\nHost *\n ProxyCommand nc %h %p\n");
+	ROUTE(MG_SSH_ROUTE_SSH, "in3", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_SSH, "in4", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_HELPER, "in5", "-F", cfg);
+	{
+		char text[600];
+
+		snprintf(text, sizeof(text), "Include %s/.inc-*.conf %s/inc-c.conf\n", dir, dir);
+		config(text);
+		ROUTE(MG_SSH_ROUTE_SSH, "in5", "-F", cfg);
+		/* Brackets, which glob reads and ssh's patterns do not: ssh -G. */
+		snprintf(text, sizeof(text), "Include %s/inc-[ab].conf\n", dir);
+		config(text);
+		ROUTE(MG_SSH_ROUTE_UNSURE, "in3", "-F", cfg);
+		/* Nothing matches, or no such directory: no config. */
+		snprintf(text, sizeof(text), "Include %s/none-*.conf %s/nodir/*\n", dir, dir);
+		config(text);
+		ROUTE(MG_SSH_ROUTE_HELPER, "in3", "-F", cfg);
+	}
+	/* '*' and '?' in Host patterns, byte for byte. */
+	config("Host w?b* !*.x\n ProxyCommand nc %h %p\n");
+	ROUTE(MG_SSH_ROUTE_SSH, "web1", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_SSH, "wxb", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_HELPER, "wb1", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_HELPER, "web1.x", "-F", cfg);
+	ROUTE(MG_SSH_ROUTE_HELPER, "db1", "-F", cfg);
 }
 
 /* ssh runs $SHELL for the helper alone unless a LocalCommand applies or

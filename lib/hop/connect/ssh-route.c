@@ -8,9 +8,8 @@
  * so every doubt counts.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
-#include <fnmatch.h>
-#include <glob.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <sys/stat.h>
 #include <talloc.h>
 #include <unistd.h>
+#include "match.h"
 #include "ssh-route.h"
 
 #define INCLUDE_DEPTH 16
@@ -84,7 +84,7 @@ static bool host_applies(struct route *r, char *args)
 			r->unsure = true;
 			return false;
 		}
-		if (fnmatch(neg ? p + 1 : p, r->host, 0) == 0) {
+		if (mg__wild_match(neg ? p + 1 : p, r->host)) {
 			if (neg) {
 				return false;
 			}
@@ -96,13 +96,61 @@ static bool host_applies(struct route *r, char *args)
 
 static void read_file(struct route *r, const char *path, const char *dir, int depth, bool must);
 
+/*
+ * What glob(3) gives ssh's Include for 'path', a wildcard in its last
+ * part only: the names there that match, in byte order, one starting
+ * with '.' only for a pattern that does; without a wildcard, the path if
+ * it is there. Each is read in turn.
+ */
+static void include_glob(struct route *r, char *path, const char *dir, int depth)
+{
+	char *slash = strrchr(path, '/'), *pat = slash + 1, *names[FILES_MAX];
+	const char *in = slash == path ? "/" : path;
+	size_t n = 0;
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+
+	if (strpbrk(pat, "*?") == NULL) {
+		if (lstat(path, &st) == 0) {
+			read_file(r, path, dir, depth + 1, true);
+		}
+		return;
+	}
+	*slash = '\0';
+	d = opendir(in);
+	while (d != NULL && !r->unsure && (e = readdir(d)) != NULL) {
+		if ((e->d_name[0] == '.' && pat[0] != '.') || !mg__wild_match(pat, e->d_name)) {
+			continue;
+		}
+		char *name = n < FILES_MAX ? talloc_asprintf(r->mem, "%s/%s", slash == path ? "" : path,
+							     e->d_name) : NULL;
+		size_t i = n;
+
+		r->unsure |= name == NULL;
+		/* Kept sorted as they come (glob sorts them). */
+		for (; !r->unsure && i > 0 && strcmp(names[i - 1], name) > 0; i--) {
+			names[i] = names[i - 1];
+		}
+		if (!r->unsure) {
+			names[i] = name;
+			n++;
+		}
+	}
+	r->unsure |= d == NULL && errno != ENOENT && errno != ENOTDIR;
+	if (d != NULL) {
+		closedir(d);
+	}
+	for (size_t i = 0; i < n && !r->unsure; i++) {
+		read_file(r, names[i], dir, depth + 1, true);
+	}
+}
+
 static void include(struct route *r, char *args, const char *dir, int depth)
 {
 	for (char *save = NULL, *p = strtok_r(args, " \t", &save); p != NULL;
 	     p = strtok_r(NULL, " \t", &save)) {
 		char path[4096];
-		glob_t g;
-		int ret;
 
 		if (p[0] == '~' || strpbrk(p, "\"'%$") != NULL ||
 		    (size_t)snprintf(path, sizeof(path), "%s%s%s", p[0] == '/' ? "" : dir,
@@ -112,19 +160,14 @@ static void include(struct route *r, char *args, const char *dir, int depth)
 		}
 		/* Wildcards only in the last part: a glob over whole trees
 		 * (an Include of /proc with a wildcard in each part) can take
-		 * longer than ssh -G. */
-		if (strpbrk(path, "*?[") != NULL && strpbrk(path, "*?[") < strrchr(path, '/')) {
+		 * longer than ssh -G. Brackets and backslashes, which glob
+		 * reads and this does not: ssh -G. */
+		if (strpbrk(path, "[]\\") != NULL ||
+		    (strpbrk(path, "*?") != NULL && strpbrk(path, "*?") < strrchr(path, '/'))) {
 			r->unsure = true;
 			return;
 		}
-		ret = glob(path, 0, NULL, &g);
-		for (size_t i = 0; ret == 0 && i < g.gl_pathc; i++) {
-			read_file(r, g.gl_pathv[i], dir, depth + 1, true);
-		}
-		if (ret != 0 && ret != GLOB_NOMATCH) {
-			r->unsure = true;
-		}
-		globfree(&g);
+		include_glob(r, path, dir, depth);
 	}
 }
 
@@ -175,7 +218,7 @@ static void line(struct route *r, char *s, bool *active, const char *dir, int de
 		/* Every line adds (a '-' pattern removes: counted as taking). */
 		for (char *save = NULL, *p = strtok_r(args, " \t", &save); p != NULL;
 		     p = strtok_r(NULL, " \t", &save)) {
-			r->sends_shell |= fnmatch(p + (p[0] == '-'), "SHELL", 0) == 0;
+			r->sends_shell |= mg__wild_match(p + (p[0] == '-'), "SHELL");
 		}
 	} else if (*active) {
 		set_first(r, key_of(kw), args);
