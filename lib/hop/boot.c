@@ -577,8 +577,18 @@ static int read_plain(TALLOC_CTX *mem_ctx, const char *path, uint8_t **_data, si
 /* The packed image's record, or NULL when 'img' is not packed. */
 static const uint8_t *pack_record(const struct mg_image *img)
 {
-	return memmem(img->data, img->len < PACK_SCAN ? img->len : PACK_SCAN, PACK_MAGIC,
-		      sizeof(PACK_MAGIC));
+	size_t n = img->len < PACK_SCAN ? img->len : PACK_SCAN;
+	const uint8_t *p = img->data, *end = p + n;
+
+	/* memmem's two-way search is 1.2 KB of the agent. */
+	while (n >= sizeof(PACK_MAGIC) && (p = memchr(p, 'M', (size_t)(end - p))) != NULL &&
+	       (size_t)(end - p) >= sizeof(PACK_MAGIC)) {
+		if (memcmp(p, PACK_MAGIC, sizeof(PACK_MAGIC)) == 0) {
+			return p;
+		}
+		p++;
+	}
+	return NULL;
 }
 
 /*

@@ -82,8 +82,8 @@ void mg__image_enoent(char *out, size_t n, int fd, bool script, const char *argv
 		return;
 	}
 	if (!script) {
-		snprintf(out, n, "%s: cannot execute: required file not found (its ELF interpreter, "
-			 "the dynamic loader it names, is not on this host)", argv0);
+		snprintf(out, n, "%s: cannot execute: required file not found (its ELF interpreter "
+			 "is not here)", argv0);
 		return;
 	}
 	k = pread(fd, line, sizeof(line) - 1, 0);
@@ -94,8 +94,8 @@ void mg__image_enoent(char *out, size_t n, int fd, bool script, const char *argv
 	for (b = a; line[b] != '\0' && line[b] != ' ' && line[b] != '\t' && line[b] != '\n'; b++) {
 	}
 	if (b > a && line[b - 1] == '\r') {
-		snprintf(out, n, "%s: %.*s^M: bad interpreter: No such file or directory (its #! line "
-			 "ends with a carriage return: DOS line ends)", argv0, (int)(b - 1 - a), line + a);
+		snprintf(out, n, "%s: %.*s^M: bad interpreter: No such file or directory (DOS line "
+			 "ends)", argv0, (int)(b - 1 - a), line + a);
 		return;
 	}
 	snprintf(out, n, "%s: %.*s: bad interpreter: No such file or directory", argv0, (int)(b - a),

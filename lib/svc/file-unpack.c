@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "mitogen/error.h"
@@ -127,8 +128,13 @@ static int unpack_destructor(struct mg__unpack *u)
 /* A name no one else uses in the destination directory. */
 static char *tmp_name(struct mg__unpack *u, TALLOC_CTX *mem_ctx)
 {
+	uint32_t rnd = 0;
+
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd)) {
+		rnd = (uint32_t)(uintptr_t)u ^ u->seq;
+	}
 	return talloc_asprintf(mem_ctx, ".mgcp.%d.%u.%lx", (int)getpid(), ++u->seq,
-			       (unsigned long)random());
+			       (unsigned long)rnd);
 }
 
 /* The stream's name as a path under root: NULL when unsafe. */
