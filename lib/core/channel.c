@@ -408,6 +408,21 @@ void mg__chan_in_abort(struct mg_chan_in *c, int err)
 	in_finish(c, err);
 }
 
+/* EOF, or the sender's context is gone: drain then close. */
+static void in_end(struct mg_chan_in *c)
+{
+	c->eof = true;
+	TALLOC_FREE(c->h);
+	in_flush(c);
+}
+
+void mg__chan_in_end(struct mg_chan_in *c)
+{
+	if (!c->finished) {
+		in_end(c);
+	}
+}
+
 static void on_in_writable(struct mg_io *io, unsigned events, void *data)
 {
 	in_flush(talloc_get_type_abort(data, struct mg_chan_in));
@@ -584,10 +599,7 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 		return;
 	}
 	if ((m->flags & MG_F_DEAD) != 0 || m->len == 0) {
-		/* EOF, or the sender's context is gone: drain then close. */
-		c->eof = true;
-		TALLOC_FREE(c->h);
-		in_flush(c);
+		in_end(c);
 		return;
 	}
 	/* The sender's credit is exactly the window minus what we received

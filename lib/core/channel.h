@@ -62,6 +62,9 @@ void mg__chan_in_hold(struct mg_chan_in *c, bool hold);
  * delivered, and the sender hears that its reader closed (its writes
  * then fail with EPIPE, as into a closed pipe). */
 void mg__chan_in_abort(struct mg_chan_in *c, int err);
+/* The sender is gone without an EOF of its own: end the channel as at
+ * EOF, once what is pending is written. */
+void mg__chan_in_end(struct mg_chan_in *c);
 
 /* Keep 'fd' open after EOF (the caller's own stdout). */
 void mg__chan_in_keep_fd(struct mg_chan_in *c);

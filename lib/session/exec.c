@@ -56,6 +56,20 @@ struct mg_exec {
 	bool req_public;
 };
 
+/* Nothing more comes after a failure: end the output channels as at EOF
+ * now, not when e is freed, so that the caller's fds (their shared open
+ * file, made non-blocking meanwhile) are as they were by the callback,
+ * or once what is pending for them is written. */
+static void end_outputs(struct mg_exec *e)
+{
+	if (e->out != NULL) {
+		mg__chan_in_end(e->out);
+	}
+	if (e->err != NULL) {
+		mg__chan_in_end(e->err);
+	}
+}
+
 static void finish(struct mg_exec *e, int err, int exec_errno, const char *msg)
 {
 	struct mg_exec_result res = { 0 };
@@ -72,9 +86,12 @@ static void finish(struct mg_exec *e, int err, int exec_errno, const char *msg)
 	res.write_err = e->write_err;
 	res.write_stream = e->write_stream;
 	TALLOC_FREE(e->events);
-	/* Stop reading our stdin; output channels have already finished or
-	 * are abandoned. */
+	/* Stop reading our stdin; output channels have already finished, or
+	 * end here. */
 	TALLOC_FREE(e->in);
+	if (err != 0) {
+		end_outputs(e);
+	}
 	if (e->bcast != NULL) {
 		mg__bcast_drop(e->bcast);
 		e->bcast = NULL;

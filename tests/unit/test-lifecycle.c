@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -945,6 +946,76 @@ static void test_shutdown_stops_commands_body(void)
 }
 ISOLATED(test_shutdown_stops_commands)
 
+/* A command that failed (could not start, or its context lost) gives the
+ * caller's output fds back as they were by its callback: the library
+ * made their shared open file non-blocking while it waited on them, and
+ * a program printing the error there must not find it so. */
+struct flags_seen {
+	int fd;
+	int flags;		/* the fd's flags in the callback */
+	int err;
+	bool ended;
+};
+
+static void flags_done(struct mg_exec *e, const struct mg_exec_result *res, void *data)
+{
+	struct flags_seen *fs = data;
+
+	fs->ended = true;
+	fs->err = res->err;
+	fs->flags = fcntl(fs->fd, F_GETFL);
+}
+
+static bool flags_ended(void *arg)
+{
+	return ((struct flags_seen *)arg)->ended;
+}
+
+static bool readable(void *arg)
+{
+	struct pollfd pfd = { .fd = *(int *)arg, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+static void test_failed_exec_fds_body(void)
+{
+	struct fx *f = fx_new();
+	const char *missing[] = { "/nonexistent/mg-test", NULL };
+	const char *sleeper[] = { "echo up; exec sleep 100", NULL };
+	struct mg_exec_opts o = { .stdin_fd = -1 };
+	struct flags_seen fs = { 0 };
+	struct mg_context *c2;
+	int p[2];
+
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC), 0);
+	c2 = fx_connect(f, "local/local");
+	ASSERT_PTR_NOT_NULL(c2);
+	o.stdout_fd = o.stderr_fd = fs.fd = p[1];
+	/* Could not start: MG_ERR_DEAD. */
+	o.argv = missing;
+	ASSERT_PTR_NOT_NULL(mg_exec_start(f, c2, &o, flags_done, &fs));
+	ASSERT_TRUE(run_until(f->loop, flags_ended, &fs, 10000));
+	ASSERT_INT_EQ(fs.err, MG_ERR_DEAD);
+	ASSERT_INT_EQ(fs.flags & O_NONBLOCK, 0);
+	/* Lost with its context: MG_ERR_DISCONNECTED. */
+	memset(&fs, 0, sizeof(fs));
+	fs.fd = p[1];
+	o.argv = sleeper;
+	o.shell = true;
+	ASSERT_PTR_NOT_NULL(mg_exec_start(f, c2, &o, flags_done, &fs));
+	ASSERT_TRUE(run_until(f->loop, readable, &p[0], 10000));
+	ASSERT_INT_EQ(mg_context_disconnect(mg_context_parent(c2)), 0);
+	ASSERT_TRUE(run_until(f->loop, flags_ended, &fs, 10000));
+	ASSERT_INT_NE(fs.err, 0);
+	ASSERT_INT_EQ(fs.flags & O_NONBLOCK, 0);
+	close(p[0]);
+	close(p[1]);
+	talloc_free(f);
+}
+ISOLATED(test_failed_exec_fds)
+
 /* A session freed while its first hop still connects: the hop command is
  * killed, and reaped by the loop, which the program goes on running. */
 static void test_freed_connecting_reaped_body(void)
@@ -1227,6 +1298,7 @@ int main(void)
 	RUN(test_lost_second_hop);
 	RUN(test_session_shutdown);
 	RUN(test_shutdown_stops_commands);
+	RUN(test_failed_exec_fds);
 	RUN(test_wait_in_callback);
 	RUN(test_tty_prompt);
 	RUN(test_password_fn);
