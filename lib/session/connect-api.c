@@ -323,7 +323,7 @@ static void fill_kubectl(struct fields *x, const void *o)
 	x->f.method = "kubectl";
 	x->f.host = p->pod;
 	put(x, "container", p->container);
-	put(x, "namespace", p->namespace);
+	put(x, "namespace", p->kube_namespace);
 	put(x, "context", p->context);
 	put_words(x, "kubectl_args", p->kubectl_args);
 	put(x, "kubectl_path", p->kubectl_path);

@@ -204,7 +204,7 @@ static void test_containers(void)
 	struct mg_lxd_opts lxd = { .container = "c", .lxc_path = "/bin/lxc" };
 	struct mg_jail_opts j = { .jail = "j1", .username = "u", .jexec_path = "/sbin/jexec" };
 	const char *kargs[] = { "--kubeconfig=/k", "--v=2", NULL };
-	struct mg_kubectl_opts k = { .pod = "pod1", .container = "c", .namespace = "ns",
+	struct mg_kubectl_opts k = { .pod = "pod1", .container = "c", .kube_namespace = "ns",
 				     .context = "ctx", .kubectl_args = kargs,
 				     .kubectl_path = "kc" };
 	struct mg_setns_opts sn = { .kind = "docker", .container = "app", .username = "u",

@@ -12,6 +12,10 @@
 #include <talloc.h>
 #include "mitogen/session.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mg_bcast;
 struct mg_bcast_target;
 
@@ -39,5 +43,9 @@ struct mg_bcast_target *mg_bcast_add(struct mg_bcast *b);
  * itself when it finishes; calling this again is harmless.
  */
 void mg_bcast_drop(struct mg_bcast_target *t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

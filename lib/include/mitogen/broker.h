@@ -13,6 +13,10 @@
 #include <talloc.h>
 #include "mitogen/loop.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mg_broker;
 
 /* A broker with a loop of its own, or NULL on ENOMEM or when the kernel
@@ -53,5 +57,9 @@ void mg_broker_set_keepalive(struct mg_broker *b, bool keepalive);
 
 /* Monotonic clock in milliseconds. */
 uint64_t mg_now(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <talloc.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mg_hop_opt {
 	char *key;
 	char *value; /* percent-decoded */
@@ -50,5 +54,9 @@ const char *mg_hop_opt(const struct mg_hop *hop, const char *key);
 
 /* The canonical text of hops [0, n) of 'chain', allocated on mem_ctx. */
 char *mg_chain_prefix(TALLOC_CTX *mem_ctx, const struct mg_chain *chain, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

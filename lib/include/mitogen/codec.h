@@ -33,6 +33,10 @@
 #include <stdint.h>
 #include <talloc.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The most an encoder holds: the largest message (4 MiB). */
 #define MG_ENC_MAX (4u * 1024 * 1024)
 
@@ -106,5 +110,9 @@ size_t mg_dec_left(const struct mg_dec *d);
 /* The end: 0 when every item was read and nothing is left; the first
  * error; or -EBADMSG for bytes left over. */
 int mg_dec_done(const struct mg_dec *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -56,6 +56,10 @@
 #include "mitogen/chain.h"
 #include "mitogen/session.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* An option whose default is yes: left out, or written no or yes. */
 enum mg_flag {
 	MG_FLAG_DEFAULT = 0,
@@ -270,9 +274,10 @@ struct mg_kubectl_opts {
 	const char *pod;
 	/* container=, namespace=, context=: where the pod is (kubectl
 	 * --container, --namespace, --context); NULL: kubectl's default,
-	 * "": an error when started. */
+	 * "": an error when started. namespace= is kube_namespace, as
+	 * "namespace" is a C++ keyword. */
 	const char *container;
-	const char *namespace;
+	const char *kube_namespace;
 	const char *context;
 	/* kubectl_args=: global flags before "exec" (--kubeconfig=...),
 	 * NULL-terminated, one word each. */
@@ -383,5 +388,9 @@ int mg_chain_kubectl(TALLOC_CTX *mem_ctx, const struct mg_context *via,
 		     const struct mg_kubectl_opts *o, struct mg_chain **_chain, char **_errmsg);
 int mg_chain_setns(TALLOC_CTX *mem_ctx, const struct mg_context *via,
 		   const struct mg_setns_opts *o, struct mg_chain **_chain, char **_errmsg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include "mitogen/service.h"
 #include "mitogen/session.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Its context id (never 0: that is the master). */
 uint32_t mg_context_id(const struct mg_context *ctx);
 /* The context of the previous hop, or NULL for a first hop (whose parent
@@ -93,5 +97,9 @@ int mg_context_call_async(TALLOC_CTX *mem_ctx, struct mg_context *ctx, const cha
 /* mg_router_send to 'handle' in this context, from the master. */
 int mg_context_send(struct mg_context *ctx, uint32_t handle, uint32_t reply_to,
 		    const void *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

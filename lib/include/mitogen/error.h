@@ -2,6 +2,10 @@
 #ifndef MITOGEN_ERROR_H
 #define MITOGEN_ERROR_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Our own codes live far below any errno value. */
 #define MG_ERR_BASE 0x4d470000
 
@@ -42,5 +46,9 @@ enum mg_err {
 
 /* Text for an error code (negative errno or MG_ERR_*); never NULL. */
 const char *mg_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

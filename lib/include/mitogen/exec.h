@@ -8,6 +8,10 @@
 #include <talloc.h>
 #include "mitogen/session.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mg_exec;
 struct mg_bcast_target;
 struct mg_program;
@@ -107,5 +111,9 @@ void mg_exec_hold_output(struct mg_exec *e, bool hold);
  * this by itself, and this does nothing.
  */
 void mg_exec_drop_output(struct mg_exec *e, int stream);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 #include <talloc.h>
 #include "mitogen/session.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MG_FILE_RECURSIVE 0x01u /* copy directories and what they hold */
 #define MG_FILE_PRESERVE  0x02u /* mode and times; owner when root at the receiver */
 #define MG_FILE_LINKS     0x04u /* symlinks as symlinks, hard links within the copy */
@@ -93,5 +97,9 @@ struct mg_file_copy *mg_file_transfer(TALLOC_CTX *mem_ctx, struct mg_context *fr
  * does not decode the stream: both are its bytes.
  */
 void mg_file_stats(const struct mg_file_copy *fc, uint64_t *_bytes, uint64_t *_wire);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <talloc.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum mg_log_level {
 	MG_LOG_ERROR = 0,
 	MG_LOG_WARN = 1,
@@ -65,5 +69,9 @@ void mg_vlog(enum mg_log_level level, const char *func, int err, const char *fmt
 #define mg_trace_f(...) mg__log(MG_LOG_TRACE, __func__, 0, __VA_ARGS__)
 #define mg_error_fr(r, ...) mg__log(MG_LOG_ERROR, __func__, (r), __VA_ARGS__)
 #define mg_debug_fr(r, ...) mg__log(MG_LOG_DEBUG, __func__, (r), __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

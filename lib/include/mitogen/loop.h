@@ -12,6 +12,10 @@
 #include <sys/types.h>
 #include <talloc.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mg_loop;
 struct mg_io;
 struct mg_timer;
@@ -99,5 +103,9 @@ void mg_loop_free_later(struct mg_loop *loop, void *ptr);
 
 /* Signal mask a child must restore before exec (all unblocked). */
 void mg_loop_child_sigmask(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

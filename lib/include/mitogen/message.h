@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mg_message;
 
 /* "Any context": a receiver with no respondent (receiver.h). No context
@@ -51,5 +55,9 @@ int mg_message_reply(const struct mg_message *msg, const void *data, size_t len)
 /* The same with a dead message carrying 'reason': the asker's receiver
  * gets MG_ERR_CHANNEL with that text. */
 int mg_message_reply_dead(const struct mg_message *msg, const char *reason);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

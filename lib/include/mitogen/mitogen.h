@@ -24,7 +24,15 @@
 #include "mitogen/unix.h"
 #include "mitogen/file.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The library version, e.g. "0.1.0". */
 const char *mg_version(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

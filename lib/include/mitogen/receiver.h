@@ -26,6 +26,10 @@
 #include "mitogen/message.h"
 #include "mitogen/router.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mg_receiver;
 struct mg_sender;
 struct mg_channel;
@@ -128,5 +132,9 @@ int mg_channel_get(TALLOC_CTX *mem_ctx, struct mg_channel *ch, int timeout_ms,
 		   struct mg_message **_msg);
 /* Close both: the peer hears "sender was explicitly closed". */
 void mg_channel_close(struct mg_channel *ch);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

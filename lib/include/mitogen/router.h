@@ -14,6 +14,10 @@
 #include <talloc.h>
 #include "mitogen/loop.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mg_router;
 struct mg_session;
 
@@ -121,5 +125,9 @@ struct mg_watch *mg_router_on_disconnect(TALLOC_CTX *mem_ctx, struct mg_router *
  */
 int mg_router_send(struct mg_router *r, uint32_t dst, uint32_t handle, uint32_t reply_to,
 		   const void *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

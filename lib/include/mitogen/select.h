@@ -21,6 +21,10 @@
 #include "mitogen/message.h"
 #include "mitogen/receiver.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mg_select;
 
 /* Keep members after their messages (mitogen's oneshot=False). */
@@ -65,5 +69,9 @@ int mg_select_get(TALLOC_CTX *mem_ctx, struct mg_select *sel, int timeout_ms,
  */
 int mg_select_all(TALLOC_CTX *mem_ctx, struct mg_receiver *const *rxs, size_t n,
 		  int timeout_ms, struct mg_message ***_msgs, size_t *_n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

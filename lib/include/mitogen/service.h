@@ -32,6 +32,10 @@
 #include "mitogen/message.h"
 #include "mitogen/router.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Answer calls from this context's subtree (children and below) too. */
 #define MG_SERVICE_CHILDREN 0x1u
 
@@ -110,5 +114,9 @@ typedef void (*mg_call_fn)(struct mg_message *reply, int err, void *data);
 int mg_router_call_async(TALLOC_CTX *mem_ctx, struct mg_router *r, uint32_t dst,
 			 const char *service, const void *payload, size_t len, int timeout_ms,
 			 mg_call_fn fn, void *data, struct mg_call **_call);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 #include "mitogen/chain.h"
 #include "mitogen/loop.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mg_session;
 struct mg_context;
 
@@ -150,5 +154,9 @@ int mg_dry_run(TALLOC_CTX *mem_ctx, const struct mg_chain *chain,
 int mg_dry_run_list(TALLOC_CTX *mem_ctx, const struct mg_chain *chains, size_t n,
 		    const struct mg_connect_opts *opts, int (*line)(void *data, const char *text),
 		    void *data, char **_errmsg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

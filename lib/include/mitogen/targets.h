@@ -5,6 +5,10 @@
 #include <talloc.h>
 #include "mitogen/chain.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Bounds on target files (and stdin): an endless or binary one is a
  * usage error, not a reason to read forever. */
 #define MG_TARGETS_LINE_MAX 65536        /* bytes in one line */
@@ -23,5 +27,9 @@
  */
 int mg_targets_build(TALLOC_CTX *mem_ctx, const char *const *includes,
 		     const char *const *excludes, struct mg_chain_list **_list, char **_errmsg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

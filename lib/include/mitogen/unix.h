@@ -24,6 +24,10 @@
 #include "mitogen/loop.h"
 #include "mitogen/router.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mg_listener;
 struct mg_attach;
 struct mg_session;
@@ -149,5 +153,9 @@ int mg_session_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const char *pat
 		      unsigned timeout_ms, struct mg_session **_s, char **_errmsg);
 /* Whether 's' was made by mg_session_attach. */
 bool mg_session_attached(const struct mg_session *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -26,6 +26,10 @@
 #include "mitogen/loop.h"
 #include "mitogen/router.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Whether this process was started to join (MITOGEN_FD is set). */
 bool mg_worker_is_joining(void);
 
@@ -38,5 +42,9 @@ bool mg_worker_is_joining(void);
  * inside a loop callback; or another negative errno.
  */
 int mg_worker_join(TALLOC_CTX *mem_ctx, struct mg_loop *loop, struct mg_router **_r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,0 +1,2 @@
+/* test-headers.c as C++: see there. */
+#include "test-headers.c"
