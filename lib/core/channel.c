@@ -1,10 +1,13 @@
 /* Byte channels: see channel.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "buf.h"
 #include "channel.h"
@@ -304,6 +307,37 @@ void mg__chan_out_close(struct mg_chan_out *c)
 
 /* --- receiving end --- */
 
+/* A write to an fd whose reader is gone fails with EPIPE here (the done
+ * callback's error, mg_exec's write_err), not with a SIGPIPE that would
+ * end a program leaving the signal at its default: it is blocked around
+ * the write, and the one the write raised taken back, unless the program
+ * blocks it itself. */
+static void sigpipe_block(sigset_t *old)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &s, old);
+}
+
+static void sigpipe_unblock(const sigset_t *old, bool epipe)
+{
+	int saved = errno;
+
+	if (epipe && !sigismember(old, SIGPIPE)) {
+		static const struct timespec zero;
+		sigset_t s;
+
+		sigemptyset(&s);
+		sigaddset(&s, SIGPIPE);
+		while (sigtimedwait(&s, NULL, &zero) < 0 && errno == EINTR) {
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+	errno = saved;
+}
+
 static void in_finish(struct mg_chan_in *c, int err)
 {
 	if (c->finished) {
@@ -363,12 +397,15 @@ static void in_flush(struct mg_chan_in *c)
 	while (c->head != NULL) {
 		struct pending *p = c->head;
 		ssize_t n;
+		sigset_t old;
+		sigpipe_block(&old);
 		if (p->buf == NULL) {
 			n = splice(c->qp[p->pipe][0], NULL, c->fd, NULL, p->len - p->off,
 				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		} else {
 			n = write(c->fd, p->buf + p->off, p->len - p->off);
 		}
+		sigpipe_unblock(&old, n < 0 && errno == EPIPE);
 		if (n < 0) {
 			if (errno == EINTR) {
 				continue;
@@ -459,7 +496,12 @@ static size_t write_now(struct mg_chan_in *c, const uint8_t *p, size_t n, int *_
 	size_t done = 0;
 
 	while (done < n) {
-		ssize_t k = write(c->fd, p + done, n - done);
+		sigset_t old;
+		ssize_t k;
+
+		sigpipe_block(&old);
+		k = write(c->fd, p + done, n - done);
+		sigpipe_unblock(&old, k < 0 && errno == EPIPE);
 		if (k < 0 && errno == EINTR) {
 			continue;
 		}
@@ -628,9 +670,12 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 		}
 		if (done == mem && m->tail != NULL) {
 			ssize_t n;
+			sigset_t old;
+			sigpipe_block(&old);
 			while ((n = mg__tail_splice(m->tail, c->fd)) > 0) {
 				c->unacked += (size_t)n;
 			}
+			sigpipe_unblock(&old, n == -EPIPE);
 			if (n < 0 && n != -EAGAIN) {
 				in_finish(c, (int)n);
 				return;

@@ -1016,6 +1016,64 @@ static void test_failed_exec_fds_body(void)
 }
 ISOLATED(test_failed_exec_fds)
 
+static void keep_result(struct mg_exec *e, const struct mg_exec_result *res, void *data)
+{
+	struct mg_exec_result *r = data;
+
+	*r = *res;
+	r->errmsg = NULL;
+	r->exec_errno = r->exec_errno != 0 ? r->exec_errno : -1;	/* ended */
+}
+
+static bool result_in(void *arg)
+{
+	return ((struct mg_exec_result *)arg)->exec_errno != 0;
+}
+
+/* An output fd whose reader is gone is a write error the callback hears
+ * (write_err -EPIPE), not a SIGPIPE that ends a program which left the
+ * signal at its default; a SIGPIPE of the program's own stays pending. */
+static void test_exec_epipe_body(void)
+{
+	struct fx *f = fx_new();
+	const char *argv[] = { "yes | head -c 200000", NULL };
+	struct mg_exec_opts o = { .argv = argv, .shell = true, .posix_sh = true, .stdin_fd = -1 };
+	struct mg_exec_result *res;
+	struct flags_seen fs = { 0 };
+	struct mg_exec *e;
+	sigset_t pipe_only, pending;
+	int p[2];
+
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_PTR_NOT_NULL(fx_connect(f, "local"));
+	ASSERT_TRUE(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
+	ASSERT_INT_EQ(pipe2(p, O_CLOEXEC), 0);
+	close(p[0]);
+	o.stdout_fd = o.stderr_fd = fs.fd = p[1];
+	res = talloc_zero(f, struct mg_exec_result);
+	ASSERT_PTR_NOT_NULL(res);
+	e = mg_exec_start(f, f->ctx, &o, keep_result, res);
+	ASSERT_PTR_NOT_NULL(e);
+	ASSERT_TRUE(run_until(f->loop, result_in, res, 10000));
+	ASSERT_INT_EQ(res->err, 0);
+	ASSERT_INT_EQ(res->write_err, -EPIPE);
+	ASSERT_INT_EQ(res->write_stream, 1);
+	/* Blocked by the program: its own SIGPIPE is not taken from it. */
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	ASSERT_INT_EQ(sigprocmask(SIG_BLOCK, &pipe_only, NULL), 0);
+	ASSERT_INT_EQ(raise(SIGPIPE), 0);
+	memset(res, 0, sizeof(*res));
+	ASSERT_PTR_NOT_NULL(mg_exec_start(f, f->ctx, &o, keep_result, res));
+	ASSERT_TRUE(run_until(f->loop, result_in, res, 10000));
+	ASSERT_INT_EQ(res->write_err, -EPIPE);
+	ASSERT_INT_EQ(sigpending(&pending), 0);
+	ASSERT_TRUE(sigismember(&pending, SIGPIPE));
+	close(p[1]);
+	talloc_free(f);
+}
+ISOLATED(test_exec_epipe)
+
 /* A session freed while its first hop still connects: the hop command is
  * killed, and reaped by the loop, which the program goes on running. */
 static void test_freed_connecting_reaped_body(void)
@@ -1299,6 +1357,7 @@ int main(void)
 	RUN(test_session_shutdown);
 	RUN(test_shutdown_stops_commands);
 	RUN(test_failed_exec_fds);
+	RUN(test_exec_epipe);
 	RUN(test_wait_in_callback);
 	RUN(test_tty_prompt);
 	RUN(test_password_fn);
