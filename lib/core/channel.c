@@ -66,6 +66,7 @@ struct mg_chan_in {
 	bool finished;
 	bool held;		/* credit kept back (mg__chan_in_hold) */
 	bool full_on_short;	/* fd a pipe or socket: a short write means full */
+	bool guard_pipe;	/* and SIGPIPE not ignored: block it to write */
 	int qp[QP_N][2];	/* pipes of pending tails, -1 until needed */
 	mg_chan_sink_fn sink;
 	void *sink_data;
@@ -311,20 +312,25 @@ void mg__chan_out_close(struct mg_chan_out *c)
  * callback's error, mg_exec's write_err), not with a SIGPIPE that would
  * end a program leaving the signal at its default: it is blocked around
  * the write, and the one the write raised taken back, unless the program
- * blocks it itself. */
-static void sigpipe_block(sigset_t *old)
+ * blocks it itself. Nothing is done where it is ignored (guard_pipe). */
+static void sigpipe_block(const struct mg_chan_in *c, sigset_t *old)
 {
 	sigset_t s;
 
-	sigemptyset(&s);
-	sigaddset(&s, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &s, old);
+	if (c->guard_pipe) {
+		sigemptyset(&s);
+		sigaddset(&s, SIGPIPE);
+		pthread_sigmask(SIG_BLOCK, &s, old);
+	}
 }
 
-static void sigpipe_unblock(const sigset_t *old, bool epipe)
+static void sigpipe_unblock(const struct mg_chan_in *c, const sigset_t *old, bool epipe)
 {
 	int saved = errno;
 
+	if (!c->guard_pipe) {
+		return;
+	}
 	if (epipe && !sigismember(old, SIGPIPE)) {
 		static const struct timespec zero;
 		sigset_t s;
@@ -398,14 +404,14 @@ static void in_flush(struct mg_chan_in *c)
 		struct pending *p = c->head;
 		ssize_t n;
 		sigset_t old;
-		sigpipe_block(&old);
+		sigpipe_block(c, &old);
 		if (p->buf == NULL) {
 			n = splice(c->qp[p->pipe][0], NULL, c->fd, NULL, p->len - p->off,
 				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		} else {
 			n = write(c->fd, p->buf + p->off, p->len - p->off);
 		}
-		sigpipe_unblock(&old, n < 0 && errno == EPIPE);
+		sigpipe_unblock(c, &old, n < 0 && errno == EPIPE);
 		if (n < 0) {
 			if (errno == EINTR) {
 				continue;
@@ -499,9 +505,9 @@ static size_t write_now(struct mg_chan_in *c, const uint8_t *p, size_t n, int *_
 		sigset_t old;
 		ssize_t k;
 
-		sigpipe_block(&old);
+		sigpipe_block(c, &old);
 		k = write(c->fd, p + done, n - done);
-		sigpipe_unblock(&old, k < 0 && errno == EPIPE);
+		sigpipe_unblock(c, &old, k < 0 && errno == EPIPE);
 		if (k < 0 && errno == EINTR) {
 			continue;
 		}
@@ -671,11 +677,11 @@ static void on_data(struct mg_router *r, struct mg_msg *m, void *data)
 		if (done == mem && m->tail != NULL) {
 			ssize_t n;
 			sigset_t old;
-			sigpipe_block(&old);
+			sigpipe_block(c, &old);
 			while ((n = mg__tail_splice(m->tail, c->fd)) > 0) {
 				c->unacked += (size_t)n;
 			}
-			sigpipe_unblock(&old, n == -EPIPE);
+			sigpipe_unblock(c, &old, n == -EPIPE);
 			if (n < 0 && n != -EAGAIN) {
 				in_finish(c, (int)n);
 				return;
@@ -718,6 +724,7 @@ struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int
 				   uint32_t src, mg_chan_done_fn done, void *data)
 {
 	struct mg_chan_in *c = talloc_zero(mem_ctx, struct mg_chan_in);
+	struct sigaction sa;
 	struct stat st;
 
 	if (c == NULL) {
@@ -731,6 +738,10 @@ struct mg_chan_in *mg__chan_in_new(TALLOC_CTX *mem_ctx, struct mg_router *r, int
 	c->done = done;
 	c->data = data;
 	c->full_on_short = fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+	/* Two more syscalls a write, only where a SIGPIPE could come and
+	 * would not be ignored (our commands and agents ignore it). */
+	c->guard_pipe = c->full_on_short && sigaction(SIGPIPE, NULL, &sa) == 0 &&
+			sa.sa_handler != SIG_IGN;
 	memset(c->qp, -1, sizeof(c->qp));
 	talloc_set_destructor(c, in_destructor);
 	c->h = mg__router_add_handler(c, r, 0, MG_POL_RESPONDENT, src, true, on_data, c);
