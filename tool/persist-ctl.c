@@ -100,12 +100,19 @@ static char *dur(TALLOC_CTX *mem_ctx, uint64_t ms)
 	return talloc_asprintf(mem_ctx, "%uh%um", (unsigned)(s / 3600), (unsigned)(s / 60 % 60));
 }
 
-static char *list(TALLOC_CTX *tmp, struct mg_holder *h)
+/* 'asker' (the --persist-list itself, attached too) is no command. */
+static char *list(TALLOC_CTX *tmp, struct mg_holder *h, uint32_t asker)
 {
 	uint64_t now = mg_loop_now(h->loop);
-	char *out = talloc_asprintf(tmp, "holder pid %d, up %s, %u client%s, exits after %s idle\n",
-				    (int)getpid(), dur(tmp, now - h->started), h->n_clients,
-				    h->n_clients == 1 ? "" : "s", dur(tmp, h->idle_ms));
+	unsigned n = 0;
+	char *out;
+
+	for (struct mg_client *c = h->clients; c != NULL; c = c->next) {
+		n += c->id != asker;
+	}
+	out = talloc_asprintf(tmp, "holder pid %d, up %s, %u client%s, exits after %s idle\n",
+			      (int)getpid(), dur(tmp, now - h->started), n, n == 1 ? "" : "s",
+			      dur(tmp, h->idle_ms));
 
 	for (struct mg_held *e = h->held; out != NULL && e != NULL; e = e->next) {
 		if (!mg_context_gone(e->ctx)) {
@@ -183,7 +190,7 @@ static int serve(struct mg_message *req, const void *payload, size_t len, void *
 	}
 	e = target != NULL && target[0] != '\0' ? find(h, target) : NULL;
 	if (op == MG_PERSIST_LIST) {
-		answer(req, 0, list(tmp, h));
+		answer(req, 0, list(tmp, h, mg_message_src(req)));
 	} else if ((op == MG_PERSIST_CHECK || op == MG_PERSIST_STOP) && target != NULL &&
 		   target[0] != '\0') {
 		char *msg = talloc_asprintf(tmp, "%s: %s (holder pid %d)\n", target,

@@ -103,9 +103,17 @@ function wait_file() {
     assert "$output" =~ "local: not held" "an intermediate hop is no chain held"
     run_mg mitogen-run --persist local true
     run_mg mitogen-run --persist-list
-    assert "${lines[0]}" =~ "^holder pid [0-9]+, up [0-9]+s, 1 client, exits after 10m0s idle$" "header"
+    assert "${lines[0]}" =~ "^holder pid [0-9]+, up [0-9]+s, 0 clients, exits after 10m0s idle$" \
+        "header: the listing itself is no client"
     assert "$output" =~ $'\nlocal\tage [0-9]+s\tidle [0-9]+s' "local listed"
     assert "$output" =~ $'\nlocal/local\tage [0-9]+s\tidle [0-9]+s' "local/local listed"
+    mitogen-run --persist local "echo up >'$MG_TMP/up'; exec sleep 30" &
+    local client=$!
+    wait_file "$MG_TMP/up"
+    run_mg mitogen-run --persist-list
+    assert "${lines[0]}" =~ ", 1 client, " "a command running"
+    kill "$client"
+    wait "$client" || true
     run_mg mitogen-run --persist=2h local true
     run_mg mitogen-run --persist=1m local true
     run_mg mitogen-run --persist-list
