@@ -4,7 +4,8 @@
  * commands' way to it. Start-up is serialised by flock on persist.lock,
  * so that commands started together end with one holder; the holder
  * takes the same lock, without waiting, to remove its socket and lock on
- * the way out, so that a command never attaches to a holder leaving.
+ * the way out, so that a command never attaches to a holder leaving (a
+ * lock a starting command holds stays: that command uses it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -104,11 +105,17 @@ void mg__holder_exit(struct mg_holder *h)
 		return;
 	}
 	h->exiting = true;
-	/* Under the lock, so that a command starting now waits for us and
-	 * then starts another holder. */
-	h->lock_fd = take_lock(h->lock, true);
+	/* The lock file goes only under the lock, so that a command waiting
+	 * on it starts another holder afterwards. Never wait for it here: a
+	 * command in its start-up may hold it as long as it likes, and it
+	 * starts another holder itself when it finds our socket gone. */
+	if (h->lock_fd < 0) {
+		h->lock_fd = take_lock(h->lock, false);
+	}
 	TALLOC_FREE(h->l);
-	unlink(h->lock);
+	if (h->lock_fd >= 0) {
+		unlink(h->lock);
+	}
 	mg_loop_stop(h->loop, 0);
 }
 
@@ -129,7 +136,7 @@ static void on_idle(struct mg_timer *t, void *data)
 		return;
 	}
 	mg_info("idle for %u ms: exiting", h->idle_ms);
-	close(fd);
+	h->lock_fd = fd;
 	mg__holder_exit(h);
 }
 

@@ -207,6 +207,31 @@ function program_copies() {
     assert "$(holder_pid)" != "$pid" "a new holder"
 }
 
+@test "a holder told to stop leaves at once while a command in its start-up holds the lock" {
+    # A command starting holds persist.lock (from its first look at the
+    # socket to its attach). The holder, on SIGTERM or --persist-stop,
+    # waited for that lock in its loop: it hung, answering nobody, for as
+    # long as the command held it (a command stopped there: for ever).
+    run_mg mitogen-run --persist local true
+    local pid locker
+    pid=$(holder_pid)
+    (exec 9>"$XDG_RUNTIME_DIR/mitogen/persist.lock" && flock 9 && echo locked >"$MG_TMP/locked" &&
+        exec sleep 60) &
+    locker=$!
+    wait_file "$MG_TMP/locked"
+    kill "$pid"
+    wait_gone "$pid" || true
+    run kill -0 "$locker"
+    assert "$status" == 0 "the lock is still held"
+    run kill -0 "$pid"
+    assert "$status" != 0 "the holder left all the same"
+    assert "$(ls "$XDG_RUNTIME_DIR/mitogen")" == "persist.lock" "its socket is gone, the lock file in use stays"
+    kill "$locker"
+    wait "$locker" || true
+    run_mg mitogen-run --persist local 'echo next'
+    assert "$output" == "next" "the next command starts a new holder"
+}
+
 @test "a socket of another user, or open to others, is refused" {
     run_mg mitogen-run --persist local true
     local pid
