@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "persist.h"
@@ -335,6 +337,20 @@ static int try_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop, const struct pa
 	return ret;
 }
 
+/* A holder we cannot talk to: of another build (its protocol version, or
+ * its HELLO, not ours). */
+static bool other_build(int err)
+{
+	return err == MG_ERR_VERSION || err == MG_ERR_PROTOCOL;
+}
+
+/* Say how to be rid of it: it would refuse every command until idle. */
+static void other_build_hint(TALLOC_CTX *mem_ctx, char **_errmsg)
+{
+	*_errmsg = talloc_asprintf(mem_ctx, "%s: a holder of another mitogen build: "
+				   "--persist-stop stops it", *_errmsg);
+}
+
 int mg_persist_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 		      const struct mg_persist_opts *o, struct mg_session **_s, char **_errmsg)
 {
@@ -348,6 +364,8 @@ int mg_persist_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 	ret = try_attach(mem_ctx, loop, &p, _s, _errmsg);
 	if (ret == 0) {
 		mg__persist_ctl_idle(*_s, o->idle_ms);
+	} else if (other_build(ret) && *_errmsg != NULL) {
+		other_build_hint(mem_ctx, _errmsg);
 	}
 	if (!stale(ret)) {
 		return ret;
@@ -371,6 +389,49 @@ int mg_persist_attach(TALLOC_CTX *mem_ctx, struct mg_loop *loop,
 		mg__persist_ctl_idle(*_s, o->idle_ms);
 	}
 	return ret;
+}
+
+/* The pid of our own user's process listening at 'path', or a negative
+ * code. */
+static int listener_pid(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len = sizeof(struct ucred);
+	struct ucred uc;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		return -errno;
+	}
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0) {
+		ret = -errno;
+	} else {
+		ret = uc.uid == geteuid() && uc.pid > 0 ? (int)uc.pid : -EPERM;
+	}
+	close(fd);
+	return ret;
+}
+
+/* --persist-stop of a holder we cannot talk to (another build): it
+ * leaves on SIGTERM, as every build's holder does. */
+static int stop_other_build(TALLOC_CTX *mem_ctx, const char *sock, char **_errmsg)
+{
+	int pid = listener_pid(sock);
+
+	if (pid < 0 || kill(pid, SIGTERM) != 0) {
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: cannot stop the holder of another build: %s",
+					   sock, strerror(pid < 0 ? -pid : errno));
+		return pid < 0 ? pid : -errno;
+	}
+	printf("holder pid %d: exiting (another mitogen build: told by SIGTERM)\n", pid);
+	fflush(stdout);
+	return 0;
 }
 
 int mg_persist_control(TALLOC_CTX *mem_ctx, enum mg_persist_op op, const char *target,
@@ -400,6 +461,16 @@ int mg_persist_control(TALLOC_CTX *mem_ctx, enum mg_persist_op op, const char *t
 	ret = mg_attach(tmp, loop, p.sock, 0, &r, _errmsg);
 	if (stale(ret)) {
 		*_errmsg = talloc_asprintf(tmp, "no holder running (%s)", p.sock);
+		goto out;
+	}
+	if (other_build(ret)) {
+		if (op == MG_PERSIST_STOP && (target == NULL || target[0] == '\0')) {
+			*_errmsg = NULL;
+			ret = stop_other_build(tmp, p.sock, _errmsg);
+			code = 0;
+		} else if (*_errmsg != NULL) {
+			other_build_hint(tmp, _errmsg);
+		}
 		goto out;
 	}
 	data = mg_enc_data(req, &len);

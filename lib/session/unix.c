@@ -655,6 +655,7 @@ struct mg_attach {
 	struct mg_timer *step;      /* the next connect attempt */
 	mg_attach_cb cb;
 	void *data;
+	pid_t peer_pid;             /* the listener's, from SO_PEERCRED */
 	bool done;
 };
 
@@ -729,8 +730,8 @@ static void attach_msg(struct mg_stream *s, struct mg_msg *m, void *data)
 		goto out;
 	}
 	if (h.version != MG_PROTOCOL_VERSION) {
-		finish(a, NULL, MG_ERR_VERSION, "%s: the listener speaks protocol %u, we speak %u",
-		       a->path, h.version, MG_PROTOCOL_VERSION);
+		finish(a, NULL, MG_ERR_VERSION, "%s: the listener (pid %d) speaks protocol %u, "
+		       "we speak %u", a->path, (int)a->peer_pid, h.version, MG_PROTOCOL_VERSION);
 		goto out;
 	}
 	if (m->src != h.parents[0] || m->dst != h.id || m->auth_id != m->src) {
@@ -803,6 +804,7 @@ static void try_connect(struct mg_timer *t, void *data)
 		}
 		return;
 	}
+	a->peer_pid = uc.pid;
 	a->stream = mg__stream_new(a, a->loop, fd, fd, a->path, MG_MSG_MAX_DEFAULT);
 	if (a->stream == NULL) {
 		close(fd);

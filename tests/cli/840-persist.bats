@@ -254,6 +254,43 @@ function program_copies() {
     chmod 0700 "$XDG_RUNTIME_DIR/mitogen"
 }
 
+@test "a holder of another build: every command says so and how to stop it; --persist-stop does" {
+    # A holder left by the build before an upgrade (protocol 99 here)
+    # refused every command, --persist-list and --persist-stop included,
+    # with no pid to kill by hand, for as long as cron kept it busy.
+    mkdir -m 700 "$XDG_RUNTIME_DIR/mitogen"
+    python3 -c '
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o600)
+s.listen(8)
+open(sys.argv[2], "w").write("%d\n" % os.getpid())
+name = b"unix:0"
+hello = struct.pack(">IIIIIIB", 99, 1, 1, 0, 1 << 22, 1 << 21, 0)
+hello += struct.pack(">I", len(name)) + name
+frame = struct.pack(">HHIIIIII", 0x4d47, 0, 1, 0, 0, 100, 100, len(hello)) + hello
+while True:
+    c, _ = s.accept()
+    c.sendall(frame)
+    c.recv(4096)
+    c.close()' "$SOCK" "$MG_TMP/old.pid" &
+    local old=$!
+    wait_file "$MG_TMP/old.pid"
+    run_mg_sep 255 mitogen-run --persist local true
+    assert "$stderr" =~ "persist.sock: the listener \(pid $old\) speaks protocol 99, we speak [0-9]+: a holder of another mitogen build: --persist-stop stops it" \
+        "the command says why, which pid, and what to do"
+    run_mg_sep 255 mitogen-run --persist-list
+    assert "$stderr" =~ "pid $old.*--persist-stop stops it" "--persist-list too"
+    run_mg mitogen-run --persist-stop
+    assert "$output" == "holder pid $old: exiting (another mitogen build: told by SIGTERM)" "stopped"
+    local rc=0
+    wait "$old" || rc=$?
+    assert "$rc" == 143 "the old holder got SIGTERM"
+    run_mg mitogen-run --persist local 'echo ours'
+    assert "$output" == "ours" "a holder of this build took over the stale socket"
+}
+
 @test "a client killed mid-command: its command stops, the chain stays for others" {
     run_mg mitogen-run --persist local true
     mitogen-run --persist local "echo \$\$ >'$MG_TMP/pid'; exec sleep 30" &
