@@ -504,12 +504,10 @@ function check_first_stage_agent() {
     # root's entry cut at 64 KiB inside its shell: the leaf took
     # "/bin/ba" for the shell, not listed, and ran /bin/sh. An entry past
     # what it reads is $SHELL's, which sshd, su and sudo set from it.
-    local fake=$MG_TMP/passwd env i=0 line
-    : >"$fake"
-    while (($(stat -c %s "$fake") < 65536 - 200)); do
-        printf 'mgpad%05d:x:%d:%d::/nonexistent:/bin/sh\n' $i $((30000 + i)) $((30000 + i)) >>"$fake"
-        i=$((i + 1))
-    done
+    local fake=$MG_TMP/passwd env line
+    awk 'BEGIN { while (n < 65536 - 200) {
+        l = sprintf("mgpad%05d:x:%d:%d::/nonexistent:/bin/sh", i, 30000 + i, 30000 + i)
+        print l; n += length(l) + 1; i++ } }' >"$fake"
     line="root:x:0:0:$(printf '%*s' $((65535 - $(stat -c %s "$fake") - 25)) '' | tr ' ' r):/root:/bin/bash"
     printf '%s\n' "$line" >>"$fake"
     assert "$(head -c 65535 "$fake" | tail -c 7)" == "/bin/ba" "the cut is in root's shell"

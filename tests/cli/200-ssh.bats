@@ -549,18 +549,8 @@ for t, path in sorted(pipes(agent).items()):
     local env uid
     uid=$(id -u "$MG_SSH_USER")
     for env in MG_AGENT_UNDER_TEST=leaf MITOGEN_AGENT_LEAF=; do
-        run_mg_sep env "$env" mitogen-run "$(ssh_hop "$MG_SSH_USER")" -- 'id -u; cat /proc/$PPID/comm
-stat -c %u /proc/$PPID/status /proc/self/status
-readlink /proc/$PPID/exe || echo refused
-head -c 1 /proc/$PPID/environ || echo refused
-ls /proc/$PPID/fd || echo refused'
-        assert "${lines[0]}" == "$uid" "$env: the command runs as the user"
-        assert "${lines[1]}" =~ "^mitogen" "$env: its parent is the agent"
-        assert "${lines[2]}" == "0" "$env: the agent's /proc entry is root's"
-        assert "${lines[3]}" == "$uid" "$env: the command's own is the user's"
-        assert "${lines[4]}" == "refused" "$env: the agent's executable cannot be read"
-        assert "${lines[5]}" == "refused" "$env: nor its environment"
-        assert "${lines[6]}" == "refused" "$env: nor its descriptors"
+        run_mg_sep env "$env" mitogen-run "$(ssh_hop "$MG_SSH_USER")" -- "$AGENT_CLOSED_PROBE"
+        assert_agent_closed "$uid" "$env"
     done
 }
 

@@ -290,18 +290,8 @@ function stub_doas_path() {
     # is not dumpable, so /proc/PID of it is root's and its memory and
     # descriptors are closed to the user it runs as. Its command is a
     # plain process of that user again.
-    run_mg_sep mitogen-run sudo:mgtest_a 'id -u; cat /proc/$PPID/comm
-stat -c %u /proc/$PPID/status /proc/self/status
-readlink /proc/$PPID/exe || echo refused
-head -c 1 /proc/$PPID/environ || echo refused'
-    local uid
-    uid=$(id -u mgtest_a)
-    assert "${lines[0]}" == "$uid" "the command runs as mgtest_a"
-    assert "${lines[1]}" =~ "^mitogen" "its parent is the agent"
-    assert "${lines[2]}" == "0" "the agent's /proc entry is root's"
-    assert "${lines[3]}" == "$uid" "the command's own is mgtest_a's"
-    assert "${lines[4]}" == "refused" "the agent's executable cannot be read"
-    assert "${lines[5]}" == "refused" "nor its environment"
+    run_mg_sep mitogen-run sudo:mgtest_a "$AGENT_CLOSED_PROBE"
+    assert_agent_closed "$(id -u mgtest_a)" "sudo:mgtest_a"
 }
 
 @test "hostile user names are refused by the parser" {

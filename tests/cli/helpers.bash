@@ -426,3 +426,25 @@ function dprint() {
 }
 
 # END   skips and small tools
+
+# A command's view of its agent (PROTOCOL 2.5: not dumpable): its own
+# uid, the agent's name, the owners of the agent's /proc entry and of its
+# own, and whether the agent's executable, environment and descriptors
+# can be read.
+AGENT_CLOSED_PROBE='id -u; cat /proc/$PPID/comm
+stat -c %u /proc/$PPID/status /proc/self/status
+readlink /proc/$PPID/exe || echo refused
+head -c 1 /proc/$PPID/environ || echo refused
+ls /proc/$PPID/fd || echo refused'
+
+# assert_agent_closed UID LABEL: $lines of a run of AGENT_CLOSED_PROBE by
+# user UID, whose agent must be closed to it.
+function assert_agent_closed() {
+    assert "${lines[0]}" == "$1" "$2: the command runs as the user"
+    assert "${lines[1]}" =~ "^mitogen" "$2: its parent is the agent"
+    assert "${lines[2]}" == "0" "$2: the agent's /proc entry is root's"
+    assert "${lines[3]}" == "$1" "$2: the command's own is the user's"
+    assert "${lines[4]}" == "refused" "$2: the agent's executable cannot be read"
+    assert "${lines[5]}" == "refused" "$2: nor its environment"
+    assert "${lines[6]}" == "refused" "$2: nor its descriptors"
+}
