@@ -29,6 +29,7 @@ struct cp_target {
 	char *early_msg;
 	unsigned failures;
 	uint64_t start_ms;
+	uint64_t bytes;   /* a pull's bytes received so far */
 };
 
 struct cp {
@@ -244,11 +245,14 @@ static void on_bytes(uint64_t bytes, void *data)
 	show_progress(cp, false);
 }
 
+/* Each pull counts its own bytes: the bar shows the sum of all. */
 static void pull_bytes(uint64_t bytes, void *data)
 {
 	struct cp_target *t = data;
+	uint64_t sum = t->cp->bytes + bytes - t->bytes;
 
-	on_bytes(bytes, t->cp);
+	t->bytes = bytes;
+	on_bytes(sum, t->cp);
 }
 
 /* The far source counted what it sends: the bar gets its ETA. */
@@ -300,8 +304,9 @@ static void start_pull(struct cp *cp, struct cp_target *t)
 	if (t->done) {
 		return;  /* DEST/NAME could not be made: said */
 	}
+	fo.on_bytes = pull_bytes;
 	if (cp->n == 1) {
-		fo.on_bytes = pull_bytes;
+		/* Many far ends count apart: no total for the bar then. */
 		fo.on_total = cp->o->progress ? pull_total : NULL;
 	}
 	fc = dest != NULL ? mg_file_pull(cp, t->ctx, cp->o->srcs, dest, &fo, &errmsg) : NULL;

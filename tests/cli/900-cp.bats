@@ -832,6 +832,16 @@ pushed" "nothing else written"
     assert "$stderr" =~ "100%" "--progress forces it"
 }
 
+@test "cp: --progress of a pull from many targets counts what each sends" {
+    head -c 3000000 /dev/urandom >"$MG_TMP/f"
+    mkdir "$MG_TMP/out"
+    run_mg_sep mitogen-cp --progress -w 'local,local/local' ":$MG_TMP/f" "$MG_TMP/out/"
+    assert "$status" -eq 0 "pulled"
+    # The last bar: both files' bytes (no total: each far end counts its own).
+    last=$(printf '%s' "$stderr" | tr '\r' '\n' | sed 's/\x1b\[K//g' | grep . | tail -1)
+    assert "$last" =~ "^5.7 MiB  .*B/s$" "the bytes of both"
+}
+
 @test "cp: from one chain to others, through here" {
     make_tree "$MG_TMP/t"
     run_mg mitogen-cp -r "local:$MG_TMP/t" "local/local:$MG_TMP/copy"
