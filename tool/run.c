@@ -109,6 +109,15 @@ static void target_done(struct target *t, enum mg_run_outcome o, int code, int s
 	}
 }
 
+/* A signal of ours stopped the target before its chain was up: 128+N, as
+ * the command it would have stopped, not an unreachable target's 255 (with
+ * many targets too, as mitogen-cp counts it). */
+static void target_interrupted(struct target *t, int signo, const char *msg)
+{
+	target_done(t, t->run->opts->report != NULL ? MG_RUN_EXITED : MG_RUN_UNREACHABLE,
+		    128 + signo, 0, msg);
+}
+
 static void on_exec_done(struct mg_exec *e, const struct mg_exec_result *r, void *data)
 {
 	struct target *t = data;
@@ -293,7 +302,7 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 		return;
 	}
 	if (run->signals > 0) {
-		target_done(t, MG_RUN_UNREACHABLE, 128 + run->last_signal, 0, "interrupted");
+		target_interrupted(t, run->last_signal, "interrupted");
 		return;
 	}
 	if (t->done) {
@@ -424,7 +433,7 @@ static void on_signal(struct mg_signal *sig, int signo, void *data)
 		if (!t->done && !t->up) {
 			TALLOC_FREE(t->e);
 			char *msg = talloc_asprintf(run, "%s: interrupted", t->chain->text);
-			target_done(t, MG_RUN_UNREACHABLE, 128 + signo, 0, msg);
+			target_interrupted(t, signo, msg);
 		}
 	}
 	if (run->n_done == run->n) {

@@ -149,6 +149,25 @@ while :; do sleep 0.1; done"
     assert "$(cat "$MG_TMP/err")" !~ "mitogen" "no error of mitogen-run on stderr"
 }
 
+@test "SIGTERM while targets connect: 143 with -w too, as with one target" {
+    # A docker_path that never starts an agent: the hop stays connecting.
+    printf '#!/bin/sh\necho up >"%s/hung.$$"\nexec sleep %s\n' "$MG_TMP" "$SLEEP_ARG" >"$MG_TMP/hang"
+    chmod +x "$MG_TMP/hang"
+    local hop="docker:x?docker_path=${MG_TMP//\//%2F}%2Fhang" w i
+    for w in "$hop" "-w $hop" "-w $hop,$hop&connect_timeout=60" "--json -w $hop"; do
+        rm -f "$MG_TMP"/hung.*
+        # shellcheck disable=SC2086 # $w is words
+        start_mg mitogen-run -t 60 $w -- true
+        for ((i = 0; i < 10 * MG_TIMEOUT_SCALE * 20; i++)); do
+            compgen -G "$MG_TMP/hung.*" >/dev/null && break
+            sleep 0.05
+        done
+        kill -TERM "$MG_PID"
+        wait_mg 10
+        assert "$status" -eq 143 "$w: 128+SIGTERM, not 255 (nothing was unreachable)"
+    done
+}
+
 @test "a second SIGINT abandons a command that ignores the first" {
     [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agents stay up for the next command"
     start_mg mitogen-run local/local "$(agents_script)
