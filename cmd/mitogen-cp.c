@@ -76,8 +76,12 @@ static void plan(const struct mg_cp_opts *co)
 		for (size_t j = 0; co->srcs[j] != NULL; j++) {
 			if (co->pull) {
 				char *stem = co->report != NULL ? mg_report_file_stem(NULL, co->names[i]) : NULL;
+				size_t n = strlen(co->dest);
+				/* DEST/ as given: no second slash before the stem. */
+				bool sep = stem != NULL && (n == 0 || co->dest[n - 1] != '/');
+
 				printf("%s:%s -> %s%s%s\n", co->chains[i].text, co->srcs[j], co->dest,
-				       stem != NULL ? "/" : "", stem != NULL ? stem : "");
+				       sep ? "/" : "", stem != NULL ? stem : "");
 				talloc_free(stem);
 			} else {
 				printf("%s%s%s -> %s:%s\n", co->from != NULL ? co->from->text : "",

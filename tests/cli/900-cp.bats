@@ -719,6 +719,8 @@ pushed" "nothing else written"
     assert "$(cat "$MG_TMP/d2/$stem/f")" == "many" "the file there"
     run_mg mitogen-cp -n -w "$long" ":$MG_TMP/f" "$MG_TMP/d2"
     assert "$output" =~ " -> $MG_TMP/d2/$stem\$" "-n says that directory"
+    run_mg mitogen-cp -n -w local ":$MG_TMP/f" "$MG_TMP/d2/"
+    assert "$output" == "local:$MG_TMP/f -> $MG_TMP/d2/local" "-n: one slash after a DEST/"
 
     run_mg_sep mitogen-cp --json -w local "$MG_TMP/f" ":$MG_TMP/d1/"
     assert "$output" =~ '"target": *"local"' "JSON per target"
