@@ -61,6 +61,11 @@ function rerun() {
 }
 
 @test "900-cp.bats with MITOGEN_PERSIST" {
+    # Its second run was this file's half (100 s of 212 in CI), and CI's
+    # 30 minutes ran short: MG_RERUN_LONG=1 runs it again.
+    if [[ ${MG_RERUN_LONG:-} != 1 ]]; then
+        skip "900-cp.bats runs again with MITOGEN_PERSIST only with MG_RERUN_LONG=1"
+    fi
     not_under_sanitizer 900-cp.bats
     rerun 900-cp.bats
 }
