@@ -552,6 +552,7 @@ int mg_agent_main(int argc, char **argv)
 	bool boot = argc == 4 && strcmp(argv[1], "--boot") == 0 && strcmp(argv[3], "-") == 0;
 	bool local = (argc == 2 || argc == 3) && strcmp(argv[1], "--local") == 0;
 	int image_fd = -1;
+	bool tail_hello;
 
 	if (local && argc == 3 && (image_fd = stub_image_fd(argv[2])) < 0) {
 		local = false;
@@ -567,11 +568,11 @@ int mg_agent_main(int argc, char **argv)
 		image_fd = open(argv[2], O_RDONLY | O_CLOEXEC);
 		unlink(argv[2]);
 	}
-	if (image_fd >= 0) {
-		close_inherited(image_fd);
-		return agent_run(image_fd, NULL, boot);
+	/* Our HELLO is at the end of the file the first stage wrote. */
+	tail_hello = boot && image_fd >= 0;
+	if (image_fd < 0) {
+		image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	}
-	image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	close_inherited(image_fd);
-	return agent_run(image_fd, NULL, false);
+	return agent_run(image_fd, NULL, tail_hello);
 }
