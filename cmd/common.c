@@ -213,8 +213,9 @@ int mg_cmd_parse_secs(const char *opt, const char *text, unsigned max_secs, bool
 	}
 	if (*p != '\0' || !digits || ms > (uint64_t)max_secs * 1000 ||
 	    (ms == 0 && !zero_ok) || (ms == 0 && strspn(text, "0.") != strlen(text))) {
-		return mg_cmd_usage_error("%s '%s': expected seconds, %s %u", opt, text,
-					  zero_ok ? "from 0 to" : "more than 0 and at most", max_secs);
+		/* The smallest limit is a millisecond: below it counts for nothing. */
+		return mg_cmd_usage_error("%s '%s': expected seconds, %sfrom 0.001 to %u", opt, text,
+					  zero_ok ? "0 (no limit) or " : "", max_secs);
 	}
 	*_ms = (unsigned)ms;
 	return 0;

@@ -269,12 +269,12 @@ function check_stub() {
         run_mg_sep 2 mitogen-run -u "$v" local true
         assert "$output" == "" "-u '$v': nothing on stdout"
         assert "${#stderr_lines[@]}" -eq 1 "-u '$v': a one-line message"
-        assert "$stderr" =~ "^mitogen-run: -u '.*': expected seconds, from 0 to 4294967" "-u '$v': says what fits"
+        assert "$stderr" =~ "^mitogen-run: -u '.*': expected seconds, 0 \\(no limit\\) or from 0\\.001 to 4294967 \\(see" "-u '$v': says what fits"
     done
     for v in '' 0 0.0 -1 nan 1e3 86401 4294968; do
         run_mg_sep 2 mitogen-run -t "$v" local true
         assert "${#stderr_lines[@]}" -eq 1 "-t '$v': a one-line message"
-        assert "$stderr" =~ "^mitogen-run: -t '.*': expected seconds, more than 0 and at most 86400" \
+        assert "$stderr" =~ "^mitogen-run: -t '.*': expected seconds, from 0\\.001 to 86400 \\(see" \
             "-t '$v': says what fits"
     done
     run_mg_sep 2 mitogen-exec -u 4294968 local /bin/true
