@@ -157,7 +157,8 @@ static const char *outcome_name(const struct mg__report_target *t)
 {
 	switch (t->res.outcome) {
 	case MG_OUTCOME_RAN:
-		return t->status == 0 ? "ok" : "failed";
+		/* Output cut short counts as failed (255): never "ok". */
+		return t->status == 0 && !t->cut[0] && !t->cut[1] ? "ok" : "failed";
 	case MG_OUTCOME_NOT_STARTED:
 		return "not-started";
 	case MG_OUTCOME_UNREACHABLE:
