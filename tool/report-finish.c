@@ -158,7 +158,7 @@ static const char *outcome_name(const struct mg__report_target *t)
 	switch (t->res.outcome) {
 	case MG_OUTCOME_RAN:
 		/* Output cut short counts as failed (255): never "ok". */
-		return t->status == 0 && !t->cut[0] && !t->cut[1] ? "ok" : "failed";
+		return mg__report_target_failed(t) ? "failed" : "ok";
 	case MG_OUTCOME_NOT_STARTED:
 		return "not-started";
 	case MG_OUTCOME_UNREACHABLE:
