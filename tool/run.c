@@ -189,6 +189,16 @@ static void on_cmd_timeout(struct mg_timer *tm, void *data)
 
 	t->cmd_timer = NULL;
 	t->timed_out = true;
+	if (!mg_exec_started(t->e)) {
+		/* Nothing runs yet (a pushed program still on its way): there
+		 * is nothing to wait for, and should it start after all, it
+		 * is killed as it does. */
+		char *msg = talloc_asprintf(t->run, "%s: timed out after %g s, before the command started",
+					    t->chain->text, t->run->opts->command_timeout_ms / 1000.0);
+		mg_exec_signal(t->e, SIGKILL);
+		target_done(t, MG_RUN_TIMED_OUT, 124, 0, msg);
+		return;
+	}
 	mg_exec_signal(t->e, SIGTERM);
 	t->kill_timer = mg_timer_new(t->run, t->run->loop, TIMEOUT_KILL_MS, on_kill_timer, t);
 }
@@ -422,7 +432,14 @@ static void on_signal(struct mg_signal *sig, int signo, void *data)
 	}
 	for (size_t i = 0; i < run->n; i++) {
 		struct target *t = &run->t[i];
-		if (!t->done && t->e != NULL && t->up) {
+		if (!t->done && t->e != NULL && t->up && !mg_exec_started(t->e)) {
+			/* Up, its command not started (a program on its way):
+			 * ended now, and killed should it start after all. */
+			char *msg = talloc_asprintf(run, "%s: interrupted before the command started",
+						    t->chain->text);
+			mg_exec_signal(t->e, SIGKILL);
+			target_interrupted(t, signo, msg);
+		} else if (!t->done && t->e != NULL && t->up) {
 			mg_exec_signal(t->e, signo);
 		}
 	}

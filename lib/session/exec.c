@@ -583,6 +583,11 @@ int mg_exec_signal(struct mg_exec *e, int signo)
 	return 0;
 }
 
+bool mg_exec_started(const struct mg_exec *e)
+{
+	return e->started;
+}
+
 int mg_exec_winsize(struct mg_exec *e, unsigned rows, unsigned cols)
 {
 	struct mg__exec_ctl c = { .op = MG_EXEC_CTL_WINSIZE, .rows = rows, .cols = cols };

@@ -214,8 +214,29 @@ function make_script() {
     cp /bin/true "$MG_TMP/big"
     truncate -s 10G "$MG_TMP/big"
     MG_TIMEOUT=60 run_timed 124 mitogen-exec -u 1 local -- "$MG_TMP/big"
-    assert "$stderr" =~ "^mitogen-exec: local: timed out after 1 s" "the error says it timed out"
+    # Nothing runs yet: no SIGTERM and SIGKILL to wait for.
+    assert "$stderr" =~ "^mitogen-exec: local: timed out after 1 s, before the command started" \
+        "the error says it timed out before the command started"
     assert "$elapsed_ms" -lt 12000 "milliseconds until -u 1 ended the run"
+}
+
+@test "one SIGTERM during the program's transfer ends mitogen-exec at once: 143" {
+    local t0
+    cp /bin/true "$MG_TMP/big"
+    truncate -s 10G "$MG_TMP/big"
+    start_mg mitogen-exec -v local -- "$MG_TMP/big"
+    # The chain is up (-v says so); the program is on its way.
+    for ((i = 0; i < 15 * MG_TIMEOUT_SCALE * 20; i++)); do
+        grep -q "local: agent up" "$MG_TMP/err" && break
+        sleep 0.05
+    done
+    assert "$(cat "$MG_TMP/err")" =~ "local: agent up" "the chain came up"
+    t0=$(now_us)
+    kill -TERM "$MG_PID"
+    wait_mg 20
+    assert "$status" -eq 143 "mitogen-exec exits 128+SIGTERM"
+    assert "$(cat "$MG_TMP/err")" =~ "local: interrupted before the command started" \
+        "the error says the command had not started"
 }
 
 @test "-u reaches a background job that holds the output open" {

@@ -91,6 +91,9 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 uint32_t mg_exec_join_id(const struct mg_exec *e);
 /* Send 'signo' to the remote process group (queued until it started). */
 int mg_exec_signal(struct mg_exec *e, int signo);
+/* Whether the far end said the command started (false while a pushed
+ * program is still on its way, and after a failure to start). */
+bool mg_exec_started(const struct mg_exec *e);
 /* The local terminal was resized: resize the remote one (with pty). */
 int mg_exec_winsize(struct mg_exec *e, unsigned rows, unsigned cols);
 
