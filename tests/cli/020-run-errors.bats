@@ -42,24 +42,9 @@ function remember_procs() {
     done
 }
 
-# Microseconds since the epoch.
-function now_us() {
-    printf '%s\n' "${EPOCHREALTIME/./}"
-}
-
 # Names in $TMPDIR (there must be none once mitogen-run is done).
 function tmpdir_leftovers() {
     command ls -A "$TMPDIR"
-}
-
-# Live (not zombie) processes whose whole command line is exactly $1.
-function live_procs() {
-    local pid state
-    for pid in $(pgrep -f -x -- "$1"); do
-        state=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null) || continue
-        [[ -n $state && $state != Z* ]] && echo "$pid"
-    done
-    return 0
 }
 
 @test "unknown method: exit 2, column and suggestion" {

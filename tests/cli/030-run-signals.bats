@@ -30,21 +30,6 @@ function teardown() {
     basic_teardown
 }
 
-# Microseconds since the epoch.
-function now_us() {
-    printf '%s\n' "${EPOCHREALTIME/./}"
-}
-
-# Live (not zombie) processes whose whole command line is exactly $1.
-function live_procs() {
-    local pid state
-    for pid in $(pgrep -f -x -- "$1"); do
-        state=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null) || continue
-        [[ -n $state && $state != Z* ]] && echo "$pid"
-    done
-    return 0
-}
-
 # The agents the remote command saw above itself (written to $MG_TMP/agents
 # by AGENTS_SCRIPT), those still alive and still agents.
 function agent_pids() {

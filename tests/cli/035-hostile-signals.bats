@@ -37,21 +37,6 @@ function teardown() {
     basic_teardown
 }
 
-# Microseconds since the epoch.
-function now_us() {
-    printf '%s\n' "${EPOCHREALTIME/./}"
-}
-
-# Live (not zombie) processes whose whole command line is exactly $1.
-function live_procs() {
-    local pid state
-    for pid in $(pgrep -f -x -- "$1"); do
-        state=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null) || continue
-        [[ -n $state && $state != Z* ]] && echo "$pid"
-    done
-    return 0
-}
-
 # The pid in file $1 if that process lives (not a zombie) and its command
 # line still holds $2 or our unique sleep: a stub this test started.
 function our_stub() {

@@ -40,16 +40,6 @@ function teardown() {
     basic_teardown
 }
 
-# Live (not zombie) processes whose whole command line is exactly $1.
-function live_procs() {
-    local pid state
-    for pid in $(pgrep -f -x -- "$1"); do
-        state=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null) || continue
-        [[ -n $state && $state != Z* ]] && echo "$pid"
-    done
-    return 0
-}
-
 # Wait up to $1 s until no live 'sleep $SLEEP_ARG' is left; print those left.
 function wait_until_gone() {
     local i out

@@ -327,6 +327,22 @@ function _mg_assert_fail() {
 ###############################################################################
 # BEGIN skips and small tools
 
+# Microseconds since the epoch.
+function now_us() {
+    printf '%s\n' "${EPOCHREALTIME/./}"
+}
+
+# Live (not zombie) processes whose whole command line is exactly $1 (a
+# unique argument of the test's own, so that only what it started is found).
+function live_procs() {
+    local pid state
+    for pid in $(pgrep -f -x -- "$1"); do
+        state=$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null) || continue
+        [[ -n $state && $state != Z* ]] && echo "$pid"
+    done
+    return 0
+}
+
 function is_root() {
     [[ $(id -u) -eq 0 ]]
 }
