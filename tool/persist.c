@@ -115,6 +115,11 @@ void mg__holder_exit(struct mg_holder *h)
 		h->lock_fd = take_lock(h->lock, false);
 	}
 	TALLOC_FREE(h->l);
+	/* The clients first: each says its link to us is lost (255), never
+	 * the 143 of a command our teardown stopped, nor "parent lost". */
+	if (h->s != NULL) {
+		mg_session_drop_clients(h->s);
+	}
 	if (h->lock_fd >= 0) {
 		unlink(h->lock);
 	}

@@ -1266,3 +1266,25 @@ void mg__router_close_all(struct mg_router *r, const char *why)
 	talloc_free(tmp);
 	del_routes_via(r, NULL, why);
 }
+
+size_t mg__router_close_attached(struct mg_router *r)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	size_t n, closed = 0;
+	struct mg__ident **v = mg__idtab_list(tmp, &r->routes, &n);
+	struct mg_stream **links = talloc_zero_array(tmp, struct mg_stream *, n + 1);
+
+	/* The links first: closing one deletes the routes through it. */
+	for (size_t i = 0; v != NULL && links != NULL && i < n; i++) {
+		struct mg_stream *s = ((struct route *)v[i])->stream;
+		if (s != r->parent && mg__stream_attached(s) && !mg__stream_closed(s)) {
+			mg__stream_abort(s);
+			links[closed++] = s;
+		}
+	}
+	for (size_t i = 0; links != NULL && i < closed; i++) {
+		on_stream_close(links[i], 0, NULL, r);
+	}
+	talloc_free(tmp);
+	return closed;
+}

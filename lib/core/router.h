@@ -182,5 +182,8 @@ void mg__router_unhold(struct mg_router *r, uint32_t id, const char *why);
 
 /* Drop every stream and fail every waiter (shutdown). */
 void mg__router_close_all(struct mg_router *r, const char *why);
+/* Close the link of every UNIX-attached client now, what is queued for
+ * it dropped; its routes go as for any lost link. Returns how many. */
+size_t mg__router_close_attached(struct mg_router *r);
 
 #endif

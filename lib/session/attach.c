@@ -289,3 +289,8 @@ bool mg_session_attached(const struct mg_session *s)
 {
 	return s->remote != NULL;
 }
+
+size_t mg_session_drop_clients(struct mg_session *s)
+{
+	return mg__router_close_attached(s->r);
+}

@@ -207,6 +207,34 @@ function program_copies() {
     assert "$(holder_pid)" != "$pid" "a new holder"
 }
 
+@test "--persist-stop mid-command: every client says its link is lost, 255, whatever its chain" {
+    # The holder's teardown stopped the commands, and a one-hop command
+    # got that end as its result (143, no message) while a two-hop one
+    # said "parent lost": the clients' links now go first.
+    run_mg mitogen-run --persist local true
+    local one two rc1=0 rc2=0 i nap=30.$RANDOM$RANDOM
+    timeout 20 mitogen-run --persist local "echo up; sleep $nap" >"$MG_TMP/out1" 2>"$MG_TMP/err1" &
+    one=$!
+    timeout 20 mitogen-run --persist local/local "echo up; sleep $nap" >"$MG_TMP/out2" 2>"$MG_TMP/err2" &
+    two=$!
+    wait_file "$MG_TMP/out1"
+    wait_file "$MG_TMP/out2"
+    run_mg mitogen-run --persist-stop
+    assert "$output" =~ "exiting" "the holder says it exits"
+    wait "$one" || rc1=$?
+    wait "$two" || rc2=$?
+    cat "$MG_TMP/err1" "$MG_TMP/err2"
+    assert "$rc1" == 255 "one hop: 255"
+    assert "$rc2" == 255 "two hops: 255"
+    assert "$(cat "$MG_TMP/err1")" == "mitogen-run: local: connection to $SOCK lost" "one hop: why"
+    assert "$(cat "$MG_TMP/err2")" == "mitogen-run: local/local: connection to $SOCK lost" "two hops: why"
+    for ((i = 0; i < 200; i++)); do
+        [[ -z $(live_procs "sleep $nap") ]] && break
+        sleep 0.05
+    done
+    assert "$(live_procs "sleep $nap")" == "" "the remote commands were stopped"
+}
+
 @test "a holder told to stop leaves at once while a command in its start-up holds the lock" {
     # A command starting holds persist.lock (from its first look at the
     # socket to its attach). The holder, on SIGTERM or --persist-stop,

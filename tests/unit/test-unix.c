@@ -826,6 +826,58 @@ static void test_handshake_frame_small_body(void)
 }
 ISOLATED(test_handshake_frame_small)
 
+/* mg_session_drop_clients: every attached client's link goes at once, and
+ * each client hears that its link is lost. */
+struct lost {
+	int n;
+	char reason[256];
+};
+
+static void on_lost(struct mg_router *r, uint32_t id, const char *reason, void *data)
+{
+	struct lost *lo = data;
+
+	lo->n++;
+	snprintf(lo->reason, sizeof(lo->reason), "%s", reason != NULL ? reason : "");
+}
+
+static bool both_lost(void *arg)
+{
+	const struct lost *lo = arg;
+
+	return lo[0].n > 0 && lo[1].n > 0;
+}
+
+static bool two_attached(void *arg)
+{
+	return ((struct fx *)arg)->n_attached >= 2;
+}
+
+static void test_drop_clients_body(void)
+{
+	struct fx *f = fx_listen();
+	struct mg_router *c1 = NULL, *c2 = NULL;
+	struct lost lo[2] = { { 0 } };
+
+	ASSERT_PTR_NOT_NULL(f);
+	ASSERT_INT_EQ(mg_session_drop_clients(f->s), 0);
+	ASSERT_INT_EQ(mg_attach(f, f->loop, f->path, 0, &c1, NULL), 0);
+	ASSERT_INT_EQ(mg_attach(f, f->loop, f->path, 0, &c2, NULL), 0);
+	ASSERT_TRUE(run_until(f->loop, two_attached, f, 2000));
+	ASSERT_PTR_NOT_NULL(mg_router_on_disconnect(f, c1, 0, on_lost, &lo[0]));
+	ASSERT_PTR_NOT_NULL(mg_router_on_disconnect(f, c2, 0, on_lost, &lo[1]));
+	ASSERT_TRUE(mg__router_reachable(f->mr, 1) && mg__router_reachable(f->mr, 2));
+	ASSERT_INT_EQ(mg_session_drop_clients(f->s), 2);
+	/* Their routes are gone at once; the listener still listens. */
+	ASSERT_TRUE(!mg__router_reachable(f->mr, 1) && !mg__router_reachable(f->mr, 2));
+	ASSERT_TRUE(run_until(f->loop, both_lost, lo, 2000));
+	ASSERT_STR_CONTAINS(lo[0].reason, "lost");
+	ASSERT_STR_CONTAINS(lo[1].reason, "lost");
+	ASSERT_INT_EQ(mg_session_drop_clients(f->s), 0);
+	talloc_free(f);
+}
+ISOLATED(test_drop_clients)
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -841,5 +893,6 @@ int main(void)
 	RUN(test_privileged_calls_hop);
 	RUN(test_deaf_client_starves_nobody);
 	RUN(test_handshake_frame_small);
+	RUN(test_drop_clients);
 	return TESTS_END();
 }

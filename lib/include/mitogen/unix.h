@@ -133,6 +133,14 @@ void mg_session_on_serve(struct mg_session *s, mg_serve_fn fn, void *data);
 size_t mg_session_serving(const struct mg_session *s, const char *hop_text, uint32_t *ids,
 			  size_t max);
 
+/* Close every attached client's link now, dropping what waits to be sent
+ * to it: a master about to end its session, so that each client learns
+ * it at once ("connection to PATH lost"), before the end of its commands
+ * that the teardown causes can reach it as their result. The commands
+ * the clients started are stopped as when each client goes. Returns how
+ * many links were closed. */
+size_t mg_session_drop_clients(struct mg_session *s);
+
 /*
  * Attach to the session listening at 'path' (mg_attach) and make a
  * session on mem_ctx around this process's new context: its mg_connect
