@@ -459,6 +459,7 @@ static int parse_text(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx,
 	for (size_t c = 0; c < sc.n_chains; c++) {
 		const struct chain_range *cr = &sc.chains[c];
 		struct mg_chain_list **segs;
+		size_t count = 1;
 
 		segs = talloc_zero_array(tmp_ctx, struct mg_chain_list *,
 					 cr->n_hops);
@@ -483,6 +484,17 @@ static int parse_text(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx,
 			if (r != 0) {
 				goto done;
 			}
+			/* Refuse at the hop that passes the cap, before the next
+			 * hops are expanded: 128 hops of 99999 names each would
+			 * take gigabytes to parse in full. */
+			if (count > 0 && segs[h]->n_chains > (MG_CHAIN_MAX_CHAINS - total) / count) {
+				const struct hop_range *hr = &sc.hops[cr->first_hop + h];
+
+				r = mg__chain_fail(p, (int)hr->start + 1, "expands to more than %d chains",
+						   MG_CHAIN_MAX_CHAINS);
+				goto done;
+			}
+			count *= segs[h]->n_chains;
 		}
 		r = product(p, list, segs, cr->n_hops, (int)cr->start + 1,
 			    &total);
