@@ -20,9 +20,11 @@ struct mg_report;
  * CHAIN:PATH: the chain ends at the first ':' followed by '/' when the
  * text before it is a chain (an absolute PATH), else at the last ':'
  * whose text before it is a chain (the longest such chain, so
- * "ssh:web1:2222:f" is port 2222 and file f). An empty PATH is ".".
- * Returns 1 with both set (on mem_ctx), or -EINVAL with *_errmsg when no
- * chain ends at any ':' (the parser's message for the whole word).
+ * "ssh:web1:2222:f" is port 2222 and file f), a PATH that holds ":/"
+ * then starting with "./". An empty PATH is ".". Returns 1 with both set
+ * (on mem_ctx), or -EINVAL with *_errmsg when no chain ends where it
+ * must (the parser's message for the text before the first ":/", else
+ * before the last ':').
  */
 int mg_cp_split(TALLOC_CTX *mem_ctx, const char *word, char **_chain, char **_path,
 		char **_errmsg);

@@ -765,6 +765,30 @@ pushed" "nothing else written"
     assert "$output" == "ssh:web1:. -> ." "an empty path is the far directory"
 }
 
+@test "cp: a mistyped chain before an absolute path is refused as mitogen-run refuses it" {
+    local chain
+    # Before, a valid shorter chain (local/sudo) took the rest as a
+    # relative path ("root?usr=x:/..."), and the copy went there (-n
+    # shows where it would go).
+    for chain in 'local/sudo:root?usr=x' 'local/local?remot_name=x'; do
+        run_mg_sep 2 mitogen-cp -n "$MG_TMP/a" "$chain:$MG_TMP/dst"
+        assert "${stderr#mitogen-cp: }" == "chain '$chain': ${stderr#*\': }" "$chain: named as mitogen-run names it"
+        assert "$stderr" =~ "column [0-9]+: unknown option" "$chain: the bad part named"
+        run_mg_sep 2 mitogen-run "$chain" true
+        assert "$stderr" =~ "unknown option" "$chain: mitogen-run refuses the same chain"
+    done
+    run_mg_sep 2 mitogen-cp -n "$MG_TMP/a" 'ssh:we%20b:notes'
+    assert "$stderr" =~ "chain 'ssh:we%20b': column 7: space in host" "the longest text is checked, not 'ssh'"
+    run_mg_sep 2 mitogen-cp -n "$MG_TMP/a" 'sduo:root:/x'
+    assert "$stderr" =~ "chain 'sduo:root': column 1: unknown method 'sduo' \(did you mean 'sudo'\?\)" \
+        "the same words as mitogen-run's"
+    # A relative path holding ":/" is written ./PATH.
+    run_mg_sep 2 mitogen-cp -n "$MG_TMP/a" 'web1:a:/b'
+    assert "$stderr" =~ "written ./PATH" "the hint"
+    run_mg_sep mitogen-cp -n "$MG_TMP/a" 'web1:./a:/b'
+    assert "$output" == "$MG_TMP/a -> ssh:web1:./a:/b" "./ before it"
+}
+
 @test "cp: targets behind one hop get one stream, relayed there; one failing does not stop the other" {
     [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the holder logs the hops (-v)"
     need_users
