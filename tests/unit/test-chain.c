@@ -343,6 +343,16 @@ static void test_options(void)
 	ASSERT_PTR_NOT_NULL(hop);
 	ASSERT_STR_EQ(hop->opts[0].value, "a\nb");
 	ASSERT_STR_EQ(hop->text, "su?incorrect_prompts=a%0Ab");
+	/* A space may be written as it is, as mitogen-chain(7) says; at the
+	 * end of the target or before a ',' it goes with the others. */
+	hop = one_hop(ctx, "sudo?password_prompt=Pass word:");
+	ASSERT_PTR_NOT_NULL(hop);
+	ASSERT_STR_EQ(hop->opts[0].value, "Pass word:");
+	ASSERT_STR_EQ(hop->text, "sudo?password_prompt=Pass%20word:");
+	ASSERT_STR_EQ(texts(ctx, "sudo?password_prompt=a  , local "),
+		      "sudo?password_prompt=a | local");
+	ASSERT_STR_EQ(err_of(ctx, "su?password_prompt=a\tb"),
+		      "column 21: control character 0x09 (percent-encode it as %09)");
 	/* Options on one hop do not leak into the next. */
 	ASSERT_STR_EQ(texts(ctx, "ssh:a?port=2/sudo?set_home=1"),
 		      "ssh:a:2/sudo?set_home=1");
