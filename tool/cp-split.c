@@ -16,18 +16,31 @@ static bool is_chain(const char *word, size_t n)
 	return ok;
 }
 
-/* The next ':' at or after i outside an [IPv6] bracket, or -1. */
-static long next_colon(const char *w, size_t i)
-{
-	bool bracket = false;
+/* A scan for the ':'s of a word that may end its chain: not those inside
+ * an [IPv6] bracket, where brackets count only before a hop's '?' (in
+ * option values they are plain, mitogen-chain(7)). */
+struct colons {
+	const char *w;
+	size_t i;
+	bool bracket;
+	bool opts;
+};
 
-	for (; w[i] != '\0'; i++) {
-		if (w[i] == '[') {
-			bracket = true;
-		} else if (w[i] == ']') {
-			bracket = false;
-		} else if (w[i] == ':' && !bracket) {
-			return (long)i;
+/* The next such ':', or -1. */
+static long next_colon(struct colons *s)
+{
+	for (; s->w[s->i] != '\0'; s->i++) {
+		char c = s->w[s->i];
+
+		if (c == ':' && !s->bracket) {
+			return (long)s->i++;
+		}
+		if (s->opts) {
+			s->opts = c != '/' && c != ',';
+		} else if (c == '[' || c == ']') {
+			s->bracket = c == '[';
+		} else if (c == '?' && !s->bracket) {
+			s->opts = true;
 		}
 	}
 	return -1;
@@ -39,11 +52,12 @@ static long next_colon(const char *w, size_t i)
  * not "ssh needs a host"). */
 static char *no_chain(TALLOC_CTX *mem_ctx, const char *word, long first_slash)
 {
+	struct colons scan = { .w = word };
 	long c = first_slash;
 	struct mg_chain_list *list = NULL;
 	char *errmsg = NULL, *text;
 
-	for (long k = next_colon(word, 0); first_slash < 0 && k >= 0; k = next_colon(word, (size_t)k + 1)) {
+	for (long k; first_slash < 0 && (k = next_colon(&scan)) >= 0;) {
 		c = k;
 	}
 	text = talloc_strndup(mem_ctx, word, c > 0 ? (size_t)c : strlen(word));
@@ -60,13 +74,14 @@ static char *no_chain(TALLOC_CTX *mem_ctx, const char *word, long first_slash)
 int mg_cp_split(TALLOC_CTX *mem_ctx, const char *word, char **_chain, char **_path,
 		char **_errmsg)
 {
+	struct colons scan = { .w = word };
 	long c, best = -1, first_slash = -1;
 
 	*_chain = *_path = *_errmsg = NULL;
 	if (word[0] == '/' || word[0] == '.' || strchr(word, ':') == NULL) {
 		return 0;
 	}
-	for (c = next_colon(word, 0); c >= 0; c = next_colon(word, (size_t)c + 1)) {
+	while ((c = next_colon(&scan)) >= 0) {
 		if (first_slash < 0 && word[c + 1] == '/') {
 			first_slash = c;
 		}

@@ -765,7 +765,7 @@ pushed" "nothing else written"
     assert "$output" == "ssh:web1:. -> ." "an empty path is the far directory"
 }
 
-@test "cp: a mistyped chain before an absolute path is refused as mitogen-run refuses it" {
+@test "cp: the chain before a colon is read as mitogen-run reads it: a mistyped one refused, a bracket in a value plain" {
     local chain
     # Before, a valid shorter chain (local/sudo) took the rest as a
     # relative path ("root?usr=x:/..."), and the copy went there (-n
@@ -787,6 +787,10 @@ pushed" "nothing else written"
     assert "$stderr" =~ "written ./PATH" "the hint"
     run_mg_sep mitogen-cp -n "$MG_TMP/a" 'web1:./a:/b'
     assert "$output" == "$MG_TMP/a -> ssh:web1:./a:/b" "./ before it"
+    # After a hop's '?' a bracket is plain, as mitogen-run reads it: the
+    # ':' after it still ends the chain (it was taken as an IPv6 one's).
+    run_mg_sep mitogen-cp -n "$MG_TMP/a" 'local/sudo?password_prompt=a[b:/x'
+    assert "$output" == "$MG_TMP/a -> local/sudo?password_prompt=a[b:/x" "'[' in an option value"
 }
 
 @test "cp: targets behind one hop get one stream, relayed there; one failing does not stop the other" {
