@@ -280,6 +280,13 @@ EOF
     run_mg_sep mitogen-run -w "^$MG_TMP/failed" -- echo again
     assert "$(sorted_output)" == "$(printf '%s\n' 'c02: again' 'c04: again' 'gone: again')" \
         "the rerun runs exactly those"
+    # The positional TARGET reads ^FILE and - as -w does.
+    run_mg_sep mitogen-run "^$MG_TMP/failed" echo again
+    assert "$(sorted_output)" == "$(printf '%s\n' 'c02: again' 'c04: again' 'gone: again')" \
+        "a positional ^FILE"
+    run_mg_sep bash -c 'mitogen-run - echo again <"$1"' x "$MG_TMP/failed"
+    assert "$(sorted_output)" == "$(printf '%s\n' 'c02: again' 'c04: again' 'gone: again')" \
+        "a positional -: the targets from stdin"
 
     # Nothing failed: the file is written, empty.
     run_mg_sep mitogen-run --failed "$MG_TMP/failed" -w "^$MG_TMP/failed" -- true
