@@ -217,6 +217,23 @@ function qjoin() {
     done
 }
 
+@test "setns: no descriptor the command inherited reaches the container" {
+    need_static_agent
+    # A directory of this host, open without close-on-exec where
+    # mitogen-run starts (as a caller's shell may leave one): were it to
+    # reach any process in the container (the first stage stays there as
+    # the agent's parent), root there could read the host through
+    # /proc/PID/fd/N, outside the container's root.
+    mkdir -p "$MG_TMP/host-dir"
+    echo host-only >"$MG_TMP/host-dir/mg-host-marker"
+    local leak='for f in /proc/[0-9]*/fd/*; do [ -e "$f/mg-host-marker" ] && echo "$f"; done; echo done'
+    exec 7<"$MG_TMP/host-dir"
+    run_mg_sep mitogen-run setns:docker:mgbox -- sh -c "$leak"
+    exec 7<&-
+    assert "$stderr" == "" "nothing on stderr"
+    assert "$output" == "done" "no process in the container holds the host's directory"
+}
+
 @test "setns:lxc, setns:lxd, setns:machinectl: the leader from each tool's output" {
     need_static_agent
     export MG_STUB_LXC_INFO_PID=$MG_LEADER MG_STUB_LXC_PID=$MG_LEADER MG_STUB_MACHINECTL_PID=$MG_LEADER

@@ -10,8 +10,9 @@
  * environment (ours with HOME, SHELL, USER and LOGNAME replaced). pre_exec
  * (in the child, async-signal-safe) enters the namespaces, chroots, drops
  * to the user, points environ at that environment and changes to the home
- * directory. The environment goes through environ rather than argv
- * because build_argv runs before prepare: it cannot know the user's home.
+ * directory, and lets no inherited descriptor cross the exec. The
+ * environment goes through environ rather than argv because build_argv
+ * runs before prepare: it cannot know the user's home.
  *
  * Unlike mitogen, the chroot comes after setns(): entering a mount
  * namespace resets the root to that namespace's root, which is not the
@@ -49,6 +50,9 @@
 #endif
 #ifndef RESOLVE_IN_ROOT
 #define RESOLVE_IN_ROOT 0x10
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
 extern char **environ;
@@ -98,6 +102,8 @@ struct setns_state {
 	/* Prebuilt error texts: the child may not format anything. */
 	char *root_what;
 	char *user_what;
+	/* Where the child's fallback for close_range stops (RLIMIT_NOFILE). */
+	long fd_limit;
 };
 
 /* A user from /etc/passwd. */
@@ -896,6 +902,7 @@ static void setns_prep_pid(void *data, int err, long pid, const char *errmsg)
 			ret = -ENOMEM;
 		} else {
 			st->root_fd = -1;
+			st->fd_limit = sysconf(_SC_OPEN_MAX) > 0 ? sysconf(_SC_OPEN_MAX) : 1024;
 			talloc_set_destructor(st, setns_state_destructor);
 			if ((ret = setns_open_ns(pr, st, pid, pr->container, &msg)) != 0 ||
 			    (ret = setns_resolve_user(pr, st, pr->user, pr->container, &msg)) != 0) {
@@ -996,11 +1003,33 @@ static int setns_setids(uid_t uid, gid_t gid)
 	return (int)syscall(SETNS_SYS(setresuid), uid, uid, uid);
 }
 
+/* Everything above stderr closes at exec: a descriptor the process that
+ * started us left open (a caller's shell may) would follow the first
+ * stage into the container, where root could reach the host through
+ * /proc/PID/fd/N. Ours are close-on-exec already; before Linux 5.11,
+ * one fcntl per descriptor. */
+static void setns_cloexec_inherited(long limit)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
+		return;
+	}
+#endif
+	for (long fd = 3; fd < limit; fd++) {
+		int flags = fcntl((int)fd, F_GETFD);
+
+		if (flags >= 0 && (flags & FD_CLOEXEC) == 0) {
+			fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+		}
+	}
+}
+
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static int setns_pre_exec(void *state)
 {
 	struct setns_state *st = state;
 
+	setns_cloexec_inherited(st->fd_limit);
 	if (st->groups_denied && setns_setgroups(0, NULL) != 0) {
 		setns_child_error(st->user_what, errno);
 		return -1;
