@@ -156,11 +156,13 @@ function check_argv() {
     assert "$stderr" =~ "column 9" "lxc:root@c1: the column of '@'"
 }
 
-@test "lxd: lxc exec --mode=noninteractive CONTAINER --" {
-    check_argv lxd:c2 "$STUBS/lxc" exec --mode=noninteractive c2 --
+@test "lxd: lxc exec --mode=non-interactive CONTAINER --" {
+    # The modes are auto, interactive and non-interactive ('lxc exec
+    # --help' of LXD and Incus); lxc takes any other word for auto.
+    check_argv lxd:c2 "$STUBS/lxc" exec --mode=non-interactive c2 --
     local my
     my=$(stub_copy lxc)
-    check_argv "lxd:c2?lxc_path=$(pct "$my")" "$my" exec --mode=noninteractive c2 --
+    check_argv "lxd:c2?lxc_path=$(pct "$my")" "$my" exec --mode=non-interactive c2 --
 }
 
 @test "jail: /usr/sbin/jexec [-U USER] JAIL" {

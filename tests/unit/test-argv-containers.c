@@ -123,10 +123,13 @@ static void test_lxc_lxd(void)
 		      "[lxc-attach][--clear-env][--name][c1][--]" BOOT);
 	ASSERT_STR_EQ(argv_of(ctx, "lxc:c1?lxc_attach_path=%2Fsnap%2Fbin%2Flxc-attach"),
 		      "[/snap/bin/lxc-attach][--clear-env][--name][c1][--]" BOOT);
+	/* lxc exec knows the modes auto, interactive and non-interactive
+	 * (lxc exec --help; LXD and Incus lxc/exec.go): any other word is
+	 * taken as auto, silently. */
 	ASSERT_STR_EQ(argv_of(ctx, "lxd:c2"),
-		      "[lxc][exec][--mode=noninteractive][c2][--]" BOOT);
+		      "[lxc][exec][--mode=non-interactive][c2][--]" BOOT);
 	ASSERT_STR_EQ(argv_of(ctx, "lxd:c2?lxc_path=%2Fsnap%2Fbin%2Flxc"),
-		      "[/snap/bin/lxc][exec][--mode=noninteractive][c2][--]" BOOT);
+		      "[/snap/bin/lxc][exec][--mode=non-interactive][c2][--]" BOOT);
 
 	/* Both name LXC's poor error reports after a failed boot. */
 	ASSERT_PTR_NOT_NULL(lxc);

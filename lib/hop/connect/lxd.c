@@ -1,6 +1,7 @@
 /* lxd: an LXD container through the lxc client (mitogen.md 3.9).
- * argv: lxc exec --mode=noninteractive CONTAINER -- BOOT. No user: use a
- * sudo or su hop after this one.
+ * argv: lxc exec --mode=non-interactive CONTAINER -- BOOT. No user: use a
+ * sudo or su hop after this one. (mitogen writes "noninteractive", which
+ * lxc does not know and takes for "auto".)
  */
 #include <errno.h>
 #include <stddef.h>
@@ -19,7 +20,7 @@ static int lxd_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 		return ret;
 	}
 	{
-		const char *words[] = { path, "exec", "--mode=noninteractive", hop->host, "--" };
+		const char *words[] = { path, "exec", "--mode=non-interactive", hop->host, "--" };
 		*_argv = mg__argv_then_boot(mem_ctx, words, 5, boot);
 	}
 	return *_argv != NULL ? 0 : -ENOMEM;
