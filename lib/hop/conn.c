@@ -866,6 +866,10 @@ static int conn_spawn(struct mg_conn *c, char **argv, int sv[2], int ev[2],
 		};
 		ret = c->direct || c->method->amend_env == NULL ? 0
 		      : c->method->amend_env(c, c->prepared, &envp);
+		if (ret == 0 && envp == NULL && c->prompt_env != NULL && !c->direct) {
+			envp = mg__env_with(c, (const char *const *)c->prompt_env);
+			ret = envp != NULL ? 0 : -ENOMEM;
+		}
 		so.envp = (const char *const *)envp;
 		if (ret == 0) {
 			ret = mg__spawn(&so, &c->pid);
@@ -1157,6 +1161,7 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 		    (ret = mg__prompt_new(c, pr, &c->pe, _errmsg)) != 0) {
 			goto fail;
 		}
+		c->prompt_env = pr->env;
 	}
 	if (p->password != NULL) {
 		c->password = mg__secret_dup(c, p->password);

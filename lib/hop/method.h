@@ -41,6 +41,10 @@ struct mg_prompts {
 	const char *hostkey;           /* partial-line ERE: unknown host key question, or NULL */
 	bool accept_hostkey;           /* answer "yes" to it (ssh check_host_keys=accept) */
 	const struct mg_line_error *errors; /* line patterns; terminated by re == NULL */
+	/* "NAME=VALUE" set in the environment of the hop's command (sudo:
+	 * its prompt, see connect/sudo.c); NULL: none. Methods that set it
+	 * have no amend_env. */
+	char **env;
 };
 
 struct mg_loop;

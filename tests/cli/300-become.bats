@@ -284,6 +284,26 @@ function stub_doas_path() {
     fi
 }
 
+@test "a target's login script that fakes sudo's prompt is not sent the password" {
+    need_users
+    # sudo -i runs the target's ~/.profile before the first stage. Root
+    # needs no password, so sudo never asks: a prompt seen now is the
+    # target's own, and the caller's password must not answer it. The
+    # fake waits 2 s for an answer, then lets the login go on.
+    local profile=$MG_HOME_A/.profile
+    cp -p -- "$profile" "$MG_TMP/profile.orig"
+    cat >>"$profile" <<'EOF'
+stty -icanon min 0 time 20 </dev/tty 2>/dev/null
+printf 'mitogen-sudo-prompt:' >&2
+IFS= read -r got </dev/tty
+printf '%s' "$got" >"$HOME/stolen"
+EOF
+    MG_PW=caller-secret-77 run_mg_sep mitogen-run -t 20 'sudo:mgtest_a?login=1&password_env=MG_PW' -- \
+        sh -c 'cat "$HOME/stolen"; rm -f "$HOME/stolen"'
+    cp -p -- "$MG_TMP/profile.orig" "$profile"
+    assert "$output" == "" "the fake prompt read nothing (not: the password)"
+}
+
 @test "an agent cannot be traced or read by another process of its user; the command can" {
     need_users
     # Passwords for deeper hops pass through an agent: like ssh-agent, it

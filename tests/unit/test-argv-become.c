@@ -275,16 +275,17 @@ static void test_sudo_options(void)
 	argv = argv_vec(ctx, "sudo:u?selinux_type=t&login=1&set_home=true&selinux_role=r",
 			boot_argv, &out);
 	ASSERT_PTR_NOT_NULL(argv);
-	ASSERT_STR_EQ(argv[3], "-u");
-	ASSERT_STR_EQ(argv[4], "u");
-	ASSERT_STR_EQ(argv[5], "-H");
-	ASSERT_STR_EQ(argv[6], "-i");
-	ASSERT_STR_EQ(argv[7], "-r");
-	ASSERT_STR_EQ(argv[8], "r");
-	ASSERT_STR_EQ(argv[9], "-t");
-	ASSERT_STR_EQ(argv[10], "t");
-	ASSERT_STR_EQ(argv[11], "--");
-	ASSERT_STR_EQ(argv[12], "/bin/sh");
+	/* With login, no -p: the prompt goes in SUDO_PROMPT. */
+	ASSERT_STR_EQ(argv[1], "-u");
+	ASSERT_STR_EQ(argv[2], "u");
+	ASSERT_STR_EQ(argv[3], "-H");
+	ASSERT_STR_EQ(argv[4], "-i");
+	ASSERT_STR_EQ(argv[5], "-r");
+	ASSERT_STR_EQ(argv[6], "r");
+	ASSERT_STR_EQ(argv[7], "-t");
+	ASSERT_STR_EQ(argv[8], "t");
+	ASSERT_STR_EQ(argv[9], "--");
+	ASSERT_STR_EQ(argv[10], "/bin/sh");
 	talloc_free(ctx);
 }
 
@@ -304,8 +305,8 @@ static void test_sudo_args(void)
 		{ "sudo?sudo_args=-E", SUDO "[-u][root][-E][--]" BOOT },
 		{ "sudo?sudo_args=--preserve-env", SUDO "[-u][root][-E][--]" BOOT },
 		{ "sudo?sudo_args=--set-home", SUDO "[-u][root][-H][--]" BOOT },
-		{ "sudo?sudo_args=-i", SUDO "[-u][root][-i][--]" },
-		{ "sudo?sudo_args=--login", SUDO "[-u][root][-i][--]" },
+		{ "sudo?sudo_args=-i", "[sudo][-u][root][-i][--]" },
+		{ "sudo?sudo_args=--login", "[sudo][-u][root][-i][--]" },
 		/* Values: attached, separate, after '='. */
 		{ "sudo?sudo_args=-ualice", SUDO "[-u][alice][--]" BOOT },
 		{ "sudo?sudo_args=-u%20alice", SUDO "[-u][alice][--]" BOOT },
@@ -322,7 +323,7 @@ static void test_sudo_args(void)
 		{ "sudo?username=alice&sudo_args=--user=bob", SUDO "[-u][alice][--]" BOOT },
 		{ "sudo?set_home=0&sudo_args=-H", SUDO "[-u][root][--]" BOOT },
 		{ "sudo?preserve_env=no&sudo_args=-EH", SUDO "[-u][root][-H][--]" BOOT },
-		{ "sudo?preserve_env=0&sudo_args=-iE", SUDO "[-u][root][-i][--]" },
+		{ "sudo?preserve_env=0&sudo_args=-iE", "[sudo][-u][root][-i][--]" },
 		{ "sudo?selinux_role=x&sudo_args=--role%20y", SUDO "[-u][root][-r][x][--]" BOOT },
 		{ "sudo?selinux_type=x&sudo_args=-ty", SUDO "[-u][root][-t][x][--]" BOOT },
 		/* The last value of a flag given twice. */
@@ -419,20 +420,20 @@ static void test_sudo_login(void)
 	char **plain;
 
 	ASSERT_PTR_NOT_NULL(argv);
-	ASSERT_STR_EQ(argv[5], "-i");
-	ASSERT_STR_EQ(argv[6], "--");
-	ASSERT_STR_EQ(argv[7], "/bin/sh");
-	ASSERT_STR_EQ(argv[8], "-c");
-	ASSERT_STR_EQ(argv[10], "mitogen-boot");
-	ASSERT_STR_EQ(argv[11], "123");
-	ASSERT_STR_EQ(argv[12], "n0nce");
-	ASSERT_PTR_NULL(argv[13]);
+	ASSERT_STR_EQ(argv[3], "-i");
+	ASSERT_STR_EQ(argv[4], "--");
+	ASSERT_STR_EQ(argv[5], "/bin/sh");
+	ASSERT_STR_EQ(argv[6], "-c");
+	ASSERT_STR_EQ(argv[8], "mitogen-boot");
+	ASSERT_STR_EQ(argv[9], "123");
+	ASSERT_STR_EQ(argv[10], "n0nce");
+	ASSERT_PTR_NULL(argv[11]);
 	/* Nothing the login shell would expand. */
-	ASSERT_PTR_NULL(strchr(argv[9], '$'));
-	ASSERT_PTR_NULL(strchr(argv[9], '\n'));
-	ASSERT_INT_EQ(strncmp(argv[9], "eval \"`printf '", 15), 0);
+	ASSERT_PTR_NULL(strchr(argv[7], '$'));
+	ASSERT_PTR_NULL(strchr(argv[7], '\n'));
+	ASSERT_INT_EQ(strncmp(argv[7], "eval \"`printf '", 15), 0);
 	/* The same output as the original script, run by sh. */
-	ASSERT_STR_EQ(run_out(ctx, argv + 7),
+	ASSERT_STR_EQ(run_out(ctx, argv + 5),
 		      "[mitogen-boot][123][n0nce][1][bq][a\\b][q'q][100%]\nt 1\n");
 	ASSERT_STR_EQ(run_out(ctx, (char *const *)words),
 		      "[mitogen-boot][123][n0nce][1][bq][a\\b][q'q][100%]\nt 1\n");
@@ -446,10 +447,10 @@ static void test_sudo_login(void)
 		char **l = argv_vec(ctx, "sudo?sudo_args=--login", (const char *const *)boot, &out);
 
 		ASSERT_PTR_NOT_NULL(l);
-		ASSERT_STR_EQ(l[5], "-i");
-		ASSERT_STR_EQ(l[7], "/bin/sh");
-		ASSERT_PTR_NULL(strchr(l[9], '$'));
-		ASSERT_STR_EQ(l[10], "mitogen-boot");
+		ASSERT_STR_EQ(l[3], "-i");
+		ASSERT_STR_EQ(l[5], "/bin/sh");
+		ASSERT_PTR_NULL(strchr(l[7], '$'));
+		ASSERT_STR_EQ(l[8], "mitogen-boot");
 	}
 	talloc_free(ctx);
 }
@@ -575,6 +576,33 @@ static void check_sudo_prompts(void)
 	ASSERT_TRUE(!is_prompt(p, "[sudo] password for alice: "));
 	ASSERT_TRUE(!is_prompt(p, "Password: "));
 	ASSERT_TRUE(!is_prompt(p, ""));
+	/* Only login gives sudo its prompt in the environment. */
+	ASSERT_PTR_NULL(p->env);
+	{
+		struct mg_prompts *l = prompts_of(ctx, "sudo:mgtest_b?login=1");
+		struct mg_prompts *l2 = prompts_of(ctx, "sudo:mgtest_b?sudo_args=-i");
+		const char *text;
+		char *rs;
+
+		ASSERT_PTR_NOT_NULL(l);
+		ASSERT_PTR_NOT_NULL(l2);
+		ASSERT_PTR_NOT_NULL(l->env);
+		ASSERT_PTR_NULL(l->env[1]);
+		ASSERT_INT_EQ(strncmp(l->env[0], "SUDO_PROMPT=mitogen-sudo-prompt-", 32), 0);
+		text = l->env[0] + strlen("SUDO_PROMPT=");
+		ASSERT_INT_EQ(strlen(text), strlen("mitogen-sudo-prompt-") + 24 + 1);
+		ASSERT_INT_EQ(text[strlen(text) - 1], ':');
+		/* Random: another hop's differs. */
+		ASSERT_TRUE(strcmp(l->env[0], l2->env[0]) != 0);
+		ASSERT_TRUE(is_prompt(l, text));
+		rs = talloc_asprintf(ctx, "[sudo: %s] Password: ", text);
+		ASSERT_TRUE(is_prompt(l, rs));
+		/* The fixed prompt, which anyone may print, is no prompt now. */
+		ASSERT_TRUE(!is_prompt(l, "mitogen-sudo-prompt:"));
+		ASSERT_TRUE(!is_prompt(l, "[sudo: mitogen-sudo-prompt:] Password: "));
+		ASSERT_TRUE(!is_prompt(l, "mitogen-sudo-prompt-000000000000000000000000:"));
+		ASSERT_TRUE(!is_prompt(l, text + 1));
+	}
 
 	/* Wrong passwords: sudo.ws, then sudo-rs. */
 	ASSERT_TRUE(is_incorrect(p, "Sorry, try again."));

@@ -1,11 +1,13 @@
 /* sudo: become [user] (default root) on the same host (mitogen.md 3.2).
  * argv: sudo -p mitogen-sudo-prompt: -u USER [-E] [-H] [-i] [-r ROLE]
- * [-t TYPE] -- BOOT; sudo_args is parsed for those flags.
+ * [-t TYPE] -- BOOT (with -i, no -p: see login_prompt); sudo_args is
+ * parsed for those flags.
  * Short options only: sudo releases before 2013 have no long ones.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include "boot.h"
 #include "become.h"
 #include "method.h"
@@ -25,10 +27,9 @@
  * follows, the prompt was answered. The first form must not be the start
  * of the second ("[sudo: mitogen-sudo-prompt:" read before "] ..."), or
  * one prompt would be seen twice, and twice means a wrong password.
+ * TEXT holds no character special in an ERE.
  */
-#define SUDO_PROMPT_RE \
-	"(^|[^ ])" SUDO_PROMPT "$|" \
-	"\\[sudo: " SUDO_PROMPT "] [^*\n]{1,50}$"
+#define SUDO_PROMPT_FMT "(^|[^ ])%s$|\\[sudo: %s] [^*\n]{1,50}$"
 
 /* After a password was sent: sudo.ws, then sudo-rs. */
 static const char *const sudo_incorrect[] = {
@@ -61,7 +62,6 @@ static const struct mg__become_error sudo_errors[] = {
 
 static const struct mg__become_spec sudo_spec = {
 	.what = "sudo",
-	.password = SUDO_PROMPT_RE,
 	.prompt_adds = true,
 	.incorrect = sudo_incorrect,
 	.errors = sudo_errors,
@@ -320,7 +320,7 @@ static char **sudo_words(TALLOC_CTX *tmp, const char *sudo_path, const struct su
 	ok = argv != NULL &&
 	     mg__strv_add(&argv, sudo_path != NULL ? sudo_path : "sudo") &&
 	     (!noninteractive || mg__strv_add(&argv, "-n")) &&
-	     mg__strv_add(&argv, "-p") && mg__strv_add(&argv, SUDO_PROMPT) &&
+	     (r->login || (mg__strv_add(&argv, "-p") && mg__strv_add(&argv, SUDO_PROMPT))) &&
 	     mg__strv_add(&argv, "-u") && mg__strv_add(&argv, r->user);
 	if (ok && r->preserve_env) {
 		ok = mg__strv_add(&argv, "-E");
@@ -425,10 +425,36 @@ int mg__sudo_fuse_words(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, char ***_
 	return ret;
 }
 
+/*
+ * With login, the target's login scripts run before the first stage: one
+ * that printed our fixed prompt where sudo itself asks nothing (root,
+ * NOPASSWD, a cached timestamp) would be sent the caller's password. So
+ * the prompt then holds a random part, and reaches sudo as SUDO_PROMPT,
+ * which the target cannot see (sudo -i gives it a fresh environment; -p
+ * would show in ps). Without login, nothing of the target runs first.
+ */
+static char *login_prompt(TALLOC_CTX *mem_ctx)
+{
+	unsigned char rnd[12];
+	char hex[2 * sizeof(rnd) + 1];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	}
+	explicit_bzero(rnd, sizeof(rnd));
+	return talloc_asprintf(mem_ctx, "mitogen-sudo-prompt-%s:", hex);
+}
+
 static int sudo_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			struct mg_prompts **_p, char **_errmsg)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg__become_spec spec = sudo_spec;
+	const char *text = SUDO_PROMPT;
+	char **env = NULL;
 	struct sudo_req r;
 	int ret;
 
@@ -437,8 +463,20 @@ static int sudo_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	}
 	/* The user named in messages may come from sudo_args. */
 	ret = sudo_request(mem_ctx, tmp, hop, &r, _errmsg);
+	if (ret == 0 && r.login) {
+		/* NULL: no randomness (getrandom blocks until there is some). */
+		text = login_prompt(tmp);
+		env = talloc_zero_array(tmp, char *, 2);
+		ret = text != NULL && env != NULL &&
+		      (env[0] = talloc_asprintf(env, "SUDO_PROMPT=%s", text)) != NULL ? 0 : -ENOMEM;
+	}
 	if (ret == 0) {
-		ret = mg__become_prompts(mem_ctx, hop, r.user, &sudo_spec, _p, _errmsg);
+		spec.password = talloc_asprintf(tmp, SUDO_PROMPT_FMT, text, text);
+		ret = spec.password != NULL
+			? mg__become_prompts(mem_ctx, hop, r.user, &spec, _p, _errmsg) : -ENOMEM;
+	}
+	if (ret == 0 && env != NULL) {
+		(*_p)->env = talloc_steal(*_p, env);
 	}
 	talloc_free(tmp);
 	return ret;
