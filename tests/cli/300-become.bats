@@ -244,6 +244,27 @@ function stub_doas_path() {
     assert "$((t1 - t0))" -lt 15000 "well under the 30 s connect timeout"
 }
 
+@test "a wrong su password in German or French: 'su password is incorrect'" {
+    need_users
+    # su prints PAM's translated "Authentication failure" (unit tests in
+    # test-argv-become cover the texts; this needs the locale built here).
+    local loc ran=0
+    for loc in de_DE.UTF-8 fr_FR.UTF-8; do
+        if ! locale -a 2>/dev/null | grep -qix "${loc%.UTF-8}.utf8"; then
+            continue
+        fi
+        LANG=$loc LC_ALL=$loc MG_PW=not-the-password run_mg_sep 255 mitogen-run -t 30 \
+            'sudo:mgtest_a/su:mgtest_b?password_env=MG_PW' -- id -un
+        assert "$stderr" =~ "^mitogen-run: sudo:mgtest_a/su:mgtest_b[^ ]*: su password is incorrect" \
+            "$loc: the translated refusal is understood"
+        assert "$stderr" =~ "Passwort|Mot de passe" "$loc: su did speak $loc"
+        ran=$((ran + 1))
+    done
+    if ((ran == 0)); then
+        skip "neither de_DE.UTF-8 nor fr_FR.UTF-8 is built here (localedef -i de_DE -f UTF-8 de_DE.UTF-8)"
+    fi
+}
+
 @test "passwords never show in ps output nor in -vvv logs" {
     need_users
     local chain='sudo:mgtest_a/sudo:mgtest_b?password_env=MG_PW_A/su:mgtest_c?password_env=MG_PW_C'

@@ -611,6 +611,12 @@ static void check_sudo_prompts(void)
 	ASSERT_TRUE(is_incorrect(p, "sudo-rs: Authentication failed, try again."));
 	ASSERT_TRUE(is_incorrect(p, "sudo: Authentication failed, try again."));
 	ASSERT_TRUE(is_incorrect(p, "sudo-rs: Maximum 3 incorrect authentication attempts"));
+	/* Translated (sudoers.mo): the count comes first in most languages. */
+	ASSERT_TRUE(is_incorrect(p, "sudo: 1 Fehlversuch bei der Passwort-Eingabe"));
+	ASSERT_TRUE(is_incorrect(p, "sudo: 3 saisies de mot de passe incorrectes"));
+	ASSERT_TRUE(is_incorrect(p, "sudo: 1 \xe6\xac\xa1\xe9\x94\x99\xe8\xaf\xaf\xe5\xaf\x86\xe7\xa0\x81\xe5\xb0\x9d\xe8\xaf\x95"));
+	ASSERT_TRUE(!is_incorrect(p, "sudo: 1"));
+	ASSERT_TRUE(!is_incorrect(p, "xsudo: 1 Fehlversuch"));
 	ASSERT_TRUE(!is_incorrect(p, "mitogen-sudo-prompt:"));
 	ASSERT_TRUE(!is_incorrect(p, "MITO000"));
 	ASSERT_TRUE(!is_incorrect(p, "sudo: unable to resolve host vm: Name or service not known"));
@@ -718,6 +724,19 @@ static void check_su_prompts(void)
 	ASSERT_TRUE(is_incorrect(p, "su: Sorry"));
 	ASSERT_TRUE(is_incorrect(p, "su: incorrect password"));
 	ASSERT_TRUE(is_incorrect(p, "3004-300 authentication is denied."));
+	/* PAM's "Authentication failure", translated (Linux-PAM.mo), in the
+	 * languages whose prompt is recognised. */
+	ASSERT_TRUE(is_incorrect(p, "su: Fehler bei Authentifizierung"));
+	ASSERT_TRUE(is_incorrect(p, "su: \xc3\x89" "chec de l\xe2\x80\x99" "authentification"));
+	ASSERT_TRUE(is_incorrect(p, "su: Fallo de autenticaci\xc3\xb3n"));
+	ASSERT_TRUE(is_incorrect(p, "su: Falha de autentica\xc3\xa7\xc3\xa3o"));
+	ASSERT_TRUE(is_incorrect(p, "su: Uwierzytelnienie si\xc4\x99 nie powiod\xc5\x82o"));
+	ASSERT_TRUE(is_incorrect(p, "su: \xd0\xa1\xd0\xb1\xd0\xbe\xd0\xb9 \xd0\xbf\xd1\x80\xd0\xb8 "
+				 "\xd0\xbf\xd1\x80\xd0\xbe\xd0\xb2\xd0\xb5\xd1\x80\xd0\xba\xd0\xb5 "
+				 "\xd0\xbf\xd0\xbe\xd0\xb4\xd0\xbb\xd0\xb8\xd0\xbd\xd0\xbd\xd0\xbe\xd1\x81\xd1\x82\xd0\xb8"));
+	ASSERT_TRUE(is_incorrect(p, "su: \xe8\xaa\x8d\xe8\xa8\xbc\xe5\xa4\xb1\xe6\x95\x97"));
+	ASSERT_TRUE(!is_incorrect(p, "su: Fehler"));
+	ASSERT_TRUE(!is_incorrect(p, "su: warning: cannot change directory to /x"));
 	ASSERT_TRUE(!is_incorrect(p, "Password: "));
 	ASSERT_TRUE(!is_incorrect(p, "su: "));
 

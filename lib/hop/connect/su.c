@@ -10,12 +10,32 @@
 #include "mitogen/error.h"
 
 /* mitogen's defaults: BSD, Linux, CentOS 6, AIX. Literal texts, and valid
- * EREs as they are. */
+ * EREs as they are. Then PAM's "Authentication failure" as Linux-PAM
+ * translates it in the languages whose prompt become.c recognises (util-
+ * linux and shadow su print "su: " and pam_strerror()); matched as UTF-8
+ * bytes, in the case PAM writes them. */
 static const char *const su_incorrect[] = {
 	"su: sorry",
 	"su: authentication failure",
 	"su: incorrect password",
 	"authentication is denied",
+	"^su: (fehler bei authentifizierung|"
+	"\xc3\x89" "chec de l(\xe2\x80\x99|')authentification|"  /* fr */
+	"fallo de autenticaci\xc3\xb3n|error d'autenticaci\xc3\xb3|"
+	"falha de autentica\xc3\xa7\xc3\xa3o|authenticatiefout|autentiseringsfel|"
+	"autentiseringsfeil|fejl ved godkendelse|tunnistautumisvirhe|"
+	"selh\xc3\xa1n\xc3\xad autentizace|zlyhanie overenia|"
+	"uwierzytelnienie si\xc4\x99 nie powiod\xc5\x82o|autenticazione non riuscita|"
+	"autentimine nurjus|hiteles\xc3\xadt\xc3\xa9si hiba|yetkilendirme hatas\xc4\xb1|"
+	"\xd0\xa1\xd0\xb1\xd0\xbe\xd0\xb9 \xd0\xbf\xd1\x80\xd0\xb8 "  /* ru */
+	"\xd0\xbf\xd1\x80\xd0\xbe\xd0\xb2\xd0\xb5\xd1\x80\xd0\xba\xd0\xb5 "
+	"\xd0\xbf\xd0\xbe\xd0\xb4\xd0\xbb\xd0\xb8\xd0\xbd\xd0\xbd\xd0\xbe\xd1\x81\xd1\x82\xd0\xb8|"
+	"\xd0\x9f\xd0\xbe\xd0\xbc\xd0\xb8\xd0\xbb\xd0\xba\xd0\xb0 "  /* uk */
+	"\xd1\x80\xd0\xbe\xd0\xb7\xd0\xbf\xd1\x96\xd0\xb7\xd0\xbd\xd0\xb0\xd0\xb2\xd0\xb0\xd0\xbd\xd0\xbd\xd1\x8f|"
+	"\xe8\xaa\x8d\xe8\xa8\xbc\xe5\xa4\xb1\xe6\x95\x97|"              /* ja */
+	"\xe9\x89\xb4\xe5\xae\x9a\xe6\x95\x85\xe9\x9a\x9c|"              /* zh_CN */
+	"\xe9\xa9\x97\xe8\xad\x89\xe5\xa4\xb1\xe6\x95\x97|"              /* zh_TW */
+	"\xec\x9d\xb8\xec\xa6\x9d \xec\x8b\xa4\xed\x8c\xa8)",         /* ko */
 	NULL,
 };
 

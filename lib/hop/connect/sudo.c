@@ -31,10 +31,13 @@
  */
 #define SUDO_PROMPT_FMT "(^|[^ ])%s$|\\[sudo: %s] [^*\n]{1,50}$"
 
-/* After a password was sent: sudo.ws, then sudo-rs. */
+/* After a password was sent: sudo.ws, then sudo-rs. sudo.ws's last
+ * refusal is "sudo: N incorrect password attempts", translated with the
+ * count first in most languages ("sudo: 1 Fehlversuch ..."); its "Sorry,
+ * try again" needs no translation: the prompt that follows says it. */
 static const char *const sudo_incorrect[] = {
 	"sorry, try again",
-	"sudo(-rs)?: [0-9]+ incorrect password attempts?",
+	"^sudo(-rs)?: [0-9]+ [^ ]",
 	"authentication failed, try again",
 	"incorrect authentication attempt",
 	NULL,
