@@ -631,6 +631,9 @@ static void check_sudo_prompts(void)
 		      "sudo found no terminal to read the password from");
 	ASSERT_STR_EQ(error_for(p, "mgtest_b is not in the sudoers file.  This incident will be reported."),
 		      "the calling user may not run sudo here (not in sudoers)");
+	/* sudo -i (login) to a user whose shell is nologin. */
+	ASSERT_STR_EQ(error_for(p, "This account is currently not available."),
+		      "user 'mgtest_b' has no login shell (nologin)");
 	ASSERT_STR_EQ(error_for(p, "mgtest_b is not in the sudoers file."),
 		      "the calling user may not run sudo here (not in sudoers)");
 	ASSERT_STR_EQ(error_for(p, "sudo-rs: I'm sorry mgtest_a. I'm afraid I can't do that"),

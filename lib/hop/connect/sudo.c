@@ -56,6 +56,9 @@ static const struct mg__become_error sudo_errors[] = {
 	  "sudo password is required" },
 	{ "sudo(-rs)?: unknown user|sudo(-rs)?: user '[^']*' not found", MG_ERR_BOOT,
 	  "there is no user '%s' here" },
+	/* nologin, run as a login shell by sudo -i. */
+	{ "this account is currently not available", MG_ERR_BOOT,
+	  "user '%s' has no login shell (nologin)" },
 	{ "account validation failure|account is locked", -EACCES,
 	  "the calling user's account is locked or expired (sudo account validation failed)" },
 	{ "you are required to change your password|password has expired", -EACCES,
