@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -901,8 +902,12 @@ static void setns_prep_pid(void *data, int err, long pid, const char *errmsg)
 		if (st == NULL) {
 			ret = -ENOMEM;
 		} else {
+			/* getrlimit, not sysconf: the agent is smaller without it. */
+			struct rlimit rl;
+
 			st->root_fd = -1;
-			st->fd_limit = sysconf(_SC_OPEN_MAX) > 0 ? sysconf(_SC_OPEN_MAX) : 1024;
+			st->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+				       rl.rlim_cur < 65536 ? (long)rl.rlim_cur : 65536;
 			talloc_set_destructor(st, setns_state_destructor);
 			if ((ret = setns_open_ns(pr, st, pid, pr->container, &msg)) != 0 ||
 			    (ret = setns_resolve_user(pr, st, pr->user, pr->container, &msg)) != 0) {
