@@ -206,6 +206,19 @@ static void answer(struct mg_conn *c, const char *text)
 	talloc_free(line);
 }
 
+/* A prompt reads one line: of a password holding a line end, the rest
+ * would stay on the hop's terminal as its next input, or count as a
+ * second, wrong try. Never sent: the hop fails saying why. */
+static bool password_sendable(struct mg_conn *c, const char *password)
+{
+	if (strpbrk(password, "\r\n") == NULL) {
+		return true;
+	}
+	conn_fail(c, MG_ERR_PASSWORD, "%s password holds a line end: it cannot be typed at a prompt",
+		  mg__prompt_what(c->pe));
+	return false;
+}
+
 static void on_password(void *data, const char *password, const char *err)
 {
 	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
@@ -217,6 +230,9 @@ static void on_password(void *data, const char *password, const char *err)
 	if (password == NULL) {
 		conn_fail(c, MG_ERR_PASSWORD, "%s password is required (%s)", mg__prompt_what(c->pe),
 			  err != NULL ? err : "none was given");
+		return;
+	}
+	if (!password_sendable(c, password)) {
 		return;
 	}
 	c->password = mg__secret_dup(c, password);
@@ -241,6 +257,9 @@ static void act(struct mg_conn *c, enum mg_prompt_action a, int err, const char 
 {
 	switch (a) {
 	case MG_PROMPT_SEND_PASSWORD:
+		if (!password_sendable(c, c->password)) {
+			break;
+		}
 		mg_debug("%s: answering the password prompt", c->name);
 		answer(c, c->password);
 		break;

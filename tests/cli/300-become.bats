@@ -178,6 +178,20 @@ function stub_doas_path() {
     assert "$((t1 - t0))" -lt 15000 "failed at the first refusal, not at the connect timeout"
 }
 
+@test "a password holding a line end is never sent: exit 255, saying why" {
+    need_users
+    # sudo took the first line and left the rest on its terminal; su (raw)
+    # read it all and failed; either could count a second, wrong try.
+    MG_PW=$MG_PW_A$'\nrest' run_mg_sep 255 mitogen-run -t 30 \
+        'sudo:mgtest_a/sudo:mgtest_b?password_env=MG_PW' -- id -un
+    assert "$output" == "" "the command did not run"
+    assert "$stderr" =~ "^mitogen-run: sudo:mgtest_a/sudo:mgtest_b[^ ]*: sudo password holds a line end" \
+        "the error names the hop and the cause"
+    MG_PW=$MG_PW_B$'\r' run_mg_sep 255 mitogen-run -t 30 \
+        'sudo:mgtest_a/su:mgtest_b?password_env=MG_PW' -- id -un
+    assert "$stderr" =~ "su password holds a line end" "su: a carriage return too"
+}
+
 @test "no password and no terminal: sudo fails fast" {
     need_users
     local t0 t1
