@@ -13,59 +13,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "exec-host.h"
+#include "passwd.h"
 #include "leaf.h"
 
 extern char **environ;
 
 /* Our user's entry in /etc/passwd: its 'field'th field (5 the home, 6
- * the shell) into buf, or NULL. By hand: musl's getpwuid brings its
- * allocator, stdio and nscd client, a third of this program. */
+ * the shell) into buf, or NULL (exec-host.c: no getpwuid here either). */
 static const char *passwd_field(int field, char *buf, size_t cap)
 {
 	static char db[1 << 16];
-	static ssize_t len = -1;
-	char want[16];
-	int fd;
+	static long len = -2;
 
-	if (len < 0 && (fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC)) >= 0) {
-		len = 0;
-		for (ssize_t k; len < (ssize_t)sizeof(db) - 1 &&
-		     ((k = read(fd, db + len, sizeof(db) - 1 - (size_t)len)) > 0 || (k < 0 && errno == EINTR));) {
-			len += k > 0 ? k : 0;
-		}
-		close(fd);
-		/* More than db holds: a line cut short is not read as whole
-		 * (a shell "/bin/ba"); an entry past it is $SHELL's, $HOME's. */
-		for (bool cut = len == (ssize_t)sizeof(db) - 1; cut && len > 0 && db[len - 1] != '\n';) {
-			len--;
-		}
+	if (len == -2) {
+		len = mg__passwd_read(db, sizeof(db));
 	}
-	leaf_format(want, sizeof(want), ":%u:", (unsigned long)getuid());
-	for (char *line = db, *end; len > 0 && line < db + len; line = end + 1) {
-		char *f = line, *colon = memchr(line, ':', (size_t)(db + len - line));
-		end = memchr(line, '\n', (size_t)(db + len - line));
-		end = end != NULL ? end : db + len;
-		/* name:password:UID:... */
-		if (colon == NULL || colon > end || (colon = memchr(colon + 1, ':', (size_t)(end - colon - 1))) == NULL ||
-		    (size_t)(end - colon) < strlen(want) || memcmp(colon, want, strlen(want)) != 0) {
-			continue;
-		}
-		for (int i = 0; i < field && f != NULL; i++) {
-			f = memchr(f, ':', (size_t)(end - f));
-			f = f != NULL ? f + 1 : NULL;
-		}
-		if (f != NULL) {
-			char *stop = memchr(f, ':', (size_t)(end - f));
-			size_t n = (size_t)((stop != NULL ? stop : end) - f);
-			if (n < cap && (field < 6 || stop == NULL)) {
-				memcpy(buf, f, n);
-				buf[n] = '\0';
-				return buf;
-			}
-		}
-		return NULL;
-	}
-	return NULL;
+	return mg__passwd_field(db, len, (unsigned long)getuid(), field, buf, cap);
 }
 
 /* Our user's login shell or home: /etc/passwd, else what sshd (or su,

@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,6 +38,7 @@
 #include "protocol.h"
 #include "process.h"
 #include "exec-host.h"
+#include "passwd.h"
 #include "svc-exec.h"
 
 #define KILL_GRACE_MS 1000
@@ -291,14 +291,13 @@ static void send_failed(struct mg_router *r, const struct mg_msg *req, int err, 
  * account, a minimal container). */
 static const char *login_shell(TALLOC_CTX *mem_ctx)
 {
-	struct passwd *pw = getpwuid(getuid());
-	const char *sh;
+	char buf[PATH_MAX];
+	const char *sh = mg__user_field(6, buf, sizeof(buf));
 
-	if (pw == NULL || pw->pw_shell == NULL || pw->pw_shell[0] != '/' ||
-	    !mg__shells_list(pw->pw_shell) || access(pw->pw_shell, X_OK) != 0) {
+	if (sh == NULL || sh[0] != '/' || !mg__shells_list(sh) || access(sh, X_OK) != 0) {
 		return "/bin/sh";
 	}
-	sh = talloc_strdup(mem_ctx, pw->pw_shell);
+	sh = talloc_strdup(mem_ctx, sh);
 	return sh != NULL ? sh : "/bin/sh";
 }
 
@@ -332,8 +331,8 @@ static char *find_in_path(TALLOC_CTX *mem_ctx, const char *name)
  * $HOME), or "/" when that cannot be entered, where sshd goes on. */
 static char *home_dir(TALLOC_CTX *mem_ctx)
 {
-	struct passwd *pw = getpwuid(getuid());
-	const char *home = pw != NULL && pw->pw_dir != NULL ? pw->pw_dir : getenv("HOME");
+	char buf[PATH_MAX];
+	const char *home = mg__user_field(5, buf, sizeof(buf));
 
 	return talloc_strdup(mem_ctx, home != NULL && home[0] == '/' && mg__dir_enterable(home) == 0 ? home : "/");
 }

@@ -10,7 +10,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <pwd.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +20,7 @@
 #include <talloc.h>
 #include <unistd.h>
 #include "match.h"
+#include "passwd.h"
 #include "ssh-route.h"
 
 #define INCLUDE_DEPTH 16
@@ -401,7 +402,9 @@ static enum mg_ssh_route verdict(const struct route *r, struct mg_ssh_direct *d)
 enum mg_ssh_route mg__ssh_route(const char *const *words, size_t n, const char *host,
 				struct mg_ssh_direct *d)
 {
-	const struct passwd *pw = getpwuid(getuid());
+	char pw_dir[PATH_MAX];
+	/* $HOME only without a passwd entry: see mg__user_field. */
+	const char *pw = mg__user_field(5, pw_dir, sizeof(pw_dir));
 	struct route r = { .mem = talloc_new(NULL), .host = host };
 	const char *file, *home = getenv("HOME");
 	enum mg_ssh_route ret;
@@ -411,8 +414,8 @@ enum mg_ssh_route mg__ssh_route(const char *const *words, size_t n, const char *
 	 * relative Include in a user config is a glob of ~/.ssh/...,
 	 * which takes $HOME first. */
 	if (pw != NULL && r.mem != NULL && (home == NULL || home[0] != '\0')) {
-		user = talloc_asprintf(r.mem, "%s/.ssh/config", pw->pw_dir);
-		r.dir = talloc_asprintf(r.mem, "%s/.ssh", home != NULL ? home : pw->pw_dir);
+		user = talloc_asprintf(r.mem, "%s/.ssh/config", pw);
+		r.dir = talloc_asprintf(r.mem, "%s/.ssh", home != NULL ? home : pw);
 	}
 	r.unsure = r.dir == NULL || user == NULL;
 	/* ssh matches Host patterns against the host lowercased. */
