@@ -297,7 +297,7 @@ static void do_readdir(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 	count_at = out->len;
 	sftp_put_u32(out, 0);
 	while (count < READDIR_BATCH && (de = readdir(h->dir)) != NULL) {
-		char longname[512];
+		char longname[1024];
 		struct sftp_attrs a;
 		struct stat st;
 		if (fstatat(dirfd((DIR *)h->dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {

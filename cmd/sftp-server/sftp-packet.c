@@ -237,13 +237,17 @@ static char type_char(mode_t m)
 	       : S_ISFIFO(m) ? 'p' : S_ISSOCK(m) ? 's' : '-';
 }
 
+/* ls -l's line, as OpenSSH's sftp-server words it (sftp's ls -l shows
+ * it as is): the mode and a blank, whole user and group names (numbers
+ * when unknown), the time of day for the last six months, else the year. */
 void sftp_longname(char *buf, size_t size, const char *name, const struct stat *st)
 {
 	static const char rwx[] = "rwxrwxrwx";
-	char mode[11], when[16], user[16], group[16];
+	char mode[11], when[16] = "", uid[16], gid[16];
 	struct passwd *pw = getpwuid(st->st_uid);
 	struct group *gr = getgrgid(st->st_gid);
-	time_t t = st->st_mtime;
+	time_t t = st->st_mtime, now = time(NULL);
+	bool recent = now - 365 * 24 * 60 * 60 / 2 < t && t <= now;
 	struct tm tm;
 
 	mode[0] = type_char(st->st_mode);
@@ -260,17 +264,13 @@ void sftp_longname(char *buf, size_t size, const char *name, const struct stat *
 		mode[9] = (st->st_mode & S_IXOTH) ? 't' : 'T';
 	}
 	mode[10] = '\0';
-	snprintf(user, sizeof(user), "%.15s", pw != NULL ? pw->pw_name : "");
-	snprintf(group, sizeof(group), "%.15s", gr != NULL ? gr->gr_name : "");
-	if (pw == NULL) {
-		snprintf(user, sizeof(user), "%u", (unsigned)st->st_uid);
+	snprintf(uid, sizeof(uid), "%u", (unsigned)st->st_uid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)st->st_gid);
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), recent ? "%b %e %H:%M" : "%b %e  %Y", &tm) == 0) {
+		when[0] = '\0';
 	}
-	if (gr == NULL) {
-		snprintf(group, sizeof(group), "%u", (unsigned)st->st_gid);
-	}
-	if (localtime_r(&t, &tm) == NULL || strftime(when, sizeof(when), "%b %e %H:%M", &tm) == 0) {
-		snprintf(when, sizeof(when), "?");
-	}
-	snprintf(buf, size, "%s %3u %-8s %-8s %8llu %s %s", mode, (unsigned)st->st_nlink, user, group,
+	snprintf(buf, size, "%s  %3u %-8s %-8s %8llu %s %s", mode, (unsigned)st->st_nlink,
+		 pw != NULL ? pw->pw_name : uid, gr != NULL ? gr->gr_name : gid,
 		 (unsigned long long)st->st_size, when, name);
 }

@@ -508,3 +508,134 @@ function version_reply() {
     assert "$output" =~ "limits@openssh.com" "builtin under fakessh run: our server answered"
     [[ $output != *lsetstat* ]] || die "builtin under fakessh run ran the system server"
 }
+
+# The system's OpenSSH sftp-server, or nothing.
+function openssh_server() {
+    local s
+    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
+        if [[ -x $s ]]; then
+            printf '%s\n' "$s"
+            return
+        fi
+    done
+}
+
+# $MG_TMP/sc.py SCENARIO SERVER [ARG...]: INIT, then SCENARIO's requests
+# one by one (each answer awaited, 5 s at most) from the current
+# directory; a line per answer: "STATUS <code>", "HANDLE", "DATA <n>",
+# "NAME <name> | <longname>", "ATTRS <mode> <size> <mtime>", or the
+# EXTENDED_REPLY's hex. The same lines from OpenSSH's server and ours
+# show where they differ.
+function write_sftp_client() {
+    cat >"$MG_TMP/sc.py" <<'EOF'
+import os, select, struct, subprocess, sys
+def s(b):
+    b = b.encode() if isinstance(b, str) else b
+    return struct.pack(">I", len(b)) + b
+def u32(v): return struct.pack(">I", v)
+def u64(v): return struct.pack(">Q", v)
+def perm(m): return u32(4) + u32(m)
+NOATTRS = u32(0)
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+buf, last = b"", {"id": 0, "handle": b""}
+def reply():
+    global buf
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+        if not select.select([p.stdout], [], [], 5)[0]:
+            return None
+        b = os.read(p.stdout.fileno(), 1 << 20)
+        if not b:
+            return None
+        buf += b
+    n = struct.unpack(">I", buf[:4])[0]
+    pkt, buf = buf[4:4 + n], buf[4 + n:]
+    return pkt
+def strs(b, i):
+    n = struct.unpack(">I", b[i:i + 4])[0]
+    return b[i + 4:i + 4 + n], i + 4 + n
+def req(t, body):
+    last["id"] += 1
+    p.stdin.write(s(bytes([t]) + u32(last["id"]) + body))
+    p.stdin.flush()
+    r = reply()
+    if r is None:
+        return print("NO REPLY")
+    t = r[0]
+    if t == 101:
+        print("STATUS %d" % struct.unpack(">I", r[5:9]))
+    elif t == 102:
+        last["handle"] = strs(r, 5)[0]
+        print("HANDLE")
+    elif t == 103:
+        print("DATA %d" % len(strs(r, 5)[0]))
+    elif t == 104:
+        i = 9
+        for _ in range(struct.unpack(">I", r[5:9])[0]):
+            name, i = strs(r, i)
+            long, i = strs(r, i)
+            fl = struct.unpack(">I", r[i:i + 4])[0]
+            i += 4 + (8 if fl & 1 else 0) + (8 if fl & 2 else 0) + (4 if fl & 4 else 0) + (8 if fl & 8 else 0)
+            print("NAME %s | %s" % (name.decode(errors="replace"), long.decode(errors="replace")))
+    elif t == 105:
+        fl, size, _, _, mode, _, mtime = struct.unpack(">IQIIIII", r[5:37])
+        print("ATTRS %o %d %d" % (mode, size, mtime))
+    else:
+        print("%d %s" % (t, r[5:].hex()))
+def h():
+    return s(last["handle"])
+p.stdin.write(s(b"\x01" + u32(3)))
+p.stdin.flush()
+reply()
+OPEN, CLOSE, READ, WRITE, LSTAT, FSTAT, SETSTAT, FSETSTAT, OPENDIR, READDIR = range(3, 13)
+REMOVE, MKDIR, RMDIR, REALPATH, STAT, RENAME, READLINK, SYMLINK = range(13, 21)
+def ext(name, body=b""):
+    req(200, s(name) + body)
+exec(open(os.environ["SC_DIR"] + "/" + sys.argv[1]).read())
+p.stdin.close()
+p.wait()
+EOF
+}
+
+# run_sftp_client SCENARIO: its lines from our server (in $output) and,
+# where there is one, the same from OpenSSH's, which must be equal.
+# Each runs on a fresh copy of $MG_TMP/fixture, at the same path.
+function run_sftp_client() {
+    local scenario=$1 want='' ossh
+    ossh=$(openssh_server)
+    if [[ -n $ossh ]]; then
+        rm -rf "$MG_TMP/w" && cp -a "$MG_TMP/fixture" "$MG_TMP/w"
+        (cd "$MG_TMP/w" && SC_DIR=$MG_TMP python3 "$MG_TMP/sc.py" "$scenario" "$ossh") >"$MG_TMP/ossh.out"
+        want=$(cat "$MG_TMP/ossh.out")
+    fi
+    rm -rf "$MG_TMP/w" && cp -a "$MG_TMP/fixture" "$MG_TMP/w"
+    run_mg_sep env -C "$MG_TMP/w" SC_DIR="$MG_TMP" HOME="$MG_TMP/w" python3 "$MG_TMP/sc.py" "$scenario" "$SERVER" -b
+    if [[ -n $ossh ]]; then
+        diff -u "$MG_TMP/ossh.out" "$MG_STDOUT_FILE" || die "$scenario: OpenSSH's server (-) and ours (+) differ"
+    fi
+}
+
+@test "mitogen-sftp-server alone: READDIR's longname is OpenSSH's (ls -l's columns, the year for old files)" {
+    [[ -x $SERVER ]] || skip "no $SERVER"
+    skip_if_no_program python3
+    write_sftp_client
+    mkdir -p "$MG_TMP/fixture/d"
+    printf 'x\n' >"$MG_TMP/fixture/d/old"
+    touch -d '2001-09-09 01:46:40' "$MG_TMP/fixture/d/old"
+    chown 12345:54321 "$MG_TMP/fixture/d/old"
+    chmod 4750 "$MG_TMP/fixture/d/old"
+    printf 'y\n' >"$MG_TMP/fixture/d/new"
+    chown 0:0 "$MG_TMP/fixture/d/new"
+    chmod 644 "$MG_TMP/fixture/d/new"
+    printf 'req(OPENDIR, s("d"))\nreq(READDIR, h())\n' >"$MG_TMP/longname"
+    run_sftp_client longname
+    local old new root
+    root=$(id -un 0)
+    old=$(grep '^NAME old |' <<<"$output") || die "no entry for old"
+    new=$(grep '^NAME new |' <<<"$output") || die "no entry for new"
+    # OpenSSH's strmode leaves a blank after the mode: two before the
+    # link count's column.
+    assert "$old" == "NAME old | -rwsr-x---    1 12345    54321           2 $(date -d @1000000000 '+%b %e  %Y') old" \
+        "an old file: its year, numeric owners"
+    assert "$new" == "NAME new | -rw-r--r--    1 $(printf '%-8s %-8s' "$root" "$(id -gn 0)")        2 $(date -r "$MG_TMP/w/d/new" '+%b %e %H:%M') new" \
+        "a new file: the time of day, names"
+}
