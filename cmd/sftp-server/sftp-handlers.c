@@ -159,7 +159,8 @@ static void do_close(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 		h = get_handle(s, &again, true);
 	}
 	if (h == NULL) {
-		sftp_status(s, id, SSH_FX_FAILURE, "Invalid handle");
+		/* OpenSSH's status for a handle that is not open. */
+		sftp_status(s, id, SSH_FX_NO_SUCH_FILE, "Invalid handle");
 		return;
 	}
 	/* close() reports a delayed write error (NFS, quotas). */
@@ -193,9 +194,10 @@ static void do_read(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 		return;
 	}
 	do {
-		n = pread(h->fd, out->buf + out->len, len, (off_t)off);
+		n = len > 0 ? pread(h->fd, out->buf + out->len, len, (off_t)off) : 0;
 	} while (n < 0 && errno == EINTR);
-	if (n <= 0) {
+	/* Asked for nothing: an empty DATA, even at the end, as OpenSSH's. */
+	if (n < 0 || (n == 0 && len > 0)) {
 		int err = errno;
 		out->len = out->start;
 		if (n == 0) {
@@ -361,7 +363,7 @@ static void do_fsync(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 	struct sftp_handle *h = get_handle(s, in, false);
 
 	if (h == NULL) {
-		sftp_status(s, id, SSH_FX_FAILURE, "Invalid handle");
+		sftp_status(s, id, SSH_FX_NO_SUCH_FILE, "Invalid handle");
 	} else {
 		sftp_status_errno(s, id, fsync(h->fd) != 0 ? errno : 0);
 	}

@@ -30,27 +30,34 @@ bool sftp_get_path(struct sftp_server *s, struct sftp_in *in, char *buf)
 	return (size_t)snprintf(buf, PATH_MAX, "%s/%s", s->sandbox, raw) < PATH_MAX;
 }
 
+/* As OpenSSH's server: every attribute asked for is tried, and the
+ * last failure is the answer (a size refused still leaves the mode set). */
 int sftp_set_attrs(const char *path, int fd, const struct sftp_attrs *a)
 {
-	if ((a->flags & SSH_FILEXFER_ATTR_SIZE) &&
-	    (a->size > INT64_MAX || (fd >= 0 ? ftruncate(fd, (off_t)a->size) : truncate(path, (off_t)a->size)) != 0)) {
-		return a->size > INT64_MAX ? EINVAL : errno;
+	int err = 0;
+
+	if (a->flags & SSH_FILEXFER_ATTR_SIZE) {
+		if (a->size > INT64_MAX) {
+			err = EINVAL;
+		} else if ((fd >= 0 ? ftruncate(fd, (off_t)a->size) : truncate(path, (off_t)a->size)) != 0) {
+			err = errno;
+		}
 	}
 	if ((a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) &&
 	    (fd >= 0 ? fchmod(fd, a->perm & 07777) : chmod(path, a->perm & 07777)) != 0) {
-		return errno;
+		err = errno;
 	}
 	if (a->flags & SSH_FILEXFER_ATTR_ACMODTIME) {
 		struct timespec ts[2] = { { .tv_sec = a->atime }, { .tv_sec = a->mtime } };
 		if ((fd >= 0 ? futimens(fd, ts) : utimensat(AT_FDCWD, path, ts, 0)) != 0) {
-			return errno;
+			err = errno;
 		}
 	}
 	if ((a->flags & SSH_FILEXFER_ATTR_UIDGID) &&
 	    (fd >= 0 ? fchown(fd, a->uid, a->gid) : chown(path, a->uid, a->gid)) != 0) {
-		return errno;
+		err = errno;
 	}
-	return 0;
+	return err;
 }
 
 static void bad_message(struct sftp_server *s, uint32_t id)
@@ -284,11 +291,15 @@ static void two_paths(struct sftp_server *s, uint32_t id, struct sftp_in *in,
 	sftp_status_errno(s, id, f(a, b) != 0 ? errno : 0);
 }
 
-/* The draft's RENAME fails when the new name exists. */
+/* The draft's RENAME fails when the new name exists; a missing old
+ * name is told first, as OpenSSH's server tells it. */
 static int rename_noreplace(const char *from, const char *to)
 {
 	struct stat st;
 
+	if (lstat(from, &st) != 0) {
+		return -1;
+	}
 	if (lstat(to, &st) == 0) {
 		errno = EEXIST;
 		return -1;

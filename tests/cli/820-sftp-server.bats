@@ -639,3 +639,34 @@ function run_sftp_client() {
     assert "$new" == "NAME new | -rw-r--r--    1 $(printf '%-8s %-8s' "$root" "$(id -gn 0)")        2 $(date -r "$MG_TMP/w/d/new" '+%b %e %H:%M') new" \
         "a new file: the time of day, names"
 }
+
+@test "mitogen-sftp-server alone: statuses as OpenSSH's (READ of 0 bytes, a closed handle, SETSTAT tries every attribute, RENAME of a missing name)" {
+    [[ -x $SERVER ]] || skip "no $SERVER"
+    skip_if_no_program python3
+    write_sftp_client
+    mkdir -p "$MG_TMP/fixture/d"
+    chmod 755 "$MG_TMP/fixture/d"
+    printf 'hello\n' >"$MG_TMP/fixture/f"
+    printf 'g\n' >"$MG_TMP/fixture/g"
+    cat >"$MG_TMP/statuses" <<'EOF'
+req(OPEN, s("f") + u32(1) + NOATTRS)
+H = h()
+req(READ, H + u64(0) + u32(0))
+req(READ, H + u64(100) + u32(0))
+req(READ, H + u64(100) + u32(10))
+req(CLOSE, H)
+req(CLOSE, H)
+ext("fsync@openssh.com", H)
+req(SETSTAT, s("d") + u32(5) + u64(0) + u32(0o700))
+req(STAT, s("d"))
+req(RENAME, s("missing") + s("g"))
+req(RENAME, s("f") + s("g"))
+EOF
+    run_sftp_client statuses
+    local want
+    # EOF is 1, NO_SUCH_FILE 2, FAILURE 4; the SETSTAT's size fails on
+    # a directory (EISDIR), its mode is set all the same.
+    want=$(printf '%s\n' HANDLE "DATA 0" "DATA 0" "STATUS 1" "STATUS 0" "STATUS 2" "STATUS 2" \
+        "STATUS 4" "ATTRS 40700 $(stat -c '%s %Y' "$MG_TMP/w/d")" "STATUS 2" "STATUS 4")
+    assert "$output" == "$want" "our server's answers"
+}
