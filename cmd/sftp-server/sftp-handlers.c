@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -380,7 +382,100 @@ static void do_limits(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 	sftp_end(&s->out);
 }
 
-/* The extensions, by name, and the version each announces. */
+/* copy-data: bytes from one open file to another, within the server;
+ * a length of 0 copies to the end. Short of the length: EOF. */
+static int copy_range(int from, uint64_t roff, uint64_t len, int to, uint64_t woff)
+{
+	uint8_t buf[64 * 1024];
+
+	while (len > 0) {
+		ssize_t n = pread(from, buf, len < sizeof(buf) ? (size_t)len : sizeof(buf), (off_t)roff);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			return n < 0 ? errno : -1;
+		}
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = pwrite(to, buf + done, (size_t)(n - done), (off_t)(woff + (uint64_t)done));
+			if (w < 0 && errno == EINTR) {
+				continue;
+			}
+			if (w <= 0) {
+				return w < 0 ? errno : EIO;
+			}
+			done += w;
+		}
+		roff += (uint64_t)n;
+		woff += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static void do_copy_data(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	struct sftp_handle *from = get_handle(s, in, false);
+	uint64_t roff = sftp_get_u64(in), len = sftp_get_u64(in);
+	struct sftp_handle *to = get_handle(s, in, false);
+	uint64_t woff = sftp_get_u64(in);
+	struct stat a, b;
+	int err;
+
+	if (!in->ok || roff > INT64_MAX || woff > INT64_MAX) {
+		bad_message(s, id);
+	} else if (from == NULL || to == NULL) {
+		sftp_status(s, id, SSH_FX_FAILURE, "Invalid handle");
+	} else if (fstat(from->fd, &a) != 0 || fstat(to->fd, &b) != 0) {
+		sftp_status_errno(s, id, errno);
+	} else if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		/* Refused as OpenSSH's server refuses it. */
+		sftp_status(s, id, SSH_FX_FAILURE, "Source and destination are the same file");
+	} else if ((err = copy_range(from->fd, roff, len == 0 ? UINT64_MAX : len, to->fd, woff)) < 0) {
+		sftp_status(s, id, len == 0 ? SSH_FX_OK : SSH_FX_EOF, len == 0 ? "Success" : "End of file");
+	} else {
+		sftp_status_errno(s, id, err);
+	}
+}
+
+/* users-groups-by-id@openssh.com: the name of each id in the string
+ * (four bytes each), "" for an unknown one, as one string. */
+static void put_id_names(struct sftp_out *out, const uint8_t *ids, uint32_t n, bool users)
+{
+	size_t at = out->len, end;
+
+	sftp_put_u32(out, 0);
+	for (uint32_t i = 0; i + 4 <= n; i += 4) {
+		uint32_t v = (uint32_t)ids[i] << 24 | (uint32_t)ids[i + 1] << 16 | (uint32_t)ids[i + 2] << 8 | ids[i + 3];
+		struct passwd *pw = users ? getpwuid(v) : NULL;
+		struct group *gr = users ? NULL : getgrgid(v);
+		sftp_put_cstr(out, pw != NULL ? pw->pw_name : gr != NULL ? gr->gr_name : "");
+	}
+	if (out->ok) {
+		end = out->len;
+		out->len = at;
+		sftp_put_u32(out, (uint32_t)(end - at - 4));
+		out->len = end;
+	}
+}
+
+static void do_users_groups(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	uint32_t nu, ng;
+	const uint8_t *u = sftp_get_str(in, &nu), *g = sftp_get_str(in, &ng);
+
+	if (u == NULL || g == NULL || nu % 4 != 0 || ng % 4 != 0) {
+		bad_message(s, id);
+		return;
+	}
+	sftp_begin(&s->out, SSH_FXP_EXTENDED_REPLY, id, true);
+	put_id_names(&s->out, u, nu, true);
+	put_id_names(&s->out, g, ng, false);
+	sftp_end(&s->out);
+}
+
+/* The extensions, by name, and the version each announces: OpenSSH's
+ * list, in its order. */
 static const struct {
 	const char *name, *version;
 	sftp_handler *fn;
@@ -390,7 +485,12 @@ static const struct {
 	{ "fstatvfs@openssh.com", "2", do_fstatvfs },
 	{ "hardlink@openssh.com", "1", sftp_do_hardlink },
 	{ "fsync@openssh.com", "1", do_fsync },
+	{ "lsetstat@openssh.com", "1", sftp_do_lsetstat },
 	{ "limits@openssh.com", "1", do_limits },
+	{ "expand-path@openssh.com", "1", sftp_do_expand_path },
+	{ "copy-data", "1", do_copy_data },
+	{ "home-directory", "1", sftp_do_home_directory },
+	{ "users-groups-by-id@openssh.com", "1", do_users_groups },
 };
 
 static void do_extended(struct sftp_server *s, uint32_t id, struct sftp_in *in)

@@ -224,7 +224,6 @@ uint32_t sftp_errno_status(int err)
 	case EINVAL:
 		return SSH_FX_BAD_MESSAGE;
 	case ENOSYS:
-	case EOPNOTSUPP:
 		return SSH_FX_OP_UNSUPPORTED;
 	default:
 		return SSH_FX_FAILURE;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,38 @@ void sftp_do_setstat(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 	if (path_and_attrs(s, id, in, path, &a)) {
 		sftp_status_errno(s, id, sftp_set_attrs(path, -1, &a));
 	}
+}
+
+/* lsetstat@openssh.com: SETSTAT on a link itself, never what it names. */
+void sftp_do_lsetstat(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	char path[PATH_MAX];
+	struct sftp_attrs a;
+	int err = 0;
+
+	if (!path_and_attrs(s, id, in, path, &a)) {
+		return;
+	}
+	if (a.flags & SSH_FILEXFER_ATTR_SIZE) {
+		/* A link has no size to set: OpenSSH's answer. */
+		bad_message(s, id);
+		return;
+	}
+	if ((a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) &&
+	    fchmodat(AT_FDCWD, path, a.perm & 07777, AT_SYMLINK_NOFOLLOW) != 0) {
+		err = errno;
+	}
+	if (a.flags & SSH_FILEXFER_ATTR_ACMODTIME) {
+		struct timespec ts[2] = { { .tv_sec = a.atime }, { .tv_sec = a.mtime } };
+		if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0) {
+			err = errno;
+		}
+	}
+	if ((a.flags & SSH_FILEXFER_ATTR_UIDGID) &&
+	    fchownat(AT_FDCWD, path, a.uid, a.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+		err = errno;
+	}
+	sftp_status_errno(s, id, err);
 }
 
 /* One path argument, then f(path); its errno as the status. */
@@ -261,6 +294,71 @@ void sftp_do_realpath(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 		return;
 	}
 	reply_name(s, id, out);
+}
+
+/* "~", "~/..." and "~user/..." as the path from where we started (the
+ * home, as sshd starts its server) and from user's home; into out. */
+static int expand_tilde(const char *path, char *out)
+{
+	char user[256];
+	const char *rest = path + 1 + strcspn(path + 1, "/");
+	struct passwd *pw;
+
+	if (path[0] != '~') {
+		snprintf(out, PATH_MAX, "%s", path[0] != '\0' ? path : ".");
+		return 0;
+	}
+	if (rest == path + 1) {
+		snprintf(out, PATH_MAX, ".%s", rest);
+		return 0;
+	}
+	if ((size_t)(rest - path - 1) >= sizeof(user)) {
+		return ENOENT;
+	}
+	snprintf(user, sizeof(user), "%.*s", (int)(rest - path - 1), path + 1);
+	if ((pw = getpwnam(user)) == NULL) {
+		return ENOENT;
+	}
+	return (size_t)snprintf(out, PATH_MAX, "%s%s", pw->pw_dir, rest) < PATH_MAX ? 0 : ENAMETOOLONG;
+}
+
+/* expand-path@openssh.com: REALPATH after the "~" forms are expanded. */
+void sftp_do_expand_path(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	char path[PATH_MAX], full[PATH_MAX], out[PATH_MAX];
+	int err;
+
+	if (!sftp_get_path(s, in, path)) {
+		bad_message(s, id);
+		return;
+	}
+	if ((err = expand_tilde(path, full)) != 0) {
+		sftp_status(s, id, sftp_errno_status(err), "No such user");
+		return;
+	}
+	if ((err = resolve(full, out)) != 0) {
+		sftp_status_errno(s, id, err);
+		return;
+	}
+	reply_name(s, id, out);
+}
+
+/* home-directory: a user's home; ours for an empty name. */
+void sftp_do_home_directory(struct sftp_server *s, uint32_t id, struct sftp_in *in)
+{
+	char user[256];
+	struct passwd *pw;
+
+	if (!sftp_get_cstr(in, user, sizeof(user))) {
+		bad_message(s, id);
+		return;
+	}
+	pw = user[0] != '\0' ? getpwnam(user) : getpwuid(getuid());
+	if (pw == NULL) {
+		sftp_status(s, id, SSH_FX_FAILURE, "No such user");
+		return;
+	}
+	reply_name(s, id, pw->pw_dir);
 }
 
 void sftp_do_readlink(struct sftp_server *s, uint32_t id, struct sftp_in *in)

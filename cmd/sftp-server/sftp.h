@@ -135,7 +135,8 @@ int sftp_set_attrs(const char *path, int fd, const struct sftp_attrs *a);
 /* The path requests, for the dispatch table. */
 sftp_handler sftp_do_lstat, sftp_do_stat, sftp_do_setstat, sftp_do_remove, sftp_do_mkdir,
 	sftp_do_rmdir, sftp_do_realpath, sftp_do_rename, sftp_do_readlink, sftp_do_symlink,
-	sftp_do_posix_rename, sftp_do_hardlink, sftp_do_statvfs;
+	sftp_do_posix_rename, sftp_do_hardlink, sftp_do_statvfs, sftp_do_lsetstat,
+	sftp_do_expand_path, sftp_do_home_directory;
 struct statvfs;
 /* The reply to statvfs@openssh.com and fstatvfs@openssh.com. */
 void sftp_statvfs_reply(struct sftp_server *s, uint32_t id, const struct statvfs *v);

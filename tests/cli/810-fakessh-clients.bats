@@ -324,3 +324,88 @@ function kill_client_mid_transfer() {
     kill_client_mid_transfer $! sftp-server
     wait || true
 }
+
+# The system's OpenSSH sftp-server, or nothing.
+function openssh_server() {
+    local s
+    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
+        if [[ -x $s ]]; then
+            printf '%s\n' "$s"
+            return
+        fi
+    done
+}
+
+# sftp_both BATCH: sftp -b BATCH through fakessh on fresh copies of
+# $MG_TMP/fixture at $MG_TMP/w, served by OpenSSH's sftp-server and by
+# ours; each one's output, messages and resulting files (type, mode,
+# size, mtime unless new, owner, content) in $MG_TMP/ossh and $MG_TMP/ours.
+function sftp_both() {
+    local batch=$1 server sv
+    for sv in ossh ours; do
+        server=builtin
+        [[ $sv == ours ]] || server=$(openssh_server)
+        rm -rf "$MG_TMP/w" && cp -a "$MG_TMP/fixture" "$MG_TMP/w"
+        FAKESSH_SFTP_SERVER=$server run_mg_sep '?' sftp -S fakessh -b "$batch" local
+        {
+            printf '%s\n' "status $status" "$output" "$stderr"
+            cd "$MG_TMP/w"
+            find . -printf '%p %y %m %s %u:%g %T@ ' -exec sh -c 'test -f "$1" && md5sum <"$1" || echo' sh {} \; |
+                sed -E "s/ $(date +%s | cut -c1-7)[0-9]{3}\.[0-9]+ / now /; s/ ([0-9]+)\.0+ / \1 /" | sort
+            cd - >/dev/null
+        } >"$MG_TMP/$sv"
+    done
+}
+
+@test "sftp -b, our server and OpenSSH's: the same output and the same files (ls -l, cp, ln, chmod, -p, reget, reput)" {
+    skip_if_no_program sftp
+    [[ -n $(openssh_server) ]] || skip "no OpenSSH sftp-server here to compare with"
+    local f=$MG_TMP/fixture
+    mkdir -p "$f/far/sub" "$f/loc/tree/deep"
+    printf 'hello\n' >"$f/loc/file"
+    chmod 640 "$f/loc/file"
+    touch -d '2001-09-09 01:46:40' "$f/loc/file"
+    printf 'a\n' >"$f/loc/tree/a"
+    chmod 600 "$f/loc/tree/a"
+    chmod 750 "$f/loc/tree/deep"
+    printf 'remote\n' >"$f/far/r"
+    chmod 604 "$f/far/r"
+    touch -d '2002-02-02 02:02' "$f/far/r"
+    head -c 200000 /dev/zero | tr '\0' y >"$f/far/rbig"
+    head -c 100000 /dev/zero | tr '\0' y >"$f/loc/rbig"
+    head -c 300000 /dev/zero | tr '\0' x >"$f/loc/big"
+    head -c 100000 /dev/zero | tr '\0' x >"$f/far/big"
+    cat >"$MG_TMP/batch" <<EOF
+cd $MG_TMP/w/far
+lcd $MG_TMP/w/loc
+put -p file
+put -rp tree ptree
+put -r tree tree
+get -p r
+reget rbig
+reput big
+ls -l
+ls -l r file
+ls -ln r
+ln -s r sym
+ln r hard
+ls -l sym hard
+chmod 700 file
+-chmod -h 600 sym
+chown -h 0 sym
+cp r copied
+-cp nothing other
+rename copied big
+mkdir newdir
+rmdir newdir
+-rmdir sub/nothing
+-mkdir sub
+-rename r sub
+-ln -s r r
+df -h
+EOF
+    sftp_both "$MG_TMP/batch"
+    # df's figures move between the two runs.
+    sed -i -E '/^ +[0-9.]+[KMGTPE]?B? /d' "$MG_TMP/ossh" "$MG_TMP/ours"
+    diff -u "$MG_TMP/ossh" "$MG_TMP/ours" || die "OpenSSH's server (-) and ours (+) differ"
+}

@@ -447,19 +447,28 @@ EOF
     assert "$output" == "$want" "OpenSSH's answers are the same"
 }
 
-# The server's answer to INIT, printable bytes only, read while its stdin
-# is still open (OpenSSH's server quits at end of input unanswered).
-function version_reply() {
-    local in=$MG_TMP/srv-in out=$MG_TMP/srv-out pid w
+# A STAT (id 1) of a path holding a NUL, then a second INIT: our server
+# answers the STAT (Bad message) and ends at the INIT; OpenSSH's ends at
+# the NUL, unanswered. Both announce the same extensions: this tells them
+# apart.
+BAD_STAT_INIT='\x00\x00\x00\x0c\x11\x00\x00\x00\x01\x00\x00\x00\x03a\x00b'$INIT
+
+# The server's answers to INIT, then to BAD_STAT_INIT, printable bytes
+# only. Its stdin stays open until the VERSION is in (OpenSSH's server
+# quits at end of input unanswered).
+function server_answers() {
+    local in=$MG_TMP/srv-in out=$MG_TMP/srv-out pid w r
     rm -f "$in" "$out"
     mkfifo "$in" "$out"
     "$SERVER" "$@" <"$in" >"$out" 2>/dev/null 3>&- &
     pid=$!
-    exec {w}>"$in"
+    exec {w}>"$in" {r}<"$out"
     printf "$INIT" >&"$w"
     # One read: the reply comes in one write, under PIPE_BUF.
-    timeout "$(mg_secs 30)" dd bs=4096 count=1 status=none <"$out" | tr -c '[:print:]' .
-    exec {w}>&-
+    timeout "$(mg_secs 30)" dd bs=4096 count=1 status=none <&"$r" | tr -c '[:print:]' .
+    printf "$BAD_STAT_INIT" >&"$w"
+    timeout "$(mg_secs 30)" cat <&"$r" | tr -c '[:print:]' .
+    exec {w}>&- {r}<&-
     wait "$pid" || true
 }
 
@@ -475,16 +484,18 @@ function version_reply() {
     FAKESSH_SFTP_SERVER=nonsense run_mg_sep 255 fakessh -s local sftp </dev/null
     assert "$stderr" =~ "FAKESSH_SFTP_SERVER=nonsense: expected auto, builtin or an absolute path" "refused"
 
-    # auto: the far end's own server when it has one (OpenSSH's announces
-    # lsetstat@openssh.com, ours does not).
+    # auto: the far end's own server when it has one (which does not
+    # answer BAD_STAT_INIT's STAT).
     local s found=
     for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
         [[ -x $s ]] && found=$s
     done
     [[ -n $found ]] || skip "no sftp-server on this machine"
-    assert "$(version_reply)" =~ "lsetstat@openssh.com" "auto ran $found"
-    assert "$(version_reply -b)" =~ "limits@openssh.com" "-b serves itself"
-    [[ $(version_reply -b) != *lsetstat* ]] || die "-b ran the system server"
+    local answers
+    answers=$(server_answers)
+    assert "$answers" =~ "limits@openssh.com" "auto: a server answered INIT"
+    [[ $answers != *"Bad message"* ]] || die "auto: our server served, not $found"
+    assert "$(server_answers -b)" =~ "limits@openssh.com.*Bad message" "-b serves itself"
 }
 
 @test "under fakessh run: the run pushes the server, auto and builtin alike" {
@@ -501,12 +512,11 @@ function version_reply() {
     rm -f "$MG_TMP/g"
     FAKESSH_SFTP_SERVER=builtin run_mg_sep fakessh run local -- sftp -S fakessh -b "$MG_TMP/batch" .
     cmp "$MG_TMP/f" "$MG_TMP/g" || die "put under fakessh run, builtin"
-    # Ours answers INIT with limits@openssh.com and without lsetstat.
-    printf "$INIT" >"$MG_TMP/init"
+    # Ours answers BAD_STAT_INIT's STAT, the system's would not.
+    printf "$INIT$BAD_STAT_INIT" >"$MG_TMP/init"
     FAKESSH_SFTP_SERVER=builtin run_mg_sep fakessh run local -- sh -c \
         'fakessh -s . sftp <"$1" | tr -c "[:print:]" .' sh "$MG_TMP/init"
-    assert "$output" =~ "limits@openssh.com" "builtin under fakessh run: our server answered"
-    [[ $output != *lsetstat* ]] || die "builtin under fakessh run ran the system server"
+    assert "$output" =~ "limits@openssh.com.*Bad message" "builtin under fakessh run: our server answered"
 }
 
 # The system's OpenSSH sftp-server, or nothing.
@@ -524,7 +534,7 @@ function openssh_server() {
 # one by one (each answer awaited, 5 s at most) from the current
 # directory; a line per answer: "STATUS <code>", "HANDLE", "DATA <n>",
 # "NAME <name> | <longname>", "ATTRS <mode> <size> <mtime>", or the
-# EXTENDED_REPLY's hex. The same lines from OpenSSH's server and ours
+# EXTENDED_REPLY's hex. The VERSION packet is in 'version'. The same lines from OpenSSH's server and ours
 # show where they differ.
 function write_sftp_client() {
     cat >"$MG_TMP/sc.py" <<'EOF'
@@ -585,7 +595,7 @@ def h():
     return s(last["handle"])
 p.stdin.write(s(b"\x01" + u32(3)))
 p.stdin.flush()
-reply()
+version = reply()
 OPEN, CLOSE, READ, WRITE, LSTAT, FSTAT, SETSTAT, FSETSTAT, OPENDIR, READDIR = range(3, 13)
 REMOVE, MKDIR, RMDIR, REALPATH, STAT, RENAME, READLINK, SYMLINK = range(13, 21)
 def ext(name, body=b""):
@@ -669,4 +679,68 @@ EOF
     want=$(printf '%s\n' HANDLE "DATA 0" "DATA 0" "STATUS 1" "STATUS 0" "STATUS 2" "STATUS 2" \
         "STATUS 4" "ATTRS 40700 $(stat -c '%s %Y' "$MG_TMP/w/d")" "STATUS 2" "STATUS 4")
     assert "$output" == "$want" "our server's answers"
+}
+
+@test "mitogen-sftp-server alone: OpenSSH's extensions, announced in its order and answered as its server answers them" {
+    [[ -x $SERVER ]] || skip "no $SERVER"
+    skip_if_no_program python3
+    write_sftp_client
+    mkdir -p "$MG_TMP/fixture/d"
+    printf 'hello\n' >"$MG_TMP/fixture/f"
+    touch -d '2001-09-09 01:46:40' "$MG_TMP/fixture/f"
+    ln -s f "$MG_TMP/fixture/link"
+    local rootdir
+    rootdir=$(getent passwd 0 | cut -d: -f6)
+    cat >"$MG_TMP/extensions" <<EOF
+i = 5
+while i < len(version):
+    name, i = strs(version, i)
+    v, i = strs(version, i)
+    print("EXT %s %s" % (name.decode(), v.decode()))
+# lsetstat: the link's own times, never f's; no size; a link's mode
+# cannot change (FAILURE).
+ext("lsetstat@openssh.com", s("link") + u32(8) + u32(5) + u32(7))
+req(LSTAT, s("link"))
+req(STAT, s("link"))
+ext("lsetstat@openssh.com", s("link") + u32(1) + u64(0))
+ext("lsetstat@openssh.com", s("link") + perm(0o600))
+ext("expand-path@openssh.com", s("~/d/../f"))
+ext("expand-path@openssh.com", s("~"))
+ext("expand-path@openssh.com", s("~$(id -un 0)/x"))
+ext("expand-path@openssh.com", s("~mg-no-such-user"))
+ext("expand-path@openssh.com", s(""))
+ext("users-groups-by-id@openssh.com", s(u32(0) + u32(4000000000)) + s(u32(0)))
+req(OPEN, s("f") + u32(1) + NOATTRS)
+F = h()
+req(OPEN, s("copy") + u32(0x1b) + NOATTRS)
+C = h()
+ext("copy-data", F + u64(1) + u64(0) + C + u64(0))
+ext("copy-data", F + u64(0) + u64(2) + C + u64(5))
+req(READ, C + u64(0) + u32(100))
+ext("copy-data", F + u64(0) + u64(0) + F + u64(0))
+ext("copy-data", F + u64(0) + u64(0) + s("nope") + u64(0))
+EOF
+    run_sftp_client extensions
+    local w=$MG_TMP/w want root rootgrp
+    root=$(id -un 0)
+    rootgrp=$(id -gn 0)
+    want=$(printf '%s\n' "EXT posix-rename@openssh.com 1" "EXT statvfs@openssh.com 2" "EXT fstatvfs@openssh.com 2" \
+        "EXT hardlink@openssh.com 1" "EXT fsync@openssh.com 1" "EXT lsetstat@openssh.com 1" \
+        "EXT limits@openssh.com 1" "EXT expand-path@openssh.com 1" "EXT copy-data 1" \
+        "EXT home-directory 1" "EXT users-groups-by-id@openssh.com 1" \
+        "STATUS 0" "ATTRS 120777 1 7" "ATTRS 100644 6 1000000000" "STATUS 5" "STATUS 4" \
+        "NAME $w/f | $w/f" "NAME $w | $w" "NAME $rootdir/x | $rootdir/x" "STATUS 2" "NAME $w | $w" \
+        "201 $(printf '%08x' $((8 + ${#root})))$(printf '%08x' ${#root})$(printf '%s' "$root" | od -An -tx1 | tr -d ' \n')00000000$(printf '%08x' $((4 + ${#rootgrp})))$(printf '%08x' ${#rootgrp})$(printf '%s' "$rootgrp" | od -An -tx1 | tr -d ' \n')" \
+        HANDLE HANDLE "STATUS 0" "STATUS 0" "DATA 7" "STATUS 4" "STATUS 4")
+    assert "$output" == "$want" "our server's answers"
+    assert "$(od -An -c "$w/copy" | tr -s ' ')" == " e l l o \n h e" "copy-data: to the end, then two bytes at offset 5"
+
+    # home-directory: OpenSSH 9.2's answers the wrong user's home, so
+    # ours alone: a user's home, ours for "", FAILURE for no such user.
+    printf '%s\n' 'ext("home-directory", s("'"$root"'"))' 'ext("home-directory", s(""))' \
+        'ext("home-directory", s("mg-no-such-user"))' >"$MG_TMP/home"
+    cd "$w"
+    run_mg_sep env SC_DIR="$MG_TMP" python3 "$MG_TMP/sc.py" home "$SERVER" -b
+    want=$(printf '%s\n' "NAME $rootdir | $rootdir" "NAME $(getent passwd "$(id -u)" | cut -d: -f6) | $(getent passwd "$(id -u)" | cut -d: -f6)" "STATUS 4")
+    assert "$output" == "$want" "home-directory"
 }
