@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include "sftp.h"
@@ -328,7 +329,21 @@ static void do_readdir(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 	sftp_end(out);
 }
 
-void sftp_statvfs_reply(struct sftp_server *s, uint32_t id, const struct statvfs *v)
+uint64_t sftp_fsid(int fd, const char *path)
+{
+	struct statfs f;
+	int32_t half[2];
+
+	if ((fd >= 0 ? fstatfs(fd, &f) : statfs(path, &f)) != 0) {
+		return 0;
+	}
+	memcpy(half, &f.f_fsid, sizeof(half));
+	/* glibc's statvfs f_fsid, which OpenSSH's server sends: both halves
+	 * of the kernel's, the first sign-extended (musl's keeps it alone). */
+	return (uint64_t)(int64_t)half[0] | (uint64_t)(uint32_t)half[1] << 32;
+}
+
+void sftp_statvfs_reply(struct sftp_server *s, uint32_t id, const struct statvfs *v, uint64_t fsid)
 {
 	sftp_begin(&s->out, SSH_FXP_EXTENDED_REPLY, id, true);
 	sftp_put_u64(&s->out, v->f_bsize);
@@ -339,7 +354,7 @@ void sftp_statvfs_reply(struct sftp_server *s, uint32_t id, const struct statvfs
 	sftp_put_u64(&s->out, v->f_files);
 	sftp_put_u64(&s->out, v->f_ffree);
 	sftp_put_u64(&s->out, v->f_favail);
-	sftp_put_u64(&s->out, v->f_fsid);
+	sftp_put_u64(&s->out, fsid);
 	/* The extension's own bits: 1 read-only, 2 nosuid. */
 	sftp_put_u64(&s->out, ((v->f_flag & ST_RDONLY) ? 1u : 0u) | ((v->f_flag & ST_NOSUID) ? 2u : 0u));
 	sftp_put_u64(&s->out, v->f_namemax);
@@ -356,7 +371,7 @@ static void do_fstatvfs(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 	} else if (fstatvfs(h->fd, &v) != 0) {
 		sftp_status_errno(s, id, errno);
 	} else {
-		sftp_statvfs_reply(s, id, &v);
+		sftp_statvfs_reply(s, id, &v, sftp_fsid(h->fd, NULL));
 	}
 }
 

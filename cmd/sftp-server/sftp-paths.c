@@ -445,6 +445,6 @@ void sftp_do_statvfs(struct sftp_server *s, uint32_t id, struct sftp_in *in)
 	} else if (statvfs(path, &v) != 0) {
 		sftp_status_errno(s, id, errno);
 	} else {
-		sftp_statvfs_reply(s, id, &v);
+		sftp_statvfs_reply(s, id, &v, sftp_fsid(-1, path));
 	}
 }

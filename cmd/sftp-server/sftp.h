@@ -138,7 +138,9 @@ sftp_handler sftp_do_lstat, sftp_do_stat, sftp_do_setstat, sftp_do_remove, sftp_
 	sftp_do_posix_rename, sftp_do_hardlink, sftp_do_statvfs, sftp_do_lsetstat,
 	sftp_do_expand_path, sftp_do_home_directory;
 struct statvfs;
-/* The reply to statvfs@openssh.com and fstatvfs@openssh.com. */
-void sftp_statvfs_reply(struct sftp_server *s, uint32_t id, const struct statvfs *v);
+/* The reply to statvfs@openssh.com and fstatvfs@openssh.com; fsid from
+ * sftp_fsid (of fd, or of path when fd < 0; 0 when unknown). */
+void sftp_statvfs_reply(struct sftp_server *s, uint32_t id, const struct statvfs *v, uint64_t fsid);
+uint64_t sftp_fsid(int fd, const char *path);
 
 #endif

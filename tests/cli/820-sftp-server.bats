@@ -744,3 +744,28 @@ EOF
     want=$(printf '%s\n' "NAME $rootdir | $rootdir" "NAME $(getent passwd "$(id -u)" | cut -d: -f6) | $(getent passwd "$(id -u)" | cut -d: -f6)" "STATUS 4")
     assert "$output" == "$want" "home-directory"
 }
+
+@test "mitogen-sftp-server alone: statvfs and fstatvfs carry OpenSSH's file system id, flags and name length" {
+    [[ -x $SERVER ]] || skip "no $SERVER"
+    skip_if_no_program python3
+    write_sftp_client
+    mkdir -p "$MG_TMP/fixture"
+    printf 'x\n' >"$MG_TMP/fixture/f"
+    # The counts move between the runs: the id, the flags and the
+    # longest name (the last three fields), the first two sizes.
+    cat >"$MG_TMP/statvfs" <<'EOF'
+def vfs(body):
+    last["id"] += 1
+    p.stdin.write(s(bytes([200]) + u32(last["id"]) + body))
+    p.stdin.flush()
+    r = reply()
+    print("sizes %s tail %s" % (r[5:21].hex(), r[69:93].hex()) if r[0] == 201 else "type %d" % r[0])
+vfs(s("statvfs@openssh.com") + s("."))
+req(OPEN, s("f") + u32(1) + NOATTRS)
+vfs(s("fstatvfs@openssh.com") + h())
+EOF
+    run_sftp_client statvfs
+    assert "${#lines[@]}" == 3 "two replies and a HANDLE"
+    assert "${lines[0]}" =~ "^sizes [0-9a-f]{32} tail [0-9a-f]{48}$" "statvfs: EXTENDED_REPLY"
+    assert "${lines[2]}" == "${lines[0]}" "fstatvfs: the same file system"
+}
