@@ -39,7 +39,8 @@ function start_container() {
     shift
     local upid i
     # fd 3 is bats' own: the container must not hold it.
-    unshare --fork --pid --mount --uts --ipc --net "$@" --mount-proc="$ROOTFS/proc" \
+    # MG_BOX_ENV: a variable of the container's own environment.
+    MG_BOX_ENV=from-the-leader unshare --fork --pid --mount --uts --ipc --net "$@" --mount-proc="$ROOTFS/proc" \
         chroot "$ROOTFS" /bin/sh -c "hostname $host && exec sleep 600" \
         </dev/null >/dev/null 2>&1 3>&- &
     upid=$!
@@ -164,6 +165,15 @@ function qjoin() {
         out+=${out:+ }$(shq "$w")
     done
     printf '%s\n' "$out"
+}
+
+@test "setns: the command gets the container's environment, never the caller's" {
+    need_static_agent
+    # A token in the caller's environment went into the container with
+    # the first stage; docker exec starts from the container's own.
+    MG_CALLER_SECRET=s3cret TMPDIR=/nonexistent-host-dir run_mg_sep mitogen-run setns:docker:mgbox -- \
+        sh -c 'echo "${MG_CALLER_SECRET:-unset} ${MG_BOX_ENV:-unset} ${TMPDIR:-unset} $HOME"'
+    assert "$output" == "unset from-the-leader unset /root" "the leader's variables, HOME for the user"
 }
 
 @test "setns:docker: the agent boots inside the container, as root" {

@@ -437,29 +437,77 @@ static void test_passwd(void)
 	talloc_free(ctx);
 }
 
+/* A stand-in for a container's leader: a process started with 'env'. */
+static pid_t leader(char *const env[])
+{
+	char *const argv[] = { "sleep", "30", NULL };
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execve("/bin/sleep", argv, env);
+		_exit(127);
+	}
+	/* Until it runs sleep: its environ is the new one from then on. */
+	for (int i = 0; i < 200; i++) {
+		char path[64], buf[64];
+		ssize_t n;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+		if (fd >= 0) {
+			close(fd);
+		}
+		if (n >= 5 && strncmp(buf, "sleep", 5) == 0) {
+			break;
+		}
+		usleep(10000);
+	}
+	return pid;
+}
+
+static size_t env_count(char **envp, const char *v)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
+		n += strcmp(envp[i], v) == 0;
+	}
+	return n;
+}
+
 static void test_env_and_maps(void)
 {
 	TALLOC_CTX *ctx = talloc_new(NULL);
 	struct setns_user u = { .name = "mguser", .uid = 1, .gid = 1, .home = "/home/m",
 				.shell = "/bin/ash" };
+	char *const with_path[] = { "MG_LEADER=1", "HOME=/leader", "PATH=/leader/bin", "USER=x", NULL };
+	char *const no_path[] = { "MG_LEADER=2", NULL };
 	char **envp;
-	size_t home = 0, path = 0;
+	size_t home = 0;
+	pid_t pid;
 
+	/* The container's environment, never ours (a token of the caller's
+	 * went into the container with the first stage). */
 	setenv("HOME", "/host/home", 1);
-	setenv("MG_TEST_KEEP", "yes", 1);
-	envp = setns_build_env(ctx, &u);
+	setenv("MG_TEST_SECRET", "yes", 1);
+	pid = leader(with_path);
+	envp = setns_build_env(ctx, (long)pid, &u);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 	ASSERT_PTR_NOT_NULL(envp);
 	for (size_t i = 0; envp[i] != NULL; i++) {
 		if (strncmp(envp[i], "HOME=", 5) == 0) {
 			home++;
 			ASSERT_STR_EQ(envp[i], "HOME=/home/m");
 		}
-		if (strcmp(envp[i], "MG_TEST_KEEP=yes") == 0) {
-			path++;
-		}
+		ASSERT_TRUE(strncmp(envp[i], "MG_TEST_SECRET=", 15) != 0);
 	}
 	ASSERT_INT_EQ(home, 1);
-	ASSERT_INT_EQ(path, 1);
+	ASSERT_INT_EQ(env_count(envp, "MG_LEADER=1"), 1);
+	ASSERT_INT_EQ(env_count(envp, "PATH=/leader/bin"), 1);
+	ASSERT_INT_EQ(env_count(envp, "USER=x"), 0);
 	/* The four go last, in this order. */
 	for (size_t i = 0; envp[i] != NULL; i++) {
 		if (envp[i + 1] == NULL) {
@@ -469,6 +517,18 @@ static void test_env_and_maps(void)
 			ASSERT_STR_EQ(envp[i], "LOGNAME=mguser");
 		}
 	}
+	/* A leader without PATH: the usual one. */
+	pid = leader(no_path);
+	envp = setns_build_env(ctx, (long)pid, &u);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ASSERT_INT_EQ(env_count(envp, "MG_LEADER=2"), 1);
+	ASSERT_INT_EQ(env_count(envp, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), 1);
+	/* One that is gone: the four and PATH alone. */
+	envp = setns_build_env(ctx, (long)pid, &u);
+	ASSERT_PTR_NOT_NULL(envp);
+	ASSERT_STR_EQ(envp[0], "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	ASSERT_PTR_NULL(envp[5]);
 
 	ASSERT_TRUE(setns_id_mapped("         0          0 4294967295\n", 1234));
 	ASSERT_TRUE(setns_id_mapped("0 100000 65536\n", 65535));
@@ -708,7 +768,7 @@ static void test_pre_exec_user(void)
 	st->groups[1] = 4323;
 	st->n_groups = 2;
 	st->home = "/";
-	st->envp = setns_build_env(st, &u);
+	st->envp = setns_build_env(st, (long)getpid(), &u);
 	st->root_what = "root";
 	st->user_what = "user";
 	ASSERT_TRUE(pipe(p) == 0);

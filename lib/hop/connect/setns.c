@@ -7,7 +7,8 @@
  * without blocking the loop (the tool's output is read through it), opens
  * /proc/PID/ns/{ipc,uts,net,pid,mnt,user} and /proc/PID/root, resolves the
  * user from the container's own /etc/passwd and /etc/group, and builds the
- * environment (ours with HOME, SHELL, USER and LOGNAME replaced). pre_exec
+ * environment (the leader's, with HOME, SHELL, USER and LOGNAME set for the
+ * user; mitogen keeps ours, whose secrets are not the container's). pre_exec
  * (in the child, async-signal-safe) enters the namespaces, chroots, drops
  * to the user, points environ at that environment and changes to the home
  * directory, and lets no inherited descriptor cross the exec. The
@@ -105,6 +106,8 @@ struct setns_state {
 	char *user_what;
 	/* Where the child's fallback for close_range stops (RLIMIT_NOFILE). */
 	long fd_limit;
+	/* The container's leader: its environment is the command's. */
+	long leader_pid;
 };
 
 /* A user from /etc/passwd. */
@@ -632,31 +635,79 @@ static int setns_find_groups(TALLOC_CTX *mem_ctx, const char *group, const char 
 	return 0;
 }
 
-/* Our environment with HOME, SHELL, USER and LOGNAME set for the user
- * (mitogen changes just these four). */
-static char **setns_build_env(TALLOC_CTX *mem_ctx, const struct setns_user *u)
+/* Whether "NAME=..." is one of the variables set for the user. */
+static bool setns_user_var(const char *v)
 {
-	TALLOC_CTX *tmp = talloc_new(NULL);
-	const char *over[] = {
-		talloc_asprintf(tmp, "HOME=%s", u->home),
-		talloc_asprintf(tmp, "SHELL=%s", u->shell),
-		talloc_asprintf(tmp, "USER=%s", u->name),
-		talloc_asprintf(tmp, "LOGNAME=%s", u->name),
-		NULL,
-	};
-	char **envp = NULL;
+	static const char *const names[] = { "HOME=", "SHELL=", "USER=", "LOGNAME=" };
 
-	if (over[0] != NULL && over[1] != NULL && over[2] != NULL && over[3] != NULL) {
-		envp = mg__env_with(mem_ctx, over);
-	}
-	/* Copies of its own: the state waits for the spawn, and the caller
-	 * may change environ meanwhile. */
-	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
-		if ((envp[i] = talloc_strdup(envp, envp[i])) == NULL) {
-			TALLOC_FREE(envp);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strncmp(v, names[i], strlen(names[i])) == 0) {
+			return true;
 		}
 	}
-	talloc_free(tmp);
+	return false;
+}
+
+/*
+ * The container's own environment, as docker exec starts from it: its
+ * leader's (/proc/PID/environ), never ours (whoever runs mitogen: their
+ * tokens, TMPDIR and PATH are not the container's), with HOME, SHELL,
+ * USER and LOGNAME set for the user, and the usual PATH where the
+ * leader has none. Copies of its own: the state waits for the spawn.
+ */
+static char **setns_build_env(TALLOC_CTX *mem_ctx, long pid, const struct setns_user *u)
+{
+	char path[64], buf[8192], *block = NULL, **envp;
+	size_t len = 0, n = 0, k = 0;
+	bool has_path = false;
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && len < SETNS_FILE_MAX &&
+	       ((r = read(fd, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR))) {
+		char *more = r > 0 ? talloc_realloc(mem_ctx, block, char, len + (size_t)r + 1) : block;
+		if (r > 0 && more == NULL) {
+			break;
+		}
+		if (r > 0) {
+			memcpy(more + len, buf, (size_t)r);
+			len += (size_t)r;
+			block = more;
+		}
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	for (size_t i = 0; i < len; i++) {
+		n += block[i] == '\0';
+	}
+	envp = talloc_zero_array(mem_ctx, char *, n + 7);
+	for (size_t i = 0; envp != NULL && block != NULL && i < len; i += strlen(block + i) + 1) {
+		block[len] = '\0';
+		if (strchr(block + i, '=') != NULL && !setns_user_var(block + i)) {
+			has_path |= strncmp(block + i, "PATH=", 5) == 0;
+			envp[k++] = talloc_strdup(envp, block + i);
+		}
+	}
+	talloc_free(block);
+	if (envp == NULL) {
+		return NULL;
+	}
+	if (!has_path) {
+		envp[k++] = talloc_strdup(envp, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	}
+	envp[k++] = talloc_asprintf(envp, "HOME=%s", u->home);
+	envp[k++] = talloc_asprintf(envp, "SHELL=%s", u->shell);
+	envp[k++] = talloc_asprintf(envp, "USER=%s", u->name);
+	envp[k++] = talloc_asprintf(envp, "LOGNAME=%s", u->name);
+	for (size_t i = 0; i < k; i++) {
+		if (envp[i] == NULL) {
+			TALLOC_FREE(envp);
+			break;
+		}
+	}
 	return envp;
 }
 
@@ -865,7 +916,7 @@ static int setns_resolve_user(TALLOC_CTX *mem_ctx, struct setns_state *st, const
 	st->uid = u.uid;
 	st->gid = u.gid;
 	st->home = u.home;
-	st->envp = setns_build_env(st, &u);
+	st->envp = setns_build_env(st, st->leader_pid, &u);
 	if (st->userns_pid != 0 && (ret = setns_check_maps(mem_ctx, st, user, container, _errmsg)) != 0) {
 		return ret;
 	}
@@ -906,6 +957,7 @@ static void setns_prep_pid(void *data, int err, long pid, const char *errmsg)
 			struct rlimit rl;
 
 			st->root_fd = -1;
+			st->leader_pid = pid;
 			st->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 				       rl.rlim_cur < 65536 ? (long)rl.rlim_cur : 65536;
 			talloc_set_destructor(st, setns_state_destructor);
