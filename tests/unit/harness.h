@@ -18,6 +18,19 @@ static const char *t__name;
 	printf("#   %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); \
 	t__failed = 1; return; } while (0)
 
+/* 1 under AddressSanitizer (gcc's macro, clang's feature): for bounds
+ * on memory, which its shadow and quarantine multiply. */
+#if defined(__SANITIZE_ADDRESS__)
+#define T_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_ASAN 1
+#endif
+#endif
+#ifndef T_ASAN
+#define T_ASAN 0
+#endif
+
 #define ASSERT_TRUE(x) do { if (!(x)) T_FAIL("expected true: %s", #x); } while (0)
 #define ASSERT_INT_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
 	if (a_ != b_) T_FAIL("%s == %s: %lld != %lld", #a, #b, a_, b_); } while (0)
