@@ -328,16 +328,26 @@ int mg__router_send_out(struct mg_router *r, struct mg_stream *out, struct mg_ms
 	return ret;
 }
 
+/* A message for this context, waiting for the next iteration. The router
+ * is kept here: talloc_parent() walks every sibling, and thousands of
+ * queued messages made each delivery as slow as the queue was long. */
+struct local_msg {
+	struct mg_router *r;
+	struct mg_msg *m;
+};
+
 /* Queue a copy for local delivery on the next iteration. */
 int mg__router_queue_local(struct mg_router *r, const struct mg_msg *m)
 {
-	struct mg_msg *c = msg_copy(r, m);
+	struct local_msg *l = talloc_zero(r, struct local_msg);
 
-	if (c == NULL) {
+	if (l == NULL) {
 		return -ENOMEM;
 	}
-	if (mg_loop_defer(r->loop, c, deliver_local, c) != 0) {
-		talloc_free(c);
+	l->r = r;
+	l->m = msg_copy(l, m);
+	if (l->m == NULL || mg_loop_defer(r->loop, l, deliver_local, l) != 0) {
+		talloc_free(l);
 		return -ENOMEM;
 	}
 	return 0;
@@ -430,13 +440,14 @@ static void invoke(struct mg_router *r, struct mg_msg *m)
 
 static void deliver_local(void *data)
 {
-	struct mg_msg *m = talloc_get_type_abort(data, struct mg_msg);
-	struct mg_router *r = talloc_get_type_abort(talloc_parent(m), struct mg_router);
-
+	struct local_msg *l = talloc_get_type_abort(data, struct local_msg);
+	struct mg_router *r = l->r;
+	struct mg_msg *m = l->m;
 	/* A handler may steal the message; the holder frees it otherwise. */
 	TALLOC_CTX *holder = talloc_new(NULL);
 
 	talloc_steal(holder, m);
+	talloc_free(l);
 	invoke(r, m);
 	talloc_free(holder);
 }
