@@ -48,7 +48,10 @@ bool mg__receiver_has_callback(const struct mg_receiver *rx);
 size_t mg__receiver_queued(const struct mg_receiver *rx);
 struct mg_loop *mg__receiver_loop(const struct mg_receiver *rx);
 /* The next queued message without waiting: 0, MG_ERR_CHANNEL (a dead
- * one) or -EAGAIN. */
+ * one; a closed receiver with nothing queued makes its "receiver was
+ * closed" each time), -EAGAIN or -ENOMEM. */
 int mg__receiver_pop(TALLOC_CTX *mem_ctx, struct mg_receiver *rx, struct mg_message **_msg);
+/* Closed (or a one-shot that had its message): nothing more arrives. */
+bool mg__receiver_closed(const struct mg_receiver *rx);
 
 #endif

@@ -260,11 +260,21 @@ int mg__receiver_pop(TALLOC_CTX *mem_ctx, struct mg_receiver *rx, struct mg_mess
 {
 	struct mg_message *msg = pop(rx);
 
-	if (msg == NULL) {
+	if (msg != NULL) {
+		*_msg = talloc_steal(mem_ctx, msg);
+		return mg_message_is_dead(msg) ? MG_ERR_CHANNEL : 0;
+	}
+	if (!rx->closed) {
 		return -EAGAIN;
 	}
-	*_msg = talloc_steal(mem_ctx, msg);
-	return mg_message_is_dead(msg) ? MG_ERR_CHANNEL : 0;
+	/* Closed and drained: its dead message, for ever. */
+	*_msg = mg__message_dead(mem_ctx, rx->r, mg__router_id(rx->r), rx->handle, CLOSED_MSG);
+	return *_msg != NULL ? MG_ERR_CHANNEL : -ENOMEM;
+}
+
+bool mg__receiver_closed(const struct mg_receiver *rx)
+{
+	return rx->closed;
 }
 
 uint64_t mg__deadline(int timeout_ms)
@@ -302,11 +312,6 @@ static int get_step(TALLOC_CTX *mem_ctx, struct mg_receiver *rx, uint64_t deadli
 
 	if (ret != -EAGAIN) {
 		return ret;
-	}
-	if (rx->closed) {
-		*_msg = mg__message_dead(mem_ctx, rx->r, mg__router_id(rx->r), rx->handle,
-					 CLOSED_MSG);
-		return *_msg != NULL ? MG_ERR_CHANNEL : -ENOMEM;
 	}
 	ret = mg__wait_step(mg__router_loop(rx->r), deadline, _last);
 	return ret == 0 ? -EAGAIN : ret;

@@ -73,8 +73,27 @@ static int member_destructor(struct mg__member *m)
 	return 0;
 }
 
+static struct mg_select *parent_of(const struct mg_select *sel)
+{
+	return sel->in_parent != NULL ? sel->in_parent->sel : NULL;
+}
+
+/* Whether a member on 'loop' may join 'sel': the selects above it take
+ * their loop from their members, so they must agree too. */
+static bool loop_fits(const struct mg_select *sel, const struct mg_loop *loop)
+{
+	for (; sel != NULL && loop != NULL; sel = parent_of(sel)) {
+		if (sel->loop != NULL && sel->loop != loop) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static struct mg__member *member_new(struct mg_select *sel, struct mg_loop *loop)
 {
+	struct mg_select *up;
+
 	struct mg__member *m = talloc_zero(sel, struct mg__member);
 
 	if (m == NULL) {
@@ -87,8 +106,10 @@ static struct mg__member *member_new(struct mg_select *sel, struct mg_loop *loop
 	}
 	sel->first = m;
 	sel->n++;
-	if (sel->loop == NULL) {
-		sel->loop = loop;
+	/* An empty select nested earlier learns its loop now, and so does
+	 * every select above it: a get there runs that loop. */
+	for (up = sel; up != NULL && up->loop == NULL; up = parent_of(up)) {
+		up->loop = loop;
 	}
 	talloc_set_destructor(m, member_destructor);
 	return m;
@@ -156,7 +177,7 @@ int mg_select_add(struct mg_select *sel, struct mg_receiver *rx)
 	if (mg__receiver_has_callback(rx)) {
 		return -EBUSY;
 	}
-	if (sel->loop != NULL && sel->loop != loop) {
+	if (!loop_fits(sel, loop)) {
 		return -EXDEV;
 	}
 	if ((m = member_new(sel, loop)) == NULL) {
@@ -165,6 +186,11 @@ int mg_select_add(struct mg_select *sel, struct mg_receiver *rx)
 	m->rx = rx;
 	mg__receiver_set_member(rx, m, notify);
 	for (size_t i = mg__receiver_queued(rx); i > 0; i--) {
+		notify(m);
+	}
+	/* A closed one has its dead message to give, as its get would;
+	 * waiting on it would never end. */
+	if (mg__receiver_queued(rx) == 0 && mg__receiver_closed(rx)) {
 		notify(m);
 	}
 	return 0;
@@ -191,7 +217,7 @@ int mg_select_add_select(struct mg_select *sel, struct mg_select *child)
 	if (child->in_parent != NULL) {
 		return MG_ERR_SELECT_OWNED;
 	}
-	if (sel->loop != NULL && child->loop != NULL && sel->loop != child->loop) {
+	if (!loop_fits(sel, child->loop)) {
 		return -EXDEV;
 	}
 	if ((m = member_new(sel, child->loop)) == NULL) {

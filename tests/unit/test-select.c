@@ -223,6 +223,79 @@ static void test_nested_body(void)
 }
 ISOLATED(test_nested)
 
+/* A select nested while still empty learns its loop when a receiver joins
+ * it, and so does the select above: the outer get used to refuse with
+ * -EDEADLK ("only empty nested selects"), and a receiver on another
+ * loop got in below it. */
+static void test_nested_empty_body(void)
+{
+	struct net *n = net_alone(), *other = net_alone();
+	struct mg_receiver *rx, *far, *from;
+	struct mg_select *outer = mg_select_new(n, 0), *inner = mg_select_new(n, 0);
+	struct mg_select *deep = mg_select_new(n, 0), *empty = mg_select_new(n, 0);
+	struct mg_message *msg;
+
+	ASSERT_TRUE(n != NULL && other != NULL);
+	ASSERT_TRUE(outer && inner && deep && empty && new_rxs(n, &rx, 1));
+	ASSERT_INT_EQ(mg_receiver_new(other, other->r[0], 0, MG_ANY, 0, &far), 0);
+	ASSERT_INT_EQ(mg_select_add_select(outer, inner), 0);
+	ASSERT_INT_EQ(mg_select_add_select(inner, deep), 0);
+	ASSERT_INT_EQ(mg_select_add(deep, rx), 0);
+	ASSERT_INT_EQ(send_to(n, rx, "deep"), 0);
+	ASSERT_INT_EQ(mg_select_get(n, outer, 1000, &from, &msg), 0);
+	ASSERT_STR_EQ(text(msg), "deep");
+	ASSERT_TRUE(from == rx);
+	/* Each left its one-shot parent. The outer select runs n's loop:
+	 * other's receiver may not join an empty select nested in it. */
+	ASSERT_INT_EQ(mg_select_count(outer), 0);
+	ASSERT_INT_EQ(mg_select_add_select(outer, empty), 0);
+	ASSERT_INT_EQ(mg_select_add(empty, far), -EXDEV);
+	ASSERT_INT_EQ(mg_select_add(empty, rx), 0);
+	talloc_free(other);
+	talloc_free(n);
+}
+ISOLATED(test_nested_empty)
+
+/* A closed receiver with nothing queued gives its dead "receiver was
+ * closed" through a select, as its own get does; the select used to wait
+ * for it until the timeout (or for ever). */
+static void test_closed_member_body(void)
+{
+	struct net *n = net_alone();
+	struct mg_receiver *rx[2], *one, *from;
+	struct mg_select *sel = mg_select_new(n, 0);
+	struct mg_message *msg, **msgs;
+	size_t k;
+
+	ASSERT_PTR_NOT_NULL(n);
+	ASSERT_TRUE(sel != NULL && new_rxs(n, rx, 2));
+	ASSERT_INT_EQ(mg_receiver_new(n, n->r[0], 0, MG_ANY, MG_RECV_ONESHOT, &one), 0);
+	ASSERT_INT_EQ(send_to(n, one, "only"), 0);
+	ASSERT_INT_EQ(mg_receiver_get(n, one, 1000, &msg), 0);
+	mg_receiver_close(rx[0]);
+	ASSERT_INT_EQ(mg_receiver_get(n, rx[0], 0, &msg), MG_ERR_CHANNEL);
+	ASSERT_INT_EQ(mg_select_add(sel, one), 0);
+	ASSERT_INT_EQ(mg_select_add(sel, rx[0]), 0);
+	ASSERT_INT_EQ(mg_select_add(sel, rx[1]), 0);
+	ASSERT_INT_EQ(mg_select_get(n, sel, 1000, &from, &msg), MG_ERR_CHANNEL);
+	ASSERT_STR_EQ(mg_message_dead_reason(msg), "receiver was closed");
+	ASSERT_TRUE(from == one);
+	ASSERT_INT_EQ(mg_select_get(n, sel, 1000, &from, &msg), MG_ERR_CHANNEL);
+	ASSERT_STR_EQ(mg_message_dead_reason(msg), "receiver was closed");
+	ASSERT_TRUE(from == rx[0]);
+	ASSERT_INT_EQ(mg_select_count(sel), 1);
+	ASSERT_INT_EQ(mg_select_get(n, sel, 20, &from, &msg), MG_ERR_TIMEOUT);
+	/* select_all over a one-shot that answered already. */
+	ASSERT_INT_EQ(mg_select_remove(sel, rx[1]), 0);
+	ASSERT_INT_EQ(send_to(n, rx[1], "late"), 0);
+	rx[0] = one;
+	ASSERT_INT_EQ(mg_select_all(n, rx, 2, 1000, &msgs, &k), MG_ERR_CHANNEL);
+	ASSERT_INT_EQ(k, 1);
+	ASSERT_STR_EQ(mg_message_dead_reason(msgs[0]), "receiver was closed");
+	talloc_free(n);
+}
+ISOLATED(test_closed_member)
+
 /* Scatter/gather: a request to each of 1, 2 and 3, answered in any
  * order; select_all has them all. */
 static void test_all_body(void)
@@ -344,6 +417,8 @@ int main(void)
 	RUN(test_refusals);
 	RUN(test_membership);
 	RUN(test_nested);
+	RUN(test_nested_empty);
+	RUN(test_closed_member);
 	RUN(test_all);
 	RUN(test_all_lost);
 	RUN(test_get_refused);
