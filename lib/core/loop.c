@@ -1023,6 +1023,12 @@ int mg_loop_run(struct mg_loop *loop)
 {
 	int rc = 0;
 
+	/* From a callback, an inner iteration would dispatch over the outer
+	 * one's ready list and free its mg_loop_free_later() garbage while
+	 * the callers up the stack still use it. */
+	if (loop->depth > 0) {
+		return -EDEADLK;
+	}
 	loop->stopped = false;
 	loop->stop_rc = 0;
 	loop->depth++;
@@ -1047,6 +1053,9 @@ int mg_loop_run_once(struct mg_loop *loop, int timeout_ms)
 	int rc = 0, t;
 	bool ran;
 
+	if (loop->depth > 0) {
+		return -EDEADLK;	/* as mg_loop_run */
+	}
 	loop->stopped = false;
 	loop->stop_rc = 0;
 	loop->depth++;

@@ -684,6 +684,43 @@ static void test_free_later(void)
 	talloc_free(tmp);
 }
 
+/* A callback that runs the loop again is refused: the inner iteration
+ * used to free what mg_loop_free_later() had just been given, under the
+ * callback that was still using it, and dispatch over the outer batch. */
+static int nested_rc[2];
+
+static void nested_cb(struct mg_timer *t, void *data)
+{
+	struct dctx *d = data;
+
+	mg_loop_free_later(d->loop, d->owner);
+	mg_loop_free_later(d->loop, t);
+	nested_rc[0] = mg_loop_run_once(d->loop, 0);
+	nested_rc[1] = mg_loop_run(d->loop);
+	d->seen_in_cb = d->freed;
+}
+
+static void test_run_in_callback(void)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_loop *loop = mg_loop_new(tmp);
+	struct dctx d = { .loop = loop, .seen_in_cb = -1, .seen_next = -1 };
+	bool **flag = talloc(NULL, bool *);
+
+	ASSERT_TRUE(loop != NULL && flag != NULL);
+	*flag = &d.freed;
+	talloc_set_destructor(flag, flag_destructor);
+	d.owner = flag;
+	ASSERT_PTR_NOT_NULL(mg_timer_new(NULL, loop, 0, nested_cb, &d));
+	ASSERT_INT_EQ(mg_loop_run_once(loop, 0), 0);
+	ASSERT_INT_EQ(nested_rc[0], -EDEADLK);
+	ASSERT_INT_EQ(nested_rc[1], -EDEADLK);
+	ASSERT_INT_EQ(d.seen_in_cb, 0);
+	ASSERT_TRUE(d.freed);
+	ASSERT_TRUE(!mg_loop_running(loop));
+	talloc_free(tmp);
+}
+
 /* signals */
 
 static void stop_signal_cb(struct mg_signal *s, int signo, void *data)
@@ -1190,6 +1227,7 @@ int main(void)
 	RUN(test_loop_freed_first);
 	RUN(test_defer);
 	RUN(test_free_later);
+	RUN(test_run_in_callback);
 	RUN(test_signal);
 	RUN(test_child);
 	RUN(test_child_fallback);

@@ -39,7 +39,8 @@ struct mg_loop *mg_loop_new(TALLOC_CTX *mem_ctx);
  * Run until mg_loop_stop() is called or nothing is left to wait for
  * (no enabled io, timer, child or deferred call; signal watchers alone do
  * not keep the loop alive). Returns the value given to mg_loop_stop(), 0
- * when the loop ran dry, or a negative errno if epoll failed.
+ * when the loop ran dry, -EDEADLK from one of the loop's own callbacks, or
+ * a negative errno if epoll failed.
  */
 int mg_loop_run(struct mg_loop *loop);
 void mg_loop_stop(struct mg_loop *loop, int rc);
@@ -50,8 +51,8 @@ void mg_loop_stop(struct mg_loop *loop, int rc);
  * when this iteration ran any (they may be what the caller waits for).
  * Unlike mg_loop_run it waits even with nothing alive (an io that does not
  * keep the loop alive may still wake it). Returns 1 if mg_loop_stop() was
- * called during the iteration, 0 otherwise, or a negative errno if epoll
- * failed.
+ * called during the iteration, 0 otherwise, -EDEADLK from one of the
+ * loop's own callbacks, or a negative errno if epoll failed.
  */
 int mg_loop_run_once(struct mg_loop *loop, int timeout_ms);
 /* Whether anything keeps the loop alive (see mg_loop_run). */
