@@ -124,9 +124,9 @@ static void respondent_lost(struct mg_receiver *rx, const char *why)
 	rx->lost = true;
 	mg_debug("receiver %u: respondent %u lost: %s", rx->handle, rx->respondent, why);
 	msg = mg__message_dead(rx, rx->r, rx->respondent, rx->handle, LOST_MSG);
-	if ((rx->flags & MG_RECV_ONESHOT) != 0) {
-		stop_listening(rx);
-	}
+	/* Nothing more can come from it: the stream ends (a get after the
+	 * dead message says "closed" at once, never waits for ever). */
+	stop_listening(rx);
 	if (msg == NULL) {
 		mg_error("receiver %u: out of memory: respondent loss not delivered", rx->handle);
 		return;
