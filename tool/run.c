@@ -59,7 +59,8 @@ struct run {
 	struct mg_program *program;
 	bool no_stdin;           /* -n, or stdin is /dev/null: none to send */
 	bool held;               /* the report's reader is behind: output held */
-	int tty;                 /* our terminal, put in raw mode for -T, or -1 */
+	int tty;                 /* our terminal, for -T, or -1 */
+	bool raw;                /* it is in raw mode: tty_saved to restore */
 	struct termios tty_saved;
 	int signals;
 	int last_signal;
@@ -287,6 +288,21 @@ static bool start_exec(struct target *t, struct mg_context *ctx)
 	return true;
 }
 
+/* -T, the chain up: keys go to the far terminal as they are, ^C
+ * included, until the run ends. Not before, as ssh: a hop's password
+ * prompt reads a line on our terminal, and ^C stops a connect. */
+static void make_raw(struct run *run)
+{
+	struct termios raw;
+
+	if (run->tty < 0 || run->raw || tcgetattr(run->tty, &run->tty_saved) != 0) {
+		return;
+	}
+	raw = run->tty_saved;
+	cfmakeraw(&raw);
+	run->raw = tcsetattr(run->tty, TCSADRAIN, &raw) == 0;
+}
+
 /* Every hop of the chain started, the last not up yet: the command goes
  * now, in its boot image or right behind it, rather than a round trip
  * after the chain is up (mg_connect_opts.on_start). */
@@ -325,6 +341,7 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 	if (t->e == NULL && !start_exec(t, ctx)) {
 		return;
 	}
+	make_raw(run);
 	if (early != NULL) {
 		t->early_res = NULL;
 		on_exec_done(t->e, early, t);
@@ -391,7 +408,7 @@ static void on_winch(struct mg_signal *sig, int signo, void *data)
 
 static int run_destructor(struct run *run)
 {
-	if (run->tty >= 0) {
+	if (run->raw) {
 		tcsetattr(run->tty, TCSADRAIN, &run->tty_saved);
 	}
 	if (run->opts->report != NULL) {
@@ -400,20 +417,13 @@ static int run_destructor(struct run *run)
 	return 0;
 }
 
-/* -T: keys go to the remote terminal as they are, ^C included, until the
- * run ends; the terminal's size follows. */
+/* -T: the terminal's size goes to the far end, and follows. */
 static int take_tty(struct run *run, int fd)
 {
-	struct termios raw;
-
-	if (fd < 0 || !isatty(fd) || tcgetattr(fd, &run->tty_saved) != 0) {
+	if (fd < 0 || !isatty(fd)) {
 		return 0;
 	}
-	raw = run->tty_saved;
-	cfmakeraw(&raw);
-	if (tcsetattr(fd, TCSADRAIN, &raw) == 0) {
-		run->tty = fd;
-	}
+	run->tty = fd;
 	return mg_signal_new(run, run->loop, SIGWINCH, on_winch, run) != NULL ? 0 : -ENOMEM;
 }
 

@@ -1,0 +1,145 @@
+#!/usr/bin/env bats
+# -*- bats -*-
+# shellcheck disable=SC2154 # $stderr, $stderr_lines: set by run_mg_sep
+# shellcheck disable=SC2016 # single-quoted $ are for the remote shell
+#
+# The interactive terminal paths, driven from a real pseudo-terminal and
+# compared with ssh -t to the private sshd: mitogen-run -T, fakessh -t
+# and a fakessh login. Our terminal goes raw only once the chain is up
+# (a password prompt, ^C during a connect, as with ssh), is restored
+# exactly, and the far terminal gets what ssh's terminal request gives.
+
+load helpers
+load sshd
+
+function setup_file() {
+    start_sshd
+    # ptydrive.py [-z ROWS COLS] [-s STTY-ARGS] -- COMMAND...: runs COMMAND on a
+    # new pseudo-terminal (its controlling one, ROWS x COLS, stty
+    # STTY-ARGS first) and follows the steps on stdin, one a line:
+    #   expect RE [SECS]  wait for RE (python, on the output so far)
+    #   send TEXT         write TEXT (backslash escapes: \r, \x03)
+    #   sleep SECS        let it run
+    #   kill SIG          signal COMMAND (TERM, HUP, INT)
+    #   wait [SECS]       wait for it to end
+    # Then prints the output (\r dropped), "rc=N" (or rc=hung: it was
+    # still running at the end and got SIGTERM, or an expect failed:
+    # "expect failed: RE") and "restored=yes|no": whether the terminal's
+    # modes (stty -g) are those it had before COMMAND started.
+    cat >"$BATS_FILE_TMPDIR/ptydrive.py" <<'EOF'
+import codecs, fcntl, os, pty, re, select, signal, struct, subprocess, sys, termios, time
+args = sys.argv[1:]
+rows, cols, stty = 24, 80, None
+while args and args[0] != '--':
+    if args[0] == '-z':
+        rows, cols, args = int(args[1]), int(args[2]), args[3:]
+    elif args[0] == '-s':
+        stty, args = args[1].split(), args[2:]
+argv = args[1:]
+m, s = pty.openpty()
+fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+if stty:
+    subprocess.run(['stty'] + stty, stdin=s, check=True)
+before = termios.tcgetattr(s)
+def ctty():
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+p = subprocess.Popen(argv, stdin=s, stdout=s, stderr=s, preexec_fn=ctty)
+out = b''
+def pump(secs):
+    global out
+    end = time.time() + secs
+    while True:
+        r, _, _ = select.select([m], [], [], max(0.0, end - time.time()))
+        if not r:
+            return
+        try:
+            d = os.read(m, 65536)
+        except OSError:
+            return
+        if not d:
+            return
+        out += d
+failed = None
+for line in sys.stdin.read().splitlines():
+    word, _, rest = line.strip().partition(' ')
+    if not word or (failed and word not in ('kill', 'wait')):
+        continue
+    if word == 'expect':
+        rx, _, secs = rest.rpartition(' ')
+        if not rx or not re.fullmatch(r'[0-9.]+', secs):
+            rx, secs = rest, '20'
+        end = time.time() + float(secs)
+        while not re.search(rx.encode(), out) and time.time() < end:
+            pump(0.05)
+        if not re.search(rx.encode(), out):
+            failed = rx
+    elif word == 'send':
+        os.write(m, codecs.decode(rest, 'unicode_escape').encode('latin-1'))
+    elif word == 'sleep':
+        pump(float(rest))
+    elif word == 'kill':
+        p.send_signal(getattr(signal, 'SIG' + rest))
+    elif word == 'wait':
+        end = time.time() + float(rest or 20)
+        while p.poll() is None and time.time() < end:
+            pump(0.05)
+pump(0.2)
+rc = p.poll()
+if rc is None:
+    # Hung: SIGTERM (mitogen-run stops its hops), then SIGKILL.
+    p.terminate()
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    pump(0.2)
+sys.stdout.write(out.decode('utf-8', 'replace').replace('\r', ''))
+print('\nexpect failed: %s' % failed if failed else '')
+print('rc=%s' % ('hung' if rc is None else rc if rc >= 0 else 128 - rc))
+print('restored=%s' % ('yes' if termios.tcgetattr(s) == before else 'no'))
+EOF
+}
+
+function teardown_file() {
+    stop_sshd
+}
+
+# pty_run [-z R C] [-s STTY] -- COMMAND...: ptydrive.py with the steps on stdin.
+function pty_run() {
+    skip_if_no_program python3
+    run_mg python3 "$BATS_FILE_TMPDIR/ptydrive.py" "$@"
+}
+
+# A hop whose ssh never answers: its connect hangs until the timeout.
+function hang_hop() {
+    printf '#!/bin/sh\nexec sleep 1000\n' >"$MG_TMP/hang-ssh"
+    chmod +x "$MG_TMP/hang-ssh"
+    printf 'ssh:nohost?ssh_path=%s' "$(mg_pct "$MG_TMP/hang-ssh")"
+}
+
+@test "-T, -t: ^C while the chain connects stops it, as with ssh -t" {
+    local hop cmd
+    hop=$(hang_hop)
+    for cmd in "mitogen-run -T" "fakessh -t"; do
+        # shellcheck disable=SC2086 # the command and its option
+        pty_run -- $cmd "$hop" true <<<$'sleep 1\nsend \\x03\nwait 15'
+        assert "$output" =~ "interrupted" "$cmd: ^C interrupted the connect"
+        assert "${lines[-2]}" == "rc=130" "$cmd: ended by SIGINT, not hung"
+        assert "${lines[-1]}" == "restored=yes" "$cmd: our terminal as it was"
+    done
+}
+
+@test "-T, -t: a hop's password prompt reads a line typed on our terminal" {
+    local chain cmd
+    chain="doas:nobody?doas_path=$(mg_pct "$MG_SRC_DIR/tests/stubs/doas")"
+    for cmd in "mitogen-run -T" "fakessh -t"; do
+        # shellcheck disable=SC2086 # the command and its option
+        MG_STUB_DOAS_PASSWORD='pw' pty_run -- $cmd "$chain" 'echo ran; exit 3' \
+            <<<$'expect password: $\nsend pw\\r\nexpect ran\nwait 15\nkill TERM\nwait 10'
+        assert "$output" =~ $'\nran\n' "$cmd: the command ran"
+        assert "${lines[-2]}" =~ "rc=(3|255)" "$cmd: its status"
+        assert "${lines[-1]}" == "restored=yes" "$cmd: our terminal as it was"
+    done
+}
