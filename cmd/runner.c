@@ -51,6 +51,22 @@ static void add_item(TALLOC_CTX *ctx, char ***v, const char *s)
 	(*v)[n + 1] = NULL;
 }
 
+/* A terminal at the far end gets our TERM, as ssh's terminal request
+ * carries it (an ssh hop's login has none, or "dumb"); -e TERM= wins. */
+static void add_term(TALLOC_CTX *ctx, char ***env)
+{
+	const char *term = getenv("TERM");
+
+	for (size_t i = 0; *env != NULL && (*env)[i] != NULL; i++) {
+		if (strncmp((*env)[i], "TERM=", 5) == 0) {
+			return;
+		}
+	}
+	if (term != NULL) {
+		add_item(ctx, env, talloc_asprintf(ctx, "TERM=%s", term));
+	}
+}
+
 void mg_runner_option(poptContext pc, int rc, TALLOC_CTX *tmp)
 {
 	char *arg;
@@ -236,7 +252,9 @@ static int run_targets(TALLOC_CTX *tmp, const struct mg_chain_list *list,
 	if (res.errmsg != NULL) {
 		mg_cmd_error("%s", res.errmsg);
 	}
-	if (report == NULL && ro->pty && res.outcome == MG_RUN_EXITED && mg_runner.closed_host != NULL) {
+	/* As ssh: not when a signal of ours ended the session. */
+	if (report == NULL && ro->pty && res.outcome == MG_RUN_EXITED && res.our_signal == 0 &&
+	    mg_runner.closed_host != NULL) {
 		dprintf(mg_cmd_err_fd(), "Connection to %s closed.\r\n", mg_runner.closed_host);
 	}
 	if (report == NULL && res.signal != 0 && mg_runner.signal_status != 0) {
@@ -341,6 +359,9 @@ int mg_runner_main(TALLOC_CTX *tmp, const char **rest, int n_rest, int shell, in
 	}
 	ro.argv = rest;
 	ro.program = program ? rest[0] : NULL;
+	if (o->tty) {
+		add_term(tmp, &o->env);
+	}
 	ro.env = (const char *const *)o->env;
 	ro.cwd = o->cwd;
 	/* Targets read from stdin leave nothing there for the command. */

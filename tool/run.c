@@ -610,6 +610,7 @@ int mg_run(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_run_opts *
 			res->exit_code = 128 + run->last_signal;
 		}
 	}
+	res->our_signal = run->signals > 0 ? run->last_signal : 0;
 	/* The commands' channels and timers go; the hops stay the session's. */
 	talloc_free(run);
 	return 0;

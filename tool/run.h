@@ -65,6 +65,8 @@ struct mg_run_result {
 	int signal;     /* one target, MG_RUN_EXITED: the signal that ended
 			 * the command (exit_code is 128+signal), else 0 */
 	char *errmsg;   /* one target: for everything but MG_RUN_EXITED */
+	int our_signal; /* with opts->signals: the last signal we got
+			 * during the run (SIGTERM, ...), else 0 */
 };
 
 /*

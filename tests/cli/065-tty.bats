@@ -143,3 +143,41 @@ function hang_hop() {
         assert "${lines[-1]}" == "restored=yes" "$cmd: our terminal as it was"
     done
 }
+
+@test "fakessh -t: no 'Connection to X closed.' after our SIGTERM or SIGHUP, as ssh -t" {
+    local sig cmd out
+    local -a cmds=("fakessh -t local" "fakessh -t local/local")
+    if [[ -z ${MG_SSHD_SKIP:-} ]]; then
+        cmds+=("ssh -F $MG_SSH_CONFIG -p $MG_SSH_PORT -t 127.0.0.1")
+    fi
+    for cmd in "${cmds[@]}"; do
+        for sig in TERM HUP; do
+            # shellcheck disable=SC2086 # the command and its options
+            pty_run -- $cmd 'echo start; sleep 61' <<<$'expect start\nsleep 0.5\nkill '"$sig"$'\nwait 15'
+            assert "${lines[-2]}" == "rc=255" "$cmd, SIG$sig: ssh's status"
+            assert "$output" !~ "Connection to" "$cmd, SIG$sig: nothing said"
+            assert "${lines[-1]}" == "restored=yes" "$cmd, SIG$sig: our terminal as it was"
+        done
+        # A far command killed by a signal of its own: the session ended
+        # there, and ssh says so.
+        # shellcheck disable=SC2086 # the command and its options
+        pty_run -- $cmd 'echo start; kill -KILL $$' <<<$'expect start\nwait 15'
+        assert "${lines[-2]}" == "rc=255" "$cmd, killed there: ssh's status"
+        assert "$output" =~ "Connection to [^ ]* closed." "$cmd, killed there: ssh's note"
+    done
+}
+
+@test "mitogen-run -T, fakessh -t: our TERM at the far end, over an ssh hop too, as ssh -t" {
+    need_sshd
+    local cmd
+    for cmd in "mitogen-run -T $(ssh_hop)" "fakessh -t $(ssh_hop)" "mitogen-run -T local" \
+        "ssh -F $MG_SSH_CONFIG -p $MG_SSH_PORT -t 127.0.0.1"; do
+        # shellcheck disable=SC2086 # the command and its options
+        TERM=xterm-mgtest pty_run -- $cmd 'echo "TERM=$TERM."' <<<'wait 30'
+        assert "$output" =~ "TERM=xterm-mgtest\." "$cmd: ours"
+        assert "${lines[-2]}" == "rc=0" "$cmd: status"
+    done
+    # -e TERM= is the user's word: it wins.
+    TERM=xterm-mgtest pty_run -- mitogen-run -T -e TERM=vt100 "$(ssh_hop)" 'echo "TERM=$TERM."' <<<'wait 30'
+    assert "$output" =~ "TERM=vt100\." "-e TERM= wins"
+}
