@@ -255,10 +255,17 @@ static bool start_exec(struct target *t, struct mg_context *ctx)
 		.pty = run->opts->pty,
 	};
 	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+	struct termios modes;
 
 	if (run->opts->pty) {
 		if (run->tty >= 0) {
 			ioctl(run->tty, TIOCGWINSZ, &ws);
+		}
+		/* Our line discipline, not the one raw mode makes. */
+		if (run->raw) {
+			eo.modes = &run->tty_saved;
+		} else if (run->tty >= 0 && tcgetattr(run->tty, &modes) == 0) {
+			eo.modes = &modes;
 		}
 		eo.rows = ws.ws_row;
 		eo.cols = ws.ws_col;

@@ -91,5 +91,8 @@ enum mg_exec_event {
 #define MG_EXEC_FD_OUT 0x80u
 #define MG_EXEC_FD_ERR 0x200u
 #define MG_EXEC_CTL_WINSIZE 0x100u /* control op: u32 rows, u32 cols */
+/* With MG_EXEC_PTY: after rows and cols, bytes (u32 length, then them):
+ * the terminal's modes as ssh's pty-req encodes them (RFC 4254, 8). */
+#define MG_EXEC_PTY_MODES 0x400u
 
 #endif

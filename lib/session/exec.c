@@ -544,6 +544,15 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 	}
 	rq.rows = opts->rows;
 	rq.cols = opts->cols;
+	if (opts->pty && opts->modes != NULL) {
+		uint8_t *m = talloc_size(e, MG_TTY_MODES_MAX);
+		if (m == NULL) {
+			goto fail;
+		}
+		rq.flags |= MG_EXEC_PTY_MODES;
+		rq.modes = m;
+		rq.n_modes = mg__tty_modes_put(m, opts->modes);
+	}
 	rq.join_id = e->join_id;
 	b = mg__buf_new(e, mg__router_max_msg(e->r));
 	if (b == NULL || mg__exec_req_encode(b, &rq) != 0) {

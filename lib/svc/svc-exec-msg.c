@@ -3,11 +3,77 @@
  * master's client (session/exec.c) use them. */
 #include <errno.h>
 #include <string.h>
+#include <termios.h>
 #include "mitogen/error.h"
 #include "protocol.h"
 #include "svc-exec.h"
 
 #define ARGV_MAX 65536
+
+/* ssh's terminal mode opcodes (RFC 4254, 8; OpenSSH's ttymodes.h) for
+ * what a pty's line discipline uses: a control character's index, or a
+ * flag's bit in c_iflag (1), c_lflag (2) or c_oflag (3). Not the speeds,
+ * nor the character size and parity, which a pty ignores. */
+static const struct tty_mode {
+	uint8_t op, field;
+	tcflag_t bit;
+} tty_modes[] = {
+	{ 1, 0, VINTR }, { 2, 0, VQUIT }, { 3, 0, VERASE }, { 4, 0, VKILL }, { 5, 0, VEOF },
+	{ 6, 0, VEOL }, { 7, 0, VEOL2 }, { 8, 0, VSTART }, { 9, 0, VSTOP }, { 10, 0, VSUSP },
+	{ 12, 0, VREPRINT }, { 13, 0, VWERASE }, { 14, 0, VLNEXT }, { 18, 0, VDISCARD },
+	{ 30, 1, IGNPAR }, { 31, 1, PARMRK }, { 32, 1, INPCK }, { 33, 1, ISTRIP }, { 34, 1, INLCR },
+	{ 35, 1, IGNCR }, { 36, 1, ICRNL }, { 37, 1, IUCLC }, { 38, 1, IXON }, { 39, 1, IXANY },
+	{ 40, 1, IXOFF }, { 41, 1, IMAXBEL }, { 42, 1, IUTF8 },
+	{ 50, 2, ISIG }, { 51, 2, ICANON }, { 52, 2, XCASE }, { 53, 2, ECHO }, { 54, 2, ECHOE },
+	{ 55, 2, ECHOK }, { 56, 2, ECHONL }, { 57, 2, NOFLSH }, { 58, 2, TOSTOP }, { 59, 2, IEXTEN },
+	{ 60, 2, ECHOCTL }, { 61, 2, ECHOKE }, { 62, 2, PENDIN },
+	{ 70, 3, OPOST }, { 71, 3, OLCUC }, { 72, 3, ONLCR }, { 73, 3, OCRNL }, { 74, 3, ONOCR },
+	{ 75, 3, ONLRET },
+};
+#define N_TTY_MODES (sizeof(tty_modes) / sizeof(tty_modes[0]))
+
+static tcflag_t *tty_flags(struct termios *t, unsigned field)
+{
+	return field == 1 ? &t->c_iflag : field == 2 ? &t->c_lflag : &t->c_oflag;
+}
+
+size_t mg__tty_modes_put(uint8_t *p, const struct termios *t)
+{
+	struct termios c = *t;
+	size_t n = 0;
+
+	for (size_t i = 0; i < N_TTY_MODES; i++) {
+		const struct tty_mode *m = &tty_modes[i];
+		uint32_t v = m->field == 0 ? c.c_cc[m->bit] : (*tty_flags(&c, m->field) & m->bit) != 0;
+		p[n] = m->op;
+		mg__put_be32(p + n + 1, v);
+		n += 5;
+	}
+	p[n++] = 0;
+	return n;
+}
+
+void mg__tty_modes_apply(struct termios *t, const uint8_t *p, size_t n)
+{
+	/* Opcodes 1 to 159 take a u32; 0 (or 160 and above, unknown
+	 * lengths) ends the list, as in sshd. */
+	for (size_t k = 0; k + 5 <= n && p[k] != 0 && p[k] < 160; k += 5) {
+		uint32_t v = mg__get_be32(p + k + 1);
+		for (size_t i = 0; i < N_TTY_MODES; i++) {
+			const struct tty_mode *m = &tty_modes[i];
+			tcflag_t *f = m->field != 0 ? tty_flags(t, m->field) : NULL;
+			if (m->op != p[k]) {
+				continue;
+			} else if (f == NULL) {
+				t->c_cc[m->bit] = (cc_t)v;
+			} else if (v != 0) {
+				*f |= m->bit;
+			} else {
+				*f &= ~m->bit;
+			}
+		}
+	}
+}
 
 int mg__exec_req_encode(struct mg_buf *b, const struct mg__exec_req *rq)
 {
@@ -30,6 +96,9 @@ int mg__exec_req_encode(struct mg_buf *b, const struct mg__exec_req *rq)
 	}
 	if ((rq->flags & MG_EXEC_PTY) != 0 &&
 	    ((ret = mg__buf_put_u32(b, rq->rows)) != 0 || (ret = mg__buf_put_u32(b, rq->cols)) != 0)) {
+		return ret;
+	}
+	if ((rq->flags & MG_EXEC_PTY_MODES) != 0 && (ret = mg__buf_put_bytes(b, rq->modes, rq->n_modes)) != 0) {
 		return ret;
 	}
 	/* Last, always: routers on the way read it from the end. */
@@ -65,8 +134,12 @@ int mg__exec_req_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct 
 	      (ret = mg__buf_get_u32(&b, &rq->machine)) != 0)) ||
 	    ((rq->flags & MG_EXEC_PTY) != 0 &&
 	     ((ret = mg__buf_get_u32(&b, &rq->rows)) != 0 ||
-	      (ret = mg__buf_get_u32(&b, &rq->cols)) != 0))) {
-		return ret == -ENOMEM ? ret : MG_ERR_PROTOCOL;
+	      (ret = mg__buf_get_u32(&b, &rq->cols)) != 0)) ||
+	    ((rq->flags & MG_EXEC_PTY_MODES) != 0 &&
+	     ((ret = mg__buf_get_bytes(&b, &rq->modes, &rq->n_modes)) != 0 ||
+	      (rq->modes = talloc_memdup(mem_ctx, rq->modes, rq->n_modes)) == NULL))) {
+		/* ret 0: the copy failed. */
+		return ret == -ENOMEM || ret == 0 ? -ENOMEM : MG_ERR_PROTOCOL;
 	}
 	if ((rq->flags & MG_EXEC_JOIN) != 0 &&
 	    (mg__buf_get_u32(&b, &rq->join_id) != 0 || mg__buf_left(&b) != 0 || rq->join_id == 0)) {

@@ -572,6 +572,14 @@ static void start_job(struct request *rq, int image_fd)
 			goto out;
 		}
 		ioctl(pty_slave, TIOCSWINSZ, &ws);
+		if ((flags & MG_EXEC_PTY_MODES) != 0) {
+			/* The caller's line discipline, as sshd applies ssh's. */
+			struct termios t;
+			if (tcgetattr(pty_slave, &t) == 0) {
+				mg__tty_modes_apply(&t, q->modes, q->n_modes);
+				tcsetattr(pty_slave, TCSANOW, &t);
+			}
+		}
 		in[1] = fcntl(out[0], F_DUPFD_CLOEXEC, 3);
 		close(err[1]);
 		err[1] = -1;

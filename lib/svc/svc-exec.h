@@ -31,8 +31,19 @@ struct mg__exec_req {
 	uint64_t image_size;
 	uint32_t machine;        /* its ELF machine, 0: no check */
 	uint32_t rows, cols;     /* MG_EXEC_PTY */
+	const uint8_t *modes;    /* MG_EXEC_PTY_MODES: encoded (mg__tty_modes_put) */
+	size_t n_modes;
 	uint32_t join_id;        /* MG_EXEC_JOIN: the worker's context id */
 };
+
+struct termios;
+/* Terminal modes in ssh's encoding (RFC 4254, 8): the control characters
+ * and the flags ssh sends, then TTY_OP_END. p holds at least
+ * MG_TTY_MODES_MAX bytes; returns the length. */
+#define MG_TTY_MODES_MAX 256
+size_t mg__tty_modes_put(uint8_t *p, const struct termios *t);
+/* Apply what such bytes set to *t; opcodes not known here are skipped. */
+void mg__tty_modes_apply(struct termios *t, const uint8_t *p, size_t n);
 
 /* Returns 0, MG_ERR_TOO_BIG or -ENOMEM. */
 int mg__exec_req_encode(struct mg_buf *b, const struct mg__exec_req *rq);

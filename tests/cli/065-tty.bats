@@ -181,3 +181,22 @@ function hang_hop() {
     TERM=xterm-mgtest pty_run -- mitogen-run -T -e TERM=vt100 "$(ssh_hop)" 'echo "TERM=$TERM."' <<<'wait 30'
     assert "$output" =~ "TERM=vt100\." "-e TERM= wins"
 }
+
+@test "mitogen-run -T, fakessh -t: the far terminal gets our modes (erase, intr, iutf8, ixon), as ssh -t" {
+    local cmd
+    local -a cmds=("mitogen-run -T local" "mitogen-run -T local/local" "fakessh -t local")
+    if [[ -z ${MG_SSHD_SKIP:-} ]]; then
+        cmds+=("mitogen-run -T $(ssh_hop)" "ssh -F $MG_SSH_CONFIG -p $MG_SSH_PORT -t 127.0.0.1")
+    fi
+    for cmd in "${cmds[@]}"; do
+        # shellcheck disable=SC2086 # the command and its options
+        pty_run -s 'erase ^H intr ^B kill ^X iutf8 -ixon -echoctl' -- $cmd 'stty -a' <<<'wait 30'
+        assert "$output" =~ "intr = \^B;" "$cmd: intr"
+        assert "$output" =~ "erase = \^H;" "$cmd: erase"
+        assert "$output" =~ "kill = \^X;" "$cmd: kill"
+        assert "$output" =~ "(^|[[:space:]])iutf8([[:space:]]|$)" "$cmd: iutf8"
+        assert "$output" =~ "(^|[[:space:]])-ixon([[:space:]]|$)" "$cmd: -ixon"
+        assert "$output" =~ "(^|[[:space:]])-echoctl([[:space:]]|$)" "$cmd: -echoctl"
+        assert "${lines[-1]}" == "restored=yes" "$cmd: our terminal as it was"
+    done
+}

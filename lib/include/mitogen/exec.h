@@ -14,6 +14,7 @@ extern "C" {
 
 struct mg_exec;
 struct mg_bcast_target;
+struct termios;
 struct mg_program;
 
 /*
@@ -39,6 +40,9 @@ struct mg_exec_opts {
 	const struct mg_program *program; /* run this pushed program (argv[0] names it) */
 	bool pty;                /* on a terminal at the far end (stderr merged) */
 	unsigned rows, cols;     /* its size */
+	const struct termios *modes; /* with pty: its modes, as ssh sends its
+				      * terminal's (control characters, echo,
+				      * icanon, ...); NULL: the far defaults */
 	mg_exec_sink sink;       /* when set, output goes here, not to the fds */
 	void *sink_data;
 	struct mg_bcast_target *stdin_bcast; /* a shared stdin (mg_bcast_add) */
