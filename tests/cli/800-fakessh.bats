@@ -301,10 +301,8 @@ function make_tree() {
 
 @test "sftp -S fakessh -s sftp: put and get through the far sftp-server" {
     skip_if_no_program sftp
-    local s found=
-    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
-        [[ -x $s ]] && found=$s
-    done
+    local found
+    found=$(openssh_server)
     [[ -n $found ]] || skip "no sftp-server on this machine"
     head -c 200000 /dev/urandom >"$MG_TMP/f one"
     printf 'put "%s" "%s"\nget "%s" "%s"\n' "$MG_TMP/f one" "$MG_TMP/f two" "$MG_TMP/f two" "$MG_TMP/f three" \

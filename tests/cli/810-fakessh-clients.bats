@@ -325,17 +325,6 @@ function kill_client_mid_transfer() {
     wait || true
 }
 
-# The system's OpenSSH sftp-server, or nothing.
-function openssh_server() {
-    local s
-    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
-        if [[ -x $s ]]; then
-            printf '%s\n' "$s"
-            return
-        fi
-    done
-}
-
 # sftp_both BATCH: sftp -b BATCH through fakessh on fresh copies of
 # $MG_TMP/fixture at $MG_TMP/w, served by OpenSSH's sftp-server and by
 # ours; each one's output, messages and resulting files (type, mode,

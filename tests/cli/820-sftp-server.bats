@@ -438,10 +438,8 @@ EOF
     run_mg_sep python3 "$MG_TMP/rp.py" "$SERVER" -b -- "${paths[@]}"
     assert "$output" == "$want" "our server's answers"
 
-    local s found=
-    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
-        [[ -x $s ]] && found=$s
-    done
+    local found
+    found=$(openssh_server)
     [[ -n $found ]] || skip "no OpenSSH sftp-server here to compare with"
     run_mg_sep python3 "$MG_TMP/rp.py" "$found" -- "${paths[@]}"
     assert "$output" == "$want" "OpenSSH's answers are the same"
@@ -486,10 +484,8 @@ function server_answers() {
 
     # auto: the far end's own server when it has one (which does not
     # answer BAD_STAT_INIT's STAT).
-    local s found=
-    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
-        [[ -x $s ]] && found=$s
-    done
+    local found
+    found=$(openssh_server)
     [[ -n $found ]] || skip "no sftp-server on this machine"
     local answers
     answers=$(server_answers)
@@ -500,10 +496,8 @@ function server_answers() {
 
 @test "under fakessh run: the run pushes the server, auto and builtin alike" {
     skip_if_no_program sftp
-    local s found=
-    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
-        [[ -x $s ]] && found=$s
-    done
+    local found
+    found=$(openssh_server)
     [[ -n $found ]] || skip "no sftp-server on this machine"
     printf 'x\n' >"$MG_TMP/f"
     printf 'put %s %s\n' "$MG_TMP/f" "$MG_TMP/g" >"$MG_TMP/batch"
@@ -517,17 +511,6 @@ function server_answers() {
     FAKESSH_SFTP_SERVER=builtin run_mg_sep fakessh run local -- sh -c \
         'fakessh -s . sftp <"$1" | tr -c "[:print:]" .' sh "$MG_TMP/init"
     assert "$output" =~ "limits@openssh.com.*Bad message" "builtin under fakessh run: our server answered"
-}
-
-# The system's OpenSSH sftp-server, or nothing.
-function openssh_server() {
-    local s
-    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
-        if [[ -x $s ]]; then
-            printf '%s\n' "$s"
-            return
-        fi
-    done
 }
 
 # $MG_TMP/sc.py SCENARIO SERVER [ARG...]: INIT, then SCENARIO's requests

@@ -343,6 +343,17 @@ function live_procs() {
     return 0
 }
 
+# The system's OpenSSH sftp-server, or nothing.
+function openssh_server() {
+    local s
+    for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
+        if [[ -x $s ]]; then
+            printf '%s\n' "$s"
+            return
+        fi
+    done
+}
+
 function is_root() {
     [[ $(id -u) -eq 0 ]]
 }
