@@ -65,17 +65,66 @@ static int copy_range(int fd, int copy, off_t off, off_t end, uint8_t *buf)
 	return 0;
 }
 
+/* Whether [off, end) of fd still reads as the copy has it: 0, -ESTALE
+ * when not, or a negative errno. buf holds two chunks. */
+static int same_range(int fd, int copy, off_t off, off_t end, uint8_t *buf)
+{
+	uint8_t *had = buf + COPY_CHUNK;
+
+	while (off < end) {
+		size_t want = (size_t)(end - off) < COPY_CHUNK ? (size_t)(end - off) : COPY_CHUNK;
+		ssize_t n = pread(fd, buf, want, off), m;
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			return n < 0 ? -errno : -ESTALE;
+		}
+		while ((m = pread(copy, had, (size_t)n, off)) < 0 && errno == EINTR) {
+		}
+		if (m != n || memcmp(buf, had, (size_t)n) != 0) {
+			return m < 0 ? -errno : -ESTALE;
+		}
+		off += n;
+	}
+	return 0;
+}
+
+/* fn(fd, copy, start, end, buf) over each range of fd that holds data
+ * (all of it on a file system without SEEK_DATA), up to 'size'. */
+static int each_data_range(int fd, int copy, off_t size, uint8_t *buf,
+			   int (*fn)(int fd, int copy, off_t off, off_t end, uint8_t *buf))
+{
+	int ret = 0;
+
+	for (off_t off = 0; ret == 0 && off < size;) {
+		off_t data = lseek(fd, off, SEEK_DATA), hole;
+		if (data < 0 && errno == ENXIO) {
+			break; /* a hole to the end */
+		}
+		data = data < 0 ? off : data;
+		hole = lseek(fd, data, SEEK_HOLE);
+		hole = hole < data || hole > size ? size : hole;
+		ret = fn(fd, copy, data, hole, buf);
+		off = hole;
+	}
+	return ret;
+}
+
 /* A copy of the file 'fd' (st its stat), taken now: the hops fetch from
  * it, one after another, so that a program rewritten in place meanwhile
  * (a build still writing it) cannot reach them torn, part old and part
- * new. Its holes stay holes: a sparse file costs no memory here.
+ * new. Its holes stay holes: a sparse file costs no memory here. The
+ * stat alone cannot tell a write that began before it (the times move as
+ * a write starts, its bytes follow): the data is read a second time and
+ * must be the same.
  * Returns the copy's descriptor, -ESTALE when the file changed while it
  * was read, or another negative errno. */
 static int snapshot(int fd, const struct stat *st)
 {
-	uint8_t *buf = talloc_size(NULL, COPY_CHUNK);
+	uint8_t *buf = talloc_size(NULL, 2 * COPY_CHUNK);
 	int copy, ret = 0;
-	off_t off = 0;
 	struct stat now;
 
 	/* Only read here, never run: no MFD_EXEC, which vm.memfd_noexec=2
@@ -88,17 +137,11 @@ static int snapshot(int fd, const struct stat *st)
 	if (ftruncate(copy, st->st_size) != 0) {
 		ret = -errno;
 	}
-	while (ret == 0 && off < st->st_size) {
-		off_t data = lseek(fd, off, SEEK_DATA), hole;
-		if (data < 0 && errno == ENXIO) {
-			break; /* a hole to the end */
-		}
-		/* A file system without SEEK_DATA: all of it is data. */
-		data = data < 0 ? off : data;
-		hole = lseek(fd, data, SEEK_HOLE);
-		hole = hole < data || hole > st->st_size ? st->st_size : hole;
-		ret = copy_range(fd, copy, data, hole, buf);
-		off = hole;
+	if (ret == 0) {
+		ret = each_data_range(fd, copy, st->st_size, buf, copy_range);
+	}
+	if (ret == 0) {
+		ret = each_data_range(fd, copy, st->st_size, buf, same_range);
 	}
 	if (ret == 0 && (fstat(fd, &now) != 0 || !same_file(st, &now))) {
 		ret = -ESTALE;
