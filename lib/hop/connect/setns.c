@@ -441,8 +441,9 @@ static int setns_open_in_root(int root_fd, const char *path)
 	return fd;
 }
 
-/* The whole of an open file, NUL-terminated; closes fd. */
-static int setns_read_fd(TALLOC_CTX *mem_ctx, int fd, char **_text)
+/* The whole of an open file, NUL-terminated, its length in *_len unless
+ * _len is NULL (a file of NUL-separated strings); closes fd. */
+static int setns_read_fd(TALLOC_CTX *mem_ctx, int fd, char **_text, size_t *_len)
 {
 	char *text;
 	size_t len = 0;
@@ -483,6 +484,9 @@ static int setns_read_fd(TALLOC_CTX *mem_ctx, int fd, char **_text)
 		return ret;
 	}
 	*_text = text;
+	if (_len != NULL) {
+		*_len = len;
+	}
 	return 0;
 }
 
@@ -494,7 +498,7 @@ static int setns_read_in_root(TALLOC_CTX *mem_ctx, int root_fd, const char *path
 	if (fd < 0) {
 		return -errno;
 	}
-	return setns_read_fd(mem_ctx, fd, _text);
+	return setns_read_fd(mem_ctx, fd, _text, NULL);
 }
 
 /* Split one line of a colon-separated file into at most 'max' fields
@@ -657,35 +661,23 @@ static bool setns_user_var(const char *v)
  */
 static char **setns_build_env(TALLOC_CTX *mem_ctx, long pid, const struct setns_user *u)
 {
-	char path[64], buf[8192], *block = NULL, **envp;
+	char path[64], *block = NULL, **envp;
 	size_t len = 0, n = 0, k = 0;
 	bool has_path = false;
-	ssize_t r;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	while (fd >= 0 && len < SETNS_FILE_MAX &&
-	       ((r = read(fd, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR))) {
-		char *more = r > 0 ? talloc_realloc(mem_ctx, block, char, len + (size_t)r + 1) : block;
-		if (r > 0 && more == NULL) {
-			break;
-		}
-		if (r > 0) {
-			memcpy(more + len, buf, (size_t)r);
-			len += (size_t)r;
-			block = more;
-		}
-	}
-	if (fd >= 0) {
-		close(fd);
+	/* Unreadable (the leader gone): the four and PATH alone. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns_read_fd(mem_ctx, fd, &block, &len) != 0) {
+		block = NULL;
+		len = 0;
 	}
 	for (size_t i = 0; i < len; i++) {
 		n += block[i] == '\0';
 	}
 	envp = talloc_zero_array(mem_ctx, char *, n + 7);
+	/* setns_read_fd ends the block with a NUL: its last string too. */
 	for (size_t i = 0; envp != NULL && block != NULL && i < len; i += strlen(block + i) + 1) {
-		block[len] = '\0';
 		if (strchr(block + i, '=') != NULL && !setns_user_var(block + i)) {
 			has_path |= strncmp(block + i, "PATH=", 5) == 0;
 			envp[k++] = talloc_strdup(envp, block + i);
@@ -858,7 +850,7 @@ static int setns_check_maps(TALLOC_CTX *mem_ctx, struct setns_state *st, const c
 			/* The child will tell. */
 			continue;
 		}
-		if (setns_read_fd(mem_ctx, fd, &text) == 0 && !setns_id_mapped(text, id)) {
+		if (setns_read_fd(mem_ctx, fd, &text, NULL) == 0 && !setns_id_mapped(text, id)) {
 			*_errmsg = talloc_asprintf(mem_ctx, "user '%s' (%s %lu) is not mapped in the user "
 						   "namespace of container '%s'", user,
 						   i == 0 ? "uid" : "gid", id, container);
