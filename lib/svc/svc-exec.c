@@ -472,40 +472,74 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 	}
 }
 
-/* Build the environment: ours with the request's K=V on top. */
-static char **make_env(TALLOC_CTX *mem_ctx, char **over)
+/* Our environment with the request's K=V on top, less any 'drop' (a
+ * "NAME=" only we may set), and then ours, add0 and add1 (NULL: none).
+ * NULL when that changes nothing, or on failure. */
+static char **env_over(TALLOC_CTX *mem_ctx, char **env, const char *drop, char *add0, char *add1)
 {
-	if (over == NULL || over[0] == NULL) {
-		return NULL;
-	}
-	return mg__env_with(mem_ctx, (const char *const *)over);
-}
-
-/* MG_EXEC_JOIN: the worker's link, and the environment naming its end
- * (which only this spawn inherits). NULL on failure. */
-static char **join_prepare(TALLOC_CTX *mem_ctx, struct job *j, const struct mg__exec_req *q,
-			   const char *name)
-{
-	static const char fd_var[] = "MITOGEN_FD=";
 	size_t n = 0, k = 0;
-	char **over, *var;
+	char **over;
 
-	j->join = mg__join_new(j, j->svc->r, q->join_id, name, j->master, j->reply_to, &var);
-	while (q->env != NULL && q->env[n] != NULL) {
+	while (env != NULL && env[n] != NULL) {
 		n++;
 	}
-	over = talloc_zero_array(mem_ctx, char *, n + 2);
-	if (j->join == NULL || over == NULL || mg__join_child_fd(j->join, true) != 0) {
+	if ((over = talloc_zero_array(mem_ctx, char *, n + 3)) == NULL) {
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		/* Ours only: getenv would find the request's first. */
-		if (strncmp(q->env[i], fd_var, sizeof(fd_var) - 1) != 0) {
-			over[k++] = q->env[i];
+		if (drop == NULL || strncmp(env[i], drop, strlen(drop)) != 0) {
+			over[k++] = env[i];
 		}
 	}
-	over[k] = talloc_steal(over, var);
-	return make_env(mem_ctx, over);
+	over[k] = add0;
+	over[k + (add0 != NULL)] = add1;
+	return over[0] != NULL ? mg__env_with(mem_ctx, (const char *const *)over) : NULL;
+}
+
+/* The value of NAME ("NAME=") in a K=V vector, or NULL. */
+static const char *env_find(char *const *env, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+		if (strncmp(env[i], name, len) == 0) {
+			return env[i] + len;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * SSH_TTY=, as sshd sets it for a session with a terminal: a command given
+ * one (-T) inside an ssh login (SSH_CONNECTION set) finds ours named
+ * there, unless the request sets it. NULL when not wanted.
+ */
+static char *pty_ssh_tty(TALLOC_CTX *mem_ctx, int master, char *const *req_env)
+{
+	char name[128];
+
+	if (env_find(req_env, "SSH_TTY=") != NULL ||
+	    (env_find(req_env, "SSH_CONNECTION=") == NULL && getenv("SSH_CONNECTION") == NULL) ||
+	    ptsname_r(master, name, sizeof(name)) != 0) {
+		return NULL;
+	}
+	return talloc_asprintf(mem_ctx, "SSH_TTY=%s", name);
+}
+
+/* MG_EXEC_JOIN: the worker's link, and the environment naming its end
+ * (which only this spawn inherits), with 'add' too. NULL on failure. */
+static char **join_prepare(TALLOC_CTX *mem_ctx, struct job *j, const struct mg__exec_req *q,
+			   const char *name, char *add)
+{
+	char *var;
+
+	j->join = mg__join_new(j, j->svc->r, q->join_id, name, j->master, j->reply_to, &var);
+	if (j->join == NULL || mg__join_child_fd(j->join, true) != 0) {
+		return NULL;
+	}
+	talloc_steal(mem_ctx, var);
+	return env_over(mem_ctx, q->env, "MITOGEN_FD=", var, add);
 }
 
 static void start_job(struct request *rq, int image_fd)
@@ -516,10 +550,11 @@ static void start_job(struct request *rq, int image_fd)
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	const struct mg__exec_req *q = &rq->req;
 	uint32_t flags = q->flags, h_out = q->h_out, h_err = q->h_err, h_in_ack = q->h_in_ack;
-	char **argv = q->argv, *cwd = q->cwd, **envp = make_env(tmp, q->env);
+	char **argv = q->argv, *cwd = q->cwd, **envp = env_over(tmp, q->env, NULL, NULL, NULL);
 	char exec_path[PATH_MAX];
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	int pty_slave = -1;
+	char *tty_var = NULL;
 	struct job *j = NULL;
 	struct mg__exec_event ev = { .type = MG_EXEC_EV_STARTED };
 	uint8_t evp[32];
@@ -572,6 +607,11 @@ static void start_job(struct request *rq, int image_fd)
 			goto out;
 		}
 		ioctl(pty_slave, TIOCSWINSZ, &ws);
+		if ((tty_var = pty_ssh_tty(tmp, out[0], q->env)) != NULL &&
+		    (envp = env_over(tmp, q->env, NULL, tty_var, NULL)) == NULL) {
+			send_failed(r, m, -ENOMEM, "cannot build the environment");
+			goto out;
+		}
 		if ((flags & MG_EXEC_PTY_MODES) != 0) {
 			/* The caller's line discipline, as sshd applies ssh's. */
 			struct termios t;
@@ -622,7 +662,7 @@ static void start_job(struct request *rq, int image_fd)
 		}
 		j->hold = mg__exec_hold_new(j, mg__router_loop(r), held, (unsigned)n);
 	}
-	if ((flags & MG_EXEC_JOIN) != 0 && (envp = join_prepare(tmp, j, q, argv[0])) == NULL) {
+	if ((flags & MG_EXEC_JOIN) != 0 && (envp = join_prepare(tmp, j, q, argv[0], tty_var)) == NULL) {
 		send_failed(r, m, -ENOMEM, "cannot make the worker's link");
 		TALLOC_FREE(j);
 		goto out;

@@ -182,6 +182,25 @@ function hang_hop() {
     assert "$output" =~ "TERM=vt100\." "-e TERM= wins"
 }
 
+@test "mitogen-run -T, fakessh -t: SSH_TTY names the far terminal over ssh, as ssh -t; not without -T, nor outside ssh" {
+    need_sshd
+    local cmd
+    for cmd in "mitogen-run -T $(ssh_hop)" "fakessh -t $(ssh_hop)" \
+        "ssh -F $MG_SSH_CONFIG -p $MG_SSH_PORT -t 127.0.0.1"; do
+        # shellcheck disable=SC2086 # the command and its options
+        pty_run -- $cmd 'echo "SSH_TTY=${SSH_TTY-unset}. tty=$(tty)."' <<<'wait 30'
+        assert "$output" =~ "SSH_TTY=(/dev/pts/[0-9]+)\. tty=(/dev/pts/[0-9]+)\." "$cmd: set"
+        assert "${BASH_REMATCH[1]}" == "${BASH_REMATCH[2]}" "$cmd: the command's own terminal"
+    done
+    run_mg mitogen-run "$(ssh_hop)" 'echo "SSH_TTY=${SSH_TTY-unset}."'
+    assert "$output" == "SSH_TTY=unset." "no terminal asked for: none named"
+    SSH_TTY= SSH_CONNECTION= pty_run -- env -u SSH_TTY -u SSH_CONNECTION mitogen-run -T local \
+        'echo "SSH_TTY=${SSH_TTY-unset}."' <<<'wait 30'
+    assert "$output" =~ "SSH_TTY=unset\." "no ssh login: none named"
+    pty_run -- mitogen-run -T -e SSH_TTY=mine "$(ssh_hop)" 'echo "SSH_TTY=${SSH_TTY-unset}."' <<<'wait 30'
+    assert "$output" =~ "SSH_TTY=mine\." "-e SSH_TTY= wins"
+}
+
 @test "mitogen-run -T, fakessh -t: the far terminal gets our modes (erase, intr, iutf8, ixon), as ssh -t" {
     local cmd
     local -a cmds=("mitogen-run -T local" "mitogen-run -T local/local" "fakessh -t local")
