@@ -279,6 +279,51 @@ function stub_doas_path() {
     fi
 }
 
+@test "a wrong su password in every language of the Linux-PAM catalogues here: prompt answered, refusal understood" {
+    need_users
+    # LANGUAGE chooses the catalogue under C.UTF-8 (glibc ignores it only
+    # under "C"), so no locale need be built; sudo keeps it (env_keep).
+    # A prompt not recognised waits for the connect timeout; a refusal
+    # not recognised is some other error. In the background, so not by
+    # run_mg_sep: wrapped in timeout(1) as it does.
+    local mo lang i translated=0 langs=() failed=() batch=()
+    if ! locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then
+        skip "no C.UTF-8 locale here"
+    fi
+    for mo in /usr/share/locale/*/LC_MESSAGES/Linux-PAM.mo; do
+        [[ -e $mo ]] || continue
+        mo=${mo#/usr/share/locale/}
+        langs+=("${mo%%/*}")
+    done
+    if ((${#langs[@]} == 0)); then
+        skip "no Linux-PAM catalogues here (/usr/share/locale/*/LC_MESSAGES/Linux-PAM.mo)"
+    fi
+    # pam_unix sleeps ~2 s after a wrong password: ten at a time.
+    for ((i = 0; i < ${#langs[@]}; i += 10)); do
+        batch=("${langs[@]:i:10}")
+        for lang in "${batch[@]}"; do
+            LC_ALL=C.UTF-8 LANGUAGE=$lang MG_PW=not-the-password \
+                timeout -v --kill-after=5 40 mitogen-run -t 20 \
+                'sudo:mgtest_a/su:mgtest_b?password_env=MG_PW' -- id -un \
+                >"$MG_TMP/su-$lang.out" 2>"$MG_TMP/su-$lang.err" 3>/dev/null &
+        done
+        wait
+        for lang in "${batch[@]}"; do
+            if ! grep -q "^mitogen-run: sudo:mgtest_a/su:mgtest_b[^ ]*: su password is incorrect" \
+                "$MG_TMP/su-$lang.err"; then
+                failed+=("$lang")
+                printf '%s: %s\n' "$lang" "$(head -c 300 "$MG_TMP/su-$lang.err")"
+            fi
+            if ! grep -q "Password:" "$MG_TMP/su-$lang.err"; then
+                translated=$((translated + 1))
+            fi
+        done
+    done
+    assert "${failed[*]}" == "" "languages whose prompt or refusal was not understood (of ${#langs[@]})"
+    # The catalogues were read: most prompts were not English.
+    assert "$translated" -gt "$((${#langs[@]} / 2))" "languages whose prompt was translated (of ${#langs[@]})"
+}
+
 @test "passwords never show in ps output nor in -vvv logs" {
     need_users
     local chain='sudo:mgtest_a/sudo:mgtest_b?password_env=MG_PW_A/su:mgtest_c?password_env=MG_PW_C'

@@ -33,11 +33,20 @@
 
 /* After a password was sent: sudo.ws, then sudo-rs. sudo.ws's last
  * refusal is "sudo: N incorrect password attempts", translated with the
- * count first in most languages ("sudo: 1 Fehlversuch ..."); its "Sorry,
- * try again" needs no translation: the prompt that follows says it. */
+ * count first in most languages ("sudo: 1 Fehlversuch ..."), and in its
+ * po files (1.8.20 to 1.9.17) otherwise in ka, ko, ro, uk and vi; its
+ * "Sorry, try again" needs no translation: the prompt that follows says
+ * it. */
 static const char *const sudo_incorrect[] = {
 	"sorry, try again",
 	"^sudo(-rs)?: [0-9]+ [^ ]",
+	"^sudo: ((o \xc3\xaencercare|dou\xc4\x83 \xc3\xaencerc\xc4\x83ri) de parol\xc4\x83|"  /* ro */
+	"\xd0\xbe\xd0\xb4\xd0\xbd\xd0\xb0 \xd0\xbd\xd0\xb5\xd0\xb2\xd0\xb4\xd0\xb0\xd0\xbb"  /* uk */
+	"\xd0\xb0 |"
+	"\xec\x9e\x98\xeb\xaa\xbb\xeb\x90\x9c \xec\x95\x94\xed\x98\xb8 |"  /* ko */
+	"\xe1\x83\x90\xe1\x83\xa0\xe1\x83\x90\xe1\x83\xa1\xe1\x83\xac\xe1\x83\x9d\xe1\x83\xa0"  /* ka */
+	"\xe1\x83\x98 |"
+	"\xc4\x91\xc3\xa3 sai m\xe1\xba\xadt kh\xe1\xba\xa9u [0-9])",  /* vi */
 	"authentication failed, try again",
 	"incorrect authentication attempt",
 	NULL,
