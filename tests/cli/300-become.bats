@@ -279,13 +279,18 @@ function stub_doas_path() {
     fi
 }
 
-@test "a wrong su password in every language of the Linux-PAM catalogues here: prompt answered, refusal understood" {
+@test "a wrong su password in languages of the Linux-PAM catalogues here: prompt answered, refusal understood" {
     need_users
     # LANGUAGE chooses the catalogue under C.UTF-8 (glibc ignores it only
     # under "C"), so no locale need be built; sudo keeps it (env_keep).
     # A prompt not recognised waits for the connect timeout; a refusal
     # not recognised is some other error. In the background, so not by
-    # run_mg_sep: wrapped in timeout(1) as it does.
+    # run_mg_sep: wrapped in timeout(1) as it does. One batch by default:
+    # languages once missed (ro, km, vi, bg, hi, ka, ar, he: Cyrillic,
+    # Indic, Khmer, Georgian, right-to-left scripts; kk and sr@latin's
+    # refusals); every catalogue with MG_ALL_LANGUAGES=1 (80 s here):
+    # test-argv-become checks all their texts in any case.
+    local sample=' ro km vi bg hi ka ar he kk sr@latin '
     local mo lang i translated=0 langs=() failed=() batch=()
     if ! locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then
         skip "no C.UTF-8 locale here"
@@ -293,7 +298,9 @@ function stub_doas_path() {
     for mo in /usr/share/locale/*/LC_MESSAGES/Linux-PAM.mo; do
         [[ -e $mo ]] || continue
         mo=${mo#/usr/share/locale/}
-        langs+=("${mo%%/*}")
+        if [[ ${MG_ALL_LANGUAGES:-} == 1 || $sample == *" ${mo%%/*} "* ]]; then
+            langs+=("${mo%%/*}")
+        fi
     done
     if ((${#langs[@]} == 0)); then
         skip "no Linux-PAM catalogues here (/usr/share/locale/*/LC_MESSAGES/Linux-PAM.mo)"
