@@ -197,84 +197,122 @@ static void reply_name(struct sftp_server *s, uint32_t id, const char *name)
 	sftp_end(&s->out);
 }
 
-/* realpath(3), but a last component that does not exist yet is kept:
- * clients ask for the name of a file they are about to create. */
-static int resolve_new(const char *path, char *out)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/'), *base;
+/* Links a name may go through, as OpenSSH's server counts them (its
+ * SYMLOOP_MAX, 32, where <limits.h> has none: 33 are followed). */
+#define REALPATH_LINKS 33
 
-	if (slash == NULL) {
-		snprintf(dir, sizeof(dir), ".");
-		base = path;
-	} else {
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-		base = slash + 1;
+/* out (of length *n) without its last name; "/" stays. */
+static void drop_last(char *out, size_t *n)
+{
+	if (*n > 1) {
+		out[*n - 1] = '\0';
+		*n = (size_t)(strrchr(out, '/') + 1 - out);
+		out[*n] = '\0';
 	}
-	if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
-	    realpath(dir, out) == NULL) {
-		return ENOENT;
-	}
-	size_t n = strlen(out), b = strlen(base);
-	if (n + 1 + b >= PATH_MAX) {
-		return ENAMETOOLONG;
-	}
-	if (n > 1) {
-		out[n++] = '/';
-	}
-	memcpy(out + n, base, b + 1);
-	return 0;
 }
 
-/* Where the link at path points, as a path from the same directory
- * (a relative target is relative to the link's own directory). */
-static int link_target(char *path)
+/* Where the link at out points, put before what is left of the path. */
+static int follow(char *out, size_t *n, char *left, bool last)
 {
-	char target[PATH_MAX], *slash = strrchr(path, '/');
-	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	char target[PATH_MAX];
+	ssize_t k = readlink(out, target, sizeof(target) - 1);
 
-	if (n < 0) {
+	if (k < 0) {
 		return errno;
 	}
-	target[n] = '\0';
-	if (target[0] == '/' || slash == NULL) {
-		memcpy(path, target, (size_t)n + 1);
-		return 0;
+	target[k] = '\0';
+	if (target[0] == '/') {
+		*n = 1;
+		out[1] = '\0';
+	} else {
+		drop_last(out, n);
 	}
-	size_t dir = (size_t)(slash - path) + 1;
-	if (dir + (size_t)n >= PATH_MAX) {
-		return ENAMETOOLONG;
+	if (!last) {
+		size_t rest = strlen(left);
+
+		if (k > 0 && target[k - 1] != '/') {
+			target[k++] = '/';
+		}
+		if ((size_t)k + rest >= sizeof(target)) {
+			return ENAMETOOLONG;
+		}
+		memcpy(target + k, left, rest + 1);
 	}
-	memcpy(path + dir, target, (size_t)n + 1);
+	memcpy(left, target, strlen(target) + 1);
 	return 0;
 }
 
-/* The name REALPATH answers, as OpenSSH's sftp-server gives it: every
- * link followed, a dangling one too (the name of what it points to, so
- * a client writing "through" it creates that file), and a missing last
- * component kept. */
+/*
+ * The name REALPATH answers, found as OpenSSH's sftp-server finds it: by
+ * its own walk, not realpath(3), which glibc and musl answer differently
+ * ("file/.." is ENOTDIR to glibc). From "/" or the working directory,
+ * name by name: "." and empty names are dropped, ".." drops the name
+ * before it unlooked-at ("file/.." is the directory holding file), every
+ * link is followed (a dangling one too: a client writing "through" it
+ * creates what it points to), and a missing last name is kept (a file
+ * about to be created); a missing name before it is ENOENT.
+ */
 static int resolve(const char *path, char *out)
 {
-	char cur[PATH_MAX];
-	struct stat st;
-	int err;
+	char left[PATH_MAX], name[PATH_MAX];
+	unsigned links = 0;
+	size_t n;
 
-	snprintf(cur, sizeof(cur), "%s", path);
-	for (int links = 0; links <= 40; links++) {
-		if (realpath(cur, out) != NULL) {
-			return 0;
+	if (path[0] == '/') {
+		snprintf(out, PATH_MAX, "/");
+		path++;
+	} else if (getcwd(out, PATH_MAX) == NULL) {
+		return errno;
+	}
+	n = strlen(out);
+	if ((size_t)snprintf(left, sizeof(left), "%s", path) >= sizeof(left)) {
+		return ENAMETOOLONG;
+	}
+	while (left[0] != '\0') {
+		char *slash = strchr(left, '/');
+		size_t len = slash != NULL ? (size_t)(slash - left) : strlen(left);
+		struct stat st;
+
+		memcpy(name, left, len);
+		name[len] = '\0';
+		memmove(left, left + len + (slash != NULL), strlen(left + len + (slash != NULL)) + 1);
+		if (out[n - 1] != '/') {
+			if (n + 1 >= PATH_MAX) {
+				return ENAMETOOLONG;
+			}
+			out[n++] = '/';
+			out[n] = '\0';
 		}
-		if ((err = errno) != ENOENT) {
-			return err;
+		if (name[0] == '\0' || strcmp(name, ".") == 0) {
+			continue;
 		}
-		if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) {
-			return resolve_new(cur, out);
+		if (strcmp(name, "..") == 0) {
+			drop_last(out, &n);
+			continue;
 		}
-		if ((err = link_target(cur)) != 0) {
-			return err;
+		if (n + len >= PATH_MAX) {
+			return ENAMETOOLONG;
+		}
+		memcpy(out + n, name, len + 1);
+		n += len;
+		if (lstat(out, &st) != 0) {
+			return errno == ENOENT && slash == NULL ? 0 : errno;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			int err;
+
+			if (links++ == REALPATH_LINKS) {
+				return ELOOP;
+			}
+			if ((err = follow(out, &n, left, slash == NULL)) != 0) {
+				return err;
+			}
 		}
 	}
-	return ELOOP;
+	if (n > 1 && out[n - 1] == '/') {
+		out[n - 1] = '\0';
+	}
+	return 0;
 }
 
 void sftp_do_realpath(struct sftp_server *s, uint32_t id, struct sftp_in *in)

@@ -445,6 +445,49 @@ EOF
     assert "$output" == "$want" "OpenSSH's answers are the same"
 }
 
+@test "mitogen-sftp-server alone: REALPATH walks a path as OpenSSH's does, not as realpath(3)" {
+    [[ -x $SERVER ]] || skip "no $SERVER"
+    skip_if_no_program python3
+    local d
+    d=$(cd "$MG_TMP" && pwd -P)/rw
+    mkdir -p "$d/dir/sub" "$d/chain"
+    echo x >"$d/file"
+    ln -s file "$d/flink"
+    ln -s missing "$d/dangling"
+    ln -s loop-b "$d/loop-a"
+    ln -s loop-a "$d/loop-b"
+    touch "$d/chain/l0"
+    local i
+    for i in {1..34}; do
+        ln -s "l$((i - 1))" "$d/chain/l$i"
+    done
+    # As OpenSSH's server walks it (its own realpath, the same on every
+    # system): ".." drops the name before it unlooked-at, so "file/.." is
+    # the directory (glibc's realpath(3) says ENOTDIR), and a '/' or "."
+    # after a file is dropped; 33 links are followed, not 34 (glibc's
+    # follows 40); "//" is "/" (musl's keeps it). Relative paths are from
+    # the start directory: the home for ours, the working one for
+    # OpenSSH's (both $d here).
+    local -a paths=(file/.. file/. file/ "$d/file/" flink/.. flink/ missing/.. missing/.
+        dir/../.. dir/sub/../.. dangling dangling/.. loop-a loop-a/.. "" . dir
+        "/$d//dir/./sub/" "$d/dir//" // chain/l33 chain/l34 chain/l33/ file/x missing/x/..)
+    local want
+    want=$(printf '%s\n' "NAME $d" "NAME $d/file" "NAME $d/file" "NAME $d/file" "NAME $d" \
+        "NAME $d/file" "STATUS 2" "STATUS 2" "NAME ${d%/*}" "NAME $d" "NAME $d/missing" "STATUS 2" \
+        "STATUS 2" "STATUS 2" "NAME $d" "NAME $d" "NAME $d/dir" "NAME $d/dir/sub" "NAME $d/dir" \
+        "NAME /" "NAME $d/chain/l0" "STATUS 2" "NAME $d/chain/l0" "STATUS 2" "STATUS 2")
+    write_realpath_client
+    cd "$d"
+    HOME=$d run_mg_sep python3 "$MG_TMP/rp.py" "$SERVER" -b -- "${paths[@]}"
+    assert "$output" == "$want" "our server's answers"
+
+    local found
+    found=$(openssh_server)
+    [[ -n $found ]] || skip "no OpenSSH sftp-server here to compare with"
+    run_mg_sep python3 "$MG_TMP/rp.py" "$found" -- "${paths[@]}"
+    assert "$output" == "$want" "OpenSSH's answers are the same"
+}
+
 # A STAT (id 1) of a path holding a NUL, then a second INIT: our server
 # answers the STAT (Bad message) and ends at the INIT; OpenSSH's ends at
 # the NUL, unanswered. Both announce the same extensions: this tells them
