@@ -62,6 +62,57 @@ const struct mg_method_syntax mg__method_syntaxes[] = {
 	{ NULL, NULL, MG_SPEC_NONE },
 };
 
+const struct mg_option_kind mg__option_kinds[] = {
+	{ "connect_timeout", MG_OPT_SECONDS },
+	{ "debug", MG_OPT_BOOL },
+	{ "first_stage", MG_OPT_BOOL },
+	{ "check_host_keys", MG_OPT_HOSTKEYS },
+	{ "identities_only", MG_OPT_BOOL },
+	{ "compression", MG_OPT_BOOL },
+	{ "ssh_args", MG_OPT_WORDS },
+	{ "ssh_debug_level", MG_OPT_COUNT },
+	{ "keepalive_enabled", MG_OPT_BOOL },
+	{ "keepalive_count", MG_OPT_COUNT },
+	{ "keepalive_interval", MG_OPT_COUNT },
+	{ "tcp_nodelay", MG_OPT_BOOL },
+	{ "image_in_command", MG_OPT_BOOL },
+	{ "sudo_path", MG_OPT_PATH },
+	{ "sudo_args", MG_OPT_WORDS },
+	{ "set_home", MG_OPT_BOOL },
+	{ "preserve_env", MG_OPT_BOOL },
+	{ "login", MG_OPT_BOOL },
+	{ "selinux_role", MG_OPT_NAME },
+	{ "selinux_type", MG_OPT_NAME },
+	{ "password_prompt", MG_OPT_NONEMPTY },
+	{ "incorrect_prompts", MG_OPT_WORDS },
+	{ "su_path", MG_OPT_PATH },
+	{ "doas_path", MG_OPT_PATH },
+	{ "docker_path", MG_OPT_PATH },
+	{ "podman_path", MG_OPT_PATH },
+	{ "buildah_path", MG_OPT_PATH },
+	{ "lxc_attach_path", MG_OPT_PATH },
+	{ "lxc_path", MG_OPT_PATH },
+	{ "lxc_info_path", MG_OPT_PATH },
+	{ "machinectl_path", MG_OPT_PATH },
+	{ "jexec_path", MG_OPT_PATH },
+	{ "kubectl_path", MG_OPT_PATH },
+	{ "kubectl_args", MG_OPT_WORDS },
+	{ "namespace", MG_OPT_NONEMPTY },
+	{ "context", MG_OPT_NONEMPTY },
+	{ "container", MG_OPT_NONEMPTY },
+	{ NULL, MG_OPT_TEXT },
+};
+
+enum mg_opt_kind mg__option_kind(const char *key)
+{
+	for (size_t i = 0; mg__option_kinds[i].name != NULL; i++) {
+		if (strcmp(mg__option_kinds[i].name, key) == 0) {
+			return mg__option_kinds[i].kind;
+		}
+	}
+	return MG_OPT_TEXT;
+}
+
 const struct mg_method_syntax *mg__method_syntax(const char *name)
 {
 	for (size_t i = 0; mg__method_syntaxes[i].name != NULL; i++) {

@@ -2,8 +2,9 @@
  * Hop-chain parser internals, shared by chain.c (targets, chains, the
  * cartesian product), chain-hop.c (one hop), chain-spec.c (its spec and
  * options), chain-expand.c (host lists, spelling suggestions),
- * chain-config.c (the config file's aliases) and chain-base.c (what they
- * all use). Each calls only files after it in that list, and chain-method.c.
+ * chain-config.c (the config file's aliases), chain-value.c (the forms of
+ * option values, chain-value.h) and chain-base.c (what they all use).
+ * Each calls only files after it in that list, and chain-method.c.
  */
 #ifndef MG_CHAIN_PRIVATE_H
 #define MG_CHAIN_PRIVATE_H

@@ -11,6 +11,7 @@
 #include "scan.h"
 #include "mitogen/error.h"
 #include "chain-private.h"
+#include "chain-value.h"
 
 /* Options that may repeat: every value is kept, in order. */
 static const char *const list_options[] = {
@@ -472,7 +473,7 @@ static int add_value(struct mg__hop_build *b, const struct mg__span *key,
 		     const struct dec *d)
 {
 	struct mg_hop *h = &b->hop;
-	char *k;
+	char *k, *msg = NULL;
 	int r;
 
 	if (!known_option(b->m, key)) {
@@ -513,6 +514,11 @@ static int add_value(struct mg__hop_build *b, const struct mg__span *key,
 				      "repeat)", k, list_options[0],
 				      list_options[1], list_options[2],
 				      list_options[3]);
+	}
+	/* A value whose form is wrong fails here, before any hop starts,
+	 * in the words the hop would use. */
+	if ((r = mg__value_check(b->p->tmp, k, d->s, &msg)) != 0) {
+		return r == -EINVAL ? mg__chain_fail(b->p, key->col[0], "%s", msg) : r;
 	}
 	if (strcmp(k, "image") == 0) {
 		b->image_col = key->col[0];

@@ -92,7 +92,7 @@ static char **user_incorrect(TALLOC_CTX *mem_ctx, TALLOC_CTX *owner, const struc
 {
 	char **words = NULL, **out;
 
-	*_ret = mg__hop_list_named(mem_ctx, owner, hop, "incorrect_prompts", &words, _errmsg);
+	*_ret = mg__hop_list(mem_ctx, owner, hop, "incorrect_prompts", &words, _errmsg);
 	if (*_ret != 0) {
 		return NULL;
 	}
@@ -124,9 +124,8 @@ int mg__become_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char
 		return -ENOMEM;
 	}
 	p->what = spec->what;
-	if (given != NULL && given[0] == '\0') {
-		*_errmsg = talloc_strdup(mem_ctx, "option password_prompt: expected a prompt text");
-		ret = -EINVAL;
+	if (given != NULL && (ret = mg__value_nonempty(mem_ctx, "password_prompt", given,
+						       _errmsg)) != 0) {
 		goto fail;
 	}
 	if (given != NULL) {

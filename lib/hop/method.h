@@ -8,6 +8,7 @@
 #include "mitogen/chain.h"
 #include "buf.h"
 #include "chain-method.h"
+#include "chain-value.h"
 
 struct mg_boot_cmd {
 	const char *const *argv; /* the first stage, as an argv */
@@ -126,17 +127,15 @@ struct mg_method {
 	int (*pre_exec)(void *state);
 };
 
-/* Split a value into words like a POSIX shell (quotes and backslashes; no
- * expansions), for list options such as ssh_args. Returns a NULL-terminated
- * vector on mem_ctx, or NULL with *_errmsg set. */
-char **mg__split_words(TALLOC_CTX *mem_ctx, const char *value, char **_errmsg);
-/* Every value of list option 'key', each split into words, in order: a
- * vector on 'owner'; a message on mem_ctx. */
+/* Every value of list option 'key', each split into words
+ * (mg__value_words), in order: a vector on 'owner'; a message
+ * ("option ssh_args: ...") on mem_ctx. */
 int mg__hop_list(TALLOC_CTX *mem_ctx, TALLOC_CTX *owner, const struct mg_hop *hop,
 		 const char *key, char ***_words, char **_errmsg);
-/* The same, the message naming the option ("option ssh_args: ..."). */
-int mg__hop_list_named(TALLOC_CTX *mem_ctx, TALLOC_CTX *owner, const struct mg_hop *hop,
-		       const char *key, char ***_words, char **_errmsg);
+/* Path option 'key' (not empty), or 'dflt' when it is not given. Returns
+ * 0, or -EINVAL with *_errmsg set. */
+int mg__hop_path(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key,
+		 const char *dflt, const char **_path, char **_errmsg);
 /*
  * What container methods check first: the tool from option 'path_opt'
  * (default 'dflt', not empty), a container name, and no user where the

@@ -81,6 +81,33 @@ function tmpdir_leftovers() {
     assert "$(tmpdir_leftovers)" == "" "nothing in TMPDIR"
 }
 
+@test "a bad option value: exit 2 with its column, before any target or hop starts" {
+    # The first target would run, were the second not checked at once.
+    run_mg_sep 2 mitogen-run -w 'local,local?debug=2' "touch $MG_TMP/ran"
+    assert "$output" == "" "nothing on stdout"
+    assert "${#stderr_lines[@]}" -eq 1 "a one-line hint"
+    assert "$stderr" =~ "^mitogen-run: chain 'local,local\\?debug=2': column 13: option debug: expected yes or no, not '2'" \
+        "the hint names the column and says what fits"
+    [[ ! -e $MG_TMP/ran ]] || die "the first target ran before the second was refused"
+
+    # A bad value on the second hop: the first (an ssh stand-in that
+    # notes it was started) is never connected.
+    printf '#!/bin/sh\necho started >>"%s"\nexit 1\n' "$MG_TMP/connected" >"$MG_TMP/fake-ssh"
+    chmod +x "$MG_TMP/fake-ssh"
+    local value bastion
+    bastion="ssh:bastion?ssh_path=$(mg_pct "$MG_TMP/fake-ssh")"
+    for value in connect_timeout=x keepalive_count=x check_host_keys=maybe ssh_args=%27x \
+        compression=2 debug=2; do
+        run_mg_sep 2 mitogen-run "$bastion/ssh:web?$value" true
+        assert "$stderr" =~ "column $((${#bastion} + 1 + 8)): " "$value: the column of the option"
+        assert "$stderr" =~ "${value%%=*}" "$value: the option named"
+        [[ ! -e $MG_TMP/connected ]] || die "$value: the first hop was started"
+    done
+    run_mg_sep 2 mitogen-run "$bastion/sudo?sudo_path=" true
+    assert "$stderr" =~ "option sudo_path: expected a path" "an empty path"
+    assert "$(tmpdir_leftovers)" == "" "nothing in TMPDIR"
+}
+
 @test "no TARGET or no COMMAND: exit 2" {
     run_mg_sep 2 mitogen-run
     assert "$output" == "" "no arguments: nothing on stdout"

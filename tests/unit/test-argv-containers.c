@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "harness.h"
+#include "raw-hop.h"
 #include "method.h"
 #include "mitogen/chain.h"
 
@@ -59,6 +60,13 @@ static const char *argv_of(TALLOC_CTX *ctx, const char *text)
 	char *err = NULL;
 
 	if (mg_chain_parse(ctx, text, &list, &err) != 0) {
+		/* A value the parser refuses: what the method says of it. */
+		const struct mg_hop *raw = raw_hop(ctx, text);
+
+		if (raw != NULL && strstr(err, ": option ") != NULL
+		    && strstr(err, "given twice") == NULL) {
+			return argv_of_hop(ctx, raw);
+		}
 		return talloc_asprintf(ctx, "PARSE: %s", err != NULL ? err : "(no message)");
 	}
 	if (list->n_chains != 1) {
@@ -219,45 +227,45 @@ static void test_errors(void)
 		{ "docker", NULL, NULL, "image", "-x",
 		  "ERR 22: docker: image '-x' may not begin with '-'" },
 		{ "docker", NULL, "app", "docker_path", "",
-		  "ERR 22: docker_path is empty" },
+		  "ERR 22: option docker_path: expected a path" },
 		{ "podman", NULL, NULL, NULL, NULL,
 		  "ERR 22: podman needs a container name" },
 		{ "podman", NULL, "", NULL, NULL,
 		  "ERR 22: podman needs a container name" },
 		{ "podman", NULL, "app", "podman_path", "",
-		  "ERR 22: podman_path is empty" },
+		  "ERR 22: option podman_path: expected a path" },
 		{ "buildah", NULL, NULL, NULL, NULL,
 		  "ERR 22: buildah needs a container name" },
 		{ "buildah", NULL, "wc", "buildah_path", "",
-		  "ERR 22: buildah_path is empty" },
+		  "ERR 22: option buildah_path: expected a path" },
 		{ "lxc", NULL, NULL, NULL, NULL,
 		  "ERR 22: lxc needs a container name" },
 		{ "lxc", "root", "c1", NULL, NULL,
 		  "ERR 22: lxc cannot choose a user (add a sudo or su hop)" },
 		{ "lxc", NULL, "c1", "lxc_attach_path", "",
-		  "ERR 22: lxc_attach_path is empty" },
+		  "ERR 22: option lxc_attach_path: expected a path" },
 		{ "lxd", NULL, NULL, NULL, NULL,
 		  "ERR 22: lxd needs a container name" },
 		{ "lxd", "root", "c1", NULL, NULL,
 		  "ERR 22: lxd cannot choose a user (add a sudo or su hop)" },
 		{ "lxd", NULL, "c1", "lxc_path", "",
-		  "ERR 22: lxc_path is empty" },
+		  "ERR 22: option lxc_path: expected a path" },
 		{ "jail", NULL, NULL, NULL, NULL,
 		  "ERR 22: jail needs a jail name" },
 		{ "jail", NULL, "www", "jexec_path", "",
-		  "ERR 22: jexec_path is empty" },
+		  "ERR 22: option jexec_path: expected a path" },
 		{ "kubectl", NULL, NULL, NULL, NULL,
 		  "ERR 22: kubectl needs a pod name" },
 		{ "kubectl", "u", "pod", NULL, NULL,
 		  "ERR 22: kubectl cannot choose a user (add a sudo or su hop)" },
 		{ "kubectl", NULL, "pod", "kubectl_path", "",
-		  "ERR 22: kubectl_path is empty" },
+		  "ERR 22: option kubectl_path: expected a path" },
 		{ "kubectl", NULL, "pod", "namespace", "",
-		  "ERR 22: kubectl: option namespace is empty" },
+		  "ERR 22: option namespace is empty" },
 		{ "kubectl", NULL, "pod", "context", "",
-		  "ERR 22: kubectl: option context is empty" },
+		  "ERR 22: option context is empty" },
 		{ "kubectl", NULL, "pod", "container", "",
-		  "ERR 22: kubectl: option container is empty" },
+		  "ERR 22: option container is empty" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -297,7 +305,7 @@ static void test_kubectl_args_error(void)
 		TALLOC_CTX *ctx = talloc_new(NULL);
 		const char *got = argv_of(ctx, "kubectl:pod?kubectl_args=-v%3D2"
 					  "&kubectl_args=%27oops");
-		const char *want = "ERR 22: unterminated ' quote in ''oops'";
+		const char *want = "ERR 22: option kubectl_args: unterminated ' quote in '\\x27oops'";
 
 		if (strcmp(got, want) != 0) {
 			printf("#   got \"%s\", expected \"%s\"\n", got, want);

@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "mitogen/chain.h"
 #include "mitogen/error.h"
+#include "chain-private.h"
 
 /* Every chain text of 'text' joined by " | ", or "ERR: message". */
 static const char *texts(TALLOC_CTX *ctx, const char *text)
@@ -334,7 +335,7 @@ static void test_options(void)
 		      "\xc2\xa0:&incorrect_prompts=a%26b"
 		      "&incorrect_prompts=%2C%25%2B?");
 	/* Empty values are values; '?' and brackets are plain in values. */
-	hop = one_hop(ctx, "local?remote_name=&debug=[x]{y}?");
+	hop = one_hop(ctx, "ssh:h?ssh_path=&identity_file=[x]{y}?");
 	ASSERT_PTR_NOT_NULL(hop);
 	ASSERT_STR_EQ(hop->opts[0].value, "");
 	ASSERT_STR_EQ(hop->opts[1].value, "[x]{y}?");
@@ -399,6 +400,111 @@ static void test_option_errors(void)
 	ASSERT_STR_EQ(err_of(ctx, "?debug=1"),
 		      "column 1: expected a method, alias or host before '?'");
 	talloc_free(ctx);
+}
+
+/* Option values whose form needs no far end are checked as the chain is
+ * parsed, in the words the hop start would use, with the column of the
+ * option: a bad later hop or target fails before anything starts. */
+static void test_option_values(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	struct mg_hop_opt opt = { "debug", "2" };
+	struct mg__hop_fields f = { .method = "local", .opts = &opt, .n_opts = 1 };
+	struct mg_chain c;
+	char *err = NULL;
+
+	ASSERT_STR_EQ(err_of(ctx, "local,local?debug=2"),
+		      "column 13: option debug: expected yes or no, not '2'");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:bastion/ssh:web?connect_timeout=x"),
+		      "column 21: option connect_timeout: expected seconds from 0.001 "
+		      "to 86400 (digits and at most one point), not 'x'");
+	ASSERT_STR_EQ(err_of(ctx, "local?connect_timeout=0"),
+		      "column 7: option connect_timeout: expected seconds from 0.001 "
+		      "to 86400 (digits and at most one point), not '0'");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?compression=2"),
+		      "column 7: option compression: expected yes or no, not '2'");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?port=2&tcp_nodelay=maybe"),
+		      "column 14: option tcp_nodelay: expected yes or no, not 'maybe'");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?identities_only=&keepalive_enabled=1"),
+		      "column 7: option identities_only: expected yes or no, not ''");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?image_in_command=ja"),
+		      "column 7: option image_in_command: expected yes or no, not 'ja'");
+	ASSERT_STR_EQ(err_of(ctx, "local?first_stage=maybe"),
+		      "column 7: option first_stage: expected yes or no, not 'maybe'");
+	ASSERT_STR_EQ(err_of(ctx, "sudo?set_home=1&login=2"),
+		      "column 17: option login: expected yes or no, not '2'");
+	ASSERT_STR_EQ(err_of(ctx, "sudo?preserve_env=%1b[2J"),
+		      "column 6: option preserve_env: expected yes or no, not '\\x1b[2J'");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?keepalive_count=3x"),
+		      "column 7: option keepalive_count: expected a whole number, not '3x'");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?keepalive_interval=+5"),
+		      "column 7: option keepalive_interval: expected a whole number, not '+5'");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?ssh_debug_level=1000001"),
+		      "column 7: option ssh_debug_level: expected a whole number, not '1000001'");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?check_host_keys=yes"),
+		      "column 7: check_host_keys= must be accept, enforce or ignore");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?ssh_args=-o&ssh_args=-F%20'x"),
+		      "column 19: option ssh_args: unterminated ' quote in '-F \\x27x'");
+	ASSERT_STR_EQ(err_of(ctx, "sudo?sudo_args=%22-H"),
+		      "column 6: option sudo_args: unterminated \" quote in '\"-H'");
+	ASSERT_STR_EQ(err_of(ctx, "kubectl:p?kubectl_args=%27"),
+		      "column 11: option kubectl_args: unterminated ' quote in '\\x27'");
+	ASSERT_STR_EQ(err_of(ctx, "su?incorrect_prompts=%27x"),
+		      "column 4: option incorrect_prompts: unterminated ' quote in '\\x27x'");
+	ASSERT_STR_EQ(err_of(ctx, "sudo?sudo_path="),
+		      "column 6: option sudo_path: expected a path");
+	ASSERT_STR_EQ(err_of(ctx, "docker:c?docker_path="),
+		      "column 10: option docker_path: expected a path");
+	ASSERT_STR_EQ(err_of(ctx, "setns:lxc:c?lxc_info_path="),
+		      "column 13: option lxc_info_path: expected a path");
+	ASSERT_STR_EQ(err_of(ctx, "kubectl:p?namespace="),
+		      "column 11: option namespace is empty");
+	ASSERT_STR_EQ(err_of(ctx, "sudo?password_prompt="),
+		      "column 6: option password_prompt is empty");
+	ASSERT_STR_EQ(err_of(ctx, "sudo?selinux_role=-x"),
+		      "column 6: option selinux_role: expected a name, not '-x'");
+	/* The column of the option's name, after others, and when the hop
+	 * comes from a host list. */
+	ASSERT_STR_EQ(err_of(ctx, "local?remote_name=a&debug=no%20"),
+		      "column 21: option debug: expected yes or no, not 'no '");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:web[1-2]?compression=x"),
+		      "column 14: option compression: expected yes or no, not 'x'");
+	/* Good values of each kind still parse. */
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?compression=YES&connect_timeout=0.5"
+			     "&keepalive_count=0&check_host_keys=accept"
+			     "&ssh_args=-o%20'A%20B'&ssh_path=&identity_file="),
+		      "(parsed)");
+	ASSERT_STR_EQ(err_of(ctx, "sudo?login=off&selinux_role=r&sudo_args=-H"
+			     "/kubectl:p?namespace=-n&kubectl_path=k"), "(parsed)");
+	/* A hop given field by field is checked alike, without a column. */
+	ASSERT_INT_EQ(mg__chain_hop_fields(ctx, &f, &c, &err), MG_ERR_CHAIN);
+	ASSERT_STR_EQ(err, "option debug: expected yes or no, not '2'");
+	talloc_free(ctx);
+}
+
+/* Every option with a checked form is an option of some method. */
+static void test_option_kinds(void)
+{
+	ASSERT_INT_EQ(mg__option_kind("debug"), MG_OPT_BOOL);
+	ASSERT_INT_EQ(mg__option_kind("connect_timeout"), MG_OPT_SECONDS);
+	ASSERT_INT_EQ(mg__option_kind("identity_file"), MG_OPT_TEXT);
+	for (size_t i = 0; mg__option_kinds[i].name != NULL; i++) {
+		bool found = false;
+
+		for (size_t m = 0; mg__method_syntaxes[m].name != NULL; m++) {
+			for (size_t k = 0; mg__method_syntaxes[m].options[k] != NULL; k++) {
+				found = found || strcmp(mg__method_syntaxes[m].options[k],
+							mg__option_kinds[i].name) == 0;
+			}
+		}
+		for (size_t k = 0; mg__common_options[k] != NULL; k++) {
+			found = found || strcmp(mg__common_options[k], mg__option_kinds[i].name) == 0;
+		}
+		if (!found) {
+			printf("#   '%s' is no option\n", mg__option_kinds[i].name);
+		}
+		ASSERT_TRUE(found);
+	}
 }
 
 static void test_host_lists(void)
@@ -510,8 +616,8 @@ static void test_chain_lists(void)
 	/* A comma inside brackets is no chain separator; after '?' it is. */
 	ASSERT_STR_EQ(texts(ctx, "w[1,2]/sudo?set_home=1,local"),
 		      "ssh:w1/sudo?set_home=1 | ssh:w2/sudo?set_home=1 | local");
-	ASSERT_STR_EQ(texts(ctx, "local?debug=%2C,fork"),
-		      "local?debug=%2C | fork");
+	ASSERT_STR_EQ(texts(ctx, "local?remote_name=%2C,fork"),
+		      "local?remote_name=%2C | fork");
 	talloc_free(ctx);
 }
 
@@ -865,7 +971,8 @@ static void test_roundtrip(void)
 	static const char *const inputs[] = {
 		"ssh:me@corp@h:22/sudo:r%6Fot?set_home=1&sudo_args=-E%20-H",
 		"root@[fe80::1%25eth0]:2222/docker:u@c/setns:lxc:root@box",
-		"local?remote_name=a%2Fb%26c%2Bd%25e%20f&debug=x=y",
+		"local?remote_name=a%2Fb%26c%2Bd%25e%20f&debug=1",
+		"ssh:h?identity_file=x=y",
 		"kubectl:pod?kubectl_args=--context&kubectl_args=prod",
 		"docker:?image=debian%3A12/su?incorrect_prompts=a%2Cb",
 		"ssh=web1=2222+sudo=root",
@@ -1002,6 +1109,8 @@ int main(void)
 	RUN(test_none_methods);
 	RUN(test_options);
 	RUN(test_option_errors);
+	RUN(test_option_values);
+	RUN(test_option_kinds);
 	RUN(test_host_lists);
 	RUN(test_list_errors);
 	RUN(test_chain_lists);

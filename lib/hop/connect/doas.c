@@ -52,18 +52,18 @@ static int doas_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			   const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			   char **_errmsg)
 {
-	const char *doas_path = mg_hop_opt(hop, "doas_path");
+	const char *doas_path;
 	char **argv;
 	bool ok;
+	int ret;
 
 	*_direct = false;
-	if (doas_path != NULL && doas_path[0] == '\0') {
-		*_errmsg = talloc_strdup(mem_ctx, "option doas_path: expected a path");
-		return -EINVAL;
+	if ((ret = mg__hop_path(mem_ctx, hop, "doas_path", "doas", &doas_path, _errmsg)) != 0) {
+		return ret;
 	}
 	argv = talloc_zero_array(mem_ctx, char *, 1);
 	ok = argv != NULL &&
-	     mg__strv_add(&argv, doas_path != NULL ? doas_path : "doas") &&
+	     mg__strv_add(&argv, doas_path) &&
 	     mg__strv_add(&argv, "-u") && mg__strv_add(&argv, doas_user(hop)) &&
 	     mg__strv_add(&argv, "--");
 	for (size_t i = 0; ok && boot->argv[i] != NULL; i++) {

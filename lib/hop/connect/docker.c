@@ -11,18 +11,15 @@ static int docker_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			     const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			     char **_errmsg)
 {
-	const char *path = mg_hop_opt(hop, "docker_path");
 	const char *image = mg_hop_opt(hop, "image");
+	const char *path;
 	char **argv;
 	bool ok;
+	int ret;
 
 	*_direct = false;
-	if (path == NULL) {
-		path = "docker";
-	}
-	if (path[0] == '\0') {
-		*_errmsg = talloc_strdup(mem_ctx, "docker_path is empty");
-		return -EINVAL;
+	if ((ret = mg__hop_path(mem_ctx, hop, "docker_path", "docker", &path, _errmsg)) != 0) {
+		return ret;
 	}
 	if (hop->host != NULL && image != NULL) {
 		*_errmsg = talloc_strdup(mem_ctx, "docker: give either a container or ?image=, not both");

@@ -10,17 +10,15 @@ static int jail_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			   const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			   char **_errmsg)
 {
-	const char *path = mg_hop_opt(hop, "jexec_path");
+	const char *path;
 	char **argv;
 	bool ok;
+	int ret;
 
 	*_direct = false;
-	if (path == NULL) {
-		path = "/usr/sbin/jexec";
-	}
-	if (path[0] == '\0') {
-		*_errmsg = talloc_strdup(mem_ctx, "jexec_path is empty");
-		return -EINVAL;
+	if ((ret = mg__hop_path(mem_ctx, hop, "jexec_path", "/usr/sbin/jexec", &path,
+				_errmsg)) != 0) {
+		return ret;
 	}
 	if (hop->host == NULL || hop->host[0] == '\0') {
 		*_errmsg = talloc_strdup(mem_ctx, "jail needs a jail name");

@@ -22,13 +22,13 @@ static int add_flag(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *k
 	const char *v = mg_hop_opt(hop, key);
 	char *flag;
 	bool ok;
+	int ret;
 
 	if (v == NULL) {
 		return 0;
 	}
-	if (v[0] == '\0') {
-		*_errmsg = talloc_asprintf(mem_ctx, "kubectl: option %s is empty", key);
-		return -EINVAL;
+	if ((ret = mg__value_nonempty(mem_ctx, key, v, _errmsg)) != 0) {
+		return ret;
 	}
 	flag = talloc_asprintf(*argv, "--%s=%s", key, v);
 	ok = flag != NULL && mg__strv_add(argv, flag);
@@ -40,18 +40,14 @@ static int kubectl_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			      const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			      char **_errmsg)
 {
-	const char *path = mg_hop_opt(hop, "kubectl_path");
+	const char *path;
 	char **argv, **args;
 	bool ok;
 	int ret;
 
 	*_direct = false;
-	if (path == NULL) {
-		path = "kubectl";
-	}
-	if (path[0] == '\0') {
-		*_errmsg = talloc_strdup(mem_ctx, "kubectl_path is empty");
-		return -EINVAL;
+	if ((ret = mg__hop_path(mem_ctx, hop, "kubectl_path", "kubectl", &path, _errmsg)) != 0) {
+		return ret;
 	}
 	if (hop->host == NULL || hop->host[0] == '\0') {
 		*_errmsg = talloc_strdup(mem_ctx, "kubectl needs a pod name");

@@ -154,6 +154,7 @@ static int setns_hop_tool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	const char *colon = strchr(spec, ':');
 	const struct setns_tool *t;
 	const char *path;
+	int ret;
 
 	if (colon == NULL) {
 		*_errmsg = talloc_strdup(mem_ctx, "setns needs KIND:CONTAINER (KIND is docker, lxc, "
@@ -176,13 +177,8 @@ static int setns_hop_tool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 					   hop->host);
 		return -EINVAL;
 	}
-	path = mg_hop_opt(hop, t->option);
-	if (path == NULL) {
-		path = t->dflt;
-	}
-	if (path[0] == '\0') {
-		*_errmsg = talloc_asprintf(mem_ctx, "%s is empty", t->option);
-		return -EINVAL;
+	if ((ret = mg__hop_path(mem_ctx, hop, t->option, t->dflt, &path, _errmsg)) != 0) {
+		return ret;
 	}
 	*_tool = t;
 	*_path = path;

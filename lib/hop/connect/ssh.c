@@ -28,24 +28,13 @@
 #include "process.h"
 #include "ssh-route.h"
 
-enum hostkeys { HK_ENFORCE, HK_ACCEPT, HK_IGNORE };
-
-static int host_keys(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, enum hostkeys *_hk,
+static int host_keys(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, enum mg_hostkeys *_hk,
 		     char **_errmsg)
 {
 	const char *v = mg_hop_opt(hop, "check_host_keys");
 
-	if (v == NULL || strcmp(v, "enforce") == 0) {
-		*_hk = HK_ENFORCE;
-	} else if (strcmp(v, "accept") == 0) {
-		*_hk = HK_ACCEPT;
-	} else if (strcmp(v, "ignore") == 0) {
-		*_hk = HK_IGNORE;
-	} else {
-		*_errmsg = talloc_strdup(mem_ctx, "check_host_keys= must be accept, enforce or ignore");
-		return -EINVAL;
-	}
-	return 0;
+	*_hk = MG_HK_ENFORCE;
+	return v != NULL ? mg__value_hostkeys(mem_ctx, "check_host_keys", v, _hk, _errmsg) : 0;
 }
 
 static bool has_password(const struct mg_hop *hop)
@@ -58,24 +47,10 @@ static int hop_uint(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *k
 		    unsigned long dflt, unsigned long *_value, bool *_given, char **_errmsg)
 {
 	const char *v = mg_hop_opt(hop, key);
-	char *end = NULL;
-	unsigned long n;
 
 	*_value = dflt;
 	*_given = v != NULL;
-	if (v == NULL) {
-		return 0;
-	}
-	errno = 0;
-	/* strtoul would take " 5", "+5" and "-5": digits only. */
-	n = v[0] >= '0' && v[0] <= '9' ? strtoul(v, &end, 10) : 0;
-	if (end == NULL || *end != '\0' || errno != 0 || n > 1000000) {
-		*_errmsg = talloc_asprintf(mem_ctx, "option %s: expected a whole number, not '%s'",
-					   key, v);
-		return -EINVAL;
-	}
-	*_value = n;
-	return 0;
+	return v != NULL ? mg__value_count(mem_ctx, key, v, _value, _errmsg) : 0;
 }
 
 static bool add_opt(char ***argv, const char *opt)
@@ -93,7 +68,7 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	unsigned long debug, interval, count, timeout;
 	unsigned timeout_ms = 0;
 	bool identities_only, compression, keepalive, nodelay, in_cmd, given, ok;
-	enum hostkeys hk;
+	enum mg_hostkeys hk;
 	char **extra = NULL, **argv;
 	char *remote;
 	int ret;
@@ -127,7 +102,7 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 		goto done;
 	}
 	timeout = given ? (timeout_ms + 999) / 1000 : 0;
-	if ((ret = mg__hop_list_named(mem_ctx, tmp, hop, "ssh_args", &extra, _errmsg)) != 0) {
+	if ((ret = mg__hop_list(mem_ctx, tmp, hop, "ssh_args", &extra, _errmsg)) != 0) {
 		goto done;
 	}
 	argv = talloc_zero_array(tmp, char *, 1);
@@ -161,13 +136,13 @@ static int ssh_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 		char *b = talloc_asprintf(tmp, "ServerAliveCountMax %lu", count);
 		ok = a != NULL && b != NULL && add_opt(&argv, a) && add_opt(&argv, b);
 	}
-	if (ok && hk != HK_ACCEPT && !has_password(hop)) {
+	if (ok && hk != MG_HK_ACCEPT && !has_password(hop)) {
 		/* No PTY: ssh must fail rather than wait for an answer. */
 		ok = add_opt(&argv, "BatchMode yes");
 	}
-	if (ok && hk == HK_ENFORCE) {
+	if (ok && hk == MG_HK_ENFORCE) {
 		ok = add_opt(&argv, "StrictHostKeyChecking yes");
-	} else if (ok && hk == HK_ACCEPT) {
+	} else if (ok && hk == MG_HK_ACCEPT) {
 		ok = add_opt(&argv, "StrictHostKeyChecking ask");
 	} else if (ok) {
 		ok = add_opt(&argv, "StrictHostKeyChecking no") &&
@@ -265,7 +240,7 @@ static int ssh_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 		       struct mg_prompts **_p, char **_errmsg)
 {
 	struct mg_prompts *p = talloc_zero(mem_ctx, struct mg_prompts);
-	enum hostkeys hk;
+	enum mg_hostkeys hk;
 	int ret;
 
 	if (p == NULL) {
@@ -291,9 +266,9 @@ static int ssh_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	}
 	p->hostkey = "are you sure you want to continue connecting "
 		     "\\(yes/no(/\\[fingerprint\\])?\\)\\? *$";
-	p->accept_hostkey = hk == HK_ACCEPT;
+	p->accept_hostkey = hk == MG_HK_ACCEPT;
 	p->errors = ssh_errors;
-	if (hk == HK_ACCEPT) {
+	if (hk == MG_HK_ACCEPT) {
 		struct mg_line_error *e = talloc_memdup(p, ssh_errors, sizeof(ssh_errors));
 		if (e == NULL) {
 			talloc_free(p);

@@ -148,17 +148,17 @@ static int su_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 			 const struct mg_boot_cmd *boot, char ***_argv, bool *_direct,
 			 char **_errmsg)
 {
-	const char *su_path = mg_hop_opt(hop, "su_path");
-	char **argv = talloc_zero_array(mem_ctx, char *, 1);
+	const char *su_path;
+	char **argv;
 	char *cmd;
 	bool ok;
+	int ret;
 
 	*_direct = false;
-	if (su_path != NULL && su_path[0] == '\0') {
-		talloc_free(argv);
-		*_errmsg = talloc_strdup(mem_ctx, "option su_path: expected a path");
-		return -EINVAL;
+	if ((ret = mg__hop_path(mem_ctx, hop, "su_path", "su", &su_path, _errmsg)) != 0) {
+		return ret;
 	}
+	argv = talloc_zero_array(mem_ctx, char *, 1);
 	/*
 	 * su hands "-c CMD" to USER's login shell, which may be no POSIX
 	 * shell at all. mitogen wraps words in "..." with \ escapes, which csh
@@ -173,7 +173,7 @@ static int su_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	 */
 	cmd = mg__shell_join(argv, boot->argv);
 	ok = argv != NULL && cmd != NULL &&
-	     mg__strv_add(&argv, su_path != NULL ? su_path : "su") &&
+	     mg__strv_add(&argv, su_path) &&
 	     mg__strv_add(&argv, su_user(hop)) &&
 	     mg__strv_add(&argv, "-c") &&
 	     mg__strv_add(&argv, cmd);

@@ -254,13 +254,13 @@ static int explicit_str(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const cha
 			const char **_value, char **_errmsg)
 {
 	const char *v = mg_hop_opt(hop, key);
+	int ret;
 
 	if (v == NULL) {
 		return 0;
 	}
-	if (v[0] == '\0' || v[0] == '-') {
-		*_errmsg = talloc_asprintf(mem_ctx, "option %s: expected a name, not '%s'", key, v);
-		return -EINVAL;
+	if ((ret = mg__value_name(mem_ctx, key, v, _errmsg)) != 0) {
+		return ret;
 	}
 	*_value = v;
 	return 0;
@@ -274,7 +274,7 @@ static int sudo_request(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_ho
 	char **words = NULL;
 	int ret;
 
-	if ((ret = mg__hop_list_named(mem_ctx, tmp, hop, "sudo_args", &words, _errmsg)) != 0) {
+	if ((ret = mg__hop_list(mem_ctx, tmp, hop, "sudo_args", &words, _errmsg)) != 0) {
 		return ret;
 	}
 	if ((ret = parse_sudo_args(mem_ctx, tmp, words, &r, _errmsg)) != 0 ||
@@ -361,12 +361,9 @@ static char **sudo_words(TALLOC_CTX *tmp, const char *sudo_path, const struct su
 static int sudo_parse(TALLOC_CTX *mem_ctx, TALLOC_CTX *tmp, const struct mg_hop *hop,
 		      struct sudo_req *_r, const char **_path, char **_errmsg)
 {
-	*_path = mg_hop_opt(hop, "sudo_path");
-	if (*_path != NULL && (*_path)[0] == '\0') {
-		*_errmsg = talloc_strdup(mem_ctx, "option sudo_path: expected a path");
-		return -EINVAL;
-	}
-	return sudo_request(mem_ctx, tmp, hop, _r, _errmsg);
+	int ret = mg__hop_path(mem_ctx, hop, "sudo_path", NULL, _path, _errmsg);
+
+	return ret != 0 ? ret : sudo_request(mem_ctx, tmp, hop, _r, _errmsg);
 }
 
 static int sudo_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
