@@ -295,10 +295,11 @@ function check_stub() {
     run_mg mitogen-run -u 4294967 -t 86400 local true
     run_mg mitogen-run --command-timeout=0.5 --connect-timeout=0.75 local true
 
-    # A hop's connect_timeout= fails that hop (as every bad hop option does).
+    # A hop's connect_timeout= is refused as the chain is read (as every
+    # value of a form that needs no far end is), at the option's column.
     for v in 1e3 0x10 inf nan 0.0001 86401 %201; do
-        run_mg_sep 255 mitogen-run "local?connect_timeout=$v" true
-        assert "$stderr" =~ "option connect_timeout: expected seconds" "connect_timeout=$v: refused"
+        run_mg_sep 2 mitogen-run "local?connect_timeout=$v" true
+        assert "$stderr" =~ "column 7: option connect_timeout: expected seconds" "connect_timeout=$v: refused"
     done
 }
 

@@ -27,8 +27,8 @@ function teardown() {
     assert "$stderr" =~ "local/local\\?debug=1: started [^ ]*sh" "the debug hop's lines are shown"
     assert "$stderr" !~ "(^|$'\n')mitogen-run: local: " "hop 1 stays quiet"
 
-    run_mg_sep 255 mitogen-run 'local?debug=maybe' -- true
-    assert "$stderr" =~ "option debug: expected yes or no" "and says why"
+    run_mg_sep 2 mitogen-run 'local?debug=maybe' -- true
+    assert "$stderr" =~ "column 7: option debug: expected yes or no" "a bad value: the chain is refused, and says why"
 }
 
 @test "connect_timeout on a hop overrides -t for that hop" {
@@ -48,6 +48,6 @@ function teardown() {
         die "took $(((t1 - t0) / 1000000)) ms: connect_timeout=0.5 was not applied"
     fi
 
-    run_mg_sep 255 mitogen-run 'local?connect_timeout=soon' -- true
-    assert "$stderr" =~ "option connect_timeout: expected seconds from 0.001 to 86400.*not 'soon'" "a bad value is an error"
+    run_mg_sep 2 mitogen-run 'local?connect_timeout=soon' -- true
+    assert "$stderr" =~ "column 7: option connect_timeout: expected seconds from 0.001 to 86400.*not 'soon'" "a bad value is an error"
 }

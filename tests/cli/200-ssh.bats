@@ -281,9 +281,9 @@ function hop_re() {
 }
 
 @test "check_host_keys=other: refused before anything runs" {
-    run_mg_sep 255 mitogen-run "ssh:127.0.0.1?check_host_keys=sometimes" -- true
-    assert "$stderr" =~ "check_host_keys= must be accept, enforce or ignore" "the message"
-    run_mg_sep 255 mitogen-run --dry-run "ssh:127.0.0.1?check_host_keys=yes"
+    run_mg_sep 2 mitogen-run "ssh:127.0.0.1?check_host_keys=sometimes" -- true
+    assert "$stderr" =~ "column 15: check_host_keys= must be accept, enforce or ignore" "the message"
+    run_mg_sep 2 mitogen-run --dry-run "ssh:127.0.0.1?check_host_keys=yes"
     assert "$stderr" =~ "check_host_keys= must be accept, enforce or ignore" "--dry-run says so too"
 }
 

@@ -281,9 +281,9 @@ PY
     run_mg_sep mitogen-run -vv "$(ssh_hop "" "ssh_path=$(mg_pct "$(command -v ssh)")")" -- echo c
     assert "$output" == "c" "ssh_path: ran"
     assert "$stderr" !~ "TCP_NODELAY" "ssh_path: no helper"
-    run_mg_sep 255 mitogen-run "$(ssh_hop "" tcp_nodelay=maybe)" -- true
+    run_mg_sep 2 mitogen-run "$(ssh_hop "" tcp_nodelay=maybe)" -- true
     assert "$stderr" =~ "option tcp_nodelay: expected yes or no, not 'maybe'" "a bad value"
-    run_mg_sep 255 mitogen-run --dry-run "ssh:h?tcp_nodelay=maybe"
+    run_mg_sep 2 mitogen-run --dry-run "ssh:h?tcp_nodelay=maybe"
     assert "$stderr" =~ "option tcp_nodelay: expected yes or no" "--dry-run says so too"
 }
 

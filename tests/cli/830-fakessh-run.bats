@@ -235,8 +235,8 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4); time.sleep(
         assert "${#stderr_lines[@]}" -eq 1 "'$args': a one-line hint"
         assert "$stderr" =~ "^fakessh run: " "'$args': names the command"
     done
-    run_mg_sep 255 fakessh run 'local?debug=maybe' -- true
-    assert "$stderr" =~ "local\?debug=maybe: " "the failing hop is named"
+    run_mg_sep 2 fakessh run 'local?debug=maybe' -- true
+    assert "$stderr" =~ "local\?debug=maybe': column 7: option debug: " "a bad value: the chain and the column are named"
     run_mg_sep 127 fakessh run local -- /nonexistent/program
     assert "$stderr" =~ "/nonexistent/program: No such file" "PROGRAM not found"
 }

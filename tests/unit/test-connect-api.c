@@ -313,6 +313,7 @@ static void test_hostile_values(void)
 	struct mg_sudo_opts su = { .username = "root?x=1" };
 	struct mg_setns_opts sn = { .kind = "dokcer", .container = "app" };
 	struct mg_docker_opts d = { .container = "a:b" };
+	struct mg_docker_opts dp = { .container = "a", .docker_path = "" };
 	struct mg_chain *c = NULL;
 	char **split = NULL, *err = NULL;
 	size_t n = 0;
@@ -353,6 +354,12 @@ static void test_hostile_values(void)
 	ASSERT_STR_EQ(REFUSAL(mg_chain_ssh(ctx, NULL, &o, &c, &err)),
 		      "option identities_only: expected MG_FLAG_DEFAULT, MG_FLAG_NO or "
 		      "MG_FLAG_YES, not 7");
+	/* Values of a form the grammar checks: its words, no column. */
+	o = (struct mg_ssh_opts){ .hostname = "h", .check_host_keys = "bogus" };
+	ASSERT_STR_EQ(REFUSAL(mg_chain_ssh(ctx, NULL, &o, &c, &err)),
+		      "check_host_keys= must be accept, enforce or ignore");
+	ASSERT_STR_EQ(REFUSAL(mg_chain_docker(ctx, NULL, &dp, &c, &err)),
+		      "option docker_path: expected a path");
 	ASSERT_STR_EQ(REFUSAL(mg_chain_setns(ctx, NULL, &sn, &c, &err)),
 		      "unknown setns kind 'dokcer' (did you mean 'docker'?)");
 	sn.kind = NULL;
