@@ -49,6 +49,7 @@ struct mg__chain_parser {
 	struct mg__config *cfg;  /* loaded on the first alias look-up */
 	bool cfg_loaded;
 	bool one_chain;          /* refuse ',' and host lists */
+	bool bad_value;          /* the error is an option value's form */
 	size_t depth;            /* aliases being expanded */
 	const char *stack[MG_CHAIN_MAX_ALIAS_DEPTH];
 };

@@ -518,6 +518,7 @@ static int add_value(struct mg__hop_build *b, const struct mg__span *key,
 	/* A value whose form is wrong fails here, before any hop starts,
 	 * in the words the hop would use. */
 	if ((r = mg__value_check(b->p->tmp, k, d->s, &msg)) != 0) {
+		b->p->bad_value = r == -EINVAL;
 		return r == -EINVAL ? mg__chain_fail(b->p, key->col[0], "%s", msg) : r;
 	}
 	if (strcmp(k, "image") == 0) {

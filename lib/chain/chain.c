@@ -472,8 +472,10 @@ static int parse_text(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx,
 
 			r = hop_segments(p, segs, t, cols,
 					 &sc.hops[cr->first_hop + h], &segs[h]);
-			if (r == MG_ERR_CHAIN && prev != NULL && prev->has_q && p->errmsg != NULL) {
-				/* "?identity_file=~/.ssh/id": a value cut at a '/'. */
+			if (r == MG_ERR_CHAIN && prev != NULL && prev->has_q && p->errmsg != NULL
+			    && !p->bad_value) {
+				/* "?identity_file=~/.ssh/id": a value cut at a '/'
+				 * (a hop that parsed up to a value's form was not). */
 				char *m = talloc_asprintf(p->tmp, "%s (if the '/' at column %zu "
 							  "is part of an option value, write it "
 							  "%%2F)", p->errmsg, prev->end + 1);

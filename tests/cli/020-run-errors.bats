@@ -99,7 +99,8 @@ function tmpdir_leftovers() {
     for value in connect_timeout=x keepalive_count=x check_host_keys=maybe ssh_args=%27x \
         compression=2 debug=2; do
         run_mg_sep 2 mitogen-run "$bastion/ssh:web?$value" true
-        assert "$stderr" =~ "column $((${#bastion} + 1 + 8)): " "$value: the column of the option"
+        assert "$stderr" =~ "column $((${#bastion} + 10)): " "$value: the column of the option"
+        assert "$stderr" !~ "write it %2F" "$value: no hint of a value cut at a '/'"
         assert "$stderr" =~ "${value%%=*}" "$value: the option named"
         [[ ! -e $MG_TMP/connected ]] || die "$value: the first hop was started"
     done
@@ -373,8 +374,8 @@ function assert_no_forged_line() {
     assert "$stderr" =~ "^mitogen-run: chain 'lo\\\\x1b]0;x\\\\x07cal\\\\xff\\\\nmitogen-run: all good': column 3:" \
         "the chain, escaped"
 
-    # Decoded bytes of an option value, in a hop's error and in --dry-run.
-    run_mg_sep 255 mitogen-run 'local?debug=%1B]0;x%07%FF' true
+    # Decoded bytes of an option value, in the parser's error and in --dry-run.
+    run_mg_sep 2 mitogen-run 'local?debug=%1B]0;x%07%FF' true
     assert_no_raw_controls "option value"
     assert "$stderr" =~ "not '\\\\x1b]0;x\\\\x07\\\\xff'" "the value, escaped"
     run_mg_sep mitogen-run --dry-run 'ssh:h?ssh_args=%1B]0;x%07'

@@ -415,8 +415,8 @@ static void test_option_values(void)
 
 	ASSERT_STR_EQ(err_of(ctx, "local,local?debug=2"),
 		      "column 13: option debug: expected yes or no, not '2'");
-	ASSERT_STR_EQ(err_of(ctx, "ssh:bastion/ssh:web?connect_timeout=x"),
-		      "column 21: option connect_timeout: expected seconds from 0.001 "
+	ASSERT_STR_EQ(err_of(ctx, "ssh:bastion?port=2/ssh:web?connect_timeout=x"),
+		      "column 28: option connect_timeout: expected seconds from 0.001 "
 		      "to 86400 (digits and at most one point), not 'x'");
 	ASSERT_STR_EQ(err_of(ctx, "local?connect_timeout=0"),
 		      "column 7: option connect_timeout: expected seconds from 0.001 "
