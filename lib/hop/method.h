@@ -153,8 +153,14 @@ char **mg__argv_then_boot(TALLOC_CTX *mem_ctx, const char *const *words, size_t 
 /* Append to a NULL-terminated vector (reallocated); false on ENOMEM. */
 bool mg__strv_add(char ***v, const char *s);
 
-/* A boolean hop option: 1/yes/true/on or 0/no/false/off. Returns 0, or
- * -EINVAL with *_errmsg set. */
+/*
+ * Option values read as a hop starts, through the checkers the chain
+ * parser uses (chain-value.h): a parsed chain has passed them already,
+ * a hop made some other way is checked here, in the same words.
+ */
+
+/* A boolean hop option: 1/yes/true/on or 0/no/false/off; 'dflt' when
+ * absent. Returns 0, or -EINVAL with *_errmsg set. */
 int mg__hop_bool(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, const char *key, bool dflt,
 		 bool *_value, char **_errmsg);
 
