@@ -452,19 +452,21 @@ static pid_t leader(char *const env[])
 		execve("/bin/sleep", argv, env);
 		_exit(127);
 	}
-	/* Until it runs sleep: its environ is the new one from then on. */
-	for (int i = 0; i < 200; i++) {
-		char path[64], buf[64];
+	/* Until its environ is the new one: comm says "sleep" a moment
+	 * before exec has set the new environ's bounds (seen empty under
+	 * load), so the environ itself is read. */
+	for (int i = 0; i < 1000; i++) {
+		char path[64], buf[256];
 		ssize_t n;
 		int fd;
 
-		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 		if (fd >= 0) {
 			close(fd);
 		}
-		if (n >= 5 && strncmp(buf, "sleep", 5) == 0) {
+		if (n > 0 && (buf[n] = '\0', strcmp(buf, env[0]) == 0)) {
 			break;
 		}
 		usleep(10000);
