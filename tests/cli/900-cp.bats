@@ -793,6 +793,21 @@ pushed" "nothing else written"
     assert "$output" == "$MG_TMP/a -> local/sudo?password_prompt=a[b:/x" "'[' in an option value"
 }
 
+@test "cp: a word of 20,000 ':'s is split, or refused, at once" {
+    local many
+    many=$(printf 'a:%.0s' {1..20000})
+    # Each ':' was put to the chain parser with all the text before it:
+    # some 20 s for such a word. The limit only guards against a hang.
+    MG_TIMEOUT=5 run_mg_sep mitogen-cp -n "$MG_TMP/a" "local?remote_name=${many}b:/x"
+    assert "$output" == "$MG_TMP/a -> local?remote_name=${many}b:/x" "split at the ':/'"
+    MG_TIMEOUT=5 run_mg_sep mitogen-cp -n "$MG_TMP/a" "local?remote_name=${many}b"
+    assert "$output" == "$MG_TMP/a -> local?remote_name=${many%:}:b" "split at the last ':'"
+    MG_TIMEOUT=5 run_mg_sep 2 mitogen-cp -n "$MG_TMP/a" "lcoal:${many}x"
+    assert "$stderr" =~ "column 1: unknown method 'lcoal'" "refused"
+    MG_TIMEOUT=5 run_mg_sep 2 mitogen-cp -n "$MG_TMP/a" "ssh:h?port=${many}x:/f"
+    assert "$stderr" =~ "column 12: bad port 'a:a:a:" "refused: the text before the first ':/'"
+}
+
 @test "cp: targets behind one hop get one stream, relayed there; one failing does not stop the other" {
     [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the holder logs the hops (-v)"
     need_users
