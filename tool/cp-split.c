@@ -290,6 +290,21 @@ static size_t last_live_hop(const struct layout *l)
 	return lo;
 }
 
+/* Whether a quote or backslash (or a '%', which may spell one) comes
+ * before at[last]'s ':' in its hop: the parser reads word-list values
+ * (chain-value.c) with them. */
+static bool quoted(const struct layout *l, size_t first, size_t last)
+{
+	size_t from = l->hop[l->at[first].hop].sep;
+
+	for (size_t i = from; i < l->at[last].i; i++) {
+		if (strchr("'\"\\%", l->w[i]) != NULL) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * The last ':' of 'group' in option values of the hop of at[a, b) that
  * hop_allows(), or -1. It allows a prefix of them: a value cut at a later
@@ -307,6 +322,15 @@ static long seq_last(const struct layout *l, size_t a, size_t b, unsigned group)
 		if (l->at[j].kind == AT_SEQ && l->at[j].group == group) {
 			m[n++] = j;
 		}
+	}
+	if (n > 0 && quoted(l, m[0], m[n - 1])) {
+		/* Quotes in word lists (ssh_args=...): a quote closed past
+		 * a ':' makes a longer value right where a shorter one was
+		 * wrong, so no halving: each in turn, from the last. */
+		while (n > 0 && !hop_allows(l, &l->at[m[n - 1]])) {
+			n--;
+		}
+		return n > 0 ? (long)m[n - 1] : -1;
 	}
 	hi = n;
 	while (lo < hi) {

@@ -122,6 +122,11 @@ static void test_words(void)
 		"ssh:h/sudo:root/local:f:g:/h", "sudo:root:x:y", "local?remote_name=a:b/c:d",
 		"local/local/local:./x:/y", "local:./:/", "web:x", "two:/x", "two/local:f",
 		"x y:/,local:f", "ssh:h?username=:/ssh:h?username=:/local:f",
+		/* Values the parser checks (chain-value.c): a quote closed past a
+		 * ':' makes a longer cut valid where a shorter one was not. */
+		"ssh:h?ssh_args='a:b':/f", "ssh:h?ssh_args='a:b':f", "ssh:h?ssh_args='a:b:c'd:e", "ssh:h?ssh_args=x'a:b:c'd:e:f", "ssh:h?ssh_args=%27a:b:c%27d:e", "ssh:h?ssh_args='a:b:/c':/f", "ssh:h?ssh_args=\"a:b\":f",
+		"local/sudo:root?sudo_args='-a:b':/x", "ssh:h?port=2:2:/f", "local?debug=1:0:/x",
+		"ssh:h?connect_timeout=1:5:/f", "ssh:h?check_host_keys=accept:/f",
 	};
 	TALLOC_CTX *tmp = talloc_new(NULL);
 
@@ -139,7 +144,8 @@ static void test_random_words(void)
 		":", ":", ":", ":", "/", "/", ",", "?", "&", "=", "=", "[", "]", "{", "}",
 		"@", "1", "22", "01-02", "a,b", " ", "%3A", "%", "+", ".", "./", "::1",
 		"port=", "username=", "image=", "ssh_args=", "remote_name=", "usr=",
-		"lxc:", "docker:", "-", "\t",
+		"lxc:", "docker:", "-", "\t", "'", "'", "\"", "\\", "%27", "debug=", "sudo_args=",
+		"connect_timeout=", "keepalive_count=", "check_host_keys=", "accept", "yes",
 	};
 	const size_t n_bits = sizeof(bits) / sizeof(bits[0]);
 	TALLOC_CTX *tmp = talloc_new(NULL);
