@@ -33,20 +33,23 @@
  * the fused sudo), the trap finds it gone and runs no rm. A marker
  * written once the link is gone (the master gave up on a slow login)
  * raises SIGPIPE, which would kill the shell past its EXIT trap: caught,
- * it ends the shell through it. printf is a regular builtin, so a failed
+ * it ends the shell through it, as SIGTERM, SIGHUP and SIGINT do (a hop
+ * not yet up is stopped with SIGTERM first). The traps come before the
+ * substitution, which ignores those three, so the file it makes is in $f
+ * before any of them runs a trap; "f=" first: not one from the
+ * environment. printf is a regular builtin, so a failed
  * redirection does not end the shell. On a terminal (su), the line
  * discipline is made raw again right before the image is asked for:
  * whatever a login or PAM step did to it, no byte (0x0d, 0x11, 0x13...)
  * may be translated on the way.
  */
 #define FIRST_STAGE_FILE \
-	"n=$1;f=$(umask 077;set -C;" \
+	"n=$1;f=;trap '[ -e \"$f\" ]&&rm -f \"$f\"' EXIT;trap 'exit 1' PIPE TERM HUP INT;" \
+	"f=$(trap '' TERM HUP INT;umask 077;set -C;" \
 	"for d in \"${TMPDIR:-/tmp}\" /tmp /var/tmp /dev/shm;do " \
 	"g=$d/.mitogen-agent.$$.$2;" \
 	"[ -d \"$d\" ]&&printf '' 2>/dev/null >\"$g\"&&{ printf %s \"$g\";exec chmod 700 \"$g\";};" \
-	"done)&&[ -n \"$f\" ]||{ [ -z \"$f\" ]||rm -f \"$f\";" \
-	"echo 'mitogen: no writable temporary directory' >&2;exit 1;};" \
-	"trap '[ -e \"$f\" ]&&rm -f \"$f\"' EXIT;trap 'exit 1' PIPE;"
+	"done)&&[ -n \"$f\" ]||{ echo 'mitogen: no writable temporary directory' >&2;exit 1;};"
 #define FIRST_STAGE_EXEC "exec \"$f\" --boot \"$f\" -"
 
 #define FIRST_STAGE_READ \

@@ -80,7 +80,8 @@ struct mg_conn {
 	mg_conn_done_fn done;
 	void *data;
 	uint32_t agent_pid;          /* from the HELLO reply */
-	struct mg_timer *stop_timer; /* mg__conn_stop_after */
+	struct mg_timer *stop_timer; /* mg__conn_stop_after, or SIGKILL after SIGTERM */
+	uint64_t term_at;            /* when a hop not up got SIGTERM (ms), or 0 */
 	void (*exit_fn)(void *data);
 	void *exit_data;
 	struct mg_conn *live_next;   /* in live_hops while not reaped */

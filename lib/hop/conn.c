@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdarg.h>
 #include "buf.h"
@@ -57,18 +58,84 @@ static void live_unlink(struct mg_conn *c)
 
 /* The hop leads its own session: take it all down, whatever process
  * group each member moved to. */
+static void kill_pid_hop(pid_t pid)
+{
+	kill(-pid, SIGKILL);
+	mg__kill_session(pid);
+	/* A forked hop not yet in its own session is in neither. */
+	kill(pid, SIGKILL);
+}
+
 static void kill_hop(const struct mg_conn *c)
 {
-	kill(-c->pid, SIGKILL);
-	mg__kill_session(c->pid);
-	/* A forked hop not yet in its own session is in neither. */
-	kill(c->pid, SIGKILL);
+	kill_pid_hop(c->pid);
 }
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A hop not yet up: SIGTERM, once, to its process group alone. Its first
+ * stage then ends through its EXIT trap, which removes the agent file
+ * (PROTOCOL 2.1): a second SIGTERM, or one that a scan of the session
+ * sends to the trap's rm, would cut that short. */
+static void term_hop(struct mg_conn *c)
+{
+	if (c->term_at != 0) {
+		return;
+	}
+	c->term_at = now_ms();
+	if (kill(-c->pid, SIGTERM) != 0) {
+		/* A forked hop not yet in its own session. */
+		kill(c->pid, SIGTERM);
+	}
+}
+
+/* Whether PID has ended by DEADLINE (now_ms), waiting for it in short
+ * sleeps: only where no loop will see it. It is not reaped (its watcher
+ * does that), so its pid is not reused meanwhile. */
+static bool ended_by(pid_t pid, uint64_t deadline)
+{
+	for (;;) {
+		siginfo_t si = { .si_pid = 0 };
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return true; /* reaped already, or not our child */
+		}
+		if (si.si_pid == pid || now_ms() >= deadline) {
+			return si.si_pid == pid;
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void stop_hop(struct mg_conn *c);
 
 void mg__conn_kill_hops(bool all)
 {
-	for (struct mg_conn *c = live_hops; c != NULL; c = c->live_next) {
-		if (all || !c->up) {
+	struct mg_conn *c;
+
+	for (c = live_hops; c != NULL; c = c->live_next) {
+		if (!c->up) {
+			stop_hop(c);
+		} else if (all) {
+			kill_hop(c);
+		}
+	}
+	/* all: the loop is over, and no timer will fire. They all got
+	 * SIGTERM about together: MG_CONN_TERM_MS at most in all. */
+	for (c = all ? live_hops : NULL; c != NULL; c = c->live_next) {
+		if (!c->up) {
+			/* Ended or not, whatever is left in its session. */
+			ended_by(c->pid, c->term_at + MG_CONN_TERM_MS);
 			kill_hop(c);
 		}
 	}
@@ -141,11 +208,7 @@ static void conn_fail(struct mg_conn *c, int err, const char *fmt, ...)
 		mg_loop_free_later(c->loop, c->stream);
 		c->stream = NULL;
 	}
-	if (!c->exited && c->pid > 0) {
-		/* The hop leads its own session: take it all down. */
-		kill(-c->pid, SIGKILL);
-		kill(c->pid, SIGKILL);
-	}
+	stop_hop(c);
 	/* c is freed from the loop at the earliest (mg__conn_release). */
 	c->done(c, err, msg != NULL ? msg : "out of memory", c->data);
 	/* What was sent to the hop before it was up fails as it did, after
@@ -723,9 +786,76 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 	return 0;
 }
 
+/* A hop not yet up whose conn was freed, between SIGTERM and its end. */
+struct orphan {
+	pid_t pid;
+	uint64_t deadline;	/* for SIGKILL (now_ms) */
+	bool ended;
+};
+
 static void on_orphan_exit(struct mg_child *ch, pid_t pid, int status, void *data)
 {
-	talloc_free(ch);
+	struct orphan *o = talloc_get_type_abort(data, struct orphan);
+
+	o->ended = true;
+	/* Whatever the hop left running in its session goes with it. */
+	mg__kill_session(pid);
+	talloc_free(o);
+}
+
+static void on_orphan_timer(struct mg_timer *t, void *data)
+{
+	struct orphan *o = talloc_get_type_abort(data, struct orphan);
+
+	(void)t;
+	kill_pid_hop(o->pid);
+}
+
+/* The loop goes before the hop has ended: no timer will kill it and no
+ * watcher reap it, and the program may exit at once. Waiting here for the
+ * rest of its grace is what lets its first stage remove its file (a run
+ * cut by a signal frees the session, then the loop, as it ends); every
+ * orphan got SIGTERM about together, so all of them take MG_CONN_TERM_MS
+ * at most, and a hop deaf to SIGTERM is still killed before we go. */
+static int orphan_destructor(struct orphan *o)
+{
+	if (!o->ended) {
+		ended_by(o->pid, o->deadline);
+		kill_pid_hop(o->pid);
+	}
+	return 0;
+}
+
+/* Stop C's hop, not up, once its owner has let go of it: SIGTERM, then
+ * SIGKILL by the loop after the grace, or on the loop's end. */
+static void orphan_stop(struct mg_conn *c)
+{
+	struct orphan *o;
+	struct mg_child *ch;
+	struct mg_timer *t;
+	uint64_t now;
+
+	term_hop(c);
+	o = talloc_zero(c->loop, struct orphan);
+	if (o == NULL) {
+		ended_by(c->pid, c->term_at + MG_CONN_TERM_MS);
+		kill_hop(c);
+		return;
+	}
+	o->pid = c->pid;
+	o->deadline = c->term_at + MG_CONN_TERM_MS;
+	talloc_set_destructor(o, orphan_destructor);
+	ch = mg_child_new(o, c->loop, c->pid, on_orphan_exit, o);
+	now = now_ms();
+	t = mg_timer_new(o, c->loop, o->deadline > now ? o->deadline - now : 0, on_orphan_timer, o);
+	if (ch == NULL || t == NULL) {
+		/* The loop is going too (or no memory): wait here. */
+		talloc_free(o);
+		return;
+	}
+	/* Not a reason to keep running: the program is done with it. */
+	mg_child_set_keepalive(ch, false);
+	mg_timer_set_keepalive(t, false);
 }
 
 static int conn_destructor(struct mg_conn *c)
@@ -736,14 +866,7 @@ static int conn_destructor(struct mg_conn *c)
 	 * outlive us. A forked copy of us does not own it. The loop reaps
 	 * it, for a program that goes on (unless the loop is going too). */
 	if (!c->up && !c->exited && c->pid > 0 && c->owner == getpid()) {
-		struct mg_child *ch;
-
-		kill_hop(c);
-		/* Not a reason to keep running: the program is done with it. */
-		ch = mg_child_new(c->loop, c->loop, c->pid, on_orphan_exit, NULL);
-		if (ch != NULL) {
-			mg_child_set_keepalive(ch, false);
-		}
+		orphan_stop(c);
 	}
 	live_unlink(c);
 	if (c->err_fd >= 0) {
@@ -776,9 +899,34 @@ static void on_stop_timer(struct mg_timer *t, void *data)
 	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
 
 	c->stop_timer = NULL;
-	if (!c->exited) {
+	if (c->exited) {
+		return;
+	}
+	if (c->up) {
 		mg_info("%s: the agent did not stop: killing it", c->name);
+	} else {
+		mg_debug("%s: the hop did not end on SIGTERM: killing it", c->name);
+	}
+	kill_hop(c);
+}
+
+/* Stop the hop's process now: kill one that is up; one not yet up gets
+ * SIGTERM, and SIGKILL MG_CONN_TERM_MS later (term_hop). */
+static void stop_hop(struct mg_conn *c)
+{
+	if (c->exited || c->pid <= 0) {
+		return;
+	}
+	if (c->up) {
 		kill_hop(c);
+		return;
+	}
+	term_hop(c);
+	if (c->stop_timer == NULL) {
+		c->stop_timer = mg_timer_new(c, c->loop, MG_CONN_TERM_MS, on_stop_timer, c);
+		if (c->stop_timer == NULL) {
+			kill_hop(c);
+		}
 	}
 }
 

@@ -91,9 +91,16 @@ void mg__conn_kill(struct mg_conn *c);
  * expired, else 'err'. */
 int mg__conn_error_code(int err, const char *msg);
 
-/* Kill the sessions of the hop processes started here and not yet
- * reaped: all of them, or (all false) those whose agent is not up yet.
- * For an agent that goes away: nobody will use or stop them after it. */
+/* A hop not yet up is stopped with SIGTERM, so that its first stage
+ * removes the agent file it was writing (PROTOCOL 2.1), and its session
+ * is killed if it has not ended this long after. */
+#define MG_CONN_TERM_MS 400
+
+/* Stop the hop processes started here and not yet reaped: kill the
+ * sessions of those that are up (all true), and stop those whose agent is
+ * not up yet (SIGTERM, then SIGKILL after MG_CONN_TERM_MS; with all true,
+ * the loop done, waiting for them here). For an agent that goes away:
+ * nobody will use or stop them after it. */
 void mg__conn_kill_hops(bool all);
 
 /* The argv this hop would run (for --dry-run); *_direct when it execs
