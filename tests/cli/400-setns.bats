@@ -279,10 +279,10 @@ function qjoin() {
     assert "${lines[*]}" == "mgbox 1234" "local/setns:docker:mguser@mgbox"
 }
 
-@test "setns: --dry-run shows the sh -c 'BOOT; exit \$?' wrapper and asks no tool" {
+@test "setns: --dry-run shows the sh -c 'trap : TERM HUP INT;BOOT; exit \$?' wrapper and asks no tool" {
     run_mg_sep mitogen-run --dry-run setns:docker:mgbox -- true
-    assert "$output" =~ "^setns:docker:mgbox: /bin/sh -c '/bin/sh -c '.*umask 077;.* mitogen-boot [0-9]+ [0-9a-f]+; exit \\\$\?'\$" \
-        "the boot command runs as a child of an outer sh"
+    assert "$output" =~ "^setns:docker:mgbox: /bin/sh -c 'trap : TERM HUP INT;/bin/sh -c '.*umask 077;.* mitogen-boot [0-9]+ [0-9a-f]+; exit \\\$\?'\$" \
+        "the boot command runs as a child of an outer sh, which waits for it on SIGTERM"
     assert "$(cat "$MG_STUB_LOG" 2>/dev/null)" == "" "docker was not asked"
 }
 

@@ -108,20 +108,20 @@ static void test_build_argv(void)
 	/* The same wrapper for every kind and user: the kind only matters
 	 * to prepare. */
 	ASSERT_STR_EQ(argv_of(ctx, "setns:docker:app"),
-		      "[/bin/sh][-c][/bin/sh -c S mitogen-boot 10 n; exit $?]");
+		      "[/bin/sh][-c][trap : TERM HUP INT;/bin/sh -c S mitogen-boot 10 n; exit $?]");
 	ASSERT_STR_EQ(argv_of(ctx, "setns:docker:www-data@app"),
-		      "[/bin/sh][-c][/bin/sh -c S mitogen-boot 10 n; exit $?]");
+		      "[/bin/sh][-c][trap : TERM HUP INT;/bin/sh -c S mitogen-boot 10 n; exit $?]");
 	ASSERT_STR_EQ(argv_of(ctx, "setns:lxc:c1?lxc_info_path=%2Fopt%2Flxc-info"),
-		      "[/bin/sh][-c][/bin/sh -c S mitogen-boot 10 n; exit $?]");
+		      "[/bin/sh][-c][trap : TERM HUP INT;/bin/sh -c S mitogen-boot 10 n; exit $?]");
 	ASSERT_STR_EQ(argv_of(ctx, "setns:lxd:c2?username=bob"),
-		      "[/bin/sh][-c][/bin/sh -c S mitogen-boot 10 n; exit $?]");
+		      "[/bin/sh][-c][trap : TERM HUP INT;/bin/sh -c S mitogen-boot 10 n; exit $?]");
 	ASSERT_STR_EQ(argv_of(ctx, "ssh:h/setns:machinectl:m1"),
-		      "[/bin/sh][-c][/bin/sh -c S mitogen-boot 10 n; exit $?]");
+		      "[/bin/sh][-c][trap : TERM HUP INT;/bin/sh -c S mitogen-boot 10 n; exit $?]");
 	/* The boot words are quoted for the outer shell. */
 	hop = hop_of(ctx, "setns:docker:app");
 	ASSERT_PTR_NOT_NULL(hop);
 	ASSERT_STR_EQ(argv_of_hop_boot(ctx, hop, quoted),
-		      "[/bin/sh][-c][/bin/sh -c 'printf '\\''MITO000\\n'\\''; x=\"$1\"' "
+		      "[/bin/sh][-c][trap : TERM HUP INT;/bin/sh -c 'printf '\\''MITO000\\n'\\''; x=\"$1\"' "
 		      "mitogen-boot 10 n; exit $?]");
 	/* Errors. */
 	ASSERT_STR_EQ(argv_of(ctx, "setns:docker:app?docker_path="), "ERR 22: option docker_path: expected a path");

@@ -1,7 +1,7 @@
 /* setns: enter the namespaces of a container's leader process, spec
  * KIND:[user@]CONTAINER with KIND docker, lxc, lxd or machinectl; needs
  * root at that hop (mitogen.md 3.12). hop->spec keeps the kind, hop->host
- * is the container. argv: /bin/sh -c 'BOOT; exit $?' after setns().
+ * is the container. argv: /bin/sh -c 'trap : TERM HUP INT;BOOT; exit $?' after setns().
  *
  * prepare_async (in the parent) asks the kind's tool for the leader pid
  * without blocking the loop (the tool's output is read through it), opens
@@ -201,10 +201,17 @@ static int setns_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	}
 	/* setns(CLONE_NEWPID) only moves our children into the container's
 	 * pid namespace: the boot command must run as a child of this shell,
-	 * and "; exit $?" keeps a shell from exec'ing it in place. */
+	 * and "; exit $?" keeps a shell from exec'ing it in place. The trap
+	 * keeps this shell, the hop's leader, until that child ends: stopped
+	 * with SIGTERM before it is up, the first stage removes its file
+	 * through its own trap (PROTOCOL 2.1), and the leader's end would
+	 * kill the rest of its session before that. */
 	line = mg__shell_join(mem_ctx, boot->argv);
 	if (line != NULL) {
-		line = talloc_strdup_append(line, "; exit $?");
+		char *boot_line = line;
+
+		line = talloc_asprintf(mem_ctx, "trap : TERM HUP INT;%s; exit $?", boot_line);
+		talloc_free(boot_line);
 	}
 	argv = talloc_zero_array(mem_ctx, char *, 1);
 	if (line == NULL || argv == NULL || !mg__strv_add(&argv, "/bin/sh")
