@@ -292,3 +292,128 @@ function make_script() {
 }
 
 # vim: filetype=sh
+
+###############################################################################
+# A connect cut in the middle of the push leaves no agent file (the first
+# stage's traps, PROTOCOL 2.1): a head on PATH that never reads holds the
+# first stage of a local?first_stage=1 hop, its file made and empty.
+
+# hold_head [deaf]: that head in $MG_TMP/bin; its pid goes to
+# $MG_TMP/head.pid. deaf: it ignores SIGTERM, SIGHUP and SIGINT.
+function hold_head() {
+    mkdir -p "$MG_TMP/bin"
+    {
+        echo '#!/bin/sh'
+        [[ ${1:-} != deaf ]] || echo "trap '' TERM HUP INT"
+        echo "echo \$\$ >'$MG_TMP/head.pid.tmp'; mv '$MG_TMP/head.pid.tmp' '$MG_TMP/head.pid'"
+        echo "exec sleep $SLEEP_ARG"
+    } >"$MG_TMP/bin/head"
+    chmod +x "$MG_TMP/bin/head"
+}
+
+# The agent file is there while the push is held: the test holds what
+# it means to.
+function assert_file_held() {
+    assert "$(command ls -A "$TMPDIR")" =~ "^\.mitogen-agent\.[0-9]+\.[0-9a-f]+\$" \
+        "$1: the first stage made its agent file"
+}
+
+@test "-t during the push: the first stage removes its agent file, first hop or behind an agent" {
+    local chain
+    hold_head
+    for chain in 'local?first_stage=1' 'local/local?first_stage=1'; do
+        rm -f "$MG_TMP/head.pid"
+        run_mg_sep 255 env PATH="$MG_TMP/bin:$PATH" mitogen-run -t 2 "$chain" -- echo ran
+        assert "$stderr" =~ "connect timed out" "$chain: the connect timed out"
+        assert "$(cat "$MG_TMP/head.pid" 2>/dev/null)" != "" "$chain: the push was held (its file made)"
+        assert "$(wait_until_empty 5 command ls -A "$TMPDIR")" == "" "$chain: no agent file left"
+        assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "$chain: the held head is gone"
+    done
+}
+
+@test "one SIGTERM or SIGINT during the push: no agent file left, first hop or behind an agent" {
+    local chain sig rc
+    hold_head
+    for chain in 'local?first_stage=1' 'local/local?first_stage=1'; do
+        for sig in TERM INT; do
+            rm -f "$MG_TMP/head.pid"
+            start_mg env PATH="$MG_TMP/bin:$PATH" mitogen-run -t 60 "$chain" -- echo ran
+            wait_for_file 15 "$MG_TMP/head.pid"
+            assert_file_held "$chain $sig"
+            kill -"$sig" "$MG_PID"
+            wait_mg 10
+            rc=$((128 + $(kill -l "$sig")))
+            assert "$status" -eq "$rc" "$chain $sig: mitogen-run exits 128+SIG$sig"
+            assert "$(command ls -A "$TMPDIR")" == "" "$chain $sig: no agent file left"
+            assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" \
+                "$chain $sig: the held head is gone"
+        done
+    done
+}
+
+@test "SIGKILL of mitogen-run during a second hop's push: the first agent's stop removes the file" {
+    hold_head
+    start_mg env PATH="$MG_TMP/bin:$PATH" mitogen-run -t 60 'local/local?first_stage=1' -- echo ran
+    wait_for_file 15 "$MG_TMP/head.pid"
+    assert_file_held "SIGKILL"
+    kill_mg
+    assert "$(wait_until_empty 8 command ls -A "$TMPDIR")" == "" "no agent file left"
+    assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "the held head is gone"
+}
+
+@test "a first stage held by a command deaf to SIGTERM is still killed: -t and SIGTERM end the run" {
+    local chain
+    hold_head deaf
+    for chain in 'local?first_stage=1' 'local/local?first_stage=1'; do
+        run_mg_sep 255 env PATH="$MG_TMP/bin:$PATH" mitogen-run -t 2 "$chain" -- echo ran
+        assert "$stderr" =~ "connect timed out" "$chain -t: the connect timed out"
+        assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "$chain -t: the deaf head is gone"
+        rm -f "$MG_TMP/head.pid"
+        start_mg env PATH="$MG_TMP/bin:$PATH" mitogen-run -t 60 "$chain" -- echo ran
+        wait_for_file 15 "$MG_TMP/head.pid"
+        kill -TERM "$MG_PID"
+        wait_mg 10
+        assert "$status" -eq 143 "$chain SIGTERM: mitogen-run exits 128+SIGTERM"
+        assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" \
+            "$chain SIGTERM: the deaf head is gone"
+    done
+}
+
+# become_held METHOD: a METHOD_path stand-in that runs the real sudo or su
+# in its place with 100 bytes of the image on stdin, then nothing: the
+# first stage as root, its file made, head waiting. $MG_TMP/held once the
+# bytes went.
+function become_held() {
+    printf '#!/bin/bash\nexec %s "$@" < <(head -c 100; : >"%s"; exec sleep %s)\n' \
+        "$1" "$MG_TMP/held" "$SLEEP_ARG" >"$MG_TMP/held-$1"
+    chmod +x "$MG_TMP/held-$1"
+    printf '%s?%s_path=%s' "$1" "$1" "$(pct "$MG_TMP/held-$1")"
+}
+
+@test "sudo and su as root: -t or SIGTERM during the push leaves no agent file" {
+    skip_if_not_root
+    local m hop ran=
+    # sudo keeps TMPDIR with -E (preserve_env), su as root does anyway.
+    for m in sudo su; do
+        command -v "$m" >/dev/null || continue
+        [[ $m != sudo ]] || sudo -n true 2>/dev/null || continue
+        ran+=" $m"
+        hop=$(become_held "$m")
+        [[ $m != sudo ]] || hop+='&preserve_env=1'
+        rm -f "$MG_TMP/held"
+        run_mg_sep 255 mitogen-run -t 2 "$hop" -- echo ran
+        assert "$stderr" =~ "connect timed out" "$m -t: the connect timed out"
+        assert "$(command ls "$MG_TMP/held" 2>/dev/null)" != "" "$m -t: the push was held"
+        assert "$(wait_until_empty 5 command ls -A "$TMPDIR")" == "" "$m -t: no agent file left"
+        rm -f "$MG_TMP/held"
+        start_mg mitogen-run -t 60 "$hop" -- echo ran
+        wait_for_file 15 "$MG_TMP/held"
+        assert_file_held "$m SIGTERM"
+        kill -TERM "$MG_PID"
+        wait_mg 10
+        assert "$status" -eq 143 "$m SIGTERM: mitogen-run exits 128+SIGTERM"
+        assert "$(wait_until_empty 5 command ls -A "$TMPDIR")" == "" "$m SIGTERM: no agent file left"
+        assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "$m: the holder is gone"
+    done
+    [[ -n $ran ]] || skip "neither sudo (for root, without a password) nor su here"
+}
