@@ -95,10 +95,12 @@ static void term_hop(struct mg_conn *c)
 	}
 }
 
-/* Whether PID has ended by DEADLINE (now_ms), waiting for it in short
- * sleeps: only where no loop will see it. It is not reaped (its watcher
- * does that), so its pid is not reused meanwhile. */
-static bool ended_by(pid_t pid, uint64_t deadline)
+/* Wait in short sleeps, until DEADLINE (now_ms) at most, for PID to end:
+ * only where no loop will see it. It is not reaped (its watcher does
+ * that), so its pid is not reused meanwhile. Then kill what is left of
+ * its session, unless it was reaped elsewhere (whose pid is no longer
+ * ours to signal). */
+static void kill_hop_by(pid_t pid, uint64_t deadline)
 {
 	for (;;) {
 		siginfo_t si = { .si_pid = 0 };
@@ -108,13 +110,14 @@ static bool ended_by(pid_t pid, uint64_t deadline)
 			if (errno == EINTR) {
 				continue;
 			}
-			return true; /* reaped already, or not our child */
+			return;
 		}
 		if (si.si_pid == pid || now_ms() >= deadline) {
-			return si.si_pid == pid;
+			break;
 		}
 		nanosleep(&ts, NULL);
 	}
+	kill_pid_hop(pid);
 }
 
 static void stop_hop(struct mg_conn *c);
@@ -134,9 +137,7 @@ void mg__conn_kill_hops(bool all)
 	 * SIGTERM about together: MG_CONN_TERM_MS at most in all. */
 	for (c = all ? live_hops : NULL; c != NULL; c = c->live_next) {
 		if (!c->up) {
-			/* Ended or not, whatever is left in its session. */
-			ended_by(c->pid, c->term_at + MG_CONN_TERM_MS);
-			kill_hop(c);
+			kill_hop_by(c->pid, c->term_at + MG_CONN_TERM_MS);
 		}
 	}
 }
@@ -820,8 +821,7 @@ static void on_orphan_timer(struct mg_timer *t, void *data)
 static int orphan_destructor(struct orphan *o)
 {
 	if (!o->ended) {
-		ended_by(o->pid, o->deadline);
-		kill_pid_hop(o->pid);
+		kill_hop_by(o->pid, o->deadline);
 	}
 	return 0;
 }
@@ -838,8 +838,7 @@ static void orphan_stop(struct mg_conn *c)
 	term_hop(c);
 	o = talloc_zero(c->loop, struct orphan);
 	if (o == NULL) {
-		ended_by(c->pid, c->term_at + MG_CONN_TERM_MS);
-		kill_hop(c);
+		kill_hop_by(c->pid, c->term_at + MG_CONN_TERM_MS);
 		return;
 	}
 	o->pid = c->pid;
