@@ -44,17 +44,17 @@
  * may be translated on the way.
  */
 #define FIRST_STAGE_FILE \
-	"n=$1;f=;trap '[ -e \"$f\" ]&&rm -f \"$f\"' EXIT;trap 'exit 1' PIPE TERM HUP INT;" \
-	"f=$(trap '' TERM HUP INT;umask 077;set -C;" \
+	"n=$1;f=;trap '[ -e \"$f\" ]&&rm -f \"$f\"' EXIT;trap \"exit 1\" PIPE TERM HUP INT;" \
+	"f=$(trap \"\" TERM HUP INT;umask 077;set -C;" \
 	"for d in \"${TMPDIR:-/tmp}\" /tmp /var/tmp /dev/shm;do " \
 	"g=$d/.mitogen-agent.$$.$2;" \
-	"[ -d \"$d\" ]&&printf '' 2>/dev/null >\"$g\"&&{ printf %s \"$g\";exec chmod 700 \"$g\";};" \
-	"done)&&[ -n \"$f\" ]||{ echo 'mitogen: no writable temporary directory' >&2;exit 1;};"
+	"[ -d \"$d\" ]&&printf \"\" 2>/dev/null >\"$g\"&&{ printf %s \"$g\";exec chmod 700 \"$g\";};" \
+	"done)&&[ -n \"$f\" ]||{ echo \"mitogen: no writable temporary directory\" >&2;exit 1;};"
 #define FIRST_STAGE_EXEC "exec \"$f\" --boot \"$f\" -"
 
 #define FIRST_STAGE_READ \
 	"[ -t 0 ]&&stty raw -echo 2>/dev/null;" \
-	"printf 'MITO000\\n';" \
+	"printf \"MITO000\\n\";" \
 	"head -c $n 2>/dev/null >>\"$f\""
 /*
  * A head that cannot write is no EAGAIN: retried, it would spin until
@@ -113,7 +113,7 @@ static const char first_stage_guarded[] =
  * HELLO tail.
  */
 #define FIRST_STAGE_WRITE \
-	"printf 'MITO000\\n';k=$3;shift 3;" \
+	"printf \"MITO000\\n\";k=$3;shift 3;" \
 	"while [ $k -gt 0 ];do " \
 	"LC_ALL=C printf %b \"$1\" >>\"$f\"||{ echo \"mitogen: cannot write the agent image to $f\" >&2;exit 1;};" \
 	"shift;k=$((k-1));done;"
@@ -141,7 +141,7 @@ static const char first_stage_arg[] =
 	"m=" M ";shift " SHIFT ";" \
 	"\"$@\" \"$f\" --boot \"$f\" -;" \
 	"s=$?;[ -e \"$f\" ]||exit $s;" \
-	"printf 'MITO003\\n';n=$m;: >|\"$f\";" \
+	"printf \"MITO003\\n\";n=$m;: >|\"$f\";" \
 	"head -c $n 2>/dev/null >>\"$f\";" \
 	FIRST_STAGE_LOOP \
 	FIRST_STAGE_EXEC

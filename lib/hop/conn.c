@@ -17,6 +17,7 @@
 #include "conn-private.h"
 #include "fds.h"
 #include "method.h"
+#include "mitogen/broker.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "protocol.h"
@@ -71,14 +72,6 @@ static void kill_hop(const struct mg_conn *c)
 	kill_pid_hop(c->pid);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* A hop not yet up: SIGTERM, once, to its process group alone. Its first
  * stage then ends through its EXIT trap, which removes the agent file
  * (PROTOCOL 2.1): a second SIGTERM, or one that a scan of the session
@@ -88,14 +81,14 @@ static void term_hop(struct mg_conn *c)
 	if (c->term_at != 0) {
 		return;
 	}
-	c->term_at = now_ms();
+	c->term_at = mg_now();
 	if (kill(-c->pid, SIGTERM) != 0) {
 		/* A forked hop not yet in its own session. */
 		kill(c->pid, SIGTERM);
 	}
 }
 
-/* Wait in short sleeps, until DEADLINE (now_ms) at most, for PID to end:
+/* Wait in short sleeps, until DEADLINE (mg_now) at most, for PID to end:
  * only where no loop will see it. It is not reaped (its watcher does
  * that), so its pid is not reused meanwhile. Then kill what is left of
  * its session, unless it was reaped elsewhere (whose pid is no longer
@@ -112,7 +105,7 @@ static void kill_hop_by(pid_t pid, uint64_t deadline)
 			}
 			return;
 		}
-		if (si.si_pid == pid || now_ms() >= deadline) {
+		if (si.si_pid == pid || mg_now() >= deadline) {
 			break;
 		}
 		nanosleep(&ts, NULL);
@@ -790,7 +783,7 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 /* A hop not yet up whose conn was freed, between SIGTERM and its end. */
 struct orphan {
 	pid_t pid;
-	uint64_t deadline;	/* for SIGKILL (now_ms) */
+	uint64_t deadline;	/* for SIGKILL (mg_now) */
 	bool ended;
 };
 
@@ -845,7 +838,7 @@ static void orphan_stop(struct mg_conn *c)
 	o->deadline = c->term_at + MG_CONN_TERM_MS;
 	talloc_set_destructor(o, orphan_destructor);
 	ch = mg_child_new(o, c->loop, c->pid, on_orphan_exit, o);
-	now = now_ms();
+	now = mg_now();
 	t = mg_timer_new(o, c->loop, o->deadline > now ? o->deadline - now : 0, on_orphan_timer, o);
 	if (ch == NULL || t == NULL) {
 		/* The loop is going too (or no memory): wait here. */

@@ -291,6 +291,7 @@ function stub_doas_path() {
     # refusals); every catalogue with MG_ALL_LANGUAGES=1 (80 s here):
     # test-argv-become checks all their texts in any case.
     local sample=' ro km vi bg hi ka ar he kk sr@latin '
+    local no_refusal=' as bn bn_IN gu hi km kn ml mr or pa si ta te '
     local mo lang i translated=0 langs=() failed=() batch=()
     if ! locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then
         skip "no C.UTF-8 locale here"
@@ -316,7 +317,13 @@ function stub_doas_path() {
         done
         wait
         for lang in "${batch[@]}"; do
-            if ! grep -q "^mitogen-run: sudo:mgtest_a/su:mgtest_b[^ ]*: su password is incorrect" \
+            local want="su password is incorrect"
+            if [[ $no_refusal == *" $lang "* ]]; then
+                # Refusal left out (su.c): the prompt was answered all
+                # the same, and su's own words end the hop.
+                want="hop exited with status 1 before the agent was up; it printed:"
+            fi
+            if ! grep -q "^mitogen-run: sudo:mgtest_a/su:mgtest_b[^ ]*: $want" \
                 "$MG_TMP/su-$lang.err"; then
                 failed+=("$lang")
                 printf '%s: %s\n' "$lang" "$(head -c 300 "$MG_TMP/su-$lang.err")"

@@ -902,6 +902,11 @@ static const struct catalogue_text pam_prompts[] = {
 	{ "zh_TW", "\xe5\xaf\x86\xe7\xa2\xbc\xef\xbc\x9a " },
 	{ "zu", "Iphasiwedi: " },
 };
+/* Languages whose refusal su.c leaves out (long texts in scripts that
+ * pack poorly, for the agent's size): their failure is reported as the
+ * hop's exit with su's own words. */
+#define SU_REFUSAL_UNKNOWN " as bn bn_IN gu hi km kn ml mr or pa si ta te "
+
 static const struct catalogue_text pam_failures[] = {
 	{ "ar", "su: \xd9\x81\xd8\xb4\xd9\x84 \xd8\xa7\xd9\x84\xd8\xaa\xd8\xb5\xd8\xaf\xd9\x8a\xd9\x82" },
 	{ "as", "su: \xe0\xa6\xaa\xe0\xa7\x8d\xe0\xa7\xb0\xe0\xa6\xae\xe0\xa6\xbe\xe0\xa6\xa3\xe0\xa7\x80\xe0\xa6\x95\xe0\xa7\xb0\xe0\xa6\xa3\xe0\xa6\xa4 \xe0\xa6\xac\xe0\xa6\xbf\xe0\xa6\xab\xe0\xa6\xb2" },
@@ -1176,6 +1181,17 @@ static void test_catalogues(void)
 	}
 	for (size_t i = 0; i < sizeof(pam_failures) / sizeof(pam_failures[0]); i++) {
 		const char *t = pam_failures[i].text;
+		/* Not recognised, for the agent's size (su.c): the hop's error
+		 * shows su's own words. Nor taken for a prompt or an error. */
+		if (strstr(SU_REFUSAL_UNKNOWN, talloc_asprintf(ctx, " %s ", pam_failures[i].lang))) {
+			if (engine_any(ctx, (const char *const *)su->incorrect, t, &differ) ||
+			    strcmp(error_for(su, t), "(none)") != 0 ||
+			    engine_match(ctx, su->password, t, &differ)) {
+				printf("#   %s refusal recognised: '%s'\n", pam_failures[i].lang, t);
+				misses++;
+			}
+			continue;
+		}
 		if (!engine_any(ctx, (const char *const *)su->incorrect, t, &differ) ||
 		    engine_any(ctx, su_only, t, &differ) ||
 		    engine_any(ctx, (const char *const *)su->incorrect, t + 1, &differ) ||
