@@ -136,14 +136,17 @@ static void on_idle(struct mg_timer *t, void *data)
 		return;
 	}
 	/* A command in its start-up holds the lock: it may be about to
-	 * attach. Never wait for it in the loop. */
+	 * attach. Never wait for it in the loop. A lock that cannot be
+	 * opened at all (the runtime directory removed, as logind does at
+	 * logout) has no such command behind it: retried, it kept the
+	 * holder and its hops for ever. */
 	fd = take_lock(h->lock, false);
-	if (fd < 0) {
+	if (fd == -EWOULDBLOCK) {
 		h->idle = mg_timer_new(h, h->loop, RETRY_EXIT_MS, on_idle, h);
 		return;
 	}
 	mg_info("idle for %u ms: exiting", h->idle_ms);
-	h->lock_fd = fd;
+	h->lock_fd = fd >= 0 ? fd : -1;
 	mg__holder_exit(h);
 }
 

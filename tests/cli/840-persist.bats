@@ -159,6 +159,20 @@ function wait_file() {
     assert "$output" == "" "nothing left on disk"
 }
 
+@test "a holder whose runtime directory is removed (logind at logout) still leaves when idle" {
+    # It retried its lock every 100 ms for ever, holding its hops.
+    run_mg mitogen-run --persist=1 local true
+    local pid rc=0
+    pid=$(holder_pid)
+    assert "$pid" != "" "a holder"
+    rm -rf "$XDG_RUNTIME_DIR/mitogen"
+    wait_gone "$pid" || rc=$?
+    if ((rc != 0)); then
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    assert "$rc" == 0 "the holder left within 10 s of its 1 s idle time"
+}
+
 # How many copies of pushed programs the processes $@ hold.
 function program_copies() {
     local pid n=0
