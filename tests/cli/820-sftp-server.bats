@@ -416,6 +416,20 @@ for b in packets(out)[1:]:
 EOF
 }
 
+# realpath_both WANT PATH...: our server's REALPATH answers for PATH...
+# are WANT, and so are OpenSSH's server's where it is installed.
+function realpath_both() {
+    local want=$1 found
+    shift
+    write_realpath_client
+    run_mg_sep python3 "$MG_TMP/rp.py" "$SERVER" -b -- "$@"
+    assert "$output" == "$want" "our server's answers"
+    found=$(openssh_server)
+    [[ -n $found ]] || skip "no OpenSSH sftp-server here to compare with"
+    run_mg_sep python3 "$MG_TMP/rp.py" "$found" -- "$@"
+    assert "$output" == "$want" "OpenSSH's answers are the same"
+}
+
 @test "mitogen-sftp-server alone: REALPATH follows a dangling link, as OpenSSH's does" {
     [[ -x $SERVER ]] || skip "no $SERVER"
     skip_if_no_program python3
@@ -434,15 +448,7 @@ EOF
     # directory is NO_SUCH_FILE (2), as is a new name in one.
     want=$(printf '%s\n' "NAME $d/missing" "NAME $d/sub/missing" "NAME $d/missing" \
         "NAME $d/sub/gone" "STATUS 2" "NAME $d/new" "STATUS 2" "NAME $d/new")
-    write_realpath_client
-    run_mg_sep python3 "$MG_TMP/rp.py" "$SERVER" -b -- "${paths[@]}"
-    assert "$output" == "$want" "our server's answers"
-
-    local found
-    found=$(openssh_server)
-    [[ -n $found ]] || skip "no OpenSSH sftp-server here to compare with"
-    run_mg_sep python3 "$MG_TMP/rp.py" "$found" -- "${paths[@]}"
-    assert "$output" == "$want" "OpenSSH's answers are the same"
+    realpath_both "$want" "${paths[@]}"
 }
 
 @test "mitogen-sftp-server alone: REALPATH walks a path as OpenSSH's does, not as realpath(3)" {
@@ -476,16 +482,9 @@ EOF
         "NAME $d/file" "STATUS 2" "STATUS 2" "NAME ${d%/*}" "NAME $d" "NAME $d/missing" "STATUS 2" \
         "STATUS 2" "STATUS 2" "NAME $d" "NAME $d" "NAME $d/dir" "NAME $d/dir/sub" "NAME $d/dir" \
         "NAME /" "NAME $d/chain/l0" "STATUS 2" "NAME $d/chain/l0" "STATUS 2" "STATUS 2")
-    write_realpath_client
     cd "$d"
-    HOME=$d run_mg_sep python3 "$MG_TMP/rp.py" "$SERVER" -b -- "${paths[@]}"
-    assert "$output" == "$want" "our server's answers"
-
-    local found
-    found=$(openssh_server)
-    [[ -n $found ]] || skip "no OpenSSH sftp-server here to compare with"
-    run_mg_sep python3 "$MG_TMP/rp.py" "$found" -- "${paths[@]}"
-    assert "$output" == "$want" "OpenSSH's answers are the same"
+    # HOME for ours (its start directory); OpenSSH's starts in $d anyway.
+    HOME=$d realpath_both "$want" "${paths[@]}"
 }
 
 # A STAT (id 1) of a path holding a NUL, then a second INIT: our server
