@@ -512,15 +512,17 @@ static const char *env_find(char *const *env, const char *name)
 
 /*
  * SSH_TTY=, as sshd sets it for a session with a terminal: a command given
- * one (-T) inside an ssh login (SSH_CONNECTION set) finds ours named
- * there, unless the request sets it. NULL when not wanted.
+ * one (-T) inside an ssh login (SSH_CONNECTION in 'envp', its environment,
+ * NULL for ours) finds ours named there, unless the request sets it. NULL
+ * when not wanted.
  */
-static char *pty_ssh_tty(TALLOC_CTX *mem_ctx, int master, char *const *req_env)
+static char *pty_ssh_tty(TALLOC_CTX *mem_ctx, int master, char *const *req_env,
+			 char *const *envp)
 {
 	char name[128];
 
 	if (env_find(req_env, "SSH_TTY=") != NULL ||
-	    (env_find(req_env, "SSH_CONNECTION=") == NULL && getenv("SSH_CONNECTION") == NULL) ||
+	    env_find(envp != NULL ? envp : environ, "SSH_CONNECTION=") == NULL ||
 	    ptsname_r(master, name, sizeof(name)) != 0) {
 		return NULL;
 	}
@@ -607,7 +609,7 @@ static void start_job(struct request *rq, int image_fd)
 			goto out;
 		}
 		ioctl(pty_slave, TIOCSWINSZ, &ws);
-		if ((tty_var = pty_ssh_tty(tmp, out[0], q->env)) != NULL &&
+		if ((tty_var = pty_ssh_tty(tmp, out[0], q->env, envp)) != NULL &&
 		    (envp = env_over(tmp, q->env, NULL, tty_var, NULL)) == NULL) {
 			send_failed(r, m, -ENOMEM, "cannot build the environment");
 			goto out;
