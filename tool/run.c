@@ -334,7 +334,7 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 		target_done(t, MG_RUN_UNREACHABLE, 255, 0, errmsg);
 		return;
 	}
-	if (run->signals > 0) {
+	if (run->signals > 0 && (t->e == NULL || !mg_exec_started(t->e))) {
 		target_interrupted(t, run->last_signal, "interrupted");
 		return;
 	}
@@ -434,6 +434,50 @@ static int take_tty(struct run *run, int fd)
 	return mg_signal_new(run, run->loop, SIGWINCH, on_winch, run) != NULL ? 0 : -ENOMEM;
 }
 
+/* The first signal, once what this turn of the loop read is taken: a
+ * command's STARTED that came with the signal counts as started. */
+static void signal_targets(void *data)
+{
+	struct run *run = data;
+	int signo = run->last_signal;
+
+	if (run->abandoned) {
+		return;
+	}
+	for (size_t i = 0; i < run->n; i++) {
+		struct target *t = &run->t[i];
+		if (!t->done && t->e != NULL && mg_exec_started(t->e)) {
+			/* Running, its chain's connect reply maybe still on
+			 * its way (a command sent early): the signal is the
+			 * command's to answer. */
+			mg_exec_signal(t->e, signo);
+		} else if (!t->done && t->e != NULL && t->up) {
+			/* Up, its command not started (a program on its way):
+			 * ended now, and killed should it start after all. */
+			char *msg = talloc_asprintf(run, "%s: interrupted before the command started",
+						    t->chain->text);
+			mg_exec_signal(t->e, SIGKILL);
+			target_interrupted(t, signo, msg);
+		}
+	}
+	/* Targets still connecting will not start now (a command sent
+	 * early ends with the connection, as the hops stop). */
+	for (size_t i = 0; i < run->n; i++) {
+		struct target *t = &run->t[i];
+		if (!t->done && !t->up && (t->e == NULL || !mg_exec_started(t->e))) {
+			TALLOC_FREE(t->e);
+			char *msg = talloc_asprintf(run, "%s: interrupted", t->chain->text);
+			target_interrupted(t, signo, msg);
+		}
+	}
+	if (run->n_done == run->n) {
+		return;
+	}
+	if (run->kill_timer == NULL) {
+		run->kill_timer = mg_timer_new(run, run->loop, ESCALATE_MS, on_run_kill, run);
+	}
+}
+
 static void on_signal(struct mg_signal *sig, int signo, void *data)
 {
 	struct run *run = data;
@@ -447,34 +491,8 @@ static void on_signal(struct mg_signal *sig, int signo, void *data)
 		mg_loop_stop(run->loop, 1);
 		return;
 	}
-	for (size_t i = 0; i < run->n; i++) {
-		struct target *t = &run->t[i];
-		if (!t->done && t->e != NULL && t->up && !mg_exec_started(t->e)) {
-			/* Up, its command not started (a program on its way):
-			 * ended now, and killed should it start after all. */
-			char *msg = talloc_asprintf(run, "%s: interrupted before the command started",
-						    t->chain->text);
-			mg_exec_signal(t->e, SIGKILL);
-			target_interrupted(t, signo, msg);
-		} else if (!t->done && t->e != NULL && t->up) {
-			mg_exec_signal(t->e, signo);
-		}
-	}
-	/* Targets still connecting will not start now (a command sent
-	 * early ends with the connection, as the hops stop). */
-	for (size_t i = 0; i < run->n; i++) {
-		struct target *t = &run->t[i];
-		if (!t->done && !t->up) {
-			TALLOC_FREE(t->e);
-			char *msg = talloc_asprintf(run, "%s: interrupted", t->chain->text);
-			target_interrupted(t, signo, msg);
-		}
-	}
-	if (run->n_done == run->n) {
-		return;
-	}
-	if (run->kill_timer == NULL) {
-		run->kill_timer = mg_timer_new(run, run->loop, ESCALATE_MS, on_run_kill, run);
+	if (mg_loop_defer(run->loop, run, signal_targets, run) != 0) {
+		signal_targets(run);
 	}
 }
 

@@ -123,6 +123,30 @@ subprocess.run(["mitogen-run", "local/local", "--", "sh", "-c", "stat -L -c %d:%
     assert "$(cat "$MG_TMP/out")" == "got-term" "the trap wrote to the caller's stdout"
 }
 
+@test "a SIGTERM read with the command's STARTED, the chain's up still to be taken, reaches the command" {
+    command -v strace >/dev/null || skip "needs strace"
+    # mitogen-run stalls before each epoll_wait, so the command's STARTED,
+    # the last hop's up and our signal are read in one turn of its loop.
+    # It used to end the target as "interrupted" (143), the command
+    # killed with its chain rather than left to answer.
+    local pid i rc=0
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        strace -qq -o /dev/null -e trace=epoll_wait,epoll_pwait \
+        -e inject=epoll_wait,epoll_pwait:delay_enter=200000 \
+        mitogen-run local/local -- sh -c \
+        "trap 'echo got-term; exit 8' TERM; echo ready >$MG_TMP/ready; while :; do sleep 0.1; done" \
+        <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err" &
+    pid=$!
+    for ((i = 0; i < 3000; i++)); do [[ -e $MG_TMP/ready ]] && break; sleep 0.01; done
+    assert "$([[ -e $MG_TMP/ready ]] && echo yes)" == yes "the command ran"
+    # strace's child is mitogen-run: the signal is for it, not strace.
+    kill -TERM "$(cat "/proc/$pid/task/$pid/children")"
+    wait "$pid" || rc=$?
+    assert "$rc" -eq 8 "the trap's status"
+    assert "$(cat "$MG_TMP/out")" == "got-term" "the trap ran"
+    assert "$(cat "$MG_TMP/err")" !~ interrupted "not ended as interrupted"
+}
+
 @test "passed stdout: a job left in the background with it holds the run, as a relayed pipe would" {
     local rc=0 t0 t1 n
     n=$((RANDOM + 40000))
