@@ -1,6 +1,7 @@
 /*
  * The config files: ini-style, "[aliases]" (name = chain text) and
- * "[defaults]" (read and kept, not used yet). See mitogen-chain(7).
+ * "[defaults]" (option or method.option = value, for the hops that do
+ * not give that option). See mitogen-chain(7).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 #include "mitogen/error.h"
 #include "chain-private.h"
+#include "chain-value.h"
 
 #define MAX_FILE_SIZE (1024 * 1024)
 
@@ -30,6 +32,7 @@ struct cfile {
 	const char *path;
 	int line;
 	size_t first_alias; /* aliases of earlier files end here */
+	size_t first_default; /* and their defaults */
 	char *errmsg;
 };
 
@@ -149,6 +152,107 @@ static int add_alias(struct cfile *f, const char *name, const char *value)
 	return add_entry(f, &cfg->aliases, &cfg->n_aliases, name, value);
 }
 
+/* Whether some method takes option 'key' (the parser's list). */
+static bool any_method_takes(const char *key)
+{
+	for (size_t i = 0; mg__common_options[i] != NULL; i++) {
+		if (strcmp(mg__common_options[i], key) == 0) {
+			return true;
+		}
+	}
+	for (size_t m = 0; mg__method_syntaxes[m].name != NULL; m++) {
+		if (mg__method_takes(&mg__method_syntaxes[m], key)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "option" or "method.option": which hops it is for, and its form. The
+ * spec's own parts (username=, port=, image=) name the target, and stay
+ * in the chain. */
+static int check_default(struct cfile *f, const char *name, const char *value)
+{
+	const char *dot = strchr(name, '.');
+	const char *key = dot != NULL ? dot + 1 : name;
+	char *q = mg__chain_quote(f->cfg, name, strlen(name)), *msg = NULL;
+	int r;
+
+	if (q == NULL) {
+		return -ENOMEM;
+	}
+	if (dot != NULL) {
+		char *method = talloc_strndup(f->cfg, name, (size_t)(dot - name));
+		const struct mg_method_syntax *m = method != NULL ? mg__method_syntax(method) : NULL;
+
+		if (method == NULL) {
+			return -ENOMEM;
+		}
+		if (m == NULL) {
+			return cfail(f, "unknown method in default '%s' (expected "
+				     "OPTION or METHOD.OPTION)", q);
+		}
+		if (!mg__method_takes(m, key)) {
+			return cfail(f, "%s takes no option '%s'", m->name,
+				     mg__chain_quote(f->cfg, key, strlen(key)));
+		}
+	} else if (!any_method_takes(key)) {
+		return cfail(f, "unknown option '%s' in [defaults]", q);
+	}
+	if (strcmp(key, "username") == 0 || strcmp(key, "port") == 0 ||
+	    strcmp(key, "image") == 0) {
+		return cfail(f, "'%s' cannot be a default: it names the target "
+			     "(give it in the chain)", q);
+	}
+	if ((r = mg__value_check(f->cfg, key, value, &msg)) != 0) {
+		return r == -EINVAL ? cfail(f, "%s", msg) : r;
+	}
+	return 0;
+}
+
+static int add_default(struct cfile *f, const char *name, const char *value)
+{
+	struct mg__config *cfg = f->cfg;
+	int r;
+
+	if (*name == '\0') {
+		return cfail(f, "expected a name before '='");
+	}
+	if ((r = check_default(f, name, value)) != 0) {
+		return r;
+	}
+	for (size_t i = 0; i < cfg->n_defaults; i++) {
+		if (strcmp(cfg->defaults[i].name, name) != 0) {
+			continue;
+		}
+		if (i < f->first_default) {
+			return 0; /* an earlier file wins */
+		}
+		return cfail(f, "default '%s' given twice (first at line %d)",
+			     name, cfg->defaults[i].line);
+	}
+	return add_entry(f, &cfg->defaults, &cfg->n_defaults, name, value);
+}
+
+const char *mg__config_default(const struct mg__config *cfg, const char *method,
+			       const char *key)
+{
+	size_t ml = strlen(method);
+	const char *any = NULL;
+
+	for (size_t i = 0; cfg != NULL && i < cfg->n_defaults; i++) {
+		const char *n = cfg->defaults[i].name;
+
+		if (strncmp(n, method, ml) == 0 && n[ml] == '.' && strcmp(n + ml + 1, key) == 0) {
+			return cfg->defaults[i].text;
+		}
+		if (any == NULL && strcmp(n, key) == 0) {
+			any = cfg->defaults[i].text;
+		}
+	}
+	return any;
+}
+
 static int parse_line(struct cfile *f, char *line, enum section *sec)
 {
 	char *eq;
@@ -197,11 +301,7 @@ static int parse_line(struct cfile *f, char *line, enum section *sec)
 	if (*sec == SEC_ALIASES) {
 		return add_alias(f, trim(line), trim(eq + 1));
 	}
-	if (*trim(line) == '\0') {
-		return cfail(f, "expected a name before '='");
-	}
-	return add_entry(f, &f->cfg->defaults, &f->cfg->n_defaults, trim(line),
-			 trim(eq + 1));
+	return add_default(f, trim(line), trim(eq + 1));
 }
 
 /* The whole file, NUL-terminated, or NULL in *_buf when it is missing. */
@@ -298,6 +398,7 @@ static int load_file(struct mg__config *cfg, const char *path, char **_errmsg)
 	f.cfg = cfg;
 	f.path = path;
 	f.first_alias = cfg->n_aliases;
+	f.first_default = cfg->n_defaults;
 	if ((r = read_file(&f, tmp_ctx, &buf)) != 0 || buf == NULL) {
 		goto done;
 	}

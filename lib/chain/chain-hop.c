@@ -114,6 +114,52 @@ static int canonical(struct mg__hop_build *b)
 	return text != NULL ? 0 : -ENOMEM;
 }
 
+/* The config files, read once per parse. */
+static int load_config(struct mg__chain_parser *p)
+{
+	char *msg = NULL;
+	int r;
+
+	if (p->cfg_loaded) {
+		return 0;
+	}
+	if ((r = mg__config_load(p->tmp, &p->cfg, &msg)) != 0) {
+		p->errmsg = msg;
+		return r;
+	}
+	p->cfg_loaded = true;
+	return 0;
+}
+
+/* [defaults] for the options the hop does not give. After canonical():
+ * the hop's text stays as written, the name its contexts go by. */
+static int add_defaults(struct mg__hop_build *b, const char *const *keys)
+{
+	struct mg_hop *h = &b->hop;
+
+	for (size_t i = 0; keys[i] != NULL; i++) {
+		const char *v = mg__config_default(b->p->cfg, b->m->name, keys[i]);
+		struct mg_hop_opt *o;
+
+		if (v == NULL || mg_hop_opt(h, keys[i]) != NULL) {
+			continue;
+		}
+		o = talloc_realloc(b->mem, h->opts, struct mg_hop_opt, h->n_opts + 2);
+		if (o == NULL) {
+			return -ENOMEM;
+		}
+		h->opts = o;
+		o[h->n_opts].key = talloc_strdup(b->mem, keys[i]);
+		o[h->n_opts].value = talloc_strdup(b->mem, v);
+		if (o[h->n_opts].key == NULL || o[h->n_opts].value == NULL) {
+			return -ENOMEM;
+		}
+		h->n_opts++;
+		memset(&o[h->n_opts], 0, sizeof(o[h->n_opts]));
+	}
+	return 0;
+}
+
 static int method_hop(struct mg__chain_parser *p, struct mg_chain_list *segs,
 		      const struct mg_method_syntax *m, const struct mg__span *spec,
 		      const struct mg__span *tail)
@@ -139,7 +185,10 @@ static int method_hop(struct mg__chain_parser *p, struct mg_chain_list *segs,
 	if ((r = mg__chain_spec(&b, spec)) != 0
 	    || (tail != NULL && (r = mg__chain_opts(&b, tail)) != 0)
 	    || (r = mg__chain_check(&b, spec)) != 0
-	    || (r = canonical(&b)) != 0) {
+	    || (r = canonical(&b)) != 0
+	    || (r = load_config(p)) != 0
+	    || (r = add_defaults(&b, m->options)) != 0
+	    || (r = add_defaults(&b, mg__common_options)) != 0) {
 		goto done;
 	}
 	ptr = &b.hop;
@@ -174,7 +223,10 @@ int mg__chain_hop_fields(TALLOC_CTX *mem_ctx, const struct mg__hop_fields *f,
 		r = -ENOMEM;
 	} else if ((r = mg__chain_fields(&b, f)) == 0
 		   && (r = mg__chain_check(&b, &none)) == 0
-		   && (r = canonical(&b)) == 0) {
+		   && (r = canonical(&b)) == 0
+		   && (r = load_config(&p)) == 0
+		   && (r = add_defaults(&b, b.m->options)) == 0
+		   && (r = add_defaults(&b, mg__common_options)) == 0) {
 		r = mg__chain_pack(mem_ctx, &ptr, 1, out);
 	}
 	if (r != 0 && _errmsg != NULL) {
@@ -262,18 +314,12 @@ static int expand_alias(struct mg__chain_parser *p, struct mg_chain_list *segs,
 static int find_alias(struct mg__chain_parser *p, const struct mg__span *h,
 		      const struct mg__alias **_a)
 {
-	if (!p->cfg_loaded) {
-		char *msg = NULL;
-		int r = mg__config_load(p->tmp, &p->cfg, &msg);
+	int r = load_config(p);
 
-		if (r != 0) {
-			p->errmsg = msg;
-			return r;
-		}
-		p->cfg_loaded = true;
+	if (r == 0) {
+		*_a = mg__config_alias(p->cfg, h->s, h->n);
 	}
-	*_a = mg__config_alias(p->cfg, h->s, h->n);
-	return 0;
+	return r;
 }
 
 /* A lower-case bare word one swap away from a method ("lcoal"), or a

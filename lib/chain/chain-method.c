@@ -1,4 +1,5 @@
 /* The methods' names, options and spec kinds, for the chain parser. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include "chain-method.h"
@@ -121,4 +122,19 @@ const struct mg_method_syntax *mg__method_syntax(const char *name)
 		}
 	}
 	return NULL;
+}
+
+static bool in(const char *const *list, const char *key)
+{
+	for (size_t i = 0; list[i] != NULL; i++) {
+		if (strcmp(list[i], key) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool mg__method_takes(const struct mg_method_syntax *m, const char *key)
+{
+	return in(m->options, key) || in(mg__common_options, key);
 }

@@ -6,6 +6,8 @@
 #ifndef MG_CHAIN_METHOD_H
 #define MG_CHAIN_METHOD_H
 
+#include <stdbool.h>
+
 /* What the text after "method:" means. */
 enum mg_spec_kind { MG_SPEC_NONE, MG_SPEC_USER, MG_SPEC_HOST, MG_SPEC_CONTAINER };
 
@@ -63,6 +65,9 @@ extern const struct mg_option_kind mg__option_kinds[];
 
 /* The kind of option 'key': MG_OPT_TEXT when it has no form. */
 enum mg_opt_kind mg__option_kind(const char *key);
+
+/* Whether method m takes option 'key' (its own or a common one). */
+bool mg__method_takes(const struct mg_method_syntax *m, const char *key);
 
 /* The method called 'name', or NULL. */
 const struct mg_method_syntax *mg__method_syntax(const char *name);

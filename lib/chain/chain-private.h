@@ -168,6 +168,11 @@ struct mg__alias {
 int mg__config_load(TALLOC_CTX *mem_ctx, struct mg__config **_cfg,
 		    char **_errmsg);
 
+/* The [defaults] value of option 'key' for a hop of 'method': the
+ * "method.key" entry, else the "key" one; NULL when neither is set. */
+const char *mg__config_default(const struct mg__config *cfg, const char *method,
+			       const char *key);
+
 /* The alias called 'name' ('len' bytes), or NULL. */
 const struct mg__alias *mg__config_alias(const struct mg__config *cfg,
 					 const char *name, size_t len);

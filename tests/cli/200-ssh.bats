@@ -605,3 +605,28 @@ SH
     usermod -s /bin/sh "$MG_SSH_USER"
     rm -rf -- "$dir"
 }
+
+@test "[defaults] in the config: options for the hops that do not give them, the chain's own first" {
+    need_sshd
+    local hop=ssh:127.0.0.1:$MG_SSH_PORT cfg=$XDG_CONFIG_HOME/mitogen/config
+    mkdir -p "${cfg%/*}"
+    # Without the test sshd's ssh_config, ssh has neither its key nor its
+    # host key: the default is what makes this hop work.
+    run_mg 255 mitogen-run "$hop" -- echo ok
+    printf '[defaults]\nssh.ssh_args = -F %s\nconnect_timeout = 20\nssh.connect_timeout = 30\nsudo.sudo_args = -H\n' \
+        "$MG_SSH_CONFIG" >"$cfg"
+    run_mg 0 mitogen-run "$hop" -- echo ok
+    assert "$output" == "ok" "ran with the default ssh_args"
+    # METHOD.OPTION before OPTION, and the chain's own before both.
+    run_mg 0 mitogen-run --dry-run "$hop/sudo" -- true
+    assert "$output" =~ "'ConnectTimeout 30' -F $MG_SSH_CONFIG " "ssh.connect_timeout and ssh.ssh_args"
+    assert "$output" =~ " -u root -H --" "sudo.sudo_args"
+    run_mg 0 mitogen-run --dry-run "$hop?connect_timeout=3/sudo?sudo_args=-E" -- true
+    assert "$output" =~ "'ConnectTimeout 3'" "the chain's connect_timeout"
+    assert "$output" =~ " -u root -E --" "the chain's sudo_args"
+    # A default of the wrong form: exit 2 naming the file and line, before
+    # any hop starts.
+    printf '[defaults]\n\nkeepalive_count = many\n' >"$cfg"
+    run_mg 2 mitogen-run "$hop" -- echo ok
+    assert "$output" =~ "$cfg:3: option keepalive_count: expected a whole number, not 'many'" "the error"
+}

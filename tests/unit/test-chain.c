@@ -783,11 +783,12 @@ static void test_config_errors(void)
 		}
 		ASSERT_STR_EQ(e, talloc_asprintf(ctx, "%s%s", path, cases[i].msg));
 	}
-	/* Methods never read the config. */
+	/* Methods read it too, for its [defaults]: a broken file is said
+	 * whatever the chain, as ssh says a broken ssh_config. */
 	{
 		char *path = write_config(ctx, "garbage\n");
 
-		ASSERT_STR_EQ(texts(ctx, "local/sudo"), "local/sudo");
+		ASSERT_STR_CONTAINS(err_of(ctx, "local/sudo"), ":1: expected 'name = value'");
 		ASSERT_STR_CONTAINS(err_of(ctx, "web1"), ":1: expected 'name = value'");
 		end_config(path);
 	}
@@ -805,6 +806,87 @@ static void test_config_errors(void)
 	setenv("MITOGEN_CONFIG", "/nonexistent/mitogen/config", 1);
 	ASSERT_STR_EQ(texts(ctx, "web"), "ssh:web");
 	setenv("MITOGEN_CONFIG", "", 1);
+	talloc_free(ctx);
+}
+
+/* "key=value,..." of hop i of the only chain of 'text'. */
+static const char *hop_opts(TALLOC_CTX *ctx, const char *text, size_t i)
+{
+	struct mg_chain_list *list = NULL;
+	char *err = NULL, *out;
+
+	if (mg_chain_parse(ctx, text, &list, &err) != 0) {
+		return err;
+	}
+	out = talloc_strdup(ctx, "");
+	for (size_t k = 0; k < list->chains[0].hops[i].n_opts; k++) {
+		const struct mg_hop_opt *o = &list->chains[0].hops[i].opts[k];
+
+		out = talloc_asprintf_append(out, "%s%s=%s", k > 0 ? "," : "", o->key, o->value);
+	}
+	return out;
+}
+
+static void test_defaults(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	char *path = write_config(ctx,
+		"[defaults]\n"
+		"connect_timeout = 7\n"
+		"ssh.connect_timeout = 9\n"
+		"ssh.ssh_args = -F /etc/x -o 'A b'\n"
+		"sudo.sudo_args = -H\n"
+		"debug = yes\n");
+	const char *chain = "ssh:web1/sudo?sudo_args=-E&debug=no/local";
+
+	ASSERT_PTR_NOT_NULL(path);
+	/* The chain's own first, then METHOD.OPTION, then OPTION; only
+	 * options the method takes. */
+	ASSERT_STR_EQ(hop_opts(ctx, chain, 0), "ssh_args=-F /etc/x -o 'A b',"
+		      "connect_timeout=9,debug=yes");
+	ASSERT_STR_EQ(hop_opts(ctx, chain, 1), "sudo_args=-E,debug=no,connect_timeout=7");
+	ASSERT_STR_EQ(hop_opts(ctx, chain, 2), "connect_timeout=7,debug=yes");
+	/* The text stays as written: it names the contexts. */
+	ASSERT_STR_EQ(texts(ctx, chain), chain);
+	end_config(path);
+	ASSERT_STR_EQ(hop_opts(ctx, chain, 2), "");
+	talloc_free(ctx);
+}
+
+static void test_default_errors(void)
+{
+	static const struct {
+		const char *text;
+		const char *msg;
+	} cases[] = {
+		{ "[defaults]\nconect_timeout = 5\n",
+		  ":2: unknown option 'conect_timeout' in [defaults]" },
+		{ "[defaults]\nshh.ssh_args = -4\n",
+		  ":2: unknown method in default 'shh.ssh_args' (expected OPTION or "
+		  "METHOD.OPTION)" },
+		{ "[defaults]\nsudo.ssh_args = -4\n", ":2: sudo takes no option 'ssh_args'" },
+		{ "[defaults]\nsudo.username = www\n", ":2: 'sudo.username' cannot be a "
+		  "default: it names the target (give it in the chain)" },
+		{ "[defaults]\nport = 22\n", ":2: 'port' cannot be a default: it names "
+		  "the target (give it in the chain)" },
+		{ "[defaults]\nkeepalive_count = x\n",
+		  ":2: option keepalive_count: expected a whole number, not 'x'" },
+		{ "[defaults]\nssh_args = -o 'A\n", ":2: option ssh_args:" },
+		{ "[defaults]\ndebug = 1\n\ndebug = 0\n",
+		  ":4: default 'debug' given twice (first at line 2)" },
+		{ "[defaults]\n = 1\n", ":2: expected a name before '='" },
+	};
+	TALLOC_CTX *ctx = talloc_new(NULL);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *path = write_config(ctx, cases[i].text);
+		const char *e;
+
+		ASSERT_PTR_NOT_NULL(path);
+		e = err_of(ctx, "local");
+		end_config(path);
+		ASSERT_STR_CONTAINS(e, talloc_asprintf(ctx, "%s%s", path, cases[i].msg));
+	}
 	talloc_free(ctx);
 }
 
@@ -1118,6 +1200,8 @@ int main(void)
 	RUN(test_aliases);
 	RUN(test_alias_loops);
 	RUN(test_config_errors);
+	RUN(test_defaults);
+	RUN(test_default_errors);
 	RUN(test_errors);
 	RUN(test_hostile);
 	RUN(test_fuzz);

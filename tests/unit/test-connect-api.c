@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "chain-private.h"
 #include "loop-helpers.h"
 #include "method.h"
@@ -188,6 +189,34 @@ static void test_become(void)
 				 "&password_prompt=Passwort:&incorrect_prompts=nope"));
 	ASSERT_INT_EQ(mg_chain_doas(ctx, NULL, &doas, &c, &err), 0);
 	ASSERT_TRUE(same_as_text(c, "doas?doas_path=%2Fusr%2Fbin%2Fdoas&password_file=f"));
+	talloc_free(ctx);
+}
+
+/* The config's [defaults] reach a hop given field by field as they reach
+ * the same hop written: the text and the typed API give one context. */
+static void test_defaults(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	char path[] = "/tmp/test-connect-api-XXXXXX";
+	static const char cfg[] = "[defaults]\nsudo.sudo_args = -H\nconnect_timeout = 5\n";
+	struct mg_sudo_opts sudo = { .sudo_args = (const char *[]){ "-E", NULL } };
+	struct mg_chain *c = NULL;
+	char *err = NULL;
+	int fd = mkstemp(path);
+
+	ASSERT_TRUE(fd >= 0 && write(fd, cfg, sizeof(cfg) - 1) == (ssize_t)(sizeof(cfg) - 1));
+	close(fd);
+	setenv("MITOGEN_CONFIG", path, 1);
+	ASSERT_INT_EQ(mg_chain_sudo(ctx, NULL, NULL, &c, &err), 0);
+	ASSERT_TRUE(same_as_text(c, "sudo"));
+	ASSERT_STR_EQ(mg_hop_opt(&c->hops[0], "sudo_args"), "-H");
+	ASSERT_STR_EQ(mg_hop_opt(&c->hops[0], "connect_timeout"), "5");
+	ASSERT_STR_EQ(c->text, "sudo");
+	ASSERT_INT_EQ(mg_chain_sudo(ctx, NULL, &sudo, &c, &err), 0);
+	ASSERT_TRUE(same_as_text(c, "sudo?sudo_args=-E"));
+	ASSERT_STR_EQ(mg_hop_opt(&c->hops[0], "sudo_args"), "-E");
+	unlink(path);
+	setenv("MITOGEN_CONFIG", "", 1);
 	talloc_free(ctx);
 }
 
@@ -484,6 +513,7 @@ int main(void)
 	RUN(test_local_fork);
 	RUN(test_ssh);
 	RUN(test_become);
+	RUN(test_defaults);
 	RUN(test_containers);
 	RUN(test_hostile_hosts);
 	RUN(test_hostile_values);
