@@ -172,18 +172,18 @@ suite() {
 	opts=("$@")
 
 	suite_built=false
-	say "== $dir: configure"
+	say "== $dir: configure (at ${SECONDS} s)"
 	if ! configure "$dir" "${opts[@]}"; then
 		failed_step "$dir: configure failed"
 		return
 	fi
-	say "== $dir: build"
+	say "== $dir: build (at ${SECONDS} s)"
 	if ! meson compile -C "$dir"; then
 		failed_step "$dir: build failed"
 		return
 	fi
 	suite_built=true
-	say "== $dir: test"
+	say "== $dir: test (at ${SECONDS} s)"
 	rm -f "$dir/meson-logs/testlog.json"
 	env "${envs[@]}" meson test -C "$dir" --print-errorlogs \
 		"${suite_test_args[@]}" "${test_args[@]}" </dev/null || true
