@@ -204,7 +204,8 @@ static int check_default(struct cfile *f, const char *name, const char *value)
 		return cfail(f, "'%s' cannot be a default: it names the target "
 			     "(give it in the chain)", q);
 	}
-	if ((r = mg__value_check(f->cfg, key, value, &msg)) != 0) {
+	if ((r = mg__value_check(f->cfg, key, value, &msg)) != 0 ||
+	    (r = mg__value_args_end(f->cfg, key, value, &msg)) != 0) {
 		return r == -EINVAL ? cfail(f, "%s", msg) : r;
 	}
 	return 0;

@@ -102,6 +102,7 @@ struct mg__hop_build {
 	bool user_from_opt;
 	bool port_from_opt;
 	int image_col;              /* column of "image=", 0 when absent */
+	int args_col;               /* of the last ssh_args= or sudo_args= */
 };
 
 /*

@@ -524,6 +524,9 @@ static int add_value(struct mg__hop_build *b, const struct mg__span *key,
 	if (strcmp(k, "image") == 0) {
 		b->image_col = key->col[0];
 	}
+	if (strcmp(k, "ssh_args") == 0 || strcmp(k, "sudo_args") == 0) {
+		b->args_col = key->col[0];
+	}
 	h->opts[h->n_opts].key = k;
 	h->opts[h->n_opts].value = d->s;
 	h->n_opts++;
@@ -596,10 +599,30 @@ int mg__chain_opts(struct mg__hop_build *b, const struct mg__span *tail)
 }
 
 /* What a method needs: a host, a container (or docker's image=). */
+/* The tool's flags end with their arguments: see mg__value_args_end(). */
+static int check_args_end(struct mg__hop_build *b)
+{
+	const char *key = strcmp(b->m->name, "ssh") == 0 ? "ssh_args" : "sudo_args";
+	const char *v = mg_hop_opt(&b->hop, key);
+	char *msg = NULL;
+	int r;
+
+	if (v == NULL || (r = mg__value_args_end(b->p->tmp, key, v, &msg)) == 0) {
+		return 0;
+	}
+	b->p->bad_value = r == -EINVAL;
+	return r == -EINVAL ? mg__chain_fail(b->p, b->args_col, "%s", msg) : r;
+}
+
 int mg__chain_check(struct mg__hop_build *b, const struct mg__span *spec)
 {
 	const struct mg_hop *h = &b->hop;
 	bool image = mg_hop_opt(h, "image") != NULL;
+	int r;
+
+	if ((r = check_args_end(b)) != 0) {
+		return r;
+	}
 
 	if (b->m->spec == MG_SPEC_HOST && h->host == NULL) {
 		return mg__chain_fail(b->p, spec->end_col, "%s needs a host: %s",

@@ -247,3 +247,48 @@ int mg__value_check(TALLOC_CTX *mem_ctx, const char *key, const char *value, cha
 		return 0;
 	}
 }
+
+/* The flags of ssh(1) and sudo(8) that take an argument (their getopt
+ * strings), for mg__value_args_end(). */
+static const char *arg_flags(const char *key)
+{
+	if (strcmp(key, "ssh_args") == 0) {
+		return "BDEFIJLOPQRSWbceilmopw";
+	}
+	if (strcmp(key, "sudo_args") == 0) {
+		return "CDRTUacgprtu";
+	}
+	return NULL;
+}
+
+int mg__value_args_end(TALLOC_CTX *mem_ctx, const char *key, const char *v, char **_errmsg)
+{
+	const char *flags = arg_flags(key);
+	char **words = NULL, *last;
+	size_t n = 0;
+	int r;
+
+	if (flags == NULL || (r = mg__value_words(mem_ctx, key, v, &words, _errmsg)) != 0) {
+		return flags == NULL ? 0 : r;
+	}
+	while (words[n] != NULL) {
+		n++;
+	}
+	last = n > 0 ? words[n - 1] : "";
+	/* "-vF": each letter a flag until one takes an argument, which is
+	 * the rest of the word, or the next word when there is no rest. */
+	for (const char *c = last + 1; last[0] == '-' && last[1] != '-' && *c != '\0'; c++) {
+		if (strchr(flags, *c) == NULL) {
+			continue;
+		}
+		if (c[1] != '\0') {
+			break;
+		}
+		r = fail(talloc_asprintf(mem_ctx, "option %s: '%s' is missing its argument (a '/' "
+					 "in a value is written %%2F)", key, q(mem_ctx, last)),
+			 _errmsg);
+		break;
+	}
+	talloc_free(words);
+	return r;
+}

@@ -42,4 +42,9 @@ int mg__value_path(TALLOC_CTX *mem_ctx, const char *key, const char *v, char **_
 int mg__value_name(TALLOC_CTX *mem_ctx, const char *key, const char *v, char **_errmsg);
 int mg__value_nonempty(TALLOC_CTX *mem_ctx, const char *key, const char *v, char **_errmsg);
 
+/* ssh_args= and sudo_args=: the last word is no flag waiting for its
+ * argument, which would take the host or the command we put after it
+ * (most often a path whose '/' ended the hop). 0 for other options. */
+int mg__value_args_end(TALLOC_CTX *mem_ctx, const char *key, const char *v, char **_errmsg);
+
 #endif

@@ -428,7 +428,8 @@ EOF
     assert "$status" -ne 0 "leftover words fail"
     assert "$stderr" =~ "unsupported sudo arguments: whoami" "names the words"
     run_mg_sep '?' mitogen-run 'sudo?sudo_args=-u' touch "$MG_TMP/ran"
-    assert "$stderr" =~ "sudo: option -u requires an argument" "a missing value"
+    assert "$status" -eq 2 "a missing value: refused as the chain is read"
+    assert "$stderr" =~ "option sudo_args: '-u' is missing its argument" "a missing value"
     run_mg_sep '?' mitogen-run 'sudo?set_home=maybe' touch "$MG_TMP/ran"
     assert "$stderr" =~ "option set_home: expected yes or no" "a bad boolean"
     if [[ -e $MG_TMP/ran ]]; then

@@ -463,6 +463,26 @@ static void test_option_values(void)
 		      "column 6: option password_prompt is empty");
 	ASSERT_STR_EQ(err_of(ctx, "sudo?selinux_role=-x"),
 		      "column 6: option selinux_role: expected a name, not '-x'");
+	/* A flag whose argument is missing would take the host or the
+	 * command; most often a path's '/' ended the hop. The argument may
+	 * be the next value of the list, or the rest of the word. */
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?ssh_args=-F%20/etc/x"),
+		      "column 7: option ssh_args: '-F' is missing its argument (a '/' "
+		      "in a value is written %2F)");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?compression=no&ssh_args=-C%20-vi"),
+		      "column 22: option ssh_args: '-vi' is missing its argument (a '/' "
+		      "in a value is written %2F)");
+	ASSERT_STR_EQ(err_of(ctx, "ssh:h?ssh_args=-o%20A=b&ssh_args=-o"),
+		      "column 25: option ssh_args: '-o' is missing its argument (a '/' "
+		      "in a value is written %2F)");
+	ASSERT_STR_EQ(err_of(ctx, "local/sudo?sudo_args=-E%20-u"),
+		      "column 12: option sudo_args: '-u' is missing its argument (a '/' "
+		      "in a value is written %2F)");
+	ASSERT_STR_EQ(texts(ctx, "ssh:h?ssh_args=-o&ssh_args=Compression=no"),
+		      "ssh:h?ssh_args=-o&ssh_args=Compression=no");
+	ASSERT_STR_EQ(texts(ctx, "ssh:h?ssh_args=-vFcfg%20-4%20--"),
+		      "ssh:h?ssh_args=-vFcfg%20-4%20--");
+	ASSERT_STR_EQ(texts(ctx, "sudo?sudo_args=-u%20app%20-H"), "sudo?sudo_args=-u%20app%20-H");
 	/* The column of the option's name, after others, and when the hop
 	 * comes from a host list. */
 	ASSERT_STR_EQ(err_of(ctx, "local?remote_name=a&debug=no%20"),
@@ -872,6 +892,8 @@ static void test_default_errors(void)
 		{ "[defaults]\nkeepalive_count = x\n",
 		  ":2: option keepalive_count: expected a whole number, not 'x'" },
 		{ "[defaults]\nssh_args = -o 'A\n", ":2: option ssh_args:" },
+		{ "[defaults]\nssh.ssh_args = -F\n",
+		  ":2: option ssh_args: '-F' is missing its argument" },
 		{ "[defaults]\ndebug = 1\n\ndebug = 0\n",
 		  ":4: default 'debug' given twice (first at line 2)" },
 		{ "[defaults]\n = 1\n", ":2: expected a name before '='" },
