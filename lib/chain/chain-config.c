@@ -122,6 +122,24 @@ static int add_entry(struct cfile *f, struct mg__alias **list, size_t *n,
 	return 0;
 }
 
+/* name = value, once per file: the same name in an earlier file wins
+ * (the user's over /etc), twice in one file is an error. */
+static int add_once(struct cfile *f, struct mg__alias **list, size_t *n, size_t first,
+		    const char *what, const char *name, const char *value)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp((*list)[i].name, name) != 0) {
+			continue;
+		}
+		if (i < first) {
+			return 0;
+		}
+		return cfail(f, "%s '%s' defined twice (first at line %d)", what, name,
+			     (*list)[i].line);
+	}
+	return add_entry(f, list, n, name, value);
+}
+
 static int add_alias(struct cfile *f, const char *name, const char *value)
 {
 	struct mg__config *cfg = f->cfg;
@@ -139,17 +157,8 @@ static int add_alias(struct cfile *f, const char *name, const char *value)
 	if (*value == '\0') {
 		return cfail(f, "empty alias '%s'", name);
 	}
-	for (size_t i = 0; i < cfg->n_aliases; i++) {
-		if (strcmp(cfg->aliases[i].name, name) != 0) {
-			continue;
-		}
-		if (i < f->first_alias) {
-			return 0; /* an earlier file wins */
-		}
-		return cfail(f, "alias '%s' defined twice (first at line %d)",
-			     name, cfg->aliases[i].line);
-	}
-	return add_entry(f, &cfg->aliases, &cfg->n_aliases, name, value);
+	return add_once(f, &cfg->aliases, &cfg->n_aliases, f->first_alias, "alias", name,
+			value);
 }
 
 /* Whether some method takes option 'key' (the parser's list). */
@@ -222,17 +231,8 @@ static int add_default(struct cfile *f, const char *name, const char *value)
 	if ((r = check_default(f, name, value)) != 0) {
 		return r;
 	}
-	for (size_t i = 0; i < cfg->n_defaults; i++) {
-		if (strcmp(cfg->defaults[i].name, name) != 0) {
-			continue;
-		}
-		if (i < f->first_default) {
-			return 0; /* an earlier file wins */
-		}
-		return cfail(f, "default '%s' given twice (first at line %d)",
-			     name, cfg->defaults[i].line);
-	}
-	return add_entry(f, &cfg->defaults, &cfg->n_defaults, name, value);
+	return add_once(f, &cfg->defaults, &cfg->n_defaults, f->first_default, "default",
+			name, value);
 }
 
 const char *mg__config_default(const struct mg__config *cfg, const char *method,

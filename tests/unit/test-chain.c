@@ -895,7 +895,7 @@ static void test_default_errors(void)
 		{ "[defaults]\nssh.ssh_args = -F\n",
 		  ":2: option ssh_args: '-F' is missing its argument" },
 		{ "[defaults]\ndebug = 1\n\ndebug = 0\n",
-		  ":4: default 'debug' given twice (first at line 2)" },
+		  ":4: default 'debug' defined twice (first at line 2)" },
 		{ "[defaults]\n = 1\n", ":2: expected a name before '='" },
 	};
 	TALLOC_CTX *ctx = talloc_new(NULL);
