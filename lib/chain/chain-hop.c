@@ -131,33 +131,62 @@ static int load_config(struct mg__chain_parser *p)
 	return 0;
 }
 
-/* [defaults] for the options the hop does not give. After canonical():
- * the hop's text stays as written, the name its contexts go by. */
-static int add_defaults(struct mg__hop_build *b, const char *const *keys)
+/* [defaults] for the options hop h (of method m) does not give, copied on
+ * mem. Its text stays as written: the name its contexts go by. */
+static int add_defaults(TALLOC_CTX *mem, const struct mg__config *cfg,
+			const struct mg_method_syntax *m, struct mg_hop *h)
 {
-	struct mg_hop *h = &b->hop;
+	const char *const *lists[] = { m->options, mg__common_options };
 
-	for (size_t i = 0; keys[i] != NULL; i++) {
-		const char *v = mg__config_default(b->p->cfg, b->m->name, keys[i]);
-		struct mg_hop_opt *o;
+	for (size_t l = 0; l < 2; l++) {
+		for (const char *const *k = lists[l]; *k != NULL; k++) {
+			const char *v = mg__config_default(cfg, m->name, *k);
+			struct mg_hop_opt *o;
 
-		if (v == NULL || mg_hop_opt(h, keys[i]) != NULL) {
-			continue;
+			if (v == NULL || mg_hop_opt(h, *k) != NULL) {
+				continue;
+			}
+			o = talloc_array(mem, struct mg_hop_opt, h->n_opts + 2);
+			if (o == NULL) {
+				return -ENOMEM;
+			}
+			memcpy(o, h->opts, h->n_opts * sizeof(*o));
+			o[h->n_opts].key = talloc_strdup(o, *k);
+			o[h->n_opts].value = talloc_strdup(o, v);
+			if (o[h->n_opts].key == NULL || o[h->n_opts].value == NULL) {
+				return -ENOMEM;
+			}
+			memset(&o[h->n_opts + 1], 0, sizeof(*o));
+			h->opts = o;
+			h->n_opts++;
 		}
-		o = talloc_realloc(b->mem, h->opts, struct mg_hop_opt, h->n_opts + 2);
-		if (o == NULL) {
-			return -ENOMEM;
-		}
-		h->opts = o;
-		o[h->n_opts].key = talloc_strdup(b->mem, keys[i]);
-		o[h->n_opts].value = talloc_strdup(b->mem, v);
-		if (o[h->n_opts].key == NULL || o[h->n_opts].value == NULL) {
-			return -ENOMEM;
-		}
-		h->n_opts++;
-		memset(&o[h->n_opts], 0, sizeof(o[h->n_opts]));
 	}
 	return 0;
+}
+
+int mg__chain_defaults(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx, struct mg_chain *c)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	struct mg_hop *hops = tmp != NULL ? talloc_array(tmp, struct mg_hop, c->n_hops) : NULL;
+	const struct mg_hop **ptrs = hops != NULL ? talloc_array(tmp, const struct mg_hop *, c->n_hops) : NULL;
+	bool more = false;
+	struct mg_chain out;
+	int r = ptrs != NULL ? load_config(p) : -ENOMEM;
+
+	for (size_t i = 0; r == 0 && i < c->n_hops; i++) {
+		const struct mg_method_syntax *m = mg__method_syntax(c->hops[i].method);
+
+		hops[i] = c->hops[i];
+		ptrs[i] = &hops[i];
+		r = m != NULL ? add_defaults(tmp, p->cfg, m, &hops[i]) : 0;
+		more = more || hops[i].n_opts != c->hops[i].n_opts;
+	}
+	if (r == 0 && more && (r = mg__chain_pack(mem_ctx, ptrs, c->n_hops, &out)) == 0) {
+		talloc_free(c->hops);
+		*c = out;
+	}
+	talloc_free(tmp);
+	return r;
 }
 
 static int method_hop(struct mg__chain_parser *p, struct mg_chain_list *segs,
@@ -185,10 +214,7 @@ static int method_hop(struct mg__chain_parser *p, struct mg_chain_list *segs,
 	if ((r = mg__chain_spec(&b, spec)) != 0
 	    || (tail != NULL && (r = mg__chain_opts(&b, tail)) != 0)
 	    || (r = mg__chain_check(&b, spec)) != 0
-	    || (r = canonical(&b)) != 0
-	    || (r = load_config(p)) != 0
-	    || (r = add_defaults(&b, m->options)) != 0
-	    || (r = add_defaults(&b, mg__common_options)) != 0) {
+	    || (r = canonical(&b)) != 0) {
 		goto done;
 	}
 	ptr = &b.hop;
@@ -225,8 +251,7 @@ int mg__chain_hop_fields(TALLOC_CTX *mem_ctx, const struct mg__hop_fields *f,
 		   && (r = mg__chain_check(&b, &none)) == 0
 		   && (r = canonical(&b)) == 0
 		   && (r = load_config(&p)) == 0
-		   && (r = add_defaults(&b, b.m->options)) == 0
-		   && (r = add_defaults(&b, mg__common_options)) == 0) {
+		   && (r = add_defaults(p.tmp, p.cfg, b.m, &b.hop)) == 0) {
 		r = mg__chain_pack(mem_ctx, &ptr, 1, out);
 	}
 	if (r != 0 && _errmsg != NULL) {

@@ -91,6 +91,11 @@ int mg__chain_pack(TALLOC_CTX *mem_ctx, const struct mg_hop *const *hops,
 int mg__chain_hop(struct mg__chain_parser *p, struct mg_chain_list *segs,
 		  const struct mg__span *head, const struct mg__span *tail);
 
+/* The config's [defaults] for the options the hops of c do not give (c
+ * repacked on mem_ctx when one gains any). Once the whole text has parsed:
+ * a text that does not parse never reads the config for them. */
+int mg__chain_defaults(struct mg__chain_parser *p, TALLOC_CTX *mem_ctx, struct mg_chain *c);
+
 /* A hop being built by chain-hop.c, its spec and options parsed by
  * chain-spec.c. */
 struct mg__hop_build {

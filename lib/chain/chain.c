@@ -530,6 +530,9 @@ static int parse(TALLOC_CTX *mem_ctx, const char *text, bool one_chain,
 	} else {
 		r = parse_text(&p, p.tmp, text, strlen(text), &list);
 	}
+	for (size_t i = 0; r == 0 && i < list->n_chains; i++) {
+		r = mg__chain_defaults(&p, list->chains, &list->chains[i]);
+	}
 	if (r == 0) {
 		*_list = talloc_steal(mem_ctx, list);
 	} else if (_errmsg != NULL) {
