@@ -470,7 +470,7 @@ EOF
     assert "$rss" -gt 0 "the peak RSS was measured"
     # AddressSanitizer's shadow memory and quarantine inflate RSS: the
     # bound is for real builds.
-    if ! ldd "$(command -v mitogen-run)" 2>/dev/null | grep -q libasan; then
+    if ! mg_sanitized; then
         assert "$rss" -lt $((64 * 1024)) "peak RSS of mitogen-run in KiB"
     fi
 }

@@ -35,11 +35,8 @@ function teardown() {
     basic_teardown
 }
 
-# Whether the programs under test carry AddressSanitizer (its shadow memory
-# inflates RSS and its reservations defeat ulimit -v).
-function asan_build() {
-    ldd "$(command -v mitogen-run)" 2>/dev/null | grep -q libasan
-}
+# A sanitizer build (mg_sanitized): AddressSanitizer's shadow memory
+# inflates RSS and its reservations defeat ulimit -v.
 
 # run_peak OUT ERR PROGRAM [ARG...]: run in the background with stdout and
 # stderr to those files, sampling its peak RSS (VmHWM, KiB) into $rss;
@@ -69,7 +66,7 @@ function run_peak() {
 # The peak RSS ($rss) is under $1 MiB, in builds without sanitizers.
 function assert_rss_below() {
     assert "$rss" -gt 0 "the peak RSS was measured"
-    if ! asan_build; then
+    if ! mg_sanitized; then
         assert "$rss" -lt $(($1 * 1024)) "peak RSS of mitogen-run in KiB"
     fi
 }
@@ -124,11 +121,11 @@ EOF
 # Target files and lines (defect 9)
 
 # A prefix for commands run with an address-space cap, so that a regression
-# fails instead of eating the machine's memory (not with sanitizers: see
-# asan_build).
+# fails instead of eating the machine's memory (not with sanitizers, whose
+# reservations it would refuse).
 function set_cap() {
     CAP=()
-    if ! asan_build; then
+    if ! mg_sanitized; then
         CAP=(bash -c 'ulimit -v $((2 * 1024 * 1024)) && exec "$@"' capped)
     fi
 }

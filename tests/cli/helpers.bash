@@ -49,6 +49,16 @@ function mg_secs() {
     echo "$(($1 * MG_TIMEOUT_SCALE))"
 }
 
+# mg_sanitized: whether the commands under test are a sanitizer build
+# (MG_SANITIZE from meson; by hand, a mitogen-run linked with gcc's
+# libasan: clang links its runtime in statically).
+function mg_sanitized() {
+    case ${MG_SANITIZE:-none} in
+    none | '') ldd "$(command -v mitogen-run)" 2>/dev/null | grep -q libasan ;;
+    *) return 0 ;;
+    esac
+}
+
 # Prompt shown in the command log; distinguishes root.
 _MG_PROMPT='$'
 if [[ $(id -u) -eq 0 ]]; then
