@@ -150,7 +150,9 @@ static int add_defaults(TALLOC_CTX *mem, const struct mg__config *cfg,
 			if (o == NULL) {
 				return -ENOMEM;
 			}
-			memcpy(o, h->opts, h->n_opts * sizeof(*o));
+			if (h->n_opts > 0) {
+				memcpy(o, h->opts, h->n_opts * sizeof(*o));
+			}
 			o[h->n_opts].key = talloc_strdup(o, *k);
 			o[h->n_opts].value = talloc_strdup(o, v);
 			if (o[h->n_opts].key == NULL || o[h->n_opts].value == NULL) {
