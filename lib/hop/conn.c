@@ -74,8 +74,8 @@ static void kill_hop(const struct mg_conn *c)
 
 /* A hop not yet up: SIGTERM, once, to its process group alone. Its first
  * stage then ends through its EXIT trap, which removes the agent file
- * (PROTOCOL 2.1): a second SIGTERM, or one that a scan of the session
- * sends to the trap's rm, would cut that short. */
+ * (PROTOCOL 2.1) and ignores more signals (sudo passes on hangups as
+ * well); a second SIGTERM could still end a shell between us and it. */
 static void term_hop(struct mg_conn *c)
 {
 	if (c->term_at != 0) {
