@@ -58,18 +58,21 @@ static void live_unlink(struct mg_conn *c)
 }
 
 /* The hop leads its own session: take it all down, whatever process
- * group each member moved to. */
-static void kill_pid_hop(pid_t pid)
+ * group each member moved to. A leader REAPED is no longer ours to
+ * signal, only what is left of its group and session. */
+static void kill_pid_hop(pid_t pid, bool reaped)
 {
 	kill(-pid, SIGKILL);
-	mg__kill_session(pid);
-	/* A forked hop not yet in its own session is in neither. */
-	kill(pid, SIGKILL);
+	mg__kill_session(pid, SIGKILL);
+	if (!reaped) {
+		/* A forked hop not yet in its own session is in neither. */
+		kill(pid, SIGKILL);
+	}
 }
 
 static void kill_hop(const struct mg_conn *c)
 {
-	kill_pid_hop(c->pid);
+	kill_pid_hop(c->pid, false);
 }
 
 /* A hop not yet up: SIGTERM, once, to its process group alone. Its first
@@ -88,29 +91,30 @@ static void term_hop(struct mg_conn *c)
 	}
 }
 
-/* Wait in short sleeps, until DEADLINE (mg_now) at most, for PID to end:
- * only where no loop will see it. It is not reaped (its watcher does
- * that), so its pid is not reused meanwhile. Then kill what is left of
- * its session, unless it was reaped elsewhere (whose pid is no longer
- * ours to signal). */
-static void kill_hop_by(pid_t pid, uint64_t deadline)
+/* Wait in short sleeps, until DEADLINE (mg_now) at most, for PID and the
+ * rest of its session to end: only where no loop will see it. A leader
+ * may end at once on SIGTERM (a wrapper script) while the first stage
+ * under it still runs its EXIT trap. PID is not reaped here (its watcher
+ * does that, or did: REAPED), so it is not reused meanwhile. Then kill
+ * what is left, unless PID was reaped elsewhere (no longer ours). */
+static void kill_hop_by(pid_t pid, uint64_t deadline, bool reaped)
 {
 	for (;;) {
-		siginfo_t si = { .si_pid = 0 };
+		siginfo_t si = { .si_pid = reaped ? pid : 0 };
 		struct timespec ts = { 0, 5 * 1000 * 1000 };
 
-		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0) {
+		if (!reaped && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0) {
 			if (errno == EINTR) {
 				continue;
 			}
 			return;
 		}
-		if (si.si_pid == pid || mg_now() >= deadline) {
+		if ((si.si_pid == pid && mg__kill_session(pid, 0) == 0) || mg_now() >= deadline) {
 			break;
 		}
 		nanosleep(&ts, NULL);
 	}
-	kill_pid_hop(pid);
+	kill_pid_hop(pid, reaped);
 }
 
 static void stop_hop(struct mg_conn *c);
@@ -130,7 +134,7 @@ void mg__conn_kill_hops(bool all)
 	 * SIGTERM about together: MG_CONN_TERM_MS at most in all. */
 	for (c = all ? live_hops : NULL; c != NULL; c = c->live_next) {
 		if (!c->up) {
-			kill_hop_by(c->pid, c->term_at + MG_CONN_TERM_MS);
+			kill_hop_by(c->pid, c->term_at + MG_CONN_TERM_MS, false);
 		}
 	}
 }
@@ -460,6 +464,8 @@ static void on_err_readable(struct mg_io *io, unsigned events, void *data)
 	}
 }
 
+static void orphan_new(struct mg_loop *loop, pid_t pid, uint64_t deadline, bool reaped);
+
 static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data)
 {
 	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
@@ -470,8 +476,15 @@ static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data
 	live_unlink(c);
 	login_over(c);
 	TALLOC_FREE(c->stop_timer);
-	/* Whatever the hop left running in its session goes with it. */
-	mg__kill_session(pid);
+	/* Whatever the hop left running in its session goes with it: at
+	 * once, or, stopped before it was up, at the end of its grace (a
+	 * leader may end at once on SIGTERM, a first stage under it still
+	 * in its EXIT trap). */
+	if (c->term_at != 0 && !c->up) {
+		orphan_new(c->loop, pid, c->term_at + MG_CONN_TERM_MS, true);
+	} else {
+		mg__kill_session(pid, SIGKILL);
+	}
 	if (c->exit_fn != NULL) {
 		void (*fn)(void *data) = c->exit_fn;
 
@@ -780,21 +793,23 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 	return 0;
 }
 
-/* A hop not yet up whose conn was freed, between SIGTERM and its end. */
+/* A hop not yet up, between SIGTERM and the end of its grace, whose
+ * conn was freed or whose leader was reaped. */
 struct orphan {
 	pid_t pid;
-	uint64_t deadline;	/* for SIGKILL (mg_now) */
-	bool ended;
+	uint64_t deadline;	/* for SIGKILL (mg_now); 0 once sent */
+	bool reaped;
 };
 
+/* What is left of its session keeps the rest of its grace. */
 static void on_orphan_exit(struct mg_child *ch, pid_t pid, int status, void *data)
 {
 	struct orphan *o = talloc_get_type_abort(data, struct orphan);
 
-	o->ended = true;
-	/* Whatever the hop left running in its session goes with it. */
-	mg__kill_session(pid);
-	talloc_free(o);
+	o->reaped = true;
+	if (o->deadline == 0) {
+		talloc_free(o);
+	}
 }
 
 static void on_orphan_timer(struct mg_timer *t, void *data)
@@ -802,7 +817,11 @@ static void on_orphan_timer(struct mg_timer *t, void *data)
 	struct orphan *o = talloc_get_type_abort(data, struct orphan);
 
 	(void)t;
-	kill_pid_hop(o->pid);
+	kill_pid_hop(o->pid, o->reaped);
+	o->deadline = 0;
+	if (o->reaped) {
+		talloc_free(o);
+	}
 }
 
 /* The loop goes before the hop has ended: no timer will kill it and no
@@ -813,41 +832,51 @@ static void on_orphan_timer(struct mg_timer *t, void *data)
  * at most, and a hop deaf to SIGTERM is still killed before we go. */
 static int orphan_destructor(struct orphan *o)
 {
-	if (!o->ended) {
-		kill_hop_by(o->pid, o->deadline);
+	if (o->deadline != 0) {
+		kill_hop_by(o->pid, o->deadline, o->reaped);
 	}
 	return 0;
+}
+
+/* Kill what is left of PID's session at DEADLINE, through the loop, and
+ * reap PID unless REAPED already; or, when the loop is going too (or no
+ * memory), wait here for them. */
+static void orphan_new(struct mg_loop *loop, pid_t pid, uint64_t deadline, bool reaped)
+{
+	struct orphan *o = talloc_zero(loop, struct orphan);
+	struct mg_child *ch = NULL;
+	struct mg_timer *t;
+	uint64_t now = mg_now();
+
+	if (o == NULL) {
+		kill_hop_by(pid, deadline, reaped);
+		return;
+	}
+	o->pid = pid;
+	o->deadline = deadline;
+	o->reaped = reaped;
+	talloc_set_destructor(o, orphan_destructor);
+	if (!reaped) {
+		ch = mg_child_new(o, loop, pid, on_orphan_exit, o);
+	}
+	t = mg_timer_new(o, loop, deadline > now ? deadline - now : 0, on_orphan_timer, o);
+	if ((ch == NULL && !reaped) || t == NULL) {
+		talloc_free(o);
+		return;
+	}
+	/* Not a reason to keep running: the program is done with it. */
+	if (ch != NULL) {
+		mg_child_set_keepalive(ch, false);
+	}
+	mg_timer_set_keepalive(t, false);
 }
 
 /* Stop C's hop, not up, once its owner has let go of it: SIGTERM, then
  * SIGKILL by the loop after the grace, or on the loop's end. */
 static void orphan_stop(struct mg_conn *c)
 {
-	struct orphan *o;
-	struct mg_child *ch;
-	struct mg_timer *t;
-	uint64_t now;
-
 	term_hop(c);
-	o = talloc_zero(c->loop, struct orphan);
-	if (o == NULL) {
-		kill_hop_by(c->pid, c->term_at + MG_CONN_TERM_MS);
-		return;
-	}
-	o->pid = c->pid;
-	o->deadline = c->term_at + MG_CONN_TERM_MS;
-	talloc_set_destructor(o, orphan_destructor);
-	ch = mg_child_new(o, c->loop, c->pid, on_orphan_exit, o);
-	now = mg_now();
-	t = mg_timer_new(o, c->loop, o->deadline > now ? o->deadline - now : 0, on_orphan_timer, o);
-	if (ch == NULL || t == NULL) {
-		/* The loop is going too (or no memory): wait here. */
-		talloc_free(o);
-		return;
-	}
-	/* Not a reason to keep running: the program is done with it. */
-	mg_child_set_keepalive(ch, false);
-	mg_timer_set_keepalive(t, false);
+	orphan_new(c->loop, c->pid, c->term_at + MG_CONN_TERM_MS, false);
 }
 
 static int conn_destructor(struct mg_conn *c)

@@ -479,24 +479,27 @@ long mg__proc_stat_field(long pid, int k)
 	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
 }
 
-void mg__kill_session(pid_t sid)
+int mg__kill_session(pid_t sid, int sig)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
+	int n = 0;
 
 	if (d == NULL || sid <= 1) {
 		if (d != NULL) {
 			closedir(d);
 		}
-		return;
+		return 0;
 	}
 	while ((e = readdir(d)) != NULL) {
 		char *p;
 		long pid = strtol(e->d_name, &p, 10);
 
-		if (*p == '\0' && pid > 1 && mg__proc_stat_field(pid, 6) == sid) {
-			kill((pid_t)pid, SIGKILL);
+		if (*p == '\0' && pid > 1 && pid != sid && mg__proc_stat_field(pid, 6) == sid) {
+			kill((pid_t)pid, sig);
+			n++;
 		}
 	}
 	closedir(d);
+	return n;
 }

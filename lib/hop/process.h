@@ -49,8 +49,9 @@ void mg__child_reset_signals(void);
  * group, 6: the session), or -1. */
 long mg__proc_stat_field(long pid, int k);
 
-/* SIGKILL every process left in session 'sid' (a dead hop's leftovers). */
-void mg__kill_session(pid_t sid);
+/* Send 'sig' (0: none) to every process in session 'sid' but its leader
+ * (a hop's leftovers); returns how many there were. */
+int mg__kill_session(pid_t sid, int sig);
 
 /* A new PTY: *_master (non-blocking, close-on-exec) and *_slave
  * (close-on-exec). With raw, the slave is put in raw mode so binary data

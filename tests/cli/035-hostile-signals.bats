@@ -351,17 +351,20 @@ function assert_file_held() {
     done
 }
 
-# hold_rm: an rm in $MG_TMP/bin that, asked to remove an agent file,
-# first sends SIGTERM, SIGHUP and SIGINT to its process group (the first
-# stage's): a hop signalled again while the first stage's EXIT trap
-# runs, as sudo with use_pty passes on its own SIGHUP and then its pty's
-# hangup. $MG_TMP/rm.ran once it was asked.
+# hold_rm signals|slow: an rm in $MG_TMP/bin that, asked to remove an
+# agent file, first sends SIGTERM, SIGHUP and SIGINT to its process group
+# (the first stage's: a hop signalled again while the first stage's EXIT
+# trap runs, as sudo with use_pty passes on its own SIGHUP and then its
+# pty's hangup), or takes 0.1 s (of the 0.4 s the hop has from SIGTERM to
+# SIGKILL). $MG_TMP/rm.ran once it was asked.
 function hold_rm() {
+    local act='kill -TERM 0; kill -HUP 0; kill -INT 0'
+    [[ $1 != slow ]] || act='sleep 0.1'
     mkdir -p "$MG_TMP/bin"
     {
         echo '#!/bin/sh'
         echo 'case "$*" in *.mitogen-agent.*)'
-        echo "    : >'$MG_TMP/rm.ran'; kill -TERM 0; kill -HUP 0; kill -INT 0 ;;"
+        echo "    : >'$MG_TMP/rm.ran'; $act ;;"
         echo 'esac'
         echo "exec $(command -v rm) \"\$@\""
     } >"$MG_TMP/bin/rm"
@@ -371,7 +374,7 @@ function hold_rm() {
 @test "signals again while the first stage's EXIT trap runs: its rm still removes the agent file" {
     local chain
     hold_head
-    hold_rm
+    hold_rm signals
     for chain in 'local?first_stage=1' 'local/local?first_stage=1'; do
         rm -f "$MG_TMP/head.pid" "$MG_TMP/rm.ran"
         start_mg env PATH="$MG_TMP/bin:$PATH" mitogen-run -t 60 "$chain" -- echo ran
@@ -382,6 +385,39 @@ function hold_rm() {
         assert "$status" -eq 143 "$chain: mitogen-run exits 128+SIGTERM"
         assert "$(wait_until_empty 5 command ls -A "$TMPDIR")" == "" "$chain: no agent file left"
         assert "$(command ls "$MG_TMP/rm.ran" 2>/dev/null)" != "" "$chain: the EXIT trap's rm was signalled"
+        assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "$chain: the held head is gone"
+    done
+}
+
+# wrapped_docker: a docker_path that runs tests/stubs/docker as its child,
+# not in its place, as a wrapper script does: the hop's leader ends at once
+# on SIGTERM, before the first stage under it has run its EXIT trap.
+function wrapped_docker() {
+    printf '#!/bin/sh\n"%s" "$@"\n' "$MG_SRC_DIR/tests/stubs/docker" >"$MG_TMP/docker-wrap"
+    chmod +x "$MG_TMP/docker-wrap"
+    printf 'docker:x?docker_path=%s' "$(pct "$MG_TMP/docker-wrap")"
+}
+
+@test "a hop whose leader ends at once on SIGTERM: -t or SIGTERM leaves no agent file" {
+    local chain
+    hold_head
+    hold_rm slow
+    for chain in "$(wrapped_docker)" "local/$(wrapped_docker)"; do
+        rm -f "$MG_TMP/head.pid" "$MG_TMP/rm.ran"
+        run_mg_sep 255 env PATH="$MG_TMP/bin:$PATH" mitogen-run -t 2 "$chain" -- echo ran
+        assert "$stderr" =~ "connect timed out" "$chain -t: the connect timed out"
+        assert "$(cat "$MG_TMP/head.pid" 2>/dev/null)" != "" "$chain -t: the push was held"
+        assert "$(wait_until_empty 5 command ls -A "$TMPDIR")" == "" "$chain -t: no agent file left"
+        assert "$(command ls "$MG_TMP/rm.ran" 2>/dev/null)" != "" "$chain -t: the EXIT trap ran rm"
+        rm -f "$MG_TMP/head.pid" "$MG_TMP/rm.ran"
+        start_mg env PATH="$MG_TMP/bin:$PATH" mitogen-run -t 60 "$chain" -- echo ran
+        wait_for_file 15 "$MG_TMP/head.pid"
+        assert_file_held "$chain SIGTERM"
+        kill -TERM "$MG_PID"
+        wait_mg 10
+        assert "$status" -eq 143 "$chain SIGTERM: mitogen-run exits 128+SIGTERM"
+        assert "$(wait_until_empty 5 command ls -A "$TMPDIR")" == "" "$chain SIGTERM: no agent file left"
+        assert "$(command ls "$MG_TMP/rm.ran" 2>/dev/null)" != "" "$chain SIGTERM: the EXIT trap ran rm"
         assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "$chain: the held head is gone"
     done
 }

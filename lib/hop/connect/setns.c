@@ -204,8 +204,9 @@ static int setns_build_argv(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	 * and "; exit $?" keeps a shell from exec'ing it in place. The trap
 	 * keeps this shell, the hop's leader, until that child ends: stopped
 	 * with SIGTERM before it is up, the first stage removes its file
-	 * through its own trap (PROTOCOL 2.1), and the leader's end would
-	 * kill the rest of its session before that. */
+	 * through its own trap (PROTOCOL 2.1), and the leader ends with it,
+	 * not before (the rest of a session keeps its grace either way:
+	 * conn.c). */
 	line = mg__shell_join(mem_ctx, boot->argv);
 	if (line != NULL) {
 		char *boot_line = line;
