@@ -37,17 +37,20 @@
  * not yet up is stopped with SIGTERM first). The traps come before the
  * substitution, which ignores those three, so the file it makes is in $f
  * before any of them runs a trap; "f=" first: not one from the
- * environment. The EXIT trap ignores those three, and its rm inherits
- * that: a hop may be signalled more than once (sudo with use_pty passes
- * on its own SIGHUP, then its pty's hangup as a second one), and a
- * second signal would kill the rm. printf is a regular builtin, so a failed
+ * environment. The removal ($c) ignores those three first, and its rm
+ * inherits that: a hop may be signalled more than once (sudo with use_pty
+ * passes on its own SIGHUP, then its pty's hangup as a second one), and
+ * a second signal would kill the rm. The signal trap removes the file
+ * too before it exits: a signal caught as the EXIT trap starts, before
+ * its ignore, runs that trap's "exit 1", which ends the EXIT trap there
+ * (dash, bash and busybox alike). printf is a regular builtin, so a failed
  * redirection does not end the shell. On a terminal (su), the line
  * discipline is made raw again right before the image is asked for:
  * whatever a login or PAM step did to it, no byte (0x0d, 0x11, 0x13...)
  * may be translated on the way.
  */
 #define FIRST_STAGE_FILE \
-	"n=$1;f=;trap 'trap \"\" TERM HUP INT;[ -e \"$f\" ]&&rm -f \"$f\"' EXIT;trap \"exit 1\" PIPE TERM HUP INT;" \
+	"n=$1;f=;c='trap \"\" TERM HUP INT;[ -e \"$f\" ]&&rm -f \"$f\"';trap \"$c\" EXIT;trap \"$c;exit 1\" PIPE TERM HUP INT;" \
 	"f=$(trap \"\" TERM HUP INT;umask 077;set -C;" \
 	"for d in \"${TMPDIR:-/tmp}\" /tmp /var/tmp /dev/shm;do " \
 	"g=$d/.mitogen-agent.$$.$2;" \

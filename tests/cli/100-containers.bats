@@ -29,7 +29,7 @@ function setup() {
     # The boot words after the tool's own: the first stage, the size of
     # what is pushed (the image and the HELLO at its end) and a nonce
     # (quoted as the stubs quote).
-    BOOT_RE="/bin/sh -c 'n=.1;f=;trap .*umask 077;.*' mitogen-boot ([0-9]+) [0-9a-f]+"
+    BOOT_RE="/bin/sh -c 'n=.1;f=;c=.*;trap .*umask 077;.*' mitogen-boot ([0-9]+) [0-9a-f]+"
 }
 
 # A word quoted as the stubs quote it: bare when plain, else in '...'.

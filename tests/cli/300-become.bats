@@ -97,11 +97,11 @@ function stub_doas_path() {
     run_mg_sep mitogen-run --dry-run 'sudo:mgtest_a?set_home=1&sudo_args=-E/su:mgtest_b/doas:mgtest_c' true
     assert "$stderr" == "" "--dry-run: nothing on stderr"
     assert "${#lines[@]}" -eq 3 "one line per hop"
-    assert "${lines[0]}" =~ "^sudo:mgtest_a\?[^ ]*: sudo -p mitogen-sudo-prompt: -u mgtest_a -E -H -- /bin/sh -c 'n=.1;f=;trap .*umask 077;" \
+    assert "${lines[0]}" =~ "^sudo:mgtest_a\?[^ ]*: sudo -p mitogen-sudo-prompt: -u mgtest_a -E -H -- /bin/sh -c 'n=.1;f=;c=.*;trap .*umask 077;" \
         "sudo: forced prompt, user, flags in order, then --"
     assert "${lines[1]}" =~ ": su mgtest_b -c '/bin/sh -c '\\\\''n=.*umask 077;" \
         "su: USER -c and the boot command as one quoted word"
-    assert "${lines[2]}" =~ ": doas -u mgtest_c -- /bin/sh -c 'n=.1;f=;trap .*umask 077;" "doas: -u USER --"
+    assert "${lines[2]}" =~ ": doas -u mgtest_c -- /bin/sh -c 'n=.1;f=;c=.*;trap .*umask 077;" "doas: -u USER --"
 }
 
 @test "sudo set_home, preserve_env and login change what the command sees" {
@@ -447,7 +447,7 @@ EOF
     MG_STUB_DOAS_PASSWORD=$'s3cret \'"$x' MG_PW=$'s3cret \'"$x' \
         run_mg_sep mitogen-run "$chain&password_env=MG_PW" -- sh -c 'printf "%s\n" "$THIS_IS_STUB_DOAS" "$ORIGINAL_ARGV"'
     assert "${lines[0]:-}" == "1" "the stub ran"
-    assert "${lines[1]:-}" =~ "^$stub -u mgtest_b -- /bin/sh -c 'n=.1;f=;trap .*umask 077;.*' mitogen-boot [0-9]+ [0-9a-f]+\$" \
+    assert "${lines[1]:-}" =~ "^$stub -u mgtest_b -- /bin/sh -c 'n=.1;f=;c=.*;trap .*umask 077;.*' mitogen-boot [0-9]+ [0-9a-f]+\$" \
         "doas -u USER -- BOOT"
 
     MG_STUB_DOAS_PASSWORD=right MG_PW=wrong \
