@@ -371,21 +371,29 @@ function hold_rm() {
     chmod +x "$MG_TMP/bin/rm"
 }
 
+# held_cut CHAIN LABEL: one SIGTERM to mitogen-run while CHAIN's push is
+# held (hold_head, hold_rm): 143, no agent file, the EXIT trap's rm ran,
+# the held head gone.
+function held_cut() {
+    local chain=$1 label=$2
+    rm -f "$MG_TMP/head.pid" "$MG_TMP/rm.ran"
+    start_mg env PATH="$MG_TMP/bin:$PATH" mitogen-run -t 60 "$chain" -- echo ran
+    wait_for_file 15 "$MG_TMP/head.pid"
+    assert_file_held "$label"
+    kill -TERM "$MG_PID"
+    wait_mg 10
+    assert "$status" -eq 143 "$label: mitogen-run exits 128+SIGTERM"
+    assert "$(wait_until_empty 5 command ls -A "$TMPDIR")" == "" "$label: no agent file left"
+    assert "$(command ls "$MG_TMP/rm.ran" 2>/dev/null)" != "" "$label: the EXIT trap ran rm"
+    assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "$label: the held head is gone"
+}
+
 @test "signals again while the first stage's EXIT trap runs: its rm still removes the agent file" {
     local chain
     hold_head
     hold_rm signals
     for chain in 'local?first_stage=1' 'local/local?first_stage=1'; do
-        rm -f "$MG_TMP/head.pid" "$MG_TMP/rm.ran"
-        start_mg env PATH="$MG_TMP/bin:$PATH" mitogen-run -t 60 "$chain" -- echo ran
-        wait_for_file 15 "$MG_TMP/head.pid"
-        assert_file_held "$chain"
-        kill -TERM "$MG_PID"
-        wait_mg 10
-        assert "$status" -eq 143 "$chain: mitogen-run exits 128+SIGTERM"
-        assert "$(wait_until_empty 5 command ls -A "$TMPDIR")" == "" "$chain: no agent file left"
-        assert "$(command ls "$MG_TMP/rm.ran" 2>/dev/null)" != "" "$chain: the EXIT trap's rm was signalled"
-        assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "$chain: the held head is gone"
+        held_cut "$chain" "$chain"
     done
 }
 
@@ -409,16 +417,7 @@ function wrapped_docker() {
         assert "$(cat "$MG_TMP/head.pid" 2>/dev/null)" != "" "$chain -t: the push was held"
         assert "$(wait_until_empty 5 command ls -A "$TMPDIR")" == "" "$chain -t: no agent file left"
         assert "$(command ls "$MG_TMP/rm.ran" 2>/dev/null)" != "" "$chain -t: the EXIT trap ran rm"
-        rm -f "$MG_TMP/head.pid" "$MG_TMP/rm.ran"
-        start_mg env PATH="$MG_TMP/bin:$PATH" mitogen-run -t 60 "$chain" -- echo ran
-        wait_for_file 15 "$MG_TMP/head.pid"
-        assert_file_held "$chain SIGTERM"
-        kill -TERM "$MG_PID"
-        wait_mg 10
-        assert "$status" -eq 143 "$chain SIGTERM: mitogen-run exits 128+SIGTERM"
-        assert "$(wait_until_empty 5 command ls -A "$TMPDIR")" == "" "$chain SIGTERM: no agent file left"
-        assert "$(command ls "$MG_TMP/rm.ran" 2>/dev/null)" != "" "$chain SIGTERM: the EXIT trap ran rm"
-        assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" "$chain: the held head is gone"
+        held_cut "$chain" "$chain SIGTERM"
     done
 }
 
