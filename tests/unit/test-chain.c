@@ -693,6 +693,21 @@ static void end_config(char *path)
 	setenv("MITOGEN_CONFIG", "", 1);
 }
 
+/* What parsing 'target' says with 'text' as the config file, whose path
+ * goes to *_path; NULL when the file could not be written. */
+static const char *config_err_of(TALLOC_CTX *ctx, const char *text, const char *target,
+				 char **_path)
+{
+	const char *e;
+
+	if ((*_path = write_config(ctx, text)) == NULL) {
+		return NULL;
+	}
+	e = err_of(ctx, target);
+	end_config(*_path);
+	return e;
+}
+
 static void test_aliases(void)
 {
 	TALLOC_CTX *ctx = talloc_new(NULL);
@@ -790,12 +805,10 @@ static void test_config_errors(void)
 	TALLOC_CTX *ctx = talloc_new(NULL);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *path = write_config(ctx, cases[i].text);
-		const char *e;
+		char *path;
+		const char *e = config_err_of(ctx, cases[i].text, "zzz", &path);
 
 		ASSERT_PTR_NOT_NULL(path);
-		e = err_of(ctx, "zzz");
-		end_config(path);
 		if (i == 8) {
 			/* '"' is a fine alias text until it is used. */
 			ASSERT_STR_EQ(e, "(parsed)");
@@ -901,12 +914,10 @@ static void test_default_errors(void)
 	TALLOC_CTX *ctx = talloc_new(NULL);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *path = write_config(ctx, cases[i].text);
-		const char *e;
+		char *path;
+		const char *e = config_err_of(ctx, cases[i].text, "local", &path);
 
 		ASSERT_PTR_NOT_NULL(path);
-		e = err_of(ctx, "local");
-		end_config(path);
 		ASSERT_STR_CONTAINS(e, talloc_asprintf(ctx, "%s%s", path, cases[i].msg));
 	}
 	talloc_free(ctx);
