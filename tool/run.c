@@ -64,6 +64,7 @@ struct run {
 	struct termios tty_saved;
 	int signals;
 	int last_signal;
+	struct mg_timer *signal_wait; /* see SIGNAL_WAIT_MS */
 	bool abandoned;
 };
 
@@ -334,11 +335,11 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 		target_done(t, MG_RUN_UNREACHABLE, 255, 0, errmsg);
 		return;
 	}
-	if (run->signals > 0 && (t->e == NULL || !mg_exec_started(t->e))) {
-		target_interrupted(t, run->last_signal, "interrupted");
+	if (t->done) {
 		return;
 	}
-	if (t->done) {
+	if (run->signals > 0 && t->e == NULL) {
+		target_interrupted(t, run->last_signal, "interrupted");
 		return;
 	}
 	t->up = true;
@@ -348,7 +349,9 @@ static void on_connected(struct mg_context *ctx, int err, const char *errmsg, vo
 	if (t->e == NULL && !start_exec(t, ctx)) {
 		return;
 	}
-	make_raw(run);
+	if (run->signals == 0) {
+		make_raw(run);
+	}
 	if (early != NULL) {
 		t->early_res = NULL;
 		on_exec_done(t->e, early, t);
@@ -434,46 +437,79 @@ static int take_tty(struct run *run, int fd)
 	return mg_signal_new(run, run->loop, SIGWINCH, on_winch, run) != NULL ? 0 : -ENOMEM;
 }
 
+/* A command on its way when the signal came may be running already, its
+ * STARTED behind (with stdio passed, the user may even have seen its
+ * output): wait this long for the far end's word before calling it
+ * interrupted. The signal is queued for it meanwhile. */
+#define SIGNAL_WAIT_MS 1000
+
+/* The wait is over: what has still not started will not now. */
+static void on_signal_wait(struct mg_timer *tm, void *data)
+{
+	struct run *run = data;
+	int signo = run->last_signal;
+
+	run->signal_wait = NULL;
+	for (size_t i = 0; i < run->n; i++) {
+		struct target *t = &run->t[i];
+		if (t->done || (t->e != NULL && mg_exec_started(t->e))) {
+			continue;
+		}
+		if (t->up && t->e != NULL) {
+			/* A program still on its way: killed should it
+			 * start after all. */
+			char *msg = talloc_asprintf(run, "%s: interrupted before the command started",
+						    t->chain->text);
+			mg_exec_signal(t->e, SIGKILL);
+			target_interrupted(t, signo, msg);
+		} else {
+			/* Still connecting: the command sent early ends
+			 * with the connection, as the hops stop. */
+			TALLOC_FREE(t->e);
+			target_interrupted(t, signo, talloc_asprintf(run, "%s: interrupted",
+								     t->chain->text));
+		}
+	}
+}
+
 /* The first signal, once what this turn of the loop read is taken: a
  * command's STARTED that came with the signal counts as started. */
 static void signal_targets(void *data)
 {
 	struct run *run = data;
 	int signo = run->last_signal;
+	bool wait = false;
 
 	if (run->abandoned) {
 		return;
 	}
 	for (size_t i = 0; i < run->n; i++) {
 		struct target *t = &run->t[i];
-		if (!t->done && t->e != NULL && mg_exec_started(t->e)) {
-			/* Running, its chain's connect reply maybe still on
-			 * its way (a command sent early): the signal is the
-			 * command's to answer. */
-			mg_exec_signal(t->e, signo);
-		} else if (!t->done && t->e != NULL && t->up) {
-			/* Up, its command not started (a program on its way):
-			 * ended now, and killed should it start after all. */
-			char *msg = talloc_asprintf(run, "%s: interrupted before the command started",
-						    t->chain->text);
-			mg_exec_signal(t->e, SIGKILL);
-			target_interrupted(t, signo, msg);
+		if (t->done) {
+			continue;
 		}
-	}
-	/* Targets still connecting will not start now (a command sent
-	 * early ends with the connection, as the hops stop). */
-	for (size_t i = 0; i < run->n; i++) {
-		struct target *t = &run->t[i];
-		if (!t->done && !t->up && (t->e == NULL || !mg_exec_started(t->e))) {
-			TALLOC_FREE(t->e);
-			char *msg = talloc_asprintf(run, "%s: interrupted", t->chain->text);
-			target_interrupted(t, signo, msg);
+		if (t->e != NULL) {
+			/* Started, or on its way (sent early, or a program
+			 * being pushed): the signal is the command's to
+			 * answer, queued until it starts. */
+			wait |= !mg_exec_started(t->e);
+			mg_exec_signal(t->e, signo);
+		} else {
+			/* Nothing sent yet: it will not start now. */
+			target_interrupted(t, signo, talloc_asprintf(run, "%s: interrupted",
+								     t->chain->text));
 		}
 	}
 	if (run->n_done == run->n) {
 		return;
 	}
-	if (run->kill_timer == NULL) {
+	if (wait) {
+		run->signal_wait = mg_timer_new(run, run->loop, SIGNAL_WAIT_MS, on_signal_wait, run);
+		if (run->signal_wait == NULL) {
+			on_signal_wait(NULL, run);
+		}
+	}
+	if (run->kill_timer == NULL && run->n_done < run->n) {
 		run->kill_timer = mg_timer_new(run, run->loop, ESCALATE_MS, on_run_kill, run);
 	}
 }

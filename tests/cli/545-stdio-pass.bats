@@ -147,6 +147,30 @@ subprocess.run(["mitogen-run", "local/local", "--", "sh", "-c", "stat -L -c %d:%
     assert "$(cat "$MG_TMP/err")" !~ interrupted "not ended as interrupted"
 }
 
+@test "a SIGTERM read before the command's STARTED, the command already running, reaches the command" {
+    command -v strace >/dev/null || skip "needs strace"
+    # Every write of mitogen-run, its agents and the command is held
+    # 150 ms: the command has written "ready" (to a file of the caller's)
+    # while its STARTED is still in the hops. The signal used to end the
+    # target at once as "interrupted" (143), the command killed with its
+    # chain; it now waits for the far end's word and is passed on.
+    local pid i rc=0
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        strace -f -qq -o /dev/null -e trace=write,writev,sendmsg \
+        -e inject=write,writev,sendmsg:delay_enter=150000 \
+        mitogen-run local/local -- sh -c \
+        "trap 'echo got-term; exit 8' TERM; echo ready >$MG_TMP/ready; while :; do sleep 0.1; done" \
+        <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err" &
+    pid=$!
+    for ((i = 0; i < 3000; i++)); do [[ -e $MG_TMP/ready ]] && break; sleep 0.01; done
+    assert "$([[ -e $MG_TMP/ready ]] && echo yes)" == yes "the command ran"
+    kill -TERM "$(cat "/proc/$pid/task/$pid/children")"
+    wait "$pid" || rc=$?
+    assert "$rc" -eq 8 "the trap's status"
+    assert "$(cat "$MG_TMP/out")" == "got-term" "the trap ran"
+    assert "$(cat "$MG_TMP/err")" !~ interrupted "not ended as interrupted"
+}
+
 @test "passed stdout: a job left in the background with it holds the run, as a relayed pipe would" {
     local rc=0 t0 t1 n
     n=$((RANDOM + 40000))
