@@ -600,6 +600,10 @@ static void update_read(struct mg_stream *s)
 	}
 	want = !s->paused && s->tx_bytes < MG_STREAM_TX_HIGH;
 	mg_io_set(s->rio, want ? MG_IO_READ : 0);
+	/* Not read only until the peer takes our output: still a live
+	 * link, which must keep the loop running (an agent whose parent is
+	 * slow to read used to exit at once, its loop idle). */
+	mg_io_set_keepalive(s->wio, !s->paused && !want);
 }
 
 static void report_drain(void *data)

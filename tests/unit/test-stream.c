@@ -957,6 +957,14 @@ static void test_tx_high_stops_reading(void)
 	ASSERT_TRUE(write_all(peer, f, n));
 	run_until(loop, NULL, NULL, 50);
 	ASSERT_INT_EQ(rx.n, 0);
+	/* Held back by its own output alone, the link is still live: it
+	 * keeps the loop running (an agent whose parent was slow to read
+	 * found its loop idle and exited). Paused, it does not. */
+	ASSERT_TRUE(mg_loop_alive(loop));
+	mg__stream_pause(s, true);
+	ASSERT_TRUE(!mg_loop_alive(loop));
+	mg__stream_pause(s, false);
+	ASSERT_TRUE(mg_loop_alive(loop));
 	/* Drain it all: reading resumes. */
 	sl.cap = mg__stream_pending(s) + 4 * (MG_HDR_LEN + big);
 	sl.buf = talloc_size(tmp, sl.cap);
