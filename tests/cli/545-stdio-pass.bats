@@ -123,23 +123,21 @@ subprocess.run(["mitogen-run", "local/local", "--", "sh", "-c", "stat -L -c %d:%
     assert "$(cat "$MG_TMP/out")" == "got-term" "the trap wrote to the caller's stdout"
 }
 
-@test "a SIGTERM read with the command's STARTED, the chain's up still to be taken, reaches the command" {
-    command -v strace >/dev/null || skip "needs strace"
-    # mitogen-run stalls before each epoll_wait, so the command's STARTED,
-    # the last hop's up and our signal are read in one turn of its loop.
-    # It used to end the target as "interrupted" (143), the command
-    # killed with its chain rather than left to answer.
+# term_under_strace STRACE_OPTION...: mitogen-run local/local runs a
+# command that traps SIGTERM, under strace with those options; once the
+# command has run, one SIGTERM to mitogen-run (strace's child: the signal
+# is for it, not strace) must reach the command, not end the target as
+# "interrupted" (143, the command killed with its chain).
+function term_under_strace() {
     local pid i rc=0
     ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
-        strace -qq -o /dev/null -e trace=epoll_wait,epoll_pwait \
-        -e inject=epoll_wait,epoll_pwait:delay_enter=200000 \
+        strace -qq -o /dev/null "$@" \
         mitogen-run local/local -- sh -c \
         "trap 'echo got-term; exit 8' TERM; echo ready >$MG_TMP/ready; while :; do sleep 0.1; done" \
         <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err" &
     pid=$!
     for ((i = 0; i < 3000; i++)); do [[ -e $MG_TMP/ready ]] && break; sleep 0.01; done
     assert "$([[ -e $MG_TMP/ready ]] && echo yes)" == yes "the command ran"
-    # strace's child is mitogen-run: the signal is for it, not strace.
     kill -TERM "$(cat "/proc/$pid/task/$pid/children")"
     wait "$pid" || rc=$?
     assert "$rc" -eq 8 "the trap's status"
@@ -147,28 +145,22 @@ subprocess.run(["mitogen-run", "local/local", "--", "sh", "-c", "stat -L -c %d:%
     assert "$(cat "$MG_TMP/err")" !~ interrupted "not ended as interrupted"
 }
 
+@test "a SIGTERM read with the command's STARTED, the chain's up still to be taken, reaches the command" {
+    command -v strace >/dev/null || skip "needs strace"
+    # mitogen-run stalls before each epoll_wait, so the command's STARTED,
+    # the last hop's up and our signal are read in one turn of its loop.
+    term_under_strace -e trace=epoll_wait,epoll_pwait \
+        -e inject=epoll_wait,epoll_pwait:delay_enter=200000
+}
+
 @test "a SIGTERM read before the command's STARTED, the command already running, reaches the command" {
     command -v strace >/dev/null || skip "needs strace"
     # Every write of mitogen-run, its agents and the command is held
     # 150 ms: the command has written "ready" (to a file of the caller's)
-    # while its STARTED is still in the hops. The signal used to end the
-    # target at once as "interrupted" (143), the command killed with its
-    # chain; it now waits for the far end's word and is passed on.
-    local pid i rc=0
-    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
-        strace -f -qq -o /dev/null -e trace=write,writev,sendmsg \
-        -e inject=write,writev,sendmsg:delay_enter=150000 \
-        mitogen-run local/local -- sh -c \
-        "trap 'echo got-term; exit 8' TERM; echo ready >$MG_TMP/ready; while :; do sleep 0.1; done" \
-        <"$MG_TMP/in" >"$MG_TMP/out" 2>"$MG_TMP/err" &
-    pid=$!
-    for ((i = 0; i < 3000; i++)); do [[ -e $MG_TMP/ready ]] && break; sleep 0.01; done
-    assert "$([[ -e $MG_TMP/ready ]] && echo yes)" == yes "the command ran"
-    kill -TERM "$(cat "/proc/$pid/task/$pid/children")"
-    wait "$pid" || rc=$?
-    assert "$rc" -eq 8 "the trap's status"
-    assert "$(cat "$MG_TMP/out")" == "got-term" "the trap ran"
-    assert "$(cat "$MG_TMP/err")" !~ interrupted "not ended as interrupted"
+    # while its STARTED is still in the hops; the signal waits for the far
+    # end's word and is passed on.
+    term_under_strace -f -e trace=write,writev,sendmsg \
+        -e inject=write,writev,sendmsg:delay_enter=150000
 }
 
 @test "passed stdout: a job left in the background with it holds the run, as a relayed pipe would" {
