@@ -64,7 +64,6 @@ struct run {
 	struct termios tty_saved;
 	int signals;
 	int last_signal;
-	struct mg_timer *signal_wait; /* see SIGNAL_WAIT_MS */
 	bool abandoned;
 };
 
@@ -437,6 +436,14 @@ static int take_tty(struct run *run, int fd)
 	return mg_signal_new(run, run->loop, SIGWINCH, on_winch, run) != NULL ? 0 : -ENOMEM;
 }
 
+/* A target still connecting, or with nothing sent yet, ended by a signal:
+ * a command sent early ends with the connection, as the hops stop. */
+static void target_cut(struct target *t, int signo)
+{
+	TALLOC_FREE(t->e);
+	target_interrupted(t, signo, talloc_asprintf(t->run, "%s: interrupted", t->chain->text));
+}
+
 /* A command on its way when the signal came may be running already, its
  * STARTED behind (with stdio passed, the user may even have seen its
  * output): wait this long for the far end's word before calling it
@@ -449,7 +456,6 @@ static void on_signal_wait(struct mg_timer *tm, void *data)
 	struct run *run = data;
 	int signo = run->last_signal;
 
-	run->signal_wait = NULL;
 	for (size_t i = 0; i < run->n; i++) {
 		struct target *t = &run->t[i];
 		if (t->done || (t->e != NULL && mg_exec_started(t->e))) {
@@ -463,11 +469,7 @@ static void on_signal_wait(struct mg_timer *tm, void *data)
 			mg_exec_signal(t->e, SIGKILL);
 			target_interrupted(t, signo, msg);
 		} else {
-			/* Still connecting: the command sent early ends
-			 * with the connection, as the hops stop. */
-			TALLOC_FREE(t->e);
-			target_interrupted(t, signo, talloc_asprintf(run, "%s: interrupted",
-								     t->chain->text));
+			target_cut(t, signo);
 		}
 	}
 }
@@ -496,18 +498,14 @@ static void signal_targets(void *data)
 			mg_exec_signal(t->e, signo);
 		} else {
 			/* Nothing sent yet: it will not start now. */
-			target_interrupted(t, signo, talloc_asprintf(run, "%s: interrupted",
-								     t->chain->text));
+			target_cut(t, signo);
 		}
 	}
 	if (run->n_done == run->n) {
 		return;
 	}
-	if (wait) {
-		run->signal_wait = mg_timer_new(run, run->loop, SIGNAL_WAIT_MS, on_signal_wait, run);
-		if (run->signal_wait == NULL) {
-			on_signal_wait(NULL, run);
-		}
+	if (wait && mg_timer_new(run, run->loop, SIGNAL_WAIT_MS, on_signal_wait, run) == NULL) {
+		on_signal_wait(NULL, run);
 	}
 	if (run->kill_timer == NULL && run->n_done < run->n) {
 		run->kill_timer = mg_timer_new(run, run->loop, ESCALATE_MS, on_run_kill, run);
