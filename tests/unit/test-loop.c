@@ -984,7 +984,14 @@ static int fallback_exited(TALLOC_CTX *tmp, struct mg_loop *loop, int n)
 			_exit(0);
 		}
 	}
-	sleep_ms(20);
+	/* Exited for sure, not reaped (WNOWAIT): a sleep alone left one
+	 * still running on a loaded machine, and the other then came first. */
+	for (i = 0; i < n; i++) {
+		siginfo_t si;
+		if (x.pid[i] < 0 || waitid(P_PID, (id_t)x.pid[i], &si, WEXITED | WNOWAIT) != 0) {
+			return -1;
+		}
+	}
 	guard = mg_timer_new(tmp, loop, 2000, fail_stop_child_cb, &x);
 	for (i = 0; i < n; i++) {
 		c[i] = mg_child_new(tmp, loop, x.pid[i], free_next_child_cb, &x);
