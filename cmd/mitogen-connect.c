@@ -13,6 +13,12 @@
  * stderr, if that is a unix socket: the process that started ssh, which
  * acknowledges the login's packets at once (lib/hop/quickack.h). Failures
  * are reported as ssh reports its own connect failures, and exit 255.
+ *
+ * ssh runs a ProxyCommand as `$SHELL -c "exec COMMAND"`. Where nothing
+ * else of ssh's uses $SHELL, lib/hop/connect/ssh.c sets SHELL to this
+ * program, which then takes COMMAND's words itself when they are its own
+ * command line as ssh.c quotes it: one exec of /bin/sh fewer before every
+ * login. Any other -c text goes to /bin/sh, as it would have.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "connect-words.h"
 
 static void fail(const char *host, const char *port, const char *why)
 {
@@ -91,7 +98,28 @@ static int pass_fd(int to, int fd, int flags)
 	return 0;
 }
 
+static int connect_main(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	char *words[7], *text;
+	int n;
+
+	if (argc == 3 && strcmp(argv[1], "-c") == 0) {
+		/* Read in a copy: the text goes to /bin/sh whole otherwise. */
+		text = strdup(argv[2]);
+		if (text != NULL && (n = mg_connect_words(text, argv[0], words, 6)) > 0) {
+			words[n] = NULL;
+			return connect_main(n, words);
+		}
+		execl("/bin/sh", "sh", "-c", argv[2], (char *)NULL);
+		fprintf(stderr, "mitogen-connect: cannot run /bin/sh: %s\n", strerror(errno));
+		return 255;
+	}
+	return connect_main(argc, argv);
+}
+
+static int connect_main(int argc, char **argv)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
 	struct addrinfo *res = NULL;

@@ -217,11 +217,14 @@ PY
     assert "$stderr" !~ "acknowledging" "the pipe was not watched"
 }
 
-# ssh runs the helper through $SHELL -c: /bin/sh where nothing else of
-# ssh's uses $SHELL (a login shell's rc files would cost every hop), the
-# user's own where a LocalCommand or a SendEnv taking SHELL applies, or
-# where ssh -G read the config (a Match exec runs through it too).
-@test "tcp_nodelay: the helper runs under /bin/sh unless ssh uses \$SHELL otherwise" {
+# ssh runs the helper through $SHELL -c: the helper itself where nothing
+# else of ssh's uses $SHELL (a login shell's rc files would cost every hop,
+# and even /bin/sh is one exec more), the user's own where a LocalCommand
+# or a SendEnv taking SHELL applies, or where ssh -G read the config (a
+# Match exec runs through it too). The wrapper here is not the helper's
+# own path, so the helper hands its words to /bin/sh, which runs the
+# wrapper once more: the first line is what ssh gave.
+@test "tcp_nodelay: ssh's SHELL for the helper is the helper unless ssh uses \$SHELL otherwise" {
     need_helper
     printf '#!/bin/sh\necho "$SHELL" >>"%s"\nexec "%s" "$@"\n' \
         "$MG_TMP/shell.log" "$MITOGEN_CONNECT" >"$MG_TMP/connect"
@@ -233,17 +236,55 @@ PY
     local c want
     for c in plain local send match; do
         want=/bin/bash
-        [[ $c != plain ]] || want=/bin/sh
+        [[ $c != plain ]] || want=$MG_TMP/connect
         : >"$MG_TMP/shell.log"
         MITOGEN_CONNECT=$MG_TMP/connect SHELL=/bin/bash run_mg_sep mitogen-run -vv \
             "ssh:127.0.0.1:$MG_SSH_PORT?ssh_args=$(mg_pct "-F $MG_TMP/${c}_config")" -- echo "$c"
         assert "$output" == "$c" "$c: the command ran"
-        assert "$(cat "$MG_TMP/shell.log")" == "$want" "$c: the helper's SHELL"
+        assert "$(head -1 "$MG_TMP/shell.log")" == "$want" "$c: the helper's SHELL"
     done
-    assert "$stderr" !~ "run by /bin/sh" "match: no word of it"
-    MITOGEN_CONNECT=$MG_TMP/connect SHELL=/bin/bash run_mg_sep mitogen-run -vv \
-        "ssh:127.0.0.1:$MG_SSH_PORT?ssh_args=$(mg_pct "-F $MG_TMP/plain_config")" -- true
-    assert "$stderr" =~ "ProxyCommand run by /bin/sh" "-vv says so"
+    assert "$stderr" !~ "without a shell" "match: no word of it"
+    run_mg_sep mitogen-run -vv \
+        "ssh:127.0.0.1:$MG_SSH_PORT?ssh_args=$(mg_pct "-F $MG_TMP/plain_config")" -- echo direct
+    assert "$output" == "direct" "the helper as SHELL: the command ran"
+    assert "$stderr" =~ "ProxyCommand run without a shell \(SHELL=$MITOGEN_CONNECT for ssh\)" "-vv says so"
+}
+
+# As ssh's SHELL the helper gets -c "exec COMMAND": its own words (its own
+# path first, each bare or in '...', \' between) it takes itself; any
+# other text, or a word a shell would expand, is /bin/sh's, as before.
+@test "mitogen-connect: run as ssh's SHELL, takes its own words itself, leaves the rest to /bin/sh" {
+    need_helper
+    local port
+    port=$(_mg_free_port)
+    run_mg_sep 255 "$MITOGEN_CONNECT" -c "exec $MITOGEN_CONNECT '127.0.0.1' $port 5 inet quickack"
+    assert "$stderr" == "ssh: connect to host 127.0.0.1 port $port: Connection refused" "its own words"
+    run_mg_sep 255 "$MITOGEN_CONNECT" -c "exec '$MITOGEN_CONNECT' 'no'\\''such'.invalid $port"
+    assert "$stderr" =~ "^ssh: Could not resolve hostname no'such.invalid: " "a quote inside a word"
+    run_mg_sep 3 "$MITOGEN_CONNECT" -c 'echo "$0": hi; exit 3'
+    assert "$output" == "sh: hi" "other text: /bin/sh ran it"
+    run_mg_sep 255 "$MITOGEN_CONNECT" -c "exec $MITOGEN_CONNECT \$(printf 127.0.0.1) $port"
+    assert "$stderr" == "ssh: connect to host 127.0.0.1 port $port: Connection refused" \
+        "a word to expand: /bin/sh expanded it, then ran the helper"
+    run_mg_sep 0 "$MITOGEN_CONNECT" -c "exec printf %s\\\\n 'not the helper'"
+    assert "$output" == "not the helper" "another program: /bin/sh ran it"
+    run_mg_sep 255 "$MITOGEN_CONNECT" -c "exec $MITOGEN_CONNECT  127.0.0.1 $port"
+    assert "$stderr" == "ssh: connect to host 127.0.0.1 port $port: Connection refused" \
+        "two spaces: /bin/sh split the words, as sh does"
+}
+
+# No /bin/sh at all on the way of its own words (strace sees every exec).
+@test "mitogen-connect: its own words run no shell" {
+    need_helper
+    command -v strace >/dev/null || skip "no strace"
+    local port
+    port=$(_mg_free_port)
+    run_mg_sep 255 strace -f -qq -e trace=execve -o "$MG_TMP/trace" \
+        "$MITOGEN_CONNECT" -c "exec $MITOGEN_CONNECT 127.0.0.1 $port"
+    assert "$(grep -c execve "$MG_TMP/trace")" == "1" "one exec, the helper's own: $(cat "$MG_TMP/trace")"
+    run_mg_sep 255 strace -f -qq -e trace=execve -o "$MG_TMP/trace" \
+        "$MITOGEN_CONNECT" -c "exec $MITOGEN_CONNECT \"127.0.0.1\" $port"
+    assert "$(grep -c 'execve("/bin/sh"' "$MG_TMP/trace")" == "1" "a double quote: /bin/sh's"
 }
 
 @test "mitogen-connect: a refused connect is reported as ssh reports it, 255" {

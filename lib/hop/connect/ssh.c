@@ -297,15 +297,17 @@ static int ssh_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 
 /*
  * What prepare found, the hop's state (NULL: ssh's own way): our
- * ProxyCommand, and whether ssh runs it under /bin/sh. ssh runs it
- * through $SHELL -c, whose start a login shell's rc files can make
- * slow (zsh's .zshenv, fish's config.fish; bash takes twice dash's
- * time); SHELL is set for ssh only where the config was read directly
- * and ssh uses $SHELL for nothing else (ssh-route.h, own_shell).
+ * ProxyCommand, and the SHELL ssh gets for it. ssh runs it through
+ * $SHELL -c, whose start a login shell's rc files can make slow (zsh's
+ * .zshenv, fish's config.fish; bash takes twice dash's time), and even
+ * /bin/sh is one exec more before the login: where the config was read
+ * directly and ssh uses $SHELL for nothing else (ssh-route.h,
+ * own_shell), SHELL is the helper itself, which takes its own words
+ * (cmd/mitogen-connect.c).
  */
 struct ssh_via {
 	char *proxy;
-	bool sh;
+	char *shell_env;             /* "SHELL=HELPER", or NULL */
 };
 
 struct ssh_prep {
@@ -318,13 +320,18 @@ struct ssh_prep {
 	void *data;
 };
 
-static struct ssh_via *via_new(TALLOC_CTX *mem_ctx, char *proxy, bool sh)
+/* shell: the helper where it is to be ssh's SHELL, else NULL. */
+static struct ssh_via *via_new(TALLOC_CTX *mem_ctx, char *proxy, const char *shell)
 {
 	struct ssh_via *v = proxy != NULL ? talloc_zero(mem_ctx, struct ssh_via) : NULL;
 
 	if (v != NULL) {
 		v->proxy = talloc_steal(v, proxy);
-		v->sh = sh;
+		if (shell != NULL && (v->shell_env = talloc_asprintf(v, "SHELL=%s", shell)) == NULL) {
+			TALLOC_FREE(v);
+		}
+	} else {
+		talloc_free(proxy);
 	}
 	return v;
 }
@@ -418,7 +425,7 @@ static void ssh_g_done(void *data, int err, int status, const char *out)
 	if (proxy != NULL) {
 		mg_debug("ssh: connecting with TCP_NODELAY through %s", pr->helper);
 	}
-	pr->done(pr->data, 0, via_new(pr->mem_ctx, proxy, false), NULL);
+	pr->done(pr->data, 0, via_new(pr->mem_ctx, proxy, NULL), NULL);
 }
 
 static void ssh_prep_later(struct mg_timer *t, void *data)
@@ -446,13 +453,13 @@ static bool quick_route(struct ssh_prep *pr, char **argv, size_t n)
 	case MG_SSH_ROUTE_HELPER:
 		pr->via = via_new(pr->mem_ctx,
 				  helper_proxy(pr->mem_ctx, pr->helper, d.host, d.port, d.timeout, d.family),
-				  d.own_shell);
+				  d.own_shell ? pr->helper : NULL);
 		if (pr->via == NULL) {
 			return false;
 		}
 		mg_debug("ssh: connecting with TCP_NODELAY through %s (config read directly)", pr->helper);
-		if (pr->via->sh) {
-			mg_debug("ssh: its ProxyCommand run by /bin/sh (SHELL=/bin/sh for ssh)");
+		if (pr->via->shell_env != NULL) {
+			mg_debug("ssh: its ProxyCommand run without a shell (SHELL=%s for ssh)", pr->helper);
 		}
 		return true;
 	case MG_SSH_ROUTE_SSH:
@@ -541,15 +548,16 @@ static int ssh_amend_argv(TALLOC_CTX *mem_ctx, void *state, char ***_argv)
 	return argv[n - 1] == NULL ? -ENOMEM : 0;
 }
 
-/* SHELL=/bin/sh for ssh where struct ssh_via says so. */
+/* SHELL=HELPER for ssh where struct ssh_via says so. */
 static int ssh_amend_env(TALLOC_CTX *mem_ctx, void *state, char ***_envp)
 {
-	static const char *const sh[] = { "SHELL=/bin/sh", NULL };
 	const struct ssh_via *via = state;
+	const char *sh[2] = { NULL, NULL };
 
-	if (via == NULL || !via->sh) {
+	if (via == NULL || via->shell_env == NULL) {
 		return 0;
 	}
+	sh[0] = via->shell_env;
 	*_envp = mg__env_with(mem_ctx, sh);
 	return *_envp != NULL ? 0 : -ENOMEM;
 }
