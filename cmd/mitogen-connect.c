@@ -105,14 +105,15 @@ int main(int argc, char **argv)
 	char *words[7], *text;
 	int n;
 
-	if (argc == 3 && strcmp(argv[1], "-c") == 0) {
+	if (argc >= 3 && strcmp(argv[1], "-c") == 0) {
 		/* Read in a copy: the text goes to /bin/sh whole otherwise. */
-		text = strdup(argv[2]);
+		text = argc == 3 ? strdup(argv[2]) : NULL;
 		if (text != NULL && (n = mg_connect_words(text, argv[0], words, 6)) > 0) {
 			words[n] = NULL;
 			return connect_main(n, words);
 		}
-		execl("/bin/sh", "sh", "-c", argv[2], (char *)NULL);
+		argv[0] = "sh";
+		execv("/bin/sh", argv);
 		fprintf(stderr, "mitogen-connect: cannot run /bin/sh: %s\n", strerror(errno));
 		return 255;
 	}

@@ -263,6 +263,8 @@ PY
     assert "$stderr" =~ "^ssh: Could not resolve hostname no'such.invalid: " "a quote inside a word"
     run_mg_sep 3 "$MITOGEN_CONNECT" -c 'echo "$0": hi; exit 3'
     assert "$output" == "sh: hi" "other text: /bin/sh ran it"
+    run_mg_sep 0 "$MITOGEN_CONNECT" -c 'echo "$0" "$1"' zero one
+    assert "$output" == "zero one" "-c with more words: all of them /bin/sh's"
     run_mg_sep 255 "$MITOGEN_CONNECT" -c "exec $MITOGEN_CONNECT \$(printf 127.0.0.1) $port"
     assert "$stderr" == "ssh: connect to host 127.0.0.1 port $port: Connection refused" \
         "a word to expand: /bin/sh expanded it, then ran the helper"
