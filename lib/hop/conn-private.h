@@ -69,6 +69,7 @@ struct mg_conn {
 	enum mg_spawn_mode mode;
 	char *proc_name;             /* what the agent calls itself in ps */
 	struct mg_prompt_engine *pe; /* NULL: the method never prompts */
+	char *hostkey_id;            /* the line naming a key asked about, or NULL */
 	char **prompt_env;           /* struct mg_prompts' env, or NULL */
 	char *password;              /* wiped when freed */
 	bool asking;

@@ -325,7 +325,10 @@ static void act(struct mg_conn *c, enum mg_prompt_action a, int err, const char 
 		answer(c, c->password);
 		break;
 	case MG_PROMPT_SEND_YES:
-		mg_info("%s: accepting the unknown host key", c->name);
+		/* Trust on first use is worth a word, as ssh's accept-new
+		 * gives; with the key's fingerprint, to check it by. */
+		mg_warn("%s: accepting the unknown host key%s%s", c->name,
+			c->hostkey_id != NULL ? ": " : "", c->hostkey_id != NULL ? c->hostkey_id : "");
 		answer(c, "yes");
 		break;
 	case MG_PROMPT_NEED_PASSWORD:
@@ -355,7 +358,13 @@ static void scan_line(struct mg_conn *c, const char *line, size_t n)
 	if (c->pe != NULL && !c->up && !c->failed) {
 		/* Not in one call: argument order is unspecified in C. */
 		enum mg_prompt_action a = mg__prompt_line(c->pe, line, n, &err, &msg);
-		act(c, a, err, msg);
+
+		if (a == MG_PROMPT_HOSTKEY_ID) {
+			talloc_free(c->hostkey_id);
+			c->hostkey_id = talloc_strndup(c, line, n);
+		} else {
+			act(c, a, err, msg);
+		}
 	}
 }
 

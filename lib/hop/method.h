@@ -41,6 +41,9 @@ struct mg_prompts {
 	char **incorrect;              /* line EREs meaning a wrong password; NULL-terminated */
 	const char *hostkey;           /* partial-line ERE: unknown host key question, or NULL */
 	bool accept_hostkey;           /* answer "yes" to it (ssh check_host_keys=accept) */
+	/* Line ERE: the line naming the unknown host key (its fingerprint),
+	 * shown when the key is accepted, or NULL. */
+	const char *hostkey_id;
 	const struct mg_line_error *errors; /* line patterns; terminated by re == NULL */
 	/* "NAME=VALUE" set in the environment of the hop's command (sudo:
 	 * its prompt, see connect/sudo.c); NULL: none. Methods that set it

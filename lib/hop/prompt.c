@@ -11,6 +11,7 @@ struct mg_prompt_engine {
 	const struct mg_prompts *p;
 	struct mg__re *password;
 	struct mg__re *hostkey;
+	struct mg__re *hostkey_id;
 	struct mg__re *incorrect[MAX_PATTERNS];
 	size_t n_incorrect;
 	struct mg__re *errors[MAX_PATTERNS];
@@ -53,6 +54,10 @@ static int compile(struct mg_prompt_engine *e, char **_errmsg)
 	    (ret = mg__re_compile(e, p->hostkey, &e->hostkey, _errmsg)) != 0) {
 		return ret;
 	}
+	if (p->hostkey_id != NULL &&
+	    (ret = mg__re_compile(e, p->hostkey_id, &e->hostkey_id, _errmsg)) != 0) {
+		return ret;
+	}
 	for (size_t i = 0; p->incorrect != NULL && p->incorrect[i] != NULL && i < MAX_PATTERNS; i++) {
 		if ((ret = mg__re_compile(e, p->incorrect[i], &e->incorrect[i], _errmsg)) != 0) {
 			return ret;
@@ -83,7 +88,7 @@ static enum mg_prompt_action ready(struct mg_prompt_engine *e, int *_err, const 
 		return MG_PROMPT_NONE;
 	}
 	/* No pattern matches from now on. */
-	e->password = e->hostkey = NULL;
+	e->password = e->hostkey = e->hostkey_id = NULL;
 	e->n_incorrect = e->n_errors = 0;
 	talloc_free(e->msg);
 	e->msg = errmsg != NULL ? talloc_steal(e, errmsg) : NULL;
@@ -172,6 +177,9 @@ enum mg_prompt_action mg__prompt_line(struct mg_prompt_engine *e, const char *li
 			}
 			return MG_PROMPT_FAIL;
 		}
+	}
+	if (e->hostkey_id != NULL && matches(e->hostkey_id, line, n)) {
+		return MG_PROMPT_HOSTKEY_ID;
 	}
 	return MG_PROMPT_NONE;
 }

@@ -18,6 +18,7 @@ enum mg_prompt_action {
 	MG_PROMPT_NEED_PASSWORD, /* a prompt, and no password known yet */
 	MG_PROMPT_SEND_YES,      /* accept an unknown host key */
 	MG_PROMPT_FAIL,          /* give up: *_err and *_msg say why */
+	MG_PROMPT_HOSTKEY_ID,    /* the line naming the host key asked about */
 };
 
 /* An engine for p's patterns, compiled when first needed (a bad one

@@ -265,12 +265,24 @@ function hop_re() {
     assert "$output" == "root" "connected after answering yes"
     assert "$(cat "$kh")" == "[127.0.0.1]:$MG_SSH_PORT $MG_SSH_HOST_PUB" \
         "the host key is now in known_hosts, and nothing else"
+    # Trust on first use is shown, with the key's fingerprint; -q hides it.
+    local fp
+    fp=$(ssh-keygen -l -E sha256 -f <(echo "$MG_SSH_HOST_PUB") | awk '{print $2}')
+    assert "$stderr" =~ "^mitogen-run: ssh:127.0.0.1:$MG_SSH_PORT[^ ]*: accepting the unknown host key: " \
+        "the key taken is shown"
+    assert "${stderr#*: accepting the unknown host key: }" == "ED25519 key fingerprint is $fp." "by its fingerprint"
+    : >"$kh"
+    run_mg_sep mitogen-run -q "$(ssh_hop_kh "$kh" check_host_keys=accept)" -- id -un
+    assert "$output" == "root" "-q: connected"
+    assert "$stderr" == "" "-q: nothing shown"
+    assert "$(wc -l <"$kh")" -eq 1 "-q: recorded all the same"
 
     # Now known: enforce accepts it, and accept asks nothing.
     run_mg mitogen-run "$(ssh_hop_kh "$kh")" -- id -un
     assert "$output" == "root" "enforce with the recorded key"
-    run_mg mitogen-run "$(ssh_hop_kh "$kh" check_host_keys=accept)" -- id -un
+    run_mg_sep mitogen-run "$(ssh_hop_kh "$kh" check_host_keys=accept)" -- id -un
     assert "$output" == "root" "accept with a known key"
+    assert "$stderr" == "" "a known key: no word of it"
 
     # A changed key is never accepted, even in accept mode.
     ssh-keygen -q -t ed25519 -N '' -f "$MG_TMP/other" >/dev/null

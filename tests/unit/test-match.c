@@ -256,9 +256,34 @@ static void test_engine_compiles_late(void)
 	talloc_free(ctx);
 }
 
+/* The line naming an unknown host key is kept (not an error, not a
+ * prompt), whatever else the hop prints around it. */
+static void test_engine_hostkey_id(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	struct mg_prompts p = { .what = "SSH", .hostkey = "continue connecting.*\\? *$",
+				.accept_hostkey = true,
+				.hostkey_id = "^[a-z0-9-]+ key fingerprint is [^ ]+$" };
+	const char *fp = "ED25519 key fingerprint is SHA256:OQH6bzv3TBk5ye1vL3LX7BlNFJw412CMXv4zn/JQBAM.";
+	struct mg_prompt_engine *e;
+	const char *msg = NULL;
+	char *errmsg = NULL;
+	int err = 0;
+
+	ASSERT_INT_EQ(mg__prompt_new(ctx, &p, &e, &errmsg), 0);
+	ASSERT_INT_EQ(mg__prompt_line(e, "The authenticity of host 'h' can't be established.", 51,
+				      &err, &msg), MG_PROMPT_NONE);
+	ASSERT_INT_EQ(mg__prompt_line(e, fp, strlen(fp), &err, &msg), MG_PROMPT_HOSTKEY_ID);
+	ASSERT_INT_EQ(mg__prompt_line(e, "Warning: the RSA key fingerprint is x", 37, &err, &msg), MG_PROMPT_NONE);
+	ASSERT_INT_EQ(mg__prompt_partial(e, "continue connecting (yes/no)? ", 30, &err, &msg),
+		      MG_PROMPT_SEND_YES);
+	talloc_free(ctx);
+}
+
 int main(void)
 {
 	TESTS_BEGIN();
+	RUN(test_engine_hostkey_id);
 	RUN(test_methods_patterns);
 	RUN(test_syntax);
 	RUN(test_random_against_libc);

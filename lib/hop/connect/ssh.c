@@ -269,6 +269,8 @@ static int ssh_prompts(TALLOC_CTX *mem_ctx, const struct mg_hop *hop,
 	p->accept_hostkey = hk == MG_HK_ACCEPT;
 	p->errors = ssh_errors;
 	if (hk == MG_HK_ACCEPT) {
+		/* "ED25519 key fingerprint is SHA256:...", before the question. */
+		p->hostkey_id = "^[a-z0-9-]+ key fingerprint is [^ ]+$";
 		struct mg_line_error *e = talloc_memdup(p, ssh_errors, sizeof(ssh_errors));
 		if (e == NULL) {
 			talloc_free(p);
