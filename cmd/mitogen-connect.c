@@ -110,8 +110,11 @@ int main(int argc, char **argv)
 		text = argc == 3 ? strdup(argv[2]) : NULL;
 		if (text != NULL && (n = mg_connect_words(text, argv[0], words, 6)) > 0) {
 			words[n] = NULL;
-			return connect_main(n, words);
+			n = connect_main(n, words);
+			free(text);
+			return n;
 		}
+		free(text);
 		argv[0] = "sh";
 		execv("/bin/sh", argv);
 		fprintf(stderr, "mitogen-connect: cannot run /bin/sh: %s\n", strerror(errno));

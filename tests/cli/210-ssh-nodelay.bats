@@ -281,10 +281,13 @@ PY
     command -v strace >/dev/null || skip "no strace"
     local port
     port=$(_mg_free_port)
-    run_mg_sep 255 strace -f -qq -e trace=execve -o "$MG_TMP/trace" \
+    # LeakSanitizer cannot run under ptrace.
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        run_mg_sep 255 strace -f -qq -e trace=execve -o "$MG_TMP/trace" \
         "$MITOGEN_CONNECT" -c "exec $MITOGEN_CONNECT 127.0.0.1 $port"
     assert "$(grep -c execve "$MG_TMP/trace")" == "1" "one exec, the helper's own: $(cat "$MG_TMP/trace")"
-    run_mg_sep 255 strace -f -qq -e trace=execve -o "$MG_TMP/trace" \
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        run_mg_sep 255 strace -f -qq -e trace=execve -o "$MG_TMP/trace" \
         "$MITOGEN_CONNECT" -c "exec $MITOGEN_CONNECT \"127.0.0.1\" $port"
     assert "$(grep -c 'execve("/bin/sh"' "$MG_TMP/trace")" == "1" "a double quote: /bin/sh's"
 }
