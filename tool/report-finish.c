@@ -230,6 +230,34 @@ void mg__report_json(struct mg_report *rep, struct mg__report_target *t)
 	talloc_free(tmp_ctx);
 }
 
+/*
+ * The stdout that gathering compares, as -b prints it: an unended last
+ * line is printed ended, so "abc" and "abc\n" are one group (as with
+ * clush -b and dshbak -c, which read lines). -1 for no output at all,
+ * which prints nothing where "\n" prints an empty line.
+ */
+static ssize_t gather_len(const struct mg__report_target *t)
+{
+	const struct mg__rbuf *out = &t->kept[0];
+
+	if (out->len == 0) {
+		return -1;
+	}
+	return (ssize_t)out->len - (out->p[out->len - 1] == '\n');
+}
+
+/* Whether x and y print the same stdout under -b. */
+static int cmp_shown(const struct mg__report_target *x,
+		     const struct mg__report_target *y)
+{
+	ssize_t xn = gather_len(x), yn = gather_len(y);
+
+	if (xn != yn) {
+		return xn < yn ? -1 : 1;
+	}
+	return xn > 0 ? memcmp(x->kept[0].p, y->kept[0].p, (size_t)xn) : 0;
+}
+
 /* Order for gathering: same reason and stdout next to each other, then
  * target order, so that each run starts with its first target. */
 static int cmp_gather(const void *a, const void *b)
@@ -238,11 +266,8 @@ static int cmp_gather(const void *a, const void *b)
 	const struct mg__report_target *y = *(struct mg__report_target *const *)b;
 	int c = strcmp(x->reason, y->reason);
 
-	if (c == 0 && x->kept[0].len != y->kept[0].len) {
-		c = x->kept[0].len < y->kept[0].len ? -1 : 1;
-	}
-	if (c == 0 && x->kept[0].len > 0) {
-		c = memcmp(x->kept[0].p, y->kept[0].p, x->kept[0].len);
+	if (c == 0) {
+		c = cmp_shown(x, y);
 	}
 	if (c == 0) {
 		c = x->index < y->index ? -1 : (x->index > y->index ? 1 : 0);
@@ -296,10 +321,7 @@ static struct group *group_by(TALLOC_CTX *mem_ctx,
 		bool same = i > 0 && strcmp(v[i]->reason, v[i - 1]->reason) == 0;
 
 		if (same && gather) {
-			same = v[i]->kept[0].len == v[i - 1]->kept[0].len
-			       && (v[i]->kept[0].len == 0
-				   || memcmp(v[i]->kept[0].p, v[i - 1]->kept[0].p,
-					     v[i]->kept[0].len) == 0);
+			same = cmp_shown(v[i], v[i - 1]) == 0;
 		}
 		if (!same) {
 			g[ng].t = &v[i];

@@ -188,6 +188,17 @@ function summary_line() {
         "one group for four chains without a host"
 }
 
+@test "-b: output without its last newline gathers with the same lines ended" {
+    # -b prints an unended last line ended, as clush -b and dshbak -c
+    # do: two outputs printed alike are one group, as in those tools.
+    # Empty output and one empty line still differ.
+    local cmd="$NAME_SH"'case $n in c01) printf abc;; c02) echo abc;; c03) echo;; esac'
+    run_mg_sep mitogen-run -b -w 'docker:c[01-04]' -- "$cmd"
+    local sep=---------------
+    assert "$output" == "$(printf '%s\n' "$sep" 'c[01-02]' "$sep" abc "$sep" c03 "$sep" '' "$sep" c04 "$sep")" \
+        "abc and abc\\n in one group; an empty line apart from no output"
+}
+
 ###############################################################################
 # --json
 
