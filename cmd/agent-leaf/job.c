@@ -395,7 +395,7 @@ void job_exec(const struct leaf_msg *m)
 				      "one command at a time" : UNSUPPORTED, 0);
 		return;
 	}
-	cwd = q.cwd != NULL && strcmp(q.cwd, "~") == 0 ? leaf_home_dir() : q.cwd;
+	cwd = leaf_cwd(q.cwd);
 	if (cwd != NULL && (ret = mg__dir_enterable(cwd)) != 0) {
 		/* As `cd DIR && COMMAND` fails in a shell: status 1. */
 		leaf_format(why, sizeof(why), "cd: %s: %s", cwd, strerror(-ret));

@@ -65,9 +65,10 @@ void leaf_format(char *buf, size_t cap, const char *fmt, ...);
 uint64_t leaf_now_ms(void);
 
 /* spawn.c: starting the command. */
-/* The shell sshd would run a command line with; the home it enters. */
+/* The shell sshd would run a command line with; a -C directory with
+ * "~" and "~/DIR" expanded to the home sshd enters. */
 const char *leaf_login_shell(void);
-const char *leaf_home_dir(void);
+const char *leaf_cwd(const char *cwd);
 /* The request's K=V items on top of our environment (*_env NULL: ours);
  * 0 or -ENOMEM. */
 int leaf_make_env(char **over, char ***_env);

@@ -200,12 +200,35 @@ int leaf_make_env(char **over, char ***_env)
 }
 
 /* cwd "~": the user's home as sshd enters it, else "/". */
-const char *leaf_home_dir(void)
+static const char *home_dir(void)
 {
 	static char home[PATH_MAX];
 	const char *h = user_field(5, home, sizeof(home));
 
 	return h != NULL && h[0] == '/' && mg__dir_enterable(h) == 0 ? h : "/";
+}
+
+/* cwd as a shell's `cd` reads it: "~" the home, "~/DIR" DIR in it (only
+ * this end knows the home); anything else, "~user" too, as it is. One
+ * too long for PATH_MAX stays as it is, and cd reports it. */
+const char *leaf_cwd(const char *cwd)
+{
+	static char path[PATH_MAX];
+	const char *home;
+
+	if (cwd == NULL || cwd[0] != '~' || (cwd[1] != '\0' && cwd[1] != '/')) {
+		return cwd;
+	}
+	home = home_dir();
+	if (cwd[1] == '\0') {
+		return home;
+	}
+	if (strlen(home) + strlen(cwd) > sizeof(path)) {
+		return cwd;
+	}
+	/* "/" + "/DIR": no "//" in what an error names. */
+	leaf_format(path, sizeof(path), "%s%s", strcmp(home, "/") == 0 ? "" : home, cwd + 1);
+	return path;
 }
 
 /* Run it with /bin/sh, as execvp and POSIX do for a file that is no

@@ -337,6 +337,24 @@ static char *home_dir(TALLOC_CTX *mem_ctx)
 	return talloc_strdup(mem_ctx, home != NULL && home[0] == '/' && mg__dir_enterable(home) == 0 ? home : "/");
 }
 
+/* cwd as a shell's `cd` reads it: "~" is the home, "~/DIR" DIR in it
+ * (the master sends the word unexpanded: only this end knows the home).
+ * Anything else, "~user" too, is used as it is. NULL on ENOMEM. */
+static char *expand_cwd(TALLOC_CTX *mem_ctx, char *cwd)
+{
+	char *home;
+
+	if (cwd == NULL || cwd[0] != '~' || (cwd[1] != '\0' && cwd[1] != '/')) {
+		return cwd;
+	}
+	home = home_dir(mem_ctx);
+	if (home == NULL || cwd[1] == '\0') {
+		return home;
+	}
+	/* "/" + "/DIR": no "//" in what an error names. */
+	return talloc_asprintf(mem_ctx, "%s%s", strcmp(home, "/") == 0 ? "" : home, cwd + 1);
+}
+
 /* The ELF machine of this host, from uname. */
 static uint32_t host_machine(const char **_name)
 {
@@ -572,7 +590,7 @@ static void start_job(struct request *rq, int image_fd)
 		 * the descriptor must stay open in the child. */
 		snprintf(exec_path, sizeof(exec_path), "/proc/self/fd/%d", SCRIPT_FD);
 	}
-	if (cwd != NULL && strcmp(cwd, "~") == 0 && (cwd = home_dir(tmp)) == NULL) {
+	if (cwd != NULL && (cwd = expand_cwd(tmp, cwd)) == NULL) {
 		goto out;
 	}
 	if (cwd != NULL && (ret = mg__dir_enterable(cwd)) != 0) {

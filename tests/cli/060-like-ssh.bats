@@ -272,4 +272,25 @@ EOF
     assert "$stderr" =~ "cd: /nonexistent-mg: No such file or directory" "the failed cd, over ssh"
 }
 
+@test "-C '~/DIR': DIR in the far user's home, as cd ~/DIR && COMMAND" {
+    need_users
+    local home
+    home=$(getent passwd "$MG_BASH_USER" | cut -d: -f6)
+    install -d -o "$MG_BASH_USER" "$home/mg-sub"
+    # The agent (local/sudo) and, over ssh, the leaf agent: each expands it.
+    run_mg_sep mitogen-run -C '~/mg-sub' local/sudo:"$MG_BASH_USER" pwd
+    assert "$output" == "$home/mg-sub" "-C ~/mg-sub through sudo"
+    run_mg_sep 1 mitogen-run -C '~/mg-none' local/sudo:"$MG_BASH_USER" pwd
+    assert "$stderr" =~ "cd: $home/mg-none: No such file or directory" "a missing one is named as entered"
+    if [[ -z $MG_SSHD_SKIP ]]; then
+        run_mg_sep mitogen-run -C '~/mg-sub' "$(ssh_hop "$MG_BASH_USER")" -- pwd
+        assert "$output" == "$home/mg-sub" "-C ~/mg-sub over ssh"
+        run_mg_sep mitogen-run -C '~/mg-sub' "$(ssh_hop "$MG_BASH_USER")/local" -- pwd
+        assert "$output" == "$home/mg-sub" "-C ~/mg-sub over ssh, then local"
+    fi
+    # Only '~' and '~/' are the home: '~user' and '~x' are names as given.
+    run_mg_sep 1 mitogen-run -C '~mg-sub' local/sudo:"$MG_BASH_USER" pwd
+    assert "$stderr" =~ "cd: ~mg-sub: No such file or directory" "~mg-sub is no home"
+}
+
 # vim: filetype=sh
