@@ -37,9 +37,9 @@ RIP_OPS = (0x39, 0x3B, 0x80, 0x83, 0x89, 0x8B, 0x8D, 0xC6, 0xC7)
 # measured: code wants the previous byte's high bits; operands their place
 # in the 4-byte word.
 CODE_PROPS = (3, 0, 0)
-CODE_ENC = {"mf": lzma.MF_BT2, "nice_len": 160}
+CODE_ENC = {"mf": lzma.MF_BT2, "nice_len": 96}
 OPS_PROPS = (1, 2, 2)
-OPS_ENC = {"mf": lzma.MF_BT4, "nice_len": 64}
+OPS_ENC = {"mf": lzma.MF_BT4, "nice_len": 96}
 
 
 def operand(buf, i, n):

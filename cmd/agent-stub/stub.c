@@ -95,14 +95,16 @@ __attribute__((used)) const struct packed mg_packed = { "MGPACK2", 0, 0, 0, 0 };
 /* Read through this, never folded to the zeros above. */
 static const volatile struct packed *const pk = &mg_packed;
 
-/* The decoder's state, in bss (not in the file): the exec-only agent's
- * stub inflates deflate (MG_STUB_INFLATE, tools/build-agent.sh), every
- * other LZMA, 15 KB of probabilities. */
+/* The decoder's state, in the memory the agent is inflated into: the
+ * exec-only agent's stub inflates deflate (MG_STUB_INFLATE,
+ * tools/build-agent.sh), every other LZMA, 15 KB of probabilities. No
+ * variable of the stub is writable, so its file holds no data segment:
+ * its program header would cost ~100 bytes of every ssh command. */
 #ifdef MG_STUB_INFLATE
-static struct mg__inflate dec_state;
+typedef struct mg__inflate dec_state_t;
 #define DECODE mg__inflate_stream
 #else
-static struct mg_unlzma dec_state;
+typedef struct mg_unlzma dec_state_t;
 #define DECODE mg__unlzma_stream
 #endif
 
@@ -144,11 +146,9 @@ static int same(const char *a, const char *b)
 	return *a == *b;
 }
 
-/* The first stage's file (--boot FILE): the agent unlinks it once up;
- * when we fail, we must. */
-static const char *boot_file;
-
-__attribute__((noreturn)) static void die(const char *why)
+/* boot_file: the first stage's file (--boot FILE), or NULL; the agent
+ * unlinks it once up, when we fail, we must. */
+__attribute__((noreturn)) static void die(const char *boot_file, const char *why)
 {
 	static const char pre[] = "mitogen-agent: ";
 
@@ -250,7 +250,7 @@ static long agent_file(const char *boot_file, const uint8_t *p, size_t n)
 		return temp_copy(boot_file, p, n);
 	}
 	if (write_all(fd, p, n) != 0) {
-		die("cannot write the inflated agent");
+		die(boot_file, "cannot write the inflated agent");
 	}
 	/* Not open for writing at exec (ETXTBSY on some kernels). */
 	memcpy(path, "/proc/self/fd/", 14);
@@ -275,44 +275,45 @@ __attribute__((noreturn, used)) void stub_main(long *sp)
 	int boot = argc == 4 && same(argv[1], "--boot");
 	int local = argc == 2 && same(argv[1], "--local");
 	char *local_argv[4], self_num[12], num[12], path[32];
+	const char *boot_file = boot ? argv[2] : NULL;
 	uint32_t off = pk->off, len = pk->len, raw_len = pk->raw_len;
 	long self, end, fd;
 	const uint8_t *in;
 	uint8_t *out;
+	dec_state_t *st;
 
-	if (boot) {
-		boot_file = argv[2];
-	}
 	/* Our own file: for --local it is the image the agent pushes on. */
 	self = open_at("/proc/self/exe", O_RDONLY | (local ? 0 : O_CLOEXEC), 0);
 	if (self < 0 && boot) {
 		self = open_at(argv[2], O_RDONLY | O_CLOEXEC, 0);
 	}
 	if (self < 0) {
-		die("cannot open its own file");
+		die(boot_file, "cannot open its own file");
 	}
 	end = sys6(SYS_lseek, self, 0, 2, 0, 0, 0);
 	if (len < 5 || raw_len == 0 || end < 0 || (uint64_t)off + len > (uint64_t)end) {
-		die("the agent image is cut short");
+		die(boot_file, "the agent image is cut short");
 	}
 	in = (const uint8_t *)sys6(SYS_mmap, 0, (long)off + len, 1, 2, self, 0);  /* PROT_READ, MAP_PRIVATE */
 	/* The agent, room for its operand stream, the payload unmasked
-	 * (unlzma.h). */
-	out = (uint8_t *)sys6(SYS_mmap, 0, 2L * raw_len + len, 3, 0x22, -1, 0);  /* RW, MAP_PRIVATE|ANON */
+	 * (unlzma.h), then the decoder's state (zeroed, as mmap gives). */
+	out = (uint8_t *)sys6(SYS_mmap, 0, 2L * raw_len + len + 8 + (long)sizeof(*st),
+			      3, 0x22, -1, 0);  /* RW, MAP_PRIVATE|ANON */
 	if ((unsigned long)in > -4096UL || (unsigned long)out > -4096UL) {
-		die("out of memory inflating the agent");
+		die(boot_file, "out of memory inflating the agent");
 	}
-	if (mg__unpack(DECODE, &dec_state, out + 2L * raw_len,
+	st = (dec_state_t *)(((unsigned long)out + 2L * raw_len + len + 7) & ~7UL);
+	if (mg__unpack(DECODE, st, out + 2L * raw_len,
 		       mg__unmask(in + off, len, out + 2L * raw_len), out, raw_len, out + raw_len,
 		       raw_len) != 0) {
-		die("the agent image is corrupt (it does not inflate)");
+		die(boot_file, "the agent image is corrupt (it does not inflate)");
 	}
 	if (mg__fnv1a(out, raw_len) != pk->hash) {
-		die("the agent image is corrupt (wrong checksum)");
+		die(boot_file, "the agent image is corrupt (wrong checksum)");
 	}
-	fd = agent_file(boot ? argv[2] : NULL, out, raw_len);
+	fd = agent_file(boot_file, out, raw_len);
 	if (fd < 0) {
-		die("cannot create a file to run the agent from");
+		die(boot_file, "cannot create a file to run the agent from");
 	}
 	if (local) {
 		local_argv[0] = argv[0];
@@ -329,5 +330,5 @@ __attribute__((noreturn, used)) void stub_main(long *sp)
 		memcpy(path + 14, s, len_of(s) + 1);
 	}
 	sys6(SYS_execve, (long)path, (long)argv, (long)envp, 0, 0, 0);
-	die("cannot run the inflated agent");
+	die(boot_file, "cannot run the inflated agent");
 }
