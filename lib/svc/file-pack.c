@@ -24,10 +24,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "mitogen/error.h"
+#include "images.h"
 #include "protocol.h"
 #include "svc-file.h"
 
 #define ZSLICE 16384u
+/* The most a file of unknown size may hold (see spool). */
+#define SPOOL_MAX (64u << 20)
 
 struct pdest {
 	struct mg__pack *p;
@@ -228,6 +231,46 @@ static void emit_dir(struct mg__pack *p, int dirfd, const char *name, const char
 	queue(p, &m);
 }
 
+/* A file of /proc tells no size (0), one of sysfs a page's, and cp reads
+ * either to its end: since its size goes before its bytes, those are
+ * read here first when it may be such a file (no block on disk, at most
+ * a page), into an unnamed file that is sent instead (FD closed then;
+ * -errno on a failure). An empty file costs one read more, a small file
+ * all holes a copy. */
+static int spool(int fd, struct stat *st)
+{
+	uint8_t buf[16384];
+	int out = -1, e = 0;
+	off_t n = 0;
+	ssize_t k;
+
+	if (st->st_blocks != 0 || st->st_size > 4096) {
+		return fd;
+	}
+	while (e == 0 && (k = read(fd, buf, sizeof(buf))) != 0) {
+		if (k < 0) {
+			e = -errno;  /* a file: no EINTR */
+		} else if (n + k > (off_t)SPOOL_MAX) {
+			e = -EFBIG;  /* maybe endless (/proc/PID/pagemap) */
+		} else if (out < 0 && (out = mg__anon_file("", false)) < 0) {
+			e = -errno;
+		} else if (pwrite(out, buf, (size_t)k, n) != k) {
+			e = -ENOSPC;  /* short or failed: where it goes is full */
+		} else {
+			n += k;
+		}
+	}
+	st->st_size = n;
+	if (out < 0 && e == 0) {
+		return fd;  /* empty */
+	}
+	close(fd);
+	if (e != 0) {
+		close(out);  /* maybe -1: nothing to close */
+	}
+	return e != 0 ? e : out;
+}
+
 static void emit_file(struct mg__pack *p, int dirfd, const char *name, const char *rel,
 		      const struct stat *lst)
 {
@@ -258,6 +301,11 @@ static void emit_file(struct mg__pack *p, int dirfd, const char *name, const cha
 		return;
 	}
 	fcntl(fd, F_SETFL, O_RDONLY);
+	fd = spool(fd, &st);
+	if (fd < 0) {
+		queue_error(p, rel, strerror(-fd));
+		return;
+	}
 	if (p->z != NULL) {
 		mg__zenc_file(p->z);
 	}

@@ -508,6 +508,41 @@ local+local: $MG_TMP/d/big: the source shrank while it was read (not copied)"
     assert_shrank "mitogen-cp: fork: $MG_TMP/d/big: the source shrank while it was read (not copied)"
 }
 
+@test "cp: a file of /proc or /sys, which tells no size or a page's, is copied as read, as cp copies it" {
+    local pid i sys=/sys/devices/system/cpu/online
+    mkdir "$MG_TMP/out"
+    run_mg mitogen-cp local:/proc/version "$MG_TMP/out/version"
+    assert "$(cat "$MG_TMP/out/version")" == "$(cat /proc/version)" "pulled: its bytes, not none"
+    run_mg mitogen-cp -z /proc/version "local:$MG_TMP/out/pushed"
+    assert "$(cat "$MG_TMP/out/pushed")" == "$(cat /proc/version)" "pushed (-z) the same"
+    # Many reads and chunks: an environment of 300 KB.
+    local big
+    big=$(head -c 100000 /dev/zero | tr '\0' x)
+    env A="$big" B="$big" C="$big" sleep 60 &
+    pid=$!
+    for ((i = 0; i < 500; i++)); do
+        [[ $(cat "/proc/$pid/comm") != sleep ]] || break
+        sleep 0.01
+    done
+    run_mg mitogen-cp "local:/proc/$pid/environ" "$MG_TMP/out/environ"
+    cmp "/proc/$pid/environ" "$MG_TMP/out/environ" || die "a large one, read to its end"
+    kill "$pid"
+    if [[ -r $sys ]]; then
+        run_mg mitogen-cp -p "local:$sys" "$MG_TMP/out/online"
+        assert "$(cat "$MG_TMP/out/online")" == "$(cat "$sys")" "sysfs: what is read, not 'shrank'"
+    fi
+    # One without end is refused, not read on and on.
+    run_mg_sep 1 mitogen-cp local:/proc/self/pagemap "$MG_TMP/out/pagemap"
+    assert "$stderr" == "mitogen-cp: local: /proc/self/pagemap: File too large" "said"
+    # An empty file stays empty, a small one all holes is its zeros.
+    : >"$MG_TMP/empty"
+    truncate -s 4096 "$MG_TMP/holes"
+    run_mg mitogen-cp "local:$MG_TMP/empty" "local:$MG_TMP/holes" "$MG_TMP/out/"
+    assert "$(stat -c %s "$MG_TMP/out/empty")" == "0" "an empty file"
+    cmp "$MG_TMP/holes" "$MG_TMP/out/holes" || die "a small file all holes"
+    assert_no_temp "$MG_TMP/out"
+}
+
 @test "cp: a far end that ends a file early says why; an early end for no file is refused" {
     [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the held hop runs the holder's agent, not MITOGEN_AGENT's"
     local stub=$MG_SRC_DIR/tests/stubs/hostile/file-evil
