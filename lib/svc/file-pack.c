@@ -249,7 +249,7 @@ static int spool(int fd, struct stat *st)
 	}
 	while (e == 0 && (k = read(fd, buf, sizeof(buf))) != 0) {
 		if (k < 0) {
-			e = -errno;  /* a file: no EINTR */
+			e = -errno;  /* EAGAIN: it would block */
 		} else if (n + k > (off_t)SPOOL_MAX) {
 			e = -EFBIG;  /* maybe endless (/proc/PID/pagemap) */
 		} else if (out < 0 && (out = mg__anon_file("", false)) < 0) {
@@ -300,12 +300,14 @@ static void emit_file(struct mg__pack *p, int dirfd, const char *name, const cha
 		}
 		return;
 	}
-	fcntl(fd, F_SETFL, O_RDONLY);
+	/* Still O_NONBLOCK: a file that would block (/proc/kmsg) fails
+	 * with EAGAIN rather than hold the agent. */
 	fd = spool(fd, &st);
 	if (fd < 0) {
 		queue_error(p, rel, strerror(-fd));
 		return;
 	}
+	fcntl(fd, F_SETFL, O_RDONLY);
 	if (p->z != NULL) {
 		mg__zenc_file(p->z);
 	}
