@@ -74,20 +74,28 @@ static void plan(const struct mg_cp_opts *co)
 {
 	for (size_t i = 0; i < co->n_chains; i++) {
 		for (size_t j = 0; co->srcs[j] != NULL; j++) {
+			char *line;
+
 			if (co->pull) {
 				char *stem = co->report != NULL ? mg_report_file_stem(NULL, co->names[i]) : NULL;
 				size_t n = strlen(co->dest);
 				/* DEST/ as given: no second slash before the stem. */
 				bool sep = stem != NULL && (n == 0 || co->dest[n - 1] != '/');
 
-				printf("%s:%s -> %s%s%s\n", co->chains[i].text, co->srcs[j], co->dest,
-				       sep ? "/" : "", stem != NULL ? stem : "");
+				line = talloc_asprintf(NULL, "%s:%s -> %s%s%s", co->chains[i].text,
+						       co->srcs[j], co->dest, sep ? "/" : "",
+						       stem != NULL ? stem : "");
 				talloc_free(stem);
 			} else {
-				printf("%s%s%s -> %s:%s\n", co->from != NULL ? co->from->text : "",
-				       co->from != NULL ? ":" : "", co->srcs[j], co->chains[i].text,
-				       co->dest);
+				line = talloc_asprintf(NULL, "%s%s%s -> %s:%s",
+						       co->from != NULL ? co->from->text : "",
+						       co->from != NULL ? ":" : "", co->srcs[j],
+						       co->chains[i].text, co->dest);
 			}
+			/* One per line: a newline in a name is shown escaped,
+			 * as errors show it. */
+			dry_line(NULL, line != NULL ? line : "?");
+			talloc_free(line);
 		}
 	}
 }

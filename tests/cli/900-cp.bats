@@ -798,6 +798,11 @@ pushed" "nothing else written"
     assert "$output" == "ssh:web1:a:b -> ." "a relative path with a colon"
     run_mg_sep mitogen-cp -n 'ssh:web1:' .
     assert "$output" == "ssh:web1:. -> ." "an empty path is the far directory"
+    # One copy per line: a newline or a control byte in a name is shown
+    # escaped, as in errors.
+    run_mg_sep mitogen-cp -n $'sd/n\nl' $'local:/tmp/x\x01/'
+    assert "${#lines[@]}" -eq 1 "one line for one copy"
+    assert "$output" == 'sd/n\nl -> local:/tmp/x\x01/' "the newline shown escaped"
 }
 
 @test "cp: the chain before a colon is read as mitogen-run reads it: a mistyped one refused, a bracket in a value plain" {
