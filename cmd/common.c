@@ -55,6 +55,11 @@ static void std_fds_open(void)
 	}
 }
 
+const char *mg_cmd_prog(void)
+{
+	return prog_name;
+}
+
 void mg_cmd_init(const char *prog)
 {
 	std_fds_open();

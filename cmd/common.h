@@ -30,6 +30,8 @@ extern struct poptOption mg_common_popt_table[];
 
 /* Set up logging for program 'prog' from the common options. */
 void mg_cmd_init(const char *prog);
+/* The name given to mg_cmd_init. */
+const char *mg_cmd_prog(void);
 /* Apply -v/-q; true when --version was printed and the program is done. */
 bool mg_cmd_apply_common(void);
 /* Print "prog: message" on stderr. */

@@ -106,7 +106,8 @@ static int run(TALLOC_CTX *tmp, struct mg_cp_opts *co, const struct mg_chain_lis
 	struct mg_loop *loop = mg_loop_new(tmp);
 	struct mg_session *s = NULL;
 	struct mg_report_opts rop = { .mode = o.json ? MG_REPORT_JSON : MG_REPORT_PREFIX,
-				      .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .loop = loop };
+				      .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .loop = loop,
+				      .ident = mg_cmd_prog() };
 	struct mg_persist_opts po = { .verbose = mg_common.verbose };
 	char *errmsg = NULL;
 	int status;

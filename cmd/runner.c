@@ -126,6 +126,7 @@ static struct mg_report *make_report(TALLOC_CTX *tmp, const struct mg_chain_list
 		      : o->no_prefix ? MG_REPORT_PLAIN : MG_REPORT_PREFIX,
 		.out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
 		.outdir = o->outdir, .failed_file = o->failed, .loop = loop,
+		.ident = mg_cmd_prog(),
 	};
 	struct mg_report *report;
 	char **names;

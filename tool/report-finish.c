@@ -517,7 +517,8 @@ void mg__report_summary(struct mg_report *rep)
 		return;
 	}
 	if (text[0] != '\0') {
-		char *line = talloc_asprintf(rep, "%s\n", text);
+		char *line = talloc_asprintf(rep, "%s%s%s\n", rep->ident != NULL ? rep->ident : "",
+					     rep->ident != NULL ? ": " : "", text);
 
 		if (line != NULL) {
 			mg__report_emit(rep, 1, line, strlen(line));

@@ -79,6 +79,7 @@ struct mg_report {
 	char *outdir;
 	int dir_fd;
 	char *failed_file;
+	char *ident;              /* opts->ident, or NULL */
 	struct mg__report_target **t;
 	size_t n, alloc;
 	struct mg__rbuf batch;    /* lines being assembled for one write */

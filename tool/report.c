@@ -177,6 +177,9 @@ struct mg_report *mg_report_new(TALLOC_CTX *mem_ctx,
 			goto nomem;
 		}
 	}
+	if (opts->ident != NULL && (rep->ident = talloc_strdup(rep, opts->ident)) == NULL) {
+		goto nomem;
+	}
 	if (opts->loop != NULL && mg__report_out_start(rep, opts->loop) != 0) {
 		goto nomem;
 	}

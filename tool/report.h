@@ -36,6 +36,10 @@ struct mg_report_opts {
 	int out_fd, err_fd;      /* where to print (usually 1 and 2) */
 	const char *outdir;      /* NULL, or DIR for DIR/NAME.{out,err,rc} */
 	const char *failed_file; /* NULL, or FILE for the failed chains */
+	/* NULL, or the program's name: the summary of failures is then
+	 * "IDENT: N of M failed: ...", a "tag: text" line as dshbak and
+	 * clubak read every line of a 2>&1 (pdsh's "pdsh@host: ..."). */
+	const char *ident;
 	/* NULL, or the loop the run turns: write out_fd and err_fd without
 	 * blocking it. Their file status flags are restored by
 	 * mg_report_finish() or when the report is freed, whichever comes

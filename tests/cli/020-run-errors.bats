@@ -349,7 +349,7 @@ function assert_no_forged_line() {
     assert_no_raw_controls "two targets"
     assert_no_forged_line "two targets"
     assert "$stderr" =~ 'local: \\x1b]0;pwned\\x07' "two targets: escaped, behind the target's name"
-    assert "$(tail -n 1 <<<"$stderr")" =~ "^2 of 2 failed: " "two targets: the summary is a line of its own"
+    assert "$(tail -n 1 <<<"$stderr")" =~ "^mitogen-run: 2 of 2 failed: " "two targets: the summary is a line of its own"
 }
 
 @test "an agent's log lines and error messages reach the terminal escaped" {
@@ -363,7 +363,7 @@ function assert_no_forged_line() {
     MITOGEN_AGENT=$STUBS/hostile/agent-junk run_mg_sep 126 mitogen-run -w 'local,local?remote_name=x' true
     assert_no_raw_controls "two targets"
     assert_no_forged_line "two targets"
-    assert "$(tail -n 1 <<<"$stderr")" =~ '^2 of 2 failed: .*\(exec \\x1b]0;pwned\\x07\)$' \
+    assert "$(tail -n 1 <<<"$stderr")" =~ '^mitogen-run: 2 of 2 failed: .*\(exec \\x1b]0;pwned\\x07\)$' \
         "two targets: the summary's reason, escaped"
 }
 

@@ -82,9 +82,10 @@ function stderr_sorted() {
     printf '%s\n' "$stderr" | grep -v ' failed: ' | LC_ALL=C sort
 }
 
-# The summary line ("N of M failed: ...") of $stderr, or nothing.
+# The summary line ("mitogen-run: N of M failed: ...") of $stderr without
+# its "mitogen-run: " tag, or nothing.
 function summary_line() {
-    printf '%s\n' "$stderr" | grep -E '^[0-9]+ of [0-9]+ failed: ' || true
+    printf '%s\n' "$stderr" | sed -n 's/^mitogen-run: \([0-9]* of [0-9]* failed: \)/\1/p'
 }
 
 ###############################################################################
@@ -316,7 +317,7 @@ EOF
     run_mg_sep 4 mitogen-run -w 'docker:c[1-4]' -- "$cmd"
     assert "$(summary_line)" == "4 of 4 failed: c1 (exit 1), c2 (exit 2), c3 (exit 3), c4 (exit 4)" \
         "one item per status"
-    assert "${stderr_lines[-1]}" == "$(summary_line)" "the summary is the last line of stderr"
+    assert "${stderr_lines[-1]}" == "mitogen-run: $(summary_line)" "the summary is the last line of stderr"
 
     cmd="$NAME_SH"'case $n in c1) exit 3;; c2) kill -TERM $$;; esac'
     run_mg_sep 143 mitogen-run -w 'docker:c[1-3],local' -- "$cmd"
@@ -528,7 +529,7 @@ EOF
     cat "$MG_TMP/out" "$MG_TMP/err"
     assert "$status" -eq 130 "mitogen-run exits 128+SIGINT"
     assert "$(wait_until_gone 5)" == "" "no remote sleep left"
-    assert "$(grep -E ' failed: ' "$MG_TMP/err")" =~ "^7 of 7 failed: .*\\(signal 2\\)" \
+    assert "$(grep -E ' failed: ' "$MG_TMP/err")" =~ "^mitogen-run: 7 of 7 failed: .*\\(signal 2\\)" \
         "the summary says they were interrupted"
 }
 

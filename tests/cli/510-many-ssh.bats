@@ -228,8 +228,8 @@ EOF
     assert "$(printf '%s\n' "$output" | LC_ALL=C sort)" == "$(expect_lines $(webs 1 8))" \
         "the eight reachable ones ran"
     local summary
-    summary=$(printf '%s\n' "$stderr" | grep -E '^[0-9]+ of [0-9]+ failed: ' || true)
-    assert "$summary" =~ "^2 of 10 failed: dead\\[01-02\\] \\(" "both named, folded, in the summary"
+    summary=$(printf '%s\n' "$stderr" | grep -E '^mitogen-run: [0-9]+ of [0-9]+ failed: ' || true)
+    assert "$summary" =~ "^mitogen-run: 2 of 10 failed: dead\\[01-02\\] \\(" "both named, folded, in the summary"
     assert "$summary" !~ "web" "no web host failed"
 
     # --failed lists them; -w ^FILE retries exactly those.

@@ -157,3 +157,17 @@ function long_stem() {
     run_mg bash -c "mitogen-run -w 'local,local?connect_timeout=5,local?connect_timeout=6&remote_name=x' -- echo hi | dshbak -c"
     assert "$(grep -o , <<<"${lines[1]}" | wc -l)" -eq 2 "dshbak: three targets in one group (${lines[1]})"
 }
+
+# With 2>&1 every line is "tag: text", the summary of failures too
+# ("mitogen-run: N of M failed: ..."), as pdsh's "pdsh@host: ..." lines:
+# dshbak and clubak read it as the program's own node.
+@test "a failure summary in 2>&1 is read by dshbak -c and clubak -b as mitogen-run's" {
+    skip_if_no_program clubak
+    skip_if_no_program dshbak
+    run_mg bash -c "mitogen-run -w local -w 'ssh:127.0.0.1:1' -- echo hi 2>&1 | dshbak -c 2>&1"
+    assert "$output" !~ "uninitialized" "dshbak read every line"
+    assert "$output" =~ $'mitogen-run\n-+\n1 of 2 failed: ' "dshbak: the summary under mitogen-run"
+    run_mg bash -c "mitogen-run -w local -w 'ssh:127.0.0.1:1' -- echo hi 2>&1 | clubak -b 2>&1"
+    assert "$output" =~ $'mitogen-run\n-+\n 1 of 2 failed: ' "clubak: the summary under mitogen-run"
+    assert "$output" !~ "of 2 failed \\(" "clubak: no node named after the summary"
+}

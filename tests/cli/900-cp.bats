@@ -495,9 +495,9 @@ function assert_shrank() {
     [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agent is the holder's child"
     # file.relay at local: one stream down to both targets.
     shrink_copy -w local/local -w local/fork BIG SMALL :DEST/
-    assert_shrank "2 of 2 failed: local+fork,local+local (exit 1)
-local+fork: $MG_TMP/d/big: the source shrank while it was read (not copied)
-local+local: $MG_TMP/d/big: the source shrank while it was read (not copied)"
+    assert_shrank "local+fork: $MG_TMP/d/big: the source shrank while it was read (not copied)
+local+local: $MG_TMP/d/big: the source shrank while it was read (not copied)
+mitogen-cp: 2 of 2 failed: local+fork,local+local (exit 1)"
     rm -rf "$MG_TMP/d"
     # file.copy at local (the source), -z: frames relayed as they are.
     shrink_copy -a -z local:BIG local:SMALL local/local:DEST/
@@ -772,7 +772,7 @@ pushed" "nothing else written"
     assert "${stderr_lines[2]}" =~ "2 of 2 failed" "the summary"
     run_mg_sep 1 mitogen-cp -w local ":$MG_TMP/f" "$MG_TMP/file"
     assert "$stderr" == "local: $MG_TMP/file: Not a directory
-1 of 1 failed: local (exit 1)" "DEST a file"
+mitogen-cp: 1 of 1 failed: local (exit 1)" "DEST a file"
     assert "$(cat "$MG_TMP/file")" == "x" "the file intact"
 }
 

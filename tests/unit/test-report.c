@@ -546,6 +546,29 @@ static void test_long_lines_hold_max(void)
 	talloc_free(ctx);
 }
 
+/* With an ident, the summary is "IDENT: ..." (a tag dshbak can read). */
+static void test_summary_ident(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	int out = tmpfd(), err = tmpfd();
+	struct mg_report_opts o = { .mode = MG_REPORT_PREFIX, .out_fd = out, .err_fd = err,
+				    .ident = "mitogen-run" };
+	char *errmsg = NULL, *msg;
+	struct mg_report *rep = mg_report_new(ctx, &o, &errmsg);
+	struct mg_target_result ok = ran(0, 0), bad = ran(3, 0);
+
+	ASSERT_PTR_NOT_NULL(rep);
+	ASSERT_INT_EQ(mg_report_add(rep, "a", "local"), 0);
+	ASSERT_INT_EQ(mg_report_add(rep, "b", "local/local"), 0);
+	mg_report_done(rep, 0, &ok);
+	mg_report_done(rep, 1, &bad);
+	ASSERT_INT_EQ(mg_report_finish(rep, &msg), 0);
+	ASSERT_STR_EQ(slurp(ctx, err), "mitogen-run: 1 of 2 failed: b (exit 3)\n");
+	close(out);
+	close(err);
+	talloc_free(ctx);
+}
+
 static void test_plain(void)
 {
 	TALLOC_CTX *ctx = talloc_new(NULL);
@@ -1366,6 +1389,7 @@ int main(void)
 	RUN(test_long_lines_one_file);
 	RUN(test_long_lines_hold_max);
 	RUN(test_plain);
+	RUN(test_summary_ident);
 	RUN(test_gather);
 	RUN(test_json_escape);
 	RUN(test_json_outcomes);
