@@ -1,12 +1,13 @@
 /* The words of the -c text ssh gives its $SHELL: see connect-words.h. */
 #include <string.h>
 #include "connect-words.h"
+#include "shell-bare.h"
 
 /* Only what ssh.c's quoting makes: anything else may mean more to a
  * shell than its words, and goes to /bin/sh. */
 int mg_connect_words(char *s, const char *argv0, char **words, int max)
 {
-	static const char bare[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_";
+	static const char bare[] = MG_SHELL_BARE;
 	char *r, *w;
 	int n = 0;
 

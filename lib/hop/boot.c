@@ -16,6 +16,7 @@
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "protocol.h"
+#include "shell-bare.h"
 
 /*
  * The first stage. $1 is the image length, $2 a nonce for the file name.
@@ -802,7 +803,7 @@ const struct mg_image *mg__image_leaf(struct mg_image *full)
 
 char *mg__shell_quote(TALLOC_CTX *mem_ctx, const char *word)
 {
-	const char *safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_";
+	const char *safe = MG_SHELL_BARE;
 	size_t len = strlen(word), n = len + 2;
 	const char *p, *q;
 	char *out, *w;
