@@ -45,6 +45,9 @@ struct cp {
 	struct mg_context *from;  /* a transfer's source, once connected */
 	bool from_done;           /* its connection attempt has ended */
 	char *from_err;
+	/* "CWD/", once here_path made a relative far path absolute: taken
+	 * off the far ends' messages again, which show the path as given. */
+	char *here_prefix;
 	/* progress */
 	uint64_t total, bytes, start_ms, shown_ms;
 };
@@ -115,6 +118,10 @@ static void target_error(struct cp_target *t, const char *who, const char *path,
 	size_t idx = t->idx;
 
 	t->failures++;
+	if (who != NULL && cp->here_prefix != NULL &&
+	    strncmp(path, cp->here_prefix, strlen(cp->here_prefix)) == 0) {
+		path += strlen(cp->here_prefix);
+	}
 	if (cp->o->report != NULL) {
 		char *line = talloc_asprintf(cp, "%s: %s\n", path, msg);
 
@@ -293,11 +300,72 @@ static char *pull_dest(struct cp *cp, struct cp_target *t, unsigned *_flags)
 	return dir;
 }
 
+/* Whether a relative path at chain c means one in our directory: its
+ * agent would run there (local, sudo...: mg_exec_inherits), but through
+ * a holder it runs in the holder's ("/"). */
+static bool here_relative(const struct cp *cp, const struct mg_chain *c)
+{
+	return mg_session_attached(cp->s) && mg_exec_inherits(c) != MG_EXEC_INHERIT_NONE;
+}
+
+/* 'path' made absolute against our directory when it is relative (not
+ * empty, the agent's "~"-like home, nor "~..."), on cp; NULL on ENOMEM. */
+static const char *here_path(struct cp *cp, const char *path)
+{
+	char *cwd, *abs;
+
+	if (path[0] == '\0' || path[0] == '/' || path[0] == '~' || (cwd = getcwd(NULL, 0)) == NULL) {
+		return path;
+	}
+	if (cp->here_prefix == NULL) {
+		cp->here_prefix = talloc_asprintf(cp, "%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/");
+	}
+	free(cwd);
+	abs = cp->here_prefix != NULL ? talloc_asprintf(cp, "%s%s", cp->here_prefix, path) : NULL;
+	return abs;
+}
+
+/* The sources, or here_path of each at chain c. NULL on ENOMEM. */
+static const char *const *here_paths(struct cp *cp, const struct mg_chain *c)
+{
+	size_t n = 0;
+	const char **v;
+
+	if (c == NULL || !here_relative(cp, c)) {
+		return cp->o->srcs;
+	}
+	while (cp->o->srcs[n] != NULL) {
+		n++;
+	}
+	if ((v = talloc_zero_array(cp, const char *, n + 1)) == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((v[i] = here_path(cp, cp->o->srcs[i])) == NULL) {
+			return NULL;
+		}
+	}
+	return v;
+}
+
+/* A push's destination, shared by every target: made absolute only
+ * when each of them would take it so. */
+static const char *push_dest(struct cp *cp)
+{
+	for (size_t i = 0; i < cp->n; i++) {
+		if (!here_relative(cp, cp->t[i].chain)) {
+			return cp->o->dest;
+		}
+	}
+	return here_path(cp, cp->o->dest);
+}
+
 static void start_pull(struct cp *cp, struct cp_target *t)
 {
 	struct mg_file_opts fo = { .flags = cp->o->flags, .on_error = pull_error,
 				   .on_done = pull_done, .data = t };
 	char *dest = pull_dest(cp, t, &fo.flags);
+	const char *const *srcs;
 	char *errmsg = NULL;
 	struct mg_file_copy *fc;
 
@@ -309,7 +377,8 @@ static void start_pull(struct cp *cp, struct cp_target *t)
 		/* Many far ends count apart: no total for the bar then. */
 		fo.on_total = cp->o->progress ? pull_total : NULL;
 	}
-	fc = dest != NULL ? mg_file_pull(cp, t->ctx, cp->o->srcs, dest, &fo, &errmsg) : NULL;
+	srcs = here_paths(cp, t->chain);
+	fc = dest != NULL && srcs != NULL ? mg_file_pull(cp, t->ctx, srcs, dest, &fo, &errmsg) : NULL;
 	t->fc = fc;
 	if (fc == NULL) {
 		target_end(t, T_FAILED, errmsg != NULL ? errmsg : "out of memory");
@@ -322,6 +391,7 @@ static void start_push(struct cp *cp)
 	struct mg_file_opts fo = { .flags = cp->o->flags, .on_error = push_error,
 				   .on_done = push_done, .on_bytes = on_bytes, .data = cp };
 	struct mg_context **ctxs = talloc_zero_array(cp, struct mg_context *, cp->n);
+	const char *dest;
 	size_t n = 0;
 
 	cp->map = talloc_zero_array(cp, size_t, cp->n);
@@ -347,13 +417,16 @@ static void start_push(struct cp *cp)
 		}
 		return;
 	}
+	dest = push_dest(cp);
 	if (cp->from != NULL) {
+		const char *const *srcs = here_paths(cp, cp->o->from);
+
 		fo.on_total = cp->o->progress ? on_total : NULL;
-		cp->push = ctxs != NULL ? mg_file_transfer(cp, cp->from, cp->o->srcs, ctxs, n,
-							   cp->o->dest, &fo) : NULL;
+		cp->push = ctxs != NULL && srcs != NULL && dest != NULL
+				   ? mg_file_transfer(cp, cp->from, srcs, ctxs, n, dest, &fo) : NULL;
 	} else {
-		cp->push = ctxs != NULL ? mg_file_push(cp, ctxs, n, cp->o->srcs, cp->o->dest, &fo)
-					: NULL;
+		cp->push = ctxs != NULL && dest != NULL
+				   ? mg_file_push(cp, ctxs, n, cp->o->srcs, dest, &fo) : NULL;
 	}
 	if (cp->push == NULL) {
 		for (size_t i = 0; i < cp->n; i++) {

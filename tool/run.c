@@ -253,6 +253,8 @@ static bool start_exec(struct target *t, struct mg_context *ctx)
 		.cwd = run->opts->cwd,
 		.program = run->program,
 		.pty = run->opts->pty,
+		/* Through a holder, as the chain's own master would run it. */
+		.inherit = mg_session_attached(run->s) ? mg_exec_inherits(t->chain) : MG_EXEC_INHERIT_NONE,
 	};
 	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
 	struct termios modes;

@@ -94,5 +94,9 @@ enum mg_exec_event {
 /* With MG_EXEC_PTY: after rows and cols, bytes (u32 length, then them):
  * the terminal's modes as ssh's pty-req encodes them (RFC 4254, 8). */
 #define MG_EXEC_PTY_MODES 0x400u
+/* As a child of the master would start (a holder's local hops, PROTOCOL
+ * 5.3): u32 umask after the modes; env is the whole environment. */
+#define MG_EXEC_UMASK 0x800u
+#define MG_EXEC_ENV_ALL 0x1000u
 
 #endif

@@ -185,5 +185,7 @@ extern const struct mg_method *const mg__methods[];
  * that hop cannot be (another user than root, a login shell), -EINVAL
  * for a bad option (the hop then fails where it is connected). */
 int mg__sudo_fuse_words(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, char ***_words);
+/* Whether a sudo hop keeps the directory sudo runs in (no login). */
+bool mg__sudo_keeps_cwd(const struct mg_hop *hop);
 
 #endif

@@ -139,6 +139,14 @@ char **mg__env_with(TALLOC_CTX *mem_ctx, const char *const *over)
 	return env;
 }
 
+char **mg__env_for_children(TALLOC_CTX *mem_ctx, const char *const *over)
+{
+	char **env = mg__env_with(mem_ctx, over);
+
+	env_drop_hidden(env);
+	return env;
+}
+
 /* Overwrite the "NAME=VALUE" strings of hidden variables in the block the
  * kernel shows as /proc/PID/environ (the environment this process was
  * started with), which unsetenv does not touch. Only ever in a forked

@@ -37,6 +37,10 @@ int mg__env_hide(const char *name);
  * must outlive it). NULL on ENOMEM. */
 char **mg__env_with(TALLOC_CTX *mem_ctx, const char *const *over);
 
+/* The same without the hidden variables (mg__env_hide): what a child
+ * of ours would get. */
+char **mg__env_for_children(TALLOC_CTX *mem_ctx, const char *const *over);
+
 /* In a child forked without exec (a fork agent): remove the hidden
  * variables from our own environment, wipe them from the block
  * /proc/PID/environ shows, and forget the list. */

@@ -17,6 +17,7 @@
 #include "protocol.h"
 #include "session.h"
 #include "images.h"
+#include "inherit.h"
 #include "svc-exec.h"
 
 struct mg_exec {
@@ -554,6 +555,9 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 		rq.n_modes = mg__tty_modes_put(m, opts->modes);
 	}
 	rq.join_id = e->join_id;
+	if (mg__exec_inherit(e, opts->inherit, opts->env, &rq) != 0) {
+		goto fail;
+	}
 	b = mg__buf_new(e, mg__router_max_msg(e->r));
 	if (b == NULL || mg__exec_req_encode(b, &rq) != 0) {
 		goto fail;

@@ -1048,19 +1048,20 @@ int mg_connect(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_chain 
 		*_errmsg = talloc_strdup(mem_ctx, "empty chain");
 		return MG_ERR_CHAIN;
 	}
-	if (s->remote != NULL) {
-		return s->remote(mem_ctx, s, chain, opts, cb, data, _errmsg);
-	}
-	if ((ret = load_image(s, _errmsg, mem_ctx)) != 0) {
-		return ret;
-	}
 	/* Now, before the loop starts any hop: a local agent started for
-	 * another chain must not inherit the password either. */
+	 * another chain must not inherit the password either, nor a command
+	 * given our environment through a holder (mg_exec_opts.inherit). */
 	for (size_t i = 0; i < chain->n_hops; i++) {
 		const char *var = mg_hop_opt(&chain->hops[i], "password_env");
 		if (var != NULL && mg__env_hide(var) == -ENOMEM) {
 			return -ENOMEM;
 		}
+	}
+	if (s->remote != NULL) {
+		return s->remote(mem_ctx, s, chain, opts, cb, data, _errmsg);
+	}
+	if ((ret = load_image(s, _errmsg, mem_ctx)) != 0) {
+		return ret;
 	}
 	w = talloc_zero(s, struct waiter);
 	if (w == NULL) {

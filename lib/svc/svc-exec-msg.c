@@ -101,6 +101,9 @@ int mg__exec_req_encode(struct mg_buf *b, const struct mg__exec_req *rq)
 	if ((rq->flags & MG_EXEC_PTY_MODES) != 0 && (ret = mg__buf_put_bytes(b, rq->modes, rq->n_modes)) != 0) {
 		return ret;
 	}
+	if ((rq->flags & MG_EXEC_UMASK) != 0 && (ret = mg__buf_put_u32(b, rq->umask)) != 0) {
+		return ret;
+	}
 	/* Last, always: routers on the way read it from the end. */
 	if ((rq->flags & MG_EXEC_JOIN) != 0 && (ret = mg__buf_put_u32(b, rq->join_id)) != 0) {
 		return ret;
@@ -137,7 +140,8 @@ int mg__exec_req_decode(TALLOC_CTX *mem_ctx, const uint8_t *p, size_t n, struct 
 	      (ret = mg__buf_get_u32(&b, &rq->cols)) != 0)) ||
 	    ((rq->flags & MG_EXEC_PTY_MODES) != 0 &&
 	     ((ret = mg__buf_get_bytes(&b, &rq->modes, &rq->n_modes)) != 0 ||
-	      (rq->modes = talloc_memdup(mem_ctx, rq->modes, rq->n_modes)) == NULL))) {
+	      (rq->modes = talloc_memdup(mem_ctx, rq->modes, rq->n_modes)) == NULL)) ||
+	    ((rq->flags & MG_EXEC_UMASK) != 0 && (ret = mg__buf_get_u32(&b, &rq->umask)) != 0)) {
 		/* ret 0: the copy failed. */
 		return ret == -ENOMEM || ret == 0 ? -ENOMEM : MG_ERR_PROTOCOL;
 	}

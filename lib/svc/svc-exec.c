@@ -491,12 +491,14 @@ static void on_exec(struct mg_router *r, struct mg_msg *m, void *data)
 }
 
 /* Our environment with the request's K=V on top, less any 'drop' (a
- * "NAME=" only we may set), and then ours, add0 and add1 (NULL: none).
- * NULL when that changes nothing, or on failure. */
-static char **env_over(TALLOC_CTX *mem_ctx, char **env, const char *drop, char *add0, char *add1)
+ * "NAME=" only we may set), and then ours, add0 and add1 (NULL: none);
+ * with MG_EXEC_ENV_ALL, without ours. NULL when that changes nothing,
+ * or on failure. */
+static char **env_over(TALLOC_CTX *mem_ctx, const struct mg__exec_req *q, const char *drop,
+		       char *add0, char *add1)
 {
+	char **env = q->env, **over;
 	size_t n = 0, k = 0;
-	char **over;
 
 	while (env != NULL && env[n] != NULL) {
 		n++;
@@ -512,6 +514,9 @@ static char **env_over(TALLOC_CTX *mem_ctx, char **env, const char *drop, char *
 	}
 	over[k] = add0;
 	over[k + (add0 != NULL)] = add1;
+	if ((q->flags & MG_EXEC_ENV_ALL) != 0) {
+		return over;
+	}
 	return over[0] != NULL ? mg__env_with(mem_ctx, (const char *const *)over) : NULL;
 }
 
@@ -559,7 +564,7 @@ static char **join_prepare(TALLOC_CTX *mem_ctx, struct job *j, const struct mg__
 		return NULL;
 	}
 	talloc_steal(mem_ctx, var);
-	return env_over(mem_ctx, q->env, "MITOGEN_FD=", var, add);
+	return env_over(mem_ctx, q, "MITOGEN_FD=", var, add);
 }
 
 static void start_job(struct request *rq, int image_fd)
@@ -570,7 +575,7 @@ static void start_job(struct request *rq, int image_fd)
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	const struct mg__exec_req *q = &rq->req;
 	uint32_t flags = q->flags, h_out = q->h_out, h_err = q->h_err, h_in_ack = q->h_in_ack;
-	char **argv = q->argv, *cwd = q->cwd, **envp = env_over(tmp, q->env, NULL, NULL, NULL);
+	char **argv = q->argv, *cwd = q->cwd, **envp = env_over(tmp, q, NULL, NULL, NULL);
 	char exec_path[PATH_MAX];
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	int pty_slave = -1;
@@ -628,7 +633,7 @@ static void start_job(struct request *rq, int image_fd)
 		}
 		ioctl(pty_slave, TIOCSWINSZ, &ws);
 		if ((tty_var = pty_ssh_tty(tmp, out[0], q->env, envp)) != NULL &&
-		    (envp = env_over(tmp, q->env, NULL, tty_var, NULL)) == NULL) {
+		    (envp = env_over(tmp, q, NULL, tty_var, NULL)) == NULL) {
 			send_failed(r, m, -ENOMEM, "cannot build the environment");
 			goto out;
 		}
@@ -707,6 +712,9 @@ static void start_job(struct request *rq, int image_fd)
 			so.ctty = pty_slave;
 			so.stdio[0] = so.stdio[1] = so.stdio[2] = pty_slave;
 		}
+		/* The child takes the umask it is spawned with. */
+		mode_t um = umask(0);
+		umask((flags & MG_EXEC_UMASK) != 0 ? (mode_t)q->umask & 0777 : um);
 		ret = mg__spawn(&so, &j->pid);
 		if (ret == -ENOEXEC && (flags & (MG_EXEC_SHELL | MG_EXEC_IMAGE)) == 0) {
 			/* No #! and no ELF (or an empty file): execvp and POSIX
@@ -727,6 +735,7 @@ static void start_job(struct request *rq, int image_fd)
 				ret = mg__spawn(&so, &j->pid);
 			}
 		}
+		umask(um);
 	}
 	if (in[0] >= 0) {
 		close(in[0]);

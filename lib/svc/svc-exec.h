@@ -33,6 +33,7 @@ struct mg__exec_req {
 	uint32_t rows, cols;     /* MG_EXEC_PTY */
 	const uint8_t *modes;    /* MG_EXEC_PTY_MODES: encoded (mg__tty_modes_put) */
 	size_t n_modes;
+	uint32_t umask;          /* MG_EXEC_UMASK: the command's */
 	uint32_t join_id;        /* MG_EXEC_JOIN: the worker's context id */
 };
 

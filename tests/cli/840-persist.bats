@@ -93,6 +93,68 @@ function wait_file() {
     run_mg 143 mitogen-run --persist local 'kill -TERM $$'
 }
 
+# Run "$@" with and without --persist, from the current directory,
+# umask and environment: both must print the same and end the same.
+function same_held() {
+    run_mg_sep mitogen-run "$@"
+    local plain=$output plain_rc=$status
+    run_mg_sep mitogen-run --persist "$@"
+    assert "$status" -eq "$plain_rc" "the status of '$*', held as not"
+    assert "$output" == "$plain" "the output of '$*', held as not"
+}
+
+@test "--persist: a command gets the caller's directory, umask and environment, as its own hop would give" {
+    # The holder starts elsewhere, with another umask and environment.
+    (cd / && umask 022 && HELD_ONLY=1 SHARED=holder MG_PW=secret mitogen-run --persist local true)
+    mkdir -p "$MG_TMP/d i r"
+    cd "$MG_TMP/d i r"
+    umask 027
+    export SHARED=caller
+    same_held local 'pwd; umask; echo "${SHARED-unset} ${HELD_ONLY-unset}"'
+    assert "$output" == "$MG_TMP/d i r"$'\n0027\ncaller unset' "local: the caller's, not the holder's"
+    same_held local/fork/local 'pwd; umask'
+    assert "${lines[0]}" == "$MG_TMP/d i r" "local and fork hops"
+    printf '#!/bin/sh\npwd; umask\n' >"$MG_TMP/prog"
+    chmod +x "$MG_TMP/prog"
+    run_mg mitogen-exec --persist local "$MG_TMP/prog"
+    assert "$output" == "$MG_TMP/d i r"$'\n0027' "mitogen-exec too"
+    # -C still decides where it is given.
+    same_held -C / local pwd
+    assert "$output" == "/" "-C"
+    if is_root && command -v sudo >/dev/null; then
+        # sudo keeps the directory (its own environment and umask rules
+        # apply either way); sudo -i goes to the target's home.
+        same_held sudo pwd
+        assert "$output" == "$MG_TMP/d i r" "sudo: the caller's directory"
+        same_held local/sudo pwd
+        same_held 'sudo?login=yes' pwd
+        assert "$output" == "$(getent passwd root | cut -d: -f6)" "sudo -i: root's home"
+        # A password variable is no command's, held or not (the
+        # holder reads it from the environment it was started with).
+        MG_PW=secret same_held -w local -w 'sudo?password_env=MG_PW' -- 'echo "${MG_PW-none}"'
+        assert "$output" =~ "local: none" "password_env= is kept from the local command"
+    fi
+}
+
+@test "--persist: mitogen-cp's relative paths at a local chain are the caller's" {
+    (cd / && mitogen-run --persist local true)
+    mkdir -p "$MG_TMP/w/sub"
+    cd "$MG_TMP/w"
+    printf 'data\n' >src
+    run_mg mitogen-cp --persist local:src local:copy
+    assert "$(cat "$MG_TMP/w/copy")" == "data" "CHAIN:REL to CHAIN:REL"
+    run_mg mitogen-cp --persist src local:sub/pushed
+    assert "$(cat "$MG_TMP/w/sub/pushed")" == "data" "a push to a relative path"
+    run_mg mitogen-cp --persist local:sub/pushed pulled
+    assert "$(cat "$MG_TMP/w/pulled")" == "data" "a pull from a relative path"
+    cd sub
+    run_mg mitogen-cp --persist -w local -w local/local ../src :fanned
+    run ls "$MG_TMP/w/sub"
+    assert "$output" =~ "fanned" "-w: the shared destination, relative to us"
+    run_mg 1 mitogen-cp --persist local:missing here
+    assert "$output" =~ "local: missing: No such file or directory" "the error names the path as given"
+}
+
 @test "--persist-check, --persist-list and --persist-stop" {
     run_mg 255 mitogen-run --persist-check local
     assert "$output" =~ "no holder running" "check without a holder"

@@ -437,6 +437,20 @@ int mg__sudo_fuse_words(TALLOC_CTX *mem_ctx, const struct mg_hop *hop, char ***_
 	return ret;
 }
 
+/* Whether sudo starts the agent in the directory it was started in
+ * (not so with login, -i: the target's home). */
+bool mg__sudo_keeps_cwd(const struct mg_hop *hop)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	const char *sudo_path;
+	char *err = NULL;
+	struct sudo_req r;
+	bool keeps = tmp != NULL && sudo_parse(tmp, tmp, hop, &r, &sudo_path, &err) == 0 && !r.login;
+
+	talloc_free(tmp);
+	return keeps;
+}
+
 /*
  * With login, the target's login scripts run before the first stage: one
  * that printed our fixed prompt where sudo itself asks nothing (root,

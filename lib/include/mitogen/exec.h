@@ -16,6 +16,14 @@ struct mg_exec;
 struct mg_bcast_target;
 struct termios;
 struct mg_program;
+struct mg_chain;
+
+/* What a command gets of its caller's own state (mg_exec_opts.inherit). */
+enum mg_exec_inherit {
+	MG_EXEC_INHERIT_NONE = 0, /* the agent's, as ever */
+	MG_EXEC_INHERIT_CWD,      /* our working directory (unless cwd is set) */
+	MG_EXEC_INHERIT_ALL,      /* that, our umask and our whole environment (env on top) */
+};
 
 /*
  * A local program (ELF or #! script) to run at chain ends from memory:
@@ -60,7 +68,16 @@ struct mg_exec_opts {
 	bool join;
 	void (*on_join)(struct mg_exec *e, uint32_t id, void *data);
 	void *join_data;
+	/* For a session attached to a holder (mg_session_attach), whose hops
+	 * are the holder's children, not ours: what the command would have
+	 * had from us had we connected the chain (mg_exec_inherits). */
+	enum mg_exec_inherit inherit;
 };
+
+/* What a command at the end of chain c gets of the process that connects
+ * it: ALL through local and fork hops alone; CWD through sudo (without
+ * login), su and doas too; NONE past any other hop. */
+enum mg_exec_inherit mg_exec_inherits(const struct mg_chain *c);
 
 struct mg_exec_result {
 	int err;            /* 0 when the command ran and ended */
