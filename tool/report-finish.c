@@ -376,8 +376,15 @@ void mg__report_gather(struct mg_report *rep)
 	for (size_t k = 0; k < ng; k++) {
 		const struct mg__rbuf *out = &g[k].t[0]->kept[0];
 		const char *reason = g[k].t[0]->reason;
-		char *names = fold_group(tmp_ctx, &g[k], g[k].n);
-		char *head = names == NULL ? NULL
+		char *names, *head;
+
+		if (out->len == 0 && reason[0] == '\0') {
+			/* Nothing to show, and nothing wrong: no group, as
+			 * clush -b and dshbak -c print none. */
+			continue;
+		}
+		names = fold_group(tmp_ctx, &g[k], g[k].n);
+		head = names == NULL ? NULL
 			     : talloc_asprintf(tmp_ctx, "%s%s%s%s%s\n%s", line,
 					       names, reason[0] != '\0' ? " (" : "",
 					       reason, reason[0] != '\0' ? ")" : "",

@@ -192,12 +192,20 @@ function summary_line() {
 @test "-b: output without its last newline gathers with the same lines ended" {
     # -b prints an unended last line ended, as clush -b and dshbak -c
     # do: two outputs printed alike are one group, as in those tools.
-    # Empty output and one empty line still differ.
-    local cmd="$NAME_SH"'case $n in c01) printf abc;; c02) echo abc;; c03) echo;; esac'
-    run_mg_sep mitogen-run -b -w 'docker:c[01-04]' -- "$cmd"
+    # Empty output and one empty line still differ: a target that printed
+    # nothing and ended well gets no group, as in clush -b (c04); one that
+    # failed gets its header, which says how (c05).
+    local cmd="$NAME_SH"'case $n in c01) printf abc;; c02) echo abc;; c03) echo;; c05) exit 5;; esac'
+    run_mg_sep 5 mitogen-run -b -w 'docker:c[01-05]' -- "$cmd"
     local sep=---------------
-    assert "$output" == "$(printf '%s\n' "$sep" 'c[01-02]' "$sep" abc "$sep" c03 "$sep" '' "$sep" c04 "$sep")" \
-        "abc and abc\\n in one group; an empty line apart from no output"
+    assert "$output" == "$(printf '%s\n' "$sep" 'c[01-02]' "$sep" abc "$sep" c03 "$sep" '' "$sep" 'c05 (exit 5)' "$sep")" \
+        "abc and abc\\n in one group; an empty line apart; no group for no output, but for a failure"
+    run_mg_sep mitogen-run -b -w 'local,fork' -- true
+    assert "$output" == "" "no output anywhere: nothing on stdout, as clush -b"
+    if command -v clush >/dev/null; then
+        run clush -b -R exec -w 'n[1-2]' true
+        assert "$output" == "" "clush -b prints no group for no output either"
+    fi
 }
 
 ###############################################################################
