@@ -123,6 +123,15 @@ static int add_file(TALLOC_CTX *mem_ctx, struct acc *a, FILE *f, const char *nam
 			ret = -EINVAL;
 			break;
 		}
+		for (char *h = strchr(p, '#'); h != NULL; h = strchr(h + 1, '#')) {
+			/* "web3  # rack 4": a chain holds no blank, so a '#'
+			 * after one starts a comment, as in pdsh's files. */
+			if (h > p && (h[-1] == ' ' || h[-1] == '\t')) {
+				*h = '\0';
+				n = h - p;
+				break;
+			}
+		}
 		while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t')) {
 			p[--n] = '\0';
 		}

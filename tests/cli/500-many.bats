@@ -372,11 +372,11 @@ EOF
 # Target lists
 
 @test "-w ^FILE: one expression per line, blank lines and comments skipped" {
-    printf '%s\n' '# web servers' 'docker:c[01-02]' '' '   ' '  # indented comment' \
-        '  local , fork  ' $'local/local\r' >"$MG_TMP/targets"
+    printf '%s\n' '# web servers' 'docker:c[01-02]   # rack 4' '' '   ' '  # indented comment' \
+        '  local , fork  ' $'local/local\t#\r' 'docker:c#9' >"$MG_TMP/targets"
     run_mg_sep mitogen-run -w "^$MG_TMP/targets" -- echo hi
-    assert "$(sorted_output)" == "$(printf '%s\n' 'c01: hi' 'c02: hi' 'fork: hi' 'local+local: hi' 'local: hi')" \
-        "host lists, commas and surrounding blanks in a file"
+    assert "$(sorted_output)" == "$(printf '%s\n' 'c#9: hi' 'c01: hi' 'c02: hi' 'fork: hi' 'local+local: hi' 'local: hi')" \
+        "host lists, commas, surrounding blanks and comments after a blank in a file"
 
     # Repeatable, and mixed with expressions.
     printf 'docker:c03\n' >"$MG_TMP/more"
