@@ -18,6 +18,7 @@ F_FDS = 8  # MG_F_FDS: refused on a link that takes no descriptors
 H_HELLO, H_ADD_ROUTE, H_DEL_ROUTE, H_LOG, H_SHUTDOWN, H_PASSWORD = 100, 101, 102, 103, 104, 105
 H_CONNECT, H_EXEC, H_FETCH, H_DYNAMIC = 200, 300, 301, 1000
 EXEC_SHELL, EXEC_NO_STDIN, EXEC_IMAGE, EXEC_PTY = 1, 2, 4, 8
+EXEC_UMASK, EXEC_ENV_ALL = 0x800, 0x1000
 
 
 def u8(v): return struct.pack(">B", v)
@@ -68,14 +69,16 @@ def connect(id_, name, h, password=None):
     return out
 
 
-def exec_req(flags, argv, cwd=None, env=None, image=None, pty=None):
+def exec_req(flags, argv, cwd=None, env=None, image=None, pty=None, umask=None):
     out = u32(flags) + strv(argv) + u32(1001) + u32(1002) + u32(1003) + s(cwd)
-    if env is not None or image is not None or pty is not None:
+    if env is not None or image is not None or pty is not None or umask is not None:
         out += strv(env or [])
     if image is not None:
         out += u32(image[0]) + u64(image[1]) + u32(image[2])
     if pty is not None:
         out += u32(pty[0]) + u32(pty[1])
+    if umask is not None:
+        out += u32(umask)
     return out
 
 
@@ -128,6 +131,9 @@ def seeds():
     t["exec"] = {
         "seed-shell": xrec(0, 900, exec_req(EXEC_SHELL | EXEC_NO_STDIN, ["echo hi"])),
         "seed-argv-env": xrec(0, 900, exec_req(0, ["ls", "-l", "/"], "/tmp", ["A=1", "LANG=C"])),
+        # A holder's client: its umask, its whole environment.
+        "seed-inherit": xrec(0, 900, exec_req(EXEC_SHELL | EXEC_NO_STDIN | EXEC_UMASK | EXEC_ENV_ALL,
+                                              ["umask"], "/tmp", ["PATH=/bin", "A=1"], umask=0o27)),
         "seed-image": xrec(0, 900, exec_req(EXEC_IMAGE, ["prog", "x"], None, [], (7, 100, 62)))
         + xrec(1, 0, u64(100) + u32(1200), 1)
         + xrec(1, 0, b"\x7fELF" + b"\x00" * 96, 0),
