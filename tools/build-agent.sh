@@ -247,7 +247,10 @@ fi
 # plain agent: larger on the wire, otherwise the same.
 # The decoder (unlzma.c, or uninflate.c and inflate.c) is built -Os: -Oz
 # saves 128 bytes but inflates LZMA 40% slower (each hop's start waits
-# for it). The rest of the stub runs once: -Oz.
+# for it). The rest of the stub runs once: -Oz. The stub is linked at
+# 0x10100000, not 0x400000: the addresses in its code (32-bit
+# immediates) then hold no NUL byte, each a byte more in ssh's command
+# (lib/hop/boot.c esc_len). GNU ld's option (lld calls it --image-base).
 if [ "${MG_AGENT_PACK:-1}" = 1 ]; then
 	stub_dir=$srcroot/cmd/agent-stub
 	stub_cc="${MG_AGENT_CC:-cc} -std=gnu11 -Wall -Wextra -Werror -ffreestanding -nostdlib
@@ -265,6 +268,7 @@ if [ "${MG_AGENT_PACK:-1}" = 1 ]; then
 	if $stub_ok &&
 		$stub_cc -Oz -static -no-pie -Wl,--gc-sections -Wl,--build-id=none \
 			-Wl,-z,norelro -Wl,-z,noseparate-code -Wl,-z,noexecstack -s \
+			-Wl,-Ttext-segment=0x10100000 \
 			$stub_def -I"$srcroot/lib/core" \
 			-o "$tmp.stub" "$stub_dir/stub.c" $stub_objs >>"$log" 2>&1 &&
 		"${MG_PYTHON:-python3}" "$srcroot/tools/pack-agent.py" $pack_opt "$tmp.stub" "$tmp" \

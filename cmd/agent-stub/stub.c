@@ -30,19 +30,19 @@
 #define SYS_memfd_create 319
 #define SYS_execveat 322
 #define SYS_getpid 39
+/* mg_sys(a, b, c, NR, d, e, f): the system call NR. a, b and c arrive
+ * where the kernel wants them, so a call of three arguments or fewer
+ * costs the caller no more than a plain function call's (the registers
+ * of the others hold whatever they held: the kernel ignores them). It
+ * comes first, so that every call to it is backwards (0xff, never a NUL
+ * byte in its offset: each costs the wire a byte, boot.c esc_len). */
 __asm__(".text\n.global _start\n_start:\n\txor %rbp, %rbp\n\tmov %rsp, %rdi\n"
-	"\tand $-16, %rsp\n\tcall stub_main\n\thlt\n");
+	"\tand $-16, %rsp\n\tcall stub_main\n\thlt\n"
+	"mg_sys:\n\tmov %rcx, %rax\n\tmov %r8, %r10\n\tmov %r9, %r8\n\tmov 8(%rsp), %r9\n"
+	"\tsyscall\n\tret\n");
 
-static long sys6(long n, long a, long b, long c, long d, long e, long f)
-{
-	register long r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;
-	long ret;
-
-	__asm__ volatile("syscall" : "=a"(ret)
-			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
+long sys3(long a, long b, long c, long n) __asm__("mg_sys");
+long sys6(long a, long b, long c, long n, long d, long e, long f) __asm__("mg_sys");
 #elif defined(__aarch64__)
 #define SYS_read 63
 #define SYS_write 64
@@ -58,7 +58,7 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f)
 #define SYS_getpid 172
 __asm__(".text\n.global _start\n_start:\n\tmov x0, sp\n\tbl stub_main\n");
 
-static long sys6(long n, long a, long b, long c, long d, long e, long f)
+static long sys6(long a, long b, long c, long n, long d, long e, long f)
 {
 	register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b;
 	register long x2 __asm__("x2") = c, x3 __asm__("x3") = d, x4 __asm__("x4") = e;
@@ -68,6 +68,11 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f)
 			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
 			 : "memory");
 	return x0;
+}
+
+static long sys3(long a, long b, long c, long n)
+{
+	return sys6(a, b, c, n, 0, 0, 0);
 }
 #else
 #error "the agent stub knows the system calls of x86_64 and aarch64 only"
@@ -85,13 +90,16 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f)
 #define MFD_EXEC 0x10
 #define EINVAL 22
 
-/* Filled in by the packer, which finds it by its magic. */
+/* Filled in by the packer, which finds it by its magic. The stub's
+ * bytes ride escaped in ssh's command, where a NUL costs a byte more
+ * (lib/hop/boot.c esc_len), padding included: so aligned(4) here and
+ * aligned(1) on the arrays below, which gcc would align to 16 or 32. */
 struct packed {
 	char magic[8];
 	uint32_t off, len;         /* the compressed agent in this file */
 	uint32_t raw_len, hash;    /* the agent, and FNV-1a of it */
 };
-__attribute__((used)) const struct packed mg_packed = { "MGPACK2", 0, 0, 0, 0 };
+__attribute__((used, aligned(4))) const struct packed mg_packed = { "MGPACK2", 0, 0, 0, 0 };
 /* Read through this, never folded to the zeros above. */
 static const volatile struct packed *const pk = &mg_packed;
 
@@ -150,28 +158,28 @@ static int same(const char *a, const char *b)
  * unlinks it once up, when we fail, we must. */
 __attribute__((noreturn)) static void die(const char *boot_file, const char *why)
 {
-	static const char pre[] = "mitogen-agent: ";
+	static const char pre[] __attribute__((aligned(1))) = "mitogen-agent: ";
 
 	if (boot_file != NULL) {
-		sys6(SYS_unlinkat, AT_FDCWD, (long)boot_file, 0, 0, 0, 0);
+		sys3(AT_FDCWD, (long)boot_file, 0, SYS_unlinkat);
 	}
-	sys6(SYS_write, 2, (long)pre, sizeof(pre) - 1, 0, 0, 0);
-	sys6(SYS_write, 2, (long)why, (long)len_of(why), 0, 0, 0);
-	sys6(SYS_write, 2, (long)"\n", 1, 0, 0, 0);
+	sys3(2, (long)pre, sizeof(pre) - 1, SYS_write);
+	sys3(2, (long)why, (long)len_of(why), SYS_write);
+	sys3(2, (long)"\n", 1, SYS_write);
 	for (;;) {
-		sys6(SYS_exit_group, 1, 0, 0, 0, 0, 0);
+		sys3(1, 0, 0, SYS_exit_group);
 	}
 }
 
 static long open_at(const char *path, long flags, long mode)
 {
-	return sys6(SYS_openat, AT_FDCWD, (long)path, flags, mode, 0, 0);
+	return sys6(AT_FDCWD, (long)path, flags, SYS_openat, mode, 0, 0);
 }
 
 static int write_all(long fd, const uint8_t *p, size_t n)
 {
 	while (n > 0) {
-		long k = sys6(SYS_write, fd, (long)p, (long)n, 0, 0, 0);
+		long k = sys3(fd, (long)p, (long)n, SYS_write);
 		if (k == -4) {
 			continue;               /* EINTR */
 		}
@@ -207,7 +215,7 @@ static long temp_copy(const char *boot_file, const uint8_t *p, size_t n)
 
 	for (int i = -1; i < 3; i++) {
 		const char *d = i < 0 ? boot_file : dirs[i];
-		const char *pid = fmt_fd(num, sys6(SYS_getpid, 0, 0, 0, 0, 0, 0));
+		const char *pid = fmt_fd(num, sys3(0, 0, 0, SYS_getpid));
 		size_t k, m = len_of(pid);
 		long fd, ro;
 		if (d == NULL || (k = len_of(d)) > 200) {
@@ -226,8 +234,8 @@ static long temp_copy(const char *boot_file, const uint8_t *p, size_t n)
 			continue;
 		}
 		ro = write_all(fd, p, n) == 0 ? open_at(path, O_RDONLY | O_CLOEXEC, 0) : -1;
-		sys6(SYS_close, fd, 0, 0, 0, 0, 0);
-		sys6(SYS_unlinkat, AT_FDCWD, (long)path, 0, 0, 0, 0);
+		sys3(fd, 0, 0, SYS_close);
+		sys3(AT_FDCWD, (long)path, 0, SYS_unlinkat);
 		if (ro >= 0) {
 			return ro;
 		}
@@ -239,12 +247,12 @@ static long temp_copy(const char *boot_file, const uint8_t *p, size_t n)
 static long agent_file(const char *boot_file, const uint8_t *p, size_t n)
 {
 	char path[32];
-	long fd = sys6(SYS_memfd_create, (long)"mitogen-agent", MFD_CLOEXEC | MFD_EXEC, 0, 0, 0, 0);
+	long fd = sys3((long)"mitogen-agent", MFD_CLOEXEC | MFD_EXEC, 0, SYS_memfd_create);
 	long ro;
 
 	if (fd == -EINVAL) {
 		/* Before Linux 6.3 MFD_EXEC is unknown; executable anyway. */
-		fd = sys6(SYS_memfd_create, (long)"mitogen-agent", MFD_CLOEXEC, 0, 0, 0, 0);
+		fd = sys3((long)"mitogen-agent", MFD_CLOEXEC, 0, SYS_memfd_create);
 	}
 	if (fd < 0) {
 		return temp_copy(boot_file, p, n);
@@ -261,7 +269,7 @@ static long agent_file(const char *boot_file, const uint8_t *p, size_t n)
 	}
 	ro = open_at(path, O_RDONLY | O_CLOEXEC, 0);
 	if (ro >= 0) {
-		sys6(SYS_close, fd, 0, 0, 0, 0, 0);
+		sys3(fd, 0, 0, SYS_close);
 		return ro;
 	}
 	return fd;
@@ -290,15 +298,15 @@ __attribute__((noreturn, used)) void stub_main(long *sp)
 	if (self < 0) {
 		die(boot_file, "cannot open its own file");
 	}
-	end = sys6(SYS_lseek, self, 0, 2, 0, 0, 0);
+	end = sys3(self, 0, 2, SYS_lseek);
 	if (len < 5 || raw_len == 0 || end < 0 || (uint64_t)off + len > (uint64_t)end) {
 		die(boot_file, "the agent image is cut short");
 	}
-	in = (const uint8_t *)sys6(SYS_mmap, 0, (long)off + len, 1, 2, self, 0);  /* PROT_READ, MAP_PRIVATE */
+	in = (const uint8_t *)sys6(0, (long)off + len, 1, SYS_mmap, 2, self, 0);  /* PROT_READ, MAP_PRIVATE */
 	/* The agent, room for its operand stream, the payload unmasked
 	 * (unlzma.h), then the decoder's state (zeroed, as mmap gives). */
-	out = (uint8_t *)sys6(SYS_mmap, 0, 2L * raw_len + len + 8 + (long)sizeof(*st),
-			      3, 0x22, -1, 0);  /* RW, MAP_PRIVATE|ANON */
+	out = (uint8_t *)sys6(0, 2L * raw_len + len + 8 + (long)sizeof(*st), 3, SYS_mmap,
+			      0x22, -1, 0);  /* RW, MAP_PRIVATE|ANON */
 	if ((unsigned long)in > -4096UL || (unsigned long)out > -4096UL) {
 		die(boot_file, "out of memory inflating the agent");
 	}
@@ -322,13 +330,13 @@ __attribute__((noreturn, used)) void stub_main(long *sp)
 		local_argv[3] = NULL;
 		argv = local_argv;
 	}
-	sys6(SYS_execveat, fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH, 0);
+	sys6(fd, (long)"", (long)argv, SYS_execveat, (long)envp, AT_EMPTY_PATH, 0);
 	/* Before Linux 3.19: by the descriptor's name in /proc. */
 	memcpy(path, "/proc/self/fd/", 14);
 	{
 		const char *s = fmt_fd(num, fd);
 		memcpy(path + 14, s, len_of(s) + 1);
 	}
-	sys6(SYS_execve, (long)path, (long)argv, (long)envp, 0, 0, 0);
+	sys3((long)path, (long)argv, (long)envp, SYS_execve);
 	die(boot_file, "cannot run the inflated agent");
 }
