@@ -175,12 +175,32 @@ def trim_elf(elf, what):
     for k in range(phnum):
         p_type, _flags, p_offset = struct.unpack_from("<IIQ", elf, phoff + k * phentsize)
         p_filesz, = struct.unpack_from("<Q", elf, phoff + k * phentsize + 0x20)
-        if p_type == 1:
+        if p_type == PT_LOAD:
             end = max(end, p_offset + p_filesz)
     out = bytearray(elf[:end])
     struct.pack_into("<Q", out, 0x28, 0)            # e_shoff
     struct.pack_into("<HHH", out, 0x3A, 0, 0, 0)    # e_shentsize, e_shnum, e_shstrndx
     return out
+
+
+# Header fields of the stub that the kernel never reads: e_ident's padding
+# after the guard, the physical address of each PT_LOAD and all but the
+# flags of PT_GNU_STACK. They are mostly NUL bytes, each a byte more in
+# ssh's command (lib/hop/boot.c esc_len): filled with FILL instead.
+PT_LOAD, PT_GNU_STACK, FILL = 1, 0x6474E551, 0xFF
+
+
+def fill_ignored(elf):
+    elf[10:16] = bytes([FILL]) * 6
+    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+    for k in range(phnum):
+        at = phoff + k * phentsize
+        p_type, = struct.unpack_from("<I", elf, at)
+        if p_type == PT_LOAD:
+            elf[at + 0x18:at + 0x20] = bytes([FILL]) * 8
+        elif p_type == PT_GNU_STACK:
+            elf[at + 8:at + 0x38] = bytes([FILL]) * 0x30
 
 
 def write_exe(path, *parts):
@@ -206,6 +226,7 @@ def main():
     # e_ident's padding, which the kernel ignores, makes the file's first
     # line a syntax error for a shell that runs a cut image as a script.
     stub[9] = ord(")")
+    fill_ignored(stub)
     with open(agent_path, "rb") as f:
         agent = bytes(trim_elf(f.read(), "agent"))
     at = stub.find(MAGIC)
