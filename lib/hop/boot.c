@@ -51,7 +51,7 @@
  * may be translated on the way.
  */
 #define FIRST_STAGE_FILE \
-	"n=$1;f=;c='trap \"\" TERM HUP INT;[ -e \"$f\" ]&&rm -f \"$f\"';trap \"$c\" EXIT;trap \"$c;exit 1\" PIPE TERM HUP INT;" \
+	"f=;c='trap \"\" TERM HUP INT;[ -e \"$f\" ]&&rm -f \"$f\"';trap \"$c\" EXIT;trap \"$c;exit 1\" PIPE TERM HUP INT;" \
 	"f=$(trap \"\" TERM HUP INT;umask 077;set -C;" \
 	"for d in \"${TMPDIR:-/tmp}\" /tmp /var/tmp /dev/shm;do " \
 	"g=$d/.mitogen-agent.$$.$2;" \
@@ -61,7 +61,7 @@
 
 #define FIRST_STAGE_READ \
 	"[ -t 0 ]&&stty raw -echo 2>/dev/null;" \
-	"printf \"MITO000\\n\";" \
+	"echo MITO000;" \
 	"head -c $n 2>/dev/null >>\"$f\""
 /*
  * A head that cannot write is no EAGAIN: retried, it would spin until
@@ -87,7 +87,7 @@
 	"s=$(wc -c <\"$f\");done;"
 
 static const char first_stage[] =
-	FIRST_STAGE_FILE
+	"n=$1;" FIRST_STAGE_FILE
 	FIRST_STAGE_READ ";"
 	FIRST_STAGE_LOOP
 	FIRST_STAGE_EXEC;
@@ -105,7 +105,7 @@ static const char first_stage[] =
  * head fails (EAGAIN), as first_stage.
  */
 static const char first_stage_guarded[] =
-	FIRST_STAGE_FILE
+	"n=$1;" FIRST_STAGE_FILE
 	FIRST_STAGE_READ "&&{ \"$f\" --boot \"$f\" -;exit;};"
 	FIRST_STAGE_LOOP
 	FIRST_STAGE_EXEC;
@@ -119,11 +119,15 @@ static const char first_stage_guarded[] =
  * CPU): the stub checks its payload's bounds and checksum, the agent its
  * HELLO tail.
  */
+#define FIRST_STAGE_WRITE_WORD(W) \
+	"LC_ALL=C printf %b \"" W "\" >>\"$f\"||{ echo \"mitogen: cannot write the agent image to $f\" >&2;exit 1;};"
+/* The words of the image are the last arguments: written all, K unread. */
 #define FIRST_STAGE_WRITE \
-	"printf \"MITO000\\n\";k=$3;shift 3;" \
-	"while [ $k -gt 0 ];do " \
-	"LC_ALL=C printf %b \"$1\" >>\"$f\"||{ echo \"mitogen: cannot write the agent image to $f\" >&2;exit 1;};" \
-	"shift;k=$((k-1));done;"
+	"echo MITO000;shift 3;for w do " FIRST_STAGE_WRITE_WORD("$w") "done;"
+/* Other words follow: K of them are the image. */
+#define FIRST_STAGE_WRITE_K \
+	"echo MITO000;k=$3;shift 3;" \
+	"while [ $k -gt 0 ];do " FIRST_STAGE_WRITE_WORD("$1") "shift;k=$((k-1));done;"
 
 static const char first_stage_arg[] =
 	FIRST_STAGE_FILE
@@ -148,7 +152,7 @@ static const char first_stage_arg[] =
 	"m=" M ";shift " SHIFT ";" \
 	"\"$@\" \"$f\" --boot \"$f\" -;" \
 	"s=$?;[ -e \"$f\" ]||exit $s;" \
-	"printf \"MITO003\\n\";n=$m;: >|\"$f\";" \
+	"echo MITO003;n=$m;: >|\"$f\";" \
 	"head -c $n 2>/dev/null >>\"$f\";" \
 	FIRST_STAGE_LOOP \
 	FIRST_STAGE_EXEC
@@ -156,12 +160,12 @@ static const char first_stage_arg[] =
 /* The image in words, as first_stage_arg; then the whole agent's length. */
 static const char first_stage_fused_arg[] =
 	FIRST_STAGE_FILE
-	FIRST_STAGE_WRITE
+	FIRST_STAGE_WRITE_K
 	FIRST_STAGE_FUSED("$1", "1");
 
 /* The image on stdin, as first_stage; $3 the whole agent's length. */
 static const char first_stage_fused[] =
-	FIRST_STAGE_FILE
+	"n=$1;" FIRST_STAGE_FILE
 	FIRST_STAGE_READ ";"
 	FIRST_STAGE_LOOP
 	FIRST_STAGE_FUSED("$3", "3");
