@@ -170,19 +170,22 @@ static const char first_stage_fused[] =
 	FIRST_STAGE_LOOP
 	FIRST_STAGE_FUSED("$3", "3");
 
-/* Where the escaped text at P (at most MAX bytes on) may end a word:
- * never inside an escape (\0NNN, or \0 before no octal digit). */
+/* Where the escaped text at P may end a word of at most MAX bytes once
+ * quoted (a quote is 4, esc_len): never inside an escape (\0NNN, or \0
+ * before no octal digit). */
 static size_t word_end(const char *p, size_t max)
 {
-	size_t at = 0;
+	size_t at = 0, cost = 0;
 
 	while (p[at] != '\0') {
 		size_t el = p[at] != '\\' ? 1 : p[at + 2] >= '0' && p[at + 2] <= '7' ? 5 : 2;
+		size_t c = p[at] == '\'' ? 4 : el;
 
-		if (at + el > max) {
+		if (cost + c > max) {
 			break;
 		}
 		at += el;
+		cost += c;
 	}
 	return at;
 }

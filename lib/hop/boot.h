@@ -140,9 +140,11 @@ bool mg__image_guarded(const struct mg_image *img);
  * argument, and Linux takes at most 128 KiB in one (MAX_ARG_STRLEN).
  */
 #define MG_BOOT_ARG_MAX 120000
-/* And the longest word of it: csh (BSD's) refuses a word of 8 KiB or
- * more ("Word too long."), so the image goes as many words. */
-#define MG_BOOT_ARG_WORD 4096
+/* And the longest word of it, a quote counted as the 4 bytes of its
+ * quoting ('\''): csh (BSD's) refuses a word of about 8 KiB ("Word too
+ * long.": 8,191 bytes fail, 8,100 pass), so the image goes as many
+ * words, as long as that allows (each costs 3 bytes of quoting). */
+#define MG_BOOT_ARG_WORD 8000
 /*
  * The same with the image and its tail (image, then tail) in the argv
  * itself, escaped for printf %b: a seventh word K, then K words of at most

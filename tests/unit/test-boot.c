@@ -561,15 +561,20 @@ static void test_boot_no_chmod(void)
  */
 /* The image words of an argv from mg__boot_argv_inline (argv[6] counts
  * them), joined, on mem_ctx; "!bad words" (which no check accepts) unless
- * there are as many as counted, each at most MG_BOOT_ARG_WORD bytes, as
- * csh wants. */
+ * there are as many as counted, each at most MG_BOOT_ARG_WORD bytes once
+ * quoted (a quote is '\'', 4 bytes), as csh wants. */
 static char *image_text(TALLOC_CTX *mem_ctx, char **argv)
 {
 	char *text = talloc_strdup(mem_ctx, "");
 	long k = argv != NULL && argv[6] != NULL ? strtol(argv[6], NULL, 10) : 0;
 
 	for (long i = 0; i < k && text != NULL; i++) {
-		if (argv[7 + i] == NULL || strlen(argv[7 + i]) > MG_BOOT_ARG_WORD) {
+		size_t quoted = 0;
+
+		for (const char *c = argv[7 + i]; c != NULL && *c != '\0'; c++) {
+			quoted += *c == '\'' ? 4 : 1;
+		}
+		if (argv[7 + i] == NULL || quoted > MG_BOOT_ARG_WORD) {
 			k = 0;
 			break;
 		}
