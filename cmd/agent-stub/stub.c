@@ -92,8 +92,9 @@ static long sys3(long a, long b, long c, long n)
 
 /* Filled in by the packer, which finds it by its magic. The stub's
  * bytes ride escaped in ssh's command, where a NUL costs a byte more
- * (lib/hop/boot.c esc_len), padding included: so aligned(4) here and
- * aligned(1) on the arrays below, which gcc would align to 16 or 32. */
+ * (lib/hop/boot.c esc_len), padding included: so aligned(4) here, and
+ * on the arrays below their own type's alignment, which gcc would raise
+ * to 16 or 32. */
 struct packed {
 	char magic[8];
 	uint32_t off, len;         /* the compressed agent in this file */
@@ -210,7 +211,7 @@ static char *fmt_fd(char *buf, long fd)
  * unlinked at once: nothing is left behind. */
 static long temp_copy(const char *boot_file, const uint8_t *p, size_t n)
 {
-	static const char *const dirs[] = { "/tmp", "/var/tmp", "/dev/shm" };
+	static const char *const dirs[] __attribute__((aligned(8))) = { "/tmp", "/var/tmp", "/dev/shm" };
 	char path[256], num[12];
 
 	for (int i = -1; i < 3; i++) {
