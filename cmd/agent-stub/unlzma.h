@@ -94,7 +94,7 @@ int mg__unpack(mg_stream_fn *dec, void *st, const uint8_t *in, size_t in_len, ui
  * escapes in a shell's command: each block of up to MG_MASK_BLOCK bytes
  * follows a key byte and was XORed with it. Unmask IN (LEN bytes) into
  * OUT, which may be IN itself; the length unmasked. */
-#define MG_MASK_BLOCK 208 /* tools/pack-agent.py MASK_BLOCK: why 208 */
+#define MG_MASK_BLOCK 224 /* tools/pack-agent.py MASK_BLOCK: why 224 */
 size_t mg__unmask(const uint8_t *in, size_t len, uint8_t *out);
 
 /* FNV-1a over BUF: the packed image's check of the inflated bytes. */
