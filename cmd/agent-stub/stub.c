@@ -34,8 +34,9 @@
  * where the kernel wants them, so a call of three arguments or fewer
  * costs the caller no more than a plain function call's (the registers
  * of the others hold whatever they held: the kernel ignores them). It
- * comes first, so that every call to it is backwards (0xff, never a NUL
- * byte in its offset: each costs the wire a byte, boot.c esc_len). */
+ * comes first, so that every call to it is backwards: the high bytes
+ * of its offset are 0xff, not NUL (each NUL costs ssh's command a byte
+ * more, boot.c esc_len). */
 __asm__(".text\n.global _start\n_start:\n\txor %rbp, %rbp\n\tmov %rsp, %rdi\n"
 	"\tand $-16, %rsp\n\tcall stub_main\n\thlt\n"
 	"mg_sys:\n\tmov %rcx, %rax\n\tmov %r8, %r10\n\tmov %r9, %r8\n\tmov 8(%rsp), %r9\n"
