@@ -50,6 +50,10 @@ struct waiter {
 	struct waiter *slot_next;   /* in a parent's queue for a place */
 	bool slot_queued;
 	struct slots *reserved;     /* a place given to it, not used yet */
+	/* Its own -t on a hop another connect started, whose limit may be
+	 * longer (a --persist holder serves commands that gave each their
+	 * own): it gives up at its own, the hop goes on for the others. */
+	struct mg_timer *join_timer;
 };
 
 static void advance(struct waiter *w);
@@ -909,6 +913,7 @@ static bool resume(struct waiter *w)
 
 	if (c != NULL) {
 		w->on = NULL;
+		TALLOC_FREE(w->join_timer);
 		if (c->state != CTX_UP) {
 			c = w->early ? first_gone(c) : c;
 			finish(w, NULL, c->err, c->errmsg);
@@ -930,6 +935,50 @@ static bool resume(struct waiter *w)
 	return true;
 }
 
+/* A waiter's own connect limit passed on a hop it joined: out of the
+ * hop's waiters, with the error the hop's own limit gives. */
+static void on_join_timeout(struct mg_timer *t, void *data)
+{
+	struct waiter *w = talloc_get_type_abort(data, struct waiter);
+	struct mg_context *c = w->on;
+	struct waiter **pp;
+	char *m;
+
+	w->join_timer = NULL;
+	if (c == NULL || !w->queued) {
+		/* Woken already: its wake-up decides. */
+		return;
+	}
+	for (pp = &c->waiters; *pp != NULL && *pp != w; pp = &(*pp)->next) {
+	}
+	if (*pp == w) {
+		*pp = w->next;
+	}
+	w->next = NULL;
+	w->queued = false;
+	w->on = NULL;
+	m = talloc_asprintf(w, "%s: connect timed out", c->name);
+	finish(w, NULL, MG_ERR_TIMEOUT, m != NULL ? m : "connect timed out");
+}
+
+/* w waits on hop c, which another connect started: its own limit for
+ * that hop (connect_timeout= or -t) runs from now. */
+static void join_limit(struct waiter *w, struct mg_context *c)
+{
+	unsigned timeout_ms = w->timeout_ms;
+	char *err = NULL;
+	bool given;
+
+	/* Its own copy of the hop: the same text, so the same options. */
+	if (mg__hop_seconds(w, &w->chain->hops[w->hop], "connect_timeout", &timeout_ms, &given,
+			    &err) != 0) {
+		/* Refused where the hop was started: its end comes. */
+		talloc_free(err);
+		return;
+	}
+	w->join_timer = mg_timer_new(w, w->s->loop, timeout_ms, on_join_timeout, w);
+}
+
 /* Walk the chain as far as contexts are up; wait on the first that is not. */
 static void advance(struct waiter *w)
 {
@@ -945,6 +994,7 @@ static void advance(struct waiter *w)
 		char *name = mg_chain_prefix(NULL, w->chain, w->hop + 1);
 		struct mg_context *c;
 		char *errmsg = NULL;
+		bool joined = false;
 
 		if (name == NULL) {
 			finish(w, NULL, -ENOMEM, "out of memory");
@@ -988,6 +1038,7 @@ static void advance(struct waiter *w)
 			}
 		} else {
 			talloc_free(name);
+			joined = true;
 			/* Someone else made this hop: a place granted for it
 			 * goes to the next waiter. */
 			unreserve(w);
@@ -1008,6 +1059,9 @@ static void advance(struct waiter *w)
 				c->waiters = w;
 				w->queued = true;
 				w->on = c;
+				if (joined) {
+					join_limit(w, c);
+				}
 			}
 			return;
 		}

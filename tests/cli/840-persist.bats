@@ -414,6 +414,44 @@ while True:
     run_mg mitogen-run --persist local 'echo still'
 }
 
+# A hop that never comes up: its ssh sleeps $1 seconds (a number no
+# other process uses, so that teardown_hang stops only these).
+function hang_hop() {
+    printf '#!/bin/sh\nexec sleep %s\n' "$1" >"$MG_TMP/hang"
+    chmod +x "$MG_TMP/hang"
+    printf 'ssh:h?ssh_path=%s' "${MG_TMP//\//%2F}%2Fhang"
+}
+
+function teardown_hang() {
+    local pid
+    for pid in $(pgrep -f -x -- "sleep $1"); do
+        kill "$pid" 2>/dev/null || true
+    done
+}
+
+@test "-t is each command's own, on a hop another command is connecting" {
+    local nap=40.$RANDOM$RANDOM chain t0 t1 first
+    chain=$(hang_hop "$nap")
+    mitogen-run --persist -t 20 "$chain" true 2>"$MG_TMP/first.err" &
+    first=$!
+    local i
+    for ((i = 0; i < 200; i++)); do
+        [[ -z $(pgrep -f -x -- "sleep $nap") ]] || break
+        sleep 0.05
+    done
+    t0=$(date +%s%N)
+    run_mg_sep 255 mitogen-run --persist -t 1 "$chain" true
+    t1=$(date +%s%N)
+    assert "$stderr" == "mitogen-run: $chain: connect timed out" "the second command's own limit"
+    if (((t1 - t0) / 1000000 > 5000)); then
+        die "took $(((t1 - t0) / 1000000)) ms: -t 1 waited for the first command's -t 20"
+    fi
+    kill -0 "$first"
+    kill "$first"
+    wait "$first" || true
+    teardown_hang "$nap"
+}
+
 @test "a stopped client never delays another; 16 starting at once share one holder" {
     mitogen-run --persist local yes >/dev/null &
     local hog=$!
