@@ -13,6 +13,7 @@
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "mitogen/message.h"
+#include "mitogen/router.h"
 #include "mitogen/service.h"
 #include "mitogen/unix.h"
 #include "session.h"
@@ -30,6 +31,8 @@ struct served {
 	struct mg_message *req;
 	uint32_t src;                 /* the client that asked */
 	struct mg_chain_list *chains; /* kept until the callback (mg_connect) */
+	struct mg_watch *watch;       /* on the client's link */
+	bool gone;                    /* the client went before the answer */
 };
 
 static int served_destructor(struct served *q)
@@ -99,6 +102,22 @@ static void on_served(struct mg_context *ctx, int err, const char *errmsg, void 
 	}
 }
 
+static bool served_unwanted(void *data)
+{
+	return ((struct served *)data)->gone;
+}
+
+/* The client went while its chain connects (^C, SIGTERM, killed): a hop
+ * that no other command waits for is stopped, as the client's own run
+ * stops its hops, not left to run until its connect timeout. */
+static void on_requester_gone(struct mg_router *r, uint32_t id, const char *reason, void *data)
+{
+	struct served *q = data;
+
+	q->gone = true;
+	mg__session_cancel_unwanted(q->s, on_served, served_unwanted);
+}
+
 /* str chain, u32 timeout_ms: connect it in our session. */
 static int serve_connect(struct mg_message *req, const void *payload, size_t len, void *data)
 {
@@ -140,6 +159,8 @@ static int serve_connect(struct mg_message *req, const void *payload, size_t len
 	q->next = s->serving;
 	s->serving = q;
 	talloc_set_destructor(q, served_destructor);
+	/* Without it (out of memory) the hop runs until its own limit. */
+	q->watch = mg_router_on_disconnect(q, s->r, q->src, on_requester_gone, q);
 	return 0;
 }
 

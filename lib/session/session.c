@@ -1217,6 +1217,41 @@ int mg_session_shutdown(struct mg_session *s, int timeout_ms)
 	return ret;
 }
 
+/* Whether c, still connecting, is waited for by none but abandoned
+ * connects (cb's, 'unwanted' of their data), and has nothing below it. */
+static bool only_unwanted(const struct mg_context *c, mg_connect_cb cb,
+			  bool (*unwanted)(void *data))
+{
+	if (c->state != CTX_CONNECTING || c->waiters == NULL || c->slots.head != NULL) {
+		return false;
+	}
+	for (const struct waiter *w = c->waiters; w != NULL; w = w->next) {
+		if (w->cb != cb || !unwanted(w->data)) {
+			return false;
+		}
+	}
+	for (const struct mg_context *x = c->s->contexts; x != NULL; x = x->next) {
+		if (x->parent == c) {
+			return false;
+		}
+	}
+	return true;
+}
+
+void mg__session_cancel_unwanted(struct mg_session *s, mg_connect_cb cb,
+				 bool (*unwanted)(void *data))
+{
+	struct mg_context *c, *next;
+
+	for (c = s->contexts; c != NULL; c = next) {
+		next = c->next;
+		if (only_unwanted(c, cb, unwanted)) {
+			/* Its waiters hear it as usual, from the loop. */
+			mg__context_cancel(c, "no command waits for it any more");
+		}
+	}
+}
+
 /* Shutting one context down. */
 
 int mg__context_shutdown(struct mg_context *ctx)

@@ -150,6 +150,13 @@ int mg__context_shutdown(struct mg_context *ctx);
 /* session.c: fail a context still connecting (shutdown before it is up). */
 void mg__context_cancel(struct mg_context *ctx, const char *why);
 
+/* session.c: cancel every hop still connecting that only connects of
+ * cb waits for, each with data that 'unwanted' says nobody wants now
+ * (attach.c: their clients went): as their commands' own runs, gone,
+ * would have stopped them. Their callbacks come as for any failure. */
+void mg__session_cancel_unwanted(struct mg_session *s, mg_connect_cb cb,
+				 bool (*unwanted)(void *data));
+
 /* session-password.c: a first hop's prompt came and no password was
  * given (the conn's ask hook, ask_data the context). */
 void mg__session_ask_first_hop(void *ask_data, mg_password_cb cb, void *cb_data);

@@ -452,6 +452,38 @@ function teardown_hang() {
     teardown_hang "$nap"
 }
 
+@test "a command stopped while its hop connects: the hop is stopped, unless another waits" {
+    local nap=41.$RANDOM$RANDOM chain client other i
+    chain=$(hang_hop "$nap")
+    mitogen-run --persist -t 20 "$chain" true 2>"$MG_TMP/client.err" &
+    client=$!
+    for ((i = 0; i < 200; i++)); do
+        [[ -z $(pgrep -f -x -- "sleep $nap") ]] || break
+        sleep 0.05
+    done
+    mitogen-run --persist -t 20 "$chain" true 2>/dev/null &
+    other=$!
+    sleep 0.5
+    kill -TERM "$client"
+    local rc=0
+    wait "$client" || rc=$?
+    assert "$rc" == 143 "the stopped command's status"
+    assert "$(cat "$MG_TMP/client.err")" == "mitogen-run: $chain: interrupted" "what it said"
+    sleep 1
+    assert "$(pgrep -f -x -- "sleep $nap")" != "" "another command waits: the hop goes on"
+    kill -TERM "$other"
+    wait "$other" || true
+    for ((i = 0; i < 100; i++)); do
+        [[ -n $(pgrep -f -x -- "sleep $nap") ]] || break
+        sleep 0.05
+    done
+    local left
+    left=$(pgrep -f -x -- "sleep $nap" || true)
+    teardown_hang "$nap"
+    assert "$left" == "" "no command waits: the hop was stopped, as without --persist"
+    run_mg mitogen-run --persist local 'echo still'
+}
+
 @test "a stopped client never delays another; 16 starting at once share one holder" {
     mitogen-run --persist local yes >/dev/null &
     local hog=$!
