@@ -626,6 +626,7 @@ int main(int argc, const char **argv)
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	struct mg_ssh_cmdline *o = NULL;
 	char *errmsg = NULL;
+	unsigned persist_ms;
 	int ret, status;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -669,7 +670,9 @@ int main(int argc, const char **argv)
 		if (o->quiet && o->verbose == 0) {
 			mg_cmd_errors_off();
 		}
-		status = run(tmp, o);
+		/* A bad MITOGEN_PERSIST is a setup error, ssh's 255: the usage
+		 * status 2 of mitogen-run would pass for the far command's. */
+		status = mg_cmd_persist_idle(false, &persist_ms) != 0 ? FAKESSH_FAIL : run(tmp, o);
 	}
 	talloc_free(tmp);
 	return status;

@@ -206,6 +206,10 @@ function same_held() {
     run_mg 2 mitogen-run --persist=999999999999h local true
     MITOGEN_PERSIST=5q run_mg 2 mitogen-run local true
     assert "$output" =~ "MITOGEN_PERSIST '5q'" "bad MITOGEN_PERSIST"
+    # fakessh's own errors are ssh's 255: a 2 is the far command's.
+    MITOGEN_PERSIST=5q run_mg_sep 255 fakessh local 'echo ran'
+    assert "$output" == "" "fakessh ran nothing"
+    assert "$stderr" =~ "^fakessh: MITOGEN_PERSIST '5q': expected a duration" "fakessh says why"
     run_mg mitogen-run --persist=2s local 'echo ok'
     run_mg mitogen-run --persist 90 local 'echo ok'
 }
