@@ -634,6 +634,9 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
+	/* As the agent: a hangup must not end us before our link's end
+	 * stops the command. */
+	signal(SIGHUP, SIG_IGN);
 	/* As the agent (PROTOCOL 2.5): its command, or another process of
 	 * our user, may not trace us, write frames on our link or read it. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -426,6 +426,10 @@ static int agent_run(int image_fd, const struct mg_image *image, bool tail_hello
 	 * rather than ending the agent and every command behind it (rsync
 	 * ignores it too). Commands get SIG_DFL back (mg__child_reset_signals). */
 	signal(SIGXFSZ, SIG_IGN);
+	/* A hangup (sudo with use_pty, su: the terminal above us gone with
+	 * the master) would end us before our link's end tells us to stop
+	 * our commands, which would run on orphaned: that end says it. */
+	signal(SIGHUP, SIG_IGN);
 	/* Passwords for the hops below pass through us: no core file, and
 	 * no other process of this user may trace us or read our memory or
 	 * descriptors (/proc/PID is root's now), as ssh-agent does. What we

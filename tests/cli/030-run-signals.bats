@@ -203,6 +203,35 @@ wait"
     assert "$(command ls -A "$TMPDIR")" == "" "nothing in TMPDIR"
 }
 
+@test "a hangup at the agents (sudo's or su's terminal gone with mitogen-run) orphans no command" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agents stay up"
+    # sudo with use_pty passes its terminal's hangup on to the agent when
+    # mitogen-run dies, at times before the agent sees its link end: the
+    # agent must outlive it, and stop its command at the link's end.
+    local chain=local/local
+    if is_root && command -v sudo >/dev/null; then
+        chain=local/sudo
+    fi
+    start_mg mitogen-run "$chain" "$(agents_script)
+sleep $SLEEP_ARG &
+echo ready >$MG_TMP/ready
+wait"
+    wait_for_file 10 "$MG_TMP/ready"
+    local agents
+    agents=$(agent_pids)
+    assert "$(wc -l <<<"$agents")" -eq 2 "two agents run above the command ($chain)"
+    # shellcheck disable=SC2086 # one pid per word
+    kill -HUP $agents
+    sleep 0.5
+    assert "$(agent_pids)" == "$agents" "both agents outlive SIGHUP"
+    assert "$(live_procs "sleep $SLEEP_ARG")" != "" "the command runs on"
+    kill -KILL "$MG_PID"
+    wait_mg 5
+    assert "$(wait_until_empty 5 live_procs "sleep $SLEEP_ARG")" == "" \
+        "no remote command left within 5 s of mitogen-run's death"
+    assert "$(wait_until_empty 5 agent_pids)" == "" "no agent left within 5 s"
+}
+
 @test "-u 1: the command is stopped, exit 124, 'timed out'" {
     local t0 t1
     t0=$(now_us)
