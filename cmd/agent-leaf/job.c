@@ -390,7 +390,8 @@ void job_exec(const struct leaf_msg *m)
 		failed(m, EOPNOTSUPP, MG_FDS_REFUSED, 0);
 		return;
 	}
-	if ((q.flags & (MG_EXEC_IMAGE | MG_EXEC_PTY | MG_EXEC_JOIN)) != 0 || J.active) {
+	if ((q.flags & (MG_EXEC_IMAGE | MG_EXEC_PTY | MG_EXEC_JOIN | MG_EXEC_UMASK | MG_EXEC_ENV_ALL)) != 0 ||
+	    J.active) {
 		failed(m, EOPNOTSUPP, J.active ? "this hop runs the leaf agent (mitogen-agent-leaf): "
 				      "one command at a time" : UNSUPPORTED, 0);
 		return;

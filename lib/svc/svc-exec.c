@@ -77,6 +77,7 @@ struct job {
 	struct mg_handler *ctl;
 	struct mg_route_watch *gone; /* the requester's loss */
 	int pty;           /* the terminal's master side (owned by j->out), or -1 */
+	int pty_keep;      /* our own copy of it until the command is reaped, or -1 */
 	struct mg_timer *kill_timer;
 	struct mg__join *join;  /* MG_EXEC_JOIN: the worker's link */
 	struct mg__exec_hold *hold; /* passed output: who still holds it */
@@ -103,8 +104,21 @@ static void group_kill(struct job *j, int signo)
 	}
 }
 
+/* The terminal hangs up (SIGHUP to the command) when its master's last
+ * descriptor closes. The output's end (EIO: no slave descriptor open)
+ * closes one while the command may still be running its exit (head
+ * closes its stdio first): so we keep one until it is reaped, as sshd. */
+static void pty_release(struct job *j)
+{
+	if (j->pty_keep >= 0) {
+		close(j->pty_keep);
+		j->pty_keep = -1;
+	}
+}
+
 static int job_destructor(struct job *j)
 {
+	pty_release(j);
 	*j->prevp = j->next;
 	if (j->next != NULL) {
 		j->next->prevp = j->prevp;
@@ -177,6 +191,7 @@ static void on_exit_status(struct mg_child *c, pid_t pid, int status, void *data
 	j->child = NULL;
 	j->exited = true;
 	j->status = status;
+	pty_release(j);
 	/* The kill timer stays: the rest of the group may still hold our
 	 * pipes, and EXITED waits for them. */
 	mg_info("command %d ended (%s %d)", (int)pid, WIFSIGNALED(status) ? "signal" : "status",
@@ -668,6 +683,7 @@ static void start_job(struct request *rq, int image_fd)
 		goto out;
 	}
 	j->svc = svc;
+	j->pty_keep = -1;
 	j->master = m->src;
 	j->reply_to = m->reply_to;
 	j->next = svc->jobs;
@@ -771,6 +787,7 @@ static void start_job(struct request *rq, int image_fd)
 	mg_info("started %s as %d", argv[0], (int)j->pid);
 	j->outs_open = 2;
 	j->pty = (flags & MG_EXEC_PTY) != 0 ? out[0] : -1;
+	j->pty_keep = j->pty >= 0 ? fcntl(j->pty, F_DUPFD_CLOEXEC, 3) : -1;
 	j->child = mg_child_new(j, mg__router_loop(r), j->pid, on_exit_status, j);
 	j->out = mg__chan_out_new(j, r, out[0], j->master, MG_WINDOW_DEFAULT, on_out_done, j);
 	out[0] = -1;

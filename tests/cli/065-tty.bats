@@ -167,6 +167,24 @@ function hang_hop() {
     done
 }
 
+@test "-T: a command that closes its terminal and runs on gets no hangup, as with ssh -tt" {
+    # Its stdio closed, nothing holds the terminal's slave side: the far
+    # end reads its end there (EIO) while the command still runs. sshd
+    # keeps the master open until the command is reaped; so must we, or
+    # the command is hung up (SIGHUP, 129). head -1 closes its stdio
+    # before it exits: it met this at random.
+    local script='exec 0<&- 1>&- 2>&-; sleep 1; exit 7' cmd
+    local -a cmds=("mitogen-run -T local")
+    if [[ -z ${MG_SSHD_SKIP:-} && -n ${MG_SSH_PORT:-} ]]; then
+        cmds+=("mitogen-run -T $(ssh_hop)" "fakessh -t $(ssh_hop)"
+            "ssh -F $MG_SSH_CONFIG -p $MG_SSH_PORT -tt 127.0.0.1")
+    fi
+    for cmd in "${cmds[@]}"; do
+        # shellcheck disable=SC2086 # the command and its options
+        run_mg 7 $cmd "$script" </dev/null
+    done
+}
+
 @test "mitogen-run -T, fakessh -t: our TERM at the far end, over an ssh hop too, as ssh -t" {
     need_sshd
     local cmd
