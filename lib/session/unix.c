@@ -529,6 +529,40 @@ static int lock_dir(TALLOC_CTX *mem_ctx, const char *dir, char **_errmsg)
 	return fd;
 }
 
+/* Bind l->fd at path, mode 0600, listening. It is bound under a name of
+ * its own first and renamed into place: bind() makes it by the umask
+ * (0755), and a client finding it so between bind() and chmod() refused
+ * it as open to others. Where that name would not fit, at path itself. */
+static int bind_private(TALLOC_CTX *mem_ctx, struct mg_listener *l, const char *path,
+			const struct sockaddr_un *sa, struct stat *st, char **_errmsg)
+{
+	char *fresh = talloc_asprintf(mem_ctx, "%s.%d", path, (int)getpid());
+	struct sockaddr_un fa;
+	const char *at = path;
+
+	if (fresh == NULL) {
+		return -ENOMEM;
+	}
+	if (fill_addr(&fa, fresh) == 0 && (unlink(fresh) == 0 || errno == ENOENT)) {
+		at = fresh;
+		sa = &fa;
+	}
+	if (bind(l->fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0) {
+		int err = -errno;
+		TALLOC_FREE(l->path); /* not ours: never unlink it */
+		return set_err(mem_ctx, _errmsg, err, "cannot bind %s: %s", at, strerror(-err));
+	}
+	if (chmod(at, 0600) != 0 || lstat(at, st) != 0 || listen(l->fd, 64) != 0 ||
+	    (at != path && rename(at, path) != 0)) {
+		int err = -errno;
+		if (at != path) {
+			unlink(at);
+		}
+		return set_err(mem_ctx, _errmsg, err, "cannot listen on %s: %s", path, strerror(-err));
+	}
+	return 0;
+}
+
 int mg_listener_new(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
 		    struct mg_listener **_l, char **_errmsg)
 {
@@ -592,21 +626,11 @@ int mg_listener_new(TALLOC_CTX *mem_ctx, struct mg_session *s, const char *path,
 		ret = set_err(tmp, _errmsg, -errno, "socket: %s", strerror(errno));
 		goto done;
 	}
-	if (bind(l->fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		ret = set_err(tmp, _errmsg, -errno, "cannot bind %s: %s", path, strerror(errno));
-		TALLOC_FREE(l->path); /* not ours: never unlink it */
-		goto done;
-	}
-	if (chmod(path, 0600) != 0 || lstat(path, &st) != 0) {
-		ret = set_err(tmp, _errmsg, -errno, "%s: %s", path, strerror(errno));
+	if ((ret = bind_private(tmp, l, path, &sa, &st, _errmsg)) != 0) {
 		goto done;
 	}
 	l->dev = st.st_dev;
 	l->ino = st.st_ino;
-	if (listen(l->fd, 64) != 0) {
-		ret = set_err(tmp, _errmsg, -errno, "cannot listen on %s: %s", path, strerror(errno));
-		goto done;
-	}
 	l->io = mg_io_new(l, l->loop, l->fd, MG_IO_READ, on_accept, l);
 	if (l->io == NULL) {
 		ret = -ENOMEM;

@@ -488,6 +488,24 @@ function teardown_hang() {
     run_mg mitogen-run --persist local 'echo still'
 }
 
+@test "the holder's socket appears at its path only once it is 0600 and listening" {
+    command -v strace >/dev/null || skip "needs strace"
+    # bind() makes a socket by the umask (0755): one of sixteen clients
+    # starting at once (the test below) found it so before the chmod and
+    # refused it as open to others. It is bound under a name of its own
+    # and renamed into place. strace -f waits for the holder's idle end.
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        strace -f -qq -e trace=bind,chmod,listen,rename -o "$MG_TMP/trace" \
+        mitogen-run --persist=1s local true
+    run grep -E '^[0-9]+ +(bind|chmod|listen|rename)\(' "$MG_TMP/trace"
+    local tmp="$SOCK.[0-9]+"
+    assert "$output" =~ "bind\([0-9]+, \{sa_family=AF_UNIX, sun_path=\"$tmp\"\}" "bound under its own name"
+    assert "$output" !~ "sun_path=\"$SOCK\"\}" "never bound at the path itself"
+    assert "$(grep -oE '(chmod|listen|rename)\(' <<<"$output" | tr -d '(' | tr '\n' ' ')" == \
+        "chmod listen rename " "0600 and listening before it is renamed into place"
+    assert "$output" =~ "rename\(\"$tmp\", \"$SOCK\"\)" "renamed to the path"
+}
+
 @test "a stopped client never delays another; 16 starting at once share one holder" {
     mitogen-run --persist local yes >/dev/null &
     local hog=$!
