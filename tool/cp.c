@@ -312,17 +312,23 @@ static bool here_relative(const struct cp *cp, const struct mg_chain *c)
  * empty, the agent's "~"-like home, nor "~..."), on cp; NULL on ENOMEM. */
 static const char *here_path(struct cp *cp, const char *path)
 {
-	char *cwd, *abs;
-
-	if (path[0] == '\0' || path[0] == '/' || path[0] == '~' || (cwd = getcwd(NULL, 0)) == NULL) {
+	if (path[0] == '\0' || path[0] == '/' || path[0] == '~') {
 		return path;
 	}
 	if (cp->here_prefix == NULL) {
+		/* Once: every path is made against the same directory. */
+		char *cwd = getcwd(NULL, 0);
+
+		if (cwd == NULL) {
+			return path;
+		}
 		cp->here_prefix = talloc_asprintf(cp, "%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/");
+		free(cwd);
+		if (cp->here_prefix == NULL) {
+			return NULL;
+		}
 	}
-	free(cwd);
-	abs = cp->here_prefix != NULL ? talloc_asprintf(cp, "%s%s", cp->here_prefix, path) : NULL;
-	return abs;
+	return talloc_asprintf(cp, "%s%s", cp->here_prefix, path);
 }
 
 /* The sources, or here_path of each at chain c. NULL on ENOMEM. */
