@@ -728,9 +728,9 @@ static void start_job(struct request *rq, int image_fd)
 			so.ctty = pty_slave;
 			so.stdio[0] = so.stdio[1] = so.stdio[2] = pty_slave;
 		}
-		/* The child takes the umask it is spawned with. */
-		mode_t um = umask(0);
-		umask((flags & MG_EXEC_UMASK) != 0 ? (mode_t)q->umask & 0777 : um);
+		/* The child takes the umask it is spawned with: the request's
+		 * for this spawn only (no system call without one). */
+		mode_t um = (flags & MG_EXEC_UMASK) != 0 ? umask((mode_t)q->umask & 0777) : 0;
 		ret = mg__spawn(&so, &j->pid);
 		if (ret == -ENOEXEC && (flags & (MG_EXEC_SHELL | MG_EXEC_IMAGE)) == 0) {
 			/* No #! and no ELF (or an empty file): execvp and POSIX
@@ -751,7 +751,9 @@ static void start_job(struct request *rq, int image_fd)
 				ret = mg__spawn(&so, &j->pid);
 			}
 		}
-		umask(um);
+		if ((flags & MG_EXEC_UMASK) != 0) {
+			umask(um);
+		}
 	}
 	if (in[0] >= 0) {
 		close(in[0]);
