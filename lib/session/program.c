@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,6 +39,26 @@ static bool same_file(const struct stat *st, const struct stat *now)
 	return st->st_dev == now->st_dev && st->st_ino == now->st_ino && st->st_size == now->st_size &&
 	       st->st_mtim.tv_sec == now->st_mtim.tv_sec && st->st_mtim.tv_nsec == now->st_mtim.tv_nsec &&
 	       st->st_ctim.tv_sec == now->st_ctim.tv_sec && st->st_ctim.tv_nsec == now->st_ctim.tv_nsec;
+}
+
+/* Whether another descriptor holds the file open for writing: the
+ * kernel then refuses a read lease (EAGAIN). A writer stopped halfway
+ * leaves a torn file that holds still, which no second read can tell
+ * from a whole one; execve() refuses such a file too (ETXTBSY). The
+ * lease lasts two system calls; a writer opening in between makes the
+ * kernel signal us, so the signal is SIGURG, ignored unless the caller
+ * handles it. Not our file, or a file system without leases: no answer
+ * (false), and the reads alone decide. */
+static bool open_for_writing(int fd)
+{
+	if (fcntl(fd, F_SETSIG, SIGURG) != 0) {
+		return false;
+	}
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) != 0) {
+		return errno == EAGAIN;
+	}
+	(void)fcntl(fd, F_SETLEASE, F_UNLCK);
+	return false;
 }
 
 /* Copy [off, end) of fd to the same place in copy: 0 or a negative
@@ -118,9 +139,9 @@ static int each_data_range(int fd, int copy, off_t size, uint8_t *buf,
  * new. Its holes stay holes: a sparse file costs no memory here. The
  * stat alone cannot tell a write that began before it (the times move as
  * a write starts, its bytes follow): the data is read a second time and
- * must be the same.
+ * must be the same, and no one may have the file open for writing.
  * Returns the copy's descriptor, -ESTALE when the file changed while it
- * was read, or another negative errno. */
+ * was read, -ETXTBSY when it is open for writing, or a negative errno. */
 static int snapshot(int fd, const struct stat *st)
 {
 	uint8_t *buf = talloc_size(NULL, 2 * COPY_CHUNK);
@@ -142,6 +163,9 @@ static int snapshot(int fd, const struct stat *st)
 	}
 	if (ret == 0) {
 		ret = each_data_range(fd, copy, st->st_size, buf, same_range);
+	}
+	if (ret == 0 && open_for_writing(fd)) {
+		ret = -ETXTBSY;
 	}
 	if (ret == 0 && (fstat(fd, &now) != 0 || !same_file(st, &now))) {
 		ret = -ESTALE;
@@ -200,9 +224,10 @@ struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, co
 	copy = snapshot(fd, &st);
 	close(fd);
 	if (copy < 0) {
-		*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", path, copy == -ESTALE ?
-					   "changed while it was read (try again once it is written)" :
-					   mg_strerror(copy));
+		*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", path,
+					   copy == -ESTALE ? "changed while it was read (try again once it is written)"
+					   : copy == -ETXTBSY ? "open for writing elsewhere (try again once it is written)"
+					   : mg_strerror(copy));
 		talloc_free(p);
 		return NULL;
 	}
