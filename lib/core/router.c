@@ -716,6 +716,11 @@ static void tell_egress(struct mg_router *r, uint32_t id, const char *why)
 	talloc_free(b);
 }
 
+void mg__router_tell_going(struct mg_router *r, uint32_t id, const char *why)
+{
+	tell_egress(r, id, why);
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;

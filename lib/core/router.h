@@ -180,6 +180,12 @@ void mg__router_hold_release(struct mg_router *r, uint32_t id);
  * the handlers here waiting on 'id' told so (as when a route is lost). */
 void mg__router_unhold(struct mg_router *r, uint32_t id, const char *why);
 
+/* 'id' is going (being shut down): whoever sent to it from beyond its
+ * own subtree (an attached client's EXEC) hears DEL_ROUTE 'why' now,
+ * before the answers its end still sends while stopping. The route stays
+ * until the link ends. */
+void mg__router_tell_going(struct mg_router *r, uint32_t id, const char *why);
+
 /* Drop every stream and fail every waiter (shutdown). */
 void mg__router_close_all(struct mg_router *r, const char *why);
 /* Close the link of every UNIX-attached client now, what is queued for

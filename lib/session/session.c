@@ -1268,6 +1268,14 @@ int mg__context_shutdown(struct mg_context *ctx)
 	default:
 		break;
 	}
+	/* Attached clients with commands on it or below fail them now, not
+	 * with the status of a command the agent stops meanwhile. */
+	for (struct mg_context *c = ctx->s->contexts; c != NULL; c = c->next) {
+		if (c == ctx || is_below(c, ctx)) {
+			mg__router_tell_going(mg__session_router(ctx->s), c->id,
+					      "shut down by the session's master");
+		}
+	}
 	/* Its agent stops as if its parent were lost, and exits: the link
 	 * ends, the route goes, and the session evicts it (on_lost). */
 	/* A fused link's agent is its sudo hop's (PROTOCOL 2.3.3). */

@@ -315,6 +315,39 @@ function program_copies() {
     assert "$(live_procs "sleep $nap")" == "" "the remote commands were stopped"
 }
 
+@test "--persist-stop=TARGET mid-command: its commands fail 255 saying so; another chain runs on" {
+    # Before, a command on the stopped chain got the end its agent gave
+    # it (143, no message): the holder now tells it first.
+    run_mg mitogen-run --persist local true
+    local one two other rc1=0 rc2=0 rc3=0 i nap=30.$RANDOM$RANDOM
+    timeout 20 mitogen-run --persist local "echo up; sleep $nap" >"$MG_TMP/out1" 2>"$MG_TMP/err1" &
+    one=$!
+    timeout 20 mitogen-run --persist local/local "echo up; sleep $nap" >"$MG_TMP/out2" 2>"$MG_TMP/err2" &
+    two=$!
+    timeout 20 mitogen-run --persist fork "echo up; sleep 2; echo done" >"$MG_TMP/out3" 2>"$MG_TMP/err3" &
+    other=$!
+    wait_file "$MG_TMP/out1"
+    wait_file "$MG_TMP/out2"
+    wait_file "$MG_TMP/out3"
+    run_mg mitogen-run --persist-stop=local
+    assert "$output" =~ "local: stopping" "the holder says it stops the chain"
+    wait "$one" || rc1=$?
+    wait "$two" || rc2=$?
+    wait "$other" || rc3=$?
+    assert "$rc1" == 255 "one hop: 255, as ssh -O stop gives"
+    assert "$rc2" == 255 "the chain below it too"
+    assert "$(cat "$MG_TMP/err1")" == "mitogen-run: local: shut down by the session's master" "one hop: why"
+    assert "$(cat "$MG_TMP/err2")" =~ "^mitogen-run: local/local: .*shut down by the session's master$" "two hops: why"
+    assert "$rc3" == 0 "the fork chain ran on"
+    assert "$(cat "$MG_TMP/out3")" == $'up\ndone' "its whole output"
+    for ((i = 0; i < 200; i++)); do
+        [[ -z $(live_procs "sleep $nap") ]] && break
+        sleep 0.05
+    done
+    assert "$(live_procs "sleep $nap")" == "" "the remote commands were stopped"
+    run_mg mitogen-run --persist-stop
+}
+
 @test "a holder told to stop leaves at once while a command in its start-up holds the lock" {
     # A command starting holds persist.lock (from its first look at the
     # socket to its attach). The holder, on SIGTERM or --persist-stop,

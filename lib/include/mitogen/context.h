@@ -59,7 +59,10 @@ struct mg_context_watch *mg_context_on_disconnect(TALLOC_CTX *mem_ctx, struct mg
  * session evicts ctx and every context below it, which then hear
  * "NAME: shut down" through mg_context_on_disconnect. A context still
  * connecting is failed instead (a first hop's process is killed; a
- * later hop is told to stop as soon as it is up). The master kills a
+ * later hop is told to stop as soon as it is up). Attached processes
+ * (mitogen/unix.h) running commands on ctx or below hear at once that
+ * it is "shut down by the session's master": their commands fail so,
+ * not with the status the stopping agent gives them. The master kills a
  * first hop's session if it has not ended 5 s later. Returns 0 (also
  * when it is gone already), or MG_ERR_DISCONNECTED when SHUTDOWN cannot
  * be sent.
