@@ -283,8 +283,10 @@ static bool start_exec(struct target *t, struct mg_context *ctx)
 	eo.pass_stdio = run->opts->pass_stdio && run->n == 1 && run->opts->report == NULL &&
 			t->bt == NULL && !run->opts->pty && same_kernel(t->chain);
 	/* The duration runs from here: the command may end before the
-	 * chain's connect callback comes. */
-	t->start_ms = mg_loop_now(run->loop);
+	 * chain's connect callback comes. Attached, from the request. */
+	if (t->start_ms == 0) {
+		t->start_ms = mg_loop_now(run->loop);
+	}
 	t->e = mg_exec_start(run, ctx, &eo, on_exec_done, t);
 	if (t->e == NULL) {
 		char *msg = talloc_asprintf(run, "%s: cannot start the command", mg_context_name(ctx));
@@ -652,6 +654,10 @@ int mg_run(TALLOC_CTX *mem_ctx, struct mg_session *s, const struct mg_run_opts *
 			return -ENOMEM;
 		}
 		ret = mg_connect(run, run->s, t->chain, &co, on_connected, t, &errmsg);
+		if (ret == 0 && mg_session_attached(run->s)) {
+			/* No on_start comes: the holder connects. */
+			t->start_ms = mg_loop_now(run->loop);
+		}
 		if (ret != 0) {
 			char *msg = talloc_asprintf(run, "%s: %s", t->chain->text,
 						    errmsg != NULL ? errmsg : mg_strerror(ret));

@@ -91,6 +91,14 @@ function wait_file() {
     run_mg mitogen-run --persist -T local 'test -t 0 && echo tty'
     assert "$output" =~ "tty" "-T gives a terminal"
     run_mg 143 mitogen-run --persist local 'kill -TERM $$'
+    # --json: an unreachable target's duration is its connect's, not 0.
+    printf '#!/bin/sh\nsleep 0.3\nexit 255\n' >"$MG_TMP/slowfail"
+    chmod +x "$MG_TMP/slowfail"
+    local path=$MG_TMP/slowfail
+    run_mg_sep 255 mitogen-run --persist --json "ssh:x?ssh_path=${path//\//%2F}" true
+    assert "$output" =~ '"outcome":"unreachable"' "unreachable"
+    [[ $output =~ \"duration\":([0-9.]+) ]] || die "no duration: $output"
+    assert "$((10#${BASH_REMATCH[1]/./}))" -ge 300 "the duration covers the failed connect (ms)"
 }
 
 # Run "$@" with and without --persist, from the current directory,
