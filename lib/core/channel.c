@@ -250,6 +250,7 @@ static void on_ack(struct mg_router *r, struct mg_msg *m, void *data)
 static int out_destructor(struct mg_chan_out *c)
 {
 	mg__tail_pipe_close(c->cp);
+	TALLOC_FREE(c->io); /* before its fd is closed (mg_io_new) */
 	if (c->fd >= 0) {
 		restore_flags(c->fd, c->old_flags);
 		close(c->fd);
@@ -711,6 +712,7 @@ static int in_destructor(struct mg_chan_in *c)
 	for (unsigned i = 0; i < QP_N; i++) {
 		mg__tail_pipe_close(c->qp[i]);
 	}
+	TALLOC_FREE(c->io); /* before its fd is closed (mg_io_new) */
 	if (c->fd >= 0) {
 		restore_flags(c->fd, c->old_flags);
 		if (!c->keep_fd) {

@@ -196,7 +196,9 @@ static void io_unregister(struct mg_io *io)
 	if (!io->registered) {
 		return;
 	}
-	/* EBADF: the caller closed the fd first, which removed it anyway. */
+	/* EBADF: the caller closed the fd first, against mg_io_new's rule.
+	 * That removes it only if nothing else holds the open file (a child
+	 * forked but not yet exec'd does): else epoll keeps reporting it. */
 	if (epoll_ctl(io->loop->epfd, EPOLL_CTL_DEL, io->fd, NULL) != 0 &&
 	    errno != EBADF && errno != ENOENT) {
 		mg_debug_fr(-errno, "epoll_ctl(DEL, %d)", io->fd);

@@ -26,6 +26,7 @@ struct mg_capture {
 
 static int capture_destructor(struct mg_capture *c)
 {
+	TALLOC_FREE(c->io); /* before its fd is closed (mg_io_new) */
 	if (c->fd >= 0) {
 		close(c->fd);
 	}

@@ -899,6 +899,9 @@ static int conn_destructor(struct mg_conn *c)
 		orphan_stop(c);
 	}
 	live_unlink(c);
+	/* Unwatched before it is closed (mg_io_new): the children would
+	 * only be freed after. */
+	TALLOC_FREE(c->err_io);
 	if (c->err_fd >= 0) {
 		close(c->err_fd);
 	}

@@ -52,6 +52,7 @@ static int bcast_destructor(struct mg_bcast *b)
 	if (!b->eof) {
 		finish(b);
 	}
+	TALLOC_FREE(b->io); /* before its fd is closed (mg_io_new) */
 	if (b->fd >= 0) {
 		if (b->old_flags >= 0 && (b->old_flags & O_NONBLOCK) == 0) {
 			fcntl(b->fd, F_SETFL, b->old_flags);

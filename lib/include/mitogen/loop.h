@@ -65,7 +65,11 @@ uint64_t mg_loop_now(struct mg_loop *loop);
 
 /*
  * Watch 'fd' for 'events' (MG_IO_READ|MG_IO_WRITE, may be 0). The fd is not
- * owned: the caller closes it after freeing the watcher. Regular files and
+ * owned: the caller closes it after freeing the watcher (closed first, it
+ * stays in epoll while another process holds the same open file, a child
+ * between fork and exec for one, and the freed watcher would be called).
+ * A destructor that closes the fd frees the watcher first: talloc frees
+ * children after the destructor. Regular files and
  * other fds epoll refuses are reported ready on every iteration.
  */
 struct mg_io *mg_io_new(TALLOC_CTX *mem_ctx, struct mg_loop *loop, int fd,
