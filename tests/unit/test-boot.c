@@ -137,7 +137,9 @@ static pid_t boot_as(const struct mg_image *img, bool nonblock, int pieces,
 			done += (size_t)w;
 		}
 		off += n;
-		sleep_ms(100);
+		if (i < pieces - 1) {
+			sleep_ms(100); /* the reader finds the pipe empty */
+		}
 	}
 	*_sock = sv[0];
 	talloc_free(tmp);

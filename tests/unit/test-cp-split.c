@@ -177,19 +177,28 @@ static double now(void)
 }
 
 /* 'unit' repeated until the word has ~20000 colons, between head and
- * tail. */
+ * tail. Built in one allocation: appending a unit at a time reallocated
+ * 40 KB thousands of times, 90% of this test under MALLOC_PERTURB_. */
 static char *big_word(TALLOC_CTX *ctx, const char *head, const char *unit, const char *tail)
 {
-	char *w = talloc_strdup(ctx, head);
-	size_t per = 0;
+	size_t per = 0, reps, hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *w, *p;
 
 	for (const char *s = unit; *s != '\0'; s++) {
 		per += *s == ':';
 	}
-	for (size_t i = 0; w != NULL && i < 20000 / (per > 0 ? per : 1); i++) {
-		w = talloc_strdup_append_buffer(w, unit);
+	reps = 20000 / (per > 0 ? per : 1);
+	w = talloc_array(ctx, char, hl + reps * ul + tl + 1);
+	if (w == NULL) {
+		return NULL;
 	}
-	return w != NULL ? talloc_strdup_append_buffer(w, tail) : NULL;
+	memcpy(w, head, hl);
+	p = w + hl;
+	for (size_t i = 0; i < reps; i++, p += ul) {
+		memcpy(p, unit, ul);
+	}
+	memcpy(p, tail, tl + 1);
+	return w;
 }
 
 /* Words of ~20000 colons: each once through the parser was ~20 s. A
