@@ -652,19 +652,19 @@ time.sleep(4)' "$SOCK"
     fi
     local doas a b rc=0
     doas=$MG_SRC_DIR/tests/stubs/doas doas=${doas//\//%2F}
-    export MG_STUB_DOAS_PASSWORD=pw-$RANDOM MG_STUB_DOAS_DELAY=3
+    export MG_STUB_DOAS_PASSWORD=pw-$RANDOM MG_STUB_DOAS_DELAY=2
     run_mg setsid -w mitogen-run --persist local true </dev/null
-    # A needs the password; doas asks 3 s after A asked for the chain.
-    (sleep 6; printf '%s\n' "$MG_STUB_DOAS_PASSWORD") | timeout "$(mg_secs 60)" script -qec \
+    # A needs the password; doas asks 2 s after A asked for the chain.
+    (sleep 4.5; printf '%s\n' "$MG_STUB_DOAS_PASSWORD") | timeout "$(mg_secs 60)" script -qec \
         "mitogen-run --persist -t 25 'local/doas?doas_path=$doas' 'echo ran \$THIS_IS_STUB_DOAS'" \
         /dev/null >"$MG_TMP/a" 2>&1 3>&- &
     a=$!
     # B attaches after A, on a terminal nobody types on, and only runs a
     # command of its own: the newest client, asked first until now, so
     # that A waited for its connect timeout.
-    sleep 1
-    sleep 14 | timeout "$(mg_secs 60)" script -qec \
-        "mitogen-run --persist local 'sleep 9; echo b done'" /dev/null >"$MG_TMP/b" 2>&1 3>&- &
+    sleep 0.5
+    sleep 7 | timeout "$(mg_secs 60)" script -qec \
+        "mitogen-run --persist local 'sleep 5; echo b done'" /dev/null >"$MG_TMP/b" 2>&1 3>&- &
     b=$!
     wait "$a" || rc=$?
     cat "$MG_TMP/a"
