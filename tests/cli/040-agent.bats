@@ -118,7 +118,7 @@ function ssh_stand_in() {
     if [[ ${1:-} == tee ]]; then
         cat >"$MG_TMP/tee.py" <<'PY'
 import os, select, sys
-out = open(sys.argv[1], "wb")
+out = os.fdopen(3, "ab")
 while True:
     select.select([0], [], [])
     try:
@@ -132,7 +132,10 @@ while True:
     while d:
         d = d[os.write(1, d):]
 PY
-        run=':>"$0.in"; python3 "${0%/*}/tee.py" "$0.in" | /bin/sh -c "$last"'
+        # The file is opened for appending before python starts: a
+        # python of the previous run, slow to start, that opened it now
+        # would empty it after this run's frames were written.
+        run=':>"$0.in"; python3 "${0%/*}/tee.py" 3>>"$0.in" | /bin/sh -c "$last"'
     fi
     printf '%s\n' '#!/bin/sh' 'for last; do :; done' \
         'printf "%s" "$last" >"$0.cmd"' "$run" >"$MG_TMP/ssh-count"
