@@ -354,6 +354,27 @@ static const char *const *here_paths(struct cp *cp, const struct mg_chain *c)
 	return v;
 }
 
+/* Under --persist, files a push creates at chains whose own agents
+ * would have had our umask (local and fork alone: mg_exec_inherits)
+ * get it, not the holder's; only when every target is such a chain. */
+static void push_umask(const struct cp *cp, struct mg_file_opts *fo)
+{
+	mode_t m;
+
+	if (!mg_session_attached(cp->s)) {
+		return;
+	}
+	for (size_t i = 0; i < cp->n; i++) {
+		if (mg_exec_inherits(cp->t[i].chain) != MG_EXEC_INHERIT_ALL) {
+			return;
+		}
+	}
+	m = umask(022);
+	umask(m);
+	fo->flags |= MG_FILE_UMASK;
+	fo->umask = (unsigned)m;
+}
+
 /* A push's destination, shared by every target: made absolute only
  * when each of them would take it so. */
 static const char *push_dest(struct cp *cp)
@@ -424,6 +445,7 @@ static void start_push(struct cp *cp)
 		return;
 	}
 	dest = push_dest(cp);
+	push_umask(cp, &fo);
 	if (cp->from != NULL) {
 		const char *const *srcs = here_paths(cp, cp->o->from);
 

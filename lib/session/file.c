@@ -17,6 +17,12 @@
 #include "protocol.h"
 #include "svc-file.h"
 
+/* The public flags are the wire's (MG__FILE_KNOWN passes them on). */
+_Static_assert(MG_FILE_RECURSIVE == MG__FILE_RECURSIVE && MG_FILE_PRESERVE == MG__FILE_PRESERVE &&
+	       MG_FILE_LINKS == MG__FILE_LINKS && MG_FILE_SPARSE == MG__FILE_SPARSE &&
+	       MG_FILE_INTO == MG__FILE_INTO && MG_FILE_COMPRESS == MG__FILE_COMPRESS &&
+	       MG_FILE_UMASK == MG__FILE_UMASK, "public and wire flags differ");
+
 struct target {
 	struct copy *fc;
 	size_t idx;
@@ -227,7 +233,8 @@ static int fan_new(struct copy *fc, struct mg_context *const *ctxs,
 {
 	struct mg__fan_cb cb = { .report = on_report, .failed = on_failed, .bytes = on_bytes,
 				 .meet = meet, .data = fc };
-	struct mg__file_push_req rq = { .dest = dest, .flags = fc->o.flags & MG__FILE_KNOWN };
+	struct mg__file_push_req rq = { .dest = dest, .flags = fc->o.flags & MG__FILE_KNOWN,
+					.umask = fc->o.umask };
 	uint32_t *ids = talloc_array(fc, uint32_t, fc->n);
 	char **names = ids != NULL ? mg__file_src_names(ids, srcs) : NULL;
 
@@ -329,8 +336,8 @@ struct mg_file_copy *mg_file_pull(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 		n_top++;
 	}
 	fc->t[0].ctx = ctx;
-	fc->unpack = mg__unpack_new(fc, dest, opts->flags & MG__FILE_KNOWN, n_top, pull_error, fc,
-				    _errmsg);
+	fc->unpack = mg__unpack_new(fc, dest, opts->flags & MG__FILE_KNOWN, opts->umask, n_top,
+				    pull_error, fc, _errmsg);
 	if (fc->unpack == NULL) {
 		if (*_errmsg != NULL) {
 			*_errmsg = talloc_steal(mem_ctx, *_errmsg);

@@ -388,6 +388,7 @@ struct mg__fan *mg__fan_new(TALLOC_CTX *mem_ctx, struct mg_router *r,
 	f->total = MG__FILE_NO_TOTAL;
 	f->rq.flags = rq->flags;
 	f->rq.n_top = rq->n_top;
+	f->rq.umask = rq->umask;
 	f->rq.names = rq->names != NULL ? (const char *const *)mg__strv_copy(f, rq->names) : NULL;
 	if (rq->names != NULL && f->rq.names == NULL) {
 		talloc_free(f);

@@ -996,7 +996,7 @@ static char *setup_root(struct mg__unpack *u, TALLOC_CTX *mem_ctx, const char *d
 }
 
 struct mg__unpack *mg__unpack_new(TALLOC_CTX *mem_ctx, const char *dest, uint32_t flags,
-				  uint32_t n_top, mg__unpack_error_fn err, void *data,
+				  uint32_t umask_given, uint32_t n_top, mg__unpack_error_fn err, void *data,
 				  char **_errmsg)
 {
 	struct mg__unpack *u = talloc_zero(mem_ctx, struct mg__unpack);
@@ -1012,9 +1012,14 @@ struct mg__unpack *mg__unpack_new(TALLOC_CTX *mem_ctx, const char *dest, uint32_
 	u->data = data;
 	talloc_set_destructor(u, unpack_destructor);
 	/* Read the umask: new files get the source's mode less it, as cp.
-	 * (One thread runs the loop; nothing creates files in between.) */
-	u->umask = umask(022);
-	umask(u->umask);
+	 * (One thread runs the loop; nothing creates files in between.) A
+	 * holder's agent is given its client's (mitogen-cp --persist). */
+	if ((flags & MG__FILE_UMASK) != 0) {
+		u->umask = (mode_t)(umask_given & 0777);
+	} else {
+		u->umask = umask(022);
+		umask(u->umask);
+	}
 	u->is_root = geteuid() == 0;
 	u->use_tmpfile = access("/proc/self/fd", X_OK) == 0;
 	u->hbuf = talloc_size(u, MG__REC_MAX);

@@ -20,7 +20,8 @@ int mg__file_push_req_encode(struct mg_buf *b, const struct mg__file_push_req *r
 {
 	if ((mg__buf_put_str(b, rq->dest) | mg__buf_put_u32(b, rq->flags) |
 	     mg__buf_put_u32(b, rq->n_top) | mg__buf_put_u32(b, rq->h_ack) |
-	     mg__buf_put_u32(b, rq->h_report)) != 0) {
+	     mg__buf_put_u32(b, rq->h_report)) != 0 ||
+	    ((rq->flags & MG__FILE_UMASK) != 0 && mg__buf_put_u32(b, rq->umask) != 0)) {
 		return -ENOMEM;
 	}
 	return 0;
@@ -93,6 +94,11 @@ static int get_push(struct mg_buf *b, TALLOC_CTX *mem_ctx, struct mg__file_push_
 	    (mg__buf_get_u32(b, &rq->flags) | mg__buf_get_u32(b, &rq->n_top) |
 	     mg__buf_get_u32(b, &rq->h_ack) | mg__buf_get_u32(b, &rq->h_report)) != 0 ||
 	    (rq->flags & ~MG__FILE_KNOWN) != 0 || rq->n_top == 0) {
+		return MG_ERR_PROTOCOL;
+	}
+	rq->umask = 0;
+	if ((rq->flags & MG__FILE_UMASK) != 0 &&
+	    (mg__buf_get_u32(b, &rq->umask) != 0 || rq->umask > 0777)) {
 		return MG_ERR_PROTOCOL;
 	}
 	rq->dest = dest;
@@ -274,7 +280,7 @@ static int svc_push(struct mg_message *req, const void *payload, size_t len, voi
 	j->r = r;
 	j->caller = mg_message_src(req);
 	j->h_report = rq.h_report;
-	j->u = mg__unpack_new(j, rq.dest, rq.flags, rq.n_top, push_error, j, &errmsg);
+	j->u = mg__unpack_new(j, rq.dest, rq.flags, rq.umask, rq.n_top, push_error, j, &errmsg);
 	if (j->u != NULL && rq.names != NULL && mg__unpack_expect(j->u, rq.names) != 0) {
 		TALLOC_FREE(j->u);
 	}

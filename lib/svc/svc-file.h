@@ -35,7 +35,8 @@
 #define MG__FILE_SPARSE    0x08u /* holes for runs of zero blocks */
 #define MG__FILE_INTO      0x10u /* DEST must be a directory (DEST/) */
 #define MG__FILE_COMPRESS  0x20u /* the stream goes in frames, deflated or stored */
-#define MG__FILE_KNOWN     0x3fu
+#define MG__FILE_UMASK     0x40u /* new files' modes less the request's umask, not the receiver's */
+#define MG__FILE_KNOWN     0x7fu
 
 /* Record types of the stream. */
 enum mg__rec {
@@ -110,6 +111,7 @@ struct mg__file_push_req {
 	uint32_t n_top;    /* sources: more than one means DEST is a directory */
 	uint32_t h_ack;    /* the sender's credit handle */
 	uint32_t h_report; /* the sender's handle for errors and the end */
+	uint32_t umask;    /* with MG__FILE_UMASK, right after h_report */
 	/* The names the sources have in the stream (mg__file_src_names), or
 	 * NULL: the receiver then takes any. Optional, after the request
 	 * (after the ids of "file.relay"); "file.copy" has the sources. */
@@ -310,9 +312,10 @@ typedef void (*mg__unpack_error_fn)(void *data, bool at_source, const char *path
 				    const char *msg);
 
 /* Receive into 'dest'. NULL with *_errmsg (on mem_ctx) when dest does not
- * fit (missing, not a directory where one is needed). */
+ * fit (missing, not a directory where one is needed). 'umask' counts
+ * with MG__FILE_UMASK, else the process's own. */
 struct mg__unpack *mg__unpack_new(TALLOC_CTX *mem_ctx, const char *dest, uint32_t flags,
-				  uint32_t n_top, mg__unpack_error_fn err, void *data,
+				  uint32_t umask, uint32_t n_top, mg__unpack_error_fn err, void *data,
 				  char **_errmsg);
 /* Only these first components may be written (a copy of 'names', from
  * mg__file_src_names; "" takes any one name) when dest is a directory

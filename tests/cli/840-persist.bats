@@ -163,6 +163,31 @@ function same_held() {
     assert "$output" =~ "local: missing: No such file or directory" "the error names the path as given"
 }
 
+@test "--persist: mitogen-cp's new files at a local chain get the caller's umask, not the holder's" {
+    (cd / && umask 022 && mitogen-run --persist local true)
+    mkdir -p "$MG_TMP/u/tree/d"
+    printf 'data\n' >"$MG_TMP/u/src"
+    printf 'data\n' >"$MG_TMP/u/tree/d/f"
+    chmod 0644 "$MG_TMP/u/src" "$MG_TMP/u/tree/d/f"
+    chmod 0755 "$MG_TMP/u/tree" "$MG_TMP/u/tree/d"
+    local p modes=()
+    for p in "" --persist; do
+        mkdir "$MG_TMP/u/to$p"
+        (
+            umask 077
+            mitogen-cp $p "$MG_TMP/u/src" "local:$MG_TMP/u/to$p/pushed"
+            mitogen-cp $p -w local,local/fork "$MG_TMP/u/src" ":$MG_TMP/u/to$p/"
+            mitogen-cp $p -r "$MG_TMP/u/tree" "local/local:$MG_TMP/u/to$p/tree"
+            mitogen-cp $p -r "local:$MG_TMP/u/tree" "fork:$MG_TMP/u/to$p/moved"
+        ) || die "a copy failed ($p)"
+        modes+=("$(cd "$MG_TMP/u/to$p" && find . -printf '%p %m\n' | LC_ALL=C sort)")
+    done
+    assert "${modes[1]}" == "${modes[0]}" "held and not, the same modes"
+    assert "${modes[1]}" =~ "./pushed 600" "a pushed file: 0644 less 077"
+    assert "${modes[1]}" =~ "./tree/d 700" "a directory: 0755 less 077"
+    assert "${modes[1]}" =~ "./moved/d/f 600" "a transfer between chains too"
+}
+
 @test "--persist-check, --persist-list and --persist-stop" {
     run_mg 255 mitogen-run --persist-check local
     assert "$output" =~ "no holder running" "check without a holder"

@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(box, sizeof(box), "%s/box", root);
 	snprintf(dest, sizeof(dest), "%s/dest", box);
 	FUZZ_CHECK(mkdir(box, 0700) == 0 && mkdir(dest, 0700) == 0);
-	u = mg__unpack_new(ctx, dest, flags, n_top + 1u, on_error, &seen, &errmsg);
+	u = mg__unpack_new(ctx, dest, flags, 0, n_top + 1u, on_error, &seen, &errmsg);
 	FUZZ_CHECK(u != NULL);
 	while (!fz_empty(&f)) {
 		size_t n;

@@ -310,7 +310,7 @@ static void unpack_in_steps(size_t step, size_t frame)
 	mkdir(dest, 0755);
 	ASSERT_PTR_NOT_NULL(b);
 	u = mg__unpack_new(tmp, dest,
-			   MG__FILE_RECURSIVE | MG__FILE_LINKS | (frame > 0 ? MG__FILE_COMPRESS : 0), 1,
+			   MG__FILE_RECURSIVE | MG__FILE_LINKS | (frame > 0 ? MG__FILE_COMPRESS : 0), 0, 1,
 			   on_error, &s, &errmsg);
 	ASSERT_PTR_NOT_NULL(u);
 	for (size_t off = 0; u != NULL && off < b->len; off += step) {
@@ -387,7 +387,7 @@ static void test_unpack_bad_frames(void)
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		struct seen s = { 0 };
 		char *errmsg = NULL, *dest = talloc_asprintf(tmp, "%s/d%zu", dir, k);
-		struct mg__unpack *u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE | MG__FILE_COMPRESS,
+		struct mg__unpack *u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE | MG__FILE_COMPRESS, 0,
 						      1, on_error, &s, &errmsg);
 
 		ASSERT_PTR_NOT_NULL(u);
@@ -416,14 +416,14 @@ static void test_unpack_cut_and_dest(void)
 	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
 	/* Two sources need a directory; DEST/ its directory. */
 	dest = talloc_asprintf(tmp, "%s/none", dir);
-	ASSERT_PTR_NULL(mg__unpack_new(tmp, dest, 0, 2, on_error, &s, &errmsg));
+	ASSERT_PTR_NULL(mg__unpack_new(tmp, dest, 0, 0, 2, on_error, &s, &errmsg));
 	ASSERT_STR_CONTAINS(errmsg, "none: No such file or directory");
-	ASSERT_PTR_NULL(mg__unpack_new(tmp, talloc_asprintf(tmp, "%s/no/none/", dir), MG__FILE_INTO,
+	ASSERT_PTR_NULL(mg__unpack_new(tmp, talloc_asprintf(tmp, "%s/no/none/", dir), MG__FILE_INTO, 0,
 				       1, on_error, &s, &errmsg));
 	ASSERT_STR_CONTAINS(errmsg, "no/none/: No such file or directory");
 	/* One source to a new name: the top is renamed; a stream cut in a
 	 * file leaves nothing of it. */
-	u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE, 1, on_error, &s, &errmsg);
+	u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE, 0, 1, on_error, &s, &errmsg);
 	ASSERT_PTR_NOT_NULL(u);
 	mg__unpack_feed(u, b->data, 60);
 	ASSERT_INT_EQ(mg__unpack_finish(u, 0), 1);
@@ -450,7 +450,7 @@ static void unpack_all(TALLOC_CTX *mem_ctx, const char *dir, uint32_t flags, con
 		       struct seen *s, int want)
 {
 	char *errmsg = NULL;
-	struct mg__unpack *u = mg__unpack_new(mem_ctx, dir, flags, 1, on_error, s, &errmsg);
+	struct mg__unpack *u = mg__unpack_new(mem_ctx, dir, flags, 0, 1, on_error, s, &errmsg);
 
 	ASSERT_PTR_NOT_NULL(u);
 	mg__unpack_feed(u, b->data, b->len);
@@ -566,7 +566,7 @@ static void test_unpack_dir_records_bounded(void)
 	size_t first;
 
 	ASSERT_PTR_NOT_NULL(mkdtemp(dir));
-	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_PRESERVE, 1, on_error, &s, &errmsg);
+	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_PRESERVE, 0, 1, on_error, &s, &errmsg);
 	ASSERT_PTR_NOT_NULL(u);
 	dir_rec(b, "top", 1000);
 	dir_rec(b, "top/a", 2000);
@@ -645,7 +645,7 @@ static void test_unpack_names(void)
 	file(b, "planted/f", "evil\n", true);
 	rec(b, MG__REC_HARD, "top/h", "planted/f", 0);
 	rec(b, MG__REC_END, NULL, NULL, 0);
-	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_LINKS, 4, on_error, &s, &errmsg);
+	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_LINKS, 0, 4, on_error, &s, &errmsg);
 	ASSERT_PTR_NOT_NULL(u);
 	ASSERT_INT_EQ(mg__unpack_expect(u, (const char *const *)names), 0);
 	mg__unpack_feed(u, b->data, b->len);
@@ -711,7 +711,7 @@ static void pieces_in_steps(size_t step)
 	cfile_short(b, "top/eio", 100, "", EIO);
 	cfile(b, "top/after", "after\n", 65536);
 	rec(b, MG__REC_END, NULL, NULL, 0);
-	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_PRESERVE, 1, on_error, &s,
+	u = mg__unpack_new(tmp, dir, MG__FILE_RECURSIVE | MG__FILE_PRESERVE, 0, 1, on_error, &s,
 			   &errmsg);
 	ASSERT_PTR_NOT_NULL(u);
 	for (size_t off = 0; off < b->len; off += step) {
@@ -806,7 +806,7 @@ static void test_unpack_pieces_hostile(void)
 		}
 		cfile(b, "top/z", "not after a bad stream\n", 7);
 		rec(b, MG__REC_END, NULL, NULL, 0);
-		u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE, 1, on_error, &s, &errmsg);
+		u = mg__unpack_new(tmp, dest, MG__FILE_RECURSIVE, 0, 1, on_error, &s, &errmsg);
 		ASSERT_PTR_NOT_NULL(u);
 		mg__unpack_feed(u, b->data, b->len);
 		/* (One failure more where a file shrank before.) */

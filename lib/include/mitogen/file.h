@@ -29,6 +29,7 @@ extern "C" {
 #define MG_FILE_SPARSE    0x08u /* runs of zero blocks become holes */
 #define MG_FILE_INTO      0x10u /* dest names a directory (DEST/): no file goes as it */
 #define MG_FILE_COMPRESS  0x20u /* deflate the stream (data that does not shrink goes as it is) */
+#define MG_FILE_UMASK     0x40u /* new files' modes less opts.umask, not the receiver's umask */
 #define MG_FILE_NO_RELAY  0x100u /* a stream from here to each target (benchmarks) */
 
 /* Free a copy (talloc_free) to stop it, from any of its callbacks as
@@ -37,6 +38,9 @@ struct mg_file_copy;
 
 struct mg_file_opts {
 	unsigned flags; /* MG_FILE_* */
+	/* With MG_FILE_UMASK: the umask new files get at the receiver (a
+	 * holder's agent, which has the holder's, copying for a client). */
+	unsigned umask;
 	/* A file that could not be copied to target 'idx', 'msg' says why:
 	 * at_source when it could not be read ('path' as the sending side
 	 * names it), else where it could not be written ('path' as the
