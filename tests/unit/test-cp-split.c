@@ -187,7 +187,9 @@ static char *big_word(TALLOC_CTX *ctx, const char *head, const char *unit, const
 	for (const char *s = unit; *s != '\0'; s++) {
 		per += *s == ':';
 	}
-	reps = 20000 / (per > 0 ? per : 1);
+	/* A quadratic search shows at 20000 in a plain build; a sanitizer
+	 * build takes a quarter, which its own slowness makes as long. */
+	reps = (T_ASAN ? 5000 : 20000) / (per > 0 ? per : 1);
 	w = talloc_array(ctx, char, hl + reps * ul + tl + 1);
 	if (w == NULL) {
 		return NULL;
@@ -239,8 +241,15 @@ static void test_many_colons(void)
  * ASan, and only where the reference itself is quick enough). */
 static void test_many_colons_agree(void)
 {
-	TALLOC_CTX *tmp = talloc_new(NULL);
-	char *w = big_word(tmp, "ssh:h?ssh_args=", "a:", "b");
+	TALLOC_CTX *tmp;
+	char *w;
+
+	if (T_ASAN) {
+		printf("# the reference is too slow under a sanitizer\n");
+		return;
+	}
+	tmp = talloc_new(NULL);
+	w = big_word(tmp, "ssh:h?ssh_args=", "a:", "b");
 
 	ASSERT_PTR_NOT_NULL(w);
 	w[2000] = '\0';
