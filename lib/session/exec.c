@@ -286,7 +286,8 @@ static void on_event(struct mg_router *r, struct mg_msg *m, void *data)
 		if (e->ctx->state == CTX_GONE) {
 			/* Its loss came first: a master shutting it down tells
 			 * us before its agent stops the command. */
-			finish(e, MG_ERR_DISCONNECTED, 0, e->ctx->errmsg != NULL ? e->ctx->errmsg : "hop lost");
+			finish(e, MG_ERR_DISCONNECTED, 0,
+			       e->ctx->errmsg != NULL ? e->ctx->errmsg : "hop lost");
 			break;
 		}
 		e->exited = true;

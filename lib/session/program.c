@@ -224,10 +224,12 @@ struct mg_program *mg_program_load(TALLOC_CTX *mem_ctx, struct mg_session *s, co
 	copy = snapshot(fd, &st);
 	close(fd);
 	if (copy < 0) {
-		*_errmsg = talloc_asprintf(mem_ctx, "%s: %s", path,
-					   copy == -ESTALE ? "changed while it was read (try again once it is written)"
-					   : copy == -ETXTBSY ? "open for writing elsewhere (try again once it is written)"
-					   : mg_strerror(copy));
+		const char *why = copy == -ESTALE ? "changed while it was read"
+				  : copy == -ETXTBSY ? "open for writing elsewhere" : NULL;
+
+		*_errmsg = why != NULL ? talloc_asprintf(mem_ctx, "%s: %s (try again once it is written)",
+							 path, why)
+				       : talloc_asprintf(mem_ctx, "%s: %s", path, mg_strerror(copy));
 		talloc_free(p);
 		return NULL;
 	}
