@@ -54,6 +54,8 @@ struct waiter {
 	 * longer (a --persist holder serves commands that gave each their
 	 * own): it gives up at its own, the hop goes on for the others. */
 	struct mg_timer *join_timer;
+	uint64_t join_deadline;  /* when that limit passes (0: none) */
+	unsigned retry_ms;       /* the next hop started: its limit, if set */
 };
 
 static void advance(struct waiter *w);
@@ -737,6 +739,12 @@ static struct mg_context *start_ctx(struct waiter *w, struct mg_context *parent,
 			return NULL;
 		}
 	}
+	if (w->retry_ms != 0) {
+		/* A try of its own after the joined one timed out: what is
+		 * left of its limit (resume). */
+		timeout_ms = w->retry_ms;
+		w->retry_ms = 0;
+	}
 	/* Only a hop given debug=1 may have its log lines shown whatever our
 	 * level (MG_LOG_SHOW): any other claiming it is ignored. A bad value
 	 * fails the hop where it is connected (conn.c). */
@@ -905,6 +913,23 @@ static bool fused_refused(struct waiter *w, struct mg_context *c)
 	return true;
 }
 
+/* w joined hop c, which timed out by its starter's limit while w's own
+ * (longer) one runs: w tries the hop itself for what is left of it, as
+ * a command of its own would have waited that long. */
+static bool retry_joined(struct waiter *w, const struct mg_context *c)
+{
+	uint64_t now = mg_loop_now(w->s->loop);
+
+	if (c->err != MG_ERR_TIMEOUT || w->join_timer == NULL || w->early ||
+	    w->seq < w->s->shutdown_seq || w->join_deadline < now + 100) {
+		return false;
+	}
+	w->retry_ms = (unsigned)(w->join_deadline - now);
+	/* Not a waiter of the gone hop any more: advance starts it anew. */
+	w->seq = ++w->s->seq;
+	return true;
+}
+
 /* Where a waiter resumes: after the hop it waited for, or (woken for a
  * place) under the same hop. False when that hop is gone: w is finished. */
 static bool resume(struct waiter *w)
@@ -912,8 +937,15 @@ static bool resume(struct waiter *w)
 	struct mg_context *c = w->on;
 
 	if (c != NULL) {
+		bool retry;
+
 		w->on = NULL;
+		retry = c->state != CTX_UP && retry_joined(w, c);
 		TALLOC_FREE(w->join_timer);
+		w->join_deadline = 0;
+		if (retry) {
+			return true;
+		}
 		if (c->state != CTX_UP) {
 			c = w->early ? first_gone(c) : c;
 			finish(w, NULL, c->err, c->errmsg);
@@ -976,6 +1008,7 @@ static void join_limit(struct waiter *w, struct mg_context *c)
 		talloc_free(err);
 		return;
 	}
+	w->join_deadline = mg_loop_now(w->s->loop) + timeout_ms;
 	w->join_timer = mg_timer_new(w, w->s->loop, timeout_ms, on_join_timeout, w);
 }
 

@@ -522,6 +522,29 @@ function teardown_hang() {
     teardown_hang "$nap"
 }
 
+@test "-t longer than that of the command connecting the hop: the hop is tried again within it" {
+    # The stand-in hangs the first time, and logs in after.
+    local nap=40.$RANDOM$RANDOM chain first rc=0
+    printf '#!/bin/sh\nif mkdir "$0.tried" 2>/dev/null; then exec sleep %s; fi\nfor last; do :; done\nexec /bin/sh -c "$last"\n' \
+        "$nap" >"$MG_TMP/flaky"
+    chmod +x "$MG_TMP/flaky"
+    chain="ssh:h?ssh_path=${MG_TMP//\//%2F}%2Fflaky"
+    timeout 30 mitogen-run --persist -t 1 "$chain" true 2>"$MG_TMP/first.err" &
+    first=$!
+    local i
+    for ((i = 0; i < 200; i++)); do
+        [[ -z $(pgrep -f -x -- "sleep $nap") ]] || break
+        sleep 0.05
+    done
+    [[ -n $(pgrep -f -x -- "sleep $nap") ]] || die "the first try did not start"
+    run_mg_sep mitogen-run --persist -t 20 "$chain" echo second
+    assert "$output" == "second" "the second command's own limit: a try of its own after 1 s"
+    wait "$first" || rc=$?
+    assert "$rc" == 255 "the first command gave up at its -t 1"
+    assert "$(cat "$MG_TMP/first.err")" == "mitogen-run: $chain: connect timed out" "and said so"
+    teardown_hang "$nap"
+}
+
 @test "a command stopped while its hop connects: the hop is stopped, unless another waits" {
     local nap=41.$RANDOM$RANDOM chain client other i
     chain=$(hang_hop "$nap")
