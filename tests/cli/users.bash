@@ -51,11 +51,21 @@ function users_pct() {
 }
 
 # Remove the users and the sudoers file; quiet, and safe to repeat.
+# A process still running as one of them was started by this file (the
+# users are its own, under the lock): it is named, then killed by pid.
+# Seen: an agent of the sanitizer build whose LeakSanitizer hung at exit
+# (its tracer child in wait4 on it, itself spinning), one a CI run,
+# taking half a CPU from every test after it.
 function _users_remove() {
-    local u
+    local u pid
     rm -f -- "$MG_SUDOERS_FILE"
     for u in "${MG_TEST_USERS[@]}"; do
         if id -u "$u" >/dev/null 2>&1; then
+            for pid in $(pgrep -u "$u" 2>/dev/null); do
+                printf '# left running as %s, killed: %s\n' "$u" \
+                    "$(ps -o pid=,etime=,args= -p "$pid" 2>/dev/null | cut -c1-100)" >&3 2>/dev/null || true
+                kill -KILL "$pid" 2>/dev/null || true
+            done
             # -f: even while a process of a failed test still runs as it.
             userdel -r -f "$u" >/dev/null 2>&1 || userdel -f "$u" >/dev/null 2>&1 || true
         fi
