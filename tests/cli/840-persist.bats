@@ -492,6 +492,15 @@ function hang_hop() {
     printf 'ssh:h?ssh_path=%s' "${MG_TMP//\//%2F}%2Fhang"
 }
 
+# wait_hang NAP: until the stand-in's "sleep NAP" runs (10 s at most).
+function wait_hang() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        [[ -z $(pgrep -f -x -- "sleep $1") ]] || break
+        sleep 0.05
+    done
+}
+
 function teardown_hang() {
     local pid
     for pid in $(pgrep -f -x -- "sleep $1"); do
@@ -504,11 +513,7 @@ function teardown_hang() {
     chain=$(hang_hop "$nap")
     mitogen-run --persist -t 20 "$chain" true 2>"$MG_TMP/first.err" &
     first=$!
-    local i
-    for ((i = 0; i < 200; i++)); do
-        [[ -z $(pgrep -f -x -- "sleep $nap") ]] || break
-        sleep 0.05
-    done
+    wait_hang "$nap"
     t0=$(date +%s%N)
     run_mg_sep 255 mitogen-run --persist -t 1 "$chain" true
     t1=$(date +%s%N)
@@ -531,11 +536,7 @@ function teardown_hang() {
     chain="ssh:h?ssh_path=${MG_TMP//\//%2F}%2Fflaky"
     timeout 30 mitogen-run --persist -t 1 "$chain" true 2>"$MG_TMP/first.err" &
     first=$!
-    local i
-    for ((i = 0; i < 200; i++)); do
-        [[ -z $(pgrep -f -x -- "sleep $nap") ]] || break
-        sleep 0.05
-    done
+    wait_hang "$nap"
     [[ -n $(pgrep -f -x -- "sleep $nap") ]] || die "the first try did not start"
     run_mg_sep mitogen-run --persist -t 20 "$chain" echo second
     assert "$output" == "second" "the second command's own limit: a try of its own after 1 s"
