@@ -101,7 +101,13 @@ static int canonical(struct mg__hop_build *b)
 			       spec_t[0] != '\0' ? ":" : "", spec_t);
 	for (size_t i = 0; i < h->n_opts && text != NULL; i++) {
 		char *v = enc(b->mem, h->opts[i].value, VALUE_SPECIAL);
+		size_t vl = v != NULL ? strlen(v) : 0;
 
+		if (vl > 0 && v[vl - 1] == '=') {
+			/* "k=x=" then '/' would read as a '/' opening a value
+			 * (slash_in_value): the text must parse again. */
+			v = talloc_asprintf(b->mem, "%.*s%%3D", (int)(vl - 1), v);
+		}
 		if (v == NULL) {
 			text = NULL;
 			break;

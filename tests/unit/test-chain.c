@@ -1091,6 +1091,9 @@ static void test_roundtrip(void)
 		"kubectl:pod?kubectl_args=--context&kubectl_args=prod",
 		"docker:?image=debian%3A12/su?incorrect_prompts=a%2Cb",
 		"ssh=web1=2222+sudo=root",
+		/* A value ending in '=' before the next hop (found by fuzz-chain):
+		 * written "x=" its canonical text read as a '/' opening a value. */
+		"docker:a?docker_path=x%3d/ssh:b",
 	};
 	TALLOC_CTX *ctx = talloc_new(NULL);
 
