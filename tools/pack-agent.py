@@ -237,7 +237,11 @@ def main():
     stub[9] = ord(")")
     fill_ignored(stub)
     with open(agent_path, "rb") as f:
-        agent = bytes(trim_elf(f.read(), "agent"))
+        agent = trim_elf(f.read(), "agent")
+    # The same guard in the agent itself: a hop may get it unpacked
+    # (lib/hop/conn-boot.c, mg__conn_take_unpacked).
+    agent[9] = ord(")")
+    agent = bytes(agent)
     at = stub.find(MAGIC)
     if at < 0 or stub.find(MAGIC, at + 1) >= 0:
         sys.exit("pack-agent.py: the stub's mg_packed record is missing or not unique")

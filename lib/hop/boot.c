@@ -791,6 +791,9 @@ static const struct mg_image *beside_once(struct mg_image *full, struct mg_image
 		*tried = true;
 		if (load_beside(full, full, var, suffix, what, instead, slot) != 0) {
 			*slot = NULL;
+		} else {
+			/* Only the whole agent connects hops of its own. */
+			(*slot)->no_push = true;
 		}
 	}
 	return *slot;

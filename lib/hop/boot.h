@@ -42,6 +42,10 @@ struct mg_image {
 	/* An installed file, which an upgrade may replace after 'data' was
 	 * read: mg__image_plain checks it is what 'data' inflates to. */
 	bool plain_verify;
+	/* Its agent pushes no image on (the exec-only and leaf agents,
+	 * PROTOCOL 2.3.2 and 2.3.4): where the CPU is short, a hop may get
+	 * the agent unpacked alone (conn-boot.c, mg__conn_take_unpacked). */
+	bool no_push;
 };
 
 struct mg_image_plain {

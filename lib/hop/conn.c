@@ -1342,7 +1342,10 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	}
 	spare = spare_cpu(c->method, p);
 	c->spare = spare;
-	if ((ret = mg__conn_build_argv(c, p->hop, p->image, c->plain_len, spare ? c->hello_tail : NULL,
+	if (!spare && c->plain == NULL && c->fuse_id == 0) {
+		mg__conn_take_unpacked(c);
+	}
+	if ((ret = mg__conn_build_argv(c, p->hop, c->image, c->plain_len, spare ? c->hello_tail : NULL,
 			     c->hello_tail_len, &argv, &c->direct, &c->image_in_argv,
 			     _errmsg)) != 0) {
 		goto fail;

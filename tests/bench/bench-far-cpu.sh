@@ -8,6 +8,8 @@
 #   mitogen-run ssh:127.0.0.1 true                  (image in the command)
 #   mitogen-run ssh:127.0.0.1?image_in_command=no true   (image on stdin)
 #   the first with the exec-only agent (MITOGEN_AGENT_LEAF=, 2.3.4)
+#   the second with the leaf agent unpacked, as a fan-out's hops get it
+#   (PROTOCOL 2.2; MITOGEN_AGENT_LEAF=BUILD/cmd/mitogen-agent-leaf.raw)
 #
 # bench-fanout.sh measures the same under a fan-out, where the far ends
 # share the CPUs; this one says what a single hop costs there, which
@@ -61,19 +63,24 @@ far_us() {
 	echo $((u1 - u0))
 }
 
+raw_leaf=$build/cmd/mitogen-agent-leaf.raw
 labels=("ssh 127.0.0.1 true" "mitogen-run ssh:127.0.0.1 true" "  the same, image_in_command=no"
-	"  the same, exec-only agent")
+	"  the same, exec-only agent" "  image on stdin, leaf unpacked")
 declare -a times=()
 for ((i = 0; i < runs; i++)); do
 	times[0]+="$(far_us "${ssh[@]}" true) "
 	times[1]+="$(far_us "$run" "$hop" -- true) "
 	times[2]+="$(far_us "$run" "$hop&image_in_command=no" -- true) "
 	times[3]+="$(far_us env MITOGEN_AGENT_LEAF= "$run" "$hop" -- true) "
+	if [[ -f $raw_leaf ]]; then
+		times[4]+="$(far_us env MITOGEN_AGENT_LEAF="$raw_leaf" "$run" "$hop&image_in_command=no" -- true) "
+	fi
 done
 echo "== far-end CPU of one cold command (sshd and its sessions), median of $runs runs"
 # shellcheck disable=SC2086 # the times, one word each
 base=$(median_us ${times[0]})
-for k in 0 1 2 3; do
+for k in 0 1 2 3 4; do
+	[[ -n ${times[k]:-} ]] || continue
 	# shellcheck disable=SC2086
 	ms=$(median_us ${times[k]})
 	printf '%-44s %8s ms  (%+.1f ms)\n' "${labels[k]}" "$ms" "$(echo "$ms - $base" | bc -l)"

@@ -479,6 +479,32 @@ function check_first_stage_agent() {
     fi
 }
 
+# More hops starting than CPUs (pinned to one, the second is already a
+# fan-out): the leaf agent goes unpacked in place of its packed image
+# (PROTOCOL 2.2), and runs from the first stage's file, which holds it and
+# its tail; the first hop, with a CPU to spare, gets the packed one, whose
+# stub runs the leaf from a memfd of exactly the leaf's size.
+@test "a fan-out gets the leaf agent unpacked: it runs, and leaves no file behind" {
+    skip_if_no_program taskset
+    [[ -f $AGENT-leaf.raw ]] || skip "no packed leaf agent in this build"
+    local cpu raw hops=() i sizes
+    cpu=$(taskset -cp $$ | sed 's/.*: //; s/[,-].*//')
+    raw=$(stat -c %s "$AGENT-leaf.raw")
+    for i in 1 2 3; do
+        hops+=("local?first_stage=1&connect_timeout=3$i")
+    done
+    mkdir "$MG_TMP/tmp"
+    TMPDIR=$MG_TMP/tmp run_mg_sep taskset -c "$cpu" mitogen-run -vv -w "$(IFS=,; echo "${hops[*]}")" \
+        -- sh -c 'stat -L -c %s /proc/$PPID/exe'
+    assert "$(grep -c "the agent unpacked ($raw bytes) goes in place of the packed image" <<<"$stderr")" == "2" \
+        "the two hops past the CPU's one got it unpacked"
+    sizes=$(sed 's/.*: //' <<<"$output" | LC_ALL=C sort -n)
+    assert "$(head -n 1 <<<"$sizes")" == "$raw" "the first ran the packed leaf, from its stub's memfd"
+    assert "$(sed -n 2,3p <<<"$sizes" | awk -v r="$raw" '$1 > r' | wc -l)" == "2" \
+        "two ran from their own file: the leaf unpacked, then its tail"
+    assert "$(find "$MG_TMP/tmp" -mindepth 1 | wc -l)" == "0" "no file left behind"
+}
+
 @test "leaf and exec-only agents: a command is looked up in the agent's PATH, not in the one -e gives it" {
     # PROTOCOL 5.3: argv[0] is looked up in the agent's PATH; -e PATH=
     # is the command's own. The leaf looked in the request's.
