@@ -304,27 +304,29 @@ void mg__conn_take_plain(struct mg_conn *c)
  * on goes unpacked, in place of its packed image: its hop runs it
  * without the stub's inflate and second exec (~1.7 ms of CPU there,
  * more on a busy host), for a few KB more on a link that the CPU, not
- * the bytes, paces (PROTOCOL 2.3.1).
+ * the bytes, paces (PROTOCOL 2.2). *img: the hop's image, or sudo's in
+ * its command (2.3.3), whose fallback still pushes the whole agent.
  */
-void mg__conn_take_unpacked(struct mg_conn *c)
+void mg__conn_take_unpacked(struct mg_conn *c, const struct mg_image **img)
 {
 #ifdef MG_STATIC_AGENT
 	/* An agent pushes its own image, the whole agent. */
 	(void)c;
+	(void)img;
 #else
 	struct mg_image *u;
 	const uint8_t *data;
 	size_t len;
 
-	if (!c->image->no_push || mg__image_plain(c, c->image, &data, &len) != 0 ||
+	if (*img == NULL || !(*img)->no_push || mg__image_plain(c, *img, &data, &len) != 0 ||
 	    (u = talloc_zero(c, struct mg_image)) == NULL) {
 		return;
 	}
 	/* Kept with the packed image, which outlives the hop; never written. */
 	u->data = (uint8_t *)(uintptr_t)data;
 	u->len = len;
-	u->self = c->image->plain;
-	c->image = u;
+	u->self = (*img)->plain;
+	*img = u;
 	mg_debug("%s: the agent unpacked (%zu bytes) goes in place of the packed image", c->name, len);
 #endif
 }

@@ -120,7 +120,7 @@ int mg__conn_hello_frame(struct mg_conn *c, TALLOC_CTX *mem_ctx, uint32_t id, ui
 int mg__conn_prepare_hello(struct mg_conn *c);
 int mg__conn_take_held(struct mg_conn *c);
 void mg__conn_take_plain(struct mg_conn *c);
-void mg__conn_take_unpacked(struct mg_conn *c);
+void mg__conn_take_unpacked(struct mg_conn *c, const struct mg_image **img);
 void mg__conn_send_image(struct mg_conn *c);
 
 #endif

@@ -1342,8 +1342,8 @@ int mg__conn_start(TALLOC_CTX *mem_ctx, struct mg_router *r, const struct mg_con
 	}
 	spare = spare_cpu(c->method, p);
 	c->spare = spare;
-	if (!spare && c->plain == NULL && c->fuse_id == 0) {
-		mg__conn_take_unpacked(c);
+	if (!spare && c->plain == NULL) {
+		mg__conn_take_unpacked(c, c->fuse_id != 0 ? &c->fuse_image : &c->image);
 	}
 	if ((ret = mg__conn_build_argv(c, p->hop, c->image, c->plain_len, spare ? c->hello_tail : NULL,
 			     c->hello_tail_len, &argv, &c->direct, &c->image_in_argv,

@@ -304,6 +304,11 @@ SH
     assert "$(grep -c ': root$' <<<"$output")" == "3" "each says root"
     assert "$(grep -c 'sudo runs in the command' <<<"$stderr")" == "3" "every hop fused"
     assert "$(grep -c 'the image on stdin' <<<"$stderr")" -ge 2 "those past the CPU count on stdin"
+    # Those get sudo's agent unpacked (PROTOCOL 2.2), where the build packs it.
+    local leaf=${MITOGEN_AGENT:-$MG_BUILD_DIR/cmd/mitogen-agent}-leaf.raw
+    [[ -f $leaf ]] || return 0
+    assert "$(grep -c "the agent unpacked ($(stat -c %s "$leaf") bytes) goes in place of the packed image" <<<"$stderr")" == \
+        "$(grep -c 'sudo runs in the command: .*, the image on stdin' <<<"$stderr")" "the leaf unpacked for each of them"
 }
 
 @test "mitogen-exec and sftp over the fused chain: the sudo hop's agent fetches the program" {
