@@ -18,6 +18,14 @@ function teardown_file() {
     stop_sshd
 }
 
+# A runtime directory of each test's own: meson runs other files' fakessh
+# runs beside these, and their socket directories are not ours to count.
+function setup() {
+    basic_setup
+    mkdir -m 700 "$MG_TMP/run"
+    export XDG_RUNTIME_DIR=$MG_TMP/run
+}
+
 # A tree with awkward names: blanks, quotes, $(), a newline, a non-UTF-8
 # byte, and a binary file.
 function make_tree() {
