@@ -488,7 +488,7 @@ function check_first_stage_agent() {
     skip_if_no_program taskset
     [[ -f $AGENT-leaf.raw ]] || skip "no packed leaf agent in this build"
     local cpu raw hops=() i sizes
-    cpu=$(taskset -cp $$ | sed 's/.*: //; s/[,-].*//')
+    cpu=$(first_cpu)
     raw=$(stat -c %s "$AGENT-leaf.raw")
     for i in 1 2 3; do
         hops+=("local?first_stage=1&connect_timeout=3$i")

@@ -212,7 +212,7 @@ EOF
     command -v taskset >/dev/null || skip "no taskset"
     [[ -x ${MITOGEN_CONNECT:-} ]] || skip "mitogen-connect is not built"
     local cpu
-    cpu=$(taskset -cp $$ | sed 's/.*: //; s/[,-].*//')
+    cpu=$(first_cpu)
     run_mg_sep taskset -c "$cpu" mitogen-run -vv -w "ssh:web[01-04]?$(many_args)" -- uname -n
     # shellcheck disable=SC2046
     assert "$(printf '%s\n' "$output" | LC_ALL=C sort)" == "$(expect_lines $(webs 1 4))" \

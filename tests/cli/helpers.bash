@@ -386,6 +386,12 @@ function skip_if_no_program() {
     fi
 }
 
+# The first CPU this shell may run on (taskset's list, as mitogen-run
+# counts its own): pinned to it, a second hop starting is a fan-out.
+function first_cpu() {
+    taskset -cp $$ | sed 's/.*: //; s/[,-].*//'
+}
+
 # The agent a one-hop mitogen-run pushes to a first hop booted through
 # the first stage, other than sudo or doas, as the master finds it
 # (docs/PROTOCOL.md 2.3.2, 2.3.4): the leaf agent where there is one and
