@@ -23,7 +23,8 @@
 #   tests/bench/bench-speed.sh [BUILD_DIR] [RUNS]      RUNS default 10
 #   env: LINKS ("50:20 100:1000 10:100", RTT_MS:MBIT), GIB (4),
 #        FANOUT_RUNS (RUNS; each fan-out run is 5-15 s a tool here),
-#        SKIP (words of: login relay tun stream fanout)
+#        SKIP (words of: login relay tun stream fanout), FAR_CPUS (passed
+#        on to bench-fanout.sh: the far ends on those CPUs, as on a fleet)
 #
 # Needs what each script needs: root, openssh-server, python3, pdsh,
 # clustershell and pssh; run it on an idle machine. The whole output goes
