@@ -32,13 +32,16 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-build}" && pwd) || exit 1
 runs=${2:-10}
 links=${LINKS:-50:20 100:1000 10:100}
 gib=${GIB:-4}
 fanout_runs=${FANOUT_RUNS:-$runs}
 skip=" ${SKIP:-} "
-out=$(mktemp -d)
+
+# shellcheck source=common.sh
+source "$here/common.sh"
+bench_build "${1:-build}"
+out=$BATS_FILE_TMPDIR
 trap 'rm -rf "$out"' EXIT
 
 wanted() { [[ $skip != *" $1 "* ]]; }
@@ -49,19 +52,16 @@ section() {
 	shift 2
 	echo
 	echo "######## $name: $script $*"
-	bash "$here/$script" "$@" 2>&1 | tee "$out/$name" || rc=$?
+	bash "$here/$script" "$@" 2>&1 | tee "$out/$name"
+	rc=${PIPESTATUS[0]}
 	[[ $rc -eq 0 ]] || echo "bench-speed: $script $* failed ($rc)" | tee -a "$out/failed"
 }
 
-size() { stat -L -c %s "$1" 2>/dev/null || echo -; }
-
 {
 	echo "== bench-speed: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "   $("$build/cmd/mitogen-run" --version 2>&1 | head -1); $(ssh -V 2>&1)"
-	echo "== agents, bytes: packed (on the wire) / plain"
-	for a in mitogen-agent mitogen-agent-lite mitogen-agent-leaf; do
-		printf '   %-20s %8s / %s\n' "$a" "$(size "$build/cmd/$a")" "$(size "$build/cmd/$a.raw")"
-	done
+	echo "   $("$run" --version 2>&1 | head -1); $(ssh -V 2>&1)"
+	echo "== agents, bytes (packed: what a first hop gets on the wire)"
+	agent_sizes
 } | tee "$out/sizes"
 
 if wanted login; then
@@ -88,9 +88,12 @@ echo
 echo "######## summary (medians of $runs runs; fan-out: $fanout_runs)"
 cat "$out/sizes"
 show() { # NAME TITLE REGEX
+	local rows=()
 	[[ -f $out/$1 ]] || return 0
 	echo "== $2"
-	grep -E "$3" "$out/$1" | sed 's/^/   /' || echo "   (no such row: see above)"
+	mapfile -t rows < <(grep -E "$3" "$out/$1")
+	((${#rows[@]} > 0)) || rows=("(no such row: see above)")
+	printf '   %s\n' "${rows[@]}"
 }
 show login "login, loopback" '^(ssh 127|mitogen-run ssh:127)'
 for l in $links; do

@@ -39,14 +39,8 @@ hop="ssh:wan1?ssh_args=$(mg_pct "-F $cfg")"
 
 group_row() { rtt_row "$1" "$2" "$3" "$rtt"; } # LABEL MS BASE_MS
 
-size() { # FILE: its bytes, or -
-	stat -L -c %s "$1" 2>/dev/null || echo -
-}
-
 echo "== WAN relay: ${rtt} ms round trip, ${mbit} Mbit/s"
-echo "   agent: $(size "$MITOGEN_AGENT") bytes packed, $(size "$MITOGEN_AGENT.raw") plain;" \
-	"exec-only: $(size "$MITOGEN_AGENT-lite") packed, $(size "$MITOGEN_AGENT-lite.raw") plain;" \
-	"leaf: $(size "$MITOGEN_AGENT-leaf") packed, $(size "$MITOGEN_AGENT-leaf.raw") plain"
+agent_sizes
 group "one ssh hop" \
 	"ssh wan1 true" ssh -F "$cfg" wan1 true ";;" \
 	"mitogen-run ssh:wan1 true" "$run" "$hop" -- true ";;" \

@@ -26,6 +26,9 @@
 #                    one alias, wan1, reaches that sshd through the WAN
 #                    relay (MG_WAN_RELAY, else ../shared/bench/wan-relay.py)
 #                    at RTT ms and MBIT Mbit/s; exits when there is none
+#   agent_sizes      a line per agent of $MITOGEN_AGENT (whole, exec-only,
+#                    leaf): its bytes packed (what a first hop gets on the
+#                    wire) and plain, "-" for a file the build lacks
 #
 # A script that starts more (a holder, a ControlMaster) defines
 # bench_cleanup, which runs on exit before the sshd is stopped.
@@ -96,6 +99,14 @@ median_us() {
 rtt_row() {
 	printf '%-44s %8s ms  (%.3fx, %+.2f round trips)\n' "$1" "$2" \
 		"$(echo "$2 / $3" | bc -l)" "$(echo "($2 - $3) / $4" | bc -l)"
+}
+
+agent_sizes() {
+	local a
+	for a in "$MITOGEN_AGENT" "$MITOGEN_AGENT-lite" "$MITOGEN_AGENT-leaf"; do
+		printf '   %-20s %8s packed, %8s plain\n' "${a##*/}" \
+			"$(stat -L -c %s "$a" 2>/dev/null || echo -)" "$(stat -L -c %s "$a.raw" 2>/dev/null || echo -)"
+	done
 }
 
 wan_config() {
