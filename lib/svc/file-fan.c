@@ -209,6 +209,19 @@ static void fail_later(void *data)
 	talloc_free(lt);
 }
 
+static int link_fail_later(struct flink *l, int err, const char *why)
+{
+	struct later *lt = talloc_zero(l, struct later);
+
+	if (lt == NULL) {
+		return -ENOMEM;
+	}
+	lt->l = l;
+	lt->err = err;
+	lt->why = talloc_strdup(lt, why);
+	return mg_loop_defer(mg__router_loop(l->f->r), l, fail_later, lt);
+}
+
 /* Ask the link's callee for its part; 'extra' (may be NULL) goes first
  * (file.copy's source). A call that cannot start fails from the loop. */
 static int link_start(struct flink *l, const struct mg_buf *extra)
@@ -216,7 +229,6 @@ static int link_start(struct flink *l, const struct mg_buf *extra)
 	struct mg__fan *f = l->f;
 	struct mg__file_push_req rq = f->rq;
 	struct mg_buf *b = mg__buf_new(l, MG_MSG_MAX_DEFAULT);
-	struct later *lt;
 	int ret;
 
 	l->report = mg__router_add_handler(l, f->r, 0, MG_POL_RESPONDENT, l->callee, true,
@@ -251,14 +263,7 @@ static int link_start(struct flink *l, const struct mg_buf *extra)
 	if (ret == 0 || ret == -ENOMEM) {
 		return ret;
 	}
-	lt = talloc_zero(l, struct later);
-	if (lt == NULL) {
-		return -ENOMEM;
-	}
-	lt->l = l;
-	lt->err = ret;
-	lt->why = talloc_strdup(lt, mg_strerror(ret));
-	return mg_loop_defer(mg__router_loop(f->r), l, fail_later, lt);
+	return link_fail_later(l, ret, mg_strerror(ret));
 }
 
 /* A copy freed while its callee still works on it: stop it there. */
@@ -349,11 +354,16 @@ static void on_pack_done(void *data, size_t idx, int err)
 {
 	struct mg__fan *f = data;
 
-	/* A clean end waits for the receivers' reports. */
+	/* A clean end waits for the receivers' reports. A failure is said
+	 * from the loop: a send that failed on a broken link reports the
+	 * link lost from there too, queued first, so whoever waits hears
+	 * the context is gone before this (a lost hop, not a failed copy). */
 	for (size_t k = 0; err != 0 && k < f->n_links; k++) {
-		if (f->links[k]->didx == idx) {
-			link_fail(f->links[k], err,
-				  err == -EPIPE ? "the receiver stopped" : mg_strerror(err));
+		struct flink *l = f->links[k];
+		const char *why = err == -EPIPE ? "the receiver stopped" : mg_strerror(err);
+
+		if (l->didx == idx && link_fail_later(l, err, why) != 0) {
+			link_fail(l, err, why);
 		}
 	}
 }

@@ -896,6 +896,37 @@ mitogen-cp: 1 of 1 failed: local (exit 1)" "DEST a file"
     assert "$(ls -A "$MG_TMP/d")" == "big" "no other file"
 }
 
+@test "cp: chain to chain, the receiving hop killed mid-copy: 255, not a failed file" {
+    [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agents are the holder's children"
+    local big=$MG_TMP/big m a a2 i
+    # Zeros read and sent (no -a): the stream is still flowing from the
+    # shared hop (local) to the receiver (local/local) when it dies.
+    truncate -s 16G "$big"
+    mkdir "$MG_TMP/d"
+    printf 'old\n' >"$MG_TMP/d/big"
+    mitogen-cp --no-progress "local:$big" "local/local:$MG_TMP/d/" 3>/dev/null 2>"$MG_TMP/err" &
+    m=$!
+    for ((i = 0; i < 500; i++)); do
+        a=$(pgrep -P "$m" | head -1)
+        a2=${a:+$(pgrep -P "$a" | head -1)}
+        if [[ -n $a2 ]] && ls -l "/proc/$a2/fd" 2>/dev/null | grep -q "$MG_TMP/d/"; then
+            break
+        fi
+        sleep 0.01
+    done
+    [[ -n $a2 ]] || die "no far agent seen"
+    # Bytes flowing: the shared hop's write to it then mostly fails
+    # before it reads the link's end, which was said as the copy's own
+    # failure (exit 1; 8 of 10 here on the old code).
+    sleep 0.3
+    kill -9 "$a2"
+    local rc=0
+    wait "$m" || rc=$?
+    assert "$rc" -eq 255 "a lost hop is 255: $(cat "$MG_TMP/err")"
+    assert "$(cat "$MG_TMP/err")" =~ "local/local: " "the error names the chain"
+    assert "$(cat "$MG_TMP/d/big")" == "old" "the old file is intact"
+}
+
 @test "cp: --progress on a terminal shows bytes, rate and ETA; none when not a terminal" {
     skip_if_no_program script
     head -c 3000000 /dev/urandom >"$MG_TMP/f"
