@@ -485,14 +485,19 @@ static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data
 	live_unlink(c);
 	login_over(c);
 	TALLOC_FREE(c->stop_timer);
-	/* Whatever the hop left running in its session goes with it: at
-	 * once, or, stopped before it was up, at the end of its grace (a
-	 * leader may end at once on SIGTERM, a first stage under it still
-	 * in its EXIT trap). */
+	/* Whatever the hop left running in its session goes with it:
+	 * stopped before it was up, at the end of its grace (a leader may
+	 * end at once on SIGTERM, a first stage under it still in its EXIT
+	 * trap); an agent gone with commands left (killed, crashed), as its
+	 * own parent loss stops them: SIGTERM, so that they may clean up
+	 * (rsync's temporary file), SIGKILL later; else at once. */
 	if (c->term_at != 0 && !c->up) {
 		orphan_new(c->loop, pid, c->term_at + MG_CONN_TERM_MS, true);
-	} else {
+	} else if (!c->up) {
 		mg__kill_session(pid, SIGKILL);
+	} else if (mg__kill_session(pid, SIGTERM) > 0) {
+		mg__kill_session(pid, SIGCONT);
+		orphan_new(c->loop, pid, mg_now() + MG_CONN_LEFT_MS, true);
 	}
 	if (c->exit_fn != NULL) {
 		void (*fn)(void *data) = c->exit_fn;

@@ -96,6 +96,11 @@ int mg__conn_error_code(int err, const char *msg);
  * is killed if it has not ended this long after. */
 #define MG_CONN_TERM_MS 400
 
+/* What an agent that was up left in its session when it ended (killed,
+ * crashed) gets SIGTERM, and SIGKILL this long after, as its commands
+ * would had it seen its parent go (PROTOCOL 6). */
+#define MG_CONN_LEFT_MS 1000
+
 /* Stop the hop processes started here and not yet reaped: kill the
  * sessions of those that are up (all true), and stop those whose agent is
  * not up yet (SIGTERM, then SIGKILL after MG_CONN_TERM_MS; with all true,

@@ -461,30 +461,43 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 	return -ret;
 }
 
-long mg__proc_stat_field(long pid, int k)
+/* /proc/PID/stat into buf: what follows the command name, which may
+ * hold spaces but ends at the last ')' (from " S ..."), or NULL. */
+static const char *read_stat(long pid, char *buf, size_t len)
 {
-	char path[64], buf[512], *p;
+	char path[64];
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		return -1;
+		return NULL;
 	}
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0) {
-		return -1;
+		return NULL;
 	}
 	buf[n] = '\0';
-	/* The command name, field 2, may hold spaces but ends at the last
-	 * ')'; by hand: sscanf would bring musl's scanf into the agent. */
-	p = strrchr(buf, ')');
+	return strrchr(buf, ')');
+}
+
+/* Field k (from 3) of the text after the command name; by hand: sscanf
+ * would bring musl's scanf into the agent. */
+static long stat_field(const char *p, int k)
+{
 	for (int field = 2; field < k && p != NULL; field++) {
 		p = strchr(p + 1, ' ');
 	}
 	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
+}
+
+long mg__proc_stat_field(long pid, int k)
+{
+	char buf[512];
+
+	return stat_field(read_stat(pid, buf, sizeof(buf)), k);
 }
 
 int mg__kill_session(pid_t sid, int sig)
@@ -502,8 +515,16 @@ int mg__kill_session(pid_t sid, int sig)
 	while ((e = readdir(d)) != NULL) {
 		char *p;
 		long pid = strtol(e->d_name, &p, 10);
+		char buf[512];
+		const char *st;
 
-		if (*p == '\0' && pid > 1 && pid != sid && mg__proc_stat_field(pid, 6) == sid) {
+		if (*p != '\0' || pid <= 1 || pid == sid ||
+		    (st = read_stat(pid, buf, sizeof(buf))) == NULL) {
+			continue;
+		}
+		/* A zombie has ended: its reaper, not its session, is late
+		 * (a container whose init reaps nothing). */
+		if (st[1] == ' ' && st[2] != 'Z' && stat_field(st, 6) == sid) {
 			kill((pid_t)pid, sig);
 			n++;
 		}

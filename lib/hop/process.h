@@ -54,7 +54,7 @@ void mg__child_reset_signals(void);
 long mg__proc_stat_field(long pid, int k);
 
 /* Send 'sig' (0: none) to every process in session 'sid' but its leader
- * (a hop's leftovers); returns how many there were. */
+ * (a hop's leftovers), zombies aside; returns how many there were. */
 int mg__kill_session(pid_t sid, int sig);
 
 /* A new PTY: *_master (non-blocking, close-on-exec) and *_slave

@@ -728,6 +728,64 @@ static void test_boot_inline_kept(void)
 	talloc_free(tmp);
 }
 
+/*
+ * mg__kill_session (process.c) counts what lives in a session, not a
+ * zombie nobody has reaped yet: in a container whose init reaps nothing,
+ * every hop's exit would wait out its whole grace for it.
+ */
+static void test_kill_session_zombie(void)
+{
+	int up[2], go[2], i, n_live, n_zombie;
+	pid_t leader, z = 0;
+	char st[64], path[64];
+	FILE *f;
+
+	ASSERT_INT_EQ(pipe(up), 0);
+	ASSERT_INT_EQ(pipe(go), 0);
+	leader = fork();
+	ASSERT_INT_GE(leader, 0);
+	if (leader == 0) {
+		char c;
+
+		signal(SIGCHLD, SIG_DFL);  /* ignored, z would be reaped at once */
+		setsid();
+		z = fork();
+		if (z == 0) {
+			close(up[1]);
+			close(go[1]);
+			(void)!read(go[0], &c, 1);  /* lives until told */
+			_exit(0);
+		}
+		close(go[0]);
+		close(go[1]);  /* z's read ends when the test closes its end */
+		(void)!write(up[1], &z, sizeof(z));
+		pause();  /* never reaps z */
+		_exit(0);
+	}
+	close(up[1]);
+	close(go[0]);
+	n_live = read(up[0], &z, sizeof(z)) == (ssize_t)sizeof(z) ? mg__kill_session(leader, 0) : -1;
+	close(go[1]);
+	for (i = 0; i < 500 && mg__kill_session(leader, 0) != 0; i++) {
+		usleep(10000);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)z);
+	f = fopen(path, "r");
+	st[0] = '\0';
+	if (f != NULL) {
+		(void)!fgets(st, sizeof(st), f);
+		fclose(f);
+	}
+	n_zombie = mg__kill_session(leader, 0);
+	/* Before any check: a leader left behind keeps the test's output open. */
+	kill(leader, SIGKILL);
+	waitpid(leader, NULL, 0);
+	close(up[0]);
+	ASSERT_INT_EQ(n_live, 1);
+	ASSERT_TRUE(strstr(st, ") Z ") != NULL);
+	ASSERT_INT_EQ(n_zombie, 0);
+}
+
 static void test_shell_quote(void)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
@@ -961,6 +1019,7 @@ int main(void)
 	setenv("TMPDIR", tmpdir, 1);
 	TESTS_BEGIN();
 	RUN(test_shell_quote);
+	RUN(test_kill_session_zombie);
 	RUN(test_argv_for_log);
 	RUN(test_env_with);
 	RUN(test_boot_blocking);
