@@ -237,12 +237,15 @@ EOF
     rm -f "$MG_HOME_A/mine"
 }
 
-@test "a hop lost mid-rsync: 255 from fakessh naming the hop, no partial file at the far end" {
+# rsync through local/local, and kill -9 the agent WHICH (1: the first,
+# 2: the far one, whose child the far rsync is): 255 from fakessh naming
+# the hop, nothing of the far end left running, and no file left behind.
+function rsync_agent_killed() {
     skip_if_no_program rsync
     mkdir "$MG_TMP/big" "$MG_TMP/dst"
     head -c 64M /dev/zero >"$MG_TMP/big/file"
     rsync -a --bwlimit=4000 -e fakessh "$MG_TMP/big/" "local+local:$MG_TMP/dst/" 2>"$MG_TMP/err" &
-    local rs=$! fk agent far
+    local rs=$! fk agent far victim i
     fk=$(wait_child "$rs" fakessh) || die "no fakessh under rsync"
     agent=$(wait_child "$fk" mitogen:1) || die "no agent under fakessh"
     # Once the far rsync has begun writing its temp file.
@@ -251,7 +254,12 @@ EOF
         sleep 0.1
     done
     far=$(descendants "$agent")
-    kill -9 "$agent"
+    victim=$agent
+    if [[ $1 == 2 ]]; then
+        victim=$(pgrep -P "$agent" | head -1)
+        [[ -n $victim ]] || die "no far agent"
+    fi
+    kill -9 "$victim"
     local rc=0
     wait "$rs" || rc=$?
     cat "$MG_TMP/err"
@@ -259,6 +267,14 @@ EOF
     grep -q "^fakessh: local/local: .*lost" "$MG_TMP/err" || die "fakessh's error naming the hop"
     gone $far || die "the far end is still running"
     assert "$(ls -A "$MG_TMP/dst")" == "" "no file and no temp file left"
+}
+
+@test "a hop lost mid-rsync: 255 from fakessh naming the hop, no partial file at the far end" {
+    rsync_agent_killed 1
+}
+
+@test "the far agent killed mid-rsync: its rsync still removes its temp file (SIGTERM first)" {
+    rsync_agent_killed 2
 }
 
 @test "an ssh hop lost mid-rsync (its ssh killed): 255 naming it, nothing left" {
