@@ -124,11 +124,16 @@ static void on_report(void *data, size_t idx, const uint8_t *p, size_t n)
 		end_target(t, 0, NULL);
 	} else if (kind == MG__FILE_REPORT_FAILED) {
 		mg__buf_get_str(&b, tmp, &msg);
-		/* A source lost while a hop below copied from it: as lost
-		 * as when the stream passes through here. */
-		end_target(t, fc->from != NULL && mg_context_gone(fc->from) ? MG_ERR_DISCONNECTED
-									   : MG_ERR_CALL,
-			   msg != NULL ? msg : "failed");
+		/* A source or a receiver lost while a hop below copied
+		 * between them: as lost as when the stream passes through
+		 * here (the hop says so after the link's loss, PROTOCOL 5.9). */
+		if (fc->from != NULL && mg_context_gone(fc->from)) {
+			end_target(t, MG_ERR_DISCONNECTED, msg != NULL ? msg : "failed");
+		} else if (mg_context_gone(t->ctx)) {
+			end_target(t, MG_ERR_DISCONNECTED, "the connection was lost while copying");
+		} else {
+			end_target(t, MG_ERR_CALL, msg != NULL ? msg : "failed");
+		}
 	}
 	talloc_free(tmp);
 }

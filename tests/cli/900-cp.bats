@@ -923,7 +923,7 @@ mitogen-cp: 1 of 1 failed: local (exit 1)" "DEST a file"
     local rc=0
     wait "$m" || rc=$?
     assert "$rc" -eq 255 "a lost hop is 255: $(cat "$MG_TMP/err")"
-    assert "$(cat "$MG_TMP/err")" =~ "local/local: " "the error names the chain"
+    assert "$(cat "$MG_TMP/err")" =~ "local/local: .*lost" "the error names the chain, and says it was lost"
     assert "$(cat "$MG_TMP/d/big")" == "old" "the old file is intact"
 }
 
