@@ -35,6 +35,9 @@ struct mg_conn {
 	uint32_t id;
 	char *name;
 	pid_t pid;
+	pid_t agent_sid;   /* the agent's own session on this host, or 0 (conn.c agent_session) */
+	bool agent_here;   /* agent_pid is a process of this host, under pid */
+	uint64_t left_at;  /* mg__conn_kill_hops: SIGTERM to what a dead agent left */
 	int status;
 	bool exited;
 	bool up;

@@ -58,12 +58,16 @@ static void live_unlink(struct mg_conn *c)
 }
 
 /* The hop leads its own session: take it all down, whatever process
- * group each member moved to. A leader REAPED is no longer ours to
- * signal, only what is left of its group and session. */
-static void kill_pid_hop(pid_t pid, bool reaped)
+ * group each member moved to, and the agent's own session SID2 when it
+ * has one (0: none). A leader REAPED is no longer ours to signal, only
+ * what is left of its group and sessions. */
+static void kill_pid_hop(pid_t pid, pid_t sid2, bool reaped)
 {
 	kill(-pid, SIGKILL);
 	mg__kill_session(pid, SIGKILL);
+	if (sid2 > 0) {
+		mg__kill_session(sid2, SIGKILL);
+	}
 	if (!reaped) {
 		/* A forked hop not yet in its own session is in neither. */
 		kill(pid, SIGKILL);
@@ -72,7 +76,13 @@ static void kill_pid_hop(pid_t pid, bool reaped)
 
 static void kill_hop(const struct mg_conn *c)
 {
-	kill_pid_hop(c->pid, false);
+	kill_pid_hop(c->pid, c->agent_sid, false);
+}
+
+/* What is left in the hop's sessions, or with SIG 0 how many. */
+static int signal_left(pid_t pid, pid_t sid2, int sig)
+{
+	return mg__kill_session(pid, sig) + (sid2 > 0 ? mg__kill_session(sid2, sig) : 0);
 }
 
 /* A hop not yet up: SIGTERM, once, to its process group alone. Its first
@@ -97,7 +107,7 @@ static void term_hop(struct mg_conn *c)
  * under it still runs its EXIT trap. PID is not reaped here (its watcher
  * does that, or did: REAPED), so it is not reused meanwhile. Then kill
  * what is left, unless PID was reaped elsewhere (no longer ours). */
-static void kill_hop_by(pid_t pid, uint64_t deadline, bool reaped)
+static void kill_hop_by(pid_t pid, pid_t sid2, uint64_t deadline, bool reaped)
 {
 	for (;;) {
 		siginfo_t si = { .si_pid = reaped ? pid : 0 };
@@ -109,15 +119,16 @@ static void kill_hop_by(pid_t pid, uint64_t deadline, bool reaped)
 			}
 			return;
 		}
-		if ((si.si_pid == pid && mg__kill_session(pid, 0) == 0) || mg_now() >= deadline) {
+		if ((si.si_pid == pid && signal_left(pid, sid2, 0) == 0) || mg_now() >= deadline) {
 			break;
 		}
 		nanosleep(&ts, NULL);
 	}
-	kill_pid_hop(pid, reaped);
+	kill_pid_hop(pid, sid2, reaped);
 }
 
 static void stop_hop(struct mg_conn *c);
+static bool agent_gone(const struct mg_conn *c);
 
 void mg__conn_kill_hops(bool all)
 {
@@ -126,15 +137,22 @@ void mg__conn_kill_hops(bool all)
 	for (c = live_hops; c != NULL; c = c->live_next) {
 		if (!c->up) {
 			stop_hop(c);
+		} else if (all && agent_gone(c) && signal_left(c->pid, c->agent_sid, SIGTERM) > 0) {
+			/* What an agent killed left: as on_child_exit. */
+			signal_left(c->pid, c->agent_sid, SIGCONT);
+			c->left_at = mg_now();
 		} else if (all) {
 			kill_hop(c);
 		}
 	}
 	/* all: the loop is over, and no timer will fire. They all got
-	 * SIGTERM about together: MG_CONN_TERM_MS at most in all. */
+	 * SIGTERM about together: MG_CONN_TERM_MS (MG_CONN_LEFT_MS) at
+	 * most in all. */
 	for (c = all ? live_hops : NULL; c != NULL; c = c->live_next) {
 		if (!c->up) {
-			kill_hop_by(c->pid, c->term_at + MG_CONN_TERM_MS, false);
+			kill_hop_by(c->pid, 0, c->term_at + MG_CONN_TERM_MS, false);
+		} else if (c->left_at != 0) {
+			kill_hop_by(c->pid, c->agent_sid, c->left_at + MG_CONN_LEFT_MS, false);
 		}
 	}
 }
@@ -473,7 +491,8 @@ static void on_err_readable(struct mg_io *io, unsigned events, void *data)
 	}
 }
 
-static void orphan_new(struct mg_loop *loop, pid_t pid, uint64_t deadline, bool reaped);
+static void orphan_new(struct mg_loop *loop, pid_t pid, pid_t sid2, uint64_t deadline,
+		       bool reaped);
 
 static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data)
 {
@@ -492,12 +511,12 @@ static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data
 	 * own parent loss stops them: SIGTERM, so that they may clean up
 	 * (rsync's temporary file), SIGKILL later; else at once. */
 	if (c->term_at != 0 && !c->up) {
-		orphan_new(c->loop, pid, c->term_at + MG_CONN_TERM_MS, true);
+		orphan_new(c->loop, pid, 0, c->term_at + MG_CONN_TERM_MS, true);
 	} else if (!c->up) {
 		mg__kill_session(pid, SIGKILL);
-	} else if (mg__kill_session(pid, SIGTERM) > 0) {
-		mg__kill_session(pid, SIGCONT);
-		orphan_new(c->loop, pid, mg_now() + MG_CONN_LEFT_MS, true);
+	} else if (signal_left(pid, c->agent_sid, SIGTERM) > 0) {
+		signal_left(pid, c->agent_sid, SIGCONT);
+		orphan_new(c->loop, pid, c->agent_sid, mg_now() + MG_CONN_LEFT_MS, true);
 	}
 	if (c->exit_fn != NULL) {
 		void (*fn)(void *data) = c->exit_fn;
@@ -608,6 +627,29 @@ static bool link_gives_fds(const struct mg_conn *c, struct mg_buf *b)
 	return ok && link_pid == (uint32_t)getpid();
 }
 
+/*
+ * The session of the agent AGENT (HELLO's pid) when it is a process of
+ * this host under the hop HOP (its ppid chain leads there: not another
+ * host's or namespace's number) and in a session of its own: sudo with
+ * use_pty runs its command, the agent, in a new session on a new pty.
+ * Its commands are there, out of reach of the hop's session. 0 else.
+ * While one of them lives, that number cannot be reused.
+ */
+static pid_t agent_session(pid_t hop, pid_t agent, bool *_here)
+{
+	long p = agent, sid;
+
+	for (int i = 0; i < 16 && p > 1 && p != hop; i++) {
+		p = mg__proc_stat_field(p, 4);
+	}
+	*_here = p == hop;
+	if (p != hop || agent == hop) {
+		return 0;
+	}
+	sid = mg__proc_stat_field(agent, 6);
+	return sid > 1 && sid != hop ? (pid_t)sid : 0;
+}
+
 static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
@@ -634,6 +676,7 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 	login_over(c);
 	c->up = true;
 	c->agent_pid = pid;
+	c->agent_sid = agent_session(c->pid, (pid_t)pid, &c->agent_here);
 	if (link_gives_fds(c, &b)) {
 		mg__stream_give_fds(c->stream, true);
 	}
@@ -811,6 +854,7 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
  * conn was freed or whose leader was reaped. */
 struct orphan {
 	pid_t pid;
+	pid_t sid2;		/* the agent's own session, or 0 */
 	uint64_t deadline;	/* for SIGKILL (mg_now); 0 once sent */
 	bool reaped;
 };
@@ -831,7 +875,7 @@ static void on_orphan_timer(struct mg_timer *t, void *data)
 	struct orphan *o = talloc_get_type_abort(data, struct orphan);
 
 	(void)t;
-	kill_pid_hop(o->pid, o->reaped);
+	kill_pid_hop(o->pid, o->sid2, o->reaped);
 	o->deadline = 0;
 	if (o->reaped) {
 		talloc_free(o);
@@ -847,7 +891,7 @@ static void on_orphan_timer(struct mg_timer *t, void *data)
 static int orphan_destructor(struct orphan *o)
 {
 	if (o->deadline != 0) {
-		kill_hop_by(o->pid, o->deadline, o->reaped);
+		kill_hop_by(o->pid, o->sid2, o->deadline, o->reaped);
 	}
 	return 0;
 }
@@ -855,7 +899,8 @@ static int orphan_destructor(struct orphan *o)
 /* Kill what is left of PID's session at DEADLINE, through the loop, and
  * reap PID unless REAPED already; or, when the loop is going too (or no
  * memory), wait here for them. */
-static void orphan_new(struct mg_loop *loop, pid_t pid, uint64_t deadline, bool reaped)
+static void orphan_new(struct mg_loop *loop, pid_t pid, pid_t sid2, uint64_t deadline,
+		       bool reaped)
 {
 	struct orphan *o = talloc_zero(loop, struct orphan);
 	struct mg_child *ch = NULL;
@@ -863,10 +908,11 @@ static void orphan_new(struct mg_loop *loop, pid_t pid, uint64_t deadline, bool 
 	uint64_t now = mg_now();
 
 	if (o == NULL) {
-		kill_hop_by(pid, deadline, reaped);
+		kill_hop_by(pid, sid2, deadline, reaped);
 		return;
 	}
 	o->pid = pid;
+	o->sid2 = sid2;
 	o->deadline = deadline;
 	o->reaped = reaped;
 	talloc_set_destructor(o, orphan_destructor);
@@ -890,7 +936,36 @@ static void orphan_new(struct mg_loop *loop, pid_t pid, uint64_t deadline, bool 
 static void orphan_stop(struct mg_conn *c)
 {
 	term_hop(c);
-	orphan_new(c->loop, c->pid, c->term_at + MG_CONN_TERM_MS, false);
+	orphan_new(c->loop, c->pid, 0, c->term_at + MG_CONN_TERM_MS, false);
+}
+
+/* The agent of C, up, has ended (killed, crashed) though its hop
+ * process may not be reaped yet, or still runs (sudo, about to end). */
+static bool agent_gone(const struct mg_conn *c)
+{
+	siginfo_t si = { .si_pid = 0 };
+
+	if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	    si.si_pid == c->pid) {
+		return true;
+	}
+	return c->agent_here && !mg__proc_live((long)c->agent_pid);
+}
+
+/*
+ * Whether the agent of C, up, has ended. Its link lost (C released), a
+ * killed agent's end of it closes before the kernel has made it a
+ * zombie: a program going right after that waits for it a little. An
+ * agent still alive stops its commands itself.
+ */
+static bool agent_ended(const struct mg_conn *c)
+{
+	struct timespec ts = { 0, 2 * 1000 * 1000 };
+
+	for (int i = 0; c->released && i < 25 && !agent_gone(c); i++) {
+		nanosleep(&ts, NULL);
+	}
+	return agent_gone(c);
 }
 
 static int conn_destructor(struct mg_conn *c)
@@ -902,6 +977,14 @@ static int conn_destructor(struct mg_conn *c)
 	 * it, for a program that goes on (unless the loop is going too). */
 	if (!c->up && !c->exited && c->pid > 0 && c->owner == getpid()) {
 		orphan_stop(c);
+	}
+	/* And one whose agent has ended, not yet reaped (the program goes
+	 * right after its target was lost): nobody else stops what the
+	 * agent left running. A live agent does that itself. */
+	if (c->up && !c->exited && c->pid > 0 && c->owner == getpid() && agent_ended(c) &&
+	    signal_left(c->pid, c->agent_sid, SIGTERM) > 0) {
+		signal_left(c->pid, c->agent_sid, SIGCONT);
+		orphan_new(c->loop, c->pid, c->agent_sid, mg_now() + MG_CONN_LEFT_MS, false);
 	}
 	live_unlink(c);
 	/* Unwatched before it is closed (mg_io_new): the children would

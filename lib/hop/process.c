@@ -500,6 +500,14 @@ long mg__proc_stat_field(long pid, int k)
 	return stat_field(read_stat(pid, buf, sizeof(buf)), k);
 }
 
+bool mg__proc_live(long pid)
+{
+	char buf[512];
+	const char *st = read_stat(pid, buf, sizeof(buf));
+
+	return st != NULL && st[1] == ' ' && st[2] != 'Z';
+}
+
 int mg__kill_session(pid_t sid, int sig)
 {
 	DIR *d = opendir("/proc");

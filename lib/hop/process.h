@@ -56,6 +56,8 @@ long mg__proc_stat_field(long pid, int k);
 /* Send 'sig' (0: none) to every process in session 'sid' but its leader
  * (a hop's leftovers), zombies aside; returns how many there were. */
 int mg__kill_session(pid_t sid, int sig);
+/* Whether PID exists and is no zombie. */
+bool mg__proc_live(long pid);
 
 /* A new PTY: *_master (non-blocking, close-on-exec) and *_slave
  * (close-on-exec). With raw, the slave is put in raw mode so binary data

@@ -93,6 +93,16 @@ function stub_doas_path() {
     assert "$output" == "mgtest_b" "root -> mgtest_c -> mgtest_b, NOPASSWD"
 }
 
+@test "sudo: the agent killed, its command gets SIGTERM in sudo's own session (use_pty) too" {
+    need_users
+    # sudo with use_pty (Debian's default) runs the agent in a session of
+    # its own, which the parent's sweep of the hop's session missed.
+    chmod 711 "$MG_TMP"
+    mkdir -m 1777 "$MG_TMP/marks"
+    check_agent_killed_leftovers sudo:mgtest_a "$MG_TMP/marks"
+    check_agent_killed_leftovers local/sudo:mgtest_a "$MG_TMP/marks"
+}
+
 @test "--dry-run shows the argv of sudo, su and doas" {
     run_mg_sep mitogen-run --dry-run 'sudo:mgtest_a?set_home=1&sudo_args=-E/su:mgtest_b/doas:mgtest_c' true
     assert "$stderr" == "" "--dry-run: nothing on stderr"

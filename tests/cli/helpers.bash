@@ -353,6 +353,40 @@ function live_procs() {
     return 0
 }
 
+# mitogen-run CHAIN with a command that kills its own agent (kill -9
+# $PPID): 255. What the agent left is then stopped as the agent would
+# have on its parent's loss: SIGTERM first, so that the command's trap
+# writes DIR/mark (DIR writable by the chain's user), then SIGKILL a
+# second later, so that one ignoring SIGTERM is gone all the same.
+# bash, not dash: dash reports its job killed by the SIGTERM on its
+# stderr, the dead agent's pipe, and dies of SIGPIPE before its trap.
+# The first part TIMES times (default 1): a race it loses only sometimes.
+function check_agent_killed_leftovers() {
+    local chain=$1 dir=$2 sleeper="sleep 30.$RANDOM$RANDOM" i n left
+    for ((n = 0; n < ${3:-1}; n++)); do
+        rm -f "$dir/mark"
+        run_mg_sep 255 mitogen-run "$chain" -- bash -c \
+            "trap 'echo cleaned >$dir/mark; exit 0' TERM; kill -9 \$PPID; $sleeper & wait \$!"
+        for ((i = 0; i < 500; i++)); do
+            [[ -s $dir/mark && -z $(live_procs "$sleeper") ]] && break
+            sleep 0.02
+        done
+        left=$(live_procs "$sleeper")
+        [[ -z $left ]] || kill -KILL $left
+        assert "$(cat "$dir/mark" 2>/dev/null)" == "cleaned" "$chain: the command's TERM trap ran (run $n)"
+        assert "$left" == "" "$chain: its background job went too"
+    done
+
+    run_mg_sep 255 mitogen-run "$chain" -- bash -c "trap '' TERM; kill -9 \$PPID; exec $sleeper"
+    for ((i = 0; i < 500; i++)); do
+        [[ -z $(live_procs "$sleeper") ]] && break
+        sleep 0.02
+    done
+    left=$(live_procs "$sleeper")
+    [[ -z $left ]] || kill -KILL $left
+    assert "$left" == "" "$chain: the command ignoring SIGTERM is gone"
+}
+
 # The system's OpenSSH sftp-server, or nothing.
 function openssh_server() {
     local s

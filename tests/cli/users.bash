@@ -57,11 +57,15 @@ function users_pct() {
 # (its tracer child in wait4 on it, itself spinning), one a CI run,
 # taking half a CPU from every test after it.
 function _users_remove() {
-    local u pid
+    local u pid st
     rm -f -- "$MG_SUDOERS_FILE"
     for u in "${MG_TEST_USERS[@]}"; do
         if id -u "$u" >/dev/null 2>&1; then
             for pid in $(pgrep -u "$u" 2>/dev/null); do
+                # Gone since, or ended with its reaper late (an init
+                # that reaps slowly).
+                st=$(ps -o stat= -p "$pid" 2>/dev/null) || continue
+                [[ $st != Z* ]] || continue
                 printf '# left running as %s, killed: %s\n' "$u" \
                     "$(ps -o pid=,etime=,args= -p "$pid" 2>/dev/null | cut -c1-100)" >&3 2>/dev/null || true
                 kill -KILL "$pid" 2>/dev/null || true
