@@ -126,4 +126,32 @@ void mg__conn_take_plain(struct mg_conn *c);
 void mg__conn_take_unpacked(struct mg_conn *c, const struct mg_image **img);
 void mg__conn_send_image(struct mg_conn *c);
 
+/* conn-reap.c: what a hop process PID leaves behind, in its session and
+ * in SID2, its agent's own session (0: none). */
+/* SIGKILL to PID's group, both sessions and PID itself unless REAPED. */
+void mg__hop_kill(pid_t pid, pid_t sid2, bool reaped);
+/* SIG to what is left in both sessions; with SIG 0, how many. */
+int mg__hop_signal_left(pid_t pid, pid_t sid2, int sig);
+/* Wait here (the loop is going) until PID has ended and both sessions
+ * are empty, or DEADLINE (mg_now); then mg__hop_kill. */
+void mg__hop_kill_by(pid_t pid, pid_t sid2, uint64_t deadline, bool reaped);
+/* mg__hop_kill at DEADLINE through LOOP, which reaps PID unless REAPED;
+ * or, when the loop is freed first, mg__hop_kill_by then. */
+void mg__hop_orphan(struct mg_loop *loop, pid_t pid, pid_t sid2, uint64_t deadline, bool reaped);
+/* What an agent that ended (killed, crashed) left, stopped as it would
+ * have on its parent's loss: SIGTERM and SIGCONT, then, through LOOP
+ * (NULL: the caller waits), SIGKILL MG_CONN_LEFT_MS later. False when
+ * nothing was left. */
+bool mg__hop_stop_left(struct mg_loop *loop, pid_t pid, pid_t sid2, bool reaped);
+/*
+ * The session of the agent AGENT (HELLO's pid) when it is a process of
+ * this host under the hop HOP (its ppid chain leads there: not another
+ * host's or namespace's number) and in a session of its own: sudo with
+ * use_pty runs its command, the agent, in a new session on a new pty,
+ * out of reach of the hop's session. 0 else; *_here says whether AGENT
+ * is under HOP. While one of its members lives, the number cannot be
+ * reused.
+ */
+pid_t mg__hop_agent_session(pid_t hop, pid_t agent, bool *_here);
+
 #endif

@@ -57,32 +57,9 @@ static void live_unlink(struct mg_conn *c)
 	c->live_next = NULL;
 }
 
-/* The hop leads its own session: take it all down, whatever process
- * group each member moved to, and the agent's own session SID2 when it
- * has one (0: none). A leader REAPED is no longer ours to signal, only
- * what is left of its group and sessions. */
-static void kill_pid_hop(pid_t pid, pid_t sid2, bool reaped)
-{
-	kill(-pid, SIGKILL);
-	mg__kill_session(pid, SIGKILL);
-	if (sid2 > 0) {
-		mg__kill_session(sid2, SIGKILL);
-	}
-	if (!reaped) {
-		/* A forked hop not yet in its own session is in neither. */
-		kill(pid, SIGKILL);
-	}
-}
-
 static void kill_hop(const struct mg_conn *c)
 {
-	kill_pid_hop(c->pid, c->agent_sid, false);
-}
-
-/* What is left in the hop's sessions, or with SIG 0 how many. */
-static int signal_left(pid_t pid, pid_t sid2, int sig)
-{
-	return mg__kill_session(pid, sig) + (sid2 > 0 ? mg__kill_session(sid2, sig) : 0);
+	mg__hop_kill(c->pid, c->agent_sid, false);
 }
 
 /* A hop not yet up: SIGTERM, once, to its process group alone. Its first
@@ -101,32 +78,6 @@ static void term_hop(struct mg_conn *c)
 	}
 }
 
-/* Wait in short sleeps, until DEADLINE (mg_now) at most, for PID and the
- * rest of its session to end: only where no loop will see it. A leader
- * may end at once on SIGTERM (a wrapper script) while the first stage
- * under it still runs its EXIT trap. PID is not reaped here (its watcher
- * does that, or did: REAPED), so it is not reused meanwhile. Then kill
- * what is left, unless PID was reaped elsewhere (no longer ours). */
-static void kill_hop_by(pid_t pid, pid_t sid2, uint64_t deadline, bool reaped)
-{
-	for (;;) {
-		siginfo_t si = { .si_pid = reaped ? pid : 0 };
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
-
-		if (!reaped && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0) {
-			if (errno == EINTR) {
-				continue;
-			}
-			return;
-		}
-		if ((si.si_pid == pid && signal_left(pid, sid2, 0) == 0) || mg_now() >= deadline) {
-			break;
-		}
-		nanosleep(&ts, NULL);
-	}
-	kill_pid_hop(pid, sid2, reaped);
-}
-
 static void stop_hop(struct mg_conn *c);
 static bool agent_gone(const struct mg_conn *c);
 
@@ -137,9 +88,8 @@ void mg__conn_kill_hops(bool all)
 	for (c = live_hops; c != NULL; c = c->live_next) {
 		if (!c->up) {
 			stop_hop(c);
-		} else if (all && agent_gone(c) && signal_left(c->pid, c->agent_sid, SIGTERM) > 0) {
+		} else if (all && agent_gone(c) && mg__hop_stop_left(NULL, c->pid, c->agent_sid, false)) {
 			/* What an agent killed left: as on_child_exit. */
-			signal_left(c->pid, c->agent_sid, SIGCONT);
 			c->left_at = mg_now();
 		} else if (all) {
 			kill_hop(c);
@@ -150,9 +100,9 @@ void mg__conn_kill_hops(bool all)
 	 * most in all. */
 	for (c = all ? live_hops : NULL; c != NULL; c = c->live_next) {
 		if (!c->up) {
-			kill_hop_by(c->pid, 0, c->term_at + MG_CONN_TERM_MS, false);
+			mg__hop_kill_by(c->pid, 0, c->term_at + MG_CONN_TERM_MS, false);
 		} else if (c->left_at != 0) {
-			kill_hop_by(c->pid, c->agent_sid, c->left_at + MG_CONN_LEFT_MS, false);
+			mg__hop_kill_by(c->pid, c->agent_sid, c->left_at + MG_CONN_LEFT_MS, false);
 		}
 	}
 }
@@ -491,9 +441,6 @@ static void on_err_readable(struct mg_io *io, unsigned events, void *data)
 	}
 }
 
-static void orphan_new(struct mg_loop *loop, pid_t pid, pid_t sid2, uint64_t deadline,
-		       bool reaped);
-
 static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data)
 {
 	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
@@ -511,12 +458,11 @@ static void on_child_exit(struct mg_child *ch, pid_t pid, int status, void *data
 	 * own parent loss stops them: SIGTERM, so that they may clean up
 	 * (rsync's temporary file), SIGKILL later; else at once. */
 	if (c->term_at != 0 && !c->up) {
-		orphan_new(c->loop, pid, 0, c->term_at + MG_CONN_TERM_MS, true);
+		mg__hop_orphan(c->loop, pid, 0, c->term_at + MG_CONN_TERM_MS, true);
 	} else if (!c->up) {
 		mg__kill_session(pid, SIGKILL);
-	} else if (signal_left(pid, c->agent_sid, SIGTERM) > 0) {
-		signal_left(pid, c->agent_sid, SIGCONT);
-		orphan_new(c->loop, pid, c->agent_sid, mg_now() + MG_CONN_LEFT_MS, true);
+	} else {
+		mg__hop_stop_left(c->loop, pid, c->agent_sid, true);
 	}
 	if (c->exit_fn != NULL) {
 		void (*fn)(void *data) = c->exit_fn;
@@ -627,29 +573,6 @@ static bool link_gives_fds(const struct mg_conn *c, struct mg_buf *b)
 	return ok && link_pid == (uint32_t)getpid();
 }
 
-/*
- * The session of the agent AGENT (HELLO's pid) when it is a process of
- * this host under the hop HOP (its ppid chain leads there: not another
- * host's or namespace's number) and in a session of its own: sudo with
- * use_pty runs its command, the agent, in a new session on a new pty.
- * Its commands are there, out of reach of the hop's session. 0 else.
- * While one of them lives, that number cannot be reused.
- */
-static pid_t agent_session(pid_t hop, pid_t agent, bool *_here)
-{
-	long p = agent, sid;
-
-	for (int i = 0; i < 16 && p > 1 && p != hop; i++) {
-		p = mg__proc_stat_field(p, 4);
-	}
-	*_here = p == hop;
-	if (p != hop || agent == hop) {
-		return 0;
-	}
-	sid = mg__proc_stat_field(agent, 6);
-	return sid > 1 && sid != hop ? (pid_t)sid : 0;
-}
-
 static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 {
 	struct mg_conn *c = talloc_get_type_abort(data, struct mg_conn);
@@ -676,7 +599,7 @@ static void on_hello_reply(struct mg_router *r, struct mg_msg *m, void *data)
 	login_over(c);
 	c->up = true;
 	c->agent_pid = pid;
-	c->agent_sid = agent_session(c->pid, (pid_t)pid, &c->agent_here);
+	c->agent_sid = mg__hop_agent_session(c->pid, (pid_t)pid, &c->agent_here);
 	if (link_gives_fds(c, &b)) {
 		mg__stream_give_fds(c->stream, true);
 	}
@@ -850,93 +773,12 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 	return 0;
 }
 
-/* A hop not yet up, between SIGTERM and the end of its grace, whose
- * conn was freed or whose leader was reaped. */
-struct orphan {
-	pid_t pid;
-	pid_t sid2;		/* the agent's own session, or 0 */
-	uint64_t deadline;	/* for SIGKILL (mg_now); 0 once sent */
-	bool reaped;
-};
-
-/* What is left of its session keeps the rest of its grace. */
-static void on_orphan_exit(struct mg_child *ch, pid_t pid, int status, void *data)
-{
-	struct orphan *o = talloc_get_type_abort(data, struct orphan);
-
-	o->reaped = true;
-	if (o->deadline == 0) {
-		talloc_free(o);
-	}
-}
-
-static void on_orphan_timer(struct mg_timer *t, void *data)
-{
-	struct orphan *o = talloc_get_type_abort(data, struct orphan);
-
-	(void)t;
-	kill_pid_hop(o->pid, o->sid2, o->reaped);
-	o->deadline = 0;
-	if (o->reaped) {
-		talloc_free(o);
-	}
-}
-
-/* The loop goes before the hop has ended: no timer will kill it and no
- * watcher reap it, and the program may exit at once. Waiting here for the
- * rest of its grace is what lets its first stage remove its file (a run
- * cut by a signal frees the session, then the loop, as it ends); every
- * orphan got SIGTERM about together, so all of them take MG_CONN_TERM_MS
- * at most, and a hop deaf to SIGTERM is still killed before we go. */
-static int orphan_destructor(struct orphan *o)
-{
-	if (o->deadline != 0) {
-		kill_hop_by(o->pid, o->sid2, o->deadline, o->reaped);
-	}
-	return 0;
-}
-
-/* Kill what is left of PID's session at DEADLINE, through the loop, and
- * reap PID unless REAPED already; or, when the loop is going too (or no
- * memory), wait here for them. */
-static void orphan_new(struct mg_loop *loop, pid_t pid, pid_t sid2, uint64_t deadline,
-		       bool reaped)
-{
-	struct orphan *o = talloc_zero(loop, struct orphan);
-	struct mg_child *ch = NULL;
-	struct mg_timer *t;
-	uint64_t now = mg_now();
-
-	if (o == NULL) {
-		kill_hop_by(pid, sid2, deadline, reaped);
-		return;
-	}
-	o->pid = pid;
-	o->sid2 = sid2;
-	o->deadline = deadline;
-	o->reaped = reaped;
-	talloc_set_destructor(o, orphan_destructor);
-	if (!reaped) {
-		ch = mg_child_new(o, loop, pid, on_orphan_exit, o);
-	}
-	t = mg_timer_new(o, loop, deadline > now ? deadline - now : 0, on_orphan_timer, o);
-	if ((ch == NULL && !reaped) || t == NULL) {
-		talloc_free(o);
-		return;
-	}
-	/* Not a reason to keep running: the program is done with it. */
-	if (ch != NULL) {
-		mg_child_set_keepalive(ch, false);
-	}
-	mg_timer_set_keepalive(t, false);
-}
-
 /* Stop C's hop, not up, once its owner has let go of it: SIGTERM, then
  * SIGKILL by the loop after the grace, or on the loop's end. */
 static void orphan_stop(struct mg_conn *c)
 {
 	term_hop(c);
-	orphan_new(c->loop, c->pid, 0, c->term_at + MG_CONN_TERM_MS, false);
+	mg__hop_orphan(c->loop, c->pid, 0, c->term_at + MG_CONN_TERM_MS, false);
 }
 
 /* The agent of C, up, has ended (killed, crashed) though its hop
@@ -981,10 +823,8 @@ static int conn_destructor(struct mg_conn *c)
 	/* And one whose agent has ended, not yet reaped (the program goes
 	 * right after its target was lost): nobody else stops what the
 	 * agent left running. A live agent does that itself. */
-	if (c->up && !c->exited && c->pid > 0 && c->owner == getpid() && agent_ended(c) &&
-	    signal_left(c->pid, c->agent_sid, SIGTERM) > 0) {
-		signal_left(c->pid, c->agent_sid, SIGCONT);
-		orphan_new(c->loop, c->pid, c->agent_sid, mg_now() + MG_CONN_LEFT_MS, false);
+	if (c->up && !c->exited && c->pid > 0 && c->owner == getpid() && agent_ended(c)) {
+		mg__hop_stop_left(c->loop, c->pid, c->agent_sid, false);
 	}
 	live_unlink(c);
 	/* Unwatched before it is closed (mg_io_new): the children would
