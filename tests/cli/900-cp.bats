@@ -433,6 +433,22 @@ function writes_in() {
     return 1
 }
 
+# Once the agent two hops below mitogen-cp PID has a file open in
+# $MG_TMP/d/ (5 s at most): sets the caller's $a (the first agent) and
+# $a2 (the far one); dies when there is no far agent.
+function far_agent_writing() {
+    local i
+    for ((i = 0; i < 500; i++)); do
+        a=$(pgrep -P "$1" | head -1)
+        a2=${a:+$(pgrep -P "$a" | head -1)}
+        if [[ -n $a2 ]] && ls -l "/proc/$a2/fd" 2>/dev/null | grep -q "$MG_TMP/d/"; then
+            break
+        fi
+        sleep 0.01
+    done
+    [[ -n $a2 ]] || die "no far agent seen"
+}
+
 # mitogen-cp --progress ARGS..., where BIG is a 32 GiB sparse file cut to
 # 1 MiB once the copy writes into DEST (SMALL, a small file, goes after
 # it) and DEST holds an old BIG: sets $rc, $errs (the lines said, not the
@@ -873,15 +889,7 @@ mitogen-cp: 1 of 1 failed: local (exit 1)" "DEST a file"
     printf 'old\n' >"$MG_TMP/d/big"
     mitogen-cp -a --no-progress "$big" "local/local:$MG_TMP/d/" 3>/dev/null 2>"$MG_TMP/err" &
     m=$!
-    for ((i = 0; i < 500; i++)); do
-        a=$(pgrep -P "$m" | head -1)
-        a2=${a:+$(pgrep -P "$a" | head -1)}
-        if [[ -n $a2 ]] && ls -l "/proc/$a2/fd" 2>/dev/null | grep -q "$MG_TMP/d/"; then
-            break
-        fi
-        sleep 0.01
-    done
-    [[ -n $a2 ]] || die "no far agent seen"
+    far_agent_writing "$m"
     # The middle hop dies: the far one loses its parent, the master its route.
     kill -9 "$a"
     local rc=0
@@ -898,7 +906,7 @@ mitogen-cp: 1 of 1 failed: local (exit 1)" "DEST a file"
 
 @test "cp: chain to chain, the receiving hop killed mid-copy: 255, not a failed file" {
     [[ -z ${MITOGEN_PERSIST:-} ]] || skip "with MITOGEN_PERSIST the agents are the holder's children"
-    local big=$MG_TMP/big m a a2 i
+    local big=$MG_TMP/big m a a2
     # Zeros read and sent (no -a): the stream is still flowing from the
     # shared hop (local) to the receiver (local/local) when it dies.
     truncate -s 16G "$big"
@@ -906,15 +914,7 @@ mitogen-cp: 1 of 1 failed: local (exit 1)" "DEST a file"
     printf 'old\n' >"$MG_TMP/d/big"
     mitogen-cp --no-progress "local:$big" "local/local:$MG_TMP/d/" 3>/dev/null 2>"$MG_TMP/err" &
     m=$!
-    for ((i = 0; i < 500; i++)); do
-        a=$(pgrep -P "$m" | head -1)
-        a2=${a:+$(pgrep -P "$a" | head -1)}
-        if [[ -n $a2 ]] && ls -l "/proc/$a2/fd" 2>/dev/null | grep -q "$MG_TMP/d/"; then
-            break
-        fi
-        sleep 0.01
-    done
-    [[ -n $a2 ]] || die "no far agent seen"
+    far_agent_writing "$m"
     # Bytes flowing: the shared hop's write to it then mostly fails
     # before it reads the link's end, which was said as the copy's own
     # failure (exit 1; 8 of 10 here on the old code).
