@@ -493,6 +493,14 @@ static long stat_field(const char *p, int k)
 	return p != NULL ? strtol(p + 1, NULL, 10) : -1;
 }
 
+/* The state after the command name is no zombie's: a zombie has ended,
+ * its reaper, not its session, is late (a container whose init reaps
+ * nothing). */
+static bool stat_live(const char *st)
+{
+	return st != NULL && st[1] == ' ' && st[2] != 'Z';
+}
+
 long mg__proc_stat_field(long pid, int k)
 {
 	char buf[512];
@@ -503,9 +511,8 @@ long mg__proc_stat_field(long pid, int k)
 bool mg__proc_live(long pid)
 {
 	char buf[512];
-	const char *st = read_stat(pid, buf, sizeof(buf));
 
-	return st != NULL && st[1] == ' ' && st[2] != 'Z';
+	return stat_live(read_stat(pid, buf, sizeof(buf)));
 }
 
 int mg__kill_session(pid_t sid, int sig)
@@ -530,9 +537,7 @@ int mg__kill_session(pid_t sid, int sig)
 		    (st = read_stat(pid, buf, sizeof(buf))) == NULL) {
 			continue;
 		}
-		/* A zombie has ended: its reaper, not its session, is late
-		 * (a container whose init reaps nothing). */
-		if (st[1] == ' ' && st[2] != 'Z' && stat_field(st, 6) == sid) {
+		if (stat_live(st) && stat_field(st, 6) == sid) {
 			kill((pid_t)pid, sig);
 			n++;
 		}
