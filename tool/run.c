@@ -289,7 +289,8 @@ static bool start_exec(struct target *t, struct mg_context *ctx)
 	}
 	t->e = mg_exec_start(run, ctx, &eo, on_exec_done, t);
 	if (t->e == NULL) {
-		char *msg = talloc_asprintf(run, "%s: cannot start the command", mg_context_name(ctx));
+		char *msg = talloc_asprintf(run, "%s: cannot start the command: %s", mg_context_name(ctx),
+					    mg_strerror(-errno));
 		target_done(t, MG_RUN_LOST, 255, 0, msg);
 		return false;
 	}

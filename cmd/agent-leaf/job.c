@@ -423,7 +423,8 @@ void job_exec(const struct leaf_msg *m)
 		return;
 	}
 	if ((ret = pipes(in, out, err, (q.flags & MG_EXEC_NO_STDIN) != 0)) != 0) {
-		failed(m, -ret, "cannot create pipes", 0);
+		leaf_format(why, sizeof(why), "cannot create pipes: %s", strerror(-ret));
+		failed(m, -ret, why, 0);
 		ret = 1;
 	} else {
 		io[0] = in[0];

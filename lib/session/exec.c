@@ -402,12 +402,20 @@ static void sink_none(void *data, const uint8_t *p, size_t n)
 }
 
 /* The output channel for fd, or for nothing when it was passed. */
-static struct mg_chan_in *out_chan(struct mg_exec *e, int fd, bool passed, mg_chan_done_fn done)
+/* NULL with *err set when fd cannot be duplicated (EMFILE). */
+static struct mg_chan_in *out_chan(struct mg_exec *e, int fd, bool passed, mg_chan_done_fn done,
+				   int *err)
 {
+	int nfd;
+
 	if (passed) {
 		return mg__chan_in_new_sink(e, e->r, e->id, sink_none, e, done, e);
 	}
-	return mg__chan_in_new(e, e->r, dup_fd(fd), e->id, done, e);
+	if ((nfd = dup_fd(fd)) < 0 && fd >= 0) {
+		*err = -errno;
+		return NULL;
+	}
+	return mg__chan_in_new(e, e->r, nfd, e->id, done, e);
 }
 
 static int send_req(struct mg_exec *e, const uint8_t *p, size_t n, uint16_t flags)
@@ -447,14 +455,14 @@ static int relay_instead(struct mg_exec *e)
 	}
 	if ((e->pass_flags & MG_EXEC_FD_OUT) != 0) {
 		TALLOC_FREE(e->out);
-		if ((e->out = out_chan(e, e->pass->fd[k++], false, on_stdout_done)) == NULL) {
+		if ((e->out = out_chan(e, e->pass->fd[k++], false, on_stdout_done, &ret)) == NULL) {
 			goto out;
 		}
 		rq.h_out = mg__chan_in_handle(e->out);
 	}
 	if ((e->pass_flags & MG_EXEC_FD_ERR) != 0) {
 		TALLOC_FREE(e->err);
-		if ((e->err = out_chan(e, e->pass->fd[k++], false, on_stderr_done)) == NULL) {
+		if ((e->err = out_chan(e, e->pass->fd[k++], false, on_stderr_done, &ret)) == NULL) {
 			goto out;
 		}
 		rq.h_err = mg__chan_in_handle(e->err);
@@ -484,14 +492,16 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 			 (opts->pty ? MG_EXEC_PTY : 0) |
 			 (opts->join ? MG_EXEC_JOIN : 0);
 	uint32_t pass;
-	int fd;
+	int fd, err = -ENOMEM;
 
 	if (e == NULL) {
+		errno = ENOMEM;
 		return NULL;
 	}
 	if (opts->join && mg__context_session(ctx)->remote != NULL) {
 		/* Ids are the master's to hand out. */
 		talloc_free(e);
+		errno = EOPNOTSUPP;
 		return NULL;
 	}
 	e->r = mg__session_router(mg__context_session(ctx));
@@ -517,8 +527,9 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 		e->out = mg__chan_in_new_sink(e, e->r, e->id, sink_out, e, on_stdout_done, e);
 		e->err = mg__chan_in_new_sink(e, e->r, e->id, sink_err, e, on_stderr_done, e);
 	} else {
-		e->out = out_chan(e, opts->stdout_fd, (pass & MG_EXEC_FD_OUT) != 0, on_stdout_done);
-		e->err = out_chan(e, opts->stderr_fd, (pass & MG_EXEC_FD_ERR) != 0, on_stderr_done);
+		e->out = out_chan(e, opts->stdout_fd, (pass & MG_EXEC_FD_OUT) != 0, on_stdout_done, &err);
+		e->err = e->out == NULL ? NULL :
+			 out_chan(e, opts->stderr_fd, (pass & MG_EXEC_FD_ERR) != 0, on_stderr_done, &err);
 	}
 	if (e->out == NULL || e->err == NULL) {
 		goto fail;
@@ -531,7 +542,10 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 			goto fail;
 		}
 	} else if (opts->stdin_fd >= 0 && (pass & MG_EXEC_FD_IN) == 0) {
-		fd = dup_fd(opts->stdin_fd);
+		if ((fd = dup_fd(opts->stdin_fd)) < 0) {
+			err = -errno;
+			goto fail;
+		}
 		e->in = mg__chan_out_new(e, e->r, fd, e->id, MG_WINDOW_DEFAULT, on_in_done, e);
 		if (e->in == NULL) {
 			goto fail;
@@ -562,26 +576,36 @@ struct mg_exec *mg_exec_start(TALLOC_CTX *mem_ctx, struct mg_context *ctx,
 		rq.n_modes = mg__tty_modes_put(m, opts->modes);
 	}
 	rq.join_id = e->join_id;
-	if (mg__exec_inherit(e, opts->inherit, opts->env, &rq) != 0) {
+	if ((err = mg__exec_inherit(e, opts->inherit, opts->env, &rq)) != 0) {
 		goto fail;
 	}
+	err = -ENOMEM;
 	b = mg__buf_new(e, mg__router_max_msg(e->r));
-	if (b == NULL || mg__exec_req_encode(b, &rq) != 0) {
+	if (b == NULL || (err = mg__exec_req_encode(b, &rq)) != 0) {
+		err = err != 0 ? err : -ENOMEM;
 		goto fail;
 	}
+	err = -ENOMEM;
 	e->req_public = rq.env == NULL || rq.env[0] == NULL;
 	if (e->pass != NULL && (e->req = talloc_memdup(e, b->data, b->len)) == NULL) {
 		goto fail;
 	}
 	e->req_len = b->len;
-	if (send_req(e, b->data, b->len, opts->join ? MG_F_OPEN : 0) != 0) {
+	if ((err = send_req(e, b->data, b->len, opts->join ? MG_F_OPEN : 0)) != 0) {
 		goto fail;
 	}
 	talloc_free(b);
 	return e;
 fail:
+	/* Out of descriptors deep down (a stream's second one, a message's
+	 * copies) comes back as NULL, ENOMEM's sign: the errno it left
+	 * tells, where an allocation that failed would have set ENOMEM. */
+	if (err == -ENOMEM && (errno == EMFILE || errno == ENFILE)) {
+		err = -errno;
+	}
 	e->finished = true;	/* nothing was started */
 	talloc_free(e);
+	errno = -err;	/* after the frees, which may close descriptors */
 	return NULL;
 }
 

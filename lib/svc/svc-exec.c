@@ -278,7 +278,8 @@ static void send_failed_status(struct mg_router *r, const struct mg_msg *req, in
 {
 	struct mg_buf *b = mg__buf_new(NULL, 4096);
 	struct mg__exec_event ev = {
-		.type = MG_EXEC_EV_FAILED, .err = (uint32_t)-err, .what = (char *)what,
+		.type = MG_EXEC_EV_FAILED, .err = (uint32_t)-err,
+		.what = (char *)(what != NULL ? what : "out of memory"), /* a failed asprintf */
 		.fail_status = status,
 	};
 
@@ -643,7 +644,7 @@ static void start_job(struct request *rq, int image_fd)
 		struct winsize ws = { .ws_row = (unsigned short)q->rows, .ws_col = (unsigned short)q->cols };
 		if ((ret = mg__openpty(&out[0], &pty_slave, false, false)) != 0 ||
 		    (ret = mg__pipe(err)) != 0) {
-			send_failed(r, m, ret, "cannot create a terminal");
+			send_failed(r, m, ret, talloc_asprintf(tmp, "cannot create a terminal: %s", mg_strerror(ret)));
 			goto out;
 		}
 		ioctl(pty_slave, TIOCSWINSZ, &ws);
@@ -665,7 +666,7 @@ static void start_job(struct request *rq, int image_fd)
 		err[1] = -1;
 	} else {
 		if ((ret = mg__pipe(in)) != 0 || (ret = mg__pipe(out)) != 0 || (ret = mg__pipe(err)) != 0) {
-			send_failed(r, m, ret, "cannot create pipes");
+			send_failed(r, m, ret, talloc_asprintf(tmp, "cannot create pipes: %s", mg_strerror(ret)));
 			goto out;
 		}
 		/* Bigger pipes mean fewer, larger messages on a busy stream. */

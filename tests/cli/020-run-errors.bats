@@ -489,3 +489,25 @@ function assert_no_forged_line() {
         fi
     done
 }
+
+@test "out of descriptors at any point: the error says so, on either side" {
+    # Each limit runs out at another step: the master's hop, its command's
+    # channels, the agent's pipes for the command, the agent's own hop.
+    # Whatever fails must say why, never a bare "cannot start the command".
+    local n chain seen=0
+    for n in $(seq 10 24); do
+        for chain in local local/local; do
+            MG_TIMEOUT=30 run_mg_sep '?' sh -c 'ulimit -n "$1" && shift && exec "$@"' sh "$n" \
+                mitogen-run "$chain" -- echo ok
+            if [[ $status == 0 ]]; then
+                assert "$output" == "ok" "limit $n, $chain: the command ran"
+                continue
+            fi
+            seen=$((seen + 1))
+            assert "$status" =~ "^(126|255)$" "limit $n, $chain: 126 or 255, not $status"
+            assert "$stderr" =~ "^mitogen-run: local[^ ]*: .*(Too many open files|No file descriptors available)$" \
+                "limit $n, $chain: the reason is named"
+        done
+    done
+    ((seen >= 4)) || die "only $seen runs ran out of descriptors: the limits no longer reach"
+}

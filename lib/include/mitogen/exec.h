@@ -96,10 +96,11 @@ struct mg_exec_result {
 
 typedef void (*mg_exec_cb)(struct mg_exec *e, const struct mg_exec_result *res, void *data);
 
-/* Start argv at 'ctx'. NULL on ENOMEM, when the request cannot be sent
- * (ctx gone, or argv and env past the message size), or with join or a
- * program on an attached session (mitogen/unix.h); errors after that
- * come to cb.
+/* Start argv at 'ctx'. NULL on ENOMEM, when the descriptors given cannot
+ * be duplicated (EMFILE), when the request cannot be sent (ctx gone, or
+ * argv and env past the message size), or with join or a program on an
+ * attached session (mitogen/unix.h), with errno set to the error negated
+ * (mg_strerror(-errno)); errors after that come to cb.
  * Freeing e before cb cancels cb, and nothing is sent to the command any
  * more: its input ends (as at the end of stdin_fd), its stdin_bcast
  * target is dropped, and its output, with nowhere to go, fails as into
