@@ -63,6 +63,9 @@ const char *mg_cmd_prog(void)
 void mg_cmd_init(const char *prog)
 {
 	std_fds_open();
+	/* Hundreds of targets need more than a soft limit of 1024 (as clush
+	 * raises its own); what runs on local hops gets the user's back. */
+	mg_connect_nofile_auto();
 	prog_name = prog;
 	mg_log_set_ident(prog);
 }

@@ -737,6 +737,7 @@ static int spawn_fork_agent(struct mg_conn *c, int sv[2], int ev[2])
 	struct rlimit rl;
 	long maxfd;
 
+	mg__nofile_room(MG_HOP_FDS_ROOM);
 	if ((ret = mg__socketpair(sv)) != 0 || (ret = mg__pipe(ev)) != 0) {
 		return ret;
 	}
@@ -981,6 +982,8 @@ static int conn_spawn(struct mg_conn *c, char **argv, int sv[2], int ev[2],
 {
 	int ret, image_fd;
 
+	/* A fan-out of hundreds must not fail at the soft limit's end. */
+	mg__nofile_room(MG_HOP_FDS_ROOM);
 	/* Data on a socketpair; a PTY only where a prompt may appear. */
 	if (c->mode == MG_SPAWN_PTY) {
 		ret = mg__openpty(&sv[0], &sv[1], true, true);

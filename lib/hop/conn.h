@@ -101,6 +101,11 @@ int mg__conn_error_code(int err, const char *msg);
  * would had it seen its parent go (PROTOCOL 6). */
 #define MG_CONN_LEFT_MS 1000
 
+/* Descriptors a hop takes while it starts (its socketpair, stderr pipe
+ * or PTY, image, spawn pipe, pidfd), with a margin for the commands'
+ * channels: the room mg__nofile_room makes first. */
+#define MG_HOP_FDS_ROOM 16
+
 /* Stop the hop processes started here and not yet reaped: kill the
  * sessions of those that are up (all true), and stop those whose agent is
  * not up yet (SIGTERM, then SIGKILL after MG_CONN_TERM_MS; with all true,

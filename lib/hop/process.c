@@ -8,12 +8,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <talloc.h>
 #include <termios.h>
 #include <unistd.h>
+#include "mitogen/connect.h"
 #include "mitogen/loop.h"
 #include "process.h"
 #include "scan.h"
@@ -48,6 +50,71 @@ int mg__env_hide(const char *name)
 	v[n] = talloc_strdup(v, name);
 	v[n + 1] = NULL;
 	return v[n] != NULL ? 0 : -ENOMEM;
+}
+
+/* The soft RLIMIT_NOFILE every child gets back once this process may
+ * raise its own (mg_connect_nofile_auto); 0 while it may not. One value
+ * for the process, as the limit is. */
+static rlim_t nofile_child;
+
+void mg_connect_nofile_auto(void)
+{
+	struct rlimit rl;
+
+	if (nofile_child == 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > 0) {
+		nofile_child = rl.rlim_cur;
+	}
+}
+
+int mg__nofile_room(int n)
+{
+	struct rlimit rl;
+	rlim_t used, want;
+	int fd;
+
+	if (nofile_child == 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+		return 0;
+	}
+	/* Descriptors are handed out lowest first: the lowest free one is
+	 * how many are taken below it. */
+	fd = open("/", O_PATH | O_CLOEXEC);
+	used = fd >= 0 ? (rlim_t)fd : rl.rlim_cur;
+	if (fd >= 0) {
+		close(fd);
+	}
+	if (used + (rlim_t)n <= rl.rlim_cur) {
+		return 0;
+	}
+	/* Doubling: a fan-out of thousands raises it a few times, not per hop. */
+	want = rl.rlim_cur * 2 > used + (rlim_t)n ? rl.rlim_cur * 2 : used + (rlim_t)n;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
+		want = rl.rlim_max;
+	}
+	if (want <= rl.rlim_cur) {
+		return -EMFILE;
+	}
+	rl.rlim_cur = want;
+	return setrlimit(RLIMIT_NOFILE, &rl) == 0 ? 0 : -errno;
+}
+
+/* Whether this process's soft limit is not the one children get. */
+static bool nofile_raised(void)
+{
+	struct rlimit rl;
+
+	return nofile_child != 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != nofile_child;
+}
+
+/* In a child before exec: the soft limit its user set. */
+static void nofile_restore(void)
+{
+	struct rlimit rl;
+
+	if (nofile_child != 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != nofile_child) {
+		rl.rlim_cur = nofile_child;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 /* Whether "NAME=VALUE" names a hidden variable. Async-signal-safe. */
@@ -322,6 +389,9 @@ static void child_exec(const struct mg_spawn_opts *opts, int errfd)
 	}
 	/* After pre_exec, which may have set its own environment (setns). */
 	env_drop_hidden(environ);
+	/* Last: every descriptor this child needed is open (the parent's are
+	 * inherited, many past the limit restored). */
+	nofile_restore();
 	if (opts->path != NULL) {
 		execv(opts->path, (char *const *)opts->argv);
 	} else if (opts->search_path) {
@@ -381,7 +451,8 @@ int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid)
 	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
 	int ret;
 
-	if (opts->set_ctty || opts->pre_exec != NULL) {
+	/* posix_spawn cannot set a child's limit: a raised one takes fork. */
+	if (opts->set_ctty || opts->pre_exec != NULL || nofile_raised()) {
 		return spawn_fork(opts, _pid);
 	}
 

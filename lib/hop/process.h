@@ -23,6 +23,11 @@ struct mg_spawn_opts {
 	void *pre_exec_state;
 };
 
+/* Make room for 'n' more descriptors before a hop starts: with
+ * mg_connect_nofile_auto on, raise the soft RLIMIT_NOFILE when fewer are
+ * free. 0, or a negative errno (the hard limit is reached). */
+int mg__nofile_room(int n);
+
 /* Start a process. Returns 0 with *_pid set, or a negative errno (the
  * exec failure itself, e.g. -ENOENT, is reported here). */
 int mg__spawn(const struct mg_spawn_opts *opts, pid_t *_pid);

@@ -25,6 +25,7 @@
 #include "conn.h"
 #include "fds.h"
 #include "mitogen/agent.h"
+#include "mitogen/connect.h"
 #include "mitogen/error.h"
 #include "mitogen/log.h"
 #include "mitogen/loop.h"
@@ -578,5 +579,8 @@ int mg_agent_main(int argc, char **argv)
 		image_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	}
 	close_inherited(image_fd);
+	/* A gateway to hundreds of hops needs more than a soft limit of
+	 * 1024; its commands still get the limit it was given. */
+	mg_connect_nofile_auto();
 	return agent_run(image_fd, NULL, tail_hello);
 }

@@ -592,3 +592,40 @@ echo "$n $(cat /proc/$pp/comm)"; case $n in c3) exit 3;; esac'
 }
 
 # vim: filetype=sh
+
+# N targets whose commands all run at once: each marks itself in $1 and
+# waits (30 s at most) for the N marks before printing its soft limit on
+# open files. Chains: PREFIX with connect_timeout=11.. to tell them apart.
+function open_file_targets() {
+    local prefix=$1 n=$2 i list=
+    for ((i = 11; i < 11 + n; i++)); do list+="${prefix}connect_timeout=$i,"; done
+    printf '%s' "${list%,}"
+}
+
+@test "past the soft limit on open files: every target runs, its command with the user's limit" {
+    # About four descriptors a connected hop: 80 at once need ~330, past a
+    # soft limit of 128; the hard one lets mitogen-run (and the agent of
+    # a gateway) raise it, as clush does, and give the commands 128 back.
+    [[ $(ulimit -Hn) == unlimited || $(ulimit -Hn) -ge 1024 ]] || skip "hard limit on open files below 1024"
+    local marks=$MG_TMP/marks n=80 chains
+    mkdir "$marks"
+    # shellcheck disable=SC2016
+    local cmd='touch "$0/$$"; i=0; while [ "$(ls "$0" | wc -l)" -lt '"$n"' ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; ulimit -Sn'
+    for chains in "$(open_file_targets 'local?' $n)" "$(open_file_targets 'local/local?' $n)"; do
+        rm -f "$marks"/*
+        MG_TIMEOUT=120 run_mg_sep sh -c 'ulimit -Sn 128 && exec "$@"' sh \
+            mitogen-run -w "$chains" -- sh -c "$cmd" "$marks"
+        assert "$(sed 's/^[^:]*: //' <<<"$output" | sort | uniq -c | sed 's/^ *//')" == "$n 128" \
+            "$n targets at once, each command with a soft limit of 128 (${chains%%\?*})"
+        assert "$stderr" == "" "no error"
+    done
+}
+
+@test "past the hard limit on open files: the targets that could not start say why" {
+    local n=80 chains
+    chains=$(open_file_targets 'local?' $n)
+    MG_TIMEOUT=120 run_mg_sep 255 sh -c 'ulimit -n 128 && exec "$@"' sh \
+        mitogen-run -w "$chains" -- sh -c 'sleep 5'
+    assert "$(summary_line)" =~ "of $n failed: .*(Too many open files|No file descriptors available)" \
+        "the summary names the reason"
+}

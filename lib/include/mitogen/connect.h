@@ -389,6 +389,19 @@ int mg_chain_kubectl(TALLOC_CTX *mem_ctx, const struct mg_context *via,
 int mg_chain_setns(TALLOC_CTX *mem_ctx, const struct mg_context *via,
 		   const struct mg_setns_opts *o, struct mg_chain **_chain, char **_errmsg);
 
+/*
+ * Let this process raise its soft limit on open files (RLIMIT_NOFILE),
+ * as far as its hard limit allows, whenever a hop it starts would leave
+ * few descriptors free: a connected hop holds about four here, so the
+ * usual soft limit of 1024 fails a fan-out's hops past the 250th with
+ * EMFILE. Every process the library starts from then on (hops, commands)
+ * gets back the soft limit this process had at the first call, so
+ * commands see the limit their user set. Off until called: a program
+ * that uses select(2) must not get descriptors past FD_SETSIZE. For the
+ * whole process, as the limit is.
+ */
+void mg_connect_nofile_auto(void);
+
 #ifdef __cplusplus
 }
 #endif
