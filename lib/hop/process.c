@@ -69,25 +69,31 @@ void mg_connect_nofile_auto(void)
 
 int mg__nofile_room(int n)
 {
+	int fds[MG_NOFILE_ROOM_MAX], got = 0;
 	struct rlimit rl;
-	rlim_t used, want;
-	int fd;
+	rlim_t want;
 
-	if (nofile_child == 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+	if (n <= 0 || nofile_child == 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY) {
 		return 0;
 	}
-	/* Descriptors are handed out lowest first: the lowest free one is
-	 * how many are taken below it. */
-	fd = open("/", O_PATH | O_CLOEXEC);
-	used = fd >= 0 ? (rlim_t)fd : rl.rlim_cur;
-	if (fd >= 0) {
-		close(fd);
+	/* Take n descriptors and give them back: what the lowest free one
+	 * says could be a hole among a full table. */
+	n = n < MG_NOFILE_ROOM_MAX ? n : MG_NOFILE_ROOM_MAX;
+	fds[0] = open("/", O_PATH | O_CLOEXEC);
+	for (got = fds[0] >= 0; got > 0 && got < n; got++) {
+		if ((fds[got] = fcntl(fds[0], F_DUPFD_CLOEXEC, 0)) < 0) {
+			break;
+		}
 	}
-	if (used + (rlim_t)n <= rl.rlim_cur) {
+	for (int i = 0; i < got; i++) {
+		close(fds[i]);
+	}
+	if (got == n) {
 		return 0;
 	}
 	/* Doubling: a fan-out of thousands raises it a few times, not per hop. */
-	want = rl.rlim_cur * 2 > used + (rlim_t)n ? rl.rlim_cur * 2 : used + (rlim_t)n;
+	want = rl.rlim_cur * 2;
 	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
 		want = rl.rlim_max;
 	}

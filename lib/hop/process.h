@@ -27,6 +27,7 @@ struct mg_spawn_opts {
  * mg_connect_nofile_auto on, raise the soft RLIMIT_NOFILE when fewer are
  * free. 0, or a negative errno (the hard limit is reached). */
 int mg__nofile_room(int n);
+#define MG_NOFILE_ROOM_MAX 64
 
 /* Start a process. Returns 0 with *_pid set, or a negative errno (the
  * exec failure itself, e.g. -ENOENT, is reported here). */
