@@ -8,7 +8,10 @@
 #include "protocol.h"
 #include "svc-exec.h"
 
-#define ARGV_MAX 65536
+/* Words of argv or env: what a message holds bounds them (4 bytes at
+ * least each, mg__buf_get_strv); this only refuses what no exec takes.
+ * Linux takes more than 65,536 words ("echo $(seq 70000)"). */
+#define ARGV_MAX (1u << 21)
 
 /* ssh's terminal mode opcodes (RFC 4254, 8; OpenSSH's ttymodes.h) for
  * what a pty's line discipline uses: a control character's index, or a
@@ -75,10 +78,23 @@ void mg__tty_modes_apply(struct termios *t, const uint8_t *p, size_t n)
 	}
 }
 
+static size_t strv_count(char *const *v)
+{
+	size_t n = 0;
+
+	while (v != NULL && v[n] != NULL) {
+		n++;
+	}
+	return n;
+}
+
 int mg__exec_req_encode(struct mg_buf *b, const struct mg__exec_req *rq)
 {
 	int ret;
 
+	if (strv_count(rq->argv) > ARGV_MAX || strv_count(rq->env) > ARGV_MAX) {
+		return -E2BIG;
+	}
 	if ((ret = mg__buf_put_u32(b, rq->flags)) != 0 ||
 	    (ret = mg__buf_put_strv(b, (const char *const *)rq->argv)) != 0 ||
 	    (ret = mg__buf_put_u32(b, rq->h_out)) != 0 ||
