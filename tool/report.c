@@ -75,8 +75,15 @@ static void part_put(struct mg_report *rep, struct mg__report_target *t, int s,
 
 static void part_clear(struct mg_report *rep, struct mg__report_target *t, int s)
 {
-	rep->held_len[rep->lane[s]] -= excess(&t->part[s]);
-	t->part[s].len = 0;
+	struct mg__rbuf *pl = &t->part[s];
+
+	rep->held_len[rep->lane[s]] -= excess(pl);
+	pl->len = 0;
+	/* One that grew while another's long line passed goes: kept, every
+	 * target's would stay at its peak, up to the whole hold each. */
+	if (pl->p != NULL && talloc_get_size(pl->p) > 4 * MG_REPORT_LINE_MAX) {
+		TALLOC_FREE(pl->p);
+	}
 }
 
 static int target_destructor(struct mg__report_target *t)

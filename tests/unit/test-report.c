@@ -546,6 +546,34 @@ static void test_long_lines_hold_max(void)
 	talloc_free(ctx);
 }
 
+/* A partial line that grew while another target's long line passed is
+ * let go once printed: kept, each target's would stay at its peak. */
+static void test_long_lines_part_freed(void)
+{
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	int out = tmpfd(), err = tmpfd();
+	struct mg_report *rep = mk(ctx, MG_REPORT_PREFIX, out, err, "t u");
+	size_t big = 1u << 20;
+	char *x = talloc_array(ctx, char, big);
+	const struct mg__rbuf *pl;
+
+	ASSERT_PTR_NOT_NULL(rep);
+	memset(x, 'w', big);
+	mg_report_output(rep, 0, 1, x, 100000);
+	ASSERT_PTR_NOT_NULL(rep->owner[0]);
+	mg_report_output(rep, 1, 1, x, big);
+	pl = &rep->t[1]->part[0];
+	ASSERT_TRUE(pl->p != NULL && talloc_get_size(pl->p) > big);
+	out_str(rep, 0, 1, "\n");
+	out_str(rep, 1, 1, "\n");
+	ASSERT_INT_EQ(pl->len, 0);
+	ASSERT_TRUE(pl->p == NULL || talloc_get_size(pl->p) <= 4 * MG_REPORT_LINE_MAX);
+	ASSERT_INT_EQ(rep->held_len[0], 0);
+	close(out);
+	close(err);
+	talloc_free(ctx);
+}
+
 /* With an ident, the summary is "IDENT: ..." (a tag dshbak can read). */
 static void test_summary_ident(void)
 {
@@ -1388,6 +1416,7 @@ int main(void)
 	RUN(test_long_lines);
 	RUN(test_long_lines_one_file);
 	RUN(test_long_lines_hold_max);
+	RUN(test_long_lines_part_freed);
 	RUN(test_plain);
 	RUN(test_summary_ident);
 	RUN(test_gather);
