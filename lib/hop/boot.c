@@ -22,7 +22,10 @@
  * The first stage. $1 is the image length, $2 a nonce for the file name.
  * The file is made in a command substitution, the one fork the shell needs
  * before head: it takes the private umask 077 and noclobber there, creates
- * the file, prints its name and becomes chmod. The shell's own umask stays
+ * the file, prints its name and becomes chmod. A file that test -x then
+ * refuses is on a noexec mount (CIS-hardened hosts mount /tmp, /var/tmp
+ * and /dev/shm so): it is removed and the next directory tried ($x holds
+ * those given up), HOME last. The shell's own umask stays
  * the one the hop's login gave, and the agent ("-") keeps it for everything
  * it runs; $$ is the shell's pid inside the substitution too.
  * It must run under any POSIX sh (dash, bash, busybox ash), read exactly
@@ -52,11 +55,13 @@
  */
 #define FIRST_STAGE_FILE \
 	"f=;c='trap \"\" TERM HUP INT;[ -e \"$f\" ]&&rm -f \"$f\"';trap \"$c\" EXIT;trap \"$c;exit 1\" PIPE TERM HUP INT;" \
-	"f=$(trap \"\" TERM HUP INT;umask 077;set -C;" \
-	"for d in \"${TMPDIR:-/tmp}\" /tmp /var/tmp /dev/shm;do " \
+	"x=;while f=$(trap \"\" TERM HUP INT;umask 077;set -C;" \
+	"for d in \"${TMPDIR:-/tmp}\" /tmp /var/tmp /dev/shm \"$HOME\";do " \
+	"case \" $x \" in *\" $d \"*)continue;;esac;" \
 	"g=$d/.mitogen-agent.$$.$2;" \
 	"[ -d \"$d\" ]&&printf \"\" 2>/dev/null >\"$g\"&&{ printf %s \"$g\";exec chmod 700 \"$g\";};" \
-	"done)&&[ -n \"$f\" ]||{ echo \"mitogen: no writable temporary directory\" >&2;exit 1;};"
+	"done)&&[ -n \"$f\" ];do [ -x \"$f\" ]&&break;rm -f \"$f\";x=\"$x ${f%/*}\";done;" \
+	"[ -n \"$f\" ]&&[ -x \"$f\" ]||{ echo \"mitogen: no writable temporary directory where programs may run\" >&2;exit 1;};"
 #define FIRST_STAGE_EXEC "exec \"$f\" --boot \"$f\" -"
 
 #define FIRST_STAGE_READ \

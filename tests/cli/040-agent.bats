@@ -461,6 +461,42 @@ function dry_len() {
         "head's ENOSPC, said"
 }
 
+@test "temporary directories mounted noexec: the next one, then HOME; none: 255, saying why" {
+    skip_if_not_root
+    skip_if_no_program unshare
+    case $(command -v mitogen-run) in
+    /tmp/* | /var/tmp/* | /dev/shm/*) skip "mitogen-run is under a directory this test mounts noexec" ;;
+    esac
+    # Hardened hosts mount /tmp, /var/tmp and /dev/shm noexec: the file
+    # is made there, its exec fails. The first stage tries the next
+    # directory (test -x sees noexec), HOME last, and removes each file
+    # it gave up. $1: TMPDIR, $2: HOME, $3: "all" (/tmp, /var/tmp and
+    # /dev/shm noexec too), $4: "nx" (HOME noexec too). /tmp keeps its
+    # files (a noexec bind of itself, made first: it hides the mounts
+    # below it); the others are new tmpfs, listed after the run.
+    # shellcheck disable=SC2016 # for the inner sh
+    local inner='if [ "$3" = all ]; then
+            mount --bind /tmp /tmp && mount -o remount,bind,noexec /tmp || exit 9
+            for d in /var/tmp /dev/shm; do mount -t tmpfs -o noexec,size=4m tmpfs "$d" || exit 9; done
+        fi
+        mount -t tmpfs -o noexec,size=4m tmpfs "$1" || exit 9
+        mount -t tmpfs -o "${4:+noexec,}size=4m" tmpfs "$2" || exit 9
+        HOME=$2 TMPDIR=$1 mitogen-run -t 20 "local?first_stage=1" -- echo ran; rc=$?
+        ls -A "$1" "$2"; [ "$3" = one ] || ls -A /var/tmp /dev/shm; exit $rc'
+    # ls sorts its directories: each empty.
+    local ours fresh
+    ours=$(printf '%s:\n\n%s:' "$MG_TMP/home" "$MG_TMP/nx")
+    fresh=$(printf '%s\n/dev/shm:\n\n/var/tmp:' "$ours")
+    mkdir "$MG_TMP/nx" "$MG_TMP/home"
+    run_mg_sep unshare -m sh -c "$inner" x "$MG_TMP/nx" "$MG_TMP/home" one ""
+    assert "$output" == "ran"$'\n'"$ours" "TMPDIR noexec: ran from /tmp, nothing left in TMPDIR"
+    run_mg_sep unshare -m sh -c "$inner" x "$MG_TMP/nx" "$MG_TMP/home" all ""
+    assert "$output" == "ran"$'\n'"$fresh" "all four noexec: ran from HOME, nothing left anywhere"
+    run_mg_sep 255 unshare -m sh -c "$inner" x "$MG_TMP/nx" "$MG_TMP/home" all nx
+    assert "$stderr" =~ "mitogen: no writable temporary directory where programs may run" "none: said"
+    assert "$output" == "$fresh" "none: nothing left anywhere"
+}
+
 # The agents a plain command may run on, as env(1) words: the leaf
 # (where this build has one, PROTOCOL 2.3.4) and the exec-only agent
 # (MITOGEN_AGENT_LEAF set but empty), for tests that both must pass.

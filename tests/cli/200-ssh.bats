@@ -359,7 +359,7 @@ function hop_re() {
     eval "inner=(${words[n]})"
     assert "${#inner[@]}" -eq 6 "the remote command has the six words of the first stage"
     assert "${inner[0]} ${inner[1]}" == "/bin/sh -c" "run by /bin/sh -c"
-    assert "${inner[2]}" =~ "^n=\\\$1;f=;c=.*;trap .*;f=\\\$\\(trap .* TERM HUP INT;umask 077;set -C;" "the first stage script: 077 only where it makes the file"
+    assert "${inner[2]}" =~ "^n=\\\$1;f=;c=.*;trap .*;x=;while f=\\\$\\(trap .* TERM HUP INT;umask 077;set -C;" "the first stage script: 077 only where it makes the file"
     assert "${inner[3]} ${inner[4]}" == "mitogen-boot $size" "\$0 and the image size"
 
     # A password or check_host_keys=accept: no BatchMode, ssh may ask.

@@ -370,7 +370,7 @@ static void test_first_stage_any_login_shell(void)
 	}
 	r = argv_of_boot(ctx, "ssh:h", (const char *const *)boot);
 	ASSERT_STR_CONTAINS(r, "[h][/bin/sh -c 'n=$1;f=;c=");
-	ASSERT_STR_CONTAINS(r, ";f=$(trap \"\" TERM HUP INT;umask 077;set -C;");
+	ASSERT_STR_CONTAINS(r, ";x=;while f=$(trap \"\" TERM HUP INT;umask 077;set -C;");
 	ASSERT_STR_CONTAINS(r, "' mitogen-boot 12345 ");
 	talloc_free(ctx);
 }
