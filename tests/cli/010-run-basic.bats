@@ -292,15 +292,16 @@ echo "$n"'
 @test "more than 65,536 words run as given, through each agent" {
     # Linux execs them; every agent's EXEC decoder once refused them as
     # "malformed". The docker stand-in boots the leaf agent; local the
-    # exec-only one; local/local has the whole agent in the middle.
-    export PATH=$MG_SRC_DIR/tests/stubs:$PATH
+    # exec-only one; local/local has the whole agent in the middle. The
+    # stand-in by its path: a persist holder (845) has its own PATH.
     unset MG_STUB_LOG MG_STUB_FAIL MG_STUB_FAIL_STUB
-    local chain want
+    local chain want stub=$MG_SRC_DIR/tests/stubs/docker
     # shellcheck disable=SC2046 # one word per number, on purpose
     want=$(echo $(seq 1 70000) | md5sum)
-    for chain in local local/local docker:c1; do
-        # shellcheck disable=SC2046
-        run_mg_sep mitogen-run "$chain" -- echo $(seq 1 70000)
+    for chain in local local/local "docker:c1?docker_path=${stub//\//%2F}"; do
+        # The words made by sh: a failure's log shows one short line.
+        # shellcheck disable=SC2016
+        run_mg_sep sh -c 'exec mitogen-run "$1" -- echo $(seq 1 70000)' sh "$chain"
         assert "$(md5sum <<<"$output")" == "$want" "$chain: 70,000 words echoed back"
         assert "$stderr" == "" "$chain: nothing on stderr"
     done
